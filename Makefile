@@ -1,0 +1,36 @@
+# Two commands for a fresh clone (see README.md):
+#   make quickstart   set up .venv and train the offline quickstart
+#   make test         set up .venv and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Our machines carry a CPU build of torch 2.13.0 on local disk; override for another build,
+# e.g. `make setup TORCH_SPEC="torch==2.13.0 --index-url <your wheel index>"`.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup quickstart test lint typecheck clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+quickstart: setup
+	HF_HUB_OFFLINE=1 $(PY) -m lab.train
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache .mypy_cache

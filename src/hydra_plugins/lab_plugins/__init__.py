@@ -1,0 +1,1 @@
+"""lab's Hydra plugins (found by Hydra through the `hydra_plugins` namespace package)."""

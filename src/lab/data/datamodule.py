@@ -1,0 +1,219 @@
+"""The generic DataModule: source -> splits -> subsample -> tokenize (cached) -> dataloaders.
+
+Everything a head needs to decide (which columns, how to tokenize, what the labels are) is a
+hook that the head's own DataModule subclass implements in `lab/tasks/<head>.py`; this class
+holds only what every head shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from lab.data.sources import load_source
+from lab.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+    from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+
+
+class DataModule(L.LightningDataModule):
+    """Loads, splits, subsamples and tokenizes a dataset; subclasses say how to tokenize.
+
+    Args:
+        tokenizer: the model's tokenizer.
+        path: local file or folder; when set it replaces `hub_id` (same columns).
+        hub_id / hub_config: a Hugging Face Hub dataset and its configuration name.
+        splits: lab split name -> source split name; a missing or null source split is
+            carved from train (`test_fraction`, then `val_fraction`) with the run seed.
+        max_train_samples / max_eval_samples / max_test_samples: take a seeded random subset
+            (many datasets are sorted by label, so a plain head would be one class).
+        batch_size / eval_batch_size / num_workers: dataloader settings.
+        num_proc: processes for tokenization (`datasets.map`).
+        seed: the run seed, for carving and subsampling.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        path: str | None = None,
+        hub_id: str | None = None,
+        hub_config: str | None = None,
+        splits: dict[str, str | None] | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        max_train_samples: int | None = None,
+        max_eval_samples: int | None = None,
+        max_test_samples: int | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        num_proc: int | None = None,
+        seed: int = 42,
+    ) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.path = path
+        self.hub_id = hub_id
+        self.hub_config = hub_config
+        self.source_splits = dict(splits or {name: name for name in SPLITS})
+        unknown = set(self.source_splits) - set(SPLITS)
+        if unknown:
+            raise ConfigError(
+                f"data.splits has unknown key(s) {sorted(unknown)}; valid keys: {list(SPLITS)}"
+            )
+        for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0.0 < fraction < 1.0:
+                raise ConfigError(f"data.{name} must be between 0 and 1, got {fraction}")
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.max_samples = {
+            "train": max_train_samples,
+            "validation": max_eval_samples,
+            "test": max_test_samples,
+        }
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.num_proc = num_proc if num_proc and num_proc > 1 else None
+        self.seed = seed
+        self.datasets: dict[str, Dataset] = {}
+        self.raw_sizes: dict[str, int] = {}
+        self.cache_hits: dict[str, bool] = {}
+
+    # ----------------------------------------------------------------- hooks for heads
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        """Raise `DataError` if a split lacks columns or has bad values (name the row)."""
+
+    def describe_labels(self, train: Dataset) -> None:
+        """Learn label names etc. from the train split (called once, before `check_split`)."""
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """Turn a batch of raw rows into model inputs (a `datasets.map` function)."""
+        raise NotImplementedError
+
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        """Everything the tokenized output depends on, besides the raw data and tokenizer."""
+        return ()
+
+    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
+        """Batch tokenized rows; the default pads dynamically to the longest in the batch."""
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(self.tokenizer)
+
+    # ----------------------------------------------------------------- Lightning API
+    def setup(self, stage: str | None = None) -> None:
+        """Load, check and tokenize all splits (idempotent: later calls return at once)."""
+        if self.datasets:
+            return
+        raw = self._load_splits()
+        self.raw_sizes = {name: len(ds) for name, ds in raw.items()}
+        self.describe_labels(raw["train"])
+        for name, dataset in raw.items():
+            self.check_split(name, dataset)
+        for name, dataset in raw.items():
+            self.datasets[name] = self._tokenize_split(name, dataset)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True, batch_size=self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validation", shuffle=False, batch_size=self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
+
+    # ----------------------------------------------------------------- internals
+    def _loader(self, split: str, *, shuffle: bool, batch_size: int) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],  # type: ignore[arg-type]
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _load_splits(self) -> dict[str, Dataset]:
+        source: DatasetDict = load_source(self.path, self.hub_id, self.hub_config)
+        train_name = self.source_splits.get("train") or "train"
+        if train_name not in source:
+            raise DataError(
+                f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
+            )
+        splits: dict[str, Dataset] = {"train": source[train_name]}
+        for name in ("test", "validation"):
+            source_name = self.source_splits.get(name)
+            if source_name and source_name in source:
+                splits[name] = source[source_name]
+                continue
+            fraction = self.test_fraction if name == "test" else self.val_fraction
+            if len(splits["train"]) < 3:
+                raise DataError(
+                    f"the train split has {len(splits['train'])} row(s); too few to carve a "
+                    f"{name} split from it"
+                )
+            carved = splits["train"].train_test_split(test_size=fraction, seed=self.seed)
+            splits["train"], splits[name] = carved["train"], carved["test"]
+            log.info("carved a %s split of %d rows from train (seed %d)", name, len(carved["test"]), self.seed)
+        for name, dataset in splits.items():
+            if len(dataset) == 0:
+                raise DataError(f"the {name} split has no rows")
+            limit = self.max_samples[name]
+            if limit is not None and limit < len(dataset):
+                splits[name] = dataset.shuffle(seed=self.seed).select(range(limit))
+        return {name: splits[name] for name in SPLITS}
+
+    def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
+        from datasets.fingerprint import Hasher
+
+        fingerprint = Hasher.hash(
+            (
+                dataset._fingerprint,
+                type(self).__qualname__,
+                _tokenizer_fingerprint(self.tokenizer),
+                self.fingerprint_parts(),
+            )
+        )
+        started = time.time()
+        encoded = dataset.map(
+            self.tokenize,
+            batched=True,
+            remove_columns=dataset.column_names,
+            num_proc=self.num_proc,
+            new_fingerprint=fingerprint,
+            desc=f"Tokenizing {name}",
+        )
+        # A cache hit returns files written by an earlier run; fresh work writes new ones.
+        files = [f["filename"] for f in encoded.cache_files]
+        self.cache_hits[name] = bool(files) and all(os.path.getmtime(f) < started for f in files)
+        return encoded
+
+
+def _tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    import json
+
+    from datasets.fingerprint import Hasher
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return Hasher.hash(tokenizer)
+    state = json.loads(backend.to_str())
+    # Calling a fast tokenizer with truncation/padding stores those settings in its backend;
+    # they say nothing about the vocabulary, and would make the hash depend on call history.
+    state.pop("truncation", None)
+    state.pop("padding", None)
+    return Hasher.hash((type(tokenizer).__name__, json.dumps(state, sort_keys=True)))

@@ -1,0 +1,156 @@
+"""Load a dataset from the Hugging Face Hub or from local files, with errors in words.
+
+A local path may be one file (csv, tsv, json, jsonl, parquet, optionally gzip-compressed) or a
+folder whose files are named after their split (`train.csv.gz`, `validation.jsonl`,
+`test.parquet`; `valid`/`dev` count as validation). Local files must have the same columns as
+the Hub dataset they stand in for, so `data=imdb data.path=...` needs no other change.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lab.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
+
+log = logging.getLogger(__name__)
+
+# file suffix (after stripping .gz) -> datasets builder name
+_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+# split names found in file names -> lab's split names
+_SPLIT_ALIASES = {
+    "train": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+}
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _split_of(path: Path) -> str | None:
+    stem = path.name.split(".")[0].lower()
+    return _SPLIT_ALIASES.get(stem)
+
+
+def local_data_files(path: str | Path) -> tuple[str, dict[str, str]]:
+    """Map a local file or folder to (datasets builder, {split: file}).
+
+    A single file becomes the `train` split (validation and test are carved from it later).
+    """
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataError(f"data.path does not exist: {root}")
+    if root.is_file():
+        files = {"train": root}
+    else:
+        files = {}
+        for candidate in sorted(root.iterdir()):
+            split = _split_of(candidate)
+            if candidate.is_file() and split and _suffix(candidate) in _BUILDERS:
+                if split in files:
+                    raise DataError(
+                        f"{root} has two files for the {split} split: "
+                        f"{files[split].name} and {candidate.name}"
+                    )
+                files[split] = candidate
+        if "train" not in files:
+            present = ", ".join(sorted(p.name for p in root.iterdir())) or "nothing"
+            raise DataError(
+                f"{root} has no train file: expected train.<csv|tsv|json|jsonl|parquet>[.gz] "
+                f"(plus optional validation/test files); found {present}"
+            )
+    builders = {_BUILDERS.get(_suffix(f)) for f in files.values()}
+    if None in builders:
+        bad = next(f for f in files.values() if _suffix(f) not in _BUILDERS)
+        raise DataError(
+            f"{bad} has an unsupported format; use one of {', '.join(sorted(_BUILDERS))} "
+            "(optionally .gz)"
+        )
+    if len(builders) > 1:
+        raise DataError(f"{root} mixes file formats ({', '.join(sorted(map(str, builders)))})")
+    for file in files.values():
+        if file.stat().st_size == 0:
+            raise DataError(f"{file} is empty")
+    return builders.pop(), {split: str(file) for split, file in files.items()}  # type: ignore[return-value]
+
+
+def _first_invalid_utf8(file: str) -> str | None:
+    """Describe the first non-UTF-8 byte of a (possibly gzipped) file, or None if it is valid."""
+    opener = gzip.open if file.endswith(".gz") else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with opener(file, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                return f"byte 0x{chunk[err.start]:02x} at offset {offset + err.start}"
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return f"a truncated character at the end (offset {offset})"
+    return None
+
+
+def load_local(path: str | Path) -> DatasetDict:
+    """Load local files as a DatasetDict keyed by split."""
+    import datasets
+
+    builder, data_files = local_data_files(path)
+    kwargs = {"delimiter": "\t"} if any(f.endswith((".tsv", ".tsv.gz")) for f in data_files.values()) else {}
+    try:
+        loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
+    except Exception as err:  # datasets wraps parser errors in its own types
+        for file in data_files.values():
+            problem = _first_invalid_utf8(file)
+            if problem:
+                raise DataError(
+                    f"{file} is not valid UTF-8 ({problem}); re-encode it as UTF-8, e.g. "
+                    f"`iconv -f latin1 -t utf-8 {Path(file).name} > fixed{_suffix(Path(file))}`"
+                ) from err
+        raise DataError(f"could not read {path} as {builder}: {_root_cause(err)}") from err
+    return loaded  # type: ignore[return-value]
+
+
+def load_hub(hub_id: str, hub_config: str | None = None) -> DatasetDict:
+    """Load a dataset from the Hugging Face Hub (or the local HF cache when offline)."""
+    import datasets
+
+    try:
+        return datasets.load_dataset(hub_id, hub_config)  # type: ignore[return-value]
+    except Exception as err:
+        raise DataError(
+            f"could not load '{hub_id}'{f' ({hub_config})' if hub_config else ''} from the "
+            f"Hugging Face Hub: {_root_cause(err)}. Without network access, download it elsewhere "
+            "and point data.path at the files (same columns)."
+        ) from err
+
+
+def load_source(path: str | None, hub_id: str | None, hub_config: str | None) -> DatasetDict:
+    """Load local files when `path` is set, else the Hub dataset `hub_id`."""
+    if path:
+        return load_local(path)
+    if hub_id:
+        return load_hub(hub_id, hub_config)
+    raise DataError("no data source: set data.path=<file or folder> (or data.hub_id=<hub id>)")
+
+
+def _root_cause(err: BaseException) -> str:
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return f"{type(err).__name__}: {err}"

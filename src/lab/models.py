@@ -1,0 +1,34 @@
+"""Build Hugging Face heads: from pretrained weights (Hub id or local dir) or from a config.
+
+The head class (e.g. `transformers.AutoModelForSequenceClassification`) comes from the task
+config; the weights come from the model config; the label maps come from the data. These
+functions are Hydra partials completed by `lab.train.run`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.utils import get_class
+
+from lab.errors import ConfigError
+
+
+def pretrained_head(head: str, name_or_path: str, **kwargs: Any) -> Any:
+    """Load `head` with weights from a Hub id or a local directory (`model.pretrained`)."""
+    if not name_or_path:
+        raise ConfigError("model.pretrained is empty: give a Hub id or a local model directory")
+    try:
+        return get_class(head).from_pretrained(name_or_path, **kwargs)
+    except OSError as err:
+        raise ConfigError(
+            f"could not load model weights from '{name_or_path}': {err}. Without network "
+            "access, point model.pretrained at a local directory saved with save_pretrained."
+        ) from err
+
+
+def head_from_config(head: str, config: Any, **kwargs: Any) -> Any:
+    """Build `head` with random weights from a `PretrainedConfig` (tiny test models)."""
+    for key, value in kwargs.items():
+        setattr(config, key, value)
+    return get_class(head).from_config(config)

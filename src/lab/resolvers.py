@@ -1,0 +1,29 @@
+"""OmegaConf resolvers used by lab's configs.
+
+Registered explicitly by each entry point (and by tests) rather than at import time, so that
+importing lab never mutates global state.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from omegaconf import OmegaConf
+
+from lab.paths import package_path
+
+
+def _unique_suffix() -> str:
+    # The process id plus random bits keep two runs that start in the same second (two
+    # terminals, two SLURM array tasks) from sharing a run directory.
+    return f"{os.getpid()}-{secrets.token_hex(2)}"
+
+
+def register_resolvers() -> None:
+    """Register `lab.*` resolvers; safe to call more than once."""
+    if not OmegaConf.has_resolver("lab.package_path"):
+        OmegaConf.register_new_resolver("lab.package_path", package_path)
+    if not OmegaConf.has_resolver("lab.unique"):
+        # use_cache: every interpolation of the run directory sees the same suffix.
+        OmegaConf.register_new_resolver("lab.unique", _unique_suffix, use_cache=True)

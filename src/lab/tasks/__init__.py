@@ -1,0 +1,1 @@
+"""One file per Hugging Face head: its DataModule (preprocessing), LightningModule and metrics."""

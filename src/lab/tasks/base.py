@@ -1,0 +1,100 @@
+"""`TaskModule`: what every head's LightningModule shares (and nothing more).
+
+A TaskModule receives a built Hugging Face model plus optimizer/scheduler factories; it never
+sees the Hydra config, so checkpoints hold only tensors and plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lightning as L
+import torch
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+OptimizerFactory = Callable[[torch.nn.Module], "Optimizer"]
+SchedulerFactory = Callable[..., "LRScheduler"]
+
+
+class TaskModule(L.LightningModule):
+    """Wraps a Hugging Face head: training loss, optimizer and scheduler, export.
+
+    Subclasses implement `evaluation_step` (update metrics) and `evaluation_metrics`
+    (compute and reset them) for their head.
+
+    Args:
+        model: a built Hugging Face model with a head that returns `loss` given `labels`.
+        optimizer: `optimizer(model) -> torch.optim.Optimizer`.
+        scheduler: `scheduler(optimizer, num_training_steps=...) -> LRScheduler`, or None.
+    """
+
+    # Metric names (without stage) shown on the progress bar; the rest go to the loggers only.
+    progress_bar_metrics: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+
+    def forward(self, **inputs: torch.Tensor) -> Any:
+        return self.model(**inputs)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.model(**batch).loss
+        # A tensor, not .item(): Lightning reduces it lazily, so no host sync per step.
+        self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.evaluation_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.evaluation_step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = self.evaluation_metrics("val")
+        shown = {f"val/{name}" for name in self.progress_bar_metrics}
+        self.log_dict({k: v for k, v in metrics.items() if k in shown}, prog_bar=True)
+        self.log_dict({k: v for k, v in metrics.items() if k not in shown})
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.evaluation_metrics("test"))
+
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        """Run the model on an evaluation batch and update the stage's metrics."""
+        raise NotImplementedError
+
+    def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
+        """Compute, reset and return the stage's metrics, keyed `stage/name`."""
+        raise NotImplementedError
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.model)
+        if self.scheduler_factory is None:
+            return optimizer
+        steps = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer, num_training_steps=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def export(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase) -> Path:
+        """Save the model and tokenizer with `save_pretrained` (loadable by `pipeline`)."""
+        directory = Path(directory)
+        self.model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+        return directory
+
+
+def _batch_size(batch: dict[str, torch.Tensor]) -> int:
+    return int(next(iter(batch.values())).shape[0])

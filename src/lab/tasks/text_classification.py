@@ -1,0 +1,208 @@
+"""Sequence classification (single text or text pair): data preparation, module, metrics.
+
+Labels may be stored as integers (`0..num_labels-1`) or as strings; names come from, in order:
+`data.label_names`, the dataset's `ClassLabel` feature, or the sorted distinct values of the
+train split. They reach the exported model as `id2label` / `label2id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from lab.data.datamodule import DataModule
+from lab.errors import DataError
+from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+class TextClassificationDataModule(DataModule):
+    """Tokenizes `text_column` (and `text_pair_column`), maps `label_column` to class ids.
+
+    Args:
+        text_column / text_pair_column / label_column: column names in the data.
+        label_names: class names in id order; None to take them from the data.
+        num_labels: the number of classes the config declares (checked against the data).
+        max_length: truncation length in tokens.
+        **kwargs: see `lab.data.datamodule.DataModule`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        text_column: str = "text",
+        text_pair_column: str | None = None,
+        label_column: str = "label",
+        label_names: Sequence[str] | None = None,
+        num_labels: int | None = None,
+        max_length: int = 128,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, **kwargs)
+        self.text_column = text_column
+        self.text_pair_column = text_pair_column
+        self.label_column = label_column
+        self.label_names: list[str] | None = [str(n) for n in label_names] if label_names else None
+        if self.label_names and num_labels is not None and num_labels != len(self.label_names):
+            raise DataError(
+                f"data.num_labels={num_labels} but data.label_names has "
+                f"{len(self.label_names)} names: {self.label_names}"
+            )
+        self.num_labels = num_labels if num_labels is not None else (
+            len(self.label_names) if self.label_names else None
+        )
+        self.max_length = max_length
+        self._string_labels = False
+
+    # ----------------------------------------------------------------- labels
+    def describe_labels(self, train: Dataset) -> None:
+        self._require_columns("train", train)
+        feature = train.features[self.label_column]
+        self._string_labels = getattr(feature, "dtype", None) in ("string", "large_string")
+        if self.label_names is None:
+            if hasattr(feature, "names"):  # a ClassLabel column
+                self.label_names = list(feature.names)
+            elif self._string_labels:
+                self.label_names = sorted({v for v in train[self.label_column] if v is not None})
+            else:
+                present = [v for v in train[self.label_column] if v is not None]
+                count = self.num_labels or (max(present) + 1 if present else 0)
+                self.label_names = [str(i) for i in range(count)]
+        if self.num_labels is None:
+            self.num_labels = len(self.label_names)
+        if self.num_labels < 2:
+            raise DataError(
+                f"the train split has {self.num_labels} class(es) ({self.label_names}); "
+                "classification needs at least 2"
+            )
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.label_names or [])}
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The head's label settings, for `from_pretrained` / `from_config`."""
+        names = self.label_names or []
+        return {
+            "num_labels": self.num_labels,
+            "id2label": dict(enumerate(names)),
+            "label2id": self.label2id,
+        }
+
+    # ----------------------------------------------------------------- checks
+    def _require_columns(self, split: str, dataset: Dataset) -> None:
+        wanted = {"data.text_column": self.text_column, "data.label_column": self.label_column}
+        if self.text_pair_column:
+            wanted["data.text_pair_column"] = self.text_pair_column
+        for key, column in wanted.items():
+            if column not in dataset.column_names:
+                raise DataError(
+                    f"column '{column}' ({key}) is not in the {split} split; columns present: "
+                    f"{', '.join(dataset.column_names)}"
+                )
+
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        self._require_columns(name, dataset)
+        for column in filter(None, (self.text_column, self.text_pair_column)):
+            _check_text_column(name, dataset, column)
+        label2id = self.label2id
+        for row, value in enumerate(dataset[self.label_column]):
+            if self._string_labels:
+                if value not in label2id:
+                    raise DataError(
+                        f"{name} row {row}: label {value!r} is not one of the label names "
+                        f"{self.label_names}"
+                    )
+            elif not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
+                raise DataError(
+                    f"{name} row {row}: label {value!r} is outside num_labels={self.num_labels} "
+                    f"(valid: 0..{(self.num_labels or 0) - 1}); fix the data or set data.num_labels"
+                )
+
+    # ----------------------------------------------------------------- tokenization
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        return (
+            self.text_column,
+            self.text_pair_column,
+            self.label_column,
+            self.label_names if self._string_labels else None,
+            self.max_length,
+        )
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        pairs = batch[self.text_pair_column] if self.text_pair_column else None
+        encoded = self.tokenizer(
+            batch[self.text_column], pairs, truncation=True, max_length=self.max_length
+        )
+        labels = batch[self.label_column]
+        if self._string_labels:
+            label2id = self.label2id
+            labels = [label2id[v] for v in labels]
+        encoded["labels"] = labels
+        return dict(encoded)
+
+
+def _check_text_column(split: str, dataset: Dataset, column: str) -> None:
+    # Checked on the Arrow column (type and null count) so a 600k-row split is not
+    # copied into Python objects just to find that every value is fine.
+    dtype = getattr(dataset.features[column], "dtype", None)
+    if dtype not in ("string", "large_string"):
+        raise DataError(
+            f"{split} split: column '{column}' holds {dtype or dataset.features[column]} values, "
+            "not text"
+        )
+    if dataset.with_format("arrow")[column].null_count:
+        row = next(i for i, v in enumerate(dataset[column]) if v is None)
+        raise DataError(f"{split} row {row}: column '{column}' is empty (null)")
+
+
+class TextClassificationModule(TaskModule):
+    """Cross-entropy classification with accuracy and macro F1 / precision / recall.
+
+    Metric keys: `val/loss`, `val/acc`, `val/f1`, `val/precision`, `val/recall` (and `test/...`).
+    """
+
+    progress_bar_metrics = ("acc",)
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__(model, optimizer, scheduler)
+        num_labels = int(model.config.num_labels)
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_labels, average="micro"),
+                "f1": MulticlassF1Score(num_labels, average="macro"),
+                "precision": MulticlassPrecision(num_labels, average="macro"),
+                "recall": MulticlassRecall(num_labels, average="macro"),
+            }
+        )
+        self.metrics = torch.nn.ModuleDict(
+            {"val": metrics.clone(prefix="val/"), "test": metrics.clone(prefix="test/")}
+        )
+
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        output = self.model(**batch)
+        self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0])
+        self.metrics[stage].update(output.logits.argmax(dim=-1), batch["labels"])
+
+    def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
+        values = self.metrics[stage].compute()
+        self.metrics[stage].reset()
+        return values

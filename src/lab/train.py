@@ -1,0 +1,181 @@
+"""`python -m lab.train`: compose a config with Hydra, train, test, export.
+
+    python -m lab.train                                   # offline quickstart (MiniLM on demo)
+    python -m lab.train model=roberta data=imdb           # the canonical run
+    python -m lab.train experiment=roberta_imdb seed=3    # a pinned experiment
+
+`run(cfg)` is the whole pipeline and knows nothing about any particular head: the config
+names the classes (data module, task module, model head) and `run` wires them together. The
+same `run` serves the CLI, the tests, sweeps and reproduction.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
+from lab.paths import conf_dir
+from lab.resolvers import register_resolvers
+
+if TYPE_CHECKING:
+    import lightning as L
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict[str, float]:
+    """Train, validate and test the configured model; export it; return the final metrics.
+
+    Returns `{"val/acc": ..., "test/acc": ..., ...}` for the best checkpoint (on
+    `cfg.optimized_metric`). Raises `LabError` for bad config or data, before any model
+    weights are loaded.
+    """
+    from lab.records import finish_record, start_record
+
+    output_dir = Path(cfg.paths.output_dir).resolve()
+    record = start_record(output_dir, cfg)
+    log.info("Run directory: %s", output_dir)
+    try:
+        return _train(cfg, output_dir, record)
+    except LabError as err:
+        finish_record(output_dir, record, {}, status=f"failed: {err}")
+        raise
+
+
+def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[str, float]:
+    import lightning as L
+    from hydra.utils import instantiate
+
+    from lab.console import tame_library_output
+    from lab.records import finish_record
+    from lab.summary import print_summary
+
+    tame_library_output()
+    check_hardware(cfg)
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    tokenizer = instantiate(cfg.model.tokenizer)
+    datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
+    datamodule.setup("fit")  # load, check and tokenize now: data errors come before weights
+    _log_data(datamodule)
+
+    model = instantiate(cfg.model.network)(head=cfg.task.head, **datamodule.model_kwargs())
+    check_vocabulary(model, tokenizer)
+    module = instantiate(
+        cfg.task.module,
+        model=model,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+    )
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=_instantiate_all(cfg.get("callbacks")),
+        logger=_instantiate_all(cfg.get("logger")) or False,
+    )
+    for logger in trainer.loggers:
+        logger.log_hyperparams(_flat_config(cfg))
+
+    trainer.fit(module, datamodule=datamodule)
+    best = _best_checkpoint(trainer)
+    metrics: dict[str, float] = {}
+    for evaluate in (trainer.validate, trainer.test):
+        for result in evaluate(module, datamodule=datamodule, ckpt_path=best, verbose=False):
+            metrics.update({k: float(v) for k, v in result.items()})
+
+    if trainer.is_global_zero:
+        module.export(output_dir / "model", tokenizer)
+        finish_record(output_dir, record, metrics)
+        print_summary(metrics, output_dir)
+    for logger in trainer.loggers:
+        logger.finalize("success")
+    return metrics
+
+
+def check_hardware(cfg: DictConfig) -> None:
+    """Stop early, in words, when the config asks for hardware this machine does not have."""
+    import torch
+
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    has_cuda = torch.cuda.is_available()
+    if accelerator in ("gpu", "cuda") and not has_cuda:
+        raise ConfigError(
+            f"trainer.accelerator={accelerator} but no CUDA GPU is visible on this machine; "
+            "use trainer.accelerator=cpu (or auto)"
+        )
+    if precision.startswith("16") and not has_cuda:
+        raise ConfigError(
+            f"precision={precision} (fp16) needs a CUDA GPU; on CPU use precision=bf16-mixed "
+            "or precision=32"
+        )
+
+
+def check_vocabulary(model: Any, tokenizer: Any) -> None:
+    """The embedding table must cover every token id the tokenizer can produce."""
+    rows = model.get_input_embeddings().num_embeddings
+    if rows < len(tokenizer):
+        raise ConfigError(
+            f"the model's embedding table has {rows} rows but the tokenizer has {len(tokenizer)} "
+            "tokens; set the model config's vocab_size to at least the tokenizer size"
+        )
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    from hydra.utils import instantiate
+
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node is not None]
+
+
+def _flat_config(cfg: DictConfig) -> dict[str, Any]:
+    container = OmegaConf.to_container(cfg, resolve=True)
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = node
+
+    walk("", container)
+    return flat
+
+
+def _best_checkpoint(trainer: L.Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    path = getattr(callback, "best_model_path", "") if callback else ""
+    return path or None
+
+
+def _log_data(datamodule: Any) -> None:
+    sizes = {name: len(ds) for name, ds in datamodule.datasets.items()}
+    cached = [name for name, hit in datamodule.cache_hits.items() if hit]
+    log.info("Data: %s; tokenization cache hit for: %s", sizes, ", ".join(cached) or "none")
+
+
+@hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")
+def _hydra_main(cfg: DictConfig) -> dict[str, float]:
+    try:
+        return run(cfg)
+    except LabError as err:
+        # One readable line, no traceback: the user's input is wrong, not the code.
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+
+
+def main() -> None:
+    """Console entry point (`python -m lab.train`, `lab-train`)."""
+    register_resolvers()
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()
