@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from lab.cli import run_hydra_app
 from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 from lab.paths import conf_dir
 from lab.resolvers import register_resolvers
@@ -73,10 +74,13 @@ def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[st
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
     )
+    callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=_instantiate_all(cfg.get("callbacks")),
+        callbacks=callbacks,
         logger=_instantiate_all(cfg.get("logger")) or False,
+        # Checkpoints are the callbacks group's business: none configured, none written.
+        enable_checkpointing=any(isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks),
     )
     for logger in trainer.loggers:
         logger.log_hyperparams(_flat_config(cfg))
@@ -174,7 +178,7 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
 def main() -> None:
     """Console entry point (`python -m lab.train`, `lab-train`)."""
     register_resolvers()
-    _hydra_main()
+    run_hydra_app(_hydra_main, str(conf_dir()), "train")
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ class DataModule(L.LightningDataModule):
                 splits[name] = source[source_name]
                 continue
             fraction = self.test_fraction if name == "test" else self.val_fraction
-            if len(splits["train"]) < 3:
+            if len(splits["train"]) < 2:
                 raise DataError(
                     f"the train split has {len(splits['train'])} row(s); too few to carve a "
                     f"{name} split from it"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,6 +117,9 @@ def load_local(path: str | Path) -> DatasetDict:
     try:
         loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
     except Exception as err:  # datasets wraps parser errors in its own types
+        empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(err))
+        if empty and empty.group(1) in data_files:
+            raise DataError(f"{data_files[empty.group(1)]} has no rows") from err
         for file in data_files.values():
             problem = _first_invalid_utf8(file)
             if problem:

@@ -1,0 +1,121 @@
+"""`run(cfg)` end to end with a tiny BERT on fixture data: metrics, run directory, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SENTIMENT, TINY_FIXTURE_RUN
+
+from lab.train import run
+
+METRIC_NAMES = {"acc", "f1", "precision", "recall", "loss"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float], Path]:
+    """One real training run shared by the assertions below (2 epochs, seconds)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from lab.paths import conf_dir
+    from lab.resolvers import register_resolvers
+
+    register_resolvers()
+    output_dir = tmp_path_factory.mktemp("tiny_run")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=TINY_FIXTURE_RUN, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        del cfg["hydra"]
+    return run(cfg), output_dir
+
+
+def test_metrics_cover_val_and_test(tiny_run: tuple[dict[str, float], Path]) -> None:
+    metrics, _ = tiny_run
+    assert set(metrics) == {f"{s}/{m}" for s in ("val", "test") for m in METRIC_NAMES}
+    for name, value in metrics.items():
+        if not name.endswith("loss"):
+            assert 0.0 <= value <= 1.0, name
+
+
+def test_run_directory_contents(tiny_run: tuple[dict[str, float], Path]) -> None:
+    metrics, run_dir = tiny_run
+    assert json.loads((run_dir / "metrics.json").read_text()) == pytest.approx(metrics)
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "finished"
+    assert record["metrics"] == pytest.approx(metrics)
+    assert record["seed"] == 42 and record["started"] <= record["finished"]
+    config = (run_dir / "config.yaml").read_text()
+    assert "${" not in config, "config.yaml is resolved"
+    assert str(SENTIMENT) in config
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert "last.ckpt" in checkpoints
+    assert any(name.startswith("best-") for name in checkpoints)
+    rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
+    assert any(row.get("train/loss") for row in rows)
+
+
+def test_checkpoint_holds_no_hydra_objects(tiny_run: tuple[dict[str, float], Path]) -> None:
+    import torch
+
+    _, run_dir = tiny_run
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert "state_dict" in checkpoint
+    assert not checkpoint.get("hyper_parameters")
+
+
+def test_export_loads_in_pipeline_with_label_names(tiny_run: tuple[dict[str, float], Path]) -> None:
+    from transformers import pipeline
+
+    _, run_dir = tiny_run
+    classifier = pipeline("text-classification", model=str(run_dir / "model"))
+    prediction = classifier("the soup was delicious")[0]
+    assert prediction["label"] in {"negative", "positive"}
+    assert 0.0 <= prediction["score"] <= 1.0
+
+
+def test_overfit_loss_goes_down_and_export_predicts_training_labels(compose_cfg: Any) -> None:
+    """A tiny model must memorise 16 fixture rows: the pipeline's loss, labels and export."""
+    from transformers import pipeline
+
+    cfg = compose_cfg(
+        *TINY_FIXTURE_RUN,
+        "data.max_train_samples=16",
+        "trainer.max_epochs=40",
+        "optimizer.lr=3e-3",
+        "optimizer.weight_decay=0",
+        "scheduler=constant",
+        "scheduler.warmup_ratio=0",
+        "callbacks=none",
+    )
+    run(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    losses = [
+        float(row["train/loss"])
+        for row in csv.DictReader((run_dir / "csv" / "metrics.csv").open())
+        if row.get("train/loss")
+    ]
+    assert losses[0] > 0.6  # chance level for 2 classes is ln 2 = 0.69
+    assert losses[-1] < 0.1 < losses[0] / 5
+
+    import datasets
+
+    train = datasets.load_dataset("csv", data_files=str(SENTIMENT / "train.csv"))["train"]
+    subset = train.shuffle(seed=42).select(range(16))  # what max_train_samples=16 selects
+    classifier = pipeline("text-classification", model=str(run_dir / "model"))
+    predicted = [p["label"] for p in classifier(list(subset["review"]))]
+    assert predicted == list(subset["sentiment"])
+
+
+def test_same_seed_same_metrics(compose_cfg: Any, tmp_path: Path) -> None:
+    first = run(compose_cfg(*TINY_FIXTURE_RUN, "trainer.max_epochs=1", output_dir=tmp_path / "a"))
+    second = run(compose_cfg(*TINY_FIXTURE_RUN, "trainer.max_epochs=1", output_dir=tmp_path / "b"))
+    assert first == second
