@@ -1,6 +1,6 @@
 # Two commands for a fresh clone (see README.md):
 #   make quickstart   set up .venv and train the offline quickstart
-#   make test         set up .venv and run the test suite
+#   make test         set up .venv, then lint, type-check and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -23,6 +23,8 @@ quickstart: setup
 	HF_HUB_OFFLINE=1 $(PY) -m lab.train
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: setup

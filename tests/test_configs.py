@@ -14,7 +14,7 @@ import pytest
 from hydra.utils import get_class, get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from lab.paths import config_root, conf_dir
+from lab.paths import conf_dir, config_root
 
 ROOT = config_root()
 # Groups whose options are selected on the command line; `hydra` is Hydra's own node and
@@ -60,13 +60,28 @@ def _check_binds(path: str, node: DictConfig) -> None:
     try:
         signature.bind_partial(**kwargs)
     except TypeError as err:
-        raise AssertionError(f"{path}: {node._target_} does not accept {sorted(kwargs)}: {err}") from err
+        raise AssertionError(
+            f"{path}: {node._target_} does not accept {sorted(kwargs)}: {err}"
+        ) from err
 
 
 def test_options_were_discovered() -> None:
     groups = {o.split("=")[0] for o in OPTIONS}
-    assert {"model", "data", "trainer", "strategy", "precision", "optimizer", "scheduler",
-            "callbacks", "logger", "paths", "debug", "task", "experiment"} <= groups
+    assert {
+        "model",
+        "data",
+        "trainer",
+        "strategy",
+        "precision",
+        "optimizer",
+        "scheduler",
+        "callbacks",
+        "logger",
+        "paths",
+        "debug",
+        "task",
+        "experiment",
+    } <= groups
     assert "model=tiny_bert" in OPTIONS and "data=demo" in OPTIONS
 
 
@@ -92,7 +107,10 @@ def test_experiment_composes_from_another_directory(tmp_path: Path, monkeypatch:
 
     result = subprocess.run(
         [sys.executable, "-m", "lab.train", "--cfg", "job", "experiment=roberta_imdb"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     cfg = OmegaConf.create(result.stdout)

@@ -9,16 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SENTIMENT, TINY_FIXTURE_RUN
 
 from lab.errors import ConfigError, DataError
 from lab.train import run
+
+from conftest import SENTIMENT, TINY_FIXTURE_RUN
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lab.train", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -32,7 +36,10 @@ def _write(path: Path, text: str | bytes) -> Path:
 
 
 def _fixture_run_on(path: Path, *extra: str) -> list[str]:
-    return [o for o in TINY_FIXTURE_RUN if not o.startswith("data.path=")] + [f"data.path={path}", *extra]
+    return [o for o in TINY_FIXTURE_RUN if not o.startswith("data.path=")] + [
+        f"data.path={path}",
+        *extra,
+    ]
 
 
 # ---------------------------------------------------------------- CLI: Hydra-level errors
@@ -62,8 +69,14 @@ def test_unknown_key_names_close_match_and_valid_keys(tmp_path: Path) -> None:
 
 def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
-    result = _cli("model=tiny_bert", "data=csv", f"data.path={missing}", "logger=none",
-                  "paths.output_root=out", cwd=tmp_path)
+    result = _cli(
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={missing}",
+        "logger=none",
+        "paths.output_root=out",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: data.path does not exist: {missing}"
     assert "Traceback" not in result.stderr
@@ -78,26 +91,63 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
     ("files", "extra", "error", "message"),
     [
         pytest.param({"train.csv": ""}, [], DataError, "is empty", id="empty-file"),
-        pytest.param({"train.csv": "review,sentiment\n"}, [], DataError,
-                     "train.csv has no rows", id="header-only"),
-        pytest.param({"train.csv": "text,sentiment\n" + "a,positive\nb,negative\n" * 3}, [],
-                     DataError, "column 'review' (data.text_column) is not in the train split; "
-                     "columns present: text, sentiment", id="missing-text-column"),
-        pytest.param({"train.csv": "review,stars\n" + "a,1\nb,0\n" * 3}, [], DataError,
-                     "column 'sentiment' (data.label_column) is not in the train split; "
-                     "columns present: review, stars", id="missing-label-column"),
-        pytest.param({"train.csv": "review,sentiment\na,0\nb,1\nc,2\nd,1\ne,0\nf,1\ng,0\n"}, ["data.num_labels=2"],
-                     DataError, "label 2 is outside num_labels=2 (valid: 0..1)",
-                     id="label-out-of-range"),
-        pytest.param({"train.csv": "review,sentiment\n" + "fine,positive\nbad,negative\n" * 3,
-                      "test.csv": "review,sentiment\nodd,neutral\n"}, [], DataError,
-                     "test row 0: label 'neutral' is not one of the label names", id="unknown-label"),
-        pytest.param({"train.csv": "review,sentiment\ncaf\xe9 ok,positive\n".encode("latin-1")}, [],
-                     DataError, "is not valid UTF-8 (byte 0xe9", id="not-utf8"),
+        pytest.param(
+            {"train.csv": "review,sentiment\n"},
+            [],
+            DataError,
+            "train.csv has no rows",
+            id="header-only",
+        ),
+        pytest.param(
+            {"train.csv": "text,sentiment\n" + "a,positive\nb,negative\n" * 3},
+            [],
+            DataError,
+            "column 'review' (data.text_column) is not in the train split; "
+            "columns present: text, sentiment",
+            id="missing-text-column",
+        ),
+        pytest.param(
+            {"train.csv": "review,stars\n" + "a,1\nb,0\n" * 3},
+            [],
+            DataError,
+            "column 'sentiment' (data.label_column) is not in the train split; "
+            "columns present: review, stars",
+            id="missing-label-column",
+        ),
+        pytest.param(
+            {"train.csv": "review,sentiment\na,0\nb,1\nc,2\nd,1\ne,0\nf,1\ng,0\n"},
+            ["data.num_labels=2"],
+            DataError,
+            "label 2 is outside num_labels=2 (valid: 0..1)",
+            id="label-out-of-range",
+        ),
+        pytest.param(
+            {
+                "train.csv": "review,sentiment\n" + "fine,positive\nbad,negative\n" * 3,
+                "test.csv": "review,sentiment\nodd,neutral\n",
+            },
+            [],
+            DataError,
+            "test row 0: label 'neutral' is not one of the label names",
+            id="unknown-label",
+        ),
+        pytest.param(
+            {"train.csv": "review,sentiment\ncaf\xe9 ok,positive\n".encode("latin-1")},
+            [],
+            DataError,
+            "is not valid UTF-8 (byte 0xe9",
+            id="not-utf8",
+        ),
     ],
 )
-def test_data_errors(files: dict[str, Any], extra: list[str], error: type[Exception],
-                     message: str, compose_cfg: Any, tmp_path: Path) -> None:
+def test_data_errors(
+    files: dict[str, Any],
+    extra: list[str],
+    error: type[Exception],
+    message: str,
+    compose_cfg: Any,
+    tmp_path: Path,
+) -> None:
     data = tmp_path / "data"
     for name, content in files.items():
         _write(data / name, content)
@@ -121,7 +171,7 @@ def test_error_leaves_earlier_checkpoints_intact(compose_cfg: Any, tmp_path: Pat
 
 def test_fp16_on_cpu_fails_before_loading(compose_cfg: Any) -> None:
     cfg = compose_cfg(*TINY_FIXTURE_RUN, "precision=16-mixed")
-    with pytest.raises(ConfigError, match="fp16.*needs a CUDA GPU"):
+    with pytest.raises(ConfigError, match=r"fp16.*needs a CUDA GPU"):
         run(cfg)
 
 

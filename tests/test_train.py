@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SENTIMENT, TINY_FIXTURE_RUN
 
 from lab.train import run
+
+from conftest import SENTIMENT, TINY_FIXTURE_RUN
 
 METRIC_NAMES = {"acc", "f1", "precision", "recall", "loss"}
 

@@ -57,7 +57,9 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
         valid = sorted(str(k) for k in parent)
         close = difflib.get_close_matches(leaf, valid, n=1)
         maybe = f" Did you mean {parent_key}.{close[0]}?" if close else ""
-        hints.append(f"'{key}' is not a config key.{maybe} Valid keys of {parent_key}: {', '.join(valid)}")
+        hints.append(
+            f"'{key}' is not a config key.{maybe} Valid keys of {parent_key}: {', '.join(valid)}"
+        )
     return hints
 
 

@@ -19,7 +19,7 @@ def pretrained_head(head: str, name_or_path: str, **kwargs: Any) -> Any:
     if not name_or_path:
         raise ConfigError("model.pretrained is empty: give a Hub id or a local model directory")
     try:
-        return get_class(head).from_pretrained(name_or_path, **kwargs)
+        return get_class(head).from_pretrained(name_or_path, **kwargs)  # type: ignore[attr-defined]
     except OSError as err:
         raise ConfigError(
             f"could not load model weights from '{name_or_path}': {err}. Without network "
@@ -31,4 +31,4 @@ def head_from_config(head: str, config: Any, **kwargs: Any) -> Any:
     """Build `head` with random weights from a `PretrainedConfig` (tiny test models)."""
     for key, value in kwargs.items():
         setattr(config, key, value)
-    return get_class(head).from_config(config)
+    return get_class(head).from_config(config)  # type: ignore[attr-defined]

@@ -25,7 +25,8 @@ def adamw(
     fused: bool | None = None,
 ) -> torch.optim.AdamW:
     """AdamW with no weight decay on biases and normalisation weights."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
             if param.requires_grad:

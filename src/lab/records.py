@@ -1,10 +1,10 @@
 """The files that make a run directory self-describing.
 
-    config.yaml      the fully resolved config (what actually ran)
-    overrides.yaml   the command-line overrides, as Hydra parsed them
-    record.json      command line, working directory, times, lab version, final metrics
-    metrics.json     final validation and test metrics of the best checkpoint
-    .hydra/          Hydra's own copies (unresolved config, hydra config, overrides)
+config.yaml      the fully resolved config (what actually ran)
+overrides.yaml   the command-line overrides, as Hydra parsed them
+record.json      command line, working directory, times, lab version, final metrics
+metrics.json     final validation and test metrics of the best checkpoint
+.hydra/          Hydra's own copies (unresolved config, hydra config, overrides)
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 
-def print_summary(metrics: dict[str, float], output_dir: Path, console: Console | None = None) -> None:
+def print_summary(
+    metrics: dict[str, float], output_dir: Path, console: Console | None = None
+) -> None:
     """Print val/test metrics side by side, then the run directory and exported model."""
     console = console or Console()
     names = sorted({key.split("/", 1)[1] for key in metrics if "/" in key})

@@ -80,7 +80,9 @@ def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[st
         callbacks=callbacks,
         logger=_instantiate_all(cfg.get("logger")) or False,
         # Checkpoints are the callbacks group's business: none configured, none written.
-        enable_checkpointing=any(isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks),
+        enable_checkpointing=any(
+            isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
+        ),
     )
     for logger in trainer.loggers:
         logger.log_hyperparams(_flat_config(cfg))

@@ -168,7 +168,12 @@ class DataModule(L.LightningDataModule):
                 )
             carved = splits["train"].train_test_split(test_size=fraction, seed=self.seed)
             splits["train"], splits[name] = carved["train"], carved["test"]
-            log.info("carved a %s split of %d rows from train (seed %d)", name, len(carved["test"]), self.seed)
+            log.info(
+                "carved a %s split of %d rows from train (seed %d)",
+                name,
+                len(carved["test"]),
+                self.seed,
+            )
         for name, dataset in splits.items():
             if len(dataset) == 0:
                 raise DataError(f"the {name} split has no rows")

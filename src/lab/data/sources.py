@@ -113,7 +113,11 @@ def load_local(path: str | Path) -> DatasetDict:
     import datasets
 
     builder, data_files = local_data_files(path)
-    kwargs = {"delimiter": "\t"} if any(f.endswith((".tsv", ".tsv.gz")) for f in data_files.values()) else {}
+    kwargs = (
+        {"delimiter": "\t"}
+        if any(f.endswith((".tsv", ".tsv.gz")) for f in data_files.values())
+        else {}
+    )
     try:
         loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
     except Exception as err:  # datasets wraps parser errors in its own types

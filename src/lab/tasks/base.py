@@ -86,7 +86,10 @@ class TaskModule(L.LightningModule):
             return optimizer
         steps = int(self.trainer.estimated_stepping_batches)
         scheduler = self.scheduler_factory(optimizer, num_training_steps=steps)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def export(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase) -> Path:
         """Save the model and tokenizer with `save_pretrained` (loadable by `pipeline`)."""

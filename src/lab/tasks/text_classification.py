@@ -61,8 +61,10 @@ class TextClassificationDataModule(DataModule):
                 f"data.num_labels={num_labels} but data.label_names has "
                 f"{len(self.label_names)} names: {self.label_names}"
             )
-        self.num_labels = num_labels if num_labels is not None else (
-            len(self.label_names) if self.label_names else None
+        self.num_labels = (
+            num_labels
+            if num_labels is not None
+            else (len(self.label_names) if self.label_names else None)
         )
         self.max_length = max_length
         self._string_labels = False
@@ -184,7 +186,7 @@ class TextClassificationModule(TaskModule):
         scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__(model, optimizer, scheduler)
-        num_labels = int(model.config.num_labels)
+        num_labels = int(model.config.num_labels)  # type: ignore[arg-type]
         metrics = MetricCollection(
             {
                 "acc": MulticlassAccuracy(num_labels, average="micro"),
@@ -200,9 +202,13 @@ class TextClassificationModule(TaskModule):
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
         self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0])
-        self.metrics[stage].update(output.logits.argmax(dim=-1), batch["labels"])
+        self._metrics(stage).update(output.logits.argmax(dim=-1), batch["labels"])
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
-        values = self.metrics[stage].compute()
-        self.metrics[stage].reset()
+        metrics = self._metrics(stage)
+        values = metrics.compute()
+        metrics.reset()
         return values
+
+    def _metrics(self, stage: str) -> MetricCollection:
+        return self.metrics[stage]  # type: ignore[return-value]
