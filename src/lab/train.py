@@ -169,9 +169,14 @@ def _log_data(datamodule: Any) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")
 def _hydra_main(cfg: DictConfig) -> dict[str, float]:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     try:
         return run(cfg)
     except LabError as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # one bad job must not end a sweep: the sweeper records it as failed
         # One readable line, no traceback: the user's input is wrong, not the code.
         print(f"error: {err}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
