@@ -120,3 +120,28 @@ def test_same_seed_same_metrics(compose_cfg: Any, tmp_path: Path) -> None:
     first = run(compose_cfg(*TINY_FIXTURE_RUN, "trainer.max_epochs=1", output_dir=tmp_path / "a"))
     second = run(compose_cfg(*TINY_FIXTURE_RUN, "trainer.max_epochs=1", output_dir=tmp_path / "b"))
     assert first == second
+
+
+def test_csv_and_tensorboard_loggers_combine(compose_cfg: Any) -> None:
+    overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("logger=")]
+    cfg = compose_cfg(*overrides, "logger=[csv,tensorboard]", "trainer.max_epochs=1")
+    run(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    assert (run_dir / "csv" / "metrics.csv").is_file()
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_default_logger_writes_wandb_offline_without_credentials(
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("logger=")]
+    cfg = compose_cfg(*overrides, "trainer.max_epochs=1", output_dir=tmp_path / "run")
+    metrics = run(cfg)
+    (offline_run,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    assert list(offline_run.glob("*.wandb")), "W&B wrote its offline log"
+    assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
+    assert "val/acc" in metrics

@@ -1,0 +1,59 @@
+"""The real command line, in subprocesses: a run, a multirun, --help and --cfg."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import TINY_FIXTURE_RUN
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab.train", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_help_lists_groups_and_options(tmp_path: Path) -> None:
+    result = _cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert re.search(r"^model: .*minilm.*tiny_bert", result.stdout, re.M)
+    assert re.search(r"^experiment: .*roberta_imdb", result.stdout, re.M)
+
+
+def test_train_run_prints_summary_and_run_directory(tmp_path: Path) -> None:
+    result = _cli(*TINY_FIXTURE_RUN, "trainer.max_epochs=1", "paths.output_root=out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "out" / "runs").glob("*/*")
+    assert f"Run directory: {run_dir.resolve()}" in result.stdout.replace("\n", "")
+    assert "Final metrics" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"val/acc", "test/acc", "test/f1"} <= set(metrics)
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["command"].startswith("python -m lab.train model=tiny_bert")
+    assert (run_dir / "model" / "config.json").is_file()
+
+
+def test_multirun_gives_one_directory_per_job(tmp_path: Path) -> None:
+    result = _cli(
+        "-m",
+        *TINY_FIXTURE_RUN,
+        "trainer.max_epochs=1",
+        "callbacks=none",
+        "seed=1,2",
+        "paths.output_root=out",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (tmp_path / "out" / "multiruns").glob("*/*")
+    jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert jobs == ["0", "1"]
+    seeds = [json.loads((sweep_dir / j / "record.json").read_text())["seed"] for j in jobs]
+    assert seeds == [1, 2]
