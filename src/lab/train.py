@@ -73,6 +73,7 @@ def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[st
         model=model,
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        **datamodule.module_kwargs(),
     )
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(

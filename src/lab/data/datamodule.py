@@ -108,6 +108,15 @@ class DataModule(L.LightningDataModule):
         """Everything the tokenized output depends on, besides the raw data and tokenizer."""
         return ()
 
+    def model_kwargs(self) -> dict[str, Any]:
+        """Arguments the head needs from the data (e.g. `num_labels`, `id2label`)."""
+        return {}
+
+    def module_kwargs(self) -> dict[str, Any]:
+        """Arguments the task's LightningModule needs from the data (e.g. the tokenizer for
+        decoding generated text, raw examples for QA postprocessing)."""
+        return {}
+
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
         """Batch tokenized rows; the default pads dynamically to the longest in the batch."""
         from transformers import DataCollatorWithPadding
