@@ -145,3 +145,13 @@ def test_default_logger_writes_wandb_offline_without_credentials(
     assert list(offline_run.glob("*.wandb")), "W&B wrote its offline log"
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
     assert "val/acc" in metrics
+
+
+def test_test_report_has_confusion_matrix(tiny_run: tuple[dict[str, float], Path]) -> None:
+    metrics, run_dir = tiny_run
+    report = json.loads((run_dir / "test_report.json").read_text())
+    assert report["labels"] == ["negative", "positive"]
+    matrix = report["confusion_matrix"]
+    assert sum(map(sum, matrix)) == 12  # the fixture's test split
+    correct = matrix[0][0] + matrix[1][1]
+    assert correct / 12 == pytest.approx(metrics["test/acc"])

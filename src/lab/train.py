@@ -54,7 +54,7 @@ def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[st
     from hydra.utils import instantiate
 
     from lab.console import tame_library_output
-    from lab.records import finish_record
+    from lab.records import finish_record, write_json
     from lab.summary import print_summary
 
     tame_library_output()
@@ -97,6 +97,8 @@ def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[st
 
     if trainer.is_global_zero:
         module.export(output_dir / "model", tokenizer)
+        if module.test_report:
+            write_json(output_dir / "test_report.json", module.test_report)
         finish_record(output_dir, record, metrics)
         print_summary(metrics, output_dir)
     for logger in trainer.loggers:

@@ -47,6 +47,7 @@ class TaskModule(L.LightningModule):
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self.test_report: dict[str, Any] = {}
 
     def forward(self, **inputs: torch.Tensor) -> Any:
         return self.model(**inputs)
@@ -71,6 +72,7 @@ class TaskModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.evaluation_metrics("test"))
+        self.test_report = self.evaluation_report("test")
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         """Run the model on an evaluation batch and update the stage's metrics."""
@@ -79,6 +81,14 @@ class TaskModule(L.LightningModule):
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
         """Compute, reset and return the stage's metrics, keyed `stage/name`."""
         raise NotImplementedError
+
+    def evaluation_report(self, stage: str) -> dict[str, Any]:
+        """Structured results beyond scalar metrics (e.g. a confusion matrix), JSON-ready.
+
+        Computed at the end of testing and written by `lab.train.run` to
+        `<run dir>/test_report.json`, where plots and model cards read it.
+        """
+        return {}
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.model)

@@ -14,6 +14,7 @@ import torch
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
+    MulticlassConfusionMatrix,
     MulticlassF1Score,
     MulticlassPrecision,
     MulticlassRecall,
@@ -198,17 +199,33 @@ class TextClassificationModule(TaskModule):
         self.metrics = torch.nn.ModuleDict(
             {"val": metrics.clone(prefix="val/"), "test": metrics.clone(prefix="test/")}
         )
+        self.test_confusion = MulticlassConfusionMatrix(num_labels)
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
         self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0])
-        self._metrics(stage).update(output.logits.argmax(dim=-1), batch["labels"])
+        predictions = output.logits.argmax(dim=-1)
+        self._metrics(stage).update(predictions, batch["labels"])
+        if stage == "test":
+            self.test_confusion.update(predictions, batch["labels"])
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
         metrics = self._metrics(stage)
         values = metrics.compute()
         metrics.reset()
         return values
+
+    def evaluation_report(self, stage: str) -> dict[str, Any]:
+        """The test confusion matrix: rows are true labels, columns predicted labels."""
+        if stage != "test":
+            return {}
+        matrix = self.test_confusion.compute().tolist()
+        self.test_confusion.reset()
+        id2label = self.model.config.id2label
+        return {
+            "labels": [id2label[i] for i in range(len(matrix))],
+            "confusion_matrix": matrix,
+        }
 
     def _metrics(self, stage: str) -> MetricCollection:
         return self.metrics[stage]  # type: ignore[return-value]
