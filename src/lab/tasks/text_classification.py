@@ -221,7 +221,7 @@ class TextClassificationModule(TaskModule):
             return {}
         matrix = self.test_confusion.compute().tolist()
         self.test_confusion.reset()
-        id2label = self.model.config.id2label
+        id2label: dict[int, str] = self.model.config.id2label  # type: ignore[assignment]
         return {
             "labels": [id2label[i] for i in range(len(matrix))],
             "confusion_matrix": matrix,
