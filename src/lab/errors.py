@@ -7,6 +7,8 @@ entry points print its message alone, without a traceback, and exit with `EXIT_U
 from __future__ import annotations
 
 EXIT_USER_ERROR = 2
+# 128 + SIGTERM, the shell's convention: stopped by a signal (after saving a checkpoint).
+EXIT_INTERRUPTED = 143
 
 
 class LabError(Exception):

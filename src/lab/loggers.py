@@ -1,4 +1,4 @@
-"""Experiment loggers that never take a run down with them.
+"""Experiment loggers that never take a run down with them, and that continue on resume.
 
 `wandb_logger` picks W&B's mode from the environment: online when credentials exist, offline
 otherwise (the run is still recorded locally and can be uploaded later with `wandb sync`).
@@ -14,7 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,17 @@ class ResilientWandbLogger(WandbLogger):
         # Lightning always passes `anonymous`, which current wandb only warns about.
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
+
+    def record_identity(self, record: dict[str, Any]) -> None:
+        """Store the W&B run id in the run record, so a resume continues the same W&B run."""
+        run_id = getattr(self.experiment, "id", None)
+        if run_id:
+            record["wandb_run_id"] = run_id
+
+    def resume_from(self, step: int, record: dict[str, Any]) -> None:
+        """Continue the W&B run recorded at the start of the interrupted run."""
+        if record.get("wandb_run_id"):
+            self._wandb_init.update(id=record["wandb_run_id"], resume="allow")
 
     @property  # type: ignore[misc]
     @rank_zero_experiment
@@ -94,3 +107,49 @@ def wandb_logger(
         settings=wandb.Settings(init_timeout=init_timeout, silent=True),
         **kwargs,
     )
+
+
+class _ResumingExperimentWriter(ExperimentWriter):
+    """Keeps the rows of an existing metrics.csv up to `keep_until_step` instead of deleting it."""
+
+    def __init__(self, log_dir: str, keep_until_step: int | None) -> None:
+        self._keep_until_step = keep_until_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        import csv
+
+        path = Path(self.metrics_file_path)
+        if self._keep_until_step is None or not path.is_file():
+            super()._check_log_dir_exists()
+            return
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            keys = list(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("step") and int(r["step"]) <= self._keep_until_step]
+        # Rows after the checkpoint were logged by the killed process and will be logged again.
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.metrics_keys = keys
+
+
+class CSVLogger(LightningCSVLogger):
+    """Lightning's CSV logger that, on resume, appends to the run's metrics.csv."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keep_until_step: int | None = None
+
+    def resume_from(self, step: int, record: dict[str, Any]) -> None:
+        """Keep the logged rows up to `step` (the checkpoint's) and append after them."""
+        self._keep_until_step = step
+
+    @property  # type: ignore[misc]
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ResumingExperimentWriter(self.log_dir, self._keep_until_step)
+        return self._experiment  # type: ignore[return-value]

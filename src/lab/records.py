@@ -63,10 +63,21 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     return record
 
 
+def resume_record(output_dir: Path, record: dict[str, Any], from_step: int) -> dict[str, Any]:
+    """Mark an interrupted run as running again, noting when and from which step."""
+    record.setdefault("resumes", []).append(
+        {"at": _now(), "from_step": from_step, "argv": sys.argv}
+    )
+    record["status"] = "running"
+    write_json(output_dir / "record.json", record)
+    return record
+
+
 def finish_record(
     output_dir: Path, record: dict[str, Any], metrics: dict[str, float], status: str = "finished"
 ) -> None:
-    """Write metrics.json and complete record.json with end time, status and metrics."""
-    write_json(output_dir / "metrics.json", metrics)
+    """Complete record.json with end time, status and metrics (and metrics.json if finished)."""
+    if status == "finished":
+        write_json(output_dir / "metrics.json", metrics)
     record.update(finished=_now(), status=status, metrics=metrics)
     write_json(output_dir / "record.json", record)

@@ -24,6 +24,10 @@ def register_resolvers() -> None:
     """Register `lab.*` resolvers; safe to call more than once."""
     if not OmegaConf.has_resolver("lab.package_path"):
         OmegaConf.register_new_resolver("lab.package_path", package_path)
+    if not OmegaConf.has_resolver("lab.run_dir"):
+        from lab.resume import run_dir_for
+
+        OmegaConf.register_new_resolver("lab.run_dir", run_dir_for, use_cache=True)
     if not OmegaConf.has_resolver("lab.unique"):
         # use_cache: every interpolation of the run directory sees the same suffix.
         OmegaConf.register_new_resolver("lab.unique", _unique_suffix, use_cache=True)

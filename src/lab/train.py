@@ -20,12 +20,14 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lab.cli import run_hydra_app
-from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
+from lab.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, ConfigError, LabError
 from lab.paths import conf_dir
 from lab.resolvers import register_resolvers
 
 if TYPE_CHECKING:
     import lightning as L
+
+    from lab.resume import ResumePoint
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +39,37 @@ def run(cfg: DictConfig) -> dict[str, float]:
     `cfg.optimized_metric`). Raises `LabError` for bad config or data, before any model
     weights are loaded.
     """
-    from lab.records import finish_record, start_record
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from lab.records import finish_record, resume_record, start_record
+    from lab.resume import prepare_resume
 
     output_dir = Path(cfg.paths.output_dir).resolve()
-    record = start_record(output_dir, cfg)
+    # Refusals to resume come first and touch nothing in the run they refer to.
+    resume_point = prepare_resume(output_dir, cfg) if cfg.get("resume") else None
+    if resume_point:
+        record = resume_record(output_dir, resume_point.record, resume_point.global_step)
+        log.info("Resuming %s from step %d", output_dir, resume_point.global_step)
+    else:
+        record = start_record(output_dir, cfg)
     log.info("Run directory: %s", output_dir)
     try:
-        return _train(cfg, output_dir, record)
+        return _train(cfg, output_dir, record, resume_point)
     except LabError as err:
         finish_record(output_dir, record, {}, status=f"failed: {err}")
         raise
+    except SIGTERMException:
+        finish_record(output_dir, record, {}, status="interrupted (SIGTERM); resume=<this dir>")
+        raise
 
 
-def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[str, float]:
+def _train(
+    cfg: DictConfig, output_dir: Path, record: dict[str, Any], resume_point: ResumePoint | None
+) -> dict[str, float]:
     import lightning as L
     from hydra.utils import instantiate
 
+    from lab.checkpointing import AtomicCheckpointIO, ResumeStateCallback
     from lab.console import tame_library_output
     from lab.records import finish_record, write_json
     from lab.summary import print_summary
@@ -78,17 +95,27 @@ def _train(cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> dict[st
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=callbacks,
+        callbacks=[*callbacks, ResumeStateCallback()],
         logger=_instantiate_all(cfg.get("logger")) or False,
         # Checkpoints are the callbacks group's business: none configured, none written.
         enable_checkpointing=any(
             isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
         ),
+        plugins=[AtomicCheckpointIO()],
     )
     for logger in trainer.loggers:
+        if resume_point and hasattr(logger, "resume_from"):
+            logger.resume_from(resume_point.global_step, record)
+        if hasattr(logger, "record_identity"):
+            logger.record_identity(record)
         logger.log_hyperparams(_flat_config(cfg))
+    write_json(output_dir / "record.json", record)
 
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(
+        module,
+        datamodule=datamodule,
+        ckpt_path=str(resume_point.checkpoint) if resume_point else None,
+    )
     best = _best_checkpoint(trainer)
     metrics: dict[str, float] = {}
     for evaluate in (trainer.validate, trainer.test):
@@ -159,9 +186,12 @@ def _flat_config(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str | None:
-    callback = trainer.checkpoint_callback
-    path = getattr(callback, "best_model_path", "") if callback else ""
-    return path or None
+    # The checkpoint callback that monitors a metric holds the best model; others (the
+    # step-interval `last.ckpt` writer) do not.
+    for callback in trainer.checkpoint_callbacks:
+        if getattr(callback, "monitor", None) and getattr(callback, "best_model_path", ""):
+            return str(callback.best_model_path)  # type: ignore[attr-defined]
+    return None
 
 
 def _log_data(datamodule: Any) -> None:
@@ -174,9 +204,17 @@ def _log_data(datamodule: Any) -> None:
 def _hydra_main(cfg: DictConfig) -> dict[str, float]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     try:
         return run(cfg)
+    except SIGTERMException:
+        where = cfg.paths.output_dir
+        print(
+            f"interrupted by SIGTERM; checkpoint saved. Continue with: resume={where}",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     except LabError as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # one bad job must not end a sweep: the sweeper records it as failed

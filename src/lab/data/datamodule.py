@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
+from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler
 from lab.data.sources import load_source
 from lab.errors import ConfigError, DataError
 
@@ -40,6 +42,9 @@ class DataModule(L.LightningDataModule):
         max_train_samples / max_eval_samples / max_test_samples: take a seeded random subset
             (many datasets are sorted by label, so a plain head would be one class).
         batch_size / eval_batch_size / num_workers: dataloader settings.
+        group_by_length: batch rows of similar length together (less padding), batches in a
+            seeded random order (`lab.data.samplers.LengthGroupedBatchSampler`).
+        length_group_size: batches per length-sorted group when `group_by_length`.
         num_proc: processes for tokenization (`datasets.map`).
         seed: the run seed, for carving and subsampling.
     """
@@ -60,6 +65,8 @@ class DataModule(L.LightningDataModule):
         batch_size: int = 32,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
+        group_by_length: bool = False,
+        length_group_size: int = 50,
         num_proc: int | None = None,
         seed: int = 42,
     ) -> None:
@@ -87,6 +94,10 @@ class DataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
+        self.group_by_length = group_by_length
+        self.length_group_size = length_group_size
+        self._resume_position: tuple[int, int] | None = None
+        self.train_sampler: EpochSeededSampler | LengthGroupedBatchSampler | None = None
         self.num_proc = num_proc if num_proc and num_proc > 1 else None
         self.seed = seed
         self.datasets: dict[str, Dataset] = {}
@@ -137,23 +148,44 @@ class DataModule(L.LightningDataModule):
             self.datasets[name] = self._tokenize_split(name, dataset)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, batch_size=self.batch_size)
+        dataset = self.datasets["train"]
+        sampler: EpochSeededSampler | LengthGroupedBatchSampler
+        if self.group_by_length:
+            sampler = LengthGroupedBatchSampler(
+                _lengths(dataset), self.batch_size, self.seed, self.length_group_size
+            )
+        else:
+            sampler = EpochSeededSampler(len(dataset), self.batch_size, self.seed)
+        if self._resume_position is not None:
+            sampler.resume_at(*self._resume_position)
+            self._resume_position = None
+        self.train_sampler = sampler
+        if isinstance(sampler, LengthGroupedBatchSampler):
+            return self._loader("train", batch_sampler=sampler)
+        return self._loader("train", sampler=sampler, batch_size=self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("validation", shuffle=False, batch_size=self.eval_batch_size)
+        return self._loader("validation", batch_size=self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
+        return self._loader("test", batch_size=self.eval_batch_size)
+
+    def resume_from_position(self, epoch: int, batches_done: int) -> None:
+        """On resume: the next train loader starts `epoch` after its first `batches_done`."""
+        self._resume_position = (epoch, batches_done)
 
     # ----------------------------------------------------------------- internals
-    def _loader(self, split: str, *, shuffle: bool, batch_size: int) -> DataLoader:
+    def _loader(self, split: str, **kwargs: Any) -> DataLoader:
+        # The generator only seeds worker processes here (order comes from our samplers); a
+        # private one keeps loaders from drawing on the global RNG, which a resume restores
+        # for dropout and which must see the same draws as in an uninterrupted run.
         return DataLoader(
             self.datasets[split],  # type: ignore[arg-type]
-            batch_size=batch_size,
-            shuffle=shuffle,
             num_workers=self.num_workers,
             collate_fn=self.collate_fn(),
             persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+            **kwargs,
         )
 
     def _load_splits(self) -> dict[str, Dataset]:
@@ -215,6 +247,14 @@ class DataModule(L.LightningDataModule):
         files = [f["filename"] for f in encoded.cache_files]
         self.cache_hits[name] = bool(files) and all(os.path.getmtime(f) < started for f in files)
         return encoded
+
+
+def _lengths(dataset: Dataset) -> list[int]:
+    """Token count of every row, computed on the Arrow column (no Python lists of ids)."""
+    import pyarrow.compute as pc
+
+    ids = dataset.with_format("arrow")["input_ids"]
+    return pc.list_value_length(ids).to_pylist()  # type: ignore[no-any-return]
 
 
 def _tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:

@@ -1,0 +1,138 @@
+"""Checkpoints that survive kills, and everything exact resume needs.
+
+* `AtomicCheckpointIO` writes each checkpoint to a temporary file in the target directory,
+  fsyncs it and renames it over the target. Lightning's own writer stages the bytes in the
+  system temp dir and moves them, which is a copy (not atomic) whenever that dir is on another
+  filesystem: a kill mid-copy would leave a truncated `last.ckpt`.
+* `ResumeStateCallback` stores the Python, NumPy and torch (CPU and CUDA) RNG states and the
+  position in the training data in every checkpoint, and restores them on resume, so the
+  resumed run sees the same batches and draws the same dropout masks as an uninterrupted run.
+* `PreemptionCheckpoint` saves `last.ckpt` when Lightning stops on SIGTERM (SLURM preemption,
+  `kill`), so a requeued job resumes from the last finished batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from lab.errors import LabError
+
+log = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = "last.ckpt"
+DATA_POSITION_KEY = "lab_data_position"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Save checkpoints with write-to-temp, fsync, rename in the same directory."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+
+class ResumeStateCallback(L.Callback):
+    """Carries what Lightning's checkpoints lack for an exact resume (see module docstring).
+
+    The global RNG states (Python, NumPy, torch CPU and CUDA), so dropout after a resume draws
+    the same masks; and the position in the training data (epoch, batches done), which the
+    data module's sampler uses to continue the epoch at the next unseen batch.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        # Plain lists and tensors only: checkpoints must load with `weights_only=True`.
+        kind, keys, position, has_gauss, cached = np.random.get_state()
+        state: dict[str, Any] = {
+            "python": random.getstate(),
+            "numpy": [kind, keys.tolist(), position, has_gauss, cached],  # type: ignore[attr-defined]
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        random.setstate(state_dict["python"])
+        kind, keys, position, has_gauss, cached = state_dict["numpy"]
+        np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        # `processed` counts the batch whose end hooks are saving this checkpoint.
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        checkpoint[DATA_POSITION_KEY] = {
+            "epoch": trainer.current_epoch,
+            "batches_done": progress.processed,  # type: ignore[attr-defined]
+        }
+
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        position = checkpoint.get(DATA_POSITION_KEY)
+        resume_from_position = getattr(
+            getattr(trainer, "datamodule", None), "resume_from_position", None
+        )
+        if position and resume_from_position is not None:
+            resume_from_position(position["epoch"], position["batches_done"])
+
+
+class PreemptionCheckpoint(L.Callback):
+    """On SIGTERM, write `<dirpath>/last.ckpt` before Lightning exits."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+            path = self.dirpath / LAST_CHECKPOINT
+            trainer.save_checkpoint(path)
+            log.warning("SIGTERM: saved %s at step %d", path, trainer.global_step)
+
+
+def load_checkpoint_meta(path: Path) -> dict[str, Any]:
+    """Load a checkpoint's small metadata, or raise `LabError` if it is missing or corrupt."""
+    if not path.is_file():
+        raise LabError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated zip, pickle errors, ...
+        raise LabError(
+            f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {err})"
+        ) from err
+    if (
+        not isinstance(checkpoint, dict)
+        or "state_dict" not in checkpoint
+        or "loops" not in checkpoint
+    ):
+        raise LabError(f"checkpoint {path} is not a Lightning training checkpoint")
+    return {
+        "global_step": int(checkpoint.get("global_step", 0)),
+        "epoch": int(checkpoint.get("epoch", 0)),
+    }

@@ -1,0 +1,108 @@
+"""Training-order samplers that are reproducible per epoch and resumable mid-epoch.
+
+Each epoch's order is a pure function of `(seed, epoch)`: no generator state to carry, so a run
+resumed mid-epoch (see `lab.checkpointing.ResumeStateCallback`) draws exactly the order an
+uninterrupted run draws, in the resumed epoch and in every later one. Lightning calls
+`set_epoch` at each epoch start.
+
+`LengthGroupedBatchSampler` is the `data.group_by_length` option: batches of similar lengths
+(less padding, so less compute), shuffled at the batch level so training still sees a random
+order of batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+
+def _generator(seed: int, epoch: int) -> torch.Generator:
+    # hash() of a tuple of ints is stable across processes (no hash randomisation for ints).
+    return torch.Generator().manual_seed(hash((seed, epoch)) & 0x7FFF_FFFF_FFFF)
+
+
+class _Resumable:
+    """Epoch bookkeeping shared by the samplers: `set_epoch`, and a one-shot skip on resume."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.epoch = 0
+        self._resume: tuple[int, int] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order the next iteration yields."""
+        self.epoch = epoch
+
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """Make the next iteration of `epoch` skip its first `batches_done` batches."""
+        self._resume = (epoch, batches_done)
+
+    def _batches_to_skip(self) -> int:
+        if self._resume is None or self._resume[0] != self.epoch:
+            return 0
+        skip = self._resume[1]
+        self._resume = None
+        return skip
+
+
+class EpochSeededSampler(_Resumable, Sampler[int]):
+    """A uniformly shuffled order per epoch; yields indices, `batch_size` at a time skippable."""
+
+    def __init__(self, num_samples: int, batch_size: int, seed: int) -> None:
+        super().__init__(seed)
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(self.num_samples, generator=_generator(self.seed, self.epoch))
+        start = self._batches_to_skip() * self.batch_size
+        return iter(order[start:].tolist())
+
+
+class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
+    """Batches of similar length, in a random batch order, reproducible per epoch.
+
+    Each epoch: shuffle all indices, cut them into mega-batches of `batch_size * group_size`
+    rows, sort each mega-batch by length (longest first), cut it into batches, then shuffle
+    the batches. The mega-batch keeps randomness in which rows share a batch; sorting within
+    it keeps padding low. Every row appears exactly once per epoch.
+    """
+
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, seed: int, group_size: int = 50
+    ) -> None:
+        super().__init__(seed)
+        if batch_size < 1 or group_size < 1:
+            raise ValueError("batch_size and group_size must be at least 1")
+        self.lengths = torch.as_tensor(list(lengths))
+        self.batch_size = batch_size
+        self.group_size = group_size
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def batches(self, epoch: int) -> list[list[int]]:
+        """All batches of `epoch`, in order (pure function of seed and epoch)."""
+        generator = _generator(self.seed, epoch)
+        order = torch.randperm(len(self.lengths), generator=generator)
+        mega = self.batch_size * self.group_size
+        batches: list[list[int]] = []
+        for start in range(0, len(order), mega):
+            chunk = order[start : start + mega]
+            # stable sort: ties keep the shuffled order, so results do not depend on sort internals
+            chunk = chunk[torch.argsort(self.lengths[chunk], descending=True, stable=True)]
+            batches += [
+                chunk[i : i + self.batch_size].tolist()
+                for i in range(0, len(chunk), self.batch_size)
+            ]
+        permutation = torch.randperm(len(batches), generator=generator).tolist()
+        return [batches[i] for i in permutation]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        skip = self._batches_to_skip()
+        return iter(self.batches(self.epoch)[skip:])

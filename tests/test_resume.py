@@ -1,0 +1,171 @@
+"""Exact resume: kill a run mid-epoch (SIGKILL, SIGTERM), resume it, get the same results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from lab.checkpointing import AtomicCheckpointIO
+from lab.errors import EXIT_INTERRUPTED, LabError
+from lab.train import run
+
+from conftest import TINY_FIXTURE_RUN
+
+HELPERS = Path(__file__).resolve().parent / "helpers"
+# 56 train rows / batch 16 = 4 steps per epoch; 3 epochs = 12 steps; last.ckpt every 2 steps.
+RESUMABLE_RUN = [
+    *TINY_FIXTURE_RUN,
+    "trainer.max_epochs=3",
+    "callbacks.last_checkpoint.every_n_train_steps=2",
+    "+callbacks.fault={_target_: fault_injection.KillAtStep}",
+]
+
+
+def _cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(HELPERS), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "lab.train", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
+
+
+def _losses(run_dir: Path) -> list[tuple[str, str]]:
+    with (run_dir / "csv" / "metrics.csv").open() as handle:
+        return [(r["step"], r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
+
+
+def _only_run(root: Path) -> Path:
+    (run_dir,) = root.glob("runs/*/*")
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("uninterrupted")
+    result = _cli(*RESUMABLE_RUN, "paths.output_root=out", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return _only_run(cwd / "out")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
+    signal_name: str, uninterrupted: Path, tmp_path: Path
+) -> None:
+    kill = {"LAB_TEST_KILL_AT_STEP": "7", "LAB_TEST_KILL_SIGNAL": signal_name}
+    first = _cli(*RESUMABLE_RUN, "paths.output_root=out", cwd=tmp_path, env=kill)
+    run_dir = _only_run(tmp_path / "out")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    record = json.loads((run_dir / "record.json").read_text())
+    if signal_name == "SIGKILL":
+        assert first.returncode == -9
+        assert checkpoint["global_step"] == 6  # the last 2-step checkpoint before the kill
+        assert record["status"] == "running"
+    else:
+        assert first.returncode == EXIT_INTERRUPTED, first.stderr[-2000:]
+        assert "Continue with: resume=" in first.stderr
+        assert checkpoint["global_step"] == 7  # saved on SIGTERM after the current batch
+        assert record["status"].startswith("interrupted")
+    assert not (run_dir / "metrics.json").exists()
+
+    resumed = _cli(*RESUMABLE_RUN, "paths.output_root=out", "resume=auto", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _only_run(tmp_path / "out") == run_dir, "resumed in place, no new run directory"
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "finished"
+    assert [r["from_step"] for r in record["resumes"]] == [checkpoint["global_step"]]
+    # Bit-identical: the same metrics and the same loss curve as a run never interrupted.
+    assert (run_dir / "metrics.json").read_text() == (uninterrupted / "metrics.json").read_text()
+    assert _losses(run_dir) == _losses(uninterrupted)
+    assert len(_losses(run_dir)) == 12
+
+
+def test_resume_refuses_a_finished_run(uninterrupted: Path, compose_cfg: Any) -> None:
+    before = (uninterrupted / "record.json").read_text()
+    cfg = compose_cfg(*RESUMABLE_RUN, f"resume={uninterrupted}", output_dir=uninterrupted)
+    with pytest.raises(LabError, match="already finished"):
+        run(cfg)
+    assert (uninterrupted / "record.json").read_text() == before
+
+
+def _interrupted_copy(source: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(source, target)
+    record = json.loads((target / "record.json").read_text())
+    record["status"] = "running"
+    (target / "record.json").write_text(json.dumps(record))
+    # The copied config points at the original directory; make it this one's.
+    config = (target / "config.yaml").read_text().replace(str(source), str(target))
+    (target / "config.yaml").write_text(config)
+    return target
+
+
+def test_resume_refuses_a_different_config_and_shows_the_diff(
+    uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(HELPERS))
+    run_dir = _interrupted_copy(uninterrupted, tmp_path / "run")
+    cfg = compose_cfg(
+        *RESUMABLE_RUN,
+        "paths.output_root=out",
+        "optimizer.lr=0.001",
+        f"resume={run_dir}",
+        output_dir=run_dir,
+    )
+    with pytest.raises(LabError) as caught:
+        run(cfg)
+    assert "the config differs" in str(caught.value)
+    assert "optimizer.lr: 5e-05 -> 0.001" in str(caught.value)
+
+
+def test_resume_refuses_a_corrupt_checkpoint(
+    uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(HELPERS))
+    run_dir = _interrupted_copy(uninterrupted, tmp_path / "run")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    cfg = compose_cfg(
+        *RESUMABLE_RUN, "paths.output_root=out", f"resume={run_dir}", output_dir=run_dir
+    )
+    with pytest.raises(LabError, match=r"last\.ckpt is corrupt or unreadable"):
+        run(cfg)
+
+
+def test_resume_refuses_a_directory_that_is_not_a_run(compose_cfg: Any, tmp_path: Path) -> None:
+    cfg = compose_cfg(*TINY_FIXTURE_RUN, f"resume={tmp_path}", output_dir=tmp_path)
+    with pytest.raises(LabError, match="not a lab run directory"):
+        run(cfg)
+
+
+def test_a_kill_during_save_leaves_the_previous_checkpoint_loadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1, "weights": torch.arange(1000)}, path)
+
+    def dies_half_way(obj: Any, handle: Any) -> None:
+        handle.write(b"PK\x03\x04 partial bytes of a checkpoint")
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": 2, "weights": torch.arange(5)}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True)["step"] == 1
+    assert list(tmp_path.iterdir()) == [path], "no temporary file left behind"
