@@ -49,27 +49,27 @@ TINY_FIXTURE_RUN = [
 ]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-golden",
+        action="store_true",
+        help="re-record golden values (tests/golden/*.json) instead of comparing with them",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--record-golden"):
+        from lab.testing import RECORD_ENV
+
+        os.environ[RECORD_ENV] = "1"
+
+
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Callable[..., object]:
     """Compose `conf/train.yaml` like the CLI does, with the run directory under tmp_path."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    from lab.paths import conf_dir
-    from lab.resolvers import register_resolvers
-
-    register_resolvers()
+    from lab.config import compose_train_config
 
     def _compose(*overrides: str, output_dir: Path | None = None) -> object:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(output_dir or tmp_path / "run")
-            del cfg["hydra"]
-        return cfg
+        return compose_train_config(overrides, output_dir=output_dir or tmp_path / "run")
 
     return _compose

@@ -19,24 +19,10 @@ METRIC_NAMES = {"acc", "f1", "precision", "recall", "loss"}
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float], Path]:
     """One real training run shared by the assertions below (2 epochs, seconds)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
+    from lab.config import compose_train_config
 
-    from lab.paths import conf_dir
-    from lab.resolvers import register_resolvers
-
-    register_resolvers()
     output_dir = tmp_path_factory.mktemp("tiny_run")
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=TINY_FIXTURE_RUN, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        del cfg["hydra"]
-    return run(cfg), output_dir
+    return run(compose_train_config(TINY_FIXTURE_RUN, output_dir=output_dir)), output_dir
 
 
 def test_metrics_cover_val_and_test(tiny_run: tuple[dict[str, float], Path]) -> None:

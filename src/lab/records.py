@@ -47,6 +47,13 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     overrides = hydra_overrides()
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (output_dir / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(overrides)))
+    from lab.environment import code_version, hardware, package_versions
+    from lab.paths import config_root
+
+    code, patch = code_version(config_root())
+    if patch:
+        (output_dir / "code.patch").write_text(patch)
+        code["patch"] = "code.patch"
     record: dict[str, Any] = {
         "command": shlex.join([Path(sys.executable).name, "-m", "lab.train", *sys.argv[1:]])
         if sys.argv and sys.argv[0].endswith(("train.py", "lab-train"))
@@ -56,6 +63,9 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
         "overrides": overrides,
         "seed": cfg.get("seed"),
         "lab_version": lab.__version__,
+        "code": code,
+        "packages": package_versions(),
+        "hardware": hardware(),
         "started": _now(),
         "status": "running",
     }

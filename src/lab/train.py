@@ -82,6 +82,10 @@ def _train(
     datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
     datamodule.setup("fit")  # load, check and tokenize now: data errors come before weights
     _log_data(datamodule)
+    record["data"] = {
+        name: {"rows": datamodule.raw_sizes[name], "sha256": datamodule.split_fingerprints[name]}
+        for name in datamodule.raw_sizes
+    }
 
     model = instantiate(cfg.model.network)(head=cfg.task.head, **datamodule.model_kwargs())
     check_vocabulary(model, tokenizer)

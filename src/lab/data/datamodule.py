@@ -102,6 +102,7 @@ class DataModule(L.LightningDataModule):
         self.seed = seed
         self.datasets: dict[str, Dataset] = {}
         self.raw_sizes: dict[str, int] = {}
+        self.split_fingerprints: dict[str, str] = {}
         self.cache_hits: dict[str, bool] = {}
 
     # ----------------------------------------------------------------- hooks for heads
@@ -141,6 +142,7 @@ class DataModule(L.LightningDataModule):
             return
         raw = self._load_splits()
         self.raw_sizes = {name: len(ds) for name, ds in raw.items()}
+        self.split_fingerprints = {name: content_fingerprint(ds) for name, ds in raw.items()}
         self.describe_labels(raw["train"])
         for name, dataset in raw.items():
             self.check_split(name, dataset)
@@ -247,6 +249,25 @@ class DataModule(L.LightningDataModule):
         files = [f["filename"] for f in encoded.cache_files]
         self.cache_hits[name] = bool(files) and all(os.path.getmtime(f) < started for f in files)
         return encoded
+
+
+def content_fingerprint(dataset: Dataset) -> str:
+    """SHA-256 of a split's rows as loaded (after splitting and subsampling), in order.
+
+    Hashes the Arrow IPC serialisation of each batch: the same rows give the same digest on
+    any machine (for one pyarrow version), whatever file or cache they were read from.
+    """
+    import hashlib
+
+    import pyarrow as pa
+
+    digest = hashlib.sha256()
+    for batch in dataset.with_format("arrow").iter(batch_size=10_000):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_table(batch)
+        digest.update(sink.getvalue().to_pybytes())
+    return digest.hexdigest()
 
 
 def _lengths(dataset: Dataset) -> list[int]:

@@ -1,0 +1,169 @@
+"""`python -m lab.reproduce`: get a recorded number again, and say whether it matches.
+
+    python -m lab.reproduce outputs/runs/2026-11-22/10-00-00_123-abcd   # re-run a run
+    python -m lab.reproduce experiment=minilm_demo                        # check `expected:`
+
+A run is re-run from its *resolved* config (config.yaml), so later edits of the YAML files do
+not change what runs; the new run goes to `<run dir>/reproductions/<time>/`. Every recorded
+metric is printed next to the new value with pass/fail at `--rtol`/`--atol`; before that,
+differences in code version, packages, hardware and data fingerprints are listed as warnings.
+An experiment is checked against the `expected:` block of its file:
+
+    expected:
+      rtol: 0.0
+      atol: 0.02
+      metrics: {test/acc: 0.90}
+
+Exit code: 0 all metrics within tolerance, 1 some outside, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lab.errors import EXIT_USER_ERROR, LabError
+from lab.testing import compare_metrics
+
+EXIT_MISMATCH = 1
+
+
+def _rebase(node: Any, old: str, new: str) -> Any:
+    """Replace the old run directory by the new one in every string of the config."""
+    if isinstance(node, dict):
+        return {k: _rebase(v, old, new) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rebase(v, old, new) for v in node]
+    if isinstance(node, str) and node.startswith(old):
+        return new + node[len(old) :]
+    return node
+
+
+def environment_differences(record: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Human-readable differences in code, packages, hardware and data between two records."""
+    lines = []
+    old_git = (record.get("code") or {}).get("git") or {}
+    new_git = (now.get("code") or {}).get("git") or {}
+    if old_git.get("commit") != new_git.get("commit"):
+        lines.append(f"code: recorded commit {old_git.get('commit')}, now {new_git.get('commit')}")
+    if old_git.get("dirty") or new_git.get("dirty"):
+        lines.append("code: uncommitted changes (see code.patch in each run directory)")
+    for name, version in (record.get("packages") or {}).items():
+        current = (now.get("packages") or {}).get(name)
+        if current != version:
+            lines.append(f"package {name}: recorded {version}, now {current}")
+    for key in ("cpu", "gpus", "cuda"):
+        old, new = (record.get("hardware") or {}).get(key), (now.get("hardware") or {}).get(key)
+        if old != new:
+            lines.append(f"hardware {key}: recorded {old}, now {new}")
+    for split, info in (record.get("data") or {}).items():
+        current = (now.get("data") or {}).get(split, {})
+        if info.get("sha256") != current.get("sha256"):
+            rows = f"rows {info.get('rows')} -> {current.get('rows')}"
+            lines.append(f"data {split}: content differs from the recorded run ({rows})")
+    return lines
+
+
+def reproduce_run(
+    run_dir: Path, *, rtol: float, atol: float
+) -> tuple[bool, list[tuple[str, float, float | None, bool]], list[str]]:
+    """Re-run `run_dir` from its resolved config; return (all ok, comparison rows, warnings)."""
+    from lab.resolvers import register_resolvers
+    from lab.train import run
+
+    record_path = run_dir / "record.json"
+    if not record_path.is_file() or not (run_dir / "config.yaml").is_file():
+        raise LabError(f"{run_dir} is not a lab run directory (no record.json / config.yaml)")
+    record = json.loads(record_path.read_text())
+    if not record.get("metrics"):
+        raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
+    register_resolvers()
+    recorded_cfg = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
+    target = run_dir / "reproductions" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    old_dir = str(recorded_cfg["paths"]["output_dir"])  # type: ignore[index,call-overload]
+    cfg = OmegaConf.create(_rebase(recorded_cfg, old_dir, str(target)))
+    cfg.resume = None
+    OmegaConf.set_struct(cfg, True)
+    metrics = run(cfg)
+    now = json.loads((target / "record.json").read_text())
+    rows = compare_metrics(metrics, record["metrics"], rtol=rtol, atol=atol)
+    return all(ok for *_, ok in rows), rows, environment_differences(record, now)
+
+
+def check_experiment(
+    name: str, overrides: list[str]
+) -> tuple[bool, list[tuple[str, float, float | None, bool]]]:
+    """Run `experiment=<name>` and compare with its `expected:` block."""
+    from lab.config import compose_train_config
+    from lab.train import run
+
+    cfg: DictConfig = compose_train_config([f"experiment={name}", *overrides])
+    expected = cfg.get("expected")
+    if not expected or not expected.get("metrics"):
+        raise LabError(f"experiment {name} has no `expected:` metrics to check")
+    metrics = run(cfg)
+    rows = compare_metrics(
+        metrics,
+        dict(expected.metrics),
+        rtol=float(expected.get("rtol", 0.0)),
+        atol=float(expected.get("atol", 0.0)),
+    )
+    return all(ok for *_, ok in rows), rows
+
+
+def print_comparison(
+    rows: list[tuple[str, float, float | None, bool]], warnings: list[str]
+) -> None:
+    """Recorded vs now, one metric a row, with pass/fail."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for line in warnings:
+        console.print(f"[yellow]warning:[/yellow] {line}")
+    table = Table(title="Recorded vs now")
+    for column in ("metric", "recorded", "now", "result"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, want, got, ok in rows:
+        table.add_row(
+            name,
+            f"{want:.6g}",
+            "missing" if got is None else f"{got:.6g}",
+            "[green]pass" if ok else "[red]FAIL",
+        )
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.reproduce", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("target", help="a run directory, or experiment=<name>")
+    parser.add_argument("overrides", nargs="*", help="extra overrides (experiments only)")
+    parser.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (runs)")
+    parser.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (runs)")
+    args = parser.parse_args(argv)
+    try:
+        if args.target.startswith("experiment="):
+            ok, rows = check_experiment(args.target.split("=", 1)[1], args.overrides)
+            warnings: list[str] = []
+        else:
+            ok, rows, warnings = reproduce_run(
+                Path(args.target).resolve(), rtol=args.rtol, atol=args.atol
+            )
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    print_comparison(rows, warnings)
+    sys.exit(0 if ok else EXIT_MISMATCH)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Pin research results in your own pytest suite, the way lab pins its own.
+
+    from lab.testing import assert_metrics_close, run_experiment
+
+    def test_my_paper_number(tmp_path):
+        metrics = run_experiment("roberta_imdb", overrides=["seed=1"], output_dir=tmp_path)
+        assert_metrics_close(metrics, {"test/acc": 0.953}, atol=0.005)
+
+Golden values (exact regression tests): `assert_golden(name, values, directory=...)`
+compares with `<directory>/<name>.json`; when the file does not exist, or `LAB_RECORD_GOLDEN=1`
+is set (lab's own suite: `pytest --record-golden`), it records instead: re-recording is always
+a deliberate act, never a side effect of a failing test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+RECORD_ENV = "LAB_RECORD_GOLDEN"
+
+
+def compare_metrics(
+    actual: Mapping[str, float],
+    expected: Mapping[str, float],
+    *,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+) -> list[tuple[str, float, float | None, bool]]:
+    """Rows `(name, expected, actual, ok)`; ok if |actual - expected| <= atol + rtol*|expected|."""
+    rows = []
+    for name, want in expected.items():
+        got = actual.get(name)
+        ok = got is not None and not math.isnan(got) and abs(got - want) <= atol + rtol * abs(want)
+        rows.append((name, float(want), None if got is None else float(got), ok))
+    return rows
+
+
+def assert_metrics_close(
+    actual: Mapping[str, float],
+    expected: Mapping[str, float],
+    *,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+) -> None:
+    """Fail with a readable list of every metric outside its tolerance (or missing)."""
+    failures = [
+        f"{name}: expected {want} ± {atol + rtol * abs(want):.3g}, got {got}"
+        for name, want, got, ok in compare_metrics(actual, expected, rtol=rtol, atol=atol)
+        if not ok
+    ]
+    if failures:
+        raise AssertionError("metrics outside tolerance:\n  " + "\n  ".join(failures))
+
+
+def run_experiment(
+    experiment: str, overrides: Sequence[str] = (), output_dir: str | Path | None = None
+) -> dict[str, float]:
+    """Compose `experiment=<name>` (+ overrides) like the CLI and run it; return the metrics."""
+    from lab.config import compose_train_config
+    from lab.train import run
+
+    cfg = compose_train_config([f"experiment={experiment}", *overrides], output_dir=output_dir)
+    return run(cfg)
+
+
+def assert_golden(
+    name: str,
+    values: Sequence[float] | Mapping[str, Any],
+    *,
+    directory: str | Path,
+    rtol: float = 1e-5,
+) -> None:
+    """Compare `values` with the recorded golden file, or record it (see module docstring)."""
+    path = Path(directory) / f"{name}.json"
+    if os.environ.get(RECORD_ENV) == "1" or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=2) + "\n")
+        if os.environ.get(RECORD_ENV) != "1":
+            raise AssertionError(
+                f"no golden values for {name}; recorded {path}: review and commit it"
+            )
+        return
+    recorded = json.loads(path.read_text())
+    flat_actual, flat_recorded = _flatten(values), _flatten(recorded)
+    if flat_actual.keys() != flat_recorded.keys():
+        raise AssertionError(f"{name}: keys differ from {path}")
+    failures = [
+        f"{key}: recorded {flat_recorded[key]!r}, got {flat_actual[key]!r}"
+        for key in flat_recorded
+        if not _close(flat_actual[key], flat_recorded[key], rtol)
+    ]
+    if failures:
+        raise AssertionError(
+            f"{name} differs from {path} (rtol {rtol}); if the change is intended, re-record with "
+            f"{RECORD_ENV}=1 (lab: pytest --record-golden):\n  " + "\n  ".join(failures[:20])
+        )
+
+
+def _close(actual: Any, recorded: Any, rtol: float) -> bool:
+    if isinstance(recorded, float) or isinstance(actual, float):
+        return math.isclose(float(actual), float(recorded), rel_tol=rtol, abs_tol=0.0)
+    return bool(actual == recorded)
+
+
+def _flatten(values: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(values, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(values, Sequence) and not isinstance(values, str):
+        out = {}
+        for i, value in enumerate(values):
+            out.update(_flatten(value, f"{prefix}[{i}]"))
+        return out
+    return {prefix: values}

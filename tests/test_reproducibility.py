@@ -1,0 +1,135 @@
+"""Run records, determinism, `lab.reproduce`, and golden values."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from lab.testing import assert_golden, assert_metrics_close, compare_metrics
+from lab.train import run
+
+from conftest import TINY_FIXTURE_RUN
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _losses(run_dir: Path) -> list[float]:
+    with (run_dir / "csv" / "metrics.csv").open() as handle:
+        return [float(r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
+
+
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from lab.config import compose_train_config
+
+    run_dir = tmp_path_factory.mktemp("recorded")
+    overrides = [*TINY_FIXTURE_RUN, "trainer.max_epochs=3", "optimizer.lr=1e-3"]
+    run(compose_train_config(overrides, output_dir=run_dir))
+    return run_dir
+
+
+def test_record_describes_code_packages_hardware_and_data(recorded_run: Path) -> None:
+    record = json.loads((recorded_run / "record.json").read_text())
+    git = record["code"]["git"]
+    assert re.fullmatch(r"[0-9a-f]{40}", git["commit"])
+    assert (recorded_run / "code.patch").exists() == bool(record["code"].get("patch"))
+    assert record["packages"]["torch"] == torch.__version__
+    assert record["packages"]["lightning"] and record["packages"]["python"]
+    assert record["hardware"]["cpu_count"] >= 1 and record["hardware"]["gpu_count"] == 0
+    assert {s: d["rows"] for s, d in record["data"].items()} == {
+        "train": 56,
+        "validation": 12,
+        "test": 12,
+    }
+    assert all(re.fullmatch(r"[0-9a-f]{64}", d["sha256"]) for d in record["data"].values())
+    assert record["seed"] == 42
+    assert record["started"] <= record["finished"]
+    assert record["command"] and record["argv"]
+
+
+def test_same_config_and_seed_are_bit_identical_with_dataloader_workers(
+    recorded_run: Path, compose_cfg: Any, tmp_path: Path
+) -> None:
+    runs = []
+    for name in ("a", "b"):
+        cfg = compose_cfg(
+            *TINY_FIXTURE_RUN,
+            "trainer.max_epochs=3",
+            "optimizer.lr=1e-3",
+            "data.num_workers=2",
+            output_dir=tmp_path / name,
+        )
+        runs.append((run(cfg), _losses(tmp_path / name)))
+    assert runs[0] == runs[1]
+    # Workers only collate: the same numbers as the single-process recorded run.
+    recorded = json.loads((recorded_run / "metrics.json").read_text())
+    assert runs[0][0] == recorded
+    assert runs[0][1] == _losses(recorded_run)
+
+
+def test_golden_loss_curve_text_classification(recorded_run: Path) -> None:
+    """tiny_bert, seed 42, lr 1e-3, fixture sentiment data, 3 epochs: the recorded losses."""
+    assert_golden(
+        "text_classification_tiny_bert", _losses(recorded_run), directory=GOLDEN, rtol=1e-5
+    )
+
+
+def _reproduce(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab.reproduce", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_reproduce_passes_on_an_unchanged_run_and_fails_on_a_tampered_one(
+    recorded_run: Path,
+) -> None:
+    result = _reproduce(str(recorded_run))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "FAIL" not in result.stdout and result.stdout.count("pass") == 10
+    (reproduction,) = (recorded_run / "reproductions").iterdir()
+    assert (reproduction / "metrics.json").read_text() == (
+        recorded_run / "metrics.json"
+    ).read_text()
+
+    record = json.loads((recorded_run / "record.json").read_text())
+    record["metrics"]["test/acc"] += 0.25
+    record["packages"]["torch"] = "0.0.1"
+    (recorded_run / "record.json").write_text(json.dumps(record))
+    result = _reproduce(str(recorded_run))
+    assert result.returncode == 1
+    assert re.search(r"test/acc .*FAIL", result.stdout)
+    assert "package torch: recorded 0.0.1" in result.stdout
+
+
+def test_reproduce_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
+    result = _reproduce(str(tmp_path))
+    assert result.returncode == 2
+    assert "is not a lab run directory" in result.stderr
+
+
+def test_metric_helpers() -> None:
+    rows = compare_metrics({"a": 0.91, "b": 0.5}, {"a": 0.9, "b": 0.7, "c": 1.0}, atol=0.02)
+    assert [(name, ok) for name, _, _, ok in rows] == [("a", True), ("b", False), ("c", False)]
+    assert_metrics_close({"a": 1.0001}, {"a": 1.0}, rtol=1e-3)
+    with pytest.raises(AssertionError, match=r"b: expected 0.7 ± 0.02, got 0.5"):
+        assert_metrics_close({"a": 0.91, "b": 0.5}, {"a": 0.9, "b": 0.7}, atol=0.02)
+
+
+def test_golden_records_only_deliberately(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAB_RECORD_GOLDEN", raising=False)
+    with pytest.raises(AssertionError, match=r"recorded .*review and commit it"):
+        assert_golden("new", [1.0, 2.0], directory=tmp_path)
+    assert_golden("new", [1.0, 2.0], directory=tmp_path)  # now it compares, and matches
+    with pytest.raises(AssertionError, match=r"\[1\]: recorded 2.0, got 2.1"):
+        assert_golden("new", [1.0, 2.1], directory=tmp_path)
+    monkeypatch.setenv("LAB_RECORD_GOLDEN", "1")
+    assert_golden("new", [1.0, 2.1], directory=tmp_path)  # deliberate re-record
+    assert json.loads((tmp_path / "new.json").read_text()) == [1.0, 2.1]
