@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,12 +33,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig) -> dict[str, float]:
+def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
     """Train, validate and test the configured model; export it; return the final metrics.
 
     Returns `{"val/acc": ..., "test/acc": ..., ...}` for the best checkpoint (on
     `cfg.optimized_metric`). Raises `LabError` for bad config or data, before any model
-    weights are loaded.
+    weights are loaded. `callbacks` adds built Lightning callbacks to the configured ones
+    (for programmatic use: notebooks, benchmarks).
     """
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -54,7 +56,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         record = start_record(output_dir, cfg)
     log.info("Run directory: %s", output_dir)
     try:
-        return _train(cfg, output_dir, record, resume_point)
+        return _train(cfg, output_dir, record, resume_point, list(callbacks))
     except LabError as err:
         finish_record(output_dir, record, {}, status=f"failed: {err}")
         raise
@@ -64,7 +66,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
 
 def _train(
-    cfg: DictConfig, output_dir: Path, record: dict[str, Any], resume_point: ResumePoint | None
+    cfg: DictConfig,
+    output_dir: Path,
+    record: dict[str, Any],
+    resume_point: ResumePoint | None,
+    extra_callbacks: list[L.Callback],
 ) -> dict[str, float]:
     import lightning as L
     from hydra.utils import instantiate
@@ -99,7 +105,7 @@ def _train(
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=[*callbacks, ResumeStateCallback()],
+        callbacks=[*callbacks, *extra_callbacks, ResumeStateCallback()],
         logger=_instantiate_all(cfg.get("logger")) or False,
         # Checkpoints are the callbacks group's business: none configured, none written.
         enable_checkpointing=any(

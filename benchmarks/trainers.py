@@ -1,0 +1,272 @@
+"""One training run of one implementation, timed; run by `compare_trainers.py` in a subprocess.
+
+    python benchmarks/trainers.py --impl lab|hf|torch --data DIR --steps N [...] --out FILE
+
+All three train the same model on the same rows with the same batch size, learning rate,
+linear schedule with warmup, gradient clipping and dynamic padding, then score accuracy on
+the same test rows. Timing is steady-state training only: the first `--warmup` steps and
+everything before (imports, model load, tokenization) are excluded from samples/s and
+reported separately as time to first step (from process start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROCESS_START = time.perf_counter()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StepClock:
+    """Wall time at the end of every optimizer step, plus the first step's start."""
+
+    def __init__(self) -> None:
+        self.first_step_start: float | None = None
+        self.step_ends: list[float] = []
+
+    def start(self) -> None:
+        if self.first_step_start is None:
+            self.first_step_start = time.perf_counter()
+
+    def end(self) -> None:
+        self.step_ends.append(time.perf_counter())
+
+    def summary(self, batch_size: int, warmup: int) -> dict[str, float]:
+        timed = self.step_ends[warmup:]
+        seconds = (
+            timed[-1] - self.step_ends[warmup - 1]
+            if warmup
+            else timed[-1] - (self.first_step_start or 0)
+        )
+        steps = len(timed)
+        return {
+            "samples_per_s": steps * batch_size / seconds,
+            "seconds_per_step": seconds / steps,
+            "time_to_first_step_s": (self.first_step_start or 0) - PROCESS_START,
+            "steps": len(self.step_ends),
+        }
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB), or GPU peak when on CUDA."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_rows(data: Path, split: str) -> tuple[list[str], list[int]]:
+    rows = [json.loads(line) for line in (data / f"{split}.jsonl").read_text().splitlines()]
+    return [r["text"] for r in rows], [int(r["label"]) for r in rows]
+
+
+# ---------------------------------------------------------------------------- lab
+def run_lab(args: argparse.Namespace, clock: StepClock) -> float:
+    import lightning as L
+
+    from lab.config import compose_train_config
+    from lab.train import run
+
+    class Clock(L.Callback):
+        def on_train_batch_start(self, *a: Any) -> None:
+            clock.start()
+
+        def on_train_batch_end(self, *a: Any) -> None:
+            clock.end()
+
+    overrides = [
+        f"model.pretrained={args.model}",
+        "data=json",
+        f"data.path={args.data}",
+        f"data.max_length={args.max_length}",
+        f"data.batch_size={args.batch_size}",
+        f"data.eval_batch_size={args.batch_size * 2}",
+        f"data.group_by_length={args.group_by_length}",
+        f"data.num_workers={args.num_workers}",
+        f"optimizer.lr={args.lr}",
+        "optimizer.weight_decay=0.0",
+        "scheduler.warmup_ratio=0.1",
+        f"trainer.max_steps={args.steps}",
+        "trainer.max_epochs=-1",
+        "+trainer.limit_val_batches=0",
+        f"trainer.compile={args.compile}",
+        f"precision={args.precision}",
+        "logger=none",
+        "callbacks=none",
+        f"seed={args.seed}",
+    ]
+    cfg = compose_train_config(overrides, output_dir=Path(args.out).with_suffix(".run"))
+    metrics = run(cfg, callbacks=[Clock()])
+    return float(metrics["test/acc"])
+
+
+# ---------------------------------------------------------------------------- shared HF pieces
+def _model_and_tokenizer(args: argparse.Namespace) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
+    return model, tokenizer
+
+
+def _encode(tokenizer: Any, texts: list[str], labels: list[int], max_length: int) -> Any:
+    from datasets import Dataset
+
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)
+    return Dataset.from_dict({**encoded, "labels": labels})
+
+
+def _accuracy(model: Any, tokenizer: Any, dataset: Any, batch_size: int, device: Any) -> float:
+    import torch
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    model.eval()
+    correct = 0
+    loader = DataLoader(
+        dataset, batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer)
+    )
+    with torch.no_grad():
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            correct += int((model(**batch).logits.argmax(-1) == batch["labels"]).sum())
+    return correct / len(dataset)
+
+
+# ---------------------------------------------------------------------------- HF Trainer
+def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
+    from transformers import (
+        DataCollatorWithPadding,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        set_seed,
+    )
+
+    set_seed(args.seed)
+    model, tokenizer = _model_and_tokenizer(args)
+    train = _encode(tokenizer, *load_rows(args.data, "train"), args.max_length)
+    test = _encode(tokenizer, *load_rows(args.data, "test"), args.max_length)
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a: Any, **k: Any) -> None:
+            clock.start()
+
+        def on_step_end(self, *a: Any, **k: Any) -> None:
+            clock.end()
+
+    training_args = TrainingArguments(
+        output_dir=str(Path(args.out).with_suffix(".hf")),
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=0.0,
+        warmup_steps=0.1,  # transformers 5: a float in [0, 1) is a ratio of all steps
+        lr_scheduler_type="linear",
+        max_steps=args.steps,
+        max_grad_norm=1.0,
+        logging_steps=10,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        seed=args.seed,
+        dataloader_num_workers=args.num_workers,
+        bf16=args.precision == "bf16-mixed",
+        fp16=args.precision == "16-mixed",
+        torch_compile=args.compile,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        callbacks=[Clock()],
+    )
+    trainer.train()
+    return _accuracy(model, tokenizer, test, args.batch_size * 2, next(model.parameters()).device)
+
+
+# ---------------------------------------------------------------------------- plain PyTorch
+def run_torch(args: argparse.Namespace, clock: StepClock) -> float:
+    import torch
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model, tokenizer = _model_and_tokenizer(args)
+    model.to(device).train()
+    train = _encode(tokenizer, *load_rows(args.data, "train"), args.max_length)
+    test = _encode(tokenizer, *load_rows(args.data, "test"), args.max_length)
+    loader = DataLoader(
+        train,
+        batch_size=args.batch_size,
+        shuffle=True,
+        collate_fn=DataCollatorWithPadding(tokenizer),
+        num_workers=args.num_workers,
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * args.steps), args.steps)
+    autocast = args.precision in ("bf16-mixed", "16-mixed")
+    dtype = torch.bfloat16 if args.precision == "bf16-mixed" else torch.float16
+    step = 0
+    while step < args.steps:
+        for batch in loader:
+            clock.start()
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=dtype, enabled=autocast):
+                loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            clock.end()
+            step += 1
+            if step == args.steps:
+                break
+    return _accuracy(model, tokenizer, test, args.batch_size * 2, device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--impl", choices=["lab", "hf", "torch"], required=True)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--group-by-length", action="store_true")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--precision", default="32-true")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    clock = StepClock()
+    accuracy = {"lab": run_lab, "hf": run_hf, "torch": run_torch}[args.impl](args, clock)
+    result = {
+        "impl": args.impl + ("+group_by_length" if args.group_by_length else ""),
+        "accuracy": accuracy,
+        "peak_memory_mb": peak_memory_mb(),
+        **clock.summary(args.batch_size, args.warmup),
+    }
+    Path(args.out).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

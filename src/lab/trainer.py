@@ -1,0 +1,37 @@
+"""Build the Lightning Trainer from `conf/trainer`, with lab's own switches.
+
+`trainer.compile=true` compiles the Hugging Face model with `torch.compile` (in place, so
+checkpoints and the export keep their parameter names). Every other key is a
+`lightning.pytorch.Trainer` argument, checked here so a typo gets the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import lightning as L
+
+from lab.errors import ConfigError
+
+
+class CompileModel(L.Callback):
+    """`torch.compile` the task module's Hugging Face model before training starts."""
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        model = getattr(pl_module, "model", None)
+        if model is not None and not getattr(model, "_lab_compiled", False):
+            model.compile()
+            model._lab_compiled = True
+
+
+def build_trainer(compile: bool = False, **kwargs: Any) -> L.Trainer:
+    """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile`."""
+    valid = inspect.signature(L.Trainer.__init__).parameters
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        names = ", ".join(sorted(p for p in valid if p != "self"))
+        raise ConfigError(f"unknown trainer option(s) {unknown}; valid: compile, {names}")
+    if compile:
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), CompileModel()]
+    return L.Trainer(**kwargs)
