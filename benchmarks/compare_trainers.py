@@ -37,12 +37,12 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def prepare_imdb(target: Path, train_rows: int, test_rows: int, seed: int) -> Path:
+def prepare_imdb(source: Path, target: Path, train_rows: int, test_rows: int, seed: int) -> Path:
     """A seeded shuffled subset of IMDB (the files are sorted by label), `<br />` kept."""
     import csv
 
     def read(name: str) -> list[dict[str, Any]]:
-        with gzip.open(IMDB / f"{name}.csv.gz", "rt", newline="") as handle:
+        with gzip.open(source / f"{name}.csv.gz", "rt", newline="") as handle:
             return [{"text": r["text"], "label": int(r["label"])} for r in csv.DictReader(handle)]
 
     rng = random.Random(seed)
@@ -102,7 +102,11 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=2000)
     parser.add_argument("--test-rows", type=int, default=500)
     parser.add_argument("--precision", default="32-true")
-    parser.add_argument("--extra", nargs="*", default=[], help="extra flags for trainers.py")
+    parser.add_argument("--lab-override", action="append", default=[], help="extra lab override")
+    parser.add_argument("--imdb-dir", type=Path, default=IMDB, help="folder with train/test.csv.gz")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="for MFU (H100 SXM bf16: 989)"
+    )
     args = parser.parse_args()
     model = args.model
     if model is None:
@@ -113,11 +117,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="lab-bench-"))
     results: dict[str, list[dict[str, Any]]] = {}
     for dataset in args.datasets:
-        if dataset == "imdb" and not IMDB.is_dir():
-            print(f"skipping imdb: {IMDB} not found", file=sys.stderr)
+        if dataset == "imdb" and not args.imdb_dir.is_dir():
+            print(f"skipping imdb: {args.imdb_dir} not found", file=sys.stderr)
             continue
         data = (
-            prepare_imdb(work / "imdb", args.train_rows, args.test_rows, seed=0)
+            prepare_imdb(args.imdb_dir, work / "imdb", args.train_rows, args.test_rows, seed=0)
             if dataset == "imdb"
             else prepare_demo(work / "demo")
         )
@@ -147,7 +151,6 @@ def main() -> None:
                     args.precision,
                     "--out",
                     str(out),
-                    *args.extra,
                 ]
                 if option == "group_by_length":
                     command.append("--group-by-length")
@@ -164,7 +167,7 @@ def main() -> None:
                     file=sys.stderr,
                 )
 
-    summary = summarize(results)
+    summary = summarize(results, args.peak_tflops)
     record = {"machine": machine(), "args": vars(args), "runs": results, "summary": summary}
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
@@ -173,14 +176,25 @@ def main() -> None:
     print(markdown(summary, record["machine"], args))
 
 
-def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
-    """Median of every numeric field per dataset/impl, plus throughput ratios."""
+def summarize(
+    results: dict[str, list[dict[str, Any]]], peak_tflops: float | None = None
+) -> dict[str, dict[str, float]]:
+    """Median of every numeric field per dataset/impl, plus throughput ratios (and MFU)."""
     summary: dict[str, dict[str, float]] = {}
     for key, runs in results.items():
         summary[key] = {
             field: statistics.median(r[field] for r in runs)
-            for field in ("samples_per_s", "time_to_first_step_s", "peak_memory_mb", "accuracy")
+            for field in (
+                "samples_per_s",
+                "tokens_per_s",
+                "time_to_first_step_s",
+                "peak_memory_mb",
+                "accuracy",
+            )
         }
+        flops = runs[0]["model_flops_per_token"] * summary[key]["tokens_per_s"]
+        summary[key]["model_tflops"] = flops / 1e12
+        summary[key]["mfu"] = flops / (peak_tflops * 1e12) if peak_tflops else float("nan")
     for key, row in summary.items():
         dataset = key.split("/")[0]
         baselines = [
@@ -198,14 +212,14 @@ def markdown(summary: dict[str, dict[str, float]], machine_info: dict[str, Any],
         f"Machine: {machine_info}. Model: {args.model or 'packaged MiniLM-L6'}; batch {args.batch_size}; "
         f"{args.steps} steps ({args.warmup} warm-up steps excluded); medians of {args.repeats} alternated runs.",
         "",
-        "| data / implementation | samples/s | vs faster of hf/torch | vs HF Trainer | time to first step (s) | peak memory (MB) | test accuracy |",
-        "|---|---|---|---|---|---|---|",
+        "| data / implementation | samples/s | vs faster of hf/torch | vs HF Trainer | time to first step (s) | peak memory (MB) | test accuracy | model TFLOP/s | MFU |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, row in summary.items():
         lines.append(
             f"| {key} | {row['samples_per_s']:.2f} | {row['vs_fastest_baseline']:.2f}x | "
             f"{row['vs_hf_trainer']:.2f}x | {row['time_to_first_step_s']:.1f} | "
-            f"{row['peak_memory_mb']:.0f} | {row['accuracy']:.3f} |"
+            f"{row['peak_memory_mb']:.0f} | {row['accuracy']:.3f} | {row['model_tflops']:.2f} | {row['mfu']:.1%} |"
         )
     return "\n".join(lines)
 

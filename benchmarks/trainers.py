@@ -30,12 +30,23 @@ class StepClock:
     def __init__(self) -> None:
         self.first_step_start: float | None = None
         self.step_ends: list[float] = []
+        self.step_tokens: list[int] = []  # padded tokens per step (lab and torch; HF hides batches)
+
+    def tokens(self, batch: dict[str, Any]) -> None:
+        self.step_tokens.append(int(batch["input_ids"].numel()))
 
     def start(self) -> None:
         if self.first_step_start is None:
             self.first_step_start = time.perf_counter()
 
-    def end(self) -> None:
+    def end(self, last: bool = False) -> None:
+        # No per-step device sync (it would stall the CPU/GPU overlap every trainer relies on);
+        # one sync at the last step makes the total wall time exact.
+        if last:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
         self.step_ends.append(time.perf_counter())
 
     def summary(self, batch_size: int, warmup: int) -> dict[str, float]:
@@ -46,7 +57,9 @@ class StepClock:
             else timed[-1] - (self.first_step_start or 0)
         )
         steps = len(timed)
+        tokens = sum(self.step_tokens[warmup:])
         return {
+            "tokens_per_s": tokens / seconds if tokens else float("nan"),
             "samples_per_s": steps * batch_size / seconds,
             "seconds_per_step": seconds / steps,
             "time_to_first_step_s": (self.first_step_start or 0) - PROCESS_START,
@@ -61,6 +74,17 @@ def peak_memory_mb() -> float:
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def flops_per_token(model_dir: str, max_length: int) -> float:
+    """Training FLOPs per token: 6 x non-embedding parameters + attention scores (upper bound
+    at `max_length`), the usual MFU accounting (Kaplan et al. 2020; PaLM appendix B)."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir)
+    d, layers, ffn = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    non_embedding = layers * (4 * d * d + 2 * d * ffn)
+    return 6 * non_embedding + 12 * layers * d * max_length
 
 
 def load_rows(data: Path, split: str) -> tuple[list[str], list[int]]:
@@ -79,8 +103,15 @@ def run_lab(args: argparse.Namespace, clock: StepClock) -> float:
         def on_train_batch_start(self, *a: Any) -> None:
             clock.start()
 
-        def on_train_batch_end(self, *a: Any) -> None:
+        def on_train_batch_end(
+            self, trainer: Any, module: Any, outputs: Any, batch: Any, i: int
+        ) -> None:
+            if trainer.strategy.root_device.type == "cuda":
+                import torch
+
+                torch.cuda.synchronize()  # the same end-of-step point as the torch loop's
             clock.end()
+            clock.tokens(batch)
 
     overrides = [
         f"model.pretrained={args.model}",
@@ -100,8 +131,12 @@ def run_lab(args: argparse.Namespace, clock: StepClock) -> float:
         f"trainer.compile={args.compile}",
         f"precision={args.precision}",
         "logger=none",
-        "callbacks=none",
+        # lab's default callbacks (progress bar, LR monitor) minus checkpoint files on disk
+        "~callbacks.model_checkpoint",
+        "~callbacks.last_checkpoint",
+        "~callbacks.preemption",
         f"seed={args.seed}",
+        *args.lab_override,
     ]
     cfg = compose_train_config(overrides, output_dir=Path(args.out).with_suffix(".run"))
     metrics = run(cfg, callbacks=[Clock()])
@@ -160,8 +195,8 @@ def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
         def on_step_begin(self, *a: Any, **k: Any) -> None:
             clock.start()
 
-        def on_step_end(self, *a: Any, **k: Any) -> None:
-            clock.end()
+        def on_step_end(self, args_: Any, state: Any, *a: Any, **k: Any) -> None:
+            clock.end(last=state.global_step >= args.steps)
 
     training_args = TrainingArguments(
         output_dir=str(Path(args.out).with_suffix(".hf")),
@@ -181,7 +216,7 @@ def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
         bf16=args.precision == "bf16-mixed",
         fp16=args.precision == "16-mixed",
         torch_compile=args.compile,
-        disable_tqdm=True,
+        disable_tqdm=False,  # HF Trainer's default: a tqdm bar
     )
     trainer = Trainer(
         model=model,
@@ -229,10 +264,9 @@ def run_torch(args: argparse.Namespace, clock: StepClock) -> float:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            clock.end()
             step += 1
+            clock.end(last=step == args.steps)
+            clock.tokens(batch)
             if step == args.steps:
                 break
     return _accuracy(model, tokenizer, test, args.batch_size * 2, device)
@@ -254,6 +288,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--lab-override", action="append", default=[], help="extra lab override")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -261,6 +296,7 @@ def main() -> None:
     accuracy = {"lab": run_lab, "hf": run_hf, "torch": run_torch}[args.impl](args, clock)
     result = {
         "impl": args.impl + ("+group_by_length" if args.group_by_length else ""),
+        "model_flops_per_token": flops_per_token(args.model, args.max_length),
         "accuracy": accuracy,
         "peak_memory_mb": peak_memory_mb(),
         **clock.summary(args.batch_size, args.warmup),

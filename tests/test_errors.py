@@ -185,3 +185,16 @@ def test_fixture_is_fine(compose_cfg: Any) -> None:
     """Control: the same overrides on the real fixture raise nothing up to training."""
     cfg = compose_cfg(*_fixture_run_on(SENTIMENT, "trainer.max_epochs=1", "callbacks=none"))
     assert "val/acc" in run(cfg)
+
+
+def test_no_logger_with_default_callbacks_runs(compose_cfg: Any) -> None:
+    """`logger=none` keeps the default callbacks working (the LR monitor needs a logger)."""
+    overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("logger=")]
+    cfg = compose_cfg(*overrides, "logger=none", "trainer.max_epochs=1")
+    assert "test/acc" in run(cfg)
+
+
+def test_fused_adamw_with_clipping_under_mixed_precision_fails_early(compose_cfg: Any) -> None:
+    cfg = compose_cfg(*TINY_FIXTURE_RUN, "optimizer.fused=true", "precision=bf16-mixed")
+    with pytest.raises(ConfigError, match=r"trainer.gradient_clip_val=null or optimizer.fused"):
+        run(cfg)

@@ -20,6 +20,12 @@ def _unique_suffix() -> str:
     return f"{os.getpid()}-{secrets.token_hex(2)}"
 
 
+def _no_cuda() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
 def register_resolvers() -> None:
     """Register `lab.*` resolvers; safe to call more than once."""
     if not OmegaConf.has_resolver("lab.package_path"):
@@ -28,6 +34,9 @@ def register_resolvers() -> None:
         from lab.resume import run_dir_for
 
         OmegaConf.register_new_resolver("lab.run_dir", run_dir_for, use_cache=True)
+    if not OmegaConf.has_resolver("lab.no_cuda"):
+        # Cached: the answer cannot change within a process, and the import is not free.
+        OmegaConf.register_new_resolver("lab.no_cuda", _no_cuda, use_cache=True)
     if not OmegaConf.has_resolver("lab.unique"):
         # use_cache: every interpolation of the run directory sees the same suffix.
         OmegaConf.register_new_resolver("lab.unique", _unique_suffix, use_cache=True)

@@ -103,10 +103,15 @@ def _train(
         **datamodule.module_kwargs(),
     )
     callbacks = _instantiate_all(cfg.get("callbacks"))
+    loggers = _instantiate_all(cfg.get("logger"))
+    if not loggers:
+        # Learning rates are logged to the loggers; with `logger=none` there is nowhere to go.
+        lr_monitor = L.pytorch.callbacks.LearningRateMonitor
+        callbacks = [c for c in callbacks if not isinstance(c, lr_monitor)]
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=[*callbacks, *extra_callbacks, ResumeStateCallback()],
-        logger=_instantiate_all(cfg.get("logger")) or False,
+        logger=loggers or False,
         # Checkpoints are the callbacks group's business: none configured, none written.
         enable_checkpointing=any(
             isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
@@ -154,6 +159,13 @@ def check_hardware(cfg: DictConfig) -> None:
         raise ConfigError(
             f"trainer.accelerator={accelerator} but no CUDA GPU is visible on this machine; "
             "use trainer.accelerator=cpu (or auto)"
+        )
+    clip = cfg.trainer.get("gradient_clip_val")
+    if cfg.get("optimizer", {}).get("fused") and clip and "mixed" in precision:
+        raise ConfigError(
+            "optimizer.fused=true with mixed precision cannot clip gradients in Lightning "
+            f"(trainer.gradient_clip_val={clip}); set trainer.gradient_clip_val=null or "
+            "optimizer.fused=false"
         )
     if precision.startswith("16") and not has_cuda:
         raise ConfigError(
