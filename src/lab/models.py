@@ -29,6 +29,10 @@ def pretrained_head(head: str, name_or_path: str, **kwargs: Any) -> Any:
 
 def head_from_config(head: str, config: Any, **kwargs: Any) -> Any:
     """Build `head` with random weights from a `PretrainedConfig` (tiny test models)."""
+    if kwargs.pop("quantization_config", None) is not None:
+        raise ConfigError(
+            "a quantized base (peft=qlora) needs pretrained weights (model.pretrained)"
+        )
     for key, value in kwargs.items():
         setattr(config, key, value)
     return get_class(head).from_config(config)  # type: ignore[attr-defined]

@@ -75,6 +75,7 @@ def _train(
     import lightning as L
     from hydra.utils import instantiate
 
+    from lab.adapters import apply_peft, check_quantization, parameter_counts
     from lab.checkpointing import AtomicCheckpointIO, ResumeStateCallback
     from lab.console import tame_library_output
     from lab.records import finish_record, write_json
@@ -93,8 +94,16 @@ def _train(
         for name in datamodule.raw_sizes
     }
 
-    model = instantiate(cfg.model.network)(head=cfg.task.head, **datamodule.model_kwargs())
+    peft_cfg = cfg.get("peft") or {}
+    quantization = instantiate(peft_cfg.quantization) if peft_cfg.get("quantization") else None
+    check_quantization(quantization)
+    network = instantiate(cfg.model.network)
+    load_options = {"quantization_config": quantization} if quantization is not None else {}
+    model = network(head=cfg.task.head, **datamodule.model_kwargs(), **load_options)
     check_vocabulary(model, tokenizer)
+    if peft_cfg.get("config"):
+        model = apply_peft(model, instantiate(peft_cfg.config, _convert_="all"))
+    record["parameters"] = parameter_counts(model)
     module = instantiate(
         cfg.task.module,
         model=model,

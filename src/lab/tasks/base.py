@@ -105,9 +105,20 @@ class TaskModule(L.LightningModule):
         }
 
     def export(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase) -> Path:
-        """Save the model and tokenizer with `save_pretrained` (loadable by `pipeline`)."""
+        """Save the model and tokenizer with `save_pretrained` (loadable by `pipeline`).
+
+        A PEFT model is saved twice: merged into `directory`, and as the adapter alone into
+        `<directory>/../adapter`.
+        """
+        from lab.adapters import export_peft, is_peft_model
+
         directory = Path(directory)
-        self.model.save_pretrained(directory)
+        if is_peft_model(self.model):
+            adapter = directory.parent / "adapter"
+            export_peft(self.model, directory, adapter)
+            tokenizer.save_pretrained(adapter)
+        else:
+            self.model.save_pretrained(directory)
         tokenizer.save_pretrained(directory)
         return directory
 

@@ -1,0 +1,108 @@
+"""PEFT: LoRA and IA3 train only adapters (and the head); exports merge exactly; QLoRA fails
+early without CUDA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from conftest import TINY_FIXTURE_RUN
+
+from lab.config import compose_train_config
+from lab.errors import ConfigError
+from lab.train import run
+
+LORA_RUN = [*TINY_FIXTURE_RUN, "peft=lora", "optimizer.lr=1e-2", "trainer.max_epochs=2"]
+
+
+class _Capture:
+    """A callback that keeps the trained module (to compare with the exports)."""
+
+    def __init__(self) -> None:
+        import lightning as L
+
+        outer = self
+
+        class Keep(L.Callback):
+            def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+                outer.module = pl_module
+                outer.initial = {
+                    k: v.detach().clone() for k, v in pl_module.model.state_dict().items()
+                }
+
+        self.callback = Keep()
+        self.module: Any = None
+        self.initial: dict[str, torch.Tensor] = {}
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Capture, Path]:
+    capture = _Capture()
+    run_dir = tmp_path_factory.mktemp("lora")
+    run(compose_train_config(LORA_RUN, output_dir=run_dir), callbacks=[capture.callback])
+    return capture, run_dir
+
+
+def test_only_adapters_and_head_change(lora_run: tuple[_Capture, Path]) -> None:
+    capture, _ = lora_run
+    final = capture.module.model.state_dict()
+    changed = {k for k, v in capture.initial.items() if not torch.equal(v, final[k])}
+    assert changed, "training changed something"
+    assert all("lora_" in k or "classifier" in k for k in changed), sorted(changed)[:5]
+    assert any("lora_B" in k for k in changed)  # lora_B starts at zero: it must have moved
+    frozen = [k for k in capture.initial if "base_layer" in k or "embeddings" in k]
+    assert frozen and all(torch.equal(capture.initial[k], final[k]) for k in frozen)
+
+
+def test_trainable_share_is_recorded(lora_run: tuple[_Capture, Path]) -> None:
+    _, run_dir = lora_run
+    counts = json.loads((run_dir / "record.json").read_text())["parameters"]
+    assert 0 < counts["trainable"] < counts["total"]
+    assert counts["trainable_percent"] == pytest.approx(100 * counts["trainable"] / counts["total"])
+
+
+def test_merged_export_gives_the_adapted_logits(lora_run: tuple[_Capture, Path]) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    capture, run_dir = lora_run
+    tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
+    inputs = tokenizer(["the soup was delicious", "a dull film"], return_tensors="pt", padding=True)
+    adapted = capture.module.model.eval()
+    merged = AutoModelForSequenceClassification.from_pretrained(run_dir / "model").eval()
+    with torch.no_grad():
+        expected = adapted(**inputs).logits
+        actual = merged(**inputs).logits
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    assert pipeline("text-classification", model=str(run_dir / "model"))("fine")[0]["label"] in {
+        "negative",
+        "positive",
+    }
+
+
+def test_ia3_trains_fewer_parameters_than_lora(compose_cfg: Any, tmp_path: Path) -> None:
+    run(
+        compose_cfg(
+            *TINY_FIXTURE_RUN, "peft=ia3", "trainer.max_epochs=1", output_dir=tmp_path / "i"
+        )
+    )
+    run(
+        compose_cfg(
+            *TINY_FIXTURE_RUN, "peft=lora", "trainer.max_epochs=1", output_dir=tmp_path / "l"
+        )
+    )
+    ia3, lora = (
+        json.loads((tmp_path / name / "record.json").read_text())["parameters"]["trainable"]
+        for name in ("i", "l")
+    )
+    assert ia3 < lora
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_qlora_without_cuda_stops_before_loading(compose_cfg: Any) -> None:
+    cfg = compose_cfg(*TINY_FIXTURE_RUN, "peft=qlora")
+    with pytest.raises(ConfigError, match="peft=qlora .* needs a CUDA GPU"):
+        run(cfg)
