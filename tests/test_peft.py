@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import TINY_FIXTURE_RUN
 
 from lab.config import compose_train_config
 from lab.errors import ConfigError
 from lab.train import run
+
+from conftest import TINY_FIXTURE_RUN
 
 LORA_RUN = [*TINY_FIXTURE_RUN, "peft=lora", "optimizer.lr=1e-2", "trainer.max_epochs=2"]
 
@@ -104,5 +105,5 @@ def test_ia3_trains_fewer_parameters_than_lora(compose_cfg: Any, tmp_path: Path)
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 def test_qlora_without_cuda_stops_before_loading(compose_cfg: Any) -> None:
     cfg = compose_cfg(*TINY_FIXTURE_RUN, "peft=qlora")
-    with pytest.raises(ConfigError, match="peft=qlora .* needs a CUDA GPU"):
+    with pytest.raises(ConfigError, match=r"peft=qlora .* needs a CUDA GPU"):
         run(cfg)

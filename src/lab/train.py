@@ -94,7 +94,7 @@ def _train(
         for name in datamodule.raw_sizes
     }
 
-    peft_cfg = cfg.get("peft") or {}
+    peft_cfg = cfg.get("peft") or DictConfig({})
     quantization = instantiate(peft_cfg.quantization) if peft_cfg.get("quantization") else None
     check_quantization(quantization)
     network = instantiate(cfg.model.network)
