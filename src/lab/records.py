@@ -10,6 +10,7 @@ metrics.json     final validation and test metrics of the best checkpoint
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from datetime import datetime, timezone
@@ -34,8 +35,22 @@ def hydra_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task)
 
 
+def is_global_rank_zero() -> bool:
+    """True in the process that owns the run directory (every other rank only reads it).
+
+    Decided from the launcher's environment because it is needed before any Trainer exists
+    (Lightning's DDP launcher, torchrun and SLURM set RANK / LOCAL_RANK / SLURM_PROCID).
+    """
+    for variable in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        if variable in os.environ:
+            return int(os.environ[variable]) == 0
+    return True
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (write a sibling temp file, then rename over the target)."""
+    """Write JSON atomically (temp file, then rename); only rank zero writes."""
+    if not is_global_rank_zero():
+        return
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     tmp.replace(path)
@@ -45,13 +60,14 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     """Write config.yaml, overrides.yaml and a first record.json; return the record."""
     output_dir.mkdir(parents=True, exist_ok=True)
     overrides = hydra_overrides()
-    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (output_dir / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(overrides)))
+    if is_global_rank_zero():
+        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (output_dir / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(overrides)))
     from lab.environment import code_version, hardware, package_versions
     from lab.paths import config_root
 
     code, patch = code_version(config_root())
-    if patch:
+    if patch and is_global_rank_zero():
         (output_dir / "code.patch").write_text(patch)
         code["patch"] = "code.patch"
     record: dict[str, Any] = {

@@ -11,6 +11,7 @@ same `run` serves the CLI, the tests, sweeps and reproduction.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     """
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from lab.records import finish_record, resume_record, start_record
+    from lab.records import finish_record, is_global_rank_zero, resume_record, start_record
     from lab.resume import prepare_resume
 
     output_dir = Path(cfg.paths.output_dir).resolve()
@@ -54,7 +55,8 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
         log.info("Resuming %s from step %d", output_dir, resume_point.global_step)
     else:
         record = start_record(output_dir, cfg)
-    log.info("Run directory: %s", output_dir)
+    if is_global_rank_zero():
+        log.info("Run directory: %s", output_dir)
     try:
         return _train(cfg, output_dir, record, resume_point, list(callbacks))
     except LabError as err:
@@ -169,6 +171,21 @@ def check_hardware(cfg: DictConfig) -> None:
             f"trainer.accelerator={accelerator} but no CUDA GPU is visible on this machine; "
             "use trainer.accelerator=cpu (or auto)"
         )
+    strategy = cfg.trainer.get("strategy", "auto")
+    target = (
+        str(strategy.get("_target_", "")) if isinstance(strategy, DictConfig) else str(strategy)
+    )
+    for name, package in (("DeepSpeed", "deepspeed"), ("FSDP", None)):
+        if name.lower() in target.lower():
+            if not has_cuda:
+                raise ConfigError(
+                    f"strategy {name} needs CUDA GPUs and none is visible; use strategy=ddp "
+                    "(or auto) on this machine"
+                )
+            if package and importlib.util.find_spec(package) is None:
+                raise ConfigError(
+                    f"strategy {name} needs the {package} package: pip install {package}"
+                )
     clip = cfg.trainer.get("gradient_clip_val")
     if cfg.get("optimizer", {}).get("fused") and clip and "mixed" in precision:
         raise ConfigError(
