@@ -72,3 +72,45 @@ def test_ddp_two_cpu_processes_one_run_directory(tmp_path: Path) -> None:
     assert record["status"] == "finished"
     assert (runs[0] / "model" / "config.json").is_file()
     assert result.stdout.count("Final metrics") == 1  # only rank 0 prints the summary
+
+
+def test_submitit_local_launcher_runs_a_multirun(tmp_path: Path) -> None:
+    """The submitit code path that `hydra/launcher=slurm` uses, run locally."""
+    command = [
+        sys.executable,
+        "-m",
+        "lab.train",
+        "-m",
+        "hydra/launcher=local",
+        *TINY_FIXTURE_RUN,
+        "callbacks=none",
+        "trainer.max_epochs=1",
+        "seed=1,2",
+        "paths.output_root=out",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = sorted((tmp_path / "out").glob("multiruns/*/*/*/record.json"))
+    assert [json.loads(p.read_text())["seed"] for p in records] == [1, 2]
+    assert all(json.loads(p.read_text())["status"] == "finished" for p in records)
+
+
+def test_slurm_launcher_config_composes() -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from lab.paths import conf_dir
+    from lab.resolvers import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=["hydra/launcher=slurm", "trainer.num_nodes=2"],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.nodes == 2 and launcher.tasks_per_node == 1 and launcher.signal_delay_s == 90
+    GlobalHydra.instance().clear()
