@@ -51,14 +51,25 @@ def test_bf16_mixed_on_cpu_trains_and_exports(compose_cfg: Any, tmp_path: Path) 
     assert (tmp_path / "r" / "model" / "model.safetensors").is_file()
 
 
-def test_ddp_two_cpu_processes_one_run_directory(tmp_path: Path) -> None:
+# Dropout off: each DDP rank has its own RNG stream, so masks could not match one process.
+NO_DROPOUT = [
+    "+model.network.config.hidden_dropout_prob=0",
+    "+model.network.config.attention_probs_dropout_prob=0",
+    "optimizer.lr=1e-3",
+    "trainer.max_epochs=2",
+]
+
+
+def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
+    tmp_path: Path, compose_cfg: Any
+) -> None:
     command = [
         sys.executable,
         "-m",
         "lab.train",
         *TINY_FIXTURE_RUN,
+        *NO_DROPOUT,
         "data.batch_size=8",
-        "trainer.max_epochs=1",
         "trainer.accelerator=cpu",
         "trainer.devices=2",
         "strategy=ddp",
@@ -72,6 +83,12 @@ def test_ddp_two_cpu_processes_one_run_directory(tmp_path: Path) -> None:
     assert record["status"] == "finished"
     assert (runs[0] / "model" / "config.json").is_file()
     assert result.stdout.count("Final metrics") == 1  # only rank 0 prints the summary
+    # One process with the same global batch (2 x 8 = 16) and seed: the same model and metrics.
+    single = run(compose_cfg(*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.batch_size=16"))
+    distributed = json.loads((runs[0] / "metrics.json").read_text())
+    assert distributed.keys() == single.keys()
+    for name, value in single.items():
+        assert distributed[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
 
 
 def test_submitit_local_launcher_runs_a_multirun(tmp_path: Path) -> None:

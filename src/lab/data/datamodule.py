@@ -157,7 +157,8 @@ class DataModule(L.LightningDataModule):
                 _lengths(dataset), self.batch_size, self.seed, self.length_group_size
             )
         else:
-            sampler = EpochSeededSampler(len(dataset), self.batch_size, self.seed)
+            replicas, rank = self._distribution()
+            sampler = EpochSeededSampler(len(dataset), self.batch_size, self.seed, replicas, rank)
         if self._resume_position is not None:
             sampler.resume_at(*self._resume_position)
             self._resume_position = None
@@ -167,10 +168,30 @@ class DataModule(L.LightningDataModule):
         return self._loader("train", sampler=sampler, batch_size=self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("validation", batch_size=self.eval_batch_size)
+        return self._eval_loader("validation")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", batch_size=self.eval_batch_size)
+        return self._eval_loader("test")
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        replicas, rank = self._distribution()
+        if replicas == 1:
+            return self._loader(split, batch_size=self.eval_batch_size)
+        # Lightning's default DistributedSampler pads the split with repeated rows so every
+        # rank gets as many; metrics would count those rows twice. This one does not repeat.
+        from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+        sampler = UnrepeatedDistributedSampler(
+            self.datasets[split], num_replicas=replicas, rank=rank, shuffle=False
+        )
+        return self._loader(split, sampler=sampler, batch_size=self.eval_batch_size)
+
+    def _distribution(self) -> tuple[int, int]:
+        """(world size, global rank) of the Trainer using this module; (1, 0) without one."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 1, 0
+        return int(trainer.world_size), int(trainer.global_rank)
 
     def resume_from_position(self, epoch: int, batches_done: int) -> None:
         """On resume: the next train loader starts `epoch` after its first `batches_done`."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DistributedSampler, Sampler
 
 
 def _generator(seed: int, epoch: int) -> torch.Generator:
@@ -47,21 +47,48 @@ class _Resumable:
         return skip
 
 
-class EpochSeededSampler(_Resumable, Sampler[int]):
-    """A uniformly shuffled order per epoch; yields indices, `batch_size` at a time skippable."""
+class EpochSeededSampler(_Resumable, DistributedSampler):
+    """A uniformly shuffled order per epoch; yields indices, `batch_size` at a time skippable.
 
-    def __init__(self, num_samples: int, batch_size: int, seed: int) -> None:
-        super().__init__(seed)
+    With `num_replicas > 1` (DDP) every rank yields its slice of each *global* batch of
+    `batch_size * num_replicas` rows of that same order, so the ranks together see exactly
+    the batches a single process with the global batch size would (the last, partial global
+    batch is split evenly, leaving out a remainder of fewer rows than ranks). It subclasses
+    `DistributedSampler` only so that Lightning keeps it instead of wrapping it in its own.
+    """
+
+    def __init__(
+        self, num_samples: int, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0
+    ) -> None:
+        _Resumable.__init__(self, seed)  # no DistributedSampler.__init__: it needs a process group
         self.num_samples = num_samples
         self.batch_size = batch_size
+        self.num_replicas = num_replicas
+        self.rank = rank
+
+    def _rank_indices(self, order: list[int]) -> list[int]:
+        if self.num_replicas == 1:
+            return order
+        global_batch = self.batch_size * self.num_replicas
+        mine: list[int] = []
+        for start in range(0, len(order), global_batch):
+            chunk = order[start : start + global_batch]
+            # A full global batch gives each rank `batch_size` rows; a partial last one is
+            # split evenly (a remainder of fewer rows than ranks is left out of this epoch).
+            share = (
+                self.batch_size if len(chunk) == global_batch else len(chunk) // self.num_replicas
+            )
+            mine += chunk[self.rank * share : (self.rank + 1) * share]
+        return mine
 
     def __len__(self) -> int:
-        return self.num_samples
+        return len(self._rank_indices(list(range(self.num_samples))))
 
     def __iter__(self) -> Iterator[int]:
         order = torch.randperm(self.num_samples, generator=_generator(self.seed, self.epoch))
+        mine = self._rank_indices(order.tolist())
         start = self._batches_to_skip() * self.batch_size
-        return iter(order[start:].tolist())
+        return iter(mine[start:])
 
 
 class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
