@@ -1,0 +1,121 @@
+"""Data loading: caching, splitting, subsampling, dynamic padding, and the samplers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler
+from lab.tasks.text_classification import TextClassificationDataModule
+
+from conftest import SENTIMENT
+
+
+@pytest.fixture(scope="module")
+def tokenizer():  # type: ignore[no-untyped-def]
+    from transformers import AutoTokenizer
+
+    from lab.paths import package_path
+
+    return AutoTokenizer.from_pretrained(package_path("lab", "assets/tiny_bert"))
+
+
+def _module(tokenizer, **kwargs):  # type: ignore[no-untyped-def]
+    options = {"path": str(SENTIMENT), "text_column": "review", "label_column": "sentiment"}
+    return TextClassificationDataModule(tokenizer, **{**options, **kwargs})
+
+
+def test_second_identical_setup_is_a_cache_hit(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    first = _module(tokenizer, max_length=17)
+    first.setup()
+    second = _module(tokenizer, max_length=17)
+    second.setup()
+    assert second.cache_hits == {"train": True, "validation": True, "test": True}
+    changed = _module(tokenizer, max_length=18)
+    changed.setup()
+    assert not any(changed.cache_hits.values())
+
+
+def test_labels_and_names(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    module = _module(tokenizer)
+    module.setup()
+    assert module.model_kwargs() == {
+        "num_labels": 2,
+        "id2label": {0: "negative", 1: "positive"},
+        "label2id": {"negative": 0, "positive": 1},
+    }
+    assert module.datasets["train"][0]["labels"] == 1  # row 0 of train.csv is positive
+    swapped = _module(tokenizer, label_names=["positive", "negative"])
+    swapped.setup()
+    assert swapped.datasets["train"][0]["labels"] == 0
+
+
+def test_carving_and_subsampling_are_seeded(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = ["text,label"] + [
+        f"row {i} {'good' if i < 50 else 'bad'},{int(i < 50)}" for i in range(100)
+    ]
+    (tmp_path / "all.csv").write_text("\n".join(rows) + "\n")
+    module = TextClassificationDataModule(tokenizer, path=str(tmp_path / "all.csv"), seed=1)
+    module.setup()
+    assert module.raw_sizes == {"train": 81, "validation": 9, "test": 10}
+    again = TextClassificationDataModule(tokenizer, path=str(tmp_path / "all.csv"), seed=1)
+    again.setup()
+    other = TextClassificationDataModule(tokenizer, path=str(tmp_path / "all.csv"), seed=2)
+    other.setup()
+    assert again.split_fingerprints == module.split_fingerprints
+    assert other.split_fingerprints["test"] != module.split_fingerprints["test"]
+    sub = TextClassificationDataModule(
+        tokenizer, path=str(tmp_path / "all.csv"), seed=1, max_train_samples=10
+    )
+    sub.setup()
+    labels = sub.datasets["train"]["labels"]
+    assert len(labels) == 10 and set(labels) == {0, 1}  # shuffled first: both classes
+
+
+def test_batches_are_padded_to_their_longest_row(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    module = _module(tokenizer, batch_size=4, max_length=64)
+    module.setup()
+    loader = module.train_dataloader()
+    sampler = module.train_sampler
+    assert isinstance(sampler, EpochSeededSampler)
+    first_rows = list(iter(sampler))[:4]
+    longest = max(len(module.datasets["train"][i]["input_ids"]) for i in first_rows)
+    batch = next(iter(loader))
+    assert batch["input_ids"].shape == (4, longest)
+    assert batch["labels"].dtype.is_floating_point is False
+
+
+def test_length_grouped_batches_cover_each_row_once_and_group_lengths() -> None:
+    lengths = [(i * 37) % 101 + 1 for i in range(1000)]
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=8, seed=3, group_size=10)
+    batches = sampler.batches(epoch=0)
+    flat = [i for batch in batches for i in batch]
+    assert sorted(flat) == list(range(1000))  # the same set of examples as plain shuffling
+    assert len(batches) == len(sampler) == 125
+    # Within a batch, lengths come from one sorted mega-batch: their spread is far below the
+    # spread of random batches.
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / 125
+    random_order = list(iter(EpochSeededSampler(1000, 8, seed=3)))
+    random_batches = [random_order[i : i + 8] for i in range(0, 1000, 8)]
+    random_spread = (
+        sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in random_batches) / 125
+    )
+    assert spread < random_spread / 5
+    # Deterministic under the seed, different across epochs and seeds.
+    assert LengthGroupedBatchSampler(lengths, 8, seed=3, group_size=10).batches(0) == batches
+    assert sampler.batches(1) != batches
+    assert LengthGroupedBatchSampler(lengths, 8, seed=4, group_size=10).batches(0) != batches
+
+
+def test_samplers_resume_mid_epoch() -> None:
+    sampler = EpochSeededSampler(40, batch_size=4, seed=0)
+    sampler.set_epoch(2)
+    full = list(iter(sampler))
+    sampler.resume_at(epoch=2, batches_done=3)
+    assert list(iter(sampler)) == full[12:]
+    assert list(iter(sampler)) == full  # the skip applies once
+    grouped = LengthGroupedBatchSampler(list(range(40)), 4, seed=0)
+    grouped.set_epoch(1)
+    grouped.resume_at(1, 2)
+    assert list(iter(grouped)) == grouped.batches(1)[2:]
