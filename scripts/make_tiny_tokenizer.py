@@ -1,7 +1,8 @@
 """Build the tiny WordPiece tokenizer of `model=tiny_bert` (src/lab/assets/tiny_bert).
 
-Trained on text authored in this repository (the demo set and the test fixtures), so tests and
-debug runs need no download. Deterministic; re-run after changing that text:
+Trained on the sentiment test fixtures authored in this repository, so tests and debug runs
+need no download. Deterministic (it reproduces the committed files); the golden test values
+depend on this vocabulary, so re-running it with other text means re-recording them:
 
     python scripts/make_tiny_tokenizer.py
 """
@@ -9,7 +10,6 @@ debug runs need no download. Deterministic; re-run after changing that text:
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from tokenizers import BertWordPieceTokenizer
@@ -21,11 +21,9 @@ VOCAB_SIZE = 2000  # model=tiny_bert's embedding table has 2048 rows
 
 
 def corpus() -> list[str]:
-    """Every text the repo authors: demo jsonl files and fixture csv files."""
+    """The fixture sentiment rows (tests/fixtures/sentiment/*.csv), header included."""
     texts: list[str] = []
-    for path in sorted((ROOT / "src/lab/data/demo").glob("*.jsonl")):
-        texts += [json.loads(line)["text"] for line in path.read_text().splitlines() if line]
-    for path in sorted((ROOT / "tests/fixtures").rglob("*.csv")):
+    for path in sorted((ROOT / "tests/fixtures/sentiment").glob("*.csv")):
         with path.open() as handle:
             texts += [" ".join(row) for row in csv.reader(handle)]
     return texts
