@@ -1,8 +1,10 @@
 """Build the tiny WordPiece tokenizer of `model=tiny_bert` (src/lab/assets/tiny_bert).
 
 Trained on the sentiment test fixtures authored in this repository, so tests and debug runs
-need no download. Deterministic (it reproduces the committed files); the golden test values
-depend on this vocabulary, so re-running it with other text means re-recording them:
+need no download. The committed files are the output of one run; the `tokenizers` trainer
+breaks ties between equally frequent merges in hash order, so another run may number some
+tokens differently. The golden test values depend on these ids: after re-running, re-record
+them (`pytest --record-golden`) and commit both:
 
     python scripts/make_tiny_tokenizer.py
 """
