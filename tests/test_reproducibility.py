@@ -133,3 +133,37 @@ def test_golden_records_only_deliberately(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("LAB_RECORD_GOLDEN", "1")
     assert_golden("new", [1.0, 2.1], directory=tmp_path)  # deliberate re-record
     assert json.loads((tmp_path / "new.json").read_text()) == [1.0, 2.1]
+
+
+def test_reproduce_experiment_checks_its_expected_metrics(tmp_path: Path) -> None:
+    """`experiments/tiny_demo_smoke.yaml` pins its accuracy in an `expected:` block."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab.reproduce",
+            "experiment=tiny_demo_smoke",
+            "paths.output_root=out",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert re.search(r"test/acc .*pass", result.stdout)
+    failing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab.reproduce",
+            "experiment=tiny_demo_smoke",
+            "paths.output_root=out",
+            "optimizer.lr=1e-9",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert failing.returncode == 1 and "FAIL" in failing.stdout
