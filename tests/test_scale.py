@@ -131,3 +131,18 @@ def test_slurm_launcher_config_composes() -> None:
     assert launcher._target_.endswith("SlurmLauncher")
     assert launcher.nodes == 2 and launcher.tasks_per_node == 1 and launcher.signal_delay_s == 90
     GlobalHydra.instance().clear()
+
+
+def test_gradient_checkpointing_gives_the_same_losses(compose_cfg: Any, tmp_path: Path) -> None:
+    """Recomputing activations (with the RNG state preserved) changes memory, not numbers."""
+    import csv
+
+    losses = []
+    for name, switch in (("plain", "false"), ("checkpointed", "true")):
+        cfg = compose_cfg(
+            *TINY_FIXTURE_RUN, f"model.gradient_checkpointing={switch}", output_dir=tmp_path / name
+        )
+        run(cfg)
+        with (tmp_path / name / "csv" / "metrics.csv").open() as handle:
+            losses.append([r["train/loss"] for r in csv.DictReader(handle) if r.get("train/loss")])
+    assert losses[0] == losses[1] and len(losses[0]) == 8

@@ -103,6 +103,10 @@ def _train(
     load_options = {"quantization_config": quantization} if quantization is not None else {}
     model = network(head=cfg.task.head, **datamodule.model_kwargs(), **load_options)
     check_vocabulary(model, tokenizer)
+    if cfg.model.get("gradient_checkpointing"):
+        model.gradient_checkpointing_enable()
+        if peft_cfg.get("config"):
+            model.enable_input_require_grads()  # frozen embeddings would cut the graph
     if peft_cfg.get("config"):
         model = apply_peft(model, instantiate(peft_cfg.config, _convert_="all"))
     record["parameters"] = parameter_counts(model)

@@ -1,0 +1,35 @@
+"""Loggers continue the interrupted run on resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.loggers import CSVLogger, wandb_logger
+
+
+def test_wandb_logger_reuses_the_recorded_run_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = wandb_logger(project="lab-test", save_dir=str(tmp_path))
+    logger.resume_from(step=6, record={"wandb_run_id": "abc123"})
+    assert logger._wandb_init["id"] == "abc123" and logger._wandb_init["resume"] == "allow"
+    assert logger._wandb_init["mode"] == "offline"
+
+
+def test_csv_logger_keeps_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    (csv_dir / "metrics.csv").write_text("step,train/loss\n0,0.9\n1,0.8\n2,0.7\n3,0.6\n")
+    logger = CSVLogger(save_dir=str(tmp_path), name="csv", version="")
+    logger.resume_from(step=1, record={})
+    logger.log_metrics({"train/loss": 0.75}, step=2)
+    logger.save()
+    assert (csv_dir / "metrics.csv").read_text().splitlines() == [
+        "step,train/loss",
+        "0,0.9",
+        "1,0.8",
+        "2,0.75",
+    ]
