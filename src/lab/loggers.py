@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,24 @@ class ResilientWandbLogger(WandbLogger):
                 log.warning("W&B could not start (%s); continuing with W&B %s", err, mode)
                 self._wandb_init["mode"] = mode
                 self._experiment = None
+
+
+def finish_wandb_run(exit_code: int) -> None:
+    """End this process's active W&B run, if any (0: finished, 1: failed).
+
+    Lightning's `WandbLogger` never finishes its run, and a later `WandbLogger` in the same
+    process attaches to a run that is still active: without this, every trial of an in-process
+    sweep would log into the first trial's run. `lab.train.run` calls it when a run ends,
+    however it ends.
+    """
+    wandb = sys.modules.get("wandb")
+    run = getattr(wandb, "run", None) if wandb is not None else None
+    if run is None:
+        return
+    try:
+        run.finish(exit_code=exit_code)
+    except Exception as err:  # a logging service is never a reason to fail a run
+        log.warning("W&B run could not be finished cleanly: %s", err)
 
 
 def wandb_logger(

@@ -44,6 +44,7 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     """
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from lab.loggers import finish_wandb_run
     from lab.records import finish_record, is_global_rank_zero, resume_record, start_record
     from lab.resume import prepare_resume
 
@@ -58,13 +59,22 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     if is_global_rank_zero():
         log.info("Run directory: %s", output_dir)
     try:
-        return _train(cfg, output_dir, record, resume_point, list(callbacks))
+        metrics = _train(cfg, output_dir, record, resume_point, list(callbacks))
+        finish_wandb_run(exit_code=0)
+        return metrics
     except LabError as err:
         finish_record(output_dir, record, {}, status=f"failed: {err}")
         raise
     except SIGTERMException:
         finish_record(output_dir, record, {}, status="interrupted (SIGTERM); resume=<this dir>")
         raise
+    except Exception as err:
+        # Pruned by a sweep, out of memory, a bug: the record says how the run ended.
+        ended = "pruned" if type(err).__name__ == "TrialPruned" else "failed"
+        finish_record(output_dir, record, {}, status=f"{ended}: {type(err).__name__}: {err}")
+        raise
+    finally:
+        finish_wandb_run(exit_code=1)  # only still active when the run did not finish
 
 
 def _train(
@@ -117,7 +127,7 @@ def _train(
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         **datamodule.module_kwargs(),
     )
-    callbacks = _instantiate_all(cfg.get("callbacks"))
+    callbacks = [*_instantiate_all(cfg.get("callbacks")), *_sweep_callbacks(cfg)]
     loggers = _instantiate_all(cfg.get("logger"))
     if not loggers:
         # Learning rates are logged to the loggers; with `logger=none` there is nowhere to go.
@@ -147,7 +157,11 @@ def _train(
         ckpt_path=str(resume_point.checkpoint) if resume_point else None,
     )
     best = _best_checkpoint(trainer)
-    metrics: dict[str, float] = {}
+    # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
+    metrics: dict[str, float] = {
+        "model/params_total": float(record["parameters"]["total"]),
+        "model/params_trainable": float(record["parameters"]["trainable"]),
+    }
     for evaluate in (trainer.validate, trainer.test):
         for result in evaluate(module, datamodule=datamodule, ckpt_path=best, verbose=False):
             metrics.update({k: float(v) for k, v in result.items()})
@@ -220,6 +234,24 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
     return [instantiate(node) for node in group.values() if node is not None]
+
+
+def _sweep_callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """A trial of an Optuna sweep reports to its study (and may be pruned); see lab.sweeps."""
+    trial = cfg.get("optuna_trial")
+    if not trial or not trial.get("monitor"):
+        return []
+    from lab.sweeps.pruning import OptunaPruning
+
+    return [
+        OptunaPruning(
+            storage=trial.storage,
+            study_name=trial.study_name,
+            trial_number=int(trial.number),
+            monitor=trial.monitor,
+            pruner=OmegaConf.to_container(trial.pruner) if trial.get("pruner") else None,  # type: ignore[arg-type]
+        )
+    ]
 
 
 def _flat_config(cfg: DictConfig) -> dict[str, Any]:

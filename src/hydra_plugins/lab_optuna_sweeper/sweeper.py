@@ -1,0 +1,335 @@
+"""The Hydra side of lab's Optuna sweeper: config in, trials launched, results out.
+
+Configured by `conf/hydra/sweeper/lab_optuna.yaml` (samplers and pruners in its `sampler/`
+and `pruner/` groups); a sweep file in `sweeps/` selects it and sets the search space. The
+study logic lives in `lab.sweeps` (see its docs); this class turns Hydra's config and
+command line into a `SweepPlan`, launches each trial through the configured Hydra launcher
+(in-process by default, SLURM with `hydra/launcher=slurm`) and reports at the end.
+
+Why not hydra-optuna-sweeper: it pins Optuna < 3 (whose SQLite storage fails on current
+SQLAlchemy), cannot prune (jobs never see their trial), renumbers jobs on restart, and one
+failed trial ends the sweep. Here each trial gets its identity in its config
+(`optuna_trial`), job numbers are trial numbers, and failures are recorded, not raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.core.plugins import Plugins
+from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
+
+log = logging.getLogger(__name__)
+
+WORKER_ENV = "LAB_SWEEP_WORKER"  # set in the worker processes that n_jobs > 1 starts
+DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
+
+
+class LabOptunaSweeper(Sweeper):
+    """A Hydra sweeper running an Optuna study with pruning, resume and parallel workers."""
+
+    def __init__(
+        self,
+        sampler: DictConfig,
+        pruner: DictConfig,
+        study_name: str | None = None,
+        storage: str | None = None,
+        metric: str | list[str] = "val/acc",
+        direction: str | list[str] = "maximize",
+        n_trials: int = 20,
+        n_jobs: int = 1,
+        max_failure_rate: float = 0.25,
+        params: DictConfig | None = None,
+        enqueue_trials: list[Any] | None = None,
+        heartbeat_interval: float = 10.0,
+        stale_after: float = 60.0,
+    ) -> None:
+        self.sampler_cfg = sampler
+        self.pruner_cfg = pruner
+        self.study_name = study_name
+        self.storage = storage
+        self.metric = metric
+        self.direction = direction
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.max_failure_rate = max_failure_rate
+        self.params: dict[str, Any] = _flat_params(params)
+        self.enqueue_trials = [OmegaConf.to_container(e) for e in enqueue_trials or []]
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        """Keep the config and build the launcher (Hydra calls this before `sweep`)."""
+        self.config = config
+        self.cfg: DictConfig = config  # the same, typed as set (Hydra's attribute is Optional)
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
+        self.trial_launcher: Launcher = self.launcher
+
+    def sweep(self, arguments: list[str]) -> Any:
+        """Run (or continue) the study; one readable line and exit 2 for a user error."""
+        try:
+            return self._sweep(arguments)
+        except LabError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
+
+    def _sweep(self, arguments: list[str]) -> Any:
+        from hydra.utils import instantiate
+
+        from lab.sweeps.results import write_plots, write_results
+        from lab.sweeps.storage import open_storage, redact
+        from lab.sweeps.summary import print_sweep_summary
+        from lab.sweeps.wandb_summary import log_study_to_wandb
+        from lab.sweeps.worker import open_study, run_worker
+
+        plan = self._plan(arguments)
+        worker_index = int(os.environ.get(WORKER_ENV, "0"))
+        self._use_sweep_dir(plan.sweep_dir)
+        storage = open_storage(plan.storage_url)
+        sampler = self._sampler(plan, worker_index + _trials_so_far(storage, plan.study_name))
+        pruner = instantiate(self.pruner_cfg) if plan.prunes else None
+        self._check_overrides_compose(plan)
+        study = open_study(plan, storage, sampler, pruner)
+        if worker_index == 0:
+            OmegaConf.save(self.cfg, plan.sweep_dir / "multirun.yaml")
+            log.info("Sweep directory: %s (storage %s)", plan.sweep_dir, redact(plan.storage_url))
+        workers = self._start_workers(plan) if self.n_jobs > 1 and worker_index == 0 else []
+        finished = False
+        try:
+            run_worker(study, plan, self._launch_function(plan))
+            finished = True
+        finally:
+            _stop_or_wait(workers, graceful=finished)
+        write_results(study, plan.sweep_dir)
+        if worker_index == 0:
+            plots = write_plots(study, plan.sweep_dir)
+            log_study_to_wandb(study, self.cfg, plan.sweep_dir)
+            print_sweep_summary(study, plan.sweep_dir, plots)
+        return study
+
+    def _plan(self, arguments: list[str]) -> Any:
+        from lab.sweeps.search_space import parse_search_space
+        from lab.sweeps.storage import storage_url
+        from lab.sweeps.worker import SweepPlan
+
+        resume_required = False
+        kept = []
+        for argument in arguments:
+            key, _, value = argument.partition("=")
+            if key == "resume":
+                if value.lower() not in ("true", "auto", "null", "none", "false"):
+                    raise ConfigError(
+                        f"{argument}: in a sweep, resume=true continues the study (running "
+                        "the same command again does too); resume=<run dir> is for single runs"
+                    )
+                resume_required = value.lower() in ("true", "auto")
+            else:
+                kept.append(argument)
+        metrics = _as_list(self.metric)
+        directions = [DIRECTIONS.get(str(d).lower()) for d in _as_list(self.direction)]
+        if None in directions:
+            raise ConfigError(
+                f"hydra.sweeper.direction={self.direction}: use maximize or minimize "
+                "(or a list of them, one per metric)"
+            )
+        if len(directions) == 1 and len(metrics) > 1:
+            directions = directions * len(metrics)
+        if len(directions) != len(metrics):
+            raise ConfigError(
+                f"{len(metrics)} metrics {metrics} but {len(directions)} directions "
+                f"{directions}: give one direction per metric"
+            )
+        if self.n_trials < 1 or self.n_jobs < 1:
+            raise ConfigError("hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1")
+        choices = self.cfg.hydra.runtime.choices
+        study_name = self.study_name or choices.get("sweep") or "lab_sweep"
+        sweep_dir = (Path(self.cfg.paths.output_root) / "sweeps" / study_name).resolve()
+        return SweepPlan(
+            study_name=study_name,
+            storage_url=storage_url(self.storage, sweep_dir),
+            sweep_dir=sweep_dir,
+            metrics=metrics,
+            directions=[str(d) for d in directions],
+            n_trials=int(self.n_trials),
+            space=parse_search_space(self.params, kept),
+            max_failure_rate=float(self.max_failure_rate),
+            enqueue=self.enqueue_trials,  # type: ignore[arg-type]
+            heartbeat_interval=float(self.heartbeat_interval),
+            stale_after=float(self.stale_after),
+            resume_required=resume_required,
+            pruner=OmegaConf.to_container(self.pruner_cfg, resolve=True),  # type: ignore[arg-type]
+        )
+
+    def _use_sweep_dir(self, sweep_dir: Path) -> None:
+        # The launcher creates and logs into hydra.sweep.dir: point it at the study's stable
+        # directory instead of the time-stamped default (trials get the same as an override).
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        with read_write(self.cfg.hydra), open_dict(self.cfg.hydra):
+            self.cfg.hydra.sweep.dir = str(sweep_dir)
+
+    def _sampler(self, plan: Any, seed_offset: int) -> Any:
+        from hydra.utils import instantiate
+
+        sampler_cfg = OmegaConf.to_container(self.sampler_cfg, resolve=True)
+        assert isinstance(sampler_cfg, dict)
+        if sampler_cfg.get("seed") is not None and seed_offset:
+            # Workers of one study must not draw the same random points: each starts from
+            # its own seed (from its index and the trials that existed when it joined). A new
+            # single-process study keeps `seed` itself, so it is reproducible.
+            # Mixed, not added: seeds 1 and 2 of two workers must not meet at 1 + 1.
+            mixed = hashlib.sha256(f"{sampler_cfg['seed']}:{seed_offset}".encode()).digest()
+            sampler_cfg["seed"] = int.from_bytes(mixed[:4], "big")
+        if str(sampler_cfg.get("_target_", "")).endswith("GridSampler"):
+            sampler_cfg["search_space"] = plan.space.grid()
+        return instantiate(sampler_cfg)
+
+    def _check_overrides_compose(self, plan: Any) -> None:
+        """Fail before the first trial when an override names a key or option that is not."""
+        from hydra.errors import HydraException
+
+        from lab.sweeps.search_space import trial_overrides
+
+        probe = {name: _some_value(dist) for name, dist in plan.space.distributions.items()}
+        try:
+            self.validate_batch_is_legal([[*plan.space.fixed, *trial_overrides(probe)]])
+        except HydraException as err:
+            raise ConfigError(f"the sweep's overrides do not compose: {err}") from err
+
+    def _launch_function(self, plan: Any) -> Any:
+        from hydra.core.utils import JobStatus
+
+        from lab.sweeps.search_space import format_value
+        from lab.sweeps.worker import TrialOutcome
+
+        def launch(number: int, overrides: list[str]) -> TrialOutcome:
+            placement = [
+                f"hydra.sweep.dir={format_value(str(plan.sweep_dir))}",
+                f"hydra.sweep.subdir=trials/{number}",
+            ]
+            (ret,) = self.trial_launcher.launch([[*overrides, *placement]], initial_job_idx=number)
+            if ret.status == JobStatus.FAILED:
+                error = ret._return_value
+                if type(error).__name__ != "TrialPruned":
+                    _write_traceback(plan.trial_dir(number), error)
+                return TrialOutcome(error=error)
+            return TrialOutcome(metrics=dict(ret.return_value or {}))
+
+        return launch
+
+    def _start_workers(self, plan: Any) -> list[tuple[subprocess.Popen[bytes], Path]]:
+        command = _own_command()
+        threads = max(1, (os.cpu_count() or 1) // self.n_jobs)
+        gpus = _gpu_ids()
+        workers = []
+        for index in range(1, self.n_jobs):
+            env = dict(os.environ, **{WORKER_ENV: str(index)})
+            env.setdefault("OMP_NUM_THREADS", str(threads))
+            if len(gpus) >= self.n_jobs:
+                env["CUDA_VISIBLE_DEVICES"] = gpus[index]
+            log_path = plan.sweep_dir / f"worker-{index}.log"
+            with open(log_path, "ab") as log_file:
+                process = subprocess.Popen(
+                    command, env=env, stdout=log_file, stderr=subprocess.STDOUT
+                )
+            workers.append((process, log_path))
+            log.info("Started sweep worker %d (pid %d, log %s)", index, process.pid, log_path)
+        if len(gpus) >= self.n_jobs:
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]
+        if "OMP_NUM_THREADS" not in os.environ:
+            import torch
+
+            torch.set_num_threads(threads)
+        return workers
+
+
+def _flat_params(params: DictConfig | None) -> dict[str, Any]:
+    """`{optimizer: {lr: ...}}` (how `hydra.sweeper.params.optimizer.lr=...` nests) as
+    `{"optimizer.lr": ...}`; keys written with dots in a sweep file stay as they are."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = node
+
+    walk("", OmegaConf.to_container(params) if params else {})
+    return flat
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)) or OmegaConf.is_list(value):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _trials_so_far(storage: Any, study_name: str) -> int:
+    try:
+        return int(storage.get_n_trials(storage.get_study_id_from_name(study_name)))
+    except KeyError:
+        return 0
+
+
+def _some_value(distribution: Any) -> Any:
+    choices = getattr(distribution, "choices", None)
+    return choices[0] if choices else distribution.low
+
+
+def _own_command() -> list[str]:
+    """The command that started this sweep, to start identical worker processes."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":
+        return [sys.executable, "-m", spec.name.removesuffix(".__main__"), *sys.argv[1:]]
+    if sys.argv and os.access(sys.argv[0], os.X_OK):
+        return [sys.argv[0], *sys.argv[1:]]
+    raise ConfigError(
+        "hydra.sweeper.n_jobs > 1 starts worker processes with the command that started the "
+        "sweep; run it from the command line (python -m lab.train -m sweep=...)"
+    )
+
+
+def _gpu_ids() -> list[str]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g for g in visible.split(",") if g.strip()]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:
+        return []
+
+
+def _stop_or_wait(workers: list[tuple[subprocess.Popen[bytes], Path]], graceful: bool) -> None:
+    for process, log_path in workers:
+        if not graceful:
+            process.terminate()  # SIGTERM: the worker's trial saves a checkpoint and stops
+        code = process.wait()
+        if code != 0 and graceful:
+            log.warning("sweep worker pid %d exited with %d; see %s", process.pid, code, log_path)
+
+
+def _write_traceback(run_dir: Path, error: BaseException) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    (run_dir / "error.log").write_text(text)
+    log.debug("trial failed:\n%s", text)

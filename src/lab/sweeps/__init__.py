@@ -1,0 +1,19 @@
+"""Optuna hyperparameter sweeps for lab (the `lab_optuna` Hydra sweeper).
+
+    python -m lab.train -m sweep=imdb_lr                  # run, or continue, a study
+    python -m lab.train -m sweep=imdb_lr model=bert        # plain overrides apply to all trials
+
+The Hydra plugin (`hydra_plugins.lab_optuna_sweeper`) only adapts Hydra's sweeper interface;
+the work is here, one job per module:
+
+* `search_space`: Hydra's sweep grammar (`choice`, `range`, `interval`, `tag(log, ...)`) to
+  Optuna distributions, and sampled values back to command-line overrides.
+* `storage`: the study's storage URL (SQLite in the sweep directory by default) and a lock
+  that makes "count the trials, then start one" atomic across processes and machines.
+* `liveness`: heartbeats of running trials, so a trial whose process died is found and
+  re-run under its own number (and resumed from its last checkpoint).
+* `worker`: the loop one sweep process runs: claim or ask a trial, launch it, tell Optuna.
+* `pruning`: the Lightning callback through which a running trial reports to its study.
+* `results`: `trials.csv`, `best.json` and plots in the sweep directory; `wandb_summary`:
+  the study as one W&B summary run.
+"""

@@ -1,0 +1,80 @@
+"""Is a RUNNING trial still being worked on? Heartbeats and process checks.
+
+A sweep process that is killed (SIGKILL, a node lost, Ctrl-C) leaves its trial RUNNING in the
+storage. Each worker stamps its running trial with its host, pid and a heartbeat every
+`interval` seconds. A RUNNING trial is *abandoned* when its process is gone (same host, pid not
+alive: known at once) or its heartbeat is older than `stale_after` seconds (another host).
+A worker claims an abandoned trial and runs it again under the same number, so a resumed
+sweep has no gaps and no duplicates.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+HOST = "lab:host"
+PID = "lab:pid"
+HEARTBEAT = "lab:heartbeat"
+
+
+def stamp(storage: Any, trial_id: int) -> None:
+    """Mark `trial_id` as run by this process, now."""
+    storage.set_trial_system_attr(trial_id, HOST, socket.gethostname())
+    storage.set_trial_system_attr(trial_id, PID, os.getpid())
+    storage.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+
+
+def is_abandoned(trial: Any, stale_after: float, now: float | None = None) -> bool:
+    """True when the RUNNING `trial` (a FrozenTrial) has no live process behind it."""
+    attrs = trial.system_attrs
+    now = time.time() if now is None else now
+    if attrs.get(HOST) == socket.gethostname() and PID in attrs:
+        return not _pid_alive(int(attrs[PID]))
+    if HEARTBEAT in attrs:
+        return now - float(attrs[HEARTBEAT]) > stale_after
+    started = trial.datetime_start.timestamp() if trial.datetime_start else now
+    return now - started > stale_after  # asked, then died before its first stamp
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+class Heartbeat:
+    """A daemon thread that re-stamps a trial every `interval` seconds while it runs."""
+
+    def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lab-sweep-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        stamp(self._storage, self._trial_id)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._storage.set_trial_system_attr(self._trial_id, HEARTBEAT, time.time())
+            except Exception:  # the trial finished between two beats, or the DB is busy
+                if self._stop.is_set():
+                    return

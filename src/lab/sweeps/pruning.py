@@ -1,0 +1,111 @@
+"""The running trial's line to its study: report the metric, stop early when told to.
+
+The sweeper adds this callback to every trial of a single-objective study (through the
+trial's `optuna_trial` config, see `lab.train`). It reaches the study through the storage
+URL, so it works wherever the trial runs: in the sweep process, in a SLURM job, on another
+machine. Rank zero talks to the storage and broadcasts the decision, so under DDP every rank
+stops together.
+
+Values are reported at milli-epochs (1000 = the end of the first epoch, 1500 = halfway
+through the second), not optimizer steps: trials with different batch sizes then compare at
+the same point of training, which is what a pruner's "same step" must mean.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from typing import Any
+
+import lightning as L
+
+log = logging.getLogger(__name__)
+
+
+class OptunaPruning(L.Callback):
+    """Report `monitor` to trial `trial_number` after each validation; prune when told.
+
+    A pruned trial raises `optuna.TrialPruned` out of `trainer.fit`; the sweeper records it
+    as PRUNED. A NaN metric stops the trial at once with `FloatingPointError` (recorded FAIL).
+    """
+
+    def __init__(
+        self,
+        storage: str,
+        study_name: str,
+        trial_number: int,
+        monitor: str,
+        pruner: dict[str, Any] | None = None,
+    ) -> None:
+        self.storage_url = storage
+        self.study_name = study_name
+        self.trial_number = trial_number
+        self.monitor = monitor
+        # The sweep's pruner as a `_target_` config. The study in the storage does not know
+        # its pruner (Optuna keeps it in the process), and the decision is taken here.
+        self.pruner_config = pruner
+        self._trial: Any = None
+        self.reports: dict[int, float] = {}
+
+    def _connect(self) -> Any:
+        import optuna
+        from hydra.utils import instantiate
+
+        from lab.sweeps.storage import open_storage
+
+        storage = open_storage(self.storage_url)
+        pruner = instantiate(self.pruner_config) if self.pruner_config else None
+        study = optuna.load_study(study_name=self.study_name, storage=storage, pruner=pruner)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(
+            study._study_id, self.trial_number
+        )
+        return optuna.trial.Trial(study, trial_id)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        prune = False
+        message = ""
+        if trainer.is_global_zero:
+            prune, message = self._report(trainer)
+        prune = trainer.strategy.broadcast(prune, src=0)
+        if prune:
+            import optuna
+
+            raise optuna.TrialPruned(message or f"trial {self.trial_number} pruned")
+
+    def _report(self, trainer: L.Trainer) -> tuple[bool, str]:
+        logged = trainer.callback_metrics.get(self.monitor)
+        if logged is None:
+            log.warning("pruning: %s was not logged in this validation", self.monitor)
+            return False, ""
+        value = float(logged)
+        step = milli_epochs(trainer)
+        if self._trial is None:
+            self._trial = self._connect()
+        with warnings.catch_warnings():
+            # A resumed trial reports its last step again; Optuna keeps the first value.
+            warnings.filterwarnings("ignore", message=".*already reported.*")
+            self._trial.report(value, step)
+        self.reports[step] = value
+        if math.isnan(value):
+            # Diverged: no pruner can rank NaN, and the trial failed rather than trailed.
+            raise FloatingPointError(
+                f"objective is NaN: {self.monitor}=nan at {step / 1000:.2f} epochs"
+            )
+        if self._trial.should_prune():
+            return True, (
+                f"trial {self.trial_number} pruned at {step / 1000:.2f} epochs: "
+                f"{self.monitor}={value:.4f}"
+            )
+        return False, ""
+
+
+def milli_epochs(trainer: L.Trainer) -> int:
+    """Training progress in thousandths of an epoch (resume-safe: from the global step)."""
+    batches = trainer.num_training_batches
+    if not batches or math.isinf(batches):
+        return int(trainer.global_step)
+    steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
+    return round(1000 * trainer.global_step / steps_per_epoch)

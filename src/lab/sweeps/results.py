@@ -1,0 +1,158 @@
+"""A study's results as files in the sweep directory, rewritten after every trial.
+
+    trials.csv       one row per trial: number, state, value(s), params, duration, run dir, error
+    best.json        best value, params and run dir (multi-objective: the Pareto front)
+    plots/*.png      optimization history, parameter importance, parallel coordinates,
+                     intermediate values (what pruning saw); Pareto front when multi-objective
+
+Everything is derived from the storage, so any worker may (re)write them: the last writer
+wins and is right. Files are written atomically (a half-written CSV is never seen).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RUN_DIR = "run_dir"  # user attr: the trial's run directory
+ERROR = "error"  # user attr: why a trial failed
+
+
+def trial_rows(study: Any) -> list[dict[str, Any]]:
+    """One flat dict per trial, in trial-number order."""
+    names = _objective_names(study)
+    params = sorted({p for t in study.get_trials(deepcopy=False) for p in t.params})
+    rows = []
+    for trial in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        row: dict[str, Any] = {"number": trial.number, "state": trial.state.name}
+        values = trial.values or [None] * len(names)
+        row.update(dict(zip(names, values, strict=True)))
+        row.update({f"params.{p}": trial.params.get(p) for p in params})
+        duration = trial.duration.total_seconds() if trial.duration else None
+        row["duration_s"] = None if duration is None else round(duration, 1)
+        row["reports"] = len(trial.intermediate_values)
+        row[RUN_DIR] = trial.user_attrs.get(RUN_DIR, "")
+        row[ERROR] = trial.user_attrs.get(ERROR, "")
+        rows.append(row)
+    return rows
+
+
+def best_summary(study: Any) -> dict[str, Any]:
+    """The content of best.json."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name.lower(): 0 for state in TrialState}
+    for trial in trials:
+        counts[trial.state.name.lower()] += 1
+    summary: dict[str, Any] = {
+        "study": study.study_name,
+        "objectives": dict(
+            zip(_objective_names(study), [d.name.lower() for d in study.directions], strict=True)
+        ),
+        "trials": counts,
+    }
+    if not counts["complete"]:
+        return summary
+    if len(study.directions) == 1:
+        best = study.best_trial
+        summary["best"] = _describe(best)
+    else:
+        front = sorted(study.best_trials, key=lambda t: t.number)
+        summary["pareto_front"] = [_describe(t) for t in front]
+    return summary
+
+
+def _describe(trial: Any) -> dict[str, Any]:
+    return {
+        "number": trial.number,
+        "value" if len(trial.values) == 1 else "values": (
+            trial.values[0] if len(trial.values) == 1 else trial.values
+        ),
+        "params": trial.params,
+        RUN_DIR: trial.user_attrs.get(RUN_DIR, ""),
+    }
+
+
+def write_results(study: Any, sweep_dir: Path) -> None:
+    """Write trials.csv and best.json (cheap: after every trial)."""
+    rows = trial_rows(study)
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    _atomic_write(sweep_dir / "trials.csv", buffer.getvalue())
+    _atomic_write(sweep_dir / "best.json", json.dumps(best_summary(study), indent=2) + "\n")
+
+
+def write_plots(study: Any, sweep_dir: Path) -> list[Path]:
+    """Write the plots that the study has enough trials for; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as vis
+
+    names = _objective_names(study)
+    first = {"target": lambda t: t.values[0], "target_name": names[0]}
+    multi = len(study.directions) > 1
+    plots = {
+        "optimization_history": lambda: vis.plot_optimization_history(
+            study, **(first if multi else {"target_name": names[0]})
+        ),
+        "param_importances": lambda: vis.plot_param_importances(
+            study, **(first if multi else {"target_name": names[0]})
+        ),
+        "parallel_coordinate": lambda: vis.plot_parallel_coordinate(
+            study, **(first if multi else {"target_name": names[0]})
+        ),
+        "intermediate_values": lambda: vis.plot_intermediate_values(study),
+    }
+    if multi:
+        plots["pareto_front"] = lambda: vis.plot_pareto_front(study, target_names=names)
+    out_dir = sweep_dir / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, plot in plots.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Optuna marks these plots experimental
+                axes: Any = plot()
+            figure = getattr(axes, "figure", None) or axes.flat[0].figure
+            figure.tight_layout()
+            figure.savefig(out_dir / f"{name}.png", dpi=120)
+            plt.close(figure)
+            written.append(out_dir / f"{name}.png")
+        except Exception as err:  # e.g. importance needs two finished trials
+            log.info("plot %s skipped: %s", name, err)
+            plt.close("all")
+    return written
+
+
+def _objective_names(study: Any) -> list[str]:
+    names = study.metric_names
+    if names:
+        return list(names)
+    return (
+        ["value"]
+        if len(study.directions) == 1
+        else [f"value_{i}" for i in range(len(study.directions))]
+    )
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,108 @@
+"""Where a study lives, and the lock that lets several sweep processes share it.
+
+The default storage is `sqlite:///<sweep dir>/study.db`: one file beside the trials, which
+survives the process, can be copied, and opens in optuna-dashboard
+(`optuna-dashboard sqlite:///outputs/sweeps/<study>/study.db`). For several machines, any
+SQLAlchemy URL Optuna supports: `hydra.sweeper.storage=postgresql://user:pw@host/db`
+(needs a driver: `pip install "lab[postgres]"`).
+
+Why a lock: Optuna numbers trials atomically, but "are fewer than n_trials started? then start
+one" is two steps; two workers doing them at once would start n_trials + 1. Holding the lock
+around the pair makes the budget exact. SQLite (one machine) uses a lock file beside the
+database; PostgreSQL uses a session advisory lock, which works across machines; for other
+URLs there is no lock and the count can overshoot by the number of workers minus one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Several workers write to one SQLite file: wait for its write lock instead of failing.
+SQLITE_TIMEOUT_S = 120
+
+
+def storage_url(storage: str | None, sweep_dir: Path) -> str:
+    """The configured URL, or a SQLite file in the sweep directory."""
+    if storage:
+        return str(storage)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
+
+
+def open_storage(url: str) -> Any:
+    """An Optuna RDB storage for `url`, with a clear error when it cannot be opened."""
+    import optuna
+
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    try:
+        # Two workers starting on a new database would both create Optuna's tables (and
+        # PostgreSQL refuses the second CREATE TYPE): create them under the lock.
+        with study_lock(url, "lab:schema"):
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    except ModuleNotFoundError as err:
+        raise ConfigError(
+            f"storage {redact(url)} needs the database driver {err.name!r}: "
+            'pip install "lab[postgres]" (psycopg) or the driver of your database'
+        ) from err
+    except Exception as err:  # SQLAlchemy raises many types for a bad URL or a down server
+        raise ConfigError(f"cannot open the study storage {redact(url)}: {err}") from err
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+@contextlib.contextmanager
+def study_lock(url: str, study_name: str) -> Iterator[None]:
+    """Hold an exclusive lock on `study_name` in `url` (see the module docs for why)."""
+    if url.startswith("sqlite:///"):
+        from filelock import FileLock
+
+        database = Path(url.removeprefix("sqlite:///"))
+        with FileLock(str(database) + f".{_key(study_name)}.lock"):
+            yield
+    elif url.startswith("postgresql"):
+        with _postgres_advisory_lock(url, study_name):
+            yield
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def _postgres_advisory_lock(url: str, study_name: str) -> Iterator[None]:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    key = int(_key(study_name), 16) & 0x7FFFFFFFFFFFFFFF  # a signed 64-bit lock id
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    finally:
+        engine.dispose()
+
+
+def _key(study_name: str) -> str:
+    return hashlib.sha256(study_name.encode()).hexdigest()[:16]

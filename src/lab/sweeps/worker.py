@@ -1,0 +1,262 @@
+"""The loop one sweep process runs against a shared study.
+
+    repeat:
+        under the study lock:
+            stop if more than max_failure_rate * n_trials trials failed
+            stop if n_trials trials have finished
+            claim an abandoned RUNNING trial (re-run under its own number), or
+            ask a new trial if fewer than n_trials have started, or
+            wait for other workers' running trials (they may finish or be abandoned)
+        launch the trial (outside the lock: trials run in parallel), tell Optuna the outcome
+
+Every worker pointed at the same storage runs this loop; that is all `n_jobs` and multi-GPU
+or multi-machine sweeps are. A trial is the unit of work: it is COMPLETE with its value(s),
+PRUNED (its pruner stopped it), or FAIL with its error (an exception, including out of memory,
+or a NaN objective) and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.errors import ConfigError, LabError
+from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
+from lab.sweeps.results import ERROR, RUN_DIR, write_results
+from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
+from lab.sweeps.storage import study_lock
+
+log = logging.getLogger(__name__)
+
+FIXED_OVERRIDES = "lab:fixed_overrides"  # study user attr: the overrides it was started with
+
+
+class SweepStopped(LabError):
+    """The sweep ended early: too many failed trials."""
+
+
+@dataclass
+class TrialOutcome:
+    """What a launched trial returned: its metrics, or the exception it raised."""
+
+    metrics: dict[str, float] | None = None
+    error: BaseException | None = None
+
+
+# (trial number, overrides) -> outcome; the Hydra sweeper launches through its launcher.
+Launch = Callable[[int, list[str]], TrialOutcome]
+
+
+@dataclass
+class SweepPlan:
+    """Everything a worker needs to know about the study it works on."""
+
+    study_name: str
+    storage_url: str
+    sweep_dir: Path
+    metrics: list[str]
+    directions: list[str]
+    n_trials: int
+    space: SearchSpace
+    max_failure_rate: float = 0.25
+    enqueue: list[dict[str, Any]] = field(default_factory=list)
+    heartbeat_interval: float = 10.0
+    stale_after: float = 60.0
+    resume_required: bool = False
+    # The pruner as a `_target_` config: the trial builds it, since the trial decides.
+    pruner: dict[str, Any] | None = None
+
+    @property
+    def prunes(self) -> bool:
+        """Pruning needs one objective (Optuna cannot prune multi-objective studies)."""
+        return len(self.metrics) == 1
+
+    def trial_dir(self, number: int) -> Path:
+        """The run directory of trial `number` (stable: resuming never collides)."""
+        return self.sweep_dir / "trials" / str(number)
+
+
+def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
+    """Load the study, or create it; refuse to mix a study with a different setup."""
+    import optuna
+
+    with study_lock(plan.storage_url, plan.study_name):
+        try:
+            study = optuna.load_study(
+                study_name=plan.study_name, storage=storage, sampler=sampler, pruner=pruner
+            )
+        except KeyError:
+            if plan.resume_required:
+                raise ConfigError(
+                    f"resume=true but there is no study {plan.study_name!r} in "
+                    f"{plan.sweep_dir}; drop resume=true to start it"
+                ) from None
+            study = optuna.create_study(
+                study_name=plan.study_name,
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                directions=plan.directions,  # type: ignore[arg-type]
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "experimental" since Optuna 3.2, still there
+                study.set_metric_names(plan.metrics)
+            study.set_user_attr(FIXED_OVERRIDES, sorted(plan.space.fixed))
+            for params in plan.enqueue:
+                study.enqueue_trial(params, skip_if_exists=True)
+            log.info("Created study %s (%d trials)", plan.study_name, plan.n_trials)
+            return study
+        _check_same_study(study, plan)
+        done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        log.info("Continuing study %s: %d of %d trials done", plan.study_name, done, plan.n_trials)
+        return study
+
+
+def _check_same_study(study: Any, plan: SweepPlan) -> None:
+    directions = [d.name.lower() for d in study.directions]
+    if directions != plan.directions or list(study.metric_names or []) != plan.metrics:
+        raise ConfigError(
+            f"study {plan.study_name!r} optimizes {study.metric_names} ({directions}), this "
+            f"sweep {plan.metrics} ({plan.directions}); set hydra.sweeper.study_name=<new "
+            "name> to start a separate study"
+        )
+    recorded = study.user_attrs.get(FIXED_OVERRIDES, [])
+    if sorted(plan.space.fixed) != recorded:
+        raise ConfigError(
+            f"study {plan.study_name!r} in {plan.sweep_dir} was started with the overrides "
+            f"{recorded}; this command has {sorted(plan.space.fixed)}. Continuing would mix "
+            "two setups in one study: rerun with the original overrides, or set "
+            "hydra.sweeper.study_name=<new name>"
+        )
+
+
+def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:
+    """Run trials until the study has `n_trials` finished ones; return how many ran here."""
+    storage = study._storage
+    ran = 0
+    while True:
+        with study_lock(plan.storage_url, plan.study_name):
+            trials = study.get_trials(deepcopy=False)
+            if sum(t.state.is_finished() for t in trials) >= plan.n_trials:
+                return ran
+            check_failure_budget(trials, plan)
+            trial, resumed = _claim_or_ask(study, trials, plan)
+            if trial is not None:
+                stamp(storage, trial._trial_id)
+                values = suggest(trial, plan.space)
+        if trial is None:
+            time.sleep(plan.heartbeat_interval)  # others' trials are running: wait and look
+            continue
+        _run_trial(study, trial, values, resumed, plan, launch)
+        ran += 1
+        write_results(study, plan.sweep_dir)
+
+
+def _claim_or_ask(study: Any, trials: list[Any], plan: SweepPlan) -> tuple[Any, bool]:
+    import optuna
+    from optuna.trial import TrialState
+
+    for frozen in trials:
+        if frozen.state == TrialState.RUNNING and is_abandoned(frozen, plan.stale_after):
+            log.info("Trial %d was abandoned by its process; running it again", frozen.number)
+            return optuna.trial.Trial(study, frozen._trial_id), True
+    started = sum(t.state != TrialState.WAITING for t in trials)
+    if started < plan.n_trials:
+        return study.ask(), False
+    return None, False
+
+
+def _run_trial(
+    study: Any, trial: Any, values: dict[str, Any], resumed: bool, plan: SweepPlan, launch: Launch
+) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    run_dir = plan.trial_dir(trial.number)
+    overrides = [*plan.space.fixed, *trial_overrides(values), _trial_identity(plan, trial.number)]
+    if resumed and _resumable(run_dir):
+        overrides.append(f"resume={format_value(str(run_dir))}")
+    storage.set_trial_user_attr(trial._trial_id, RUN_DIR, str(run_dir))
+    log.info("Trial %d: %s", trial.number, " ".join(trial_overrides(values)))
+    with Heartbeat(storage, trial._trial_id, plan.heartbeat_interval):
+        outcome = launch(trial.number, overrides)
+
+    if isinstance(outcome.error, optuna.TrialPruned):
+        study.tell(trial, state=TrialState.PRUNED)
+        log.info("Trial %d pruned: %s", trial.number, outcome.error)
+        return
+    if outcome.error is not None:
+        _fail(study, trial, f"{type(outcome.error).__name__}: {outcome.error}")
+        return
+    metrics = outcome.metrics or {}
+    missing = [m for m in plan.metrics if m not in metrics]
+    if missing:
+        _fail(study, trial, f"the run returned no {missing}")
+        raise ConfigError(
+            f"the sweep optimizes {missing}, which trial {trial.number} did not return; its "
+            f"metrics are: {', '.join(sorted(metrics)) or 'none'}. Set "
+            "hydra.sweeper.metric (or optimized_metric) to one of them"
+        )
+    objective = [float(metrics[m]) for m in plan.metrics]
+    if any(math.isnan(v) for v in objective):
+        _fail(study, trial, f"objective is NaN: {dict(zip(plan.metrics, objective, strict=True))}")
+        return
+    study.tell(trial, objective)
+    log.info("Trial %d: %s", trial.number, dict(zip(plan.metrics, objective, strict=True)))
+
+
+def _fail(study: Any, trial: Any, error: str) -> None:
+    from optuna.trial import TrialState
+
+    study._storage.set_trial_user_attr(trial._trial_id, ERROR, error)
+    study.tell(trial, state=TrialState.FAIL)
+    log.warning("Trial %d failed: %s", trial.number, error)
+
+
+def check_failure_budget(trials: list[Any], plan: SweepPlan) -> None:
+    """Raise `SweepStopped` once more than `max_failure_rate * n_trials` trials failed."""
+    from optuna.trial import TrialState
+
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    allowed = plan.max_failure_rate * plan.n_trials
+    if len(failed) > allowed:
+        last = max(failed, key=lambda t: t.number)
+        raise SweepStopped(
+            f"sweep {plan.study_name!r} stopped: {len(failed)} of {plan.n_trials} trials "
+            f"failed, more than max_failure_rate={plan.max_failure_rate} allows "
+            f"({allowed:g}). Last failure, trial {last.number}: "
+            f"{last.user_attrs.get(ERROR, 'unknown error')}. Results so far: {plan.sweep_dir}"
+        )
+
+
+def _trial_identity(plan: SweepPlan, number: int) -> str:
+    # The trial's config learns who it is: the pruning callback reports to this trial, and
+    # W&B names and groups the run after it.
+    fields = {
+        "study_name": plan.study_name,
+        "number": number,
+        "storage": plan.storage_url,
+        "monitor": plan.metrics[0] if plan.prunes else None,
+        "pruner": plan.pruner if plan.prunes else None,
+        "run_name": f"{plan.study_name}-trial{number}",
+    }
+    body = ",".join(f"{key}:{format_value(value)}" for key, value in fields.items())
+    return "+optuna_trial={" + body + "}"
+
+
+def _resumable(run_dir: Path) -> bool:
+    import json
+
+    record = run_dir / "record.json"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    try:
+        return last.is_file() and json.loads(record.read_text()).get("status") != "finished"
+    except (OSError, ValueError):
+        return False

@@ -1,0 +1,183 @@
+"""The sweep grammar, failure budget and trial liveness, without training anything."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from lab.errors import ConfigError
+from lab.sweeps.liveness import HEARTBEAT, HOST, PID, is_abandoned
+from lab.sweeps.search_space import format_value, parse_search_space, suggest
+from lab.sweeps.worker import SweepPlan, SweepStopped, check_failure_budget
+
+
+def test_hydra_sweep_grammar_becomes_optuna_distributions() -> None:
+    space = parse_search_space(
+        {
+            "optimizer.lr": "tag(log, interval(1e-5, 1e-3))",
+            "data.batch_size": "choice(16, 32, 64)",
+            "trainer.max_epochs": "range(1, 5)",
+            "scheduler.warmup_ratio": "range(0.0, 0.2, 0.05)",
+            "optimizer.weight_decay": "interval(0.0, 0.1)",
+            "model": "choice(bert, roberta)",
+            "data.max_length": "128",
+        },
+        [],
+    )
+    d = space.distributions
+    assert d["optimizer.lr"] == FloatDistribution(1e-5, 1e-3, log=True)
+    assert d["data.batch_size"] == CategoricalDistribution([16, 32, 64])
+    assert d["trainer.max_epochs"] == IntDistribution(1, 4)  # range excludes its stop
+    assert d["scheduler.warmup_ratio"] == FloatDistribution(0.0, 0.15, step=0.05)
+    assert d["optimizer.weight_decay"] == FloatDistribution(0.0, 0.1)
+    assert d["model"] == CategoricalDistribution(["bert", "roberta"])
+    assert space.fixed == ["data.max_length=128"]
+
+
+def test_command_line_overrides_win_over_the_sweep_file() -> None:
+    space = parse_search_space(
+        {"optimizer.lr": "interval(1e-5, 1e-3)", "data.batch_size": "choice(16, 32)"},
+        ["optimizer.lr=0.001", "data.batch_size=choice(8,16)", "model=bert"],
+    )
+    assert set(space.distributions) == {"data.batch_size"}
+    assert space.distributions["data.batch_size"] == CategoricalDistribution([8, 16])
+    assert space.fixed == ["optimizer.lr=0.001", "model=bert"]
+
+
+def test_grid_lists_every_value_and_refuses_continuous_parameters() -> None:
+    space = parse_search_space(
+        {"a": "choice(x, y)", "b": "range(1, 4)", "c": "range(0.0, 0.3, 0.1)"}, []
+    )
+    assert space.grid() == {"a": ["x", "y"], "b": [1, 2, 3], "c": [0.0, 0.1, 0.2]}
+    with pytest.raises(ConfigError, match="grid sampler needs a discrete space, but lr"):
+        parse_search_space({"lr": "interval(0.1, 0.2)"}, []).grid()
+
+
+def test_bad_grammar_and_non_primitive_choices_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="cannot parse"):
+        parse_search_space({"lr": "interval(0.1"}, [])
+    with pytest.raises(ConfigError, match="choice values must be"):
+        parse_search_space({"x": "choice([1,2], [3])"}, [])
+
+
+def test_sampled_values_become_overrides_hydra_parses_back() -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    values = {"a": 1e-05, "b": "bert", "c": True, "d": None, "e": "two words", "f": "null"}
+    lines = [f"{k}={format_value(v)}" for k, v in values.items()]
+    parsed = OverridesParser.create().parse_overrides(lines)
+    assert {o.key_or_group: o.value() for o in parsed} == values
+
+
+def test_suggest_reads_back_the_values_of_a_trial_that_has_them() -> None:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = parse_search_space({"x": "interval(0.0, 1.0)", "n": "choice(1, 2, 3)"}, [])
+    trial = study.ask()
+    first = suggest(trial, space)
+    again = suggest(optuna.trial.Trial(study, trial._trial_id), space)
+    assert first == again and 0.0 <= first["x"] <= 1.0 and first["n"] in (1, 2, 3)
+
+
+def _plan(n_trials: int, max_failure_rate: float) -> SweepPlan:
+    return SweepPlan(
+        study_name="s",
+        storage_url="sqlite://",
+        sweep_dir=Path("/tmp/s"),
+        metrics=["val/acc"],
+        directions=["maximize"],
+        n_trials=n_trials,
+        space=parse_search_space({}, []),
+        max_failure_rate=max_failure_rate,
+    )
+
+
+def test_failure_budget_allows_up_to_the_rate_then_stops_with_the_last_error() -> None:
+    study = optuna.create_study()
+    for number in range(3):
+        trial = study.ask()
+        study._storage.set_trial_user_attr(trial._trial_id, "error", f"boom {number}")
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    trials = study.get_trials()
+    check_failure_budget(trials, _plan(n_trials=10, max_failure_rate=0.3))  # 3 <= 3: go on
+    with pytest.raises(SweepStopped) as stopped:
+        check_failure_budget(trials, _plan(n_trials=10, max_failure_rate=0.25))
+    message = str(stopped.value)
+    assert "3 of 10 trials failed" in message and "max_failure_rate=0.25" in message
+    assert "trial 2: boom 2" in message
+
+
+def _frozen(attrs: dict, started_ago: float = 0.0) -> SimpleNamespace:
+    start = datetime.datetime.now() - datetime.timedelta(seconds=started_ago)
+    return SimpleNamespace(system_attrs=attrs, datetime_start=start)
+
+
+def test_a_running_trial_is_abandoned_when_its_process_is_gone_or_silent() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    here = socket.gethostname()
+    now = time.time()
+    assert is_abandoned(_frozen({HOST: here, PID: dead.pid, HEARTBEAT: now}), stale_after=60)
+    assert not is_abandoned(_frozen({HOST: here, PID: os.getpid(), HEARTBEAT: 0}), 60)
+    elsewhere = {HOST: "other-node", PID: 1}
+    assert not is_abandoned(_frozen({**elsewhere, HEARTBEAT: now - 30}), stale_after=60)
+    assert is_abandoned(_frozen({**elsewhere, HEARTBEAT: now - 90}), stale_after=60)
+    assert is_abandoned(_frozen({}, started_ago=90), stale_after=60)  # never stamped
+    assert not is_abandoned(_frozen({}, started_ago=5), stale_after=60)
+
+
+SWEEPS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "sweeps").glob("*.yaml"))
+
+
+def _compose_with_hydra(*overrides: str):  # type: ignore[no-untyped-def]
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from lab.paths import conf_dir
+    from lab.resolvers import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return compose("train", overrides=list(overrides), return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+def test_every_sweep_file_selects_the_sweeper_and_searches_keys_that_exist(sweep: str) -> None:
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.lab_optuna_sweeper.sweeper import _flat_params
+
+    cfg = _compose_with_hydra(f"sweep={sweep}")
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_ == "hydra_plugins.lab_optuna_sweeper.sweeper.LabOptunaSweeper"
+    space = parse_search_space(_flat_params(sweeper.params), [])
+    assert space.distributions, f"sweeps/{sweep}.yaml searches nothing"
+    for key in space.distributions:
+        if "." in key:
+            assert OmegaConf.select(cfg, key, default="<missing>") != "<missing>", key
+    instantiate(sweeper.pruner)
+    sampler = OmegaConf.to_container(sweeper.sampler, resolve=True)
+    if not str(sampler["_target_"]).endswith("GridSampler"):
+        instantiate(sampler)
+    metrics = sweeper.metric if OmegaConf.is_list(sweeper.metric) else [sweeper.metric]
+    assert all(m.startswith(("val/", "model/")) for m in metrics)
+
+
+def test_command_line_group_choices_win_over_a_sweep_file() -> None:
+    cfg = _compose_with_hydra("sweep=imdb_lr", "model=bert")
+    assert cfg.hydra.runtime.choices.model == "bert"
+    assert cfg.hydra.runtime.choices.data == "imdb"

@@ -1,0 +1,361 @@
+"""The Optuna sweeper end to end: real `python -m lab.train -m` processes, tiny models on the
+fixture data, a real SQLite (and, when the machine has one, PostgreSQL) storage."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import TINY_FIXTURE_RUN
+
+STUDY = "s"
+
+
+def _sweep_command(*args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lab.train",
+        "-m",
+        "hydra/sweeper=lab_optuna",
+        "hydra/sweeper/sampler=random",
+        f"hydra.sweeper.study_name={STUDY}",
+        "hydra.sweeper.heartbeat_interval=1",
+        *TINY_FIXTURE_RUN,
+        "paths.output_root=out",
+        "callbacks=none",
+        *args,
+    ]
+
+
+def _sweep(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        _sweep_command(*args),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _study(cwd: Path, storage: str | None = None) -> optuna.Study:
+    url = storage or f"sqlite:///{cwd / 'out' / 'sweeps' / STUDY / 'study.db'}"
+    return optuna.load_study(study_name=STUDY, storage=url)
+
+
+def _ok(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+
+def test_study_runs_n_trials_and_reports_the_best_one(tmp_path: Path) -> None:
+    result = _sweep(
+        "hydra.sweeper.n_trials=3",
+        "optimizer.lr=tag(log,interval(1e-4,1e-2))",
+        "logger=wandb",
+        cwd=tmp_path,
+        env={"WANDB_MODE": "offline"},
+    )
+    _ok(result)
+    sweep_dir = tmp_path / "out" / "sweeps" / STUDY
+    study = _study(tmp_path)
+    trials = study.get_trials()
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.params["optimizer.lr"] for t in trials}) == 3
+
+    best = json.loads((sweep_dir / "best.json").read_text())
+    assert best["best"]["value"] == study.best_value == max(t.value for t in trials)
+    assert best["best"]["params"] == study.best_trial.params
+    assert best["objectives"] == {"val/acc": "maximize"}
+    assert best["trials"]["complete"] == 3
+
+    # Job numbers are trial numbers; each trial is a full lab run with its sampled lr.
+    for trial in trials:
+        run_dir = sweep_dir / "trials" / str(trial.number)
+        assert trial.user_attrs["run_dir"] == str(run_dir)
+        record = json.loads((run_dir / "record.json").read_text())
+        assert record["status"] == "finished"
+        assert record["metrics"]["val/acc"] == pytest.approx(trial.value)
+        config = (run_dir / "config.yaml").read_text()
+        assert f"lr: {trial.params['optimizer.lr']}" in config
+        # W&B: one run per trial, named after it, grouped by the study.
+        assert f"name: {STUDY}-trial{trial.number}" in config and f"group: {STUDY}" in config
+        assert list((run_dir / "wandb").glob("offline-run-*"))
+    assert best["best"]["run_dir"] == str(sweep_dir / "trials" / str(study.best_trial.number))
+    assert list((sweep_dir / "wandb").glob("offline-run-*-sweep-*"))  # the summary run
+
+    with open(sweep_dir / "trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["number"]) for r in rows] == [0, 1, 2]
+    assert [float(r["val/acc"]) for r in rows] == [t.value for t in trials]
+    for name in ("optimization_history", "param_importances", "parallel_coordinate"):
+        assert (sweep_dir / "plots" / f"{name}.png").stat().st_size > 1000
+    assert f"Sweep directory: {sweep_dir}" in result.stdout.replace("\n", "")
+
+
+def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
+    args = ("hydra.sweeper.n_trials=4", "optimizer.lr=interval(1e-4,1e-2)")
+    process = subprocess.Popen(
+        _sweep_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    db = tmp_path / "out" / "sweeps" / STUDY / "study.db"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill it mid-study: one trial done, the next running
+        time.sleep(0.5)
+        if not db.exists():
+            continue
+        try:
+            states = [t.state for t in _study(tmp_path).get_trials()]
+        except (KeyError, Exception):
+            continue
+        if TrialState.COMPLETE in states and states[-1] == TrialState.RUNNING:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {t.number: t for t in _study(tmp_path).get_trials()}
+    assert any(t.state == TrialState.RUNNING for t in before.values())
+
+    _ok(_sweep(*args, cwd=tmp_path))
+    after = _study(tmp_path).get_trials()
+    assert [t.number for t in after] == [0, 1, 2, 3]
+    assert all(t.state == TrialState.COMPLETE for t in after)
+    for trial in after:  # the trials finished before the kill are untouched
+        earlier = before.get(trial.number)
+        if earlier is not None and earlier.state == TrialState.COMPLETE:
+            assert trial.value == earlier.value
+            assert trial.datetime_complete == earlier.datetime_complete
+    interrupted = next(n for n, t in before.items() if t.state == TrialState.RUNNING)
+    assert after[interrupted].params == before[interrupted].params  # re-run, same number
+
+
+def test_pruning_stops_a_clearly_bad_trial_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    # Two good trials set the median; the third (lr=1.0) diverges and must be pruned at its
+    # first validation; the fourth runs normally after it.
+    result = _sweep(
+        "hydra.sweeper.n_trials=4",
+        "optimized_metric=val/loss",
+        "optimized_mode=min",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=2",
+        "optimizer.lr=choice(0.003,0.002,1.0,0.001)",
+        "trainer.max_epochs=3",
+        "hydra.sweeper.enqueue_trials=[{optimizer.lr:0.003},{optimizer.lr:0.002},"
+        "{optimizer.lr:1.0},{optimizer.lr:0.001}]",
+        cwd=tmp_path,
+    )
+    _ok(result)
+    trials = _study(tmp_path).get_trials()
+    assert [t.params["optimizer.lr"] for t in trials] == [0.003, 0.002, 1.0, 0.001]
+    assert [t.state for t in trials[:3]] == [
+        TrialState.COMPLETE,
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+    ]
+    assert trials[2].intermediate_values[1000] > 5.0  # clearly bad: ln 2 = 0.69 is chance
+    assert trials[3].state.is_finished()  # the sweep went on after the pruned trial
+    assert list(trials[2].intermediate_values) == [1000]  # stopped after its first epoch
+    assert list(trials[0].intermediate_values) == [1000, 2000, 3000]
+    record = json.loads((tmp_path / "out/sweeps/s/trials/2/record.json").read_text())
+    assert record["status"].startswith("pruned: TrialPruned: trial 2 pruned at 1.00 epochs")
+
+
+def test_failed_and_nan_trials_are_recorded_and_too_many_failures_stop_the_sweep(
+    tmp_path: Path,
+) -> None:
+    # Trial 0 raises (3 heads do not divide a 32-wide model), trial 1 diverges to a NaN loss,
+    # trial 2 is fine: two failures of three are within max_failure_rate=0.7.
+    args = [
+        "optimized_metric=val/loss",
+        "optimized_mode=min",
+        "hydra/sweeper/pruner=none",
+        "model.network.config.num_attention_heads=choice(2,3)",
+        "optimizer.lr=choice(0.001,1e30)",
+        "trainer.max_epochs=1",
+        "hydra.sweeper.enqueue_trials=[{model.network.config.num_attention_heads:3,"
+        "optimizer.lr:0.001},{model.network.config.num_attention_heads:2,optimizer.lr:1e30},"
+        "{model.network.config.num_attention_heads:2,optimizer.lr:0.001}]",
+    ]
+    _ok(
+        _sweep(
+            "hydra.sweeper.n_trials=3", "hydra.sweeper.max_failure_rate=0.7", *args, cwd=tmp_path
+        )
+    )
+    trials = _study(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE]
+    assert "ValueError" in trials[0].user_attrs["error"]
+    assert "not a multiple of the number of attention heads (3)" in trials[0].user_attrs["error"]
+    assert "objective is NaN" in trials[1].user_attrs["error"]
+    assert (tmp_path / "out/sweeps/s/trials/0/error.log").read_text().startswith("Traceback")
+
+    # The same study with two more trials and a stricter budget: 2 failures > 0.25 * 5 stops
+    # it at once, with the reason, exit code 2, and nothing lost.
+    result = _sweep(
+        "hydra.sweeper.n_trials=5", "hydra.sweeper.max_failure_rate=0.25", *args, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "2 of 5 trials failed, more than max_failure_rate=0.25" in result.stderr
+    assert len(_study(tmp_path).get_trials()) == 3
+
+
+def test_multi_objective_study_returns_the_pareto_front_and_fails_a_nan_result(
+    tmp_path: Path,
+) -> None:
+    # Smaller feed-forward layers cost accuracy or not; lr=1e30 ends in a NaN loss, which
+    # the run returns (no pruning callback in a multi-objective study): recorded FAIL.
+    result = _sweep(
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.metric=[val/loss,model/params_trainable]",
+        "hydra.sweeper.direction=[minimize,minimize]",
+        "model.network.config.intermediate_size=choice(16,64)",
+        "optimizer.lr=choice(0.001,1e30)",
+        "trainer.max_epochs=1",
+        "hydra.sweeper.enqueue_trials=[{model.network.config.intermediate_size:16,"
+        "optimizer.lr:0.001},{model.network.config.intermediate_size:64,optimizer.lr:0.001},"
+        "{model.network.config.intermediate_size:16,optimizer.lr:1e30}]",
+        cwd=tmp_path,
+    )
+    _ok(result)
+    study = _study(tmp_path)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    assert trials[2].user_attrs["error"].startswith("objective is NaN")
+    assert trials[0].values[1] < trials[1].values[1]  # fewer parameters with 16
+    assert trials[0].intermediate_values == {}  # nothing reported: no pruning
+    best = json.loads((tmp_path / "out/sweeps/s/best.json").read_text())
+    front = {p["number"] for p in best["pareto_front"]}
+    assert front == {t.number for t in study.best_trials} and 0 in front
+    assert (tmp_path / "out/sweeps/s/plots/pareto_front.png").is_file()
+
+
+def test_two_workers_share_one_study(tmp_path: Path) -> None:
+    _ok(
+        _sweep(
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=2",
+            "optimizer.lr=interval(1e-4,1e-2)",
+            "trainer.max_epochs=40",  # a few seconds per trial: the second worker's start-up
+            cwd=tmp_path,
+        )
+    )
+    trials = _study(tmp_path).get_trials()
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.params["optimizer.lr"] for t in trials}) == 4
+    assert len({t.system_attrs["lab:pid"] for t in trials}) == 2  # both workers ran trials
+    assert (tmp_path / "out/sweeps/s/worker-1.log").is_file()
+
+
+def test_a_study_refuses_a_different_setup_and_a_space_that_does_not_compose(
+    tmp_path: Path,
+) -> None:
+    _ok(_sweep("hydra.sweeper.n_trials=1", "optimizer.lr=interval(1e-4,1e-2)", cwd=tmp_path))
+    changed = _sweep(
+        "hydra.sweeper.n_trials=2",
+        "optimizer.lr=interval(1e-4,1e-2)",
+        "data.batch_size=8",
+        cwd=tmp_path,
+    )
+    assert changed.returncode == 2
+    assert (
+        "was started with the overrides" in changed.stderr and "data.batch_size=8" in changed.stderr
+    )
+    assert len(_study(tmp_path).get_trials()) == 1
+
+    typo = _sweep("hydra.sweeper.study_name=t", "optimizer.lrr=interval(1e-4,1e-2)", cwd=tmp_path)
+    assert typo.returncode == 2 and "do not compose" in typo.stderr and "lrr" in typo.stderr
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on a Unix socket; skipped where none can be started."""
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    pytest.importorskip("psycopg")
+    root = Path(tempfile.mkdtemp(prefix="lab-pg-"))
+    data, socket_dir = root / "data", root / "socket"
+    socket_dir.mkdir()
+    prefix: list[str] = []
+    user = getpass.getuser()
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        user = "nobody"
+        prefix = ["runuser", "-u", user, "--"]
+        os.chmod(root, 0o777)
+        shutil.chown(socket_dir, user)
+    try:
+        subprocess.run(
+            [*prefix, initdb, "-D", str(data), "-U", user, "-A", "trust"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        options = f"-k {socket_dir} -c listen_addresses='' -p 5439"
+        subprocess.run(
+            [
+                *prefix,
+                pg_ctl,
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-w",
+                "-l",
+                str(root / "log"),
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    except (subprocess.SubprocessError, OSError) as err:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"could not start a PostgreSQL server: {err}")
+    try:
+        yield f"postgresql+psycopg://{user}@/postgres?host={socket_dir}&port=5439"
+    finally:
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_independent_workers_share_a_postgresql_study(tmp_path: Path, postgres_url: str) -> None:
+    args = (
+        f"hydra.sweeper.storage='{postgres_url}'",
+        "hydra.sweeper.n_trials=4",
+        "optimizer.lr=interval(1e-4,1e-2)",
+    )
+    workers = [
+        subprocess.Popen(
+            _sweep_command(*args, f"hydra.sweeper.sampler.seed={seed}"),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
+    for worker in workers:
+        _, stderr = worker.communicate(timeout=400)
+        assert worker.returncode == 0, stderr[-3000:]
+    trials = _study(tmp_path, storage=postgres_url).get_trials()
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.params["optimizer.lr"] for t in trials}) == 4
