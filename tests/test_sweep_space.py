@@ -181,3 +181,51 @@ def test_command_line_group_choices_win_over_a_sweep_file() -> None:
     cfg = _compose_with_hydra("sweep=imdb_lr", "model=bert")
     assert cfg.hydra.runtime.choices.model == "bert"
     assert cfg.hydra.runtime.choices.data == "imdb"
+
+
+def test_an_abandoned_trial_is_rerun_under_its_number_and_resumed_from_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from lab.sweeps.liveness import stamp
+    from lab.sweeps.storage import open_storage
+    from lab.sweeps.worker import TrialOutcome, open_study, run_worker
+
+    plan = SweepPlan(
+        study_name="s",
+        storage_url=f"sqlite:///{tmp_path / 'study.db'}",
+        sweep_dir=tmp_path,
+        metrics=["val/acc"],
+        directions=["maximize"],
+        n_trials=2,
+        space=parse_search_space({"optimizer.lr": "interval(0.001, 0.01)"}, []),
+    )
+    storage = open_storage(plan.storage_url)
+    study = open_study(plan, storage, optuna.samplers.RandomSampler(seed=0), None)
+    # A process took trial 0, sampled its lr, wrote a checkpoint, and died.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = study.ask()
+    lr = suggest(orphan, plan.space)["optimizer.lr"]
+    stamp(study._storage, orphan._trial_id)
+    study._storage.set_trial_system_attr(orphan._trial_id, PID, dead.pid)
+    run_dir = plan.trial_dir(0)
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    (run_dir / "record.json").write_text(json.dumps({"status": "running"}))
+
+    launched: list[tuple[int, list[str]]] = []
+
+    def launch(number: int, overrides: list[str]) -> TrialOutcome:
+        launched.append((number, overrides))
+        return TrialOutcome(metrics={"val/acc": 0.5 + number / 10})
+
+    assert run_worker(study, plan, launch) == 2
+    assert [n for n, _ in launched] == [0, 1]
+    first = launched[0][1]
+    assert f"optimizer.lr={lr!r}" in first and f"resume={run_dir}" in first
+    assert not any(o.startswith("resume=") for o in launched[1][1])  # a new trial starts fresh
+    trials = study.get_trials()
+    assert [(t.number, t.value) for t in trials] == [(0, 0.5), (1, 0.6)]
+    assert json.loads((tmp_path / "best.json").read_text())["best"]["number"] == 1

@@ -26,11 +26,16 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float]
 
 
 def test_metrics_cover_val_and_test(tiny_run: tuple[dict[str, float], Path]) -> None:
-    metrics, _ = tiny_run
-    assert set(metrics) == {f"{s}/{m}" for s in ("val", "test") for m in METRIC_NAMES}
+    metrics, run_dir = tiny_run
+    model_keys = {"model/params_total", "model/params_trainable"}
+    assert set(metrics) == {f"{s}/{m}" for s in ("val", "test") for m in METRIC_NAMES} | model_keys
     for name, value in metrics.items():
-        if not name.endswith("loss"):
+        if name.startswith(("val/", "test/")) and not name.endswith("loss"):
             assert 0.0 <= value <= 1.0, name
+    # The parameter counts (a sweep may minimize them) are the model's, as recorded.
+    counts = json.loads((run_dir / "record.json").read_text())["parameters"]
+    assert metrics["model/params_total"] == counts["total"]
+    assert metrics["model/params_trainable"] == counts["trainable"] == counts["total"]
 
 
 def test_run_directory_contents(tiny_run: tuple[dict[str, float], Path]) -> None:
