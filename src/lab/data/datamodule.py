@@ -36,7 +36,8 @@ class DataModule(L.LightningDataModule):
     Args:
         tokenizer: the model's tokenizer.
         path: local file or folder; when set it replaces `hub_id` (same columns).
-        hub_id / hub_config: a Hugging Face Hub dataset and its configuration name.
+        hub_id / hub_config / hub_revision: a Hugging Face Hub dataset, its configuration
+            name and branch (`refs/convert/parquet` for script-only datasets).
         splits: lab split name -> source split name; a missing or null source split is
             carved from train (`test_fraction`, then `val_fraction`) with the run seed.
         max_train_samples / max_eval_samples / max_test_samples: take a seeded random subset
@@ -56,6 +57,7 @@ class DataModule(L.LightningDataModule):
         path: str | None = None,
         hub_id: str | None = None,
         hub_config: str | None = None,
+        hub_revision: str | None = None,
         splits: dict[str, str | None] | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
@@ -75,6 +77,7 @@ class DataModule(L.LightningDataModule):
         self.path = path
         self.hub_id = hub_id
         self.hub_config = hub_config
+        self.hub_revision = hub_revision
         self.source_splits = dict(splits or {name: name for name in SPLITS})
         unknown = set(self.source_splits) - set(SPLITS)
         if unknown:
@@ -212,7 +215,9 @@ class DataModule(L.LightningDataModule):
         )
 
     def _load_splits(self) -> dict[str, Dataset]:
-        source: DatasetDict = load_source(self.path, self.hub_id, self.hub_config)
+        source: DatasetDict = load_source(
+            self.path, self.hub_id, self.hub_config, self.hub_revision
+        )
         train_name = self.source_splits.get("train") or "train"
         if train_name not in source:
             raise DataError(

@@ -135,12 +135,18 @@ def load_local(path: str | Path) -> DatasetDict:
     return loaded  # type: ignore[return-value]
 
 
-def load_hub(hub_id: str, hub_config: str | None = None) -> DatasetDict:
-    """Load a dataset from the Hugging Face Hub (or the local HF cache when offline)."""
+def load_hub(
+    hub_id: str, hub_config: str | None = None, revision: str | None = None
+) -> DatasetDict:
+    """Load a dataset from the Hugging Face Hub (or the local HF cache when offline).
+
+    `revision` picks a branch: `refs/convert/parquet` is the Hub's Parquet conversion of a
+    dataset that only ships a loading script (which current `datasets` no longer runs).
+    """
     import datasets
 
     try:
-        return datasets.load_dataset(hub_id, hub_config)  # type: ignore[return-value]
+        return datasets.load_dataset(hub_id, hub_config, revision=revision)  # type: ignore[return-value]
     except Exception as err:
         raise DataError(
             f"could not load '{hub_id}'{f' ({hub_config})' if hub_config else ''} from the "
@@ -149,12 +155,14 @@ def load_hub(hub_id: str, hub_config: str | None = None) -> DatasetDict:
         ) from err
 
 
-def load_source(path: str | None, hub_id: str | None, hub_config: str | None) -> DatasetDict:
+def load_source(
+    path: str | None, hub_id: str | None, hub_config: str | None, hub_revision: str | None = None
+) -> DatasetDict:
     """Load local files when `path` is set, else the Hub dataset `hub_id`."""
     if path:
         return load_local(path)
     if hub_id:
-        return load_hub(hub_id, hub_config)
+        return load_hub(hub_id, hub_config, hub_revision)
     raise DataError("no data source: set data.path=<file or folder> (or data.hub_id=<hub id>)")
 
 

@@ -1,0 +1,253 @@
+"""Token classification (NER, POS): word/subword label alignment, entity-level metrics.
+
+Rows hold a list of words and one tag per word, as on the Hub (`tokens`, `ner_tags`): tags
+as integer ids (names from `data.label_names` or the dataset's `ClassLabel` feature) or as
+strings. Words are split into subwords by the tokenizer; the first subword of each word
+carries the word's tag and the others are ignored by the loss and the metrics
+(`data.label_all_tokens=true` labels them too, a B- tag continuing as I-). IOB1 data
+(`data.tag_scheme=iob1`, an entity may start with I-) is converted to IOB2 on load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lab.data.datamodule import DataModule
+from lab.errors import ConfigError, DataError
+from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
+from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+IGNORE = -100  # the label id the loss and the metrics skip
+
+
+class TokenClassificationDataModule(DataModule):
+    """Tokenizes pre-split words and aligns one label per word onto subwords.
+
+    Args:
+        tokens_column / tags_column: the word list and tag list columns.
+        label_names: tag names in id order; None to take them from the data.
+        tag_scheme: `iob2` (default) or `iob1` (converted to IOB2).
+        label_all_tokens: label every subword, not only a word's first.
+        max_length: truncation length in subword tokens.
+        **kwargs: see `lab.data.datamodule.DataModule`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        tokens_column: str = "tokens",
+        tags_column: str = "ner_tags",
+        label_names: Sequence[str] | None = None,
+        tag_scheme: str = "iob2",
+        label_all_tokens: bool = False,
+        max_length: int = 128,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, **kwargs)
+        if tag_scheme not in ("iob1", "iob2"):
+            raise ConfigError(f"data.tag_scheme={tag_scheme}: use iob2 or iob1")
+        if not getattr(tokenizer, "is_fast", False):
+            raise ConfigError("token classification needs a fast tokenizer (word_ids)")
+        self.tokens_column = tokens_column
+        self.tags_column = tags_column
+        self.source_names: list[str] | None = [str(n) for n in label_names] if label_names else None
+        self.tag_scheme = tag_scheme
+        self.label_all_tokens = label_all_tokens
+        self.max_length = max_length
+        self.label_names: list[str] = []
+        self._string_tags = False
+
+    # ----------------------------------------------------------------- labels
+    def describe_labels(self, train: Dataset) -> None:
+        self._require_columns("train", train)
+        feature = getattr(train.features[self.tags_column], "feature", None)
+        self._string_tags = getattr(feature, "dtype", None) in ("string", "large_string")
+        class_names = getattr(feature, "names", None)  # a Sequence(ClassLabel) column
+        if self.source_names is None:
+            if class_names:
+                self.source_names = list(class_names)
+            elif self._string_tags:
+                self.source_names = sorted({t for row in train[self.tags_column] for t in row})
+            else:
+                raise DataError(
+                    f"the {self.tags_column} column holds tag ids but no tag names are known: "
+                    "set data.label_names to the tag names in id order"
+                )
+        names = list(self.source_names)
+        if self.tag_scheme == "iob1":  # IOB2 needs a B- for every I-
+            names += [
+                f"B-{n[2:]}" for n in names if n.startswith("I-") and f"B-{n[2:]}" not in names
+            ]
+        self.label_names = names
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.label_names)}
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return {
+            "num_labels": len(self.label_names),
+            "id2label": dict(enumerate(self.label_names)),
+            "label2id": self.label2id,
+        }
+
+    # ----------------------------------------------------------------- checks
+    def _require_columns(self, split: str, dataset: Dataset) -> None:
+        for key, column in (
+            ("data.tokens_column", self.tokens_column),
+            ("data.tags_column", self.tags_column),
+        ):
+            if column not in dataset.column_names:
+                raise DataError(
+                    f"column '{column}' ({key}) is not in the {split} split; columns present: "
+                    f"{', '.join(dataset.column_names)}"
+                )
+
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        self._require_columns(name, dataset)
+        known = set(self.source_names or [])
+        count = len(self.source_names or [])
+        for row, (words, tags) in enumerate(
+            zip(dataset[self.tokens_column], dataset[self.tags_column], strict=True)
+        ):
+            if not words:
+                raise DataError(f"{name} row {row}: no words in '{self.tokens_column}'")
+            if len(words) != len(tags):
+                raise DataError(
+                    f"{name} row {row}: {len(words)} words but {len(tags)} tags "
+                    f"(columns '{self.tokens_column}', '{self.tags_column}')"
+                )
+            for tag in tags:
+                bad = tag not in known if self._string_tags else not 0 <= int(tag) < count
+                if bad:
+                    raise DataError(
+                        f"{name} row {row}: tag {tag!r} is not in the label list "
+                        f"{self.source_names}; fix the data or set data.label_names"
+                    )
+
+    # ----------------------------------------------------------------- tokenization
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        return (
+            self.tokens_column,
+            self.tags_column,
+            self.label_names,
+            self.tag_scheme,
+            self.label_all_tokens,
+            self.max_length,
+        )
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        encoded = self.tokenizer(
+            batch[self.tokens_column],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=self.max_length,
+        )
+        label2id = self.label2id
+        labels = []
+        for index, tags in enumerate(batch[self.tags_column]):
+            names = [t if self._string_tags else self.source_names[t] for t in tags]  # type: ignore[index]
+            if self.tag_scheme == "iob1":
+                names = iob1_to_iob2(names)
+            labels.append(
+                align_labels(
+                    encoded.word_ids(index), [label2id[n] for n in names], self._continuation()
+                )
+            )
+        encoded["labels"] = labels
+        return dict(encoded)
+
+    def _continuation(self) -> Callable[[int], int] | None:
+        if not self.label_all_tokens:
+            return None
+        label2id, names = self.label2id, self.label_names
+
+        def inside(label: int) -> int:  # B-X continues as I-X on later subwords
+            name = names[label]
+            return label2id.get("I-" + name[2:], label) if name.startswith("B-") else label
+
+        return inside
+
+    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
+        from transformers import DataCollatorForTokenClassification
+
+        return DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=IGNORE)
+
+
+def align_labels(
+    word_ids: Sequence[int | None],
+    word_labels: Sequence[int],
+    continuation: Callable[[int], int] | None = None,
+) -> list[int]:
+    """One label per subword: the word's label on its first subword, IGNORE elsewhere.
+
+    Special tokens (word id None) get IGNORE. With `continuation`, later subwords of a word get
+    `continuation(label)` instead of IGNORE.
+    """
+    labels = []
+    previous = None
+    for word in word_ids:
+        if word is None:
+            labels.append(IGNORE)
+        elif word != previous:
+            labels.append(word_labels[word])
+        else:
+            labels.append(continuation(word_labels[word]) if continuation else IGNORE)
+        previous = word
+    return labels
+
+
+class TokenClassificationModule(TaskModule):
+    """Per-token cross-entropy; entity precision/recall/F1 (seqeval, strict IOB2).
+
+    Metric keys: `val/loss`, `val/f1`, `val/precision`, `val/recall` (entity-level, micro),
+    `val/accuracy` (token accuracy), `val/f1_<TYPE>` per entity type (and `test/...`).
+    Truncated words (beyond `max_length`) are not scored.
+    """
+
+    progress_bar_metrics = ("f1",)
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__(model, optimizer, scheduler)
+        id2label = {int(k): v for k, v in model.config.id2label.items()}  # type: ignore[union-attr]
+        self.scores = torch.nn.ModuleDict(
+            {"val": EntityScores(id2label), "test": EntityScores(id2label)}
+        )
+        self._last: dict[str, dict[str, Any]] = {}
+
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        output = self.model(**batch)
+        self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0], sync_dist=True)
+        self._scores(stage).update(output.logits.argmax(dim=-1), batch["labels"])
+
+    def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
+        scores = self._scores(stage).compute()
+        self._scores(stage).reset()
+        self._last[stage] = scores
+        metrics = {
+            f"{stage}/{name}": torch.tensor(scores[name])
+            for name in ("f1", "precision", "recall", "accuracy")
+        }
+        for entity, values in scores["per_type"].items():
+            metrics[f"{stage}/f1_{entity}"] = torch.tensor(values["f1"])
+        return metrics
+
+    def _scores(self, stage: str) -> EntityScores:
+        return self.scores[stage]  # type: ignore[return-value]
+
+    def evaluation_report(self, stage: str) -> dict[str, Any]:
+        """Per-entity-type precision, recall, F1 and support of the test set."""
+        return {"entities": self._last.get(stage, {}).get("per_type", {})}

@@ -1,0 +1,154 @@
+"""Token classification: IOB conversion, entity scores by hand, subword alignment, bad data,
+and a tiny model trained on the CoNLL-format fixture through `run(cfg)`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lab.errors import DataError
+from lab.tasks.entity_metrics import EntityScores, entity_scores, iob1_to_iob2
+from lab.tasks.token_classification import IGNORE, align_labels
+
+from conftest import FIXTURES
+
+NER = FIXTURES / "ner"
+CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+def test_iob1_becomes_iob2() -> None:
+    assert iob1_to_iob2(["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-LOC", "I-ORG"]) == [
+        "B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "B-ORG",
+    ]  # fmt: skip
+
+
+def test_entity_scores_by_hand() -> None:
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "O"], ["B-ORG", "I-ORG", "O"]]
+    predicted = [["B-PER", "I-PER", "O", "B-ORG"], ["O", "O"], ["I-ORG", "I-ORG", "O"]]
+    scores = entity_scores(gold, predicted)
+    # Gold entities: PER, LOC, ORG. Predicted (strict IOB2): PER (right), ORG at 0,3 (wrong
+    # type). "I-ORG I-ORG" does not start an entity in strict mode: no third prediction.
+    assert scores["precision"] == pytest.approx(1 / 2)
+    assert scores["recall"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
+    assert scores["per_type"]["PER"]["f1"] == 1.0
+    assert scores["per_type"]["LOC"] == {"f1": 0.0, "precision": 0.0, "recall": 0.0, "support": 1}
+    assert scores["per_type"]["ORG"]["support"] == 1 and scores["per_type"]["ORG"]["f1"] == 0.0
+    assert scores["accuracy"] == pytest.approx(7 / 9)  # token accuracy
+    all_o = entity_scores([["O", "O"]], [["O", "O"]])
+    assert all_o["f1"] == 0.0 and all_o["accuracy"] == 1.0 and all_o["per_type"] == {}
+
+
+def test_entity_metric_ignores_unlabelled_positions_and_keeps_sentences_apart() -> None:
+    id2label = dict(enumerate(CONLL))
+    metric = EntityScores(id2label)
+    # Sentence 1: [CLS] Anna(B-PER) Berg(I-PER) ##x(ignored) [SEP]; sentence 2: [CLS] Oslo [SEP] pad
+    labels = torch.tensor([[IGNORE, 1, 2, IGNORE, IGNORE], [IGNORE, 5, IGNORE, IGNORE, IGNORE]])
+    predictions = torch.tensor([[0, 1, 2, 0, 0], [0, 2, 0, 0, 0]])
+    metric.update(predictions, labels)
+    scores = metric.compute()
+    assert scores["per_type"]["PER"]["f1"] == 1.0
+    assert scores["per_type"]["LOC"]["recall"] == 0.0  # I-PER alone is no entity
+    assert scores["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_first_subword_carries_the_label_or_all_do() -> None:
+    word_ids = [None, 0, 0, 0, 1, 2, 2, None]
+    assert align_labels(word_ids, [1, 0, 5]) == [IGNORE, 1, IGNORE, IGNORE, 0, 5, IGNORE, IGNORE]
+    inside = {1: 2, 5: 6, 0: 0}
+    assert align_labels(word_ids, [1, 0, 5], inside.__getitem__) == [
+        IGNORE, 1, 2, 2, 0, 5, 6, IGNORE,
+    ]  # fmt: skip
+
+
+def _datamodule(compose_cfg, *overrides: str):  # type: ignore[no-untyped-def]
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg("model=tiny_bert", "data=conll2003", f"data.path={NER}", *overrides)
+    tokenizer = instantiate(cfg.model.tokenizer)
+    return instantiate(cfg.data, tokenizer=tokenizer, _convert_="all"), tokenizer
+
+
+def test_words_split_into_subwords_are_aligned(compose_cfg) -> None:  # type: ignore[no-untyped-def]
+    datamodule, tokenizer = _datamodule(compose_cfg)
+    datamodule.setup("fit")
+    row = datamodule.datasets["train"][0]  # Anna Berg flew from New York to Lagos on Monday .
+    pieces = tokenizer.convert_ids_to_tokens(row["input_ids"])
+    assert pieces[:5] == ["[CLS]", "an", "##n", "##a", "be"]  # "Anna": three subwords
+    labelled = [
+        (p, CONLL[label]) for p, label in zip(pieces, row["labels"], strict=True) if label != IGNORE
+    ]
+    assert [tag for _, tag in labelled] == [
+        "B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O", "B-LOC", "O", "O", "O",
+    ]  # fmt: skip
+    assert [piece for piece, _ in labelled[:2]] == ["an", "be"]  # first subword of each word
+
+
+def test_truncation_keeps_the_visible_part_of_a_cut_entity(compose_cfg) -> None:  # type: ignore[no-untyped-def]
+    datamodule, _ = _datamodule(compose_cfg, "data.max_length=12")
+    datamodule.setup("fit")
+    row = datamodule.datasets["train"][0]
+    assert len(row["input_ids"]) == 12
+    tags = [CONLL[label] for label in row["labels"] if label != IGNORE]
+    assert tags[:4] == ["B-PER", "I-PER", "O", "O"] and len(tags) < 11
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"tokens": ["a", "b"], "ner_tags": [0, 9]}, "train row 1: tag 9 is not in the label list"),
+        ({"tokens": ["a", "b"], "ner_tags": [0]}, "train row 1: 2 words but 1 tags"),
+        ({"tokens": [], "ner_tags": []}, "train row 1: no words"),
+    ],
+)
+def test_bad_rows_are_named(compose_cfg, tmp_path: Path, row: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+    good = {"tokens": ["Oslo", "."], "ner_tags": [5, 0]}
+    (tmp_path / "train.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
+    for split in ("validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(good) + "\n")
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg("model=tiny_bert", "data=conll2003", f"data.path={tmp_path}")
+    datamodule = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
+    with pytest.raises(DataError, match=message):
+        datamodule.setup("fit")
+
+
+def test_tiny_ner_model_trains_and_exports_a_working_pipeline(compose_cfg) -> None:  # type: ignore[no-untyped-def]
+    from transformers import pipeline
+
+    from lab.train import run
+
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=conll2003",
+        f"data.path={NER}",
+        "logger=csv",
+        "trainer.max_epochs=20",
+        "trainer.log_every_n_steps=1",
+        "optimizer.lr=3e-3",
+        "scheduler.warmup_ratio=0.0",
+    )
+    metrics = run(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    # Above Hugging Face's own example-test floor (NER accuracy >= 0.75), on the test split.
+    assert metrics["test/accuracy"] >= 0.75
+    assert metrics["test/f1"] >= 0.5
+    assert {"val/f1", "val/precision", "val/recall", "test/f1_PER"} <= set(metrics)
+    with open(run_dir / "csv" / "metrics.csv") as handle:
+        losses = [float(r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
+    assert sum(losses[-4:]) / 4 < 0.5 * sum(losses[:4]) / 4  # the loss went down
+    report = json.loads((run_dir / "test_report.json").read_text())
+    assert set(report["entities"]) == {"PER", "ORG", "LOC"}
+    assert report["entities"]["PER"]["support"] > 0
+
+    tagger = pipeline(
+        "token-classification", model=str(run_dir / "model"), aggregation_strategy="first"
+    )
+    entities = tagger("Anna Berg works for Acme Corp in Paris .")
+    assert entities and {e["entity_group"] for e in entities} <= {"PER", "ORG", "LOC", "MISC"}
+    assert any(e["entity_group"] == "PER" and e["start"] == 0 for e in entities)
