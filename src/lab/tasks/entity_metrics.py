@@ -75,14 +75,16 @@ class EntityScores(Metric):
     def update(self, predictions: torch.Tensor, labels: torch.Tensor) -> None:
         keep = labels != -100
         # States are lists of tensors (torchmetrics concatenates them across ranks).
-        self.gold.append(labels[keep])
-        self.predicted.append(predictions[keep])
-        self.lengths.append(keep.sum(dim=1))
+        states = cast(Any, self)
+        states.gold.append(labels[keep])
+        states.predicted.append(predictions[keep])
+        states.lengths.append(keep.sum(dim=1))
 
     def compute(self) -> dict[str, Any]:
-        gold = _cat(self.gold).tolist()
-        predicted = _cat(self.predicted).tolist()
-        lengths = _cat(self.lengths).tolist()
+        states = cast(Any, self)
+        gold = _cat(states.gold).tolist()
+        predicted = _cat(states.predicted).tolist()
+        lengths = _cat(states.lengths).tolist()
         gold_tags, predicted_tags, start = [], [], 0
         for length in lengths:
             gold_tags.append([self.id2label[i] for i in gold[start : start + length]])
