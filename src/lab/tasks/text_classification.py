@@ -1,5 +1,9 @@
 """Sequence classification (single text or text pair): data preparation, module, metrics.
 
+`data.problem_type` picks the label kind: `single_label` (one class per row, this file's
+module), `multi_label` (a list of classes per row; `lab.tasks.multi_label`) or `regression`
+(one number per row; `lab.tasks.regression`). The data side is shared and lives here.
+
 Labels may be stored as integers (`0..num_labels-1`) or as strings; names come from, in order:
 `data.label_names`, the dataset's `ClassLabel` feature, or the sorted distinct values of the
 train split. They reach the exported model as `id2label` / `label2id`.
@@ -29,6 +33,14 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
+# data.problem_type -> the Hugging Face config's problem_type (which picks the loss)
+PROBLEM_TYPES = {
+    "single_label": "single_label_classification",
+    "multi_label": "multi_label_classification",
+    "regression": "regression",
+}
+
+
 class TextClassificationDataModule(DataModule):
     """Tokenizes `text_column` (and `text_pair_column`), maps `label_column` to class ids.
 
@@ -37,6 +49,8 @@ class TextClassificationDataModule(DataModule):
         label_names: class names in id order; None to take them from the data.
         num_labels: the number of classes the config declares (checked against the data).
         max_length: truncation length in tokens.
+        problem_type: `single_label`, `multi_label` (a list of labels per row) or
+            `regression` (a number per row).
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
 
@@ -50,9 +64,15 @@ class TextClassificationDataModule(DataModule):
         label_names: Sequence[str] | None = None,
         num_labels: int | None = None,
         max_length: int = 128,
+        problem_type: str = "single_label",
         **kwargs: Any,
     ) -> None:
         super().__init__(tokenizer, **kwargs)
+        if problem_type not in PROBLEM_TYPES:
+            raise DataError(
+                f"data.problem_type={problem_type}: use one of {', '.join(PROBLEM_TYPES)}"
+            )
+        self.problem_type = problem_type
         self.text_column = text_column
         self.text_pair_column = text_pair_column
         self.label_column = label_column
@@ -73,15 +93,22 @@ class TextClassificationDataModule(DataModule):
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
         self._require_columns("train", train)
+        if self.problem_type == "regression":
+            self.label_names, self.num_labels = [self.label_column], 1
+            return
         feature = train.features[self.label_column]
+        values = train[self.label_column]
+        if self.problem_type == "multi_label":  # a list per row: look at the elements
+            feature = getattr(feature, "feature", feature)
+            values = [v for row in values if row for v in row]
         self._string_labels = getattr(feature, "dtype", None) in ("string", "large_string")
         if self.label_names is None:
             if hasattr(feature, "names"):  # a ClassLabel column
                 self.label_names = list(feature.names)
             elif self._string_labels:
-                self.label_names = sorted({v for v in train[self.label_column] if v is not None})
+                self.label_names = sorted({v for v in values if v is not None})
             else:
-                present = [v for v in train[self.label_column] if v is not None]
+                present = [v for v in values if v is not None]
                 count = self.num_labels or (max(present) + 1 if present else 0)
                 self.label_names = [str(i) for i in range(count)]
         if self.num_labels is None:
@@ -103,6 +130,8 @@ class TextClassificationDataModule(DataModule):
             "num_labels": self.num_labels,
             "id2label": dict(enumerate(names)),
             "label2id": self.label2id,
+            # Picks the head's loss: cross-entropy, BCE-with-logits or MSE.
+            "problem_type": PROBLEM_TYPES[self.problem_type],
         }
 
     # ----------------------------------------------------------------- checks
@@ -121,19 +150,34 @@ class TextClassificationDataModule(DataModule):
         self._require_columns(name, dataset)
         for column in filter(None, (self.text_column, self.text_pair_column)):
             _check_text_column(name, dataset, column)
-        label2id = self.label2id
+        if self.problem_type == "regression":
+            for row, value in enumerate(dataset[self.label_column]):
+                if not isinstance(value, (int, float)) or value != value:  # None, text or NaN
+                    raise DataError(f"{name} row {row}: regression label {value!r} is not a number")
+            return
         for row, value in enumerate(dataset[self.label_column]):
-            if self._string_labels:
-                if value not in label2id:
+            if self.problem_type == "multi_label":
+                if not isinstance(value, list):
                     raise DataError(
-                        f"{name} row {row}: label {value!r} is not one of the label names "
-                        f"{self.label_names}"
+                        f"{name} row {row}: multi-label rows need a list of labels, got {value!r}"
                     )
-            elif not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
+                for element in value:
+                    self._check_label(name, row, element)
+            else:
+                self._check_label(name, row, value)
+
+    def _check_label(self, name: str, row: int, value: Any) -> None:
+        if self._string_labels:
+            if value not in self.label2id:
                 raise DataError(
-                    f"{name} row {row}: label {value!r} is outside num_labels={self.num_labels} "
-                    f"(valid: 0..{(self.num_labels or 0) - 1}); fix the data or set data.num_labels"
+                    f"{name} row {row}: label {value!r} is not one of the label names "
+                    f"{self.label_names}"
                 )
+        elif not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
+            raise DataError(
+                f"{name} row {row}: label {value!r} is outside num_labels={self.num_labels} "
+                f"(valid: 0..{(self.num_labels or 0) - 1}); fix the data or set data.num_labels"
+            )
 
     # ----------------------------------------------------------------- tokenization
     def fingerprint_parts(self) -> tuple[Any, ...]:
@@ -143,6 +187,8 @@ class TextClassificationDataModule(DataModule):
             self.label_column,
             self.label_names if self._string_labels else None,
             self.max_length,
+            self.problem_type,
+            self.num_labels if self.problem_type == "multi_label" else None,
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -151,11 +197,27 @@ class TextClassificationDataModule(DataModule):
             batch[self.text_column], pairs, truncation=True, max_length=self.max_length
         )
         labels = batch[self.label_column]
-        if self._string_labels:
-            label2id = self.label2id
+        label2id = self.label2id
+        if self.problem_type == "regression":
+            labels = [float(v) for v in labels]
+        elif self.problem_type == "multi_label":  # multi-hot float vectors (BCE targets)
+            labels = [
+                _multi_hot(
+                    [label2id[v] if self._string_labels else v for v in row], self.num_labels or 0
+                )
+                for row in labels
+            ]
+        elif self._string_labels:
             labels = [label2id[v] for v in labels]
         encoded["labels"] = labels
         return dict(encoded)
+
+
+def _multi_hot(ids: list[int], size: int) -> list[float]:
+    vector = [0.0] * size
+    for i in ids:
+        vector[i] = 1.0
+    return vector
 
 
 def _check_text_column(split: str, dataset: Dataset, column: str) -> None:

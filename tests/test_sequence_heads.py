@@ -1,0 +1,152 @@
+"""Multi-label classification and regression: thresholds and metrics by hand, bad labels,
+and tiny models trained on the fixtures through `run(cfg)`, exported to working pipelines."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from lab.errors import DataError
+from lab.tasks.multi_label import MultiLabelClassificationModule, predict_labels
+from lab.tasks.regression import RegressionModule
+
+from conftest import FIXTURES
+
+TINY = {"vocab_size": 64, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 1,
+        "intermediate_size": 8}  # fmt: skip
+
+
+def _model(num_labels: int) -> BertForSequenceClassification:
+    return BertForSequenceClassification(BertConfig(num_labels=num_labels, **TINY))
+
+
+def test_per_label_thresholds_decide_each_class() -> None:
+    logits = torch.logit(torch.tensor([[0.6, 0.6, 0.2], [0.4, 0.95, 0.8]]))
+    thresholds = torch.tensor([0.5, 0.7, 0.1])
+    assert predict_labels(logits, thresholds).tolist() == [[1, 0, 1], [0, 1, 1]]
+
+
+def test_multi_label_metrics_by_hand() -> None:
+    module = MultiLabelClassificationModule(_model(3), optimizer=None, threshold=[0.5, 0.5, 0.5])  # type: ignore[arg-type]
+    predictions = torch.tensor([[1, 0, 1], [0, 1, 0]])
+    targets = torch.tensor([[1, 0, 0], [0, 1, 1]])
+    metrics = module.metrics["val"]
+    metrics.update(predictions, targets)
+    values = {k: float(v) for k, v in metrics.compute().items()}
+    # TP = 2, FP = 1 (row 0, class 2), FN = 1 (row 1, class 2)
+    assert values["val/f1_micro"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
+    assert values["val/precision_micro"] == pytest.approx(2 / 3)
+    assert values["val/recall_micro"] == pytest.approx(2 / 3)
+    assert values["val/f1_macro"] == pytest.approx((1.0 + 1.0 + 0.0) / 3)
+    assert values["val/exact_match"] == 0.0
+    with pytest.raises(Exception, match="2 values for 3 labels"):
+        MultiLabelClassificationModule(_model(3), optimizer=None, threshold=[0.5, 0.5])  # type: ignore[arg-type]
+
+
+def test_regression_metrics_by_hand() -> None:
+    module = RegressionModule(_model(1), optimizer=None)  # type: ignore[arg-type]
+    metrics = module.metrics["val"]
+    metrics.update(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 4.0]))
+    values = {k: float(v) for k, v in metrics.compute().items()}
+    # Pearson: cov 3 / (sqrt(2) * sqrt(42/9)); Spearman: same ranks -> 1
+    assert values["val/pearson"] == pytest.approx(3 / (math.sqrt(2) * math.sqrt(42 / 9)), rel=1e-5)
+    assert values["val/spearman"] == pytest.approx(1.0, rel=1e-5)
+    assert values["val/mse"] == pytest.approx(1 / 3)
+    assert values["val/mae"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rows", "message"),
+    [
+        (["data=go_emotions", "data.label_names=[a,b]"],
+         [{"text": "x", "labels": ["a"]}, {"text": "x", "labels": ["a", "c"]}],
+         "train row 1: label 'c' is not one of the label names"),
+        (["data=go_emotions", "data.label_names=[a,b]"],
+         [{"text": "x", "labels": "a"}, {"text": "y", "labels": "b"}],
+         "train row 0: multi-label rows need a list of labels"),
+        (["data=json", "data.problem_type=regression", "task=text_regression"],
+         [{"text": "x", "label": "high"}, {"text": "y", "label": "low"}],
+         "train row 0: regression label 'high' is not a number"),
+    ],
+)  # fmt: skip
+def test_bad_labels_are_named(compose_cfg, tmp_path: Path, overrides, rows, message) -> None:  # type: ignore[no-untyped-def]
+    from hydra.utils import instantiate
+
+    lines = "".join(json.dumps(r) + "\n" for r in rows)
+    for split in ("train", "validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(lines)
+    cfg = compose_cfg("model=tiny_bert", *overrides, f"data.path={tmp_path}")
+    datamodule = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
+    with pytest.raises(DataError, match=message):
+        datamodule.setup("fit")
+
+
+def _train(compose_cfg, *overrides: str) -> tuple[dict[str, float], Path, list[float]]:  # type: ignore[no-untyped-def]
+    import csv
+
+    from lab.train import run
+
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "logger=csv",
+        "trainer.max_epochs=15",
+        "trainer.log_every_n_steps=1",
+        "optimizer.lr=3e-3",
+        "scheduler.warmup_ratio=0.0",
+        "data.batch_size=16",
+        *overrides,
+    )
+    metrics = run(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    with open(run_dir / "csv" / "metrics.csv") as handle:
+        losses = [float(r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
+    return metrics, run_dir, losses
+
+
+def test_tiny_multi_label_model_trains_and_exports(compose_cfg) -> None:  # type: ignore[no-untyped-def]
+    from transformers import pipeline
+
+    metrics, run_dir, losses = _train(
+        compose_cfg,
+        "data=go_emotions",
+        f"data.path={FIXTURES / 'aspects'}",
+        "data.label_names=null",
+    )
+    assert metrics["test/f1_micro"] >= 0.75
+    assert {"val/f1_macro", "val/exact_match", "test/precision_micro"} <= set(metrics)
+    assert sum(losses[-4:]) < 0.7 * sum(losses[:4])
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert list(config["id2label"].values()) == ["battery", "price", "screen", "service"]
+    scores = pipeline("text-classification", model=str(run_dir / "model"), top_k=None)(
+        ["the battery died fast and the price is fair"]
+    )[0]
+    assert {s["label"] for s in scores} == {"battery", "price", "screen", "service"}
+    assert sum(s["score"] for s in scores) > 1.0  # independent sigmoids, not a softmax
+
+
+def test_tiny_regression_model_trains_and_exports(compose_cfg) -> None:  # type: ignore[no-untyped-def]
+    from transformers import pipeline
+
+    metrics, run_dir, losses = _train(
+        compose_cfg,
+        "data=json",
+        f"data.path={FIXTURES / 'ratings'}",
+        "data.problem_type=regression",
+        "task=text_regression",
+        "data.label_column=score",
+    )
+    assert metrics["test/pearson"] >= 0.5
+    assert {"val/spearman", "val/mse", "test/mae"} <= set(metrics)
+    assert sum(losses[-4:]) < 0.5 * sum(losses[:4])
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert config["problem_type"] == "regression" and len(config["id2label"]) == 1
+    rate = pipeline("text-classification", model=str(run_dir / "model"), function_to_apply="none")
+    praised = rate("the acting was great and a fun story and the food was tasty")[0]["score"]
+    panned = rate("the plot was slow and a poor ending and the food was cold")[0]["score"]
+    assert praised > panned
