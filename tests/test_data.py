@@ -44,6 +44,7 @@ def test_labels_and_names(tokenizer) -> None:  # type: ignore[no-untyped-def]
         "num_labels": 2,
         "id2label": {0: "negative", 1: "positive"},
         "label2id": {"negative": 0, "positive": 1},
+        "problem_type": "single_label_classification",
     }
     assert module.datasets["train"][0]["labels"] == 1  # row 0 of train.csv is positive
     swapped = _module(tokenizer, label_names=["positive", "negative"])
