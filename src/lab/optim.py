@@ -27,9 +27,13 @@ def adamw(
     """AdamW with no weight decay on biases and normalisation weights."""
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
+    seen: set[int] = set()
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
-            if param.requires_grad:
+            # Tied weights (GPT-2's input embedding is its output layer) appear under two
+            # modules; the optimizer must hold each tensor once.
+            if param.requires_grad and id(param) not in seen:
+                seen.add(id(param))
                 (decay if _decays(module, name) else no_decay).append(param)
     groups = [
         {"params": decay, "weight_decay": weight_decay},

@@ -151,6 +151,12 @@ class DataModule(L.LightningDataModule):
             self.check_split(name, dataset)
         for name, dataset in raw.items():
             self.datasets[name] = self._tokenize_split(name, dataset)
+            if len(self.datasets[name]) == 0:
+                raise DataError(self.empty_split_message(name))
+
+    def empty_split_message(self, name: str) -> str:
+        """Why a split has no examples after tokenization (heads may say more)."""
+        return f"the {name} split has no examples after tokenization"
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]

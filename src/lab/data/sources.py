@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # file suffix (after stripping .gz) -> datasets builder name
-_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+_BUILDERS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+    ".txt": "text",  # one row per line, column `text` (language modelling)
+}
 # split names found in file names -> lab's split names
 _SPLIT_ALIASES = {
     "train": "train",

@@ -1,0 +1,187 @@
+"""Causal language modelling (GPT-style): concatenate, chunk into blocks, perplexity.
+
+Rows of text are tokenized, joined with the end-of-text token between documents, and cut
+into blocks of `data.block_size` tokens (the last partial block of each tokenization batch
+is dropped, as in Hugging Face's `run_clm`); every token of a block is a target. Metrics are
+the mean token loss and its exponential, perplexity, over the whole split. At the end of each
+validation the model continues `task.module.sample_prompt` greedily; the sample goes to the
+log and to the loggers that take text (W&B), and the last one to `test_report.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torchmetrics import MeanMetric
+
+from lab.data.datamodule import DataModule
+from lab.errors import ConfigError, DataError
+from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+
+def chunk_into_blocks(
+    token_lists: list[list[int]], block_size: int, separator: int | None
+) -> list[list[int]]:
+    """Join the documents (with `separator` after each) and cut full blocks of `block_size`."""
+    stream: list[int] = []
+    for tokens in token_lists:
+        stream.extend(tokens)
+        if separator is not None and tokens:
+            stream.append(separator)
+    usable = len(stream) - len(stream) % block_size
+    return [stream[i : i + block_size] for i in range(0, usable, block_size)]
+
+
+class CausalLMDataModule(DataModule):
+    """Tokenizes `text_column` and packs it into blocks of `block_size` tokens.
+
+    Args:
+        text_column: the text column (`text` for `.txt` files, one row per line).
+        block_size: tokens per training example.
+        **kwargs: see `lab.data.datamodule.DataModule`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        text_column: str = "text",
+        block_size: int = 128,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, **kwargs)
+        if block_size < 2:
+            raise ConfigError(f"data.block_size={block_size}: a block needs at least 2 tokens")
+        self.text_column = text_column
+        self.block_size = block_size
+        if tokenizer.pad_token is None:  # GPT-2 has none; blocks are full, so it is never used
+            tokenizer.pad_token = tokenizer.eos_token
+
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        if self.text_column not in dataset.column_names:
+            raise DataError(
+                f"column '{self.text_column}' (data.text_column) is not in the {name} split; "
+                f"columns present: {', '.join(dataset.column_names)}"
+            )
+        if not any(text and text.strip() for text in dataset[self.text_column]):
+            raise DataError(f"the {name} split has no text in column '{self.text_column}'")
+
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        return (self.text_column, self.block_size)
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        texts = [t for t in batch[self.text_column] if t and t.strip()]  # wikitext's blank lines
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        blocks = chunk_into_blocks(ids, self.block_size, self.tokenizer.eos_token_id)
+        return {
+            "input_ids": blocks,
+            "attention_mask": [[1] * self.block_size for _ in blocks],
+            "labels": [list(b) for b in blocks],  # the model shifts them by one itself
+        }
+
+    def empty_split_message(self, name: str) -> str:
+        return (
+            f"the {name} split has fewer than data.block_size={self.block_size} tokens; "
+            "lower data.block_size or add text"
+        )
+
+    def module_kwargs(self) -> dict[str, Any]:
+        """The tokenizer, for the validation samples."""
+        return {"tokenizer": self.tokenizer}
+
+    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
+        from transformers import default_data_collator
+
+        return default_data_collator
+
+
+class CausalLMModule(TaskModule):
+    """Next-token cross-entropy. Metric keys: `val/loss`, `val/perplexity` (optimized, min)."""
+
+    progress_bar_metrics = ("perplexity",)
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        sample_prompt: str | None = "The",
+        sample_max_new_tokens: int = 32,
+    ) -> None:
+        super().__init__(model, optimizer, scheduler)
+        self.tokenizer = tokenizer
+        self.sample_prompt = sample_prompt
+        self.sample_max_new_tokens = sample_max_new_tokens
+        self.token_loss = torch.nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
+        self.samples: list[str] = []
+
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        output = self.model(**batch)
+        targets = int((batch["labels"][:, 1:] != -100).sum())
+        # Weighted by target tokens: the split's mean token loss, not a mean of batch means.
+        metric: Any = self.token_loss[stage]
+        metric.update(output.loss.detach(), weight=targets)
+
+    def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
+        metric: Any = self.token_loss[stage]
+        loss = metric.compute()
+        metric.reset()
+        if stage == "val":
+            self._log_sample()
+        return {f"{stage}/loss": loss, f"{stage}/perplexity": torch.exp(loss)}
+
+    def _log_sample(self) -> None:
+        if not self.sample_prompt or self.tokenizer is None or self.trainer.sanity_checking:
+            return
+        text = generate_sample(
+            self.model, self.tokenizer, self.sample_prompt, self.sample_max_new_tokens
+        )
+        self.samples.append(text)
+        log.info("Sample at step %d: %s", self.global_step, text)
+        for logger in self.loggers:
+            if hasattr(logger, "log_text"):  # W&B
+                logger.log_text(
+                    key="val/sample",
+                    columns=["step", "text"],
+                    data=[[self.global_step, text]],
+                    step=self.global_step,
+                )
+
+    def evaluation_report(self, stage: str) -> dict[str, Any]:
+        """The last validation sample."""
+        return {"prompt": self.sample_prompt, "sample": self.samples[-1]} if self.samples else {}
+
+
+def generate_sample(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
+    """Greedy continuation of `prompt` (deterministic, so samples compare across runs)."""
+    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        output = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    model.train(was_training)
+    return str(tokenizer.decode(output[0], skip_special_tokens=True))
+
+
+def perplexity(mean_token_loss: float) -> float:
+    """exp(mean token loss); inf when it overflows."""
+    try:
+        return math.exp(mean_token_loss)
+    except OverflowError:
+        return math.inf
