@@ -229,3 +229,40 @@ def test_an_abandoned_trial_is_rerun_under_its_number_and_resumed_from_its_check
     trials = study.get_trials()
     assert [(t.number, t.value) for t in trials] == [(0, 0.5), (1, 0.6)]
     assert json.loads((tmp_path / "best.json").read_text())["best"]["number"] == 1
+
+
+CONF = Path(__file__).resolve().parents[1] / "conf" / "hydra" / "sweeper"
+
+
+@pytest.mark.parametrize("kind", ["sampler", "pruner"])
+def test_every_sampler_and_pruner_option_builds(kind: str) -> None:
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    names = sorted(p.stem for p in (CONF / kind).glob("*.yaml"))
+    expected = {
+        "sampler": ["cmaes", "grid", "nsga2", "qmc", "random", "tpe"],
+        "pruner": ["hyperband", "median", "none", "successive_halving"],
+    }
+    assert names == expected[kind]
+    for name in names:
+        node = OmegaConf.load(CONF / kind / f"{name}.yaml")
+        node.seed = 0 if "seed" in node else None
+        config = {k: v for k, v in OmegaConf.to_container(node).items() if v is not None}
+        if name == "grid":
+            config["search_space"] = parse_search_space({"x": "choice(1, 2)"}, []).grid()
+        built = instantiate(config)
+        base = optuna.samplers.BaseSampler if kind == "sampler" else optuna.pruners.BasePruner
+        assert isinstance(built, base), name
+
+
+def test_resume_true_needs_an_existing_study(tmp_path: Path) -> None:
+    from lab.sweeps.storage import open_storage
+    from lab.sweeps.worker import open_study
+
+    plan = _plan(n_trials=1, max_failure_rate=0.0)
+    plan.storage_url = f"sqlite:///{tmp_path / 'study.db'}"
+    plan.sweep_dir = tmp_path
+    plan.resume_required = True
+    with pytest.raises(ConfigError, match="resume=true but there is no study 's'"):
+        open_study(plan, open_storage(plan.storage_url), None, None)
