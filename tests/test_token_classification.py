@@ -145,6 +145,7 @@ def test_tiny_ner_model_trains_and_exports_a_working_pipeline(compose_cfg) -> No
     report = json.loads((run_dir / "test_report.json").read_text())
     assert set(report["entities"]) == {"PER", "ORG", "LOC"}
     assert report["entities"]["PER"]["support"] > 0
+    assert (run_dir / "plots" / "entity_f1.png").read_bytes()[:4] == b"\x89PNG"
 
     tagger = pipeline(
         "token-classification", model=str(run_dir / "model"), aggregation_strategy="first"

@@ -146,3 +146,17 @@ def test_test_report_has_confusion_matrix(tiny_run: tuple[dict[str, float], Path
     assert sum(map(sum, matrix)) == 12  # the fixture's test split
     correct = matrix[0][0] + matrix[1][1]
     assert correct / 12 == pytest.approx(metrics["test/acc"])
+
+
+def test_run_writes_curve_and_confusion_plots(tiny_run: tuple[dict[str, float], Path]) -> None:
+    from lab.plots import read_metric_series
+
+    _, run_dir = tiny_run
+    for name in ("curves", "confusion_matrix"):
+        png = (run_dir / "plots" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000, name
+    assert not (run_dir / "plots" / "entity_f1.png").exists()  # not a tagging run
+    series = read_metric_series(run_dir / "csv" / "metrics.csv")
+    assert len(series["train/loss"]) >= 4 and len(series["val/acc"]) >= 1
+    steps = [step for step, _ in series["train/loss"]]
+    assert steps == sorted(steps)
