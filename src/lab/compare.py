@@ -1,0 +1,160 @@
+"""`python -m lab.compare <run dirs | sweep or multirun dirs>`: a table of runs.
+
+    python -m lab.compare outputs/multiruns/2026-11-23/10-00-00_123-ab   # every run under it
+    python -m lab.compare outputs/runs/*/* --output compare.csv
+
+Rows are configurations: runs whose resolved configs differ only in the seed (and in their
+paths) are one row, their metrics given as mean and sample standard deviation over the seeds.
+Columns are the config keys that differ between rows, the number of seeds, and every final
+metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from lab.errors import EXIT_USER_ERROR, LabError
+
+# Keys that differ between runs without being a choice: where things were written, and names.
+_IGNORED_PREFIXES = ("paths.", "optuna_trial.", "hydra.")
+_IGNORED_SUFFIXES = ("seed", "dirpath", "save_dir", "default_root_dir", ".name", "resume")
+
+
+def find_runs(paths: list[str]) -> list[Path]:
+    """Run directories (holding record.json and metrics.json) at or under `paths`."""
+    runs: list[Path] = []
+    for given in paths:
+        root = Path(given)
+        if not root.exists():
+            raise LabError(f"{root} does not exist")
+        found = (
+            [root]
+            if (root / "record.json").is_file()
+            else sorted(p.parent for p in root.rglob("record.json"))
+        )
+        runs += [run for run in found if (run / "metrics.json").is_file()]
+    if not runs:
+        raise LabError(f"no finished runs (record.json + metrics.json) under {', '.join(paths)}")
+    return runs
+
+
+def _flat_config(run: Path) -> dict[str, Any]:
+    container = OmegaConf.to_container(OmegaConf.load(run / "config.yaml"))
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = json.dumps(node) if isinstance(node, list) else node
+
+    walk("", container)
+    return {
+        k: v
+        for k, v in flat.items()
+        if not k.startswith(_IGNORED_PREFIXES) and not k.endswith(_IGNORED_SUFFIXES)
+    }
+
+
+def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(differing config keys, one row per configuration with per-metric mean/std/n)."""
+    configs = [_flat_config(run) for run in runs]
+    keys = sorted({k for c in configs for k in c})
+    differing = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, config in enumerate(configs):
+        groups.setdefault(tuple(repr(config.get(k)) for k in differing), []).append(index)
+    rows = []
+    for members in groups.values():
+        metrics = [json.loads((runs[i] / "metrics.json").read_text()) for i in members]
+        names = sorted({m for values in metrics for m in values})
+        row: dict[str, Any] = {k: configs[members[0]].get(k) for k in differing}
+        row["seeds"] = [
+            json.loads((runs[i] / "record.json").read_text()).get("seed") for i in members
+        ]
+        row["runs"] = [str(runs[i]) for i in members]
+        row["metrics"] = {}
+        for name in names:
+            values = [float(m[name]) for m in metrics if name in m]
+            row["metrics"][name] = {
+                "mean": statistics.fmean(values),
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "n": len(values),
+            }
+        rows.append(row)
+    return differing, rows
+
+
+def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> None:
+    """One line per configuration; `<metric>_mean` and `<metric>_std` columns."""
+    names = sorted({m for row in rows for m in row["metrics"]})
+    columns = [*differing, "n_runs", "seeds"]
+    for name in names:
+        columns += [f"{name}_mean", f"{name}_std"]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            line = {k: row[k] for k in differing}
+            line.update(n_runs=len(row["runs"]), seeds=" ".join(map(str, row["seeds"])))
+            for name, stats in row["metrics"].items():
+                line[f"{name}_mean"], line[f"{name}_std"] = stats["mean"], stats["std"]
+            writer.writerow(line)
+
+
+def print_table(differing: list[str], rows: list[dict[str, Any]], console: Console) -> None:
+    """The comparison as a rich table: val/test metrics as mean ± std."""
+    names = sorted({m for row in rows for m in row["metrics"] if m.startswith(("val/", "test/"))})
+    table = Table(title=f"{sum(len(r['runs']) for r in rows)} runs, {len(rows)} configurations")
+    for column in [*differing, "seeds", *names]:
+        table.add_column(column, justify="right")
+    for row in rows:
+        cells = [str(row[k]) for k in differing] + [str(len(row["runs"]))]
+        for name in names:
+            stats = row["metrics"].get(name)
+            cells.append(
+                ""
+                if stats is None
+                else (
+                    f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+                    if stats["n"] > 1
+                    else f"{stats['mean']:.4f}"
+                )
+            )
+        table.add_row(*cells)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.compare", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("paths", nargs="+", help="run directories, or folders holding runs")
+    parser.add_argument("--output", default="compare.csv", help="CSV file to write")
+    args = parser.parse_args(argv)
+    try:
+        runs = find_runs(args.paths)
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    differing, rows = compare_runs(runs)
+    print_table(differing, rows, Console())
+    write_csv(Path(args.output), differing, rows)
+    print(f"Written: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""`lab.compare`: seeds of one configuration aggregate to mean and std; differing keys found."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from lab.compare import compare_runs, find_runs, main
+from lab.config import compose_train_config
+from lab.train import run
+
+from conftest import TINY_FIXTURE_RUN
+
+
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    for name, lr, seed in (("a", "1e-3", 1), ("b", "1e-3", 2), ("c", "3e-3", 1)):
+        overrides = [
+            *TINY_FIXTURE_RUN,
+            "trainer.max_epochs=1",
+            f"optimizer.lr={lr}",
+            f"seed={seed}",
+        ]
+        run(compose_train_config(overrides, output_dir=root / name))
+    return root
+
+
+def test_seeds_of_one_config_become_mean_and_std(three_runs: Path) -> None:
+    differing, rows = compare_runs(find_runs([str(three_runs)]))
+    assert differing == ["optimizer.lr"]
+    by_lr = {row["optimizer.lr"]: row for row in rows}
+    assert set(by_lr) == {0.001, 0.003}
+    pair = by_lr[0.001]
+    assert sorted(pair["seeds"]) == [1, 2]
+    losses = [json.loads((three_runs / n / "metrics.json").read_text())["val/loss"] for n in "ab"]
+    assert pair["metrics"]["val/loss"]["mean"] == pytest.approx(statistics.fmean(losses))
+    assert pair["metrics"]["val/loss"]["std"] == pytest.approx(statistics.stdev(losses))
+    assert by_lr[0.003]["metrics"]["val/loss"]["n"] == 1
+
+
+def test_cli_writes_the_csv_and_refuses_an_empty_folder(three_runs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "compare.csv"
+    assert main([str(three_runs), "--output", str(out)]) == 0
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["n_runs"] for r in rows) == ["1", "2"]
+    assert {"optimizer.lr", "val/acc_mean", "val/acc_std", "test/acc_mean"} <= set(rows[0])
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2
