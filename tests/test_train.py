@@ -160,3 +160,14 @@ def test_run_writes_curve_and_confusion_plots(tiny_run: tuple[dict[str, float], 
     assert len(series["train/loss"]) >= 4 and len(series["val/acc"]) >= 1
     steps = [step for step, _ in series["train/loss"]]
     assert steps == sorted(steps)
+
+
+def test_exported_model_has_a_model_card(tiny_run: tuple[dict[str, float], Path]) -> None:
+    metrics, run_dir = tiny_run
+    card = (run_dir / "model" / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification")
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["command"] in card
+    assert f"| `test/acc` | {metrics['test/acc']:.4f} |" in card
+    assert "| `optimizer.lr` |" in card and "## Intended use and limitations" in card
+    assert "AutoModelForSequenceClassification" in card

@@ -90,6 +90,7 @@ def _train(
     from lab.adapters import apply_peft, check_quantization, parameter_counts
     from lab.checkpointing import AtomicCheckpointIO, ResumeStateCallback
     from lab.console import tame_library_output
+    from lab.model_card import write_model_card
     from lab.plots import log_plots, write_run_plots
     from lab.records import finish_record, write_json
     from lab.summary import print_summary
@@ -172,6 +173,7 @@ def _train(
         if module.test_report:
             write_json(output_dir / "test_report.json", module.test_report)
         finish_record(output_dir, record, metrics)
+        write_model_card(output_dir / "model", cfg, record, metrics)
         plots = write_run_plots(output_dir, module.test_report, str(cfg.optimized_metric))
         log_plots(trainer.loggers, plots)
         print_summary(metrics, output_dir)
