@@ -73,3 +73,58 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
             for hint in unknown_key_hints(sys.argv[1:], config_dir, config_name):
                 print(hint, file=sys.stderr)
         raise
+
+
+def parse_options(
+    argv: list[str],
+    options: dict[str, str],
+    *,
+    required: tuple[str, ...] = (),
+    passthrough: tuple[str, ...] = (),
+    usage: str = "",
+) -> tuple[dict[str, str], list[str]]:
+    """Parse `key=value` arguments of lab's run-directory tools (`lab.eval`, `lab.predict`...).
+
+    `options` maps each valid key to its help text. Keys equal to, or under, a `passthrough`
+    group (e.g. `data`, `data.path`) are returned unparsed as Hydra-style overrides. `--help`
+    prints the options and exits 0; an unknown key or a missing required one is a `LabError`
+    naming the valid keys.
+    """
+    from lab.errors import LabError
+
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(usage)
+        width = max(len(k) for k in options)
+        for key, text in options.items():
+            print(f"  {key:<{width}}  {text}")
+        raise SystemExit(0)
+    values: dict[str, str] = {}
+    overrides: list[str] = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise LabError(f"expected key=value, got '{arg}'; valid keys: {', '.join(options)}")
+        if key.split(".", 1)[0] in passthrough:
+            overrides.append(arg)
+        elif key in options:
+            values[key] = value
+        else:
+            close = difflib.get_close_matches(key, list(options), n=1)
+            maybe = f" Did you mean {close[0]}?" if close else ""
+            raise LabError(f"unknown option '{key}'.{maybe} Valid keys: {', '.join(options)}")
+    missing = [key for key in required if not values.get(key)]
+    if missing:
+        raise LabError(f"missing {', '.join(f'{k}=...' for k in missing)}; usage: {usage}")
+    return values, overrides
+
+
+def run_tool(main: Callable[[list[str]], int], argv: list[str] | None = None) -> None:
+    """Run a tool's `main(argv)`; a `LabError` becomes one line on stderr and exit 2."""
+    from lab.errors import EXIT_USER_ERROR, LabError
+
+    try:
+        code = main(sys.argv[1:] if argv is None else argv)
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        code = EXIT_USER_ERROR
+    raise SystemExit(code)

@@ -87,7 +87,8 @@ def _train(
     import lightning as L
     from hydra.utils import instantiate
 
-    from lab.adapters import apply_peft, check_quantization, parameter_counts
+    from lab.adapters import parameter_counts
+    from lab.assembly import build_datamodule, build_model, build_module
     from lab.checkpointing import AtomicCheckpointIO, ResumeStateCallback
     from lab.console import tame_library_output
     from lab.model_card import write_model_card
@@ -100,35 +101,15 @@ def _train(
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     tokenizer = instantiate(cfg.model.tokenizer)
-    datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
-    datamodule.setup("fit")  # load, check and tokenize now: data errors come before weights
+    datamodule = build_datamodule(cfg, tokenizer)  # data errors come before weights
     _log_data(datamodule)
     record["data"] = {
         name: {"rows": datamodule.raw_sizes[name], "sha256": datamodule.split_fingerprints[name]}
         for name in datamodule.raw_sizes
     }
-
-    peft_cfg = cfg.get("peft") or DictConfig({})
-    quantization = instantiate(peft_cfg.quantization) if peft_cfg.get("quantization") else None
-    check_quantization(quantization)
-    network = instantiate(cfg.model.network)
-    load_options = {"quantization_config": quantization} if quantization is not None else {}
-    model = network(head=cfg.task.head, **datamodule.model_kwargs(), **load_options)
-    check_vocabulary(model, tokenizer)
-    if cfg.model.get("gradient_checkpointing"):
-        model.gradient_checkpointing_enable()
-        if peft_cfg.get("config"):
-            model.enable_input_require_grads()  # frozen embeddings would cut the graph
-    if peft_cfg.get("config"):
-        model = apply_peft(model, instantiate(peft_cfg.config, _convert_="all"))
+    model = build_model(cfg, datamodule, tokenizer)
     record["parameters"] = parameter_counts(model)
-    module = instantiate(
-        cfg.task.module,
-        model=model,
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
-        **datamodule.module_kwargs(),
-    )
+    module = build_module(cfg, model, datamodule)
     callbacks = [*_instantiate_all(cfg.get("callbacks")), *_sweep_callbacks(cfg)]
     loggers = _instantiate_all(cfg.get("logger"))
     if not loggers:
@@ -220,16 +201,6 @@ def check_hardware(cfg: DictConfig) -> None:
         raise ConfigError(
             f"precision={precision} (fp16) needs a CUDA GPU; on CPU use precision=bf16-mixed "
             "or precision=32"
-        )
-
-
-def check_vocabulary(model: Any, tokenizer: Any) -> None:
-    """The embedding table must cover every token id the tokenizer can produce."""
-    rows = model.get_input_embeddings().num_embeddings
-    if rows < len(tokenizer):
-        raise ConfigError(
-            f"the model's embedding table has {rows} rows but the tokenizer has {len(tokenizer)} "
-            "tokens; set the model config's vocab_size to at least the tokenizer size"
         )
 
 

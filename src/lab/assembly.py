@@ -1,0 +1,76 @@
+"""Build a run's parts from its config: tokenizer and data, model, task module.
+
+Shared by training (`lab.train`) and everything that rebuilds a trained run from its
+directory (`lab.eval`, `lab.export` from a checkpoint), so a model rebuilt later is built
+exactly as it was trained.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig
+
+from lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lab.data.datamodule import DataModule
+    from lab.tasks.base import TaskModule
+
+
+def build_datamodule(cfg: DictConfig, tokenizer: Any) -> DataModule:
+    """Instantiate `cfg.data` and load, check and tokenize every split now.
+
+    Data errors therefore come before any model weights are loaded.
+    """
+    from hydra.utils import instantiate
+
+    datamodule: DataModule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
+    """The configured head (label maps from the data), quantized and wrapped by PEFT if asked."""
+    from hydra.utils import instantiate
+
+    from lab.adapters import apply_peft, check_quantization
+
+    peft_cfg = cfg.get("peft") or DictConfig({})
+    quantization = instantiate(peft_cfg.quantization) if peft_cfg.get("quantization") else None
+    check_quantization(quantization)
+    network = instantiate(cfg.model.network)
+    load_options = {"quantization_config": quantization} if quantization is not None else {}
+    model = network(head=cfg.task.head, **datamodule.model_kwargs(), **load_options)
+    check_vocabulary(model, tokenizer)
+    if cfg.model.get("gradient_checkpointing"):
+        model.gradient_checkpointing_enable()
+        if peft_cfg.get("config"):
+            model.enable_input_require_grads()  # frozen embeddings would cut the graph
+    if peft_cfg.get("config"):
+        model = apply_peft(model, instantiate(peft_cfg.config, _convert_="all"))
+    return model
+
+
+def build_module(cfg: DictConfig, model: Any, datamodule: DataModule) -> TaskModule:
+    """The task's LightningModule around `model`, with optimizer and scheduler factories."""
+    from hydra.utils import instantiate
+
+    module: TaskModule = instantiate(
+        cfg.task.module,
+        model=model,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        **datamodule.module_kwargs(),
+    )
+    return module
+
+
+def check_vocabulary(model: Any, tokenizer: Any) -> None:
+    """The embedding table must cover every token id the tokenizer can produce."""
+    rows = model.get_input_embeddings().num_embeddings
+    if rows < len(tokenizer):
+        raise ConfigError(
+            f"the model's embedding table has {rows} rows but the tokenizer has {len(tokenizer)} "
+            "tokens; set the model config's vocab_size to at least the tokenizer size"
+        )

@@ -1,0 +1,164 @@
+"""`python -m lab.export`: re-export a trained run's model, and share it on the Hub.
+
+    python -m lab.export run=<run dir>                          # refresh model/ and its card
+    python -m lab.export run=<run dir> form=adapter             # a PEFT run's adapter alone
+    python -m lab.export run=<run dir> checkpoint=last          # from a checkpoint
+    python -m lab.export run=<run dir> output=/tmp/share push_to_hub=me/roberta-imdb
+
+Without `checkpoint`, the exported directory training wrote (`model/`, merged for PEFT runs;
+`adapter/` with `form=adapter`) is copied to `output` (default: in place) and its model card
+(`README.md`) rewritten from the run's record. With `checkpoint=best|last|<path>` the model is
+rebuilt from the run's config and the checkpoint's weights and saved with `save_pretrained`;
+the default output is `model/` when the run has none yet (an interrupted run), otherwise
+`exports/<checkpoint name>/`.
+
+`push_to_hub=<user/repo>` uploads the directory with `huggingface_hub`: the repository is
+created if needed (private with `private=true`). The token comes from the environment
+(`HF_TOKEN`, or the login cache of `hf auth login`); lab never writes it to a file or log, and
+removes it from any error message. `HF_ENDPOINT` points the upload at another Hub server
+(a mirror, or the local stand-in the tests use).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lab.cli import parse_options, run_tool
+from lab.errors import ConfigError, LabError
+from lab.runs import TrainedRun, open_run
+
+OPTIONS = {
+    "run": "run directory written by python -m lab.train (required)",
+    "form": "merged (default; a full model, PEFT adapters merged in) or adapter (PEFT runs)",
+    "checkpoint": "rebuild from a checkpoint: best, last or a .ckpt path (default: the export)",
+    "output": "target directory (default: see above)",
+    "push_to_hub": "upload to this Hub repository (user/name); off by default",
+    "private": "create the Hub repository private (true/false, default false)",
+    "commit_message": "message of the Hub commit",
+}
+USAGE = (
+    "python -m lab.export run=<run dir> [form=merged|adapter] [output=<dir>] "
+    "[push_to_hub=<repo>]"
+)
+
+
+def export_run(
+    run: TrainedRun, form: str = "merged", checkpoint: str | None = None, output: Path | None = None
+) -> Path:
+    """Write the run's model (or adapter) to a directory with its model card; return it."""
+    from lab.model_card import write_model_card
+
+    if form not in ("merged", "adapter"):
+        raise ConfigError(f"form must be merged or adapter, got '{form}'")
+    peft_run = bool((run.config.get("peft") or {}).get("config"))
+    if form == "adapter" and not peft_run:
+        raise ConfigError("form=adapter needs a PEFT run (peft=lora/ia3/qlora); this run has none")
+    if checkpoint:
+        target = output or _checkpoint_target(run, checkpoint)
+        written = _export_checkpoint(run, checkpoint, target)
+        metrics = run.recorded_metrics if checkpoint == "best" else {}
+    else:
+        source = run.adapter_dir if form == "adapter" else run.require_model()
+        if not source.is_dir():
+            raise LabError(f"{run.directory} has no {source.name}/ export")
+        target = output or source
+        if target.resolve() != source.resolve():
+            if target.exists() and any(target.iterdir()):
+                raise LabError(f"output {target} exists and is not empty; choose a new directory")
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        written = target
+        metrics = run.recorded_metrics
+    if form == "adapter" and checkpoint:
+        written = written.parent / "adapter"
+    write_model_card(written, run.config, run.record, metrics)
+    return written
+
+
+def _checkpoint_target(run: TrainedRun, checkpoint: str) -> Path:
+    if not run.model_dir.exists():
+        return run.model_dir
+    return run.directory / "exports" / Path(checkpoint).stem / "model"
+
+
+def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
+    """Rebuild the model from config, load the checkpoint's weights, save_pretrained."""
+    import torch
+    from hydra.utils import instantiate
+
+    from lab.assembly import build_datamodule, build_model, build_module
+    from lab.checkpointing import load_checkpoint_meta
+    from lab.resolvers import register_resolvers
+
+    path = run.checkpoint(checkpoint)
+    load_checkpoint_meta(path)  # missing or corrupt: a readable error, nothing written
+    register_resolvers()
+    cfg = run.config
+    tokenizer = instantiate(cfg.model.tokenizer)
+    datamodule = build_datamodule(cfg, tokenizer)  # the label maps come from the data
+    module = build_module(cfg, build_model(cfg, datamodule, tokenizer), datamodule)
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        raise LabError(f"checkpoint {path} does not fit this run's model: {err}") from err
+    target.mkdir(parents=True, exist_ok=True)
+    return module.export(target, tokenizer)
+
+
+def push_to_hub(
+    directory: Path, repo_id: str, *, private: bool = False, commit_message: str | None = None
+) -> str:
+    """Upload `directory` to the Hub repository `repo_id`; return the commit URL."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import get_token
+
+    token = os.environ.get("HF_TOKEN") or get_token()
+    if not token:
+        raise LabError(
+            "push_to_hub needs a Hub token: set HF_TOKEN in the environment (or run "
+            "`hf auth login`); lab never stores it"
+        )
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info: Any = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=directory,
+            commit_message=commit_message or f"Upload {directory.name} exported by lab",
+        )
+    except Exception as err:  # HTTP errors, bad repo ids, network down
+        message = str(err).replace(token, "***")
+        raise LabError(f"upload to the Hub repository {repo_id} failed: {message}") from None
+    return str(getattr(info, "commit_url", info))
+
+
+def main(argv: list[str]) -> int:
+    """Console entry point."""
+    from rich.console import Console
+
+    from lab.console import tame_library_output
+
+    values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
+    tame_library_output()
+    run = open_run(values["run"])
+    output = Path(values["output"]).resolve() if values.get("output") else None
+    written = export_run(run, values.get("form", "merged"), values.get("checkpoint"), output)
+    console = Console()
+    console.print(f"Exported to [bold]{written}[/bold] (model card: {written / 'README.md'})")
+    if values.get("push_to_hub"):
+        private = values.get("private", "false").lower() in ("1", "true", "yes")
+        url = push_to_hub(
+            written,
+            values["push_to_hub"],
+            private=private,
+            commit_message=values.get("commit_message"),
+        )
+        console.print(f"Pushed to the Hub: [bold]{url}[/bold]")
+    return 0
+
+
+if __name__ == "__main__":
+    run_tool(main)

@@ -1,0 +1,1 @@
+"""Inference on raw inputs from a trained run: per-head predictors, streamed rows."""

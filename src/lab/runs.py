@@ -1,0 +1,122 @@
+"""Open a finished run directory: its resolved config, record, exported model, checkpoints.
+
+`lab.eval`, `lab.predict`, `lab.export` and `lab.serve` all start from `run=<run dir>`; this
+module is the one place that knows the directory's layout (see `lab.records`) and turns a
+missing or damaged piece into one readable `LabError`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lab.errors import LabError
+
+MODEL_DIR = "model"
+ADAPTER_DIR = "adapter"
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclass
+class TrainedRun:
+    """A run directory written by `lab.train`."""
+
+    directory: Path
+    config: DictConfig
+    record: dict[str, Any]
+
+    @property
+    def model_dir(self) -> Path:
+        """The exported Hugging Face directory (best checkpoint, merged for PEFT runs)."""
+        return self.directory / MODEL_DIR
+
+    @property
+    def adapter_dir(self) -> Path:
+        """The adapter-only export of a PEFT run."""
+        return self.directory / ADAPTER_DIR
+
+    @property
+    def head(self) -> str:
+        """The `transformers` Auto class of the head, e.g. `AutoModelForTokenClassification`."""
+        return str(self.config.task.head).rsplit(".", 1)[-1]
+
+    @property
+    def task_module(self) -> str:
+        """The LightningModule class name, e.g. `MultiLabelClassificationModule`."""
+        return str(self.config.task.module._target_).rsplit(".", 1)[-1]
+
+    @property
+    def recorded_metrics(self) -> dict[str, float]:
+        """Final metrics recorded at train time ({} for a run that did not finish)."""
+        return dict(self.record.get("metrics") or {})
+
+    def require_model(self) -> Path:
+        """The exported model directory, or a `LabError` saying how to get one."""
+        if not (self.model_dir / "config.json").is_file():
+            raise LabError(
+                f"{self.directory} has no exported model ({self.model_dir}/config.json missing; "
+                f"run status: {self.record.get('status', '?')}). Export one from a checkpoint: "
+                f"python -m lab.export run={self.directory} checkpoint=last"
+            )
+        return self.model_dir
+
+    def checkpoint(self, which: str) -> Path:
+        """`best`, `last` or a path: the Lightning checkpoint file (it must exist)."""
+        folder = self.directory / CHECKPOINT_DIR
+        present = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
+        if which == "best":
+            best = sorted(folder.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+            if not best:
+                raise LabError(
+                    f"{self.directory} has no best checkpoint; checkpoints present: "
+                    f"{', '.join(present) or 'none'}"
+                )
+            return best[-1]
+        path = folder / "last.ckpt" if which == "last" else Path(which)
+        if not path.is_file():
+            raise LabError(
+                f"checkpoint {path} does not exist; checkpoints present in {folder}: "
+                f"{', '.join(present) or 'none'}"
+            )
+        return path
+
+
+def open_run(path: str | Path) -> TrainedRun:
+    """Read a run directory's `config.yaml` and `record.json`."""
+    directory = Path(path).expanduser().resolve()
+    if not directory.is_dir():
+        raise LabError(f"run directory {directory} does not exist")
+    config_path, record_path = directory / "config.yaml", directory / "record.json"
+    if not config_path.is_file() or not record_path.is_file():
+        raise LabError(
+            f"{directory} is not a lab run directory (it needs config.yaml and record.json, "
+            "written by python -m lab.train)"
+        )
+    try:
+        config = OmegaConf.load(config_path)
+        record = json.loads(record_path.read_text())
+    except Exception as err:
+        raise LabError(f"{directory}: cannot read config.yaml/record.json: {err}") from err
+    if not isinstance(config, DictConfig) or "task" not in config:
+        raise LabError(f"{config_path} is not a lab training config (no task section)")
+    return TrainedRun(directory, config, record)
+
+
+def load_exported(run: TrainedRun, model_dir: Path | None = None) -> tuple[Any, Any]:
+    """(model in eval mode, tokenizer) from the run's exported directory."""
+    from hydra.utils import get_class
+    from transformers import AutoTokenizer
+
+    directory = model_dir or run.require_model()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = get_class(str(run.config.task.head)).from_pretrained(directory)  # type: ignore[attr-defined]
+    except Exception as err:  # truncated safetensors, missing tokenizer files, ...
+        raise LabError(
+            f"the exported model in {directory} cannot be loaded ({type(err).__name__}: {err})"
+        ) from err
+    return model.eval(), tokenizer
