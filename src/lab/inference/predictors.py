@@ -155,12 +155,14 @@ class TokenClassificationPredictor(Predictor):
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         texts = [row["text"] for row in rows]
         found = self.pipeline(texts, batch_size=len(texts))
+        # The entity text is cut from the input by its span: the pipeline's `word` is
+        # decoded from subwords (lowercased by uncased tokenizers, spaces lost).
         return [
             {
                 "entities": [
                     {
                         "type": entity["entity_group"],
-                        "text": entity["word"],
+                        "text": text[int(entity["start"]) : int(entity["end"])],
                         "start": int(entity["start"]),
                         "end": int(entity["end"]),
                         "score": float(entity["score"]),
@@ -168,7 +170,7 @@ class TokenClassificationPredictor(Predictor):
                     for entity in entities
                 ]
             }
-            for entities in found
+            for text, entities in zip(texts, found, strict=True)
         ]
 
 

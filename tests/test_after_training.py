@@ -1,0 +1,366 @@
+"""After training: `lab.eval`, `lab.predict`, `lab.export` (and push_to_hub), `lab.serve`.
+
+Tiny models trained once per module on the fixture data of each head; the tools then run on
+their run directories the way a user would (entry-point `main`, or a real subprocess for
+the HTTP server and the Hub upload).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.config import compose_train_config
+from lab.errors import LabError
+from lab.train import run
+
+from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers.fake_hub import FakeHub  # noqa: E402
+
+HEADS = {
+    "token_classification": [
+        "model=tiny_bert", "data=conll2003", f"data.path={FIXTURES / 'ner'}",
+    ],
+    "multi_label": [
+        "model=tiny_bert", "data=go_emotions", f"data.path={FIXTURES / 'aspects'}",
+        "data.label_names=null",
+    ],
+    "regression": [
+        "model=tiny_bert", "data=json", f"data.path={FIXTURES / 'ratings'}",
+        "data.problem_type=regression", "task=text_regression", "data.label_column=score",
+    ],
+    "causal_lm": [
+        "model=tiny_gpt2", "data=text", f"data.path={FIXTURES / 'lm'}", "data.block_size=32",
+        "task.module.sample_prompt=null",
+    ],
+}  # fmt: skip
+# One input row per head for lab.predict, and the result keys it must produce.
+PREDICT_ROWS = {
+    "token_classification": ({"tokens": ["John", "flew", "to", "Cairo", "."]}, {"entities"}),
+    "multi_label": ({"text": "the battery died fast"}, {"labels", "probabilities"}),
+    "regression": ({"text": "the room was dirty"}, {"score"}),
+    "causal_lm": ({"text": "the cat"}, {"generated_text"}),
+}
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sentiment classifier trained on the fixture (best checkpoint exported)."""
+    out = tmp_path_factory.mktemp("classifier") / "run"
+    run(compose_train_config([*TINY_FIXTURE_RUN, "trainer.max_epochs=3"], output_dir=out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def head_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One finished tiny run per head beyond sentence classification."""
+    root = tmp_path_factory.mktemp("heads")
+    runs = {}
+    for name, overrides in HEADS.items():
+        extra = ["logger=csv", "trainer.max_epochs=1", "data.batch_size=16"]
+        run(compose_train_config([*overrides, *extra], output_dir=root / name))
+        runs[name] = root / name
+    return runs
+
+
+def _eval(*args: str) -> dict[str, Any]:
+    from lab.eval import main
+
+    output = Path(args[0].split("=", 1)[1]) / "eval-test" / f"{abs(hash(args))}.json"
+    assert main([*args, f"output={output}"]) == 0
+    return json.loads(output.read_text())  # type: ignore[no-any-return]
+
+
+def _recorded_test(run_dir: Path) -> dict[str, float]:
+    metrics = json.loads((run_dir / "record.json").read_text())["metrics"]
+    return {k: v for k, v in metrics.items() if k.startswith("test/")}
+
+
+# ------------------------------------------------------------------------------------ eval
+def test_eval_reproduces_the_recorded_test_metrics(classifier: Path) -> None:
+    recorded = _recorded_test(classifier)
+    assert {"test/acc", "test/loss", "test/f1"} <= set(recorded)
+    for checkpoint in ("model", "best"):
+        result = _eval(f"run={classifier}", f"checkpoint={checkpoint}")
+        assert set(result["metrics"]) == set(recorded)
+        for name, value in recorded.items():
+            assert result["metrics"][name] == pytest.approx(value, abs=1e-6), (checkpoint, name)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_eval_reproduces_every_head(head_runs: dict[str, Path], head: str) -> None:
+    recorded = _recorded_test(head_runs[head])
+    result = _eval(f"run={head_runs[head]}")
+    assert set(result["metrics"]) == set(recorded)
+    for name, value in recorded.items():
+        assert result["metrics"][name] == pytest.approx(value, abs=1e-6), name
+
+
+def test_eval_on_another_file_agrees_with_predict(classifier: Path, tmp_path: Path) -> None:
+    """The whole of a single file is evaluated; its accuracy is the share predict gets right."""
+    from lab.predict import main as predict
+
+    data = SENTIMENT / "train.csv"
+    result = _eval(f"run={classifier}", f"data.path={data}")
+    assert result["data"]["splits"] == {"train": "train", "validation": "train", "test": "train"}
+    out = tmp_path / "pred.jsonl"
+    assert predict([f"run={classifier}", f"input={data}", f"output={out}"]) == 0
+    with data.open() as handle:
+        gold = [row["sentiment"] for row in csv.DictReader(handle)]
+    predicted = [json.loads(line)["label"] for line in out.read_text().splitlines()]
+    assert len(predicted) == len(gold)
+    accuracy = sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold)
+    assert result["metrics"]["test/acc"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_eval_refuses_bad_input_in_words(classifier: Path, tmp_path: Path) -> None:
+    from lab.eval import main
+
+    with pytest.raises(LabError, match=r"not a data key; valid: .*text_column"):
+        main([f"run={classifier}", "data.text_colum=x"])
+    with pytest.raises(LabError, match="does not exist"):
+        main([f"run={tmp_path / 'nowhere'}"])
+    with pytest.raises(LabError, match=r"unknown option 'chekpoint'\. Did you mean checkpoint"):
+        main([f"run={classifier}", "chekpoint=best"])
+    with pytest.raises(LabError, match="TokenClassification dataset but this run's model"):
+        main([f"run={classifier}", "data=conll2003", f"data.path={FIXTURES / 'ner'}"])
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(b"PK\x03\x04 not really a checkpoint")
+    with pytest.raises(LabError, match="corrupt or unreadable"):
+        main([f"run={classifier}", f"checkpoint={corrupt}"])
+    assert (classifier / "model" / "config.json").is_file()  # nothing of the run was touched
+
+
+# --------------------------------------------------------------------------------- predict
+def test_predict_writes_one_row_per_input_and_errors_for_bad_rows(
+    classifier: Path, tmp_path: Path
+) -> None:
+    from lab.predict import main
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": "a", "review": "a thoughtful documentary"}\n'
+        '{"review": "   "}\n'
+        "this is not json\n"
+        '{"review": 7}\n'
+        '{"text": "wrong column"}\n'
+        '{"id": "f", "review": "a shallow documentary"}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    assert main([f"run={classifier}", f"input={source}", f"output={out}", "batch_size=2"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["row"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r.get("id") for r in rows] == ["a", None, None, None, None, "f"]
+    assert rows[1]["error"] == "field 'review' is empty"
+    assert rows[2]["error"].startswith("line 3 is not valid JSON")
+    assert rows[3]["error"] == "field 'review' must be a string, got int"
+    assert rows[4]["error"] == "missing field 'review' (fields present: text)"
+    for good in (rows[0], rows[5]):
+        assert good["label"] in ("negative", "positive")
+        assert set(good["probabilities"]) == {"negative", "positive"}
+        assert sum(good["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        probabilities = good["probabilities"]
+        assert good["label"] == max(probabilities, key=probabilities.get)
+
+
+def test_predict_streams_csv_and_txt(classifier: Path, tmp_path: Path) -> None:
+    from lab.predict import main
+
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"review number {i}\n" for i in range(70)))
+    out = tmp_path / "out.csv"
+    assert main([f"run={classifier}", f"input={source}", f"output={out}"]) == 0
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 70
+    assert list(rows[0]) == ["row", "id", "label", "probabilities", "error"]
+    assert all(r["label"] in ("negative", "positive") and not r["error"] for r in rows)
+
+
+@pytest.mark.parametrize("head", sorted(PREDICT_ROWS))
+def test_predict_gives_each_heads_result(
+    head_runs: dict[str, Path], head: str, tmp_path: Path
+) -> None:
+    from lab.predict import main
+
+    row, keys = PREDICT_ROWS[head]
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(row) + "\n" + json.dumps({"other": "x"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main([f"run={head_runs[head]}", f"input={source}", f"output={out}"]) == 0
+    good, bad = (json.loads(line) for line in out.read_text().splitlines())
+    assert keys <= set(good), good
+    assert "missing field" in bad["error"]
+    if head == "token_classification":
+        text = " ".join(row["tokens"])
+        for entity in good["entities"]:  # spans index the joined words
+            assert text[entity["start"] : entity["end"]] == entity["text"]
+    if head == "causal_lm":
+        assert good["generated_text"].startswith("the cat")
+    if head == "multi_label":
+        over = {k for k, p in good["probabilities"].items() if p >= 0.5}
+        assert set(good["labels"]) == over
+
+
+# ---------------------------------------------------------------------------------- export
+def test_export_card_and_reexport_from_a_checkpoint(classifier: Path, tmp_path: Path) -> None:
+    from transformers import pipeline
+
+    from lab.export import main
+
+    card = (classifier / "model" / "README.md").read_text()
+    record = json.loads((classifier / "record.json").read_text())
+    assert record["command"] in card
+    assert f"| `test/acc` | {record['metrics']['test/acc']:.4f} |" in card
+    copy = tmp_path / "copy"
+    assert main([f"run={classifier}", f"output={copy}"]) == 0
+    assert (copy / "model.safetensors").read_bytes() == (
+        classifier / "model" / "model.safetensors"
+    ).read_bytes()
+    assert main([f"run={classifier}", "checkpoint=last"]) == 0
+    exported = classifier / "exports" / "last" / "model"
+    classify = pipeline("text-classification", model=str(exported))
+    assert classify("a thoughtful documentary")[0]["label"] in ("negative", "positive")
+    assert "test/acc" not in (exported / "README.md").read_text()  # not the best model's numbers
+    with pytest.raises(LabError, match="form=adapter needs a PEFT run"):
+        main([f"run={classifier}", "form=adapter"])
+    with pytest.raises(LabError, match="exists and is not empty"):
+        main([f"run={classifier}", f"output={copy}"])
+
+
+def test_push_to_hub_uploads_to_a_local_stand_in_and_never_writes_the_token(
+    classifier: Path, tmp_path: Path
+) -> None:
+    token = "hf_TESTTOKENdoNotLeak0123456789"
+    target = tmp_path / "share"
+    env = {**os.environ, "HF_TOKEN": token, "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    command = [sys.executable, "-m", "lab.export", f"run={classifier}", f"output={target}"]
+    with FakeHub() as hub:
+        env["HF_ENDPOINT"] = hub.endpoint
+        done = subprocess.run(
+            [*command, "push_to_hub=me/tiny-sentiment"],
+            env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Pushed to the Hub" in done.stdout
+    uploaded = hub.files["me/tiny-sentiment"]
+    assert {"README.md", "config.json", "model.safetensors", "tokenizer.json"} <= set(uploaded)
+    assert uploaded["model.safetensors"] == (target / "model.safetensors").read_bytes()
+    assert hub.created[0]["name"] == "tiny-sentiment"
+    assert all(auth == f"Bearer {token}" for method, _, auth in hub.requests if method == "POST")
+    # the token is in no output and no file of the run or the export
+    assert token not in done.stdout + done.stderr
+    for folder in (classifier, target):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert token.encode() not in path.read_bytes(), path
+
+    # A failed upload (nothing listening) is one line, exit 2, and still no token.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        env["HF_ENDPOINT"] = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    shutil.rmtree(target)
+    failed = subprocess.run(
+        [*command, "push_to_hub=me/tiny-sentiment"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert failed.returncode == 2
+    assert "error: upload to the Hub repository me/tiny-sentiment failed" in failed.stderr
+    assert token not in failed.stdout + failed.stderr
+
+
+# ----------------------------------------------------------------------------------- serve
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _call(url: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@pytest.fixture
+def server(classifier: Path) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "lab.serve", f"run={classifier}", f"port={port}",
+            "max_batch_size=3", "max_text_length=40",
+        ],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if _call(f"{url}/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+        assert process.poll() is None, process.communicate()[0]
+    yield url
+    process.terminate()
+    output = process.communicate(timeout=30)[0]
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal (exit status -15).
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert "Finished server process" in output
+
+
+def test_serve_predicts_over_http_and_validates_requests(server: str) -> None:
+    status, health = _call(f"{server}/health")
+    assert (status, health["status"], health["fields"]) == (200, "ok", ["review"])
+
+    status, single = _call(f"{server}/predict", {"review": "a thoughtful documentary"})
+    assert status == 200
+    assert single["label"] in ("negative", "positive")
+    assert sum(single["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    status, batch = _call(
+        f"{server}/predict", {"inputs": [{"review": "a thoughtful documentary"}, {"review": "x"}]}
+    )
+    assert status == 200
+    assert len(batch["predictions"]) == 2
+    assert batch["predictions"][0] == single  # batching does not change a row's result
+
+    bad = {
+        "empty": ({"review": ""}, "at least 1 character"),
+        "blank": ({"review": "   "}, "must not be empty or only whitespace"),
+        "too long": ({"review": "x" * 41}, "at most 40 characters"),
+        "wrong type": ({"review": 3}, "valid string"),
+        "missing field": ({"text": "hello"}, "Field required"),
+        "batch too big": ({"inputs": [{"review": "a"}] * 4}, "at most 3 items"),
+        "empty batch": ({"inputs": []}, "at least 1 item"),
+        "not an object": ([1, 2], "valid dictionary"),
+    }
+    for case, (body, message) in bad.items():
+        status, reply = _call(f"{server}/predict", body)
+        assert status == 422, case
+        assert message in json.dumps(reply), (case, reply)
+
+    status, schema = _call(f"{server}/openapi.json")
+    assert status == 200 and "/predict" in schema["paths"]
+    with urllib.request.urlopen(f"{server}/docs", timeout=30) as page:
+        assert page.status == 200 and b"swagger" in page.read().lower()
