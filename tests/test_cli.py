@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import TINY_FIXTURE_RUN
 
 
@@ -57,3 +59,15 @@ def test_multirun_gives_one_directory_per_job(tmp_path: Path) -> None:
     assert jobs == ["0", "1"]
     seeds = [json.loads((sweep_dir / j / "record.json").read_text())["seed"] for j in jobs]
     assert seeds == [1, 2]
+    # lab.compare over the 2-seed multirun: one configuration, mean and std of its seeds.
+    import statistics
+
+    from lab.compare import compare_runs, find_runs
+
+    differing, rows = compare_runs(find_runs([str(sweep_dir)]))
+    assert differing == []  # the seed is not a hyperparameter
+    (row,) = rows
+    assert sorted(row["seeds"]) == [1, 2]
+    accs = [json.loads((sweep_dir / j / "metrics.json").read_text())["test/acc"] for j in jobs]
+    assert row["metrics"]["test/acc"]["mean"] == pytest.approx(statistics.fmean(accs))
+    assert row["metrics"]["test/acc"]["std"] == pytest.approx(statistics.stdev(accs))
