@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from lab.errors import ConfigError, DataError
 from lab.train import run
@@ -198,3 +199,26 @@ def test_fused_adamw_with_clipping_under_mixed_precision_fails_early(compose_cfg
     cfg = compose_cfg(*TINY_FIXTURE_RUN, "optimizer.fused=true", "precision=bf16-mixed")
     with pytest.raises(ConfigError, match=r"trainer.gradient_clip_val=null or optimizer.fused"):
         run(cfg)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fused"),
+    [
+        ([], True),
+        (["precision=bf16-mixed"], False),  # Lightning cannot clip a fused optimizer's grads
+        (["precision=bf16-mixed", "trainer.gradient_clip_val=null"], True),
+        (["strategy=ddp"], True),
+        (["strategy=fsdp"], False),
+        (["strategy=deepspeed_stage_2"], False),
+        (["optimizer.fused=false"], False),
+    ],
+)
+def test_fused_adamw_is_chosen_where_it_works(
+    compose_cfg: Any, extra: list[str], fused: bool
+) -> None:
+    """`optimizer.fused=null` picks the fused kernel (HF Trainer's default) where it can run."""
+    from lab.assembly import optimizer_factory
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.LayerNorm(2))
+    optimizer = optimizer_factory(compose_cfg(*TINY_FIXTURE_RUN, *extra))(model)
+    assert bool(optimizer.defaults["fused"]) is fused
