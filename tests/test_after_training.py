@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from lab.config import compose_train_config
 from lab.errors import LabError
@@ -141,6 +142,9 @@ def test_eval_refuses_bad_input_in_words(classifier: Path, tmp_path: Path) -> No
         main([f"run={classifier}", "chekpoint=best"])
     with pytest.raises(LabError, match="TokenClassification dataset but this run's model"):
         main([f"run={classifier}", "data=conll2003", f"data.path={FIXTURES / 'ner'}"])
+    if not torch.cuda.is_available():
+        with pytest.raises(LabError, match=r"load_in=4bit \(bitsandbytes\) needs a CUDA GPU"):
+            main([f"run={classifier}", "load_in=4bit"])
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(b"PK\x03\x04 not really a checkpoint")
     with pytest.raises(LabError, match="corrupt or unreadable"):

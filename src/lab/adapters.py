@@ -43,19 +43,20 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
     return wrapped
 
 
-def check_quantization(quantization: Any) -> None:
+def check_quantization(
+    quantization: Any,
+    what: str = "peft=qlora (a 4-bit bitsandbytes base model)",
+    instead: str = "use peft=lora on this machine",
+) -> None:
     """A quantized (bitsandbytes) base needs CUDA and the bitsandbytes package."""
     if quantization is None:
         return
     import torch
 
     if not torch.cuda.is_available():
-        raise ConfigError(
-            "peft=qlora (a 4-bit bitsandbytes base model) needs a CUDA GPU and none is visible; "
-            "use peft=lora on this machine"
-        )
+        raise ConfigError(f"{what} needs a CUDA GPU and none is visible; {instead}")
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise ConfigError("peft=qlora needs the bitsandbytes package: pip install bitsandbytes")
+        raise ConfigError(f"{what} needs the bitsandbytes package: pip install bitsandbytes")
 
 
 def is_peft_model(model: Any) -> bool:

@@ -37,6 +37,7 @@ OPTIONS = {
     "split": "source split to evaluate when the data is changed (default: test, or the only one)",
     "output": "where to write metrics.json (default: <run>/eval/<time>/metrics.json)",
     "batch_size": "evaluation batch size (default: the run's data.eval_batch_size)",
+    "load_in": "8bit or 4bit: load the exported model quantized (bitsandbytes, CUDA only)",
     "data": "another dataset config (data=sst2) and/or data.<key>=<value> overrides",
 }
 USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...]"
@@ -119,6 +120,7 @@ def evaluate(
     cfg: DictConfig,
     checkpoint: str = "model",
     batch_size: int | None = None,
+    load_in: str | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Test the run's model on `cfg`'s test split; return (metrics, the head's report)."""
     import lightning as L
@@ -132,8 +134,10 @@ def evaluate(
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     if batch_size:
         cfg.data.eval_batch_size = batch_size
+    if load_in and checkpoint != "model":
+        raise ConfigError("load_in applies to the exported model; drop checkpoint=")
     if checkpoint == "model":
-        model, tokenizer = load_exported(run)
+        model, tokenizer = load_exported(run, load_in=load_in)
         datamodule = build_datamodule(cfg, tokenizer)
         _check_labels(datamodule.model_kwargs().get("id2label"), model.config.id2label)
     else:
@@ -219,7 +223,7 @@ def main(argv: list[str]) -> int:
     cfg = evaluation_config(run, data_overrides, values.get("split"))
     checkpoint = values.get("checkpoint", "model")
     batch = int(values["batch_size"]) if values.get("batch_size") else None
-    metrics, report = evaluate(run, cfg, checkpoint, batch)
+    metrics, report = evaluate(run, cfg, checkpoint, batch, values.get("load_in"))
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     target = Path(values.get("output") or run.directory / "eval" / stamp / "metrics.json")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -106,17 +106,43 @@ def open_run(path: str | Path) -> TrainedRun:
     return TrainedRun(directory, config, record)
 
 
-def load_exported(run: TrainedRun, model_dir: Path | None = None) -> tuple[Any, Any]:
-    """(model in eval mode, tokenizer) from the run's exported directory."""
+def load_exported(
+    run: TrainedRun, model_dir: Path | None = None, load_in: str | None = None
+) -> tuple[Any, Any]:
+    """(model in eval mode, tokenizer) from the run's exported directory.
+
+    `load_in="8bit"` or `"4bit"` loads the weights quantized with bitsandbytes (NF4 for 4-bit;
+    CUDA only), to evaluate or serve a large model in less memory.
+    """
     from hydra.utils import get_class
     from transformers import AutoTokenizer
 
+    options = {"quantization_config": quantization_config(load_in)} if load_in else {}
     directory = model_dir or run.require_model()
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
-        model = get_class(str(run.config.task.head)).from_pretrained(directory)  # type: ignore[attr-defined]
+        head = get_class(str(run.config.task.head))
+        model = head.from_pretrained(directory, **options)  # type: ignore[attr-defined]
     except Exception as err:  # truncated safetensors, missing tokenizer files, ...
         raise LabError(
             f"the exported model in {directory} cannot be loaded ({type(err).__name__}: {err})"
         ) from err
     return model.eval(), tokenizer
+
+
+def quantization_config(load_in: str) -> Any:
+    """A bitsandbytes config for `8bit` or `4bit` (NF4) loading; refused without CUDA."""
+    from transformers import BitsAndBytesConfig
+
+    from lab.adapters import check_quantization
+
+    if load_in not in ("8bit", "4bit"):
+        raise LabError(f"load_in must be 8bit or 4bit, got '{load_in}'")
+    if load_in == "8bit":
+        config = BitsAndBytesConfig(load_in_8bit=True)
+    else:
+        config = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype="bfloat16"
+        )
+    check_quantization(config, f"load_in={load_in} (bitsandbytes)", "load the model unquantized")
+    return config
