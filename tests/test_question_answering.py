@@ -1,0 +1,525 @@
+"""Extractive QA: SQuAD metrics by hand, windows and their labels, n-best postprocessing over
+windows, bad rows, SQuAD JSON input, and a tiny model trained on the fixture through
+`run(cfg)` whose export loads as a transformers QA model and answers fixture questions (through the
+`question-answering` pipeline too where the installed transformers still has it: v5 removed
+it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from lab.errors import ConfigError, DataError
+from lab.tasks.question_answering import (
+    CLS_INDEX,
+    QuestionAnsweringDataModule,
+    SpanLogits,
+    Window,
+    answer_questions,
+    answer_token_span,
+    best_span,
+    postprocess_predictions,
+    squad_json_files,
+    squad_json_rows,
+    windows_from_logits,
+)
+from lab.tasks.squad_metrics import (
+    best_scores,
+    exact_match_score,
+    f1_score,
+    normalize_answer,
+    squad_scores,
+)
+
+from conftest import FIXTURES
+
+SQUAD = FIXTURES / "squad"
+SQUAD_V2 = FIXTURES / "squad_v2"
+# The fixture folder has its own test split; data=squad would test on validation.jsonl.
+FIXTURE_DATA = [
+    "model=tiny_bert",
+    "data=squad",
+    f"data.path={SQUAD}",
+    "data.splits.validation=validation",
+    "data.splits.test=test",
+    "data.max_length=64",
+    "data.doc_stride=16",
+]
+
+
+# --------------------------------------------------------------------------- metrics
+def test_normalisation_drops_case_punctuation_articles_and_extra_space() -> None:
+    assert normalize_answer("The  Eiffel Tower!") == "eiffel tower"
+    assert normalize_answer("an apple, a pear and THE plum.") == "apple pear and plum"
+    # "the" goes only as a word ("Theatre" stays); tabs and newlines are whitespace
+    assert normalize_answer("  Theatre\tof\nthe   Absurd ") == "theatre of absurd"
+    assert normalize_answer("U.S.-based") == "usbased"
+    assert normalize_answer("A") == "" and normalize_answer("") == ""
+
+
+def test_exact_match_and_f1_by_hand() -> None:
+    assert exact_match_score("the Denver Broncos", "Denver Broncos!") == 1.0
+    assert exact_match_score("Broncos", "Denver Broncos") == 0.0
+    # prediction "denver broncos won" vs gold "the broncos": common {broncos} = 1 token;
+    # precision 1/3, recall 1/1 -> F1 = 2 * (1/3) / (4/3) = 0.5
+    assert f1_score("Denver Broncos won", "the Broncos") == pytest.approx(0.5)
+    # repeated tokens count with multiplicity: pred "a b b" -> [b, b]? no: "b b c" vs "b c c"
+    # common = {b: 1, c: 1} = 2; precision 2/3, recall 2/3 -> F1 2/3
+    assert f1_score("b b c", "b c c") == pytest.approx(2 / 3)
+    assert f1_score("north", "south") == 0.0
+
+
+def test_the_best_gold_answer_counts() -> None:
+    golds = ["Santa Clara, California", "Levi's Stadium", "Levi's Stadium in the San Francisco"]
+    em, f1 = best_scores("Levi's Stadium", golds)
+    assert em == 1.0 and f1 == 1.0
+    em, f1 = best_scores("Stadium in Santa Clara", golds)
+    # vs gold 1: common {santa, clara} = 2; P 2/4, R 2/3 -> 4/7; vs gold 3: {stadium, in}
+    # = 2 ("the" dropped: gold 3 = levis stadium in san francisco); P 2/4, R 2/5 -> 4/9
+    assert em == 0.0 and f1 == pytest.approx(4 / 7)
+
+
+def test_no_answer_cases() -> None:
+    assert best_scores("", []) == (1.0, 1.0)  # rightly abstained
+    assert best_scores("Paris", []) == (0.0, 0.0)  # answered an unanswerable question
+    assert best_scores("", ["Paris"]) == (0.0, 0.0)  # abstained on an answerable one
+    assert best_scores("", ["the", ""]) == (1.0, 1.0)  # golds empty after normalisation
+
+
+def test_squad_scores_percentages_and_v2_splits() -> None:
+    references = {"q1": ["Paris"], "q2": ["the red car", "red car"], "q3": [], "q4": []}
+    predictions = {"q1": "paris.", "q2": "car", "q3": "", "q4": "Rome"}
+    scores = squad_scores(predictions, references, version_2_with_negative=True)
+    # EM: q1 1, q2 0, q3 1, q4 0 -> 50. F1: q1 1, q2 (P 1, R 1/2 -> 2/3), q3 1, q4 0.
+    assert scores["exact_match"] == pytest.approx(50.0)
+    assert scores["f1"] == pytest.approx(100 * (1 + 2 / 3 + 1 + 0) / 4)
+    assert scores["has_answer_exact_match"] == pytest.approx(50.0)
+    assert scores["has_answer_f1"] == pytest.approx(100 * (1 + 2 / 3) / 2)
+    assert scores["no_answer_exact_match"] == scores["no_answer_f1"] == pytest.approx(50.0)
+    assert scores["total"] == 4 and scores["has_answer_total"] == scores["no_answer_total"] == 2
+    v1 = squad_scores({"q1": "Paris"}, {"q1": ["Paris"], "q2": ["Rome"]})
+    assert v1 == {"exact_match": 50.0, "f1": 50.0, "total": 2.0}  # a missing prediction is 0
+
+
+# --------------------------------------------------------------------------- windows
+@pytest.fixture(scope="module")
+def tokenizer() -> Any:
+    from transformers import AutoTokenizer
+
+    from lab.paths import package_path
+
+    return AutoTokenizer.from_pretrained(package_path("lab", "assets/tiny_bert"))
+
+
+# 40 words that are single tokens of the tiny vocabulary: token i of the context is WORDS[i].
+# fmt: off
+WORDS = [
+    "coffee", "soup", "bread", "hotel", "room", "film", "story", "concert", "salad", "pasta",
+    "wine", "tea", "dessert", "museum", "tour", "lecture", "game", "novel", "lamp", "chair",
+    "keyboard", "blender", "screen", "bed", "machine", "shoes", "puzzle", "battery", "kind",
+    "witty", "friendly", "patient", "rude", "lazy", "clever", "wise", "clumsy", "smug",
+    "waiter", "staff",
+]
+# fmt: on
+
+
+def _module(tokenizer: Any, **kwargs: Any) -> QuestionAnsweringDataModule:
+    return QuestionAnsweringDataModule(tokenizer, path="unused", **kwargs)
+
+
+def _batch(context_words: list[str], answer_tokens: tuple[int, int]) -> dict[str, list[Any]]:
+    context = " ".join(context_words)
+    first, last = answer_tokens
+    text = " ".join(context_words[first : last + 1])
+    start = len(" ".join(context_words[:first])) + (1 if first else 0)
+    assert context[start : start + len(text)] == text
+    return {
+        "id": ["q0"],
+        "question": ["  how was the soup"],  # leading spaces are stripped
+        "context": [context],
+        "answers": [{"text": [text], "answer_start": [start]}],
+    }
+
+
+def test_a_late_answer_is_labelled_in_later_windows_and_cls_in_earlier(tokenizer: Any) -> None:
+    # max_length 24 - 3 special tokens - 5 question tokens (h ##ow was the soup) = 16 context
+    # tokens per window; stride 8: windows cover context tokens 0-15, 8-23, 16-31, 24-39.
+    datamodule = _module(tokenizer, max_length=24, doc_stride=8)
+    features = datamodule.tokenize(_batch(WORDS, (20, 21)))
+    assert len(features["input_ids"]) == 4
+    assert tokenizer.convert_ids_to_tokens(features["input_ids"][0][:7]) == [
+        "[CLS]", "h", "##ow", "was", "the", "soup", "[SEP]",
+    ]  # fmt: skip
+    spans = list(zip(features["start_positions"], features["end_positions"], strict=True))
+    assert spans[0] == (CLS_INDEX, CLS_INDEX) and spans[3] == (CLS_INDEX, CLS_INDEX)
+    # Window 2 starts at context token 8 (input position 7): token 20 sits at 7 + 12 = 19.
+    assert spans[1] == (19, 20) and spans[2] == (11, 12)
+    for i in (1, 2):
+        start, end = spans[i]
+        ids = features["input_ids"][i][start : end + 1]
+        assert tokenizer.decode(ids) == "keyboard blender"
+        offsets = features["offset_mapping"][i]
+        context = _batch(WORDS, (20, 21))["context"][0]
+        assert context[offsets[start][0] : offsets[end][1]] == "keyboard blender"
+    assert all(f == "q0" for f in features["example_id"])
+
+
+def test_an_answer_across_a_window_boundary_is_labelled_only_where_it_is_whole(
+    tokenizer: Any,
+) -> None:
+    datamodule = _module(tokenizer, max_length=24, doc_stride=8)
+    # Context tokens 14-17: window 1 (0-15) holds only half of it, window 2 (8-23) all.
+    features = datamodule.tokenize(_batch(WORDS[:30], (14, 17)))
+    spans = list(zip(features["start_positions"], features["end_positions"], strict=True))
+    assert spans[0] == (CLS_INDEX, CLS_INDEX)
+    start, end = spans[1]
+    assert tokenizer.decode(features["input_ids"][1][start : end + 1]) == " ".join(WORDS[14:18])
+    assert spans[2] == (CLS_INDEX, CLS_INDEX)  # window 3 (16-29) holds only its tail
+
+
+def test_offsets_are_masked_outside_the_context(tokenizer: Any) -> None:
+    datamodule = _module(tokenizer, max_length=24, doc_stride=8)
+    features = datamodule.tokenize(_batch(WORDS[:10], (2, 2)))
+    offsets = features["offset_mapping"][0]
+    assert offsets[:7] == [None] * 7 and offsets[-1] is None  # [CLS] question [SEP] / [SEP]
+    assert all(o is not None for o in offsets[7:-1])
+
+
+def test_answer_token_span_by_hand() -> None:
+    # [CLS] q [SEP] "ab" "cd" "ef" [SEP]: context characters 0-2, 3-5, 6-8
+    offsets = [(0, 0), (0, 1), (0, 0), (0, 2), (3, 5), (6, 8), (0, 0)]
+    sequence_ids = [None, 0, None, 1, 1, 1, None]
+    assert answer_token_span(offsets, sequence_ids, 3, 8) == (4, 5)
+    assert answer_token_span(offsets, sequence_ids, 0, 2) == (3, 3)
+    assert answer_token_span(offsets, sequence_ids, 6, 12) == (CLS_INDEX, CLS_INDEX)  # cut off
+
+
+def test_unanswerable_questions_target_the_classification_token(tokenizer: Any) -> None:
+    datamodule = _module(tokenizer, max_length=24, doc_stride=8, version_2_with_negative=True)
+    batch = _batch(WORDS, (3, 3)) | {"answers": [{"text": [], "answer_start": []}]}
+    features = datamodule.tokenize(batch)
+    assert set(features["start_positions"]) == set(features["end_positions"]) == {CLS_INDEX}
+
+
+def test_a_question_longer_than_the_window_allows_is_named(tokenizer: Any) -> None:
+    datamodule = _module(tokenizer, max_length=16, doc_stride=8)
+    with pytest.raises(DataError, match=r"question id q0 has .* tokens"):
+        datamodule.tokenize(_batch(WORDS, (3, 3)) | {"question": ["how was " * 4]})
+    with pytest.raises(ConfigError, match="doc_stride"):
+        _module(tokenizer, max_length=16, doc_stride=16)
+
+
+# --------------------------------------------------------------------------- postprocessing
+def _window(qid: str, start: list[float], end: list[float], context_from: int = 1) -> Window:
+    # token i covers characters 2i..2i+1 of the context; tokens before `context_from` and the
+    # last one are not context (CLS, question, SEP)
+    n = len(start)
+    offsets = [(2 * i, 2 * i + 1) if context_from <= i < n - 1 else None for i in range(n)]
+    return Window(qid, offsets, np.array(start), np.array(end))
+
+
+CONTEXT = "a b c d e f g h i j k l"  # token i -> letter i
+
+
+def test_the_best_span_over_all_windows_wins() -> None:
+    windows = [
+        _window("q", [0, 5, 1, 0, 0, 0], [0, 0, 1, 4, 0, 0]),  # best: 1..3 = "b c d", 9
+        _window("other", [0, 9, 0, 0], [0, 0, 9, 0]),
+        _window("q", [0, 0, 0, 6, 0, 0], [0, 0, 0, 0, 5, 0]),  # best: 3..4 = "d e", 11
+    ]
+    answers = postprocess_predictions(windows, {"q": CONTEXT, "other": CONTEXT})
+    assert answers == {"q": "d e", "other": "b c"}
+
+
+def test_spans_must_be_in_context_ordered_and_short_enough() -> None:
+    # The highest logits sit on CLS (0) and on a question token (1); end before start (4 > 2)
+    window = _window("q", [9, 8, 0, 1, 7, 0, 0], [9, 8, 6, 0, 0, 0.5, 0], context_from=2)
+    assert best_span(window) == (7.5, 4, 5)  # start 4 (7) + end 5 (0.5); 4 + 2 is reversed
+    assert best_span(window, max_answer_length=1) == (7.0, 4, 4)  # one-token spans only
+    # 3 best starts: 0, 1, 4; 3 best ends: 0, 1, 2: no valid pair among them; the 4th best
+    # end (5, logit 0.5) makes one
+    assert best_span(window, n_best_size=3) is None
+    assert best_span(window, n_best_size=4) == (7.5, 4, 5)
+    answers = postprocess_predictions([window], {"q": CONTEXT}, max_answer_length=2)
+    assert answers == {"q": "e f"}
+
+
+def test_v2_answers_nothing_when_the_null_score_wins_by_more_than_the_threshold() -> None:
+    # null score = 3 + 3 = 6 in window 1, 1 + 1 = 2 in window 2 (the minimum counts);
+    # best span: "b" with 2 + 2 = 4 in window 1.
+    windows = [
+        _window("q", [3, 2, 0, 0], [3, 2, 0, 0]),
+        _window("q", [1, 0, 0, 0], [1, 0, 0, 0]),
+    ]
+    contexts = {"q": CONTEXT}
+    assert postprocess_predictions(windows, contexts, version_2_with_negative=True) == {"q": "b"}
+    # with window 1 alone the null score is 6: 6 - 4 = 2 > 0 -> no answer, unless threshold >= 2
+    alone = windows[:1]
+    assert postprocess_predictions(alone, contexts, version_2_with_negative=True) == {"q": ""}
+    assert postprocess_predictions(
+        alone, contexts, version_2_with_negative=True, null_score_diff_threshold=2.0
+    ) == {"q": "b"}
+    assert postprocess_predictions(alone, contexts) == {"q": "b"}  # v1 always answers
+
+
+def test_gathered_logits_find_their_features_in_any_order() -> None:
+    from datasets import Dataset
+
+    features = Dataset.from_dict(
+        {
+            "example_id": ["a", "a", "b"],
+            "offset_mapping": [
+                [None, [0, 2], [3, 5], None],
+                [None, [3, 5], None],
+                [None, [0, 1], None],
+            ],
+        }
+    )
+    metric = SpanLogits()
+    # feature 2 first, then 0 and 1 together, right-padded to 4 tokens
+    metric.update(torch.tensor([2]), torch.tensor([[0.0, 5, 0]]), torch.tensor([[0.0, 5, 0]]),
+                  torch.tensor([[1, 1, 1]]))  # fmt: skip
+    metric.update(
+        torch.tensor([0, 1]),
+        torch.tensor([[0.0, 1, 2, 0], [0, 9, 0, -1]]),
+        torch.tensor([[0.0, 0, 3, 0], [0, 9, 0, -1]]),
+        torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
+    )
+    windows = list(windows_from_logits(features, *metric.compute()))
+    assert [w.example_id for w in windows] == ["a", "a", "b"]
+    assert [len(w.start_logits) for w in windows] == [4, 3, 3]
+    answers = postprocess_predictions(windows, {"a": "xy zw", "b": "qq"})
+    assert answers == {"a": "zw", "b": "q"}  # window 2 of "a" (9 + 9 on chars 3-5) wins
+
+
+# --------------------------------------------------------------------------- data
+def _datamodule(compose_cfg: Any, *overrides: str) -> QuestionAnsweringDataModule:
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg(*FIXTURE_DATA, *overrides)
+    tokenizer = instantiate(cfg.model.tokenizer)
+    return instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")  # type: ignore[no-any-return]
+
+
+def test_fixture_contexts_need_several_windows(compose_cfg: Any) -> None:
+    datamodule = _datamodule(compose_cfg)
+    datamodule.setup("fit")
+    assert datamodule.raw_sizes == {"train": 90, "validation": 20, "test": 20}
+    test = datamodule.references["test"]
+    windows = datamodule.datasets["test"]["example_id"]
+    assert len(windows) > 2 * len(test.ids)  # long contexts: several windows each
+    assert set(windows) == set(test.ids)
+    assert datamodule.datasets["test"]["feature_index"] == list(range(len(windows)))
+    train = datamodule.datasets["train"]
+    labelled = [s for s in train["start_positions"] if s != CLS_INDEX]
+    assert 90 <= len(labelled) < len(train)  # some windows hold no answer
+    batch = datamodule.collate_fn()(
+        [datamodule.datasets["test"][0], datamodule.datasets["test"][1]]
+    )
+    assert set(batch) == {"input_ids", "token_type_ids", "attention_mask", "start_positions",
+                          "end_positions", "feature_index"}  # fmt: skip
+
+
+def test_squad_json_loads_the_same_examples_as_flattened_rows(compose_cfg: Any) -> None:
+    flat = _datamodule(compose_cfg)
+    original = _datamodule(compose_cfg, f"data.path={SQUAD / 'json'}")  # train/dev/test.json
+    flat.setup("fit")
+    original.setup("fit")
+    assert original.split_fingerprints == flat.split_fingerprints  # the same rows, byte for byte
+    for split in ("validation", "test"):
+        a, b = flat.references[split], original.references[split]
+        for field in ("ids", "questions", "contexts", "answers"):
+            assert getattr(a, field) == getattr(b, field)
+    assert original.datasets["train"]["input_ids"] == flat.datasets["train"]["input_ids"]
+
+
+def test_squad_json_files_are_found_by_their_official_names(tmp_path: Path) -> None:
+    document = (SQUAD / "json" / "train.json").read_text()
+    (tmp_path / "train-v1.1.json").write_text(document)
+    (tmp_path / "dev-v1.1.json").write_text(document)
+    (tmp_path / "notes.txt").write_text("not data")
+    assert squad_json_files(tmp_path) == {
+        "train": tmp_path / "train-v1.1.json",
+        "validation": tmp_path / "dev-v1.1.json",
+    }
+    assert squad_json_files(tmp_path / "dev-v1.1.json") == {"train": tmp_path / "dev-v1.1.json"}
+    assert squad_json_files(SQUAD) == {}  # flattened .jsonl rows: the generic loader's job
+    lines = tmp_path / "lines"
+    lines.mkdir()
+    (lines / "train.json").write_text((SQUAD / "train.jsonl").read_text())  # JSON lines
+    assert squad_json_files(lines) == {}
+    (tmp_path / "test.jsonl").write_text((SQUAD / "test.jsonl").read_text())
+    with pytest.raises(
+        DataError, match=r"mixes SQuAD JSON .* with other data files \(test.jsonl\)"
+    ):
+        squad_json_files(tmp_path)
+    (tmp_path / "test.jsonl").unlink()
+    (tmp_path / "dev-v2.0.json").write_text("\ufeff" + document)  # a byte-order mark, too
+    with pytest.raises(DataError, match="two files for the validation split"):
+        squad_json_files(tmp_path)
+
+
+def test_squad_json_marks_impossible_questions_unanswerable() -> None:
+    document = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "T",
+                "paragraphs": [
+                    {
+                        "context": "Oslo is cold.",
+                        "qas": [
+                            {"id": "1", "question": "Where?",
+                             "answers": [{"text": "Oslo", "answer_start": 0}]},
+                            {"id": "2", "question": "Who?", "answers": [], "is_impossible": True,
+                             "plausible_answers": [{"text": "Oslo", "answer_start": 0}]},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }  # fmt: skip
+    rows = squad_json_rows(document)
+    assert [r["answers"] for r in rows] == [
+        {"text": ["Oslo"], "answer_start": [0]},
+        {"text": [], "answer_start": []},
+    ]
+    assert rows[0] | {"answers": None} == {
+        "id": "1", "title": "T", "context": "Oslo is cold.", "question": "Where?", "answers": None,
+    }  # fmt: skip
+    with pytest.raises(DataError, match=r"data\[0\].paragraphs\[0\].qas\[0\] lacks question"):
+        squad_json_rows({"data": [{"paragraphs": [{"context": "x", "qas": [{"id": "1"}]}]}]})
+
+
+GOOD = {"id": "g", "context": "the soup was cold", "question": "how was the soup",
+        "answers": {"text": ["cold"], "answer_start": [13]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            GOOD | {"id": "bad", "answers": {"text": ["cold"], "answer_start": [12]}},
+            r"train row 1 \(id bad\): answer 'cold' is not at answer_start 12 .*found ' col'",
+        ),
+        (
+            GOOD | {"id": "far", "answers": {"text": ["cold"], "answer_start": [40]}},
+            r"train row 1 \(id far\): .*out of range: the context has 17 characters",
+        ),
+        (GOOD | {"id": "nq", "question": " "}, r"train row 1 \(id nq\): empty question"),
+    ],
+)
+def test_bad_rows_are_named(compose_cfg: Any, tmp_path: Path, row: dict, message: str) -> None:
+    (tmp_path / "train.jsonl").write_text(json.dumps(GOOD) + "\n" + json.dumps(row) + "\n")
+    for split in ("validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(GOOD) + "\n")
+    datamodule = _datamodule(compose_cfg, f"data.path={tmp_path}")
+    with pytest.raises(DataError, match=message):
+        datamodule.setup("fit")
+
+
+def test_missing_columns_are_named_with_those_present(compose_cfg: Any, tmp_path: Path) -> None:
+    row = {k: v for k, v in GOOD.items() if k != "answers"} | {"answer": "cold"}
+    for split in ("train", "validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(row) + "\n")
+    datamodule = _datamodule(compose_cfg, f"data.path={tmp_path}")
+    expected = (
+        r"'answers' \(data.answers_column\) not in the train split; "
+        r"columns present: id, context, question, answer"
+    )
+    with pytest.raises(DataError, match=expected):
+        datamodule.setup("fit")
+
+
+# --------------------------------------------------------------------------- training
+@pytest.fixture
+def one_thread() -> Any:
+    """A 100k-parameter model gains nothing from intra-op threads, and on a shared CPU they
+    cost several times the run time (threads wait for each other); results are the same."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(
+    compose_cfg: Any, one_thread: None
+) -> None:
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
+    from transformers.pipelines import SUPPORTED_TASKS
+
+    from lab.train import run
+
+    cfg = compose_cfg(
+        *FIXTURE_DATA,
+        "logger=csv",
+        "trainer.max_epochs=12",
+        "trainer.log_every_n_steps=1",
+        "optimizer.lr=3e-3",
+        "scheduler.warmup_ratio=0.0",
+    )
+    metrics = run(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    assert {"val/f1", "val/exact_match", "test/f1", "test/exact_match", "val/loss"} <= set(metrics)
+    assert not any("has_answer" in k for k in metrics)  # v1 data: no HasAns/NoAns split
+    assert metrics["test/exact_match"] >= 30 and metrics["test/f1"] >= 30
+    with open(run_dir / "csv" / "metrics.csv") as handle:
+        losses = [float(r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5  # the loss went down
+    report = json.loads((run_dir / "test_report.json").read_text())
+    assert len(report["examples"]) == 5
+    assert {"id", "question", "answers", "prediction"} <= set(report["examples"][0])
+
+    # The exported folder loads as a plain transformers QA model and answers fixture questions.
+    model = AutoModelForQuestionAnswering.from_pretrained(run_dir / "model")
+    exported_tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
+    rows = [json.loads(line) for line in (SQUAD / "test.jsonl").read_text().splitlines()]
+    predicted = answer_questions(
+        model,
+        exported_tokenizer,
+        [r["question"] for r in rows],
+        [r["context"] for r in rows],
+        max_length=64,
+        doc_stride=16,
+    )
+    right = [p in r["answers"]["text"] for p, r in zip(predicted, rows, strict=True)]
+    assert sum(right) >= 0.3 * len(rows)
+    if "question-answering" in SUPPORTED_TASKS:  # transformers < 5 still has the pipeline
+        answerer = pipeline("question-answering", model=str(run_dir / "model"))
+        row = rows[right.index(True)]
+        result = answerer(question=row["question"], context=row["context"])
+        assert row["context"][result["start"] : result["end"]] == result["answer"]
+
+
+def test_v2_data_scores_answerable_and_unanswerable_questions_apart(
+    compose_cfg: Any, one_thread: None
+) -> None:
+    from lab.train import run
+
+    v2_data = [o.replace("data=squad", "data=squad_v2") for o in FIXTURE_DATA]
+    cfg = compose_cfg(
+        *[o.replace(str(SQUAD), str(SQUAD_V2)) for o in v2_data],
+        "logger=none",
+        "callbacks=none",
+        "trainer.max_epochs=2",
+        "optimizer.lr=3e-3",
+    )
+    assert cfg.data.version_2_with_negative
+    metrics = run(cfg)
+    for stage in ("val", "test"):
+        for group in ("has_answer", "no_answer"):
+            assert 0 <= metrics[f"{stage}/{group}_f1"] <= 100
+            assert f"{stage}/{group}_exact_match" in metrics
+    # 20 test questions: 17 answerable, 3 not (a third of the "who" questions of 10 contexts,
+    # rounded down: contexts 2, 5, 8)
+    answerable, unanswerable = 17 / 20, 3 / 20
+    overall = (
+        answerable * metrics["test/has_answer_f1"] + unanswerable * metrics["test/no_answer_f1"]
+    )
+    assert metrics["test/f1"] == pytest.approx(overall, abs=1e-3)
