@@ -488,8 +488,11 @@ def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(
         max_length=64,
         doc_stride=16,
     )
-    right = [p in r["answers"]["text"] for p, r in zip(predicted, rows, strict=True)]
+    right = [p.text in r["answers"]["text"] for p, r in zip(predicted, rows, strict=True)]
     assert sum(right) >= 0.3 * len(rows)
+    for answer, row in zip(predicted, rows, strict=True):  # spans index the context
+        assert row["context"][answer.start : answer.end] == answer.text
+        assert 0.0 <= answer.score <= 1.0
     if "question-answering" in SUPPORTED_TASKS:  # transformers < 5 still has the pipeline
         answerer = pipeline("question-answering", model=str(run_dir / "model"))
         row = rows[right.index(True)]
@@ -523,3 +526,22 @@ def test_v2_data_scores_answerable_and_unanswerable_questions_apart(
         answerable * metrics["test/has_answer_f1"] + unanswerable * metrics["test/no_answer_f1"]
     )
     assert metrics["test/f1"] == pytest.approx(overall, abs=1e-3)
+
+
+def test_decided_answer_has_its_character_span_and_window_probability() -> None:
+    """The span is cut from the context by offsets; the probability is softmax(start) x
+    softmax(end) over the window, worked out by hand here."""
+    import math
+
+    from lab.tasks.question_answering import Answer, Window, decide_answers
+
+    window = Window("q", [None, (0, 1), (2, 3)], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0])
+    (answer,) = decide_answers([window], {"q": "a b"}).values()
+    share = math.exp(2) / (2 + math.exp(2))
+    assert answer == Answer("a b", 0, 3, pytest.approx(share * share))
+    # v2: a null score above the span's abstains with the null (CLS, CLS) probability.
+    null_window = Window("q", [None, (0, 1), (2, 3)], [5.0, 0.0, 0.0], [5.0, 0.0, 0.0])
+    decided = decide_answers([null_window], {"q": "a b"}, version_2_with_negative=True)
+    (abstained,) = decided.values()
+    cls_share = math.exp(5) / (math.exp(5) + 2)
+    assert abstained == Answer("", 0, 0, pytest.approx(cls_share * cls_share))

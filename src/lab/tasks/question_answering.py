@@ -541,6 +541,20 @@ def best_span(
     return float(scores[i, j]), int(starts[i]), int(ends[j])
 
 
+class Answer(NamedTuple):
+    """A question's decided answer: text, character span in its context, probability.
+
+    `score` is the span's probability within its window (softmax of the start logits times
+    softmax of the end logits, as `transformers`' QA pipeline reports); "" has span (0, 0)
+    and, for v2 abstentions, the null probability.
+    """
+
+    text: str
+    start: int
+    end: int
+    score: float
+
+
 def postprocess_predictions(
     windows: Iterable[Window],
     contexts: Mapping[str, str],
@@ -550,7 +564,28 @@ def postprocess_predictions(
     version_2_with_negative: bool = False,
     null_score_diff_threshold: float = 0.0,
 ) -> dict[str, str]:
-    """Each question's answer text (id -> text), decided over all of its windows.
+    """Each question's answer text (id -> text), decided over all of its windows."""
+    answers = decide_answers(
+        windows,
+        contexts,
+        n_best_size=n_best_size,
+        max_answer_length=max_answer_length,
+        version_2_with_negative=version_2_with_negative,
+        null_score_diff_threshold=null_score_diff_threshold,
+    )
+    return {qid: answer.text for qid, answer in answers.items()}
+
+
+def decide_answers(
+    windows: Iterable[Window],
+    contexts: Mapping[str, str],
+    *,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+    version_2_with_negative: bool = False,
+    null_score_diff_threshold: float = 0.0,
+) -> dict[str, Answer]:
+    """Each question's `Answer` (id -> answer), decided over all of its windows.
 
     The answer is the best span (see `best_span`) over every window of the question. With
     `version_2_with_negative` the answer is "" when the null score (the smallest over the
@@ -558,12 +593,13 @@ def postprocess_predictions(
     by more than `null_score_diff_threshold`. A question without any valid span gets "".
     Windows of one question need not be adjacent.
     """
-    best: dict[str, tuple[float, str]] = {}
-    null: dict[str, float] = {}
+    best: dict[str, tuple[float, Answer]] = {}
+    null: dict[str, tuple[float, float]] = {}  # (null score, its probability)
     for window in windows:
         qid = window.example_id
         null_score = float(window.start_logits[CLS_INDEX]) + float(window.end_logits[CLS_INDEX])
-        null[qid] = min(null.get(qid, null_score), null_score)
+        if qid not in null or null_score < null[qid][0]:
+            null[qid] = (null_score, _span_probability(window, CLS_INDEX, CLS_INDEX))
         span = best_span(window, n_best_size, max_answer_length)
         if span is None:
             continue
@@ -571,19 +607,32 @@ def postprocess_predictions(
         if qid not in best or score > best[qid][0]:
             first, last = window.offsets[start], window.offsets[end]
             assert first is not None and last is not None  # best_span keeps context tokens
-            best[qid] = (score, contexts[qid][first[0] : last[1]])
-    answers: dict[str, str] = {}
-    for qid in null:
+            text = contexts[qid][first[0] : last[1]]
+            probability = _span_probability(window, start, end)
+            best[qid] = (score, Answer(text, int(first[0]), int(last[1]), probability))
+    answers: dict[str, Answer] = {}
+    for qid, (null_score, null_probability) in null.items():
         abstain = (
             version_2_with_negative
             and qid in best
-            and (null[qid] - best[qid][0] > null_score_diff_threshold)
+            and (null_score - best[qid][0] > null_score_diff_threshold)
         )
         if qid not in best or abstain:
-            answers[qid] = ""
+            answers[qid] = Answer("", 0, 0, null_probability if abstain else 0.0)
         else:
             answers[qid] = best[qid][1]
     return answers
+
+
+def _span_probability(window: Window, start: int, end: int) -> float:
+    """softmax(start logits)[start] x softmax(end logits)[end] over the window's tokens."""
+    count = min(len(window.start_logits), len(window.offsets))
+    probabilities = []
+    for logits, position in ((window.start_logits, start), (window.end_logits, end)):
+        values = np.asarray(logits, dtype=np.float64)[:count]
+        values = np.exp(values - values.max())
+        probabilities.append(values[position] / values.sum())
+    return float(probabilities[0] * probabilities[1])
 
 
 class SpanLogits(Metric):
@@ -670,10 +719,11 @@ def answer_questions(
     max_answer_length: int = 30,
     version_2_with_negative: bool = False,
     null_score_diff_threshold: float = 0.0,
-) -> list[str]:
+) -> list[Answer]:
     """Answer each question from its context with a QA model (e.g. an exported run's).
 
-    The same windows and postprocessing as evaluation. Stands in for `transformers`'
+    The same windows and postprocessing as evaluation; each `Answer` has the text, its
+    character span in the context and a probability. Stands in for `transformers`'
     `question-answering` pipeline, which transformers 5 removed:
 
         model = AutoModelForQuestionAnswering.from_pretrained("<run dir>/model")
@@ -711,7 +761,7 @@ def answer_questions(
                 output.end_logits[i][real].float().cpu().numpy(),
             )
         )
-    answers = postprocess_predictions(
+    answers = decide_answers(
         windows,
         {str(i): c for i, c in enumerate(contexts)},
         n_best_size=n_best_size,
@@ -719,7 +769,7 @@ def answer_questions(
         version_2_with_negative=version_2_with_negative,
         null_score_diff_threshold=null_score_diff_threshold,
     )
-    return [answers.get(str(i), "") for i in range(len(questions))]
+    return [answers.get(str(i), Answer("", 0, 0, 0.0)) for i in range(len(questions))]
 
 
 # --------------------------------------------------------------------------- module
