@@ -51,13 +51,27 @@ HEADS = {
         "model=tiny_gpt2", "data=text", f"data.path={FIXTURES / 'lm'}", "data.block_size=32",
         "task.module.sample_prompt=null",
     ],
+    "question_answering": [
+        "model=tiny_bert", "data=squad", f"data.path={FIXTURES / 'squad'}",
+        "data.splits.validation=validation", "data.splits.test=test",
+        "data.max_length=64", "data.doc_stride=16",
+    ],
+    "seq2seq": [
+        "model=tiny_bart", "data=xsum", f"data.path={FIXTURES / 'summaries'}",
+        "data.max_target_length=16",
+    ],
 }  # fmt: skip
+CONTEXT = "this bed is broken, the puzzle was made by the witty staff, the dessert was charming"
 # One input row per head for lab.predict, and the result keys it must produce.
 PREDICT_ROWS = {
     "token_classification": ({"tokens": ["John", "flew", "to", "Cairo", "."]}, {"entities"}),
     "multi_label": ({"text": "the battery died fast"}, {"labels", "probabilities"}),
     "regression": ({"text": "the room was dirty"}, {"score"}),
     "causal_lm": ({"text": "the cat"}, {"generated_text"}),
+    "question_answering": (
+        {"question": "who made the puzzle", "context": CONTEXT}, {"answer", "start", "end", "score"}
+    ),
+    "seq2seq": ({"document": "Kim won the garden prize at the old station."}, {"generated_text"}),
 }
 
 
@@ -218,6 +232,9 @@ def test_predict_gives_each_heads_result(
             assert text[entity["start"] : entity["end"]] == entity["text"]
     if head == "causal_lm":
         assert good["generated_text"].startswith("the cat")
+    if head == "question_answering":
+        assert CONTEXT[good["start"] : good["end"]] == good["answer"]
+        assert 0.0 <= good["score"] <= 1.0
     if head == "multi_label":
         over = {k for k, p in good["probabilities"].items() if p >= 0.5}
         assert set(good["labels"]) == over

@@ -32,6 +32,15 @@ HEADS = {
         "model=tiny_gpt2", "data=text", f"data.path={FIXTURES / 'lm'}", "data.block_size=32",
         "task.module.sample_prompt=null",
     ],
+    "question_answering_tiny_bert": [
+        "model=tiny_bert", "data=squad", f"data.path={FIXTURES / 'squad'}",
+        "data.splits.validation=validation", "data.splits.test=test",
+        "data.max_length=64", "data.doc_stride=16",
+    ],
+    "seq2seq_tiny_bart": [
+        "model=tiny_bart", "data=xsum", f"data.path={FIXTURES / 'summaries'}",
+        "data.max_target_length=16",
+    ],
 }  # fmt: skip
 
 

@@ -24,6 +24,10 @@ HYPERPARAMETERS = (
     "scheduler.warmup_steps",
     "data.batch_size",
     "data.max_length",
+    "data.doc_stride",
+    "data.max_source_length",
+    "data.max_target_length",
+    "data.block_size",
     "trainer.max_epochs",
     "trainer.max_steps",
     "trainer.accumulate_grad_batches",
@@ -35,6 +39,9 @@ PIPELINES = {
     "AutoModelForSequenceClassification": "text-classification",
     "AutoModelForTokenClassification": "token-classification",
     "AutoModelForCausalLM": "text-generation",
+    # The Hub's task tags; transformers 5 dropped these two pipelines, not the model types.
+    "AutoModelForQuestionAnswering": "question-answering",
+    "AutoModelForSeq2SeqLM": "text2text-generation",
 }
 
 

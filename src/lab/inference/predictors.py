@@ -208,6 +208,81 @@ class GenerationPredictor(Predictor):
         ]
 
 
+class QuestionAnsweringPredictor(Predictor):
+    """The answer to `question` in `context`: `answer`, character `start`/`end`, `score`.
+
+    Long contexts are windowed as in training (`data.max_length`, `data.doc_stride`); the
+    answer is decided over all windows (`lab.tasks.question_answering.answer_questions`).
+    `score` is the span's probability; SQuAD v2 models may answer "" (no answer).
+    """
+
+    outputs = ("answer", "start", "end", "score")
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        super().__init__(model, tokenizer, cfg)
+        self.fields = (
+            str(cfg.data.get("question_column") or "question"),
+            str(cfg.data.get("context_column") or "context"),
+        )
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        from lab.tasks.question_answering import answer_questions
+
+        data, module = self.cfg.data, self.cfg.task.module
+        question, context = self.fields
+        answers = answer_questions(
+            self.model,
+            self.tokenizer,
+            [row[question] for row in rows],
+            [row[context] for row in rows],
+            max_length=self.max_length,
+            doc_stride=int(data.get("doc_stride") or 128),
+            n_best_size=int(module.get("n_best_size") or 20),
+            max_answer_length=int(module.get("max_answer_length") or 30),
+            version_2_with_negative=bool(data.get("version_2_with_negative")),
+            null_score_diff_threshold=float(module.get("null_score_diff_threshold") or 0.0),
+        )
+        return [
+            {"answer": a.text, "start": a.start, "end": a.end, "score": a.score} for a in answers
+        ]
+
+
+class Seq2SeqPredictor(Predictor):
+    """Summary or translation by an encoder-decoder: `generated_text`.
+
+    The input field is the run's `data.source_column` (e.g. XSum's `document`), or `text` for
+    translation data whose column holds `{language: text}`. The run's `data.source_prefix`
+    (e.g. T5's `summarize: `) is prepended and the source cut at `data.max_source_length`, as
+    in training; `task.module.num_beams` and `max_new_tokens` as at evaluation.
+    """
+
+    outputs = ("generated_text",)
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        super().__init__(model, tokenizer, cfg)
+        column = cfg.data.get("source_column")
+        self.fields = ("text",) if cfg.data.get("source_lang") or not column else (str(column),)
+        self.prefix = str(cfg.data.get("source_prefix") or "")
+        self.max_length = int(cfg.data.get("max_source_length") or self.max_length)
+        self.max_new_tokens = int(cfg.task.module.get("max_new_tokens") or 64)
+        self.num_beams = int(cfg.task.module.get("num_beams") or 1)
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        sources = [self.prefix + row[self.fields[0]] for row in rows]
+        inputs = self.tokenizer(
+            sources, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+        ).to(self.device)
+        with torch.no_grad():
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                num_beams=self.num_beams,
+                do_sample=False,
+            )
+        texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        return [{"generated_text": text.strip()} for text in texts]
+
+
 # Task module class -> predictor class.
 PREDICTORS: dict[str, type[Predictor]] = {
     "TextClassificationModule": SequenceClassificationPredictor,
@@ -215,6 +290,8 @@ PREDICTORS: dict[str, type[Predictor]] = {
     "RegressionModule": SequenceClassificationPredictor,
     "TokenClassificationModule": TokenClassificationPredictor,
     "CausalLMModule": GenerationPredictor,
+    "QuestionAnsweringModule": QuestionAnsweringPredictor,
+    "Seq2SeqModule": Seq2SeqPredictor,
 }
 
 
