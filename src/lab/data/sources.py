@@ -31,8 +31,8 @@ _BUILDERS = {
     ".parquet": "parquet",
     ".txt": "text",  # one row per line, column `text` (language modelling)
 }
-# split names found in file names -> lab's split names
-_SPLIT_ALIASES = {
+# split names found in file names -> lab's split names (also read by the SQuAD JSON loader)
+SPLIT_ALIASES = {
     "train": "train",
     "validation": "validation",
     "valid": "validation",
@@ -51,7 +51,7 @@ def _suffix(path: Path) -> str:
 
 def _split_of(path: Path) -> str | None:
     stem = path.name.split(".")[0].lower()
-    return _SPLIT_ALIASES.get(stem)
+    return SPLIT_ALIASES.get(stem)
 
 
 def local_data_files(path: str | Path) -> tuple[str, dict[str, str]]:

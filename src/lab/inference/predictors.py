@@ -174,10 +174,31 @@ class TokenClassificationPredictor(Predictor):
         ]
 
 
-class GenerationPredictor(Predictor):
-    """Greedy (or beam) continuation of a prompt by a causal LM: `generated_text`."""
+class _Generator(Predictor):
+    """Shared by the generating heads: tokenize a batch, `generate`, decode."""
 
     outputs = ("generated_text",)
+    max_new_tokens = 32
+    num_beams = 1
+
+    def generate(self, texts: list[str]) -> tuple[Any, Any]:
+        """(inputs, output ids) for a batch of texts (greedy or beam search)."""
+        inputs = self.tokenizer(
+            texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+        ).to(self.device)
+        with torch.no_grad():
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                num_beams=self.num_beams,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        return inputs, output
+
+
+class GenerationPredictor(_Generator):
+    """Greedy (or beam) continuation of a prompt by a causal LM: `generated_text`."""
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -190,18 +211,8 @@ class GenerationPredictor(Predictor):
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         prompts = [row["text"] for row in rows]
-        inputs = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
-        ).to(self.device)
-        with torch.no_grad():
-            output = self.model.generate(
-                **inputs,
-                max_new_tokens=self.max_new_tokens,
-                num_beams=self.num_beams,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        inputs, output = self.generate(prompts)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]  # a decoder repeats its prompt
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [
             {"generated_text": prompt + text} for prompt, text in zip(prompts, texts, strict=True)
@@ -247,7 +258,7 @@ class QuestionAnsweringPredictor(Predictor):
         ]
 
 
-class Seq2SeqPredictor(Predictor):
+class Seq2SeqPredictor(_Generator):
     """Summary or translation by an encoder-decoder: `generated_text`.
 
     The input field is the run's `data.source_column` (e.g. XSum's `document`), or `text` for
@@ -255,8 +266,6 @@ class Seq2SeqPredictor(Predictor):
     (e.g. T5's `summarize: `) is prepended and the source cut at `data.max_source_length`, as
     in training; `task.module.num_beams` and `max_new_tokens` as at evaluation.
     """
-
-    outputs = ("generated_text",)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -268,17 +277,7 @@ class Seq2SeqPredictor(Predictor):
         self.num_beams = int(cfg.task.module.get("num_beams") or 1)
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        sources = [self.prefix + row[self.fields[0]] for row in rows]
-        inputs = self.tokenizer(
-            sources, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
-        ).to(self.device)
-        with torch.no_grad():
-            output = self.model.generate(
-                **inputs,
-                max_new_tokens=self.max_new_tokens,
-                num_beams=self.num_beams,
-                do_sample=False,
-            )
+        _, output = self.generate([self.prefix + row[self.fields[0]] for row in rows])
         texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         return [{"generated_text": text.strip()} for text in texts]
 

@@ -43,6 +43,7 @@ import torch
 from torchmetrics import Metric
 
 from lab.data.datamodule import DataModule
+from lab.data.sources import SPLIT_ALIASES
 from lab.errors import ConfigError, DataError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.squad_metrics import squad_scores
@@ -59,14 +60,6 @@ _METADATA_COLUMNS = ("example_id", "offset_mapping")
 
 
 # --------------------------------------------------------------------------- SQuAD JSON
-_SPLIT_NAMES = {
-    "train": "train",
-    "validation": "validation",
-    "valid": "validation",
-    "val": "validation",
-    "dev": "validation",
-    "test": "test",
-}
 _SQUAD_HEAD = re.compile(rb'^(\xef\xbb\xbf)?\s*\{\s*"(data|version)"\s*:')  # optional BOM
 
 
@@ -144,7 +137,7 @@ def squad_json_files(path: str | Path) -> dict[str, Path]:
     for candidate in sorted(root.iterdir()):
         if not is_squad_json(candidate):
             continue
-        split = _SPLIT_NAMES.get(re.split(r"[.\-_]", candidate.name, maxsplit=1)[0].lower())
+        split = SPLIT_ALIASES.get(re.split(r"[.\-_]", candidate.name, maxsplit=1)[0].lower())
         if split is None:
             raise DataError(
                 f"{candidate} is SQuAD JSON but its name says no split; name it "
@@ -173,7 +166,7 @@ def squad_json_files(path: str | Path) -> dict[str, Path]:
 
 def _is_split_file(path: Path) -> bool:
     """A file the generic loader would read as a split (train.jsonl, dev.parquet, ...)."""
-    split = _SPLIT_NAMES.get(re.split(r"[.\-_]", path.name, maxsplit=1)[0].lower())
+    split = SPLIT_ALIASES.get(re.split(r"[.\-_]", path.name, maxsplit=1)[0].lower())
     suffixes = {s.lower() for s in path.suffixes}
     return split is not None and bool(suffixes & {".csv", ".tsv", ".json", ".jsonl", ".parquet"})
 
@@ -556,23 +549,10 @@ class Answer(NamedTuple):
 
 
 def postprocess_predictions(
-    windows: Iterable[Window],
-    contexts: Mapping[str, str],
-    *,
-    n_best_size: int = 20,
-    max_answer_length: int = 30,
-    version_2_with_negative: bool = False,
-    null_score_diff_threshold: float = 0.0,
+    windows: Iterable[Window], contexts: Mapping[str, str], **options: Any
 ) -> dict[str, str]:
-    """Each question's answer text (id -> text), decided over all of its windows."""
-    answers = decide_answers(
-        windows,
-        contexts,
-        n_best_size=n_best_size,
-        max_answer_length=max_answer_length,
-        version_2_with_negative=version_2_with_negative,
-        null_score_diff_threshold=null_score_diff_threshold,
-    )
+    """Each question's answer text (id -> text); `options` as for `decide_answers`."""
+    answers = decide_answers(windows, contexts, **options)
     return {qid: answer.text for qid, answer in answers.items()}
 
 
