@@ -256,7 +256,7 @@ def test_export_card_and_reexport_from_a_checkpoint(classifier: Path, tmp_path: 
         classifier / "model" / "model.safetensors"
     ).read_bytes()
     assert main([f"run={classifier}", "checkpoint=last"]) == 0
-    exported = classifier / "exports" / "last" / "model"
+    exported = classifier / "exports" / "last" / "model"  # named after the file, last.ckpt
     classify = pipeline("text-classification", model=str(exported))
     assert classify("a thoughtful documentary")[0]["label"] in ("negative", "positive")
     assert "test/acc" not in (exported / "README.md").read_text()  # not the best model's numbers

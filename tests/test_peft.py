@@ -107,3 +107,27 @@ def test_qlora_without_cuda_stops_before_loading(compose_cfg: Any) -> None:
     cfg = compose_cfg(*TINY_FIXTURE_RUN, "peft=qlora")
     with pytest.raises(ConfigError, match=r"peft=qlora .* needs a CUDA GPU"):
         run(cfg)
+
+
+def test_export_adapter_form_and_from_a_checkpoint(
+    lora_run: tuple[_Capture, Path], tmp_path: Path
+) -> None:
+    """`lab.export form=adapter` copies the adapter alone; rebuilt from the best checkpoint it
+    holds the same adapter tensors as the export written at the end of training."""
+    from safetensors.torch import load_file
+
+    from lab.export import main
+
+    _, run_dir = lora_run
+    copied = tmp_path / "adapter-copy"
+    assert main([f"run={run_dir}", "form=adapter", f"output={copied}"]) == 0
+    assert {"adapter_config.json", "adapter_model.safetensors", "README.md"} <= {
+        p.name for p in copied.iterdir()
+    }
+    assert main([f"run={run_dir}", "form=adapter", "checkpoint=best"]) == 0
+    rebuilt = run_dir / "exports" / Path(next((run_dir / "checkpoints").glob("best-*"))).stem
+    original = load_file(run_dir / "adapter" / "adapter_model.safetensors")
+    again = load_file(rebuilt / "adapter" / "adapter_model.safetensors")
+    assert original.keys() == again.keys()
+    assert all(torch.equal(original[k], again[k]) for k in original)
+    assert "test/acc" in (rebuilt / "adapter" / "README.md").read_text()  # best: its metrics

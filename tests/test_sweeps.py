@@ -110,13 +110,16 @@ def test_study_runs_n_trials_and_reports_the_best_one(tmp_path: Path) -> None:
 
 def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
     args = ("hydra.sweeper.n_trials=4", "optimizer.lr=interval(1e-4,1e-2)")
+    log = (tmp_path / "first-attempt.log").open("w")
     process = subprocess.Popen(
-        _sweep_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _sweep_command(*args), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
     )
     db = tmp_path / "out" / "sweeps" / STUDY / "study.db"
     deadline = time.time() + 300
     while time.time() < deadline:  # kill it mid-study: one trial done, the next running
         time.sleep(0.5)
+        # A sweep that ended by itself before the kill point says why (not a silent timeout).
+        assert process.poll() is None, (tmp_path / "first-attempt.log").read_text()[-4000:]
         if not db.exists():
             continue
         try:
@@ -125,8 +128,11 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
             continue
         if TrialState.COMPLETE in states and states[-1] == TrialState.RUNNING:
             break
+    else:
+        pytest.fail("no trial finished in 300 s: " + (tmp_path / "first-attempt.log").read_text())
     process.send_signal(signal.SIGKILL)
     process.wait()
+    log.close()
     before = {t.number: t for t in _study(tmp_path).get_trials()}
     assert any(t.state == TrialState.RUNNING for t in before.values())
 

@@ -10,7 +10,7 @@ Without `checkpoint`, the exported directory training wrote (`model/`, merged fo
 (`README.md`) rewritten from the run's record. With `checkpoint=best|last|<path>` the model is
 rebuilt from the run's config and the checkpoint's weights and saved with `save_pretrained`;
 the default output is `model/` when the run has none yet (an interrupted run), otherwise
-`exports/<checkpoint name>/`.
+`exports/<checkpoint file name>/`.
 
 `push_to_hub=<user/repo>` uploads the directory with `huggingface_hub`: the repository is
 created if needed (private with `private=true`). The token comes from the environment
@@ -80,7 +80,7 @@ def export_run(
 def _checkpoint_target(run: TrainedRun, checkpoint: str) -> Path:
     if not run.model_dir.exists():
         return run.model_dir
-    return run.directory / "exports" / Path(checkpoint).stem / "model"
+    return run.directory / "exports" / run.checkpoint(checkpoint).stem / "model"
 
 
 def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
