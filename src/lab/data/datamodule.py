@@ -115,6 +115,17 @@ class DataModule(L.LightningDataModule):
     def describe_labels(self, train: Dataset) -> None:
         """Learn label names etc. from the train split (called once, before `check_split`)."""
 
+    def load_raw(self) -> DatasetDict:
+        """The source's splits as stored (default: `data.path` files, else the Hub dataset).
+
+        Heads with a format of their own (SQuAD JSON) convert it here.
+        """
+        return load_source(self.path, self.hub_id, self.hub_config, self.hub_revision)
+
+    def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
+        """A checked raw split just before tokenization (e.g. add row ids); default as is."""
+        return dataset
+
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         """Turn a batch of raw rows into model inputs (a `datasets.map` function)."""
         raise NotImplementedError
@@ -150,7 +161,7 @@ class DataModule(L.LightningDataModule):
         for name, dataset in raw.items():
             self.check_split(name, dataset)
         for name, dataset in raw.items():
-            self.datasets[name] = self._tokenize_split(name, dataset)
+            self.datasets[name] = self._tokenize_split(name, self.prepare_split(name, dataset))
             if len(self.datasets[name]) == 0:
                 raise DataError(self.empty_split_message(name))
 
@@ -221,9 +232,7 @@ class DataModule(L.LightningDataModule):
         )
 
     def _load_splits(self) -> dict[str, Dataset]:
-        source: DatasetDict = load_source(
-            self.path, self.hub_id, self.hub_config, self.hub_revision
-        )
+        source = self.load_raw()
         train_name = self.source_splits.get("train") or "train"
         if train_name not in source:
             raise DataError(

@@ -43,13 +43,13 @@ import torch
 from torchmetrics import Metric
 
 from lab.data.datamodule import DataModule
-from lab.data.sources import SPLIT_ALIASES
+from lab.data.sources import SPLIT_ALIASES, load_source
 from lab.errors import ConfigError, DataError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.squad_metrics import squad_scores
 
 if TYPE_CHECKING:
-    from datasets import Dataset
+    from datasets import Dataset, DatasetDict
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
@@ -332,16 +332,20 @@ class QuestionAnsweringDataModule(DataModule):
         self._raw: dict[str, Dataset] = {}
 
     # ----------------------------------------------------------------- loading
-    def setup(self, stage: str | None = None) -> None:
-        """Convert SQuAD JSON if `path` holds some, then load, check and tokenize."""
-        if self.datasets:
-            return
+    def load_raw(self) -> DatasetDict:
+        """The Hub's flattened rows; SQuAD JSON under `path` is flattened first (cached)."""
         if self.path:
             import datasets.config
 
             converted = convert_squad_json(self.path, datasets.config.HF_DATASETS_CACHE)
             if converted is not None:
-                self.path = str(converted)
+                return load_source(str(converted), None, None)
+        return super().load_raw()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load, check and tokenize; evaluation features get their row numbers."""
+        if self.datasets:
+            return
         super().setup(stage)
         for name, raw in self._raw.items():
             features = self.datasets[name]

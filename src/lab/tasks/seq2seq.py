@@ -176,12 +176,12 @@ class Seq2SeqDataModule(DataModule):
             encoded[ROW_ID] = batch[ROW_ID]
         return encoded
 
-    def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
+    def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
         # Evaluation rows keep their index, so generations meet their raw references on any
         # rank; train rows need none (and the model would refuse the extra input).
         if name in STAGES:
             dataset = dataset.add_column(ROW_ID, list(range(len(dataset))))  # type: ignore[arg-type]
-        return super()._tokenize_split(name, dataset)
+        return dataset
 
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
         from transformers import DataCollatorForSeq2Seq
