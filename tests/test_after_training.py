@@ -145,6 +145,17 @@ def test_eval_on_another_file_agrees_with_predict(classifier: Path, tmp_path: Pa
     assert result["metrics"]["test/acc"] == pytest.approx(accuracy, abs=1e-6)
 
 
+def test_eval_reads_the_heads_own_formats(head_runs: dict[str, Path]) -> None:
+    """A QA run evaluated on original SQuAD JSON (the fixture's test questions in that layout)
+    gives the test metrics recorded on the flattened rows."""
+    run_dir = head_runs["question_answering"]
+    result = _eval(f"run={run_dir}", f"data.path={FIXTURES / 'squad' / 'json' / 'test.json'}")
+    assert result["data"]["path"].endswith("test.json")  # one file: its only split is used
+    recorded = _recorded_test(run_dir)
+    for name, value in recorded.items():
+        assert result["metrics"][name] == pytest.approx(value, abs=1e-6), name
+
+
 def test_eval_refuses_bad_input_in_words(classifier: Path, tmp_path: Path) -> None:
     from lab.eval import main
 

@@ -62,7 +62,7 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
             if name not in valid:
                 raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
         cfg.merge_with_dotlist(keys)
-    _choose_split(cfg, split)
+    _choose_split(cfg, split, run)
     if run.task_module in PINNED_LABEL_MODULES and cfg.data.get("problem_type") != "regression":
         names = _model_label_names(run)
         if names:
@@ -85,14 +85,19 @@ def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
     return data
 
 
-def _choose_split(cfg: DictConfig, split: str | None) -> None:
+def _choose_split(cfg: DictConfig, split: str | None, run: TrainedRun) -> None:
     """Point all three splits at one source split: evaluation needs no training data."""
-    from lab.data.sources import load_source
+    from hydra.utils import instantiate
+    from transformers import AutoTokenizer
 
     data = cfg.data
-    source = load_source(
-        data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
+    # The head's own data module lists the splits: it knows its formats (e.g. SQuAD JSON).
+    tokenizer = (
+        AutoTokenizer.from_pretrained(run.model_dir)
+        if (run.model_dir / "tokenizer_config.json").is_file()
+        else instantiate(cfg.model.tokenizer)
     )
+    source = instantiate(data, tokenizer=tokenizer, _convert_="all").load_raw()
     present = list(source)
     chosen = split or ("test" if "test" in present else present[0] if len(present) == 1 else "")
     if chosen not in present:
