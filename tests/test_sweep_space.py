@@ -266,3 +266,32 @@ def test_resume_true_needs_an_existing_study(tmp_path: Path) -> None:
     plan.resume_required = True
     with pytest.raises(ConfigError, match="resume=true but there is no study 's'"):
         open_study(plan, open_storage(plan.storage_url), None, None)
+
+
+def test_storage_opening_survives_a_schema_race(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader outside lab's lock (optuna-dashboard, `optuna.load_study`) may create Optuna's
+    tables at the same moment as a sweep; the loser sees a duplicate-key error on the version
+    row (seen for real in CI). The sweep retries and opens the storage the other one made."""
+    from sqlalchemy.exc import IntegrityError
+
+    from lab.sweeps import storage
+
+    real = optuna.storages.RDBStorage
+    calls = []
+
+    class Racing(real):  # type: ignore[misc,valid-type]
+        def __init__(self, url: str, **kwargs: object) -> None:
+            calls.append(url)
+            if len(calls) == 1:
+                real(url, **kwargs)  # the other process creates the schema first...
+                raise IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE"))
+            super().__init__(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", Racing)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    opened = storage.open_storage(url)
+    assert len(calls) == 2
+    optuna.create_study(study_name="s", storage=opened)
+    assert [s.study_name for s in optuna.get_all_study_summaries(opened)] == ["s"]

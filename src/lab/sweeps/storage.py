@@ -40,7 +40,6 @@ def storage_url(storage: str | None, sweep_dir: Path) -> str:
 
 def open_storage(url: str) -> Any:
     """An Optuna RDB storage for `url`, with a clear error when it cannot be opened."""
-    import optuna
 
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
@@ -51,7 +50,7 @@ def open_storage(url: str) -> Any:
         # Two workers starting on a new database would both create Optuna's tables (and
         # PostgreSQL refuses the second CREATE TYPE): create them under the lock.
         with study_lock(url, "lab:schema"):
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            return _create_storage(url, engine_kwargs)
     except ModuleNotFoundError as err:
         raise ConfigError(
             f"storage {redact(url)} needs the database driver {err.name!r}: "
@@ -59,6 +58,26 @@ def open_storage(url: str) -> Any:
         ) from err
     except Exception as err:  # SQLAlchemy raises many types for a bad URL or a down server
         raise ConfigError(f"cannot open the study storage {redact(url)}: {err}") from err
+
+
+def _create_storage(url: str, engine_kwargs: dict[str, Any], attempts: int = 3) -> Any:
+    """`RDBStorage(url)`, retried when a process outside lab's lock created the schema at
+    the same moment (optuna-dashboard, a notebook's `load_study`): the loser of that race
+    gets a duplicate-key error on Optuna's version row, and on retry the tables exist."""
+    import time
+
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except (IntegrityError, ProgrammingError) as err:
+            if attempt == attempts - 1:
+                raise
+            log.info("storage schema created concurrently (%s); retrying", type(err).__name__)
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def redact(url: str) -> str:
