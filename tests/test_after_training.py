@@ -192,6 +192,8 @@ def test_predict_writes_one_row_per_input_and_errors_for_bad_rows(
         '{"text": "wrong column"}\n'
         '{"id": "f", "review": "a shallow documentary"}\n'
     )
+    with pytest.raises(LabError, match=r"output file .*out\.txt must end in one of \.jsonl, \.csv"):
+        main([f"run={classifier}", f"input={source}", f"output={tmp_path / 'out.txt'}"])
     out = tmp_path / "out.jsonl"
     assert main([f"run={classifier}", f"input={source}", f"output={out}", "batch_size=2"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]

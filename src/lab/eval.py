@@ -26,8 +26,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lab.cli import parse_options, run_tool
-from lab.errors import ConfigError, DataError, LabError
-from lab.runs import TrainedRun, load_exported, open_run
+from lab.errors import ConfigError, DataError
+from lab.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def evaluate(
         model = build_model(cfg, datamodule, tokenizer)
     module = build_module(cfg, model, datamodule)
     if checkpoint != "model":
-        _load_weights(module, path)
+        load_checkpoint_weights(module, path)
     trainer = L.Trainer(
         accelerator=str(cfg.trainer.get("accelerator", "auto")),
         devices=1,
@@ -177,19 +177,6 @@ def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, st
             f"the data's labels {list(given.values())} differ from the model's "
             f"{list(wanted.values())}; set data.label_names to the model's labels in id order"
         )
-
-
-def _load_weights(module: Any, path: Path) -> None:
-    import torch
-
-    from lab.checkpointing import load_checkpoint_meta
-
-    load_checkpoint_meta(path)  # a missing or corrupt file becomes a readable error
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as err:
-        raise LabError(f"checkpoint {path} does not fit this run's model: {err}") from err
 
 
 def print_metrics(

@@ -85,25 +85,21 @@ def _checkpoint_target(run: TrainedRun, checkpoint: str) -> Path:
 
 def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
     """Rebuild the model from config, load the checkpoint's weights, save_pretrained."""
-    import torch
     from hydra.utils import instantiate
 
     from lab.assembly import build_datamodule, build_model, build_module
     from lab.checkpointing import load_checkpoint_meta
     from lab.resolvers import register_resolvers
+    from lab.runs import load_checkpoint_weights
 
     path = run.checkpoint(checkpoint)
-    load_checkpoint_meta(path)  # missing or corrupt: a readable error, nothing written
+    load_checkpoint_meta(path)  # missing or corrupt: a readable error before any rebuilding
     register_resolvers()
     cfg = run.config
     tokenizer = instantiate(cfg.model.tokenizer)
     datamodule = build_datamodule(cfg, tokenizer)  # the label maps come from the data
     module = build_module(cfg, build_model(cfg, datamodule, tokenizer), datamodule)
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as err:
-        raise LabError(f"checkpoint {path} does not fit this run's model: {err}") from err
+    load_checkpoint_weights(module, path)
     target.mkdir(parents=True, exist_ok=True)
     return module.export(target, tokenizer)
 

@@ -21,9 +21,9 @@ from typing import Any
 from lab.cli import parse_options, run_tool
 from lab.inference.predictors import Predictor, predict_rows, predictor_for
 from lab.inference.rows import (
-    OUTPUT_SUFFIXES,
     RowError,
     RowWriter,
+    check_output,
     count_rows,
     open_input,
     read_rows,
@@ -88,9 +88,7 @@ def main(argv: list[str]) -> int:
     if batch_size < 1:
         raise LabError(f"batch_size must be at least 1, got {batch_size}")
     source = open_input(values["input"])
-    target = Path(values["output"])
-    if target.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise LabError(f"output file {target} must end in one of {', '.join(OUTPUT_SUFFIXES)}")
+    target = check_output(Path(values["output"]))
     tame_library_output()
     run = open_run(values["run"])
     predictor = predictor_for(run, values.get("device"))

@@ -146,3 +146,17 @@ def quantization_config(load_in: str) -> Any:
         )
     check_quantization(config, f"load_in={load_in} (bitsandbytes)", "load the model unquantized")
     return config
+
+
+def load_checkpoint_weights(module: Any, path: Path) -> None:
+    """Load a Lightning checkpoint's weights into a rebuilt task module (readable errors)."""
+    import torch
+
+    from lab.checkpointing import load_checkpoint_meta
+
+    load_checkpoint_meta(path)  # a missing or corrupt file becomes a readable error
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        raise LabError(f"checkpoint {path} does not fit this run's model: {err}") from err

@@ -84,6 +84,12 @@ def count_rows(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
+def check_output(path: Path) -> Path:
+    """Refuse an output file of an unknown kind (before any model is loaded)."""
+    _check_suffix(path, OUTPUT_SUFFIXES, "output file")
+    return path
+
+
 class RowWriter:
     """Write result rows to `.jsonl` or `.csv` as they come (atomic: a temp file, renamed).
 
