@@ -4,7 +4,10 @@
     python benchmarks/compare_trainers.py --datasets imdb --repeats 3 --steps 40
 
 Implementations: `lab` (python -m lab.train's `run`), `hf` (transformers.Trainer with dynamic
-padding), `torch` (a plain PyTorch loop with dynamic padding), plus `lab+group_by_length`.
+padding), `torch` (a plain PyTorch loop with dynamic padding). Options follow a `+`, several
+allowed: `+group_by_length` (lab's `data.group_by_length`, HF's `group_by_length`),
+`+bf16` (bf16-mixed for that implementation), `+compile` (`trainer.compile` / HF
+`torch_compile`), e.g. `lab+group_by_length+bf16`.
 Each run is its own subprocess (clean peak memory, no shared caches in memory); runs are
 alternated A B C D A B C D ... so machine noise hits all alike. Reported: the median of each
 metric over repeats, and ratios of medians against the faster of hf/torch and against hf.
@@ -31,6 +34,24 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 IMDB = ROOT.parent / "shared" / "data" / "imdb"
 DEMO = ROOT / "src" / "lab" / "data" / "demo"
+
+
+# Implementation options (`lab+group_by_length+bf16`) and the trainers.py flag each adds
+# (bf16 sets the precision instead).
+OPTIONS = {"group_by_length": "--group-by-length", "compile": "--compile", "bf16": ""}
+
+
+def implementation(value: str) -> str:
+    """argparse type for `--impls`: a known implementation with known options."""
+    name, *options = value.split("+")
+    if name not in ("lab", "hf", "torch"):
+        raise argparse.ArgumentTypeError(f"unknown implementation {name!r}: lab, hf or torch")
+    unknown = [o for o in options if o not in OPTIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown option(s) {unknown}: {', '.join(OPTIONS)}")
+    if name == "torch" and ("group_by_length" in options or "compile" in options):
+        raise argparse.ArgumentTypeError("the plain loop takes only +bf16")
+    return value
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -94,7 +115,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["imdb", "demo"], choices=["imdb", "demo"])
     parser.add_argument("--model", default=None, help="model dir (default: the packaged MiniLM)")
-    parser.add_argument("--impls", nargs="+", default=["lab", "hf", "torch", "lab+group_by_length"])
+    parser.add_argument(
+        "--impls",
+        nargs="+",
+        type=implementation,
+        default=["lab", "hf", "torch", "lab+group_by_length"],
+        help="name[+option...]; options: " + ", ".join(OPTIONS),
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
@@ -128,7 +155,7 @@ def main() -> None:
         max_length = 256 if dataset == "imdb" else 64
         for repeat in range(args.repeats):
             for impl in args.impls:
-                name, _, option = impl.partition("+")
+                name, *options = impl.split("+")
                 out = work / f"{dataset}-{impl}-{repeat}.json"
                 command = [
                     sys.executable,
@@ -148,12 +175,12 @@ def main() -> None:
                     "--max-length",
                     str(max_length),
                     "--precision",
-                    args.precision,
+                    "bf16-mixed" if "bf16" in options else args.precision,
                     "--out",
                     str(out),
+                    *(OPTIONS[option] for option in options if OPTIONS[option]),
+                    *(f"--lab-override={o}" for o in args.lab_override),
                 ]
-                if option == "group_by_length":
-                    command.append("--group-by-length")
                 started = time.time()
                 done = subprocess.run(command, capture_output=True, text=True)
                 if done.returncode != 0:
@@ -192,6 +219,10 @@ def summarize(
                 "accuracy",
             )
         }
+        # Padded tokens per sample: what length grouping saves (the real tokens are fixed).
+        summary[key]["tokens_per_sample"] = statistics.median(
+            r["tokens_per_s"] / r["samples_per_s"] for r in runs
+        )
         flops = runs[0]["model_flops_per_token"] * summary[key]["tokens_per_s"]
         summary[key]["model_tflops"] = flops / 1e12
         summary[key]["mfu"] = flops / (peak_tflops * 1e12) if peak_tflops else float("nan")
@@ -212,13 +243,14 @@ def markdown(summary: dict[str, dict[str, float]], machine_info: dict[str, Any],
         f"Machine: {machine_info}. Model: {args.model or 'packaged MiniLM-L6'}; batch {args.batch_size}; "
         f"{args.steps} steps ({args.warmup} warm-up steps excluded); medians of {args.repeats} alternated runs.",
         "",
-        "| data / implementation | samples/s | vs faster of hf/torch | vs HF Trainer | time to first step (s) | peak memory (MB) | test accuracy | model TFLOP/s | MFU |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| data / implementation | samples/s | vs faster of hf/torch | vs HF Trainer | padded tokens/sample | time to first step (s) | peak memory (MB) | test accuracy | model TFLOP/s | MFU |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, row in summary.items():
         lines.append(
             f"| {key} | {row['samples_per_s']:.2f} | {row['vs_fastest_baseline']:.2f}x | "
-            f"{row['vs_hf_trainer']:.2f}x | {row['time_to_first_step_s']:.1f} | "
+            f"{row['vs_hf_trainer']:.2f}x | {row['tokens_per_sample']:.0f} | "
+            f"{row['time_to_first_step_s']:.1f} | "
             f"{row['peak_memory_mb']:.0f} | {row['accuracy']:.3f} | {row['model_tflops']:.2f} | {row['mfu']:.1%} |"
         )
     return "\n".join(lines)

@@ -112,7 +112,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         results["tokenize_1_proc_cold"] = run_setup(args, 1, root / "cache-a")
-        results[f"tokenize_{args.num_proc}_proc_cold"] = run_setup(args, args.num_proc, root / "cache-b")
+        results[f"tokenize_{args.num_proc}_proc_cold"] = run_setup(
+            args, args.num_proc, root / "cache-b"
+        )
         results["second_run_warm_cache"] = run_setup(args, 1, root / "cache-a")
         for workers in (0, 2):
             results[f"loader_workers_{workers}"] = run_profile(args, workers, root)

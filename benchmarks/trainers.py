@@ -30,7 +30,7 @@ class StepClock:
     def __init__(self) -> None:
         self.first_step_start: float | None = None
         self.step_ends: list[float] = []
-        self.step_tokens: list[int] = []  # padded tokens per step (lab and torch; HF hides batches)
+        self.step_tokens: list[int] = []  # padded tokens per step
 
     def tokens(self, batch: dict[str, Any]) -> None:
         self.step_tokens.append(int(batch["input_ids"].numel()))
@@ -178,6 +178,7 @@ def _accuracy(model: Any, tokenizer: Any, dataset: Any, batch_size: int, device:
 
 # ---------------------------------------------------------------------------- HF Trainer
 def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
+    import torch
     from transformers import (
         DataCollatorWithPadding,
         Trainer,
@@ -190,6 +191,15 @@ def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
     model, tokenizer = _model_and_tokenizer(args)
     train = _encode(tokenizer, *load_rows(args.data, "train"), args.max_length)
     test = _encode(tokenizer, *load_rows(args.data, "test"), args.max_length)
+    pad = DataCollatorWithPadding(tokenizer)
+    collated: list[int] = []
+
+    def collate(features: list[dict[str, Any]]) -> Any:
+        # The Trainer never hands its batches to callbacks; count padded tokens here. Its
+        # dataloader looks one batch ahead, so this list runs one ahead of the steps.
+        batch = pad(features)
+        collated.append(int(batch["input_ids"].numel()))
+        return batch
 
     class Clock(TrainerCallback):
         def on_step_begin(self, *a: Any, **k: Any) -> None:
@@ -197,6 +207,7 @@ def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
 
         def on_step_end(self, args_: Any, state: Any, *a: Any, **k: Any) -> None:
             clock.end(last=state.global_step >= args.steps)
+            clock.step_tokens.append(collated[state.global_step - 1])
 
     training_args = TrainingArguments(
         output_dir=str(Path(args.out).with_suffix(".hf")),
@@ -215,14 +226,16 @@ def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
         dataloader_num_workers=args.num_workers,
         bf16=args.precision == "bf16-mixed",
         fp16=args.precision == "16-mixed",
+        use_cpu=not torch.cuda.is_available(),  # transformers refuses bf16 on CPU without it
         torch_compile=args.compile,
+        train_sampling_strategy="group_by_length" if args.group_by_length else "random",
         disable_tqdm=False,  # HF Trainer's default: a tqdm bar
     )
     trainer = Trainer(
         model=model,
         args=training_args,
         train_dataset=train,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=collate,
         callbacks=[Clock()],
     )
     trainer.train()
@@ -295,7 +308,10 @@ def main() -> None:
     clock = StepClock()
     accuracy = {"lab": run_lab, "hf": run_hf, "torch": run_torch}[args.impl](args, clock)
     result = {
-        "impl": args.impl + ("+group_by_length" if args.group_by_length else ""),
+        "impl": args.impl
+        + ("+group_by_length" if args.group_by_length else "")
+        + ("+compile" if args.compile else ""),
+        "precision": args.precision,
         "model_flops_per_token": flops_per_token(args.model, args.max_length),
         "accuracy": accuracy,
         "peak_memory_mb": peak_memory_mb(),
