@@ -69,7 +69,8 @@ PREDICT_ROWS = {
     "regression": ({"text": "the room was dirty"}, {"score"}),
     "causal_lm": ({"text": "the cat"}, {"generated_text"}),
     "question_answering": (
-        {"question": "who made the puzzle", "context": CONTEXT}, {"answer", "start", "end", "score"}
+        {"question": "who made the puzzle", "context": CONTEXT},
+        {"answer", "start", "end", "score"},
     ),
     "seq2seq": ({"document": "Kim won the garden prize at the old station."}, {"generated_text"}),
 }

@@ -430,7 +430,7 @@ def test_missing_columns_are_named_with_those_present(compose_cfg: Any, tmp_path
         (tmp_path / f"{split}.jsonl").write_text(json.dumps(row) + "\n")
     datamodule = _datamodule(compose_cfg, f"data.path={tmp_path}")
     expected = (
-        r"'answers' \(data.answers_column\) not in the train split; "
+        r"column 'answers' \(data.answers_column\) is not in the train split; "
         r"columns present: id, context, question, answer"
     )
     with pytest.raises(DataError, match=expected):

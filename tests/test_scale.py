@@ -91,6 +91,55 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
         assert distributed[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
 
 
+def test_ddp_multirun_gives_one_directory_per_job_each_with_its_own_ranks(
+    tmp_path: Path, compose_cfg: Any
+) -> None:
+    """Hydra #2070 / Lightning #11300: the extra rank of each job runs that job, not the sweep."""
+    command = [
+        sys.executable,
+        "-m",
+        "lab.train",
+        "-m",
+        *TINY_FIXTURE_RUN,
+        *NO_DROPOUT,
+        "trainer.max_epochs=1",
+        "data.batch_size=8",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "strategy=ddp",
+        "callbacks=none",
+        "paths.output_root=out",
+        "seed=1,2",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweeps = list((tmp_path / "out" / "multiruns").glob("*/*"))
+    assert len(sweeps) == 1, sweeps  # no rank started a multirun of its own
+    jobs = sorted(p for p in sweeps[0].iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == ["0", "1"]
+    assert [json.loads((p / "record.json").read_text())["seed"] for p in jobs] == [1, 2]
+    # Each job's second rank is a fresh process of that job (the process group of the first
+    # job is gone): two ranks joined twice.
+    assert result.stdout.count("GLOBAL_RANK: 1, MEMBER: 2/2") == 2
+    # The second job trained seed 2 on both ranks: the same metrics as one process with seed 2.
+    single = run(
+        compose_cfg(
+            *TINY_FIXTURE_RUN, *NO_DROPOUT, "trainer.max_epochs=1", "callbacks=none", "seed=2"
+        )
+    )
+    distributed = json.loads((jobs[1] / "metrics.json").read_text())
+    for name, value in single.items():
+        assert distributed[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+
+
+def test_extra_ranks_keep_hydra_flags_but_not_the_multirun_or_its_overrides() -> None:
+    from lab.distributed import hydra_flags
+
+    argv = ["-m", "--config-dir", "/my/conf", "seed=1,2", "-cn=mine", "model=tiny_bert"]
+    assert hydra_flags(argv) == ["--config-dir", "/my/conf", "-cn=mine"]
+    assert hydra_flags(["--multirun", "x=1"]) == []
+
+
 def test_submitit_local_launcher_runs_a_multirun(tmp_path: Path) -> None:
     """The submitit code path that `hydra/launcher=slurm` uses, run locally."""
     command = [

@@ -40,8 +40,7 @@ OPTIONS = {
     "commit_message": "message of the Hub commit",
 }
 USAGE = (
-    "python -m lab.export run=<run dir> [form=merged|adapter] [output=<dir>] "
-    "[push_to_hub=<repo>]"
+    "python -m lab.export run=<run dir> [form=merged|adapter] [output=<dir>] [push_to_hub=<repo>]"
 )
 
 

@@ -42,6 +42,13 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     weights are loaded. `callbacks` adds built Lightning callbacks to the configured ones
     (for programmatic use: notebooks, benchmarks).
     """
+    from lab.distributed import job_scope
+
+    with job_scope():  # DDP ranks of this job only; one run directory per job (see module)
+        return _run(cfg, list(callbacks))
+
+
+def _run(cfg: DictConfig, callbacks: list[L.Callback]) -> dict[str, float]:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from lab.loggers import finish_wandb_run
@@ -59,7 +66,7 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     if is_global_rank_zero():
         log.info("Run directory: %s", output_dir)
     try:
-        metrics = _train(cfg, output_dir, record, resume_point, list(callbacks))
+        metrics = _train(cfg, output_dir, record, resume_point, callbacks)
         finish_wandb_run(exit_code=0)
         return metrics
     except LabError as err:

@@ -112,6 +112,21 @@ class DataModule(L.LightningDataModule):
     def check_split(self, name: str, dataset: Dataset) -> None:
         """Raise `DataError` if a split lacks columns or has bad values (name the row)."""
 
+    def require_columns(self, split: str, dataset: Dataset, wanted: dict[str, str]) -> None:
+        """Raise `DataError` naming every column of `wanted` (config key -> column name) that
+        `dataset` lacks, and the columns it has: the one wording every head uses."""
+        missing = [f"'{c}' ({key})" for key, c in wanted.items() if c not in dataset.column_names]
+        if missing:
+            subject = (
+                "column " + missing[0] + " is"
+                if len(missing) == 1
+                else ("columns " + ", ".join(missing) + " are")
+            )
+            raise DataError(
+                f"{subject} not in the {split} split; columns present: "
+                f"{', '.join(dataset.column_names) or 'none'}"
+            )
+
     def describe_labels(self, train: Dataset) -> None:
         """Learn label names etc. from the train split (called once, before `check_split`)."""
 

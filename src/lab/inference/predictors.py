@@ -308,9 +308,7 @@ def predictor_for(run: Any, device: str | None = None) -> Predictor:
     return kind(model, tokenizer, run.config)
 
 
-def predict_rows(
-    predictor: Predictor, rows: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def predict_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Results for `rows`, an `{"error": ...}` entry for each bad row instead of a crash.
 
     Rows that pass `check` are predicted as one batch; if the batch fails, each row is

@@ -68,11 +68,7 @@ class CausalLMDataModule(DataModule):
             tokenizer.pad_token = tokenizer.eos_token
 
     def check_split(self, name: str, dataset: Dataset) -> None:
-        if self.text_column not in dataset.column_names:
-            raise DataError(
-                f"column '{self.text_column}' (data.text_column) is not in the {name} split; "
-                f"columns present: {', '.join(dataset.column_names)}"
-            )
+        self.require_columns(name, dataset, {"data.text_column": self.text_column})
         if not any(text and text.strip() for text in dataset[self.text_column]):
             raise DataError(f"the {name} split has no text in column '{self.text_column}'")
 

@@ -370,12 +370,7 @@ class QuestionAnsweringDataModule(DataModule):
             "data.context_column": self.context_column,
             "data.answers_column": self.answers_column,
         }
-        missing = [f"'{c}' ({key})" for key, c in columns.items() if c not in dataset.column_names]
-        if missing:
-            raise DataError(
-                f"column(s) {', '.join(missing)} not in the {name} split; columns present: "
-                f"{', '.join(dataset.column_names)}"
-            )
+        self.require_columns(name, dataset, columns)
         seen: dict[str, int] = {}
         unanswerable = 0
         for row, (qid, question, context, answers) in enumerate(

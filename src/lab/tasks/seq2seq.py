@@ -96,12 +96,7 @@ class Seq2SeqDataModule(DataModule):
         )
 
     def check_split(self, name: str, dataset: Dataset) -> None:
-        for _, column, _, key in self._fields():
-            if column not in dataset.column_names:
-                raise DataError(
-                    f"column '{column}' ({key}) is not in the {name} split; columns present: "
-                    f"{', '.join(dataset.column_names)}"
-                )
+        self.require_columns(name, dataset, {key: column for _, column, _, key in self._fields()})
         targets: list[str] = []
         for start, batch in self._batches(dataset):
             for role, column, lang, key in self._fields():

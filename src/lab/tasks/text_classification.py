@@ -139,12 +139,7 @@ class TextClassificationDataModule(DataModule):
         wanted = {"data.text_column": self.text_column, "data.label_column": self.label_column}
         if self.text_pair_column:
             wanted["data.text_pair_column"] = self.text_pair_column
-        for key, column in wanted.items():
-            if column not in dataset.column_names:
-                raise DataError(
-                    f"column '{column}' ({key}) is not in the {split} split; columns present: "
-                    f"{', '.join(dataset.column_names)}"
-                )
+        self.require_columns(split, dataset, wanted)
 
     def check_split(self, name: str, dataset: Dataset) -> None:
         self._require_columns(name, dataset)

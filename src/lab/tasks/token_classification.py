@@ -101,15 +101,11 @@ class TokenClassificationDataModule(DataModule):
 
     # ----------------------------------------------------------------- checks
     def _require_columns(self, split: str, dataset: Dataset) -> None:
-        for key, column in (
-            ("data.tokens_column", self.tokens_column),
-            ("data.tags_column", self.tags_column),
-        ):
-            if column not in dataset.column_names:
-                raise DataError(
-                    f"column '{column}' ({key}) is not in the {split} split; columns present: "
-                    f"{', '.join(dataset.column_names)}"
-                )
+        self.require_columns(
+            split,
+            dataset,
+            {"data.tokens_column": self.tokens_column, "data.tags_column": self.tags_column},
+        )
 
     def check_split(self, name: str, dataset: Dataset) -> None:
         self._require_columns(name, dataset)
