@@ -57,8 +57,8 @@ def test_perplexity_is_exp_of_the_token_weighted_mean_loss() -> None:
 
     model = GPT2LMHeadModel(GPT2Config(vocab_size=16, n_embd=8, n_layer=1, n_head=1))
     module = CausalLMModule(model, optimizer=None, sample_prompt=None)  # type: ignore[arg-type]
-    module.token_loss["val"].update(torch.tensor(1.0), weight=10)
-    module.token_loss["val"].update(torch.tensor(2.0), weight=30)
+    module.eval_loss["val"].update(torch.tensor(1.0), weight=10)
+    module.eval_loss["val"].update(torch.tensor(2.0), weight=30)
     metrics = module.evaluation_metrics("val")
     assert float(metrics["val/loss"]) == pytest.approx(1.75)
     assert float(metrics["val/perplexity"]) == pytest.approx(math.exp(1.75))

@@ -545,3 +545,45 @@ def test_decided_answer_has_its_character_span_and_window_probability() -> None:
     (abstained,) = decided.values()
     cls_share = math.exp(5) / (math.exp(5) + 2)
     assert abstained == Answer("", 0, 0, pytest.approx(cls_share * cls_share))
+
+
+def test_ddp_ranks_share_windows_and_score_each_question_once(
+    tmp_path: Path, compose_cfg: Any
+) -> None:
+    """Two CPU processes split the test windows between them (a question's windows can land
+    on both ranks); the gathered scores equal one process evaluating the exported model."""
+    import os
+    import subprocess
+    import sys
+
+    from lab.eval import evaluate, evaluation_config
+    from lab.runs import open_run
+
+    command = [
+        sys.executable,
+        "-m",
+        "lab.train",
+        *FIXTURE_DATA,
+        "trainer.max_epochs=6",
+        "optimizer.lr=3e-3",
+        "scheduler.warmup_ratio=0.0",
+        "data.batch_size=8",
+        "callbacks=none",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "strategy=ddp",
+        "paths.output_root=out",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "out").glob("runs/*/*")
+    distributed = json.loads((run_dir / "metrics.json").read_text())
+    assert distributed["test/f1"] > 0  # a comparison of zeros would prove nothing
+    run = open_run(run_dir)
+    single, report = evaluate(run, evaluation_config(run, [], None))
+    assert len(report["examples"]) == 5
+    for name in ("test/exact_match", "test/f1", "test/loss"):
+        assert distributed[name] == pytest.approx(single[name], rel=1e-5, abs=1e-5), name

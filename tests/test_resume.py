@@ -93,6 +93,25 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
     assert len(_losses(run_dir)) == 12
 
 
+def test_lora_run_interrupted_then_resumed_matches_uninterrupted(tmp_path: Path) -> None:
+    """A PEFT checkpoint holds what resuming needs: adapter, head, optimizer, loop state."""
+    lora = [*RESUMABLE_RUN, "peft=lora", "optimizer.lr=1e-2", "paths.output_root=out"]
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "cut").mkdir()
+    whole = _cli(*lora, cwd=tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    kill = {"LAB_TEST_KILL_AT_STEP": "7", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
+    first = _cli(*lora, cwd=tmp_path / "cut", env=kill)
+    assert first.returncode == EXIT_INTERRUPTED, first.stderr[-2000:]
+    resumed = _cli(*lora, "resume=auto", cwd=tmp_path / "cut")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    run_dir = _only_run(tmp_path / "cut" / "out")
+    uninterrupted = _only_run(tmp_path / "whole" / "out")
+    assert (run_dir / "metrics.json").read_text() == (uninterrupted / "metrics.json").read_text()
+    assert _losses(run_dir) == _losses(uninterrupted)
+    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+
+
 def test_resume_refuses_a_finished_run(uninterrupted: Path, compose_cfg: Any) -> None:
     before = (uninterrupted / "record.json").read_text()
     cfg = compose_cfg(*RESUMABLE_RUN, f"resume={uninterrupted}", output_dir=uninterrupted)

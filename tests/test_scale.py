@@ -15,7 +15,7 @@ import torch
 from lab.errors import ConfigError
 from lab.train import run
 
-from conftest import TINY_FIXTURE_RUN
+from conftest import SENTIMENT, TINY_FIXTURE_RUN
 
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only refusals")
 
@@ -60,14 +60,27 @@ NO_DROPOUT = [
 ]
 
 
+def _odd_sized_fixture(target: Path) -> list[str]:
+    """TINY_FIXTURE_RUN on a copy whose validation and test splits have 11 rows: two ranks
+    cannot split them evenly, so a sampler that repeats a row would change the metrics."""
+    target.mkdir()
+    for split in ("train", "validation", "test"):
+        lines = (SENTIMENT / f"{split}.csv").read_text().splitlines(keepends=True)
+        keep = len(lines) if split == "train" else 12  # header + 11 rows
+        (target / f"{split}.csv").write_text("".join(lines[:keep]))
+    assert len((target / "test.csv").read_text().splitlines()) == 12
+    return [o for o in TINY_FIXTURE_RUN if not o.startswith("data.path=")] + [f"data.path={target}"]
+
+
 def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
+    fixture_run = _odd_sized_fixture(tmp_path / "data")
     command = [
         sys.executable,
         "-m",
         "lab.train",
-        *TINY_FIXTURE_RUN,
+        *fixture_run,
         *NO_DROPOUT,
         "data.batch_size=8",
         "trainer.accelerator=cpu",
@@ -84,7 +97,7 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     assert (runs[0] / "model" / "config.json").is_file()
     assert result.stdout.count("Final metrics") == 1  # only rank 0 prints the summary
     # One process with the same global batch (2 x 8 = 16) and seed: the same model and metrics.
-    single = run(compose_cfg(*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.batch_size=16"))
+    single = run(compose_cfg(*fixture_run, *NO_DROPOUT, "data.batch_size=16"))
     distributed = json.loads((runs[0] / "metrics.json").read_text())
     assert distributed.keys() == single.keys()
     for name, value in single.items():

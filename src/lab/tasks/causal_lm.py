@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torchmetrics import MeanMetric
 
 from lab.data.datamodule import DataModule
 from lab.errors import ConfigError, DataError
@@ -119,18 +118,18 @@ class CausalLMModule(TaskModule):
         self.tokenizer = tokenizer
         self.sample_prompt = sample_prompt
         self.sample_max_new_tokens = sample_max_new_tokens
-        self.token_loss = torch.nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.samples: list[str] = []
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
         targets = int((batch["labels"][:, 1:] != -100).sum())
-        # Weighted by target tokens: the split's mean token loss, not a mean of batch means.
-        metric: Any = self.token_loss[stage]
+        # The base class's loss mean, weighted by target tokens instead of rows: the split's
+        # mean token loss, not a mean of batch means.
+        metric: Any = self.eval_loss[stage]
         metric.update(output.loss.detach(), weight=targets)
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
-        metric: Any = self.token_loss[stage]
+        metric: Any = self.eval_loss[stage]
         loss = metric.compute()
         metric.reset()
         if stage == "val":

@@ -73,7 +73,7 @@ class MultiLabelClassificationModule(TaskModule):
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
-        self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0], sync_dist=True)
+        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
         thresholds: Any = self.thresholds
         predictions = predict_labels(output.logits, thresholds)
         self._metrics(stage).update(predictions, batch["labels"].long())

@@ -805,7 +805,7 @@ class QuestionAnsweringModule(TaskModule):
         output = self.model(**inputs)
         size = int(inputs["input_ids"].shape[0])
         if output.loss is not None:
-            self.log(f"{stage}/loss", output.loss, batch_size=size, sync_dist=True)
+            self.log_eval_loss(stage, output.loss, size)
         if feature_index is not None:
             metric: Any = self.logits[stage]
             metric.update(

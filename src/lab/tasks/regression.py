@@ -50,7 +50,7 @@ class RegressionModule(TaskModule):
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
-        self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0], sync_dist=True)
+        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
         metrics: MetricCollection = self.metrics[stage]  # type: ignore[assignment]
         metrics.update(output.logits.squeeze(-1).float(), batch["labels"].float())
 

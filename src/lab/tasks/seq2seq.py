@@ -248,7 +248,7 @@ class Seq2SeqModule(TaskModule):
         inputs = {k: v for k, v in batch.items() if k != ROW_ID}
         output = self.model(**inputs)
         size = int(inputs["labels"].shape[0])
-        self.log(f"{stage}/loss", output.loss, batch_size=size, sync_dist=True)
+        self.log_eval_loss(stage, output.loss, size)
 
         generated = self.generate(inputs["input_ids"], inputs["attention_mask"])
         predictions = [t.strip() for t in self._decode(generated)]

@@ -260,8 +260,7 @@ class TextClassificationModule(TaskModule):
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
-        # sync_dist: the epoch mean over every rank's rows, not rank 0's alone.
-        self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0], sync_dist=True)
+        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
         predictions = output.logits.argmax(dim=-1)
         self._metrics(stage).update(predictions, batch["labels"])
         if stage == "test":

@@ -226,7 +226,7 @@ class TokenClassificationModule(TaskModule):
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
-        self.log(f"{stage}/loss", output.loss, batch_size=batch["labels"].shape[0], sync_dist=True)
+        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
         self._scores(stage).update(output.logits.argmax(dim=-1), batch["labels"])
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
