@@ -109,6 +109,24 @@ def test_length_grouped_batches_cover_each_row_once_and_group_lengths() -> None:
     assert LengthGroupedBatchSampler(lengths, 8, seed=4, group_size=10).batches(0) != batches
 
 
+def test_length_grouped_ranks_split_the_global_batches_of_one_process() -> None:
+    lengths = [(i * 37) % 101 + 1 for i in range(1003)]
+    single = LengthGroupedBatchSampler(lengths, batch_size=16, seed=3, group_size=10)
+    ranks = [
+        LengthGroupedBatchSampler(lengths, 8, seed=3, group_size=10, num_replicas=2, rank=r)
+        for r in (0, 1)
+    ]
+    assert len(ranks[0]) == len(ranks[1]) == len(single) == 63
+    for epoch in (0, 1):
+        for whole, first, second in zip(
+            single.batches(epoch), ranks[0].batches(epoch), ranks[1].batches(epoch), strict=True
+        ):
+            # Each global batch is split between the ranks, longest rows first; the last,
+            # partial one (1003 = 62 x 16 + 11 rows) evenly, one row left out this epoch.
+            assert first + second == whole[: 2 * (len(whole) // 2)]
+            assert len(first) == len(second)
+
+
 def test_samplers_resume_mid_epoch() -> None:
     sampler = EpochSeededSampler(40, batch_size=4, seed=0)
     sampler.set_epoch(2)

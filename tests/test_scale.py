@@ -107,7 +107,8 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
 def test_ddp_multirun_gives_one_directory_per_job_each_with_its_own_ranks(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
-    """Hydra #2070 / Lightning #11300: the extra rank of each job runs that job, not the sweep."""
+    """Hydra #2070 / Lightning #11300: the extra rank of each job runs that job, not the sweep.
+    With length-grouped batches, whose batch sampler Lightning could not shard."""
     command = [
         sys.executable,
         "-m",
@@ -121,6 +122,7 @@ def test_ddp_multirun_gives_one_directory_per_job_each_with_its_own_ranks(
         "trainer.devices=2",
         "strategy=ddp",
         "callbacks=none",
+        "data.group_by_length=true",  # lab's own batch sampler, split across the ranks
         "paths.output_root=out",
         "seed=1,2",
     ]
@@ -137,7 +139,12 @@ def test_ddp_multirun_gives_one_directory_per_job_each_with_its_own_ranks(
     # The second job trained seed 2 on both ranks: the same metrics as one process with seed 2.
     single = run(
         compose_cfg(
-            *TINY_FIXTURE_RUN, *NO_DROPOUT, "trainer.max_epochs=1", "callbacks=none", "seed=2"
+            *TINY_FIXTURE_RUN,
+            *NO_DROPOUT,
+            "trainer.max_epochs=1",
+            "callbacks=none",
+            "data.group_by_length=true",
+            "seed=2",
         )
     )
     distributed = json.loads((jobs[1] / "metrics.json").read_text())

@@ -3,6 +3,11 @@
 `trainer.compile=true` compiles the Hugging Face model with `torch.compile` (in place, so
 checkpoints and the export keep their parameter names). Every other key is a
 `lightning.pytorch.Trainer` argument, checked here so a typo gets the list of valid ones.
+
+`use_distributed_sampler` is always off: lab's data module gives every rank its share itself
+(`lab.data.samplers`: the same global batches as one process, length-grouped or not; eval
+splits without repeated rows). Lightning's replacement would pad evaluation splits with
+repeated rows and cannot enter a batch sampler (`data.group_by_length` under DDP failed).
 """
 
 from __future__ import annotations
@@ -34,4 +39,10 @@ def build_trainer(compile: bool = False, **kwargs: Any) -> L.Trainer:
         raise ConfigError(f"unknown trainer option(s) {unknown}; valid: compile, {names}")
     if compile:
         kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), CompileModel()]
+    if kwargs.get("use_distributed_sampler"):
+        raise ConfigError(
+            "trainer.use_distributed_sampler=true is not supported: lab's data module shards "
+            "the data across ranks itself"
+        )
+    kwargs["use_distributed_sampler"] = False
     return L.Trainer(**kwargs)

@@ -187,12 +187,17 @@ class DataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]
         sampler: EpochSeededSampler | LengthGroupedBatchSampler
+        replicas, rank = self._distribution()
         if self.group_by_length:
             sampler = LengthGroupedBatchSampler(
-                _lengths(dataset), self.batch_size, self.seed, self.length_group_size
+                _lengths(dataset),
+                self.batch_size,
+                self.seed,
+                self.length_group_size,
+                num_replicas=replicas,
+                rank=rank,
             )
         else:
-            replicas, rank = self._distribution()
             sampler = EpochSeededSampler(len(dataset), self.batch_size, self.seed, replicas, rank)
         if self._resume_position is not None:
             sampler.resume_at(*self._resume_position)

@@ -98,10 +98,21 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
     rows, sort each mega-batch by length (longest first), cut it into batches, then shuffle
     the batches. The mega-batch keeps randomness in which rows share a batch; sorting within
     it keeps padding low. Every row appears exactly once per epoch.
+
+    With `num_replicas > 1` (DDP) the batches above are *global* batches of
+    `batch_size * num_replicas` rows, and each rank yields its slice of each: together the
+    ranks train on exactly the batches one process with the global batch size would (a
+    partial last global batch is split evenly, leaving out fewer rows than ranks).
     """
 
     def __init__(
-        self, lengths: Sequence[int], batch_size: int, seed: int, group_size: int = 50
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        seed: int,
+        group_size: int = 50,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> None:
         super().__init__(seed)
         if batch_size < 1 or group_size < 1:
@@ -109,26 +120,36 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
         self.lengths = torch.as_tensor(list(lengths))
         self.batch_size = batch_size
         self.group_size = group_size
+        self.num_replicas = num_replicas
+        self.rank = rank
 
     def __len__(self) -> int:
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        return len(self.batches(0))
 
     def batches(self, epoch: int) -> list[list[int]]:
-        """All batches of `epoch`, in order (pure function of seed and epoch)."""
+        """This rank's batches of `epoch`, in order (pure function of seed and epoch)."""
         generator = _generator(self.seed, epoch)
         order = torch.randperm(len(self.lengths), generator=generator)
-        mega = self.batch_size * self.group_size
+        global_batch = self.batch_size * self.num_replicas
+        mega = global_batch * self.group_size
         batches: list[list[int]] = []
         for start in range(0, len(order), mega):
             chunk = order[start : start + mega]
             # stable sort: ties keep the shuffled order, so results do not depend on sort internals
             chunk = chunk[torch.argsort(self.lengths[chunk], descending=True, stable=True)]
             batches += [
-                chunk[i : i + self.batch_size].tolist()
-                for i in range(0, len(chunk), self.batch_size)
+                chunk[i : i + global_batch].tolist() for i in range(0, len(chunk), global_batch)
             ]
         permutation = torch.randperm(len(batches), generator=generator).tolist()
-        return [batches[i] for i in permutation]
+        ordered = [batches[i] for i in permutation]
+        if self.num_replicas == 1:
+            return ordered
+        mine = []
+        for batch in ordered:
+            share = len(batch) // self.num_replicas
+            if share:
+                mine.append(batch[self.rank * share : (self.rank + 1) * share])
+        return mine
 
     def __iter__(self) -> Iterator[list[int]]:
         skip = self._batches_to_skip()
