@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +35,20 @@ def _datasets_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ["HF_DATASETS_CACHE"] = str(cache)
     yield
     datasets.config.HF_DATASETS_CACHE = previous
+
+
+def train_on_two_cpu_ranks(
+    *overrides: str, cwd: Path, multirun: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`python -m lab.train [-m] <overrides>` as DDP over 2 CPU processes (gloo), outputs
+    under `<cwd>/out`; fails the test with the end of stderr if the command fails."""
+    command = [sys.executable, "-m", "lab.train", *(["-m"] if multirun else []), *overrides]
+    command += ["trainer.accelerator=cpu", "trainer.devices=2", "strategy=ddp"]
+    command += ["paths.output_root=out"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 # Overrides that make a tiny, fast run on the fixture sentiment data.

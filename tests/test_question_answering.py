@@ -37,7 +37,7 @@ from lab.tasks.squad_metrics import (
     squad_scores,
 )
 
-from conftest import FIXTURES
+from conftest import FIXTURES, train_on_two_cpu_ranks
 
 SQUAD = FIXTURES / "squad"
 SQUAD_V2 = FIXTURES / "squad_v2"
@@ -552,33 +552,18 @@ def test_ddp_ranks_share_windows_and_score_each_question_once(
 ) -> None:
     """Two CPU processes split the test windows between them (a question's windows can land
     on both ranks); the gathered scores equal one process evaluating the exported model."""
-    import os
-    import subprocess
-    import sys
-
     from lab.eval import evaluate, evaluation_config
     from lab.runs import open_run
 
-    command = [
-        sys.executable,
-        "-m",
-        "lab.train",
+    train_on_two_cpu_ranks(
         *FIXTURE_DATA,
         "trainer.max_epochs=6",
         "optimizer.lr=3e-3",
         "scheduler.warmup_ratio=0.0",
         "data.batch_size=8",
         "callbacks=none",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "strategy=ddp",
-        "paths.output_root=out",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine
-    result = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env
+        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "out").glob("runs/*/*")
     distributed = json.loads((run_dir / "metrics.json").read_text())
     assert distributed["test/f1"] > 0  # a comparison of zeros would prove nothing

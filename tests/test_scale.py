@@ -15,7 +15,7 @@ import torch
 from lab.errors import ConfigError
 from lab.train import run
 
-from conftest import SENTIMENT, TINY_FIXTURE_RUN
+from conftest import SENTIMENT, TINY_FIXTURE_RUN, train_on_two_cpu_ranks
 
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only refusals")
 
@@ -76,20 +76,7 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
     fixture_run = _odd_sized_fixture(tmp_path / "data")
-    command = [
-        sys.executable,
-        "-m",
-        "lab.train",
-        *fixture_run,
-        *NO_DROPOUT,
-        "data.batch_size=8",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "strategy=ddp",
-        "paths.output_root=out",
-    ]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = train_on_two_cpu_ranks(*fixture_run, *NO_DROPOUT, "data.batch_size=8", cwd=tmp_path)
     runs = list((tmp_path / "out").glob("runs/*/*"))
     assert len(runs) == 1, runs  # rank 1 reused rank 0's directory
     record = json.loads((runs[0] / "record.json").read_text())
@@ -109,25 +96,17 @@ def test_ddp_multirun_gives_one_directory_per_job_each_with_its_own_ranks(
 ) -> None:
     """Hydra #2070 / Lightning #11300: the extra rank of each job runs that job, not the sweep.
     With length-grouped batches, whose batch sampler Lightning could not shard."""
-    command = [
-        sys.executable,
-        "-m",
-        "lab.train",
-        "-m",
+    result = train_on_two_cpu_ranks(
         *TINY_FIXTURE_RUN,
         *NO_DROPOUT,
         "trainer.max_epochs=1",
         "data.batch_size=8",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "strategy=ddp",
         "callbacks=none",
         "data.group_by_length=true",  # lab's own batch sampler, split across the ranks
-        "paths.output_root=out",
         "seed=1,2",
-    ]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+        cwd=tmp_path,
+        multirun=True,
+    )
     sweeps = list((tmp_path / "out" / "multiruns").glob("*/*"))
     assert len(sweeps) == 1, sweeps  # no rank started a multirun of its own
     jobs = sorted(p for p in sweeps[0].iterdir() if p.is_dir())

@@ -23,7 +23,7 @@ from lab.tasks.generation_metrics import (
 )
 from lab.tasks.seq2seq import IGNORE, ROW_ID
 
-from conftest import FIXTURES
+from conftest import FIXTURES, train_on_two_cpu_ranks
 
 SUMMARIES = FIXTURES / "summaries"
 TRANSLATION = FIXTURES / "translation"
@@ -330,17 +330,10 @@ def test_translation_logs_corpus_bleu(compose_cfg: Any) -> None:
 def test_ddp_ranks_score_their_own_rows_against_the_right_references(tmp_path: Path) -> None:
     """Two CPU processes: each generates for half of the test rows; the summed ROUGE states
     equal the score of the exported model on all rows, computed here in one process."""
-    import os
-    import subprocess
-    import sys
-
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    command = [
-        sys.executable,
-        "-m",
-        "lab.train",
+    train_on_two_cpu_ranks(
         *TINY,
         "data=xsum",
         f"data.path={SUMMARIES}",
@@ -348,16 +341,8 @@ def test_ddp_ranks_score_their_own_rows_against_the_right_references(tmp_path: P
         "data.batch_size=8",
         "trainer.max_epochs=8",
         "optimizer.lr=3e-3",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "strategy=ddp",
-        "paths.output_root=out",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine
-    result = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "out").glob("runs/*/*")
     distributed = json.loads((run_dir / "metrics.json").read_text())
     assert distributed["test/rouge1"] > 0  # a comparison of zeros would prove nothing
