@@ -131,3 +131,32 @@ def test_export_adapter_form_and_from_a_checkpoint(
     assert original.keys() == again.keys()
     assert all(torch.equal(original[k], again[k]) for k in original)
     assert "test/acc" in (rebuilt / "adapter" / "README.md").read_text()  # best: its metrics
+
+
+def test_adapter_export_loads_in_a_pipeline_on_its_pretrained_base(tmp_path: Path) -> None:
+    """`<run>/adapter` alone, on the base model its config names (the packaged MiniLM), gives
+    the merged export's scores in a `pipeline`; the label names come from `<run>/model`."""
+    from transformers import AutoConfig, pipeline
+
+    overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("model=")]
+    cfg = compose_train_config(
+        [*overrides, "model=minilm", "peft=lora", "trainer.max_epochs=1", "callbacks=none"],
+        output_dir=tmp_path,
+    )
+    run(cfg)
+    adapter_config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert Path(adapter_config["base_model_name_or_path"]).is_dir()  # the packaged weights
+    texts = ["the soup was delicious", "a dull film", "fine"]
+    labels = AutoConfig.from_pretrained(tmp_path / "model").id2label
+    adapted = pipeline(
+        "text-classification",
+        model=str(tmp_path / "adapter"),
+        model_kwargs={"id2label": labels},
+        top_k=None,
+    )(texts)
+    merged = pipeline("text-classification", model=str(tmp_path / "model"), top_k=None)(texts)
+    for from_adapter, from_merged in zip(adapted, merged, strict=True):
+        assert [r["label"] for r in from_adapter] == [r["label"] for r in from_merged]
+        for a, m in zip(from_adapter, from_merged, strict=True):
+            assert a["score"] == pytest.approx(m["score"], abs=1e-5)
+    assert {r["label"] for r in merged[0]} == {"negative", "positive"}
