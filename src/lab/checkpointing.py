@@ -118,6 +118,15 @@ class PreemptionCheckpoint(L.Callback):
 
 def load_checkpoint_meta(path: Path) -> dict[str, Any]:
     """Load a checkpoint's small metadata, or raise `LabError` if it is missing or corrupt."""
+    checkpoint = read_checkpoint(path)
+    return {
+        "global_step": int(checkpoint.get("global_step", 0)),
+        "epoch": int(checkpoint.get("epoch", 0)),
+    }
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The whole Lightning checkpoint at `path`; `LabError` if missing, corrupt or foreign."""
     if not path.is_file():
         raise LabError(f"checkpoint {path} does not exist")
     try:
@@ -132,7 +141,4 @@ def load_checkpoint_meta(path: Path) -> dict[str, Any]:
         or "loops" not in checkpoint
     ):
         raise LabError(f"checkpoint {path} is not a Lightning training checkpoint")
-    return {
-        "global_step": int(checkpoint.get("global_step", 0)),
-        "epoch": int(checkpoint.get("epoch", 0)),
-    }
+    return checkpoint

@@ -132,6 +132,7 @@ def evaluate(
     from hydra.utils import instantiate
 
     from lab.assembly import build_datamodule, build_model, build_module
+    from lab.checkpointing import read_checkpoint
     from lab.console import tame_library_output
     from lab.progress import ProgressBar
 
@@ -147,12 +148,13 @@ def evaluate(
         _check_labels(datamodule.model_kwargs().get("id2label"), model.config.id2label)
     else:
         path = run.checkpoint(checkpoint)
+        saved = read_checkpoint(path)  # a bad file fails before any model is built
         tokenizer = instantiate(cfg.model.tokenizer)
         datamodule = build_datamodule(cfg, tokenizer)
         model = build_model(cfg, datamodule, tokenizer)
     module = build_module(cfg, model, datamodule)
     if checkpoint != "model":
-        load_checkpoint_weights(module, path)
+        load_checkpoint_weights(module, saved, path)
     trainer = L.Trainer(
         accelerator=str(cfg.trainer.get("accelerator", "auto")),
         devices=1,

@@ -87,18 +87,18 @@ def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
     from hydra.utils import instantiate
 
     from lab.assembly import build_datamodule, build_model, build_module
-    from lab.checkpointing import load_checkpoint_meta
+    from lab.checkpointing import read_checkpoint
     from lab.resolvers import register_resolvers
     from lab.runs import load_checkpoint_weights
 
     path = run.checkpoint(checkpoint)
-    load_checkpoint_meta(path)  # missing or corrupt: a readable error before any rebuilding
+    saved = read_checkpoint(path)  # missing or corrupt: a readable error before any rebuilding
     register_resolvers()
     cfg = run.config
     tokenizer = instantiate(cfg.model.tokenizer)
     datamodule = build_datamodule(cfg, tokenizer)  # the label maps come from the data
     module = build_module(cfg, build_model(cfg, datamodule, tokenizer), datamodule)
-    load_checkpoint_weights(module, path)
+    load_checkpoint_weights(module, saved, path)
     target.mkdir(parents=True, exist_ok=True)
     return module.export(target, tokenizer)
 

@@ -148,15 +148,10 @@ def quantization_config(load_in: str) -> Any:
     return config
 
 
-def load_checkpoint_weights(module: Any, path: Path) -> None:
-    """Load a Lightning checkpoint's weights into a rebuilt task module (readable errors)."""
-    import torch
-
-    from lab.checkpointing import load_checkpoint_meta
-
-    load_checkpoint_meta(path)  # a missing or corrupt file becomes a readable error
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+def load_checkpoint_weights(module: Any, checkpoint: dict[str, Any], path: Path) -> None:
+    """Load a checkpoint read by `lab.checkpointing.read_checkpoint` (read it before building
+    the model, so a bad file fails first) into a rebuilt task module; `path` names it."""
     try:
-        module.load_state_dict(state)
+        module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
         raise LabError(f"checkpoint {path} does not fit this run's model: {err}") from err

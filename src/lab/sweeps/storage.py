@@ -40,7 +40,6 @@ def storage_url(storage: str | None, sweep_dir: Path) -> str:
 
 def open_storage(url: str) -> Any:
     """An Optuna RDB storage for `url`, with a clear error when it cannot be opened."""
-
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
@@ -69,15 +68,13 @@ def _create_storage(url: str, engine_kwargs: dict[str, Any], attempts: int = 3) 
     import optuna
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-    for attempt in range(attempts):
+    for attempt in range(1, attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except (IntegrityError, ProgrammingError) as err:
-            if attempt == attempts - 1:
-                raise
             log.info("storage schema created concurrently (%s); retrying", type(err).__name__)
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+            time.sleep(0.5 * attempt)
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)  # last try: errors rise
 
 
 def redact(url: str) -> str:
