@@ -7,7 +7,10 @@ Implementations: `lab` (python -m lab.train's `run`), `hf` (transformers.Trainer
 padding), `torch` (a plain PyTorch loop with dynamic padding). Options follow a `+`, several
 allowed: `+group_by_length` (lab's `data.group_by_length`, HF's `group_by_length`),
 `+bf16` (bf16-mixed for that implementation), `+compile` (`trainer.compile` / HF
-`torch_compile`), e.g. `lab+group_by_length+bf16`.
+`torch_compile`), `+accumulate2` (each batch as two half-size micro-batches, gradients
+accumulated), `+reuse_memory` / `+glibc_memory` (freed CPU memory kept for reuse, lab's
+`trainer.reuse_freed_memory` default, or glibc's default allocator), e.g.
+`lab+group_by_length+bf16`, `hf+reuse_memory`.
 Each run is its own subprocess (clean peak memory, no shared caches in memory); runs are
 alternated A B C D A B C D ... so machine noise hits all alike. Reported: the median of each
 metric over repeats, and ratios of medians against the faster of hf/torch and against hf.
@@ -36,9 +39,18 @@ IMDB = ROOT.parent / "shared" / "data" / "imdb"
 DEMO = ROOT / "src" / "lab" / "data" / "demo"
 
 
-# Implementation options (`lab+group_by_length+bf16`) and the trainers.py flag each adds
-# (bf16 sets the precision instead).
-OPTIONS = {"group_by_length": "--group-by-length", "compile": "--compile", "bf16": ""}
+# Implementation options (`lab+group_by_length+bf16`) and the trainers.py flags each adds
+# (bf16 sets the precision instead). `accumulate2`: each batch as two micro-batches of half
+# the rows with their gradients summed, so every optimizer step still sees the same rows.
+OPTIONS: dict[str, list[str]] = {
+    "group_by_length": ["--group-by-length"],
+    "compile": ["--compile"],
+    "bf16": [],
+    "accumulate2": ["--accumulate", "2"],
+    # lab.allocator's trainer.reuse_freed_memory (lab's default) / glibc's default allocator
+    "reuse_memory": ["--freed-memory", "reuse"],
+    "glibc_memory": ["--freed-memory", "glibc"],
+}
 
 
 def implementation(value: str) -> str:
@@ -49,8 +61,8 @@ def implementation(value: str) -> str:
     unknown = [o for o in options if o not in OPTIONS]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown option(s) {unknown}: {', '.join(OPTIONS)}")
-    if name == "torch" and ("group_by_length" in options or "compile" in options):
-        raise argparse.ArgumentTypeError("the plain loop takes only +bf16")
+    if name == "torch" and set(options) - {"bf16", "reuse_memory", "glibc_memory"}:
+        raise argparse.ArgumentTypeError("the plain loop takes only +bf16 and +*_memory")
     return value
 
 
@@ -129,6 +141,9 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=2000)
     parser.add_argument("--test-rows", type=int, default=500)
     parser.add_argument("--precision", default="32-true")
+    parser.add_argument(
+        "--max-length", type=int, default=None, help="truncation for all (default: imdb 256, demo 64)"
+    )
     parser.add_argument("--lab-override", action="append", default=[], help="extra lab override")
     parser.add_argument("--imdb-dir", type=Path, default=IMDB, help="folder with train/test.csv.gz")
     parser.add_argument(
@@ -152,7 +167,7 @@ def main() -> None:
             if dataset == "imdb"
             else prepare_demo(work / "demo")
         )
-        max_length = 256 if dataset == "imdb" else 64
+        max_length = args.max_length or (256 if dataset == "imdb" else 64)
         for repeat in range(args.repeats):
             for impl in args.impls:
                 name, *options = impl.split("+")
@@ -178,7 +193,7 @@ def main() -> None:
                     "bf16-mixed" if "bf16" in options else args.precision,
                     "--out",
                     str(out),
-                    *(OPTIONS[option] for option in options if OPTIONS[option]),
+                    *(flag for option in options for flag in OPTIONS[option]),
                     *(f"--lab-override={o}" for o in args.lab_override),
                 ]
                 started = time.time()

@@ -64,6 +64,9 @@ class StepClock:
             "seconds_per_step": seconds / steps,
             "time_to_first_step_s": (self.first_step_start or 0) - PROCESS_START,
             "steps": len(self.step_ends),
+            # per step, for finding where time goes (e.g. seconds against padded length)
+            "step_seconds": [b - a for a, b in zip(self.step_ends, self.step_ends[1:])],
+            "step_tokens": self.step_tokens[1:],
         }
 
 
@@ -100,25 +103,37 @@ def run_lab(args: argparse.Namespace, clock: StepClock) -> float:
     from lab.train import run
 
     class Clock(L.Callback):
+        """Times optimizer steps: with accumulation a step is several Lightning batches."""
+
+        def __init__(self) -> None:
+            self.steps_seen = 0
+            self.tokens = 0
+
         def on_train_batch_start(self, *a: Any) -> None:
             clock.start()
 
         def on_train_batch_end(
             self, trainer: Any, module: Any, outputs: Any, batch: Any, i: int
         ) -> None:
+            self.tokens += int(batch["input_ids"].numel())
+            if trainer.global_step == self.steps_seen:
+                return  # a micro-batch: the optimizer has not stepped yet
+            self.steps_seen = trainer.global_step
             if trainer.strategy.root_device.type == "cuda":
                 import torch
 
                 torch.cuda.synchronize()  # the same end-of-step point as the torch loop's
             clock.end()
-            clock.tokens(batch)
+            clock.step_tokens.append(self.tokens)
+            self.tokens = 0
 
     overrides = [
         f"model.pretrained={args.model}",
         "data=json",
         f"data.path={args.data}",
         f"data.max_length={args.max_length}",
-        f"data.batch_size={args.batch_size}",
+        f"data.batch_size={args.batch_size // args.accumulate}",
+        f"trainer.accumulate_grad_batches={args.accumulate}",
         f"data.eval_batch_size={args.batch_size * 2}",
         f"data.group_by_length={args.group_by_length}",
         f"data.num_workers={args.num_workers}",
@@ -129,6 +144,7 @@ def run_lab(args: argparse.Namespace, clock: StepClock) -> float:
         "trainer.max_epochs=-1",
         "+trainer.limit_val_batches=0",
         f"trainer.compile={args.compile}",
+        f"trainer.reuse_freed_memory={args.freed_memory != 'glibc'}",
         f"precision={args.precision}",
         "logger=none",
         # lab's default callbacks (progress bar, LR monitor) minus checkpoint files on disk
@@ -207,11 +223,15 @@ def run_hf(args: argparse.Namespace, clock: StepClock) -> float:
 
         def on_step_end(self, args_: Any, state: Any, *a: Any, **k: Any) -> None:
             clock.end(last=state.global_step >= args.steps)
-            clock.step_tokens.append(collated[state.global_step - 1])
+            step = state.global_step
+            clock.step_tokens.append(
+                sum(collated[(step - 1) * args.accumulate : step * args.accumulate])
+            )
 
     training_args = TrainingArguments(
         output_dir=str(Path(args.out).with_suffix(".hf")),
-        per_device_train_batch_size=args.batch_size,
+        per_device_train_batch_size=args.batch_size // args.accumulate,
+        gradient_accumulation_steps=args.accumulate,
         learning_rate=args.lr,
         weight_decay=0.0,
         warmup_steps=0.1,  # transformers 5: a float in [0, 1) is a ratio of all steps
@@ -299,18 +319,38 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--group-by-length", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument(
+        "--freed-memory",
+        choices=["default", "reuse", "glibc"],
+        default="default",
+        help="the implementation's own (lab: reuse), lab.allocator's reuse, or glibc's default",
+    )
+    parser.add_argument(
+        "--accumulate",
+        type=int,
+        default=1,
+        help="split each batch into this many micro-batches (gradient accumulation; lab, hf)",
+    )
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--out", required=True)
     parser.add_argument("--lab-override", action="append", default=[], help="extra lab override")
     args = parser.parse_args()
+    if args.accumulate > 1 and (args.impl == "torch" or args.batch_size % args.accumulate):
+        parser.error("--accumulate needs --impl lab or hf and a batch size it divides")
     sys.path.insert(0, str(ROOT / "src"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.freed_memory == "reuse" and args.impl != "lab":
+        from lab.allocator import reuse_freed_memory
+
+        reuse_freed_memory(True)  # what lab's trainer.reuse_freed_memory does, for hf/torch
     clock = StepClock()
     accuracy = {"lab": run_lab, "hf": run_hf, "torch": run_torch}[args.impl](args, clock)
     result = {
         "impl": args.impl
         + ("+group_by_length" if args.group_by_length else "")
-        + ("+compile" if args.compile else ""),
+        + ("+compile" if args.compile else "")
+        + (f"+accumulate{args.accumulate}" if args.accumulate > 1 else "")
+        + ("" if args.freed_memory == "default" else f"+{args.freed_memory}_memory"),
         "precision": args.precision,
         "model_flops_per_token": flops_per_token(args.model, args.max_length),
         "accuracy": accuracy,

@@ -1,7 +1,9 @@
 """Build the Lightning Trainer from `conf/trainer`, with lab's own switches.
 
 `trainer.compile=true` compiles the Hugging Face model with `torch.compile` (in place, so
-checkpoints and the export keep their parameter names). Every other key is a
+checkpoints and the export keep their parameter names). `trainer.reuse_freed_memory=true`
+(the default) keeps freed CPU memory for the next step instead of page-faulting it back
+(`lab.allocator`; no effect on numbers). Every other key is a
 `lightning.pytorch.Trainer` argument, checked here so a typo gets the list of valid ones.
 
 `use_distributed_sampler` is always off: lab's data module gives every rank its share itself
@@ -30,15 +32,24 @@ class CompileModel(L.Callback):
             model._lab_compiled = True
 
 
-def build_trainer(compile: bool = False, **kwargs: Any) -> L.Trainer:
-    """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile`."""
+def build_trainer(
+    compile: bool = False, reuse_freed_memory: bool = True, **kwargs: Any
+) -> L.Trainer:
+    """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile` and
+    `ReuseFreedMemory` when `reuse_freed_memory`."""
+    from lab.allocator import ReuseFreedMemory
+
     valid = inspect.signature(L.Trainer.__init__).parameters
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         names = ", ".join(sorted(p for p in valid if p != "self"))
-        raise ConfigError(f"unknown trainer option(s) {unknown}; valid: compile, {names}")
-    if compile:
-        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), CompileModel()]
+        raise ConfigError(
+            f"unknown trainer option(s) {unknown}; valid: compile, reuse_freed_memory, {names}"
+        )
+    ours = [CompileModel()] if compile else []
+    ours += [ReuseFreedMemory()] if reuse_freed_memory else []
+    if ours:
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *ours]
     if kwargs.get("use_distributed_sampler"):
         raise ConfigError(
             "trainer.use_distributed_sampler=true is not supported: lab's data module shards "
