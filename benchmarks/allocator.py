@@ -46,9 +46,7 @@ def child(args: argparse.Namespace) -> None:
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         started = time.perf_counter()
         ids = torch.randint(1000, 20000, (batch, length))
-        loss = model(
-            input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids[:, 0] % 2
-        ).loss
+        loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids[:, 0] % 2).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -142,7 +142,10 @@ def main() -> None:
     parser.add_argument("--test-rows", type=int, default=500)
     parser.add_argument("--precision", default="32-true")
     parser.add_argument(
-        "--max-length", type=int, default=None, help="truncation for all (default: imdb 256, demo 64)"
+        "--max-length",
+        type=int,
+        default=None,
+        help="truncation for all (default: imdb 256, demo 64)",
     )
     parser.add_argument("--lab-override", action="append", default=[], help="extra lab override")
     parser.add_argument("--imdb-dir", type=Path, default=IMDB, help="folder with train/test.csv.gz")

@@ -65,7 +65,9 @@ class StepClock:
             "time_to_first_step_s": (self.first_step_start or 0) - PROCESS_START,
             "steps": len(self.step_ends),
             # per step, for finding where time goes (e.g. seconds against padded length)
-            "step_seconds": [b - a for a, b in zip(self.step_ends, self.step_ends[1:])],
+            "step_seconds": [
+                b - a for a, b in zip(self.step_ends[:-1], self.step_ends[1:], strict=True)
+            ],
             "step_tokens": self.step_tokens[1:],
         }
 

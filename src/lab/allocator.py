@@ -34,8 +34,10 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 DEFAULT_TRIM_THRESHOLD = 128 * 1024
 DEFAULT_MMAP_MAX = 65536
-# Freed memory at the top of the heap is returned to the OS only above this much.
-KEEP_UP_TO = 2**62
+# Freed memory at the top of the heap is returned to the OS only above this much: the largest
+# value mallopt's `int` takes (2 GiB). A larger Python int would wrap around to 0 in C, which
+# means "trim everything", the opposite of what is wanted.
+KEEP_UP_TO = 2**31 - 1
 
 
 @cache
@@ -43,9 +45,12 @@ def _glibc() -> ctypes.CDLL | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
-        return ctypes.CDLL("libc.so.6")
+        libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return None
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]  # out-of-range values raise, not wrap
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    return libc
 
 
 def reuse_freed_memory(enabled: bool) -> bool:

@@ -46,7 +46,7 @@ def build_trainer(
         raise ConfigError(
             f"unknown trainer option(s) {unknown}; valid: compile, reuse_freed_memory, {names}"
         )
-    ours = [CompileModel()] if compile else []
+    ours: list[L.Callback] = [CompileModel()] if compile else []
     ours += [ReuseFreedMemory()] if reuse_freed_memory else []
     if ours:
         kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *ours]
