@@ -6,11 +6,12 @@ Why: glibc's `malloc` serves every block above its mmap threshold (at most 32 Mi
 blocks: at batch 16 x 256 tokens one layer's attention probabilities alone are 16 x 12 x 256 x
 256 x 4 bytes = 50 MiB, and the step allocates them (and their dropout masks and gradients)
 over and over. Each fresh block arrives as zeroed pages through page faults: measured on a
-2-core AMD EPYC, MiniLM, 16 x 256, about 275,000 page faults (over 1 GiB of fresh pages) per
-step and 10% of its time (`benchmarks/allocator.py`). The usual advice for PyTorch on CPU is
-to preload jemalloc or TCMalloc; `mallopt` gets the same effect inside the process, with no
-library to install and nothing to set before Python starts: no block is mmapped (all come
-from the heap) and freed memory stays in the heap for the next step (no trim).
+2-core AMD EPYC, MiniLM, 16 x 256, about 330,000 page faults (over 1 GiB of fresh pages) per
+step; without them the step is 1.21x faster (`benchmarks/allocator.py`, `RESULTS.md`). The
+usual advice for PyTorch on CPU is to preload jemalloc or TCMalloc; `mallopt` gets the same
+effect inside the process, with no library to install and nothing to set before Python
+starts: no block is mmapped (all come from the heap) and freed memory stays in the heap for
+the next step (no trim).
 
 The cost: the process keeps its peak heap until the run ends (at teardown the defaults are
 restored and the heap is trimmed). Numbers are unchanged: this decides where memory comes
