@@ -14,8 +14,9 @@ starts: no block is mmapped (all come from the heap) and freed memory stays in t
 the next step (no trim).
 
 The cost: the process keeps its peak heap until the run ends (at teardown the defaults are
-restored and the heap is trimmed). Numbers are unchanged: this decides where memory comes
-from, not what is computed. On a non-glibc C library (macOS, musl) it does nothing. GPU
+restored and the heap is trimmed; glibc's adaptive mmap threshold stays fixed afterwards in a
+long-lived process, as after any `mallopt` call). Numbers are unchanged: this decides where
+memory comes from, not what is computed. On a non-glibc C library (macOS, musl) it does nothing. GPU
 tensors use CUDA's own caching allocator; this touches only host memory.
 """
 
