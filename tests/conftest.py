@@ -21,7 +21,20 @@ os.environ.update(
     WANDB_MODE="disabled",
     WANDB_SILENT="true",
     TOKENIZERS_PARALLELISM="false",
+    # Tests run on 2 pytest-xdist workers (pyproject addopts), one per core, so each worker
+    # and every `python -m lab.train` it starts uses one intra-op thread: the tiny models
+    # gain nothing from more, and two workers' threads spin-waiting on each other's core
+    # multiply wall time. Golden values are the same at 1 and 2 threads (rtol 1e-5).
+    OMP_NUM_THREADS="1",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_intra_op_thread() -> None:
+    """The in-process half of the OMP_NUM_THREADS above (torch may already be imported)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,8 +58,7 @@ def train_on_two_cpu_ranks(
     command = [sys.executable, "-m", "lab.train", *(["-m"] if multirun else []), *overrides]
     command += ["trainer.accelerator=cpu", "trainer.devices=2", "strategy=ddp"]
     command += ["paths.output_root=out"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -78,6 +90,33 @@ def pytest_configure(config: pytest.Config) -> None:
         from lab.testing import RECORD_ENV
 
         os.environ[RECORD_ENV] = "1"
+
+
+# The longest test files, longest first (`pytest --durations`, 2026-12-01): pytest-xdist
+# hands out whole files in collection order, so starting these first keeps both workers busy
+# to the end instead of leaving one alone with the 4-minute quickstart.
+LONGEST_FILES_FIRST = (
+    "test_quickstart.py",
+    "test_sweeps.py",
+    "test_resume.py",
+    "test_reproducibility.py",
+    "test_scale.py",
+    "test_seq2seq.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order test files longest first (stable: tests within a file keep their order)."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return (
+            LONGEST_FILES_FIRST.index(name)
+            if name in LONGEST_FILES_FIRST
+            else len(LONGEST_FILES_FIRST)
+        )
+
+    items.sort(key=rank)
 
 
 @pytest.fixture

@@ -438,19 +438,7 @@ def test_missing_columns_are_named_with_those_present(compose_cfg: Any, tmp_path
 
 
 # --------------------------------------------------------------------------- training
-@pytest.fixture
-def one_thread() -> Any:
-    """A 100k-parameter model gains nothing from intra-op threads, and on a shared CPU they
-    cost several times the run time (threads wait for each other); results are the same."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(
-    compose_cfg: Any, one_thread: None
-) -> None:
+def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(compose_cfg: Any) -> None:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
     from transformers.pipelines import SUPPORTED_TASKS
 
@@ -500,9 +488,7 @@ def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(
         assert row["context"][result["start"] : result["end"]] == result["answer"]
 
 
-def test_v2_data_scores_answerable_and_unanswerable_questions_apart(
-    compose_cfg: Any, one_thread: None
-) -> None:
+def test_v2_data_scores_answerable_and_unanswerable_questions_apart(compose_cfg: Any) -> None:
     from lab.train import run
 
     v2_data = [o.replace("data=squad", "data=squad_v2") for o in FIXTURE_DATA]

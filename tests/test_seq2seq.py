@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +33,6 @@ TINY = [
     "scheduler.warmup_ratio=0.0",
     "data.batch_size=16",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from intra-op threads, and on a busy machine their spin-waits
-    multiply wall time (measured: 30 s instead of 13 s for the training test); same results."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 # ----------------------------------------------------------------- metrics
