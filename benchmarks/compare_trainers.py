@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import gzip
 import json
+import math
 import platform
 import random
 import statistics
@@ -219,6 +220,7 @@ def main() -> None:
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     (out_dir / f"{stamp}.json").write_text(json.dumps(record, indent=2, default=str))
     print(markdown(summary, record["machine"], args))
+    print(per_round_vs_hf(results))
 
 
 def summarize(
@@ -269,8 +271,25 @@ def markdown(summary: dict[str, dict[str, float]], machine_info: dict[str, Any],
             f"| {key} | {row['samples_per_s']:.2f} | {row['vs_fastest_baseline']:.2f}x | "
             f"{row['vs_hf_trainer']:.2f}x | {row['tokens_per_sample']:.0f} | "
             f"{row['time_to_first_step_s']:.1f} | "
-            f"{row['peak_memory_mb']:.0f} | {row['accuracy']:.3f} | {row['model_tflops']:.2f} | {row['mfu']:.1%} |"
+            f"{row['peak_memory_mb']:.0f} | {row['accuracy']:.3f} | {row['model_tflops']:.2f} | "
+            f"{'n/a' if math.isnan(row['mfu']) else format(row['mfu'], '.1%')} |"
         )
+    return "\n".join(lines)
+
+
+def per_round_vs_hf(results: dict[str, list[dict[str, Any]]]) -> str:
+    """Each implementation's samples/s over HF Trainer's in the same alternated round: the
+    ratios of medians can pair different rounds, these cannot."""
+    lines = []
+    for key, runs in results.items():
+        dataset, impl = key.split("/", 1)
+        hf_runs = results.get(f"{dataset}/hf")
+        if impl == "hf" or not hf_runs:
+            continue
+        ratios = [
+            r["samples_per_s"] / h["samples_per_s"] for r, h in zip(runs, hf_runs, strict=True)
+        ]
+        lines.append(f"{key} / {dataset}/hf per round: " + ", ".join(f"{x:.2f}" for x in ratios))
     return "\n".join(lines)
 
 
