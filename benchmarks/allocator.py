@@ -1,5 +1,5 @@
 """Page faults and seconds per CPU training step, glibc's default allocator vs lab's
-`trainer.reuse_freed_memory` (`lab.allocator`), on the same model and batch shapes.
+`trainer.reuse_freed_memory` (`lab.training.allocator`), on the same model and batch shapes.
 
     .venv/bin/python benchmarks/allocator.py                      # MiniLM, batch 16, 64-256 tokens
     .venv/bin/python benchmarks/allocator.py --lengths 256 --batch-size 8 16 --repeats 5
@@ -32,7 +32,7 @@ def child(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from lab.allocator import reuse_freed_memory
+    from lab.training.allocator import reuse_freed_memory
 
     if args.setting == "reuse":
         reuse_freed_memory(True)

@@ -48,7 +48,7 @@ OPTIONS: dict[str, list[str]] = {
     "compile": ["--compile"],
     "bf16": [],
     "accumulate2": ["--accumulate", "2"],
-    # lab.allocator's trainer.reuse_freed_memory (lab's default) / glibc's default allocator
+    # lab.training.allocator's trainer.reuse_freed_memory (lab's default) / glibc's default allocator
     "reuse_memory": ["--freed-memory", "reuse"],
     "glibc_memory": ["--freed-memory", "glibc"],
 }

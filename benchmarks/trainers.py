@@ -325,7 +325,7 @@ def main() -> None:
         "--freed-memory",
         choices=["default", "reuse", "glibc"],
         default="default",
-        help="the implementation's own (lab: reuse), lab.allocator's reuse, or glibc's default",
+        help="the implementation's own (lab: reuse), lab.training.allocator's reuse, or glibc's default",
     )
     parser.add_argument(
         "--accumulate",
@@ -342,7 +342,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.freed_memory == "reuse" and args.impl != "lab":
-        from lab.allocator import reuse_freed_memory
+        from lab.training.allocator import reuse_freed_memory
 
         reuse_freed_memory(True)  # what lab's trainer.reuse_freed_memory does, for hf/torch
     clock = StepClock()

@@ -1,4 +1,5 @@
-"""`trainer.reuse_freed_memory` (lab.allocator): freed CPU blocks come back without page faults."""
+"""`trainer.reuse_freed_memory` (lab.training.allocator): freed CPU blocks come back without page
+faults."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import textwrap
 
 import pytest
 
-from lab.allocator import ReuseFreedMemory
 from lab.errors import ConfigError
-from lab.trainer import build_trainer
+from lab.training.allocator import ReuseFreedMemory
+from lab.training.trainer import build_trainer
 
 ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -21,7 +22,7 @@ ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 SCRIPT = textwrap.dedent(
     """
     import json, resource, torch
-    from lab.allocator import reuse_freed_memory
+    from lab.training.allocator import reuse_freed_memory
 
     def faults_for_a_64mib_block():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

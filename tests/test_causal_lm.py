@@ -67,7 +67,7 @@ def test_perplexity_is_exp_of_the_token_weighted_mean_loss() -> None:
 def test_tied_weights_are_optimized_once() -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from lab.optim import adamw
+    from lab.training.optim import adamw
 
     model = GPT2LMHeadModel(GPT2Config(vocab_size=16, n_embd=8, n_layer=1, n_head=1))
     assert model.lm_head.weight is model.transformer.wte.weight

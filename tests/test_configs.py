@@ -14,7 +14,7 @@ import pytest
 from hydra.utils import get_class, get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from lab.paths import conf_dir, config_root
+from lab.config.paths import conf_dir, config_root
 
 ROOT = config_root()
 # Groups whose options are selected on the command line; `hydra` is Hydra's own node and

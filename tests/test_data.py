@@ -16,7 +16,7 @@ from conftest import SENTIMENT
 def tokenizer():  # type: ignore[no-untyped-def]
     from transformers import AutoTokenizer
 
-    from lab.paths import package_path
+    from lab.config.paths import package_path
 
     return AutoTokenizer.from_pretrained(package_path("lab", "assets/tiny_bert"))
 

@@ -217,7 +217,7 @@ def test_fused_adamw_is_chosen_where_it_works(
     compose_cfg: Any, extra: list[str], fused: bool
 ) -> None:
     """`optimizer.fused=null` picks the fused kernel (HF Trainer's default) where it can run."""
-    from lab.assembly import optimizer_factory
+    from lab.build import optimizer_factory
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.LayerNorm(2))
     optimizer = optimizer_factory(compose_cfg(*TINY_FIXTURE_RUN, *extra))(model)

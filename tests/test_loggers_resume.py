@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.loggers import CSVLogger, wandb_logger
+from lab.training.loggers import CSVLogger, wandb_logger
 
 
 def test_wandb_logger_reuses_the_recorded_run_id(

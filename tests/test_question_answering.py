@@ -112,7 +112,7 @@ def test_squad_scores_percentages_and_v2_splits() -> None:
 def tokenizer() -> Any:
     from transformers import AutoTokenizer
 
-    from lab.paths import package_path
+    from lab.config.paths import package_path
 
     return AutoTokenizer.from_pretrained(package_path("lab", "assets/tiny_bert"))
 
@@ -539,7 +539,7 @@ def test_ddp_ranks_share_windows_and_score_each_question_once(
     """Two CPU processes split the test windows between them (a question's windows can land
     on both ranks); the gathered scores equal one process evaluating the exported model."""
     from lab.eval import evaluate, evaluation_config
-    from lab.runs import open_run
+    from lab.run_dir.runs import open_run
 
     train_on_two_cpu_ranks(
         *FIXTURE_DATA,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.paths import package_path
+from lab.config.paths import package_path
 from lab.train import run
 
 DEMO = Path(package_path("lab", "data/demo"))

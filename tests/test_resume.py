@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import torch
 
-from lab.checkpointing import AtomicCheckpointIO
 from lab.errors import EXIT_INTERRUPTED, LabError
 from lab.train import run
+from lab.training.checkpointing import AtomicCheckpointIO
 
 from conftest import TINY_FIXTURE_RUN
 

@@ -35,12 +35,12 @@ CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only
 def test_gpu_only_choices_fail_before_loading(
     overrides: list[str], message: str, compose_cfg: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lab.models
+    import lab.training.models
 
     def must_not_load(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a model was built before the configuration was rejected")
 
-    monkeypatch.setattr(lab.models, "head_from_config", must_not_load)
+    monkeypatch.setattr(lab.training.models, "head_from_config", must_not_load)
     with pytest.raises(ConfigError, match=message):
         run(compose_cfg(*TINY_FIXTURE_RUN, *overrides))
 
@@ -132,7 +132,7 @@ def test_ddp_multirun_gives_one_directory_per_job_each_with_its_own_ranks(
 
 
 def test_extra_ranks_keep_hydra_flags_but_not_the_multirun_or_its_overrides() -> None:
-    from lab.distributed import hydra_flags
+    from lab.training.distributed import hydra_flags
 
     argv = ["-m", "--config-dir", "/my/conf", "seed=1,2", "-cn=mine", "model=tiny_bert"]
     assert hydra_flags(argv) == ["--config-dir", "/my/conf", "-cn=mine"]
@@ -164,8 +164,8 @@ def test_slurm_launcher_config_composes() -> None:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from lab.paths import conf_dir
-    from lab.resolvers import register_resolvers
+    from lab.config.paths import conf_dir
+    from lab.config.resolvers import register_resolvers
 
     register_resolvers()
     GlobalHydra.instance().clear()

@@ -142,8 +142,8 @@ def _compose_with_hydra(*overrides: str):  # type: ignore[no-untyped-def]
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from lab.paths import conf_dir
-    from lab.resolvers import register_resolvers
+    from lab.config.paths import conf_dir
+    from lab.config.resolvers import register_resolvers
 
     register_resolvers()
     GlobalHydra.instance().clear()

@@ -149,7 +149,7 @@ def test_test_report_has_confusion_matrix(tiny_run: tuple[dict[str, float], Path
 
 
 def test_run_writes_curve_and_confusion_plots(tiny_run: tuple[dict[str, float], Path]) -> None:
-    from lab.plots import read_metric_series
+    from lab.run_dir.plots import read_metric_series
 
     _, run_dir = tiny_run
     for name in ("curves", "confusion_matrix"):

@@ -25,9 +25,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lab.cli import parse_options, run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, DataError
-from lab.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
+from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +131,10 @@ def evaluate(
     import lightning as L
     from hydra.utils import instantiate
 
-    from lab.assembly import build_datamodule, build_model, build_module
-    from lab.checkpointing import read_checkpoint
-    from lab.console import tame_library_output
-    from lab.progress import ProgressBar
+    from lab.build import build_datamodule, build_model, build_module
+    from lab.training.checkpointing import read_checkpoint
+    from lab.training.console import tame_library_output
+    from lab.training.progress import ProgressBar
 
     tame_library_output()
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
@@ -205,9 +205,9 @@ def print_metrics(
 
 def main(argv: list[str]) -> int:
     """Console entry point: parse `key=value` arguments, evaluate, write and print."""
-    from lab.plots import write_run_plots
-    from lab.records import write_json
-    from lab.resolvers import register_resolvers
+    from lab.config.resolvers import register_resolvers
+    from lab.run_dir.plots import write_run_plots
+    from lab.run_dir.records import write_json
 
     register_resolvers()
     values, data_overrides = parse_options(

@@ -26,9 +26,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lab.cli import parse_options, run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
-from lab.runs import TrainedRun, open_run
+from lab.run_dir.runs import TrainedRun, open_run
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -48,7 +48,7 @@ def export_run(
     run: TrainedRun, form: str = "merged", checkpoint: str | None = None, output: Path | None = None
 ) -> Path:
     """Write the run's model (or adapter) to a directory with its model card; return it."""
-    from lab.model_card import write_model_card
+    from lab.run_dir.model_card import write_model_card
 
     if form not in ("merged", "adapter"):
         raise ConfigError(f"form must be merged or adapter, got '{form}'")
@@ -86,10 +86,10 @@ def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
     """Rebuild the model from config, load the checkpoint's weights, save_pretrained."""
     from hydra.utils import instantiate
 
-    from lab.assembly import build_datamodule, build_model, build_module
-    from lab.checkpointing import read_checkpoint
-    from lab.resolvers import register_resolvers
-    from lab.runs import load_checkpoint_weights
+    from lab.build import build_datamodule, build_model, build_module
+    from lab.config.resolvers import register_resolvers
+    from lab.run_dir.runs import load_checkpoint_weights
+    from lab.training.checkpointing import read_checkpoint
 
     path = run.checkpoint(checkpoint)
     saved = read_checkpoint(path)  # missing or corrupt: a readable error before any rebuilding
@@ -134,7 +134,7 @@ def main(argv: list[str]) -> int:
     """Console entry point."""
     from rich.console import Console
 
-    from lab.console import tame_library_output
+    from lab.training.console import tame_library_output
 
     values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
     tame_library_output()

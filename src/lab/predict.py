@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lab.cli import parse_options, run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.inference.predictors import Predictor, predict_rows, predictor_for
 from lab.inference.rows import (
     RowError,
@@ -28,7 +28,7 @@ from lab.inference.rows import (
     open_input,
     read_rows,
 )
-from lab.runs import open_run
+from lab.run_dir.runs import open_run
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -80,8 +80,8 @@ def main(argv: list[str]) -> int:
     """Console entry point."""
     from rich.console import Console
 
-    from lab.console import tame_library_output
     from lab.errors import LabError
+    from lab.training.console import tame_library_output
 
     values, _ = parse_options(argv, OPTIONS, required=("run", "input", "output"), usage=USAGE)
     batch_size = int(values.get("batch_size", 32))

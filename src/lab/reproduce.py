@@ -74,7 +74,7 @@ def reproduce_run(
     run_dir: Path, *, rtol: float, atol: float
 ) -> tuple[bool, list[tuple[str, float, float | None, bool]], list[str]]:
     """Re-run `run_dir` from its resolved config; return (all ok, comparison rows, warnings)."""
-    from lab.resolvers import register_resolvers
+    from lab.config.resolvers import register_resolvers
     from lab.train import run
 
     record_path = run_dir / "record.json"

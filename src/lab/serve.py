@@ -22,10 +22,10 @@ field, a text over `max_text_length` characters, a wrong type, or a batch over
 import threading
 from typing import Annotated, Any
 
-from lab.cli import parse_options, run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference.predictors import Predictor, predict_rows, predictor_for
-from lab.runs import open_run
+from lab.run_dir.runs import open_run
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
     """Console entry point: load the run's model, then serve until interrupted."""
     import uvicorn
 
-    from lab.console import tame_library_output
+    from lab.training.console import tame_library_output
 
     values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
     try:

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from lab.cli import run_hydra_app
+from lab.config.cli import run_hydra_app
+from lab.config.paths import conf_dir
+from lab.config.resolvers import register_resolvers
 from lab.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, ConfigError, LabError
-from lab.paths import conf_dir
-from lab.resolvers import register_resolvers
 
 if TYPE_CHECKING:
     import lightning as L
 
-    from lab.resume import ResumePoint
+    from lab.run_dir.resume import ResumePoint
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     weights are loaded. `callbacks` adds built Lightning callbacks to the configured ones
     (for programmatic use: notebooks, benchmarks).
     """
-    from lab.distributed import job_scope
+    from lab.training.distributed import job_scope
 
     with job_scope():  # DDP ranks of this job only; one run directory per job (see module)
         return _run(cfg, list(callbacks))
@@ -51,9 +51,9 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
 def _run(cfg: DictConfig, callbacks: list[L.Callback]) -> dict[str, float]:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from lab.loggers import finish_wandb_run
-    from lab.records import finish_record, is_global_rank_zero, resume_record, start_record
-    from lab.resume import prepare_resume
+    from lab.run_dir.records import finish_record, is_global_rank_zero, resume_record, start_record
+    from lab.run_dir.resume import prepare_resume
+    from lab.training.loggers import finish_wandb_run
 
     output_dir = Path(cfg.paths.output_dir).resolve()
     # Refusals to resume come first and touch nothing in the run they refer to.
@@ -94,14 +94,14 @@ def _train(
     import lightning as L
     from hydra.utils import instantiate
 
-    from lab.adapters import parameter_counts
-    from lab.assembly import build_datamodule, build_model, build_module
-    from lab.checkpointing import AtomicCheckpointIO, ResumeStateCallback
-    from lab.console import tame_library_output
-    from lab.model_card import write_model_card
-    from lab.plots import log_plots, write_run_plots
-    from lab.records import finish_record, write_json
-    from lab.summary import print_summary
+    from lab.build import build_datamodule, build_model, build_module
+    from lab.run_dir.model_card import write_model_card
+    from lab.run_dir.plots import log_plots, write_run_plots
+    from lab.run_dir.records import finish_record, write_json
+    from lab.run_dir.summary import print_summary
+    from lab.training.adapters import parameter_counts
+    from lab.training.checkpointing import AtomicCheckpointIO, ResumeStateCallback
+    from lab.training.console import tame_library_output
 
     tame_library_output()
     check_hardware(cfg)

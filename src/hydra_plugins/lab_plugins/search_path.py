@@ -15,7 +15,7 @@ class LabSearchPathPlugin(SearchPathPlugin):
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         try:
-            from lab.paths import config_root
+            from lab.config.paths import config_root
 
             root = config_root()
         except (ImportError, FileNotFoundError):

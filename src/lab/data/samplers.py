@@ -1,7 +1,7 @@
 """Training-order samplers that are reproducible per epoch and resumable mid-epoch.
 
 Each epoch's order is a pure function of `(seed, epoch)`: no generator state to carry, so a run
-resumed mid-epoch (see `lab.checkpointing.ResumeStateCallback`) draws exactly the order an
+resumed mid-epoch (see `lab.training.checkpointing.ResumeStateCallback`) draws exactly the order an
 uninterrupted run draws, in the resumed epoch and in every later one. Lightning calls
 `set_epoch` at each epoch start.
 

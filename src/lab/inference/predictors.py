@@ -295,8 +295,8 @@ PREDICTORS: dict[str, type[Predictor]] = {
 
 
 def predictor_for(run: Any, device: str | None = None) -> Predictor:
-    """The predictor of a `lab.runs.TrainedRun`, its exported model loaded on `device`."""
-    from lab.runs import load_exported
+    """The predictor of a `lab.run_dir.runs.TrainedRun`, its exported model loaded on `device`."""
+    from lab.run_dir.runs import load_exported
 
     kind = PREDICTORS.get(run.task_module)
     if kind is None:

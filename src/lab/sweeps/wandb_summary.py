@@ -15,8 +15,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lab.loggers import resolve_wandb_mode
 from lab.sweeps.results import best_summary, trial_rows
+from lab.training.loggers import resolve_wandb_mode
 
 log = logging.getLogger(__name__)
 

@@ -126,7 +126,7 @@ class TaskModule(L.LightningModule):
         A PEFT model is saved twice: merged into `directory`, and as the adapter alone into
         `<directory>/../adapter`.
         """
-        from lab.adapters import export_peft, is_peft_model
+        from lab.training.adapters import export_peft, is_peft_model
 
         directory = Path(directory)
         if is_peft_model(self.model):

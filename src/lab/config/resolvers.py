@@ -11,7 +11,7 @@ import secrets
 
 from omegaconf import OmegaConf
 
-from lab.paths import package_path
+from lab.config.paths import package_path
 
 
 def _unique_suffix() -> str:
@@ -31,7 +31,7 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("lab.package_path"):
         OmegaConf.register_new_resolver("lab.package_path", package_path)
     if not OmegaConf.has_resolver("lab.run_dir"):
-        from lab.resume import run_dir_for
+        from lab.run_dir.resume import run_dir_for
 
         OmegaConf.register_new_resolver("lab.run_dir", run_dir_for, use_cache=True)
     if not OmegaConf.has_resolver("lab.no_cuda"):

@@ -11,12 +11,12 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent  # src/lab/config
 
 
 def config_root() -> Path:
     """Return the directory that holds `conf/`, `experiments/` and `sweeps/`."""
-    checkout = _PACKAGE_DIR.parent.parent  # src/lab -> repository root
+    checkout = _PACKAGE_DIR.parents[2]  # src/lab/config -> repository root
     if (checkout / "conf").is_dir():
         return checkout
     raise FileNotFoundError(

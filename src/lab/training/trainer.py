@@ -3,7 +3,7 @@
 `trainer.compile=true` compiles the Hugging Face model with `torch.compile` (in place, so
 checkpoints and the export keep their parameter names). `trainer.reuse_freed_memory=true`
 (the default) keeps freed CPU memory for the next step instead of page-faulting it back
-(`lab.allocator`; no effect on numbers). Every other key is a
+(`lab.training.allocator`; no effect on numbers). Every other key is a
 `lightning.pytorch.Trainer` argument, checked here so a typo gets the list of valid ones.
 
 `use_distributed_sampler` is always off: lab's data module gives every rank its share itself
@@ -37,7 +37,7 @@ def build_trainer(
 ) -> L.Trainer:
     """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile` and
     `ReuseFreedMemory` when `reuse_freed_memory`."""
-    from lab.allocator import ReuseFreedMemory
+    from lab.training.allocator import ReuseFreedMemory
 
     valid = inspect.signature(L.Trainer.__init__).parameters
     unknown = sorted(set(kwargs) - set(valid))

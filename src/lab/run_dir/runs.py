@@ -1,7 +1,7 @@
 """Open a finished run directory: its resolved config, record, exported model, checkpoints.
 
 `lab.eval`, `lab.predict`, `lab.export` and `lab.serve` all start from `run=<run dir>`; this
-module is the one place that knows the directory's layout (see `lab.records`) and turns a
+module is the one place that knows the directory's layout (see `lab.run_dir.records`) and turns a
 missing or damaged piece into one readable `LabError`.
 """
 
@@ -134,7 +134,7 @@ def quantization_config(load_in: str) -> Any:
     """A bitsandbytes config for `8bit` or `4bit` (NF4) loading; refused without CUDA."""
     from transformers import BitsAndBytesConfig
 
-    from lab.adapters import check_quantization
+    from lab.training.adapters import check_quantization
 
     if load_in not in ("8bit", "4bit"):
         raise LabError(f"load_in must be 8bit or 4bit, got '{load_in}'")
@@ -149,8 +149,8 @@ def quantization_config(load_in: str) -> Any:
 
 
 def load_checkpoint_weights(module: Any, checkpoint: dict[str, Any], path: Path) -> None:
-    """Load a checkpoint read by `lab.checkpointing.read_checkpoint` (read it before building
-    the model, so a bad file fails first) into a rebuilt task module; `path` names it."""
+    """Load a checkpoint read by `lab.training.checkpointing.read_checkpoint` (read it before
+    building the model, so a bad file fails first) into a rebuilt task module; `path` names it."""
     try:
         module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:

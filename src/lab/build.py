@@ -34,7 +34,7 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
     """The configured head (label maps from the data), quantized and wrapped by PEFT if asked."""
     from hydra.utils import instantiate
 
-    from lab.adapters import apply_peft, check_quantization
+    from lab.training.adapters import apply_peft, check_quantization
 
     peft_cfg = cfg.get("peft") or DictConfig({})
     quantization = instantiate(peft_cfg.quantization) if peft_cfg.get("quantization") else None

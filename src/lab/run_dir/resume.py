@@ -112,7 +112,7 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
             f"cannot resume {run_dir}: the config differs from the one it ran with:\n"
             + "\n".join(differences)
         )
-    from lab.checkpointing import LAST_CHECKPOINT, load_checkpoint_meta
+    from lab.training.checkpointing import LAST_CHECKPOINT, load_checkpoint_meta
 
     checkpoint = run_dir / "checkpoints" / LAST_CHECKPOINT
     meta = load_checkpoint_meta(checkpoint)

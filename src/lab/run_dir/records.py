@@ -63,8 +63,8 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     if is_global_rank_zero():
         (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         (output_dir / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(overrides)))
-    from lab.environment import code_version, hardware, package_versions
-    from lab.paths import config_root
+    from lab.config.paths import config_root
+    from lab.run_dir.environment import code_version, hardware, package_versions
 
     code, patch = code_version(config_root())
     if patch and is_global_rank_zero():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
-from lab.paths import conf_dir
-from lab.resolvers import register_resolvers
+from lab.config.paths import conf_dir
+from lab.config.resolvers import register_resolvers
 
 
 def compose_train_config(

@@ -1,0 +1,10 @@
+"""What a run leaves behind and how it is read back.
+
+records.py       record.json: command, status, metrics, code, packages, data fingerprints
+environment.py   code version, packages and hardware for the record
+resume.py        continuing an interrupted run exactly (`resume=<dir>|auto`)
+runs.py          opening a finished run directory (config, record, model, checkpoints)
+model_card.py    the README.md beside the exported model
+plots.py         training curves and each head's report figures
+summary.py       the final metrics table and the run directory line
+"""

@@ -1,0 +1,13 @@
+"""Lightning plumbing and model building: everything between a config and `trainer.fit`.
+
+models.py         HF heads from pretrained weights or from a config
+adapters.py       PEFT (LoRA, IA3, QLoRA): apply, count parameters, export
+optim.py          optimizer and scheduler factories
+trainer.py        the Lightning Trainer with lab's switches (compile, allocator)
+checkpointing.py  atomic checkpoint writes, exact-resume state, preemption saves
+progress.py       the rich progress bar (reads metrics only when it redraws)
+loggers.py        CSV and W&B loggers (W&B offline when unreachable)
+console.py        a quiet console: library chatter to train.log only
+distributed.py    DDP under Hydra: extra ranks run their own job
+allocator.py      glibc keeps freed CPU memory for the next step
+"""
