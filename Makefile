@@ -1,6 +1,7 @@
 # Two commands for a fresh clone (see README.md):
 #   make quickstart   set up .venv and train the offline quickstart
 #   make test         set up .venv, then lint, type-check and run the test suite
+#   make test-fast    lint, the unit tests and one end-to-end smoke run (under 3 min on 2 cores)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 # e.g. `make setup TORCH_SPEC="torch==2.13.0 --index-url <your wheel index>"`.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup quickstart test lint typecheck clean
+.PHONY: setup quickstart test test-fast lint typecheck clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +27,11 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+# Leaves out the tests marked `slow` (they train models), except the one marked `smoke`.
+test-fast: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "smoke or not (slow or gpu)"
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,11 +1,17 @@
-"""Shared test setup: offline, hermetic caches, and a helper to compose lab's real config."""
+"""Shared test setup: offline, hermetic caches, lab's real config, lab's command line.
+
+Markers (declared in pyproject.toml): `slow` marks a test that trains a model (in process,
+through a module fixture, or in a `python -m lab.*` subprocess); `make test-fast` leaves those
+out except the one marked `smoke`. `gpu` marks a test that needs CUDA; it is skipped where
+there is none.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -50,15 +56,49 @@ def _datasets_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     datasets.config.HF_DATASETS_CACHE = previous
 
 
+def lab_command(tool: str, *args: str) -> list[str]:
+    """The command line `python -m lab.<tool> <args>`, with this test session's Python."""
+    return [sys.executable, "-m", f"lab.{tool}", *args]
+
+
+def lab_cli(
+    tool: str,
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m lab.<tool> <args>` in a subprocess; stdout and stderr captured as text.
+
+    `env` adds to (or overrides) this process's environment. The exit code is the caller's
+    to check: many tests expect a failure.
+    """
+    return subprocess.run(
+        lab_command(tool, *args),
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def train_on_two_cpu_ranks(
     *overrides: str, cwd: Path, multirun: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`python -m lab.train [-m] <overrides>` as DDP over 2 CPU processes (gloo), outputs
     under `<cwd>/out`; fails the test with the end of stderr if the command fails."""
-    command = [sys.executable, "-m", "lab.train", *(["-m"] if multirun else []), *overrides]
-    command += ["trainer.accelerator=cpu", "trainer.devices=2", "strategy=ddp"]
-    command += ["paths.output_root=out"]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    result = lab_cli(
+        "train",
+        *(["-m"] if multirun else []),
+        *overrides,
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "strategy=ddp",
+        "paths.output_root=out",
+        cwd=cwd,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -106,7 +146,8 @@ LONGEST_FILES_FIRST = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order test files longest first (stable: tests within a file keep their order)."""
+    """Order test files longest first (stable: tests within a file keep their order), and
+    skip `gpu` tests where CUDA is missing."""
 
     def rank(item: pytest.Item) -> int:
         name = item.path.name
@@ -117,6 +158,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
     items.sort(key=rank)
+
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu_tests:
+        import torch
+
+        if not torch.cuda.is_available():
+            for item in gpu_tests:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
 
 
 @pytest.fixture

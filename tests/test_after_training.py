@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import signal
 import socket
@@ -29,7 +28,9 @@ from lab.config import compose_train_config
 from lab.errors import LabError
 from lab.train import run
 
-from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN
+from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN, lab_cli, lab_command
+
+pytestmark = pytest.mark.slow  # every test here uses a model trained by a module fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -285,14 +286,11 @@ def test_push_to_hub_uploads_to_a_local_stand_in_and_never_writes_the_token(
 ) -> None:
     token = "hf_TESTTOKENdoNotLeak0123456789"
     target = tmp_path / "share"
-    env = {**os.environ, "HF_TOKEN": token, "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1"}
-    command = [sys.executable, "-m", "lab.export", f"run={classifier}", f"output={target}"]
+    env = {"HF_TOKEN": token, "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    export = ["export", f"run={classifier}", f"output={target}", "push_to_hub=me/tiny-sentiment"]
     with FakeHub() as hub:
         env["HF_ENDPOINT"] = hub.endpoint
-        done = subprocess.run(
-            [*command, "push_to_hub=me/tiny-sentiment"],
-            env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
-        )  # fmt: skip
+        done = lab_cli(*export, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "Pushed to the Hub" in done.stdout
     uploaded = hub.files["me/tiny-sentiment"]
@@ -312,10 +310,7 @@ def test_push_to_hub_uploads_to_a_local_stand_in_and_never_writes_the_token(
         probe.bind(("127.0.0.1", 0))
         env["HF_ENDPOINT"] = f"http://127.0.0.1:{probe.getsockname()[1]}"
     shutil.rmtree(target)
-    failed = subprocess.run(
-        [*command, "push_to_hub=me/tiny-sentiment"],
-        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+    failed = lab_cli(*export, env=env, cwd=ROOT)
     assert failed.returncode == 2
     assert "error: upload to the Hub repository me/tiny-sentiment failed" in failed.stderr
     assert token not in failed.stdout + failed.stderr
@@ -342,10 +337,9 @@ def _call(url: str, body: Any = None) -> tuple[int, Any]:
 def server(classifier: Path) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
-        [
-            sys.executable, "-m", "lab.serve", f"run={classifier}", f"port={port}",
-            "max_batch_size=3", "max_text_length=40",
-        ],
+        lab_command(
+            "serve", f"run={classifier}", f"port={port}", "max_batch_size=3", "max_text_length=40"
+        ),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

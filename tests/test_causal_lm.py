@@ -76,6 +76,7 @@ def test_tied_weights_are_optimized_once() -> None:
     assert len(held) == len(set(held)) == len(list(model.parameters()))
 
 
+@pytest.mark.slow
 def test_tiny_gpt2_learns_the_fixture_and_exports_a_generator(compose_cfg) -> None:  # type: ignore[no-untyped-def]
     from transformers import pipeline
 

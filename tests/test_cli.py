@@ -4,34 +4,26 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import TINY_FIXTURE_RUN
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from conftest import TINY_FIXTURE_RUN, lab_cli
 
 
 def test_help_lists_groups_and_options(tmp_path: Path) -> None:
-    result = _cli("--help", cwd=tmp_path)
+    result = lab_cli("train", "--help", cwd=tmp_path)
     assert result.returncode == 0
     assert re.search(r"^model: .*minilm.*tiny_bert", result.stdout, re.M)
     assert re.search(r"^experiment: .*roberta_imdb", result.stdout, re.M)
 
 
+@pytest.mark.slow
+@pytest.mark.smoke  # the end-to-end run `make test-fast` keeps
 def test_train_run_prints_summary_and_run_directory(tmp_path: Path) -> None:
-    result = _cli(*TINY_FIXTURE_RUN, "trainer.max_epochs=1", "paths.output_root=out", cwd=tmp_path)
+    result = lab_cli(
+        "train", *TINY_FIXTURE_RUN, "trainer.max_epochs=1", "paths.output_root=out", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "out" / "runs").glob("*/*")
     assert f"Run directory: {run_dir.resolve()}" in result.stdout.replace("\n", "")
@@ -43,8 +35,10 @@ def test_train_run_prints_summary_and_run_directory(tmp_path: Path) -> None:
     assert (run_dir / "model" / "config.json").is_file()
 
 
+@pytest.mark.slow
 def test_multirun_gives_one_directory_per_job(tmp_path: Path) -> None:
-    result = _cli(
+    result = lab_cli(
+        "train",
         "-m",
         *TINY_FIXTURE_RUN,
         "trainer.max_epochs=1",

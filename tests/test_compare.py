@@ -15,6 +15,8 @@ from lab.train import run
 
 from conftest import TINY_FIXTURE_RUN
 
+pytestmark = pytest.mark.slow  # every test compares runs a module fixture trains
+
 
 @pytest.fixture(scope="module")
 def three_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -16,6 +16,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.paths import conf_dir, config_root
 
+from conftest import lab_cli
+
 ROOT = config_root()
 # Groups whose options are selected on the command line; `hydra` is Hydra's own node and
 # `base/` folders hold shared fragments included by options, not options themselves.
@@ -102,16 +104,7 @@ def test_option_composes_and_targets_bind(option: str, compose_cfg: Any, tmp_pat
 
 
 def test_experiment_composes_from_another_directory(tmp_path: Path, monkeypatch: Any) -> None:
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-m", "lab.train", "--cfg", "job", "experiment=roberta_imdb"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = lab_cli("train", "--cfg", "job", "experiment=roberta_imdb", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     cfg = OmegaConf.create(result.stdout)
     assert cfg.model.pretrained == "FacebookAI/roberta-base"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +12,7 @@ import torch
 from lab.errors import ConfigError, DataError
 from lab.train import run
 
-from conftest import SENTIMENT, TINY_FIXTURE_RUN
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from conftest import SENTIMENT, TINY_FIXTURE_RUN, lab_cli
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -45,7 +33,7 @@ def _fixture_run_on(path: Path, *extra: str) -> list[str]:
 
 # ---------------------------------------------------------------- CLI: Hydra-level errors
 def test_unknown_model_option_lists_valid_ones(tmp_path: Path) -> None:
-    result = _cli("model=robertaa", cwd=tmp_path)
+    result = lab_cli("train", "model=robertaa", cwd=tmp_path)
     assert result.returncode != 0
     assert "Could not find 'model/robertaa'" in result.stderr
     for option in ("roberta", "bert", "minilm", "tiny_bert", "deberta_v3", "distilbert"):
@@ -54,14 +42,14 @@ def test_unknown_model_option_lists_valid_ones(tmp_path: Path) -> None:
 
 
 def test_unknown_data_option_lists_valid_ones(tmp_path: Path) -> None:
-    result = _cli("data=imbd", cwd=tmp_path)
+    result = lab_cli("train", "data=imbd", cwd=tmp_path)
     assert result.returncode != 0
     for option in ("imdb", "sst2", "yelp_review_full", "csv", "json", "demo"):
         assert f"\t{option}\n" in result.stderr
 
 
 def test_unknown_key_names_close_match_and_valid_keys(tmp_path: Path) -> None:
-    result = _cli("data.batchsize=8", cwd=tmp_path)
+    result = lab_cli("train", "data.batchsize=8", cwd=tmp_path)
     assert result.returncode != 0
     assert "Did you mean data.batch_size?" in result.stderr
     assert "Valid keys of data:" in result.stderr and "max_length" in result.stderr
@@ -70,7 +58,8 @@ def test_unknown_key_names_close_match_and_valid_keys(tmp_path: Path) -> None:
 
 def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
-    result = _cli(
+    result = lab_cli(
+        "train",
         "model=tiny_bert",
         "data=csv",
         f"data.path={missing}",
@@ -159,6 +148,7 @@ def test_data_errors(
     assert not (Path(cfg.paths.output_dir) / "model").exists()
 
 
+@pytest.mark.slow
 def test_error_leaves_earlier_checkpoints_intact(compose_cfg: Any, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run(compose_cfg(*TINY_FIXTURE_RUN, "trainer.max_epochs=1", output_dir=run_dir))
@@ -182,12 +172,14 @@ def test_vocabulary_larger_than_embeddings(compose_cfg: Any) -> None:
         run(cfg)
 
 
+@pytest.mark.slow
 def test_fixture_is_fine(compose_cfg: Any) -> None:
     """Control: the same overrides on the real fixture raise nothing up to training."""
     cfg = compose_cfg(*_fixture_run_on(SENTIMENT, "trainer.max_epochs=1", "callbacks=none"))
     assert "val/acc" in run(cfg)
 
 
+@pytest.mark.slow
 def test_no_logger_with_default_callbacks_runs(compose_cfg: Any) -> None:
     """`logger=none` keeps the default callbacks working (the LR monitor needs a logger)."""
     overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("logger=")]

@@ -47,6 +47,7 @@ def lora_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Capture, Path]:
     return capture, run_dir
 
 
+@pytest.mark.slow
 def test_only_adapters_and_head_change(lora_run: tuple[_Capture, Path]) -> None:
     capture, _ = lora_run
     final = capture.module.model.state_dict()
@@ -58,6 +59,7 @@ def test_only_adapters_and_head_change(lora_run: tuple[_Capture, Path]) -> None:
     assert frozen and all(torch.equal(capture.initial[k], final[k]) for k in frozen)
 
 
+@pytest.mark.slow
 def test_trainable_share_is_recorded(lora_run: tuple[_Capture, Path]) -> None:
     _, run_dir = lora_run
     counts = json.loads((run_dir / "record.json").read_text())["parameters"]
@@ -65,6 +67,7 @@ def test_trainable_share_is_recorded(lora_run: tuple[_Capture, Path]) -> None:
     assert counts["trainable_percent"] == pytest.approx(100 * counts["trainable"] / counts["total"])
 
 
+@pytest.mark.slow
 def test_merged_export_gives_the_adapted_logits(lora_run: tuple[_Capture, Path]) -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -84,6 +87,7 @@ def test_merged_export_gives_the_adapted_logits(lora_run: tuple[_Capture, Path])
     }
 
 
+@pytest.mark.slow
 def test_ia3_trains_fewer_parameters_than_lora(compose_cfg: Any, tmp_path: Path) -> None:
     run(
         compose_cfg(
@@ -109,6 +113,7 @@ def test_qlora_without_cuda_stops_before_loading(compose_cfg: Any) -> None:
         run(cfg)
 
 
+@pytest.mark.slow
 def test_export_adapter_form_and_from_a_checkpoint(
     lora_run: tuple[_Capture, Path], tmp_path: Path
 ) -> None:
@@ -133,6 +138,7 @@ def test_export_adapter_form_and_from_a_checkpoint(
     assert "test/acc" in (rebuilt / "adapter" / "README.md").read_text()  # best: its metrics
 
 
+@pytest.mark.slow
 def test_adapter_export_loads_in_a_pipeline_on_its_pretrained_base(tmp_path: Path) -> None:
     """`<run>/adapter` alone, on the base model its config names (the packaged MiniLM), gives
     the merged export's scores in a `pipeline`; the label names come from `<run>/model`."""

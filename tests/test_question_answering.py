@@ -16,26 +16,23 @@ import pytest
 import torch
 
 from lab.errors import ConfigError, DataError
-from lab.tasks.question_answering import (
+from lab.tasks.question_answering.data import QuestionAnsweringDataModule, answer_token_span
+from lab.tasks.question_answering.decoding import (
     CLS_INDEX,
-    QuestionAnsweringDataModule,
-    SpanLogits,
     Window,
     answer_questions,
-    answer_token_span,
     best_span,
     postprocess_predictions,
-    squad_json_files,
-    squad_json_rows,
-    windows_from_logits,
 )
-from lab.tasks.squad_metrics import (
+from lab.tasks.question_answering.metrics import SpanLogits, windows_from_logits
+from lab.tasks.question_answering.scores import (
     best_scores,
     exact_match_score,
     f1_score,
     normalize_answer,
     squad_scores,
 )
+from lab.tasks.question_answering.squad_json import squad_json_files, squad_json_rows
 
 from conftest import FIXTURES, train_on_two_cpu_ranks
 
@@ -438,6 +435,7 @@ def test_missing_columns_are_named_with_those_present(compose_cfg: Any, tmp_path
 
 
 # --------------------------------------------------------------------------- training
+@pytest.mark.slow
 def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(compose_cfg: Any) -> None:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
     from transformers.pipelines import SUPPORTED_TASKS
@@ -488,6 +486,7 @@ def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(compose_cf
         assert row["context"][result["start"] : result["end"]] == result["answer"]
 
 
+@pytest.mark.slow
 def test_v2_data_scores_answerable_and_unanswerable_questions_apart(compose_cfg: Any) -> None:
     from lab.train import run
 
@@ -519,7 +518,7 @@ def test_decided_answer_has_its_character_span_and_window_probability() -> None:
     softmax(end) over the window, worked out by hand here."""
     import math
 
-    from lab.tasks.question_answering import Answer, Window, decide_answers
+    from lab.tasks.question_answering.decoding import Answer, decide_answers
 
     window = Window("q", [None, (0, 1), (2, 3)], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0])
     (answer,) = decide_answers([window], {"q": "a b"}).values()
@@ -533,6 +532,7 @@ def test_decided_answer_has_its_character_span_and_window_probability() -> None:
     assert abstained == Answer("", 0, 0, pytest.approx(cls_share * cls_share))
 
 
+@pytest.mark.slow
 def test_ddp_ranks_share_windows_and_score_each_question_once(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
@@ -558,3 +558,80 @@ def test_ddp_ranks_share_windows_and_score_each_question_once(
     assert len(report["examples"]) == 5
     for name in ("test/exact_match", "test/f1", "test/loss"):
         assert distributed[name] == pytest.approx(single[name], rel=1e-5, abs=1e-5), name
+
+
+# --------------------------------------------------------------------------- package layout
+def test_predictor_and_decoding_import_without_lightning() -> None:
+    """`lab.predict` / `lab.serve` import the head's predictor: it must not pull in Lightning
+    (a fresh interpreter, since this one has long imported it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "import lab.tasks.question_answering.predictor\n"
+        "import lab.tasks.question_answering.decoding\n"
+        "from lab.tasks.question_answering import answer_questions\n"
+        "training = {'lightning', 'pytorch_lightning'}\n"
+        "package = 'lab.tasks.question_answering.'\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in training\n"
+        "    or m in (package + 'module', package + 'data'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_old_dotted_names_of_the_single_file_head_still_resolve() -> None:
+    """Run directories written before the package name the classes by their old paths in
+    config.yaml; `lab.eval` and `lab.train run=...` instantiate them by those names."""
+    from hydra.utils import get_class
+
+    import lab.tasks.question_answering as package
+    from lab.tasks.question_answering import decoding
+    from lab.tasks.question_answering.data import QuestionAnsweringDataModule as DataModule
+    from lab.tasks.question_answering.module import QuestionAnsweringModule
+
+    old = "lab.tasks.question_answering."
+    assert get_class(old + "QuestionAnsweringModule") is QuestionAnsweringModule
+    assert get_class(old + "QuestionAnsweringDataModule") is DataModule
+    assert package.answer_questions is decoding.answer_questions
+    assert {"QuestionAnsweringModule", "QuestionAnsweringDataModule"} <= set(dir(package))
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        package.NoSuchThing  # noqa: B018
+
+
+def test_task_yaml_predictor_answers_with_the_run_config(compose_cfg: Any) -> None:
+    """`task.predictor` completes with (model, tokenizer, cfg) and windows as the run did:
+    its answers equal `answer_questions` called with the run's lengths (64 / 16 here)."""
+    from hydra.utils import instantiate
+
+    from lab.inference.predictors import Predictor
+
+    cfg: Any = compose_cfg(*FIXTURE_DATA)
+    assert cfg.task.pipeline_tag == "question-answering"
+    assert cfg.task.pin_label_names is False and dict(cfg.task.report_plots) == {}
+    torch.manual_seed(0)
+    model = instantiate(cfg.model.network)(head=cfg.task.head).eval()
+    tokenizer = instantiate(cfg.model.tokenizer)
+    predictor = instantiate(cfg.task.predictor)(model=model, tokenizer=tokenizer, cfg=cfg)
+    assert isinstance(predictor, Predictor)
+    assert predictor.fields == ("question", "context")
+    rows = [json.loads(line) for line in (SQUAD / "test.jsonl").read_text().splitlines()]
+    results = predictor.predict(rows)
+    expected = answer_questions(
+        model,
+        tokenizer,
+        [r["question"] for r in rows],
+        [r["context"] for r in rows],
+        max_length=64,
+        doc_stride=16,
+    )
+    assert [list(r) for r in results] == [["answer", "start", "end", "score"]] * len(rows)
+    for result, answer, row in zip(results, expected, rows, strict=True):
+        assert (result["answer"], result["start"], result["end"]) == answer[:3]
+        assert result["score"] == pytest.approx(answer.score)
+        assert row["context"][result["start"] : result["end"]] == result["answer"]
+    # Windows of 64 tokens, not the tokenizer's 512: some fixture contexts need several.
+    assert max(len(tokenizer(r["question"], r["context"])["input_ids"]) for r in rows) > 64

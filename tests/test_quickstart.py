@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lab.config.paths import package_path
 from lab.train import run
+
+from conftest import lab_cli
 
 DEMO = Path(package_path("lab", "data/demo"))
 
@@ -33,6 +35,7 @@ def test_demo_set_shape() -> None:
     assert not texts["validation"] & texts["test"]
 
 
+@pytest.mark.slow
 def test_quickstart_defaults_with_limited_batches(compose_cfg: Any, tmp_path: Path) -> None:
     """The default config (no model/data overrides): real MiniLM, demo data, a few batches."""
     from transformers import pipeline
@@ -52,19 +55,14 @@ def test_quickstart_defaults_with_limited_batches(compose_cfg: Any, tmp_path: Pa
     assert classifier("a lovely, warm film")[0]["label"] in {"negative", "positive"}
 
 
+@pytest.mark.slow
 def test_full_quickstart_reaches_its_accuracy_target(tmp_path: Path) -> None:
     """`python -m lab.train` with no arguments: test accuracy >= 0.85 (the README's promise).
 
     The wall time is printed, not asserted (speed is a benchmark's business).
     """
     started = time.time()
-    result = subprocess.run(
-        [sys.executable, "-m", "lab.train", "logger=csv", "paths.output_root=out"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = lab_cli("train", "logger=csv", "paths.output_root=out", cwd=tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "out" / "runs").glob("*/*")
     metrics = json.loads((run_dir / "metrics.json").read_text())

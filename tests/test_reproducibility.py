@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import torch
 from lab.testing import assert_golden, assert_metrics_close, compare_metrics
 from lab.train import run
 
-from conftest import TINY_FIXTURE_RUN
+from conftest import TINY_FIXTURE_RUN, lab_cli
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -36,6 +34,7 @@ def recorded_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 def test_record_describes_code_packages_hardware_and_data(recorded_run: Path) -> None:
     record = json.loads((recorded_run / "record.json").read_text())
     git = record["code"]["git"]
@@ -55,6 +54,7 @@ def test_record_describes_code_packages_hardware_and_data(recorded_run: Path) ->
     assert record["command"] and record["argv"]
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_are_bit_identical_with_dataloader_workers(
     recorded_run: Path, compose_cfg: Any, tmp_path: Path
 ) -> None:
@@ -75,6 +75,7 @@ def test_same_config_and_seed_are_bit_identical_with_dataloader_workers(
     assert runs[0][1] == _losses(recorded_run)
 
 
+@pytest.mark.slow
 def test_golden_loss_curve_text_classification(recorded_run: Path) -> None:
     """tiny_bert, seed 42, lr 1e-3, fixture sentiment data, 3 epochs: the recorded losses."""
     assert_golden(
@@ -82,16 +83,11 @@ def test_golden_loss_curve_text_classification(recorded_run: Path) -> None:
     )
 
 
-def _reproduce(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.reproduce", *args], capture_output=True, text=True, timeout=300
-    )
-
-
+@pytest.mark.slow
 def test_reproduce_passes_on_an_unchanged_run_and_fails_on_a_tampered_one(
     recorded_run: Path,
 ) -> None:
-    result = _reproduce(str(recorded_run))
+    result = lab_cli("reproduce", str(recorded_run))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (
         "FAIL" not in result.stdout and result.stdout.count("pass") == 12
@@ -105,14 +101,14 @@ def test_reproduce_passes_on_an_unchanged_run_and_fails_on_a_tampered_one(
     record["metrics"]["test/acc"] += 0.25
     record["packages"]["torch"] = "0.0.1"
     (recorded_run / "record.json").write_text(json.dumps(record))
-    result = _reproduce(str(recorded_run))
+    result = lab_cli("reproduce", str(recorded_run))
     assert result.returncode == 1
     assert re.search(r"test/acc .*FAIL", result.stdout)
     assert "package torch: recorded 0.0.1" in result.stdout
 
 
 def test_reproduce_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
-    result = _reproduce(str(tmp_path))
+    result = lab_cli("reproduce", str(tmp_path))
     assert result.returncode == 2
     assert "is not a lab run directory" in result.stderr
 
@@ -137,35 +133,24 @@ def test_golden_records_only_deliberately(tmp_path: Path, monkeypatch: pytest.Mo
     assert json.loads((tmp_path / "new.json").read_text()) == [1.0, 2.1]
 
 
+@pytest.mark.slow
 def test_reproduce_experiment_checks_its_expected_metrics(tmp_path: Path) -> None:
     """`experiments/tiny_demo_smoke.yaml` pins its accuracy in an `expected:` block."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lab.reproduce",
-            "experiment=tiny_demo_smoke",
-            "paths.output_root=out",
-        ],
+    result = lab_cli(
+        "reproduce",
+        "experiment=tiny_demo_smoke",
+        "paths.output_root=out",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=900,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert re.search(r"test/acc .*pass", result.stdout)
-    failing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lab.reproduce",
-            "experiment=tiny_demo_smoke",
-            "paths.output_root=out",
-            "optimizer.lr=1e-9",
-        ],
+    failing = lab_cli(
+        "reproduce",
+        "experiment=tiny_demo_smoke",
+        "paths.output_root=out",
+        "optimizer.lr=1e-9",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=900,
     )
     assert failing.returncode == 1 and "FAIL" in failing.stdout

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +14,11 @@ from lab.errors import EXIT_INTERRUPTED, LabError
 from lab.train import run
 from lab.training.checkpointing import AtomicCheckpointIO
 
-from conftest import TINY_FIXTURE_RUN
+from conftest import TINY_FIXTURE_RUN, lab_cli
 
 HELPERS = Path(__file__).resolve().parent / "helpers"
+# Lets the runs' config name `fault_injection.KillAtStep` (tests/helpers).
+FAULT_INJECTION = {"PYTHONPATH": str(HELPERS)}
 # 56 train rows / batch 16 = 4 steps per epoch; 3 epochs = 12 steps; last.ckpt every 2 steps.
 RESUMABLE_RUN = [
     *TINY_FIXTURE_RUN,
@@ -27,20 +26,6 @@ RESUMABLE_RUN = [
     "callbacks.last_checkpoint.every_n_train_steps=2",
     "+callbacks.fault={_target_: fault_injection.KillAtStep}",
 ]
-
-
-def _cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(HELPERS), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "lab.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-    )
 
 
 def _losses(run_dir: Path) -> list[tuple[str, str]]:
@@ -56,17 +41,24 @@ def _only_run(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("uninterrupted")
-    result = _cli(*RESUMABLE_RUN, "paths.output_root=out", cwd=cwd)
+    result = lab_cli("train", *RESUMABLE_RUN, "paths.output_root=out", cwd=cwd, env=FAULT_INJECTION)
     assert result.returncode == 0, result.stderr[-3000:]
     return _only_run(cwd / "out")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
 def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
     signal_name: str, uninterrupted: Path, tmp_path: Path
 ) -> None:
     kill = {"LAB_TEST_KILL_AT_STEP": "7", "LAB_TEST_KILL_SIGNAL": signal_name}
-    first = _cli(*RESUMABLE_RUN, "paths.output_root=out", cwd=tmp_path, env=kill)
+    first = lab_cli(
+        "train",
+        *RESUMABLE_RUN,
+        "paths.output_root=out",
+        cwd=tmp_path,
+        env={**FAULT_INJECTION, **kill},
+    )
     run_dir = _only_run(tmp_path / "out")
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     record = json.loads((run_dir / "record.json").read_text())
@@ -81,7 +73,14 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
         assert record["status"].startswith("interrupted")
     assert not (run_dir / "metrics.json").exists()
 
-    resumed = _cli(*RESUMABLE_RUN, "paths.output_root=out", "resume=auto", cwd=tmp_path)
+    resumed = lab_cli(
+        "train",
+        *RESUMABLE_RUN,
+        "paths.output_root=out",
+        "resume=auto",
+        cwd=tmp_path,
+        env=FAULT_INJECTION,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _only_run(tmp_path / "out") == run_dir, "resumed in place, no new run directory"
     record = json.loads((run_dir / "record.json").read_text())
@@ -93,17 +92,18 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
     assert len(_losses(run_dir)) == 12
 
 
+@pytest.mark.slow
 def test_lora_run_interrupted_then_resumed_matches_uninterrupted(tmp_path: Path) -> None:
     """A PEFT checkpoint holds what resuming needs: adapter, head, optimizer, loop state."""
     lora = [*RESUMABLE_RUN, "peft=lora", "optimizer.lr=1e-2", "paths.output_root=out"]
     (tmp_path / "whole").mkdir()
     (tmp_path / "cut").mkdir()
-    whole = _cli(*lora, cwd=tmp_path / "whole")
+    whole = lab_cli("train", *lora, cwd=tmp_path / "whole", env=FAULT_INJECTION)
     assert whole.returncode == 0, whole.stderr[-3000:]
     kill = {"LAB_TEST_KILL_AT_STEP": "7", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
-    first = _cli(*lora, cwd=tmp_path / "cut", env=kill)
+    first = lab_cli("train", *lora, cwd=tmp_path / "cut", env={**FAULT_INJECTION, **kill})
     assert first.returncode == EXIT_INTERRUPTED, first.stderr[-2000:]
-    resumed = _cli(*lora, "resume=auto", cwd=tmp_path / "cut")
+    resumed = lab_cli("train", *lora, "resume=auto", cwd=tmp_path / "cut", env=FAULT_INJECTION)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     run_dir = _only_run(tmp_path / "cut" / "out")
     uninterrupted = _only_run(tmp_path / "whole" / "out")
@@ -112,6 +112,7 @@ def test_lora_run_interrupted_then_resumed_matches_uninterrupted(tmp_path: Path)
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_finished_run(uninterrupted: Path, compose_cfg: Any) -> None:
     before = (uninterrupted / "record.json").read_text()
     cfg = compose_cfg(*RESUMABLE_RUN, f"resume={uninterrupted}", output_dir=uninterrupted)
@@ -133,6 +134,7 @@ def _interrupted_copy(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_config_and_shows_the_diff(
     uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,6 +153,7 @@ def test_resume_refuses_a_different_config_and_shows_the_diff(
     assert "optimizer.lr: 5e-05 -> 0.001" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_corrupt_checkpoint(
     uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

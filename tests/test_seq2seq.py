@@ -249,6 +249,7 @@ def _summarize(model_dir: Path, text: str) -> str:
     return str(tokenizer.decode(ids[0], skip_special_tokens=True))
 
 
+@pytest.mark.slow
 def test_tiny_bart_learns_the_summaries_and_exports_a_summarizer(compose_cfg: Any) -> None:
     from rouge_score.rouge_scorer import RougeScorer
 
@@ -285,6 +286,7 @@ def test_tiny_bart_learns_the_summaries_and_exports_a_summarizer(compose_cfg: An
     assert summary.strip()
 
 
+@pytest.mark.slow
 def test_translation_logs_corpus_bleu(compose_cfg: Any) -> None:
     import sacrebleu
 
@@ -314,6 +316,7 @@ def test_translation_logs_corpus_bleu(compose_cfg: Any) -> None:
     assert metrics["test/bleu"] == pytest.approx(expected, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_ddp_ranks_score_their_own_rows_against_the_right_references(tmp_path: Path) -> None:
     """Two CPU processes: each generates for half of the test rows; the summed ROUGE states
     equal the score of the exported model on all rows, computed here in one process."""

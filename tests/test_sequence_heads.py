@@ -108,6 +108,7 @@ def _train(compose_cfg, *overrides: str) -> tuple[dict[str, float], Path, list[f
     return metrics, run_dir, losses
 
 
+@pytest.mark.slow
 def test_tiny_multi_label_model_trains_and_exports(compose_cfg) -> None:  # type: ignore[no-untyped-def]
     from transformers import pipeline
 
@@ -130,6 +131,7 @@ def test_tiny_multi_label_model_trains_and_exports(compose_cfg) -> None:  # type
     assert sum(s["score"] for s in scores) > 1.0  # independent sigmoids, not a softmax
 
 
+@pytest.mark.slow
 def test_tiny_regression_model_trains_and_exports(compose_cfg) -> None:  # type: ignore[no-untyped-def]
     from transformers import pipeline
 

@@ -15,6 +15,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from lab.compat.optuna import study_storage, trial_id
 from lab.errors import ConfigError
 from lab.sweeps.liveness import HEARTBEAT, HOST, PID, is_abandoned
 from lab.sweeps.search_space import format_value, parse_search_space, suggest
@@ -84,7 +85,7 @@ def test_suggest_reads_back_the_values_of_a_trial_that_has_them() -> None:
     space = parse_search_space({"x": "interval(0.0, 1.0)", "n": "choice(1, 2, 3)"}, [])
     trial = study.ask()
     first = suggest(trial, space)
-    again = suggest(optuna.trial.Trial(study, trial._trial_id), space)
+    again = suggest(optuna.trial.Trial(study, trial_id(trial)), space)
     assert first == again and 0.0 <= first["x"] <= 1.0 and first["n"] in (1, 2, 3)
 
 
@@ -105,7 +106,7 @@ def test_failure_budget_allows_up_to_the_rate_then_stops_with_the_last_error() -
     study = optuna.create_study()
     for number in range(3):
         trial = study.ask()
-        study._storage.set_trial_user_attr(trial._trial_id, "error", f"boom {number}")
+        trial.set_user_attr("error", f"boom {number}")
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
     trials = study.get_trials()
     check_failure_budget(trials, _plan(n_trials=10, max_failure_rate=0.3))  # 3 <= 3: go on
@@ -208,8 +209,8 @@ def test_an_abandoned_trial_is_rerun_under_its_number_and_resumed_from_its_check
     dead.wait()
     orphan = study.ask()
     lr = suggest(orphan, plan.space)["optimizer.lr"]
-    stamp(study._storage, orphan._trial_id)
-    study._storage.set_trial_system_attr(orphan._trial_id, PID, dead.pid)
+    stamp(study_storage(study), trial_id(orphan))
+    study_storage(study).set_trial_system_attr(trial_id(orphan), PID, dead.pid)
     run_dir = plan.trial_dir(0)
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"x")

@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,16 +19,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import TINY_FIXTURE_RUN
+from conftest import TINY_FIXTURE_RUN, lab_cli, lab_command
+
+pytestmark = pytest.mark.slow  # every test runs a sweep of real training processes
 
 STUDY = "s"
 
 
-def _sweep_command(*args: str) -> list[str]:
+def _sweep_args(*args: str) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "lab.train",
         "-m",
         "hydra/sweeper=lab_optuna",
         "hydra/sweeper/sampler=random",
@@ -42,15 +40,12 @@ def _sweep_command(*args: str) -> list[str]:
     ]
 
 
+def _sweep_command(*args: str) -> list[str]:
+    return lab_command("train", *_sweep_args(*args))
+
+
 def _sweep(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        _sweep_command(*args),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env={**os.environ, **(env or {})},
-    )
+    return lab_cli("train", *_sweep_args(*args), cwd=cwd, env=env, timeout=400)
 
 
 def _study(cwd: Path, storage: str | None = None) -> optuna.Study:

@@ -118,6 +118,7 @@ def test_bad_rows_are_named(compose_cfg, tmp_path: Path, row: dict, message: str
         datamodule.setup("fit")
 
 
+@pytest.mark.slow
 def test_tiny_ner_model_trains_and_exports_a_working_pipeline(compose_cfg) -> None:  # type: ignore[no-untyped-def]
     from transformers import pipeline
 

@@ -13,6 +13,8 @@ from lab.train import run
 
 from conftest import SENTIMENT, TINY_FIXTURE_RUN
 
+pytestmark = pytest.mark.slow  # every test trains, or reads a run a module fixture trains
+
 METRIC_NAMES = {"acc", "f1", "precision", "recall", "loss"}
 
 

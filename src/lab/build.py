@@ -1,12 +1,15 @@
-"""Build a run's parts from its config: tokenizer and data, model, task module.
+"""Build a run's parts from its config: tokenizer -> data module -> model -> task module.
 
-Shared by training (`lab.train`) and everything that rebuilds a trained run from its
-directory (`lab.eval`, `lab.export` from a checkpoint), so a model rebuilt later is built
-exactly as it was trained.
+`build_parts` is the one build step of training (`lab.train`) and of everything that rebuilds
+a trained run from its directory (`lab.eval`, `lab.export` from a checkpoint), so a model
+rebuilt later is built exactly as it was trained. The data is loaded, checked and tokenized
+before the model is built: data errors come before any weights are loaded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
@@ -16,6 +19,42 @@ from lab.errors import ConfigError
 if TYPE_CHECKING:
     from lab.data.datamodule import DataModule
     from lab.tasks.base import TaskModule
+
+
+@dataclass
+class Parts:
+    """What a run is made of: the tokenizer, the data module (set up), the Hugging Face model
+    and the task's LightningModule around it."""
+
+    tokenizer: Any
+    datamodule: DataModule
+    model: Any
+    module: TaskModule
+
+
+def build_parts(
+    cfg: DictConfig,
+    *,
+    tokenizer: Any = None,
+    model: Any = None,
+    on_data: Callable[[DataModule], None] | None = None,
+) -> Parts:
+    """Build tokenizer -> data module -> model -> task module from `cfg`.
+
+    A given `tokenizer` or `model` is used instead of building one (`lab.eval` on an exported
+    model). `on_data(datamodule)` is called once the data is ready, before the model is built
+    (`lab.train` reports on the data while the weights load).
+    """
+    from hydra.utils import instantiate
+
+    if tokenizer is None:
+        tokenizer = instantiate(cfg.model.tokenizer)
+    datamodule = build_datamodule(cfg, tokenizer)
+    if on_data is not None:
+        on_data(datamodule)
+    if model is None:
+        model = build_model(cfg, datamodule, tokenizer)
+    return Parts(tokenizer, datamodule, model, build_module(cfg, model, datamodule))
 
 
 def build_datamodule(cfg: DictConfig, tokenizer: Any) -> DataModule:

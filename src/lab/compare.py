@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from lab.config.flatten import flatten
 from lab.errors import EXIT_USER_ERROR, LabError
 
 # Keys that differ between runs without being a choice: where things were written, and names.
@@ -49,17 +50,8 @@ def find_runs(paths: list[str]) -> list[Path]:
 
 
 def _flat_config(run: Path) -> dict[str, Any]:
-    container = OmegaConf.to_container(OmegaConf.load(run / "config.yaml"))
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), value)
-        else:
-            flat[prefix] = json.dumps(node) if isinstance(node, list) else node
-
-    walk("", container)
+    # Lists as JSON text: values are compared and grouped by their repr.
+    flat = flatten(OmegaConf.to_container(OmegaConf.load(run / "config.yaml")), lists="json")
     return {
         k: v
         for k, v in flat.items()

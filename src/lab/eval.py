@@ -41,8 +41,6 @@ OPTIONS = {
     "data": "another dataset config (data=sst2) and/or data.<key>=<value> overrides",
 }
 USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...]"
-# Heads whose data module learns class names from the data: pin them to the model's.
-PINNED_LABEL_MODULES = ("TextClassificationModule", "MultiLabelClassificationModule")
 
 
 def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | None) -> DictConfig:
@@ -63,7 +61,9 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
                 raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
         cfg.merge_with_dotlist(keys)
     _choose_split(cfg, split, run)
-    if run.task_module in PINNED_LABEL_MODULES and cfg.data.get("problem_type") != "regression":
+    # A head whose data module learns class names from the data declares
+    # `task.pin_label_names`: other data then keeps the model's names and class ids.
+    if cfg.task.get("pin_label_names") and cfg.data.get("problem_type") != "regression":
         names = _model_label_names(run)
         if names:
             cfg.data.label_names = names
@@ -129,9 +129,8 @@ def evaluate(
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Test the run's model on `cfg`'s test split; return (metrics, the head's report)."""
     import lightning as L
-    from hydra.utils import instantiate
 
-    from lab.build import build_datamodule, build_model, build_module
+    from lab.build import build_parts
     from lab.training.checkpointing import read_checkpoint
     from lab.training.console import tame_library_output
     from lab.training.progress import ProgressBar
@@ -144,17 +143,20 @@ def evaluate(
         raise ConfigError("load_in applies to the exported model; drop checkpoint=")
     if checkpoint == "model":
         model, tokenizer = load_exported(run, load_in=load_in)
-        datamodule = build_datamodule(cfg, tokenizer)
-        _check_labels(datamodule.model_kwargs().get("id2label"), model.config.id2label)
+        parts = build_parts(
+            cfg,
+            tokenizer=tokenizer,
+            model=model,
+            on_data=lambda data: _check_labels(
+                data.model_kwargs().get("id2label"), model.config.id2label
+            ),
+        )
     else:
         path = run.checkpoint(checkpoint)
         saved = read_checkpoint(path)  # a bad file fails before any model is built
-        tokenizer = instantiate(cfg.model.tokenizer)
-        datamodule = build_datamodule(cfg, tokenizer)
-        model = build_model(cfg, datamodule, tokenizer)
-    module = build_module(cfg, model, datamodule)
-    if checkpoint != "model":
-        load_checkpoint_weights(module, saved, path)
+        parts = build_parts(cfg)
+        load_checkpoint_weights(parts.module, saved, path)
+    module, datamodule = parts.module, parts.datamodule
     trainer = L.Trainer(
         accelerator=str(cfg.trainer.get("accelerator", "auto")),
         devices=1,
@@ -238,7 +240,7 @@ def main(argv: list[str]) -> int:
     )
     if report:
         write_json(target.parent / "test_report.json", report)
-        write_run_plots(target.parent, report, str(cfg.optimized_metric))
+        write_run_plots(target.parent, report, cfg)
     print_metrics(metrics, run.recorded_metrics, not data_overrides, target)
     return 0
 

@@ -84,9 +84,7 @@ def _checkpoint_target(run: TrainedRun, checkpoint: str) -> Path:
 
 def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
     """Rebuild the model from config, load the checkpoint's weights, save_pretrained."""
-    from hydra.utils import instantiate
-
-    from lab.build import build_datamodule, build_model, build_module
+    from lab.build import build_parts
     from lab.config.resolvers import register_resolvers
     from lab.run_dir.runs import load_checkpoint_weights
     from lab.training.checkpointing import read_checkpoint
@@ -94,13 +92,10 @@ def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
     path = run.checkpoint(checkpoint)
     saved = read_checkpoint(path)  # missing or corrupt: a readable error before any rebuilding
     register_resolvers()
-    cfg = run.config
-    tokenizer = instantiate(cfg.model.tokenizer)
-    datamodule = build_datamodule(cfg, tokenizer)  # the label maps come from the data
-    module = build_module(cfg, build_model(cfg, datamodule, tokenizer), datamodule)
-    load_checkpoint_weights(module, saved, path)
+    parts = build_parts(run.config)  # the label maps come from the data, as in training
+    load_checkpoint_weights(parts.module, saved, path)
     target.mkdir(parents=True, exist_ok=True)
-    return module.export(target, tokenizer)
+    return parts.module.export(target, parts.tokenizer)
 
 
 def push_to_hub(

@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lab.config.flatten import flatten
+
 RECORD_ENV = "LAB_RECORD_GOLDEN"
 
 
@@ -86,7 +88,8 @@ def assert_golden(
             )
         return
     recorded = json.loads(path.read_text())
-    flat_actual, flat_recorded = _flatten(values), _flatten(recorded)
+    flat_actual = flatten(values, lists="index")
+    flat_recorded = flatten(recorded, lists="index")
     if flat_actual.keys() != flat_recorded.keys():
         raise AssertionError(f"{name}: keys differ from {path}")
     failures = [
@@ -105,17 +108,3 @@ def _close(actual: Any, recorded: Any, rtol: float) -> bool:
     if isinstance(recorded, float) or isinstance(actual, float):
         return math.isclose(float(actual), float(recorded), rel_tol=rtol, abs_tol=0.0)
     return bool(actual == recorded)
-
-
-def _flatten(values: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(values, Mapping):
-        out: dict[str, Any] = {}
-        for key, value in values.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(values, Sequence) and not isinstance(values, str):
-        out = {}
-        for i, value in enumerate(values):
-            out.update(_flatten(value, f"{prefix}[{i}]"))
-        return out
-    return {prefix: values}

@@ -215,6 +215,7 @@ class LabOptunaSweeper(Sweeper):
     def _launch_function(self, plan: Any) -> Any:
         from hydra.core.utils import JobStatus
 
+        from lab.compat.hydra import job_error
         from lab.sweeps.search_space import format_value
         from lab.sweeps.worker import TrialOutcome
 
@@ -225,7 +226,7 @@ class LabOptunaSweeper(Sweeper):
             ]
             (ret,) = self.trial_launcher.launch([[*overrides, *placement]], initial_job_idx=number)
             if ret.status == JobStatus.FAILED:
-                error = ret._return_value
+                error = job_error(ret)
                 if type(error).__name__ != "TrialPruned":
                     _write_traceback(plan.trial_dir(number), error)
                 return TrialOutcome(error=error)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 
-from hydra._internal.core_plugins.file_config_source import FileConfigSource
 from hydra.core.object_type import ObjectType
+
+from lab.compat.hydra import FileConfigSource
 
 # group name (what users type) -> folder at the config root
 GROUP_FOLDERS = {"experiment": "experiments", "sweep": "sweeps"}

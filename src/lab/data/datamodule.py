@@ -289,9 +289,11 @@ class DataModule(L.LightningDataModule):
     def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
         from datasets.fingerprint import Hasher
 
+        from lab.compat.datasets import fingerprint as data_fingerprint
+
         fingerprint = Hasher.hash(
             (
-                dataset._fingerprint,
+                data_fingerprint(dataset),
                 type(self).__qualname__,
                 _tokenizer_fingerprint(self.tokenizer),
                 self.fingerprint_parts(),

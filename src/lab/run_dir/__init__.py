@@ -4,6 +4,7 @@ records.py       record.json: command, status, metrics, code, packages, data fin
 environment.py   code version, packages and hardware for the record
 resume.py        continuing an interrupted run exactly (`resume=<dir>|auto`)
 runs.py          opening a finished run directory (config, record, model, checkpoints)
+finalize.py      the post-run writers: export, test report, record, card, plots, summary
 model_card.py    the README.md beside the exported model
 plots.py         training curves and each head's report figures
 summary.py       the final metrics table and the run directory line

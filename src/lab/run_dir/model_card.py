@@ -35,21 +35,13 @@ HYPERPARAMETERS = (
     "trainer.precision",
 )
 
-PIPELINES = {
-    "AutoModelForSequenceClassification": "text-classification",
-    "AutoModelForTokenClassification": "token-classification",
-    "AutoModelForCausalLM": "text-generation",
-    # The Hub's task tags; transformers 5 dropped these two pipelines, not the model types.
-    "AutoModelForQuestionAnswering": "question-answering",
-    "AutoModelForSeq2SeqLM": "text2text-generation",
-}
-
 
 def model_card(cfg: DictConfig, record: dict[str, Any], metrics: dict[str, float]) -> str:
     """The card's Markdown text."""
     choices = {k: OmegaConf.select(cfg, k) for k in HYPERPARAMETERS}
     head = str(cfg.task.head).rsplit(".", 1)[-1]
-    pipeline_tag = PIPELINES.get(head, "")
+    # The head declares its Hub task tag in its task YAML ("" when the Hub has none for it).
+    pipeline_tag = str(cfg.task.get("pipeline_tag") or "")
     base = (
         cfg.model.get("pretrained") or "random initialisation from config (no pretrained weights)"
     )

@@ -1,9 +1,10 @@
 """Figures of a finished run, written to `<run dir>/plots/` and sent to W&B as images.
 
-    curves.png             training loss, validation loss and the optimized metric by step
-                           (read back from the CSV log: every value the run logged)
-    confusion_matrix.png   classification: counts, true label by row (from test_report.json)
-    entity_f1.png          token classification: test F1 and support per entity type
+    curves.png    training loss, validation loss and the optimized metric by step
+                  (read back from the CSV log: every value the run logged)
+    <name>.png    each figure the head declares in `task.report_plots` (name -> a partial
+                  `fn(report) -> Figure | None` drawn from test_report.json), e.g.
+                  `confusion_matrix` (classification) and `entity_f1` (token classification)
 
 A run without the CSV logger has no curves; a plot that cannot be drawn is skipped with a
 log line, never an error: figures are a view of results that are already saved.
@@ -13,23 +14,31 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
 
 
-def write_run_plots(run_dir: Path, report: dict[str, Any], optimized_metric: str) -> list[Path]:
-    """Draw every figure the run has data for; return the PNG paths."""
+def write_run_plots(run_dir: Path, report: dict[str, Any], cfg: DictConfig) -> list[Path]:
+    """Draw curves.png and every `cfg.task.report_plots` figure the run has data for.
+
+    A run config from before heads declared their figures (no `task.report_plots`) gets the
+    curves alone. Returns the PNG paths written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    out = run_dir / "plots"
-    drawers = {
-        "curves": lambda: _curves(run_dir / "csv" / "metrics.csv", optimized_metric),
-        "confusion_matrix": lambda: _confusion(report),
-        "entity_f1": lambda: _entity_f1(report),
+    drawers: dict[str, Callable[[], Any]] = {
+        "curves": partial(_curves, run_dir / "csv" / "metrics.csv", cfg),
     }
+    for name, spec in (cfg.task.get("report_plots") or {}).items():
+        drawers[str(name)] = partial(_report_plot, spec, report)
+    out = run_dir / "plots"
     written = []
     for name, draw in drawers.items():
         try:
@@ -39,15 +48,21 @@ def write_run_plots(run_dir: Path, report: dict[str, Any], optimized_metric: str
             continue
         if figure is None:
             continue
+        import matplotlib.pyplot as plt
+
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{name}.png"
         figure.tight_layout()
         figure.savefig(path, dpi=120)
-        import matplotlib.pyplot as plt
-
         plt.close(figure)
         written.append(path)
     return written
+
+
+def _report_plot(spec: Any, report: dict[str, Any]) -> Any:
+    from hydra.utils import instantiate
+
+    return instantiate(spec)(report)
 
 
 def read_metric_series(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
@@ -63,10 +78,12 @@ def read_metric_series(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
     return series
 
 
-def _curves(metrics_csv: Path, optimized_metric: str) -> Any:
+def _curves(metrics_csv: Path, cfg: DictConfig) -> Any:
     if not metrics_csv.is_file():
         return None
     import matplotlib.pyplot as plt
+
+    optimized_metric = str(cfg.optimized_metric)
 
     series = read_metric_series(metrics_csv)
     panels = [["train/loss", "val/loss"]]
@@ -88,60 +105,6 @@ def _curves(metrics_csv: Path, optimized_metric: str) -> Any:
         axis.set_title(" / ".join(names))
         axis.legend()
         axis.grid(alpha=0.3)
-    return figure
-
-
-def _confusion(report: dict[str, Any]) -> Any:
-    matrix = report.get("confusion_matrix")
-    if not matrix:
-        return None
-    import matplotlib.pyplot as plt
-
-    labels = report.get("labels") or [str(i) for i in range(len(matrix))]
-    size = max(3.5, 0.5 * len(labels) + 2)
-    figure, axis = plt.subplots(figsize=(size, size))
-    image = axis.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axis, fraction=0.046)
-    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    axis.set_yticks(range(len(labels)), labels)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    peak = max(max(row) for row in matrix) or 1
-    for i, row in enumerate(matrix):
-        for j, count in enumerate(row):
-            axis.text(
-                j,
-                i,
-                str(count),
-                ha="center",
-                va="center",
-                color="white" if count > peak / 2 else "black",
-            )
-    axis.set_title("test confusion matrix")
-    return figure
-
-
-def _entity_f1(report: dict[str, Any]) -> Any:
-    entities = report.get("entities")
-    if not entities:
-        return None
-    import matplotlib.pyplot as plt
-
-    names = sorted(entities)
-    figure, axis = plt.subplots(figsize=(max(4, 0.8 * len(names) + 2), 3.5))
-    bars = axis.bar(names, [entities[n]["f1"] for n in names])
-    for bar, name in zip(bars, names, strict=True):
-        axis.text(
-            bar.get_x() + bar.get_width() / 2,
-            bar.get_height(),
-            f"n={entities[name]['support']}",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-    axis.set_ylim(0, 1.05)
-    axis.set_ylabel("F1")
-    axis.set_title("test F1 per entity type")
     return figure
 
 

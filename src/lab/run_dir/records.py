@@ -1,25 +1,37 @@
-"""The files that make a run directory self-describing.
+"""The files that make a run directory self-describing, and the record of a run in progress.
 
 config.yaml      the fully resolved config (what actually ran)
 overrides.yaml   the command-line overrides, as Hydra parsed them
-record.json      command line, working directory, times, lab version, final metrics
+record.json      command line, working directory, times, lab version, status, final metrics
 metrics.json     final validation and test metrics of the best checkpoint
 .hydra/          Hydra's own copies (unresolved config, hydra config, overrides)
+
+`RunRecord` is `lab.train`'s hold on `record.json` for the length of a run: a context manager
+that starts (or resumes) the record and, however the run ends, says how in its `status`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 import lab
+from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from lab.data.datamodule import DataModule
+    from lab.run_dir.resume import ResumePoint
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -107,3 +119,86 @@ def finish_record(
         write_json(output_dir / "metrics.json", metrics)
     record.update(finished=_now(), status=status, metrics=metrics)
     write_json(output_dir / "record.json", record)
+
+
+def ending_status(error: BaseException) -> str:
+    """The `status` of a run that ended with `error` (what `record.json` says happened)."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    if isinstance(error, LabError):
+        return f"failed: {error}"
+    if isinstance(error, SIGTERMException):
+        return "interrupted (SIGTERM); resume=<this dir>"
+    if isinstance(error, Exception):
+        # Pruned by a sweep, out of memory, a bug: the record says how the run ended.
+        ended = "pruned" if type(error).__name__ == "TrialPruned" else "failed"
+        return f"{ended}: {type(error).__name__}: {error}"
+    return f"interrupted ({type(error).__name__})"  # Ctrl-C (Lightning exits on it)
+
+
+class RunRecord:
+    """`record.json` of the run `cfg` describes, held open while it runs.
+
+    Entering checks a resume (`resume=...`: a refusal touches nothing in the run it names),
+    then starts the record (config.yaml, overrides.yaml, a first record.json, status
+    `running`) or notes the resume in the record it continues. `finish(metrics)` marks the run
+    `finished` and writes metrics.json; leaving with an exception marks it `failed: <why>`,
+    `pruned: ...`, or `interrupted ...` (see `ending_status`), and lets the exception go on.
+    """
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg = cfg
+        self.output_dir = Path(cfg.paths.output_dir).resolve()
+        self.data: dict[str, Any] = {}
+        self.resume_point: ResumePoint | None = None
+
+    def __enter__(self) -> RunRecord:
+        from lab.run_dir.resume import prepare_resume
+
+        if self.cfg.get("resume"):
+            self.resume_point = prepare_resume(self.output_dir, self.cfg)
+        if self.resume_point:
+            step = self.resume_point.global_step
+            self.data = resume_record(self.output_dir, self.resume_point.record, step)
+            log.info("Resuming %s from step %d", self.output_dir, step)
+        else:
+            self.data = start_record(self.output_dir, self.cfg)
+        if is_global_rank_zero():
+            log.info("Run directory: %s", self.output_dir)
+        return self
+
+    def __exit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is not None:
+            finish_record(self.output_dir, self.data, {}, status=ending_status(error))
+
+    @property
+    def resume_checkpoint(self) -> str | None:
+        """The checkpoint a resumed run continues from (None for a new run)."""
+        return str(self.resume_point.checkpoint) if self.resume_point else None
+
+    def note_data(self, datamodule: DataModule) -> None:
+        """Record each split's raw row count and content fingerprint."""
+        self.data["data"] = {
+            name: {
+                "rows": datamodule.raw_sizes[name],
+                "sha256": datamodule.split_fingerprints[name],
+            }
+            for name in datamodule.raw_sizes
+        }
+
+    def note_parameters(self, counts: dict[str, float]) -> None:
+        """Record the model's parameter counts (`lab.training.adapters.parameter_counts`)."""
+        self.data["parameters"] = counts
+
+    def write(self) -> None:
+        """Write the record as it stands (rank zero only)."""
+        write_json(self.output_dir / "record.json", self.data)
+
+    def finish(self, metrics: dict[str, float]) -> None:
+        """Mark the run finished with its final metrics (record.json and metrics.json)."""
+        finish_record(self.output_dir, self.data, metrics)

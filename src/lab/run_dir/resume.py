@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lab.config.flatten import flatten
 from lab.errors import LabError
 
 log = logging.getLogger(__name__)
@@ -69,18 +70,9 @@ def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
     return str(Path(resume).expanduser().resolve())
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        flat: dict[str, Any] = {}
-        for key, value in node.items():
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: node}
-
-
 def config_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Lines `key: recorded -> current` for every differing leaf (ignoring IGNORED_KEYS)."""
-    old, new = _flatten(recorded), _flatten(current)
+    old, new = flatten(recorded), flatten(current)
     lines = []
     for key in sorted(set(old) | set(new)):
         if key.split(".")[0] in IGNORED_KEYS:

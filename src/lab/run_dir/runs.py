@@ -45,11 +45,6 @@ class TrainedRun:
         return str(self.config.task.head).rsplit(".", 1)[-1]
 
     @property
-    def task_module(self) -> str:
-        """The LightningModule class name, e.g. `MultiLabelClassificationModule`."""
-        return str(self.config.task.module._target_).rsplit(".", 1)[-1]
-
-    @property
     def recorded_metrics(self) -> dict[str, float]:
         """Final metrics recorded at train time ({} for a run that did not finish)."""
         return dict(self.record.get("metrics") or {})

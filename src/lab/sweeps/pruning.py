@@ -1,10 +1,10 @@
 """The running trial's line to its study: report the metric, stop early when told to.
 
 The sweeper adds this callback to every trial of a single-objective study (through the
-trial's `optuna_trial` config, see `lab.train`). It reaches the study through the storage
-URL, so it works wherever the trial runs: in the sweep process, in a SLURM job, on another
-machine. Rank zero talks to the storage and broadcasts the decision, so under DDP every rank
-stops together.
+trial's `optuna_trial` config, which `trial_callbacks` turns into the callback). It reaches
+the study through the storage URL, so it works wherever the trial runs: in the sweep process,
+in a SLURM job, on another machine. Rank zero talks to the storage and broadcasts the
+decision, so under DDP every rank stops together.
 
 Values are reported at milli-epochs (1000 = the end of the first epoch, 1500 = halfway
 through the second), not optimizer steps: trials with different batch sizes then compare at
@@ -19,8 +19,27 @@ import warnings
 from typing import Any
 
 import lightning as L
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
+
+
+def trial_callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """The callbacks of a sweep trial (`cfg.optuna_trial`, set by the sweeper): its report to
+    the study when the study prunes on a metric; none for a run outside a sweep."""
+    trial = cfg.get("optuna_trial")
+    if not trial or not trial.get("monitor"):
+        return []
+    pruner = OmegaConf.to_container(trial.pruner) if trial.get("pruner") else None
+    return [
+        OptunaPruning(
+            storage=trial.storage,
+            study_name=trial.study_name,
+            trial_number=int(trial.number),
+            monitor=trial.monitor,
+            pruner=pruner,  # type: ignore[arg-type]
+        )
+    ]
 
 
 class OptunaPruning(L.Callback):
@@ -58,7 +77,7 @@ class OptunaPruning(L.Callback):
         pruner = instantiate(self.pruner_config) if self.pruner_config else None
         study = optuna.load_study(study_name=self.study_name, storage=storage, pruner=pruner)
         trial_id = storage.get_trial_id_from_study_id_trial_number(
-            study._study_id, self.trial_number
+            storage.get_study_id_from_name(self.study_name), self.trial_number
         )
         return optuna.trial.Trial(study, trial_id)
 

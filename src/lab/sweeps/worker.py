@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.compat.optuna import study_storage, trial_id
 from lab.errors import ConfigError, LabError
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
@@ -138,7 +139,7 @@ def _check_same_study(study: Any, plan: SweepPlan) -> None:
 
 def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:
     """Run trials until the study has `n_trials` finished ones; return how many ran here."""
-    storage = study._storage
+    storage = study_storage(study)
     ran = 0
     while True:
         with study_lock(plan.storage_url, plan.study_name):
@@ -148,7 +149,7 @@ def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:
             check_failure_budget(trials, plan)
             trial, resumed = _claim_or_ask(study, trials, plan)
             if trial is not None:
-                stamp(storage, trial._trial_id)
+                stamp(storage, trial_id(trial))
                 values = suggest(trial, plan.space)
         if trial is None:
             time.sleep(plan.heartbeat_interval)  # others' trials are running: wait and look
@@ -165,7 +166,7 @@ def _claim_or_ask(study: Any, trials: list[Any], plan: SweepPlan) -> tuple[Any, 
     for frozen in trials:
         if frozen.state == TrialState.RUNNING and is_abandoned(frozen, plan.stale_after):
             log.info("Trial %d was abandoned by its process; running it again", frozen.number)
-            return optuna.trial.Trial(study, frozen._trial_id), True
+            return optuna.trial.Trial(study, trial_id(frozen)), True
     started = sum(t.state != TrialState.WAITING for t in trials)
     if started < plan.n_trials:
         return study.ask(), False
@@ -178,14 +179,13 @@ def _run_trial(
     import optuna
     from optuna.trial import TrialState
 
-    storage = study._storage
     run_dir = plan.trial_dir(trial.number)
     overrides = [*plan.space.fixed, *trial_overrides(values), _trial_identity(plan, trial.number)]
     if resumed and _resumable(run_dir):
         overrides.append(f"resume={format_value(str(run_dir))}")
-    storage.set_trial_user_attr(trial._trial_id, RUN_DIR, str(run_dir))
+    trial.set_user_attr(RUN_DIR, str(run_dir))
     log.info("Trial %d: %s", trial.number, " ".join(trial_overrides(values)))
-    with Heartbeat(storage, trial._trial_id, plan.heartbeat_interval):
+    with Heartbeat(study_storage(study), trial_id(trial), plan.heartbeat_interval):
         outcome = launch(trial.number, overrides)
 
     if isinstance(outcome.error, optuna.TrialPruned):
@@ -215,7 +215,7 @@ def _run_trial(
 def _fail(study: Any, trial: Any, error: str) -> None:
     from optuna.trial import TrialState
 
-    study._storage.set_trial_user_attr(trial._trial_id, ERROR, error)
+    trial.set_user_attr(ERROR, error)
     study.tell(trial, state=TrialState.FAIL)
     log.warning("Trial %d failed: %s", trial.number, error)
 

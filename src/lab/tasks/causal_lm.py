@@ -6,6 +6,7 @@ is dropped, as in Hugging Face's `run_clm`); every token of a block is a target.
 the mean token loss and its exponential, perplexity, over the whole split. At the end of each
 validation the model continues `task.module.sample_prompt` greedily; the sample goes to the
 log and to the loggers that take text (W&B), and the last one to `test_report.json`.
+`GenerationPredictor` continues prompts for `lab.predict` / `lab.serve`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ import torch
 
 from lab.data.datamodule import DataModule
 from lab.errors import ConfigError, DataError
+from lab.inference.predictors import Generator
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from datasets import Dataset
+    from omegaconf import DictConfig
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
@@ -180,3 +185,29 @@ def perplexity(mean_token_loss: float) -> float:
         return math.exp(mean_token_loss)
     except OverflowError:
         return math.inf
+
+
+class GenerationPredictor(Generator):
+    """Greedy (or beam) continuation of a prompt by a causal LM: `generated_text`.
+
+    `task.module.sample_max_new_tokens` new tokens, as in the validation samples.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        super().__init__(model, tokenizer, cfg)
+        module = cfg.task.module
+        self.max_new_tokens = int(module.get("sample_max_new_tokens") or 32)
+        self.num_beams = int(module.get("num_beams") or 1)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"  # generation continues at the right edge
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The prompt followed by its continuation, per row."""
+        prompts = [row["text"] for row in rows]
+        inputs, output = self.generate(prompts)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]  # a decoder repeats its prompt
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [
+            {"generated_text": prompt + text} for prompt, text in zip(prompts, texts, strict=True)
+        ]

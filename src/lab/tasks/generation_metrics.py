@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torchmetrics import Metric
 
+from lab.compat.sacrebleu import sentence_statistics
+
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 BLEU_ORDER = 4
 # sacreBLEU's per-sentence statistics: hypothesis length, reference length, then matches and
@@ -108,13 +110,13 @@ class CorpusBleu(Metric):
 def bleu_statistics(bleu: Any, predictions: Sequence[str], references: Sequence[str]) -> list[int]:
     """Summed sacreBLEU sufficient statistics of the pairs (see `_BLEU_STATS`).
 
-    Uses `BLEU._extract_corpus_statistics`, the function `BLEU.corpus_score` itself calls
-    (tested equal to `corpus_score`): the public API returns only finished scores, which cannot
-    be summed across ranks or batches.
+    The per-sentence statistics come from `lab.compat.sacrebleu` (sacreBLEU's public API returns
+    only finished scores, which cannot be summed across ranks or batches); tested equal to
+    `corpus_score`.
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
-    per_sentence = bleu._extract_corpus_statistics(list(predictions), [list(references)])
+    per_sentence = sentence_statistics(bleu, predictions, references)
     return [int(sum(column)) for column in zip(*per_sentence, strict=True)]
 
 

@@ -1,7 +1,8 @@
 """Sequence regression (e.g. STS-B similarity): one number per text or text pair.
 
 The data side is `TextClassificationDataModule` with `data.problem_type=regression`; the
-head has one output and a mean-squared-error loss.
+head has one output and a mean-squared-error loss. `lab.predict` / `lab.serve` use
+`lab.tasks.text_classification.SequenceClassificationPredictor` (a `score` per row).
 """
 
 from __future__ import annotations

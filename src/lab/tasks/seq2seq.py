@@ -13,12 +13,14 @@ references of the raw data: ROUGE-1/2/L/Lsum for summarization (`task.module.met
 sacreBLEU for translation (`metric=bleu`), see `lab.tasks.generation_metrics`. Metric states
 are sums reduced across DDP ranks, and evaluation rows carry their index into the split, so
 every rank scores its own rows against the right references.
+
+`Seq2SeqPredictor` summarizes or translates raw rows for `lab.predict` / `lab.serve`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -26,11 +28,13 @@ from torchmetrics import MeanMetric, Metric
 
 from lab.data.datamodule import DataModule
 from lab.errors import ConfigError, DataError
+from lab.inference.predictors import Generator
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import CorpusBleu, RougeScore
 
 if TYPE_CHECKING:
     from datasets import Dataset
+    from omegaconf import DictConfig
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
@@ -296,7 +300,10 @@ class Seq2SeqModule(TaskModule):
         scores.reset()
         gen_len.reset()
         self.samples[stage], self._pending[stage] = self._pending[stage], []
-        trainer = self._trainer  # None when called outside a Trainer (unit tests)
+        try:
+            trainer: Any = self.trainer
+        except RuntimeError:  # called outside a Trainer (unit tests)
+            trainer = None
         if stage == "val" and self.samples[stage] and trainer and not trainer.sanity_checking:
             first = self.samples[stage][0]
             log.info(
@@ -311,3 +318,28 @@ class Seq2SeqModule(TaskModule):
     def evaluation_report(self, stage: str) -> dict[str, Any]:
         """A few (source, reference, prediction) triples of the stage (rank 0's rows)."""
         return {"metric": self.metric, "samples": self.samples.get(stage, [])}
+
+
+class Seq2SeqPredictor(Generator):
+    """Summary or translation by an encoder-decoder: `generated_text`.
+
+    The input field is the run's `data.source_column` (e.g. XSum's `document`), or `text` for
+    translation data whose column holds `{language: text}`. The run's `data.source_prefix`
+    (e.g. T5's `summarize: `) is prepended and the source cut at `data.max_source_length`, as
+    in training; `task.module.num_beams` and `max_new_tokens` as at evaluation.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        super().__init__(model, tokenizer, cfg)
+        column = cfg.data.get("source_column")
+        self.fields = ("text",) if cfg.data.get("source_lang") or not column else (str(column),)
+        self.prefix = str(cfg.data.get("source_prefix") or "")
+        self.max_length = int(cfg.data.get("max_source_length") or self.max_length)
+        self.max_new_tokens = int(cfg.task.module.get("max_new_tokens") or 64)
+        self.num_beams = int(cfg.task.module.get("num_beams") or 1)
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The generated text of each row's (prefixed) source."""
+        _, output = self.generate([self.prefix + row[self.fields[0]] for row in rows])
+        texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        return [{"generated_text": text.strip()} for text in texts]

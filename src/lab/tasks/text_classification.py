@@ -7,6 +7,9 @@ module), `multi_label` (a list of classes per row; `lab.tasks.multi_label`) or `
 Labels may be stored as integers (`0..num_labels-1`) or as strings; names come from, in order:
 `data.label_names`, the dataset's `ClassLabel` feature, or the sorted distinct values of the
 train split. They reach the exported model as `id2label` / `label2id`.
+
+`SequenceClassificationPredictor` (inference on raw rows, all three problem types) and
+`plot_confusion_matrix` (the test report's figure) are declared in the task YAMLs.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ from torchmetrics.classification import (
 
 from lab.data.datamodule import DataModule
 from lab.errors import DataError
+from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 
 if TYPE_CHECKING:
     from datasets import Dataset
+    from matplotlib.figure import Figure
+    from omegaconf import DictConfig
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
@@ -286,3 +292,88 @@ class TextClassificationModule(TaskModule):
 
     def _metrics(self, stage: str) -> MetricCollection:
         return self.metrics[stage]  # type: ignore[return-value]
+
+
+class SequenceClassificationPredictor(Predictor):
+    """Single-label (`label`, `probabilities`), multi-label (`labels` over each class's
+    threshold, `probabilities`) or regression (`score`), by the run's `data.problem_type`."""
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        super().__init__(model, tokenizer, cfg)
+        self.text_field = str(cfg.data.get("text_column") or "text")
+        self.pair_field = cfg.data.get("text_pair_column")
+        self.fields = (self.text_field, *([str(self.pair_field)] if self.pair_field else []))
+        self.problem = str(cfg.data.get("problem_type") or "single_label")
+        self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        threshold = cfg.task.module.get("threshold", 0.5)
+        self.thresholds = (
+            [float(t) for t in threshold]
+            if isinstance(threshold, Sequence) and not isinstance(threshold, str)
+            else [float(threshold)] * len(self.labels)
+        )
+        self.outputs = {
+            "single_label": ("label", "probabilities"),
+            "multi_label": ("labels", "probabilities"),
+            "regression": ("score",),
+        }[self.problem]
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One result per row (see the class doc for the keys)."""
+        texts = [row[self.text_field] for row in rows]
+        pairs = [row[str(self.pair_field)] for row in rows] if self.pair_field else None
+        inputs = self.tokenizer(
+            texts,
+            pairs,
+            truncation=True,
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+        ).to(self.device)
+        with torch.no_grad():
+            logits = self.model(**inputs).logits.float()
+        if self.problem == "regression":
+            return [{"score": float(v)} for v in logits[:, 0].tolist()]
+        if self.problem == "multi_label":
+            return [
+                {
+                    "labels": [
+                        name
+                        for name, p, t in zip(self.labels, row, self.thresholds, strict=True)
+                        if p >= t
+                    ],
+                    "probabilities": dict(zip(self.labels, row, strict=True)),
+                }
+                for row in torch.sigmoid(logits).tolist()
+            ]
+        return [
+            {
+                "label": self.labels[max(range(len(row)), key=row.__getitem__)],
+                "probabilities": dict(zip(self.labels, row, strict=True)),
+            }
+            for row in torch.softmax(logits, dim=-1).tolist()
+        ]
+
+
+def plot_confusion_matrix(report: dict[str, Any]) -> Figure | None:
+    """The test confusion matrix (counts, true label by row); None without one in `report`."""
+    matrix = report.get("confusion_matrix")
+    if not matrix:
+        return None
+    import matplotlib.pyplot as plt
+
+    labels = report.get("labels") or [str(i) for i in range(len(matrix))]
+    size = max(3.5, 0.5 * len(labels) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    peak = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            shade = "white" if count > peak / 2 else "black"
+            axis.text(j, i, str(count), ha="center", va="center", color=shade)
+    axis.set_title("test confusion matrix")
+    return figure

@@ -6,6 +6,9 @@ strings. Words are split into subwords by the tokenizer; the first subword of ea
 carries the word's tag and the others are ignored by the loss and the metrics
 (`data.label_all_tokens=true` labels them too, a B- tag continuing as I-). IOB1 data
 (`data.tag_scheme=iob1`, an entity may start with I-) is converted to IOB2 on load.
+
+`TokenClassificationPredictor` (entities with character spans from raw text) and
+`plot_entity_f1` (the test report's figure) are declared in `conf/task/token_classification.yaml`.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import torch
 
 from lab.data.datamodule import DataModule
 from lab.errors import ConfigError, DataError
+from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2
 
 if TYPE_CHECKING:
     from datasets import Dataset
+    from matplotlib.figure import Figure
+    from omegaconf import DictConfig
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 IGNORE = -100  # the label id the loss and the metrics skip
@@ -247,3 +253,83 @@ class TokenClassificationModule(TaskModule):
     def evaluation_report(self, stage: str) -> dict[str, Any]:
         """Per-entity-type precision, recall, F1 and support of the test set."""
         return {"entities": self._last.get(stage, {}).get("per_type", {})}
+
+
+class TokenClassificationPredictor(Predictor):
+    """Entities with character spans (`transformers` token-classification, simple grouping).
+
+    A row gives `text` (a string), or the data's tokens column (a list of words, joined with
+    spaces, so spans refer to the joined text).
+    """
+
+    outputs = ("entities",)
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        from transformers import pipeline
+
+        super().__init__(model, tokenizer, cfg)
+        self.tokens_field = str(cfg.data.get("tokens_column") or "tokens")
+        self.pipeline = pipeline(
+            "token-classification",
+            model=model,
+            tokenizer=tokenizer,
+            aggregation_strategy="simple",
+            device=self.device,
+        )
+
+    def check(self, row: dict[str, Any]) -> str | None:
+        """A word list is accepted in place of `text` (and joined into it)."""
+        words = row.get(self.tokens_field)
+        if "text" not in row and isinstance(words, list):
+            if not words or not all(isinstance(w, str) for w in words):
+                return f"field '{self.tokens_field}' must be a non-empty list of strings"
+            row["text"] = " ".join(words)
+            return None
+        return super().check(row)
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`entities`: `type`, `text`, character `start` / `end`, `score` for each row."""
+        texts = [row["text"] for row in rows]
+        found = self.pipeline(texts, batch_size=len(texts))
+        # The entity text is cut from the input by its span: the pipeline's `word` is
+        # decoded from subwords (lowercased by uncased tokenizers, spaces lost).
+        return [
+            {
+                "entities": [
+                    {
+                        "type": entity["entity_group"],
+                        "text": text[int(entity["start"]) : int(entity["end"])],
+                        "start": int(entity["start"]),
+                        "end": int(entity["end"]),
+                        "score": float(entity["score"]),
+                    }
+                    for entity in entities
+                ]
+            }
+            for text, entities in zip(texts, found, strict=True)
+        ]
+
+
+def plot_entity_f1(report: dict[str, Any]) -> Figure | None:
+    """Test F1 and support per entity type; None without entities in `report`."""
+    entities = report.get("entities")
+    if not entities:
+        return None
+    import matplotlib.pyplot as plt
+
+    names = sorted(entities)
+    figure, axis = plt.subplots(figsize=(max(4, 0.8 * len(names) + 2), 3.5))
+    bars = axis.bar(names, [entities[n]["f1"] for n in names])
+    for bar, name in zip(bars, names, strict=True):
+        axis.text(
+            bar.get_x() + bar.get_width() / 2,
+            bar.get_height(),
+            f"n={entities[name]['support']}",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    axis.set_ylim(0, 1.05)
+    axis.set_ylabel("F1")
+    axis.set_title("test F1 per entity type")
+    return figure

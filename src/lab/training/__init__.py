@@ -1,9 +1,10 @@
-"""Lightning plumbing and model building: everything between a config and `trainer.fit`.
+"""Lightning plumbing and model building: everything between a config and the trained model.
 
 models.py         HF heads from pretrained weights or from a config
 adapters.py       PEFT (LoRA, IA3, QLoRA): apply, count parameters, export
 optim.py          optimizer and scheduler factories
 trainer.py        the Lightning Trainer with lab's switches (compile, allocator)
+fit.py            the fit step: Trainer, `trainer.fit`, the best checkpoint validated and tested
 checkpointing.py  atomic checkpoint writes, exact-resume state, preemption saves
 progress.py       the rich progress bar (reads metrics only when it redraws)
 loggers.py        CSV and W&B loggers (W&B offline when unreachable)

@@ -1,13 +1,108 @@
-"""Keep the console readable: one copy of each log line, no advertising, no library noise.
+"""A quiet console: what a run shows on screen, and what goes to `<run dir>/train.log` only.
 
-Called by `lab.train.run` after Lightning is imported; Hydra has already sent log records to
-the console and to `<run dir>/train.log` by then.
+A default `python -m lab.train` shows the progress bar, one line on the data, one line on the
+model (which weights are new), warnings that need action, the final table and the run
+directory. Everything else the libraries say (Lightning's "GPU available: False", the
+transformers LOAD REPORT, its weight-loading bars) goes to `train.log` only; the datasets
+library's bars stay on screen, since tokenizing a large split is long work.
+
+* Hydra sends every log record to the console and to `train.log` (`conf/hydra/default.yaml`);
+  the console handler carries `QuietConsole` (lab's own lines and other libraries' warnings
+  pass) and `ConsoleFormatter` (lab's lines bare, without timestamps).
+* `quiet_console()`, around `lab.train.run`, sends the records of transformers and datasets
+  through those handlers (each prints its own by default) and turns transformers' bars off.
+* `weight_loading_report()` reads the newly initialised weights out of transformers' load
+  report, for lab's one model line (`report_model`).
+
+`hydra.verbose=true` (or `hydra.verbose=<logger name>`) brings everything back on screen.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from lab.data.datamodule import DataModule
+
+log = logging.getLogger(__name__)
+
+Verbose = bool | str | Sequence[str] | None
+# Library warnings that are reports, not calls to action: (logger, text in the message).
+FILE_ONLY = (("transformers.modeling_utils", "LOAD REPORT"),)
+# The libraries whose loggers print through handlers of their own unless told otherwise.
+ROUTED_LIBRARIES = ("transformers", "datasets")
+_MODEL_LINE_KEYS = 8  # newly initialised weights named on the model line; the rest counted
+
+
+def _is_lab(name: str) -> bool:
+    return name in ("lab", "__main__") or name.startswith("lab.")
+
+
+def _verbose_names(verbose: Verbose) -> tuple[str, ...] | bool:
+    if isinstance(verbose, str):
+        return (verbose,)
+    if isinstance(verbose, Sequence):
+        return tuple(str(name) for name in verbose)
+    return bool(verbose)
+
+
+class QuietConsole(logging.Filter):
+    """Console filter: lab's own records and other libraries' warnings, minus known reports.
+
+    `verbose` is `hydra.verbose`: true lets every record through; a logger name (or a list
+    of them) lets that logger's records through as well.
+    """
+
+    def __init__(self, verbose: Verbose = False) -> None:
+        super().__init__()
+        self.verbose = _verbose_names(verbose)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose is True:
+            return True
+        if isinstance(self.verbose, tuple) and any(
+            record.name == name or record.name.startswith(f"{name}.") for name in self.verbose
+        ):
+            return True
+        if _is_lab(record.name):
+            return True
+        if any(record.name == name and text in str(record.msg) for name, text in FILE_ONLY):
+            return False
+        return record.levelno >= logging.WARNING
+
+
+class ConsoleFormatter(logging.Formatter):
+    """lab's lines as plain text; warnings and errors prefixed with their level (and, from a
+    library, its logger). With `verbose`, Hydra's full format with time and logger."""
+
+    def __init__(self, verbose: Verbose = False) -> None:
+        detailed = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+        super().__init__(detailed if _verbose_names(verbose) else "%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if self._fmt != "%(message)s" or record.levelno < logging.WARNING:
+            return text
+        level = record.levelname.lower()
+        return f"{level}: {text}" if _is_lab(record.name) else f"{level} ({record.name}): {text}"
+
+
+def hydra_verbose() -> Verbose:
+    """`hydra.verbose` of the running Hydra job (False outside one)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return False
+    return HydraConfig.get().verbose  # type: ignore[no-any-return]
 
 
 class _DropTips(logging.Filter):
@@ -29,3 +124,130 @@ def tame_library_output() -> None:
         rank_zero.addFilter(_DropTips())
     # Lightning 2.6 on torch 2.13 warns about its own use of a deprecated torch API.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+@contextmanager
+def quiet_console(verbose: Verbose = False) -> Iterator[None]:
+    """Inside the block, transformers and datasets log through the root handlers (the console
+    filter and train.log) and, unless `verbose`, draw no progress bars. Restored after."""
+    import transformers.utils.logging as transformers_logging
+
+    tame_library_output()
+    transformers_logging.get_verbosity()  # transformers sets up its logger on first use
+    saved = {}
+    for name in ROUTED_LIBRARIES:
+        library = logging.getLogger(name)
+        saved[name] = (list(library.handlers), library.propagate)
+        for handler in saved[name][0]:
+            library.removeHandler(handler)
+        library.propagate = True
+    bars = transformers_logging.is_progress_bar_enabled()
+    if not _verbose_names(verbose):
+        # transformers' bars (loading and writing weight shards) are seconds of noise; datasets'
+        # bars stay: tokenizing a large split is long work, and the user should see it move.
+        transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for name, (handlers, propagate) in saved.items():
+            library = logging.getLogger(name)
+            for handler in handlers:
+                library.addHandler(handler)
+            library.propagate = propagate
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+# ----------------------------------------------------------------------------- the model line
+@dataclass
+class LoadReport:
+    """What transformers reported while loading pretrained weights."""
+
+    newly_initialised: list[str] = field(default_factory=list)
+    reported: bool = False
+
+
+class _LoadReportReader(logging.Filter):
+    # transformers (5.x, `utils/loading_report.py`) logs a table with one `key | STATUS | ...`
+    # row per weight that did not load as is: MISSING weights were newly initialised, MISMATCH
+    # ones re-initialised for their new shape. No public API hands these keys to a caller of
+    # `from_pretrained` except `output_loading_info=True`, which changes what it returns.
+    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+    def __init__(self, report: LoadReport) -> None:
+        super().__init__()
+        self.report = report
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = self._ANSI.sub("", record.getMessage())
+        if "LOAD REPORT" in text:
+            self.report.reported = True
+            for line in text.splitlines():
+                cells = [cell.strip() for cell in line.split("|")]
+                if len(cells) >= 2 and cells[1] in ("MISSING", "MISMATCH"):
+                    self.report.newly_initialised.append(cells[0])
+        return True
+
+
+@contextmanager
+def weight_loading_report() -> Iterator[LoadReport]:
+    """Collect the weights that transformers initialises anew while loading in the block."""
+    report = LoadReport()
+    reader = _LoadReportReader(report)
+    logger = logging.getLogger("transformers.modeling_utils")
+    logger.addFilter(reader)
+    try:
+        yield report
+    finally:
+        logger.removeFilter(reader)
+
+
+def _count(value: float) -> str:
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def _source_name(path: str) -> str:
+    # Hub ids as they are; a local directory by its last two parts (".../minilm/model").
+    local = Path(path).expanduser()
+    return "/".join(local.parts[-2:]) if local.is_dir() else path
+
+
+def model_line(cfg: DictConfig, model: Any, counts: dict[str, float], report: LoadReport) -> str:
+    """`model: <source> (<class>, <n> parameters); newly initialised: <weights>`."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    size = f"{_count(counts['total'])} parameters"
+    if counts["trainable"] != counts["total"]:
+        size += f", {_count(counts['trainable'])} trainable"
+    pretrained = cfg.model.get("pretrained")
+    if not pretrained:
+        return (
+            f"model: {type(base).__name__} from its config ({size}); all weights newly initialised"
+        )
+    line = f"model: {_source_name(str(pretrained))} ({type(base).__name__}, {size})"
+    keys = report.newly_initialised
+    if not keys:
+        return f"{line}; every weight loaded from the checkpoint"
+    named = ", ".join(keys[:_MODEL_LINE_KEYS])
+    more = f" and {len(keys) - _MODEL_LINE_KEYS} more" if len(keys) > _MODEL_LINE_KEYS else ""
+    return f"{line}; newly initialised: {named}{more}"
+
+
+def data_line(datamodule: DataModule) -> str:
+    """`data: <n> train, <n> validation, <n> test rows from <source>; ...` (the data line)."""
+    source = datamodule.path or datamodule.hub_id or "?"
+    if not datamodule.path and datamodule.hub_config:
+        source += f" ({datamodule.hub_config})"
+    splits = []
+    for name, rows in datamodule.raw_sizes.items():
+        # Heads that window or pack rows (QA, language modelling) train on more or fewer
+        # sequences than the source has rows.
+        tokenized = len(datamodule.datasets[name]) if name in datamodule.datasets else rows
+        splits.append(f"{rows} {name}" + (f" ({tokenized} sequences)" if tokenized != rows else ""))
+    cached = [name for name, hit in datamodule.cache_hits.items() if hit]
+    return (
+        f"data: {', '.join(splits)} rows from {source}; "
+        f"tokenization cache hit for: {', '.join(cached) or 'none'}"
+    )

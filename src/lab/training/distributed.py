@@ -18,9 +18,10 @@ job the process group is destroyed and the environment put back as it was, so th
 launches its own ranks. Ranks started by torchrun or SLURM are left alone: their environment
 was set before this process started and is restored to just that.
 
-Replacing Lightning's private `_hydra_subprocess_cmd` is the smallest change that does this;
-`tests/test_scale.py` runs a 2-job DDP multirun so a Lightning upgrade that moves it fails
-loudly there.
+The rank command goes in through `lab.compat.lightning.hydra_rank_command` (Lightning has no
+public hook for it), only for the length of the job: after it, Lightning's own command is back.
+`tests/test_compat.py` fails by name if a Lightning upgrade moves it, and `tests/test_scale.py`
+runs a 2-job DDP multirun.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ _FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-d
 def rank_command(local_rank: int) -> tuple[Sequence[str], str]:
     """The command and working directory that start `local_rank` of the current Hydra job.
 
-    Same signature and meaning as Lightning's `_hydra_subprocess_cmd`, which it replaces.
+    Same signature and meaning as Lightning's `_hydra_subprocess_cmd`, which it replaces
+    inside `job_scope()`.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import get_original_cwd
@@ -80,12 +82,13 @@ def hydra_flags(argv: Sequence[str]) -> list[str]:
 def job_scope() -> Iterator[None]:
     """Run one training job so that its DDP ranks belong to it alone (see the module doc)."""
     import torch.distributed
-    from lightning.pytorch.strategies.launchers import subprocess_script
 
-    subprocess_script._hydra_subprocess_cmd = rank_command  # type: ignore[assignment]
+    from lab.compat.lightning import hydra_rank_command
+
     before = {name: os.environ.get(name) for name in _LAUNCH_VARIABLES}
     try:
-        yield
+        with hydra_rank_command(rank_command):
+            yield
     finally:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

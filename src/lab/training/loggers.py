@@ -4,6 +4,10 @@
 otherwise (the run is still recorded locally and can be uploaded later with `wandb sync`).
 If W&B cannot start even so (service down, bad key, no disk), the run goes on offline, then
 with W&B disabled, with a warning: a logging service is never a reason to lose a training run.
+
+`RunLogger` is what `lab.train` asks of a logger beyond Lightning's `Logger`: continue the
+interrupted run's log on resume, and name its run in the run record. Other Lightning loggers
+(TensorBoard, ...) simply log.
 """
 
 from __future__ import annotations
@@ -12,17 +16,42 @@ import logging
 import netrc
 import os
 import sys
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
+from lab.compat.lightning import (
+    HookedCSVLogger,
+    HookedExperimentWriter,
+    forget_experiment,
+    start_wandb_experiment,
+    wandb_init_arguments,
+)
+
 log = logging.getLogger(__name__)
 
 WANDB_HOST = "api.wandb.ai"
+
+
+class RunLogger(ABC):
+    """A logger that takes part in lab's run record and resumes (see `lab.training.fit`)."""
+
+    @abstractmethod
+    def resume_from(self, step: int, record: dict[str, Any]) -> None:
+        """Continue the run recorded in `record` after its checkpoint at `step`.
+
+        Called before the logger starts, on a resumed run only.
+        """
+
+    @abstractmethod
+    def record_identity(self, record: dict[str, Any]) -> None:
+        """Write what identifies this logger's run into the run record (for a later resume)."""
 
 
 def wandb_credentials_present() -> bool:
@@ -45,14 +74,14 @@ def resolve_wandb_mode(mode: str) -> str:
     return mode
 
 
-class ResilientWandbLogger(WandbLogger):
+class ResilientWandbLogger(WandbLogger, RunLogger):
     """A `WandbLogger` that falls back to offline, then disabled, if `wandb.init` fails."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Lightning always passes `anonymous`, which current wandb only warns about.
-        if self._wandb_init.get("anonymous") is None:
-            self._wandb_init.pop("anonymous", None)
+        if wandb_init_arguments(self).get("anonymous") is None:
+            wandb_init_arguments(self).pop("anonymous", None)
 
     def record_identity(self, record: dict[str, Any]) -> None:
         """Store the W&B run id in the run record, so a resume continues the same W&B run."""
@@ -63,7 +92,7 @@ class ResilientWandbLogger(WandbLogger):
     def resume_from(self, step: int, record: dict[str, Any]) -> None:
         """Continue the W&B run recorded at the start of the interrupted run."""
         if record.get("wandb_run_id"):
-            self._wandb_init.update(id=record["wandb_run_id"], resume="allow")
+            wandb_init_arguments(self).update(id=record["wandb_run_id"], resume="allow")
 
     @property  # type: ignore[misc]
     @rank_zero_experiment
@@ -71,14 +100,25 @@ class ResilientWandbLogger(WandbLogger):
         fallbacks = ["offline", "disabled"]
         while True:
             try:
-                return WandbLogger.experiment.fget.__wrapped__(self)  # type: ignore[attr-defined]
+                return start_wandb_experiment(self)
             except Exception as err:  # wandb raises many types; none should end the run
                 if not fallbacks:
                     raise
                 mode = fallbacks.pop(0)
                 log.warning("W&B could not start (%s); continuing with W&B %s", err, mode)
-                self._wandb_init["mode"] = mode
-                self._experiment = None
+                wandb_init_arguments(self)["mode"] = mode
+                forget_experiment(self)
+
+
+@contextmanager
+def wandb_run_ends() -> Iterator[None]:
+    """Finish this process's W&B run when the block ends: finished, or failed on an error."""
+    try:
+        yield
+    except BaseException:
+        finish_wandb_run(exit_code=1)
+        raise
+    finish_wandb_run(exit_code=0)
 
 
 def finish_wandb_run(exit_code: int) -> None:
@@ -87,7 +127,7 @@ def finish_wandb_run(exit_code: int) -> None:
     Lightning's `WandbLogger` never finishes its run, and a later `WandbLogger` in the same
     process attaches to a run that is still active: without this, every trial of an in-process
     sweep would log into the first trial's run. `lab.train.run` calls it when a run ends,
-    however it ends.
+    however it ends (`wandb_run_ends`).
     """
     wandb = sys.modules.get("wandb")
     run = getattr(wandb, "run", None) if wandb is not None else None
@@ -128,19 +168,19 @@ def wandb_logger(
     )
 
 
-class _ResumingExperimentWriter(ExperimentWriter):
+class _ResumingExperimentWriter(HookedExperimentWriter):
     """Keeps the rows of an existing metrics.csv up to `keep_until_step` instead of deleting it."""
 
     def __init__(self, log_dir: str, keep_until_step: int | None) -> None:
         self._keep_until_step = keep_until_step
         super().__init__(log_dir)
 
-    def _check_log_dir_exists(self) -> None:
+    def prepare_log_dir(self) -> None:
         import csv
 
         path = Path(self.metrics_file_path)
         if self._keep_until_step is None or not path.is_file():
-            super()._check_log_dir_exists()
+            super().prepare_log_dir()
             return
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
@@ -154,7 +194,7 @@ class _ResumingExperimentWriter(ExperimentWriter):
         self.metrics_keys = keys
 
 
-class CSVLogger(LightningCSVLogger):
+class CSVLogger(HookedCSVLogger, RunLogger):
     """Lightning's CSV logger that, on resume, appends to the run's metrics.csv."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -165,10 +205,9 @@ class CSVLogger(LightningCSVLogger):
         """Keep the logged rows up to `step` (the checkpoint's) and append after them."""
         self._keep_until_step = step
 
-    @property  # type: ignore[misc]
-    @rank_zero_experiment
-    def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _ResumingExperimentWriter(self.log_dir, self._keep_until_step)
-        return self._experiment  # type: ignore[return-value]
+    def record_identity(self, record: dict[str, Any]) -> None:
+        """Nothing to record: the CSV log lives in the run directory itself."""
+
+    def make_writer(self, log_dir: str) -> ExperimentWriter:
+        """A writer that keeps the interrupted run's rows up to the resumed step."""
+        return _ResumingExperimentWriter(log_dir, self._keep_until_step)

@@ -1,0 +1,90 @@
+"""Lightning internals lab depends on.
+
+- `hydra_rank_command`: when Hydra is running, Lightning's DDP launcher builds the command of
+  ranks 1..N-1 in the module function `subprocess_script._hydra_subprocess_cmd`. No launcher
+  argument, strategy option or hook chooses that command, and the one Lightning builds is
+  wrong under a Hydra multirun (see `lab.training.distributed`), so lab swaps the function
+  for the length of one job and puts Lightning's back afterwards.
+- `HookedExperimentWriter`, `HookedCSVLogger`: the CSV logger deletes an existing
+  `metrics.csv` (in the writer's private `_check_log_dir_exists`, which its `__init__` calls)
+  and builds its writer inline in `experiment`; no option keeps the file or picks the writer.
+  These subclasses turn both into public-named hooks, so a resume can keep the rows it needs.
+- `wandb_init_arguments`, `start_wandb_experiment`, `forget_experiment`: `WandbLogger` keeps
+  the arguments of its `wandb.init` call in a private dict and its run in `_experiment`; lab
+  edits the arguments after construction (resume the recorded W&B run, fall back to offline)
+  and retries a failed start, which no public method allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
+
+RankCommand = Callable[[int], tuple[Sequence[str], str]]
+
+
+@contextmanager
+def hydra_rank_command(command: RankCommand) -> Iterator[None]:
+    """Inside the block, Lightning starts extra DDP ranks under Hydra with `command`.
+
+    `command(local_rank)` returns `(argv, cwd)`, like Lightning's `_hydra_subprocess_cmd`.
+    Lightning's own function is back in place when the block ends, however it ends.
+    """
+    from lightning.pytorch.strategies.launchers import subprocess_script
+
+    original = subprocess_script._hydra_subprocess_cmd
+    subprocess_script._hydra_subprocess_cmd = command  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        subprocess_script._hydra_subprocess_cmd = original
+
+
+class HookedExperimentWriter(ExperimentWriter):
+    """Lightning's CSV `ExperimentWriter`, with `prepare_log_dir` as the hook for an existing
+    log directory (Lightning's default: warn, then delete `metrics.csv`)."""
+
+    def _check_log_dir_exists(self) -> None:
+        self.prepare_log_dir()
+
+    def prepare_log_dir(self) -> None:
+        """Called by `__init__` before the log directory is created; override to keep files."""
+        super()._check_log_dir_exists()
+
+
+class HookedCSVLogger(CSVLogger):
+    """Lightning's `CSVLogger`, whose writer is made by `make_writer` (override to replace it)."""
+
+    @property  # type: ignore[misc]
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = self.make_writer(self.log_dir)
+        return self._experiment  # type: ignore[return-value]
+
+    def make_writer(self, log_dir: str) -> ExperimentWriter:
+        """The writer for `log_dir`, made once, on the first use (Lightning's by default)."""
+        return ExperimentWriter(log_dir=log_dir)
+
+
+def wandb_init_arguments(logger: WandbLogger) -> dict[str, Any]:
+    """The keyword arguments `logger` passes to `wandb.init`: the live dict, so edits made
+    before its run starts (or after `forget_experiment`) are what the next start uses."""
+    return logger._wandb_init
+
+
+def start_wandb_experiment(logger: WandbLogger) -> Any:
+    """`WandbLogger.experiment` without its rank-zero wrapper: for a subclass's own
+    `experiment` property, which applies the wrapper once itself."""
+    return WandbLogger.experiment.fget.__wrapped__(logger)  # type: ignore[attr-defined]
+
+
+def forget_experiment(logger: Logger) -> None:
+    """Drop `logger`'s started (or failed) experiment, so the next use starts a new one."""
+    logger._experiment = None  # type: ignore[attr-defined]

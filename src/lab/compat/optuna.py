@@ -1,0 +1,22 @@
+"""Optuna internals lab depends on.
+
+Lab's sweep workers keep liveness stamps (host, pid, heartbeat) as trial system attributes
+and re-open abandoned trials by id. Optuna's public API covers neither: system attributes are
+written only through the storage (`Trial.set_system_attr` was removed), a `Study` does not
+expose its storage, and neither `Trial` nor `FrozenTrial` exposes the storage-level trial id
+that every storage call and `optuna.trial.Trial(study, trial_id)` take.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def study_storage(study: Any) -> Any:
+    """The storage (`optuna.storages.BaseStorage`) that `study` reads and writes."""
+    return study._storage
+
+
+def trial_id(trial: Any) -> int:
+    """The storage-level id of a `Trial` or `FrozenTrial` (not its per-study `number`)."""
+    return int(trial._trial_id)

@@ -1,0 +1,47 @@
+"""The finalize step of `lab.train`: what a finished run leaves behind, and the last words.
+
+On rank zero, in this order: the best model exported to `model/` (with its tokenizer), the
+head's `test_report.json`, the record marked finished (with `metrics.json`), the model card,
+the plots (also sent to the loggers), and the summary table with the run directory. Then
+every logger is finalized.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    import lightning as L
+
+    from lab.build import Parts
+    from lab.run_dir.records import RunRecord
+
+
+def finalize(
+    cfg: DictConfig,
+    parts: Parts,
+    trainer: L.Trainer,
+    metrics: dict[str, float],
+    record: RunRecord,
+) -> None:
+    """Write the run's export, test report, final record, model card and plots; print the
+    summary; close the loggers."""
+    from lab.run_dir.model_card import write_model_card
+    from lab.run_dir.plots import log_plots, write_run_plots
+    from lab.run_dir.records import write_json
+    from lab.run_dir.summary import print_summary
+
+    output_dir = record.output_dir
+    if trainer.is_global_zero:
+        parts.module.export(output_dir / "model", parts.tokenizer)
+        report = parts.module.test_report
+        if report:
+            write_json(output_dir / "test_report.json", report)
+        record.finish(metrics)
+        write_model_card(output_dir / "model", cfg, record.data, metrics)
+        log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
+        print_summary(metrics, output_dir)
+    for logger in trainer.loggers:
+        logger.finalize("success")

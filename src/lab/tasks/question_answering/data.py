@@ -1,0 +1,323 @@
+"""`QuestionAnsweringDataModule`: context windows, their offsets and answer token labels.
+
+Rows hold a question, its context and the gold answers, as on the Hub (`id`, `title`,
+`context`, `question`, `answers` = {"text": [...], "answer_start": [...]}); an empty answer
+list marks an unanswerable question (SQuAD v2). Files in the original SQuAD JSON layout are
+flattened into that form on load (see `squad_json`).
+
+Preprocessing follows Hugging Face's `run_qa`: the question comes first and the context is cut
+into windows of `max_length` tokens that overlap by `doc_stride` tokens, so a long context
+gives several features. A training feature's target is the answer's first and last token
+when the answer lies wholly inside the window, else the classification token (index 0), which
+stands for "no answer here". Every feature also keeps its example id and its offset mapping
+with non-context tokens masked (None), so predictions map back to character spans of the raw
+context (see `decoding`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lab.data.datamodule import DataModule
+from lab.data.sources import load_source
+from lab.errors import ConfigError, DataError
+from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
+from lab.tasks.question_answering.squad_json import convert_squad_json
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+    from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+
+def answer_token_span(
+    offsets: Sequence[Sequence[int]],
+    sequence_ids: Sequence[int | None],
+    start_char: int,
+    end_char: int,
+    context_id: int = 1,
+) -> tuple[int, int]:
+    """The first and last token of the answer chars [start_char, end_char) in one window.
+
+    Returns (CLS_INDEX, CLS_INDEX) when the answer is not wholly inside the window's context
+    tokens (a window that holds part of an answer must not teach a cut-off span).
+    """
+    context = [i for i, s in enumerate(sequence_ids) if s == context_id]
+    if not context:
+        return CLS_INDEX, CLS_INDEX
+    first, last = context[0], context[-1]
+    if not (offsets[first][0] <= start_char and offsets[last][1] >= end_char):
+        return CLS_INDEX, CLS_INDEX
+    start = first
+    while start <= last and offsets[start][0] <= start_char:
+        start += 1
+    end = last
+    while end >= first and offsets[end][1] >= end_char:
+        end -= 1
+    return start - 1, end + 1
+
+
+def _answer_lists(value: Any) -> tuple[list[str], list[int]]:
+    """(texts, starts) of an `answers` cell: a {"text", "answer_start"} mapping, or that
+    mapping as a JSON string (CSV files)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, Mapping) or "text" not in value or "answer_start" not in value:
+        raise ValueError('expected {"text": [...], "answer_start": [...]}')
+    texts, starts = list(value["text"] or []), list(value["answer_start"] or [])
+    if len(texts) != len(starts):
+        raise ValueError(f"{len(texts)} texts but {len(starts)} answer_start values")
+    return [str(t) for t in texts], [int(s) for s in starts]
+
+
+class QAReferences:
+    """One evaluation split as postprocessing needs it.
+
+    (A plain class, not a dataclass: Hydra would read a dataclass passed to `instantiate`
+    as a structured config.)
+
+    Attributes:
+        ids / questions / contexts: the raw examples, in split order.
+        answers: the gold answer texts of each example (empty: unanswerable).
+        features: the tokenized split, whose `example_id` and `offset_mapping` columns map
+            each feature's tokens back to characters of its example's context.
+    """
+
+    def __init__(
+        self,
+        ids: list[str],
+        questions: list[str],
+        contexts: list[str],
+        answers: list[list[str]],
+        features: Dataset,
+    ) -> None:
+        self.ids = ids
+        self.questions = questions
+        self.contexts = contexts
+        self.answers = answers
+        self.features = features
+
+
+class _QACollator:
+    """Drops the postprocessing columns, then pads dynamically (a class: workers pickle it)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        from transformers import DataCollatorWithPadding
+
+        self.pad = DataCollatorWithPadding(tokenizer)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> Any:
+        return self.pad([{k: v for k, v in r.items() if k not in METADATA_COLUMNS} for r in rows])
+
+
+class QuestionAnsweringDataModule(DataModule):
+    """Splits question + context into overlapping windows and labels answer token spans.
+
+    Args:
+        id_column / question_column / context_column / answers_column: the columns.
+        max_length: tokens per window (question, context part and special tokens).
+        doc_stride: tokens shared by consecutive windows of one context.
+        version_2_with_negative: the data has unanswerable questions (SQuAD v2): score them
+            and let postprocessing answer "" (passed on to the task module).
+        **kwargs: see `lab.data.datamodule.DataModule`; `path` may also hold SQuAD JSON.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        id_column: str = "id",
+        question_column: str = "question",
+        context_column: str = "context",
+        answers_column: str = "answers",
+        max_length: int = 384,
+        doc_stride: int = 128,
+        version_2_with_negative: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, **kwargs)
+        if not getattr(tokenizer, "is_fast", False):
+            raise ConfigError("question answering needs a fast tokenizer (offset mappings)")
+        if not 0 <= doc_stride < max_length:
+            raise ConfigError(
+                f"data.doc_stride={doc_stride} must be at least 0 and below "
+                f"data.max_length={max_length} (it is the overlap of consecutive windows)"
+            )
+        self.id_column = id_column
+        self.question_column = question_column
+        self.context_column = context_column
+        self.answers_column = answers_column
+        self.max_length = max_length
+        self.doc_stride = doc_stride
+        self.version_2_with_negative = version_2_with_negative
+        self.references: dict[str, QAReferences] = {}
+        self._raw: dict[str, Dataset] = {}
+
+    # ----------------------------------------------------------------- loading
+    def load_raw(self) -> DatasetDict:
+        """The Hub's flattened rows; SQuAD JSON under `path` is flattened first (cached)."""
+        if self.path:
+            import datasets.config
+
+            converted = convert_squad_json(self.path, datasets.config.HF_DATASETS_CACHE)
+            if converted is not None:
+                return load_source(str(converted), None, None)
+        return super().load_raw()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load, check and tokenize; evaluation features get their row numbers."""
+        if self.datasets:
+            return
+        super().setup(stage)
+        for name, raw in self._raw.items():
+            features = self.datasets[name]
+            # Evaluation batches carry each feature's row number, so gathered logits find
+            # their offsets and example again, whichever rank or batch they came from.
+            features = features.add_column("feature_index", list(range(len(features))))
+            self.datasets[name] = features
+            self.references[name] = QAReferences(
+                ids=[str(i) for i in raw[self.id_column]],
+                questions=list(raw[self.question_column]),
+                contexts=list(raw[self.context_column]),
+                answers=[_answer_lists(a)[0] for a in raw[self.answers_column]],
+                features=features,
+            )
+        self._raw = {}
+
+    # ----------------------------------------------------------------- checks
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        columns = {
+            "data.id_column": self.id_column,
+            "data.question_column": self.question_column,
+            "data.context_column": self.context_column,
+            "data.answers_column": self.answers_column,
+        }
+        self.require_columns(name, dataset, columns)
+        seen: dict[str, int] = {}
+        unanswerable = 0
+        for row, (qid, question, context, answers) in enumerate(
+            zip(
+                dataset[self.id_column],
+                dataset[self.question_column],
+                dataset[self.context_column],
+                dataset[self.answers_column],
+                strict=True,
+            )
+        ):
+            where = f"{name} row {row} (id {qid})"
+            if not context or not str(context).strip():
+                raise DataError(f"{where}: empty context ('{self.context_column}')")
+            if not question or not str(question).strip():
+                raise DataError(f"{where}: empty question ('{self.question_column}')")
+            if name != "train" and str(qid) in seen:
+                raise DataError(
+                    f"{where}: id also used by row {seen[str(qid)]}; ids must be unique"
+                )
+            seen[str(qid)] = row
+            try:
+                texts, starts = _answer_lists(answers)
+            except (ValueError, TypeError) as err:
+                raise DataError(f"{where}: bad '{self.answers_column}' value: {err}") from err
+            unanswerable += not texts
+            for text, start in zip(texts, starts, strict=True):
+                found = context[start : start + len(text)] if 0 <= start <= len(context) else None
+                if found != text:
+                    raise DataError(
+                        f"{where}: answer {text!r} is not at answer_start {start} of its context "
+                        + (
+                            f"(found {found!r})"
+                            if found is not None
+                            else f"(out of range: the context has {len(context)} characters)"
+                        )
+                    )
+        if unanswerable and not self.version_2_with_negative:
+            log.warning(
+                "the %s split has %d unanswerable questions but data.version_2_with_negative "
+                "is false: they are scored as wrong whatever is predicted (use data=squad_v2 or "
+                "data.version_2_with_negative=true)",
+                name,
+                unanswerable,
+            )
+        if name != "train":
+            self._raw[name] = dataset  # for postprocessing, see setup
+
+    # ----------------------------------------------------------------- tokenization
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        return (
+            self.id_column,
+            self.question_column,
+            self.context_column,
+            self.answers_column,
+            self.max_length,
+            self.doc_stride,
+            CLS_INDEX,
+        )
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        # Leading spaces of some SQuAD questions would only use up window room.
+        questions = [str(q).lstrip() for q in batch[self.question_column]]
+        self._check_question_room(questions, batch[self.id_column])
+        encoded = self.tokenizer(
+            questions,
+            batch[self.context_column],
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        example_of = encoded.pop("overflow_to_sample_mapping")
+        all_offsets = encoded.pop("offset_mapping")
+        starts, ends, example_ids, masked_offsets = [], [], [], []
+        for i, offsets in enumerate(all_offsets):
+            row = example_of[i]
+            sequence_ids = encoded.sequence_ids(i)
+            texts, answer_starts = _answer_lists(batch[self.answers_column][row])
+            if texts:  # SQuAD trains on the first gold answer
+                start, end = answer_token_span(
+                    offsets, sequence_ids, answer_starts[0], answer_starts[0] + len(texts[0])
+                )
+            else:
+                start = end = CLS_INDEX
+            starts.append(start)
+            ends.append(end)
+            example_ids.append(str(batch[self.id_column][row]))
+            masked_offsets.append(
+                [list(o) if s == 1 else None for o, s in zip(offsets, sequence_ids, strict=True)]
+            )
+        encoded["start_positions"] = starts
+        encoded["end_positions"] = ends
+        encoded["example_id"] = example_ids
+        encoded["offset_mapping"] = masked_offsets
+        return dict(encoded)
+
+    def _check_question_room(self, questions: list[str], ids: list[Any]) -> None:
+        # The tokenizer aborts the process (a Rust panic) when a question leaves no more
+        # room for the context than doc_stride; say which question instead.
+        room = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
+        lengths = [
+            len(ids_) for ids_ in self.tokenizer(questions, add_special_tokens=False)["input_ids"]
+        ]
+        for qid, length in zip(ids, lengths, strict=True):
+            if room - length <= self.doc_stride:
+                raise DataError(
+                    f"question id {qid} has {length} tokens, which leaves "
+                    f"{max(room - length, 0)} tokens of context per window: need more than "
+                    f"data.doc_stride={self.doc_stride}; raise data.max_length "
+                    f"(now {self.max_length}) or lower data.doc_stride"
+                )
+
+    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
+        return _QACollator(self.tokenizer)
+
+    def module_kwargs(self) -> dict[str, Any]:
+        """The evaluation splits' raw examples and windows, and whether questions may be
+        unanswerable (both for postprocessing)."""
+        return {
+            "references": dict(self.references),
+            "version_2_with_negative": self.version_2_with_negative,
+        }

@@ -1,0 +1,104 @@
+"""The fit step of `lab.train`: build the Trainer, fit, then test the best checkpoint.
+
+The Trainer gets the configured callbacks (plus a sweep trial's, see `lab.sweeps.pruning`),
+the configured loggers, lab's atomic checkpoint writer and the resume-state callback. Loggers
+that take part in the run record (`lab.training.loggers.RunLogger`) continue the interrupted
+run's log on resume and write their run's identity into the record before training starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig
+
+from lab.config.flatten import flatten
+
+if TYPE_CHECKING:
+    import lightning as L
+
+    from lab.build import Parts
+    from lab.run_dir.records import RunRecord
+
+
+def fit(
+    cfg: DictConfig, parts: Parts, record: RunRecord, extra_callbacks: Sequence[L.Callback] = ()
+) -> tuple[L.Trainer, dict[str, float]]:
+    """Train `parts.module` (from the resume checkpoint, if any); return the Trainer and the
+    metrics of the best checkpoint (`val/*`, `test/*`, `model/params_*`)."""
+    trainer = build_run_trainer(cfg, extra_callbacks)
+    start_loggers(trainer, cfg, record)
+    trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
+    # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
+    counts = record.data["parameters"]
+    metrics = {
+        "model/params_total": float(counts["total"]),
+        "model/params_trainable": float(counts["trainable"]),
+    }
+    best = best_checkpoint(trainer)
+    for evaluate in (trainer.validate, trainer.test):
+        for result in evaluate(
+            parts.module, datamodule=parts.datamodule, ckpt_path=best, verbose=False
+        ):
+            metrics.update({k: float(v) for k, v in result.items()})
+    return trainer, metrics
+
+
+def instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Instantiate every non-null node of a config group (`callbacks`, `logger`)."""
+    from hydra.utils import instantiate
+
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node is not None]
+
+
+def build_run_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
+    """`cfg.trainer` with the run's callbacks, loggers and checkpoint plumbing."""
+    import lightning as L
+    from hydra.utils import instantiate
+
+    from lab.sweeps.pruning import trial_callbacks
+    from lab.training.checkpointing import AtomicCheckpointIO, ResumeStateCallback
+
+    callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
+    loggers = instantiate_group(cfg.get("logger"))
+    if not loggers:
+        # Learning rates are logged to the loggers; with `logger=none` there is nowhere to go.
+        lr_monitor = L.pytorch.callbacks.LearningRateMonitor
+        callbacks = [c for c in callbacks if not isinstance(c, lr_monitor)]
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=[*callbacks, *extra_callbacks, ResumeStateCallback()],
+        logger=loggers or False,
+        # Checkpoints are the callbacks group's business: none configured, none written.
+        enable_checkpointing=any(
+            isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
+        ),
+        plugins=[AtomicCheckpointIO()],
+    )
+    return trainer
+
+
+def start_loggers(trainer: L.Trainer, cfg: DictConfig, record: RunRecord) -> None:
+    """Resume the loggers' runs, note their identities in the record, log the config."""
+    from lab.training.loggers import RunLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, RunLogger):
+            if record.resume_point:
+                logger.resume_from(record.resume_point.global_step, record.data)
+            logger.record_identity(record.data)
+        logger.log_hyperparams(flatten(cfg))
+    record.write()
+
+
+def best_checkpoint(trainer: L.Trainer) -> str | None:
+    """The best checkpoint's path (None when no callback monitors a metric)."""
+    # The checkpoint callback that monitors a metric holds the best model; others (the
+    # step-interval `last.ckpt` writer) do not.
+    for callback in trainer.checkpoint_callbacks:
+        if getattr(callback, "monitor", None) and getattr(callback, "best_model_path", ""):
+            return str(callback.best_model_path)  # type: ignore[attr-defined]
+    return None

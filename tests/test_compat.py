@@ -1,0 +1,200 @@
+"""Every private attribute lab reaches into (`lab.compat`), checked against the installed
+libraries: a library upgrade that moves one fails here, by name, not deep in a training run."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def require(owner: Any, attribute: str, library: str, module: str) -> None:
+    """Fail with the library, its installed version and what moved, when `owner` lacks it."""
+    name = getattr(owner, "__name__", type(owner).__name__)
+    assert hasattr(owner, attribute), (
+        f"{library} {version(library)} no longer has {name}.{attribute}; "
+        f"update src/lab/compat/{module}.py"
+    )
+
+
+# ------------------------------------------------------------------------------- lightning
+def test_lightning_builds_hydra_rank_commands_in_a_module_function() -> None:
+    from lightning.pytorch.strategies.launchers import subprocess_script
+
+    require(subprocess_script, "_hydra_subprocess_cmd", "lightning", "lightning")
+    parameters = list(inspect.signature(subprocess_script._hydra_subprocess_cmd).parameters)
+    assert parameters == ["local_rank"], (
+        f"lightning {version('lightning')} changed _hydra_subprocess_cmd{parameters}; "
+        "update src/lab/compat/lightning.py and lab.training.distributed.rank_command"
+    )
+    # The launcher looks the function up by its module name when it starts the ranks, so
+    # replacing the module attribute is what it calls.
+    launcher = inspect.getsource(subprocess_script._SubprocessScriptLauncher)
+    assert "_hydra_subprocess_cmd(local_rank)" in launcher, (
+        f"lightning {version('lightning')}'s launcher no longer calls _hydra_subprocess_cmd; "
+        "update src/lab/compat/lightning.py"
+    )
+
+
+def test_job_scope_installs_the_rank_command_and_restores_lightnings() -> None:
+    from lightning.pytorch.strategies.launchers import subprocess_script
+
+    from lab.training.distributed import job_scope, rank_command
+
+    original = subprocess_script._hydra_subprocess_cmd
+    assert original is not rank_command
+    with job_scope():
+        assert subprocess_script._hydra_subprocess_cmd is rank_command
+    assert subprocess_script._hydra_subprocess_cmd is original
+
+    with pytest.raises(RuntimeError, match="job failed"), job_scope():
+        assert subprocess_script._hydra_subprocess_cmd is rank_command
+        raise RuntimeError("job failed")
+    assert subprocess_script._hydra_subprocess_cmd is original
+
+
+def test_csv_writer_hook_keeps_or_deletes_an_existing_metrics_file(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    from lab.compat.lightning import HookedExperimentWriter
+
+    require(ExperimentWriter, "_check_log_dir_exists", "lightning", "lightning")
+    metrics = tmp_path / ExperimentWriter.NAME_METRICS_FILE
+    metrics.write_text("step,loss\n1,0.5\n")
+
+    class Keeping(HookedExperimentWriter):
+        def prepare_log_dir(self) -> None:
+            self.metrics_keys = ["step", "loss"]  # keep the file: nothing else to do
+
+    assert Keeping(str(tmp_path)).metrics_keys == ["step", "loss"]
+    assert metrics.read_text() == "step,loss\n1,0.5\n"
+    with pytest.warns(UserWarning, match="exists and is not empty"):
+        HookedExperimentWriter(str(tmp_path))  # the default is Lightning's: delete it
+    assert not metrics.exists()
+
+
+def test_csv_logger_builds_its_writer_with_make_writer(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import CSVLogger
+
+    from lab.compat.lightning import HookedCSVLogger, HookedExperimentWriter
+
+    logger = CSVLogger(str(tmp_path))
+    for attribute in ("_experiment", "_fs"):
+        require(logger, attribute, "lightning", "lightning")
+
+    class Logging(HookedCSVLogger):
+        def make_writer(self, log_dir: str) -> HookedExperimentWriter:
+            return HookedExperimentWriter(log_dir)
+
+    hooked = Logging(str(tmp_path), name="csv", version="")
+    writer = hooked.experiment
+    assert isinstance(writer, HookedExperimentWriter) and hooked.experiment is writer
+    hooked.log_metrics({"loss": 0.25}, step=3)
+    hooked.save()
+    with (tmp_path / "csv" / "metrics.csv").open() as handle:
+        assert list(csv.DictReader(handle)) == [{"loss": "0.25", "step": "3"}]
+
+
+def test_wandb_logger_arguments_and_experiment_can_be_reached(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import WandbLogger
+
+    from lab.compat.lightning import (
+        forget_experiment,
+        start_wandb_experiment,
+        wandb_init_arguments,
+    )
+
+    logger = WandbLogger(project="p", save_dir=str(tmp_path), mode="disabled")
+    for attribute in ("_wandb_init", "_experiment"):
+        require(logger, attribute, "lightning", "lightning")
+    require(WandbLogger.experiment.fget, "__wrapped__", "lightning", "lightning")
+
+    arguments = wandb_init_arguments(logger)
+    assert arguments["project"] == "p" and arguments["mode"] == "disabled"
+    arguments["name"] = "renamed"
+    assert wandb_init_arguments(logger)["name"] == "renamed"  # the live dict, not a copy
+    run = start_wandb_experiment(logger)
+    try:
+        assert logger.experiment is run
+        forget_experiment(logger)
+        assert logger._experiment is None
+    finally:
+        run.finish()
+
+
+# ---------------------------------------------------------------------------------- optuna
+def test_optuna_storage_and_trial_ids_reach_the_same_trial() -> None:
+    import optuna
+
+    from lab.compat.optuna import study_storage, trial_id
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="compat")
+    require(study, "_storage", "optuna", "optuna")
+    study.ask()
+    trial = study.ask()
+    require(trial, "_trial_id", "optuna", "optuna")
+    (_, frozen) = study.get_trials(deepcopy=False)
+    require(frozen, "_trial_id", "optuna", "optuna")
+
+    storage = study_storage(study)
+    study_id = storage.get_study_id_from_name("compat")  # public: what pruning.py uses
+    expected = storage.get_trial_id_from_study_id_trial_number(study_id, 1)
+    assert trial_id(trial) == trial_id(frozen) == expected
+    storage.set_trial_system_attr(trial_id(trial), "lab:pid", 123)
+    assert study.get_trials()[1].system_attrs["lab:pid"] == 123
+    assert optuna.trial.Trial(study, trial_id(frozen)).number == 1
+
+
+# ------------------------------------------------------------------------------- sacrebleu
+def test_sacrebleu_sentence_statistics_sum_to_the_corpus_score() -> None:
+    from sacrebleu.metrics import BLEU
+
+    from lab.compat.sacrebleu import sentence_statistics
+    from lab.tasks.generation_metrics import BLEU_ORDER, bleu_from_statistics
+
+    require(BLEU, "_extract_corpus_statistics", "sacrebleu", "sacrebleu")
+    hypotheses = ["the cat sat on the mat", "a dog barks at night", "hello there"]
+    references = ["the cat sat on a mat", "the dog barks at night", "hello world"]
+    rows = sentence_statistics(BLEU(), hypotheses, references)
+    assert len(rows) == 3 and all(len(row) == 2 + 2 * BLEU_ORDER for row in rows)
+    assert rows[2][:2] == [2, 2]  # hypothesis and reference lengths in tokens
+    summed = [sum(column) for column in zip(*rows, strict=True)]
+    expected = BLEU().corpus_score(hypotheses, [references]).score
+    assert bleu_from_statistics(summed) == pytest.approx(expected, abs=1e-9)
+
+
+# -------------------------------------------------------------------------------- datasets
+def test_datasets_fingerprint_follows_the_data() -> None:
+    from datasets import Dataset
+
+    from lab.compat.datasets import fingerprint
+
+    data = Dataset.from_dict({"text": ["a", "b"]})
+    require(data, "_fingerprint", "datasets", "datasets")
+    first = fingerprint(data)
+    assert isinstance(first, str) and first
+    assert fingerprint(data) == first
+    assert fingerprint(Dataset.from_dict({"text": ["a", "c"]})) != first
+    assert fingerprint(data.map(lambda row: {"text": row["text"].upper()})) != first
+
+
+# ----------------------------------------------------------------------------------- hydra
+def test_hydra_file_config_source_and_failed_job_error() -> None:
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from lab.compat.hydra import FileConfigSource, job_error
+
+    require(FileConfigSource, "_list_add_result", "hydra-core", "hydra")
+    failed = JobReturn(status=JobStatus.FAILED)
+    error = ValueError("out of memory")
+    failed.return_value = error  # what Hydra's run_job does with the job's exception
+    require(failed, "_return_value", "hydra-core", "hydra")
+    assert job_error(failed) is error
+    finished = JobReturn(status=JobStatus.COMPLETED, _return_value={"val/acc": 1.0})
+    with pytest.raises(TypeError, match="did not fail"):
+        job_error(finished)

@@ -1,0 +1,237 @@
+"""`python -m lab.validate`: the rules `lab.train` applies first, without loading anything."""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from lab.config.rules import (
+    cuda_available,
+    named_columns,
+    peek_columns,
+    trainer_argument_names,
+    validate_config,
+)
+from lab.errors import ConfigError, DataError
+
+from conftest import FIXTURES, TINY_FIXTURE_RUN, lab_cli
+
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+FP16_ERROR = (
+    "error: precision=16-mixed (fp16) needs a CUDA GPU; on CPU use precision=bf16-mixed "
+    "or precision=32"
+)
+
+
+def _validate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return lab_cli("validate", *args, cwd=cwd, timeout=120)
+
+
+def _last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+# ----------------------------------------------------------------------------- the command
+def test_a_good_config_prints_what_would_run(tmp_path: Path) -> None:
+    result = _validate("model=tiny_bert", "data=demo", "trainer.max_epochs=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines())
+    assert lines["model"].strip().startswith("tiny_bert: from its config (transformers.BertConfig)")
+    assert (
+        lines["task"]
+        .strip()
+        .startswith(
+            "text_classification: transformers.AutoModelForSequenceClassification with "
+            "lab.tasks.text_classification.TextClassificationModule; best on val/acc (max)"
+        )
+    )
+    assert "demo: local files" in lines["data"] and "text_column=text" in lines["data"]
+    assert "max_epochs=2" in lines["trainer"] and "accelerator=auto" in lines["trainer"]
+    assert lines["strategy"].strip() == "auto"
+    assert lines["precision"].strip() == "32-true"
+    assert lines["peft"].strip() == "none"
+    assert "outputs/runs/" in lines["output"]
+    assert result.stdout.splitlines()[-1].startswith("config ok")
+    assert not (tmp_path / "outputs").exists(), "validation writes nothing"
+
+
+def test_validation_imports_no_heavy_library(tmp_path: Path) -> None:
+    """What keeps `lab.validate` under three seconds: torch, Lightning and transformers are
+    not imported on a machine without CUDA (each takes seconds)."""
+    script = (
+        "import sys; from lab.validate import main; code = main(sys.argv[1:]); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'lightning', 'transformers', 'datasets'}); print(code, heavy)"
+    )
+    data = [f"data.path={FIXTURES / 'sentiment'}", "data.text_column=review"]
+    result = subprocess.run(
+        [sys.executable, "-c", script, "model=tiny_bert", "data=csv", *data,
+         "data.label_column=sentiment"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = "0 []" if not torch.cuda.is_available() else "0 ['torch']"
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@no_cuda
+def test_fp16_on_cpu_exits_2_with_the_training_message(tmp_path: Path) -> None:
+    result = _validate("model=tiny_bert", "precision=16-mixed", cwd=tmp_path)
+    assert result.returncode == 2
+    assert _last_line(result.stderr) == FP16_ERROR
+    assert "Traceback" not in result.stderr
+
+
+@no_cuda
+def test_deepspeed_on_cpu_exits_2(tmp_path: Path) -> None:
+    result = _validate("model=tiny_bert", "strategy=deepspeed_stage_2", cwd=tmp_path)
+    assert result.returncode == 2
+    assert _last_line(result.stderr) == (
+        "error: strategy DeepSpeed needs CUDA GPUs and none is visible; use strategy=ddp "
+        "(or auto) on this machine"
+    )
+
+
+def test_unknown_trainer_key_lists_the_valid_ones(tmp_path: Path) -> None:
+    result = _validate("model=tiny_bert", "+trainer.max_epoch=3", cwd=tmp_path)
+    assert result.returncode == 2
+    line = _last_line(result.stderr)
+    assert line.startswith("error: unknown trainer option(s) ['max_epoch']; valid: compile, ")
+    valid = line.split("valid: ", 1)[1].split(", ")
+    assert {"reuse_freed_memory", "max_epochs", "accelerator", "precision"} <= set(valid)
+
+
+def test_missing_column_in_a_local_csv_names_the_columns_present(tmp_path: Path) -> None:
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("body,sentiment\ngreat,positive\nawful,negative\n")
+    result = _validate(
+        "model=tiny_bert", "data=csv", f"data.path={reviews}", "data.label_column=sentiment",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert _last_line(result.stderr) == (
+        "error: column 'text' (data.text_column) is not in the train split; "
+        "columns present: body, sentiment"
+    )
+
+
+def test_bad_group_option_exits_2_with_hydra_message(tmp_path: Path) -> None:
+    result = _validate("model=robertaa", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Could not find 'model/robertaa'" in result.stderr and "\ttiny_bert\n" in result.stderr
+
+
+@no_cuda
+def test_train_refuses_the_same_config_before_any_checkpoint(tmp_path: Path) -> None:
+    refused = _validate(*TINY_FIXTURE_RUN, "precision=16-mixed", cwd=tmp_path)
+    trained = lab_cli(
+        "train", *TINY_FIXTURE_RUN, "precision=16-mixed", "paths.output_root=out", cwd=tmp_path
+    )
+    assert (refused.returncode, trained.returncode) == (2, 2)
+    assert _last_line(trained.stderr) == _last_line(refused.stderr) == FP16_ERROR
+    (run_dir,) = (tmp_path / "out" / "runs").glob("*/*")
+    assert not (run_dir / "checkpoints").exists()
+    assert not (run_dir / "model").exists()
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == f"failed: {FP16_ERROR.removeprefix('error: ')}"
+    assert "data" not in record, "refused before the data was loaded"
+
+
+# ----------------------------------------------------------------------------- the rules
+def test_trainer_arguments_read_from_source_match_lightnings_signature() -> None:
+    """The trainer-options rule reads `Trainer.__init__` from Lightning's source file (an
+    import costs seconds); if a Lightning release moves it, this says so."""
+    import lightning
+
+    signature = inspect.signature(lightning.pytorch.Trainer.__init__).parameters
+    assert trainer_argument_names() == {name for name in signature if name != "self"}
+
+
+def test_cuda_probe_agrees_with_torch() -> None:
+    from lab.config import rules
+
+    assert cuda_available() == torch.cuda.is_available()
+    if torch.cuda.is_available():
+        assert rules._may_have_cuda(), "the quick probe must never deny a visible GPU"
+
+
+def test_columns_are_peeked_from_every_local_format(tmp_path: Path) -> None:
+    csv_gz = tmp_path / "train.csv.gz"
+    csv_gz.write_bytes(gzip.compress(b"review,stars\ncaf\xe9,1\n"))  # a bad byte after the header
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("a\tb\n1\t2\n")
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text('{"x": 1}\n\n{"x": 2, "y": 3}\n')
+    squad = tmp_path / "train.json"
+    squad.write_text(json.dumps({"version": "1.1", "data": []}))
+    assert peek_columns(csv_gz) == ["review", "stars"]
+    assert peek_columns(tsv) == ["a", "b"]
+    assert peek_columns(jsonl) == ["x", "y"]
+    assert peek_columns(squad) is None  # converted by the QA head: columns unknown here
+    assert peek_columns(FIXTURES / "lm" / "train.txt") == ["text"]
+
+
+def test_every_named_column_is_checked(compose_cfg: Any) -> None:
+    cfg = compose_cfg("model=tiny_bert", "data=swag")
+    assert named_columns(cfg.data) == {
+        "data.context_column": "sent1",
+        "data.prefix_column": "sent2",
+        **{f"data.ending_columns[{i}]": f"ending{i}" for i in range(4)},
+        "data.label_column": "label",
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        (["data=samsum", f"data.path={FIXTURES / 'summaries'}"], DataError,
+         r"column 'dialogue' \(data.source_column\) is not in the train split"),
+        (["data=csv", "data.path=/nowhere/reviews.csv"], DataError,
+         "data.path does not exist: /nowhere/reviews.csv"),
+        (["model=minilm", "model.pretrained=/nowhere/model"], ConfigError,
+         r"model.pretrained=/nowhere/model does not exist"),
+        (["+trainer.use_distributed_sampler=true"], ConfigError, "use_distributed_sampler"),
+    ],
+)  # fmt: skip
+def test_rules_name_the_problem(
+    compose_cfg: Any, overrides: list[str], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        validate_config(compose_cfg("model=tiny_bert", *overrides))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["data=squad", f"data.path={FIXTURES / 'squad' / 'json'}"],
+        ["data=swag", f"data.path={FIXTURES / 'multiple_choice' / 'swag'}"],
+        ["data=conll2003", f"data.path={FIXTURES / 'ner'}"],
+        ["data=text", f"data.path={FIXTURES / 'lm'}"],
+        ["data=go_emotions", f"data.path={FIXTURES / 'aspects'}"],
+    ],
+)
+def test_the_fixture_data_of_every_head_passes(compose_cfg: Any, overrides: list[str]) -> None:
+    validate_config(compose_cfg("model=tiny_bert", *overrides))
+
+
+def test_instantiate_builds_the_parts_that_need_no_weights(compose_cfg: Any) -> None:
+    from lab.validate import instantiate_parts
+
+    cfg = compose_cfg("model=tiny_bert")
+    assert instantiate_parts(cfg) == [
+        "6 callbacks",
+        "2 loggers",
+        "optimizer",
+        "scheduler",
+        "tokenizer",
+    ]
+    with pytest.raises(ConfigError, match=r"^optimizer: cannot be built: TypeError: .*momentum"):
+        instantiate_parts(compose_cfg("model=tiny_bert", "+optimizer.momentum=0.9"))
