@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument(
         "--peak-tflops", type=float, default=None, help="for MFU (H100 SXM bf16: 989)"
     )
+    parser.add_argument("--results-dir", type=Path, default=HERE / "results", help="raw JSON here")
     args = parser.parse_args()
     model = args.model
     if model is None:
@@ -215,8 +216,8 @@ def main() -> None:
 
     summary = summarize(results, args.peak_tflops)
     record = {"machine": machine(), "args": vars(args), "runs": results, "summary": summary}
-    out_dir = HERE / "results"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = args.results_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     (out_dir / f"{stamp}.json").write_text(json.dumps(record, indent=2, default=str))
     print(markdown(summary, record["machine"], args))

@@ -14,6 +14,13 @@ import shutil
 from pathlib import Path
 
 ARCHITECTURES = {
+    # for smoke runs of the scripts that use a model dir (gpu_check.sh --cpu-smoke)
+    "tiny": {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    },
     "bert-base": {
         "hidden_size": 768,
         "num_hidden_layers": 12,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import signal
 import socket
@@ -172,6 +173,12 @@ def test_eval_refuses_bad_input_in_words(classifier: Path, tmp_path: Path) -> No
     if not torch.cuda.is_available():
         with pytest.raises(LabError, match=r"load_in=4bit \(bitsandbytes\) needs a CUDA GPU"):
             main([f"run={classifier}", "load_in=4bit"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("review,sentiment\na fine film,positive\na film,neutral\n")
+    with pytest.raises(
+        LabError, match=re.escape(f"{bad}:3 column 'sentiment': label 'neutral' is not")
+    ):
+        main([f"run={classifier}", f"data.path={bad}"])
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(b"PK\x03\x04 not really a checkpoint")
     with pytest.raises(LabError, match="corrupt or unreadable"):
@@ -199,12 +206,12 @@ def test_predict_writes_one_row_per_input_and_errors_for_bad_rows(
     out = tmp_path / "out.jsonl"
     assert main([f"run={classifier}", f"input={source}", f"output={out}", "batch_size=2"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["row"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert [r.get("id") for r in rows] == ["a", None, None, None, None, "f"]
-    assert rows[1]["error"] == "field 'review' is empty"
-    assert rows[2]["error"].startswith("line 3 is not valid JSON")
-    assert rows[3]["error"] == "field 'review' must be a string, got int"
-    assert rows[4]["error"] == "missing field 'review' (fields present: text)"
+    assert rows[1]["error"] == f"{source}:2: field 'review' is empty"
+    assert rows[2]["error"].startswith(f"{source}:3: not valid JSON")
+    assert rows[3]["error"] == f"{source}:4: field 'review' must be a string, got int"
+    assert rows[4]["error"] == f"{source}:5: missing field 'review' (fields present: text)"
     for good in (rows[0], rows[5]):
         assert good["label"] in ("negative", "positive")
         assert set(good["probabilities"]) == {"negative", "positive"}
@@ -223,8 +230,23 @@ def test_predict_streams_csv_and_txt(classifier: Path, tmp_path: Path) -> None:
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 70
-    assert list(rows[0]) == ["row", "id", "label", "probabilities", "error"]
+    assert list(rows[0]) == ["line", "id", "label", "probabilities", "error"]
     assert all(r["label"] in ("negative", "positive") and not r["error"] for r in rows)
+
+
+def test_predict_exits_2_when_no_row_succeeded(classifier: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "wrong column"}\n\n{"text": "again"}\n')
+    out = tmp_path / "out.jsonl"
+    result = lab_cli("predict", f"run={classifier}", f"input={source}", f"output={out}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: no row of {source} could be predicted: 2 of 2 rows failed; first: "
+        f"{source}:1: missing field 'review' (fields present: text) "
+        f"(every row's error is in {out})"
+    )
+    lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
+    assert lines == [1, 3]  # the blank line 2 is no row, as in training data
 
 
 @pytest.mark.parametrize("head", sorted(PREDICT_ROWS))
@@ -388,6 +410,15 @@ def test_serve_predicts_over_http_and_validates_requests(server: str) -> None:
         status, reply = _call(f"{server}/predict", body)
         assert status == 422, case
         assert message in json.dumps(reply), (case, reply)
+
+    # A 1 MB bad input: the 422 body quotes an excerpt, not the megabyte.
+    status, reply = _call(f"{server}/predict", {"review": "x" * 1_000_000})
+    assert status == 422 and len(json.dumps(reply)) < 1000
+    assert reply["detail"][0]["input"] == "x" * 80 + "... (1000000 characters)"
+    # Over the default cap of 1 MiB: 413 before anything parses the body.
+    status, reply = _call(f"{server}/predict", {"review": "x" * 2_000_000})
+    assert status == 413
+    assert reply == {"detail": "request body over 1048576 bytes (the server's max_request_bytes)"}
 
     status, schema = _call(f"{server}/openapi.json")
     assert status == 200 and "/predict" in schema["paths"]

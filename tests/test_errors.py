@@ -108,7 +108,8 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
             {"train.csv": "review,sentiment\na,0\nb,1\nc,2\nd,1\ne,0\nf,1\ng,0\n"},
             ["data.num_labels=2"],
             DataError,
-            "label 2 is outside num_labels=2 (valid: 0..1)",
+            # data row 3 of the file, line 4 whichever split it is carved into
+            "train.csv:4 column 'sentiment': label 2 is outside num_labels=2 (valid: 0..1)",
             id="label-out-of-range",
         ),
         pytest.param(
@@ -118,7 +119,7 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
             },
             [],
             DataError,
-            "test row 0: label 'neutral' is not one of the label names",
+            "test.csv:2 column 'sentiment': label 'neutral' is not one of the label names",
             id="unknown-label",
         ),
         pytest.param(

@@ -403,13 +403,18 @@ GOOD = {"id": "g", "context": "the soup was cold", "question": "how was the soup
     [
         (
             GOOD | {"id": "bad", "answers": {"text": ["cold"], "answer_start": [12]}},
-            r"train row 1 \(id bad\): answer 'cold' is not at answer_start 12 .*found ' col'",
+            r"train\.jsonl:2 column 'answers' \(id bad\): answer 'cold' is not at "
+            r"answer_start 12 .*found ' col'",
         ),
         (
             GOOD | {"id": "far", "answers": {"text": ["cold"], "answer_start": [40]}},
-            r"train row 1 \(id far\): .*out of range: the context has 17 characters",
+            r"train\.jsonl:2 column 'answers' \(id far\): .*out of range: the context has 17 "
+            r"characters",
         ),
-        (GOOD | {"id": "nq", "question": " "}, r"train row 1 \(id nq\): empty question"),
+        (
+            GOOD | {"id": "nq", "question": " "},
+            r"train\.jsonl:2 column 'question' \(id nq\): empty question",
+        ),
     ],
 )
 def test_bad_rows_are_named(compose_cfg: Any, tmp_path: Path, row: dict, message: str) -> None:
@@ -635,3 +640,26 @@ def test_task_yaml_predictor_answers_with_the_run_config(compose_cfg: Any) -> No
         assert row["context"][result["start"] : result["end"]] == result["answer"]
     # Windows of 64 tokens, not the tokenizer's 512: some fixture contexts need several.
     assert max(len(tokenizer(r["question"], r["context"])["input_ids"]) for r in rows) > 64
+
+
+def test_a_bad_answer_in_squad_json_names_the_json_file_and_question(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    def document(*answers: tuple[str, int]) -> str:
+        qas = [
+            {"id": f"q{i}", "question": "how was the soup",
+             "answers": [{"text": text, "answer_start": start}]}
+            for i, (text, start) in enumerate(answers)
+        ]  # fmt: skip
+        paragraph = {"context": "the soup was cold", "qas": qas}
+        return json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [paragraph]}]})
+
+    (tmp_path / "train.json").write_text(document(("cold", 13), ("cold", 12)))
+    (tmp_path / "dev.json").write_text(document(("cold", 13)))
+    datamodule = _datamodule(compose_cfg, f"data.path={tmp_path}", "data.splits.test=validation")
+    with pytest.raises(DataError) as refused:
+        datamodule.setup("fit")
+    message = str(refused.value)
+    # The user's file and the question's position in it, not lab's flattened copy in the cache.
+    assert message.startswith(f"{tmp_path / 'train.json'} question 2 (1-based) column 'answers'")
+    assert "(id q1)" in message and "answer_start 12" in message

@@ -189,13 +189,16 @@ def _write_split_files(folder: Path, rows: list[dict[str, Any]]) -> None:
     [
         (
             {"document": "Some text.", "summary": "  "},
-            r"validation row 2: empty target text in column 'summary'",
+            r"validation\.jsonl:3 column 'summary': empty target text",
         ),
         (
             {"document": "", "summary": "text"},
-            r"validation row 2: empty source text in column 'document'",
+            r"validation\.jsonl:3 column 'document': empty source text",
         ),
-        ({"document": "Some text.", "summary": None}, r"validation row 2: empty target text"),
+        (
+            {"document": "Some text.", "summary": None},
+            r"validation\.jsonl:3 column 'summary': empty target text",
+        ),
     ],
 )
 def test_an_empty_source_or_target_names_the_split_and_row(
@@ -220,7 +223,8 @@ def test_missing_columns_and_languages_are_named(compose_cfg: Any, tmp_path: Pat
     for split in ("train", "validation", "test"):
         (folder / f"{split}.jsonl").write_text(json.dumps(row) + "\n")
     with pytest.raises(
-        DataError, match=r"train row 0: column 'translation' has no 'ro' entry .*present: en, de"
+        DataError,
+        match=r"train\.jsonl:1 column 'translation': has no 'ro' entry .*present: en, de",
     ):
         _datamodule(compose_cfg, "data=wmt16_ro_en", f"data.path={folder}")
 

@@ -65,13 +65,13 @@ def test_regression_metrics_by_hand() -> None:
     [
         (["data=go_emotions", "data.label_names=[a,b]"],
          [{"text": "x", "labels": ["a"]}, {"text": "x", "labels": ["a", "c"]}],
-         "train row 1: label 'c' is not one of the label names"),
+         r"train\.jsonl:2 column 'labels': label 'c' is not one of the label names"),
         (["data=go_emotions", "data.label_names=[a,b]"],
          [{"text": "x", "labels": "a"}, {"text": "y", "labels": "b"}],
-         "train row 0: multi-label rows need a list of labels"),
+         r"train\.jsonl:1 column 'labels': multi-label rows need a list of labels"),
         (["data=json", "data.problem_type=regression", "task=text_regression"],
          [{"text": "x", "label": "high"}, {"text": "y", "label": "low"}],
-         "train row 0: regression label 'high' is not a number"),
+         r"train\.jsonl:1 column 'label': regression label 'high' is not a number"),
     ],
 )  # fmt: skip
 def test_bad_labels_are_named(compose_cfg, tmp_path: Path, overrides, rows, message) -> None:  # type: ignore[no-untyped-def]

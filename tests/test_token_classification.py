@@ -100,9 +100,15 @@ def test_truncation_keeps_the_visible_part_of_a_cut_entity(compose_cfg) -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ({"tokens": ["a", "b"], "ner_tags": [0, 9]}, "train row 1: tag 9 is not in the label list"),
-        ({"tokens": ["a", "b"], "ner_tags": [0]}, "train row 1: 2 words but 1 tags"),
-        ({"tokens": [], "ner_tags": []}, "train row 1: no words"),
+        (
+            {"tokens": ["a", "b"], "ner_tags": [0, 9]},
+            r"train\.jsonl:2 column 'ner_tags': tag 9 is not in the label list",
+        ),
+        (
+            {"tokens": ["a", "b"], "ner_tags": [0]},
+            r"train\.jsonl:2 column 'ner_tags': 2 words but 1 tags",
+        ),
+        ({"tokens": [], "ner_tags": []}, r"train\.jsonl:2 column 'tokens': no words"),
     ],
 )
 def test_bad_rows_are_named(compose_cfg, tmp_path: Path, row: dict, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -118,7 +118,7 @@ def test_missing_column_in_a_local_csv_names_the_columns_present(tmp_path: Path)
     )  # fmt: skip
     assert result.returncode == 2
     assert _last_line(result.stderr) == (
-        "error: column 'text' (data.text_column) is not in the train split; "
+        f"error: {reviews}: column 'text' (data.text_column) is not in the train split; "
         "columns present: body, sentiment"
     )
 

@@ -4,11 +4,13 @@
     python -m lab.predict run=<run dir> input=prompts.txt output=out.csv batch_size=64
 
 The input is streamed (`.jsonl`, `.csv`, `.tsv`, `.txt`) and results are written as they
-come, so files larger than memory work. Each output row holds the input row's number (1 =
-first data row), its `id` when the input has one, and the head's result: `label` and
-`probabilities` (classification), `labels` (multi-label), `score` (regression), `entities`
-with character spans (NER), `generated_text` (language models). A bad row (missing or empty
-field, unparsable line) gets an `error` entry and the rest go on; the summary says how many.
+come, so files larger than memory work. Each output row holds the input row's `line` (the line
+a text editor shows: a CSV header is line 1), its `id` when the input has one, and the head's
+result: `label` and `probabilities` (classification), `labels` (multi-label), `score`
+(regression), `entities` with character spans (NER), `generated_text` (language models). A bad
+row (missing or empty field, unparsable line) gets an `error` entry naming `<file>:<line>` and
+the rest go on; the summary says how many failed and shows the first. When no row could be
+predicted the exit status is 2 (the output still holds every row's error).
 """
 
 from __future__ import annotations
@@ -40,47 +42,61 @@ OPTIONS = {
 USAGE = "python -m lab.predict run=<run dir> input=<file> output=<file> [batch_size=32]"
 
 
-def predict_file(
-    predictor: Predictor, source: Path, target: Path, batch_size: int = 32
-) -> tuple[int, int]:
-    """Predict every row of `source` into `target`; return (rows, rows with an error)."""
+class Tally:
+    """What `predict_file` did: rows read, rows with an error, and the first error."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.errors = 0
+        self.first_error = ""
+
+    def count(self, result: dict[str, Any]) -> None:
+        """Count one written result row."""
+        self.rows += 1
+        if "error" in result:
+            self.errors += 1
+            self.first_error = self.first_error or str(result["error"])
+
+
+def predict_file(predictor: Predictor, source: Path, target: Path, batch_size: int = 32) -> Tally:
+    """Predict every row of `source` into `target`; say how many rows and errors there were."""
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    total = count_rows(source) - (1 if source.suffix.lower() in (".csv", ".tsv") else 0)
-    fields = ["row", "id", *predictor.outputs, "error"]
-    rows = errors = 0
+    fields = ["line", "id", *predictor.outputs, "error"]
+    tally = Tally()
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
     with RowWriter(target, fields) as writer, Progress(*columns) as progress:
-        task = progress.add_task("Predicting", total=max(total, 0))
+        task = progress.add_task("Predicting", total=count_rows(source))
         for batch in _batches(read_rows(source, predictor.fields[0]), batch_size):
             good = [(n, row) for n, row in batch if not isinstance(row, RowError)]
             predicted = predict_rows(predictor, [row for _, row in good])
             results = dict(zip([n for n, _ in good], predicted, strict=True))
-            for number, row in batch:
-                result: dict[str, Any] = {"row": number}
+            for line, row in batch:
+                result: dict[str, Any] = {"line": line}
                 if not isinstance(row, RowError) and "id" in row:
                     result["id"] = row["id"]
-                result.update({"error": str(row)} if isinstance(row, RowError) else results[number])
-                errors += "error" in result
+                result.update({"error": row} if isinstance(row, RowError) else results[line])
+                if "error" in result:  # the convention of every data error: <file>:<line>
+                    result["error"] = f"{source}:{line}: {result['error']}"
+                tally.count(result)
                 writer.write(result)
-            rows += len(batch)
             progress.advance(task, len(batch))
-    return rows, errors
+    return tally
 
 
 def _batches(
-    rows: Iterator[dict[str, Any] | RowError], size: int
+    rows: Iterator[tuple[int, dict[str, Any] | RowError]], size: int
 ) -> Iterator[list[tuple[int, dict[str, Any] | RowError]]]:
-    numbered = enumerate(rows, start=1)
-    while batch := list(itertools.islice(numbered, size)):
+    while batch := list(itertools.islice(rows, size)):
         yield batch
 
 
 def main(argv: list[str]) -> int:
     """Console entry point."""
     from rich.console import Console
+    from rich.markup import escape
 
-    from lab.errors import LabError
+    from lab.errors import DataError, LabError
     from lab.training.console import tame_library_output
 
     values, _ = parse_options(argv, OPTIONS, required=("run", "input", "output"), usage=USAGE)
@@ -92,11 +108,23 @@ def main(argv: list[str]) -> int:
     tame_library_output()
     run = open_run(values["run"])
     predictor = predictor_for(run, values.get("device"))
-    rows, errors = predict_file(predictor, source, target, batch_size)
-    console = Console()
+    tally = predict_file(predictor, source, target, batch_size)
+    if tally.rows == tally.errors:  # nothing predicted: a user error, whatever the cause
+        raise DataError(
+            f"no row of {source} could be predicted: {tally.errors} of {tally.rows} rows "
+            f"failed; first: {tally.first_error} (every row's error is in {target})"
+            if tally.rows
+            else f"{source} has no rows to predict"
+        )
+    console = Console(highlight=False)
     console.print(
-        f"Predicted {rows - errors} of {rows} rows"
-        + (f"; [yellow]{errors} with an error[/yellow] (see their 'error' field)" if errors else "")
+        f"Predicted {tally.rows - tally.errors} of {tally.rows} rows"
+        + (
+            f"; [yellow]{tally.errors} failed[/yellow] (see their 'error' field); first: "
+            + escape(tally.first_error)  # names taken from the input: never markup
+            if tally.errors
+            else ""
+        )
     )
     console.print(f"Predictions written to [bold]{target}[/bold]")
     return 0

@@ -158,8 +158,13 @@ def main(argv: list[str] | None = None) -> None:
             ok, rows, warnings = reproduce_run(
                 Path(args.target).resolve(), rtol=args.rtol, atol=args.atol
             )
-    except LabError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:
+        from lab.config.cli import user_error_message
+
+        message = user_error_message(err)  # a LabError, or Hydra refusing an option
+        if message is None:
+            raise  # a bug: keep the traceback
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     print_comparison(rows, warnings)
     sys.exit(0 if ok else EXIT_MISMATCH)

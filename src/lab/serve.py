@@ -10,16 +10,19 @@ Routes:
 - `GET /health`: status, run directory, head.
 - `GET /docs` (and `/openapi.json`): the OpenAPI page, with the request schema.
 
-Requests are validated before the model sees them: a missing, empty or whitespace-only
-field, a text over `max_text_length` characters, a wrong type, or a batch over
-`max_batch_size` get HTTP 422 with a message naming the field.
+Requests are validated before the model sees them: a body over `max_request_bytes` (1 MiB by
+default) gets HTTP 413 before it is parsed; a missing, empty or whitespace-only field, a text
+over `max_text_length` characters, a wrong type, or a batch over `max_batch_size` get HTTP 422
+with a message naming the field. Error bodies quote at most a short excerpt of the input.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at run
 # time, and the request types are built inside `create_app`, where string annotations would
 # not resolve.
 
+import json
 import threading
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
 from lab.config.cli import parse_options, run_tool
@@ -33,9 +36,14 @@ OPTIONS = {
     "port": "TCP port (default 8000)",
     "max_batch_size": "most inputs in one request (default 32)",
     "max_text_length": "most characters in one text field (default 10000)",
+    "max_request_bytes": "largest request body in bytes (default 1048576 = 1 MiB; over it: 413)",
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
 }
 USAGE = "python -m lab.serve run=<run dir> [host=127.0.0.1] [port=8000] [max_batch_size=32]"
+MAX_REQUEST_BYTES = 1 << 20
+EXCERPT = 80  # characters of an input quoted back in an error
+MAX_ERRORS = 20  # validation errors listed in one 422 body
+DRAIN_BYTES = 64 << 20  # of a refused body, read and dropped so the client gets the 413
 
 
 def create_app(
@@ -43,10 +51,14 @@ def create_app(
     *,
     max_batch_size: int = 32,
     max_text_length: int = 10_000,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
     description: str = "",
 ) -> Any:
     """The FastAPI app serving `predictor` (request schema built from its input fields)."""
     from fastapi import Body, FastAPI
+    from fastapi import Request as HttpRequest
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
     from pydantic import (
         AfterValidator,
         BaseModel,
@@ -63,7 +75,14 @@ def create_app(
         StringConstraints(min_length=1, max_length=max_text_length),
         AfterValidator(_not_blank),
     ]
-    item_fields: Any = {name: (text, ...) for name in predictor.fields}
+    texts = Annotated[list[text], Field(min_length=1)]
+
+    def field_type(name: str) -> Any:
+        # A list field also takes its JSON-array string form (a CSV cell in `lab.predict`).
+        kind: Any = (texts | text) if name in predictor.list_fields else text
+        return (kind | None, None) if name in predictor.optional_fields else (kind, ...)
+
+    item_fields: Any = {name: field_type(name) for name in predictor.fields}
     Item = create_model(
         "PredictInput", __config__=ConfigDict(extra="forbid", strict=True), **item_fields
     )
@@ -73,6 +92,16 @@ def create_app(
         inputs: list[Item] = Field(min_length=1, max_length=max_batch_size)  # type: ignore[valid-type]
 
     app = FastAPI(title="lab model server", description=description)
+    app.add_middleware(BodyLimit, limit=max_request_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def short_errors(request: HttpRequest, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's default body repeats each bad input whole: 50 MB in, 50 MB out.
+        errors = [_short(e) for e in error.errors()[:MAX_ERRORS]]
+        if len(error.errors()) > MAX_ERRORS:
+            errors.append({"msg": f"and {len(error.errors()) - MAX_ERRORS} more errors"})
+        return JSONResponse(status_code=422, content={"detail": errors})
+
     lock = threading.Lock()  # one forward pass at a time: tokenizers and models are not re-entrant
 
     def run_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -104,6 +133,111 @@ def create_app(
     return app
 
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets 413 before anything parses it.
+
+    A declared `Content-Length` over the limit is refused unread when the client waits for
+    leave to send (`Expect: 100-continue`, as curl does for large bodies); a chunked body is
+    counted as it arrives. Nothing over `limit` bytes is ever held. A client that sends its
+    whole body before reading the answer (urllib, requests) would see a broken pipe if the
+    server stopped reading, so the rest of a refused body is read and dropped, up to
+    `DRAIN_BYTES`; past that the connection is closed.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            if headers.get(b"expect", b"").lower() != b"100-continue":
+                await _drain(receive, 0)
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                chunks.clear()
+                if more:
+                    await _drain(receive, size)
+                await self._refuse(send)
+                return
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        detail = f"request body over {self.limit} bytes (the server's max_request_bytes)"
+        payload = json.dumps({"detail": detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _drain(receive: Receive, seen: int) -> None:
+    """Read and drop the rest of a refused body, up to `DRAIN_BYTES` in all."""
+    while seen <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def _short(error: Any) -> dict[str, Any]:
+    """A pydantic error without its full input: type, location, message, an input excerpt."""
+    short = {key: error[key] for key in ("type", "msg") if key in error}
+    # A location names the keys of the input; an unknown key may be as long as any text.
+    short["loc"] = [_excerpt(part) for part in error.get("loc", ())]
+    if "input" in error:
+        short["input"] = _excerpt(error["input"])
+    return short
+
+
+def _excerpt(value: Any) -> Any:
+    """`value` itself when short; else its first `EXCERPT` characters and its full size."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) <= EXCERPT:
+        return value
+    return f"{text[:EXCERPT]}... ({len(text)} characters)"
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or only whitespace")
@@ -121,10 +255,13 @@ def main(argv: list[str]) -> int:
         port = int(values.get("port", 8000))
         max_batch_size = int(values.get("max_batch_size", 32))
         max_text_length = int(values.get("max_text_length", 10_000))
+        max_request_bytes = int(values.get("max_request_bytes", MAX_REQUEST_BYTES))
     except ValueError as err:
-        raise LabError(f"port, max_batch_size and max_text_length must be integers: {err}") from err
-    if max_batch_size < 1 or max_text_length < 1:
-        raise LabError("max_batch_size and max_text_length must be at least 1")
+        raise LabError(
+            f"port, max_batch_size, max_text_length and max_request_bytes must be integers: {err}"
+        ) from err
+    if max_batch_size < 1 or max_text_length < 1 or max_request_bytes < 1:
+        raise LabError("max_batch_size, max_text_length and max_request_bytes must be at least 1")
     tame_library_output()
     run = open_run(values["run"])
     predictor = predictor_for(run, values.get("device"))
@@ -132,6 +269,7 @@ def main(argv: list[str]) -> int:
         predictor,
         max_batch_size=max_batch_size,
         max_text_length=max_text_length,
+        max_request_bytes=max_request_bytes,
         description=f"{run.head} from {run.directory}",
     )
     app.state.run = str(run.directory)

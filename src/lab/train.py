@@ -13,13 +13,25 @@ them together. The same `run` serves the CLI, the tests, sweeps and reproduction
     build      lab.build              tokenizer -> data module -> model -> task module
     fit        lab.training.fit       the Trainer; fit; the best checkpoint validated, tested
     finalize   lab.run_dir.finalize   export, test report, record, model card, plots, summary
+
+On the command line, a signal at any step ends the run in words: SIGTERM (or Ctrl-C) leaves
+`record.json` saying `interrupted (...)` and prints what to run next (`resume=<run dir>` when
+a checkpoint exists). While a model trains, SIGTERM lets Lightning finish the batch and save
+`last.ckpt` first (`lab.training.checkpointing.PreemptionCheckpoint`); elsewhere (start-up,
+data, the final validation and test, export) it stops at once, as nothing is lost by that.
 """
 
 from __future__ import annotations
 
 import logging
+import shlex
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import hydra
@@ -28,7 +40,8 @@ from omegaconf import DictConfig
 from lab.config.cli import run_hydra_app
 from lab.config.paths import conf_dir
 from lab.config.resolvers import register_resolvers
-from lab.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, LabError
+from lab.errors import EXIT_USER_ERROR, LabError
+from lab.run_dir.records import RunInterrupted, interrupted_message, interrupting_signal
 
 if TYPE_CHECKING:
     import lightning as L
@@ -91,33 +104,74 @@ def build(cfg: DictConfig, record: RunRecord) -> Parts:
     return parts
 
 
+@contextmanager
+def signals_stop_the_run() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `RunInterrupted` (the run record then says
+    `interrupted (SIGTERM)`), except while a model trains with a `PreemptionCheckpoint`:
+    then Lightning's own handler, which calls this one after it, stops after the batch and
+    the callback saves `last.ckpt`. Python's default action would end the process with no
+    word and leave the record `running`. Main thread only (where signals are delivered)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # Looked up, not imported: until the fit step imports it, nothing trains.
+        checkpointing = sys.modules.get("lab.training.checkpointing")
+        if checkpointing is not None and checkpointing.stops_gracefully():
+            return
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _command() -> str:
+    return shlex.join(["python", "-m", "lab.train", *sys.argv[1:]])
+
+
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")
 def _hydra_main(cfg: DictConfig) -> dict[str, float]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        return run(cfg)
-    except SIGTERMException:
-        where = cfg.paths.output_dir
-        print(
-            f"interrupted by SIGTERM; checkpoint saved. Continue with: resume={where}",
-            file=sys.stderr,
-        )
-        sys.exit(EXIT_INTERRUPTED)
-    except LabError as err:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # one bad job must not end a sweep: the sweeper records it as failed
-        # One readable line, no traceback: the user's input is wrong, not the code.
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        # A sweep keeps SIGTERM's default between its trials (its workers' protocol).
+        with nullcontext() if multirun else signals_stop_the_run():
+            return run(cfg)
+    except BaseException as err:
+        signal_name = interrupting_signal(err)
+        if signal_name is not None:
+            output_dir = Path(cfg.paths.output_dir).resolve()
+            print(interrupted_message(signal_name, output_dir, _command()), file=sys.stderr)
+            sys.exit(128 + signal.Signals[signal_name].value)
+        if isinstance(err, LabError) and not multirun:
+            # One readable line, no traceback: the user's input (or disk) is wrong, not the
+            # code. In a sweep one bad job must not end it: the sweeper records it as failed.
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
+        raise
 
 
 def main() -> None:
     """Console entry point (`python -m lab.train`, `lab-train`)."""
     register_resolvers()
-    run_hydra_app(_hydra_main, str(conf_dir()), "train")
+    sweep = any(arg in ("-m", "--multirun") for arg in sys.argv[1:])
+    try:
+        # From the first moment: a signal while Hydra composes still ends in words.
+        with nullcontext() if sweep else signals_stop_the_run():
+            run_hydra_app(_hydra_main, str(conf_dir()), "train")
+    except (RunInterrupted, KeyboardInterrupt) as err:
+        signal_name = interrupting_signal(err) or "SIGINT"
+        print(
+            f"interrupted by {signal_name} before the run started; start it again: {_command()}",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signal.Signals[signal_name].value)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,15 @@
     python -m lab.validate experiment=roberta_imdb --instantiate
 
 Composes the config exactly as `python -m lab.train <same overrides>` would, applies every
-rule `lab.train` applies before it loads data or weights (`lab.config.rules`: hardware,
-strategy x precision x optimizer, trainer options, local model and data files and their
-columns), and prints what would run. Exit 0 when the config is valid; otherwise exit 2 with
-the one-line `error: ...` training would end with. Nothing is downloaded, built or written,
-and on a machine without CUDA nothing heavy is imported: it answers in about a second.
-With `-m` (a sweep), the config every trial starts from is checked, not each sampled value.
+rule `lab.train` applies before it loads data or weights (`lab.config.rules`: value ranges,
+a run that trains zero steps, hardware, strategy x precision x optimizer, trainer options,
+local model and data files and their columns), and prints what would run. Exit 0 when the
+config is valid; otherwise exit 2 with the one-line `error: ...` training would end with.
+Nothing is downloaded, built or written, and on a machine without CUDA nothing heavy is
+imported: it answers in about a second.
+With `-m` (a sweep), the config of the first job is checked, and the range of every value a
+`key=a,b,c` or `key=range(...)` override lists; an Optuna `sweep=` samples from its search
+space, which is not checked here.
 
 `--instantiate` also builds every part that needs neither weights nor data: the callbacks,
 the loggers (not started; writing into a temporary directory), the optimizer and scheduler
@@ -21,6 +24,7 @@ cache (never downloaded). That imports Lightning and transformers: several secon
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
@@ -138,6 +142,44 @@ def _cause(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
+def first_of_each_sweep(overrides: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
+    """For `-m`: the overrides of the first job (each `key=a,b` or `range(...)` sweep at its
+    first value; an `interval(...)` or `glob(...)` sweep left to the sweeper), and the values
+    each swept key takes."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
+
+    first: list[str] = []
+    swept: dict[str, list[Any]] = {}
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if not override.is_sweep_override():
+            first.append(override.input_line or "")
+        elif override.is_discrete_sweep() and not isinstance(override.value(), Glob):
+            values = list(override.sweep_string_iterator())
+            first.append(f"{override.get_key_element()}={values[0]}")
+            swept[override.key_or_group] = list(override.sweep_iterator())
+    return first, swept
+
+
+def check_swept_values(cfg: DictConfig, swept: dict[str, list[Any]]) -> None:
+    """The range rules for every value of every swept config key (group choices, composed
+    differently, are left to the jobs)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from lab.config.ranges import check_ranges
+    from lab.config.rules import check_trains_something
+
+    for key, values in swept.items():
+        if isinstance(OmegaConf.select(cfg, key), DictConfig):
+            continue  # a config group option, not a value
+        for value in values[1:]:
+            job = cfg.copy()
+            with open_dict(job):
+                OmegaConf.update(job, key, value, force_add=True)
+            check_ranges(job)
+            check_trains_something(job)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Compose, validate and describe; return the exit code (0 valid, 2 not)."""
     from hydra.core.hydra_config import HydraConfig
@@ -145,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from omegaconf.errors import OmegaConfBaseException
 
     from lab.config import compose_train_config
-    from lab.config.cli import normalize_argv, unknown_key_hints
+    from lab.config.cli import normalize_argv, unknown_key_hints, user_error_message
     from lab.config.paths import conf_dir
     from lab.config.rules import validate_config
 
@@ -156,15 +198,19 @@ def main(argv: list[str] | None = None) -> int:
     instantiate = "--instantiate" in argv
     flags = ("--instantiate", "-m", "--multirun")
     overrides = normalize_argv([arg for arg in argv if arg not in flags])
+    swept: dict[str, list[Any]] = {}
     try:
+        if "-m" in argv or "--multirun" in argv:
+            overrides, swept = first_of_each_sweep(overrides)
         cfg = compose_train_config(overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as err:  # Hydra's own words
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {user_error_message(err) or err}", file=sys.stderr)
         for hint in unknown_key_hints(overrides, str(conf_dir()), "train"):
             print(hint, file=sys.stderr)
         return EXIT_USER_ERROR
     try:
         validate_config(cfg)
+        check_swept_values(cfg, swept)
         built = instantiate_parts(cfg) if instantiate else []
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -3,12 +3,15 @@
 * Lightning's short precision names work as group options: `precision=32` / `16` / `bf16`
   (Hydra would parse `32` as an integer, which no config group accepts).
 * When Hydra rejects an override of an unknown key, say which keys are valid there.
+* Exit codes: a user error (a bad option, key or value; a `LabError`) exits 2, as every lab
+  tool does; Hydra's own exit for such errors is 1, the code of a crash.
 """
 
 from __future__ import annotations
 
 import difflib
 import sys
+import traceback
 from collections.abc import Callable
 
 PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
@@ -64,15 +67,72 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
 
 
 def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) -> None:
-    """Run a `@hydra.main` app with normalized argv; explain unknown keys if Hydra exits 1."""
+    """Run a `@hydra.main` app with normalized argv.
+
+    Hydra prints a config error (an unknown option or key, an override it cannot parse) and
+    exits 1, the same code as a crash of the app. Such an error exits 2 here, after a line
+    naming the valid keys where a key was unknown; a crash keeps Hydra's traceback and 1.
+    """
+    from lab.errors import EXIT_USER_ERROR
+
     sys.argv = [sys.argv[0], *normalize_argv(sys.argv[1:])]
     try:
         app()
     except SystemExit as exit_:
-        if exit_.code == 1:
+        # Hydra calls sys.exit(1) while handling the error, so the error is the exit's context.
+        if exit_.code == 1 and is_config_error(exit_.__context__):
             for hint in unknown_key_hints(sys.argv[1:], config_dir, config_name):
                 print(hint, file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR) from None
         raise
+
+
+def is_config_error(error: BaseException | None) -> bool:
+    """Whether `error`, which ended a Hydra app, is the user's doing: a `LabError` (in a sweep's
+    job), or a Hydra or OmegaConf error raised while composing the config, not from inside
+    the job (there it is lab's bug)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if error is None:
+        return False
+    if lab_error_in(error) is not None:
+        return True
+    if not isinstance(error, (HydraException, OmegaConfBaseException)):
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    return not any(frame.name == "run_job" for frame in frames)  # Hydra's call of the job
+
+
+def lab_error_in(error: BaseException) -> BaseException | None:
+    """The `LabError` that `error` is or was raised from (Hydra's `instantiate` wraps the
+    errors of the objects it builds), or None."""
+    from lab.errors import LabError
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, LabError):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def user_error_message(error: BaseException) -> str | None:
+    """The message of a user error met by a run tool, or None for a bug:
+    a `LabError`, or Hydra refusing a config option or override (`lab.eval data=...`)."""
+    from hydra.errors import ConfigCompositionException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    found = lab_error_in(error)
+    if found is not None:
+        return str(found)
+    if isinstance(error, (ConfigCompositionException, OverrideParseException)):
+        cause = error.__cause__
+        detail = str(cause).splitlines()[0] if isinstance(cause, OmegaConfBaseException) else ""
+        # Hydra's list of its config search path says nothing about the user's mistake.
+        text = str(error).split("\nConfig search path:", 1)[0].rstrip()
+        return f"{text}\n{detail}" if detail else text
+    return None
 
 
 def parse_options(
@@ -119,12 +179,16 @@ def parse_options(
 
 
 def run_tool(main: Callable[[list[str]], int], argv: list[str] | None = None) -> None:
-    """Run a tool's `main(argv)`; a `LabError` becomes one line on stderr and exit 2."""
-    from lab.errors import EXIT_USER_ERROR, LabError
+    """Run a tool's `main(argv)`; a user error (`user_error_message`) becomes one message on
+    stderr and exit 2; any other exception is a bug and keeps its traceback (exit 1)."""
+    from lab.errors import EXIT_USER_ERROR
 
     try:
         code = main(sys.argv[1:] if argv is None else argv)
-    except LabError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         code = EXIT_USER_ERROR
     raise SystemExit(code)

@@ -4,6 +4,9 @@
 alone. Each rule raises a `ConfigError` (or a `DataError` for local data files) whose message
 names the offending key, file or column and what would work instead:
 
+* ranges: every numeric value within its valid range (`lab.config.ranges`, one table);
+* run length: a run that would train zero steps (`trainer.max_epochs=0`, `max_steps=0`,
+  `limit_train_batches=0`);
 * hardware: a GPU accelerator, fp16, DeepSpeed or FSDP without a visible CUDA GPU; a
   strategy whose package is missing; a quantized (QLoRA) base without CUDA or bitsandbytes;
 * strategy x precision x optimizer: a fused optimizer cannot clip gradients under mixed
@@ -36,6 +39,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
+from lab.config.ranges import check_ranges
 from lab.errors import ConfigError, DataError
 
 # Options of lab's `build_trainer` that are not Lightning Trainer arguments.
@@ -47,11 +51,41 @@ _JSON_ROWS_PEEKED = 100
 
 def validate_config(cfg: DictConfig) -> None:
     """Apply every rule to `cfg`; raise the first `LabError` found."""
+    from lab.run_dir.disk import check_output_root  # standard library only: cheap
+
+    check_output_root(cfg)
+    check_ranges(cfg)
+    check_trains_something(cfg)
     check_hardware(cfg)
     check_trainer_options(cfg)
     check_quantized_base(cfg)
     check_model_files(cfg)
     check_local_data(cfg)
+
+
+# ----------------------------------------------------------------------------- run length
+def check_trains_something(cfg: DictConfig) -> None:
+    """Refuse a run that would train zero steps.
+
+    Lightning accepts `max_epochs=0`, `max_steps=0` and `limit_train_batches=0`: the run then
+    "finishes" at once and lab would test and export the untrained model as if trained.
+    `fast_dev_run` and `overfit_batches` set their own limits, so they train in any case.
+    """
+    trainer = cfg.trainer
+    if trainer.get("fast_dev_run") or trainer.get("overfit_batches"):
+        return
+    fixes = {
+        "max_epochs": "give trainer.max_epochs >= 1",
+        "max_steps": "give trainer.max_steps >= 1, or -1 to let trainer.max_epochs decide",
+        "limit_train_batches": "give a number of batches >= 1, or a share of them in (0, 1]",
+    }
+    for key, fix in fixes.items():
+        value = trainer.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            raise ConfigError(
+                f"trainer.{key}={value} would train zero steps (and test and export the "
+                f"untrained model); {fix}"
+            )
 
 
 # ----------------------------------------------------------------------------- hardware
@@ -236,14 +270,14 @@ def check_local_data(cfg: DictConfig) -> None:
             continue  # a layout the head converts itself (SQuAD JSON)
         missing = [f"'{column}' ({key})" for key, column in wanted.items() if column not in present]
         if missing:
-            # The data module's own wording (`DataModule.require_columns`).
+            # The data module's own wording, file first (`DataModule.require_columns`).
             subject = (
                 f"column {missing[0]} is"
                 if len(missing) == 1
                 else f"columns {', '.join(missing)} are"
             )
             raise DataError(
-                f"{subject} not in the {split} split; columns present: "
+                f"{files[source]}: {subject} not in the {split} split; columns present: "
                 f"{', '.join(present) or 'none'}"
             )
 

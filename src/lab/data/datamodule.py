@@ -17,8 +17,13 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler
-from lab.data.sources import load_source
+from lab.data.origins import ROW_COLUMN, Origin, number_rows
+from lab.data.samplers import (
+    EpochSeededSampler,
+    LengthGroupedBatchSampler,
+    LengthSortedBatchSampler,
+)
+from lab.data.sources import load_source, origins_of
 from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -107,6 +112,8 @@ class DataModule(L.LightningDataModule):
         self.raw_sizes: dict[str, int] = {}
         self.split_fingerprints: dict[str, str] = {}
         self.cache_hits: dict[str, bool] = {}
+        self.origins: dict[str, Origin] = {}  # each split's file (or Hub split), for `where`
+        self.row_indices: dict[str, Any] = {}  # and the indices of its rows there
 
     # ----------------------------------------------------------------- hooks for heads
     def check_split(self, name: str, dataset: Dataset) -> None:
@@ -122,10 +129,29 @@ class DataModule(L.LightningDataModule):
                 if len(missing) == 1
                 else ("columns " + ", ".join(missing) + " are")
             )
+            source = self.source_of(split)
             raise DataError(
-                f"{subject} not in the {split} split; columns present: "
-                f"{', '.join(dataset.column_names) or 'none'}"
+                f"{f'{source}: ' if source else ''}{subject} not in the {split} split; columns "
+                f"present: {', '.join(dataset.column_names) or 'none'}"
             )
+
+    def where(self, split: str, row: int, column: str | None = None) -> str:
+        """Row `row` (0-based, in the dataset `check_split` gets) as its user finds it, e.g.
+        `data/train.csv:59 column 'label'`: the one wording of every row error."""
+        origin, indices = self.origins.get(split), self.row_indices.get(split, ())
+        if origin is None or not 0 <= row < len(indices):  # rows not loaded by `setup`
+            origin, indices = Origin(f"the {split} split", "rows"), range(row + 1)
+        place = origin.locate(int(indices[row]))
+        return f"{place} column '{column}'" if column else place
+
+    def source_of(self, split: str) -> str:
+        """The file (or Hub split) `split` was read or carved from; "" when not known."""
+        origin = self.origins.get(split)
+        return origin.describe() if origin else ""
+
+    def _from(self, split: str) -> str:
+        source = self.source_of(split)
+        return f" ({source})" if source else ""
 
     def describe_labels(self, train: Dataset) -> None:
         """Learn label names etc. from the train split (called once, before `check_split`)."""
@@ -214,17 +240,13 @@ class DataModule(L.LightningDataModule):
         return self._eval_loader("test")
 
     def _eval_loader(self, split: str) -> DataLoader:
+        # Rows sorted by length, longest first: less padding, the same metrics. Under DDP each
+        # rank takes every N-th row; Lightning's default DistributedSampler would pad the split
+        # with repeated rows so every rank gets as many, and metrics would count them twice.
         replicas, rank = self._distribution()
-        if replicas == 1:
-            return self._loader(split, batch_size=self.eval_batch_size)
-        # Lightning's default DistributedSampler pads the split with repeated rows so every
-        # rank gets as many; metrics would count those rows twice. This one does not repeat.
-        from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-
-        sampler = UnrepeatedDistributedSampler(
-            self.datasets[split], num_replicas=replicas, rank=rank, shuffle=False
-        )
-        return self._loader(split, sampler=sampler, batch_size=self.eval_batch_size)
+        lengths = _lengths(self.datasets[split])
+        sampler = LengthSortedBatchSampler(lengths, self.eval_batch_size, replicas, rank)
+        return self._loader(split, batch_sampler=sampler)
 
     def _distribution(self) -> tuple[int, int]:
         """(world size, global rank) of the Trainer using this module; (1, 0) without one."""
@@ -258,33 +280,42 @@ class DataModule(L.LightningDataModule):
             raise DataError(
                 f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
             )
-        splits: dict[str, Dataset] = {"train": source[train_name]}
-        for name in ("test", "validation"):
-            source_name = self.source_splits.get(name)
+        splits: dict[str, Dataset] = {"train": self._numbered("train", source, train_name)}
+        for lab_name in ("test", "validation"):
+            source_name = self.source_splits.get(lab_name)
             if source_name and source_name in source:
-                splits[name] = source[source_name]
+                splits[lab_name] = self._numbered(lab_name, source, source_name)
                 continue
-            fraction = self.test_fraction if name == "test" else self.val_fraction
+            self.origins[lab_name] = self.origins["train"]
+            fraction = self.test_fraction if lab_name == "test" else self.val_fraction
             if len(splits["train"]) < 2:
                 raise DataError(
-                    f"the train split has {len(splits['train'])} row(s); too few to carve a "
-                    f"{name} split from it"
+                    f"the train split{self._from('train')} has {len(splits['train'])} row(s); "
+                    f"too few to carve a {lab_name} split from it"
                 )
             carved = splits["train"].train_test_split(test_size=fraction, seed=self.seed)
-            splits["train"], splits[name] = carved["train"], carved["test"]
+            splits["train"], splits[lab_name] = carved["train"], carved["test"]
             log.info(
                 "carved a %s split of %d rows from train (seed %d)",
-                name,
+                lab_name,
                 len(carved["test"]),
                 self.seed,
             )
         for name, dataset in splits.items():
             if len(dataset) == 0:
-                raise DataError(f"the {name} split has no rows")
+                raise DataError(f"the {name} split{self._from(name)} has no rows")
             limit = self.max_samples[name]
             if limit is not None and limit < len(dataset):
-                splits[name] = dataset.shuffle(seed=self.seed).select(range(limit))
+                dataset = dataset.shuffle(seed=self.seed).select(range(limit))
+            self.row_indices[name] = dataset.with_format("arrow")[ROW_COLUMN].to_numpy()
+            splits[name] = dataset.remove_columns(ROW_COLUMN)
         return {name: splits[name] for name in SPLITS}
+
+    def _numbered(self, name: str, source: DatasetDict, source_name: str) -> Dataset:
+        """Split `source_name` of `source` as lab's split `name`, its rows numbered."""
+        found = origins_of(source).get(source_name)
+        self.origins[name] = found or Origin(f"the {source_name} split", "rows")
+        return number_rows(source[source_name])
 
     def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
         from datasets.fingerprint import Hasher
@@ -334,11 +365,22 @@ def content_fingerprint(dataset: Dataset) -> str:
 
 
 def _lengths(dataset: Dataset) -> list[int]:
-    """Token count of every row, computed on the Arrow column (no Python lists of ids)."""
+    """Token count of every row, computed on the Arrow column (no Python lists of ids); for
+    rows of several sequences (multiple choice: one per ending), the longest one's."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     ids = dataset.with_format("arrow")["input_ids"]
-    return pc.list_value_length(ids).to_pylist()  # type: ignore[no-any-return]
+    if not pa.types.is_list(ids.type.value_type) and not pa.types.is_large_list(
+        ids.type.value_type
+    ):
+        return pc.list_value_length(ids).to_pylist()  # type: ignore[no-any-return]
+    rows = ids.combine_chunks()
+    inner = pc.list_value_length(pc.list_flatten(rows)).to_numpy(zero_copy_only=False)
+    longest = np.zeros(len(rows), dtype=np.int64)
+    np.maximum.at(longest, pc.list_parent_indices(rows).to_numpy(), inner)
+    return longest.tolist()  # type: ignore[no-any-return]
 
 
 def _tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:

@@ -8,6 +8,8 @@ uninterrupted run draws, in the resumed epoch and in every later one. Lightning 
 `LengthGroupedBatchSampler` is the `data.group_by_length` option: batches of similar lengths
 (less padding, so less compute), shuffled at the batch level so training still sees a random
 order of batches.
+
+`LengthSortedBatchSampler` orders evaluation: no randomness, rows sorted by length.
 """
 
 from __future__ import annotations
@@ -154,3 +156,31 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         skip = self._batches_to_skip()
         return iter(self.batches(self.epoch)[skip:])
+
+
+class LengthSortedBatchSampler(Sampler[list[int]]):
+    """Evaluation batches of rows of similar length: this rank's rows sorted longest first
+    (a stable sort: equal lengths keep their split order), cut into batches of `batch_size`.
+
+    Less padding makes evaluation faster; the order changes no metric, since every head's
+    metrics sum over rows or key them by row (QA windows by feature index, generations by row
+    id). The longest batch comes first, so a batch size too large for memory fails at once.
+    With `num_replicas > 1` (DDP) rank r takes rows r, r + N, r + 2N, ... as Lightning's
+    `UnrepeatedDistributedSampler` does: no row repeated, no row left out.
+    """
+
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, num_replicas: int = 1, rank: int = 0
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        rows = torch.arange(rank, len(lengths), num_replicas)
+        mine = torch.as_tensor(list(lengths), dtype=torch.long)[rows]
+        order = rows[torch.argsort(mine, descending=True, stable=True)].tolist()
+        self._batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self._batches)

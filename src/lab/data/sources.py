@@ -4,6 +4,9 @@ A local path may be one file (csv, tsv, json, jsonl, parquet, optionally gzip-co
 folder whose files are named after their split (`train.csv.gz`, `validation.jsonl`,
 `test.parquet`; `valid`/`dev` count as validation). Local files must have the same columns as
 the Hub dataset they stand in for, so `data=imdb data.path=...` needs no other change.
+
+A loaded DatasetDict remembers where each split came from (`lab.data.origins.Origin`, read
+with `origins_of`), so a bad row can later be named by file and line.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
 from lab.errors import DataError
 
 if TYPE_CHECKING:
@@ -138,8 +142,54 @@ def load_local(path: str | Path) -> DatasetDict:
                     f"{file} is not valid UTF-8 ({problem}); re-encode it as UTF-8, e.g. "
                     f"`iconv -f latin1 -t utf-8 {Path(file).name} > fixed{_suffix(Path(file))}`"
                 ) from err
+        for file in data_files.values():
+            problem = _syntax_problem(builder, file)
+            if problem:
+                raise DataError(problem) from err
         raise DataError(f"could not read {path} as {builder}: {_root_cause(err)}") from err
+    set_origins(
+        loaded,  # type: ignore[arg-type]
+        {
+            split: Origin(file, _kind(builder, file), size=len(loaded[split]))
+            for split, file in data_files.items()
+            if split in loaded
+        },
+    )
     return loaded  # type: ignore[return-value]
+
+
+def _kind(builder: str, file: str) -> str:
+    """The `Origin.kind` of a local file read by `builder`."""
+    suffix = _suffix(Path(file))
+    if builder == "csv":
+        return "tsv" if suffix == ".tsv" else "csv"
+    if builder == "json":
+        return "jsonl" if suffix == ".jsonl" else "json"
+    return "text" if builder == "text" else "rows"
+
+
+def _syntax_problem(builder: str, file: str) -> str | None:
+    """Why `file` cannot be parsed, naming its line, when that can be found by reading it."""
+    try:
+        if builder == "json":
+            return json_problem(file)
+        if builder == "csv":
+            delimiter = "\t" if _suffix(Path(file)) == ".tsv" else ","
+            return csv_width_problem(file, delimiter)
+    except (OSError, UnicodeError):
+        return None
+    return None
+
+
+def origins_of(source: DatasetDict) -> dict[str, Origin]:
+    """{split: Origin} of a DatasetDict from `load_local` / `load_hub` (empty for others)."""
+    return dict(getattr(source, ORIGINS, None) or {})
+
+
+def set_origins(source: DatasetDict, origins: dict[str, Origin]) -> None:
+    """Say where `source`'s splits came from: for a head that converts its own format (SQuAD
+    JSON) before loading, so errors name the user's file rather than the converted one."""
+    setattr(source, ORIGINS, origins)
 
 
 def load_hub(
@@ -153,13 +203,17 @@ def load_hub(
     import datasets
 
     try:
-        return datasets.load_dataset(hub_id, hub_config, revision=revision)  # type: ignore[return-value]
+        loaded = datasets.load_dataset(hub_id, hub_config, revision=revision)
     except Exception as err:
         raise DataError(
             f"could not load '{hub_id}'{f' ({hub_config})' if hub_config else ''} from the "
             f"Hugging Face Hub: {_root_cause(err)}. Without network access, download it elsewhere "
             "and point data.path at the files (same columns)."
         ) from err
+    name = f"{hub_id} ({hub_config})" if hub_config else hub_id
+    origins = {split: Origin(name, "hub", split=split) for split in loaded}  # type: ignore[union-attr]
+    set_origins(loaded, origins)  # type: ignore[arg-type]
+    return loaded  # type: ignore[return-value]
 
 
 def load_source(

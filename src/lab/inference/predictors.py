@@ -35,6 +35,10 @@ class Predictor:
     fields: tuple[str, ...] = ("text",)
     #: result keys (the CSV header of `lab.predict`)
     outputs: tuple[str, ...] = ()
+    #: fields of `fields` that hold a list of strings (or a JSON array in a string)
+    list_fields: tuple[str, ...] = ()
+    #: fields of `fields` that a row may leave out or leave empty
+    optional_fields: tuple[str, ...] = ()
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         self.model = model

@@ -1,19 +1,23 @@
 """Stream prediction inputs and outputs row by row (never the whole file in memory).
 
-Inputs: `.jsonl` (one JSON object per line), `.csv` / `.tsv` (a header row), `.txt` (one text
-per line, as the predictor's first field). Outputs: `.jsonl` (one object per input row) or `.csv`
-(nested values written as JSON). A row that cannot be read becomes an error entry that names
-it; reading goes on.
+Inputs: `.jsonl` (one JSON object per line; blank lines skipped), `.csv` / `.tsv` (a header
+row), `.txt` (one text per line, as the predictor's first field). Outputs: `.jsonl` (one object
+per input row) or `.csv` (nested values written as JSON). Every row comes with its line in the
+input, the line a text editor shows (a CSV header is line 1; a record with quoted line breaks
+is named by its first line), as training data errors name rows. A row that cannot be read
+becomes an error entry that names it; reading goes on.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from lab.data.origins import is_blank_record
 from lab.errors import DataError
 
 INPUT_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt")
@@ -42,45 +46,66 @@ def open_input(path: str | Path) -> Path:
     return path
 
 
-def read_rows(path: Path, text_field: str = "text") -> Iterator[dict[str, Any] | RowError]:
-    """Yield each input row as a dict, or a `RowError` for a row that cannot be parsed.
-
-    A `.txt` line becomes `{text_field: line}`.
-    """
+def read_rows(
+    path: Path, text_field: str = "text"
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """Yield (line, row) for each input row: the row as a dict, or a `RowError` saying why it
+    cannot be parsed. A `.txt` line becomes `{text_field: line}`."""
     suffix = path.suffix.lower()
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         if suffix == ".txt":
-            for line in handle:
-                yield {text_field: line.rstrip("\r\n")}
+            for number, line in enumerate(handle, start=1):
+                yield number, {text_field: line.rstrip("\r\n")}
         elif suffix == ".jsonl":
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
-                    yield RowError(f"line {number} is blank")
-                    continue
+                    continue  # as the training loader does
                 try:
                     value = json.loads(line)
                 except json.JSONDecodeError as err:
-                    yield RowError(f"line {number} is not valid JSON ({err.msg})")
+                    yield number, RowError(f"not valid JSON ({err.msg}, column {err.colno})")
                     continue
                 if isinstance(value, dict):
-                    yield value
+                    yield number, value
                 else:
-                    yield RowError(f"line {number} is a JSON {type(value).__name__}, not an object")
+                    yield number, RowError(f"a JSON {type(value).__name__}, not an object")
         else:
-            reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-            for row in reader:
-                if None in row:  # more cells than header columns
-                    yield RowError(f"line {reader.line_num} has more cells than the header")
-                else:
-                    yield dict(row)
+            yield from _csv_rows(handle, "\t" if suffix == ".tsv" else ",")
+
+
+def _csv_rows(handle: IO[str], delimiter: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """(first line, row) of each CSV record; the header and blank lines skipped (as training
+    reads CSV), a record with fewer cells than the header padded with None."""
+    reader = csv.reader(handle, delimiter=delimiter)
+    header: list[str] | None = None
+    previous = 0
+    try:
+        for record in reader:
+            start, previous = previous + 1, reader.line_num
+            if is_blank_record(record):
+                continue
+            if header is None:
+                header = record
+            elif len(record) > len(header):
+                yield start, RowError(f"{len(record)} cells but the header has {len(header)}")
+            else:
+                yield start, dict(itertools.zip_longest(header, record))
+    except csv.Error as err:  # e.g. an unterminated quote: nothing after it can be read
+        yield previous + 1, RowError(f"not valid CSV ({err}); the rest of the file is unread")
 
 
 def count_rows(path: Path) -> int:
-    """Rows in the file (a streaming pass; for the progress bar's total)."""
+    """Rows in the file, as `read_rows` yields them (a streaming pass; for the progress bar)."""
     suffix = path.suffix.lower()
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         if suffix in (".csv", ".tsv"):
-            return sum(1 for _ in csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ","))
+            reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+            try:
+                return max(sum(1 for r in reader if not is_blank_record(r)) - 1, 0)
+            except csv.Error:
+                return 0
+        if suffix == ".jsonl":
+            return sum(1 for line in handle if line.strip())
         return sum(1 for _ in handle)
 
 

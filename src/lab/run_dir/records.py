@@ -7,15 +7,19 @@ metrics.json     final validation and test metrics of the best checkpoint
 .hydra/          Hydra's own copies (unresolved config, hydra config, overrides)
 
 `RunRecord` is `lab.train`'s hold on `record.json` for the length of a run: a context manager
-that starts (or resumes) the record and, however the run ends, says how in its `status`.
+that starts (or resumes) the record and, however the run ends, says how in its `status`:
+`finished`, `failed: <why>` (a disk fault in words: `failed: cannot write <path>: No space
+left on device`), `pruned: ...`, or `interrupted (SIGTERM); ...` with what to run next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shlex
+import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +30,15 @@ from omegaconf import DictConfig, OmegaConf
 
 import lab
 from lab.errors import LabError
+from lab.run_dir.disk import (
+    DiskError,
+    describe_os_error,
+    disk_error,
+    remove_stale_temporaries,
+    run_directories,
+    temporary_path,
+    writing,
+)
 
 if TYPE_CHECKING:
     from lab.data.datamodule import DataModule
@@ -60,27 +73,43 @@ def is_global_rank_zero() -> bool:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file, then rename); only rank zero writes."""
+    """Write JSON atomically (temp file, then rename); only rank zero writes.
+
+    A write that fails (full disk, ...) removes its temporary file and leaves the previous
+    version of `path` as it was.
+    """
     if not is_global_rank_zero():
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    tmp = temporary_path(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.replace(path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
-    """Write config.yaml, overrides.yaml and a first record.json; return the record."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    overrides = hydra_overrides()
-    if is_global_rank_zero():
-        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        (output_dir / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(overrides)))
+    """Write config.yaml, overrides.yaml and a first record.json; return the record.
+
+    An OS refusal to write (a full disk, a read-only file system, a file in the way) is a
+    `DiskError` naming the run directory and the OS reason.
+    """
     from lab.config.paths import config_root
     from lab.run_dir.environment import code_version, hardware, package_versions
 
+    overrides = hydra_overrides()
     code, patch = code_version(config_root())
-    if patch and is_global_rank_zero():
-        (output_dir / "code.patch").write_text(patch)
+    with writing(output_dir):
+        output_dir.mkdir(parents=True, exist_ok=True)
+        if is_global_rank_zero():
+            (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            (output_dir / "overrides.yaml").write_text(
+                OmegaConf.to_yaml(OmegaConf.create(overrides))
+            )
+            if patch:
+                (output_dir / "code.patch").write_text(patch)
+    if patch:
         code["patch"] = "code.patch"
     record: dict[str, Any] = {
         "command": shlex.join([Path(sys.executable).name, "-m", "lab.train", *sys.argv[1:]])
@@ -97,17 +126,23 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
         "started": _now(),
         "status": "running",
     }
-    write_json(output_dir / "record.json", record)
+    with writing(output_dir / "record.json"):
+        write_json(output_dir / "record.json", record)
     return record
 
 
-def resume_record(output_dir: Path, record: dict[str, Any], from_step: int) -> dict[str, Any]:
-    """Mark an interrupted run as running again, noting when and from which step."""
-    record.setdefault("resumes", []).append(
-        {"at": _now(), "from_step": from_step, "argv": sys.argv}
-    )
+def resume_record(
+    output_dir: Path, record: dict[str, Any], from_step: int, moved_from: str | None = None
+) -> dict[str, Any]:
+    """Mark an interrupted run as running again, noting when, from which step, and from
+    which directory when the run directory has moved since it last ran."""
+    entry: dict[str, Any] = {"at": _now(), "from_step": from_step, "argv": sys.argv}
+    if moved_from:
+        entry["moved_from"] = moved_from
+    record.setdefault("resumes", []).append(entry)
     record["status"] = "running"
-    write_json(output_dir / "record.json", record)
+    with writing(output_dir / "record.json"):
+        write_json(output_dir / "record.json", record)
     return record
 
 
@@ -121,19 +156,77 @@ def finish_record(
     write_json(output_dir / "record.json", record)
 
 
-def ending_status(error: BaseException) -> str:
-    """The `status` of a run that ended with `error` (what `record.json` says happened)."""
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
+class RunInterrupted(SystemExit):
+    """A signal stopped the run (raised by `lab.train`'s handler outside training steps,
+    where nothing is lost by stopping at once). Like Lightning's `SIGTERMException`, a
+    `SystemExit`: code that catches `Exception` lets it through."""
 
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(128 + signal.Signals[signal_name].value)
+        self.signal_name = signal_name
+
+
+def interrupting_signal(error: BaseException) -> str | None:
+    """The name of the signal that `error` reports (`SIGTERM`, `SIGINT`), or None."""
+    if isinstance(error, RunInterrupted):
+        return error.signal_name
+    if isinstance(error, KeyboardInterrupt):
+        return "SIGINT"
+    # Looked up, not imported: Lightning takes seconds to import, and when it is not
+    # imported yet the error cannot be its SIGTERMException.
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    if exceptions is not None and isinstance(error, exceptions.SIGTERMException):
+        return "SIGTERM"
+    if isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt):
+        return "SIGINT"  # Lightning turns Ctrl-C during fit/validate/test into sys.exit(1)
+    return None
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The run's `checkpoints/last.ckpt`, if it exists (what `resume=<dir>` continues)."""
+    from lab.run_dir.resume import LAST_CHECKPOINT_PATH
+
+    path = output_dir / LAST_CHECKPOINT_PATH
+    return path if path.is_file() else None
+
+
+def interrupted_status(signal_name: str, output_dir: Path) -> str:
+    """The `status` of a run stopped by a signal, with what to run next."""
+    if last_checkpoint(output_dir):
+        return f"interrupted ({signal_name}); continue with resume={output_dir}"
+    return f"interrupted ({signal_name}); no checkpoint was written; start the run again"
+
+
+def interrupted_message(signal_name: str, output_dir: Path, command: str = "") -> str:
+    """What `lab.train` says on stderr when a signal stopped the run in `output_dir`."""
+    checkpoint = last_checkpoint(output_dir)
+    if checkpoint:
+        return (
+            f"interrupted by {signal_name}; the last checkpoint is {checkpoint}. "
+            f"Continue with: resume={output_dir}"
+        )
+    again = f": {command}" if command else ""
+    return f"interrupted by {signal_name}; no checkpoint was written; start the run again{again}"
+
+
+def ending_status(error: BaseException, output_dir: Path | None = None) -> str:
+    """The `status` of a run in `output_dir` that ended with `error` (what `record.json`
+    says happened)."""
+    signal_name = interrupting_signal(error)
+    if signal_name is not None:
+        if output_dir is None:
+            return f"interrupted ({signal_name})"
+        return interrupted_status(signal_name, output_dir)
     if isinstance(error, LabError):
         return f"failed: {error}"
-    if isinstance(error, SIGTERMException):
-        return "interrupted (SIGTERM); resume=<this dir>"
     if isinstance(error, Exception):
+        fault = disk_error(error, output_dir)
+        if fault is not None:
+            return f"failed: {fault}"
         # Pruned by a sweep, out of memory, a bug: the record says how the run ended.
         ended = "pruned" if type(error).__name__ == "TrialPruned" else "failed"
         return f"{ended}: {type(error).__name__}: {error}"
-    return f"interrupted ({type(error).__name__})"  # Ctrl-C (Lightning exits on it)
+    return f"interrupted ({type(error).__name__})"
 
 
 class RunRecord:
@@ -141,9 +234,11 @@ class RunRecord:
 
     Entering checks a resume (`resume=...`: a refusal touches nothing in the run it names),
     then starts the record (config.yaml, overrides.yaml, a first record.json, status
-    `running`) or notes the resume in the record it continues. `finish(metrics)` marks the run
-    `finished` and writes metrics.json; leaving with an exception marks it `failed: <why>`,
-    `pruned: ...`, or `interrupted ...` (see `ending_status`), and lets the exception go on.
+    `running`) or notes the resume in the record it continues; either way it removes the
+    temporary files that killed runs left behind (see `lab.run_dir.disk`). `finish(metrics)`
+    marks the run `finished` and writes metrics.json; leaving with an exception marks it
+    `failed: <why>`, `pruned: ...`, or `interrupted ...` (see `ending_status`), and lets the
+    exception go on, an OS refusal to write (full disk, ...) as a one-line `DiskError`.
     """
 
     def __init__(self, cfg: DictConfig) -> None:
@@ -153,19 +248,40 @@ class RunRecord:
         self.resume_point: ResumePoint | None = None
 
     def __enter__(self) -> RunRecord:
+        try:
+            self._start()
+        except BaseException as error:
+            # A signal may land while entering, after the record says `running`.
+            if self.data:
+                self.__exit__(type(error), error, error.__traceback__)
+            raise
+        return self
+
+    def _start(self) -> None:
         from lab.run_dir.resume import prepare_resume
 
         if self.cfg.get("resume"):
             self.resume_point = prepare_resume(self.output_dir, self.cfg)
         if self.resume_point:
             step = self.resume_point.global_step
-            self.data = resume_record(self.output_dir, self.resume_point.record, step)
+            self.data = resume_record(
+                self.output_dir, self.resume_point.record, step, self.resume_point.moved_from
+            )
             log.info("Resuming %s from step %d", self.output_dir, step)
         else:
             self.data = start_record(self.output_dir, self.cfg)
         if is_global_rank_zero():
+            self._remove_stale_temporaries()
             log.info("Run directory: %s", self.output_dir)
-        return self
+
+    def _remove_stale_temporaries(self) -> None:
+        if self.resume_point:
+            own = [self.output_dir, self.output_dir / "checkpoints"]
+            remove_stale_temporaries(own, resuming=True)
+            return
+        root = self.cfg.paths.get("output_root")
+        if root:
+            remove_stale_temporaries(run_directories(Path(root)))
 
     def __exit__(
         self,
@@ -173,8 +289,18 @@ class RunRecord:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if error is not None:
-            finish_record(self.output_dir, self.data, {}, status=ending_status(error))
+        if error is None:
+            return
+        status = ending_status(error, self.output_dir)
+        try:
+            finish_record(self.output_dir, self.data, {}, status=status)
+        except OSError as err:  # the disk may still be full: keep the error that ended the run
+            log.warning("record.json could not be updated (%s): %s", status, describe_os_error(err))
+        fault = disk_error(error, self.output_dir) if isinstance(error, Exception) else None
+        if fault is not None:
+            checkpoint = last_checkpoint(self.output_dir)
+            then = f"; once fixed, continue with resume={self.output_dir}" if checkpoint else ""
+            raise DiskError(f"{fault}{then}") from error
 
     @property
     def resume_checkpoint(self) -> str | None:

@@ -4,12 +4,17 @@ A resumed run writes into the run directory it continues (same loggers, same che
 It refuses, in words, to resume a run that finished, a run whose config differs from the one
 given now (the differences are listed), a directory that is not a lab run, and a missing or
 corrupt checkpoint; it never silently starts from scratch.
+
+A run directory may be moved or copied before it is resumed: the paths its config holds
+under its own directory are compared relative to it, so only a real change of config counts.
+`resume=auto` passes over (and says so) interrupted runs that never wrote a checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +22,14 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lab.config.flatten import flatten
-from lab.errors import LabError
+from lab.errors import EXIT_USER_ERROR, LabError
 
 log = logging.getLogger(__name__)
 
 # Keys that may differ between the original run and the resuming command.
 IGNORED_KEYS = {"resume"}
+# The checkpoint a resume continues from, relative to the run directory.
+LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
 
 
 @dataclass
@@ -32,16 +39,20 @@ class ResumePoint:
     checkpoint: Path
     global_step: int
     record: dict[str, Any]
+    moved_from: str | None = None  # the run directory it ran in, when it has moved since
 
 
 def _overrides_without_resume(overrides: list[str]) -> list[str]:
     return sorted(o for o in overrides if not o.lstrip("+~").startswith("resume="))
 
 
-def find_auto_resume(output_root: str, overrides: list[str]) -> Path | None:
-    """The newest unfinished run under `output_root` launched with the same overrides."""
+def auto_resume_candidates(
+    output_root: str, overrides: list[str]
+) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """Unfinished runs under `output_root` launched with the same `overrides`: those with a
+    checkpoint to continue from (with their start times), and those without one."""
     wanted = _overrides_without_resume(overrides)
-    candidates = []
+    resumable, without_checkpoint = [], []
     for record_path in Path(output_root).glob("runs/*/*/record.json"):
         try:
             record = json.loads(record_path.read_text())
@@ -49,30 +60,65 @@ def find_auto_resume(output_root: str, overrides: list[str]) -> Path | None:
             continue
         run_dir = record_path.parent
         if (
-            record.get("status") != "finished"
-            and _overrides_without_resume(record.get("overrides", [])) == wanted
-            and (run_dir / "checkpoints" / "last.ckpt").is_file()
+            record.get("status") == "finished"
+            or _overrides_without_resume(record.get("overrides", [])) != wanted
         ):
-            candidates.append((record.get("started", ""), run_dir))
-    return max(candidates)[1] if candidates else None
+            continue
+        if (run_dir / LAST_CHECKPOINT_PATH).is_file():
+            resumable.append((record.get("started", ""), run_dir))
+        else:
+            without_checkpoint.append(run_dir)
+    return resumable, without_checkpoint
+
+
+def find_auto_resume(output_root: str, overrides: list[str]) -> Path | None:
+    """The newest unfinished run under `output_root` launched with the same overrides and
+    holding a checkpoint to continue from."""
+    resumable, _ = auto_resume_candidates(output_root, overrides)
+    return max(resumable)[1] if resumable else None
 
 
 def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
-    """Resolver behind `hydra.run.dir`: the directory to resume into, or a new one."""
+    """Resolver behind `hydra.run.dir`: the directory to resume into, or a new one.
+
+    A new one needs a usable `paths.output_root`. Hydra creates the run directory before
+    any lab code runs and would answer a file or a read-only place there with a traceback,
+    so an unusable root ends the process here: one line on stderr, exit 2.
+    """
     if resume in (None, "", "None", "null"):
-        return new_run_dir
+        return _new_run_dir(output_root, new_run_dir)
     if resume == "auto":
         from hydra.core.hydra_config import HydraConfig
 
         overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
         found = find_auto_resume(output_root, overrides)
-        return str(found) if found else new_run_dir
+        return str(found) if found else _new_run_dir(output_root, new_run_dir)
     return str(Path(resume).expanduser().resolve())
 
 
-def config_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Lines `key: recorded -> current` for every differing leaf (ignoring IGNORED_KEYS)."""
+def _new_run_dir(output_root: str, new_run_dir: str) -> str:
+    from lab.run_dir.disk import output_root_problem
+
+    problem = output_root_problem(output_root)
+    if problem:
+        print(
+            f"error: paths.output_root={output_root} cannot hold runs: {problem}", file=sys.stderr
+        )
+        raise SystemExit(EXIT_USER_ERROR)
+    return new_run_dir
+
+
+def config_differences(
+    recorded: dict[str, Any], current: dict[str, Any], moved: tuple[str, str] | None = None
+) -> list[str]:
+    """Lines `key: recorded -> current` for every differing leaf (ignoring IGNORED_KEYS).
+
+    `moved` is `(old run dir, new run dir)` for a run directory that moved: recorded paths
+    inside the old directory count as the same paths inside the new one.
+    """
     old, new = flatten(recorded), flatten(current)
+    if moved:
+        old = {key: _relocated(value, *moved) for key, value in old.items()}
     lines = []
     for key in sorted(set(old) | set(new)):
         if key.split(".")[0] in IGNORED_KEYS:
@@ -82,12 +128,20 @@ def config_differences(recorded: dict[str, Any], current: dict[str, Any]) -> lis
     return lines
 
 
+def _relocated(value: Any, old_dir: str, new_dir: str) -> Any:
+    if isinstance(value, str) and (value == old_dir or value.startswith(old_dir + "/")):
+        return new_dir + value[len(old_dir) :]
+    if isinstance(value, list):
+        return [_relocated(item, old_dir, new_dir) for item in value]
+    return value
+
+
 def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
     """Check that `run_dir` can be resumed with `cfg`; None for `resume=auto` with no run."""
     record_path = run_dir / "record.json"
     if not record_path.is_file():
         if cfg.resume == "auto":
-            log.info("resume=auto: no unfinished run with these overrides; starting a new run")
+            _say_why_nothing_resumes(cfg)
             return None
         raise LabError(f"cannot resume: {run_dir} is not a lab run directory (no record.json)")
     record = json.loads(record_path.read_text())
@@ -98,14 +152,43 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
         )
     recorded_config = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
     current_config = OmegaConf.to_container(cfg, resolve=True)
-    differences = config_differences(recorded_config, current_config)  # type: ignore[arg-type]
+    ran_in = str(OmegaConf.select(OmegaConf.create(recorded_config), "paths.output_dir") or "")
+    now_in = str(cfg.paths.output_dir)
+    moved = (ran_in, now_in) if ran_in and ran_in != now_in else None
+    differences = config_differences(recorded_config, current_config, moved)  # type: ignore[arg-type]
     if differences:
         raise LabError(
             f"cannot resume {run_dir}: the config differs from the one it ran with:\n"
             + "\n".join(differences)
         )
-    from lab.training.checkpointing import LAST_CHECKPOINT, load_checkpoint_meta
+    from lab.training.checkpointing import load_checkpoint_meta
 
-    checkpoint = run_dir / "checkpoints" / LAST_CHECKPOINT
+    checkpoint = run_dir / LAST_CHECKPOINT_PATH
+    if not checkpoint.is_file():
+        raise LabError(
+            f"cannot resume {run_dir}: it was interrupted before writing a checkpoint "
+            f"({LAST_CHECKPOINT_PATH}); start the run again without resume="
+        )
     meta = load_checkpoint_meta(checkpoint)
-    return ResumePoint(checkpoint=checkpoint, global_step=meta["global_step"], record=record)
+    if moved:
+        log.info("The run directory has moved from %s; its paths follow it", moved[0])
+    return ResumePoint(
+        checkpoint=checkpoint,
+        global_step=meta["global_step"],
+        record=record,
+        moved_from=moved[0] if moved else None,
+    )
+
+
+def _say_why_nothing_resumes(cfg: DictConfig) -> None:
+    from lab.run_dir.records import hydra_overrides
+
+    root = str(cfg.paths.get("output_root") or "")
+    _, without_checkpoint = auto_resume_candidates(root, hydra_overrides()) if root else ([], [])
+    for run_dir in without_checkpoint:
+        log.info(
+            "resume=auto: passing over %s (interrupted before writing a checkpoint; "
+            "nothing to continue from)",
+            run_dir.resolve(),
+        )
+    log.info("resume=auto: no unfinished run with these overrides; starting a new run")

@@ -16,7 +16,7 @@ import io
 import json
 import logging
 import os
-import tempfile
+import secrets
 import warnings
 from pathlib import Path
 from typing import Any
@@ -151,8 +151,14 @@ def _objective_names(study: Any) -> list[str]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    # Created with os.open's mode 0o666, which the umask trims like any other file's
+    # (tempfile.mkstemp would make it 0600: results unreadable to the rest of a team).
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -74,7 +74,11 @@ class CausalLMDataModule(DataModule):
     def check_split(self, name: str, dataset: Dataset) -> None:
         self.require_columns(name, dataset, {"data.text_column": self.text_column})
         if not any(text and text.strip() for text in dataset[self.text_column]):
-            raise DataError(f"the {name} split has no text in column '{self.text_column}'")
+            source = self.source_of(name)
+            raise DataError(
+                f"the {name} split{f' ({source})' if source else ''} has no text in column "
+                f"'{self.text_column}'"
+            )
 
     def fingerprint_parts(self) -> tuple[Any, ...]:
         return (self.text_column, self.block_size)

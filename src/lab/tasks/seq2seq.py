@@ -105,12 +105,16 @@ class Seq2SeqDataModule(DataModule):
         for start, batch in self._batches(dataset):
             for role, column, lang, key in self._fields():
                 for offset, value in enumerate(batch[column]):
-                    text = self._text(value, lang, f"{name} row {start + offset}", column)
+                    try:
+                        text = self._text(value, lang, column)
+                    except ValueError as err:
+                        where = self.where(name, start + offset, column)
+                        raise DataError(f"{where}: {err}") from err
                     if not text.strip():
                         raise DataError(
-                            f"{name} row {start + offset}: empty {role} text in column "
-                            f"'{column}'{f' [{lang!r}]' if lang else ''} ({key}); every row "
-                            "needs a non-empty source and target"
+                            f"{self.where(name, start + offset, column)}"
+                            f"{f' [{lang!r}]' if lang else ''}: empty {role} text ({key}); "
+                            "every row needs a non-empty source and target"
                         )
                     if role == "target" and name in STAGES:
                         targets.append(text)
@@ -127,21 +131,23 @@ class Seq2SeqDataModule(DataModule):
             start += len(batch[columns[0]])
 
     @staticmethod
-    def _text(value: Any, lang: str | None, where: str, column: str) -> str:
-        """The text of one cell: the cell itself, or its `lang` entry for dictionary columns."""
+    def _text(value: Any, lang: str | None, column: str) -> str:
+        """The text of one cell: the cell itself, or its `lang` entry for dictionary columns.
+
+        Raises `ValueError` saying what is wrong with the cell (the caller names the row)."""
         if lang is not None:
             if not isinstance(value, dict) or lang not in value:
                 present = ", ".join(value) if isinstance(value, dict) else type(value).__name__
-                raise DataError(
-                    f"{where}: column '{column}' has no '{lang}' entry (data.source_lang / "
-                    f"data.target_lang); present: {present or 'nothing'}"
+                raise ValueError(
+                    f"has no '{lang}' entry (data.source_lang / data.target_lang); present: "
+                    f"{present or 'nothing'}"
                 )
             value = value[lang]
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise DataError(
-                f"{where}: column '{column}' holds {type(value).__name__}, not text"
+            raise ValueError(
+                f"holds {type(value).__name__}, not text"
                 + (
                     "; for a column of {language: text} set data.source_lang/target_lang"
                     if isinstance(value, dict)
@@ -164,9 +170,9 @@ class Seq2SeqDataModule(DataModule):
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         column, lang = self.source_column, self.source_lang
-        sources = [self.source_prefix + self._text(v, lang, "", column) for v in batch[column]]
+        sources = [self.source_prefix + self._text(v, lang, column) for v in batch[column]]
         column, lang = self.target_column, self.target_lang
-        targets = [self._text(v, lang, "", column) for v in batch[column]]
+        targets = [self._text(v, lang, column) for v in batch[column]]
         encoded = dict(self.tokenizer(sources, max_length=self.max_source_length, truncation=True))
         encoded["labels"] = self.tokenizer(
             text_target=targets, max_length=self.max_target_length, truncation=True

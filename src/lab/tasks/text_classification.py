@@ -150,17 +150,21 @@ class TextClassificationDataModule(DataModule):
     def check_split(self, name: str, dataset: Dataset) -> None:
         self._require_columns(name, dataset)
         for column in filter(None, (self.text_column, self.text_pair_column)):
-            _check_text_column(name, dataset, column)
+            _check_text_column(self, name, dataset, column)
         if self.problem_type == "regression":
             for row, value in enumerate(dataset[self.label_column]):
                 if not isinstance(value, (int, float)) or value != value:  # None, text or NaN
-                    raise DataError(f"{name} row {row}: regression label {value!r} is not a number")
+                    raise DataError(
+                        f"{self.where(name, row, self.label_column)}: regression label "
+                        f"{value!r} is not a number"
+                    )
             return
         for row, value in enumerate(dataset[self.label_column]):
             if self.problem_type == "multi_label":
                 if not isinstance(value, list):
                     raise DataError(
-                        f"{name} row {row}: multi-label rows need a list of labels, got {value!r}"
+                        f"{self.where(name, row, self.label_column)}: multi-label rows need a "
+                        f"list of labels, got {value!r}"
                     )
                 for element in value:
                     self._check_label(name, row, element)
@@ -171,12 +175,13 @@ class TextClassificationDataModule(DataModule):
         if self._string_labels:
             if value not in self.label2id:
                 raise DataError(
-                    f"{name} row {row}: label {value!r} is not one of the label names "
-                    f"{self.label_names}"
+                    f"{self.where(name, row, self.label_column)}: label {value!r} is not one of "
+                    f"the label names {self.label_names}"
                 )
         elif not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
             raise DataError(
-                f"{name} row {row}: label {value!r} is outside num_labels={self.num_labels} "
+                f"{self.where(name, row, self.label_column)}: label {value!r} is outside "
+                f"num_labels={self.num_labels} "
                 f"(valid: 0..{(self.num_labels or 0) - 1}); fix the data or set data.num_labels"
             )
 
@@ -221,18 +226,18 @@ def _multi_hot(ids: list[int], size: int) -> list[float]:
     return vector
 
 
-def _check_text_column(split: str, dataset: Dataset, column: str) -> None:
+def _check_text_column(data: DataModule, split: str, dataset: Dataset, column: str) -> None:
     # Checked on the Arrow column (type and null count) so a 600k-row split is not
     # copied into Python objects just to find that every value is fine.
     dtype = getattr(dataset.features[column], "dtype", None)
     if dtype not in ("string", "large_string"):
         raise DataError(
-            f"{split} split: column '{column}' holds {dtype or dataset.features[column]} values, "
-            "not text"
+            f"{data.source_of(split) or f'the {split} split'} column '{column}': holds "
+            f"{dtype or dataset.features[column]} values, not text"
         )
     if dataset.with_format("arrow")[column].null_count:
         row = next(i for i, v in enumerate(dataset[column]) if v is None)
-        raise DataError(f"{split} row {row}: column '{column}' is empty (null)")
+        raise DataError(f"{data.where(split, row, column)}: the cell is empty")
 
 
 class TextClassificationModule(TaskModule):

@@ -121,17 +121,18 @@ class TokenClassificationDataModule(DataModule):
             zip(dataset[self.tokens_column], dataset[self.tags_column], strict=True)
         ):
             if not words:
-                raise DataError(f"{name} row {row}: no words in '{self.tokens_column}'")
+                raise DataError(f"{self.where(name, row, self.tokens_column)}: no words")
             if len(words) != len(tags):
                 raise DataError(
-                    f"{name} row {row}: {len(words)} words but {len(tags)} tags "
-                    f"(columns '{self.tokens_column}', '{self.tags_column}')"
+                    f"{self.where(name, row, self.tags_column)}: {len(words)} words but "
+                    f"{len(tags)} tags (columns '{self.tokens_column}', '{self.tags_column}')"
                 )
             for tag in tags:
                 bad = tag not in known if self._string_tags else not 0 <= int(tag) < count
                 if bad:
                     raise DataError(
-                        f"{name} row {row}: tag {tag!r} is not in the label list "
+                        f"{self.where(name, row, self.tags_column)}: tag {tag!r} is not in the "
+                        "label list "
                         f"{self.source_names}; fix the data or set data.label_names"
                     )
 

@@ -3,16 +3,23 @@
 * `AtomicCheckpointIO` writes each checkpoint to a temporary file in the target directory,
   fsyncs it and renames it over the target. Lightning's own writer stages the bytes in the
   system temp dir and moves them, which is a copy (not atomic) whenever that dir is on another
-  filesystem: a kill mid-copy would leave a truncated `last.ckpt`.
+  filesystem: a kill mid-copy would leave a truncated `last.ckpt`. A write the OS refuses
+  (full disk, read-only, ...) removes the temporary file, keeps the previous checkpoint and
+  raises a `DiskError` naming the checkpoint and the OS reason (torch words a full disk as
+  `[enforce fail at inline_container.cc:672]`).
 * `ResumeStateCallback` stores the Python, NumPy and torch (CPU and CUDA) RNG states and the
   position in the training data in every checkpoint, and restores them on resume, so the
   resumed run sees the same batches and draws the same dropout masks as an uninterrupted run.
+  On resume it also moves the checkpoint callbacks' recorded paths into the run directory
+  as it is now, so a run directory that was moved or copied resumes like one that was not.
 * `PreemptionCheckpoint` saves `last.ckpt` when Lightning stops on SIGTERM (SLURM preemption,
-  `kill`), so a requeued job resumes from the last finished batch.
+  `kill`), so a requeued job resumes from the last finished batch. `stops_gracefully()` says
+  whether it is training now (`lab.train` lets Lightning finish the batch only then).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -26,6 +33,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lab.errors import LabError
+from lab.run_dir.disk import disk_error, temporary_path
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +48,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
     ) -> None:
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary = temporary_path(target)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             with temporary.open("wb") as handle:
                 torch.save(checkpoint, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
+        except Exception as err:
+            # torch wraps the OS error of a failed write in a RuntimeError; say what it was.
+            fault = disk_error(err, path=target)
+            if fault is not None:
+                raise fault from err
+            raise
         finally:
-            temporary.unlink(missing_ok=True)
+            # Also on a kill by an exception (SIGTERM, Ctrl-C): a partial file must not stay.
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
 
 
 class ResumeStateCallback(L.Callback):
@@ -93,6 +109,8 @@ class ResumeStateCallback(L.Callback):
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        # Lightning calls every callback's `on_load_checkpoint` before any `load_state_dict`.
+        relocate_callback_states(trainer, checkpoint)
         position = checkpoint.get(DATA_POSITION_KEY)
         resume_from_position = getattr(
             getattr(trainer, "datamodule", None), "resume_from_position", None
@@ -101,19 +119,75 @@ class ResumeStateCallback(L.Callback):
             resume_from_position(position["epoch"], position["batches_done"])
 
 
+def relocate_callback_states(trainer: L.Trainer, checkpoint: dict[str, Any]) -> None:
+    """Point the saved states of `trainer`'s checkpoint callbacks at their directories now.
+
+    `ModelCheckpoint` saves its directory and the paths of the best and last checkpoints;
+    when the run directory has moved, Lightning drops that state (the best score too), and
+    a resumed run would forget which checkpoint was best. The saved paths under the old
+    directory are rewritten under the new one, so the state loads as if nothing moved.
+    """
+    states = checkpoint.get("callbacks")
+    if not isinstance(states, dict):
+        return
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        state = states.get(getattr(callback, "state_key", None))
+        now = getattr(callback, "dirpath", None)
+        if not isinstance(state, dict) or not now or not isinstance(state.get("dirpath"), str):
+            continue
+        then = state["dirpath"]
+        if then != now:
+            states[callback.state_key] = _relocated(state, then, str(now))
+
+
+def _relocated(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str) and (value == old or value.startswith(old + os.sep)):
+        return new + value[len(old) :]
+    if isinstance(value, dict):
+        return {_relocated(k, old, new): _relocated(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocated(v, old, new) for v in value]
+    return value
+
+
 class PreemptionCheckpoint(L.Callback):
     """On SIGTERM, write `<dirpath>/last.ckpt` before Lightning exits."""
 
+    # How many fits with this callback are training now (one per process in practice):
+    # `lab.train`'s SIGTERM handler lets Lightning stop after the batch only while one is.
+    _training = 0
+
     def __init__(self, dirpath: str) -> None:
         self.dirpath = Path(dirpath)
+        self._armed = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._arm(True)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._arm(False)
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
-            path = self.dirpath / LAST_CHECKPOINT
-            trainer.save_checkpoint(path)
-            log.warning("SIGTERM: saved %s at step %d", path, trainer.global_step)
+        try:
+            if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+                path = self.dirpath / LAST_CHECKPOINT
+                trainer.save_checkpoint(path)
+                log.warning("SIGTERM: saved %s at step %d", path, trainer.global_step)
+        finally:
+            self._arm(False)  # after the save: a second SIGTERM must not cut it short
+
+    def _arm(self, training: bool) -> None:
+        if training != self._armed:
+            PreemptionCheckpoint._training += 1 if training else -1
+            self._armed = training
+
+
+def stops_gracefully() -> bool:
+    """True while a `PreemptionCheckpoint` is training: on SIGTERM, Lightning finishes the
+    current batch and the callback saves `last.ckpt` (see `lab.train`'s signal handling)."""
+    return PreemptionCheckpoint._training > 0
 
 
 def load_checkpoint_meta(path: Path) -> dict[str, Any]:

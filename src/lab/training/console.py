@@ -227,7 +227,7 @@ def model_line(cfg: DictConfig, model: Any, counts: dict[str, float], report: Lo
             f"model: {type(base).__name__} from its config ({size}); all weights newly initialised"
         )
     line = f"model: {_source_name(str(pretrained))} ({type(base).__name__}, {size})"
-    keys = report.newly_initialised
+    keys = sorted(set(report.newly_initialised))  # the report's row order varies between runs
     if not keys:
         return f"{line}; every weight loaded from the checkpoint"
     named = ", ".join(keys[:_MODEL_LINE_KEYS])

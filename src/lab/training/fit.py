@@ -1,13 +1,19 @@
 """The fit step of `lab.train`: build the Trainer, fit, then test the best checkpoint.
 
 The Trainer gets the configured callbacks (plus a sweep trial's, see `lab.sweeps.pruning`),
-the configured loggers, lab's atomic checkpoint writer and the resume-state callback. Loggers
-that take part in the run record (`lab.training.loggers.RunLogger`) continue the interrupted
-run's log on resume and write their run's identity into the record before training starts.
+the configured loggers, lab's atomic checkpoint writer, the resume-state callback and the
+validation-metrics recorder. Loggers that take part in the run record
+(`lab.training.loggers.RunLogger`) continue the interrupted run's log on resume and write
+their run's identity into the record before training starts.
+
+The best checkpoint's `val/*` metrics are those its validation logged during the fit
+(`lab.training.validation_metrics`); the checkpoint is validated again only where they
+cannot be known (a checkpoint from before a resume, no checkpoint callback).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +27,16 @@ if TYPE_CHECKING:
     from lab.build import Parts
     from lab.run_dir.records import RunRecord
 
+log = logging.getLogger(__name__)
+
 
 def fit(
     cfg: DictConfig, parts: Parts, record: RunRecord, extra_callbacks: Sequence[L.Callback] = ()
 ) -> tuple[L.Trainer, dict[str, float]]:
     """Train `parts.module` (from the resume checkpoint, if any); return the Trainer and the
     metrics of the best checkpoint (`val/*`, `test/*`, `model/params_*`)."""
+    from lab.training.validation_metrics import known_metrics, log_to_loggers
+
     trainer = build_run_trainer(cfg, extra_callbacks)
     start_loggers(trainer, cfg, record)
     trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
@@ -37,7 +47,15 @@ def fit(
         "model/params_trainable": float(counts["trainable"]),
     }
     best = best_checkpoint(trainer)
-    for evaluate in (trainer.validate, trainer.test):
+    validated = known_metrics(trainer, best)
+    if validated is not None:
+        log.debug("best checkpoint %s: validation metrics from its validation during fit", best)
+        metrics.update(validated)
+        log_to_loggers(trainer, validated)  # the row `trainer.validate` would have logged
+    else:
+        log.debug("validating %s (its validation metrics are not known)", best or "the model")
+    evaluations = (trainer.test,) if validated is not None else (trainer.validate, trainer.test)
+    for evaluate in evaluations:
         for result in evaluate(
             parts.module, datamodule=parts.datamodule, ckpt_path=best, verbose=False
         ):
@@ -61,6 +79,7 @@ def build_run_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = (
 
     from lab.sweeps.pruning import trial_callbacks
     from lab.training.checkpointing import AtomicCheckpointIO, ResumeStateCallback
+    from lab.training.validation_metrics import ValidationMetrics
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
     loggers = instantiate_group(cfg.get("logger"))
@@ -70,7 +89,7 @@ def build_run_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = (
         callbacks = [c for c in callbacks if not isinstance(c, lr_monitor)]
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=[*callbacks, *extra_callbacks, ResumeStateCallback()],
+        callbacks=[*callbacks, *extra_callbacks, ResumeStateCallback(), ValidationMetrics()],
         logger=loggers or False,
         # Checkpoints are the callbacks group's business: none configured, none written.
         enable_checkpointing=any(

@@ -4,6 +4,9 @@
 otherwise (the run is still recorded locally and can be uploaded later with `wandb sync`).
 If W&B cannot start even so (service down, bad key, no disk), the run goes on offline, then
 with W&B disabled, with a warning: a logging service is never a reason to lose a training run.
+An online start first checks, within seconds, that the server (or the proxy in front of it)
+accepts a connection: wandb itself would retry an unreachable server for `init_timeout`
+seconds. A failed start removes the run folder it left, so one run leaves one folder.
 
 `RunLogger` is what `lab.train` asks of a logger beyond Lightning's `Logger`: continue the
 interrupted run's log on resume, and name its run in the run record. Other Lightning loggers
@@ -15,7 +18,11 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import shutil
+import socket
 import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +44,8 @@ from lab.compat.lightning import (
 log = logging.getLogger(__name__)
 
 WANDB_HOST = "api.wandb.ai"
+# Seconds a TCP connection to W&B's server may take before the run goes on offline.
+CONNECT_TIMEOUT = 3.0
 
 
 class RunLogger(ABC):
@@ -74,10 +83,50 @@ def resolve_wandb_mode(mode: str) -> str:
     return mode
 
 
-class ResilientWandbLogger(WandbLogger, RunLogger):
-    """A `WandbLogger` that falls back to offline, then disabled, if `wandb.init` fails."""
+def wandb_server_unreachable(timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """Why W&B's server cannot be reached (a TCP connection within `timeout` seconds to
+    its `base_url`, or to the proxy wandb would use for it), or None when it can."""
+    import urllib.parse
+    import urllib.request
 
-    def __init__(self, **kwargs: Any) -> None:
+    import wandb
+
+    settings = wandb.setup().settings
+    url = urllib.parse.urlsplit(settings.base_url)
+    host = url.hostname or WANDB_HOST
+    proxy = settings.https_proxy if url.scheme == "https" else settings.http_proxy
+    if not proxy and not urllib.request.proxy_bypass(host):
+        proxy = urllib.request.getproxies().get(url.scheme)
+    target = urllib.parse.urlsplit(proxy) if proxy else url
+    address = (target.hostname or host, target.port or (443 if target.scheme == "https" else 80))
+    outcome: list[str | None] = []
+
+    def connect() -> None:  # name lookup has no timeout of its own: bounded by join below
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            outcome.append(None)
+        except OSError as err:
+            outcome.append(err.strerror or str(err))
+
+    probe = threading.Thread(target=connect, daemon=True)
+    probe.start()
+    probe.join(timeout + 0.5)
+    where = f"{address[0]}:{address[1]}" + (" (proxy)" if proxy else "")
+    if not outcome:
+        return f"{where}: no answer within {timeout:g} s"
+    return f"{where}: {outcome[0]}" if outcome[0] else None
+
+
+class ResilientWandbLogger(WandbLogger, RunLogger):
+    """A `WandbLogger` that falls back to offline, then disabled, if `wandb.init` fails.
+
+    An online start goes offline at once when the server does not accept a connection
+    (`wandb_server_unreachable`); `startup_seconds` says how long the start took.
+    """
+
+    def __init__(self, connect_timeout: float = CONNECT_TIMEOUT, **kwargs: Any) -> None:
+        self._connect_timeout = connect_timeout
+        self.startup_seconds: float | None = None
         super().__init__(**kwargs)
         # Lightning always passes `anonymous`, which current wandb only warns about.
         if wandb_init_arguments(self).get("anonymous") is None:
@@ -97,17 +146,54 @@ class ResilientWandbLogger(WandbLogger, RunLogger):
     @property  # type: ignore[misc]
     @rank_zero_experiment
     def experiment(self) -> Any:
-        fallbacks = ["offline", "disabled"]
-        while True:
+        if self.startup_seconds is not None:
+            return start_wandb_experiment(self)  # started: Lightning returns the run
+        started = time.monotonic()
+        arguments = wandb_init_arguments(self)
+        if arguments.get("mode", "online") == "online":
             try:
-                return start_wandb_experiment(self)
+                unreachable = wandb_server_unreachable(self._connect_timeout)
+            except Exception as err:  # cannot tell (settings wandb cannot read): let it try
+                log.debug("W&B server check skipped: %s", err)
+                unreachable = None
+            if unreachable:
+                log.warning("W&B server unreachable (%s); continuing with W&B offline", unreachable)
+                arguments["mode"] = "offline"
+        fallbacks = ["offline", "disabled"]
+        fallbacks = [mode for mode in fallbacks if mode != arguments.get("mode")]
+        while True:
+            before = self._run_folders()
+            try:
+                experiment = start_wandb_experiment(self)
+                self.startup_seconds = time.monotonic() - started
+                return experiment
             except Exception as err:  # wandb raises many types; none should end the run
+                self._remove_run_folders_since(before)
                 if not fallbacks:
                     raise
                 mode = fallbacks.pop(0)
                 log.warning("W&B could not start (%s); continuing with W&B %s", err, mode)
-                wandb_init_arguments(self)["mode"] = mode
+                arguments["mode"] = mode
                 forget_experiment(self)
+
+    def _wandb_dir(self) -> Path | None:
+        save_dir = wandb_init_arguments(self).get("dir")
+        return Path(save_dir) / "wandb" if save_dir else None
+
+    def _run_folders(self) -> set[str]:
+        folder = self._wandb_dir()
+        try:
+            return {p.name for p in folder.iterdir()} if folder else set()
+        except OSError:
+            return set()
+
+    def _remove_run_folders_since(self, before: set[str]) -> None:
+        """Remove the run folders a failed start created (wandb leaves them, empty or
+        nearly), so the fallback's folder is the run's only one."""
+        folder = self._wandb_dir()
+        for name in self._run_folders() - before:
+            if folder is not None and name.startswith(("run-", "offline-run-")):
+                shutil.rmtree(folder / name, ignore_errors=True)
 
 
 @contextmanager
@@ -148,9 +234,14 @@ def wandb_logger(
     entity: str | None = None,
     mode: str = "auto",
     init_timeout: float = 30.0,
+    connect_timeout: float = CONNECT_TIMEOUT,
     **kwargs: Any,
 ) -> WandbLogger:
-    """Build a W&B logger whose mode is `auto`, `online`, `offline` or `disabled`."""
+    """Build a W&B logger whose mode is `auto`, `online`, `offline` or `disabled`.
+
+    `connect_timeout`: seconds an online start waits for the server to accept a connection
+    before going offline; `init_timeout`: seconds wandb may then take to start the run.
+    """
     import wandb
 
     Path(save_dir).mkdir(parents=True, exist_ok=True)
@@ -163,6 +254,7 @@ def wandb_logger(
         tags=list(tags or []),
         entity=entity,
         mode=resolved,
+        connect_timeout=connect_timeout,
         settings=wandb.Settings(init_timeout=init_timeout, silent=True),
         **kwargs,
     )

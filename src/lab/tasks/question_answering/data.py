@@ -22,10 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
-from lab.data.sources import load_source
+from lab.data.origins import Origin
+from lab.data.sources import load_source, set_origins
 from lab.errors import ConfigError, DataError
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
-from lab.tasks.question_answering.squad_json import convert_squad_json
+from lab.tasks.question_answering.squad_json import convert_squad_json, squad_json_files
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -165,7 +166,18 @@ class QuestionAnsweringDataModule(DataModule):
 
             converted = convert_squad_json(self.path, datasets.config.HF_DATASETS_CACHE)
             if converted is not None:
-                return load_source(str(converted), None, None)
+                loaded = load_source(str(converted), None, None)
+                # Errors name the user's JSON file and question, not lab's flattened copy.
+                files = squad_json_files(self.path)
+                set_origins(
+                    loaded,
+                    {
+                        s: Origin(str(files[s]), "rows", unit="question")
+                        for s in loaded
+                        if s in files
+                    },
+                )
+                return loaded
         return super().load_raw()
 
     def setup(self, stage: str | None = None) -> None:
@@ -208,26 +220,31 @@ class QuestionAnsweringDataModule(DataModule):
                 strict=True,
             )
         ):
-            where = f"{name} row {row} (id {qid})"
             if not context or not str(context).strip():
-                raise DataError(f"{where}: empty context ('{self.context_column}')")
+                where = self.where(name, row, self.context_column)
+                raise DataError(f"{where} (id {qid}): empty context")
             if not question or not str(question).strip():
-                raise DataError(f"{where}: empty question ('{self.question_column}')")
+                where = self.where(name, row, self.question_column)
+                raise DataError(f"{where} (id {qid}): empty question")
             if name != "train" and str(qid) in seen:
                 raise DataError(
-                    f"{where}: id also used by row {seen[str(qid)]}; ids must be unique"
+                    f"{self.where(name, row, self.id_column)}: id {qid} is also used by "
+                    f"{self.where(name, seen[str(qid)])}; ids must be unique"
                 )
             seen[str(qid)] = row
             try:
                 texts, starts = _answer_lists(answers)
             except (ValueError, TypeError) as err:
-                raise DataError(f"{where}: bad '{self.answers_column}' value: {err}") from err
+                where = self.where(name, row, self.answers_column)
+                raise DataError(f"{where} (id {qid}): bad value: {err}") from err
             unanswerable += not texts
             for text, start in zip(texts, starts, strict=True):
                 found = context[start : start + len(text)] if 0 <= start <= len(context) else None
                 if found != text:
+                    where = self.where(name, row, self.answers_column)
                     raise DataError(
-                        f"{where}: answer {text!r} is not at answer_start {start} of its context "
+                        f"{where} (id {qid}): answer {text!r} is not at answer_start {start} of "
+                        "its context "
                         + (
                             f"(found {found!r})"
                             if found is not None

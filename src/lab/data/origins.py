@@ -1,0 +1,208 @@
+"""Where a data row came from, named the way its user finds it.
+
+- CSV / TSV, JSON Lines and `.txt` files: `<file>:<line>`, the line a text editor shows (the
+  header is line 1; a CSV record with quoted line breaks is named by its first line; blank
+  lines are counted, as an editor counts them).
+- Parquet and JSON-array files: `<file> row <n> (1-based)`.
+- Hub data: `<hub id> split <name> row <n> (1-based)`.
+
+A row's position in its source split is carried through carving and subsampling as a cheap
+integer column (see `lab.data.datamodule`); the file is read again only to name a bad row, so a
+clean run pays nothing for line numbers. Should that second reading disagree with the loader
+(an unusual CSV dialect), the row is named by its 1-based data row instead, stated as such.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+#: the attribute of a loaded DatasetDict that holds its `{source split: Origin}`
+ORIGINS = "lab_origins"
+#: the hidden column carrying each row's index in its source split (dropped before tokenizing)
+ROW_COLUMN = "__lab_row__"
+
+
+def open_text(file: str) -> IO[str]:
+    """A (possibly gzipped) data file as text, lines kept as stored (CSV needs that)."""
+    if file.endswith(".gz"):
+        return gzip.open(file, "rt", encoding="utf-8", errors="replace", newline="")
+    return open(file, encoding="utf-8", errors="replace", newline="")
+
+
+@dataclass
+class Origin:
+    """The source of one split: a file (with its format) or a Hub dataset's split.
+
+    Args:
+        name: the file path as the user gave it, or the Hub dataset id.
+        kind: `csv`, `tsv`, `jsonl`, `json` (lines or an array), `text`, `rows` (Parquet or
+            anything counted by rows) or `hub`.
+        split: the Hub split name (Hub data only).
+        size: rows the loader read from it (a line scan that disagrees is not trusted).
+        unit: what a `rows` source counts, for a head whose files are not tables (SQuAD JSON
+            counts `question`s).
+    """
+
+    name: str
+    kind: str
+    split: str | None = None
+    size: int | None = None
+    unit: str = "row"
+    _lines: list[int] | None = field(default=None, init=False, repr=False)
+
+    def describe(self) -> str:
+        """The source as a whole: `data/train.csv`, `imdb split train`."""
+        return f"{self.name} split {self.split}" if self.kind == "hub" else self.name
+
+    def locate(self, index: int) -> str:
+        """Row `index` (0-based, in the order the loader read the source) in the user's terms."""
+        if self.kind == "hub":
+            return f"{self.describe()} row {index + 1} (1-based)"
+        if self.kind == "text":
+            return f"{self.name}:{index + 1}"
+        if self.kind in ("csv", "tsv", "jsonl", "json"):
+            lines = self._line_numbers()
+            if lines is not None and 0 <= index < len(lines):
+                return f"{self.name}:{lines[index]}"
+            if self.kind in ("csv", "tsv"):
+                return f"{self.name} data row {index + 1} (1-based, header not counted)"
+        return f"{self.name} {self.unit} {index + 1} (1-based)"
+
+    def _line_numbers(self) -> list[int] | None:
+        if self._lines is None:
+            try:
+                lines = (
+                    csv_record_lines(self.name, "\t" if self.kind == "tsv" else ",")
+                    if self.kind in ("csv", "tsv")
+                    else json_lines(self.name)
+                )
+            except (OSError, csv.Error):
+                lines = None
+            if lines is None or (self.size is not None and len(lines) != self.size):
+                return None
+            self._lines = lines
+        return self._lines
+
+
+def number_rows(dataset: Dataset) -> Dataset:
+    """`dataset` plus the hidden `ROW_COLUMN`: 0, 1, 2... (its rows' index in the source).
+
+    Carving and subsampling permute rows by length and seed alone, so the column rides along
+    without changing which rows go where.
+    """
+    import numpy as np
+    from datasets.fingerprint import Hasher
+
+    from lab.compat.datasets import fingerprint
+
+    return dataset.add_column(
+        ROW_COLUMN,
+        np.arange(len(dataset), dtype=np.int64),
+        new_fingerprint=Hasher.hash((fingerprint(dataset), ROW_COLUMN)),
+    )
+
+
+def csv_record_lines(file: str, delimiter: str = ",") -> list[int]:
+    """The first line of every data record of a CSV file (header and blank lines skipped).
+
+    Follows the reader's rules: quoted cells may hold line breaks, and a line of nothing but
+    white space is blank (as pandas, which `datasets` reads CSV with, skips it).
+    """
+    starts: list[int] = []
+    header_seen = False
+    with open_text(file) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        previous = 0
+        for record in reader:
+            start, previous = previous + 1, reader.line_num
+            if is_blank_record(record):
+                continue
+            if header_seen:
+                starts.append(start)
+            header_seen = True
+    return starts
+
+
+def is_blank_record(record: list[str]) -> bool:
+    """A CSV record from a blank line, or one of nothing but white space (pandas skips both)."""
+    return not record or (len(record) == 1 and not record[0].strip())
+
+
+def csv_width_problem(file: str, delimiter: str = ",") -> str | None:
+    """`<file>:<line>: ...` for the first record with more cells than the header, or None."""
+    with open_text(file) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        previous, width = 0, None
+        try:
+            for record in reader:
+                start, previous = previous + 1, reader.line_num
+                if is_blank_record(record):
+                    continue
+                if width is None:
+                    width = len(record)
+                elif len(record) > width:
+                    return (
+                        f"{file}:{start}: {len(record)} cells but the header has {width} "
+                        "(quote cells that hold the delimiter)"
+                    )
+        except csv.Error as err:
+            return f"{file}:{reader.line_num}: {err}"
+    return None
+
+
+def json_lines(file: str) -> list[int] | None:
+    """The line of every row of a JSON Lines file (blank lines skipped, as the loader does);
+    None for a JSON array file (its rows are not lines)."""
+    numbers: list[int] = []
+    with open_text(file) as handle:
+        for number, line in enumerate(handle, start=1):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if not numbers and stripped.startswith("["):
+                return None
+            numbers.append(number)
+    return numbers
+
+
+def json_problem(file: str) -> str | None:
+    """`<file>:<line>: ...` for the first line of a JSON Lines file that is not a JSON object;
+    None when every line is one. A JSON array document is checked whole (line and column)."""
+    with open_text(file) as handle:
+        lines = handle.readlines()
+    text = "".join(lines)
+    try:
+        json.loads(text)
+        return None  # one valid document: not a syntax problem
+    except json.JSONDecodeError as whole:
+        if text.lstrip().startswith("["):
+            return f"{file}:{whole.lineno}: not valid JSON ({whole.msg}, column {whole.colno})"
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            return f"{file}:{number}: not valid JSON ({err.msg}, column {err.colno})"
+        if not isinstance(value, dict):
+            return f"{file}:{number}: a JSON {_json_kind(value)}, not an object (one row per line)"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "list" if isinstance(value, list) else "object"

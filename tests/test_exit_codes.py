@@ -1,0 +1,191 @@
+"""Exit codes (README, "Errors"): 0 ok, 2 a user error, 1 a bug, 143 interrupted.
+
+Hydra exits 1 for a config it cannot compose, the same code as a crash; lab's entry points
+turn that into 2 (`lab.config.cli.run_hydra_app`), and every run tool exits 2 for a bad
+option (`run_tool`). A bug still exits 1 with its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hydra.errors import InstantiationException, MissingConfigException
+from omegaconf import OmegaConf
+
+from lab.config.cli import run_tool
+from lab.errors import DataError
+
+from conftest import lab_cli
+
+# A Hydra app on lab's config, run the way `lab.train` runs, whose job fails as asked:
+# `+bug=runtime` raises a RuntimeError, `+bug=omegaconf` reads a key that does not exist.
+APP = """
+import hydra
+from lab.config.cli import run_hydra_app
+from lab.config.paths import conf_dir
+from lab.config.resolvers import register_resolvers
+
+@hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")
+def app(cfg):
+    if cfg.get("bug") == "runtime":
+        raise RuntimeError("a bug in the job")
+    if cfg.get("bug") == "omegaconf":
+        return cfg.trainer.no_such_key
+    print("job ran")
+
+register_resolvers()
+run_hydra_app(app, str(conf_dir()), "train")
+"""
+
+
+def _app(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "app.py"
+    script.write_text(APP)
+    return subprocess.run(
+        [sys.executable, str(script), "hydra.run.dir=out", *overrides],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- Hydra apps
+@pytest.mark.parametrize(
+    ("overrides", "code", "says"),
+    [
+        ([], 0, "job ran"),
+        (["model=robertaa"], 2, "Could not find 'model/robertaa'"),
+        (["optimizer.lrr=1"], 2, "Did you mean optimizer.lr?"),
+        (["optimizer.lr=[1"], 2, "no viable alternative at input '[1'"),
+        (["+bug=runtime"], 1, "RuntimeError: a bug in the job"),
+        (["+bug=omegaconf"], 1, "Key 'no_such_key' is not in struct"),
+    ],
+    ids=["ok", "unknown-option", "unknown-key", "bad-syntax", "bug", "bug-in-config-access"],
+)
+def test_a_config_error_exits_2_and_a_bug_exits_1(
+    tmp_path: Path, overrides: list[str], code: int, says: str
+) -> None:
+    result = _app(tmp_path, *overrides)
+    assert result.returncode == code, result.stderr[-2000:]
+    assert says in result.stdout + result.stderr
+
+
+def test_train_unknown_option_exits_2_listing_the_options_once(tmp_path: Path) -> None:
+    result = lab_cli("train", "model=robertaa", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("Could not find 'model/robertaa'") == 1
+    for option in ("roberta", "tiny_bert", "minilm"):
+        assert result.stderr.count(f"\t{option}\n") == 1, option
+    assert "Traceback" not in result.stderr
+
+
+def test_train_unknown_key_exits_2_with_the_valid_keys(tmp_path: Path) -> None:
+    result = lab_cli("train", "data.batchsize=8", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    hint = result.stderr.strip().splitlines()[-1]
+    assert hint.startswith("'data.batchsize' is not a config key. Did you mean data.batch_size?")
+    assert "Valid keys of data:" in hint and "max_length" in hint
+    assert "Traceback" not in result.stderr
+
+
+def test_a_sweep_with_an_unknown_key_exits_2(tmp_path: Path) -> None:
+    result = lab_cli("train", "-m", "optimizer.lrr=1,2", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "Did you mean optimizer.lr?" in result.stderr
+
+
+def test_validate_unknown_key_exits_2(tmp_path: Path) -> None:
+    result = lab_cli("validate", "optimizer.lrr=1", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "Did you mean optimizer.lr?" in result.stderr
+
+
+# ----------------------------------------------------------------------------- run tools
+@pytest.mark.parametrize(
+    ("tool", "args", "first_words"),
+    [
+        ("eval", ["bogus=1"], "error: unknown option 'bogus'."),
+        ("predict", ["bogus=1"], "error: unknown option 'bogus'."),
+        ("export", ["bogus=1"], "error: unknown option 'bogus'."),
+        ("serve", ["bogus=1"], "error: unknown option 'bogus'."),
+        ("eval", [], "error: missing run=..."),
+        ("eval", ["run=/nowhere/run"], "error: run directory /nowhere/run does not exist"),
+        ("compare", ["/nowhere/run"], "error: /nowhere/run does not exist"),
+        ("compare", [], "usage: python -m lab.compare"),
+        ("reproduce", [], "usage: python -m lab.reproduce"),
+    ],
+)
+def test_run_tools_exit_2_for_a_bad_option(
+    tmp_path: Path, tool: str, args: list[str], first_words: str
+) -> None:
+    result = lab_cli(tool, *args, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(first_words), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def fake_run(compose_cfg: Any, tmp_path: Path) -> Path:
+    """A run directory as far as `lab.eval` reads it before loading a model."""
+    run = tmp_path / "run"
+    cfg = compose_cfg("model=tiny_bert", output_dir=run)
+    run.mkdir()
+    OmegaConf.save(cfg, run / "config.yaml", resolve=True)
+    (run / "record.json").write_text(json.dumps({"status": "finished"}))
+    return run
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (["data=nope"], "In 'train': Could not find 'data/nope'"),
+        (["data=sst2", "data.batchsize=8"], "Could not override 'data.batchsize'"),
+    ],
+)
+def test_eval_with_a_data_option_hydra_refuses_exits_2(
+    fake_run: Path, tmp_path: Path, data: list[str], says: str
+) -> None:
+    result = lab_cli("eval", f"run={fake_run}", *data, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith(f"error: {says}")
+    assert "Traceback" not in result.stderr and "Config search path" not in result.stderr
+
+
+def test_reproduce_of_an_unknown_experiment_exits_2_listing_the_experiments(
+    tmp_path: Path,
+) -> None:
+    result = lab_cli("reproduce", "experiment=nope", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith("error: In 'train': Could not find 'experiment/nope'")
+    assert "\troberta_imdb\n" in result.stderr and "Traceback" not in result.stderr
+
+
+def _exit_code(main: Any) -> int:
+    with pytest.raises(SystemExit) as exited:
+        run_tool(main, [])
+    return int(exited.value.code or 0)
+
+
+def test_run_tool_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    def missing_option(argv: list[str]) -> int:
+        raise MissingConfigException("Could not find 'data/nope'", missing_cfg_file="data/nope")
+
+    def wrapped(argv: list[str]) -> int:
+        try:
+            raise DataError("train.csv has no rows")
+        except DataError as err:
+            raise InstantiationException("Error in call to target 'DataModule'") from err
+
+    def bug(argv: list[str]) -> int:
+        raise KeyError("a bug")
+
+    assert _exit_code(lambda argv: 0) == 0
+    assert _exit_code(missing_option) == 2
+    assert capsys.readouterr().err == "error: Could not find 'data/nope'\n"
+    assert _exit_code(wrapped) == 2
+    assert capsys.readouterr().err == "error: train.csv has no rows\n"
+    with pytest.raises(KeyError, match="a bug"):
+        run_tool(bug, [])
