@@ -14,6 +14,8 @@ from lab.train import run
 
 from conftest import FIXTURES
 
+pytestmark = pytest.mark.slow  # each test trains a head for its golden loss curve
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 HEADS = {
@@ -36,6 +38,10 @@ HEADS = {
         "model=tiny_bert", "data=squad", f"data.path={FIXTURES / 'squad'}",
         "data.splits.validation=validation", "data.splits.test=test",
         "data.max_length=64", "data.doc_stride=16",
+    ],
+    "multiple_choice_tiny_bert": [
+        "model=tiny_bert", "data=swag", f"data.path={FIXTURES / 'multiple_choice' / 'swag'}",
+        "data.splits.validation=validation", "data.splits.test=test",
     ],
     "seq2seq_tiny_bart": [
         "model=tiny_bart", "data=xsum", f"data.path={FIXTURES / 'summaries'}",

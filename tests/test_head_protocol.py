@@ -77,6 +77,7 @@ def test_task_declares_the_protocol(name: str, compose_cfg: Any) -> None:
         ("summarization", "text2text-generation", False, set()),
         ("translation", "text2text-generation", False, set()),
         ("question_answering", "question-answering", False, set()),
+        ("multiple_choice", "multiple-choice", False, {"choice_positions"}),
     ],
 )
 def test_task_values_and_the_model_card_tag(

@@ -1,0 +1,216 @@
+"""`MultipleChoiceDataModule`: multiple-choice rows checked, tokenized and batched.
+
+The endings are several columns (SWAG: `ending0`..`ending3`) or one column holding a list
+(HellaSwag: `endings`); labels are the right ending's index, as an integer or a digit string
+(HellaSwag stores `"0"`..`"3"`). Bad rows fail before any model loads, naming row and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lab.data.datamodule import DataModule
+from lab.errors import DataError
+from lab.tasks.multiple_choice.inputs import Choice, choice_inputs, pad_choices
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+
+class MultipleChoiceDataModule(DataModule):
+    """Checks and tokenizes multiple-choice rows (see the module doc for the layout).
+
+    Args:
+        context_column: the text the endings continue (SWAG `sent1`, HellaSwag `ctx_a`).
+        prefix_column: text put before every ending (SWAG `sent2`, HellaSwag `ctx_b`), or
+            None; a null or empty value adds nothing.
+        ending_columns: one column per ending (a list of names), or one column holding a
+            list of endings (a name).
+        label_column: the right ending's index, `0..N-1`, as an integer or a digit string.
+        num_choices: N, the endings every row must have; None: as many as the first train row.
+        max_length: truncation length in tokens of each (context, prefix + ending) pair.
+        **kwargs: see `lab.data.datamodule.DataModule`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        context_column: str = "sent1",
+        prefix_column: str | None = "sent2",
+        ending_columns: str | Sequence[str] = ("ending0", "ending1", "ending2", "ending3"),
+        label_column: str = "label",
+        num_choices: int | None = None,
+        max_length: int = 128,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, **kwargs)
+        self.context_column = context_column
+        self.prefix_column = prefix_column or None
+        self.list_column = ending_columns if isinstance(ending_columns, str) else None
+        self.ending_columns = [] if self.list_column else [str(c) for c in ending_columns]
+        if not self.list_column and len(self.ending_columns) < 2:
+            raise DataError(
+                f"data.ending_columns={self.ending_columns}: name one column per ending (at "
+                "least 2), or one column that holds a list of endings"
+            )
+        if self.ending_columns and num_choices not in (None, len(self.ending_columns)):
+            raise DataError(
+                f"data.num_choices={num_choices} but data.ending_columns names "
+                f"{len(self.ending_columns)} columns: {self.ending_columns}"
+            )
+        self.label_column = label_column
+        self.num_choices = num_choices
+        self.max_length = max_length
+        self.prepared_test: Dataset | None = None
+
+    # ----------------------------------------------------------------- checks
+    def _require_columns(self, split: str, dataset: Dataset) -> None:
+        wanted = {"data.context_column": self.context_column}
+        if self.prefix_column:
+            wanted["data.prefix_column"] = self.prefix_column
+        if self.list_column:
+            wanted["data.ending_columns"] = self.list_column
+        for i, column in enumerate(self.ending_columns):
+            wanted[f"data.ending_columns[{i}]"] = column
+        wanted["data.label_column"] = self.label_column
+        self.require_columns(split, dataset, wanted)
+        dtype = getattr(dataset.features.get(self.list_column or ""), "dtype", None)
+        if dtype in ("string", "large_string"):
+            raise DataError(
+                f"{self.source_of(split) or f'the {split} split'} column '{self.list_column}': "
+                "holds text, not a list of endings; "
+                "name one column per ending (data.ending_columns=[...]) or store the list in "
+                ".jsonl/.parquet"
+            )
+
+    def describe_labels(self, train: Dataset) -> None:
+        """Check the train columns and learn N from the first row when not configured."""
+        self._require_columns("train", train)
+        if self.num_choices is None:
+            first = train[0][self.list_column] if self.list_column else self.ending_columns
+            self.num_choices = len(first) if isinstance(first, list) else 0
+        if self.num_choices < 2:
+            raise DataError(
+                f"data.num_choices={self.num_choices} (or the first train row's endings): "
+                "multiple choice needs at least 2 endings"
+            )
+
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        """Every row: text context, optional text prefix, N text endings, a label in 0..N-1."""
+        self._require_columns(name, dataset)
+        count = self.num_choices or 0
+        contexts = dataset[self.context_column]
+        prefixes = dataset[self.prefix_column] if self.prefix_column else [None] * len(dataset)
+        endings = (
+            dataset[self.list_column]
+            if self.list_column
+            else list(zip(*(dataset[c] for c in self.ending_columns), strict=True))
+        )
+        rows = zip(contexts, prefixes, endings, dataset[self.label_column], strict=True)
+        for row, (context, prefix, choices, label) in enumerate(rows):
+            if not isinstance(context, str):
+                where = self.where(name, row, self.context_column)
+                raise DataError(f"{where}: context is {context!r}")
+            if prefix is not None and not isinstance(prefix, str):
+                raise DataError(
+                    f"{self.where(name, row, self.prefix_column)}: prefix is {prefix!r}"
+                )
+            if not isinstance(choices, (list, tuple)) or len(choices) != count:
+                found = len(choices) if isinstance(choices, (list, tuple)) else repr(choices)
+                raise DataError(
+                    f"{self.where(name, row, self.list_column)}: {found} endings, expected "
+                    f"{count} (data.num_choices, or the first train row's count when null)"
+                )
+            for i, ending in enumerate(choices):
+                if not isinstance(ending, str):
+                    column = self.ending_columns[i] if self.ending_columns else self.list_column
+                    where = self.where(name, row, column)
+                    raise DataError(f"{where}: ending {i} is {ending!r}")
+            if _label_index(label, count) is None:
+                hidden = " (hidden test labels cannot be scored)" if label in (-1, "") else ""
+                raise DataError(
+                    f"{self.where(name, row, self.label_column)}: label {label!r} is not an "
+                    f"ending index 0..{count - 1}{hidden}"
+                )
+
+    # ----------------------------------------------------------------- tokenization
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        return (
+            self.context_column,
+            self.prefix_column,
+            self.list_column,
+            self.ending_columns,
+            self.label_column,
+            self.max_length,
+        )
+
+    def choices(self, batch: dict[str, list[Any]]) -> list[Choice]:
+        """The questions of a batch of raw rows (columns as configured)."""
+        size = len(batch[self.context_column])
+        prefixes = batch[self.prefix_column] if self.prefix_column else [None] * size
+        endings = (
+            batch[self.list_column]
+            if self.list_column
+            else [list(e) for e in zip(*(batch[c] for c in self.ending_columns), strict=True)]
+        )
+        return [
+            Choice(context, prefix or "", list(ending))
+            for context, prefix, ending in zip(
+                batch[self.context_column], prefixes, endings, strict=True
+            )
+        ]
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        rows = choice_inputs(self.tokenizer, self.choices(batch), self.max_length)
+        encoded: dict[str, list[Any]] = {key: [row[key] for row in rows] for key in rows[0]}
+        encoded["labels"] = [
+            _label_index(v, self.num_choices or 0) for v in batch[self.label_column]
+        ]
+        return encoded
+
+    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
+        """Pad to the longest pair in the batch: inputs [batch, N, tokens], labels [batch]."""
+
+        def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+            batch = pad_choices(self.tokenizer, rows)
+            batch["labels"] = torch.tensor([row["labels"] for row in rows], dtype=torch.long)
+            return batch
+
+        return collate
+
+    def module_kwargs(self) -> dict[str, Any]:
+        """N (for the metrics) and the test examples the report shows."""
+        return {"num_choices": self.num_choices, "test_examples": self.test_examples}
+
+    def test_examples(self, count: int) -> tuple[list[Choice], list[int], dict[str, torch.Tensor]]:
+        """The first `count` raw test questions, their labels and their padded model inputs."""
+        if self.prepared_test is None or count < 1:
+            return [], [], {}
+        raw = self.prepared_test[:count]
+        choices = self.choices(raw)
+        labels = [_label_index(v, self.num_choices or 0) or 0 for v in raw[self.label_column]]
+        if not choices:
+            return [], [], {}
+        inputs = pad_choices(
+            self.tokenizer, choice_inputs(self.tokenizer, choices, self.max_length)
+        )
+        return choices, labels, inputs
+
+    def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
+        if name == "test":
+            self.prepared_test = dataset  # kept (an Arrow view) for the report's examples
+        return dataset
+
+
+def _label_index(value: Any, count: int) -> int | None:
+    """`value` as an ending index (an int, or a digit string like HellaSwag's), or None."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
+        return None
+    return value

@@ -1,0 +1,92 @@
+"""`MultipleChoicePredictor`: what `lab.predict` and `lab.serve` do with a multiple-choice run.
+
+It works from the exported model alone and imports inference-side code only (`inputs`),
+never the data or training module, so serving does not load Lightning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lab.inference.predictors import Predictor
+from lab.tasks.multiple_choice.inputs import Choice, choice_inputs, pad_choices
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+
+class MultipleChoicePredictor(Predictor):
+    """The ending that follows: `label` (its index), `ending` (its text), `probabilities`.
+
+    A row gives the run's context column, its prefix column when the run has one (optional
+    here: missing, null or empty adds nothing) and the endings: a list under the run's list
+    column (or `endings` for data with one column per ending), a JSON array in that field
+    (CSV cells), or, for data with one column per ending, those columns.
+    """
+
+    outputs = ("label", "ending", "probabilities")
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        super().__init__(model, tokenizer, cfg)
+        data = cfg.data
+        self.context_field = str(data.get("context_column") or "context")
+        self.prefix_field = str(data.prefix_column) if data.get("prefix_column") else None
+        columns = data.get("ending_columns")
+        self.ending_columns = [] if isinstance(columns, str) or not columns else list(columns)
+        self.endings_field = columns if isinstance(columns, str) else "endings"
+        prefix = [self.prefix_field] if self.prefix_field else []
+        self.fields = (self.context_field, *prefix, self.endings_field)
+        self.list_fields = (self.endings_field,)
+        self.optional_fields = tuple(prefix)
+
+    def check(self, row: dict[str, Any]) -> str | None:
+        """Why `row` cannot be predicted; puts its endings in a list under `endings_field`."""
+        context = row.get(self.context_field)
+        if not isinstance(context, str) or not context.strip():
+            return f"field '{self.context_field}' must be a non-empty string, got {context!r}"
+        prefix = row.get(self.prefix_field) if self.prefix_field else None
+        if prefix is not None and not isinstance(prefix, str):
+            return f"field '{self.prefix_field}' must be a string, got {type(prefix).__name__}"
+        endings = row.get(self.endings_field)
+        if endings is None and self.ending_columns and all(c in row for c in self.ending_columns):
+            endings = [row[c] for c in self.ending_columns]
+        if isinstance(endings, str):
+            try:
+                endings = json.loads(endings)
+            except json.JSONDecodeError:
+                return f"field '{self.endings_field}' must be a list of strings (or a JSON array)"
+        if endings is None:
+            present = ", ".join(row) or "none"
+            return f"missing field '{self.endings_field}' (fields present: {present})"
+        if not isinstance(endings, list) or len(endings) < 2:
+            return f"field '{self.endings_field}' must be a list of at least 2 endings"
+        if not all(isinstance(e, str) and e.strip() for e in endings):
+            return f"field '{self.endings_field}' must hold non-empty strings only"
+        row[self.endings_field] = endings
+        return None
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One result per row; rows with as many endings are scored as one batch."""
+        choices = [
+            Choice(
+                row[self.context_field],
+                (row.get(self.prefix_field) or "") if self.prefix_field else "",
+                row[self.endings_field],
+            )
+            for row in rows
+        ]
+        results: list[dict[str, Any]] = [{} for _ in rows]
+        for count in sorted({len(c.endings) for c in choices}):
+            group = [i for i, c in enumerate(choices) if len(c.endings) == count]
+            encoded = choice_inputs(self.tokenizer, [choices[i] for i in group], self.max_length)
+            inputs = pad_choices(self.tokenizer, encoded)
+            with torch.no_grad():
+                logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+            for i, p in zip(group, torch.softmax(logits.float(), dim=-1).tolist(), strict=True):
+                best = max(range(count), key=p.__getitem__)
+                results[i] = {"label": best, "ending": choices[i].endings[best], "probabilities": p}
+        return results
