@@ -8,11 +8,19 @@ there is none.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +89,50 @@ def lab_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def http_json(url: str, body: Any = None) -> tuple[int, Any]:
+    """GET (no body) or POST a JSON body to `url`; the status and the decoded JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@contextmanager
+def serving(run_dir: Path, *options: str) -> Iterator[tuple[str, list[str]]]:
+    """`python -m lab.serve run=<run_dir> <options>` on a free loopback port, until the block
+    ends; yields the base URL and, after the block, holds the server's output in the list."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        lab_command("serve", f"run={run_dir}", f"port={port}", *options),
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if http_json(f"{url}/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+        assert process.poll() is None, process.communicate()[0]
+    output: list[str] = []
+    try:
+        yield url, output
+    finally:
+        process.terminate()
+        output.append(process.communicate(timeout=30)[0])
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal (exit status -15).
+    assert process.returncode in (0, -signal.SIGTERM)
 
 
 def train_on_two_cpu_ranks(

@@ -11,11 +11,8 @@ import csv
 import json
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,7 +26,14 @@ from lab.config import compose_train_config
 from lab.errors import LabError
 from lab.train import run
 
-from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN, lab_cli, lab_command
+from conftest import (
+    FIXTURES,
+    SENTIMENT,
+    TINY_FIXTURE_RUN,
+    http_json,
+    lab_cli,
+    serving,
+)
 
 pytestmark = pytest.mark.slow  # every test here uses a model trained by a module fixture
 
@@ -339,57 +343,22 @@ def test_push_to_hub_uploads_to_a_local_stand_in_and_never_writes_the_token(
 
 
 # ----------------------------------------------------------------------------------- serve
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _call(url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 @pytest.fixture
 def server(classifier: Path) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        lab_command(
-            "serve", f"run={classifier}", f"port={port}", "max_batch_size=3", "max_text_length=40"
-        ),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if _call(f"{url}/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-        assert process.poll() is None, process.communicate()[0]
-    yield url
-    process.terminate()
-    output = process.communicate(timeout=30)[0]
-    # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal (exit status -15).
-    assert process.returncode in (0, -signal.SIGTERM)
-    assert "Finished server process" in output
+    with serving(classifier, "max_batch_size=3", "max_text_length=40") as (url, output):
+        yield url
+    assert "Finished server process" in output[0]
 
 
 def test_serve_predicts_over_http_and_validates_requests(server: str) -> None:
-    status, health = _call(f"{server}/health")
+    status, health = http_json(f"{server}/health")
     assert (status, health["status"], health["fields"]) == (200, "ok", ["review"])
 
-    status, single = _call(f"{server}/predict", {"review": "a thoughtful documentary"})
+    status, single = http_json(f"{server}/predict", {"review": "a thoughtful documentary"})
     assert status == 200
     assert single["label"] in ("negative", "positive")
     assert sum(single["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-    status, batch = _call(
+    status, batch = http_json(
         f"{server}/predict", {"inputs": [{"review": "a thoughtful documentary"}, {"review": "x"}]}
     )
     assert status == 200
@@ -407,20 +376,20 @@ def test_serve_predicts_over_http_and_validates_requests(server: str) -> None:
         "not an object": ([1, 2], "valid dictionary"),
     }
     for case, (body, message) in bad.items():
-        status, reply = _call(f"{server}/predict", body)
+        status, reply = http_json(f"{server}/predict", body)
         assert status == 422, case
         assert message in json.dumps(reply), (case, reply)
 
     # A 1 MB bad input: the 422 body quotes an excerpt, not the megabyte.
-    status, reply = _call(f"{server}/predict", {"review": "x" * 1_000_000})
+    status, reply = http_json(f"{server}/predict", {"review": "x" * 1_000_000})
     assert status == 422 and len(json.dumps(reply)) < 1000
     assert reply["detail"][0]["input"] == "x" * 80 + "... (1000000 characters)"
     # Over the default cap of 1 MiB: 413 before anything parses the body.
-    status, reply = _call(f"{server}/predict", {"review": "x" * 2_000_000})
+    status, reply = http_json(f"{server}/predict", {"review": "x" * 2_000_000})
     assert status == 413
     assert reply == {"detail": "request body over 1048576 bytes (the server's max_request_bytes)"}
 
-    status, schema = _call(f"{server}/openapi.json")
+    status, schema = http_json(f"{server}/openapi.json")
     assert status == 200 and "/predict" in schema["paths"]
     with urllib.request.urlopen(f"{server}/docs", timeout=30) as page:
         assert page.status == 200 and b"swagger" in page.read().lower()

@@ -10,12 +10,6 @@ questions in both layouts: a context naming food or a story, four endings, one o
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +20,7 @@ import torch
 from lab.errors import DataError
 from lab.train import run
 
-from conftest import FIXTURES, lab_command, train_on_two_cpu_ranks
+from conftest import FIXTURES, http_json, serving, train_on_two_cpu_ranks
 
 FIXTURE = FIXTURES / "multiple_choice"
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,63 +300,35 @@ def test_eval_predict_and_export_agree_with_the_run(
     torch.testing.assert_close(_logits(exported, rows[:8]), logits[:8], atol=1e-5, rtol=1e-5)
 
 
-def _call(url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 @pytest.fixture
 def server(trained: tuple[Path, dict[str, float]]) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = lab_command("serve", f"run={trained[0]}", f"port={port}")
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if _call(f"{url}/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-        assert process.poll() is None, process.communicate()[0]
-    yield url
-    process.terminate()
-    process.communicate(timeout=30)
-    assert process.returncode in (0, -signal.SIGTERM)
+    with serving(trained[0]) as (url, _):
+        yield url
 
 
 @pytest.mark.slow
 def test_serve_answers_over_http(server: str, tmp_path: Path) -> None:
-    status, health = _call(f"{server}/health")
+    status, health = http_json(f"{server}/health")
     assert (status, health["fields"]) == (200, ["sent1", "sent2", "endings"])
     assert health["outputs"] == ["label", "ending", "probabilities"]
     row = _test_rows()[0]
     endings = [row[f"ending{i}"] for i in range(4)]
     # The endings are a JSON list (or, as in a CSV cell, a JSON array in a string).
     question = {"sent1": row["sent1"], "sent2": row["sent2"], "endings": endings}
-    status, answer = _call(f"{server}/predict", question)
+    status, answer = http_json(f"{server}/predict", question)
     assert status == 200, answer
     assert answer["ending"] == endings[answer["label"]]
     assert sum(answer["probabilities"]) == pytest.approx(1.0, abs=1e-5)
     as_string = {**question, "endings": json.dumps(endings)}
-    status, batch = _call(f"{server}/predict", {"inputs": [question, as_string]})
+    status, batch = http_json(f"{server}/predict", {"inputs": [question, as_string]})
     assert status == 200 and batch["predictions"] == [answer, answer]
     # The prefix is optional: left out, each choice is the ending alone.
     no_prefix = {"sent1": row["sent1"], "endings": [f"{row['sent2']} {e}" for e in endings]}
-    status, joined = _call(f"{server}/predict", no_prefix)
+    status, joined = http_json(f"{server}/predict", no_prefix)
     assert status == 200 and joined["label"] == answer["label"], joined
-    status, reply = _call(f"{server}/predict", {**question, "endings": ["one"]})
+    status, reply = http_json(f"{server}/predict", {**question, "endings": ["one"]})
     assert status == 200 and "at least 2 endings" in reply["error"]
-    status, reply = _call(f"{server}/predict", {**question, "endings": []})
+    status, reply = http_json(f"{server}/predict", {**question, "endings": []})
     assert status == 422, reply
 
 
