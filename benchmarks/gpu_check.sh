@@ -85,8 +85,9 @@ TOKENIZER="$ROOT/src/lab/assets/tiny_bert"
   > "$OUT_DIR/setup.log" 2>&1 || { log "FAILED to build the model (setup.log)"; exit 1; }
 IMDB="${IMDB_DIR:-$ROOT/../shared/data/imdb}"
 if [ ! -f "$IMDB/train.csv.gz" ]; then
+  # 64 more train rows than used: prepare_imdb carves its validation split from them.
   "$PY" benchmarks/synthetic_imdb.py --tokenizer "$TOKENIZER" --out "$WORK/imdb" \
-    --train "$TRAIN_ROWS" --test "$TEST_ROWS" >> "$OUT_DIR/setup.log" 2>&1 || exit 1
+    --train "$((TRAIN_ROWS + 64))" --test "$TEST_ROWS" >> "$OUT_DIR/setup.log" 2>&1 || exit 1
   IMDB="$WORK/imdb"
   log "IMDB not found: synthetic reviews with IMDB's length distribution"
 fi

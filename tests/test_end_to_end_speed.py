@@ -293,13 +293,16 @@ def test_end_to_end_phases_add_up_to_the_wall_time(
 def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
     """`gpu_check.sh --cpu-smoke`: lab and HF Trainer (grouping off and on) for 2 steps of a
     tiny model, one lab step; FSDP, DeepSpeed and QLoRA skipped with lab's own reason."""
+    import os
     import subprocess
 
+    # Always the synthetic reviews: no test may depend on ../shared/data being there.
     done = subprocess.run(
         ["bash", str(BENCHMARKS / "gpu_check.sh"), "--cpu-smoke", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, "IMDB_DIR": str(tmp_path / "no-imdb-here")},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = (tmp_path / "summary.txt").read_text()
