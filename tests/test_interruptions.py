@@ -280,3 +280,37 @@ def test_a_moved_run_directory_resumes_like_a_run_never_interrupted(
     assert _metrics(moved) == pytest.approx(_metrics(uninterrupted), rel=1e-6)
     assert _losses(moved) == _losses(uninterrupted)
     assert len(_losses(moved)) == 8
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether process `pid` has a handler for SIGTERM (bit 15 of SigCgt in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(
+        next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16
+    )
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.slow
+def test_sigterm_while_lab_train_is_still_importing_ends_in_words(tmp_path: Path) -> None:
+    """The first handler is installed before lab.train's imports: a SIGTERM that arrives
+    while they load (before Hydra composes anything) still says what happened and what to run."""
+    process = subprocess.Popen(
+        lab_command("train", "model=tiny_bert", "data=demo"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not _catches_sigterm(process.pid):
+        assert time.monotonic() < deadline, "lab.train never installed a SIGTERM handler"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
+    assert output.strip().splitlines()[-1] == (
+        "interrupted by SIGTERM before the run started; start it again: "
+        "python -m lab.train model=tiny_bert data=demo"
+    )
+    assert not (tmp_path / "outputs").exists()

@@ -23,10 +23,30 @@ data, the final validation and test, export) it stops at once, as nothing is los
 
 from __future__ import annotations
 
-import logging
+import os
 import shlex
 import signal
 import sys
+
+
+def _command() -> str:
+    return shlex.join(["python", "-m", "lab.train", *sys.argv[1:]])
+
+
+def _stopped_before_start(signum: int, frame: object) -> None:
+    """SIGTERM while `python -m lab.train` is still importing: no run exists yet, so there is
+    nothing to record; say so and how to start again, instead of dying without a word."""
+    name = signal.Signals(signum).name
+    sys.stderr.write(f"interrupted by {name} before the run started; start it again: ")
+    sys.stderr.write(f"{_command()}\n")
+    os._exit(128 + signum)
+
+
+if __name__ == "__main__":
+    # Installed before the imports below (about a second): from here on, `main()` takes over.
+    signal.signal(signal.SIGTERM, _stopped_before_start)
+
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -127,10 +147,6 @@ def signals_stop_the_run() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _command() -> str:
-    return shlex.join(["python", "-m", "lab.train", *sys.argv[1:]])
 
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")

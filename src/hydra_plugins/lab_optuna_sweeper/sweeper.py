@@ -35,6 +35,15 @@ log = logging.getLogger(__name__)
 
 WORKER_ENV = "LAB_SWEEP_WORKER"  # set in the worker processes that n_jobs > 1 starts
 DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
+# The sweeper's own numeric settings, in the range-table notation of `lab.config.ranges`
+# (the table covers the run's config; these live under hydra.sweeper, which it never sees).
+SETTING_RANGES = {
+    "n_trials": "int >= 1",
+    "n_jobs": "int >= 1",
+    "max_failure_rate": "in [0, 1] ; the share of failed trials that ends the sweep",
+    "heartbeat_interval": "> 0 ; seconds between a running trial's heartbeats",
+    "stale_after": "> 0 ; seconds without a heartbeat before a trial counts as dead",
+}
 
 
 class LabOptunaSweeper(Sweeper):
@@ -99,6 +108,7 @@ class LabOptunaSweeper(Sweeper):
         from lab.sweeps.wandb_summary import log_study_to_wandb
         from lab.sweeps.worker import open_study, run_worker
 
+        self._check_settings()
         plan = self._plan(arguments)
         worker_index = int(os.environ.get(WORKER_ENV, "0"))
         self._use_sweep_dir(plan.sweep_dir)
@@ -156,8 +166,6 @@ class LabOptunaSweeper(Sweeper):
                 f"{len(metrics)} metrics {metrics} but {len(directions)} directions "
                 f"{directions}: give one direction per metric"
             )
-        if self.n_trials < 1 or self.n_jobs < 1:
-            raise ConfigError("hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1")
         choices = self.cfg.hydra.runtime.choices
         study_name = self.study_name or choices.get("sweep") or "lab_sweep"
         sweep_dir = (Path(self.cfg.paths.output_root) / "sweeps" / study_name).resolve()
@@ -176,6 +184,19 @@ class LabOptunaSweeper(Sweeper):
             resume_required=resume_required,
             pruner=OmegaConf.to_container(self.pruner_cfg, resolve=True),  # type: ignore[arg-type]
         )
+
+    def _check_settings(self) -> None:
+        """Refuse, in one line, a sweeper setting out of range or an output root where no
+        sweep directory can be made (before any directory, storage or trial is created)."""
+        from lab.config.ranges import parse_rule
+        from lab.run_dir.disk import check_output_root
+
+        for name, text in SETTING_RANGES.items():
+            rule = parse_rule(f"hydra.sweeper.{name}", text)
+            value = getattr(self, name)
+            if (problem := rule.problem(value)) is not None:
+                raise ConfigError(f"hydra.sweeper.{name}={value} is {problem}; valid: {rule.valid()}")
+        check_output_root(self.cfg)
 
     def _use_sweep_dir(self, sweep_dir: Path) -> None:
         # The launcher creates and logs into hydra.sweep.dir: point it at the study's stable
