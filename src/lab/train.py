@@ -23,10 +23,22 @@ data, the final validation and test, export) it stops at once, as nothing is los
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import shlex
 import signal
 import sys
+
+
+def _collect_again_after_imports() -> None:
+    """Freeze what the imports made and switch the collector back on (see the module top);
+    nothing to do where it was never switched off (in-process `run`, tests, sweeps)."""
+    if not gc.isenabled():
+        import transformers  # noqa: F401  (the last big import: freeze it too)
+
+        gc.freeze()
+        gc.enable()
 
 
 def _command() -> str:
@@ -45,6 +57,13 @@ def _stopped_before_start(signum: int, frame: object) -> None:
 if __name__ == "__main__":
     # Installed before the imports below (about a second): from here on, `main()` takes over.
     signal.signal(signal.SIGTERM, _stopped_before_start)
+    # Start-up speed: importing torch, Lightning and transformers makes ~10^6 long-lived
+    # objects, and the cyclic collector scans them again and again while they load (and once
+    # more at exit). Collection stays off until `build` has imported them, then they are
+    # frozen (never scanned again) and it is switched back on. Measured on a tiny run: 10.9,
+    # 10.6, 11.9 s -> 7.5, 7.6, 9.0 s for the whole command; metrics are unchanged.
+    gc.disable()
+    atexit.register(gc.freeze)
 
 import logging
 import threading
@@ -108,6 +127,7 @@ def build(cfg: DictConfig, record: RunRecord) -> Parts:
     from lab.training.adapters import parameter_counts
     from lab.training.console import data_line, model_line, weight_loading_report
 
+    _collect_again_after_imports()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     def data_ready(datamodule: DataModule) -> None:
