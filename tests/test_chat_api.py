@@ -1,0 +1,200 @@
+"""`POST /v1/chat/completions` in the OpenAI wire format, talked to by the real `openai`
+client over loopback: answers equal the model's own greedy generation on the chat template,
+streaming gives the same text, and bad requests get 422 naming the field."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from importlib.resources import files
+from typing import Any
+
+import pytest
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from lab.inference.chat_api import ChatEngine, add_chat_routes
+
+openai = pytest.importorskip("openai")
+
+CHAT = [
+    {"role": "system", "content": "You answer briefly."},
+    {"role": "user", "content": "Name three colours."},
+]
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer() -> tuple[Any, Any]:
+    tokenizer = AutoTokenizer.from_pretrained(str(files("lab") / "assets" / "tiny_llama"))
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=1024,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        bos_token_id=0,
+        eos_token_id=4,
+        pad_token_id=5,
+    )
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+@pytest.fixture(scope="module")
+def base_url(model_and_tokenizer: tuple[Any, Any]) -> Iterator[str]:
+    import uvicorn
+    from fastapi import FastAPI
+
+    model, tokenizer = model_and_tokenizer
+    app = FastAPI()
+    add_chat_routes(app, ChatEngine(model, tokenizer, max_new_tokens=12), model_name="tiny")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def client(base_url: str) -> Any:
+    return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=60)
+
+
+def _greedy(
+    model: Any, tokenizer: Any, messages: list[dict[str, str]], new: int
+) -> tuple[str, int, int]:
+    ids = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )["input_ids"]
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=new, do_sample=False, pad_token_id=5)
+    answer = out[0, ids.shape[1] :]
+    return tokenizer.decode(answer, skip_special_tokens=True), ids.shape[1], answer.shape[0]
+
+
+def test_an_answer_is_the_models_greedy_generation_on_the_chat_template(
+    client: Any, model_and_tokenizer: tuple[Any, Any]
+) -> None:
+    expected, prompt_tokens, new_tokens = _greedy(*model_and_tokenizer, CHAT, 7)
+    response = client.chat.completions.create(
+        model="tiny", messages=CHAT, max_tokens=7, temperature=0
+    )
+    assert response.object == "chat.completion"
+    assert response.model == "tiny"
+    (choice,) = response.choices
+    assert choice.message.role == "assistant"
+    assert choice.message.content == expected
+    assert choice.finish_reason == ("length" if new_tokens == 7 else "stop")
+    assert response.usage.prompt_tokens == prompt_tokens
+    assert response.usage.completion_tokens == new_tokens
+    assert response.usage.total_tokens == prompt_tokens + new_tokens
+
+
+def test_streaming_sends_the_same_text_in_chunks_then_the_finish_reason(
+    client: Any, model_and_tokenizer: tuple[Any, Any]
+) -> None:
+    expected, prompt_tokens, new_tokens = _greedy(*model_and_tokenizer, CHAT, 10)
+    stream = client.chat.completions.create(
+        model="tiny",
+        messages=CHAT,
+        max_tokens=10,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert all(chunk.object == "chat.completion.chunk" for chunk in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == expected
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
+    assert finishes == ["length" if new_tokens == 10 else "stop"]
+    assert chunks[-1].usage.completion_tokens == new_tokens
+    assert chunks[-1].usage.prompt_tokens == prompt_tokens
+
+
+def test_a_stop_string_cuts_the_answer_before_it(
+    client: Any, model_and_tokenizer: tuple[Any, Any]
+) -> None:
+    full, _, _ = _greedy(*model_and_tokenizer, CHAT, 12)
+    assert len(full) >= 4, full
+    stop = full[2:4]
+    response = client.chat.completions.create(
+        model="tiny", messages=CHAT, max_tokens=12, stop=[stop]
+    )
+    assert response.choices[0].message.content == full[: full.find(stop)]
+    assert response.choices[0].finish_reason == "stop"
+    streamed = client.chat.completions.create(
+        model="tiny", messages=CHAT, max_tokens=12, stop=stop, stream=True
+    )
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+        == full[: full.find(stop)]
+    )
+
+
+def test_content_as_text_parts_equals_content_as_a_string(client: Any) -> None:
+    parts = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Name three "},
+                {"type": "text", "text": "colours."},
+            ],
+        }
+    ]
+    plain = [{"role": "user", "content": "Name three colours."}]
+    a = client.chat.completions.create(model="tiny", messages=parts, max_tokens=6)
+    b = client.chat.completions.create(model="tiny", messages=plain, max_tokens=6)
+    assert a.choices[0].message.content == b.choices[0].message.content
+
+
+def test_the_model_list_names_the_served_model(client: Any) -> None:
+    assert [model.id for model in client.models.list()] == ["tiny"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "role='wizard'"),
+        ({"messages": []}, "messages"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"n": 2}, "n"),
+        ({"temperature": -1}, "temperature"),
+    ],
+)
+def test_a_bad_request_is_refused_naming_the_field(
+    client: Any, extra: dict[str, Any], named: str
+) -> None:
+    request = {"model": "tiny", "messages": CHAT, **extra}
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        client.chat.completions.create(**request)
+    assert named in str(caught.value)
+
+
+def test_a_prompt_over_the_context_limit_is_refused(model_and_tokenizer: tuple[Any, Any]) -> None:
+    engine = ChatEngine(*model_and_tokenizer, max_context=8)
+    with pytest.raises(ValueError, match="this server takes at most 8"):
+        engine.prompt_ids(CHAT)
+
+
+def test_only_decoder_models_with_a_chat_template_get_the_route(
+    model_and_tokenizer: tuple[Any, Any],
+) -> None:
+    model, tokenizer = model_and_tokenizer
+    assert ChatEngine.supports(model, tokenizer)
+    no_template = AutoTokenizer.from_pretrained(str(files("lab") / "assets" / "tiny_gpt2"))
+    no_template.chat_template = None
+    assert not ChatEngine.supports(model, no_template)
