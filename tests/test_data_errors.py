@@ -235,8 +235,9 @@ def test_predict_exits_2_when_no_row_succeeded(
     import lab.predict
     from lab.config.cli import run_tool
 
-    monkeypatch.setattr(lab.predict, "open_run", lambda path: path)
-    monkeypatch.setattr(lab.predict, "predictor_for", lambda run, device=None: Echo())
+    monkeypatch.setattr(
+        lab.predict, "open_predictor", lambda run, model=None, device=None: (run, None, Echo())
+    )
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": "a"}\n{"text": "b"}\n')
     out = tmp_path / "out.jsonl"

@@ -28,7 +28,10 @@ PROTOCOL_KEYS = ("module", "predictor", "report_plots", "pipeline_tag", "pin_lab
 SRC = Path(__file__).resolve().parents[1] / "src" / "lab"
 # The generic consumers: they reach a head only through its task YAML.
 GENERIC_FILES = sorted(
-    [SRC / f"{name}.py" for name in ("eval", "predict", "serve", "export", "train")]
+    [
+        SRC / f"{name}.py"
+        for name in ("eval", "predict", "serve", "export", "train", "demo", "inspect")
+    ]
     + list((SRC / "run_dir").glob("*.py"))
     + list((SRC / "inference").glob("*.py"))
 )
@@ -78,6 +81,9 @@ def test_task_declares_the_protocol(name: str, compose_cfg: Any) -> None:
         ("translation", "text2text-generation", False, set()),
         ("question_answering", "question-answering", False, set()),
         ("multiple_choice", "multiple-choice", False, {"choice_positions"}),
+        ("sft", "text-generation", False, set()),
+        ("dpo", "text-generation", False, set()),
+        ("masked_lm", "fill-mask", False, set()),
     ],
 )
 def test_task_values_and_the_model_card_tag(
@@ -199,5 +205,6 @@ def test_predictor_heads_are_predictor_subclasses() -> None:
     for target in (
         "lab.tasks.causal_lm.GenerationPredictor",
         "lab.tasks.seq2seq.Seq2SeqPredictor",
+        "lab.tasks.sft.predictor.ChatPredictor",
     ):
         assert issubclass(get_class(target), Generator), target

@@ -280,6 +280,10 @@ def test_a_moved_run_directory_resumes_like_a_run_never_interrupted(
     assert _metrics(moved) == pytest.approx(_metrics(uninterrupted), rel=1e-6)
     assert _losses(moved) == _losses(uninterrupted)
     assert len(_losses(moved)) == 8
+    # config.yaml now says where the run is: no path in it points into the old directory.
+    recorded = (moved / "config.yaml").read_text()
+    assert str(ran_in) not in recorded
+    assert f"output_dir: {moved}" in recorded
 
 
 def _catches_sigterm(pid: int) -> bool:

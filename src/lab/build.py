@@ -45,10 +45,10 @@ def build_parts(
     model). `on_data(datamodule)` is called once the data is ready, before the model is built
     (`lab.train` reports on the data while the weights load).
     """
-    from hydra.utils import instantiate
+    from lab.training.tokenizers import build_tokenizer
 
     if tokenizer is None:
-        tokenizer = instantiate(cfg.model.tokenizer)
+        tokenizer = build_tokenizer(cfg)
     datamodule = build_datamodule(cfg, tokenizer)
     if on_data is not None:
         on_data(datamodule)
@@ -64,7 +64,9 @@ def build_datamodule(cfg: DictConfig, tokenizer: Any) -> DataModule:
     """
     from hydra.utils import instantiate
 
-    datamodule: DataModule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
+    # A task may bring its own data module for any data (`task.data_module`: task=masked_lm).
+    own = cfg.task.get("data_module") or {}
+    datamodule: DataModule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all", **own)
     datamodule.setup("fit")
     return datamodule
 
@@ -74,13 +76,17 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
     from hydra.utils import instantiate
 
     from lab.training.adapters import apply_peft, check_quantization
+    from lab.training.freezing import prepare_model
+    from lab.training.optim import check_training_options
 
+    check_training_options(cfg, datamodule)  # before any weights load
     peft_cfg = cfg.get("peft") or DictConfig({})
     quantization = instantiate(peft_cfg.quantization) if peft_cfg.get("quantization") else None
     check_quantization(quantization)
     network = instantiate(cfg.model.network)
     load_options = {"quantization_config": quantization} if quantization is not None else {}
     model = network(head=cfg.task.head, **datamodule.model_kwargs(), **load_options)
+    prepare_model(model, tokenizer, cfg.model)  # new tokens' rows, then model.freeze*
     check_vocabulary(model, tokenizer)
     if cfg.model.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable()

@@ -74,7 +74,9 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
 def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
     from lab.config import compose_train_config
 
-    composed = compose_train_config([f"data={name}", f"seed={run.config.seed}", *keys])
+    composed = compose_train_config(
+        [f"data={name}", f"seed={run.config.seed}", *_task_choice(run), *keys]
+    )
     if str(composed.task.head) != str(run.config.task.head):
         raise ConfigError(
             f"data={name} is a {composed.task.head.rsplit('.', 1)[-1]} dataset but this run's "
@@ -83,6 +85,16 @@ def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
     data = OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
     assert isinstance(data, DictConfig)
     return data
+
+
+def _task_choice(run: TrainedRun) -> list[str]:
+    """The run's own `task=<name>` override, if it gave one: a head that trains on any data
+    (task=masked_lm) is evaluated on other data with the same head, not the data's default."""
+    overrides = run.directory / "overrides.yaml"
+    if not overrides.is_file():
+        return []
+    given = OmegaConf.load(overrides)
+    return [str(o) for o in given if isinstance(o, str) and o.startswith("task=")][-1:]
 
 
 def _choose_split(cfg: DictConfig, split: str | None, run: TrainedRun) -> None:
@@ -97,7 +109,8 @@ def _choose_split(cfg: DictConfig, split: str | None, run: TrainedRun) -> None:
         if (run.model_dir / "tokenizer_config.json").is_file()
         else instantiate(cfg.model.tokenizer)
     )
-    source = instantiate(data, tokenizer=tokenizer, _convert_="all").load_raw()
+    own = cfg.task.get("data_module") or {}  # a head's own data module (lab.build)
+    source = instantiate(data, tokenizer=tokenizer, **own, _convert_="all").load_raw()
     present = list(source)
     chosen = split or ("test" if "test" in present else present[0] if len(present) == 1 else "")
     if chosen not in present:

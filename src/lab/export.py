@@ -4,6 +4,8 @@
     python -m lab.export run=<run dir> form=adapter             # a PEFT run's adapter alone
     python -m lab.export run=<run dir> checkpoint=last          # from a checkpoint
     python -m lab.export run=<run dir> output=/tmp/share push_to_hub=me/roberta-imdb
+    python -m lab.export run=<run dir> form=onnx                # ONNX for onnxruntime on CPU
+    python -m lab.export run=<run dir> form=onnx-int8           # the same, int8 weights
 
 Without `checkpoint`, the exported directory training wrote (`model/`, merged for PEFT runs;
 `adapter/` with `form=adapter`) is copied to `output` (default: in place) and its model card
@@ -17,6 +19,15 @@ created if needed (private with `private=true`). The token comes from the enviro
 (`HF_TOKEN`, or the login cache of `hf auth login`); lab never writes it to a file or log, and
 removes it from any error message. `HF_ENDPOINT` points the upload at another Hub server
 (a mirror, or the local stand-in the tests use).
+
+`form=onnx` / `form=onnx-int8` trace the run's exported model to ONNX (int8: weights quantized
+dynamically with onnxruntime) into `<run dir>/onnx/` / `<run dir>/onnx-int8/` (or `output`):
+`model.onnx`, `config.json`, the tokenizer, the model card and `onnx_report.json`, which holds
+the test metrics of the ONNX model next to the PyTorch model's on the run's test split and
+the CPU latency (batch 1, p50/p95) and throughput (batches of `benchmark_batch_size`) of
+both, measured side by side on `benchmark_rows` test rows (see
+`lab.inference.onnx_runtime.report`). `lab.predict` and `lab.serve` run it with
+`model=onnx` / `model=onnx-int8`. Heads that generate text are refused.
 """
 
 from __future__ import annotations
@@ -32,16 +43,22 @@ from lab.run_dir.runs import TrainedRun, open_run
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
-    "form": "merged (default; a full model, PEFT adapters merged in) or adapter (PEFT runs)",
+    "form": "merged (default; a full model, PEFT adapters merged in), adapter (PEFT runs), "
+    "onnx or onnx-int8 (for onnxruntime on CPU)",
     "checkpoint": "rebuild from a checkpoint: best, last or a .ckpt path (default: the export)",
     "output": "target directory (default: see above)",
     "push_to_hub": "upload to this Hub repository (user/name); off by default",
     "private": "create the Hub repository private (true/false, default false)",
     "commit_message": "message of the Hub commit",
+    "benchmark_rows": "onnx forms: test rows timed at batch 1 and batched (default 256)",
+    "benchmark_batch_size": "onnx forms: batch size of the throughput timing (default 32)",
+    "threads": "onnx forms: CPU threads of both runtimes while timing (default: torch's)",
 }
 USAGE = (
-    "python -m lab.export run=<run dir> [form=merged|adapter] [output=<dir>] [push_to_hub=<repo>]"
+    "python -m lab.export run=<run dir> [form=merged|adapter|onnx|onnx-int8] [output=<dir>] "
+    "[push_to_hub=<repo>]"
 )
+FORMS = ("merged", "adapter", "onnx", "onnx-int8")
 
 
 def export_run(
@@ -50,8 +67,15 @@ def export_run(
     """Write the run's model (or adapter) to a directory with its model card; return it."""
     from lab.run_dir.model_card import write_model_card
 
-    if form not in ("merged", "adapter"):
-        raise ConfigError(f"form must be merged or adapter, got '{form}'")
+    if form not in FORMS:
+        raise ConfigError(f"form must be one of {', '.join(FORMS)}, got '{form}'")
+    if form in ("onnx", "onnx-int8"):
+        if checkpoint:
+            raise ConfigError(
+                f"form={form} exports the run's model/; export the checkpoint first "
+                f"(checkpoint={checkpoint} without form), then form={form} from it"
+            )
+        return export_onnx_form(run, form, output)
     peft_run = bool((run.config.get("peft") or {}).get("config"))
     if form == "adapter" and not peft_run:
         raise ConfigError("form=adapter needs a PEFT run (peft=lora/ia3/qlora); this run has none")
@@ -74,6 +98,36 @@ def export_run(
         written = written.parent / "adapter"
     write_model_card(written, run.config, run.record, metrics)
     return written
+
+
+def export_onnx_form(
+    run: TrainedRun,
+    form: str,
+    output: Path | None = None,
+    *,
+    rows: int = 256,
+    batch_size: int = 32,
+    threads: int | None = None,
+) -> Path:
+    """`form=onnx|onnx-int8`: the ONNX export, its report (JSON) and model card; its folder."""
+    from lab.inference.onnx_runtime.model import is_onnx_export, onnx_dir, require_onnx
+    from lab.inference.onnx_runtime.report import REPORT_FILE, export_with_report
+    from lab.run_dir.model_card import write_model_card
+    from lab.run_dir.records import write_json
+    from lab.training.console import quiet_console
+
+    require_onnx()
+    target = output or onnx_dir(run, form)
+    # A previous ONNX export is refreshed in place; any other non-empty folder is left alone.
+    if target.is_dir() and any(target.iterdir()) and not is_onnx_export(target):
+        raise LabError(f"output {target} exists and is not empty; choose a new directory")
+    with quiet_console():  # no weight-loading bars; library notes to the log, not the screen
+        report = export_with_report(
+            run, form, target, rows=rows, batch_size=batch_size, threads=threads
+        )
+    write_json(target / REPORT_FILE, report)
+    write_model_card(target, run.config, run.record, run.recorded_metrics, onnx=report)
+    return target
 
 
 def _checkpoint_target(run: TrainedRun, checkpoint: str) -> Path:
@@ -135,9 +189,15 @@ def main(argv: list[str]) -> int:
     tame_library_output()
     run = open_run(values["run"])
     output = Path(values["output"]).resolve() if values.get("output") else None
-    written = export_run(run, values.get("form", "merged"), values.get("checkpoint"), output)
+    form = values.get("form", "merged")
+    if form in ("onnx", "onnx-int8") and not values.get("checkpoint"):
+        written = export_onnx_form(run, form, output, **_benchmark_options(values))
+    else:
+        written = export_run(run, form, values.get("checkpoint"), output)
     console = Console()
     console.print(f"Exported to [bold]{written}[/bold] (model card: {written / 'README.md'})")
+    if form in ("onnx", "onnx-int8"):
+        _print_onnx_report(console, written)
     if values.get("push_to_hub"):
         private = values.get("private", "false").lower() in ("1", "true", "yes")
         url = push_to_hub(
@@ -148,6 +208,53 @@ def main(argv: list[str]) -> int:
         )
         console.print(f"Pushed to the Hub: [bold]{url}[/bold]")
     return 0
+
+
+def _benchmark_options(values: dict[str, str]) -> dict[str, Any]:
+    """rows, batch_size, threads of the ONNX report from the command line (checked)."""
+    chosen: dict[str, Any] = {}
+    for option, name in (
+        ("benchmark_rows", "rows"),
+        ("benchmark_batch_size", "batch_size"),
+        ("threads", "threads"),
+    ):
+        if values.get(option) is None:
+            continue
+        try:
+            chosen[name] = int(values[option])
+        except ValueError:
+            chosen[name] = 0
+        if chosen[name] < 1:
+            raise ConfigError(f"{option} must be an integer of at least 1, got '{values[option]}'")
+    return chosen
+
+
+def _print_onnx_report(console: Any, folder: Path) -> None:
+    """The export's report as a table: test metric, latency and throughput of both models."""
+    import json
+
+    from rich.table import Table
+
+    from lab.inference.onnx_runtime.report import REPORT_FILE
+
+    report = json.loads((folder / REPORT_FILE).read_text())
+    main = report["main_metric"]
+    table = Table(title=f"PyTorch vs {report['form']} on CPU ({report['cpu']['threads']} threads)")
+    for column in (
+        "model", main, "latency p50 (ms)", "latency p95 (ms)", "throughput (rows/s)"
+    ):  # fmt: skip
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name in ("pytorch", report["form"]):  # the JSON's keys are sorted
+        result = report["models"][name]
+        table.add_row(
+            name,
+            f"{result['metrics'].get(main, float('nan')):.4f}",
+            f"{result['latency_ms']['p50']:.2f}",
+            f"{result['latency_ms']['p95']:.2f}",
+            f"{result['throughput']['rows_per_s']:.1f}",
+        )
+    console.print(table)
+    console.print(f"Report: {folder / REPORT_FILE}")
 
 
 if __name__ == "__main__":

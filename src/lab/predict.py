@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.config.cli import parse_options, run_tool
-from lab.inference.predictors import Predictor, predict_rows, predictor_for
+from lab.inference.predictors import Predictor, open_predictor, predict_rows
 from lab.inference.rows import (
     RowError,
     RowWriter,
@@ -30,7 +30,6 @@ from lab.inference.rows import (
     open_input,
     read_rows,
 )
-from lab.run_dir.runs import open_run
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -38,6 +37,8 @@ OPTIONS = {
     "output": "output file: .jsonl or .csv (required)",
     "batch_size": "rows per forward pass (default 32)",
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
+    "model": "pytorch (the run's model/, default), onnx or onnx-int8 (the run's ONNX export, "
+    "run by onnxruntime on CPU), or a folder holding model.onnx",
 }
 USAGE = "python -m lab.predict run=<run dir> input=<file> output=<file> [batch_size=32]"
 
@@ -106,8 +107,7 @@ def main(argv: list[str]) -> int:
     source = open_input(values["input"])
     target = check_output(Path(values["output"]))
     tame_library_output()
-    run = open_run(values["run"])
-    predictor = predictor_for(run, values.get("device"))
+    _, _, predictor = open_predictor(values["run"], values.get("model"), values.get("device"))
     tally = predict_file(predictor, source, target, batch_size)
     if tally.rows == tally.errors:  # nothing predicted: a user error, whatever the cause
         raise DataError(

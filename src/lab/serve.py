@@ -8,6 +8,8 @@ Routes:
   text column, see `/docs`) or a batch (`{"inputs": [{...}, {...}]}`); returns the same
   result fields as `lab.predict` (one object, or `{"predictions": [...]}`).
 - `GET /health`: status, run directory, head.
+- `POST /v1/chat/completions`, `GET /v1/models`: for a decoder with a chat template (task=sft,
+  task=dpo runs), the OpenAI chat API, streaming or not (`lab.inference.chat_api`).
 - `GET /docs` (and `/openapi.json`): the OpenAPI page, with the request schema.
 
 Requests are validated before the model sees them: a body over `max_request_bytes` (1 MiB by
@@ -27,8 +29,7 @@ from typing import Annotated, Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
-from lab.inference.predictors import Predictor, predict_rows, predictor_for
-from lab.run_dir.runs import open_run
+from lab.inference.predictors import Predictor, open_predictor, predict_rows
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -38,6 +39,8 @@ OPTIONS = {
     "max_text_length": "most characters in one text field (default 10000)",
     "max_request_bytes": "largest request body in bytes (default 1048576 = 1 MiB; over it: 413)",
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
+    "model": "pytorch (the run's model/, default), onnx or onnx-int8 (the run's ONNX export, "
+    "run by onnxruntime on CPU), or a folder holding model.onnx",
 }
 USAGE = "python -m lab.serve run=<run dir> [host=127.0.0.1] [port=8000] [max_batch_size=32]"
 MAX_REQUEST_BYTES = 1 << 20
@@ -244,6 +247,20 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def mount_chat_api(app: Any, predictor: Predictor, *, name: str) -> bool:
+    """Add `/v1/chat/completions` (OpenAI wire format, `lab.inference.chat_api`) when the
+    served model is a decoder with a chat template; return whether it was added."""
+    from lab.inference.chat_api import ChatEngine, add_chat_routes
+
+    model, tokenizer = predictor.model, predictor.tokenizer
+    if not ChatEngine.supports(model, tokenizer):
+        return False
+    max_new_tokens = int(getattr(predictor, "max_new_tokens", 256) or 256)
+    engine = ChatEngine(model, tokenizer, max_new_tokens=max_new_tokens)
+    add_chat_routes(app, engine, model_name=name)
+    return True
+
+
 def main(argv: list[str]) -> int:
     """Console entry point: load the run's model, then serve until interrupted."""
     import uvicorn
@@ -263,18 +280,24 @@ def main(argv: list[str]) -> int:
     if max_batch_size < 1 or max_text_length < 1 or max_request_bytes < 1:
         raise LabError("max_batch_size, max_text_length and max_request_bytes must be at least 1")
     tame_library_output()
-    run = open_run(values["run"])
-    predictor = predictor_for(run, values.get("device"))
+    run, model_dir, predictor = open_predictor(
+        values["run"], values.get("model"), values.get("device")
+    )
     app = create_app(
         predictor,
         max_batch_size=max_batch_size,
         max_text_length=max_text_length,
         max_request_bytes=max_request_bytes,
-        description=f"{run.head} from {run.directory}",
+        description=f"{run.head} from {model_dir or run.directory}"
+        + (" (ONNX, onnxruntime)" if model_dir else ""),
     )
     app.state.run = str(run.directory)
+    chat = mount_chat_api(app, predictor, name=run.directory.name)
     host = values.get("host", "127.0.0.1")
-    print(f"Serving {run.directory} ({run.head}) on http://{host}:{port} (docs: /docs)")
+    served = f"{model_dir}, ONNX on onnxruntime" if model_dir else str(run.directory)
+    print(f"Serving {served} ({run.head}) on http://{host}:{port} (docs: /docs)", flush=True)
+    if chat:
+        print(f"OpenAI-compatible chat API: http://{host}:{port}/v1 (model {run.directory.name!r})")
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
 

@@ -195,7 +195,9 @@ class LabOptunaSweeper(Sweeper):
             rule = parse_rule(f"hydra.sweeper.{name}", text)
             value = getattr(self, name)
             if (problem := rule.problem(value)) is not None:
-                raise ConfigError(f"hydra.sweeper.{name}={value} is {problem}; valid: {rule.valid()}")
+                raise ConfigError(
+                    f"hydra.sweeper.{name}={value} is {problem}; valid: {rule.valid()}"
+                )
         check_output_root(self.cfg)
 
     def _use_sweep_dir(self, sweep_dir: Path) -> None:

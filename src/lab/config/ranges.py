@@ -55,6 +55,15 @@ RANGES: dict[str, str] = {
     "optimizer.momentum":                    "in [0, 1)",
     "scheduler.warmup_steps":                "int >= 0",
     "scheduler.warmup_ratio":                "in [0, 1]",
+    "optimizer.layer_decay":                 "in (0, 1] ; 1: off (every layer at optimizer.lr)",
+    "optimizer.eps[]":                       "> 0",
+    "optimizer.clip_threshold":              "> 0",
+    "optimizer.decay_rate":                  "in [-1, 0) ; Adafactor: beta2 = 1 - step^decay_rate",
+    "optimizer.beta1":                       "null or in [0, 1) ; null: no first moment",
+    "scheduler.num_cycles":                  "> 0",
+    "scheduler.power":                       "> 0",
+    "scheduler.lr_end":                      ">= 0",
+    "scheduler.timescale":                   "null or int >= 1 ; null: the warmup steps",
     # ---- data
     "data.seed":                             f"int in [0, {_SEED_MAX}]",
     "data.batch_size":                       "int >= 1",
@@ -72,6 +81,10 @@ RANGES: dict[str, str] = {
     "data.num_workers":                      "int >= 0",
     "data.num_proc":                         "null or int >= 1",
     "data.length_group_size":                "int >= 1",
+    "data.shuffle_buffer":                   "int >= 0 ; 0: the stream's own order",
+    "data.stream_sample_rows":               "int >= 1",
+    "data.interleave[].probability":         "in (0, 1]",
+    "data.mlm_probability":                  "in (0, 1) ; share of tokens masked (task=masked_lm)",
     # ---- task (head) options
     "task.module.threshold":                 "in [0, 1]",
     "task.module.threshold[]":               "in [0, 1]",
@@ -80,7 +93,14 @@ RANGES: dict[str, str] = {
     "task.module.max_answer_length":         "int >= 1",
     "task.module.n_best_size":               "int >= 1",
     "task.module.report_examples":           "int >= 0",
+    "task.module.class_weights":             "null or text ; balanced: from the train labels",
+    "task.module.class_weights[]":           "> 0",
     "task.module.num_report_samples":        "int >= 0",
+    "task.module.max_generation_rows":       "null or int >= 0 ; null: every evaluation row",
+    "task.module.beta":                      "> 0 ; DPO/SimPO inverse temperature, IPO's tau",
+    "task.module.label_smoothing":           "in [0, 0.5) ; share spread or flipped",
+    "task.module.simpo_gamma":               ">= 0 ; SimPO's target reward margin",
+    "task.predictor.top_k":                  "int >= 1",
     # ---- trainer (lightning.pytorch.Trainer arguments)
     "trainer.max_epochs":                    "null or int >= -1 ; -1: no limit",
     "trainer.min_epochs":                    "null or int >= 0",
@@ -122,6 +142,7 @@ RANGES: dict[str, str] = {
     "model.network.config.d_model":          "int >= 1",
     "model.network.config.n_*":              "null or int >= 1",
     "model.network.config.max_position_embeddings": "int >= 1",
+    "model.freeze_layers":                   "int >= 0 ; embeddings + the bottom N blocks",
     "peft.config.r":                         "int >= 1",
     "peft.config.lora_alpha":                "> 0",
     # ---- probabilities anywhere (model config, adapters)
@@ -138,6 +159,7 @@ RELATIONS: tuple[tuple[str, str, str, str], ...] = (
 FREE: dict[str, str] = {
     "expected.metrics.*":                    "recorded results of an experiment: any number",
     "task.module.null_score_diff_threshold": "a difference of logits: any number",
+    "task.module.start_model.seed":          "${seed} interpolated (task=dpo): ranged as seed",
 }
 # fmt: on
 

@@ -16,7 +16,11 @@ names the offending key, file or column and what would work instead:
 * files: a local `model.pretrained` (or tokenizer) directory that does not exist;
 * local data (`data.path`): the files exist, and every column the data config names (each
   `data.*_column` key, and each name in a `data.*_columns` list) is in each split's file,
-  read from its header or first rows only.
+  read from its header or first rows only;
+* streaming (`data.streaming=true`, `lab.data.streaming`): the train stream repeats without
+  epochs, so the run needs `trainer.max_steps` and a validation interval in batches, and
+  refuses options that count in epochs or need the whole split (`data.group_by_length`);
+  `data.interleave` entries are well formed and their local files exist.
 
 Everything here stays cheap to import and to run (no torch, Lightning or transformers in the
 common path): `lab.validate` answers in well under three seconds.
@@ -37,7 +41,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.ranges import check_ranges
 from lab.errors import ConfigError, DataError
@@ -61,6 +65,8 @@ def validate_config(cfg: DictConfig) -> None:
     check_quantized_base(cfg)
     check_model_files(cfg)
     check_local_data(cfg)
+    check_streaming(cfg)
+    check_optimizer_hardware(cfg)
 
 
 # ----------------------------------------------------------------------------- run length
@@ -331,3 +337,69 @@ def peek_columns(file: Path) -> list[str] | None:
                 return None
             columns.update(dict.fromkeys(str(k) for k in row))
         return list(columns) or None
+
+
+# ----------------------------------------------------------------------------- streaming
+def check_optimizer_hardware(cfg: DictConfig) -> None:
+    """The bitsandbytes optimizers (adamw_8bit, paged_*) need CUDA: refused on a CPU machine
+    before anything loads (torch is imported only for those)."""
+    optimizer = cfg.get("optimizer") or {}
+    if str(optimizer.get("optimizer_class") or "").startswith("bitsandbytes."):
+        from lab.training.optim import check_optimizer
+
+        check_optimizer(optimizer)
+
+
+def check_streaming(cfg: DictConfig) -> None:
+    """A streaming run trains by `trainer.max_steps`; refuse what cannot work with a stream."""
+    from lab.data.sources import interleave_sources, local_data_files
+
+    data, trainer = cfg.data, cfg.trainer
+    interleave = data.get("interleave")
+    if not data.get("streaming"):
+        if interleave:
+            raise ConfigError("data.interleave mixes streams: it needs data.streaming=true")
+        return
+    why = "data.streaming=true: the train stream repeats without epochs"
+    max_steps = trainer.get("max_steps")
+    if not isinstance(max_steps, int) or max_steps <= 0:
+        raise ConfigError(
+            f"{why}, so a run ends only at trainer.max_steps (now {max_steps}); give "
+            "trainer.max_steps=<optimizer steps>"
+        )
+    interval = trainer.get("val_check_interval")
+    if isinstance(interval, float) and interval == 1.0:
+        # The default: lab.training.fit.streaming_validation validates once, at the end.
+        interval = max_steps * int(trainer.get("accumulate_grad_batches") or 1)
+    if not isinstance(interval, int) or isinstance(interval, bool):
+        raise ConfigError(
+            f"{why}, so trainer.val_check_interval={interval} (a share of an epoch) has no "
+            f"meaning; give a number of batches, e.g. trainer.val_check_interval={max_steps}, "
+            "or leave the default (validate at the end)"
+        )
+    batches = max_steps * int(trainer.get("accumulate_grad_batches") or 1)
+    if interval > batches:
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} batches is more than the {batches} the run "
+            f"trains (trainer.max_steps={max_steps}): it would never validate"
+        )
+    every = trainer.get("check_val_every_n_epoch")
+    if every not in (None, 1):
+        raise ConfigError(
+            f"{why}; trainer.check_val_every_n_epoch={every} would never validate: remove it"
+        )
+    limit = trainer.get("limit_train_batches")
+    if limit not in (None, 1.0):
+        raise ConfigError(
+            f"{why}; trainer.limit_train_batches={limit} would restart the stream from its first "
+            "row after that many batches: remove it and set trainer.max_steps"
+        )
+    if data.get("group_by_length"):
+        raise ConfigError(
+            "data.group_by_length=true needs every row's length before training, which a stream "
+            "does not have; set data.group_by_length=false"
+        )
+    entries = OmegaConf.to_container(interleave, resolve=True) if interleave else None
+    for source in interleave_sources(entries):  # type: ignore[arg-type]
+        if source.path:
+            local_data_files(source.path)  # a missing path, an empty file...: named here

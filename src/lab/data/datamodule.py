@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from lab.data.fingerprints import content_fingerprint, tokenizer_fingerprint
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.samplers import (
     EpochSeededSampler,
@@ -27,8 +28,10 @@ from lab.data.sources import load_source, origins_of
 from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset, DatasetDict, IterableDataset
     from transformers import PreTrainedTokenizerBase
+
+    from lab.data.streaming import TrainStreamPlan
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ class DataModule(L.LightningDataModule):
         length_group_size: batches per length-sorted group when `group_by_length`.
         num_proc: processes for tokenization (`datasets.map`).
         seed: the run seed, for carving and subsampling.
+        streaming / shuffle_buffer / interleave / stream_sample_rows: stream the train split
+            instead of loading it, through a seeded shuffle buffer, optionally mixed from
+            several sources (`lab.data.streaming`).
     """
 
     def __init__(
@@ -76,6 +82,10 @@ class DataModule(L.LightningDataModule):
         length_group_size: int = 50,
         num_proc: int | None = None,
         seed: int = 42,
+        streaming: bool = False,
+        shuffle_buffer: int = 10_000,
+        interleave: list[dict[str, Any]] | None = None,
+        stream_sample_rows: int = 1000,
     ) -> None:
         super().__init__()
         self.tokenizer = tokenizer
@@ -114,6 +124,13 @@ class DataModule(L.LightningDataModule):
         self.cache_hits: dict[str, bool] = {}
         self.origins: dict[str, Origin] = {}  # each split's file (or Hub split), for `where`
         self.row_indices: dict[str, Any] = {}  # and the indices of its rows there
+        self.streaming = streaming
+        self.shuffle_buffer = shuffle_buffer
+        self.interleave = interleave
+        self.stream_sample_rows = stream_sample_rows
+        self.train_plan: TrainStreamPlan | None = None  # the streamed train split's recipe
+        # The streamed rows being checked: (origins, row in its source, source of each row).
+        self.stream_rows: tuple[list[Origin], list[int], list[int]] | None = None
 
     # ----------------------------------------------------------------- hooks for heads
     def check_split(self, name: str, dataset: Dataset) -> None:
@@ -139,6 +156,9 @@ class DataModule(L.LightningDataModule):
         """Row `row` (0-based, in the dataset `check_split` gets) as its user finds it, e.g.
         `data/train.csv:59 column 'label'`: the one wording of every row error."""
         origin, indices = self.origins.get(split), self.row_indices.get(split, ())
+        if split == "train" and self.stream_rows is not None:  # a batch of the train stream
+            origins, indices, sources = self.stream_rows
+            origin = origins[sources[row]] if 0 <= row < len(sources) else None
         if origin is None or not 0 <= row < len(indices):  # rows not loaded by `setup`
             origin, indices = Origin(f"the {split} split", "rows"), range(row + 1)
         place = origin.locate(int(indices[row]))
@@ -166,6 +186,11 @@ class DataModule(L.LightningDataModule):
     def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
         """A checked raw split just before tokenization (e.g. add row ids); default as is."""
         return dataset
+
+    def prepare_stream(self, stream: IterableDataset) -> IterableDataset:
+        """The tokenized train stream before batching (e.g. pack examples); default as is.
+        (A streamed train split skips `prepare_split`: `tokenize` gets its rows as read.)"""
+        return stream
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         """Turn a batch of raw rows into model inputs (a `datasets.map` function)."""
@@ -195,10 +220,18 @@ class DataModule(L.LightningDataModule):
         """Load, check and tokenize all splits (idempotent: later calls return at once)."""
         if self.datasets:
             return
-        raw = self._load_splits()
+        if self.streaming:  # train is streamed; `sample` is its first rows
+            from lab.data.stream_setup import prepare
+
+            raw, sample = prepare(self)
+        else:
+            raw = self._load_splits()
+            sample = raw["train"]
         self.raw_sizes = {name: len(ds) for name, ds in raw.items()}
         self.split_fingerprints = {name: content_fingerprint(ds) for name, ds in raw.items()}
-        self.describe_labels(raw["train"])
+        self.describe_labels(sample)
+        if self.streaming:
+            self.check_split("train", sample)
         for name, dataset in raw.items():
             self.check_split(name, dataset)
         for name, dataset in raw.items():
@@ -211,6 +244,13 @@ class DataModule(L.LightningDataModule):
         return f"the {name} split has no examples after tokenization"
 
     def train_dataloader(self) -> DataLoader:
+        if self.train_plan is not None:
+            from lab.data.streaming import train_loader
+
+            replicas, rank = self._distribution()
+            skip = self._resume_position[1] if self._resume_position else 0
+            self._resume_position = None
+            return train_loader(self, self.train_plan, replicas, rank, skip, self.collate_fn())
         dataset = self.datasets["train"]
         sampler: EpochSeededSampler | LengthGroupedBatchSampler
         replicas, rank = self._distribution()
@@ -326,7 +366,7 @@ class DataModule(L.LightningDataModule):
             (
                 data_fingerprint(dataset),
                 type(self).__qualname__,
-                _tokenizer_fingerprint(self.tokenizer),
+                tokenizer_fingerprint(self.tokenizer),
                 self.fingerprint_parts(),
             )
         )
@@ -343,25 +383,6 @@ class DataModule(L.LightningDataModule):
         files = [f["filename"] for f in encoded.cache_files]
         self.cache_hits[name] = bool(files) and all(os.path.getmtime(f) < started for f in files)
         return encoded
-
-
-def content_fingerprint(dataset: Dataset) -> str:
-    """SHA-256 of a split's rows as loaded (after splitting and subsampling), in order.
-
-    Hashes the Arrow IPC serialisation of each batch: the same rows give the same digest on
-    any machine (for one pyarrow version), whatever file or cache they were read from.
-    """
-    import hashlib
-
-    import pyarrow as pa
-
-    digest = hashlib.sha256()
-    for batch in dataset.with_format("arrow").iter(batch_size=10_000):
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_table(batch)
-        digest.update(sink.getvalue().to_pybytes())
-    return digest.hexdigest()
 
 
 def _lengths(dataset: Dataset) -> list[int]:
@@ -381,19 +402,3 @@ def _lengths(dataset: Dataset) -> list[int]:
     longest = np.zeros(len(rows), dtype=np.int64)
     np.maximum.at(longest, pc.list_parent_indices(rows).to_numpy(), inner)
     return longest.tolist()  # type: ignore[no-any-return]
-
-
-def _tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
-    import json
-
-    from datasets.fingerprint import Hasher
-
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        return Hasher.hash(tokenizer)
-    state = json.loads(backend.to_str())
-    # Calling a fast tokenizer with truncation/padding stores those settings in its backend;
-    # they say nothing about the vocabulary, and would make the hash depend on call history.
-    state.pop("truncation", None)
-    state.pop("padding", None)
-    return Hasher.hash((type(tokenizer).__name__, json.dumps(state, sort_keys=True)))

@@ -15,11 +15,12 @@ import codecs
 import gzip
 import logging
 import re
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
-from lab.errors import DataError
+from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from datasets import DatasetDict
@@ -46,7 +47,8 @@ SPLIT_ALIASES = {
 }
 
 
-def _suffix(path: Path) -> str:
+def file_suffix(path: Path) -> str:
+    """The format suffix of a data file, `.gz` looked through (`train.csv.gz` -> `.csv`)."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
@@ -72,7 +74,7 @@ def local_data_files(path: str | Path) -> tuple[str, dict[str, str]]:
         files = {}
         for candidate in sorted(root.iterdir()):
             split = _split_of(candidate)
-            if candidate.is_file() and split and _suffix(candidate) in _BUILDERS:
+            if candidate.is_file() and split and file_suffix(candidate) in _BUILDERS:
                 if split in files:
                     raise DataError(
                         f"{root} has two files for the {split} split: "
@@ -85,9 +87,9 @@ def local_data_files(path: str | Path) -> tuple[str, dict[str, str]]:
                 f"{root} has no train file: expected train.<csv|tsv|json|jsonl|parquet>[.gz] "
                 f"(plus optional validation/test files); found {present}"
             )
-    builders = {_BUILDERS.get(_suffix(f)) for f in files.values()}
+    builders = {_BUILDERS.get(file_suffix(f)) for f in files.values()}
     if None in builders:
-        bad = next(f for f in files.values() if _suffix(f) not in _BUILDERS)
+        bad = next(f for f in files.values() if file_suffix(f) not in _BUILDERS)
         raise DataError(
             f"{bad} has an unsupported format; use one of {', '.join(sorted(_BUILDERS))} "
             "(optionally .gz)"
@@ -140,17 +142,17 @@ def load_local(path: str | Path) -> DatasetDict:
             if problem:
                 raise DataError(
                     f"{file} is not valid UTF-8 ({problem}); re-encode it as UTF-8, e.g. "
-                    f"`iconv -f latin1 -t utf-8 {Path(file).name} > fixed{_suffix(Path(file))}`"
+                    f"`iconv -f latin1 -t utf-8 {Path(file).name} > fixed{file_suffix(Path(file))}`"
                 ) from err
         for file in data_files.values():
             problem = _syntax_problem(builder, file)
             if problem:
                 raise DataError(problem) from err
-        raise DataError(f"could not read {path} as {builder}: {_root_cause(err)}") from err
+        raise DataError(f"could not read {path} as {builder}: {root_cause(err)}") from err
     set_origins(
         loaded,  # type: ignore[arg-type]
         {
-            split: Origin(file, _kind(builder, file), size=len(loaded[split]))
+            split: Origin(file, origin_kind(builder, file), size=len(loaded[split]))
             for split, file in data_files.items()
             if split in loaded
         },
@@ -158,9 +160,9 @@ def load_local(path: str | Path) -> DatasetDict:
     return loaded  # type: ignore[return-value]
 
 
-def _kind(builder: str, file: str) -> str:
+def origin_kind(builder: str, file: str) -> str:
     """The `Origin.kind` of a local file read by `builder`."""
-    suffix = _suffix(Path(file))
+    suffix = file_suffix(Path(file))
     if builder == "csv":
         return "tsv" if suffix == ".tsv" else "csv"
     if builder == "json":
@@ -174,7 +176,7 @@ def _syntax_problem(builder: str, file: str) -> str | None:
         if builder == "json":
             return json_problem(file)
         if builder == "csv":
-            delimiter = "\t" if _suffix(Path(file)) == ".tsv" else ","
+            delimiter = "\t" if file_suffix(Path(file)) == ".tsv" else ","
             return csv_width_problem(file, delimiter)
     except (OSError, UnicodeError):
         return None
@@ -207,7 +209,7 @@ def load_hub(
     except Exception as err:
         raise DataError(
             f"could not load '{hub_id}'{f' ({hub_config})' if hub_config else ''} from the "
-            f"Hugging Face Hub: {_root_cause(err)}. Without network access, download it elsewhere "
+            f"Hugging Face Hub: {root_cause(err)}. Without network access, download it elsewhere "
             "and point data.path at the files (same columns)."
         ) from err
     name = f"{hub_id} ({hub_config})" if hub_config else hub_id
@@ -227,7 +229,59 @@ def load_source(
     raise DataError("no data source: set data.path=<file or folder> (or data.hub_id=<hub id>)")
 
 
-def _root_cause(err: BaseException) -> str:
+def root_cause(err: BaseException) -> str:
+    """`Type: message` of the innermost exception behind `err` (libraries wrap theirs)."""
     while err.__cause__ is not None or err.__context__ is not None:
         err = err.__cause__ or err.__context__  # type: ignore[assignment]
     return f"{type(err).__name__}: {err}"
+
+
+@dataclass
+class Source:
+    """One stream of rows: local files (`path`) or a Hub dataset, and its split."""
+
+    path: str | None = None
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_revision: str | None = None
+    split: str = "train"
+    probability: float | None = None
+
+    def describe(self) -> str:
+        """The source as its user named it."""
+        if self.path:
+            return str(self.path)
+        return f"{self.hub_id}{f' ({self.hub_config})' if self.hub_config else ''}"
+
+    def same_data(self, other: Source) -> bool:
+        """Whether both name the same files or Hub dataset (whatever the split)."""
+        return (self.path, self.hub_id, self.hub_config, self.hub_revision) == (
+            other.path,
+            other.hub_id,
+            other.hub_config,
+            other.hub_revision,
+        )
+
+
+def interleave_sources(entries: list[dict[str, Any]] | None) -> list[Source]:
+    """`data.interleave` as `Source`s; `ConfigError` naming the entry that is wrong."""
+    sources = []
+    for index, entry in enumerate(entries or []):
+        where = f"data.interleave[{index}]"
+        unknown = set(entry) - {f.name for f in fields(Source)}
+        if unknown:
+            raise ConfigError(
+                f"{where} has unknown key(s) {sorted(unknown)}; valid: "
+                f"{', '.join(f.name for f in fields(Source))}"
+            )
+        source = Source(**entry)
+        if bool(source.path) == bool(source.hub_id):
+            raise ConfigError(f"{where} needs exactly one of path and hub_id")
+        if source.probability is None or not 0 < float(source.probability) <= 1:
+            raise ConfigError(f"{where}.probability must be in (0, 1], got {source.probability}")
+        sources.append(source)
+    if sources:
+        total = sum(float(s.probability or 0) for s in sources)
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(f"data.interleave probabilities must sum to 1, got {total:g}")
+    return sources

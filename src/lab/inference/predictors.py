@@ -94,14 +94,18 @@ class Generator(Predictor):
         return inputs, output
 
 
-def predictor_for(run: Any, device: str | None = None) -> Predictor:
+def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) -> Predictor:
     """The predictor of a `lab.run_dir.runs.TrainedRun`, its exported model loaded on `device`.
 
     The head's `task.predictor` partial is instantiated before the model loads, so a run
     config without one (written before heads declared their predictor) fails first, in words.
+    `model_dir` loads another export of the run than its `model/`: a folder holding
+    `model.onnx` (`python -m lab.export form=onnx|onnx-int8`) gives the head's own predictor
+    an `lab.inference.onnx_runtime.OnnxModel`, run by onnxruntime on the CPU.
     """
     from hydra.utils import instantiate
 
+    from lab.inference.onnx_runtime.model import is_onnx_export, load_onnx
     from lab.run_dir.runs import load_exported
 
     spec = run.config.task.get("predictor")
@@ -114,12 +118,34 @@ def predictor_for(run: Any, device: str | None = None) -> Predictor:
         make = instantiate(spec)
     except Exception as err:  # a moved or misspelt _target_
         raise LabError(f"task.predictor of {run.directory} cannot be built: {err}") from err
-    model, tokenizer = load_exported(run)
-    model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if model_dir is not None and is_onnx_export(model_dir):
+        if device not in (None, "cpu"):
+            raise LabError(
+                f"the ONNX export {model_dir} runs on the CPU (onnxruntime); drop device={device}"
+            )
+        model, tokenizer = load_onnx(model_dir)
+    else:
+        model, tokenizer = load_exported(run, model_dir)
+        model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     predictor = make(model=model, tokenizer=tokenizer, cfg=run.config)
     if not isinstance(predictor, Predictor):
         raise LabError(f"task.predictor {spec.get('_target_')} is not a lab Predictor")
     return predictor
+
+
+def open_predictor(
+    run_option: str, model: str | None = None, device: str | None = None
+) -> tuple[Any, Any, Predictor]:
+    """`run=`, `model=` and `device=` of `lab.predict` / `lab.serve`: the run, the ONNX export
+    chosen (a folder, or None for the PyTorch model) and the predictor that runs it.
+    `run=` may name the run directory or one of its exports (`<run>/onnx-int8`)."""
+    from lab.inference.onnx_runtime.model import model_choice, split_export
+    from lab.run_dir.runs import open_run
+
+    run_dir, export = split_export(run_option)
+    run = open_run(run_dir)
+    model_dir = model_choice(run, model, export)
+    return run, model_dir, predictor_for(run, device, model_dir)
 
 
 def predict_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

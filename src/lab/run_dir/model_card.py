@@ -36,8 +36,13 @@ HYPERPARAMETERS = (
 )
 
 
-def model_card(cfg: DictConfig, record: dict[str, Any], metrics: dict[str, float]) -> str:
-    """The card's Markdown text."""
+def model_card(
+    cfg: DictConfig,
+    record: dict[str, Any],
+    metrics: dict[str, float],
+    onnx: dict[str, Any] | None = None,
+) -> str:
+    """The card's Markdown text; `onnx`, an ONNX export's report, adds its measurements."""
     choices = {k: OmegaConf.select(cfg, k) for k in HYPERPARAMETERS}
     head = str(cfg.task.head).rsplit(".", 1)[-1]
     # The head declares its Hub task tag in its task YAML ("" when the Hub has none for it).
@@ -57,7 +62,7 @@ def model_card(cfg: DictConfig, record: dict[str, Any], metrics: dict[str, float
     return f"""---
 library_name: transformers
 pipeline_tag: {pipeline_tag}
-tags: [lab, {cfg.task.get("peft_task_type", "")}]
+tags: [lab, {cfg.task.get("peft_task_type", "")}{", onnx" if onnx else ""}]
 ---
 
 # {title}
@@ -86,7 +91,7 @@ Fine-tuned with lab {lab.__version__} ({code}).
 | metric | value |
 |---|---|
 {rows}
-
+{onnx_section(onnx) if onnx else ""}
 ## Intended use and limitations
 
 Trained for research on the data above; it inherits that data's domain, language, label
@@ -96,10 +101,49 @@ the run with `python -m lab.reproduce <run dir>` (the run directory holds the fu
 """
 
 
+def onnx_section(report: dict[str, Any]) -> str:
+    """The card's section on an ONNX export: what it is, how to run it, what was measured."""
+    main = report["main_metric"]
+    export, cpu = report["export"], report["cpu"]
+    rows = []
+    for name in ("pytorch", report["form"]):
+        result = report["models"][name]
+        latency, throughput = result["latency_ms"], result["throughput"]
+        value = result["metrics"].get(main)
+        rows.append(
+            f"| {name} | {'' if value is None else f'{value:.4f}'} | {latency['p50']:.2f} | "
+            f"{latency['p95']:.2f} | {throughput['rows_per_s']:.1f} |"
+        )
+    table = "\n".join(rows)
+    first = next(iter(report["models"].values()))
+    return f"""
+## CPU deployment (ONNX)
+
+`{export["file"]}` ({export["precision"]}; opset {export["opset"]}) runs with onnxruntime
+{report["versions"]["onnxruntime"]}:
+`python -m lab.predict run=<run dir> model={report["form"]} input=... output=...` or
+`python -m lab.serve run=<run dir> model={report["form"]}`.
+
+Measured at export ({report["measured_at"]}) on {cpu["processor"]} with {cpu["threads"]}
+thread(s), side by side: `{main}` on the run's test split ({report["test_rows"]} tokenized rows);
+latency of one row at a time and throughput in batches of
+{first["throughput"]["batch_size"]}, over {first["throughput"]["rows"]} test rows (forward pass
+on tokenized inputs). Details: `onnx_report.json`.
+
+| model | `{main}` | latency p50 (ms) | latency p95 (ms) | throughput (rows/s) |
+|---|---:|---:|---:|---:|
+{table}
+"""
+
+
 def write_model_card(
-    model_dir: Path, cfg: DictConfig, record: dict[str, Any], metrics: dict[str, float]
+    model_dir: Path,
+    cfg: DictConfig,
+    record: dict[str, Any],
+    metrics: dict[str, float],
+    onnx: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `model_dir/README.md`; return its path."""
+    """Write `model_dir/README.md`; return its path (`onnx`: see `model_card`)."""
     path = model_dir / "README.md"
-    path.write_text(model_card(cfg, record, metrics))
+    path.write_text(model_card(cfg, record, metrics, onnx))
     return path

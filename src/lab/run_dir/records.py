@@ -267,6 +267,13 @@ class RunRecord:
             self.data = resume_record(
                 self.output_dir, self.resume_point.record, step, self.resume_point.moved_from
             )
+            if self.resume_point.moved_from and is_global_rank_zero():
+                # The config that runs now is the recorded one with the run's own paths moved
+                # (checked by prepare_resume): record it, so readers see where the run is.
+                with writing(self.output_dir / "config.yaml"):
+                    (self.output_dir / "config.yaml").write_text(
+                        OmegaConf.to_yaml(self.cfg, resolve=True)
+                    )
             log.info("Resuming %s from step %d", self.output_dir, step)
         else:
             self.data = start_record(self.output_dir, self.cfg)

@@ -31,6 +31,7 @@ from lab.data.datamodule import DataModule
 from lab.errors import DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
+from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -240,10 +241,15 @@ def _check_text_column(data: DataModule, split: str, dataset: Dataset, column: s
         raise DataError(f"{data.where(split, row, column)}: the cell is empty")
 
 
-class TextClassificationModule(TaskModule):
+class TextClassificationModule(ClassLossTraining, TaskModule):
     """Cross-entropy classification with accuracy and macro F1 / precision / recall.
 
     Metric keys: `val/loss`, `val/acc`, `val/f1`, `val/precision`, `val/recall` (and `test/...`).
+
+    Args:
+        class_weights: None, `balanced` (from the train split's label counts) or one weight
+            per class in label order (`lab.tasks.losses`).
+        label_smoothing: label smoothing of the cross entropy, in [0, 1).
     """
 
     progress_bar_metrics = ("acc",)
@@ -253,9 +259,15 @@ class TextClassificationModule(TaskModule):
         model: PreTrainedModel,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
+        *,
+        class_weights: str | Sequence[float] | None = None,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(model, optimizer, scheduler)
         num_labels = int(model.config.num_labels)  # type: ignore[arg-type]
+        id2label: dict[Any, str] = dict(model.config.id2label or {})
+        names = [str(id2label.get(i, i)) for i in range(num_labels)]
+        self.class_loss = ClassLoss(num_labels, class_weights, label_smoothing, names)
         metrics = MetricCollection(
             {
                 "acc": MulticlassAccuracy(num_labels, average="micro"),
@@ -269,8 +281,11 @@ class TextClassificationModule(TaskModule):
         )
         self.test_confusion = MulticlassConfusionMatrix(num_labels)
 
+    def setup(self, stage: str) -> None:
+        setup_class_loss(self, self.class_loss)
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
-        output = self.model(**batch)
+        output = self.class_loss.model_output(self.model, batch)
         self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
         predictions = output.logits.argmax(dim=-1)
         self._metrics(stage).update(predictions, batch["labels"])

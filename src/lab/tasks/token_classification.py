@@ -23,6 +23,7 @@ from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2
+from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -208,12 +209,17 @@ def align_labels(
     return labels
 
 
-class TokenClassificationModule(TaskModule):
+class TokenClassificationModule(ClassLossTraining, TaskModule):
     """Per-token cross-entropy; entity precision/recall/F1 (seqeval, strict IOB2).
 
     Metric keys: `val/loss`, `val/f1`, `val/precision`, `val/recall` (entity-level, micro),
     `val/accuracy` (token accuracy), `val/f1_<TYPE>` per entity type (and `test/...`).
     Truncated words (beyond `max_length`) are not scored.
+
+    Args:
+        class_weights: None, `balanced` (from the scored tokens of the train split) or one
+            weight per tag in label order (`lab.tasks.losses`).
+        label_smoothing: label smoothing of the per-token cross entropy, in [0, 1).
     """
 
     progress_bar_metrics = ("f1",)
@@ -223,16 +229,24 @@ class TokenClassificationModule(TaskModule):
         model: PreTrainedModel,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
+        *,
+        class_weights: str | Sequence[float] | None = None,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(model, optimizer, scheduler)
         id2label = {int(k): v for k, v in model.config.id2label.items()}  # type: ignore[union-attr]
+        names = [id2label[i] for i in sorted(id2label)]
+        self.class_loss = ClassLoss(len(names), class_weights, label_smoothing, names)
         self.scores = torch.nn.ModuleDict(
             {"val": EntityScores(id2label), "test": EntityScores(id2label)}
         )
         self._last: dict[str, dict[str, Any]] = {}
 
+    def setup(self, stage: str) -> None:
+        setup_class_loss(self, self.class_loss)
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
-        output = self.model(**batch)
+        output = self.class_loss.model_output(self.model, batch)
         self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
         self._scores(stage).update(output.logits.argmax(dim=-1), batch["labels"])
 

@@ -2,7 +2,8 @@
 
 `apply_peft` wraps the built Hugging Face head with a `peft` adapter config: only the adapter
 weights and the task head (`modules_to_save`, set by peft for classification task types)
-train. `check_quantization` stops a 4/8-bit base (QLoRA) early, in words, where it cannot run.
+train, plus, under LoRA, the embedding rows of tokens added by `model.add_tokens`.
+`check_quantization` stops a 4/8-bit base (QLoRA) early, in words, where it cannot run.
 The export writes both forms: `model/` merged (a plain transformers model for `pipeline`) and
 `adapter/` (the adapter alone, applied on the base model it names).
 """
@@ -28,9 +29,26 @@ def parameter_counts(model: Any) -> dict[str, float]:
 
 
 def apply_peft(model: Any, peft_config: Any) -> Any:
-    """Wrap `model` with the adapter described by `peft_config` and log what trains."""
+    """Wrap `model` with the adapter described by `peft_config` and log what trains.
+
+    Embedding rows of tokens added by `model.add_tokens` (`lab.training.vocabulary`) train
+    too: LoRA's `trainable_token_indices` trains those rows alone, every other row stays.
+    """
     from peft import get_peft_model
 
+    from lab.training.vocabulary import new_token_rows
+
+    rows = new_token_rows(model)
+    if rows and hasattr(peft_config, "trainable_token_indices"):
+        if peft_config.trainable_token_indices is None:
+            peft_config.trainable_token_indices = list(rows)
+    elif rows:
+        log.warning(
+            "%s cannot train single embedding rows: the %d added tokens keep their initial "
+            "(mean) embedding; use peft=lora to train them",
+            type(peft_config).__name__,
+            len(rows),
+        )
     wrapped = get_peft_model(model, peft_config)
     counts = parameter_counts(wrapped)
     log.info(

@@ -241,6 +241,8 @@ def data_line(datamodule: DataModule) -> str:
     if not datamodule.path and datamodule.hub_config:
         source += f" ({datamodule.hub_config})"
     splits = []
+    if getattr(datamodule, "streaming", False):
+        splits.append(f"train streamed (shuffle buffer {datamodule.shuffle_buffer})")
     for name, rows in datamodule.raw_sizes.items():
         # Heads that window or pack rows (QA, language modelling) train on more or fewer
         # sequences than the source has rows.

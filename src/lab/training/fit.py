@@ -96,8 +96,20 @@ def build_run_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = (
             isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
         ),
         plugins=[AtomicCheckpointIO()],
+        **streaming_validation(cfg),
     )
     return trainer
+
+
+def streaming_validation(cfg: DictConfig) -> dict[str, int]:
+    """A streamed train split is one endless epoch: the default `val_check_interval=1.0`
+    (once per epoch) becomes once at the end of training, in batches (`max_steps` x gradient
+    accumulation). An integer the user gave is kept (`lab.config.rules.check_streaming`)."""
+    interval = cfg.trainer.get("val_check_interval")
+    if not cfg.data.get("streaming") or not (isinstance(interval, float) and interval == 1.0):
+        return {}
+    accumulate = int(cfg.trainer.get("accumulate_grad_batches") or 1)
+    return {"val_check_interval": int(cfg.trainer.max_steps) * accumulate}
 
 
 def start_loggers(trainer: L.Trainer, cfg: DictConfig, record: RunRecord) -> None:

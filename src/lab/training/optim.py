@@ -1,19 +1,81 @@
 """Optimizer and learning-rate schedule factories referenced by `conf/optimizer` and
 `conf/scheduler`. Both are used as Hydra partials: the TaskModule supplies the model and the
-number of training steps, which are only known once the Trainer is set up."""
+number of training steps, which are only known once the Trainer is set up.
+
+Every optimizer factory takes the parameters through `param_groups`, so all of them share:
+
+* only parameters with `requires_grad` are given to the optimizer (frozen ones, see
+  `lab.training.freezing`, get no optimizer state);
+* no weight decay on biases and normalisation weights;
+* `layer_decay` (layer-wise learning-rate decay, as in the ELECTRA and DeBERTa recipes): a
+  parameter at layer `i` of a model with `L` blocks trains at `lr * layer_decay ** (L + 1 - i)`,
+  with the embeddings at layer 0, block `k` (0-based) at layer `k + 1` and everything above the
+  blocks (final norm, pooler, task head) at `L + 1`, the full learning rate.
+
+The bitsandbytes optimizers (`adamw_8bit` and the paged ones) need CUDA: `check_optimizer`
+refuses them in words before any weights load.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
+
+from lab.errors import ConfigError
 
 
 def _decays(module: nn.Module, param_name: str) -> bool:
     # Biases and normalisation weights are not decayed (BERT's recipe, and HF Trainer's).
     # Norm layers are found by type name so LayerNorm, RMSNorm and T5LayerNorm all count.
     return not (param_name.endswith("bias") or "norm" in type(module).__name__.lower())
+
+
+def param_groups(
+    model: nn.Module, lr: float, weight_decay: float, layer_decay: float = 1.0
+) -> list[dict[str, Any]]:
+    """The trainable parameters of `model` as optimizer groups.
+
+    Without layer decay: two groups, decayed and not decayed (the groups lab always made, so
+    checkpoints of earlier runs resume). With `layer_decay < 1`: one pair per layer, each with
+    its own `lr` (see the module doc).
+    """
+    if not 0 < layer_decay <= 1:
+        raise ConfigError(f"optimizer.layer_decay={layer_decay} must be in (0, 1]; 1: off")
+    layers: dict[str, int] = {}
+    depth = 0
+    if layer_decay < 1:
+        from lab.training.freezing import parameter_layers
+
+        layers, depth = parameter_layers(model)
+    owners = {
+        f"{prefix}.{name}" if prefix else name: module
+        for prefix, module in model.named_modules()
+        for name, _ in module.named_parameters(recurse=False)
+    }
+    groups: dict[tuple[int, bool], list[nn.Parameter]] = {}
+    # named_parameters yields each tensor once: tied weights (GPT-2's input embedding is its
+    # output layer) appear under two modules, and the optimizer must hold each tensor once.
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            decays = _decays(owners[name], name.rpartition(".")[2])
+            groups.setdefault((layers.get(name, 0), decays), []).append(param)
+    if layer_decay == 1:
+        return [
+            {"params": groups.get((0, True), []), "weight_decay": weight_decay},
+            {"params": groups.get((0, False), []), "weight_decay": 0.0},
+        ]
+    return [
+        {
+            "params": params,
+            "weight_decay": weight_decay if decays else 0.0,
+            "lr": lr * layer_decay ** (depth - layer),
+        }
+        for (layer, decays), params in sorted(groups.items(), key=lambda item: item[0])
+    ]
 
 
 def adamw(
@@ -23,23 +85,108 @@ def adamw(
     betas: Sequence[float] = (0.9, 0.999),
     eps: float = 1e-8,
     fused: bool | None = None,
+    layer_decay: float = 1.0,
 ) -> torch.optim.AdamW:
-    """AdamW with no weight decay on biases and normalisation weights."""
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
-    seen: set[int] = set()
-    for module in model.modules():
-        for name, param in module.named_parameters(recurse=False):
-            # Tied weights (GPT-2's input embedding is its output layer) appear under two
-            # modules; the optimizer must hold each tensor once.
-            if param.requires_grad and id(param) not in seen:
-                seen.add(id(param))
-                (decay if _decays(module, name) else no_decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+    """AdamW (torch) over the trainable parameters; see `param_groups`."""
+    groups = param_groups(model, lr, weight_decay, layer_decay)
     return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), eps=eps, fused=fused)  # type: ignore[arg-type]
+
+
+def sgd(
+    model: nn.Module,
+    lr: float = 1e-2,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    layer_decay: float = 1.0,
+) -> torch.optim.SGD:
+    """SGD with momentum (torch) over the trainable parameters; see `param_groups`."""
+    if nesterov and not momentum:
+        raise ConfigError("optimizer.nesterov=true needs optimizer.momentum > 0")
+    groups = param_groups(model, lr, weight_decay, layer_decay)
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+
+
+def adafactor(
+    model: nn.Module,
+    lr: float | None = 1e-3,
+    weight_decay: float = 0.0,
+    eps: Sequence[float] = (1e-30, 1e-3),
+    clip_threshold: float = 1.0,
+    decay_rate: float = -0.8,
+    beta1: float | None = None,
+    scale_parameter: bool = False,
+    relative_step: bool = False,
+    warmup_init: bool = False,
+    layer_decay: float = 1.0,
+) -> torch.optim.Optimizer:
+    """Adafactor (`transformers.optimization.Adafactor`): factored second moments, so far less
+    optimizer memory than Adam. The defaults are the fine-tuning recipe (a fixed `lr` driven by
+    lab's scheduler); `relative_step=true` is the paper's own step size (`lr` is then unused)."""
+    from transformers.optimization import Adafactor
+
+    # relative_step=true: Adafactor computes its own step size and `lr` is not used (it stays
+    # a number in the config, so one range rule covers every optimizer's lr).
+    step = None if relative_step else lr
+    if step is None and not relative_step:
+        raise ConfigError("optimizer.lr=null needs optimizer.relative_step=true")
+    groups = param_groups(model, step or 0.0, weight_decay, layer_decay)
+    return Adafactor(  # type: ignore[no-untyped-call]
+        groups,
+        lr=step,
+        eps=tuple(eps),
+        clip_threshold=clip_threshold,
+        decay_rate=decay_rate,
+        beta1=beta1,
+        weight_decay=weight_decay,
+        scale_parameter=scale_parameter,
+        relative_step=relative_step,
+        warmup_init=warmup_init,
+    )
+
+
+def check_bitsandbytes(what: str) -> None:
+    """bitsandbytes optimizers run on CUDA only, with the bitsandbytes package installed."""
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"{what} is a bitsandbytes optimizer and needs a CUDA GPU; none is visible: "
+            "use optimizer=adamw (or adafactor, which also saves optimizer memory)"
+        )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(f"{what} needs the bitsandbytes package: pip install bitsandbytes")
+
+
+def bitsandbytes_adamw(
+    model: nn.Module,
+    optimizer_class: str = "bitsandbytes.optim.AdamW8bit",
+    lr: float = 5e-5,
+    weight_decay: float = 0.01,
+    betas: Sequence[float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    layer_decay: float = 1.0,
+) -> torch.optim.Optimizer:
+    """An AdamW of bitsandbytes (`optimizer_class`: 8-bit states and/or paged memory)."""
+    from hydra.utils import get_class
+
+    check_bitsandbytes(f"optimizer_class={optimizer_class}")
+    groups = param_groups(model, lr, weight_decay, layer_decay)
+    optimizer: torch.optim.Optimizer = get_class(optimizer_class)(
+        groups, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay
+    )
+    return optimizer
+
+
+def check_optimizer(optimizer_cfg: Any) -> None:
+    """Refuse, in words, an optimizer this machine cannot run (before any weights load).
+
+    Reads the config only: an `optimizer_class` under `bitsandbytes.` needs CUDA and the
+    bitsandbytes package. Called from `lab.build.build_model` (and by the config rules).
+    """
+    if optimizer_cfg is None:
+        return
+    target = str(optimizer_cfg.get("optimizer_class") or optimizer_cfg.get("_target_") or "")
+    if target.startswith("bitsandbytes."):
+        check_bitsandbytes(f"optimizer.optimizer_class={target}")
 
 
 def warmup_scheduler(
@@ -48,17 +195,54 @@ def warmup_scheduler(
     name: str = "linear",
     warmup_steps: int = 0,
     warmup_ratio: float = 0.0,
+    num_cycles: float | None = None,
+    power: float | None = None,
+    lr_end: float | None = None,
+    timescale: int | None = None,
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """A `transformers` schedule with warmup given as steps or as a share of all steps.
 
-    `name` is any `transformers.SchedulerType` (linear, cosine, constant_with_warmup, ...).
-    `warmup_steps` wins when both are set.
+    `name` is any `transformers.SchedulerType` (linear, cosine, constant_with_warmup,
+    polynomial, cosine_with_restarts, inverse_sqrt, ...). `warmup_steps` wins when both are
+    set. The schedule's own options, passed on only when set: `num_cycles` (cosine: waves;
+    cosine_with_restarts: hard restarts), `power` and `lr_end` (polynomial), `timescale`
+    (inverse_sqrt; null: the warmup steps, or 10000 without warmup).
     """
     from transformers import get_scheduler
 
     if warmup_steps and warmup_ratio:
         raise ValueError("set scheduler.warmup_steps or scheduler.warmup_ratio, not both")
     warmup = warmup_steps or round(warmup_ratio * num_training_steps)
+    options = {
+        key: value
+        for key, value in (
+            ("num_cycles", num_cycles),
+            ("power", power),
+            ("lr_end", lr_end),
+            ("timescale", timescale),
+        )
+        if value is not None
+    }
+    if name == "cosine_with_restarts" and "num_cycles" in options:
+        options["num_cycles"] = int(options["num_cycles"])  # hard restarts: a whole number
     return get_scheduler(
-        name, optimizer, num_warmup_steps=warmup, num_training_steps=num_training_steps
+        name,
+        optimizer,
+        num_warmup_steps=warmup,
+        num_training_steps=num_training_steps,
+        scheduler_specific_kwargs=options or None,
     )
+
+
+def check_training_options(cfg: Any, datamodule: Any) -> None:
+    """The training options' checks that need the data but no weights (called by
+    `lab.build.build_model` before the model loads): an optimizer this machine cannot run,
+    and `task.module.class_weights` of the wrong length for the data's classes."""
+    from lab.tasks.losses import check_class_weights
+
+    check_optimizer(cfg.get("optimizer"))
+    weights = (cfg.task.get("module") or {}).get("class_weights")
+    head = datamodule.model_kwargs()
+    if weights is not None and head.get("num_labels"):
+        names = list((head.get("id2label") or {}).values())
+        check_class_weights(weights, int(head["num_labels"]), names)

@@ -11,6 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
+from lab.tasks.losses import ClassLoss, ClassLossTraining
 from lab.tasks.multiple_choice.inputs import Choice
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-class MultipleChoiceModule(TaskModule):
+class MultipleChoiceModule(ClassLossTraining, TaskModule):
     """Cross entropy over each question's N ending scores; accuracy.
 
     Metric keys: `val/loss`, `val/acc` (and `test/...`). The test report holds the accuracy,
@@ -29,6 +30,7 @@ class MultipleChoiceModule(TaskModule):
         num_choices: N, the endings per question (from the data module).
         test_examples: `fn(count) -> (questions, labels, inputs)` (from the data module).
         report_examples: how many test questions the report shows.
+        label_smoothing: label smoothing of the cross entropy over the N endings, in [0, 1).
     """
 
     progress_bar_metrics = ("acc",)
@@ -43,8 +45,11 @@ class MultipleChoiceModule(TaskModule):
         test_examples: Callable[[int], tuple[list[Choice], list[int], dict[str, Any]]]
         | None = None,
         report_examples: int = 5,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(model, optimizer, scheduler)
+        # Class weights make no sense here (a class is an ending's position); smoothing does.
+        self.class_loss = ClassLoss(num_choices, None, label_smoothing)
         accuracy = MetricCollection({"acc": MulticlassAccuracy(num_choices, average="micro")})
         self.metrics = torch.nn.ModuleDict(
             {"val": accuracy.clone(prefix="val/"), "test": accuracy.clone(prefix="test/")}
@@ -54,7 +59,7 @@ class MultipleChoiceModule(TaskModule):
         self.report_examples = report_examples
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
-        output = self.model(**batch)
+        output = self.class_loss.model_output(self.model, batch)
         self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
         predictions = output.logits.argmax(dim=-1)
         metrics: Any = self.metrics[stage]

@@ -1,0 +1,123 @@
+"""Setting up a streamed data module (`lab.data.streaming`): open the sources, read
+validation and test into memory (cut from the head of train when the source has none), plan
+the train stream and read its first rows for the head to learn from and check."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lab.data.origins import ROW_COLUMN, Origin
+from lab.data.sources import Source, interleave_sources
+from lab.data.streaming import (
+    HIDDEN_COLUMNS,
+    SOURCE_COLUMN,
+    TrainStreamPlan,
+    head_rows,
+    numbered,
+    open_splits,
+    to_dataset,
+)
+from lab.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset, IterableDataset
+
+    from lab.data.datamodule import DataModule
+
+log = logging.getLogger(__name__)
+
+
+def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
+    """Open the streams of `dm`'s config: read validation and test into memory, plan the
+    train stream (`dm.train_plan`), and return those splits and the first rows of train
+    (for the head to learn its labels from and check before any model loads)."""
+    from lab.data.datamodule import DataModule
+
+    if type(dm).load_raw is not DataModule.load_raw:
+        raise ConfigError(
+            f"data.streaming=true: the {type(dm).__name__} head converts whole files as it "
+            "loads them (load_raw) and cannot stream; set data.streaming=false"
+        )
+    main = Source(dm.path, dm.hub_id, dm.hub_config, dm.hub_revision)
+    main.split = dm.source_splits.get("train") or "train"
+    splits, origins = open_splits(main)
+    if main.split not in splits:
+        raise DataError(
+            f"{main.describe()} has no '{main.split}' split; splits present: {', '.join(splits)}"
+        )
+    train = numbered(splits[main.split], 0)
+    raw: dict[str, Dataset] = {}
+    carved = 0  # rows cut from the head of train as validation/test
+    for name in ("validation", "test"):
+        wanted, limit = dm.source_splits.get(name), dm.max_samples[name]
+        if wanted and wanted in splits:
+            origin = origins[wanted]
+            rows = head_rows(numbered(splits[wanted], 0), limit, origin)
+        else:
+            origin = origins[main.split]
+            rows = head_rows(train.skip(carved), limit or dm.stream_sample_rows, origin)
+            carved += len(rows)
+            log.info("cut a %s split of %d rows from the head of the train stream", name, len(rows))
+        if not rows:
+            raise DataError(f"the {name} split ({origin.describe()}) has no rows")
+        dm.origins[name] = origin
+        dm.row_indices[name] = [row[ROW_COLUMN] for row in rows]
+        raw[name] = to_dataset(rows, _columns(rows))
+    sources = interleave_sources(dm.interleave) or [main]
+    streams, stream_origins = [], []
+    for index, source in enumerate(sources):
+        if source is main:
+            found, found_origins = splits, origins
+        else:
+            found, found_origins = open_splits(source)
+            if source.split not in found:
+                raise DataError(
+                    f"data.interleave[{index}] ({source.describe()}) has no '{source.split}' "
+                    f"split; splits present: {', '.join(found)}"
+                )
+        stream = numbered(found[source.split], index)
+        if source.same_data(main) and source.split == main.split and carved:
+            stream = stream.skip(carved)  # the rows validation/test were cut from
+        streams.append(stream)
+        stream_origins.append(found_origins[source.split])
+    columns = _shared_columns(streams, stream_origins)
+    dm.train_plan = TrainStreamPlan(
+        sources,
+        streams,
+        stream_origins,
+        columns,
+        seed=dm.seed,
+        shuffle_buffer=dm.shuffle_buffer,
+        max_rows=dm.max_samples["train"],
+        probabilities=[float(s.probability or 1.0) for s in sources],
+    )
+    unshuffled = TrainStreamPlan(**{**dm.train_plan.__dict__, "shuffle_buffer": 0})
+    rows = head_rows(unshuffled.mixture(), dm.stream_sample_rows, stream_origins[0])
+    if not rows:
+        raise DataError(
+            f"the train stream ({', '.join(s.describe() for s in sources)}) has no rows"
+            + (f" after the {carved} cut from its head as validation/test" if carved else "")
+        )
+    dm.stream_rows = (
+        stream_origins,
+        [row[ROW_COLUMN] for row in rows],
+        [row[SOURCE_COLUMN] for row in rows],
+    )
+    return raw, to_dataset(rows, columns)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    found: dict[str, None] = {}
+    for row in rows:
+        found.update(dict.fromkeys(c for c in row if c not in HIDDEN_COLUMNS))
+    return list(found)
+
+
+def _shared_columns(streams: list[IterableDataset], origins: list[Origin]) -> list[str]:
+    """The columns of the first source that every source has (from each one's first row)."""
+    shared: list[str] | None = None
+    for stream, origin in zip(streams, origins, strict=True):
+        columns = _columns(head_rows(stream, 1, origin))
+        shared = columns if shared is None else [c for c in shared if c in columns]
+    return shared or []

@@ -1,0 +1,354 @@
+"""Streaming data (`data.streaming=true`): train on more rows than fit in memory.
+
+The train split is never loaded whole. Its rows stream from local files (the same
+`data.path` rules as `lab.data.sources`: json/jsonl/csv/tsv/txt/parquet, optionally .gz)
+or from the Hub (`datasets.load_dataset(..., streaming=True)`) as a `datasets.IterableDataset`,
+and every batch of 1,000 rows is checked and tokenized on the fly by the head's own
+`check_split` and `tokenize` hooks (the ones the map-style path uses; a causal LM packs
+blocks across the rows of each batch as there).
+
+The pipeline, in order (`TrainStreamPlan`):
+    sources, each numbered (row index in its file/split, source index)
+    -> skip the rows cut from its head as validation/test (when the source has none)
+    -> `data.interleave`: `datasets.interleave_datasets` with probabilities, seeded
+       (`all_exhausted`: a pass ends when every source has been read once)
+    -> `data.max_train_samples`: the first N rows only
+    -> `data.shuffle_buffer`: `shuffle(seed, buffer_size)`, reseeded each pass (`set_epoch`)
+    -> DDP: `datasets.distributed.split_dataset_by_node` (whole shards per rank when the
+       shard count divides by the world size, else every rank reads all rows and keeps every
+       world-size-th one)
+    -> dataloader workers: datasets hands each worker whole shards (files, Hub parquet
+       parts). A single file is one shard and cannot be split across workers: lab then starts
+       as many workers as there are shards (one for one file) and says so in the log.
+    -> check + tokenize (the head's hooks).
+
+The stream repeats, pass after pass (pass k shuffled with `set_epoch(k)`), so Lightning sees
+one endless epoch: a run ends at `trainer.max_steps` and validates every
+`trainer.val_check_interval` batches (an int; `lab.config.rules` refuses what cannot work).
+Every rank's stream is endless, so no DDP rank runs out of batches before the others.
+
+Validation and test are read into memory from their own streams (the whole split, or its
+first `max_eval_samples` / `max_test_samples` rows) and then follow the map-style path
+(checks, cached tokenization, length-sorted batches). A source without such a split gives
+the first rows of its train stream (`max_*_samples`, else `stream_sample_rows`), which train
+then skips.
+
+Resume is exact and needs no data state in the checkpoint: the pipeline is deterministic
+(seeded shuffle and interleave, fixed sharding), so the resumed loader skips the batches the
+run had consumed (`lab.training.checkpointing` saves that count for every data module). The
+skipped rows are read and tokenized again, not trained on: time grows with the position.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils.data import DataLoader
+from torch.utils.data import IterableDataset as TorchIterableDataset
+
+from lab.data.origins import ROW_COLUMN, Origin, open_text
+from lab.data.sources import (
+    Source,
+    file_suffix,
+    local_data_files,
+    origin_kind,
+    root_cause,
+)
+from lab.errors import DataError, LabError
+
+if TYPE_CHECKING:
+    from datasets import Dataset, IterableDataset
+
+    from lab.data.datamodule import DataModule
+
+log = logging.getLogger(__name__)
+
+#: the hidden column carrying each streamed row's source (an index into the plan's origins)
+SOURCE_COLUMN = "__lab_source__"
+HIDDEN_COLUMNS = (ROW_COLUMN, SOURCE_COLUMN)
+# rows per `map` call: the checks and the tokenizer see this many rows at a time (the
+# map-style path's default batch too, so causal LM blocks are cut the same way)
+_MAP_BATCH = 1000
+
+
+def open_splits(source: Source) -> tuple[dict[str, IterableDataset], dict[str, Origin]]:
+    """Every split of `source` as a stream, and where each comes from (nothing is read yet)."""
+    import datasets
+
+    if source.path:
+        builder, files = local_data_files(source.path)
+        tsv = any(file_suffix(Path(f)) == ".tsv" for f in files.values())
+        kwargs = {"delimiter": "\t"} if tsv else {}
+        try:
+            loaded = datasets.load_dataset(builder, data_files=files, streaming=True, **kwargs)
+        except Exception as err:
+            problem = f"could not stream {source.path} as {builder}: {root_cause(err)}"
+            raise DataError(problem) from err
+        origins = {split: Origin(file, origin_kind(builder, file)) for split, file in files.items()}
+        return dict(loaded), origins  # type: ignore[arg-type]
+    try:
+        loaded = datasets.load_dataset(
+            source.hub_id, source.hub_config, revision=source.hub_revision, streaming=True
+        )
+    except Exception as err:
+        raise DataError(
+            f"could not stream '{source.describe()}' from the Hugging Face Hub: "
+            f"{root_cause(err)}. Without network access, point data.path at local files."
+        ) from err
+    name = source.describe()
+    return dict(loaded), {s: Origin(name, "hub", split=s) for s in loaded}  # type: ignore[arg-type]
+
+
+def numbered(stream: IterableDataset, source: int) -> IterableDataset:
+    """`stream` plus the hidden columns: each row's index in its file or split, and `source`.
+
+    Numbered before shuffling and sharding, so an index is the row's place in the file (exact
+    for a one-shard source; for a Hub split of many shards read by several workers, an index
+    counts the rows that worker read).
+    """
+
+    def number(batch: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
+        return {ROW_COLUMN: indices, SOURCE_COLUMN: [source] * len(indices)}
+
+    return stream.map(number, with_indices=True, batched=True, batch_size=_MAP_BATCH)
+
+
+def head_rows(stream: IterableDataset, count: int | None, origin: Origin) -> list[dict[str, Any]]:
+    """The first `count` rows of `stream` (all of them when `count` is None)."""
+    rows = itertools.islice(stream, count) if count is not None else iter(stream)
+    return list(reading(rows, [origin]))
+
+
+def to_dataset(rows: list[dict[str, Any]], columns: list[str]) -> Dataset:
+    """Rows read from a stream as a map-style `Dataset` (columns in `columns` order)."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({c: [row.get(c) for row in rows] for c in columns})
+
+
+def reading(rows: Iterator[dict[str, Any]], origins: list[Origin]) -> Iterator[dict[str, Any]]:
+    """`rows`, with a failure to read a local file (bad JSON, bad UTF-8) named by file:line."""
+    try:
+        yield from rows
+    except LabError:
+        raise
+    except Exception as err:  # datasets and pyarrow raise their own types
+        for origin in origins:
+            problem = read_problem(origin)
+            if problem:
+                raise DataError(problem) from err
+        names = ", ".join(o.describe() for o in origins)
+        raise DataError(f"could not read {names}: {root_cause(err)}") from err
+
+
+def read_problem(origin: Origin) -> str | None:
+    """`<file>:<line>: ...` for the first line of a local file that cannot be read, scanning
+    it line by line (the file may be larger than memory); None when none is found."""
+    if origin.kind == "hub":
+        return None
+    try:
+        with open_text(origin.name) as handle:
+            for number, line in enumerate(handle, start=1):
+                if "\ufffd" in line:
+                    return f"{origin.name}:{number}: not valid UTF-8; re-encode the file as UTF-8"
+                if origin.kind == "jsonl" and line.strip():
+                    try:
+                        value = json.loads(line.rstrip("\r\n"))
+                    except json.JSONDecodeError as err:
+                        why = f"not valid JSON ({err.msg}, column {err.colno})"
+                        return f"{origin.name}:{number}: {why}"
+                    if not isinstance(value, dict):
+                        return f"{origin.name}:{number}: not a JSON object (one row per line)"
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class TrainStreamPlan:
+    """Everything the train stream is built from, decided at `setup` (see module docstring).
+
+    Args:
+        sources: the train sources (one, or `data.interleave`'s).
+        streams: each source's split as a numbered stream, its carved head already skipped.
+        origins: each source's `Origin` (the index in `SOURCE_COLUMN`).
+        columns: the columns every source shares with the first (others are dropped).
+    """
+
+    sources: list[Source]
+    streams: list[IterableDataset]
+    origins: list[Origin]
+    columns: list[str]
+    seed: int = 42
+    shuffle_buffer: int = 10_000
+    max_rows: int | None = None
+    probabilities: list[float] = field(default_factory=list)
+
+    def mixture(self) -> IterableDataset:
+        """The sources mixed (if several), cut to `max_rows` and shuffled: not yet sharded."""
+        from datasets import interleave_datasets
+
+        streams = [s.select_columns([*self.columns, *HIDDEN_COLUMNS]) for s in self.streams]
+        stream = streams[0]
+        if len(streams) > 1:
+            try:
+                stream = interleave_datasets(
+                    streams,
+                    probabilities=self.probabilities,
+                    seed=self.seed,
+                    stopping_strategy="all_exhausted",
+                )
+            except Exception as err:
+                names = ", ".join(s.describe() for s in self.sources)
+                raise DataError(
+                    f"data.interleave: cannot mix {names}: {root_cause(err)} (the sources "
+                    "need the same columns with the same types)"
+                ) from err
+        if self.max_rows is not None:
+            stream = stream.take(self.max_rows)
+        if self.shuffle_buffer > 0:
+            stream = stream.shuffle(seed=self.seed, buffer_size=self.shuffle_buffer)
+        return stream
+
+
+class Encoder:
+    """The `map` function of the train stream: check a batch of rows, then tokenize it.
+
+    The head's `check_split` sees the batch as a small `Dataset`; its row errors name the
+    file and line through the hidden columns (`DataModule.where`).
+    """
+
+    def __init__(self, datamodule: DataModule, origins: list[Origin]) -> None:
+        self.datamodule = datamodule
+        self.origins = origins
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        rows = batch.pop(ROW_COLUMN)
+        sources = batch.pop(SOURCE_COLUMN)
+        dm = self.datamodule
+        if rows:
+            from datasets import Dataset
+
+            dm.stream_rows = (self.origins, rows, sources)
+            dm.check_split("train", Dataset.from_dict(batch))
+        return dm.tokenize(batch)
+
+
+class TrainStream(TorchIterableDataset):  # type: ignore[type-arg]
+    """The endless train stream of one rank: pass after pass over the sharded mixture.
+
+    Each pass builds its last step afresh and sets its epoch (`set_epoch(pass)`), which
+    reseeds the shuffle buffer (and the shard order): a fresh object per pass keeps each
+    dataloader worker's epoch its own (datasets shares one epoch counter between workers).
+    """
+
+    def __init__(
+        self,
+        sharded: IterableDataset,
+        encoder: Callable[[dict[str, list[Any]]], dict[str, list[Any]]],
+        columns: list[str],
+        origins: list[Origin],
+        prepare: Callable[[IterableDataset], IterableDataset] | None = None,
+    ) -> None:
+        self.sharded = sharded
+        self.prepare = prepare  # the head's `prepare_stream` (e.g. packing)
+        self.encoder = encoder
+        self.columns = columns
+        self.origins = origins
+
+    def encoded(self, epoch: int) -> IterableDataset:
+        """Pass `epoch` of the stream, tokenized."""
+        stream = self.sharded.map(
+            self.encoder,
+            batched=True,
+            batch_size=_MAP_BATCH,
+            remove_columns=[*self.columns, *HIDDEN_COLUMNS],
+        )
+        if self.prepare is not None:
+            stream = self.prepare(stream)
+        stream.set_epoch(epoch)
+        return stream
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for epoch in itertools.count():
+            empty = True
+            for example in reading(iter(self.encoded(epoch)), self.origins):
+                empty = False
+                yield example
+            if empty:  # nothing for this worker (or no examples at all): end, don't spin
+                return
+
+
+class StreamLoader(DataLoader):  # type: ignore[type-arg]
+    """A DataLoader over a `TrainStream` that, once, skips the batches a resumed run had
+    already trained on (the same batches again: the stream is deterministic)."""
+
+    def __init__(self, *args: Any, skip_batches: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip_batches = skip_batches
+
+    def __iter__(self) -> Any:
+        iterator = super().__iter__()
+        skip, self.skip_batches = self.skip_batches, 0
+        if skip:
+            log.info("resuming the train stream: skipping the %d batches already trained on", skip)
+            for _ in range(skip):
+                if next(iterator, None) is None:
+                    break
+        return iterator
+
+
+def shard(stream: IterableDataset, world_size: int, rank: int) -> IterableDataset:
+    """This rank's part of `stream` (`split_dataset_by_node`; see the module docstring)."""
+    if world_size <= 1:
+        return stream
+    from datasets.distributed import split_dataset_by_node
+
+    return split_dataset_by_node(stream, rank=rank, world_size=world_size)
+
+
+def usable_workers(stream: IterableDataset, wanted: int) -> int:
+    """Dataloader workers that get data: one per shard at most (a file is one shard)."""
+    shards = int(stream.num_shards)
+    if wanted > shards:
+        log.warning(
+            "data.num_workers=%d but the train stream has %d shard(s) (a file is one shard and "
+            "cannot be split between workers): using %d worker(s)",
+            wanted,
+            shards,
+            shards,
+        )
+        return shards
+    return wanted
+
+
+def train_loader(
+    datamodule: DataModule,
+    plan: TrainStreamPlan,
+    world_size: int,
+    rank: int,
+    skip_batches: int,
+    collate_fn: Callable[[list[dict[str, Any]]], Any],
+) -> StreamLoader:
+    """The train DataLoader of one rank (see the module docstring)."""
+    sharded = shard(plan.mixture(), world_size, rank)
+    workers = usable_workers(sharded, datamodule.num_workers)
+    encoder = Encoder(datamodule, plan.origins)
+    stream = TrainStream(
+        sharded, encoder, plan.columns, plan.origins, prepare=datamodule.prepare_stream
+    )
+    return StreamLoader(
+        stream,
+        batch_size=datamodule.batch_size,
+        num_workers=workers,
+        collate_fn=collate_fn,
+        generator=torch.Generator().manual_seed(datamodule.seed),
+        skip_batches=skip_batches,
+    )

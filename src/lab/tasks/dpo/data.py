@@ -1,0 +1,208 @@
+"""`PreferenceDataModule`: preference pairs checked, tokenized with the chat template, batched.
+
+Each row becomes prompt+chosen and prompt+rejected token ids; labels are the ids on the
+completion tokens and -100 on the prompt (`lab.tasks.dpo.pairs` says how rows of each shape
+are read). Bad rows fail before any model loads, named `file:line column '...'`: a chosen equal
+to its rejected, a missing or empty field, a prompt of `max_length` tokens or more (with
+`on_overlong=error`; `drop` leaves such rows out and logs how many). Completions that do not
+fit after their prompt are cut at `max_length` (both sides of the pair).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lab.data.datamodule import DataModule
+from lab.errors import ConfigError, DataError
+from lab.tasks.dpo.losses import IGNORE
+from lab.tasks.dpo.pairs import Pair, encode_pair, make_pair, prompt_ids
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+INDEX = "pair_index"  # each pair's position in its split: the key of precomputed references
+STAGES = {"train": "train", "validation": "val", "test": "test"}
+
+
+class PreferenceDataModule(DataModule):
+    """Checks and tokenizes preference pairs (see the module doc).
+
+    Args:
+        prompt_column / chosen_column / rejected_column: the columns (strings or message
+            lists; the prompt column may be absent when chosen and rejected hold the whole
+            conversation).
+        max_length: tokens per prompt+completion sequence; longer completions are cut.
+        on_overlong: `drop` or `error` for rows whose prompt alone has `max_length` tokens.
+        **kwargs: see `lab.data.datamodule.DataModule`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        prompt_column: str = "prompt",
+        chosen_column: str = "chosen",
+        rejected_column: str = "rejected",
+        max_length: int = 1024,
+        on_overlong: str = "drop",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, **kwargs)
+        if on_overlong not in ("drop", "error"):
+            raise ConfigError(f"data.on_overlong={on_overlong!r}; choose drop or error")
+        self.prompt_column = prompt_column
+        self.chosen_column = chosen_column
+        self.rejected_column = rejected_column
+        self.max_length = max_length
+        self.on_overlong = on_overlong
+        self.chat = bool(getattr(tokenizer, "chat_template", None))
+        self.overlong: dict[str, list[int]] = {}
+        if tokenizer.pad_token is None:  # padding is masked out; any id will do
+            tokenizer.pad_token = tokenizer.eos_token
+
+    # ----------------------------------------------------------------- checks
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        """Every row a valid pair (named when not); prompts of `max_length` tokens found."""
+        wanted = {"data.chosen_column": self.chosen_column}
+        wanted["data.rejected_column"] = self.rejected_column
+        if self.prompt_column in dataset.column_names or (
+            self.chosen_column in dataset.column_names
+            and isinstance(dataset[0][self.chosen_column], str)
+        ):
+            wanted["data.prompt_column"] = self.prompt_column
+        self.require_columns(name, dataset, wanted)
+        pairs = self.pairs(dataset[:], name)
+        if not self.chat and any(isinstance(p.prompt, list) for p in pairs):
+            raise ConfigError(
+                f"the {name} split holds chat messages but the tokenizer has no chat template; "
+                "set model.chat_template (a Jinja string or file)"
+            )
+        lengths = [len(prompt_ids(self.tokenizer, p.prompt)) for p in pairs]
+        self.overlong[name] = [i for i, n in enumerate(lengths) if n >= self.max_length]
+        if self.overlong[name] and self.on_overlong == "error":
+            row = self.overlong[name][0]
+            raise DataError(
+                f"{self.where(name, row, self.prompt_column)}: the prompt has {lengths[row]} "
+                f"tokens, data.max_length={self.max_length} leaves no room for a completion "
+                f"({len(self.overlong[name])} such row(s) in the {name} split; "
+                "data.on_overlong=drop leaves them out)"
+            )
+
+    def pairs(self, batch: dict[str, list[Any]], split: str | None = None) -> list[Pair]:
+        """The pairs of a batch of raw rows; a bad row raises `DataError` (named when `split`
+        is given)."""
+        chosen, rejected = batch[self.chosen_column], batch[self.rejected_column]
+        prompts = batch.get(self.prompt_column) or [None] * len(chosen)
+        pairs = []
+        for row, values in enumerate(zip(prompts, chosen, rejected, strict=True)):
+            pair = make_pair(*values, chat=self.chat)
+            if isinstance(pair, str):
+                column = self.prompt_column if pair.startswith("prompt") else self.chosen_column
+                where = self.where(split, row, column) if split else f"row {row}"
+                raise DataError(f"{where}: {pair}")
+            pairs.append(pair)
+        return pairs
+
+    def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
+        """Leave out overlong prompts (`on_overlong=drop`) and number the pairs."""
+        import numpy as np
+        from datasets.fingerprint import Hasher
+
+        from lab.compat.datasets import fingerprint
+
+        dropped = set(self.overlong.get(name, ()))
+        if dropped:
+            log.warning(
+                "%s split: left out %d of %d pairs whose prompt has >= data.max_length=%d "
+                "tokens (data.on_overlong=drop)",
+                name,
+                len(dropped),
+                len(dataset),
+                self.max_length,
+            )
+            keep = [i for i in range(len(dataset)) if i not in dropped]
+            dataset = dataset.select(keep).flatten_indices()  # add_column needs a plain table
+        return dataset.add_column(
+            INDEX,
+            np.arange(len(dataset), dtype=np.int64),
+            new_fingerprint=Hasher.hash((fingerprint(dataset), INDEX)),
+        )
+
+    # ----------------------------------------------------------------- tokenization
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        return (
+            self.prompt_column,
+            self.chosen_column,
+            self.rejected_column,
+            self.max_length,
+            getattr(self.tokenizer, "chat_template", None),
+        )
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """`input_ids` and `labels`: [chosen ids, rejected ids] per pair; `pair_index`."""
+        out: dict[str, list[Any]] = {"input_ids": [], "labels": [], INDEX: batch[INDEX]}
+        for pair in self.pairs(batch):
+            encoded = encode_pair(self.tokenizer, pair)
+            sides = [encoded.chosen[: self.max_length], encoded.rejected[: self.max_length]]
+            out["input_ids"].append(sides)
+            out["labels"].append(
+                [[IGNORE] * encoded.prompt_length + ids[encoded.prompt_length :] for ids in sides]
+            )
+        return out
+
+    def empty_split_message(self, name: str) -> str:
+        return (
+            f"the {name} split has no pairs left: every prompt has >= data.max_length="
+            f"{self.max_length} tokens; raise data.max_length"
+        )
+
+    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
+        """Rows [chosen of every pair, then rejected of every pair], right-padded."""
+        pad = self.tokenizer.pad_token_id
+
+        def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+            return collate_pairs(rows, pad)
+
+        return collate
+
+    def module_kwargs(self) -> dict[str, Any]:
+        """Each split's size and its batches in order (for precomputed references)."""
+        sizes = {STAGES[name]: len(ds) for name, ds in self.datasets.items()}
+        return {"split_sizes": sizes, "reference_batches": self.ordered_batches}
+
+    def ordered_batches(
+        self, stage: str, replicas: int = 1, rank: int = 0
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """The pairs of the `stage` split (train/val/test) in batches of `eval_batch_size`, in
+        order; with `replicas` > 1 only batches `rank`, `rank + replicas`, ... (a DDP rank's
+        share: every pair is in exactly one rank's batches)."""
+        name = {v: k for k, v in STAGES.items()}[stage]
+        dataset, pad = self.datasets[name], self.tokenizer.pad_token_id
+        starts = range(0, len(dataset), self.eval_batch_size)
+        for start in starts[rank::replicas]:
+            rows = dataset.select(range(start, min(start + self.eval_batch_size, len(dataset))))
+            yield collate_pairs(list(rows), pad)
+
+
+def collate_pairs(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """`input_ids`, `attention_mask`, `labels` [2 x pairs, longest], chosen rows first, and
+    `pair_index` [pairs]."""
+    sequences = [row["input_ids"][side] for side in (0, 1) for row in rows]
+    labels = [row["labels"][side] for side in (0, 1) for row in rows]
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    targets = torch.full((len(sequences), width), IGNORE, dtype=torch.long)
+    for i, (seq, lab) in enumerate(zip(sequences, labels, strict=True)):
+        ids[i, : len(seq)] = torch.tensor(seq)
+        mask[i, : len(seq)] = 1
+        targets[i, : len(lab)] = torch.tensor(lab)
+    index = torch.tensor([int(row[INDEX]) for row in rows], dtype=torch.long)
+    return {"input_ids": ids, "attention_mask": mask, "labels": targets, INDEX: index}

@@ -1,0 +1,228 @@
+"""Chat rows: the three shapes people store, as messages; rendered with the tokenizer's own chat
+template; the label mask of the assistant's tokens.
+
+Row shapes (`data.format`, or detected from the columns in this order):
+
+- `messages`: a list of `{role, content}` (roles `system`, `user`, `assistant`), multi-turn;
+- `prompt_completion`: `prompt` and `completion`, each a string (a user turn / an assistant
+  turn) or a list of messages (TRL's conversational prompt-completion);
+- `alpaca`: `instruction`, optional `input` (appended after a blank line), `output`.
+
+The assistant mask needs no markers in the template: each assistant turn's characters are
+found by rendering the conversation up to that turn twice, once ending with the generation
+prompt (where the model starts writing) and once ending with the turn itself; the difference is
+what the model writes, end-of-turn token included. The whole conversation is tokenized once and
+every token that overlaps such a character span is an assistant token. This works for any
+template that renders a conversation's first turns as a prefix of the whole (Llama 3, ChatML /
+Qwen / SmolLM, Zephyr, Llama 2) and fails loudly otherwise.
+
+Pure functions of a tokenizer and rows (no Lightning, no datasets): the SFT and DPO data
+modules, the predictors and the tests share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+Message = dict[str, str]
+FORMATS = ("messages", "prompt_completion", "alpaca")
+ROLES = ("system", "user", "assistant")
+# The columns each format needs (alpaca's `input` is optional), in detection order.
+FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "messages": ("messages",),
+    "prompt_completion": ("prompt", "completion"),
+    "alpaca": ("instruction", "output"),
+}
+
+
+class ChatError(ValueError):
+    """A row that is not a usable chat. `column` is the column at fault; the data module adds
+    the file and line (`DataModule.where`)."""
+
+    def __init__(self, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def detect_format(columns: Iterable[str]) -> str:
+    """The row format implied by a split's column names (see the module doc)."""
+    present = set(columns)
+    for name, needed in FORMAT_COLUMNS.items():
+        if present.issuperset(needed):
+            return name
+    wanted = "; ".join(f"{name}: {', '.join(cols)}" for name, cols in FORMAT_COLUMNS.items())
+    raise ChatError(
+        f"cannot tell the chat format from the columns ({', '.join(sorted(present)) or 'none'});"
+        f" expected the columns of one of: {wanted} (or set data.format)"
+    )
+
+
+def as_messages(value: Any, column: str, role: str | None = None) -> list[Message]:
+    """`value` as a list of messages: a string becomes one `role` turn; a list is checked.
+
+    `role=None` means a string is not accepted (the `messages` column must be a list).
+    """
+    if isinstance(value, str) and role is not None:
+        value = [{"role": role, "content": value}]
+    if not isinstance(value, (list, tuple)):
+        kind = "a string or a list of messages" if role else "a list of messages"
+        raise ChatError(f"expected {kind}, found {type(value).__name__} {value!r:.60}", column)
+    messages = []
+    for i, message in enumerate(value):
+        if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
+            raise ChatError(
+                f"message {i} is not a {{role, content}} mapping: {message!r:.80}", column
+            )
+        speaker, content = message["role"], message["content"]
+        if speaker not in ROLES:
+            raise ChatError(
+                f"message {i} has unknown role {speaker!r}; roles: {', '.join(ROLES)}", column
+            )
+        if not isinstance(content, str):
+            raise ChatError(f"message {i} ({speaker}) has content {content!r:.60}", column)
+        if speaker == "assistant" and not content.strip():
+            raise ChatError(f"message {i} is an empty assistant turn", column)
+        messages.append({"role": speaker, "content": content})
+    return messages
+
+
+def to_messages(row: Mapping[str, Any], format: str) -> list[Message]:
+    """One row of `format` (see `FORMATS`) as a checked list of messages.
+
+    Raises `ChatError` (naming the column) on an unknown role, a non-text content, an empty
+    assistant turn or a conversation without any assistant turn.
+    """
+    if format == "messages":
+        messages = as_messages(row["messages"], "messages")
+        last_column = "messages"
+    elif format == "prompt_completion":
+        prompt = as_messages(row["prompt"], "prompt", "user")
+        completion = as_messages(row["completion"], "completion", "assistant")
+        if not any(m["role"] == "assistant" for m in completion):
+            raise ChatError("the completion has no assistant turn", "completion")
+        messages, last_column = prompt + completion, "completion"
+    elif format == "alpaca":
+        instruction, extra, output = row["instruction"], row.get("input"), row["output"]
+        for column, value in (("instruction", instruction), ("input", extra), ("output", output)):
+            if value is not None and not isinstance(value, str):
+                raise ChatError(f"expected text, found {value!r:.60}", column)
+        if not instruction or not instruction.strip():
+            raise ChatError("the instruction is empty", "instruction")
+        if not output or not output.strip():
+            raise ChatError("the output (the assistant turn) is empty", "output")
+        user = f"{instruction}\n\n{extra}" if extra and extra.strip() else instruction
+        return [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
+    else:
+        raise ConfigError(f"data.format={format!r}; choose auto or one of {', '.join(FORMATS)}")
+    if not any(m["role"] == "assistant" for m in messages):
+        raise ChatError("the conversation has no assistant turn", last_column)
+    return messages
+
+
+def split_final_answer(messages: Sequence[Message]) -> tuple[list[Message], str]:
+    """(the messages before the last assistant turn, that turn's text): what a model is asked
+    at evaluation, and the reference answer."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i]["role"] == "assistant":
+            return list(messages[:i]), messages[i]["content"]
+    raise ChatError("the conversation has no assistant turn")
+
+
+def require_chat_template(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Raise a `ConfigError` naming `model.chat_template` when the tokenizer has no template."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(
+            f"the tokenizer ({getattr(tokenizer, 'name_or_path', '') or type(tokenizer).__name__})"
+            " has no chat template, which chat data needs; give one with model.chat_template="
+            "<a Jinja template string or the path of a .jinja file>, or use an instruct model"
+        )
+
+
+def render(
+    tokenizer: PreTrainedTokenizerBase,
+    messages: Sequence[Message],
+    add_generation_prompt: bool = False,
+) -> str:
+    """The conversation as text, by the tokenizer's own chat template.
+
+    A template that refuses the conversation (e.g. roles must alternate) raises `ChatError`.
+    """
+    from jinja2 import TemplateError
+
+    try:
+        text = tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+    except TemplateError as err:
+        raise ChatError(f"the chat template refused the conversation: {err}") from err
+    return str(text)
+
+
+def assistant_spans(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], text: str | None = None
+) -> list[tuple[int, int]]:
+    """Character spans `[start, end)` of every assistant turn in the rendered conversation
+    (`text`, rendered here when not given): what the model writes, end-of-turn included."""
+    text = render(tokenizer, messages) if text is None else text
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before = render(tokenizer, messages[:i], add_generation_prompt=True)
+        through = render(tokenizer, messages[: i + 1])
+        if not (text.startswith(before) and text.startswith(through)):
+            raise ChatError(
+                "the chat template does not render the first turns of a conversation as the "
+                f"start of the whole (assistant turn {i}), so its assistant tokens cannot be "
+                "told apart; use a template that does (model.chat_template=...)"
+            )
+        if len(through) <= len(before):
+            raise ChatError(
+                f"the chat template produces no text for assistant turn {i}; "
+                "use a template that renders assistant turns (model.chat_template=...)"
+            )
+        spans.append((len(before), len(through)))
+    return spans
+
+
+def render_chat(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]
+) -> tuple[list[int], list[int]]:
+    """(token ids of the whole conversation, 1 for every assistant token else 0).
+
+    The ids are exactly `apply_chat_template(messages, tokenize=True)`'s. Raises `ChatError`
+    when the template yields no assistant token.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ConfigError(
+            f"{type(tokenizer).__name__} is a slow (Python) tokenizer; chat data needs a fast "
+            "one (character offsets): load it with use_fast=True"
+        )
+    text = render(tokenizer, messages)
+    spans = assistant_spans(tokenizer, messages, text)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(encoded["input_ids"])
+    mask = [0] * len(ids)
+    for index, (begin, end) in enumerate(encoded["offset_mapping"]):
+        # A token belongs to a turn when it starts inside it or straddles its first character
+        # (byte-level BPE may merge the template's last prompt character with the answer's).
+        for start, stop in spans:
+            if start <= begin < stop or begin < start < end:
+                mask[index] = 1
+                break
+    if not any(mask):
+        raise ChatError("the chat template yields no assistant tokens for this conversation")
+    return ids, mask
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> list[int]:
+    """Token ids of `messages` followed by the template's generation prompt: the input from
+    which a model writes the next assistant turn."""
+    text = render(tokenizer, messages, add_generation_prompt=True)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])

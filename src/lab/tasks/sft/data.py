@@ -1,0 +1,276 @@
+"""`SFTDataModule`: chat / instruction rows checked, rendered, masked, truncated, packed, batched.
+
+Every row becomes a list of messages (`lab.tasks.sft.chat`), is rendered by the tokenizer's
+chat template and tokenized; labels are the token ids on the assistant's tokens and -100
+elsewhere (everywhere a target with `train_on_prompt`), and -100 on each example's first token
+(no prediction crosses into an example when rows are packed).
+
+Rows longer than `max_length` are cut at `max_length` (the answer's end is lost); the share of
+such rows is logged and kept in `truncated_share`. A row whose prompt alone takes `max_length`
+tokens or more has no answer token left: `on_overlong=drop` drops it (counted, logged, kept in
+`dropped`), `on_overlong=error` stops naming it. The prompt is what precedes the first
+assistant turn for train rows (what the loss could start on), and the generation prompt of the
+final assistant turn for validation / test rows (what the model is asked there).
+
+Batches (the contract with `SFTModule`): `input_ids`, `attention_mask`, `labels`, right-padded;
+packed training rows instead carry `position_ids` restarting per example and no
+`attention_mask` (see `lab.tasks.sft.packing`), plus `use_cache=False` (a model building a
+cache ignores restarting positions). Validation / test batches add `prompt_input_ids` and
+`prompt_attention_mask` (left-padded generation prompts), `references` (the final assistant
+turn's text) and `row_id` (each row's index in its split).
+
+Streamed training rows (`data.streaming=true`) are named by the stream itself and packed as
+they are read, `PACK_BATCH` examples at a time (`prepare_stream`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lab.data.datamodule import DataModule
+from lab.errors import ConfigError, DataError
+from lab.tasks.sft.chat import (
+    FORMAT_COLUMNS,
+    FORMATS,
+    ChatError,
+    detect_format,
+    prompt_ids,
+    render_chat,
+    require_chat_template,
+    split_final_answer,
+    to_messages,
+)
+from lab.tasks.sft.packing import IGNORE, collate_packed, pack_rows
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+ROW = "__sft_row__"  # each row's index in its split, so tokenization errors can name the row
+OVERLONG = ("drop", "error")
+PACK_BATCH = 1000  # examples packed together (one `datasets.map` batch)
+
+
+class SFTDataModule(DataModule):
+    """Chat / instruction data for supervised fine-tuning (see the module doc).
+
+    Args:
+        format: `auto` (from the train columns) or one of `messages`, `prompt_completion`,
+            `alpaca` (see `lab.tasks.sft.chat`).
+        max_length: tokens per example; longer examples are truncated.
+        on_overlong: `drop` or `error` for a row whose prompt alone fills `max_length`.
+        train_on_prompt: labels on every token, not only the assistant's (the config reads it
+            from `task.module.train_on_prompt`).
+        packing: pack several training examples per row (`lab.tasks.sft.packing`).
+        **kwargs: see `lab.data.datamodule.DataModule`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        format: str = "auto",
+        max_length: int = 1024,
+        on_overlong: str = "drop",
+        train_on_prompt: bool = False,
+        packing: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, **kwargs)
+        if format != "auto" and format not in FORMATS:
+            raise ConfigError(f"data.format={format!r}; choose auto or one of {', '.join(FORMATS)}")
+        if on_overlong not in OVERLONG:
+            raise ConfigError(
+                f"data.on_overlong={on_overlong!r}; choose one of {', '.join(OVERLONG)}"
+            )
+        if max_length < 2:
+            raise ConfigError(f"data.max_length={max_length}: an example needs at least 2 tokens")
+        require_chat_template(tokenizer)
+        self.format = format
+        self.max_length = max_length
+        self.on_overlong = on_overlong
+        self.train_on_prompt = train_on_prompt
+        self.packing = packing
+        if tokenizer.pad_token_id is None:  # Llama 3 has none; padding is masked out anyway
+            tokenizer.pad_token = tokenizer.eos_token
+        self._split = "train"  # the split being tokenized (set by `prepare_split`)
+        self.dropped: dict[str, int] = {}
+        self.truncated_share: dict[str, float] = {}
+
+    # ----------------------------------------------------------------- checks
+    def describe_labels(self, train: Dataset) -> None:
+        """Settle `format=auto` from the train split's columns."""
+        if self.format == "auto":
+            try:
+                self.format = detect_format(train.column_names)
+            except ChatError as err:
+                source = self.source_of("train")
+                raise DataError(f"{f'{source}: ' if source else ''}{err}") from None
+            log.info("chat data format: %s (from the train columns)", self.format)
+
+    def check_split(self, name: str, dataset: Dataset) -> None:
+        """The format's columns must be there; rows are checked as they are tokenized."""
+        wanted = {f"data.format={self.format}": c for c in FORMAT_COLUMNS[self.format]}
+        self.require_columns(name, dataset, wanted)
+
+    def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
+        """Number the rows (tokenization errors name them) and note which split is next."""
+        self._split = name
+        return dataset.add_column(ROW, list(range(len(dataset))))  # type: ignore[no-any-return]
+
+    # ----------------------------------------------------------------- tokenization
+    def fingerprint_parts(self) -> tuple[Any, ...]:
+        # Evaluation rows carry prompts and references, and another overlong rule.
+        # The chat template is not part of the tokenizer's own fingerprint (its vocabulary).
+        evaluation = self._split != "train"
+        template = self.tokenizer.chat_template
+        options = (self.format, self.max_length, self.on_overlong, self.train_on_prompt)
+        return (*options, evaluation, template)
+
+    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        columns = [c for c in batch if c != ROW]
+        if ROW in batch:
+            split, numbers = self._split, batch[ROW]
+        else:  # a batch of the train stream (lab.data.streaming), which names its rows itself
+            split, numbers = "train", list(range(len(batch[columns[0]])))
+        evaluation = split != "train"
+        out: dict[str, list[Any]] = {"input_ids": [], "labels": [], "truncated": []}
+        if evaluation:
+            out.update(prompt_input_ids=[], reference=[], row_id=[])
+        for i, row_id in enumerate(numbers):
+            row = {c: batch[c][i] for c in columns}
+            try:
+                messages = to_messages(row, self.format)
+                ids, mask = render_chat(self.tokenizer, messages)
+                if evaluation:
+                    asked, reference = split_final_answer(messages)
+                    prompt = prompt_ids(self.tokenizer, asked)
+            except ChatError as err:
+                raise DataError(f"{self.where(split, row_id, err.column)}: {err}") from None
+            prompt_length = len(prompt) if evaluation else mask.index(1)
+            if prompt_length >= self.max_length:
+                if self.on_overlong == "error":
+                    raise DataError(
+                        f"{self.where(split, row_id)}: the prompt is {prompt_length} tokens,"
+                        f" no answer token fits in data.max_length={self.max_length}; raise "
+                        "data.max_length or set data.on_overlong=drop to skip such rows"
+                    )
+                continue
+            labels = list(ids) if self.train_on_prompt else _masked(ids, mask)
+            labels[0] = IGNORE  # nothing predicts an example's first token
+            out["input_ids"].append(ids[: self.max_length])
+            out["labels"].append(labels[: self.max_length])
+            out["truncated"].append(len(ids) > self.max_length)
+            if evaluation:
+                out["prompt_input_ids"].append(prompt)
+                out["reference"].append(reference)
+                out["row_id"].append(row_id)
+        return out
+
+    def setup(self, stage: str | None = None) -> None:
+        """Tokenize (`DataModule.setup`), report dropped and truncated rows, pack train."""
+        if self.datasets:
+            return
+        super().setup(stage)
+        from datasets import Dataset
+
+        for name, dataset in self.datasets.items():
+            if not isinstance(dataset, Dataset):  # streamed: no counts up front
+                continue
+            kept = len(dataset)
+            self.dropped[name] = self.raw_sizes[name] - kept
+            truncated = sum(dataset.with_format("arrow")["truncated"].to_pylist())
+            self.truncated_share[name] = truncated / kept
+            log.info(
+                "sft %s: %d examples, %d dropped (prompt >= data.max_length=%d), %d truncated "
+                "(%.1f%%)",
+                name,
+                kept,
+                self.dropped[name],
+                self.max_length,
+                truncated,
+                100 * self.truncated_share[name],
+            )
+        if self.packing and isinstance(self.datasets.get("train"), Dataset):
+            self.datasets["train"] = self.pack(self.datasets["train"])
+
+    def prepare_stream(self, stream: Any) -> Any:
+        """A streamed train split is packed as it is read, `PACK_BATCH` examples at a time."""
+        if not self.packing:
+            return stream
+        return stream.map(
+            pack_rows,
+            batched=True,
+            batch_size=PACK_BATCH,
+            fn_kwargs={"max_length": self.max_length},
+            remove_columns=["input_ids", "labels", "truncated"],
+        )
+
+    def pack(self, dataset: Dataset) -> Dataset:
+        """Training examples packed into rows of at most `max_length` tokens."""
+        before = len(dataset)
+        packed = dataset.map(
+            pack_rows,
+            batched=True,
+            batch_size=PACK_BATCH,
+            fn_kwargs={"max_length": self.max_length},
+            remove_columns=dataset.column_names,
+            desc="Packing train",
+        )
+        log.info("packed %d train examples into %d rows", before, len(packed))
+        return packed
+
+    def empty_split_message(self, name: str) -> str:
+        return (
+            f"the {name} split has no examples left: every row's prompt fills "
+            f"data.max_length={self.max_length} tokens (data.on_overlong=drop); raise "
+            "data.max_length"
+        )
+
+    # ----------------------------------------------------------------- batches
+    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
+        """Right-padded model inputs; packed rows with restarting positions; evaluation rows
+        with left-padded generation prompts and their references (see the module doc)."""
+        pad = int(self.tokenizer.pad_token_id)
+
+        def collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+            if "position_ids" in rows[0]:
+                return {**collate_packed(rows, pad), "use_cache": False}
+            batch: dict[str, Any] = pad_sequences([r["input_ids"] for r in rows], pad, left=False)
+            labels = pad_sequences([r["labels"] for r in rows], IGNORE, left=False)
+            batch["labels"] = labels["input_ids"]
+            if "prompt_input_ids" in rows[0]:
+                prompts = pad_sequences([r["prompt_input_ids"] for r in rows], pad, left=True)
+                batch["prompt_input_ids"] = prompts["input_ids"]
+                batch["prompt_attention_mask"] = prompts["attention_mask"]
+                batch["references"] = [r["reference"] for r in rows]
+                batch["row_id"] = torch.tensor([r["row_id"] for r in rows], dtype=torch.long)
+            return batch
+
+        return collate
+
+    def module_kwargs(self) -> dict[str, Any]:
+        """The tokenizer, to decode generations."""
+        return {"tokenizer": self.tokenizer}
+
+
+def _masked(ids: list[int], mask: list[int]) -> list[int]:
+    return [token if keep else IGNORE for token, keep in zip(ids, mask, strict=True)]
+
+
+def pad_sequences(sequences: list[list[int]], value: int, *, left: bool) -> dict[str, torch.Tensor]:
+    """`input_ids` (padded with `value`, on the left or right) and `attention_mask`."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), value, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        span = slice(width - len(sequence), width) if left else slice(0, len(sequence))
+        ids[row, span] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, span] = 1
+    return {"input_ids": ids, "attention_mask": mask}

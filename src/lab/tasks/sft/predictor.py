@@ -1,0 +1,126 @@
+"""`ChatPredictor`: what `lab.predict` and `lab.serve` do with an SFT run.
+
+A row holds `messages` (a chat: a list of `{role, content}`, or that list as a JSON string, as
+a CSV cell holds it) or `prompt` (a string, sent as one user turn). The exported tokenizer's
+chat template renders the chat with the generation prompt, exactly as training rendered its
+prompts, and the model completes the assistant turn greedily: `completion`.
+
+Inference-side only (torch, transformers): loading it does not load Lightning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lab.inference.predictors import Generator
+from lab.tasks.sft.chat import ChatError, Message, as_messages, prompt_ids
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+
+def greedy_config(model: Any, tokenizer: Any, max_new_tokens: int) -> Any:
+    """A deterministic `GenerationConfig`: greedy, `max_new_tokens`, stopping at any EOS id of
+    the tokenizer or of the model's generation config (instruct models end a turn with their
+    own token: Qwen's `<|im_end|>`, Llama 3's `<|eot_id|>`), padding with the pad token.
+
+    Built fresh rather than from the model's generation config, whose sampling settings (Qwen's
+    temperature, top_p) would draw a warning under greedy decoding."""
+    from transformers import GenerationConfig
+
+    stops: list[int] = []
+    model_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for ids in (tokenizer.eos_token_id, model_eos):
+        for token in ids if isinstance(ids, list) else [ids]:
+            if token is not None and int(token) not in stops:
+                stops.append(int(token))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (stops or [0])[0]
+    return GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        eos_token_id=stops or None,
+        pad_token_id=pad,
+    )
+
+
+def chat_of(row: dict[str, Any]) -> list[Message] | str:
+    """The row's chat as a list of `{role, content}`, or why it has none (a string).
+
+    Messages are checked as training checks them (`lab.tasks.sft.chat.as_messages`)."""
+    messages, prompt = row.get("messages"), row.get("prompt")
+    if messages is not None and prompt is not None:
+        return "give either 'messages' or 'prompt', not both"
+    if prompt is not None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            return "field 'prompt' must be a non-empty string"
+        return [{"role": "user", "content": prompt}]
+    if messages is None:
+        return f"missing field 'messages' or 'prompt' (fields present: {', '.join(row) or 'none'})"
+    if isinstance(messages, str):  # a CSV cell, or a JSON string sent to lab.serve
+        try:
+            messages = json.loads(messages)
+        except json.JSONDecodeError:
+            return "field 'messages' holds text that is not a JSON list of messages"
+    try:
+        chat = as_messages(messages, "messages")
+    except ChatError as err:
+        return f"field 'messages': {err}"
+    if not chat:
+        return "field 'messages' is an empty list"
+    if chat[-1]["role"] == "assistant":
+        return "the last message is the assistant's: end with a user turn to get a completion"
+    return chat
+
+
+class ChatPredictor(Generator):
+    """The assistant's next turn for a chat (`messages`) or a single `prompt`: `completion`.
+
+    Greedy, at most `task.module.max_new_tokens` new tokens; a prompt longer than the run's
+    `data.max_length` keeps its last tokens (the end holds the question and the generation
+    prompt).
+    """
+
+    fields = ("prompt", "messages")  # `.txt` inputs: one prompt per line
+    optional_fields = ("prompt", "messages")
+    outputs = ("completion",)
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
+        super().__init__(model, tokenizer, cfg)
+        self.max_new_tokens = int(cfg.task.module.get("max_new_tokens") or 128)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    def check(self, row: dict[str, Any]) -> str | None:
+        """Why `row` holds no chat to complete, or None."""
+        chat = chat_of(row)
+        return chat if isinstance(chat, str) else None
+
+    def prompt_ids(self, chat: list[Message]) -> list[int]:
+        """The chat rendered by the template with the generation prompt, as token ids (as
+        training renders evaluation prompts), cut to its last `data.max_length` tokens."""
+        return prompt_ids(self.tokenizer, chat)[-self.max_length :]
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The completion of each row's chat."""
+        chats = [chat_of(row) for row in rows]
+        ids = [self.prompt_ids(chat) for chat in chats if not isinstance(chat, str)]
+        width = max(len(i) for i in ids)
+        pad = self.tokenizer.pad_token_id
+        # Left padding: generation continues at the right edge of every row.
+        input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids], device=self.device)
+        mask = torch.tensor(
+            [[0] * (width - len(i)) + [1] * len(i) for i in ids], device=self.device
+        )
+        with torch.no_grad():
+            output = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                generation_config=greedy_config(self.model, self.tokenizer, self.max_new_tokens),
+            )
+        texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        return [{"completion": str(text).strip()} for text in texts]

@@ -1,0 +1,50 @@
+"""The run's tokenizer: `model.tokenizer`, with `model.chat_template` put in when given.
+
+`model.chat_template` gives a model without a chat template (a base model) one, or replaces the
+template an instruct model ships: a Jinja string, or the path of a file holding one (`.jinja`,
+as `save_pretrained` writes it). It is saved with the tokenizer, so an exported run serves with
+the template it was trained with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from lab.errors import ConfigError
+
+# Jinja's statement and expression openers: a value holding one is a template, not a path.
+_JINJA = ("{%", "{{")
+
+
+def build_tokenizer(cfg: DictConfig) -> Any:
+    """Instantiate `cfg.model.tokenizer`, apply `cfg.model.chat_template` (when set) and add
+    `model.add_tokens` / `model.add_special_tokens` (before any data is tokenized with it)."""
+    from hydra.utils import instantiate
+
+    from lab.training.vocabulary import add_vocabulary
+
+    tokenizer = instantiate(cfg.model.tokenizer)
+    template = cfg.model.get("chat_template")
+    if template:
+        tokenizer.chat_template = read_chat_template(str(template))
+    add_vocabulary(tokenizer, cfg.model)
+    return tokenizer
+
+
+def read_chat_template(value: str) -> str:
+    """`value` itself when it is a Jinja template, else the text of the file it names."""
+    if any(opener in value for opener in _JINJA):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"model.chat_template={value!r} is neither a Jinja template (it has no '{{{{' or "
+            "'{%') nor an existing file"
+        )
+    text = path.read_text(encoding="utf-8")
+    if not any(opener in text for opener in _JINJA):
+        raise ConfigError(f"model.chat_template: {path} holds no Jinja template")
+    return text

@@ -1,0 +1,464 @@
+"""Instruction SFT (task=sft), the training and inference side: the loss on completion tokens
+checked by hand, the evaluation loss weighted by target tokens, generation metrics against
+references, the predictor's checks, and a tiny random Llama that learns the synthetic task of
+tests/fixtures/sft_task (scripts/make_sft_fixture.py: number words -> digits, on held-out
+questions) with full fine-tuning and with LoRA; its export answers chat messages in
+`transformers.pipeline`, `lab.predict` takes `messages` and `prompt` rows, and DDP on two CPU
+ranks gives the metrics and generations of one process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from lab.train import run
+
+from conftest import FIXTURES, train_on_two_cpu_ranks
+
+FIXTURE = FIXTURES / "sft_task"
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+# tiny_llama with embeddings at std 0.1 (transformers' default 0.02 caps the logits of a frozen
+# random base so low that LoRA cannot make an answer confident; full fine-tuning learns either
+# way, just slower).
+SFT_RUN = [
+    "model=tiny_llama",
+    "data=chat",
+    f"data.path={FIXTURE}",
+    "+model.network.config.initializer_range=0.1",
+    "data.max_length=128",
+    "data.batch_size=16",
+    "task.module.max_new_tokens=8",  # answers are 3 digits and <|eot_id|>
+    "logger=csv",
+]
+# Test exact match measured at seeds 1 / 7 / 42: full fine-tuning (6 epochs) 1.0 / 1.0 / 1.0;
+# LoRA on every linear layer, r=16, is slower to learn on a frozen random base (8 epochs:
+# 0.83 / 0.42 / 1.0), so it gets 12 (0.98 / 0.92 / 0.98).
+FULL = ["optimizer.lr=3e-3", "trainer.max_epochs=6"]
+LORA = [
+    "peft=lora",
+    "model.lora_target_modules=all-linear",
+    "peft.config.r=16",
+    "peft.config.lora_alpha=32",
+    "peft.config.lora_dropout=0",
+    "optimizer.lr=5e-3",
+    "trainer.max_epochs=12",
+]
+
+
+def _rows(split: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (FIXTURE / f"{split}.jsonl").read_text().splitlines()]
+
+
+def _digits(words: str) -> str:
+    return " ".join(str(WORDS.index(w)) for w in words.split())
+
+
+def _parts(compose_cfg: Any, *overrides: str) -> Any:
+    from lab.build import build_parts
+
+    torch.manual_seed(0)
+    return build_parts(compose_cfg(*SFT_RUN, *overrides))
+
+
+def _hand_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(summed next-token cross entropy over labels != -100, their count), by hand."""
+    shifted, targets = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
+    keep = targets != -100
+    log_probs = torch.log_softmax(shifted[keep].double(), dim=-1)
+    picked = log_probs.gather(1, targets[keep].unsqueeze(1))
+    return -picked.sum(), int(keep.sum())
+
+
+# ------------------------------------------------------------------------ loss and metrics
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_the_loss_is_cross_entropy_over_completion_tokens_only(compose_cfg: Any) -> None:
+    parts = _parts(compose_cfg)
+    module, datamodule = parts.module, parts.datamodule
+    batch = next(iter(datamodule.train_dataloader()))
+    labels = batch["labels"]
+    tokenizer = parts.tokenizer
+    # The targets are each assistant turn (three digits) and its <|eot_id|>, nothing else.
+    for row in labels:
+        targets = tokenizer.decode(row[row != -100].tolist())
+        assert re.fullmatch(r"(\d \d \d<\|eot_id\|>){1,2}", targets), targets
+    module.eval()  # no dropout: the same logits twice
+    with torch.no_grad():
+        loss = module.training_step(batch, 0)
+        logits = module.model(input_ids=batch["input_ids"]).logits
+    total, count = _hand_loss(logits, labels)
+    assert count == int((labels[:, 1:] != -100).sum()) > 0
+    assert float(loss) == pytest.approx(float(total / count), rel=1e-5)
+
+
+def test_eval_loss_is_weighted_by_target_tokens_not_batches(compose_cfg: Any) -> None:
+    parts = _parts(compose_cfg, "task.module.max_generation_rows=0", "data.eval_batch_size=5")
+    module = parts.module.eval()
+    totals, counts = [], []
+    with torch.no_grad():
+        for batch in parts.datamodule.val_dataloader():
+            module.evaluation_step(batch, "val")
+            logits = module.model(input_ids=batch["input_ids"]).logits
+            total, count = _hand_loss(logits, batch["labels"])
+            totals.append(float(total))
+            counts.append(count)
+        metrics = module.evaluation_metrics("val")
+    assert len(set(counts)) > 1  # batches of different target counts: the weighting matters
+    expected = sum(totals) / sum(counts)
+    batch_means = sum(t / c for t, c in zip(totals, counts, strict=True)) / len(counts)
+    assert abs(expected - batch_means) > 1e-4
+    assert float(metrics["val/loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(metrics["val/perplexity"]) == pytest.approx(torch.tensor(expected).exp().item())
+    # No generation asked (max_generation_rows=0): no generation metrics.
+    assert set(metrics) == {"val/loss", "val/perplexity"}
+
+
+def test_generations_are_scored_against_the_references(
+    compose_cfg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rouge_score.rouge_scorer import RougeScorer
+
+    parts = _parts(compose_cfg, "task.module.max_generation_rows=5", "data.eval_batch_size=4")
+    module = parts.module.eval()
+    gold = [row["messages"][-1]["content"] for row in _rows("validation")[:5]]
+    # By row id: right, a digit short, right with spaces around, nothing, wrong.
+    answers = {0: gold[0], 1: gold[1][:-2], 2: f"  {gold[2]} ", 3: "", 4: "1 1 1 1"}
+    asked: list[int] = []
+    batches = list(parts.datamodule.val_dataloader())
+    references = {}
+    for batch in batches:
+        rows = batch["row_id"].tolist()
+        for row, reference in zip(rows, batch["references"], strict=True):
+            references[row] = reference
+        chosen = [i for i, row in enumerate(rows) if row < 5]
+        asked += [rows[i] for i in chosen]
+        outputs = iter([answers[rows[i]].strip() for i in chosen])
+        monkeypatch.setattr(module, "generate", lambda ids, mask, o=outputs: [next(o) for _ in ids])
+        module.evaluation_step(batch, "val")
+    assert sorted(asked) == [0, 1, 2, 3, 4]  # exactly the first 5 rows of the split
+    metrics = module.evaluation_metrics("val")
+    generated = {row: answers[row].strip() for row in range(5)}
+    exact = [generated[r] == references[r].strip() for r in range(5)]
+    scorer = RougeScorer(["rougeL"], use_stemmer=True)
+    rouge = [scorer.score(references[r], generated[r])["rougeL"].fmeasure for r in range(5)]
+    assert float(metrics["val/exact_match"]) == pytest.approx(sum(exact) / 5)
+    assert float(metrics["val/rouge_l"]) == pytest.approx(100 * sum(rouge) / 5, rel=1e-5)
+    assert exact == [True, False, True, False, gold[4] == "1 1 1 1"]
+    shown = module.generations["val"]
+    assert [g["row"] for g in shown] == sorted(asked, key=asked.index)
+    first = next(g for g in shown if g["row"] == 0)
+    assert first["reference"] == references[0] == gold[0] and first["generation"] == gold[0]
+    assert first["prompt"].startswith("<|begin_of_text|>")
+    assert first["prompt"].endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
+
+
+def test_without_references_the_generation_metrics_are_left_out(
+    compose_cfg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = _parts(compose_cfg, "task.module.max_generation_rows=3")
+    module = parts.module.eval()
+    monkeypatch.setattr(module, "generate", lambda ids, mask: ["x"] * len(ids))
+    for batch in parts.datamodule.val_dataloader():
+        module.evaluation_step({**batch, "references": [""] * len(batch["references"])}, "val")
+    metrics = module.evaluation_metrics("val")
+    assert set(metrics) == {"val/loss", "val/perplexity"}
+    assert len(module.generations["val"]) == 3
+    assert all(g["exact_match"] is None for g in module.generations["val"])
+
+
+class _TextLogger:
+    """Stands in for W&B's logger: records `log_text` calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def log_text(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+
+def test_each_validation_logs_the_first_rows_generations(
+    compose_cfg: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    parts = _parts(compose_cfg, "task.module.num_report_samples=2", "data.eval_batch_size=8")
+    module = parts.module.eval()
+    wandb = _TextLogger()
+    trainer = SimpleNamespace(
+        sanity_checking=False, is_global_zero=True, loggers=[wandb], global_step=7, world_size=1
+    )
+    monkeypatch.setattr(module, "_trainer", trainer)
+    monkeypatch.setattr(module, "generate", lambda ids, mask: ["4 2"] * len(ids))
+    with caplog.at_level("INFO", logger="lab.tasks.sft.module"):
+        for batch in parts.datamodule.val_dataloader():  # longest rows first, not row order
+            module.evaluation_step(batch, "val")
+        module.evaluation_metrics("val")
+    gold = [row["messages"] for row in _rows("validation")[:2]]
+    lines = [r.getMessage() for r in caplog.records if "Generation at step 7" in r.getMessage()]
+    assert len(lines) == 2  # rows 0 and 1, whatever the batch order
+    for line, row, messages in zip(lines, (0, 1), gold, strict=True):
+        assert f"(row {row})" in line and messages[-2]["content"] in line
+        assert f"-> '4 2' (reference {messages[-1]['content']!r})" in line
+    (call,) = wandb.calls
+    assert call["key"] == "val/generations" and call["step"] == 7
+    assert call["columns"] == ["step", "prompt", "reference", "generation"]
+    assert [r[2] for r in call["data"]] == [m[-1]["content"] for m in gold]
+    assert all(r[0] == 7 and r[3] == "4 2" and r[1].endswith("\n\n") for r in call["data"])
+
+
+# ------------------------------------------------------------------------------- predictor
+def test_the_predictor_checks_rows_and_completes_chats(compose_cfg: Any) -> None:
+    from lab.tasks.sft.chat import prompt_ids
+    from lab.tasks.sft.predictor import ChatPredictor, greedy_config
+
+    cfg = compose_cfg(*SFT_RUN)
+    parts = _parts(compose_cfg)
+    model, tokenizer = parts.model.eval(), parts.tokenizer
+    predictor = ChatPredictor(model, tokenizer, cfg)
+    assert predictor.max_new_tokens == 8
+    question = [{"role": "user", "content": "Digits for: one two three"}]
+    assert predictor.check({"messages": question}) is None
+    assert predictor.check({"messages": json.dumps(question)}) is None  # a CSV cell
+    assert predictor.check({"prompt": "Digits for: one"}) is None
+    bad: dict[str, tuple[dict[str, Any], str]] = {
+        "no field": ({"text": "x"}, "missing field 'messages' or 'prompt' (fields present: text)"),
+        "both": ({"prompt": "a", "messages": question}, "either 'messages' or 'prompt'"),
+        "blank": ({"prompt": "  "}, "field 'prompt' must be a non-empty string"),
+        "role": ({"messages": [{"role": "bot", "content": "hi"}]}, "unknown role 'bot'"),
+        "json": ({"messages": "[{"}, "not a JSON list of messages"),
+        "ends": (
+            {"messages": [*question, {"role": "assistant", "content": "1 2 3"}]},
+            "the last message is the assistant's",
+        ),
+    }
+    for name, (row, message) in bad.items():
+        problem = predictor.check(row)
+        assert problem is not None and message in problem, (name, problem)
+    # A prompt is one user turn; the completion is the greedy continuation of the template's
+    # generation prompt (left padding does not change it).
+    rows: list[dict[str, Any]] = [
+        {"prompt": "Digits for: one two three"},
+        {"messages": question},
+        {"messages": [{"role": "system", "content": "Be short."}, *question]},
+    ]
+    results = predictor.predict(rows)
+    assert results[0] == results[1]
+    for row, result in zip(rows, results, strict=True):
+        chat = row.get("messages") or [{"role": "user", "content": row["prompt"]}]
+        ids = torch.tensor([prompt_ids(tokenizer, chat)])
+        output = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            generation_config=greedy_config(model, tokenizer, 8),
+        )
+        expected = tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True).strip()
+        assert result == {"completion": expected}
+
+
+# --------------------------------------------------------------------------- trained models
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    from lab.config import compose_train_config
+
+    out = tmp_path_factory.mktemp("sft_full") / "run"
+    return out, run(compose_train_config([*SFT_RUN, *FULL], output_dir=out))
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    from lab.config import compose_train_config
+
+    out = tmp_path_factory.mktemp("sft_lora") / "run"
+    return out, run(compose_train_config([*SFT_RUN, *LORA], output_dir=out))
+
+
+def _check_learnt(run_dir: Path, metrics: dict[str, float]) -> None:
+    assert {"test/exact_match", "test/rouge_l", "test/loss", "test/perplexity"} <= set(metrics)
+    assert metrics["test/exact_match"] >= 0.9
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["test/exact_match"] == pytest.approx(metrics["test/exact_match"])
+    assert saved["test/rouge_l"] == pytest.approx(metrics["test/rouge_l"])
+    assert metrics["test/perplexity"] == pytest.approx(torch.tensor(metrics["test/loss"]).exp())
+    # Every held-out test question, in row order, with its generation.
+    report = json.loads((run_dir / "test_report.json").read_text())["generations"]
+    rows = _rows("test")
+    assert [g["row"] for g in report] == list(range(len(rows)))
+    for shown, row in zip(report, rows, strict=True):
+        assert shown["reference"] == row["messages"][-1]["content"]
+        assert row["messages"][-2]["content"] in shown["prompt"]
+        assert shown["exact_match"] == (shown["generation"] == shown["reference"])
+    share = sum(g["exact_match"] for g in report) / len(report)
+    assert share == pytest.approx(metrics["test/exact_match"])
+    assert "pipeline_tag: text-generation" in (run_dir / "model" / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_learns_the_rule(full_run: tuple[Path, dict[str, float]]) -> None:
+    run_dir, metrics = full_run
+    _check_learnt(run_dir, metrics)
+    assert metrics["model/params_trainable"] == metrics["model/params_total"]
+    assert not (run_dir / "adapter").exists()
+
+
+@pytest.mark.slow
+def test_lora_learns_the_rule_and_exports_both_forms(
+    lora_run: tuple[Path, dict[str, float]],
+) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    run_dir, metrics = lora_run
+    _check_learnt(run_dir, metrics)
+    assert metrics["model/params_trainable"] < 0.25 * metrics["model/params_total"]
+    adapter = run_dir / "adapter"
+    assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 16
+    merged = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    # The adapter applied to its base gives the merged model's logits. The base is random (built
+    # from config, saved nowhere else): its frozen weights come from the run's checkpoint.
+    (checkpoint,) = (run_dir / "checkpoints").glob("best-*.ckpt")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    prefix = "model.base_model.model."
+    base_weights = {
+        k[len(prefix) :].replace(".base_layer.", "."): v
+        for k, v in state.items()
+        if k.startswith(prefix) and ".lora_" not in k
+    }
+    base = AutoModelForCausalLM.from_config(merged.config)
+    missing, unexpected = base.load_state_dict(base_weights, strict=False)
+    assert not unexpected and set(missing) <= {"lm_head.weight"}  # tied to the embeddings
+    ids = torch.tensor([[0, 2, 284, 3, 204, 204, 41, 78, 76, 428]])
+    with torch.no_grad():
+        expected = merged(input_ids=ids).logits
+        alone = base.eval()(input_ids=ids).logits
+        # (PeftModel wraps `base` in place: its logits are taken first.)
+        got = PeftModel.from_pretrained(base, adapter).eval()(input_ids=ids).logits
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(alone, expected, atol=1e-2)  # the adapter does change the model
+
+
+@pytest.mark.slow
+def test_the_export_answers_chat_messages_in_a_pipeline(
+    full_run: tuple[Path, dict[str, float]],
+) -> None:
+    from transformers import pipeline
+
+    run_dir, _ = full_run
+    generator = pipeline("text-generation", model=str(run_dir / "model"), device="cpu")
+    chats = [row["messages"][:-1] for row in _rows("test")[:6]]
+    for chat, row in zip(chats, _rows("test")[:6], strict=True):
+        out = generator(chat, max_new_tokens=8, do_sample=False)
+        answer = out[0]["generated_text"][-1]
+        assert answer["role"] == "assistant"
+        assert answer["content"].strip() == row["messages"][-1]["content"]
+
+
+@pytest.mark.slow
+def test_lab_predict_takes_messages_and_prompts(
+    full_run: tuple[Path, dict[str, float]], tmp_path: Path
+) -> None:
+    from lab.predict import main as predict
+
+    run_dir, _ = full_run
+    held_out = [row["messages"][:-1] for row in _rows("test")[:8]]
+    questions = ["two four six", "nine zero one", "five five three"]
+    rows: list[dict[str, Any]] = [{"messages": chat} for chat in held_out]
+    rows += [{"prompt": f"Digits for: {q}"} for q in questions]
+    rows.append({"id": "bad", "messages": [{"role": "user", "content": "x"}] * 0})
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    target = tmp_path / "out.jsonl"
+    assert predict([f"run={run_dir}", f"input={source}", f"output={target}"]) == 0
+    results = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [r["line"] for r in results] == list(range(1, len(rows) + 1))
+    expected = [row["messages"][-1]["content"] for row in _rows("test")[:8]]
+    expected += [_digits(q) for q in questions]
+    answers = [r.get("completion") for r in results[:-1]]
+    assert sum(a == e for a, e in zip(answers, expected, strict=True)) >= 0.9 * len(expected)
+    assert results[-1]["id"] == "bad" and "empty list" in results[-1]["error"]
+
+
+@pytest.mark.slow
+def test_lab_eval_of_the_export_gives_the_recorded_test_metrics(
+    full_run: tuple[Path, dict[str, float]],
+) -> None:
+    from lab.eval import evaluate, evaluation_config
+    from lab.run_dir.runs import open_run
+
+    run_dir, metrics = full_run
+    trained = open_run(run_dir)
+    again, report = evaluate(trained, evaluation_config(trained, [], None))
+    for name in ("test/loss", "test/perplexity", "test/exact_match", "test/rouge_l"):
+        assert again[name] == pytest.approx(metrics[name], rel=1e-5, abs=1e-6), name
+    assert (
+        report["generations"]
+        == json.loads((run_dir / "test_report.json").read_text())["generations"]
+    )
+
+
+@pytest.mark.slow
+def test_lab_serve_answers_openai_chat_clients(full_run: tuple[Path, dict[str, float]]) -> None:
+    """`python -m lab.serve` on an SFT run: the `openai` client's chat completions (plain and
+    streamed) give the run's answers to held-out questions, the digits the rule asks for."""
+    import openai
+
+    from conftest import serving
+
+    run_dir, _ = full_run
+    with serving(run_dir) as (url, output):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60)
+        assert [m.id for m in client.models.list()] == [run_dir.name]
+        rows = _rows("test")[:6]
+        answers = [
+            client.chat.completions.create(
+                model=run_dir.name, messages=row["messages"][:-1], max_tokens=8, temperature=0
+            )
+            for row in rows
+        ]
+        expected = [row["messages"][-1]["content"] for row in rows]
+        got = [a.choices[0].message.content.strip() for a in answers]
+        assert sum(g == e for g, e in zip(got, expected, strict=True)) >= 5, (got, expected)
+        assert all(a.choices[0].finish_reason == "stop" for a in answers)  # ended at <|eot_id|>
+        stream = client.chat.completions.create(
+            model=run_dir.name, messages=rows[0]["messages"][:-1], max_tokens=8, stream=True
+        )
+        streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert streamed == answers[0].choices[0].message.content
+    assert "OpenAI-compatible chat API" in output[0]
+
+
+# ----------------------------------------------------------------------------------------- DDP
+DDP_RUN = [
+    *SFT_RUN,
+    "optimizer.lr=3e-3",
+    "trainer.max_epochs=2",
+    # 33 validation / test rows: two ranks cannot share them evenly (17 + 16 rows, and unequal
+    # target tokens), so a repeated row or a mean of rank means would change the metrics.
+    "data.max_eval_samples=17",
+    "data.max_test_samples=33",
+]
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_ranks_gives_the_metrics_of_one_process(
+    tmp_path: Path, compose_cfg: Any
+) -> None:
+    train_on_two_cpu_ranks(*DDP_RUN, "data.batch_size=8", cwd=tmp_path)
+    (run_dir,) = list((tmp_path / "out").glob("runs/*/*"))
+    distributed = json.loads((run_dir / "metrics.json").read_text())
+    # One process with the same global batch (2 x 8 = 16) and seed: the same model and metrics.
+    single_dir = tmp_path / "single"
+    single = run(compose_cfg(*DDP_RUN, "data.batch_size=16", output_dir=single_dir))
+    assert {"test/exact_match", "test/rouge_l", "test/loss", "val/exact_match"} <= set(single)
+    for name, value in single.items():
+        assert distributed[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+    # The test report holds every rank's generations, each of the 33 rows once, in row order.
+    report = json.loads((run_dir / "test_report.json").read_text())["generations"]
+    alone = json.loads((single_dir / "test_report.json").read_text())["generations"]
+    assert [g["row"] for g in report] == list(range(33))
+    assert report == alone
