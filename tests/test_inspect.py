@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from lab.data.inspection import inspect_data, percentiles, suggested_max_length
+from lab.data.inspection import inspect_data
+from lab.data.inspection_stats import percentiles, suggested_max_length
 from lab.inspect import main
 
 from conftest import FIXTURES, lab_cli

@@ -42,7 +42,8 @@ def main(argv: list[str]) -> int:
 
     from lab.config import compose_train_config
     from lab.config.cli import normalize_argv, parse_options
-    from lab.data.inspection import draw_histogram, inspect_data
+    from lab.data.inspection import inspect_data
+    from lab.data.inspection_stats import draw_histogram
     from lab.errors import LabError
 
     values, overrides = parse_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)

@@ -32,24 +32,26 @@ length some row has. Lengths come from a seeded sample of at most `sample` rows 
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.data.inspection_stats import (
+    duplicates,
+    label_balance,
+    normalized,
+    percentiles,
+    shared_rows,
+    suggested_max_length,
+)
 from lab.errors import DataError
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from omegaconf import DictConfig
 
-PERCENTILES = (50, 90, 95, 99)
 IMBALANCE_RATIO = 3.0  # largest / smallest class count from which a warning is printed
 SPLITS = ("train", "validation", "test")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -152,68 +154,6 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
 
 
 # ----------------------------------------------------------------------------- numbers
-def percentiles(lengths: Sequence[int]) -> dict[str, int]:
-    """Nearest-rank p50/p90/p95/p99 and the maximum of `lengths`."""
-    import numpy as np
-
-    if not lengths:
-        return {}
-    values = np.percentile(np.asarray(lengths), PERCENTILES, method="inverted_cdf")
-    found = {f"p{p}": int(v) for p, v in zip(PERCENTILES, values, strict=True)}
-    return {**found, "max": int(max(lengths))}
-
-
-def suggested_max_length(p95: int, limit: int | None) -> int:
-    """p95 rounded up to a multiple of 8 (of 32 from 128 on: fewer distinct shapes), at most
-    `limit` (the model's)."""
-    step = 32 if p95 >= 128 else 8
-    value = max(step, math.ceil(p95 / step) * step)
-    return min(value, limit) if limit else value
-
-
-def normalized(text: str) -> str:
-    """Lower-cased, whitespace runs made one space, ends stripped: the leakage key."""
-    return _SPACES.sub(" ", text).strip().lower()
-
-
-def duplicates(keys: Sequence[str]) -> int:
-    """Rows equal to an earlier row (3 equal rows: 2 duplicates)."""
-    return len(keys) - len(set(keys))
-
-
-def shared_rows(keys: Sequence[str], train: set[str]) -> int:
-    """Rows of an evaluation split whose key is also a train row's."""
-    return sum(1 for key in keys if key in train)
-
-
-def label_balance(values: Iterable[Any], names: Sequence[str] | None) -> dict[str, Any]:
-    """Counts per class (list cells: each element), shares, weights n/(k*count), the ratio of
-    the largest to the smallest count; numbers that are not classes: mean/min/max instead."""
-    flat: list[Any] = []
-    for value in values:
-        if isinstance(value, list):
-            flat.extend(value)
-        elif value is not None:
-            flat.append(value)
-    if flat and all(isinstance(v, float) and not v.is_integer() for v in flat[:100]):
-        return {"numeric": {"mean": sum(flat) / len(flat), "min": min(flat), "max": max(flat)}}
-    counts = Counter(flat)
-    named = {
-        (names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(v)): c
-        for v, c in sorted(counts.items(), key=lambda item: str(item[0]))
-    }
-    total, classes = sum(named.values()), len(named)
-    if not total:
-        return {}
-    return {
-        "counts": named,
-        "shares": {k: c / total for k, c in named.items()},
-        "class_weights": {k: total / (classes * c) for k, c in named.items()},
-        "imbalance_ratio": max(named.values()) / min(named.values()),
-    }
-
-
-# ----------------------------------------------------------------------------- texts
 def _cell_text(value: Any, spec: TextSpec) -> str:
     if isinstance(value, dict) and spec.lang:
         value = value.get(spec.lang)
@@ -317,47 +257,6 @@ def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
     return min(limits) if limits else None
 
 
-def draw_histogram(
-    lengths: dict[str, dict[str, list[int]]],
-    specs: Sequence[TextSpec],
-    suggested: dict[str, int | None],
-    path: Path,
-) -> Path:
-    """One panel per sequence: train and evaluation length histograms, the configured
-    maximum (solid) and the suggested one (dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(len(specs), 1, figsize=(8, 3 * len(specs)), squeeze=False)
-    for axis, spec in zip(axes[:, 0], specs, strict=True):
-        for split, values in lengths[spec.name].items():
-            if values:
-                axis.hist(values, bins=50, alpha=0.5, label=f"{split} ({len(values)} rows)")
-        if spec.max_length:
-            axis.axvline(
-                spec.max_length, color="black", label=f"{spec.max_length_key}={spec.max_length}"
-            )
-        if suggested.get(spec.name):
-            axis.axvline(
-                suggested[spec.name],
-                color="red",
-                linestyle="--",
-                label=f"suggested {suggested[spec.name]}",
-            )
-        axis.set_title(f"tokens per row: {spec.name}")
-        axis.set_xlabel("tokens")
-        axis.set_ylabel("rows")
-        axis.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
-
-
-# ----------------------------------------------------------------------------- report
 def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[str, Any]:
     """Every number of the inspection report (JSON-ready); `warnings` lists what needs action."""
     data = cfg.data

@@ -1,0 +1,123 @@
+"""The numbers and the figure of `python -m lab.inspect` (`lab.data.inspection` gathers the
+rows and columns they are computed on): nearest-rank length percentiles, a suggested maximum
+length, duplicate and shared (leaked) rows before and after normalising case and whitespace,
+label balance with class weights, and the length histogram."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.data.inspection import TextSpec
+
+PERCENTILES = (50, 90, 95, 99)
+_SPACES = re.compile(r"\s+")
+
+
+def percentiles(lengths: Sequence[int]) -> dict[str, int]:
+    """Nearest-rank p50/p90/p95/p99 and the maximum of `lengths`."""
+    import numpy as np
+
+    if not lengths:
+        return {}
+    values = np.percentile(np.asarray(lengths), PERCENTILES, method="inverted_cdf")
+    found = {f"p{p}": int(v) for p, v in zip(PERCENTILES, values, strict=True)}
+    return {**found, "max": int(max(lengths))}
+
+
+def suggested_max_length(p95: int, limit: int | None) -> int:
+    """p95 rounded up to a multiple of 8 (of 32 from 128 on: fewer distinct shapes), at most
+    `limit` (the model's)."""
+    step = 32 if p95 >= 128 else 8
+    value = max(step, math.ceil(p95 / step) * step)
+    return min(value, limit) if limit else value
+
+
+def normalized(text: str) -> str:
+    """Lower-cased, whitespace runs made one space, ends stripped: the leakage key."""
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+def duplicates(keys: Sequence[str]) -> int:
+    """Rows equal to an earlier row (3 equal rows: 2 duplicates)."""
+    return len(keys) - len(set(keys))
+
+
+def shared_rows(keys: Sequence[str], train: set[str]) -> int:
+    """Rows of an evaluation split whose key is also a train row's."""
+    return sum(1 for key in keys if key in train)
+
+
+def label_balance(values: Iterable[Any], names: Sequence[str] | None) -> dict[str, Any]:
+    """Counts per class (list cells: each element), shares, weights n/(k*count), the ratio of
+    the largest to the smallest count; numbers that are not classes: mean/min/max instead."""
+    flat: list[Any] = []
+    for value in values:
+        if isinstance(value, list):
+            flat.extend(value)
+        elif value is not None:
+            flat.append(value)
+    if flat and all(isinstance(v, float) and not v.is_integer() for v in flat[:100]):
+        return {"numeric": {"mean": sum(flat) / len(flat), "min": min(flat), "max": max(flat)}}
+    counts = Counter(flat)
+    named = {
+        (names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(v)): c
+        for v, c in sorted(counts.items(), key=lambda item: str(item[0]))
+    }
+    total, classes = sum(named.values()), len(named)
+    if not total:
+        return {}
+    return {
+        "counts": named,
+        "shares": {k: c / total for k, c in named.items()},
+        "class_weights": {k: total / (classes * c) for k, c in named.items()},
+        "imbalance_ratio": max(named.values()) / min(named.values()),
+    }
+
+
+def draw_histogram(
+    lengths: dict[str, dict[str, list[int]]],
+    specs: Sequence[TextSpec],
+    suggested: dict[str, int | None],
+    path: Path,
+) -> Path:
+    """One panel per sequence: train and evaluation length histograms, the configured
+    maximum (solid) and the suggested one (dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(specs), 1, figsize=(8, 3 * len(specs)), squeeze=False)
+    for axis, spec in zip(axes[:, 0], specs, strict=True):
+        for split, values in lengths[spec.name].items():
+            if values:
+                axis.hist(values, bins=50, alpha=0.5, label=f"{split} ({len(values)} rows)")
+        if spec.max_length:
+            axis.axvline(
+                spec.max_length, color="black", label=f"{spec.max_length_key}={spec.max_length}"
+            )
+        if suggested.get(spec.name):
+            axis.axvline(
+                suggested[spec.name],
+                color="red",
+                linestyle="--",
+                label=f"suggested {suggested[spec.name]}",
+            )
+        axis.set_title(f"tokens per row: {spec.name}")
+        axis.set_xlabel("tokens")
+        axis.set_ylabel("rows")
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+# ----------------------------------------------------------------------------- report
