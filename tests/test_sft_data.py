@@ -280,24 +280,40 @@ def test_overlong_prompts_are_dropped_and_counted_or_named(tmp_path: Path) -> No
 
 
 # ------------------------------------------------------------------------------ bad rows
+EMPTY_ANSWER = {
+    "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": ""}]
+}
+
+
 @pytest.mark.parametrize(
-    ("bad", "words"),
+    ("bad", "words", "options"),
     [
-        ({"messages": [{"role": "robot", "content": "x"}]}, "message 0 has unknown role 'robot'"),
         (
-            {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": ""}]},
-            "message 1 is an empty assistant turn",
+            {"messages": [{"role": "robot", "content": "x"}]},
+            "message 0 has unknown role 'robot'",
+            {},
         ),
+        (EMPTY_ANSWER, "message 1 is an empty assistant turn", {"on_empty": "error"}),
     ],
 )
 def test_bad_rows_are_named_by_file_line_and_column(
-    bad: dict[str, Any], words: str, tmp_path: Path
+    bad: dict[str, Any], words: str, options: dict[str, Any], tmp_path: Path
 ) -> None:
     rows = _rows("messages")
     train = [*rows[:2], bad, *rows[2:]]
     folder = _write(tmp_path / "d", {"train": train, "validation": rows[:2], "test": rows[:2]})
     with pytest.raises(DataError, match=rf"train\.jsonl:3 column 'messages': {words}"):
-        _datamodule(_tokenizer(), folder)
+        _datamodule(_tokenizer(), folder, **options)
+
+
+def test_rows_with_an_empty_answer_are_dropped_and_counted_by_default(tmp_path: Path) -> None:
+    """Real data has them (28 of Alpaca's outputs are empty): the default drops them."""
+    rows = _rows("messages")
+    train = [*rows[:2], EMPTY_ANSWER, *rows[2:], EMPTY_ANSWER]
+    folder = _write(tmp_path / "d", {"train": train, "validation": rows[:2], "test": rows[:2]})
+    datamodule = _datamodule(_tokenizer(), folder)
+    assert datamodule.dropped["train"] == 2
+    assert len(datamodule.datasets["train"]) == len(rows)
 
 
 def test_a_missing_chat_template_names_model_chat_template() -> None:

@@ -37,6 +37,7 @@ from lab.tasks.sft.chat import (
     FORMAT_COLUMNS,
     FORMATS,
     ChatError,
+    EmptyAnswer,
     detect_format,
     prompt_ids,
     render_chat,
@@ -65,6 +66,7 @@ class SFTDataModule(DataModule):
             `alpaca` (see `lab.tasks.sft.chat`).
         max_length: tokens per example; longer examples are truncated.
         on_overlong: `drop` or `error` for a row whose prompt alone fills `max_length`.
+        on_empty: `drop` (counted) or `error` for a row with an empty assistant turn.
         train_on_prompt: labels on every token, not only the assistant's (the config reads it
             from `task.module.train_on_prompt`).
         packing: pack several training examples per row (`lab.tasks.sft.packing`).
@@ -78,6 +80,7 @@ class SFTDataModule(DataModule):
         format: str = "auto",
         max_length: int = 1024,
         on_overlong: str = "drop",
+        on_empty: str = "drop",
         train_on_prompt: bool = False,
         packing: bool = False,
         **kwargs: Any,
@@ -85,6 +88,8 @@ class SFTDataModule(DataModule):
         super().__init__(tokenizer, **kwargs)
         if format != "auto" and format not in FORMATS:
             raise ConfigError(f"data.format={format!r}; choose auto or one of {', '.join(FORMATS)}")
+        if on_empty not in OVERLONG:
+            raise ConfigError(f"data.on_empty={on_empty!r}; choose one of {', '.join(OVERLONG)}")
         if on_overlong not in OVERLONG:
             raise ConfigError(
                 f"data.on_overlong={on_overlong!r}; choose one of {', '.join(OVERLONG)}"
@@ -95,6 +100,7 @@ class SFTDataModule(DataModule):
         self.format = format
         self.max_length = max_length
         self.on_overlong = on_overlong
+        self.on_empty = on_empty
         self.train_on_prompt = train_on_prompt
         self.packing = packing
         if tokenizer.pad_token_id is None:  # Llama 3 has none; padding is masked out anyway
@@ -130,7 +136,8 @@ class SFTDataModule(DataModule):
         # The chat template is not part of the tokenizer's own fingerprint (its vocabulary).
         evaluation = self._split != "train"
         template = self.tokenizer.chat_template
-        options = (self.format, self.max_length, self.on_overlong, self.train_on_prompt)
+        options: tuple[Any, ...] = (self.format, self.max_length, self.on_overlong)
+        options += (self.on_empty, self.train_on_prompt)
         return (*options, evaluation, template)
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -151,6 +158,13 @@ class SFTDataModule(DataModule):
                 if evaluation:
                     asked, reference = split_final_answer(messages)
                     prompt = prompt_ids(self.tokenizer, asked)
+            except EmptyAnswer as err:
+                if self.on_empty == "error":
+                    raise DataError(
+                        f"{self.where(split, row_id, err.column)}: {err} (data.on_empty=drop "
+                        "skips such rows)"
+                    ) from None
+                continue
             except ChatError as err:
                 raise DataError(f"{self.where(split, row_id, err.column)}: {err}") from None
             prompt_length = len(prompt) if evaluation else mask.index(1)
@@ -188,7 +202,8 @@ class SFTDataModule(DataModule):
             truncated = sum(dataset.with_format("arrow")["truncated"].to_pylist())
             self.truncated_share[name] = truncated / kept
             log.info(
-                "sft %s: %d examples, %d dropped (prompt >= data.max_length=%d), %d truncated "
+                "sft %s: %d examples, %d dropped (empty answer, or prompt >= data.max_length=%d), "
+                "%d truncated "
                 "(%.1f%%)",
                 name,
                 kept,
