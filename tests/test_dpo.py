@@ -315,8 +315,23 @@ def test_labels_cover_exactly_the_completion(tmp_path: Path) -> None:
 )
 def test_bad_rows_are_named(rows: list[dict[str, Any]], message: str, tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
-        _fixture_data(tmp_path, _write(tmp_path / "d", rows * 3).parent)
+        _fixture_data(tmp_path, _write(tmp_path / "d", rows * 3).parent, on_tie="error")
     assert message in str(error.value)
+
+
+def test_pairs_that_prefer_nothing_are_left_out_by_default(tmp_path: Path) -> None:
+    """Public preference sets hold some ties: `data.on_tie=drop` (the default) leaves out a
+    chosen equal to its rejected (strings or whole conversations) and an empty side."""
+    ties = [
+        {"prompt": "hello", "chosen": "HI", "rejected": "HI"},
+        {"chosen": PAIRS[2]["chosen"], "rejected": PAIRS[2]["chosen"]},
+        {"prompt": "hello", "chosen": "HI", "rejected": " "},
+    ]
+    rows = [*PAIRS * 4, *ties] * 5
+    datamodule = _fixture_data(tmp_path, _write(tmp_path / "d", rows).parent)
+    kept = sum(len(datamodule.datasets[s]) for s in ("train", "validation", "test"))
+    assert kept == len(PAIRS) * 4 * 5
+    assert sum(len(datamodule.ties[s]) for s in ("train", "validation", "test")) == 15
 
 
 def test_overlong_prompts_drop_or_error(tmp_path: Path) -> None:

@@ -292,7 +292,9 @@ def test_end_to_end_phases_add_up_to_the_wall_time(
 @pytest.mark.slow
 def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
     """`gpu_check.sh --cpu-smoke`: lab and HF Trainer (grouping off and on) for 2 steps of a
-    tiny model, one lab step; FSDP, DeepSpeed and QLoRA skipped with lab's own reason."""
+    tiny model, one lab step; FSDP, DeepSpeed and QLoRA skipped with lab's own reason; the LLM
+    part (packed SFT, DPO with LoRA) on a tiny random Llama saved as a Hub-style folder, with
+    its meter's record."""
     import os
     import subprocess
 
@@ -318,3 +320,26 @@ def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
     assert set(json.loads(raw.read_text())["runs"]) == {
         f"imdb/{r.split('|')[1].strip()[5:]}" for r in rows
     }
+
+    # Part 3. The tiny shape by hand: vocabulary 965 -> 1024 rows of 64 (tied with the output
+    # layer); per block q, o 64x64, k, v 64x32 (2 of 4 heads), gate, up, down 64x128, 2 norms;
+    # a final norm. LoRA r=8 on all 7 projections: r x (in + out) each.
+    block = 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64
+    params = 1024 * 64 + 2 * block + 64
+    lora = 2 * 8 * (2 * (64 + 64) + 2 * (64 + 32) + 3 * (64 + 128))
+    assert "3. sft: 2 step(s) OK" in summary and "3. dpo_lora: 1 step(s) OK" in summary
+    assert "3. sft_qlora: skipped (needs CUDA); lab.validate says: error:" in summary
+    assert "3. sft_ddp: skipped (0 CUDA GPU(s) visible" in summary
+    sft = json.loads((tmp_path / "llm-sft.json").read_text())
+    assert (sft["steps"], sft["timed_steps"]) == (2, 1)  # the first step is warm-up
+    assert (sft["total_params"], sft["trainable_params"]) == (params, params)
+    assert sft["param_dtypes"] == {"float32": params} and sft["precision"] == "32-true"
+    # Packed rows carry no attention mask: every token of the 2 rows of <= 256 counts.
+    assert 0 < sft["tokens"] == sft["padded_tokens"] <= 2 * 256
+    assert sft["attn_implementation"] == "sdpa" and sft["peak_rss_gib"] > 0
+    dpo = json.loads((tmp_path / "llm-dpo_lora.json").read_text())
+    assert (dpo["total_params"], dpo["trainable_params"]) == (params + lora, lora)
+    assert 0 < dpo["tokens"] <= dpo["padded_tokens"]  # chosen + rejected, padded per batch
+    table = (tmp_path / "llm.md").read_text().splitlines()[2:]
+    assert [r.split("|")[1].strip() for r in table] == ["sft", "dpo_lora"]
+    assert all(float(r.split("|")[6]) > 0 for r in table)  # tokens/s

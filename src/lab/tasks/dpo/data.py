@@ -2,9 +2,11 @@
 
 Each row becomes prompt+chosen and prompt+rejected token ids; labels are the ids on the
 completion tokens and -100 on the prompt (`lab.tasks.dpo.pairs` says how rows of each shape
-are read). Bad rows fail before any model loads, named `file:line column '...'`: a chosen equal
-to its rejected, a missing or empty field, a prompt of `max_length` tokens or more (with
-`on_overlong=error`; `drop` leaves such rows out and logs how many). Completions that do not
+are read). Bad rows fail before any model loads, named `file:line column '...'`: a missing
+field, a prompt of `max_length` tokens or more (with `on_overlong=error`; `drop` leaves such
+rows out and logs how many). A pair that prefers nothing (chosen equal to rejected, or an empty
+side: public preference sets have some) is left out and counted with `on_tie=drop` (the
+default), or named with `on_tie=error`. Completions that do not
 fit after their prompt are cut at `max_length` (both sides of the pair).
 """
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 INDEX = "pair_index"  # each pair's position in its split: the key of precomputed references
 STAGES = {"train": "train", "validation": "val", "test": "test"}
+# Why `make_pair` refuses a pair that prefers nothing (left out with `on_tie=drop`).
+TIES = ("chosen equals rejected", "chosen and rejected must be non-empty")
 
 
 class PreferenceDataModule(DataModule):
@@ -40,6 +44,8 @@ class PreferenceDataModule(DataModule):
             conversation).
         max_length: tokens per prompt+completion sequence; longer completions are cut.
         on_overlong: `drop` or `error` for rows whose prompt alone has `max_length` tokens.
+        on_tie: `drop` or `error` for a pair that prefers nothing (chosen equal to rejected,
+            or an empty chosen or rejected).
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
 
@@ -52,11 +58,16 @@ class PreferenceDataModule(DataModule):
         rejected_column: str = "rejected",
         max_length: int = 1024,
         on_overlong: str = "drop",
+        on_tie: str = "drop",
         **kwargs: Any,
     ) -> None:
         super().__init__(tokenizer, **kwargs)
         if on_overlong not in ("drop", "error"):
             raise ConfigError(f"data.on_overlong={on_overlong!r}; choose drop or error")
+        if on_tie not in ("drop", "error"):
+            raise ConfigError(f"data.on_tie={on_tie!r}; choose drop or error")
+        self.on_tie = on_tie
+        self.ties: dict[str, list[int]] = {}
         self.prompt_column = prompt_column
         self.chosen_column = chosen_column
         self.rejected_column = rejected_column
@@ -78,14 +89,19 @@ class PreferenceDataModule(DataModule):
         ):
             wanted["data.prompt_column"] = self.prompt_column
         self.require_columns(name, dataset, wanted)
-        pairs = self.pairs(dataset[:], name)
+        pairs = self.pairs(dataset[:], name, drop_ties=self.on_tie == "drop")
+        self.ties[name] = [i for i, p in enumerate(pairs) if p is None]
+        pairs = [p for p in pairs if p is not None]
         if not self.chat and any(isinstance(p.prompt, list) for p in pairs):
             raise ConfigError(
                 f"the {name} split holds chat messages but the tokenizer has no chat template; "
                 "set model.chat_template (a Jinja string or file)"
             )
-        lengths = [len(prompt_ids(self.tokenizer, p.prompt)) for p in pairs]
-        self.overlong[name] = [i for i, n in enumerate(lengths) if n >= self.max_length]
+        tied = set(self.ties[name])
+        rows = [i for i in range(len(dataset)) if i not in tied]
+        sizes = [len(prompt_ids(self.tokenizer, p.prompt)) for p in pairs]
+        lengths = dict(zip(rows, sizes, strict=True))
+        self.overlong[name] = [i for i, n in lengths.items() if n >= self.max_length]
         if self.overlong[name] and self.on_overlong == "error":
             row = self.overlong[name][0]
             raise DataError(
@@ -95,14 +111,19 @@ class PreferenceDataModule(DataModule):
                 "data.on_overlong=drop leaves them out)"
             )
 
-    def pairs(self, batch: dict[str, list[Any]], split: str | None = None) -> list[Pair]:
+    def pairs(
+        self, batch: dict[str, list[Any]], split: str | None = None, drop_ties: bool = False
+    ) -> list[Any]:
         """The pairs of a batch of raw rows; a bad row raises `DataError` (named when `split`
-        is given)."""
+        is given). With `drop_ties`, a pair that prefers nothing is None instead."""
         chosen, rejected = batch[self.chosen_column], batch[self.rejected_column]
         prompts = batch.get(self.prompt_column) or [None] * len(chosen)
-        pairs = []
+        pairs: list[Pair | None] = []
         for row, values in enumerate(zip(prompts, chosen, rejected, strict=True)):
             pair = make_pair(*values, chat=self.chat)
+            if isinstance(pair, str) and drop_ties and pair in TIES:
+                pairs.append(None)
+                continue
             if isinstance(pair, str):
                 column = self.prompt_column if pair.startswith("prompt") else self.chosen_column
                 where = self.where(split, row, column) if split else f"row {row}"
@@ -111,23 +132,41 @@ class PreferenceDataModule(DataModule):
         return pairs
 
     def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
-        """Leave out overlong prompts (`on_overlong=drop`) and number the pairs."""
+        """Leave out overlong prompts (`on_overlong=drop`) and pairs that prefer nothing
+        (`on_tie=drop`), and number the pairs."""
         import numpy as np
         from datasets.fingerprint import Hasher
 
         from lab.compat.datasets import fingerprint
 
-        dropped = set(self.overlong.get(name, ()))
-        if dropped:
+        ties = set(self.ties.get(name, ()))
+        if ties:
+            log.warning(
+                "%s split: left out %d of %d pairs that prefer nothing (chosen equal to "
+                "rejected, or an empty side; data.on_tie=drop)",
+                name,
+                len(ties),
+                len(dataset),
+            )
+        overlong = set(self.overlong.get(name, ()))
+        if overlong:
             log.warning(
                 "%s split: left out %d of %d pairs whose prompt has >= data.max_length=%d "
                 "tokens (data.on_overlong=drop)",
                 name,
-                len(dropped),
+                len(overlong),
                 len(dataset),
                 self.max_length,
             )
+        dropped = overlong | ties
+        if dropped:
             keep = [i for i in range(len(dataset)) if i not in dropped]
+            if not keep:
+                raise DataError(
+                    f"the {name} split has no pairs left: {len(overlong)} with a prompt of "
+                    f">= data.max_length={self.max_length} tokens, {len(ties)} that prefer "
+                    "nothing (chosen equal to rejected, or an empty side)"
+                )
             dataset = dataset.select(keep).flatten_indices()  # add_column needs a plain table
         return dataset.add_column(
             INDEX,
