@@ -184,7 +184,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[RECORD_ENV] = "1"
 
 
-# The longest test files, longest first (`pytest --durations`, 2026-12-01): pytest-xdist
+# The longest test files, longest first (`pytest --durations`, 2026-12-01/02): pytest-xdist
 # hands out whole files in collection order, so starting these first keeps both workers busy
 # to the end instead of leaving one alone with the 4-minute quickstart.
 LONGEST_FILES_FIRST = (
@@ -194,6 +194,10 @@ LONGEST_FILES_FIRST = (
     "test_reproducibility.py",
     "test_scale.py",
     "test_seq2seq.py",
+    "test_end_to_end_speed.py",
+    "test_sft.py",
+    "test_demo.py",
+    "test_streaming.py",
 )
 
 
