@@ -49,7 +49,9 @@ def model_facts(module: L.LightningModule) -> dict[str, Any]:
         None,
     )
     params = list(module.parameters())
-    dtypes = Counter(str(p.dtype).removeprefix("torch.") for p in params)
+    dtypes: Counter[str] = Counter()  # parameters (elements, as stored) per dtype
+    for p in params:
+        dtypes[str(p.dtype).removeprefix("torch.")] += p.numel()
     return {
         "attn_implementation": getattr(config, "_attn_implementation", None),
         "total_params": sum(p.numel() for p in params),
