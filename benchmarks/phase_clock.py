@@ -2,7 +2,9 @@
 ended, for `end_to_end.py` (added to the run as `+callbacks.phase_clock=...` with this folder on
 PYTHONPATH; it only reads the clock).
 
-Each event is one JSON line `{"event": ..., "time": <time.time()>}` appended to `path`:
+Each event is one JSON line `{"event": ..., "time": <time.time()>, "rss_mb": ..., "peak_rss_mb":
+...}` appended to `path` (resident memory now and the process's peak so far, from
+`/proc/self/status`, where it exists):
 `fit_start`, `first_step` (the first training batch starts), `validation_start` /
 `validation_end` (each validation, during fit and after), `fit_end`, `test_start`, `test_end`.
 The driver adds the process's launch and exit times and the `data:` / `model:` lines of
@@ -19,6 +21,20 @@ from typing import Any
 import lightning as L
 
 
+def resident_memory() -> dict[str, float]:
+    """`rss_mb` (resident now) and `peak_rss_mb` (the peak so far) of this process."""
+    fields = {"VmRSS:": "rss_mb", "VmHWM:": "peak_rss_mb"}
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return {}
+    return {
+        fields[line.split()[0]]: int(line.split()[1]) / 1024
+        for line in lines
+        if line.split() and line.split()[0] in fields
+    }
+
+
 class PhaseClock(L.Callback):
     """Appends `{"event", "time"}` lines to `path` at the phase boundaries of a run."""
 
@@ -27,8 +43,9 @@ class PhaseClock(L.Callback):
         self.stepped = False
 
     def _note(self, event: str) -> None:
+        line = {"event": event, "time": time.time(), **resident_memory()}
         with self.path.open("a") as handle:
-            handle.write(json.dumps({"event": event, "time": time.time()}) + "\n")
+            handle.write(json.dumps(line) + "\n")
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._note("fit_start")

