@@ -67,7 +67,7 @@ RANGES: dict[str, str] = {
     # ---- data
     "data.seed":                             f"int in [0, {_SEED_MAX}]",
     "data.batch_size":                       "int >= 1",
-    "data.eval_batch_size":                  "null or int >= 1 ; null: data.batch_size",
+    "data.eval_batch_size":                  "null or int >= 1 ; null: batch_size (CPU), 4x (GPU)",
     "data.max_length":                       "int >= 1",
     "data.max_source_length":                "int >= 1",
     "data.max_target_length":                "int >= 1",
