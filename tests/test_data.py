@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler
 from lab.tasks.text_classification import TextClassificationDataModule
@@ -153,3 +154,16 @@ def test_length_grouping_keeps_four_mega_batches_on_a_small_split() -> None:
     assert sum(spreads) / len(spreads) > 3 * 31
     assert LengthGroupedBatchSampler(lengths, 32, seed=0, group_size=5).batches_per_group == 5
     assert LengthGroupedBatchSampler(lengths[:40], 32, seed=0).batches_per_group == 1
+
+
+def test_eval_batch_size_null_is_the_training_batch_on_cpu_and_4x_on_a_gpu(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    module = _module(tokenizer, batch_size=8, eval_batch_size=None)
+    assert module.eval_batch_size == (32 if torch.cuda.is_available() else 8)  # no Trainer yet
+    for device, expected in (("cpu", 8), ("cuda", 32)):
+        module.trainer = SimpleNamespace(  # type: ignore[assignment]
+            strategy=SimpleNamespace(root_device=torch.device(device))
+        )
+        assert module.eval_batch_size == expected
+    assert _module(tokenizer, batch_size=8, eval_batch_size=5).eval_batch_size == 5
