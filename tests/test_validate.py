@@ -156,11 +156,11 @@ def test_trainer_arguments_read_from_source_match_lightnings_signature() -> None
 
 
 def test_cuda_probe_agrees_with_torch() -> None:
-    from lab.config import rules
+    from lab.config import hardware_rules
 
     assert cuda_available() == torch.cuda.is_available()
     if torch.cuda.is_available():
-        assert rules._may_have_cuda(), "the quick probe must never deny a visible GPU"
+        assert hardware_rules._may_have_cuda(), "the quick probe must never deny a visible GPU"
 
 
 def test_columns_are_peeked_from_every_local_format(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def build_run_trainer(
 def streaming_validation(cfg: DictConfig) -> dict[str, int]:
     """A streamed train split is one endless epoch: the default `val_check_interval=1.0`
     (once per epoch) becomes once at the end of training, in batches (`max_steps` x gradient
-    accumulation). An integer the user gave is kept (`lab.config.rules.check_streaming`)."""
+    accumulation). An integer the user gave is kept (`lab.config.data_rules.check_streaming`)."""
     interval = cfg.trainer.get("val_check_interval")
     if not cfg.data.get("streaming") or not (isinstance(interval, float) and interval == 1.0):
         return {}

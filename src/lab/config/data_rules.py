@@ -1,0 +1,156 @@
+"""Data rules of `validate_config` (`lab.config.rules`): local data files and the columns a
+data config names (read from each file's header or first rows only), and what a streaming
+run needs. Cheap to import (no torch, datasets or transformers in the common path)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from lab.errors import ConfigError, DataError
+
+_JSON_ROWS_PEEKED = 100
+
+
+def check_local_data(cfg: DictConfig) -> None:
+    """With `data.path`, each split's file must hold every column the data config names."""
+    data = cfg.data
+    if not data.get("path"):
+        return
+    from lab.data.sources import local_data_files
+
+    _, files = local_data_files(data.path)  # a missing path, an empty file...: named here
+    wanted = named_columns(data)
+    splits = data.get("splits") or {}
+    for split in ("train", "validation", "test"):
+        source = splits.get(split, split)
+        if source is None or source not in files:
+            continue  # carved from train, or absent: the data module decides
+        present = peek_columns(Path(files[source]))
+        if present is None:
+            continue  # a layout the head converts itself (SQuAD JSON)
+        missing = [f"'{column}' ({key})" for key, column in wanted.items() if column not in present]
+        if missing:
+            # The data module's own wording, file first (`DataModule.require_columns`).
+            subject = (
+                f"column {missing[0]} is"
+                if len(missing) == 1
+                else f"columns {', '.join(missing)} are"
+            )
+            raise DataError(
+                f"{files[source]}: {subject} not in the {split} split; columns present: "
+                f"{', '.join(present) or 'none'}"
+            )
+
+
+def named_columns(data: DictConfig) -> dict[str, str]:
+    """`{"data.text_column": "review", "data.ending_columns[0]": "ending0", ...}`: the
+    columns a data config names, by the convention that such keys end in `_column(s)`."""
+    wanted: dict[str, str] = {}
+    for key in data:
+        name = str(key)
+        if not name.endswith(("_column", "_columns")):
+            continue
+        value = data.get(name)
+        if isinstance(value, str) and value:
+            wanted[f"data.{name}"] = value
+        elif isinstance(value, ListConfig):
+            for index, column in enumerate(value):
+                wanted[f"data.{name}[{index}]"] = str(column)
+    return wanted
+
+
+def peek_columns(file: Path) -> list[str] | None:
+    """The column names of a local data file from its first line(s); None when unknown."""
+    suffixes = [s.lower() for s in file.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    kind = suffixes[-1] if suffixes else ""
+    if kind == ".txt":
+        return ["text"]  # one row per line, as the datasets `text` builder reads it
+    if kind == ".parquet":
+        import pyarrow.parquet
+
+        return list(pyarrow.parquet.read_schema(file).names)
+    opener: Any = gzip.open if file.name.lower().endswith(".gz") else open
+    with opener(file, "rb") as handle:
+        if kind in (".csv", ".tsv"):
+            # Bytes, then decoded leniently: a bad byte further down is the data module's
+            # to report (with its offset), not a reason to miss the header here.
+            header = handle.readline().decode("utf-8-sig", errors="replace")
+            rows = list(csv.reader(io.StringIO(header), delimiter="\t" if kind == ".tsv" else ","))
+            return rows[0] if rows else None
+        columns: dict[str, None] = {}
+        for line in itertools.islice(handle, _JSON_ROWS_PEEKED):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line.decode("utf-8-sig", errors="replace"))
+            except ValueError:
+                return None  # not JSON lines: one document (a list of rows, SQuAD JSON)
+            if not isinstance(row, dict) or isinstance(row.get("data"), list):
+                return None
+            columns.update(dict.fromkeys(str(k) for k in row))
+        return list(columns) or None
+
+
+def check_streaming(cfg: DictConfig) -> None:
+    """A streaming run trains by `trainer.max_steps`; refuse what cannot work with a stream."""
+    from lab.data.sources import interleave_sources, local_data_files
+
+    data, trainer = cfg.data, cfg.trainer
+    interleave = data.get("interleave")
+    if not data.get("streaming"):
+        if interleave:
+            raise ConfigError("data.interleave mixes streams: it needs data.streaming=true")
+        return
+    why = "data.streaming=true: the train stream repeats without epochs"
+    max_steps = trainer.get("max_steps")
+    if not isinstance(max_steps, int) or max_steps <= 0:
+        raise ConfigError(
+            f"{why}, so a run ends only at trainer.max_steps (now {max_steps}); give "
+            "trainer.max_steps=<optimizer steps>"
+        )
+    interval = trainer.get("val_check_interval")
+    if isinstance(interval, float) and interval == 1.0:
+        # The default: lab.training.fit.streaming_validation validates once, at the end.
+        interval = max_steps * int(trainer.get("accumulate_grad_batches") or 1)
+    if not isinstance(interval, int) or isinstance(interval, bool):
+        raise ConfigError(
+            f"{why}, so trainer.val_check_interval={interval} (a share of an epoch) has no "
+            f"meaning; give a number of batches, e.g. trainer.val_check_interval={max_steps}, "
+            "or leave the default (validate at the end)"
+        )
+    batches = max_steps * int(trainer.get("accumulate_grad_batches") or 1)
+    if interval > batches:
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} batches is more than the {batches} the run "
+            f"trains (trainer.max_steps={max_steps}): it would never validate"
+        )
+    every = trainer.get("check_val_every_n_epoch")
+    if every not in (None, 1):
+        raise ConfigError(
+            f"{why}; trainer.check_val_every_n_epoch={every} would never validate: remove it"
+        )
+    limit = trainer.get("limit_train_batches")
+    if limit not in (None, 1.0):
+        raise ConfigError(
+            f"{why}; trainer.limit_train_batches={limit} would restart the stream from its first "
+            "row after that many batches: remove it and set trainer.max_steps"
+        )
+    if data.get("group_by_length"):
+        raise ConfigError(
+            "data.group_by_length=true needs every row's length before training, which a stream "
+            "does not have; set data.group_by_length=false"
+        )
+    entries = OmegaConf.to_container(interleave, resolve=True) if interleave else None
+    for source in interleave_sources(entries):  # type: ignore[arg-type]
+        if source.path:
+            local_data_files(source.path)  # a missing path, an empty file...: named here
