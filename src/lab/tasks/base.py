@@ -64,6 +64,25 @@ class TaskModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch))
         return loss
 
+    def optimizer_step(
+        self,
+        epoch: int,
+        batch_idx: int,
+        optimizer: Any,
+        optimizer_closure: Callable[[], Any] | None = None,
+    ) -> None:
+        """Lightning's optimizer step, then the gradients freed (`set_to_none`) at once.
+
+        Lightning frees them only in the next step's closure, after that step's forward pass,
+        so one full set of gradients (4 bytes a parameter: 86 MiB for MiniLM) stayed alive
+        between steps, through every forward pass and through validation: +73 MB peak RSS
+        on a CPU run (issue 20). HF Trainer and a plain loop free them right after the step,
+        as here. Numbers are unchanged: the next backward starts from no gradient
+        either way, and with gradient accumulation this runs only on the stepping batch.
+        """
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        optimizer.zero_grad(set_to_none=True)
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.evaluation_step(batch, "val")
 
