@@ -140,6 +140,28 @@ def test_default_logger_writes_wandb_offline_without_credentials(
     assert "val/acc" in metrics
 
 
+def test_a_data_error_starts_no_wandb_run(
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """W&B starts in the background only once the data is ready (`lab.train.run`)."""
+    from lab.data.datamodule import DataModule
+    from lab.errors import DataError
+
+    def broken(self: Any, stage: str | None = None) -> None:
+        raise DataError("train.csv:3: label 7 is out of range")
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(DataModule, "setup", broken)
+    overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("logger=")]
+    cfg = compose_cfg(*overrides, "trainer.max_epochs=1", output_dir=tmp_path / "run")
+    with pytest.raises(DataError, match="out of range"):
+        run(cfg)
+    assert not (tmp_path / "run" / "wandb").exists() or not list(
+        (tmp_path / "run" / "wandb").glob("*run-*")
+    ), "no W&B run for a run that failed on its data"
+    assert "failed" in json.loads((tmp_path / "run" / "record.json").read_text())["status"]
+
+
 def test_test_report_has_confusion_matrix(tiny_run: tuple[dict[str, float], Path]) -> None:
     metrics, run_dir = tiny_run
     report = json.loads((run_dir / "test_report.json").read_text())

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.errors import ConfigError, DataError
 
+# JSON-lines rows read to learn a file's columns (rows may differ in their keys).
 _JSON_ROWS_PEEKED = 100
 
 

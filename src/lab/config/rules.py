@@ -64,7 +64,6 @@ __all__ = [
 # Options of lab's `build_trainer` that are not Lightning Trainer arguments.
 LAB_TRAINER_OPTIONS = ("compile", "reuse_freed_memory")
 _LAB_TRAINER = "lab.training.trainer.build_trainer"
-# JSON-lines rows read to learn a file's columns (rows may differ in their keys).
 
 
 def validate_config(cfg: DictConfig) -> None:

@@ -51,7 +51,7 @@ class DataModule(L.LightningDataModule):
         max_train_samples / max_eval_samples / max_test_samples: take a seeded random subset
             (many datasets are sorted by label, so a plain head would be one class).
         batch_size / eval_batch_size / num_workers: dataloader settings; `eval_batch_size`
-            None is `evaluation_batch_size`'s choice by device.
+            None: chosen by device (the `eval_batch_size` property).
         group_by_length: batch rows of similar length together (less padding), batches in a
             seeded random order (`lab.data.samplers.LengthGroupedBatchSampler`).
         length_group_size: batches per length-sorted group when `group_by_length`.

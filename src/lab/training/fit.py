@@ -103,10 +103,9 @@ def start_loggers_in_background(loggers: Sequence[Any]) -> None:
 
 
 def build_run_trainer(
-    cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = (), loggers: list[Any] | None = None
+    cfg: DictConfig, extra_callbacks: Sequence[L.Callback], loggers: list[Any]
 ) -> L.Trainer:
-    """`cfg.trainer` with the run's callbacks, loggers (the `logger` group's when not
-    given) and checkpoint plumbing."""
+    """`cfg.trainer` with the run's callbacks, its loggers and checkpoint plumbing."""
     import lightning as L
     from hydra.utils import instantiate
 
@@ -115,8 +114,6 @@ def build_run_trainer(
     from lab.training.validation_metrics import ValidationMetrics
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
-    if loggers is None:
-        loggers = instantiate_group(cfg.get("logger"))
     if not loggers:
         # Learning rates are logged to the loggers; with `logger=none` there is nowhere to go.
         lr_monitor = L.pytorch.callbacks.LearningRateMonitor
