@@ -31,7 +31,7 @@ from lab.run_dir.disk import (
     remove_stale_temporaries,
 )
 from lab.run_dir.records import RunRecord
-from lab.training.checkpointing import AtomicCheckpointIO
+from lab.training.checkpoint_writer import AtomicCheckpointIO
 
 from conftest import TINY_FIXTURE_RUN, lab_cli
 

@@ -12,7 +12,7 @@ import torch
 
 from lab.errors import EXIT_INTERRUPTED, LabError
 from lab.train import run
-from lab.training.checkpointing import AtomicCheckpointIO
+from lab.training.checkpoint_writer import AtomicCheckpointIO
 
 from conftest import TINY_FIXTURE_RUN, lab_cli
 

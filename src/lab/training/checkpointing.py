@@ -1,12 +1,7 @@
 """Checkpoints that survive kills, and everything exact resume needs.
 
-* `AtomicCheckpointIO` writes each checkpoint to a temporary file in the target directory,
-  fsyncs it and renames it over the target. Lightning's own writer stages the bytes in the
-  system temp dir and moves them, which is a copy (not atomic) whenever that dir is on another
-  filesystem: a kill mid-copy would leave a truncated `last.ckpt`. A write the OS refuses
-  (full disk, read-only, ...) removes the temporary file, keeps the previous checkpoint and
-  raises a `DiskError` naming the checkpoint and the OS reason (torch words a full disk as
-  `[enforce fail at inline_container.cc:672]`).
+* `AtomicCheckpointIO` (in `lab.training.checkpoint_writer`) writes each checkpoint to a
+  temporary file, fsyncs it and renames it over the target, the fsync off the training thread.
 * `ResumeStateCallback` stores the Python, NumPy and torch (CPU and CUDA) RNG states and the
   position in the training data in every checkpoint, and restores them on resume, so the
   resumed run sees the same batches and draws the same dropout masks as an uninterrupted run.
@@ -19,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -29,43 +23,15 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lab.errors import LabError
-from lab.run_dir.disk import disk_error, temporary_path
+from lab.training.checkpoint_writer import wait_for_checkpoints
 
 log = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "last.ckpt"
 DATA_POSITION_KEY = "lab_data_position"
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Save checkpoints with write-to-temp, fsync, rename in the same directory."""
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
-    ) -> None:
-        target = Path(path)
-        temporary = temporary_path(target)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with temporary.open("wb") as handle:
-                torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except Exception as err:
-            # torch wraps the OS error of a failed write in a RuntimeError; say what it was.
-            fault = disk_error(err, path=target)
-            if fault is not None:
-                raise fault from err
-            raise
-        finally:
-            # Also on a kill by an exception (SIGTERM, Ctrl-C): a partial file must not stay.
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
 
 
 class ResumeStateCallback(L.Callback):
@@ -174,6 +140,7 @@ class PreemptionCheckpoint(L.Callback):
             if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
                 path = self.dirpath / LAST_CHECKPOINT
                 trainer.save_checkpoint(path)
+                wait_for_checkpoints()  # durable before the process exits
                 log.warning("SIGTERM: saved %s at step %d", path, trainer.global_step)
         finally:
             self._arm(False)  # after the save: a second SIGTERM must not cut it short

@@ -110,7 +110,8 @@ def build_run_trainer(
     from hydra.utils import instantiate
 
     from lab.sweeps.pruning import trial_callbacks
-    from lab.training.checkpointing import AtomicCheckpointIO, ResumeStateCallback
+    from lab.training.checkpoint_writer import AtomicCheckpointIO
+    from lab.training.checkpointing import ResumeStateCallback
     from lab.training.validation_metrics import ValidationMetrics
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]

@@ -1,0 +1,199 @@
+"""Checkpoint files that survive kills and crashes, without the training loop waiting on disk.
+
+`AtomicCheckpointIO` writes each checkpoint to a hidden temporary file in the target directory
+(`lab.run_dir.disk.temporary_path`), fsyncs it and renames it over the target, so the target
+is always either the previous whole checkpoint or the new whole one. Lightning's own writer
+stages the bytes in the system temp dir and moves them, which is a copy (not atomic)
+whenever that dir is on another filesystem: a kill mid-copy would leave a truncated
+`last.ckpt`. A write the OS refuses (full disk, read-only, ...) removes the temporary file,
+keeps the previous checkpoint and raises a `DiskError` naming the checkpoint and the OS
+reason (torch words a full disk as `[enforce fail at inline_container.cc:672]`).
+
+**Publishing off the training thread.** Serializing a checkpoint into the page cache is fast
+(0.24 s for MiniLM's 272 MB of weights and AdamW state on the benchmark machine); the fsync
+that makes it durable took 1.1-1.6 s there, and a run writes two per epoch (the best one and
+`last.ckpt`). So in a single-process run the training thread only writes the bytes; a
+publisher thread per checkpoint fsyncs and renames it while training goes on. What must see
+the file waits for exactly what it needs:
+
+* loading a checkpoint that is still being published reads its (complete) temporary file
+  (the test pass after the last epoch loads the best checkpoint saved moments before);
+* removing one, or writing the same target again, waits for its publication first (a late
+  rename would otherwise bring back a removed file, or two writers share a temporary);
+* `wait_for_checkpoints()` waits for all and raises the first publication error; `lab.train`
+  calls it before it records a run as completed, and the SIGTERM checkpoint calls it before
+  the process exits. The threads are not daemons, so the interpreter waits for them too.
+
+With several processes (DDP) other ranks read the checkpoint right after Lightning's barrier,
+so there the rank that writes publishes before returning, as before. A publication that
+fails (an fsync refused by a full quota) keeps the previous checkpoint, removes the temporary
+file and raises its `DiskError` at the next checkpoint operation or at the wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.fabric.utilities.cloud_io import _load as load_lightning_checkpoint
+
+from lab.run_dir.disk import disk_error, temporary_path
+
+log = logging.getLogger(__name__)
+
+
+class _Publication:
+    """One checkpoint on its way from its temporary file to its target name."""
+
+    def __init__(self, handle: IO[bytes], temporary: Path, target: Path) -> None:
+        self.handle = handle
+        self.temporary = temporary
+        self.target = target
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, name=f"publish-{target.name}", daemon=False
+        )
+
+    def _run(self) -> None:
+        try:
+            _sync_and_rename(self.handle, self.temporary, self.target)
+        except BaseException as err:  # handed to the training thread, raised there
+            self.error = err
+        finally:
+            with _lock:
+                if _pending.get(self.target) is self:
+                    del _pending[self.target]
+                if self.error is not None:
+                    _failed.append(self)
+
+
+# Publications in flight, by target; finished ones that failed and are not yet reported.
+_lock = threading.Lock()
+_pending: dict[Path, _Publication] = {}
+_failed: list[_Publication] = []
+
+
+def _sync_and_rename(handle: IO[bytes], temporary: Path, target: Path) -> None:
+    """fsync and close `handle` (the temporary file), then rename it over `target`."""
+    try:
+        try:
+            os.fsync(handle.fileno())
+        finally:
+            handle.close()
+        with _lock:  # a reader resolving the name holds the lock: it sees one name or the other
+            os.replace(temporary, target)
+    except Exception as err:
+        fault = disk_error(err, path=target)
+        if fault is not None:
+            raise fault from err
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def _raise_failures() -> None:
+    """Raise the first error of a finished publication not reported yet."""
+    with _lock:
+        failed = _failed[:]
+        _failed.clear()
+    if failed:
+        raise failed[0].error  # type: ignore[misc]
+
+
+def _wait_for(target: Path) -> None:
+    with _lock:
+        publication = _pending.get(target)
+    if publication is not None:
+        publication.thread.join()
+    _raise_failures()
+
+
+def wait_for_checkpoints() -> None:
+    """Wait until every checkpoint this process wrote is durable under its name; raise the
+    first publication error (a `DiskError` for a disk fault)."""
+    with _lock:
+        publications = list(_pending.values())
+    for publication in publications:
+        publication.thread.join()
+    _raise_failures()
+
+
+def _several_processes() -> bool:
+    return (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and torch.distributed.get_world_size() > 1
+    )
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Save checkpoints with write-to-temp, fsync, rename in the same directory; the fsync
+    and rename run in a thread when this is the only process (see the module docstring)."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        target = Path(path)
+        _wait_for(target)
+        temporary = temporary_path(target)
+        handle: IO[bytes] | None = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = temporary.open("wb")
+            torch.save(checkpoint, handle)
+            handle.flush()
+        except BaseException as err:
+            # Also on a kill by an exception (SIGTERM, Ctrl-C): a partial file must not stay.
+            if handle is not None:
+                handle.close()
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            # torch wraps the OS error of a failed write in a RuntimeError; say what it was.
+            fault = disk_error(err, path=target) if isinstance(err, Exception) else None
+            if fault is not None:
+                raise fault from err
+            raise
+        if _several_processes():
+            _sync_and_rename(handle, temporary, target)
+            return
+        publication = _Publication(handle, temporary, target)
+        with _lock:
+            _pending[target] = publication
+        publication.thread.start()
+
+    def load_checkpoint(
+        self,
+        path: Any,
+        map_location: Callable[..., Any] | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        """Load `path`; one still being published is read from its complete temporary file."""
+        _raise_failures()
+        source = None
+        with _lock:
+            publication = _pending.get(Path(path))
+            if publication is not None:
+                # Under the lock the rename cannot slip between lookup and open; a miss means
+                # the rename is done (its thread has not yet said so) and the target is whole.
+                with contextlib.suppress(FileNotFoundError):
+                    source = publication.temporary.open("rb")
+        if source is None:
+            return super().load_checkpoint(path, map_location, weights_only)
+        with source:
+            return load_lightning_checkpoint(source, map_location, weights_only)  # type: ignore[no-any-return]
+
+    def remove_checkpoint(self, path: Any) -> None:
+        _wait_for(Path(path))
+        super().remove_checkpoint(path)
+
+    def teardown(self) -> None:
+        """Publications go on after the fit (they overlap the test pass); errors surface."""
+        _raise_failures()
