@@ -106,7 +106,6 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     from lab.config.rules import validate_config
     from lab.run_dir.finalize import finalize
     from lab.run_dir.records import RunRecord
-    from lab.training.checkpoint_writer import wait_for_checkpoints
     from lab.training.console import hydra_verbose, quiet_console
     from lab.training.distributed import job_scope
     from lab.training.fit import fit, instantiate_loggers, start_loggers_in_background
@@ -123,6 +122,8 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
         trainer, metrics = fit(cfg, parts, record, callbacks, loggers)
         finalize(cfg, parts, trainer, metrics, record)
         # Checkpoints are published off the training thread; the run is done when they are.
+        from lab.training.checkpoint_writer import wait_for_checkpoints
+
         wait_for_checkpoints()
     return metrics
 
