@@ -13,6 +13,7 @@ import pytest
 
 from lab.data.inspection import inspect_data
 from lab.data.inspection_stats import percentiles, suggested_max_length
+from lab.data.splits import read_splits
 from lab.inspect import main
 
 from conftest import FIXTURES, lab_cli
@@ -147,7 +148,7 @@ def test_a_carved_split_is_the_one_training_carves(compose_cfg: Any, tmp_path: P
     splits, carved = load_splits(cfg.data)
     assert carved == ["test", "validation"]
     data = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
-    trained = data._load_splits()  # what training reads, row for row
+    trained = read_splits(data)  # what training reads, row for row
     for name in ("train", "validation", "test"):
         assert splits[name]["review"][:] == trained[name]["review"][:], name
 

@@ -12,14 +12,9 @@ from typing import Any
 import pytest
 import torch
 
-from lab.tasks.masked_lm import (
-    IGNORE,
-    MaskedLMModule,
-    _numbered_words,
-    draw,
-    mask_tokens,
-    seeded_generator,
-)
+from lab.tasks.masked_lm.data import _numbered_words
+from lab.tasks.masked_lm.masking import IGNORE, draw, mask_tokens, seeded_generator
+from lab.tasks.masked_lm.module import MaskedLMModule
 
 from conftest import FIXTURES
 
@@ -107,7 +102,7 @@ def _datamodule(compose_cfg: Any, *overrides: str) -> Any:
 
 
 def test_any_data_config_gives_blocks_of_its_text(compose_cfg: Any) -> None:
-    from lab.tasks.masked_lm import MaskedLMDataModule
+    from lab.tasks.masked_lm.data import MaskedLMDataModule
 
     # A classification data config (labels ignored) and a causal-LM one (block_size).
     cfg, data = _datamodule(compose_cfg, "data=csv", *CSV, "data.max_length=16")
@@ -245,3 +240,23 @@ def test_a_classifier_starts_from_the_masked_lm_export(compose_cfg: Any, tmp_pat
     other = evaluation_config(trained, ["data=csv", *CSV, "data.max_length=32"], None)
     assert other.task.head == mlm.task.head
     assert other.data.mlm_probability == pytest.approx(0.15)
+
+
+# --------------------------------------------------------------------------- package layout
+def test_old_dotted_names_of_the_single_file_head_still_resolve() -> None:
+    """Run directories written before the package name the classes by their old paths in
+    config.yaml; `lab.eval` and `lab.train run=...` instantiate them by those names."""
+    from hydra.utils import get_class, get_method
+
+    import lab.tasks.masked_lm as package
+    from lab.tasks.masked_lm import data, masking, module, predictor
+
+    old = "lab.tasks.masked_lm."
+    assert get_class(old + "MaskedLMDataModule") is data.MaskedLMDataModule
+    assert get_class(old + "MaskedLMModule") is module.MaskedLMModule
+    assert get_class(old + "FillMaskPredictor") is predictor.FillMaskPredictor
+    assert get_method(old + "collate_blocks") is data.collate_blocks
+    assert package.mask_tokens is masking.mask_tokens and package.IGNORE == -100
+    assert {"MaskedLMModule", "seeded_generator", "draw"} <= set(dir(package))
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        package.NoSuchThing  # noqa: B018

@@ -568,7 +568,8 @@ def test_ddp_ranks_share_windows_and_score_each_question_once(
 # --------------------------------------------------------------------------- package layout
 def test_predictor_and_decoding_import_without_lightning() -> None:
     """`lab.predict` / `lab.serve` import the head's predictor: it must not pull in Lightning
-    (a fresh interpreter, since this one has long imported it)."""
+    (a fresh interpreter, since this one has long imported it). The masked-LM package head
+    (`lab.tasks.masked_lm`) is checked here too, in the same interpreter."""
     import subprocess
     import sys
 
@@ -577,10 +578,13 @@ def test_predictor_and_decoding_import_without_lightning() -> None:
         "import lab.tasks.question_answering.predictor\n"
         "import lab.tasks.question_answering.decoding\n"
         "from lab.tasks.question_answering import answer_questions\n"
+        "import lab.tasks.masked_lm.predictor\n"
+        "from lab.tasks.masked_lm import FillMaskPredictor, mask_tokens\n"
         "training = {'lightning', 'pytorch_lightning'}\n"
-        "package = 'lab.tasks.question_answering.'\n"
+        "packages = ('lab.tasks.question_answering.', 'lab.tasks.masked_lm.')\n"
+        "heavy = {package + name for package in packages for name in ('module', 'data')}\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in training\n"
-        "    or m in (package + 'module', package + 'data'))))\n"
+        "    or m in heavy)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120

@@ -1,5 +1,9 @@
 """The generic DataModule: source -> splits -> subsample -> tokenize (cached) -> dataloaders.
 
+Reading the source into splits (carving, subsampling) is `lab.data.splits`, or
+`lab.data.stream_setup` for a streamed train split; this module checks and tokenizes what they
+read and serves it to Lightning.
+
 Everything a head needs to decide (which columns, how to tokenize, what the labels are) is a
 hook that the head's own DataModule subclass implements in `lab/tasks/<head>.py`; this class
 holds only what every head shares.
@@ -7,7 +11,6 @@ holds only what every head shares.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -18,13 +21,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from lab.data.fingerprints import content_fingerprint, tokenizer_fingerprint
-from lab.data.origins import ROW_COLUMN, Origin, number_rows
+from lab.data.origins import Origin
 from lab.data.samplers import (
     EpochSeededSampler,
     LengthGroupedBatchSampler,
     LengthSortedBatchSampler,
 )
-from lab.data.sources import load_source, origins_of
+from lab.data.sources import load_source
+from lab.data.splits import SPLITS, read_splits
 from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -32,10 +36,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from lab.data.streaming import TrainStreamPlan
-
-log = logging.getLogger(__name__)
-
-SPLITS = ("train", "validation", "test")
 
 
 class DataModule(L.LightningDataModule):
@@ -226,7 +226,7 @@ class DataModule(L.LightningDataModule):
 
             raw, sample = prepare(self)
         else:
-            raw = self._load_splits()
+            raw = read_splits(self)
             sample = raw["train"]
         self.raw_sizes = {name: len(ds) for name, ds in raw.items()}
         self.split_fingerprints = {name: content_fingerprint(ds) for name, ds in raw.items()}
@@ -334,50 +334,6 @@ class DataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(self.seed),
             **kwargs,
         )
-
-    def _load_splits(self) -> dict[str, Dataset]:
-        source = self.load_raw()
-        train_name = self.source_splits.get("train") or "train"
-        if train_name not in source:
-            raise DataError(
-                f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
-            )
-        splits: dict[str, Dataset] = {"train": self._numbered("train", source, train_name)}
-        for lab_name in ("test", "validation"):
-            source_name = self.source_splits.get(lab_name)
-            if source_name and source_name in source:
-                splits[lab_name] = self._numbered(lab_name, source, source_name)
-                continue
-            self.origins[lab_name] = self.origins["train"]
-            fraction = self.test_fraction if lab_name == "test" else self.val_fraction
-            if len(splits["train"]) < 2:
-                raise DataError(
-                    f"the train split{self._from('train')} has {len(splits['train'])} row(s); "
-                    f"too few to carve a {lab_name} split from it"
-                )
-            carved = splits["train"].train_test_split(test_size=fraction, seed=self.seed)
-            splits["train"], splits[lab_name] = carved["train"], carved["test"]
-            log.info(
-                "carved a %s split of %d rows from train (seed %d)",
-                lab_name,
-                len(carved["test"]),
-                self.seed,
-            )
-        for name, dataset in splits.items():
-            if len(dataset) == 0:
-                raise DataError(f"the {name} split{self._from(name)} has no rows")
-            limit = self.max_samples[name]
-            if limit is not None and limit < len(dataset):
-                dataset = dataset.shuffle(seed=self.seed).select(range(limit))
-            self.row_indices[name] = dataset.with_format("arrow")[ROW_COLUMN].to_numpy()
-            splits[name] = dataset.remove_columns(ROW_COLUMN)
-        return {name: splits[name] for name in SPLITS}
-
-    def _numbered(self, name: str, source: DatasetDict, source_name: str) -> Dataset:
-        """Split `source_name` of `source` as lab's split `name`, its rows numbered."""
-        found = origins_of(source).get(source_name)
-        self.origins[name] = found or Origin(f"the {source_name} split", "rows")
-        return number_rows(source[source_name])
 
     def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
         from datasets.fingerprint import Hasher

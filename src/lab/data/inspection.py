@@ -115,7 +115,7 @@ def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
 
 # ----------------------------------------------------------------------------- splits
 def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
-    """The splits as training makes them (`DataModule._load_splits`: a missing validation or
+    """The splits as training makes them (`lab.data.splits.read_splits`: a missing validation or
     test split carved from train with the seed, then `max_*_samples` subsets), and the names
     of the carved ones. Mirrors the data module without importing Lightning."""
     from lab.data.sources import load_source

@@ -21,9 +21,7 @@ before the package existed name in their `config.yaml`.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from lab.tasks.lazy import lazy_exports
 from lab.tasks.question_answering.decoding import answer_questions
 
 __all__ = ["QuestionAnsweringDataModule", "QuestionAnsweringModule", "answer_questions"]
@@ -34,12 +32,4 @@ _LAZY = {
     "QuestionAnsweringModule": "lab.tasks.question_answering.module",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals)
