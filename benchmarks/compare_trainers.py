@@ -9,7 +9,8 @@ allowed: `+group_by_length` (lab's `data.group_by_length`, HF's `group_by_length
 `+bf16` (bf16-mixed for that implementation), `+compile` (`trainer.compile` / HF
 `torch_compile`), `+accumulate2` (each batch as two half-size micro-batches, gradients
 accumulated), `+reuse_memory` / `+glibc_memory` (freed CPU memory kept for reuse, lab's
-`trainer.reuse_freed_memory` default, or glibc's default allocator), e.g.
+`trainer.reuse_freed_memory` default, or glibc's default allocator), `+thp` (torch's
+transparent-huge-page allocation, `THP_MEM_ALLOC_ENABLE=1`), e.g.
 `lab+group_by_length+bf16`, `hf+reuse_memory`.
 Each run is its own subprocess (clean peak memory, no shared caches in memory); runs are
 alternated A B C D A B C D ... so machine noise hits all alike. Reported: the median of each
@@ -24,6 +25,7 @@ import contextlib
 import gzip
 import json
 import math
+import os
 import platform
 import random
 import statistics
@@ -51,6 +53,9 @@ OPTIONS: dict[str, list[str]] = {
     # lab.training.allocator's trainer.reuse_freed_memory (lab's default) / glibc's default allocator
     "reuse_memory": ["--freed-memory", "reuse"],
     "glibc_memory": ["--freed-memory", "glibc"],
+    # torch's own transparent-huge-page allocation of big CPU blocks (THP_MEM_ALLOC_ENABLE=1,
+    # read once at torch's first allocation, so set in the child's environment)
+    "thp": [],
 }
 
 
@@ -62,7 +67,7 @@ def implementation(value: str) -> str:
     unknown = [o for o in options if o not in OPTIONS]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown option(s) {unknown}: {', '.join(OPTIONS)}")
-    if name == "torch" and set(options) - {"bf16", "reuse_memory", "glibc_memory"}:
+    if name == "torch" and set(options) - {"bf16", "reuse_memory", "glibc_memory", "thp"}:
         raise argparse.ArgumentTypeError("the plain loop takes only +bf16 and +*_memory")
     return value
 
@@ -202,7 +207,8 @@ def main() -> None:
                     *(f"--lab-override={o}" for o in args.lab_override),
                 ]
                 started = time.time()
-                done = subprocess.run(command, capture_output=True, text=True)
+                env = {**os.environ, **({"THP_MEM_ALLOC_ENABLE": "1"} if "thp" in options else {})}
+                done = subprocess.run(command, capture_output=True, text=True, env=env)
                 if done.returncode != 0:
                     print(done.stderr[-3000:], file=sys.stderr)
                     raise SystemExit(f"{impl} on {dataset} failed")

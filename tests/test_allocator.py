@@ -1,5 +1,5 @@
 """`trainer.reuse_freed_memory` (lab.training.allocator): freed CPU blocks come back without page
-faults."""
+faults; `auto` keeps them unless the training batches vary in shape and hold big blocks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import textwrap
 import pytest
 
 from lab.errors import ConfigError
-from lab.training.allocator import ReuseFreedMemory
+from lab.training import allocator
+from lab.training.allocator import ReuseFreedMemory, largest_block_bytes, one_shape_share
 from lab.training.trainer import build_trainer
 
 ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
@@ -75,3 +76,84 @@ def test_unknown_trainer_option_lists_lab_switches() -> None:
         build_trainer(max_epoch=3)
     assert "compile, reuse_freed_memory, " in str(err.value)
     assert "max_epochs" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- auto
+class Rows:
+    """A data module stand-in: a tokenized train split and its batching."""
+
+    def __init__(self, lengths: list[int], batch_size: int, grouped: bool = False) -> None:
+        from datasets import Dataset
+
+        self.datasets = {"train": Dataset.from_dict({"input_ids": [[1] * n for n in lengths]})}
+        self.batch_size = batch_size
+        self.group_by_length = grouped
+
+
+def test_one_shape_share_is_the_chance_a_batch_holds_a_longest_row() -> None:
+    # Half the rows at the longest length (4): a random batch of 2 misses it with 0.5^2.
+    assert one_shape_share(Rows([4, 4, 2, 3], batch_size=2)) == pytest.approx(0.75)
+    # Grouped by length, only the batches of the longest rows have that shape.
+    assert one_shape_share(Rows([4, 4, 2, 3], batch_size=2, grouped=True)) == pytest.approx(0.5)
+    # IMDB-like: 60% of reviews cut at the limit, batch 16: all but 0.4^16.
+    assert one_shape_share(Rows([256] * 6 + [100] * 4, batch_size=16)) == pytest.approx(1 - 0.4**16)
+    # QA-like: 1 window in 25 at the limit, batch 16: fewer than half the batches.
+    assert one_shape_share(Rows([384] + [150] * 24, batch_size=16)) == pytest.approx(
+        1 - (24 / 25) ** 16
+    )
+    assert one_shape_share(None) is None
+    assert one_shape_share(type("Streamed", (), {"datasets": {}})()) is None
+
+
+class StandIn:
+    """A trainer (its `datamodule`) or a LightningModule (its HF `model`) stand-in."""
+
+    def __init__(self, datamodule: object = None, heads: int | None = 12) -> None:
+        self.datamodule = datamodule
+        config = type("Config", (), {"num_attention_heads": heads} if heads else {})()
+        self.model = type("Model", (), {"config": config})()
+
+
+def test_largest_block_is_one_layers_attention_scores_for_the_longest_batch() -> None:
+    qa = Rows([384] + [150] * 24, batch_size=16)
+    assert largest_block_bytes(qa, StandIn().model) == 16 * 12 * 384 * 384 * 4  # 113 MiB
+    assert largest_block_bytes(qa, StandIn(heads=None).model) is None
+    assert largest_block_bytes(None, StandIn().model) is None
+
+
+QA = [384] + [150] * 24  # 1 window in 25 at the limit: under half the batches of 16
+IMDB = [256] * 6 + [100] * 4  # most reviews cut at the limit: nearly every batch
+
+
+@pytest.mark.parametrize(
+    ("mode", "lengths", "batch", "heads", "kept"),
+    [
+        ("auto", IMDB, 16, 12, True),  # one shape: keep freed memory
+        ("auto", QA, 16, 12, False),  # shapes vary, 113 MiB blocks: glibc's defaults
+        ("auto", [64] + [20] * 24, 32, 12, True),  # shapes vary, blocks of 6 MiB: keep
+        (True, QA, 16, 12, True),  # forced
+        ("auto", None, 16, 12, True),  # lengths unknown (streamed): as before
+        ("auto", QA, 16, None, True),  # a model without attention heads: as before
+    ],
+)
+def test_auto_keeps_freed_memory_unless_shapes_vary_and_blocks_are_big(
+    mode: bool | str,
+    lengths: list[int] | None,
+    batch: int,
+    heads: int | None,
+    kept: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(allocator, "reuse_freed_memory", lambda on: calls.append(on) or True)
+    callback = ReuseFreedMemory(mode)
+    trainer = StandIn(Rows(lengths, batch_size=batch) if lengths else None)
+    module = StandIn(heads=heads)
+    callback.setup(trainer, module, "fit")  # type: ignore[arg-type]
+    callback.teardown(trainer, module, "fit")  # type: ignore[arg-type]
+    assert calls == ([True, False] if kept else [])
+
+
+def test_an_unknown_reuse_freed_memory_value_is_refused_in_words() -> None:
+    with pytest.raises(ConfigError, match=r"reuse_freed_memory='sometimes'; valid: auto, true"):
+        build_trainer(reuse_freed_memory="sometimes", accelerator="cpu", logger=False)

@@ -257,7 +257,7 @@ class DataModule(L.LightningDataModule):
         replicas, rank = self._distribution()
         if self.group_by_length:
             sampler = LengthGroupedBatchSampler(
-                _lengths(dataset),
+                row_lengths(dataset),
                 self.batch_size,
                 self.seed,
                 self.length_group_size,
@@ -306,7 +306,7 @@ class DataModule(L.LightningDataModule):
         # rank takes every N-th row; Lightning's default DistributedSampler would pad the split
         # with repeated rows so every rank gets as many, and metrics would count them twice.
         replicas, rank = self._distribution()
-        lengths = _lengths(self.datasets[split])
+        lengths = row_lengths(self.datasets[split])
         sampler = LengthSortedBatchSampler(lengths, self.eval_batch_size, replicas, rank)
         return self._loader(split, batch_sampler=sampler)
 
@@ -363,7 +363,7 @@ class DataModule(L.LightningDataModule):
         return encoded
 
 
-def _lengths(dataset: Dataset) -> list[int]:
+def row_lengths(dataset: Dataset) -> list[int]:
     """Token count of every row, computed on the Arrow column (no Python lists of ids); for
     rows of several sequences (multiple choice: one per ending), the longest one's."""
     import numpy as np

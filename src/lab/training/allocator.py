@@ -18,6 +18,25 @@ restored and the heap is trimmed; glibc's adaptive mmap threshold stays fixed af
 long-lived process, as after any `mallopt` call). Numbers are unchanged: this decides where
 memory comes from, not what is computed. On a non-glibc C library (macOS, musl) it does nothing. GPU
 tensors use CUDA's own caching allocator; this touches only host memory.
+
+**When (`auto`, the default).** Kept memory is reused well only when the steps ask for the same
+blocks again, i.e. when most batches have one padded shape (IMDB at 256 tokens: nearly every
+batch of 16 holds a review cut at 256). When shapes vary (extractive QA: SQuAD-shaped windows,
+median 152 tokens, 4% at the full 384; length-grouped batches; short sentences), the heap is cut
+into free chunks that the next long batch's blocks do not fit, and it grows past the live peak
+of a step on almost every long batch: MiniLM on 500 SQuAD-shaped questions peaked at 5.5 GB
+with the setting against 5.0 GB without, at the same speed (168 s vs 170 s); an HF Trainer
+script padding every window to 384 peaked at 4.4 GB (`benchmarks/qa_memory.py`, RESULTS.md).
+Where all blocks are small, keeping them costs nothing and glibc's own trimming costs more: the
+demo set's sentences (batch 32 x 64 tokens) peaked at 1.42 GB and ran 1.09-1.26x the HF
+script's time without the setting, against 1.32 GB and 0.98-1.04x with it. So `auto` turns the
+setting off only when both hold: fewer than `ONE_SHAPE_SHARE` of the training batches are
+expected to be padded to the split's longest row (`1 - (1 - p)^batch` for random batches where
+a share `p` of rows is at the longest length, `p` itself with `data.group_by_length`), and the
+longest batch's attention scores (batch x heads x length^2 x 4 bytes) exceed glibc's largest
+mmap threshold, 32 MiB (QA windows: 16 x 12 x 384^2 x 4 = 113 MiB; length-grouped IMDB at 256:
+50 MiB; the demo set: 6 MiB). Data or models whose shapes are unknown before training
+(streamed data) keep the setting on, as before. `true` / `false` force it.
 """
 
 from __future__ import annotations
@@ -26,6 +45,7 @@ import ctypes
 import logging
 import platform
 from functools import cache
+from typing import Any
 
 import lightning as L
 
@@ -74,12 +94,82 @@ def reuse_freed_memory(enabled: bool) -> bool:
     return bool(done)
 
 
+# `auto` keeps freed memory when at least this share of training batches has one padded shape,
+ONE_SHAPE_SHARE = 0.9
+# or when the largest block of a step stays below glibc's largest mmap threshold (32 MiB): the
+# heap then holds only blocks glibc keeps there anyway.
+MMAP_THRESHOLD_MAX = 32 * 2**20
+
+
+def one_shape_share(datamodule: Any) -> float | None:
+    """The expected share of `datamodule`'s training batches padded to the split's longest
+    row, or None when unknown (no tokenized, loaded train split: streamed data)."""
+    lengths = _train_lengths(datamodule)
+    if lengths is None:
+        return None
+    longest = max(lengths)
+    at_longest = sum(length == longest for length in lengths) / len(lengths)
+    if getattr(datamodule, "group_by_length", False):
+        return at_longest  # rows of similar length share batches: few batches hold the longest
+    return 1.0 - (1.0 - at_longest) ** int(getattr(datamodule, "batch_size", 1))
+
+
+def largest_block_bytes(datamodule: Any, model: Any) -> int | None:
+    """Bytes of one layer's float32 attention scores for the longest training batch (batch x
+    heads x length^2 x 4), the largest block of a transformer's step; None when unknown."""
+    lengths = _train_lengths(datamodule)
+    config = getattr(model, "config", None)
+    heads = getattr(config, "num_attention_heads", None)
+    if lengths is None or not isinstance(heads, int):
+        return None
+    return int(getattr(datamodule, "batch_size", 1)) * heads * max(lengths) ** 2 * 4
+
+
+def _train_lengths(datamodule: Any) -> list[int] | None:
+    from datasets import Dataset
+
+    from lab.data.datamodule import row_lengths
+
+    train = (getattr(datamodule, "datasets", None) or {}).get("train")
+    if not isinstance(train, Dataset) or "input_ids" not in train.column_names or not len(train):
+        return None
+    return row_lengths(train)
+
+
 class ReuseFreedMemory(L.Callback):
-    """Keeps freed CPU memory for reuse while a Trainer runs (see the module docstring)."""
+    """Keeps freed CPU memory for reuse while a Trainer runs (see the module docstring).
+
+    `auto`: unless the training batches vary in shape and hold blocks above glibc's largest
+    mmap threshold (`one_shape_share`, `largest_block_bytes`)."""
+
+    def __init__(self, mode: bool | str = True) -> None:
+        self.mode = mode
+        self._on = False
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not reuse_freed_memory(True):
+        self._on = self.mode is True or (self.mode == "auto" and self._pays(trainer, pl_module))
+        if self._on and not reuse_freed_memory(True):
             log.debug("trainer.reuse_freed_memory: not a glibc system, nothing changed")
 
+    def _pays(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
+        datamodule = getattr(trainer, "datamodule", None)
+        share = one_shape_share(datamodule)
+        block = largest_block_bytes(datamodule, getattr(pl_module, "model", None))
+        decision = (
+            share is None
+            or block is None
+            or share >= ONE_SHAPE_SHARE
+            or block <= MMAP_THRESHOLD_MAX
+        )
+        log.debug(
+            "trainer.reuse_freed_memory=auto: %s (batches at one shape: %s, largest block: %s)",
+            "on" if decision else "off",
+            "unknown" if share is None else f"{share:.2f}",
+            "unknown" if block is None else f"{block / 2**20:.0f} MiB",
+        )
+        return decision
+
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        reuse_freed_memory(False)
+        if self._on:
+            reuse_freed_memory(False)
+            self._on = False

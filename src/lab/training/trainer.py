@@ -1,10 +1,11 @@
 """Build the Lightning Trainer from `conf/trainer`, with lab's own switches.
 
 `trainer.compile=true` compiles the Hugging Face model with `torch.compile` (in place, so
-checkpoints and the export keep their parameter names). `trainer.reuse_freed_memory=true`
-(the default) keeps freed CPU memory for the next step instead of page-faulting it back
-(`lab.training.allocator`; no effect on numbers). Every other key is a
-`lightning.pytorch.Trainer` argument, checked here so a typo gets the list of valid ones.
+checkpoints and the export keep their parameter names). `trainer.reuse_freed_memory` keeps
+freed CPU memory for the next step instead of page-faulting it back (`auto`, the default: when
+most training batches have one padded shape; `lab.training.allocator`; no effect on
+numbers). Every other key is a `lightning.pytorch.Trainer` argument, checked here so a typo
+gets the list of valid ones.
 
 `use_distributed_sampler` is always off: lab's data module gives every rank its share itself
 (`lab.data.samplers`: the same global batches as one process, length-grouped or not; eval
@@ -33,10 +34,11 @@ class CompileModel(L.Callback):
 
 
 def build_trainer(
-    compile: bool = False, reuse_freed_memory: bool = True, **kwargs: Any
+    compile: bool = False, reuse_freed_memory: bool | str = "auto", **kwargs: Any
 ) -> L.Trainer:
     """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile` and
-    `ReuseFreedMemory` when `reuse_freed_memory`."""
+    `ReuseFreedMemory` unless `reuse_freed_memory` is false (`auto`: it decides from the data,
+    `lab.training.allocator`)."""
     from lab.training.allocator import ReuseFreedMemory
 
     valid = inspect.signature(L.Trainer.__init__).parameters
@@ -47,7 +49,11 @@ def build_trainer(
             f"unknown trainer option(s) {unknown}; valid: compile, reuse_freed_memory, {names}"
         )
     ours: list[L.Callback] = [CompileModel()] if compile else []
-    ours += [ReuseFreedMemory()] if reuse_freed_memory else []
+    if reuse_freed_memory not in (True, False, "auto"):
+        raise ConfigError(
+            f"trainer.reuse_freed_memory={reuse_freed_memory!r}; valid: auto, true, false"
+        )
+    ours += [ReuseFreedMemory(reuse_freed_memory)] if reuse_freed_memory else []
     if ours:
         kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *ours]
     if kwargs.get("use_distributed_sampler"):
