@@ -23,6 +23,35 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 
+def epoch_job_arguments(args: argparse.Namespace, metric: str, **extra: Any) -> Any:
+    """`TrainingArguments` of issue 20's job: linear schedule with warmup, clipping at 1.0, an
+    evaluation and a checkpoint each epoch, the best (on `metric`) reloaded at the end."""
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(args.out.with_suffix(".hf")),
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.eval_batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of all steps
+        lr_scheduler_type="linear",
+        num_train_epochs=args.epochs,
+        max_grad_norm=1.0,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        logging_steps=10,
+        report_to=[],
+        seed=args.seed,
+        use_cpu=not torch.cuda.is_available(),
+        **extra,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="train/validation/test.jsonl")
@@ -41,14 +70,12 @@ def main() -> None:
     marks: dict[str, float] = {"started": STARTED}
 
     import numpy as np
-    import torch
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,
         Trainer,
         TrainerCallback,
-        TrainingArguments,
         set_seed,
     )
 
@@ -87,25 +114,9 @@ def main() -> None:
             finally:
                 evaluations.append(time.time() - started)
 
-    training_args = TrainingArguments(
-        output_dir=str(args.out.with_suffix(".hf")),
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_steps=args.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of all steps
-        lr_scheduler_type="linear",
-        num_train_epochs=args.epochs,
-        max_grad_norm=1.0,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model="accuracy",
-        logging_steps=10,
-        report_to=[],
-        seed=args.seed,
-        use_cpu=not torch.cuda.is_available(),
+    training_args = epoch_job_arguments(
+        args,
+        "accuracy",
         train_sampling_strategy="group_by_length" if args.group_by_length else "random",
     )
     trainer = TimedTrainer(

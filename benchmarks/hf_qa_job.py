@@ -114,6 +114,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE))
+    from hf_job import epoch_job_arguments
     from phase_clock import resident_memory
 
     marks: dict[str, dict[str, float]] = {"started": {"time": STARTED}}
@@ -121,14 +122,12 @@ def main() -> None:
     def mark(name: str) -> None:
         marks[name] = {"time": time.time(), **resident_memory()}
 
-    import torch
     from datasets import load_dataset
     from transformers import (
         AutoModelForQuestionAnswering,
         AutoTokenizer,
         Trainer,
         TrainerCallback,
-        TrainingArguments,
         default_data_collator,
         set_seed,
     )
@@ -188,26 +187,7 @@ def main() -> None:
                 evaluations.append(time.time() - started)
                 mark(f"evaluation_{len(evaluations) - 1}_end")
 
-    training_args = TrainingArguments(
-        output_dir=str(args.out.with_suffix(".hf")),
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_steps=args.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of all steps
-        lr_scheduler_type="linear",
-        num_train_epochs=args.epochs,
-        max_grad_norm=1.0,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model="f1",
-        logging_steps=10,
-        report_to=[],
-        seed=args.seed,
-        use_cpu=not torch.cuda.is_available(),
-    )
+    training_args = epoch_job_arguments(args, "f1")
     trainer = TimedTrainer(
         model=model,
         args=training_args,
