@@ -13,7 +13,12 @@ import pytest
 
 from lab.errors import ConfigError
 from lab.training import allocator
-from lab.training.allocator import ReuseFreedMemory, largest_block_bytes, one_shape_share
+from lab.training.allocator import (
+    ReuseFreedMemory,
+    largest_block_bytes,
+    one_shape_share,
+    train_lengths,
+)
 from lab.training.trainer import build_trainer
 
 ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
@@ -92,17 +97,21 @@ class Rows:
 
 def test_one_shape_share_is_the_chance_a_batch_holds_a_longest_row() -> None:
     # Half the rows at the longest length (4): a random batch of 2 misses it with 0.5^2.
-    assert one_shape_share(Rows([4, 4, 2, 3], batch_size=2)) == pytest.approx(0.75)
+    assert one_shape_share([4, 4, 2, 3], 2, grouped=False) == pytest.approx(0.75)
     # Grouped by length, only the batches of the longest rows have that shape.
-    assert one_shape_share(Rows([4, 4, 2, 3], batch_size=2, grouped=True)) == pytest.approx(0.5)
+    assert one_shape_share([4, 4, 2, 3], 2, grouped=True) == pytest.approx(0.5)
     # IMDB-like: 60% of reviews cut at the limit, batch 16: all but 0.4^16.
-    assert one_shape_share(Rows([256] * 6 + [100] * 4, batch_size=16)) == pytest.approx(1 - 0.4**16)
+    assert one_shape_share([256] * 6 + [100] * 4, 16, grouped=False) == pytest.approx(1 - 0.4**16)
     # QA-like: 1 window in 25 at the limit, batch 16: fewer than half the batches.
-    assert one_shape_share(Rows([384] + [150] * 24, batch_size=16)) == pytest.approx(
+    assert one_shape_share([384] + [150] * 24, 16, grouped=False) == pytest.approx(
         1 - (24 / 25) ** 16
     )
-    assert one_shape_share(None) is None
-    assert one_shape_share(type("Streamed", (), {"datasets": {}})()) is None
+
+
+def test_train_lengths_are_the_token_counts_of_the_train_split_or_unknown() -> None:
+    assert train_lengths(Rows([3, 1, 2], batch_size=2)) == [3, 1, 2]
+    assert train_lengths(None) is None
+    assert train_lengths(type("Streamed", (), {"datasets": {}})()) is None
 
 
 class StandIn:
@@ -115,10 +124,7 @@ class StandIn:
 
 
 def test_largest_block_is_one_layers_attention_scores_for_the_longest_batch() -> None:
-    qa = Rows([384] + [150] * 24, batch_size=16)
-    assert largest_block_bytes(qa, StandIn().model) == 16 * 12 * 384 * 384 * 4  # 113 MiB
-    assert largest_block_bytes(qa, StandIn(heads=None).model) is None
-    assert largest_block_bytes(None, StandIn().model) is None
+    assert largest_block_bytes([384] + [150] * 24, 16, 12) == 16 * 12 * 384 * 384 * 4  # 113 MiB
 
 
 QA = [384] + [150] * 24  # 1 window in 25 at the limit: under half the batches of 16

@@ -141,8 +141,13 @@ def test_with_several_processes_the_writer_publishes_before_returning(
 ) -> None:
     # Other DDP ranks read the checkpoint right after Lightning's barrier.
     monkeypatch.setattr(checkpoint_writer, "_several_processes", lambda: True)
-    held_fsync.set()
+    fsynced_on: list[str] = []
+    monkeypatch.setattr(
+        checkpoint_writer.os, "fsync", lambda fd: fsynced_on.append(threading.current_thread().name)
+    )
     target = tmp_path / "best.ckpt"
     AtomicCheckpointIO().save_checkpoint(checkpoint(3), target)
+    # Published by the calling thread itself, no publisher thread started.
+    assert fsynced_on == [threading.current_thread().name]
     assert files(tmp_path) == ["best.ckpt"]
     assert torch.load(target, weights_only=True)["step"] == 3

@@ -44,6 +44,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import platform
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -101,31 +102,25 @@ ONE_SHAPE_SHARE = 0.9
 MMAP_THRESHOLD_MAX = 32 * 2**20
 
 
-def one_shape_share(datamodule: Any) -> float | None:
-    """The expected share of `datamodule`'s training batches padded to the split's longest
-    row, or None when unknown (no tokenized, loaded train split: streamed data)."""
-    lengths = _train_lengths(datamodule)
-    if lengths is None:
-        return None
+def one_shape_share(lengths: Sequence[int], batch_size: int, grouped: bool) -> float:
+    """The expected share of training batches padded to the longest of `lengths` (the token
+    counts of the train split's rows), for batches of `batch_size`, length-`grouped` or not."""
     longest = max(lengths)
     at_longest = sum(length == longest for length in lengths) / len(lengths)
-    if getattr(datamodule, "group_by_length", False):
+    if grouped:
         return at_longest  # rows of similar length share batches: few batches hold the longest
-    return 1.0 - (1.0 - at_longest) ** int(getattr(datamodule, "batch_size", 1))
+    return 1.0 - (1.0 - at_longest) ** batch_size
 
 
-def largest_block_bytes(datamodule: Any, model: Any) -> int | None:
+def largest_block_bytes(lengths: Sequence[int], batch_size: int, heads: int) -> int:
     """Bytes of one layer's float32 attention scores for the longest training batch (batch x
-    heads x length^2 x 4), the largest block of a transformer's step; None when unknown."""
-    lengths = _train_lengths(datamodule)
-    config = getattr(model, "config", None)
-    heads = getattr(config, "num_attention_heads", None)
-    if lengths is None or not isinstance(heads, int):
-        return None
-    return int(getattr(datamodule, "batch_size", 1)) * heads * max(lengths) ** 2 * 4
+    heads x length^2 x 4), the largest block of a transformer's step."""
+    return batch_size * heads * max(lengths) ** 2 * 4
 
 
-def _train_lengths(datamodule: Any) -> list[int] | None:
+def train_lengths(datamodule: Any) -> list[int] | None:
+    """Token counts of the rows of `datamodule`'s train split; None when it has no tokenized,
+    loaded train split (streamed data)."""
     from datasets import Dataset
 
     from lab.data.datamodule import row_lengths
@@ -153,19 +148,23 @@ class ReuseFreedMemory(L.Callback):
 
     def _pays(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
         datamodule = getattr(trainer, "datamodule", None)
-        share = one_shape_share(datamodule)
-        block = largest_block_bytes(datamodule, getattr(pl_module, "model", None))
-        decision = (
-            share is None
-            or block is None
-            or share >= ONE_SHAPE_SHARE
-            or block <= MMAP_THRESHOLD_MAX
-        )
+        lengths = train_lengths(datamodule)
+        config = getattr(getattr(pl_module, "model", None), "config", None)
+        heads = getattr(config, "num_attention_heads", None)
+        if lengths is None or not isinstance(heads, int):
+            log.debug("trainer.reuse_freed_memory=auto: on (batch shapes unknown)")
+            return True
+        batch_size = int(getattr(datamodule, "batch_size", 1))
+        grouped = bool(getattr(datamodule, "group_by_length", False))
+        share = one_shape_share(lengths, batch_size, grouped)
+        block = largest_block_bytes(lengths, batch_size, heads)
+        decision = share >= ONE_SHAPE_SHARE or block <= MMAP_THRESHOLD_MAX
         log.debug(
-            "trainer.reuse_freed_memory=auto: %s (batches at one shape: %s, largest block: %s)",
+            "trainer.reuse_freed_memory=auto: %s (batches at one shape: %.2f, largest block: "
+            "%.0f MiB)",
             "on" if decision else "off",
-            "unknown" if share is None else f"{share:.2f}",
-            "unknown" if block is None else f"{block / 2**20:.0f} MiB",
+            share,
+            block / 2**20,
         )
         return decision
 

@@ -2,10 +2,10 @@
 
 `trainer.compile=true` compiles the Hugging Face model with `torch.compile` (in place, so
 checkpoints and the export keep their parameter names). `trainer.reuse_freed_memory` keeps
-freed CPU memory for the next step instead of page-faulting it back (`auto`, the default: when
-most training batches have one padded shape; `lab.training.allocator`; no effect on
-numbers). Every other key is a `lightning.pytorch.Trainer` argument, checked here so a typo
-gets the list of valid ones.
+freed CPU memory for the next step instead of page-faulting it back (`auto`, the default: off
+only where batches vary in shape and hold blocks above 32 MiB; `lab.training.allocator`; no
+effect on numbers). Every other key is a `lightning.pytorch.Trainer` argument, checked here so
+a typo gets the list of valid ones.
 
 `use_distributed_sampler` is always off: lab's data module gives every rank its share itself
 (`lab.data.samplers`: the same global batches as one process, length-grouped or not; eval
