@@ -206,8 +206,21 @@ def hf_phases(process: dict[str, float], result: dict[str, Any]) -> dict[str, fl
     }
 
 
+WEIGHT_FILES = ("*.ckpt", "*.safetensors", "*.bin", "*.pt", "*.pth", "*.arrow")
+
+
+def drop_weights(out: Path) -> None:
+    """Delete a measured run's checkpoints, saved models and tokenized caches (hundreds of
+    MB per run: a benchmark of many rounds filled the disk); its logs and JSON stay."""
+    for pattern in WEIGHT_FILES:
+        for path in out.rglob(pattern):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+
+
 def run_once(args: argparse.Namespace, impl: str, data: Path, out: Path) -> dict[str, Any]:
-    """One run of `impl` (`lab`, `hf`, with `+options`) on `data`; its measurements."""
+    """One run of `impl` (`lab`, `hf`, with `+options`) on `data`; its measurements (the
+    run's weights are deleted once measured: `drop_weights`)."""
     name, *options = impl.split("+")
     out.mkdir(parents=True)
     env = {
@@ -227,6 +240,7 @@ def run_once(args: argparse.Namespace, impl: str, data: Path, out: Path) -> dict
         result = json.loads((out / "hf.json").read_text())
         phases = hf_phases(process, result)
         accuracy = {"val_acc": result["val_acc"], "test_acc": result["test_acc"]}
+    drop_weights(out)
     return {
         "wall_s": process["exit"] - process["launch"],
         "peak_rss_mb": process["peak_rss_mb"],

@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from compare_trainers import machine  # noqa: E402
-from end_to_end import packaged_minilm, timed_process, warm_page_cache  # noqa: E402
+from end_to_end import drop_weights, packaged_minilm, timed_process, warm_page_cache  # noqa: E402
 from synthetic_squad import write as write_squad  # noqa: E402
 
 # A variant's words that set an environment variable (`THP_MEM_ALLOC_ENABLE=1`), not a config key.
@@ -106,6 +106,7 @@ def run_once(args: argparse.Namespace, impl: str, data: Path, out: Path) -> dict
             while f"{name}_{n}" in phases:
                 n += 1
             phases[f"{name}_{n}"] = event.get("rss_mb")
+    drop_weights(out)  # checkpoints and models: hundreds of MB per run
     return {
         "wall_s": process["exit"] - process["launch"],
         "peak_rss_mb": process["peak_rss_mb"],

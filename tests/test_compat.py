@@ -198,3 +198,78 @@ def test_hydra_file_config_source_and_failed_job_error() -> None:
     finished = JobReturn(status=JobStatus.COMPLETED, _return_value={"val/acc": 1.0})
     with pytest.raises(TypeError, match="did not fail"):
         job_error(finished)
+
+
+# ---------------------------------------------------------------------------- torchmetrics
+def _fresh_interpreter(code: str) -> str:
+    """Run `code` in a new Python (this process has scipy.signal loaded already)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_importing_lightning_in_the_deferred_scope_leaves_scipy_signal_unloaded() -> None:
+    """What the deferral is for: Lightning (and torchmetrics under it) import without running
+    scipy.signal's code. Fails when torchmetrics starts to use more of it at import: then
+    update src/lab/compat/torchmetrics.py (or drop it)."""
+    out = _fresh_interpreter(
+        "import sys\n"
+        "from lab.compat.torchmetrics import is_deferred, scipy_signal_deferred\n"
+        "from lab.compat.torchmetrics import _DeferringFinder\n"
+        "with scipy_signal_deferred():\n"
+        "    import lightning.pytorch, torchmetrics\n"
+        "print(is_deferred(sys.modules['scipy.signal']), 'scipy.stats' in sys.modules,\n"
+        "      any(isinstance(f, _DeferringFinder) for f in sys.meta_path))\n"
+    )
+    assert out.split() == ["True", "False", "False"], (
+        f"torchmetrics {version('torchmetrics')} loads scipy.signal at import now, or the "
+        f"finder stayed on sys.meta_path: {out!r}; update src/lab/compat/torchmetrics.py"
+    )
+
+
+def test_deferred_scipy_signal_works_in_full_when_used() -> None:
+    """The deferred module is scipy.signal: the alias torchmetrics adds gives scipy's window
+    without loading the rest; the first other use runs its code in the same module object,
+    which then holds everything (functions, submodules, its own lazy names)."""
+    out = _fresh_interpreter(
+        "import sys, types\n"
+        "import numpy as np\n"
+        "from lab.compat.torchmetrics import is_deferred, scipy_signal_deferred\n"
+        "with scipy_signal_deferred():\n"
+        "    import scipy.signal\n"
+        "module = sys.modules['scipy.signal']\n"
+        "window = scipy.signal.hamming(5)\n"
+        "print(is_deferred(module), np.round(window, 4).tolist())\n"
+        "b, a = scipy.signal.butter(2, 0.3)\n"
+        "print(is_deferred(module), type(module) is types.ModuleType, np.round(b, 4).tolist())\n"
+        "from scipy.signal import find_peaks\n"
+        "import scipy.signal.windows as windows\n"
+        "print(find_peaks([0, 2, 0, 3, 0])[0].tolist(), '|', windows.hann(3).tolist())\n"
+        "print(sys.modules['scipy.signal'] is module is scipy.signal,\n"
+        "      type(module.__loader__).__name__, module.__file__.endswith('__init__.py'))\n"
+    )
+    lines = [line.split(" ", 1) for line in out.strip().splitlines()]
+    # numpy.hamming(5) by hand: 0.54 - 0.46 cos(2 pi n / 4) = 0.08, 0.54, 1, 0.54, 0.08
+    assert lines[0] == ["True", "[0.08, 0.54, 1.0, 0.54, 0.08]"]
+    # butter(2, 0.3): b = [0.1311, 0.2622, 0.1311] (scipy's documented low-pass design)
+    assert lines[1] == ["False", "True [0.1311, 0.2622, 0.1311]"]
+    assert lines[2] == ["[1,", "3] | [0.0, 1.0, 0.0]"]  # peaks at 1 and 3; hann(3) by hand
+    assert lines[3] == ["True", "SourceFileLoader True"]
+
+
+def test_a_process_that_imported_scipy_signal_is_left_as_it_is() -> None:
+    import sys
+
+    import scipy.signal
+
+    from lab.compat.torchmetrics import _DeferringFinder, is_deferred, scipy_signal_deferred
+
+    scipy.signal.butter  # noqa: B018  (loaded, even if an in-process CLI test deferred it)
+    with scipy_signal_deferred():
+        assert not any(isinstance(f, _DeferringFinder) for f in sys.meta_path)
+    assert sys.modules["scipy.signal"] is scipy.signal and not is_deferred(scipy.signal)

@@ -73,11 +73,13 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
     exits 1, the same code as a crash of the app. Such an error exits 2 here, after a line
     naming the valid keys where a key was unknown; a crash keeps Hydra's traceback and 1.
     """
+    from lab.compat.torchmetrics import scipy_signal_deferred
     from lab.errors import EXIT_USER_ERROR
 
     sys.argv = [sys.argv[0], *normalize_argv(sys.argv[1:])]
     try:
-        app()
+        with scipy_signal_deferred():  # 0.65 s and 60 MB less per run (see its module)
+            app()
     except SystemExit as exit_:
         # Hydra calls sys.exit(1) while handling the error, so the error is the exit's context.
         if exit_.code == 1 and is_config_error(exit_.__context__):
@@ -181,10 +183,12 @@ def parse_options(
 def run_tool(main: Callable[[list[str]], int], argv: list[str] | None = None) -> None:
     """Run a tool's `main(argv)`; a user error (`user_error_message`) becomes one message on
     stderr and exit 2; any other exception is a bug and keeps its traceback (exit 1)."""
+    from lab.compat.torchmetrics import scipy_signal_deferred
     from lab.errors import EXIT_USER_ERROR
 
     try:
-        code = main(sys.argv[1:] if argv is None else argv)
+        with scipy_signal_deferred():  # 0.65 s and 60 MB less per process (see its module)
+            code = main(sys.argv[1:] if argv is None else argv)
     except Exception as err:
         message = user_error_message(err)
         if message is None:
