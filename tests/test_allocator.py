@@ -28,7 +28,7 @@ ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 SCRIPT = textwrap.dedent(
     """
     import json, resource, torch
-    from lab.training.allocator import reuse_freed_memory
+    from lab.training.allocator import restore_glibc_defaults, reuse_freed_memory
 
     def faults_for_a_64mib_block():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -44,13 +44,51 @@ SCRIPT = textwrap.dedent(
     # 10 processes), never a third in 40; four calls leave room for both.
     [faults_for_a_64mib_block() for _ in range(4)]
     reused = [faults_for_a_64mib_block() for _ in range(3)]
-    reuse_freed_memory(False)
+    restore_glibc_defaults()
     restored = faults_for_a_64mib_block()
     print(json.dumps({"took_effect": took_effect, "glibc": glibc, "reused": reused,
                       "restored": restored}))
     """
 )
 PAGES_IN_64MIB = 64 * 2**20 // 4096
+
+
+# An 8 MiB block, freed and asked for again: glibc's adaptive threshold rises to 8 MiB after
+# the first free and serves the block from the heap after that; given back, it is mapped
+# afresh every time (the heap never holds blocks of varying activation sizes).
+GIVE_BACK = textwrap.dedent(
+    """
+    import json, resource, torch
+    from lab.training.allocator import reuse_freed_memory
+
+    def faults_for_an_8mib_block():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        block = torch.ones(2 * 2**20)
+        del block
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    glibc = [faults_for_an_8mib_block() for _ in range(6)]
+    took_effect = reuse_freed_memory(False)
+    given_back = [faults_for_an_8mib_block() for _ in range(3)]
+    print(json.dumps({"took_effect": took_effect, "glibc": glibc, "given_back": given_back}))
+    """
+)
+PAGES_IN_8MIB = 8 * 2**20 // 4096
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason="mallopt is glibc's")
+def test_given_back_blocks_are_mapped_afresh_where_glibc_would_keep_them() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", GIVE_BACK], capture_output=True, text=True, timeout=120, check=True
+    )
+    faults = json.loads(done.stdout.strip().splitlines()[-1])
+    assert faults["took_effect"] is True
+    # glibc: the first block mapped (one fault per page), later ones from the heap (which
+    # may first grow once more to hold it: seen in 2 of 6 processes, as with the 64 MiB block).
+    assert faults["glibc"][0] >= PAGES_IN_8MIB * 0.9
+    assert sum(f < PAGES_IN_8MIB * 0.1 for f in faults["glibc"][2:]) >= 2
+    # Given back: every block mapped afresh.
+    assert min(faults["given_back"]) >= PAGES_IN_8MIB * 0.9
 
 
 @pytest.mark.skipif(not ON_GLIBC, reason="mallopt is glibc's")
@@ -68,12 +106,12 @@ def test_freed_block_is_reused_without_page_faults_and_defaults_come_back() -> N
     assert faults["restored"] >= PAGES_IN_64MIB * 0.9
 
 
-def test_trainer_gets_the_callback_by_default_and_not_when_off() -> None:
+def test_trainer_gets_the_callback_with_the_configured_mode() -> None:
     def ours(trainer: object) -> list[object]:
-        return [c for c in trainer.callbacks if isinstance(c, ReuseFreedMemory)]  # type: ignore[attr-defined]
+        return [c.mode for c in trainer.callbacks if isinstance(c, ReuseFreedMemory)]  # type: ignore[attr-defined]
 
-    assert len(ours(build_trainer(accelerator="cpu", logger=False))) == 1
-    assert ours(build_trainer(reuse_freed_memory=False, accelerator="cpu", logger=False)) == []
+    assert ours(build_trainer(accelerator="cpu", logger=False)) == ["auto"]
+    assert ours(build_trainer(reuse_freed_memory=False, accelerator="cpu", logger=False)) == [False]
 
 
 def test_unknown_trainer_option_lists_lab_switches() -> None:
@@ -135,9 +173,10 @@ IMDB = [256] * 6 + [100] * 4  # most reviews cut at the limit: nearly every batc
     ("mode", "lengths", "batch", "heads", "kept"),
     [
         ("auto", IMDB, 16, 12, True),  # one shape: keep freed memory
-        ("auto", QA, 16, 12, False),  # shapes vary, 113 MiB blocks: glibc's defaults
+        ("auto", QA, 16, 12, False),  # shapes vary, 113 MiB blocks: give back
         ("auto", [64] + [20] * 24, 32, 12, True),  # shapes vary, blocks of 6 MiB: keep
         (True, QA, 16, 12, True),  # forced
+        (False, IMDB, 16, 12, False),  # forced
         ("auto", None, 16, 12, True),  # lengths unknown (streamed): as before
         ("auto", QA, 16, None, True),  # a model without attention heads: as before
     ],
@@ -150,14 +189,15 @@ def test_auto_keeps_freed_memory_unless_shapes_vary_and_blocks_are_big(
     kept: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls: list[bool] = []
+    calls: list[bool | str] = []
     monkeypatch.setattr(allocator, "reuse_freed_memory", lambda on: calls.append(on) or True)
+    monkeypatch.setattr(allocator, "restore_glibc_defaults", lambda: calls.append("restored"))
     callback = ReuseFreedMemory(mode)
     trainer = StandIn(Rows(lengths, batch_size=batch) if lengths else None)
     module = StandIn(heads=heads)
     callback.setup(trainer, module, "fit")  # type: ignore[arg-type]
     callback.teardown(trainer, module, "fit")  # type: ignore[arg-type]
-    assert calls == ([True, False] if kept else [])
+    assert calls == [kept, "restored"]
 
 
 def test_an_unknown_reuse_freed_memory_value_is_refused_in_words() -> None:

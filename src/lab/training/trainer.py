@@ -2,10 +2,10 @@
 
 `trainer.compile=true` compiles the Hugging Face model with `torch.compile` (in place, so
 checkpoints and the export keep their parameter names). `trainer.reuse_freed_memory` keeps
-freed CPU memory for the next step instead of page-faulting it back (`auto`, the default: off
-only where batches vary in shape and hold blocks above 32 MiB; `lab.training.allocator`; no
-effect on numbers). Every other key is a `lightning.pytorch.Trainer` argument, checked here so
-a typo gets the list of valid ones.
+freed CPU memory for the next step instead of page-faulting it back, or gives it back to the
+OS (`auto`, the default: gives it back only where batches vary in shape and hold blocks above
+32 MiB; `lab.training.allocator`; no effect on numbers). Every other key is a
+`lightning.pytorch.Trainer` argument, checked here so a typo gets the list of valid ones.
 
 `use_distributed_sampler` is always off: lab's data module gives every rank its share itself
 (`lab.data.samplers`: the same global batches as one process, length-grouped or not; eval
@@ -37,8 +37,8 @@ def build_trainer(
     compile: bool = False, reuse_freed_memory: bool | str = "auto", **kwargs: Any
 ) -> L.Trainer:
     """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile` and
-    `ReuseFreedMemory` unless `reuse_freed_memory` is false (`auto`: it decides from the data,
-    `lab.training.allocator`)."""
+    `ReuseFreedMemory(reuse_freed_memory)` (true: keep freed CPU memory, false: give it back,
+    `auto`: decide from the data; `lab.training.allocator`)."""
     from lab.training.allocator import ReuseFreedMemory
 
     valid = inspect.signature(L.Trainer.__init__).parameters
@@ -53,7 +53,7 @@ def build_trainer(
         raise ConfigError(
             f"trainer.reuse_freed_memory={reuse_freed_memory!r}; valid: auto, true, false"
         )
-    ours += [ReuseFreedMemory(reuse_freed_memory)] if reuse_freed_memory else []
+    ours += [ReuseFreedMemory(reuse_freed_memory)]
     if ours:
         kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *ours]
     if kwargs.get("use_distributed_sampler"):
