@@ -8,8 +8,8 @@ padding), `torch` (a plain PyTorch loop with dynamic padding). Options follow a 
 allowed: `+group_by_length` (lab's `data.group_by_length`, HF's `group_by_length`),
 `+bf16` (bf16-mixed for that implementation), `+compile` (`trainer.compile` / HF
 `torch_compile`), `+accumulate2` (each batch as two half-size micro-batches, gradients
-accumulated), `+reuse_memory` / `+glibc_memory` (freed CPU memory kept for reuse, lab's
-`trainer.reuse_freed_memory` default, or glibc's default allocator), `+thp` (torch's
+accumulated), `+reuse_memory` / `+give_back_memory` (freed CPU memory kept for reuse or
+given back: lab's `trainer.reuse_freed_memory=true` / `false`, for any implementation), `+thp` (torch's
 transparent-huge-page allocation, `THP_MEM_ALLOC_ENABLE=1`), e.g.
 `lab+group_by_length+bf16`, `hf+reuse_memory`.
 Each run is its own subprocess (clean peak memory, no shared caches in memory); runs are
@@ -50,9 +50,9 @@ OPTIONS: dict[str, list[str]] = {
     "compile": ["--compile"],
     "bf16": [],
     "accumulate2": ["--accumulate", "2"],
-    # lab.training.allocator's trainer.reuse_freed_memory (lab's default) / glibc's default allocator
+    # lab.training.allocator's trainer.reuse_freed_memory=true / false
     "reuse_memory": ["--freed-memory", "reuse"],
-    "glibc_memory": ["--freed-memory", "glibc"],
+    "give_back_memory": ["--freed-memory", "give_back"],
     # torch's own transparent-huge-page allocation of big CPU blocks (THP_MEM_ALLOC_ENABLE=1,
     # read once at torch's first allocation, so set in the child's environment)
     "thp": [],
@@ -67,7 +67,7 @@ def implementation(value: str) -> str:
     unknown = [o for o in options if o not in OPTIONS]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown option(s) {unknown}: {', '.join(OPTIONS)}")
-    if name == "torch" and set(options) - {"bf16", "reuse_memory", "glibc_memory", "thp"}:
+    if name == "torch" and set(options) - {"bf16", "reuse_memory", "give_back_memory", "thp"}:
         raise argparse.ArgumentTypeError("the plain loop takes only +bf16 and +*_memory")
     return value
 

@@ -146,7 +146,7 @@ def run_lab(args: argparse.Namespace, clock: StepClock) -> float:
         "trainer.max_epochs=-1",
         "+trainer.limit_val_batches=0",
         f"trainer.compile={args.compile}",
-        f"trainer.reuse_freed_memory={args.freed_memory != 'glibc'}",
+        f"trainer.reuse_freed_memory={args.freed_memory != 'give_back'}",
         f"precision={args.precision}",
         "logger=none",
         # lab's default callbacks (progress bar, LR monitor) minus checkpoint files on disk
@@ -323,9 +323,10 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument(
         "--freed-memory",
-        choices=["default", "reuse", "glibc"],
+        choices=["default", "reuse", "give_back"],
         default="default",
-        help="the implementation's own (lab: reuse), lab.training.allocator's reuse, or glibc's default",
+        help="the implementation's own (lab: reuse, hf/torch: glibc's), or lab.training.allocator's"
+        " reuse / give-back (trainer.reuse_freed_memory=true / false)",
     )
     parser.add_argument(
         "--accumulate",
@@ -341,10 +342,11 @@ def main() -> None:
         parser.error("--accumulate needs --impl lab or hf and a batch size it divides")
     sys.path.insert(0, str(ROOT / "src"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.freed_memory == "reuse" and args.impl != "lab":
+    if args.freed_memory != "default" and args.impl != "lab":
         from lab.training.allocator import reuse_freed_memory
 
-        reuse_freed_memory(True)  # what lab's trainer.reuse_freed_memory does, for hf/torch
+        # what lab's trainer.reuse_freed_memory=true / false does, for hf/torch
+        reuse_freed_memory(args.freed_memory == "reuse")
     clock = StepClock()
     accuracy = {"lab": run_lab, "hf": run_hf, "torch": run_torch}[args.impl](args, clock)
     result = {
