@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -23,87 +24,79 @@ from lab.training.trainer import build_trainer
 
 ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
-# A 64 MiB tensor, written (so its pages are touched), then freed: the page faults it costs.
-# In a fresh process, because glibc's own defaults cannot be restored once changed.
-SCRIPT = textwrap.dedent(
-    """
-    import json, resource, torch
-    from lab.training.allocator import restore_glibc_defaults, reuse_freed_memory
+# Run in a fresh process (glibc's own defaults cannot be restored once changed): a block of
+# `mebibytes`, written (so its pages are touched), then freed; the page faults it cost.
+FAULTS = """
+import json, resource, torch
+from lab.training.allocator import restore_glibc_defaults, reuse_freed_memory
 
-    def faults_for_a_64mib_block():
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        block = torch.ones(16 * 2**20)
-        del block
-        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-    faults_for_a_64mib_block()
-    glibc = faults_for_a_64mib_block()
-    took_effect = reuse_freed_memory(True)
-    # The heap grows to hold the block: sometimes a second region beside the first before a
-    # freed one is reused (a small allocation can land after the freed block; seen in 3 of
-    # 10 processes), never a third in 40; four calls leave room for both.
-    [faults_for_a_64mib_block() for _ in range(4)]
-    reused = [faults_for_a_64mib_block() for _ in range(3)]
-    restore_glibc_defaults()
-    restored = faults_for_a_64mib_block()
-    print(json.dumps({"took_effect": took_effect, "glibc": glibc, "reused": reused,
-                      "restored": restored}))
-    """
-)
-PAGES_IN_64MIB = 64 * 2**20 // 4096
+def faults_for(mebibytes):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = torch.ones(mebibytes * 2**18)  # float32
+    del block
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+"""
 
 
-# An 8 MiB block, freed and asked for again: glibc's adaptive threshold rises to 8 MiB after
-# the first free and serves the block from the heap after that; given back, it is mapped
-# afresh every time (the heap never holds blocks of varying activation sizes).
-GIVE_BACK = textwrap.dedent(
-    """
-    import json, resource, torch
-    from lab.training.allocator import reuse_freed_memory
-
-    def faults_for_an_8mib_block():
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        block = torch.ones(2 * 2**20)
-        del block
-        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-    glibc = [faults_for_an_8mib_block() for _ in range(6)]
-    took_effect = reuse_freed_memory(False)
-    given_back = [faults_for_an_8mib_block() for _ in range(3)]
-    print(json.dumps({"took_effect": took_effect, "glibc": glibc, "given_back": given_back}))
-    """
-)
-PAGES_IN_8MIB = 8 * 2**20 // 4096
-
-
-@pytest.mark.skipif(not ON_GLIBC, reason="mallopt is glibc's")
-def test_given_back_blocks_are_mapped_afresh_where_glibc_would_keep_them() -> None:
+def page_faults(script: str) -> dict[str, Any]:
+    """The JSON that `script` (after `FAULTS`) prints, run in a fresh interpreter."""
+    code = FAULTS + textwrap.dedent(script)
     done = subprocess.run(
-        [sys.executable, "-c", GIVE_BACK], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
-    faults = json.loads(done.stdout.strip().splitlines()[-1])
-    assert faults["took_effect"] is True
-    # glibc: the first block mapped (one fault per page), later ones from the heap (which
-    # may first grow once more to hold it: seen in 2 of 6 processes, as with the 64 MiB block).
-    assert faults["glibc"][0] >= PAGES_IN_8MIB * 0.9
-    assert sum(f < PAGES_IN_8MIB * 0.1 for f in faults["glibc"][2:]) >= 2
-    # Given back: every block mapped afresh.
-    assert min(faults["given_back"]) >= PAGES_IN_8MIB * 0.9
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+PAGES_IN_1MIB = 2**20 // 4096
 
 
 @pytest.mark.skipif(not ON_GLIBC, reason="mallopt is glibc's")
 def test_freed_block_is_reused_without_page_faults_and_defaults_come_back() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, check=True
+    faults = page_faults(
+        """
+        faults_for(64)
+        glibc = faults_for(64)
+        took_effect = reuse_freed_memory(True)
+        # The heap grows to hold the block: sometimes a second region beside the first before
+        # a freed one is reused (a small allocation can land after the freed block; seen in 3
+        # of 10 processes), never a third in 40; four calls leave room for both.
+        [faults_for(64) for _ in range(4)]
+        reused = [faults_for(64) for _ in range(3)]
+        restore_glibc_defaults()
+        restored = faults_for(64)
+        print(json.dumps({"took_effect": took_effect, "glibc": glibc, "reused": reused,
+                          "restored": restored}))
+        """
     )
-    faults = json.loads(done.stdout.strip().splitlines()[-1])
     assert faults["took_effect"] is True
     # glibc maps a block this large afresh each time: one fault per 4 KiB page (or more).
-    assert faults["glibc"] >= PAGES_IN_64MIB * 0.9
+    assert faults["glibc"] >= 64 * PAGES_IN_1MIB * 0.9
     # Kept in the heap: the same block again costs (almost) no faults.
-    assert max(faults["reused"]) < PAGES_IN_64MIB * 0.02
+    assert max(faults["reused"]) < 64 * PAGES_IN_1MIB * 0.02
     # Restored: mapped afresh again.
-    assert faults["restored"] >= PAGES_IN_64MIB * 0.9
+    assert faults["restored"] >= 64 * PAGES_IN_1MIB * 0.9
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason="mallopt is glibc's")
+def test_given_back_blocks_are_mapped_afresh_where_glibc_would_keep_them() -> None:
+    """An 8 MiB block, freed and asked for again: glibc's adaptive threshold rises to 8 MiB
+    after the first free and serves the block from the heap after that; given back, it is
+    mapped afresh every time (the heap never holds blocks of varying activation sizes)."""
+    faults = page_faults(
+        """
+        glibc = [faults_for(8) for _ in range(6)]
+        took_effect = reuse_freed_memory(False)
+        given_back = [faults_for(8) for _ in range(3)]
+        print(json.dumps({"took_effect": took_effect, "glibc": glibc, "given_back": given_back}))
+        """
+    )
+    assert faults["took_effect"] is True
+    # glibc: the first block mapped (one fault per page), later ones from the heap (which
+    # may first grow once more to hold it: seen in 3 of 14 processes).
+    assert faults["glibc"][0] >= 8 * PAGES_IN_1MIB * 0.9
+    assert sum(f < 8 * PAGES_IN_1MIB * 0.1 for f in faults["glibc"][2:]) >= 2
+    # Given back: every block mapped afresh.
+    assert min(faults["given_back"]) >= 8 * PAGES_IN_1MIB * 0.9
 
 
 def test_trainer_gets_the_callback_with_the_configured_mode() -> None:
