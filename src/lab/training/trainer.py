@@ -54,8 +54,7 @@ def build_trainer(
             f"trainer.reuse_freed_memory={reuse_freed_memory!r}; valid: auto, true, false"
         )
     ours += [ReuseFreedMemory(reuse_freed_memory)]
-    if ours:
-        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *ours]
+    kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *ours]
     if kwargs.get("use_distributed_sampler"):
         raise ConfigError(
             "trainer.use_distributed_sampler=true is not supported: lab's data module shards "
