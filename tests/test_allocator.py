@@ -191,6 +191,11 @@ def test_auto_keeps_freed_memory_unless_shapes_vary_and_blocks_are_big(
     callback.setup(trainer, module, "fit")  # type: ignore[arg-type]
     callback.teardown(trainer, module, "fit")  # type: ignore[arg-type]
     assert calls == [kept, "restored"]
+    # The test pass after the fit: the same decision, without reading the lengths again.
+    monkeypatch.setattr(allocator, "train_lengths", lambda datamodule: pytest.fail("read twice"))
+    callback.setup(trainer, module, "test")  # type: ignore[arg-type]
+    callback.teardown(trainer, module, "test")  # type: ignore[arg-type]
+    assert calls == [kept, "restored", kept, "restored"]
 
 
 def test_an_unknown_reuse_freed_memory_value_is_refused_in_words() -> None:

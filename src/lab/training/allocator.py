@@ -14,8 +14,8 @@ starts: no block is mmapped (all come from the heap) and freed memory stays in t
 the next step (no trim).
 
 The cost: the process keeps its peak heap until the run ends (at teardown glibc's defaults
-are restored and the heap is trimmed; glibc's adaptive mmap threshold stays fixed afterwards in a
-long-lived process, as after any `mallopt` call). Numbers are unchanged: this decides where
+are restored and the heap is trimmed; glibc's adaptive mmap threshold stays fixed afterwards
+in a long-lived process, as after any `mallopt` call). Numbers are unchanged: this decides where
 memory comes from, not what is computed. On a non-glibc C library (macOS, musl) it does nothing. GPU
 tensors use CUDA's own caching allocator; this touches only host memory.
 
@@ -171,10 +171,14 @@ class ReuseFreedMemory(L.Callback):
     def __init__(self, mode: bool | str = True) -> None:
         self.mode = mode
         self._set = False
+        self._keep: bool | None = None  # decided once: the test pass reuses the fit's decision
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        keep = self.mode is True or (self.mode == "auto" and self._pays(trainer, pl_module))
-        self._set = reuse_freed_memory(keep)
+        if self._keep is None:  # `auto` reads the train split's token lengths: only once
+            self._keep = self.mode is True or (
+                self.mode == "auto" and self._pays(trainer, pl_module)
+            )
+        self._set = reuse_freed_memory(self._keep)
         if not self._set:
             log.debug("trainer.reuse_freed_memory: not a glibc system, nothing changed")
 
