@@ -25,16 +25,19 @@ def check_local_data(cfg: DictConfig) -> None:
     data = cfg.data
     if not data.get("path"):
         return
-    from lab.data.sources import local_data_files
+    from lab.data.local_files import local_data_files
+    from lab.data.splits import source_split_name
 
-    _, files = local_data_files(data.path)  # a missing path, an empty file...: named here
+    # A missing path, an empty file, an unreadable Hub dataset folder...: named here.
+    _, files = local_data_files(data.path, data.get("hub_config"))
     wanted = named_columns(data)
-    splits = data.get("splits") or {}
+    splits = dict(data.get("splits") or {name: name for name in ("train", "validation", "test")})
     for split in ("train", "validation", "test"):
-        source = splits.get(split, split)
-        if source is None or source not in files:
+        source = source_split_name(splits, split, files, local=True)
+        if not source or source not in files:
             continue  # carved from train, or absent: the data module decides
-        present = peek_columns(Path(files[source]))
+        first = files[source][0]  # a split's files (the Hub's shards) share their columns
+        present = peek_columns(Path(first))
         if present is None:
             continue  # a layout the head converts itself (SQuAD JSON)
         missing = [f"'{column}' ({key})" for key, column in wanted.items() if column not in present]
@@ -46,7 +49,7 @@ def check_local_data(cfg: DictConfig) -> None:
                 else f"columns {', '.join(missing)} are"
             )
             raise DataError(
-                f"{files[source]}: {subject} not in the {split} split; columns present: "
+                f"{first}: {subject} not in the {split} split; columns present: "
                 f"{', '.join(present) or 'none'}"
             )
 
@@ -80,6 +83,11 @@ def peek_columns(file: Path) -> list[str] | None:
         import pyarrow.parquet
 
         return list(pyarrow.parquet.read_schema(file).names)
+    if kind == ".arrow":  # datasets' save_to_disk files: Arrow IPC streams
+        import pyarrow.ipc
+
+        with pyarrow.ipc.open_stream(file) as reader:
+            return list(reader.schema.names)
     opener: Any = gzip.open if file.name.lower().endswith(".gz") else open
     with opener(file, "rb") as handle:
         if kind in (".csv", ".tsv"):
@@ -104,7 +112,8 @@ def peek_columns(file: Path) -> list[str] | None:
 
 def check_streaming(cfg: DictConfig) -> None:
     """A streaming run trains by `trainer.max_steps`; refuse what cannot work with a stream."""
-    from lab.data.sources import interleave_sources, local_data_files
+    from lab.data.local_files import local_data_files
+    from lab.data.sources import interleave_sources
 
     data, trainer = cfg.data, cfg.trainer
     interleave = data.get("interleave")
@@ -154,4 +163,5 @@ def check_streaming(cfg: DictConfig) -> None:
     entries = OmegaConf.to_container(interleave, resolve=True) if interleave else None
     for source in interleave_sources(entries):  # type: ignore[arg-type]
         if source.path:
-            local_data_files(source.path)  # a missing path, an empty file...: named here
+            # A missing path, an empty file...: named here.
+            local_data_files(source.path, source.hub_config)

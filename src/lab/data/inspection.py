@@ -119,12 +119,14 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
     test split carved from train with the seed, then `max_*_samples` subsets), and the names
     of the carved ones. Mirrors the data module without importing Lightning."""
     from lab.data.sources import load_source
+    from lab.data.splits import source_split_name
 
     source = load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
-    names = dict(data.get("splits") or {})
-    train_name = names.get("train") or "train"
+    names = dict(data.get("splits") or {name: name for name in SPLITS})
+    local = bool(data.get("path"))
+    train_name = source_split_name(names, "train", source, local)
     if train_name not in source:
         raise DataError(
             f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
@@ -133,7 +135,7 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
     carved = []
     seed = int(data.get("seed") or 0)
     for name in ("test", "validation"):
-        wanted = names.get(name, name)
+        wanted = source_split_name(names, name, source, local)
         if wanted and wanted in source:
             splits[name] = source[wanted]
             continue

@@ -1,9 +1,11 @@
 """Load a dataset from the Hugging Face Hub or from local files, with errors in words.
 
-A local path may be one file (csv, tsv, json, jsonl, parquet, optionally gzip-compressed) or a
+A local path may be one file (csv, tsv, json, jsonl, parquet, optionally gzip-compressed), a
 folder whose files are named after their split (`train.csv.gz`, `validation.jsonl`,
-`test.parquet`; `valid`/`dev` count as validation). Local files must have the same columns as
-the Hub dataset they stand in for, so `data=imdb data.path=...` needs no other change.
+`test.parquet`; `valid`/`dev` count as validation), a `save_to_disk` folder, or a dataset folder
+as the Hub stores it (`lab.data.local_files` says which files hold which split). Local files must
+have the same columns as the Hub dataset they stand in for, so `data=imdb data.path=...` needs
+no other change.
 
 A loaded DatasetDict remembers where each split came from (`lab.data.origins.Origin`, read
 with `origins_of`), so a bad row can later be named by file and line.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.data.local_files import file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
 from lab.errors import ConfigError, DataError
 
@@ -26,80 +29,6 @@ if TYPE_CHECKING:
     from datasets import DatasetDict
 
 log = logging.getLogger(__name__)
-
-# file suffix (after stripping .gz) -> datasets builder name
-_BUILDERS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".json": "json",
-    ".jsonl": "json",
-    ".parquet": "parquet",
-    ".txt": "text",  # one row per line, column `text` (language modelling)
-}
-# split names found in file names -> lab's split names (also read by the SQuAD JSON loader)
-SPLIT_ALIASES = {
-    "train": "train",
-    "validation": "validation",
-    "valid": "validation",
-    "val": "validation",
-    "dev": "validation",
-    "test": "test",
-}
-
-
-def file_suffix(path: Path) -> str:
-    """The format suffix of a data file, `.gz` looked through (`train.csv.gz` -> `.csv`)."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
-
-
-def _split_of(path: Path) -> str | None:
-    stem = path.name.split(".")[0].lower()
-    return SPLIT_ALIASES.get(stem)
-
-
-def local_data_files(path: str | Path) -> tuple[str, dict[str, str]]:
-    """Map a local file or folder to (datasets builder, {split: file}).
-
-    A single file becomes the `train` split (validation and test are carved from it later).
-    """
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise DataError(f"data.path does not exist: {root}")
-    if root.is_file():
-        files = {"train": root}
-    else:
-        files = {}
-        for candidate in sorted(root.iterdir()):
-            split = _split_of(candidate)
-            if candidate.is_file() and split and file_suffix(candidate) in _BUILDERS:
-                if split in files:
-                    raise DataError(
-                        f"{root} has two files for the {split} split: "
-                        f"{files[split].name} and {candidate.name}"
-                    )
-                files[split] = candidate
-        if "train" not in files:
-            present = ", ".join(sorted(p.name for p in root.iterdir())) or "nothing"
-            raise DataError(
-                f"{root} has no train file: expected train.<csv|tsv|json|jsonl|parquet>[.gz] "
-                f"(plus optional validation/test files); found {present}"
-            )
-    builders = {_BUILDERS.get(file_suffix(f)) for f in files.values()}
-    if None in builders:
-        bad = next(f for f in files.values() if file_suffix(f) not in _BUILDERS)
-        raise DataError(
-            f"{bad} has an unsupported format; use one of {', '.join(sorted(_BUILDERS))} "
-            "(optionally .gz)"
-        )
-    if len(builders) > 1:
-        raise DataError(f"{root} mixes file formats ({', '.join(sorted(map(str, builders)))})")
-    for file in files.values():
-        if file.stat().st_size == 0:
-            raise DataError(f"{file} is empty")
-    return builders.pop(), {split: str(file) for split, file in files.items()}  # type: ignore[return-value]
 
 
 def _first_invalid_utf8(file: str) -> str | None:
@@ -121,30 +50,28 @@ def _first_invalid_utf8(file: str) -> str | None:
     return None
 
 
-def load_local(path: str | Path) -> DatasetDict:
-    """Load local files as a DatasetDict keyed by split."""
+def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
+    """Load a local file or folder (`lab.data.local_files`) as a DatasetDict keyed by split;
+    `config` picks one configuration of a Hub dataset folder that holds several."""
     import datasets
 
-    builder, data_files = local_data_files(path)
-    kwargs = (
-        {"delimiter": "\t"}
-        if any(f.endswith((".tsv", ".tsv.gz")) for f in data_files.values())
-        else {}
-    )
+    builder, data_files = local_data_files(path, config, report=True)
+    every_file = [file for group in data_files.values() for file in group]
+    kwargs = {"delimiter": "\t"} if any(f.endswith((".tsv", ".tsv.gz")) for f in every_file) else {}
     try:
         loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
     except Exception as err:  # datasets wraps parser errors in its own types
         empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(err))
         if empty and empty.group(1) in data_files:
-            raise DataError(f"{data_files[empty.group(1)]} has no rows") from err
-        for file in data_files.values():
+            raise DataError(f"{', '.join(data_files[empty.group(1)])} has no rows") from err
+        for file in every_file:
             problem = _first_invalid_utf8(file)
             if problem:
                 raise DataError(
                     f"{file} is not valid UTF-8 ({problem}); re-encode it as UTF-8, e.g. "
                     f"`iconv -f latin1 -t utf-8 {Path(file).name} > fixed{file_suffix(Path(file))}`"
                 ) from err
-        for file in data_files.values():
+        for file in every_file:
             problem = _syntax_problem(builder, file)
             if problem:
                 raise DataError(problem) from err
@@ -152,12 +79,23 @@ def load_local(path: str | Path) -> DatasetDict:
     set_origins(
         loaded,  # type: ignore[arg-type]
         {
-            split: Origin(file, origin_kind(builder, file), size=len(loaded[split]))
-            for split, file in data_files.items()
+            split: split_origin(path, split, builder, files, size=len(loaded[split]))
+            for split, files in data_files.items()
             if split in loaded
         },
     )
     return loaded  # type: ignore[return-value]
+
+
+def split_origin(
+    path: str | Path, split: str, builder: str, files: list[str], size: int | None = None
+) -> Origin:
+    """Where a local split's rows are named: its file, by line or row; a split of several
+    files (the Hub's shards) as `<data.path> split <name> row <n>`, counted across its files
+    in name order."""
+    if len(files) == 1:
+        return Origin(files[0], origin_kind(builder, files[0]), size=size)
+    return Origin(str(path), "hub", split=split, size=size)
 
 
 def origin_kind(builder: str, file: str) -> str:
@@ -221,9 +159,10 @@ def load_hub(
 def load_source(
     path: str | None, hub_id: str | None, hub_config: str | None, hub_revision: str | None = None
 ) -> DatasetDict:
-    """Load local files when `path` is set, else the Hub dataset `hub_id`."""
+    """Load local files when `path` is set (`hub_config` picks a configuration of a Hub
+    dataset folder), else the Hub dataset `hub_id`."""
     if path:
-        return load_local(path)
+        return load_local(path, hub_config)
     if hub_id:
         return load_hub(hub_id, hub_config, hub_revision)
     raise DataError("no data source: set data.path=<file or folder> (or data.hub_id=<hub id>)")

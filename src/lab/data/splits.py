@@ -10,6 +10,7 @@ finds it. `lab.data.stream_setup` is the streamed counterpart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
@@ -30,14 +31,15 @@ def read_splits(dm: DataModule) -> dict[str, Dataset]:
     """`dm`'s train, validation and test splits, carved and subsampled as its config says;
     records each split's origin (`dm.origins`) and its rows' indices there (`dm.row_indices`)."""
     source = dm.load_raw()
-    train_name = dm.source_splits.get("train") or "train"
+    local = bool(dm.path)
+    train_name = source_split_name(dm.source_splits, "train", source, local)
     if train_name not in source:
         raise DataError(
             f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
         )
     splits: dict[str, Dataset] = {"train": _numbered(dm, "train", source, train_name)}
     for lab_name in ("test", "validation"):
-        source_name = dm.source_splits.get(lab_name)
+        source_name = source_split_name(dm.source_splits, lab_name, source, local)
         if source_name and source_name in source:
             splits[lab_name] = _numbered(dm, lab_name, source, source_name)
             continue
@@ -65,6 +67,20 @@ def read_splits(dm: DataModule) -> dict[str, Dataset]:
         dm.row_indices[name] = dataset.with_format("arrow")[ROW_COLUMN].to_numpy()
         splits[name] = dataset.remove_columns(ROW_COLUMN)
     return {name: splits[name] for name in SPLITS}
+
+
+def source_split_name(
+    mapping: Mapping[str, str | None], name: str, available: Iterable[str], local: bool
+) -> str:
+    """The source split lab's split `name` reads: `data.splits[name]` ("" for validation and
+    test mapped to null or left out: carved from train). Local files that lack the mapped split
+    but have one named like lab's (`train.jsonl`, `test.jsonl`) give that one, so a data
+    config written for the Hub's split names (`train_sft`) reads them too."""
+    wanted = mapping.get(name) or ("train" if name == "train" else "")
+    present = set(available)
+    if not wanted or wanted in present or not local:
+        return wanted
+    return name if name in present else wanted
 
 
 def _numbered(dm: DataModule, name: str, source: DatasetDict, source_name: str) -> Dataset:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.data.origins import ROW_COLUMN, Origin
 from lab.data.sources import Source, interleave_sources
+from lab.data.splits import source_split_name
 from lab.data.streaming import (
     HIDDEN_COLUMNS,
     SOURCE_COLUMN,
@@ -40,8 +41,9 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
             "loads them (load_raw) and cannot stream; set data.streaming=false"
         )
     main = Source(dm.path, dm.hub_id, dm.hub_config, dm.hub_revision)
-    main.split = dm.source_splits.get("train") or "train"
     splits, origins = open_splits(main)
+    local = bool(dm.path)
+    main.split = source_split_name(dm.source_splits, "train", splits, local)
     if main.split not in splits:
         raise DataError(
             f"{main.describe()} has no '{main.split}' split; splits present: {', '.join(splits)}"
@@ -50,7 +52,8 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
     raw: dict[str, Dataset] = {}
     carved = 0  # rows cut from the head of train as validation/test
     for name in ("validation", "test"):
-        wanted, limit = dm.source_splits.get(name), dm.max_samples[name]
+        wanted = source_split_name(dm.source_splits, name, splits, local)
+        limit = dm.max_samples[name]
         if wanted and wanted in splits:
             origin = origins[wanted]
             rows = head_rows(numbered(splits[wanted], 0), limit, origin)

@@ -53,14 +53,9 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import IterableDataset as TorchIterableDataset
 
+from lab.data.local_files import file_suffix, local_data_files
 from lab.data.origins import ROW_COLUMN, Origin, open_text
-from lab.data.sources import (
-    Source,
-    file_suffix,
-    local_data_files,
-    origin_kind,
-    root_cause,
-)
+from lab.data.sources import Source, root_cause, split_origin
 from lab.errors import DataError, LabError
 
 if TYPE_CHECKING:
@@ -83,15 +78,18 @@ def open_splits(source: Source) -> tuple[dict[str, IterableDataset], dict[str, O
     import datasets
 
     if source.path:
-        builder, files = local_data_files(source.path)
-        tsv = any(file_suffix(Path(f)) == ".tsv" for f in files.values())
+        builder, files = local_data_files(source.path, source.hub_config, report=True)
+        tsv = any(file_suffix(Path(f)) == ".tsv" for group in files.values() for f in group)
         kwargs = {"delimiter": "\t"} if tsv else {}
         try:
             loaded = datasets.load_dataset(builder, data_files=files, streaming=True, **kwargs)
         except Exception as err:
             problem = f"could not stream {source.path} as {builder}: {root_cause(err)}"
             raise DataError(problem) from err
-        origins = {split: Origin(file, origin_kind(builder, file)) for split, file in files.items()}
+        origins = {
+            split: split_origin(source.path, split, builder, group)
+            for split, group in files.items()
+        }
         return dict(loaded), origins  # type: ignore[arg-type]
     try:
         loaded = datasets.load_dataset(

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lab.data.sources import SPLIT_ALIASES
+from lab.data.local_files import SPLIT_ALIASES
 from lab.errors import DataError
 
 log = logging.getLogger(__name__)

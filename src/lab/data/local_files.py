@@ -1,0 +1,235 @@
+"""Which files of a local `data.path` hold which split.
+
+A local path is read in the first of these layouts that fits:
+
+1. One file (csv, tsv, json, jsonl, parquet, txt, optionally gzip-compressed): the train split;
+   validation and test are carved from it later.
+2. A folder of files named after lab's splits: `train.csv.gz`, `validation.jsonl` (`valid`,
+   `dev` and `val` count as validation), `test.parquet`.
+3. A folder written by `datasets` (`Dataset.save_to_disk` / `DatasetDict.save_to_disk`).
+4. A dataset folder as the Hugging Face Hub stores it, e.g. downloaded on a machine with network
+   by `huggingface-cli download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
+   Hub's names (`train_sft`, `test_prefs`), so a data config's `data.splits` mapping applies to
+   it unchanged. It is read the way `datasets` reads the Hub repository: the README's `configs`
+   when it declares them (`data.hub_config` picks one), else the Hub's shard names
+   `<split>-00000-of-00003[-<hash>].<ext>` (in the folder or its `data/` folder: each name
+   before the shard number is one split, exactly), else `datasets`' own file-name patterns (the
+   Parquet conversion's `<config>/<split>/0000.parquet`, ...). A folder named after
+   `data.hub_config` inside it is read on its own, so the other configs' files stay out.
+
+A split may be several files (the Hub's shards); they are read in name order as one split.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from lab.errors import DataError
+
+log = logging.getLogger(__name__)
+
+#: file suffix (after stripping .gz) -> datasets builder name
+BUILDERS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+    ".txt": "text",  # one row per line, column `text` (language modelling)
+    ".arrow": "arrow",  # the files of a `save_to_disk` folder
+}
+#: split names found in file names -> lab's split names (also read by the SQuAD JSON loader)
+SPLIT_ALIASES = {
+    "train": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+}
+# The Hub's shard names: `train_sft-00000-of-00003-a3ecf92756993583.parquet` -> `train_sft`.
+_SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}(?:-[0-9A-Za-z]+)?\.")
+_LAYOUTS = (
+    "expected train.<csv|tsv|json|jsonl|parquet>[.gz] (plus optional validation/test files), "
+    "a folder saved by datasets' save_to_disk, or a dataset folder as the Hub stores it "
+    "(huggingface-cli download <id> --repo-type dataset --local-dir <dir>)"
+)
+
+SplitFiles = dict[str, list[str]]
+
+
+def file_suffix(path: Path) -> str:
+    """The format suffix of a data file, `.gz` looked through (`train.csv.gz` -> `.csv`)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _split_of(path: Path) -> str | None:
+    stem = path.name.split(".")[0].lower()
+    return SPLIT_ALIASES.get(stem)
+
+
+def local_data_files(
+    path: str | Path, config: str | None = None, *, report: bool = False
+) -> tuple[str, SplitFiles]:
+    """Map a local file or folder to (datasets builder, {split: [files]}) by the layouts of
+    the module docstring; `config` is the Hub configuration (`data.hub_config`) of a Hub
+    dataset folder that holds several. `report` logs which splits a dataset folder (layouts
+    3 and 4) was found to hold (the loader says it once; the config check stays quiet)."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataError(f"data.path does not exist: {root}")
+    files = {"train": [str(root)]} if root.is_file() else _folder_files(root, config, report)
+    builders = {BUILDERS.get(file_suffix(Path(f))) for group in files.values() for f in group}
+    if None in builders:
+        bad = next(f for g in files.values() for f in g if file_suffix(Path(f)) not in BUILDERS)
+        raise DataError(
+            f"{bad} has an unsupported format; use one of {', '.join(sorted(BUILDERS))} "
+            "(optionally .gz)"
+        )
+    if len(builders) > 1:
+        raise DataError(f"{root} mixes file formats ({', '.join(sorted(map(str, builders)))})")
+    for group in files.values():
+        for file in group:
+            if Path(file).stat().st_size == 0:
+                raise DataError(f"{file} is empty")
+    return builders.pop(), files  # type: ignore[return-value]
+
+
+def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:
+    """{split: [files]} of a folder (layouts 2-4), or a `DataError` naming what it holds."""
+    named = _split_named_files(root)
+    if named:
+        if "train" not in named:
+            raise DataError(f"{root} has no train file: {_LAYOUTS}; found {_listing(root)}")
+        return named
+    found = _dataset_folder_files(root, config)
+    if not found:
+        raise DataError(f"{root} holds no data files: {_LAYOUTS}; found {_listing(root)}")
+    if report:
+        counts = (f"{split} ({len(g)} file{'s' * (len(g) > 1)})" for split, g in found.items())
+        log.info("data.path %s read as a dataset folder: %s", root, ", ".join(counts))
+    return found
+
+
+def _listing(root: Path) -> str:
+    return ", ".join(sorted(p.name for p in root.iterdir())) or "nothing"
+
+
+def _split_named_files(root: Path) -> SplitFiles:
+    """Layout 2: `train.csv`, `dev.jsonl`, ... directly in `root`."""
+    files: dict[str, Path] = {}
+    for candidate in sorted(root.iterdir()):
+        split = _split_of(candidate)
+        if candidate.is_file() and split and file_suffix(candidate) in BUILDERS:
+            if split in files:
+                raise DataError(
+                    f"{root} has two files for the {split} split: "
+                    f"{files[split].name} and {candidate.name}"
+                )
+            files[split] = candidate
+    return {split: [str(file)] for split, file in files.items()}
+
+
+def _saved_dataset_files(root: Path) -> SplitFiles:
+    """Layout 3: `save_to_disk` of a DatasetDict (`dataset_dict.json`, a folder per split) or
+    of one Dataset (`state.json`: the train split)."""
+    import json
+
+    def arrow_files(folder: Path) -> list[str]:
+        state = json.loads((folder / "state.json").read_text())
+        return [str(folder / entry["filename"]) for entry in state.get("_data_files", [])]
+
+    try:
+        if (root / "dataset_dict.json").is_file():
+            splits = json.loads((root / "dataset_dict.json").read_text())["splits"]
+            return {str(split): arrow_files(root / str(split)) for split in splits}
+        if (root / "state.json").is_file():
+            return {"train": arrow_files(root)}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(
+            f"{root} looks saved by datasets' save_to_disk but is unreadable: {err}"
+        ) from err
+    return {}
+
+
+def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
+    """Layouts 3 and 4 (see the module docstring); empty when `root` holds no data files."""
+    saved = _saved_dataset_files(root)
+    if saved:
+        return saved
+    if not _readme_declares_configs(root):
+        if config and (root / config).is_dir():
+            inner = root / config
+            return _split_named_files(inner) or _dataset_folder_files(inner, None)
+        for folder in (root, root / "data"):
+            sharded = _sharded_files(folder) if folder.is_dir() else {}
+            if sharded:
+                return sharded
+    import datasets
+
+    try:
+        builder = datasets.load_dataset_builder(str(root), config)
+    except FileNotFoundError:  # datasets' "doesn't contain any data files"
+        return {}
+    except Exception as err:  # datasets raises ValueError for a missing or unknown config
+        raise DataError(_unreadable_hub_folder(root, config, err)) from err
+    data_files = {
+        str(split): sorted(str(f) for f in group)
+        for split, group in (builder.config.data_files or {}).items()
+    }
+    if not any(file_suffix(Path(f)) in BUILDERS for g in data_files.values() for f in g):
+        return {}  # `datasets` took whatever was there (notes.md): not a dataset folder
+    return data_files
+
+
+def _unreadable_hub_folder(root: Path, config: str | None, err: Exception) -> str:
+    """Why `datasets` could not read `root`, in one line; a configuration that is missing or
+    unknown is named with the ones the folder has and the option that picks one."""
+    import datasets
+
+    try:
+        configs = datasets.get_dataset_config_names(str(root))
+    except Exception:  # the folder is unreadable for some other reason: say that one
+        configs = []
+    if len(configs) > 1 and config is None:
+        return (
+            f"{root} holds several configurations ({', '.join(configs)}); pick one with "
+            "data.hub_config=<name>"
+        )
+    if configs and config not in configs:
+        return (
+            f"{root} has no configuration '{config}'; it has {', '.join(configs)} "
+            "(data.hub_config=<name>)"
+        )
+    from lab.data.sources import root_cause
+
+    why = " ".join(root_cause(err).split())
+    return f"could not read {root} as a Hub dataset folder: {why}"
+
+
+def _readme_declares_configs(root: Path) -> bool:
+    """Whether `root/README.md` has YAML front matter with a `configs:` key (the Hub's way to
+    say which files hold which config and split)."""
+    try:
+        text = (root / "README.md").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if not text.startswith("---"):
+        return False
+    header = text[3:].split("\n---", 1)[0]
+    return re.search(r"^configs:", header, flags=re.MULTILINE) is not None
+
+
+def _sharded_files(folder: Path) -> SplitFiles:
+    """`<split>-00000-of-00003[-<hash>].<ext>` files directly in `folder`, by exact split name."""
+    found: SplitFiles = {}
+    for file in sorted(folder.iterdir()):
+        match = _SHARD.match(file.name)
+        if file.is_file() and match and file_suffix(file) in BUILDERS:
+            found.setdefault(match["split"], []).append(str(file))
+    return found

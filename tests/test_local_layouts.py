@@ -1,0 +1,286 @@
+"""`data.path` in the layouts people have: a dataset folder as the Hub stores it (downloaded
+with `huggingface-cli download <id> --repo-type dataset`), a `save_to_disk` folder, and files
+named after lab's splits for a data config written for the Hub's split names.
+
+The Hub folders are built here as the Hub lays them out (README `configs`, shard names
+`<split>-00000-of-00003-<hash>.parquet`, a folder per configuration), from the repo's fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.data.local_files import local_data_files
+from lab.errors import DataError
+
+from conftest import FIXTURES
+
+SFT = FIXTURES / "sft_task"
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _parquet(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def _shards(folder: Path, split: str, rows: list[dict[str, Any]], count: int) -> None:
+    """`rows` as the Hub shards a split: `<split>-0000k-of-0000n-<hash>.parquet`, in order."""
+    size = -(-len(rows) // count)
+    for k in range(count):
+        name = f"{split}-{k:05d}-of-{count:05d}-a3ecf92756993583.parquet"
+        _parquet(folder / name, rows[k * size : (k + 1) * size])
+
+
+def _readme(root: Path, configs: dict[str, dict[str, str]]) -> None:
+    """A dataset card whose YAML header declares `configs` ({config: {split: glob}})."""
+    lines = ["---", "license: mit", "configs:"]
+    for config, splits in configs.items():
+        lines += [f"- config_name: {config}", "  data_files:"]
+        for split, glob in splits.items():
+            lines += [f"  - split: {split}", f"    path: {glob}"]
+    (root / "README.md").write_text("\n".join([*lines, "---", "# a dataset card", ""]))
+
+
+GENERATED = {
+    "messages": [{"role": "user", "content": "GEN"}, {"role": "assistant", "content": "x"}]
+}
+
+
+def _ultrachat_snapshot(root: Path, *, readme: bool = True) -> tuple[int, int]:
+    """UltraChat 200k's layout: `data/{train,test}_{sft,gen}-*.parquet` (the `gen` splits
+    must not leak into `sft`). Returns the train_sft and test_sft row counts."""
+    train, test = _jsonl(SFT / "train.jsonl"), _jsonl(SFT / "test.jsonl")
+    _shards(root / "data", "train_sft", train, 3)
+    _shards(root / "data", "test_sft", test, 1)
+    _shards(root / "data", "train_gen", [GENERATED] * 7, 1)
+    _shards(root / "data", "test_gen", [GENERATED] * 3, 1)
+    if readme:
+        names = ("train_sft", "test_sft", "train_gen", "test_gen")
+        _readme(root, {"default": {name: f"data/{name}-*" for name in names}})
+    return len(train), len(test)
+
+
+def _sft_datamodule(compose_cfg: Any, path: Path, *extra: str) -> Any:
+    from lab.build import build_datamodule
+    from lab.training.tokenizers import build_tokenizer
+
+    cfg = compose_cfg("model=tiny_llama", "data=ultrachat", f"data.path={path}", *extra)
+    return build_datamodule(cfg, build_tokenizer(cfg))
+
+
+def _all_prompts(datamodule: Any) -> list[str]:
+    texts = []
+    for split in ("train", "validation", "test"):
+        ids = datamodule.datasets[split]["input_ids"]
+        texts += [datamodule.tokenizer.decode(row) for row in ids]
+    return texts
+
+
+@pytest.mark.parametrize("readme", [True, False], ids=["readme_configs", "shard_names"])
+def test_a_hub_dataset_folder_is_read_with_the_hubs_split_names(
+    compose_cfg: Any, tmp_path: Path, readme: bool
+) -> None:
+    """`data=ultrachat data.path=<snapshot>`: train_sft (three shards, in order) trains, test_sft
+    tests, train_gen is left alone, exactly as `data=ultrachat` reads the Hub."""
+    root = tmp_path / "ultrachat_200k"
+    train_rows, test_rows = _ultrachat_snapshot(root, readme=readme)
+    _, files = local_data_files(root)
+    assert [Path(f).name[:24] for f in files["train_sft"]] == [
+        "train_sft-00000-of-00003",
+        "train_sft-00001-of-00003",
+        "train_sft-00002-of-00003",
+    ]
+    assert sorted(files) == ["test_gen", "test_sft", "train_gen", "train_sft"]
+
+    datamodule = _sft_datamodule(compose_cfg, root)
+    sizes = datamodule.raw_sizes
+    assert sizes["train"] + sizes["validation"] == train_rows  # validation carved (1%)
+    assert sizes["test"] == test_rows
+    assert datamodule.source_of("train") == f"{root} split train_sft"
+    assert datamodule.source_of("test").endswith("test_sft-00000-of-00001-a3ecf92756993583.parquet")
+    assert not any("GEN" in text for text in _all_prompts(datamodule))
+
+
+def test_shard_names_are_split_names_exactly_where_datasets_would_merge_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pointed at the `data/` folder itself (no README there), `datasets`' keyword patterns
+    would read train_sft and train_gen as one `train` split; lab keeps them apart."""
+    root = tmp_path / "ultrachat_200k"
+    _ultrachat_snapshot(root)
+    with caplog.at_level(logging.INFO, logger="lab.data.local_files"):
+        builder, files = local_data_files(root / "data", report=True)
+    assert builder == "parquet"
+    assert sorted(files) == ["test_gen", "test_sft", "train_gen", "train_sft"]
+    assert len(files["train_sft"]) == 3 and len(files["train_gen"]) == 1
+    assert (
+        f"data.path {root / 'data'} read as a dataset folder: test_gen (1 file), "
+        "test_sft (1 file), train_gen (1 file), train_sft (3 files)"
+    ) in caplog.messages
+
+
+def _glue_snapshot(root: Path, *, readme: bool) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """GLUE's layout: a folder per configuration, `<config>/<split>-00000-of-00001.parquet`."""
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for config, count in (("sst2", 30), ("mrpc", 12)):
+        rows[config] = {}
+        for split, offset in (("train", 0), ("validation", 1000), ("test", 2000)):
+            rows[config][split] = [
+                {"sentence": f"{config} {split} sentence {i}", "label": i % 2, "idx": offset + i}
+                for i in range(count + offset // 1000)
+            ]
+            _shards(root / config, split, rows[config][split], 1)
+    if readme:
+        _readme(
+            root,
+            {
+                c: {s: f"{c}/{s}-*" for s in ("train", "validation", "test")}
+                for c in ("sst2", "mrpc")
+            },
+        )
+    return rows
+
+
+@pytest.mark.parametrize("readme", [True, False], ids=["readme_configs", "config_folders"])
+def test_data_hub_config_picks_one_configuration_of_a_folder_that_holds_several(
+    compose_cfg: Any, tmp_path: Path, readme: bool
+) -> None:
+    """`data=sst2 data.path=<glue snapshot>`: sst2's files only (data.hub_config=sst2), GLUE's
+    validation split as lab's test split, as `data=sst2` reads the Hub."""
+    from lab.build import build_datamodule
+    from lab.training.tokenizers import build_tokenizer
+
+    root = tmp_path / "glue"
+    rows = _glue_snapshot(root, readme=readme)
+    cfg = compose_cfg("model=tiny_bert", "data=sst2", f"data.path={root}")
+    datamodule = build_datamodule(cfg, build_tokenizer(cfg))
+    sizes = datamodule.raw_sizes
+    assert sizes["train"] + sizes["validation"] == len(rows["sst2"]["train"])
+    assert sizes["test"] == len(rows["sst2"]["validation"])
+    assert "sst2/validation-00000-of-00001" in datamodule.source_of("test")
+
+
+def test_a_folder_of_several_configurations_without_hub_config_names_them(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "glue"
+    _glue_snapshot(root, readme=True)
+    with pytest.raises(
+        DataError,
+        match=r"several configurations \(sst2, mrpc\); pick one with data\.hub_config=<name>",
+    ):
+        local_data_files(root)
+    with pytest.raises(
+        DataError, match=r"no configuration 'cola'; it has sst2, mrpc \(data\.hub_config=<name>\)"
+    ):
+        local_data_files(root, "cola")
+
+
+def test_a_save_to_disk_folder_keeps_its_splits_and_label_names(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """`DatasetDict.save_to_disk` output: its splits, and its `ClassLabel` names reach the
+    model's id2label."""
+    import datasets
+
+    from lab.build import build_datamodule
+    from lab.training.tokenizers import build_tokenizer
+
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])}
+    )
+    split_rows = {"train": 40, "validation": 8, "test": 10}
+    saved = datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_dict(
+                {
+                    "text": [f"{split} text {i}" for i in range(n)],
+                    "label": [i % 2 for i in range(n)],
+                },
+                features=features,
+            )
+            for split, n in split_rows.items()
+        }
+    )
+    saved.save_to_disk(str(tmp_path / "saved"))
+    cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={tmp_path / 'saved'}")
+    datamodule = build_datamodule(cfg, build_tokenizer(cfg))
+    assert datamodule.raw_sizes == split_rows
+    assert datamodule.model_kwargs()["id2label"] == {0: "neg", 1: "pos"}
+
+
+def test_a_config_written_for_hub_split_names_reads_files_named_like_labs_splits(
+    compose_cfg: Any,
+) -> None:
+    """`data=ultrachat` maps train -> train_sft and test -> test_sft; a local folder of
+    train.jsonl / test.jsonl stands in for them (test is read, not carved)."""
+    datamodule = _sft_datamodule(compose_cfg, SFT)
+    sizes = datamodule.raw_sizes
+    assert sizes["train"] + sizes["validation"] == len(_jsonl(SFT / "train.jsonl"))
+    assert sizes["test"] == len(_jsonl(SFT / "test.jsonl"))
+    assert datamodule.source_of("test") == str(SFT / "test.jsonl")
+
+
+def test_a_bad_row_in_a_sharded_split_is_named_by_folder_split_and_row(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Rows of a split of several shards are counted across them, in name order."""
+    root = tmp_path / "ultrachat_200k"
+    _ultrachat_snapshot(root)
+    second = sorted((root / "data").glob("train_sft-00001-*"))[0]
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(second).to_pylist()
+    first_size = pq.read_metadata(sorted((root / "data").glob("train_sft-00000-*"))[0]).num_rows
+    rows[4] = {**rows[4], "messages": [{"role": "robot", "content": "x"}]}
+    _parquet(second, rows)
+    with pytest.raises(DataError) as caught:
+        _sft_datamodule(compose_cfg, root)
+    assert f"{root} split train_sft row {first_size + 5} (1-based)" in str(caught.value)
+    assert "unknown role 'robot'" in str(caught.value)
+
+
+def test_a_missing_column_is_named_before_any_model_loads(compose_cfg: Any, tmp_path: Path) -> None:
+    """The config check reads the first shard of each split the run uses."""
+    from lab.config.data_rules import check_local_data
+
+    root = tmp_path / "glue"
+    for split in ("train", "validation"):
+        _shards(root / "sst2", split, [{"text": "hi", "label": 0}] * 4, 2)
+    cfg = compose_cfg("model=tiny_bert", "data=sst2", f"data.path={root}")
+    with pytest.raises(
+        DataError,
+        match=r"train-00000-of-00002-a3ecf92756993583\.parquet: column 'sentence' "
+        r"\(data\.text_column\) is not in the train split; columns present: text, label",
+    ):
+        check_local_data(cfg)
+
+
+def test_a_hub_dataset_folder_streams_shard_by_shard(tmp_path: Path) -> None:
+    from lab.data.sources import Source
+    from lab.data.streaming import open_splits
+
+    root = tmp_path / "ultrachat_200k"
+    train_rows, _ = _ultrachat_snapshot(root)
+    splits, origins = open_splits(Source(path=str(root)))
+    assert splits["train_sft"].num_shards == 3
+    assert origins["train_sft"].describe() == f"{root} split train_sft"
+    assert sum(1 for _ in splits["train_sft"]) == train_rows
+
+
+def test_an_empty_folder_says_which_layouts_are_read(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("nothing here")
+    with pytest.raises(DataError, match=r"holds no data files: expected train\..*save_to_disk"):
+        local_data_files(tmp_path)
