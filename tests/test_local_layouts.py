@@ -284,3 +284,61 @@ def test_an_empty_folder_says_which_layouts_are_read(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("nothing here")
     with pytest.raises(DataError, match=r"holds no data files: expected train\..*save_to_disk"):
         local_data_files(tmp_path)
+
+
+# Every head's fixture, and the overrides that read it (as in tests/test_golden_heads.py).
+HEAD_FIXTURES = {
+    "text_classification": (("model=tiny_bert", "data=csv", "data.text_column=review",
+        "data.label_column=sentiment"), FIXTURES / "sentiment"),
+    "token_classification": (("model=tiny_bert", "data=conll2003"), FIXTURES / "ner"),
+    "multi_label": (("model=tiny_bert", "data=go_emotions", "data.label_names=null"),
+        FIXTURES / "aspects"),
+    "regression": (("model=tiny_bert", "data=json", "data.problem_type=regression",
+        "task=text_regression", "data.label_column=score"), FIXTURES / "ratings"),
+    "question_answering": (("model=tiny_bert", "data=squad", "data.max_length=64",
+        "data.doc_stride=16"), FIXTURES / "squad"),
+    "multiple_choice": (("model=tiny_bert", "data=swag"), FIXTURES / "multiple_choice" / "swag"),
+    "summarization": (("model=tiny_bart", "data=xsum"), FIXTURES / "summaries"),
+    "translation": (("model=tiny_bart", "data=wmt16_ro_en"), FIXTURES / "translation"),
+    "sft": (("model=tiny_llama", "data=chat"), SFT),
+    "preferences": (("model=tiny_llama", "data=preferences"), FIXTURES / "preferences"),
+}  # fmt: skip
+
+
+def _fixture_rows(file: Path) -> list[dict[str, Any]]:
+    if file.suffix == ".csv":
+        import csv
+
+        with file.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    return _jsonl(file)
+
+
+@pytest.mark.parametrize("head", sorted(HEAD_FIXTURES))
+def test_every_head_reads_its_data_from_a_hub_dataset_folder_as_from_files(
+    head: str, compose_cfg: Any, tmp_path: Path
+) -> None:
+    """The fixture's files rewritten as the Hub stores a dataset (Parquet shards under
+    `data/`, README configs) give the same splits and the same tokenized rows."""
+    from lab.build import build_datamodule
+    from lab.training.tokenizers import build_tokenizer
+
+    options, folder = HEAD_FIXTURES[head]
+    snapshot = tmp_path / "snapshot"
+    splits = {}
+    for file in sorted(folder.iterdir()):
+        if file.stem in ("train", "validation", "test") and file.suffix in (".csv", ".jsonl"):
+            _shards(snapshot / "data", file.stem, _fixture_rows(file), 1)
+            splits[file.stem] = f"data/{file.stem}-*"
+    _readme(snapshot, {"default": splits})
+
+    def built(path: Path) -> Any:
+        cfg = compose_cfg(*options, f"data.path={path}", output_dir=tmp_path / path.name)
+        return build_datamodule(cfg, build_tokenizer(cfg))
+
+    from_files, from_hub_folder = built(folder), built(snapshot)
+    assert from_hub_folder.raw_sizes == from_files.raw_sizes
+    for split in ("train", "validation", "test"):
+        ours, theirs = from_hub_folder.datasets[split], from_files.datasets[split]
+        assert ours.column_names == theirs.column_names
+        assert ours["input_ids"] == theirs["input_ids"], split

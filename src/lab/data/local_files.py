@@ -11,7 +11,8 @@ A local path is read in the first of these layouts that fits:
    by `huggingface-cli download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
    Hub's names (`train_sft`, `test_prefs`), so a data config's `data.splits` mapping applies to
    it unchanged. It is read the way `datasets` reads the Hub repository: the README's `configs`
-   when it declares them (`data.hub_config` picks one), else the Hub's shard names
+   when it declares them (`data.hub_config` picks one; a README of one configuration is read
+   whatever the data config's `hub_config` says), else the Hub's shard names
    `<split>-00000-of-00003[-<hash>].<ext>` (in the folder or its `data/` folder: each name
    before the shard number is one split, exactly), else `datasets`' own file-name patterns (the
    Parquet conversion's `<config>/<split>/0000.parquet`, ...). A folder named after
@@ -162,7 +163,9 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
     saved = _saved_dataset_files(root)
     if saved:
         return saved
-    if not _readme_declares_configs(root):
+    if _readme_declares_configs(root):
+        config = _config_to_read(root, config)
+    else:
         if config and (root / config).is_dir():
             inner = root / config
             return _split_named_files(inner) or _dataset_folder_files(inner, None)
@@ -185,6 +188,23 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
     if not any(file_suffix(Path(f)) in BUILDERS for g in data_files.values() for f in g):
         return {}  # `datasets` took whatever was there (notes.md): not a dataset folder
     return data_files
+
+
+def _config_to_read(root: Path, config: str | None) -> str | None:
+    """`config`, unless the folder's README declares a single configuration: that one is
+    what the folder holds (a download of one configuration, or a dataset of its own), so
+    the data config's `hub_config` (`ro-en`, `simplified`) does not have to match it."""
+    import datasets
+
+    try:
+        configs = datasets.get_dataset_config_names(str(root))
+    except Exception:  # unreadable metadata: `load_dataset_builder` says why
+        return config
+    if len(configs) == 1 and config not in configs:
+        if config is not None:
+            log.info("%s holds one configuration, %s: read it (not %s)", root, configs[0], config)
+        return configs[0]
+    return config
 
 
 def _unreadable_hub_folder(root: Path, config: str | None, err: Exception) -> str:
