@@ -164,7 +164,8 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
     if saved:
         return saved
     if _readme_declares_configs(root):
-        config = _config_to_read(root, config)
+        # Without a name, datasets reads the one (or the default) configuration itself.
+        config = _config_to_read(root, config) if config is not None else None
     else:
         if config and (root / config).is_dir():
             inner = root / config
@@ -190,7 +191,7 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
     return data_files
 
 
-def _config_to_read(root: Path, config: str | None) -> str | None:
+def _config_to_read(root: Path, config: str) -> str:
     """`config`, unless the folder's README declares a single configuration: that one is
     what the folder holds (a download of one configuration, or a dataset of its own), so
     the data config's `hub_config` (`ro-en`, `simplified`) does not have to match it."""
@@ -201,8 +202,7 @@ def _config_to_read(root: Path, config: str | None) -> str | None:
     except Exception:  # unreadable metadata: `load_dataset_builder` says why
         return config
     if len(configs) == 1 and config not in configs:
-        if config is not None:
-            log.info("%s holds one configuration, %s: read it (not %s)", root, configs[0], config)
+        log.info("%s holds one configuration, %s: read it (not %s)", root, configs[0], config)
         return configs[0]
     return config
 

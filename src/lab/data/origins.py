@@ -43,7 +43,8 @@ class Origin:
     Args:
         name: the file path as the user gave it, or the Hub dataset id.
         kind: `csv`, `tsv`, `jsonl`, `json` (lines or an array), `text`, `rows` (Parquet or
-            anything counted by rows) or `hub`.
+            anything counted by rows) or `hub` (a Hub split, or a local split of several
+            files, the Hub's shards: `name` is then the local folder).
         split: the Hub split name (Hub data only).
         size: rows the loader read from it (a line scan that disagrees is not trusted).
         unit: what a `rows` source counts, for a head whose files are not tables (SQuAD JSON
