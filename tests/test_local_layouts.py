@@ -286,6 +286,12 @@ def test_an_empty_folder_says_which_layouts_are_read(tmp_path: Path) -> None:
         local_data_files(tmp_path)
 
 
+def test_files_whose_names_say_no_split_are_train_as_datasets_reads_them(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# reviews\n")
+    (tmp_path / "reviews.csv").write_text("text,label\ngood,1\nbad,0\n")
+    assert local_data_files(tmp_path) == ("csv", {"train": [str(tmp_path / "reviews.csv")]})
+
+
 # Every head's fixture, and the overrides that read it (as in tests/test_golden_heads.py).
 HEAD_FIXTURES = {
     "text_classification": (("model=tiny_bert", "data=csv", "data.text_column=review",

@@ -10,13 +10,14 @@ A local path is read in the first of these layouts that fits:
 4. A dataset folder as the Hugging Face Hub stores it, e.g. downloaded on a machine with network
    by `huggingface-cli download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
    Hub's names (`train_sft`, `test_prefs`), so a data config's `data.splits` mapping applies to
-   it unchanged. It is read the way `datasets` reads the Hub repository: the README's `configs`
-   when it declares them (`data.hub_config` picks one; a README of one configuration is read
-   whatever the data config's `hub_config` says), else the Hub's shard names
-   `<split>-00000-of-00003[-<hash>].<ext>` (in the folder or its `data/` folder: each name
-   before the shard number is one split, exactly), else `datasets`' own file-name patterns (the
-   Parquet conversion's `<config>/<split>/0000.parquet`, ...). A folder named after
-   `data.hub_config` inside it is read on its own, so the other configs' files stay out.
+   it unchanged. It is read the way `datasets` reads the Hub repository, first rule that fits:
+   the README's `configs` when it declares them (`data.hub_config` picks one; a README of one
+   configuration is read whatever the data config's `hub_config` says); a folder named after
+   `data.hub_config` inside it, read on its own so the other configs' files stay out; the Hub's
+   shard names `<split>-00000-of-00003[-<hash>].<ext>` in the folder or its `data/` folder (each
+   name before the shard number is one split, exactly); `datasets`' own file-name patterns (the
+   Parquet conversion's `<config>/<split>/0000.parquet`; files whose names say no split are all
+   train, as `load_dataset(<folder>)` reads them).
 
 A split may be several files (the Hub's shards); they are read in name order as one split.
 """
