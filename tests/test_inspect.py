@@ -153,6 +153,26 @@ def test_a_carved_split_is_the_one_training_carves(compose_cfg: Any, tmp_path: P
         assert splits[name]["review"][:] == trained[name]["review"][:], name
 
 
+def test_inspect_refuses_a_train_split_too_small_to_carve(compose_cfg: Any, tmp_path: Path) -> None:
+    """`lab.inspect` words a split it cannot carve as training does (one shared rule)."""
+    from lab.data.inspection import load_splits
+    from lab.errors import DataError
+
+    folder = tmp_path / "one_row"
+    folder.mkdir()
+    header, first = (FIXTURES / "sentiment" / "train.csv").read_text().splitlines()[:2]
+    (folder / "train.csv").write_text(f"{header}\n{first}\n")
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={folder}",
+        "data.text_column=review",
+        "data.label_column=sentiment",
+    )
+    with pytest.raises(DataError, match="has 1 row\\(s\\); too few to carve a test split"):
+        load_splits(cfg.data)
+
+
 @pytest.mark.parametrize(
     ("overrides", "sequences", "label"),
     [

@@ -115,44 +115,30 @@ def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
 
 # ----------------------------------------------------------------------------- splits
 def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
-    """The splits as training makes them (`lab.data.splits.read_splits`: a missing validation or
-    test split carved from train with the seed, then `max_*_samples` subsets), and the names
-    of the carved ones. Mirrors the data module without importing Lightning."""
+    """The splits as training makes them (`lab.data.splits.carve_splits`: a missing validation
+    or test split carved from train with the seed, then `max_*_samples` subsets), and the
+    names of the carved ones; without importing Lightning."""
     from lab.data.sources import load_source
-    from lab.data.splits import source_split_name
+    from lab.data.splits import carve_splits
 
     source = load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
-    names = dict(data.get("splits") or {name: name for name in SPLITS})
-    local = bool(data.get("path"))
-    train_name = source_split_name(names, "train", source, local)
-    if train_name not in source:
-        raise DataError(
-            f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
-        )
-    splits = {"train": source[train_name]}
-    carved = []
-    seed = int(data.get("seed") or 0)
-    for name in ("test", "validation"):
-        wanted = source_split_name(names, name, source, local)
-        if wanted and wanted in source:
-            splits[name] = source[wanted]
-            continue
-        fraction = float(data.get("test_fraction" if name == "test" else "val_fraction") or 0.1)
-        parts = splits["train"].train_test_split(test_size=fraction, seed=seed)
-        splits["train"], splits[name] = parts["train"], parts["test"]
-        carved.append(name)
-    limits = {
-        "train": "max_train_samples",
-        "validation": "max_eval_samples",
-        "test": "max_test_samples",
-    }
-    for name, key in limits.items():
-        limit = data.get(key)
-        if limit is not None and limit < len(splits[name]):
-            splits[name] = splits[name].shuffle(seed=seed).select(range(limit))
-    return {name: splits[name] for name in SPLITS}, carved
+    return carve_splits(
+        source,
+        dict(data.get("splits") or {name: name for name in SPLITS}),
+        local=bool(data.get("path")),
+        seed=int(data.get("seed") or 0),
+        fractions={
+            "test": float(data.get("test_fraction") or 0.1),
+            "validation": float(data.get("val_fraction") or 0.1),
+        },
+        limits={
+            "train": data.get("max_train_samples"),
+            "validation": data.get("max_eval_samples"),
+            "test": data.get("max_test_samples"),
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- numbers

@@ -10,7 +10,7 @@ finds it. `lab.data.stream_setup` is the streamed counterpart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
@@ -31,42 +31,81 @@ def read_splits(dm: DataModule) -> dict[str, Dataset]:
     """`dm`'s train, validation and test splits, carved and subsampled as its config says;
     records each split's origin (`dm.origins`) and its rows' indices there (`dm.row_indices`)."""
     source = dm.load_raw()
-    local = bool(dm.path)
-    train_name = source_split_name(dm.source_splits, "train", source, local)
+
+    def carved_from_train(name: str) -> None:
+        dm.origins[name] = dm.origins["train"]
+
+    splits, _ = carve_splits(
+        source,
+        dm.source_splits,
+        local=bool(dm.path),
+        seed=dm.seed,
+        fractions={"test": dm.test_fraction, "validation": dm.val_fraction},
+        limits=dm.max_samples,
+        take=lambda name, source_name: _numbered(dm, name, source, source_name),
+        on_carve=carved_from_train,
+        source_of=dm._from,
+    )
+    for name, dataset in splits.items():
+        dm.row_indices[name] = dataset.with_format("arrow")[ROW_COLUMN].to_numpy()
+        splits[name] = dataset.remove_columns(ROW_COLUMN)
+    return splits
+
+
+def carve_splits(
+    source: DatasetDict,
+    mapping: Mapping[str, str | None],
+    *,
+    local: bool,
+    seed: int,
+    fractions: Mapping[str, float],
+    limits: Mapping[str, int | None],
+    take: Callable[[str, str], Dataset] | None = None,
+    on_carve: Callable[[str], None] | None = None,
+    source_of: Callable[[str], str] = lambda name: "",
+) -> tuple[dict[str, Dataset], list[str]]:
+    """lab's three splits of `source` and the names of those carved from train: the
+    training path (`read_splits`) and `lab.inspect` (without Lightning) share this one rule.
+
+    `mapping` is `data.splits` (lab's name -> the source's); `fractions` the test and
+    validation shares carved from train where the source lacks them (test first); `limits`
+    the `max_*_samples` of each split (a seeded shuffle, then the first rows). `take(name,
+    source_name)` gives a source split as lab's split `name` (default: as stored); `on_carve`
+    is told each carved split's name before it is carved; `source_of(name)` words where a
+    split came from in errors (" (data/train.csv)").
+    """
+    take = take or (lambda name, source_name: source[source_name])
+    train_name = source_split_name(mapping, "train", source, local)
     if train_name not in source:
         raise DataError(
             f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
         )
-    splits: dict[str, Dataset] = {"train": _numbered(dm, "train", source, train_name)}
-    for lab_name in ("test", "validation"):
-        source_name = source_split_name(dm.source_splits, lab_name, source, local)
+    splits: dict[str, Dataset] = {"train": take("train", train_name)}
+    carved: list[str] = []
+    for name in ("test", "validation"):
+        source_name = source_split_name(mapping, name, source, local)
         if source_name and source_name in source:
-            splits[lab_name] = _numbered(dm, lab_name, source, source_name)
+            splits[name] = take(name, source_name)
             continue
-        dm.origins[lab_name] = dm.origins["train"]
-        fraction = dm.test_fraction if lab_name == "test" else dm.val_fraction
+        if on_carve is not None:
+            on_carve(name)
         if len(splits["train"]) < 2:
             raise DataError(
-                f"the train split{dm._from('train')} has {len(splits['train'])} row(s); "
-                f"too few to carve a {lab_name} split from it"
+                f"the train split{source_of('train')} has {len(splits['train'])} row(s); "
+                f"too few to carve a {name} split from it"
             )
-        carved = splits["train"].train_test_split(test_size=fraction, seed=dm.seed)
-        splits["train"], splits[lab_name] = carved["train"], carved["test"]
-        log.info(
-            "carved a %s split of %d rows from train (seed %d)",
-            lab_name,
-            len(carved["test"]),
-            dm.seed,
-        )
+        parts = splits["train"].train_test_split(test_size=fractions[name], seed=seed)
+        splits["train"], splits[name] = parts["train"], parts["test"]
+        carved.append(name)
+        rows = len(parts["test"])
+        log.info("carved a %s split of %d rows from train (seed %d)", name, rows, seed)
     for name, dataset in splits.items():
         if len(dataset) == 0:
-            raise DataError(f"the {name} split{dm._from(name)} has no rows")
-        limit = dm.max_samples[name]
+            raise DataError(f"the {name} split{source_of(name)} has no rows")
+        limit = limits.get(name)
         if limit is not None and limit < len(dataset):
-            dataset = dataset.shuffle(seed=dm.seed).select(range(limit))
-        dm.row_indices[name] = dataset.with_format("arrow")[ROW_COLUMN].to_numpy()
-        splits[name] = dataset.remove_columns(ROW_COLUMN)
-    return {name: splits[name] for name in SPLITS}
+            splits[name] = dataset.shuffle(seed=seed).select(range(limit))
+    return {name: splits[name] for name in SPLITS}, carved
 
 
 def source_split_name(
