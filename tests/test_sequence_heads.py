@@ -152,3 +152,49 @@ def test_tiny_regression_model_trains_and_exports(compose_cfg) -> None:  # type:
     praised = rate("the acting was great and a fun story and the food was tasty")[0]["score"]
     panned = rate("the plot was slow and a poor ending and the food was cold")[0]["score"]
     assert praised > panned
+
+
+def _write_hub_style_multi_label(folder: Path, class_labels: bool) -> None:
+    """GoEmotions' Hub schema: `labels` is a list of class ids (ClassLabel ids in Parquet)."""
+    from datasets import ClassLabel, Dataset, Features, List, Value
+
+    rows = {"text": ["joy and anger", "only fear", "nothing"], "labels": [[0, 2], [1], [2]]}
+    label = ClassLabel(names=["a", "b", "c"]) if class_labels else Value("int64")
+    features = Features({"text": Value("string"), "labels": List(label)})
+    folder.mkdir()
+    for split in ("train", "validation", "test"):
+        Dataset.from_dict(rows, features=features).to_parquet(folder / f"{split}.parquet")
+
+
+@pytest.mark.parametrize("class_labels", [True, False], ids=["classlabel-lists", "int-lists"])
+@pytest.mark.parametrize("streaming", [False, True], ids=["map-style", "streamed"])
+def test_label_id_lists_become_float_multi_hot_targets(
+    compose_cfg, tmp_path: Path, class_labels: bool, streaming: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """A source column named `labels` (as in GoEmotions) must not pass its integer type on to
+    the multi-hot targets written under the same name: BCE needs float targets."""
+    from hydra.utils import instantiate
+
+    _write_hub_style_multi_label(tmp_path / "emotions", class_labels)
+    overrides = ["data.streaming=true", "trainer.max_steps=2"] if streaming else []
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=go_emotions",
+        f"data.path={tmp_path / 'emotions'}",
+        "data.label_names=[a,b,c]",
+        "data.batch_size=3",
+        "data.shuffle_buffer=0",
+        *overrides,
+    )
+    datamodule = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.val_dataloader()))
+    assert batch["labels"].dtype == torch.float32
+    assert batch["labels"].tolist() == [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    train = next(iter(datamodule.train_dataloader()))
+    assert train["labels"].dtype == torch.float32 and train["labels"].shape[1] == 3
+    wide = TINY | {"vocab_size": 2048}
+    model = BertForSequenceClassification(
+        BertConfig(num_labels=3, problem_type="multi_label_classification", **wide)
+    )
+    assert torch.isfinite(model(**train).loss)  # BCE accepts the targets

@@ -346,13 +346,18 @@ class DataModule(L.LightningDataModule):
                 type(self).__qualname__,
                 tokenizer_fingerprint(self.tokenizer),
                 self.fingerprint_parts(),
+                _ENCODING_REVISION,
             )
         )
         started = time.time()
-        encoded = dataset.map(
-            self.tokenize,
+        # The source's columns are renamed out of the way first: datasets keeps the type of a
+        # column the function writes back under its input name, so a source column `labels`
+        # (GoEmotions: a list of class ids) would cast the multi-hot float targets to ints.
+        renamed = {column: _SOURCE_PREFIX + column for column in dataset.column_names}
+        encoded = dataset.rename_columns(renamed).map(
+            _UnprefixedColumns(self.tokenize),
             batched=True,
-            remove_columns=dataset.column_names,
+            remove_columns=list(renamed.values()),
             num_proc=self.num_proc,
             new_fingerprint=fingerprint,
             desc=f"Tokenizing {name}",
@@ -361,6 +366,24 @@ class DataModule(L.LightningDataModule):
         files = [f["filename"] for f in encoded.cache_files]
         self.cache_hits[name] = bool(files) and all(os.path.getmtime(f) < started for f in files)
         return encoded
+
+
+_SOURCE_PREFIX = "__lab_source__"
+# Bumped when tokenized caches written by earlier code must not be reused (2: label types were
+# inherited from same-named source columns).
+_ENCODING_REVISION = 2
+
+
+class _UnprefixedColumns:
+    """Calls `tokenize` on a batch whose columns carry `_SOURCE_PREFIX`, under their own names
+    (a class, not a closure, so that `num_proc` workers can pickle it)."""
+
+    def __init__(self, tokenize: Callable[[dict[str, list[Any]]], dict[str, list[Any]]]) -> None:
+        self.tokenize = tokenize
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        cut = len(_SOURCE_PREFIX)
+        return self.tokenize({name[cut:]: values for name, values in batch.items()})
 
 
 def row_lengths(dataset: Dataset) -> list[int]:
