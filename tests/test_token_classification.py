@@ -160,3 +160,32 @@ def test_tiny_ner_model_trains_and_exports_a_working_pipeline(compose_cfg) -> No
     entities = tagger("Anna Berg works for Acme Corp in Paris .")
     assert entities and {e["entity_group"] for e in entities} <= {"PER", "ORG", "LOC", "MISC"}
     assert any(e["entity_group"] == "PER" and e["start"] == 0 for e in entities)
+
+
+def test_predicted_entities_are_whole_words_tagged_by_their_first_subword() -> None:
+    """`lab.predict`/`lab.serve` tag each word by its first subword, as training does: a model
+    that says B-PER everywhere finds one PER per word, never a word cut into subwords."""
+    from omegaconf import OmegaConf
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from lab.tasks.token_classification import TokenClassificationPredictor
+
+    tokenizer = AutoTokenizer.from_pretrained(FIXTURES.parent.parent / "src/lab/assets/tiny_bert")
+    config = BertConfig(
+        vocab_size=2048, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+        intermediate_size=8, id2label=dict(enumerate(CONLL)),
+    )  # fmt: skip
+    model = BertForTokenClassification(config).eval()
+    with torch.no_grad():  # every token: B-PER
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0, 0, 0, 0, 0, 0, 0]))
+    cfg = OmegaConf.create({"data": {"max_length": 64, "tokens_column": "tokens"}})
+    predictor = TokenClassificationPredictor(model, tokenizer, cfg)
+    text = "Angelique Vandenberghe flew"
+    assert len(tokenizer.tokenize(text)) > 3  # the words are split into subwords
+    entities = predictor.predict([{"text": text}])[0]["entities"]
+    assert [(e["type"], e["text"], e["start"], e["end"]) for e in entities] == [
+        ("PER", "Angelique", 0, 9),
+        ("PER", "Vandenberghe", 10, 22),
+        ("PER", "flew", 23, 27),
+    ]

@@ -271,7 +271,11 @@ class TokenClassificationModule(ClassLossTraining, TaskModule):
 
 
 class TokenClassificationPredictor(Predictor):
-    """Entities with character spans (`transformers` token-classification, simple grouping).
+    """Entities with character spans (`transformers` token-classification pipeline).
+
+    Words are tagged by their first subword, as in training (`aggregation_strategy="first"`):
+    "simple" grouping would split a word whose later subwords the model never learned to tag
+    ("Ang" + "el" for "Angel").
 
     A row gives `text` (a string), or the data's tokens column (a list of words, joined with
     spaces, so spans refer to the joined text).
@@ -288,7 +292,7 @@ class TokenClassificationPredictor(Predictor):
             "token-classification",
             model=model,
             tokenizer=tokenizer,
-            aggregation_strategy="simple",
+            aggregation_strategy="first",
             device=self.device,
         )
 
