@@ -28,6 +28,7 @@ from torchmetrics.classification import (
 )
 
 from lab.data.datamodule import DataModule
+from lab.data.label_names import reconcile_label_names
 from lab.errors import DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
@@ -109,6 +110,10 @@ class TextClassificationDataModule(DataModule):
             feature = getattr(feature, "feature", feature)
             values = [v for row in values if row for v in row]
         self._string_labels = getattr(feature, "dtype", None) in ("string", "large_string")
+        if self.label_names is not None and hasattr(feature, "names"):
+            self.label_names = reconcile_label_names(
+                self.label_names, feature.names, self.label_column
+            )
         if self.label_names is None:
             if hasattr(feature, "names"):  # a ClassLabel column
                 self.label_names = list(feature.names)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.data.datamodule import DataModule
+from lab.data.label_names import reconcile_label_names
 from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
@@ -78,6 +79,10 @@ class TokenClassificationDataModule(DataModule):
         feature = getattr(train.features[self.tags_column], "feature", None)
         self._string_tags = getattr(feature, "dtype", None) in ("string", "large_string")
         class_names = getattr(feature, "names", None)  # a Sequence(ClassLabel) column
+        if self.source_names is not None and class_names:
+            self.source_names = reconcile_label_names(
+                self.source_names, class_names, self.tags_column
+            )
         if self.source_names is None:
             if class_names:
                 self.source_names = list(class_names)
