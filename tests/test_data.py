@@ -75,6 +75,33 @@ def test_carving_and_subsampling_are_seeded(tokenizer, tmp_path: Path) -> None: 
     assert len(labels) == 10 and set(labels) == {0, 1}  # shuffled first: both classes
 
 
+def test_a_split_named_in_data_splits_but_absent_is_an_error_or_a_warned_carve(caplog) -> None:  # type: ignore[no-untyped-def]
+    """Hub data: a split renamed on purpose (`test: test_sft`) that the dataset lacks is an
+    error naming the splits present. The default mapping (`test: test`) and local files carve
+    the split, with a warning; a null mapping carves it silently."""
+    import logging
+
+    from datasets import Dataset, DatasetDict
+
+    from lab.data.splits import carve_splits
+    from lab.errors import DataError
+
+    source = DatasetDict({"train": Dataset.from_dict({"text": [str(i) for i in range(20)]})})
+    options = {"seed": 0, "fractions": {"test": 0.1, "validation": 0.1}, "limits": {}}
+    renamed = {"train": "train", "validation": None, "test": "test_sft"}
+    with pytest.raises(DataError, match=r"data.splits.test=test_sft: .* splits present: train"):
+        carve_splits(source, renamed, local=False, **options)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING):
+        splits, carved = carve_splits(source, renamed, local=True, **options)  # type: ignore[arg-type]
+        assert carved == ["test", "validation"] and len(splits["test"]) == 2
+        assert "data.splits.test=test_sft but the dataset has no such split" in caplog.text
+        assert "data.splits.validation" not in caplog.text  # null: carving was asked for
+        caplog.clear()
+        default = {"train": "train", "validation": None, "test": "test"}
+        carve_splits(source, default, local=False, **options)  # type: ignore[arg-type]
+        assert "data.splits.test=test but the dataset has no such split" in caplog.text
+
+
 def test_batches_are_padded_to_their_longest_row(tokenizer) -> None:  # type: ignore[no-untyped-def]
     module = _module(tokenizer, batch_size=4, max_length=64)
     module.setup()

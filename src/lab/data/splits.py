@@ -87,6 +87,8 @@ def carve_splits(
         if source_name and source_name in source:
             splits[name] = take(name, source_name)
             continue
+        if source_name:
+            named_split_missing(name, source_name, list(source), local)
         if on_carve is not None:
             on_carve(name)
         if len(splits["train"]) < 2:
@@ -106,6 +108,26 @@ def carve_splits(
         if limit is not None and limit < len(dataset):
             splits[name] = dataset.shuffle(seed=seed).select(range(limit))
     return {name: splits[name] for name in SPLITS}, carved
+
+
+def named_split_missing(name: str, source_name: str, present: list[str], local: bool) -> None:
+    """`data.splits` names a split the source lacks. A Hub split renamed on purpose
+    (`test: test_sft`) that is not there is a mistake (a typo, another configuration): an
+    error. Otherwise the split is carved from train, with a warning, not silently: local files
+    may lack a split the config names, as may a Hub dataset read with the default mapping."""
+    if not local and source_name != name:
+        raise DataError(
+            f"data.splits.{name}={source_name}: the dataset has no '{source_name}' split; "
+            f"splits present: {', '.join(present)} (data.splits.{name}=null carves it from train)"
+        )
+    log.warning(
+        "data.splits.%s=%s but the dataset has no such split (splits present: %s): carving "
+        "one from train (data.splits.%s=null says so and silences this)",
+        name,
+        source_name,
+        ", ".join(present),
+        name,
+    )
 
 
 def source_split_name(

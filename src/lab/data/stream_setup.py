@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.data.origins import ROW_COLUMN, Origin
 from lab.data.sources import Source, interleave_sources
-from lab.data.splits import source_split_name
+from lab.data.splits import named_split_missing, source_split_name
 from lab.data.streaming import (
     HIDDEN_COLUMNS,
     SOURCE_COLUMN,
@@ -58,6 +58,8 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
             origin = origins[wanted]
             rows = head_rows(numbered(splits[wanted], 0), limit, origin)
         else:
+            if wanted:
+                named_split_missing(name, wanted, list(splits), local)
             origin = origins[main.split]
             rows = head_rows(train.skip(carved), limit or dm.stream_sample_rows, origin)
             carved += len(rows)
