@@ -114,6 +114,17 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
         ),
         pytest.param(
             {
+                "train.csv": "review,sentiment\n" + "a,1\nb,0\n" * 3,
+                "test.csv": "review,sentiment\nx,-1\ny,-1\n",
+            },
+            ["data.num_labels=2"],
+            DataError,
+            "test.csv:2 column 'sentiment': label -1 marks a hidden label (unlabeled rows, as "
+            "in GLUE's test splits) that cannot be trained on or scored; map lab's test split",
+            id="hidden-test-labels",
+        ),
+        pytest.param(
+            {
                 "train.csv": "review,sentiment\n" + "fine,positive\nbad,negative\n" * 3,
                 "test.csv": "review,sentiment\nodd,neutral\n",
             },

@@ -184,6 +184,14 @@ class TextClassificationDataModule(DataModule):
                     f"{self.where(name, row, self.label_column)}: label {value!r} is not one of "
                     f"the label names {self.label_names}"
                 )
+        elif value == -1 and self.problem_type == "single_label":
+            # GLUE and others publish test sets with every label hidden as -1.
+            raise DataError(
+                f"{self.where(name, row, self.label_column)}: label -1 marks a hidden label "
+                f"(unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
+                f"scored; map lab's {name} split to a labeled one (data.splits.{name}=...) or "
+                "null to carve it from train"
+            )
         elif not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
             raise DataError(
                 f"{self.where(name, row, self.label_column)}: label {value!r} is outside "
