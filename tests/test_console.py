@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -129,7 +131,10 @@ def test_quiet_console_routes_library_logs_and_restores_them() -> None:
     with quiet_console(verbose=False):
         assert library.handlers == [] and library.propagate
         assert not transformers_logging.is_progress_bar_enabled()
-        # Tokenizing a large split is long work: its progress bar stays on screen.
+        # stderr is captured (no terminal): datasets' bars would print a line per redraw.
+        assert datasets.utils.are_progress_bars_disabled()
+    with mock.patch.object(sys.stderr, "isatty", return_value=True), quiet_console():
+        # Tokenizing a large split is long work: on a terminal its progress bar stays.
         assert datasets.utils.are_progress_bars_disabled() == bars[1]
     assert (list(library.handlers), library.propagate) == before
     assert (

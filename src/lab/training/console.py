@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -141,14 +142,22 @@ def quiet_console(verbose: Verbose = False) -> Iterator[None]:
         for handler in saved[name][0]:
             library.removeHandler(handler)
         library.propagate = True
+    import datasets.utils.logging as datasets_logging
+
     bars = transformers_logging.is_progress_bar_enabled()
+    data_bars = datasets_logging.is_progress_bar_enabled()
     if not _verbose_names(verbose):
         # transformers' bars (loading and writing weight shards) are seconds of noise; datasets'
-        # bars stay: tokenizing a large split is long work, and the user should see it move.
+        # bars stay on a terminal: tokenizing a large split is long work, and the user should
+        # see it move. Without a terminal (a batch job's log) each redraw would be a new line.
         transformers_logging.disable_progress_bar()
+        if not sys.stderr.isatty():
+            datasets_logging.disable_progress_bar()
     try:
         yield
     finally:
+        if data_bars:
+            datasets_logging.enable_progress_bar()
         for name, (handlers, propagate) in saved.items():
             library = logging.getLogger(name)
             for handler in handlers:
