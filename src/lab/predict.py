@@ -3,9 +3,10 @@
     python -m lab.predict run=<run dir> input=reviews.csv output=predictions.jsonl
     python -m lab.predict run=<run dir> input=prompts.txt output=out.csv batch_size=64
 
-The input is streamed (`.jsonl`, `.csv`, `.tsv`, `.txt`) and results are written as they
-come, so files larger than memory work. Each output row holds the input row's `line` (the line
-a text editor shows: a CSV header is line 1), its `id` when the input has one, and the head's
+The input is streamed (`.jsonl`, `.csv`, `.tsv`, `.txt`, `.parquet`) and results are written
+as they come, so files larger than memory work. Each output row holds the input row's `line`
+(the line a text editor shows: a CSV header is line 1; a Parquet row's number, from 1), its
+`id` when the input has one, and the head's
 result: `label` and `probabilities` (classification), `labels` (multi-label), `score`
 (regression), `entities` with character spans (NER), `generated_text` (language models). A bad
 row (missing or empty field, unparsable line) gets an `error` entry naming `<file>:<line>` and
@@ -29,11 +30,12 @@ from lab.inference.rows import (
     count_rows,
     open_input,
     read_rows,
+    row_place,
 )
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
-    "input": "input file: .jsonl, .csv, .tsv or .txt (required)",
+    "input": "input file: .jsonl, .csv, .tsv, .txt or .parquet (required)",
     "output": "output file: .jsonl or .csv (required)",
     "batch_size": "rows per forward pass (default 32)",
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
@@ -78,7 +80,7 @@ def predict_file(predictor: Predictor, source: Path, target: Path, batch_size: i
                     result["id"] = row["id"]
                 result.update({"error": row} if isinstance(row, RowError) else results[line])
                 if "error" in result:  # the convention of every data error: <file>:<line>
-                    result["error"] = f"{source}:{line}: {result['error']}"
+                    result["error"] = f"{row_place(source, line)}: {result['error']}"
                 tally.count(result)
                 writer.write(result)
             progress.advance(task, len(batch))

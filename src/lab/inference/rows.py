@@ -1,7 +1,8 @@
 """Stream prediction inputs and outputs row by row (never the whole file in memory).
 
 Inputs: `.jsonl` (one JSON object per line; blank lines skipped), `.csv` / `.tsv` (a header
-row), `.txt` (one text per line, as the predictor's first field). Outputs: `.jsonl` (one object
+row), `.txt` (one text per line, as the predictor's first field), `.parquet` (a batch of rows
+at a time, numbered from 1 where the text formats give lines). Outputs: `.jsonl` (one object
 per input row) or `.csv` (nested values written as JSON). Every row comes with its line in the
 input, the line a text editor shows (a CSV header is line 1; a record with quoted line breaks
 is named by its first line), as training data errors name rows. A row that cannot be read
@@ -20,7 +21,7 @@ from typing import IO, Any
 from lab.data.origins import is_blank_record
 from lab.errors import DataError
 
-INPUT_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt")
+INPUT_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt", ".parquet")
 OUTPUT_SUFFIXES = (".jsonl", ".csv")
 
 
@@ -43,7 +44,27 @@ def open_input(path: str | Path) -> Path:
         raise DataError(f"input file {path} does not exist")
     if path.stat().st_size == 0:
         raise DataError(f"input file {path} is empty")
+    if path.suffix.lower() == ".parquet":
+        _parquet(path)  # refuse an unreadable file before any model is loaded
     return path
+
+
+def row_place(path: Path, number: int) -> str:
+    """Where row `number` of `path` is, as training data errors say it: `<file>:<line>`, or
+    `<file> row <n>` for Parquet (no lines)."""
+    if path.suffix.lower() == ".parquet":
+        return f"{path} row {number}"
+    return f"{path}:{number}"
+
+
+def _parquet(path: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"input file {path} is not a readable Parquet file: {err}") from err
 
 
 def read_rows(
@@ -52,6 +73,13 @@ def read_rows(
     """Yield (line, row) for each input row: the row as a dict, or a `RowError` saying why it
     cannot be parsed. A `.txt` line becomes `{text_field: line}`."""
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        number = 0
+        for batch in _parquet(path).iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row
+        return
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         if suffix == ".txt":
             for number, line in enumerate(handle, start=1):
@@ -97,6 +125,8 @@ def _csv_rows(handle: IO[str], delimiter: str) -> Iterator[tuple[int, dict[str, 
 def count_rows(path: Path) -> int:
     """Rows in the file, as `read_rows` yields them (a streaming pass; for the progress bar)."""
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return int(_parquet(path).metadata.num_rows)
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         if suffix in (".csv", ".tsv"):
             reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
