@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from lab.errors import DataError
+from lab.errors import ConfigError, DataError
 from lab.tasks.dpo.data import PreferenceDataModule, collate_pairs
 from lab.tasks.dpo.losses import IGNORE
 from lab.tasks.dpo.pairs import encode_pair, make_pair
@@ -322,16 +322,111 @@ def test_bad_rows_are_named(rows: list[dict[str, Any]], message: str, tmp_path: 
 def test_pairs_that_prefer_nothing_are_left_out_by_default(tmp_path: Path) -> None:
     """Public preference sets hold some ties: `data.on_tie=drop` (the default) leaves out a
     chosen equal to its rejected (strings or whole conversations) and an empty side."""
+    hello = _turns(("user", "hello"), ("assistant", "HI"))
     ties = [
         {"prompt": "hello", "chosen": "HI", "rejected": "HI"},
         {"chosen": PAIRS[2]["chosen"], "rejected": PAIRS[2]["chosen"]},
         {"prompt": "hello", "chosen": "HI", "rejected": " "},
+        {"chosen": hello, "rejected": _turns(("user", "hello"), ("assistant", ""))},
+        {"chosen": hello, "rejected": [*hello, *_turns(("user", "and?"), ("assistant", "HO"))]},
     ]
     rows = [*PAIRS * 4, *ties] * 5
     datamodule = _fixture_data(tmp_path, _write(tmp_path / "d", rows).parent)
     kept = sum(len(datamodule.datasets[s]) for s in ("train", "validation", "test"))
     assert kept == len(PAIRS) * 4 * 5
-    assert sum(len(datamodule.ties[s]) for s in ("train", "validation", "test")) == 15
+    assert sum(len(datamodule.ties[s]) for s in ("train", "validation", "test")) == 25
+
+
+def _turns(*turns: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in turns]
+
+
+BYE = _turns(("user", "bye"), ("assistant", "BYE"))
+SEE_YOU = _turns(("user", "bye"), ("assistant", "see you soon"))
+
+
+@pytest.mark.parametrize(
+    ("bad", "column", "problem"),
+    [
+        # SFT's own checks (lab.tasks.sft.chat.as_messages) on chosen, rejected and the prompt
+        (
+            {"chosen": _turns(("user", "bye"), ("model", "BYE")), "rejected": SEE_YOU},
+            "chosen",
+            "message 1 has unknown role 'model'; roles: system, user, assistant",
+        ),
+        (
+            {"chosen": BYE, "rejected": [*SEE_YOU, *_turns(("Assistant", "soon"))]},
+            "rejected",
+            "message 2 has unknown role 'Assistant'; roles: system, user, assistant",
+        ),
+        (
+            {
+                "prompt": _turns(("human", "bye")),
+                "chosen": _turns(("assistant", "BYE")),
+                "rejected": _turns(("assistant", "see you")),
+            },
+            "prompt",
+            "message 0 has unknown role 'human'; roles: system, user, assistant",
+        ),
+        # a side without an assistant turn after the prompt, or with none at all
+        (
+            {"chosen": BYE, "rejected": _turns(("user", "bye"), ("user", "hello?"))},
+            "rejected",
+            "rejected has no assistant turn after the prompt",
+        ),
+        (
+            {"prompt": "bye", "chosen": _turns(("user", "BYE")), "rejected": SEE_YOU[1:]},
+            "chosen",
+            "chosen has no assistant turn after the prompt",
+        ),
+        # pairs that prefer nothing, named with data.on_tie=error
+        (
+            {"chosen": BYE, "rejected": _turns(("user", "bye"), ("assistant", "  "))},
+            "rejected",
+            "message 1 is an empty assistant turn (data.on_tie=drop leaves such pairs out)",
+        ),
+        (
+            {"chosen": BYE, "rejected": [*BYE, *_turns(("user", "and?"), ("assistant", "HO"))]},
+            "chosen",
+            "chosen has no turns of its own: it is the start of rejected (data.on_tie=drop "
+            "leaves such pairs out)",
+        ),
+        (
+            {"chosen": BYE, "rejected": BYE},
+            "chosen",
+            "chosen equals rejected (data.on_tie=drop leaves such pairs out)",
+        ),
+    ],
+)
+def test_message_lists_are_checked_as_sft_checks_chats(
+    bad: dict[str, Any], column: str, problem: str, tmp_path: Path
+) -> None:
+    """Chosen/rejected message lists (and a prompt list) pass SFT's role and empty-turn check,
+    and each side needs an assistant turn of its own; the error names file, line and column
+    (a renamed column by its name)."""
+    good = {"prompt": "bye", "chosen": BYE, "rejected": SEE_YOU}
+    rows = [{"worse" if k == "rejected" else k: v for k, v in r.items()} for r in (good, good, bad)]
+    train = _write(tmp_path / "d", rows)
+    folder = train.parent
+    for split in ("validation", "test"):  # nothing carved from train: line 3 is the bad row
+        (folder / f"{split}.jsonl").write_text(train.read_text())
+    with pytest.raises(DataError) as error:
+        _fixture_data(tmp_path, folder, rejected_column="worse", on_tie="error")
+    named = "worse" if column == "rejected" else column
+    assert str(error.value) == f"{train}:3 column '{named}': {problem}"
+
+
+def test_streaming_is_refused_before_any_row_is_read(tmp_path: Path) -> None:
+    """Pairs are read whole: `data.streaming=true` is a `ConfigError` naming the option and the
+    heads that stream, raised as the data is set up, before the path is opened."""
+    datamodule = PreferenceDataModule(_tokenizer(), path=str(tmp_path / "nowhere"), streaming=True)
+    with pytest.raises(ConfigError) as error:
+        datamodule.setup("fit")
+    assert str(error.value).startswith("data.streaming=true: the dpo head reads its preference")
+    assert "the heads that stream are causal_lm, sft and the classification heads" in str(
+        error.value
+    )
+    assert str(error.value).endswith("set data.streaming=false")
 
 
 def test_overlong_prompts_drop_or_error(tmp_path: Path) -> None:

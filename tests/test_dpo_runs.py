@@ -60,6 +60,24 @@ def one_process(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Run
     return get
 
 
+def test_train_refuses_a_streamed_dpo_run_before_reading_any_pair(tmp_path: Path) -> None:
+    """`data.streaming=true`: pairs are read whole, so `lab.train` ends in the `ConfigError`
+    that `lab.validate` gives, recorded as the run's end, before a pair or weight is read."""
+    from lab.config import compose_train_config
+    from lab.errors import ConfigError
+
+    out = tmp_path / "run"
+    cfg = compose_train_config([*RUN, "data.streaming=true", "trainer.max_steps=2"], output_dir=out)
+    with pytest.raises(ConfigError) as error:
+        run(cfg)
+    refusal = error.value
+    assert str(refusal).startswith("data.streaming=true: the dpo head reads its preference")
+    record = json.loads((out / "record.json").read_text())
+    assert record["status"] == f"failed: {refusal}"
+    assert "data" not in record, "refused before the data was read"
+    assert not (out / "checkpoints").exists()
+
+
 def _best_checkpoint(run_dir: Path) -> dict[str, torch.Tensor]:
     (path,) = (run_dir / "checkpoints").glob("best*.ckpt")
     state: dict[str, torch.Tensor] = torch.load(path, weights_only=False)["state_dict"]

@@ -3,7 +3,8 @@
 * The shuffle buffer is seeded (same seed, same order; another seed or pass, another order).
 * `data.interleave` mixes sources in the given proportions.
 * DDP ranks and dataloader workers get disjoint parts of the stream that together cover it.
-* Row errors in the stream name the file and line.
+* Row errors in the stream name the file and line; only text files are read to find a bad
+  line (a Parquet file is never called "not valid UTF-8").
 * The config rules refuse what cannot work with a stream (exit 2, in words).
 * Causal LM and text classification train by `trainer.max_steps` across passes of a streamed
   file; a run killed mid-stream and resumed equals the run never interrupted.
@@ -21,7 +22,7 @@ import pytest
 import torch
 
 from lab.config.rules import validate_config
-from lab.data.origins import ROW_COLUMN
+from lab.data.origins import ROW_COLUMN, Origin
 from lab.data.sources import Source
 from lab.data.streaming import (
     SOURCE_COLUMN,
@@ -29,6 +30,7 @@ from lab.data.streaming import (
     TrainStreamPlan,
     numbered,
     open_splits,
+    read_problem,
     shard,
     usable_workers,
 )
@@ -226,6 +228,34 @@ def test_a_line_that_is_not_json_is_named(compose_cfg: Any, tmp_path: Path) -> N
     # Read in chunks of megabytes: this file fails as its first rows are read, at start-up.
     with pytest.raises(DataError, match=rf"^{train}:2501: not valid JSON \(Unterminated string"):
         _streamed_classifier(compose_cfg, tmp_path / "data")
+
+
+def test_only_text_files_are_diagnosed_as_not_utf8(tmp_path: Path) -> None:
+    """A failure in a stream is diagnosed by reading the file line by line; only text formats
+    get the UTF-8 check. A Parquet file is binary: a head's error while streaming it is named
+    as it is, not as "not valid UTF-8" (a DPO stream once said so of a KeyError)."""
+    from datasets import Dataset
+
+    text = tmp_path / "text" / "train.jsonl"
+    text.parent.mkdir()
+    text.write_bytes(b'{"text": "fine"}\n{"text": "caf\xe9"}\n')
+    assert read_problem(Origin(str(text), "jsonl")) == (
+        f"{text}:2: not valid UTF-8; re-encode the file as UTF-8"
+    )
+    parquet = tmp_path / "binary" / "train.parquet"
+    parquet.parent.mkdir()
+    Dataset.from_dict({"text": [f"row {i}" for i in range(50)]}).to_parquet(str(parquet))
+    assert "\ufffd" in parquet.read_text(encoding="utf-8", errors="replace")  # bytes, not text
+    assert read_problem(Origin(str(parquet), "rows")) is None
+
+    def missing_column(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        return {"ids": batch["pair_index"]}
+
+    plan = _plan([parquet])
+    stream = TrainStream(plan.mixture(), missing_column, plan.columns, plan.origins)
+    with pytest.raises(DataError) as caught:
+        next(iter(stream))
+    assert str(caught.value) == f"could not read {parquet}: KeyError: 'pair_index'"
 
 
 def test_interleave_through_the_data_module_skips_the_rows_cut_for_evaluation(

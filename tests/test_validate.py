@@ -83,6 +83,27 @@ def test_validation_imports_no_heavy_library(tmp_path: Path) -> None:
 
 
 @no_cuda
+def test_a_head_that_cannot_stream_exits_2_without_importing_it(tmp_path: Path) -> None:
+    """`data.streaming=true` with the dpo head: refused in the words training ends with, read
+    from the head's source file (importing it would load torch and Lightning)."""
+    script = (
+        "import sys; from lab.validate import main; code = main(sys.argv[1:]); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'lightning', 'transformers', 'datasets'}); print(code, heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "model=tiny_llama", "data=preferences",
+         f"data.path={FIXTURES / 'preferences'}", "data.streaming=true", "trainer.max_steps=4"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = "2 []" if not torch.cuda.is_available() else "2 ['torch']"
+    assert result.stdout.strip() == expected
+    assert _last_line(result.stderr).startswith(
+        "error: data.streaming=true: the dpo head reads its preference pairs whole"
+    )
+
+
 def test_fp16_on_cpu_exits_2_with_the_training_message(tmp_path: Path) -> None:
     result = _validate("model=tiny_bert", "precision=16-mixed", cwd=tmp_path)
     assert result.returncode == 2
@@ -220,6 +241,43 @@ def test_rules_name_the_problem(
 )
 def test_the_fixture_data_of_every_head_passes(compose_cfg: Any, overrides: list[str]) -> None:
     validate_config(compose_cfg("model=tiny_bert", *overrides))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model=tiny_llama", "data=preferences", f"data.path={FIXTURES / 'preferences'}"],
+        ["model=tiny_bert", "data=squad", f"data.path={FIXTURES / 'squad'}"],
+    ],
+)
+def test_heads_that_cannot_stream_are_refused_in_the_words_of_training(
+    compose_cfg: Any, overrides: list[str]
+) -> None:
+    """What a head declares (dpo: its `cannot_stream` text; question answering: a `load_raw`
+    of its own) is read from its source by `lab.validate` and refused with the very message
+    training ends with when it builds the data module, before any row is read."""
+    from hydra.utils import instantiate
+
+    from lab.build import build_datamodule
+    from lab.validate import check_head_streams
+
+    cfg = compose_cfg(*overrides, "data.streaming=true", "trainer.max_steps=4")
+    validate_config(cfg)  # the streaming rules pass: the head is what refuses
+    with pytest.raises(ConfigError) as refused:
+        check_head_streams(cfg)
+    with pytest.raises(ConfigError) as trained:
+        build_datamodule(cfg, instantiate(cfg.model.tokenizer))
+    assert str(trained.value) == str(refused.value)
+    assert str(refused.value).startswith("data.streaming=true: the ")
+    assert str(refused.value).endswith("set data.streaming=false")
+    check_head_streams(compose_cfg(*overrides))  # not streamed: nothing to refuse
+
+
+def test_heads_that_stream_pass(compose_cfg: Any) -> None:
+    from lab.validate import check_head_streams
+
+    for data in ("data=text", "data=chat", "data=csv"):
+        check_head_streams(compose_cfg("model=tiny_llama", data, "data.streaming=true"))
 
 
 def test_instantiate_builds_the_parts_that_need_no_weights(compose_cfg: Any) -> None:

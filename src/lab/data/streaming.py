@@ -146,10 +146,17 @@ def reading(rows: Iterator[dict[str, Any]], origins: list[Origin]) -> Iterator[d
         raise DataError(f"could not read {names}: {root_cause(err)}") from err
 
 
+# The `Origin.kind`s of text files, the only ones `read_problem` reads line by line: a binary
+# file (`rows`: Parquet, Arrow) is never valid UTF-8, so reading it as text would misname
+# any failure (a head's error in a Parquet stream reported as "not valid UTF-8").
+TEXT_KINDS = ("jsonl", "json", "csv", "tsv", "text")
+
+
 def read_problem(origin: Origin) -> str | None:
-    """`<file>:<line>: ...` for the first line of a local file that cannot be read, scanning
-    it line by line (the file may be larger than memory); None when none is found."""
-    if origin.kind == "hub":
+    """`<file>:<line>: ...` for the first line of a local text file that cannot be read,
+    scanning it line by line (the file may be larger than memory); None when none is found,
+    and for a binary file or a Hub split (`TEXT_KINDS`)."""
+    if origin.kind not in TEXT_KINDS:
         return None
     try:
         with open_text(origin.name) as handle:

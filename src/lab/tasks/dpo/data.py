@@ -3,25 +3,31 @@
 Each row becomes prompt+chosen and prompt+rejected token ids; labels are the ids on the
 completion tokens and -100 on the prompt (`lab.tasks.dpo.pairs` says how rows of each shape
 are read). Bad rows fail before any model loads, named `file:line column '...'`: a missing
-field, a prompt of `max_length` tokens or more (with `on_overlong=error`; `drop` leaves such
-rows out and logs how many). A pair that prefers nothing (chosen equal to rejected, or an empty
-side: public preference sets have some) is left out and counted with `on_tie=drop` (the
-default), or named with `on_tie=error`. Completions that do not
-fit after their prompt are cut at `max_length` (both sides of the pair).
+field, a message list with an unknown role or no assistant turn of its own (checked as SFT
+checks its chats), a prompt of `max_length` tokens or more (with `on_overlong=error`; `drop`
+leaves such rows out and logs how many). A pair that prefers nothing (chosen equal to rejected,
+or an empty side: an empty text or assistant turn; public preference sets have some) is left
+out and counted with `on_tie=drop` (the default), or named with `on_tie=error`. Completions
+that do not fit after their prompt are cut at `max_length` (both sides of the pair).
+
+Pairs are read whole, never streamed (`data.streaming=true` is refused: `cannot_stream`):
+each split's pairs are numbered for precomputed reference log-probs (`pair_index`) and its
+ties and overlong prompts counted, none of which a stream of rows has.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from lab.data.datamodule import DataModule
 from lab.errors import ConfigError, DataError
 from lab.tasks.dpo.losses import IGNORE
-from lab.tasks.dpo.pairs import Pair, encode_pair, make_pair, prompt_ids
+from lab.tasks.dpo.pairs import NoPreference, Pair, encode_pair, make_pair, prompt_ids
+from lab.tasks.sft.chat import ChatError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -31,8 +37,6 @@ log = logging.getLogger(__name__)
 
 INDEX = "pair_index"  # each pair's position in its split: the key of precomputed references
 STAGES = {"train": "train", "validation": "val", "test": "test"}
-# Why `make_pair` refuses a pair that prefers nothing (left out with `on_tie=drop`).
-TIES = ("chosen equals rejected", "chosen and rejected must be non-empty")
 
 
 class PreferenceDataModule(DataModule):
@@ -48,6 +52,15 @@ class PreferenceDataModule(DataModule):
             or an empty chosen or rejected).
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
+
+    #: Why `data.streaming=true` is refused (None: a subclass that streams). `lab.validate`
+    #: reads it from this file without importing it (torch takes seconds): keep it one literal.
+    cannot_stream: ClassVar[str | None] = (
+        "data.streaming=true: the dpo head reads its preference pairs whole (each split's "
+        "pairs are numbered for precomputed reference log-probs, its ties and overlong prompts "
+        "counted) and cannot stream; the heads that stream are causal_lm, sft and the "
+        "classification heads; set data.streaming=false"
+    )
 
     def __init__(
         self,
@@ -77,6 +90,13 @@ class PreferenceDataModule(DataModule):
         self.overlong: dict[str, list[int]] = {}
         if tokenizer.pad_token is None:  # padding is masked out; any id will do
             tokenizer.pad_token = tokenizer.eos_token
+
+    def setup(self, stage: str | None = None) -> None:
+        """Refuse `data.streaming=true` before any row is read (here, not in `__init__`, whose
+        errors Hydra's `instantiate` wraps in its own), then load as every head does."""
+        if self.streaming and self.cannot_stream:
+            raise ConfigError(self.cannot_stream)
+        super().setup(stage)
 
     # ----------------------------------------------------------------- checks
     def check_split(self, name: str, dataset: Dataset) -> None:
@@ -120,16 +140,23 @@ class PreferenceDataModule(DataModule):
         prompts = batch.get(self.prompt_column) or [None] * len(chosen)
         pairs: list[Pair | None] = []
         for row, values in enumerate(zip(prompts, chosen, rejected, strict=True)):
-            pair = make_pair(*values, chat=self.chat)
-            if isinstance(pair, str) and drop_ties and pair in TIES:
+            try:
+                pairs.append(make_pair(*values, chat=self.chat))
+            except NoPreference as err:
+                if not drop_ties:
+                    hint = "data.on_tie=drop leaves such pairs out"
+                    raise DataError(f"{self._at(split, row, err)}: {err} ({hint})") from None
                 pairs.append(None)
-                continue
-            if isinstance(pair, str):
-                column = self.prompt_column if pair.startswith("prompt") else self.chosen_column
-                where = self.where(split, row, column) if split else f"row {row}"
-                raise DataError(f"{where}: {pair}")
-            pairs.append(pair)
+            except ChatError as err:
+                raise DataError(f"{self._at(split, row, err)}: {err}") from None
         return pairs
+
+    def _at(self, split: str | None, row: int, err: ChatError) -> str:
+        """Where a row `make_pair` refused is (`make_pair` names its field: prompt, chosen or
+        rejected; the user knows the field by its configured column)."""
+        fields = {"prompt": self.prompt_column, "rejected": self.rejected_column}
+        column = fields.get(err.column or "", self.chosen_column)
+        return self.where(split, row, column) if split else f"row {row}"
 
     def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
         """Leave out overlong prompts (`on_overlong=drop`) and pairs that prefer nothing

@@ -8,7 +8,13 @@ Rows come in the shapes people have (TRL's preference formats):
 - message lists: `chosen` / `rejected` are lists of `{role, content}`. When both start with
   the same turns (UltraFeedback binarized stores the whole conversation under each), those
   shared turns are the prompt; otherwise `prompt` (a string: one user turn, or a message
-  list) comes first.
+  list) comes first. Message lists are checked as SFT checks its chats
+  (`lab.tasks.sft.chat.as_messages`: roles `system` / `user` / `assistant`, text contents),
+  and each side's own turns must hold an assistant turn.
+
+A row that is not a pair raises `ChatError` naming its field; a pair that prefers nothing
+(chosen equal to rejected, an empty side or empty assistant turn) raises `NoPreference`, which
+the data module counts and leaves out (`data.on_tie=drop`) or refuses.
 
 The training module and the predictor render prompts the same way (`prompt_ids`).
 """
@@ -17,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from lab.tasks.sft.chat import ChatError, EmptyAnswer, as_messages
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -40,64 +48,90 @@ class Encoded(NamedTuple):
     prompt_length: int
 
 
-def is_messages(value: Any) -> bool:
-    """A list of `{role, content}` dicts with string values."""
-    return isinstance(value, list) and all(
-        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-        for m in value
-    )
+class NoPreference(ChatError):
+    """A pair that prefers nothing: chosen equal to rejected, or an empty side (an empty text,
+    an empty assistant turn, no turns of its own). Public preference sets hold some; the data
+    module leaves such a pair out or refuses it per `data.on_tie`."""
 
 
-def make_pair(prompt: Any, chosen: Any, rejected: Any, chat: bool) -> Pair | str:
-    """The pair of one row, or why it is not one (a sentence naming the column).
+def make_pair(prompt: Any, chosen: Any, rejected: Any, chat: bool) -> Pair:
+    """The pair of one row.
 
-    `chat`: whether the tokenizer has a chat template (strings become turns).
+    `chat`: whether the tokenizer has a chat template (strings become turns). Raises
+    `NoPreference`, or `ChatError` for a row that is not a pair; `column` is the field at fault
+    (`prompt`, `chosen` or `rejected`), which the data module maps to its configured column.
     """
-    if is_messages(chosen) and is_messages(rejected):
-        shared = 0
-        while shared < min(len(chosen), len(rejected)) and chosen[shared] == rejected[shared]:
-            shared += 1
-        if shared == len(chosen) == len(rejected):
-            return "chosen equals rejected"
-        if shared:
-            return Pair(chosen[:shared], chosen[shared:], rejected[shared:])
-        if isinstance(prompt, str) and prompt.strip():
-            prompt = [{"role": "user", "content": prompt}]
-        if not is_messages(prompt) or not prompt:
-            return (
-                "chosen and rejected share no leading turns, so the prompt must be a string "
-                f"or a message list, got {prompt!r}"
-            )
-        return Pair(prompt, chosen, rejected)
+    if isinstance(chosen, (list, tuple)) and isinstance(rejected, (list, tuple)):
+        return _message_pair(prompt, chosen, rejected)
     if isinstance(chosen, str) and isinstance(rejected, str):
-        if not chosen.strip() or not rejected.strip():
-            return "chosen and rejected must be non-empty"
+        for column, value in (("chosen", chosen), ("rejected", rejected)):
+            if not value.strip():
+                raise NoPreference("chosen and rejected must be non-empty", column)
         if chosen == rejected:
-            return "chosen equals rejected"
+            raise NoPreference("chosen equals rejected", "chosen")
         if chat:
-            turns = _turns(prompt)
-            if turns is None:
-                return f"prompt must be a non-empty string or a message list, got {prompt!r}"
             return Pair(
-                turns,
+                _prompt_turns(prompt, "prompt must be a non-empty string or a message list"),
                 [{"role": "assistant", "content": chosen}],
                 [{"role": "assistant", "content": rejected}],
             )
         if not isinstance(prompt, str) or not prompt.strip():
-            return f"prompt must be a non-empty string, got {prompt!r}"
+            raise ChatError(f"prompt must be a non-empty string, got {prompt!r:.60}", "prompt")
         return Pair(prompt, chosen, rejected)
-    return (
+    raise ChatError(
         "chosen and rejected must both be strings or both be lists of {role, content} "
-        f"messages, got {type(chosen).__name__} and {type(rejected).__name__}"
+        f"messages, got {type(chosen).__name__} and {type(rejected).__name__}",
+        "chosen",
     )
 
 
-def _turns(prompt: Any) -> Messages | None:
+def _message_pair(prompt: Any, chosen: Any, rejected: Any) -> Pair:
+    """Both sides as message lists, checked as SFT checks its chats (`as_messages`: known
+    roles, text contents, no empty assistant turn); their shared leading turns, else `prompt`,
+    are the prompt, and what follows on each side must hold an assistant turn."""
+    sides: dict[str, Messages] = {}
+    empty: NoPreference | None = None
+    for column, value in (("chosen", chosen), ("rejected", rejected)):
+        try:
+            sides[column] = as_messages(value, column)
+        except EmptyAnswer as err:  # reported after the other side's worse faults, if any
+            empty = empty or NoPreference(str(err), column)
+    if empty is not None:
+        raise empty
+    chosen, rejected = sides["chosen"], sides["rejected"]
+    shared = 0
+    while shared < min(len(chosen), len(rejected)) and chosen[shared] == rejected[shared]:
+        shared += 1
+    if shared == len(chosen) == len(rejected):
+        raise NoPreference("chosen equals rejected", "chosen")
+    turns = chosen[:shared] or _prompt_turns(
+        prompt,
+        "chosen and rejected share no leading turns, so the prompt must be a string or a "
+        "message list",
+    )
+    for column, other, completion in (
+        ("chosen", "rejected", chosen[shared:]),
+        ("rejected", "chosen", rejected[shared:]),
+    ):
+        if not completion:
+            raise NoPreference(
+                f"{column} has no turns of its own: it is the start of {other}", column
+            )
+        if not any(m["role"] == "assistant" for m in completion):
+            raise ChatError(f"{column} has no assistant turn after the prompt", column)
+    return Pair(turns, chosen[shared:], rejected[shared:])
+
+
+def _prompt_turns(prompt: Any, wanted: str) -> Messages:
+    """`prompt` as turns: a string is one user turn; a message list is checked (`as_messages`)."""
     if isinstance(prompt, str) and prompt.strip():
         return [{"role": "user", "content": prompt}]
-    if is_messages(prompt) and prompt:
-        return list(prompt)
-    return None
+    if isinstance(prompt, (list, tuple)) and prompt:
+        try:
+            return as_messages(prompt, "prompt")
+        except EmptyAnswer as err:
+            raise NoPreference(str(err), "prompt") from None
+    raise ChatError(f"{wanted}, got {prompt!r:.60}", "prompt")
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: Messages | str) -> list[int]:
