@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from lab.errors import ConfigError, DataError
+from lab.errors import DataError
 from lab.tasks.dpo.data import PreferenceDataModule, collate_pairs
 from lab.tasks.dpo.losses import IGNORE
 from lab.tasks.dpo.pairs import encode_pair, make_pair
@@ -414,19 +414,6 @@ def test_message_lists_are_checked_as_sft_checks_chats(
         _fixture_data(tmp_path, folder, rejected_column="worse", on_tie="error")
     named = "worse" if column == "rejected" else column
     assert str(error.value) == f"{train}:3 column '{named}': {problem}"
-
-
-def test_streaming_is_refused_before_any_row_is_read(tmp_path: Path) -> None:
-    """Pairs are read whole: `data.streaming=true` is a `ConfigError` naming the option and the
-    heads that stream, raised as the data is set up, before the path is opened."""
-    datamodule = PreferenceDataModule(_tokenizer(), path=str(tmp_path / "nowhere"), streaming=True)
-    with pytest.raises(ConfigError) as error:
-        datamodule.setup("fit")
-    assert str(error.value).startswith("data.streaming=true: the dpo head reads its preference")
-    assert "the heads that stream are causal_lm, sft and the classification heads" in str(
-        error.value
-    )
-    assert str(error.value).endswith("set data.streaming=false")
 
 
 def test_overlong_prompts_drop_or_error(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_train_refuses_a_streamed_dpo_run_before_reading_any_pair(tmp_path: Path
     with pytest.raises(ConfigError) as error:
         run(cfg)
     refusal = error.value
-    assert str(refusal).startswith("data.streaming=true: the dpo head reads its preference")
+    assert str(refusal).startswith("data.streaming=true: this head (DPOModule) reads its pairs")
     record = json.loads((out / "record.json").read_text())
     assert record["status"] == f"failed: {refusal}"
     assert "data" not in record, "refused before the data was read"

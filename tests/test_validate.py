@@ -84,8 +84,8 @@ def test_validation_imports_no_heavy_library(tmp_path: Path) -> None:
 
 @no_cuda
 def test_a_head_that_cannot_stream_exits_2_without_importing_it(tmp_path: Path) -> None:
-    """`data.streaming=true` with the dpo head: refused in the words training ends with, read
-    from the head's source file (importing it would load torch and Lightning)."""
+    """`data.streaming=true` with the dpo head: refused in the words training ends with, from
+    the task YAML (importing the head would load torch and Lightning)."""
     script = (
         "import sys; from lab.validate import main; code = main(sys.argv[1:]); "
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
@@ -100,7 +100,7 @@ def test_a_head_that_cannot_stream_exits_2_without_importing_it(tmp_path: Path) 
     expected = "2 []" if not torch.cuda.is_available() else "2 ['torch']"
     assert result.stdout.strip() == expected
     assert _last_line(result.stderr).startswith(
-        "error: data.streaming=true: the dpo head reads its preference pairs whole"
+        "error: data.streaming=true: this head (DPOModule) reads its pairs whole"
     )
 
 
@@ -244,40 +244,34 @@ def test_the_fixture_data_of_every_head_passes(compose_cfg: Any, overrides: list
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "module"),
     [
-        ["model=tiny_llama", "data=preferences", f"data.path={FIXTURES / 'preferences'}"],
-        ["model=tiny_bert", "data=squad", f"data.path={FIXTURES / 'squad'}"],
+        (["model=tiny_llama", "data=preferences", f"data.path={FIXTURES / 'preferences'}"],
+         "DPOModule"),
+        (["model=tiny_bert", "data=squad", f"data.path={FIXTURES / 'squad'}"],
+         "QuestionAnsweringModule"),
     ],
-)
-def test_heads_that_cannot_stream_are_refused_in_the_words_of_training(
-    compose_cfg: Any, overrides: list[str]
+)  # fmt: skip
+def test_heads_that_cannot_stream_are_refused_with_their_reason(
+    compose_cfg: Any, overrides: list[str], module: str
 ) -> None:
-    """What a head declares (dpo: its `cannot_stream` text; question answering: a `load_raw`
-    of its own) is read from its source by `lab.validate` and refused with the very message
-    training ends with when it builds the data module, before any row is read."""
-    from hydra.utils import instantiate
-
-    from lab.build import build_datamodule
-    from lab.validate import check_head_streams
-
+    """A head's task YAML says why its data cannot stream (`cannot_stream`); the rule that
+    `lab.train` and `lab.validate` both apply refuses `data.streaming=true` with that reason."""
     cfg = compose_cfg(*overrides, "data.streaming=true", "trainer.max_steps=4")
-    validate_config(cfg)  # the streaming rules pass: the head is what refuses
     with pytest.raises(ConfigError) as refused:
-        check_head_streams(cfg)
-    with pytest.raises(ConfigError) as trained:
-        build_datamodule(cfg, instantiate(cfg.model.tokenizer))
-    assert str(trained.value) == str(refused.value)
-    assert str(refused.value).startswith("data.streaming=true: the ")
-    assert str(refused.value).endswith("set data.streaming=false")
-    check_head_streams(compose_cfg(*overrides))  # not streamed: nothing to refuse
+        validate_config(cfg)
+    message = str(refused.value)
+    assert message.startswith(f"data.streaming=true: this head ({module}) ")
+    assert cfg.task.cannot_stream in message
+    assert message.endswith(", so it cannot stream; set data.streaming=false")
+    validate_config(compose_cfg(*overrides))  # not streamed: nothing to refuse
 
 
 def test_heads_that_stream_pass(compose_cfg: Any) -> None:
-    from lab.validate import check_head_streams
-
     for data in ("data=text", "data=chat", "data=csv"):
-        check_head_streams(compose_cfg("model=tiny_llama", data, "data.streaming=true"))
+        cfg = compose_cfg("model=tiny_llama", data, "data.streaming=true", "trainer.max_steps=4")
+        assert cfg.task.get("cannot_stream") is None
+        validate_config(cfg)
 
 
 def test_instantiate_builds_the_parts_that_need_no_weights(compose_cfg: Any) -> None:

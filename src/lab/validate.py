@@ -7,11 +7,10 @@
 Composes the config exactly as `python -m lab.train <same overrides>` would, applies every
 rule `lab.train` applies before it loads data or weights (`lab.config.rules`: value ranges,
 a run that trains zero steps, hardware, strategy x precision x optimizer, trainer options,
-local model and data files and their columns, streaming), refuses `data.streaming=true` for
-a head that cannot stream in the words training would (`check_head_streams`), and prints what
-would run. Exit 0 when the config is valid; otherwise exit 2 with the one-line `error: ...`
-training would end with. Nothing is downloaded, built or written, and on a machine without
-CUDA nothing heavy is imported: it answers in about a second.
+local model and data files and their columns, streaming and a head that cannot stream), and
+prints what would run. Exit 0 when the config is valid; otherwise exit 2 with the one-line
+`error: ...` training would end with. Nothing is downloaded, built or written, and on a
+machine without CUDA nothing heavy is imported: it answers in about a second.
 With `-m` (a sweep), the config of the first job is checked, and the range of every value a
 `key=a,b,c` or `key=range(...)` override lists; an Optuna `sweep=` samples from its search
 space, which is not checked here.
@@ -32,11 +31,6 @@ from omegaconf import DictConfig, ListConfig
 from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 
 USAGE = "python -m lab.validate [--instantiate] [<lab.train override> ...]"
-# `lab.data.stream_setup.prepare`'s words for a head that converts whole files in `load_raw`.
-_CONVERTS_FILES = (
-    "data.streaming=true: the {name} head converts whole files as it loads them (load_raw) and "
-    "cannot stream; set data.streaming=false"
-)
 
 
 def describe(cfg: DictConfig, choices: dict[str, str | None]) -> list[str]:
@@ -81,53 +75,6 @@ def describe(cfg: DictConfig, choices: dict[str, str | None]) -> list[str]:
     }
     width = max(len(key) for key in lines) + 2
     return [f"{key + ':':<{width}}{value}" for key, value in lines.items()]
-
-
-def check_head_streams(cfg: DictConfig) -> None:
-    """Refuse `data.streaming=true` for a head whose data module cannot stream, with the
-    `ConfigError` training ends with when it builds that data module (before any row is read)."""
-    if not cfg.data.get("streaming"):
-        return
-    target = (cfg.task.get("data_module") or {}).get("_target_") or cfg.data.get("_target_")
-    refusal = streaming_refusal(str(target)) if target else None
-    if refusal:
-        raise ConfigError(refusal)
-
-
-def streaming_refusal(target: str) -> str | None:
-    """Why the data module class `target` (a `_target_` path) cannot stream, or None.
-
-    A head says so in its class: a `cannot_stream` text (`lab.tasks.dpo.data`), or a
-    `load_raw` of its own, which converts whole files (question answering; refused by
-    `lab.data.stream_setup.prepare` in these words). Read from the class's source file, not
-    imported: a head imports torch and Lightning, seconds that this command does not spend.
-    Only the class's own body is read; a subclass, or a class whose source is not found, is
-    left to training, which asks the built data module.
-    """
-    import ast
-    import importlib.util
-
-    module, _, name = target.rpartition(".")
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    with open(spec.origin, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read())
-    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name]
-    for node in classes[0].body if classes else []:
-        if isinstance(node, ast.FunctionDef) and node.name == "load_raw":
-            return _CONVERTS_FILES.format(name=name)
-        names = node.targets if isinstance(node, ast.Assign) else []
-        if isinstance(node, ast.AnnAssign):
-            names = [node.target]
-        value = getattr(node, "value", None)
-        if any(isinstance(n, ast.Name) and n.id == "cannot_stream" for n in names):
-            text = value.value if isinstance(value, ast.Constant) else None
-            return text if isinstance(text, str) else None
-    return None
 
 
 def _strategy(cfg: DictConfig, choice: str | None) -> str:
@@ -263,7 +210,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     try:
         validate_config(cfg)
-        check_head_streams(cfg)
         check_swept_values(cfg, swept)
         built = instantiate_parts(cfg) if instantiate else []
     except LabError as err:

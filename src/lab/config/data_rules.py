@@ -121,6 +121,13 @@ def check_streaming(cfg: DictConfig) -> None:
         if interleave:
             raise ConfigError("data.interleave mixes streams: it needs data.streaming=true")
         return
+    reason = cfg.task.get("cannot_stream")
+    if reason:  # the head's task YAML says why its data cannot stream
+        module = str(cfg.task.module.get("_target_", "")).rsplit(".", 1)[-1]
+        raise ConfigError(
+            f"data.streaming=true: this head ({module}) {reason}, so it cannot stream; set "
+            "data.streaming=false"
+        )
     why = "data.streaming=true: the train stream repeats without epochs"
     max_steps = trainer.get("max_steps")
     if not isinstance(max_steps, int) or max_steps <= 0:

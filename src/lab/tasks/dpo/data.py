@@ -10,16 +10,17 @@ or an empty side: an empty text or assistant turn; public preference sets have s
 out and counted with `on_tie=drop` (the default), or named with `on_tie=error`. Completions
 that do not fit after their prompt are cut at `max_length` (both sides of the pair).
 
-Pairs are read whole, never streamed (`data.streaming=true` is refused: `cannot_stream`):
-each split's pairs are numbered for precomputed reference log-probs (`pair_index`) and its
-ties and overlong prompts counted, none of which a stream of rows has.
+Pairs are read whole, never streamed (`data.streaming=true` is refused with the reason
+`cannot_stream` in `conf/task/dpo.yaml` gives): each split's pairs are numbered for
+precomputed reference log-probs (`pair_index`) and its ties and overlong prompts counted, none
+of which a stream of rows has.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -53,15 +54,6 @@ class PreferenceDataModule(DataModule):
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
 
-    #: Why `data.streaming=true` is refused (None: a subclass that streams). `lab.validate`
-    #: reads it from this file without importing it (torch takes seconds): keep it one literal.
-    cannot_stream: ClassVar[str | None] = (
-        "data.streaming=true: the dpo head reads its preference pairs whole (each split's "
-        "pairs are numbered for precomputed reference log-probs, its ties and overlong prompts "
-        "counted) and cannot stream; the heads that stream are causal_lm, sft and the "
-        "classification heads; set data.streaming=false"
-    )
-
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase,
@@ -90,13 +82,6 @@ class PreferenceDataModule(DataModule):
         self.overlong: dict[str, list[int]] = {}
         if tokenizer.pad_token is None:  # padding is masked out; any id will do
             tokenizer.pad_token = tokenizer.eos_token
-
-    def setup(self, stage: str | None = None) -> None:
-        """Refuse `data.streaming=true` before any row is read (here, not in `__init__`, whose
-        errors Hydra's `instantiate` wraps in its own), then load as every head does."""
-        if self.streaming and self.cannot_stream:
-            raise ConfigError(self.cannot_stream)
-        super().setup(stage)
 
     # ----------------------------------------------------------------- checks
     def check_split(self, name: str, dataset: Dataset) -> None:
