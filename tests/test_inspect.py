@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lab.data.inspection import inspect_data
-from lab.data.inspection_stats import percentiles, suggested_max_length
+from lab.data.inspection_stats import percentiles, suggested_max_length, summarize_facts
 from lab.data.splits import read_splits
 from lab.inspect import main
 
@@ -240,3 +240,310 @@ def test_more_bad_input(args: list[str], words: str, tmp_path: Path) -> None:
     result = lab_cli("inspect", "model=tiny_bert", *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and result.stderr.startswith("error: "), result.stderr
+
+
+# ----------------------------------------------------------------------------- chat and pairs
+# The tiny Llama's chat template: <|begin_of_text|>, then per message a 5-token header
+# (<|start_header_id|> role <|end_header_id|> \n \n), the content and <|eot_id|>: a chat has
+# 1 + sum(6 + content tokens) tokens, and the prompt before an assistant turn ends with that
+# turn's header (5 tokens). `_tiny_llama` checks the content tokens below.
+CONTENT_TOKENS = {"hi": 1, "ok": 1, "the": 1, "hi there": 2, "a b c": 3, "What is two plus two?": 6}
+ASK = "What is two plus two?"
+
+
+def _chat(*turns: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in turns]
+
+
+def _jsonl(folder: Path, **splits: list[dict[str, Any]]) -> Path:
+    folder.mkdir()
+    for split, rows in splits.items():
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def _tiny_llama(compose_cfg: Any, *overrides: str) -> tuple[dict[str, Any], Any]:
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg("model=tiny_llama", *overrides)
+    tokenizer = instantiate(cfg.model.tokenizer)
+    for text, count in CONTENT_TOKENS.items():
+        assert len(tokenizer(text, add_special_tokens=False)["input_ids"]) == count, text
+    return inspect_data(cfg, tokenizer)["report"], tokenizer
+
+
+def test_chat_rows_are_measured_as_templated_tokens(compose_cfg: Any, tmp_path: Path) -> None:
+    hi_ok = {"messages": _chat(("user", "hi"), ("assistant", "ok"))}
+    folder = _jsonl(
+        tmp_path / "chats",
+        train=[
+            hi_ok,  # 1 + 7 + 7 = 15 tokens; the answer starts at 1 + 7 + 5 = 13
+            {  # 1 + 7 + 8 + 7 + 7 + 9 = 39; first answer at 1 + 7 + 8 + 5 = 21 >= 20: dropped
+                "messages": _chat(
+                    ("system", "the"),
+                    ("user", "hi there"),
+                    ("assistant", "ok"),
+                    ("user", "hi"),
+                    ("assistant", "a b c"),
+                )
+            },
+            {"messages": _chat(("user", "hi"), ("assistant", " "))},  # empty answer
+            {"messages": _chat(("user", "hi"), ("bot", "ok"))},  # a role training refuses
+            hi_ok,  # a duplicate: 15
+            {"messages": _chat(("user", "the"), ("assistant", "hi there"))},  # 16
+            {"messages": _chat(("user", ASK), ("assistant", "a b c"))},  # 22 > 20, answer at 18
+        ],
+        validation=[
+            # 30 tokens. Evaluation generates the last turn, so its prompt is all before it:
+            # 1 + 7 + 7 + 7 + 5 = 27 >= 20, dropped (as a train row it would be truncated).
+            {
+                "messages": _chat(
+                    ("user", "hi"), ("assistant", "ok"), ("user", "the"), ("assistant", "hi there")
+                )
+            },
+            hi_ok,  # 15, also a train row
+        ],
+        test=[{"messages": _chat(("user", "ok"), ("assistant", "hi"))}],  # 15
+    )
+    report, _ = _tiny_llama(compose_cfg, "data=chat", f"data.path={folder}", "data.max_length=20")
+    train, validation = report["splits"]["train"], report["splits"]["validation"]
+    assert [train["rows"], train["empty"], train["duplicates"]] == [7, 0, 1]
+    # Measured: 15 39 15 16 22, sorted 15 15 16 22 39; nearest rank p50 the 3rd, p90+ the 5th.
+    assert train["lengths"] == {
+        "chat (messages)": {
+            "measured_rows": 5,
+            "p50": 16,
+            "p90": 39,
+            "p95": 39,
+            "p99": 39,
+            "max": 39,
+            "truncated": pytest.approx(1 / 5),  # the 22-token row (its prompt fits)
+            "dropped": pytest.approx(1 / 5),  # the 39-token row: 21 prompt tokens
+        }
+    }
+    assert validation["lengths"]["chat (messages)"]["dropped"] == pytest.approx(1 / 2)
+    assert validation["lengths"]["chat (messages)"]["truncated"] == 0.0
+    assert report["leakage"]["validation"] == {"exact": 1, "normalized": 1}
+    assert {k: v["rows"] for k, v in train["left_out"].items()} == {
+        "empty answer": 1,
+        "unreadable": 1,
+    }
+    assert "unknown role 'bot'" in train["left_out"]["unreadable"]["first"]
+    # Facts of the 5 rows read: turns 2 5 2 2 2; messages per role.
+    assert train["facts"] == {
+        "turns": {"p50": 2, "p90": 5, "p95": 5, "p99": 5, "max": 5},
+        "roles": {"assistant": 6, "system": 1, "user": 6},
+    }
+    assert report["max_length"]["chat (messages)"] == {
+        "key": "data.max_length",
+        "current": 20,
+        "suggested": 40,  # p95 39 rounded up to a multiple of 8
+    }
+    warnings = " | ".join(report["warnings"])
+    assert "train: 1 row(s) not tokenized: empty answer (data.on_empty" in warnings
+    assert "train: 1 row(s) not tokenized: unreadable" in warnings
+    assert "data.max_length=20: 20.0% of train rows have a prompt of as many tokens" in warnings
+    assert "data.max_length=20: 50.0% of validation rows have a prompt" in warnings
+    assert "data.max_length=20 truncates 20% of train rows" in warnings
+
+
+def test_prompt_completion_and_alpaca_rows(compose_cfg: Any, tmp_path: Path) -> None:
+    pairs = _jsonl(
+        tmp_path / "pairs",
+        train=[
+            {"prompt": "hi", "completion": "ok"},  # a user and an assistant turn: 15
+            {"prompt": ASK, "completion": "a b c"},  # 1 + 12 + 9 = 22
+            {"prompt": "hi there", "completion": "ok"},  # 1 + 8 + 7 = 16
+        ],
+        validation=[{"prompt": "the", "completion": "ok"}],
+        test=[{"prompt": "ok", "completion": "the"}],
+    )
+    report, _ = _tiny_llama(compose_cfg, "data=chat", f"data.path={pairs}")
+    lengths = report["splits"]["train"]["lengths"]["chat (prompt_completion)"]
+    assert [lengths[k] for k in ("measured_rows", "p50", "max", "truncated")] == [3, 16, 22, 0.0]
+    assert report["splits"]["train"]["facts"]["turns"]["max"] == 2
+
+    alpaca = _jsonl(
+        tmp_path / "alpaca",
+        train=[
+            {"instruction": "hi", "input": "the", "output": "ok"},  # user "hi\n\nthe": 18
+            {"instruction": "hi", "input": "ok", "output": "ok"},  # 18; the input tells it apart
+            {"instruction": "hi", "input": "", "output": "ok"},  # 15
+            {"instruction": "hi", "input": "the", "output": ""},  # empty answer
+        ],
+        validation=[{"instruction": "the", "input": "", "output": "ok"}],
+        test=[{"instruction": "ok", "input": "", "output": "hi"}],
+    )
+    report, _ = _tiny_llama(compose_cfg, "data=chat", f"data.path={alpaca}")  # format: auto
+    train = report["splits"]["train"]
+    assert train["duplicates"] == 0
+    assert train["lengths"]["chat (alpaca)"]["p50"] == 18
+    assert train["lengths"]["chat (alpaca)"]["measured_rows"] == 3
+    assert train["left_out"]["empty answer"]["rows"] == 1
+
+
+@pytest.mark.parametrize("shape", ["strings", "messages"])
+def test_preference_pairs(compose_cfg: Any, tmp_path: Path, shape: str) -> None:
+    """Strings become a user and an assistant turn (the tokenizer has a chat template); message
+    lists that start alike share those turns as the prompt (UltraFeedback: no prompt column
+    needed). Both shapes of a row measure the same."""
+
+    def row(prompt: str, chosen: str, rejected: str) -> dict[str, Any]:
+        if shape == "strings":
+            return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        ask = ("user", prompt)
+        return {
+            "chosen": _chat(ask, ("assistant", chosen)),
+            "rejected": _chat(ask, ("assistant", rejected)),
+        }
+
+    folder = _jsonl(
+        tmp_path / "prefs",
+        train=[
+            row("hi", "ok", "a b c"),  # prompt 1 + 7 + 5 = 13; sides 15 and 17
+            row(ASK, "hi there", "ok"),  # prompt 18 >= 18: dropped; sides 21 and 20
+            row("hi", "ok", "ok"),  # a tie
+            row("the", ASK, "hi"),  # prompt 13; sides 20 (> 18: truncated) and 15
+        ],
+        validation=[row("hi", "the", "ok")],
+        test=[row("ok", "hi", "the")],
+    )
+    report, _ = _tiny_llama(
+        compose_cfg, "data=preferences", f"data.path={folder}", "data.max_length=18"
+    )
+    train = report["splits"]["train"]
+    lengths = train["lengths"]
+    assert list(lengths) == ["prompt", "prompt + chosen", "prompt + rejected"]
+    assert [lengths["prompt"][k] for k in ("measured_rows", "p50", "max")] == [3, 13, 18]
+    assert "truncated" not in lengths["prompt"]  # the limit is on whole sequences
+    # prompt + chosen: 15 21 20; prompt + rejected: 17 20 15 (the 20 is the dropped row's).
+    chosen, rejected = lengths["prompt + chosen"], lengths["prompt + rejected"]
+    assert [chosen[k] for k in ("p50", "max")] == [20, 21]
+    assert [rejected[k] for k in ("p50", "max")] == [17, 20]
+    assert chosen["truncated"] == pytest.approx(1 / 3) and rejected["truncated"] == 0.0
+    assert chosen["dropped"] == rejected["dropped"] == pytest.approx(1 / 3)
+    assert train["left_out"] == {
+        "tie": {
+            "rows": 1,
+            "training": "data.on_tie drops such pairs or stops",
+            "first": "chosen: chosen equals rejected",
+        }
+    }
+    assert train["facts"] == {"chosen_longer": pytest.approx(2 / 3)}
+    # One limit over both sides: one suggestion, from the longer side's p95 (21 -> 24).
+    assert report["max_length"]["prompt + chosen"]["suggested"] == 24
+    assert report["max_length"]["prompt + rejected"]["suggested"] == 24
+    dropped = [w for w in report["warnings"] if "leaves no answer token" in w]
+    assert len(dropped) == 1 and "33.3% of train rows" in dropped[0]
+
+
+def test_a_string_pair_without_a_prompt_cannot_be_read(compose_cfg: Any, tmp_path: Path) -> None:
+    folder = _jsonl(
+        tmp_path / "prefs",
+        train=[
+            {"prompt": "hi", "chosen": "ok", "rejected": "the"},
+            {"prompt": "", "chosen": "ok", "rejected": "the"},
+        ],
+        validation=[{"prompt": "hi", "chosen": "ok", "rejected": "the"}],
+        test=[{"prompt": "hi", "chosen": "ok", "rejected": "the"}],
+    )
+    report, _ = _tiny_llama(compose_cfg, "data=preferences", f"data.path={folder}")
+    left = report["splits"]["train"]["left_out"]
+    assert (
+        list(left) == ["unreadable"]
+        and "prompt must be a non-empty string" in left["unreadable"]["first"]
+    )
+    assert report["splits"]["train"]["lengths"]["prompt"]["measured_rows"] == 1
+
+
+def test_chat_data_needs_a_chat_template(compose_cfg: Any, tmp_path: Path) -> None:
+    from hydra.utils import instantiate
+
+    from lab.errors import ConfigError
+
+    folder = _jsonl(tmp_path / "chats", train=[{"prompt": "hi", "completion": "ok"}] * 10)
+    cfg = compose_cfg("model=tiny_bert", "data=chat", f"data.path={folder}")
+    with pytest.raises(ConfigError, match=r"model\.chat_template"):
+        inspect_data(cfg, instantiate(cfg.model.tokenizer))
+
+
+def test_summarize_facts() -> None:
+    rows = [
+        {"turns": 2, "roles": {"user": 1, "assistant": 1}, "longer": True},
+        {"turns": 4, "roles": {"user": 2, "assistant": 2}, "longer": False},
+        {"turns": 3, "roles": {"system": 1, "user": 1, "assistant": 1}, "longer": False},
+    ]
+    assert summarize_facts(rows) == {
+        "turns": {"p50": 3, "p90": 4, "p95": 4, "p99": 4, "max": 4},
+        "roles": {"assistant": 4, "system": 1, "user": 4},
+        "longer": pytest.approx(1 / 3),
+    }
+
+
+def test_the_tool_inspects_chat_data(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "report"
+    data = FIXTURES / "sft" / "prompt_completion.jsonl"
+    assert main(["model=tiny_llama", "data=chat", f"data.path={data}", f"out={out}"]) == 0
+    printed = capsys.readouterr().out
+    assert "chat (prompt_completion)" in printed and "dropped" in printed
+    assert "train: turns p50 2" in printed and "roles assistant" in printed
+    report = json.loads((out / "inspect.json").read_text())
+    assert report["splits"]["train"]["lengths"]["chat (prompt_completion)"]["max"] > 0
+
+
+# Rows of the fixtures over data.max_length: SFT 28 (some dropped and some cut in every split),
+# DPO 20 (some dropped in every split).
+SFT_OVER = ("data=chat", f"data.path={FIXTURES / 'sft_task'}", "data.max_length=28")
+DPO_OVER = ("data=preferences", f"data.path={FIXTURES / 'preferences'}", "data.max_length=20")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sequence"), [(SFT_OVER, "chat (messages)"), (DPO_OVER, "prompt + chosen")]
+)
+def test_the_rows_inspection_drops_and_cuts_are_the_ones_training_does(
+    compose_cfg: Any, overrides: tuple[str, ...], sequence: str
+) -> None:
+    """The same config through the head's data module: as many rows dropped for their prompt
+    (SFT counts them in `dropped`, DPO lists them in `overlong`) and cut at data.max_length
+    (SFT's `truncated_share`) in every split."""
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg("model=tiny_llama", *overrides)
+    tokenizer = instantiate(cfg.model.tokenizer)
+    report = inspect_data(cfg, tokenizer)["report"]
+    datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
+    datamodule.setup("fit")
+    sft = sequence.startswith("chat")
+    for name in ("train", "validation", "test"):
+        stats = report["splits"][name]["lengths"][sequence]
+        rows = stats["measured_rows"]
+        dropped = datamodule.dropped[name] if sft else len(datamodule.overlong[name])
+        assert round(stats["dropped"] * rows) == dropped > 0, name
+        if sft:
+            cut = round(datamodule.truncated_share[name] * len(datamodule.datasets[name]))
+            assert round(stats["truncated"] * rows) == cut > 0, name
+
+
+def test_every_row_reader_declaration_binds() -> None:
+    """Each `rows:` of conf/data/base/inspect/*.yaml: its reader takes the keys given, and each
+    dotted path (a head's function or error class) imports, so a renamed one fails here."""
+    import inspect
+
+    from hydra.utils import get_class, get_object
+    from omegaconf import OmegaConf
+
+    from lab.config.paths import conf_dir
+
+    readers = 0
+    for path in sorted((conf_dir() / "data" / "base" / "inspect").glob("*.yaml")):
+        rows = OmegaConf.load(path).get("rows")
+        if not rows:
+            continue
+        options = {str(k): v for k, v in rows.items() if k != "_target_"}
+        reader = get_class(rows._target_)
+        inspect.signature(reader).bind(None, None, None, **options)
+        for value in options.values():
+            if "." in str(value):
+                assert get_object(str(value)) is not None, (path.name, value)
+        readers += 1
+    assert readers >= 2  # sft, dpo

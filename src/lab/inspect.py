@@ -8,9 +8,12 @@ Composes the config as `lab.train` would with the same `data=` / `model=` / `tas
 tokenizer (never its weights), and prints: rows per split, empty and duplicate rows,
 validation/test rows also in train (leakage), label balance with the class weights it would
 use, token-length percentiles, the share of rows the configured maximum truncates and a
-suggested maximum, and what needs action. It writes `inspect.json` (every number) and
-`lengths.png` (the length histograms) into the output folder it names at the end.
-The numbers and the columns measured are described in `lab.data.inspection`.
+suggested maximum, and what needs action. Chat rows (SFT) are measured as their
+chat-templated tokens and preference pairs (DPO) as prompt, prompt + chosen and prompt +
+rejected, with the rows training would leave out and, for chats, turns and messages per role.
+It writes `inspect.json` (every number) and `lengths.png` (the length histograms) into the
+output folder it names at the end. The numbers and the columns measured are described in
+`lab.data.inspection`.
 
 Options: `out=<folder>` (default `<paths.output_root>/inspect/<data option>`), `sample=<rows>`
 (rows per split whose lengths are measured, seeded; default 10000; 0: all). Exit 2 with one
@@ -38,13 +41,13 @@ USAGE = "python -m lab.inspect data=<name> [model=<name>] [data.<key>=<value> ..
 def main(argv: list[str]) -> int:
     """Inspect, print, write; return the exit code."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.utils import instantiate
 
     from lab.config import compose_train_config
     from lab.config.cli import normalize_argv, parse_options
     from lab.data.inspection import inspect_data
     from lab.data.inspection_stats import draw_histogram
     from lab.errors import LabError
+    from lab.training.tokenizers import build_tokenizer
 
     values, overrides = parse_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)
     try:
@@ -60,7 +63,7 @@ def main(argv: list[str]) -> int:
     cfg = compose_train_config(normalize_argv(overrides), output_dir="unused")
     choices = dict(HydraConfig.get().runtime.choices)
     out = Path(values.get("out") or Path(cfg.paths.output_root) / "inspect" / str(choices["data"]))
-    tokenizer = instantiate(cfg.model.tokenizer)
+    tokenizer = build_tokenizer(cfg)  # with model.chat_template and added tokens, as trained
     found = inspect_data(cfg, tokenizer, sample=sample)
     report: dict[str, Any] = {
         "data": choices.get("data"),
@@ -99,21 +102,32 @@ def show(report: dict[str, Any]) -> None:
             shared,
         )
     console.print(splits)
-    lengths = Table(title="tokens per row (sampled rows; truncated: share over the maximum)")
-    for column in ("sequence", "split", "rows", "p50", "p90", "p95", "p99", "max", "truncated"):
+    dropped = any("dropped" in s for e in report["splits"].values() for s in e["lengths"].values())
+    title = "tokens per row (sampled rows; truncated: share over the maximum"
+    lengths = Table(title=title + ("; dropped: the prompt alone fills it)" if dropped else ")"))
+    columns = ["sequence", "split", "rows", "p50", "p90", "p95", "p99", "max", "truncated"]
+    for column in columns + (["dropped"] if dropped else []):
         lengths.add_column(column, justify="left" if column in ("sequence", "split") else "right")
     for name, entry in report["splits"].items():
         for sequence, stats in entry["lengths"].items():
-            truncated = f"{stats['truncated']:.1%}" if "truncated" in stats else "-"
+            shares = [f"{stats[k]:.1%}" if k in stats else "-" for k in ("truncated", "dropped")]
             numbers = [str(stats.get(k, "-")) for k in ("p50", "p90", "p95", "p99", "max")]
-            lengths.add_row(sequence, name, str(stats["measured_rows"]), *numbers, truncated)
+            row = [sequence, name, str(stats["measured_rows"]), *numbers]
+            lengths.add_row(*row, *shares[: 2 if dropped else 1])
     console.print(lengths)
+    for name, entry in report["splits"].items():
+        if entry.get("facts"):
+            console.print(f"{name}: {describe_facts(entry['facts'])}")
+    limits: dict[str, list[str]] = {}  # one line per limit, naming the sequences under it
     for sequence, entry in report["max_length"].items():
         if entry["key"]:
-            console.print(
-                f"{sequence}: {entry['key']}={entry['current']}, suggested {entry['suggested']} "
-                f"(train p95 rounded up; model limit {report['model_max_length']})"
-            )
+            limits.setdefault(
+                f"{entry['key']}={entry['current']}, suggested {entry['suggested']} "
+                f"(train p95 rounded up; model limit {report['model_max_length']})",
+                [],
+            ).append(sequence)
+    for line, sequences in limits.items():
+        console.print(f"{', '.join(sequences)}: {line}")
     labels = report["labels"]
     if "counts" in labels:
         table = Table(title="train labels")
@@ -135,6 +149,21 @@ def show(report: dict[str, Any]) -> None:
         )
     for warning in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def describe_facts(facts: dict[str, Any]) -> str:
+    """A split's `facts` in one line: shares as percentages, percentiles as p50/p90/max,
+    counts as "name count"."""
+    parts = []
+    for name, value in facts.items():
+        label = name.replace("_", " ")
+        if isinstance(value, float):
+            parts.append(f"{label} {value:.1%}")
+        elif value and "p50" in value:
+            parts.append(f"{label} p50 {value['p50']}, p90 {value['p90']}, max {value['max']}")
+        elif value:
+            parts.append(f"{label} " + ", ".join(f"{k} {n}" for k, n in value.items()))
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

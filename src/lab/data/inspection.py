@@ -25,6 +25,24 @@ data module's constructor, which would refuse one it does not know. A data modul
 declaration (a new head) falls back to every `*_column` key, each measured alone, with
 `data.max_length` as the limit and no label; with no such key, to every text column.
 
+**Rows read by the head.** A head whose rows are not texts in columns (a chat: `messages`,
+prompt/completion or Alpaca rows; a preference pair) declares `rows:` instead of `sequences`:
+a `RowReader` (its `_target_`: `ChatRows`, `PairRows`) and the head's own functions that read,
+render and tokenize a row as training does, so what is measured is what training sees:
+
+    rows:
+      _target_: lab.data.inspection.ChatRows
+      max_length: max_length                        # data keys, as above
+      to_messages: lab.tasks.sft.chat.to_messages   # the head's functions, by dotted path
+      ...
+
+Such a head also reports, per split: `left_out`, rows training leaves out or refuses before
+tokenizing (an empty answer, a pair that prefers nothing, a row it cannot read), counted over
+every row; per sequence with a limit, `dropped`, the share of measured rows whose prompt alone
+has `max_length` tokens or more (no answer token fits: `data.on_overlong` drops them or stops),
+and `truncated` counts only the other rows; and `facts`, what the reader notes per row (turns,
+messages per role, the share of pairs whose chosen side is the longer).
+
 Percentiles are nearest-rank (`numpy.percentile(..., method="inverted_cdf")`): each is a
 length some row has. Lengths come from a seeded sample of at most `sample` rows per split
 (0: every row); counts, duplicates, leakage and labels always use every row.
@@ -33,7 +51,7 @@ length some row has. Lengths come from a seeded sample of at most `sample` rows 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lab.data.inspection_stats import (
@@ -43,10 +61,13 @@ from lab.data.inspection_stats import (
     percentiles,
     shared_rows,
     suggested_max_length,
+    summarize_facts,
 )
-from lab.errors import DataError
+from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from datasets import Dataset
     from omegaconf import DictConfig
 
@@ -141,10 +162,281 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
     )
 
 
+# ----------------------------------------------------------------------------- rows read by a head
+class Skip(Exception):
+    """A row training leaves out or refuses: `reason` is its kind (a key of
+    `RowReader.left_out`), the message says what is wrong with it."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RowReader:
+    """How a head that reads whole rows is measured (`rows:` in its inspect declaration).
+
+    `read` sees every row (no tokenizer: cheap) and gives its key (duplicates, leakage, empty
+    rows), what `measure` needs, and facts to sum up (`inspection_stats.summarize_facts`);
+    `measure` sees the sampled rows and gives tokens per sequence of `specs` and the tokens of
+    the prompt. Both raise `Skip` for a row training would not tokenize.
+    """
+
+    specs: list[TextSpec]
+    columns: tuple[str, ...]  # what every split must have; a skipped row's key is read from them
+    left_out: dict[str, str]  # Skip reason -> what training does with such rows
+
+    def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        """(key, what `measure` takes, facts) of one row (every column, by name)."""
+        raise NotImplementedError
+
+    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
+        """(tokens per sequence name, tokens of the prompt, facts) of one read row."""
+        raise NotImplementedError
+
+
+def _function(path: str) -> Any:
+    from hydra.utils import get_object
+
+    return get_object(path)
+
+
+def _skip(
+    err: ValueError, kind: type[Exception], reason: str, columns: dict[str, str] | None = None
+) -> Skip:
+    """A head's refusal of a row as a `Skip`: `reason` when `err` is a `kind`, else
+    "unreadable"; the message starts with the column the head names (`err.column`, a field
+    that `columns` maps to its configured column)."""
+    column = getattr(err, "column", None)
+    column = (columns or {}).get(column, column) if column else None
+    return Skip(
+        reason if isinstance(err, kind) else "unreadable",
+        f"{column}: {err}" if column else str(err),
+    )
+
+
+class ChatRows(RowReader):
+    """A conversation per row, read as the SFT head reads it: made messages by `to_messages`
+    (`data.format`; auto: `detect` on the train columns), rendered and tokenized by `render`,
+    which also marks the assistant's tokens. The prompt is what precedes the first assistant
+    token of a train row, and the last assistant turn's of a validation / test row (the turn
+    generated there): the rows the head drops or refuses by `data.on_overlong`. Facts: `turns`
+    (messages per row, system ones included) and `roles` (messages per role).
+
+    Args (besides the data config, the tokenizer and the train split): `format` and
+    `max_length` name data keys; the others are dotted paths of the head's functions (see
+    `conf/data/base/inspect/sft.yaml`).
+    """
+
+    def __init__(
+        self,
+        data: DictConfig,
+        tokenizer: Any,
+        train: Dataset,
+        *,
+        format: str,
+        max_length: str,
+        detect: str,
+        columns: str,
+        to_messages: str,
+        empty_answer: str,
+        render: str,
+        template: str,
+    ) -> None:
+        _function(template)(tokenizer)  # no chat template: the head's own refusal, in words
+        needed: dict[str, tuple[str, ...]] = _function(columns)
+        self.format = str(data.get(format) or "auto")
+        if self.format == "auto":
+            try:
+                self.format = _function(detect)(train.column_names)
+            except ValueError as err:
+                raise DataError(str(err)) from None
+        if self.format not in needed:
+            raise ConfigError(
+                f"data.{format}={self.format!r}; choose auto or one of {', '.join(needed)}"
+            )
+        self.columns = tuple(needed[self.format])
+        self.left_out = {
+            "empty answer": "data.on_empty drops such rows or stops",
+            "unreadable": "training stops at the first",
+        }
+        limit = data.get(max_length)
+        self.specs = [
+            TextSpec(
+                f"chat ({self.format})",
+                self.columns,
+                limit,
+                f"data.{max_length}" if limit else None,
+            )
+        ]
+        self._tokenizer = tokenizer
+        self._to_messages: Callable[..., list[dict[str, str]]] = _function(to_messages)
+        self._empty_answer: type[Exception] = _function(empty_answer)
+        self._render: Callable[..., tuple[list[int], list[int]]] = _function(render)
+
+    def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        try:
+            messages = self._to_messages(row, self.format)
+        except ValueError as err:  # the head's ChatError: a row it cannot use, column named
+            raise _skip(err, self._empty_answer, "empty answer") from None
+        roles: dict[str, int] = {}
+        for message in messages:
+            roles[message["role"]] = roles.get(message["role"], 0) + 1
+        key = "\x1f".join(m["content"] for m in messages)
+        return key, messages, {"turns": len(messages), "roles": roles}
+
+    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
+        try:
+            ids, mask = self._render(self._tokenizer, parsed)
+        except ValueError as err:  # the template refuses the conversation
+            raise Skip("unreadable", str(err)) from None
+        starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
+        answer = starts[0] if split == "train" else starts[-1]  # render_chat: never empty
+        return {self.specs[0].name: len(ids)}, answer, {}
+
+
+class PairRows(RowReader):
+    """A preference pair per row, read as the DPO head reads it: `make_pair` (strings or
+    message lists; chat turns when the tokenizer has a chat template), the prompt's tokens by
+    `prompt_ids` (the rows `data.on_overlong` drops or refuses), both sides by `encode`. Three
+    sequences: the prompt, prompt + chosen and prompt + rejected (each cut at `max_length` in
+    training). Facts: `chosen_longer`, the share of pairs whose chosen side has more tokens.
+
+    Args (besides the data config, the tokenizer and the train split): `prompt`, `chosen`,
+    `rejected` and `max_length` name data keys; the others are dotted paths of the head's
+    functions and error classes (see `conf/data/base/inspect/dpo.yaml`).
+    """
+
+    def __init__(
+        self,
+        data: DictConfig,
+        tokenizer: Any,
+        train: Dataset,
+        *,
+        prompt: str,
+        chosen: str,
+        rejected: str,
+        max_length: str,
+        make_pair: str,
+        tie: str,
+        prompt_ids: str,
+        encode: str,
+    ) -> None:
+        self.prompt_column = str(data.get(prompt) or "")
+        self.sides = (str(data[chosen]), str(data[rejected]))
+        # The prompt column may be absent when chosen/rejected hold the whole conversation.
+        first = train[0].get(self.sides[0]) if len(train) else None
+        needs_prompt = self.prompt_column in train.column_names or isinstance(first, str)
+        self.columns = ((self.prompt_column,) if needs_prompt else ()) + self.sides
+        limit = data.get(max_length)
+        key = f"data.{max_length}" if limit else None
+        self.specs = [
+            TextSpec("prompt", self.columns[:1] if needs_prompt else (), None),
+            TextSpec("prompt + chosen", self.columns, limit, key),
+            TextSpec("prompt + rejected", self.columns, limit, key),
+        ]
+        self.left_out = {
+            "tie": "data.on_tie drops such pairs or stops",
+            "unreadable": "training stops at the first",
+        }
+        self.chat = bool(getattr(tokenizer, "chat_template", None))
+        self._tokenizer = tokenizer
+        self._make_pair: Callable[..., Any] = _function(make_pair)
+        self._tie: type[Exception] = _function(tie)
+        self._prompt_ids: Callable[..., list[int]] = _function(prompt_ids)
+        self._encode: Callable[..., Any] = _function(encode)
+
+    def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        values = [row.get(self.prompt_column), row[self.sides[0]], row[self.sides[1]]]
+        try:
+            pair = self._make_pair(*values, chat=self.chat)
+        except ValueError as err:  # the head's ChatError, naming the field at fault
+            fields = {"prompt": self.prompt_column, "chosen": self.sides[0]}
+            raise _skip(err, self._tie, "tie", fields | {"rejected": self.sides[1]}) from None
+        if not self.chat and not isinstance(pair.prompt, str):
+            raise ConfigError(
+                "the data holds chat messages but the tokenizer has no chat template; "
+                "set model.chat_template (a Jinja string or file)"
+            )
+        return "\x1f".join(_cell_text(row.get(c)) for c in self.columns), pair, {}
+
+    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
+        prompt = len(self._prompt_ids(self._tokenizer, parsed.prompt))
+        encoded = self._encode(self._tokenizer, parsed)
+        chosen, rejected = len(encoded.chosen), len(encoded.rejected)
+        lengths = {"prompt": prompt, "prompt + chosen": chosen, "prompt + rejected": rejected}
+        return lengths, prompt, {"chosen_longer": chosen > rejected}
+
+
+def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:
+    """The `RowReader` the data module's inspect declaration names under `rows:`, or None."""
+    from hydra.utils import get_class
+
+    declared = declared_columns(str(data.get("_target_") or ""))
+    if declared is None or not declared.get("rows"):
+        return None
+    options = {str(k): v for k, v in declared.rows.items()}
+    reader = get_class(str(options.pop("_target_")))
+    return reader(data, tokenizer, train, **options)  # type: ignore[no-any-return]
+
+
+@dataclass
+class ReadSplit:
+    """What `inspect_data` counts in a split: every row's key (duplicates, leakage), tokens per
+    sequence of the measured rows; from a `RowReader` also their prompt tokens, the rows left
+    out per reason (index, message) and the facts of `read` and `measure`."""
+
+    keys: list[str] = field(default_factory=list)
+    left_out: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    facts: list[dict[str, Any]] = field(default_factory=list)
+    lengths: dict[str, list[int]] = field(default_factory=dict)
+    prompts: list[int] = field(default_factory=list)
+
+
+def read_split(
+    reader: RowReader, name: str, dataset: Dataset, measured: Sequence[int]
+) -> ReadSplit:
+    """Every row of `dataset` through `reader.read`, the rows `measured` through `measure`."""
+    missing = [c for c in reader.columns if c not in dataset.column_names]
+    if missing:
+        raise DataError(
+            f"the {name} split lacks column(s) {', '.join(missing)}; columns present: "
+            f"{', '.join(dataset.column_names)} (set data.<key>_column=...)"
+        )
+    table = {c: dataset.with_format("arrow")[c].to_pylist() for c in dataset.column_names}
+    wanted = set(measured)
+    found = ReadSplit(lengths={spec.name: [] for spec in reader.specs})
+    parsed: dict[int, Any] = {}
+    for i in range(len(dataset)):
+        row = {c: values[i] for c, values in table.items()}
+        try:
+            key, parsed_row, facts = reader.read(row)
+        except Skip as skip:
+            found.left_out.setdefault(skip.reason, []).append((i, str(skip)))
+            found.keys.append("\x1f".join(_cell_text(row[c]) for c in reader.columns))
+            continue
+        found.keys.append(key)
+        found.facts.append(facts)
+        if i in wanted:
+            parsed[i] = parsed_row
+    for i in measured:
+        if i not in parsed:  # left out above
+            continue
+        try:
+            lengths, prompt, facts = reader.measure(parsed[i], name)
+        except Skip as skip:
+            found.left_out.setdefault(skip.reason, []).append((i, str(skip)))
+            continue
+        for sequence, value in lengths.items():
+            found.lengths[sequence].append(value)
+        found.prompts.append(prompt)
+        found.facts.append(facts)
+    return found
+
+
 # ----------------------------------------------------------------------------- numbers
-def _cell_text(value: Any, spec: TextSpec) -> str:
-    if isinstance(value, dict) and spec.lang:
-        value = value.get(spec.lang)
+def _cell_text(value: Any, lang: str | None = None) -> str:
+    if isinstance(value, dict) and lang:
+        value = value.get(lang)
     if isinstance(value, list):  # words, or chat messages ({role, content})
         return " ".join(str(v.get("content", "")) if isinstance(v, dict) else str(v) for v in value)
     return "" if value is None else str(value)
@@ -172,7 +464,7 @@ def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
     table = {c: dataset.with_format("arrow")[c].to_pylist() for c in columns}
     default = specs[0]
     return [
-        "\x1f".join(_cell_text(table[c][i], spec_of.get(c, default)) for c in columns)
+        "\x1f".join(_cell_text(table[c][i], spec_of.get(c, default).lang) for c in columns)
         for i in range(len(dataset))
     ]
 
@@ -190,12 +482,13 @@ def _choice_columns(specs: Sequence[TextSpec]) -> set[str]:
 def token_lengths(tokenizer: Any, dataset: Dataset, spec: TextSpec) -> list[int]:
     """Tokens per row of `spec` as the model sees them (special tokens included); with
     choices, the longest (first text, rest + choice) pair."""
-    first = [_cell_text(v, spec) for v in dataset[spec.columns[0]]]
+    first = [_cell_text(v, spec.lang) for v in dataset[spec.columns[0]]]
     if spec.words:
         words = [list(v or []) for v in dataset[spec.columns[0]]]
         return _lengths(tokenizer, words, None, is_split_into_words=True)
+    every = range(len(dataset))
     rest = (
-        [[_cell_text(dataset[c][i], spec) for c in spec.columns[1:]] for i in range(len(dataset))]
+        [[_cell_text(dataset[c][i], spec.lang) for c in spec.columns[1:]] for i in every]
         if len(spec.columns) > 1
         else None
     )
@@ -227,11 +520,14 @@ def _lengths(
     return [len(ids) for ids in encoded["input_ids"]]
 
 
-def sample_rows(dataset: Dataset, size: int, seed: int) -> Dataset:
-    """At most `size` rows (seeded; 0: all) for the length measurements."""
-    if not size or size >= len(dataset):
-        return dataset
-    return dataset.shuffle(seed=seed).select(range(size))
+def sample_indices(rows: int, size: int, seed: int) -> list[int]:
+    """The indices of at most `size` of `rows` rows (seeded; 0: all) whose lengths are
+    measured: the rows `Dataset.shuffle(seed=seed).select(range(size))` takes."""
+    import numpy as np
+
+    if not size or size >= rows:
+        return list(range(rows))
+    return [int(i) for i in np.random.default_rng(seed).permutation(rows)[:size]]
 
 
 def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
@@ -250,7 +546,10 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     data = cfg.data
     specs, label_column = text_specs(data)
     splits, carved = load_splits(data)
-    if not specs:  # nothing named: every column of text (or of chat messages)
+    reader = row_reader(data, tokenizer, splits["train"])
+    if reader is not None:
+        specs = reader.specs
+    elif not specs:  # nothing named: every column of text (or of chat messages)
         specs = [
             TextSpec(str(c), (str(c),), data.get("max_length"), "data.max_length")
             for c, feature in splits["train"].features.items()
@@ -264,10 +563,17 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     seed = int(data.get("seed") or 0)
     limit = model_limit(tokenizer, cfg.model)
     report: dict[str, Any] = {"splits": {}, "carved": carved, "model_max_length": limit}
-    keys = {name: row_keys(dataset, specs) for name, dataset in splits.items()}
+    keys: dict[str, list[str]] = {}
     lengths: dict[str, dict[str, list[int]]] = {spec.name: {} for spec in specs}
     for name, dataset in splits.items():
-        measured = sample_rows(dataset, sample, seed)
+        indices = sample_indices(len(dataset), sample, seed)
+        if reader is not None:
+            found = read_split(reader, name, dataset, indices)
+        else:
+            measured = dataset if len(indices) == len(dataset) else dataset.select(indices)
+            found = ReadSplit(keys=row_keys(dataset, specs))
+            found.lengths = {s.name: token_lengths(tokenizer, measured, s) for s in specs}
+        keys[name] = found.keys
         entry: dict[str, Any] = {
             "rows": len(dataset),
             "empty": sum(1 for key in keys[name] if not key.replace("\x1f", "").strip()),
@@ -276,13 +582,19 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             "lengths": {},
         }
         for spec in specs:
-            values = token_lengths(tokenizer, measured, spec)
-            lengths[spec.name][name] = values
-            stats: dict[str, Any] = {"measured_rows": len(values), **percentiles(values)}
-            if spec.max_length:
-                over = sum(1 for v in values if v > spec.max_length)
-                stats["truncated"] = over / len(values) if values else 0.0
-            entry["lengths"][spec.name] = stats
+            lengths[spec.name][name] = found.lengths[spec.name]
+            prompts = found.prompts if reader is not None else None
+            entry["lengths"][spec.name] = _length_stats(found.lengths[spec.name], prompts, spec)
+        if reader is not None:
+            entry["left_out"] = {
+                reason: {
+                    "rows": len(left),
+                    "training": reader.left_out[reason],
+                    "first": left[0][1],
+                }
+                for reason, left in found.left_out.items()
+            }
+            entry["facts"] = summarize_facts(found.facts)
         report["splits"][name] = entry
     train_keys = set(keys["train"])
     train_normalized = {normalized(k) for k in keys["train"]}
@@ -297,9 +609,14 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     report["max_length"] = {}
     for spec in specs:
         train_stats = report["splits"]["train"]["lengths"][spec.name]
+        p95 = train_stats.get("p95")  # none when no train row could be measured
         suggested[spec.name] = (
-            suggested_max_length(train_stats["p95"], limit) if spec.max_length else None
+            suggested_max_length(p95, limit) if spec.max_length and p95 is not None else None
         )
+    for spec in specs:  # sequences under one limit (a pair's sides) share the largest
+        shared = [suggested[s.name] for s in specs if s.max_length_key == spec.max_length_key]
+        if suggested[spec.name] is not None:
+            suggested[spec.name] = max(v for v in shared if v is not None)
         report["max_length"][spec.name] = {
             "key": spec.max_length_key,
             "current": spec.max_length,
@@ -314,6 +631,22 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     )
     report["warnings"] = _warnings(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}
+
+
+def _length_stats(values: list[int], prompts: list[int] | None, spec: TextSpec) -> dict[str, Any]:
+    """Percentiles of `values`; with a limit, the share of rows over it (`truncated`) and,
+    given each row's prompt tokens, the share whose prompt alone fills it (`dropped`: those
+    are not also counted as truncated)."""
+    stats: dict[str, Any] = {"measured_rows": len(values), **percentiles(values)}
+    if not spec.max_length:
+        return stats
+    limit = int(spec.max_length)
+    dropped = [p >= limit for p in prompts] if prompts is not None else [False] * len(values)
+    over = sum(1 for v, d in zip(values, dropped, strict=True) if v > limit and not d)
+    stats["truncated"] = over / len(values) if values else 0.0
+    if prompts is not None:
+        stats["dropped"] = sum(dropped) / len(values) if values else 0.0
+    return stats
 
 
 def _label_names(data: DictConfig, train: Dataset, column: str) -> list[str] | None:
@@ -338,6 +671,11 @@ def _warnings(report: dict[str, Any], carved: list[str]) -> list[str]:
             found.append(f"{name}: {entry['empty']} empty row(s)")
         if entry["duplicates"]:
             found.append(f"{name}: {entry['duplicates']} duplicate row(s)")
+        for reason, left in entry.get("left_out", {}).items():
+            found.append(
+                f"{name}: {left['rows']} row(s) not tokenized: {reason} ({left['training']}); "
+                f"the first: {left['first']}"
+            )
     for name, shared in report["leakage"].items():
         if shared["normalized"] and name not in carved:
             found.append(
@@ -350,10 +688,20 @@ def _warnings(report: dict[str, Any], carved: list[str]) -> list[str]:
                 "repeat a train row (duplicates in the source)"
             )
     for name, entry in report["max_length"].items():
-        share = report["splits"]["train"]["lengths"][name].get("truncated", 0.0)
+        stats = report["splits"]["train"]["lengths"][name]
+        share = stats.get("truncated", 0.0)
         if share > 0.05:
             found.append(
                 f"{entry['key']}={entry['current']} truncates {share:.0%} of train rows "
                 f"({name}); suggested {entry['key']}={entry['suggested']}"
             )
+        for split, split_entry in report["splits"].items():
+            dropped = split_entry["lengths"][name].get("dropped", 0.0)
+            message = (
+                f"{entry['key']}={entry['current']}: {dropped:.1%} of {split} rows have a "
+                "prompt of as many tokens or more, which leaves no answer token "
+                "(data.on_overlong drops such rows or stops)"
+            )
+            if dropped and message not in found:  # one for all sequences after one prompt
+                found.append(message)
     return found

@@ -53,6 +53,28 @@ def shared_rows(keys: Sequence[str], train: set[str]) -> int:
     return sum(1 for key in keys if key in train)
 
 
+def summarize_facts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What a head's reader noted per row (`lab.data.inspection.RowReader`), summed up by the
+    kind of each value: a flag becomes the share of rows with it, a number its percentiles
+    (as `percentiles`), a mapping of counts the counts added over the rows."""
+    values: dict[str, list[Any]] = {}
+    for facts in rows:
+        for name, value in facts.items():
+            values.setdefault(name, []).append(value)
+    found: dict[str, Any] = {}
+    for name, column in values.items():
+        if all(isinstance(v, bool) for v in column):
+            found[name] = sum(column) / len(column)
+        elif all(isinstance(v, int) for v in column):
+            found[name] = percentiles(column)
+        else:
+            counts: Counter[str] = Counter()
+            for value in column:
+                counts.update(value)
+            found[name] = dict(sorted(counts.items()))
+    return found
+
+
 def label_balance(values: Iterable[Any], names: Sequence[str] | None) -> dict[str, Any]:
     """Counts per class (list cells: each element), shares, weights n/(k*count), the ratio of
     the largest to the smallest count; numbers that are not classes: mean/min/max instead."""
