@@ -524,26 +524,23 @@ def test_the_rows_inspection_drops_and_cuts_are_the_ones_training_does(
             assert round(stats["truncated"] * rows) == cut > 0, name
 
 
-def test_every_row_reader_declaration_binds() -> None:
-    """Each `rows:` of conf/data/base/inspect/*.yaml: its reader takes the keys given, and each
-    dotted path (a head's function or error class) imports, so a renamed one fails here."""
-    import inspect
-
-    from hydra.utils import get_class, get_object
+def test_every_row_reader_declaration_names_a_reader_of_its_head() -> None:
+    """Each `rows:` of conf/data/base/inspect/*.yaml names a `RowReader` kept with the head
+    whose data module the file declares, so a renamed or moved reader fails here."""
+    from hydra.utils import get_class
     from omegaconf import OmegaConf
 
     from lab.config.paths import conf_dir
+    from lab.data.inspection import RowReader
 
     readers = 0
     for path in sorted((conf_dir() / "data" / "base" / "inspect").glob("*.yaml")):
-        rows = OmegaConf.load(path).get("rows")
-        if not rows:
+        declared = OmegaConf.load(path)
+        if not declared.get("rows"):
             continue
-        options = {str(k): v for k, v in rows.items() if k != "_target_"}
-        reader = get_class(rows._target_)
-        inspect.signature(reader).bind(None, None, None, **options)
-        for value in options.values():
-            if "." in str(value):
-                assert get_object(str(value)) is not None, (path.name, value)
+        reader = get_class(str(declared.rows))
+        assert issubclass(reader, RowReader), path.name
+        head = str(declared.data_module).rsplit(".", 2)[0]  # lab.tasks.sft
+        assert reader.__module__.startswith(head + "."), (path.name, reader.__module__)
         readers += 1
     assert readers >= 2  # sft, dpo

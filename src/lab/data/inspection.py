@@ -27,14 +27,11 @@ declaration (a new head) falls back to every `*_column` key, each measured alone
 
 **Rows read by the head.** A head whose rows are not texts in columns (a chat: `messages`,
 prompt/completion or Alpaca rows; a preference pair) declares `rows:` instead of `sequences`:
-a `RowReader` (its `_target_`: `ChatRows`, `PairRows`) and the head's own functions that read,
-render and tokenize a row as training does, so what is measured is what training sees:
+the dotted path of a `RowReader` kept with the head (`lab.tasks.sft.inspection.ChatRows`,
+`lab.tasks.dpo.inspection.PairRows`), which reads, renders and tokenizes a row with the head's
+own functions, so what is measured is what training sees:
 
-    rows:
-      _target_: lab.data.inspection.ChatRows
-      max_length: max_length                        # data keys, as above
-      to_messages: lab.tasks.sft.chat.to_messages   # the head's functions, by dotted path
-      ...
+    rows: lab.tasks.sft.inspection.ChatRows
 
 Such a head also reports, per split: `left_out`, rows training leaves out or refuses before
 tokenizing (an empty answer, a pair that prefers nothing, a row it cannot read), counted over
@@ -63,11 +60,9 @@ from lab.data.inspection_stats import (
     suggested_max_length,
     summarize_facts,
 )
-from lab.errors import ConfigError, DataError
+from lab.errors import DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from datasets import Dataset
     from omegaconf import DictConfig
 
@@ -194,13 +189,7 @@ class RowReader:
         raise NotImplementedError
 
 
-def _function(path: str) -> Any:
-    from hydra.utils import get_object
-
-    return get_object(path)
-
-
-def _skip(
+def as_skip(
     err: ValueError, kind: type[Exception], reason: str, columns: dict[str, str] | None = None
 ) -> Skip:
     """A head's refusal of a row as a `Skip`: `reason` when `err` is a `kind`, else
@@ -214,169 +203,16 @@ def _skip(
     )
 
 
-class ChatRows(RowReader):
-    """A conversation per row, read as the SFT head reads it: made messages by `to_messages`
-    (`data.format`; auto: `detect` on the train columns), rendered and tokenized by `render`,
-    which also marks the assistant's tokens. The prompt is what precedes the first assistant
-    token of a train row, and the last assistant turn's of a validation / test row (the turn
-    generated there): the rows the head drops or refuses by `data.on_overlong`. Facts: `turns`
-    (messages per row, system ones included) and `roles` (messages per role).
-
-    Args (besides the data config, the tokenizer and the train split): `format` and
-    `max_length` name data keys; the others are dotted paths of the head's functions (see
-    `conf/data/base/inspect/sft.yaml`).
-    """
-
-    def __init__(
-        self,
-        data: DictConfig,
-        tokenizer: Any,
-        train: Dataset,
-        *,
-        format: str,
-        max_length: str,
-        detect: str,
-        columns: str,
-        to_messages: str,
-        empty_answer: str,
-        render: str,
-        template: str,
-    ) -> None:
-        _function(template)(tokenizer)  # no chat template: the head's own refusal, in words
-        needed: dict[str, tuple[str, ...]] = _function(columns)
-        self.format = str(data.get(format) or "auto")
-        if self.format == "auto":
-            try:
-                self.format = _function(detect)(train.column_names)
-            except ValueError as err:
-                raise DataError(str(err)) from None
-        if self.format not in needed:
-            raise ConfigError(
-                f"data.{format}={self.format!r}; choose auto or one of {', '.join(needed)}"
-            )
-        self.columns = tuple(needed[self.format])
-        self.left_out = {
-            "empty answer": "data.on_empty drops such rows or stops",
-            "unreadable": "training stops at the first",
-        }
-        limit = data.get(max_length)
-        self.specs = [
-            TextSpec(
-                f"chat ({self.format})",
-                self.columns,
-                limit,
-                f"data.{max_length}" if limit else None,
-            )
-        ]
-        self._tokenizer = tokenizer
-        self._to_messages: Callable[..., list[dict[str, str]]] = _function(to_messages)
-        self._empty_answer: type[Exception] = _function(empty_answer)
-        self._render: Callable[..., tuple[list[int], list[int]]] = _function(render)
-
-    def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
-        try:
-            messages = self._to_messages(row, self.format)
-        except ValueError as err:  # the head's ChatError: a row it cannot use, column named
-            raise _skip(err, self._empty_answer, "empty answer") from None
-        roles: dict[str, int] = {}
-        for message in messages:
-            roles[message["role"]] = roles.get(message["role"], 0) + 1
-        key = "\x1f".join(m["content"] for m in messages)
-        return key, messages, {"turns": len(messages), "roles": roles}
-
-    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
-        try:
-            ids, mask = self._render(self._tokenizer, parsed)
-        except ValueError as err:  # the template refuses the conversation
-            raise Skip("unreadable", str(err)) from None
-        starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
-        answer = starts[0] if split == "train" else starts[-1]  # render_chat: never empty
-        return {self.specs[0].name: len(ids)}, answer, {}
-
-
-class PairRows(RowReader):
-    """A preference pair per row, read as the DPO head reads it: `make_pair` (strings or
-    message lists; chat turns when the tokenizer has a chat template), the prompt's tokens by
-    `prompt_ids` (the rows `data.on_overlong` drops or refuses), both sides by `encode`. Three
-    sequences: the prompt, prompt + chosen and prompt + rejected (each cut at `max_length` in
-    training). Facts: `chosen_longer`, the share of pairs whose chosen side has more tokens.
-
-    Args (besides the data config, the tokenizer and the train split): `prompt`, `chosen`,
-    `rejected` and `max_length` name data keys; the others are dotted paths of the head's
-    functions and error classes (see `conf/data/base/inspect/dpo.yaml`).
-    """
-
-    def __init__(
-        self,
-        data: DictConfig,
-        tokenizer: Any,
-        train: Dataset,
-        *,
-        prompt: str,
-        chosen: str,
-        rejected: str,
-        max_length: str,
-        make_pair: str,
-        tie: str,
-        prompt_ids: str,
-        encode: str,
-    ) -> None:
-        self.prompt_column = str(data.get(prompt) or "")
-        self.sides = (str(data[chosen]), str(data[rejected]))
-        # The prompt column may be absent when chosen/rejected hold the whole conversation.
-        first = train[0].get(self.sides[0]) if len(train) else None
-        needs_prompt = self.prompt_column in train.column_names or isinstance(first, str)
-        self.columns = ((self.prompt_column,) if needs_prompt else ()) + self.sides
-        limit = data.get(max_length)
-        key = f"data.{max_length}" if limit else None
-        self.specs = [
-            TextSpec("prompt", self.columns[:1] if needs_prompt else (), None),
-            TextSpec("prompt + chosen", self.columns, limit, key),
-            TextSpec("prompt + rejected", self.columns, limit, key),
-        ]
-        self.left_out = {
-            "tie": "data.on_tie drops such pairs or stops",
-            "unreadable": "training stops at the first",
-        }
-        self.chat = bool(getattr(tokenizer, "chat_template", None))
-        self._tokenizer = tokenizer
-        self._make_pair: Callable[..., Any] = _function(make_pair)
-        self._tie: type[Exception] = _function(tie)
-        self._prompt_ids: Callable[..., list[int]] = _function(prompt_ids)
-        self._encode: Callable[..., Any] = _function(encode)
-
-    def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
-        values = [row.get(self.prompt_column), row[self.sides[0]], row[self.sides[1]]]
-        try:
-            pair = self._make_pair(*values, chat=self.chat)
-        except ValueError as err:  # the head's ChatError, naming the field at fault
-            fields = {"prompt": self.prompt_column, "chosen": self.sides[0]}
-            raise _skip(err, self._tie, "tie", fields | {"rejected": self.sides[1]}) from None
-        if not self.chat and not isinstance(pair.prompt, str):
-            raise ConfigError(
-                "the data holds chat messages but the tokenizer has no chat template; "
-                "set model.chat_template (a Jinja string or file)"
-            )
-        return "\x1f".join(_cell_text(row.get(c)) for c in self.columns), pair, {}
-
-    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
-        prompt = len(self._prompt_ids(self._tokenizer, parsed.prompt))
-        encoded = self._encode(self._tokenizer, parsed)
-        chosen, rejected = len(encoded.chosen), len(encoded.rejected)
-        lengths = {"prompt": prompt, "prompt + chosen": chosen, "prompt + rejected": rejected}
-        return lengths, prompt, {"chosen_longer": chosen > rejected}
-
-
 def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:
-    """The `RowReader` the data module's inspect declaration names under `rows:`, or None."""
+    """The `RowReader` the data module's inspect declaration names under `rows:` (a class kept
+    with its head, e.g. `lab.tasks.sft.inspection.ChatRows`), or None."""
     from hydra.utils import get_class
 
     declared = declared_columns(str(data.get("_target_") or ""))
     if declared is None or not declared.get("rows"):
         return None
-    options = {str(k): v for k, v in declared.rows.items()}
-    reader = get_class(str(options.pop("_target_")))
-    return reader(data, tokenizer, train, **options)  # type: ignore[no-any-return]
+    reader = get_class(str(declared.rows))
+    return reader(data, tokenizer, train)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -412,7 +248,7 @@ def read_split(
             key, parsed_row, facts = reader.read(row)
         except Skip as skip:
             found.left_out.setdefault(skip.reason, []).append((i, str(skip)))
-            found.keys.append("\x1f".join(_cell_text(row[c]) for c in reader.columns))
+            found.keys.append("\x1f".join(cell_text(row[c]) for c in reader.columns))
             continue
         found.keys.append(key)
         found.facts.append(facts)
@@ -434,7 +270,7 @@ def read_split(
 
 
 # ----------------------------------------------------------------------------- numbers
-def _cell_text(value: Any, lang: str | None = None) -> str:
+def cell_text(value: Any, lang: str | None = None) -> str:
     if isinstance(value, dict) and lang:
         value = value.get(lang)
     if isinstance(value, list):  # words, or chat messages ({role, content})
@@ -464,7 +300,7 @@ def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
     table = {c: dataset.with_format("arrow")[c].to_pylist() for c in columns}
     default = specs[0]
     return [
-        "\x1f".join(_cell_text(table[c][i], spec_of.get(c, default).lang) for c in columns)
+        "\x1f".join(cell_text(table[c][i], spec_of.get(c, default).lang) for c in columns)
         for i in range(len(dataset))
     ]
 
@@ -482,13 +318,13 @@ def _choice_columns(specs: Sequence[TextSpec]) -> set[str]:
 def token_lengths(tokenizer: Any, dataset: Dataset, spec: TextSpec) -> list[int]:
     """Tokens per row of `spec` as the model sees them (special tokens included); with
     choices, the longest (first text, rest + choice) pair."""
-    first = [_cell_text(v, spec.lang) for v in dataset[spec.columns[0]]]
+    first = [cell_text(v, spec.lang) for v in dataset[spec.columns[0]]]
     if spec.words:
         words = [list(v or []) for v in dataset[spec.columns[0]]]
         return _lengths(tokenizer, words, None, is_split_into_words=True)
     every = range(len(dataset))
     rest = (
-        [[_cell_text(dataset[c][i], spec.lang) for c in spec.columns[1:]] for i in every]
+        [[cell_text(dataset[c][i], spec.lang) for c in spec.columns[1:]] for i in every]
         if len(spec.columns) > 1
         else None
     )

@@ -1,0 +1,75 @@
+"""How `python -m lab.inspect` measures SFT data (`rows:` in `conf/data/base/inspect/sft.yaml`).
+
+Each row is read as the SFT data module reads it, with the same functions of
+`lab.tasks.sft.chat`: made messages (`data.format`; auto: detected from the train columns),
+rendered with the chat template and tokenized, the assistant's tokens marked. Imports no torch
+or Lightning: `lab.inspect` answers without them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lab.data.inspection import RowReader, Skip, TextSpec, as_skip
+from lab.errors import ConfigError, DataError
+from lab.tasks.sft.chat import (
+    FORMAT_COLUMNS,
+    EmptyAnswer,
+    detect_format,
+    render_chat,
+    require_chat_template,
+    to_messages,
+)
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from omegaconf import DictConfig
+
+
+class ChatRows(RowReader):
+    """A conversation per row. The prompt is what precedes the first assistant token of a
+    train row, and the last assistant turn's of a validation / test row (the turn generated
+    there): the rows the head drops or refuses by `data.on_overlong`. Facts: `turns` (messages
+    per row, system ones included) and `roles` (messages per role)."""
+
+    def __init__(self, data: DictConfig, tokenizer: Any, train: Dataset) -> None:
+        require_chat_template(tokenizer)  # no chat template: the head's own refusal, in words
+        self.format = str(data.get("format") or "auto")
+        if self.format == "auto":
+            try:
+                self.format = detect_format(train.column_names)
+            except ValueError as err:
+                raise DataError(str(err)) from None
+        if self.format not in FORMAT_COLUMNS:
+            raise ConfigError(
+                f"data.format={self.format!r}; choose auto or one of {', '.join(FORMAT_COLUMNS)}"
+            )
+        self.columns = tuple(FORMAT_COLUMNS[self.format])
+        self.left_out = {
+            "empty answer": "data.on_empty drops such rows or stops",
+            "unreadable": "training stops at the first",
+        }
+        limit = data.get("max_length")
+        key = "data.max_length" if limit else None
+        self.specs = [TextSpec(f"chat ({self.format})", self.columns, limit, key)]
+        self._tokenizer = tokenizer
+
+    def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        try:
+            messages = to_messages(row, self.format)
+        except ValueError as err:  # the head's ChatError: a row it cannot use, column named
+            raise as_skip(err, EmptyAnswer, "empty answer") from None
+        roles: dict[str, int] = {}
+        for message in messages:
+            roles[message["role"]] = roles.get(message["role"], 0) + 1
+        key = "\x1f".join(m["content"] for m in messages)
+        return key, messages, {"turns": len(messages), "roles": roles}
+
+    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
+        try:
+            ids, mask = render_chat(self._tokenizer, parsed)
+        except ValueError as err:  # the template refuses the conversation
+            raise Skip("unreadable", str(err)) from None
+        starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
+        answer = starts[0] if split == "train" else starts[-1]  # render_chat: never empty
+        return {self.specs[0].name: len(ids)}, answer, {}
