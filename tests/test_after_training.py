@@ -115,6 +115,12 @@ def _recorded_test(run_dir: Path) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k.startswith("test/")}
 
 
+def _recorded_as_test(run_dir: Path, prefix: str) -> dict[str, float]:
+    """The metrics recorded for one split (`val/`, `test/`), named as lab.eval names them."""
+    metrics = json.loads((run_dir / "record.json").read_text())["metrics"]
+    return {f"test/{k[len(prefix) :]}": v for k, v in metrics.items() if k.startswith(prefix)}
+
+
 # ------------------------------------------------------------------------------------ eval
 def test_eval_reproduces_the_recorded_test_metrics(classifier: Path) -> None:
     recorded = _recorded_test(classifier)
@@ -161,6 +167,111 @@ def test_eval_reads_the_heads_own_formats(head_runs: dict[str, Path]) -> None:
     recorded = _recorded_test(run_dir)
     for name, value in recorded.items():
         assert result["metrics"][name] == pytest.approx(value, abs=1e-6), name
+
+
+@pytest.fixture(scope="module")
+def carved_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny classifier trained one epoch on one file: its test and validation splits are
+    carved from it (validation then cut to 4 rows), and its exported model is the validated one."""
+    out = tmp_path_factory.mktemp("carved") / "run"
+    overrides = [f"data.path={SENTIMENT / 'train.csv'}", "data.max_eval_samples=4"]
+    run(
+        compose_train_config(
+            [*TINY_FIXTURE_RUN, *overrides, "trainer.max_epochs=1"], output_dir=out
+        )
+    )
+    return out
+
+
+def _confusion_total(run_dir: Path) -> int:
+    """Rows in the confusion matrix of the test report `_eval` wrote last for `run_dir`."""
+    report = json.loads((run_dir / "eval-test" / "test_report.json").read_text())
+    matrix = report["confusion_matrix"]
+    return sum(map(sum, matrix))
+
+
+def test_eval_split_is_the_runs_own_split_as_training_carved_it(carved_classifier: Path) -> None:
+    """split=validation / train / test on the run's own data: the rows training read (its
+    record's row count and digest, carving and max_eval_samples included); validation and test
+    give the metrics recorded for them at train time."""
+    record = json.loads((carved_classifier / "record.json").read_text())
+    assert record["data"]["validation"]["rows"] == 4  # 5 carved, cut to max_eval_samples
+    total = sum(record["data"][name]["rows"] for name in ("train", "test")) + 5
+    assert total == len((SENTIMENT / "train.csv").read_text().splitlines()) - 1
+    for split, prefix in (("validation", "val/"), ("train", None), ("test", "test/")):
+        result = _eval(f"run={carved_classifier}", f"split={split}")
+        data = result["data"]
+        assert (data["split"], data["run_split"]) == (split, True)
+        assert {"rows": data["rows"], "sha256": data["sha256"]} == record["data"][split], split
+        assert _confusion_total(carved_classifier) == data["rows"]
+        if prefix:
+            wanted = _recorded_as_test(carved_classifier, prefix)
+            assert set(result["metrics"]) == set(wanted)
+            for name, value in wanted.items():
+                assert result["metrics"][name] == pytest.approx(value, abs=1e-6), (split, name)
+
+
+def test_eval_split_validation_of_a_run_with_a_validation_file(classifier: Path) -> None:
+    """The run's validation file, whole, from the exported model and from the best checkpoint:
+    the val/ metrics recorded for the best checkpoint."""
+    rows = len((SENTIMENT / "validation.csv").read_text().splitlines()) - 1
+    for checkpoint in ("model", "best"):
+        result = _eval(f"run={classifier}", "split=validation", f"checkpoint={checkpoint}")
+        assert result["data"]["rows"] == rows
+        assert _confusion_total(classifier) == rows
+        for name, value in _recorded_as_test(classifier, "val/").items():
+            assert result["metrics"][name] == pytest.approx(value, abs=1e-6), (checkpoint, name)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_eval_split_validation_gives_the_recorded_val_metrics_for_every_head(
+    head_runs: dict[str, Path], head: str
+) -> None:
+    """Each head's own evaluation rules (QA windows, seq2seq references, LM blocks) applied to
+    the run's validation rows given as the test split: the val/ metrics of its one epoch."""
+    run_dir = head_runs[head]
+    result = _eval(f"run={run_dir}", "split=validation")
+    recorded = json.loads((run_dir / "record.json").read_text())["data"]["validation"]
+    assert {"rows": result["data"]["rows"], "sha256": result["data"]["sha256"]} == recorded
+    wanted = _recorded_as_test(run_dir, "val/")
+    assert set(result["metrics"]) == set(wanted)
+    for name, value in wanted.items():
+        assert result["metrics"][name] == pytest.approx(value, abs=1e-6), name
+
+
+def test_eval_split_of_a_streamed_run(tmp_path: Path) -> None:
+    """A streamed run's validation split (the head of its validation file) gives its val/
+    metrics; its train split, read as a stream, is refused in words."""
+    from lab.eval import main
+
+    run_dir = tmp_path / "run"
+    streamed = ["data.streaming=true", "trainer.max_steps=2", "data.stream_sample_rows=8"]
+    run(compose_train_config([*TINY_FIXTURE_RUN, *streamed], output_dir=run_dir))
+    result = _eval(f"run={run_dir}", "split=validation")
+    assert (
+        result["data"]["rows"] == len((SENTIMENT / "validation.csv").read_text().splitlines()) - 1
+    )
+    for name, value in _recorded_as_test(run_dir, "val/").items():
+        assert result["metrics"][name] == pytest.approx(value, abs=1e-6), name
+    with pytest.raises(LabError, match=r"^this run streamed its train split .* split=train$"):
+        main([f"run={run_dir}", "split=train"])
+
+
+def test_eval_refuses_a_split_that_is_not_there_listing_those_that_are(classifier: Path) -> None:
+    from lab.eval import main
+
+    with pytest.raises(
+        LabError,
+        match=r"^split 'nonexistent' is not in the data; splits present: train, validation, "
+        r"test \(the run's, as training read them\); choose one with split=<name>$",
+    ):
+        main([f"run={classifier}", "split=nonexistent"])
+    with pytest.raises(
+        LabError,
+        match=r"^split 'nonexistent' is not in the data; splits present: (train|validation|test)"
+        r", (train|validation|test), (train|validation|test); choose one with split=<name>$",
+    ):
+        main([f"run={classifier}", f"data.path={SENTIMENT}", "split=nonexistent"])
 
 
 def test_eval_refuses_bad_input_in_words(classifier: Path, tmp_path: Path) -> None:

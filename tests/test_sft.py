@@ -401,6 +401,107 @@ def test_lab_eval_of_the_export_gives_the_recorded_test_metrics(
     )
 
 
+def _hub_folder(root: Path, splits: dict[str, list[dict[str, Any]]]) -> Path:
+    """A dataset folder as the Hub stores UltraChat: `data/<split>-00000-of-00001.jsonl`
+    (the local loader keeps those split names, `train_sft`, `test_sft`)."""
+    (root / "data").mkdir(parents=True)
+    for split, rows in splits.items():
+        text = "".join(json.dumps(row) + "\n" for row in rows)
+        (root / "data" / f"{split}-00000-of-00001.jsonl").write_text(text)
+    return root
+
+
+@pytest.fixture(scope="module")
+def ultrachat_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    """A one-epoch run on data=ultrachat (train -> train_sft, test -> test_sft, validation
+    carved) from a Hub-style folder that also holds a split the run does not read, test_gen."""
+    from lab.config import compose_train_config
+
+    root = tmp_path_factory.mktemp("ultrachat")
+    train, test = _rows("train"), _rows("test")
+    source = _hub_folder(
+        root / "source", {"train_sft": train[:32], "test_sft": test[:4], "test_gen": test[13:16]}
+    )
+    overrides = [o for o in SFT_RUN if not o.startswith(("data=", "data.path="))]
+    overrides += ["data=ultrachat", f"data.path={source}", "trainer.max_epochs=1"]
+    overrides.append("trainer.log_every_n_steps=1")
+    return root / "run", run(compose_train_config(overrides, output_dir=root / "run"))
+
+
+def _evaluated(run_dir: Path, *args: str) -> dict[str, Any]:
+    """`python -m lab.eval run=<run_dir> <args>`'s metrics.json."""
+    from lab.eval import main
+
+    output = run_dir / "eval-test" / f"{abs(hash(args))}.json"
+    assert main([f"run={run_dir}", *args, f"output={output}"]) == 0
+    return json.loads(output.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_lab_eval_on_other_files_tests_the_split_the_data_config_maps_test_to(
+    ultrachat_run: tuple[Path, dict[str, float]], tmp_path: Path
+) -> None:
+    """Only data.path changed, to another folder of the Hub's split names: the data config's
+    test split (test_sft) is evaluated, giving the metrics of those rows as a file of their
+    own, not refused for want of a `test` split; split= picks another, or lists them."""
+    from lab.errors import LabError
+    from lab.eval import main
+
+    run_dir, _ = ultrachat_run
+    train, test = _rows("train"), _rows("test")
+    other = _hub_folder(
+        tmp_path / "other",
+        {"train_sft": train[32:40], "test_sft": test[4:10], "test_gen": test[10:13]},
+    )
+    result = _evaluated(run_dir, f"data.path={other}")
+    assert (result["data"]["split"], result["data"]["rows"]) == ("test_sft", 6)
+    alone = _evaluated(run_dir, f"data.path={other / 'data' / 'test_sft-00000-of-00001.jsonl'}")
+    assert alone["data"]["rows"] == 6
+    for name, value in alone["metrics"].items():
+        assert result["metrics"][name] == pytest.approx(value, rel=1e-6, abs=1e-9), name
+    assert _evaluated(run_dir, f"data.path={other}", "split=test_gen")["data"]["rows"] == 3
+    with pytest.raises(
+        LabError,
+        match=r"^split 'test' is not in the data; splits present: (test_gen|test_sft|train_sft)"
+        r"(, (test_gen|test_sft|train_sft)){2}; choose one with split=<name>$",
+    ):
+        main([f"run={run_dir}", f"data.path={other}", "split=test"])
+
+
+@pytest.mark.slow
+def test_lab_eval_split_on_the_runs_own_hub_folder(
+    ultrachat_run: tuple[Path, dict[str, float]],
+) -> None:
+    """On the run's own data, split=test_sft is the run's test split (its recorded metrics),
+    split=test_gen (a split the run did not read) is evaluated whole, and a split that is not
+    there lists the run's three and the source's others."""
+    from lab.errors import LabError
+    from lab.eval import main
+
+    run_dir, recorded = ultrachat_run
+    own = _evaluated(run_dir, "split=test_sft")
+    assert (own["data"]["split"], own["data"]["run_split"], own["data"]["rows"]) == (
+        "test",
+        True,
+        4,
+    )
+    for name in ("test/loss", "test/exact_match", "test/rouge_l"):
+        assert own["metrics"][name] == pytest.approx(recorded[name], rel=1e-5, abs=1e-6), name
+    other = _evaluated(run_dir, "split=test_gen")
+    assert (other["data"]["split"], other["data"]["run_split"], other["data"]["rows"]) == (
+        "test_gen",
+        False,
+        3,
+    )
+    with pytest.raises(
+        LabError,
+        match=r"^split 'nope' is not in the data; splits present: train, validation, test \(the "
+        r"run's, as training read them\); test_gen \(more of the source's, evaluated whole\); "
+        r"choose one with split=<name>$",
+    ):
+        main([f"run={run_dir}", "split=nope"])
+
+
 @pytest.mark.slow
 def test_lab_serve_answers_openai_chat_clients(full_run: tuple[Path, dict[str, float]]) -> None:
     """`python -m lab.serve` on an SFT run: the `openai` client's chat completions (plain and

@@ -1,40 +1,79 @@
 """`python -m lab.eval`: evaluate a trained run's model on its test split or on other data.
 
     python -m lab.eval run=outputs/runs/2026-11-22/10-00-00_123-abcd
+    python -m lab.eval run=<run dir> split=validation                 # the run's validation split
     python -m lab.eval run=<run dir> data.path=other_reviews.csv      # same format, new rows
     python -m lab.eval run=<run dir> data=sst2 data.text_column=sentence
     python -m lab.eval run=<run dir> checkpoint=last                  # a checkpoint, not model/
 
 The run's resolved `config.yaml` rebuilds the data module exactly as in training (same seed,
 splits, subsampling, tokenization), so evaluating the run's own test split reproduces the
-test metrics recorded at train time. Changing the data (`data=...`, `data.<key>=...`) loads
-the new source and evaluates on its `test` split, or on its only split when it has one; pick
-another with `split=`. Label names are pinned to the model's, so a dataset holding a subset
-of the classes keeps the model's class ids.
+test metrics recorded at train time.
 
-Writes `<run dir>/eval/<time>/metrics.json` (metrics, data, checkpoint) and the head's
-report and figures beside it, prints a table, and exits 0 (2 on bad input).
+Which rows are evaluated (`split=`):
+
+- On the run's own data (no `data` option), `split=` names one of lab's three splits, `train`,
+  `validation` or `test` (the default), and means that split *as training read it*: the same
+  source split by `data.splits`, or the same rows carved from train with the same fractions and
+  seed, cut to the same `max_*_samples`. So `split=validation` measures the rows behind
+  the `val/` numbers of `metrics.json` (the best checkpoint's; the exported model is that
+  checkpoint), whichever way the run made them. The source's own name for one of those
+  splits (`split=test_sft` on an UltraChat run) means the same split. Any other split the
+  source holds (`split=test_gen`) is evaluated whole, like other data. lab's names win
+  where they clash: on an SST-2 run, whose `test` is the source's `validation`,
+  `split=validation` is the run's validation split, carved from train. Those rows reach the
+  head's data module as its test split, so the head's test-time rules apply to them (train
+  rows too). A streamed run's train split was never held whole: `split=train` is refused.
+- Other data (`data=...`, `data.<key>=...`) loads the new source; `split=` names one of *its*
+  splits. Without it, the split the data config tests on (`data.splits.test`: `test_sft` for
+  `data=ultrachat`, `validation` for `data=sst2`; a local folder of files named after lab's
+  splits gives its `test` file, as in training) is evaluated, else the source's `test`
+  split, else its only split. Label names are pinned to the model's, so a dataset holding a
+  subset of the classes keeps the model's class ids.
+
+A split that is not there is refused with the splits that are.
+
+Writes `<run dir>/eval/<time>/metrics.json` (metrics, checkpoint, data: its source, the split
+evaluated, and that split's row count and digest, `rows` and `sha256`, as `record.json` notes
+them for the run's own splits) and the head's report and figures beside it, prints a table
+(on the run's test or validation split, next to the metrics recorded for it at train time),
+and exits 0 (2 on bad input).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, DataError
+from lab.eval_splits import (
+    RUN_SPLIT,
+    choose_split,
+    data_module,
+    read_as_test,
+    rows_source,
+    run_split_named,
+    run_split_rows,
+)
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
+
+if TYPE_CHECKING:
+    from lab.build import Parts
+    from lab.data.datamodule import DataModule
 
 log = logging.getLogger(__name__)
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
     "checkpoint": "model (the exported best model, default), best, last, or a .ckpt path",
-    "split": "source split to evaluate when the data is changed (default: test, or the only one)",
+    "split": "the run's train, validation or test (default) as training read them; with other "
+    "data, a source split (default: the data config's test split, test, or the only one)",
     "output": "where to write metrics.json (default: <run>/eval/<time>/metrics.json)",
     "batch_size": "evaluation batch size (default: the run's data.eval_batch_size)",
     "load_in": "8bit or 4bit: load the exported model quantized (bitsandbytes, CUDA only)",
@@ -44,23 +83,23 @@ USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...]
 
 
 def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | None) -> DictConfig:
-    """The run's config with its data section changed as asked (unchanged when not asked)."""
+    """The run's config with its data section changed as asked and the split to evaluate chosen
+    (see the module docstring); the run's own test split leaves the config as trained."""
     cfg = OmegaConf.create(OmegaConf.to_container(run.config))
     assert isinstance(cfg, DictConfig)
-    if not data_overrides:
-        return cfg
-    group = [o.split("=", 1)[1] for o in data_overrides if o.split("=", 1)[0] == "data"]
-    keys = [o for o in data_overrides if o.split("=", 1)[0] != "data"]
-    if group:
-        cfg.data = _compose_data(group[-1], keys, run)
+    if data_overrides:
+        _change_data(cfg, data_overrides, run)
+        choose_split(cfg, split, run, own=False)
     else:
-        valid = sorted(str(k) for k in run.config.data)
-        for key in keys:
-            name = key.split("=", 1)[0].split(".")[1]
-            if name not in valid:
-                raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
-        cfg.merge_with_dotlist(keys)
-    _choose_split(cfg, split, run)
+        own = run_split_named(cfg.data, split)
+        with open_dict(cfg):
+            cfg[RUN_SPLIT] = own
+        if own == "test":
+            return cfg
+        if own:
+            read_as_test(cfg.data)
+        else:
+            choose_split(cfg, str(split), run, own=True)
     # A head whose data module learns class names from the data declares
     # `task.pin_label_names`: other data then keeps the model's names and class ids.
     if cfg.task.get("pin_label_names") and cfg.data.get("problem_type") != "regression":
@@ -69,6 +108,20 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
             cfg.data.label_names = names
             cfg.data.num_labels = None
     return cfg
+
+
+def _change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) -> None:
+    group = [o.split("=", 1)[1] for o in data_overrides if o.split("=", 1)[0] == "data"]
+    keys = [o for o in data_overrides if o.split("=", 1)[0] != "data"]
+    if group:
+        cfg.data = _compose_data(group[-1], keys, run)
+        return
+    valid = sorted(str(k) for k in run.config.data)
+    for key in keys:
+        name = key.split("=", 1)[0].split(".")[1]
+        if name not in valid:
+            raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
+    cfg.merge_with_dotlist(keys)
 
 
 def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
@@ -97,32 +150,6 @@ def _task_choice(run: TrainedRun) -> list[str]:
     return [str(o) for o in given if isinstance(o, str) and o.startswith("task=")][-1:]
 
 
-def _choose_split(cfg: DictConfig, split: str | None, run: TrainedRun) -> None:
-    """Point all three splits at one source split: evaluation needs no training data."""
-    from hydra.utils import instantiate
-    from transformers import AutoTokenizer
-
-    data = cfg.data
-    # The head's own data module lists the splits: it knows its formats (e.g. SQuAD JSON).
-    tokenizer = (
-        AutoTokenizer.from_pretrained(run.model_dir)
-        if (run.model_dir / "tokenizer_config.json").is_file()
-        else instantiate(cfg.model.tokenizer)
-    )
-    own = cfg.task.get("data_module") or {}  # a head's own data module (lab.build)
-    source = instantiate(data, tokenizer=tokenizer, **own, _convert_="all").load_raw()
-    present = list(source)
-    chosen = split or ("test" if "test" in present else present[0] if len(present) == 1 else "")
-    if chosen not in present:
-        raise DataError(
-            f"cannot tell which split to evaluate; splits present: {', '.join(present)}; "
-            "choose one with split=<name>"
-        )
-    with open_dict(cfg):
-        data.splits = {"train": chosen, "validation": chosen, "test": chosen}
-        data.max_train_samples = None
-
-
 def _model_label_names(run: TrainedRun) -> list[str] | None:
     import json
 
@@ -139,11 +166,14 @@ def evaluate(
     checkpoint: str = "model",
     batch_size: int | None = None,
     load_in: str | None = None,
+    on_data: Callable[[DataModule], None] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Test the run's model on `cfg`'s test split; return (metrics, the head's report)."""
+    """Test the run's model on `cfg`'s test split; return (metrics, the head's report).
+
+    `on_data(datamodule)` is called once the data is read, before any model is built (`main`
+    notes the rows evaluated)."""
     import lightning as L
 
-    from lab.build import build_parts
     from lab.training.checkpointing import read_checkpoint
     from lab.training.console import tame_library_output
     from lab.training.progress import ProgressBar
@@ -156,18 +186,17 @@ def evaluate(
         raise ConfigError("load_in applies to the exported model; drop checkpoint=")
     if checkpoint == "model":
         model, tokenizer = load_exported(run, load_in=load_in)
-        parts = build_parts(
-            cfg,
-            tokenizer=tokenizer,
-            model=model,
-            on_data=lambda data: _check_labels(
-                data.model_kwargs().get("id2label"), model.config.id2label
-            ),
-        )
+
+        def checked(data: DataModule) -> None:
+            _check_labels(data.model_kwargs().get("id2label"), model.config.id2label)
+            if on_data is not None:
+                on_data(data)
+
+        parts = _build_parts(run, cfg, tokenizer=tokenizer, model=model, on_data=checked)
     else:
         path = run.checkpoint(checkpoint)
         saved = read_checkpoint(path)  # a bad file fails before any model is built
-        parts = build_parts(cfg)
+        parts = _build_parts(run, cfg, on_data=on_data)
         load_checkpoint_weights(parts.module, saved, path)
     module, datamodule = parts.module, parts.datamodule
     trainer = L.Trainer(
@@ -182,6 +211,45 @@ def evaluate(
     results = trainer.test(module, datamodule=datamodule, verbose=False)
     metrics = {k: float(v) for result in results for k, v in result.items()}
     return metrics, module.test_report
+
+
+def _build_parts(
+    run: TrainedRun,
+    cfg: DictConfig,
+    *,
+    tokenizer: Any = None,
+    model: Any = None,
+    on_data: Callable[[DataModule], None] | None = None,
+) -> Parts:
+    """`lab.build.build_parts`, except that the run's own train or validation split
+    (`cfg[RUN_SPLIT]`) is read as training read it and given to the data module as its rows.
+
+    build_parts instantiates and sets up the data module in one step, with no place to hand
+    it rows, so its other steps are called here in its order."""
+    from lab.build import Parts, build_model, build_module, build_parts
+    from lab.data.fingerprints import content_fingerprint
+    from lab.training.tokenizers import build_tokenizer
+
+    split = cfg.get(RUN_SPLIT)
+    if split not in ("train", "validation"):
+        return build_parts(cfg, tokenizer=tokenizer, model=model, on_data=on_data)
+    if tokenizer is None:
+        tokenizer = build_tokenizer(cfg)
+    rows = run_split_rows(run, tokenizer, split)
+    datamodule = data_module(cfg, tokenizer)
+    # The rows are read already: the data module's own source hook returns them (the run's
+    # files or Hub split are not read again), under the one name `cfg.data.splits` gives.
+    datamodule.load_raw = lambda: rows_source(rows)  # type: ignore[method-assign]
+    datamodule.setup("fit")
+    # The digest `record.json` notes for this split: it covers the Arrow metadata too, where
+    # numbering the rows again (for error messages) leaves a fingerprint.
+    digest = content_fingerprint(rows)
+    datamodule.split_fingerprints = dict.fromkeys(datamodule.split_fingerprints, digest)
+    if on_data is not None:
+        on_data(datamodule)
+    if model is None:
+        model = build_model(cfg, datamodule, tokenizer)
+    return Parts(tokenizer, datamodule, model, build_module(cfg, model, datamodule))
 
 
 def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, str]) -> None:
@@ -199,7 +267,8 @@ def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, st
 def print_metrics(
     metrics: dict[str, float], recorded: dict[str, float], compare: bool, target: Path
 ) -> None:
-    """A table of the evaluation's metrics (next to the recorded ones for the run's own data)."""
+    """A table of the evaluation's metrics, next to `recorded` (the train-time metrics of the
+    evaluated split, named as the evaluation names them) when `compare`."""
     from rich.console import Console
     from rich.table import Table
 
@@ -218,6 +287,16 @@ def print_metrics(
     console.print(f"Metrics written to [bold]{target}[/bold]")
 
 
+def recorded_for(run: TrainedRun, split: str | None) -> dict[str, float]:
+    """The metrics recorded at train time for the run's `split`, named as `lab.eval` names
+    them (`val/acc` as `test/acc`): only test and validation have final metrics ({} else)."""
+    prefix = {"test": "test/", "validation": "val/"}.get(split or "")
+    if prefix is None:
+        return {}
+    recorded = run.recorded_metrics.items()
+    return {f"test/{k[len(prefix) :]}": v for k, v in recorded if k.startswith(prefix)}
+
+
 def main(argv: list[str]) -> int:
     """Console entry point: parse `key=value` arguments, evaluate, write and print."""
     from lab.config.resolvers import register_resolvers
@@ -232,11 +311,20 @@ def main(argv: list[str]) -> int:
     cfg = evaluation_config(run, data_overrides, values.get("split"))
     checkpoint = values.get("checkpoint", "model")
     batch = int(values["batch_size"]) if values.get("batch_size") else None
-    metrics, report = evaluate(run, cfg, checkpoint, batch, values.get("load_in"))
+    evaluated: dict[str, Any] = {}
+
+    def note(datamodule: DataModule) -> None:  # the rows tested, as record.json notes a split
+        evaluated["rows"] = datamodule.raw_sizes["test"]
+        evaluated["sha256"] = datamodule.split_fingerprints["test"]
+
+    metrics, report = evaluate(run, cfg, checkpoint, batch, values.get("load_in"), on_data=note)
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     target = Path(values.get("output") or run.directory / "eval" / stamp / "metrics.json")
     target.parent.mkdir(parents=True, exist_ok=True)
     data = cfg.data
+    own = cfg.get(RUN_SPLIT)
+    # The run's split as training read it: the mapping it was read by is the run's own.
+    splits = (run.config.data if own else data).get("splits")
     write_json(
         target,
         {
@@ -246,7 +334,11 @@ def main(argv: list[str]) -> int:
                 "path": data.get("path"),
                 "hub_id": data.get("hub_id"),
                 "hub_config": data.get("hub_config"),
-                "splits": OmegaConf.to_container(data.get("splits")),
+                "splits": OmegaConf.to_container(splits),
+                # lab's name on the run's own data, else the source's
+                "split": own or str(data.splits.test),
+                "run_split": bool(own),
+                **evaluated,
             },
             "metrics": metrics,
         },
@@ -254,7 +346,8 @@ def main(argv: list[str]) -> int:
     if report:
         write_json(target.parent / "test_report.json", report)
         write_run_plots(target.parent, report, cfg)
-    print_metrics(metrics, run.recorded_metrics, not data_overrides, target)
+    recorded = recorded_for(run, own)
+    print_metrics(metrics, recorded, bool(recorded), target)
     return 0
 
 

@@ -1,0 +1,136 @@
+"""Which rows `python -m lab.eval` evaluates, by its `split=` option (the rules are in
+`lab.eval`'s docstring): the split named, checked against those present, and the run's own
+train or validation split read again as training read it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, open_dict
+
+from lab.data.splits import SPLITS, source_split_name
+from lab.errors import DataError
+from lab.run_dir.runs import TrainedRun
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from lab.data.datamodule import DataModule
+
+#: Key of an evaluation config naming the split of the run's own data it tests, as training
+#: read it (`evaluation_config` sets it; `evaluate` re-reads a run's train or validation
+#: split and hands those rows to the head's data module as its test split).
+RUN_SPLIT = "eval_run_split"
+#: the one split name of the rows handed to the data module (`read_as_test`, `rows_source`)
+ROWS = "rows"
+
+
+def run_split_named(data: DictConfig, split: str | None) -> str | None:
+    """lab's split of the run's own data that `split` names: its own name, or the source split
+    the run read it from (`test_sft`); None for any other name (a source split, or none)."""
+    if split is None or split in SPLITS:
+        return split or "test"
+    return next((name for name in SPLITS if data.splits.get(name) == split), None)
+
+
+def read_as_test(data: DictConfig) -> None:
+    """Make `data` read one split's rows, already as training cut them, as all three splits:
+    `evaluate` hands the data module the run's split (evaluation needs no training data)."""
+    with open_dict(data):
+        data.splits = dict.fromkeys(SPLITS, ROWS)
+    # Keys a run's config may lack (written before they existed) are left out, not added.
+    read: dict[str, bool | None] = dict.fromkeys(
+        ("max_train_samples", "max_eval_samples", "max_test_samples", "interleave")
+    )
+    read["streaming"] = False
+    for key, value in read.items():
+        if key in data:
+            data[key] = value
+
+
+def choose_split(cfg: DictConfig, split: str | None, run: TrainedRun, own: bool) -> None:
+    """Point all three splits at one source split: evaluation needs no training data."""
+    data = cfg.data
+    present = list(data_module(cfg, run_tokenizer(run, cfg)).load_raw())
+    if split is None:
+        chosen = _default_split(data, present)
+    elif split in present:
+        chosen = split
+    else:
+        listed = ", ".join(present)
+        if own:  # lab's three come first: those are what split= names on the run's own data
+            read = set(data.splits.values())
+            more = [s for s in present if s not in SPLITS and s not in read]
+            listed = f"{', '.join(SPLITS)} (the run's, as training read them)"
+            listed += f"; {', '.join(more)} (more of the source's, evaluated whole)" if more else ""
+        raise DataError(
+            f"split '{split}' is not in the data; splits present: {listed}; "
+            "choose one with split=<name>"
+        )
+    with open_dict(cfg):
+        data.splits = {"train": chosen, "validation": chosen, "test": chosen}
+        data.max_train_samples = None
+
+
+def _default_split(data: DictConfig, present: list[str]) -> str:
+    """The split training on `data` would test on (its `data.splits.test`, found as training
+    finds it), else `test`, else the only one."""
+    wanted = source_split_name(data.splits, "test", present, local=bool(data.get("path")))
+    for name in (wanted, "test"):
+        if name and name in present:
+            return name
+    if len(present) == 1:
+        return present[0]
+    looked_for = " or ".join(f"'{n}'" for n in dict.fromkeys(n for n in (wanted, "test") if n))
+    raise DataError(
+        f"cannot tell which split to evaluate: the data has no {looked_for} split; splits "
+        f"present: {', '.join(present)}; choose one with split=<name>"
+    )
+
+
+def run_tokenizer(run: TrainedRun, cfg: DictConfig) -> Any:
+    """The run's exported tokenizer, else the configured one."""
+    from hydra.utils import instantiate
+    from transformers import AutoTokenizer
+
+    if (run.model_dir / "tokenizer_config.json").is_file():
+        return AutoTokenizer.from_pretrained(run.model_dir)
+    return instantiate(cfg.model.tokenizer)
+
+
+def data_module(cfg: DictConfig, tokenizer: Any) -> DataModule:
+    """`cfg.data`'s data module, not set up: the head's own class knows its formats (SQuAD
+    JSON); a task may bring its own for any data (`task.data_module`, lab.build)."""
+    from hydra.utils import instantiate
+
+    own = cfg.task.get("data_module") or {}
+    module: DataModule = instantiate(cfg.data, tokenizer=tokenizer, **own, _convert_="all")
+    return module
+
+
+def run_split_rows(run: TrainedRun, tokenizer: Any, split: str) -> Dataset:
+    """The run's `split` as training read it: its source split or the rows carved from train,
+    with the run's seed, fractions and `max_*_samples` (lab.data.splits / stream_setup)."""
+    from lab.data.splits import read_splits
+
+    datamodule = data_module(run.config, tokenizer)
+    if not datamodule.streaming:
+        return read_splits(datamodule)[split]
+    if split == "train":
+        raise DataError(
+            "this run streamed its train split (data.streaming=true), so it has no train rows "
+            "to evaluate; give the files: data.path=<train files> data.streaming=false "
+            "split=train"
+        )
+    from lab.data.stream_setup import prepare
+
+    raw, _ = prepare(datamodule)
+    return raw[split]
+
+
+def rows_source(rows: Dataset) -> Any:
+    """`rows` as a source of one split, named as `read_as_test` maps lab's three splits."""
+    from datasets import DatasetDict
+
+    return DatasetDict({ROWS: rows})
