@@ -211,6 +211,27 @@ def test_eval_split_is_the_runs_own_split_as_training_carved_it(carved_classifie
                 assert result["metrics"][name] == pytest.approx(value, abs=1e-6), (split, name)
 
 
+def test_eval_split_names_a_row_where_training_found_it(carved_classifier: Path) -> None:
+    """The run's carved validation rows, read again for evaluation, keep their file lines:
+    a bad row would be named as training names it (`train.csv:<line> column 'review'`)."""
+    from transformers import AutoTokenizer
+
+    from lab.build import build_datamodule
+    from lab.eval import evaluate, evaluation_config
+    from lab.run_dir.runs import open_run
+
+    trained = open_run(carved_classifier)
+    places: list[str] = []
+    evaluate(
+        trained,
+        evaluation_config(trained, [], "validation"),
+        on_data=lambda data: places.extend(data.where("test", row, "review") for row in range(4)),
+    )
+    training = build_datamodule(trained.config, AutoTokenizer.from_pretrained(trained.model_dir))
+    assert places == [training.where("validation", row, "review") for row in range(4)]
+    assert all(re.fullmatch(r".*train\.csv:\d+ column 'review'", place) for place in places)
+
+
 def test_eval_split_validation_of_a_run_with_a_validation_file(classifier: Path) -> None:
     """The run's validation file, whole, from the exported model and from the best checkpoint:
     the val/ metrics recorded for the best checkpoint."""

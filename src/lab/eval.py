@@ -235,11 +235,11 @@ def _build_parts(
         return build_parts(cfg, tokenizer=tokenizer, model=model, on_data=on_data)
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg)
-    rows = run_split_rows(run, tokenizer, split)
+    rows, origin = run_split_rows(run, tokenizer, split)
     datamodule = data_module(cfg, tokenizer)
     # The rows are read already: the data module's own source hook returns them (the run's
     # files or Hub split are not read again), under the one name `cfg.data.splits` gives.
-    datamodule.load_raw = lambda: rows_source(rows)  # type: ignore[method-assign]
+    datamodule.load_raw = lambda: rows_source(rows, origin)  # type: ignore[method-assign]
     datamodule.setup("fit")
     # The digest `record.json` notes for this split: it covers the Arrow metadata too, where
     # numbering the rows again (for error messages) leaves a fingerprint.

@@ -5,10 +5,12 @@ train or validation split read again as training read it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, open_dict
 
+from lab.data.origins import Origin
 from lab.data.splits import SPLITS, source_split_name
 from lab.errors import DataError
 from lab.run_dir.runs import TrainedRun
@@ -109,28 +111,46 @@ def data_module(cfg: DictConfig, tokenizer: Any) -> DataModule:
     return module
 
 
-def run_split_rows(run: TrainedRun, tokenizer: Any, split: str) -> Dataset:
+def run_split_rows(run: TrainedRun, tokenizer: Any, split: str) -> tuple[Dataset, Origin]:
     """The run's `split` as training read it: its source split or the rows carved from train,
-    with the run's seed, fractions and `max_*_samples` (lab.data.splits / stream_setup)."""
+    with the run's seed, fractions and `max_*_samples` (lab.data.splits / stream_setup); and
+    where each of its rows came from, for errors."""
     from lab.data.splits import read_splits
 
     datamodule = data_module(run.config, tokenizer)
     if not datamodule.streaming:
-        return read_splits(datamodule)[split]
-    if split == "train":
+        rows = read_splits(datamodule)[split]
+    elif split == "train":
         raise DataError(
             "this run streamed its train split (data.streaming=true), so it has no train rows "
             "to evaluate; give the files: data.path=<train files> data.streaming=false "
             "split=train"
         )
-    from lab.data.stream_setup import prepare
+    else:
+        from lab.data.stream_setup import prepare
 
-    raw, _ = prepare(datamodule)
-    return raw[split]
+        rows = prepare(datamodule)[0][split]
+    return rows, _Placed(datamodule.origins[split], datamodule.row_indices[split])
 
 
-def rows_source(rows: Dataset) -> Any:
+class _Placed(Origin):
+    """The source of a run's split read again: its row `i` is the row training found at
+    `indices[i]` of `origin`, so an error names the file line training would have named."""
+
+    def __init__(self, origin: Origin, indices: Sequence[int]) -> None:
+        super().__init__(origin.name, origin.kind, origin.split, origin.size, origin.unit)
+        self._origin, self._indices = origin, indices
+
+    def locate(self, index: int) -> str:
+        return self._origin.locate(int(self._indices[index]))
+
+
+def rows_source(rows: Dataset, origin: Origin) -> Any:
     """`rows` as a source of one split, named as `read_as_test` maps lab's three splits."""
     from datasets import DatasetDict
 
-    return DatasetDict({ROWS: rows})
+    from lab.data.sources import set_origins
+
+    source = DatasetDict({ROWS: rows})
+    set_origins(source, {ROWS: origin})
+    return source
