@@ -38,18 +38,20 @@ def build_parts(
     tokenizer: Any = None,
     model: Any = None,
     on_data: Callable[[DataModule], None] | None = None,
+    before_setup: Callable[[DataModule], None] | None = None,
 ) -> Parts:
     """Build tokenizer -> data module -> model -> task module from `cfg`.
 
     A given `tokenizer` or `model` is used instead of building one (`lab.eval` on an exported
     model). `on_data(datamodule)` is called once the data is ready, before the model is built
-    (`lab.train` reports on the data while the weights load).
+    (`lab.train` reports on the data while the weights load); `before_setup(datamodule)`
+    before the data is read (`lab.eval` hands it rows it has read already).
     """
     from lab.training.tokenizers import build_tokenizer
 
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg)
-    datamodule = build_datamodule(cfg, tokenizer)
+    datamodule = build_datamodule(cfg, tokenizer, before_setup)
     if on_data is not None:
         on_data(datamodule)
     if model is None:
@@ -57,17 +59,27 @@ def build_parts(
     return Parts(tokenizer, datamodule, model, build_module(cfg, model, datamodule))
 
 
-def build_datamodule(cfg: DictConfig, tokenizer: Any) -> DataModule:
+def build_datamodule(
+    cfg: DictConfig, tokenizer: Any, before_setup: Callable[[DataModule], None] | None = None
+) -> DataModule:
     """Instantiate `cfg.data` and load, check and tokenize every split now.
 
     Data errors therefore come before any model weights are loaded.
     """
+    datamodule = instantiate_datamodule(cfg, tokenizer)
+    if before_setup is not None:
+        before_setup(datamodule)
+    datamodule.setup("fit")
+    return datamodule
+
+
+def instantiate_datamodule(cfg: DictConfig, tokenizer: Any) -> DataModule:
+    """`cfg.data`'s data module, not set up (nothing read yet)."""
     from hydra.utils import instantiate
 
     # A task may bring its own data module for any data (`task.data_module`: task=masked_lm).
     own = cfg.task.get("data_module") or {}
     datamodule: DataModule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all", **own)
-    datamodule.setup("fit")
     return datamodule
 
 

@@ -55,7 +55,6 @@ from lab.errors import ConfigError, DataError
 from lab.eval_splits import (
     RUN_SPLIT,
     choose_split,
-    data_module,
     read_as_test,
     rows_source,
     run_split_named,
@@ -221,12 +220,9 @@ def _build_parts(
     model: Any = None,
     on_data: Callable[[DataModule], None] | None = None,
 ) -> Parts:
-    """`lab.build.build_parts`, except that the run's own train or validation split
-    (`cfg[RUN_SPLIT]`) is read as training read it and given to the data module as its rows.
-
-    build_parts instantiates and sets up the data module in one step, with no place to hand
-    it rows, so its other steps are called here in its order."""
-    from lab.build import Parts, build_model, build_module, build_parts
+    """`lab.build.build_parts`, with the run's own train or validation split
+    (`cfg[RUN_SPLIT]`) read as training read it and handed to the data module as its rows."""
+    from lab.build import build_parts
     from lab.data.fingerprints import content_fingerprint
     from lab.training.tokenizers import build_tokenizer
 
@@ -236,20 +232,22 @@ def _build_parts(
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg)
     rows, origin = run_split_rows(run, tokenizer, split)
-    datamodule = data_module(cfg, tokenizer)
-    # The rows are read already: the data module's own source hook returns them (the run's
-    # files or Hub split are not read again), under the one name `cfg.data.splits` gives.
-    datamodule.load_raw = lambda: rows_source(rows, origin)  # type: ignore[method-assign]
-    datamodule.setup("fit")
-    # The digest `record.json` notes for this split: it covers the Arrow metadata too, where
-    # numbering the rows again (for error messages) leaves a fingerprint.
-    digest = content_fingerprint(rows)
-    datamodule.split_fingerprints = dict.fromkeys(datamodule.split_fingerprints, digest)
-    if on_data is not None:
-        on_data(datamodule)
-    if model is None:
-        model = build_model(cfg, datamodule, tokenizer)
-    return Parts(tokenizer, datamodule, model, build_module(cfg, model, datamodule))
+
+    def given_rows(datamodule: DataModule) -> None:
+        # The rows are read already: the data module's own source hook returns them (the
+        # run's files or Hub split are not read again), under the one name `cfg.data.splits`
+        # gives.
+        datamodule.load_raw = lambda: rows_source(rows, origin)  # type: ignore[method-assign]
+
+    def read(datamodule: DataModule) -> None:
+        # The digest `record.json` notes for this split: it covers the Arrow metadata too,
+        # where numbering the rows again (for error messages) leaves a fingerprint.
+        digest = content_fingerprint(rows)
+        datamodule.split_fingerprints = dict.fromkeys(datamodule.split_fingerprints, digest)
+        if on_data is not None:
+            on_data(datamodule)
+
+    return build_parts(cfg, tokenizer=tokenizer, model=model, on_data=read, before_setup=given_rows)
 
 
 def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, str]) -> None:

@@ -103,12 +103,10 @@ def run_tokenizer(run: TrainedRun, cfg: DictConfig) -> Any:
 
 def data_module(cfg: DictConfig, tokenizer: Any) -> DataModule:
     """`cfg.data`'s data module, not set up: the head's own class knows its formats (SQuAD
-    JSON); a task may bring its own for any data (`task.data_module`, lab.build)."""
-    from hydra.utils import instantiate
+    JSON); a task may bring its own for any data (`task.data_module`)."""
+    from lab.build import instantiate_datamodule
 
-    own = cfg.task.get("data_module") or {}
-    module: DataModule = instantiate(cfg.data, tokenizer=tokenizer, **own, _convert_="all")
-    return module
+    return instantiate_datamodule(cfg, tokenizer)
 
 
 def run_split_rows(run: TrainedRun, tokenizer: Any, split: str) -> tuple[Dataset, Origin]:
