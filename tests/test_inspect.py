@@ -531,7 +531,7 @@ def test_every_row_reader_declaration_names_a_reader_of_its_head() -> None:
     from omegaconf import OmegaConf
 
     from lab.config.paths import conf_dir
-    from lab.data.inspection import RowReader
+    from lab.data.inspection_rows import RowReader
 
     readers = 0
     for path in sorted((conf_dir() / "data" / "base" / "inspect").glob("*.yaml")):

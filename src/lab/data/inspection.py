@@ -27,9 +27,10 @@ declaration (a new head) falls back to every `*_column` key, each measured alone
 
 **Rows read by the head.** A head whose rows are not texts in columns (a chat: `messages`,
 prompt/completion or Alpaca rows; a preference pair) declares `rows:` instead of `sequences`:
-the dotted path of a `RowReader` kept with the head (`lab.tasks.sft.inspection.ChatRows`,
-`lab.tasks.dpo.inspection.PairRows`), which reads, renders and tokenizes a row with the head's
-own functions, so what is measured is what training sees:
+the dotted path of a `RowReader` (`lab.data.inspection_rows`) kept with the head
+(`lab.tasks.sft.inspection.ChatRows`, `lab.tasks.dpo.inspection.PairRows`), which reads,
+renders and tokenizes a row with the head's own functions, so what is measured is what
+training sees:
 
     rows: lab.tasks.sft.inspection.ChatRows
 
@@ -48,9 +49,15 @@ length some row has. Lengths come from a seeded sample of at most `sample` rows 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lab.data.inspection_rows import (
+    ReadSplit,
+    RowReader,
+    TextSpec,
+    cell_text,
+    read_split,
+)
 from lab.data.inspection_stats import (
     duplicates,
     label_balance,
@@ -68,19 +75,6 @@ if TYPE_CHECKING:
 
 IMBALANCE_RATIO = 3.0  # largest / smallest class count from which a warning is printed
 SPLITS = ("train", "validation", "test")
-
-
-@dataclass(frozen=True)
-class TextSpec:
-    """One measured sequence: its columns (a pair when two or more) and how to read them."""
-
-    name: str
-    columns: tuple[str, ...]
-    max_length: int | None
-    max_length_key: str | None = None
-    words: bool = False
-    lang: str | None = None
-    choices: str | tuple[str, ...] | None = None
 
 
 def declared_columns(data_module: str) -> DictConfig | None:
@@ -157,52 +151,6 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
     )
 
 
-# ----------------------------------------------------------------------------- rows read by a head
-class Skip(Exception):
-    """A row training leaves out or refuses: `reason` is its kind (a key of
-    `RowReader.left_out`), the message says what is wrong with it."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class RowReader:
-    """How a head that reads whole rows is measured (`rows:` in its inspect declaration).
-
-    `read` sees every row (no tokenizer: cheap) and gives its key (duplicates, leakage, empty
-    rows), what `measure` needs, and facts to sum up (`inspection_stats.summarize_facts`);
-    `measure` sees the sampled rows and gives tokens per sequence of `specs` and the tokens of
-    the prompt. Both raise `Skip` for a row training would not tokenize.
-    """
-
-    specs: list[TextSpec]
-    columns: tuple[str, ...]  # what every split must have; a skipped row's key is read from them
-    left_out: dict[str, str]  # Skip reason -> what training does with such rows
-
-    def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
-        """(key, what `measure` takes, facts) of one row (every column, by name)."""
-        raise NotImplementedError
-
-    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
-        """(tokens per sequence name, tokens of the prompt, facts) of one read row."""
-        raise NotImplementedError
-
-
-def as_skip(
-    err: ValueError, kind: type[Exception], reason: str, columns: dict[str, str] | None = None
-) -> Skip:
-    """A head's refusal of a row as a `Skip`: `reason` when `err` is a `kind`, else
-    "unreadable"; the message starts with the column the head names (`err.column`, a field
-    that `columns` maps to its configured column)."""
-    column = getattr(err, "column", None)
-    column = (columns or {}).get(column, column) if column else None
-    return Skip(
-        reason if isinstance(err, kind) else "unreadable",
-        f"{column}: {err}" if column else str(err),
-    )
-
-
 def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:
     """The `RowReader` the data module's inspect declaration names under `rows:` (a class kept
     with its head, e.g. `lab.tasks.sft.inspection.ChatRows`), or None."""
@@ -215,69 +163,7 @@ def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | 
     return reader(data, tokenizer, train)  # type: ignore[no-any-return]
 
 
-@dataclass
-class ReadSplit:
-    """What `inspect_data` counts in a split: every row's key (duplicates, leakage), tokens per
-    sequence of the measured rows; from a `RowReader` also their prompt tokens, the rows left
-    out per reason (index, message) and the facts of `read` and `measure`."""
-
-    keys: list[str] = field(default_factory=list)
-    left_out: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    facts: list[dict[str, Any]] = field(default_factory=list)
-    lengths: dict[str, list[int]] = field(default_factory=dict)
-    prompts: list[int] = field(default_factory=list)
-
-
-def read_split(
-    reader: RowReader, name: str, dataset: Dataset, measured: Sequence[int]
-) -> ReadSplit:
-    """Every row of `dataset` through `reader.read`, the rows `measured` through `measure`."""
-    missing = [c for c in reader.columns if c not in dataset.column_names]
-    if missing:
-        raise DataError(
-            f"the {name} split lacks column(s) {', '.join(missing)}; columns present: "
-            f"{', '.join(dataset.column_names)} (set data.<key>_column=...)"
-        )
-    table = {c: dataset.with_format("arrow")[c].to_pylist() for c in dataset.column_names}
-    wanted = set(measured)
-    found = ReadSplit(lengths={spec.name: [] for spec in reader.specs})
-    parsed: dict[int, Any] = {}
-    for i in range(len(dataset)):
-        row = {c: values[i] for c, values in table.items()}
-        try:
-            key, parsed_row, facts = reader.read(row)
-        except Skip as skip:
-            found.left_out.setdefault(skip.reason, []).append((i, str(skip)))
-            found.keys.append("\x1f".join(cell_text(row[c]) for c in reader.columns))
-            continue
-        found.keys.append(key)
-        found.facts.append(facts)
-        if i in wanted:
-            parsed[i] = parsed_row
-    for i in measured:
-        if i not in parsed:  # left out above
-            continue
-        try:
-            lengths, prompt, facts = reader.measure(parsed[i], name)
-        except Skip as skip:
-            found.left_out.setdefault(skip.reason, []).append((i, str(skip)))
-            continue
-        for sequence, value in lengths.items():
-            found.lengths[sequence].append(value)
-        found.prompts.append(prompt)
-        found.facts.append(facts)
-    return found
-
-
 # ----------------------------------------------------------------------------- numbers
-def cell_text(value: Any, lang: str | None = None) -> str:
-    if isinstance(value, dict) and lang:
-        value = value.get(lang)
-    if isinstance(value, list):  # words, or chat messages ({role, content})
-        return " ".join(str(v.get("content", "")) if isinstance(v, dict) else str(v) for v in value)
-    return "" if value is None else str(value)
-
-
 def _choices(row_index: int, dataset: Dataset, spec: TextSpec) -> list[str]:
     if spec.choices is None:
         return []

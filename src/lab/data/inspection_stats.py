@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.data.inspection import TextSpec
+    from lab.data.inspection_rows import TextSpec
 
 PERCENTILES = (50, 90, 95, 99)
 _SPACES = re.compile(r"\s+")
@@ -54,7 +54,7 @@ def shared_rows(keys: Sequence[str], train: set[str]) -> int:
 
 
 def summarize_facts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """What a head's reader noted per row (`lab.data.inspection.RowReader`), summed up by the
+    """What a head's reader noted per row (`lab.data.inspection_rows.RowReader`), summed up by the
     kind of each value: a flag becomes the share of rows with it, a number its percentiles
     (as `percentiles`), a mapping of counts the counts added over the rows."""
     values: dict[str, list[Any]] = {}

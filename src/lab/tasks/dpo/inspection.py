@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection import RowReader, TextSpec, as_skip, cell_text
+from lab.data.inspection_rows import RowReader, TextSpec, as_skip, cell_text
 from lab.errors import ConfigError
 from lab.tasks.dpo.pairs import NoPreference, encode_pair, make_pair, prompt_ids
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection import RowReader, Skip, TextSpec, as_skip
+from lab.data.inspection_rows import RowReader, Skip, TextSpec, as_skip
 from lab.errors import ConfigError, DataError
 from lab.tasks.sft.chat import (
     FORMAT_COLUMNS,
