@@ -128,6 +128,18 @@ def test_percentiles_and_suggested_lengths() -> None:
     assert suggested_max_length(600, 512) == 512  # never past the model's limit
 
 
+def _sentiment_csv(compose_cfg: Any, folder: Path, *overrides: str) -> Any:
+    """The config of `data=csv` on a folder of sentiment-fixture CSV files."""
+    return compose_cfg(
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={folder}",
+        "data.text_column=review",
+        "data.label_column=sentiment",
+        *overrides,
+    )
+
+
 def test_a_carved_split_is_the_one_training_carves(compose_cfg: Any, tmp_path: Path) -> None:
     from hydra.utils import instantiate
 
@@ -137,14 +149,7 @@ def test_a_carved_split_is_the_one_training_carves(compose_cfg: Any, tmp_path: P
     folder.mkdir()
     rows = (FIXTURES / "sentiment" / "train.csv").read_text()
     (folder / "train.csv").write_text(rows)
-    cfg = compose_cfg(
-        "model=tiny_bert",
-        "data=csv",
-        f"data.path={folder}",
-        "data.text_column=review",
-        "data.label_column=sentiment",
-        "data.max_train_samples=20",
-    )
+    cfg = _sentiment_csv(compose_cfg, folder, "data.max_train_samples=20")
     splits, carved = load_splits(cfg.data)
     assert carved == ["test", "validation"]
     data = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
@@ -162,13 +167,7 @@ def test_inspect_refuses_a_train_split_too_small_to_carve(compose_cfg: Any, tmp_
     folder.mkdir()
     header, first = (FIXTURES / "sentiment" / "train.csv").read_text().splitlines()[:2]
     (folder / "train.csv").write_text(f"{header}\n{first}\n")
-    cfg = compose_cfg(
-        "model=tiny_bert",
-        "data=csv",
-        f"data.path={folder}",
-        "data.text_column=review",
-        "data.label_column=sentiment",
-    )
+    cfg = _sentiment_csv(compose_cfg, folder)
     with pytest.raises(DataError, match="has 1 row\\(s\\); too few to carve a test split"):
         load_splits(cfg.data)
 
