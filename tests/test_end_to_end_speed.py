@@ -166,7 +166,7 @@ def test_eval_batches_sorted_longest_first_every_row_once() -> None:
 def test_lengths_of_rows_with_several_sequences_are_their_longest() -> None:
     from datasets import Dataset
 
-    from lab.data.datamodule import row_lengths
+    from lab.data.encoding import row_lengths
 
     flat = Dataset.from_dict({"input_ids": [[1, 2, 3], [1], [4, 5]]})
     assert row_lengths(flat) == [3, 1, 2]

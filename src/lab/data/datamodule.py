@@ -11,8 +11,6 @@ holds only what every head shares.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from lab.data.encoding import encode_split, row_lengths
 from lab.data.fingerprints import content_fingerprint, tokenizer_fingerprint
 from lab.data.origins import Origin
 from lab.data.samplers import (
@@ -336,70 +335,12 @@ class DataModule(L.LightningDataModule):
         )
 
     def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
-        from datasets.fingerprint import Hasher
-
-        from lab.compat.datasets import fingerprint as data_fingerprint
-
-        fingerprint = Hasher.hash(
-            (
-                data_fingerprint(dataset),
-                type(self).__qualname__,
-                tokenizer_fingerprint(self.tokenizer),
-                self.fingerprint_parts(),
-                _ENCODING_REVISION,
-            )
-        )
-        started = time.time()
-        # The source's columns are renamed out of the way first: datasets keeps the type of a
-        # column the function writes back under its input name, so a source column `labels`
-        # (GoEmotions: a list of class ids) would cast the multi-hot float targets to ints.
-        renamed = {column: _SOURCE_PREFIX + column for column in dataset.column_names}
-        encoded = dataset.rename_columns(renamed).map(
-            _UnprefixedColumns(self.tokenize),
-            batched=True,
-            remove_columns=list(renamed.values()),
+        parts = (type(self).__qualname__, tokenizer_fingerprint(self.tokenizer))
+        encoded, self.cache_hits[name] = encode_split(
+            dataset,
+            self.tokenize,
+            fingerprint_parts=(*parts, self.fingerprint_parts()),
             num_proc=self.num_proc,
-            new_fingerprint=fingerprint,
             desc=f"Tokenizing {name}",
         )
-        # A cache hit returns files written by an earlier run; fresh work writes new ones.
-        files = [f["filename"] for f in encoded.cache_files]
-        self.cache_hits[name] = bool(files) and all(os.path.getmtime(f) < started for f in files)
         return encoded
-
-
-_SOURCE_PREFIX = "__lab_source__"
-# Bumped when tokenized caches written by earlier code must not be reused (2: label types were
-# inherited from same-named source columns).
-_ENCODING_REVISION = 2
-
-
-class _UnprefixedColumns:
-    """Calls `tokenize` on a batch whose columns carry `_SOURCE_PREFIX`, under their own names
-    (a class, not a closure, so that `num_proc` workers can pickle it)."""
-
-    def __init__(self, tokenize: Callable[[dict[str, list[Any]]], dict[str, list[Any]]]) -> None:
-        self.tokenize = tokenize
-
-    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        cut = len(_SOURCE_PREFIX)
-        return self.tokenize({name[cut:]: values for name, values in batch.items()})
-
-
-def row_lengths(dataset: Dataset) -> list[int]:
-    """Token count of every row, computed on the Arrow column (no Python lists of ids); for
-    rows of several sequences (multiple choice: one per ending), the longest one's."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    ids = dataset.with_format("arrow")["input_ids"]
-    if not pa.types.is_list(ids.type.value_type) and not pa.types.is_large_list(
-        ids.type.value_type
-    ):
-        return pc.list_value_length(ids).to_pylist()  # type: ignore[no-any-return]
-    rows = ids.combine_chunks()
-    inner = pc.list_value_length(pc.list_flatten(rows)).to_numpy(zero_copy_only=False)
-    longest = np.zeros(len(rows), dtype=np.int64)
-    np.maximum.at(longest, pc.list_parent_indices(rows).to_numpy(), inner)
-    return longest.tolist()  # type: ignore[no-any-return]

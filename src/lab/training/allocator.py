@@ -153,7 +153,7 @@ def train_lengths(datamodule: Any) -> list[int] | None:
     loaded train split (streamed data)."""
     from datasets import Dataset
 
-    from lab.data.datamodule import row_lengths
+    from lab.data.encoding import row_lengths
 
     train = (getattr(datamodule, "datasets", None) or {}).get("train")
     if not isinstance(train, Dataset) or "input_ids" not in train.column_names or not len(train):
