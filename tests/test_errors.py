@@ -24,6 +24,20 @@ def _write(path: Path, text: str | bytes) -> Path:
     return path
 
 
+def _parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buffer)
+    return buffer.getvalue()
+
+
+_PARQUET = _parquet_bytes([{"review": "fine", "sentiment": "positive"}] * 4)
+
+
 def _fixture_run_on(path: Path, *extra: str) -> list[str]:
     return [o for o in TINY_FIXTURE_RUN if not o.startswith("data.path=")] + [
         f"data.path={path}",
@@ -139,6 +153,14 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
             DataError,
             "is not valid UTF-8 (byte 0xe9",
             id="not-utf8",
+        ),
+        pytest.param(
+            # A download cut short: Parquet is binary, so no "not valid UTF-8" about it.
+            {"train.parquet": _PARQUET[: len(_PARQUET) // 2]},
+            [],
+            DataError,
+            "train.parquet is not a readable Parquet file (",
+            id="truncated-parquet",
         ),
     ],
 )

@@ -112,6 +112,21 @@ def test_numbers_by_hand(compose_cfg: Any, reviews: Path) -> None:
     assert "data.max_length=8 truncates 27% of train rows" in warnings
 
 
+def test_regression_scores_are_numbers_not_classes(compose_cfg: Any, tmp_path: Path) -> None:
+    # STS-B's scores include whole numbers (0.0, 5.0): with data.problem_type=regression they
+    # are summarised as numbers, and no class-weight advice follows, whatever their values.
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    for split in ("train", "validation", "test"):
+        with (folder / f"{split}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["review", "sentiment"])
+            writer.writerows([("the", 5.0), ("the the", 5.0), ("the the the", 5.0), ("a", 0.0)])
+    report = _inspect(compose_cfg, *_args(folder, "data.problem_type=regression"))
+    assert report["labels"] == {"numeric": {"mean": 3.75, "min": 0.0, "max": 5.0}}
+    assert not any("imbalanced" in warning for warning in report["warnings"])
+
+
 def test_percentiles_and_suggested_lengths() -> None:
     assert percentiles([5, 1, 4, 2, 3]) == {"p50": 3, "p90": 5, "p95": 5, "p99": 5, "max": 5}
     assert percentiles(list(range(1, 101))) == {

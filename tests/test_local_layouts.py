@@ -188,6 +188,25 @@ def test_a_folder_of_several_configurations_without_hub_config_names_them(
         local_data_files(root, "cola")
 
 
+def test_configuration_folders_without_a_readme_are_not_merged(tmp_path: Path) -> None:
+    """tweet_eval's or GLUE's folders copied without the README: the same columns in each,
+    which datasets' patterns would read as one split of mixed rows and label names."""
+    root = tmp_path / "glue"
+    _glue_snapshot(root, readme=False)
+    with pytest.raises(
+        DataError,
+        match=r"the train split's files lie in several folders \(mrpc, sst2\), which are "
+        r"configurations .* data\.hub_config=<folder>",
+    ):
+        local_data_files(root)
+    assert [Path(f).parent.name for f in local_data_files(root, "mrpc")[1]["train"]] == ["mrpc"]
+    # One configuration's folder (stanfordnlp/imdb's `plain_text/`) is read as it is.
+    only = tmp_path / "imdb"
+    _shards(only / "plain_text", "train", [{"text": "a", "label": 0}], 1)
+    _shards(only / "plain_text", "test", [{"text": "b", "label": 1}], 1)
+    assert sorted(local_data_files(only)[1]) == ["test", "train"]
+
+
 def test_a_save_to_disk_folder_keeps_its_splits_and_label_names(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
@@ -348,3 +367,19 @@ def test_every_head_reads_its_data_from_a_hub_dataset_folder_as_from_files(
         ours, theirs = from_hub_folder.datasets[split], from_files.datasets[split]
         assert ours.column_names == theirs.column_names
         assert ours["input_ids"] == theirs["input_ids"], split
+
+
+def test_a_parquet_split_that_cannot_be_read_is_not_called_mis_encoded(tmp_path: Path) -> None:
+    """Shards of one split with different columns: datasets' own reason, not "not valid UTF-8"
+    (Parquet is binary: the encoding probe is for text files)."""
+    from lab.data.sources import load_local
+
+    _parquet(tmp_path / "train-00000-of-00002.parquet", [{"text": "a", "label": 0}])
+    _parquet(tmp_path / "train-00001-of-00002.parquet", [{"sentence": "b", "label": 1}])
+    with pytest.raises(
+        DataError,
+        match=r"the train split's files have different columns: .*train-00000-of-00002.parquet "
+        r"has text, label; .*train-00001-of-00002.parquet has sentence, label$",
+    ) as caught:
+        load_local(tmp_path)
+    assert "UTF-8" not in str(caught.value)

@@ -80,9 +80,9 @@ def peek_columns(file: Path) -> list[str] | None:
     if kind == ".txt":
         return ["text"]  # one row per line, as the datasets `text` builder reads it
     if kind == ".parquet":
-        import pyarrow.parquet
+        from lab.data.local_files import parquet_columns
 
-        return list(pyarrow.parquet.read_schema(file).names)
+        return parquet_columns(file)
     if kind == ".arrow":  # datasets' save_to_disk files: Arrow IPC streams
         import pyarrow.ipc
 

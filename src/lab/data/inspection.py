@@ -346,7 +346,9 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         }
     report["labels"] = (
         label_balance(
-            splits["train"][label_column], _label_names(data, splits["train"], label_column)
+            splits["train"][label_column],
+            _label_names(data, splits["train"], label_column),
+            numeric=data.get("problem_type") == "regression",
         )
         if label_column
         else {}

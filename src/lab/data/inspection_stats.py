@@ -75,16 +75,20 @@ def summarize_facts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def label_balance(values: Iterable[Any], names: Sequence[str] | None) -> dict[str, Any]:
+def label_balance(
+    values: Iterable[Any], names: Sequence[str] | None, *, numeric: bool = False
+) -> dict[str, Any]:
     """Counts per class (list cells: each element), shares, weights n/(k*count), the ratio of
-    the largest to the smallest count; numbers that are not classes: mean/min/max instead."""
+    the largest to the smallest count; for numbers that are not classes (`numeric`, the
+    regression head; or any float with a fraction among them): mean/min/max instead."""
     flat: list[Any] = []
     for value in values:
         if isinstance(value, list):
             flat.extend(value)
         elif value is not None:
             flat.append(value)
-    if flat and all(isinstance(v, float) and not v.is_integer() for v in flat[:100]):
+    fractions = any(isinstance(v, float) and not v.is_integer() for v in flat)
+    if flat and (numeric or fractions):
         return {"numeric": {"mean": sum(flat) / len(flat), "min": min(flat), "max": max(flat)}}
     counts = Counter(flat)
     named = {

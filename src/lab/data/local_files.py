@@ -17,7 +17,9 @@ A local path is read in the first of these layouts that fits:
    shard names `<split>-00000-of-00003[-<hash>].<ext>` in the folder or its `data/` folder (each
    name before the shard number is one split, exactly); `datasets`' own file-name patterns (the
    Parquet conversion's `<config>/<split>/0000.parquet`; files whose names say no split are all
-   train, as `load_dataset(<folder>)` reads them).
+   train, as `load_dataset(<folder>)` reads them). Without a README's `configs` and without
+   `data.hub_config`, a split whose files lie in several sub-folders (a download of several
+   configurations, `sentiment/` and `emotion/`) is refused rather than read as one mixed set.
 
 A split may be several files (the Hub's shards); they are read in name order as one split.
 """
@@ -42,6 +44,8 @@ BUILDERS = {
     ".txt": "text",  # one row per line, column `text` (language modelling)
     ".arrow": "arrow",  # the files of a `save_to_disk` folder
 }
+#: the builders that read text (may be mis-encoded); the others read binary files
+TEXT_BUILDERS = frozenset({"csv", "json", "text"})
 #: split names found in file names -> lab's split names (also read by the SQuAD JSON loader)
 SPLIT_ALIASES = {
     "train": "train",
@@ -189,7 +193,29 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
     }
     if not any(file_suffix(Path(f)) in BUILDERS for g in data_files.values() for f in g):
         return {}  # `datasets` took whatever was there (notes.md): not a dataset folder
+    if config is None and not _readme_declares_configs(root):
+        _refuse_mixed_configurations(root, data_files)
     return data_files
+
+
+def _refuse_mixed_configurations(root: Path, data_files: SplitFiles) -> None:
+    """A split whose files lie in several sub-folders of `root` (a Hub download of several
+    configurations without its README: `sentiment/train-*.parquet`, `emotion/train-*.parquet`)
+    would be read as one dataset of mixed rows and labels: refuse it, naming the folders."""
+    for split, files in data_files.items():
+        folders = sorted(
+            {
+                Path(f).relative_to(root).parts[0]
+                for f in files
+                if len(Path(f).relative_to(root).parts) > 1
+            }
+        )
+        if len(folders) > 1:
+            raise DataError(
+                f"{root}: the {split} split's files lie in several folders "
+                f"({', '.join(folders)}), which are configurations of one dataset on the Hub; "
+                "pick one with data.hub_config=<folder>"
+            )
 
 
 def _config_to_read(root: Path, config: str) -> str:
@@ -254,3 +280,16 @@ def _sharded_files(folder: Path) -> SplitFiles:
         if file.is_file() and match and file_suffix(file) in BUILDERS:
             found.setdefault(match["split"], []).append(str(file))
     return found
+
+
+def parquet_columns(file: str | Path) -> list[str]:
+    """The column names in a Parquet file's footer; a DataError naming the file when it is
+    not readable Parquet (a download cut short, another format under a .parquet name)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(file).names)
+    except (pa.ArrowException, OSError) as err:
+        why = " ".join(str(err).split())
+        raise DataError(f"{file} is not a readable Parquet file ({why})") from err

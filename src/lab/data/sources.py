@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.data.local_files import file_suffix, local_data_files
+from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files, parquet_columns
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
 from lab.errors import ConfigError, DataError
 
@@ -64,7 +64,7 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
         empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(err))
         if empty and empty.group(1) in data_files:
             raise DataError(f"{', '.join(data_files[empty.group(1)])} has no rows") from err
-        for file in every_file:
+        for file in every_file if builder in TEXT_BUILDERS else ():  # Parquet is binary
             problem = _first_invalid_utf8(file)
             if problem:
                 raise DataError(
@@ -75,7 +75,12 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
             problem = _syntax_problem(builder, file)
             if problem:
                 raise DataError(problem) from err
-        raise DataError(f"could not read {path} as {builder}: {root_cause(err)}") from err
+        if builder == "parquet":
+            problem = _columns_differ(data_files)
+            if problem:
+                raise DataError(problem) from err
+        why = " ".join(root_cause(err).split())
+        raise DataError(f"could not read {path} as {builder}: {why}") from err
     set_origins(
         loaded,  # type: ignore[arg-type]
         {
@@ -109,15 +114,42 @@ def origin_kind(builder: str, file: str) -> str:
 
 
 def _syntax_problem(builder: str, file: str) -> str | None:
-    """Why `file` cannot be parsed, naming its line, when that can be found by reading it."""
+    """Why `file` cannot be parsed, naming its line (text) or saying it is not Parquet, when
+    that can be found by reading it."""
     try:
         if builder == "json":
             return json_problem(file)
         if builder == "csv":
             delimiter = "\t" if file_suffix(Path(file)) == ".tsv" else ","
             return csv_width_problem(file, delimiter)
+        if builder == "parquet":
+            return _parquet_problem(file)
     except (OSError, UnicodeError):
         return None
+    return None
+
+
+def _columns_differ(data_files: dict[str, list[str]]) -> str | None:
+    """The first split whose Parquet files do not share their columns, named with the two
+    files that differ (datasets reads a split's files as one table)."""
+    for split, files in data_files.items():
+        first = parquet_columns(files[0])
+        for file in files[1:]:
+            columns = parquet_columns(file)
+            if columns != first:
+                return (
+                    f"the {split} split's files have different columns: {files[0]} has "
+                    f"{', '.join(first)}; {file} has {', '.join(columns)}"
+                )
+    return None
+
+
+def _parquet_problem(file: str) -> str | None:
+    """Why `file` is not a readable Parquet file (truncated, not Parquet at all), or None."""
+    try:
+        parquet_columns(file)
+    except DataError as err:
+        return str(err)
     return None
 
 
