@@ -327,7 +327,7 @@ def test_serve_answers_over_http(server: str, tmp_path: Path) -> None:
     status, joined = http_json(f"{server}/predict", no_prefix)
     assert status == 200 and joined["label"] == answer["label"], joined
     status, reply = http_json(f"{server}/predict", {**question, "endings": ["one"]})
-    assert status == 200 and "at least 2 endings" in reply["error"]
+    assert status == 422 and "at least 2 endings" in reply["detail"][0]["msg"], reply
     status, reply = http_json(f"{server}/predict", {**question, "endings": []})
     assert status == 422, reply
 

@@ -227,6 +227,7 @@ def test_the_predictor_checks_rows_and_completes_chats(compose_cfg: Any) -> None
     assert predictor.check({"prompt": "Digits for: one"}) is None
     bad: dict[str, tuple[dict[str, Any], str]] = {
         "no field": ({"text": "x"}, "missing field 'messages' or 'prompt' (fields present: text)"),
+        "nothing": ({"prompt": None, "messages": None}, "(fields present: none)"),
         "both": ({"prompt": "a", "messages": question}, "either 'messages' or 'prompt'"),
         "blank": ({"prompt": "  "}, "field 'prompt' must be a non-empty string"),
         "role": ({"messages": [{"role": "bot", "content": "hi"}]}, "unknown role 'bot'"),
@@ -258,6 +259,46 @@ def test_the_predictor_checks_rows_and_completes_chats(compose_cfg: Any) -> None
         )
         expected = tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True).strip()
         assert result == {"completion": expected}
+
+
+def test_lab_serve_predict_takes_message_lists_and_refuses_bad_chats(compose_cfg: Any) -> None:
+    """`POST /predict` of a chat run: `messages` as a list of `{role, content}` (the README's
+    form) or its JSON string; a chat the head refuses is a 422 naming the row, not a 200."""
+    from fastapi.testclient import TestClient
+
+    from lab.serve import create_app
+    from lab.tasks.sft.predictor import ChatPredictor
+
+    parts = _parts(compose_cfg)
+    predictor = ChatPredictor(parts.model.eval(), parts.tokenizer, compose_cfg(*SFT_RUN))
+    client = TestClient(create_app(predictor))
+    question = [{"role": "user", "content": "Digits for: one two three"}]
+    expected = predictor.predict([{"messages": question}])[0]
+    assert client.post("/predict", json={"messages": question}).json() == expected
+    assert client.post("/predict", json={"messages": json.dumps(question)}).json() == expected
+    batch = client.post("/predict", json={"inputs": [{"messages": question}, {"prompt": "x"}]})
+    assert batch.status_code == 200 and batch.json()["predictions"][0] == expected
+
+    def refused(body: dict[str, Any]) -> list[dict[str, Any]]:
+        reply = client.post("/predict", json=body)
+        assert reply.status_code == 422, reply.text
+        return [{k: e[k] for k in ("loc", "msg")} for e in reply.json()["detail"]]
+
+    assert refused({}) == [
+        {"loc": ["body"], "msg": "missing field 'messages' or 'prompt' (fields present: none)"}
+    ]
+    (error,) = refused(
+        {"inputs": [{"messages": question}, {"messages": [{"role": "bot", "content": "hi"}]}]}
+    )
+    assert error["loc"] == ["body", "inputs", 1] and "unknown role 'bot'" in error["msg"]
+    # Pydantic names what each accepted form lacks: the message list's, and the JSON string's.
+    errors = refused({"messages": [{"role": "user"}]})  # a message without its content
+    assert {
+        "loc": ["body", "single", "messages", "list[ChatMessage]", 0, "content"],
+        "msg": "Field required",
+    } in errors
+    errors = refused({"messages": [{"role": "user", "content": "hi", "name": "x"}]})
+    assert any(e["loc"][-1] == "name" for e in errors)  # unknown keys are refused, not dropped
 
 
 # --------------------------------------------------------------------------- trained models

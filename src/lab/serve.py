@@ -79,10 +79,21 @@ def create_app(
         AfterValidator(_not_blank),
     ]
     texts = Annotated[list[text], Field(min_length=1)]
+    ChatMessage = create_model(
+        "ChatMessage",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        role=(str, ...),
+        content=(Annotated[str, StringConstraints(max_length=max_text_length)], ...),
+    )
+    chat = Annotated[list[ChatMessage], Field(min_length=1)]  # type: ignore[valid-type]
 
     def field_type(name: str) -> Any:
-        # A list field also takes its JSON-array string form (a CSV cell in `lab.predict`).
-        kind: Any = (texts | text) if name in predictor.list_fields else text
+        # A list or chat field also takes its JSON string form (a CSV cell in `lab.predict`).
+        kind: Any = text
+        if name in predictor.list_fields:
+            kind = texts | text
+        elif name in predictor.message_fields:
+            kind = chat | text
         return (kind | None, None) if name in predictor.optional_fields else (kind, ...)
 
     item_fields: Any = {name: field_type(name) for name in predictor.fields}
@@ -127,11 +138,21 @@ def create_app(
     ]
 
     @app.post("/predict")
-    def predict(request: Annotated[Request, Body()]) -> dict[str, Any]:  # type: ignore[valid-type]
-        if isinstance(request, Batch):
-            rows = [item.model_dump() for item in request.inputs]  # type: ignore[attr-defined]
-            return {"predictions": run_rows(rows)}
-        return run_rows([request.model_dump()])[0]  # type: ignore[attr-defined]
+    def predict(request: Annotated[Request, Body()]) -> Any:  # type: ignore[valid-type]
+        batch = isinstance(request, Batch)
+        items = request.inputs if batch else [request]  # type: ignore[union-attr]
+        rows = [item.model_dump() for item in items]
+        # What the head itself refuses (a chat with an unknown role, neither field given) is
+        # bad input too: 422 naming the row, as for a wrong type, not a 200 with an error.
+        problems = [
+            {"loc": ["body", *(["inputs", index] if batch else [])], "msg": problem}
+            for index, row in enumerate(rows)
+            if (problem := predictor.check(row))
+        ]
+        if problems:
+            return JSONResponse(status_code=422, content={"detail": problems[:MAX_ERRORS]})
+        results = run_rows(rows)
+        return {"predictions": results} if batch else results[0]
 
     return app
 

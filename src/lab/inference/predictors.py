@@ -39,6 +39,8 @@ class Predictor:
     list_fields: tuple[str, ...] = ()
     #: fields of `fields` that a row may leave out or leave empty
     optional_fields: tuple[str, ...] = ()
+    #: fields of `fields` that hold a chat: a list of `{role, content}` (or its JSON string)
+    message_fields: tuple[str, ...] = ()
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         self.model = model
@@ -50,7 +52,7 @@ class Predictor:
         """Why `row` cannot be predicted (missing/empty field, wrong type), or None."""
         for field in self.fields:
             if field not in row:
-                return f"missing field '{field}' (fields present: {', '.join(row) or 'none'})"
+                return f"missing field '{field}' (fields present: {present_fields(row)})"
             value = row[field]
             if not isinstance(value, str):
                 return f"field '{field}' must be a string, got {type(value).__name__}"
@@ -146,6 +148,12 @@ def open_predictor(
     run = open_run(run_dir)
     model_dir = model_choice(run, model, export)
     return run, model_dir, predictor_for(run, device, model_dir)
+
+
+def present_fields(row: dict[str, Any]) -> str:
+    """The fields `row` gives a value, for a message about a missing one (a request to
+    `lab.serve` holds every optional field, as None when it was left out)."""
+    return ", ".join(field for field, value in row.items() if value is not None) or "none"
 
 
 def predict_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

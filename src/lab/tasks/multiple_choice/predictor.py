@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lab.inference.predictors import Predictor
+from lab.inference.predictors import Predictor, present_fields
 from lab.tasks.multiple_choice.inputs import Choice, choice_inputs, pad_choices
 
 if TYPE_CHECKING:
@@ -60,8 +60,7 @@ class MultipleChoicePredictor(Predictor):
             except json.JSONDecodeError:
                 return f"field '{self.endings_field}' must be a list of strings (or a JSON array)"
         if endings is None:
-            present = ", ".join(row) or "none"
-            return f"missing field '{self.endings_field}' (fields present: {present})"
+            return f"missing field '{self.endings_field}' (fields present: {present_fields(row)})"
         if not isinstance(endings, list) or len(endings) < 2:
             return f"field '{self.endings_field}' must be a list of at least 2 endings"
         if not all(isinstance(e, str) and e.strip() for e in endings):

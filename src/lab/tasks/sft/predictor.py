@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lab.inference.predictors import Generator
+from lab.inference.predictors import Generator, present_fields
 from lab.tasks.sft.chat import ChatError, Message, as_messages, prompt_ids
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def chat_of(row: dict[str, Any]) -> list[Message] | str:
             return "field 'prompt' must be a non-empty string"
         return [{"role": "user", "content": prompt}]
     if messages is None:
-        return f"missing field 'messages' or 'prompt' (fields present: {', '.join(row) or 'none'})"
+        return f"missing field 'messages' or 'prompt' (fields present: {present_fields(row)})"
     if isinstance(messages, str):  # a CSV cell, or a JSON string sent to lab.serve
         try:
             messages = json.loads(messages)
@@ -87,6 +87,7 @@ class ChatPredictor(Generator):
 
     fields = ("prompt", "messages")  # `.txt` inputs: one prompt per line
     optional_fields = ("prompt", "messages")
+    message_fields = ("messages",)
     outputs = ("completion",)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
