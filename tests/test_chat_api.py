@@ -173,6 +173,17 @@ def test_the_model_list_names_the_served_model(client: Any) -> None:
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
         ({"n": 2}, "n"),
         ({"temperature": -1}, "temperature"),
+        # What the model cannot read is refused, not dropped: other content parts, names,
+        # tool messages (named by their role), unknown stream options.
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "text": "a"}]}]}, "type"),
+        ({"messages": [{"role": "user", "content": "hi", "name": "ann"}]}, "name"),
+        (
+            {"messages": [*CHAT, {"role": "tool", "content": "4", "tool_call_id": "1"}]},
+            "role='tool'",
+        ),
+        ({"stream_options": {"include_usage": True, "bogus": 1}}, "stream_options.bogus"),
+        # The tiny Llama's context is 2,048 positions.
+        ({"max_tokens": 5000}, "new tokens is over the model's context of 2048 tokens"),
     ],
 )
 def test_a_bad_request_is_refused_naming_the_field(

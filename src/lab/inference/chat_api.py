@@ -28,11 +28,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 ROLES = ("system", "user", "assistant")
+# How pydantic names the branches of the request's unions in an error's location.
+_UNION_BRANCHES = frozenset({"str", "list[Part]", "list[str]"})
 
 
 @dataclass
@@ -88,6 +90,25 @@ class ChatEngine:
                 f"{self.max_context}"
             )
         return ids
+
+    def positions(self) -> int | None:
+        """The model's context length in tokens (`max_position_embeddings`), when it has one."""
+        config = getattr(self.model, "config", None)
+        value = getattr(config, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) and value > 0 else None
+
+    def room_problem(self, prompt_tokens: int, max_tokens: int | None) -> str | None:
+        """Why a prompt of `prompt_tokens` cannot get `max_tokens` new tokens (default: the
+        server's) within the model's context, or None."""
+        limit = self.positions()
+        wanted = max_tokens or self.max_new_tokens
+        if limit is None or prompt_tokens + wanted <= limit:
+            return None
+        return (
+            f"the prompt ({prompt_tokens} tokens) plus {wanted} new tokens is over the "
+            f"model's context of {limit} tokens; ask for at most "
+            f"{max(limit - prompt_tokens, 0)} new tokens"
+        )
 
     def _generate_kwargs(self, ids: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
         device = next(self.model.parameters()).device
@@ -179,14 +200,18 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
 
     class Part(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        type: str = "text"
+        type: Literal["text"] = "text"  # images, audio, files: the model reads text only
         text: str
 
     class Message(BaseModel):
+        # No `name`, no tool calls: a template would drop them, so they are refused instead.
         model_config = ConfigDict(extra="forbid")
         role: str
         content: str | list[Part]
-        name: str | None = None
+
+    class StreamOptions(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        include_usage: bool = False
 
     class ChatRequest(BaseModel):
         # Unknown fields are refused (422 names them): a client asking for tools or logprobs
@@ -202,7 +227,7 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
         seed: int | None = None
         stop: str | list[str] | None = None
         stream: bool = False
-        stream_options: dict[str, Any] | None = None
+        stream_options: StreamOptions | None = None
         user: str | None = None
 
     created = int(time.time())
@@ -218,23 +243,29 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
     async def chat(http_request: HttpRequest) -> Any:
         # Parsed here, not by FastAPI: errors must come in OpenAI's shape
         # ({"error": {"message", "type", "param"}}), which its clients show to the user.
+        body = await http_request.body()
         try:
-            request = ChatRequest.model_validate_json(await http_request.body())
+            request = ChatRequest.model_validate_json(body)
         except ValidationError as err:
-            first = err.errors()[0]
-            param = ".".join(str(part) for part in first.get("loc", ()))
+            # A tool message fails on its `tool_call_id` first; its role is the real reason.
+            role = _unsupported_role(body)
+            if role is not None:
+                return role
+            # The deepest error is the most specific: for `content`, the bad part's `type`
+            # rather than "not a string"; pydantic's names of union branches are left out.
+            first = max(err.errors(), key=lambda e: len(e.get("loc", ())))
+            loc = [part for part in first.get("loc", ()) if part not in _UNION_BRANCHES]
+            param = ".".join(str(part) for part in loc)
             return _error(f"{param}: {first.get('msg', 'invalid')}", param)
         messages = []
-        for index, message in enumerate(request.messages):
-            if message.role not in ROLES:
-                return _error(
-                    f"messages[{index}].role={message.role[:40]!r}: use one of {list(ROLES)}",
-                    f"messages.{index}.role",
-                )
+        for message in request.messages:
             content = message.content
             if not isinstance(content, str):
-                content = "".join(part.text for part in content if part.type == "text")
+                content = "".join(part.text for part in content)
             messages.append({"role": message.role, "content": content})
+        role = _unsupported_role(body)
+        if role is not None:
+            return role
         options = {
             "max_tokens": request.max_completion_tokens or request.max_tokens,
             "temperature": request.temperature,
@@ -243,16 +274,21 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
             "stop": request.stop,
         }
         try:
-            engine.prompt_ids(messages)  # refuse an over-long or unrenderable chat up front
+            ids = engine.prompt_ids(messages)  # refuse an over-long or unrenderable chat up front
         except Exception as err:
             return _error(f"messages: {str(err).splitlines()[0][:300]}", "messages")
+        wanted = request.max_completion_tokens or request.max_tokens
+        room = engine.room_problem(int(ids.shape[1]), wanted)
+        if room is not None:
+            param = "max_completion_tokens" if request.max_completion_tokens else "max_tokens"
+            return _error(f"{param}: {room}", param)
         return await run_in_threadpool(_answer, request, messages, options)
 
     def _answer(request: Any, messages: list[dict[str, str]], options: dict[str, Any]) -> Any:
         ident = f"chatcmpl-{uuid.uuid4().hex}"
         stamp = int(time.time())
         if request.stream:
-            usage_wanted = bool((request.stream_options or {}).get("include_usage"))
+            usage_wanted = bool(request.stream_options and request.stream_options.include_usage)
             return StreamingResponse(
                 _events(engine.stream(messages, options), ident, stamp, model_name, usage_wanted),
                 media_type="text/event-stream",
@@ -310,6 +346,25 @@ def _events(
                 }
                 yield f"data: {json.dumps(body)}\n\n"
     yield "data: [DONE]\n\n"
+
+
+def _unsupported_role(body: bytes) -> Any:
+    """The 422 for the first message of `body` whose role is not one of `ROLES` (tool and
+    function messages, typos), or None."""
+    import json
+
+    try:
+        messages = json.loads(body).get("messages")
+    except (ValueError, AttributeError):
+        return None
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        role = message.get("role") if isinstance(message, dict) else None
+        if isinstance(role, str) and role not in ROLES:
+            return _error(
+                f"messages[{index}].role={role[:40]!r}: use one of {list(ROLES)}",
+                f"messages.{index}.role",
+            )
+    return None
 
 
 def _error(message: str, param: str) -> Any:
