@@ -49,3 +49,47 @@ def test_a_classification_run_refuses_names_in_another_order_than_the_class_labe
     datamodule = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
     with pytest.raises(DataError, match="in another order"):
         datamodule.setup("fit")
+
+
+def test_integer_labels_are_ids_from_0_and_named_values_otherwise(caplog) -> None:  # type: ignore[no-untyped-def]
+    from lab.data.label_names import integer_label_names
+
+    assert integer_label_names([1, 0, 2, None], None) == (["0", "1", "2"], None)
+    # 1-5 stars and -1/0/1 sentiment are values: named, and mapped in sorted order.
+    assert integer_label_names([5, 1, 3, 2, 4], None) == (
+        ["1", "2", "3", "4", "5"],
+        {1: 0, 2: 1, 3: 2, 4: 3, 5: 4},
+    )
+    assert integer_label_names([0, -1, 1], None) == (["-1", "0", "1"], {-1: 0, 0: 1, 1: 2})
+    # data.num_labels says the values are ids, whatever the train split holds.
+    assert integer_label_names([1, 2], 4) == (["0", "1", "2", "3"], None)
+    with caplog.at_level(logging.WARNING):
+        assert integer_label_names([0, 1, 0, 5], None) == ([str(i) for i in range(6)], None)
+    assert "class ids 0..5, but 2, 3, 4 never occur in train" in caplog.text
+    assert "set data.num_labels=6 to confirm" in caplog.text
+
+
+def test_star_ratings_train_five_classes_named_by_their_values(compose_cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from hydra.utils import instantiate
+
+    for split, stars in (("train", [1, 2, 3, 4, 5, 5]), ("validation", [2, 4]), ("test", [7])):
+        lines = ["body,stars", *(f"review {i},{s}" for i, s in enumerate(stars))]
+        (tmp_path / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={tmp_path}",
+        "data.text_column=body",
+        "data.label_column=stars",
+    )
+    datamodule = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
+    with pytest.raises(DataError, match=r"test.csv:2 column 'stars': label 7 is not one of the"):
+        datamodule.setup("fit")
+    (tmp_path / "test.csv").write_text("body,stars\nreview,3\n")
+    datamodule = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
+    datamodule.setup("fit")
+    assert datamodule.label_names == ["1", "2", "3", "4", "5"]
+    assert datamodule.model_kwargs()["id2label"] == {0: "1", 1: "2", 2: "3", 3: "4", 4: "5"}
+    assert datamodule.datasets["train"]["labels"] == [0, 1, 2, 3, 4, 4]
+    assert datamodule.datasets["validation"]["labels"] == [1, 3]
+    assert datamodule.datasets["test"]["labels"] == [2]

@@ -1,16 +1,22 @@
-"""Configured label names against a dataset's own `ClassLabel` names.
+"""Configured label names against a dataset's own `ClassLabel` names; names of integer labels.
 
 A `ClassLabel` column stores ids; its names say what each id means. `data.label_names` may name
 the classes too (a dataset config, or `lab.eval` pinning the model's names). When both exist
 they must describe the same ids: a different count, or the same names in another order, would
 train or score every example under the wrong class, so both are refused. Names that differ only
 in wording ("2 stars" for the Hub's "2 star") keep the configured ones, with a warning.
+
+Integer labels without names are class ids when they count from 0; integers that do not (1-5
+stars, -1/0/1 sentiment) are values, named and mapped to ids 0..K-1 in sorted order, as string
+labels are. Ids that never occur in train below the largest one are warned about: a class a
+subsample missed, or a typo that would add empty classes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from lab.errors import DataError
 
@@ -46,3 +52,33 @@ def reconcile_label_names(
         len(configured) - 1,
     )
     return configured
+
+
+def integer_label_names(
+    values: Sequence[Any], num_labels: int | None
+) -> tuple[list[str], dict[Any, int] | None]:
+    """Names of integer labels, and the value -> id map where the values are not the ids.
+
+    Labels counting from 0 are ids 0..K-1 (K: `num_labels`, else the largest + 1); labels
+    that do not count from 0 (and no `num_labels`) are mapped in sorted order.
+    """
+    present = sorted({v for v in values if v is not None})
+    if num_labels is None and present and present[0] != 0:
+        log.info(
+            "labels %s do not count from 0: they name the classes, in sorted order (ids 0..%d)",
+            ", ".join(map(str, present)),
+            len(present) - 1,
+        )
+        return [str(v) for v in present], {value: index for index, value in enumerate(present)}
+    count = num_labels or (present[-1] + 1 if present else 0)
+    missing = sorted(set(range(count)) - set(present))
+    if missing and num_labels is None:
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        log.warning(
+            "train labels are class ids 0..%d, but %s never occur in train: a typo in the data, "
+            "or a subsample that missed them? set data.num_labels=%d to confirm",
+            count - 1,
+            shown,
+            count,
+        )
+    return [str(i) for i in range(count)], None

@@ -28,7 +28,7 @@ from torchmetrics.classification import (
 )
 
 from lab.data.datamodule import DataModule
-from lab.data.label_names import reconcile_label_names
+from lab.data.label_names import integer_label_names, reconcile_label_names
 from lab.errors import DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
@@ -96,7 +96,9 @@ class TextClassificationDataModule(DataModule):
             else (len(self.label_names) if self.label_names else None)
         )
         self.max_length = max_length
-        self._string_labels = False
+        # label value -> class id where the labels are values rather than ids: strings, and
+        # integers that do not count from 0 (1-5 stars); None where they are the ids.
+        self._label_ids: dict[Any, int] | None = None
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -109,7 +111,7 @@ class TextClassificationDataModule(DataModule):
         if self.problem_type == "multi_label":  # a list per row: look at the elements
             feature = getattr(feature, "feature", feature)
             values = [v for row in values if row for v in row]
-        self._string_labels = getattr(feature, "dtype", None) in ("string", "large_string")
+        string_labels = getattr(feature, "dtype", None) in ("string", "large_string")
         if self.label_names is not None and hasattr(feature, "names"):
             self.label_names = reconcile_label_names(
                 self.label_names, feature.names, self.label_column
@@ -117,12 +119,12 @@ class TextClassificationDataModule(DataModule):
         if self.label_names is None:
             if hasattr(feature, "names"):  # a ClassLabel column
                 self.label_names = list(feature.names)
-            elif self._string_labels:
+            elif string_labels:
                 self.label_names = sorted({v for v in values if v is not None})
             else:
-                present = [v for v in values if v is not None]
-                count = self.num_labels or (max(present) + 1 if present else 0)
-                self.label_names = [str(i) for i in range(count)]
+                self.label_names, self._label_ids = integer_label_names(values, self.num_labels)
+        if string_labels:
+            self._label_ids = dict(self.label2id)
         if self.num_labels is None:
             self.num_labels = len(self.label_names)
         if self.num_labels < 2:
@@ -178,8 +180,8 @@ class TextClassificationDataModule(DataModule):
                 self._check_label(name, row, value)
 
     def _check_label(self, name: str, row: int, value: Any) -> None:
-        if self._string_labels:
-            if value not in self.label2id:
+        if self._label_ids is not None:
+            if value not in self._label_ids:
                 raise DataError(
                     f"{self.where(name, row, self.label_column)}: label {value!r} is not one of "
                     f"the label names {self.label_names}"
@@ -205,7 +207,7 @@ class TextClassificationDataModule(DataModule):
             self.text_column,
             self.text_pair_column,
             self.label_column,
-            self.label_names if self._string_labels else None,
+            self.label_names if self._label_ids is not None else None,
             self.max_length,
             self.problem_type,
             self.num_labels if self.problem_type == "multi_label" else None,
@@ -217,18 +219,16 @@ class TextClassificationDataModule(DataModule):
             batch[self.text_column], pairs, truncation=True, max_length=self.max_length
         )
         labels = batch[self.label_column]
-        label2id = self.label2id
+        ids = self._label_ids
         if self.problem_type == "regression":
             labels = [float(v) for v in labels]
         elif self.problem_type == "multi_label":  # multi-hot float vectors (BCE targets)
             labels = [
-                _multi_hot(
-                    [label2id[v] if self._string_labels else v for v in row], self.num_labels or 0
-                )
+                _multi_hot([ids[v] for v in row] if ids else row, self.num_labels or 0)
                 for row in labels
             ]
-        elif self._string_labels:
-            labels = [label2id[v] for v in labels]
+        elif ids is not None:
+            labels = [ids[v] for v in labels]
         encoded["labels"] = labels
         return dict(encoded)
 
