@@ -175,20 +175,24 @@ def _marker_oracle(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list
     return list(out["input_ids"]), list(out["assistant_masks"])
 
 
+def _masked_runs(tokenizer: Any, ids: list[int], mask: list[int]) -> list[str]:
+    """The text of each run of masked tokens, in order."""
+    runs: list[list[int]] = []
+    for at, (token, keep) in enumerate(zip(ids, mask, strict=True)):
+        if keep and (at == 0 or not mask[at - 1]):
+            runs.append([])
+        if keep:
+            runs[-1].append(token)
+    return [tokenizer.decode(run) for run in runs]
+
+
 def test_the_mask_covers_exactly_the_assistant_turns_of_tiny_llamas_template() -> None:
     tokenizer = _tokenizer()
     ids, mask = render_chat(tokenizer, CHAT)
     assert (ids, mask) == _marker_oracle(tokenizer, CHAT)
     assert mask == _prefix_oracle(tokenizer, CHAT)
     # Token by token: the masked runs are the three answers, each with its end-of-turn token.
-    runs, run = [], []
-    for token, keep in zip(ids, mask, strict=True):
-        if keep:
-            run.append(token)
-        elif run:
-            runs.append(tokenizer.decode(run))
-            run = []
-    runs.append(tokenizer.decode(run))
+    runs = _masked_runs(tokenizer, ids, mask)
     assert runs == [answer + "<|eot_id|>" for answer in ANSWERS]
 
 
@@ -209,6 +213,95 @@ def test_the_mask_matches_another_template_shape_given_by_model_chat_template(
     masked = tokenizer.decode([t for t, keep in zip(ids, mask, strict=True) if keep])
     assert all(answer in masked for answer in ANSWERS)
     assert "capital" not in masked and "Italy" not in masked and "helpful" not in masked
+
+
+# An assistant greeting as the first turn (as in some OpenAssistant / ShareGPT dumps).
+OPENED = [
+    {"role": "assistant", "content": "Hello! Ask me anything."},
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "Paris."},
+]
+
+
+@pytest.mark.parametrize(
+    ("template", "runs"),
+    [
+        (None, ["Hello! Ask me anything.<|eot_id|>", "Paris.<|eot_id|>"]),
+        (ZEPHYR, ["Hello! Ask me anything.<|eot_id|>\n", "Paris.<|eot_id|>\n"]),
+        (LLAMA2, [" Hello! Ask me anything. <|eot_id|>", " Paris. <|eot_id|>"]),
+    ],
+    ids=["tiny_llama", "zephyr", "llama2"],
+)
+def test_a_conversation_the_assistant_opens_trains_its_first_turn(
+    template: str | None, runs: list[str], tmp_path: Path
+) -> None:
+    """Hugging Face's `{% generation %}` mask (TRL's assistant_only_loss) covers the opening
+    turn's text and end of turn, not the template's header before it; lab's mask is the same."""
+    marked = _tokenizer(template)
+    expected_ids, expected = _marker_oracle(marked, OPENED)
+    plain = None
+    if template is not None:
+        plain = tmp_path / "template.jinja"
+        plain.write_text(
+            template.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+        )
+    tokenizer = _tokenizer(None if plain is None else str(plain))
+    ids, mask = render_chat(tokenizer, OPENED)
+    assert (ids, mask) == (expected_ids, expected)
+    assert _masked_runs(tokenizer, ids, mask) == runs
+
+
+def test_a_row_the_assistant_opens_is_a_training_and_an_evaluation_row(tmp_path: Path) -> None:
+    """The finding: such a row crashed the data module with transformers' 'Cannot apply chat
+    template to an empty conversation'. Asked with nothing before it, the model starts from the
+    template's opening (here BOS and the assistant header)."""
+    tokenizer = _tokenizer()
+    rows = _rows("messages")
+    opened = {"messages": OPENED}
+    greeting = {"messages": OPENED[:1]}  # only the greeting: asked from the opening alone
+    folder = _write(
+        tmp_path / "d",
+        {"train": [*rows[:2], opened, *rows[2:]], "validation": [greeting], "test": rows[:1]},
+    )
+    datamodule = _datamodule(tokenizer, folder)
+    assert datamodule.dropped == {"train": 0, "validation": 0, "test": 0}
+    labels = datamodule.datasets["train"][2]["labels"]
+    kept = [t for t in labels if t != -100]
+    assert tokenizer.decode(kept) == "Hello! Ask me anything.<|eot_id|>Paris.<|eot_id|>"
+    assert labels[: labels.index(kept[0])] == [-100] * 6  # BOS and the assistant header
+    row = datamodule.datasets["validation"][0]
+    assert tokenizer.decode(row["prompt_input_ids"]) == (
+        "<|begin_of_text|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    assert row["reference"] == "Hello! Ask me anything."
+    assert row["input_ids"][: len(row["prompt_input_ids"])] == row["prompt_input_ids"]
+
+
+def test_a_row_the_template_fails_on_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """Any exception of the template on one row (not only jinja's TemplateError) names it."""
+    failing = tmp_path / "failing.jinja"  # tiny Llama's template, dividing by zero on one text
+    failing.write_text(
+        (ROOT / "src/lab/assets/tiny_llama/chat_template.jinja")
+        .read_text()
+        .replace(
+            "{%- for message in messages %}",
+            "{%- for message in messages %}{% if message['content'] == 'boom' %}{{ 1 // 0 }}"
+            "{% endif %}",
+        )
+    )
+    tokenizer = _tokenizer(str(failing))
+    bad = {"messages": [{"role": "user", "content": "boom"}, {"role": "assistant", "content": "x"}]}
+    words = "the chat template could not render the conversation: ZeroDivisionError: "
+    words += "integer division or modulo by zero"
+    with pytest.raises(ChatError) as refused:
+        render_chat(tokenizer, bad["messages"])
+    assert str(refused.value) == words
+    rows = _rows("messages")
+    train = [*rows[:2], bad, *rows[2:]]
+    folder = _write(tmp_path / "d", {"train": train, "validation": rows[:2], "test": rows[:2]})
+    with pytest.raises(DataError) as caught:
+        _datamodule(tokenizer, folder)
+    assert str(caught.value) == f"{folder / 'train.jsonl'}:3: {words}"
 
 
 def test_prompt_ids_end_with_the_generation_prompt() -> None:

@@ -16,6 +16,14 @@ every token that overlaps such a character span is an assistant token. This work
 template that renders a conversation's first turns as a prefix of the whole (Llama 3, ChatML /
 Qwen / SmolLM, Zephyr, Llama 2) and fails loudly otherwise.
 
+A conversation the assistant opens (a greeting, as in some OpenAssistant / ShareGPT dumps) is
+trained like any other: transformers renders no empty conversation, so the text before that
+first turn (the template's generation prompt of nothing, e.g. its default system prompt and the
+assistant header) is the template's rendering of a probe assistant turn up to the probe's text
+(`opening`); what follows is the turn, as Hugging Face's `{% generation %}` mask has it. A
+template that refuses such a conversation (roles must alternate, starting with the user's), or
+fails on a row in any other way, names the row like every other bad row.
+
 Pure functions of a tokenizer and rows (no Lightning, no datasets): the SFT and DPO data
 modules, the predictors and the tests share them.
 """
@@ -31,6 +39,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 Message = dict[str, str]
+# The text of the probe turn `opening` renders: plain ASCII, no edge whitespace (templates trim).
+PROBE = "LAB_PROBE_ASSISTANT_TURN_7F3A"
 FORMATS = ("messages", "prompt_completion", "alpaca")
 ROLES = ("system", "user", "assistant")
 # The columns each format needs (alpaca's `input` is optional), in detection order.
@@ -166,7 +176,34 @@ def render(
         )
     except TemplateError as err:
         raise ChatError(f"the chat template refused the conversation: {err}") from err
+    except Exception as err:  # the template's own Python failing on this row's values
+        raise ChatError(
+            f"the chat template could not render the conversation: {type(err).__name__}: {err}"
+        ) from err
     return str(text)
+
+
+def opening(tokenizer: PreTrainedTokenizerBase) -> str:
+    """The text before the first turn of a conversation the assistant opens: what the
+    template writes ahead of a probe assistant turn's text (its generation prompt of an empty
+    conversation, which transformers does not render)."""
+    probe = render(tokenizer, [{"role": "assistant", "content": PROBE}])
+    at = probe.find(PROBE)
+    if at < 0:
+        raise ChatError(
+            "the chat template does not render the text of an assistant turn that opens a "
+            "conversation, so that turn cannot be trained; start the conversation with a user "
+            "turn or use a template that renders it (model.chat_template=...)"
+        )
+    return probe[:at]
+
+
+def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> str:
+    """`messages` followed by the template's generation prompt (`opening` when there are no
+    messages): the text from which a model writes the next assistant turn."""
+    if not messages:
+        return opening(tokenizer)
+    return render(tokenizer, messages, add_generation_prompt=True)
 
 
 def assistant_spans(
@@ -179,7 +216,7 @@ def assistant_spans(
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        before = render(tokenizer, messages[:i], add_generation_prompt=True)
+        before = render_prompt(tokenizer, messages[:i])
         through = render(tokenizer, messages[: i + 1])
         if not (text.startswith(before) and text.startswith(through)):
             raise ChatError(
@@ -229,5 +266,5 @@ def render_chat(
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> list[int]:
     """Token ids of `messages` followed by the template's generation prompt: the input from
     which a model writes the next assistant turn."""
-    text = render(tokenizer, messages, add_generation_prompt=True)
+    text = render_prompt(tokenizer, messages)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
