@@ -21,3 +21,14 @@ class ConfigError(LabError):
 
 class DataError(LabError):
     """A data file or dataset is missing, unreadable, or does not have the expected shape."""
+
+
+def lab_error_in(error: BaseException) -> LabError | None:
+    """The `LabError` that `error` is or was raised from (Hydra's `instantiate` wraps the
+    errors of the objects it builds), or None."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, LabError):
+            return seen
+        seen = seen.__cause__
+    return None

@@ -79,7 +79,7 @@ from omegaconf import DictConfig
 from lab.config.cli import run_hydra_app
 from lab.config.paths import conf_dir
 from lab.config.resolvers import register_resolvers
-from lab.errors import EXIT_USER_ERROR, LabError
+from lab.errors import EXIT_USER_ERROR, lab_error_in
 from lab.run_dir.records import RunInterrupted, interrupted_message, interrupting_signal
 
 if TYPE_CHECKING:
@@ -198,10 +198,12 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
             output_dir = Path(cfg.paths.output_dir).resolve()
             print(interrupted_message(signal_name, output_dir, _command()), file=sys.stderr)
             sys.exit(128 + signal.Signals[signal_name].value)
-        if isinstance(err, LabError) and not multirun:
+        # A LabError may come wrapped: Hydra's `instantiate` wraps what a data module raises.
+        user_error = lab_error_in(err)
+        if user_error is not None and not multirun:
             # One readable line, no traceback: the user's input (or disk) is wrong, not the
             # code. In a sweep one bad job must not end it: the sweeper records it as failed.
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {user_error}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
         raise
 

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from omegaconf.errors import OmegaConfBaseException
 
     from lab.config import compose_train_config
-    from lab.config.cli import normalize_argv, unknown_key_hints, user_error_message
+    from lab.config.cli import config_error_lines, normalize_argv
     from lab.config.paths import conf_dir
     from lab.config.rules import validate_config
 
@@ -204,9 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides, swept = first_of_each_sweep(overrides)
         cfg = compose_train_config(overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as err:  # Hydra's own words
-        print(f"error: {user_error_message(err) or err}", file=sys.stderr)
-        for hint in unknown_key_hints(overrides, str(conf_dir()), "train"):
-            print(hint, file=sys.stderr)
+        for line in config_error_lines(err, overrides, str(conf_dir()), "train"):
+            print(line, file=sys.stderr)
         return EXIT_USER_ERROR
     try:
         validate_config(cfg)

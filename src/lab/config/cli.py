@@ -10,9 +10,12 @@
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 import traceback
 from collections.abc import Callable
+
+from lab.errors import lab_error_in
 
 PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
 
@@ -66,27 +69,51 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
     return hints
 
 
+def config_error_lines(
+    error: BaseException, overrides: list[str], config_dir: str, config_name: str
+) -> list[str]:
+    """What to print for a config error: for keys that do not exist, one line each naming
+    the valid keys (Hydra's own advice, `+key=value`, would add a key nothing reads); else
+    the error's own message."""
+    hints = unknown_key_hints(overrides, config_dir, config_name)
+    return [f"error: {line}" for line in hints or [user_error_message(error) or str(error)]]
+
+
 def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) -> None:
     """Run a `@hydra.main` app with normalized argv.
 
-    Hydra prints a config error (an unknown option or key, an override it cannot parse) and
-    exits 1, the same code as a crash of the app. Such an error exits 2 here, after a line
-    naming the valid keys where a key was unknown; a crash keeps Hydra's traceback and 1.
+    Hydra prints a config error (an unknown option or key, an override it cannot parse) in
+    several lines of its own, with advice to set `HYDRA_FULL_ERROR`, and exits 1, the code of
+    a crash. Here Hydra raises instead (`HYDRA_FULL_ERROR=1` while the app runs, unless the
+    user set it): a config error is printed as lab's `error: ...` (`config_error_lines`) and
+    exits 2; anything else keeps its traceback and exits 1.
     """
     from lab.compat.torchmetrics import scipy_signal_deferred
     from lab.errors import EXIT_USER_ERROR
 
     sys.argv = [sys.argv[0], *normalize_argv(sys.argv[1:])]
+    worded_here = "HYDRA_FULL_ERROR" not in os.environ
+    if worded_here:
+        os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         with scipy_signal_deferred():  # 0.65 s and 60 MB less per run (see its module)
             app()
     except SystemExit as exit_:
-        # Hydra calls sys.exit(1) while handling the error, so the error is the exit's context.
+        # The user's HYDRA_FULL_ERROR unset? Hydra printed and exits 1 with the error as context.
         if exit_.code == 1 and is_config_error(exit_.__context__):
             for hint in unknown_key_hints(sys.argv[1:], config_dir, config_name):
                 print(hint, file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None
         raise
+    except Exception as err:
+        if not (worded_here and is_config_error(err)):
+            raise
+        for line in config_error_lines(err, sys.argv[1:], config_dir, config_name):
+            print(line, file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    finally:
+        if worded_here:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
 def is_config_error(error: BaseException | None) -> bool:
@@ -104,19 +131,6 @@ def is_config_error(error: BaseException | None) -> bool:
         return False
     frames = traceback.extract_tb(error.__traceback__)
     return not any(frame.name == "run_job" for frame in frames)  # Hydra's call of the job
-
-
-def lab_error_in(error: BaseException) -> BaseException | None:
-    """The `LabError` that `error` is or was raised from (Hydra's `instantiate` wraps the
-    errors of the objects it builds), or None."""
-    from lab.errors import LabError
-
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, LabError):
-            return seen
-        seen = seen.__cause__
-    return None
 
 
 def user_error_message(error: BaseException) -> str | None:

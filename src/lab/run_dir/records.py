@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 import lab
-from lab.errors import LabError
+from lab.errors import lab_error_in
 from lab.run_dir.disk import (
     DiskError,
     describe_os_error,
@@ -217,8 +217,9 @@ def ending_status(error: BaseException, output_dir: Path | None = None) -> str:
         if output_dir is None:
             return f"interrupted ({signal_name})"
         return interrupted_status(signal_name, output_dir)
-    if isinstance(error, LabError):
-        return f"failed: {error}"
+    user_error = lab_error_in(error)  # Hydra's `instantiate` wraps what it builds raises
+    if user_error is not None:
+        return f"failed: {user_error}"
     if isinstance(error, Exception):
         fault = disk_error(error, output_dir)
         if fault is not None:
