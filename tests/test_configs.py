@@ -117,3 +117,30 @@ def test_data_option_implies_task_and_task_can_be_overridden(compose_cfg: Any) -
     assert cfg.task.head == "transformers.AutoModelForSequenceClassification"
     cfg = compose_cfg("data=imdb", "task=text_classification")
     assert cfg.task.module._target_.endswith("TextClassificationModule")
+
+
+def _init_parameters(cls: type) -> set[str]:
+    """Keyword parameters of `cls.__init__`, following `**kwargs` up the class's bases."""
+    found: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()  # type: ignore[misc]
+        found |= {
+            p.name
+            for p in parameters
+            if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD
+        }
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return found - {"self", "tokenizer"}
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.startswith("data=")])
+def test_every_data_module_option_has_a_default_in_its_yaml(option: str, compose_cfg: Any) -> None:
+    """So a key appended with `+data.<key>=` is one no data module reads: `lab.validate`
+    refuses it without importing the data module (`check_appended_data_keys`)."""
+    cfg = compose_cfg("model=tiny_bert", option)
+    own = set(cfg.task.get("data_module") or {})
+    keys = {str(k) for k in cfg.data} - META_KEYS
+    assert _init_parameters(get_class(cfg.data._target_)) - own == keys

@@ -79,8 +79,30 @@ def instantiate_datamodule(cfg: DictConfig, tokenizer: Any) -> DataModule:
 
     # A task may bring its own data module for any data (`task.data_module`: task=masked_lm).
     own = cfg.task.get("data_module") or {}
-    datamodule: DataModule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all", **own)
+    try:
+        datamodule: DataModule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all", **own)
+    except Exception as err:
+        unknown = _unexpected_keyword(err)
+        if unknown is None:
+            raise
+        from lab.config.cli import not_a_key
+
+        # `+data.<key>=...` adds a key no data module reads (every option has a YAML default).
+        valid = [str(k) for k in cfg.data if str(k) != unknown]
+        raise ConfigError(not_a_key("data", unknown, valid)) from err
     return datamodule
+
+
+def _unexpected_keyword(error: BaseException) -> str | None:
+    """The argument name of a "got an unexpected keyword argument 'x'" TypeError that
+    `error` (Hydra's InstantiationException) was raised from, or None."""
+    import re
+
+    cause = error.__cause__
+    if isinstance(cause, TypeError):
+        found = re.search(r"unexpected keyword argument '(\w+)'", str(cause))
+        return found[1] if found else None
+    return None
 
 
 def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:

@@ -33,6 +33,20 @@ from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 USAGE = "python -m lab.validate [--instantiate] [<lab.train override> ...]"
 
 
+def check_appended_data_keys(cfg: DictConfig, overrides: list[str]) -> None:
+    """Refuse `+data.<key>=...`: every option of every data module has a default in its YAML
+    (tested), so a key that must be appended is one no data module reads; training would
+    stop on it when it builds the data module (`lab.build`), this says so before."""
+    from lab.config.cli import not_a_key
+
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        parts = key[1:].split(".") if key.startswith("+") and not key.startswith("++") else []
+        if len(parts) == 2 and parts[0] == "data":
+            valid = [str(k) for k in cfg.data if str(k) != parts[1]]
+            raise ConfigError(not_a_key("data", parts[1], valid))
+
+
 def describe(cfg: DictConfig, choices: dict[str, str | None]) -> list[str]:
     """What `lab.train` would run: one `key: value` line per part of the config."""
     model, data, task, trainer = cfg.model, cfg.data, cfg.task, cfg.trainer
@@ -208,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_USER_ERROR
     try:
+        check_appended_data_keys(cfg, overrides)
         validate_config(cfg)
         check_swept_values(cfg, swept)
         built = instantiate_parts(cfg) if instantiate else []

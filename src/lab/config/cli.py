@@ -60,13 +60,19 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
         parent = OmegaConf.select(cfg, parent_key)
         if not isinstance(parent, DictConfig):
             continue
-        valid = sorted(str(k) for k in parent)
-        close = difflib.get_close_matches(leaf, valid, n=1)
-        maybe = f" Did you mean {parent_key}.{close[0]}?" if close else ""
-        hints.append(
-            f"'{key}' is not a config key.{maybe} Valid keys of {parent_key}: {', '.join(valid)}"
-        )
+        hints.append(not_a_key(parent_key, leaf, [str(k) for k in parent]))
     return hints
+
+
+def not_a_key(parent_key: str, leaf: str, valid: list[str]) -> str:
+    """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`"""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(leaf, valid, n=1)
+    maybe = f" Did you mean {parent_key}.{close[0]}?" if close else ""
+    return (
+        f"'{parent_key}.{leaf}' is not a config key.{maybe} Valid keys of {parent_key}: "
+        f"{', '.join(valid)}"
+    )
 
 
 def config_error_lines(
