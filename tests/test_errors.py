@@ -248,3 +248,25 @@ def test_fused_adamw_is_chosen_where_it_works(
     model = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.LayerNorm(2))
     optimizer = optimizer_factory(compose_cfg(*TINY_FIXTURE_RUN, *extra))(model)
     assert bool(optimizer.defaults["fused"]) is fused
+
+
+def test_a_hub_model_that_cannot_be_fetched_is_a_user_error(
+    compose_cfg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline and not in the cache: one line naming the model and the way out (exit 2), not
+    Hydra's wrapped OSError (exit 1, "a bug")."""
+    from lab.training.tokenizers import build_tokenizer
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = compose_cfg("model=roberta", "model.pretrained=lab-tests/not-a-cached-model")
+    with pytest.raises(ConfigError) as caught:
+        build_tokenizer(cfg)
+    message = str(caught.value)
+    assert message.startswith(
+        "the tokenizer of model.pretrained=lab-tests/not-a-cached-model cannot be loaded: "
+    )
+    assert message.endswith(
+        ". Without network access, point model.pretrained at a local directory saved with "
+        "save_pretrained"
+    )
+    assert "\n" not in message

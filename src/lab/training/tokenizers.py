@@ -26,7 +26,20 @@ def build_tokenizer(cfg: DictConfig) -> Any:
 
     from lab.training.vocabulary import add_vocabulary
 
-    tokenizer = instantiate(cfg.model.tokenizer)
+    try:
+        tokenizer = instantiate(cfg.model.tokenizer)
+    except Exception as err:
+        cause = err.__cause__ or err  # Hydra's instantiate wraps what from_pretrained raises
+        if not isinstance(cause, (OSError, ValueError)):
+            raise
+        # Offline and not cached, a Hub id that does not exist, a folder without tokenizer
+        # files: the user's environment or input, not a bug.
+        why = " ".join(str(cause).split())[:400].rstrip(".")
+        raise ConfigError(
+            f"the tokenizer of model.pretrained={cfg.model.get('pretrained')} cannot be loaded: "
+            f"{type(cause).__name__}: {why}. Without network access, point model.pretrained at "
+            "a local directory saved with save_pretrained"
+        ) from err
     template = cfg.model.get("chat_template")
     if template:
         tokenizer.chat_template = read_chat_template(str(template))
