@@ -200,6 +200,17 @@ def test_configuration_folders_without_a_readme_are_not_merged(tmp_path: Path) -
     ):
         local_data_files(root)
     assert [Path(f).parent.name for f in local_data_files(root, "mrpc")[1]["train"]] == ["mrpc"]
+    # SmolTalk fetched with `--include "data/all/*" "data/smol-magpie-ultra/*"`: the folders
+    # sit under `data/`; `data.hub_config=all` finds `data/all/`, and no other name merges them.
+    smol = tmp_path / "smoltalk"
+    for config in ("all", "smol-magpie-ultra"):
+        for split in ("train", "test"):
+            _shards(smol / "data" / config, split, [{"messages": [], "source": config}], 1)
+    for config in (None, "default"):
+        with pytest.raises(DataError, match=r"several folders \(all, smol-magpie-ultra\)"):
+            local_data_files(smol, config)
+    picked = local_data_files(smol, "all")[1]
+    assert {Path(f).parent.name for files in picked.values() for f in files} == {"all"}
     # One configuration's folder (stanfordnlp/imdb's `plain_text/`) is read as it is.
     only = tmp_path / "imdb"
     _shards(only / "plain_text", "train", [{"text": "a", "label": 0}], 1)

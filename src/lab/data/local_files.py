@@ -18,8 +18,10 @@ A local path is read in the first of these layouts that fits:
    name before the shard number is one split, exactly); `datasets`' own file-name patterns (the
    Parquet conversion's `<config>/<split>/0000.parquet`; files whose names say no split are all
    train, as `load_dataset(<folder>)` reads them). Without a README's `configs` and without
-   `data.hub_config`, a split whose files lie in several sub-folders (a download of several
-   configurations, `sentiment/` and `emotion/`) is refused rather than read as one mixed set.
+   `data.hub_config`, a split whose files lie in several sibling folders (a download of several
+   configurations: `sentiment/` and `emotion/`, `data/all/` and `data/smol-magpie-ultra/`) is
+   refused rather than read as one mixed set; the folder named by `data.hub_config` is looked
+   for as `<path>/<config>/` and `<path>/data/<config>/`.
 
 A split may be several files (the Hub's shards); they are read in name order as one split.
 """
@@ -172,9 +174,10 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
         # Without a name, datasets reads the one (or the default) configuration itself.
         config = _config_to_read(root, config) if config is not None else None
     else:
-        if config and (root / config).is_dir():
-            inner = root / config
-            return _split_named_files(inner) or _dataset_folder_files(inner, None)
+        for base in (root, root / "data"):  # GLUE's `sst2/`, SmolTalk's `data/all/`
+            if config and (base / config).is_dir():
+                inner = base / config
+                return _split_named_files(inner) or _dataset_folder_files(inner, None)
         for folder in (root, root / "data"):
             sharded = _sharded_files(folder) if folder.is_dir() else {}
             if sharded:
@@ -193,21 +196,28 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
     }
     if not any(file_suffix(Path(f)) in BUILDERS for g in data_files.values() for f in g):
         return {}  # `datasets` took whatever was there (notes.md): not a dataset folder
-    if config is None and not _readme_declares_configs(root):
+    if not _readme_declares_configs(root):
         _refuse_mixed_configurations(root, data_files)
     return data_files
 
 
 def _refuse_mixed_configurations(root: Path, data_files: SplitFiles) -> None:
-    """A split whose files lie in several sub-folders of `root` (a Hub download of several
-    configurations without its README: `sentiment/train-*.parquet`, `emotion/train-*.parquet`)
-    would be read as one dataset of mixed rows and labels: refuse it, naming the folders."""
+    """A split whose files lie in several sibling folders (a Hub download of several
+    configurations without its README: `sentiment/train-*.parquet` and `emotion/...`, or
+    SmolTalk's `data/all/` and `data/smol-magpie-ultra/`) would be read as one dataset of mixed
+    (or repeated) rows and labels: refuse it, naming the folders. Folders are compared below
+    the deepest one that holds every data file (the Parquet conversion's `default/train/` and
+    `default/test/` are one configuration's splits)."""
+    import os
+
+    every = [Path(f).parent for files in data_files.values() for f in files]
+    common = Path(os.path.commonpath(every)) if every else root
     for split, files in data_files.items():
         folders = sorted(
             {
-                Path(f).relative_to(root).parts[0]
+                Path(f).relative_to(common).parts[0]
                 for f in files
-                if len(Path(f).relative_to(root).parts) > 1
+                if len(Path(f).relative_to(common).parts) > 1
             }
         )
         if len(folders) > 1:
