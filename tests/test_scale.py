@@ -28,6 +28,11 @@ CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only
         (["precision=16-mixed"], "needs a CUDA GPU"),
         (["trainer.accelerator=gpu"], "no CUDA GPU is visible"),
         (["peft=qlora"], "needs a CUDA GPU"),
+        (
+            ["+model.network.attn_implementation=flash_attention_2"],
+            "model.network.attn_implementation=flash_attention_2 needs a CUDA GPU; on this "
+            "machine use sdpa",
+        ),
     ],
 )
 def test_gpu_only_choices_fail_before_loading(

@@ -1,5 +1,6 @@
 """Hardware rules of `validate_config` (`lab.config.rules`): a GPU accelerator, fp16, DeepSpeed
-or FSDP without a visible CUDA GPU; a strategy whose package is missing; a quantized (QLoRA)
+or FSDP without a visible CUDA GPU; flash attention without CUDA or flash-attn; a strategy
+whose package is missing; a quantized (QLoRA)
 base without CUDA or bitsandbytes; bitsandbytes optimizers on a CPU machine. Cheap to import
 (no torch in the common path)."""
 
@@ -80,6 +81,20 @@ def check_hardware(cfg: DictConfig) -> None:
             f"precision={precision} (fp16) needs a CUDA GPU; on CPU use precision=bf16-mixed "
             "or precision=32"
         )
+    check_attention(cfg, has_cuda)
+
+
+def check_attention(cfg: DictConfig, has_cuda: bool) -> None:
+    """Flash attention (`model.network.attn_implementation=flash_attention_2|3`) needs a CUDA
+    GPU and the flash-attn package; transformers would say so only after the data is read."""
+    attention = str((cfg.model.get("network") or {}).get("attn_implementation") or "")
+    if not attention.startswith("flash_attention"):
+        return
+    key = f"model.network.attn_implementation={attention}"
+    if not has_cuda:
+        raise ConfigError(f"{key} needs a CUDA GPU; on this machine use sdpa (the default)")
+    if importlib.util.find_spec("flash_attn") is None:
+        raise ConfigError(f"{key} needs the flash-attn package: pip install flash-attn")
 
 
 def strategy_target(cfg: DictConfig) -> str:
