@@ -260,3 +260,26 @@ def test_old_dotted_names_of_the_single_file_head_still_resolve() -> None:
     assert {"MaskedLMModule", "seeded_generator", "draw"} <= set(dir(package))
     with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
         package.NoSuchThing  # noqa: B018
+
+
+def test_guesses_are_tokens_of_the_tokenizer_only(compose_cfg: Any) -> None:
+    """tiny_bert's embedding table has more rows than its tokenizer has tokens: a row that
+    names no token would be a `null` guess and vanish from `filled_text`."""
+    from hydra.utils import instantiate
+
+    from lab.tasks.masked_lm.predictor import FillMaskPredictor
+
+    cfg = compose_cfg("task=masked_lm", "model=tiny_bert", "data=text")
+    tokenizer = instantiate(cfg.model.tokenizer)
+    model = instantiate(cfg.model.network)(head=cfg.task.head).eval()
+    assert model.config.vocab_size > len(tokenizer)
+    with torch.no_grad():  # the untrained head's favourite rows: all beyond the tokenizer
+        model.get_output_embeddings().bias[len(tokenizer) :] = 100.0
+    predictor = FillMaskPredictor(model, tokenizer, cfg, top_k=3)
+    mask = tokenizer.mask_token
+    (result,) = predictor.predict([{"text": f"the {mask} {mask} river"}])
+    assert len(result["predictions"]) == 2
+    for guesses in result["predictions"]:
+        assert len(guesses) == 3 and all(g["token"] in tokenizer.get_vocab() for g in guesses)
+    filled = tokenizer.convert_tokens_to_ids([g[0]["token"] for g in result["predictions"]])
+    assert all(i < len(tokenizer) for i in filled)

@@ -44,7 +44,11 @@ class FillMaskPredictor(Predictor):
             max_length=self.max_length,
         ).to(self.device)
         with torch.no_grad():
-            probabilities = self.model(**inputs).logits.softmax(dim=-1)
+            logits = self.model(**inputs).logits
+        # Embedding tables are often padded beyond the tokenizer (tiny_bert: 2048 rows for 775
+        # tokens, ModernBERT 50368 for 50280): a row no token names cannot be a guess.
+        logits[..., len(self.tokenizer) :] = float("-inf")
+        probabilities = logits.softmax(dim=-1)
         results = []
         for ids, probs in zip(inputs["input_ids"], probabilities, strict=True):
             guesses = []
