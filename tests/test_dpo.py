@@ -319,6 +319,43 @@ def test_bad_rows_are_named(rows: list[dict[str, Any]], message: str, tmp_path: 
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("prompt_column", "missing"),
+    [
+        (
+            None,
+            "data.prompt_column is null; columns present in the train split: chosen, rejected",
+        ),
+        (
+            "prompt",
+            "column 'prompt' (data.prompt_column) is not in the train split; columns present: "
+            "chosen, rejected",
+        ),
+    ],
+)
+def test_string_pairs_without_a_prompt_column_are_told_what_would_do(
+    prompt_column: str | None, missing: str, tmp_path: Path
+) -> None:
+    """Anthropic/hh-rlhf's layout: chosen and rejected are whole transcripts as strings, no
+    prompt column (`data.prompt_column=null`, or a prompt column the files lack). The error
+    says what string pairs need, or the message-list layout that needs no prompt column."""
+    rows = [
+        {
+            "chosen": "\n\nHuman: hello\n\nAssistant: HI",
+            "rejected": "\n\nHuman: hello\n\nAssistant: hi",
+        }
+    ]
+    train = _write(tmp_path / "d", rows * 12)
+    with pytest.raises(DataError) as error:
+        _fixture_data(tmp_path, train.parent, prompt_column=prompt_column)
+    assert str(error.value) == (
+        f"{train}: {missing}. String chosen/rejected need a prompt column "
+        "(data.prompt_column=<column>), or chosen/rejected as message lists whose shared "
+        'leading turns are the prompt; whole transcripts ("\\n\\nHuman: ...\\n\\nAssistant: '
+        '...") must be split into prompt/chosen/rejected first'
+    )
+
+
 def test_pairs_that_prefer_nothing_are_left_out_by_default(tmp_path: Path) -> None:
     """Public preference sets hold some ties: `data.on_tie=drop` (the default) leaves out a
     chosen equal to its rejected (strings or whole conversations) and an empty side."""

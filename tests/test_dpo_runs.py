@@ -227,3 +227,55 @@ def test_lab_predict_and_lab_serve_answer_chats(
     assert reply["choices"][0]["message"]["role"] == "assistant"
     assert reply["choices"][0]["message"]["content"].strip() == greedy(8)
     assert reply["usage"]["completion_tokens"] >= 1
+
+
+@pytest.mark.slow
+def test_a_run_without_a_chat_template_continues_prompts_as_plain_text(tmp_path: Path) -> None:
+    """A DPO run on a model without a chat template trains its string pairs as plain text +
+    EOS; `lab.predict` and `lab.serve` continue a `prompt` row the same way (its ids are the
+    prompt ids of a trained pair) and refuse a `messages` row, which nothing can render (a 422
+    from `lab.serve`)."""
+    from fastapi.testclient import TestClient
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lab.config import compose_train_config
+    from lab.inference.predictors import open_predictor
+    from lab.predict import main as predict
+    from lab.serve import create_app
+    from lab.tasks.dpo.pairs import encode_pair, make_pair
+    from lab.tasks.sft.predictor import greedy_config
+
+    out = tmp_path / "run"
+    overrides = ["model=tiny_gpt2", "data=preferences", f"data.path={FIXTURE}", "logger=csv"]
+    sizes = ["data.max_train_samples=8", "data.max_eval_samples=4", "data.max_test_samples=4"]
+    run(compose_train_config([*overrides, *sizes, "trainer.max_epochs=1"], output_dir=out))
+    tokenizer = AutoTokenizer.from_pretrained(out / "model")
+    assert not tokenizer.chat_template
+    model = AutoModelForCausalLM.from_pretrained(out / "model").eval()
+    ids = tokenizer("thanks dog", return_tensors="pt")["input_ids"]
+    trained = encode_pair(tokenizer, make_pair("thanks dog", "A", "b", chat=False))
+    assert ids[0].tolist() == trained.chosen[: trained.prompt_length]
+    with torch.no_grad():
+        output = model.generate(ids, generation_config=greedy_config(model, tokenizer, 128))
+    expected = str(tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)).strip()
+    assert expected
+
+    refusal = (
+        "field 'messages': this run's tokenizer has no chat template to render messages; give "
+        "a plain 'prompt' (continued as text)"
+    )
+    chat = [{"role": "user", "content": "thanks dog"}]
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps({"prompt": "thanks dog"}) + "\n" + json.dumps({"messages": chat}))
+    assert predict([f"run={out}", f"input={source}", f"output={target}"]) == 0
+    results = [json.loads(line) for line in target.read_text().splitlines()]
+    assert results == [
+        {"line": 1, "completion": expected},
+        {"line": 2, "error": f"{source}:2: {refusal}"},
+    ]
+
+    client = TestClient(create_app(open_predictor(str(out), None, "cpu")[2]))
+    assert client.post("/predict", json={"prompt": "thanks dog"}).json() == {"completion": expected}
+    reply = client.post("/predict", json={"messages": chat})
+    assert reply.status_code == 422
+    assert [e["msg"] for e in reply.json()["detail"]] == [refusal]

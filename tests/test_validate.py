@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +145,22 @@ def test_missing_column_in_a_local_csv_names_the_columns_present(tmp_path: Path)
     )
 
 
+def test_an_appended_data_key_is_refused_like_a_misspelt_one(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """`+data.batchsize=8` (Hydra's advice for an unknown key) adds a key no data module reads:
+    refused by lab.validate, and by training when it builds the data module."""
+    from lab.build import instantiate_datamodule
+
+    result = _validate("model=tiny_bert", "data=demo", "+data.batchsize=8", cwd=tmp_path)
+    assert result.returncode == 2
+    expected = "'data.batchsize' is not a config key. Did you mean data.batch_size? Valid keys"
+    assert result.stderr.startswith(f"error: {expected}")
+    cfg = compose_cfg("model=tiny_bert", "data=demo", "+data.batchsize=8")
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        instantiate_datamodule(cfg, tokenizer=None)
+
+
 def test_bad_group_option_exits_2_with_hydra_message(tmp_path: Path) -> None:
     result = _validate("model=robertaa", cwd=tmp_path)
     assert result.returncode == 2
@@ -208,6 +225,34 @@ def test_every_named_column_is_checked(compose_cfg: Any) -> None:
         **{f"data.ending_columns[{i}]": f"ending{i}" for i in range(4)},
         "data.label_column": "label",
     }
+
+
+def test_a_column_the_data_config_marks_optional_may_be_absent(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """UltraFeedback binarized's layout (trl-lib): chosen/rejected are whole conversations and
+    there is no prompt column. `optional_column_keys: [prompt_column]` in the preference data
+    base lets the pre-flight check pass it (the data module decides); the other columns are
+    still required, and an entry that names no column key of the config is refused."""
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "HI"}]
+    row = {"chosen": turns, "rejected": [*turns[:1], {"role": "assistant", "content": "hi"}]}
+    (tmp_path / "train.jsonl").write_text(json.dumps({**row, "score_chosen": 8.0}) + "\n")
+    preferences = ["model=tiny_llama", "data=preferences", f"data.path={tmp_path}"]
+    cfg = compose_cfg(*preferences)
+    validate_config(cfg)
+    assert list(cfg.data.optional_column_keys) == ["prompt_column"]
+    with pytest.raises(DataError) as missing:
+        validate_config(compose_cfg(*preferences, "data.rejected_column=worse"))
+    assert str(missing.value) == (
+        f"{tmp_path / 'train.jsonl'}: column 'worse' (data.rejected_column) is not in the train "
+        "split; columns present: chosen, rejected, score_chosen"
+    )
+    with pytest.raises(ConfigError) as unknown:
+        validate_config(compose_cfg(*preferences, "data.optional_column_keys=[promt_column]"))
+    assert str(unknown.value) == (
+        "data.optional_column_keys lists promt_column, not among the column keys of data: "
+        "prompt_column, chosen_column, rejected_column"
+    )
 
 
 @pytest.mark.parametrize(

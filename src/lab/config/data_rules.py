@@ -21,8 +21,10 @@ _JSON_ROWS_PEEKED = 100
 
 
 def check_local_data(cfg: DictConfig) -> None:
-    """With `data.path`, each split's file must hold every column the data config names."""
+    """With `data.path`, each split's file must hold every column the data config names,
+    except a column its config marks optional (`optional_column_keys`) that is absent."""
     data = cfg.data
+    optional = optional_column_keys(data)
     if not data.get("path"):
         return
     from lab.data.local_files import local_data_files
@@ -30,7 +32,11 @@ def check_local_data(cfg: DictConfig) -> None:
 
     # A missing path, an empty file, an unreadable Hub dataset folder...: named here.
     _, files = local_data_files(data.path, data.get("hub_config"))
-    wanted = named_columns(data)
+    wanted = {
+        key: column
+        for key, column in named_columns(data).items()
+        if key.split("[")[0] not in optional
+    }
     splits = dict(data.get("splits") or {name: name for name in ("train", "validation", "test")})
     for split in ("train", "validation", "test"):
         source = source_split_name(splits, split, files, local=True)
@@ -69,6 +75,27 @@ def named_columns(data: DictConfig) -> dict[str, str]:
             for index, column in enumerate(value):
                 wanted[f"data.{name}[{index}]"] = str(column)
     return wanted
+
+
+def optional_column_keys(data: DictConfig) -> set[str]:
+    """`{"data.prompt_column"}`: the column keys a data config lists under
+    `optional_column_keys`, whose columns a file may lack.
+
+    Whether such a column is needed depends on the rows, which only the data module reads
+    (preference pairs need a prompt column for string chosen/rejected, not for conversations
+    whose shared leading turns are the prompt), so the pre-flight check leaves it to the
+    module. The list sits in the data config next to the columns it qualifies: one
+    declaration per data base, read here without importing the module. Its key does not end
+    in `_columns`, so it is not taken for a list of columns (`named_columns`)."""
+    listed = [str(key) for key in data.get("optional_column_keys") or ()]
+    keys = [str(k) for k in data if str(k).endswith(("_column", "_columns"))]
+    unknown = [key for key in listed if key not in keys]
+    if unknown:
+        raise ConfigError(
+            f"data.optional_column_keys lists {', '.join(unknown)}, not among the column keys "
+            f"of data: {', '.join(keys)}"
+        )
+    return {f"data.{key}" for key in listed}
 
 
 def peek_columns(file: Path) -> list[str] | None:

@@ -3,9 +3,10 @@
 Each row becomes prompt+chosen and prompt+rejected token ids; labels are the ids on the
 completion tokens and -100 on the prompt (`lab.tasks.dpo.pairs` says how rows of each shape
 are read). Bad rows fail before any model loads, named `file:line column '...'`: a missing
-field, a message list with an unknown role or no assistant turn of its own (checked as SFT
-checks its chats), a prompt of `max_length` tokens or more (with `on_overlong=error`; `drop`
-leaves such rows out and logs how many). A pair that prefers nothing (chosen equal to rejected,
+field, string pairs without a prompt column (the message says what would do), a message
+list with an unknown role or no assistant turn of its own (checked as SFT checks its chats),
+a prompt of `max_length` tokens or more (with `on_overlong=error`; `drop` leaves such rows
+out and logs how many). A pair that prefers nothing (chosen equal to rejected,
 or an empty side: an empty text or assistant turn; public preference sets have some) is left
 out and counted with `on_tie=drop` (the default), or named with `on_tie=error`. Completions
 that do not fit after their prompt are cut at `max_length` (both sides of the pair).
@@ -19,7 +20,7 @@ of which a stream of rows has.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -45,8 +46,11 @@ class PreferenceDataModule(DataModule):
 
     Args:
         prompt_column / chosen_column / rejected_column: the columns (strings or message
-            lists; the prompt column may be absent when chosen and rejected hold the whole
-            conversation).
+            lists; the prompt column may be absent, or null, when chosen and rejected hold the
+            whole conversation; string pairs need it).
+        optional_column_keys: the column keys whose column a split may lack (the list the
+            pre-flight check of `lab.config.data_rules` reads too). Only `prompt_column` can
+            be: string pairs still need it, and left out of the list it is always required.
         max_length: tokens per prompt+completion sequence; longer completions are cut.
         on_overlong: `drop` or `error` for rows whose prompt alone has `max_length` tokens.
         on_tie: `drop` or `error` for a pair that prefers nothing (chosen equal to rejected,
@@ -61,6 +65,7 @@ class PreferenceDataModule(DataModule):
         prompt_column: str = "prompt",
         chosen_column: str = "chosen",
         rejected_column: str = "rejected",
+        optional_column_keys: Sequence[str] = ("prompt_column",),
         max_length: int = 1024,
         on_overlong: str = "drop",
         on_tie: str = "drop",
@@ -76,6 +81,7 @@ class PreferenceDataModule(DataModule):
         self.prompt_column = prompt_column
         self.chosen_column = chosen_column
         self.rejected_column = rejected_column
+        self.prompt_optional = "prompt_column" in optional_column_keys
         self.max_length = max_length
         self.on_overlong = on_overlong
         self.chat = bool(getattr(tokenizer, "chat_template", None))
@@ -86,14 +92,15 @@ class PreferenceDataModule(DataModule):
     # ----------------------------------------------------------------- checks
     def check_split(self, name: str, dataset: Dataset) -> None:
         """Every row a valid pair (named when not); prompts of `max_length` tokens found."""
+        columns = dataset.column_names
         wanted = {"data.chosen_column": self.chosen_column}
         wanted["data.rejected_column"] = self.rejected_column
-        if self.prompt_column in dataset.column_names or (
-            self.chosen_column in dataset.column_names
-            and isinstance(dataset[0][self.chosen_column], str)
-        ):
+        has_prompt = bool(self.prompt_column) and self.prompt_column in columns
+        if self.prompt_column and (has_prompt or not self.prompt_optional):
             wanted["data.prompt_column"] = self.prompt_column
         self.require_columns(name, dataset, wanted)
+        if not has_prompt and len(dataset) and isinstance(dataset[0][self.chosen_column], str):
+            raise DataError(self._no_prompt_column(name, columns))
         pairs = self.pairs(dataset[:], name, drop_ties=self.on_tie == "drop")
         self.ties[name] = [i for i, p in enumerate(pairs) if p is None]
         pairs = [p for p in pairs if p is not None]
@@ -115,6 +122,23 @@ class PreferenceDataModule(DataModule):
                 f"({len(self.overlong[name])} such row(s) in the {name} split; "
                 "data.on_overlong=drop leaves them out)"
             )
+
+    def _no_prompt_column(self, split: str, columns: list[str]) -> str:
+        """Why string pairs without a prompt column cannot be read, and what would do."""
+        source = self.source_of(split)
+        missing = (
+            f"column '{self.prompt_column}' (data.prompt_column) is not in the {split} split; "
+            "columns present"
+            if self.prompt_column
+            else f"data.prompt_column is null; columns present in the {split} split"
+        )
+        return (
+            f"{f'{source}: ' if source else ''}{missing}: {', '.join(columns)}. "
+            "String chosen/rejected need a prompt column (data.prompt_column=<column>), or "
+            "chosen/rejected as message lists whose shared leading turns are the prompt; whole "
+            'transcripts ("\\n\\nHuman: ...\\n\\nAssistant: ...") must be split into '
+            "prompt/chosen/rejected first"
+        )
 
     def pairs(
         self, batch: dict[str, list[Any]], split: str | None = None, drop_ties: bool = False

@@ -5,6 +5,10 @@ a CSV cell holds it) or `prompt` (a string, sent as one user turn). The exported
 chat template renders the chat with the generation prompt, exactly as training rendered its
 prompts, and the model completes the assistant turn greedily: `completion`.
 
+A DPO run may have no chat template (its string pairs trained as plain text + EOS): its
+`prompt` is continued as plain text, tokenized as those pairs' prompts were
+(`lab.tasks.dpo.pairs.prompt_ids`), and a `messages` row is refused (nothing renders it).
+
 Inference-side only (torch, transformers): loading it does not load Lightning.
 """
 
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.inference.predictors import Generator, present_fields
+from lab.tasks.dpo import pairs
 from lab.tasks.sft.chat import ChatError, Message, as_messages, prompt_ids
 
 if TYPE_CHECKING:
@@ -95,21 +100,37 @@ class ChatPredictor(Generator):
         self.max_new_tokens = int(cfg.task.module.get("max_new_tokens") or 128)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
+        self.chat = bool(getattr(tokenizer, "chat_template", None))
 
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` holds no chat to complete, or None."""
         chat = chat_of(row)
-        return chat if isinstance(chat, str) else None
+        if isinstance(chat, str):
+            return chat
+        if not self.chat and row.get("prompt") is None:
+            return (
+                "field 'messages': this run's tokenizer has no chat template to render "
+                "messages; give a plain 'prompt' (continued as text)"
+            )
+        return None
 
-    def prompt_ids(self, chat: list[Message]) -> list[int]:
+    def prompt_ids(self, chat: list[Message] | str) -> list[int]:
         """The chat rendered by the template with the generation prompt, as token ids (as
-        training renders evaluation prompts), cut to its last `data.max_length` tokens."""
+        training renders evaluation prompts), cut to its last `data.max_length` tokens. A
+        string (a run without a chat template) is plain text, tokenized as DPO tokenizes the
+        prompt of a string pair."""
+        if isinstance(chat, str):
+            return pairs.prompt_ids(self.tokenizer, chat)[-self.max_length :]
         return prompt_ids(self.tokenizer, chat)[-self.max_length :]
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The completion of each row's chat."""
+        """The completion of each row's chat (without a template: of its plain `prompt`)."""
         chats = [chat_of(row) for row in rows]
-        ids = [self.prompt_ids(chat) for chat in chats if not isinstance(chat, str)]
+        ids = [
+            self.prompt_ids(chat if self.chat else str(row["prompt"]))
+            for row, chat in zip(rows, chats, strict=True)
+            if not isinstance(chat, str)
+        ]
         width = max(len(i) for i in ids)
         pad = self.tokenizer.pad_token_id
         # Left padding: generation continues at the right edge of every row.
