@@ -12,7 +12,7 @@ import torch
 from lab.errors import ConfigError, DataError
 from lab.train import run
 
-from conftest import SENTIMENT, TINY_FIXTURE_RUN, lab_cli
+from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN, lab_cli
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -270,3 +270,26 @@ def test_a_hub_model_that_cannot_be_fetched_is_a_user_error(
         "save_pretrained"
     )
     assert "\n" not in message
+
+
+def test_a_sequence_longer_than_the_models_positions_is_refused_before_training(
+    compose_cfg: Any,
+) -> None:
+    """GPT-2's learned positions end at n_positions: a longer block would fail with an index
+    error in the first long batch; refused once the model is built, before fit."""
+    from lab.build import build_parts
+
+    cfg = compose_cfg("model=tiny_gpt2", "data=text", f"data.path={FIXTURES / 'lm'}")
+    positions = build_parts(cfg).model.config.max_position_embeddings
+    cfg = compose_cfg(
+        "model=tiny_gpt2",
+        "data=text",
+        f"data.path={FIXTURES / 'lm'}",
+        f"data.block_size={positions + 1}",
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_parts(cfg)
+    assert str(caught.value) == (
+        f"data.block_size={positions + 1} is over the model's {positions} positions "
+        f"(max_position_embeddings); set data.block_size={positions} or less"
+    )

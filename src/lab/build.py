@@ -122,6 +122,7 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
     model = network(head=cfg.task.head, **datamodule.model_kwargs(), **load_options)
     prepare_model(model, tokenizer, cfg.model)  # new tokens' rows, then model.freeze*
     check_vocabulary(model, tokenizer)
+    check_positions(model, cfg.data)
     if cfg.model.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable()
         if peft_cfg.get("config"):
@@ -172,6 +173,32 @@ def fused_optimizer_fits(cfg: DictConfig) -> bool:
     strategy = trainer.get("strategy", "auto")
     target = str(strategy.get("_target_", "")) if isinstance(strategy, DictConfig) else strategy
     return str(target).rsplit(".", 1)[-1] in ("auto", "ddp", "DDPStrategy", "SingleDeviceStrategy")
+
+
+# Data keys that set how many tokens one sequence may hold, by head.
+LENGTH_KEYS = ("max_length", "block_size", "max_source_length", "max_target_length")
+
+
+def check_positions(model: Any, data: DictConfig) -> None:
+    """No sequence may be longer than the model's position table (GPT-2: 1024): an index past
+    it fails deep in the first long batch, maybe hours in. Checked once the model's config is
+    known, before training. Models without a position table (T5, rotary) are not limited."""
+    config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or getattr(config, "position_embedding_type", "") in (
+        "relative_key",
+        "relative_key_query",
+    ):
+        return
+    if getattr(config, "rope_theta", None) is not None or getattr(config, "rope_scaling", None):
+        return  # rotary positions: the table size is a training length, not a hard limit
+    for key in LENGTH_KEYS:
+        value = data.get(key)
+        if isinstance(value, int) and value > positions:
+            raise ConfigError(
+                f"data.{key}={value} is over the model's {positions} positions "
+                f"(max_position_embeddings); set data.{key}={positions} or less"
+            )
 
 
 def check_vocabulary(model: Any, tokenizer: Any) -> None:
