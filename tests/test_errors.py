@@ -293,3 +293,27 @@ def test_a_sequence_longer_than_the_models_positions_is_refused_before_training(
         f"data.block_size={positions + 1} is over the model's {positions} positions "
         f"(max_position_embeddings); set data.block_size={positions} or less"
     )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only refusals")
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("cuda", "device=cuda needs a CUDA GPU and none is visible; use device=cpu"),
+        ("cuda:1", "device=cuda:1 needs a CUDA GPU and none is visible; use device=cpu"),
+        ("gpu0", "device=gpu0 is not a device torch knows: "),
+    ],
+)
+def test_lab_predict_and_serve_refuse_a_device_this_machine_lacks(
+    device: str, message: str
+) -> None:
+    """Before any weights load, one line instead of torch's
+    "Torch not compiled with CUDA enabled" traceback."""
+    from lab.errors import LabError
+    from lab.inference.predictors import check_device
+
+    with pytest.raises(LabError) as caught:
+        check_device(device)
+    assert str(caught.value).startswith(message)
+    check_device("cpu")
+    check_device(None)

@@ -110,6 +110,7 @@ def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) ->
     from lab.inference.onnx_runtime.model import is_onnx_export, load_onnx
     from lab.run_dir.runs import load_exported
 
+    check_device(device)
     spec = run.config.task.get("predictor")
     if spec is None:
         raise LabError(
@@ -133,6 +134,25 @@ def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) ->
     if not isinstance(predictor, Predictor):
         raise LabError(f"task.predictor {spec.get('_target_')} is not a lab Predictor")
     return predictor
+
+
+def check_device(device: str | None) -> None:
+    """Refuse, before any weights load, a `device=` torch cannot use on this machine."""
+    if device in (None, "cpu"):
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise LabError(f"device={device} is not a device torch knows: {err}") from err
+    kind = torch.device(device).type
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise LabError(f"device={device} needs a CUDA GPU and none is visible; use device=cpu")
+    if kind == "cuda" and torch.device(device).index is not None:
+        count = torch.cuda.device_count()
+        if torch.device(device).index >= count:
+            raise LabError(f"device={device}: this machine has {count} CUDA GPU(s)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise LabError(f"device={device} needs Apple's MPS and it is not available")
 
 
 def open_predictor(
