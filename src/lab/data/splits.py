@@ -113,14 +113,16 @@ def carve_splits(
 def named_split_missing(name: str, source_name: str, present: list[str], local: bool) -> None:
     """`data.splits` names a split the source lacks. A Hub split renamed on purpose
     (`test: test_sft`) that is not there is a mistake (a typo, another configuration): an
-    error. Otherwise the split is carved from train, with a warning, not silently: local files
-    may lack a split the config names, as may a Hub dataset read with the default mapping."""
+    error. Otherwise the split is carved from train: said in the log where the data config
+    names lab's own split (`test: test`, the generic configs' default; one file is the common
+    case), with a warning where it names another (`validation: dev`)."""
     if not local and source_name != name:
         raise DataError(
             f"data.splits.{name}={source_name}: the dataset has no '{source_name}' split; "
             f"splits present: {', '.join(present)} (data.splits.{name}=null carves it from train)"
         )
-    log.warning(
+    log.log(
+        logging.INFO if source_name == name else logging.WARNING,
         "data.splits.%s=%s but the dataset has no such split (splits present: %s): carving "
         "one from train (data.splits.%s=null says so and silences this)",
         name,
