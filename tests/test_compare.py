@@ -54,3 +54,12 @@ def test_cli_writes_the_csv_and_refuses_an_empty_folder(three_runs: Path, tmp_pa
     assert {"optimizer.lr", "val/acc_mean", "val/acc_std", "test/acc_mean"} <= set(rows[0])
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
+
+
+def test_cli_without_output_writes_no_file(
+    three_runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    assert main([str(three_runs)]) == 0
+    assert set(tmp_path.rglob("*")) == before

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m lab.compare", description=__doc__.split("\n")[0]
     )
     parser.add_argument("paths", nargs="+", help="run directories, or folders holding runs")
-    parser.add_argument("--output", default="compare.csv", help="CSV file to write")
+    parser.add_argument("--output", default=None, help="CSV file to write (none by default)")
     args = parser.parse_args(argv)
     try:
         runs = find_runs(args.paths)
@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     differing, rows = compare_runs(runs)
     print_table(differing, rows, Console())
-    write_csv(Path(args.output), differing, rows)
-    print(f"Written: {args.output}")
+    if args.output:
+        write_csv(Path(args.output), differing, rows)
+        print(f"Written: {args.output}")
     return 0
 
 
