@@ -199,6 +199,16 @@ def test_a_prompt_over_the_context_limit_is_refused(model_and_tokenizer: tuple[A
     engine = ChatEngine(*model_and_tokenizer, max_context=8)
     with pytest.raises(ValueError, match="this server takes at most 8"):
         engine.prompt_ids(CHAT)
+    # Against the model's own positions (2,048 for the tiny Llama): room left, or none at all.
+    assert engine.room_problem(2000, 48) is None
+    assert engine.room_problem(2000, 49) == (
+        "the prompt (2000 tokens) plus 49 new tokens is over the model's context of 2048 "
+        "tokens; ask for at most 48 new tokens"
+    )
+    assert engine.room_problem(2048, 1) == (
+        "the prompt alone (2048 tokens) fills the model's context of 2048 tokens; shorten the "
+        "conversation"
+    )
 
 
 def test_only_decoder_models_with_a_chat_template_get_the_route(

@@ -104,6 +104,11 @@ class ChatEngine:
         wanted = max_tokens or self.max_new_tokens
         if limit is None or prompt_tokens + wanted <= limit:
             return None
+        if prompt_tokens >= limit:
+            return (
+                f"the prompt alone ({prompt_tokens} tokens) fills the model's context of "
+                f"{limit} tokens; shorten the conversation"
+            )
         return (
             f"the prompt ({prompt_tokens} tokens) plus {wanted} new tokens is over the "
             f"model's context of {limit} tokens; ask for at most "
