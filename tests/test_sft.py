@@ -604,3 +604,39 @@ def test_ddp_on_two_cpu_ranks_gives_the_metrics_of_one_process(
     alone = json.loads((single_dir / "test_report.json").read_text())["generations"]
     assert [g["row"] for g in report] == list(range(33))
     assert report == alone
+
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
+    " + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def test_generation_stops_where_the_chat_template_ends_a_turn() -> None:
+    """A ChatML template given to a model whose EOS is another token (`<|eot_id|>`): the
+    answer must end at `<|im_end|>`, in evaluation, lab.predict and the exported model."""
+    from importlib.resources import files
+
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from lab.tasks.sft.chat import end_of_turn_id
+    from lab.tasks.sft.predictor import greedy_config, save_stops_in_generation_config
+
+    tokenizer = AutoTokenizer.from_pretrained(str(files("lab") / "assets" / "tiny_llama"))
+    eos = tokenizer.eos_token_id
+    assert end_of_turn_id(tokenizer) == eos  # its own template ends turns with its EOS
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.chat_template = CHATML
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert end_of_turn_id(tokenizer) == im_end != eos
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, eos_token_id=eos,
+    )  # fmt: skip
+    model = LlamaForCausalLM(config)
+    assert greedy_config(model, tokenizer, 4).eos_token_id == [eos, im_end]
+    save_stops_in_generation_config(model, tokenizer)
+    assert model.generation_config.eos_token_id == [eos, im_end]
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    assert end_of_turn_id(tokenizer) is None  # a template that writes nothing after a turn

@@ -139,6 +139,10 @@ class TaskModule(L.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
 
+    def before_export(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        """A head's last change to the model before it is saved (chat heads: where generation
+        stops); nothing by default."""
+
     def export(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase) -> Path:
         """Save the model and tokenizer with `save_pretrained` (loadable by `pipeline`).
 
@@ -148,6 +152,7 @@ class TaskModule(L.LightningModule):
         from lab.training.adapters import export_peft, is_peft_model
 
         directory = Path(directory)
+        self.before_export(tokenizer)
         if is_peft_model(self.model):
             adapter = directory.parent / "adapter"
             export_peft(self.model, directory, adapter)

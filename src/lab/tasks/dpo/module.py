@@ -232,6 +232,12 @@ class DPOModule(TaskModule):
             self.log(f"train/{name}", values.mean(), batch_size=pairs)
         return loss
 
+    def before_export(self, tokenizer: Any) -> None:
+        """The exported generation config stops where the chat template ends a turn."""
+        from lab.tasks.sft.predictor import save_stops_in_generation_config
+
+        save_stops_in_generation_config(self.model, tokenizer)
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         result, policy = self.pair_loss(batch, stage)
         pairs = result.losses.shape[0]

@@ -198,6 +198,27 @@ def opening(tokenizer: PreTrainedTokenizerBase) -> str:
     return probe[:at]
 
 
+def end_of_turn_id(tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """The special token the chat template writes right after an assistant turn's text
+    (Llama 3's `<|eot_id|>`, ChatML's `<|im_end|>`, Gemma's `<end_of_turn>`): where a
+    generated answer ends. None without a template, or when the template writes no special
+    token there (the turn then ends at EOS, if at all)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    try:
+        turns = [{"role": "user", "content": "?"}, {"role": "assistant", "content": PROBE}]
+        text = render(tokenizer, turns)
+    except ChatError:
+        return None
+    at = text.find(PROBE)
+    after = text[at + len(PROBE) :] if at >= 0 else ""
+    ids = tokenizer(after, add_special_tokens=False)["input_ids"] if after else []
+    special = set(tokenizer.all_special_ids) | {
+        int(i) for i, token in tokenizer.added_tokens_decoder.items() if token.special
+    }
+    return int(ids[0]) if ids and int(ids[0]) in special else None
+
+
 def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> str:
     """`messages` followed by the template's generation prompt (`opening` when there are no
     messages): the text from which a model writes the next assistant turn."""

@@ -166,6 +166,12 @@ class SFTModule(TaskModule):
         return loss * tokens.float() * world / total.clamp(min=1)
 
     # ---------------------------------------------------------------- evaluation
+    def before_export(self, tokenizer: Any) -> None:
+        """The exported generation config stops where the chat template ends a turn."""
+        from lab.tasks.sft.predictor import save_stops_in_generation_config
+
+        save_stops_in_generation_config(self.model, tokenizer)
+
     def evaluation_step(self, batch: dict[str, Any], stage: str) -> None:  # type: ignore[override]
         inputs = model_inputs(batch)
         targets = int((inputs["labels"][:, 1:] != IGNORE).sum())

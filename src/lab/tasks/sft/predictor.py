@@ -22,27 +22,47 @@ import torch
 
 from lab.inference.predictors import Generator, present_fields
 from lab.tasks.dpo import pairs
-from lab.tasks.sft.chat import ChatError, Message, as_messages, prompt_ids
+from lab.tasks.sft.chat import ChatError, Message, as_messages, end_of_turn_id, prompt_ids
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 
+def stop_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Where a generated answer ends: the tokenizer's EOS, the model's generation config's EOS
+    ids (instruct models end a turn with their own token: Qwen's `<|im_end|>`, Llama 3's
+    `<|eot_id|>`), and the token the chat template ends an assistant turn with (a ChatML
+    template given to a base model: `<|im_end|>`, which neither of the others names)."""
+    stops: list[int] = []
+    model_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for ids in (tokenizer.eos_token_id, model_eos, end_of_turn_id(tokenizer)):
+        for token in ids if isinstance(ids, list) else [ids]:
+            if token is not None and int(token) not in stops:
+                stops.append(int(token))
+    return stops
+
+
+def save_stops_in_generation_config(model: Any, tokenizer: Any) -> None:
+    """Put `stop_ids` in the model's generation config before export, so `pipeline`,
+    `generate` and `lab.serve`'s chat API stop where the trained turns end."""
+    from lab.training.adapters import is_peft_model
+
+    target = model.get_base_model() if is_peft_model(model) else model
+    config = getattr(target, "generation_config", None)
+    if config is not None:
+        stops = stop_ids(target, tokenizer)
+        config.eos_token_id = stops[0] if len(stops) == 1 else stops or None
+
+
 def greedy_config(model: Any, tokenizer: Any, max_new_tokens: int) -> Any:
-    """A deterministic `GenerationConfig`: greedy, `max_new_tokens`, stopping at any EOS id of
-    the tokenizer or of the model's generation config (instruct models end a turn with their
-    own token: Qwen's `<|im_end|>`, Llama 3's `<|eot_id|>`), padding with the pad token.
+    """A deterministic `GenerationConfig`: greedy, `max_new_tokens`, stopping at `stop_ids`,
+    padding with the pad token.
 
     Built fresh rather than from the model's generation config, whose sampling settings (Qwen's
     temperature, top_p) would draw a warning under greedy decoding."""
     from transformers import GenerationConfig
 
-    stops: list[int] = []
-    model_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    for ids in (tokenizer.eos_token_id, model_eos):
-        for token in ids if isinstance(ids, list) else [ids]:
-            if token is not None and int(token) not in stops:
-                stops.append(int(token))
+    stops = stop_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (stops or [0])[0]
     return GenerationConfig(
         max_new_tokens=max_new_tokens,
