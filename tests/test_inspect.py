@@ -198,7 +198,11 @@ def test_inspect_refuses_a_train_split_too_small_to_carve(compose_cfg: Any, tmp_
             False,
         ),
         (("data=xsum", f"data.path={FIXTURES / 'summaries'}"), ["document", "summary"], False),
-        (("data=wmt16_ro_en", f"data.path={FIXTURES / 'translation'}"), None, False),
+        (
+            ("data=wmt16_ro_en", f"data.path={FIXTURES / 'translation'}"),
+            ["translation[en]", "translation[ro]"],
+            False,
+        ),
         (("data=text", f"data.path={FIXTURES / 'lm'}"), ["text"], False),
         (
             ("data=swag", f"data.path={FIXTURES / 'multiple_choice' / 'swag'}"),

@@ -108,14 +108,17 @@ def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
             continue
         limit_key = entry.get("max_length")
         choices = data.get(entry.choices) if entry.get("choices") else None
+        lang = data.get(entry.lang) if entry.get("lang") else None
+        # Translation pairs read both sides from one column: the language names each side.
+        side = f"[{lang}]" if lang else ""
         specs.append(
             TextSpec(
-                name=" + ".join(columns) + (" + choices" if choices else ""),
+                name=" + ".join(columns) + side + (" + choices" if choices else ""),
                 columns=columns,
                 max_length=data.get(limit_key) if limit_key else None,
                 max_length_key=f"data.{limit_key}" if limit_key else None,
                 words=bool(entry.get("words")),
-                lang=data.get(entry.lang) if entry.get("lang") else None,
+                lang=lang,
                 choices=choices if isinstance(choices, str) or choices is None else tuple(choices),
             )
         )
