@@ -394,3 +394,26 @@ def test_a_parquet_split_that_cannot_be_read_is_not_called_mis_encoded(tmp_path:
     ) as caught:
         load_local(tmp_path)
     assert "UTF-8" not in str(caught.value)
+
+
+def test_a_split_file_of_other_columns_that_is_not_read_does_not_stop_the_run(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """A Kaggle folder: train.csv with labels, test.csv without (id, text). With the test split
+    carved from train (`data.splits.test=null`), test.csv's other columns do not matter."""
+    from lab.build import build_datamodule
+    from lab.training.tokenizers import build_tokenizer
+
+    rows = [f"review {i},{'good' if i % 2 else 'bad'}" for i in range(40)]
+    (tmp_path / "train.csv").write_text("\n".join(["text,category", *rows]) + "\n")
+    (tmp_path / "test.csv").write_text("id,text\n1,unlabeled\n2,rows\n")
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={tmp_path}",
+        "data.label_column=category",
+        "data.splits.test=null",
+    )
+    datamodule = build_datamodule(cfg, build_tokenizer(cfg))
+    assert sum(datamodule.raw_sizes.values()) == 40
+    assert datamodule.label_names == ["bad", "good"]
