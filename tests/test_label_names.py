@@ -93,3 +93,23 @@ def test_star_ratings_train_five_classes_named_by_their_values(compose_cfg, tmp_
     assert datamodule.datasets["train"]["labels"] == [0, 1, 2, 3, 4, 4]
     assert datamodule.datasets["validation"]["labels"] == [1, 3]
     assert datamodule.datasets["test"]["labels"] == [2]
+
+
+def test_lab_inspect_checks_label_names_as_training_does(compose_cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from datasets import ClassLabel, Dataset, Features, Value
+    from hydra.utils import instantiate
+
+    from lab.data.inspection import inspect_data
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["pos", "neg"])})
+    rows = {"text": ["good", "bad", "fine"], "label": [0, 0, 0]}  # all the dataset's "pos"
+    for split in ("train", "validation", "test"):
+        Dataset.from_dict(rows, features=features).to_parquet(tmp_path / f"{split}.parquet")
+    cfg = compose_cfg("model=tiny_bert", "data=imdb", f"data.path={tmp_path}")  # names neg, pos
+    with pytest.raises(DataError, match="in another order"):
+        inspect_data(cfg, instantiate(cfg.model.tokenizer))
+    cfg = compose_cfg(
+        "model=tiny_bert", "data=imdb", f"data.path={tmp_path}", "data.label_names=null"
+    )
+    report = inspect_data(cfg, instantiate(cfg.model.tokenizer))["report"]
+    assert list(report["labels"]["counts"]) == ["pos"]  # the ClassLabel's own name of id 0

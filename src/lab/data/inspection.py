@@ -377,12 +377,16 @@ def _length_stats(values: list[int], prompts: list[int] | None, spec: TextSpec) 
 
 
 def _label_names(data: DictConfig, train: Dataset, column: str) -> list[str] | None:
-    names = data.get("label_names")
-    if names:
-        return [str(n) for n in names]
+    """The names training gives the label ids: `data.label_names` checked against the column's
+    ClassLabel as training checks them (another order or count: the same DataError)."""
+    from lab.data.label_names import reconcile_label_names
+
+    names = [str(n) for n in data.get("label_names") or []]
     feature = train.features.get(column)
     feature = getattr(feature, "feature", feature)  # a list of ClassLabel (NER tags)
-    return list(feature.names) if hasattr(feature, "names") else None
+    if hasattr(feature, "names"):
+        return reconcile_label_names(names, feature.names, column) if names else feature.names
+    return names or None
 
 
 def _warnings(report: dict[str, Any], carved: list[str]) -> list[str]:
