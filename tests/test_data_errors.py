@@ -335,3 +335,16 @@ def test_serve_refuses_a_bad_size_option() -> None:
         main(["run=nowhere", "max_request_bytes=0"])
     with pytest.raises(LabError, match="must be integers"):
         main(["run=nowhere", "max_request_bytes=1MB"])
+
+
+def test_serve_on_a_port_in_use_is_one_line_before_the_model_loads(tmp_path: Path) -> None:
+    from conftest import lab_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        result = lab_cli("serve", "run=/nowhere/run", f"port={port}", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert "choose another with port=" in result.stderr and "Serving" not in result.stdout

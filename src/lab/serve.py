@@ -23,6 +23,7 @@ with a message naming the field. Error bodies quote at most a short excerpt of t
 # not resolve.
 
 import json
+import socket
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
@@ -301,6 +302,8 @@ def main(argv: list[str]) -> int:
     if max_batch_size < 1 or max_text_length < 1 or max_request_bytes < 1:
         raise LabError("max_batch_size, max_text_length and max_request_bytes must be at least 1")
     tame_library_output()
+    host = values.get("host", "127.0.0.1")
+    listening = bind(host, port)  # before the model loads: a busy port costs nothing
     run, model_dir, predictor = open_predictor(
         values["run"], values.get("model"), values.get("device")
     )
@@ -314,13 +317,30 @@ def main(argv: list[str]) -> int:
     )
     app.state.run = str(run.directory)
     chat = mount_chat_api(app, predictor, name=run.directory.name)
-    host = values.get("host", "127.0.0.1")
     served = f"{model_dir}, ONNX on onnxruntime" if model_dir else str(run.directory)
     print(f"Serving {served} ({run.head}) on http://{host}:{port} (docs: /docs)", flush=True)
     if chat:
         print(f"OpenAI-compatible chat API: http://{host}:{port}/v1 (model {run.directory.name!r})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    server.run(sockets=[listening])
     return 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` for the server; a port in use (another server?) or an
+    address this machine does not have is a LabError, named, instead of uvicorn's exit 3
+    after the start-up line."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError as err:
+        raise LabError(
+            f"cannot listen on {host}:{port}: {err.strerror or err} (another server on that "
+            "port? choose another with port=...)"
+        ) from err
+    return listening
 
 
 if __name__ == "__main__":
