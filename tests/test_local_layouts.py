@@ -200,6 +200,8 @@ def test_configuration_folders_without_a_readme_are_not_merged(tmp_path: Path) -
     ):
         local_data_files(root)
     assert [Path(f).parent.name for f in local_data_files(root, "mrpc")[1]["train"]] == ["mrpc"]
+    with pytest.raises(DataError, match=r"no configuration 'cola'; it has mrpc, sst2 \("):
+        local_data_files(root, "cola")  # the folders, not datasets' `default`
     # SmolTalk fetched with `--include "data/all/*" "data/smol-magpie-ultra/*"`: the folders
     # sit under `data/`; `data.hub_config=all` finds `data/all/`, and no other name merges them.
     smol = tmp_path / "smoltalk"

@@ -253,6 +253,10 @@ def _unreadable_hub_folder(root: Path, config: str | None, err: Exception) -> st
         configs = datasets.get_dataset_config_names(str(root))
     except Exception:  # the folder is unreadable for some other reason: say that one
         configs = []
+    if not _readme_declares_configs(root):
+        # Without a README, datasets calls everything `default`; the folders `data.hub_config`
+        # picks from are the configurations (tweet_eval's `sentiment/`, SmolTalk's `data/all/`).
+        configs = _config_folders(root) or configs
     if len(configs) > 1 and config is None:
         return (
             f"{root} holds several configurations ({', '.join(configs)}); pick one with "
@@ -267,6 +271,19 @@ def _unreadable_hub_folder(root: Path, config: str | None, err: Exception) -> st
 
     why = " ".join(root_cause(err).split())
     return f"could not read {root} as a Hub dataset folder: {why}"
+
+
+def _config_folders(root: Path) -> list[str]:
+    """Folders of `root` or `root/data` that hold data files: what `data.hub_config` can name
+    in a folder without a README."""
+    found = []
+    for base in (root, root / "data"):
+        if not base.is_dir():
+            continue
+        for folder in sorted(p for p in base.iterdir() if p.is_dir() and p.name != "data"):
+            if any(file_suffix(f) in BUILDERS for f in folder.rglob("*") if f.is_file()):
+                found.append(folder.name)
+    return found
 
 
 def _readme_declares_configs(root: Path) -> bool:
