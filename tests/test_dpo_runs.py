@@ -247,7 +247,9 @@ def test_a_run_without_a_chat_template_continues_prompts_as_plain_text(tmp_path:
 
     out = tmp_path / "run"
     overrides = ["model=tiny_gpt2", "data=preferences", f"data.path={FIXTURE}", "logger=csv"]
-    sizes = ["data.max_train_samples=8", "data.max_eval_samples=4", "data.max_test_samples=4"]
+    # tiny_gpt2 has 512 positions, under data=preferences' default max_length of 1024.
+    sizes = ["data.max_length=128", "data.max_train_samples=8", "data.max_eval_samples=4"]
+    sizes.append("data.max_test_samples=4")
     run(compose_train_config([*overrides, *sizes, "trainer.max_epochs=1"], output_dir=out))
     tokenizer = AutoTokenizer.from_pretrained(out / "model")
     assert not tokenizer.chat_template

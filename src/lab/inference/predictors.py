@@ -110,7 +110,6 @@ def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) ->
     from lab.inference.onnx_runtime.model import is_onnx_export, load_onnx
     from lab.run_dir.runs import load_exported
 
-    check_device(device)
     spec = run.config.task.get("predictor")
     if spec is None:
         raise LabError(
@@ -128,6 +127,7 @@ def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) ->
             )
         model, tokenizer = load_onnx(model_dir)
     else:
+        check_device(device)  # before the weights load
         model, tokenizer = load_exported(run, model_dir)
         model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     predictor = make(model=model, tokenizer=tokenizer, cfg=run.config)
