@@ -67,13 +67,13 @@ from lab.data.inspection_stats import (
     suggested_max_length,
     summarize_facts,
 )
+from lab.data.inspection_warnings import warnings_of
 from lab.errors import DataError
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from omegaconf import DictConfig
 
-IMBALANCE_RATIO = 3.0  # largest / smallest class count from which a warning is printed
 SPLITS = ("train", "validation", "test")
 
 
@@ -356,7 +356,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         if label_column
         else {}
     )
-    report["warnings"] = _warnings(report, carved)
+    report["warnings"] = warnings_of(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}
 
 
@@ -387,52 +387,3 @@ def _label_names(data: DictConfig, train: Dataset, column: str) -> list[str] | N
     if hasattr(feature, "names"):
         return reconcile_label_names(names, feature.names, column) if names else feature.names
     return names or None
-
-
-def _warnings(report: dict[str, Any], carved: list[str]) -> list[str]:
-    found = []
-    labels = report["labels"]
-    if labels.get("imbalance_ratio", 1.0) >= IMBALANCE_RATIO:
-        found.append(
-            f"imbalanced labels: the largest class has {labels['imbalance_ratio']:.1f}x the rows "
-            "of the smallest; consider task.module.class_weights=balanced (weights above)"
-        )
-    for name, entry in report["splits"].items():
-        if entry["empty"]:
-            found.append(f"{name}: {entry['empty']} empty row(s)")
-        if entry["duplicates"]:
-            found.append(f"{name}: {entry['duplicates']} duplicate row(s)")
-        for reason, left in entry.get("left_out", {}).items():
-            found.append(
-                f"{name}: {left['rows']} row(s) not tokenized: {reason} ({left['training']}); "
-                f"the first: {left['first']}"
-            )
-    for name, shared in report["leakage"].items():
-        if shared["normalized"] and name not in carved:
-            found.append(
-                f"leakage: {shared['exact']} {name} row(s) also in train "
-                f"({shared['normalized']} after normalising case and whitespace)"
-            )
-        elif shared["normalized"]:
-            found.append(
-                f"leakage: {shared['normalized']} row(s) of the carved {name} split "
-                "repeat a train row (duplicates in the source)"
-            )
-    for name, entry in report["max_length"].items():
-        stats = report["splits"]["train"]["lengths"][name]
-        share = stats.get("truncated", 0.0)
-        if share > 0.05:
-            found.append(
-                f"{entry['key']}={entry['current']} truncates {share:.0%} of train rows "
-                f"({name}); suggested {entry['key']}={entry['suggested']}"
-            )
-        for split, split_entry in report["splits"].items():
-            dropped = split_entry["lengths"][name].get("dropped", 0.0)
-            message = (
-                f"{entry['key']}={entry['current']}: {dropped:.1%} of {split} rows have a "
-                "prompt of as many tokens or more, which leaves no answer token "
-                "(data.on_overlong drops such rows or stops)"
-            )
-            if dropped and message not in found:  # one for all sequences after one prompt
-                found.append(message)
-    return found

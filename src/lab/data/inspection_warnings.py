@@ -1,0 +1,60 @@
+"""What in a `lab.inspect` report needs action, in words: imbalanced labels (with the class
+weights to use), empty and duplicate rows, rows training would leave out, leakage between
+splits, a maximum length that truncates many rows, prompts that fill the maximum length."""
+
+from __future__ import annotations
+
+from typing import Any
+
+IMBALANCE_RATIO = 3.0  # largest / smallest class count from which a warning is printed
+
+
+def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
+    """The warnings of an inspection `report` (`lab.data.inspection.inspect_data`); `carved`
+    names the splits carved from train (their leakage is the source's duplicates)."""
+    found = []
+    labels = report["labels"]
+    if labels.get("imbalance_ratio", 1.0) >= IMBALANCE_RATIO:
+        found.append(
+            f"imbalanced labels: the largest class has {labels['imbalance_ratio']:.1f}x the rows "
+            "of the smallest; consider task.module.class_weights=balanced (weights above)"
+        )
+    for name, entry in report["splits"].items():
+        if entry["empty"]:
+            found.append(f"{name}: {entry['empty']} empty row(s)")
+        if entry["duplicates"]:
+            found.append(f"{name}: {entry['duplicates']} duplicate row(s)")
+        for reason, left in entry.get("left_out", {}).items():
+            found.append(
+                f"{name}: {left['rows']} row(s) not tokenized: {reason} ({left['training']}); "
+                f"the first: {left['first']}"
+            )
+    for name, shared in report["leakage"].items():
+        if shared["normalized"] and name not in carved:
+            found.append(
+                f"leakage: {shared['exact']} {name} row(s) also in train "
+                f"({shared['normalized']} after normalising case and whitespace)"
+            )
+        elif shared["normalized"]:
+            found.append(
+                f"leakage: {shared['normalized']} row(s) of the carved {name} split "
+                "repeat a train row (duplicates in the source)"
+            )
+    for name, entry in report["max_length"].items():
+        stats = report["splits"]["train"]["lengths"][name]
+        share = stats.get("truncated", 0.0)
+        if share > 0.05:
+            found.append(
+                f"{entry['key']}={entry['current']} truncates {share:.0%} of train rows "
+                f"({name}); suggested {entry['key']}={entry['suggested']}"
+            )
+        for split, split_entry in report["splits"].items():
+            dropped = split_entry["lengths"][name].get("dropped", 0.0)
+            message = (
+                f"{entry['key']}={entry['current']}: {dropped:.1%} of {split} rows have a "
+                "prompt of as many tokens or more, which leaves no answer token "
+                "(data.on_overlong drops such rows or stops)"
+            )
+            if dropped and message not in found:  # one for all sequences after one prompt
+                found.append(message)
+    return found
