@@ -277,10 +277,13 @@ def test_a_sequence_longer_than_the_models_positions_is_refused_before_training(
 ) -> None:
     """GPT-2's learned positions end at n_positions: a longer block would fail with an index
     error in the first long batch; refused once the model is built, before fit."""
+    from hydra.utils import instantiate
+
     from lab.build import build_parts
 
     cfg = compose_cfg("model=tiny_gpt2", "data=text", f"data.path={FIXTURES / 'lm'}")
-    positions = build_parts(cfg).model.config.max_position_embeddings
+    network = instantiate(cfg.model.network)(head=cfg.task.head)
+    positions = network.config.max_position_embeddings
     cfg = compose_cfg(
         "model=tiny_gpt2",
         "data=text",
