@@ -45,15 +45,32 @@ def _rebase(node: Any, old: str, new: str) -> Any:
     return node
 
 
-def environment_differences(record: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """Human-readable differences in code, packages, hardware and data between two records."""
+def environment_differences(
+    record: dict[str, Any], now: dict[str, Any], run_dir: Path | None = None
+) -> list[str]:
+    """Human-readable differences in code, packages, hardware and data between two records.
+
+    When the recorded run had uncommitted work, the line says how to rebuild its code from
+    `run_dir`'s code.patch (edits and new files) and which untracked files it lacks.
+    """
     lines = []
     old_git = (record.get("code") or {}).get("git") or {}
     new_git = (now.get("code") or {}).get("git") or {}
     if old_git.get("commit") != new_git.get("commit"):
         lines.append(f"code: recorded commit {old_git.get('commit')}, now {new_git.get('commit')}")
-    if old_git.get("dirty") or new_git.get("dirty"):
-        lines.append("code: uncommitted changes (see code.patch in each run directory)")
+    if old_git.get("dirty"):
+        patch = (run_dir or Path(".")) / "code.patch"
+        line = (
+            "code: the recorded run had uncommitted changes; to rebuild its code: "
+            f"git checkout {old_git.get('commit')} && git apply {patch}"
+        )
+        skipped = old_git.get("untracked_skipped") or {}
+        if skipped:
+            left_out = ", ".join(f"{name} ({why})" for name, why in skipped.items())
+            line += f" (not in the patch: {left_out})"
+        lines.append(line)
+    if new_git.get("dirty"):
+        lines.append("code: this checkout has uncommitted changes")
     for name, version in (record.get("packages") or {}).items():
         current = (now.get("packages") or {}).get(name)
         if current != version:
@@ -93,7 +110,7 @@ def reproduce_run(
     metrics = run(cfg)
     now = json.loads((target / "record.json").read_text())
     rows = compare_metrics(metrics, record["metrics"], rtol=rtol, atol=atol)
-    return all(ok for *_, ok in rows), rows, environment_differences(record, now)
+    return all(ok for *_, ok in rows), rows, environment_differences(record, now, run_dir)
 
 
 def check_experiment(

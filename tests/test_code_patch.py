@@ -1,0 +1,99 @@
+"""code.patch: `git apply` on a clean checkout of the recorded commit rebuilds the code that ran."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from lab.reproduce import environment_differences
+from lab.run_dir.environment import UNTRACKED_MAX_BYTES, code_version
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _checkout_with_work(root: Path) -> str:
+    """A repository with a committed file, then a tracked edit and untracked files of each kind."""
+    root.mkdir()
+    _git(root, "init", "-q")
+    (root / "train.py").write_text("lr = 1\n")
+    (root / ".gitignore").write_text("outputs/\n")
+    _git(root, "add", "train.py", ".gitignore")
+    _git(root, "commit", "-qm", "first")
+    commit = _git(root, "rev-parse", "HEAD").strip()
+    # Even with prefix-less diffs configured, the patch must keep a/ b/ for `git apply`.
+    _git(root, "config", "diff.noprefix", "true")
+    (root / "train.py").write_text("lr = 2\n")
+    (root / "heads").mkdir()
+    (root / "heads" / "new head.py").write_text("def head():\n    return 'new'\n")
+    (root / "outputs").mkdir()
+    (root / "outputs" / "run.log").write_text("ignored\n")
+    (root / "weights.bin").write_bytes(b"\x00\x01\x02")
+    (root / "dump.txt").write_text("x" * (UNTRACKED_MAX_BYTES + 1))
+    return commit
+
+
+def test_patch_rebuilds_tracked_edits_and_new_files_on_a_fresh_clone(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    commit = _checkout_with_work(work)
+    index_before = (work / ".git" / "index").read_bytes()
+
+    code, patch = code_version(work)
+
+    git = code["git"]
+    assert git["commit"] == commit and git["dirty"]
+    assert sorted(git["untracked"]) == ["dump.txt", "heads/new head.py", "weights.bin"]
+    assert git["untracked_skipped"] == {
+        "dump.txt": f"over 1 MB ({UNTRACKED_MAX_BYTES + 1} bytes)",
+        "weights.bin": "binary",
+    }
+    assert "outputs/run.log" not in patch and "weights.bin" not in patch
+    # The user's staging area is left as it was.
+    assert (work / ".git" / "index").read_bytes() == index_before
+    assert _git(work, "status", "--porcelain", "--untracked-files=no") == " M train.py\n"
+
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(work), str(clone))
+    _git(clone, "checkout", "-q", commit)
+    (tmp_path / "code.patch").write_text(patch)
+    _git(clone, "apply", str(tmp_path / "code.patch"))
+    assert (clone / "train.py").read_text() == "lr = 2\n"
+    assert (clone / "heads" / "new head.py").read_text() == "def head():\n    return 'new'\n"
+    assert not (clone / "weights.bin").exists() and not (clone / "dump.txt").exists()
+
+
+def test_clean_checkout_has_an_empty_patch(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    _git(work, "init", "-q")
+    (work / "a.py").write_text("a = 1\n")
+    _git(work, "add", "a.py")
+    _git(work, "commit", "-qm", "first")
+    code, patch = code_version(work)
+    assert patch == "" and not code["git"]["dirty"] and code["git"]["untracked_skipped"] == {}
+
+
+def test_reproduce_says_how_to_rebuild_the_recorded_code(tmp_path: Path) -> None:
+    record = {
+        "code": {
+            "git": {
+                "commit": "abc123",
+                "dirty": True,
+                "untracked_skipped": {"weights.bin": "binary"},
+            }
+        }
+    }
+    now = {"code": {"git": {"commit": "abc123", "dirty": False}}}
+    lines = environment_differences(record, now, tmp_path)
+    assert lines == [
+        "code: the recorded run had uncommitted changes; to rebuild its code: "
+        f"git checkout abc123 && git apply {tmp_path / 'code.patch'} "
+        "(not in the patch: weights.bin (binary))"
+    ]
