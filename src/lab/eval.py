@@ -31,13 +31,16 @@ Which rows are evaluated (`split=`):
   split, else its only split. Label names are pinned to the model's, so a dataset holding a
   subset of the classes keeps the model's class ids.
 
-A split that is not there is refused with the splits that are.
+A split that is not there is refused with the splits that are, and so is a split that
+cannot be evaluated (unlabeled rows, as in IMDB's `unsupervised`); messages about the data
+name the split evaluated.
 
 Writes `<run dir>/eval/<time>/metrics.json` (metrics, checkpoint, data: its source, the split
 evaluated, and that split's row count and digest, `rows` and `sha256`, as `record.json` notes
 them for the run's own splits) and the head's report and figures beside it, prints a table
-(on the run's test or validation split, next to the metrics recorded for it at train time),
-and exits 0 (2 on bad input).
+(on the run's test or validation split, next to the metrics recorded for it at train time,
+noting when the run's trainer limited that pass: `trainer.limit_test_batches=1` tests one
+batch, where lab.eval evaluates the whole split), and exits 0 (2 on bad input).
 """
 
 from __future__ import annotations
@@ -55,11 +58,14 @@ from lab.errors import ConfigError, DataError
 from lab.eval_splits import (
     RUN_SPLIT,
     choose_split,
+    evaluation_of,
+    note_evaluated,
     read_as_test,
     rows_source,
     run_split_named,
     run_split_rows,
 )
+from lab.eval_table import limited_pass_note, print_metrics, recorded_for
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 
 if TYPE_CHECKING:
@@ -93,6 +99,8 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
         own = run_split_named(cfg.data, split)
         with open_dict(cfg):
             cfg[RUN_SPLIT] = own
+        if own:
+            note_evaluated(cfg, own)
         if own == "test":
             return cfg
         if own:
@@ -226,9 +234,18 @@ def _build_parts(
     from lab.data.fingerprints import content_fingerprint
     from lab.training.tokenizers import build_tokenizer
 
+    evaluation = evaluation_of(cfg)
+
+    def evaluating(datamodule: DataModule) -> None:
+        # Every split of the data module holds the rows evaluated: its messages name that
+        # split and give lab.eval's advice, not training's.
+        datamodule.evaluation = evaluation
+
     split = cfg.get(RUN_SPLIT)
     if split not in ("train", "validation"):
-        return build_parts(cfg, tokenizer=tokenizer, model=model, on_data=on_data)
+        return build_parts(
+            cfg, tokenizer=tokenizer, model=model, on_data=on_data, before_setup=evaluating
+        )
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg)
     rows, origin = run_split_rows(run, tokenizer, split)
@@ -238,6 +255,7 @@ def _build_parts(
         # run's files or Hub split are not read again), under the one name `cfg.data.splits`
         # gives.
         datamodule.load_raw = lambda: rows_source(rows, origin)  # type: ignore[method-assign]
+        evaluating(datamodule)
 
     def read(datamodule: DataModule) -> None:
         # The digest `record.json` notes for this split: it covers the Arrow metadata too,
@@ -260,39 +278,6 @@ def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, st
             f"the data's labels {list(given.values())} differ from the model's "
             f"{list(wanted.values())}; set data.label_names to the model's labels in id order"
         )
-
-
-def print_metrics(
-    metrics: dict[str, float], recorded: dict[str, float], compare: bool, target: Path
-) -> None:
-    """A table of the evaluation's metrics, next to `recorded` (the train-time metrics of the
-    evaluated split, named as the evaluation names them) when `compare`."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table(title="Evaluation")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    if compare:
-        table.add_column("at train time", justify="right")
-    for name in sorted(metrics):
-        row = [name, f"{metrics[name]:.6g}"]
-        if compare:
-            row.append(f"{recorded[name]:.6g}" if name in recorded else "")
-        table.add_row(*row)
-    console.print(table)
-    console.print(f"Metrics written to [bold]{target}[/bold]")
-
-
-def recorded_for(run: TrainedRun, split: str | None) -> dict[str, float]:
-    """The metrics recorded at train time for the run's `split`, named as `lab.eval` names
-    them (`val/acc` as `test/acc`): only test and validation have final metrics ({} else)."""
-    prefix = {"test": "test/", "validation": "val/"}.get(split or "")
-    if prefix is None:
-        return {}
-    recorded = run.recorded_metrics.items()
-    return {f"test/{k[len(prefix) :]}": v for k, v in recorded if k.startswith(prefix)}
 
 
 def main(argv: list[str]) -> int:
@@ -345,7 +330,8 @@ def main(argv: list[str]) -> int:
         write_json(target.parent / "test_report.json", report)
         write_run_plots(target.parent, report, cfg)
     recorded = recorded_for(run, own)
-    print_metrics(metrics, recorded, bool(recorded), target)
+    caveat = limited_pass_note(run, own, evaluated.get("rows"))
+    print_metrics(metrics, recorded, bool(recorded), target, caveat)
     return 0
 
 

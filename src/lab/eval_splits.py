@@ -18,7 +18,7 @@ from lab.run_dir.runs import TrainedRun
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from lab.data.datamodule import DataModule
+    from lab.data.datamodule import DataModule, Evaluation
 
 #: Key of an evaluation config naming the split of the run's own data it tests, as training
 #: read it (`evaluation_config` sets it; `evaluate` re-reads a run's train or validation
@@ -26,6 +26,31 @@ if TYPE_CHECKING:
 RUN_SPLIT = "eval_run_split"
 #: the one split name of the rows handed to the data module (`read_as_test`, `rows_source`)
 ROWS = "rows"
+#: Key of an evaluation config naming the split evaluated (as the user named it) and the
+#: splits present: the data module's messages name that split, and a split that cannot be
+#: evaluated gets lab.eval's advice (`evaluation_of`).
+EVALUATED = "eval_split"
+#: lab's three splits as `split=` names them on the run's own data
+RUN_SPLITS = f"{', '.join(SPLITS)} (the run's, as training read them)"
+
+
+def note_evaluated(cfg: DictConfig, split: str, present: str = RUN_SPLITS) -> None:
+    """Note in `cfg` the split it evaluates and the splits present (`present`, listed)."""
+    with open_dict(cfg):
+        cfg[EVALUATED] = {"split": split, "present": present}
+
+
+def evaluation_of(cfg: DictConfig) -> Evaluation:
+    """What the data module is told of the evaluation noted in `cfg` (`note_evaluated`)."""
+    from lab.data.datamodule import Evaluation  # torch and Lightning: only once data is read
+
+    noted = cfg.get(EVALUATED) or {"split": "test", "present": RUN_SPLITS}
+    split = str(noted["split"])
+    return Evaluation(
+        split,
+        f"the {split} split cannot be evaluated as it is: choose another with split=<name>; "
+        f"splits present: {noted['present']}",
+    )
 
 
 def run_split_named(data: DictConfig, split: str | None) -> str | None:
@@ -55,17 +80,17 @@ def choose_split(cfg: DictConfig, split: str | None, run: TrainedRun, own: bool)
     """Point all three splits at one source split: evaluation needs no training data."""
     data = cfg.data
     present = list(data_module(cfg, run_tokenizer(run, cfg)).load_raw())
+    listed = ", ".join(present)
+    if own:  # lab's three come first: those are what split= names on the run's own data
+        read = set(data.splits.values())
+        more = [s for s in present if s not in SPLITS and s not in read]
+        listed = RUN_SPLITS
+        listed += f"; {', '.join(more)} (more of the source's, evaluated whole)" if more else ""
     if split is None:
         chosen = _default_split(data, present)
     elif split in present:
         chosen = split
     else:
-        listed = ", ".join(present)
-        if own:  # lab's three come first: those are what split= names on the run's own data
-            read = set(data.splits.values())
-            more = [s for s in present if s not in SPLITS and s not in read]
-            listed = f"{', '.join(SPLITS)} (the run's, as training read them)"
-            listed += f"; {', '.join(more)} (more of the source's, evaluated whole)" if more else ""
         raise DataError(
             f"split '{split}' is not in the data; splits present: {listed}; "
             "choose one with split=<name>"
@@ -73,6 +98,7 @@ def choose_split(cfg: DictConfig, split: str | None, run: TrainedRun, own: bool)
     with open_dict(cfg):
         data.splits = {"train": chosen, "validation": chosen, "test": chosen}
         data.max_train_samples = None
+    note_evaluated(cfg, chosen, listed)
 
 
 def _default_split(data: DictConfig, present: list[str]) -> str:

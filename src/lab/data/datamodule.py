@@ -12,6 +12,7 @@ holds only what every head shares.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
@@ -35,6 +36,19 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from lab.data.streaming import TrainStreamPlan
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `lab.eval` evaluates, set on a data module before `setup` (`DataModule.evaluation`).
+
+    Every split of an evaluation holds the rows evaluated, so a message about any of them
+    names `split` (the source's name, or lab's for the run's own), and a split that cannot
+    be used gets `advice` (evaluate another split, naming those present) instead of
+    training's (map lab's split to other rows)."""
+
+    split: str
+    advice: str
 
 
 class DataModule(L.LightningDataModule):
@@ -132,13 +146,19 @@ class DataModule(L.LightningDataModule):
         # The streamed rows being checked: (origins, row in its source, source of each row).
         self.stream_rows: tuple[list[Origin], list[int], list[int]] | None = None
 
+    #: Set by `lab.eval` (see `Evaluation`); None when training.
+    evaluation: Evaluation | None = None
+
     # ----------------------------------------------------------------- hooks for heads
     def check_split(self, name: str, dataset: Dataset) -> None:
         """Raise `DataError` if a split lacks columns or has bad values (name the row)."""
 
-    def require_columns(self, split: str, dataset: Dataset, wanted: dict[str, str]) -> None:
+    def require_columns(
+        self, split: str, dataset: Dataset, wanted: dict[str, str], hint: str = ""
+    ) -> None:
         """Raise `DataError` naming every column of `wanted` (config key -> column name) that
-        `dataset` lacks, and the columns it has: the one wording every head uses."""
+        `dataset` lacks, and the columns it has: the one wording every head uses. A head may
+        add a `hint` (which setting fits the columns present)."""
         missing = [f"'{c}' ({key})" for key, c in wanted.items() if c not in dataset.column_names]
         if missing:
             subject = (
@@ -148,9 +168,19 @@ class DataModule(L.LightningDataModule):
             )
             source = self.source_of(split)
             raise DataError(
-                f"{f'{source}: ' if source else ''}{subject} not in the {split} split; columns "
-                f"present: {', '.join(dataset.column_names) or 'none'}"
+                f"{f'{source}: ' if source else ''}{subject} not in the "
+                f"{self.split_name(split)} split; columns present: "
+                f"{', '.join(dataset.column_names) or 'none'}{f'; {hint}' if hint else ''}"
             )
+
+    def split_name(self, split: str) -> str:
+        """lab's `split` as messages name it: in `lab.eval`, the split evaluated."""
+        return self.evaluation.split if self.evaluation else split
+
+    def another_split(self, training: str) -> str:
+        """Advice for a split that cannot be used as it is: `training` (how to give lab's split
+        other rows) when training; in `lab.eval`, to evaluate another split."""
+        return self.evaluation.advice if self.evaluation else training
 
     def where(self, split: str, row: int, column: str | None = None) -> str:
         """Row `row` (0-based, in the dataset `check_split` gets) as its user finds it, e.g.
@@ -241,7 +271,7 @@ class DataModule(L.LightningDataModule):
 
     def empty_split_message(self, name: str) -> str:
         """Why a split has no examples after tokenization (heads may say more)."""
-        return f"the {name} split has no examples after tokenization"
+        return f"the {self.split_name(name)} split has no examples after tokenization"
 
     def train_dataloader(self) -> DataLoader:
         if self.train_plan is not None:

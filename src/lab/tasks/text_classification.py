@@ -191,8 +191,11 @@ class TextClassificationDataModule(DataModule):
             raise DataError(
                 f"{self.where(name, row, self.label_column)}: label -1 marks a hidden label "
                 f"(unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
-                f"scored; map lab's {name} split to a labeled one (data.splits.{name}=...) or "
-                "null to carve it from train"
+                "scored; "
+                + self.another_split(
+                    f"map lab's {name} split to a labeled one (data.splits.{name}=...) or "
+                    "null to carve it from train"
+                )
             )
         elif not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
             raise DataError(

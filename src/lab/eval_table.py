@@ -1,0 +1,68 @@
+"""The table `python -m lab.eval` prints: the evaluation's metrics, next to those recorded
+at train time for the same split, and why the two may differ (the run's trainer limited that
+pass: `trainer.limit_test_batches`, `trainer.limit_val_batches`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lab.run_dir.runs import TrainedRun
+
+
+def print_metrics(
+    metrics: dict[str, float],
+    recorded: dict[str, float],
+    compare: bool,
+    target: Path,
+    note: str = "",
+) -> None:
+    """A table of the evaluation's metrics, next to `recorded` (the train-time metrics of the
+    evaluated split, named as the evaluation names them) when `compare`; `note` (why the two
+    may differ, `limited_pass_note`) is printed under it, its column header marked `*`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Evaluation")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if compare:
+        table.add_column("at train time*" if note else "at train time", justify="right")
+    for name in sorted(metrics):
+        row = [name, f"{metrics[name]:.6g}"]
+        if compare:
+            row.append(f"{recorded[name]:.6g}" if name in recorded else "")
+        table.add_row(*row)
+    console.print(table)
+    if compare and note:
+        console.print(f"* {note}", highlight=False, markup=False)
+    console.print(f"Metrics written to [bold]{target}[/bold]")
+
+
+def limited_pass_note(run: TrainedRun, split: str | None, rows: int | None) -> str:
+    """Why the metrics recorded for the run's `split` may differ from an evaluation of the whole
+    split (`rows` rows): the run's trainer limited that pass (`trainer.limit_test_batches=1`
+    tests one batch); "" when it did not. lab.eval always evaluates the whole split."""
+    key = {"test": "limit_test_batches", "validation": "limit_val_batches"}.get(split or "")
+    value = run.config.trainer.get(key) if key else None
+    # Lightning reads an int as a number of batches and a float as a share of them (1.0: all).
+    if value is None or isinstance(value, bool) or (isinstance(value, float) and value >= 1):
+        return ""
+    seen = f"{value * 100:g}% of its batches" if isinstance(value, float) else f"{value} batch"
+    seen += "" if isinstance(value, float) or value == 1 else "es"
+    pass_name = "test" if split == "test" else "validation"
+    whole = f"the whole split ({rows} rows)" if rows is not None else "the whole split"
+    return (
+        f"at train time trainer.{key}={value} limited the {pass_name} pass to at most {seen}; "
+        f"this evaluation saw {whole}, so the two can differ"
+    )
+
+
+def recorded_for(run: TrainedRun, split: str | None) -> dict[str, float]:
+    """The metrics recorded at train time for the run's `split`, named as `lab.eval` names
+    them (`val/acc` as `test/acc`): only test and validation have final metrics ({} else)."""
+    prefix = {"test": "test/", "validation": "val/"}.get(split or "")
+    if prefix is None:
+        return {}
+    recorded = run.recorded_metrics.items()
+    return {f"test/{k[len(prefix) :]}": v for k, v in recorded if k.startswith(prefix)}

@@ -1,0 +1,150 @@
+"""`lab.eval` says why its numbers may differ from the run's, and what to do with data it
+cannot evaluate: a train-time test or validation pass cut short by the run's trainer
+(`trainer.limit_test_batches`), a split without labels (IMDB's `unsupervised`), and new data
+of another chat format than the run's (`data.format`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from lab.config import compose_train_config
+from lab.errors import DataError, LabError
+from lab.eval_table import limited_pass_note
+from lab.run_dir.runs import TrainedRun
+
+from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN
+
+LABELS = {"negative": "0", "positive": "1"}
+
+
+def _int_labels(source: Path, target: Path) -> None:
+    """The sentiment fixture's rows with integer labels, as IMDB stores them."""
+    with source.open() as handle:
+        rows = [(r["review"], LABELS[r["sentiment"]]) for r in csv.DictReader(handle)]
+    _write(target, rows)
+
+
+def _write(target: Path, rows: list[tuple[str, str]]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "sentiment"])
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def limited_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny classifier on an IMDB-like Hub folder (train, validation, test and an unlabeled
+    `unsupervised` split, labels -1), whose test and validation passes saw one batch of 4."""
+    from lab.train import run
+
+    root = tmp_path_factory.mktemp("limited")
+    data = root / "imdb_like" / "data"
+    for split in ("train", "validation", "test"):
+        _int_labels(SENTIMENT / f"{split}.csv", data / f"{split}-00000-of-00001.csv")
+    unlabeled = [("an unlabeled review of a film", "-1"), ("another one", "-1")]
+    _write(data / "unsupervised-00000-of-00001.csv", unlabeled)
+    overrides = [
+        *TINY_FIXTURE_RUN,
+        f"data.path={data.parent}",
+        "trainer.max_epochs=1",
+        "data.eval_batch_size=4",
+        "+trainer.limit_test_batches=1",
+        "+trainer.limit_val_batches=1",
+    ]
+    run(compose_train_config(overrides, output_dir=root / "run"))
+    return root / "run"
+
+
+@pytest.mark.slow
+def test_eval_notes_that_the_runs_test_and_validation_passes_were_limited(
+    limited_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole split is evaluated (12 rows, not the 4 the run's one batch saw), and the
+    table says why its numbers differ from those recorded at train time."""
+    from lab.eval import main
+
+    for split, key in (("test", "limit_test_batches"), ("validation", "limit_val_batches")):
+        output = limited_run / "eval-notes" / f"{split}.json"
+        assert main([f"run={limited_run}", f"split={split}", f"output={output}"]) == 0
+        assert json.loads(output.read_text())["data"]["rows"] == 12
+        printed = " ".join(capsys.readouterr().out.split())  # rich wraps at the console width
+        assert "at train time*" in printed
+        pass_name = "test" if split == "test" else "validation"
+        assert (
+            f"* at train time trainer.{key}=1 limited the {pass_name} pass to at most 1 batch; "
+            "this evaluation saw the whole split (12 rows), so the two can differ"
+        ) in printed
+
+
+def test_the_note_reads_the_limit_as_lightning_does(tmp_path: Path) -> None:
+    """An int is a number of batches, a float a share of them; 1.0 or none limits nothing,
+    and other splits (train) have no recorded metrics to compare with."""
+
+    def note(limits: dict[str, object], split: str = "test") -> str:
+        config = OmegaConf.create({"trainer": limits})
+        return limited_pass_note(TrainedRun(tmp_path, config, {}), split, 30)
+
+    assert note({}) == ""
+    assert note({"limit_test_batches": 1.0}) == ""
+    assert note({"limit_test_batches": None}) == ""
+    assert note({"limit_test_batches": 2}, "train") == ""
+    assert note({"limit_val_batches": 2}) == ""  # limits validation, not the test pass
+    assert "to at most 2 batches;" in note({"limit_test_batches": 2})
+    assert "limit_val_batches=0.25 limited the validation pass to at most 25% of its batches" in (
+        note({"limit_val_batches": 0.25}, "validation")
+    )
+    assert note({"limit_test_batches": 1}).endswith(
+        "the whole split (30 rows), so the two can differ"
+    )
+
+
+@pytest.mark.slow
+def test_eval_of_an_unlabeled_split_advises_evaluating_another(limited_run: Path) -> None:
+    """IMDB's `unsupervised` split (every label -1): lab.eval's advice is another split, named
+    among those present, not training's data.splits mapping."""
+    from lab.eval import main
+
+    data = limited_run.parent / "imdb_like" / "data"
+    with pytest.raises(LabError) as refused:
+        main([f"run={limited_run}", "split=unsupervised"])
+    message = str(refused.value)
+    assert message == (
+        f"{data / 'unsupervised-00000-of-00001.csv'}:2 column 'sentiment': label -1 marks a "
+        "hidden label (unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
+        "scored; the unsupervised split cannot be evaluated as it is: choose another with "
+        "split=<name>; splits present: train, validation, test (the run's, as training read "
+        "them); unsupervised (more of the source's, evaluated whole)"
+    )
+    assert "data.splits" not in message
+
+
+def test_eval_on_other_chat_data_names_the_split_read_and_the_format_that_fits(
+    tmp_path: Path,
+) -> None:
+    """A run configured for `messages` rows, evaluated on a folder of prompt/completion files:
+    the refusal names the split evaluated (test, not the data module's train) and the
+    data.format its columns fit. Refused while the data is read, before any model is built."""
+    from lab.eval import _build_parts, evaluation_config
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    test = folder / "test.jsonl"
+    test.write_text((FIXTURES / "sft" / "prompt_completion.jsonl").read_text())
+    (folder / "train.jsonl").write_text(test.read_text())
+    overrides = ["model=tiny_llama", "data=chat", f"data.path={FIXTURES / 'sft_task'}"]
+    config = compose_train_config([*overrides, "data.format=messages"], output_dir=tmp_path / "r")
+    trained = TrainedRun(tmp_path / "r", config, {})  # no export: the config's tokenizer
+    cfg = evaluation_config(trained, [f"data.path={folder}"], None)
+    with pytest.raises(DataError) as refused:
+        _build_parts(trained, cfg)
+    assert str(refused.value) == (
+        f"{test}: column 'messages' (data.format=messages) is not in the test split; columns "
+        "present: prompt, completion; these columns fit data.format=prompt_completion "
+        "(data.format=auto detects it)"
+    )
