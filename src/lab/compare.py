@@ -6,7 +6,10 @@
 Rows are configurations: runs whose resolved configs differ only in the seed (and in their
 paths) are one row, their metrics given as mean and sample standard deviation over the seeds.
 Columns are the config keys that differ between rows, the number of seeds, and every final
-metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed.
+metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed:
+where one row per configuration is wider than the console (80 columns in a pipe, or
+`COLUMNS`), the table is printed transposed, one column per configuration (named by its run
+folder below the folder all runs share), in as many parts as the width needs.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -106,26 +111,95 @@ def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> N
 
 
 def print_table(differing: list[str], rows: list[dict[str, Any]], console: Console) -> None:
-    """The comparison as a rich table: val/test metrics as mean ± std."""
+    """The comparison as a rich table: val/test metrics as mean ± std.
+
+    One row per configuration where that fits the console's width (a pipe's: 80 columns, or
+    `COLUMNS`); else transposed, one row per key and metric and one column per configuration
+    (named by its run folder, shortened to what tells the runs apart), the configurations
+    folded into as many tables as the width needs: no value is cut short."""
     names = sorted({m for row in rows for m in row["metrics"] if m.startswith(("val/", "test/"))})
-    table = Table(title=f"{sum(len(r['runs']) for r in rows)} runs, {len(rows)} configurations")
-    for column in [*differing, "seeds", *names]:
-        table.add_column(column, justify="right")
+    title = f"{sum(len(r['runs']) for r in rows)} runs, {len(rows)} configurations"
+    header = [*differing, "seeds", *names]
+    lines = [_cells(row, differing, names) for row in rows]
+    widths = [
+        max(cell_len(c) for c in [h, *(line[i] for line in lines)]) for i, h in enumerate(header)
+    ]
+    if _table_width(widths) <= console.width:
+        table = Table(title=title)
+        for column in header:
+            table.add_column(column, justify="right")
+        for line in lines:
+            table.add_row(*line)
+        console.print(table)
+        return
+    root, labels = run_labels(rows)
+    key_width = max(cell_len(h) for h in header)
+    column_widths = [_column_width(label, line) for label, line in zip(labels, lines, strict=True)]
+    chunks: list[list[int]] = [[]]
+    for index, width in enumerate(column_widths):
+        taken = [key_width, *(column_widths[i] for i in chunks[-1]), width]
+        if chunks[-1] and _table_width(taken) > console.width:
+            chunks.append([])
+        chunks[-1].append(index)
+    for number, chunk in enumerate(chunks):
+        part = f" ({number + 1}/{len(chunks)})" if len(chunks) > 1 else ""
+        table = Table(title=title + part)
+        table.add_column("key / metric", overflow="fold")
+        for index in chunk:
+            table.add_column(labels[index], justify="right", overflow="fold")
+        for position, key in enumerate(header):
+            table.add_row(key, *(lines[index][position] for index in chunk))
+        console.print(table)
+    # One line however long (the terminal wraps it; a pipe keeps it whole, to copy).
+    console.print(f"Run folders under {root}", soft_wrap=True, highlight=False, markup=False)
+
+
+_STATS_WIDTH = len("0.0000 ± 0.0000")
+
+
+def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[str]:
+    """One configuration's cells: its differing keys' values, its number of seeds, and each
+    metric as mean ± std (the mean alone for one seed)."""
+    cells = [str(row[k]) for k in differing] + [str(len(row["runs"]))]
+    for name in names:
+        stats = row["metrics"].get(name)
+        if stats is None:
+            cells.append("")
+        elif stats["n"] > 1:
+            cells.append(f"{stats['mean']:.4f} ± {stats['std']:.4f}")
+        else:
+            cells.append(f"{stats['mean']:.4f}")
+    return cells
+
+
+def _column_width(label: str, cells: list[str]) -> int:
+    return max(cell_len(c) for c in [label, *cells])
+
+
+def _table_width(widths: list[int]) -> int:
+    """A rich table's width for columns of these contents: one space of padding on each side
+    of a cell, and a border before every column and after the last."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """(the folder every run lies under, each configuration's name): its runs' folders below
+    that root (`3`, `0,4`), or where those are long its first and `+N` for the other seeds'
+    (`10-00-00_123-ab/0 +2`)."""
+    paths = [Path(path) for row in rows for path in row["runs"]]
+    root = Path(os.path.commonpath(paths)) if len(paths) > 1 else paths[0].parent
+    labels = []
     for row in rows:
-        cells = [str(row[k]) for k in differing] + [str(len(row["runs"]))]
-        for name in names:
-            stats = row["metrics"].get(name)
-            cells.append(
-                ""
-                if stats is None
-                else (
-                    f"{stats['mean']:.4f} ± {stats['std']:.4f}"
-                    if stats["n"] > 1
-                    else f"{stats['mean']:.4f}"
-                )
-            )
-        table.add_row(*cells)
-    console.print(table)
+        names = [_below(Path(run), root) for run in row["runs"]]
+        together = ",".join(names)
+        # no wider than a "mean ± std" cell, so the name does not widen its column
+        short = len(names) == 1 or cell_len(together) <= _STATS_WIDTH
+        labels.append(together if short else f"{names[0]} +{len(names) - 1}")
+    return str(root), labels
+
+
+def _below(run: Path, root: Path) -> str:
+    return str(run.relative_to(root)) if run != root else run.name
 
 
 def main(argv: list[str] | None = None) -> int:
