@@ -236,7 +236,7 @@ def test_predict_exits_2_when_no_row_succeeded(
     from lab.config.cli import run_tool
 
     monkeypatch.setattr(
-        lab.predict, "open_predictor", lambda run, model=None, device=None: (run, None, Echo())
+        lab.predict, "open_predictor", lambda run, model=None, device=None, **_: (run, None, Echo())
     )
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": "a"}\n{"text": "b"}\n')

@@ -2,6 +2,7 @@
 
     python -m lab.predict run=<run dir> input=reviews.csv output=predictions.jsonl
     python -m lab.predict run=<run dir> input=prompts.txt output=out.csv batch_size=64
+    python -m lab.predict run=<run dir> input=reviews.csv output=out.jsonl columns.text=review
 
 The input is streamed (`.jsonl`, `.csv`, `.tsv`, `.txt`, `.parquet`) and results are written
 as they come, so files larger than memory work. Each output row holds the input row's `line`
@@ -12,6 +13,10 @@ result: `label` and `probabilities` (classification), `labels` (multi-label), `s
 row (missing or empty field, unparsable line) gets an `error` entry naming `<file>:<line>` and
 the rest go on; the summary says how many failed and shows the first. When no row could be
 predicted the exit status is 2 (the output still holds every row's error).
+
+`columns.<field>=<column>` reads one of the head's fields from another column of the file
+(`lab.inference.options`); `max_new_tokens=N` sets how many tokens a generating head (language
+models, seq2seq) writes per row, instead of the run's own length.
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from lab.config.cli import parse_options, run_tool
+from lab.inference.options import (
+    COLUMNS,
+    check_columns,
+    map_columns,
+    parse_columns,
+    positive_int,
+)
 from lab.inference.predictors import Predictor, open_predictor, predict_rows
 from lab.inference.rows import (
     RowError,
@@ -41,8 +53,15 @@ OPTIONS = {
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
     "model": "pytorch (the run's model/, default), onnx or onnx-int8 (the run's ONNX export, "
     "run by onnxruntime on CPU), or a folder holding model.onnx",
+    "max_new_tokens": "tokens generated per row, for a generating head (default: the run's "
+    "task.module.max_new_tokens; SFT and DPO runs 128 without one)",
+    "columns.<field>": "read the head's input <field> from another column of the file, e.g. "
+    "columns.text=review (one per field)",
 }
-USAGE = "python -m lab.predict run=<run dir> input=<file> output=<file> [batch_size=32]"
+USAGE = (
+    "python -m lab.predict run=<run dir> input=<file> output=<file> [batch_size=32] "
+    "[columns.<field>=<column>]"
+)
 
 
 class Tally:
@@ -61,16 +80,27 @@ class Tally:
             self.first_error = self.first_error or str(result["error"])
 
 
-def predict_file(predictor: Predictor, source: Path, target: Path, batch_size: int = 32) -> Tally:
-    """Predict every row of `source` into `target`; say how many rows and errors there were."""
+def predict_file(
+    predictor: Predictor,
+    source: Path,
+    target: Path,
+    batch_size: int = 32,
+    columns: dict[str, str] | None = None,
+) -> Tally:
+    """Predict every row of `source` into `target`; say how many rows and errors there were.
+
+    `columns` maps input fields of the head to the file's columns (`columns.<field>=`)."""
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
     fields = ["line", "id", *predictor.outputs, "error"]
     tally = Tally()
-    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    with RowWriter(target, fields) as writer, Progress(*columns) as progress:
+    shown = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    with RowWriter(target, fields) as writer, Progress(*shown) as progress:
         task = progress.add_task("Predicting", total=count_rows(source))
-        for batch in _batches(read_rows(source, predictor.fields[0]), batch_size):
+        rows = read_rows(source, predictor.fields[0])
+        if columns:
+            rows = ((n, map_columns(r, columns) if isinstance(r, dict) else r) for n, r in rows)
+        for batch in _batches(rows, batch_size):
             good = [(n, row) for n, row in batch if not isinstance(row, RowError)]
             predicted = predict_rows(predictor, [row for _, row in good])
             results = dict(zip([n for n, _ in good], predicted, strict=True))
@@ -99,18 +129,29 @@ def main(argv: list[str]) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from lab.errors import DataError, LabError
+    from lab.errors import DataError
     from lab.training.console import tame_library_output
 
-    values, _ = parse_options(argv, OPTIONS, required=("run", "input", "output"), usage=USAGE)
-    batch_size = int(values.get("batch_size", 32))
-    if batch_size < 1:
-        raise LabError(f"batch_size must be at least 1, got {batch_size}")
+    values, overrides = parse_options(
+        argv, OPTIONS, required=("run", "input", "output"), passthrough=(COLUMNS,), usage=USAGE
+    )
+    batch_size = positive_int(values, "batch_size", 32) or 32
+    max_new_tokens = positive_int(values, "max_new_tokens")
+    columns = parse_columns(overrides)
     source = open_input(values["input"])
+    if columns and source.suffix.lower() == ".txt":
+        raise DataError(
+            f"{source} is plain text (each line is one text, no columns to map): drop "
+            + " ".join(f"{COLUMNS}.{field}={column}" for field, column in columns.items())
+        )
     target = check_output(Path(values["output"]))
     tame_library_output()
-    _, _, predictor = open_predictor(values["run"], values.get("model"), values.get("device"))
-    tally = predict_file(predictor, source, target, batch_size)
+    run, _, predictor = open_predictor(
+        values["run"], values.get("model"), values.get("device"), max_new_tokens=max_new_tokens
+    )
+    if columns:  # the head's fields come from the run's config, known once it is built
+        check_columns(columns, predictor.accepted_fields, run.head)
+    tally = predict_file(predictor, source, target, batch_size, columns)
     if tally.rows == tally.errors:  # nothing predicted: a user error, whatever the cause
         raise DataError(
             f"no row of {source} could be predicted: {tally.errors} of {tally.rows} rows "

@@ -6,8 +6,9 @@
 Routes:
 - `POST /predict`: one input (`{"text": "..."}`; the fields are the head's, e.g. the run's
   text column, see `/docs`) or a batch (`{"inputs": [{...}, {...}]}`); returns the same
-  result fields as `lab.predict` (one object, or `{"predictions": [...]}`).
-- `GET /health`: status, run directory, head.
+  result fields as `lab.predict` (one object, or `{"predictions": [...]}`). An input may
+  carry an `id` (a string or an integer), echoed in its result, as `lab.predict` does.
+- `GET /health`: status, the input fields a request may give, the result fields.
 - `POST /v1/chat/completions`, `GET /v1/models`: for a decoder with a chat template (task=sft,
   task=dpo runs), the OpenAI chat API, streaming or not (`lab.inference.chat_api`).
 - `GET /docs` (and `/openapi.json`): the OpenAPI page, with the request schema.
@@ -30,6 +31,7 @@ from typing import Annotated, Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
+from lab.inference.options import positive_int
 from lab.inference.predictors import Predictor, open_predictor, predict_rows
 
 OPTIONS = {
@@ -42,10 +44,14 @@ OPTIONS = {
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
     "model": "pytorch (the run's model/, default), onnx or onnx-int8 (the run's ONNX export, "
     "run by onnxruntime on CPU), or a folder holding model.onnx",
+    "max_new_tokens": "tokens generated per /predict input, and per chat answer without "
+    "max_tokens, for a generating head (default: the run's task.module.max_new_tokens; SFT "
+    "and DPO runs 128 without one)",
 }
 USAGE = "python -m lab.serve run=<run dir> [host=127.0.0.1] [port=8000] [max_batch_size=32]"
 MAX_REQUEST_BYTES = 1 << 20
 EXCERPT = 80  # characters of an input quoted back in an error
+ECHOED = "id"  # an input's own key, copied to its result
 MAX_ERRORS = 20  # validation errors listed in one 422 body
 DRAIN_BYTES = 64 << 20  # of a refused body, read and dropped so the client gets the 413
 
@@ -88,16 +94,28 @@ def create_app(
     )
     chat = Annotated[list[ChatMessage], Field(min_length=1)]  # type: ignore[valid-type]
 
+    # A field with an alternative (NER's `text` or pre-split tokens) is optional here: the
+    # predictor's `check` asks for exactly one of the two, answered by a 422 below.
+    either = (
+        (predictor.fields[0], predictor.alternative_field) if predictor.alternative_field else ()
+    )
+
     def field_type(name: str) -> Any:
         # A list or chat field also takes its JSON string form (a CSV cell in `lab.predict`).
         kind: Any = text
-        if name in predictor.list_fields:
+        if name in predictor.list_fields or name == predictor.alternative_field:
             kind = texts | text
         elif name in predictor.message_fields:
             kind = chat | text
-        return (kind | None, None) if name in predictor.optional_fields else (kind, ...)
+        optional = name in predictor.optional_fields or name in either
+        return (kind | None, None) if optional else (kind, ...)
 
-    item_fields: Any = {name: field_type(name) for name in predictor.fields}
+    item_fields: Any = {name: field_type(name) for name in predictor.accepted_fields}
+    if ECHOED not in item_fields:  # passed through to the result, as `lab.predict` does
+        item_fields[ECHOED] = (
+            Annotated[str, StringConstraints(max_length=max_text_length)] | int | None,
+            None,
+        )
     Item = create_model(
         "PredictInput", __config__=ConfigDict(extra="forbid", strict=True), **item_fields
     )
@@ -127,7 +145,7 @@ def create_app(
     def health() -> dict[str, Any]:
         return {
             "status": "ok",
-            "fields": list(predictor.fields),
+            "fields": list(predictor.accepted_fields),
             "outputs": list(predictor.outputs),
         }
 
@@ -143,6 +161,7 @@ def create_app(
         batch = isinstance(request, Batch)
         items = request.inputs if batch else [request]  # type: ignore[union-attr]
         rows = [item.model_dump() for item in items]
+        ids = [row.pop(ECHOED, None) for row in rows] if ECHOED not in predictor.fields else []
         # What the head itself refuses (a chat with an unknown role, neither field given) is
         # bad input too: 422 naming the row, as for a wrong type, not a 200 with an error.
         problems = [
@@ -153,6 +172,9 @@ def create_app(
         if problems:
             return JSONResponse(status_code=422, content={"detail": problems[:MAX_ERRORS]})
         results = run_rows(rows)
+        for index, id_ in enumerate(ids):
+            if id_ is not None:
+                results[index] = {ECHOED: id_, **results[index]}
         return {"predictions": results} if batch else results[0]
 
     return app
@@ -301,11 +323,12 @@ def main(argv: list[str]) -> int:
         ) from err
     if max_batch_size < 1 or max_text_length < 1 or max_request_bytes < 1:
         raise LabError("max_batch_size, max_text_length and max_request_bytes must be at least 1")
+    max_new_tokens = positive_int(values, "max_new_tokens")
     tame_library_output()
     host = values.get("host", "127.0.0.1")
     listening = bind(host, port)  # before the model loads: a busy port costs nothing
     run, model_dir, predictor = open_predictor(
-        values["run"], values.get("model"), values.get("device")
+        values["run"], values.get("model"), values.get("device"), max_new_tokens=max_new_tokens
     )
     app = create_app(
         predictor,

@@ -13,6 +13,7 @@ or `lab/tasks/<head>/predictor.py`). This module holds only what every head shar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,9 @@ class Predictor:
     optional_fields: tuple[str, ...] = ()
     #: fields of `fields` that hold a chat: a list of `{role, content}` (or its JSON string)
     message_fields: tuple[str, ...] = ()
+    #: a field a row may give in place of `fields[0]` (exactly one of the two): a list of
+    #: strings (or its JSON array in a string, a CSV cell), e.g. NER's pre-split words
+    alternative_field: str | None = None
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         self.model = model
@@ -48,9 +52,37 @@ class Predictor:
         self.cfg = cfg
         self.max_length = int(cfg.data.get("max_length") or tokenizer.model_max_length or 512)
 
+    @property
+    def accepted_fields(self) -> tuple[str, ...]:
+        """Every input field a row may give: `fields`, then `alternative_field` (what
+        `lab.serve`'s schema and `/health` list, and `lab.predict`'s `columns.` may map)."""
+        extra = self.alternative_field
+        return (*self.fields, extra) if extra and extra not in self.fields else self.fields
+
     def check(self, row: dict[str, Any]) -> str | None:
-        """Why `row` cannot be predicted (missing/empty field, wrong type), or None."""
-        for field in self.fields:
+        """Why `row` cannot be predicted (missing/empty field, wrong type), or None.
+
+        With an `alternative_field`, exactly one of it and `fields[0]` must be given (not
+        None, nor an empty CSV cell); a JSON array in it (a CSV cell) is put back as its list."""
+        fields = self.fields
+        alternative = self.alternative_field
+        if alternative and alternative not in fields:
+            first = fields[0]
+            given = [field for field in (first, alternative) if row.get(field) not in (None, "")]
+            if len(given) == 2:
+                return f"give either '{first}' or '{alternative}', not both"
+            if not given:
+                return (
+                    f"missing field '{first}' or '{alternative}' "
+                    f"(fields present: {present_fields(row)})"
+                )
+            if given == [alternative]:
+                words = _string_list(row[alternative])
+                if words is None:
+                    return f"field '{alternative}' must be a non-empty list of strings"
+                row[alternative] = words
+                fields = fields[1:]
+        for field in fields:
             if field not in row:
                 return f"missing field '{field}' (fields present: {present_fields(row)})"
             value = row[field]
@@ -73,7 +105,8 @@ class Predictor:
 class Generator(Predictor):
     """Shared by the generating heads: tokenize a batch, `generate` (greedy or beam search).
 
-    Subclasses set `max_new_tokens` and `num_beams` from the run's config and decode.
+    Subclasses set `max_new_tokens` and `num_beams` from the run's config and decode;
+    `max_new_tokens=` of `lab.predict` / `lab.serve` replaces the former (`predictor_for`).
     """
 
     outputs = ("generated_text",)
@@ -96,7 +129,9 @@ class Generator(Predictor):
         return inputs, output
 
 
-def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) -> Predictor:
+def predictor_for(
+    run: Any, device: str | None = None, model_dir: Any = None, max_new_tokens: int | None = None
+) -> Predictor:
     """The predictor of a `lab.run_dir.runs.TrainedRun`, its exported model loaded on `device`.
 
     The head's `task.predictor` partial is instantiated before the model loads, so a run
@@ -104,6 +139,8 @@ def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) ->
     `model_dir` loads another export of the run than its `model/`: a folder holding
     `model.onnx` (`python -m lab.export form=onnx|onnx-int8`) gives the head's own predictor
     an `lab.inference.onnx_runtime.OnnxModel`, run by onnxruntime on the CPU.
+    `max_new_tokens` replaces the run's generation length (a `Generator` only: any other
+    head is refused before the model loads).
     """
     from hydra.utils import instantiate
 
@@ -120,6 +157,12 @@ def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) ->
         make = instantiate(spec)
     except Exception as err:  # a moved or misspelt _target_
         raise LabError(f"task.predictor of {run.directory} cannot be built: {err}") from err
+    if max_new_tokens is not None and not _generates(make):
+        raise LabError(
+            f"max_new_tokens={max_new_tokens}: this run's head ({run.head}, predictor "
+            f"{getattr(make, 'func', make).__name__}) does not generate text; the option is for "
+            "language model (causal_lm, sft, dpo) and seq2seq runs"
+        )
     if model_dir is not None and is_onnx_export(model_dir):
         if device not in (None, "cpu"):
             raise LabError(
@@ -133,7 +176,15 @@ def predictor_for(run: Any, device: str | None = None, model_dir: Any = None) ->
     predictor = make(model=model, tokenizer=tokenizer, cfg=run.config)
     if not isinstance(predictor, Predictor):
         raise LabError(f"task.predictor {spec.get('_target_')} is not a lab Predictor")
+    if max_new_tokens is not None and isinstance(predictor, Generator):
+        predictor.max_new_tokens = max_new_tokens
     return predictor
+
+
+def _generates(make: Any) -> bool:
+    """Whether the predictor `make` builds (the `task.predictor` partial) is a `Generator`."""
+    target = getattr(make, "func", make)
+    return isinstance(target, type) and issubclass(target, Generator)
 
 
 def check_device(device: str | None) -> None:
@@ -156,24 +207,41 @@ def check_device(device: str | None) -> None:
 
 
 def open_predictor(
-    run_option: str, model: str | None = None, device: str | None = None
+    run_option: str,
+    model: str | None = None,
+    device: str | None = None,
+    *,
+    max_new_tokens: int | None = None,
 ) -> tuple[Any, Any, Predictor]:
-    """`run=`, `model=` and `device=` of `lab.predict` / `lab.serve`: the run, the ONNX export
-    chosen (a folder, or None for the PyTorch model) and the predictor that runs it.
-    `run=` may name the run directory or one of its exports (`<run>/onnx-int8`)."""
+    """`run=`, `model=`, `device=` and `max_new_tokens=` of `lab.predict` / `lab.serve`: the
+    run, the ONNX export chosen (a folder, or None for the PyTorch model) and the predictor
+    that runs it. `run=` may name the run directory or one of its exports
+    (`<run>/onnx-int8`)."""
     from lab.inference.onnx_runtime.model import model_choice, split_export
     from lab.run_dir.runs import open_run
 
     run_dir, export = split_export(run_option)
     run = open_run(run_dir)
     model_dir = model_choice(run, model, export)
-    return run, model_dir, predictor_for(run, device, model_dir)
+    return run, model_dir, predictor_for(run, device, model_dir, max_new_tokens)
 
 
 def present_fields(row: dict[str, Any]) -> str:
     """The fields `row` gives a value, for a message about a missing one (a request to
     `lab.serve` holds every optional field, as None when it was left out)."""
     return ", ".join(field for field, value in row.items() if value is not None) or "none"
+
+
+def _string_list(value: Any) -> list[str] | None:
+    """`value` as a non-empty list of strings (a JSON array in a string parsed), or None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return value
+    return None
 
 
 def predict_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,12 +1,15 @@
 """Stream prediction inputs and outputs row by row (never the whole file in memory).
 
 Inputs: `.jsonl` (one JSON object per line; blank lines skipped), `.csv` / `.tsv` (a header
-row), `.txt` (one text per line, as the predictor's first field), `.parquet` (a batch of rows
-at a time, numbered from 1 where the text formats give lines). Outputs: `.jsonl` (one object
-per input row) or `.csv` (nested values written as JSON). Every row comes with its line in the
-input, the line a text editor shows (a CSV header is line 1; a record with quoted line breaks
-is named by its first line), as training data errors name rows. A row that cannot be read
-becomes an error entry that names it; reading goes on.
+row), `.txt` (one text per line, as the predictor's first field; blank lines skipped),
+`.parquet` (a batch of rows at a time, numbered from 1 where the text formats give lines).
+Outputs: `.jsonl` (one object per input row) or `.csv` (nested values written as JSON). Every
+row comes with its line in the input, the line a text editor shows (a CSV header is line 1; a
+record with quoted line breaks is named by its first line), as training data errors name rows.
+A row that cannot be read becomes an error entry that names it; reading goes on. Text files
+must be UTF-8, as training requires: a line with another byte is such an error row, naming the
+byte and its column (a CSV header with one refuses the whole file: no row's fields could be
+trusted).
 """
 
 from __future__ import annotations
@@ -80,39 +83,106 @@ def read_rows(
                 number += 1
                 yield number, row
         return
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        if suffix == ".txt":
-            for number, line in enumerate(handle, start=1):
-                yield number, {text_field: line.rstrip("\r\n")}
-        elif suffix == ".jsonl":
+    with _open_text(path) as handle:
+        if suffix in (".txt", ".jsonl"):
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
-                    continue  # as the training loader does
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield number, RowError(f"not valid JSON ({err.msg}, column {err.colno})")
-                    continue
-                if isinstance(value, dict):
-                    yield number, value
+                    continue  # a blank line is no row (as the training loader reads JSON Lines)
+                problem = bad_byte(line)
+                if problem:
+                    yield number, RowError(utf8_message(problem))
+                elif suffix == ".txt":
+                    yield number, {text_field: line.rstrip("\r\n")}
                 else:
-                    yield number, RowError(f"a JSON {type(value).__name__}, not an object")
+                    yield number, _json_row(line)
         else:
-            yield from _csv_rows(handle, "\t" if suffix == ".tsv" else ",")
+            yield from _csv_rows(path, handle, "\t" if suffix == ".tsv" else ",")
 
 
-def _csv_rows(handle: IO[str], delimiter: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def _open_text(path: Path) -> IO[str]:
+    # Undecodable bytes become lone surrogates (U+DC80-U+DCFF), which valid UTF-8 never
+    # decodes to: `bad_byte` finds them line by line, so one bad line does not stop the file
+    # and nothing is read whole. Universal line splitting, untranslated (`newline=""`), as
+    # the csv module requires.
+    return path.open(newline="", encoding="utf-8", errors="surrogateescape")
+
+
+def bad_byte(line: str) -> str | None:
+    """The first byte of `line` that was not UTF-8 (read by `_open_text`), with its column
+    (1-based, in characters as an editor counts them), or None."""
+    for column, char in enumerate(line, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return f"byte 0x{ord(char) - 0xDC00:02x} at column {column}"
+    return None
+
+
+def utf8_message(problem: str) -> str:
+    """A row's error for a non-UTF-8 byte (`bad_byte`), with what to do about it."""
+    return f"not valid UTF-8 ({problem}); re-encode the file as UTF-8"
+
+
+def _json_row(line: str) -> dict[str, Any] | RowError:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as err:
+        return RowError(f"not valid JSON ({err.msg}, column {err.colno})")
+    if isinstance(value, dict):
+        return value
+    return RowError(f"a JSON {type(value).__name__}, not an object")
+
+
+class _CheckedLines:
+    """The lines of a text handle, counted, with the first bad byte of each (`bad_byte`)
+    kept by line number: a CSV record may span lines."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.number = 0
+        self.bad: dict[int, str] = {}
+
+    def __iter__(self) -> _CheckedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.handle)
+        self.number += 1
+        problem = bad_byte(line)
+        if problem:
+            self.bad[self.number] = problem
+        return line
+
+    def problem(self, first: int, last: int) -> str | None:
+        """The first bad byte on lines `first`..`last` (its line named when not `first`);
+        forgets those lines, so memory stays bounded by a record."""
+        found = None
+        for number in range(first, last + 1):
+            problem = self.bad.pop(number, None)
+            if problem and found is None:
+                where = "" if number == first else f"line {number}, "
+                found = problem.replace("at column", f"at {where}column", 1)
+        return found
+
+
+def _csv_rows(
+    path: Path, handle: IO[str], delimiter: str
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """(first line, row) of each CSV record; the header and blank lines skipped (as training
     reads CSV), a record with fewer cells than the header padded with None."""
-    reader = csv.reader(handle, delimiter=delimiter)
+    lines = _CheckedLines(handle)
+    reader = csv.reader(lines, delimiter=delimiter)
     header: list[str] | None = None
     previous = 0
     try:
         for record in reader:
             start, previous = previous + 1, reader.line_num
+            problem = lines.problem(start, previous)
             if is_blank_record(record):
                 continue
-            if header is None:
+            if problem and header is None:
+                raise DataError(f"{path}:{start}: the header is {utf8_message(problem)}")
+            if problem:
+                yield start, RowError(utf8_message(problem))
+            elif header is None:
                 header = record
             elif len(record) > len(header):
                 yield start, RowError(f"{len(record)} cells but the header has {len(header)}")
@@ -127,16 +197,14 @@ def count_rows(path: Path) -> int:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return int(_parquet(path).metadata.num_rows)
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+    with _open_text(path) as handle:
         if suffix in (".csv", ".tsv"):
             reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
             try:
                 return max(sum(1 for r in reader if not is_blank_record(r)) - 1, 0)
             except csv.Error:
                 return 0
-        if suffix == ".jsonl":
-            return sum(1 for line in handle if line.strip())
-        return sum(1 for _ in handle)
+        return sum(1 for line in handle if line.strip())  # JSON Lines and text: blanks skipped
 
 
 def check_output(path: Path) -> Path:

@@ -282,8 +282,8 @@ class TokenClassificationPredictor(Predictor):
     "simple" grouping would split a word whose later subwords the model never learned to tag
     ("Ang" + "el" for "Angel").
 
-    A row gives `text` (a string), or the data's tokens column (a list of words, joined with
-    spaces, so spans refer to the joined text).
+    A row gives `text` (a string) or the data's tokens column (a list of words, joined with
+    spaces, so spans refer to the joined text): exactly one of them (`alternative_field`).
     """
 
     outputs = ("entities",)
@@ -293,6 +293,7 @@ class TokenClassificationPredictor(Predictor):
 
         super().__init__(model, tokenizer, cfg)
         self.tokens_field = str(cfg.data.get("tokens_column") or "tokens")
+        self.alternative_field = self.tokens_field
         self.pipeline = pipeline(
             "token-classification",
             model=model,
@@ -301,19 +302,10 @@ class TokenClassificationPredictor(Predictor):
             device=self.device,
         )
 
-    def check(self, row: dict[str, Any]) -> str | None:
-        """A word list is accepted in place of `text` (and joined into it)."""
-        words = row.get(self.tokens_field)
-        if "text" not in row and isinstance(words, list):
-            if not words or not all(isinstance(w, str) for w in words):
-                return f"field '{self.tokens_field}' must be a non-empty list of strings"
-            row["text"] = " ".join(words)
-            return None
-        return super().check(row)
-
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """`entities`: `type`, `text`, character `start` / `end`, `score` for each row."""
-        texts = [row["text"] for row in rows]
+        # `check` let through exactly one of them (an empty CSV cell of `text` is none).
+        texts = [row.get("text") or " ".join(row[self.tokens_field]) for row in rows]
         found = self.pipeline(texts, batch_size=len(texts))
         # The entity text is cut from the input by its span: the pipeline's `word` is
         # decoded from subwords (lowercased by uncased tokenizers, spaces lost).

@@ -102,12 +102,18 @@ def chat_of(row: dict[str, Any]) -> list[Message] | str:
     return chat
 
 
+#: New tokens per answer when the run's config sets none: a DPO run (its module scores pairs
+#: and never generates, so `task.module` has no `max_new_tokens`). SFT's own default.
+DEFAULT_MAX_NEW_TOKENS = 128
+
+
 class ChatPredictor(Generator):
     """The assistant's next turn for a chat (`messages`) or a single `prompt`: `completion`.
 
-    Greedy, at most `task.module.max_new_tokens` new tokens; a prompt longer than the run's
-    `data.max_length` keeps its last tokens (the end holds the question and the generation
-    prompt).
+    Greedy, at most `task.module.max_new_tokens` new tokens (an SFT run's; a DPO run has none
+    and gets `DEFAULT_MAX_NEW_TOKENS`; `max_new_tokens=` of `lab.predict` / `lab.serve` sets
+    either); a prompt longer than the run's `data.max_length` keeps its last tokens (the end
+    holds the question and the generation prompt).
     """
 
     fields = ("prompt", "messages")  # `.txt` inputs: one prompt per line
@@ -117,7 +123,8 @@ class ChatPredictor(Generator):
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
-        self.max_new_tokens = int(cfg.task.module.get("max_new_tokens") or 128)
+        configured = cfg.task.module.get("max_new_tokens")
+        self.max_new_tokens = int(configured or DEFAULT_MAX_NEW_TOKENS)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.chat = bool(getattr(tokenizer, "chat_template", None))

@@ -1,0 +1,281 @@
+"""`lab.predict`'s options beyond the run and its input reading: `max_new_tokens=` (a
+generating head's length, refused for any other head before the model loads), `columns.<field>=`
+(a head's field read from another column), non-UTF-8 lines (an error row naming the byte, the
+other rows predicted) and blank lines of a `.txt` file (no rows, line numbers kept).
+
+No training: a run directory is written as `lab.train` leaves it, with random tiny weights.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from lab.errors import DataError, LabError
+from lab.inference.options import check_columns, map_columns, parse_columns, positive_int
+from lab.inference.predictors import Predictor, open_predictor
+from lab.inference.rows import count_rows, read_rows
+
+from conftest import FIXTURES, SENTIMENT
+
+DPO_RUN = ["model=tiny_llama", "data=preferences", f"data.path={FIXTURES / 'preferences'}"]
+CLASSIFIER_RUN = ["model=tiny_bert", "data=csv", f"data.path={SENTIMENT}"]
+
+
+def write_run(directory: Path, cfg: Any, *, model: bool = True) -> Path:
+    """A run directory as `lab.train` leaves it (config.yaml, record.json, model/), without
+    training: the model has the config's random initial weights."""
+    from hydra.utils import get_class, instantiate
+
+    directory.mkdir(parents=True)
+    (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    (directory / "record.json").write_text(json.dumps({"status": "finished"}))
+    if model:
+        torch.manual_seed(0)
+        network = get_class(str(cfg.task.head)).from_config(instantiate(cfg.model.network.config))
+        network.save_pretrained(directory / "model")
+        instantiate(cfg.model.tokenizer).save_pretrained(directory / "model")
+    return directory
+
+
+class Echo(Predictor):
+    """A stand-in predictor: the base class's row checks, the text it read as its result."""
+
+    fields = ("review",)
+    outputs = ("label",)
+
+    def __init__(self) -> None:  # no model, tokenizer or run config
+        pass
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"label": row["review"]} for row in rows]
+
+
+def _results(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# ---------------------------------------------------------------------------- max_new_tokens
+@pytest.mark.parametrize("text", ["0", "-3", "abc", "1.5", ""])
+def test_positive_int_refuses_anything_but_a_positive_integer(text: str) -> None:
+    with pytest.raises(LabError, match=r"^max_new_tokens must be a positive integer, got "):
+        positive_int({"max_new_tokens": text}, "max_new_tokens")
+    assert positive_int({"max_new_tokens": "16"}, "max_new_tokens") == 16
+    assert positive_int({}, "max_new_tokens") is None
+    assert positive_int({}, "batch_size", 32) == 32
+
+
+def test_predict_refuses_a_bad_max_new_tokens_or_batch_size_in_one_line(tmp_path: Path) -> None:
+    from lab.predict import main
+
+    source = tmp_path / "in.txt"
+    source.write_text("hello\n")
+    common = ["run=x", f"input={source}", f"output={tmp_path / 'out.jsonl'}"]
+    with pytest.raises(LabError, match=r"max_new_tokens must be a positive integer, got "):
+        main([*common, "max_new_tokens=0"])
+    with pytest.raises(LabError, match=r"batch_size must be a positive integer, got batch_size=x"):
+        main([*common, "batch_size=x"])  # was a ValueError traceback
+
+
+def test_serve_refuses_a_bad_max_new_tokens_before_it_binds_a_port() -> None:
+    from lab.serve import main
+
+    with pytest.raises(LabError, match=r"max_new_tokens must be a positive integer, got "):
+        main(["run=x", "max_new_tokens=many"])
+
+
+def test_max_new_tokens_is_refused_for_a_head_that_does_not_generate(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """One line naming the head, before the model loads (this run has no model/ at all)."""
+    from lab.predict import main
+
+    run = write_run(tmp_path / "classifier", compose_cfg(*CLASSIFIER_RUN), model=False)
+    source = tmp_path / "in.txt"
+    source.write_text("hello\n")
+    with pytest.raises(LabError) as refused:
+        main(
+            [f"run={run}", f"input={source}", f"output={tmp_path / 'o.jsonl'}", "max_new_tokens=8"]
+        )
+    assert str(refused.value) == (
+        "max_new_tokens=8: this run's head (AutoModelForSequenceClassification, predictor "
+        "SequenceClassificationPredictor) does not generate text; the option is for language "
+        "model (causal_lm, sft, dpo) and seq2seq runs"
+    )
+
+
+def test_max_new_tokens_sets_the_length_of_a_dpo_runs_answers(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """A DPO run's config has no `task.module.max_new_tokens`: its answers get
+    `DEFAULT_MAX_NEW_TOKENS`, or `max_new_tokens=`, as greedy generation of that length."""
+    from lab.predict import main
+    from lab.tasks.sft.predictor import DEFAULT_MAX_NEW_TOKENS, ChatPredictor, greedy_config
+
+    cfg = compose_cfg(*DPO_RUN)
+    assert isinstance(cfg, DictConfig) and cfg.task.module.get("max_new_tokens") is None
+    run = write_run(tmp_path / "dpo", cfg)
+    _, _, default = open_predictor(str(run), device="cpu")
+    assert isinstance(default, ChatPredictor)
+    assert default.max_new_tokens == DEFAULT_MAX_NEW_TOKENS == 128
+    _, _, short = open_predictor(str(run), device="cpu", max_new_tokens=3)
+    assert short.max_new_tokens == 3  # type: ignore[attr-defined]
+
+    model, tokenizer = short.model, short.tokenizer
+    chat = [{"role": "user", "content": "thanks dog"}]
+    ids = torch.tensor([short.prompt_ids(chat)])  # type: ignore[attr-defined]
+    with torch.no_grad():
+        output = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            generation_config=greedy_config(model, tokenizer, 3),
+        )
+    assert output.shape[1] - ids.shape[1] <= 3
+    expected = tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True).strip()
+
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps({"messages": chat}) + "\n")
+    assert main([f"run={run}", f"input={source}", f"output={target}", "max_new_tokens=3"]) == 0
+    assert _results(target) == [{"line": 1, "completion": expected}]
+
+
+# ---------------------------------------------------------------------------------- columns
+def test_parse_columns_reads_field_to_column_pairs_and_refuses_other_forms() -> None:
+    assert parse_columns(["columns.text=review", "columns.id=key"]) == {
+        "text": "review",
+        "id": "key",
+    }
+    for bad in ("columns=review", "columns.=review", "columns.a.b=review"):
+        with pytest.raises(LabError, match=r"as columns\.<field>=<column>, e\.g\. columns\.text"):
+            parse_columns([bad])
+    with pytest.raises(LabError, match=r"'columns\.text=': name the file's column"):
+        parse_columns(["columns.text="])
+
+
+def test_an_unknown_field_is_refused_listing_the_heads_fields() -> None:
+    check_columns({"review": "body", "id": "key"}, ("review",), "AutoModelForX")  # accepted
+    with pytest.raises(LabError) as refused:
+        check_columns({"txt": "body"}, ("text", "tokens"), "AutoModelForTokenClassification")
+    assert str(refused.value) == (
+        "columns.txt: 'txt' is not an input field of this run (AutoModelForTokenClassification)"
+        "; its fields: text, tokens (and id, passed through)"
+    )
+
+
+def test_map_columns_renames_and_names_a_missing_column() -> None:
+    row = {"body": "great", "review": "old", "key": 7}
+    assert map_columns(row, {"review": "body", "id": "key"}) == {"review": "great", "id": 7}
+    assert map_columns({"title": "x"}, {"review": "body"}) == (
+        "missing column 'body' (columns.review=body; columns present: title)"
+    )
+
+
+def test_predict_reads_a_field_from_the_mapped_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`columns.review=body`: each row's `body` is the head's `review`; a row without `body`
+    is that row's error, the others go on; an unknown field stops before any row is read."""
+    import lab.predict
+
+    run = SimpleNamespace(head="AutoModelForSequenceClassification")
+    monkeypatch.setattr(lab.predict, "open_predictor", lambda *a, **k: (run, None, Echo()))
+    source = tmp_path / "in.csv"
+    source.write_text("body,id\ngreat film,a\n\ndull,b\n")
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"body": "fine"}\n{"review": "no body"}\n')
+    out = tmp_path / "out.jsonl"
+    assert (
+        lab.predict.main(["run=x", f"input={source}", f"output={out}", "columns.review=body"]) == 0
+    )
+    assert _results(out) == [
+        {"line": 2, "id": "a", "label": "great film"},
+        {"line": 4, "id": "b", "label": "dull"},
+    ]
+    assert (
+        lab.predict.main(["run=x", f"input={jsonl}", f"output={out}", "columns.review=body"]) == 0
+    )
+    assert _results(out) == [
+        {"line": 1, "label": "fine"},
+        {
+            "line": 2,
+            "error": f"{jsonl}:2: missing column 'body' (columns.review=body; "
+            "columns present: review)",
+        },
+    ]
+    with pytest.raises(LabError, match=r"^columns\.text: 'text' is not an input field .*review"):
+        lab.predict.main(["run=x", f"input={source}", f"output={out}", "columns.text=body"])
+    text = tmp_path / "in.txt"
+    text.write_text("great film\n")
+    with pytest.raises(DataError, match=r"in\.txt is plain text .*: drop columns\.review=body$"):
+        lab.predict.main(["run=x", f"input={text}", f"output={out}", "columns.review=body"])
+
+
+# ------------------------------------------------------------------------- UTF-8, blank lines
+LATIN1 = "caf\xe9 good".encode("latin-1")  # byte 0xe9 at column 4
+
+
+@pytest.mark.parametrize(
+    ("suffix", "content", "line"),
+    [
+        (".csv", b"review,id\n" + LATIN1 + b",a\nfine,b\n", 2),
+        (".tsv", b"review\tid\n" + LATIN1 + b"\ta\nfine\tb\n", 2),
+        (".jsonl", b'{"review": "caf\xe9 good"}\n{"review": "fine", "id": "b"}\n', 1),
+        (".txt", LATIN1 + b"\nfine\n", 1),
+    ],
+)
+def test_a_non_utf8_line_is_an_error_row_naming_the_byte_and_the_rest_go_on(
+    tmp_path: Path, suffix: str, content: bytes, line: int
+) -> None:
+    from lab.predict import predict_file
+
+    source = tmp_path / f"in{suffix}"
+    source.write_bytes(content)
+    out = tmp_path / "out.jsonl"
+    tally = predict_file(Echo(), source, out)
+    bad, good = _results(out)
+    column = 16 if suffix == ".jsonl" else 4  # the byte's column in its line
+    assert bad == {
+        "line": line,
+        "error": f"{source}:{line}: not valid UTF-8 (byte 0xe9 at column {column}); "
+        "re-encode the file as UTF-8",
+    }
+    assert good["label"] == "fine"
+    assert (tally.rows, tally.errors) == (2, 1)
+
+
+def test_a_bad_byte_on_a_later_line_of_a_csv_record_names_that_line(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'review\n"two\nlin\xe9s"\nfine\n')
+    rows = list(read_rows(source))
+    assert rows == [
+        (2, "not valid UTF-8 (byte 0xe9 at line 3, column 4); re-encode the file as UTF-8"),
+        (4, {"review": "fine"}),
+    ]
+
+
+def test_a_csv_header_that_is_not_utf8_refuses_the_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"r\xe9view\nfine\n")
+    with pytest.raises(DataError) as refused:
+        list(read_rows(source))
+    assert str(refused.value) == (
+        f"{source}:1: the header is not valid UTF-8 (byte 0xe9 at column 2); re-encode the "
+        "file as UTF-8"
+    )
+
+
+def test_blank_lines_of_a_txt_file_are_no_rows_and_keep_the_line_numbers(tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("first\n\n   \nsecond\r\n\n")
+    assert count_rows(source) == 2
+    assert list(read_rows(source, "review")) == [
+        (1, {"review": "first"}),
+        (4, {"review": "second"}),
+    ]

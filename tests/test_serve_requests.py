@@ -1,0 +1,121 @@
+"""`lab.serve`'s `/predict` requests, as `lab.predict` reads rows: an input's optional `id` is
+echoed in its result, and an NER run takes `text` or the pre-split tokens (exactly one).
+
+No training: a stand-in predictor, and an NER predictor on a tiny random BERT whose every
+token is tagged B-PER (so each word is one entity).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from lab.inference.predictors import Predictor
+
+from conftest import FIXTURES
+
+CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+class Echo(Predictor):
+    """A stand-in predictor: the base class's row checks, the text it read as its result."""
+
+    fields = ("review",)
+    outputs = ("label",)
+
+    def __init__(self) -> None:  # no model, tokenizer or run config
+        pass
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"label": row["review"]} for row in rows]
+
+
+def _client(predictor: Predictor) -> Any:
+    from fastapi.testclient import TestClient
+
+    from lab.serve import create_app
+
+    return TestClient(create_app(predictor))
+
+
+def _refused(client: Any, body: Any) -> list[str]:
+    reply = client.post("/predict", json=body)
+    assert reply.status_code == 422, reply.text
+    return [str(error["msg"]) for error in reply.json()["detail"]]
+
+
+def test_an_inputs_id_is_echoed_in_its_result() -> None:
+    client = _client(Echo())
+    body = {"inputs": [{"review": "a"}, {"review": "b", "id": 7}, {"review": "c", "id": "x-1"}]}
+    reply = client.post("/predict", json=body)
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {
+        "predictions": [{"label": "a"}, {"id": 7, "label": "b"}, {"id": "x-1", "label": "c"}]
+    }
+    assert client.post("/predict", json={"review": "a", "id": 3}).json() == {"id": 3, "label": "a"}
+    for bad in (1.5, True, ["a"], {"k": 1}):  # a string or an integer only
+        assert _refused(client, {"review": "a", "id": bad})
+    assert _refused(client, {"review": "a", "idx": 1}) == ["Extra inputs are not permitted"]
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Predictor:
+    """An NER predictor whose model tags every token B-PER (the run's tokens column: words)."""
+    from omegaconf import OmegaConf
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from lab.tasks.token_classification import TokenClassificationPredictor
+
+    tokenizer = AutoTokenizer.from_pretrained(FIXTURES.parent.parent / "src/lab/assets/tiny_bert")
+    config = BertConfig(
+        vocab_size=2048, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+        intermediate_size=8, id2label=dict(enumerate(CONLL)),
+    )  # fmt: skip
+    model = BertForTokenClassification(config).eval()
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0, 0, 0, 0, 0, 0, 0]))
+    cfg = OmegaConf.create({"data": {"max_length": 64, "tokens_column": "words"}})
+    return TokenClassificationPredictor(model, tokenizer, cfg)
+
+
+def test_ner_takes_text_or_the_runs_tokens_column_exactly_one(tagger: Predictor) -> None:
+    client = _client(tagger)
+    assert client.get("/health").json()["fields"] == ["text", "words"]
+    words = ["Mary", "flew", "to", "Paris"]
+    by_words = client.post("/predict", json={"words": words})
+    assert by_words.status_code == 200, by_words.text
+    by_text = client.post("/predict", json={"text": "Mary flew to Paris"}).json()
+    assert by_words.json() == by_text  # the words joined with spaces: the same spans
+    assert [e["text"] for e in by_text["entities"]] == words
+    batch = client.post("/predict", json={"inputs": [{"text": "Mary"}, {"words": ["Ann"]}]})
+    assert [p["entities"][0]["text"] for p in batch.json()["predictions"]] == ["Mary", "Ann"]
+
+    assert _refused(client, {"text": "Mary", "words": ["Mary"]}) == [
+        "give either 'text' or 'words', not both"
+    ]
+    assert _refused(client, {}) == ["missing field 'text' or 'words' (fields present: none)"]
+    assert _refused(client, {"words": []})  # pydantic: at least 1 item
+    assert _refused(client, {"words": "Mary flew"}) == [
+        "field 'words' must be a non-empty list of strings"
+    ]
+
+
+def test_predict_reads_ner_tokens_from_a_csv_cell(tagger: Predictor, tmp_path: Path) -> None:
+    """The tokens column of a CSV file holds a JSON array (as `lab.serve` takes one too); a
+    row with both fields is refused, as `lab.serve` refuses it."""
+    from lab.predict import predict_file
+
+    source = tmp_path / "in.csv"
+    source.write_text('words,text\n"[""Mary"", ""flew""]",\n,Ann flew\n"[""A""]",A\n')
+    out = tmp_path / "out.jsonl"
+    predict_file(tagger, source, out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["text"] for e in rows[0]["entities"]] == ["Mary", "flew"]
+    assert [e["text"] for e in rows[1]["entities"]] == ["Ann", "flew"]
+    assert rows[2]["error"] == f"{source}:4: give either 'text' or 'words', not both"
