@@ -76,7 +76,8 @@ class CausalLMDataModule(DataModule):
         if not any(text and text.strip() for text in dataset[self.text_column]):
             source = self.source_of(name)
             raise DataError(
-                f"the {name} split{f' ({source})' if source else ''} has no text in column "
+                f"the {self.split_name(name)} split{f' ({source})' if source else ''} has no "
+                "text in column "
                 f"'{self.text_column}'"
             )
 
@@ -95,7 +96,8 @@ class CausalLMDataModule(DataModule):
 
     def empty_split_message(self, name: str) -> str:
         return (
-            f"the {name} split has fewer than data.block_size={self.block_size} tokens; "
+            f"the {self.split_name(name)} split has fewer than "
+            f"data.block_size={self.block_size} tokens; "
             "lower data.block_size or add text"
         )
 

@@ -106,7 +106,8 @@ class PreferenceDataModule(DataModule):
         pairs = [p for p in pairs if p is not None]
         if not self.chat and any(isinstance(p.prompt, list) for p in pairs):
             raise ConfigError(
-                f"the {name} split holds chat messages but the tokenizer has no chat template; "
+                f"the {self.split_name(name)} split holds chat messages but the tokenizer has "
+                "no chat template; "
                 "set model.chat_template (a Jinja string or file)"
             )
         tied = set(self.ties[name])
@@ -119,18 +120,18 @@ class PreferenceDataModule(DataModule):
             raise DataError(
                 f"{self.where(name, row, self.prompt_column)}: the prompt has {lengths[row]} "
                 f"tokens, data.max_length={self.max_length} leaves no room for a completion "
-                f"({len(self.overlong[name])} such row(s) in the {name} split; "
+                f"({len(self.overlong[name])} such row(s) in the {self.split_name(name)} split; "
                 "data.on_overlong=drop leaves them out)"
             )
 
     def _no_prompt_column(self, split: str, columns: list[str]) -> str:
         """Why string pairs without a prompt column cannot be read, and what would do."""
-        source = self.source_of(split)
+        source, named = self.source_of(split), self.split_name(split)
         missing = (
-            f"column '{self.prompt_column}' (data.prompt_column) is not in the {split} split; "
+            f"column '{self.prompt_column}' (data.prompt_column) is not in the {named} split; "
             "columns present"
             if self.prompt_column
-            else f"data.prompt_column is null; columns present in the {split} split"
+            else f"data.prompt_column is null; columns present in the {named} split"
         )
         return (
             f"{f'{source}: ' if source else ''}{missing}: {', '.join(columns)}. "
@@ -199,7 +200,8 @@ class PreferenceDataModule(DataModule):
             keep = [i for i in range(len(dataset)) if i not in dropped]
             if not keep:
                 raise DataError(
-                    f"the {name} split has no pairs left: {len(overlong)} with a prompt of "
+                    f"the {self.split_name(name)} split has no pairs left: {len(overlong)} with "
+                    "a prompt of "
                     f">= data.max_length={self.max_length} tokens, {len(ties)} that prefer "
                     "nothing (chosen equal to rejected, or an empty side)"
                 )
@@ -234,7 +236,8 @@ class PreferenceDataModule(DataModule):
 
     def empty_split_message(self, name: str) -> str:
         return (
-            f"the {name} split has no pairs left: every prompt has >= data.max_length="
+            f"the {self.split_name(name)} split has no pairs left: every prompt has >= "
+            "data.max_length="
             f"{self.max_length} tokens; raise data.max_length"
         )
 

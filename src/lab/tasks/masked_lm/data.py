@@ -80,7 +80,8 @@ class MaskedLMDataModule(DataModule):
         self.require_columns(name, dataset, wanted)
         if not any(isinstance(t, str) and t.strip() for t in dataset[self.text_column]):
             raise DataError(
-                f"the {name} split{self._from(name)} has no text in column '{self.text_column}'"
+                f"the {self.split_name(name)} split{self._from(name)} has no text in column "
+                f"'{self.text_column}'"
             )
 
     def fingerprint_parts(self) -> tuple[Any, ...]:
@@ -130,7 +131,10 @@ class MaskedLMDataModule(DataModule):
             self.datasets[name] = dataset.add_column("block", list(range(len(dataset))))
 
     def empty_split_message(self, name: str) -> str:
-        return f"the {name} split has no tokens to mask in column '{self.text_column}'"
+        return (
+            f"the {self.split_name(name)} split has no tokens to mask in column "
+            f"'{self.text_column}'"
+        )
 
     def module_kwargs(self) -> dict[str, Any]:
         """How to mask: the module draws the masks (the package doc says why)."""

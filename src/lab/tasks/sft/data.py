@@ -243,7 +243,7 @@ class SFTDataModule(DataModule):
 
     def empty_split_message(self, name: str) -> str:
         return (
-            f"the {name} split has no examples left: every row's prompt fills "
+            f"the {self.split_name(name)} split has no examples left: every row's prompt fills "
             f"data.max_length={self.max_length} tokens (data.on_overlong=drop); raise "
             "data.max_length"
         )
