@@ -188,6 +188,36 @@ def test_a_folder_of_several_configurations_without_hub_config_names_them(
         local_data_files(root, "cola")
 
 
+def test_the_readmes_default_configuration_is_read_and_named_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dair-ai/emotion: `split` (marked `default: true`) and `unsplit`. Without
+    data.hub_config the default is read, as `datasets` does, and the log line says which
+    configuration that was and how to pick the other."""
+    root = tmp_path / "emotion"
+    rows = [{"text": f"t{i}", "label": i % 6} for i in range(12)]
+    _shards(root / "split", "train", rows[:8], 1)
+    _shards(root / "split", "test", rows[8:], 1)
+    _shards(root / "unsplit", "train", rows, 1)
+    (root / "README.md").write_text(
+        "---\nconfigs:\n- config_name: split\n  data_files:\n  - split: train\n"
+        "    path: split/train-*\n  - split: test\n    path: split/test-*\n  default: true\n"
+        "- config_name: unsplit\n  data_files:\n  - split: train\n    path: unsplit/train-*\n"
+        "---\n# emotion\n"
+    )
+    with caplog.at_level(logging.INFO, logger="lab.data.local_files"):
+        _, files = local_data_files(root, report=True)
+        _, unsplit = local_data_files(root, "unsplit", report=True)
+    assert sorted(files) == ["test", "train"] and "/split/" in files["train"][0]
+    assert list(unsplit) == ["train"] and "/unsplit/" in unsplit["train"][0]
+    assert caplog.messages == [
+        f"data.path {root} read as a dataset folder, configuration 'split' (the README's "
+        "default; data.hub_config picks another: split, unsplit): train (1 file), test (1 file)",
+        f"data.path {root} read as a dataset folder, configuration 'unsplit' "
+        "(data.hub_config): train (1 file)",
+    ]
+
+
 def test_configuration_folders_without_a_readme_are_not_merged(tmp_path: Path) -> None:
     """tweet_eval's or GLUE's folders copied without the README: the same columns in each,
     which datasets' patterns would read as one split of mixed rows and label names."""

@@ -11,9 +11,11 @@ A local path is read in the first of these layouts that fits:
    by `huggingface-cli download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
    Hub's names (`train_sft`, `test_prefs`), so a data config's `data.splits` mapping applies to
    it unchanged. It is read the way `datasets` reads the Hub repository, first rule that fits:
-   the README's `configs` when it declares them (`data.hub_config` picks one; a README of one
-   configuration is read whatever the data config's `hub_config` says); a folder named after
-   `data.hub_config` inside it, read on its own so the other configs' files stay out; the Hub's
+   the README's `configs` when it declares them (`data.hub_config` picks one; without it the
+   README's default is read, as `datasets` does, and the log names it and the others; a
+   README of one configuration is read whatever the data config's `hub_config` says); a
+   folder named after `data.hub_config` inside it, read on its own so the other configs' files
+   stay out; the Hub's
    shard names `<split>-00000-of-00003[-<hash>].<ext>` in the folder or its `data/` folder (each
    name before the shard number is one split, exactly); `datasets`' own file-name patterns (the
    Parquet conversion's `<config>/<split>/0000.parquet`; files whose names say no split are all
@@ -115,13 +117,34 @@ def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:
         if "train" not in named:
             raise DataError(f"{root} has no train file: {_LAYOUTS}; found {_listing(root)}")
         return named
-    found = _dataset_folder_files(root, config)
+    found, read = _dataset_folder_files(root, config)
     if not found:
         raise DataError(f"{root} holds no data files: {_LAYOUTS}; found {_listing(root)}")
     if report:
         counts = (f"{split} ({len(g)} file{'s' * (len(g) > 1)})" for split, g in found.items())
-        log.info("data.path %s read as a dataset folder: %s", root, ", ".join(counts))
+        which = f", {_configuration_note(root, read, config)}" if read else ""
+        log.info("data.path %s read as a dataset folder%s: %s", root, which, ", ".join(counts))
     return found
+
+
+def _configuration_note(root: Path, read: str, asked: str | None) -> str:
+    """Which of the README's configurations was read, and why: the one `data.hub_config`
+    names, the only one, or the README's default (then how to pick another), since reading
+    the default silently would hide that the folder holds others."""
+    import datasets
+
+    try:
+        names = datasets.get_dataset_config_names(str(root))
+    except Exception:  # the folder was read: a note that cannot list the others still names it
+        names = [read]
+    if len(names) <= 1:
+        return f"configuration '{read}' (the README's only one)"
+    if asked is not None:
+        return f"configuration '{read}' (data.hub_config)"
+    return (
+        f"configuration '{read}' (the README's default; data.hub_config picks another: "
+        f"{', '.join(names)})"
+    )
 
 
 def _listing(root: Path) -> str:
@@ -165,11 +188,12 @@ def _saved_dataset_files(root: Path) -> SplitFiles:
     return {}
 
 
-def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
-    """Layouts 3 and 4 (see the module docstring); empty when `root` holds no data files."""
+def _dataset_folder_files(root: Path, config: str | None) -> tuple[SplitFiles, str | None]:
+    """Layouts 3 and 4 (see the module docstring): ({split: [files]}, empty when `root` holds
+    no data files; the README configuration read, None when the README declares none)."""
     saved = _saved_dataset_files(root)
     if saved:
-        return saved
+        return saved, None
     if _readme_declares_configs(root):
         # Without a name, datasets reads the one (or the default) configuration itself.
         config = _config_to_read(root, config) if config is not None else None
@@ -177,17 +201,18 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
         for base in (root, root / "data"):  # GLUE's `sst2/`, SmolTalk's `data/all/`
             if config and (base / config).is_dir():
                 inner = base / config
-                return _split_named_files(inner) or _dataset_folder_files(inner, None)
+                named = _split_named_files(inner)
+                return (named, None) if named else _dataset_folder_files(inner, None)
         for folder in (root, root / "data"):
             sharded = _sharded_files(folder) if folder.is_dir() else {}
             if sharded:
-                return sharded
+                return sharded, None
     import datasets
 
     try:
         builder = datasets.load_dataset_builder(str(root), config)
     except FileNotFoundError:  # datasets' "doesn't contain any data files"
-        return {}
+        return {}, None
     except Exception as err:  # datasets raises ValueError for a missing or unknown config
         raise DataError(_unreadable_hub_folder(root, config, err)) from err
     data_files = {
@@ -195,10 +220,11 @@ def _dataset_folder_files(root: Path, config: str | None) -> SplitFiles:
         for split, group in (builder.config.data_files or {}).items()
     }
     if not any(file_suffix(Path(f)) in BUILDERS for g in data_files.values() for f in g):
-        return {}  # `datasets` took whatever was there (notes.md): not a dataset folder
+        return {}, None  # `datasets` took whatever was there (notes.md): not a dataset folder
     if not _readme_declares_configs(root):
         _refuse_mixed_configurations(root, data_files)
-    return data_files
+        return data_files, None
+    return data_files, str(builder.config.name)
 
 
 def _refuse_mixed_configurations(root: Path, data_files: SplitFiles) -> None:
