@@ -53,8 +53,8 @@ OPTIONS = {
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
     "model": "pytorch (the run's model/, default), onnx or onnx-int8 (the run's ONNX export, "
     "run by onnxruntime on CPU), or a folder holding model.onnx",
-    "max_new_tokens": "tokens generated per row, for a generating head (default: the run's "
-    "task.module.max_new_tokens; SFT and DPO runs 128 without one)",
+    "max_new_tokens": "most tokens generated per row, for a generating head (default: the "
+    "run's task.module.max_new_tokens, sample_max_new_tokens for causal_lm, 128 for dpo)",
     "columns.<field>": "read the head's input <field> from another column of the file, e.g. "
     "columns.text=review (one per field)",
 }

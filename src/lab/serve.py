@@ -44,9 +44,9 @@ OPTIONS = {
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
     "model": "pytorch (the run's model/, default), onnx or onnx-int8 (the run's ONNX export, "
     "run by onnxruntime on CPU), or a folder holding model.onnx",
-    "max_new_tokens": "tokens generated per /predict input, and per chat answer without "
-    "max_tokens, for a generating head (default: the run's task.module.max_new_tokens; SFT "
-    "and DPO runs 128 without one)",
+    "max_new_tokens": "most tokens generated per /predict input and per chat answer without "
+    "max_tokens, for a generating head (default: the run's task.module.max_new_tokens, "
+    "sample_max_new_tokens for causal_lm, 128 for dpo)",
 }
 USAGE = "python -m lab.serve run=<run dir> [host=127.0.0.1] [port=8000] [max_batch_size=32]"
 MAX_REQUEST_BYTES = 1 << 20
