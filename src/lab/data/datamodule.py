@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from lab.data.encoding import encode_split, row_lengths
 from lab.data.fingerprints import content_fingerprint, tokenizer_fingerprint
+from lab.data.first_bad_row import earlier_row_error
 from lab.data.origins import Origin
 from lab.data.samplers import (
     EpochSeededSampler,
@@ -262,12 +263,20 @@ class DataModule(L.LightningDataModule):
         self.describe_labels(sample)
         if self.streaming:
             self.check_split("train", sample)
-        for name, dataset in raw.items():
-            self.check_split(name, dataset)
-        for name, dataset in raw.items():
-            self.datasets[name] = self._tokenize_split(name, self.prepare_split(name, dataset))
-            if len(self.datasets[name]) == 0:
-                raise DataError(self.empty_split_message(name))
+        try:
+            for name, dataset in raw.items():
+                self.check_split(name, dataset)
+            for name, dataset in raw.items():
+                self.datasets[name] = self._tokenize_split(name, self.prepare_split(name, dataset))
+                if len(self.datasets[name]) == 0:
+                    raise DataError(self.empty_split_message(name))
+        except DataError as err:
+            # Carved and cut splits are checked out of file order: name the file's first bad
+            # row, not the first one met (lab.data.first_bad_row).
+            earlier = None if self.streaming else earlier_row_error(self, raw, err)
+            if earlier is None:
+                raise
+            raise earlier from None
 
     def empty_split_message(self, name: str) -> str:
         """Why a split has no examples after tokenization (heads may say more)."""
