@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
+from lightning.pytorch.demos.boring_classes import BoringModel, RandomDataset
+from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
 
 from lab.training.console import (
     ConsoleFormatter,
+    LoadReport,
     QuietConsole,
+    model_line,
     quiet_console,
+    tame_library_output,
     weight_loading_report,
 )
+from lab.training.library_warnings import (
+    REPORTS,
+    fit_warnings,
+    logging_interval_note,
+    warnings_to_log,
+)
 
-from conftest import TINY_FIXTURE_RUN, lab_cli
+from conftest import TINY_FIXTURE_RUN, lab_cli, serving
 
 # Library INFO lines and the transformers load report: in train.log, never on screen.
 CHATTER = (
@@ -143,3 +158,198 @@ def test_quiet_console_routes_library_logs_and_restores_them() -> None:
     ) == bars
     with quiet_console(verbose=True):
         assert transformers_logging.is_progress_bar_enabled() == bars[0]
+
+
+# ------------------------------------------------------------------- library warnings (reports)
+def _shown_and_filed(
+    caplog: pytest.LogCaptureFixture, emit: Callable[[], object], reports: Any = REPORTS
+) -> tuple[list[str], list[str]]:
+    """Warnings `emit` raises inside `warnings_to_log(reports)`: those printed (to the hook
+    that was in place before) and those filed as `py.warnings` INFO records."""
+    shown: list[str] = []
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="py.warnings"):
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *args, **kwargs: shown.append(str(message))
+        with warnings_to_log(reports):
+            emit()
+    filed = [r.getMessage() for r in caplog.records if r.name == "py.warnings"]
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "py.warnings")
+    return shown, filed
+
+
+def _tiny_gpt2() -> Any:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    return GPT2LMHeadModel(
+        GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0)
+    )
+
+
+def test_library_reports_are_filed_and_other_warnings_shown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The warnings the libraries really raise (peft on a LoRA model, torchmetrics' Spearman)
+    go to the log; a warning lab does not know stays on screen. If a library rewords one,
+    this fails here."""
+    from peft import LoraConfig, get_peft_model
+    from torchmetrics.regression import SpearmanCorrCoef
+
+    def emit() -> None:
+        get_peft_model(_tiny_gpt2(), LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True))
+        SpearmanCorrCoef()
+        warnings.warn("the disk is nearly full", UserWarning, stacklevel=1)
+
+    shown, filed = _shown_and_filed(caplog, emit)
+    assert shown == ["the disk is nearly full"]
+    assert any("FutureWarning: `is_gradient_checkpointing` is deprecated" in m for m in filed)
+    assert any("UserWarning: Metric `SpearmanCorrcoef` will save all targets" in m for m in filed)
+
+
+class _FourBatches(BoringModel):  # type: ignore[misc]
+    def train_dataloader(self) -> DataLoader[Any]:
+        return DataLoader(RandomDataset(32, 16), batch_size=4)
+
+
+def test_lightning_resume_and_interval_warnings_are_filed_while_lab_resumes(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Lightning's resume warnings (a mid-epoch checkpoint, its non-empty directory) and its
+    logging-interval warning, as Lightning raises them, go to the log under `fit_warnings`."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def trainer(max_steps: int) -> L.Trainer:
+        return L.Trainer(
+            max_steps=max_steps, logger=L.pytorch.loggers.CSVLogger(tmp_path), log_every_n_steps=10,
+            callbacks=[ModelCheckpoint(tmp_path / "checkpoints")], enable_progress_bar=False,
+            enable_model_summary=False, accelerator="cpu",
+        )  # fmt: skip
+
+    trainer(2).fit(_FourBatches())  # 2 of 4 batches: a mid-epoch checkpoint
+    (checkpoint,) = (tmp_path / "checkpoints").glob("*.ckpt")
+    cfg = OmegaConf.create({"trainer": {"max_epochs": 3, "max_steps": 3}})
+
+    def resume() -> None:
+        with fit_warnings(cfg, resuming=True):
+            trainer(3).fit(_FourBatches(), ckpt_path=str(checkpoint))
+
+    shown, filed = _shown_and_filed(caplog, resume, reports=())
+    assert not [s for s in shown if "resum" in s or "Checkpoint directory" in s], shown
+    assert any("exists and is not empty" in message for message in filed)
+    assert any("your dataloader is not resumable" in message for message in filed)
+    assert any("smaller than the logging interval" in message for message in filed)
+    # 3 steps in all, logged every 10: lab says so in its own words, on screen.
+    (note,) = [r.getMessage() for r in caplog.records if r.name == "lab.training.library_warnings"]
+    assert note.startswith("this run makes 3 optimizer steps and logs train/loss every 10")
+
+
+def test_resume_warnings_stay_on_screen_when_not_resuming(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = OmegaConf.create({"trainer": {"max_epochs": 3}})
+
+    def emit() -> None:
+        with fit_warnings(cfg, resuming=False):
+            warnings.warn("Checkpoint directory /x exists and is not empty.", UserWarning, 1)
+
+    shown, filed = _shown_and_filed(caplog, emit, reports=())
+    assert shown == ["Checkpoint directory /x exists and is not empty."] and not filed
+
+
+@pytest.mark.parametrize(
+    ("trainer", "batches", "steps"),
+    [
+        ({"max_epochs": 3}, 4, None),  # 12 steps: train/loss logged at step 10
+        ({"max_epochs": 2}, 4, 8),
+        ({"max_epochs": 3, "accumulate_grad_batches": 2}, 4, 6),
+        ({"max_epochs": 3, "max_steps": 5}, 4, 5),
+        ({"max_epochs": -1, "max_steps": -1}, 4, None),  # no end: no note
+    ],
+)
+def test_logging_interval_note_only_when_the_run_logs_no_training_loss(
+    trainer: dict[str, int], batches: int, steps: int | None
+) -> None:
+    note = logging_interval_note(OmegaConf.create({"trainer": trainer}), batches, 10)
+    if steps is None:
+        assert note is None
+    else:
+        assert note is not None and note.startswith(f"this run makes {steps} optimizer steps")
+        assert note.endswith("set trainer.log_every_n_steps=1 to log it")
+
+
+def test_unrecognised_loss_type_is_a_report(caplog: pytest.LogCaptureFixture) -> None:
+    """transformers' `loss_type=None` warning (GPT-2: the causal-LM loss, the one lab wants)
+    goes to train.log, not the console, and not to a tool's console either."""
+    import transformers.utils.logging as transformers_logging
+
+    transformers_logging.get_logger("x").warning_once.cache_clear()  # once per process
+    model = _tiny_gpt2()
+    with caplog.at_level(logging.WARNING, logger="transformers.modeling_utils"):
+        library = logging.getLogger("transformers")
+        propagate, library.propagate = library.propagate, True
+        try:
+            model.loss_function  # noqa: B018  (the property warns)
+        finally:
+            library.propagate = propagate
+    record = next(r for r in caplog.records if "loss_type" in r.getMessage())
+    assert not QuietConsole(False).filter(record)
+    assert QuietConsole(True).filter(record)
+    tame_library_output()
+    # transformers' own handler (a tool's transformers records print through it)
+    (handler,) = [
+        h for h in logging.getLogger("transformers").handlers if type(h) is logging.StreamHandler
+    ]
+    assert not handler.filter(record)
+    assert handler.filter(_record("transformers.modeling_utils", logging.WARNING, "needs action"))
+
+
+# ------------------------------------------------------------------------------ the model line
+def test_a_resumed_runs_model_line_names_its_checkpoint() -> None:
+    from lab.run_dir.resume import ResumePoint
+
+    model = _tiny_gpt2()
+    counts = {"total": 1000.0, "trainable": 1000.0}
+    point = ResumePoint(checkpoint=Path("/r/checkpoints/last.ckpt"), global_step=7, record={})
+    fresh = model_line(OmegaConf.create({"model": {}}), model, counts, LoadReport())
+    resumed = model_line(OmegaConf.create({"model": {}}), model, counts, LoadReport(), point)
+    assert fresh.endswith("; all weights newly initialised")
+    assert resumed == (
+        "model: GPT2LMHeadModel from its config (1.0K parameters); every weight from the "
+        "resumed checkpoint checkpoints/last.ckpt (step 7)"
+    )
+    hub = OmegaConf.create({"model": {"pretrained": "gpt2"}})
+    assert model_line(hub, model, counts, LoadReport(), point).startswith(
+        "model: gpt2 (GPT2LMHeadModel, 1.0K parameters); every weight from the resumed"
+    )
+
+
+# ------------------------------------------------------------------------------------- tools
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from lab.config import compose_train_config
+    from lab.train import run
+
+    out = tmp_path_factory.mktemp("tiny_run") / "run"
+    run(compose_train_config([*TINY_FIXTURE_RUN, "trainer.max_epochs=1"], output_dir=out))
+    return out
+
+
+TOOL_CHATTER = ("Loading weights", "GPU available", "TPU available", "LOCAL_RANK")
+
+
+@pytest.mark.slow
+def test_tools_show_no_library_chatter(tiny_run: Path, tmp_path: Path) -> None:
+    """lab.eval, lab.predict and lab.serve: no weight-loading bar, no Lightning INFO lines."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"review": "a fine film"}\n')
+    results = [
+        lab_cli("eval", f"run={tiny_run}", f"output={tmp_path / 'metrics.json'}"),
+        lab_cli("predict", f"run={tiny_run}", f"input={rows}", f"output={tmp_path / 'p.jsonl'}"),
+    ]
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+        screen = result.stdout + result.stderr
+        assert not [c for c in TOOL_CHATTER if c in screen], screen
+    assert "Metrics written to" in results[0].stdout
+    with serving(tiny_run) as (_, output):
+        pass
+    assert "Serving " in output[0]
+    assert not [c for c in TOOL_CHATTER if c in output[0]], output[0]

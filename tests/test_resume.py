@@ -83,6 +83,12 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _only_run(tmp_path / "out") == run_dir, "resumed in place, no new run directory"
+    # lab resumes exactly: Lightning's resume warnings go to train.log, not the console.
+    screen, log_file = resumed.stdout + resumed.stderr, (run_dir / "train.log").read_text()
+    for report in ("exists and is not empty", "your dataloader is not resumable"):
+        assert report not in screen and report in log_file, report
+    step = checkpoint["global_step"]
+    assert f"every weight from the resumed checkpoint checkpoints/last.ckpt (step {step})" in screen
     record = json.loads((run_dir / "record.json").read_text())
     assert record["status"] == "finished"
     assert [r["from_step"] for r in record["resumes"]] == [checkpoint["global_step"]]

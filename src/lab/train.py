@@ -153,7 +153,7 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
     counts = parameter_counts(parts.model)
     record.note_parameters(counts)
     if is_global_rank_zero():
-        log.info(model_line(cfg, parts.model, counts, report))
+        log.info(model_line(cfg, parts.model, counts, report, record.resume_point))
     return parts
 
 

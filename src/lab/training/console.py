@@ -10,7 +10,11 @@ library's bars stay on screen, since tokenizing a large split is long work.
   the console handler carries `QuietConsole` (lab's own lines and other libraries' warnings
   pass) and `ConsoleFormatter` (lab's lines bare, without timestamps).
 * `quiet_console()`, around `lab.train.run`, sends the records of transformers and datasets
-  through those handlers (each prints its own by default) and turns transformers' bars off.
+  through those handlers (each prints its own by default), turns transformers' bars off and
+  files the library warnings that are reports (`lab.training.library_warnings`).
+* `tame_library_output()` is the same set-up for the other tools (`lab.eval`, `lab.predict`,
+  `lab.serve`, `lab.demo`, `lab.export`), which have no log file: Lightning's INFO lines,
+  transformers' bars and the reports are not shown; library warnings are.
 * `weight_loading_report()` reads the newly initialised weights out of transformers' load
   report, for lab's one model line (`report_model`).
 
@@ -20,6 +24,7 @@ library's bars stay on screen, since tokenizing a large split is long work.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import warnings
@@ -29,16 +34,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.training.library_warnings import REPORTS, file_reports, filing
+
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
     from lab.data.datamodule import DataModule
+    from lab.run_dir.resume import ResumePoint
 
 log = logging.getLogger(__name__)
 
 Verbose = bool | str | Sequence[str] | None
 # Library warnings that are reports, not calls to action: (logger, text in the message).
-FILE_ONLY = (("transformers.modeling_utils", "LOAD REPORT"),)
+FILE_ONLY = (
+    ("transformers.modeling_utils", "LOAD REPORT"),
+    # GPT-2 and other causal LMs whose class names no loss: transformers then uses the
+    # causal-LM loss, the one lab wants.
+    (
+        "transformers.modeling_utils",
+        "`loss_type=None` was set in the config but it is unrecognized",
+    ),
+)
 # The libraries whose loggers print through handlers of their own unless told otherwise.
 ROUTED_LIBRARIES = ("transformers", "datasets")
 _MODEL_LINE_KEYS = 8  # newly initialised weights named on the model line; the rest counted
@@ -76,9 +92,20 @@ class QuietConsole(logging.Filter):
             return True
         if _is_lab(record.name):
             return True
-        if any(record.name == name and text in str(record.msg) for name, text in FILE_ONLY):
+        if _file_only(record):
             return False
         return record.levelno >= logging.WARNING
+
+
+def _file_only(record: logging.LogRecord) -> bool:
+    return any(record.name == name and text in str(record.msg) for name, text in FILE_ONLY)
+
+
+class _DropFileOnly(logging.Filter):
+    """On a library logger of a tool without a log file: drops the `FILE_ONLY` reports."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _file_only(record)
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -113,18 +140,51 @@ class _DropTips(logging.Filter):
         return "Tip:" not in record.getMessage()
 
 
-def tame_library_output() -> None:
-    """Remove duplicate console handlers and known-harmless warnings of our dependencies."""
-    # `import lightning` attaches its own console handler; Hydra's root handlers already print
-    # (and file) every record, so without this each Lightning line appears twice.
-    lightning_logger = logging.getLogger("lightning")
-    for handler in list(lightning_logger.handlers):
-        lightning_logger.removeHandler(handler)
+def _tame_lightning() -> None:
+    """Remove Lightning's own console handlers, its product tips and a harmless warning."""
+    # `import lightning` attaches its own console handler to `lightning`, and to
+    # `lightning.pytorch` / `lightning.fabric` when the root logger has none yet (a tool, or a
+    # run started before Hydra set up logging). The root's handlers print and file every
+    # record already (Python's last-resort handler: warnings only); without this, each
+    # Lightning line appears twice, and its INFO lines ("GPU available") on a tool's console.
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(isinstance(f, _DropTips) for f in rank_zero.filters):
         rank_zero.addFilter(_DropTips())
     # Lightning 2.6 on torch 2.13 warns about its own use of a deprecated torch API.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def tame_library_output() -> None:
+    """Console set-up of a lab tool's process (`lab.eval`, `lab.predict`, `lab.serve`, ...):
+    Lightning's INFO lines, transformers' progress bars and the library warnings that are
+    reports (`FILE_ONLY`, `lab.training.library_warnings.REPORTS`) are not shown; warnings
+    that need action are. For the whole process: a tool has no log file to send them to."""
+    import lightning  # noqa: F401  (its handlers are attached on import: removed below)
+    import transformers.utils.logging as transformers_logging
+
+    _tame_lightning()
+    transformers_logging.disable_progress_bar()  # "Loading weights" while a model loads
+    transformers_logging.get_verbosity()  # transformers sets up its handler on first use
+    # On transformers' own handler, not its logger: `weight_loading_report` reads the load
+    # report off the logger, and `quiet_console` detaches the handler for a run's duration.
+    for handler in logging.getLogger("transformers").handlers:
+        if not any(isinstance(f, _DropFileOnly) for f in handler.filters):
+            handler.addFilter(_DropFileOnly())
+    if not filing(REPORTS):
+        file_reports(REPORTS)
+    if not sys.stderr.isatty():
+        # As in a run: without a terminal each redraw of datasets' bars is a new line.
+        if "datasets" in sys.modules:
+            import datasets.utils.logging as datasets_logging
+
+            datasets_logging.disable_progress_bar()
+        else:  # read when datasets is imported; importing it here would slow lab.predict
+            os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 @contextmanager
@@ -133,7 +193,8 @@ def quiet_console(verbose: Verbose = False) -> Iterator[None]:
     filter and train.log) and, unless `verbose`, draw no progress bars. Restored after."""
     import transformers.utils.logging as transformers_logging
 
-    tame_library_output()
+    _tame_lightning()
+    undo_reports = file_reports(REPORTS)
     transformers_logging.get_verbosity()  # transformers sets up its logger on first use
     saved = {}
     for name in ROUTED_LIBRARIES:
@@ -156,6 +217,7 @@ def quiet_console(verbose: Verbose = False) -> Iterator[None]:
     try:
         yield
     finally:
+        undo_reports()
         if data_bars:
             datasets_logging.enable_progress_bar()
         for name, (handlers, propagate) in saved.items():
@@ -224,13 +286,33 @@ def _source_name(path: str) -> str:
     return "/".join(local.parts[-2:]) if local.is_dir() else path
 
 
-def model_line(cfg: DictConfig, model: Any, counts: dict[str, float], report: LoadReport) -> str:
-    """`model: <source> (<class>, <n> parameters); newly initialised: <weights>`."""
+def model_line(
+    cfg: DictConfig,
+    model: Any,
+    counts: dict[str, float],
+    report: LoadReport,
+    resumed: ResumePoint | None = None,
+) -> str:
+    """`model: <source> (<class>, <n> parameters); newly initialised: <weights>`; a resumed
+    run's weights come from its checkpoint, which the line names instead."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     size = f"{_count(counts['total'])} parameters"
     if counts["trainable"] != counts["total"]:
         size += f", {_count(counts['trainable'])} trainable"
     pretrained = cfg.model.get("pretrained")
+    if resumed is not None:
+        # The model is built as at the start (pretrained or random), then Lightning loads
+        # every weight from the checkpoint: what transformers reported no longer holds.
+        checkpoint = Path(resumed.checkpoint)
+        built = (
+            f"{_source_name(str(pretrained))} ({type(base).__name__}, {size})"
+            if pretrained
+            else f"{type(base).__name__} from its config ({size})"
+        )
+        return (
+            f"model: {built}; every weight from the resumed checkpoint "
+            f"{checkpoint.parent.name}/{checkpoint.name} (step {resumed.global_step})"
+        )
     if not pretrained:
         return (
             f"model: {type(base).__name__} from its config ({size}); all weights newly initialised"

@@ -42,13 +42,15 @@ def fit(
 
     `loggers`: the run's loggers from `instantiate_loggers` (perhaps already starting);
     instantiated here when not given."""
+    from lab.training.library_warnings import fit_warnings
     from lab.training.validation_metrics import known_metrics, log_to_loggers
 
     if loggers is None:
         loggers = instantiate_loggers(cfg, record)
     start_loggers(loggers, cfg, record)
     trainer = build_run_trainer(cfg, extra_callbacks, loggers)
-    trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
+    with fit_warnings(cfg, resuming=record.resume_point is not None):  # reports to train.log
+        trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
     # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
     counts = record.data["parameters"]
     metrics = {

@@ -1,0 +1,154 @@
+"""Library warnings that are reports, not calls to action: to `train.log`, not the console.
+
+Python warnings (`warnings.warn`, Lightning's `rank_zero_warn`) print to stderr by themselves,
+past the console filter of `lab.training.console`. While `warnings_to_log(...)` is active, a
+warning that matches one of its `Report`s becomes an INFO record of the `py.warnings` logger
+instead: in `<run dir>/train.log` under `lab.train` (the console shows library records from
+WARNING up only), nowhere in a tool without a log file. Every other warning prints as before,
+so a user's real problem stays on screen. `hydra.verbose=py.warnings` shows them again.
+
+* `REPORTS` hold in every run and tool (`quiet_console`, `quiet_tool`).
+* `RESUME_REPORTS` hold while `lab.train` resumes a run (`lab.training.fit`): lab continues
+  from its own checkpoint in its own directory and restores its sampler's position itself.
+* `logging_interval_note`: Lightning's "fewer training batches than the logging interval"
+  says nothing true of a run that logs every N steps across epochs; lab warns (its own line)
+  only when the whole run makes fewer optimizer steps than `trainer.log_every_n_steps`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+FILED = logging.getLogger("py.warnings")  # the logger `logging.captureWarnings` would use
+
+
+@dataclass(frozen=True)
+class Report:
+    """A library warning that lab files instead of printing: its category (or a subclass) and
+    a regular expression its text starts with."""
+
+    category: type[Warning]
+    pattern: str
+
+    def matches(self, category: type[Warning], text: str) -> bool:
+        """Whether a warning of `category` with `text` is this report."""
+        return issubclass(category, self.category) and re.match(self.pattern, text) is not None
+
+
+REPORTS = (
+    # peft's PeftModel asks the wrapped model `is_gradient_checkpointing`, which transformers 5
+    # deprecated: raised inside peft on every LoRA run, nothing the user can change.
+    Report(FutureWarning, r"`is_gradient_checkpointing` is deprecated"),
+    # torchmetrics on every SpearmanCorrcoef (regression heads): lab's evaluation splits fit.
+    Report(UserWarning, r"Metric `SpearmanCorrcoef` will save all targets and predictions"),
+    # Lightning counts the interval over the whole run, not per epoch (see the module doc).
+    Report(UserWarning, r"The number of training batches \(\d+\) is smaller than the logging"),
+)
+RESUME_REPORTS = (
+    # The directory holds the run's own checkpoints, which the resumed run continues.
+    Report(UserWarning, r"Checkpoint directory .* exists and is not empty"),
+    # lab's sampler state travels in the checkpoint (lab.training.checkpointing): the resumed
+    # epoch continues at the next batch, bit-identical to a run never interrupted.
+    Report(UserWarning, r"You're resuming from a checkpoint that ended before the epoch ended"),
+)
+
+Shower = Callable[..., None]
+
+
+def file_reports(reports: Sequence[Report], note: Shower | None = None) -> Callable[[], None]:
+    """From now on, warnings matching `reports` go to the `py.warnings` logger at INFO (or to
+    `note(message, category)` when given); returns the function that undoes it."""
+    previous = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        text = str(message)
+        if not any(report.matches(category, text) for report in reports):
+            previous(message, category, filename, lineno, file, line)
+        elif note is not None:
+            note(text, category)
+        else:
+            FILED.info("%s:%s: %s: %s", filename, lineno, category.__name__, text)
+
+    show.lab_reports = tuple(reports)  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+    def undo() -> None:
+        warnings.showwarning = previous
+
+    return undo
+
+
+def filing(reports: Sequence[Report]) -> bool:
+    """Whether the warnings hook in place now (the last `file_reports`) files `reports`."""
+    return getattr(warnings.showwarning, "lab_reports", None) == tuple(reports)
+
+
+@contextmanager
+def warnings_to_log(reports: Sequence[Report] = REPORTS) -> Iterator[None]:
+    """Inside the block, warnings matching `reports` go to the log file only (see the module)."""
+    undo = file_reports(reports)
+    try:
+        yield
+    finally:
+        undo()
+
+
+_INTERVAL = re.compile(r"The number of training batches \((\d+)\).*log_every_n_steps=(\d+)")
+
+
+def logging_interval_note(cfg: DictConfig, batches: int, interval: int) -> str | None:
+    """lab's warning when the run (`cfg.trainer`, `batches` training batches per epoch) makes
+    fewer optimizer steps than `interval`: then train/loss reaches no logger. None otherwise."""
+    trainer = cfg.trainer
+    accumulate = int(trainer.get("accumulate_grad_batches") or 1)
+    epochs = int(trainer.get("max_epochs") if trainer.get("max_epochs") is not None else -1)
+    max_steps = int(trainer.get("max_steps") if trainer.get("max_steps") is not None else -1)
+    limits = [math.ceil(batches / accumulate) * epochs] if epochs >= 0 else []
+    limits += [max_steps] if max_steps >= 0 else []
+    if not limits or min(limits) >= interval:
+        return None
+    steps = min(limits)
+    return (
+        f"this run makes {steps} optimizer step{'s' * (steps != 1)} and logs train/loss every "
+        f"{interval} (trainer.log_every_n_steps): no training loss reaches metrics.csv or W&B; "
+        f"set trainer.log_every_n_steps=1 to log it"
+    )
+
+
+@contextmanager
+def fit_warnings(cfg: DictConfig, resuming: bool) -> Iterator[None]:
+    """Around `lab.train`'s `trainer.fit`: `RESUME_REPORTS` to the log when `resuming`, and
+    Lightning's logging-interval warning replaced by `logging_interval_note`."""
+    interval_report = REPORTS[-1]
+
+    def note(text: str, category: type[Warning]) -> None:
+        if interval_report.matches(category, text):
+            found = _INTERVAL.search(text)
+            line = found and logging_interval_note(cfg, int(found[1]), int(found[2]))
+            if line:
+                log.warning(line)
+        FILED.info("%s: %s", category.__name__, text)
+
+    undo = file_reports([interval_report, *(RESUME_REPORTS if resuming else ())], note)
+    try:
+        yield
+    finally:
+        undo()
