@@ -279,3 +279,13 @@ def test_blank_lines_of_a_txt_file_are_no_rows_and_keep_the_line_numbers(tmp_pat
         (1, {"review": "first"}),
         (4, {"review": "second"}),
     ]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path: Path) -> None:
+    # Excel's "CSV UTF-8" starts the file with one; training (pandas) reads it the same way.
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"\xef\xbb\xbfreview,id\nfine,7\n")
+    assert list(read_rows(source)) == [(2, {"review": "fine", "id": "7"})]
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_bytes(b'\xef\xbb\xbf{"review": "fine"}\n')
+    assert list(read_rows(jsonl)) == [(1, {"review": "fine"})]

@@ -103,8 +103,9 @@ def _open_text(path: Path) -> IO[str]:
     # Undecodable bytes become lone surrogates (U+DC80-U+DCFF), which valid UTF-8 never
     # decodes to: `bad_byte` finds them line by line, so one bad line does not stop the file
     # and nothing is read whole. Universal line splitting, untranslated (`newline=""`), as
-    # the csv module requires.
-    return path.open(newline="", encoding="utf-8", errors="surrogateescape")
+    # the csv module requires. `utf-8-sig` drops a byte-order mark at the start (Excel's
+    # "CSV UTF-8" writes one), which would otherwise stick to the first column's name.
+    return path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
 
 
 def bad_byte(line: str) -> str | None:
