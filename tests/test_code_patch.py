@@ -37,6 +37,9 @@ def _checkout_with_work(root: Path) -> str:
     (root / "outputs" / "run.log").write_text("ignored\n")
     (root / "weights.bin").write_bytes(b"\x00\x01\x02")
     (root / "dump.txt").write_text("x" * (UNTRACKED_MAX_BYTES + 1))
+    (root / "venv_target").mkdir()
+    (root / ".venv").symlink_to(root / "venv_target")  # a linked virtual environment
+    (root / "venv_target" / "marker.txt").write_text("not code\n")
     return commit
 
 
@@ -49,8 +52,15 @@ def test_patch_rebuilds_tracked_edits_and_new_files_on_a_fresh_clone(tmp_path: P
 
     git = code["git"]
     assert git["commit"] == commit and git["dirty"]
-    assert sorted(git["untracked"]) == ["dump.txt", "heads/new head.py", "weights.bin"]
+    assert sorted(git["untracked"]) == [
+        ".venv",
+        "dump.txt",
+        "heads/new head.py",
+        "venv_target/marker.txt",
+        "weights.bin",
+    ]
     assert git["untracked_skipped"] == {
+        ".venv": "a link to a folder",
         "dump.txt": f"over 1 MB ({UNTRACKED_MAX_BYTES + 1} bytes)",
         "weights.bin": "binary",
     }

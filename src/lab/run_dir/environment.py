@@ -75,6 +75,8 @@ def _git(root: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str | None
 def _skip_reason(path: Path) -> str | None:
     """Why an untracked file cannot go into code.patch as text (None: it can)."""
     if path.is_symlink():
+        if path.is_dir():  # a linked virtual environment or data folder: not code
+            return "a link to a folder"
         return None  # git stores the link target, a short text
     if not path.is_file():
         return "not a regular file (a nested git repository?)"
@@ -124,8 +126,8 @@ def untracked_patch(root: Path, untracked: list[str]) -> tuple[str, dict[str, st
                 name,
                 ok_codes=(0, 1),
             )
-            if diff is None:
-                reason = "git diff failed"
+            if not diff:  # failed, or git had nothing to say of it
+                reason = "git diff failed" if diff is None else "git diff gave no content"
             else:
                 hunks.append(diff)
         if reason is not None:
