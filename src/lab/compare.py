@@ -31,9 +31,12 @@ from rich.table import Table
 from lab.config.flatten import flatten
 from lab.errors import EXIT_USER_ERROR, LabError
 
-# Keys that differ between runs without being a choice: where things were written, and names.
+# Keys that differ between runs without being a choice: where things were written, seeds,
+# and the labels a logger gives each run (`logger.wandb.name` holds the seed). A key is matched
+# whole, never by its ending alone: `scheduler.name` is the schedule, a choice like any other.
 _IGNORED_PREFIXES = ("paths.", "optuna_trial.", "hydra.")
-_IGNORED_SUFFIXES = ("seed", "dirpath", "save_dir", "default_root_dir", ".name", "resume")
+_IGNORED_LEAVES = ("seed", "dirpath", "save_dir", "default_root_dir", "resume")
+_LOGGER_LABELS = ("name", "group", "version")
 
 
 def find_runs(paths: list[str]) -> list[Path]:
@@ -57,11 +60,18 @@ def find_runs(paths: list[str]) -> list[Path]:
 def _flat_config(run: Path) -> dict[str, Any]:
     # Lists as JSON text: values are compared and grouped by their repr.
     flat = flatten(OmegaConf.to_container(OmegaConf.load(run / "config.yaml")), lists="json")
-    return {
-        k: v
-        for k, v in flat.items()
-        if not k.startswith(_IGNORED_PREFIXES) and not k.endswith(_IGNORED_SUFFIXES)
-    }
+    return {k: v for k, v in flat.items() if not is_run_label(k)}
+
+
+def is_run_label(key: str) -> bool:
+    """Whether a flattened config key is where or how a run was recorded (its paths, seeds,
+    its logger's run name) rather than a setting: such keys are left out of the comparison."""
+    parts = key.split(".")
+    return (
+        key.startswith(_IGNORED_PREFIXES)
+        or parts[-1] in _IGNORED_LEAVES
+        or (parts[0] == "logger" and len(parts) == 3 and parts[-1] in _LOGGER_LABELS)
+    )
 
 
 def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
