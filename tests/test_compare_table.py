@@ -127,3 +127,87 @@ def test_the_cli_in_a_pipe_prints_80_columns_and_the_csv_is_unchanged(
     monkeypatch.setenv("COLUMNS", "300")  # a wide terminal's (or the user's) width is used
     assert main([str(sweep)]) == 0
     assert "key / metric" not in capsys.readouterr().out
+
+
+def _write(folder: Path, config: dict[str, object], metrics: dict[str, float]) -> None:
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(json.dumps(config))
+    (folder / "record.json").write_text(json.dumps({"seed": config["seed"]}))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+LONG_KEY = "model.network.config.intermediate_size"  # 38 characters
+LONG_VALUE = "lab.tasks.text_classification.TextClassificationDataModule"
+
+
+@pytest.fixture
+def two_heads(tmp_path: Path) -> Path:
+    """Runs whose configs differ in long keys and a value wider than an 80-column console,
+    one configuration with two seeds whose run folders are long (the date-stamped names)."""
+    root = tmp_path / "runs" / "2026-12-03"
+    runs = [
+        ("11-42-58_23972-917d", 64, LONG_VALUE, 100258, 1),
+        ("11-43-23_24048-d914", 64, LONG_VALUE, 100258, 2),
+        ("11-43-58_24160-9385", 128, "lab.tasks.causal_lm.CausalLMDataModule", 9666, 1),
+    ]
+    for name, size, target, trainable, seed in runs:
+        config = {
+            "seed": seed,
+            "data": {"_target_": target},
+            "model": {"network": {"config": {"intermediate_size": size}}},
+        }
+        metrics = {
+            "val/acc": 0.5 + seed / 100,
+            "model/params_trainable": float(trainable),
+            "model/params_total": 100258.0,
+        }
+        _write(root / name, config, metrics)
+    return root
+
+
+def _by_key(out: str) -> dict[str, list[str]]:
+    """Each key's cells over every part of a transposed table, a folded cell's pieces joined."""
+    cells: dict[str, list[str]] = {}
+    key = ""
+    for line in out.splitlines():
+        if line.startswith("┏"):  # a new part: its first row is a key's
+            key = ""
+        if not line.startswith("│ "):
+            continue
+        first, *values = (cell.strip() for cell in line.split("│")[1:-1])
+        if first:  # a key's row; a blank key cell continues the folded values above
+            key = first
+            cells.setdefault(key, []).extend(values)
+        else:
+            row = cells[key]
+            tail = zip(row[-len(values) :], values, strict=True)
+            row[len(row) - len(values) :] = [a + b for a, b in tail]
+    return cells
+
+
+@pytest.mark.parametrize("width", [80, 40])
+def test_a_key_is_never_broken_and_a_long_value_folds(two_heads: Path, width: int) -> None:
+    out = _printed(two_heads, width)
+    lines = out.splitlines()
+    keys = {line.split("│")[1].strip() for line in lines if line.startswith("│ ")}
+    # every key whole on its line; no piece of a key on a line of its own
+    assert keys == {LONG_KEY, "data._target_", "seeds", "val/acc", "model/params_trainable", ""}
+    if width == 80:  # a console wide enough for the keys: the table keeps within it
+        assert max(len(line) for line in lines if not line.startswith(("Run", "  "))) <= 80
+    # the long value, folded over its column's lines, reads whole again
+    assert _by_key(out)["data._target_"] == [LONG_VALUE, "lab.tasks.causal_lm.CausalLMDataModule"]
+    assert "…" not in out
+
+
+def test_model_counts_that_differ_are_shown_and_a_shortened_name_is_spelled_out(
+    two_heads: Path,
+) -> None:
+    out = _printed(two_heads, 80)
+    # the trainable count differs (a frozen or LoRA run): shown, as a whole number
+    assert _by_key(out)["model/params_trainable"] == ["100258", "9666"]
+    assert "model/params_total" not in out  # the same for every configuration
+    # two seeds' folders are too long for a column name: a line below names both
+    assert "11-42-58_23972-917d +1" in out
+    assert out.splitlines()[-1] == (
+        "  11-42-58_23972-917d +1: 11-42-58_23972-917d, 11-43-23_24048-d914"
+    )

@@ -6,10 +6,12 @@
 Rows are configurations: runs whose resolved configs differ only in the seed (and in their
 paths) are one row, their metrics given as mean and sample standard deviation over the seeds.
 Columns are the config keys that differ between rows, the number of seeds, and every final
-metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed:
+metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed
+(val/ and test/ metrics, and `model/params_*` where they differ between configurations):
 where one row per configuration is wider than the console (80 columns in a pipe, or
 `COLUMNS`), the table is printed transposed, one column per configuration (named by its run
-folder below the folder all runs share), in as many parts as the width needs.
+folders below the folder all runs share; a line below spells out a shortened name), in as
+many parts as the width needs. Keys are never broken; a long value folds in its column.
 """
 
 from __future__ import annotations
@@ -121,13 +123,15 @@ def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> N
 
 
 def print_table(differing: list[str], rows: list[dict[str, Any]], console: Console) -> None:
-    """The comparison as a rich table: val/test metrics as mean ± std.
+    """The comparison as a rich table: val/test metrics as mean ± std, and the model's
+    parameter counts (`model/params_*`) where they differ between configurations.
 
     One row per configuration where that fits the console's width (a pipe's: 80 columns, or
     `COLUMNS`); else transposed, one row per key and metric and one column per configuration
     (named by its run folder, shortened to what tells the runs apart), the configurations
-    folded into as many tables as the width needs: no value is cut short."""
-    names = sorted({m for row in rows for m in row["metrics"] if m.startswith(("val/", "test/"))})
+    folded into as many tables as the width needs: no value is cut short, and a key is never
+    broken (it is copied back into an override): a long value folds instead."""
+    names = shown_metrics(rows)
     title = f"{sum(len(r['runs']) for r in rows)} runs, {len(rows)} configurations"
     header = [*differing, "seeds", *names]
     lines = [_cells(row, differing, names) for row in rows]
@@ -144,7 +148,12 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
         return
     root, labels = run_labels(rows)
     key_width = max(cell_len(h) for h in header)
-    column_widths = [_column_width(label, line) for label, line in zip(labels, lines, strict=True)]
+    # A value column wider than what the key column leaves folds to that room (a "mean ± std"
+    # cell's width at least: past a console narrower than that, the lines are longer than it).
+    room = max(console.width - _table_width([key_width, 0]), _STATS_WIDTH)
+    column_widths = [
+        min(_column_width(label, line), room) for label, line in zip(labels, lines, strict=True)
+    ]
     chunks: list[list[int]] = [[]]
     for index, width in enumerate(column_widths):
         taken = [key_width, *(column_widths[i] for i in chunks[-1]), width]
@@ -153,15 +162,41 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
         chunks[-1].append(index)
     for number, chunk in enumerate(chunks):
         part = f" ({number + 1}/{len(chunks)})" if len(chunks) > 1 else ""
-        table = Table(title=title + part)
-        table.add_column("key / metric", overflow="fold")
+        widths = [key_width, *(column_widths[i] for i in chunk)]
+        # The widths are set, and the table is as wide as they add up to, so that rich never
+        # narrows the key column to fit a console narrower than its longest key.
+        table = Table(title=title + part, width=_table_width(widths))
+        table.add_column("key / metric", width=key_width, no_wrap=True)
         for index in chunk:
-            table.add_column(labels[index], justify="right", overflow="fold")
+            table.add_column(
+                labels[index], width=column_widths[index], justify="right", overflow="fold"
+            )
         for position, key in enumerate(header):
             table.add_row(key, *(lines[index][position] for index in chunk))
-        console.print(table)
-    # One line however long (the terminal wraps it; a pipe keeps it whole, to copy).
-    console.print(f"Run folders under {root}", soft_wrap=True, highlight=False, markup=False)
+        console.print(table, crop=False)
+    # One line each however long (the terminal wraps it; a pipe keeps it whole, to copy).
+    lines_below = [f"Run folders under {root}"]
+    for label, row in zip(labels, rows, strict=True):
+        folders = [_below(Path(run), Path(root)) for run in row["runs"]]
+        if label != ",".join(folders):  # a shortened name (`<first> +N`): every folder of it
+            lines_below.append(f"  {label}: {', '.join(folders)}")
+    for text in lines_below:
+        console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+
+def shown_metrics(rows: list[dict[str, Any]]) -> list[str]:
+    """The metrics the printed table shows: every val/ and test/ metric, then the model's
+    (`model/params_trainable`, ...) where they differ between configurations (full fine-tuning
+    against LoRA or frozen layers); the CSV has every metric."""
+    names = sorted({m for row in rows for m in row["metrics"]})
+    scores = [m for m in names if m.startswith(("val/", "test/"))]
+    model = [
+        m
+        for m in names
+        if m.startswith("model/")
+        and len({repr(row["metrics"].get(m, {}).get("mean")) for row in rows}) > 1
+    ]
+    return scores + model
 
 
 _STATS_WIDTH = len("0.0000 ± 0.0000")
@@ -169,16 +204,17 @@ _STATS_WIDTH = len("0.0000 ± 0.0000")
 
 def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[str]:
     """One configuration's cells: its differing keys' values, its number of seeds, and each
-    metric as mean ± std (the mean alone for one seed)."""
+    metric as mean ± std (the mean alone for one seed; a count as a whole number)."""
     cells = [str(row[k]) for k in differing] + [str(len(row["runs"]))]
     for name in names:
         stats = row["metrics"].get(name)
+        digits = 0 if name.startswith("model/") else 4  # parameter counts
         if stats is None:
             cells.append("")
-        elif stats["n"] > 1:
-            cells.append(f"{stats['mean']:.4f} ± {stats['std']:.4f}")
+        elif stats["n"] > 1 and (digits or stats["std"] > 0):  # seeds change no count
+            cells.append(f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}")
         else:
-            cells.append(f"{stats['mean']:.4f}")
+            cells.append(f"{stats['mean']:.{digits}f}")
     return cells
 
 
@@ -195,7 +231,7 @@ def _table_width(widths: list[int]) -> int:
 def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """(the folder every run lies under, each configuration's name): its runs' folders below
     that root (`3`, `0,4`), or where those are long its first and `+N` for the other seeds'
-    (`10-00-00_123-ab/0 +2`)."""
+    (`10-00-00_123-ab/0 +2`; a line below the table then names them all)."""
     paths = [Path(path) for row in rows for path in row["runs"]]
     root = Path(os.path.commonpath(paths)) if len(paths) > 1 else paths[0].parent
     labels = []
