@@ -498,7 +498,7 @@ def test_serve_predicts_over_http_and_validates_requests(server: str) -> None:
     assert batch["predictions"][0] == single  # batching does not change a row's result
 
     bad = {
-        "empty": ({"review": ""}, "at least 1 character"),
+        "empty": ({"review": ""}, "must not be empty or only whitespace"),
         "blank": ({"review": "   "}, "must not be empty or only whitespace"),
         "too long": ({"review": "x" * 41}, "at most 40 characters"),
         "wrong type": ({"review": 3}, "valid string"),

@@ -217,6 +217,33 @@ def test_predict_reads_a_field_from_the_mapped_column(
         lab.predict.main(["run=x", f"input={text}", f"output={out}", "columns.review=body"])
 
 
+def test_an_error_row_of_a_missing_mapped_column_keeps_the_rows_id(tmp_path: Path) -> None:
+    """Every output row keeps its input's id (researchers join predictions back by it), a
+    row refused for lacking a mapped column too; an id mapped from a missing column is
+    unknown, not the file's own `id` column."""
+    from lab.predict import predict_file
+
+    assert map_columns({"id": "x", "text": "t"}, {"review": "body"}).kept == {"id": "x"}
+    assert map_columns({"key": 3}, {"review": "body", "id": "key"}).kept == {"id": 3}
+    assert map_columns({"id": "x", "body": "b"}, {"review": "body", "id": "key"}).kept == {}
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": "w", "body": "fine"}\n{"id": "x", "text": "no body"}\n{"text": "t"}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    predict_file(Echo(), source, out, columns={"review": "body"})
+    missing = "missing column 'body' (columns.review=body; columns present: "
+    assert _results(out) == [
+        {"line": 1, "id": "w", "label": "fine"},
+        {"line": 2, "id": "x", "error": f"{source}:2: {missing}id, text)"},
+        {"line": 3, "error": f"{source}:3: {missing}text)"},
+    ]
+    csv_source = tmp_path / "in.csv"
+    csv_source.write_text("id,text\n1,a\n2,b\n")
+    predict_file(Echo(), csv_source, out, columns={"review": "nosuch"})
+    assert [(row["line"], row["id"]) for row in _results(out)] == [(2, "1"), (3, "2")]
+
+
 # ------------------------------------------------------------------------- UTF-8, blank lines
 LATIN1 = "caf\xe9 good".encode("latin-1")  # byte 0xe9 at column 4
 

@@ -58,9 +58,39 @@ def test_an_inputs_id_is_echoed_in_its_result() -> None:
         "predictions": [{"label": "a"}, {"id": 7, "label": "b"}, {"id": "x-1", "label": "c"}]
     }
     assert client.post("/predict", json={"review": "a", "id": 3}).json() == {"id": 3, "label": "a"}
-    for bad in (1.5, True, ["a"], {"k": 1}):  # a string or an integer only
-        assert _refused(client, {"review": "a", "id": bad})
+    for bad in (1.5, True, ["a"], {"k": 1}):  # a string or an integer only: one message
+        assert _refused(client, {"review": "a", "id": bad}) == [
+            "field 'id' must be a string or an integer"
+        ]
     assert _refused(client, {"review": "a", "idx": 1}) == ["Extra inputs are not permitted"]
+
+
+def _errors(client: Any, body: Any) -> list[tuple[list[Any], str]]:
+    reply = client.post("/predict", json=body)
+    assert reply.status_code == 422, reply.text
+    return [(error["loc"], error["msg"]) for error in reply.json()["detail"]]
+
+
+def test_a_422_names_the_body_field_or_row_in_one_shape() -> None:
+    """Schema errors and the head's own refusals locate the field as the body has it:
+    `["body", <field>]` or `["body", "inputs", <index>, ...]`, never the server's tags for
+    one input or a batch; an empty text and a blank one get the same message."""
+    client = _client(Echo())
+    blank = "Value error, must not be empty or only whitespace"
+    assert _errors(client, {"review": "   "}) == [(["body", "review"], blank)]
+    assert _errors(client, {"review": ""}) == [(["body", "review"], blank)]
+    assert _errors(client, {"inputs": [{"review": "ok"}, {"review": ""}]}) == [
+        (["body", "inputs", 1, "review"], blank)
+    ]
+    assert _errors(client, {"inputs": [{"review": "ok"}, {"review": 3}]}) == [
+        (["body", "inputs", 1, "review"], "Input should be a valid string")
+    ]
+    assert _errors(client, {"inputs": [{"review": "a"}, {"review": "b", "id": 1.5}]}) == [
+        (["body", "inputs", 1, "id"], "field 'id' must be a string or an integer")
+    ]
+    assert _errors(client, [1, 2]) == [
+        (["body"], "Input should be a valid dictionary or object to extract fields from")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +130,19 @@ def test_ner_takes_text_or_the_runs_tokens_column_exactly_one(tagger: Predictor)
         "give either 'text' or 'words', not both"
     ]
     assert _refused(client, {}) == ["missing field 'text' or 'words' (fields present: none)"]
-    assert _refused(client, {"words": []})  # pydantic: at least 1 item
-    assert _refused(client, {"words": "Mary flew"}) == [
-        "field 'words' must be a non-empty list of strings"
+    # One message naming the field, whatever is wrong with the list (or its JSON string).
+    wanted = [
+        "field 'words' must be a non-empty list of non-blank strings "
+        "(or that list as a JSON string)"
     ]
+    for words in ([], ["Anna", ""], ["  "], ["Anna", 3], "Mary flew", "[]", '["Anna", ""]', 3):
+        assert _refused(client, {"words": words}) == wanted, words
+    assert _errors(client, {"inputs": [{"text": "Mary"}, {"words": []}]}) == [
+        (["body", "inputs", 1, "words"], wanted[0])
+    ]
+    assert client.post("/predict", json={"words": '["Mary", "flew"]'}).json() == (
+        client.post("/predict", json={"words": ["Mary", "flew"]}).json()
+    )
 
 
 def test_predict_reads_ner_tokens_from_a_csv_cell(tagger: Predictor, tmp_path: Path) -> None:
@@ -112,10 +151,21 @@ def test_predict_reads_ner_tokens_from_a_csv_cell(tagger: Predictor, tmp_path: P
     from lab.predict import predict_file
 
     source = tmp_path / "in.csv"
-    source.write_text('words,text\n"[""Mary"", ""flew""]",\n,Ann flew\n"[""A""]",A\n')
+    source.write_text(
+        'words,text\n"[""Mary"", ""flew""]",\n,Ann flew\n"[""A""]",A\nnot json,\n"[Mary]",\n'
+    )
     out = tmp_path / "out.jsonl"
     predict_file(tagger, source, out)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [e["text"] for e in rows[0]["entities"]] == ["Mary", "flew"]
     assert [e["text"] for e in rows[1]["entities"]] == ["Ann", "flew"]
     assert rows[2]["error"] == f"{source}:4: give either 'text' or 'words', not both"
+    # A cell is text: the message says the list's form there is a JSON array.
+    in_a_cell = (
+        "field 'words' must be a non-empty list of strings "
+        '(in a CSV cell: a JSON array, e.g. ["Anna", "Berg"])'
+    )
+    assert [row["error"] for row in rows[3:]] == [
+        f"{source}:5: {in_a_cell}",
+        f"{source}:6: {in_a_cell}",
+    ]

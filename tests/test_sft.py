@@ -294,7 +294,7 @@ def test_lab_serve_predict_takes_message_lists_and_refuses_bad_chats(compose_cfg
     # Pydantic names what each accepted form lacks: the message list's, and the JSON string's.
     errors = refused({"messages": [{"role": "user"}]})  # a message without its content
     assert {
-        "loc": ["body", "single", "messages", "list[ChatMessage]", 0, "content"],
+        "loc": ["body", "messages", "list[ChatMessage]", 0, "content"],
         "msg": "Field required",
     } in errors
     errors = refused({"messages": [{"role": "user", "content": "hi", "name": "x"}]})

@@ -106,7 +106,9 @@ def predict_file(
             results = dict(zip([n for n, _ in good], predicted, strict=True))
             for line, row in batch:
                 result: dict[str, Any] = {"line": line}
-                if not isinstance(row, RowError) and "id" in row:
+                if isinstance(row, RowError):
+                    result.update(row.kept)  # its id, when the row was read
+                elif "id" in row:
                     result["id"] = row["id"]
                 result.update({"error": row} if isinstance(row, RowError) else results[line])
                 if "error" in result:  # the convention of every data error: <file>:<line>

@@ -33,6 +33,13 @@ from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference.options import positive_int
 from lab.inference.predictors import Predictor, open_predictor, predict_rows
+from lab.inference.request_schema import (
+    FORM_TAGS,
+    id_type,
+    short_error,
+    text_type,
+    word_list_type,
+)
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -50,7 +57,6 @@ OPTIONS = {
 }
 USAGE = "python -m lab.serve run=<run dir> [host=127.0.0.1] [port=8000] [max_batch_size=32]"
 MAX_REQUEST_BYTES = 1 << 20
-EXCERPT = 80  # characters of an input quoted back in an error
 ECHOED = "id"  # an input's own key, copied to its result
 MAX_ERRORS = 20  # validation errors listed in one 422 body
 DRAIN_BYTES = 64 << 20  # of a refused body, read and dropped so the client gets the 413
@@ -70,7 +76,6 @@ def create_app(
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from pydantic import (
-        AfterValidator,
         BaseModel,
         ConfigDict,
         Discriminator,
@@ -80,12 +85,7 @@ def create_app(
         create_model,
     )
 
-    text = Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=max_text_length),
-        AfterValidator(_not_blank),
-    ]
-    texts = Annotated[list[text], Field(min_length=1)]
+    text = text_type(max_text_length)
     ChatMessage = create_model(
         "ChatMessage",
         __config__=ConfigDict(extra="forbid", strict=True),
@@ -104,7 +104,7 @@ def create_app(
         # A list or chat field also takes its JSON string form (a CSV cell in `lab.predict`).
         kind: Any = text
         if name in predictor.list_fields or name == predictor.alternative_field:
-            kind = texts | text
+            kind = word_list_type(name, max_text_length)
         elif name in predictor.message_fields:
             kind = chat | text
         optional = name in predictor.optional_fields or name in either
@@ -112,10 +112,7 @@ def create_app(
 
     item_fields: Any = {name: field_type(name) for name in predictor.accepted_fields}
     if ECHOED not in item_fields:  # passed through to the result, as `lab.predict` does
-        item_fields[ECHOED] = (
-            Annotated[str, StringConstraints(max_length=max_text_length)] | int | None,
-            None,
-        )
+        item_fields[ECHOED] = (id_type(ECHOED, max_text_length) | None, None)
     Item = create_model(
         "PredictInput", __config__=ConfigDict(extra="forbid", strict=True), **item_fields
     )
@@ -130,7 +127,7 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def short_errors(request: HttpRequest, error: RequestValidationError) -> JSONResponse:
         # FastAPI's default body repeats each bad input whole: 50 MB in, 50 MB out.
-        errors = [_short(e) for e in error.errors()[:MAX_ERRORS]]
+        errors = [short_error(e) for e in error.errors()[:MAX_ERRORS]]
         if len(error.errors()) > MAX_ERRORS:
             errors.append({"msg": f"and {len(error.errors()) - MAX_ERRORS} more errors"})
         return JSONResponse(status_code=422, content={"detail": errors})
@@ -150,10 +147,11 @@ def create_app(
         }
 
     # One input or a batch, told apart by the `inputs` key, so a bad request gets the errors
-    # of the form it meant, not of both.
+    # of the form it meant, not of both (`short_error` drops the tag from their location).
+    single, batch_form = FORM_TAGS
     Request = Annotated[
-        Annotated[Item, Tag("single")] | Annotated[Batch, Tag("batch")],  # type: ignore[valid-type]
-        Discriminator(lambda v: "batch" if isinstance(v, dict) and "inputs" in v else "single"),
+        Annotated[Item, Tag(single)] | Annotated[Batch, Tag(batch_form)],  # type: ignore[valid-type]
+        Discriminator(lambda v: batch_form if isinstance(v, dict) and "inputs" in v else single),
     ]
 
     @app.post("/predict")
@@ -265,30 +263,6 @@ async def _drain(receive: Receive, seen: int) -> None:
         seen += len(message.get("body", b""))
         if not message.get("more_body", False):
             return
-
-
-def _short(error: Any) -> dict[str, Any]:
-    """A pydantic error without its full input: type, location, message, an input excerpt."""
-    short = {key: error[key] for key in ("type", "msg") if key in error}
-    # A location names the keys of the input; an unknown key may be as long as any text.
-    short["loc"] = [_excerpt(part) for part in error.get("loc", ())]
-    if "input" in error:
-        short["input"] = _excerpt(error["input"])
-    return short
-
-
-def _excerpt(value: Any) -> Any:
-    """`value` itself when short; else its first `EXCERPT` characters and its full size."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if len(text) <= EXCERPT:
-        return value
-    return f"{text[:EXCERPT]}... ({len(text)} characters)"
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or only whitespace")
-    return value
 
 
 def mount_chat_api(app: Any, predictor: Predictor, *, name: str) -> bool:

@@ -65,14 +65,18 @@ def check_columns(mapping: dict[str, str], fields: tuple[str, ...], head: str) -
 
 def map_columns(row: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any] | RowError:
     """`row` with each mapped field read from its column (the column's own name dropped);
-    a row without a mapped column is an error naming it."""
-    missing = [(field, column) for field, column in mapping.items() if column not in row]
-    if missing:
-        field, column = missing[0]
-        present = ", ".join(str(name) for name in row) or "none"
-        return RowError(
-            f"missing column '{column}' ({COLUMNS}.{field}={column}; columns present: {present})"
-        )
+    a row without a mapped column is an error naming it, which keeps the row's `id` (read
+    as a good row's would be) so its output row still joins back to the input."""
     mapped = {name: value for name, value in row.items() if name not in mapping.values()}
-    mapped.update({field: row[column] for field, column in mapping.items()})
-    return mapped
+    mapped.update({field: row[column] for field, column in mapping.items() if column in row})
+    missing = [(field, column) for field, column in mapping.items() if column not in row]
+    if not missing:
+        return mapped
+    field, column = missing[0]
+    present = ", ".join(str(name) for name in row) or "none"
+    # An `id` mapped from a missing column is unknown: not the file's own `id` column.
+    known = PASSED_THROUGH in mapped and all(f != PASSED_THROUGH for f, _ in missing)
+    return RowError(
+        f"missing column '{column}' ({COLUMNS}.{field}={column}; columns present: {present})",
+        {PASSED_THROUGH: mapped[PASSED_THROUGH]} if known else None,
+    )

@@ -79,7 +79,11 @@ class Predictor:
             if given == [alternative]:
                 words = _string_list(row[alternative])
                 if words is None:
-                    return f"field '{alternative}' must be a non-empty list of strings"
+                    # A string is a CSV cell (or its JSON Lines copy): say its form is JSON.
+                    cell = isinstance(row[alternative], str)
+                    return f"field '{alternative}' must be a non-empty list of strings" + (
+                        ' (in a CSV cell: a JSON array, e.g. ["Anna", "Berg"])' if cell else ""
+                    )
                 row[alternative] = words
                 fields = fields[1:]
         for field in fields:

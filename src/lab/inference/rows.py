@@ -29,7 +29,16 @@ OUTPUT_SUFFIXES = (".jsonl", ".csv")
 
 
 class RowError(str):
-    """A row that could not be read: the reason, in words."""
+    """A row that could not be read: the reason, in words. `kept` holds what its output row
+    keeps all the same: the input's `id`, when the row was read but cannot be used (a
+    mapped column missing), so every output row can be joined back to its input."""
+
+    kept: dict[str, Any]
+
+    def __new__(cls, reason: str, kept: dict[str, Any] | None = None) -> RowError:
+        error = super().__new__(cls, reason)
+        error.kept = dict(kept or {})
+        return error
 
 
 def _check_suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
