@@ -32,8 +32,9 @@ def _screen(module: L.LightningModule, refresh_rate: int = 1, **trainer: Any) ->
         refresh_rate=refresh_rate,
         console_kwargs={"file": screen, "force_terminal": True, "width": 120},
     )
+    trainer.setdefault("logger", False)
     L.Trainer(
-        callbacks=[bar], logger=False, enable_checkpointing=False, enable_model_summary=False,
+        callbacks=[bar], enable_checkpointing=False, enable_model_summary=False,
         limit_val_batches=0, accelerator="cpu", **trainer,
     ).fit(module)  # fmt: skip
     return screen.getvalue()
@@ -50,4 +51,11 @@ def test_a_streamed_runs_bar_counts_steps_against_max_steps(accumulate: int) -> 
 
 def test_a_sized_runs_bar_counts_batches_of_each_epoch() -> None:
     screen = _screen(_Sized(), max_epochs=2)
-    assert "Epoch 1/1" in screen and "4/4" in screen and "Step " not in screen
+    # Epochs counted from 1 of max_epochs (Lightning's own bar: "Epoch 1/1" for two epochs).
+    assert "Epoch 2/2" in screen and "Epoch 1/2" in screen and "4/4" in screen
+    assert "Epoch 1/1" not in screen and "Epoch 0/" not in screen and "Step " not in screen
+
+
+def test_the_bar_leaves_out_the_logger_version(tmp_path: Any) -> None:
+    screen = _screen(_Sized(), max_epochs=1, logger=L.pytorch.loggers.CSVLogger(tmp_path))
+    assert "Epoch 1/1" in screen and "v_num" not in screen

@@ -15,15 +15,18 @@ def print_metrics(
     compare: bool,
     target: Path,
     note: str = "",
+    title: str = "Evaluation",
 ) -> None:
     """A table of the evaluation's metrics, next to `recorded` (the train-time metrics of the
     evaluated split, named as the evaluation names them) when `compare`; `note` (why the two
-    may differ, `limited_pass_note`) is printed under it, its column header marked `*`."""
-    from rich.console import Console
+    may differ, `limited_pass_note`) is printed under it, its column header marked `*`;
+    `title` (which split was evaluated) above it."""
     from rich.table import Table
 
-    console = Console()
-    table = Table(title="Evaluation")
+    from lab.training.console import message_console
+
+    console = message_console()
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     if compare:

@@ -181,9 +181,7 @@ def push_to_hub(
 
 def main(argv: list[str]) -> int:
     """Console entry point."""
-    from rich.console import Console
-
-    from lab.training.console import tame_library_output
+    from lab.training.console import message_console, tame_library_output
 
     values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
     tame_library_output()
@@ -194,7 +192,7 @@ def main(argv: list[str]) -> int:
         written = export_onnx_form(run, form, output, **_benchmark_options(values))
     else:
         written = export_run(run, form, values.get("checkpoint"), output)
-    console = Console()
+    console = message_console()
     console.print(f"Exported to [bold]{written}[/bold] (model card: {written / 'README.md'})")
     if form in ("onnx", "onnx-int8"):
         _print_onnx_report(console, written)

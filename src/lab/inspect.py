@@ -83,10 +83,11 @@ def main(argv: list[str]) -> int:
 
 def show(report: dict[str, Any]) -> None:
     """The report as rich tables on the console."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from lab.training.console import message_console
+
+    console = message_console()
     splits = Table(title=f"data={report['data']}, tokenizer of model={report['model']}")
     for column in ("split", "rows", "empty", "duplicates (normalised)", "train rows shared"):
         splits.add_column(column, justify="left" if column == "split" else "right")

@@ -128,11 +128,10 @@ def _batches(
 
 def main(argv: list[str]) -> int:
     """Console entry point."""
-    from rich.console import Console
     from rich.markup import escape
 
     from lab.errors import DataError
-    from lab.training.console import tame_library_output
+    from lab.training.console import message_console, tame_library_output
 
     values, overrides = parse_options(
         argv, OPTIONS, required=("run", "input", "output"), passthrough=(COLUMNS,), usage=USAGE
@@ -161,7 +160,7 @@ def main(argv: list[str]) -> int:
             if tally.rows
             else f"{source} has no rows to predict"
         )
-    console = Console(highlight=False)
+    console = message_console(highlight=False)
     console.print(
         f"Predicted {tally.rows - tally.errors} of {tally.rows} rows"
         + (

@@ -138,10 +138,11 @@ def print_comparison(
     rows: list[tuple[str, float, float | None, bool]], warnings: list[str]
 ) -> None:
     """Recorded vs now, one metric a row, with pass/fail."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from lab.training.console import message_console
+
+    console = message_console()
     for line in warnings:
         console.print(f"[yellow]warning:[/yellow] {line}")
     table = Table(title="Recorded vs now")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.sources import origins_of
 from lab.errors import DataError
+from lab.training.console import FILE_ONLY_RECORD
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -100,7 +101,10 @@ def carve_splits(
         splits["train"], splits[name] = parts["train"], parts["test"]
         carved.append(name)
         rows = len(parts["test"])
-        log.info("carved a %s split of %d rows from train (seed %d)", name, rows, seed)
+        log.info(  # train.log only: the console's one data line counts the carved split
+            "carved a %s split of %d rows from train (seed %d)", name, rows, seed,
+            extra=FILE_ONLY_RECORD,
+        )  # fmt: skip
     for name, dataset in splits.items():
         if len(dataset) == 0:
             raise DataError(f"the {name} split{source_of(name)} has no rows")
@@ -129,6 +133,9 @@ def named_split_missing(name: str, source_name: str, present: list[str], local: 
         source_name,
         ", ".join(present),
         name,
+        # lab's own split name (the common case of one file): train.log only; a renamed one
+        # (`validation: dev`) that is missing is a warning, on screen.
+        extra=FILE_ONLY_RECORD if source_name == name else None,
     )
 
 

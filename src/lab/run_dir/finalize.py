@@ -31,7 +31,8 @@ def finalize(
     from lab.run_dir.model_card import write_model_card
     from lab.run_dir.plots import log_plots, write_run_plots
     from lab.run_dir.records import write_json
-    from lab.run_dir.summary import print_summary
+    from lab.run_dir.summary import BEST, LAST, print_summary
+    from lab.training.fit import best_checkpoint
 
     output_dir = record.output_dir
     if trainer.is_global_zero:
@@ -42,6 +43,7 @@ def finalize(
         record.finish(metrics)
         write_model_card(output_dir / "model", cfg, record.data, metrics)
         log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
-        print_summary(metrics, output_dir)
+        # Without a best checkpoint (no validation before the end) lab tested the last weights.
+        print_summary(metrics, output_dir, tested=BEST if best_checkpoint(trainer) else LAST)
     for logger in trainer.loggers:
         logger.finalize("success")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lab.sweeps.results import RUN_DIR, best_summary
+from lab.training.console import message_console
 
 TOP = 5
 
@@ -19,7 +20,7 @@ def print_sweep_summary(
     """Print the best (or Pareto-optimal) trials and the sweep directory."""
     from optuna.trial import TrialState
 
-    console = console or Console()
+    console = console or message_console()
     summary = best_summary(study)
     counts = ", ".join(f"{n} {state}" for state, n in summary["trials"].items() if n)
     names = list(summary["objectives"])

@@ -15,6 +15,10 @@ library's bars stay on screen, since tokenizing a large split is long work.
 * `tame_library_output()` is the same set-up for the other tools (`lab.eval`, `lab.predict`,
   `lab.serve`, `lab.demo`, `lab.export`), which have no log file: Lightning's INFO lines,
   transformers' bars and the reports are not shown; library warnings are.
+* `message_console()` is the rich console of lab's own printed lines (paths, commands, the
+  final table), soft-wrapped: a line a user or a script copies is never split.
+* A record logged with `extra=FILE_ONLY_RECORD` goes to `train.log` only (lab's notes that
+  are reports, such as a carved split).
 * `weight_loading_report()` reads the newly initialised weights out of transformers' load
   report, for lab's one model line (`report_model`).
 
@@ -38,6 +42,7 @@ from lab.training.library_warnings import REPORTS, file_reports, filing
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
+    from rich.console import Console
 
     from lab.data.datamodule import DataModule
     from lab.run_dir.resume import ResumePoint
@@ -57,6 +62,8 @@ FILE_ONLY = (
 )
 # The libraries whose loggers print through handlers of their own unless told otherwise.
 ROUTED_LIBRARIES = ("transformers", "datasets")
+# `log.info(..., extra=FILE_ONLY_RECORD)`: a lab line for train.log that the console drops.
+FILE_ONLY_RECORD = {"lab_file_only": True}
 _MODEL_LINE_KEYS = 8  # newly initialised weights named on the model line; the rest counted
 
 
@@ -91,7 +98,7 @@ class QuietConsole(logging.Filter):
         ):
             return True
         if _is_lab(record.name):
-            return True
+            return not getattr(record, "lab_file_only", False)
         if _file_only(record):
             return False
         return record.levelno >= logging.WARNING
@@ -99,6 +106,16 @@ class QuietConsole(logging.Filter):
 
 def _file_only(record: logging.LogRecord) -> bool:
     return any(record.name == name and text in str(record.msg) for name, text in FILE_ONLY)
+
+
+def message_console(**kwargs: Any) -> Console:
+    """A rich `Console` for lab's printed lines (`kwargs` as rich's): soft-wrapped, so a path
+    or command stays on one line whatever the width; tables still fit the width."""
+    from rich.console import Console
+
+    # Without a terminal (a pipe, a batch job's log) rich assumes 80 columns and would break
+    # "Run directory: <path>" or a `git apply <patch>` command across lines.
+    return Console(soft_wrap=True, **kwargs)
 
 
 class _DropFileOnly(logging.Filter):

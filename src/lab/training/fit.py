@@ -42,7 +42,7 @@ def fit(
 
     `loggers`: the run's loggers from `instantiate_loggers` (perhaps already starting);
     instantiated here when not given."""
-    from lab.training.library_warnings import fit_warnings
+    from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
     from lab.training.validation_metrics import known_metrics, log_to_loggers
 
     if loggers is None:
@@ -51,6 +51,8 @@ def fit(
     trainer = build_run_trainer(cfg, extra_callbacks, loggers)
     with fit_warnings(cfg, resuming=record.resume_point is not None):  # reports to train.log
         trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
+    if note := no_best_checkpoint_note(cfg, trainer):
+        log.warning(note)
     # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
     counts = record.data["parameters"]
     metrics = {

@@ -12,7 +12,11 @@ so a user's real problem stays on screen. `hydra.verbose=py.warnings` shows them
   from its own checkpoint in its own directory and restores its sampler's position itself.
 * `logging_interval_note`: Lightning's "fewer training batches than the logging interval"
   says nothing true of a run that logs every N steps across epochs; lab warns (its own line)
-  only when the whole run makes fewer optimizer steps than `trainer.log_every_n_steps`.
+  only when the whole run makes fewer optimizer steps than `trainer.log_every_n_steps`. A
+  streamed run (an endless epoch: Lightning says nothing) gets the note from its `max_steps`.
+* `no_best_checkpoint_note`: Lightning's "ModelCheckpoint could not find the monitored key ...
+  Did you call log(...)" blames the LightningModule when training simply ended before any
+  validation; lab files it and says that instead, once training is over.
 """
 
 from __future__ import annotations
@@ -61,6 +65,10 @@ RESUME_REPORTS = (
     # lab's sampler state travels in the checkpoint (lab.training.checkpointing): the resumed
     # epoch continues at the next batch, bit-identical to a run never interrupted.
     Report(UserWarning, r"You're resuming from a checkpoint that ended before the epoch ended"),
+)
+# Raised only before the first validation (after one, Lightning raises an error instead).
+NO_VALIDATION_YET = Report(
+    UserWarning, r"`ModelCheckpoint\(monitor=.*\)` could not find the monitored key"
 )
 
 Shower = Callable[..., None]
@@ -114,14 +122,17 @@ def warnings_to_log(reports: Sequence[Report] = REPORTS) -> Iterator[None]:
 _INTERVAL = re.compile(r"The number of training batches \((\d+)\).*log_every_n_steps=(\d+)")
 
 
-def logging_interval_note(cfg: DictConfig, batches: int, interval: int) -> str | None:
-    """lab's warning when the run (`cfg.trainer`, `batches` training batches per epoch) makes
-    fewer optimizer steps than `interval`: then train/loss reaches no logger. None otherwise."""
+def logging_interval_note(cfg: DictConfig, batches: int | None, interval: int) -> str | None:
+    """lab's warning when the run (`cfg.trainer`, `batches` training batches per epoch; None
+    for an endless one, a streamed split) makes fewer optimizer steps than `interval`: then
+    train/loss reaches no logger. None otherwise."""
     trainer = cfg.trainer
     accumulate = int(trainer.get("accumulate_grad_batches") or 1)
     epochs = int(trainer.get("max_epochs") if trainer.get("max_epochs") is not None else -1)
     max_steps = int(trainer.get("max_steps") if trainer.get("max_steps") is not None else -1)
-    limits = [math.ceil(batches / accumulate) * epochs] if epochs >= 0 else []
+    limits = []
+    if batches is not None and epochs >= 0:
+        limits.append(math.ceil(batches / accumulate) * epochs)
     limits += [max_steps] if max_steps >= 0 else []
     if not limits or min(limits) >= interval:
         return None
@@ -135,9 +146,17 @@ def logging_interval_note(cfg: DictConfig, batches: int, interval: int) -> str |
 
 @contextmanager
 def fit_warnings(cfg: DictConfig, resuming: bool) -> Iterator[None]:
-    """Around `lab.train`'s `trainer.fit`: `RESUME_REPORTS` to the log when `resuming`, and
-    Lightning's logging-interval warning replaced by `logging_interval_note`."""
+    """Around `lab.train`'s `trainer.fit`: `RESUME_REPORTS` to the log when `resuming`,
+    Lightning's logging-interval warning replaced by `logging_interval_note` (given for a
+    streamed run too, of which Lightning says nothing) and `NO_VALIDATION_YET` to the log
+    (`no_best_checkpoint_note` says what it means after the fit)."""
     interval_report = REPORTS[-1]
+    if cfg.get("data") is not None and cfg.data.get("streaming"):
+        # An endless epoch has no batch count: Lightning does not compare it with the interval.
+        interval = cfg.trainer.get("log_every_n_steps")
+        line = logging_interval_note(cfg, None, int(interval if interval is not None else 50))
+        if line:
+            log.warning(line)
 
     def note(text: str, category: type[Warning]) -> None:
         if interval_report.matches(category, text):
@@ -147,8 +166,24 @@ def fit_warnings(cfg: DictConfig, resuming: bool) -> Iterator[None]:
                 log.warning(line)
         FILED.info("%s: %s", category.__name__, text)
 
-    undo = file_reports([interval_report, *(RESUME_REPORTS if resuming else ())], note)
+    reports = [interval_report, NO_VALIDATION_YET, *(RESUME_REPORTS if resuming else ())]
+    undo = file_reports(reports, note)
     try:
         yield
     finally:
         undo()
+
+
+def no_best_checkpoint_note(cfg: DictConfig, trainer: Any) -> str | None:
+    """lab's warning after a fit whose checkpoint callback monitors a metric but holds no best
+    checkpoint (no validation ran before training ended): the final metrics are then of the
+    last weights. None otherwise."""
+    monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
+    if not monitored or any(getattr(c, "best_model_path", "") for c in monitored):
+        return None
+    max_steps = cfg.trainer.get("max_steps")
+    limit = f" (trainer.max_steps={max_steps})" if max_steps is not None and max_steps >= 0 else ""
+    return (
+        f"training ended{limit} before its first validation: no best checkpoint by "
+        f"{monitored[0].monitor}; the final metrics are of the last weights"
+    )

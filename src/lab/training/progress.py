@@ -8,7 +8,8 @@ This bar reads them only when it redraws, every `refresh_rate` batches and at th
 A streamed train split (`data.streaming=true`) is one endless epoch bounded by
 `trainer.max_steps`: Lightning's bar would show `Epoch 0/2  0/--` (an epoch count that plays
 no part, batches against no total). This bar shows `Step  3/4`: optimizer steps against
-`max_steps`.
+`max_steps`. A sized run's bar counts epochs from 1 (`Epoch 2/2`, Lightning's `Epoch 1/1`) and
+leaves out the logger's version (`v_num`).
 """
 
 from __future__ import annotations
@@ -51,10 +52,22 @@ class ProgressBar(RichProgressBar):
     def _get_train_description(self, current_epoch: int) -> str:
         # Lightning's (private) naming of the train bar, "Epoch 0/2": an endless epoch's is
         # "Step". tests/test_progress.py fails if Lightning stops calling it.
-        if not self._endless():
-            return super()._get_train_description(current_epoch)
         # Padded like Lightning's to the validation bar's width (no flicker).
-        return f"{STEP_DESCRIPTION:{len(self.validation_description)}}"
+        width = len(self.validation_description)
+        if self._endless():
+            return f"{STEP_DESCRIPTION:{width}}"
+        # Lightning shows the 0-based epoch over the last index ("Epoch 1/1" for max_epochs=2);
+        # a researcher reads "2/2" as the second of two epochs.
+        epochs = self.trainer.max_epochs
+        total = f"/{epochs}" if epochs is not None and epochs > 0 else ""
+        return f"{f'Epoch {current_epoch + 1}{total}':{width}}"
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        """The metrics the bar shows: Lightning's, without the logger's version (`v_num`),
+        which names no quantity (the W&B run id, the CSV version)."""
+        items = dict(super().get_metrics(trainer, pl_module))
+        items.pop("v_num", None)
+        return items
 
     def _show_step(self, step: int) -> None:
         if self.progress is None or self.train_progress_bar_id is None:
