@@ -75,6 +75,7 @@ def test_eval_notes_that_the_runs_test_and_validation_passes_were_limited(
         assert json.loads(output.read_text())["data"]["rows"] == 12
         printed = " ".join(capsys.readouterr().out.split())  # rich wraps at the console width
         assert "at train time*" in printed
+        assert f"Evaluation of the {split} split" in printed  # the table names the split
         pass_name = "test" if split == "test" else "validation"
         assert (
             f"* at train time trainer.{key}=1 limited the {pass_name} pass to at most 1 batch; "

@@ -58,6 +58,7 @@ from lab.errors import ConfigError, DataError
 from lab.eval_splits import (
     RUN_SPLIT,
     choose_split,
+    evaluated_split,
     evaluation_of,
     note_evaluated,
     read_as_test,
@@ -287,11 +288,15 @@ def main(argv: list[str]) -> int:
     from lab.config.resolvers import register_resolvers
     from lab.run_dir.plots import write_run_plots
     from lab.run_dir.records import write_json
+    from lab.training.console import tame_library_output
 
     register_resolvers()
     values, data_overrides = parse_options(
         argv, OPTIONS, required=("run",), passthrough=("data",), usage=USAGE
     )
+    # Before any data is read: choosing the split (`evaluation_config`) loads the source, so
+    # datasets' bars and log lines would show before `evaluate` quiets them.
+    tame_library_output()
     run = open_run(values["run"])
     cfg = evaluation_config(run, data_overrides, values.get("split"))
     checkpoint = values.get("checkpoint", "model")
@@ -333,7 +338,8 @@ def main(argv: list[str]) -> int:
         write_run_plots(target.parent, report, cfg)
     recorded = recorded_for(run, own)
     caveat = limited_pass_note(run, own, evaluated.get("rows"))
-    print_metrics(metrics, recorded, bool(recorded), target, caveat)
+    title = f"Evaluation of the {evaluated_split(cfg)} split"
+    print_metrics(metrics, recorded, bool(recorded), target, caveat, title=title)
     return 0
 
 

@@ -6,6 +6,7 @@ train or validation split read again as training read it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, open_dict
@@ -34,10 +35,24 @@ EVALUATED = "eval_split"
 RUN_SPLITS = f"{', '.join(SPLITS)} (the run's, as training read them)"
 
 
-def note_evaluated(cfg: DictConfig, split: str, present: str = RUN_SPLITS) -> None:
-    """Note in `cfg` the split it evaluates and the splits present (`present`, listed)."""
+#: How messages name the one split of a lone file (`the file's only split`): the source's
+#: name for it, `train`, would read as if lab.eval looked at training data.
+LONE_FILE = "file's only"
+
+
+def note_evaluated(
+    cfg: DictConfig, split: str, present: str = RUN_SPLITS, named: str | None = None
+) -> None:
+    """Note in `cfg` the split it evaluates, the splits present (`present`, listed) and, when
+    messages name it otherwise (`LONE_FILE`), how (`named`)."""
     with open_dict(cfg):
-        cfg[EVALUATED] = {"split": split, "present": present}
+        cfg[EVALUATED] = {"split": split, "present": present, "named": named}
+
+
+def evaluated_split(cfg: DictConfig) -> str:
+    """The split `cfg` evaluates as messages name it (`the <it> split`)."""
+    noted = cfg.get(EVALUATED) or {}
+    return str(noted.get("named") or noted.get("split") or "test")
 
 
 def evaluation_of(cfg: DictConfig) -> Evaluation:
@@ -45,12 +60,15 @@ def evaluation_of(cfg: DictConfig) -> Evaluation:
     from lab.data.datamodule import Evaluation  # torch and Lightning: only once data is read
 
     noted = cfg.get(EVALUATED) or {"split": "test", "present": RUN_SPLITS}
-    split = str(noted["split"])
-    return Evaluation(
-        split,
-        f"the {split} split cannot be evaluated as it is: choose another with split=<name>; "
-        f"splits present: {noted['present']}",
-    )
+    split = evaluated_split(cfg)
+    if noted.get("named") == LONE_FILE:  # no other split to choose
+        advice = f"the {split} split cannot be evaluated as it is: give another file (data.path=)"
+    else:
+        advice = (
+            f"the {split} split cannot be evaluated as it is: choose another with "
+            f"split=<name>; splits present: {noted['present']}"
+        )
+    return Evaluation(split, advice)
 
 
 def run_split_named(data: DictConfig, split: str | None) -> str | None:
@@ -98,7 +116,9 @@ def choose_split(cfg: DictConfig, split: str | None, run: TrainedRun, own: bool)
     with open_dict(cfg):
         data.splits = {"train": chosen, "validation": chosen, "test": chosen}
         data.max_train_samples = None
-    note_evaluated(cfg, chosen, listed)
+    path = data.get("path")
+    lone_file = not own and len(present) == 1 and bool(path) and Path(str(path)).is_file()
+    note_evaluated(cfg, chosen, listed, LONE_FILE if lone_file else None)
 
 
 def _default_split(data: DictConfig, present: list[str]) -> str:

@@ -17,6 +17,8 @@ import codecs
 import gzip
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,14 +61,19 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
     every_file = [file for group in data_files.values() for file in group]
     kwargs = {"delimiter": "\t"} if any(f.endswith((".tsv", ".tsv.gz")) for f in every_file) else {}
     try:
+        held: list[logging.LogRecord] = []
         try:
-            loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
+            with hold_datasets_logs(held):
+                loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
         except Exception as err:
             if "column names don't match" not in str(root_cause(err)) or len(data_files) < 2:
+                release_logs(held)
                 raise
             # Splits of other columns (GLUE's original test.tsv without labels, a Kaggle
             # test.csv): one table per split, each with its own columns; the split mapping
             # decides later which are read. (One call first: it is the common, faster case.)
+            # datasets' ERROR lines of that first call ("Failed to read file ... column names
+            # don't match") are dropped: lab expected it to fail, and the data is fine.
             loaded = datasets.DatasetDict(
                 {
                     split: datasets.load_dataset(builder, data_files={split: files}, **kwargs)[
@@ -75,6 +82,8 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
                     for split, files in data_files.items()
                 }
             )
+        else:
+            release_logs(held)
     except Exception as err:  # datasets wraps parser errors in its own types
         empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(err))
         if empty and empty.group(1) in data_files:
@@ -105,6 +114,39 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
         },
     )
     return loaded  # type: ignore[return-value]
+
+
+@contextmanager
+def hold_datasets_logs(held: list[logging.LogRecord]) -> Iterator[None]:
+    """Inside the block, the records datasets logs are appended to `held` instead of being
+    handled (printed, filed); `release_logs(held)` hands them on afterwards, if wanted."""
+    library = logging.getLogger("datasets")
+    saved = list(library.handlers), library.propagate
+
+    class Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record)
+
+    for handler in saved[0]:
+        library.removeHandler(handler)
+    library.propagate = False
+    hold = Hold()
+    library.addHandler(hold)
+    try:
+        yield
+    finally:
+        library.removeHandler(hold)
+        for handler in saved[0]:
+            library.addHandler(handler)
+        library.propagate = saved[1]
+
+
+def release_logs(held: list[logging.LogRecord]) -> None:
+    """Hand the records `hold_datasets_logs` held to datasets' handlers, as if just logged."""
+    library = logging.getLogger("datasets")
+    for record in held:
+        library.handle(record)
+    held.clear()
 
 
 def split_origin(

@@ -180,14 +180,16 @@ class TextClassificationDataModule(DataModule):
                 self._check_label(name, row, value)
 
     def _check_label(self, name: str, row: int, value: Any) -> None:
-        if self._label_ids is not None:
-            if value not in self._label_ids:
-                raise DataError(
-                    f"{self.where(name, row, self.label_column)}: label {value!r} is not one of "
-                    f"the label names {self.label_names}"
-                )
-        elif value == -1 and self.problem_type == "single_label":
-            # GLUE and others publish test sets with every label hidden as -1.
+        if self._label_ids is not None and value in self._label_ids:
+            return  # a class the data names (integer labels -1/1 included)
+        # GLUE and others publish test sets with every label hidden as -1; an export without
+        # ClassLabel (IMDB's CSV or Parquet) may hold it as text, or cast to the other
+        # splits' string type: -1 is hidden in any column type unless it names a class.
+        if (
+            self.problem_type == "single_label"
+            and not isinstance(value, bool)
+            and (value == -1 or value == "-1")
+        ):
             raise DataError(
                 f"{self.where(name, row, self.label_column)}: label -1 marks a hidden label "
                 f"(unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
@@ -197,7 +199,12 @@ class TextClassificationDataModule(DataModule):
                     "null to carve it from train"
                 )
             )
-        elif not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
+        if self._label_ids is not None:
+            raise DataError(
+                f"{self.where(name, row, self.label_column)}: label {value!r} is not one of "
+                f"the label names {self.label_names}"
+            )
+        if not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
             raise DataError(
                 f"{self.where(name, row, self.label_column)}: label {value!r} is outside "
                 f"num_labels={self.num_labels} "
