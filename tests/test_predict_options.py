@@ -9,7 +9,6 @@ No training: a run directory is written as `lab.train` leaves it, with random ti
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,9 +17,10 @@ import pytest
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from helpers.echo_predictor import Echo
 from lab.errors import DataError, LabError
 from lab.inference.options import check_columns, map_columns, parse_columns, positive_int
-from lab.inference.predictors import Predictor, open_predictor
+from lab.inference.predictors import open_predictor
 from lab.inference.rows import count_rows, read_rows
 
 from conftest import FIXTURES, SENTIMENT
@@ -43,19 +43,6 @@ def write_run(directory: Path, cfg: Any, *, model: bool = True) -> Path:
         network.save_pretrained(directory / "model")
         instantiate(cfg.model.tokenizer).save_pretrained(directory / "model")
     return directory
-
-
-class Echo(Predictor):
-    """A stand-in predictor: the base class's row checks, the text it read as its result."""
-
-    fields = ("review",)
-    outputs = ("label",)
-
-    def __init__(self) -> None:  # no model, tokenizer or run config
-        pass
-
-    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{"label": row["review"]} for row in rows]
 
 
 def _results(path: Path) -> list[dict[str, Any]]:

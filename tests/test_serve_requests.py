@@ -8,31 +8,18 @@ token is tagged B-PER (so each word is one entity).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
+from helpers.echo_predictor import Echo
 from lab.inference.predictors import Predictor
 
 from conftest import FIXTURES
 
 CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-
-
-class Echo(Predictor):
-    """A stand-in predictor: the base class's row checks, the text it read as its result."""
-
-    fields = ("review",)
-    outputs = ("label",)
-
-    def __init__(self) -> None:  # no model, tokenizer or run config
-        pass
-
-    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{"label": row["review"]} for row in rows]
 
 
 def _client(predictor: Predictor) -> Any:
