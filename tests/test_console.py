@@ -275,21 +275,32 @@ def test_logging_interval_note_only_when_the_run_logs_no_training_loss(
         assert note.endswith("set trainer.log_every_n_steps=1 to log it")
 
 
-def test_unrecognised_loss_type_is_a_report(caplog: pytest.LogCaptureFixture) -> None:
+def test_unrecognised_loss_type_is_a_report() -> None:
     """transformers' `loss_type=None` warning (GPT-2: the causal-LM loss, the one lab wants)
     goes to train.log, not the console, and not to a tool's console either."""
     import transformers.utils.logging as transformers_logging
 
     transformers_logging.get_logger("x").warning_once.cache_clear()  # once per process
     model = _tiny_gpt2()
-    with caplog.at_level(logging.WARNING, logger="transformers.modeling_utils"):
-        library = logging.getLogger("transformers")
-        propagate, library.propagate = library.propagate, True
-        try:
-            model.loss_function  # noqa: B018  (the property warns)
-        finally:
-            library.propagate = propagate
-    record = next(r for r in caplog.records if "loss_type" in r.getMessage())
+    # Caught on the emitting logger itself, whatever earlier tests of this process did to
+    # the loggers above it (levels, handlers, propagation).
+    emitter = logging.getLogger("transformers.modeling_utils")
+    caught: list[logging.LogRecord] = []
+    catcher = logging.Handler(logging.WARNING)
+    catcher.emit = caught.append  # type: ignore[method-assign]
+    saved = emitter.level, emitter.disabled, logging.root.manager.disable
+    emitter.setLevel(logging.WARNING)
+    emitter.disabled = False
+    logging.disable(logging.NOTSET)
+    emitter.addHandler(catcher)
+    try:
+        model.loss_function  # noqa: B018  (the property warns)
+    finally:
+        emitter.removeHandler(catcher)
+        emitter.setLevel(saved[0])
+        emitter.disabled = saved[1]
+        logging.disable(saved[2])
+    record = next(r for r in caught if "loss_type" in r.getMessage())
     assert not QuietConsole(False).filter(record)
     assert QuietConsole(True).filter(record)
     tame_library_output()
