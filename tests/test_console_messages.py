@@ -97,6 +97,25 @@ def test_carving_a_split_of_lab_s_own_name_goes_to_the_log_only(
     assert all(QuietConsole(True).filter(r) for r in caplog.records), "hydra.verbose=true"
 
 
+def test_the_data_layer_marks_file_only_records_without_importing_training() -> None:
+    """`FILE_ONLY_RECORD` lives in `lab.log_records`: `lab.data.splits` uses it without
+    `lab.training` (the console set-up), and the console filter honours it."""
+    import subprocess
+    import sys
+
+    from lab.log_records import FILE_ONLY_RECORD
+
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, lab.data.splits; print(sorted(sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "'lab.log_records'" in imported and "lab.training" not in imported
+    marked = logging.makeLogRecord({"name": "lab.data.splits", "msg": "x", **FILE_ONLY_RECORD})
+    unmarked = logging.makeLogRecord({"name": "lab.data.splits", "msg": "x"})
+    assert not QuietConsole(False).filter(marked) and QuietConsole(False).filter(unmarked)
+    assert QuietConsole(True).filter(marked)
+
+
 def test_a_streamed_run_below_the_logging_interval_gets_lab_s_note(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

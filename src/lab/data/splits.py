@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.sources import origins_of
 from lab.errors import DataError
-from lab.training.console import FILE_ONLY_RECORD
+from lab.log_records import FILE_ONLY_RECORD
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict

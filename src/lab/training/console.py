@@ -17,8 +17,8 @@ library's bars stay on screen, since tokenizing a large split is long work.
   transformers' bars and the reports are not shown; library warnings are.
 * `message_console()` is the rich console of lab's own printed lines (paths, commands, the
   final table), soft-wrapped: a line a user or a script copies is never split.
-* A record logged with `extra=FILE_ONLY_RECORD` goes to `train.log` only (lab's notes that
-  are reports, such as a carved split).
+* A record logged with `extra=FILE_ONLY_RECORD` (`lab.log_records`) goes to `train.log` only
+  (lab's notes that are reports, such as a carved split).
 * `weight_loading_report()` reads the newly initialised weights out of transformers' load
   report, for lab's one model line (`report_model`).
 
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.log_records import is_file_only
 from lab.training.library_warnings import REPORTS, file_reports, filing
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ FILE_ONLY = (
 )
 # The libraries whose loggers print through handlers of their own unless told otherwise.
 ROUTED_LIBRARIES = ("transformers", "datasets")
-# `log.info(..., extra=FILE_ONLY_RECORD)`: a lab line for train.log that the console drops.
-FILE_ONLY_RECORD = {"lab_file_only": True}
 _MODEL_LINE_KEYS = 8  # newly initialised weights named on the model line; the rest counted
 
 
@@ -98,7 +97,7 @@ class QuietConsole(logging.Filter):
         ):
             return True
         if _is_lab(record.name):
-            return not getattr(record, "lab_file_only", False)
+            return not is_file_only(record)
         if _file_only(record):
             return False
         return record.levelno >= logging.WARNING

@@ -10,6 +10,9 @@ A streamed train split (`data.streaming=true`) is one endless epoch bounded by
 no part, batches against no total). This bar shows `Step  3/4`: optimizer steps against
 `max_steps`. A sized run's bar counts epochs from 1 (`Epoch 2/2`, Lightning's `Epoch 1/1`) and
 leaves out the logger's version (`v_num`).
+
+The rate column is blank until rich has measured a rate (two redraws apart in time): Lightning's
+`ProcessingSpeedColumn` shows `0.00it/s` until then, which on a short run is all it shows.
 """
 
 from __future__ import annotations
@@ -19,8 +22,26 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.callbacks.progress.rich_progress import ProcessingSpeedColumn
+from rich.progress import Task
+from rich.text import Text
 
 STEP_DESCRIPTION = "Step"
+
+
+class RateColumn(ProcessingSpeedColumn):  # type: ignore[misc]
+    """Lightning's rate column (`12.34it/s`), blank while rich knows no rate yet (a single
+    sample: `Task.speed` is None) instead of a false `0.00it/s`."""
+
+    def render(self, task: Task) -> Text:
+        """The task's rate in iterations per second; seconds per iteration below 1 it/s, so
+        a slow real rate never reads as 0.00; nothing while the rate is unknown."""
+        speed = task.speed
+        if not speed:
+            return Text("", style=self.style)
+        if speed < 1:
+            return Text(f"{1 / speed:.2f}s/it", style=self.style)
+        return Text(f"{speed:.2f}it/s", style=self.style)
 
 
 class ProgressBar(RichProgressBar):
@@ -30,6 +51,15 @@ class ProgressBar(RichProgressBar):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._drawn_step = -1
+
+    def configure_columns(self, trainer: L.Trainer) -> list[Any]:
+        """Lightning's columns, its rate column replaced by `RateColumn`."""
+        return [
+            RateColumn(style=self.theme.processing_speed)
+            if isinstance(column, ProcessingSpeedColumn)
+            else column
+            for column in super().configure_columns(trainer)
+        ]
 
     def _endless(self) -> bool:
         # An iterable train split without a length: Lightning's batch count is inf.
