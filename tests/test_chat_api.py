@@ -168,7 +168,7 @@ def test_the_model_list_names_the_served_model(client: Any) -> None:
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        ({"messages": [{"role": "wizard", "content": "hi"}]}, "role='wizard'"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "role 'wizard'"),
         ({"messages": []}, "messages"),
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
         ({"n": 2}, "n"),
@@ -179,7 +179,7 @@ def test_the_model_list_names_the_served_model(client: Any) -> None:
         ({"messages": [{"role": "user", "content": "hi", "name": "ann"}]}, "name"),
         (
             {"messages": [*CHAT, {"role": "tool", "content": "4", "tool_call_id": "1"}]},
-            "role='tool'",
+            "role 'tool'",
         ),
         ({"stream_options": {"include_usage": True, "bogus": 1}}, "stream_options.bogus"),
         # The tiny Llama's context is 2,048 positions.

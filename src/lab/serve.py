@@ -36,6 +36,7 @@ from lab.inference.predictors import Predictor, open_predictor, predict_rows
 from lab.inference.request_schema import (
     FORM_TAGS,
     id_type,
+    message_list_type,
     short_error,
     text_type,
     word_list_type,
@@ -80,19 +81,11 @@ def create_app(
         ConfigDict,
         Discriminator,
         Field,
-        StringConstraints,
         Tag,
         create_model,
     )
 
     text = text_type(max_text_length)
-    ChatMessage = create_model(
-        "ChatMessage",
-        __config__=ConfigDict(extra="forbid", strict=True),
-        role=(str, ...),
-        content=(Annotated[str, StringConstraints(max_length=max_text_length)], ...),
-    )
-    chat = Annotated[list[ChatMessage], Field(min_length=1)]  # type: ignore[valid-type]
 
     # A field with an alternative (NER's `text` or pre-split tokens) is optional here: the
     # predictor's `check` asks for exactly one of the two, answered by a 422 below.
@@ -106,7 +99,7 @@ def create_app(
         if name in predictor.list_fields or name == predictor.alternative_field:
             kind = word_list_type(name, max_text_length)
         elif name in predictor.message_fields:
-            kind = chat | text
+            kind = message_list_type(name, max_text_length)
         optional = name in predictor.optional_fields or name in either
         return (kind | None, None) if optional else (kind, ...)
 
@@ -160,7 +153,7 @@ def create_app(
         items = request.inputs if batch else [request]  # type: ignore[union-attr]
         rows = [item.model_dump() for item in items]
         ids = [row.pop(ECHOED, None) for row in rows] if ECHOED not in predictor.fields else []
-        # What the head itself refuses (a chat with an unknown role, neither field given) is
+        # What the head itself refuses (a chat ending with the assistant, neither field given) is
         # bad input too: 422 naming the row, as for a wrong type, not a 200 with an error.
         problems = [
             {"loc": ["body", *(["inputs", index] if batch else [])], "msg": problem}

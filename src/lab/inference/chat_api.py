@@ -14,7 +14,8 @@ task=dpo runs; a causal LM given `model.chat_template`). The prompt is the token
 (server-sent events, `chat.completion.chunk` objects, then `data: [DONE]`), `n=1`. Other
 OpenAI fields (tools, logprobs, response_format...) are refused with 422 naming the field,
 never silently ignored, except `model` (any name answers with the run's model) and `user`.
-`GET /v1/models` lists the one model.
+`GET /v1/models` lists the one model. The request's fields and their checks (one 422 in
+OpenAI's error shape per bad request) are `lab.inference.chat_request`'s.
 
 Why not vLLM or TGI: both need a GPU server of their own; this is the same process that
 serves `/predict`, for trying a run out and for small deployments on a CPU.
@@ -28,13 +29,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
-
-ROLES = ("system", "user", "assistant")
-# How pydantic names the branches of the request's unions in an error's location.
-_UNION_BRANCHES = frozenset({"str", "list[Part]", "list[str]"})
 
 
 @dataclass
@@ -200,40 +197,9 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
     """Mount `GET /v1/models` and `POST /v1/chat/completions` on the FastAPI `app`."""
     from fastapi import Request as HttpRequest
     from fastapi.responses import StreamingResponse
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError
     from starlette.concurrency import run_in_threadpool
 
-    class Part(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        type: Literal["text"] = "text"  # images, audio, files: the model reads text only
-        text: str
-
-    class Message(BaseModel):
-        # No `name`, no tool calls: a template would drop them, so they are refused instead.
-        model_config = ConfigDict(extra="forbid")
-        role: str
-        content: str | list[Part]
-
-    class StreamOptions(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        include_usage: bool = False
-
-    class ChatRequest(BaseModel):
-        # Unknown fields are refused (422 names them): a client asking for tools or logprobs
-        # must not get an answer that silently lacks them.
-        model_config = ConfigDict(extra="forbid")
-        model: str = model_name
-        messages: list[Message] = Field(min_length=1)
-        max_tokens: int | None = Field(default=None, ge=1)
-        max_completion_tokens: int | None = Field(default=None, ge=1)
-        temperature: float | None = Field(default=None, ge=0, le=2)
-        top_p: float | None = Field(default=None, gt=0, le=1)
-        n: int = Field(default=1, ge=1, le=1)
-        seed: int | None = None
-        stop: str | list[str] | None = None
-        stream: bool = False
-        stream_options: StreamOptions | None = None
-        user: str | None = None
+    from lab.inference.chat_request import error_response, parse_chat_request
 
     created = int(time.time())
 
@@ -248,29 +214,15 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
     async def chat(http_request: HttpRequest) -> Any:
         # Parsed here, not by FastAPI: errors must come in OpenAI's shape
         # ({"error": {"message", "type", "param"}}), which its clients show to the user.
-        body = await http_request.body()
-        try:
-            request = ChatRequest.model_validate_json(body)
-        except ValidationError as err:
-            # A tool message fails on its `tool_call_id` first; its role is the real reason.
-            role = _unsupported_role(body)
-            if role is not None:
-                return role
-            # The deepest error is the most specific: for `content`, the bad part's `type`
-            # rather than "not a string"; pydantic's names of union branches are left out.
-            first = max(err.errors(), key=lambda e: len(e.get("loc", ())))
-            loc = [part for part in first.get("loc", ()) if part not in _UNION_BRANCHES]
-            param = ".".join(str(part) for part in loc)
-            return _error(f"{param}: {first.get('msg', 'invalid')}", param)
+        request = parse_chat_request(await http_request.body())
+        if isinstance(request, tuple):
+            return error_response(*request)
         messages = []
         for message in request.messages:
             content = message.content
             if not isinstance(content, str):
                 content = "".join(part.text for part in content)
             messages.append({"role": message.role, "content": content})
-        role = _unsupported_role(body)
-        if role is not None:
-            return role
         options = {
             "max_tokens": request.max_completion_tokens or request.max_tokens,
             "temperature": request.temperature,
@@ -281,12 +233,12 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
         try:
             ids = engine.prompt_ids(messages)  # refuse an over-long or unrenderable chat up front
         except Exception as err:
-            return _error(f"messages: {str(err).splitlines()[0][:300]}", "messages")
+            return error_response(f"messages: {str(err).splitlines()[0][:300]}", "messages")
         wanted = request.max_completion_tokens or request.max_tokens
         room = engine.room_problem(int(ids.shape[1]), wanted)
         if room is not None:
             param = "max_completion_tokens" if request.max_completion_tokens else "max_tokens"
-            return _error(f"{param}: {room}", param)
+            return error_response(f"{param}: {room}", param)
         return await run_in_threadpool(_answer, request, messages, options)
 
     def _answer(request: Any, messages: list[dict[str, str]], options: dict[str, Any]) -> Any:
@@ -351,33 +303,6 @@ def _events(
                 }
                 yield f"data: {json.dumps(body)}\n\n"
     yield "data: [DONE]\n\n"
-
-
-def _unsupported_role(body: bytes) -> Any:
-    """The 422 for the first message of `body` whose role is not one of `ROLES` (tool and
-    function messages, typos), or None."""
-    import json
-
-    try:
-        messages = json.loads(body).get("messages")
-    except (ValueError, AttributeError):
-        return None
-    for index, message in enumerate(messages if isinstance(messages, list) else []):
-        role = message.get("role") if isinstance(message, dict) else None
-        if isinstance(role, str) and role not in ROLES:
-            return _error(
-                f"messages[{index}].role={role[:40]!r}: use one of {list(ROLES)}",
-                f"messages.{index}.role",
-            )
-    return None
-
-
-def _error(message: str, param: str) -> Any:
-    """A 422 in OpenAI's error shape (its clients raise `UnprocessableEntityError` with it)."""
-    from fastapi.responses import JSONResponse
-
-    body = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
-    return JSONResponse(status_code=422, content={"error": body})
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:

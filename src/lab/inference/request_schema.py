@@ -4,6 +4,10 @@ A field that takes two forms (a list of words or that list as a JSON string; an 
 a string or an integer) is one plain validator here, not a pydantic Union: a Union reports
 every arm it tried, each under its internal type name (`list[function-after[...]]`), which
 tells a client nothing it can act on. One message names the field and what it must be.
+
+A chat's `messages` is checked by `first_message_problem`, shared with the OpenAI chat route
+(`lab.inference.chat_request`): the first bad message, named by its place, after what a
+message must be.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, PlainValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, StringConstraints
 from pydantic_core import PydanticCustomError
+
+from lab.tasks.sft.chat import ROLES  # the roles training accepts: a served chat takes the same
 
 EXCERPT = 80  # characters of an input quoted back in an error
 #: the tags `lab.serve` gives its one-input / batch forms: not part of the client's body
@@ -78,6 +84,126 @@ def id_type(name: str, max_length: int) -> Any:
         return value
 
     return Annotated[Any, PlainValidator(check, json_schema_input_type=str | int)]
+
+
+def messages_wanted(roles: tuple[str, ...] = ROLES, content: str = "a string") -> str:
+    """What a chat's `messages` must be, in words (`content`: what a message's content is)."""
+    return (
+        'a non-empty list of {"role", "content"} objects '
+        f"(role: {', '.join(roles)}; content: {content})"
+    )
+
+
+def first_message_problem(
+    value: Any, roles: tuple[str, ...] = ROLES, *, parts: bool = False
+) -> tuple[tuple[int | str, ...], str] | None:
+    """Where under the field and what is wrong with the first bad message of `value` (a
+    decoded JSON list of `{"role", "content"}` objects), or None when every message is good.
+
+    The place is `()` for the list itself, `(i, key)` inside message `i`, `(i, "content", j,
+    key)` inside one of its text parts; the text names the message by its index. `parts`:
+    a content may also be a list of `{"type": "text", "text": ...}` parts (OpenAI's form).
+    """
+    if not isinstance(value, list):
+        return (), f"found {kind_of(value)}"
+    if not value:
+        return (), "found an empty list"
+    for i, message in enumerate(value):
+        if not isinstance(message, dict):
+            return (i,), f"message {i} is {kind_of(message)}"
+        for key in ("role", "content"):
+            if key not in message:
+                return (i, key), f"message {i} has no '{key}'"
+        # The role before other keys: a tool message's `tool_call_id` is not the real reason.
+        role = message["role"]
+        if not isinstance(role, str):
+            return (i, "role"), f"message {i}'s role is {kind_of(role)}"
+        if role not in roles:
+            return (i, "role"), f"message {i} has role {role[:40]!r}"
+        other = [key for key in message if key not in ("role", "content")]
+        if other:
+            keys = ", ".join(repr(excerpt(str(key))) for key in other)
+            return (i, other[0]), f"message {i} has other keys ({keys}): only role and content"
+        problem = _content_problem(i, message["content"], parts)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _content_problem(i: int, content: Any, parts: bool) -> tuple[tuple[int | str, ...], str] | None:
+    if isinstance(content, str):
+        return None
+    if not parts or not isinstance(content, list):
+        return (i, "content"), f"message {i}'s content is {kind_of(content)}"
+    for j, part in enumerate(content):
+        where = f"message {i} content part {j}"
+        if not isinstance(part, dict):
+            return (i, "content", j), f"{where} is {kind_of(part)}"
+        # Images, audio, files: the model reads text only, so they are refused, not dropped.
+        if part.get("type", "text") != "text":
+            shown = excerpt(str(part["type"]))
+            return (i, "content", j, "type"), f"{where} has type {shown!r}: only 'text'"
+        other = [key for key in part if key not in ("type", "text")]
+        if other:
+            return (i, "content", j, other[0]), f"{where} has other keys: only type and text"
+        if not isinstance(part.get("text"), str):
+            return (i, "content", j, "text"), f"{where} has no 'text' string"
+    return None
+
+
+def message_list_type(name: str, max_length: int, roles: tuple[str, ...] = ROLES) -> Any:
+    """A chat field (`messages`): a non-empty list of `{"role", "content"}` objects, no other
+    keys, `role` one of `roles`, `content` a string of at most `max_length` characters; or
+    that list as a JSON string (a CSV cell's form), validated to the list."""
+    wanted = f"field '{name}' must be {messages_wanted(roles)}, or that list as a JSON string"
+
+    def check(value: Any) -> list[dict[str, str]]:
+        messages = value
+        if isinstance(value, str):
+            try:
+                messages = json.loads(value)
+            except json.JSONDecodeError:
+                raise PydanticCustomError(
+                    "value_error", f"{wanted}; found text that is not JSON"
+                ) from None
+        problem = first_message_problem(messages, roles)
+        if problem is not None:
+            raise PydanticCustomError("value_error", f"{wanted}; {problem[1]}")
+        for i, message in enumerate(messages):
+            if len(message["content"]) > max_length:
+                raise PydanticCustomError(
+                    "string_too_long",
+                    f"field '{name}': message {i} has content over {max_length} characters",
+                )
+        return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+    return Annotated[Any, PlainValidator(check, json_schema_input_type=list[ChatMessage] | str)]
+
+
+class ChatMessage(BaseModel):
+    """One message of a served chat, as the OpenAPI page shows it (`message_list_type`
+    checks a request's messages itself, for one error per mistake)."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: str
+    content: str
+
+
+def kind_of(value: Any) -> str:
+    """What a decoded JSON `value` is, in JSON's words ("a string", "an object", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def short_error(error: Any) -> dict[str, Any]:
