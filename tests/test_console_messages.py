@@ -124,14 +124,76 @@ def test_a_streamed_run_below_the_logging_interval_gets_lab_s_note(
     trainer = {"max_steps": 4, "max_epochs": 3, "log_every_n_steps": 10}
     with caplog.at_level(logging.WARNING, logger="lab.training.library_warnings"):
         with fit_warnings(OmegaConf.create({"trainer": trainer, "data": streamed}), False):
-            pass
-        with fit_warnings(OmegaConf.create({"trainer": trainer, "data": {}}), False):
-            pass  # sized: Lightning's own warning leads to the note (test_console.py)
+            pass  # the note comes before the fit, and only once
         long_run = {**trainer, "max_steps": 100}
         with fit_warnings(OmegaConf.create({"trainer": long_run, "data": streamed}), False):
             pass
     (note,) = [r.getMessage() for r in caplog.records]
     assert note.startswith("this run makes 4 optimizer steps and logs train/loss every 10")
+
+
+def _trainer(batches: float, loggers: int = 1, fast_dev_run: bool = False) -> Any:
+    """What `fit_warnings` reads of a Trainer after its fit (a stand-in: no training)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        num_training_batches=batches, loggers=[object()] * loggers, fast_dev_run=fast_dev_run
+    )
+
+
+def _interval_notes(
+    caplog: pytest.LogCaptureFixture,
+    trainer: dict[str, Any],
+    fitted: Any,
+    lightning_batches: int | None = None,
+) -> list[str]:
+    """lab's notes around a fit of a sized run; Lightning's own interval warning raised inside
+    when `lightning_batches` (it does so for an epoch shorter than the interval)."""
+    cfg = OmegaConf.create({"trainer": trainer, "data": {}})
+    caplog.clear()
+    lab_notes = caplog.at_level(logging.WARNING, logger="lab.training.library_warnings")
+    with lab_notes, warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with fit_warnings(cfg, False, fitted):
+            if lightning_batches is not None:
+                warnings.warn(
+                    f"The number of training batches ({lightning_batches}) is smaller than the "
+                    f"logging interval Trainer(log_every_n_steps={trainer['log_every_n_steps']})."
+                    " Set a lower value for ...",
+                    UserWarning, stacklevel=1,
+                )  # fmt: skip
+    return [r.getMessage() for r in caplog.records if r.name == "lab.training.library_warnings"]
+
+
+def test_a_sized_run_cut_short_by_max_steps_gets_lab_s_note_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """200 batches an epoch (Lightning: no warning), max_steps=5 below log_every_n_steps=50:
+    no train/loss is logged, and lab says so once, after the fit."""
+    short = {"max_steps": 5, "max_epochs": 3, "log_every_n_steps": 50}
+    (note,) = _interval_notes(caplog, short, _trainer(200))
+    assert note.startswith("this run makes 5 optimizer steps and logs train/loss every 50")
+    # Gradient accumulation: 200 batches by 100 are 2 steps an epoch, 6 in all.
+    accumulated = {"max_epochs": 3, "log_every_n_steps": 50, "accumulate_grad_batches": 100}
+    (note,) = _interval_notes(caplog, accumulated, _trainer(200))
+    assert note.startswith("this run makes 6 optimizer steps")
+    # Lightning warns too (4 batches an epoch): one note, with the count of its batches.
+    (note,) = _interval_notes(caplog, {**short, "max_steps": 20}, _trainer(4), 4)
+    assert note.startswith("this run makes 12 optimizer steps")
+    # Without a Trainer, the note from max_steps alone.
+    (note,) = _interval_notes(caplog, short, None)
+    assert note.startswith("this run makes 5 optimizer steps")
+    assert not _interval_notes(caplog, {**short, "max_steps": 100}, _trainer(200))
+    assert not _interval_notes(caplog, short, _trainer(200, loggers=0))  # nothing to log to
+    assert not _interval_notes(caplog, short, _trainer(200, fast_dev_run=True))  # logs each step
+
+
+def test_no_logging_interval_note_after_a_failed_fit(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = OmegaConf.create({"trainer": {"max_steps": 5, "log_every_n_steps": 50}, "data": {}})
+    lab_notes = caplog.at_level(logging.WARNING, logger="lab.training.library_warnings")
+    with lab_notes, pytest.raises(RuntimeError), fit_warnings(cfg, False, _trainer(200)):
+        raise RuntimeError("out of memory")
+    assert not caplog.records
 
 
 class _Validated(BoringModel):  # type: ignore[misc]

@@ -49,7 +49,7 @@ def fit(
         loggers = instantiate_loggers(cfg, record)
     start_loggers(loggers, cfg, record)
     trainer = build_run_trainer(cfg, extra_callbacks, loggers)
-    with fit_warnings(cfg, resuming=record.resume_point is not None):  # reports to train.log
+    with fit_warnings(cfg, record.resume_point is not None, trainer):  # reports to train.log
         trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
     if note := no_best_checkpoint_note(cfg, trainer):
         log.warning(note)

@@ -11,9 +11,12 @@ so a user's real problem stays on screen. `hydra.verbose=py.warnings` shows them
 * `RESUME_REPORTS` hold while `lab.train` resumes a run (`lab.training.fit`): lab continues
   from its own checkpoint in its own directory and restores its sampler's position itself.
 * `logging_interval_note`: Lightning's "fewer training batches than the logging interval"
-  says nothing true of a run that logs every N steps across epochs; lab warns (its own line)
-  only when the whole run makes fewer optimizer steps than `trainer.log_every_n_steps`. A
-  streamed run (an endless epoch: Lightning says nothing) gets the note from its `max_steps`.
+  says nothing true of a run that logs every N steps across epochs; lab warns (its own line,
+  once a run) only when the whole run makes fewer optimizer steps than
+  `trainer.log_every_n_steps`, and also where Lightning says nothing: a streamed run (an
+  endless epoch) gets it from its `max_steps` before the fit; a sized run whose epoch has at
+  least that many batches but whose `max_steps` (or gradient accumulation) stops it short
+  gets it after the fit, from the Trainer's batch count (known only inside the fit).
 * `no_best_checkpoint_note`: Lightning's "ModelCheckpoint could not find the monitored key ...
   Did you call log(...)" blames the LightningModule when training simply ended before any
   validation; lab files it and says that instead, once training is over.
@@ -145,25 +148,31 @@ def logging_interval_note(cfg: DictConfig, batches: int | None, interval: int) -
 
 
 @contextmanager
-def fit_warnings(cfg: DictConfig, resuming: bool) -> Iterator[None]:
+def fit_warnings(cfg: DictConfig, resuming: bool, trainer: Any = None) -> Iterator[None]:
     """Around `lab.train`'s `trainer.fit`: `RESUME_REPORTS` to the log when `resuming`,
-    Lightning's logging-interval warning replaced by `logging_interval_note` (given for a
-    streamed run too, of which Lightning says nothing) and `NO_VALIDATION_YET` to the log
-    (`no_best_checkpoint_note` says what it means after the fit)."""
+    Lightning's logging-interval warning replaced by `logging_interval_note`, given once a run
+    (also where Lightning says nothing: see the module; `trainer`, the Trainer that fits, gives
+    the batch count after the fit) and `NO_VALIDATION_YET` to the log (`no_best_checkpoint_note`
+    says what it means after the fit)."""
     interval_report = REPORTS[-1]
-    if cfg.get("data") is not None and cfg.data.get("streaming"):
-        # An endless epoch has no batch count: Lightning does not compare it with the interval.
-        interval = cfg.trainer.get("log_every_n_steps")
-        line = logging_interval_note(cfg, None, int(interval if interval is not None else 50))
-        if line:
+    interval = cfg.trainer.get("log_every_n_steps")
+    interval = int(interval if interval is not None else 50)  # 50: Lightning's default
+    noted = False
+
+    def warn_once(line: str | None) -> None:
+        nonlocal noted
+        if line and not noted:
+            noted = True
             log.warning(line)
+
+    if cfg.get("data") is not None and cfg.data.get("streaming") and _logs_every(cfg, trainer):
+        # An endless epoch has no batch count: Lightning does not compare it with the interval.
+        warn_once(logging_interval_note(cfg, None, interval))
 
     def note(text: str, category: type[Warning]) -> None:
         if interval_report.matches(category, text):
             found = _INTERVAL.search(text)
-            line = found and logging_interval_note(cfg, int(found[1]), int(found[2]))
-            if line:
-                log.warning(line)
+            warn_once(logging_interval_note(cfg, int(found[1]), int(found[2])) if found else None)
         FILED.info("%s: %s", category.__name__, text)
 
     reports = [interval_report, NO_VALIDATION_YET, *(RESUME_REPORTS if resuming else ())]
@@ -172,6 +181,20 @@ def fit_warnings(cfg: DictConfig, resuming: bool) -> Iterator[None]:
         yield
     finally:
         undo()
+    # After a finished fit (not a failed or stopped one) of which Lightning said nothing: an
+    # epoch of at least `interval` batches, cut short by max_steps or gradient accumulation.
+    if _logs_every(cfg, trainer):
+        batches = getattr(trainer, "num_training_batches", None)
+        known = batches is not None and math.isfinite(batches)
+        warn_once(logging_interval_note(cfg, int(batches) if known else None, interval))
+
+
+def _logs_every(cfg: DictConfig, trainer: Any) -> bool:
+    """Whether the run logs train/loss every `log_every_n_steps` steps: it has a logger (when
+    `trainer` is given) and is no `fast_dev_run` (which logs every step)."""
+    if trainer is not None:
+        return bool(trainer.loggers) and not trainer.fast_dev_run
+    return not cfg.trainer.get("fast_dev_run")
 
 
 def no_best_checkpoint_note(cfg: DictConfig, trainer: Any) -> str | None:
