@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler
-from lab.tasks.text_classification import TextClassificationDataModule
+from lab.tasks.text_classification.data import TextClassificationDataModule
 
 from conftest import SENTIMENT
 

@@ -24,7 +24,7 @@ import pytest
 from lab.data.origins import Origin, csv_record_lines
 from lab.errors import DataError
 from lab.inference.predictors import Predictor
-from lab.tasks.text_classification import TextClassificationDataModule
+from lab.tasks.text_classification.data import TextClassificationDataModule
 
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,7 @@ def _checked(labels: list[Any], names: list[str] | None = None, **kwargs: Any) -
     from transformers import AutoTokenizer
 
     from lab.config.paths import package_path
-    from lab.tasks.text_classification import TextClassificationDataModule
+    from lab.tasks.text_classification.data import TextClassificationDataModule
 
     tokenizer = AutoTokenizer.from_pretrained(package_path("lab", "assets/tiny_bert"))
     module = TextClassificationDataModule(tokenizer, label_names=names, **kwargs)

@@ -19,7 +19,7 @@ import transformers as T
 from lab.errors import ConfigError
 from lab.tasks.losses import ClassLoss, balanced_weights, label_counts
 from lab.tasks.multiple_choice.module import MultipleChoiceModule
-from lab.tasks.text_classification import TextClassificationModule
+from lab.tasks.text_classification.module import TextClassificationModule
 from lab.tasks.token_classification import TokenClassificationModule
 
 from conftest import FIXTURES, lab_cli

@@ -12,7 +12,7 @@ import pytest
 import torch
 import transformers as T
 
-from lab.tasks.text_classification import TextClassificationModule
+from lab.tasks.text_classification.module import TextClassificationModule
 
 pytestmark = pytest.mark.slow  # trains a (tiny) model through Lightning
 

@@ -1,10 +1,13 @@
 """Multi-label classification and regression: thresholds and metrics by hand, bad labels,
-and tiny models trained on the fixtures through `run(cfg)`, exported to working pipelines."""
+and tiny models trained on the fixtures through `run(cfg)`, exported to working pipelines;
+the layout of the sequence classification package (old dotted names, a light predictor)."""
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -198,3 +201,41 @@ def test_label_id_lists_become_float_multi_hot_targets(
         BertConfig(num_labels=3, problem_type="multi_label_classification", **wide)
     )
     assert torch.isfinite(model(**train).loss)  # BCE accepts the targets
+
+
+# --------------------------------------------------------------------------- package layout
+def test_old_dotted_names_of_the_single_file_head_still_resolve() -> None:
+    """Run directories written before the package name the classes by their old paths in
+    config.yaml; `lab.eval`, `lab.predict` and the report plots instantiate them by those."""
+    from hydra.utils import get_class, get_method
+
+    import lab.tasks.text_classification as package
+    from lab.tasks.text_classification import data, module, predictor
+
+    old = "lab.tasks.text_classification."
+    assert get_class(old + "TextClassificationDataModule") is data.TextClassificationDataModule
+    assert get_class(old + "TextClassificationModule") is module.TextClassificationModule
+    assert (
+        get_class(old + "SequenceClassificationPredictor")
+        is predictor.SequenceClassificationPredictor
+    )
+    assert get_method(old + "plot_confusion_matrix") is module.plot_confusion_matrix
+    assert package.PROBLEM_TYPES["multi_label"] == "multi_label_classification"
+    assert {"TextClassificationModule", "SequenceClassificationPredictor"} <= set(dir(package))
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        package.NoSuchThing  # noqa: B018
+
+
+def test_the_predictor_does_not_load_lightning() -> None:
+    """`lab.predict` / `lab.serve` import the task YAML's predictor only: its module (and the
+    package's old name for it) must not pull in Lightning or torchmetrics."""
+    code = (
+        "import sys\n"
+        "from lab.tasks.text_classification import SequenceClassificationPredictor\n"
+        "import lab.tasks.text_classification.predictor\n"
+        "print(sorted(m for m in ('lightning', 'torchmetrics') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -51,7 +51,7 @@ def test_a_good_config_prints_what_would_run(tmp_path: Path) -> None:
         .strip()
         .startswith(
             "text_classification: transformers.AutoModelForSequenceClassification with "
-            "lab.tasks.text_classification.TextClassificationModule; best on val/acc (max)"
+            "lab.tasks.text_classification.module.TextClassificationModule; best on val/acc (max)"
         )
     )
     assert "demo: local files" in lines["data"] and "text_column=text" in lines["data"]

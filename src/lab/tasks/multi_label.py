@@ -4,7 +4,8 @@ The data side is `TextClassificationDataModule` with `data.problem_type=multi_la
 hold a list of labels); the head's loss is binary cross-entropy per class. A class is
 predicted when its probability reaches its threshold: one threshold for all
 (`task.module.threshold=0.5`) or one per class in label order. `lab.predict` / `lab.serve`
-use `lab.tasks.text_classification.SequenceClassificationPredictor` with the same thresholds.
+use `lab.tasks.text_classification.predictor.SequenceClassificationPredictor` with the same
+thresholds.
 """
 
 from __future__ import annotations

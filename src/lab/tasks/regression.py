@@ -2,7 +2,7 @@
 
 The data side is `TextClassificationDataModule` with `data.problem_type=regression`; the
 head has one output and a mean-squared-error loss. `lab.predict` / `lab.serve` use
-`lab.tasks.text_classification.SequenceClassificationPredictor` (a `score` per row).
+`lab.tasks.text_classification.predictor.SequenceClassificationPredictor` (a `score` per row).
 """
 
 from __future__ import annotations

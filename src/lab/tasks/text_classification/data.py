@@ -1,15 +1,12 @@
-"""Sequence classification (single text or text pair): data preparation, module, metrics.
+"""`TextClassificationDataModule`: the data side of sequence classification (single text or
+text pair), shared by the three problem types of `data.problem_type`.
 
-`data.problem_type` picks the label kind: `single_label` (one class per row, this file's
-module), `multi_label` (a list of classes per row; `lab.tasks.multi_label`) or `regression`
-(one number per row; `lab.tasks.regression`). The data side is shared and lives here.
-
-Labels may be stored as integers (`0..num_labels-1`) or as strings; names come from, in order:
-`data.label_names`, the dataset's `ClassLabel` feature, or the sorted distinct values of the
-train split. They reach the exported model as `id2label` / `label2id`.
-
-`SequenceClassificationPredictor` (inference on raw rows, all three problem types) and
-`plot_confusion_matrix` (the test report's figure) are declared in the task YAMLs.
+`single_label` (one class per row), `multi_label` (a list of classes per row) or `regression`
+(one number per row). Labels may be stored as integers (`0..num_labels-1`) or as strings;
+names come from, in order: `data.label_names`, the dataset's `ClassLabel` feature, or the
+sorted distinct values of the train split. They reach the exported model as `id2label` /
+`label2id`. Each split is checked before tokenizing (columns, text cells, labels: a label -1
+is a hidden one, as in GLUE's test splits, unless it names a class).
 """
 
 from __future__ import annotations
@@ -17,28 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-    MulticlassPrecision,
-    MulticlassRecall,
-)
-
 from lab.data.datamodule import DataModule
 from lab.data.label_names import integer_label_names, reconcile_label_names
 from lab.errors import DataError
-from lab.inference.predictors import Predictor
-from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
-from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from matplotlib.figure import Figure
-    from omegaconf import DictConfig
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedTokenizerBase
 
 
 # data.problem_type -> the Hugging Face config's problem_type (which picks the loss)
@@ -262,161 +244,3 @@ def _check_text_column(data: DataModule, split: str, dataset: Dataset, column: s
     if dataset.with_format("arrow")[column].null_count:
         row = next(i for i, v in enumerate(dataset[column]) if v is None)
         raise DataError(f"{data.where(split, row, column)}: the cell is empty")
-
-
-class TextClassificationModule(ClassLossTraining, TaskModule):
-    """Cross-entropy classification with accuracy and macro F1 / precision / recall.
-
-    Metric keys: `val/loss`, `val/acc`, `val/f1`, `val/precision`, `val/recall` (and `test/...`).
-
-    Args:
-        class_weights: None, `balanced` (from the train split's label counts) or one weight
-            per class in label order (`lab.tasks.losses`).
-        label_smoothing: label smoothing of the cross entropy, in [0, 1).
-    """
-
-    progress_bar_metrics = ("acc",)
-
-    def __init__(
-        self,
-        model: PreTrainedModel,
-        optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
-        *,
-        class_weights: str | Sequence[float] | None = None,
-        label_smoothing: float = 0.0,
-    ) -> None:
-        super().__init__(model, optimizer, scheduler)
-        num_labels = int(model.config.num_labels)  # type: ignore[arg-type]
-        id2label: dict[Any, str] = dict(model.config.id2label or {})
-        names = [str(id2label.get(i, i)) for i in range(num_labels)]
-        self.class_loss = ClassLoss(num_labels, class_weights, label_smoothing, names)
-        metrics = MetricCollection(
-            {
-                "acc": MulticlassAccuracy(num_labels, average="micro"),
-                "f1": MulticlassF1Score(num_labels, average="macro"),
-                "precision": MulticlassPrecision(num_labels, average="macro"),
-                "recall": MulticlassRecall(num_labels, average="macro"),
-            }
-        )
-        self.metrics = torch.nn.ModuleDict(
-            {"val": metrics.clone(prefix="val/"), "test": metrics.clone(prefix="test/")}
-        )
-        self.test_confusion = MulticlassConfusionMatrix(num_labels)
-
-    def setup(self, stage: str) -> None:
-        setup_class_loss(self, self.class_loss)
-
-    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
-        output = self.class_loss.model_output(self.model, batch)
-        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
-        predictions = output.logits.argmax(dim=-1)
-        self._metrics(stage).update(predictions, batch["labels"])
-        if stage == "test":
-            self.test_confusion.update(predictions, batch["labels"])
-
-    def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
-        metrics = self._metrics(stage)
-        values = metrics.compute()
-        metrics.reset()
-        return values
-
-    def evaluation_report(self, stage: str) -> dict[str, Any]:
-        """The test confusion matrix: rows are true labels, columns predicted labels."""
-        if stage != "test":
-            return {}
-        matrix = self.test_confusion.compute().tolist()
-        self.test_confusion.reset()
-        id2label: dict[int, str] = self.model.config.id2label  # type: ignore[assignment]
-        return {
-            "labels": [id2label[i] for i in range(len(matrix))],
-            "confusion_matrix": matrix,
-        }
-
-    def _metrics(self, stage: str) -> MetricCollection:
-        return self.metrics[stage]  # type: ignore[return-value]
-
-
-class SequenceClassificationPredictor(Predictor):
-    """Single-label (`label`, `probabilities`), multi-label (`labels` over each class's
-    threshold, `probabilities`) or regression (`score`), by the run's `data.problem_type`."""
-
-    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
-        super().__init__(model, tokenizer, cfg)
-        self.text_field = str(cfg.data.get("text_column") or "text")
-        self.pair_field = cfg.data.get("text_pair_column")
-        self.fields = (self.text_field, *([str(self.pair_field)] if self.pair_field else []))
-        self.problem = str(cfg.data.get("problem_type") or "single_label")
-        self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        threshold = cfg.task.module.get("threshold", 0.5)
-        self.thresholds = (
-            [float(t) for t in threshold]
-            if isinstance(threshold, Sequence) and not isinstance(threshold, str)
-            else [float(threshold)] * len(self.labels)
-        )
-        self.outputs = {
-            "single_label": ("label", "probabilities"),
-            "multi_label": ("labels", "probabilities"),
-            "regression": ("score",),
-        }[self.problem]
-
-    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One result per row (see the class doc for the keys)."""
-        texts = [row[self.text_field] for row in rows]
-        pairs = [row[str(self.pair_field)] for row in rows] if self.pair_field else None
-        inputs = self.tokenizer(
-            texts,
-            pairs,
-            truncation=True,
-            max_length=self.max_length,
-            padding=True,
-            return_tensors="pt",
-        ).to(self.device)
-        with torch.no_grad():
-            logits = self.model(**inputs).logits.float()
-        if self.problem == "regression":
-            return [{"score": float(v)} for v in logits[:, 0].tolist()]
-        if self.problem == "multi_label":
-            return [
-                {
-                    "labels": [
-                        name
-                        for name, p, t in zip(self.labels, row, self.thresholds, strict=True)
-                        if p >= t
-                    ],
-                    "probabilities": dict(zip(self.labels, row, strict=True)),
-                }
-                for row in torch.sigmoid(logits).tolist()
-            ]
-        return [
-            {
-                "label": self.labels[max(range(len(row)), key=row.__getitem__)],
-                "probabilities": dict(zip(self.labels, row, strict=True)),
-            }
-            for row in torch.softmax(logits, dim=-1).tolist()
-        ]
-
-
-def plot_confusion_matrix(report: dict[str, Any]) -> Figure | None:
-    """The test confusion matrix (counts, true label by row); None without one in `report`."""
-    matrix = report.get("confusion_matrix")
-    if not matrix:
-        return None
-    import matplotlib.pyplot as plt
-
-    labels = report.get("labels") or [str(i) for i in range(len(matrix))]
-    size = max(3.5, 0.5 * len(labels) + 2)
-    figure, axis = plt.subplots(figsize=(size, size))
-    image = axis.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axis, fraction=0.046)
-    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    axis.set_yticks(range(len(labels)), labels)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    peak = max(max(row) for row in matrix) or 1
-    for i, row in enumerate(matrix):
-        for j, count in enumerate(row):
-            shade = "white" if count > peak / 2 else "black"
-            axis.text(j, i, str(count), ha="center", va="center", color=shade)
-    axis.set_title("test confusion matrix")
-    return figure

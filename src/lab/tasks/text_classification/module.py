@@ -1,0 +1,124 @@
+"""`TextClassificationModule`: the LightningModule of single-label classification (loss,
+accuracy and macro F1 / precision / recall, the test confusion matrix), and
+`plot_confusion_matrix`, the test report's figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
+from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from transformers import PreTrainedModel
+
+
+class TextClassificationModule(ClassLossTraining, TaskModule):
+    """Cross-entropy classification with accuracy and macro F1 / precision / recall.
+
+    Metric keys: `val/loss`, `val/acc`, `val/f1`, `val/precision`, `val/recall` (and `test/...`).
+
+    Args:
+        class_weights: None, `balanced` (from the train split's label counts) or one weight
+            per class in label order (`lab.tasks.losses`).
+        label_smoothing: label smoothing of the cross entropy, in [0, 1).
+    """
+
+    progress_bar_metrics = ("acc",)
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        *,
+        class_weights: str | Sequence[float] | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(model, optimizer, scheduler)
+        num_labels = int(model.config.num_labels)  # type: ignore[arg-type]
+        id2label: dict[Any, str] = dict(model.config.id2label or {})
+        names = [str(id2label.get(i, i)) for i in range(num_labels)]
+        self.class_loss = ClassLoss(num_labels, class_weights, label_smoothing, names)
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_labels, average="micro"),
+                "f1": MulticlassF1Score(num_labels, average="macro"),
+                "precision": MulticlassPrecision(num_labels, average="macro"),
+                "recall": MulticlassRecall(num_labels, average="macro"),
+            }
+        )
+        self.metrics = torch.nn.ModuleDict(
+            {"val": metrics.clone(prefix="val/"), "test": metrics.clone(prefix="test/")}
+        )
+        self.test_confusion = MulticlassConfusionMatrix(num_labels)
+
+    def setup(self, stage: str) -> None:
+        setup_class_loss(self, self.class_loss)
+
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        output = self.class_loss.model_output(self.model, batch)
+        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
+        predictions = output.logits.argmax(dim=-1)
+        self._metrics(stage).update(predictions, batch["labels"])
+        if stage == "test":
+            self.test_confusion.update(predictions, batch["labels"])
+
+    def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
+        metrics = self._metrics(stage)
+        values = metrics.compute()
+        metrics.reset()
+        return values
+
+    def evaluation_report(self, stage: str) -> dict[str, Any]:
+        """The test confusion matrix: rows are true labels, columns predicted labels."""
+        if stage != "test":
+            return {}
+        matrix = self.test_confusion.compute().tolist()
+        self.test_confusion.reset()
+        id2label: dict[int, str] = self.model.config.id2label  # type: ignore[assignment]
+        return {
+            "labels": [id2label[i] for i in range(len(matrix))],
+            "confusion_matrix": matrix,
+        }
+
+    def _metrics(self, stage: str) -> MetricCollection:
+        return self.metrics[stage]  # type: ignore[return-value]
+
+
+def plot_confusion_matrix(report: dict[str, Any]) -> Figure | None:
+    """The test confusion matrix (counts, true label by row); None without one in `report`."""
+    matrix = report.get("confusion_matrix")
+    if not matrix:
+        return None
+    import matplotlib.pyplot as plt
+
+    labels = report.get("labels") or [str(i) for i in range(len(matrix))]
+    size = max(3.5, 0.5 * len(labels) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    peak = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            shade = "white" if count > peak / 2 else "black"
+            axis.text(j, i, str(count), ha="center", va="center", color=shade)
+    axis.set_title("test confusion matrix")
+    return figure
