@@ -40,10 +40,12 @@ def finalize(
         report = parts.module.test_report
         if report:
             write_json(output_dir / "test_report.json", report)
+        # Without a best checkpoint (no validation before the end) lab tested the last weights:
+        # recorded once, for the summary table and the model card (lab.export's too).
+        record.data["tested"] = BEST if best_checkpoint(trainer) else LAST
         record.finish(metrics)
         write_model_card(output_dir / "model", cfg, record.data, metrics)
         log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
-        # Without a best checkpoint (no validation before the end) lab tested the last weights.
-        print_summary(metrics, output_dir, tested=BEST if best_checkpoint(trainer) else LAST)
+        print_summary(metrics, output_dir, tested=record.data["tested"])
     for logger in trainer.loggers:
         logger.finalize("success")

@@ -2,8 +2,9 @@
 
 Hugging Face shows a model directory's `README.md` as its card. lab fills it from the run's
 record: what the model is (base, head, labels), what it was trained on, how (the command and
-the hyperparameters that matter), how well it did (final metrics), with which code, and what
-it is for and not for. YAML front matter carries the Hub's metadata fields.
+the hyperparameters that matter), how well it did (final metrics: of the best checkpoint, or of
+the last weights for a run that ended before its first validation), with which code, and what it
+is for and not for. YAML front matter carries the Hub's metadata fields.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import lab
+from lab.run_dir.summary import BEST
 
 HYPERPARAMETERS = (
     "seed",
@@ -58,6 +60,9 @@ def model_card(
         " with uncommitted changes" if git.get("dirty") else ""
     )
     name = Path(str(base)).name if cfg.model.get("pretrained") else "model"
+    # The weights the metrics are of, as lab.train recorded them (`tested`); a record without
+    # it, of a run from before lab recorded it, is taken to be of the best checkpoint.
+    tested = record.get("tested") or BEST
     title = f"{name} on {Path(str(data)).name}"
     return f"""---
 library_name: transformers
@@ -86,7 +91,7 @@ Fine-tuned with lab {lab.__version__} ({code}).
 |---|---|
 {params}
 
-## Results (best checkpoint)
+## Results ({tested})
 
 | metric | value |
 |---|---|

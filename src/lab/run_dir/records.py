@@ -3,7 +3,9 @@
 config.yaml      the fully resolved config (what actually ran)
 overrides.yaml   the command-line overrides, as Hydra parsed them
 record.json      command line, working directory, times, lab version, status, final metrics
-metrics.json     final validation and test metrics of the best checkpoint
+                 and the weights they are of (`tested`: best checkpoint, or last weights)
+metrics.json     final validation and test metrics of the best checkpoint (of the last
+                 weights for a run that ended before its first validation)
 .hydra/          Hydra's own copies (unresolved config, hydra config, overrides)
 
 `RunRecord` is `lab.train`'s hold on `record.json` for the length of a run: a context manager

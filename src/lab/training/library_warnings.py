@@ -185,8 +185,8 @@ def fit_warnings(cfg: DictConfig, resuming: bool, trainer: Any = None) -> Iterat
     # epoch of at least `interval` batches, cut short by max_steps or gradient accumulation.
     if _logs_every(cfg, trainer):
         batches = getattr(trainer, "num_training_batches", None)
-        known = batches is not None and math.isfinite(batches)
-        warn_once(logging_interval_note(cfg, int(batches) if known else None, interval))
+        counted = int(batches) if batches is not None and math.isfinite(batches) else None
+        warn_once(logging_interval_note(cfg, counted, interval))
 
 
 def _logs_every(cfg: DictConfig, trainer: Any) -> bool:

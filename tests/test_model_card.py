@@ -1,0 +1,53 @@
+"""The model card names the weights its results are of: the best checkpoint, or the last
+weights of a run that ended before its first validation (as the final table does)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.run_dir.model_card import model_card
+from lab.run_dir.summary import BEST, LAST
+
+from conftest import TINY_FIXTURE_RUN
+
+
+@pytest.mark.parametrize(
+    ("record", "heading"),
+    [
+        ({"tested": LAST}, "## Results (last weights)"),
+        ({"tested": BEST}, "## Results (best checkpoint)"),
+        ({}, "## Results (best checkpoint)"),  # a record from before lab recorded `tested`
+    ],
+)
+def test_the_card_names_the_weights_its_results_are_of(
+    record: dict[str, Any], heading: str, compose_cfg: Any
+) -> None:
+    cfg = compose_cfg(*TINY_FIXTURE_RUN)
+    card = model_card(cfg, {"command": "python -m lab.train", **record}, {"test/acc": 0.5})
+    (results,) = [line for line in card.splitlines() if line.startswith("## Results")]
+    assert results == heading
+
+
+@pytest.mark.slow
+def test_a_run_ended_before_validation_says_last_weights_in_record_card_and_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One step of a 4-batch epoch: no validation, no best checkpoint. record.json says so
+    once; the final table, the card and a later export's card all read it."""
+    from lab.config import compose_train_config
+    from lab.export import export_run
+    from lab.run_dir.runs import open_run
+    from lab.train import run
+
+    run_dir = tmp_path / "run"
+    run(compose_train_config([*TINY_FIXTURE_RUN, "trainer.max_steps=1"], output_dir=run_dir))
+    assert json.loads((run_dir / "record.json").read_text())["tested"] == "last weights"
+    assert "Final metrics (last weights)" in capsys.readouterr().out
+    card = (run_dir / "model" / "README.md").read_text()
+    assert "## Results (last weights)" in card and "best checkpoint" not in card
+    exported = export_run(open_run(run_dir), output=tmp_path / "exported")
+    assert "## Results (last weights)" in (exported / "README.md").read_text()
