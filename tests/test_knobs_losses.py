@@ -17,7 +17,14 @@ import torch.nn.functional as F
 import transformers as T
 
 from lab.errors import ConfigError
-from lab.tasks.losses import ClassLoss, balanced_weights, label_counts
+from lab.log_records import is_file_only
+from lab.tasks.losses import (
+    ClassLoss,
+    balanced_weights,
+    counted_class_weights,
+    label_counts,
+    setup_class_loss,
+)
 from lab.tasks.multiple_choice.module import MultipleChoiceModule
 from lab.tasks.text_classification.module import TextClassificationModule
 from lab.tasks.token_classification import TokenClassificationModule
@@ -189,6 +196,111 @@ def test_wrong_length_class_weights_is_one_line() -> None:
         TextClassificationModule(model, _optimizer, class_weights="inverse")
 
 
+def test_class_weights_form_is_refused_before_data(compose_cfg: Any) -> None:
+    """The config rules (lab.train's first step, lab.validate's only one, each swept value)
+    refuse a word other than balanced and a list item that is not a number, in the words
+    training uses; the list's length waits for the data."""
+    from lab.config.rules import validate_config
+    from lab.validate import check_swept_values
+
+    forms = "use balanced, a list of numbers (one per class), or null"
+    refused = {
+        "balancedd": f"task.module.class_weights=balancedd: {forms}",
+        "[a,1]": f"task.module.class_weights=[a, 1]: a is not a number; {forms}",
+        "3": f"task.module.class_weights=3: {forms}",
+        "[1,-2]": "task.module.class_weights=[1, -2]: every weight must be > 0",
+    }
+    for value, message in refused.items():
+        cfg = compose_cfg("model=tiny_bert", f"task.module.class_weights={value}")
+        with pytest.raises(ConfigError) as caught:
+            validate_config(cfg)
+        assert str(caught.value) == message
+    for value in ("balanced", "null", "[1,2.5]", "[1,2,3,4,5]"):
+        validate_config(compose_cfg("model=tiny_bert", f"task.module.class_weights={value}"))
+    cfg = compose_cfg("model=tiny_bert", "task.module.class_weights=balanced")
+    with pytest.raises(ConfigError, match="class_weights=balancedd: use balanced"):
+        check_swept_values(cfg, {"task.module.class_weights": ["balanced", "balancedd"]})
+    # With the class count (the data), the same words name it.
+    model = _model(T.AutoModelForSequenceClassification, 2)
+    with pytest.raises(ConfigError) as caught:
+        TextClassificationModule(model, _optimizer, class_weights="balancedd")
+    assert str(caught.value) == (
+        "task.module.class_weights=balancedd: use balanced, a list of 2 numbers, or null"
+    )
+
+
+def test_validate_refuses_a_misspelt_balanced(tmp_path: Path) -> None:
+    result = lab_cli(
+        "validate", "model=tiny_bert", "task.module.class_weights=balancedd", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "error: task.module.class_weights=balancedd: use balanced, a list of numbers "
+        "(one per class), or null"
+    ]
+
+
+def _with_train_split(loss: ClassLoss, train: Any, rank_zero: bool = True) -> Any:
+    """A stand-in for a task module whose Trainer's data module holds `train`."""
+    from types import SimpleNamespace
+
+    datamodule = SimpleNamespace(datasets={"train": train})
+    trainer = SimpleNamespace(datamodule=datamodule, is_global_zero=rank_zero)
+    return SimpleNamespace(_trainer=trainer, class_loss=loss)
+
+
+def test_balanced_weights_are_logged_to_train_log_and_kept_for_the_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from datasets import Dataset
+
+    rows = Dataset.from_dict({"labels": [0] * 9 + [1] * 3})  # 12 rows: 12/18, 12/6
+    loss = ClassLoss(2, "balanced", names=["negative", "positive"])
+    module = _with_train_split(loss, rows)
+    with caplog.at_level("INFO", logger="lab.tasks.losses"):
+        setup_class_loss(module, loss)
+    (record,) = [r for r in caplog.records if r.name == "lab.tasks.losses"]
+    assert record.getMessage() == (
+        "class weights (balanced, from 12 train rows): negative 0.6667, positive 2; "
+        "as a list: task.module.class_weights=[0.6667,2]"
+    )
+    assert is_file_only(record)  # a report: train.log, not the console
+    assert counted_class_weights(module) == {
+        "from": "12 train rows",
+        "labels": ["negative", "positive"],
+        "weights": [0.666667, 2.0],
+    }
+    assert loss.weight is not None and loss.weight.tolist() == pytest.approx([2 / 3, 2.0])
+    # Counted once: the test stage's setup neither counts nor logs again.
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lab.tasks.losses"):
+        setup_class_loss(module, loss)
+    assert not caplog.records
+
+
+def test_balanced_token_weights_name_tokens_and_only_rank_zero_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from datasets import Dataset
+
+    tokens = Dataset.from_dict({"labels": [[-100, 0, 0, 1, -100], [-100, 1, 0]]})
+    loss = ClassLoss(2, "balanced")
+    with caplog.at_level("INFO", logger="lab.tasks.losses"):
+        setup_class_loss(_with_train_split(loss, tokens, rank_zero=False), loss)
+    assert not caplog.records
+    assert loss.counted == {"from": "5 scored train tokens", "weights": [0.833333, 1.25]}
+    loss = ClassLoss(2, "balanced")
+    with caplog.at_level("INFO", logger="lab.tasks.losses"):
+        setup_class_loss(_with_train_split(loss, tokens), loss)
+    assert caplog.records[0].getMessage() == (
+        "class weights (balanced, from 5 scored train tokens): class 0 0.8333, class 1 1.25; "
+        "as a list: task.module.class_weights=[0.8333,1.25]"
+    )
+    # Weights given as a list (or none) count nothing: nothing to log or record.
+    assert counted_class_weights(SimpleModule(ClassLoss(2, [1.0, 2.0]))) is None
+    assert counted_class_weights(object()) is None
+
+
 @pytest.mark.slow
 def test_wrong_length_class_weights_exits_2_before_weights_load(tmp_path: Path) -> None:
     result = lab_cli(
@@ -209,6 +321,13 @@ def test_wrong_length_class_weights_exits_2_before_weights_load(tmp_path: Path) 
     ], result.stderr[-2000:]
 
 
+class SimpleModule:
+    """A module holding only a class loss."""
+
+    def __init__(self, loss: ClassLoss) -> None:
+        self.class_loss = loss
+
+
 def _minority_recall(compose_cfg: Any, tmp_path: Path, *overrides: str) -> float:
     from lab.train import run
 
@@ -224,6 +343,16 @@ def _minority_recall(compose_cfg: Any, tmp_path: Path, *overrides: str) -> float
         output_dir=tmp_path,
     )
     run(cfg)
+    recorded = json.loads((tmp_path / "record.json").read_text()).get("class_weights")
+    if "task.module.class_weights=balanced" in overrides:
+        # The counted weights, kept for a later run to give as a list.
+        assert recorded == {
+            "from": "400 train rows",  # 40 alert, 360 ok: n / (2 n_c)
+            "labels": ["alert", "ok"],
+            "weights": [5.0, 0.555556],
+        }
+    else:
+        assert recorded is None
     report = json.loads((tmp_path / "test_report.json").read_text())
     alert = report["labels"].index("alert")
     row = report["confusion_matrix"][alert]

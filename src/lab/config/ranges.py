@@ -14,9 +14,11 @@ patterns come before general ones. A rule is one or more alternatives joined by 
     int >= 1        `int` before a comparison or interval: an integer only (not 8.0, not true)
 
 After ` ; ` comes a note shown with the refusal (what the special values mean).
-`RELATIONS` holds the rules between two keys. `FREE` lists the numeric keys that have no
-range, each with the reason. `tests/test_config_ranges.py` composes every option of every
-config group and fails on a numeric key that is in neither table.
+`FORMS` holds the keys whose valid values are more than a range (a function names the problem
+with a value); they are checked first, so their words win. `RELATIONS` holds the rules between
+two keys. `FREE` lists the numeric keys that have no range, each with the reason.
+`tests/test_config_ranges.py` composes every option of every config group and fails on a
+numeric key that is in neither table.
 
 `check_ranges(cfg)` applies the tables to a composed config: the first value out of range
 raises a `ConfigError` naming the key, the value and the valid range. It resolves only the
@@ -34,8 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from lab.config.class_weights import class_weights_problem
 from lab.config.flatten import flatten
 from lab.errors import ConfigError
 
@@ -93,7 +96,7 @@ RANGES: dict[str, str] = {
     "task.module.max_answer_length":         "int >= 1",
     "task.module.n_best_size":               "int >= 1",
     "task.module.report_examples":           "int >= 0",
-    "task.module.class_weights":             "null or text ; balanced: from the train labels",
+    "task.module.class_weights":             "null or text ; balanced, by FORMS",
     "task.module.class_weights[]":           "> 0",
     "task.module.num_report_samples":        "int >= 0",
     "task.module.max_generation_rows":       "null or int >= 0 ; null: every evaluation row",
@@ -148,6 +151,11 @@ RANGES: dict[str, str] = {
     # ---- probabilities anywhere (model config, adapters)
     "*dropout*":                             "in [0, 1)",
     "*_pdrop":                               "in [0, 1)",
+}
+
+# Keys whose form a range cannot say: key -> the problem with a value (None: valid).
+FORMS: dict[str, Callable[[Any], str | None]] = {
+    "task.module.class_weights": class_weights_problem,
 }
 
 # (key, relation, other key, why): checked when both keys are set.
@@ -300,7 +308,11 @@ def free_reason(key: str) -> str | None:
 
 
 def check_ranges(cfg: DictConfig) -> None:
-    """Raise a `ConfigError` for the first value of `cfg` outside its rule's range."""
+    """Raise a `ConfigError` for the first value of `cfg` of the wrong form (`FORMS`) or
+    outside its rule's range."""
+    for key, problem_of in FORMS.items():
+        if problem := problem_of(_plain(cfg, key)):
+            raise ConfigError(problem)
     # Unresolved: each value is resolved only when a rule applies to it.
     raw = flatten(OmegaConf.to_container(cfg, resolve=False), lists="index")
     for key, value in raw.items():
@@ -320,6 +332,17 @@ def check_ranges(cfg: DictConfig) -> None:
         value, bound = OmegaConf.select(cfg, key), OmegaConf.select(cfg, other)
         if _is_number(value) and _is_number(bound) and not _COMPARE[relation](value, bound):
             raise ConfigError(f"{key}={value} must be {relation} {other}={bound} ({why})")
+
+
+def _plain(cfg: DictConfig, key: str) -> Any:
+    """The value at `key` resolved, lists and mappings as plain Python (None when unset)."""
+    try:
+        value = OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=True)
+        if isinstance(value, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(value, resolve=True)
+    except Exception as err:  # OmegaConf raises several types for a bad interpolation
+        raise ConfigError(f"{key} cannot be resolved: {err}".splitlines()[0]) from err
+    return value
 
 
 def _resolved(cfg: DictConfig, key: str, value: Any) -> Any:

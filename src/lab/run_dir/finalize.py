@@ -32,6 +32,7 @@ def finalize(
     from lab.run_dir.plots import log_plots, write_run_plots
     from lab.run_dir.records import write_json
     from lab.run_dir.summary import BEST, LAST, print_summary
+    from lab.tasks.losses import counted_class_weights
     from lab.training.fit import best_checkpoint
 
     output_dir = record.output_dir
@@ -43,6 +44,8 @@ def finalize(
         # Without a best checkpoint (no validation before the end) lab tested the last weights:
         # recorded once, for the summary table and the model card (lab.export's too).
         record.data["tested"] = BEST if best_checkpoint(trainer) else LAST
+        if counted := counted_class_weights(parts.module):  # class_weights=balanced's numbers
+            record.data["class_weights"] = counted
         record.finish(metrics)
         write_model_card(output_dir / "model", cfg, record.data, metrics)
         log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))

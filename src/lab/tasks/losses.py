@@ -9,11 +9,16 @@ label that is not -100, in training and evaluation alike (`val/loss` is the loss
 `class_weights=balanced` weighs class c by n / (C * n_c) (n labels in the train split, C
 classes, n_c labels of class c: scikit-learn's `balanced`), counted on the tokenized train
 split when training starts: rows for text classification, scored tokens for token
-classification.
+classification. The weights counted go to train.log as one line (`class weights (balanced,
+from 243 train rows): negative 0.5918, positive 3.284; as a list: ...`) and to record.json
+(`class_weights`: from, labels, weights), so that a later run can give them as a list. The
+forms the option takes (and their message) are `lab.config.class_weights`', checked before
+data loads; the list's length is checked here, once the data gives the classes.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,21 +26,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lab.config.class_weights import BALANCED, class_weights_problem
 from lab.errors import ConfigError
+from lab.log_records import FILE_ONLY_RECORD
 
-BALANCED = "balanced"
+log = logging.getLogger(__name__)
 IGNORE = -100  # the label id the loss skips (sub-word tokens, padding)
 
 
 def check_class_weights(weights: Any, num_classes: int, names: Sequence[str] = ()) -> None:
-    """`weights` must be null, `balanced`, or one positive number per class."""
+    """`weights` must be null, `balanced`, or one positive number per class (the form is
+    `lab.config.class_weights`', checked before data loads; the length needs the classes)."""
+    problem = class_weights_problem(weights, num_classes)
+    if problem:
+        raise ConfigError(problem)
     if weights is None or weights == BALANCED:
         return
-    if isinstance(weights, str):
-        raise ConfigError(
-            f"task.module.class_weights={weights}: use balanced, a list of {num_classes} "
-            "numbers, or null"
-        )
     values = list(weights)
     if len(values) != num_classes:
         classes = f" ({', '.join(map(str, names))})" if names else ""
@@ -43,8 +49,6 @@ def check_class_weights(weights: Any, num_classes: int, names: Sequence[str] = (
             f"task.module.class_weights has {len(values)} weights but the model has "
             f"{num_classes} classes{classes}: give one weight per class, in label order"
         )
-    if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0 for v in values):
-        raise ConfigError(f"task.module.class_weights={values}: every weight must be > 0")
 
 
 def balanced_weights(counts: Sequence[int], names: Sequence[str] = ()) -> list[float]:
@@ -62,6 +66,11 @@ def balanced_weights(counts: Sequence[int], names: Sequence[str] = ()) -> list[f
 def label_counts(dataset: Any, num_classes: int, column: str = "labels") -> list[int]:
     """How often each class id occurs in a tokenized split's `column` (lists flattened,
     -100 skipped). A streamed split cannot be counted: `ConfigError`."""
+    return _label_counts(dataset, num_classes, column)[0]
+
+
+def _label_counts(dataset: Any, num_classes: int, column: str = "labels") -> tuple[list[int], bool]:
+    """`label_counts`, and whether the labels were lists (one per token) rather than one a row."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -72,11 +81,25 @@ def label_counts(dataset: Any, num_classes: int, column: str = "labels") -> list
             "streamed split cannot give; set a list of weights instead"
         )
     values: Any = dataset.with_format("arrow")[column]
+    nested = False
     while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-        values = pc.list_flatten(values)
+        values, nested = pc.list_flatten(values), True
     ids = np.asarray(values.to_numpy(zero_copy_only=False) if hasattr(values, "to_numpy") else [])
     ids = ids[ids != IGNORE].astype(np.int64)
-    return [int(n) for n in np.bincount(ids, minlength=num_classes)[:num_classes]]
+    return [int(n) for n in np.bincount(ids, minlength=num_classes)[:num_classes]], nested
+
+
+def counted_line(counted: dict[str, Any]) -> str:
+    """The log line for `ClassLoss.counted`: `class weights (balanced, from 243 train rows):
+    negative 0.5918, positive 3.284; as a list: task.module.class_weights=[0.5918,3.284]`."""
+    weights = counted["weights"]
+    labels = counted.get("labels") or [f"class {i}" for i in range(len(weights))]
+    each = ", ".join(f"{name} {w:.4g}" for name, w in zip(labels, weights, strict=True))
+    as_list = ",".join(f"{w:.4g}" for w in weights)
+    return (
+        f"class weights (balanced, from {counted['from']}): {each}; "
+        f"as a list: task.module.class_weights=[{as_list}]"
+    )
 
 
 class ClassLoss(nn.Module):
@@ -105,6 +128,8 @@ class ClassLoss(nn.Module):
         self.num_classes = num_classes
         self.names = list(names)
         self.balanced = class_weights == BALANCED
+        # For `balanced`, once counted (`count_from`): {"from", "labels", "weights"}.
+        self.counted: dict[str, Any] | None = None
         self.label_smoothing = float(label_smoothing)
         given = None if class_weights is None or self.balanced else list(class_weights)  # type: ignore[arg-type]
         # Not persistent: checkpoints stay as they were; the weights come from the config
@@ -121,10 +146,20 @@ class ClassLoss(nn.Module):
         return self.balanced or self.weight is not None or self.label_smoothing > 0
 
     def count_from(self, dataset: Any) -> None:
-        """For `balanced`: weights from the labels of `dataset` (the tokenized train split)."""
+        """For `balanced`: weights from the labels of `dataset` (the tokenized train split),
+        and `counted` says what was counted (for the run's log line and record.json)."""
         if self.balanced and self.weight is None:
-            weights = balanced_weights(label_counts(dataset, self.num_classes), self.names)
+            counts, per_token = _label_counts(dataset, self.num_classes)
+            weights = balanced_weights(counts, self.names)
             self.weight = torch.tensor(weights, dtype=torch.float32)
+            unit = "scored train tokens" if per_token else "train rows"
+            self.counted = {
+                "from": f"{sum(counts)} {unit}",
+                **({"labels": list(self.names)} if self.names else {}),
+                # What `task.module.class_weights=[...]` takes, for a run that cannot count
+                # (a streamed split) or should keep these weights.
+                "weights": [round(w, 6) for w in weights],
+            }
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.balanced and self.weight is None:
@@ -161,6 +196,18 @@ def setup_class_loss(module: Any, loss: ClassLoss) -> None:
             "has no train split loaded; give a list of weights instead"
         )
     loss.count_from(datasets["train"])
+    if loss.counted is not None and getattr(trainer, "is_global_zero", True):
+        # A report, not a call to action: train.log only (the console shows the data and the
+        # model lines); record.json keeps the numbers too (`counted_class_weights`).
+        log.info(counted_line(loss.counted), extra=FILE_ONLY_RECORD)
+
+
+def counted_class_weights(module: Any) -> dict[str, Any] | None:
+    """The weights `class_weights=balanced` counted for `module` (its `class_loss.counted`),
+    for record.json; None for a module without them."""
+    loss = getattr(module, "class_loss", None)
+    counted = getattr(loss, "counted", None)
+    return dict(counted) if counted else None
 
 
 class ClassLossTraining:
