@@ -62,3 +62,97 @@ def test_an_output_root_below_a_file_is_refused_before_anything_is_made(
     )
     assert a_file.read_text() == "x"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+# A bad search space: one line naming the key, exit 2, and nothing made (acceptance s4 F2).
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("interval(1e-2,1e-3)", "optimizer.lr: interval(0.01, 0.001) has low > high"),
+        (
+            "tag(log,interval(0,1e-3))",
+            "optimizer.lr: tag(log, interval(0, 0.001)) needs low > 0 on a log scale",
+        ),
+        (
+            "range(1,1)",
+            "optimizer.lr: range(1, 1) is empty: a range excludes its stop, so stop must be "
+            "> start",
+        ),
+        ("range(5,1,-1)", "optimizer.lr: range(5, 1, -1) needs a step > 0"),
+        (
+            "tag(log,range(1,10,2))",
+            "optimizer.lr: tag(log, range(1, 10, 2)) on a log scale needs step 1 (Optuna "
+            "samples log-scaled integers unstepped)",
+        ),
+    ],
+)
+def test_a_bad_range_is_one_line_naming_the_key(sweep: str, message: str) -> None:
+    from lab.sweeps.search_space import parse_search_space
+
+    with pytest.raises(ConfigError) as caught:
+        parse_search_space({"optimizer.lr": sweep}, [])
+    assert str(caught.value) == message
+
+
+def test_a_bad_range_stops_the_sweep_before_its_directory_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweeper = _sweeper(tmp_path / "out", study_name="bad")
+    sweeper.cfg.hydra = {"runtime": {"choices": {"sweep": "demo_lr"}}}
+    with pytest.raises(SystemExit) as stopped:
+        sweeper.sweep(["data.max_length=64", "optimizer.lr=interval(1e-2,1e-3)"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: optimizer.lr: interval(0.01, 0.001) has low > high\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_default_storage_url_makes_no_directory(tmp_path: Path) -> None:
+    from lab.sweeps.storage import storage_url
+
+    url = storage_url(None, tmp_path / "sweeps" / "s")
+    assert url == f"sqlite:///{tmp_path / 'sweeps' / 's' / 'study.db'}"
+    assert not (tmp_path / "sweeps").exists()
+
+
+# `hydra.sweeper.sampler=random` (a dot for the group's slash): one line with the way to
+# choose it and the options (acceptance s4 F3).
+@pytest.mark.parametrize(
+    ("group", "value", "choice", "options"),
+    [
+        ("sampler", "random", "random", "cmaes, grid, nsga2, qmc, random, tpe"),
+        ("sampler", None, "<option>", "cmaes, grid, nsga2, qmc, random, tpe"),
+        ("pruner", "hyperbnd", "<option>", "hyperband, median, none, successive_halving"),
+    ],
+)
+def test_a_sampler_or_pruner_set_like_a_value_says_how_to_choose_it(
+    tmp_path: Path, group: str, value: str | None, choice: str, options: str
+) -> None:
+    sweeper = _sweeper(tmp_path)
+    setattr(sweeper, f"{group}_cfg", value)
+    with pytest.raises(ConfigError) as caught:
+        sweeper._check_settings()
+    shown = "null" if value is None else value
+    assert str(caught.value) == (
+        f"hydra.sweeper.{group}={shown}: {group} is a config group, chosen with slashes: "
+        f"hydra/sweeper/{group}={choice} (options: {options}); its settings are values: "
+        f"hydra.sweeper.{group}.<setting>=..."
+    )
+    assert not tmp_path.joinpath("sweeps").exists()
+
+
+def test_a_grid_over_a_continuous_parameter_is_refused_before_the_directory_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweeper = _sweeper(tmp_path / "out", study_name="grid")
+    sweeper.sampler_cfg = OmegaConf.create({"_target_": "optuna.samplers.GridSampler"})
+    sweeper.cfg.hydra = {"runtime": {"choices": {}}}
+    sweeper._check_overrides_compose = lambda plan: None  # type: ignore[method-assign]
+    with pytest.raises(SystemExit) as stopped:
+        sweeper.sweep(["optimizer.lr=interval(1e-4,1e-2)"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: the grid sampler needs a discrete space, but optimizer.lr is continuous"
+    )
+    assert not (tmp_path / "out").exists()

@@ -279,6 +279,10 @@ def test_a_study_refuses_a_different_setup_and_a_space_that_does_not_compose(
 
     typo = _sweep("hydra.sweeper.study_name=t", "optimizer.lrr=interval(1e-4,1e-2)", cwd=tmp_path)
     assert typo.returncode == 2 and "do not compose" in typo.stderr and "lrr" in typo.stderr
+    # One line, and refused before the study's directory or storage exists.
+    assert typo.stderr.strip().splitlines()[-1].startswith("error: the sweep's overrides")
+    assert "+optimizer.lrr=" in typo.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out" / "sweeps" / "t").exists()
 
 
 @pytest.fixture

@@ -108,14 +108,18 @@ class LabOptunaSweeper(Sweeper):
         from lab.sweeps.wandb_summary import log_study_to_wandb
         from lab.sweeps.worker import open_study, run_worker
 
+        # Every check that can refuse the command runs before the sweep directory, the storage
+        # or a trial exists: a typo must not leave an empty study behind.
         self._check_settings()
-        plan = self._plan(arguments)
+        plan = self._plan(arguments)  # parses the search space: a bad range stops here
+        self._check_overrides_compose(plan)
+        if self._is_grid():
+            plan.space.grid()  # refuses a continuous parameter
         worker_index = int(os.environ.get(WORKER_ENV, "0"))
         self._use_sweep_dir(plan.sweep_dir)
         storage = open_storage(plan.storage_url)
         sampler = self._sampler(plan, worker_index + _trials_so_far(storage, plan.study_name))
         pruner = instantiate(self.pruner_cfg) if plan.prunes else None
-        self._check_overrides_compose(plan)
         study = open_study(plan, storage, sampler, pruner)
         if worker_index == 0:
             OmegaConf.save(self.cfg, plan.sweep_dir / "multirun.yaml")
@@ -169,6 +173,7 @@ class LabOptunaSweeper(Sweeper):
         choices = self.cfg.hydra.runtime.choices
         study_name = self.study_name or choices.get("sweep") or "lab_sweep"
         sweep_dir = (Path(self.cfg.paths.output_root) / "sweeps" / study_name).resolve()
+        space = parse_search_space(self.params, kept)
         return SweepPlan(
             study_name=study_name,
             storage_url=storage_url(self.storage, sweep_dir),
@@ -176,7 +181,7 @@ class LabOptunaSweeper(Sweeper):
             metrics=metrics,
             directions=[str(d) for d in directions],
             n_trials=int(self.n_trials),
-            space=parse_search_space(self.params, kept),
+            space=space,
             max_failure_rate=float(self.max_failure_rate),
             enqueue=self.enqueue_trials,  # type: ignore[arg-type]
             heartbeat_interval=float(self.heartbeat_interval),
@@ -186,10 +191,15 @@ class LabOptunaSweeper(Sweeper):
         )
 
     def _check_settings(self) -> None:
-        """Refuse, in one line, a sweeper setting out of range or an output root where no
-        sweep directory can be made (before any directory, storage or trial is created)."""
+        """Refuse, in one line, a sweeper setting out of range, a sampler or pruner set like a
+        value (`hydra.sweeper.sampler=random`) or an output root where no sweep directory can
+        be made (before any directory, storage or trial is created)."""
         from lab.config.ranges import parse_rule
         from lab.run_dir.disk import check_output_root
+
+        for group, node in (("sampler", self.sampler_cfg), ("pruner", self.pruner_cfg)):
+            if not (OmegaConf.is_dict(node) or isinstance(node, dict)):
+                raise ConfigError(group_choice_problem(group, node))
 
         for name, text in SETTING_RANGES.items():
             rule = parse_rule(f"hydra.sweeper.{name}", text)
@@ -207,6 +217,9 @@ class LabOptunaSweeper(Sweeper):
         with read_write(self.cfg.hydra), open_dict(self.cfg.hydra):
             self.cfg.hydra.sweep.dir = str(sweep_dir)
 
+    def _is_grid(self) -> bool:
+        return str(self.sampler_cfg.get("_target_", "")).endswith("GridSampler")
+
     def _sampler(self, plan: Any, seed_offset: int) -> Any:
         from hydra.utils import instantiate
 
@@ -219,7 +232,7 @@ class LabOptunaSweeper(Sweeper):
             # Mixed, not added: seeds 1 and 2 of two workers must not meet at 1 + 1.
             mixed = hashlib.sha256(f"{sampler_cfg['seed']}:{seed_offset}".encode()).digest()
             sampler_cfg["seed"] = int.from_bytes(mixed[:4], "big")
-        if str(sampler_cfg.get("_target_", "")).endswith("GridSampler"):
+        if self._is_grid():
             sampler_cfg["search_space"] = plan.space.grid()
         return instantiate(sampler_cfg)
 
@@ -233,7 +246,8 @@ class LabOptunaSweeper(Sweeper):
         try:
             self.validate_batch_is_legal([[*plan.space.fixed, *trial_overrides(probe)]])
         except HydraException as err:
-            raise ConfigError(f"the sweep's overrides do not compose: {err}") from err
+            reason = " ".join(str(err).split())  # Hydra's advice is on a line of its own
+            raise ConfigError(f"the sweep's overrides do not compose: {reason}") from err
 
     def _launch_function(self, plan: Any) -> Any:
         from hydra.core.utils import JobStatus
@@ -281,6 +295,21 @@ class LabOptunaSweeper(Sweeper):
 
             torch.set_num_threads(threads)
         return workers
+
+
+def group_choice_problem(group: str, value: Any) -> str:
+    """The message for `hydra.sweeper.<group>=<value>`: the sampler and the pruner are config
+    groups (files in conf/hydra/sweeper/<group>/), chosen with a slash, not set as a value."""
+    from lab.config.paths import conf_dir
+
+    options = sorted(p.stem for p in (conf_dir() / "hydra" / "sweeper" / group).glob("*.yaml"))
+    shown = "null" if value is None else str(value)
+    choice = shown if shown in options else "<option>"
+    return (
+        f"hydra.sweeper.{group}={shown}: {group} is a config group, chosen with slashes: "
+        f"hydra/sweeper/{group}={choice} (options: {', '.join(options)}); its settings are "
+        f"values: hydra.sweeper.{group}.<setting>=..."
+    )
 
 
 def _flat_params(params: DictConfig | None) -> dict[str, Any]:

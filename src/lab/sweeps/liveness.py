@@ -5,7 +5,9 @@ storage. Each worker stamps its running trial with its host, pid and a heartbeat
 `interval` seconds. A RUNNING trial is *abandoned* when its process is gone (same host, pid not
 alive: known at once) or its heartbeat is older than `stale_after` seconds (another host).
 A worker claims an abandoned trial and runs it again under the same number, so a resumed
-sweep has no gaps and no duplicates.
+sweep has no gaps and no duplicates. Each attempt also records when it started (`STARTED`):
+a re-run trial's duration is its last attempt's, not the time since the first one began
+(which would count the hours the sweep was down).
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from typing import Any
 HOST = "lab:host"
 PID = "lab:pid"
 HEARTBEAT = "lab:heartbeat"
+STARTED = "lab:started"  # when this attempt at the trial began (time.time())
 
 
 def stamp(storage: Any, trial_id: int) -> None:
-    """Mark `trial_id` as run by this process, now."""
+    """Mark `trial_id` as run by this process, from now (the start of this attempt)."""
+    now = time.time()
     storage.set_trial_system_attr(trial_id, HOST, socket.gethostname())
     storage.set_trial_system_attr(trial_id, PID, os.getpid())
-    storage.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+    storage.set_trial_system_attr(trial_id, STARTED, now)
+    storage.set_trial_system_attr(trial_id, HEARTBEAT, now)
 
 
 def is_abandoned(trial: Any, stale_after: float, now: float | None = None) -> bool:

@@ -1,6 +1,8 @@
 """A study's results as files in the sweep directory, rewritten after every trial.
 
     trials.csv       one row per trial: number, state, value(s), params, duration, run dir, error
+                     (duration_s: of the attempt that finished it; a trial re-run after its
+                     process died counts from the re-run's start, not the first attempt's)
     best.json        best value, params and run dir (multi-objective: the Pareto front)
     plots/*.png      optimization history, parameter importance, parallel coordinates,
                      intermediate values (what pruning saw); Pareto front when multi-objective
@@ -37,13 +39,30 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
         values = trial.values or [None] * len(names)
         row.update(dict(zip(names, values, strict=True)))
         row.update({f"params.{p}": trial.params.get(p) for p in params})
-        duration = trial.duration.total_seconds() if trial.duration else None
+        duration = duration_s(trial)
         row["duration_s"] = None if duration is None else round(duration, 1)
         row["reports"] = len(trial.intermediate_values)
         row[RUN_DIR] = trial.user_attrs.get(RUN_DIR, "")
         row[ERROR] = trial.user_attrs.get(ERROR, "")
         rows.append(row)
     return rows
+
+
+def duration_s(trial: Any) -> float | None:
+    """Seconds the finished `trial` ran in its last attempt (None while it runs).
+
+    Optuna's own duration starts at the first attempt: for a trial re-run after its sweep was
+    killed it would count the time the sweep was down. Each attempt stamps its start
+    (`liveness.STARTED`); a trial without the stamp (asked by another tool) keeps Optuna's."""
+    from lab.sweeps.liveness import STARTED
+
+    if trial.datetime_complete is None:
+        return None
+    started = trial.system_attrs.get(STARTED)
+    if started is None:
+        return trial.duration.total_seconds() if trial.duration else None
+    # Optuna stores naive local times; .timestamp() reads them as local, like time.time().
+    return max(0.0, trial.datetime_complete.timestamp() - float(started))
 
 
 def best_summary(study: Any) -> dict[str, Any]:

@@ -76,7 +76,58 @@ def parse_search_space(params: dict[str, Any], arguments: list[str]) -> SearchSp
 
 
 def _distribution(key: str, sweep: Any) -> Any:
+    """The Optuna distribution of one sweep; a range Optuna would refuse is a `ConfigError`
+    naming the key and the sweep as written (checked before anything of the sweep exists)."""
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+
+    if isinstance(sweep, ChoiceSweep):
+        for value in sweep.list:
+            if not (value is None or isinstance(value, (bool, int, float, str))):
+                raise ConfigError(
+                    f"{key}: choice values must be numbers, strings, booleans or null "
+                    f"(Optuna stores them as such); got {value!r}"
+                )
+    elif not isinstance(sweep, (RangeSweep, IntervalSweep)):
+        raise ConfigError(f"{key}: unsupported sweep {sweep!r}; use choice, range or interval")
+    if (problem := _range_problem(sweep)) is not None:
+        raise ConfigError(f"{key}: {_sweep_text(sweep)} {problem}")
+    try:
+        return _build(sweep)
+    except ValueError as err:  # anything the checks above missed: still one line, with the key
+        raise ConfigError(f"{key}: {_sweep_text(sweep)} is not a valid range: {err}") from err
+
+
+def _range_problem(sweep: Any) -> str | None:
+    """What makes a range or interval empty or unusable, in words; None when it is fine."""
+    from hydra.core.override_parser.types import IntervalSweep, RangeSweep
+
+    log = "log" in (sweep.tags or set())
+    if isinstance(sweep, IntervalSweep):
+        low: Any = sweep.start  # Hydra types them Optional; the parser always sets them
+        high: Any = sweep.end
+        if low > high:
+            return "has low > high"
+        if log and low <= 0:
+            return "needs low > 0 on a log scale"
+        return None
+    if not isinstance(sweep, RangeSweep):
+        return None
+    start: Any = sweep.start
+    stop: Any = sweep.stop
+    step: Any = sweep.step
+    if step <= 0:
+        return "needs a step > 0"
+    if stop <= start:
+        return "is empty: a range excludes its stop, so stop must be > start"
+    if log and start <= 0:
+        return "needs start > 0 on a log scale"
+    if log and all(isinstance(v, int) for v in (start, stop, step)) and step != 1:
+        return "on a log scale needs step 1 (Optuna samples log-scaled integers unstepped)"
+    return None
+
+
+def _build(sweep: Any) -> Any:
+    from hydra.core.override_parser.types import ChoiceSweep, RangeSweep
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
@@ -85,12 +136,6 @@ def _distribution(key: str, sweep: Any) -> Any:
 
     log = "log" in (sweep.tags or set())
     if isinstance(sweep, ChoiceSweep):
-        for value in sweep.list:
-            if not (value is None or isinstance(value, (bool, int, float, str))):
-                raise ConfigError(
-                    f"{key}: choice values must be numbers, strings, booleans or null "
-                    f"(Optuna stores them as such); got {value!r}"
-                )
         choices: list[Any] = list(sweep.list)
         return CategoricalDistribution(choices)
     if isinstance(sweep, RangeSweep):
@@ -102,13 +147,26 @@ def _distribution(key: str, sweep: Any) -> Any:
         count = math.ceil((stop - start) / step - 1e-9)  # 0.2 / 0.05 is 4.000000000000001
         high = round(start + (count - 1) * step, 12)
         return FloatDistribution(start, high, step=None if log else step, log=log)
+    low: Any = sweep.start
+    high_end: Any = sweep.end
+    if isinstance(low, int) and isinstance(high_end, int):
+        return IntDistribution(low, high_end, log=log)
+    return FloatDistribution(float(low), float(high_end), log=log)
+
+
+def _sweep_text(sweep: Any) -> str:
+    """A range or interval as the sweep grammar writes it: `tag(log, interval(0, 0.001))`."""
+    from hydra.core.override_parser.types import IntervalSweep, RangeSweep
+
     if isinstance(sweep, IntervalSweep):
-        low: Any = sweep.start
-        high_end: Any = sweep.end
-        if isinstance(low, int) and isinstance(high_end, int):
-            return IntDistribution(low, high_end, log=log)
-        return FloatDistribution(float(low), float(high_end), log=log)
-    raise ConfigError(f"{key}: unsupported sweep {sweep!r}; use choice, range or interval")
+        text = f"interval({sweep.start:g}, {sweep.end:g})"
+    elif isinstance(sweep, RangeSweep):
+        step = "" if sweep.step == 1 else f", {sweep.step:g}"
+        text = f"range({sweep.start:g}, {sweep.stop:g}{step})"
+    else:
+        text = repr(sweep)
+    tags = sorted(sweep.tags or ())
+    return f"tag({', '.join(tags)}, {text})" if tags else text
 
 
 def suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:

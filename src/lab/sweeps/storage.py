@@ -31,10 +31,10 @@ SQLITE_TIMEOUT_S = 120
 
 
 def storage_url(storage: str | None, sweep_dir: Path) -> str:
-    """The configured URL, or a SQLite file in the sweep directory."""
+    """The configured URL, or a SQLite file in the sweep directory (only named here: the
+    sweeper makes the directory once the command has passed its checks)."""
     if storage:
         return str(storage)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
 
 
