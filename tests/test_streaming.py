@@ -299,6 +299,10 @@ def test_interleave_through_the_data_module_skips_the_rows_cut_for_evaluation(
             "data.group_by_length=true needs every row's length",
         ),
         (
+            ["trainer.max_steps=20", "task.module.class_weights=balanced"],
+            r"class_weights=balanced counts the train split's labels .* a stream",
+        ),
+        (
             [
                 "trainer.max_steps=20",
                 "trainer.val_check_interval=5",
