@@ -194,8 +194,7 @@ def check_streaming(cfg: DictConfig) -> None:
             "data.group_by_length=true needs every row's length before training, which a stream "
             "does not have; set data.group_by_length=false"
         )
-    module = cfg.get("task", {}).get("module") or {}
-    if module.get("class_weights") == "balanced":
+    if OmegaConf.select(cfg, "task.module.class_weights") == "balanced":
         raise ConfigError(
             "task.module.class_weights=balanced counts the train split's labels before "
             "training, which a stream (data.streaming=true) cannot; give the weights as a list "
