@@ -1,10 +1,11 @@
-"""The sweep's results without training: a re-run trial's duration (acceptance s4 F1) and the
-end-of-sweep table at 80 columns (F4)."""
+"""The sweep's results without training: a re-run trial's duration (acceptance s4 F1), the
+end-of-sweep table at 80 columns (F4) and the plots of a study without pruning (F10)."""
 
 from __future__ import annotations
 
 import datetime
 import io
+import logging
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from lab.compat.optuna import study_storage, trial_id
 from lab.sweeps.liveness import STARTED, stamp
-from lab.sweeps.results import trial_rows
+from lab.sweeps.results import trial_rows, write_plots
 from lab.sweeps.summary import print_sweep_summary, print_trials_table
 
 
@@ -133,3 +134,44 @@ def test_the_sweep_summary_names_every_parameter_in_full_at_80_columns() -> None
     keys = [line.split()[0] for line in output.splitlines() if line.startswith(" ")]
     assert keys[:7] == ["trial", "val/acc", *sorted(space)]
     assert "Study custom: top 5 trials (6 complete)" in output
+
+
+def _study_with_reports(reports: bool) -> optuna.Study:
+    study = optuna.create_study(direction="maximize")
+    space = {"optimizer.lr": FloatDistribution(1e-4, 1e-2, log=True)}
+    for number in range(3):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optimizer.lr": 1e-3 * (number + 1)},
+                distributions=space,
+                value=0.5 + number / 10,
+                # what a pruning sweep's trials report once per validation (milli-epochs)
+                intermediate_values={1000: 0.4, 2000: 0.5 + number / 10} if reports else None,
+            )
+        )
+    return study
+
+
+@pytest.mark.parametrize("reports", [False, True])
+def test_the_intermediate_values_plot_is_drawn_only_when_trials_reported_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, reports: bool
+) -> None:
+    """Without pruning (pruner: none, or a multi-objective study) no trial reports; Optuna's
+    plot would log "You need to set up the pruning feature" and draw empty axes."""
+    study = _study_with_reports(reports)
+    optuna.logging.enable_propagation()  # Optuna's own handler hides its records from caplog
+    caplog.clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="optuna"):
+            written = write_plots(study, tmp_path)
+    finally:
+        optuna.logging.disable_propagation()
+    names = sorted(p.name for p in written)
+    assert names == sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert ("intermediate_values.png" in names) is reports
+    assert "optimization_history.png" in names
+    assert not [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("optuna") and r.levelno >= logging.WARNING
+    ]

@@ -156,3 +156,54 @@ def test_a_grid_over_a_continuous_parameter_is_refused_before_the_directory_exis
         "error: the grid sampler needs a discrete space, but optimizer.lr is continuous"
     )
     assert not (tmp_path / "out").exists()
+
+
+# resume=true for a study that does not exist: one line, exit 2, and no sweep directory, no
+# database and no lock file left behind (acceptance s4 F12).
+def _resume(sweeper: LabOptunaSweeper, capsys: pytest.CaptureFixture[str]) -> str:
+    sweeper.cfg.hydra = {"runtime": {"choices": {"sweep": "demo_lr"}}}
+    sweeper._check_overrides_compose = lambda plan: None  # type: ignore[method-assign]
+    with pytest.raises(SystemExit) as stopped:
+        sweeper.sweep(["optimizer.lr=interval(1e-4,1e-2)", "resume=true"])
+    assert stopped.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_resume_true_for_a_missing_study_is_refused_before_anything_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _resume(_sweeper(tmp_path / "out", study_name="neverran"), capsys)
+    sweep_dir = (tmp_path / "out" / "sweeps" / "neverran").resolve()
+    assert err == (
+        f"error: resume=true but there is no study 'neverran' in {sweep_dir}; "
+        "drop resume=true to start it\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_true_with_a_storage_url_asks_it_and_leaves_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import optuna
+
+    from lab.sweeps.storage import require_study
+
+    # A user's SQLite path that does not exist: not created.
+    missing = tmp_path / "db" / "missing.db"
+    sweeper = _sweeper(tmp_path / "out", study_name="neverran", storage=f"sqlite:///{missing}")
+    assert _resume(sweeper, capsys) == (
+        f"error: resume=true but there is no study 'neverran' in storage sqlite:///{missing}; "
+        "drop resume=true to start it\n"
+    )
+    assert not (tmp_path / "db").exists()
+    assert not (tmp_path / "out").exists()
+
+    # A database that holds other studies: asked, and left as it was (no lab lock file).
+    shared = tmp_path / "shared.db"
+    optuna.create_study(study_name="other", storage=f"sqlite:///{shared}")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    sweeper = _sweeper(tmp_path / "out", study_name="neverran", storage=f"sqlite:///{shared}")
+    assert "no study 'neverran' in storage sqlite:///" in _resume(sweeper, capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # ... and a study it holds may be resumed.
+    require_study(f"sqlite:///{shared}", "other", tmp_path / "out" / "sweeps" / "other")

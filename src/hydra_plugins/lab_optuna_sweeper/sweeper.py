@@ -103,7 +103,7 @@ class LabOptunaSweeper(Sweeper):
         from hydra.utils import instantiate
 
         from lab.sweeps.results import write_plots, write_results
-        from lab.sweeps.storage import open_storage, redact
+        from lab.sweeps.storage import open_storage, redact, require_study
         from lab.sweeps.summary import print_sweep_summary
         from lab.sweeps.wandb_summary import log_study_to_wandb
         from lab.sweeps.worker import open_study, run_worker
@@ -115,6 +115,8 @@ class LabOptunaSweeper(Sweeper):
         self._check_overrides_compose(plan)
         if self._is_grid():
             plan.space.grid()  # refuses a continuous parameter
+        if plan.resume_required:  # refused before the directory and the database are made
+            require_study(plan.storage_url, plan.study_name, plan.sweep_dir)
         worker_index = int(os.environ.get(WORKER_ENV, "0"))
         self._use_sweep_dir(plan.sweep_dir)
         storage = open_storage(plan.storage_url)

@@ -5,7 +5,8 @@
                      process died counts from the re-run's start, not the first attempt's)
     best.json        best value, params and run dir (multi-objective: the Pareto front)
     plots/*.png      optimization history, parameter importance, parallel coordinates,
-                     intermediate values (what pruning saw); Pareto front when multi-objective
+                     intermediate values (what pruning saw: only when trials reported
+                     any); Pareto front when multi-objective
 
 Everything is derived from the storage, so any worker may (re)write them: the last writer
 wins and is right. Files are written atomically (a half-written CSV is never seen).
@@ -135,8 +136,12 @@ def write_plots(study: Any, sweep_dir: Path) -> list[Path]:
         "parallel_coordinate": lambda: vis.plot_parallel_coordinate(
             study, **(first if multi else {"target_name": names[0]})
         ),
-        "intermediate_values": lambda: vis.plot_intermediate_values(study),
     }
+    # What pruning saw: only trials that reported per-validation values have any (none when
+    # the pruner is none or the study is multi-objective), and without them Optuna logs a
+    # warning and draws empty axes.
+    if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+        plots["intermediate_values"] = lambda: vis.plot_intermediate_values(study)
     if multi:
         plots["pareto_front"] = lambda: vis.plot_pareto_front(study, target_names=names)
     out_dir = sweep_dir / "plots"

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Several workers write to one SQLite file: wait for its write lock instead of failing.
 SQLITE_TIMEOUT_S = 120
+# The lock name under which Optuna's tables are created (see open_storage).
+SCHEMA_LOCK = "lab:schema"
 
 
 def storage_url(storage: str | None, sweep_dir: Path) -> str:
@@ -36,6 +38,50 @@ def storage_url(storage: str | None, sweep_dir: Path) -> str:
     if storage:
         return str(storage)
     return f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
+
+
+def missing_study_error(study_name: str, url: str, sweep_dir: Path) -> ConfigError:
+    """The refusal of `resume=true` for a study that `url` does not hold."""
+    where = str(sweep_dir) if url == storage_url(None, sweep_dir) else f"storage {redact(url)}"
+    return ConfigError(
+        f"resume=true but there is no study {study_name!r} in {where}; drop resume=true to start it"
+    )
+
+
+def require_study(url: str, study_name: str, sweep_dir: Path) -> None:
+    """Refuse `resume=true` when `url` holds no study `study_name`, leaving nothing behind.
+
+    Opening a SQLite storage creates the database file (and lab's lock file beside it), so a
+    refused resume would leave an empty study behind: a missing SQLite file already means no
+    study, and is answered without opening it. Other storages (or an existing file) are asked,
+    and a lock file this check made is removed again when it refuses."""
+    database = _sqlite_path(url)
+    if database is not None and not database.exists():
+        raise missing_study_error(study_name, url, sweep_dir)
+    # The lock open_storage takes (named as study_lock names it, from the URL as written).
+    lock = (
+        None if database is None else _lock_path(Path(url.removeprefix("sqlite:///")), SCHEMA_LOCK)
+    )
+    lock_existed = lock is not None and lock.exists()
+    storage = open_storage(url)
+    try:
+        storage.get_study_id_from_name(study_name)
+    except KeyError:
+        if lock is not None and not lock_existed:
+            lock.unlink(missing_ok=True)
+        raise missing_study_error(study_name, url, sweep_dir) from None
+    finally:
+        storage.engine.dispose()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The database file of a `sqlite:///<path>` URL; None for other URLs and in-memory."""
+    if not url.startswith("sqlite:///"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
 
 
 def open_storage(url: str) -> Any:
@@ -48,7 +94,7 @@ def open_storage(url: str) -> Any:
     try:
         # Two workers starting on a new database would both create Optuna's tables (and
         # PostgreSQL refuses the second CREATE TYPE): create them under the lock.
-        with study_lock(url, "lab:schema"):
+        with study_lock(url, SCHEMA_LOCK):
             return _create_storage(url, engine_kwargs)
     except ModuleNotFoundError as err:
         raise ConfigError(
@@ -93,8 +139,7 @@ def study_lock(url: str, study_name: str) -> Iterator[None]:
     if url.startswith("sqlite:///"):
         from filelock import FileLock
 
-        database = Path(url.removeprefix("sqlite:///"))
-        with FileLock(str(database) + f".{_key(study_name)}.lock"):
+        with FileLock(str(_lock_path(Path(url.removeprefix("sqlite:///")), study_name))):
             yield
     elif url.startswith("postgresql"):
         with _postgres_advisory_lock(url, study_name):
@@ -118,6 +163,11 @@ def _postgres_advisory_lock(url: str, study_name: str) -> Iterator[None]:
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
     finally:
         engine.dispose()
+
+
+def _lock_path(database: Path, study_name: str) -> Path:
+    """The lock file beside a SQLite database for `study_name`."""
+    return Path(str(database) + f".{_key(study_name)}.lock")
 
 
 def _key(study_name: str) -> str:

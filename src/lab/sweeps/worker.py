@@ -31,7 +31,7 @@ from lab.errors import ConfigError, LabError
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
 from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
-from lab.sweeps.storage import study_lock
+from lab.sweeps.storage import missing_study_error, study_lock
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,8 @@ def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
             )
         except KeyError:
             if plan.resume_required:
-                raise ConfigError(
-                    f"resume=true but there is no study {plan.study_name!r} in "
-                    f"{plan.sweep_dir}; drop resume=true to start it"
+                raise missing_study_error(
+                    plan.study_name, plan.storage_url, plan.sweep_dir
                 ) from None
             study = optuna.create_study(
                 study_name=plan.study_name,
