@@ -96,6 +96,13 @@ def test_reproduce_passes_on_an_unchanged_run_and_fails_on_a_tampered_one(
     assert (reproduction / "metrics.json").read_text() == (
         recorded_run / "metrics.json"
     ).read_text()
+    assert "Recorded vs now (rtol 0, atol 1e-06)" in result.stdout
+    # Logged as a lab.train run: lab's lines on screen, and a train.log to diff with the run's.
+    data = "data: 56 train, 12 validation, 12 test rows from "
+    log_file = (reproduction / "train.log").read_text()
+    for line in (data, "model: ", f"Run directory: {reproduction}"):
+        assert line in result.stdout and line in log_file, line
+    assert "GPU available: False" in log_file and "GPU available" not in result.stdout
 
     record = json.loads((recorded_run / "record.json").read_text())
     record["metrics"]["test/acc"] += 0.25
@@ -145,6 +152,13 @@ def test_reproduce_experiment_checks_its_expected_metrics(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert re.search(r"test/acc .*pass", result.stdout)
+    # The experiment file's `expected:` value and tolerance, named as such.
+    assert "Expected vs now (rtol 0, atol 0.03)" in result.stdout
+    assert "expected" in result.stdout and "recorded" not in result.stdout
+    (run_dir,) = (tmp_path / "out" / "runs").glob("*/*")
+    log_file = (run_dir / "train.log").read_text()
+    for line in ("data: ", "model: ", f"Run directory: {run_dir.resolve()}"):
+        assert line in result.stdout and line in log_file, line
     failing = lab_cli(
         "reproduce",
         "experiment=tiny_demo_smoke",

@@ -14,6 +14,10 @@ An experiment is checked against the `expected:` block of its file:
       atol: 0.02
       metrics: {test/acc: 0.90}
 
+The run logs as `python -m lab.train` does under Hydra (`run_log`): lab's lines on the console
+(the run directory, the data and model lines) and everything, library reports included, in the
+reproduction's `train.log`, to diff against the recorded run's.
+
 Exit code: 0 all metrics within tolerance, 1 some outside, 2 bad input.
 """
 
@@ -21,7 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,52 @@ from lab.errors import EXIT_USER_ERROR, LabError
 from lab.testing import compare_metrics
 
 EXIT_MISMATCH = 1
+Rows = list[tuple[str, float, float | None, bool]]
+
+
+@contextmanager
+def run_log(output_dir: Path, overrides: Sequence[str] = ()) -> Iterator[None]:
+    """Inside the block, logging is set up as Hydra sets it up for a `python -m lab.train` job:
+    `hydra.job_logging` of conf/ (lab's lines on the console, library chatter filtered out)
+    with its file handler on `<output_dir>/train.log`. `overrides`: the command's `hydra.*`
+    ones (`hydra.verbose=true`). The root logger's handlers and level are restored after."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.utils import configure_log
+    from omegaconf import open_dict
+
+    from lab.config.paths import conf_dir
+
+    # `run` is called directly, not as a Hydra job, so nothing else would set logging up:
+    # without this the lab lines are INFO records with no handler (not shown) and no
+    # train.log is written. The config is composed for its `hydra` node only.
+    hydra_overrides = [o for o in overrides if o.lstrip("+~").startswith("hydra.")]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose("train", overrides=hydra_overrides, return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    job_logging = cfg.hydra.job_logging
+    if job_logging is not None and "file" in (job_logging.get("handlers") or {}):
+        # Hydra names the file after the job (`train.log` for lab.train): the same name here.
+        with open_dict(job_logging):
+            job_logging.handlers.file.filename = str(output_dir / "train.log")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    configure_log(job_logging, cfg.hydra.verbose)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved_handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in saved_handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(saved_level)
 
 
 def _rebase(node: Any, old: str, new: str) -> Any:
@@ -87,10 +140,9 @@ def environment_differences(
     return lines
 
 
-def reproduce_run(
-    run_dir: Path, *, rtol: float, atol: float
-) -> tuple[bool, list[tuple[str, float, float | None, bool]], list[str]]:
-    """Re-run `run_dir` from its resolved config; return (all ok, comparison rows, warnings)."""
+def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Rows, list[str]]:
+    """Re-run `run_dir` from its resolved config; return (all ok, comparison rows, warnings).
+    The reproduction logs as a `lab.train` run (`run_log`)."""
     from lab.config.resolvers import register_resolvers
     from lab.train import run
 
@@ -107,16 +159,16 @@ def reproduce_run(
     cfg = OmegaConf.create(_rebase(recorded_cfg, old_dir, str(target)))
     cfg.resume = None
     OmegaConf.set_struct(cfg, True)
-    metrics = run(cfg)
+    with run_log(target):
+        metrics = run(cfg)
     now = json.loads((target / "record.json").read_text())
     rows = compare_metrics(metrics, record["metrics"], rtol=rtol, atol=atol)
     return all(ok for *_, ok in rows), rows, environment_differences(record, now, run_dir)
 
 
-def check_experiment(
-    name: str, overrides: list[str]
-) -> tuple[bool, list[tuple[str, float, float | None, bool]]]:
-    """Run `experiment=<name>` and compare with its `expected:` block."""
+def check_experiment(name: str, overrides: list[str]) -> tuple[bool, Rows, tuple[float, float]]:
+    """Run `experiment=<name>` and compare with its `expected:` block; return (all ok,
+    comparison rows, (rtol, atol) of the block). The run logs as a `lab.train` run."""
     from lab.config import compose_train_config
     from lab.train import run
 
@@ -124,20 +176,23 @@ def check_experiment(
     expected = cfg.get("expected")
     if not expected or not expected.get("metrics"):
         raise LabError(f"experiment {name} has no `expected:` metrics to check")
-    metrics = run(cfg)
-    rows = compare_metrics(
-        metrics,
-        dict(expected.metrics),
-        rtol=float(expected.get("rtol", 0.0)),
-        atol=float(expected.get("atol", 0.0)),
-    )
-    return all(ok for *_, ok in rows), rows
+    rtol, atol = float(expected.get("rtol", 0.0)), float(expected.get("atol", 0.0))
+    with run_log(Path(cfg.paths.output_dir), overrides):
+        metrics = run(cfg)
+    rows = compare_metrics(metrics, dict(expected.metrics), rtol=rtol, atol=atol)
+    return all(ok for *_, ok in rows), rows, (rtol, atol)
 
 
 def print_comparison(
-    rows: list[tuple[str, float, float | None, bool]], warnings: list[str]
+    rows: Rows,
+    warnings: list[str],
+    *,
+    tolerance: tuple[float, float] | None = None,
+    reference: str = "recorded",
 ) -> None:
-    """Recorded vs now, one metric a row, with pass/fail."""
+    """`<reference>` vs now, one metric a row, with pass/fail; the title names `tolerance`
+    (rtol, atol). `reference`: `recorded` (a run's record) or `expected` (an experiment's
+    `expected:` block)."""
     from rich.table import Table
 
     from lab.training.console import message_console
@@ -145,8 +200,11 @@ def print_comparison(
     console = message_console()
     for line in warnings:
         console.print(f"[yellow]warning:[/yellow] {line}")
-    table = Table(title="Recorded vs now")
-    for column in ("metric", "recorded", "now", "result"):
+    title = f"{reference.capitalize()} vs now"
+    if tolerance is not None:
+        title += f" (rtol {tolerance[0]:g}, atol {tolerance[1]:g})"
+    table = Table(title=title)
+    for column in ("metric", reference, "now", "result"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, want, got, ok in rows:
         table.add_row(
@@ -170,12 +228,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.target.startswith("experiment="):
-            ok, rows = check_experiment(args.target.split("=", 1)[1], args.overrides)
+            ok, rows, tolerance = check_experiment(args.target.split("=", 1)[1], args.overrides)
             warnings: list[str] = []
+            reference = "expected"
         else:
             ok, rows, warnings = reproduce_run(
                 Path(args.target).resolve(), rtol=args.rtol, atol=args.atol
             )
+            tolerance, reference = (args.rtol, args.atol), "recorded"
     except Exception as err:
         from lab.config.cli import user_error_message
 
@@ -184,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
             raise  # a bug: keep the traceback
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
-    print_comparison(rows, warnings)
+    print_comparison(rows, warnings, tolerance=tolerance, reference=reference)
     sys.exit(0 if ok else EXIT_MISMATCH)
 
 

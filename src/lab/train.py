@@ -89,7 +89,9 @@ if TYPE_CHECKING:
     from lab.data.datamodule import DataModule
     from lab.run_dir.records import RunRecord
 
-log = logging.getLogger(__name__)
+# Named, not `__name__` ("__main__" under `python -m lab.train`): the data and model lines of a
+# run's train.log and of its `lab.reproduce` reproduction's then differ only where the runs do.
+log = logging.getLogger("lab.train")
 
 
 def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
