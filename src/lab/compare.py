@@ -28,10 +28,10 @@ from typing import Any
 from omegaconf import OmegaConf
 from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
 
 from lab.config.flatten import flatten
 from lab.errors import EXIT_USER_ERROR, LabError
+from lab.wide_tables import print_fitting_table
 
 # Keys that differ between runs without being a choice: where things were written, seeds,
 # and the labels a logger gives each run (`logger.wandb.name` holds the seed). A key is matched
@@ -135,45 +135,20 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
     title = f"{sum(len(r['runs']) for r in rows)} runs, {len(rows)} configurations"
     header = [*differing, "seeds", *names]
     lines = [_cells(row, differing, names) for row in rows]
-    widths = [
-        max(cell_len(c) for c in [h, *(line[i] for line in lines)]) for i, h in enumerate(header)
-    ]
-    if _table_width(widths) <= console.width:
-        table = Table(title=title)
-        for column in header:
-            table.add_column(column, justify="right")
-        for line in lines:
-            table.add_row(*line)
-        console.print(table)
-        return
     root, labels = run_labels(rows)
-    key_width = max(cell_len(h) for h in header)
-    # A value column wider than what the key column leaves folds to that room (a "mean ± std"
-    # cell's width at least: past a console narrower than that, the lines are longer than it).
-    room = max(console.width - _table_width([key_width, 0]), _STATS_WIDTH)
-    column_widths = [
-        min(_column_width(label, line), room) for label, line in zip(labels, lines, strict=True)
-    ]
-    chunks: list[list[int]] = [[]]
-    for index, width in enumerate(column_widths):
-        taken = [key_width, *(column_widths[i] for i in chunks[-1]), width]
-        if chunks[-1] and _table_width(taken) > console.width:
-            chunks.append([])
-        chunks[-1].append(index)
-    for number, chunk in enumerate(chunks):
-        part = f" ({number + 1}/{len(chunks)})" if len(chunks) > 1 else ""
-        widths = [key_width, *(column_widths[i] for i in chunk)]
-        # The widths are set, and the table is as wide as they add up to, so that rich never
-        # narrows the key column to fit a console narrower than its longest key.
-        table = Table(title=title + part, width=_table_width(widths))
-        table.add_column("key / metric", width=key_width, no_wrap=True)
-        for index in chunk:
-            table.add_column(
-                labels[index], width=column_widths[index], justify="right", overflow="fold"
-            )
-        for position, key in enumerate(header):
-            table.add_row(key, *(lines[index][position] for index in chunk))
-        console.print(table, crop=False)
+    transposed = print_fitting_table(
+        title,
+        header,
+        lines,
+        console,
+        labels=labels,
+        key_title="key / metric",
+        # A value column wider than what the key column leaves folds to that room (a "mean ±
+        # std" cell's width at least: past a console narrower than that, lines are longer).
+        min_value_width=_STATS_WIDTH,
+    )
+    if not transposed:
+        return  # each row names its configuration's values itself
     # One line each however long (the terminal wraps it; a pipe keeps it whole, to copy).
     lines_below = [f"Run folders under {root}"]
     for label, row in zip(labels, rows, strict=True):
@@ -216,16 +191,6 @@ def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[
         else:
             cells.append(f"{stats['mean']:.{digits}f}")
     return cells
-
-
-def _column_width(label: str, cells: list[str]) -> int:
-    return max(cell_len(c) for c in [label, *cells])
-
-
-def _table_width(widths: list[int]) -> int:
-    """A rich table's width for columns of these contents: one space of padding on each side
-    of a cell, and a border before every column and after the last."""
-    return sum(widths) + 3 * len(widths) + 1
 
 
 def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:

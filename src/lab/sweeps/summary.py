@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
 
 from lab.sweeps.results import RUN_DIR, best_summary
 from lab.training.console import message_console
+from lab.wide_tables import print_fitting_table
 
 TOP = 5
 
@@ -63,55 +62,18 @@ def print_trials_table(
     """`rows` (trial number first, then the metrics' and parameters' cells) under `header`:
     one row per trial where that fits `console`'s width, else transposed (see the module
     docs): every key is printed whole, on one line."""
-    widths = [
-        max(cell_len(c) for c in [h, *(row[i] for row in rows)]) for i, h in enumerate(header)
-    ]
-    if _table_width(widths) <= console.width:
-        table = Table(title=title)
-        for column in header:
-            table.add_column(column, justify="right")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-        return
-    keys = header[1:]
-    # The header row reads "trial | 3 | 0 | 5": the first column's title names the others.
-    labels = [row[0] for row in rows]
-    key_width = max(cell_len(k) for k in header)
-    # A value wider than what the key column leaves (a long group choice) folds in its cell.
-    room = max(console.width - _table_width([key_width, 0], edge=False), len("0.0000"))
-    column_widths = [
-        min(max(cell_len(c) for c in [label, *row[1:]]), room)
-        for label, row in zip(labels, rows, strict=True)
-    ]
-    chunks: list[list[int]] = [[]]
-    for index, width in enumerate(column_widths):
-        taken = [key_width, *(column_widths[i] for i in chunks[-1]), width]
-        if chunks[-1] and _table_width(taken, edge=False) > console.width:
-            chunks.append([])
-        chunks[-1].append(index)
-    for number, chunk in enumerate(chunks):
-        part = f" ({number + 1}/{len(chunks)})" if len(chunks) > 1 else ""
-        widths = [key_width, *(column_widths[i] for i in chunk)]
-        # Fixed widths and a table exactly as wide as they add up to: rich then never narrows
-        # the key column (past a console narrower than the longest key, lines are longer).
+    print_fitting_table(
+        title,
+        header[1:],
+        [row[1:] for row in rows],
+        console,
+        labels=[row[0] for row in rows],
+        key_title=header[0],
+        labels_first=True,
+        min_value_width=len("0.0000"),
         # No outer border: its two columns let five trials of a 27-character key fit in 80.
-        table = Table(title=title + part, width=_table_width(widths, edge=False), show_edge=False)
-        table.add_column(header[0], width=key_width, no_wrap=True)
-        for index in chunk:
-            table.add_column(
-                labels[index], width=column_widths[index], justify="right", overflow="fold"
-            )
-        for position, key in enumerate(keys, start=1):
-            table.add_row(key, *(rows[index][position] for index in chunk))
-        console.print(table, crop=False)
-
-
-def _table_width(widths: list[int], edge: bool = True) -> int:
-    """A rich table's width for columns of these contents: one space of padding on each side
-    of a cell, a border between columns, and (`edge`) one before the first and after the last
-    (lab.compare's formula)."""
-    return sum(widths) + 3 * len(widths) + (1 if edge else -1)
+        edge=False,
+    )
 
 
 def _short(value: Any) -> str:
