@@ -136,6 +136,23 @@ def test_the_sweep_summary_names_every_parameter_in_full_at_80_columns() -> None
     assert "Study custom: top 5 trials (6 complete)" in output
 
 
+def test_a_parameter_count_objective_is_shown_whole() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"], study_name="lora")
+    study.set_metric_names(["val/acc", "model/params_trainable"])
+    space = {"peft.config.r": CategoricalDistribution([2, 8])}
+    for r, values in ((2, [0.75, 578.0]), (8, [0.8125, 2312.0])):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"peft.config.r": r}, distributions=space, values=values
+            )
+        )
+    console = Console(width=120, file=io.StringIO(), soft_wrap=True)
+    print_sweep_summary(study, Path("/tmp/sweeps/lora"), [], console)
+    rows = [line.split("│") for line in console.file.getvalue().splitlines() if "│" in line]  # type: ignore[attr-defined]
+    cells = [[cell.strip() for cell in row[1:-1]] for row in rows]
+    assert ["0", "0.7500", "578", "2"] in cells and ["1", "0.8125", "2312", "8"] in cells
+
+
 def _study_with_reports(reports: bool) -> optuna.Study:
     study = optuna.create_study(direction="maximize")
     space = {"optimizer.lr": FloatDistribution(1e-4, 1e-2, log=True)}

@@ -42,7 +42,7 @@ def print_sweep_summary(
     rows = [
         [
             str(trial.number),
-            *(f"{v:.4f}" for v in trial.values),
+            *(_objective(name, v) for name, v in zip(names, trial.values, strict=True)),
             *(_short(trial.params.get(p)) for p in params),
         ]
         for trial in shown
@@ -74,6 +74,11 @@ def print_trials_table(
         # No outer border: its two columns let five trials of a 27-character key fit in 80.
         edge=False,
     )
+
+
+def _objective(name: str, value: float) -> str:
+    """An objective's cell: 4 decimals, a parameter count (`model/params_*`) whole."""
+    return f"{value:.0f}" if name.startswith("model/") else f"{value:.4f}"
 
 
 def _short(value: Any) -> str:
