@@ -150,6 +150,43 @@ def test_optuna_storage_and_trial_ids_reach_the_same_trial() -> None:
     assert optuna.trial.Trial(study, trial_id(frozen)).number == 1
 
 
+def test_a_covered_grid_is_told_without_study_stop_s_error() -> None:
+    """Optuna's grid sampler stops the study once its grid is covered, which raises outside
+    `Study.optimize`: plain `study.tell` fails on the last grid point; lab's `tell` stores it
+    and goes on. Another RuntimeError still rises."""
+    import optuna
+    from optuna.samplers import GridSampler
+    from optuna.trial import TrialState
+
+    from lab.compat.optuna import tell
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    grid = {"x": [1, 2]}
+    plain = optuna.create_study(sampler=GridSampler(grid, seed=0))
+    for _ in range(2):
+        trial = plain.ask()
+        trial.suggest_categorical("x", [1, 2])
+        if len(plain.trials) == 1:
+            plain.tell(trial, 1.0)
+    with pytest.raises(RuntimeError, match=r"Study\.stop"):
+        plain.tell(trial, 2.0)  # the library's behaviour lab works around
+
+    study = optuna.create_study(sampler=GridSampler(grid, seed=0))
+    for value in (1.0, 2.0):
+        trial = study.ask()
+        trial.suggest_categorical("x", [1, 2])
+        tell(study, trial, value)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert sorted(t.params["x"] for t in study.trials) == [1, 2]
+
+    class Failing:  # any other RuntimeError of a tell still rises
+        def tell(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("database is locked")
+
+    with pytest.raises(RuntimeError, match="database is locked"):
+        tell(Failing(), 0, 1.0)
+
+
 # ------------------------------------------------------------------------------- sacrebleu
 def test_sacrebleu_sentence_statistics_sum_to_the_corpus_score() -> None:
     from sacrebleu.metrics import BLEU

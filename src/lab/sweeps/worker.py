@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.compat.optuna import study_storage, trial_id
+from lab.compat.optuna import study_storage, tell, trial_id
 from lab.errors import ConfigError, LabError
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
@@ -188,7 +188,7 @@ def _run_trial(
         outcome = launch(trial.number, overrides)
 
     if isinstance(outcome.error, optuna.TrialPruned):
-        study.tell(trial, state=TrialState.PRUNED)
+        tell(study, trial, state=TrialState.PRUNED)
         log.info("Trial %d pruned: %s", trial.number, outcome.error)
         return
     if outcome.error is not None:
@@ -207,7 +207,7 @@ def _run_trial(
     if any(math.isnan(v) for v in objective):
         _fail(study, trial, f"objective is NaN: {dict(zip(plan.metrics, objective, strict=True))}")
         return
-    study.tell(trial, objective)
+    tell(study, trial, objective)
     log.info("Trial %d: %s", trial.number, dict(zip(plan.metrics, objective, strict=True)))
 
 
@@ -215,7 +215,7 @@ def _fail(study: Any, trial: Any, error: str) -> None:
     from optuna.trial import TrialState
 
     trial.set_user_attr(ERROR, error)
-    study.tell(trial, state=TrialState.FAIL)
+    tell(study, trial, state=TrialState.FAIL)
     log.warning("Trial %d failed: %s", trial.number, error)
 
 
