@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,20 @@ def test_multirun_gives_one_directory_per_job(tmp_path: Path) -> None:
     accs = [json.loads((sweep_dir / j / "metrics.json").read_text())["test/acc"] for j in jobs]
     assert row["metrics"]["test/acc"]["mean"] == pytest.approx(statistics.fmean(accs))
     assert row["metrics"]["test/acc"]["std"] == pytest.approx(statistics.stdev(accs))
+
+
+@pytest.mark.parametrize("spelling", ["scheduler=null", "scheduler=none", "scheduler=None"])
+def test_scheduler_null_drops_the_scheduler(compose_cfg: Any, spelling: str) -> None:
+    """README: `scheduler=null` for none. Hydra refuses a null group choice with a traceback;
+    lab reads it as `~scheduler`: the run has no scheduler node (a constant rate)."""
+    from lab.config.cli import normalize_argv
+    from lab.config.rules import validate_config
+
+    assert normalize_argv([spelling, "precision=bf16", "data.path=null"]) == [
+        "~scheduler",
+        "precision=bf16-mixed",
+        "data.path=null",
+    ]
+    cfg = compose_cfg(*normalize_argv([spelling]))
+    assert "scheduler" not in cfg and cfg.optimizer.lr > 0
+    validate_config(cfg)

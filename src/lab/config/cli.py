@@ -2,6 +2,8 @@
 
 * Lightning's short precision names work as group options: `precision=32` / `16` / `bf16`
   (Hydra would parse `32` as an integer, which no config group accepts).
+* `scheduler=null` (or `none`) means no scheduler: it is Hydra's `~scheduler` (Hydra itself
+  answers a null group choice with a traceback).
 * When Hydra rejects an override of an unknown key, say which keys are valid there.
 * Exit codes: a user error (a bad option, key or value; a `LabError`) exits 2, as every lab
   tool does; Hydra's own exit for such errors is 1, the code of a crash.
@@ -20,13 +22,21 @@ from lab.errors import lab_error_in
 PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
 
 
+# Config groups a run may go without: `<group>=null` (or `none`) drops the group, as Hydra's
+# `~<group>` does (Hydra itself refuses a null group choice with a traceback).
+DROPPABLE_GROUPS = ("scheduler",)
+
+
 def normalize_argv(argv: list[str]) -> list[str]:
-    """Rewrite `precision=<Lightning alias>` to the config option of that name."""
+    """Rewrite `precision=<Lightning alias>` to the config option of that name, and
+    `scheduler=null` / `scheduler=none` to `~scheduler` (no scheduler: a constant rate)."""
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")
         if sep and key == "precision" and value in PRECISION_ALIASES:
             arg = f"precision={PRECISION_ALIASES[value]}"
+        elif sep and key in DROPPABLE_GROUPS and value.lower() in ("null", "none"):
+            arg = f"~{key}"
         out.append(arg)
     return out
 
