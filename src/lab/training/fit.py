@@ -1,10 +1,12 @@
 """The fit step of `lab.train`: build the Trainer, fit, then test the best checkpoint.
 
 The Trainer gets the configured callbacks (plus a sweep trial's, see `lab.sweeps.pruning`),
-the configured loggers, lab's atomic checkpoint writer, the resume-state callback and the
-validation-metrics recorder. Loggers that take part in the run record
-(`lab.training.loggers.RunLogger`) continue the interrupted run's log on resume and write
-their run's identity into the record before training starts.
+the configured loggers, lab's atomic checkpoint writer, the resume-state callback, the
+validation-metrics recorder and the monitor history (`lab.training.stopping_notes`: after the
+fit, lab says when early stopping ended training, or later validations tied the best value).
+Loggers that take part in the run record (`lab.training.loggers.RunLogger`) continue the
+interrupted run's log on resume and write their run's identity into the record before
+training starts.
 
 The best checkpoint's `val/*` metrics are those its validation logged during the fit
 (`lab.training.validation_metrics`); the checkpoint is validated again only where they
@@ -43,6 +45,7 @@ def fit(
     `loggers`: the run's loggers from `instantiate_loggers` (perhaps already starting);
     instantiated here when not given."""
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
+    from lab.training.stopping_notes import stopping_notes
     from lab.training.validation_metrics import known_metrics, log_to_loggers
 
     if loggers is None:
@@ -53,6 +56,8 @@ def fit(
         trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
     if note := no_best_checkpoint_note(cfg, trainer):
         log.warning(note)
+    for note in stopping_notes(trainer, record.data):  # an early stop, a tied best value
+        log.info(note)
     # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
     counts = record.data["parameters"]
     metrics = {
@@ -116,6 +121,7 @@ def build_run_trainer(
     from lab.sweeps.pruning import trial_callbacks
     from lab.training.checkpoint_writer import AtomicCheckpointIO
     from lab.training.checkpointing import ResumeStateCallback
+    from lab.training.stopping_notes import MonitorHistory
     from lab.training.validation_metrics import ValidationMetrics
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
@@ -125,7 +131,13 @@ def build_run_trainer(
         callbacks = [c for c in callbacks if not isinstance(c, lr_monitor)]
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=[*callbacks, *extra_callbacks, ResumeStateCallback(), ValidationMetrics()],
+        callbacks=[
+            *callbacks,
+            *extra_callbacks,
+            ResumeStateCallback(),
+            ValidationMetrics(),
+            MonitorHistory(),
+        ],
         logger=loggers or False,
         # Checkpoints are the callbacks group's business: none configured, none written.
         enable_checkpointing=any(

@@ -1,0 +1,227 @@
+"""What the fit's early stopping and best checkpoint did, said after the fit.
+
+Lightning's `EarlyStopping` ends a run silently, and its `ModelCheckpoint` keeps the first
+checkpoint that reaches the best value (a later one must strictly improve on it): on a plateau
+of the monitored metric the tested and exported weights are the plateau's first, however much
+the loss fell after it. Both are right, and both surprise a user who asked for 20 epochs or who
+watched `val/loss` fall; lab says them in one line each (console and train.log).
+
+`MonitorHistory` records the monitored metrics at every validation of the fit (its state
+travels in the checkpoints, so a resumed run still knows the validations before the resume);
+`stopping_notes` reads it with the callbacks' own state after the fit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+
+# The record.json key of an early stop (absent when early stopping did not stop the run).
+RECORD_KEY = "early_stopping"
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One validation of the fit: Lightning's epoch (from 0), the global step, and the
+    monitored metrics' values then."""
+
+    epoch: int
+    step: int
+    values: dict[str, float]
+
+
+class MonitorHistory(L.Callback):
+    """Records the metrics that the checkpoint and early-stopping callbacks monitor, at the
+    end of every validation of a fit (the values those callbacks compare)."""
+
+    def __init__(self) -> None:
+        self.validations: list[Validation] = []
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # The sanity check is no validation the callbacks count; nor is `trainer.validate`.
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        logged = trainer.callback_metrics
+        values = {
+            name: float(logged[name].squeeze())
+            for name in _monitors(trainer)
+            if name in logged and logged[name].numel() == 1
+        }
+        self.validations.append(Validation(trainer.current_epoch, trainer.global_step, values))
+
+    def state_dict(self) -> dict[str, Any]:
+        # Plain lists, dicts and numbers: checkpoints must load with `weights_only=True`.
+        return {"validations": [[v.epoch, v.step, dict(v.values)] for v in self.validations]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.validations = [
+            Validation(int(epoch), int(step), {k: float(x) for k, x in values.items()})
+            for epoch, step, values in state_dict.get("validations", [])
+        ]
+
+
+def _monitors(trainer: L.Trainer) -> set[str]:
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    return {
+        str(c.monitor)
+        for c in callbacks
+        if isinstance(c, ModelCheckpoint | EarlyStopping) and c.monitor
+    }
+
+
+def stopping_notes(trainer: L.Trainer, record_data: dict[str, Any]) -> list[str]:
+    """lab's lines after a fit (none, one or two): that early stopping ended training (what
+    it monitored, why, when; also put into `record_data["early_stopping"]`), and that later
+    validations tied the best checkpoint's value (the tested weights are the first)."""
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    history = next((c for c in callbacks if isinstance(c, MonitorHistory)), MonitorHistory())
+    notes = []
+    stopped = early_stop(trainer, history.validations)
+    if stopped is not None:
+        line, entry = stopped
+        notes.append(line)
+        record_data[RECORD_KEY] = entry
+    if tie := tied_best_note(trainer, history.validations):
+        notes.append(tie)
+    return notes
+
+
+def early_stop(
+    trainer: L.Trainer, validations: list[Validation]
+) -> tuple[str, dict[str, Any]] | None:
+    """The line and the record entry of an `EarlyStopping` that ended the fit, or None."""
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    # `should_stop` too: a stop signalled before `trainer.min_epochs` is overruled by Lightning.
+    stopper = next(
+        (
+            c
+            for c in callbacks
+            if isinstance(c, EarlyStopping) and c.stopping_reason != EarlyStoppingReason.NOT_STOPPED
+        ),
+        None,
+    )
+    if stopper is None or not trainer.should_stop:
+        return None
+    monitor = str(stopper.monitor)
+    best = _finite(stopper.best_score)
+    # Lightning ends the fit right after the check that stops it: its epoch, the last step.
+    last = Validation(stopper.stopped_epoch, trainer.global_step, {})
+    by_steps = _by_steps(validations)
+    where = _position(trainer, last, by_steps)
+    logged = trainer.callback_metrics.get(monitor)
+    current = float(logged.squeeze()) if logged is not None and logged.numel() == 1 else None
+    reason = stopper.stopping_reason
+    if reason == EarlyStoppingReason.PATIENCE_EXHAUSTED:
+        delta = f" by more than min_delta={abs(stopper.min_delta):g}" if stopper.min_delta else ""
+        first = _first_reaching(validations, monitor, best)
+        at = f" at {_position(trainer, first, by_steps)}" if first is not None else ""
+        what = (
+            f"{monitor} did not improve{delta} for "
+            f"{_count(stopper.wait_count, 'validation')} in a row "
+            f"(patience {stopper.patience}; best {_number(best)}{at})"
+        )
+    elif reason == EarlyStoppingReason.STOPPING_THRESHOLD:
+        what = (
+            f"{monitor} = {_number(current)} reached "
+            f"stopping_threshold={stopper.stopping_threshold}"
+        )
+    elif reason == EarlyStoppingReason.DIVERGENCE_THRESHOLD:
+        what = (
+            f"{monitor} = {_number(current)} passed "
+            f"divergence_threshold={stopper.divergence_threshold}"
+        )
+    else:  # NON_FINITE_METRIC (check_finite)
+        before = f" (best {_number(best)})" if best is not None else ""
+        what = f"{monitor} = {_number(current)} is not finite{before}"
+    entry = {
+        "monitor": monitor,
+        "reason": reason.name.lower(),
+        "best": best,
+        "patience": int(stopper.patience),
+        "min_delta": abs(float(stopper.min_delta)),
+        "stopped_after_epoch": last.epoch + 1,  # counted from 1, as the progress bar counts
+        "stopped_at_step": last.step,
+        "max_epochs": trainer.max_epochs,
+        "max_steps": trainer.max_steps,
+    }
+    return f"early stopping: {what}; training stopped after {where}", entry
+
+
+def tied_best_note(trainer: L.Trainer, validations: list[Validation]) -> str | None:
+    """The line saying that later validations tied the best checkpoint's value, or None."""
+    from lab.training.validation_metrics import checkpoint_step
+
+    checkpoint = next(
+        (
+            c
+            for c in trainer.checkpoint_callbacks
+            if isinstance(c, ModelCheckpoint)
+            and c.monitor
+            and c.best_model_path
+            and c.best_model_score is not None
+        ),
+        None,
+    )
+    if checkpoint is None:
+        return None
+    monitor = str(checkpoint.monitor)
+    best = float(checkpoint.best_model_score)  # type: ignore[arg-type]
+    ties = [v for v in validations if v.values.get(monitor) == best]
+    if len(ties) < 2:
+        return None
+    # ModelCheckpoint keeps the earliest of equal values (strict improvement); say nothing
+    # where the history cannot show that (a resume from a checkpoint without it).
+    step = checkpoint_step(checkpoint.best_model_path)
+    if step is not None and step != ties[0].step:
+        return None
+    return (
+        f"best {monitor} {_number(best)} first reached at "
+        f"{_position(trainer, ties[0], _by_steps(validations))}; "
+        f"{_count(len(ties) - 1, 'later validation')} tied it: the tested weights are the "
+        f"first (a checkpoint is kept only when {monitor} strictly improves)"
+    )
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _first_reaching(
+    validations: list[Validation], monitor: str, value: float | None
+) -> Validation | None:
+    return next((v for v in validations if v.values.get(monitor) == value), None)
+
+
+def _by_steps(validations: list[Validation]) -> bool:
+    # Several validations in one epoch (a streamed run's endless epoch, val_check_interval < 1):
+    # an epoch does not tell them apart, the step does.
+    epochs = [v.epoch for v in validations]
+    return len(set(epochs)) < len(epochs)
+
+
+def _position(trainer: L.Trainer, validation: Validation, by_steps: bool) -> str:
+    """`epoch 2/20` (counted from 1, as the progress bar) or `step 300/1000`."""
+    if by_steps:
+        total = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
+        return f"step {validation.step}{total}"
+    epochs = trainer.max_epochs
+    total = f"/{epochs}" if epochs is not None and epochs > 0 else ""
+    return f"epoch {validation.epoch + 1}{total}"
+
+
+def _finite(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "none"
+    if value == 0 or 1e-3 <= abs(value) < 1e6:
+        return f"{value:.4f}"
+    return f"{value:.4g}"
