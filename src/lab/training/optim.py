@@ -10,7 +10,11 @@ Every optimizer factory takes the parameters through `param_groups`, so all of t
 * `layer_decay` (layer-wise learning-rate decay, as in the ELECTRA and DeBERTa recipes): a
   parameter at layer `i` of a model with `L` blocks trains at `lr * layer_decay ** (L + 1 - i)`,
   with the embeddings at layer 0, block `k` (0-based) at layer `k + 1` and everything above the
-  blocks (final norm, pooler, task head) at `L + 1`, the full learning rate.
+  blocks (final norm, pooler, task head) at `L + 1`, the full learning rate;
+* every group has a readable `name`, which Lightning's `LearningRateMonitor` logs instead of
+  `pg1..pgN`: `decay` and `no_decay` without layer decay; with it `embeddings`, `layer_0` ..
+  `layer_{L-1}` (the blocks) and `head` (everything above the blocks), each with a
+  `<layer>/no_decay` twin for its biases and normalisation weights (`lr-AdamW/layer_0`).
 
 The bitsandbytes optimizers (`adamw_8bit` and the paged ones) need CUDA: `check_optimizer`
 refuses them in words before any weights load.
@@ -20,12 +24,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from lab.errors import ConfigError
+
+_Optimizer = TypeVar("_Optimizer", bound=torch.optim.Optimizer)
 
 
 def _decays(module: nn.Module, param_name: str) -> bool:
@@ -65,17 +71,42 @@ def param_groups(
             groups.setdefault((layers.get(name, 0), decays), []).append(param)
     if layer_decay == 1:
         return [
-            {"params": groups.get((0, True), []), "weight_decay": weight_decay},
-            {"params": groups.get((0, False), []), "weight_decay": 0.0},
+            {"params": groups.get((0, True), []), "weight_decay": weight_decay, "name": "decay"},
+            {"params": groups.get((0, False), []), "weight_decay": 0.0, "name": "no_decay"},
         ]
     return [
         {
             "params": params,
             "weight_decay": weight_decay if decays else 0.0,
             "lr": lr * layer_decay ** (depth - layer),
+            "name": _group_name(layer, depth, decays),
         }
         for (layer, decays), params in sorted(groups.items(), key=lambda item: item[0])
     ]
+
+
+def _group_name(layer: int, depth: int, decays: bool) -> str:
+    # Layer 0 is the embeddings, layer k + 1 block k, `depth` everything above the blocks.
+    where = "embeddings" if layer == 0 else "head" if layer == depth else f"layer_{layer - 1}"
+    return where if decays else f"{where}/no_decay"
+
+
+def keep_group_names(optimizer: _Optimizer) -> _Optimizer:
+    """`optimizer`, whose group names survive loading an optimizer state saved without them.
+
+    torch's `load_state_dict` replaces each group by the saved one (it checks only the number
+    and sizes of groups), so resuming a checkpoint written before groups had names would log
+    `pg1..pgN` again; a post-load hook puts the names back.
+    """
+    names = [group.get("name") for group in optimizer.param_groups]
+
+    def restore(loaded: torch.optim.Optimizer) -> None:
+        for group, name in zip(loaded.param_groups, names, strict=True):
+            if name is not None:
+                group.setdefault("name", name)
+
+    optimizer.register_load_state_dict_post_hook(restore)
+    return optimizer
 
 
 def adamw(
@@ -89,7 +120,8 @@ def adamw(
 ) -> torch.optim.AdamW:
     """AdamW (torch) over the trainable parameters; see `param_groups`."""
     groups = param_groups(model, lr, weight_decay, layer_decay)
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), eps=eps, fused=fused)  # type: ignore[arg-type]
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), eps=eps, fused=fused)  # type: ignore[arg-type]
+    return keep_group_names(optimizer)
 
 
 def sgd(
@@ -104,7 +136,8 @@ def sgd(
     if nesterov and not momentum:
         raise ConfigError("optimizer.nesterov=true needs optimizer.momentum > 0")
     groups = param_groups(model, lr, weight_decay, layer_decay)
-    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+    optimizer = torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+    return keep_group_names(optimizer)
 
 
 def adafactor(
@@ -131,7 +164,7 @@ def adafactor(
     if step is None and not relative_step:
         raise ConfigError("optimizer.lr=null needs optimizer.relative_step=true")
     groups = param_groups(model, step or 0.0, weight_decay, layer_decay)
-    return Adafactor(  # type: ignore[no-untyped-call]
+    optimizer = Adafactor(  # type: ignore[no-untyped-call]
         groups,
         lr=step,
         eps=tuple(eps),
@@ -143,6 +176,7 @@ def adafactor(
         relative_step=relative_step,
         warmup_init=warmup_init,
     )
+    return keep_group_names(optimizer)
 
 
 def check_bitsandbytes(what: str) -> None:
@@ -173,7 +207,7 @@ def bitsandbytes_adamw(
     optimizer: torch.optim.Optimizer = get_class(optimizer_class)(
         groups, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay
     )
-    return optimizer
+    return keep_group_names(optimizer)
 
 
 def check_optimizer(optimizer_cfg: Any) -> None:
@@ -203,16 +237,17 @@ def warmup_scheduler(
     """A `transformers` schedule with warmup given as steps or as a share of all steps.
 
     `name` is any `transformers.SchedulerType` (linear, cosine, constant_with_warmup,
-    polynomial, cosine_with_restarts, inverse_sqrt, ...). `warmup_steps` wins when both are
-    set. The schedule's own options, passed on only when set: `num_cycles` (cosine: waves;
-    cosine_with_restarts: hard restarts), `power` and `lr_end` (polynomial), `timescale`
-    (inverse_sqrt; null: the warmup steps, or 10000 without warmup).
+    polynomial, cosine_with_restarts, inverse_sqrt, ...). Warmup is `warmup_steps` when it is
+    above 0, else `warmup_ratio` of `num_training_steps` (rounded): HF Trainer's rule, so
+    `scheduler.warmup_steps=N` alone overrides the YAMLs' default ratio (ranges.py refuses
+    negative values before anything loads). The schedule's own options, passed on only when
+    set: `num_cycles` (cosine: waves; cosine_with_restarts: hard restarts), `power` and `lr_end`
+    (polynomial), `timescale` (inverse_sqrt; null: the warmup steps, or 10000 without warmup).
     """
     from transformers import get_scheduler
 
-    if warmup_steps and warmup_ratio:
-        raise ValueError("set scheduler.warmup_steps or scheduler.warmup_ratio, not both")
-    warmup = warmup_steps or round(warmup_ratio * num_training_steps)
+    # Every conf/scheduler YAML sets a default ratio, so steps given alone must win over it.
+    warmup = warmup_steps if warmup_steps > 0 else round(warmup_ratio * num_training_steps)
     options = {
         key: value
         for key, value in (
