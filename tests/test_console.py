@@ -364,3 +364,23 @@ def test_tools_show_no_library_chatter(tiny_run: Path, tmp_path: Path) -> None:
         pass
     assert "Serving " in output[0]
     assert not [c for c in TOOL_CHATTER if c in output[0]], output[0]
+
+
+def test_gradient_checkpointing_chatter_is_not_on_screen(caplog: pytest.LogCaptureFixture) -> None:
+    """`model.gradient_checkpointing=true`: transformers' note that it turns the generation
+    cache off for training is a report (train.log), as the real library logs it; enabled by
+    transformers 5's name, nothing warns (lab.build; a whole run: tests/test_scale.py)."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.warning_once.cache_clear()  # said once a process: an earlier test may have
+    model = _tiny_gpt2()
+    with warnings.catch_warnings(record=True) as raised, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        model.activation_checkpointing_enable()
+        model.train()
+        model(torch.tensor([[1, 2, 3]]), use_cache=True)
+    assert not [w for w in raised if "gradient_checkpointing_enable" in str(w.message)]
+    (record,) = [r for r in caplog.records if "use_cache=True" in r.getMessage()]
+    assert not QuietConsole(False).filter(record)  # train.log only
+    assert QuietConsole(True).filter(record)  # hydra.verbose shows it

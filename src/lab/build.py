@@ -124,7 +124,9 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
     check_vocabulary(model, tokenizer)
     check_positions(model, cfg.data)
     if cfg.model.get("gradient_checkpointing"):
-        model.gradient_checkpointing_enable()
+        # transformers 5 renamed it (the old name warns that it goes in v6).
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        (enable or model.gradient_checkpointing_enable)()
         if peft_cfg.get("config"):
             model.enable_input_require_grads()  # frozen embeddings would cut the graph
     if peft_cfg.get("config"):

@@ -60,6 +60,9 @@ FILE_ONLY = (
         "transformers.modeling_utils",
         "`loss_type=None` was set in the config but it is unrecognized",
     ),
+    # `model.gradient_checkpointing=true`: transformers turns the generation cache off for the
+    # training forward passes itself (the exported config keeps `use_cache`), as it should.
+    ("transformers.utils.generic", "`use_cache=True` is incompatible with gradient checkpointing"),
 )
 # The libraries whose loggers print through handlers of their own unless told otherwise.
 ROUTED_LIBRARIES = ("transformers", "datasets")
