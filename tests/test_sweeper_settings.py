@@ -207,3 +207,41 @@ def test_resume_true_with_a_storage_url_asks_it_and_leaves_nothing_behind(
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     # ... and a study it holds may be resumed.
     require_study(f"sqlite:///{shared}", "other", tmp_path / "out" / "sweeps" / "other")
+
+
+def test_grid_workers_share_one_grid_order_and_cover_every_point(tmp_path: Path) -> None:
+    """n_jobs > 1 with the grid sampler: workers get their own seeds for the random
+    samplers, but a grid's seed orders the grid, and a grid id in the study must name the
+    same point in every worker (acceptance s5 F7: one point ran twice, another never)."""
+    import optuna
+
+    from lab.compat.optuna import tell
+    from lab.sweeps.search_space import parse_search_space, suggest
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sweeper = _sweeper(tmp_path)
+    sweeper.sampler_cfg = OmegaConf.create({"_target_": "optuna.samplers.GridSampler", "seed": 7})
+    space = parse_search_space(
+        {}, ["optimizer.lr=choice(1e-3,3e-3)", "data.batch_size=choice(16,32)"]
+    )
+
+    class Plan:
+        pass
+
+    plan = Plan()
+    plan.space = space  # type: ignore[attr-defined]
+    storage = optuna.storages.InMemoryStorage()
+    studies = [
+        optuna.create_study(study_name="g", storage=storage, sampler=sweeper._sampler(plan, 0)),
+        optuna.load_study(study_name="g", storage=storage, sampler=sweeper._sampler(plan, 5)),
+    ]
+    # Both workers ask before either tells: the second must avoid the first's running point.
+    trials = [study.ask() for study in studies]
+    points = [tuple(suggest(trial, space).values()) for trial in trials]
+    for study, trial in zip(studies, trials, strict=True):
+        tell(study, trial, 0.5)
+    for study in studies:
+        trial = study.ask()
+        points.append(tuple(suggest(trial, space).values()))
+        tell(study, trial, 0.5)
+    assert sorted(points) == sorted({(lr, b) for lr in (1e-3, 3e-3) for b in (16, 32)})

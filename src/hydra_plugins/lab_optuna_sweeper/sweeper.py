@@ -227,7 +227,10 @@ class LabOptunaSweeper(Sweeper):
 
         sampler_cfg = OmegaConf.to_container(self.sampler_cfg, resolve=True)
         assert isinstance(sampler_cfg, dict)
-        if sampler_cfg.get("seed") is not None and seed_offset:
+        # Not for the grid: its seed shuffles the grid's order, and a trial's grid id (stored
+        # in the study, excluded for the other workers) must name the same point in every
+        # worker, or two workers run one point and none runs another.
+        if sampler_cfg.get("seed") is not None and seed_offset and not self._is_grid():
             # Workers of one study must not draw the same random points: each starts from
             # its own seed (from its index and the trials that existed when it joined). A new
             # single-process study keeps `seed` itself, so it is reproducible.
