@@ -57,7 +57,8 @@ def fit(
     if note := no_best_checkpoint_note(cfg, trainer):
         log.warning(note)
     for note in stopping_notes(trainer, record.data):  # an early stop, a tied best value
-        log.info(note)
+        if trainer.is_global_zero:  # once, not once per DDP process
+            log.info(note)
     # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
     counts = record.data["parameters"]
     metrics = {
