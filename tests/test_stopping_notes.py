@@ -18,7 +18,8 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
-from lab.training.stopping_notes import MonitorHistory, Validation, stopping_notes
+from lab.training.stopping_notes import stopping_notes
+from lab.training.validation_metrics import Validation, ValidationHistory
 
 from conftest import TINY_FIXTURE_RUN
 
@@ -26,9 +27,9 @@ from conftest import TINY_FIXTURE_RUN
 PLATEAU = [0.516, 1.0, 1.0, 1.0, 1.0]
 
 
-def history(values: list[float], *, per_epoch: bool = True) -> MonitorHistory:
+def history(values: list[float], *, per_epoch: bool = True) -> ValidationHistory:
     """A history of `val/acc` validations: one per epoch, or every 100 steps in one epoch."""
-    recorder = MonitorHistory()
+    recorder = ValidationHistory()
     recorder.validations = [
         Validation(
             i if per_epoch else 0, 4 * (i + 1) if per_epoch else 100 * (i + 1), {"val/acc": v}
@@ -199,32 +200,44 @@ def test_one_later_tie_is_singular(tmp_path: Path) -> None:
     ]
 
 
-def test_the_history_records_the_monitored_metrics_and_survives_a_checkpoint(
+def test_the_history_records_each_validation_and_its_monitors_survive_a_checkpoint(
     tmp_path: Path,
 ) -> None:
-    recorder = MonitorHistory()
+    recorder = ValidationHistory()
     monitored = [EarlyStopping(monitor="val/loss"), ModelCheckpoint(monitor="val/acc"), recorder]
     metrics = {
         "val/acc": torch.tensor(0.75),
         "val/loss": torch.tensor(0.5),
         "val/f1": torch.tensor(0.6),
     }
+    logged = {**metrics, "train/loss": torch.tensor(0.9), "epoch": torch.tensor(1.0)}
     fitting = SimpleNamespace(
-        state=SimpleNamespace(fn="fit"), callbacks=monitored, callback_metrics=metrics
+        state=SimpleNamespace(fn="fit"),
+        callbacks=monitored,
+        callback_metrics=metrics,
+        logged_metrics=logged,
     )
     for sanity, epoch, step in ((True, 0, 0), (False, 0, 4), (False, 1, 8)):
         fitting.sanity_checking, fitting.current_epoch, fitting.global_step = sanity, epoch, step
         recorder.on_validation_end(fitting, None)  # type: ignore[arg-type]
-    expected = [
+    val_logged = {"val/acc": 0.75, "val/loss": 0.5, "val/f1": pytest.approx(0.6)}
+    assert recorder.validations == [
+        Validation(0, 4, {"val/acc": 0.75, "val/loss": 0.5}, val_logged),
+        Validation(1, 8, {"val/acc": 0.75, "val/loss": 0.5}, val_logged),
+    ]
+    assert recorder.logged_at(8) == val_logged
+    assert recorder.logged_at(5) is None  # no validation at step 5
+    # Into a checkpoint and back, as a resumed run loads it (weights only): the monitored
+    # values come back; the logged metrics are not trusted across processes (None), so the
+    # best checkpoint of a resumed run is validated again.
+    torch.save({"state": recorder.state_dict()}, tmp_path / "state.pt")
+    resumed = ValidationHistory()
+    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True)["state"])
+    assert resumed.validations == [
         Validation(0, 4, {"val/acc": 0.75, "val/loss": 0.5}),
         Validation(1, 8, {"val/acc": 0.75, "val/loss": 0.5}),
     ]
-    assert recorder.validations == expected
-    # Into a checkpoint and back, as a resumed run loads it (weights only).
-    torch.save({"state": recorder.state_dict()}, tmp_path / "state.pt")
-    resumed = MonitorHistory()
-    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True)["state"])
-    assert resumed.validations == expected
+    assert resumed.logged_at(8) is None
 
 
 @pytest.mark.slow

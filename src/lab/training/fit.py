@@ -2,8 +2,9 @@
 
 The Trainer gets the configured callbacks (plus a sweep trial's, see `lab.sweeps.pruning`),
 the configured loggers, lab's atomic checkpoint writer, the resume-state callback, the
-validation-metrics recorder and the monitor history (`lab.training.stopping_notes`: after the
-fit, lab says when early stopping ended training, or later validations tied the best value).
+validation history (`lab.training.validation_metrics`; after the fit, lab says from it when
+early stopping ended training, or later validations tied the best value:
+`lab.training.stopping_notes`).
 Loggers that take part in the run record (`lab.training.loggers.RunLogger`) continue the
 interrupted run's log on resume and write their run's identity into the record before
 training starts.
@@ -122,8 +123,7 @@ def build_run_trainer(
     from lab.sweeps.pruning import trial_callbacks
     from lab.training.checkpoint_writer import AtomicCheckpointIO
     from lab.training.checkpointing import ResumeStateCallback
-    from lab.training.stopping_notes import MonitorHistory
-    from lab.training.validation_metrics import ValidationMetrics
+    from lab.training.validation_metrics import ValidationHistory
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
     if not loggers:
@@ -136,8 +136,7 @@ def build_run_trainer(
             *callbacks,
             *extra_callbacks,
             ResumeStateCallback(),
-            ValidationMetrics(),
-            MonitorHistory(),
+            ValidationHistory(),
         ],
         logger=loggers or False,
         # Checkpoints are the callbacks group's business: none configured, none written.

@@ -6,80 +6,32 @@ of the monitored metric the tested and exported weights are the plateau's first,
 the loss fell after it. Both are right, and both surprise a user who asked for 20 epochs or who
 watched `val/loss` fall; lab says them in one line each (console and train.log).
 
-`MonitorHistory` records the monitored metrics at every validation of the fit (its state
-travels in the checkpoints, so a resumed run still knows the validations before the resume);
-`stopping_notes` reads it with the callbacks' own state after the fit.
+The validations come from `lab.training.validation_metrics.ValidationHistory` (the fit's one
+recorder of validations; its monitored values travel in the checkpoints, so a resumed run
+still knows the validations before the resume); `stopping_notes` reads them with the
+callbacks' own state after the fit.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
+from lab.training.validation_metrics import Validation, checkpoint_step, history_of
+
 # The record.json key of an early stop (absent when early stopping did not stop the run).
 RECORD_KEY = "early_stopping"
-
-
-@dataclass(frozen=True)
-class Validation:
-    """One validation of the fit: Lightning's epoch (from 0), the global step, and the
-    monitored metrics' values then."""
-
-    epoch: int
-    step: int
-    values: dict[str, float]
-
-
-class MonitorHistory(L.Callback):
-    """Records the metrics that the checkpoint and early-stopping callbacks monitor, at the
-    end of every validation of a fit (the values those callbacks compare)."""
-
-    def __init__(self) -> None:
-        self.validations: list[Validation] = []
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # The sanity check is no validation the callbacks count; nor is `trainer.validate`.
-        if trainer.sanity_checking or trainer.state.fn != "fit":
-            return
-        logged = trainer.callback_metrics
-        values = {
-            name: float(logged[name].squeeze())
-            for name in _monitors(trainer)
-            if name in logged and logged[name].numel() == 1
-        }
-        self.validations.append(Validation(trainer.current_epoch, trainer.global_step, values))
-
-    def state_dict(self) -> dict[str, Any]:
-        # Plain lists, dicts and numbers: checkpoints must load with `weights_only=True`.
-        return {"validations": [[v.epoch, v.step, dict(v.values)] for v in self.validations]}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.validations = [
-            Validation(int(epoch), int(step), {k: float(x) for k, x in values.items()})
-            for epoch, step, values in state_dict.get("validations", [])
-        ]
-
-
-def _monitors(trainer: L.Trainer) -> set[str]:
-    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
-    return {
-        str(c.monitor)
-        for c in callbacks
-        if isinstance(c, ModelCheckpoint | EarlyStopping) and c.monitor
-    }
 
 
 def stopping_notes(trainer: L.Trainer, record_data: dict[str, Any]) -> list[str]:
     """lab's lines after a fit (none, one or two): that early stopping ended training (what
     it monitored, why, when; also put into `record_data["early_stopping"]`), and that later
     validations tied the best checkpoint's value (the tested weights are the first)."""
-    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
-    history = next((c for c in callbacks if isinstance(c, MonitorHistory)), MonitorHistory())
+    history = history_of(trainer)
     notes = []
     stopped = early_stop(trainer, history.validations)
     if stopped is not None:
@@ -154,8 +106,6 @@ def early_stop(
 
 def tied_best_note(trainer: L.Trainer, validations: list[Validation]) -> str | None:
     """The line saying that later validations tied the best checkpoint's value, or None."""
-    from lab.training.validation_metrics import checkpoint_step
-
     checkpoint = next(
         (
             c

@@ -1,44 +1,105 @@
-"""The validation metrics of weights already validated, so the best checkpoint is not
-validated a second time after `fit`.
+"""Every validation of a fit, remembered: what it logged and what the callbacks monitored.
 
-`ValidationMetrics` remembers, for every validation of the fit, the `val/*` metrics it logged,
-keyed by the global step the weights had. A checkpoint written at step S holds the weights
-validated at step S (the optimizer steps between validations, never between a validation and
-the checkpoint it triggers), so the metrics of the best checkpoint are those of the validation
-at its step. `known_metrics(trainer, checkpoint)` returns them, or None where they cannot be
-known and the caller must validate: a checkpoint from an earlier process (a resumed run), one
-written where no validation ran (a step-interval checkpoint that monitors a stale value), a
-checkpoint that is a folder (DeepSpeed, sharded FSDP), or no checkpoint at all. Under DDP all
-ranks decide together, so they all validate or none does.
+`ValidationHistory` is the one recorder of a fit's validations. Two readers use it:
+
+- the best checkpoint is not validated a second time after `fit`: a checkpoint written at
+  step S holds the weights validated at step S (the optimizer steps between validations,
+  never between a validation and the checkpoint it triggers), so its `val/*` metrics are
+  those the validation at that step logged. `known_metrics(trainer, checkpoint)` returns
+  them, or None where they cannot be known and the caller must validate: a checkpoint from
+  an earlier process (a resumed run: its validations come back from the checkpoint without
+  their logged metrics), one written where no validation ran (a step-interval checkpoint
+  that monitors a stale value), a checkpoint that is a folder (DeepSpeed, sharded FSDP), or
+  no checkpoint at all. Under DDP all ranks decide together, so they all validate or none.
+- `lab.training.stopping_notes` reads the monitored values of every validation (those the
+  checkpoint and early-stopping callbacks compared) to say when early stopping ended the
+  fit and whether later validations tied the best value. These travel in the checkpoints,
+  so a resumed run still knows the validations before the resume.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 
-class ValidationMetrics(L.Callback):
-    """Records `{global step: {"val/...": value}}` at the end of every validation of a fit.
+@dataclass(frozen=True)
+class Validation:
+    """One validation of the fit: Lightning's epoch (from 0), the global step, the values of
+    the metrics the callbacks monitor, and the `val/*` metrics it logged (None for a
+    validation of an earlier process, restored from a checkpoint)."""
 
-    The values are those `trainer.validate` would return for the same weights: what the
-    validation logged (`trainer.logged_metrics`, filtered to the `val/` stage).
+    epoch: int
+    step: int
+    values: dict[str, float]
+    logged: dict[str, float] | None = None
+
+
+class ValidationHistory(L.Callback):
+    """Records every validation of a fit at its end (not the sanity check, not a
+    `trainer.validate` outside the fit).
+
+    `logged` holds what `trainer.validate` would return for the same weights: the metrics
+    the validation logged (`trainer.logged_metrics`, filtered to the `val/` stage). `values`
+    holds the monitored metrics as the callbacks read them (`trainer.callback_metrics`).
     """
 
     def __init__(self) -> None:
-        self.by_step: dict[int, dict[str, float]] = {}
+        self.validations: list[Validation] = []
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # The sanity check logs nothing; `trainer.validate` outside fit is not a fit validation.
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
-        self.by_step[trainer.global_step] = {
+        observed = trainer.callback_metrics
+        monitored = {
+            name: float(observed[name].squeeze())
+            for name in monitors(trainer)
+            if name in observed and observed[name].numel() == 1
+        }
+        logged = {
             name: float(value)
             for name, value in trainer.logged_metrics.items()
             if name.startswith("val/")
         }
+        epoch, step = trainer.current_epoch, trainer.global_step
+        self.validations.append(Validation(epoch, step, monitored, logged))
+
+    def logged_at(self, step: int) -> dict[str, float] | None:
+        """The `val/*` metrics logged by this process's last validation at `step`, or None."""
+        found = [v.logged for v in self.validations if v.step == step and v.logged is not None]
+        return found[-1] if found else None
+
+    def state_dict(self) -> dict[str, Any]:
+        # Plain lists, dicts and numbers: checkpoints must load with `weights_only=True`.
+        # Only the monitored values travel: logged metrics are trusted in their own process.
+        return {"validations": [[v.epoch, v.step, dict(v.values)] for v in self.validations]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.validations = [
+            Validation(int(epoch), int(step), {k: float(x) for k, x in values.items()})
+            for epoch, step, values in state_dict.get("validations", [])
+        ]
+
+
+def monitors(trainer: L.Trainer) -> set[str]:
+    """The metric names the trainer's checkpoint and early-stopping callbacks monitor."""
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    return {
+        str(c.monitor)
+        for c in callbacks
+        if isinstance(c, ModelCheckpoint | EarlyStopping) and c.monitor
+    }
+
+
+def history_of(trainer: L.Trainer) -> ValidationHistory:
+    """The trainer's `ValidationHistory` (an empty one if it has none)."""
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    found = (c for c in callbacks if isinstance(c, ValidationHistory))
+    return next(found, ValidationHistory())
 
 
 def checkpoint_step(path: str | Path) -> int | None:
@@ -62,12 +123,10 @@ def known_metrics(trainer: L.Trainer, checkpoint: str | None) -> dict[str, float
     Every rank must call this (it agrees with the other ranks): the metrics come back only
     where every rank knows them.
     """
-    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
-    recorder = next((c for c in callbacks if isinstance(c, ValidationMetrics)), None)
     known = None
-    if recorder is not None and checkpoint:
+    if checkpoint:
         step = checkpoint_step(checkpoint)
-        known = recorder.by_step.get(step) if step is not None else None
+        known = history_of(trainer).logged_at(step) if step is not None else None
     everywhere = trainer.strategy.reduce_boolean_decision(bool(known), all=True)
     return known if everywhere else None
 
