@@ -71,15 +71,18 @@ def test_multirun_gives_one_directory_per_job(tmp_path: Path) -> None:
 @pytest.mark.parametrize("spelling", ["scheduler=null", "scheduler=none", "scheduler=None"])
 def test_scheduler_null_drops_the_scheduler(compose_cfg: Any, spelling: str) -> None:
     """README: `scheduler=null` for none. Hydra refuses a null group choice with a traceback;
-    lab reads it as `~scheduler`: the run has no scheduler node (a constant rate)."""
+    lab reads it as the group's `none` option (conf/scheduler/none.yaml): the run's scheduler
+    node is empty, so the module gets no scheduler (a constant rate)."""
     from lab.config.cli import normalize_argv
     from lab.config.rules import validate_config
 
-    assert normalize_argv([spelling, "precision=bf16", "data.path=null"]) == [
-        "~scheduler",
+    assert normalize_argv([spelling, "precision=bf16", "data.path=null", "peft=null"]) == [
+        "scheduler=none",
         "precision=bf16-mixed",
-        "data.path=null",
+        "data.path=null",  # a key, not a group: null is a value there
+        "peft=none",
     ]
+    assert normalize_argv(["model=null"]) == ["model=null"]  # no `none` option: Hydra says so
     cfg = compose_cfg(*normalize_argv([spelling]))
-    assert "scheduler" not in cfg and cfg.optimizer.lr > 0
+    assert not cfg.scheduler and cfg.optimizer.lr > 0
     validate_config(cfg)

@@ -2,8 +2,9 @@
 
 * Lightning's short precision names work as group options: `precision=32` / `16` / `bf16`
   (Hydra would parse `32` as an integer, which no config group accepts).
-* `scheduler=null` (or `none`) means no scheduler: it is Hydra's `~scheduler` (Hydra itself
-  answers a null group choice with a traceback).
+* `<group>=null` (or `None`) means the group's `none` option where it has one
+  (`conf/<group>/none.yaml`: no scheduler, no adapter, no callbacks, no loggers); Hydra itself
+  answers a null group choice with a traceback.
 * When Hydra rejects an override of an unknown key, say which keys are valid there.
 * Exit codes: a user error (a bad option, key or value; a `LabError`) exits 2, as every lab
   tool does; Hydra's own exit for such errors is 1, the code of a crash.
@@ -21,22 +22,23 @@ from lab.errors import lab_error_in
 
 PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
 
-
-# Config groups a run may go without: `<group>=null` (or `none`) drops the group, as Hydra's
-# `~<group>` does (Hydra itself refuses a null group choice with a traceback).
-DROPPABLE_GROUPS = ("scheduler",)
+NULL_SPELLINGS = ("null", "none")
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
     """Rewrite `precision=<Lightning alias>` to the config option of that name, and
-    `scheduler=null` / `scheduler=none` to `~scheduler` (no scheduler: a constant rate)."""
+    `<group>=null` to `<group>=none` for a group with a `none` option (`scheduler=null`: no
+    scheduler, a constant rate)."""
+    from lab.config.paths import conf_dir
+
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")
         if sep and key == "precision" and value in PRECISION_ALIASES:
             arg = f"precision={PRECISION_ALIASES[value]}"
-        elif sep and key in DROPPABLE_GROUPS and value.lower() in ("null", "none"):
-            arg = f"~{key}"
+        elif sep and value.lower() in NULL_SPELLINGS and key.isidentifier():
+            if (conf_dir() / key / "none.yaml").is_file():
+                arg = f"{key}=none"
         out.append(arg)
     return out
 
