@@ -261,6 +261,35 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     assert (tmp_path / "out/sweeps/s/worker-1.log").is_file()
 
 
+def test_a_worker_that_crashes_fails_the_sweep_after_its_results(tmp_path: Path) -> None:
+    """A worker process that exits with an error leaves the sweep's exit code 1 (after the
+    summary and results are written: the other worker may have completed the study)."""
+    crash = tmp_path / "crash_worker_1"
+    crash.mkdir()
+    # Python imports `sitecustomize` from the path at start-up: worker 1 exits 3 at its end.
+    (crash / "sitecustomize.py").write_text(
+        "import atexit, os\n"
+        "if os.environ.get('LAB_SWEEP_WORKER') == '1':\n"
+        "    atexit.register(os._exit, 3)\n"
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(crash), os.environ.get("PYTHONPATH")]))
+    result = _sweep(
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_jobs=2",
+        "optimizer.lr=interval(1e-4,1e-2)",
+        cwd=tmp_path,
+        env={"PYTHONPATH": pythonpath},
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    worker_log = tmp_path / "out/sweeps/s/worker-1.log"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: sweep worker pid ")
+    assert last.endswith(f"exited with 3; see {worker_log}")
+    assert (tmp_path / "out/sweeps/s/best.json").is_file()  # the results came first
+    trials = _study(tmp_path).get_trials()
+    assert len(trials) == 2 and all(t.state == TrialState.COMPLETE for t in trials)
+
+
 def test_a_study_refuses_a_different_setup_and_a_space_that_does_not_compose(
     tmp_path: Path,
 ) -> None:

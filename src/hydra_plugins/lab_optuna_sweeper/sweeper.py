@@ -128,16 +128,23 @@ class LabOptunaSweeper(Sweeper):
             log.info("Sweep directory: %s (storage %s)", plan.sweep_dir, redact(plan.storage_url))
         workers = self._start_workers(plan) if self.n_jobs > 1 and worker_index == 0 else []
         finished = False
+        failed_workers: list[str] = []
         try:
             run_worker(study, plan, self._launch_function(plan))
             finished = True
         finally:
-            _stop_or_wait(workers, graceful=finished)
+            failed_workers = _stop_or_wait(workers, graceful=finished)
         write_results(study, plan.sweep_dir)
         if worker_index == 0:
             plots = write_plots(study, plan.sweep_dir)
             log_study_to_wandb(study, self.cfg, plan.sweep_dir)
             print_sweep_summary(study, plan.sweep_dir, plots)
+        if failed_workers:
+            # The study may well be complete (the other workers took its trials), but a worker
+            # that crashed is a fault a script must see: exit 1 after the results are written.
+            for failure in failed_workers:
+                print(f"error: {failure}", file=sys.stderr)
+            sys.exit(1)
         return study
 
     def _plan(self, arguments: list[str]) -> Any:
@@ -377,13 +384,17 @@ def _gpu_ids() -> list[str]:
         return []
 
 
-def _stop_or_wait(workers: list[tuple[subprocess.Popen[bytes], Path]], graceful: bool) -> None:
+def _stop_or_wait(workers: list[tuple[subprocess.Popen[bytes], Path]], graceful: bool) -> list[str]:
+    """Wait for the worker processes (stop them first unless `graceful`); return one line per
+    worker that exited with an error (none when they were stopped on purpose)."""
+    failures = []
     for process, log_path in workers:
         if not graceful:
             process.terminate()  # SIGTERM: the worker's trial saves a checkpoint and stops
         code = process.wait()
         if code != 0 and graceful:
-            log.warning("sweep worker pid %d exited with %d; see %s", process.pid, code, log_path)
+            failures.append(f"sweep worker pid {process.pid} exited with {code}; see {log_path}")
+    return failures
 
 
 def _write_traceback(run_dir: Path, error: BaseException) -> None:
