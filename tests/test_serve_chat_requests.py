@@ -182,3 +182,44 @@ def test_the_openai_route_names_a_body_that_is_not_a_request(serve: Any) -> None
         "code": None,
     }
     assert _openai_error(serve, {"model": "tiny"})["message"] == "messages: Field required"
+
+
+def test_a_chat_its_template_refuses_is_a_422_on_both_routes(
+    model_and_tokenizer: tuple[Any, Any],
+) -> None:
+    """A template with rules of its own (Gemma's: no system turn) refuses a chat the request
+    shape allows: one 422 with the template's words on `/predict` (it was a 500) and on the
+    OpenAI route; a chat it accepts is answered."""
+    import copy
+
+    from fastapi.testclient import TestClient
+    from omegaconf import OmegaConf
+
+    from lab.serve import create_app, mount_chat_api
+    from lab.tasks.sft.predictor import ChatPredictor
+
+    model, tokenizer = model_and_tokenizer
+    strict = copy.deepcopy(tokenizer)
+    strict.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}" + tokenizer.chat_template
+    )
+    cfg = OmegaConf.create({"data": {"max_length": 64}, "task": {"module": {"max_new_tokens": 2}}})
+    predictor = ChatPredictor(model, strict, cfg)
+    app = create_app(predictor, max_text_length=200)
+    assert mount_chat_api(app, predictor, name="tiny")
+    client = TestClient(app)
+    chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    refused = "the chat template refused the conversation: System role not supported"
+
+    assert _detail(client, {"messages": chat}) == [
+        {"loc": ["body"], "msg": f"field 'messages': {refused}"}
+    ]
+    batch = {"inputs": [{"messages": chat[1:]}, {"messages": chat}]}
+    assert _detail(client, batch) == [
+        {"loc": ["body", "inputs", 1], "msg": f"field 'messages': {refused}"}
+    ]
+    openai = client.post("/v1/chat/completions", json={"model": "tiny", "messages": chat})
+    assert openai.status_code == 422 and "System role not supported" in openai.text
+    answered = client.post("/predict", json={"messages": chat[1:]})
+    assert answered.status_code == 200 and "completion" in answered.json()

@@ -139,6 +139,13 @@ class ChatPredictor(Generator):
                 "field 'messages': this run's tokenizer has no chat template to render "
                 "messages; give a plain 'prompt' (continued as text)"
             )
+        if self.chat:
+            # The template's own rules (no system turn, roles that alternate) are the
+            # request's mistake too: refused here, not a failure inside `predict`.
+            try:
+                prompt_ids(self.tokenizer, chat)
+            except ChatError as err:
+                return f"field 'messages': {err}"
         return None
 
     def prompt_ids(self, chat: list[Message] | str) -> list[int]:
