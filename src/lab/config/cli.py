@@ -36,9 +36,13 @@ def normalize_argv(argv: list[str]) -> list[str]:
         key, sep, value = arg.partition("=")
         if sep and key == "precision" and value in PRECISION_ALIASES:
             arg = f"precision={PRECISION_ALIASES[value]}"
-        elif sep and value.lower() in NULL_SPELLINGS and key.isidentifier():
-            if (conf_dir() / key / "none.yaml").is_file():
-                arg = f"{key}=none"
+        elif (
+            sep
+            and value.lower() in NULL_SPELLINGS
+            and key.isidentifier()
+            and (conf_dir() / key / "none.yaml").is_file()
+        ):
+            arg = f"{key}=none"
         out.append(arg)
     return out
 
