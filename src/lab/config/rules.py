@@ -46,6 +46,7 @@ from lab.config.hardware_rules import (
     cuda_available,
     strategy_target,
 )
+from lab.config.model_rules import check_freeze_depth
 from lab.config.ranges import check_ranges
 from lab.errors import ConfigError
 
@@ -77,6 +78,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_trainer_options(cfg)
     check_quantized_base(cfg)
     check_model_files(cfg)
+    check_freeze_depth(cfg)
     check_local_data(cfg)
     check_streaming(cfg)
     check_optimizer_hardware(cfg)

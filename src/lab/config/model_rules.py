@@ -1,0 +1,86 @@
+"""Config rules that read the model's own config (never its weights): `model.freeze_layers`
+against the model's depth.
+
+The depth comes from what is at hand without loading anything: the config node of a model
+built from config (`model.network.config`), or the `config.json` of a local pretrained
+directory. A Hub id is not looked up (nothing is downloaded here); its depth is checked when
+the model is built (`lab.training.freezing.freeze`, with the same numbers). The count is the
+one `freeze` uses: the longest stack of blocks, which for an encoder-decoder is the longer
+of its encoder and decoder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from lab.errors import ConfigError
+
+# Transformers' names for the number of blocks, by model family.
+DEPTH_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
+ENCODER_DECODER_KEYS = (
+    ("encoder_layers", "decoder_layers"),  # BART, Marian, mBART
+    ("num_layers", "num_decoder_layers"),  # T5
+)
+
+
+def model_depth(model_config: dict[str, Any]) -> int | None:
+    """The number of blocks a transformers config describes, or None when it does not say."""
+
+    def number(key: str) -> int | None:
+        value = model_config.get(key)
+        return value if isinstance(value, int) and value > 0 else None
+
+    if model_config.get("is_encoder_decoder"):
+        for encoder, decoder in ENCODER_DECODER_KEYS:
+            if (depth := number(encoder)) is not None:
+                return max(depth, number(decoder) or depth)
+        return None
+    return next((n for key in DEPTH_KEYS if (n := number(key)) is not None), None)
+
+
+def known_model_config(cfg: DictConfig) -> dict[str, Any] | None:
+    """The model's config as a dict, from the config node of a model built from config or a
+    local pretrained directory's `config.json`; None when neither is at hand."""
+    network = cfg.model.get("network") or {}
+    node = network.get("config") if isinstance(network, DictConfig) else None
+    if isinstance(node, DictConfig):
+        target = str(node.get("_target_", ""))
+        # The class fixes what its config does not say: an encoder-decoder family.
+        values: dict[str, Any] = {
+            "is_encoder_decoder": any(name in target for name in ("Bart", "T5", "Marian"))
+        }
+        keys = {*DEPTH_KEYS, *(key for pair in ENCODER_DECODER_KEYS for key in pair)}
+        for key in keys:
+            try:
+                values[key] = node.get(key)
+            except Exception:  # an interpolation that resolves only at build time
+                continue
+        return values
+    pretrained = cfg.model.get("pretrained")
+    if isinstance(pretrained, str):
+        file = Path(pretrained).expanduser() / "config.json"
+        if file.is_file():
+            try:
+                loaded = json.loads(file.read_text())
+            except (OSError, ValueError):
+                return None  # an unreadable file is the loader's error to word
+            return loaded if isinstance(loaded, dict) else None
+    return None
+
+
+def check_freeze_depth(cfg: DictConfig) -> None:
+    """`model.freeze_layers` at most the model's number of blocks, where that is known."""
+    layers = cfg.model.get("freeze_layers")
+    if not isinstance(layers, int) or layers <= 0:
+        return
+    model_config = known_model_config(cfg)
+    depth = model_depth(model_config) if model_config is not None else None
+    if depth is not None and layers > depth:
+        raise ConfigError(
+            f"model.freeze_layers={layers} but the model has {depth} blocks; use 0..{depth} "
+            "(embeddings + the bottom N blocks)"
+        )
