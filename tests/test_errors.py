@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import torch
 from lab.errors import ConfigError, DataError
 from lab.train import run
 
-from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN, lab_cli
+from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN, lab_cli, lab_command
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -101,6 +104,17 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
             DataError,
             "train.csv has no rows",
             id="header-only",
+        ),
+        pytest.param(
+            {
+                "train.csv": "review,sentiment\n" + "a,positive\nb,negative\n" * 3,
+                "validation.csv": "review,sentiment\nc,positive\n",
+                "test.csv": "review,sentiment\n",
+            },
+            [],
+            DataError,
+            "test.csv has no rows",  # among other splits: datasets failed on a null column
+            id="header-only-split",
         ),
         pytest.param(
             {"train.csv": "text,sentiment\n" + "a,positive\nb,negative\n" * 3},
@@ -320,3 +334,33 @@ def test_lab_predict_and_serve_refuse_a_device_this_machine_lacks(
     assert str(caught.value).startswith(message)
     check_device("cpu")
     check_device(None)
+
+
+def test_a_data_file_the_user_cannot_read_is_one_line(tmp_path: Path) -> None:
+    """Mode 000 (or another owner's file): `error: cannot read <file>: Permission denied`,
+    exit 2, from lab.validate (the rule lab.train applies before anything loads) and from
+    lab.inspect (which loads without the rules); a folder that cannot be listed too."""
+    data = _write(tmp_path / "locked.csv", "review,sentiment\nfine,positive\n")
+    folder = tmp_path / "locked"
+    _write(folder / "train.csv", "review,sentiment\nfine,positive\n")
+    for path in (data, folder):
+        path.chmod(0)
+    drop: list[str] = []
+    if os.geteuid() == 0:  # root reads any file: drop that power, as a normal user has it
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+        drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    inspect_options = [
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={data}",
+        "data.text_column=review",
+    ]
+    for tool, path in (("validate", data), ("inspect", data), ("validate", folder)):
+        options = _fixture_run_on(path) if tool == "validate" else inspect_options
+        command = [*drop, *lab_command(tool, *options)]
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, (tool, result.stderr[-2000:])
+        wanted = f"error: cannot read {path}: Permission denied"
+        assert result.stderr.strip().splitlines() == [wanted], tool
+    folder.chmod(0o755)  # pytest removes tmp_path later

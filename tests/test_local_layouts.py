@@ -428,6 +428,26 @@ def test_a_parquet_split_that_cannot_be_read_is_not_called_mis_encoded(tmp_path:
     assert "UTF-8" not in str(caught.value)
 
 
+def test_a_failed_load_lab_words_prints_none_of_datasets_own_error_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """datasets logs `Failed to read file ...` (with a schema dump) before it raises; where lab
+    words the failure in one line, those records are not handed on (they repeated it, with
+    offsets that contradicted lab's)."""
+    from lab.data.sources import load_local
+
+    _parquet(tmp_path / "train-00000-of-00002.parquet", [{"text": "a", "label": 0}])
+    _parquet(tmp_path / "train-00001-of-00002.parquet", [{"sentence": "b", "label": 1}])
+    latin = tmp_path / "latin" / "train.csv"
+    latin.parent.mkdir()
+    latin.write_bytes("text,label\ncaf\xe9,1\n".encode("latin-1"))
+    with caplog.at_level(logging.DEBUG):
+        for path in (tmp_path, latin):
+            with pytest.raises(DataError):
+                load_local(path)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("datasets")] == []
+
+
 def test_a_split_file_of_other_columns_that_is_not_read_does_not_stop_the_run(
     compose_cfg: Any, tmp_path: Path
 ) -> None:

@@ -93,7 +93,10 @@ def local_data_files(
     root = Path(path).expanduser()
     if not root.exists():
         raise DataError(f"data.path does not exist: {root}")
-    files = {"train": [str(root)]} if root.is_file() else _folder_files(root, config, report)
+    try:
+        files = {"train": [str(root)]} if root.is_file() else _folder_files(root, config, report)
+    except PermissionError as err:  # a folder this user may not list
+        raise DataError(f"cannot read {err.filename or root}: {err.strerror}") from err
     builders = {BUILDERS.get(file_suffix(Path(f))) for group in files.values() for f in group}
     if None in builders:
         bad = next(f for g in files.values() for f in g if file_suffix(Path(f)) not in BUILDERS)
@@ -105,7 +108,12 @@ def local_data_files(
         raise DataError(f"{root} mixes file formats ({', '.join(sorted(map(str, builders)))})")
     for group in files.values():
         for file in group:
-            if Path(file).stat().st_size == 0:
+            try:
+                with open(file, "rb") as handle:  # mode 000, another user's file
+                    empty = not handle.read(1)
+            except OSError as err:
+                raise DataError(f"cannot read {file}: {err.strerror or err}") from err
+            if empty:
                 raise DataError(f"{file} is empty")
     return builders.pop(), files  # type: ignore[return-value]
 

@@ -60,34 +60,39 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
     builder, data_files = local_data_files(path, config, report=True)
     every_file = [file for group in data_files.values() for file in group]
     kwargs = {"delimiter": "\t"} if any(f.endswith((".tsv", ".tsv.gz")) for f in every_file) else {}
+    # datasets' own ERROR lines of a failed load are held: where lab can say what is wrong in
+    # one line they would only repeat it (often contradicting its offsets); they are handed on
+    # only before the generic message below, as context for a failure lab cannot word.
+    held: list[logging.LogRecord] = []
     try:
-        held: list[logging.LogRecord] = []
-        try:
-            with hold_datasets_logs(held):
+        with hold_datasets_logs(held):
+            try:
                 loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
-        except Exception as err:
-            if "column names don't match" not in str(root_cause(err)) or len(data_files) < 2:
-                release_logs(held)
-                raise
-            # Splits of other columns (GLUE's original test.tsv without labels, a Kaggle
-            # test.csv): one table per split, each with its own columns; the split mapping
-            # decides later which are read. (One call first: it is the common, faster case.)
-            # datasets' ERROR lines of that first call ("Failed to read file ... column names
-            # don't match") are dropped: lab expected it to fail, and the data is fine.
-            loaded = datasets.DatasetDict(
-                {
-                    split: datasets.load_dataset(builder, data_files={split: files}, **kwargs)[
-                        split
-                    ]
-                    for split, files in data_files.items()
-                }
-            )
-        else:
-            release_logs(held)
+            except Exception as err:
+                if "column names don't match" not in str(root_cause(err)) or len(data_files) < 2:
+                    raise
+                # Splits of other columns (GLUE's original test.tsv without labels, a Kaggle
+                # test.csv): one table per split, each with its own columns; the split mapping
+                # decides later which are read. (One call first: it is the common, faster
+                # case.) datasets' ERROR lines of that first call ("Failed to read file ...
+                # column names don't match") are dropped: lab expected it to fail.
+                held.clear()
+                loaded = datasets.DatasetDict(
+                    {
+                        split: datasets.load_dataset(builder, data_files={split: files}, **kwargs)[
+                            split
+                        ]
+                        for split, files in data_files.items()
+                    }
+                )
+        release_logs(held)
     except Exception as err:  # datasets wraps parser errors in its own types
         empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(err))
         if empty and empty.group(1) in data_files:
             raise DataError(f"{', '.join(data_files[empty.group(1)])} has no rows") from err
+        for file in every_file if builder in TEXT_BUILDERS else ():
+            if _has_no_rows(builder, file):  # a header-only split among others
+                raise DataError(f"{file} has no rows") from err
         for file in every_file if builder in TEXT_BUILDERS else ():  # Parquet is binary
             problem = _first_invalid_utf8(file)
             if problem:
@@ -103,6 +108,7 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
             problem = _columns_differ(data_files)
             if problem:
                 raise DataError(problem) from err
+        release_logs(held)
         why = " ".join(root_cause(err).split())
         raise DataError(f"could not read {path} as {builder}: {why}") from err
     set_origins(
@@ -184,6 +190,23 @@ def _syntax_problem(builder: str, file: str) -> str | None:
     except (OSError, UnicodeError):
         return None
     return None
+
+
+def _has_no_rows(builder: str, file: str) -> bool:
+    """Whether a text data file holds no rows: a CSV/TSV of its header line alone, a JSON
+    Lines file of blank lines, or an empty JSON array."""
+    opener: Any = gzip.open if file.lower().endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding="utf-8-sig", errors="replace") as handle:
+            if builder == "csv":
+                handle.readline()  # the header
+                return not any(line.strip() for line in handle)
+            if builder == "json":
+                text = handle.read().strip()
+                return not text or re.fullmatch(r"\[\s*\]", text) is not None
+    except OSError:
+        return False
+    return False
 
 
 def _columns_differ(data_files: dict[str, list[str]]) -> str | None:
