@@ -86,3 +86,36 @@ def test_a_csv_check_names_the_first_bad_data_line(compose_cfg: Any, tmp_path: P
     with pytest.raises(DataError) as caught:
         build_datamodule(cfg, build_tokenizer(cfg)).setup("fit")
     assert str(caught.value) == f"{path}:11 column 'text': the cell is empty"
+
+
+def test_empty_or_blank_texts_are_kept_and_said_once_per_split(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A JSON `""` or `"   "` is text (a null is refused above): the rows are kept, and one
+    warning per split names the first and the count."""
+    import json
+    import logging
+
+    from lab.build import build_datamodule
+
+    rows = [{"text": f"review number {i}", "label": i % 2} for i in range(40)]
+    rows[6]["text"], rows[20]["text"] = "", "  \t "
+    path = tmp_path / "reviews.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=json",
+        f"data.path={path}",
+        "data.text_column=text",
+        "data.label_column=label",
+        "data.splits={train: train, validation: train, test: train}",
+    )
+    with caplog.at_level(logging.WARNING, logger="lab.tasks.text_classification.data"):
+        datamodule = build_datamodule(cfg, build_tokenizer(cfg))
+        datamodule.setup("fit")
+    said = [r.getMessage() for r in caplog.records if "empty or only whitespace" in r.getMessage()]
+    assert said[0] == (
+        f"{path}:7 column 'text': the text is empty or only whitespace (2 rows of the train "
+        "split, this the first); kept as empty inputs"
+    )
+    assert len(datamodule.datasets["train"]) == 40  # nothing dropped

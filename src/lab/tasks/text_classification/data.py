@@ -11,12 +11,15 @@ is a hidden one, as in GLUE's test splits, unless it names a class).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
 from lab.data.label_names import integer_label_names, reconcile_label_names
 from lab.errors import DataError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -241,6 +244,23 @@ def _check_text_column(data: DataModule, split: str, dataset: Dataset, column: s
             f"{data.source_of(split) or f'the {split} split'} column '{column}': holds "
             f"{dtype or dataset.features[column]} values, not text"
         )
-    if dataset.with_format("arrow")[column].null_count:
+    import pyarrow.compute as pc
+
+    values = dataset.with_format("arrow")[column]
+    if values.null_count:  # an empty CSV cell, a JSON null: no text at all
         row = next(i for i, v in enumerate(dataset[column]) if v is None)
         raise DataError(f"{data.where(split, row, column)}: the cell is empty")
+    # An empty or blank string is text, as HF's tokenizers take it (special tokens only):
+    # kept, but said, since it is mostly a scraping or export mistake.
+    blank = pc.equal(pc.utf8_trim_whitespace(values), "")
+    count = int(pc.sum(blank).as_py() or 0)
+    if count:
+        first = int(pc.index(blank, True).as_py())
+        rows = f"{count} rows" if count > 1 else "1 row"
+        log.warning(
+            "%s: the text is empty or only whitespace (%s of the %s split, this the first); "
+            "kept as empty inputs",
+            data.where(split, first, column),
+            rows,
+            split,
+        )
