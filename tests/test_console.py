@@ -400,3 +400,40 @@ print(len(notes), len(raised), [QuietConsole(v).filter(notes[0]) for v in (False
     assert done.returncode == 0, done.stderr[-2000:]
     # One note, no warning raised, dropped by the console and shown with hydra.verbose.
     assert done.stdout.split("\n")[-2] == "1 0 [False, True]"
+
+
+def test_the_over_long_tokenization_warning_is_a_report(tmp_path: Path) -> None:
+    """transformers warns "Token indices sequence length is longer than ..." when a head
+    tokenizes a whole conversation before cutting it to `data.max_length` (SFT): nothing that
+    long reaches the model, so it is a report: not on lab.inspect's screen, not on a run's."""
+    import json
+
+    long_chat = [
+        {"role": "user", "content": "tell me " + "a long story " * 700},
+        {"role": "assistant", "content": "once upon a time"},
+    ]
+    short_chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    data = tmp_path / "chats.jsonl"
+    data.write_text(
+        "".join(json.dumps({"messages": c}) + "\n" for c in [long_chat] + [short_chat] * 11)
+    )
+    result = lab_cli(
+        "inspect",
+        "data=chat",
+        f"data.path={data}",
+        "model=tiny_llama",
+        "data.max_length=64",
+        f"out={tmp_path / 'inspect'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Token indices" not in result.stdout + result.stderr
+    assert "truncated" in result.stdout  # the long chat was seen, and cut
+    warned = _record(
+        "transformers.tokenization_utils_base",
+        logging.WARNING,
+        "Token indices sequence length is longer than the specified maximum sequence length "
+        "for this model (4213 > 1024). Running this sequence through the model will result in "
+        "indexing errors",
+    )
+    assert not QuietConsole(False).filter(warned)  # a run: train.log only

@@ -59,6 +59,10 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     import datasets
 
+    from lab.training.console import drop_transformers_reports
+
+    drop_transformers_reports()  # e.g. "Token indices sequence length is longer than ..."
+
     datasets.disable_progress_bars()  # loading takes seconds: the bars would be noise
     cfg = compose_train_config(normalize_argv(overrides), output_dir="unused")
     choices = dict(HydraConfig.get().runtime.choices)

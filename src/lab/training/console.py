@@ -63,6 +63,12 @@ FILE_ONLY = (
     # `model.gradient_checkpointing=true`: transformers turns the generation cache off for the
     # training forward passes itself (the exported config keeps `use_cache`), as it should.
     ("transformers.utils.generic", "`use_cache=True` is incompatible with gradient checkpointing"),
+    # A head that tokenizes a whole text before cutting it to `data.max_length` (SFT renders
+    # the conversation, then truncates): no sequence over the model's length reaches it.
+    (
+        "transformers.tokenization_utils_base",
+        "Token indices sequence length is longer than the specified maximum sequence length",
+    ),
 )
 # The libraries whose loggers print through handlers of their own unless told otherwise.
 ROUTED_LIBRARIES = ("transformers", "datasets")
@@ -178,6 +184,19 @@ def _tame_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
+def drop_transformers_reports() -> None:
+    """transformers' own console handler stops printing its records that are reports
+    (`FILE_ONLY`); for a tool without a log file and without Lightning (`lab.inspect`)."""
+    import transformers.utils.logging as transformers_logging
+
+    transformers_logging.get_verbosity()  # transformers sets up its handler on first use
+    # On transformers' own handler, not its logger: `weight_loading_report` reads the load
+    # report off the logger, and `quiet_console` detaches the handler for a run's duration.
+    for handler in logging.getLogger("transformers").handlers:
+        if not any(isinstance(f, _DropFileOnly) for f in handler.filters):
+            handler.addFilter(_DropFileOnly())
+
+
 def tame_library_output() -> None:
     """Console set-up of a lab tool's process (`lab.eval`, `lab.predict`, `lab.serve`, ...):
     Lightning's INFO lines, transformers' progress bars and the library warnings that are
@@ -188,12 +207,7 @@ def tame_library_output() -> None:
 
     _tame_lightning()
     transformers_logging.disable_progress_bar()  # "Loading weights" while a model loads
-    transformers_logging.get_verbosity()  # transformers sets up its handler on first use
-    # On transformers' own handler, not its logger: `weight_loading_report` reads the load
-    # report off the logger, and `quiet_console` detaches the handler for a run's duration.
-    for handler in logging.getLogger("transformers").handlers:
-        if not any(isinstance(f, _DropFileOnly) for f in handler.filters):
-            handler.addFilter(_DropFileOnly())
+    drop_transformers_reports()
     if not filing(REPORTS):
         file_reports(REPORTS)
     if not sys.stderr.isatty():
