@@ -437,3 +437,25 @@ def test_the_over_long_tokenization_warning_is_a_report(tmp_path: Path) -> None:
         "indexing errors",
     )
     assert not QuietConsole(False).filter(warned)  # a run: train.log only
+
+
+def test_a_library_calling_basic_config_does_not_bring_info_lines_back() -> None:
+    """absl (ROUGE's scorer) calls `logging.basicConfig()` when the root has no handler; in a
+    lab tool that must not turn Lightning's INFO lines on: warnings print, INFO does not."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging\n"
+        "from lab.training.console import tame_library_output\n"
+        "tame_library_output()\n"
+        "from rouge_score import rouge_scorer\n"
+        "rouge_scorer.RougeScorer(['rouge1'])  # absl logs 'Using default tokenizer.'\n"
+        "logging.getLogger('lightning.pytorch.utilities.rank_zero').info('GPU available: False')\n"
+        "logging.getLogger('some.library').warning('this needs action')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == ["this needs action"]

@@ -208,6 +208,12 @@ def tame_library_output() -> None:
     _tame_lightning()
     transformers_logging.disable_progress_bar()  # "Loading weights" while a model loads
     drop_transformers_reports()
+    root = logging.getLogger()
+    if not root.handlers:
+        # Python's last resort (warnings and errors, bare), made the root's handler: a library
+        # that calls `logging.basicConfig()` (absl does, on ROUGE's first use) would otherwise
+        # give the root a handler that prints every INFO record (Lightning's "GPU available").
+        root.addHandler(logging.lastResort or logging.StreamHandler())
     if not filing(REPORTS):
         file_reports(REPORTS)
     if not sys.stderr.isatty():
