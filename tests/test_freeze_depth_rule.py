@@ -43,7 +43,7 @@ def test_the_rule_counts_the_blocks_freezing_counts(compose_cfg: Any, model: str
     cfg = compose_cfg(f"model={model}")
     built = AutoModel.from_config(instantiate(cfg.model.network.config))
     _, blocks = find_blocks(built)
-    known = known_model_config(cfg)
+    known = known_model_config(cfg.model)
     assert known is not None and model_depth(known) == len(blocks) == 2
 
 

@@ -42,34 +42,41 @@ def model_depth(model_config: dict[str, Any]) -> int | None:
     return next((n for key in DEPTH_KEYS if (n := number(key)) is not None), None)
 
 
-def known_model_config(cfg: DictConfig) -> dict[str, Any] | None:
-    """The model's config as a dict, from the config node of a model built from config or a
-    local pretrained directory's `config.json`; None when neither is at hand."""
-    network = cfg.model.get("network") or {}
-    node = network.get("config") if isinstance(network, DictConfig) else None
-    if isinstance(node, DictConfig):
-        target = str(node.get("_target_", ""))
-        # The class fixes what its config does not say: an encoder-decoder family.
-        values: dict[str, Any] = {
-            "is_encoder_decoder": any(name in target for name in ("Bart", "T5", "Marian"))
-        }
-        keys = {*DEPTH_KEYS, *(key for pair in ENCODER_DECODER_KEYS for key in pair)}
-        for key in keys:
-            try:
-                values[key] = node.get(key)
-            except Exception:  # an interpolation that resolves only at build time
-                continue
-        return values
-    pretrained = cfg.model.get("pretrained")
-    if isinstance(pretrained, str):
+def known_model_config(model: DictConfig) -> dict[str, Any] | None:
+    """The model's config as a dict (`model` is the run config's `model` section): a local
+    `model.pretrained` directory's `config.json` (weights load from there, whatever the config
+    node says), else the config node of a model built from config; None when neither is at
+    hand (a Hub id)."""
+    pretrained = model.get("pretrained")
+    if isinstance(pretrained, str) and pretrained:
         file = Path(pretrained).expanduser() / "config.json"
-        if file.is_file():
-            try:
-                loaded = json.loads(file.read_text())
-            except (OSError, ValueError):
-                return None  # an unreadable file is the loader's error to word
-            return loaded if isinstance(loaded, dict) else None
-    return None
+        if not file.is_file():
+            return None
+        try:
+            loaded = json.loads(file.read_text())
+        except (OSError, ValueError):
+            return None  # an unreadable file is the loader's error to word
+        return loaded if isinstance(loaded, dict) else None
+    network = model.get("network") or {}
+    node = network.get("config") if isinstance(network, DictConfig) else None
+    if not isinstance(node, DictConfig):
+        return None
+    target = str(node.get("_target_", ""))
+    # The class fixes what its config does not say: an encoder-decoder family.
+    values: dict[str, Any] = {
+        "is_encoder_decoder": any(name in target for name in ("Bart", "T5", "Marian"))
+    }
+    keys = {
+        "max_position_embeddings",
+        *DEPTH_KEYS,
+        *(k for pair in ENCODER_DECODER_KEYS for k in pair),
+    }
+    for key in keys:
+        try:
+            values[key] = node.get(key)
+        except Exception:  # an interpolation that resolves only at build time
+            continue
+    return values
 
 
 def check_freeze_depth(cfg: DictConfig) -> None:
@@ -77,7 +84,7 @@ def check_freeze_depth(cfg: DictConfig) -> None:
     layers = cfg.model.get("freeze_layers")
     if not isinstance(layers, int) or layers <= 0:
         return
-    model_config = known_model_config(cfg)
+    model_config = known_model_config(cfg.model)
     depth = model_depth(model_config) if model_config is not None else None
     if depth is not None and layers > depth:
         raise ConfigError(

@@ -26,10 +26,18 @@ def _no_cuda() -> bool:
     return not torch.cuda.is_available()
 
 
+def _either(first: object, second: object) -> object:
+    # `${lab.either:${model.pretrained},<default>}`: a from-config model's tokenizer comes from
+    # `model.pretrained` when that is set (a run's export), from the repo's assets otherwise.
+    return second if first is None or first == "" else first
+
+
 def register_resolvers() -> None:
     """Register `lab.*` resolvers; safe to call more than once."""
     if not OmegaConf.has_resolver("lab.package_path"):
         OmegaConf.register_new_resolver("lab.package_path", package_path)
+    if not OmegaConf.has_resolver("lab.either"):
+        OmegaConf.register_new_resolver("lab.either", _either)
     if not OmegaConf.has_resolver("lab.run_dir"):
         from lab.run_dir.resume import run_dir_for
 

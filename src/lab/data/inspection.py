@@ -257,10 +257,10 @@ def sample_indices(rows: int, size: int, seed: int) -> list[int]:
 
 def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
     """The longest input the model takes, from its tokenizer or its config (no weights)."""
-    from omegaconf import OmegaConf
+    from lab.config.model_rules import known_model_config
 
     limits = [int(tokenizer.model_max_length)] if tokenizer.model_max_length < 1e6 else []
-    config_limit = OmegaConf.select(model_cfg, "network.config.max_position_embeddings")
+    config_limit = (known_model_config(model_cfg) or {}).get("max_position_embeddings")
     if isinstance(config_limit, int):
         limits.append(config_limit)
     return min(limits) if limits else None

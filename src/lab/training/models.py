@@ -27,8 +27,15 @@ def pretrained_head(head: str, name_or_path: str, **kwargs: Any) -> Any:
         ) from err
 
 
-def head_from_config(head: str, config: Any, **kwargs: Any) -> Any:
-    """Build `head` with random weights from a `PretrainedConfig` (tiny test models)."""
+def head_from_config(head: str, config: Any, pretrained: str | None = None, **kwargs: Any) -> Any:
+    """Build `head` with random weights from a `PretrainedConfig` (tiny test models).
+
+    With `pretrained` (the model config's `model.pretrained`: a run's export, a saved model)
+    the weights and their config are loaded from there instead (`pretrained_head`): a tiny
+    model trained by one run starts the next (an SFT export under DPO).
+    """
+    if pretrained:
+        return pretrained_head(head, pretrained, **kwargs)
     if kwargs.pop("quantization_config", None) is not None:
         raise ConfigError(
             "a quantized base (peft=qlora) needs pretrained weights (model.pretrained)"
