@@ -44,6 +44,7 @@ from lab.tasks.sft.chat import (
     require_chat_template,
     split_final_answer,
     to_messages,
+    turn_end_problem,
 )
 from lab.tasks.sft.packing import IGNORE, collate_packed, pack_rows
 
@@ -194,6 +195,9 @@ class SFTDataModule(DataModule):
         super().setup(stage)
         from datasets import Dataset
 
+        if problem := turn_end_problem(self.tokenizer):
+            log.warning(problem)
+
         for name, dataset in self.datasets.items():
             if not isinstance(dataset, Dataset):  # streamed: no counts up front
                 continue
@@ -202,11 +206,11 @@ class SFTDataModule(DataModule):
             truncated = sum(dataset.with_format("arrow")["truncated"].to_pylist())
             self.truncated_share[name] = truncated / kept
             log.info(
-                "sft %s: %d examples, %d dropped (empty answer, or prompt >= data.max_length=%d), "
-                "%d truncated "
-                "(%.1f%%)",
+                "sft %s: %d example%s, %d dropped (empty answer, or prompt >= "
+                "data.max_length=%d), %d truncated (%.1f%%)",
                 name,
                 kept,
+                "" if kept == 1 else "s",
                 self.dropped[name],
                 self.max_length,
                 truncated,
