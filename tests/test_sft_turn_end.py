@@ -20,7 +20,7 @@ CHATML = (
     "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-FIX = "'+model.add_special_tokens={additional_special_tokens: [\"<|im_start|>\", \"<|im_end|>\"]}'"
+FIX = '\'+model.add_special_tokens={additional_special_tokens: ["<|im_start|>", "<|im_end|>"]}\''
 
 
 def _gpt2_tokenizer() -> Any:
