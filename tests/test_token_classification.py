@@ -189,3 +189,27 @@ def test_predicted_entities_are_whole_words_tagged_by_their_first_subword() -> N
         ("PER", "Vandenberghe", 10, 22),
         ("PER", "flew", 23, 27),
     ]
+
+
+def test_a_word_the_tokenizer_reads_as_nothing_keeps_its_tag(compose_cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A zero-width space or soft hyphen has no subword of its own: it is read as [UNK], so its
+    gold tag is trained and scored (it vanished, and the entities' support with it)."""
+    from hydra.utils import instantiate
+
+    # ORG on the zero-width space (as tweets have them), then Apple; the soft hyphen last.
+    row = {"tokens": ["\u200b", "Apple", "said", "\u00ad"], "ner_tags": [3, 3, 0, 0]}
+    for split in ("train", "validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(row) + "\n")
+    cfg = compose_cfg("model=tiny_bert", "data=conll2003", f"data.path={tmp_path}")
+    tokenizer = instantiate(cfg.model.tokenizer)
+    datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
+    datamodule.setup("fit")
+    encoded = datamodule.datasets["train"][0]
+    pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    labelled = [
+        (piece, CONLL[label])
+        for piece, label in zip(pieces, encoded["labels"], strict=True)
+        if label != IGNORE
+    ]
+    assert [tag for _, tag in labelled] == ["B-ORG", "B-ORG", "O", "O"]  # all four words
+    assert labelled[0][0] == labelled[-1][0] == "[UNK]"

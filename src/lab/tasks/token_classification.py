@@ -154,12 +154,23 @@ class TokenClassificationDataModule(DataModule):
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        encoded = self.tokenizer(
-            batch[self.tokens_column],
-            is_split_into_words=True,
-            truncation=True,
-            max_length=self.max_length,
-        )
+        words = batch[self.tokens_column]
+        encoded = self._encode(words)
+        unknown = self.tokenizer.unk_token
+        silent = [
+            wordless(encoded.word_ids(i), len(row), len(encoded["input_ids"][i]) >= self.max_length)
+            for i, row in enumerate(words)
+        ]
+        if unknown is not None and any(silent):
+            # A word the tokenizer reads as nothing (a zero-width space, a soft hyphen, an
+            # emoji variation selector) would have no subword to carry its tag: its gold tag
+            # would vanish from training and from the scored entities. It is read as the
+            # unknown token instead, so the file's gold sequence is the one trained and scored.
+            words = [
+                [unknown if j in gone else word for j, word in enumerate(row)]
+                for row, gone in zip(words, silent, strict=True)
+            ]
+            encoded = self._encode(words)
         label2id = self.label2id
         labels = []
         for index, tags in enumerate(batch[self.tags_column]):
@@ -173,6 +184,11 @@ class TokenClassificationDataModule(DataModule):
             )
         encoded["labels"] = labels
         return dict(encoded)
+
+    def _encode(self, words: list[list[str]]) -> Any:
+        return self.tokenizer(
+            words, is_split_into_words=True, truncation=True, max_length=self.max_length
+        )
 
     def _continuation(self) -> Callable[[int], int] | None:
         if not self.label_all_tokens:
@@ -189,6 +205,15 @@ class TokenClassificationDataModule(DataModule):
         from transformers import DataCollatorForTokenClassification
 
         return DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=IGNORE)
+
+
+def wordless(word_ids: Sequence[int | None], words: int, full: bool) -> set[int]:
+    """The words of a row of `words` words that got no subword in its encoding (`word_ids`).
+    `full`: the encoding is `max_length` long, so it may have been cut: words after the last
+    one present count as truncated (not scored, as documented), not as wordless."""
+    present = {w for w in word_ids if w is not None}
+    end = (max(present) + 1 if present else 0) if full else words
+    return set(range(end)) - present
 
 
 def align_labels(
