@@ -5,7 +5,8 @@ A local path is read in the first of these layouts that fits:
 1. One file (csv, tsv, json, jsonl, parquet, txt, optionally gzip-compressed): the train split;
    validation and test are carved from it later.
 2. A folder of files named after lab's splits: `train.csv.gz`, `validation.jsonl` (`valid`,
-   `dev` and `val` count as validation), `test.parquet`.
+   `dev` and `val` count as validation), `test.parquet`. Other data files beside them
+   (`train_augmented.csv`) are not read: the loader names them in a warning.
 3. A folder written by `datasets` (`Dataset.save_to_disk` / `DatasetDict.save_to_disk`).
 4. A dataset folder as the Hugging Face Hub stores it, e.g. downloaded on a machine with network
    by `huggingface-cli download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
@@ -35,6 +36,7 @@ import re
 from pathlib import Path
 
 from lab.errors import DataError
+from lab.log_records import FILE_ONLY_RECORD
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,9 @@ def local_data_files(
 ) -> tuple[str, SplitFiles]:
     """Map a local file or folder to (datasets builder, {split: [files]}) by the layouts of
     the module docstring; `config` is the Hub configuration (`data.hub_config`) of a Hub
-    dataset folder that holds several. `report` logs which splits a dataset folder (layouts
-    3 and 4) was found to hold (the loader says it once; the config check stays quiet)."""
+    dataset folder that holds several. `report` logs which splits a folder was found to hold
+    (layout 2: which file is which split, and a warning naming the data files not read) (the
+    loader says it once; the config check stays quiet)."""
     root = Path(path).expanduser()
     if not root.exists():
         raise DataError(f"data.path does not exist: {root}")
@@ -124,6 +127,8 @@ def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:
     if named:
         if "train" not in named:
             raise DataError(f"{root} has no train file: {_LAYOUTS}; found {_listing(root)}")
+        if report:
+            _report_split_files(root, named)
         return named
     found, read = _dataset_folder_files(root, config)
     if not found:
@@ -133,6 +138,35 @@ def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:
         which = f", {_configuration_note(root, read, config)}" if read else ""
         log.info("data.path %s read as a dataset folder%s: %s", root, which, ", ".join(counts))
     return found
+
+
+def _report_split_files(root: Path, named: SplitFiles) -> None:
+    """Log which file of a folder of split files (layout 2) is which split; data files beside
+    them that no split reads (`train_augmented.csv`) are a warning: whoever put them there
+    believes they are trained on. The line is a report for `train.log` when every data file
+    was read."""
+    order = list(dict.fromkeys(SPLIT_ALIASES.values()))  # train, validation, test
+    which = ", ".join(
+        f"{split}={Path(named[split][0]).name}" for split in sorted(named, key=order.index)
+    )
+    read = {Path(f).name for group in named.values() for f in group}
+    left = sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_file() and p.name not in read and file_suffix(p) in BUILDERS
+    )
+    if not left:
+        log.info(
+            "data.path %s read as a folder of split files: %s", root, which, extra=FILE_ONLY_RECORD
+        )
+        return
+    log.warning(
+        "data.path %s read as a folder of split files: %s; not read: %s (a split is read from "
+        "the one file named after it: merge other rows into that file to use them)",
+        root,
+        which,
+        ", ".join(left),
+    )
 
 
 def _configuration_note(root: Path, read: str, asked: str | None) -> str:
