@@ -94,9 +94,13 @@ def export_run(
             shutil.copytree(source, target, dirs_exist_ok=True)
         written = target
         metrics = run.recorded_metrics
-    if form == "adapter" and checkpoint:
-        written = written.parent / "adapter"
-    write_model_card(written, run.config, run.record, metrics)
+    merged = None
+    if form == "adapter":
+        if checkpoint:
+            written = written.parent / "adapter"
+        # The merged export beside it: the adapter card reads the run's label names there.
+        merged = written.parent / "model" if checkpoint else run.model_dir
+    write_model_card(written, run.config, run.record, metrics, merged=merged)
     return written
 
 

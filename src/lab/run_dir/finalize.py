@@ -1,9 +1,9 @@
 """The finalize step of `lab.train`: what a finished run leaves behind, and the last words.
 
 On rank zero, in this order: the best model exported to `model/` (with its tokenizer), the
-head's `test_report.json`, the record marked finished (with `metrics.json`), the model card,
-the plots (also sent to the loggers), and the summary table with the run directory. Then
-every logger is finalized.
+head's `test_report.json`, the record marked finished (with `metrics.json`), the model card
+(and the adapter's, for a PEFT run), the plots (also sent to the loggers), and the summary
+table with the run directory. Then every logger is finalized.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def finalize(
 ) -> None:
     """Write the run's export, test report, final record, model card and plots; print the
     summary; close the loggers."""
-    from lab.run_dir.model_card import write_model_card
+    from lab.run_dir.model_card import write_run_cards
     from lab.run_dir.plots import log_plots, write_run_plots
     from lab.run_dir.records import write_json
     from lab.run_dir.summary import BEST, LAST, print_summary
@@ -47,7 +47,7 @@ def finalize(
         if counted := counted_class_weights(parts.module):  # class_weights=balanced's numbers
             record.data["class_weights"] = counted
         record.finish(metrics)
-        write_model_card(output_dir / "model", cfg, record.data, metrics)
+        write_run_cards(output_dir, cfg, record.data, metrics)  # model/, and adapter/ if any
         log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
         print_summary(metrics, output_dir, tested=record.data["tested"])
     for logger in trainer.loggers:

@@ -5,10 +5,16 @@ record: what the model is (base, head, labels), what it was trained on, how (the
 the hyperparameters that matter), how well it did (final metrics: of the best checkpoint, or of
 the last weights for a run that ended before its first validation), with which code, and what it
 is for and not for. YAML front matter carries the Hub's metadata fields.
+
+A PEFT run's `adapter/` gets the same card, adapted (`adapter_card`): peft's `save_pretrained`
+writes an empty template there, which lab replaces. It names the base the adapter applies on
+and how to load it, or, for a base built from a config (no saved weights to apply it on), says
+that the merged `model/` is the usable model.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +49,10 @@ def model_card(
     record: dict[str, Any],
     metrics: dict[str, float],
     onnx: dict[str, Any] | None = None,
+    adapter: dict[str, Any] | None = None,
 ) -> str:
-    """The card's Markdown text; `onnx`, an ONNX export's report, adds its measurements."""
+    """The card's Markdown text; `onnx`, an ONNX export's report, adds its measurements;
+    `adapter` (`adapter_facts`) makes it the card of a PEFT adapter directory."""
     choices = {k: OmegaConf.select(cfg, k) for k in HYPERPARAMETERS}
     head = str(cfg.task.head).rsplit(".", 1)[-1]
     # The head declares its Hub task tag in its task YAML ("" when the Hub has none for it).
@@ -64,21 +72,32 @@ def model_card(
     # it, of a run from before lab recorded it, is taken to be of the best checkpoint.
     tested = record.get("tested") or BEST
     title = f"{name} on {Path(str(data)).name}"
+    library, tags, intro = "transformers", "", f"Fine-tuned with lab {lab.__version__} ({code})."
+    if adapter:
+        kind = adapter["kind"]
+        library, tags = "peft", f", peft, {kind.lower()}"
+        if cfg.model.get("pretrained"):  # the Hub links an adapter to its base by this field
+            library += f"\nbase_model: {cfg.model.pretrained}"
+        title = f"{kind} adapter: {title}"
+        intro = (
+            f"A {kind} adapter fine-tuned with lab {lab.__version__} ({code}):\nthe adapter "
+            "weights (and the trained head, where peft keeps one) without the base model."
+        )
     return f"""---
-library_name: transformers
+library_name: {library}
 pipeline_tag: {pipeline_tag}
-tags: [lab, {cfg.task.get("peft_task_type", "")}{", onnx" if onnx else ""}]
+tags: [lab, {cfg.task.get("peft_task_type", "")}{tags}{", onnx" if onnx else ""}]
 ---
 
 # {title}
 
-Fine-tuned with lab {lab.__version__} ({code}).
+{intro}
 
 - **Base model**: {base}
 - **Head**: `{head}`{f" (pipeline `{pipeline_tag}`)" if pipeline_tag else ""}
 - **Data**: {data}
 - **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode})
-
+{loading_section(cfg, adapter) if adapter else ""}
 ## Command
 
 ```
@@ -141,14 +160,86 @@ on tokenized inputs). Details: `onnx_report.json`.
 """
 
 
+def adapter_facts(cfg: DictConfig, merged: Path | None = None) -> dict[str, Any]:
+    """What an adapter card says beyond the model card: the adapter's kind (LoRA, QLoRA, IA3)
+    and, read from the merged export `merged` when it has them, the run's label names (a
+    classification base must be built with them before the adapter applies)."""
+    target = str(OmegaConf.select(cfg, "peft.config._target_") or "Adapter")
+    kind = target.rsplit(".", 1)[-1].removesuffix("Config").replace("Lora", "LoRA")
+    if kind == "LoRA" and OmegaConf.select(cfg, "peft.quantization") is not None:
+        kind = "QLoRA"
+    labels = None
+    config = merged / "config.json" if merged else None
+    if config and config.is_file():
+        labels = json.loads(config.read_text()).get("id2label")
+    return {"kind": kind, "labels": labels}
+
+
+def loading_section(cfg: DictConfig, adapter: dict[str, Any]) -> str:
+    """The adapter card's section on loading it: on its base, or why it cannot be."""
+    base = cfg.model.get("pretrained")
+    if not base:
+        return """
+## Loading
+
+The base model of this adapter was built from a config with random initial weights
+(`model.pretrained` was not set: a tiny test model) and was not saved, so **this adapter cannot
+be loaded on its own** (`adapter_config.json` names no base model). Use the run's merged
+export, `<run>/model`: the base with this adapter folded in, a plain transformers model.
+"""
+    head = str(cfg.task.head).rsplit(".", 1)[-1]
+    labels = adapter.get("labels")
+    # A classification head is built for the run's labels; the base's own config does not
+    # know them, and a different label count would not fit the trained head's weights.
+    options = ""
+    if labels and "Classification" in head:
+        id2label = {int(k): v for k, v in labels.items()}
+        options = f", id2label={id2label!r}"
+    return f"""
+## Loading
+
+This adapter applies on the base model `{base}` (also named in `adapter_config.json`):
+
+```python
+from peft import PeftModel
+from transformers import {head}
+
+base = {head}.from_pretrained("{base}"{options})
+model = PeftModel.from_pretrained(base, "<this directory>")
+```
+
+The run's `<run>/model` holds the same model with the adapter merged in (a plain transformers
+model, no peft needed).
+"""
+
+
 def write_model_card(
     model_dir: Path,
     cfg: DictConfig,
     record: dict[str, Any],
     metrics: dict[str, float],
     onnx: dict[str, Any] | None = None,
+    merged: Path | None = None,
 ) -> Path:
-    """Write `model_dir/README.md`; return its path (`onnx`: see `model_card`)."""
+    """Write `model_dir/README.md`; return its path (`onnx`: see `model_card`).
+
+    `merged` (the merged export of a PEFT run) makes `model_dir` that run's adapter directory:
+    its card says how to load the adapter, and replaces the empty template peft writes.
+    """
     path = model_dir / "README.md"
-    path.write_text(model_card(cfg, record, metrics, onnx))
+    adapter = adapter_facts(cfg, merged) if merged is not None else None
+    path.write_text(model_card(cfg, record, metrics, onnx, adapter))
     return path
+
+
+def write_run_cards(
+    output_dir: Path, cfg: DictConfig, record: dict[str, Any], metrics: dict[str, float]
+) -> None:
+    """The cards of a finished run: `model/`'s, and `adapter/`'s when a PEFT run wrote one."""
+    from lab.run_dir.runs import ADAPTER_DIR, MODEL_DIR
+
+    write_model_card(output_dir / MODEL_DIR, cfg, record, metrics)
+    if (output_dir / ADAPTER_DIR).is_dir():
+        write_model_card(
+            output_dir / ADAPTER_DIR, cfg, record, metrics, merged=output_dir / MODEL_DIR
+        )

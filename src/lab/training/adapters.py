@@ -49,6 +49,7 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
             type(peft_config).__name__,
             len(rows),
         )
+    match_conv1d(model, peft_config)
     wrapped = get_peft_model(model, peft_config)
     counts = parameter_counts(wrapped)
     log.info(
@@ -59,6 +60,21 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
         counts["trainable_percent"],
     )
     return wrapped
+
+
+def match_conv1d(model: Any, peft_config: Any) -> None:
+    """Set `fan_in_fan_out` for a model whose layers are transformers' `Conv1D` (GPT-2's family).
+
+    `Conv1D` stores its weight transposed (fan_in, fan_out); peft needs `fan_in_fan_out=True`
+    there and, left at its default False, sets it itself with a UserWarning on screen that asks
+    nothing of the user. Setting it first gives the same adapter without the warning.
+    """
+    from transformers.pytorch_utils import Conv1D
+
+    if getattr(peft_config, "fan_in_fan_out", None) is False and any(
+        isinstance(module, Conv1D) for module in model.modules()
+    ):
+        peft_config.fan_in_fan_out = True
 
 
 def check_quantization(
