@@ -70,3 +70,170 @@ def test_a_folder_of_only_split_files_is_a_report_for_the_log_file(
         f"data.path {root} read as a folder of split files: train=train.jsonl.gz, "
         "validation=validation.jsonl.gz"
     )
+
+
+# ----------------------------------------------------------------------------- lab.inspect
+def _inspect(compose_cfg: Any, folder: Path, *overrides: str) -> dict[str, Any]:
+    from hydra.utils import instantiate
+
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg(
+        "data=csv",
+        f"data.path={folder}",
+        "data.text_column=text",
+        "data.label_column=label",
+        *overrides,
+    )
+    report: dict[str, Any] = inspect_data(cfg, instantiate(cfg.model.tokenizer))["report"]
+    return report
+
+
+def _splits(root: Path, **splits: list[tuple[Any, ...]]) -> Path:
+    root.mkdir()
+    for split, rows in splits.items():
+        _csv(root / f"{split}.csv", rows)
+    return root
+
+
+ENGLISH = [("the film", "pos"), ("the the", "neg"), ("the", "pos"), ("the the the", "neg")]
+
+
+def test_the_share_of_unknown_tokens_is_reported_and_warned_of(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    # Under the tiny BERT's English WordPiece vocabulary every Chinese character and the emoji
+    # is [UNK]; "the" is a token of its own.
+    folder = _splits(
+        tmp_path / "zh",
+        train=ENGLISH,
+        validation=[("这部电影", "pos"), ("the 😀", "neg")],
+        test=ENGLISH[:2],
+    )
+    report = _inspect(compose_cfg, folder, "model=tiny_bert")
+    # validation: 4 + 1 unknown of 6 text tokens ([CLS] and [SEP] are not counted)
+    assert report["splits"]["validation"]["unknown_tokens"] == pytest.approx(5 / 6)
+    assert report["splits"]["train"]["unknown_tokens"] == 0.0
+    assert report["unknown_token"] == "[UNK]"
+    assert (
+        "validation: 83% of tokens are the unknown token [UNK]: this tokenizer does not cover "
+        "the text (language, script, emoji?)"
+    ) in report["warnings"]
+    assert not any(w.startswith(("train: ", "test: ")) for w in report["warnings"])
+
+
+def test_a_byte_level_tokenizer_has_no_unknown_tokens_to_count(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    # GPT-2 names <|endoftext|> its unknown token, but text never becomes it.
+    folder = _splits(tmp_path / "zh", train=ENGLISH, validation=[("这部电影", "pos")] * 2)
+    report = _inspect(compose_cfg, folder, "model=tiny_gpt2")
+    assert report["unknown_token"] is None
+    assert all("unknown_tokens" not in e for e in report["splits"].values())
+    assert not any("unknown token" in w for w in report["warnings"])
+
+
+def test_hidden_and_empty_labels_are_warned_of_in_every_split(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    folder = _splits(
+        tmp_path / "glue",
+        train=[("the film", 1), ("the the", 0), ("the", ""), ("a", 1), ("the a", 0)],
+        validation=[("a a", 0), ("a the", -1), ("the a a", -1)],  # SNLI: rows without gold
+        test=[("a b", -1), ("the b", -1)],  # GLUE: every test label hidden
+    )
+    report = _inspect(compose_cfg, folder, "model=tiny_bert")
+    gaps = {name: entry["label_gaps"] for name, entry in report["splits"].items()}
+    assert gaps == {
+        "train": {"empty": 1, "hidden": 0},
+        "validation": {"empty": 0, "hidden": 2},
+        "test": {"empty": 0, "hidden": 2},
+    }
+    assert {
+        "train: 1 row has no label (an empty cell): lab.train refuses it",
+        "validation: 2 rows have label -1 (a hidden label, as SNLI's rows without a gold "
+        "label): lab.train refuses them; remove those rows from the data",
+        "test: every label is -1 (hidden labels, as in GLUE's test splits): lab.train refuses "
+        "this split; map data.splits.test to a labeled split (or null to carve it from train)",
+    } <= set(report["warnings"])
+
+
+def test_label_gaps_read_text_labels_and_spare_a_class_named_minus_one(tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    from lab.data.inspection_stats import label_gaps
+
+    text = Dataset.from_dict({"label": ["pos", " ", None, "-1", " -1"]})
+    assert label_gaps(text, "label") == {"empty": 2, "hidden": 2}
+    numbers = Dataset.from_dict({"label": [1.0, float("nan"), None, -1.0]})
+    assert label_gaps(numbers, "label") == {"empty": 2, "hidden": 1}
+    assert label_gaps(numbers, "label", hidden=False) == {"empty": 2, "hidden": 0}
+    tags = Dataset.from_dict({"label": [[0, -1], None]})  # lists: only a null cell counts
+    assert label_gaps(tags, "label") == {"empty": 1, "hidden": 0}
+
+
+def test_regression_labels_are_rounded_and_a_hidden_test_split_is_named(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "stsb"
+    folder.mkdir()
+    scores = {"train": [0.04, 5.0, 2.5, 1.2], "validation": [1.0, 3.0], "test": [-1.0, -1.0]}
+    for split, values in scores.items():
+        table = pa.table(
+            {
+                "text": pa.array(["the", "the the", "a", "a the"][: len(values)]),
+                "label": pa.array(values, type=pa.float32()),  # as STS-B on the Hub
+            }
+        )
+        pq.write_table(table, folder / f"{split}.parquet")
+    report = _inspect(compose_cfg, folder, "model=tiny_bert", "data.problem_type=regression")
+    # float32 0.04 and 1.2 are 0.03999999910593033 and 1.2000000476837158 as float64
+    assert report["labels"] == {"numeric": {"mean": 2.185, "min": 0.04, "max": 5.0}}
+    assert (
+        "test: every label is -1 (hidden labels, as in GLUE's test splits): its scores would "
+        "be against -1; map data.splits.test to a labeled split (or null to carve it from train)"
+    ) in report["warnings"]
+
+
+def test_piped_tables_are_turned_not_cut(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """At a pipe's 80 columns a table too wide is printed turned, every title and cell whole
+    (rich cut them to `sequen…`, `trunca…`); text in brackets is not read as markup."""
+    from lab.inspect import show
+
+    monkeypatch.setenv("COLUMNS", "80")
+    stats = {"measured_rows": 3, "p50": 20, "p90": 30, "p95": 31, "p99": 33, "max": 33}
+    lengths = {"chat (messages)": {**stats, "truncated": 0.25, "dropped": 0.125}}
+    report = {
+        "data": "chat",
+        "model": "tiny_bert",
+        "carved": ["validation"],
+        "splits": {
+            name: {
+                "rows": 3,
+                "empty": 0,
+                "duplicates": 0,
+                "duplicates_normalized": 0,
+                "lengths": lengths,
+                "unknown_tokens": 0.5,
+            }
+            for name in ("train", "validation")
+        },
+        "unknown_token": "[UNK]",
+        "leakage": {"validation": {"exact": 0, "normalized": 0}},
+        "max_length": {},
+        "model_max_length": 512,
+        "labels": {"numeric": {"mean": 2.18512, "min": 0.03999999910593033, "max": 5.0}},
+        "warnings": ["validation: 50% of tokens are the unknown token [UNK]: ..."],
+    }
+    show(report)
+    printed = capsys.readouterr().out
+    assert "…" not in printed
+    assert max(len(line) for line in printed.splitlines() if "━" in line) <= 80
+    for whole in ("chat (messages)", "truncated", "dropped", "validation (carved)", "12.5%"):
+        assert whole in printed, whole
+    assert "unknown tokens ([UNK]): train 50.0%, validation 50.0%" in printed
+    assert "train labels: numbers, mean 2.185, min 0.04, max 5" in printed
+    assert "warning: validation: 50% of tokens are the unknown token [UNK]: ..." in printed

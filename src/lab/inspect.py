@@ -7,8 +7,10 @@ Composes the config as `lab.train` would with the same `data=` / `model=` / `tas
 `data.<key>=` overrides, loads the splits (split as training would) and the model's
 tokenizer (never its weights), and prints: rows per split, empty and duplicate rows,
 validation/test rows also in train (leakage), label balance with the class weights it would
-use, token-length percentiles, the share of rows the configured maximum truncates and a
-suggested maximum, and what needs action. Chat rows (SFT) are measured as their
+use, labels training refuses in any split (hidden -1, empty cells), token-length percentiles,
+the share of rows the configured maximum truncates and a suggested maximum, the share of
+tokens that are the tokenizer's unknown token, and what needs action. A table too wide for the
+console (80 columns in a pipe) is printed turned, never cut. Chat rows (SFT) are measured as their
 chat-templated tokens and preference pairs (DPO) as prompt, prompt + chosen and prompt +
 rejected, with the rows training would leave out and, for chats, turns and messages per role.
 It writes `inspect.json` (every number) and `lengths.png` (the length histograms) into the
@@ -25,7 +27,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 OPTIONS = {
     "data": "the dataset config (data=imdb) and data.<key>=<value> overrides",
@@ -85,44 +90,66 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def show(report: dict[str, Any]) -> None:
-    """The report as rich tables on the console."""
-    from rich.table import Table
+def show(report: dict[str, Any], console: Console | None = None) -> None:
+    """The report as tables on `console` (default: lab's message console). A table too wide
+    for the console (80 columns in a pipe) is turned, one row per column title, as
+    `lab.compare` does (`lab.wide_tables.print_fitting_table`): no title or cell is cut."""
+    from rich.markup import escape
 
     from lab.training.console import message_console
+    from lab.wide_tables import print_fitting_table
 
-    console = message_console()
-    splits = Table(title=f"data={report['data']}, tokenizer of model={report['model']}")
-    for column in ("split", "rows", "empty", "duplicates (normalised)", "train rows shared"):
-        splits.add_column(column, justify="left" if column == "split" else "right")
+    console = console or message_console()
+    names = [name + (" (carved)" if name in report["carved"] else "") for name in report["splits"]]
+    rows = []
     for name, entry in report["splits"].items():
         leak = report["leakage"].get(name)
         shared = f"{leak['exact']} ({leak['normalized']})" if leak else "-"
-        carved = " (carved)" if name in report["carved"] else ""
-        splits.add_row(
-            name + carved,
-            str(entry["rows"]),
-            str(entry["empty"]),
-            f"{entry['duplicates']} ({entry['duplicates_normalized']})",
-            shared,
+        rows.append(
+            [
+                str(entry["rows"]),
+                str(entry["empty"]),
+                f"{entry['duplicates']} ({entry['duplicates_normalized']})",
+                shared,
+            ]
         )
-    console.print(splits)
+    print_fitting_table(
+        f"data={report['data']}, tokenizer of model={report['model']}",
+        ["rows", "empty", "duplicates (normalised)", "train rows shared"],
+        rows,
+        console,
+        labels=names,
+        key_title="split",
+        min_value_width=len("validation (carved)"),
+        labels_first=True,
+    )
+    unknown = {n: e["unknown_tokens"] for n, e in report["splits"].items() if "unknown_tokens" in e}
+    if unknown:
+        listed = ", ".join(f"{name} {share:.1%}" for name, share in unknown.items())
+        console.print(f"unknown tokens ({report.get('unknown_token')}): {listed}", markup=False)
     dropped = any("dropped" in s for e in report["splits"].values() for s in e["lengths"].values())
     title = "tokens per row (sampled rows; truncated: share over the maximum"
-    lengths = Table(title=title + ("; dropped: the prompt alone fills it)" if dropped else ")"))
-    columns = ["sequence", "split", "rows", "p50", "p90", "p95", "p99", "max", "truncated"]
-    for column in columns + (["dropped"] if dropped else []):
-        lengths.add_column(column, justify="left" if column in ("sequence", "split") else "right")
+    header = ["sequence", "rows", "p50", "p90", "p95", "p99", "max", "truncated"]
+    rows, splits = [], []
     for name, entry in report["splits"].items():
         for sequence, stats in entry["lengths"].items():
             shares = [f"{stats[k]:.1%}" if k in stats else "-" for k in ("truncated", "dropped")]
             numbers = [str(stats.get(k, "-")) for k in ("p50", "p90", "p95", "p99", "max")]
-            row = [sequence, name, str(stats["measured_rows"]), *numbers]
-            lengths.add_row(*row, *shares[: 2 if dropped else 1])
-    console.print(lengths)
+            rows.append([sequence, str(stats["measured_rows"]), *numbers, *shares[: 1 + dropped]])
+            splits.append(name)
+    print_fitting_table(
+        title + ("; dropped: the prompt alone fills it)" if dropped else ")"),
+        header + (["dropped"] if dropped else []),
+        rows,
+        console,
+        labels=splits,
+        key_title="split",
+        min_value_width=len("truncated"),
+        labels_first=True,
+    )
     for name, entry in report["splits"].items():
         if entry.get("facts"):
-            console.print(f"{name}: {describe_facts(entry['facts'])}")
+            console.print(f"{name}: {describe_facts(entry['facts'])}", markup=False)
     limits: dict[str, list[str]] = {}  # one line per limit, naming the sequences under it
     for sequence, entry in report["max_length"].items():
         if entry["key"]:
@@ -132,28 +159,34 @@ def show(report: dict[str, Any]) -> None:
                 [],
             ).append(sequence)
     for line, sequences in limits.items():
-        console.print(f"{', '.join(sequences)}: {line}")
+        console.print(f"{', '.join(sequences)}: {line}", markup=False)
     labels = report["labels"]
     if "counts" in labels:
-        table = Table(title="train labels")
-        for column in ("label", "rows", "share", "class weight"):
-            table.add_column(column, justify="left" if column == "label" else "right")
-        for name, count in labels["counts"].items():
-            table.add_row(
-                name,
-                str(count),
-                f"{labels['shares'][name]:.1%}",
-                f"{labels['class_weights'][name]:.3f}",
-            )
-        console.print(table)
+        print_fitting_table(
+            "train labels",
+            ["rows", "share", "class weight"],
+            [
+                [
+                    str(count),
+                    f"{labels['shares'][name]:.1%}",
+                    f"{labels['class_weights'][name]:.3f}",
+                ]
+                for name, count in labels["counts"].items()
+            ],
+            console,
+            labels=list(labels["counts"]),
+            key_title="label",
+            min_value_width=len("class weight"),
+            labels_first=True,
+        )
     elif "numeric" in labels:
-        numeric = labels["numeric"]
+        numeric = labels["numeric"]  # 4 significant digits: float32 labels print as written
         console.print(
-            f"train labels: numbers, mean {numeric['mean']:.3f}, "
-            f"min {numeric['min']}, max {numeric['max']}"
+            f"train labels: numbers, mean {numeric['mean']:.4g}, "
+            f"min {numeric['min']:.4g}, max {numeric['max']:.4g}"
         )
     for warning in report["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def describe_facts(facts: dict[str, Any]) -> str:

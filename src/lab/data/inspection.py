@@ -5,7 +5,9 @@ seed), empty and duplicate rows, rows of validation/test also in train (leakage:
 after lower-casing and collapsing whitespace), label counts with the class weights
 `n / (k * count)` and an imbalance warning, and token lengths under the model's tokenizer
 (p50/p90/p95/p99/max, the share of rows longer than the configured maximum, a suggested
-maximum).
+maximum), the share of the unknown token among the measured tokens (`unknown_tokens`, where
+the tokenizer has one text can become: `lab.data.inspection_tokens`), and rows whose label is
+hidden (-1) or empty in any split (`label_gaps`).
 
 **Which columns.** Each head's data module declares what to measure in
 `conf/data/base/inspect/<head>.yaml`, found by its `data_module` (the data config's
@@ -61,12 +63,14 @@ from lab.data.inspection_rows import (
 from lab.data.inspection_stats import (
     duplicates,
     label_balance,
+    label_gaps,
     normalized,
     percentiles,
     shared_rows,
     suggested_max_length,
     summarize_facts,
 )
+from lab.data.inspection_tokens import token_count, token_lengths
 from lab.data.inspection_warnings import warnings_of
 from lab.errors import DataError
 
@@ -167,14 +171,6 @@ def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | 
 
 
 # ----------------------------------------------------------------------------- numbers
-def _choices(row_index: int, dataset: Dataset, spec: TextSpec) -> list[str]:
-    if spec.choices is None:
-        return []
-    if isinstance(spec.choices, str):  # one column holding a list of endings
-        return [str(c) for c in dataset[row_index][spec.choices] or []]
-    return [str(dataset[row_index][c] or "") for c in spec.choices]
-
-
 def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
     """Each row's text (every measured column, choices included), joined: duplicates and
     leakage compare these."""
@@ -202,47 +198,6 @@ def _choice_columns(specs: Sequence[TextSpec]) -> set[str]:
         elif spec.choices:
             found.update(spec.choices)
     return found
-
-
-def token_lengths(tokenizer: Any, dataset: Dataset, spec: TextSpec) -> list[int]:
-    """Tokens per row of `spec` as the model sees them (special tokens included); with
-    choices, the longest (first text, rest + choice) pair."""
-    first = [cell_text(v, spec.lang) for v in dataset[spec.columns[0]]]
-    if spec.words:
-        words = [list(v or []) for v in dataset[spec.columns[0]]]
-        return _lengths(tokenizer, words, None, is_split_into_words=True)
-    every = range(len(dataset))
-    rest = (
-        [[cell_text(dataset[c][i], spec.lang) for c in spec.columns[1:]] for i in every]
-        if len(spec.columns) > 1
-        else None
-    )
-    if spec.choices is None:
-        pairs = [" ".join(p for p in row if p) for row in rest] if rest is not None else None
-        return _lengths(tokenizer, first, pairs)
-    longest = [0] * len(dataset)
-    endings = [_choices(i, dataset, spec) for i in range(len(dataset))]
-    for k in range(max((len(e) for e in endings), default=0)):
-        rows = [i for i, e in enumerate(endings) if k < len(e)]
-        prefix = [" ".join(p for p in rest[i] if p) if rest else "" for i in rows]
-        pairs = [f"{p} {endings[i][k]}".strip() for p, i in zip(prefix, rows, strict=True)]
-        for i, n in zip(rows, _lengths(tokenizer, [first[i] for i in rows], pairs), strict=True):
-            longest[i] = max(longest[i], n)
-    return longest
-
-
-def _lengths(
-    tokenizer: Any, texts: list[Any], pairs: list[str] | None, **options: Any
-) -> list[int]:
-    encoded = tokenizer(
-        texts,
-        pairs,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-        verbose=False,  # rows over the model's limit are what we are counting
-        **options,
-    )
-    return [len(ids) for ids in encoded["input_ids"]]
 
 
 def sample_indices(rows: int, size: int, seed: int) -> list[int]:
@@ -287,17 +242,23 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         )
     seed = int(data.get("seed") or 0)
     limit = model_limit(tokenizer, cfg.model)
-    report: dict[str, Any] = {"splits": {}, "carved": carved, "model_max_length": limit}
+    report: dict[str, Any] = {
+        "splits": {},
+        "carved": carved,
+        "model_max_length": limit,
+        "unknown_token": tokenizer.unk_token if token_count(tokenizer) else None,
+    }
     keys: dict[str, list[str]] = {}
     lengths: dict[str, dict[str, list[int]]] = {spec.name: {} for spec in specs}
     for name, dataset in splits.items():
         indices = sample_indices(len(dataset), sample, seed)
+        count = token_count(tokenizer) if reader is None else None  # a reader tokenizes itself
         if reader is not None:
             found = read_split(reader, name, dataset, indices)
         else:
             measured = dataset if len(indices) == len(dataset) else dataset.select(indices)
             found = ReadSplit(keys=row_keys(dataset, specs))
-            found.lengths = {s.name: token_lengths(tokenizer, measured, s) for s in specs}
+            found.lengths = {s.name: token_lengths(tokenizer, measured, s, count) for s in specs}
         keys[name] = found.keys
         entry: dict[str, Any] = {
             "rows": len(dataset),
@@ -306,6 +267,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             "duplicates_normalized": duplicates([normalized(k) for k in keys[name]]),
             "lengths": {},
         }
+        if count is not None:
+            entry["unknown_tokens"] = count.share()
         for spec in specs:
             lengths[spec.name][name] = found.lengths[spec.name]
             prompts = found.prompts if reader is not None else None
@@ -347,15 +310,19 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             "current": spec.max_length,
             "suggested": suggested[spec.name],
         }
-    report["labels"] = (
-        label_balance(
+    report["labels"] = {}
+    if label_column:
+        names = _label_names(data, splits["train"], label_column)
+        report["labels"] = label_balance(
             splits["train"][label_column],
-            _label_names(data, splits["train"], label_column),
+            names,
             numeric=data.get("problem_type") == "regression",
         )
-        if label_column
-        else {}
-    )
+        hidden = "-1" not in {str(n).strip() for n in names or []}  # unless -1 names a class
+        for name, dataset in splits.items():
+            if label_column in dataset.column_names:  # a missing column is the head's to refuse
+                gaps = label_gaps(dataset, label_column, hidden=hidden)
+                report["splits"][name]["label_gaps"] = gaps
     report["warnings"] = warnings_of(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datasets import Dataset
+
     from lab.data.inspection_rows import TextSpec
 
 PERCENTILES = (50, 90, 95, 99)
@@ -89,7 +91,8 @@ def label_balance(
             flat.append(value)
     fractions = any(isinstance(v, float) and not v.is_integer() for v in flat)
     if flat and (numeric or fractions):
-        return {"numeric": {"mean": sum(flat) / len(flat), "min": min(flat), "max": max(flat)}}
+        found = {"mean": sum(flat) / len(flat), "min": min(flat), "max": max(flat)}
+        return {"numeric": {k: significant(v) for k, v in found.items()}}
     counts = Counter(flat)
     named = {
         (names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(v)): c
@@ -104,6 +107,35 @@ def label_balance(
         "class_weights": {k: total / (classes * c) for k, c in named.items()},
         "imbalance_ratio": max(named.values()) / min(named.values()),
     }
+
+
+def significant(value: float, digits: int = 4) -> float:
+    """`value` rounded to `digits` significant digits: a float32 label (STS-B's 0.04, stored
+    as 0.03999999910593033) as it was written."""
+    return float(f"{value:.{digits}g}")
+
+
+def label_gaps(dataset: Dataset, column: str, *, hidden: bool = True) -> dict[str, int]:
+    """Rows of `dataset` whose `column` holds no label (`empty`: null, NaN or blank text) and,
+    with `hidden` (-1 names no class), the hidden label -1 (`hidden`: GLUE's test splits, SNLI's
+    rows without a gold label; as a number or as text). Counted with Arrow compute, not a
+    Python loop: a split of 600k rows costs milliseconds. List cells (tags, several labels)
+    are counted empty when null; their elements are not looked at."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = dataset.with_format("arrow")[column]
+    kind = values.type
+    gaps = {"empty": int(pc.sum(pc.is_null(values, nan_is_null=True)).as_py() or 0), "hidden": 0}
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if text:
+        trimmed = pc.utf8_trim_whitespace(values)
+        gaps["empty"] += int(pc.sum(pc.equal(trimmed, "")).as_py() or 0)
+    if hidden and text:
+        gaps["hidden"] = int(pc.sum(pc.equal(trimmed, "-1")).as_py() or 0)
+    elif hidden and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        gaps["hidden"] = int(pc.sum(pc.equal(values, -1)).as_py() or 0)
+    return gaps
 
 
 def draw_histogram(

@@ -1,12 +1,15 @@
 """What in a `lab.inspect` report needs action, in words: imbalanced labels (with the class
-weights to use), empty and duplicate rows, rows training would leave out, leakage between
-splits, a maximum length that truncates many rows, prompts that fill the maximum length."""
+weights to use), hidden (-1) and empty labels that training refuses, a tokenizer that turns
+much of the text into its unknown token, empty and duplicate rows, rows training would leave
+out, leakage between splits, a maximum length that truncates many rows, prompts that fill the
+maximum length."""
 
 from __future__ import annotations
 
 from typing import Any
 
 IMBALANCE_RATIO = 3.0  # largest / smallest class count from which a warning is printed
+UNKNOWN_SHARE = 0.05  # share of unknown tokens from which a warning is printed
 
 
 def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
@@ -19,7 +22,15 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
             f"imbalanced labels: the largest class has {labels['imbalance_ratio']:.1f}x the rows "
             "of the smallest; consider task.module.class_weights=balanced (weights above)"
         )
+    numeric = "numeric" in labels  # regression: -1 can be a value; only all -1 is hidden
     for name, entry in report["splits"].items():
+        found.extend(_label_gap_warnings(name, entry, numeric))
+        share = entry.get("unknown_tokens", 0.0)
+        if share > UNKNOWN_SHARE:
+            found.append(
+                f"{name}: {share:.0%} of tokens are the unknown token {report['unknown_token']}: "
+                "this tokenizer does not cover the text (language, script, emoji?)"
+            )
         if entry["empty"]:
             found.append(f"{name}: {entry['empty']} empty row(s)")
         if entry["duplicates"]:
@@ -58,3 +69,37 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
             if dropped and message not in found:  # one for all sequences after one prompt
                 found.append(message)
     return found
+
+
+def _label_gap_warnings(split: str, entry: dict[str, Any], numeric: bool) -> list[str]:
+    """What a split's `label_gaps` (`inspection_stats.label_gaps`) needs: training refuses a
+    row without a label and, for classes, the hidden label -1; a split of numbers that are
+    all -1 is hidden too (STS-B's test split), which would be scored against -1."""
+    gaps = entry.get("label_gaps") or {}
+    found = []
+    hidden, rows = gaps.get("hidden", 0), entry["rows"]
+    if hidden and hidden == rows:
+        consequence = (
+            "its scores would be against -1" if numeric else "lab.train refuses this split"
+        )
+        found.append(
+            f"{split}: every label is -1 (hidden labels, as in GLUE's test splits): "
+            f"{consequence}; map data.splits.{split} to a labeled split (or null to carve it "
+            "from train)"
+        )
+    elif hidden and not numeric:
+        found.append(
+            f"{split}: {_rows(hidden)} label -1 (a hidden label, as SNLI's rows without a gold "
+            "label): lab.train refuses them; remove those rows from the data"
+        )
+    empty = gaps.get("empty", 0)
+    if empty:
+        found.append(
+            f"{split}: {_rows(empty)} no label (an empty cell): lab.train refuses "
+            f"{'it' if empty == 1 else 'them'}"
+        )
+    return found
+
+
+def _rows(count: int) -> str:
+    return "1 row has" if count == 1 else f"{count} rows have"

@@ -1,0 +1,125 @@
+"""Tokens per row of a sequence `lab.inspect` measures, and the unknown tokens among them.
+
+`token_lengths` tokenizes a split's measured rows as the head does (a pair, a list of words,
+the longest of several endings) and gives each row's tokens, special tokens included. Given
+a `TokenCount`, it also counts the unknown token (`[UNK]`) among the tokens of the text: a
+share of them says the tokenizer does not cover the text (Chinese under an English WordPiece
+vocabulary is all `[UNK]`), a mistake that otherwise shows only as a run that learns nothing.
+A tokenizer that covers any text (byte-level BPE, byte fallback) is not counted
+(`unknown_token_id`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lab.data.inspection_rows import TextSpec, cell_text
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+# A letter no vocabulary of words holds (an Egyptian hieroglyph; a letter, so BERT's text
+# cleaning keeps it): a tokenizer that splits it into pieces other than its unknown token
+# covers any text.
+_PROBE = "\U00013000"
+
+
+@dataclass
+class TokenCount:
+    """Tokens counted over measured rows: `unknown` of them the unknown token, `total` every
+    token but the special ones the tokenizer adds (`[CLS]`, `[SEP]`)."""
+
+    unknown_id: int
+    special_ids: frozenset[int]
+    unknown: int = 0
+    total: int = 0
+
+    def add(self, ids: list[int]) -> None:
+        """Count the tokens of one encoded row."""
+        self.unknown += ids.count(self.unknown_id)
+        self.total += sum(1 for i in ids if i not in self.special_ids)
+
+    def share(self) -> float:
+        """The unknown tokens' share of the counted ones (0.0 with none counted)."""
+        return self.unknown / self.total if self.total else 0.0
+
+
+def unknown_token_id(tokenizer: Any) -> int | None:
+    """The id of the tokenizer's unknown token, or None where text never becomes it: no such
+    token, or a tokenizer that splits any character into known pieces (GPT-2's byte-level
+    BPE names `<|endoftext|>` as its unknown token)."""
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    if unknown is None:
+        return None
+    probe = tokenizer(_PROBE, add_special_tokens=False)["input_ids"]
+    return int(unknown) if unknown in probe else None
+
+
+def token_count(tokenizer: Any) -> TokenCount | None:
+    """A `TokenCount` for `tokenizer`, or None where it has no unknown token to count."""
+    unknown = unknown_token_id(tokenizer)
+    if unknown is None:
+        return None
+    special = frozenset(int(i) for i in tokenizer.all_special_ids) - {unknown}
+    return TokenCount(unknown, special)
+
+
+def _choices(row_index: int, dataset: Dataset, spec: TextSpec) -> list[str]:
+    if spec.choices is None:
+        return []
+    if isinstance(spec.choices, str):  # one column holding a list of endings
+        return [str(c) for c in dataset[row_index][spec.choices] or []]
+    return [str(dataset[row_index][c] or "") for c in spec.choices]
+
+
+def token_lengths(
+    tokenizer: Any, dataset: Dataset, spec: TextSpec, count: TokenCount | None = None
+) -> list[int]:
+    """Tokens per row of `spec` as the model sees them (special tokens included); with
+    choices, the longest (first text, rest + choice) pair. `count` adds up the unknown tokens
+    of every encoded text (each ending's pair, with choices)."""
+    first = [cell_text(v, spec.lang) for v in dataset[spec.columns[0]]]
+    if spec.words:
+        words = [list(v or []) for v in dataset[spec.columns[0]]]
+        return _lengths(tokenizer, words, None, count, is_split_into_words=True)
+    every = range(len(dataset))
+    rest = (
+        [[cell_text(dataset[c][i], spec.lang) for c in spec.columns[1:]] for i in every]
+        if len(spec.columns) > 1
+        else None
+    )
+    if spec.choices is None:
+        pairs = [" ".join(p for p in row if p) for row in rest] if rest is not None else None
+        return _lengths(tokenizer, first, pairs, count)
+    longest = [0] * len(dataset)
+    endings = [_choices(i, dataset, spec) for i in range(len(dataset))]
+    for k in range(max((len(e) for e in endings), default=0)):
+        rows = [i for i, e in enumerate(endings) if k < len(e)]
+        prefix = [" ".join(p for p in rest[i] if p) if rest else "" for i in rows]
+        pairs = [f"{p} {endings[i][k]}".strip() for p, i in zip(prefix, rows, strict=True)]
+        measured = _lengths(tokenizer, [first[i] for i in rows], pairs, count)
+        for i, n in zip(rows, measured, strict=True):
+            longest[i] = max(longest[i], n)
+    return longest
+
+
+def _lengths(
+    tokenizer: Any,
+    texts: list[Any],
+    pairs: list[str] | None,
+    count: TokenCount | None,
+    **options: Any,
+) -> list[int]:
+    encoded = tokenizer(
+        texts,
+        pairs,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+        verbose=False,  # rows over the model's limit are what we are counting
+        **options,
+    )
+    if count is not None:
+        for ids in encoded["input_ids"]:
+            count.add(ids)
+    return [len(ids) for ids in encoded["input_ids"]]
