@@ -205,7 +205,10 @@ def test_piped_tables_are_turned_not_cut(monkeypatch: pytest.MonkeyPatch, capsys
 
     monkeypatch.setenv("COLUMNS", "80")
     stats = {"measured_rows": 3, "p50": 20, "p90": 30, "p95": 31, "p99": 33, "max": 33}
-    lengths = {"chat (messages)": {**stats, "truncated": 0.25, "dropped": 0.125}}
+    lengths = {
+        "chat (messages)": {**stats, "truncated": 0.25, "dropped": 0.125},
+        "translation[en]": stats,
+    }
     report = {
         "data": "chat",
         "model": "tiny_bert",
@@ -232,7 +235,14 @@ def test_piped_tables_are_turned_not_cut(monkeypatch: pytest.MonkeyPatch, capsys
     printed = capsys.readouterr().out
     assert "…" not in printed
     assert max(len(line) for line in printed.splitlines() if "━" in line) <= 80
-    for whole in ("chat (messages)", "truncated", "dropped", "validation (carved)", "12.5%"):
+    for whole in (
+        "chat (messages)",
+        "translation[en]",
+        "truncated",
+        "dropped",
+        "validation (carved)",
+        "12.5%",
+    ):
         assert whole in printed, whole
     assert "unknown tokens ([UNK]): train 50.0%, validation 50.0%" in printed
     assert "train labels: numbers, mean 2.185, min 0.04, max 5" in printed

@@ -135,7 +135,9 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         for sequence, stats in entry["lengths"].items():
             shares = [f"{stats[k]:.1%}" if k in stats else "-" for k in ("truncated", "dropped")]
             numbers = [str(stats.get(k, "-")) for k in ("p50", "p90", "p95", "p99", "max")]
-            rows.append([sequence, str(stats["measured_rows"]), *numbers, *shares[: 1 + dropped]])
+            # escape: rich would read `translation[en]` as markup and print `translation`
+            row = [escape(sequence), str(stats["measured_rows"]), *numbers]
+            rows.append(row + shares[: 1 + dropped])
             splits.append(name)
     print_fitting_table(
         title + ("; dropped: the prompt alone fills it)" if dropped else ")"),
@@ -174,7 +176,7 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
                 for name, count in labels["counts"].items()
             ],
             console,
-            labels=list(labels["counts"]),
+            labels=[escape(name) for name in labels["counts"]],
             key_title="label",
             min_value_width=len("class weight"),
             labels_first=True,
