@@ -133,6 +133,24 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
             id="missing-label-column",
         ),
         pytest.param(
+            {
+                "train.csv": "review,sentiment\n" + "a,1\nb,0\n" * 3,
+                "test.csv": "id,review\n1,x\n2,y\n",  # a Kaggle test.csv: labels unpublished
+            },
+            [],
+            DataError,
+            "column 'sentiment' (data.label_column) is not in the test split; columns present: "
+            "id, review; set data.splits.test=null to carve a labeled test split from train",
+            id="unlabeled-test-split",
+        ),
+        pytest.param(
+            {"train.csv": "review,sentiment\na,0\nb,1\nc,\nd,1\ne,0\nf,1\ng,0\n"},
+            [],
+            DataError,
+            "train.csv:4 column 'sentiment': the cell is empty",
+            id="empty-label-cell",
+        ),
+        pytest.param(
             {"train.csv": "review,sentiment\na,0\nb,1\nc,2\nd,1\ne,0\nf,1\ng,0\n"},
             ["data.num_labels=2"],
             DataError,

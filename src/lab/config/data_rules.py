@@ -54,9 +54,17 @@ def check_local_data(cfg: DictConfig) -> None:
                 if len(missing) == 1
                 else f"columns {', '.join(missing)} are"
             )
+            # A Kaggle test.csv of id,text: its labels are not published.
+            hint = (
+                f"; set data.splits.{split}=null to carve a labeled {split} split from train"
+                if split != "train"
+                and "data.label_column" in wanted
+                and wanted["data.label_column"] not in present
+                else ""
+            )
             raise DataError(
                 f"{first}: {subject} not in the {split} split; columns present: "
-                f"{', '.join(present) or 'none'}"
+                f"{', '.join(present) or 'none'}{hint}"
             )
 
 

@@ -6,10 +6,10 @@ they must describe the same ids: a different count, or the same names in another
 train or score every example under the wrong class, so both are refused. Names that differ only
 in wording ("2 stars" for the Hub's "2 star") keep the configured ones, with a warning.
 
-Integer labels without names are class ids when they count from 0; integers that do not (1-5
-stars, -1/0/1 sentiment) are values, named and mapped to ids 0..K-1 in sorted order, as string
-labels are. Ids that never occur in train below the largest one are warned about: a class a
-subsample missed, or a typo that would add empty classes.
+Integer labels (whole-number floats too: 1.0 is 1) without names are class ids when they count
+from 0; integers that do not (1-5 stars, -1/0/1 sentiment) are values, named and mapped to ids
+0..K-1 in sorted order, as string labels are. Ids that never occur in train below the largest
+one are warned about: a class a subsample missed, or a typo that would add empty classes.
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ def integer_label_names(
     """Names of integer labels, and the value -> id map where the values are not the ids.
 
     Labels counting from 0 are ids 0..K-1 (K: `num_labels`, else the largest + 1); labels
-    that do not count from 0 (and no `num_labels`) are mapped in sorted order.
+    that do not count from 0 (and no `num_labels`) are mapped in sorted order. Whole-number
+    floats are the integers they are (pandas stores 0/1 with an empty cell as 0.0/1.0/NaN);
+    empty cells and other values are left out, for the split's row checks to name.
     """
-    present = sorted({v for v in values if v is not None})
+    present = sorted({int(v) for v in values if _whole_number(v)})
     if num_labels is None and present and present[0] != 0:
         log.info(
             "labels %s do not count from 0: they name the classes, in sorted order (ids 0..%d)",
@@ -82,3 +84,8 @@ def integer_label_names(
             count,
         )
     return [str(i) for i in range(count)], None
+
+
+def _whole_number(value: Any) -> bool:
+    """An int (a bool counts as 0/1) or a float holding one (1.0; not 0.5, not NaN)."""
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())

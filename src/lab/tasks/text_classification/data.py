@@ -18,6 +18,16 @@ from typing import TYPE_CHECKING, Any
 from lab.data.datamodule import DataModule
 from lab.data.label_names import integer_label_names, reconcile_label_names
 from lab.errors import DataError
+from lab.tasks.text_classification.label_values import (
+    BOOL_NAMES,
+    as_integer,
+    class_id,
+    describe_non_text,
+    integer_values,
+    is_empty,
+    one_based_top,
+    string_label_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +94,10 @@ class TextClassificationDataModule(DataModule):
         # label value -> class id where the labels are values rather than ids: strings, and
         # integers that do not count from 0 (1-5 stars); None where they are the ids.
         self._label_ids: dict[Any, int] | None = None
+        # Set by `describe_labels`: the train split's rows with a hidden label (-1), and
+        # whether its integer labels are 1..K for the K configured names (Yelp's 1-5 stars).
+        self._hidden_train_rows = 0
+        self._one_based = False
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -96,23 +110,31 @@ class TextClassificationDataModule(DataModule):
         if self.problem_type == "multi_label":  # a list per row: look at the elements
             feature = getattr(feature, "feature", feature)
             values = [v for row in values if row for v in row]
-        string_labels = getattr(feature, "dtype", None) in ("string", "large_string")
+        dtype = getattr(feature, "dtype", None)
+        string_labels = dtype in ("string", "large_string")
         if self.label_names is not None and hasattr(feature, "names"):
             self.label_names = reconcile_label_names(
                 self.label_names, feature.names, self.label_column
             )
+        elif self.label_names is not None and not string_labels:
+            self._one_based = one_based_top(integer_values(values), len(self.label_names))
         if self.label_names is None:
             if hasattr(feature, "names"):  # a ClassLabel column
                 self.label_names = list(feature.names)
             elif string_labels:
-                self.label_names = sorted({v for v in values if v is not None})
+                self.label_names = string_label_names(values)
+            elif dtype == "bool" and self.num_labels in (None, 2):  # BoolQ's answer, a flag
+                self.label_names, self._label_ids = list(BOOL_NAMES), {False: 0, True: 1}
             else:
                 self.label_names, self._label_ids = integer_label_names(values, self.num_labels)
         if string_labels:
             self._label_ids = dict(self.label2id)
+        if self.problem_type == "single_label":
+            self._hidden_train_rows = sum(map(self._is_hidden, values))
         if self.num_labels is None:
             self.num_labels = len(self.label_names)
-        if self.num_labels < 2:
+        # Train labels that name no class (0.5, empty cells) are named by `check_split`.
+        if self.num_labels < 2 and not any(map(self._unreadable, values)):
             raise DataError(
                 f"the train split has {self.num_labels} class(es) ({self.label_names}); "
                 "classification needs at least 2"
@@ -138,7 +160,13 @@ class TextClassificationDataModule(DataModule):
         wanted = {"data.text_column": self.text_column, "data.label_column": self.label_column}
         if self.text_pair_column:
             wanted["data.text_pair_column"] = self.text_pair_column
-        self.require_columns(split, dataset, wanted)
+        hint = ""
+        if split != "train" and self.label_column not in dataset.column_names:
+            # A Kaggle test.csv of id,text: its labels are not published.
+            hint = self.another_split(
+                f"set data.splits.{split}=null to carve a labeled {split} split from train"
+            )
+        self.require_columns(split, dataset, wanted, hint)
 
     def check_split(self, name: str, dataset: Dataset) -> None:
         self._require_columns(name, dataset)
@@ -151,6 +179,16 @@ class TextClassificationDataModule(DataModule):
                         f"{self.where(name, row, self.label_column)}: regression label "
                         f"{value!r} is not a number"
                     )
+            # STS-B's test split on the Hub: every score hidden as -1. A few negative scores are
+            # real targets; only a split of -1 alone is refused (a split-wide rule: no row named).
+            labels = dataset[self.label_column]
+            if labels and all(value == -1 for value in labels):
+                source = self.source_of(name) or f"the {self.split_name(name)} split"
+                raise DataError(
+                    f"{source} column '{self.label_column}': every label is -1, which marks a "
+                    "hidden label (unlabeled rows, as in GLUE's test splits) that cannot be "
+                    f"trained on or scored; {self._hidden_advice(name)}"
+                )
             return
         for row, value in enumerate(dataset[self.label_column]):
             if self.problem_type == "multi_label":
@@ -164,39 +202,89 @@ class TextClassificationDataModule(DataModule):
             else:
                 self._check_label(name, row, value)
 
-    def _check_label(self, name: str, row: int, value: Any) -> None:
-        if self._label_ids is not None and value in self._label_ids:
-            return  # a class the data names (integer labels -1/1 included)
+    def _is_hidden(self, value: Any) -> bool:
+        """A single-label -1 that names no class: a hidden label."""
         # GLUE and others publish test sets with every label hidden as -1; an export without
         # ClassLabel (IMDB's CSV or Parquet) may hold it as text, or cast to the other
         # splits' string type: -1 is hidden in any column type unless it names a class.
-        if (
-            self.problem_type == "single_label"
-            and not isinstance(value, bool)
-            and (value == -1 or value == "-1")
-        ):
+        if isinstance(value, bool) or not (value == -1 or value == "-1"):
+            return False
+        return self._label_ids is None or class_id(self._label_ids, value) is None
+
+    def _unreadable(self, value: Any) -> bool:
+        """A label cell that cannot be a class: empty, or a number that is not whole."""
+        return is_empty(value) or isinstance(as_integer(value), float)
+
+    def _hidden_advice(self, name: str) -> str:
+        """How to get rid of hidden labels in split `name`: rows of the train file (SNLI's train
+        split has ~785 without a gold label) are removed; other splits are replaced."""
+        train = self.origins.get("train")
+        carved = [s for s, o in self.origins.items() if s != "train" and train and o is train]
+        if name != "train" and name not in carved:
+            return self.another_split(
+                f"map lab's {name} split to a labeled one (data.splits.{name}=...) or "
+                "null to carve it from train"
+            )
+        rows = self._hidden_train_rows
+        if name == "train" and not carved and not self.streaming and rows:
+            # the whole file is lab's train split: its count is the file's
+            counted = f"{rows} train row{'s have' if rows > 1 else ' has'} label -1 (no gold label)"
+            return self.another_split(
+                f"{counted} and must be removed from the file (lab trains only on labeled rows)"
+            )
+        return self.another_split(
+            "the rows with label -1 (no gold label) must be removed from the train file (lab "
+            "trains only on labeled rows)"
+        )
+
+    def _check_label(self, name: str, row: int, value: Any) -> None:
+        if is_empty(value):  # an empty CSV cell (pandas' NaN), a JSON null
+            raise DataError(f"{self.where(name, row, self.label_column)}: the cell is empty")
+        if self._label_ids is not None and class_id(self._label_ids, value) is not None:
+            return  # a class the data names (integer labels -1/1 and booleans included)
+        if self.problem_type == "single_label" and self._is_hidden(value):
             raise DataError(
                 f"{self.where(name, row, self.label_column)}: label -1 marks a hidden label "
                 f"(unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
-                "scored; "
-                + self.another_split(
-                    f"map lab's {name} split to a labeled one (data.splits.{name}=...) or "
-                    "null to carve it from train"
-                )
+                f"scored; {self._hidden_advice(name)}"
             )
         if self._label_ids is not None:
             raise DataError(
                 f"{self.where(name, row, self.label_column)}: label {value!r} is not one of "
                 f"the label names {self.label_names}"
             )
-        if not isinstance(value, int) or not 0 <= value < (self.num_labels or 0):
+        number = as_integer(value)  # 1.0 is 1, True is 1
+        if isinstance(number, float):
+            raise DataError(
+                f"{self.where(name, row, self.label_column)}: label {value!r} is not a class "
+                "id (a whole number) or name; for a number per row set "
+                "data.problem_type=regression"
+            )
+        count = self.num_labels or 0
+        if not isinstance(number, int) or not 0 <= number < count:
+            if self._one_based and number == count:
+                advice = (
+                    f"labels 1..{count} look 1-based; data.label_names lists {count} names for "
+                    f"ids 0..{count - 1}: shift the labels by -1, or set data.label_names=null "
+                    "to use the values as names"
+                )
+            else:
+                advice = "fix the data or set data.num_labels"
             raise DataError(
                 f"{self.where(name, row, self.label_column)}: label {value!r} is outside "
-                f"num_labels={self.num_labels} "
-                f"(valid: 0..{(self.num_labels or 0) - 1}); fix the data or set data.num_labels"
+                f"num_labels={self.num_labels} (valid: 0..{count - 1}); {advice}"
             )
 
     # ----------------------------------------------------------------- tokenization
+    def _class_of(self, value: Any) -> int:
+        """The class id of a checked label: by the value map, else the integer it is (a
+        whole-number float or a bool: the targets must be integers)."""
+        if self._label_ids is not None:
+            found = class_id(self._label_ids, value)
+            if found is not None:
+                return found
+        return int(as_integer(value))
+
     def fingerprint_parts(self) -> tuple[Any, ...]:
         return (
             self.text_column,
@@ -214,16 +302,14 @@ class TextClassificationDataModule(DataModule):
             batch[self.text_column], pairs, truncation=True, max_length=self.max_length
         )
         labels = batch[self.label_column]
-        ids = self._label_ids
         if self.problem_type == "regression":
             labels = [float(v) for v in labels]
         elif self.problem_type == "multi_label":  # multi-hot float vectors (BCE targets)
             labels = [
-                _multi_hot([ids[v] for v in row] if ids else row, self.num_labels or 0)
-                for row in labels
+                _multi_hot([self._class_of(v) for v in row], self.num_labels or 0) for row in labels
             ]
-        elif ids is not None:
-            labels = [ids[v] for v in labels]
+        else:
+            labels = [self._class_of(v) for v in labels]
         encoded["labels"] = labels
         return dict(encoded)
 
@@ -239,6 +325,12 @@ def _check_text_column(data: DataModule, split: str, dataset: Dataset, column: s
     # Checked on the Arrow column (type and null count) so a 600k-row split is not
     # copied into Python objects just to find that every value is fine.
     dtype = getattr(dataset.features[column], "dtype", None)
+    if dtype is None:  # a column of mixed types: `datasets` infers a Json feature
+        for row, value in enumerate(dataset[column]):
+            if value is None:
+                raise DataError(f"{data.where(split, row, column)}: the cell is empty")
+            if not isinstance(value, str):
+                raise DataError(f"{data.where(split, row, column)}: {describe_non_text(value)}")
     if dtype not in ("string", "large_string"):
         raise DataError(
             f"{data.source_of(split) or f'the {split} split'} column '{column}': holds "

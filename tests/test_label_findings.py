@@ -1,0 +1,242 @@
+"""Text classification labels as files store them: integer labels written as floats, empty
+label cells, booleans, string labels with stray spaces, hidden (-1) labels of a regression
+split or of train, 1-based stars under 0-based names, a test split without labels, a number
+in a text column. Each is read as the classes it means, or refused in one line naming the row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.data.label_names import integer_label_names
+from lab.errors import DataError
+from lab.training.tokenizers import build_tokenizer
+
+
+def _setup(compose_cfg: Any, path: Path, *overrides: str) -> Any:
+    """The text-classification data module of `path` (checked and tokenized, as `setup`
+    leaves it)."""
+    from lab.build import build_datamodule
+
+    data = "data=json" if path.suffix == ".jsonl" else "data=csv"
+    cfg = compose_cfg("model=tiny_bert", data, f"data.path={path}", *overrides)
+    return build_datamodule(cfg, build_tokenizer(cfg))
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def _all_labels(datamodule: Any) -> list[Any]:
+    return [v for split in datamodule.datasets.values() for v in split["labels"]]
+
+
+# ---------------------------------------------------------------- F9: floats and empty cells
+def test_whole_number_floats_are_the_integers_they_are() -> None:
+    assert integer_label_names([0.0, 1.0, None, float("nan"), 1.0], None) == (["0", "1"], None)
+    assert integer_label_names([1.0, 3.0, 2.0], None) == (["1", "2", "3"], {1: 0, 2: 1, 3: 2})
+
+
+def test_float_labels_train_as_integer_classes(compose_cfg: Any, tmp_path: Path) -> None:
+    """`DataFrame.to_json` writes a float column of 0/1 as 0.0/1.0."""
+    rows = [{"text": f"film {i}", "label": float(i % 2)} for i in range(40)]
+    datamodule = _setup(compose_cfg, _jsonl(tmp_path / "reviews.jsonl", rows))
+    assert datamodule.model_kwargs()["id2label"] == {0: "0", 1: "1"}
+    labels = _all_labels(datamodule)
+    assert set(labels) == {0, 1} and all(type(v) is int for v in labels)
+
+
+@pytest.mark.parametrize("names", [[], ["data.label_names=[neg,pos]"]], ids=["ids", "named"])
+def test_an_empty_label_cell_is_named_at_its_line(
+    compose_cfg: Any, tmp_path: Path, names: list[str]
+) -> None:
+    """pandas reads 0/1 with one empty cell as 0.0/1.0/NaN: the empty cell is the error, at
+    its line (header = line 1), with or without label names."""
+    lines = ["text,label"] + [f"film {i},{'' if i == 18 else i % 2}" for i in range(60)]
+    path = tmp_path / "reviews.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path, *names)
+    assert str(caught.value) == f"{path}:20 column 'label': the cell is empty"
+
+
+def test_a_fractional_label_is_refused_at_its_line(compose_cfg: Any, tmp_path: Path) -> None:
+    rows = [{"text": f"film {i}", "label": float(i % 2)} for i in range(40)]
+    rows[12]["label"] = 0.5
+    path = _jsonl(tmp_path / "reviews.jsonl", rows)
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path)
+    assert str(caught.value) == (
+        f"{path}:13 column 'label': label 0.5 is not a class id (a whole number) or name; "
+        "for a number per row set data.problem_type=regression"
+    )
+
+
+# ---------------------------------------------------------------- F15: booleans
+def test_boolean_labels_are_the_classes_false_and_true(compose_cfg: Any, tmp_path: Path) -> None:
+    rows = [{"text": f"film {i}", "label": i % 3 == 0} for i in range(40)]
+    datamodule = _setup(compose_cfg, _jsonl(tmp_path / "flags.jsonl", rows))
+    assert datamodule.model_kwargs()["id2label"] == {0: "False", 1: "True"}
+    assert datamodule.model_kwargs()["label2id"] == {"False": 0, "True": 1}
+    labels = _all_labels(datamodule)
+    assert set(labels) == {0, 1} and all(type(v) is int for v in labels)  # not torch.bool
+    train = datamodule.datasets["train"]
+    assert train.features["labels"].dtype == "int64"
+
+
+def test_boolean_labels_under_configured_names_are_ids(compose_cfg: Any, tmp_path: Path) -> None:
+    rows = [{"text": f"film {i}", "label": i % 2 == 1} for i in range(40)]
+    datamodule = _setup(
+        compose_cfg, _jsonl(tmp_path / "flags.jsonl", rows), "data.label_names=[no,yes]"
+    )
+    assert datamodule.model_kwargs()["id2label"] == {0: "no", 1: "yes"}
+    assert datamodule.datasets["train"].features["labels"].dtype == "int64"
+
+
+# ---------------------------------------------------------------- F16: surrounding spaces
+def test_string_labels_lose_surrounding_spaces_and_say_so(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    train = ["text,label"] + [
+        f"film {i},{'neg ' if i in (5, 9) else ('pos', 'neg')[i % 2]}" for i in range(40)
+    ]
+    (tmp_path / "train.csv").write_text("\n".join(train) + "\n")
+    # another split's own spelling of a class is read the same way
+    (tmp_path / "test.csv").write_text("text,label\ngood, pos\nbad,neg  \n")
+    with caplog.at_level(logging.INFO):
+        datamodule = _setup(compose_cfg, tmp_path)
+    assert datamodule.model_kwargs()["id2label"] == {0: "neg", 1: "pos"}
+    assert datamodule.datasets["test"]["labels"] == [1, 0]
+    assert "label 'neg ' read as 'neg' (surrounding spaces removed, 2 rows)" in caplog.text
+    merged = [r for r in caplog.records if "surrounding spaces removed" in r.getMessage()]
+    assert [r.levelno for r in merged] == [logging.WARNING]
+
+
+def test_a_blank_string_label_is_an_empty_cell(compose_cfg: Any, tmp_path: Path) -> None:
+    rows = [{"text": f"film {i}", "label": ("neg", "pos")[i % 2]} for i in range(40)]
+    rows[7]["label"] = "  "
+    path = _jsonl(tmp_path / "reviews.jsonl", rows)
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path)
+    assert str(caught.value) == f"{path}:8 column 'label': the cell is empty"
+
+
+# ---------------------------------------------------------------- F7: hidden regression labels
+def _pairs(path: Path, scores: list[float]) -> None:
+    lines = ["sentence1,sentence2,label"] + [f"a {i},b {i},{s}" for i, s in enumerate(scores)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_regression_split_of_only_minus_one_is_hidden(compose_cfg: Any, tmp_path: Path) -> None:
+    """STS-B's test split on the Hub scores every pair -1.0."""
+    _pairs(tmp_path / "train.csv", [i / 8 for i in range(40)])
+    _pairs(tmp_path / "test.csv", [-1.0] * 6)
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, tmp_path, "data=stsb", "data.splits.test=test")
+    assert str(caught.value) == (
+        f"{tmp_path / 'test.csv'} column 'label': every label is -1, which marks a hidden "
+        "label (unlabeled rows, as in GLUE's test splits) that cannot be trained on or scored; "
+        "map lab's test split to a labeled one (data.splits.test=...) or null to carve it "
+        "from train"
+    )
+
+
+def test_negative_regression_targets_are_kept(compose_cfg: Any, tmp_path: Path) -> None:
+    _pairs(tmp_path / "train.csv", [i / 8 - 2 for i in range(40)])
+    _pairs(tmp_path / "test.csv", [-1.0, -1.0, -0.5, -1.0])
+    datamodule = _setup(compose_cfg, tmp_path, "data=stsb", "data.splits.test=test")
+    assert datamodule.datasets["test"]["labels"] == [-1.0, -1.0, -0.5, -1.0]
+
+
+# ---------------------------------------------------------------- F6: hidden train labels
+def test_hidden_train_labels_are_to_be_removed(compose_cfg: Any, tmp_path: Path) -> None:
+    """SNLI's train split has rows without a gold label (-1): not 'carve it from train'."""
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["no", "yes"])})
+    for split, size in (("train", 40), ("validation", 6), ("test", 6)):
+        labels = [i % 2 for i in range(size)]
+        if split == "train":
+            labels[5] = labels[17] = -1
+        rows = {"text": [f"{split} {i}" for i in range(size)], "label": labels}
+        Dataset.from_dict(rows, features=features).to_parquet(tmp_path / f"{split}.parquet")
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, tmp_path, "data=json")
+    assert str(caught.value) == (
+        f"{tmp_path / 'train.parquet'} row 6 (1-based) column 'label': label -1 marks a hidden "
+        "label (unlabeled rows, as in GLUE's test splits) that cannot be trained on or scored; "
+        "2 train rows have label -1 (no gold label) and must be removed from the file (lab "
+        "trains only on labeled rows)"
+    )
+
+
+def test_hidden_labels_of_a_carved_split_are_removed_from_the_train_file(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    lines = ["text,label"] + [f"film {i},{-1 if i in (3, 30) else i % 2}" for i in range(60)]
+    path = tmp_path / "reviews.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path, "data.num_labels=2")
+    message = str(caught.value)
+    assert message.startswith(f"{path}:5 column 'label': label -1 marks a hidden label")
+    assert message.endswith(
+        "the rows with label -1 (no gold label) must be removed from the train file (lab "
+        "trains only on labeled rows)"
+    )
+
+
+# ---------------------------------------------------------------- F8: 1-based labels
+def test_one_based_labels_under_label_names_say_so(compose_cfg: Any, tmp_path: Path) -> None:
+    """Yelp's original CSV: stars 1..5 where the preset's names are for ids 0..4."""
+    lines = ["text,label"] + [f"review {i},{i % 3 + 1}" for i in range(30)]
+    path = tmp_path / "stars.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path, "data.label_names=[bad,ok,good]")
+    assert str(caught.value) == (
+        f"{path}:4 column 'label': label 3 is outside num_labels=3 (valid: 0..2); labels 1..3 "
+        "look 1-based; data.label_names lists 3 names for ids 0..2: shift the labels by -1, or "
+        "set data.label_names=null to use the values as names"
+    )
+
+
+def test_labels_beyond_the_names_keep_the_generic_advice(compose_cfg: Any, tmp_path: Path) -> None:
+    lines = ["text,label"] + [f"review {i},{i % 4}" for i in range(30)]
+    path = tmp_path / "stars.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"fix the data or set data\.num_labels$"):
+        _setup(compose_cfg, path, "data.label_names=[bad,ok,good]")
+
+
+# ---------------------------------------------------------------- F12 / F14: columns
+def test_a_test_split_without_labels_says_how_to_carve_one(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Kaggle's test.csv of id,text."""
+    train = ["text,label"] + [f"film {i},{i % 2}" for i in range(30)]
+    (tmp_path / "train.csv").write_text("\n".join(train) + "\n")
+    (tmp_path / "test.csv").write_text("id,text\n1,good\n2,bad\n")
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'test.csv'}: column 'label' (data.label_column) is not in the test split; "
+        "columns present: id, text; set data.splits.test=null to carve a labeled test split "
+        "from train"
+    )
+
+
+def test_a_number_among_texts_is_named_at_its_line(compose_cfg: Any, tmp_path: Path) -> None:
+    """`datasets` reads a column of mixed types as Json(decode=True)."""
+    rows: list[dict[str, Any]] = [{"text": f"film {i}", "label": i % 2} for i in range(40)]
+    rows[7]["text"] = 12345
+    path = _jsonl(tmp_path / "reviews.jsonl", rows)
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path)
+    assert str(caught.value) == f"{path}:8 column 'text': 12345 is a number, not text"
