@@ -97,6 +97,8 @@ def test_boolean_labels_under_configured_names_are_ids(compose_cfg: Any, tmp_pat
     )
     assert datamodule.model_kwargs()["id2label"] == {0: "no", 1: "yes"}
     assert datamodule.datasets["train"].features["labels"].dtype == "int64"
+    # a tokenization cache holding the bool targets of before is not reused
+    assert "boolean labels as ids" in datamodule.fingerprint_parts()
 
 
 # ---------------------------------------------------------------- F16: surrounding spaces

@@ -94,10 +94,12 @@ class TextClassificationDataModule(DataModule):
         # label value -> class id where the labels are values rather than ids: strings, and
         # integers that do not count from 0 (1-5 stars); None where they are the ids.
         self._label_ids: dict[Any, int] | None = None
-        # Set by `describe_labels`: the train split's rows with a hidden label (-1), and
-        # whether its integer labels are 1..K for the K configured names (Yelp's 1-5 stars).
+        # Set by `describe_labels`: the train split's rows with a hidden label (-1), whether
+        # its integer labels are 1..K for the K configured names (Yelp's 1-5 stars), and
+        # whether its labels are booleans.
         self._hidden_train_rows = 0
         self._one_based = False
+        self._bool_labels = False
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -112,6 +114,7 @@ class TextClassificationDataModule(DataModule):
             values = [v for row in values if row for v in row]
         dtype = getattr(feature, "dtype", None)
         string_labels = dtype in ("string", "large_string")
+        self._bool_labels = dtype == "bool"
         if self.label_names is not None and hasattr(feature, "names"):
             self.label_names = reconcile_label_names(
                 self.label_names, feature.names, self.label_column
@@ -123,7 +126,7 @@ class TextClassificationDataModule(DataModule):
                 self.label_names = list(feature.names)
             elif string_labels:
                 self.label_names = string_label_names(values)
-            elif dtype == "bool" and self.num_labels in (None, 2):  # BoolQ's answer, a flag
+            elif self._bool_labels and self.num_labels in (None, 2):  # BoolQ's answer, a flag
                 self.label_names, self._label_ids = list(BOOL_NAMES), {False: 0, True: 1}
             else:
                 self.label_names, self._label_ids = integer_label_names(values, self.num_labels)
@@ -294,6 +297,9 @@ class TextClassificationDataModule(DataModule):
             self.max_length,
             self.problem_type,
             self.num_labels if self.problem_type == "multi_label" else None,
+            # Boolean labels were tokenized as torch.bool targets before they were read as
+            # ids 0/1: a cache written then must not be reused (other columns keep theirs).
+            *(("boolean labels as ids",) if self._bool_labels else ()),
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
