@@ -242,3 +242,32 @@ def test_a_number_among_texts_is_named_at_its_line(compose_cfg: Any, tmp_path: P
     with pytest.raises(DataError) as caught:
         _setup(compose_cfg, path)
     assert str(caught.value) == f"{path}:8 column 'text': 12345 is a number, not text"
+
+
+def test_truncation_side_left_keeps_the_last_tokens(compose_cfg: Any, tmp_path: Path) -> None:
+    """`data.truncation_side=left` keeps each text's last `max_length` tokens (right, the
+    default, its first; the tokenization cache tells them apart), and the tokenizer the run
+    exports cuts the same way."""
+    from lab.build import build_datamodule
+
+    words = " ".join(f"w{i}" for i in range(40))
+    rows = [{"text": f"start {words} end", "label": i % 2} for i in range(12)]
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    kept = {}
+    for side in ("right", "left"):
+        cfg = compose_cfg(
+            "model=tiny_bert",
+            "data=json",
+            f"data.path={path}",
+            "data.max_length=8",
+            f"data.truncation_side={side}",
+        )
+        tokenizer = build_tokenizer(cfg)
+        datamodule = build_datamodule(cfg, tokenizer)
+        datamodule.setup("fit")
+        ids = datamodule.datasets["train"][0]["input_ids"]
+        kept[side] = tokenizer.decode(ids, skip_special_tokens=True)
+        assert len(ids) == 8 and tokenizer.truncation_side == side
+    assert kept["right"].startswith("start") and "end" not in kept["right"]
+    assert kept["left"].endswith("end") and "start" not in kept["left"]

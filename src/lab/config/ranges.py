@@ -156,6 +156,12 @@ RANGES: dict[str, str] = {
 # Keys whose form a range cannot say: key -> the problem with a value (None: valid).
 FORMS: dict[str, Callable[[Any], str | None]] = {
     "task.module.class_weights": class_weights_problem,
+    "data.truncation_side": lambda side: (
+        None
+        if side in (None, "right", "left")
+        else f"data.truncation_side={side}: use right (keep the first tokens) or left (keep "
+        "the last)"
+    ),
 }
 
 # (key, relation, other key, why): checked when both keys are set.

@@ -52,6 +52,9 @@ class TextClassificationDataModule(DataModule):
         label_names: class names in id order; None to take them from the data.
         num_labels: the number of classes the config declares (checked against the data).
         max_length: truncation length in tokens.
+        truncation_side: `right` keeps each text's first `max_length` tokens (transformers'
+            default), `left` its last (a long review's conclusion); pairs cut the longer
+            text first. Set on the tokenizer, so the exported model's tokenizer cuts the same.
         problem_type: `single_label`, `multi_label` (a list of labels per row) or
             `regression` (a number per row).
         **kwargs: see `lab.data.datamodule.DataModule`.
@@ -68,9 +71,11 @@ class TextClassificationDataModule(DataModule):
         num_labels: int | None = None,
         max_length: int = 128,
         problem_type: str = "single_label",
+        truncation_side: str = "right",
         **kwargs: Any,
     ) -> None:
         super().__init__(tokenizer, **kwargs)
+        tokenizer.truncation_side = truncation_side  # its form: a config rule (ranges.FORMS)
         if problem_type not in PROBLEM_TYPES:
             raise DataError(
                 f"data.problem_type={problem_type}: use one of {', '.join(PROBLEM_TYPES)}"
@@ -297,6 +302,12 @@ class TextClassificationDataModule(DataModule):
             self.max_length,
             self.problem_type,
             self.num_labels if self.problem_type == "multi_label" else None,
+            # Only a left cut changes what is cached: the keys of earlier caches stay.
+            *(
+                (self.tokenizer.truncation_side,)
+                if self.tokenizer.truncation_side != "right"
+                else ()
+            ),
             # Boolean labels were tokenized as torch.bool targets before they were read as
             # ids 0/1: a cache written then must not be reused (other columns keep theirs).
             *(("boolean labels as ids",) if self._bool_labels else ()),
