@@ -62,7 +62,12 @@ def assert_metrics_close(
 def run_experiment(
     experiment: str, overrides: Sequence[str] = (), output_dir: str | Path | None = None
 ) -> dict[str, float]:
-    """Compose `experiment=<name>` (+ overrides) like the CLI and run it; return the metrics."""
+    """Compose `experiment=<name>` (+ overrides) like the CLI and run it; return the metrics.
+
+    `output_dir` is the run directory itself (not a root under which runs get their own
+    directories): give each call a fresh one, e.g. pytest's `tmp_path`; a reused directory is
+    trained over. None: a new run directory under `paths.output_root`, as `lab.train` makes.
+    """
     from lab.config import compose_train_config
     from lab.train import run
 
