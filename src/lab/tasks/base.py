@@ -54,15 +54,32 @@ class TaskModule(L.LightningModule):
         self.test_report: dict[str, Any] = {}
         # Evaluation loss as a weighted mean over every rank's rows (see `log_eval_loss`).
         self.eval_loss = torch.nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
+        # The micro-batch losses of the optimizer step under way (gradient accumulation).
+        self._step_losses: list[torch.Tensor] = []
 
     def forward(self, **inputs: torch.Tensor) -> Any:
         return self.model(**inputs)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.model(**batch).loss
-        # A tensor, not .item(): Lightning reduces it lazily, so no host sync per step.
-        self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch))
+        self.log_train_loss(loss, _batch_size(batch))
         return loss
+
+    def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
+        """Log `train/loss` for this batch: as is, or, with gradient accumulation, the mean of
+        the optimizer step's micro-batches at its last one (HF Trainer's number; Lightning
+        would log one micro-batch's loss). A tensor, not `.item()`: Lightning reduces it
+        lazily, so there is no host sync per step."""
+        trainer = self._trainer
+        if trainer is None or trainer.accumulate_grad_batches == 1:
+            self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+            return
+        self._step_losses.append(loss.detach())
+        if trainer.fit_loop.epoch_loop._should_accumulate():  # not the stepping micro-batch
+            return
+        mean = torch.stack(self._step_losses).mean()
+        self._step_losses.clear()
+        self.log("train/loss", mean, prog_bar=True, batch_size=batch_size)
 
     def optimizer_step(
         self,

@@ -218,5 +218,5 @@ class ClassLossTraining:
         if not self.class_loss.active:
             return super().training_step(batch, batch_idx)  # type: ignore[misc,no-any-return]
         loss: torch.Tensor = self.class_loss.model_output(self.model, batch).loss
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        self.log_train_loss(loss, int(batch["labels"].shape[0]))
         return loss

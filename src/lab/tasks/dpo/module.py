@@ -227,7 +227,7 @@ class DPOModule(TaskModule):
         result, policy = self.pair_loss(batch, "train")
         loss = result.losses.mean()
         pairs = result.losses.shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=pairs)
+        self.log_train_loss(loss, pairs)
         for name, values in _pair_metrics(result, policy).items():
             self.log(f"train/{name}", values.mean(), batch_size=pairs)
         return loss

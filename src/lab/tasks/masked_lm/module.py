@@ -76,7 +76,7 @@ class MaskedLMModule(TaskModule):
         output = self.model(**inputs)
         # A batch without a target (a few short blocks) has a NaN mean loss: train on nothing.
         loss = output.loss if bool((inputs["labels"] != IGNORE).any()) else output.logits.sum() * 0
-        self.log("train/loss", loss, prog_bar=True, batch_size=int(inputs["input_ids"].shape[0]))
+        self.log_train_loss(loss, int(inputs["input_ids"].shape[0]))
         return loss
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:

@@ -140,9 +140,7 @@ class SFTModule(TaskModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         inputs = model_inputs(batch)
         output = self.model(**inputs)
-        self.log(
-            "train/loss", output.loss, prog_bar=True, batch_size=int(inputs["input_ids"].shape[0])
-        )
+        self.log_train_loss(output.loss, int(inputs["input_ids"].shape[0]))
         return self._mean_over_ranks(output, inputs["labels"])
 
     def _mean_over_ranks(self, output: Any, labels: torch.Tensor) -> torch.Tensor:
