@@ -166,6 +166,7 @@ class TaskModule(L.LightningModule):
         A PEFT model is saved twice: merged into `directory`, and as the adapter alone into
         `<directory>/../adapter`.
         """
+        from lab.run_dir.file_modes import share_like_umask
         from lab.training.adapters import export_peft, is_peft_model
 
         directory = Path(directory)
@@ -174,9 +175,11 @@ class TaskModule(L.LightningModule):
             adapter = directory.parent / "adapter"
             export_peft(self.model, directory, adapter)
             tokenizer.save_pretrained(adapter)
+            share_like_umask(adapter)
         else:
             self.model.save_pretrained(directory)
         tokenizer.save_pretrained(directory)
+        share_like_umask(directory)  # transformers writes the weights 0600
         return directory
 
 
