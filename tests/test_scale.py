@@ -89,6 +89,12 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     assert record["status"] == "finished"
     assert (runs[0] / "model" / "config.json").is_file()
     assert result.stdout.count("Final metrics") == 1  # only rank 0 prints the summary
+    # Rank 1's lines stay in its own log file: each line once on the screen, and not
+    # Lightning's advice to sync metrics lab already sums over the ranks (torchmetrics).
+    screen = (result.stdout + result.stderr).splitlines()
+    said = [line for line in screen if line.startswith(("warning:", "data:", "model:"))]
+    assert said and len(said) == len(set(said)), said
+    assert "sync_dist=True" not in result.stdout + result.stderr
     # One process with the same global batch (2 x 8 = 16) and seed: the same model and metrics.
     single = run(compose_cfg(*fixture_run, *NO_DROPOUT, "data.batch_size=16"))
     distributed = json.loads((runs[0] / "metrics.json").read_text())

@@ -80,7 +80,12 @@ from lab.config.cli import run_hydra_app
 from lab.config.paths import conf_dir
 from lab.config.resolvers import register_resolvers
 from lab.errors import EXIT_USER_ERROR, lab_error_in
-from lab.run_dir.records import RunInterrupted, interrupted_message, interrupting_signal
+from lab.run_dir.records import (
+    RunInterrupted,
+    interrupted_message,
+    interrupting_signal,
+    is_global_rank_zero,
+)
 
 if TYPE_CHECKING:
     import lightning as L
@@ -198,7 +203,8 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
         signal_name = interrupting_signal(err)
         if signal_name is not None:
             output_dir = Path(cfg.paths.output_dir).resolve()
-            print(interrupted_message(signal_name, output_dir, _command()), file=sys.stderr)
+            if is_global_rank_zero():  # once, not once per DDP process
+                print(interrupted_message(signal_name, output_dir, _command()), file=sys.stderr)
             sys.exit(128 + signal.Signals[signal_name].value)
         # A LabError may come wrapped: Hydra's `instantiate` wraps what a data module raises.
         user_error = lab_error_in(err)

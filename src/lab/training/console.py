@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.log_records import is_file_only
+from lab.run_dir.records import is_global_rank_zero
 from lab.training.library_warnings import REPORTS, file_reports, filing
 
 if TYPE_CHECKING:
@@ -99,6 +100,10 @@ class QuietConsole(logging.Filter):
         self.verbose = _verbose_names(verbose)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR and not is_global_rank_zero():
+            # Another DDP rank: its lines are rank zero's too (each said once on the screen);
+            # they stay in its own log file (`train_ddp_process_<rank>.log`).
+            return False
         if self.verbose is True:
             return True
         if isinstance(self.verbose, tuple) and any(

@@ -61,6 +61,9 @@ REPORTS = (
     Report(UserWarning, r"Metric `SpearmanCorrcoef` will save all targets and predictions"),
     # Lightning counts the interval over the whole run, not per epoch (see the module doc).
     Report(UserWarning, r"The number of training batches \(\d+\) is smaller than the logging"),
+    # Under DDP, for every epoch-level metric: lab's are torchmetrics states already summed
+    # over the ranks (`TaskModule.evaluation_metrics`), so `sync_dist` would add nothing.
+    Report(UserWarning, r"It is recommended to use `self\.log\(.*sync_dist=True"),
 )
 RESUME_REPORTS = (
     # The directory holds the run's own checkpoints, which the resumed run continues.
