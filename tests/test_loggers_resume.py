@@ -67,3 +67,35 @@ def test_wandb_start_in_background_raises_its_error_at_first_use(
     logger.start_in_background()
     with pytest.raises(RuntimeError, match="W&B is down"):
         logger.experiment  # noqa: B018
+
+
+def test_an_offline_wandb_run_says_why_and_how_to_sync_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No credentials: `auto` goes offline, and lab says so once with the `wandb sync`
+    command of the run's folder (it did so silently); the record holds mode and folder."""
+    import logging
+
+    import wandb
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    logger = wandb_logger(project="lab-test", save_dir=str(tmp_path), mode="auto")
+    record: dict[str, object] = {}
+    try:
+        with caplog.at_level(logging.INFO, logger="lab.training.loggers"):
+            logger.record_identity(record)
+    finally:
+        wandb.finish()
+    entry = record["wandb"]
+    assert isinstance(entry, dict) and entry["mode"] == "offline"
+    folder = Path(str(entry["dir"]))
+    assert folder.is_dir() and folder.name.startswith("offline-run-")
+    assert folder.name.endswith(str(record["wandb_run_id"]))
+    said = [r.getMessage() for r in caplog.records if r.name == "lab.training.loggers"]
+    assert said == [
+        "W&B offline (no W&B credentials: WANDB_API_KEY or ~/.netrc): sync later with "
+        f"`wandb sync {folder}`"
+    ]

@@ -138,16 +138,29 @@ class ResilientWandbLogger(WandbLogger, RunLogger):
         self.startup_seconds: float | None = None
         self._starter: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        # Why the run is offline when lab chose it (no credentials, WANDB_MODE): said once.
+        self.offline_reason = ""
         super().__init__(**kwargs)
         # Lightning always passes `anonymous`, which current wandb only warns about.
         if wandb_init_arguments(self).get("anonymous") is None:
             wandb_init_arguments(self).pop("anonymous", None)
 
     def record_identity(self, record: dict[str, Any]) -> None:
-        """Store the W&B run id in the run record, so a resume continues the same W&B run."""
-        run_id = getattr(self.experiment, "id", None)
+        """Store the W&B run id in the run record, so a resume continues the same W&B run;
+        an offline run also says so once (where its files are, how to sync them) and puts
+        its mode and folder into the record (`wandb`)."""
+        run = self.experiment
+        run_id = getattr(run, "id", None)
         if run_id:
             record["wandb_run_id"] = run_id
+        mode = str(wandb_init_arguments(self).get("mode", "online"))
+        files = getattr(run, "dir", None)
+        if mode != "offline" or not run_id or not files:
+            return
+        folder = Path(files).parent  # <save_dir>/wandb/offline-run-<time>-<id>
+        record["wandb"] = {"mode": mode, "run_id": run_id, "dir": str(folder)}
+        why = f" ({self.offline_reason})" if self.offline_reason else ""
+        log.info("W&B offline%s: sync later with `wandb sync %s`", why, folder)
 
     def resume_from(self, step: int, record: dict[str, Any]) -> None:
         """Continue the W&B run recorded at the start of the interrupted run."""
@@ -282,7 +295,7 @@ def wandb_logger(
 
     Path(save_dir).mkdir(parents=True, exist_ok=True)
     resolved = resolve_wandb_mode(mode)
-    return ResilientWandbLogger(
+    logger = ResilientWandbLogger(
         project=project,
         save_dir=save_dir,
         name=name,
@@ -294,6 +307,11 @@ def wandb_logger(
         settings=wandb.Settings(init_timeout=init_timeout, silent=True),
         **kwargs,
     )
+    if os.environ.get("WANDB_MODE") == "offline":
+        logger.offline_reason = "WANDB_MODE=offline"
+    elif mode == "auto" and resolved == "offline":
+        logger.offline_reason = "no W&B credentials: WANDB_API_KEY or ~/.netrc"
+    return logger
 
 
 class _ResumingExperimentWriter(HookedExperimentWriter):
