@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "last.ckpt"
 DATA_POSITION_KEY = "lab_data_position"
+RANK_RNG_KEY = "lab_rng_states_by_rank"
 
 
 class ResumeStateCallback(L.Callback):
@@ -40,7 +41,16 @@ class ResumeStateCallback(L.Callback):
     The global RNG states (Python, NumPy, torch CPU and CUDA), so dropout after a resume draws
     the same masks; and the position in the training data (epoch, batches done), which the
     data module's sampler uses to continue the epoch at the next unseen batch.
+
+    Under DDP each rank draws its own masks from its own states, and a checkpoint is written
+    by rank zero: every rank's states are gathered into it (`RANK_RNG_KEY`, by global rank;
+    every rank takes part in a save, as Lightning's own barrier needs), and each rank
+    restores its own. A checkpoint without them, or resumed on another number of ranks,
+    gives every rank the writer's states (as before: the curve then differs by ~1e-4).
     """
+
+    def __init__(self) -> None:
+        self._own_state: dict[str, Any] | None = None  # this rank's, from the checkpoint
 
     def state_dict(self) -> dict[str, Any]:
         # Plain lists and tensors only: checkpoints must load with `weights_only=True`.
@@ -55,6 +65,8 @@ class ResumeStateCallback(L.Callback):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if self._own_state is not None:
+            state_dict, self._own_state = self._own_state, None
         random.setstate(state_dict["python"])
         kind, keys, position, has_gauss, cached = state_dict["numpy"]
         np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
@@ -71,12 +83,19 @@ class ResumeStateCallback(L.Callback):
             "epoch": trainer.current_epoch,
             "batches_done": progress.processed,  # type: ignore[attr-defined]
         }
+        if trainer.world_size > 1 and torch.distributed.is_initialized():
+            states: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(states, self.state_dict())
+            checkpoint[RANK_RNG_KEY] = states
 
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         # Lightning calls every callback's `on_load_checkpoint` before any `load_state_dict`.
         relocate_callback_states(trainer, checkpoint)
+        by_rank = checkpoint.get(RANK_RNG_KEY)
+        if isinstance(by_rank, list) and len(by_rank) == trainer.world_size > 1:
+            self._own_state = by_rank[trainer.global_rank]
         position = checkpoint.get(DATA_POSITION_KEY)
         resume_from_position = getattr(
             getattr(trainer, "datamodule", None), "resume_from_position", None
