@@ -53,9 +53,7 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
         resuming = ResumeStateCallback()
         resuming.on_load_checkpoint(_stub_trainer(rank, world), None, loaded)  # type: ignore[arg-type]
         resuming.load_state_dict(loaded["state"])
-        torch.save(
-            {"expected": expected, "resumed": torch.rand(4)}, Path(out) / f"rank{rank}.pt"
-        )
+        torch.save({"expected": expected, "resumed": torch.rand(4)}, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
