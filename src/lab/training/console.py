@@ -100,7 +100,7 @@ class QuietConsole(logging.Filter):
         self.verbose = _verbose_names(verbose)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR and not is_global_rank_zero():
+        if (record.levelno or 0) < logging.ERROR and not is_global_rank_zero():
             # Another DDP rank: its lines are rank zero's too (each said once on the screen);
             # they stay in its own log file (`train_ddp_process_<rank>.log`).
             return False

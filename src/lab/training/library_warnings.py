@@ -53,17 +53,20 @@ class Report:
         return issubclass(category, self.category) and re.match(self.pattern, text) is not None
 
 
+# Lightning counts the interval over the whole run, not per epoch (see the module doc).
+INTERVAL_REPORT = Report(
+    UserWarning, r"The number of training batches \(\d+\) is smaller than the logging"
+)
 REPORTS = (
     # peft's PeftModel asks the wrapped model `is_gradient_checkpointing`, which transformers 5
     # deprecated: raised inside peft on every LoRA run, nothing the user can change.
     Report(FutureWarning, r"`is_gradient_checkpointing` is deprecated"),
     # torchmetrics on every SpearmanCorrcoef (regression heads): lab's evaluation splits fit.
     Report(UserWarning, r"Metric `SpearmanCorrcoef` will save all targets and predictions"),
-    # Lightning counts the interval over the whole run, not per epoch (see the module doc).
-    Report(UserWarning, r"The number of training batches \(\d+\) is smaller than the logging"),
     # Under DDP, for every epoch-level metric: lab's are torchmetrics states already summed
     # over the ranks (`TaskModule.evaluation_metrics`), so `sync_dist` would add nothing.
     Report(UserWarning, r"It is recommended to use `self\.log\(.*sync_dist=True"),
+    INTERVAL_REPORT,
 )
 RESUME_REPORTS = (
     # The directory holds the run's own checkpoints, which the resumed run continues.
@@ -157,7 +160,7 @@ def fit_warnings(cfg: DictConfig, resuming: bool, trainer: Any = None) -> Iterat
     (also where Lightning says nothing: see the module; `trainer`, the Trainer that fits, gives
     the batch count after the fit) and `NO_VALIDATION_YET` to the log (`no_best_checkpoint_note`
     says what it means after the fit)."""
-    interval_report = REPORTS[-1]
+    interval_report = INTERVAL_REPORT
     interval = cfg.trainer.get("log_every_n_steps")
     interval = int(interval if interval is not None else 50)  # 50: Lightning's default
     noted = False
