@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
 import sys
 import traceback
 from pathlib import Path
@@ -29,11 +28,11 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from hydra_plugins.lab_optuna_sweeper.workers import WORKER_ENV, start_workers, stop_or_wait
 from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 
 log = logging.getLogger(__name__)
 
-WORKER_ENV = "LAB_SWEEP_WORKER"  # set in the worker processes that n_jobs > 1 starts
 DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
 # The sweeper's own numeric settings, in the range-table notation of `lab.config.ranges`
 # (the table covers the run's config; these live under hydra.sweeper, which it never sees).
@@ -126,14 +125,18 @@ class LabOptunaSweeper(Sweeper):
         if worker_index == 0:
             OmegaConf.save(self.cfg, plan.sweep_dir / "multirun.yaml")
             log.info("Sweep directory: %s (storage %s)", plan.sweep_dir, redact(plan.storage_url))
-        workers = self._start_workers(plan) if self.n_jobs > 1 and worker_index == 0 else []
+        workers = (
+            start_workers(plan.sweep_dir, self.n_jobs)
+            if self.n_jobs > 1 and worker_index == 0
+            else []
+        )
         finished = False
         failed_workers: list[str] = []
         try:
             run_worker(study, plan, self._launch_function(plan))
             finished = True
         finally:
-            failed_workers = _stop_or_wait(workers, graceful=finished)
+            failed_workers = stop_or_wait(workers, graceful=finished)
         write_results(study, plan.sweep_dir)
         if worker_index == 0:
             plots = write_plots(study, plan.sweep_dir)
@@ -283,31 +286,6 @@ class LabOptunaSweeper(Sweeper):
 
         return launch
 
-    def _start_workers(self, plan: Any) -> list[tuple[subprocess.Popen[bytes], Path]]:
-        command = _own_command()
-        threads = max(1, (os.cpu_count() or 1) // self.n_jobs)
-        gpus = _gpu_ids()
-        workers = []
-        for index in range(1, self.n_jobs):
-            env = dict(os.environ, **{WORKER_ENV: str(index)})
-            env.setdefault("OMP_NUM_THREADS", str(threads))
-            if len(gpus) >= self.n_jobs:
-                env["CUDA_VISIBLE_DEVICES"] = gpus[index]
-            log_path = plan.sweep_dir / f"worker-{index}.log"
-            with open(log_path, "ab") as log_file:
-                process = subprocess.Popen(
-                    command, env=env, stdout=log_file, stderr=subprocess.STDOUT
-                )
-            workers.append((process, log_path))
-            log.info("Started sweep worker %d (pid %d, log %s)", index, process.pid, log_path)
-        if len(gpus) >= self.n_jobs:
-            os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]
-        if "OMP_NUM_THREADS" not in os.environ:
-            import torch
-
-            torch.set_num_threads(threads)
-        return workers
-
 
 def group_choice_problem(group: str, value: Any) -> str:
     """The message for `hydra.sweeper.<group>=<value>`: the sampler and the pruner are config
@@ -356,45 +334,6 @@ def _trials_so_far(storage: Any, study_name: str) -> int:
 def _some_value(distribution: Any) -> Any:
     choices = getattr(distribution, "choices", None)
     return choices[0] if choices else distribution.low
-
-
-def _own_command() -> list[str]:
-    """The command that started this sweep, to start identical worker processes."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and spec.name and spec.name != "__main__":
-        return [sys.executable, "-m", spec.name.removesuffix(".__main__"), *sys.argv[1:]]
-    if sys.argv and os.access(sys.argv[0], os.X_OK):
-        return [sys.argv[0], *sys.argv[1:]]
-    raise ConfigError(
-        "hydra.sweeper.n_jobs > 1 starts worker processes with the command that started the "
-        "sweep; run it from the command line (python -m lab.train -m sweep=...)"
-    )
-
-
-def _gpu_ids() -> list[str]:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return [g for g in visible.split(",") if g.strip()]
-    try:
-        import torch
-
-        return [str(i) for i in range(torch.cuda.device_count())]
-    except Exception:
-        return []
-
-
-def _stop_or_wait(workers: list[tuple[subprocess.Popen[bytes], Path]], graceful: bool) -> list[str]:
-    """Wait for the worker processes (stop them first unless `graceful`); return one line per
-    worker that exited with an error (none when they were stopped on purpose)."""
-    failures = []
-    for process, log_path in workers:
-        if not graceful:
-            process.terminate()  # SIGTERM: the worker's trial saves a checkpoint and stops
-        code = process.wait()
-        if code != 0 and graceful:
-            failures.append(f"sweep worker pid {process.pid} exited with {code}; see {log_path}")
-    return failures
 
 
 def _write_traceback(run_dir: Path, error: BaseException) -> None:
