@@ -99,7 +99,7 @@ def test_empty_or_blank_texts_are_kept_and_said_once_per_split(
     from lab.build import build_datamodule
 
     rows = [{"text": f"review number {i}", "label": i % 2} for i in range(40)]
-    rows[6]["text"], rows[20]["text"] = "", "  \t "
+    rows[6]["text"], rows[20]["text"], rows[30]["text"] = "", "  \t ", "\u00a0"
     path = tmp_path / "reviews.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     cfg = compose_cfg(
@@ -115,7 +115,7 @@ def test_empty_or_blank_texts_are_kept_and_said_once_per_split(
         datamodule.setup("fit")
     said = [r.getMessage() for r in caplog.records if "empty or only whitespace" in r.getMessage()]
     assert said[0] == (
-        f"{path}:7 column 'text': the text is empty or only whitespace (2 rows of the train "
+        f"{path}:7 column 'text': the text is empty or only whitespace (3 rows of the train "
         "split, this the first); kept as empty inputs"
     )
     assert len(datamodule.datasets["train"]) == 40  # nothing dropped

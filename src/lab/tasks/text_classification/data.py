@@ -361,7 +361,9 @@ def _check_text_column(data: DataModule, split: str, dataset: Dataset, column: s
         raise DataError(f"{data.where(split, row, column)}: the cell is empty")
     # An empty or blank string is text, as HF's tokenizers take it (special tokens only):
     # kept, but said, since it is mostly a scraping or export mistake.
-    blank = pc.equal(pc.utf8_trim_whitespace(values), "")
+    # A match per row (booleans), not a trimmed copy of every text: a large split's text
+    # column is not duplicated in memory for this check.
+    blank = pc.match_substring_regex(values, pattern=r"^[\s\p{Z}]*$")  # Unicode spaces too
     count = int(pc.sum(blank).as_py() or 0)
     if count:
         first = int(pc.index(blank, True).as_py())
