@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lab.data.label_names import integer_label_names
+from lab.data.label_names import as_integer, integer_label_names
 from lab.errors import DataError
 from lab.training.tokenizers import build_tokenizer
 
@@ -41,6 +41,19 @@ def _all_labels(datamodule: Any) -> list[Any]:
 def test_whole_number_floats_are_the_integers_they_are() -> None:
     assert integer_label_names([0.0, 1.0, None, float("nan"), 1.0], None) == (["0", "1"], None)
     assert integer_label_names([1.0, 3.0, 2.0], None) == (["1", "2", "3"], {1: 0, 2: 1, 3: 2})
+
+
+def test_one_reading_of_integer_labels_for_the_data_layer_and_the_head() -> None:
+    """`as_integer` is the rule both `integer_label_names` and the head's checks use."""
+    from lab.tasks.text_classification import label_values
+
+    assert label_values.as_integer is as_integer
+    read = [as_integer(v) for v in (1.0, -1.0, True, False, 3, 0.5, "1", None)]
+    assert read == [1, -1, 1, 0, 3, 0.5, "1", None]
+    assert [type(v) for v in read[:5]] == [int] * 5
+    nan = as_integer(float("nan"))
+    assert isinstance(nan, float) and nan != nan
+    assert label_values.integer_values([2.0, True, 0.5, None, "x", float("nan")]) == [2, 1]
 
 
 def test_float_labels_train_as_integer_classes(compose_cfg: Any, tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def integer_label_names(
     floats are the integers they are (pandas stores 0/1 with an empty cell as 0.0/1.0/NaN);
     empty cells and other values are left out, for the split's row checks to name.
     """
-    present = sorted({int(v) for v in values if _whole_number(v)})
+    present = sorted({v for v in map(as_integer, values) if isinstance(v, int)})
     if num_labels is None and present and present[0] != 0:
         log.info(
             "labels %s do not count from 0: they name the classes, in sorted order (ids 0..%d)",
@@ -86,6 +86,12 @@ def integer_label_names(
     return [str(i) for i in range(count)], None
 
 
-def _whole_number(value: Any) -> bool:
-    """An int (a bool counts as 0/1) or a float holding one (1.0; not 0.5, not NaN)."""
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+def as_integer(value: Any) -> Any:
+    """`value` as the integer it is when it is a whole-number float (1.0 -> 1) or a bool;
+    any other value unchanged (a float like 0.5 or NaN stays a float, for the caller to
+    refuse). The one reading of integer labels, for `lab.data` and the heads alike."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

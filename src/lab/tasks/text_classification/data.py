@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
-from lab.data.label_names import integer_label_names, reconcile_label_names
+from lab.data.label_names import as_integer, integer_label_names, reconcile_label_names
 from lab.errors import DataError
 from lab.tasks.text_classification.label_values import (
     BOOL_NAMES,
-    as_integer,
     class_id,
     describe_non_text,
     integer_values,

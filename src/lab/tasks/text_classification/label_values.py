@@ -4,7 +4,9 @@ Files store class labels less tidily than a `ClassLabel` column:
 
 - integer labels as floats: pandas reads a column of 0/1 with one empty cell as float64
   (0.0, 1.0, NaN), and `DataFrame.to_json` writes a float column as 0.0/1.0. A float that is
-  a whole number is that integer; an empty cell (None, NaN) is named as one, not as a label.
+  a whole number is that integer (`lab.data.label_names.as_integer`, which the data layer's
+  integer label names read the same way); an empty cell (None, NaN) is named as one, not as
+  a label.
 - booleans (`true`/`false`, BoolQ's `answer`, a `toxic` flag): the classes "False" and "True",
   ids 0 and 1, as `datasets`' users expect.
 - strings with surrounding whitespace ('neg ' from a spreadsheet): the same class as 'neg'.
@@ -17,6 +19,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from lab.data.label_names import as_integer
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +36,6 @@ def is_empty(value: Any) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
     return isinstance(value, str) and not value.strip()
-
-
-def as_integer(value: Any) -> Any:
-    """`value` as the integer it is when it is a whole-number float (1.0 -> 1) or a bool;
-    any other value unchanged (a float like 0.5 stays a float, for the caller to refuse)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def integer_values(values: Iterable[Any]) -> list[int]:
