@@ -10,7 +10,12 @@ import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
 from lab.errors import DataError
-from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, minus_one_rows
+from lab.tasks.text_classification.arrow_labels import (
+    all_numbers,
+    distinct_labels,
+    label_array,
+    minus_one_rows,
+)
 from lab.tasks.text_classification.data import TextClassificationDataModule
 
 
@@ -163,3 +168,21 @@ def test_hidden_train_rows_of_a_mixed_column_are_counted_in_python(
     data = TextClassificationDataModule(tokenizer, num_labels=2)
     data.describe_labels(train)
     assert data._hidden_train_rows == 2
+
+
+# ---------------------------------------------------------------- distinct labels
+def test_distinct_labels_as_python_reads_them(tmp_path: Any) -> None:
+    from datasets import load_dataset
+
+    def distinct(labels: list[Any]) -> list[Any] | None:
+        found = distinct_labels(label_array(_split(labels), "label"))
+        return None if found is None else sorted(found, key=repr)
+
+    assert distinct([2, 1, 2, 1]) == [1, 2]
+    assert distinct([2.0, 1.0, 2.0]) == [1.0, 2.0]
+    assert distinct([[1, 2], [], None, [2, 3]]) == [1, 2, 3]  # multi-label: the elements
+    assert distinct(["b", "a", "b"]) == ["a", "b"]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": "x"}\n')
+    mixed = load_dataset("json", data_files=str(path), split="train")
+    assert distinct_labels(label_array(mixed, "label")) is None  # read in Python instead

@@ -230,6 +230,65 @@ def test_labels_beyond_the_names_keep_the_generic_advice(compose_cfg: Any, tmp_p
         _setup(compose_cfg, path, "data.label_names=[bad,ok,good]")
 
 
+def _class_zero_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "class 0 (" in r.getMessage()]
+
+
+def test_labels_one_to_k_minus_one_under_k_names_warn_once(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stars 1..3 under 3 names with 3 absent from train look like ids 1..2 (no class 0):
+    trained as is, with a warning that says so and how to fix 1-based labels."""
+    lines = ["text,label"] + [f"review {i},{i % 2 + 1}" for i in range(30)]
+    path = tmp_path / "stars.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        datamodule = _setup(compose_cfg, path, "data.label_names=[bad,ok,good]")
+    assert set(_all_labels(datamodule)) == {1, 2}  # read as ids: trained as is
+    assert [r.levelno for r in _class_zero_warnings(caplog)] == [logging.WARNING]
+    assert _class_zero_warnings(caplog)[0].getMessage() == (
+        "class 0 ('bad') has no row in the train split, whose labels lie in 1..2 while "
+        "data.label_names lists 3 names for ids 0..2: a subsample that missed class 0 trains as "
+        "is; if the labels are 1-based (1..3, 3 absent from train), shift the labels by -1, or "
+        "set data.label_names=null to use the values as names"
+    )
+
+
+def test_class_zero_present_or_booleans_do_not_warn(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = ["text,label"] + [f"review {i},{i % 3}" for i in range(30)]
+    path = tmp_path / "stars.csv"
+    path.write_text("\n".join(lines) + "\n")
+    flags = [{"text": f"film {i}", "label": True} for i in range(40)]
+    with caplog.at_level(logging.WARNING):
+        datamodule = _setup(compose_cfg, path, "data.label_names=[bad,ok,good]")
+        _setup(compose_cfg, _jsonl(tmp_path / "flags.jsonl", flags), "data.label_names=[no,yes]")
+    assert set(_all_labels(datamodule)) == {0, 1, 2}
+    assert _class_zero_warnings(caplog) == []
+
+
+def test_a_class_label_column_without_class_zero_warns(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ClassLabel's names, no data.label_names: the fix is the shift alone."""
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    for split, size in (("train", 40), ("validation", 6), ("test", 6)):
+        labels = [1] * size if split == "train" else [i % 2 for i in range(size)]
+        rows = {"text": [f"{split} {i}" for i in range(size)], "label": labels}
+        Dataset.from_dict(rows, features=features).to_parquet(tmp_path / f"{split}.parquet")
+    with caplog.at_level(logging.WARNING):
+        _setup(compose_cfg, tmp_path, "data=json")
+    assert [r.getMessage() for r in _class_zero_warnings(caplog)] == [
+        "class 0 ('neg') has no row in the train split, whose labels are all 1 while column "
+        "'label''s ClassLabel lists 2 names for ids 0..1: a subsample that missed class 0 "
+        "trains as is; if the labels are 1-based (1..2, 2 absent from train), shift the labels "
+        "by -1"
+    ]
+
+
 # ---------------------------------------------------------------- F12 / F14: columns
 def test_a_test_split_without_labels_says_how_to_carve_one(
     compose_cfg: Any, tmp_path: Path

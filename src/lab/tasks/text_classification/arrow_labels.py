@@ -9,7 +9,7 @@ None and the caller reads the values in Python as before, so the answer never ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -60,3 +60,20 @@ def minus_one_rows(values: pa.ChunkedArray) -> tuple[int | str, int] | None:
     except _CANNOT_COMPARE:
         return None
     return target, int(rows or 0)  # an empty column sums to null
+
+
+def distinct_labels(values: pa.ChunkedArray) -> list[Any] | None:
+    """The distinct cells of a label column (of a list column, the distinct elements of its
+    rows) as Python values, empty cells included as None; None where the type cannot say."""
+    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):  # multi-label
+        values = pc.list_flatten(values)
+    kind = values.type
+    readable = (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_null(kind)
+    )
+    return pc.unique(values).to_pylist() if readable else None

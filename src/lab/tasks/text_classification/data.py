@@ -18,10 +18,16 @@ from typing import TYPE_CHECKING, Any
 from lab.data.datamodule import DataModule
 from lab.data.label_names import as_integer, integer_label_names, reconcile_label_names
 from lab.errors import DataError
-from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, minus_one_rows
+from lab.tasks.text_classification.arrow_labels import (
+    all_numbers,
+    distinct_labels,
+    label_array,
+    minus_one_rows,
+)
 from lab.tasks.text_classification.label_values import (
     BOOL_NAMES,
     class_id,
+    class_zero_unused,
     describe_non_text,
     integer_values,
     is_empty,
@@ -121,12 +127,19 @@ class TextClassificationDataModule(DataModule):
         dtype = getattr(feature, "dtype", None)
         string_labels = dtype in ("string", "large_string")
         self._bool_labels = dtype == "bool"
-        if self.label_names is not None and hasattr(feature, "names"):
+        configured, classes = self.label_names is not None, hasattr(feature, "names")
+        # the integer labels present, where names for them are given (configured or ClassLabel)
+        present = (
+            self._integer_labels(train, values)
+            if (configured or classes) and not string_labels
+            else set()
+        )
+        if self.label_names is not None and classes:
             self.label_names = reconcile_label_names(
                 self.label_names, feature.names, self.label_column
             )
         elif self.label_names is not None and not string_labels:
-            self._one_based = one_based_top(integer_values(values), len(self.label_names))
+            self._one_based = one_based_top(present, len(self.label_names))
         if self.label_names is None:
             if hasattr(feature, "names"):  # a ClassLabel column
                 self.label_names = list(feature.names)
@@ -138,6 +151,8 @@ class TextClassificationDataModule(DataModule):
                 self.label_names, self._label_ids = integer_label_names(values, self.num_labels)
         if string_labels:
             self._label_ids = dict(self.label2id)
+        if (configured or classes) and not string_labels and not self._bool_labels:
+            self._warn_class_zero_unused(present, configured and not classes, len(train))
         if self.problem_type == "single_label":
             self._hidden_train_rows = self._hidden_rows(train, values)
         if self.num_labels is None:
@@ -148,6 +163,45 @@ class TextClassificationDataModule(DataModule):
                 f"the train split has {self.num_labels} class(es) ({self.label_names}); "
                 "classification needs at least 2"
             )
+
+    def _integer_labels(self, train: Dataset, values: Iterable[Any]) -> set[int]:
+        """The distinct integer labels of `train` (`values`, as Python reads them)."""
+        distinct = distinct_labels(label_array(train, self.label_column))
+        return set(integer_values(values if distinct is None else distinct))
+
+    def _warn_class_zero_unused(self, present: set[int], configured: bool, rows: int) -> None:
+        """Warn where integer labels under K names lie in 1..K-1: class 0 has no train row.
+        Not refused: a small train split may miss a class; but it may be 1-based labels whose
+        top class is absent, which would train every row under the wrong class."""
+        names = self.label_names or []
+        count = len(names)
+        if not class_zero_unused(present, count):
+            return
+        split = (
+            f"the first {rows} rows of the streamed train split"
+            if self.streaming
+            else "the train split"
+        )
+        labels = "are all 1" if count == 2 else f"lie in 1..{count - 1}"
+        lister = "data.label_names" if configured else f"column '{self.label_column}''s ClassLabel"
+        # the 1-based advice of `_check_label`'s error (labels 1..K under K names)
+        fix = "shift the labels by -1" + (
+            ", or set data.label_names=null to use the values as names" if configured else ""
+        )
+        log.warning(
+            "class 0 (%r) has no row in %s, whose labels %s while %s lists %d names for ids "
+            "0..%d: a subsample that missed class 0 trains as is; if the labels are 1-based "
+            "(1..%d, %d absent from train), %s",
+            names[0],
+            split,
+            labels,
+            lister,
+            count,
+            count - 1,
+            count,
+            count,
+            fix,
+        )
 
     @property
     def label2id(self) -> dict[str, int]:

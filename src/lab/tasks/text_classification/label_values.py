@@ -84,6 +84,13 @@ def one_based_top(present: Iterable[int], count: int) -> bool:
     return bool(values) and count in values and all(1 <= v <= count for v in values)
 
 
+def class_zero_unused(present: Iterable[int], count: int) -> bool:
+    """Whether integer labels `present` all lie within 1..`count`-1 under `count` names: class
+    0 has no row (a subsample that missed it, or 1-based labels whose top class is absent)."""
+    values = set(present)
+    return bool(values) and all(1 <= v < count for v in values)
+
+
 def describe_non_text(value: Any) -> str:
     """How a cell of a text column that is not a string reads in a message."""
     if isinstance(value, bool):
