@@ -27,12 +27,12 @@ from lab.tasks.text_classification.arrow_labels import (
 from lab.tasks.text_classification.label_values import (
     BOOL_NAMES,
     class_id,
-    class_zero_unused,
     describe_non_text,
     integer_values,
     is_empty,
     one_based_top,
     string_label_names,
+    warn_class_zero_unused,
 )
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,18 @@ class TextClassificationDataModule(DataModule):
         if string_labels:
             self._label_ids = dict(self.label2id)
         if (configured or classes) and not string_labels and not self._bool_labels:
-            self._warn_class_zero_unused(present, configured and not classes, len(train))
+            # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
+            warn_class_zero_unused(
+                present,
+                self.label_names,
+                lister="data.label_names" if configured and not classes else None,
+                column=self.label_column,
+                split=(
+                    f"the first {len(train)} rows of the streamed train split"
+                    if self.streaming
+                    else "the train split"
+                ),
+            )
         if self.problem_type == "single_label":
             self._hidden_train_rows = self._hidden_rows(train, values)
         if self.num_labels is None:
@@ -168,40 +179,6 @@ class TextClassificationDataModule(DataModule):
         """The distinct integer labels of `train` (`values`, as Python reads them)."""
         distinct = distinct_labels(label_array(train, self.label_column))
         return set(integer_values(values if distinct is None else distinct))
-
-    def _warn_class_zero_unused(self, present: set[int], configured: bool, rows: int) -> None:
-        """Warn where integer labels under K names lie in 1..K-1: class 0 has no train row.
-        Not refused: a small train split may miss a class; but it may be 1-based labels whose
-        top class is absent, which would train every row under the wrong class."""
-        names = self.label_names or []
-        count = len(names)
-        if not class_zero_unused(present, count):
-            return
-        split = (
-            f"the first {rows} rows of the streamed train split"
-            if self.streaming
-            else "the train split"
-        )
-        labels = "are all 1" if count == 2 else f"lie in 1..{count - 1}"
-        lister = "data.label_names" if configured else f"column '{self.label_column}''s ClassLabel"
-        # the 1-based advice of `_check_label`'s error (labels 1..K under K names)
-        fix = "shift the labels by -1" + (
-            ", or set data.label_names=null to use the values as names" if configured else ""
-        )
-        log.warning(
-            "class 0 (%r) has no row in %s, whose labels %s while %s lists %d names for ids "
-            "0..%d: a subsample that missed class 0 trains as is; if the labels are 1-based "
-            "(1..%d, %d absent from train), %s",
-            names[0],
-            split,
-            labels,
-            lister,
-            count,
-            count - 1,
-            count,
-            count,
-            fix,
-        )
 
     @property
     def label2id(self) -> dict[str, int]:

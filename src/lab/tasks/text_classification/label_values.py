@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lab.data.label_names import as_integer
@@ -84,11 +84,36 @@ def one_based_top(present: Iterable[int], count: int) -> bool:
     return bool(values) and count in values and all(1 <= v <= count for v in values)
 
 
-def class_zero_unused(present: Iterable[int], count: int) -> bool:
-    """Whether integer labels `present` all lie within 1..`count`-1 under `count` names: class
-    0 has no row (a subsample that missed it, or 1-based labels whose top class is absent)."""
-    values = set(present)
-    return bool(values) and all(1 <= v < count for v in values)
+def warn_class_zero_unused(
+    present: Iterable[int], names: Sequence[str], *, lister: str | None, column: str, split: str
+) -> None:
+    """Warn where integer labels `present` under the K `names` all lie in 1..K-1: class 0 has
+    no row in `split`. Not refused: a small train split may miss a class; but they may be
+    1-based labels whose top class is absent, every row trained under the wrong class.
+    `lister`: "data.label_names" where the names are configured; None for a ClassLabel's."""
+    values, count = set(present), len(names)
+    if not values or not all(1 <= v < count for v in values):
+        return
+    labels = "are all 1" if count == 2 else f"lie in 1..{count - 1}"
+    # the advice of the 1-based error (labels 1..K under K names); a ClassLabel keeps its
+    # names with data.label_names=null, so there the shift is the only fix
+    fix = "shift the labels by -1" + (
+        ", or set data.label_names=null to use the values as names" if lister else ""
+    )
+    log.warning(
+        "class 0 (%r) has no row in %s, whose labels %s while %s lists %d names for ids 0..%d: "
+        "a subsample that missed class 0 trains as is; if the labels are 1-based (1..%d, %d "
+        "absent from train), %s",
+        names[0],
+        split,
+        labels,
+        lister or f"column '{column}''s ClassLabel",
+        count,
+        count - 1,
+        count,
+        count,
+        fix,
+    )
 
 
 def describe_non_text(value: Any) -> str:
