@@ -264,6 +264,79 @@ def test_reference_modes_agree(tmp_path: Path) -> None:
     assert abs(losses["adapters"][1] - math.log(2)) > 1e-4  # the step changed the policy
 
 
+# ----------------------------------------------------------------- training logs
+def _logged_train_metrics(
+    batches: list[dict[str, torch.Tensor]], accumulate: int
+) -> list[dict[str, float]]:
+    """The `train/*` rows a fit over `batches` logs, one per logged step. Learning rate 0: the
+    policy stays as built, so every micro-batch's values are those of `pair_loss` on it."""
+    import lightning as L
+    from lightning.pytorch.loggers import Logger
+
+    from lab.tasks.dpo.module import DPOModule
+
+    rows: list[dict[str, float]] = []
+
+    class Recorder(Logger):  # type: ignore[misc]
+        name, version = "recorder", 0
+
+        def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+            rows.append({k: v for k, v in metrics.items() if k.startswith("train/")})
+
+    policy, reference = _policy_and_reference()
+    module = DPOModule(
+        policy,
+        optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.0),
+        reference_model=reference,
+    )
+    loader = torch.utils.data.DataLoader(batches, batch_size=None)  # the batches as they are
+    L.Trainer(
+        accelerator="cpu", max_epochs=1, accumulate_grad_batches=accumulate,
+        log_every_n_steps=1, logger=Recorder(), limit_val_batches=0,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+    ).fit(module, train_dataloaders=loader)  # fmt: skip
+    return [row for row in rows if row]
+
+
+def test_accumulated_steps_log_each_train_metric_as_the_mean_of_their_micro_batches(
+    tmp_path: Path,
+) -> None:
+    """With `accumulate_grad_batches=2` every `train/*` value (rewards, accuracy, log-probs,
+    loss) at a step is the mean of its two micro-batches' values; without, each batch's own."""
+    from lab.tasks.dpo.module import METRICS, _pair_metrics
+
+    batches = list(_fixture_data(tmp_path, max_train_samples=16, batch_size=4).train_dataloader())
+    assert len(batches) == 4
+    policy, reference = _policy_and_reference()
+    by_hand = _dpo_module(policy, reference_model=reference)
+    expected = []  # each micro-batch's values, computed here
+    with torch.no_grad():
+        for batch in batches:
+            result, logps = by_hand.pair_loss(batch, "train")
+            values = {
+                f"train/{k}": v.mean().item() for k, v in _pair_metrics(result, logps).items()
+            }
+            expected.append({"train/loss": result.losses.mean().item(), **values})
+    names = {"train/loss", *(f"train/{name}" for name in METRICS)}
+    assert set(expected[0]) == names
+    # The micro-batches differ, so a step's mean is not any one of them.
+    assert expected[0]["train/rewards/margin"] != pytest.approx(expected[1]["train/rewards/margin"])
+
+    plain = _logged_train_metrics(batches, accumulate=1)
+    assert [set(row) for row in plain] == [names] * 4
+    for row, want in zip(plain, expected, strict=True):
+        assert row == pytest.approx(want, abs=1e-5)
+
+    accumulated = _logged_train_metrics(batches, accumulate=2)
+    assert [set(row) for row in accumulated] == [names] * 2  # one row per optimizer step
+    for step, row in enumerate(accumulated):
+        first, second = expected[2 * step], expected[2 * step + 1]
+        assert row == pytest.approx({k: (first[k] + second[k]) / 2 for k in names}, abs=1e-5)
+
+
 # ----------------------------------------------------------------- data
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.mkdir(parents=True, exist_ok=True)

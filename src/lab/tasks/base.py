@@ -6,7 +6,7 @@ sees the Hydra config, so checkpoints hold only tensors and plain values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +54,9 @@ class TaskModule(L.LightningModule):
         self.test_report: dict[str, Any] = {}
         # Evaluation loss as a weighted mean over every rank's rows (see `log_eval_loss`).
         self.eval_loss = torch.nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
-        # The micro-batch losses of the optimizer step under way (gradient accumulation).
-        self._step_losses: list[torch.Tensor] = []
+        # Each train metric's micro-batch values of the optimizer step under way (gradient
+        # accumulation; see `log_train`).
+        self._step_values: dict[str, list[torch.Tensor]] = {}
 
     def forward(self, **inputs: torch.Tensor) -> Any:
         return self.model(**inputs)
@@ -66,20 +67,26 @@ class TaskModule(L.LightningModule):
         return loss
 
     def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
-        """Log `train/loss` for this batch: as is, or, with gradient accumulation, the mean of
-        the optimizer step's micro-batches at its last one (HF Trainer's number; Lightning
-        would log one micro-batch's loss). A tensor, not `.item()`: Lightning reduces it
-        lazily, so there is no host sync per step."""
+        """Log `train/loss` for this batch (see `log_train`)."""
+        self.log_train({"loss": loss}, batch_size)
+
+    def log_train(self, values: Mapping[str, torch.Tensor], batch_size: int) -> None:
+        """Log `train/<name>` for each of this batch's scalar values (`loss` also on the
+        progress bar): as is, or, with gradient accumulation, each the mean of the optimizer
+        step's micro-batches at its last one (HF Trainer's number; Lightning would log one
+        micro-batch's). Log all of a batch's values in one call: the step's last micro-batch
+        is recognised here. Tensors, not `.item()`: Lightning reduces them lazily, so there
+        is no host sync per step."""
         trainer = self._trainer
-        if trainer is None or trainer.accumulate_grad_batches == 1:
-            self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
-            return
-        self._step_losses.append(loss.detach())
-        if trainer.fit_loop.epoch_loop._should_accumulate():  # not the stepping micro-batch
-            return
-        mean = torch.stack(self._step_losses).mean()
-        self._step_losses.clear()
-        self.log("train/loss", mean, prog_bar=True, batch_size=batch_size)
+        if trainer is not None and trainer.accumulate_grad_batches > 1:
+            for name, value in values.items():
+                self._step_values.setdefault(name, []).append(value.detach())
+            if trainer.fit_loop.epoch_loop._should_accumulate():  # not the stepping micro-batch
+                return
+            values = {name: torch.stack(seen).mean() for name, seen in self._step_values.items()}
+            self._step_values.clear()
+        for name, value in values.items():
+            self.log(f"train/{name}", value, prog_bar=name == "loss", batch_size=batch_size)
 
     def optimizer_step(
         self,

@@ -227,9 +227,9 @@ class DPOModule(TaskModule):
         result, policy = self.pair_loss(batch, "train")
         loss = result.losses.mean()
         pairs = result.losses.shape[0]
-        self.log_train_loss(loss, pairs)
-        for name, values in _pair_metrics(result, policy).items():
-            self.log(f"train/{name}", values.mean(), batch_size=pairs)
+        # One call: with gradient accumulation every value is its optimizer step's mean.
+        means = {name: values.mean() for name, values in _pair_metrics(result, policy).items()}
+        self.log_train({"loss": loss, **means}, pairs)
         return loss
 
     def before_export(self, tokenizer: Any) -> None:
