@@ -1,13 +1,17 @@
-"""lab's progress bar: a streamed run (one endless epoch) counts steps against max_steps."""
+"""lab's progress bar: a streamed run (one endless epoch) counts steps against max_steps; a run
+stopped between redraws (max_steps, SIGTERM, an error) shows the batches it did."""
 
 from __future__ import annotations
 
 import io
+import os
+import signal
 from typing import Any
 
 import lightning as L
 import pytest
 from lightning.pytorch.demos.boring_classes import BoringModel, RandomDataset, RandomIterableDataset
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader
 
 from lab.training.progress import ProgressBar, RateColumn
@@ -25,18 +29,35 @@ class _Sized(BoringModel):  # type: ignore[misc]
         return DataLoader(RandomDataset(32, 8), batch_size=2)
 
 
-def _screen(module: L.LightningModule, refresh_rate: int = 1, **trainer: Any) -> str:
-    """What the bar draws on a 120-column terminal while `module` trains."""
+class _Bar(ProgressBar):
+    """lab's bar, counting its reads of the logged metrics (a device sync each)."""
+
+    reads = 0
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        self.reads += 1
+        return super().get_metrics(trainer, pl_module)
+
+
+def _bar(refresh_rate: int = 1) -> tuple[_Bar, io.StringIO]:
+    """A bar that draws on a 120-column terminal, and that terminal."""
     screen = io.StringIO()
-    bar = ProgressBar(
-        refresh_rate=refresh_rate,
-        console_kwargs={"file": screen, "force_terminal": True, "width": 120},
-    )
+    console = {"file": screen, "force_terminal": True, "width": 120}
+    return _Bar(refresh_rate=refresh_rate, console_kwargs=console), screen
+
+
+def _fit(module: L.LightningModule, bar: ProgressBar, **trainer: Any) -> None:
     trainer.setdefault("logger", False)
     L.Trainer(
         callbacks=[bar], enable_checkpointing=False, enable_model_summary=False,
         limit_val_batches=0, accelerator="cpu", **trainer,
     ).fit(module)  # fmt: skip
+
+
+def _screen(module: L.LightningModule, refresh_rate: int = 1, **trainer: Any) -> str:
+    """What the bar draws on a 120-column terminal while `module` trains."""
+    bar, screen = _bar(refresh_rate)
+    _fit(module, bar, **trainer)
     return screen.getvalue()
 
 
@@ -54,6 +75,100 @@ def test_a_sized_runs_bar_counts_batches_of_each_epoch() -> None:
     # Epochs counted from 1 of max_epochs (Lightning's own bar: "Epoch 1/1" for two epochs).
     assert "Epoch 2/2" in screen and "Epoch 1/2" in screen and "4/4" in screen
     assert "Epoch 1/1" not in screen and "Epoch 0/" not in screen and "Step " not in screen
+
+
+class _Long(_Sized):
+    """32 training batches; each logs its index to the bar."""
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        return DataLoader(RandomDataset(32, 64), batch_size=2)
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        self.log("seen", float(batch_idx), prog_bar=True)
+        return super().training_step(batch, batch_idx)
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_a_run_stopped_by_max_steps_before_a_redraw_shows_the_batches_done(
+    accumulate: int,
+) -> None:
+    """Drawn every 10 batches, the bar of an epoch stopped at step 3 (lab's trainer sets
+    `max_epochs`) showed 0/32 (no redraw yet); the epoch's end draws the batches done, with one
+    read of the metrics."""
+    bar, screen = _bar(refresh_rate=10)
+    _fit(_Long(), bar, max_epochs=3, max_steps=3, accumulate_grad_batches=accumulate)
+    done = 3 * accumulate
+    assert bar.train_progress_bar.completed == done
+    assert bar.train_progress_bar.total == 32
+    assert bar.reads == 1  # at the epoch's end, not per batch
+    assert f"{done}/32" in screen.getvalue() and f"seen: {done - 1}.000" in screen.getvalue()
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_a_run_bounded_by_max_steps_alone_counts_batches_and_reads_metrics_once(
+    accumulate: int,
+) -> None:
+    """Without `max_epochs` the epoch's total is the batches the steps left take (Lightning's:
+    the steps, 3 for the 6 batches of 3 accumulated steps), fixed for the epoch (Lightning's
+    shrinks as steps are taken: every batch from half-way on read as the last, a metrics read
+    each)."""
+    bar, screen = _bar(refresh_rate=10)
+    _fit(_Long(), bar, max_steps=3, accumulate_grad_batches=accumulate)
+    done = 3 * accumulate
+    assert (bar.train_progress_bar.completed, bar.train_progress_bar.total) == (done, done)
+    assert bar.reads == 2  # the last batch's redraw and Lightning's epoch end
+    assert f"{done}/{done}" in screen.getvalue()
+
+
+class _Killed(_Long):
+    """Sends SIGTERM to its own process (or raises) in the training step of batch 2."""
+
+    def __init__(self, error: type[BaseException] | None = None) -> None:
+        super().__init__()
+        self.error = error
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        if batch_idx == 2 and self.error is not None:
+            raise self.error("stopped")
+        output = super().training_step(batch, batch_idx)
+        if batch_idx == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # Lightning stops after this batch
+        return output
+
+
+class _EndlessKilled(_Killed):
+    def train_dataloader(self) -> DataLoader[Any]:
+        return DataLoader(RandomIterableDataset(32, 1000), batch_size=2)
+
+
+@pytest.mark.parametrize("module", [_Killed, _EndlessKilled])
+def test_a_run_stopped_by_sigterm_before_a_redraw_shows_the_batches_done(
+    module: type[_Killed],
+) -> None:
+    """SIGTERM in batch 3 of 32 (or step 3 of a streamed run's 20): Lightning stops after it,
+    and the bar, drawn every 10, shows 3 done and their metrics, read once."""
+    bar, screen = _bar(refresh_rate=10)
+    # Lightning calls the SIGTERM handler it found after its own: a harmless one here.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        with pytest.raises(SIGTERMException):
+            _fit(module(), bar, max_epochs=1, max_steps=20)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert bar.train_progress_bar.completed == 3
+    assert bar.reads == 1
+    total = 20 if module is _EndlessKilled else 32
+    assert f"3/{total}" in screen.getvalue() and "seen: 2.000" in screen.getvalue()
+
+
+def test_a_run_stopped_by_an_error_shows_the_batches_done_without_reading_metrics() -> None:
+    """An error in batch 3: the bar shows the 2 batches done; the metrics are not read (the
+    device may be what failed, and a failing read would hide the error)."""
+    bar, _ = _bar(refresh_rate=10)
+    with pytest.raises(RuntimeError, match="stopped"):
+        _fit(_Killed(RuntimeError), bar, max_epochs=1)
+    assert bar.train_progress_bar.completed == 2
+    assert bar.reads == 0
 
 
 def test_the_bar_leaves_out_the_logger_version(tmp_path: Any) -> None:

@@ -3,7 +3,8 @@
 Lightning's `RichProgressBar` reads the logged metrics (a GPU -> host copy of the loss, which
 waits for the step to finish) after every training batch, whatever its `refresh_rate`. That
 stalls the CPU/GPU overlap: on an H100 it cost a BERT-base run about a tenth of its speed.
-This bar reads them only when it redraws, every `refresh_rate` batches and at the last one.
+This bar reads them only when it redraws, every `refresh_rate` batches and at the last one, and
+shows the true count when an epoch ends or the fit stops between redraws (`max_steps`, SIGTERM).
 
 A streamed train split (`data.streaming=true`) is one endless epoch bounded by
 `trainer.max_steps`: Lightning's bar would show `Epoch 0/2  0/--` (an epoch count that plays
@@ -23,6 +24,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.callbacks.progress.rich_progress import ProcessingSpeedColumn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.progress import Task
 from rich.text import Text
 
@@ -51,6 +53,10 @@ class ProgressBar(RichProgressBar):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._drawn_step = -1
+        # The index of the last training batch done since the bar was drawn, if any: its
+        # count is shown when the epoch or the fit ends (see `on_train_epoch_end`).
+        self._undrawn: int | None = None
+        self._epoch_total: int | float | None = None
 
     def configure_columns(self, trainer: L.Trainer) -> list[Any]:
         """Lightning's columns, its rate column replaced by `RateColumn`."""
@@ -68,16 +74,28 @@ class ProgressBar(RichProgressBar):
 
     @property
     def total_train_batches(self) -> int | float:
-        """`max_steps` for an endless epoch (the bar counts steps), else Lightning's total."""
+        """`max_steps` for an endless epoch (the bar counts steps), else Lightning's total, in
+        batches under gradient accumulation too: for a run without `max_epochs` (-1) Lightning
+        bounds the epoch by the steps left, taken as batches (3 where `max_steps=3` with
+        `accumulate_grad_batches=2` runs 6: the bar read `6/3`)."""
+        trainer = self.trainer
         if self._endless():
-            return int(self.trainer.max_steps)
+            return int(trainer.max_steps)
+        if trainer.max_epochs == -1 and (trainer.max_steps or -1) > 0:
+            left = (trainer.max_steps - trainer.global_step) * trainer.accumulate_grad_batches
+            return min(trainer.num_training_batches, left)
         return super().total_train_batches
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Lightning's epoch bar; an endless epoch's starts at the run's step (a resume's)."""
         super().on_train_epoch_start(trainer, pl_module)
+        self._undrawn = None
+        # The epoch's total as the bar shows it. Read again after each batch, the total of a
+        # run without `max_epochs` shrinks as steps are taken (the steps left): from half-way
+        # every batch counted as the last, a redraw and a device sync each.
+        self._epoch_total = self.total_train_batches
         if self._endless():
-            self._show_step(trainer.global_step)
+            self._show_count(trainer.global_step)
 
     def _get_train_description(self, current_epoch: int) -> str:
         # Lightning's (private) naming of the train bar, "Epoch 0/2": an endless epoch's is
@@ -99,11 +117,22 @@ class ProgressBar(RichProgressBar):
         items.pop("v_num", None)
         return items
 
-    def _show_step(self, step: int) -> None:
+    def _show_count(self, count: int) -> None:
+        # The bar's count alone, without Lightning's redraw (which also reads the metrics).
         if self.progress is None or self.train_progress_bar_id is None:
             return
-        self.progress.update(self.train_progress_bar_id, completed=step)
+        self.progress.update(self.train_progress_bar_id, completed=count)
         self.refresh()
+
+    def _redraw(self, trainer: L.Trainer, pl_module: L.LightningModule, batch_idx: int) -> None:
+        """Lightning's redraw after batch `batch_idx` (its count, the metrics, and the bar itself
+        after a mid-epoch resume); an endless epoch's count is the step."""
+        self._undrawn = None
+        # Lightning's redraw reads neither the step's outputs nor its batch.
+        super().on_train_batch_end(trainer, pl_module, None, None, batch_idx)
+        if self._endless():
+            self._drawn_step = trainer.global_step
+            self._show_count(trainer.global_step)
 
     def on_train_batch_end(
         self,
@@ -113,19 +142,42 @@ class ProgressBar(RichProgressBar):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        """Redraw every `refresh_rate` batches (steps, for an endless epoch) and at the last."""
+        """Redraw every `refresh_rate` batches (steps, for an endless epoch) and at the last;
+        in between only note the batch (no metrics read: no device sync)."""
         if self._endless():
             step = trainer.global_step  # counts optimizer steps (gradient accumulation)
-            last = step >= trainer.max_steps
-            due = step % max(self.refresh_rate, 1) == 0 or last
-            if due and step != self._drawn_step:
-                self._drawn_step = step
-                # Lightning's redraw (metrics, and the bar itself after a mid-epoch resume)
-                # counts batches; the count shown is the step.
-                super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-                self._show_step(step)
-            return
-        total = self.total_train_batches
-        last = isinstance(total, int) and batch_idx + 1 >= total
-        if (batch_idx + 1) % max(self.refresh_rate, 1) == 0 or last:
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            if step == self._drawn_step:
+                return  # another micro-batch of a step already drawn
+            due = step % max(self.refresh_rate, 1) == 0 or step >= trainer.max_steps
+        else:
+            total = self._epoch_total if self._epoch_total is not None else self.total_train_batches
+            last = isinstance(total, int) and batch_idx + 1 >= total
+            due = (batch_idx + 1) % max(self.refresh_rate, 1) == 0 or last
+        if due:
+            self._redraw(trainer, pl_module, batch_idx)
+        else:
+            self._undrawn = batch_idx
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Lightning's epoch end (the metrics read once, a redraw), with the count of batches
+        done: an epoch cut short between redraws (`max_steps`, early stopping) showed the
+        count of the last redraw, `0/N` before the first."""
+        if self._undrawn is None:
+            super().on_train_epoch_end(trainer, pl_module)
+        else:  # Lightning's epoch end is this redraw's metrics read and refresh
+            self._redraw(trainer, pl_module, self._undrawn)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        """The count of batches done, then Lightning's stop of the bar. Their metrics too after
+        SIGTERM, which Lightning raises between batches; not after any other exception (a
+        device error, Ctrl-C mid-batch): a read of device metrics could fail there, or wait
+        on the device, and hide the error."""
+        if self._undrawn is not None:
+            if isinstance(exception, SIGTERMException):
+                self._redraw(trainer, pl_module, self._undrawn)
+            else:
+                self._show_count(trainer.global_step if self._endless() else self._undrawn + 1)
+                self._undrawn = None
+        super().on_exception(trainer, pl_module, exception)
