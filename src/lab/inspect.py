@@ -12,7 +12,11 @@ the share of rows the configured maximum truncates and a suggested maximum, the 
 tokens that are the tokenizer's unknown token, and what needs action. A table too wide for the
 console (80 columns in a pipe) is printed turned, never cut. Chat rows (SFT) are measured as their
 chat-templated tokens and preference pairs (DPO) as prompt, prompt + chosen and prompt +
-rejected, with the rows training would leave out and, for chats, turns and messages per role.
+rejected, with the rows training would leave out and, for chats, turns and messages per role;
+for chats also the training targets (the tokens whose labels the loss counts: the assistant's
+turns, or every token with `task.module.train_on_prompt=true`), their share per split and the
+first two train rows with the targets marked `[[...]]`. The unknown-token share of chats and
+pairs is taken over the ids the head encodes.
 It writes `inspect.json` (every number) and `lengths.png` (the length histograms) into the
 output folder it names at the end. The numbers and the columns measured are described in
 `lab.data.inspection`.
@@ -152,6 +156,8 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
     for name, entry in report["splits"].items():
         if entry.get("facts"):
             console.print(f"{name}: {describe_facts(entry['facts'])}", markup=False)
+    if "targets" in report:
+        show_targets(report, console)
     limits: dict[str, list[str]] = {}  # one line per limit, naming the sequences under it
     for sequence, entry in report["max_length"].items():
         if entry["key"]:
@@ -189,6 +195,41 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         )
     for warning in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def show_targets(report: dict[str, Any], console: Console) -> None:
+    """The training targets (labels not -100) of a head that has them (SFT): their share of
+    the tokens per split, then the first train rows with the targets between `[[` and `]]`
+    (and in colour on a terminal), newlines as `\\n`, long runs cut in the middle."""
+    from rich.text import Text
+
+    shares = ", ".join(
+        f"{name} {entry['targets']['share']:.1%} of {entry['targets']['tokens']:,} tokens"
+        for name, entry in report["splits"].items()
+        if "targets" in entry
+    )
+    console.print(f"targets (labels): {report['targets']['rule']}; {shares}", markup=False)
+    for example in report["targets"]["examples"]:
+        console.print(
+            f"{example['split']} row {example['row']}: {example['targets']} of "
+            f"{example['tokens']} tokens are targets ({example['share']:.1%}), marked [[ ]]:",
+            markup=False,
+        )
+        line = Text("  ")
+        for text, target in example["runs"]:
+            shown = _shortened(text.replace("\n", "\\n"))
+            line.append(f"[[{shown}]]" if target else shown, style="bold green" if target else "")
+        console.print(line)
+
+
+SHOWN_RUN = 240  # characters of a run of an example shown whole; longer ones lose the middle
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= SHOWN_RUN:
+        return text
+    half = SHOWN_RUN // 2
+    return f"{text[:half]} ...({len(text) - 2 * half} characters)... {text[-half:]}"
 
 
 def describe_facts(facts: dict[str, Any]) -> str:

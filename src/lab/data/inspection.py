@@ -6,8 +6,9 @@ after lower-casing and collapsing whitespace), label counts with the class weigh
 `n / (k * count)` and an imbalance warning, and token lengths under the model's tokenizer
 (p50/p90/p95/p99/max, the share of rows longer than the configured maximum, a suggested
 maximum), the share of the unknown token among the measured tokens (`unknown_tokens`, where
-the tokenizer has one text can become: `lab.data.inspection_tokens`), and rows whose label is
-hidden (-1) or empty in any split (`label_gaps`).
+the tokenizer has one text can become: `lab.data.inspection_tokens`; for a head read by rows,
+over the ids its reader encodes), and rows whose label is hidden (-1) or empty in any split
+(`label_gaps`).
 
 **Which columns.** Each head's data module declares what to measure in
 `conf/data/base/inspect/<head>.yaml`, found by its `data_module` (the data config's
@@ -41,7 +42,11 @@ tokenizing (an empty answer, a pair that prefers nothing, a row it cannot read),
 every row; per sequence with a limit, `dropped`, the share of measured rows whose prompt alone
 has `max_length` tokens or more (no answer token fits: `data.on_overlong` drops them or stops),
 and `truncated` counts only the other rows; and `facts`, what the reader notes per row (turns,
-messages per role, the share of pairs whose chosen side is the longer).
+messages per role, the share of pairs whose chosen side is the longer). A reader that gives each
+row's labels (SFT: `targets_rule` says which tokens) adds per split `targets`, the measured rows
+training keeps, their tokens (cut at `max_length`), how many are targets (label not -100) and
+their share; and `targets.examples` of the report holds the first two such train rows as text
+runs marked target or not, with their counts.
 
 Percentiles are nearest-rank (`numpy.percentile(..., method="inverted_cdf")`): each is a
 length some row has. Lengths come from a seeded sample of at most `sample` rows per split
@@ -56,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 from lab.data.inspection_rows import (
     ReadSplit,
     RowReader,
+    Targets,
     TextSpec,
     cell_text,
     read_split,
@@ -70,7 +76,7 @@ from lab.data.inspection_stats import (
     suggested_max_length,
     summarize_facts,
 )
-from lab.data.inspection_tokens import token_count, token_lengths
+from lab.data.inspection_tokens import target_runs, token_count, token_lengths
 from lab.data.inspection_warnings import warnings_of
 from lab.errors import DataError
 
@@ -252,9 +258,9 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     lengths: dict[str, dict[str, list[int]]] = {spec.name: {} for spec in specs}
     for name, dataset in splits.items():
         indices = sample_indices(len(dataset), sample, seed)
-        count = token_count(tokenizer) if reader is None else None  # a reader tokenizes itself
-        if reader is not None:
-            found = read_split(reader, name, dataset, indices)
+        count = token_count(tokenizer)
+        if reader is not None:  # it tokenizes as the head does; `count` sees those ids
+            found = read_split(reader, name, dataset, indices, count)
         else:
             measured = dataset if len(indices) == len(dataset) else dataset.select(indices)
             found = ReadSplit(keys=row_keys(dataset, specs))
@@ -283,6 +289,16 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
                 for reason, left in found.left_out.items()
             }
             entry["facts"] = summarize_facts(found.facts)
+            if reader.targets_rule:
+                entry["targets"] = _target_stats(found)
+                if name == "train":
+                    report["targets"] = {
+                        "rule": reader.targets_rule,
+                        "examples": [
+                            _target_example(tokenizer, name, row, targets)
+                            for row, targets in found.examples
+                        ],
+                    }
         report["splits"][name] = entry
     train_keys = set(keys["train"])
     train_normalized = {normalized(k) for k in keys["train"]}
@@ -341,6 +357,32 @@ def _length_stats(values: list[int], prompts: list[int] | None, spec: TextSpec) 
     if prompts is not None:
         stats["dropped"] = sum(dropped) / len(values) if values else 0.0
     return stats
+
+
+def _target_stats(found: ReadSplit) -> dict[str, Any]:
+    """A split's labelled rows (those training keeps), their tokens and targets, and the
+    targets' share of the tokens."""
+    tokens = found.labeled_tokens
+    return {
+        "rows": found.labeled_rows,
+        "tokens": tokens,
+        "targets": found.targets,
+        "share": found.targets / tokens if tokens else 0.0,
+    }
+
+
+def _target_example(tokenizer: Any, split: str, row: int, targets: Targets) -> dict[str, Any]:
+    """One row's labels to show: its tokens, targets, their share, and its text in runs
+    (`[text, true]` where the tokens are targets)."""
+    tokens = len(targets.labels)
+    return {
+        "split": split,
+        "row": row,
+        "tokens": tokens,
+        "targets": targets.count,
+        "share": targets.count / tokens if tokens else 0.0,
+        "runs": [[text, target] for text, target in target_runs(tokenizer, targets)],
+    }
 
 
 def _label_names(data: DictConfig, train: Dataset, column: str) -> list[str] | None:

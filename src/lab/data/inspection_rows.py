@@ -3,7 +3,9 @@
 `TextSpec` is one measured sequence (the declared `sequences:` of
 `conf/data/base/inspect/<head>.yaml`). A head whose rows are not texts in columns (SFT chats,
 DPO pairs) names a `RowReader` kept with its code (`rows:`); `read_split` passes every row of a
-split through it. The rules and numbers are described in `lab.data.inspection`.
+split through it, adds up the unknown tokens of the sequences it encodes and, where the reader
+gives a row's labels (SFT), the tokens training learns from (`Targets`). The rules and numbers
+are described in `lab.data.inspection`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from lab.errors import DataError
 
 if TYPE_CHECKING:
     from datasets import Dataset
+
+    from lab.data.inspection_tokens import TokenCount
+
+IGNORE = -100  # the label of a token the loss skips (Hugging Face's and every head's)
+EXAMPLES = 2  # rows per split whose labels are kept whole, for `lab.inspect` to show
 
 
 @dataclass(frozen=True)
@@ -40,25 +47,55 @@ class Skip(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Targets:
+    """A row as training keeps it (cut at the maximum length): its input ids and its labels,
+    `IGNORE` where the loss skips the token. The others are its targets."""
+
+    ids: list[int]
+    labels: list[int]
+
+    @property
+    def count(self) -> int:
+        """How many tokens are targets."""
+        return sum(1 for label in self.labels if label != IGNORE)
+
+
+@dataclass
+class Measured:
+    """What `RowReader.measure` finds in one row: tokens per sequence name of its `specs`,
+    tokens of the prompt, facts to sum up, the ids of every sequence the model is given
+    (uncut; their unknown tokens are counted), and the row's `Targets` where the head has
+    labels to show (None also for a row training drops)."""
+
+    lengths: dict[str, int]
+    prompt: int
+    facts: dict[str, Any] = field(default_factory=dict)
+    ids: list[list[int]] = field(default_factory=list)
+    targets: Targets | None = None
+
+
 class RowReader:
     """How a head that reads whole rows is measured (`rows:` in its inspect declaration).
 
     `read` sees every row (no tokenizer: cheap) and gives its key (duplicates, leakage, empty
     rows), what `measure` needs, and facts to sum up (`inspection_stats.summarize_facts`);
-    `measure` sees the sampled rows and gives tokens per sequence of `specs` and the tokens of
-    the prompt. Both raise `Skip` for a row training would not tokenize.
+    `measure` sees the sampled rows and gives a `Measured` (tokens per sequence of `specs`, of
+    the prompt, the ids encoded, the labels). Both raise `Skip` for a row training would not
+    tokenize.
     """
 
     specs: list[TextSpec]
     columns: tuple[str, ...]  # what every split must have; a skipped row's key is read from them
     left_out: dict[str, str]  # Skip reason -> what training does with such rows
+    targets_rule: str | None = None  # which tokens are targets, in words; None: no labels shown
 
     def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
         """(key, what `measure` takes, facts) of one row (every column, by name)."""
         raise NotImplementedError
 
-    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
-        """(tokens per sequence name, tokens of the prompt, facts) of one read row."""
+    def measure(self, parsed: Any, split: str) -> Measured:
+        """What one read row holds (see `Measured`)."""
         raise NotImplementedError
 
 
@@ -80,19 +117,30 @@ def as_skip(
 class ReadSplit:
     """What `inspect_data` counts in a split: every row's key (duplicates, leakage), tokens per
     sequence of the measured rows; from a `RowReader` also their prompt tokens, the rows left
-    out per reason (index, message) and the facts of `read` and `measure`."""
+    out per reason (index, message), the facts of `read` and `measure`, and, where it gives
+    labels, the rows with labels, their tokens and targets, and the first `EXAMPLES` of them
+    (row index, `Targets`)."""
 
     keys: list[str] = field(default_factory=list)
     left_out: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     facts: list[dict[str, Any]] = field(default_factory=list)
     lengths: dict[str, list[int]] = field(default_factory=dict)
     prompts: list[int] = field(default_factory=list)
+    labeled_rows: int = 0
+    labeled_tokens: int = 0
+    targets: int = 0
+    examples: list[tuple[int, Targets]] = field(default_factory=list)
 
 
 def read_split(
-    reader: RowReader, name: str, dataset: Dataset, measured: Sequence[int]
+    reader: RowReader,
+    name: str,
+    dataset: Dataset,
+    measured: Sequence[int],
+    count: TokenCount | None = None,
 ) -> ReadSplit:
-    """Every row of `dataset` through `reader.read`, the rows `measured` through `measure`."""
+    """Every row of `dataset` through `reader.read`, the rows `measured` through `measure`;
+    `count` adds up the unknown tokens of the ids `measure` encodes."""
     missing = [c for c in reader.columns if c not in dataset.column_names]
     if missing:
         raise DataError(
@@ -115,18 +163,27 @@ def read_split(
         found.facts.append(facts)
         if i in wanted:
             parsed[i] = parsed_row
-    for i in measured:
+    for i in sorted(measured):  # in row order: the examples are the first rows kept
         if i not in parsed:  # left out above
             continue
         try:
-            lengths, prompt, facts = reader.measure(parsed[i], name)
+            result = reader.measure(parsed[i], name)
         except Skip as skip:
             found.left_out.setdefault(skip.reason, []).append((i, str(skip)))
             continue
-        for sequence, value in lengths.items():
+        for sequence, value in result.lengths.items():
             found.lengths[sequence].append(value)
-        found.prompts.append(prompt)
-        found.facts.append(facts)
+        found.prompts.append(result.prompt)
+        found.facts.append(result.facts)
+        if count is not None:
+            for ids in result.ids:
+                count.add(ids)
+        if result.targets is not None:
+            found.labeled_rows += 1
+            found.labeled_tokens += len(result.targets.labels)
+            found.targets += result.targets.count
+            if len(found.examples) < EXAMPLES:
+                found.examples.append((i, result.targets))
     return found
 
 

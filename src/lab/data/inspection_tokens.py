@@ -6,7 +6,11 @@ a `TokenCount`, it also counts the unknown token (`[UNK]`) among the tokens of t
 share of them says the tokenizer does not cover the text (Chinese under an English WordPiece
 vocabulary is all `[UNK]`), a mistake that otherwise shows only as a run that learns nothing.
 A tokenizer that covers any text (byte-level BPE, byte fallback) is not counted
-(`unknown_token_id`).
+(`unknown_token_id`). The same `TokenCount` counts the ids a head's `RowReader` encodes (chats,
+preference pairs).
+
+`target_runs` turns a row's labels back into text, runs of tokens that are targets or not: what
+`lab.inspect` shows of the training targets.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection_rows import TextSpec, cell_text
+from lab.data.inspection_rows import IGNORE, Targets, TextSpec, cell_text
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -123,3 +127,23 @@ def _lengths(
         for ids in encoded["input_ids"]:
             count.add(ids)
     return [len(ids) for ids in encoded["input_ids"]]
+
+
+def target_runs(tokenizer: Any, targets: Targets) -> list[tuple[str, bool]]:
+    """`targets.ids` decoded in runs of consecutive tokens that are all targets (True) or all
+    not; special tokens are kept, so the chat template's markers show. Decoding run by run
+    can differ from decoding the whole at a run's edge (a space, a character split across
+    byte-level tokens): the runs are for reading, the counts come from the labels."""
+    runs: list[tuple[str, bool]] = []
+    start = 0
+    flags = [label != IGNORE for label in targets.labels]
+    for end in range(1, len(flags) + 1):
+        if end == len(flags) or flags[end] != flags[start]:
+            text = tokenizer.decode(
+                targets.ids[start:end],
+                skip_special_tokens=False,
+                clean_up_tokenization_spaces=False,
+            )
+            runs.append((str(text), flags[start]))
+            start = end
+    return runs

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection_rows import RowReader, TextSpec, as_skip, cell_text
+from lab.data.inspection_rows import Measured, RowReader, TextSpec, as_skip, cell_text
 from lab.errors import ConfigError
 from lab.tasks.dpo.pairs import NoPreference, encode_pair, make_pair, prompt_ids
 
@@ -59,9 +59,10 @@ class PairRows(RowReader):
             )
         return "\x1f".join(cell_text(row.get(c)) for c in self.columns), pair, {}
 
-    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
+    def measure(self, parsed: Any, split: str) -> Measured:
         prompt = len(prompt_ids(self._tokenizer, parsed.prompt))
         encoded = encode_pair(self._tokenizer, parsed)
         chosen, rejected = len(encoded.chosen), len(encoded.rejected)
         lengths = {"prompt": prompt, "prompt + chosen": chosen, "prompt + rejected": rejected}
-        return lengths, prompt, {"chosen_longer": chosen > rejected}
+        facts = {"chosen_longer": chosen > rejected}
+        return Measured(lengths, prompt, facts, ids=[encoded.chosen, encoded.rejected])

@@ -24,8 +24,11 @@ assistant header) is the template's rendering of a probe assistant turn up to th
 template that refuses such a conversation (roles must alternate, starting with the user's), or
 fails on a row in any other way, names the row like every other bad row.
 
+The labels of a conversation (`target_labels`): its ids on the assistant's tokens (on every
+token with `train_on_prompt`), `IGNORE` elsewhere and on its first token.
+
 Pure functions of a tokenizer and rows (no Lightning, no datasets): the SFT and DPO data
-modules, the predictors and the tests share them.
+modules, the predictors, `lab.inspect` and the tests share them.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 Message = dict[str, str]
+IGNORE = -100  # the label id the loss skips
 # The text of the probe turn `opening` renders: plain ASCII, no edge whitespace (templates trim).
 PROBE = "LAB_PROBE_ASSISTANT_TURN_7F3A"
 FORMATS = ("messages", "prompt_completion", "alpaca")
@@ -334,6 +338,20 @@ def render_chat(
     if not any(mask):
         raise ChatError("the chat template yields no assistant tokens for this conversation")
     return ids, mask
+
+
+def target_labels(ids: Sequence[int], mask: Sequence[int], train_on_prompt: bool) -> list[int]:
+    """The labels of a conversation `render_chat` gave (`ids`, assistant `mask`): the ids of
+    its assistant tokens (of every token with `train_on_prompt`) and `IGNORE` elsewhere, and
+    `IGNORE` on the first token, which nothing predicts (so no prediction crosses into an
+    example when rows are packed). Not truncated: the caller cuts ids and labels alike."""
+    labels = [
+        int(token) if keep or train_on_prompt else IGNORE
+        for token, keep in zip(ids, mask, strict=True)
+    ]
+    if labels:
+        labels[0] = IGNORE
+    return labels
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> list[int]:

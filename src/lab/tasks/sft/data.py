@@ -43,6 +43,7 @@ from lab.tasks.sft.chat import (
     render_chat,
     require_chat_template,
     split_final_answer,
+    target_labels,
     to_messages,
     turn_end_problem,
 )
@@ -177,8 +178,7 @@ class SFTDataModule(DataModule):
                         "data.max_length or set data.on_overlong=drop to skip such rows"
                     )
                 continue
-            labels = list(ids) if self.train_on_prompt else _masked(ids, mask)
-            labels[0] = IGNORE  # nothing predicts an example's first token
+            labels = target_labels(ids, mask, self.train_on_prompt)  # lab.inspect shows these
             out["input_ids"].append(ids[: self.max_length])
             out["labels"].append(labels[: self.max_length])
             out["truncated"].append(len(ids) > self.max_length)
@@ -288,10 +288,6 @@ def _format_hint(columns: list[str]) -> str:
         wanted = "; ".join(f"{name}: {', '.join(cols)}" for name, cols in FORMAT_COLUMNS.items())
         return f"no data.format fits them; each needs its columns ({wanted})"
     return f"these columns fit data.format={fits} (data.format=auto detects it)"
-
-
-def _masked(ids: list[int], mask: list[int]) -> list[int]:
-    return [token if keep else IGNORE for token, keep in zip(ids, mask, strict=True)]
 
 
 def pad_sequences(sequences: list[list[int]], value: int, *, left: bool) -> dict[str, torch.Tensor]:

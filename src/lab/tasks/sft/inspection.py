@@ -2,15 +2,17 @@
 
 Each row is read as the SFT data module reads it, with the same functions of
 `lab.tasks.sft.chat`: made messages (`data.format`; auto: detected from the train columns),
-rendered with the chat template and tokenized, the assistant's tokens marked. Imports no torch
-or Lightning: `lab.inspect` answers without them.
+rendered with the chat template and tokenized, the assistant's tokens marked, labelled as
+training labels it (`target_labels`: the assistant's tokens, every token with
+`task.module.train_on_prompt`; cut at `data.max_length`; none for a row whose prompt fills it,
+which training drops). Imports no torch or Lightning: `lab.inspect` answers without them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection_rows import RowReader, Skip, TextSpec, as_skip
+from lab.data.inspection_rows import Measured, RowReader, Skip, Targets, TextSpec, as_skip
 from lab.errors import ConfigError, DataError
 from lab.tasks.sft.chat import (
     FORMAT_COLUMNS,
@@ -18,6 +20,7 @@ from lab.tasks.sft.chat import (
     detect_format,
     render_chat,
     require_chat_template,
+    target_labels,
     to_messages,
 )
 
@@ -30,7 +33,8 @@ class ChatRows(RowReader):
     """A conversation per row. The prompt is what precedes the first assistant token of a
     train row, and the last assistant turn's of a validation / test row (the turn generated
     there): the rows the head drops or refuses by `data.on_overlong`. Facts: `turns` (messages
-    per row, system ones included) and `roles` (messages per role)."""
+    per row, system ones included) and `roles` (messages per role). Targets: the labels of
+    each row training keeps (see the module doc)."""
 
     def __init__(self, data: DictConfig, tokenizer: Any, train: Dataset) -> None:
         require_chat_template(tokenizer)  # no chat template: the head's own refusal, in words
@@ -52,6 +56,12 @@ class ChatRows(RowReader):
         limit = data.get("max_length")
         key = "data.max_length" if limit else None
         self.specs = [TextSpec(f"chat ({self.format})", self.columns, limit, key)]
+        self.train_on_prompt = bool(data.get("train_on_prompt"))  # ${task.module.train_on_prompt}
+        self.targets_rule = (
+            "every token but the first (task.module.train_on_prompt=true)"
+            if self.train_on_prompt
+            else "the assistant's turns (task.module.train_on_prompt=false)"
+        )
         self._tokenizer = tokenizer
 
     def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
@@ -65,11 +75,17 @@ class ChatRows(RowReader):
         key = "\x1f".join(m["content"] for m in messages)
         return key, messages, {"turns": len(messages), "roles": roles}
 
-    def measure(self, parsed: Any, split: str) -> tuple[dict[str, int], int, dict[str, Any]]:
+    def measure(self, parsed: Any, split: str) -> Measured:
         try:
             ids, mask = render_chat(self._tokenizer, parsed)
         except ValueError as err:  # the template refuses the conversation
             raise Skip("unreadable", str(err)) from None
         starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
         answer = starts[0] if split == "train" else starts[-1]  # render_chat: never empty
-        return {self.specs[0].name: len(ids)}, answer, {}
+        limit = self.specs[0].max_length
+        targets = None
+        if not limit or answer < limit:  # else training drops the row (data.on_overlong)
+            cut = int(limit) if limit else len(ids)
+            labels = target_labels(ids, mask, self.train_on_prompt)
+            targets = Targets(ids[:cut], labels[:cut])
+        return Measured({self.specs[0].name: len(ids)}, answer, ids=[ids], targets=targets)

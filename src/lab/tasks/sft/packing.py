@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-IGNORE = -100  # the label id the loss skips
+from lab.tasks.sft.chat import IGNORE  # the label id the loss skips
 
 
 def best_fit_bins(lengths: list[int], capacity: int) -> list[list[int]]:
