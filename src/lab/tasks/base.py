@@ -71,8 +71,8 @@ class TaskModule(L.LightningModule):
         self.log_train({"loss": loss}, batch_size)
 
     def log_train(self, values: Mapping[str, torch.Tensor], batch_size: int) -> None:
-        """Log `train/<name>` for each of this batch's scalar values (`loss` also on the
-        progress bar): as is, or, with gradient accumulation, each the mean of the optimizer
+        """Log `train/<name>` for each of this batch's scalar values (the progress bar shows
+        `train/loss`): as is, or, with gradient accumulation, each the mean of the optimizer
         step's micro-batches at its last one (HF Trainer's number; Lightning would log one
         micro-batch's). Log all of a batch's values in one call: the step's last micro-batch
         is recognised here. Tensors, not `.item()`: Lightning reduces them lazily, so there
@@ -86,7 +86,10 @@ class TaskModule(L.LightningModule):
             values = {name: torch.stack(seen).mean() for name, seen in self._step_values.items()}
             self._step_values.clear()
         for name, value in values.items():
-            self.log(f"train/{name}", value, prog_bar=name == "loss", batch_size=batch_size)
+            # Not `prog_bar=True`: Lightning turns progress-bar metrics into Python numbers
+            # after every batch (a device sync per step on a GPU); lab's ProgressBar reads
+            # `train/loss` itself when it redraws (`TRAIN_LOSS_ON_BAR`).
+            self.log(f"train/{name}", value, batch_size=batch_size)
 
     def optimizer_step(
         self,

@@ -154,9 +154,11 @@ class SFTModule(TaskModule):
         Micro-batches of `accumulate_grad_batches` still weigh equally.
         """
         tokens = (labels[:, 1:] != IGNORE).sum()
-        loss: torch.Tensor = output.loss
-        if not tokens:  # 0/0 is nan; keep the graph (DDP wants every parameter's gradient)
-            loss = output.logits.sum() * 0.0
+        # A batch with no target token has a nan mean: train on 0 instead, in the graph (DDP
+        # wants every parameter's gradient), whose gradients are zeros (the loss gives ignored
+        # positions none). `torch.where`, not `if not tokens`: a branch on a device value
+        # waits for the GPU at every step.
+        loss = torch.where(tokens > 0, output.loss, torch.zeros_like(output.loss))
         world = int(self.trainer.world_size) if self._attached() else 1
         if world == 1:
             return loss
