@@ -109,13 +109,22 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
     """The configured head (label maps from the data), quantized and wrapped by PEFT if asked."""
     from hydra.utils import instantiate
 
-    from lab.training.adapters import apply_peft, check_quantization
+    from lab.training.adapters import (
+        apply_peft,
+        check_quantization,
+        keep_unquantized,
+        unquantized_modules,
+    )
     from lab.training.freezing import prepare_model
     from lab.training.optim import check_training_options
 
     check_training_options(cfg, datamodule)  # before any weights load
     peft_cfg = cfg.get("peft") or DictConfig({})
-    quantization = instantiate(peft_cfg.quantization) if peft_cfg.get("quantization") else None
+    quantization = None
+    if peft_cfg.get("quantization"):
+        quantization = instantiate(peft_cfg.quantization, _convert_="all")
+        # The head peft trains whole (`modules_to_save`) cannot train in 4 bit.
+        keep_unquantized(quantization, unquantized_modules(cfg))
     check_quantization(quantization)
     network = instantiate(cfg.model.network)
     load_options = {"quantization_config": quantization} if quantization is not None else {}

@@ -107,12 +107,20 @@ def load_exported(
     """(model in eval mode, tokenizer) from the run's exported directory.
 
     `load_in="8bit"` or `"4bit"` loads the weights quantized with bitsandbytes (NF4 for 4-bit;
-    CUDA only), to evaluate or serve a large model in less memory.
+    CUDA only), to evaluate or serve a large model in less memory. The modules the run kept
+    unquantized (its head, as in training: `lab.training.adapters.unquantized_modules`) load
+    in float, as trained.
     """
     from hydra.utils import get_class
     from transformers import AutoTokenizer
 
-    options = {"quantization_config": quantization_config(load_in)} if load_in else {}
+    from lab.training.adapters import unquantized_modules
+
+    options = {}
+    if load_in:
+        options["quantization_config"] = quantization_config(
+            load_in, unquantized_modules(run.config)
+        )
     directory = model_dir or run.require_model()
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
@@ -125,11 +133,12 @@ def load_exported(
     return model.eval(), tokenizer
 
 
-def quantization_config(load_in: str) -> Any:
-    """A bitsandbytes config for `8bit` or `4bit` (NF4) loading; refused without CUDA."""
+def quantization_config(load_in: str, keep: list[str] | None = None) -> Any:
+    """A bitsandbytes config for `8bit` or `4bit` (NF4) loading, the `keep` modules left in
+    float; refused without CUDA."""
     from transformers import BitsAndBytesConfig
 
-    from lab.training.adapters import check_quantization
+    from lab.training.adapters import check_quantization, keep_unquantized
 
     if load_in not in ("8bit", "4bit"):
         raise LabError(f"load_in must be 8bit or 4bit, got '{load_in}'")
@@ -139,6 +148,7 @@ def quantization_config(load_in: str) -> Any:
         config = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype="bfloat16"
         )
+    keep_unquantized(config, keep or [])
     check_quantization(config, f"load_in={load_in} (bitsandbytes)", "load the model unquantized")
     return config
 
@@ -146,7 +156,9 @@ def quantization_config(load_in: str) -> Any:
 def load_checkpoint_weights(module: Any, checkpoint: dict[str, Any], path: Path) -> None:
     """Load a checkpoint read by `lab.training.checkpointing.read_checkpoint` (read it before
     building the model, so a bad file fails first) into a rebuilt task module; `path` names it."""
+    from lab.training.quantized_state import without_quantization_state
+
     try:
-        module.load_state_dict(checkpoint["state_dict"])
+        module.load_state_dict(without_quantization_state(module, checkpoint["state_dict"]))
     except RuntimeError as err:
         raise LabError(f"checkpoint {path} does not fit this run's model: {err}") from err

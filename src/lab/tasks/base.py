@@ -61,6 +61,14 @@ class TaskModule(L.LightningModule):
     def forward(self, **inputs: torch.Tensor) -> Any:
         return self.model(**inputs)
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Drop the 4-bit base's quantization state (QLoRA), which `load_state_dict` cannot
+        read (`lab.training.quantized_state`), before Lightning loads the weights."""
+        from lab.training.quantized_state import without_quantization_state
+
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"] = without_quantization_state(self, checkpoint["state_dict"])
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.model(**batch).loss
         self.log_train_loss(loss, _batch_size(batch))

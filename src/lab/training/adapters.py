@@ -3,7 +3,8 @@
 `apply_peft` wraps the built Hugging Face head with a `peft` adapter config: only the adapter
 weights and the task head (`modules_to_save`, set by peft for classification task types)
 train, plus, under LoRA, the embedding rows of tokens added by `model.add_tokens`.
-`check_quantization` stops a 4/8-bit base (QLoRA) early, in words, where it cannot run.
+`check_quantization` stops a 4/8-bit base (QLoRA) early, in words, where it cannot run;
+`keep_unquantized` keeps the modules trained whole (`modules_to_save`) out of it.
 The export writes both forms: `model/` merged (a plain transformers model for `pipeline`) and
 `adapter/` (the adapter alone, applied on the base model it names).
 """
@@ -15,6 +16,8 @@ import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
+
+from omegaconf import DictConfig
 
 from lab.errors import ConfigError
 
@@ -91,6 +94,45 @@ def check_quantization(
         raise ConfigError(f"{what} needs a CUDA GPU and none is visible; {instead}")
     if importlib.util.find_spec("bitsandbytes") is None:
         raise ConfigError(f"{what} needs the bitsandbytes package: pip install bitsandbytes")
+
+
+def unquantized_modules(cfg: DictConfig) -> list[str]:
+    """The modules a run keeps in float under a 4/8-bit base: the user's
+    `peft.quantization.llm_int8_skip_modules`, the head's `task.peft_modules_to_save` and the
+    user's `peft.config.modules_to_save`, in that order, each once.
+
+    peft trains the head of a classification / QA task type whole (a copy of the module, set to
+    `requires_grad`); a 4-bit bitsandbytes weight cannot require gradients, so such a head must
+    load unquantized ("only Tensors of floating point dtype can require gradients" otherwise).
+    peft decides those names inside its model classes, out of reach before the model exists, so
+    each task YAML names them next to its `peft_task_type` (a test checks they agree).
+    """
+    peft = cfg.get("peft") or {}
+    groups = (
+        (peft.get("quantization") or {}).get("llm_int8_skip_modules"),
+        cfg.task.get("peft_modules_to_save"),
+        (peft.get("config") or {}).get("modules_to_save"),
+    )
+    names: list[str] = []
+    for group in groups:
+        for name in [group] if isinstance(group, str) else group or ():
+            if str(name) not in names:
+                names.append(str(name))
+    return names
+
+
+def keep_unquantized(quantization: Any, modules: list[str]) -> Any:
+    """`quantization` (a `BitsAndBytesConfig`, or None) with `modules` in its
+    `llm_int8_skip_modules` (bitsandbytes' list for 4-bit too): they load in float.
+
+    No modules leaves the list as it was: None lets transformers choose (lm_head), which a list
+    would replace. Their names match as transformers matches them (a suffix of the module's
+    name: `classifier` keeps `bert.classifier` and `classifier.out_proj`).
+    """
+    if quantization is not None and modules:
+        given = list(quantization.llm_int8_skip_modules or [])
+        quantization.llm_int8_skip_modules = given + [m for m in modules if m not in given]
+    return quantization
 
 
 def is_peft_model(model: Any) -> bool:

@@ -109,4 +109,5 @@ class MaskedLMModule(TaskModule):
         checkpoint["masked_lm_batches_masked"] = self.batches_masked
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         self.batches_masked = int(checkpoint.get("masked_lm_batches_masked", 0))
