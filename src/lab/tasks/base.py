@@ -118,6 +118,22 @@ class TaskModule(L.LightningModule):
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         optimizer.zero_grad(set_to_none=True)
 
+    def configure_gradient_clipping(
+        self,
+        optimizer: Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Lightning's clipping (`trainer.gradient_clip_val`), except by norm under FSDP:
+        there the FSDP root clips, with the norm reduced over every rank's shard (Lightning
+        refuses it; `lab.training.sharded`). Under DeepSpeed, DeepSpeed clips, as before."""
+        from lab.training.sharded import clip_fsdp_gradients
+
+        if not clip_fsdp_gradients(self.trainer, gradient_clip_val, gradient_clip_algorithm):
+            super().configure_gradient_clipping(
+                optimizer, gradient_clip_val, gradient_clip_algorithm
+            )
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.evaluation_step(batch, "val")
 

@@ -123,6 +123,7 @@ def build_run_trainer(
     from lab.sweeps.pruning import trial_callbacks
     from lab.training.checkpoint_writer import AtomicCheckpointIO
     from lab.training.checkpointing import ResumeStateCallback
+    from lab.training.sharded import ZeroThreeEvaluationDevice
     from lab.training.validation_metrics import ValidationHistory
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
@@ -137,6 +138,7 @@ def build_run_trainer(
             *extra_callbacks,
             ResumeStateCallback(),
             ValidationHistory(),
+            ZeroThreeEvaluationDevice(),  # `fit`'s validate/test after the fit, under ZeRO-3
         ],
         logger=loggers or False,
         # Checkpoints are the callbacks group's business: none configured, none written.

@@ -66,6 +66,10 @@ REPORTS = (
     # Under DDP, for every epoch-level metric: lab's are torchmetrics states already summed
     # over the ranks (`TaskModule.evaluation_metrics`), so `sync_dist` would add nothing.
     Report(UserWarning, r"It is recommended to use `self\.log\(.*sync_dist=True"),
+    # DeepSpeed, whenever a LightningModule overrides `configure_gradient_clipping`: lab's
+    # (`TaskModule`, for FSDP) leaves clipping to DeepSpeed, which clips by
+    # `trainer.gradient_clip_val` as the warning advises.
+    Report(UserWarning, r"Since DeepSpeed handles gradient clipping internally"),
     INTERVAL_REPORT,
 )
 RESUME_REPORTS = (
