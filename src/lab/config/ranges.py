@@ -40,6 +40,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.class_weights import class_weights_problem
 from lab.config.flatten import flatten
+from lab.data.padding import multiple_problem
 from lab.errors import ConfigError
 
 _SEED_MAX = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything enforces
@@ -84,6 +85,7 @@ RANGES: dict[str, str] = {
     "data.num_workers":                      "int >= 0",
     "data.num_proc":                         "null or int >= 1",
     "data.length_group_size":                "int >= 1",
+    "data.pad_to_multiple_of":               "null or int >= 1 or text ; auto (64 on CUDA)",
     "data.shuffle_buffer":                   "int >= 0 ; 0: the stream's own order",
     "data.stream_sample_rows":               "int >= 1",
     "data.interleave[].probability":         "in (0, 1]",
@@ -162,6 +164,7 @@ FORMS: dict[str, Callable[[Any], str | None]] = {
         else f"data.truncation_side={side}: use right (keep the first tokens) or left (keep "
         "the last)"
     ),
+    "data.pad_to_multiple_of": multiple_problem,
 }
 
 # (key, relation, other key, why): checked when both keys are set.

@@ -27,6 +27,7 @@ import torch
 from torchmetrics import MeanMetric, Metric
 
 from lab.data.datamodule import DataModule
+from lab.data.padding import Padding, PadToWidth, pad_rows
 from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Generator
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
@@ -193,11 +194,37 @@ class Seq2SeqDataModule(DataModule):
 
         # Labels padded with IGNORE: padding is not a target. (The model builds its decoder
         # inputs from the labels, with pad tokens where they are IGNORE.)
-        return DataCollatorForSeq2Seq(self.tokenizer, label_pad_token_id=IGNORE)
+        sources = self.padding(self.max_source_length)
+        if sources.multiple is None:
+            return DataCollatorForSeq2Seq(self.tokenizer, label_pad_token_id=IGNORE)
+        return Seq2SeqCollator(self.tokenizer, sources, sources.limited(self.max_target_length))
 
     def module_kwargs(self) -> dict[str, Any]:
         """The tokenizer (to decode generations) and the raw references of val and test."""
         return {"tokenizer": self.tokenizer, "references": self.references}
+
+
+class Seq2SeqCollator:
+    """Sources padded by the tokenizer and labels with IGNORE, each to its own rounded width
+    (`lab.data.padding`): `DataCollatorForSeq2Seq` rounds both with one multiple and no
+    limit, and pads labels to the sources' width when given one. (A class: workers pickle it.)
+    """
+
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, sources: Padding, targets: Padding
+    ) -> None:
+        from transformers import DataCollatorWithPadding
+
+        self.inputs = PadToWidth(DataCollatorWithPadding(tokenizer), sources)
+        self.targets = targets
+        self.left = tokenizer.padding_side == "left"  # as DataCollatorForSeq2Seq pads labels
+
+    def __call__(self, features: list[dict[str, Any]]) -> Any:
+        labels = [f["labels"] for f in features]
+        batch = self.inputs([{k: v for k, v in f.items() if k != "labels"} for f in features])
+        width = self.targets.width(max(len(label) for label in labels))
+        batch["labels"] = pad_rows(labels, width, IGNORE, self.left)
+        return batch
 
 
 class Seq2SeqModule(TaskModule):

@@ -20,6 +20,7 @@ import torch
 
 from lab.data.datamodule import DataModule
 from lab.data.label_names import reconcile_label_names
+from lab.data.padding import pad_hf
 from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
@@ -204,7 +205,9 @@ class TokenClassificationDataModule(DataModule):
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
         from transformers import DataCollatorForTokenClassification
 
-        return DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=IGNORE)
+        # Labels follow the inputs' padded width (rounded by `padding`), padded with IGNORE.
+        collator = DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=IGNORE)
+        return pad_hf(collator, self.padding(self.max_length))
 
 
 def wordless(word_ids: Sequence[int | None], words: int, full: bool) -> set[int]:

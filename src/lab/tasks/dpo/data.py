@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.data.datamodule import DataModule
+from lab.data.padding import Padding
 from lab.errors import ConfigError, DataError
 from lab.tasks.dpo.losses import IGNORE
 from lab.tasks.dpo.pairs import NoPreference, Pair, encode_pair, make_pair, prompt_ids
@@ -243,10 +244,10 @@ class PreferenceDataModule(DataModule):
 
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
         """Rows [chosen of every pair, then rejected of every pair], right-padded."""
-        pad = self.tokenizer.pad_token_id
+        pad, padding = self.tokenizer.pad_token_id, self.padding(self.max_length)
 
         def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-            return collate_pairs(rows, pad)
+            return collate_pairs(rows, pad, padding)
 
         return collate
 
@@ -263,18 +264,21 @@ class PreferenceDataModule(DataModule):
         share: every pair is in exactly one rank's batches)."""
         name = {v: k for k, v in STAGES.items()}[stage]
         dataset, pad = self.datasets[name], self.tokenizer.pad_token_id
+        padding = self.padding(self.max_length)  # as the policy's batches: the same shapes
         starts = range(0, len(dataset), self.eval_batch_size)
         for start in starts[rank::replicas]:
             rows = dataset.select(range(start, min(start + self.eval_batch_size, len(dataset))))
-            yield collate_pairs(list(rows), pad)
+            yield collate_pairs(list(rows), pad, padding)
 
 
-def collate_pairs(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
-    """`input_ids`, `attention_mask`, `labels` [2 x pairs, longest], chosen rows first, and
-    `pair_index` [pairs]."""
+def collate_pairs(
+    rows: list[dict[str, Any]], pad_id: int, padding: Padding | None = None
+) -> dict[str, torch.Tensor]:
+    """`input_ids`, `attention_mask`, `labels` [2 x pairs, longest or `padding.width` of it],
+    chosen rows first, and `pair_index` [pairs]."""
     sequences = [row["input_ids"][side] for side in (0, 1) for row in rows]
     labels = [row["labels"][side] for side in (0, 1) for row in rows]
-    width = max(len(s) for s in sequences)
+    width = (padding or Padding()).width(max(len(s) for s in sequences))
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     targets = torch.full((len(sequences), width), IGNORE, dtype=torch.long)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.data.datamodule import DataModule
+from lab.data.padding import Padding
 from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -147,7 +148,8 @@ class MaskedLMDataModule(DataModule):
 
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
         pad_id = self.tokenizer.pad_token_id or 0
-        return lambda rows: collate_blocks(rows, pad_id)
+        padding = self.padding(self.block_size)  # blocks are at most block_size tokens
+        return lambda rows: collate_blocks(rows, pad_id, padding)
 
 
 def _numbered_words(
@@ -170,9 +172,12 @@ def _numbered_words(
     return numbers
 
 
-def collate_blocks(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad blocks to the longest in the batch; `attention_mask` marks the real tokens."""
-    longest = max(len(row["input_ids"]) for row in rows)
+def collate_blocks(
+    rows: list[dict[str, Any]], pad_id: int, padding: Padding | None = None
+) -> dict[str, torch.Tensor]:
+    """Pad blocks to the longest in the batch (or `padding.width` of it); `attention_mask`
+    marks the real tokens, and padding is a special token (never picked to be masked)."""
+    longest = (padding or Padding()).width(max(len(row["input_ids"]) for row in rows))
     batch: dict[str, torch.Tensor] = {}
     lengths = [len(row["input_ids"]) for row in rows]
     batch["input_ids"] = _padded([row["input_ids"] for row in rows], longest, pad_id)

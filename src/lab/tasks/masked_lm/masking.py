@@ -46,21 +46,34 @@ def mask_tokens(
 
 
 def draw(
-    generators: Sequence[torch.Generator], lengths: Sequence[int], vocab_size: int
+    generators: Sequence[torch.Generator],
+    lengths: Sequence[int],
+    vocab_size: int,
+    width: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The randomness of `mask_tokens` for rows of `lengths` tokens (padded to the longest).
+    """The randomness of `mask_tokens` for rows of `lengths` tokens, padded to `width` (the
+    batch's padded width, at least the longest; default the longest) with zeros.
 
     One generator draws for the whole batch; one per row draws each row at its own length,
-    so a row's masks do not depend on the rows batched with it.
+    so a row's masks do not depend on the rows batched with it. Draws are made at the longest
+    row's length, so masks do not depend on how far the batch was padded past it
+    (`data.pad_to_multiple_of`) either.
     """
     longest = max(lengths)
     if len(generators) == 1:
-        return _uniform_draws(generators[0], len(lengths), longest, vocab_size)
-    parts = [_uniform_draws(g, 1, n, vocab_size) for g, n in zip(generators, lengths, strict=True)]
-    return tuple(  # type: ignore[return-value]
-        torch.cat([torch.nn.functional.pad(p[i], (0, longest - p[i].shape[1])) for p in parts])
-        for i in range(3)
-    )
+        draws = _uniform_draws(generators[0], len(lengths), longest, vocab_size)
+    else:
+        parts = [
+            _uniform_draws(g, 1, n, vocab_size) for g, n in zip(generators, lengths, strict=True)
+        ]
+        draws = tuple(  # type: ignore[assignment]
+            torch.cat([torch.nn.functional.pad(p[i], (0, longest - p[i].shape[1])) for p in parts])
+            for i in range(3)
+        )
+    extra = (width or longest) - longest
+    if extra <= 0:
+        return draws
+    return tuple(torch.nn.functional.pad(d, (0, extra)) for d in draws)  # type: ignore[return-value]
 
 
 def _uniform_draws(

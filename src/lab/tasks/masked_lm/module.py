@@ -66,7 +66,7 @@ class MaskedLMModule(TaskModule):
             special,
             self.mlm_probability,
             self.mask_token_id,
-            draw(generators, lengths, self.vocab_size),
+            draw(generators, lengths, self.vocab_size, int(batch["input_ids"].shape[1])),
             word_ids,
         )
         return batch

@@ -174,10 +174,13 @@ class MultipleChoiceDataModule(DataModule):
         return encoded
 
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
-        """Pad to the longest pair in the batch: inputs [batch, N, tokens], labels [batch]."""
+        """Pad to the longest pair in the batch (rounded by `padding`): inputs
+        [batch, N, tokens], labels [batch]."""
+
+        padding = self.padding(self.max_length)
 
         def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-            batch = pad_choices(self.tokenizer, rows)
+            batch = pad_choices(self.tokenizer, rows, padding)
             batch["labels"] = torch.tensor([row["labels"] for row in rows], dtype=torch.long)
             return batch
 

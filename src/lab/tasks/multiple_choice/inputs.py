@@ -14,6 +14,8 @@ import torch
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from lab.data.padding import Padding
+
 
 class Choice(NamedTuple):
     """One multiple-choice question: what the endings continue, and the endings."""
@@ -41,9 +43,12 @@ def choice_inputs(
 
 
 def pad_choices(
-    tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict[str, Any]]
+    tokenizer: PreTrainedTokenizerBase,
+    rows: Sequence[dict[str, Any]],
+    padding: Padding | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Pad every pair of every row to the longest in the batch: tensors [rows, N, tokens].
+    """Pad every pair of every row to the longest in the batch, or to `padding.width` of it
+    (training's `data.pad_to_multiple_of`): tensors [rows, N, tokens].
 
     All rows must have the same N. Keys other than the tokenizer's (e.g. `labels`) are left
     out; the caller adds them.
@@ -51,5 +56,9 @@ def pad_choices(
     keys = [k for k in rows[0] if k != "labels"]
     count = len(rows[0]["input_ids"])
     flat = [{k: row[k][i] for k in keys} for row in rows for i in range(count)]
-    padded = tokenizer.pad(flat, padding=True, return_tensors="pt")
+    if padding is None or padding.multiple is None:
+        padded = tokenizer.pad(flat, padding=True, return_tensors="pt")
+    else:
+        width = padding.width(max(len(pair["input_ids"]) for pair in flat))
+        padded = tokenizer.pad(flat, padding="max_length", max_length=width, return_tensors="pt")
     return {k: v.view(len(rows), count, -1) for k, v in padded.items()}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
 from lab.data.origins import Origin
+from lab.data.padding import Padding, pad_hf
 from lab.data.sources import load_source, set_origins
 from lab.errors import ConfigError, DataError
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
@@ -106,10 +107,10 @@ class QAReferences:
 class _QACollator:
     """Drops the postprocessing columns, then pads dynamically (a class: workers pickle it)."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, padding: Padding) -> None:
         from transformers import DataCollatorWithPadding
 
-        self.pad = DataCollatorWithPadding(tokenizer)
+        self.pad = pad_hf(DataCollatorWithPadding(tokenizer), padding)
 
     def __call__(self, rows: list[dict[str, Any]]) -> Any:
         return self.pad([{k: v for k, v in r.items() if k not in METADATA_COLUMNS} for r in rows])
@@ -329,7 +330,7 @@ class QuestionAnsweringDataModule(DataModule):
                 )
 
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
-        return _QACollator(self.tokenizer)
+        return _QACollator(self.tokenizer, self.padding(self.max_length))
 
     def module_kwargs(self) -> dict[str, Any]:
         """The evaluation splits' raw examples and windows, and whether questions may be

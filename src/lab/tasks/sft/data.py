@@ -257,15 +257,21 @@ class SFTDataModule(DataModule):
         """Right-padded model inputs; packed rows with restarting positions; evaluation rows
         with left-padded generation prompts and their references (see the module doc)."""
         pad = int(self.tokenizer.pad_token_id)
+        padding = self.padding(self.max_length)  # rows, packed rows and prompts alike
 
         def collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
             if "position_ids" in rows[0]:
-                return {**collate_packed(rows, pad), "use_cache": False}
-            batch: dict[str, Any] = pad_sequences([r["input_ids"] for r in rows], pad, left=False)
-            labels = pad_sequences([r["labels"] for r in rows], IGNORE, left=False)
+                width = padding.width(max(len(r["input_ids"]) for r in rows))
+                return {**collate_packed(rows, pad, width), "use_cache": False}
+            sequences = [r["input_ids"] for r in rows]
+            width = padding.width(max(len(s) for s in sequences))
+            batch: dict[str, Any] = pad_sequences(sequences, pad, left=False, width=width)
+            labels = pad_sequences([r["labels"] for r in rows], IGNORE, left=False, width=width)
             batch["labels"] = labels["input_ids"]
             if "prompt_input_ids" in rows[0]:
-                prompts = pad_sequences([r["prompt_input_ids"] for r in rows], pad, left=True)
+                prompt_rows = [r["prompt_input_ids"] for r in rows]
+                prompt_width = padding.width(max(len(p) for p in prompt_rows))
+                prompts = pad_sequences(prompt_rows, pad, left=True, width=prompt_width)
                 batch["prompt_input_ids"] = prompts["input_ids"]
                 batch["prompt_attention_mask"] = prompts["attention_mask"]
                 batch["references"] = [r["reference"] for r in rows]
@@ -290,9 +296,12 @@ def _format_hint(columns: list[str]) -> str:
     return f"these columns fit data.format={fits} (data.format=auto detects it)"
 
 
-def pad_sequences(sequences: list[list[int]], value: int, *, left: bool) -> dict[str, torch.Tensor]:
-    """`input_ids` (padded with `value`, on the left or right) and `attention_mask`."""
-    width = max(len(s) for s in sequences)
+def pad_sequences(
+    sequences: list[list[int]], value: int, *, left: bool, width: int | None = None
+) -> dict[str, torch.Tensor]:
+    """`input_ids` (padded with `value`, on the left or right, to `width` or else the longest)
+    and `attention_mask`."""
+    width = width or max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), value, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, sequence in enumerate(sequences):

@@ -56,11 +56,13 @@ def pack_rows(batch: dict[str, list[Any]], max_length: int) -> dict[str, list[An
     return packed
 
 
-def collate_packed(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Pad packed rows to the longest: `input_ids`, `labels` (-100 on padding) and
-    `position_ids`. The padding gets positions 0, 1, ... of its own, so the model treats it
-    as one more (ignored) example instead of letting it attend to the row's last one."""
-    width = max(len(row["input_ids"]) for row in rows)
+def collate_packed(
+    rows: list[dict[str, Any]], pad_token_id: int, width: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Pad packed rows to `width` (else the longest): `input_ids`, `labels` (-100 on padding)
+    and `position_ids`. The padding gets positions 0, 1, ... of its own, so the model treats
+    it as one more (ignored) example instead of letting it attend to the row's last one."""
+    width = width or max(len(row["input_ids"]) for row in rows)
     ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     positions = torch.arange(width).repeat(len(rows), 1)
