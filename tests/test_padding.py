@@ -231,7 +231,7 @@ def test_sft_rows_labels_and_left_padded_prompts() -> None:
     ]
     batch = data.collate_fn()(rows)
     # Rows: longest 11 would round to 16, past max_length=12: padded to 12.
-    assert batch["input_ids"].tolist() == [_ids(5) + [pad] * 7, _ids(11) + [pad]]
+    assert batch["input_ids"].tolist() == [_ids(5) + [pad] * 7, [*_ids(11), pad]]
     assert batch["attention_mask"].sum(dim=1).tolist() == [5, 11]
     assert batch["labels"].tolist() == [
         [IGNORE] * 2 + _ids(3) + [IGNORE] * 7,
@@ -263,13 +263,11 @@ def test_dpo_pairs_and_reference_batches_round_alike() -> None:
     from lab.tasks.dpo.data import INDEX, PreferenceDataModule
 
     tokenizer = _tokenizer("tiny_llama")
-    data = PreferenceDataModule(
-        tokenizer, max_length=20, pad_to_multiple_of=8, eval_batch_size=2
-    )
+    data = PreferenceDataModule(tokenizer, max_length=20, pad_to_multiple_of=8, eval_batch_size=2)
     rows = [
         {
             "input_ids": [_ids(c), _ids(r)],
-            "labels": [[IGNORE] + _ids(c - 1), [IGNORE] + _ids(r - 1)],
+            "labels": [[IGNORE, *_ids(c - 1)], [IGNORE, *_ids(r - 1)]],
             INDEX: i,
         }
         for i, (c, r) in enumerate(((5, 7), (9, 4)))
