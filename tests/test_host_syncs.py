@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import traceback
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
@@ -113,18 +114,19 @@ def test_training_steps_read_device_values_only_to_redraw_or_log(
 
 def test_progress_bar_shows_the_training_loss_it_reads_at_a_redraw() -> None:
     """train/loss is not a Lightning progress-bar metric (converted after every batch); the
-    bar takes it from the callback metrics when it draws, as a number, while training."""
+    bar takes it from the callback metrics when it draws, as a number, while fitting (the
+    redraw at a validation's end included), not in a stand-alone validate or test."""
 
     class _Trainer:
         def __init__(self) -> None:
-            self.training = True
+            self.state = SimpleNamespace(fn="fit")
             self.loggers: list[Any] = []
             self.callback_metrics = {"train/loss": torch.tensor(0.25)}
             self.progress_bar_metrics = {"val/acc": 0.5}
 
     trainer = _Trainer()
     assert ProgressBar().get_metrics(trainer, None) == {"train/loss": 0.25, "val/acc": 0.5}  # type: ignore[arg-type]
-    trainer.training = False  # validating or testing: the bar shows no training loss
+    trainer.state.fn = "validate"  # a stand-alone validate or test: no training loss
     assert ProgressBar().get_metrics(trainer, None) == {"val/acc": 0.5}  # type: ignore[arg-type]
 
 

@@ -122,7 +122,9 @@ class ProgressBar(RichProgressBar):
         items = dict(super().get_metrics(trainer, pl_module))
         items.pop("v_num", None)
         loss = trainer.callback_metrics.get(TRAIN_LOSS_ON_BAR)
-        if loss is not None and trainer.training:
+        # While fitting, validation included (its end redraws the train bar): not in a
+        # stand-alone validate or test, whose bars show no training loss.
+        if loss is not None and trainer.state.fn == "fit":
             items = {TRAIN_LOSS_ON_BAR: float(loss), **items}  # the one read, at a redraw
         return items
 
