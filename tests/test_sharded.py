@@ -1,11 +1,14 @@
-"""The sharded strategies (`lab.training.sharded`): gradient clipping by norm under FSDP, and
-the module's device for evaluation after a DeepSpeed ZeRO-3 fit.
+"""The sharded strategies (`lab.training.sharded`): gradient clipping by norm under FSDP,
+evaluation after an FSDP fit through the fit's FSDP root, and the module's device for
+evaluation after a DeepSpeed ZeRO-3 fit.
 
 The FSDP run is real: Lightning's `FSDPStrategy` (FULL_SHARD, as `conf/strategy/fsdp.yaml`)
 on 2 CPU processes (gloo), started in a script of their own (processes spawned from a pytest
 worker share its captured output streams). Lightning refuses FSDP without CUDA and passes
 torch's FSDP a device index that the CPU lacks; the script's strategy subclass only wraps the
-module with `device_id=cpu` itself, the rest is Lightning's. DeepSpeed is not installed here
+module with `device_id=cpu` itself, the rest is Lightning's. Saving a checkpoint from the
+FSDP run segfaults on the CPU (torch 2.13, gloo, full state dict; not lab's code): the run
+loads a checkpoint one process saved instead. DeepSpeed is not installed here
 (and needs CUDA): its part is tested through the strategy's public shape.
 """
 
@@ -27,19 +30,24 @@ from lightning.pytorch.strategies import DeepSpeedStrategy, FSDPStrategy, Single
 from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch.distributed.fsdp import FullyShardedDataParallel
 
-from lab.training.sharded import ZeroThreeEvaluationDevice, clip_fsdp_gradients
+from lab.training.sharded import (
+    FSDPEvaluationWrapper,
+    ZeroThreeEvaluationDevice,
+    clip_fsdp_gradients,
+)
 
 from conftest import TINY_FIXTURE_RUN, lab_cli
 
 CLIP = 0.01  # far under the first step's gradient norm, so the step is clipped
 LR = 1.0  # SGD: the weights move by exactly the (clipped) gradient
 
-# The module, data and trainer of both runs: the same 8 rows, one step, clipped by norm.
+# The module, data and trainer of both runs: 8 rows a split, one training step, clipped by
+# norm; each run validates and tests after its fit.
 COMMON = f"""
 import lightning as L
 import torch
 from transformers import BertConfig, BertForSequenceClassification
-from lab.tasks.base import TaskModule
+from lab.tasks.text_classification.module import TextClassificationModule
 
 
 def build_module():
@@ -48,58 +56,76 @@ def build_module():
                         num_attention_heads=2, intermediate_size=32, max_position_embeddings=16,
                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=2)
     model = BertForSequenceClassification(config)
-    return TaskModule(model, sgd)
+    return TextClassificationModule(model, sgd)
 
 
 def sgd(model):
     return torch.optim.SGD(model.parameters(), lr={LR})
 
 
-def rows():
-    generator = torch.Generator().manual_seed(1)
+def loader(split, batch_size):
+    generator = torch.Generator().manual_seed(["train", "val", "test"].index(split) + 1)
     ids = torch.randint(4, 64, (8, 8), generator=generator)
     labels = torch.randint(0, 2, (8,), generator=generator)
-    return [{{"input_ids": ids[i], "labels": labels[i]}} for i in range(8)]
+    rows = [{{"input_ids": ids[i], "labels": labels[i]}} for i in range(8)]
+    return torch.utils.data.DataLoader(rows, batch_size=batch_size)
 
 
 def trainer(**kwargs):
     return L.Trainer(accelerator="cpu", max_steps=1, gradient_clip_val={CLIP}, logger=False,
                      enable_checkpointing=False, enable_progress_bar=False,
-                     enable_model_summary=False, limit_val_batches=0, **kwargs)
+                     enable_model_summary=False, **kwargs)
 """
 
 FSDP_SCRIPT = """
+import json
 import sys
+from pathlib import Path
+
+import lightning as L
 import torch
 from lightning.pytorch.strategies import FSDPStrategy
 from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-from common import build_module, rows, trainer
+from common import build_module, loader, trainer
+from lab.training.sharded import FSDPEvaluationWrapper
 
 
 class CPUFSDPStrategy(FSDPStrategy):
-    # Lightning's FSDP strategy, wrapping on the CPU (see the test module's doc).
+    # Lightning's FSDP strategy, wrapping on the CPU (see the test module's doc); a module
+    # that holds an FSDP module already is left to Lightning, which does not wrap it again.
     def _setup_model(self, model):
-        wrapped = FSDP(module=model, cpu_offload=self.cpu_offload,
-                       mixed_precision=self.mixed_precision_config,
-                       sharding_strategy=self.sharding_strategy,
-                       device_id=torch.device("cpu"), **self.kwargs)
-        return super()._setup_model(wrapped)  # already wrapped: Lightning's other steps
+        if not any(isinstance(m, FSDP) for m in model.modules()):
+            model = FSDP(module=model, cpu_offload=self.cpu_offload,
+                         mixed_precision=self.mixed_precision_config,
+                         sharding_strategy=self.sharding_strategy,
+                         device_id=torch.device("cpu"), **self.kwargs)
+        return super()._setup_model(model)  # already wrapped: Lightning's other steps
 
 
-class SaveFullWeights(__import__("lightning").Callback):
+class SaveFullWeights(L.Callback):
+    def __init__(self, path):
+        self.path = path
+
     def on_train_end(self, trainer, pl_module):
         with FSDP.summon_full_params(trainer.strategy.model):
             weights = {n: p.detach().clone() for n, p in pl_module.model.named_parameters()}
         if trainer.global_rank == 0:
-            torch.save(weights, sys.argv[1])
+            torch.save(weights, self.path)
 
 
 if __name__ == "__main__":
+    out, initial_checkpoint = Path(sys.argv[1]), sys.argv[2]
     strategy = CPUFSDPStrategy(sharding_strategy="FULL_SHARD", state_dict_type="full",
                                cpu_offload=False, limit_all_gathers=True)
-    loader = torch.utils.data.DataLoader(rows(), batch_size=4)  # 4 rows on each of 2 ranks
-    trainer(devices=2, strategy=strategy, callbacks=[SaveFullWeights()]).fit(
-        build_module(), loader)
+    callbacks = [SaveFullWeights(out / "fsdp.pt"), FSDPEvaluationWrapper()]
+    fsdp = trainer(devices=2, strategy=strategy, callbacks=callbacks)
+    module = build_module()
+    fsdp.fit(module, loader("train", 4))  # 4 rows on each of 2 ranks
+    # After the fit, as `lab.training.fit` does: the fitted weights, then a checkpoint's.
+    (val,) = fsdp.validate(module, loader("val", 4), verbose=False)
+    (test,) = fsdp.test(module, loader("test", 4), ckpt_path=initial_checkpoint, verbose=False)
+    if fsdp.global_rank == 0:
+        (out / "fsdp.json").write_text(json.dumps({**val, **test}))
 """
 
 
@@ -114,31 +140,77 @@ def _common(tmp_path: Path) -> Any:
     return common
 
 
+@pytest.fixture(scope="module")
+def fsdp_and_one_process(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """The same module trained one clipped step, then validated and tested, in one process
+    on whole batches and under FSDP on 2 ranks (half the batch each); the test split is
+    tested on a checkpoint of the initial weights (`ckpt_path`, as `lab.training.fit` tests
+    the best checkpoint). One FSDP run serves the tests below: it takes a while."""
+    tmp_path = tmp_path_factory.mktemp("fsdp")
+    common = _common(tmp_path)
+    module = common.build_module()
+    one = common.trainer(devices=1)
+    (initial_test,) = one.test(module, common.loader("test", 4), verbose=False)
+    one.save_checkpoint(tmp_path / "initial.ckpt")
+    before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+    one.fit(module, common.loader("train", 8))
+    after = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+    (val,) = one.validate(module, common.loader("val", 4), verbose=False)
+    (fitted_test,) = one.test(module, common.loader("test", 4), verbose=False)
+
+    script = tmp_path / "fsdp_run.py"
+    script.write_text(FSDP_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(tmp_path / "initial.ckpt")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    return SimpleNamespace(
+        before=before,
+        after=after,
+        one_process={**val, **initial_test},
+        fitted_test=fitted_test,
+        run=done,  # asserted by each test on what it reads: the fit writes before evaluating
+        out=tmp_path,
+    )
+
+
 @pytest.mark.slow
-def test_fsdp_clips_by_the_norm_over_all_shards_as_one_process_does(tmp_path: Path) -> None:
+def test_fsdp_clips_by_the_norm_over_all_shards_as_one_process_does(
+    fsdp_and_one_process: SimpleNamespace,
+) -> None:
     """One clipped step under FSDP on 2 ranks (each with half the batch) moves every weight
     as one process on the whole batch does: the norm is that of the whole gradient, not of
     a rank's shard. Lightning alone refused the step (`gradient_clip_algorithm='norm'` is
     not supported for `FSDPPrecision`)."""
-    common = _common(tmp_path)
-    module = common.build_module()
-    before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
-    loader = torch.utils.data.DataLoader(common.rows(), batch_size=8)
-    common.trainer(devices=1).fit(module, loader)
-    expected = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+    runs = fsdp_and_one_process
+    before, expected = runs.before, runs.after
     step = torch.cat([(before[n] - expected[n]).flatten() for n in before]) / LR
     assert step.norm().item() == pytest.approx(CLIP, rel=1e-4)  # clipped to the bound
-
-    (tmp_path / "fsdp_run.py").write_text(FSDP_SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "fsdp_run.py"), str(tmp_path / "fsdp.pt")],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    sharded = torch.load(tmp_path / "fsdp.pt", weights_only=True)
+    assert (runs.out / "fsdp.pt").exists(), runs.run.stderr[-3000:]
+    sharded = torch.load(runs.out / "fsdp.pt", weights_only=True)
     assert sharded.keys() == expected.keys()
     for name, weight in expected.items():
         torch.testing.assert_close(sharded[name], weight, rtol=1e-5, atol=1e-7, msg=name)
+
+
+@pytest.mark.slow
+def test_fsdp_validates_and_tests_after_the_fit_as_one_process_does(
+    fsdp_and_one_process: SimpleNamespace,
+) -> None:
+    """After the FSDP fit on 2 ranks, `validate` (the fitted weights) and `test` (a
+    checkpoint's weights, loaded into the fit's FSDP root) give the losses and metrics one
+    process gives on the same rows. Before `FSDPEvaluationWrapper`, Lightning wrapped the
+    fitted module, whose parameters were each rank's flat slices, in a second FSDP root and
+    the first batch failed (`'weight' must be 2-D`)."""
+    runs = fsdp_and_one_process
+    assert runs.run.returncode == 0, runs.run.stderr[-3000:]
+    fsdp = json.loads((runs.out / "fsdp.json").read_text())
+    assert fsdp.keys() == runs.one_process.keys()
+    assert {"val/loss", "val/acc", "test/loss", "test/acc"} <= fsdp.keys()
+    for name, value in runs.one_process.items():
+        assert fsdp[name] == pytest.approx(value, abs=1e-5), name
+    # The checkpoint was loaded: the fitted weights' test loss is another number.
+    assert abs(runs.fitted_test["test/loss"] - fsdp["test/loss"]) > 1e-4
 
 
 def _fsdp_trainer(model: Any) -> Any:
@@ -209,12 +281,47 @@ def test_zero3_evaluation_starts_with_the_module_on_the_strategy_device(
     assert module.ids.device.type == expected
 
 
-def test_the_run_trainer_carries_the_zero3_evaluation_callback(compose_cfg: Any) -> None:
-    """`lab.train`'s Trainer (the one that fits, then validates and tests) has the callback."""
+def test_the_run_trainer_carries_the_evaluation_callbacks(compose_cfg: Any) -> None:
+    """`lab.train`'s Trainer (the one that fits, then validates and tests) has the ZeRO-3
+    and the FSDP evaluation callbacks, once each."""
     from lab.training.fit import build_run_trainer
 
     trainer = build_run_trainer(compose_cfg(*TINY_FIXTURE_RUN, "callbacks=none"), (), [])
     assert sum(isinstance(c, ZeroThreeEvaluationDevice) for c in trainer.callbacks) == 1
+    assert sum(isinstance(c, FSDPEvaluationWrapper) for c in trainer.callbacks) == 1
+
+
+def test_evaluation_after_an_fsdp_fit_goes_through_the_fits_root() -> None:
+    """Lightning's `connect` puts the bare module in `strategy.model` before every stage;
+    for validate, test and predict after a fit of the same module under FSDP, the fit's root
+    replaces it (Lightning then does not wrap again). Not for a fit, another module, no fit
+    before, no FSDP root or another strategy."""
+    module, other = _Module(), _Module()
+    root = mock.MagicMock(spec=FullyShardedDataParallel)
+    root.module = module
+    trainer = _fsdp_trainer(root)
+    callback = FSDPEvaluationWrapper()
+    callback.on_fit_start(trainer, module)
+    for stage in ("validate", "test", "predict"):
+        trainer.strategy.model = module  # as `Trainer._run` connects it
+        callback.setup(trainer, module, stage)
+        assert trainer.strategy.model is root, stage
+    for stage, connected in (("fit", module), ("test", other)):
+        trainer.strategy.model = connected
+        callback.setup(trainer, connected, stage)
+        assert trainer.strategy.model is connected, stage
+
+    trainer.strategy.model = module
+    FSDPEvaluationWrapper().setup(trainer, module, "test")  # no fit before
+    assert trainer.strategy.model is module
+    unrooted = FSDPEvaluationWrapper()
+    unrooted.on_fit_start(_fsdp_trainer(module), module)  # the module wrapped its own parts
+    unrooted.setup(trainer, module, "test")
+    assert trainer.strategy.model is module
+    single = SimpleNamespace(strategy=SingleDeviceStrategy(torch.device("cpu")))
+    single.strategy.model = module
+    callback.setup(single, module, "test")  # type: ignore[arg-type]
+    assert single.strategy.model is module
 
 
 def test_deepspeeds_warning_about_lab_clipping_hook_goes_to_the_log(

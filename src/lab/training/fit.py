@@ -123,7 +123,7 @@ def build_run_trainer(
     from lab.sweeps.pruning import trial_callbacks
     from lab.training.checkpoint_writer import AtomicCheckpointIO
     from lab.training.checkpointing import ResumeStateCallback
-    from lab.training.sharded import ZeroThreeEvaluationDevice
+    from lab.training.sharded import FSDPEvaluationWrapper, ZeroThreeEvaluationDevice
     from lab.training.validation_metrics import ValidationHistory
 
     callbacks = [*instantiate_group(cfg.get("callbacks")), *trial_callbacks(cfg)]
@@ -139,6 +139,7 @@ def build_run_trainer(
             ResumeStateCallback(),
             ValidationHistory(),
             ZeroThreeEvaluationDevice(),  # `fit`'s validate/test after the fit, under ZeRO-3
+            FSDPEvaluationWrapper(),  # the same, under FSDP: through the fit's FSDP root
         ],
         logger=loggers or False,
         # Checkpoints are the callbacks group's business: none configured, none written.

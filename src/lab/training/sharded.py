@@ -16,6 +16,19 @@
   buffers and metric states stayed on the CPU: the first evaluation batch failed ("index is
   on cuda:0, different from other tensors on cpu"). This callback puts the module back on
   the strategy's device before that engine is built, where the fit left it.
+* `FSDPEvaluationWrapper`: after `trainer.fit` under `FSDPStrategy` on 2 or more ranks, the
+  LightningModule's parameters are no longer its weights: the FSDP root flattened them
+  (`use_orig_params=False`, Lightning's default) and left each a 1-D tensor of this rank's
+  part of it, empty where its shard does not reach (measured on 2 ranks: BERT's word
+  embeddings (1024,) on rank 0 and (0,) on rank 1); they are whole only inside the root's
+  forward. `trainer.validate` / `test` connect the bare LightningModule again and
+  `FSDPStrategy._setup_model` wrapped it in a second root, which took those parts for the
+  weights: the first evaluation batch failed (`'weight' must be 2-D`). One rank was spared
+  (FSDP does not shard over one rank). Lightning does not wrap a module that already holds
+  an FSDP module (its own tests' modules wrap themselves in `configure_model`); this
+  callback hands the strategy the fit's root before its setup, so evaluation runs through
+  the root that trained, as the validation inside the fit did, and `ckpt_path` loads into
+  that root.
 """
 
 from __future__ import annotations
@@ -58,6 +71,31 @@ def clip_fsdp_gradients(trainer: L.Trainer, clip_val: float | None, algorithm: A
     # before this hook runs.
     root.clip_grad_norm_(float(clip_val))
     return True
+
+
+class FSDPEvaluationWrapper(L.Callback):
+    """Under `FSDPStrategy`, `validate`, `test` or `predict` after a `fit` of the same
+    LightningModule run through the fit's FSDP root, not a new one (see the module doc).
+    Nothing under any other strategy, without a fit before, for another LightningModule, or
+    where no FSDP root wrapped the module (it wrapped its own submodules)."""
+
+    def __init__(self) -> None:
+        self._root: FullyShardedDataParallel | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # The strategy's setup has wrapped the module by now; `connect` at the next
+        # `validate` / `test` replaces `strategy.model` with the bare module again.
+        self._root = fsdp_root(trainer)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # Callbacks' `setup` runs after `strategy.connect` and before `strategy.setup`.
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        root = self._root
+        if stage == "fit" or root is None or not isinstance(trainer.strategy, FSDPStrategy):
+            return
+        if root.module is pl_module:  # the module the fit trained, not another one
+            trainer.strategy.model = root
 
 
 class ZeroThreeEvaluationDevice(L.Callback):
