@@ -5,8 +5,9 @@
 #      ../shared/data/imdb or $IMDB_DIR, else synthetic reviews with IMDB's lengths), batch 32,
 #      max_length 256, with length grouping off and on, 2 alternated rounds
 #      (compare_trainers.py: per-step seconds and padded tokens are in the raw JSON);
-#   2. one training step each of FSDP, DeepSpeed ZeRO-2, DeepSpeed ZeRO-3 and QLoRA through
-#      `python -m lab.train` (pass or fail, and the log);
+#   2. one training step each of QLoRA, FSDP, DeepSpeed ZeRO-2 and DeepSpeed ZeRO-3 through
+#      `python -m lab.train` (pass or fail, and the log), then the tests marked `gpu`
+#      (tests/test_sharded.py: FSDP and ZeRO-3 train, validate and test);
 #   3. LLM tuning (issue 17) on a random ~1B Llama (Llama-3.2-1B's transformer, lab's tiny_llama
 #      tokenizer and chat template; make_random_llm.py) through `python -m lab.train`: packed
 #      SFT of every weight in bf16 (30 steps of 8 x 2048 tokens), the same with QLoRA (20 steps),
@@ -164,6 +165,14 @@ if selected 2; then
   done
   if [ "$MODE" = cpu ]; then
     one_step single_device strategy=auto  # the same one-step command line, on what CPU allows
+  else
+    # The tests that need CUDA (FSDP and ZeRO-3: a clipped step, then validation and test).
+    if timeout 240 "$PY" -m pytest -p no:cacheprovider -n 0 -m gpu tests/test_sharded.py \
+        > "$OUT_DIR/gpu-tests.log" 2>&1; then
+      log "2. pytest -m gpu tests/test_sharded.py: passed ($(tail -n 1 "$OUT_DIR/gpu-tests.log"))"
+    else
+      log "2. pytest -m gpu tests/test_sharded.py: FAILED (gpu-tests.log)"; STATUS=1
+    fi
   fi
 fi
 
