@@ -297,6 +297,7 @@ def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
     its meter's record."""
     import os
     import subprocess
+    import sys
 
     # Always the synthetic reviews: no test may depend on ../shared/data being there.
     done = subprocess.run(
@@ -304,7 +305,7 @@ def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "IMDB_DIR": str(tmp_path / "no-imdb-here")},
+        env={**os.environ, "IMDB_DIR": str(tmp_path / "no-imdb-here"), "PYTHON": sys.executable},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = (tmp_path / "summary.txt").read_text()
