@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -469,3 +470,40 @@ def test_a_split_file_of_other_columns_that_is_not_read_does_not_stop_the_run(
     datamodule = build_datamodule(cfg, build_tokenizer(cfg))
     assert sum(datamodule.raw_sizes.values()) == 40
     assert datamodule.label_names == ["bad", "good"]
+
+
+def test_split_files_whose_column_types_differ_are_read_each_with_its_own(tmp_path: Path) -> None:
+    """A regression test.csv of whole numbers (all -1, or scores 0/1/2) beside float train
+    scores: one joint schema cannot hold both (datasets failed: `Float value -0.56 was
+    truncated converting to int64`); each split is read alone, with its own types, and the
+    head's checks decide later (the all -1 refusal, tested in test_label_findings)."""
+    from lab.data.sources import load_local
+
+    (tmp_path / "train.csv").write_text("text,label\na,-0.56\nb,2.25\n")
+    (tmp_path / "validation.csv").write_text("text,label\nc,1.5\n")
+    (tmp_path / "test.csv").write_text("text,label\nd,-1\ne,-1\n")
+    loaded = load_local(tmp_path)
+    assert loaded["train"]["label"] == [-0.56, 2.25]
+    assert loaded["validation"]["label"] == [1.5]
+    assert loaded["test"]["label"] == [-1, -1]
+    assert loaded["test"].features["label"].dtype == "int64"
+
+
+@pytest.mark.slow
+def test_regression_trains_on_a_whole_number_test_split_beside_float_scores(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Valid whole-number scores in one split file (0, 1, 2) train and score as numbers."""
+    from lab.train import run
+
+    data = tmp_path / "data"
+    data.mkdir()
+    scores = [0.5, 1.25, -0.75, 2.5] * 2
+    rows = "".join(f"{w} {w},{s}\n" for w, s in zip("abcdefgh", scores, strict=True))
+    (data / "train.csv").write_text("text,label\n" + rows)
+    (data / "validation.csv").write_text("text,label\n" + rows[:24])
+    (data / "test.csv").write_text("text,label\na a,0\nb b,1\nc c,2\nd d,1\n")
+    overrides = ["model=tiny_bert", "task=text_regression", "data=csv", f"data.path={data}"]
+    overrides += ["data.problem_type=regression", "trainer.max_epochs=1", "logger=csv"]
+    metrics = run(compose_cfg(*overrides))
+    assert metrics["test/mse"] >= 0 and math.isfinite(metrics["test/mse"])
