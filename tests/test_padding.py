@@ -69,7 +69,7 @@ def test_a_bad_value_fails_the_config_check(compose_cfg: Any) -> None:
     assert compose_cfg("model=tiny_bert").data.pad_to_multiple_of == "auto"  # the default
     validate_config(compose_cfg("model=tiny_bert", "data.pad_to_multiple_of=64"))
     validate_config(compose_cfg("model=tiny_bert", "data.pad_to_multiple_of=null"))
-    with pytest.raises(ConfigError, match=r"data\.pad_to_multiple_of=sometimes: use a positive"):
+    with pytest.raises(ConfigError, match=r"data\.pad_to_multiple_of='sometimes': use a positive"):
         validate_config(compose_cfg("model=tiny_bert", "data.pad_to_multiple_of=sometimes"))
 
 
@@ -315,3 +315,13 @@ def test_masked_lm_blocks_round_and_masks_do_not_depend_on_the_width() -> None:
     assert torch.equal(rounded["labels"][:, :7], plain["labels"])
     assert torch.equal(rounded["input_ids"][:, :7], plain["input_ids"])
     assert rounded["labels"][:, 7:].eq(IGNORE).all()
+
+
+def test_a_quoted_number_is_named_as_text() -> None:
+    """`data.pad_to_multiple_of='8'` is a string: the message shows it quoted, not as the
+    integer it asks for."""
+    from lab.data.padding import multiple_problem
+
+    assert multiple_problem("8") is not None
+    assert multiple_problem("8").startswith("data.pad_to_multiple_of='8': use a positive integer")  # type: ignore[union-attr]
+    assert multiple_problem(0).startswith("data.pad_to_multiple_of=0: use")  # type: ignore[union-attr]

@@ -38,8 +38,10 @@ def multiple_problem(value: Any) -> str | None:
     if value is None or value == "auto":
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        # A quoted number ('8') is text: shown quoted, or it would read as the integer asked for.
+        shown = repr(value) if isinstance(value, str) else value
         return (
-            f"data.pad_to_multiple_of={value}: use a positive integer, null (no rounding) or "
+            f"data.pad_to_multiple_of={shown}: use a positive integer, null (no rounding) or "
             f"auto ({AUTO_MULTIPLE} on a CUDA GPU, no rounding on CPU)"
         )
     return None
