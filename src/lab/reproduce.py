@@ -54,6 +54,7 @@ def run_log(output_dir: Path, overrides: Sequence[str] = ()) -> Iterator[None]:
     from omegaconf import open_dict
 
     from lab.config.paths import conf_dir
+    from lab.training.absl_handler import keep_absl_off_borrowed_streams
 
     # `run` is called directly, not as a Hydra job, so nothing else would set logging up:
     # without this the lab lines are INFO records with no handler (not shown) and no
@@ -73,6 +74,7 @@ def run_log(output_dir: Path, overrides: Sequence[str] = ()) -> Iterator[None]:
     output_dir.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
+    keep_absl_off_borrowed_streams()  # dictConfig below closes every handler
     configure_log(job_logging, cfg.hydra.verbose)
     try:
         yield

@@ -58,6 +58,9 @@ class RougeScore(Metric):
         super().__init__(**kwargs)
         from rouge_score.rouge_scorer import RougeScorer
 
+        from lab.training.absl_handler import keep_absl_off_borrowed_streams
+
+        keep_absl_off_borrowed_streams()  # rouge_score imports absl
         self.scorer = RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
         # float64: sums over tens of thousands of rows keep their precision.
         self.add_state(
