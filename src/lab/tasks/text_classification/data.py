@@ -20,7 +20,6 @@ from lab.data.label_names import as_integer, integer_label_names, reconcile_labe
 from lab.errors import DataError
 from lab.tasks.text_classification.arrow_labels import (
     all_numbers,
-    distinct_labels,
     label_array,
     minus_one_rows,
 )
@@ -28,12 +27,11 @@ from lab.tasks.text_classification.label_values import (
     BOOL_NAMES,
     class_id,
     describe_non_text,
-    integer_values,
     is_empty,
-    one_based_top,
+    outside_classes,
     string_label_names,
-    warn_class_zero_unused,
 )
+from lab.tasks.text_classification.train_labels import TrainLabels
 
 log = logging.getLogger(__name__)
 
@@ -119,30 +117,20 @@ class TextClassificationDataModule(DataModule):
         if self.problem_type == "regression":
             self.label_names, self.num_labels = [self.label_column], 1
             return
-        feature = train.features[self.label_column]
-        values = train[self.label_column]
-        if self.problem_type == "multi_label":  # a list per row: look at the elements
-            feature = getattr(feature, "feature", feature)
-            values = [v for row in values if row for v in row]
-        dtype = getattr(feature, "dtype", None)
-        string_labels = dtype in ("string", "large_string")
-        self._bool_labels = dtype == "bool"
-        configured, classes = self.label_names is not None, hasattr(feature, "names")
-        # the integer labels present, where names for them are given (configured or ClassLabel)
-        present = (
-            self._integer_labels(train, values)
-            if (configured or classes) and not string_labels
-            else set()
+        read = TrainLabels.read(
+            train, self.label_column, self.problem_type, configured=self.label_names is not None
         )
-        if self.label_names is not None and classes:
+        values, string_labels = read.values, read.string
+        self._bool_labels = read.boolean
+        if self.label_names is not None and read.class_names is not None:
             self.label_names = reconcile_label_names(
-                self.label_names, feature.names, self.label_column
+                self.label_names, read.class_names, self.label_column
             )
-        elif self.label_names is not None and not string_labels:
-            self._one_based = one_based_top(present, len(self.label_names))
+        elif self.label_names is not None:
+            self._one_based = read.one_based(self.label_names)
         if self.label_names is None:
-            if hasattr(feature, "names"):  # a ClassLabel column
-                self.label_names = list(feature.names)
+            if read.class_names is not None:  # a ClassLabel column
+                self.label_names = list(read.class_names)
             elif string_labels:
                 self.label_names = string_label_names(values)
             elif self._bool_labels and self.num_labels in (None, 2):  # BoolQ's answer, a flag
@@ -151,19 +139,19 @@ class TextClassificationDataModule(DataModule):
                 self.label_names, self._label_ids = integer_label_names(values, self.num_labels)
         if string_labels:
             self._label_ids = dict(self.label2id)
-        if (configured or classes) and not string_labels and not self._bool_labels:
-            # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
-            warn_class_zero_unused(
-                present,
-                self.label_names,
-                lister="data.label_names" if configured and not classes else None,
-                column=self.label_column,
-                split=(
-                    f"the first {len(train)} rows of the streamed train split"
-                    if self.streaming
-                    else "the train split"
-                ),
-            )
+        # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
+        unused = read.class_zero_warning(
+            self.label_names,
+            column=self.label_column,
+            split=(
+                f"the first {len(train)} rows of the streamed train split"
+                if self.streaming
+                else f"the {self.split_name('train')} split"
+            ),
+            evaluating=self.evaluation is not None,
+        )
+        if unused:
+            log.warning(unused)
         if self.problem_type == "single_label":
             self._hidden_train_rows = self._hidden_rows(train, values)
         if self.num_labels is None:
@@ -174,11 +162,6 @@ class TextClassificationDataModule(DataModule):
                 f"the train split has {self.num_labels} class(es) ({self.label_names}); "
                 "classification needs at least 2"
             )
-
-    def _integer_labels(self, train: Dataset, values: Iterable[Any]) -> set[int]:
-        """The distinct integer labels of `train` (`values`, as Python reads them)."""
-        distinct = distinct_labels(label_array(train, self.label_column))
-        return set(integer_values(values if distinct is None else distinct))
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -322,18 +305,10 @@ class TextClassificationDataModule(DataModule):
             )
         count = self.num_labels or 0
         if not isinstance(number, int) or not 0 <= number < count:
-            if self._one_based and number == count:
-                advice = (
-                    f"labels 1..{count} look 1-based; data.label_names lists {count} names for "
-                    f"ids 0..{count - 1}: shift the labels by -1, or set data.label_names=null "
-                    "to use the values as names"
-                )
-            else:
-                advice = "fix the data or set data.num_labels"
-            raise DataError(
-                f"{self.where(name, row, self.label_column)}: label {value!r} is outside "
-                f"num_labels={self.num_labels} (valid: 0..{count - 1}); {advice}"
+            refused = outside_classes(
+                value, count, one_based=self._one_based, evaluating=self.evaluation is not None
             )
+            raise DataError(f"{self.where(name, row, self.label_column)}: {refused}")
 
     # ----------------------------------------------------------------- tokenization
     def _class_of(self, value: Any) -> int:

@@ -84,35 +84,70 @@ def one_based_top(present: Iterable[int], count: int) -> bool:
     return bool(values) and count in values and all(1 <= v <= count for v in values)
 
 
-def warn_class_zero_unused(
-    present: Iterable[int], names: Sequence[str], *, lister: str | None, column: str, split: str
-) -> None:
-    """Warn where integer labels `present` under the K `names` all lie in 1..K-1: class 0 has
-    no row in `split`. Not refused: a small train split may miss a class; but they may be
-    1-based labels whose top class is absent, every row trained under the wrong class.
-    `lister`: "data.label_names" where the names are configured; None for a ClassLabel's."""
+def one_based_fix(*, configured: bool, evaluating: bool = False) -> str:
+    """How to fix 1-based labels (1..K for the K class names of ids 0..K-1): shift them by -1;
+    when training under `data.label_names` (`configured`), naming the classes by the values
+    works too. A ClassLabel keeps its names with data.label_names=null, and `lab.eval`
+    (`evaluating`) keeps the trained model's names whatever data.label_names says: there
+    the shift is the only fix."""
+    if evaluating:
+        return "shift the labels by -1 (lab.eval keeps the trained model's class names)"
+    fix = "shift the labels by -1"
+    return fix + (", or set data.label_names=null to use the values as names" if configured else "")
+
+
+def outside_classes(value: Any, count: int, *, one_based: bool, evaluating: bool = False) -> str:
+    """Why label `value` (an integer outside 0..`count`-1) is refused, after the row that holds
+    it: `one_based`, the train split's labels are 1..`count` under `count` configured names
+    (`one_based_top`), whose top `count` gets the 1-based advice."""
+    if one_based and as_integer(value) == count:
+        lister = (
+            f"the model was trained with {count} class names"
+            if evaluating
+            else f"data.label_names lists {count} names"
+        )
+        fix = one_based_fix(configured=True, evaluating=evaluating)
+        advice = f"labels 1..{count} look 1-based; {lister} for ids 0..{count - 1}: {fix}"
+    else:
+        advice = "fix the data or set data.num_labels"
+    return f"label {value!r} is outside num_labels={count} (valid: 0..{count - 1}); {advice}"
+
+
+def class_zero_unused(
+    present: Iterable[int],
+    names: Sequence[str],
+    *,
+    lister: str | None,
+    column: str,
+    split: str,
+    evaluating: bool = False,
+) -> str | None:
+    """The warning where integer labels `present` under the K `names` all lie in 1..K-1: class
+    0 has no row in `split` ("the train split"); None otherwise. Not refused: a small train
+    split may miss a class; but they may be 1-based labels whose top class is absent, every
+    row trained under the wrong class. `lister`: "data.label_names" where the names are
+    configured; None for a ClassLabel's. `evaluating`: `lab.eval`, whose names are the trained
+    model's and whose rows are scored, not trained on."""
     values, count = set(present), len(names)
     if not values or not all(1 <= v < count for v in values):
-        return
+        return None
     labels = "are all 1" if count == 2 else f"lie in 1..{count - 1}"
-    # the advice of the 1-based error (labels 1..K under K names); a ClassLabel keeps its
-    # names with data.label_names=null, so there the shift is the only fix
-    fix = "shift the labels by -1" + (
-        ", or set data.label_names=null to use the values as names" if lister else ""
-    )
-    log.warning(
-        "class 0 (%r) has no row in %s, whose labels %s while %s lists %d names for ids 0..%d: "
-        "a subsample that missed class 0 trains as is; if the labels are 1-based (1..%d, %d "
-        "absent from train), %s",
-        names[0],
-        split,
-        labels,
-        lister or f"column '{column}''s ClassLabel",
-        count,
-        count - 1,
-        count,
-        count,
-        fix,
+    fix = one_based_fix(configured=lister is not None, evaluating=evaluating)
+    if evaluating:  # the split evaluated ("the test split"), scored under the model's names
+        listed = f"the model was trained with {count} class names"
+        kept = "a split without class 0 is scored"
+        absent = split.removeprefix("the ").removesuffix(" split")
+    else:
+        owner = lister or f"column '{column}''s ClassLabel"
+        listed, kept, absent = (
+            f"{owner} lists {count} names",
+            "a subsample that missed class 0 trains",
+            "train",
+        )
+    return (
+        f"class 0 ({names[0]!r}) has no row in {split}, whose labels {labels} while {listed} "
+        f"for ids 0..{count - 1}: {kept} as is; if the labels "
+        f"are 1-based (1..{count}, {count} absent from {absent}), {fix}"
     )
 
 

@@ -1,0 +1,96 @@
+"""What a train split's label column says about class ids, read once for the head's label rules.
+
+Two rules of the head depend on it, and both `TextClassificationDataModule.describe_labels`
+(training, `lab.eval`) and `lab.inspect` (`lab.tasks.text_classification.inspection`) apply
+them from here, so the two cannot disagree:
+
+- integer labels 1..K under K configured names (`data.label_names`, no ClassLabel) look
+  1-based: the label K is refused with the shift advice (`label_values.outside_classes`);
+- integer labels that all lie in 1..K-1 under K names (configured or a ClassLabel's) leave
+  class 0 without a row: a warning (`label_values.class_zero_unused`).
+
+Lightning-free: `lab.inspect` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lab.tasks.text_classification.arrow_labels import distinct_labels, label_array
+from lab.tasks.text_classification.label_values import (
+    class_zero_unused,
+    integer_values,
+    one_based_top,
+)
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+
+@dataclass(frozen=True)
+class TrainLabels:
+    """The train split's label column as the head's rules read it.
+
+    Attributes:
+        feature: the column's feature (for multi-label: the feature of its elements).
+        values: the labels as Python reads them (multi-label: every element of every row).
+        string / boolean: whether the column holds strings / booleans.
+        configured: whether `data.label_names` names the classes.
+        class_names: the column's ClassLabel names, or None.
+        present: the distinct integer labels, where names are given (configured or a
+            ClassLabel's) and the labels are not strings; empty otherwise.
+    """
+
+    feature: Any
+    values: list[Any]
+    string: bool
+    boolean: bool
+    configured: bool
+    class_names: list[str] | None
+    present: set[int] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, train: Dataset, column: str, problem_type: str, configured: bool) -> TrainLabels:
+        """Read `column` of `train` (`problem_type`: `single_label` or `multi_label`;
+        `configured`: whether data.label_names is set)."""
+        feature = train.features[column]
+        values = train[column]
+        if problem_type == "multi_label":  # a list per row: look at the elements
+            feature = getattr(feature, "feature", feature)
+            values = [v for row in values if row for v in row]
+        dtype = getattr(feature, "dtype", None)
+        string = dtype in ("string", "large_string")
+        class_names = list(feature.names) if hasattr(feature, "names") else None
+        present: set[int] = set()
+        if (configured or class_names is not None) and not string:
+            distinct = distinct_labels(label_array(train, column))
+            present = set(integer_values(values if distinct is None else distinct))
+        return cls(feature, values, string, dtype == "bool", configured, class_names, present)
+
+    def one_based(self, names: Sequence[str]) -> bool:
+        """Whether the labels are 1..K for the K configured `names` (a ClassLabel's ids are
+        its own: never 1-based)."""
+        return (
+            self.configured
+            and self.class_names is None
+            and not self.string
+            and one_based_top(self.present, len(names))
+        )
+
+    def class_zero_warning(
+        self, names: Sequence[str], *, column: str, split: str, evaluating: bool = False
+    ) -> str | None:
+        """`class_zero_unused`'s warning for these labels under `names` (None where the labels
+        are strings or booleans, or no names were given)."""
+        if self.string or self.boolean or not (self.configured or self.class_names is not None):
+            return None
+        return class_zero_unused(
+            self.present,
+            names,
+            lister="data.label_names" if self.configured and self.class_names is None else None,
+            column=column,
+            split=split,
+            evaluating=evaluating,
+        )
