@@ -343,3 +343,126 @@ def test_truncation_side_left_keeps_the_last_tokens(compose_cfg: Any, tmp_path: 
         assert len(ids) == 8 and tokenizer.truncation_side == side
     assert kept["right"].startswith("start") and "end" not in kept["right"]
     assert kept["left"].endswith("end") and "start" not in kept["left"]
+
+
+# ---------------------------------------------------------------- lab.inspect and lab.eval
+def _stars(tmp_path: Path, top: int) -> Path:
+    """A folder of train/validation/test CSVs whose labels cycle through 1..`top`."""
+    for split, size in (("train", 30), ("validation", 6), ("test", 6)):
+        lines = ["text,label"] + [f"{split} review {i},{i % top + 1}" for i in range(size)]
+        (tmp_path / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def _inspected(compose_cfg: Any, folder: Path, *overrides: str) -> dict[str, Any]:
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
+    report: dict[str, Any] = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    return report
+
+
+def _label_warnings(report: dict[str, Any]) -> list[str]:
+    """The report's warnings about labels (the fixture's words are unknown tokens too)."""
+    return [w for w in report["warnings"] if "class 0" in w or "label" in w]
+
+
+def test_inspect_warns_of_one_based_labels_in_trainings_words(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Labels 1..3 under 3 names: the refusal of lab.train, word for word, as a warning of
+    each split; the table lists the unused class 0 with 0 rows and gives the value 3, which
+    names no class, no weight."""
+    folder = _stars(tmp_path, 3)
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, folder, "data.label_names=[bad,ok,good]")
+    refused = str(caught.value).split(": ", 1)[1]  # after "<file>:<line> column 'label'"
+    assert refused == (
+        "label 3 is outside num_labels=3 (valid: 0..2); labels 1..3 look 1-based; "
+        "data.label_names lists 3 names for ids 0..2: shift the labels by -1, or set "
+        "data.label_names=null to use the values as names"
+    )
+    report = _inspected(compose_cfg, folder, "data.label_names=[bad,ok,good]")
+    assert _label_warnings(report) == [
+        f"train: 10 rows have label 3; lab.train refuses it: {refused}",
+        f"validation: 2 rows have label 3; lab.train refuses it: {refused}",
+        f"test: 2 rows have label 3; lab.train refuses it: {refused}",
+    ]
+    labels = report["labels"]
+    assert labels["counts"] == {"bad": 0, "ok": 10, "good": 10, "3": 10}
+    # k = 3 named classes, as training counts them: 30 / (3 * 10)
+    assert labels["class_weights"] == {"bad": None, "ok": 1.0, "good": 1.0, "3": None}
+    assert labels["imbalance_ratio"] == 1.0
+
+
+def test_inspect_warns_of_class_zero_in_trainings_words(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Labels 1..2 under 3 names: training's one warning, the same words in lab.inspect, and
+    class 0 in the table with 0 rows (no weight: class_weights=balanced refuses it)."""
+    folder = _stars(tmp_path, 2)
+    with caplog.at_level(logging.WARNING):
+        _setup(compose_cfg, folder, "data.label_names=[bad,ok,good]")
+    (training,) = [r.getMessage() for r in _class_zero_warnings(caplog)]
+    report = _inspected(compose_cfg, folder, "data.label_names=[bad,ok,good]")
+    assert _label_warnings(report) == [training]
+    assert training.startswith("class 0 ('bad') has no row in the train split, whose labels")
+    assert report["labels"]["counts"] == {"bad": 0, "ok": 15, "good": 15}
+    assert report["labels"]["class_weights"] == {
+        "bad": None,
+        "ok": pytest.approx(30 / 45),
+        "good": pytest.approx(30 / 45),
+    }
+
+
+def test_inspect_is_quiet_about_labels_training_takes(compose_cfg: Any, tmp_path: Path) -> None:
+    """Ids 0..2 under 3 names (the same files shifted by -1): no label warning."""
+    for split, size in (("train", 30), ("validation", 6), ("test", 6)):
+        lines = ["text,label"] + [f"{split} review {i},{i % 3}" for i in range(size)]
+        (tmp_path / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    report = _inspected(compose_cfg, tmp_path, "data.label_names=[bad,ok,good]")
+    assert _label_warnings(report) == []
+    assert report["labels"]["counts"] == {"bad": 10, "ok": 10, "good": 10}
+
+
+def _evaluating(datamodule: Any) -> None:
+    from lab.data.datamodule import Evaluation
+
+    datamodule.evaluation = Evaluation("test", "choose another with split=<name>")
+
+
+def test_eval_advises_only_the_shift_for_one_based_labels(compose_cfg: Any, tmp_path: Path) -> None:
+    """lab.eval pins the model's class names: data.label_names=null cannot help there."""
+    from lab.build import build_datamodule
+
+    folder = _stars(tmp_path, 3)
+    cfg = compose_cfg(
+        "model=tiny_bert", "data=csv", f"data.path={folder}", "data.label_names=[bad,ok,good]"
+    )
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg), before_setup=_evaluating)
+    assert str(caught.value) == (
+        f"{folder / 'train.csv'}:4 column 'label': label 3 is outside num_labels=3 (valid: 0..2); "
+        "labels 1..3 look 1-based; the model was trained with 3 class names for ids 0..2: "
+        "shift the labels by -1 (lab.eval keeps the trained model's class names)"
+    )
+    assert "label_names=null" not in str(caught.value)
+
+
+def test_eval_words_class_zero_for_the_split_evaluated(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lab.build import build_datamodule
+
+    folder = _stars(tmp_path, 2)
+    cfg = compose_cfg(
+        "model=tiny_bert", "data=csv", f"data.path={folder}", "data.label_names=[bad,ok,good]"
+    )
+    with caplog.at_level(logging.WARNING):
+        build_datamodule(cfg, build_tokenizer(cfg), before_setup=_evaluating)
+    assert [r.getMessage() for r in _class_zero_warnings(caplog)] == [
+        "class 0 ('bad') has no row in the test split, whose labels lie in 1..2 while the model "
+        "was trained with 3 class names for ids 0..2: a split without class 0 is scored as is; "
+        "if the labels are 1-based (1..3, 3 absent from test), shift the labels by -1 (lab.eval "
+        "keeps the trained model's class names)"
+    ]

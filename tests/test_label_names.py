@@ -112,4 +112,6 @@ def test_lab_inspect_checks_label_names_as_training_does(compose_cfg, tmp_path: 
         "model=tiny_bert", "data=imdb", f"data.path={tmp_path}", "data.label_names=null"
     )
     report = inspect_data(cfg, instantiate(cfg.model.tokenizer))["report"]
-    assert list(report["labels"]["counts"]) == ["pos"]  # the ClassLabel's own name of id 0
+    # the ClassLabel's own names in id order; every class listed, "neg" with 0 rows
+    counts = report["labels"]["counts"]
+    assert list(counts) == ["pos", "neg"] and counts["neg"] == 0 < counts["pos"]

@@ -7,7 +7,9 @@ Composes the config as `lab.train` would with the same `data=` / `model=` / `tas
 `data.<key>=` overrides, loads the splits (split as training would) and the model's
 tokenizer (never its weights), and prints: rows per split, empty and duplicate rows,
 validation/test rows also in train (leakage), label balance with the class weights it would
-use, labels training refuses in any split (hidden -1, empty cells), token-length percentiles,
+use (every named class, 0 rows for one train lacks), labels training refuses in any split
+(hidden -1, empty cells; and, by the head's own rules in training's words, a label outside the
+named classes, e.g. 1-based labels) and class 0 without a train row, token-length percentiles,
 the share of rows the configured maximum truncates and a suggested maximum, the share of
 tokens that are the tokenizer's unknown token, and what needs action. A table too wide for the
 console (80 columns in a pipe) is printed turned, never cut. Chat rows (SFT) are measured as their
@@ -177,7 +179,7 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
                 [
                     str(count),
                     f"{labels['shares'][name]:.1%}",
-                    f"{labels['class_weights'][name]:.3f}",
+                    _weight(labels["class_weights"][name]),
                 ]
                 for name, count in labels["counts"].items()
             ],
@@ -195,6 +197,11 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         )
     for warning in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _weight(weight: float | None) -> str:
+    """A class weight as the labels table shows it; "-" for a class without train rows."""
+    return "-" if weight is None else f"{weight:.3f}"
 
 
 def show_targets(report: dict[str, Any], console: Console) -> None:

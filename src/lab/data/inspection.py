@@ -22,6 +22,8 @@ over the ids its reader encodes), and rows whose label is hidden (-1) or empty i
         lang: null                 # a key naming the language of a {lang: text} cell
         choices: null              # a key naming endings: each is paired, the longest counts
     label: label_column            # the key of the label column; null: none
+    labels: null                   # the head's label rules: a function (data, splits, names)
+                                   # -> warnings, training's refusals and warnings in its words
 
 The declaration sits beside, not inside, the data config: every data key is passed to the
 data module's constructor, which would refuse one it does not know. A data module without a
@@ -55,7 +57,7 @@ length some row has. Lengths come from a seeded sample of at most `sample` rows 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.inspection_rows import (
@@ -85,6 +87,9 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 SPLITS = ("train", "validation", "test")
+
+#: A head's label rules for lab.inspect: (data config, splits, class names) -> warnings.
+LabelChecks = Callable[["DictConfig", "dict[str, Dataset]", "Sequence[str] | None"], list[str]]
 
 
 def declared_columns(data_module: str) -> DictConfig | None:
@@ -162,6 +167,18 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
             "test": data.get("max_test_samples"),
         },
     )
+
+
+def label_checks(data: DictConfig) -> LabelChecks | None:
+    """The function the data module's inspect declaration names under `labels:` (kept with
+    the head, e.g. `lab.tasks.text_classification.inspection.label_warnings`): the warnings
+    its label rules give the splits, as training applies them; None where none is declared."""
+    from hydra.utils import get_method
+
+    declared = declared_columns(str(data.get("_target_") or ""))
+    if declared is None or not declared.get("labels"):
+        return None
+    return get_method(str(declared.labels))  # type: ignore[no-any-return]
 
 
 def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:
@@ -327,6 +344,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             "suggested": suggested[spec.name],
         }
     report["labels"] = {}
+    names = None
     if label_column:
         names = _label_names(data, splits["train"], label_column)
         report["labels"] = label_balance(
@@ -339,7 +357,11 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             if label_column in dataset.column_names:  # a missing column is the head's to refuse
                 gaps = label_gaps(dataset, label_column, hidden=hidden)
                 report["splits"][name]["label_gaps"] = gaps
-    report["warnings"] = warnings_of(report, carved)
+    # The head's own label rules (training's refusals and warnings), listed first: training
+    # stops on them.
+    checks = label_checks(data)
+    head = checks(data, splits, names) if checks is not None and label_column else []
+    report["warnings"] = head + warnings_of(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.data.label_names import as_integer
+
 if TYPE_CHECKING:
     from datasets import Dataset
 
@@ -80,9 +82,11 @@ def summarize_facts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def label_balance(
     values: Iterable[Any], names: Sequence[str] | None, *, numeric: bool = False
 ) -> dict[str, Any]:
-    """Counts per class (list cells: each element), shares, weights n/(k*count), the ratio of
-    the largest to the smallest count; for numbers that are not classes (`numeric`, the
-    regression head; or any float with a fraction among them): mean/min/max instead."""
+    """Counts per class (list cells: each element; every one of `names`, 0 for one without
+    rows), shares, weights n/(k*count) (None for a count of 0 or a value no name names), the
+    ratio of the largest to the smallest weighted count; for numbers that are not classes
+    (`numeric`, the regression head; or any float with a fraction among them): mean/min/max
+    instead. An integer label (1.0 too, as training reads it) is the id of a name."""
     flat: list[Any] = []
     for value in values:
         if isinstance(value, list):
@@ -94,18 +98,30 @@ def label_balance(
         found = {"mean": sum(flat) / len(flat), "min": min(flat), "max": max(flat)}
         return {"numeric": {k: significant(v) for k, v in found.items()}}
     counts = Counter(flat)
-    named = {
-        (names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(v)): c
-        for v, c in sorted(counts.items(), key=lambda item: str(item[0]))
-    }
-    total, classes = sum(named.values()), len(named)
+    named: dict[str, int] = {}
+    for value, count in sorted(counts.items(), key=lambda item: str(item[0])):
+        v = as_integer(value)
+        key = names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(value)
+        named[key] = named.get(key, 0) + count
+    total = sum(named.values())
     if not total:
         return {}
+    # Every named class, in id order, 0 rows for one the split lacks; then values that name no
+    # class (training refuses those). As training counts classes, k is the number of named
+    # classes (of the values, without names).
+    listed = [str(n) for n in names or []]
+    named = {**{n: named.get(n, 0) for n in listed}, **named}
+    weighted = {k: c for k, c in named.items() if c and (k in listed or not listed)}
+    classes = len(listed) or len(named)
     return {
         "counts": named,
         "shares": {k: c / total for k, c in named.items()},
-        "class_weights": {k: total / (classes * c) for k, c in named.items()},
-        "imbalance_ratio": max(named.values()) / min(named.values()),
+        # None for a class without rows (`class_weights=balanced` refuses it) or a value that
+        # names no class
+        "class_weights": {
+            k: total / (classes * weighted[k]) if k in weighted else None for k in named
+        },
+        "imbalance_ratio": max(weighted.values()) / min(weighted.values()) if weighted else 1.0,
     }
 
 
