@@ -71,12 +71,9 @@ class DataModule(L.LightningDataModule):
             seeded random order (`lab.data.samplers.LengthGroupedBatchSampler`).
         length_group_size: batches per length-sorted group when `group_by_length`.
         pad_to_multiple_of: round every batch's padded length up to a multiple of this, never
-            above the head's `max_length` (a batch that would pass it is padded to it): an
-            int, None (no rounding: the longest row) or `auto`, 64 when the batches go to a
-            CUDA GPU and None otherwise. Eager CUDA pays a one-time cost per new batch shape
-            (130-250 ms against 50-80 ms a step, BERT-base on an H200), which length-grouped
-            batches meet at almost every step; on CPU the extra padding only costs compute
-            (`lab.data.padding`). Applies to training, evaluation and streamed batches alike.
+            above the head's `max_length`: an int, None (the longest row) or `auto`, 64 when
+            batches go to a GPU, else None (why: `lab.data.padding`). Training, evaluation
+            and streamed batches alike.
         num_proc: processes for tokenization (`datasets.map`).
         seed: the run seed, for carving and subsampling.
         streaming / shuffle_buffer / interleave / stream_sample_rows: stream the train split
@@ -265,7 +262,7 @@ class DataModule(L.LightningDataModule):
         """How collators pad: to the longest row, rounded up to `data.pad_to_multiple_of`
         (`auto` resolved for the device batches go to), never above `limit` (the padded
         column's own cut: `data.max_length` for most heads)."""
-        return Padding(resolve_multiple(self.pad_to_multiple_of, self._on_cuda()), limit)
+        return Padding(resolve_multiple(self.pad_to_multiple_of, self._on_accelerator()), limit)
 
     # ----------------------------------------------------------------- Lightning API
     def setup(self, stage: str | None = None) -> None:
@@ -358,12 +355,6 @@ class DataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         if trainer is not None:
             return trainer.strategy.root_device.type != "cpu"
-        return torch.cuda.is_available()
-
-    def _on_cuda(self) -> bool:
-        trainer = getattr(self, "trainer", None)
-        if trainer is not None:
-            return bool(trainer.strategy.root_device.type == "cuda")
         return torch.cuda.is_available()
 
     def _eval_loader(self, split: str) -> DataLoader:

@@ -6,8 +6,8 @@ reviews), a training step at a padded length not seen before took 130-250 ms and
 length seen before 50-80 ms; with length-grouped batches almost every batch is a new length,
 and throughput fell to 0.35x (lab) and 0.44x (HF Trainer) of ungrouped batches. Rounding
 padded lengths up to a multiple of 64 caps the distinct shapes at max_length / 64. On CPU
-there is no per-shape cost and the extra padding only costs compute, so `auto` rounds on a
-CUDA device only.
+there is no per-shape cost and the extra padding only costs compute, so `auto` rounds only
+when batches go to an accelerator (a CUDA GPU; MPS alike).
 
 `Padding.width` never goes above the head's own limit (`data.max_length`, or the limit of the
 padded column): position embeddings stop at the model's limit (BERT: 512), so a width rounded
