@@ -63,7 +63,6 @@ from typing import TYPE_CHECKING, Any
 from lab.data.inspection_rows import (
     ReadSplit,
     RowReader,
-    Targets,
     TextSpec,
     cell_text,
     read_split,
@@ -78,7 +77,12 @@ from lab.data.inspection_stats import (
     suggested_max_length,
     summarize_facts,
 )
-from lab.data.inspection_tokens import target_runs, token_count, token_lengths
+from lab.data.inspection_tokens import (
+    target_example,
+    target_stats,
+    token_count,
+    token_lengths,
+)
 from lab.data.inspection_warnings import warnings_of
 from lab.errors import DataError
 
@@ -307,12 +311,12 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             }
             entry["facts"] = summarize_facts(found.facts)
             if reader.targets_rule:
-                entry["targets"] = _target_stats(found)
+                entry["targets"] = target_stats(found)
                 if name == "train":
                     report["targets"] = {
                         "rule": reader.targets_rule,
                         "examples": [
-                            _target_example(tokenizer, name, row, targets)
+                            target_example(tokenizer, name, row, targets)
                             for row, targets in found.examples
                         ],
                     }
@@ -379,32 +383,6 @@ def _length_stats(values: list[int], prompts: list[int] | None, spec: TextSpec) 
     if prompts is not None:
         stats["dropped"] = sum(dropped) / len(values) if values else 0.0
     return stats
-
-
-def _target_stats(found: ReadSplit) -> dict[str, Any]:
-    """A split's labelled rows (those training keeps), their tokens and targets, and the
-    targets' share of the tokens."""
-    tokens = found.labeled_tokens
-    return {
-        "rows": found.labeled_rows,
-        "tokens": tokens,
-        "targets": found.targets,
-        "share": found.targets / tokens if tokens else 0.0,
-    }
-
-
-def _target_example(tokenizer: Any, split: str, row: int, targets: Targets) -> dict[str, Any]:
-    """One row's labels to show: its tokens, targets, their share, and its text in runs
-    (`[text, true]` where the tokens are targets)."""
-    tokens = len(targets.labels)
-    return {
-        "split": split,
-        "row": row,
-        "tokens": tokens,
-        "targets": targets.count,
-        "share": targets.count / tokens if tokens else 0.0,
-        "runs": [[text, target] for text, target in target_runs(tokenizer, targets)],
-    }
 
 
 def _label_names(data: DictConfig, train: Dataset, column: str) -> list[str] | None:

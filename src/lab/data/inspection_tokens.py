@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection_rows import IGNORE, Targets, TextSpec, cell_text
+from lab.data.inspection_rows import IGNORE, ReadSplit, Targets, TextSpec, cell_text
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -147,3 +147,29 @@ def target_runs(tokenizer: Any, targets: Targets) -> list[tuple[str, bool]]:
             runs.append((str(text), flags[start]))
             start = end
     return runs
+
+
+def target_stats(found: ReadSplit) -> dict[str, Any]:
+    """A split's labelled rows (those training keeps), their tokens and targets, and the
+    targets' share of the tokens."""
+    tokens = found.labeled_tokens
+    return {
+        "rows": found.labeled_rows,
+        "tokens": tokens,
+        "targets": found.targets,
+        "share": found.targets / tokens if tokens else 0.0,
+    }
+
+
+def target_example(tokenizer: Any, split: str, row: int, targets: Targets) -> dict[str, Any]:
+    """One row's labels to show: its tokens, targets, their share, and its text in runs
+    (`[text, true]` where the tokens are targets)."""
+    tokens = len(targets.labels)
+    return {
+        "split": split,
+        "row": row,
+        "tokens": tokens,
+        "targets": targets.count,
+        "share": targets.count / tokens if tokens else 0.0,
+        "runs": [[text, target] for text, target in target_runs(tokenizer, targets)],
+    }
