@@ -149,3 +149,21 @@ def test_eval_on_other_chat_data_names_the_split_read_and_the_format_that_fits(
         "present: prompt, completion; these columns fit data.format=prompt_completion "
         "(data.format=auto detects it)"
     )
+
+
+@pytest.mark.slow
+def test_a_batching_override_still_evaluates_the_runs_own_split(limited_run: Path) -> None:
+    """`data.pad_to_multiple_of` / `eval_batch_size` / `num_workers` change how rows are
+    batched, not which: lab.eval still tests the run's own split (its recorded metrics beside);
+    a key that changes the rows (`data.max_length`) makes it other data."""
+    from lab.eval import evaluation_config
+    from lab.eval_splits import RUN_SPLIT
+    from lab.run_dir.runs import open_run
+
+    run = open_run(limited_run)
+    batching = ["data.pad_to_multiple_of=8", "data.eval_batch_size=2", "data.num_workers=0"]
+    cfg = evaluation_config(run, batching, None)
+    assert cfg.get(RUN_SPLIT) == "test"
+    assert (cfg.data.pad_to_multiple_of, cfg.data.eval_batch_size) == (8, 2)
+    other = evaluation_config(run, ["data.max_length=16"], None)
+    assert not other.get(RUN_SPLIT) and other.data.max_length == 16

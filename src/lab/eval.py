@@ -88,9 +88,26 @@ OPTIONS = {
 USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...]"
 
 
+# Data keys that change how rows are batched, not which rows or how they read: overriding one
+# still evaluates the run's own data (its split, beside the metrics recorded for it).
+BATCHING_KEYS = ("pad_to_multiple_of", "eval_batch_size", "num_workers")
+
+
 def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | None) -> DictConfig:
     """The run's config with its data section changed as asked and the split to evaluate chosen
-    (see the module docstring); the run's own test split leaves the config as trained."""
+    (see the module docstring); the run's own test split leaves the config as trained, but
+    for the batching keys (`BATCHING_KEYS`), which never make the data other data."""
+    batching = [o for o in data_overrides if o.split("=", 1)[0] in _batching_overrides()]
+    cfg = _evaluation_config(run, [o for o in data_overrides if o not in batching], split)
+    cfg.merge_with_dotlist(batching)
+    return cfg
+
+
+def _batching_overrides() -> set[str]:
+    return {f"data.{key}" for key in BATCHING_KEYS}
+
+
+def _evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | None) -> DictConfig:
     cfg = OmegaConf.create(OmegaConf.to_container(run.config))
     assert isinstance(cfg, DictConfig)
     if data_overrides:
