@@ -247,3 +247,20 @@ def test_piped_tables_are_turned_not_cut(monkeypatch: pytest.MonkeyPatch, capsys
     assert "unknown tokens ([UNK]): train 50.0%, validation 50.0%" in printed
     assert "train labels: numbers, mean 2.185, min 0.04, max 5" in printed
     assert "warning: validation: 50% of tokens are the unknown token [UNK]: ..." in printed
+
+
+def test_a_length_over_the_models_positions_is_warned_of_as_training_refuses_it(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """tiny_bert has 512 positions: data.max_length=1024 is training's refusal, said by inspect
+    (training says it only after tokenizing); 128 fits and says nothing."""
+    folder = _splits(tmp_path / "en", train=ENGLISH, validation=ENGLISH, test=ENGLISH)
+    over = _inspect(compose_cfg, folder, "model=tiny_bert", "data.max_length=1024")
+    assert over["positions"] == (
+        "data.max_length=1024 is over the model's 512 positions (max_position_embeddings); "
+        "set data.max_length=512 or less"
+    )
+    assert f"lab.train refuses this: {over['positions']}" in over["warnings"]
+    fits = _inspect(compose_cfg, tmp_path / "en", "model=tiny_bert", "data.max_length=128")
+    assert fits["positions"] is None
+    assert not any("positions" in w for w in fits["warnings"])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
+from lab.config.model_rules import check_positions
 from lab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -187,31 +188,6 @@ def fused_optimizer_fits(cfg: DictConfig) -> bool:
 
 
 # Data keys that set how many tokens one sequence may hold, by head.
-LENGTH_KEYS = ("max_length", "block_size", "max_source_length", "max_target_length")
-
-
-def check_positions(model: Any, data: DictConfig) -> None:
-    """No sequence may be longer than the model's position table (GPT-2: 1024): an index past
-    it fails deep in the first long batch, maybe hours in. Checked once the model's config is
-    known, before training. Models without a position table (T5, rotary) are not limited."""
-    config = getattr(model, "config", None)
-    positions = getattr(config, "max_position_embeddings", None)
-    if not isinstance(positions, int) or getattr(config, "position_embedding_type", "") in (
-        "relative_key",
-        "relative_key_query",
-    ):
-        return
-    if getattr(config, "rope_theta", None) is not None or getattr(config, "rope_scaling", None):
-        return  # rotary positions: the table size is a training length, not a hard limit
-    for key in LENGTH_KEYS:
-        value = data.get(key)
-        if isinstance(value, int) and value > positions:
-            raise ConfigError(
-                f"data.{key}={value} is over the model's {positions} positions "
-                f"(max_position_embeddings); set data.{key}={positions} or less"
-            )
-
-
 def check_vocabulary(model: Any, tokenizer: Any) -> None:
     """The embedding table must cover every token id the tokenizer can produce."""
     rows = model.get_input_embeddings().num_embeddings

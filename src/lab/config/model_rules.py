@@ -91,3 +91,44 @@ def check_freeze_depth(cfg: DictConfig) -> None:
             f"model.freeze_layers={layers} but the model has {depth} blocks; use 0..{depth} "
             "(embeddings + the bottom N blocks)"
         )
+
+
+LENGTH_KEYS = ("max_length", "block_size", "max_source_length", "max_target_length")
+
+
+def check_positions(model: Any, data: DictConfig) -> None:
+    """No sequence may be longer than the model's position table (GPT-2: 1024): an index past
+    it fails deep in the first long batch, maybe hours in. Checked once the model's config is
+    known, before training. Models without a position table (T5, rotary) are not limited."""
+    config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or getattr(config, "position_embedding_type", "") in (
+        "relative_key",
+        "relative_key_query",
+    ):
+        return
+    if getattr(config, "rope_theta", None) is not None or getattr(config, "rope_scaling", None):
+        return  # rotary positions: the table size is a training length, not a hard limit
+    for key in LENGTH_KEYS:
+        value = data.get(key)
+        if isinstance(value, int) and value > positions:
+            raise ConfigError(
+                f"data.{key}={value} is over the model's {positions} positions "
+                f"(max_position_embeddings); set data.{key}={positions} or less"
+            )
+
+
+def positions_problem(model: DictConfig, data: DictConfig) -> str | None:
+    """`check_positions`' refusal for the model's config where it is at hand without weights
+    (lab.inspect says it before tokenizing); None when the lengths fit or the config is not
+    known (a Hub id)."""
+    from types import SimpleNamespace
+
+    config = known_model_config(model)
+    if not config:
+        return None
+    try:
+        check_positions(SimpleNamespace(config=SimpleNamespace(**config)), data)
+    except ConfigError as err:
+        return str(err)
+    return None

@@ -60,6 +60,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lab.config.model_rules import positions_problem
 from lab.data.inspection_rows import (
     ReadSplit,
     RowReader,
@@ -273,6 +274,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         "splits": {},
         "carved": carved,
         "model_max_length": limit,
+        "positions": positions_problem(cfg.model, cfg.data),
         "unknown_token": tokenizer.unk_token if token_count(tokenizer) else None,
     }
     keys: dict[str, list[str]] = {}

@@ -16,6 +16,8 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
     """The warnings of an inspection `report` (`lab.data.inspection.inspect_data`); `carved`
     names the splits carved from train (their leakage is the source's duplicates)."""
     found = []
+    if report.get("positions"):
+        found.append(f"lab.train refuses this: {report['positions']}")
     labels = report["labels"]
     if labels.get("imbalance_ratio", 1.0) >= IMBALANCE_RATIO:
         found.append(
