@@ -110,7 +110,7 @@ def test_empty_or_blank_texts_are_kept_and_said_once_per_split(
         "data.label_column=label",
         "data.splits={train: train, validation: train, test: train}",
     )
-    with caplog.at_level(logging.WARNING, logger="lab.tasks.text_classification.data"):
+    with caplog.at_level(logging.WARNING, logger="lab.tasks.text_classification.text_column"):
         datamodule = build_datamodule(cfg, build_tokenizer(cfg))
         datamodule.setup("fit")
     said = [r.getMessage() for r in caplog.records if "empty or only whitespace" in r.getMessage()]

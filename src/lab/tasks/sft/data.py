@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.data.datamodule import DataModule
+from lab.data.padding import pad_rows
 from lab.errors import ConfigError, DataError
 from lab.tasks.sft.chat import (
     FORMAT_COLUMNS,
@@ -302,10 +303,6 @@ def pad_sequences(
     """`input_ids` (padded with `value`, on the left or right, to `width` or else the longest)
     and `attention_mask`."""
     width = width or max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), value, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, sequence in enumerate(sequences):
-        span = slice(width - len(sequence), width) if left else slice(0, len(sequence))
-        ids[row, span] = torch.tensor(sequence, dtype=torch.long)
-        mask[row, span] = 1
+    ids = pad_rows(sequences, width, value, left)
+    mask = pad_rows([[1] * len(s) for s in sequences], width, 0, left)
     return {"input_ids": ids, "attention_mask": mask}

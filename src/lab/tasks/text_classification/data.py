@@ -26,11 +26,11 @@ from lab.tasks.text_classification.arrow_labels import (
 from lab.tasks.text_classification.label_values import (
     BOOL_NAMES,
     class_id,
-    describe_non_text,
     is_empty,
     outside_classes,
     string_label_names,
 )
+from lab.tasks.text_classification.text_column import check_text_column
 from lab.tasks.text_classification.train_labels import TrainLabels
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class TextClassificationDataModule(DataModule):
     def check_split(self, name: str, dataset: Dataset) -> None:
         self._require_columns(name, dataset)
         for column in filter(None, (self.text_column, self.text_pair_column)):
-            _check_text_column(self, name, dataset, column)
+            check_text_column(self, name, dataset, column)
         if self.problem_type == "regression":
             labels = label_array(dataset, self.label_column)
             if not all_numbers(labels):  # find the row that is not (a vectorised "all fine" first)
@@ -363,42 +363,3 @@ def _multi_hot(ids: list[int], size: int) -> list[float]:
     for i in ids:
         vector[i] = 1.0
     return vector
-
-
-def _check_text_column(data: DataModule, split: str, dataset: Dataset, column: str) -> None:
-    # Checked on the Arrow column (type and null count) so a 600k-row split is not
-    # copied into Python objects just to find that every value is fine.
-    dtype = getattr(dataset.features[column], "dtype", None)
-    if dtype is None:  # a column of mixed types: `datasets` infers a Json feature
-        for row, value in enumerate(dataset[column]):
-            if value is None:
-                raise DataError(f"{data.where(split, row, column)}: the cell is empty")
-            if not isinstance(value, str):
-                raise DataError(f"{data.where(split, row, column)}: {describe_non_text(value)}")
-    if dtype not in ("string", "large_string"):
-        raise DataError(
-            f"{data.source_of(split) or f'the {split} split'} column '{column}': holds "
-            f"{dtype or dataset.features[column]} values, not text"
-        )
-    import pyarrow.compute as pc
-
-    values = dataset.with_format("arrow")[column]
-    if values.null_count:  # an empty CSV cell, a JSON null: no text at all
-        row = next(i for i, v in enumerate(dataset[column]) if v is None)
-        raise DataError(f"{data.where(split, row, column)}: the cell is empty")
-    # An empty or blank string is text, as HF's tokenizers take it (special tokens only):
-    # kept, but said, since it is mostly a scraping or export mistake.
-    # A match per row (booleans), not a trimmed copy of every text: a large split's text
-    # column is not duplicated in memory for this check.
-    blank = pc.match_substring_regex(values, pattern=r"^[\s\p{Z}]*$")  # Unicode spaces too
-    count = int(pc.sum(blank).as_py() or 0)
-    if count:
-        first = int(pc.index(blank, True).as_py())
-        rows = f"{count} rows" if count > 1 else "1 row"
-        log.warning(
-            "%s: the text is empty or only whitespace (%s of the %s split, this the first); "
-            "kept as empty inputs",
-            data.where(split, first, column),
-            rows,
-            split,
-        )
