@@ -253,18 +253,25 @@ def test_no_logger_with_default_callbacks_runs(compose_cfg: Any) -> None:
     assert "test/acc" in run(cfg)
 
 
-def test_fused_adamw_with_clipping_under_mixed_precision_fails_early(compose_cfg: Any) -> None:
-    cfg = compose_cfg(*TINY_FIXTURE_RUN, "optimizer.fused=true", "precision=bf16-mixed")
-    with pytest.raises(ConfigError, match=r"trainer.gradient_clip_val=null or optimizer.fused"):
+def test_fused_adamw_with_clipping_under_16_mixed_fails_early(compose_cfg: Any) -> None:
+    cfg = compose_cfg(*TINY_FIXTURE_RUN, "optimizer.fused=true", "precision=16-mixed")
+    with pytest.raises(ConfigError) as refused:
         run(cfg)
+    assert str(refused.value) == (
+        "optimizer.fused=true with precision=16-mixed cannot clip gradients (a fused optimizer "
+        "unscales them inside its step, after clipping would run; trainer.gradient_clip_val=1.0);"
+        " set trainer.gradient_clip_val=null, optimizer.fused=false or precision=bf16-mixed"
+    )
 
 
 @pytest.mark.parametrize(
     ("extra", "fused"),
     [
         ([], True),
-        (["precision=bf16-mixed"], False),  # Lightning cannot clip a fused optimizer's grads
-        (["precision=bf16-mixed", "trainer.gradient_clip_val=null"], True),
+        # bf16-mixed has no loss scaler: lab clips a fused optimizer's gradients itself there
+        (["precision=bf16-mixed"], True),
+        (["precision=16-mixed"], False),  # gradients still scaled when clipping would run
+        (["precision=16-mixed", "trainer.gradient_clip_val=null"], True),
         (["strategy=ddp"], True),
         (["strategy=fsdp"], False),
         (["strategy=deepspeed_stage_2"], False),

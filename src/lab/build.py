@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
+from lab.config.hardware_rules import scales_loss
 from lab.config.model_rules import check_positions
 from lab.errors import ConfigError
 
@@ -174,13 +175,13 @@ def fused_optimizer_fits(cfg: DictConfig) -> bool:
     The fused AdamW kernel (one kernel over all parameters; CPU and CUDA) is what HF Trainer
     uses by default since torch 2.8, and measured on 2 CPU cores it takes about half the time of
     the `foreach` implementation: on short texts the optimizer step is a large share of a
-    training step. It is left off where it cannot work: Lightning cannot clip gradients of a
-    fused optimizer under mixed precision, and the sharded strategies (FSDP, DeepSpeed) manage
-    the optimizer themselves.
+    training step. It is left off where it cannot work: gradients cannot be clipped before a
+    fused step under 16-mixed (the loss scaler's gradients are unscaled inside the step;
+    bf16-mixed has no scaler and lab clips there itself: `lab.training.unscaled_clipping`),
+    and the sharded strategies (FSDP, DeepSpeed) manage the optimizer themselves.
     """
     trainer = cfg.trainer
-    precision = str(trainer.get("precision", "32-true"))
-    if "mixed" in precision and trainer.get("gradient_clip_val"):
+    if scales_loss(str(trainer.get("precision", "32-true"))) and trainer.get("gradient_clip_val"):
         return False
     strategy = trainer.get("strategy", "auto")
     target = str(strategy.get("_target_", "")) if isinstance(strategy, DictConfig) else strategy

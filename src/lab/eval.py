@@ -90,7 +90,7 @@ USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...]
 
 # Data keys that change how rows are batched, not which rows or how they read: overriding one
 # still evaluates the run's own data (its split, beside the metrics recorded for it).
-BATCHING_KEYS = ("pad_to_multiple_of", "eval_batch_size", "num_workers")
+BATCHING_KEYS = ("pad_to_multiple_of", "pin_memory", "eval_batch_size", "num_workers")
 
 
 def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | None) -> DictConfig:

@@ -47,6 +47,12 @@ def _may_have_cuda() -> bool:
     return True
 
 
+def scales_loss(precision: str) -> bool:
+    """Whether Lightning's `precision` multiplies the loss by a gradient scaler (16-mixed):
+    gradients are then scaled until the optimizer step unscales them."""
+    return precision in ("16-mixed", "16")
+
+
 def check_hardware(cfg: DictConfig) -> None:
     """Stop early, in words, when the config asks for hardware this machine does not have."""
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
@@ -70,11 +76,12 @@ def check_hardware(cfg: DictConfig) -> None:
                     f"strategy {name} needs the {package} package: pip install {package}"
                 )
     clip = cfg.trainer.get("gradient_clip_val")
-    if cfg.get("optimizer", {}).get("fused") and clip and "mixed" in precision:
+    if cfg.get("optimizer", {}).get("fused") and clip and scales_loss(precision):
         raise ConfigError(
-            "optimizer.fused=true with mixed precision cannot clip gradients in Lightning "
-            f"(trainer.gradient_clip_val={clip}); set trainer.gradient_clip_val=null or "
-            "optimizer.fused=false"
+            f"optimizer.fused=true with precision={precision} cannot clip gradients (a fused "
+            "optimizer unscales them inside its step, after clipping would run; "
+            f"trainer.gradient_clip_val={clip}); set trainer.gradient_clip_val=null, "
+            "optimizer.fused=false or precision=bf16-mixed"
         )
     if precision.startswith("16") and not has_cuda:
         raise ConfigError(

@@ -41,6 +41,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from lab.config.class_weights import class_weights_problem
 from lab.config.flatten import flatten
 from lab.data.padding import multiple_problem
+from lab.data.pinning import pin_memory_problem
 from lab.errors import ConfigError
 
 _SEED_MAX = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything enforces
@@ -165,6 +166,7 @@ FORMS: dict[str, Callable[[Any], str | None]] = {
         "the last)"
     ),
     "data.pad_to_multiple_of": multiple_problem,
+    "data.pin_memory": pin_memory_problem,
 }
 
 # (key, relation, other key, why): checked when both keys are set.

@@ -9,8 +9,8 @@ names the offending key, file or column and what would work instead:
   `limit_train_batches=0`);
 * hardware: a GPU accelerator, fp16, DeepSpeed or FSDP without a visible CUDA GPU; a
   strategy whose package is missing; a quantized (QLoRA) base without CUDA or bitsandbytes;
-* strategy x precision x optimizer: a fused optimizer cannot clip gradients under mixed
-  precision;
+* strategy x precision x optimizer: a fused optimizer cannot clip gradients under 16-mixed
+  (its loss scaler; bf16-mixed has none);
 * trainer: options that `lightning.pytorch.Trainer` does not take (with the valid ones), and
   `use_distributed_sampler` (lab's data module shards the data itself);
 * files: a local `model.pretrained` (or tokenizer) directory that does not exist;

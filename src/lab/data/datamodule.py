@@ -24,6 +24,7 @@ from lab.data.fingerprints import content_fingerprint, tokenizer_fingerprint
 from lab.data.first_bad_row import earlier_row_error
 from lab.data.origins import Origin
 from lab.data.padding import Padding, pad_hf, resolve_multiple
+from lab.data.pinning import pin_memory_problem, resolve_pin_memory
 from lab.data.samplers import (
     EpochSeededSampler,
     LengthGroupedBatchSampler,
@@ -74,6 +75,8 @@ class DataModule(L.LightningDataModule):
             above the head's `max_length`: an int, None (the longest row) or `auto`, 64 when
             batches go to a GPU, else None (why: `lab.data.padding`). Training, evaluation
             and streamed batches alike.
+        pin_memory: put batches in page-locked memory before they go to the GPU: True, False
+            or `auto`, True when the batches go to a CUDA GPU (the `pins_memory` property).
         num_proc: processes for tokenization (`datasets.map`).
         seed: the run seed, for carving and subsampling.
         streaming / shuffle_buffer / interleave / stream_sample_rows: stream the train split
@@ -101,6 +104,7 @@ class DataModule(L.LightningDataModule):
         group_by_length: bool = False,
         length_group_size: int = 50,
         pad_to_multiple_of: int | str | None = "auto",
+        pin_memory: bool | str = "auto",
         num_proc: int | None = None,
         seed: int = 42,
         streaming: bool = False,
@@ -137,6 +141,9 @@ class DataModule(L.LightningDataModule):
         self.length_group_size = length_group_size
         resolve_multiple(pad_to_multiple_of, on_cuda=False)  # a bad value fails here, in words
         self.pad_to_multiple_of = pad_to_multiple_of
+        if problem := pin_memory_problem(pin_memory):
+            raise ConfigError(problem)
+        self.pin_memory = pin_memory
         self._resume_position: tuple[int, int] | None = None
         self.train_sampler: EpochSeededSampler | LengthGroupedBatchSampler | None = None
         self.num_proc = num_proc if num_proc and num_proc > 1 else None
@@ -351,11 +358,23 @@ class DataModule(L.LightningDataModule):
             return int(self._eval_batch_size)
         return self.batch_size * (4 if self._on_accelerator() else 1)
 
+    @property
+    def pins_memory(self) -> bool:
+        """Whether the loaders hand out batches in page-locked (pinned) memory:
+        `data.pin_memory`, `auto` being True when batches go to a CUDA GPU (why:
+        `lab.data.pinning`)."""
+        return resolve_pin_memory(self.pin_memory, self._device_type())
+
     def _on_accelerator(self) -> bool:
+        return self._device_type() != "cpu"
+
+    def _device_type(self) -> str:
+        """The type of the device batches go to: the Trainer's, or before one is attached,
+        `cuda` when a CUDA GPU is visible, else `cpu`."""
         trainer = getattr(self, "trainer", None)
         if trainer is not None:
-            return trainer.strategy.root_device.type != "cpu"
-        return torch.cuda.is_available()
+            return str(trainer.strategy.root_device.type)
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     def _eval_loader(self, split: str) -> DataLoader:
         # Rows sorted by length, longest first: less padding, the same metrics. Under DDP each
@@ -387,6 +406,7 @@ class DataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             collate_fn=self.collate_fn(),
             persistent_workers=self.num_workers > 0,
+            pin_memory=self.pins_memory,
             generator=torch.Generator().manual_seed(self.seed),
             **kwargs,
         )

@@ -354,6 +354,7 @@ def train_loader(
         batch_size=datamodule.batch_size,
         num_workers=workers,
         collate_fn=collate_fn,
+        pin_memory=datamodule.pins_memory,
         generator=torch.Generator().manual_seed(datamodule.seed),
         skip_batches=skip_batches,
     )

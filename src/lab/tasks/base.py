@@ -126,13 +126,19 @@ class TaskModule(L.LightningModule):
     ) -> None:
         """Lightning's clipping (`trainer.gradient_clip_val`), except by norm under FSDP:
         there the FSDP root clips, with the norm reduced over every rank's shard (Lightning
-        refuses it; `lab.training.sharded`). Under DeepSpeed, DeepSpeed clips, as before."""
+        refuses it; `lab.training.sharded`), and under bf16-mixed, where lab clips itself so
+        that a fused optimizer may be clipped too (Lightning refuses it, rightly only under
+        16-mixed; `lab.training.unscaled_clipping`). Under DeepSpeed, DeepSpeed clips."""
         from lab.training.sharded import clip_fsdp_gradients
+        from lab.training.unscaled_clipping import clip_unscaled_gradients
 
-        if not clip_fsdp_gradients(self.trainer, gradient_clip_val, gradient_clip_algorithm):
-            super().configure_gradient_clipping(
-                optimizer, gradient_clip_val, gradient_clip_algorithm
-            )
+        if clip_fsdp_gradients(self.trainer, gradient_clip_val, gradient_clip_algorithm):
+            return
+        if clip_unscaled_gradients(
+            self.trainer, optimizer, gradient_clip_val, gradient_clip_algorithm
+        ):
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.evaluation_step(batch, "val")
