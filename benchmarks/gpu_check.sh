@@ -13,7 +13,11 @@
 #      SFT of every weight in bf16 (30 steps of 8 x 2048 tokens), the same with QLoRA (20 steps),
 #      DPO with LoRA (4 steps), and SFT under DDP when more than one GPU is visible; each pass or
 #      fail with its log, and a table of tokens/s, peak memory and the attention kernel used
-#      (llm_meter.py, inside the run). About 3 minutes of the 8.
+#      (llm_meter.py, inside the run). About 3 minutes of the 8;
+#   4. where a step's time goes (not in the default parts: --parts 4): lab and HF Trainer on
+#      part 1's model and data, torch.profiler over 5 steps after 10 (step_profile.py): CPU
+#      and GPU milliseconds per step, syncs and copies per step, the operator tables and a
+#      Chrome trace of each (profile-lab/, profile-hf/, profile.md). About 2 minutes.
 # Results go to benchmarks/results/gpu/check-<time>/ (or --out DIR): summary.txt,
 # environment.txt, throughput.md and throughput-*.json, llm.md and llm-*.json, one log per part.
 #
@@ -21,6 +25,7 @@
 #   bash benchmarks/gpu_check.sh --cpu-smoke     # anywhere: each part for 1-2 steps on CPU
 #                                                # (tiny model, 32-bit), CUDA-only parts skipped
 #   bash benchmarks/gpu_check.sh --parts 3       # only the parts listed (comma-separated)
+#   bash benchmarks/gpu_check.sh --parts 4       # the step profile of lab and HF Trainer
 #
 # Python: $PYTHON, else .venv/bin/python, else python3; lab runs from src/ (no install
 # needed). Machines without network: wheels in .whl/ are installed first (benchmarks/README.md
@@ -38,7 +43,7 @@ while [ $# -gt 0 ]; do
     --cpu-smoke) MODE=cpu ;;
     --out) OUT_DIR="$2"; shift ;;
     --parts) SELECTED="$2"; shift ;;
-    *) echo "usage: bash benchmarks/gpu_check.sh [--cpu-smoke] [--out DIR] [--parts 1,2,3]" >&2; exit 2 ;;
+    *) echo "usage: bash benchmarks/gpu_check.sh [--cpu-smoke] [--out DIR] [--parts 1,2,3,4]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -71,6 +76,7 @@ if [ "$MODE" = gpu ]; then
     exit 1
   fi
   ARCH=bert-base; TRAIN_ROWS=2000; TEST_ROWS=200; STEPS=60; WARMUP=10; REPEATS=2
+  PROFILE_WARMUP=10; PROFILE_STEPS=5
   PRECISION=bf16-mixed; PEAK=(--peak-tflops "${PEAK_TFLOPS:-989}"); STEP_PRECISION=bf16-mixed
   # Part 3: batches of 8 packed rows of 2048 tokens (16K tokens a step, ~0.3 s for the 1B model
   # at ~40% MFU); the first steps of each run are left out of its rate.
@@ -78,6 +84,7 @@ if [ "$MODE" = gpu ]; then
   DDP_STEPS=10; LLM_WARMUP=5
 else
   ARCH=tiny; TRAIN_ROWS=64; TEST_ROWS=16; STEPS=2; WARMUP=1; REPEATS=1
+  PROFILE_WARMUP=1; PROFILE_STEPS=2
   PRECISION=32-true; PEAK=(); STEP_PRECISION=32-true
   LLM_SHAPE=tiny; LLM_LEN=256; LLM_BATCH=2; SFT_STEPS=2; QLORA_STEPS=2; DPO_STEPS=1
   DDP_STEPS=2; LLM_WARMUP=1
@@ -98,7 +105,7 @@ for name in ("torch", "lightning", "transformers", "datasets", "hydra", "peft", 
 EOF
 } > "$OUT_DIR/environment.txt" 2>&1
 # ---------------------------------------------------------------- model and data (parts 1, 2)
-if selected 1 || selected 2; then
+if selected 1 || selected 2 || selected 4; then
   TOKENIZER="$ROOT/src/lab/assets/tiny_bert"
   "$PY" benchmarks/make_random_model.py --arch "$ARCH" --tokenizer "$TOKENIZER" --out "$WORK/model" \
     > "$OUT_DIR/setup.log" 2>&1 || { log "FAILED to build the model (setup.log)"; exit 1; }
@@ -173,6 +180,26 @@ if selected 2; then
     else
       log "2. pytest -m gpu tests/test_sharded.py: FAILED (gpu-tests.log)"; STATUS=1
     fi
+  fi
+fi
+
+# ---------------------------------------------------------------- 4. step profile (issue 20)
+if selected 4; then
+  log "4. step profile: lab and HF Trainer, $PROFILE_STEPS steps after $PROFILE_WARMUP"
+  for impl in lab hf; do
+    if timeout 150 "$PY" benchmarks/trainers.py --impl "$impl" --data "$WORK/rows" \
+        --model "$WORK/model" --steps "$((PROFILE_WARMUP + PROFILE_STEPS))" \
+        --warmup "$PROFILE_WARMUP" --batch-size 32 --max-length 256 --precision "$PRECISION" \
+        --profile-steps "$PROFILE_STEPS" --profile-dir "$OUT_DIR/profile-$impl" \
+        --out "$WORK/profile-$impl.json" > "$OUT_DIR/profile-$impl.log" 2>&1; then
+      log "4. $impl: profiled"
+    else
+      log "4. $impl: FAILED (profile-$impl.log)"; STATUS=1
+    fi
+  done
+  if "$PY" benchmarks/step_profile.py "$OUT_DIR/profile-lab" "$OUT_DIR/profile-hf" \
+      > "$OUT_DIR/profile.md" 2>> "$OUT_DIR/profile-hf.log"; then
+    tee -a "$OUT_DIR/summary.txt" < "$OUT_DIR/profile.md"
   fi
 fi
 

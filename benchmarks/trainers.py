@@ -31,6 +31,7 @@ class StepClock:
         self.first_step_start: float | None = None
         self.step_ends: list[float] = []
         self.step_tokens: list[int] = []  # padded tokens per step
+        self.profiler: Any = None  # step_profile.StepProfiler, told of every step's end
 
     def tokens(self, batch: dict[str, Any]) -> None:
         self.step_tokens.append(int(batch["input_ids"].numel()))
@@ -48,6 +49,8 @@ class StepClock:
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
         self.step_ends.append(time.perf_counter())
+        if self.profiler is not None:
+            self.profiler.step_ended(len(self.step_ends), self.step_ends[-1])
 
     def summary(self, batch_size: int, warmup: int) -> dict[str, float]:
         timed = self.step_ends[warmup:]
@@ -332,6 +335,14 @@ def main() -> None:
         default=1,
         help="split each batch into this many micro-batches (gradient accumulation; lab, hf)",
     )
+    parser.add_argument(
+        "--profile-steps",
+        type=int,
+        default=0,
+        help="torch.profiler over this many steps after the warm-up (step_profile.py; the"
+        " run's own timings then include the profiler's cost)",
+    )
+    parser.add_argument("--profile-dir", type=Path, help="where step_profile.py writes")
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--out", required=True)
     parser.add_argument("--lab-override", action="append", default=[], help="extra lab override")
@@ -345,7 +356,15 @@ def main() -> None:
 
         # what lab's trainer.reuse_freed_memory=true / false does, for hf/torch
         reuse_freed_memory(args.freed_memory == "reuse")
+    if args.profile_steps and (
+        not args.profile_dir or args.steps < args.warmup + args.profile_steps
+    ):
+        parser.error("--profile-steps needs --profile-dir and --steps >= warmup + profile steps")
     clock = StepClock()
+    if args.profile_steps:
+        from step_profile import StepProfiler
+
+        clock.profiler = StepProfiler(args.profile_dir, args.warmup, args.profile_steps)
     accuracy = {"lab": run_lab, "hf": run_hf, "torch": run_torch}[args.impl](args, clock)
     result = {
         "impl": args.impl
