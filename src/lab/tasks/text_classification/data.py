@@ -16,20 +16,15 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
-from lab.data.label_names import as_integer, integer_label_names, reconcile_label_names
+from lab.data.label_names import as_integer
 from lab.errors import DataError
 from lab.tasks.text_classification.arrow_labels import (
     all_numbers,
     label_array,
     minus_one_rows,
 )
-from lab.tasks.text_classification.label_values import (
-    BOOL_NAMES,
-    class_id,
-    is_empty,
-    outside_classes,
-    string_label_names,
-)
+from lab.tasks.text_classification.label_classes import LabelClasses
+from lab.tasks.text_classification.label_values import class_id, is_empty
 from lab.tasks.text_classification.text_column import check_text_column
 from lab.tasks.text_classification.train_labels import TrainLabels
 
@@ -105,11 +100,11 @@ class TextClassificationDataModule(DataModule):
         # integers that do not count from 0 (1-5 stars); None where they are the ids.
         self._label_ids: dict[Any, int] | None = None
         # Set by `describe_labels`: the train split's rows with a hidden label (-1), whether
-        # its integer labels are 1..K for the K configured names (Yelp's 1-5 stars), and
-        # whether its labels are booleans.
+        # its labels are booleans, and the classes (whether integer labels are 1..K for the K
+        # configured names, Yelp's 1-5 stars, is theirs), which judge every split's labels.
         self._hidden_train_rows = 0
-        self._one_based = False
         self._bool_labels = False
+        self._classes = LabelClasses([], None, one_based=False)
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -120,25 +115,12 @@ class TextClassificationDataModule(DataModule):
         read = TrainLabels.read(
             train, self.label_column, self.problem_type, configured=self.label_names is not None
         )
-        values, string_labels = read.values, read.string
+        values = read.values
         self._bool_labels = read.boolean
-        if self.label_names is not None and read.class_names is not None:
-            self.label_names = reconcile_label_names(
-                self.label_names, read.class_names, self.label_column
-            )
-        elif self.label_names is not None:
-            self._one_based = read.one_based(self.label_names)
-        if self.label_names is None:
-            if read.class_names is not None:  # a ClassLabel column
-                self.label_names = list(read.class_names)
-            elif string_labels:
-                self.label_names = string_label_names(values)
-            elif self._bool_labels and self.num_labels in (None, 2):  # BoolQ's answer, a flag
-                self.label_names, self._label_ids = list(BOOL_NAMES), {False: 0, True: 1}
-            else:
-                self.label_names, self._label_ids = integer_label_names(values, self.num_labels)
-        if string_labels:
-            self._label_ids = dict(self.label2id)
+        self._classes = LabelClasses.resolve(
+            read, self.label_names, self.num_labels, self.label_column
+        )
+        self.label_names, self._label_ids = self._classes.names, self._classes.ids
         # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
         unused = read.class_zero_warning(
             self.label_names,
@@ -227,13 +209,8 @@ class TextClassificationDataModule(DataModule):
                 self._check_label(name, row, value)
 
     def _is_hidden(self, value: Any) -> bool:
-        """A single-label -1 that names no class: a hidden label."""
-        # GLUE and others publish test sets with every label hidden as -1; an export without
-        # ClassLabel (IMDB's CSV or Parquet) may hold it as text, or cast to the other
-        # splits' string type: -1 is hidden in any column type unless it names a class.
-        if isinstance(value, bool) or not (value == -1 or value == "-1"):
-            return False
-        return self._label_ids is None or class_id(self._label_ids, value) is None
+        """A single-label -1 that names no class: a hidden label (`LabelClasses.hides`)."""
+        return self._classes.hides(value)
 
     def _hidden_rows(self, train: Dataset, values: Iterable[Any]) -> int:
         """How many of `train`'s labels (`values`, as Python reads them) are hidden."""
@@ -291,23 +268,10 @@ class TextClassificationDataModule(DataModule):
                 f"(unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
                 f"scored; {self._hidden_advice(name)}"
             )
-        if self._label_ids is not None:
-            raise DataError(
-                f"{self.where(name, row, self.label_column)}: label {value!r} is not one of "
-                f"the label names {self.label_names}"
-            )
-        number = as_integer(value)  # 1.0 is 1, True is 1
-        if isinstance(number, float):
-            raise DataError(
-                f"{self.where(name, row, self.label_column)}: label {value!r} is not a class "
-                "id (a whole number) or name; for a number per row set "
-                "data.problem_type=regression"
-            )
-        count = self.num_labels or 0
-        if not isinstance(number, int) or not 0 <= number < count:
-            refused = outside_classes(
-                value, count, one_based=self._one_based, evaluating=self.evaluation is not None
-            )
+        refused = self._classes.problem(
+            value, self.num_labels or 0, evaluating=self.evaluation is not None
+        )
+        if refused:
             raise DataError(f"{self.where(name, row, self.label_column)}: {refused}")
 
     # ----------------------------------------------------------------- tokenization

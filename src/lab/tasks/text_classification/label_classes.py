@@ -1,0 +1,102 @@
+"""The classes a train split's labels resolve to, and why a label cell names none of them.
+
+`TextClassificationDataModule.describe_labels` (training, `lab.eval`) resolves the class names
+and the value -> id map here, and its row checks ask `LabelClasses.problem` why a label is
+refused; `lab.inspect` (`lab.tasks.text_classification.inspection`) resolves and asks the same,
+so it lists every label training would refuse, in training's words, before anything trains:
+a string that names no class, a fractional number (0.5), an integer outside the ids. Empty
+cells and the hidden label -1 are worded by the data module with the split they are in
+(`lab.inspect` counts them in its own label gaps).
+
+Names come, in order, from `data.label_names` (checked against a ClassLabel's), the column's
+ClassLabel, the sorted distinct strings of train, the booleans' `False`/`True`, or the integer
+labels (`lab.data.label_names.integer_label_names`). Lightning-free: `lab.inspect` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lab.data.label_names import as_integer, integer_label_names, reconcile_label_names
+from lab.tasks.text_classification.label_values import (
+    BOOL_NAMES,
+    class_id,
+    outside_classes,
+    string_label_names,
+)
+from lab.tasks.text_classification.train_labels import TrainLabels
+
+
+@dataclass(frozen=True)
+class LabelClasses:
+    """The classes of a run's labels.
+
+    Attributes:
+        names: class names in id order.
+        ids: stored label value -> class id where the labels are values rather than ids
+            (strings, booleans, integers that do not count from 0); None where they are ids.
+        one_based: integer labels 1..K under K configured names (the label K gets the shift
+            advice).
+    """
+
+    names: list[str]
+    ids: dict[Any, int] | None
+    one_based: bool
+
+    @classmethod
+    def resolve(
+        cls,
+        read: TrainLabels,
+        configured: Sequence[str] | None,
+        num_labels: int | None,
+        column: str,
+    ) -> LabelClasses:
+        """The classes of the train labels `read`, under the `configured` names
+        (data.label_names, or None) and `num_labels` (data.num_labels, or None)."""
+        names = [str(n) for n in configured] if configured else None
+        ids: dict[Any, int] | None = None
+        one_based = False
+        if names is not None and read.class_names is not None:
+            names = reconcile_label_names(names, read.class_names, column)
+        elif names is not None:
+            one_based = read.one_based(names)
+        if names is None:
+            if read.class_names is not None:  # a ClassLabel column
+                names = list(read.class_names)
+            elif read.string:
+                names = string_label_names(read.values)
+            elif read.boolean and num_labels in (None, 2):  # BoolQ's answer, a flag
+                names, ids = list(BOOL_NAMES), {False: 0, True: 1}
+            else:
+                names, ids = integer_label_names(read.values, num_labels)
+        if read.string:
+            ids = {name: i for i, name in enumerate(names)}
+        return cls(names, ids, one_based)
+
+    def hides(self, value: Any) -> bool:
+        """Whether `value` is the hidden label -1 (a number or text: GLUE's test splits, an
+        export that cast it to the other splits' strings), which it is unless it names a
+        class."""
+        if isinstance(value, bool) or not (value == -1 or value == "-1"):
+            return False
+        return self.ids is None or class_id(self.ids, value) is None
+
+    def problem(self, value: Any, count: int, *, evaluating: bool = False) -> str | None:
+        """Why training refuses the label `value` under `count` classes (data.num_labels, else
+        the names), after the row that holds it; None when it names a class. Not for empty
+        cells or the hidden label -1 (see the module)."""
+        if self.ids is not None:
+            if class_id(self.ids, value) is not None:
+                return None
+            return f"label {value!r} is not one of the label names {self.names}"
+        number = as_integer(value)  # 1.0 is 1, True is 1
+        if isinstance(number, float):
+            return (
+                f"label {value!r} is not a class id (a whole number) or name; for a number per "
+                "row set data.problem_type=regression"
+            )
+        if not isinstance(number, int) or not 0 <= number < count:
+            return outside_classes(value, count, one_based=self.one_based, evaluating=evaluating)
+        return None

@@ -1,0 +1,104 @@
+"""`lab.inspect` lists every label `lab.train` refuses, in training's words, per split with its
+rows: a fractional number, a string that names no class (unseen in train, or outside
+`data.label_names`), an integer outside the ids of labels named by the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.errors import DataError
+from lab.training.tokenizers import build_tokenizer
+
+
+def _files(folder: Path, labels: dict[str, list[Any]]) -> Path:
+    """train/validation/test CSVs of `text,label` with these labels."""
+    for split, values in labels.items():
+        lines = ["text,label"] + [f"{split} review {i},{v}" for i, v in enumerate(values)]
+        (folder / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _training_refusal(compose_cfg: Any, folder: Path, *overrides: str) -> str:
+    """What lab.train says of the first refused label, after the row that holds it."""
+    from lab.build import build_datamodule
+
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    where, refusal = str(caught.value).split(": ", 1)  # "<file>:<line> column 'label'"
+    assert where.endswith("column 'label'"), where
+    return refusal
+
+
+def _label_warnings(compose_cfg: Any, folder: Path, *overrides: str) -> list[str]:
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    return [w for w in report["warnings"] if "; lab.train refuses it: " in w]
+
+
+def test_a_fractional_label_is_listed_in_trainings_words(compose_cfg: Any, tmp_path: Path) -> None:
+    folder = _files(tmp_path, {"train": [0, 1] * 6, "validation": [0, 0.5, 1, 0.5], "test": [1, 0]})
+    refused = _training_refusal(compose_cfg, folder)
+    assert refused == (
+        "label 0.5 is not a class id (a whole number) or name; for a number per row set "
+        "data.problem_type=regression"
+    )
+    assert _label_warnings(compose_cfg, folder) == [
+        f"validation: 2 rows have label 0.5; lab.train refuses it: {refused}"
+    ]
+
+
+def test_a_string_label_unseen_in_train_is_listed_in_trainings_words(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    labels = {"train": ["neg", "pos"] * 6, "validation": ["pos", "neg"], "test": ["meh", "neg"]}
+    folder = _files(tmp_path, labels)
+    refused = _training_refusal(compose_cfg, folder)
+    assert refused == "label 'meh' is not one of the label names ['neg', 'pos']"
+    assert _label_warnings(compose_cfg, folder) == [
+        f"test: 1 row has label 'meh'; lab.train refuses it: {refused}"
+    ]
+
+
+def test_string_labels_outside_the_configured_names_are_listed_per_split(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    labels = {"train": ["neg", "pos", "neutral"] * 4, "validation": ["pos", "neg"], "test": ["x"]}
+    folder = _files(tmp_path, labels)
+    names = "data.label_names=[neg,pos]"
+    refused = _training_refusal(compose_cfg, folder, names)
+    assert refused == "label 'neutral' is not one of the label names ['neg', 'pos']"
+    assert _label_warnings(compose_cfg, folder, names) == [
+        f"train: 4 rows have label 'neutral'; lab.train refuses it: {refused}",
+        "test: 1 row has label 'x'; lab.train refuses it: label 'x' is not one of the label "
+        "names ['neg', 'pos']",
+    ]
+
+
+def test_an_integer_beyond_the_train_labels_is_listed_in_trainings_words(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Ids 0..2 named by train's labels: a 5 in validation is outside them."""
+    folder = _files(tmp_path, {"train": [0, 1, 2] * 4, "validation": [5, 1], "test": [0, 2]})
+    refused = _training_refusal(compose_cfg, folder)
+    assert refused == (
+        "label 5 is outside num_labels=3 (valid: 0..2); fix the data or set data.num_labels"
+    )
+    assert _label_warnings(compose_cfg, folder) == [
+        f"validation: 1 row has label 5; lab.train refuses it: {refused}"
+    ]
+
+
+def test_labels_training_takes_give_no_refusal(compose_cfg: Any, tmp_path: Path) -> None:
+    """Strings with stray spaces (one class), whole-number floats: training takes them. The
+    hidden -1 and an empty cell: refused, in the words of lab.inspect's label gaps, not here."""
+    spaced = {"train": ["neg", "pos ", " pos"] * 4, "validation": ["pos", "neg"], "test": ["neg"]}
+    floats = {"train": [0, 1] * 6, "validation": [1.0, 0.0], "test": [-1, ""]}
+    for name, labels in (("spaced", spaced), ("floats", floats)):
+        (tmp_path / name).mkdir()
+        assert _label_warnings(compose_cfg, _files(tmp_path / name, labels)) == [], name
