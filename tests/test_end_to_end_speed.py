@@ -210,7 +210,7 @@ def test_sorted_eval_batches_give_the_metrics_of_split_order(
 ) -> None:
     """Evaluation in length order (lab's) and in split order (equal lengths for every row,
     which the stable sort keeps in place): the same metrics, up to float summation order."""
-    import lab.data.datamodule as datamodule
+    import lab.data.loaders as loaders
     from lab.data.samplers import LengthSortedBatchSampler
 
     overrides = [*SORTED_EVAL_RUNS[head], "data.eval_batch_size=4"]  # several eval batches
@@ -220,7 +220,7 @@ def test_sorted_eval_batches_give_the_metrics_of_split_order(
         def __init__(self, lengths: Any, batch_size: int, *args: Any) -> None:
             super().__init__([0] * len(lengths), batch_size, *args)
 
-    monkeypatch.setattr(datamodule, "LengthSortedBatchSampler", SplitOrder)
+    monkeypatch.setattr(loaders, "LengthSortedBatchSampler", SplitOrder)
     split_order = run(compose_cfg(*overrides, output_dir=tmp_path / "in_order"))
     assert split_order.keys() == length_order.keys()
     for name, value in split_order.items():

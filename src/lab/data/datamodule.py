@@ -2,7 +2,7 @@
 
 Reading the source into splits (carving, subsampling) is `lab.data.splits`, or
 `lab.data.stream_setup` for a streamed train split; this module checks and tokenizes what they
-read and serves it to Lightning.
+read and serves it to Lightning (the loaders, their samplers and settings: `lab.data.loaders`).
 
 Everything a head needs to decide (which columns, how to tokenize, what the labels are) is a
 hook that the head's own DataModule subclass implements in `lab/tasks/<head>.py`; this class
@@ -16,20 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
-import torch
 from torch.utils.data import DataLoader
 
-from lab.data.encoding import encode_split, row_lengths
+from lab.data.encoding import encode_split
 from lab.data.fingerprints import content_fingerprint, tokenizer_fingerprint
 from lab.data.first_bad_row import earlier_row_error
+from lab.data.loaders import batch_device_type, distribution, eval_loader, sized_train_loader
 from lab.data.origins import Origin
 from lab.data.padding import Padding, pad_hf, resolve_multiple
 from lab.data.pinning import pin_memory_problem, resolve_pin_memory
-from lab.data.samplers import (
-    EpochSeededSampler,
-    LengthGroupedBatchSampler,
-    LengthSortedBatchSampler,
-)
+from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler
 from lab.data.sources import load_source
 from lab.data.splits import SPLITS, read_splits
 from lab.errors import ConfigError, DataError
@@ -311,37 +307,19 @@ class DataModule(L.LightningDataModule):
         if self.train_plan is not None:
             from lab.data.streaming import train_loader
 
-            replicas, rank = self._distribution()
+            replicas, rank = distribution(self)
             skip = self._resume_position[1] if self._resume_position else 0
             self._resume_position = None
             return train_loader(self, self.train_plan, replicas, rank, skip, self.collate_fn())
-        dataset = self.datasets["train"]
-        sampler: EpochSeededSampler | LengthGroupedBatchSampler
-        replicas, rank = self._distribution()
-        if self.group_by_length:
-            sampler = LengthGroupedBatchSampler(
-                row_lengths(dataset),
-                self.batch_size,
-                self.seed,
-                self.length_group_size,
-                num_replicas=replicas,
-                rank=rank,
-            )
-        else:
-            sampler = EpochSeededSampler(len(dataset), self.batch_size, self.seed, replicas, rank)
-        if self._resume_position is not None:
-            sampler.resume_at(*self._resume_position)
-            self._resume_position = None
-        self.train_sampler = sampler
-        if isinstance(sampler, LengthGroupedBatchSampler):
-            return self._loader("train", batch_sampler=sampler)
-        return self._loader("train", sampler=sampler, batch_size=self.batch_size)
+        position, self._resume_position = self._resume_position, None
+        loader, self.train_sampler = sized_train_loader(self, position)
+        return loader
 
     def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("validation")
+        return eval_loader(self, "validation")
 
     def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
+        return eval_loader(self, "test")
 
     @property
     def eval_batch_size(self) -> int:
@@ -363,54 +341,16 @@ class DataModule(L.LightningDataModule):
         """Whether the loaders hand out batches in page-locked (pinned) memory:
         `data.pin_memory`, `auto` being True when batches go to a CUDA GPU (why:
         `lab.data.pinning`)."""
-        return resolve_pin_memory(self.pin_memory, self._device_type())
+        return resolve_pin_memory(self.pin_memory, batch_device_type(self))
 
     def _on_accelerator(self) -> bool:
-        return self._device_type() != "cpu"
-
-    def _device_type(self) -> str:
-        """The type of the device batches go to: the Trainer's, or before one is attached,
-        `cuda` when a CUDA GPU is visible, else `cpu`."""
-        trainer = getattr(self, "trainer", None)
-        if trainer is not None:
-            return str(trainer.strategy.root_device.type)
-        return "cuda" if torch.cuda.is_available() else "cpu"
-
-    def _eval_loader(self, split: str) -> DataLoader:
-        # Rows sorted by length, longest first: less padding, the same metrics. Under DDP each
-        # rank takes every N-th row; Lightning's default DistributedSampler would pad the split
-        # with repeated rows so every rank gets as many, and metrics would count them twice.
-        replicas, rank = self._distribution()
-        lengths = row_lengths(self.datasets[split])
-        sampler = LengthSortedBatchSampler(lengths, self.eval_batch_size, replicas, rank)
-        return self._loader(split, batch_sampler=sampler)
-
-    def _distribution(self) -> tuple[int, int]:
-        """(world size, global rank) of the Trainer using this module; (1, 0) without one."""
-        trainer = getattr(self, "trainer", None)
-        if trainer is None:
-            return 1, 0
-        return int(trainer.world_size), int(trainer.global_rank)
+        return batch_device_type(self) != "cpu"
 
     def resume_from_position(self, epoch: int, batches_done: int) -> None:
         """On resume: the next train loader starts `epoch` after its first `batches_done`."""
         self._resume_position = (epoch, batches_done)
 
     # ----------------------------------------------------------------- internals
-    def _loader(self, split: str, **kwargs: Any) -> DataLoader:
-        # The generator only seeds worker processes here (order comes from our samplers); a
-        # private one keeps loaders from drawing on the global RNG, which a resume restores
-        # for dropout and which must see the same draws as in an uninterrupted run.
-        return DataLoader(
-            self.datasets[split],  # type: ignore[arg-type]
-            num_workers=self.num_workers,
-            collate_fn=self.collate_fn(),
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pins_memory,
-            generator=torch.Generator().manual_seed(self.seed),
-            **kwargs,
-        )
-
     def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
         parts = (type(self).__qualname__, tokenizer_fingerprint(self.tokenizer))
         encoded, self.cache_hits[name] = encode_split(
