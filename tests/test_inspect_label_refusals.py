@@ -102,3 +102,34 @@ def test_labels_training_takes_give_no_refusal(compose_cfg: Any, tmp_path: Path)
     for name, labels in (("spaced", spaced), ("floats", floats)):
         (tmp_path / name).mkdir()
         assert _label_warnings(compose_cfg, _files(tmp_path / name, labels)) == [], name
+
+
+def test_a_multi_label_element_outside_the_ids_is_listed_minus_one_too(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Multi-label rows are lists: -1 there is no hidden label (training refuses it as any
+    id outside the classes), and lab.inspect's label gaps do not look inside lists."""
+    import json
+
+    rows = {"train": [[0, 1], [1], [0]] * 4, "validation": [[-1, 0], [1]], "test": [[0]]}
+    for split, labels in rows.items():
+        lines = [
+            json.dumps({"text": f"{split} review {i}", "label": v}) for i, v in enumerate(labels)
+        ]
+        (tmp_path / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    overrides = ["data=json", f"data.path={tmp_path}", "data.problem_type=multi_label"]
+    cfg = compose_cfg("model=tiny_bert", *overrides)
+    from lab.build import build_datamodule
+    from lab.data.inspection import inspect_data
+
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    refused = str(caught.value).split(": ", 1)[1]
+    assert (
+        refused
+        == "label -1 is outside num_labels=2 (valid: 0..1); fix the data or set data.num_labels"
+    )
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert [w for w in report["warnings"] if "; lab.train refuses it: " in w] == [
+        f"validation: 1 row has label -1; lab.train refuses it: {refused}"
+    ]

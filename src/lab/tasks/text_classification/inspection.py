@@ -54,7 +54,8 @@ def label_warnings(
         if column not in dataset.column_names:  # a missing column is the head's to refuse
             continue
         for value, rows in _label_counts(dataset, column).items():
-            if is_empty(value) or classes.hides(value):
+            # lab.inspect's label gaps count empty cells and a single label's hidden -1
+            if is_empty(value) or (problem_type == "single_label" and classes.hides(value)):
                 continue
             if refused := classes.problem(value, count):
                 found.append(
