@@ -108,10 +108,11 @@ def test_a_multi_label_element_outside_the_ids_is_listed_minus_one_too(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
     """Multi-label rows are lists: -1 there is no hidden label (training refuses it as any
-    id outside the classes), and lab.inspect's label gaps do not look inside lists."""
+    id outside the classes), and lab.inspect's label gaps do not look inside lists, so an
+    empty element is listed here too."""
     import json
 
-    rows = {"train": [[0, 1], [1], [0]] * 4, "validation": [[-1, 0], [1]], "test": [[0]]}
+    rows = {"train": [[0, 1], [1], [0]] * 4, "validation": [[-1, 0], [1]], "test": [[0, None]]}
     for split, labels in rows.items():
         lines = [
             json.dumps({"text": f"{split} review {i}", "label": v}) for i, v in enumerate(labels)
@@ -131,5 +132,6 @@ def test_a_multi_label_element_outside_the_ids_is_listed_minus_one_too(
     )
     report = inspect_data(cfg, build_tokenizer(cfg))["report"]
     assert [w for w in report["warnings"] if "; lab.train refuses it: " in w] == [
-        f"validation: 1 row has label -1; lab.train refuses it: {refused}"
+        f"validation: 1 row has label -1; lab.train refuses it: {refused}",
+        "test: 1 row has label None; lab.train refuses it: the cell is empty",
     ]

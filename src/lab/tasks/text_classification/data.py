@@ -24,7 +24,7 @@ from lab.tasks.text_classification.arrow_labels import (
     minus_one_rows,
 )
 from lab.tasks.text_classification.label_classes import LabelClasses
-from lab.tasks.text_classification.label_values import class_id, is_empty
+from lab.tasks.text_classification.label_values import EMPTY_CELL, class_id, is_empty
 from lab.tasks.text_classification.text_column import check_text_column
 from lab.tasks.text_classification.train_labels import TrainLabels
 
@@ -259,7 +259,7 @@ class TextClassificationDataModule(DataModule):
 
     def _check_label(self, name: str, row: int, value: Any) -> None:
         if is_empty(value):  # an empty CSV cell (pandas' NaN), a JSON null
-            raise DataError(f"{self.where(name, row, self.label_column)}: the cell is empty")
+            raise DataError(f"{self.where(name, row, self.label_column)}: {EMPTY_CELL}")
         if self._label_ids is not None and class_id(self._label_ids, value) is not None:
             return  # a class the data names (integer labels -1/1 and booleans included)
         if self.problem_type == "single_label" and self._is_hidden(value):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lab.data.label_names import as_integer
 from lab.tasks.text_classification.arrow_labels import label_array
 from lab.tasks.text_classification.label_classes import LabelClasses
-from lab.tasks.text_classification.label_values import is_empty
+from lab.tasks.text_classification.label_values import EMPTY_CELL, is_empty
 from lab.tasks.text_classification.train_labels import TrainLabels
 
 if TYPE_CHECKING:
@@ -54,10 +54,13 @@ def label_warnings(
         if column not in dataset.column_names:  # a missing column is the head's to refuse
             continue
         for value, rows in _label_counts(dataset, column).items():
-            # lab.inspect's label gaps count empty cells and a single label's hidden -1
-            if is_empty(value) or (problem_type == "single_label" and classes.hides(value)):
+            # lab.inspect's label gaps count empty cells and a single label's hidden -1; they
+            # do not look inside a multi-label list, whose empty elements training refuses too
+            single = problem_type == "single_label"
+            if (single and is_empty(value)) or (single and classes.hides(value)):
                 continue
-            if refused := classes.problem(value, count):
+            refused = EMPTY_CELL if is_empty(value) else classes.problem(value, count)
+            if refused:
                 found.append(
                     f"{split}: {_rows(rows)} label {value!r}; lab.train refuses it: {refused}"
                 )

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: the names of boolean labels, in id order (False = 0, True = 1)
 BOOL_NAMES = ["False", "True"]
+#: why an empty label cell is refused (after the row that holds it)
+EMPTY_CELL = "the cell is empty"
 
 
 def is_empty(value: Any) -> bool:
