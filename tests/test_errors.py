@@ -253,8 +253,13 @@ def test_no_logger_with_default_callbacks_runs(compose_cfg: Any) -> None:
     assert "test/acc" in run(cfg)
 
 
-def test_fused_adamw_with_clipping_under_16_mixed_fails_early(compose_cfg: Any) -> None:
+def test_fused_adamw_with_clipping_under_16_mixed_fails_early(
+    compose_cfg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = compose_cfg(*TINY_FIXTURE_RUN, "optimizer.fused=true", "precision=16-mixed")
+    with pytest.raises(ConfigError, match=r"precision=16-mixed \(fp16\) needs a CUDA GPU"):
+        run(cfg)  # on a CPU machine the missing GPU is said first
+    monkeypatch.setattr("lab.config.hardware_rules.cuda_available", lambda: True)
     with pytest.raises(ConfigError) as refused:
         run(cfg)
     assert str(refused.value) == (

@@ -75,6 +75,11 @@ def check_hardware(cfg: DictConfig) -> None:
                 raise ConfigError(
                     f"strategy {name} needs the {package} package: pip install {package}"
                 )
+    if precision.startswith("16") and not has_cuda:
+        raise ConfigError(
+            f"precision={precision} (fp16) needs a CUDA GPU; on CPU use precision=bf16-mixed "
+            "or precision=32"
+        )
     clip = cfg.trainer.get("gradient_clip_val")
     if cfg.get("optimizer", {}).get("fused") and clip and scales_loss(precision):
         raise ConfigError(
@@ -82,11 +87,6 @@ def check_hardware(cfg: DictConfig) -> None:
             "optimizer unscales them inside its step, after clipping would run; "
             f"trainer.gradient_clip_val={clip}); set trainer.gradient_clip_val=null, "
             "optimizer.fused=false or precision=bf16-mixed"
-        )
-    if precision.startswith("16") and not has_cuda:
-        raise ConfigError(
-            f"precision={precision} (fp16) needs a CUDA GPU; on CPU use precision=bf16-mixed "
-            "or precision=32"
         )
     check_attention(cfg, has_cuda)
 
