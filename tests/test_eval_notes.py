@@ -13,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from lab.config import compose_train_config
-from lab.errors import DataError, LabError
+from lab.errors import ConfigError, DataError, LabError
 from lab.eval_table import limited_pass_note
 from lab.run_dir.runs import TrainedRun
 
@@ -167,3 +167,36 @@ def test_a_batching_override_still_evaluates_the_runs_own_split(limited_run: Pat
     assert (cfg.data.pad_to_multiple_of, cfg.data.eval_batch_size) == (8, 2)
     other = evaluation_config(run, ["data.max_length=16"], None)
     assert not other.get(RUN_SPLIT) and other.data.max_length == 16
+    pinned = evaluation_config(run, ["data.pin_memory=false"], None)
+    assert pinned.get(RUN_SPLIT) == "test" and pinned.data.pin_memory is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("override", "refusal"),
+    [
+        # read as lab.train reads it (Hydra's grammar: the text 'yes'), not YAML 1.1's true
+        (
+            "data.pin_memory=yes",
+            "data.pin_memory='yes': use true, false or auto (true when batches go to a CUDA GPU)",
+        ),
+        (
+            "data.eval_batch_size=abc",
+            "data.eval_batch_size='abc' is not a number; valid: null or an integer >= 1 (null: "
+            "batch_size (CPU), 4x (GPU))",
+        ),
+        ("data.num_workers=x", "data.num_workers='x' is not a number; valid: an integer >= 0"),
+        ("data.max_length=0", "data.max_length=0 is out of range; valid: an integer >= 1"),
+    ],
+)
+def test_eval_overrides_meet_trainings_config_checks(
+    limited_run: Path, override: str, refusal: str
+) -> None:
+    """A bad value given to lab.eval is refused in lab.train's words, before any loader is
+    built (it was a traceback from the loader, or for `yes`, pinned memory on a CPU)."""
+    from lab.eval import evaluation_config
+    from lab.run_dir.runs import open_run
+
+    with pytest.raises(ConfigError) as refused:
+        evaluation_config(open_run(limited_run), [override], None)
+    assert str(refused.value) == refusal

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lab.config.cli import parse_options, run_tool
+from lab.config.ranges import check_keys
 from lab.errors import ConfigError, DataError
 from lab.eval_splits import (
     RUN_SPLIT,
@@ -99,8 +100,18 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
     for the batching keys (`BATCHING_KEYS`), which never make the data other data."""
     batching = [o for o in data_overrides if o.split("=", 1)[0] in _batching_overrides()]
     cfg = _evaluation_config(run, [o for o in data_overrides if o not in batching], split)
-    cfg.merge_with_dotlist(batching)
+    _set(cfg, batching)
+    check_keys(cfg, [o.split("=", 1)[0] for o in data_overrides if "." in o.split("=", 1)[0]])
     return cfg
+
+
+def _set(cfg: DictConfig, overrides: list[str]) -> None:
+    """Set each `key=value` as `lab.train` reads it (Hydra's override grammar: `yes` is the
+    text 'yes', not YAML 1.1's true), so lab.eval's values meet the same config checks."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(overrides):
+        OmegaConf.update(cfg, override.key_or_group, override.value(), force_add=True)
 
 
 def _batching_overrides() -> set[str]:
@@ -146,7 +157,7 @@ def _change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) ->
         name = key.split("=", 1)[0].split(".")[1]
         if name not in valid:
             raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
-    cfg.merge_with_dotlist(keys)
+    _set(cfg, keys)
 
 
 def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:

@@ -32,7 +32,7 @@ import functools
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -343,6 +343,19 @@ def check_ranges(cfg: DictConfig) -> None:
         value, bound = OmegaConf.select(cfg, key), OmegaConf.select(cfg, other)
         if _is_number(value) and _is_number(bound) and not _COMPARE[relation](value, bound):
             raise ConfigError(f"{key}={value} must be {relation} {other}={bound} ({why})")
+
+
+def check_keys(cfg: DictConfig, keys: Iterable[str]) -> None:
+    """`check_ranges` for the values at `keys` only: what a tool changes in a config already
+    checked (`lab.eval`'s overrides of a recorded run), without holding the rest of that
+    config to rules written after it was recorded."""
+    for key in keys:
+        if (problem_of := FORMS.get(key)) and (problem := problem_of(_plain(cfg, key))):
+            raise ConfigError(problem)
+        rule = rule_for(key)
+        value = _plain(cfg, key)
+        if rule is not None and value is not None and (problem := rule.problem(value)):
+            raise ConfigError(f"{key}={_show(value)} is {problem}; valid: {rule.valid()}")
 
 
 def _plain(cfg: DictConfig, key: str) -> Any:
