@@ -21,18 +21,29 @@ def test_wandb_logger_reuses_the_recorded_run_id(
 
 
 def test_csv_logger_keeps_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
+    """A checkpoint at global step 2 holds the steps logged at 0 and 1 (a validation after
+    step 1 too); the killed process had gone on to steps 2 and 3 (a last.ckpt every N steps,
+    then SIGKILL): those rows go, and the resumed run's step 2 is logged once."""
     csv_dir = tmp_path / "csv"
     csv_dir.mkdir()
-    (csv_dir / "metrics.csv").write_text("step,train/loss\n0,0.9\n1,0.8\n2,0.7\n3,0.6\n")
+    (csv_dir / "metrics.csv").write_text(
+        "lr,step,train/loss,val/loss\n0.1,0,,\n,0,0.9,\n0.1,1,,\n,1,0.8,\n,1,,0.85\n"
+        "0.1,2,,\n,2,0.7,\n0.1,3,,\n,3,0.6,\n"
+    )
     logger = CSVLogger(save_dir=str(tmp_path), name="csv", version="")
-    logger.resume_from(step=1, record={})
+    logger.resume_from(step=2, record={})
+    logger.log_metrics({"lr": 0.1}, step=2)
     logger.log_metrics({"train/loss": 0.75}, step=2)
     logger.save()
     assert (csv_dir / "metrics.csv").read_text().splitlines() == [
-        "step,train/loss",
-        "0,0.9",
-        "1,0.8",
-        "2,0.75",
+        "lr,step,train/loss,val/loss",
+        "0.1,0,,",
+        ",0,0.9,",
+        "0.1,1,,",
+        ",1,0.8,",
+        ",1,,0.85",
+        "0.1,2,,",
+        ",2,0.75,",
     ]
 
 

@@ -315,7 +315,13 @@ def wandb_logger(
 
 
 class _ResumingExperimentWriter(HookedExperimentWriter):
-    """Keeps the rows of an existing metrics.csv up to `keep_until_step` instead of deleting it."""
+    """Keeps the rows of an existing metrics.csv logged before step `keep_until_step` instead
+    of deleting it.
+
+    A checkpoint at global step G holds G optimizer steps: Lightning logged their rows at steps
+    0..G-1 (a step's learning rate, its training loss, and a validation that followed it). The
+    resumed run logs from step G on; rows at G and after were the killed process's (a last.ckpt
+    every N steps lets the run go on past it: a SIGKILL then left step G's rows twice)."""
 
     def __init__(self, log_dir: str, keep_until_step: int | None) -> None:
         self._keep_until_step = keep_until_step
@@ -331,7 +337,7 @@ class _ResumingExperimentWriter(HookedExperimentWriter):
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             keys = list(reader.fieldnames or [])
-            rows = [r for r in reader if r.get("step") and int(r["step"]) <= self._keep_until_step]
+            rows = [r for r in reader if r.get("step") and int(r["step"]) < self._keep_until_step]
         # Rows after the checkpoint were logged by the killed process and will be logged again.
         with path.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=keys)
@@ -348,7 +354,8 @@ class CSVLogger(HookedCSVLogger, RunLogger):
         self._keep_until_step: int | None = None
 
     def resume_from(self, step: int, record: dict[str, Any]) -> None:
-        """Keep the logged rows up to `step` (the checkpoint's) and append after them."""
+        """Keep the rows logged before `step` (the checkpoint's global step: its steps were
+        logged at 0..step-1) and append after them."""
         self._keep_until_step = step
 
     def record_identity(self, record: dict[str, Any]) -> None:
