@@ -79,6 +79,7 @@ class _GradientNorms(L.Callback):
 
     def __init__(self) -> None:
         self.norms: list[float] = []
+        self.largest: list[float] = []  # the largest gradient element of each step
         self.fused: list[bool] = []
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -87,25 +88,33 @@ class _GradientNorms(L.Callback):
 
         def after_step(opt: Any, *_: Any) -> None:
             grads = [p.grad for group in opt.param_groups for p in group["params"]]
-            self.norms.append(float(torch.stack([g.norm() for g in grads if g is not None]).norm()))
+            grads = [g for g in grads if g is not None]
+            self.norms.append(float(torch.stack([g.norm() for g in grads]).norm()))
+            self.largest.append(max(float(g.abs().max()) for g in grads))
 
         optimizer.register_step_post_hook(after_step)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
 def test_a_bf16_mixed_run_trains_a_fused_adamw_on_clipped_gradients(
-    compose_cfg: Any, tmp_path: Path
+    compose_cfg: Any, tmp_path: Path, algorithm: str
 ) -> None:
     from lab.train import run
 
-    norms = _GradientNorms()
+    steps = _GradientNorms()
     cfg = compose_cfg(
         *TINY_FIXTURE_RUN, "precision=bf16-mixed", "trainer.gradient_clip_val=0.001",
-        "trainer.max_steps=3", "callbacks=none", output_dir=tmp_path / "r",
+        f"trainer.gradient_clip_algorithm={algorithm}", "trainer.max_steps=3", "callbacks=none",
+        output_dir=tmp_path / "r",
     )  # fmt: skip
-    metrics = run(cfg, callbacks=[norms])
-    assert norms.fused == [True]
-    assert len(norms.norms) == 3
+    metrics = run(cfg, callbacks=[steps])
+    assert steps.fused == [True]
+    assert len(steps.norms) == 3
     # A random tiny BERT's gradients are far above 0.001: every step used them clipped.
-    assert norms.norms == pytest.approx([0.001] * 3, rel=1e-3)
+    if algorithm == "norm":
+        assert steps.norms == pytest.approx([0.001] * 3, rel=1e-3)
+    else:  # every element clamped to +-0.001, the largest ones at the bound
+        assert steps.largest == pytest.approx([0.001] * 3, rel=1e-6)
+        assert all(norm > 0.001 for norm in steps.norms)
     assert math.isfinite(metrics["test/loss"])
