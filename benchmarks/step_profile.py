@@ -24,7 +24,6 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +136,7 @@ def table(dirs: list[Path]) -> str:
         ("wall ms / step", [s["wall_ms_per_step"] for s in summaries]),
         ("top-level CPU ops ms / step", [s["top_level_cpu_ms_per_step"] for s in summaries]),
         ("GPU kernels ms / step", [s["device_ms_per_step"] for s in summaries]),
-        *((f"{name} / step", [s["per_step"][name] for s in summaries]) for name in COUNTED),
+        *((f"{name} / step", [s["per_step"].get(name) for s in summaries]) for name in COUNTED),
     ]
     lines = [
         "| per profiled step | " + " | ".join(d.name for d in dirs) + " |",
@@ -149,5 +148,18 @@ def table(dirs: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def main() -> None:
+    """`python benchmarks/step_profile.py DIR [DIR ...]`: the summaries side by side."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=table.__doc__)
+    parser.add_argument("dirs", nargs="+", type=Path, help="folders trainers.py profiled into")
+    dirs = parser.parse_args().dirs
+    missing = [str(d) for d in dirs if not (d / "summary.json").is_file()]
+    if missing:
+        parser.error(f"no summary.json in {', '.join(missing)} (trainers.py --profile-dir)")
+    print(table(dirs))
+
+
 if __name__ == "__main__":
-    print(table([Path(arg) for arg in sys.argv[1:]]))
+    main()

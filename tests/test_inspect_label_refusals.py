@@ -135,3 +135,76 @@ def test_a_multi_label_element_outside_the_ids_is_listed_minus_one_too(
         f"validation: 1 row has label -1; lab.train refuses it: {refused}",
         "test: 1 row has label None; lab.train refuses it: the cell is empty",
     ]
+
+
+def _jsonl_files(folder: Path, labels: dict[str, list[Any]]) -> Path:
+    import json
+
+    for split, values in labels.items():
+        lines = [json.dumps({"text": f"{split} {i}", "label": v}) for i, v in enumerate(values)]
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _json_warnings(compose_cfg: Any, folder: Path, *overrides: str) -> list[str]:
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={folder}", *overrides)
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    return [w for w in report["warnings"] if "lab.train refuses" in w]
+
+
+def test_a_json_column_of_mixed_types_is_read_as_training_reads_it(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """0, 1 and "pos" in one JSON file: `datasets` stores the column as Json text ('0',
+    '"pos"'); training reads the decoded values, and so does lab.inspect: only "pos" is listed."""
+    from lab.build import build_datamodule
+
+    folder = _jsonl_files(
+        tmp_path, {"train": [0, 1] * 6, "validation": [0, 1, 1, "pos"], "test": [0]}
+    )
+    cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={folder}")
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    where, refused = str(caught.value).split(": ", 1)
+    assert where.endswith("validation.jsonl:4 column 'label'")
+    assert _json_warnings(compose_cfg, folder) == [
+        f"validation: 1 row has label 'pos'; lab.train refuses it: {refused}"
+    ]
+
+
+def test_list_labels_under_single_label_point_to_multi_label(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    from lab.build import build_datamodule
+
+    folder = _jsonl_files(tmp_path, {"train": [[0], [1]] * 6, "validation": [[1]], "test": [[0]]})
+    cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={folder}")
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    assert str(caught.value) == (
+        "the train split's labels are lists ([0], ...), but data.problem_type=single_label takes "
+        "one label per row; for several labels per row set data.problem_type=multi_label"
+    )
+    assert _json_warnings(compose_cfg, folder) == [f"lab.train refuses the labels: {caught.value}"]
+
+
+def test_many_refused_labels_are_counted_past_the_first_five(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """A text column named as the labels would list every review: five, then a count."""
+    from lab.data.inspection import inspect_data
+
+    unseen = [f"other{i}" for i in range(8)]
+    labels = {"train": ["neg", "pos"] * 6, "validation": ["neg", *unseen], "test": ["pos"]}
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={_files(tmp_path, labels)}")
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
+        *(
+            f"validation: 1 row has label 'other{i}'; lab.train refuses it: label 'other{i}' is "
+            "not one of the label names ['neg', 'pos']"
+            for i in range(5)
+        ),
+        "validation: 3 more labels lab.train refuses, in 3 rows (a label column holding text?)",
+    ]

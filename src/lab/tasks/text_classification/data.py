@@ -23,7 +23,7 @@ from lab.tasks.text_classification.arrow_labels import (
     label_array,
     minus_one_rows,
 )
-from lab.tasks.text_classification.label_classes import LabelClasses
+from lab.tasks.text_classification.label_classes import LabelClasses, lists_under_single_label
 from lab.tasks.text_classification.label_values import EMPTY_CELL, class_id, is_empty
 from lab.tasks.text_classification.text_column import check_text_column
 from lab.tasks.text_classification.train_labels import TrainLabels
@@ -116,6 +116,8 @@ class TextClassificationDataModule(DataModule):
             train, self.label_column, self.problem_type, configured=self.label_names is not None
         )
         values = read.values
+        if self.problem_type == "single_label" and (lists := lists_under_single_label(values)):
+            raise DataError(lists)
         self._bool_labels = read.boolean
         self._classes = LabelClasses.resolve(
             read, self.label_names, self.num_labels, self.label_column

@@ -20,13 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from lab.data.label_names import as_integer
 from lab.tasks.text_classification.arrow_labels import label_array
-from lab.tasks.text_classification.label_classes import LabelClasses
+from lab.tasks.text_classification.label_classes import LabelClasses, lists_under_single_label
 from lab.tasks.text_classification.label_values import EMPTY_CELL, is_empty
 from lab.tasks.text_classification.train_labels import TrainLabels
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from omegaconf import DictConfig
+
+# Refused labels listed one by one per split; past these, one line counts the rest (a text
+# column named as the labels would list every review).
+SHOWN_PER_SPLIT = 5
 
 
 def label_warnings(
@@ -42,6 +46,8 @@ def label_warnings(
         return []
     configured = data.get("label_names") or None
     read = TrainLabels.read(train, column, problem_type, configured=bool(configured))
+    if problem_type == "single_label" and (lists := lists_under_single_label(read.values)):
+        return [f"lab.train refuses the labels: {lists}"]
     num_labels = data.get("num_labels")
     with _quiet():  # what resolving says (merged spellings, absent ids) is training's to log
         classes = LabelClasses.resolve(read, configured, num_labels, column)
@@ -50,36 +56,57 @@ def label_warnings(
     if unused:
         found.append(unused)
     count = int(num_labels) if num_labels is not None else len(classes.names)
+    single = problem_type == "single_label"
     for split, dataset in splits.items():
         if column not in dataset.column_names:  # a missing column is the head's to refuse
             continue
-        for value, rows in _label_counts(dataset, column).items():
+        refused_here: list[tuple[Any, int, str]] = []
+        for value, rows in _label_counts(dataset, column, flatten=not single).items():
             # lab.inspect's label gaps count empty cells and a single label's hidden -1; they
             # do not look inside a multi-label list, whose empty elements training refuses too
-            single = problem_type == "single_label"
-            if (single and is_empty(value)) or (single and classes.hides(value)):
+            if single and (is_empty(value) or classes.hides(value)):
                 continue
             refused = EMPTY_CELL if is_empty(value) else classes.problem(value, count)
             if refused:
-                found.append(
-                    f"{split}: {_rows(rows)} label {value!r}; lab.train refuses it: {refused}"
-                )
+                refused_here.append((value, rows, refused))
+        for value, rows, refused in refused_here[:SHOWN_PER_SPLIT]:
+            found.append(f"{split}: {_rows(rows)} label {value!r}; lab.train refuses it: {refused}")
+        if len(refused_here) > SHOWN_PER_SPLIT:
+            rest = refused_here[SHOWN_PER_SPLIT:]
+            found.append(
+                f"{split}: {len(rest)} more labels lab.train refuses, in "
+                f"{sum(rows for _, rows, _ in rest)} rows (a label column holding text?)"
+            )
     return found
 
 
-def _label_counts(dataset: Dataset, column: str) -> dict[Any, int]:
-    """The distinct labels of `dataset` (elements of list cells too) with their rows, integers
-    in value order first, then the rest in order of first appearance."""
+def _label_counts(dataset: Dataset, column: str, *, flatten: bool) -> dict[Any, int]:
+    """The distinct labels of `dataset` (with `flatten`, the elements of list cells) with their
+    rows, integers in value order first, then the rest in order of first appearance. Counted
+    by Arrow for the plain column types; a column `datasets` reads as Json (mixed types: 0, 1
+    and "pos" in one JSON file) is counted from its decoded values, as training reads them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     values = label_array(dataset, column)
-    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+    if flatten and (pa.types.is_list(values.type) or pa.types.is_large_list(values.type)):
         values = pc.list_flatten(values)
-    try:
+    kind = values.type
+    plain = not isinstance(kind, pa.ExtensionType) and (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_null(kind)
+    )
+    if plain:
         counts = {entry["values"]: entry["counts"] for entry in pc.value_counts(values).to_pylist()}
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-        counts = dict(Counter(v for v in values.to_pylist() if not isinstance(v, (list, dict))))
+    else:
+        cells = dataset[column]
+        if flatten:
+            cells = [v for cell in cells for v in (cell if isinstance(cell, list) else [cell])]
+        counts = dict(Counter(v for v in cells if not isinstance(v, (list, dict))))
 
     def order(item: tuple[Any, int]) -> tuple[int, Any]:
         number = as_integer(item[0])

@@ -100,3 +100,16 @@ class LabelClasses:
         if not isinstance(number, int) or not 0 <= number < count:
             return outside_classes(value, count, one_based=self.one_based, evaluating=evaluating)
         return None
+
+
+def lists_under_single_label(values: Sequence[Any]) -> str | None:
+    """Why training refuses train labels `values` under `data.problem_type=single_label` when
+    a cell holds a list (several labels per row: multi-label data); None otherwise."""
+    first = next((value for value in values if isinstance(value, list)), None)
+    if first is None:
+        return None
+    return (
+        f"the train split's labels are lists ({first!r}, ...), but "
+        "data.problem_type=single_label takes one label per row; for several labels per row "
+        "set data.problem_type=multi_label"
+    )
