@@ -208,3 +208,39 @@ def test_many_refused_labels_are_counted_past_the_first_five(
         ),
         "validation: 3 more labels lab.train refuses, in 3 rows (a label column holding text?)",
     ]
+
+
+def test_a_regression_label_that_is_no_number_is_named_where_it_is(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """'high' among scores makes the CSV column text: training named the first row ('0.69',
+    which reads as a number); it names 'high' now, and lab.inspect says the same."""
+    scores = [0.69, 1.5, 2.25, 3.0] * 3
+    labels = {"train": scores, "validation": [0.5, 1.0, "high", 2.0], "test": [1.25]}
+    folder = _files(tmp_path, labels)
+    overrides = ("data.problem_type=regression", "task=text_regression")
+    refused = _training_refusal(compose_cfg, folder, *overrides)
+    assert refused == (
+        "regression label 'high' is not a number (so the column is read as text, '0.5' included)"
+    )
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
+        f"validation: row 3: lab.train refuses it: {refused}"
+    ]
+
+
+def test_regression_scores_stored_as_text_are_refused_with_the_advice() -> None:
+    from lab.tasks.text_classification.label_values import regression_label_problem
+
+    assert regression_label_problem([0.5, 2, float("nan")]) == (
+        2,
+        "regression label nan is not a number",
+    )
+    assert regression_label_problem(["0.5", "2"]) == (
+        0,
+        "regression label '0.5' is text; store the scores as numbers",
+    )
+    assert regression_label_problem([0.5, True, 3]) is None  # booleans train as 0/1, as before

@@ -24,7 +24,12 @@ from lab.tasks.text_classification.arrow_labels import (
     minus_one_rows,
 )
 from lab.tasks.text_classification.label_classes import LabelClasses, lists_under_single_label
-from lab.tasks.text_classification.label_values import EMPTY_CELL, class_id, is_empty
+from lab.tasks.text_classification.label_values import (
+    EMPTY_CELL,
+    class_id,
+    is_empty,
+    regression_label_problem,
+)
 from lab.tasks.text_classification.text_column import check_text_column
 from lab.tasks.text_classification.train_labels import TrainLabels
 
@@ -182,12 +187,10 @@ class TextClassificationDataModule(DataModule):
         if self.problem_type == "regression":
             labels = label_array(dataset, self.label_column)
             if not all_numbers(labels):  # find the row that is not (a vectorised "all fine" first)
-                for row, value in enumerate(dataset[self.label_column]):
-                    if not isinstance(value, (int, float)) or value != value:  # None, text, NaN
-                        raise DataError(
-                            f"{self.where(name, row, self.label_column)}: regression label "
-                            f"{value!r} is not a number"
-                        )
+                found = regression_label_problem(dataset[self.label_column])
+                if found is not None:
+                    row, why = found
+                    raise DataError(f"{self.where(name, row, self.label_column)}: {why}")
             # STS-B's test split on the Hub: every score hidden as -1. A few negative scores are
             # real targets; only a split of -1 alone is refused (a split-wide rule: no row named).
             if self._every_label_minus_one(dataset, labels):

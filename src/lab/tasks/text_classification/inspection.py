@@ -19,9 +19,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lab.data.label_names import as_integer
-from lab.tasks.text_classification.arrow_labels import label_array
+from lab.tasks.text_classification.arrow_labels import all_numbers, label_array
 from lab.tasks.text_classification.label_classes import LabelClasses, lists_under_single_label
-from lab.tasks.text_classification.label_values import EMPTY_CELL, is_empty
+from lab.tasks.text_classification.label_values import (
+    EMPTY_CELL,
+    is_empty,
+    regression_label_problem,
+)
 from lab.tasks.text_classification.train_labels import TrainLabels
 
 if TYPE_CHECKING:
@@ -42,8 +46,10 @@ def label_warnings(
     problem_type = str(data.get("problem_type") or "single_label")
     column = str(data.get("label_column") or "label")
     train = splits["train"]
-    if problem_type == "regression" or column not in train.column_names:
+    if column not in train.column_names:
         return []
+    if problem_type == "regression":
+        return _regression_warnings(splits, column)
     configured = data.get("label_names") or None
     read = TrainLabels.read(train, column, problem_type, configured=bool(configured))
     if problem_type == "single_label" and (lists := lists_under_single_label(read.values)):
@@ -77,6 +83,20 @@ def label_warnings(
                 f"{split}: {len(rest)} more labels lab.train refuses, in "
                 f"{sum(rows for _, rows, _ in rest)} rows (a label column holding text?)"
             )
+    return found
+
+
+def _regression_warnings(splits: dict[str, Dataset], column: str) -> list[str]:
+    """Per split, the first label training refuses as no number, in its words (with the row,
+    1-based as lab.train counts file lines' rows)."""
+    found = []
+    for split, dataset in splits.items():
+        if column not in dataset.column_names or all_numbers(label_array(dataset, column)):
+            continue
+        refused = regression_label_problem(dataset[column])
+        if refused is not None:
+            row, why = refused
+            found.append(f"{split}: row {row + 1}: lab.train refuses it: {why}")
     return found
 
 

@@ -164,3 +164,33 @@ def describe_non_text(value: Any) -> str:
     if isinstance(value, dict):
         return "an object is not text"
     return f"{value!r} ({type(value).__name__}) is not text"
+
+
+def regression_label_problem(values: Sequence[Any]) -> tuple[int, str] | None:
+    """The first regression label among `values` that is not a number, as (row, why it is
+    refused); None when every one is a number. A cell of text that reads as a number ("0.69")
+    is one only when the whole column is text: the row named is then the first that is no
+    number at all ('high', whose presence made the column text), and where every cell reads
+    as a number, the first one, with the advice to store them as numbers."""
+    first_text: int | None = None
+    for row, value in enumerate(values):
+        if isinstance(value, str) and _reads_as_number(value):
+            first_text = row if first_text is None else first_text
+            continue
+        if not isinstance(value, (int, float)) or value != value:
+            why = f"regression label {value!r} is not a number"  # None, text, NaN
+            if first_text is not None:
+                why += f" (so the column is read as text, {values[first_text]!r} included)"
+            return row, why
+    if first_text is not None:
+        return first_text, (
+            f"regression label {values[first_text]!r} is text; store the scores as numbers"
+        )
+    return None
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        return not math.isnan(float(text))
+    except ValueError:
+        return False
