@@ -90,6 +90,7 @@ else
   DDP_STEPS=2; LLM_WARMUP=1
 fi
 log "mode $MODE; parts $SELECTED; model $ARCH from its config; results in $OUT_DIR"
+[ "$MODE" = cpu ] && log "a CPU smoke run: it checks that each part works; its timings measure nothing"
 
 {
   date

@@ -138,8 +138,11 @@ def table(dirs: list[Path]) -> str:
         ("GPU kernels ms / step", [s["device_ms_per_step"] for s in summaries]),
         *((f"{name} / step", [s["per_step"].get(name) for s in summaries]) for name in COUNTED),
     ]
+    names = [d.name for d in dirs]
+    if len(set(names)) < len(names):  # two runs' profile-lab folders: name their parents too
+        names = [f"{d.parent.name}/{d.name}" for d in dirs]
     lines = [
-        "| per profiled step | " + " | ".join(d.name for d in dirs) + " |",
+        "| per profiled step | " + " | ".join(names) + " |",
         "|---" * (len(dirs) + 1) + "|",
     ]
     for label, values in rows:

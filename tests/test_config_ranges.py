@@ -270,3 +270,15 @@ def test_train_stops_before_data_or_weights_load(
     assert record["status"] == f"failed: {message}"
     assert "data" not in record and "parameters" not in record, "refused before data and model"
     assert not (run_dir / "checkpoints").exists() and not (run_dir / "model").exists()
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_optimizer_fused_takes_true_false_or_null(compose_cfg: Any, value: str) -> None:
+    from lab.config.rules import validate_config
+
+    with pytest.raises(ConfigError) as refused:
+        validate_config(compose_cfg("model=tiny_bert", f"optimizer.fused={value}"))
+    shown = repr(value) if value == "maybe" else value
+    assert str(refused.value) == (
+        f"optimizer.fused={shown}: use true, false or null (the fused kernel where it can run)"
+    )

@@ -167,6 +167,12 @@ FORMS: dict[str, Callable[[Any], str | None]] = {
     ),
     "data.pad_to_multiple_of": multiple_problem,
     "data.pin_memory": pin_memory_problem,
+    "optimizer.fused": lambda fused: (
+        None
+        if fused is None or isinstance(fused, bool)
+        else f"optimizer.fused={fused!r}: use true, false or null (the fused kernel where it "
+        "can run)"
+    ),
 }
 
 # (key, relation, other key, why): checked when both keys are set.
