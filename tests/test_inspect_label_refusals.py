@@ -244,3 +244,25 @@ def test_regression_scores_stored_as_text_are_refused_with_the_advice() -> None:
         "regression label '0.5' is text; store the scores as numbers",
     )
     assert regression_label_problem([0.5, True, 3]) is None  # booleans train as 0/1, as before
+
+
+def test_multi_label_lists_stored_as_text_are_named_with_the_way_out(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """A CSV stores `[2, 0]` as text: training named the classes after its characters
+    ('[', ',', ...) and lab.inspect listed them; both now stop at the first such cell."""
+    labels = {"train": ['"[2, 0]"', '"[1]"'] * 6, "validation": ['"[1]"'], "test": ['"[0]"']}
+    folder = _files(tmp_path, labels)
+    overrides = ("data.problem_type=multi_label",)
+    refused = _training_refusal(compose_cfg, folder, *overrides)
+    assert refused == (
+        "multi-label rows need a list of labels, got '[2, 0]' (a CSV file stores a list as "
+        "text: write multi-label data as JSON lines or Parquet)"
+    )
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
+        f"train: row 1: lab.train refuses it: {refused}"
+    ]

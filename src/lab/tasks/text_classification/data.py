@@ -23,7 +23,11 @@ from lab.tasks.text_classification.arrow_labels import (
     label_array,
     minus_one_rows,
 )
-from lab.tasks.text_classification.label_classes import LabelClasses, lists_under_single_label
+from lab.tasks.text_classification.label_classes import (
+    LabelClasses,
+    lists_under_single_label,
+    not_a_list,
+)
 from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
     class_id,
@@ -123,6 +127,9 @@ class TextClassificationDataModule(DataModule):
         values = read.values
         if self.problem_type == "single_label" and (lists := lists_under_single_label(values)):
             raise DataError(lists)
+        if read.non_list is not None:  # before its rows' elements are judged against no classes
+            row, value = read.non_list
+            raise DataError(f"{self.where('train', row, self.label_column)}: {not_a_list(value)}")
         self._bool_labels = read.boolean
         self._classes = LabelClasses.resolve(
             read, self.label_names, self.num_labels, self.label_column
@@ -204,10 +211,8 @@ class TextClassificationDataModule(DataModule):
         for row, value in enumerate(dataset[self.label_column]):
             if self.problem_type == "multi_label":
                 if not isinstance(value, list):
-                    raise DataError(
-                        f"{self.where(name, row, self.label_column)}: multi-label rows need a "
-                        f"list of labels, got {value!r}"
-                    )
+                    where = self.where(name, row, self.label_column)
+                    raise DataError(f"{where}: {not_a_list(value)}")
                 for element in value:
                     self._check_label(name, row, element)
             else:

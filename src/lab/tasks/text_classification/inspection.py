@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from lab.data.label_names import as_integer
 from lab.tasks.text_classification.arrow_labels import all_numbers, label_array
-from lab.tasks.text_classification.label_classes import LabelClasses, lists_under_single_label
+from lab.tasks.text_classification.label_classes import (
+    LabelClasses,
+    lists_under_single_label,
+    not_a_list,
+)
 from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
     is_empty,
@@ -54,6 +58,9 @@ def label_warnings(
     read = TrainLabels.read(train, column, problem_type, configured=bool(configured))
     if problem_type == "single_label" and (lists := lists_under_single_label(read.values)):
         return [f"lab.train refuses the labels: {lists}"]
+    if read.non_list is not None:
+        row, value = read.non_list
+        return [f"train: row {row + 1}: lab.train refuses it: {not_a_list(value)}"]
     num_labels = data.get("num_labels")
     with _quiet():  # what resolving says (merged spellings, absent ids) is training's to log
         classes = LabelClasses.resolve(read, configured, num_labels, column)

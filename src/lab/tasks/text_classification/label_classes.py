@@ -113,3 +113,12 @@ def lists_under_single_label(values: Sequence[Any]) -> str | None:
         "data.problem_type=single_label takes one label per row; for several labels per row "
         "set data.problem_type=multi_label"
     )
+
+
+def not_a_list(value: Any) -> str:
+    """Why training refuses a multi-label cell that is not a list."""
+    why = f"multi-label rows need a list of labels, got {value!r}"
+    if isinstance(value, str) and value.strip().startswith("["):
+        why += " (a CSV file stores a list as text: write multi-label data as JSON lines or "
+        why += "Parquet)"
+    return why

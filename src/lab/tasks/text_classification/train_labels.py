@@ -41,6 +41,8 @@ class TrainLabels:
         class_names: the column's ClassLabel names, or None.
         present: the distinct integer labels, where names are given (configured or a
             ClassLabel's) and the labels are not strings; empty otherwise.
+        non_list: multi-label only: the first cell that is not a list, as (row, value)
+            (a CSV stores a list as text: '[2, 0]'); None when every cell is one.
     """
 
     feature: Any
@@ -50,6 +52,7 @@ class TrainLabels:
     configured: bool
     class_names: list[str] | None
     present: set[int] = field(default_factory=set)
+    non_list: tuple[int, Any] | None = None
 
     @classmethod
     def read(cls, train: Dataset, column: str, problem_type: str, configured: bool) -> TrainLabels:
@@ -57,9 +60,13 @@ class TrainLabels:
         `configured`: whether data.label_names is set)."""
         feature = train.features[column]
         values = train[column]
+        non_list = None
         if problem_type == "multi_label":  # a list per row: look at the elements
             feature = getattr(feature, "feature", feature)
-            values = [v for row in values if row for v in row]
+            rows = (i for i, row in enumerate(values) if not isinstance(row, list))
+            if (first := next(rows, None)) is not None:
+                non_list = (first, values[first])
+            values = [v for row in values if isinstance(row, list) for v in row]
         dtype = getattr(feature, "dtype", None)
         string = dtype in ("string", "large_string")
         class_names = list(feature.names) if hasattr(feature, "names") else None
@@ -67,7 +74,8 @@ class TrainLabels:
         if (configured or class_names is not None) and not string:
             distinct = distinct_labels(label_array(train, column))
             present = set(integer_values(values if distinct is None else distinct))
-        return cls(feature, values, string, dtype == "bool", configured, class_names, present)
+        boolean = dtype == "bool"
+        return cls(feature, values, string, boolean, configured, class_names, present, non_list)
 
     def one_based(self, names: Sequence[str]) -> bool:
         """Whether the labels are 1..K for the K configured `names` (a ClassLabel's ids are
