@@ -151,8 +151,10 @@ def test_hidden_and_empty_labels_are_warned_of_in_every_split(
     }
     assert {
         "train: 1 row has no label (an empty cell): lab.train refuses it",
+        # a split of its own: replaced as training advises (rows of train would be removed)
         "validation: 2 rows have label -1 (a hidden label, as SNLI's rows without a gold "
-        "label): lab.train refuses them; remove those rows from the data",
+        "label): lab.train refuses them; map data.splits.validation to a labeled split (or "
+        "null to carve it from train)",
         "test: every label is -1 (hidden labels, as in GLUE's test splits): lab.train refuses "
         "this split; map data.splits.test to a labeled split (or null to carve it from train)",
     } <= set(report["warnings"])
@@ -264,3 +266,19 @@ def test_a_length_over_the_models_positions_is_warned_of_as_training_refuses_it(
     fits = _inspect(compose_cfg, tmp_path / "en", "model=tiny_bert", "data.max_length=128")
     assert fits["positions"] is None
     assert not any("positions" in w for w in fits["warnings"])
+
+
+def test_hidden_train_labels_are_to_be_removed_from_the_train_file(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    folder = _splits(
+        tmp_path / "snli",
+        train=[("the film", 1), ("the the", 0), ("the", -1), ("a", 1), ("the a", 0)],
+        validation=[("a a", 0), ("a the", 1)],
+        test=[("a b", 1), ("the b", 0)],
+    )
+    report = _inspect(compose_cfg, folder, "model=tiny_bert")
+    assert (
+        "train: 1 row has label -1 (a hidden label, as SNLI's rows without a gold label): "
+        "lab.train refuses them; remove those rows from the train file"
+    ) in report["warnings"]

@@ -75,6 +75,9 @@ def test_a_bad_pin_memory_value_is_refused_in_words(compose_cfg: Any) -> None:
     assert pin_memory_problem(1) == (
         "data.pin_memory=1: use true, false or auto (true when batches go to a CUDA GPU)"
     )
+    assert pin_memory_problem(None) == (
+        "data.pin_memory=null: use true, false or auto (true when batches go to a CUDA GPU)"
+    )
     with pytest.raises(ConfigError) as refused:
         validate_config(compose_cfg(*TINY_FIXTURE_RUN, "data.pin_memory=yes"))
     assert expected in str(refused.value)

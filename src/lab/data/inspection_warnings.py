@@ -26,7 +26,7 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
         )
     numeric = "numeric" in labels  # regression: -1 can be a value; only all -1 is hidden
     for name, entry in report["splits"].items():
-        found.extend(_label_gap_warnings(name, entry, numeric))
+        found.extend(_label_gap_warnings(name, entry, numeric, from_train=name in carved))
         share = entry.get("unknown_tokens", 0.0)
         if share > UNKNOWN_SHARE:
             found.append(
@@ -73,10 +73,14 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
     return found
 
 
-def _label_gap_warnings(split: str, entry: dict[str, Any], numeric: bool) -> list[str]:
+def _label_gap_warnings(
+    split: str, entry: dict[str, Any], numeric: bool, *, from_train: bool
+) -> list[str]:
     """What a split's `label_gaps` (`inspection_stats.label_gaps`) needs: training refuses a
     row without a label and, for classes, the hidden label -1; a split of numbers that are
-    all -1 is hidden too (STS-B's test split), which would be scored against -1."""
+    all -1 is hidden too (STS-B's test split), which would be scored against -1. The way out
+    is training's: rows of the train file (train, or a split carved from it, `from_train`)
+    are removed; another split is replaced by a labeled one."""
     gaps = entry.get("label_gaps") or {}
     found = []
     hidden, rows = gaps.get("hidden", 0), entry["rows"]
@@ -90,9 +94,14 @@ def _label_gap_warnings(split: str, entry: dict[str, Any], numeric: bool) -> lis
             "from train)"
         )
     elif hidden and not numeric:
+        fix = (
+            "remove those rows from the train file"
+            if split == "train" or from_train
+            else f"map data.splits.{split} to a labeled split (or null to carve it from train)"
+        )
         found.append(
             f"{split}: {_rows(hidden)} label -1 (a hidden label, as SNLI's rows without a gold "
-            "label): lab.train refuses them; remove those rows from the data"
+            f"label): lab.train refuses them; {fix}"
         )
     empty = gaps.get("empty", 0)
     if empty:

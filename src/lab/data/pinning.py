@@ -19,7 +19,7 @@ def pin_memory_problem(value: Any) -> str | None:
     """What is wrong with `value` as `data.pin_memory`, or None when it is true, false or auto."""
     if isinstance(value, bool) or value == "auto":
         return None
-    shown = repr(value) if isinstance(value, str) else value
+    shown = repr(value) if isinstance(value, str) else "null" if value is None else value
     return f"data.pin_memory={shown}: use true, false or auto (true when batches go to a CUDA GPU)"
 
 
