@@ -67,8 +67,14 @@ def distinct_labels(values: pa.ChunkedArray) -> list[Any] | None:
     rows) as Python values, empty cells included as None; None where the type cannot say."""
     if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):  # multi-label
         values = pc.list_flatten(values)
-    kind = values.type
-    readable = (
+    return pc.unique(values).to_pylist() if plain_type(values.type) else None
+
+
+def plain_type(kind: pa.DataType) -> bool:
+    """Whether Arrow holds a label column of type `kind` as Python reads it: integers,
+    floats, booleans, strings or nulls (not, e.g., the Json text `datasets` stores for a
+    column of mixed types, which Python reads decoded)."""
+    return not isinstance(kind, pa.ExtensionType) and (
         pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
         or pa.types.is_boolean(kind)
@@ -76,4 +82,3 @@ def distinct_labels(values: pa.ChunkedArray) -> list[Any] | None:
         or pa.types.is_large_string(kind)
         or pa.types.is_null(kind)
     )
-    return pc.unique(values).to_pylist() if readable else None

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lab.data.label_names import as_integer
-from lab.tasks.text_classification.arrow_labels import all_numbers, label_array
+from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, plain_type
 from lab.tasks.text_classification.label_classes import (
     LabelClasses,
     lists_under_single_label,
@@ -118,16 +118,7 @@ def _label_counts(dataset: Dataset, column: str, *, flatten: bool) -> dict[Any, 
     values = label_array(dataset, column)
     if flatten and (pa.types.is_list(values.type) or pa.types.is_large_list(values.type)):
         values = pc.list_flatten(values)
-    kind = values.type
-    plain = not isinstance(kind, pa.ExtensionType) and (
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_null(kind)
-    )
-    if plain:
+    if plain_type(values.type):
         counts = {entry["values"]: entry["counts"] for entry in pc.value_counts(values).to_pylist()}
     else:
         cells = dataset[column]
