@@ -356,10 +356,10 @@ def check_keys(cfg: DictConfig, keys: Iterable[str]) -> None:
     checked (`lab.eval`'s overrides of a recorded run), without holding the rest of that
     config to rules written after it was recorded."""
     for key in keys:
-        if (problem_of := FORMS.get(key)) and (problem := problem_of(_plain(cfg, key))):
+        value = _plain(cfg, key)
+        if (problem_of := FORMS.get(key)) and (problem := problem_of(value)):
             raise ConfigError(problem)
         rule = rule_for(key)
-        value = _plain(cfg, key)
         if rule is not None and value is not None and (problem := rule.problem(value)):
             raise ConfigError(f"{key}={_show(value)} is {problem}; valid: {rule.valid()}")
 

@@ -105,12 +105,10 @@ class TextClassificationDataModule(DataModule):
             else (len(self.label_names) if self.label_names else None)
         )
         self.max_length = max_length
-        # label value -> class id where the labels are values rather than ids: strings, and
-        # integers that do not count from 0 (1-5 stars); None where they are the ids.
-        self._label_ids: dict[Any, int] | None = None
         # Set by `describe_labels`: the train split's rows with a hidden label (-1), whether
-        # its labels are booleans, and the classes (whether integer labels are 1..K for the K
-        # configured names, Yelp's 1-5 stars, is theirs), which judge every split's labels.
+        # its labels are booleans, and the classes, which judge every split's labels (their
+        # value -> id map where labels are values rather than ids: strings, 1-5 stars; whether
+        # integer labels are 1..K for K configured names).
         self._hidden_train_rows = 0
         self._bool_labels = False
         self._classes = LabelClasses([], None, one_based=False)
@@ -134,7 +132,7 @@ class TextClassificationDataModule(DataModule):
         self._classes = LabelClasses.resolve(
             read, self.label_names, self.num_labels, self.label_column
         )
-        self.label_names, self._label_ids = self._classes.names, self._classes.ids
+        self.label_names = self._classes.names
         # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
         unused = read.class_zero_warning(
             self.label_names,
@@ -270,7 +268,7 @@ class TextClassificationDataModule(DataModule):
     def _check_label(self, name: str, row: int, value: Any) -> None:
         if is_empty(value):  # an empty CSV cell (pandas' NaN), a JSON null
             raise DataError(f"{self.where(name, row, self.label_column)}: {EMPTY_CELL}")
-        if self._label_ids is not None and class_id(self._label_ids, value) is not None:
+        if self._classes.ids is not None and class_id(self._classes.ids, value) is not None:
             return  # a class the data names (integer labels -1/1 and booleans included)
         if self.problem_type == "single_label" and self._is_hidden(value):
             raise DataError(
@@ -288,8 +286,8 @@ class TextClassificationDataModule(DataModule):
     def _class_of(self, value: Any) -> int:
         """The class id of a checked label: by the value map, else the integer it is (a
         whole-number float or a bool: the targets must be integers)."""
-        if self._label_ids is not None:
-            found = class_id(self._label_ids, value)
+        if self._classes.ids is not None:
+            found = class_id(self._classes.ids, value)
             if found is not None:
                 return found
         return int(as_integer(value))
@@ -299,7 +297,7 @@ class TextClassificationDataModule(DataModule):
             self.text_column,
             self.text_pair_column,
             self.label_column,
-            self.label_names if self._label_ids is not None else None,
+            self.label_names if self._classes.ids is not None else None,
             self.max_length,
             self.problem_type,
             self.num_labels if self.problem_type == "multi_label" else None,
