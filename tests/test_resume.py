@@ -98,6 +98,60 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
     assert len(_losses(run_dir)) == 12
 
 
+def _kill_then_resume(run: list[str], kill_at: int, cwd: Path) -> tuple[Path, dict[str, Any]]:
+    """SIGKILL a run after step `kill_at`, then resume it: its directory and the checkpoint
+    the resume started from."""
+    env = {**FAULT_INJECTION, "LAB_TEST_KILL_AT_STEP": str(kill_at)}
+    assert lab_cli("train", *run, cwd=cwd, env=env).returncode == -9
+    run_dir = _only_run(cwd / "out")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    resumed = lab_cli("train", *run, "resume=auto", cwd=cwd, env=FAULT_INJECTION)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return run_dir, checkpoint
+
+
+def _best_score(checkpoint: dict[str, Any]) -> Any:
+    (state,) = (v for k, v in checkpoint["callbacks"].items() if "'monitor': 'val/acc'" in k)
+    return state["best_model_score"]
+
+
+@pytest.mark.slow
+def test_a_checkpoint_due_before_a_validation_is_written_after_it(
+    uninterrupted: Path, tmp_path: Path
+) -> None:
+    """Step 4 is epoch 0's last batch: Lightning saved last.ckpt before that epoch's
+    validation and, resumed from it, never ran the validation (the best checkpoint became
+    epoch 1's and the final metrics differed). lab writes it after the epoch's validation."""
+    run = [*RESUMABLE_RUN, "paths.output_root=out"]
+    run_dir, checkpoint = _kill_then_resume(run, kill_at=5, cwd=tmp_path)
+    assert checkpoint["global_step"] == 4
+    assert _best_score(checkpoint) is not None  # epoch 0's validation is in the checkpoint
+    assert (run_dir / "metrics.json").read_text() == (uninterrupted / "metrics.json").read_text()
+    metrics_csv = "csv/metrics.csv"
+    assert (run_dir / metrics_csv).read_text() == (uninterrupted / metrics_csv).read_text()
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("best-*")) == sorted(
+        p.name for p in (uninterrupted / "checkpoints").glob("best-*")
+    )
+
+
+@pytest.mark.slow
+def test_a_checkpoint_due_before_a_mid_epoch_validation_is_written_after_it(
+    tmp_path: Path,
+) -> None:
+    """`val_check_interval=0.5` validates after steps 2 and 4 of each epoch, and every
+    2-step save falls on one of them: killed after step 3, resumed, the same run."""
+    run = [*RESUMABLE_RUN, "trainer.val_check_interval=0.5", "paths.output_root=out"]
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "cut").mkdir()
+    whole = lab_cli("train", *run, cwd=tmp_path / "whole", env=FAULT_INJECTION)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    run_dir, checkpoint = _kill_then_resume(run, kill_at=3, cwd=tmp_path / "cut")
+    assert checkpoint["global_step"] == 2 and _best_score(checkpoint) is not None
+    uninterrupted = _only_run(tmp_path / "whole" / "out")
+    for name in ("metrics.json", "csv/metrics.csv"):
+        assert (run_dir / name).read_text() == (uninterrupted / name).read_text(), name
+
+
 @pytest.mark.slow
 def test_lora_run_interrupted_then_resumed_matches_uninterrupted(tmp_path: Path) -> None:
     """A PEFT checkpoint holds what resuming needs: adapter, head, optimizer, loop state."""

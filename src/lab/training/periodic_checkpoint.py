@@ -1,0 +1,85 @@
+"""`last.ckpt` every N training steps, written after a validation that follows the step.
+
+Lightning's `ModelCheckpoint(every_n_train_steps=N)` saves at the end of the N-th batch,
+before the validation that may follow that batch (every epoch's last batch, and each
+`val_check_interval`). A run resumed from such a checkpoint never runs that validation:
+Lightning 2.6 takes a checkpoint saved at a batch's end on a validation batch as one whose
+validation is done. Measured here: a tiny run killed one step after a step-4 checkpoint on
+epoch 0's last batch resumed without epoch 0's validation, so the best-checkpoint callback
+never saw that epoch's score, tested another epoch's weights and ended with other metrics
+than the same run never interrupted (`tests/test_resume.py`).
+
+`PeriodicLastCheckpoint` moves such a save after that validation: to the epoch's end for
+the epoch's last batch (after the best checkpoint, which Lightning saves there), to the
+validation's end for one within the epoch. The checkpoint then holds the validation's
+effects (the best score and path, early stopping's count, the logged row), at the points
+where Lightning writes its own best checkpoints and from which it resumes without running
+the validation again. Other steps save as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+log = logging.getLogger(__name__)
+
+
+class PeriodicLastCheckpoint(ModelCheckpoint):
+    """`ModelCheckpoint` for the periodic `last.ckpt` whose saves due on a batch that a
+    validation follows wait for that validation's end (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._waiting_for_validation = False
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self._step_save_due(trainer) and validation_follows(trainer):
+            self._waiting_for_validation = True
+            return
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self._save_waiting(trainer)  # a validation within the epoch (`val_check_interval`)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # The epoch's last validation: the best checkpoint is saved at this hook (Lightning's
+        # default when validating once an epoch), and checkpoint callbacks run in config
+        # order, the best before this one; a checkpoint written here resumes at the next epoch.
+        super().on_train_epoch_end(trainer, pl_module)
+        self._save_waiting(trainer)
+
+    def _step_save_due(self, trainer: L.Trainer) -> bool:
+        every = self._every_n_train_steps
+        return every >= 1 and trainer.global_step % every == 0 and not trainer.sanity_checking
+
+    def _save_waiting(self, trainer: L.Trainer) -> None:
+        if not self._waiting_for_validation or trainer.sanity_checking:
+            return
+        self._waiting_for_validation = False
+        if self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+def validation_follows(trainer: L.Trainer) -> bool:
+    """Whether Lightning runs a validation after the training batch that is ending now (its
+    own rule: `_TrainingEpochLoop._should_check_val_fx`). False where that rule cannot be
+    read (another Lightning): the save then happens at the batch's end, as Lightning's does."""
+    epoch_loop, fetcher = trainer.fit_loop.epoch_loop, trainer.fit_loop._data_fetcher
+    try:
+        return fetcher is not None and bool(epoch_loop._should_check_val_fx(fetcher))
+    except (AttributeError, TypeError) as err:
+        log.debug("cannot tell whether a validation follows this batch: %s", err)
+        return False
