@@ -266,3 +266,25 @@ def test_multi_label_lists_stored_as_text_are_named_with_the_way_out(
     assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
         f"train: row 1: lab.train refuses it: {refused}"
     ]
+
+
+def test_a_text_column_of_numbers_is_listed_first_in_trainings_words(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Text and label swapped (data.text_column=label): training stops at the text column."""
+    folder = _files(tmp_path, {"train": [0, 1] * 6, "validation": [1, 0], "test": [0, 1]})
+    from lab.build import build_datamodule
+    from lab.data.inspection import inspect_data
+
+    swapped = ("model=tiny_bert", "data=csv", f"data.path={folder}", "data.text_column=label")
+    cfg = compose_cfg(*swapped, "data.label_column=text")
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    assert (
+        str(caught.value) == f"{folder / 'train.csv'} column 'label': holds int64 values, not text"
+    )
+    warnings = inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
+    assert warnings[:3] == [
+        f"{split}: column 'label': lab.train refuses it: holds int64 values, not text"
+        for split in ("train", "validation", "test")
+    ]

@@ -8,6 +8,8 @@ same words as warnings, for every split and every such value with its rows, befo
 trains. The classes and the refusals are `label_classes.LabelClasses` and the class-0 warning
 `train_labels.TrainLabels`', the ones `TextClassificationDataModule` calls: nothing here decides
 what is refused. Empty cells and the hidden label -1 are counted by lab.inspect's label gaps.
+A text column training refuses as no text (`text_column.non_text`: numbers, e.g. the text and
+label columns swapped) is listed first, as training checks it first.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from lab.tasks.text_classification.label_values import (
     is_empty,
     regression_label_problem,
 )
+from lab.tasks.text_classification.text_column import non_text
 from lab.tasks.text_classification.train_labels import TrainLabels
 
 if TYPE_CHECKING:
@@ -50,21 +53,22 @@ def label_warnings(
     problem_type = str(data.get("problem_type") or "single_label")
     column = str(data.get("label_column") or "label")
     train = splits["train"]
+    texts = _text_warnings(data, splits)  # training checks the text before the labels
     if column not in train.column_names:
-        return []
+        return texts
     if problem_type == "regression":
-        return _regression_warnings(splits, column)
+        return texts + _regression_warnings(splits, column)
     configured = data.get("label_names") or None
     read = TrainLabels.read(train, column, problem_type, configured=bool(configured))
     if problem_type == "single_label" and (lists := lists_under_single_label(read.values)):
-        return [f"lab.train refuses the labels: {lists}"]
+        return [*texts, f"lab.train refuses the labels: {lists}"]
     if read.non_list is not None:
         row, value = read.non_list
-        return [f"train: row {row + 1}: lab.train refuses it: {not_a_list(value)}"]
+        return [*texts, f"train: row {row + 1}: lab.train refuses it: {not_a_list(value)}"]
     num_labels = data.get("num_labels")
     with _quiet():  # what resolving says (merged spellings, absent ids) is training's to log
         classes = LabelClasses.resolve(read, configured, num_labels, column)
-    found = []
+    found = texts
     unused = read.class_zero_warning(classes.names, column=column, split="the train split")
     if unused:
         found.append(unused)
@@ -90,6 +94,20 @@ def label_warnings(
                 f"{split}: {len(rest)} more labels lab.train refuses, in "
                 f"{sum(rows for _, rows, _ in rest)} rows (a label column holding text?)"
             )
+    return found
+
+
+def _text_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str]:
+    """Per split, a text column training refuses as no text (`text_column.non_text`: a
+    column of numbers, e.g. text and label swapped), in its words."""
+    found = []
+    for split, dataset in splits.items():
+        for column in filter(None, (data.get("text_column"), data.get("text_pair_column"))):
+            problem = non_text(dataset, column) if column in dataset.column_names else None
+            if problem is not None:
+                row, why = problem
+                where = f"column '{column}'" if row is None else f"row {row + 1}, column '{column}'"
+                found.append(f"{split}: {where}: lab.train refuses it: {why}")
     return found
 
 

@@ -21,18 +21,15 @@ def check_text_column(data: DataModule, split: str, dataset: Dataset, column: st
     row; warn once per split of empty or blank texts, which are kept."""
     # Checked on the Arrow column (type and null count) so a 600k-row split is not
     # copied into Python objects just to find that every value is fine.
-    dtype = getattr(dataset.features[column], "dtype", None)
-    if dtype is None:  # a column of mixed types: `datasets` infers a Json feature
-        for row, value in enumerate(dataset[column]):
-            if value is None:
-                raise DataError(f"{data.where(split, row, column)}: the cell is empty")
-            if not isinstance(value, str):
-                raise DataError(f"{data.where(split, row, column)}: {describe_non_text(value)}")
-    if dtype not in ("string", "large_string"):
-        raise DataError(
-            f"{data.source_of(split) or f'the {split} split'} column '{column}': holds "
-            f"{dtype or dataset.features[column]} values, not text"
+    problem = non_text(dataset, column)
+    if problem is not None:
+        row, why = problem
+        where = (
+            data.where(split, row, column)
+            if row is not None
+            else f"{data.source_of(split) or f'the {split} split'} column '{column}'"
         )
+        raise DataError(f"{where}: {why}")
     import pyarrow.compute as pc
 
     values = dataset.with_format("arrow")[column]
@@ -55,3 +52,19 @@ def check_text_column(data: DataModule, split: str, dataset: Dataset, column: st
             rows,
             split,
         )
+
+
+def non_text(dataset: Dataset, column: str) -> tuple[int | None, str] | None:
+    """Why `column` holds no text, or None: `(None, "holds int64 values, not text")` where its
+    Arrow type says so; `(row, why)` for the first cell that is no text where `datasets`
+    stored mixed types as Json (decoded row by row: an empty cell, a number, a list)."""
+    dtype = getattr(dataset.features[column], "dtype", None)
+    if dtype is None:  # a column of mixed types: `datasets` infers a Json feature
+        for row, value in enumerate(dataset[column]):
+            if value is None:
+                return row, "the cell is empty"
+            if not isinstance(value, str):
+                return row, describe_non_text(value)
+    if dtype not in ("string", "large_string"):
+        return None, f"holds {dtype or dataset.features[column]} values, not text"
+    return None
