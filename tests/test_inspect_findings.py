@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+from omegaconf import OmegaConf
 
 from lab.data.local_files import local_data_files
 from lab.log_records import is_file_only
+
+from conftest import FIXTURES
 
 
 def _csv(
@@ -266,6 +270,32 @@ def test_a_length_over_the_models_positions_is_warned_of_as_training_refuses_it(
     fits = _inspect(compose_cfg, tmp_path / "en", "model=tiny_bert", "data.max_length=128")
     assert fits["positions"] is None
     assert not any("positions" in w for w in fits["warnings"])
+
+
+def test_rotary_positions_are_no_limit_for_inspect_as_for_training(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """tiny_llama's config node names 1024 positions and no rope keys; the LlamaConfig it
+    builds has rotary positions, which training does not limit (the run trains at 2048), so
+    inspect says nothing either. Likewise a saved transformers 5 Llama config (rope_parameters,
+    no rope_theta); a saved GPT-2 config keeps its learned table's limit."""
+    from transformers import GPT2Config, LlamaConfig
+
+    from lab.config.model_rules import positions_problem
+
+    cfg = compose_cfg("model=tiny_llama", "data=chat", f"data.path={FIXTURES / 'sft'}")
+    assert cfg.model.network.config.max_position_embeddings == 1024
+    lengths = OmegaConf.create({"max_length": 2048})
+    assert positions_problem(cfg.model, lengths) is None
+    llama, gpt2 = tmp_path / "llama", tmp_path / "gpt2"
+    LlamaConfig(max_position_embeddings=1024).save_pretrained(llama)
+    GPT2Config(n_positions=1024).save_pretrained(gpt2)
+    saved = json.loads((llama / "config.json").read_text())
+    assert "rope_parameters" in saved and "rope_theta" not in saved
+    for folder, refused in ((llama, None), (gpt2, "data.max_length=2048 is over the model's")):
+        model = OmegaConf.create({"pretrained": str(folder)})
+        found = positions_problem(model, lengths)
+        assert found is None if refused is None else found.startswith(refused), found
 
 
 def test_hidden_train_labels_are_to_be_removed_from_the_train_file(

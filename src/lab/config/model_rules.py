@@ -107,7 +107,7 @@ def check_positions(model: Any, data: DictConfig) -> None:
         "relative_key_query",
     ):
         return
-    if getattr(config, "rope_theta", None) is not None or getattr(config, "rope_scaling", None):
+    if any(getattr(config, key, None) for key in ("rope_theta", "rope_scaling", "rope_parameters")):
         return  # rotary positions: the table size is a training length, not a hard limit
     for key in LENGTH_KEYS:
         value = data.get(key)
@@ -124,11 +124,36 @@ def positions_problem(model: DictConfig, data: DictConfig) -> str | None:
     known (a Hub id)."""
     from types import SimpleNamespace
 
-    config = known_model_config(model)
-    if not config:
+    config = built_model_config(model)
+    if config is None:
         return None
     try:
-        check_positions(SimpleNamespace(config=SimpleNamespace(**config)), data)
+        check_positions(SimpleNamespace(config=config), data)
     except ConfigError as err:
         return str(err)
     return None
+
+
+def built_model_config(model: DictConfig) -> Any:
+    """The `transformers` config object training builds the model from (no weights): a local
+    `model.pretrained` directory's, else the config node's, instantiated, so its class fills in
+    what the node leaves out (a Llama's rotary positions). None when neither is at hand or it
+    cannot be built (the loader's error to word)."""
+    pretrained = model.get("pretrained")
+    try:
+        if isinstance(pretrained, str) and pretrained:
+            folder = Path(pretrained).expanduser()
+            if not (folder / "config.json").is_file():
+                return None
+            from transformers import AutoConfig
+
+            return AutoConfig.from_pretrained(folder)
+        network = model.get("network") or {}
+        node = network.get("config") if isinstance(network, DictConfig) else None
+        if not isinstance(node, DictConfig) or not node.get("_target_"):
+            return None
+        from hydra.utils import instantiate
+
+        return instantiate(node)
+    except Exception:  # a broken config is training's to refuse, in its words
+        return None
