@@ -226,6 +226,19 @@ def test_error_leaves_earlier_checkpoints_intact(compose_cfg: Any, tmp_path: Pat
     assert after == before
 
 
+def test_validation_interval_longer_than_an_epoch_is_a_config_error(compose_cfg: Any) -> None:
+    """56 rows in batches of 16 are 4 batches an epoch: validating every 6 is Lightning's
+    ValueError (a traceback, exit 1), said in lab's words with the ways out (exit 2)."""
+    cfg = compose_cfg(*TINY_FIXTURE_RUN, "trainer.val_check_interval=6")
+    with pytest.raises(ConfigError) as caught:
+        run(cfg)
+    assert str(caught.value) == (
+        "trainer.val_check_interval=6 batches is more than the 4 training batches of an epoch: "
+        "give at most 4, a share of an epoch (e.g. 0.5), or add "
+        "+trainer.check_val_every_n_epoch=null to count the batches across epochs"
+    )
+
+
 def test_fp16_on_cpu_fails_before_loading(compose_cfg: Any) -> None:
     cfg = compose_cfg(*TINY_FIXTURE_RUN, "precision=16-mixed")
     with pytest.raises(ConfigError, match=r"fp16.*needs a CUDA GPU"):

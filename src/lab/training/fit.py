@@ -17,12 +17,14 @@ cannot be known (a checkpoint from before a resume, no checkpoint callback).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
 from lab.config.flatten import flatten
+from lab.errors import ConfigError
 
 if TYPE_CHECKING:
     import lightning as L
@@ -54,7 +56,14 @@ def fit(
     start_loggers(loggers, cfg, record)
     trainer = build_run_trainer(cfg, extra_callbacks, loggers)
     with fit_warnings(cfg, record.resume_point is not None, trainer):  # reports to train.log
-        trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint)
+        try:
+            trainer.fit(
+                parts.module, datamodule=parts.datamodule, ckpt_path=record.resume_checkpoint
+            )
+        except ValueError as err:
+            if (refusal := validation_interval_error(err)) is not None:
+                raise refusal from err
+            raise
     if note := no_best_checkpoint_note(cfg, trainer):
         log.warning(note)
     for note in stopping_notes(trainer, record.data):  # an early stop, a tied best value
@@ -81,6 +90,28 @@ def fit(
         ):
             metrics.update({k: float(v) for k, v in result.items()})
     return trainer, metrics
+
+
+# Lightning's refusal of a whole number of batches between validations longer than an epoch
+# (known only once the data is loaded, so no config rule can say it sooner).
+LONG_INTERVAL = re.compile(
+    r"`val_check_interval` \((\d+)\) must be less than or equal to the number of the "
+    r"training batches \((\d+)\)"
+)
+
+
+def validation_interval_error(err: ValueError) -> ConfigError | None:
+    """Lightning's `val_check_interval` refusal in lab's words, with the ways out; None for
+    any other error."""
+    found = LONG_INTERVAL.search(str(err))
+    if found is None:
+        return None
+    interval, batches = found.groups()
+    return ConfigError(
+        f"trainer.val_check_interval={interval} batches is more than the {batches} training "
+        f"batches of an epoch: give at most {batches}, a share of an epoch (e.g. 0.5), or add "
+        "+trainer.check_val_every_n_epoch=null to count the batches across epochs"
+    )
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:
