@@ -474,6 +474,21 @@ def test_a_string_pair_without_a_prompt_cannot_be_read(compose_cfg: Any, tmp_pat
     assert report["splits"]["train"]["lengths"]["prompt"]["measured_rows"] == 1
 
 
+def test_chat_messages_with_differing_keys_are_read_as_training_reads_them(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """One message with a key the others lack (`name`) makes `datasets` store the messages as
+    Json text; inspect decodes them as training does (it called every row unreadable)."""
+    rows = [{"messages": _chat(("user", f"hi {i}"), ("assistant", "ok"))} for i in range(10)]
+    rows[0]["messages"][0]["name"] = "ann"
+    folder = _jsonl(tmp_path / "chats", train=rows, validation=rows[:2], test=rows[:2])
+    report, _ = _tiny_llama(compose_cfg, "data=chat", f"data.path={folder}")
+    train = report["splits"]["train"]
+    assert train["left_out"] == {}
+    assert train["lengths"]["chat (messages)"]["measured_rows"] == 10
+    assert train["targets"]["tokens"] > 0 and train["targets"]["share"] > 0
+
+
 def test_chat_data_needs_a_chat_template(compose_cfg: Any, tmp_path: Path) -> None:
     from hydra.utils import instantiate
 

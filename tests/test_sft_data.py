@@ -140,6 +140,31 @@ def test_rows_of_every_shape_become_the_same_messages() -> None:
         ),
         ({"prompt": "hi", "completion": ""}, "prompt_completion", "completion", "empty assistant"),
         ({"instruction": "hi", "input": "", "output": ""}, "alpaca", "output", "is empty"),
+        (  # an empty answer before an unknown role: refused for the role, not dropped as empty
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": ""},
+                    {"role": "tool", "content": "sunny"},
+                    {"role": "assistant", "content": "It is sunny."},
+                ]
+            },
+            "messages",
+            "messages",
+            "message 2 has unknown role 'tool'",
+        ),
+        (  # OpenAI's tool-call turn (empty content, tool_calls): refused as a tool call
+            {
+                "messages": [
+                    {"role": "user", "content": "weather?"},
+                    {"role": "assistant", "content": "", "tool_calls": [{"id": "1"}]},
+                    {"role": "assistant", "content": "It is sunny."},
+                ]
+            },
+            "messages",
+            "messages",
+            r"message 1 \(assistant\) is a tool call \(tool_calls\)",
+        ),
     ],
 )
 def test_bad_rows_name_the_column(row: dict[str, Any], fmt: str, column: str, words: str) -> None:

@@ -132,6 +132,17 @@ class ReadSplit:
     examples: list[tuple[int, Targets]] = field(default_factory=list)
 
 
+def _column_values(dataset: Dataset, column: str) -> list[Any]:
+    """A column's cells as training reads them: from Arrow (fast), except where a feature
+    needs decoding (messages with differing keys are stored as Json text, which `datasets`
+    decodes to the mappings training sees)."""
+    from datasets.features.features import require_decoding
+
+    if require_decoding(dataset.features[column]):
+        return list(dataset[column])
+    return dataset.with_format("arrow")[column].to_pylist()  # type: ignore[no-any-return]
+
+
 def read_split(
     reader: RowReader,
     name: str,
@@ -147,7 +158,7 @@ def read_split(
             f"the {name} split lacks column(s) {', '.join(missing)}; columns present: "
             f"{', '.join(dataset.column_names)} (set data.<key>_column=...)"
         )
-    table = {c: dataset.with_format("arrow")[c].to_pylist() for c in dataset.column_names}
+    table = {c: _column_values(dataset, c) for c in dataset.column_names}
     wanted = set(measured)
     found = ReadSplit(lengths={spec.name: [] for spec in reader.specs})
     parsed: dict[int, Any] = {}

@@ -93,7 +93,7 @@ def as_messages(value: Any, column: str, role: str | None = None) -> list[Messag
     if not isinstance(value, (list, tuple)):
         kind = "a string or a list of messages" if role else "a list of messages"
         raise ChatError(f"expected {kind}, found {type(value).__name__} {value!r:.60}", column)
-    messages = []
+    messages, empty = [], None
     for i, message in enumerate(value):
         if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
             raise ChatError(
@@ -104,11 +104,21 @@ def as_messages(value: Any, column: str, role: str | None = None) -> list[Messag
             raise ChatError(
                 f"message {i} has unknown role {speaker!r}; roles: {', '.join(ROLES)}", column
             )
+        if message.get("tool_calls"):  # OpenAI's tool-call turn: its content is mostly empty
+            raise ChatError(
+                f"message {i} ({speaker}) is a tool call (tool_calls); lab trains on the text "
+                f"of {', '.join(ROLES)} turns: leave tool-call conversations out",
+                column,
+            )
         if not isinstance(content, str):
             raise ChatError(f"message {i} ({speaker}) has content {content!r:.60}", column)
-        if speaker == "assistant" and not content.strip():
-            raise EmptyAnswer(f"message {i} is an empty assistant turn", column)
+        if speaker == "assistant" and not content.strip() and empty is None:
+            empty = i
         messages.append({"role": speaker, "content": content})
+    # Every message is checked before an empty answer is: a row with an unknown role (or a
+    # tool call) is refused, not dropped as empty.
+    if empty is not None:
+        raise EmptyAnswer(f"message {empty} is an empty assistant turn", column)
     return messages
 
 
