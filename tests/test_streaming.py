@@ -219,7 +219,29 @@ def test_a_bad_row_in_the_stream_is_named_by_file_and_line(
     )
 
 
-def test_a_line_that_is_not_json_is_named(compose_cfg: Any, tmp_path: Path) -> None:
+def test_a_stream_left_empty_by_the_evaluation_rows_says_how_to_cut_fewer(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    rows = [{"text": f"review {i}", "label": ["negative", "positive"][i % 2]} for i in range(20)]
+    _jsonl(tmp_path / "data" / "train.jsonl", rows)
+    with pytest.raises(DataError) as caught:
+        _streamed_classifier(compose_cfg, tmp_path / "data")
+    assert str(caught.value).endswith(
+        "has no rows after the 20 cut from its head as validation/test: cut fewer with "
+        "data.max_eval_samples=<rows> and data.max_test_samples=<rows> (without them each "
+        "takes up to data.stream_sample_rows=10), or name the source's own splits "
+        "(data.splits.validation=...)"
+    )
+    fewer = ("data.max_eval_samples=4", "data.max_test_samples=4")
+    assert _streamed_classifier(compose_cfg, tmp_path / "data", *fewer).raw_sizes == {
+        "validation": 4,
+        "test": 4,
+    }
+
+
+def test_a_line_that_is_not_json_is_named(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     lines = [json.dumps({"text": f"review {i}", "label": "positive"}) for i in range(3000)]
     lines[2500] = '{"text": "cut off'
     train = tmp_path / "data" / "train.jsonl"
@@ -228,6 +250,8 @@ def test_a_line_that_is_not_json_is_named(compose_cfg: Any, tmp_path: Path) -> N
     # Read in chunks of megabytes: this file fails as its first rows are read, at start-up.
     with pytest.raises(DataError, match=rf"^{train}:2501: not valid JSON \(Unterminated string"):
         _streamed_classifier(compose_cfg, tmp_path / "data")
+    # datasets' own line ("... in row 2500", 0-based, another reason) is not said as well
+    assert not [r for r in caplog.records if "Failed to load JSON" in r.getMessage()]
 
 
 def test_only_text_files_are_diagnosed_as_not_utf8(tmp_path: Path) -> None:

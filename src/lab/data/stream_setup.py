@@ -102,7 +102,14 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
     if not rows:
         raise DataError(
             f"the train stream ({', '.join(s.describe() for s in sources)}) has no rows"
-            + (f" after the {carved} cut from its head as validation/test" if carved else "")
+            + (
+                f" after the {carved} cut from its head as validation/test: cut fewer with "
+                "data.max_eval_samples=<rows> and data.max_test_samples=<rows> (without them "
+                f"each takes up to data.stream_sample_rows={dm.stream_sample_rows}), or name "
+                "the source's own splits (data.splits.validation=...)"
+                if carved
+                else ""
+            )
         )
     dm.stream_rows = (
         stream_origins,

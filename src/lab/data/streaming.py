@@ -131,8 +131,24 @@ def to_dataset(rows: list[dict[str, Any]], columns: list[str]) -> Dataset:
     return Dataset.from_dict({c: [row.get(c) for row in rows] for c in columns})
 
 
+# The logger datasets' JSON reader says "Failed to load JSON from file ..." on before it
+# raises: lab names the failure itself (below), by file and 1-based line.
+JSON_READER_LOGGER = "datasets.packaged_modules.json.json"
+
+
+_READERS = [0]  # streams being read now in this process (the filter stays while any is)
+
+
+def _not_a_json_failure(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Failed to load JSON from file")
+
+
 def reading(rows: Iterator[dict[str, Any]], origins: list[Origin]) -> Iterator[dict[str, Any]]:
-    """`rows`, with a failure to read a local file (bad JSON, bad UTF-8) named by file:line."""
+    """`rows`, with a failure to read a local file (bad JSON, bad UTF-8) named by file:line
+    (datasets' own line for a JSON failure, with a 0-based row, is not printed too)."""
+    reader_log = logging.getLogger(JSON_READER_LOGGER)
+    reader_log.addFilter(_not_a_json_failure)  # once, however many streams are being read
+    _READERS[0] += 1
     try:
         yield from rows
     except LabError:
@@ -144,6 +160,10 @@ def reading(rows: Iterator[dict[str, Any]], origins: list[Origin]) -> Iterator[d
                 raise DataError(problem) from err
         names = ", ".join(o.describe() for o in origins)
         raise DataError(f"could not read {names}: {root_cause(err)}") from err
+    finally:
+        _READERS[0] -= 1
+        if not _READERS[0]:
+            reader_log.removeFilter(_not_a_json_failure)
 
 
 # The `Origin.kind`s of text files, the only ones `read_problem` reads line by line: a binary
