@@ -184,6 +184,25 @@ def _write_split_files(folder: Path, rows: list[dict[str, Any]]) -> None:
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in data))
 
 
+def test_translation_predictor_reads_the_runs_language_column(compose_cfg: Any) -> None:
+    """`lab.predict` on the data's own file (WMT's `translation` column): the source
+    language's text is translated, as `text` would be; a row without it is named."""
+    from hydra.utils import instantiate
+
+    from lab.tasks.seq2seq import Seq2SeqPredictor
+
+    cfg = compose_cfg(*TINY, "data=wmt16_ro_en", f"data.path={TRANSLATION}")
+    predictor = Seq2SeqPredictor(None, instantiate(cfg.model.tokenizer), cfg)
+    row: dict[str, Any] = {"translation": {"en": "The cat .", "ro": "Pisica ."}}
+    assert predictor.check(row) is None
+    assert row["text"] == "The cat ."
+    assert predictor.check({"translation": {"de": "Die Katze ."}}) == (
+        "field 'translation' has no 'en' text (languages: de)"
+    )
+    assert predictor.check({"text": "The dog ."}) is None
+    assert predictor.check({"id": 3}) == "missing field 'text' (fields present: id)"
+
+
 @pytest.mark.parametrize(
     ("bad_row", "message"),
     [

@@ -357,7 +357,8 @@ class Seq2SeqPredictor(Generator):
     """Summary or translation by an encoder-decoder: `generated_text`.
 
     The input field is the run's `data.source_column` (e.g. XSum's `document`), or `text` for
-    translation data whose column holds `{language: text}`. The run's `data.source_prefix`
+    translation data whose column holds `{language: text}` (or that column itself, as in the
+    data: its `data.source_lang` text is translated). The run's `data.source_prefix`
     (e.g. T5's `summarize: `) is prepended and the source cut at `data.max_source_length`, as
     in training; `task.module.num_beams` and `max_new_tokens` as at evaluation.
     """
@@ -365,11 +366,27 @@ class Seq2SeqPredictor(Generator):
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
         column = cfg.data.get("source_column")
-        self.fields = ("text",) if cfg.data.get("source_lang") or not column else (str(column),)
+        self.source_lang = cfg.data.get("source_lang")
+        self.pair_column = str(column) if self.source_lang and column else None
+        self.fields = ("text",) if self.source_lang or not column else (str(column),)
         self.prefix = str(cfg.data.get("source_prefix") or "")
         self.max_length = int(cfg.data.get("max_source_length") or self.max_length)
         self.max_new_tokens = int(cfg.task.module.get("max_new_tokens") or 64)
         self.num_beams = int(cfg.task.module.get("num_beams") or 1)
+
+    def check(self, row: dict[str, Any]) -> str | None:
+        """As `Predictor.check`; a translation row without `text` may give the run's own
+        column of `{language: text}` (WMT's `translation`), whose source language is read."""
+        pair = row.get(self.pair_column) if self.pair_column and "text" not in row else None
+        if isinstance(pair, dict):
+            if not isinstance(pair.get(self.source_lang), str):
+                languages = ", ".join(map(str, pair)) or "none"
+                return (
+                    f"field '{self.pair_column}' has no '{self.source_lang}' text "
+                    f"(languages: {languages})"
+                )
+            row["text"] = pair[self.source_lang]
+        return super().check(row)
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The generated text of each row's (prefixed) source."""
