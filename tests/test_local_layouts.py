@@ -173,6 +173,39 @@ def test_data_hub_config_picks_one_configuration_of_a_folder_that_holds_several(
     assert "sst2/validation-00000-of-00001" in datamodule.source_of("test")
 
 
+def test_a_missing_validation_split_never_reads_the_split_test_reads(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """sst2 tests on GLUE's `validation` split. `data.splits.validation=<missing>` fell back
+    to the split named like lab's, `validation`: validation and test were the same rows. It
+    is carved from train now (with the warning a missing renamed split gets); a missing name
+    whose lab-named split nothing else reads is read from there, said in one line."""
+    from lab.build import build_datamodule
+    from lab.training.tokenizers import build_tokenizer
+
+    root = tmp_path / "glue"
+    rows = _glue_snapshot(root, readme=False)
+    cfg = compose_cfg(
+        "model=tiny_bert", "data=sst2", f"data.path={root}", "data.splits.validation=nope"
+    )
+    with caplog.at_level(logging.INFO):
+        datamodule = build_datamodule(cfg, build_tokenizer(cfg))
+    assert "sst2/validation-00000-of-00001" in datamodule.source_of("test")
+    assert "sst2/train-00000-of-00001" in datamodule.source_of("validation")  # carved
+    sizes = datamodule.raw_sizes
+    assert sizes["train"] + sizes["validation"] == len(rows["sst2"]["train"])
+    assert "data.splits.validation=nope but the dataset has no such split" in caplog.text
+    caplog.clear()
+    cfg = compose_cfg("model=tiny_bert", "data=sst2", f"data.path={root}", "data.splits.test=nope")
+    with caplog.at_level(logging.INFO):
+        datamodule = build_datamodule(cfg, build_tokenizer(cfg))
+    assert "sst2/test-00000-of-00001" in datamodule.source_of("test")
+    assert (
+        "data.splits.test=nope: the local data has no such split; reading its 'test' split "
+        "(splits present: test, train, validation)"
+    ) in caplog.text
+
+
 def test_a_folder_of_several_configurations_without_hub_config_names_them(
     tmp_path: Path,
 ) -> None:

@@ -77,6 +77,7 @@ def carve_splits(
     """
     take = take or (lambda name, source_name: source[source_name])
     train_name = source_split_name(mapping, "train", source, local)
+    _say_if_read_by_lab_name(mapping, "train", train_name, source)
     if train_name not in source:
         raise DataError(
             f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
@@ -85,6 +86,7 @@ def carve_splits(
     carved: list[str] = []
     for name in ("test", "validation"):
         source_name = source_split_name(mapping, name, source, local)
+        _say_if_read_by_lab_name(mapping, name, source_name, source)
         if source_name and source_name in source:
             splits[name] = take(name, source_name)
             continue
@@ -139,6 +141,24 @@ def named_split_missing(name: str, source_name: str, present: list[str], local: 
     )
 
 
+def _say_if_read_by_lab_name(
+    mapping: Mapping[str, str | None], name: str, source_name: str, source: DatasetDict
+) -> None:
+    """One line where `data.splits.<name>` names a split the local data lacks and the split
+    named like lab's is read instead (see `source_split_name`): a data config's Hub name
+    (`train_sft`) meets local files, or a name mistyped on the command line."""
+    wanted = mapping.get(name)
+    if wanted and source_name != wanted:
+        log.info(
+            "data.splits.%s=%s: the local data has no such split; reading its '%s' split "
+            "(splits present: %s)",
+            name,
+            wanted,
+            source_name,
+            ", ".join(source),
+        )
+
+
 def source_split_name(
     mapping: Mapping[str, str | None], name: str, available: Iterable[str], local: bool
 ) -> str:
@@ -150,7 +170,10 @@ def source_split_name(
     present = set(available)
     if not wanted or wanted in present or not local:
         return wanted
-    return name if name in present else wanted
+    # Not a split another of lab's splits reads by name (SST-2's `test: validation`): with
+    # `validation: <missing>` that would validate on the test rows. Such a split is carved.
+    taken = {str(v) for k, v in mapping.items() if k != name and v and str(v) in present}
+    return wanted if name not in present or name in taken else name
 
 
 def _numbered(dm: DataModule, name: str, source: DatasetDict, source_name: str) -> Dataset:
