@@ -268,6 +268,34 @@ def test_multi_label_lists_stored_as_text_are_named_with_the_way_out(
     ]
 
 
+def test_multi_label_text_lists_in_a_carved_train_are_named_at_the_files_first(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """No validation file: validation is carved from a seeded shuffle of train.csv, and the
+    first non-list cell of the shuffle is any of them; training names the file's first
+    (line 2), under any seed."""
+    from lab.build import build_datamodule
+
+    rows = ["text,labels"] + [f'review {i},"[{i % 3}]"' for i in range(40)]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text('text,labels\nreview x,"[1]"\n')
+    for seed in (42, 3):
+        cfg = compose_cfg(
+            "model=tiny_bert",
+            "data=csv",
+            f"data.path={tmp_path}",
+            "data.label_column=labels",
+            "data.problem_type=multi_label",
+            f"seed={seed}",
+        )
+        with pytest.raises(DataError) as caught:
+            build_datamodule(cfg, build_tokenizer(cfg))
+        assert str(caught.value).startswith(
+            f"{tmp_path / 'train.csv'}:2 column 'labels': multi-label rows need a list of "
+            "labels, got '[0]'"
+        ), seed
+
+
 def test_a_text_column_of_numbers_is_listed_first_in_trainings_words(
     compose_cfg: Any, tmp_path: Path
 ) -> None:

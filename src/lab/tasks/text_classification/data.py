@@ -120,7 +120,11 @@ class TextClassificationDataModule(DataModule):
             self.label_names, self.num_labels = [self.label_column], 1
             return
         read = TrainLabels.read(
-            train, self.label_column, self.problem_type, configured=self.label_names is not None
+            train,
+            self.label_column,
+            self.problem_type,
+            configured=self.label_names is not None,
+            file_rows=None if self.streaming else self.row_indices.get("train"),
         )
         values = read.values
         if self.problem_type == "single_label" and (lists := lists_under_single_label(values)):

@@ -55,16 +55,27 @@ class TrainLabels:
     non_list: tuple[int, Any] | None = None
 
     @classmethod
-    def read(cls, train: Dataset, column: str, problem_type: str, configured: bool) -> TrainLabels:
+    def read(
+        cls,
+        train: Dataset,
+        column: str,
+        problem_type: str,
+        configured: bool,
+        file_rows: Sequence[int] | None = None,
+    ) -> TrainLabels:
         """Read `column` of `train` (`problem_type`: `single_label` or `multi_label`;
-        `configured`: whether data.label_names is set)."""
+        `configured`: whether data.label_names is set; `file_rows`: each row's place in its
+        file, where train is a carved or cut shuffle of it: `non_list` is then the file's
+        first such row, not the shuffle's)."""
         feature = train.features[column]
         values = train[column]
         non_list = None
         if problem_type == "multi_label":  # a list per row: look at the elements
             feature = getattr(feature, "feature", feature)
-            rows = (i for i, row in enumerate(values) if not isinstance(row, list))
-            if (first := next(rows, None)) is not None:
+            rows = [i for i, row in enumerate(values) if not isinstance(row, list)]
+            if rows:
+                place = (lambda i: int(file_rows[i])) if file_rows is not None else None
+                first = min(rows, key=place) if place is not None else rows[0]
                 non_list = (first, values[first])
             values = [v for row in values if isinstance(row, list) for v in row]
         dtype = getattr(feature, "dtype", None)
