@@ -295,6 +295,18 @@ def test_blank_lines_of_a_txt_file_are_no_rows_and_keep_the_line_numbers(tmp_pat
     ]
 
 
+def test_a_quoted_csv_cell_of_spaces_is_a_row_and_a_blank_line_is_none(tmp_path: Path) -> None:
+    """`"  "` is a record (its empty text gets an error entry); a line of spaces is blank."""
+    source = tmp_path / "in.csv"
+    source.write_text('review\ngood movie\n"  "\n   \n\nbad movie\n')
+    assert count_rows(source) == 3
+    assert list(read_rows(source)) == [
+        (2, {"review": "good movie"}),
+        (3, {"review": "  "}),
+        (6, {"review": "bad movie"}),
+    ]
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path: Path) -> None:
     # Excel's "CSV UTF-8" starts the file with one; training (pandas) reads it the same way.
     source = tmp_path / "in.csv"

@@ -156,3 +156,16 @@ def test_predict_reads_ner_tokens_from_a_csv_cell(tagger: Predictor, tmp_path: P
         f"{source}:5: {in_a_cell}",
         f"{source}:6: {in_a_cell}",
     ]
+
+
+def test_an_empty_ner_text_cell_is_called_empty(tagger: Predictor, tmp_path: Path) -> None:
+    """`text` present but empty (and no `words`): the field is empty, not missing."""
+    from lab.predict import predict_file
+
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,John\n2,\n")
+    out = tmp_path / "out.jsonl"
+    predict_file(tagger, source, out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[1]["error"] == f"{source}:3: field 'text' is empty"
+    assert tagger.check({"id": "3"}) == "missing field 'text' or 'words' (fields present: id)"

@@ -72,6 +72,9 @@ class Predictor:
             if len(given) == 2:
                 return f"give either '{first}' or '{alternative}', not both"
             if not given:
+                empty = [field for field in (first, alternative) if row.get(field) == ""]
+                if empty:  # present, as an empty CSV cell: say so, as for other fields
+                    return f"field '{empty[0]}' is empty"
                 return (
                     f"missing field '{first}' or '{alternative}' "
                     f"(fields present: {present_fields(row)})"

@@ -149,6 +149,7 @@ class _CheckedLines:
         self.handle = handle
         self.number = 0
         self.bad: dict[int, str] = {}
+        self.last = ""  # the last line read: a record of one line is told blank by it
 
     def __iter__(self) -> _CheckedLines:
         return self
@@ -156,6 +157,7 @@ class _CheckedLines:
     def __next__(self) -> str:
         line = next(self.handle)
         self.number += 1
+        self.last = line
         problem = bad_byte(line)
         if problem:
             self.bad[self.number] = problem
@@ -177,7 +179,8 @@ def _csv_rows(
     path: Path, handle: IO[str], delimiter: str
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """(first line, row) of each CSV record; the header and blank lines skipped (as training
-    reads CSV), a record with fewer cells than the header padded with None."""
+    reads CSV; not a quoted cell of white space), a record with fewer cells than the header
+    padded with None."""
     lines = _CheckedLines(handle)
     reader = csv.reader(lines, delimiter=delimiter)
     header: list[str] | None = None
@@ -186,7 +189,9 @@ def _csv_rows(
         for record in reader:
             start, previous = previous + 1, reader.line_num
             problem = lines.problem(start, previous)
-            if is_blank_record(record):
+            # A blank line is skipped; a quoted cell of spaces (`"  "`) is a row, whose empty
+            # text gets its error entry (csv.reader gives both as ['  ']).
+            if is_blank_record(record) and (start != previous or '"' not in lines.last):
                 continue
             if problem and header is None:
                 raise DataError(f"{path}:{start}: the header is {utf8_message(problem)}")
@@ -208,12 +213,8 @@ def count_rows(path: Path) -> int:
     if suffix == ".parquet":
         return int(_parquet(path).metadata.num_rows)
     with _open_text(path) as handle:
-        if suffix in (".csv", ".tsv"):
-            reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-            try:
-                return max(sum(1 for r in reader if not is_blank_record(r)) - 1, 0)
-            except csv.Error:
-                return 0
+        if suffix in (".csv", ".tsv"):  # counted as `_csv_rows` yields them
+            return sum(1 for _ in _csv_rows(path, handle, "\t" if suffix == ".tsv" else ","))
         return sum(1 for line in handle if line.strip())  # JSON Lines and text: blanks skipped
 
 
