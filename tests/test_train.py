@@ -184,6 +184,11 @@ def test_run_writes_curve_and_confusion_plots(tiny_run: tuple[dict[str, float], 
     assert len(series["train/loss"]) >= 4 and len(series["val/acc"]) >= 1
     steps = [step for step, _ in series["train/loss"]]
     assert steps == sorted(steps)
+    # The curves leave out the best checkpoint's validation row logged after fit (at the last
+    # step) and the test row: that row is an earlier epoch's value, not a new point.
+    fit = read_metric_series(run_dir / "csv" / "metrics.csv", during_fit=True)
+    assert fit["val/acc"] == series["val/acc"][:-1] and len(fit["val/acc"]) >= 1
+    assert fit["train/loss"] == series["train/loss"] and "test/acc" not in fit
 
 
 def test_exported_model_has_a_model_card(tiny_run: tuple[dict[str, float], Path]) -> None:

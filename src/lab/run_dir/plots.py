@@ -65,17 +65,34 @@ def _report_plot(spec: Any, report: dict[str, Any]) -> Any:
     return instantiate(spec)(report)
 
 
-def read_metric_series(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
-    """`{metric: [(step, value), ...]}` from a Lightning CSV log (empty cells skipped)."""
-    series: dict[str, list[tuple[int, float]]] = {}
+def read_metric_series(
+    metrics_csv: Path, *, during_fit: bool = False
+) -> dict[str, list[tuple[int, float]]]:
+    """`{metric: [(step, value), ...]}` from a Lightning CSV log (empty cells skipped).
+
+    `during_fit`: only the rows logged while training. The best checkpoint's validation
+    metrics are logged again after fit (the row `trainer.validate` writes, at the last step
+    with the epoch count fit ended at, one past the last epoch trained), and so are the test
+    metrics; drawn on the curve, that earlier epoch's value looked like a jump at the end."""
     with metrics_csv.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            step = int(float(row.get("step") or 0))
-            for key, value in row.items():
-                if key in ("step", "epoch") or value in (None, ""):
-                    continue
-                series.setdefault(key, []).append((step, float(value)))
+        rows = list(csv.DictReader(handle))
+    if during_fit:
+        trained = [_epoch(row) for row in rows if row.get("train/loss") not in (None, "")]
+        if trained:
+            rows = [row for row in rows if _epoch(row) <= max(trained)]
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        step = int(float(row.get("step") or 0))
+        for key, value in row.items():
+            if key in ("step", "epoch") or value in (None, ""):
+                continue
+            series.setdefault(key, []).append((step, float(value)))
     return series
+
+
+def _epoch(row: dict[str, str]) -> float:
+    """A row's epoch; a row without one (the learning-rate monitor's) counts as epoch 0."""
+    return float(row.get("epoch") or 0)
 
 
 def _curves(metrics_csv: Path, cfg: DictConfig) -> Any:
@@ -85,7 +102,7 @@ def _curves(metrics_csv: Path, cfg: DictConfig) -> Any:
 
     optimized_metric = str(cfg.optimized_metric)
 
-    series = read_metric_series(metrics_csv)
+    series = read_metric_series(metrics_csv, during_fit=True)
     panels = [["train/loss", "val/loss"]]
     if optimized_metric not in ("val/loss",) and optimized_metric in series:
         panels.append([optimized_metric])
