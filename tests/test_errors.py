@@ -73,6 +73,19 @@ def test_unknown_key_names_close_match_and_valid_keys(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_unknown_top_level_key_is_one_line_naming_the_valid_ones(tmp_path: Path) -> None:
+    """`sed=3` for `seed=3`: Hydra said three lines and advised `+sed=3`, a key nothing reads."""
+    result = lab_cli("train", "sed=3", cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "error: 'sed' is not a config key. Did you mean seed? Valid top-level keys and groups: "
+    )
+    for valid in ("data", "experiment", "model", "precision", "seed", "sweep", "trainer"):
+        assert f" {valid}," in line or line.endswith(f" {valid}"), valid
+    assert "hydra" not in line
+
+
 def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     result = lab_cli(

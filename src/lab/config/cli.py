@@ -63,9 +63,22 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
     try:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
-            cfg = compose(config_name, overrides=choices)
+            try:
+                cfg = compose(config_name, overrides=choices)
+            except Exception:
+                # A group choice is wrong (Hydra's message says so and lists the options), or
+                # a top-level key is no key at all (`sed=3`): Hydra would advise `+sed=3`,
+                # which adds a key nothing reads. Named here against the default config.
+                root = compose(config_name, overrides=[], return_hydra_config=True)
+                groups = {str(g) for g in root.hydra.runtime.choices if "/" not in str(g)}
+                keys = sorted(({str(k) for k in root} | groups) - {"hydra"})
+                return [
+                    not_a_key("", key, keys)
+                    for key in (o.split("=", 1)[0] for o in choices)
+                    if key not in keys
+                ]
     except Exception:
-        return hints  # the group choices themselves are wrong; Hydra's message says so
+        return hints
     finally:
         GlobalHydra.instance().clear()
     for override in plain:
@@ -84,11 +97,10 @@ def not_a_key(parent_key: str, leaf: str, valid: list[str]) -> str:
     """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`"""
     valid = sorted(valid)
     close = difflib.get_close_matches(leaf, valid, n=1)
-    maybe = f" Did you mean {parent_key}.{close[0]}?" if close else ""
-    return (
-        f"'{parent_key}.{leaf}' is not a config key.{maybe} Valid keys of {parent_key}: "
-        f"{', '.join(valid)}"
-    )
+    prefix = f"{parent_key}." if parent_key else ""  # "": a top-level key
+    maybe = f" Did you mean {prefix}{close[0]}?" if close else ""
+    where = f"Valid keys of {parent_key}" if parent_key else "Valid top-level keys and groups"
+    return f"'{prefix}{leaf}' is not a config key.{maybe} {where}: {', '.join(valid)}"
 
 
 def config_error_lines(
