@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,15 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
         assert record["status"] == "running"
     else:
         assert first.returncode == EXIT_INTERRUPTED, first.stderr[-2000:]
-        assert "Continue with: resume=" in first.stderr
+        assert (
+            first.stderr.strip()
+            .splitlines()[-1]
+            .endswith(
+                "Continue with: "
+                + shlex.join(["python", "-m", "lab.train", *RESUMABLE_RUN, "paths.output_root=out"])
+                + f" resume={run_dir}"
+            )
+        )
         assert checkpoint["global_step"] == 7  # saved on SIGTERM after the current batch
         assert record["status"].startswith("interrupted")
     assert not (run_dir / "metrics.json").exists()
@@ -211,6 +220,13 @@ def test_resume_refuses_a_different_config_and_shows_the_diff(
         run(cfg)
     assert "the config differs" in str(caught.value)
     assert "optimizer.lr: 5e-05 -> 0.001" in str(caught.value)
+    # The way out: the run's own overrides (record.json), the resume added.
+    recorded = json.loads((run_dir / "record.json").read_text())["overrides"]
+    assert "paths.output_root=out" in recorded
+    assert str(caught.value).splitlines()[-1] == (
+        "resume it with the overrides it ran with: "
+        + shlex.join(["python", "-m", "lab.train", *recorded, f"resume={run_dir}"])
+    )
 
 
 @pytest.mark.slow

@@ -82,6 +82,7 @@ from lab.config.resolvers import register_resolvers
 from lab.errors import EXIT_USER_ERROR, lab_error_in
 from lab.run_dir.records import (
     RunInterrupted,
+    hydra_overrides,
     interrupted_message,
     interrupting_signal,
     is_global_rank_zero,
@@ -204,7 +205,10 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
         if signal_name is not None:
             output_dir = Path(cfg.paths.output_dir).resolve()
             if is_global_rank_zero():  # once, not once per DDP process
-                print(interrupted_message(signal_name, output_dir, _command()), file=sys.stderr)
+                print(
+                    interrupted_message(signal_name, output_dir, _command(), hydra_overrides()),
+                    file=sys.stderr,
+                )
             sys.exit(128 + signal.Signals[signal_name].value)
         # A LabError may come wrapped: Hydra's `instantiate` wraps what a data module raises.
         user_error = lab_error_in(err)

@@ -199,13 +199,23 @@ def interrupted_status(signal_name: str, output_dir: Path) -> str:
     return f"interrupted ({signal_name}); no checkpoint was written; start the run again"
 
 
-def interrupted_message(signal_name: str, output_dir: Path, command: str = "") -> str:
-    """What `lab.train` says on stderr when a signal stopped the run in `output_dir`."""
+def resume_command(overrides: list[str], output_dir: Path) -> str:
+    """`python -m lab.train <overrides> resume=<output_dir>`: a resume needs the overrides
+    the run was started with (`resume=` alone composes the default config, which differs)."""
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("resume=")]
+    return shlex.join(["python", "-m", "lab.train", *kept, f"resume={output_dir}"])
+
+
+def interrupted_message(
+    signal_name: str, output_dir: Path, command: str = "", overrides: list[str] | None = None
+) -> str:
+    """What `lab.train` says on stderr when a signal stopped the run in `output_dir`
+    (`overrides`: the run's command-line overrides, for the command that resumes it)."""
     checkpoint = last_checkpoint(output_dir)
     if checkpoint:
         return (
             f"interrupted by {signal_name}; the last checkpoint is {checkpoint}. "
-            f"Continue with: resume={output_dir}"
+            f"Continue with: {resume_command(overrides or [], output_dir)}"
         )
     again = f": {command}" if command else ""
     return f"interrupted by {signal_name}; no checkpoint was written; start the run again{again}"

@@ -157,9 +157,13 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
     moved = (ran_in, now_in) if ran_in and ran_in != now_in else None
     differences = config_differences(recorded_config, current_config, moved)  # type: ignore[arg-type]
     if differences:
+        from lab.run_dir.records import resume_command
+
+        overrides = [str(o) for o in record.get("overrides") or []]
         raise LabError(
             f"cannot resume {run_dir}: the config differs from the one it ran with:\n"
             + "\n".join(differences)
+            + f"\nresume it with the overrides it ran with: {resume_command(overrides, run_dir)}"
         )
     from lab.training.checkpointing import load_checkpoint_meta
 
