@@ -186,6 +186,59 @@ def test_eval_of_an_unlabeled_split_without_class_label_advises_another(tmp_path
     )
 
 
+def _class_label_folder(root: Path, names: list[str]) -> Path:
+    """Train and test splits whose `sentiment` column is a ClassLabel of `names`."""
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    features = Features({"review": Value("string"), "sentiment": ClassLabel(names=names)})
+    rows = {"review": ["a warm film", "a dull film"], "sentiment": [0, 1]}
+    root.mkdir(parents=True)
+    for split in ("train", "test"):
+        Dataset.from_dict(rows, features=features).to_parquet(root / f"{split}.parquet")
+    return root
+
+
+def test_eval_on_data_of_other_classes_asks_for_the_models_classes(tmp_path: Path) -> None:
+    """lab.eval pins the model's class names, so data.label_names cannot fix a ClassLabel of
+    other classes: the refusal names both class lists and asks for data of the model's."""
+    from lab.eval import _build_parts, evaluation_config
+
+    run = _trained(tmp_path)  # classes negative, positive
+    data = _class_label_folder(tmp_path / "three", ["neg", "mixed", "pos"])
+    for given in ([], ["data.label_names=null"]):  # the training advice changes nothing here
+        cfg = evaluation_config(run, [f"data.path={data}", *given], None)
+        with pytest.raises(DataError) as refused:
+            _build_parts(run, cfg)
+        assert str(refused.value) == (
+            "the data's column 'sentiment' holds 3 classes ['neg', 'mixed', 'pos'] but the "
+            "model was trained on 2 classes ['negative', 'positive']; lab.eval keeps the "
+            "model's classes: evaluate data labelled with the model's classes"
+        )
+    data = _class_label_folder(tmp_path / "swapped", ["positive", "negative"])
+    cfg = evaluation_config(run, [f"data.path={data}"], None)
+    with pytest.raises(DataError) as refused:
+        _build_parts(run, cfg)
+    assert str(refused.value) == (
+        "the data's column 'sentiment' holds the model's classes in another order (the data's "
+        "id order is ['positive', 'negative'], the model's ['negative', 'positive']): every id "
+        "would be scored as the wrong class; lab.eval keeps the model's class ids: evaluate "
+        "data whose classes are in the model's id order"
+    )
+
+
+def test_training_keeps_its_data_label_names_advice() -> None:
+    """Outside lab.eval the configured names are the user's: the advice stays theirs."""
+    from lab.data.label_names import reconcile_label_names
+
+    with pytest.raises(DataError) as refused:
+        reconcile_label_names(["a", "b", "c", "d"], ["neg", "pos"], "label")
+    assert str(refused.value) == (
+        "data.label_names has 4 names ['a', 'b', 'c', 'd'] but column 'label' holds 2 classes "
+        "['neg', 'pos']; set data.label_names to the dataset's classes in id order, or null to "
+        "take them from the dataset"
+    )
+
+
 # ------------------------------------------------------------------- F9: split named
 
 

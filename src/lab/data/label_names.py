@@ -24,20 +24,36 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_label_names(
-    configured: Sequence[str], class_names: Sequence[str], column: str
+    configured: Sequence[str], class_names: Sequence[str], column: str, *, pinned: bool = False
 ) -> list[str]:
     """The names to use for ids 0..N-1 of `column`; raises DataError when the two lists
-    cannot describe the same ids."""
+    cannot describe the same ids. `pinned`: `configured` are the trained model's classes
+    (`lab.eval` sets them whatever data.label_names says), so a refusal asks for data of the
+    model's classes instead of another data.label_names."""
     configured, class_names = [str(n) for n in configured], [str(n) for n in class_names]
     if configured == class_names:
         return configured
     if len(configured) != len(class_names):
+        if pinned:  # data.label_names cannot help: lab.eval would pin the model's names again
+            raise DataError(
+                f"the data's column '{column}' holds {len(class_names)} classes {class_names} "
+                f"but the model was trained on {len(configured)} classes {configured}; "
+                "lab.eval keeps the model's classes: evaluate data labelled with the model's "
+                "classes"
+            )
         raise DataError(
             f"data.label_names has {len(configured)} names {configured} but column "
             f"'{column}' holds {len(class_names)} classes {class_names}; set data.label_names "
             "to the dataset's classes in id order, or null to take them from the dataset"
         )
     if sorted(configured) == sorted(class_names):
+        if pinned:
+            raise DataError(
+                f"the data's column '{column}' holds the model's classes in another order (the "
+                f"data's id order is {class_names}, the model's {configured}): every id would "
+                "be scored as the wrong class; lab.eval keeps the model's class ids: evaluate "
+                "data whose classes are in the model's id order"
+            )
         raise DataError(
             f"data.label_names {configured} are column '{column}''s classes in another order "
             f"(the dataset's id order is {class_names}): every id would get the wrong name; "

@@ -134,7 +134,11 @@ class TextClassificationDataModule(DataModule):
             raise DataError(f"{self.where('train', row, self.label_column)}: {not_a_list(value)}")
         self._bool_labels = read.boolean
         self._classes = LabelClasses.resolve(
-            read, self.label_names, self.num_labels, self.label_column
+            read,
+            self.label_names,
+            self.num_labels,
+            self.label_column,
+            evaluating=self.evaluation is not None,
         )
         self.label_names = self._classes.names
         # class 0 unused: a subsample that missed it, or 1-based labels missing their top?

@@ -52,14 +52,17 @@ class LabelClasses:
         configured: Sequence[str] | None,
         num_labels: int | None,
         column: str,
+        *,
+        evaluating: bool = False,
     ) -> LabelClasses:
         """The classes of the train labels `read`, under the `configured` names
-        (data.label_names, or None) and `num_labels` (data.num_labels, or None)."""
+        (data.label_names, or None) and `num_labels` (data.num_labels, or None); `evaluating`:
+        under `lab.eval`, whose configured names are the model's (pinned)."""
         names = [str(n) for n in configured] if configured else None
         ids: dict[Any, int] | None = None
         one_based = False
         if names is not None and read.class_names is not None:
-            names = reconcile_label_names(names, read.class_names, column)
+            names = reconcile_label_names(names, read.class_names, column, pinned=evaluating)
         elif names is not None:
             one_based = read.one_based(names)
         if names is None:
