@@ -1,11 +1,12 @@
 """`lab.compare` groups runs by every setting they differ in: a key named `name` is a setting
-(`scheduler.name`), only the labels a logger gives each run are left out. Hand-written run
-folders (config.yaml, record.json, metrics.json)."""
+(`scheduler.name`), only the labels a logger gives each run are left out; reruns of a seed
+count as one seed. Hand-written run folders (config.yaml, record.json, metrics.json)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,43 @@ def test_seeds_of_one_schedule_stay_one_configuration(tmp_path: Path) -> None:
     differing, rows = compare_runs(find_runs([str(tmp_path)]))
     assert differing == []
     assert [sorted(row["seeds"]) for row in rows] == [[1, 2]]
+
+
+def test_reruns_of_a_seed_are_one_seed_and_make_no_spread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runs of seed 7 are one seed: `1 (2 runs)`, the mean alone (no ± 0.0000), and a
+    line says what ± is over; with a seed 8 beside them, seed 7's runs are averaged first."""
+    for folder, seed, acc in (("a", 7, 0.5), ("b", 7, 0.7)):
+        write_run(tmp_path / folder, _config(tmp_path / folder, "cosine", seed), {"val/acc": acc})
+    rows = compare_runs(find_runs([str(tmp_path)]))[1]
+    assert [(row["seeds"], row["n_seeds"]) for row in rows] == [([7, 7], 1)]
+    assert rows[0]["metrics"]["val/acc"] == {"mean": pytest.approx(0.6), "std": 0.0, "n": 1}
+    assert main([str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    table_row = next(line for line in printed.splitlines() if "1 (2 runs)" in line)
+    assert table_row.split("│")[1:3] == [" 1 (2 runs) ", "  0.6000 "]  # no ± 0.0000
+    assert printed.splitlines()[-1] == (
+        "1 configuration(s) repeat a seed: a seed's runs are averaged into one value, and ± is "
+        "the sample standard deviation over distinct seeds only"
+    )
+
+    write_run(tmp_path / "c", _config(tmp_path / "c", "cosine", 8), {"val/acc": 0.9})
+    rows = compare_runs(find_runs([str(tmp_path)]))[1]
+    assert rows[0]["n_seeds"] == 2
+    # seed 7: (0.5 + 0.7) / 2 = 0.6; seed 8: 0.9 -> over the two seeds, not the three runs
+    assert rows[0]["metrics"]["val/acc"] == {
+        "mean": pytest.approx(0.75),
+        "std": pytest.approx(statistics.stdev([0.6, 0.9])),
+        "n": 2,
+    }
+    output = tmp_path / "compare.csv"
+    assert main([str(tmp_path), "--output", str(output)]) == 0
+    assert "2 (3 runs)" in capsys.readouterr().out
+    with output.open() as handle:
+        line = next(csv.DictReader(handle))
+    assert (line["n_runs"], line["n_seeds"], line["seeds"]) == ("3", "2", "7 7 8")
+    assert float(line["val/acc_std"]) == pytest.approx(statistics.stdev([0.6, 0.9]))
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,7 @@ def test_the_cli_in_a_pipe_prints_80_columns_and_the_csv_is_unchanged(
     assert reader.fieldnames == [
         *sorted(KEYS),
         "n_runs",
+        "n_seeds",
         "seeds",
         *(
             f"{m}_{s}"
@@ -123,7 +124,11 @@ def test_the_cli_in_a_pipe_prints_80_columns_and_the_csv_is_unchanged(
             for s in ("mean", "std")
         ),
     ]
-    assert [(r["n_runs"], r["seeds"]) for r in rows] == [("2", "1 2"), ("1", "1"), ("1", "1")]
+    assert [(r["n_runs"], r["n_seeds"], r["seeds"]) for r in rows] == [
+        ("2", "2", "1 2"),
+        ("1", "1", "1"),
+        ("1", "1", "1"),
+    ]
     monkeypatch.setenv("COLUMNS", "300")  # a wide terminal's (or the user's) width is used
     assert main([str(sweep)]) == 0
     assert "key / metric" not in capsys.readouterr().out

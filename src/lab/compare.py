@@ -5,8 +5,11 @@
 
 Rows are configurations: runs whose resolved configs differ only in the seed (and in their
 paths) are one row, their metrics given as mean and sample standard deviation over the seeds.
-Columns are the config keys that differ between rows, the number of seeds, and every final
-metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed
+Runs of a seed already counted (a rerun) add no seed: they are averaged into that seed's value
+first, the `seeds` cell says `1 (2 runs)`, and a line below the table says so, so a spread over
+reruns is never shown as seed variance (one seed: its mean alone, no ±).
+Columns are the config keys that differ between rows, the number of distinct seeds, and every
+final metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed
 (val/ and test/ metrics, and `model/params_*` where they differ between configurations):
 where one row per configuration is wider than the console (80 columns in a pipe, or
 `COLUMNS`), the table is printed transposed, one column per configuration (named by its run
@@ -77,7 +80,11 @@ def is_run_label(key: str) -> bool:
 
 
 def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(differing config keys, one row per configuration with per-metric mean/std/n)."""
+    """(differing config keys, one row per configuration with per-metric mean/std/n).
+
+    Statistics are over distinct seeds (`n`: how many have the metric): a seed's runs are
+    averaged into one value first, so reruns of a seed neither count as seeds nor make a
+    spread. A run whose record names no seed counts as a seed of its own."""
     configs = [_flat_config(run) for run in runs]
     keys = sorted({k for c in configs for k in c})
     differing = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
@@ -93,9 +100,10 @@ def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
             json.loads((runs[i] / "record.json").read_text()).get("seed") for i in members
         ]
         row["runs"] = [str(runs[i]) for i in members]
+        row["n_seeds"] = len(_by_seed(row["seeds"], row["seeds"]))
         row["metrics"] = {}
         for name in names:
-            values = [float(m[name]) for m in metrics if name in m]
+            values = _by_seed(row["seeds"], [m.get(name) for m in metrics])
             row["metrics"][name] = {
                 "mean": statistics.fmean(values),
                 "std": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -105,10 +113,33 @@ def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
     return differing, rows
 
 
+def _by_seed(seeds: list[Any], values: list[Any]) -> list[float]:
+    """One value per distinct seed: the mean of that seed's runs' `values` (None: the run
+    lacks the metric, left out). A seed of None (no record of it) is its run's own."""
+    grouped: dict[Any, list[float]] = {}
+    for index, (seed, value) in enumerate(zip(seeds, values, strict=True)):
+        if value is not None:
+            key = ("run", index) if seed is None else ("seed", repr(seed))
+            grouped.setdefault(key, []).append(float(value))
+    return [statistics.fmean(group) for group in grouped.values()]
+
+
+def repeated_seeds_note(rows: list[dict[str, Any]]) -> str | None:
+    """The line said below the table where a configuration has more runs than seeds."""
+    repeated = [row for row in rows if len(row["runs"]) > row["n_seeds"]]
+    if not repeated:
+        return None
+    return (
+        f"{len(repeated)} configuration(s) repeat a seed: a seed's runs are averaged into one "
+        "value, and ± is the sample standard deviation over distinct seeds only"
+    )
+
+
 def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> None:
-    """One line per configuration; `<metric>_mean` and `<metric>_std` columns."""
+    """One line per configuration; `n_runs`, `n_seeds` (distinct), the seeds of its runs, and
+    `<metric>_mean` and `<metric>_std` (over distinct seeds) columns."""
     names = sorted({m for row in rows for m in row["metrics"]})
-    columns = [*differing, "n_runs", "seeds"]
+    columns = [*differing, "n_runs", "n_seeds", "seeds"]
     for name in names:
         columns += [f"{name}_mean", f"{name}_std"]
     with path.open("w", newline="") as handle:
@@ -116,7 +147,11 @@ def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> N
         writer.writeheader()
         for row in rows:
             line = {k: row[k] for k in differing}
-            line.update(n_runs=len(row["runs"]), seeds=" ".join(map(str, row["seeds"])))
+            line.update(
+                n_runs=len(row["runs"]),
+                n_seeds=row["n_seeds"],
+                seeds=" ".join(map(str, row["seeds"])),
+            )
             for name, stats in row["metrics"].items():
                 line[f"{name}_mean"], line[f"{name}_std"] = stats["mean"], stats["std"]
             writer.writerow(line)
@@ -147,14 +182,17 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
         # std" cell's width at least: past a console narrower than that, lines are longer).
         min_value_width=_STATS_WIDTH,
     )
-    if not transposed:
-        return  # each row names its configuration's values itself
+    lines_below: list[str] = []
     # One line each however long (the terminal wraps it; a pipe keeps it whole, to copy).
-    lines_below = [f"Run folders under {root}"]
-    for label, row in zip(labels, rows, strict=True):
-        folders = [_below(Path(run), Path(root)) for run in row["runs"]]
-        if label != ",".join(folders):  # a shortened name (`<first> +N`): every folder of it
-            lines_below.append(f"  {label}: {', '.join(folders)}")
+    if transposed:  # else each row names its configuration's values itself
+        lines_below.append(f"Run folders under {root}")
+        for label, row in zip(labels, rows, strict=True):
+            folders = [_below(Path(run), Path(root)) for run in row["runs"]]
+            if label != ",".join(folders):  # a shortened name (`<first> +N`): every folder
+                lines_below.append(f"  {label}: {', '.join(folders)}")
+    note = repeated_seeds_note(rows)
+    if note:  # reruns of a seed are not seeds: say what ± is over
+        lines_below.append(note)
     for text in lines_below:
         console.print(text, soft_wrap=True, highlight=False, markup=False)
 
@@ -178,9 +216,13 @@ _STATS_WIDTH = len("0.0000 ± 0.0000")
 
 
 def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[str]:
-    """One configuration's cells: its differing keys' values, its number of seeds, and each
-    metric as mean ± std (the mean alone for one seed; a count as a whole number)."""
-    cells = [str(row[k]) for k in differing] + [str(len(row["runs"]))]
+    """One configuration's cells: its differing keys' values, its number of distinct seeds
+    (`1 (2 runs)` where runs repeat a seed), and each metric as mean ± std over the seeds (the
+    mean alone for one seed; a count as a whole number)."""
+    seeds, count = row["n_seeds"], len(row["runs"])
+    cells = [str(row[k]) for k in differing] + [
+        str(seeds) if count == seeds else f"{seeds} ({count} runs)"
+    ]
     for name in names:
         stats = row["metrics"].get(name)
         digits = 0 if name.startswith("model/") else 4  # parameter counts
