@@ -200,3 +200,80 @@ def test_eval_overrides_meet_trainings_config_checks(
     with pytest.raises(ConfigError) as refused:
         evaluation_config(open_run(limited_run), [override], None)
     assert str(refused.value) == refusal
+
+
+def test_the_changed_data_note_names_the_split_and_both_digests(tmp_path: Path) -> None:
+    """The run's own split read again under another digest than record.json's: a note naming
+    the split and both short digests; none when they match, for other data, or where
+    record.json has no digest for the split."""
+    from lab.eval_table import changed_data_note
+
+    record = {"data": {"test": {"rows": 3, "sha256": "7f40cf53" + "0" * 56}}}
+    run = TrainedRun(tmp_path, OmegaConf.create({}), record)
+    assert changed_data_note(run, "test", "a77279c5" + "1" * 56) == (
+        "the test split's data differs from the one the run tested on (sha256 a77279c5 now, "
+        "7f40cf53 in record.json): its files changed since training, so metrics recorded at "
+        "train time are of other rows"
+    )
+    assert changed_data_note(run, "test", "7f40cf53" + "0" * 56) == ""
+    assert changed_data_note(run, None, "a77279c5") == ""  # other data: nothing to compare
+    assert changed_data_note(run, "validation", "a77279c5") == ""  # no digest recorded
+
+
+@pytest.mark.slow
+def test_eval_warns_before_the_table_when_the_runs_split_changed_since_training(
+    limited_run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy of the run whose test file is rewritten after training: lab.eval warns, before
+    printing the table beside the train-time metrics, naming the split and both digests; the
+    unchanged copy gets no warning."""
+    import logging
+    import shutil
+
+    import lab.eval
+
+    data = shutil.copytree(limited_run.parent / "imdb_like", tmp_path / "imdb_like")
+    run = shutil.copytree(limited_run, tmp_path / "run", ignore=shutil.ignore_patterns("eval*"))
+    config = OmegaConf.load(run / "config.yaml")
+    config.data.path = str(data)
+    OmegaConf.save(config, run / "config.yaml")
+    recorded = json.loads((run / "record.json").read_text())["data"]["test"]["sha256"]
+    shown: list[str] = []  # what lab.eval said, in order: its warnings and the table
+    real_print = lab.eval.print_metrics
+    monkeypatch.setattr(
+        lab.eval,
+        "print_metrics",
+        lambda *args, **kwargs: (shown.append("table"), real_print(*args, **kwargs)),
+    )
+
+    class Said(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            shown.append(record.getMessage())
+
+    said = Said(logging.WARNING)
+    logging.getLogger("lab.eval").addHandler(said)
+
+    def evaluate() -> str:
+        shown.clear()
+        output = tmp_path / "metrics.json"
+        assert lab.eval.main([f"run={run}", f"output={output}"]) == 0
+        return str(json.loads(output.read_text())["data"]["sha256"])
+
+    try:
+        assert evaluate() == recorded
+        assert shown == ["table"]  # the split as trained: no warning
+        test_file = data / "data" / "test-00000-of-00001.csv"
+        lines = test_file.read_text().splitlines()
+        test_file.write_text("\n".join(lines[:-1]) + "\n")  # one row fewer
+        now = evaluate()
+    finally:
+        logging.getLogger("lab.eval").removeHandler(said)
+    assert now != recorded
+    assert shown == [
+        f"the test split's data differs from the one the run tested on (sha256 {now[:8]} now, "
+        f"{recorded[:8]} in record.json): its files changed since training, so metrics "
+        "recorded at train time are of other rows",
+        "table",
+    ]

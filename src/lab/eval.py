@@ -40,7 +40,9 @@ evaluated, and that split's row count and digest, `rows` and `sha256`, as `recor
 them for the run's own splits) and the head's report and figures beside it, prints a table
 (on the run's test or validation split, next to the metrics recorded for it at train time,
 noting when the run's trainer limited that pass: `trainer.limit_test_batches=1` tests one
-batch, where lab.eval evaluates the whole split), and exits 0 (2 on bad input).
+batch, where lab.eval evaluates the whole split; a warning before it where the run's split
+read again has another digest than `record.json` notes: its files changed since training),
+and exits 0 (2 on bad input).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from lab.eval_splits import (
     run_split_named,
     run_split_rows,
 )
-from lab.eval_table import limited_pass_note, print_metrics, recorded_for
+from lab.eval_table import changed_data_note, limited_pass_note, print_metrics, recorded_for
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 
 if TYPE_CHECKING:
@@ -365,6 +367,9 @@ def main(argv: list[str]) -> int:
         write_json(target.parent / "test_report.json", report)
         write_run_plots(target.parent, report, cfg)
     recorded = recorded_for(run, own)
+    changed = changed_data_note(run, own, evaluated.get("sha256"))
+    if changed:  # before the table, whose "at train time" column would be of other rows
+        log.warning(changed)
     caveat = limited_pass_note(run, own, evaluated.get("rows"))
     title = f"Evaluation of the {evaluated_split(cfg)} split"
     print_metrics(metrics, recorded, bool(recorded), target, caveat, title=title)

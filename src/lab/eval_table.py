@@ -1,6 +1,7 @@
 """The table `python -m lab.eval` prints: the evaluation's metrics, next to those recorded
 at train time for the same split, and why the two may differ (the run's trainer limited that
-pass: `trainer.limit_test_batches`, `trainer.limit_val_batches`)."""
+pass: `trainer.limit_test_batches`, `trainer.limit_val_batches`; the split's data changed
+since training: `changed_data_note`)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,27 @@ def limited_pass_note(run: TrainedRun, split: str | None, rows: int | None) -> s
     return (
         f"at train time trainer.{key}={value} limited the {pass_name} pass to at most {seen}; "
         f"this evaluation saw {whole}, so the two can differ"
+    )
+
+
+# What the run did with each of its splits, for the changed-data warning.
+_USE = {"train": "trained on", "validation": "validated on", "test": "tested on"}
+
+
+def changed_data_note(run: TrainedRun, split: str | None, sha256: str | None) -> str:
+    """Why the run's own `split`, read again with digest `sha256`, is not what the run saw:
+    `record.json` notes another digest for it (the files changed since training), so the
+    metrics recorded at train time are of other rows; "" when they match, for other data
+    (`split` None), or where either digest is unknown (an older record, a streamed split)."""
+    if not split or not sha256:
+        return ""
+    recorded = ((run.record.get("data") or {}).get(split) or {}).get("sha256")
+    if not recorded or recorded == sha256:
+        return ""
+    return (
+        f"the {split} split's data differs from the one the run {_USE.get(split, 'used')} "
+        f"(sha256 {sha256[:8]} now, {recorded[:8]} in record.json): its files changed since "
+        "training, so metrics recorded at train time are of other rows"
     )
 
 
