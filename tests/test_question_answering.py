@@ -646,6 +646,58 @@ def test_task_yaml_predictor_answers_with_the_run_config(compose_cfg: Any) -> No
     assert max(len(tokenizer(r["question"], r["context"])["input_ids"]) for r in rows) > 64
 
 
+def test_the_readme_snippet_answers_as_lab_predict_does(compose_cfg: Any, tmp_path: Path) -> None:
+    """README (extractive QA, "Using the exported model"): `answer_questions` with the settings
+    its snippet reads from the run's config.yaml (64-token windows, stride 16, v2) answers as
+    lab.predict's predictor does; its defaults (384 / 128, v1) score otherwise."""
+    import re
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    options = [o.replace("data=squad", "data=squad_v2") for o in FIXTURE_DATA]
+    cfg: Any = compose_cfg(*[o.replace(str(SQUAD), str(SQUAD_V2)) for o in options])
+    assert cfg.data.version_2_with_negative is True
+    torch.manual_seed(0)
+    model = instantiate(cfg.model.network)(head=cfg.task.head).eval()
+    tokenizer = instantiate(cfg.model.tokenizer)
+    run = tmp_path / "run"
+    model.save_pretrained(run / "model")
+    tokenizer.save_pretrained(run / "model")
+    # as lab.train writes it (lab.run_dir.records), the parts the snippet reads
+    (run / "config.yaml").write_text(
+        OmegaConf.to_yaml(
+            {
+                "data": OmegaConf.to_container(cfg.data, resolve=True),
+                "task": {"module": OmegaConf.to_container(cfg.task.module, resolve=True)},
+            }
+        )
+    )
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Extractive question answering") :]
+    section = section[section.index("**Using the exported model.**") :]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None
+    code = found.group(1)
+    example = '["Who wrote it?"], ["It was written by Ann Lee."]'
+    assert '"outputs/runs/<date>/<time>"' in code and example in code
+    code = code.replace('"outputs/runs/<date>/<time>"', repr(str(run)))
+    rows = [json.loads(line) for line in (SQUAD_V2 / "test.jsonl").read_text().splitlines()]
+    scope: dict[str, Any] = {
+        "questions": [r["question"] for r in rows],
+        "contexts": [r["context"] for r in rows],
+    }
+    exec(code.replace(example, "questions, contexts"), scope)  # the README's own code
+
+    predictor = instantiate(cfg.task.predictor)(model=model, tokenizer=tokenizer, cfg=cfg)
+    predicted = predictor.predict(rows)
+    got = [(a.text, a.start, a.end) for a in scope["answers"]]
+    assert got == [(p["answer"], p["start"], p["end"]) for p in predicted]
+    assert [a.score for a in scope["answers"]] == pytest.approx([p["score"] for p in predicted])
+    defaults = answer_questions(model, tokenizer, scope["questions"], scope["contexts"])
+    assert [a.score for a in defaults] != pytest.approx([p["score"] for p in predicted])
+
+
 def test_a_bad_answer_in_squad_json_names_the_json_file_and_question(
     compose_cfg: Any, tmp_path: Path
 ) -> None:

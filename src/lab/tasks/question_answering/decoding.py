@@ -163,13 +163,18 @@ def answer_questions(
 ) -> list[Answer]:
     """Answer each question from its context with a QA model (e.g. an exported run's).
 
-    The same windows and postprocessing as evaluation; each `Answer` has the text, its
-    character span in the context and a probability. Stands in for `transformers`'
-    `question-answering` pipeline, which transformers 5 removed:
+    The same windowing and postprocessing as evaluation, under the settings given: the
+    defaults are not a run's, and the exported model does not record them, so pass the run's
+    (`data.max_length`, `data.doc_stride`, `data.version_2_with_negative` and
+    `task.module.*` of its `config.yaml`, as `lab.predict` does) to score as `lab.eval` does.
+    Each `Answer` has the text, its character span in the context and a probability. Stands
+    in for `transformers`' `question-answering` pipeline, which transformers 5 removed:
 
         model = AutoModelForQuestionAnswering.from_pretrained("<run dir>/model")
         tokenizer = AutoTokenizer.from_pretrained("<run dir>/model")
-        answer_questions(model, tokenizer, ["Who wrote it?"], ["It was written by Ann."])
+        cfg = OmegaConf.load("<run dir>/config.yaml")
+        answer_questions(model, tokenizer, ["Who wrote it?"], ["It was written by Ann."],
+                         max_length=cfg.data.max_length, doc_stride=cfg.data.doc_stride)
     """
     encoded = tokenizer(
         [q.lstrip() for q in questions],
