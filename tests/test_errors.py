@@ -252,6 +252,19 @@ def test_validation_interval_longer_than_an_epoch_is_a_config_error(compose_cfg:
     )
 
 
+def test_a_missing_local_model_directory_is_named_not_taken_for_a_hub_id(tmp_path: Path) -> None:
+    """A DPO run's starting model moved away: lab.eval rebuilds the reference from it, and
+    transformers worded a repo-id error about the path."""
+    from lab.training.models import pretrained_head
+
+    gone = tmp_path / "sft_copy"
+    with pytest.raises(ConfigError) as caught:
+        pretrained_head("transformers.AutoModelForCausalLM", str(gone))
+    assert str(caught.value) == (
+        f"could not load model weights from '{gone}': no such directory (moved or deleted?)"
+    )
+
+
 def test_fp16_on_cpu_fails_before_loading(compose_cfg: Any) -> None:
     cfg = compose_cfg(*TINY_FIXTURE_RUN, "precision=16-mixed")
     with pytest.raises(ConfigError, match=r"fp16.*needs a CUDA GPU"):

@@ -7,6 +7,8 @@ functions are Hydra partials completed by `lab.train.run`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class
@@ -18,13 +20,26 @@ def pretrained_head(head: str, name_or_path: str, **kwargs: Any) -> Any:
     """Load `head` with weights from a Hub id or a local directory (`model.pretrained`)."""
     if not name_or_path:
         raise ConfigError("model.pretrained is empty: give a Hub id or a local model directory")
+    if _local_path(name_or_path) and not Path(name_or_path).expanduser().exists():
+        # transformers would take it for a Hub id and word a repo-id error about it
+        raise ConfigError(
+            f"could not load model weights from '{name_or_path}': no such directory "
+            "(moved or deleted?)"
+        )
     try:
         return get_class(head).from_pretrained(name_or_path, **kwargs)  # type: ignore[attr-defined]
     except OSError as err:
         raise ConfigError(
-            f"could not load model weights from '{name_or_path}': {err}. Without network "
-            "access, point model.pretrained at a local directory saved with save_pretrained."
+            f"could not load model weights from '{name_or_path}': {str(err).rstrip('.')}. "
+            "Without network access, point model.pretrained at a local directory saved with "
+            "save_pretrained."
         ) from err
+
+
+def _local_path(name_or_path: str) -> bool:
+    """Whether `name_or_path` can only be a local path (absolute, `./`, `../`, `~`), not a
+    Hub id such as `org/name`."""
+    return os.path.isabs(name_or_path) or name_or_path.startswith(("./", "../", "~"))
 
 
 def head_from_config(head: str, config: Any, pretrained: str | None = None, **kwargs: Any) -> Any:
