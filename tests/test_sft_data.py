@@ -153,6 +153,13 @@ def test_rows_of_every_shape_become_the_same_messages() -> None:
             "messages",
             "message 2 has unknown role 'tool'",
         ),
+        (  # a CSV cell holds the list as text: the way out is said
+            {"messages": '[{"role": "user", "content": "hi"}, ' * 3},
+            "messages",
+            "messages",
+            r"expected a list of messages, found str '\[\{\"role\": \"user\", .*\.\.\. "
+            r"\(a CSV file stores a list as text: write chat data as JSON lines or Parquet\)$",
+        ),
         (  # OpenAI's tool-call turn (empty content, tool_calls): refused as a tool call
             {
                 "messages": [

@@ -92,7 +92,14 @@ def as_messages(value: Any, column: str, role: str | None = None) -> list[Messag
         value = [{"role": role, "content": value}]
     if not isinstance(value, (list, tuple)):
         kind = "a string or a list of messages" if role else "a list of messages"
-        raise ChatError(f"expected {kind}, found {type(value).__name__} {value!r:.60}", column)
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        why = f"expected {kind}, found {type(value).__name__} {shown}"
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            # A CSV cell (or a JSON string) holding the list as text: training reads the
+            # columns as stored; JSON lines and Parquet store the list itself.
+            why += " (a CSV file stores a list as text: write chat data as JSON lines or Parquet)"
+        raise ChatError(why, column)
     messages, empty = [], None
     for i, message in enumerate(value):
         if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
