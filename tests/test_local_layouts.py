@@ -206,6 +206,18 @@ def test_a_missing_validation_split_never_reads_the_split_test_reads(
     ) in caplog.text
 
 
+def test_one_configuration_folder_keeps_every_split_by_its_name(tmp_path: Path) -> None:
+    """IMDB's snapshot without its README: `plain_text/{train,test,unsupervised}-*.parquet`.
+    datasets' split patterns dropped `unsupervised`, so `data.splits.test=unsupervised` read
+    `test`; every split is kept by its exact name, as in a folder of shards."""
+    root = tmp_path / "imdb"
+    for split in ("train", "test", "unsupervised"):
+        _shards(root / "plain_text", split, [{"text": f"{split} review", "label": 0}], 1)
+    _, files = local_data_files(root, None)
+    assert sorted(files) == ["test", "train", "unsupervised"]
+    assert all(len(group) == 1 and "plain_text" in group[0] for group in files.values())
+
+
 def test_a_folder_of_several_configurations_without_hub_config_names_them(
     tmp_path: Path,
 ) -> None:

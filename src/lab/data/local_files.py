@@ -249,6 +249,12 @@ def _dataset_folder_files(root: Path, config: str | None) -> tuple[SplitFiles, s
             sharded = _sharded_files(folder) if folder.is_dir() else {}
             if sharded:
                 return sharded, None
+        only = _config_folders(root)
+        if config is None and len(only) == 1:  # IMDB's `plain_text/`: one configuration
+            inner = root / only[0] if (root / only[0]).is_dir() else root / "data" / only[0]
+            sharded = _sharded_files(inner)
+            if sharded:  # every split by its exact name (`datasets` drops `unsupervised`)
+                return sharded, None
     import datasets
 
     try:
