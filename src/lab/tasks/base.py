@@ -156,8 +156,12 @@ class TaskModule(L.LightningModule):
         self.log_dict(self.evaluation_metrics("test"))
         self.test_report = self.evaluation_report("test")
 
-    def log_eval_loss(self, stage: str, loss: torch.Tensor, rows: int) -> None:
-        """Log `stage/loss`: the mean over all of the split's rows, on every rank together.
+    def log_eval_loss(
+        self, stage: str, loss: torch.Tensor, rows: int, weight: torch.Tensor | None = None
+    ) -> None:
+        """Log `stage/loss`: the mean over all of the split's rows, on every rank together;
+        with `weight`, what the batch's mean loss divided by (its scored tokens: a head whose
+        loss is a mean over tokens), so the split's loss is the mean over all its tokens.
 
         A torchmetrics mean (sums of loss x rows and of rows, added across ranks), not
         `self.log(loss, sync_dist=True)`: Lightning's epoch mean divides by an *integer* mean
@@ -166,7 +170,7 @@ class TaskModule(L.LightningModule):
         open for 2.6 and 2.7).
         """
         metric: Any = self.eval_loss[stage]
-        metric.update(loss.detach(), weight=rows)
+        metric.update(loss.detach(), weight=rows if weight is None else weight)
         self.log(f"{stage}/loss", metric, on_step=False, on_epoch=True, batch_size=rows)
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:

@@ -173,6 +173,16 @@ class ClassLoss(nn.Module):
             label_smoothing=self.label_smoothing,
         )
 
+    def target_weight(self, labels: torch.Tensor) -> torch.Tensor:
+        """What this batch's mean loss divides by (cross entropy's `mean` with `weight`): the
+        labels scored (not `IGNORE`), each counted by its class weight. A split's loss is the
+        batches' losses averaged with these weights: the mean over every scored token (or
+        row), whatever the batching (weighting by rows averaged NER's per-batch token means)."""
+        scored = labels[labels != IGNORE]
+        if self.weight is None:
+            return torch.tensor(scored.numel(), dtype=torch.float32, device=labels.device)
+        return self.weight.to(labels.device)[scored].sum()
+
     def model_output(self, model: Any, batch: dict[str, torch.Tensor]) -> Any:
         """`model(**batch)`, its `loss` this loss when `active` (else the head's own)."""
         if not self.active:

@@ -285,7 +285,8 @@ class Seq2SeqModule(TaskModule):
         inputs = {k: v for k, v in batch.items() if k != ROW_ID}
         output = self.model(**inputs)
         size = int(inputs["labels"].shape[0])
-        self.log_eval_loss(stage, output.loss, size)
+        scored = (inputs["labels"] != IGNORE).sum()  # the loss is a mean over target tokens
+        self.log_eval_loss(stage, output.loss, size, scored.float())
 
         generated = self.generate(inputs["input_ids"], inputs["attention_mask"])
         predictions = [t.strip() for t in self._decode(generated)]

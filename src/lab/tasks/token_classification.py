@@ -280,7 +280,10 @@ class TokenClassificationModule(ClassLossTraining, TaskModule):
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.class_loss.model_output(self.model, batch)
-        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
+        labels = batch["labels"]
+        self.log_eval_loss(
+            stage, output.loss, labels.shape[0], self.class_loss.target_weight(labels)
+        )
         self._scores(stage).update(output.logits.argmax(dim=-1), batch["labels"])
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:

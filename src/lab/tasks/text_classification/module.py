@@ -71,7 +71,10 @@ class TextClassificationModule(ClassLossTraining, TaskModule):
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.class_loss.model_output(self.model, batch)
-        self.log_eval_loss(stage, output.loss, batch["labels"].shape[0])
+        labels = batch["labels"]  # weighted by class: a batch's mean divides by its weights
+        self.log_eval_loss(
+            stage, output.loss, labels.shape[0], self.class_loss.target_weight(labels)
+        )
         predictions = output.logits.argmax(dim=-1)
         self._metrics(stage).update(predictions, batch["labels"])
         if stage == "test":
