@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from lab.inference.predictors import model_positions, room_problem
+
 
 @dataclass
 class Completion:
@@ -90,27 +92,12 @@ class ChatEngine:
 
     def positions(self) -> int | None:
         """The model's context length in tokens (`max_position_embeddings`), when it has one."""
-        config = getattr(self.model, "config", None)
-        value = getattr(config, "max_position_embeddings", None)
-        return int(value) if isinstance(value, int) and value > 0 else None
+        return model_positions(self.model)
 
     def room_problem(self, prompt_tokens: int, max_tokens: int | None) -> str | None:
         """Why a prompt of `prompt_tokens` cannot get `max_tokens` new tokens (default: the
-        server's) within the model's context, or None."""
-        limit = self.positions()
-        wanted = max_tokens or self.max_new_tokens
-        if limit is None or prompt_tokens + wanted <= limit:
-            return None
-        if prompt_tokens >= limit:
-            return (
-                f"the prompt alone ({prompt_tokens} tokens) fills the model's context of "
-                f"{limit} tokens; shorten the conversation"
-            )
-        return (
-            f"the prompt ({prompt_tokens} tokens) plus {wanted} new tokens is over the "
-            f"model's context of {limit} tokens; ask for at most "
-            f"{max(limit - prompt_tokens, 0)} new tokens"
-        )
+        server's) within the model's context, or None (`lab.predict`'s rule and words)."""
+        return room_problem(self.positions(), prompt_tokens, max_tokens or self.max_new_tokens)
 
     def _generate_kwargs(self, ids: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
         device = next(self.model.parameters()).device

@@ -136,6 +136,45 @@ class Generator(Predictor):
         return inputs, output
 
 
+def model_positions(model: Any) -> int | None:
+    """The model's context in tokens, prompt and generated tokens together: its config's
+    `max_position_embeddings` (GPT-2's `n_positions` under that name), when it has one."""
+    config = getattr(model, "config", None)
+    value = getattr(config, "max_position_embeddings", None)
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def room_problem(
+    positions: int | None,
+    prompt_tokens: int,
+    new_tokens: int,
+    *,
+    shorten: str = "the conversation",
+    option: str | None = None,
+) -> str | None:
+    """Why a prompt of `prompt_tokens` cannot get `new_tokens` more within the model's
+    `positions` (`model_positions`), or None; `shorten` names what to cut, `option` the
+    setting that lowers the new tokens (named with the number that fits).
+
+    One rule for every way a decoder answers (the chat API, `lab.predict`, `lab.serve`'s
+    `/predict`), so the same prompt is refused alike everywhere. Learned positions (GPT-2)
+    have no row past the table, rotary ones (Llama) were never trained there: either way the
+    table bounds prompt plus answer."""
+    if positions is None or prompt_tokens + new_tokens <= positions:
+        return None
+    if prompt_tokens >= positions:
+        return (
+            f"the prompt alone ({prompt_tokens} tokens) fills the model's context of "
+            f"{positions} tokens; shorten {shorten}"
+        )
+    room = positions - prompt_tokens
+    return (
+        f"the prompt ({prompt_tokens} tokens) plus {new_tokens} new tokens is over the "
+        f"model's context of {positions} tokens; ask for at most {room} new tokens"
+        + (f" ({option}={room}) or shorten {shorten}" if option else "")
+    )
+
+
 def predictor_for(
     run: Any, device: str | None = None, model_dir: Any = None, max_new_tokens: int | None = None
 ) -> Predictor:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lab.inference.predictors import Generator, present_fields
+from lab.inference.predictors import Generator, model_positions, present_fields, room_problem
 from lab.tasks.dpo import pairs
 from lab.tasks.sft.chat import ChatError, Message, as_messages, end_of_turn_id, prompt_ids
 
@@ -113,7 +113,9 @@ class ChatPredictor(Generator):
     Greedy, at most `task.module.max_new_tokens` new tokens (an SFT run's; a DPO run has none
     and gets `DEFAULT_MAX_NEW_TOKENS`; `max_new_tokens=` of `lab.predict` / `lab.serve` sets
     either); a prompt longer than the run's `data.max_length` keeps its last tokens (the end
-    holds the question and the generation prompt).
+    holds the question and the generation prompt). A prompt whose tokens plus the new tokens
+    are over the model's context (`max_position_embeddings`) is refused by `check`, as the
+    chat API refuses it (`lab.inference.predictors.room_problem`).
     """
 
     fields = ("prompt", "messages")  # `.txt` inputs: one prompt per line
@@ -143,10 +145,17 @@ class ChatPredictor(Generator):
             # The template's own rules (no system turn, roles that alternate) are the
             # request's mistake too: refused here, not a failure inside `predict`.
             try:
-                prompt_ids(self.tokenizer, chat)
+                ids = prompt_ids(self.tokenizer, chat)
             except ChatError as err:
                 return f"field 'messages': {err}"
-        return None
+        else:
+            ids = pairs.prompt_ids(self.tokenizer, str(row["prompt"]))
+        # The whole prompt, before `data.max_length` cuts it, against the model's context, in
+        # the chat API's words: one input gets one answer from lab.predict, /predict and
+        # /v1/chat/completions (no answer generated past the positions the model has).
+        return room_problem(
+            model_positions(self.model), len(ids), self.max_new_tokens, option="max_new_tokens"
+        )
 
     def prompt_ids(self, chat: list[Message] | str) -> list[int]:
         """The chat rendered by the template with the generation prompt, as token ids (as

@@ -1,0 +1,85 @@
+"""A prompt over a decoder's context (`max_position_embeddings`: tiny_llama 1024): one answer
+in one set of words wherever it is sent. `lab.predict` writes a row `error`, `lab.serve`'s
+`/predict` and its chat API refuse it with 422, all with
+`lab.inference.predictors.room_problem`'s message; shorter rows are answered.
+
+No training: run directories written as `lab.train` leaves them, with random tiny weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lab.inference.predictors import open_predictor
+from test_predict_options import write_run
+
+from conftest import FIXTURES
+
+SFT_RUN = ["model=tiny_llama", "data=chat", f"data.path={FIXTURES / 'sft_task'}"]
+
+
+def _results(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _serve(run: Path) -> Any:
+    """A test client of `lab.serve`'s app for `run`: `/predict` and the chat API."""
+    from fastapi.testclient import TestClient
+
+    from lab.serve import create_app, mount_chat_api
+
+    _, _, predictor = open_predictor(str(run), device="cpu")
+    app = create_app(predictor)
+    assert mount_chat_api(app, predictor, name="run")
+    return TestClient(app)
+
+
+def test_an_sft_prompt_over_the_context_is_refused_alike_by_predict_and_serve(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Was: `lab.predict` cut a 2,014-token prompt to `data.max_length` and generated past the
+    1,024 positions (thousands of tokens with max_new_tokens=5000) where the chat API refused
+    it."""
+    from lab.predict import main
+
+    run = write_run(tmp_path / "sft", compose_cfg(*SFT_RUN, "task.module.max_new_tokens=8"))
+    # "six " is one token; the chat template adds 14 (2,014 and 1,019 tokens in all).
+    full, near, short = "six " * 2000, "six " * 1005, "Digits for: one"
+    fills = (
+        "the prompt alone (2014 tokens) fills the model's context of 1024 tokens; shorten the "
+        "conversation"
+    )
+    over = (
+        "the prompt (1019 tokens) plus 8 new tokens is over the model's context of 1024 tokens; "
+        "ask for at most 5 new tokens"
+    )
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in (full, short, near)))
+    assert main([f"run={run}", f"input={source}", f"output={target}"]) == 0
+    rows = _results(target)
+    assert rows[0] == {"line": 1, "error": f"{source}:1: {fills}"}
+    assert rows[1]["line"] == 2 and isinstance(rows[1]["completion"], str)
+    assert rows[2] == {
+        "line": 3,
+        "error": f"{source}:3: {over} (max_new_tokens=5) or shorten the conversation",
+    }
+    # max_new_tokens=5 is the number the message gives: that row is answered then.
+    assert main([f"run={run}", f"input={source}", f"output={target}", "max_new_tokens=5"]) == 0
+    assert "completion" in _results(target)[2]
+
+    client = _serve(run)
+    reply = client.post("/predict", json={"inputs": [{"prompt": short}, {"prompt": full}]})
+    assert reply.status_code == 422, reply.text
+    assert [(e["loc"], e["msg"]) for e in reply.json()["detail"]] == [
+        (["body", "inputs", 1], fills)
+    ]
+    chat = {"messages": [{"role": "user", "content": full}]}
+    reply = client.post("/v1/chat/completions", json=chat)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["message"] == f"max_tokens: {fills}"
+    chat = {"messages": [{"role": "user", "content": near}]}
+    reply = client.post("/v1/chat/completions", json=chat)
+    assert reply.json()["error"]["message"] == f"max_tokens: {over}"
+    assert client.post("/predict", json={"prompt": short}).status_code == 200
