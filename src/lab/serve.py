@@ -155,11 +155,14 @@ def create_app(
         ids = [row.pop(ECHOED, None) for row in rows] if ECHOED not in predictor.fields else []
         # What the head itself refuses (a chat ending with the assistant, neither field given) is
         # bad input too: 422 naming the row, as for a wrong type, not a 200 with an error.
-        problems = [
-            {"loc": ["body", *(["inputs", index] if batch else [])], "msg": problem}
-            for index, row in enumerate(rows)
-            if (problem := predictor.check(row))
-        ]
+        # Under the lock: `check` may tokenize (a prompt measured against the model's context),
+        # and a fast tokenizer another thread is using (its truncation set) cannot be shared.
+        with lock:
+            problems = [
+                {"loc": ["body", *(["inputs", index] if batch else [])], "msg": problem}
+                for index, row in enumerate(rows)
+                if (problem := predictor.check(row))
+            ]
         if problems:
             return JSONResponse(status_code=422, content={"detail": problems[:MAX_ERRORS]})
         results = run_rows(rows)

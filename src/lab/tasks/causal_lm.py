@@ -20,7 +20,7 @@ import torch
 
 from lab.data.datamodule import DataModule
 from lab.errors import ConfigError, DataError
-from lab.inference.predictors import Generator
+from lab.inference.predictors import Generator, model_positions, room_problem
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 
 if TYPE_CHECKING:
@@ -196,7 +196,8 @@ def perplexity(mean_token_loss: float) -> float:
 class GenerationPredictor(Generator):
     """Greedy (or beam) continuation of a prompt by a causal LM: `generated_text`.
 
-    `task.module.sample_max_new_tokens` new tokens, as in the validation samples.
+    `task.module.sample_max_new_tokens` new tokens, as in the validation samples. A prompt
+    with no room for them in the model's positions (GPT-2: `n_positions`) is refused by `check`.
     """
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
@@ -207,6 +208,25 @@ class GenerationPredictor(Generator):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"  # generation continues at the right edge
+
+    def check(self, row: dict[str, Any]) -> str | None:
+        """Why `row` cannot be continued: a missing or empty `text`, or a prompt whose tokens
+        plus the new tokens are over the model's context (`room_problem`, the chat API's rule
+        and words)."""
+        problem = super().check(row)
+        if problem:
+            return problem
+        # Measured whole (generation cuts at the tokenizer's model_max_length, which may be
+        # more than the positions): past GPT-2's position table the forward pass fails with
+        # an IndexError, so the row is refused in words before it gets there.
+        ids = self.tokenizer(row[self.fields[0]], verbose=False)["input_ids"]
+        return room_problem(
+            model_positions(self.model),
+            len(ids),
+            self.max_new_tokens,
+            shorten="the prompt",
+            option="max_new_tokens",
+        )
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The prompt followed by its continuation, per row."""
