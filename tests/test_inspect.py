@@ -489,6 +489,19 @@ def test_chat_messages_with_differing_keys_are_read_as_training_reads_them(
     assert train["targets"]["tokens"] > 0 and train["targets"]["share"] > 0
 
 
+def test_the_class_weights_advice_is_given_only_to_heads_that_take_it(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Multi-label has no `task.module.class_weights`: the imbalance is said, the option not."""
+    rows = [{"text": f"review {i}", "labels": [0 if i < 9 else 1]} for i in range(11)]
+    folder = _jsonl(tmp_path / "aspects", train=rows, validation=rows[:3], test=rows[:3])
+    overrides = ("model=tiny_bert", "data=go_emotions", f"data.path={folder}")
+    multi = _inspect(compose_cfg, *overrides, "data.label_names=null", "data.text_column=text")
+    (imbalance,) = [w for w in multi["warnings"] if w.startswith("imbalanced labels")]
+    assert imbalance == "imbalanced labels: the largest class has 4.5x the rows of the smallest"
+    assert multi["class_weights_option"] is False
+
+
 def test_chat_data_needs_a_chat_template(compose_cfg: Any, tmp_path: Path) -> None:
     from hydra.utils import instantiate
 

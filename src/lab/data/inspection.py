@@ -276,6 +276,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         "model_max_length": limit,
         "positions": positions_problem(cfg.model, cfg.data),
         "unknown_token": tokenizer.unk_token if token_count(tokenizer) else None,
+        # whether the head takes `task.module.class_weights` (the imbalance warning's advice)
+        "class_weights_option": "class_weights" in (cfg.task.get("module") or {}),
     }
     keys: dict[str, list[str]] = {}
     lengths: dict[str, dict[str, list[int]]] = {spec.name: {} for spec in specs}

@@ -20,9 +20,16 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
         found.append(f"lab.train refuses this: {report['positions']}")
     labels = report["labels"]
     if labels.get("imbalance_ratio", 1.0) >= IMBALANCE_RATIO:
+        # The advice only where the head has the option (text and token classification; not
+        # multiple choice, whose "classes" are ending positions, nor multi-label).
+        advice = (
+            "; consider task.module.class_weights=balanced (weights above)"
+            if report.get("class_weights_option")
+            else ""
+        )
         found.append(
             f"imbalanced labels: the largest class has {labels['imbalance_ratio']:.1f}x the rows "
-            "of the smallest; consider task.module.class_weights=balanced (weights above)"
+            f"of the smallest{advice}"
         )
     numeric = "numeric" in labels  # regression: -1 can be a value; only all -1 is hidden
     for name, entry in report["splits"].items():
