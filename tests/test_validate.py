@@ -332,3 +332,21 @@ def test_instantiate_builds_the_parts_that_need_no_weights(compose_cfg: Any) -> 
     ]
     with pytest.raises(ConfigError, match=r"^optimizer: cannot be built: TypeError: .*momentum"):
         instantiate_parts(compose_cfg("model=tiny_bert", "+optimizer.momentum=0.9"))
+
+
+def test_a_threshold_list_of_the_wrong_length_is_refused_before_data_loads(
+    compose_cfg: Any,
+) -> None:
+    """data=go_emotions names its 28 labels: a 2-value threshold list is training's refusal,
+    said by validate_config (lab.validate) too; one per label passes."""
+    cfg = compose_cfg("model=tiny_bert", "data=go_emotions", "task.module.threshold=[0.5,0.5]")
+    with pytest.raises(ConfigError) as caught:
+        validate_config(cfg)
+    assert str(caught.value) == (
+        "task.module.threshold has 2 values for 28 labels; give one number, or one per label "
+        "in label order"
+    )
+    every = "[" + ",".join(["0.5"] * 28) + "]"
+    validate_config(
+        compose_cfg("model=tiny_bert", "data=go_emotions", f"task.module.threshold={every}")
+    )

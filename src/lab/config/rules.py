@@ -36,7 +36,7 @@ import functools
 import importlib.util
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.data_rules import check_local_data, check_streaming, named_columns, peek_columns
 from lab.config.hardware_rules import (
@@ -53,11 +53,13 @@ from lab.errors import ConfigError
 __all__ = [
     "check_local_data",
     "check_streaming",
+    "check_threshold_count",
     "check_trains_something",
     "cuda_available",
     "named_columns",
     "peek_columns",
     "strategy_target",
+    "threshold_count_message",
     "trainer_argument_names",
     "validate_config",
 ]
@@ -82,6 +84,27 @@ def validate_config(cfg: DictConfig) -> None:
     check_local_data(cfg)
     check_streaming(cfg)
     check_optimizer_hardware(cfg)
+    check_threshold_count(cfg)
+
+
+# ----------------------------------------------------------------------------- multi-label
+def threshold_count_message(values: int, labels: int) -> str:
+    """The refusal of a per-label `task.module.threshold` list of the wrong length."""
+    return (
+        f"task.module.threshold has {values} values for {labels} labels; "
+        "give one number, or one per label in label order"
+    )
+
+
+def check_threshold_count(cfg: DictConfig) -> None:
+    """A per-label threshold list must have one value per label; where the config names the
+    labels (`data.label_names`, e.g. data=go_emotions's 28) that is known before any data
+    loads (otherwise the head checks it once the data gives the labels)."""
+    threshold = OmegaConf.select(cfg, "task.module.threshold", default=None)
+    names = OmegaConf.select(cfg, "data.label_names", default=None)
+    listed = isinstance(threshold, ListConfig) and isinstance(names, ListConfig)
+    if listed and len(threshold) != len(names):
+        raise ConfigError(threshold_count_message(len(threshold), len(names)))
 
 
 # ----------------------------------------------------------------------------- run length

@@ -22,6 +22,7 @@ from torchmetrics.classification import (
     MultilabelRecall,
 )
 
+from lab.config.rules import threshold_count_message
 from lab.errors import ConfigError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 
@@ -55,10 +56,7 @@ class MultiLabelClassificationModule(TaskModule):
             else list(threshold)
         )
         if len(values) != num_labels:
-            raise ConfigError(
-                f"task.module.threshold has {len(values)} values for {num_labels} labels; "
-                "give one number, or one per label in label order"
-            )
+            raise ConfigError(threshold_count_message(len(values), num_labels))
         self.register_buffer("thresholds", torch.tensor(values), persistent=False)
         metrics = MetricCollection(
             {
