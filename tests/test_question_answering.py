@@ -16,7 +16,11 @@ import pytest
 import torch
 
 from lab.errors import ConfigError, DataError
-from lab.tasks.question_answering.data import QuestionAnsweringDataModule, answer_token_span
+from lab.tasks.question_answering.data import (
+    QuestionAnsweringDataModule,
+    _answer_lists,
+    answer_token_span,
+)
 from lab.tasks.question_answering.decoding import (
     CLS_INDEX,
     Window,
@@ -719,3 +723,16 @@ def test_a_bad_answer_in_squad_json_names_the_json_file_and_question(
     # The user's file and the question's position in it, not lab's flattened copy in the cache.
     assert message.startswith(f"{tmp_path / 'train.json'} question 2 (1-based) column 'answers'")
     assert "(id q1)" in message and "answer_start 12" in message
+
+
+def test_a_csv_answers_cell_that_is_not_json_says_what_it_must_be() -> None:
+    """pandas' to_csv of the Hub's Parquet writes the struct's Python repr."""
+    cell = "{'text': array(['Vienna'], dtype=object), 'answer_start': array([26], dtype=int32)}"
+    with pytest.raises(ValueError) as caught:
+        _answer_lists(cell)
+    assert str(caught.value).startswith(f"{cell[:60]!r}... is not JSON (Expecting property name")
+    assert str(caught.value).endswith(
+        'in a CSV file `answers` is JSON: {"text": [...], "answer_start": [...]} (write it with '
+        "json.dumps, or keep the data as JSON lines or Parquet)"
+    )
+    assert _answer_lists('{"text": ["Vienna"], "answer_start": [26]}') == (["Vienna"], [26])

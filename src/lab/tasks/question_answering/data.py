@@ -67,7 +67,16 @@ def _answer_lists(value: Any) -> tuple[list[str], list[int]]:
     """(texts, starts) of an `answers` cell: a {"text", "answer_start"} mapping, or that
     mapping as a JSON string (CSV files)."""
     if isinstance(value, str):
-        value = json.loads(value)
+        try:
+            value = json.loads(value)
+        except ValueError as err:
+            # pandas' to_csv of the Hub's Parquet writes Python's repr of the struct
+            # ({'text': array(['Vienna'], dtype=object), ...}), which no JSON reader takes.
+            raise ValueError(
+                f"{value[:60]!r}{'...' if len(value) > 60 else ''} is not JSON ({err}); in a CSV "
+                'file `answers` is JSON: {"text": [...], "answer_start": [...]} (write it with '
+                "json.dumps, or keep the data as JSON lines or Parquet)"
+            ) from err
     if not isinstance(value, Mapping) or "text" not in value or "answer_start" not in value:
         raise ValueError('expected {"text": [...], "answer_start": [...]}')
     texts, starts = list(value["text"] or []), list(value["answer_start"] or [])
