@@ -206,16 +206,24 @@ def test_a_missing_validation_split_never_reads_the_split_test_reads(
     ) in caplog.text
 
 
-def test_one_configuration_folder_keeps_every_split_by_its_name(tmp_path: Path) -> None:
+def test_one_configuration_folder_keeps_every_split_by_its_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """IMDB's snapshot without its README: `plain_text/{train,test,unsupervised}-*.parquet`.
     datasets' split patterns dropped `unsupervised`, so `data.splits.test=unsupervised` read
     `test`; every split is kept by its exact name, as in a folder of shards."""
     root = tmp_path / "imdb"
     for split in ("train", "test", "unsupervised"):
         _shards(root / "plain_text", split, [{"text": f"{split} review", "label": 0}], 1)
-    _, files = local_data_files(root, None)
+    with caplog.at_level(logging.INFO, logger="lab.data.local_files"):
+        _, files = local_data_files(root, None, report=True)
     assert sorted(files) == ["test", "train", "unsupervised"]
     assert all(len(group) == 1 and "plain_text" in group[0] for group in files.values())
+    # The log names the folder read (GLUE's `sst2/` by data.hub_config alike).
+    assert (
+        f"data.path {root} read as a dataset folder, folder plain_text/: test (1 file), "
+        "train (1 file), unsupervised (1 file)"
+    ) in caplog.messages
 
 
 def test_a_folder_of_several_configurations_without_hub_config_names_them(

@@ -135,7 +135,9 @@ def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:
         raise DataError(f"{root} holds no data files: {_LAYOUTS}; found {_listing(root)}")
     if report:
         counts = (f"{split} ({len(g)} file{'s' * (len(g) > 1)})" for split, g in found.items())
-        which = f", {_configuration_note(root, read, config)}" if read else ""
+        which = (
+            f", {_configuration_note(root, read, config)}" if read else _folder_note(root, found)
+        )
         log.info("data.path %s read as a dataset folder%s: %s", root, which, ", ".join(counts))
     return found
 
@@ -167,6 +169,15 @@ def _report_split_files(root: Path, named: SplitFiles) -> None:
         which,
         ", ".join(left),
     )
+
+
+def _folder_note(root: Path, found: SplitFiles) -> str:
+    """`, folder sst2/` where every file read lies in one folder below data.path (a
+    configuration folder picked by data.hub_config, or the only one): which was read."""
+    parents = {Path(f).parent for group in found.values() for f in group}
+    if len(parents) != 1 or (folder := parents.pop()) == root:
+        return ""
+    return f", folder {folder.relative_to(root) if folder.is_relative_to(root) else folder}/"
 
 
 def _configuration_note(root: Path, read: str, asked: str | None) -> str:
