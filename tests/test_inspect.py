@@ -260,6 +260,15 @@ def test_more_bad_input(args: list[str], words: str, tmp_path: Path) -> None:
     assert words in result.stderr and result.stderr.startswith("error: "), result.stderr
 
 
+def test_a_streamed_dataset_is_read_whole_and_says_so(reviews: Path, tmp_path: Path) -> None:
+    result = lab_cli("inspect", *_args(reviews), "data.streaming=true", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(
+        "data.streaming=true: lab.inspect reads the splits whole, as map-style data; a "
+        "streamed run cuts a missing validation/test split from the head of train"
+    )
+
+
 # ----------------------------------------------------------------------------- chat and pairs
 # The tiny Llama's chat template: <|begin_of_text|>, then per message a 5-token header
 # (<|start_header_id|> role <|end_header_id|> \n \n), the content and <|eot_id|>: a chat has

@@ -79,6 +79,16 @@ def main(argv: list[str]) -> int:
     choices = dict(HydraConfig.get().runtime.choices)
     out = Path(values.get("out") or Path(cfg.paths.output_root) / "inspect" / str(choices["data"]))
     tokenizer = build_tokenizer(cfg)  # with model.chat_template and added tokens, as trained
+    if cfg.data.get("streaming"):
+        from lab.training.console import message_console
+
+        message_console().print(
+            "data.streaming=true: lab.inspect reads the splits whole, as map-style data; a "
+            "streamed run cuts a missing validation/test split from the head of train "
+            f"(data.max_eval_samples / data.max_test_samples, else "
+            f"data.stream_sample_rows={cfg.data.get('stream_sample_rows')} rows each)",
+            markup=False,
+        )
     found = inspect_data(cfg, tokenizer, sample=sample)
     report: dict[str, Any] = {
         "data": choices.get("data"),
