@@ -154,6 +154,18 @@ def label_gaps(dataset: Dataset, column: str, *, hidden: bool = True) -> dict[st
     return gaps
 
 
+def is_label_gap(value: Any, *, hidden: bool = True) -> bool:
+    """Whether `label_gaps` counts a cell holding `value` (for a head's label rules, which leave
+    these to its warnings): None, NaN, blank text and, with `hidden`, -1 as a number or text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    if isinstance(value, str):
+        return not value.strip() or (hidden and value.strip() == "-1")
+    return (
+        hidden and isinstance(value, (int, float)) and not isinstance(value, bool) and value == -1
+    )
+
+
 def draw_histogram(
     lengths: dict[str, dict[str, list[int]]],
     specs: Sequence[TextSpec],

@@ -15,6 +15,7 @@ import torch
 from lab.data.datamodule import DataModule
 from lab.errors import DataError
 from lab.tasks.multiple_choice.inputs import Choice, choice_inputs, pad_choices
+from lab.tasks.multiple_choice.labels import first_row_endings, label_index, label_problem
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -92,8 +93,7 @@ class MultipleChoiceDataModule(DataModule):
         """Check the train columns and learn N from the first row when not configured."""
         self._require_columns("train", train)
         if self.num_choices is None:
-            first = train[0][self.list_column] if self.list_column else self.ending_columns
-            self.num_choices = len(first) if isinstance(first, list) else 0
+            self.num_choices = first_row_endings(train, self.list_column, self.ending_columns)
         if self.num_choices < 2:
             raise DataError(
                 f"data.num_choices={self.num_choices} (or the first train row's endings): "
@@ -131,12 +131,9 @@ class MultipleChoiceDataModule(DataModule):
                     column = self.ending_columns[i] if self.ending_columns else self.list_column
                     where = self.where(name, row, column)
                     raise DataError(f"{where}: ending {i} is {ending!r}")
-            if _label_index(label, count) is None:
-                hidden = " (hidden test labels cannot be scored)" if label in (-1, "") else ""
-                raise DataError(
-                    f"{self.where(name, row, self.label_column)}: label {label!r} is not an "
-                    f"ending index 0..{count - 1}{hidden}"
-                )
+            refused = label_problem(label, count)
+            if refused is not None:
+                raise DataError(f"{self.where(name, row, self.label_column)}: {refused}")
 
     # ----------------------------------------------------------------- tokenization
     def fingerprint_parts(self) -> tuple[Any, ...]:
@@ -169,7 +166,7 @@ class MultipleChoiceDataModule(DataModule):
         rows = choice_inputs(self.tokenizer, self.choices(batch), self.max_length)
         encoded: dict[str, list[Any]] = {key: [row[key] for row in rows] for key in rows[0]}
         encoded["labels"] = [
-            _label_index(v, self.num_choices or 0) for v in batch[self.label_column]
+            label_index(v, self.num_choices or 0) for v in batch[self.label_column]
         ]
         return encoded
 
@@ -196,7 +193,7 @@ class MultipleChoiceDataModule(DataModule):
             return [], [], {}
         raw = self.prepared_test[:count]
         choices = self.choices(raw)
-        labels = [_label_index(v, self.num_choices or 0) or 0 for v in raw[self.label_column]]
+        labels = [label_index(v, self.num_choices or 0) or 0 for v in raw[self.label_column]]
         if not choices:
             return [], [], {}
         inputs = pad_choices(
@@ -208,12 +205,3 @@ class MultipleChoiceDataModule(DataModule):
         if name == "test":
             self.prepared_test = dataset  # kept (an Arrow view) for the report's examples
         return dataset
-
-
-def _label_index(value: Any, count: int) -> int | None:
-    """`value` as an ending index (an int, or a digit string like HellaSwag's), or None."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
-        return None
-    return value

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from lab.data.label_names import as_integer
+from lab.data.inspection_refusals import Refused, refusal_warnings, value_order
 from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, plain_type
 from lab.tasks.text_classification.label_classes import (
     LabelClasses,
@@ -38,10 +38,6 @@ from lab.tasks.text_classification.train_labels import TrainLabels
 if TYPE_CHECKING:
     from datasets import Dataset
     from omegaconf import DictConfig
-
-# Refused labels listed one by one per split; past these, one line counts the rest (a text
-# column named as the labels would list every review).
-SHOWN_PER_SPLIT = 5
 
 
 def label_warnings(
@@ -77,7 +73,7 @@ def label_warnings(
     for split, dataset in splits.items():
         if column not in dataset.column_names:  # a missing column is the head's to refuse
             continue
-        refused_here: list[tuple[Any, int, str]] = []
+        refused_here: list[Refused] = []
         for value, rows in _label_counts(dataset, column, flatten=not single).items():
             # lab.inspect's label gaps count empty cells and a single label's hidden -1; they
             # do not look inside a multi-label list, whose empty elements training refuses too
@@ -86,14 +82,7 @@ def label_warnings(
             refused = EMPTY_CELL if is_empty(value) else classes.problem(value, count)
             if refused:
                 refused_here.append((value, rows, refused))
-        for value, rows, refused in refused_here[:SHOWN_PER_SPLIT]:
-            found.append(f"{split}: {_rows(rows)} label {value!r}; lab.train refuses it: {refused}")
-        if len(refused_here) > SHOWN_PER_SPLIT:
-            rest = refused_here[SHOWN_PER_SPLIT:]
-            found.append(
-                f"{split}: {len(rest)} more labels lab.train refuses, in "
-                f"{sum(rows for _, rows, _ in rest)} rows (a label column holding text?)"
-            )
+        found += refusal_warnings(split, refused_here)
     return found
 
 
@@ -144,11 +133,7 @@ def _label_counts(dataset: Dataset, column: str, *, flatten: bool) -> dict[Any, 
             cells = [v for cell in cells for v in (cell if isinstance(cell, list) else [cell])]
         counts = dict(Counter(v for v in cells if not isinstance(v, (list, dict))))
 
-    def order(item: tuple[Any, int]) -> tuple[int, Any]:
-        number = as_integer(item[0])
-        return (0, number) if isinstance(number, int) else (1, 0)
-
-    return dict(sorted(counts.items(), key=order))
+    return dict(sorted(counts.items(), key=lambda item: value_order(item[0])))
 
 
 @contextmanager
@@ -160,7 +145,3 @@ def _quiet() -> Iterator[None]:
         yield
     finally:
         logging.disable(previous)
-
-
-def _rows(count: int) -> str:
-    return "1 row has" if count == 1 else f"{count} rows have"
