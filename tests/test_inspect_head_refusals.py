@@ -1,5 +1,6 @@
-"""`lab.inspect` lists what `lab.train` refuses in the labels of the multiple-choice head, in
-training's words, per split with its rows: an ending index outside 0..N-1."""
+"""`lab.inspect` lists what `lab.train` refuses in the labels of the multiple-choice and
+token-classification heads, in training's words, per split with its rows: an ending index
+outside 0..N-1, a tag outside the label list."""
 
 from __future__ import annotations
 
@@ -64,4 +65,99 @@ def test_multiple_choice_labels_outside_the_endings_are_listed_in_trainings_word
     assert _refusal_warnings(compose_cfg, *overrides) == [
         f"validation: 2 rows have label 4; lab.train refuses it: {refused}",
         "test: 1 row has label 9; lab.train refuses it: label 9 is not an ending index 0..3",
+    ]
+
+
+# ------------------------------------------------------------------------- token classification
+CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+def _sentence(*tags: Any) -> dict[str, Any]:
+    return {"tokens": [f"word{i}" for i in range(len(tags))], "ner_tags": list(tags)}
+
+
+def test_tags_outside_the_label_list_are_listed_in_trainings_words(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """CoNLL's 9 names: 12 (twice in one row, and in another row), 9 and -1 are no id; a row
+    counts once per tag it holds."""
+    rows = {
+        "train": [_sentence(i % 9, 0) for i in range(9)],
+        "validation": [_sentence(12, 0, 12), _sentence(1, 2), _sentence(12)],
+        "test": [_sentence(9, -1), _sentence(0)],
+    }
+    overrides = ("data=conll2003", f"data.path={_write(tmp_path, rows)}")
+    where, refused = _training_refusal(compose_cfg, *overrides)
+    assert where == f"{tmp_path / 'validation.jsonl'}:1 column 'ner_tags'"
+    assert refused == (
+        f"tag 12 is not in the label list {CONLL}; fix the data or set data.label_names"
+    )
+    assert _refusal_warnings(compose_cfg, *overrides) == [
+        f"validation: 2 rows have tag 12; lab.train refuses it: {refused}",
+        *(
+            f"test: 1 row has tag {tag}; lab.train refuses it: tag {tag} is not in the label "
+            f"list {CONLL}; fix the data or set data.label_names"
+            for tag in (-1, 9)
+        ),
+    ]
+
+
+def test_string_tags_unseen_in_train_are_listed_in_trainings_words(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """String tags: the names are train's tags, so a tag only validation has is refused."""
+    rows = {
+        "train": [_sentence("O", "B-PER"), _sentence("I-PER", "O")],
+        "validation": [_sentence("O", "B-LOC")],
+        "test": [_sentence("O")],
+    }
+    overrides = ("data=conll2003", "data.label_names=null", f"data.path={_write(tmp_path, rows)}")
+    _, refused = _training_refusal(compose_cfg, *overrides)
+    assert refused == (
+        "tag 'B-LOC' is not in the label list ['B-PER', 'I-PER', 'O']; fix the data or set "
+        "data.label_names"
+    )
+    assert _refusal_warnings(compose_cfg, *overrides) == [
+        f"validation: 1 row has tag 'B-LOC'; lab.train refuses it: {refused}"
+    ]
+
+
+def test_tag_ids_without_names_are_refused_as_training_refuses_them(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    from lab.build import build_datamodule
+    from lab.data.inspection import inspect_data
+
+    rows = {split: [_sentence(0, 1)] * 4 for split in SPLITS}
+    overrides = ("data=conll2003", "data.label_names=null", f"data.path={_write(tmp_path, rows)}")
+    cfg = compose_cfg("model=tiny_bert", *overrides)
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    assert str(caught.value) == (
+        "the ner_tags column holds tag ids but no tag names are known: set data.label_names to "
+        "the tag names in id order"
+    )
+    warnings = inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
+    assert warnings[0] == f"lab.train refuses the labels: {caught.value}"
+
+
+def test_many_refused_tags_are_counted_past_the_first_five_by_the_rows_holding_them(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Seven unseen tags: five listed in order of appearance, then the other two, which two
+    rows hold (x5 is in both)."""
+    unseen = [_sentence("x0", "x1", "x2"), _sentence("x3", "x4", "x5"), _sentence("x6", "x5")]
+    rows = {"train": [_sentence("O", "B-PER")] * 3, "validation": unseen, "test": [_sentence("O")]}
+    overrides = ("data=conll2003", "data.label_names=null", f"data.path={_write(tmp_path, rows)}")
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", *overrides)
+    warnings = inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
+    assert [w for w in warnings if "lab.train refuses" in w] == [
+        *(
+            f"validation: 1 row has tag 'x{i}'; lab.train refuses it: tag 'x{i}' is not in the "
+            "label list ['B-PER', 'O']; fix the data or set data.label_names"
+            for i in range(5)
+        ),
+        "validation: 2 more tags lab.train refuses, in 2 rows (a tag column holding text?)",
     ]

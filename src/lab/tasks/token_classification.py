@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.data.datamodule import DataModule
-from lab.data.label_names import reconcile_label_names
 from lab.data.padding import pad_hf
 from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
+from lab.tasks.token_tags import tag_names, tag_problem
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -77,23 +77,7 @@ class TokenClassificationDataModule(DataModule):
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
         self._require_columns("train", train)
-        feature = getattr(train.features[self.tags_column], "feature", None)
-        self._string_tags = getattr(feature, "dtype", None) in ("string", "large_string")
-        class_names = getattr(feature, "names", None)  # a Sequence(ClassLabel) column
-        if self.source_names is not None and class_names:
-            self.source_names = reconcile_label_names(
-                self.source_names, class_names, self.tags_column
-            )
-        if self.source_names is None:
-            if class_names:
-                self.source_names = list(class_names)
-            elif self._string_tags:
-                self.source_names = sorted({t for row in train[self.tags_column] for t in row})
-            else:
-                raise DataError(
-                    f"the {self.tags_column} column holds tag ids but no tag names are known: "
-                    "set data.label_names to the tag names in id order"
-                )
+        self.source_names, self._string_tags = tag_names(train, self.tags_column, self.source_names)
         names = list(self.source_names)
         if self.tag_scheme == "iob1":  # IOB2 needs a B- for every I-
             names += [
@@ -122,8 +106,7 @@ class TokenClassificationDataModule(DataModule):
 
     def check_split(self, name: str, dataset: Dataset) -> None:
         self._require_columns(name, dataset)
-        known = set(self.source_names or [])
-        count = len(self.source_names or [])
+        names = self.source_names or []
         for row, (words, tags) in enumerate(
             zip(dataset[self.tokens_column], dataset[self.tags_column], strict=True)
         ):
@@ -135,13 +118,9 @@ class TokenClassificationDataModule(DataModule):
                     f"{len(tags)} tags (columns '{self.tokens_column}', '{self.tags_column}')"
                 )
             for tag in tags:
-                bad = tag not in known if self._string_tags else not 0 <= int(tag) < count
-                if bad:
-                    raise DataError(
-                        f"{self.where(name, row, self.tags_column)}: tag {tag!r} is not in the "
-                        "label list "
-                        f"{self.source_names}; fix the data or set data.label_names"
-                    )
+                refused = tag_problem(tag, names, self._string_tags)
+                if refused is not None:
+                    raise DataError(f"{self.where(name, row, self.tags_column)}: {refused}")
 
     # ----------------------------------------------------------------- tokenization
     def fingerprint_parts(self) -> tuple[Any, ...]:

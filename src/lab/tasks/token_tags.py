@@ -1,0 +1,107 @@
+"""The tags of token classification (NER, POS) as training names and refuses them, and what
+`lab.inspect` lists of them (`conf/data/base/inspect/token_classification.yaml` names
+`label_warnings` under `labels:`); light, without torch or Lightning.
+
+`TokenClassificationDataModule` takes its tag names from `tag_names` and checks every tag
+with `tag_problem`; `label_warnings` applies the same two to every split, so lab.inspect
+lists, per split, each tag training refuses with the rows that hold it, in training's words.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lab.data.inspection_refusals import (
+    SHOWN_PER_SPLIT,
+    Refused,
+    refusal_warnings,
+    value_order,
+)
+from lab.data.label_names import reconcile_label_names
+from lab.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from omegaconf import DictConfig
+
+
+def tag_names(
+    train: Dataset, column: str, configured: Sequence[str] | None
+) -> tuple[list[str], bool]:
+    """The tag names in id order and whether the tags are strings: `configured`
+    (`data.label_names`, checked against a Sequence(ClassLabel) column's names), else the
+    column's names, else the sorted string tags of `train`; raises DataError for tag ids
+    without names."""
+    feature = getattr(train.features[column], "feature", None)
+    string_tags = getattr(feature, "dtype", None) in ("string", "large_string")
+    class_names = getattr(feature, "names", None)  # a Sequence(ClassLabel) column
+    names = list(configured) if configured is not None else None
+    if names is not None and class_names:
+        names = reconcile_label_names(names, class_names, column)
+    if names is None:
+        if class_names:
+            names = list(class_names)
+        elif string_tags:
+            names = sorted({t for row in train[column] for t in row})
+        else:
+            raise DataError(
+                f"the {column} column holds tag ids but no tag names are known: "
+                "set data.label_names to the tag names in id order"
+            )
+    return names, string_tags
+
+
+def tag_problem(tag: Any, names: Sequence[str], string_tags: bool) -> str | None:
+    """Why training refuses `tag` (a name when `string_tags`, else an id into `names`), in the
+    words after the row it names, or None where it takes it."""
+    refused = tag not in names if string_tags else not 0 <= int(tag) < len(names)
+    if not refused:
+        return None
+    return (
+        f"tag {tag!r} is not in the label list {list(names)}; fix the data or set data.label_names"
+    )
+
+
+def label_warnings(
+    data: DictConfig, splits: dict[str, Dataset], names: Sequence[str] | None
+) -> list[str]:
+    """Per split, each tag training refuses, with the rows that hold it; where training
+    refuses the tag names themselves, that (`names`, lab.inspect's own resolution, is not
+    needed: the names are resolved here as training resolves them)."""
+    column = str(data.get("tags_column") or "ner_tags")
+    train = splits["train"]
+    if column not in train.column_names:  # a missing column is the head's to refuse
+        return []
+    configured = data.get("label_names")
+    try:
+        known, string_tags = tag_names(
+            train, column, [str(n) for n in configured] if configured else None
+        )
+    except DataError as err:
+        return [f"lab.train refuses the labels: {err}"]
+    found: list[str] = []
+    for split, dataset in splits.items():
+        if column not in dataset.column_names:
+            continue
+        why: dict[Any, str | None] = {}  # each distinct tag is judged once
+        rows: Counter[Any] = Counter()  # rows holding each refused tag
+        refused_rows: list[set[Any]] = []
+        for tags in dataset[column]:
+            # a null row is counted by lab.inspect's label gaps; a null tag has no id to judge
+            # in row order, once each: string tags are listed in order of first appearance
+            here = [t for t in dict.fromkeys(tags or []) if t is not None]
+            for tag in here:
+                if tag not in why:
+                    why[tag] = tag_problem(tag, known, string_tags)
+            bad = [t for t in here if why[t] is not None]
+            rows.update(bad)
+            if bad:
+                refused_rows.append(set(bad))
+        ordered = sorted(rows.items(), key=lambda item: value_order(item[0]))
+        refused: list[Refused] = [(tag, held, str(why[tag])) for tag, held in ordered]
+        rest = {tag for tag, _, _ in refused[SHOWN_PER_SPLIT:]}
+        rest_rows = sum(1 for bad in refused_rows if bad & rest)
+        found += refusal_warnings(split, refused, noun="tag", rest_rows=rest_rows)
+    return found
