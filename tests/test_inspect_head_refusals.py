@@ -1,6 +1,7 @@
-"""`lab.inspect` lists what `lab.train` refuses in the labels of the multiple-choice and
-token-classification heads, in training's words, per split with its rows: an ending index
-outside 0..N-1, a tag outside the label list."""
+"""`lab.inspect` lists what `lab.train` refuses in the labels of the multiple-choice,
+token-classification and extractive-QA heads, in training's words, per split with its rows:
+an ending index outside 0..N-1, a tag outside the label list, an answer not at its
+answer_start (the first per split, with a count)."""
 
 from __future__ import annotations
 
@@ -160,4 +161,36 @@ def test_many_refused_tags_are_counted_past_the_first_five_by_the_rows_holding_t
             for i in range(5)
         ),
         "validation: 2 more tags lab.train refuses, in 2 rows (a tag column holding text?)",
+    ]
+
+
+# ---------------------------------------------------------------------------- extractive QA
+CONTEXT = "The museum was founded in Oslo by Carl Hahn in the year 1812."
+
+
+def _qa(qid: str, start: int, text: str = "Oslo", context: str = CONTEXT) -> dict[str, Any]:
+    answers = {"text": [text], "answer_start": [start]}
+    return {"id": qid, "title": "t", "context": context, "question": "Where?", "answers": answers}
+
+
+def test_answers_not_at_their_start_are_named_in_trainings_words_with_a_count(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Oslo is at 26: 27 is off by one, 90 is past the context; an answer cell that is no
+    mapping is refused too; a row with an empty context is refused for that, not here."""
+    rows = {
+        "train": [_qa(f"t{i}", 26) for i in range(6)],
+        "validation": [_qa("v0", 26), _qa("v1", 27), _qa("v2", 90), _qa("v3", 27)],
+        "test": [_qa("s0", 26), {**_qa("s1", 26), "answers": [1]}, _qa("s2", 27, context=" ")],
+    }
+    overrides = ("data=squad", f"data.path={_write(tmp_path, rows)}")
+    overrides += tuple(f"data.splits.{s}={s}" for s in SPLITS)
+    where, refused = _training_refusal(compose_cfg, *overrides)
+    assert where == f"{tmp_path / 'validation.jsonl'}:2 column 'answers' (id v1)"
+    assert refused == "answer 'Oslo' is not at answer_start 27 of its context (found 'slo ')"
+    assert _refusal_warnings(compose_cfg, *overrides) == [
+        "validation: 3 rows have an answer lab.train refuses; the first (id v1): lab.train "
+        f"refuses it: {refused}",
+        "test: 1 row has an answer lab.train refuses; the first (id s1): lab.train refuses it: "
+        'bad value: expected {"text": [...], "answer_start": [...]}',
     ]

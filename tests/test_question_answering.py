@@ -16,11 +16,8 @@ import pytest
 import torch
 
 from lab.errors import ConfigError, DataError
-from lab.tasks.question_answering.data import (
-    QuestionAnsweringDataModule,
-    _answer_lists,
-    answer_token_span,
-)
+from lab.tasks.question_answering.answers import answer_lists
+from lab.tasks.question_answering.data import QuestionAnsweringDataModule, answer_token_span
 from lab.tasks.question_answering.decoding import (
     CLS_INDEX,
     Window,
@@ -729,10 +726,10 @@ def test_a_csv_answers_cell_that_is_not_json_says_what_it_must_be() -> None:
     """pandas' to_csv of the Hub's Parquet writes the struct's Python repr."""
     cell = "{'text': array(['Vienna'], dtype=object), 'answer_start': array([26], dtype=int32)}"
     with pytest.raises(ValueError) as caught:
-        _answer_lists(cell)
+        answer_lists(cell)
     assert str(caught.value).startswith(f"{cell[:60]!r}... is not JSON (Expecting property name")
     assert str(caught.value).endswith(
         'in a CSV file `answers` is JSON: {"text": [...], "answer_start": [...]} (write it with '
         "json.dumps, or keep the data as JSON lines or Parquet)"
     )
-    assert _answer_lists('{"text": ["Vienna"], "answer_start": [26]}') == (["Vienna"], [26])
+    assert answer_lists('{"text": ["Vienna"], "answer_start": [26]}') == (["Vienna"], [26])

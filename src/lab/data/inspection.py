@@ -366,9 +366,14 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
                 gaps = label_gaps(dataset, label_column, hidden=hidden)
                 report["splits"][name]["label_gaps"] = gaps
     # The head's own label rules (training's refusals and warnings), listed first: training
-    # stops on them.
+    # stops on them. A head that declares a label column needs it named; one without (QA,
+    # whose answers are spans in their context) checks its own columns.
     checks = label_checks(data)
-    head = checks(data, splits, names) if checks is not None and label_column else []
+    declared = declared_columns(str(data.get("_target_") or ""))
+    needs_label = declared is not None and bool(declared.get("label"))
+    head = []
+    if checks is not None and (label_column is not None or not needs_label):
+        head = checks(data, splits, names)
     report["warnings"] = head + warnings_of(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}
 

@@ -16,9 +16,8 @@ context (see `decoding`).
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
@@ -26,6 +25,7 @@ from lab.data.origins import Origin
 from lab.data.padding import Padding, pad_hf
 from lab.data.sources import load_source, set_origins
 from lab.errors import ConfigError, DataError
+from lab.tasks.question_answering.answers import answer_lists, checked_answers
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
 from lab.tasks.question_answering.squad_json import convert_squad_json, squad_json_files
 
@@ -61,28 +61,6 @@ def answer_token_span(
     while end >= first and offsets[end][1] >= end_char:
         end -= 1
     return start - 1, end + 1
-
-
-def _answer_lists(value: Any) -> tuple[list[str], list[int]]:
-    """(texts, starts) of an `answers` cell: a {"text", "answer_start"} mapping, or that
-    mapping as a JSON string (CSV files)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as err:
-            # pandas' to_csv of the Hub's Parquet writes Python's repr of the struct
-            # ({'text': array(['Vienna'], dtype=object), ...}), which no JSON reader takes.
-            raise ValueError(
-                f"{value[:60]!r}{'...' if len(value) > 60 else ''} is not JSON ({err}); in a CSV "
-                'file `answers` is JSON: {"text": [...], "answer_start": [...]} (write it with '
-                "json.dumps, or keep the data as JSON lines or Parquet)"
-            ) from err
-    if not isinstance(value, Mapping) or "text" not in value or "answer_start" not in value:
-        raise ValueError('expected {"text": [...], "answer_start": [...]}')
-    texts, starts = list(value["text"] or []), list(value["answer_start"] or [])
-    if len(texts) != len(starts):
-        raise ValueError(f"{len(texts)} texts but {len(starts)} answer_start values")
-    return [str(t) for t in texts], [int(s) for s in starts]
 
 
 class QAReferences:
@@ -205,7 +183,7 @@ class QuestionAnsweringDataModule(DataModule):
                 ids=[str(i) for i in raw[self.id_column]],
                 questions=list(raw[self.question_column]),
                 contexts=list(raw[self.context_column]),
-                answers=[_answer_lists(a)[0] for a in raw[self.answers_column]],
+                answers=[answer_lists(a)[0] for a in raw[self.answers_column]],
                 features=features,
             )
         self._raw = {}
@@ -242,25 +220,11 @@ class QuestionAnsweringDataModule(DataModule):
                     f"{self.where(name, seen[str(qid)])}; ids must be unique"
                 )
             seen[str(qid)] = row
-            try:
-                texts, starts = _answer_lists(answers)
-            except (ValueError, TypeError) as err:
+            texts, refused = checked_answers(context, answers)
+            if refused is not None:
                 where = self.where(name, row, self.answers_column)
-                raise DataError(f"{where} (id {qid}): bad value: {err}") from err
+                raise DataError(f"{where} (id {qid}): {refused}")
             unanswerable += not texts
-            for text, start in zip(texts, starts, strict=True):
-                found = context[start : start + len(text)] if 0 <= start <= len(context) else None
-                if found != text:
-                    where = self.where(name, row, self.answers_column)
-                    raise DataError(
-                        f"{where} (id {qid}): answer {text!r} is not at answer_start {start} of "
-                        "its context "
-                        + (
-                            f"(found {found!r})"
-                            if found is not None
-                            else f"(out of range: the context has {len(context)} characters)"
-                        )
-                    )
         if unanswerable and not self.version_2_with_negative:
             log.warning(
                 "the %s split has %d unanswerable questions but data.version_2_with_negative "
@@ -303,7 +267,7 @@ class QuestionAnsweringDataModule(DataModule):
         for i, offsets in enumerate(all_offsets):
             row = example_of[i]
             sequence_ids = encoded.sequence_ids(i)
-            texts, answer_starts = _answer_lists(batch[self.answers_column][row])
+            texts, answer_starts = answer_lists(batch[self.answers_column][row])
             if texts:  # SQuAD trains on the first gold answer
                 start, end = answer_token_span(
                     offsets, sequence_ids, answer_starts[0], answer_starts[0] + len(texts[0])

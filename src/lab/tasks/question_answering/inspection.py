@@ -1,0 +1,57 @@
+"""What `lab.inspect` says about extractive-QA answers, by the rule training applies
+(`conf/data/base/inspect/question_answering.yaml` names `label_warnings` under `labels:`).
+
+Training refuses a row whose `answers` cell it cannot read or whose answer is not at its
+answer_start of the context; `lab.inspect` gives, per split, the first such row with its id
+in training's words (`answers.checked_answers`, the function `QuestionAnsweringDataModule`
+checks every row with) and how many rows it refuses. Answers are no classes: no value is
+counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lab.data.inspection_refusals import rows_have
+from lab.tasks.question_answering.answers import checked_answers
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from omegaconf import DictConfig
+
+
+def label_warnings(
+    data: DictConfig, splits: dict[str, Dataset], names: Sequence[str] | None
+) -> list[str]:
+    """Per split, the first row whose answers training refuses, named by its id (a carved
+    split's positions are not the file's lines), and the rows it refuses so (`names` is not
+    needed: answers are spans, not classes)."""
+    id_column = str(data.get("id_column") or "id")
+    context_column = str(data.get("context_column") or "context")
+    answers_column = str(data.get("answers_column") or "answers")
+    found = []
+    for split, dataset in splits.items():
+        columns = (id_column, context_column, answers_column)
+        if any(c not in dataset.column_names for c in columns):  # the head's to refuse
+            continue
+        refused = 0
+        first: tuple[Any, str] | None = None
+        cells = zip(
+            dataset[id_column], dataset[context_column], dataset[answers_column], strict=True
+        )
+        for qid, context, answers in cells:
+            # an empty context is refused before its answers, in other words; not a label's
+            if not isinstance(context, str) or not context.strip():
+                continue
+            why = checked_answers(context, answers)[1]
+            if why is not None:
+                refused += 1
+                first = first or (qid, why)
+        if first is not None:
+            qid, why = first
+            found.append(
+                f"{split}: {rows_have(refused)} an answer lab.train refuses; the first "
+                f"(id {qid}): lab.train refuses it: {why}"
+            )
+    return found
