@@ -13,6 +13,7 @@ import errno
 import io
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -235,17 +236,19 @@ def test_an_unusable_output_root_is_one_line_and_exit_2(where: str, tmp_path: Pa
 def test_a_full_disk_while_checkpointing_is_one_line_exit_2_and_a_failed_record(
     tmp_path: Path,
 ) -> None:
-    env = {**FAULTS_ON_PATH, "LAB_TEST_DISK_FULL_AT_STEP": "4"}
+    # Step 6 is mid-epoch (4 steps an epoch): its last.ckpt is written at the batch's end.
+    env = {**FAULTS_ON_PATH, "LAB_TEST_DISK_FULL_AT_STEP": "6"}
     result = lab_cli("train", *FAULTABLE_RUN, cwd=tmp_path, env=env)
     assert result.returncode == EXIT_USER_ERROR, result.stderr[-3000:]
     run_dir = only_run(tmp_path / "out")
     last = run_dir / "checkpoints" / "last.ckpt"
     failure = f"cannot write {last}: {NO_SPACE}"
+    resume = shlex.join(["python", "-m", "lab.train", *FAULTABLE_RUN, f"resume={run_dir}"])
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: {failure}; once fixed, continue with resume={run_dir}"
+        f"error: {failure}; once fixed, continue with {resume}"
     )
     assert "Traceback" not in result.stderr + result.stdout
     assert record_of(run_dir)["status"] == f"failed: {failure}"
-    # Nothing earlier lost: the step-2 checkpoint is whole; no partial file is left.
-    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 2
+    # Nothing earlier lost: the step-4 checkpoint is whole; no partial file is left.
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4
     assert temporaries(run_dir) == []

@@ -319,7 +319,12 @@ class RunRecord:
         fault = disk_error(error, self.output_dir) if isinstance(error, Exception) else None
         if fault is not None:
             checkpoint = last_checkpoint(self.output_dir)
-            then = f"; once fixed, continue with resume={self.output_dir}" if checkpoint else ""
+            overrides = [str(o) for o in self.data.get("overrides") or []]
+            then = (
+                f"; once fixed, continue with {resume_command(overrides, self.output_dir)}"
+                if checkpoint
+                else ""
+            )
             raise DiskError(f"{fault}{then}") from error
 
     @property
