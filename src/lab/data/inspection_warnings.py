@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.data.inspection_refusals import rows_have
+
 IMBALANCE_RATIO = 3.0  # largest / smallest class count from which a warning is printed
 UNKNOWN_SHARE = 0.05  # share of unknown tokens from which a warning is printed
 
@@ -107,17 +109,13 @@ def _label_gap_warnings(
             else f"map data.splits.{split} to a labeled split (or null to carve it from train)"
         )
         found.append(
-            f"{split}: {_rows(hidden)} label -1 (a hidden label, as SNLI's rows without a gold "
+            f"{split}: {rows_have(hidden)} label -1 (a hidden label, as SNLI's rows without a gold "
             f"label): lab.train refuses them; {fix}"
         )
     empty = gaps.get("empty", 0)
     if empty:
         found.append(
-            f"{split}: {_rows(empty)} no label (an empty cell): lab.train refuses "
+            f"{split}: {rows_have(empty)} no label (an empty cell): lab.train refuses "
             f"{'it' if empty == 1 else 'them'}"
         )
     return found
-
-
-def _rows(count: int) -> str:
-    return "1 row has" if count == 1 else f"{count} rows have"
