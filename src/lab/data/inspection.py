@@ -74,6 +74,7 @@ from lab.data.inspection_stats import (
     label_gaps,
     normalized,
     percentiles,
+    sample_indices,
     shared_rows,
     suggested_max_length,
     summarize_facts,
@@ -226,16 +227,6 @@ def _choice_columns(specs: Sequence[TextSpec]) -> set[str]:
         elif spec.choices:
             found.update(spec.choices)
     return found
-
-
-def sample_indices(rows: int, size: int, seed: int) -> list[int]:
-    """The indices of at most `size` of `rows` rows (seeded; 0: all) whose lengths are
-    measured: the rows `Dataset.shuffle(seed=seed).select(range(size))` takes."""
-    import numpy as np
-
-    if not size or size >= rows:
-        return list(range(rows))
-    return [int(i) for i in np.random.default_rng(seed).permutation(rows)[:size]]
 
 
 def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:

@@ -23,6 +23,16 @@ PERCENTILES = (50, 90, 95, 99)
 _SPACES = re.compile(r"\s+")
 
 
+def sample_indices(rows: int, size: int, seed: int) -> list[int]:
+    """The indices of at most `size` of `rows` rows (seeded; 0: all) whose lengths are
+    measured: the rows `Dataset.shuffle(seed=seed).select(range(size))` takes."""
+    import numpy as np
+
+    if not size or size >= rows:
+        return list(range(rows))
+    return [int(i) for i in np.random.default_rng(seed).permutation(rows)[:size]]
+
+
 def percentiles(lengths: Sequence[int]) -> dict[str, int]:
     """Nearest-rank p50/p90/p95/p99 and the maximum of `lengths`."""
     import numpy as np
