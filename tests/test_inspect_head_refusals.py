@@ -103,6 +103,22 @@ def test_tags_outside_the_label_list_are_listed_in_trainings_words(
     ]
 
 
+def test_an_empty_tag_in_a_list_of_tag_ids_is_refused_in_words(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """A null inside a list of tag ids (an export with a gap) was a TypeError in training."""
+    gap = {**_sentence(1, 0), "ner_tags": [1, None]}
+    rows = {
+        "train": [_sentence(i % 9, 0) for i in range(9)],
+        "validation": [gap],
+        "test": [_sentence(0)],
+    }
+    overrides = ("data=conll2003", f"data.path={_write(tmp_path, rows)}")
+    where, refused = _training_refusal(compose_cfg, *overrides)
+    assert where == f"{tmp_path / 'validation.jsonl'}:1 column 'ner_tags'"
+    assert refused == f"a tag is empty (null); every word needs one of the label list {CONLL}"
+
+
 def test_string_tags_unseen_in_train_are_listed_in_trainings_words(
     compose_cfg: Any, tmp_path: Path
 ) -> None:

@@ -56,7 +56,15 @@ def tag_names(
 def tag_problem(tag: Any, names: Sequence[str], string_tags: bool) -> str | None:
     """Why training refuses `tag` (a name when `string_tags`, else an id into `names`), in the
     words after the row it names, or None where it takes it."""
-    refused = tag not in names if string_tags else not 0 <= int(tag) < len(names)
+    if tag is None:  # a null element of a tag list (an export with a gap): no id to check
+        return f"a tag is empty (null); every word needs one of the label list {list(names)}"
+    if string_tags:
+        refused = tag not in names
+    else:
+        try:  # a whole number in 0..N-1 (1.0 as written by some exporters is 1)
+            refused = not 0 <= int(tag) < len(names) or int(tag) != tag
+        except (TypeError, ValueError):
+            refused = True
     if not refused:
         return None
     return (
