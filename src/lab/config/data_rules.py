@@ -115,7 +115,7 @@ def peek_columns(file: Path) -> list[str] | None:
     if kind == ".txt":
         return ["text"]  # one row per line, as the datasets `text` builder reads it
     if kind == ".parquet":
-        from lab.data.local_files import parquet_columns
+        from lab.data.sources import parquet_columns
 
         return parquet_columns(file)
     if kind == ".arrow":  # datasets' save_to_disk files: Arrow IPC streams

@@ -392,16 +392,3 @@ def _sharded_files(folder: Path) -> SplitFiles:
         if file.is_file() and match and file_suffix(file) in BUILDERS:
             found.setdefault(match["split"], []).append(str(file))
     return found
-
-
-def parquet_columns(file: str | Path) -> list[str]:
-    """The column names in a Parquet file's footer; a DataError naming the file when it is
-    not readable Parquet (a download cut short, another format under a .parquet name)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        return list(pq.read_schema(file).names)
-    except (pa.ArrowException, OSError) as err:
-        why = " ".join(str(err).split())
-        raise DataError(f"{file} is not a readable Parquet file ({why})") from err

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files, parquet_columns
+from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
 from lab.errors import ConfigError, DataError
 
@@ -338,3 +338,16 @@ def interleave_sources(entries: list[dict[str, Any]] | None) -> list[Source]:
         if abs(total - 1.0) > 1e-6:
             raise ConfigError(f"data.interleave probabilities must sum to 1, got {total:g}")
     return sources
+
+
+def parquet_columns(file: str | Path) -> list[str]:
+    """The column names in a Parquet file's footer; a DataError naming the file when it is
+    not readable Parquet (a download cut short, another format under a .parquet name)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(file).names)
+    except (pa.ArrowException, OSError) as err:
+        why = " ".join(str(err).split())
+        raise DataError(f"{file} is not a readable Parquet file ({why})") from err
