@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 
 from lab.build import optimizer_factory
 from lab.errors import ConfigError
-from lab.training.optim import adamw, check_optimizer, warmup_scheduler
+from lab.training.optim import adamw, check_optimizer, warmup_scheduler, warmup_steps_of
 
 
 def _tiny_bert(compose_cfg: Any, *overrides: str) -> tuple[Any, Any]:
@@ -167,3 +167,23 @@ def test_scheduler_options_compose_and_build(compose_cfg: Any, option: str) -> N
         optimizer.step()
         scheduler.step()
     assert 0 < optimizer.param_groups[0]["lr"] < 1e-3
+
+
+@pytest.mark.parametrize("ratio", [0.06, 0.1, 0.25])
+def test_warmup_ratio_gives_hf_trainers_warmup_steps(ratio: float, tmp_path: Any) -> None:
+    """`warmup_ratio` rounds up as HF Trainer does (0.06 of 6 steps: 1 step, where rounding to
+    the nearest gave none); where HF's product is a whole number plus float error (0.1 x 30),
+    lab takes the whole number."""
+    from transformers import TrainingArguments
+
+    hf = TrainingArguments(output_dir=str(tmp_path), warmup_steps=ratio, report_to=[])
+    for steps in range(1, 200):
+        exact = ratio * steps
+        if abs(exact - round(exact)) < 1e-9:  # HF's float error can add a step here
+            assert warmup_steps_of(ratio, steps) == round(exact)
+        else:
+            assert warmup_steps_of(ratio, steps) == hf.get_warmup_steps(steps)
+    assert warmup_steps_of(0.1, 30) == 3
+    assert warmup_steps_of(0.06, 6) == 1
+    rates = _lrs("linear", 6, warmup_ratio=0.06)
+    assert rates[:2] == pytest.approx([0.0, 1.0])  # one warmup step, then the full rate

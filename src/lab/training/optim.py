@@ -23,6 +23,7 @@ refuses them in words before any weights load.
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -223,6 +224,14 @@ def check_optimizer(optimizer_cfg: Any) -> None:
         check_bitsandbytes(f"optimizer.optimizer_class={target}")
 
 
+def warmup_steps_of(ratio: float, num_training_steps: int) -> int:
+    """The warmup steps `ratio` of `num_training_steps` gives: rounded up, as HF Trainer's
+    `get_warmup_steps` does (0.06 of 20 steps: 2), so a run ported from an HF script warms up
+    as long. Unlike HF, a product that exceeds a whole number only by float error (0.1 x 30 =
+    3.0000000000000004) counts as that number (3, where HF takes 4)."""
+    return math.ceil(round(ratio * num_training_steps, 9))
+
+
 def warmup_scheduler(
     optimizer: torch.optim.Optimizer,
     num_training_steps: int,
@@ -238,7 +247,8 @@ def warmup_scheduler(
 
     `name` is any `transformers.SchedulerType` (linear, cosine, constant_with_warmup,
     polynomial, cosine_with_restarts, inverse_sqrt, ...). Warmup is `warmup_steps` when it is
-    above 0, else `warmup_ratio` of `num_training_steps` (rounded): HF Trainer's rule, so
+    above 0, else `warmup_ratio` of `num_training_steps` rounded up (`warmup_steps_of`): HF
+    Trainer's rule, so
     `scheduler.warmup_steps=N` alone overrides the YAMLs' default ratio (ranges.py refuses
     negative values before anything loads). The schedule's own options, passed on only when
     set: `num_cycles` (cosine: waves; cosine_with_restarts: hard restarts), `power` and `lr_end`
@@ -247,7 +257,7 @@ def warmup_scheduler(
     from transformers import get_scheduler
 
     # Every conf/scheduler YAML sets a default ratio, so steps given alone must win over it.
-    warmup = warmup_steps if warmup_steps > 0 else round(warmup_ratio * num_training_steps)
+    warmup = warmup_steps if warmup_steps > 0 else warmup_steps_of(warmup_ratio, num_training_steps)
     options = {
         key: value
         for key, value in (
