@@ -73,6 +73,23 @@ def test_unknown_key_names_close_match_and_valid_keys(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_lightning_trainer_argument_lab_does_not_set_is_shown_with_its_plus(
+    tmp_path: Path,
+) -> None:
+    """`trainer.limit_val_batches=1` is an argument of Lightning's Trainer that lab's YAML does
+    not set: the line says to add it with `+`, not that no such option exists; a typo beside it
+    still lists the valid keys."""
+    result = lab_cli("train", "trainer.limit_val_batches=1", "trainer.max_epoch=2", cwd=tmp_path)
+    assert result.returncode == 2
+    added, typo = result.stderr.strip().splitlines()
+    assert added == (
+        "error: 'trainer.limit_val_batches' is not in lab's trainer config, but "
+        "lightning.pytorch.Trainer takes `limit_val_batches`: add it with Hydra's `+`: "
+        "+trainer.limit_val_batches=1"
+    )
+    assert typo.startswith("error: 'trainer.max_epoch' is not a config key. Did you mean")
+
+
 def test_an_unknown_top_level_key_is_one_line_naming_the_valid_ones(tmp_path: Path) -> None:
     """`sed=3` for `seed=3`: Hydra said three lines and advised `+sed=3`, a key nothing reads."""
     result = lab_cli("train", "sed=3", cwd=tmp_path)

@@ -18,6 +18,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from omegaconf import DictConfig
+
 from lab.errors import lab_error_in
 
 PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
@@ -55,7 +57,7 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import OmegaConf
 
     plain = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "-", "hydra."))]
     choices = [o for o in plain if "." not in o.split("=", 1)[0]]
@@ -89,8 +91,37 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
         parent = OmegaConf.select(cfg, parent_key)
         if not isinstance(parent, DictConfig):
             continue
-        hints.append(not_a_key(parent_key, leaf, [str(k) for k in parent]))
+        added = added_argument_hint(parent, parent_key, leaf, override)
+        hints.append(added or not_a_key(parent_key, leaf, [str(k) for k in parent]))
     return hints
+
+
+# Builders whose `**kwargs` go to a class: an argument of that class is theirs too.
+KWARGS_GO_TO = {"lab.training.trainer.build_trainer": "lightning.pytorch.Trainer"}
+
+
+def added_argument_hint(parent: object, parent_key: str, leaf: str, override: str) -> str:
+    """Where `parent` builds an object (`_target_`) whose constructor takes `leaf` though
+    lab's YAML does not set it, how to pass it: with Hydra's `+` (`+trainer.limit_val_batches=1`).
+    "" where it takes no such argument (then the key is a typo: `not_a_key`)."""
+    import inspect
+
+    target = parent.get("_target_") if isinstance(parent, DictConfig) else None
+    if not isinstance(target, str):
+        return ""
+    owner = KWARGS_GO_TO.get(target, target)
+    try:
+        from hydra.utils import get_object
+
+        parameters = inspect.signature(get_object(owner)).parameters
+    except Exception:  # an optional package missing, or no signature: no hint
+        return ""
+    if leaf not in parameters or parameters[leaf].kind is inspect.Parameter.VAR_KEYWORD:
+        return ""
+    return (
+        f"'{parent_key}.{leaf}' is not in lab's {parent_key} config, but {owner} takes "
+        f"`{leaf}`: add it with Hydra's `+`: +{override}"
+    )
 
 
 def not_a_key(parent_key: str, leaf: str, valid: list[str]) -> str:
