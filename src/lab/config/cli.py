@@ -96,27 +96,29 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
     return hints
 
 
-# Builders whose `**kwargs` go to a class: an argument of that class is theirs too.
-KWARGS_GO_TO = {"lab.training.trainer.build_trainer": "lightning.pytorch.Trainer"}
-
-
 def added_argument_hint(parent: object, parent_key: str, leaf: str, override: str) -> str:
     """Where `parent` builds an object (`_target_`) whose constructor takes `leaf` though
     lab's YAML does not set it, how to pass it: with Hydra's `+` (`+trainer.limit_val_batches=1`).
     "" where it takes no such argument (then the key is a typo: `not_a_key`)."""
     import inspect
 
+    from lab.config.rules import LAB_TRAINER_TARGET, trainer_argument_names
+
     target = parent.get("_target_") if isinstance(parent, DictConfig) else None
     if not isinstance(target, str):
         return ""
-    owner = KWARGS_GO_TO.get(target, target)
-    try:
-        from hydra.utils import get_object
+    if target == LAB_TRAINER_TARGET:  # **kwargs: Lightning's Trainer's (read, not imported)
+        owner, takes = "lightning.pytorch.Trainer", leaf in trainer_argument_names()
+    else:
+        owner = target
+        try:
+            from hydra.utils import get_object
 
-        parameters = inspect.signature(get_object(owner)).parameters
-    except Exception:  # an optional package missing, or no signature: no hint
-        return ""
-    if leaf not in parameters or parameters[leaf].kind is inspect.Parameter.VAR_KEYWORD:
+            parameters = inspect.signature(get_object(target)).parameters
+        except Exception:  # an optional package missing, or no signature: no hint
+            return ""
+        takes = leaf in parameters and parameters[leaf].kind is not inspect.Parameter.VAR_KEYWORD
+    if not takes:
         return ""
     return (
         f"'{parent_key}.{leaf}' is not in lab's {parent_key} config, but {owner} takes "

@@ -51,6 +51,7 @@ from lab.config.ranges import check_ranges
 from lab.errors import ConfigError
 
 __all__ = [
+    "LAB_TRAINER_TARGET",
     "check_local_data",
     "check_streaming",
     "check_threshold_count",
@@ -66,7 +67,7 @@ __all__ = [
 
 # Options of lab's `build_trainer` that are not Lightning Trainer arguments.
 LAB_TRAINER_OPTIONS = ("compile", "reuse_freed_memory")
-_LAB_TRAINER = "lab.training.trainer.build_trainer"
+LAB_TRAINER_TARGET = "lab.training.trainer.build_trainer"
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -136,7 +137,7 @@ def check_trains_something(cfg: DictConfig) -> None:
 def check_trainer_options(cfg: DictConfig) -> None:
     """Every `trainer.*` key must be a Lightning Trainer argument (or one of lab's own)."""
     trainer = cfg.trainer
-    ours = LAB_TRAINER_OPTIONS if trainer.get("_target_") == _LAB_TRAINER else ()
+    ours = LAB_TRAINER_OPTIONS if trainer.get("_target_") == LAB_TRAINER_TARGET else ()
     given = {str(k) for k in trainer if not str(k).startswith("_") and k not in ours}
     valid = trainer_argument_names()
     unknown = sorted(given - valid)
