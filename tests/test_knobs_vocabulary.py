@@ -194,3 +194,30 @@ def test_a_model_built_without_the_tokenizer_step_says_so() -> None:
     )
     with pytest.raises(RuntimeError, match=r"zorblax not in the tokenizer; lab\.training\.vocab"):
         prepare_model(model, _tokenizer("tiny_bert"), _model_cfg(add_tokens=["zorblax"]))
+
+
+@pytest.mark.parametrize(
+    ("freeze", "freeze_layers", "warned"),
+    [([], 1, True), (["bert.embeddings"], 0, True), (["bert.encoder.layer.0"], 0, False),
+     ([], 0, False)],
+)  # fmt: skip
+def test_frozen_embeddings_under_new_tokens_warn(
+    freeze: list[str], freeze_layers: int, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Frozen input embeddings would hold the new tokens' rows at their mean start all run."""
+    from lab.training.vocabulary import warn_if_new_rows_frozen
+
+    tokenizer = _tokenizer("tiny_bert")
+    add_vocabulary(tokenizer, _model_cfg(add_tokens=["zorblax", "qwyx"]))
+    model = T.AutoModelForSequenceClassification.from_config(
+        T.BertConfig(vocab_size=775, hidden_size=8, num_hidden_layers=2, num_attention_heads=2)
+    )
+    prepare_model(model, tokenizer, _model_cfg(freeze=freeze, freeze_layers=freeze_layers))
+    with caplog.at_level(logging.WARNING, logger="lab.training.vocabulary"):
+        warn_if_new_rows_frozen(model)
+    expected = (
+        "model.add_tokens: the input embeddings are frozen (model.freeze_layers freezes them "
+        "with the bottom blocks; or a model.freeze pattern), so the 2 added tokens keep their "
+        "starting (mean) embedding rows all run"
+    )
+    assert (expected in caplog.text) == warned

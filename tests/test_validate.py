@@ -265,6 +265,16 @@ def test_a_column_the_data_config_marks_optional_may_be_absent(
         (["model=minilm", "model.pretrained=/nowhere/model"], ConfigError,
          r"model.pretrained=/nowhere/model does not exist"),
         (["+trainer.use_distributed_sampler=true"], ConfigError, "use_distributed_sampler"),
+        # a nested list would add the token "['a']"
+        (["model.add_tokens=[[a]]"], ConfigError,
+         r"^model.add_tokens: each token is one string; got \['a'\]$"),
+        (["model.add_tokens=[SKU,'']"], ConfigError,
+         "^model.add_tokens: each token is one string, not empty; got ''$"),
+        (["model.add_tokens=SKU"], ConfigError,
+         r"^model.add_tokens is a list of tokens, e.g. \[SKU-123,ERR_TIMEOUT\]; got 'SKU'$"),
+        (["+model.add_special_tokens={additional_special_tokens:[x,[y]]}"], ConfigError,
+         r"^model.add_special_tokens.additional_special_tokens: each token is one string; "
+         r"got \['y'\]$"),
     ],
 )  # fmt: skip
 def test_rules_name_the_problem(

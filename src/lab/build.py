@@ -119,6 +119,7 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
     )
     from lab.training.freezing import prepare_model
     from lab.training.optim import check_training_options
+    from lab.training.vocabulary import warn_if_new_rows_frozen
 
     check_training_options(cfg, datamodule)  # before any weights load
     peft_cfg = cfg.get("peft") or DictConfig({})
@@ -142,6 +143,8 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
             model.enable_input_require_grads()  # frozen embeddings would cut the graph
     if peft_cfg.get("config"):
         model = apply_peft(model, instantiate(peft_cfg.config, _convert_="all"))
+    else:
+        warn_if_new_rows_frozen(model)
     return model
 
 

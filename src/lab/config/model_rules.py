@@ -1,5 +1,5 @@
 """Config rules that read the model's own config (never its weights): `model.freeze_layers`
-against the model's depth.
+against the model's depth, and the tokens `model.add_tokens` / `add_special_tokens` name.
 
 The depth comes from what is at hand without loading anything: the config node of a model
 built from config (`model.network.config`), or the `config.json` of a local pretrained
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.errors import ConfigError
 
@@ -157,3 +157,32 @@ def built_model_config(model: DictConfig) -> Any:
         return instantiate(node)
     except Exception:  # a broken config is training's to refuse, in its words
         return None
+
+
+def check_added_tokens(cfg: DictConfig) -> None:
+    """Every token `model.add_tokens` names is one token: a string (or a number, read as its
+    text), not empty, no list (`model.add_tokens=[[a]]` would add the token "['a']"); the same
+    for each value of `model.add_special_tokens`, which may also be a list of tokens."""
+    model = cfg.model
+    tokens = model.get("add_tokens")
+    if tokens is None:
+        tokens = []
+    elif not isinstance(tokens, ListConfig):
+        raise ConfigError(
+            f"model.add_tokens is a list of tokens, e.g. [SKU-123,ERR_TIMEOUT]; got {tokens!r}"
+        )
+    for token in tokens:
+        _check_token("model.add_tokens", token)
+    special = model.get("add_special_tokens") or {}
+    roles = special.items() if isinstance(special, DictConfig) else ()
+    for role, value in roles:
+        for token in value if isinstance(value, ListConfig) else [value]:
+            _check_token(f"model.add_special_tokens.{role!s}", token)
+
+
+def _check_token(key: str, token: Any) -> None:
+    if isinstance(token, (DictConfig, ListConfig)):
+        shown = OmegaConf.to_container(token, resolve=True)
+        raise ConfigError(f"{key}: each token is one string; got {shown!r}")
+    if token is None or isinstance(token, bool) or not str(token).strip():
+        raise ConfigError(f"{key}: each token is one string, not empty; got {token!r}")

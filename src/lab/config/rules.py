@@ -46,7 +46,7 @@ from lab.config.hardware_rules import (
     cuda_available,
     strategy_target,
 )
-from lab.config.model_rules import check_freeze_depth
+from lab.config.model_rules import check_added_tokens, check_freeze_depth
 from lab.config.ranges import check_ranges
 from lab.errors import ConfigError
 
@@ -82,6 +82,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_quantized_base(cfg)
     check_model_files(cfg)
     check_freeze_depth(cfg)
+    check_added_tokens(cfg)
     check_local_data(cfg)
     check_streaming(cfg)
     check_optimizer_hardware(cfg)

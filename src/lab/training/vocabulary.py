@@ -169,3 +169,20 @@ def new_token_rows(model: Any) -> tuple[int, ...]:
         return _NEW_ROWS.get(model, ())
     except TypeError:
         return ()
+
+
+def warn_if_new_rows_frozen(model: Any) -> None:
+    """Warn where `model.freeze` / `model.freeze_layers` froze the input embeddings that hold
+    the added tokens' rows (and no adapter trains those rows alone): they would keep their
+    starting (mean) rows for the whole run, unseen by the optimizer."""
+    rows = new_token_rows(model)
+    embedding = model.get_input_embeddings() if rows else None
+    if embedding is None or embedding.weight.requires_grad:
+        return
+    log.warning(
+        "model.add_tokens: the input embeddings are frozen (model.freeze_layers freezes them "
+        "with the bottom blocks; or a model.freeze pattern), so the %d added tokens keep their "
+        "starting (mean) embedding rows all run; to train them, freeze blocks by model.freeze "
+        "patterns that leave the embeddings out, or use peft=lora (it trains those rows alone)",
+        len(rows),
+    )
