@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 
+from lab.config.paths import conf_dir
 from lab.config.rules import (
     cuda_available,
     named_columns,
@@ -272,6 +273,18 @@ def test_a_column_the_data_config_marks_optional_may_be_absent(
          "^model.add_tokens: each token is one string, not empty; got ''$"),
         (["model.add_tokens=SKU"], ConfigError,
          r"^model.add_tokens is a list of tokens, e.g. \[SKU-123,ERR_TIMEOUT\]; got 'SKU'$"),
+        # `+` adds a key the builder does not take (it was a TypeError after the model loaded)
+        (["+optimizer.lrr=0.001"], ConfigError,
+         r"^'optimizer.lrr' is not an argument of lab.training.optim.adamw. Did you mean "
+         r"optimizer.lr\? Valid keys of optimizer: betas, eps, fused, layer_decay, lr, "
+         r"weight_decay$"),
+        (["+scheduler.warmup=3"], ConfigError,
+         r"^'scheduler.warmup' is not an argument of lab.training.optim.warmup_scheduler. Did "
+         r"you mean scheduler.warmup_steps\?"),
+        (["+task.module.smoothing=0.1"], ConfigError,
+         r"^'task.module.smoothing' is not an argument of lab.tasks.text_classification.module."
+         r"TextClassificationModule. Did you mean task.module.label_smoothing\? Valid keys of "
+         r"task.module: class_weights, label_smoothing$"),
         (["+model.add_special_tokens={additional_special_tokens:[x,[y]]}"], ConfigError,
          r"^model.add_special_tokens.additional_special_tokens: each token is one string; "
          r"got \['y'\]$"),
@@ -360,3 +373,25 @@ def test_a_threshold_list_of_the_wrong_length_is_refused_before_data_loads(
     validate_config(
         compose_cfg("model=tiny_bert", "data=go_emotions", f"task.module.threshold={every}")
     )
+
+
+def test_reading_every_heads_builders_imports_no_heavy_library() -> None:
+    """The builder-argument rule reads each head's module file, never imports it (QA's
+    package once imported its decoder, and torch with it)."""
+    script = (
+        "import sys\n"
+        "from lab.config import compose_train_config\n"
+        "from lab.config.builder_arguments import builder_parameters, check_builder_arguments\n"
+        "for task in sys.argv[1:]:\n"
+        "    cfg = compose_train_config([f'task={task}'])\n"
+        "    check_builder_arguments(cfg)\n"
+        "    assert builder_parameters(cfg.task.module._target_) is not None, task\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'lightning', 'transformers', 'datasets', 'numpy'}))"
+    )
+    tasks = sorted(p.stem for p in (conf_dir() / "task").glob("*.yaml"))
+    result = subprocess.run(
+        [sys.executable, "-c", script, *tasks], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

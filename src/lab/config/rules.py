@@ -38,6 +38,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from lab.config.builder_arguments import check_builder_arguments
 from lab.config.data_rules import check_local_data, check_streaming, named_columns, peek_columns
 from lab.config.hardware_rules import (
     check_hardware,
@@ -79,6 +80,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_trains_something(cfg)
     check_hardware(cfg)
     check_trainer_options(cfg)
+    check_builder_arguments(cfg)
     check_quantized_base(cfg)
     check_model_files(cfg)
     check_freeze_depth(cfg)

@@ -22,12 +22,13 @@ before the package existed name in their `config.yaml`.
 from __future__ import annotations
 
 from lab.tasks.lazy import lazy_exports
-from lab.tasks.question_answering.decoding import answer_questions
 
 __all__ = ["QuestionAnsweringDataModule", "QuestionAnsweringModule", "answer_questions"]
 
-# Old dotted names -> the module that now holds them (imported on first use only).
+# Old dotted names -> the module that now holds them (imported on first use only: config
+# rules read this package's files without importing torch).
 _LAZY = {
+    "answer_questions": "lab.tasks.question_answering.decoding",
     "QuestionAnsweringDataModule": "lab.tasks.question_answering.data",
     "QuestionAnsweringModule": "lab.tasks.question_answering.module",
 }

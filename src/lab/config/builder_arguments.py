@@ -1,0 +1,89 @@
+"""The keys of a config node that builds something (`_target_`), checked against what its
+builder takes, before anything loads.
+
+`+optimizer.lrr=1e-3` (Hydra's `+` adds a key the YAML lacks, and a sweep's Hydra error advises
+it for a typo) reached `adamw(..., lrr=0.001)` once the data and the model were loaded: a
+TypeError traceback, exit 1. Here each key of `optimizer`, `scheduler` and `task.module` is
+checked against the parameters of the lab function or class its `_target_` names, read from
+the source file with `ast` (nothing is imported: `lab.validate` runs this too, in well under a
+second). A builder with `**kwargs`, or one outside lab, is not checked (its arguments are not
+known without importing it).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import functools
+import importlib.util
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from lab.errors import ConfigError
+
+# The nodes lab instantiates with keys from the config (the rest of their arguments, the model
+# or the optimizer, are lab's to pass).
+CHECKED_NODES = ("optimizer", "scheduler", "task.module")
+# What lab passes them itself: not settable from the config, so not listed as valid keys.
+PASSED_BY_LAB = frozenset({"model", "optimizer", "scheduler", "num_training_steps"})
+
+
+def check_builder_arguments(cfg: DictConfig) -> None:
+    """Refuse a key of a `CHECKED_NODES` node that its builder does not take, naming the
+    builder's settable arguments and the closest one."""
+    for path in CHECKED_NODES:
+        node = OmegaConf.select(cfg, path, default=None)
+        if not isinstance(node, DictConfig):
+            continue
+        target = node.get("_target_")
+        if not isinstance(target, str) or not target.startswith("lab."):
+            continue
+        known = builder_parameters(target)
+        if known is None:
+            continue
+        taken, settable = known
+        for key in (str(k) for k in node):
+            if key.startswith("_") or key in taken:
+                continue
+            close = difflib.get_close_matches(key, settable, n=1)
+            maybe = f" Did you mean {path}.{close[0]}?" if close else ""
+            raise ConfigError(
+                f"'{path}.{key}' is not an argument of {target}.{maybe} Valid keys of "
+                f"{path}: {', '.join(settable)}"
+            )
+
+
+@functools.lru_cache(maxsize=64)
+def builder_parameters(target: str) -> tuple[frozenset[str], tuple[str, ...]] | None:
+    """(every parameter, the sorted ones with a default: settable from the config) of the
+    module-level function or class (`__init__`) `target` names; None where that is not known
+    without importing it (no source, no such name, `**kwargs`)."""
+    module_name, _, name = target.rpartition(".")
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    arguments = _arguments(ast.parse(Path(spec.origin).read_text()), name)
+    if arguments is None or arguments.kwarg is not None:
+        return None
+    positional = [*arguments.posonlyargs, *arguments.args]
+    with_default = positional[len(positional) - len(arguments.defaults) :]
+    keyword = [a for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d]
+    every = frozenset(a.arg for a in [*positional, *arguments.kwonlyargs]) - {"self"}
+    settable = {a.arg for a in [*with_default, *keyword]} - PASSED_BY_LAB
+    return every, tuple(sorted(settable))
+
+
+def _arguments(tree: ast.Module, name: str) -> ast.arguments | None:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return node.args
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    return item.args
+            return None  # an inherited __init__: not read here
+    return None
