@@ -213,6 +213,41 @@ def test_failed_and_nan_trials_are_recorded_and_too_many_failures_stop_the_sweep
     assert len(_study(tmp_path).get_trials()) == 3
 
 
+def test_a_sweep_whose_last_trial_ends_it_over_the_budget_is_an_error(tmp_path: Path) -> None:
+    """The budget is checked when the study ends too: a one-trial sweep whose trial failed
+    exited 0 with an empty table (its failure came last, after the last check)."""
+    result = _sweep(
+        "hydra.sweeper.n_trials=1",
+        "hydra/sweeper/pruner=none",
+        "model.network.config.num_attention_heads=choice(3)",  # 3 heads: 32 wide fails
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: sweep '{STUDY}' ended with no completed trial: 1 of 1 failed. Last failure, "
+        "trial 0: ValueError: "
+    )
+    assert [t.state for t in _study(tmp_path).get_trials()] == [TrialState.FAIL]
+    assert (tmp_path / "out" / "sweeps" / STUDY / "trials.csv").is_file()  # nothing lost
+
+
+def test_a_pruner_setting_the_chosen_pruner_does_not_take_is_named(tmp_path: Path) -> None:
+    """`sweep=demo_lr` sets the median pruner's `n_startup_trials`; choosing
+    `hydra/sweeper/pruner=none` kept it, and Optuna's NopPruner refused it in Hydra's words."""
+    result = lab_cli(
+        "train", "-m", "sweep=demo_lr", "hydra/sweeper/pruner=none", "paths.output_root=out",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: hydra.sweeper.pruner.n_startup_trials is not a setting of pruner none "
+        "(optuna.pruners.NopPruner; its settings: none); a sweep file may set it for another "
+        "pruner: drop it with ~hydra.sweeper.pruner.n_startup_trials"
+    )
+    assert not (tmp_path / "out").exists()  # refused before a directory or a storage
+
+
 def test_multi_objective_study_returns_the_pareto_front_and_fails_a_nan_result(
     tmp_path: Path,
 ) -> None:
@@ -310,7 +345,12 @@ def test_a_study_refuses_a_different_setup_and_a_space_that_does_not_compose(
     assert typo.returncode == 2 and "do not compose" in typo.stderr and "lrr" in typo.stderr
     # One line, and refused before the study's directory or storage exists.
     assert typo.stderr.strip().splitlines()[-1].startswith("error: the sweep's overrides")
-    assert "+optimizer.lrr=" in typo.stderr.strip().splitlines()[-1]
+    # lab's words for a key that is none (Hydra advised `+optimizer.lrr=`: every trial failed)
+    assert typo.stderr.strip().splitlines()[-1] == (
+        "error: the sweep's overrides do not compose: 'optimizer.lrr' is not a config key. Did "
+        "you mean optimizer.lr? Valid keys of optimizer: _partial_, _target_, betas, eps, fused, "
+        "layer_decay, lr, weight_decay"
+    )
     assert not (tmp_path / "out" / "sweeps" / "t").exists()
 
 

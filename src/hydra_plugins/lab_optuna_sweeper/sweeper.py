@@ -212,6 +212,8 @@ class LabOptunaSweeper(Sweeper):
         for group, node in (("sampler", self.sampler_cfg), ("pruner", self.pruner_cfg)):
             if not (OmegaConf.is_dict(node) or isinstance(node, dict)):
                 raise ConfigError(group_choice_problem(group, node))
+            if (problem := setting_problem(group, node, self.cfg)) is not None:
+                raise ConfigError(problem)
 
         for name, text in SETTING_RANGES.items():
             rule = parse_rule(f"hydra.sweeper.{name}", text)
@@ -255,13 +257,20 @@ class LabOptunaSweeper(Sweeper):
         """Fail before the first trial when an override names a key or option that is not."""
         from hydra.errors import HydraException
 
+        from lab.config.cli import unknown_key_hints
+        from lab.config.paths import conf_dir
         from lab.sweeps.search_space import trial_overrides
 
         probe = {name: _some_value(dist) for name, dist in plan.space.distributions.items()}
+        overrides = [*plan.space.fixed, *trial_overrides(probe)]
         try:
-            self.validate_batch_is_legal([[*plan.space.fixed, *trial_overrides(probe)]])
+            self.validate_batch_is_legal([overrides])
         except HydraException as err:
-            reason = " ".join(str(err).split())  # Hydra's advice is on a line of its own
+            # A key that is no key: lab's words (the close match, the valid keys), not Hydra's
+            # advice to add it with `+`, which would make every trial fail on it.
+            config_name = str(self.cfg.hydra.job.config_name or "train")
+            hints = unknown_key_hints(overrides, str(conf_dir()), config_name)
+            reason = "; ".join(hints) or " ".join(str(err).split())  # Hydra's: lines joined
             raise ConfigError(f"the sweep's overrides do not compose: {reason}") from err
 
     def _launch_function(self, plan: Any) -> Any:
@@ -300,6 +309,38 @@ def group_choice_problem(group: str, value: Any) -> str:
         f"hydra/sweeper/{group}={choice} (options: {', '.join(options)}); its settings are "
         f"values: hydra.sweeper.{group}.<setting>=..."
     )
+
+
+def setting_problem(group: str, node: Any, cfg: DictConfig) -> str | None:
+    """A setting of the chosen sampler or pruner that its class does not take, in words: a
+    sweep file's `pruner.n_startup_trials` (the median pruner's) stays when the command picks
+    `hydra/sweeper/pruner=none`, and Optuna's NopPruner refused it in a Hydra traceback."""
+    import difflib
+    import inspect
+
+    from hydra.utils import get_object
+
+    target = node.get("_target_")
+    try:
+        parameters = inspect.signature(get_object(str(target))).parameters
+    except Exception:  # no such class: instantiating it says so in Hydra's words
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    settings = [str(k) for k in node if not str(k).startswith("_")]
+    for key in settings:
+        if key in parameters or (group == "sampler" and key == "search_space"):
+            continue
+        choice = cfg.hydra.runtime.choices.get(f"hydra/sweeper/{group}", target)
+        valid = ", ".join(sorted(parameters)) or "none"
+        close = difflib.get_close_matches(key, list(parameters), n=1)
+        maybe = f"; did you mean hydra.sweeper.{group}.{close[0]}?" if close else ""
+        return (
+            f"hydra.sweeper.{group}.{key} is not a setting of {group} {choice} ({target}; "
+            f"its settings: {valid}){maybe}; a sweep file may set it for another {group}: "
+            f"drop it with ~hydra.sweeper.{group}.{key}"
+        )
+    return None
 
 
 def _flat_params(params: DictConfig | None) -> dict[str, Any]:

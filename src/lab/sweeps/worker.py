@@ -2,8 +2,8 @@
 
     repeat:
         under the study lock:
-            stop if more than max_failure_rate * n_trials trials failed
-            stop if n_trials trials have finished
+            stop if more than max_failure_rate * n_trials trials failed (an error)
+            stop if n_trials trials have finished (an error if none completed)
             claim an abandoned RUNNING trial (re-run under its own number), or
             ask a new trial if fewer than n_trials have started, or
             wait for other workers' running trials (they may finish or be abandoned)
@@ -143,9 +143,11 @@ def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:
     while True:
         with study_lock(plan.storage_url, plan.study_name):
             trials = study.get_trials(deepcopy=False)
+            # Before the end: a study whose last trial took it over the budget (or in which
+            # no trial completed) ends in the same error as one stopped midway, not exit 0.
+            check_failure_budget(trials, plan)
             if sum(t.state.is_finished() for t in trials) >= plan.n_trials:
                 return ran
-            check_failure_budget(trials, plan)
             trial, resumed = _claim_or_ask(study, trials, plan)
             if trial is not None:
                 stamp(storage, trial_id(trial))
@@ -225,6 +227,14 @@ def check_failure_budget(trials: list[Any], plan: SweepPlan) -> None:
 
     failed = [t for t in trials if t.state == TrialState.FAIL]
     allowed = plan.max_failure_rate * plan.n_trials
+    finished = sum(t.state.is_finished() for t in trials) >= plan.n_trials
+    if failed and finished and not any(t.state == TrialState.COMPLETE for t in trials):
+        last = max(failed, key=lambda t: t.number)
+        raise SweepStopped(
+            f"sweep {plan.study_name!r} ended with no completed trial: {len(failed)} of "
+            f"{plan.n_trials} failed. Last failure, trial {last.number}: "
+            f"{last.user_attrs.get(ERROR, 'unknown error')}. Results: {plan.sweep_dir}"
+        )
     if len(failed) > allowed:
         last = max(failed, key=lambda t: t.number)
         raise SweepStopped(
