@@ -8,7 +8,8 @@ decision, so under DDP every rank stops together.
 
 Values are reported at milli-epochs (1000 = the end of the first epoch, 1500 = halfway
 through the second), not optimizer steps: trials with different batch sizes then compare at
-the same point of training, which is what a pruner's "same step" must mean.
+the same point of training, which is what a pruner's "same step" must mean (validations a
+fractional `val_check_interval` places are snapped to its grid: `milli_epochs`).
 """
 
 from __future__ import annotations
@@ -122,9 +123,18 @@ class OptunaPruning(L.Callback):
 
 
 def milli_epochs(trainer: L.Trainer) -> int:
-    """Training progress in thousandths of an epoch (resume-safe: from the global step)."""
+    """Training progress in thousandths of an epoch (resume-safe: from the global step).
+
+    With a fractional `trainer.val_check_interval` (0.5: twice an epoch) the progress is
+    snapped to that grid (500, 1000, 1500, ...): Lightning validates every
+    `int(0.5 * batches)` batches, which is 6 of 13 (0.46 epochs) at one batch size and 3 of 7
+    (0.43) at another, and a pruner compares only values reported at the same step."""
     batches = trainer.num_training_batches
     if not batches or math.isinf(batches):
         return int(trainer.global_step)
     steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
-    return round(1000 * trainer.global_step / steps_per_epoch)
+    epochs = trainer.global_step / steps_per_epoch
+    interval = trainer.val_check_interval
+    if isinstance(interval, float) and 0 < interval < 1:
+        epochs = round(epochs / interval) * interval
+    return round(1000 * epochs)
