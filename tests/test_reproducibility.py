@@ -140,6 +140,18 @@ def test_golden_records_only_deliberately(tmp_path: Path, monkeypatch: pytest.Mo
     assert json.loads((tmp_path / "new.json").read_text()) == [1.0, 2.1]
 
 
+def test_golden_keys_that_differ_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_RECORD_GOLDEN", "1")
+    assert_golden("pin", {"test/acc": 0.5, "val/acc": 0.6}, directory=tmp_path)
+    monkeypatch.delenv("LAB_RECORD_GOLDEN")
+    with pytest.raises(AssertionError) as raised:
+        assert_golden("pin", {"test/acc": 0.5, "test/f1": 0.4}, directory=tmp_path)
+    assert str(raised.value) == (
+        f"pin: keys differ from {tmp_path / 'pin.json'} (new: test/f1; missing: val/acc); if the "
+        "change is intended, re-record with LAB_RECORD_GOLDEN=1 (lab: pytest --record-golden)"
+    )
+
+
 @pytest.mark.slow
 def test_reproduce_experiment_checks_its_expected_metrics(tmp_path: Path) -> None:
     """`experiments/tiny_demo_smoke.yaml` pins its accuracy in an `expected:` block."""

@@ -95,8 +95,19 @@ def assert_golden(
     recorded = json.loads(path.read_text())
     flat_actual = flatten(values, lists="index")
     flat_recorded = flatten(recorded, lists="index")
+    rerecord = (
+        f"if the change is intended, re-record with {RECORD_ENV}=1 (lab: pytest --record-golden)"
+    )
     if flat_actual.keys() != flat_recorded.keys():
-        raise AssertionError(f"{name}: keys differ from {path}")
+        new = sorted(flat_actual.keys() - flat_recorded.keys())
+        gone = sorted(flat_recorded.keys() - flat_actual.keys())
+        parts = [
+            f"new: {', '.join(new)}" if new else "",
+            f"missing: {', '.join(gone)}" if gone else "",
+        ]
+        raise AssertionError(
+            f"{name}: keys differ from {path} ({'; '.join(p for p in parts if p)}); {rerecord}"
+        )
     failures = [
         f"{key}: recorded {flat_recorded[key]!r}, got {flat_actual[key]!r}"
         for key in flat_recorded
@@ -104,8 +115,8 @@ def assert_golden(
     ]
     if failures:
         raise AssertionError(
-            f"{name} differs from {path} (rtol {rtol}); if the change is intended, re-record with "
-            f"{RECORD_ENV}=1 (lab: pytest --record-golden):\n  " + "\n  ".join(failures[:20])
+            f"{name} differs from {path} (rtol {rtol}); {rerecord}:\n  "
+            + "\n  ".join(failures[:20])
         )
 
 
