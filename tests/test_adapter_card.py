@@ -70,21 +70,26 @@ def test_a_from_config_base_adapter_card_is_labs_and_points_at_model(
     assert (copied / "README.md").read_text() == card
 
 
+@pytest.mark.parametrize("added", [[], ["model.add_tokens=[zorblax]"]], ids=["plain", "new-token"])
 def test_the_adapter_card_names_its_base_and_its_loading_code_works(
-    compose_cfg: Any, tmp_path: Path
+    compose_cfg: Any, tmp_path: Path, added: list[str]
 ) -> None:
     """On a saved base (`model.pretrained=<dir>`), the card's code loads the adapter on it and
-    gives the merged export's logits."""
+    gives the merged export's logits; with a token the run added, the card grows the base's
+    embeddings first (peft indexed past the table's end)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from lab.build import build_parts
     from lab.run_dir.model_card import write_run_cards
 
-    base_cfg = compose_cfg(*TINY_FIXTURE_RUN, output_dir=tmp_path / "base-run")
+    # With a new token, a base whose table is the tokenizer's size: the card's code must grow
+    # it (tiny_bert's 2048 rows have room, and peft indexed past a full table's end).
+    exact = ["model.network.config.vocab_size=775"] if added else []
+    base_cfg = compose_cfg(*TINY_FIXTURE_RUN, *exact, output_dir=tmp_path / "base-run")
     base = build_parts(base_cfg)
     base_dir = base.module.export(tmp_path / "base", base.tokenizer)
     run_dir = tmp_path / "run"
-    cfg, parts = _peft_run(compose_cfg, run_dir, f"model.pretrained={base_dir}")
+    cfg, parts = _peft_run(compose_cfg, run_dir, f"model.pretrained={base_dir}", *added)
     write_run_cards(run_dir, cfg, RECORD, METRICS)
 
     card = (run_dir / "adapter" / "README.md").read_text()
@@ -102,7 +107,10 @@ def test_the_adapter_card_names_its_base_and_its_loading_code_works(
     exec(code[1].replace("<this directory>", str(run_dir / "adapter")), scope)
 
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
-    inputs = tokenizer(["the soup was delicious", "a dull film"], return_tensors="pt", padding=True)
+    texts = ["the soup was delicious zorblax", "a dull film"]
+    inputs = tokenizer(texts, return_tensors="pt", padding=True)
+    assert ("zorblax" in tokenizer.get_vocab()) == bool(added)
+    assert ("resize_token_embeddings" in code[1]) == bool(added)
     merged = AutoModelForSequenceClassification.from_pretrained(run_dir / "model").eval()
     with torch.no_grad():
         expected = merged(**inputs).logits

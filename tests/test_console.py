@@ -186,16 +186,22 @@ def _tiny_gpt2() -> Any:
 
 
 def test_library_reports_are_filed_and_other_warnings_shown(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    """The warnings the libraries really raise (peft on a LoRA model, torchmetrics' Spearman)
-    go to the log; a warning lab does not know stays on screen. If a library rewords one,
-    this fails here."""
+    """The warnings the libraries really raise (peft on a LoRA model and saving one whose
+    embeddings grew, torchmetrics' Spearman) go to the log; a warning lab does not know stays
+    on screen. If a library rewords one, this fails here."""
     from peft import LoraConfig, get_peft_model
     from torchmetrics.regression import SpearmanCorrCoef
+    from transformers import GPT2LMHeadModel
+
+    _tiny_gpt2().save_pretrained(tmp_path / "base")
 
     def emit() -> None:
-        get_peft_model(_tiny_gpt2(), LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True))
+        base = GPT2LMHeadModel.from_pretrained(tmp_path / "base")
+        base.resize_token_embeddings(65)  # a token added (model.add_tokens)
+        adapted = get_peft_model(base, LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True))
+        adapted.save_pretrained(tmp_path / "adapter")
         SpearmanCorrCoef()
         warnings.warn("the disk is nearly full", UserWarning, stacklevel=1)
 
@@ -203,6 +209,7 @@ def test_library_reports_are_filed_and_other_warnings_shown(
     assert shown == ["the disk is nearly full"]
     assert any("FutureWarning: `is_gradient_checkpointing` is deprecated" in m for m in filed)
     assert any("UserWarning: Metric `SpearmanCorrcoef` will save all targets" in m for m in filed)
+    assert any("Setting `save_embedding_layers` to `True` as the embedding" in m for m in filed)
 
 
 class _FourBatches(BoringModel):  # type: ignore[misc]

@@ -234,6 +234,17 @@ export, `<run>/model`: the base with this adapter folded in, a plain transformer
     if labels and "Classification" in head:
         id2label = {int(k): v for k, v in labels.items()}
         options = f", id2label={id2label!r}"
+    # Tokens the run added have embedding rows past the base's table: it must grow to the
+    # tokenizer saved here first, or peft indexes past its end.
+    added = bool(cfg.model.get("add_tokens") or cfg.model.get("add_special_tokens"))
+    imports = f"AutoTokenizer, {head}" if added else head
+    resize = (
+        '\ntokenizer = AutoTokenizer.from_pretrained("<this directory>")  # with the added tokens'
+        "\nif base.get_input_embeddings().num_embeddings < len(tokenizer):  # as lab grew it"
+        "\n    base.resize_token_embeddings(len(tokenizer))"
+        if added
+        else ""
+    )
     return f"""
 ## Loading
 
@@ -241,9 +252,9 @@ This adapter applies on the base model `{base}` (also named in `adapter_config.j
 
 ```python
 from peft import PeftModel
-from transformers import {head}
+from transformers import {imports}
 
-base = {head}.from_pretrained("{base}"{options})
+base = {head}.from_pretrained("{base}"{options}){resize}
 model = PeftModel.from_pretrained(base, "<this directory>")
 ```
 

@@ -70,6 +70,9 @@ REPORTS = (
     # (`TaskModule`, for FSDP) leaves clipping to DeepSpeed, which clips by
     # `trainer.gradient_clip_val` as the warning advises.
     Report(UserWarning, r"Since DeepSpeed handles gradient clipping internally"),
+    # peft, saving a LoRA adapter of a run that added tokens (`model.add_tokens`): it keeps
+    # the resized embedding in the adapter, as it must; the adapter card says how to load it.
+    Report(UserWarning, r"Setting `save_embedding_layers` to `True` as the embedding layer"),
     INTERVAL_REPORT,
 )
 RESUME_REPORTS = (
