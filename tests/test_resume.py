@@ -230,6 +230,35 @@ def test_resume_refuses_a_different_config_and_shows_the_diff(
 
 
 @pytest.mark.slow
+def test_resume_refuses_data_that_differs_from_what_the_run_trained_on(
+    uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The train file was replaced between the interrupt and the resume (here: the record's
+    fingerprint is another's): the rest of the run would train on other rows and the record
+    would claim them. Refused, naming the split; the record keeps the data it ran on."""
+    monkeypatch.syspath_prepend(str(HELPERS))
+    run_dir = _interrupted_copy(uninterrupted, tmp_path / "run")
+    record = json.loads((run_dir / "record.json").read_text())
+    now = record["data"]["train"]["sha256"]
+    record["data"]["train"]["sha256"] = "ab" * 32
+    (run_dir / "record.json").write_text(json.dumps(record))
+    cfg = compose_cfg(
+        *RESUMABLE_RUN, "paths.output_root=out", f"resume={run_dir}", output_dir=run_dir
+    )
+    with pytest.raises(LabError) as caught:
+        run(cfg)
+    rows = record["data"]["train"]["rows"]
+    assert str(caught.value).startswith(
+        f"cannot resume {run_dir}: its data differs from what it trained on: train (sha256 "
+        f"abababababab... with {rows} rows then, {now[:12]}... with {rows} rows now). Restore "
+        "that data and continue with python -m lab.train "
+    )
+    after = json.loads((run_dir / "record.json").read_text())
+    assert after["data"]["train"]["sha256"] == "ab" * 32
+    assert after["status"].startswith(f"failed: cannot resume {run_dir}: its data differs")
+
+
+@pytest.mark.slow
 def test_resume_refuses_a_corrupt_checkpoint(
     uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

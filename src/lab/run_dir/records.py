@@ -242,6 +242,36 @@ def ending_status(error: BaseException, output_dir: Path | None = None) -> str:
     return f"interrupted ({type(error).__name__})"
 
 
+def check_same_data(
+    output_dir: Path,
+    recorded: dict[str, Any],
+    found: dict[str, Any],
+    record: dict[str, Any],
+) -> None:
+    """Refuse to resume on data other than the run's: a split whose content fingerprint (or
+    row count) differs from the one recorded when it started. The first steps saw the
+    recorded data; the rest would see other rows, and the record would claim the new ones."""
+    changed = []
+    for split, now in found.items():
+        then = recorded.get(split)
+        if not then or not then.get("sha256") or not now.get("sha256"):
+            continue  # a split not fingerprinted (streamed), or new in this lab version
+        if then["sha256"] != now["sha256"]:
+            changed.append(
+                f"{split} (sha256 {str(then['sha256'])[:12]}... with {then.get('rows')} rows "
+                f"then, {str(now['sha256'])[:12]}... with {now.get('rows')} rows now)"
+            )
+    if changed:
+        from lab.errors import DataError
+
+        overrides = [str(o) for o in record.get("overrides") or []]
+        raise DataError(
+            f"cannot resume {output_dir}: its data differs from what it trained on: "
+            f"{'; '.join(changed)}. Restore that data and continue with "
+            f"{resume_command(overrides, output_dir)}, or start a new run"
+        )
+
+
 class RunRecord:
     """`record.json` of the run `cfg` describes, held open while it runs.
 
@@ -333,14 +363,18 @@ class RunRecord:
         return str(self.resume_point.checkpoint) if self.resume_point else None
 
     def note_data(self, datamodule: DataModule) -> None:
-        """Record each split's raw row count and content fingerprint."""
-        self.data["data"] = {
+        """Record each split's raw row count and content fingerprint; a resumed run refuses
+        data that differs from what it ran on (its record keeps describing that data)."""
+        found = {
             name: {
                 "rows": datamodule.raw_sizes[name],
                 "sha256": datamodule.split_fingerprints[name],
             }
             for name in datamodule.raw_sizes
         }
+        if self.resume_point:
+            check_same_data(self.output_dir, self.data.get("data") or {}, found, self.data)
+        self.data["data"] = found
 
     def note_parameters(self, counts: dict[str, float]) -> None:
         """Record the model's parameter counts (`lab.training.adapters.parameter_counts`)."""
