@@ -63,3 +63,19 @@ def test_cli_without_output_writes_no_file(
     before = set(tmp_path.rglob("*"))
     assert main([str(three_runs)]) == 0
     assert set(tmp_path.rglob("*")) == before
+
+
+def test_cli_makes_the_outputs_folder_and_names_a_file_in_the_way(
+    three_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--output` into a folder not made yet makes it (as lab.predict does); under a file it
+    is one line and exit 2 (both were tracebacks)."""
+    out = tmp_path / "new" / "compare.csv"
+    assert main([str(three_runs), "--output", str(out)]) == 0
+    assert out.is_file()
+    (tmp_path / "afile").write_text("x")
+    assert main([str(three_runs), "--output", str(tmp_path / "afile" / "c.csv")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: cannot write {tmp_path / 'afile' / 'c.csv'}: {tmp_path / 'afile'} is a file, "
+        "not a folder"
+    )

@@ -120,6 +120,18 @@ def test_reproduce_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None
     assert "is not a lab run directory" in result.stderr
 
 
+@pytest.mark.parametrize("option", [["--atol", "-5"], ["--rtol", "-1"], ["--rtol", "nan"]])
+def test_reproduce_refuses_a_negative_tolerance_before_retraining(
+    option: list[str], tmp_path: Path
+) -> None:
+    """A tolerance below 0 failed every metric, equal ones too, after a whole retraining."""
+    result = lab_cli("reproduce", str(tmp_path), *option)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {option[0]}={float(option[1]):g} is out of range; valid: a number >= 0"
+    )
+
+
 def test_metric_helpers() -> None:
     rows = compare_metrics({"a": 0.91, "b": 0.5}, {"a": 0.9, "b": 0.7, "c": 1.0}, atol=0.02)
     assert [(name, ok) for name, _, _, ok in rows] == [("a", True), ("b", False), ("c", False)]

@@ -271,7 +271,21 @@ def main(argv: list[str] | None = None) -> int:
     differing, rows = compare_runs(runs)
     print_table(differing, rows, Console())
     if args.output:
-        write_csv(Path(args.output), differing, rows)
+        from lab.run_dir.disk import describe_os_error
+
+        output = Path(args.output)
+        try:  # its folder is made, as lab.predict makes an output's
+            output.parent.mkdir(parents=True, exist_ok=True)
+            write_csv(output, differing, rows)
+        except OSError as err:  # a file where the folder would be, read-only, full
+            file_above = next((p for p in output.parents if p.is_file()), None)
+            reason = (
+                f"cannot write {output}: {file_above} is a file, not a folder"
+                if file_above is not None
+                else describe_os_error(err, output)
+            )
+            print(f"error: {reason}", file=sys.stderr)
+            return EXIT_USER_ERROR
         print(f"Written: {args.output}")
     return 0
 

@@ -228,6 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (runs)")
     parser.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (runs)")
     args = parser.parse_args(argv)
+    for name in ("rtol", "atol"):  # before anything retrains
+        value = getattr(args, name)
+        if not value >= 0:  # NaN too
+            print(
+                f"error: --{name}={value:g} is out of range; valid: a number >= 0", file=sys.stderr
+            )
+            sys.exit(EXIT_USER_ERROR)
     try:
         if args.target.startswith("experiment="):
             ok, rows, tolerance = check_experiment(args.target.split("=", 1)[1], args.overrides)
