@@ -450,3 +450,28 @@ def test_a_data_file_the_user_cannot_read_is_one_line(tmp_path: Path) -> None:
         wanted = f"error: cannot read {path}: Permission denied"
         assert result.stderr.strip().splitlines() == [wanted], tool
     folder.chmod(0o755)  # pytest removes tmp_path later
+
+
+@pytest.mark.slow
+def test_an_optimized_metric_the_head_does_not_log_is_named_with_the_ones_it_does(
+    tmp_path: Path,
+) -> None:
+    """`optimized_metric=val/acuracy`: Lightning's MisconfigurationException at the first
+    validation (a traceback, exit 1) is one line with the logged metrics and the closest."""
+    from lab.config import compose_train_config
+    from lab.train import run
+
+    cfg = compose_train_config(
+        [*TINY_FIXTURE_RUN, "trainer.max_epochs=1", "optimized_metric=val/acuracy"],
+        output_dir=tmp_path / "run",
+    )
+    with pytest.raises(ConfigError) as caught:
+        run(cfg)
+    assert str(caught.value) == (
+        "optimized_metric=val/acuracy is no metric this run's validation logs; it logged: "
+        "val/acc, val/f1, val/loss, val/precision, val/recall. Did you mean "
+        "optimized_metric=val/acc? Start the run again with one of them (no best checkpoint "
+        "could be chosen)"
+    )
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert record["status"].startswith("failed: optimized_metric=val/acuracy is no metric")

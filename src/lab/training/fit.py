@@ -16,6 +16,7 @@ cannot be known (a checkpoint from before a resume, no checkpoint callback).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Sequence
@@ -47,6 +48,8 @@ def fit(
 
     `loggers`: the run's loggers from `instantiate_loggers` (perhaps already starting);
     instantiated here when not given."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
     from lab.training.stopping_notes import stopping_notes
     from lab.training.validation_metrics import known_metrics, log_to_loggers
@@ -62,6 +65,10 @@ def fit(
             )
         except ValueError as err:
             if (refusal := validation_interval_error(err)) is not None:
+                raise refusal from err
+            raise
+        except MisconfigurationException as err:
+            if (refusal := unknown_metric_error(err, cfg, trainer)) is not None:
                 raise refusal from err
             raise
     if note := no_best_checkpoint_note(cfg, trainer):
@@ -111,6 +118,24 @@ def validation_interval_error(err: ValueError) -> ConfigError | None:
         f"trainer.val_check_interval={interval} batches is more than the {batches} training "
         f"batches of an epoch: give at most {batches}, a share of an epoch (e.g. 0.5), or add "
         "+trainer.check_val_every_n_epoch=null to count the batches across epochs"
+    )
+
+
+def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) -> ConfigError | None:
+    """Lightning's "ModelCheckpoint(monitor=...) could not find the monitored key" (raised at
+    the first validation; a head's metric names are known only once it computes them) in
+    lab's words: the metrics the validation logged and the closest; None for another error."""
+    metric = str(cfg.optimized_metric)
+    text = str(err)
+    if f"monitor='{metric}')" not in text or "could not find the monitored key" not in text:
+        return None
+    logged = sorted(k for k in trainer.callback_metrics if k.startswith("val/"))
+    close = difflib.get_close_matches(metric, logged, n=1)
+    maybe = f" Did you mean optimized_metric={close[0]}?" if close else ""
+    return ConfigError(
+        f"optimized_metric={metric} is no metric this run's validation logs; it logged: "
+        f"{', '.join(logged) or 'none'}.{maybe} Start the run again with one of them (no best "
+        "checkpoint could be chosen)"
     )
 
 
