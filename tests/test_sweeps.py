@@ -17,6 +17,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 from conftest import TINY_FIXTURE_RUN, lab_cli, lab_command
@@ -142,6 +143,44 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
             assert trial.datetime_complete == earlier.datetime_complete
     interrupted = next(n for n, t in before.items() if t.state == TrialState.RUNNING)
     assert after[interrupted].params == before[interrupted].params  # re-run, same number
+
+
+def test_sigterm_during_a_trial_saves_it_and_the_same_command_continues_it(
+    tmp_path: Path,
+) -> None:
+    """SLURM preempting a sweep: the running trial saves last.ckpt after its batch (it died at
+    once, its record left `running`, with "interrupted before the run started"), the sweep
+    exits 143 saying the same command continues it, and that command resumes the trial."""
+    helpers = Path(__file__).resolve().parent / "helpers"
+    args = [
+        "-m", "hydra/sweeper=lab_optuna", f"hydra.sweeper.study_name={STUDY}",
+        "hydra.sweeper.n_trials=1", "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.stale_after=2", *TINY_FIXTURE_RUN, "paths.output_root=out",
+        "optimizer.lr=choice(0.001)", "+callbacks.fault={_target_: fault_injection.KillAtStep}",
+    ]  # fmt: skip
+    kill = {"LAB_TEST_KILL_AT_STEP": "3", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
+    first = lab_cli("train", *args, cwd=tmp_path, env={"PYTHONPATH": str(helpers), **kill})
+    assert first.returncode == 143, first.stderr[-3000:]
+    trial = tmp_path / "out" / "sweeps" / STUDY / "trials" / "0"
+    last = trial / "checkpoints" / "last.ckpt"
+    assert (
+        first.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"sweep interrupted by SIGTERM during trial 0 (its last checkpoint is {last}); "
+            "continue the sweep with the same command: python -m lab.train -m "
+        )
+    )
+    assert json.loads((trial / "record.json").read_text())["status"].startswith(
+        "interrupted (SIGTERM)"
+    )
+    assert torch.load(last, weights_only=True)["global_step"] == 3  # after the batch
+
+    time.sleep(2)  # the trial's heartbeat goes stale: the next sweep process claims it
+    _ok(lab_cli("train", *args, cwd=tmp_path, env={"PYTHONPATH": str(helpers)}))
+    record = json.loads((trial / "record.json").read_text())
+    assert record["status"] == "finished" and record["resumes"][0]["from_step"] == 3
+    assert [t.state for t in _study(tmp_path).get_trials()] == [TrialState.COMPLETE]
 
 
 def test_pruning_stops_a_clearly_bad_trial_and_the_sweep_goes_on(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ if __name__ == "__main__":
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -197,18 +197,23 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        # A sweep keeps SIGTERM's default between its trials (its workers' protocol).
-        with nullcontext() if multirun else signals_stop_the_run():
+        # A sweep's trial too: SIGTERM (SLURM preemption, or the sweep's parent stopping its
+        # workers) saves last.ckpt after the batch; the sweep continues the trial from it.
+        with signals_stop_the_run():
             return run(cfg)
     except BaseException as err:
         signal_name = interrupting_signal(err)
         if signal_name is not None:
             output_dir = Path(cfg.paths.output_dir).resolve()
             if is_global_rank_zero():  # once, not once per DDP process
-                print(
-                    interrupted_message(signal_name, output_dir, _command(), hydra_overrides()),
-                    file=sys.stderr,
+                message = (
+                    sweep_interrupted_message(signal_name, cfg, output_dir)
+                    if multirun
+                    else interrupted_message(signal_name, output_dir, _command(), hydra_overrides())
                 )
+                print(message, file=sys.stderr)
+            # Out of the sweep too (SystemExit passes Hydra's launcher): the study keeps the
+            # trial RUNNING, and the same command continues it once its heartbeat is stale.
             sys.exit(128 + signal.Signals[signal_name].value)
         # A LabError may come wrapped: Hydra's `instantiate` wraps what a data module raises.
         user_error = lab_error_in(err)
@@ -220,20 +225,36 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
         raise
 
 
+def sweep_interrupted_message(signal_name: str, cfg: DictConfig, output_dir: Path) -> str:
+    """What a sweep says when a signal stopped it during a trial: the same command continues
+    the study, and the trial from its last checkpoint."""
+    from lab.run_dir.records import last_checkpoint
+
+    trial = (cfg.get("optuna_trial") or {}).get("number", "?")
+    checkpoint = last_checkpoint(output_dir)
+    saved = f"its last checkpoint is {checkpoint}" if checkpoint else "it wrote no checkpoint"
+    return (
+        f"sweep interrupted by {signal_name} during trial {trial} ({saved}); continue the "
+        f"sweep with the same command: {_command()}"
+    )
+
+
 def main() -> None:
     """Console entry point (`python -m lab.train`, `lab-train`)."""
     register_resolvers()
     sweep = any(arg in ("-m", "--multirun") for arg in sys.argv[1:])
     try:
-        # From the first moment: a signal while Hydra composes still ends in words.
-        with nullcontext() if sweep else signals_stop_the_run():
+        # From the first moment: a signal while Hydra composes (or a sweep waits between its
+        # trials) still ends in words, with the sweeper's clean-up run.
+        with signals_stop_the_run():
             run_hydra_app(_hydra_main, str(conf_dir()), "train")
     except (RunInterrupted, KeyboardInterrupt) as err:
         signal_name = interrupting_signal(err) or "SIGINT"
-        print(
-            f"interrupted by {signal_name} before the run started; start it again: {_command()}",
-            file=sys.stderr,
+        where = "sweep interrupted" if sweep else "interrupted"
+        when = (
+            "between its trials; continue it" if sweep else "before the run started; start it again"
         )
+        print(f"{where} by {signal_name} {when}: {_command()}", file=sys.stderr)
         sys.exit(128 + signal.Signals[signal_name].value)
 
 
