@@ -191,7 +191,11 @@ def test_inspect_refuses_a_train_split_too_small_to_carve(compose_cfg: Any, tmp_
     ("overrides", "sequences", "label"),
     [
         (("data=conll2003", f"data.path={FIXTURES / 'ner'}"), ["tokens"], True),
-        (("data=go_emotions", f"data.path={FIXTURES / 'aspects'}"), None, True),
+        (
+            ("data=go_emotions", f"data.path={FIXTURES / 'aspects'}", "data.label_names=null"),
+            None,
+            True,
+        ),
         (
             ("data=squad", f"data.path={FIXTURES / 'squad'}", "data.splits.validation=validation"),
             ["question + context"],

@@ -307,8 +307,41 @@ def test_hidden_train_labels_are_to_be_removed_from_the_train_file(
         validation=[("a a", 0), ("a the", 1)],
         test=[("a b", 1), ("the b", 0)],
     )
-    report = _inspect(compose_cfg, folder, "model=tiny_bert")
+    # Named classes (data.label_names, or a ClassLabel): -1 names none, a hidden label, as
+    # training reads it.
+    named = _inspect(compose_cfg, folder, "model=tiny_bert", "data.label_names=[neg,pos]")
     assert (
         "train: 1 row has label -1 (a hidden label, as SNLI's rows without a gold label): "
         "lab.train refuses them; remove those rows from the train file"
-    ) in report["warnings"]
+    ) in named["warnings"]
+    assert named["labels"]["counts"] == {"neg": 2, "pos": 2}
+    # Bare integers -1, 0, 1 name three classes (training's line says so, and how to read -1
+    # as SNLI's): inspect counts the classes training trains, -1 among them.
+    bare = _inspect(compose_cfg, folder, "model=tiny_bert")
+    assert not [w for w in bare["warnings"] if "hidden label" in w]
+    assert bare["labels"]["counts"] == {"-1": 1, "0": 2, "1": 2}
+
+
+@pytest.mark.parametrize(
+    ("train", "counts"),
+    [
+        # a stray 5 beside 0 and 1: training makes 6 classes (2-4 without rows)
+        ([("a", 0), ("b", 1), ("c", 1), ("d", 5)],
+         {"0": 1, "1": 2, "2": 0, "3": 0, "4": 0, "5": 1}),
+        # "negative " is training's "negative" (a label's spaces are not part of it)
+        ([("a", "negative"), ("b", "negative "), ("c", "positive"), ("d", "positive")],
+         {"negative": 2, "positive": 2}),
+    ],
+)  # fmt: skip
+def test_the_balance_table_counts_the_classes_training_trains(
+    compose_cfg: Any, tmp_path: Path, train: list[tuple[Any, ...]], counts: dict[str, int]
+) -> None:
+    """The table and its class weights come from training's own classes (`train_classes`),
+    not a reading of its own: 3 classes and weights over 3 where training trains 6."""
+    folder = _splits(tmp_path / "d", train=train, validation=train[:2], test=train[:2])
+    report = _inspect(compose_cfg, folder, "model=tiny_bert")
+    assert report["labels"]["counts"] == counts
+    total, classes = sum(counts.values()), len(counts)
+    for name, count in counts.items():
+        weight = report["labels"]["class_weights"][name]
+        assert weight == (pytest.approx(total / (classes * count)) if count else None)

@@ -187,6 +187,18 @@ def label_checks(data: DictConfig) -> LabelChecks | None:
     return get_method(str(declared.labels))  # type: ignore[no-any-return]
 
 
+def train_classes(data: DictConfig, train: Dataset, column: str) -> Any:
+    """What the function the data module's inspect declaration names under `classes:` gives
+    (`lab.tasks.text_classification.inspection.train_classes`): training's class names and
+    each stored label's class, for the balance table; None where none is declared."""
+    from hydra.utils import get_method
+
+    declared = declared_columns(str(data.get("_target_") or ""))
+    if declared is None or not declared.get("classes"):
+        return None
+    return get_method(str(declared.classes))(data, train, column)
+
+
 def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:
     """The `RowReader` the data module's inspect declaration names under `rows:` (a class kept
     with its head, e.g. `lab.tasks.sft.inspection.ChatRows`), or None."""
@@ -346,10 +358,15 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     names = None
     if label_column:
         names = _label_names(data, splits["train"], label_column)
+        resolved = train_classes(data, splits["train"], label_column)
+        name_of = None
+        if resolved is not None:  # training's classes, where the head resolves them
+            names, name_of = resolved
         report["labels"] = label_balance(
             splits["train"][label_column],
             names,
             numeric=data.get("problem_type") == "regression",
+            name_of=name_of,
         )
         hidden = "-1" not in {str(n).strip() for n in names or []}  # unless -1 names a class
         for name, dataset in splits.items():

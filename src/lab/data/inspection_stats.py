@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,13 +90,19 @@ def summarize_facts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def label_balance(
-    values: Iterable[Any], names: Sequence[str] | None, *, numeric: bool = False
+    values: Iterable[Any],
+    names: Sequence[str] | None,
+    *,
+    numeric: bool = False,
+    name_of: Callable[[Any], str | None] | None = None,
 ) -> dict[str, Any]:
     """Counts per class (list cells: each element; every one of `names`, 0 for one without
     rows), shares, weights n/(k*count) (None for a count of 0 or a value no name names), the
     ratio of the largest to the smallest weighted count; for numbers that are not classes
     (`numeric`, the regression head; or any float with a fraction among them): mean/min/max
-    instead. An integer label (1.0 too, as training reads it) is the id of a name."""
+    instead. An integer label (1.0 too, as training reads it) is the id of a name; `name_of`,
+    where the head gives it (training's classes), names each value instead, None leaving out
+    a value training refuses or hides."""
     flat: list[Any] = []
     for value in values:
         if isinstance(value, list):
@@ -110,8 +116,14 @@ def label_balance(
     counts = Counter(flat)
     named: dict[str, int] = {}
     for value, count in sorted(counts.items(), key=lambda item: str(item[0])):
-        v = as_integer(value)
-        key = names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(value)
+        if name_of is not None:
+            found_name = name_of(value)
+            if found_name is None:
+                continue
+            key = found_name
+        else:
+            v = as_integer(value)
+            key = names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(value)
         named[key] = named.get(key, 0) + count
     total = sum(named.values())
     if not total:

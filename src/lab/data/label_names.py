@@ -82,10 +82,19 @@ def integer_label_names(
     """
     present = sorted({v for v in map(as_integer, values) if isinstance(v, int)})
     if num_labels is None and present and present[0] != 0:
+        # -1 beside ids 0..K-1 is a class (-1/0/1 sentiment) or SNLI's "no gold label" rows,
+        # which a file without a ClassLabel cannot tell apart: the line says both readings.
+        rest = present[1:] if present[0] == -1 else []
+        hidden = (
+            "; if -1 marks rows without a label (SNLI's), remove those rows from the file"
+            if rest and rest == list(range(len(rest)))
+            else ""
+        )
         log.info(
-            "labels %s do not count from 0: they name the classes, in sorted order (ids 0..%d)",
+            "labels %s do not count from 0: they name the classes, in sorted order (ids 0..%d)%s",
             ", ".join(map(str, present)),
             len(present) - 1,
+            hidden,
         )
         return [str(v) for v in present], {value: index for index, value in enumerate(present)}
     count = num_labels or (present[-1] + 1 if present else 0)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lab.data.inspection_refusals import Refused, refusal_warnings, value_order
+from lab.data.label_names import as_integer
 from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, plain_type
 from lab.tasks.text_classification.label_classes import (
     LabelClasses,
@@ -29,6 +30,7 @@ from lab.tasks.text_classification.label_classes import (
 )
 from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
+    class_id,
     is_empty,
     regression_label_problem,
 )
@@ -84,6 +86,43 @@ def label_warnings(
                 refused_here.append((value, rows, refused))
         found += refusal_warnings(split, refused_here)
     return found
+
+
+def train_classes(
+    data: DictConfig, train: Dataset, column: str
+) -> tuple[list[str], Callable[[Any], str | None]] | None:
+    """The classes training resolves from `train` (`LabelClasses`, as `label_warnings`
+    resolves them) and the class name of a stored label (None: hidden or refused), so that
+    lab.inspect's balance table and class weights count training's classes: a stray 5 beside
+    0 and 1 makes 6, "negative " is "negative", -1 beside 0 and 1 names a class. None where
+    this head's labels are not classes (regression) or training refuses them before classes."""
+    problem_type = str(data.get("problem_type") or "single_label")
+    if problem_type == "regression" or column not in train.column_names:
+        return None
+    configured = data.get("label_names") or None
+    read = TrainLabels.read(train, column, problem_type, configured=bool(configured))
+    if (problem_type == "single_label" and lists_under_single_label(read.values)) or (
+        read.non_list is not None
+    ):
+        return None
+    num_labels = data.get("num_labels")
+    with _quiet():
+        classes = LabelClasses.resolve(read, configured, num_labels, column)
+    count = int(num_labels) if num_labels is not None else len(classes.names)
+    names = list(classes.names) + [str(i) for i in range(len(classes.names), count)]
+
+    def name_of(value: Any) -> str | None:
+        if is_empty(value) or (problem_type == "single_label" and classes.hides(value)):
+            return None
+        if classes.problem(value, count) is not None:
+            return None
+        if classes.ids is not None:
+            index = class_id(classes.ids, value)
+            return None if index is None else names[index]
+        number = as_integer(value)
+        return names[number] if isinstance(number, int) else None
+
+    return names, name_of
 
 
 def _text_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str]:
