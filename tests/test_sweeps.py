@@ -294,6 +294,7 @@ def test_multi_objective_study_returns_the_pareto_front_and_fails_a_nan_result(
     # the run returns (no pruning callback in a multi-objective study): recorded FAIL.
     result = _sweep(
         "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.max_failure_rate=0.5",  # the NaN trial (1 of 3) is within the budget
         "hydra.sweeper.metric=[val/loss,model/params_trainable]",
         "hydra.sweeper.direction=[minimize,minimize]",
         "model.network.config.intermediate_size=choice(16,64)",

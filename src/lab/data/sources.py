@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.data.card_labels import apply_card_labels
 from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
 from lab.errors import ConfigError, DataError
@@ -113,6 +114,8 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
         release_logs(held)
         why = " ".join(root_cause(err).split())
         raise DataError(f"could not read {path} as {builder}: {why}") from err
+    # A Hub folder's card may name the classes its files do not carry (pandas' Parquet, CSV).
+    loaded = apply_card_labels(loaded, Path(path).expanduser(), config)  # type: ignore[arg-type]
     set_origins(
         loaded,  # type: ignore[arg-type]
         {
