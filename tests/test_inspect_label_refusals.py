@@ -107,9 +107,9 @@ def test_labels_training_takes_give_no_refusal(compose_cfg: Any, tmp_path: Path)
 def test_a_multi_label_element_outside_the_ids_is_listed_minus_one_too(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
-    """Multi-label rows are lists: -1 there is no hidden label (training refuses it as any
-    id outside the classes), and lab.inspect's label gaps do not look inside lists, so an
-    empty element is listed here too."""
+    """Multi-label rows are lists: -1 there is refused as no class (never made one, which bare
+    ids -1, 0, 1 would), and lab.inspect's label gaps do not look inside lists, so an empty
+    element is listed here too."""
     import json
 
     rows = {"train": [[0, 1], [1], [0]] * 4, "validation": [[-1, 0], [1]], "test": [[0, None]]}
@@ -126,9 +126,9 @@ def test_a_multi_label_element_outside_the_ids_is_listed_minus_one_too(
     with pytest.raises(DataError) as caught:
         build_datamodule(cfg, build_tokenizer(cfg))
     refused = str(caught.value).split(": ", 1)[1]
-    assert (
-        refused
-        == "label -1 is outside num_labels=2 (valid: 0..1); fix the data or set data.num_labels"
+    assert refused == (
+        "label -1 inside a multi-label list names no class (a hidden label); a row's list "
+        "holds its classes: remove the -1 (an empty list is a row of no class)"
     )
     report = inspect_data(cfg, build_tokenizer(cfg))["report"]
     assert [w for w in report["warnings"] if "; lab.train refuses it: " in w] == [
@@ -316,3 +316,26 @@ def test_a_text_column_of_numbers_is_listed_first_in_trainings_words(
         f"{split}: column 'label': lab.train refuses it: holds int64 values, not text"
         for split in ("train", "validation", "test")
     ]
+
+
+def test_a_multi_label_minus_one_beside_bare_ids_is_refused_not_a_class(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Ids 0..2 with one list holding -1, no names: -1 became a class "-1" and every real
+    class moved one id up. Refused at its row; the classes stay 0..2."""
+    import json
+
+    rows = [[0, 1], [2], [0], [1, 2]] * 3 + [[0, -1]]
+    for split, labels in {"train": rows, "validation": rows[:4], "test": rows[:4]}.items():
+        lines = [json.dumps({"text": f"review {i}", "label": v}) for i, v in enumerate(labels)]
+        (tmp_path / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    cfg = compose_cfg(
+        "model=tiny_bert", "data=json", f"data.path={tmp_path}", "data.problem_type=multi_label"
+    )
+    from lab.build import build_datamodule
+    from lab.data.inspection import inspect_data
+
+    with pytest.raises(DataError, match=r"train.jsonl:13 column 'label': label -1 inside a multi"):
+        build_datamodule(cfg, build_tokenizer(cfg))
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert list(report["labels"]["counts"]) == ["0", "1", "2"]

@@ -32,6 +32,7 @@ from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
     class_id,
     is_empty,
+    multi_label_element_problem,
     regression_label_problem,
 )
 from lab.tasks.text_classification.text_column import check_text_column
@@ -220,6 +221,8 @@ class TextClassificationDataModule(DataModule):
                     where = self.where(name, row, self.label_column)
                     raise DataError(f"{where}: {not_a_list(value)}")
                 for element in value:
+                    if (refused := multi_label_element_problem(element)) is not None:
+                        raise DataError(f"{self.where(name, row, self.label_column)}: {refused}")
                     self._check_label(name, row, element)
             else:
                 self._check_label(name, row, value)

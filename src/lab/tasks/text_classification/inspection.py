@@ -32,6 +32,7 @@ from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
     class_id,
     is_empty,
+    multi_label_element_problem,
     regression_label_problem,
 )
 from lab.tasks.text_classification.text_column import non_text
@@ -81,7 +82,12 @@ def label_warnings(
             # do not look inside a multi-label list, whose empty elements training refuses too
             if single and (is_empty(value) or classes.hides(value)):
                 continue
-            refused = EMPTY_CELL if is_empty(value) else classes.problem(value, count)
+            refused = (
+                EMPTY_CELL
+                if is_empty(value)
+                else (None if single else multi_label_element_problem(value))
+                or classes.problem(value, count)
+            )
             if refused:
                 refused_here.append((value, rows, refused))
         found += refusal_warnings(split, refused_here)
@@ -113,6 +119,8 @@ def train_classes(
 
     def name_of(value: Any) -> str | None:
         if is_empty(value) or (problem_type == "single_label" and classes.hides(value)):
+            return None
+        if problem_type == "multi_label" and multi_label_element_problem(value):
             return None
         if classes.problem(value, count) is not None:
             return None

@@ -194,3 +194,15 @@ def _reads_as_number(text: str) -> bool:
         return not math.isnan(float(text))
     except ValueError:
         return False
+
+
+def multi_label_element_problem(value: Any) -> str | None:
+    """Why training refuses `value` inside a multi-label list whatever the classes are: -1,
+    which bare integer labels would otherwise make a class of its own (and every real class
+    one id up); None for any other element (the classes decide those)."""
+    if isinstance(value, bool) or not (value == -1 or value == "-1"):
+        return None
+    return (
+        "label -1 inside a multi-label list names no class (a hidden label); a row's list "
+        "holds its classes: remove the -1 (an empty list is a row of no class)"
+    )

@@ -22,6 +22,7 @@ from lab.tasks.text_classification.arrow_labels import distinct_labels, label_ar
 from lab.tasks.text_classification.label_values import (
     class_zero_unused,
     integer_values,
+    multi_label_element_problem,
     one_based_top,
 )
 
@@ -77,7 +78,14 @@ class TrainLabels:
                 place = (lambda i: int(file_rows[i])) if file_rows is not None else None
                 first = min(rows, key=place) if place is not None else rows[0]
                 non_list = (first, values[first])
-            values = [v for row in values if isinstance(row, list) for v in row]
+            # -1 in a list is refused by each row's check (label_values), not made a class
+            values = [
+                v
+                for row in values
+                if isinstance(row, list)
+                for v in row
+                if multi_label_element_problem(v) is None
+            ]
         dtype = getattr(feature, "dtype", None)
         string = dtype in ("string", "large_string")
         class_names = list(feature.names) if hasattr(feature, "names") else None
