@@ -339,3 +339,34 @@ def test_a_multi_label_minus_one_beside_bare_ids_is_refused_not_a_class(
         build_datamodule(cfg, build_tokenizer(cfg))
     report = inspect_data(cfg, build_tokenizer(cfg))["report"]
     assert list(report["labels"]["counts"]) == ["0", "1", "2"]
+
+
+def test_text_labels_with_one_number_among_them_are_named_at_its_line(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """JSON lines of "neg"/"pos" and one 1: the 1 alone made the classes (`the train split
+    has 1 class(es) (['1'])`). Now its line is named; inspect says the same, with no table."""
+    import json
+
+    labels: list[Any] = ["neg", "pos"] * 20
+    for line in (5, 15, 25, 35):  # 1 at these lines: some reach the carved train split
+        labels.insert(line - 1, 1)
+    lines = [json.dumps({"text": f"review {i}", "label": v}) for i, v in enumerate(labels)]
+    (tmp_path / "reviews.jsonl").write_text("\n".join(lines) + "\n")
+    cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={tmp_path / 'reviews.jsonl'}")
+    from lab.build import build_datamodule
+    from lab.data.inspection import inspect_data
+
+    why = "label 1 is a number among labels of text ('neg', 'pos', ...): write every label as text"
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    where, rest = str(caught.value).split(" column 'label': ", 1)
+    file, line = where.rsplit(":", 1)
+    assert (file, int(line) in (5, 15, 25, 35), rest) == (
+        str(tmp_path / "reviews.jsonl"),
+        True,
+        why,
+    )
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert [w for w in report["warnings"] if w.endswith(f": lab.train refuses it: {why}")]
+    assert report["labels"] == {}

@@ -371,8 +371,8 @@ def test_inspect_warns_of_one_based_labels_in_trainings_words(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
     """Labels 1..3 under 3 names: the refusal of lab.train, word for word, as a warning of
-    each split; the table lists the unused class 0 with 0 rows and gives the value 3, which
-    names no class, no weight."""
+    each split; the table lists the unused class 0 with 0 rows and leaves out the value 3,
+    which names no class."""
     folder = _stars(tmp_path, 3)
     with pytest.raises(DataError) as caught:
         _setup(compose_cfg, folder, "data.label_names=[bad,ok,good]")
@@ -389,9 +389,10 @@ def test_inspect_warns_of_one_based_labels_in_trainings_words(
         f"test: 2 rows have label 3; lab.train refuses it: {refused}",
     ]
     labels = report["labels"]
-    assert labels["counts"] == {"bad": 0, "ok": 10, "good": 10, "3": 10}
-    # k = 3 named classes, as training counts them: 30 / (3 * 10)
-    assert labels["class_weights"] == {"bad": None, "ok": 1.0, "good": 1.0, "3": None}
+    # training's classes only: the refused 3 is in the warnings above, not a row here
+    assert labels["counts"] == {"bad": 0, "ok": 10, "good": 10}
+    # k = 3 named classes, as training counts them: 20 / (3 * 10)
+    assert labels["class_weights"] == {"bad": None, "ok": 2 / 3, "good": 2 / 3}
     assert labels["imbalance_ratio"] == 1.0
 
 

@@ -32,6 +32,7 @@ from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
     class_id,
     is_empty,
+    mixed_label_problem,
     multi_label_element_problem,
     regression_label_problem,
 )
@@ -130,6 +131,9 @@ class TextClassificationDataModule(DataModule):
         values = read.values
         if self.problem_type == "single_label" and (lists := lists_under_single_label(values)):
             raise DataError(lists)
+        if self.problem_type == "single_label" and (mixed := mixed_label_problem(values)):
+            row, why = mixed  # before the classes: the rarer kind would be all they are
+            raise DataError(f"{self.where('train', row, self.label_column)}: {why}")
         if read.non_list is not None:  # before its rows' elements are judged against no classes
             row, value = read.non_list
             raise DataError(f"{self.where('train', row, self.label_column)}: {not_a_list(value)}")

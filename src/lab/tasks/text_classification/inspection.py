@@ -32,6 +32,7 @@ from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
     class_id,
     is_empty,
+    mixed_label_problem,
     multi_label_element_problem,
     regression_label_problem,
 )
@@ -61,6 +62,9 @@ def label_warnings(
     read = TrainLabels.read(train, column, problem_type, configured=bool(configured))
     if problem_type == "single_label" and (lists := lists_under_single_label(read.values)):
         return [*texts, f"lab.train refuses the labels: {lists}"]
+    if problem_type == "single_label" and (mixed := mixed_label_problem(read.values)):
+        row, why = mixed
+        return [*texts, f"train: row {row + 1}: lab.train refuses it: {why}"]
     if read.non_list is not None:
         row, value = read.non_list
         return [*texts, f"train: row {row + 1}: lab.train refuses it: {not_a_list(value)}"]
@@ -107,9 +111,10 @@ def train_classes(
         return None
     configured = data.get("label_names") or None
     read = TrainLabels.read(train, column, problem_type, configured=bool(configured))
-    if (problem_type == "single_label" and lists_under_single_label(read.values)) or (
-        read.non_list is not None
-    ):
+    single = problem_type == "single_label"
+    if single and mixed_label_problem(read.values):
+        return [], lambda _: None  # training refuses every label until they are one kind
+    if read.non_list is not None or (single and lists_under_single_label(read.values)):
         return None
     num_labels = data.get("num_labels")
     with _quiet():

@@ -206,3 +206,24 @@ def multi_label_element_problem(value: Any) -> str | None:
         "label -1 inside a multi-label list names no class (a hidden label); a row's list "
         "holds its classes: remove the -1 (an empty list is a row of no class)"
     )
+
+
+def mixed_label_problem(values: Sequence[Any]) -> tuple[int, str] | None:
+    """(row, why) for single labels that mix text and numbers (a JSON file's 299 "neg"/"pos"
+    and one 1, which `datasets` reads as one column of both): the first label of the rarer
+    kind, named at its row; None where the labels are of one kind (empty cells aside)."""
+    texts = [i for i, v in enumerate(values) if isinstance(v, str) and v.strip()]
+    numbers = [
+        i
+        for i, v in enumerate(values)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not is_empty(v)
+    ]
+    if not texts or not numbers:
+        return None
+    rare, common = (numbers, texts) if len(numbers) <= len(texts) else (texts, numbers)
+    kind, other = ("a number", "text") if rare is numbers else ("text", "numbers")
+    shown = sorted({repr(values[i]) for i in common[:1000]})[:3]
+    return rare[0], (
+        f"label {values[rare[0]]!r} is {kind} among labels of {other} ({', '.join(shown)}, ...): "
+        f"write every label as {other}"
+    )

@@ -88,6 +88,10 @@ class TrainLabels:
             ]
         dtype = getattr(feature, "dtype", None)
         string = dtype in ("string", "large_string")
+        if dtype is None and not hasattr(feature, "names"):  # Json: a JSON file's mixed column
+            # text labels whose numbers fell in other splits; a mix is refused row by row
+            kept = [v for v in values if v is not None and not isinstance(v, (list, dict))]
+            string = bool(kept) and all(isinstance(v, str) for v in kept)
         class_names = list(feature.names) if hasattr(feature, "names") else None
         present: set[int] = set()
         if (configured or class_names is not None) and not string:
