@@ -269,13 +269,27 @@ def test_resume_refuses_a_corrupt_checkpoint(
     cfg = compose_cfg(
         *RESUMABLE_RUN, "paths.output_root=out", f"resume={run_dir}", output_dir=run_dir
     )
-    with pytest.raises(LabError, match=r"last\.ckpt is corrupt or unreadable"):
+    with pytest.raises(LabError, match=r"last\.ckpt is corrupt or unreadable") as caught:
+        run(cfg)
+    assert str(caught.value).endswith(
+        "; restore it from a copy to continue, or start the run again without resume="
+    )
+    # Deleted after the run wrote it: said so, not "interrupted before writing a checkpoint".
+    last.unlink()
+    record = json.loads((run_dir / "record.json").read_text())
+    record["status"] = f"interrupted (SIGTERM); continue with resume={run_dir}"
+    (run_dir / "record.json").write_text(json.dumps(record))
+    with pytest.raises(LabError, match=r"checkpoints/last\.ckpt is missing, though the run wrote"):
         run(cfg)
 
 
 def test_resume_refuses_a_directory_that_is_not_a_run(compose_cfg: Any, tmp_path: Path) -> None:
     cfg = compose_cfg(*TINY_FIXTURE_RUN, f"resume={tmp_path}", output_dir=tmp_path)
     with pytest.raises(LabError, match="not a lab run directory"):
+        run(cfg)
+    missing = tmp_path / "nope"
+    cfg = compose_cfg(*TINY_FIXTURE_RUN, f"resume={missing}", output_dir=missing)
+    with pytest.raises(LabError, match=f"^cannot resume: {missing} does not exist$"):
         run(cfg)
 
 

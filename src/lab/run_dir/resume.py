@@ -143,6 +143,8 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
         if cfg.resume == "auto":
             _say_why_nothing_resumes(cfg)
             return None
+        if not run_dir.exists():
+            raise LabError(f"cannot resume: {run_dir} does not exist")
         raise LabError(f"cannot resume: {run_dir} is not a lab run directory (no record.json)")
     record = json.loads(record_path.read_text())
     if record.get("status") == "finished":
@@ -169,11 +171,24 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
 
     checkpoint = run_dir / LAST_CHECKPOINT_PATH
     if not checkpoint.is_file():
+        # The record says whether one was written (its status names the resume then).
+        status = str(record.get("status", ""))
+        if "continue with resume=" in status:
+            raise LabError(
+                f"cannot resume {run_dir}: its checkpoint {LAST_CHECKPOINT_PATH} is missing, "
+                f"though the run wrote one (record.json: {status!r}); restore it to continue, "
+                "or start the run again without resume="
+            )
         raise LabError(
             f"cannot resume {run_dir}: it was interrupted before writing a checkpoint "
             f"({LAST_CHECKPOINT_PATH}); start the run again without resume="
         )
-    meta = load_checkpoint_meta(checkpoint)
+    try:
+        meta = load_checkpoint_meta(checkpoint)
+    except LabError as err:
+        raise LabError(
+            f"{err}; restore it from a copy to continue, or start the run again without resume="
+        ) from err
     if moved:
         log.info("The run directory has moved from %s; its paths follow it", moved[0])
     return ResumePoint(

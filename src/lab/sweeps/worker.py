@@ -128,11 +128,21 @@ def _check_same_study(study: Any, plan: SweepPlan) -> None:
         )
     recorded = study.user_attrs.get(FIXED_OVERRIDES, [])
     if sorted(plan.space.fixed) != recorded:
+        now = sorted(plan.space.fixed)
+        added = [o for o in now if o not in recorded]
+        dropped = [o for o in recorded if o not in now]
+        differ = "; ".join(
+            part
+            for part in (
+                f"this command adds {', '.join(added)}" if added else "",
+                f"it lacks {', '.join(dropped)}" if dropped else "",
+            )
+            if part
+        )
         raise ConfigError(
-            f"study {plan.study_name!r} in {plan.sweep_dir} was started with the overrides "
-            f"{recorded}; this command has {sorted(plan.space.fixed)}. Continuing would mix "
-            "two setups in one study: rerun with the original overrides, or set "
-            "hydra.sweeper.study_name=<new name>"
+            f"study {plan.study_name!r} in {plan.sweep_dir} was started with other overrides: "
+            f"{differ}. Continuing would mix two setups in one study: rerun with the original "
+            f"overrides ({' '.join(recorded)}), or set hydra.sweeper.study_name=<new name>"
         )
 
 
