@@ -377,8 +377,8 @@ def test_a_study_refuses_a_different_setup_and_a_space_that_does_not_compose(
     )
     assert changed.returncode == 2
     assert (
-        "was started with other overrides: this command adds data.batch_size=8. Continuing"
-        in changed.stderr
+        "was started with other overrides: this command adds data.batch_size=8; it lacks "
+        "data.batch_size=16. Continuing" in changed.stderr
     )
     assert len(_study(tmp_path).get_trials()) == 1
 
