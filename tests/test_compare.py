@@ -79,3 +79,23 @@ def test_cli_makes_the_outputs_folder_and_names_a_file_in_the_way(
         f"error: cannot write {tmp_path / 'afile' / 'c.csv'}: {tmp_path / 'afile'} is a file, "
         "not a folder"
     )
+
+
+def test_runs_that_did_not_finish_are_left_out_in_words(
+    three_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed or interrupted run (no metrics.json: a sweep's failed trial) is said to be
+    left out, not dropped silently; one run is "1 run"."""
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(three_runs / "a", root / "a")
+    shutil.copytree(three_runs / "b", root / "failed")
+    (root / "failed" / "metrics.json").unlink()
+    assert main([str(root)]) == 0
+    printed = capsys.readouterr()
+    assert printed.err.strip() == (
+        f"left out 1 run that did not finish (failed, interrupted or pruned: no metrics.json): "
+        f"{root / 'failed'}"
+    )
+    assert "1 run, 1 configuration" in printed.out

@@ -44,8 +44,9 @@ _IGNORED_LEAVES = ("seed", "dirpath", "save_dir", "default_root_dir", "resume")
 _LOGGER_LABELS = ("name", "group", "version")
 
 
-def find_runs(paths: list[str]) -> list[Path]:
-    """Run directories (holding record.json and metrics.json) at or under `paths`."""
+def find_runs(paths: list[str], left_out: list[Path] | None = None) -> list[Path]:
+    """Run directories (holding record.json and metrics.json) at or under `paths`; the runs
+    without metrics.json (failed, interrupted, pruned) are appended to `left_out` if given."""
     runs: list[Path] = []
     for given in paths:
         root = Path(given)
@@ -57,6 +58,8 @@ def find_runs(paths: list[str]) -> list[Path]:
             else sorted(p.parent for p in root.rglob("record.json"))
         )
         runs += [run for run in found if (run / "metrics.json").is_file()]
+        if left_out is not None:
+            left_out += [run for run in found if not (run / "metrics.json").is_file()]
     if not runs:
         raise LabError(f"no finished runs (record.json + metrics.json) under {', '.join(paths)}")
     return runs
@@ -167,7 +170,8 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
     folded into as many tables as the width needs: no value is cut short, and a key is never
     broken (it is copied back into an override): a long value folds instead."""
     names = shown_metrics(rows)
-    title = f"{sum(len(r['runs']) for r in rows)} runs, {len(rows)} configurations"
+    count = sum(len(r["runs"]) for r in rows)
+    title = f"{count} run{'s' * (count != 1)}, {len(rows)} configuration{'s' * (len(rows) != 1)}"
     header = [*differing, "seeds", *names]
     lines = [_cells(row, differing, names) for row in rows]
     root, labels = run_labels(rows)
@@ -263,11 +267,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", help="run directories, or folders holding runs")
     parser.add_argument("--output", default=None, help="CSV file to write (none by default)")
     args = parser.parse_args(argv)
+    left_out: list[Path] = []
     try:
-        runs = find_runs(args.paths)
+        runs = find_runs(args.paths, left_out)
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    if left_out:  # said, not silently dropped: a sweep's failed trials are among them
+        shown = ", ".join(str(run) for run in left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+        print(
+            f"left out {len(left_out)} run{'s' * (len(left_out) != 1)} that did not finish "
+            f"(failed, interrupted or pruned: no metrics.json): {shown}",
+            file=sys.stderr,
+        )
     differing, rows = compare_runs(runs)
     print_table(differing, rows, Console())
     if args.output:
