@@ -370,3 +370,24 @@ def test_text_labels_with_one_number_among_them_are_named_at_its_line(
     report = inspect_data(cfg, build_tokenizer(cfg))["report"]
     assert [w for w in report["warnings"] if w.endswith(f": lab.train refuses it: {why}")]
     assert report["labels"] == {}
+
+
+def test_an_empty_text_cell_is_listed_in_trainings_words(compose_cfg: Any, tmp_path: Path) -> None:
+    """A CSV row without text: training refuses it; inspect said only "1 empty row(s)"."""
+    (tmp_path / "train.csv").write_text(
+        "text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(11)) + ",1\n"
+    )
+    for split in ("validation", "test"):
+        (tmp_path / f"{split}.csv").write_text("text,label\na,0\nb,1\n")
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={tmp_path}")
+    from lab.build import build_datamodule
+    from lab.data.inspection import inspect_data
+
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    assert str(caught.value) == f"{tmp_path / 'train.csv'}:13 column 'text': the cell is empty"
+    warnings = inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
+    assert (
+        "train: 1 row has an empty 'text' cell (the first: row 12); lab.train refuses it: the "
+        "cell is empty"
+    ) in warnings

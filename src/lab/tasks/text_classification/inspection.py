@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection_refusals import Refused, refusal_warnings, value_order
+from lab.data.inspection_refusals import Refused, refusal_warnings, rows_have, value_order
 from lab.data.label_names import as_integer
 from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, plain_type
 from lab.tasks.text_classification.label_classes import (
@@ -36,7 +36,7 @@ from lab.tasks.text_classification.label_values import (
     multi_label_element_problem,
     regression_label_problem,
 )
-from lab.tasks.text_classification.text_column import non_text
+from lab.tasks.text_classification.text_column import empty_cells, non_text
 from lab.tasks.text_classification.train_labels import TrainLabels
 
 if TYPE_CHECKING:
@@ -149,6 +149,12 @@ def _text_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str]:
                 row, why = problem
                 where = f"column '{column}'" if row is None else f"row {row + 1}, column '{column}'"
                 found.append(f"{split}: {where}: lab.train refuses it: {why}")
+            elif column in dataset.column_names and (empty := empty_cells(dataset, column)):
+                count, row = empty
+                found.append(
+                    f"{split}: {rows_have(count)} an empty '{column}' cell (the first: row "
+                    f"{row + 1}); lab.train refuses it: the cell is empty"
+                )
     return found
 
 

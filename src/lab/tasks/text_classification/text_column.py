@@ -33,9 +33,9 @@ def check_text_column(data: DataModule, split: str, dataset: Dataset, column: st
     import pyarrow.compute as pc
 
     values = dataset.with_format("arrow")[column]
-    if values.null_count:  # an empty CSV cell, a JSON null: no text at all
-        row = next(i for i, v in enumerate(dataset[column]) if v is None)
-        raise DataError(f"{data.where(split, row, column)}: the cell is empty")
+    empty = empty_cells(dataset, column)
+    if empty is not None:  # an empty CSV cell, a JSON null: no text at all
+        raise DataError(f"{data.where(split, empty[1], column)}: the cell is empty")
     # An empty or blank string is text, as HF's tokenizers take it (special tokens only):
     # kept, but said, since it is mostly a scraping or export mistake.
     # A match per row (booleans), not a trimmed copy of every text: a large split's text
@@ -52,6 +52,16 @@ def check_text_column(data: DataModule, split: str, dataset: Dataset, column: st
             rows,
             split,
         )
+
+
+def empty_cells(dataset: Dataset, column: str) -> tuple[int, int] | None:
+    """(how many, the first row) of `column`'s empty cells (null: an empty CSV cell, a JSON
+    null), which training refuses; None where there is none (counted by Arrow)."""
+    values = dataset.with_format("arrow")[column]
+    if not values.null_count:
+        return None
+    first = next(i for i, v in enumerate(dataset[column]) if v is None)
+    return int(values.null_count), first
 
 
 def non_text(dataset: Dataset, column: str) -> tuple[int | None, str] | None:
