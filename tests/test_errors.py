@@ -459,7 +459,6 @@ def test_an_optimized_metric_the_head_does_not_log_is_named_with_the_ones_it_doe
     """`optimized_metric=val/acuracy`: Lightning's MisconfigurationException at the first
     validation (a traceback, exit 1) is one line with the logged metrics and the closest."""
     from lab.config import compose_train_config
-    from lab.train import run
 
     cfg = compose_train_config(
         [*TINY_FIXTURE_RUN, "trainer.max_epochs=1", "optimized_metric=val/acuracy"],
