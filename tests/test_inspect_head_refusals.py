@@ -69,6 +69,29 @@ def test_multiple_choice_labels_outside_the_endings_are_listed_in_trainings_word
     ]
 
 
+def test_the_multiple_choice_balance_table_lists_ending_positions_only(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """A train label 4 under 4 endings is training's refusal (a warning), not a fifth class
+    in the table beside 0..3."""
+    from lab.data.inspection import inspect_data
+
+    rows = {
+        "train": [_question(i % 3) for i in range(8)] + [_question(4)],
+        "validation": [_question(v) for v in (0, 1)],
+        "test": [_question(v) for v in (0, 2)],
+    }
+    overrides = ("data=swag", f"data.path={_write(tmp_path, rows)}")
+    overrides += tuple(f"data.splits.{s}={s}" for s in SPLITS)
+    cfg = compose_cfg("model=tiny_bert", *overrides)
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert report["labels"]["counts"] == {"0": 3, "1": 3, "2": 2, "3": 0}
+    assert (
+        "train: 1 row has label 4; lab.train refuses it: label 4 is not an ending index 0..3"
+        in (report["warnings"])
+    )
+
+
 # ------------------------------------------------------------------------- token classification
 CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
