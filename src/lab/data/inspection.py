@@ -57,13 +57,13 @@ length some row has. Lengths come from a seeded sample of at most `sample` rows 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.config.model_rules import positions_problem
+from lab.data.inspection_hooks import declared_columns, label_checks, row_reader, train_classes
 from lab.data.inspection_rows import (
     ReadSplit,
-    RowReader,
     TextSpec,
     cell_text,
     read_split,
@@ -93,22 +93,6 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 SPLITS = ("train", "validation", "test")
-
-#: A head's label rules for lab.inspect: (data config, splits, class names) -> warnings.
-LabelChecks = Callable[["DictConfig", "dict[str, Dataset]", "Sequence[str] | None"], list[str]]
-
-
-def declared_columns(data_module: str) -> DictConfig | None:
-    """The `conf/data/base/inspect/*.yaml` whose `data_module` is `data_module`, or None."""
-    from omegaconf import DictConfig, OmegaConf
-
-    from lab.config.paths import conf_dir
-
-    for path in sorted((conf_dir() / "data" / "base" / "inspect").glob("*.yaml")):
-        declared = OmegaConf.load(path)
-        if isinstance(declared, DictConfig) and declared.get("data_module") == data_module:
-            return declared
-    return None
 
 
 def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
@@ -175,43 +159,6 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
     )
 
 
-def label_checks(data: DictConfig) -> LabelChecks | None:
-    """The function the data module's inspect declaration names under `labels:` (kept with
-    the head, e.g. `lab.tasks.text_classification.inspection.label_warnings`): the warnings
-    its label rules give the splits, as training applies them; None where none is declared."""
-    from hydra.utils import get_method
-
-    declared = declared_columns(str(data.get("_target_") or ""))
-    if declared is None or not declared.get("labels"):
-        return None
-    return get_method(str(declared.labels))  # type: ignore[no-any-return]
-
-
-def train_classes(data: DictConfig, train: Dataset, column: str) -> Any:
-    """What the function the data module's inspect declaration names under `classes:` gives
-    (`lab.tasks.text_classification.inspection.train_classes`): training's class names and
-    each stored label's class, for the balance table; None where none is declared."""
-    from hydra.utils import get_method
-
-    declared = declared_columns(str(data.get("_target_") or ""))
-    if declared is None or not declared.get("classes"):
-        return None
-    return get_method(str(declared.classes))(data, train, column)
-
-
-def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:
-    """The `RowReader` the data module's inspect declaration names under `rows:` (a class kept
-    with its head, e.g. `lab.tasks.sft.inspection.ChatRows`), or None."""
-    from hydra.utils import get_class
-
-    declared = declared_columns(str(data.get("_target_") or ""))
-    if declared is None or not declared.get("rows"):
-        return None
-    reader = get_class(str(declared.rows))
-    return reader(data, tokenizer, train)  # type: ignore[no-any-return]
-
-
-# ----------------------------------------------------------------------------- numbers
 def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
     """Each row's text (every measured column, choices included), joined: duplicates and
     leakage compare these."""
