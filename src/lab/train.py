@@ -206,9 +206,11 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
         if signal_name is not None:
             output_dir = Path(cfg.paths.output_dir).resolve()
             if is_global_rank_zero():  # once, not once per DDP process
+                # An Optuna study continues its trial; a plain multirun job (-m a=1,2) is
+                # resumed as a run of its own.
                 message = (
                     sweep_interrupted_message(signal_name, cfg, output_dir)
-                    if multirun
+                    if multirun and cfg.get("optuna_trial")
                     else interrupted_message(signal_name, output_dir, _command(), hydra_overrides())
                 )
                 print(message, file=sys.stderr)
@@ -226,11 +228,11 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
 
 
 def sweep_interrupted_message(signal_name: str, cfg: DictConfig, output_dir: Path) -> str:
-    """What a sweep says when a signal stopped it during a trial: the same command continues
-    the study, and the trial from its last checkpoint."""
+    """What an Optuna sweep says when a signal stopped it during a trial: the same command
+    continues the study, and the trial from its last checkpoint."""
     from lab.run_dir.records import last_checkpoint
 
-    trial = (cfg.get("optuna_trial") or {}).get("number", "?")
+    trial = cfg.optuna_trial.number
     checkpoint = last_checkpoint(output_dir)
     saved = f"its last checkpoint is {checkpoint}" if checkpoint else "it wrote no checkpoint"
     return (
