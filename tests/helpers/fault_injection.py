@@ -21,4 +21,10 @@ class KillAtStep(L.Callback):
         if step is not None and trainer.global_step == int(step):
             os.environ.pop("LAB_TEST_KILL_AT_STEP")  # SIGTERM lets the process run on briefly
             signum = getattr(signal, os.environ.get("LAB_TEST_KILL_SIGNAL", "SIGKILL"))
+            # The checkpoints written so far are published off the training thread: a kill
+            # one step after a save must find that save on disk, not race its publication on
+            # a loaded machine (`test_a_kill_during_save...` covers a kill during a write).
+            from lab.training.checkpoint_writer import wait_for_checkpoints
+
+            wait_for_checkpoints()
             os.kill(os.getpid(), signum)
