@@ -99,10 +99,11 @@ def test_a_mixed_column_is_read_in_python(tokenizer: Any, tmp_path: Any) -> None
 def test_a_label_that_is_no_number_is_still_named_at_its_row(tokenizer: Any) -> None:
     """The Arrow pass only says "all fine"; a NaN or empty score is found row by row."""
     data = TextClassificationDataModule(tokenizer, problem_type="regression")
-    for labels, shown in (([0.5, float("nan"), 1.0], "nan"), ([0.5, 1.0, None], "None")):
+    for labels, row in (([0.5, float("nan"), 1.0], 2), ([0.5, 1.0, None], 3)):
         dataset = _split(labels)
         assert not all_numbers(label_array(dataset, "label"))
-        with pytest.raises(DataError, match=rf"regression label {shown} is not a number$"):
+        missing = rf"row {row} \(1-based\) column 'label': the regression label is missing"
+        with pytest.raises(DataError, match=missing):
             data.check_split("test", dataset)
 
 

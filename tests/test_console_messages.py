@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from lab.data.splits import carve_splits
+from lab.log_records import is_file_only
 from lab.eval_table import print_metrics
 from lab.reproduce import print_comparison
 from lab.run_dir.summary import LAST, print_summary
@@ -72,6 +73,24 @@ def test_summary_title_names_the_last_weights_without_a_best_checkpoint(tmp_path
     print_summary({"test/acc": 0.5}, tmp_path, message_console(file=screen), tested=LAST)
     assert "Final metrics (last weights)" in screen.getvalue()
     assert "best checkpoint" not in screen.getvalue()
+
+
+def test_summary_goes_to_the_log_file_as_plain_text_but_not_twice_on_screen(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """train.log keeps the table and the paths the user saw (a batch job's only record)."""
+    (tmp_path / "model").mkdir()
+    screen = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="lab.run_dir.summary"):
+        print_summary({"val/acc": 0.75, "test/acc": 0.5}, tmp_path, message_console(file=screen))
+    [record] = caplog.records
+    assert is_file_only(record), "the screen has it already"
+    logged = record.getMessage().splitlines()
+    assert "Final metrics (best checkpoint)" in logged[0]
+    assert any(line.split() == ["│", "acc", "│", "0.7500", "│", "0.5000", "│"] for line in logged)
+    assert logged[-2:] == [f"Run directory: {tmp_path}", f"Exported model: {tmp_path / 'model'}"]
+    assert "\x1b" not in record.getMessage(), "no terminal codes in a log file"
+    assert screen.getvalue().count("Run directory:") == 1
 
 
 def test_carving_a_split_of_lab_s_own_name_goes_to_the_log_only(

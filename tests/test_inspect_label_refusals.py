@@ -232,13 +232,40 @@ def test_a_regression_label_that_is_no_number_is_named_where_it_is(
     ]
 
 
+def test_a_regression_cell_read_as_missing_is_named_once(compose_cfg: Any, tmp_path: Path) -> None:
+    """'n/a' in a CSV score column is read as missing: training says so in those words, and
+    lab.inspect reports it once (as a row without a label), not also as "None is no number"."""
+    scores = [0.5, 1.5, 2.5, 3.5] * 3
+    folder = _files(tmp_path, {"train": scores, "validation": [0.5, "n/a", 1.0], "test": [1.0]})
+    overrides = ("data.problem_type=regression", "task=text_regression")
+    assert _training_refusal(compose_cfg, folder, *overrides).startswith(
+        "the regression label is missing (an empty cell, or one the CSV reader takes for "
+        "missing: NA, n/a, null, NaN)"
+    )
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
+    warnings = inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
+    assert [w for w in warnings if "lab.train refuses" in w] == [
+        "validation: 1 row has no label (an empty cell): lab.train refuses it"
+    ]
+
+
 def test_regression_scores_stored_as_text_are_refused_with_the_advice() -> None:
     from lab.tasks.text_classification.label_values import regression_label_problem
 
-    assert regression_label_problem([0.5, 2, float("nan")]) == (
-        2,
-        "regression label nan is not a number",
+    missing = (
+        "the regression label is missing (an empty cell, or one the CSV reader takes for "
+        "missing: NA, n/a, null, NaN)"
     )
+    assert regression_label_problem([0.5, 2, float("nan")]) == (2, missing)
+    assert regression_label_problem([0.5, None, "x"]) == (1, missing)
+    # lab.inspect counts missing cells on their own (a label gap): the first other problem
+    assert regression_label_problem([0.5, None, "x"], skip_missing=True) == (
+        2,
+        "regression label 'x' is not a number",
+    )
+    assert regression_label_problem([0.5, None], skip_missing=True) is None
     assert regression_label_problem(["0.5", "2"]) == (
         0,
         "regression label '0.5' is text; store the scores as numbers",

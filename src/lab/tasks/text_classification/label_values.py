@@ -166,19 +166,29 @@ def describe_non_text(value: Any) -> str:
     return f"{value!r} ({type(value).__name__}) is not text"
 
 
-def regression_label_problem(values: Sequence[Any]) -> tuple[int, str] | None:
+def regression_label_problem(
+    values: Sequence[Any], *, skip_missing: bool = False
+) -> tuple[int, str] | None:
     """The first regression label among `values` that is not a number, as (row, why it is
     refused); None when every one is a number. A cell of text that reads as a number ("0.69")
     is one only when the whole column is text: the row named is then the first that is no
     number at all ('high', whose presence made the column text), and where every cell reads
-    as a number, the first one, with the advice to store them as numbers."""
+    as a number, the first one, with the advice to store them as numbers. `skip_missing`
+    passes over missing cells (None, NaN): `lab.inspect` counts those on their own."""
     first_text: int | None = None
     for row, value in enumerate(values):
         if isinstance(value, str) and _reads_as_number(value):
             first_text = row if first_text is None else first_text
             continue
-        if not isinstance(value, (int, float)) or value != value:
-            why = f"regression label {value!r} is not a number"  # None, text, NaN
+        missing = value is None or (isinstance(value, float) and value != value)
+        if missing and not skip_missing:
+            # The user's cell may read "n/a": the CSV reader (pandas) reads it as missing.
+            return row, (
+                "the regression label is missing (an empty cell, or one the CSV reader takes "
+                "for missing: NA, n/a, null, NaN)"
+            )
+        if not missing and not isinstance(value, (int, float)):
+            why = f"regression label {value!r} is not a number"
             if first_text is not None:
                 why += f" (so the column is read as text, {values[first_text]!r} included)"
             return row, why
