@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from lab.data.splits import carve_splits
-from lab.log_records import is_file_only
 from lab.eval_table import print_metrics
+from lab.log_records import is_file_only
 from lab.reproduce import print_comparison
 from lab.run_dir.summary import LAST, print_summary
 from lab.training.console import QuietConsole, message_console
