@@ -47,6 +47,26 @@ def test_csv_logger_keeps_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
     ]
 
 
+def test_csv_logger_resumes_a_run_killed_before_its_first_rows_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL before metrics.csv was first flushed leaves csv/ with hparams.yaml only:
+    nothing to keep or delete, so no "previous log files will be deleted" warning."""
+    import warnings
+
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    (csv_dir / "hparams.yaml").write_text("lr: 0.1\n")
+    logger = CSVLogger(save_dir=str(tmp_path), name="csv", version="")
+    logger.resume_from(step=3, record={})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logger.log_metrics({"train/loss": 0.5}, step=3)
+        logger.save()
+    assert (csv_dir / "metrics.csv").read_text().splitlines() == ["step,train/loss", "3,0.5"]
+    assert (csv_dir / "hparams.yaml").read_text() == "lr: 0.1\n"
+
+
 def test_wandb_start_in_background_runs_in_its_thread_and_hands_over_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -331,8 +331,12 @@ class _ResumingExperimentWriter(HookedExperimentWriter):
         import csv
 
         path = Path(self.metrics_file_path)
-        if self._keep_until_step is None or not path.is_file():
+        if self._keep_until_step is None:
             super().prepare_log_dir()
+            return
+        if not path.is_file():
+            # Killed before the first rows were flushed: nothing to keep, and nothing to delete
+            # (Lightning would warn that "previous log files ... will be deleted").
             return
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
