@@ -399,6 +399,53 @@ def test_text_labels_with_one_number_among_them_are_named_at_its_line(
     assert report["labels"] == {}
 
 
+def test_a_folder_whose_train_file_mixes_label_types_names_the_number_s_line(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """train/validation/test.jsonl, one 1 among train's "neg"/"pos": read in one call,
+    datasets took test's string type for train's mixed (Json) column and cast its cells to
+    JSON text ('"neg"', '1'), and training then refused validation's 'neg' as no label name.
+    lab reads such splits one by one: the 1's own line is named, as for a single file."""
+    import json
+
+    from lab.build import build_datamodule
+    from lab.data.sources import load_source
+
+    for split, rows in (("train", 12), ("validation", 4), ("test", 4)):
+        labels: list[Any] = ["neg", "pos"] * (rows // 2)
+        if split == "train":
+            labels[7] = 1
+        lines = [
+            json.dumps({"text": f"{split} review {i}", "label": v}) for i, v in enumerate(labels)
+        ]
+        (tmp_path / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    source = load_source(str(tmp_path), None, None, None)
+    assert source["train"]["label"][6:9] == ["neg", 1, "neg"]  # decoded, not '"neg"'
+    assert source["test"]["label"][:2] == ["neg", "pos"]
+    cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={tmp_path}")
+    with pytest.raises(DataError) as caught:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    assert str(caught.value) == (
+        f"{tmp_path / 'train.jsonl'}:8 column 'label': label 1 is a number among labels of "
+        "text ('neg', 'pos', ...): write every label as text"
+    )
+
+
+def test_json_text_columns_tells_json_text_from_text_and_number_strings() -> None:
+    import datasets
+
+    from lab.data.json_text import json_text_columns
+
+    table = {
+        "cast": ['"neg"', "1", None, '"pos"'],  # what a Json column cast to strings holds
+        "text": ["neg", "1", None, "pos"],
+        "digits": ["1", "2", None, "3"],
+        "quoted": ['"a quote"', "not json", None, '"b"'],
+        "number": [1, 2, None, 3],
+    }
+    assert json_text_columns(datasets.Dataset.from_dict(table)) == ["cast"]
+
+
 def test_an_empty_text_cell_is_listed_in_trainings_words(compose_cfg: Any, tmp_path: Path) -> None:
     """A CSV row without text: training refuses it; inspect said only "1 empty row(s)"."""
     (tmp_path / "train.csv").write_text(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.data.card_labels import apply_card_labels
+from lab.data.json_text import json_text_columns
 from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
 from lab.errors import ConfigError, DataError
@@ -69,6 +70,9 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
         with hold_datasets_logs(held):
             try:
                 loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
+                if builder == "json" and any(map(json_text_columns, loaded.values())):
+                    # A split's mixed-type column cast to JSON text (lab.data.json_text)
+                    raise ValueError("a Json column read as text: read the splits one by one")
             except Exception:
                 if len(data_files) < 2:
                     raise
