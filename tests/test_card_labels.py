@@ -4,6 +4,7 @@ pandas, CSV): lab applies them as `datasets.load_dataset(<folder>)` does."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -81,3 +82,29 @@ def test_ids_the_names_do_not_cover_are_left_for_training_to_word(tmp_path: Path
     loaded = load_local(folder)
     for split in ("train", "test"):  # every split or none: one column, one type
         assert not hasattr(loaded[split].features["label"], "names")
+
+
+def test_a_streamed_run_takes_the_cards_class_names(compose_cfg: Any, tmp_path: Path) -> None:
+    """`data.streaming=true` over the same folder: the head's classes are the card's names
+    (they were the bare ids "0".."2"), and the streamed batches carry the stored ids."""
+    from hydra.utils import instantiate
+
+    from lab.build import build_datamodule
+
+    folder = _folder(tmp_path / "ag_news", ["default"], "csv")
+    rows = pd.DataFrame({"text": [f"news {i}" for i in range(40)], "label": [0, 2, 1, 1] * 10})
+    rows.to_csv(folder / "default" / "train-00000-of-00001.csv", index=False)
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={folder}",
+        "data.streaming=true",
+        "data.stream_sample_rows=16",
+        "data.max_eval_samples=8",
+        "data.batch_size=8",
+        "data.shuffle_buffer=0",
+    )
+    datamodule = build_datamodule(cfg, instantiate(cfg.model.tokenizer))
+    assert datamodule.label_names == ["World", "Sports", "Business"]
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch["labels"].tolist() == [0, 2, 1, 1] * 2  # rows 9-16: 8 were cut as validation

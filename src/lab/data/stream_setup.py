@@ -5,8 +5,10 @@ the train stream and read its first rows for the head to learn from and check.""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.data.card_labels import apply_card_labels
 from lab.data.origins import ROW_COLUMN, Origin
 from lab.data.sources import Source, interleave_sources
 from lab.data.splits import named_split_missing, source_split_name
@@ -116,7 +118,22 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         [row[ROW_COLUMN] for row in rows],
         [row[SOURCE_COLUMN] for row in rows],
     )
-    return raw, to_dataset(rows, columns)
+    sample = to_dataset(rows, columns)
+    if local:  # a Hub folder's card names the classes its files may not carry
+        return _card_labels(raw, sample, Path(str(dm.path)).expanduser(), dm.hub_config)
+    return raw, sample
+
+
+def _card_labels(
+    raw: dict[str, Dataset], sample: Dataset, root: Path, config: str | None
+) -> tuple[dict[str, Dataset], Dataset]:
+    """The in-memory splits and the train stream's first rows with the card's class names
+    (`lab.data.card_labels`, as a non-streamed run applies them): the head learns its classes
+    from them; the streamed batches carry the same ids."""
+    from datasets import DatasetDict
+
+    named = apply_card_labels(DatasetDict({**raw, "train": sample}), root, config)
+    return {name: named[name] for name in raw}, named["train"]
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
