@@ -603,3 +603,20 @@ def test_every_row_reader_declaration_names_a_reader_of_its_head() -> None:
         assert reader.__module__.startswith(head + "."), (path.name, reader.__module__)
         readers += 1
     assert readers >= 2  # sft, dpo
+
+
+def test_what_training_says_of_reading_the_data_is_said_too(
+    reviews: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `data.splits` name the files lack: training reads the split named like lab's and says
+    so; lab.inspect said nothing (the line was an INFO record with no handler). A split carved
+    from train stays train.log's (file-only) note in a run, and is not said here either."""
+    (reviews / "validation.csv").unlink()
+    out = tmp_path / "report"
+    assert main([*_args(reviews, "data.splits.test=tset"), f"out={out}"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "data.splits.test=tset: the local data has no such split; reading its 'test' split "
+        "(splits present: test, train)"
+    ]
+    assert json.loads((out / "inspect.json").read_text())["carved"] == ["validation"]

@@ -31,7 +31,11 @@ line for a bad option, config key or dataset.
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +93,8 @@ def main(argv: list[str]) -> int:
             f"data.stream_sample_rows={cfg.data.get('stream_sample_rows')} rows each)",
             markup=False,
         )
-    found = inspect_data(cfg, tokenizer, sample=sample)
+    with lab_lines_on_screen():  # what training says of reading the data (see the function)
+        found = inspect_data(cfg, tokenizer, sample=sample)
     report: dict[str, Any] = {
         "data": choices.get("data"),
         "model": choices.get("model"),
@@ -104,6 +109,29 @@ def main(argv: list[str]) -> int:
     show(report)
     print(f"wrote {out / 'inspect.json'} and {out / 'lengths.png'} ({report['seconds']} s)")
     return 0
+
+
+@contextmanager
+def lab_lines_on_screen() -> Iterator[None]:
+    """Inside the block, lab's own log lines reach stderr as a run's console shows them:
+    what reading the data says (the configuration of a Hub folder read, a `data.splits`
+    name the files lack and the split read instead) and warnings as `warning: ...`; the
+    file-only reports of a run's train.log are left out. A tool has no log file, and
+    without a handler Python prints warnings bare and drops the lines."""
+    from lab.training.console import ConsoleFormatter, QuietConsole
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ConsoleFormatter())
+    handler.addFilter(QuietConsole())
+    logger = logging.getLogger("lab")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def show(report: dict[str, Any], console: Console | None = None) -> None:
