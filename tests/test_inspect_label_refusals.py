@@ -4,6 +4,7 @@ rows: a fractional number, a string that names no class (unseen in train, or out
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ def test_a_regression_label_that_is_no_number_is_named_where_it_is(
     cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
     report = inspect_data(cfg, build_tokenizer(cfg))["report"]
     assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
-        f"validation: row 3: lab.train refuses it: {refused}"
+        f"validation: {folder / 'validation.csv'}:4: lab.train refuses it: {refused}"
     ]
 
 
@@ -291,7 +292,7 @@ def test_multi_label_lists_stored_as_text_are_named_with_the_way_out(
     cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
     report = inspect_data(cfg, build_tokenizer(cfg))["report"]
     assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
-        f"train: row 1: lab.train refuses it: {refused}"
+        f"train: {folder / 'train.csv'}:2: lab.train refuses it: {refused}"
     ]
 
 
@@ -462,6 +463,38 @@ def test_an_empty_text_cell_is_listed_in_trainings_words(compose_cfg: Any, tmp_p
     assert str(caught.value) == f"{tmp_path / 'train.csv'}:13 column 'text': the cell is empty"
     warnings = inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
     assert (
-        "train: 1 row has an empty 'text' cell (the first: row 12); lab.train refuses it: the "
-        "cell is empty"
+        f"train: 1 row has an empty 'text' cell (the first: {tmp_path / 'train.csv'}:13); "
+        "lab.train refuses it: the cell is empty"
     ) in warnings
+
+
+def test_a_row_of_a_carved_split_is_named_by_its_file_line_as_training_names_it(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """One CSV: validation and test are carved from a shuffle of it, so a row's place in its
+    split ("row 13") was no line of the file; inspect names the file's line, as training
+    does. (A score column with text in it also crashed the regression summary: numbers only.)"""
+    scores: list[Any] = [0.5, 1.5, 2.5, 3.5] * 10
+    scores[15] = "high"  # line 17 of the file (the header is line 1)
+    (tmp_path / "scores.csv").write_text(
+        "text,label\n" + "".join(f"pair {i},{v}\n" for i, v in enumerate(scores))
+    )
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=csv",
+        f"data.path={tmp_path / 'scores.csv'}",
+        "data.problem_type=regression",
+        "task=text_regression",
+    )
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    refusals = [w for w in report["warnings"] if "lab.train refuses" in w]
+    assert refusals[0] == (
+        f"train: {tmp_path / 'scores.csv'}:17: lab.train refuses it: regression label 'high' is "
+        "not a number (so the column is read as text, '1.5' included)"
+    )
+    # the other splits hold number strings only: the first of each in its split's order
+    assert [r.split(": ")[0] for r in refusals] == ["train", "validation", "test"]
+    assert all(re.match(rf"\w+: {re.escape(str(tmp_path))}/scores.csv:\d+: ", r) for r in refusals)
+    assert report["labels"] == {}  # a column of text: no summary of its scores (it crashed)

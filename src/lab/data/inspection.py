@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.config.model_rules import positions_problem
 from lab.data.inspection_hooks import declared_columns, label_checks, row_reader, train_classes
+from lab.data.inspection_places import PlacedSplits
 from lab.data.inspection_rows import (
     ReadSplit,
     TextSpec,
@@ -132,17 +133,29 @@ def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
 
 
 # ----------------------------------------------------------------------------- splits
-def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
+def load_splits(data: DictConfig) -> tuple[PlacedSplits, list[str]]:
     """The splits as training makes them (`lab.data.splits.carve_splits`: a missing validation
-    or test split carved from train with the seed, then `max_*_samples` subsets), and the
-    names of the carved ones; without importing Lightning."""
-    from lab.data.sources import load_source
+    or test split carved from train with the seed, then `max_*_samples` subsets), with each
+    row's place in its file (`lab.data.inspection_places`), and the names of the carved ones;
+    without importing Lightning."""
+    from lab.data.origins import ROW_COLUMN, Origin, number_rows
+    from lab.data.sources import load_source, origins_of
     from lab.data.splits import carve_splits
 
     source = load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
-    return carve_splits(
+    origins: dict[str, Origin] = {}
+
+    def numbered(name: str, source_name: str) -> Dataset:
+        found = origins_of(source).get(source_name)
+        origins[name] = found or Origin(f"the {source_name} split", "rows")
+        return number_rows(source[source_name])
+
+    def carved_from_train(name: str) -> None:
+        origins[name] = origins["train"]
+
+    splits, carved = carve_splits(
         source,
         dict(data.get("splits") or {name: name for name in SPLITS}),
         local=bool(data.get("path")),
@@ -156,7 +169,15 @@ def load_splits(data: DictConfig) -> tuple[dict[str, Dataset], list[str]]:
             "validation": data.get("max_eval_samples"),
             "test": data.get("max_test_samples"),
         },
+        take=numbered,
+        on_carve=carved_from_train,
     )
+    places = {
+        name: (origins[name], dataset.with_format("arrow")[ROW_COLUMN].to_pylist())
+        for name, dataset in splits.items()
+    }
+    unnumbered = {name: dataset.remove_columns(ROW_COLUMN) for name, dataset in splits.items()}
+    return PlacedSplits(unnumbered, places), carved
 
 
 def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:

@@ -110,8 +110,13 @@ def label_balance(
         elif value is not None:
             flat.append(value)
     fractions = any(isinstance(v, float) and not v.is_integer() for v in flat)
-    if flat and (numeric or fractions):
-        found = {"mean": sum(flat) / len(flat), "min": min(flat), "max": max(flat)}
+    if numeric or fractions:
+        # Numbers only: a score column with text in it ('high') is training's to refuse, and
+        # its warning says so; NaN is a missing cell, counted as a gap.
+        numbers = [v for v in flat if isinstance(v, int | float) and v == v]
+        if not numbers:
+            return {}
+        found = {"mean": sum(numbers) / len(numbers), "min": min(numbers), "max": max(numbers)}
         return {"numeric": {k: significant(v) for k, v in found.items()}}
     counts = Counter(flat)
     named: dict[str, int] = {}

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from lab.data.inspection_places import place
 from lab.data.inspection_refusals import Refused, refusal_warnings, rows_have, value_order
 from lab.data.label_names import as_integer
 from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, plain_type
@@ -64,10 +65,11 @@ def label_warnings(
         return [*texts, f"lab.train refuses the labels: {lists}"]
     if problem_type == "single_label" and (mixed := mixed_label_problem(read.values)):
         row, why = mixed
-        return [*texts, f"train: row {row + 1}: lab.train refuses it: {why}"]
+        return [*texts, f"train: {place(splits, 'train', row)}: lab.train refuses it: {why}"]
     if read.non_list is not None:
         row, value = read.non_list
-        return [*texts, f"train: row {row + 1}: lab.train refuses it: {not_a_list(value)}"]
+        where = place(splits, "train", row)
+        return [*texts, f"train: {where}: lab.train refuses it: {not_a_list(value)}"]
     num_labels = data.get("num_labels")
     with _quiet():  # what resolving says (merged spellings, absent ids) is training's to log
         classes = LabelClasses.resolve(read, configured, num_labels, column)
@@ -147,13 +149,15 @@ def _text_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str]:
             problem = non_text(dataset, column) if column in dataset.column_names else None
             if problem is not None:
                 row, why = problem
-                where = f"column '{column}'" if row is None else f"row {row + 1}, column '{column}'"
+                where = f"column '{column}'"
+                if row is not None:
+                    where = f"{place(splits, split, row)} {where}"
                 found.append(f"{split}: {where}: lab.train refuses it: {why}")
             elif column in dataset.column_names and (empty := empty_cells(dataset, column)):
                 count, row = empty
                 found.append(
-                    f"{split}: {rows_have(count)} an empty '{column}' cell (the first: row "
-                    f"{row + 1}); lab.train refuses it: the cell is empty"
+                    f"{split}: {rows_have(count)} an empty '{column}' cell (the first: "
+                    f"{place(splits, split, row)}); lab.train refuses it: the cell is empty"
                 )
     return found
 
@@ -169,7 +173,7 @@ def _regression_warnings(splits: dict[str, Dataset], column: str) -> list[str]:
         refused = regression_label_problem(dataset[column], skip_missing=True)
         if refused is not None:
             row, why = refused
-            found.append(f"{split}: row {row + 1}: lab.train refuses it: {why}")
+            found.append(f"{split}: {place(splits, split, row)}: lab.train refuses it: {why}")
     return found
 
 
