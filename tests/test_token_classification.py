@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lab.errors import DataError
-from lab.tasks.entity_metrics import EntityScores, entity_scores, iob1_to_iob2
+from lab.tasks.entity_metrics import EntityScores, entity_scores, iob1_to_iob2, is_iob, tag_scores
 from lab.tasks.token_classification import IGNORE, align_labels
 
 from conftest import FIXTURES
@@ -95,6 +95,79 @@ def test_truncation_keeps_the_visible_part_of_a_cut_entity(compose_cfg) -> None:
     assert len(row["input_ids"]) == 12
     tags = [CONLL[label] for label in row["labels"] if label != IGNORE]
     assert tags[:4] == ["B-PER", "I-PER", "O", "O"] and len(tags) < 11
+    # The words past the cut keep their gold tags, for the scores (lab.tasks.token_cut).
+    gold = ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O", "B-LOC", "O", "O", "O"]
+    assert [CONLL[label] for label in row["cut_labels"]] == gold[len(tags) :]
+    batch = datamodule.collate_fn()([datamodule.datasets["train"][i] for i in range(2)])
+    assert batch["cut_labels"].shape[0] == 2
+    assert batch["cut_labels"][0].tolist()[: len(gold) - len(tags)] == row["cut_labels"]
+
+
+def test_words_past_the_cut_count_as_missed() -> None:
+    """A row cut after "Anna Berg flew": its gold LOC past the cut is missed (predicted O), so
+    recall is 1/2, not the 1/1 of the words the model saw."""
+    metric = EntityScores(dict(enumerate(CONLL)))
+    labels = torch.tensor([[IGNORE, 1, 2, 0, IGNORE]])
+    predictions = torch.tensor([[0, 1, 2, 0, 0]])
+    cut = torch.tensor([[0, 5, 6, IGNORE]])  # "from New York" (padded)
+    metric.update(predictions, labels, cut)
+    metric.update(
+        torch.tensor([[0, 5, 0]]), torch.tensor([[IGNORE, 5, IGNORE]]), torch.tensor([[IGNORE]])
+    )
+    scores = metric.compute()
+    assert scores["precision"] == 1.0 and scores["recall"] == pytest.approx(2 / 3)
+    assert scores["per_type"]["LOC"]["support"] == 2 and scores["per_type"]["LOC"]["recall"] == 0.5
+    assert scores["accuracy"] == pytest.approx(5 / 7)  # "from" is O: right; New York: wrong
+
+
+def test_tags_of_no_iob_scheme_are_scored_per_word() -> None:
+    """POS tags (DT, NN, VBZ) make no entities: seqeval raised KeyError 'D' at the first
+    validation. They are scored per word, by hand: 5 of 6 words right."""
+    assert not is_iob(["DT", "NN", "VBZ"]) and not is_iob(["O"]) and is_iob(CONLL)
+    assert not is_iob(["O", "B-PER", "X"])
+    gold = [["DT", "NN", "VBZ"], ["NN", "VBZ", "DT"]]
+    predicted = [["DT", "NN", "NN"], ["NN", "VBZ", "DT"]]
+    scores = tag_scores(gold, predicted)
+    assert scores["accuracy"] == pytest.approx(5 / 6)
+    assert scores["precision"] == scores["recall"] == scores["f1"] == pytest.approx(5 / 6)
+    assert scores["per_type"]["NN"] == {
+        "precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(0.8), "support": 2,
+    }  # fmt: skip
+    assert scores["per_type"]["VBZ"]["recall"] == 0.5
+    metric = EntityScores({0: "DT", 1: "NN", 2: "VBZ"})
+    metric.update(torch.tensor([[0, 1, 1]]), torch.tensor([[0, 1, 2]]), torch.tensor([[2]]))
+    assert metric.compute()["accuracy"] == pytest.approx(2 / 4)  # the cut VBZ is missed
+
+
+def test_iob1_data_read_as_iob2_gets_the_hint(compose_cfg, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        {"tokens": ["Anna", "Berg", "in", "Oslo"], "ner_tags": ["I-PER", "I-PER", "O", "I-LOC"]},
+        {"tokens": ["Oslo", "."], "ner_tags": ["I-LOC", "O"]},
+        {"tokens": ["Anna", "Oslo"], "ner_tags": ["I-PER", "B-PER"]},
+    ]
+    for split in ("train", "validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from hydra.utils import instantiate
+
+    for scheme, hinted in (("iob2", True), ("iob1", False)):
+        caplog.clear()
+        cfg = compose_cfg(
+            "model=tiny_bert", "data=conll2003", f"data.path={tmp_path}",
+            "data.label_names=null", f"data.tag_scheme={scheme}",
+        )  # fmt: skip
+        tokenizer = instantiate(cfg.model.tokenizer)
+        datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
+        datamodule.setup("fit")
+        hints = [r.getMessage() for r in caplog.records if "IOB1" in r.getMessage()]
+        assert hints == (
+            [
+                "4 of the train split's 5 entities start with I- (after O or another type), as "
+                "in IOB1 data; read as IOB2 (data.tag_scheme=iob2) they are no entities and "
+                "entity F1 stays near 0: set data.tag_scheme=iob1"
+            ]
+            if hinted
+            else []
+        )
 
 
 @pytest.mark.parametrize(
@@ -109,6 +182,15 @@ def test_truncation_keeps_the_visible_part_of_a_cut_entity(compose_cfg) -> None:
             r"train\.jsonl:2 column 'ner_tags': 2 words but 1 tags",
         ),
         ({"tokens": [], "ner_tags": []}, r"train\.jsonl:2 column 'tokens': no words"),
+        (  # a string is no word list: it was tokenized letter by letter, or a TypeError
+            {"tokens": "Jo", "ner_tags": [0, 5]},
+            r"train\.jsonl:2 column 'tokens': text 'Jo', not a list of words \(one per word, "
+            r"e\.g\. \[\"John\", \"lives\"\]\)$",
+        ),
+        (
+            {"tokens": ["a", "b"], "ner_tags": None},
+            r"train\.jsonl:2 column 'ner_tags': the cell is empty; give a list of tags",
+        ),
     ],
 )
 def test_bad_rows_are_named(compose_cfg, tmp_path: Path, row: dict, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ carries the word's tag and the others are ignored by the loss and the metrics
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,10 @@ from lab.data.padding import pad_hf
 from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
-from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2
+from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2, is_iob
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
-from lab.tasks.token_tags import tag_names, tag_problem
+from lab.tasks.token_cut import CUT, collate_with_cut, cut_words, without_cut
+from lab.tasks.token_tags import iob1_hint, not_a_list, tag_names, tag_problem
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 IGNORE = -100  # the label id the loss and the metrics skip
+log = logging.getLogger(__name__)
 
 
 class TokenClassificationDataModule(DataModule):
@@ -79,6 +82,11 @@ class TokenClassificationDataModule(DataModule):
         self._require_columns("train", train)
         self.source_names, self._string_tags = tag_names(train, self.tags_column, self.source_names)
         names = list(self.source_names)
+        if self.tag_scheme == "iob2" and is_iob(names):
+            tags = train.with_format("arrow")[self.tags_column].to_pylist()
+            hint = iob1_hint([t for t in tags if isinstance(t, list)], names, self._string_tags)
+            if hint:
+                log.warning(hint)
         if self.tag_scheme == "iob1":  # IOB2 needs a B- for every I-
             names += [
                 f"B-{n[2:]}" for n in names if n.startswith("I-") and f"B-{n[2:]}" not in names
@@ -110,6 +118,13 @@ class TokenClassificationDataModule(DataModule):
         for row, (words, tags) in enumerate(
             zip(dataset[self.tokens_column], dataset[self.tags_column], strict=True)
         ):
+            for column, cell, what in (
+                (self.tokens_column, words, "words"),
+                (self.tags_column, tags, "tags"),
+            ):
+                problem = not_a_list(cell, what)  # a string would be read letter by letter
+                if problem is not None:
+                    raise DataError(f"{self.where(name, row, column)}: {problem}")
             if not words:
                 raise DataError(f"{self.where(name, row, self.tokens_column)}: no words")
             if len(words) != len(tags):
@@ -131,6 +146,7 @@ class TokenClassificationDataModule(DataModule):
             self.tag_scheme,
             self.label_all_tokens,
             self.max_length,
+            CUT,  # caches written before the cut words were kept lack the column
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -152,17 +168,18 @@ class TokenClassificationDataModule(DataModule):
             ]
             encoded = self._encode(words)
         label2id = self.label2id
-        labels = []
+        labels, cut = [], []
         for index, tags in enumerate(batch[self.tags_column]):
             names = [t if self._string_tags else self.source_names[t] for t in tags]  # type: ignore[index]
             if self.tag_scheme == "iob1":
                 names = iob1_to_iob2(names)
-            labels.append(
-                align_labels(
-                    encoded.word_ids(index), [label2id[n] for n in names], self._continuation()
-                )
-            )
+            ids = [label2id[n] for n in names]
+            word_ids = encoded.word_ids(index)
+            labels.append(align_labels(word_ids, ids, self._continuation()))
+            full = len(encoded["input_ids"][index]) >= self.max_length
+            cut.append([ids[j] for j in cut_words(word_ids, len(ids), full)])
         encoded["labels"] = labels
+        encoded[CUT] = cut  # scored as missed (lab.tasks.token_cut)
         return dict(encoded)
 
     def _encode(self, words: list[list[str]]) -> Any:
@@ -186,13 +203,13 @@ class TokenClassificationDataModule(DataModule):
 
         # Labels follow the inputs' padded width (rounded by `padding`), padded with IGNORE.
         collator = DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=IGNORE)
-        return pad_hf(collator, self.padding(self.max_length))
+        return collate_with_cut(pad_hf(collator, self.padding(self.max_length)))
 
 
 def wordless(word_ids: Sequence[int | None], words: int, full: bool) -> set[int]:
     """The words of a row of `words` words that got no subword in its encoding (`word_ids`).
     `full`: the encoding is `max_length` long, so it may have been cut: words after the last
-    one present count as truncated (not scored, as documented), not as wordless."""
+    one present count as truncated (`lab.tasks.token_cut`), not as wordless."""
     present = {w for w in word_ids if w is not None}
     end = (max(present) + 1 if present else 0) if full else words
     return set(range(end)) - present
@@ -226,7 +243,8 @@ class TokenClassificationModule(ClassLossTraining, TaskModule):
 
     Metric keys: `val/loss`, `val/f1`, `val/precision`, `val/recall` (entity-level, micro),
     `val/accuracy` (token accuracy), `val/f1_<TYPE>` per entity type (and `test/...`).
-    Truncated words (beyond `max_length`) are not scored.
+    Words past `max_length` are not trained; they are scored as predicted `O` (missed),
+    `lab.tasks.token_cut`. Tags that are no IOB scheme (POS) are scored per word instead.
 
     Args:
         class_weights: None, `balanced` (from the scored tokens of the train split) or one
@@ -257,13 +275,18 @@ class TokenClassificationModule(ClassLossTraining, TaskModule):
     def setup(self, stage: str) -> None:
         setup_class_loss(self, self.class_loss)
 
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return super().training_step(without_cut(batch), batch_idx)  # type: ignore[no-any-return]
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        cut = batch.get(CUT)
+        batch = without_cut(batch)
         output = self.class_loss.model_output(self.model, batch)
         labels = batch["labels"]
         self.log_eval_loss(
             stage, output.loss, labels.shape[0], self.class_loss.target_weight(labels)
         )
-        self._scores(stage).update(output.logits.argmax(dim=-1), batch["labels"])
+        self._scores(stage).update(output.logits.argmax(dim=-1), batch["labels"], cut)
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
         scores = self._scores(stage).compute()

@@ -53,6 +53,18 @@ def tag_names(
     return names, string_tags
 
 
+def not_a_list(cell: Any, what: str) -> str | None:
+    """Why training refuses a words or tags cell (`what`: "words" or "tags") that is not a
+    list, one item per word; None for a list."""
+    if isinstance(cell, list):
+        return None
+    if cell is None:
+        return f"the cell is empty; give a list of {what}, one per word"
+    kind = "text" if isinstance(cell, str) else f"a {type(cell).__name__}"
+    example = '["John", "lives"]' if what == "words" else '["B-PER", "O"]'
+    return f"{kind} {cell!r}, not a list of {what} (one per word, e.g. {example})"
+
+
 def tag_problem(tag: Any, names: Sequence[str], string_tags: bool) -> str | None:
     """Why training refuses `tag` (a name when `string_tags`, else an id into `names`), in the
     words after the row it names, or None where it takes it."""
@@ -113,3 +125,29 @@ def label_warnings(
         rest_rows = sum(1 for bad in refused_rows if bad & rest)
         found += refusal_warnings(split, refused, noun="tag", rest_rows=rest_rows)
     return found
+
+
+def iob1_hint(rows: Sequence[Sequence[Any]], names: Sequence[str], string_tags: bool) -> str | None:
+    """A warning where tags read as IOB2 look like IOB1 (`rows`: each row's tags, names when
+    `string_tags`, else ids into `names`): most entities start with I- (I-X after O or another
+    type), which strict IOB2 does not count as an entity: F1 near 0, a model that seems to have
+    learned nothing. None where B- starts most entities (or there are none)."""
+    b_starts = i_starts = 0
+    for tags in rows:
+        previous = "O"
+        for tag in tags:
+            if tag_problem(tag, names, string_tags) is not None:
+                continue  # refused by the row checks that follow, in their words
+            name = str(tag) if string_tags else str(names[int(tag)])
+            if name.startswith("B-"):
+                b_starts += 1
+            elif name.startswith("I-") and previous[2:] != name[2:]:
+                i_starts += 1
+            previous = name
+    if i_starts <= b_starts:
+        return None
+    return (
+        f"{i_starts} of the train split's {i_starts + b_starts} entities start with I- (after O "
+        "or another type), as in IOB1 data; read as IOB2 (data.tag_scheme=iob2) they are no "
+        "entities and entity F1 stays near 0: set data.tag_scheme=iob1"
+    )
