@@ -56,7 +56,8 @@ def export_with_report(
     sample = _inputs(datamodule, list(tokenizer.model_input_names), 0, 2)
     export = write_onnx(model, tokenizer, sample, target, form)
     threads = int(threads or torch.get_num_threads())
-    onnx_model, _ = load_onnx(target, threads)
+    # Timed alternately with PyTorch: no spin-waiting threads left behind (see OnnxModel).
+    onnx_model, _ = load_onnx(target, threads, spin=False)
     models = {"pytorch": model.eval(), form: onnx_model}
     metrics = {name: test_metrics(cfg, m, datamodule) for name, m in models.items()}
     model.eval()  # the task module put it in train mode; timings are of inference
