@@ -145,6 +145,40 @@ def test_a_stop_string_cuts_the_answer_before_it(
     )
 
 
+def test_a_stream_left_early_does_not_block_the_next_request(
+    client: Any, model_and_tokenizer: tuple[Any, Any]
+) -> None:
+    """A client that reads two chunks and closes its stream: every later chat request hung
+    (the abandoned generator held the engine's lock across its yields)."""
+    stream = client.chat.completions.create(model="tiny", messages=CHAT, max_tokens=12, stream=True)
+    for _, _chunk in zip(range(2), stream, strict=False):
+        pass
+    stream.close()
+    expected, _, _ = _greedy(*model_and_tokenizer, CHAT, 5)
+    answer = client.with_options(timeout=30).chat.completions.create(
+        model="tiny", messages=CHAT, max_tokens=5
+    )
+    assert answer.choices[0].message.content == expected
+
+
+def test_an_abandoned_generator_stops_generating_and_frees_the_engine(
+    model_and_tokenizer: tuple[Any, Any],
+) -> None:
+    """In-process: a stream suspended after its first piece (never closed) leaves the engine
+    free; closing it stops its generation at the next token."""
+    engine = ChatEngine(*model_and_tokenizer, max_new_tokens=12)
+    left = engine.stream(CHAT, {"max_tokens": 12})
+    next(left)
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(engine.complete(CHAT, {"max_tokens": 3})))
+    worker.start()
+    worker.join(timeout=60)
+    assert done and done[0].completion_tokens <= 3, "the second request waited for the first"
+    left.close()
+    assert engine.lock.acquire(timeout=30), "the closed stream's generation did not stop"
+    engine.lock.release()
+
+
 def test_content_as_text_parts_equals_content_as_a_string(client: Any) -> None:
     parts = [
         {

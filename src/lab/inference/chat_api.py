@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from transformers import StoppingCriteria
 
 from lab.inference.predictors import model_positions, room_problem
 
@@ -132,31 +133,41 @@ class ChatEngine:
         self, messages: list[dict[str, str]], options: dict[str, Any]
     ) -> Iterator[tuple[str, tuple[str, tuple[int, int]] | None]]:
         """Yield the answer's text piece by piece; the last item carries
-        `(finish_reason, (prompt_tokens, completion_tokens))`, the others None."""
-        from transformers import TextIteratorStreamer
+        `(finish_reason, (prompt_tokens, completion_tokens))`, the others None.
+
+        The lock (one generation at a time) is held by the generating thread, never across
+        a `yield`: a client that leaves a streamed answer early leaves this generator
+        suspended (the server does not close it), and had it held the lock, every later
+        chat request would wait for ever. Generation stops at the next token once the
+        generator is closed or collected, or a stop string is found."""
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         ids = self.prompt_ids(messages)
         stops = [s for s in _as_list(options.get("stop")) if s]
-        with self.lock:
-            if options.get("seed") is not None:
-                torch.manual_seed(int(options["seed"]))
-            streamer = TextIteratorStreamer(
-                self.tokenizer, skip_prompt=True, skip_special_tokens=True
-            )
-            kwargs = self._generate_kwargs(ids, options)
-            result: dict[str, Any] = {}
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs = self._generate_kwargs(ids, options)
+        cancelled = threading.Event()
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancelled)])
+        result: dict[str, Any] = {}
 
-            def generate() -> None:
-                try:
+        def generate() -> None:
+            try:
+                with self.lock:
+                    if cancelled.is_set():  # left before its turn came
+                        return
+                    if options.get("seed") is not None:
+                        torch.manual_seed(int(options["seed"]))
                     with torch.no_grad():
                         result["output"] = self.model.generate(**kwargs, streamer=streamer)
-                except Exception as err:  # surfaced below, after the streamer ends
-                    result["error"] = err
-                    streamer.end()
+            except Exception as err:  # surfaced below, after the streamer ends
+                result["error"] = err
+            finally:
+                streamer.end()  # (generate ends it too; a second end is harmless)
 
-            worker = threading.Thread(target=generate, daemon=True)
-            worker.start()
-            text, sent, stopped = "", 0, False
+        worker = threading.Thread(target=generate, daemon=True)
+        worker.start()
+        text, sent, stopped = "", 0, False
+        try:
             for piece in streamer:
                 text += piece
                 cut = _first_stop(text, stops)
@@ -169,7 +180,9 @@ class ChatEngine:
                     sent = safe
                 if stopped:
                     break
-            worker.join()
+        finally:
+            cancelled.set()  # after a stop string, or a client gone: no more tokens
+        worker.join()
         if "error" in result:
             raise result["error"]
         if not stopped and len(text) > sent:
@@ -178,6 +191,18 @@ class ChatEngine:
         limit = kwargs["max_new_tokens"]
         finish = "length" if not stopped and new_tokens >= limit else "stop"
         yield "", (finish, (int(ids.shape[1]), new_tokens))
+
+
+class _Cancelled(StoppingCriteria):
+    """A `generate` stopping criterion: stop every row once `event` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        return torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
 
 
 def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
