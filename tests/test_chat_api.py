@@ -245,6 +245,16 @@ def test_a_prompt_over_the_context_limit_is_refused(model_and_tokenizer: tuple[A
     )
 
 
+def test_a_prompt_without_room_names_the_field_the_client_set(client: Any) -> None:
+    """No `max_tokens` sent: the conversation is what does not fit (it named max_tokens)."""
+    long_chat = [{"role": "user", "content": "hello " * 690}]
+    for extra, param in (({}, "messages"), ({"max_tokens": 5}, "max_tokens")):
+        with pytest.raises(openai.UnprocessableEntityError) as caught:
+            client.chat.completions.create(model="tiny", messages=long_chat, **extra)
+        error = caught.value.body
+        assert error["param"] == param and error["message"].startswith(f"{param}: the prompt")
+
+
 def test_only_decoder_models_with_a_chat_template_get_the_route(
     model_and_tokenizer: tuple[Any, Any],
 ) -> None:

@@ -249,7 +249,14 @@ def add_chat_routes(app: Any, engine: ChatEngine, *, model_name: str) -> None:
         wanted = request.max_completion_tokens or request.max_tokens
         room = engine.room_problem(int(ids.shape[1]), wanted)
         if room is not None:
-            param = "max_completion_tokens" if request.max_completion_tokens else "max_tokens"
+            # The field the client set; with none, the conversation is what does not fit.
+            param = (
+                "max_completion_tokens"
+                if request.max_completion_tokens
+                else "max_tokens"
+                if request.max_tokens
+                else "messages"
+            )
             return error_response(f"{param}: {room}", param)
         return await run_in_threadpool(_answer, request, messages, options)
 
