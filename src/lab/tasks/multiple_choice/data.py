@@ -115,22 +115,28 @@ class MultipleChoiceDataModule(DataModule):
         for row, (context, prefix, choices, label) in enumerate(rows):
             if not isinstance(context, str):
                 where = self.where(name, row, self.context_column)
-                raise DataError(f"{where}: context is {context!r}")
+                raise DataError(f"{where}: the context is {context!r}, not text")
             if prefix is not None and not isinstance(prefix, str):
                 raise DataError(
-                    f"{self.where(name, row, self.prefix_column)}: prefix is {prefix!r}"
+                    f"{self.where(name, row, self.prefix_column)}: the prefix is {prefix!r}, "
+                    "not text"
                 )
-            if not isinstance(choices, (list, tuple)) or len(choices) != count:
-                found = len(choices) if isinstance(choices, (list, tuple)) else repr(choices)
+            if not isinstance(choices, (list, tuple)):
                 raise DataError(
-                    f"{self.where(name, row, self.list_column)}: {found} endings, expected "
-                    f"{count} (data.num_choices, or the first train row's count when null)"
+                    f"{self.where(name, row, self.list_column)}: {choices!r} is not a list of "
+                    f'{count} endings (e.g. ["ending 0", "ending 1", ...])'
+                )
+            if len(choices) != count:
+                raise DataError(
+                    f"{self.where(name, row, self.list_column)}: {len(choices)} endings, "
+                    f"expected {count} (data.num_choices, or the first train row's count when "
+                    "null)"
                 )
             for i, ending in enumerate(choices):
                 if not isinstance(ending, str):
                     column = self.ending_columns[i] if self.ending_columns else self.list_column
                     where = self.where(name, row, column)
-                    raise DataError(f"{where}: ending {i} is {ending!r}")
+                    raise DataError(f"{where}: ending {i} is {ending!r}, not text")
             refused = label_problem(label, count)
             if refused is not None:
                 raise DataError(f"{self.where(name, row, self.label_column)}: {refused}")

@@ -32,7 +32,11 @@ def label_problem(label: Any, count: int) -> str | None:
 
 
 def label_index(value: Any, count: int) -> int | None:
-    """`value` as an ending index (an int, or a digit string like HellaSwag's), or None."""
+    """`value` as an ending index (an int, a whole-number float as pandas writes a column
+    with a gap, or a digit string like HellaSwag's), or None. A column with one fraction in
+    it (1.5) is read as floats: 0.0 is then index 0, and the 1.5 is the row refused."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
