@@ -228,8 +228,9 @@ def test_answers_not_at_their_start_are_named_in_trainings_words_with_a_count(
     assert where == f"{tmp_path / 'validation.jsonl'}:2 column 'answers' (id v1)"
     assert refused == "answer 'Oslo' is not at answer_start 27 of its context (found 'slo ')"
     assert _refusal_warnings(compose_cfg, *overrides) == [
-        "validation: 3 rows have an answer lab.train refuses; the first (id v1): lab.train "
-        f"refuses it: {refused}",
-        "test: 1 row has an answer lab.train refuses; the first (id s1): lab.train refuses it: "
+        "validation: 3 rows have an answer lab.train refuses; the first "
+        f"({tmp_path / 'validation.jsonl'}:2, id v1): lab.train refuses it: {refused}",
+        "test: 1 row has an answer lab.train refuses; the first "
+        f"({tmp_path / 'test.jsonl'}:2, id s1): lab.train refuses it: "
         'bad value: expected {"text": [...], "answer_start": [...]}',
     ]

@@ -440,6 +440,29 @@ def test_missing_columns_are_named_with_those_present(compose_cfg: Any, tmp_path
         datamodule.setup("fit")
 
 
+def test_data_without_ids_is_refused_with_the_way_out_or_numbered(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """No `id` column: the refusal says how to do without (`data.id_column=null` gave a
+    column 'None'); with it, each split's questions are numbered and bad rows keep their line."""
+    row = {k: v for k, v in GOOD.items() if k != "id"}
+    bad = row | {"answers": {"text": ["cold"], "answer_start": [12]}}
+    (tmp_path / "train.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n")
+    for split in ("validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=r"columns present: context, question, answers; "
+                       r"data.id_column=null numbers the questions instead$"):  # fmt: skip
+        _datamodule(compose_cfg, f"data.path={tmp_path}").setup("fit")
+    datamodule = _datamodule(compose_cfg, f"data.path={tmp_path}", "data.id_column=null")
+    datamodule.setup("fit")
+    assert datamodule.references["validation"].ids == ["validation-1"]
+    assert datamodule.references["test"].ids == ["test-1"]
+    (tmp_path / "test.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(bad) + "\n")
+    datamodule = _datamodule(compose_cfg, f"data.path={tmp_path}", "data.id_column=null")
+    with pytest.raises(DataError, match=r"test\.jsonl:2 column 'answers' \(id test-2\): "):
+        datamodule.setup("fit")
+
+
 # --------------------------------------------------------------------------- training
 @pytest.mark.slow
 def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(compose_cfg: Any) -> None:

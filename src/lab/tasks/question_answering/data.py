@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 from lab.data.datamodule import DataModule
 from lab.data.origins import Origin
 from lab.data.padding import Padding, pad_hf
-from lab.data.sources import load_source, set_origins
+from lab.data.sources import load_source, origins_of, set_origins
 from lab.errors import ConfigError, DataError
 from lab.tasks.question_answering.answers import answer_lists, checked_answers
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
 from lab.tasks.question_answering.squad_json import convert_squad_json, squad_json_files
+
+#: the id column of data without one (`data.id_column=null`): `<split>-<n>`, 1-based
+NUMBERED_ID = "__lab_question_id__"
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -107,7 +110,9 @@ class QuestionAnsweringDataModule(DataModule):
     """Splits question + context into overlapping windows and labels answer token spans.
 
     Args:
-        id_column / question_column / context_column / answers_column: the columns.
+        id_column / question_column / context_column / answers_column: the columns;
+            `id_column=None` for data without ids: each question is numbered in its split
+            (`train-1`, `train-2`, ...; SQuAD scores per question, so each needs an id).
         max_length: tokens per window (question, context part and special tokens).
         doc_stride: tokens shared by consecutive windows of one context.
         version_2_with_negative: the data has unanswerable questions (SQuAD v2): score them
@@ -119,7 +124,7 @@ class QuestionAnsweringDataModule(DataModule):
         self,
         tokenizer: PreTrainedTokenizerBase,
         *,
-        id_column: str = "id",
+        id_column: str | None = "id",
         question_column: str = "question",
         context_column: str = "context",
         answers_column: str = "answers",
@@ -136,7 +141,8 @@ class QuestionAnsweringDataModule(DataModule):
                 f"data.doc_stride={doc_stride} must be at least 0 and below "
                 f"data.max_length={max_length} (it is the overlap of consecutive windows)"
             )
-        self.id_column = id_column
+        self.id_column = id_column or NUMBERED_ID
+        self.numbered = id_column is None
         self.question_column = question_column
         self.context_column = context_column
         self.answers_column = answers_column
@@ -148,7 +154,22 @@ class QuestionAnsweringDataModule(DataModule):
 
     # ----------------------------------------------------------------- loading
     def load_raw(self) -> DatasetDict:
-        """The Hub's flattened rows; SQuAD JSON under `path` is flattened first (cached)."""
+        """The Hub's flattened rows; SQuAD JSON under `path` is flattened first (cached);
+        with `id_column=None`, each split's questions numbered as their ids."""
+        loaded = self._load_rows()
+        if not self.numbered:
+            return loaded
+        numbered = {
+            split: rows.add_column(NUMBERED_ID, [f"{split}-{i + 1}" for i in range(len(rows))])
+            for split, rows in loaded.items()
+        }
+        from datasets import DatasetDict
+
+        found = DatasetDict(numbered)
+        set_origins(found, origins_of(loaded))  # rows still named by their file and line
+        return found
+
+    def _load_rows(self) -> DatasetDict:
         if self.path:
             import datasets.config
 
@@ -196,7 +217,12 @@ class QuestionAnsweringDataModule(DataModule):
             "data.context_column": self.context_column,
             "data.answers_column": self.answers_column,
         }
-        self.require_columns(name, dataset, columns)
+        hint = (
+            "data.id_column=null numbers the questions instead"
+            if self.id_column not in dataset.column_names
+            else ""
+        )
+        self.require_columns(name, dataset, columns, hint)
         seen: dict[str, int] = {}
         unanswerable = 0
         for row, (qid, question, context, answers) in enumerate(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from lab.data.inspection_places import place
 from lab.data.inspection_refusals import rows_have
 from lab.tasks.question_answering.answers import checked_answers
 
@@ -24,34 +25,34 @@ if TYPE_CHECKING:
 def label_warnings(
     data: DictConfig, splits: dict[str, Dataset], names: Sequence[str] | None
 ) -> list[str]:
-    """Per split, the first row whose answers training refuses, named by its id (a carved
-    split's positions are not the file's lines), and the rows it refuses so (`names` is not
-    needed: answers are spans, not classes)."""
-    id_column = str(data.get("id_column") or "id")
+    """Per split, the first row whose answers training refuses, named as training names it
+    (its file and line, and its id where the data has ids), and the rows it refuses so
+    (`names` is not needed: answers are spans, not classes)."""
+    id_column = data.get("id_column")  # null: the questions are numbered (no id to show)
     context_column = str(data.get("context_column") or "context")
     answers_column = str(data.get("answers_column") or "answers")
     found = []
     for split, dataset in splits.items():
-        columns = (id_column, context_column, answers_column)
+        columns = (context_column, answers_column, *([str(id_column)] if id_column else []))
         if any(c not in dataset.column_names for c in columns):  # the head's to refuse
             continue
+        ids = dataset[str(id_column)] if id_column else [None] * len(dataset)
         refused = 0
-        first: tuple[Any, str] | None = None
-        cells = zip(
-            dataset[id_column], dataset[context_column], dataset[answers_column], strict=True
-        )
-        for qid, context, answers in cells:
+        first: tuple[int, Any, str] | None = None
+        cells = zip(ids, dataset[context_column], dataset[answers_column], strict=True)
+        for row, (qid, context, answers) in enumerate(cells):
             # an empty context is refused before its answers, in other words; not a label's
             if not isinstance(context, str) or not context.strip():
                 continue
             why = checked_answers(context, answers)[1]
             if why is not None:
                 refused += 1
-                first = first or (qid, why)
+                first = first or (row, qid, why)
         if first is not None:
-            qid, why = first
+            row, qid, why = first
+            where = place(splits, split, row) + ("" if qid is None else f", id {qid}")
             found.append(
                 f"{split}: {rows_have(refused)} an answer lab.train refuses; the first "
-                f"(id {qid}): lab.train refuses it: {why}"
+                f"({where}): lab.train refuses it: {why}"
             )
     return found
