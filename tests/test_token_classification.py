@@ -295,3 +295,17 @@ def test_a_word_the_tokenizer_reads_as_nothing_keeps_its_tag(compose_cfg, tmp_pa
     ]
     assert [tag for _, tag in labelled] == ["B-ORG", "B-ORG", "O", "O"]  # all four words
     assert labelled[0][0] == labelled[-1][0] == "[UNK]"
+
+
+def test_lab_eval_s_unknown_tag_advice_is_one_it_can_follow() -> None:
+    """lab.eval refuses data.label_names other than the model's: it does not advise them."""
+    from lab.tasks.token_tags import tag_problem
+
+    names = ["O", "B-PER", "I-PER"]
+    assert tag_problem("B-PERSON", names, True) == (
+        f"tag 'B-PERSON' is not in the label list {names}; fix the data or set data.label_names"
+    )
+    assert tag_problem("B-PERSON", names, True, evaluating=True) == (
+        f"tag 'B-PERSON' is not in the label list {names}; the model was trained on these tags "
+        "only: fix the data"
+    )

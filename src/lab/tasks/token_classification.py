@@ -133,7 +133,7 @@ class TokenClassificationDataModule(DataModule):
                     f"{len(tags)} tags (columns '{self.tokens_column}', '{self.tags_column}')"
                 )
             for tag in tags:
-                refused = tag_problem(tag, names, self._string_tags)
+                refused = tag_problem(tag, names, self._string_tags, self.evaluation is not None)
                 if refused is not None:
                     raise DataError(f"{self.where(name, row, self.tags_column)}: {refused}")
 

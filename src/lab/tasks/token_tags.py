@@ -65,9 +65,12 @@ def not_a_list(cell: Any, what: str) -> str | None:
     return f"{kind} {cell!r}, not a list of {what} (one per word, e.g. {example})"
 
 
-def tag_problem(tag: Any, names: Sequence[str], string_tags: bool) -> str | None:
+def tag_problem(
+    tag: Any, names: Sequence[str], string_tags: bool, evaluating: bool = False
+) -> str | None:
     """Why training refuses `tag` (a name when `string_tags`, else an id into `names`), in the
-    words after the row it names, or None where it takes it."""
+    words after the row it names, or None where it takes it. `evaluating` (`lab.eval`): the
+    names are the model's own, which no setting changes."""
     if tag is None:  # a null element of a tag list (an export with a gap): no id to check
         return f"a tag is empty (null); every word needs one of the label list {list(names)}"
     if string_tags:
@@ -79,9 +82,12 @@ def tag_problem(tag: Any, names: Sequence[str], string_tags: bool) -> str | None
             refused = True
     if not refused:
         return None
-    return (
-        f"tag {tag!r} is not in the label list {list(names)}; fix the data or set data.label_names"
+    advice = (
+        "the model was trained on these tags only: fix the data"
+        if evaluating
+        else "fix the data or set data.label_names"
     )
+    return f"tag {tag!r} is not in the label list {list(names)}; {advice}"
 
 
 def label_warnings(
