@@ -256,6 +256,39 @@ def test_a_column_the_data_config_marks_optional_may_be_absent(
     )
 
 
+def test_chat_files_are_checked_for_their_format_s_columns(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """A chat column under another name: training stops on it after loading; lab.validate
+    said "config ok". It now says what training says, for auto and a set format alike."""
+    from lab.build import build_datamodule
+    from lab.training.tokenizers import build_tokenizer
+
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "HI"}]
+    (tmp_path / "train.jsonl").write_text(json.dumps({"conversation": turns}) + "\n")
+    for split in ("validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps({"messages": turns}) + "\n")
+    chat = ["model=tiny_llama", "data=chat", f"data.path={tmp_path}"]
+    for extra in ([], ["data.format=messages"]):
+        with pytest.raises(DataError) as refused:
+            validate_config(compose_cfg(*chat, *extra))
+        cfg = compose_cfg(*chat, *extra)
+        with pytest.raises(DataError) as trained:
+            build_datamodule(cfg, build_tokenizer(cfg))
+        assert str(refused.value) == str(trained.value)
+        assert str(refused.value).startswith(f"{tmp_path / 'train.jsonl'}: ")
+    (tmp_path / "train.jsonl").write_text(json.dumps({"messages": turns}) + "\n")
+    validate_config(compose_cfg(*chat))  # train fits; test too
+    (tmp_path / "test.jsonl").write_text(json.dumps({"prompt": "a", "completion": "b"}) + "\n")
+    with pytest.raises(DataError) as other:
+        validate_config(compose_cfg(*chat))
+    assert str(other.value) == (
+        f"{tmp_path / 'test.jsonl'}: column 'messages' (data.format=messages) is not in the test "
+        "split; columns present: prompt, completion; these columns fit "
+        "data.format=prompt_completion (data.format=auto detects it)"
+    )
+
+
 @pytest.mark.parametrize(
     ("overrides", "error", "message"),
     [

@@ -38,6 +38,7 @@ def check_local_data(cfg: DictConfig) -> None:
         if key.split("[")[0] not in optional
     }
     splits = dict(data.get("splits") or {name: name for name in ("train", "validation", "test")})
+    peeked: dict[str, tuple[str, list[str]]] = {}  # split: (its first file, its columns)
     for split in ("train", "validation", "test"):
         source = source_split_name(splits, split, files, local=True)
         if not source or source not in files:
@@ -46,6 +47,7 @@ def check_local_data(cfg: DictConfig) -> None:
         present = peek_columns(Path(first))
         if present is None:
             continue  # a layout the head converts itself (SQuAD JSON)
+        peeked[split] = (first, present)
         missing = [f"'{column}' ({key})" for key, column in wanted.items() if column not in present]
         if missing:
             # The data module's own wording, file first (`DataModule.require_columns`).
@@ -66,6 +68,14 @@ def check_local_data(cfg: DictConfig) -> None:
                 f"{first}: {subject} not in the {split} split; columns present: "
                 f"{', '.join(present) or 'none'}{hint}"
             )
+    # A head whose columns depend on a setting (a chat format) checks them itself.
+    from lab.data.inspection_hooks import columns_rule
+
+    rule = columns_rule(data)
+    found = rule(data, {s: cols for s, (_, cols) in peeked.items()}) if rule and peeked else None
+    if found is not None:
+        split, problem = found
+        raise DataError(f"{peeked[split][0]}: {problem}")
 
 
 def named_columns(data: DictConfig) -> dict[str, str]:

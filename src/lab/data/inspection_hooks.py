@@ -1,6 +1,7 @@
 """What a head declares for `lab.inspect` (`conf/data/base/inspect/<head>.yaml`, picked by the
 data config's `_target_`), and the functions those declarations name: the head's label rules
-(`labels:`), its classes for the balance table (`classes:`) and its row reader (`rows:`)."""
+(`labels:`), its classes for the balance table (`classes:`), its row reader (`rows:`) and,
+for `lab.validate`, the check of a head whose columns depend on a setting (`columns:`)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,18 @@ def train_classes(data: DictConfig, train: Dataset, column: str) -> Any:
     if declared is None or not declared.get("classes"):
         return None
     return get_method(str(declared.classes))(data, train, column)
+
+
+def columns_rule(data: DictConfig) -> Any:
+    """The function the data module's inspect declaration names under `columns:` (e.g.
+    `lab.tasks.sft.chat.columns_problem`: a chat format's columns): `(data, {split: columns})
+    -> (split, problem) | None`, for `lab.validate`; None where none is declared."""
+    from hydra.utils import get_method
+
+    declared = declared_columns(str(data.get("_target_") or ""))
+    if declared is None or not declared.get("columns"):
+        return None
+    return get_method(str(declared.columns))
 
 
 def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:

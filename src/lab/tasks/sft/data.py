@@ -40,6 +40,7 @@ from lab.tasks.sft.chat import (
     ChatError,
     EmptyAnswer,
     detect_format,
+    format_hint,
     prompt_ids,
     render_chat,
     require_chat_template,
@@ -126,7 +127,7 @@ class SFTDataModule(DataModule):
     def check_split(self, name: str, dataset: Dataset) -> None:
         """The format's columns must be there; rows are checked as they are tokenized."""
         wanted = {f"data.format={self.format}": c for c in FORMAT_COLUMNS[self.format]}
-        self.require_columns(name, dataset, wanted, hint=_format_hint(dataset.column_names))
+        self.require_columns(name, dataset, wanted, hint=format_hint(dataset.column_names))
 
     def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
         """Number the rows (tokenization errors name them) and note which split is next."""
@@ -284,17 +285,6 @@ class SFTDataModule(DataModule):
     def module_kwargs(self) -> dict[str, Any]:
         """The tokenizer, to decode generations."""
         return {"tokenizer": self.tokenizer}
-
-
-def _format_hint(columns: list[str]) -> str:
-    """The `data.format` that fits `columns`, for a split lacking its format's columns (new
-    data given to a run configured for another format: `lab.eval data.path=...`)."""
-    try:
-        fits = detect_format(columns)
-    except ChatError:
-        wanted = "; ".join(f"{name}: {', '.join(cols)}" for name, cols in FORMAT_COLUMNS.items())
-        return f"no data.format fits them; each needs its columns ({wanted})"
-    return f"these columns fit data.format={fits} (data.format=auto detects it)"
 
 
 def pad_sequences(
