@@ -130,3 +130,36 @@ def test_an_offline_wandb_run_says_why_and_how_to_sync_it(
         "W&B offline (no W&B credentials: WANDB_API_KEY or ~/.netrc): sync later with "
         f"`wandb sync {folder}`"
     ]
+
+
+def test_a_resumed_offline_run_names_every_folder_of_its_run_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resume writes a second offline-run folder under the same id: the sync command and
+    the record name both, oldest first (the first holds the steps before the interruption)."""
+    import logging
+
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = wandb_logger(project="lab-test", save_dir=str(tmp_path))
+    logger.resume_from(step=6, record={"wandb_run_id": "abc123"})
+    earlier = tmp_path / "wandb" / "offline-run-20000101_000000-abc123"
+    earlier.mkdir(parents=True)
+    other = tmp_path / "wandb" / "offline-run-20000101_000000-zzz999"  # another run
+    other.mkdir()
+    record: dict[str, object] = {}
+    try:
+        with caplog.at_level(logging.INFO, logger="lab.training.loggers"):
+            logger.record_identity(record)
+    finally:
+        wandb.finish()
+    entry = record["wandb"]
+    assert isinstance(entry, dict)
+    latest = Path(str(entry["dir"]))
+    assert latest.name.endswith("-abc123") and latest != earlier
+    assert entry["dirs"] == [str(earlier), str(latest)]
+    said = [r.getMessage() for r in caplog.records if r.name == "lab.training.loggers"]
+    assert said == [
+        f"W&B offline (WANDB_MODE=offline): sync later with `wandb sync {earlier} {latest}`"
+    ]

@@ -158,9 +158,16 @@ class ResilientWandbLogger(WandbLogger, RunLogger):
         if mode != "offline" or not run_id or not files:
             return
         folder = Path(files).parent  # <save_dir>/wandb/offline-run-<time>-<id>
+        # A resumed run writes a folder of its own under the same run id: the steps before
+        # the interruption are in the earlier ones, and syncing them all, oldest first,
+        # uploads the whole run.
+        folders = sorted({*folder.parent.glob(f"offline-run-*-{run_id}"), folder})
         record["wandb"] = {"mode": mode, "run_id": run_id, "dir": str(folder)}
+        if len(folders) > 1:
+            record["wandb"]["dirs"] = [str(f) for f in folders]
         why = f" ({self.offline_reason})" if self.offline_reason else ""
-        log.info("W&B offline%s: sync later with `wandb sync %s`", why, folder)
+        paths = " ".join(str(f) for f in folders)
+        log.info("W&B offline%s: sync later with `wandb sync %s`", why, paths)
 
     def resume_from(self, step: int, record: dict[str, Any]) -> None:
         """Continue the W&B run recorded at the start of the interrupted run."""
