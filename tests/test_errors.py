@@ -373,10 +373,11 @@ def test_a_hub_model_that_cannot_be_fetched_is_a_user_error(
 
 
 def test_a_sequence_longer_than_the_models_positions_is_refused_before_training(
-    compose_cfg: Any,
+    compose_cfg: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GPT-2's learned positions end at n_positions: a longer block would fail with an index
-    error in the first long batch; refused once the model is built, before fit."""
+    error in the first long batch; refused from the model's config, before the data is read
+    (it was said after every split was tokenized)."""
     from hydra.utils import instantiate
 
     from lab.build import build_parts
@@ -390,12 +391,17 @@ def test_a_sequence_longer_than_the_models_positions_is_refused_before_training(
         f"data.path={FIXTURES / 'lm'}",
         f"data.block_size={positions + 1}",
     )
+    tokenized: list[str] = []
+    monkeypatch.setattr(
+        "lab.build.build_datamodule", lambda *args, **kwargs: tokenized.append("data")
+    )
     with pytest.raises(ConfigError) as caught:
         build_parts(cfg)
     assert str(caught.value) == (
         f"data.block_size={positions + 1} is over the model's {positions} positions "
         f"(max_position_embeddings); set data.block_size={positions} or less"
     )
+    assert tokenized == [], "said before the splits are read and tokenized"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only refusals")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from lab.config.hardware_rules import scales_loss
-from lab.config.model_rules import check_positions
+from lab.config.model_rules import check_positions, positions_problem
 from lab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,6 +51,12 @@ def build_parts(
     """
     from lab.training.tokenizers import build_tokenizer
 
+    if model is None:
+        # A length over the model's position table, where its config is at hand without the
+        # weights: said before the splits are tokenized (minutes on a large set), not after.
+        problem = positions_problem(cfg.model, cfg.data)
+        if problem is not None:
+            raise ConfigError(problem)
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg)
     datamodule = build_datamodule(cfg, tokenizer, before_setup)
