@@ -92,10 +92,17 @@ def test_a_split_named_in_data_splits_but_absent_is_an_error_or_a_warned_carve(c
     with pytest.raises(DataError, match=r"data.splits.test=test_sft: .* splits present: train"):
         carve_splits(source, renamed, local=False, **options)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING):
-        splits, carved = carve_splits(source, renamed, local=True, **options)  # type: ignore[arg-type]
+        # A folder of splits lacking the one named: a typo? Warned of.
+        folder = DatasetDict({"train": source["train"], "dev": source["train"]})
+        splits, carved = carve_splits(folder, renamed, local=True, **options)  # type: ignore[arg-type]
         assert carved == ["test", "validation"] and len(splits["test"]) == 2
         assert "data.splits.test=test_sft but the dataset has no such split" in caplog.text
         assert "data.splits.validation" not in caplog.text  # null: carving was asked for
+        caplog.clear()
+        # One local file (train only): carving is what it is for (README's one-file
+        # HellaSwag, `test: validation`): the log's, not a warning.
+        carve_splits(source, renamed, local=True, **options)  # type: ignore[arg-type]
+        assert "no such split" not in caplog.text
         caplog.clear()
         # The default mapping names lab's own split: a single file is the common case, so the
         # carving is said in the log (INFO), not warned about on every run.

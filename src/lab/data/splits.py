@@ -121,23 +121,27 @@ def named_split_missing(name: str, source_name: str, present: list[str], local: 
     (`test: test_sft`) that is not there is a mistake (a typo, another configuration): an
     error. Otherwise the split is carved from train: said in the log where the data config
     names lab's own split (`test: test`, the generic configs' default; one file is the common
-    case), with a warning where it names another (`validation: dev`)."""
+    case, or the source is one local file), with a warning where it names another
+    (`validation: dev`) that a folder of splits lacks."""
     if not local and source_name != name:
         raise DataError(
             f"data.splits.{name}={source_name}: the dataset has no '{source_name}' split; "
             f"splits present: {', '.join(present)} (data.splits.{name}=null carves it from train)"
         )
+    # One local file (its rows are `train`): carving is what it is for, whatever the config
+    # calls the Hub's evaluation split (HellaSwag's `test: validation`); said in the log only.
+    expected = source_name == name or (local and list(present) == ["train"])
     log.log(
-        logging.INFO if source_name == name else logging.WARNING,
+        logging.INFO if expected else logging.WARNING,
         "data.splits.%s=%s but the dataset has no such split (splits present: %s): carving "
         "one from train (data.splits.%s=null says so and silences this)",
         name,
         source_name,
         ", ".join(present),
         name,
-        # lab's own split name (the common case of one file): train.log only; a renamed one
-        # (`validation: dev`) that is missing is a warning, on screen.
-        extra=FILE_ONLY_RECORD if source_name == name else None,
+        # lab's own split name, or one file: train.log only; a renamed one (`validation:
+        # dev`) missing from a folder of splits is a warning, on screen.
+        extra=FILE_ONLY_RECORD if expected else None,
     )
 
 
