@@ -258,8 +258,8 @@ def test_piped_tables_are_turned_not_cut(monkeypatch: pytest.MonkeyPatch, capsys
 def test_a_length_over_the_models_positions_is_warned_of_as_training_refuses_it(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
-    """tiny_bert has 512 positions: data.max_length=1024 is training's refusal, said by inspect
-    (training says it only after tokenizing); 128 fits and says nothing."""
+    """tiny_bert has 512 positions: data.max_length=1024 is training's refusal (said before
+    it reads the data), said by inspect too; 128 fits and says nothing."""
     folder = _splits(tmp_path / "en", train=ENGLISH, validation=ENGLISH, test=ENGLISH)
     over = _inspect(compose_cfg, folder, "model=tiny_bert", "data.max_length=1024")
     assert over["positions"] == (
@@ -345,3 +345,31 @@ def test_the_balance_table_counts_the_classes_training_trains(
     for name, count in counts.items():
         weight = report["labels"]["class_weights"][name]
         assert weight == (pytest.approx(total / (classes * count)) if count else None)
+
+
+def test_qa_contexts_over_the_maximum_are_windows_and_tags_are_counted_as_tags(
+    compose_cfg: Any,
+) -> None:
+    """Extractive QA splits a long context into windows: inspect said "truncates 100%" of a
+    head that cuts nothing. Token classification's balance counts tags (one per word): its
+    table said "rows", and advised balanced class weights training refuses while a tag of
+    the label list has no train word."""
+    from lab.data.inspection import inspect_data
+    from lab.training.tokenizers import build_tokenizer
+
+    overrides = ("model=tiny_bert", "data=squad", f"data.path={FIXTURES / 'squad'}")
+    cfg = compose_cfg(*overrides, "data.max_length=32", "data.doc_stride=8")
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    [windows] = [w for w in report["warnings"] if "data.max_length=32" in w]
+    assert windows.startswith("data.max_length=32: 100% of train rows are longer (question + ")
+    assert "split into overlapping windows, none cut" in windows
+    assert not any("truncates" in w for w in report["warnings"])
+    cfg = compose_cfg("model=tiny_bert", "data=conll2003", f"data.path={FIXTURES / 'ner'}")
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert report["label_unit"] == "tag"
+    assert report["labels"]["counts"]["B-MISC"] == 0
+    [imbalance] = [w for w in report["warnings"] if w.startswith("imbalanced labels")]
+    assert (
+        "x the tags of the smallest; task.module.class_weights=balanced needs train rows of "
+        "every class (B-MISC, I-MISC have none): give one weight per class instead" in imbalance
+    )

@@ -173,6 +173,8 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"unknown tokens ({report.get('unknown_token')}): {listed}", markup=False)
     dropped = any("dropped" in s for e in report["splits"].values() for s in e["lengths"].values())
     title = "tokens per row (sampled rows; truncated: share over the maximum"
+    if any(entry.get("windowed") for entry in report["max_length"].values()):
+        title += ", split into windows by this head, not cut"
     header = ["sequence", "rows", "p50", "p90", "p95", "p99", "max", "truncated"]
     rows, splits = [], []
     for name, entry in report["splits"].items():
@@ -212,7 +214,8 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
     if "counts" in labels:
         print_fitting_table(
             "train labels",
-            ["rows", "share", "class weight"],
+            # token classification counts tags (one per word), not rows
+            ["tags" if report.get("label_unit") == "tag" else "rows", "share", "class weight"],
             [
                 [
                     str(count),

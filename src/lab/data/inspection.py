@@ -126,6 +126,7 @@ def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
                 words=bool(entry.get("words")),
                 lang=lang,
                 choices=choices if isinstance(choices, str) or choices is None else tuple(choices),
+                windowed=bool(entry.get("windowed")),
             )
         )
     label_key = declared.get("label")
@@ -249,6 +250,10 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         "unknown_token": tokenizer.unk_token if token_count(tokenizer) else None,
         # whether the head takes `task.module.class_weights` (the imbalance warning's advice)
         "class_weights_option": "class_weights" in (cfg.task.get("module") or {}),
+        # what the balance table counts: rows, or a head's own unit (tags: one per word)
+        "label_unit": str(
+            (declared_columns(str(data.get("_target_") or "")) or {}).get("label_unit") or "row"
+        ),
     }
     keys: dict[str, list[str]] = {}
     lengths: dict[str, dict[str, list[int]]] = {spec.name: {} for spec in specs}
@@ -321,6 +326,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             "key": spec.max_length_key,
             "current": spec.max_length,
             "suggested": suggested[spec.name],
+            **({"windowed": True} if spec.windowed else {}),  # QA: split, not cut
         }
     report["labels"] = {}
     names = None

@@ -36,6 +36,7 @@ class TextSpec:
     words: bool = False
     lang: str | None = None
     choices: str | tuple[str, ...] | None = None
+    windowed: bool = False  # rows over the maximum are split into windows (QA), not cut
 
 
 class Skip(Exception):

@@ -24,14 +24,21 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
     if labels.get("imbalance_ratio", 1.0) >= IMBALANCE_RATIO:
         # The advice only where the head has the option (text and token classification; not
         # multiple choice, whose "classes" are ending positions, nor multi-label).
+        empty = [name for name, count in (labels.get("counts") or {}).items() if not count]
         advice = (
             "; consider task.module.class_weights=balanced (weights above)"
+            if report.get("class_weights_option") and not empty
+            else (
+                f"; task.module.class_weights=balanced needs train rows of every class ("
+                f"{', '.join(empty[:5])} {'has' if len(empty) == 1 else 'have'} none): give "
+                "one weight per class instead, or add rows"
+            )
             if report.get("class_weights_option")
             else ""
         )
         found.append(
-            f"imbalanced labels: the largest class has {labels['imbalance_ratio']:.1f}x the rows "
-            f"of the smallest{advice}"
+            f"imbalanced labels: the largest class has {labels['imbalance_ratio']:.1f}x the "
+            f"{report.get('label_unit', 'row')}s of the smallest{advice}"
         )
     numeric = "numeric" in labels  # regression: -1 can be a value; only all -1 is hidden
     for name, entry in report["splits"].items():
@@ -65,7 +72,13 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
     for name, entry in report["max_length"].items():
         stats = report["splits"]["train"]["lengths"][name]
         share = stats.get("truncated", 0.0)
-        if share > 0.05:
+        if share > 0.05 and entry.get("windowed"):
+            found.append(
+                f"{entry['key']}={entry['current']}: {share:.0%} of train rows are longer "
+                f"({name}) and split into overlapping windows, none cut; suggested "
+                f"{entry['key']}={entry['suggested']} (fewer windows per row)"
+            )
+        elif share > 0.05:
             found.append(
                 f"{entry['key']}={entry['current']} truncates {share:.0%} of train rows "
                 f"({name}); suggested {entry['key']}={entry['suggested']}"
