@@ -370,3 +370,33 @@ def test_ddp_on_two_cpu_ranks_gives_the_metrics_of_one_process(
         assert distributed[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
     report = json.loads((run_dir / "test_report.json").read_text())
     assert sum(map(sum, report["confusion_matrix"])) == 33  # every rank's questions, once
+
+
+def test_a_prediction_row_s_endings_are_named_in_both_forms(compose_cfg: Any) -> None:
+    """A SWAG-layout run given 2 of its 4 ending fields: "missing field 'endings'" did not say
+    the ending fields were the other way; a row with both forms was read from one silently."""
+    from types import SimpleNamespace
+
+    from lab.tasks.multiple_choice.predictor import MultipleChoicePredictor
+
+    cfg = compose_cfg("model=tiny_bert", "data=swag")
+    predictor = MultipleChoicePredictor(None, SimpleNamespace(model_max_length=64), cfg)
+    row = {"sent1": "the team", "ending0": "a", "ending1": "b"}
+    assert predictor.check(dict(row)) == (
+        "missing field(s) ending2, ending3: one field per ending, ending0, ending1, ending2, "
+        "ending3 (or a list under 'endings'; fields present: sent1, ending0, ending1)"
+    )
+    assert predictor.check({"sent1": "the team"}) == (
+        "missing field 'endings' (or the fields ending0, ending1, ending2, ending3) (fields "
+        "present: sent1)"
+    )
+    both = {**row, "ending2": "c", "ending3": "d", "endings": ["w", "x"]}
+    assert predictor.check(both) == (
+        "give the endings either as 'endings' or as the fields ending0, ending1, ending2, "
+        "ending3, not both"
+    )
+    whole = {**row, "ending2": "c", "ending3": "d"}
+    assert predictor.check(whole) is None and whole["endings"] == ["a", "b", "c", "d"]
+    assert predictor.check(whole) is None, "a row checked again (lab.serve, then predict)"
+    unset = {f"ending{i}": None for i in range(4)}  # lab.serve's schema: absent fields None
+    assert predictor.check({"sent1": "the team", **unset, "endings": ["w", "x"]}) is None

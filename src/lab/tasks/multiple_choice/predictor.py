@@ -52,7 +52,22 @@ class MultipleChoicePredictor(Predictor):
         if prefix is not None and not isinstance(prefix, str):
             return f"field '{self.prefix_field}' must be a string, got {type(prefix).__name__}"
         endings = row.get(self.endings_field)
-        if endings is None and self.ending_columns and all(c in row for c in self.ending_columns):
+        given = [c for c in self.ending_columns if c in row and row[c] is not None]
+        own = [row[c] for c in given] if len(given) == len(self.ending_columns) else None
+        if endings is not None and given and endings != own:  # (own: a row checked before)
+            # two sets of endings in one row: which one is meant?
+            return (
+                f"give the endings either as '{self.endings_field}' or as the fields "
+                f"{', '.join(self.ending_columns)}, not both"
+            )
+        if endings is None and given:
+            if len(given) < len(self.ending_columns):
+                missing = [c for c in self.ending_columns if c not in row]
+                return (
+                    f"missing field(s) {', '.join(missing)}: one field per ending, "
+                    f"{', '.join(self.ending_columns)} (or a list under '{self.endings_field}'; "
+                    f"fields present: {present_fields(row)})"
+                )
             endings = [row[c] for c in self.ending_columns]
         if isinstance(endings, str):
             try:
@@ -60,7 +75,13 @@ class MultipleChoicePredictor(Predictor):
             except json.JSONDecodeError:
                 return f"field '{self.endings_field}' must be a list of strings (or a JSON array)"
         if endings is None:
-            return f"missing field '{self.endings_field}' (fields present: {present_fields(row)})"
+            alternative = (
+                f" (or the fields {', '.join(self.ending_columns)})" if self.ending_columns else ""
+            )
+            return (
+                f"missing field '{self.endings_field}'{alternative} (fields present: "
+                f"{present_fields(row)})"
+            )
         if not isinstance(endings, list) or len(endings) < 2:
             return f"field '{self.endings_field}' must be a list of at least 2 endings"
         if not all(isinstance(e, str) and e.strip() for e in endings):
