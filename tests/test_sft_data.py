@@ -96,11 +96,12 @@ def test_the_format_is_found_from_the_columns() -> None:
     assert detect_format(["messages", "prompt", "source"]) == "messages"  # UltraChat's columns
     assert detect_format(["prompt", "completion"]) == "prompt_completion"
     assert detect_format(["instruction", "input", "output", "text"]) == "alpaca"
+    assert detect_format(["id", "conversations"]) == "sharegpt"  # SlimOrca, OpenHermes
     with pytest.raises(ChatError, match=r"data\.format"):
         detect_format(["question", "answer"])
 
 
-@pytest.mark.parametrize("name", ["messages", "prompt_completion", "alpaca"])
+@pytest.mark.parametrize("name", ["messages", "prompt_completion", "alpaca", "sharegpt"])
 def test_each_fixture_format_loads_as_chats(name: str) -> None:
     datamodule = _datamodule(_tokenizer(), SFT / f"{name}.jsonl")
     assert datamodule.format == name
@@ -120,6 +121,14 @@ def test_rows_of_every_shape_become_the_same_messages() -> None:
     assert to_messages(no_input, "alpaca") == expected
     extra = {"messages": [{"role": "user", "content": user, "name": "x"}, expected[1]]}
     assert to_messages(extra, "messages") == expected  # keys other than role/content dropped
+    sharegpt = {
+        "conversations": [{"from": "human", "value": user}, {"from": "gpt", "value": answer}]
+    }
+    assert to_messages(sharegpt, "sharegpt") == expected
+    system = [{"from": "system", "value": "Be brief."}, *sharegpt["conversations"]]
+    assert to_messages({"conversations": system}, "sharegpt")[0] == {
+        "role": "system", "content": "Be brief.",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -127,6 +136,25 @@ def test_rows_of_every_shape_become_the_same_messages() -> None:
     [
         ({"messages": [{"role": "bot", "content": "hi"}]}, "messages", "messages", "unknown role"),
         ({"messages": [{"role": "user", "content": "hi"}]}, "messages", "messages", "no assistant"),
+        ({"messages": []}, "messages", "messages", r"^the conversation is empty \(no messages\)$"),
+        (
+            {"conversations": [{"from": "human", "value": "hi"}, {"from": "bot", "value": "yo"}]},
+            "sharegpt",
+            "conversations",
+            r"^turn 1 is from 'bot'; ShareGPT speakers read: system, human, user, gpt, ",
+        ),
+        (
+            {"conversations": [{"role": "user", "content": "hi"}]},
+            "sharegpt",
+            "conversations",
+            r"^turn 0 is not a ShareGPT \{from, value\} mapping",
+        ),
+        (
+            {"conversations": [{"from": "human", "value": "hi"}]},
+            "sharegpt",
+            "conversations",
+            "no assistant turn",
+        ),
         (
             {
                 "messages": [

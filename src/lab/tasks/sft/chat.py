@@ -6,7 +6,10 @@ Row shapes (`data.format`, or detected from the columns in this order):
 - `messages`: a list of `{role, content}` (roles `system`, `user`, `assistant`), multi-turn;
 - `prompt_completion`: `prompt` and `completion`, each a string (a user turn / an assistant
   turn) or a list of messages (TRL's conversational prompt-completion);
-- `alpaca`: `instruction`, optional `input` (appended after a blank line), `output`.
+- `alpaca`: `instruction`, optional `input` (appended after a blank line), `output`;
+- `sharegpt`: `conversations`, a list of `{from, value}` (`from`: `human` / `user`, `gpt` /
+  `assistant` / `model`, `system`), as ShareGPT dumps and many Hub sets built from them
+  (SlimOrca, OpenHermes) store chats: read as `messages`.
 
 The assistant mask needs no markers in the template: each assistant turn's characters are
 found by rendering the conversation up to that turn twice, once ending with the generation
@@ -46,13 +49,24 @@ Message = dict[str, str]
 IGNORE = -100  # the label id the loss skips
 # The text of the probe turn `opening` renders: plain ASCII, no edge whitespace (templates trim).
 PROBE = "LAB_PROBE_ASSISTANT_TURN_7F3A"
-FORMATS = ("messages", "prompt_completion", "alpaca")
+FORMATS = ("messages", "prompt_completion", "alpaca", "sharegpt")
 ROLES = ("system", "user", "assistant")
 # The columns each format needs (alpaca's `input` is optional), in detection order.
 FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
     "messages": ("messages",),
     "prompt_completion": ("prompt", "completion"),
     "alpaca": ("instruction", "output"),
+    "sharegpt": ("conversations",),
+}
+# ShareGPT's speakers (`from`) as roles; lower-cased before lookup.
+SHAREGPT_ROLES = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "chatgpt": "assistant",
 }
 
 
@@ -167,15 +181,42 @@ def as_messages(value: Any, column: str, role: str | None = None) -> list[Messag
     return messages
 
 
+def from_sharegpt(value: Any) -> Any:
+    """A ShareGPT conversation (`[{from, value}, ...]`) as `{role, content}` messages; a value
+    that is not such a list is handed on as it is, for `as_messages` to word."""
+    if not isinstance(value, (list, tuple)):
+        return value
+    converted: list[Any] = []
+    for i, turn in enumerate(value):
+        if not isinstance(turn, Mapping) or "from" not in turn or "value" not in turn:
+            raise ChatError(
+                f"turn {i} is not a ShareGPT {{from, value}} mapping: {turn!r:.80}",
+                "conversations",
+            )
+        role = SHAREGPT_ROLES.get(str(turn["from"]).lower())
+        if role is None:
+            raise ChatError(
+                f"turn {i} is from {turn['from']!r}; ShareGPT speakers read: "
+                f"{', '.join(SHAREGPT_ROLES)}",
+                "conversations",
+            )
+        converted.append({"role": role, "content": turn["value"]})
+    return converted
+
+
 def to_messages(row: Mapping[str, Any], format: str) -> list[Message]:
     """One row of `format` (see `FORMATS`) as a checked list of messages.
 
     Raises `ChatError` (naming the column) on an unknown role, a non-text content, an empty
     assistant turn or a conversation without any assistant turn.
     """
-    if format == "messages":
-        messages = as_messages(row["messages"], "messages")
-        last_column = "messages"
+    if format in ("messages", "sharegpt"):
+        column = "messages" if format == "messages" else "conversations"
+        value = row[column] if format == "messages" else from_sharegpt(row[column])
+        if isinstance(value, (list, tuple)) and not value:
+            raise ChatError("the conversation is empty (no messages)", column)
+        messages = as_messages(value, column)
+        last_column = column
     elif format == "prompt_completion":
         prompt = as_messages(row["prompt"], "prompt", "user")
         completion = as_messages(row["completion"], "completion", "assistant")

@@ -67,7 +67,7 @@ class SFTDataModule(DataModule):
 
     Args:
         format: `auto` (from the train columns) or one of `messages`, `prompt_completion`,
-            `alpaca` (see `lab.tasks.sft.chat`).
+            `alpaca`, `sharegpt` (see `lab.tasks.sft.chat`).
         max_length: tokens per example; longer examples are truncated.
         on_overlong: `drop` or `error` for a row whose prompt alone fills `max_length`.
         on_empty: `drop` (counted) or `error` for a row with an empty assistant turn.
