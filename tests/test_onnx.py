@@ -35,6 +35,10 @@ HEADS = {
         "data.splits.validation=validation", "data.splits.test=test",
         "data.max_length=64", "data.doc_stride=16", *EXTRA,
     ],
+    "choice": [
+        "model=tiny_bert", "data=swag", f"data.path={FIXTURES / 'multiple_choice' / 'swag'}",
+        "data.splits.validation=validation", "data.splits.test=test", *EXTRA,
+    ],
 }  # fmt: skip
 REVIEWS = [
     row["review"]
@@ -161,6 +165,26 @@ def test_int8_predictions_are_close(runs: dict[str, Path]) -> None:
     )
     assert gap <= 0.05
     assert _report(runs["classifier"], "onnx-int8")["export"]["precision"].startswith("int8")
+
+
+def test_multiple_choice_scores_and_choices_equal_pytorch(runs: dict[str, Path]) -> None:
+    """One forward pass over [batch, choices, tokens]: the export works for this head too."""
+    from lab.inference.predictors import predict_rows
+
+    report = _report(runs["choice"])
+    assert report["main_metric"] == "test/acc"
+    pytorch_metrics, onnx_metrics = (report["models"][m]["metrics"] for m in ("pytorch", "onnx"))
+    assert onnx_metrics["test/acc"] == pytest.approx(pytorch_metrics["test/acc"], abs=1e-6)
+    pytorch, onnx = _predictors(runs["choice"], "onnx")
+    rows = [
+        {"sent1": "the team loved the soup", "sent2": "the team",
+         "endings": ["made the tea", "kept the book", "hated the film", "loved the pasta"]},
+        {"sent1": "she read the map", "sent2": "she", "endings": ["found the way", "lost it"]},
+    ]  # fmt: skip
+    expected, got = predict_rows(pytorch, rows), predict_rows(onnx, rows)
+    for e, g in zip(expected, got, strict=True):
+        assert g["label"] == e["label"]
+        assert g["probabilities"] == pytest.approx(e["probabilities"], abs=1e-4)
 
 
 def test_ner_entities_equal_pytorch(runs: dict[str, Path]) -> None:

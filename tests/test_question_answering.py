@@ -540,6 +540,21 @@ def test_v2_data_scores_answerable_and_unanswerable_questions_apart(compose_cfg:
         answerable * metrics["test/has_answer_f1"] + unanswerable * metrics["test/no_answer_f1"]
     )
     assert metrics["test/f1"] == pytest.approx(overall, abs=1e-3)
+    # The no-answer threshold is tuned after training with lab.eval: at -1e9 the null score
+    # always wins, so every question gets "" (the 3 unanswerable ones right, no other).
+    from lab.eval import main as evaluate
+
+    out = Path(cfg.paths.output_dir) / "tuned.json"
+    threshold = "task.module.null_score_diff_threshold=-1e9"
+    assert evaluate([f"run={cfg.paths.output_dir}", threshold, f"output={out}"]) == 0
+    tuned = json.loads(out.read_text())
+    assert tuned["task_module"] == [threshold]
+    assert tuned["metrics"]["test/no_answer_exact_match"] == 100.0
+    assert tuned["metrics"]["test/has_answer_exact_match"] == 0.0
+    assert tuned["metrics"]["test/exact_match"] == pytest.approx(100 * unanswerable)
+    with pytest.raises(ConfigError, match=r"'task.module.null_score' is not a setting lab.eval "
+                       r"changes; valid: .*task.module.null_score_diff_threshold"):  # fmt: skip
+        evaluate([f"run={cfg.paths.output_dir}", "task.module.null_score=1"])
 
 
 def test_decided_answer_has_its_character_span_and_window_probability() -> None:

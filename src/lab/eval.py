@@ -58,6 +58,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lab.config.cli import parse_options, run_tool
 from lab.config.ranges import check_keys
 from lab.errors import ConfigError, DataError
+from lab.eval_settings import set_module_settings, set_overrides
 from lab.eval_splits import (
     RUN_SPLIT,
     choose_split,
@@ -87,6 +88,8 @@ OPTIONS = {
     "batch_size": "evaluation batch size (default: the run's data.eval_batch_size)",
     "load_in": "8bit or 4bit: load the exported model quantized (bitsandbytes, CUDA only)",
     "data": "another dataset config (data=sst2) and/or data.<key>=<value> overrides",
+    "task.module.<key>": "a setting of the head's evaluation, e.g. extractive QA's "
+    "task.module.null_score_diff_threshold=-2 (the weights are the run's)",
 }
 USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...]"
 
@@ -102,18 +105,9 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
     for the batching keys (`BATCHING_KEYS`), which never make the data other data."""
     batching = [o for o in data_overrides if o.split("=", 1)[0] in _batching_overrides()]
     cfg = _evaluation_config(run, [o for o in data_overrides if o not in batching], split)
-    _set(cfg, batching)
+    set_overrides(cfg, batching)
     check_keys(cfg, [o.split("=", 1)[0] for o in data_overrides if "." in o.split("=", 1)[0]])
     return cfg
-
-
-def _set(cfg: DictConfig, overrides: list[str]) -> None:
-    """Set each `key=value` as `lab.train` reads it (Hydra's override grammar: `yes` is the
-    text 'yes', not YAML 1.1's true), so lab.eval's values meet the same config checks."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    for override in OverridesParser.create().parse_overrides(overrides):
-        OmegaConf.update(cfg, override.key_or_group, override.value(), force_add=True)
 
 
 def _batching_overrides() -> set[str]:
@@ -159,7 +153,7 @@ def _change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) ->
         name = key.split("=", 1)[0].split(".")[1]
         if name not in valid:
             raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
-    _set(cfg, keys)
+    set_overrides(cfg, keys)
 
 
 def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
@@ -321,14 +315,17 @@ def main(argv: list[str]) -> int:
     from lab.training.console import tame_library_output
 
     register_resolvers()
-    values, data_overrides = parse_options(
-        argv, OPTIONS, required=("run",), passthrough=("data",), usage=USAGE
+    values, overrides = parse_options(
+        argv, OPTIONS, required=("run",), passthrough=("data", "task"), usage=USAGE
     )
+    data_overrides = [o for o in overrides if not o.startswith("task")]
     # Before any data is read: choosing the split (`evaluation_config`) loads the source, so
     # datasets' bars and log lines would show before `evaluate` quiets them.
     tame_library_output()
     run = open_run(values["run"])
     cfg = evaluation_config(run, data_overrides, values.get("split"))
+    module_settings = [o for o in overrides if o.startswith("task")]
+    set_module_settings(cfg, module_settings)
     checkpoint = values.get("checkpoint", "model")
     batch = int(values["batch_size"]) if values.get("batch_size") else None
     evaluated: dict[str, Any] = {}
@@ -360,6 +357,7 @@ def main(argv: list[str]) -> int:
                 "run_split": bool(own),
                 **evaluated,
             },
+            **({"task_module": module_settings} if module_settings else {}),
             "metrics": metrics,
         },
     )
