@@ -133,6 +133,12 @@ def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
     return specs, (str(data[label_key]) if label_key and data.get(label_key) else None)
 
 
+def label_unit(data: DictConfig) -> str:
+    """What the balance table counts: `row`, or the unit the head declares (`tag`)."""
+    declared = declared_columns(str(data.get("_target_") or ""))
+    return str(declared.get("label_unit") or "row") if declared is not None else "row"
+
+
 # ----------------------------------------------------------------------------- splits
 def load_splits(data: DictConfig) -> tuple[PlacedSplits, list[str]]:
     """The splits as training makes them (`lab.data.splits.carve_splits`: a missing validation
@@ -251,9 +257,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         # whether the head takes `task.module.class_weights` (the imbalance warning's advice)
         "class_weights_option": "class_weights" in (cfg.task.get("module") or {}),
         # what the balance table counts: rows, or a head's own unit (tags: one per word)
-        "label_unit": str(
-            (declared_columns(str(data.get("_target_") or "")) or {}).get("label_unit") or "row"
-        ),
+        "label_unit": label_unit(data),
     }
     keys: dict[str, list[str]] = {}
     lengths: dict[str, dict[str, list[int]]] = {spec.name: {} for spec in specs}
