@@ -96,11 +96,13 @@ def test_summary_goes_to_the_log_file_as_plain_text_but_not_twice_on_screen(
 def test_carving_a_split_of_lab_s_own_name_goes_to_the_log_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """`test: test` missing from one file: both lines for train.log; a renamed split that is
-    missing (`validation: dev`) stays a warning on screen."""
+    """`test: test` missing from a folder of splits: both lines for train.log; a renamed split
+    that is missing (`validation: dev`) stays a warning on screen. (From one file, whose rows
+    are all `train`, a missing renamed split is carved with a train.log line too.)"""
     from datasets import Dataset, DatasetDict
 
-    source = DatasetDict({"train": Dataset.from_dict({"text": [str(i) for i in range(20)]})})
+    rows = Dataset.from_dict({"text": [str(i) for i in range(20)]})
+    source = DatasetDict({"train": rows, "unsupervised": rows})
     with caplog.at_level(logging.INFO, logger="lab.data.splits"):
         carve_splits(
             source, {"test": "test", "validation": "dev"}, local=True, seed=1,

@@ -79,9 +79,12 @@ def test_an_sft_prompt_over_the_context_is_refused_alike_by_predict_and_serve(
     chat = {"messages": [{"role": "user", "content": full}]}
     reply = client.post("/v1/chat/completions", json=chat)
     assert reply.status_code == 422, reply.text
-    assert reply.json()["error"]["message"] == f"max_tokens: {fills}"
+    # No max_tokens was sent: the conversation is what does not fit (param `messages`).
+    assert reply.json()["error"]["message"] == f"messages: {fills}"
     chat = {"messages": [{"role": "user", "content": near}]}
     reply = client.post("/v1/chat/completions", json=chat)
+    assert reply.json()["error"]["message"] == f"messages: {over}"
+    reply = client.post("/v1/chat/completions", json={**chat, "max_tokens": 8})
     assert reply.json()["error"]["message"] == f"max_tokens: {over}"
     assert client.post("/predict", json={"prompt": short}).status_code == 200
 

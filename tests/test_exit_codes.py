@@ -98,8 +98,8 @@ def test_a_config_error_raised_while_a_part_is_built_is_one_line(tmp_path: Path)
     """A data module refusing its config in `__init__` (chat data, a tokenizer without a chat
     template) reaches the user unwrapped from Hydra's InstantiationException, in the record too."""
     result = lab_cli(
-        "train", "model=tiny_bert", "data=chat", "logger=csv", f"paths.output_root={tmp_path}",
-        cwd=tmp_path, timeout=120,
+        "train", "model=tiny_bert", "data=chat", "data.max_length=128", "logger=csv",
+        f"paths.output_root={tmp_path}", cwd=tmp_path, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
