@@ -151,3 +151,45 @@ def test_with_several_processes_the_writer_publishes_before_returning(
     assert fsynced_on == [threading.current_thread().name]
     assert files(tmp_path) == ["best.ckpt"]
     assert torch.load(target, weights_only=True)["step"] == 3
+
+
+def test_a_second_name_for_a_checkpoint_in_publication_is_a_hard_link(
+    tmp_path: Path, held_fsync: threading.Event
+) -> None:
+    """last.ckpt at the step of the best checkpoint: linked to the best one's bytes while
+    those are still being published, both names whole once published, one inode."""
+    writer = AtomicCheckpointIO()
+    best, last = tmp_path / "best.ckpt", tmp_path / "last.ckpt"
+    writer.save_checkpoint(checkpoint(4), best)
+    assert writer.link_checkpoint(best, last)
+    assert not best.exists() and not last.exists(), "neither name before the fsync"
+    assert writer.load_checkpoint(last)["step"] == 4
+    held_fsync.set()
+    wait_for_checkpoints()
+    assert files(tmp_path) == ["best.ckpt", "last.ckpt"]
+    assert best.stat().st_ino == last.stat().st_ino
+    # A later last.ckpt replaces the name only; the best file keeps its bytes.
+    writer.save_checkpoint(checkpoint(6), last)
+    wait_for_checkpoints()
+    assert torch.load(best, weights_only=True)["step"] == 4
+    assert torch.load(last, weights_only=True)["step"] == 6
+    # Linking a published file works too; removing the source leaves the link whole.
+    assert writer.link_checkpoint(last, tmp_path / "copy.ckpt")
+    wait_for_checkpoints()
+    writer.remove_checkpoint(last)
+    assert torch.load(tmp_path / "copy.ckpt", weights_only=True)["step"] == 6
+
+
+def test_without_hard_links_the_caller_is_told_to_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = AtomicCheckpointIO()
+    writer.save_checkpoint(checkpoint(1), tmp_path / "best.ckpt")
+    wait_for_checkpoints()
+
+    def refuse(source: Any, target: Any) -> None:
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    monkeypatch.setattr(checkpoint_writer.os, "link", refuse)
+    assert not writer.link_checkpoint(tmp_path / "best.ckpt", tmp_path / "last.ckpt")
+    assert files(tmp_path) == ["best.ckpt"], "no temporary file left behind"

@@ -20,6 +20,9 @@ the file waits for exactly what it needs:
   (the test pass after the last epoch loads the best checkpoint saved moments before);
 * removing one, or writing the same target again, waits for its publication first (a late
   rename would otherwise bring back a removed file, or two writers share a temporary);
+* `link_checkpoint` publishes a second name for a checkpoint just written (`last.ckpt` at the
+  step the best one was saved: `lab.training.periodic_checkpoint`) as a hard link, so the
+  same bytes are neither serialized nor synced twice;
 * `wait_for_checkpoints()` waits for all and raises the first publication error; `lab.train`
   calls it before it records a run as completed, and the SIGTERM checkpoint calls it before
   the process exits. The threads are not daemons, so the interpreter waits for them too.
@@ -168,6 +171,35 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with _lock:
             _pending[target] = publication
         publication.thread.start()
+
+    def link_checkpoint(self, source: Any, path: Any) -> bool:
+        """Publish `path` as a hard link to the checkpoint `source` (written at the same step:
+        the same bytes), atomically as `save_checkpoint` publishes; False where the file
+        system makes no hard link (the caller then saves as usual).
+
+        `source` may still be in publication: the link is then made to its temporary file
+        (the same inode, which its own publisher fsyncs), under the lock its rename takes.
+        Saves serializing and syncing the same hundreds of MB twice per epoch."""
+        target = Path(path)
+        _wait_for(target)
+        temporary = temporary_path(target)
+        with _lock:
+            publication = _pending.get(Path(source))
+            linked = publication.temporary if publication is not None else Path(source)
+            try:
+                os.link(linked, temporary)
+            except OSError as err:
+                log.debug("no hard link %s -> %s (%s): saving it whole", target, linked, err)
+                return False
+        handle = temporary.open("rb")
+        if _several_processes():
+            _sync_and_rename(handle, temporary, target)
+            return True
+        published = _Publication(handle, temporary, target)
+        with _lock:
+            _pending[target] = published
+        published.thread.start()
+        return True
 
     def load_checkpoint(
         self,
