@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,21 +106,13 @@ def test_an_offline_wandb_run_says_why_and_how_to_sync_it(
 ) -> None:
     """No credentials: `auto` goes offline, and lab says so once with the `wandb sync`
     command of the run's folder (it did so silently); the record holds mode and folder."""
-    import logging
-
-    import wandb
 
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     logger = wandb_logger(project="lab-test", save_dir=str(tmp_path), mode="auto")
-    record: dict[str, object] = {}
-    try:
-        with caplog.at_level(logging.INFO, logger="lab.training.loggers"):
-            logger.record_identity(record)
-    finally:
-        wandb.finish()
+    record = _recorded_identity(logger, caplog)
     entry = record["wandb"]
     assert isinstance(entry, dict) and entry["mode"] == "offline"
     folder = Path(str(entry["dir"]))
@@ -137,9 +130,6 @@ def test_a_resumed_offline_run_names_every_folder_of_its_run_id(
 ) -> None:
     """A resume writes a second offline-run folder under the same id: the sync command and
     the record name both, oldest first (the first holds the steps before the interruption)."""
-    import logging
-
-    import wandb
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     logger = wandb_logger(project="lab-test", save_dir=str(tmp_path))
@@ -148,12 +138,7 @@ def test_a_resumed_offline_run_names_every_folder_of_its_run_id(
     earlier.mkdir(parents=True)
     other = tmp_path / "wandb" / "offline-run-20000101_000000-zzz999"  # another run
     other.mkdir()
-    record: dict[str, object] = {}
-    try:
-        with caplog.at_level(logging.INFO, logger="lab.training.loggers"):
-            logger.record_identity(record)
-    finally:
-        wandb.finish()
+    record = _recorded_identity(logger, caplog)
     entry = record["wandb"]
     assert isinstance(entry, dict)
     latest = Path(str(entry["dir"]))
@@ -163,3 +148,18 @@ def test_a_resumed_offline_run_names_every_folder_of_its_run_id(
     assert said == [
         f"W&B offline (WANDB_MODE=offline): sync later with `wandb sync {earlier} {latest}`"
     ]
+
+
+def _recorded_identity(logger: Any, caplog: pytest.LogCaptureFixture) -> dict[str, object]:
+    """The record `logger.record_identity` fills (its lines in `caplog`); W&B's run ended."""
+    import logging
+
+    import wandb
+
+    record: dict[str, object] = {}
+    try:
+        with caplog.at_level(logging.INFO, logger="lab.training.loggers"):
+            logger.record_identity(record)
+    finally:
+        wandb.finish()
+    return record

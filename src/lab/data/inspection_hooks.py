@@ -57,8 +57,9 @@ def train_classes(data: DictConfig, train: Dataset, column: str) -> Any:
 
 def columns_rule(data: DictConfig) -> Any:
     """The function the data module's inspect declaration names under `columns:` (e.g.
-    `lab.tasks.sft.chat.columns_problem`: a chat format's columns): `(data, {split: columns})
-    -> (split, problem) | None`, for `lab.validate`; None where none is declared."""
+    `lab.tasks.sft.chat_columns.columns_problem`: a chat format's columns): `(data,
+    {split: columns}) -> (split, problem) | None`, for `lab.validate`; None where none is
+    declared."""
     from hydra.utils import get_method
 
     declared = declared_columns(str(data.get("_target_") or ""))

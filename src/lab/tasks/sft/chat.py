@@ -41,6 +41,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import ConfigError
+from lab.tasks.sft.chat_errors import ChatError, EmptyAnswer
+from lab.tasks.sft.sharegpt import from_sharegpt
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -58,30 +60,6 @@ FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
     "alpaca": ("instruction", "output"),
     "sharegpt": ("conversations",),
 }
-# ShareGPT's speakers (`from`) as roles; lower-cased before lookup.
-SHAREGPT_ROLES = {
-    "system": "system",
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "model": "assistant",
-    "chatgpt": "assistant",
-}
-
-
-class ChatError(ValueError):
-    """A row that is not a usable chat. `column` is the column at fault; the data module adds
-    the file and line (`DataModule.where`)."""
-
-    def __init__(self, message: str, column: str | None = None) -> None:
-        super().__init__(message)
-        self.column = column
-
-
-class EmptyAnswer(ChatError):
-    """An empty assistant turn (real data has them: 28 of Alpaca's 52,002 outputs are empty);
-    the data module drops or refuses such a row per `data.on_empty`."""
 
 
 def detect_format(columns: Iterable[str]) -> str:
@@ -95,44 +73,6 @@ def detect_format(columns: Iterable[str]) -> str:
         f"cannot tell the chat format from the columns ({', '.join(sorted(present)) or 'none'});"
         f" expected the columns of one of: {wanted} (or set data.format)"
     )
-
-
-def format_hint(columns: Iterable[str]) -> str:
-    """The `data.format` that fits `columns`, for a split lacking its format's columns (new
-    data given to a run configured for another format: `lab.eval data.path=...`)."""
-    try:
-        fits = detect_format(columns)
-    except ChatError:
-        wanted = "; ".join(f"{name}: {', '.join(cols)}" for name, cols in FORMAT_COLUMNS.items())
-        return f"no data.format fits them; each needs its columns ({wanted})"
-    return f"these columns fit data.format={fits} (data.format=auto detects it)"
-
-
-def columns_problem(data: Any, splits: Mapping[str, Sequence[str]]) -> tuple[str, str] | None:
-    """`lab.validate`'s pre-flight check of chat files (`columns:` in the head's inspect
-    declaration): the split and what training will say of its columns (`splits`: each
-    split's columns, train first) under `data.format` (auto: detected from train, as
-    training detects it), or None where every split has its format's columns."""
-    chosen = str(data.get("format") or "auto")
-    for split, columns in splits.items():
-        if chosen == "auto":
-            try:
-                chosen = detect_format(columns)
-            except ChatError as err:
-                return split, str(err)
-        needed = FORMAT_COLUMNS.get(chosen, ())
-        missing = [f"'{c}' (data.format={chosen})" for c in needed if c not in columns]
-        if missing:
-            subject = (
-                f"column {missing[0]} is"
-                if len(missing) == 1
-                else f"columns {', '.join(missing)} are"
-            )
-            return split, (
-                f"{subject} not in the {split} split; columns present: "
-                f"{', '.join(columns) or 'none'}; {format_hint(columns)}"
-            )
-    return None
 
 
 def as_messages(value: Any, column: str, role: str | None = None) -> list[Message]:
@@ -179,29 +119,6 @@ def as_messages(value: Any, column: str, role: str | None = None) -> list[Messag
     if empty is not None:
         raise EmptyAnswer(f"message {empty} is an empty assistant turn", column)
     return messages
-
-
-def from_sharegpt(value: Any) -> Any:
-    """A ShareGPT conversation (`[{from, value}, ...]`) as `{role, content}` messages; a value
-    that is not such a list is handed on as it is, for `as_messages` to word."""
-    if not isinstance(value, (list, tuple)):
-        return value
-    converted: list[Any] = []
-    for i, turn in enumerate(value):
-        if not isinstance(turn, Mapping) or "from" not in turn or "value" not in turn:
-            raise ChatError(
-                f"turn {i} is not a ShareGPT {{from, value}} mapping: {turn!r:.80}",
-                "conversations",
-            )
-        role = SHAREGPT_ROLES.get(str(turn["from"]).lower())
-        if role is None:
-            raise ChatError(
-                f"turn {i} is from {turn['from']!r}; ShareGPT speakers read: "
-                f"{', '.join(SHAREGPT_ROLES)}",
-                "conversations",
-            )
-        converted.append({"role": role, "content": turn["value"]})
-    return converted
 
 
 def to_messages(row: Mapping[str, Any], format: str) -> list[Message]:

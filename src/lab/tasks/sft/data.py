@@ -40,7 +40,6 @@ from lab.tasks.sft.chat import (
     ChatError,
     EmptyAnswer,
     detect_format,
-    format_hint,
     prompt_ids,
     render_chat,
     require_chat_template,
@@ -49,6 +48,7 @@ from lab.tasks.sft.chat import (
     to_messages,
     turn_end_problem,
 )
+from lab.tasks.sft.chat_columns import format_hint
 from lab.tasks.sft.packing import IGNORE, collate_packed, pack_rows
 
 if TYPE_CHECKING:
