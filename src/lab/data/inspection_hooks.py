@@ -5,6 +5,7 @@ for `lab.validate`, the check of a head whose columns depend on a setting (`colu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +21,24 @@ LabelChecks = Callable[["DictConfig", "dict[str, Dataset]", "Sequence[str] | Non
 
 def declared_columns(data_module: str) -> DictConfig | None:
     """The `conf/data/base/inspect/*.yaml` whose `data_module` is `data_module`, or None."""
+    return next((d for d in _declarations() if d.get("data_module") == data_module), None)
+
+
+@functools.cache
+def _declarations() -> tuple[DictConfig, ...]:
+    """Every head's declaration, read once per process (lab.train asks at start-up, through
+    `lab.validate`'s column rule; lab.inspect several times)."""
     from omegaconf import DictConfig, OmegaConf
 
     from lab.config.paths import conf_dir
 
+    found = []
     for path in sorted((conf_dir() / "data" / "base" / "inspect").glob("*.yaml")):
         declared = OmegaConf.load(path)
-        if isinstance(declared, DictConfig) and declared.get("data_module") == data_module:
-            return declared
-    return None
+        if isinstance(declared, DictConfig):
+            OmegaConf.set_readonly(declared, True)
+            found.append(declared)
+    return tuple(found)
 
 
 def label_checks(data: DictConfig) -> LabelChecks | None:
