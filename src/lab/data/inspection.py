@@ -145,24 +145,13 @@ def load_splits(data: DictConfig) -> tuple[PlacedSplits, list[str]]:
     or test split carved from train with the seed, then `max_*_samples` subsets), with each
     row's place in its file (`lab.data.inspection_places`), and the names of the carved ones;
     without importing Lightning."""
-    from lab.data.origins import ROW_COLUMN, Origin, number_rows
-    from lab.data.sources import load_source, origins_of
-    from lab.data.splits import carve_splits
+    from lab.data.sources import load_source
+    from lab.data.splits import placed_splits
 
     source = load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
-    origins: dict[str, Origin] = {}
-
-    def numbered(name: str, source_name: str) -> Dataset:
-        found = origins_of(source).get(source_name)
-        origins[name] = found or Origin(f"the {source_name} split", "rows")
-        return number_rows(source[source_name])
-
-    def carved_from_train(name: str) -> None:
-        origins[name] = origins["train"]
-
-    splits, carved = carve_splits(
+    splits, carved, places = placed_splits(
         source,
         dict(data.get("splits") or {name: name for name in SPLITS}),
         local=bool(data.get("path")),
@@ -176,15 +165,8 @@ def load_splits(data: DictConfig) -> tuple[PlacedSplits, list[str]]:
             "validation": data.get("max_eval_samples"),
             "test": data.get("max_test_samples"),
         },
-        take=numbered,
-        on_carve=carved_from_train,
     )
-    places = {
-        name: (origins[name], dataset.with_format("arrow")[ROW_COLUMN].to_pylist())
-        for name, dataset in splits.items()
-    }
-    unnumbered = {name: dataset.remove_columns(ROW_COLUMN) for name, dataset in splits.items()}
-    return PlacedSplits(unnumbered, places), carved
+    return PlacedSplits(splits, places), carved
 
 
 def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:

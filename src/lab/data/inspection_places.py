@@ -9,22 +9,20 @@ row as training's errors do: `data/train.csv:17`, `<hub id> split train row 5 (1
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from lab.data.origins import Origin
+    from lab.data.splits import Place
 
 
 class PlacedSplits(dict[str, "Dataset"]):
     """lab's splits by name, with `places[split]`: the split's origin and each of its rows'
     index there (0-based, in the order the loader read the source)."""
 
-    def __init__(
-        self, splits: Mapping[str, Dataset], places: Mapping[str, tuple[Origin, Sequence[int]]]
-    ) -> None:
+    def __init__(self, splits: Mapping[str, Dataset], places: Mapping[str, Place]) -> None:
         super().__init__(splits)
         self.places = dict(places)
 

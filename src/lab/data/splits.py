@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.sources import origins_of
@@ -19,6 +19,7 @@ from lab.errors import DataError
 from lab.log_records import FILE_ONLY_RECORD
 
 if TYPE_CHECKING:
+    import numpy as np
     from datasets import Dataset, DatasetDict
 
     from lab.data.datamodule import DataModule
@@ -31,26 +32,63 @@ SPLITS = ("train", "validation", "test")
 def read_splits(dm: DataModule) -> dict[str, Dataset]:
     """`dm`'s train, validation and test splits, carved and subsampled as its config says;
     records each split's origin (`dm.origins`) and its rows' indices there (`dm.row_indices`)."""
-    source = dm.load_raw()
-
-    def carved_from_train(name: str) -> None:
-        dm.origins[name] = dm.origins["train"]
-
-    splits, _ = carve_splits(
-        source,
+    splits, _, places = placed_splits(
+        dm.load_raw(),
         dm.source_splits,
         local=bool(dm.path),
         seed=dm.seed,
         fractions={"test": dm.test_fraction, "validation": dm.val_fraction},
         limits=dm.max_samples,
-        take=lambda name, source_name: _numbered(dm, name, source, source_name),
-        on_carve=carved_from_train,
-        source_of=dm._from,
     )
-    for name, dataset in splits.items():
-        dm.row_indices[name] = dataset.with_format("arrow")[ROW_COLUMN].to_numpy()
-        splits[name] = dataset.remove_columns(ROW_COLUMN)
+    for name, (origin, indices) in places.items():
+        dm.origins[name], dm.row_indices[name] = origin, indices
     return splits
+
+
+#: a split's origin and each of its rows' index there (0-based, as the loader read the source)
+Place = tuple[Origin, "np.ndarray[Any, Any]"]
+
+
+def placed_splits(
+    source: DatasetDict,
+    mapping: Mapping[str, str | None],
+    *,
+    local: bool,
+    seed: int,
+    fractions: Mapping[str, float],
+    limits: Mapping[str, int | None],
+) -> tuple[dict[str, Dataset], list[str], dict[str, Place]]:
+    """`carve_splits` with every row's place in its source (`lab.data.origins`): the splits,
+    the names of the carved ones, and each split's `Place` (training and lab.inspect alike)."""
+    origins: dict[str, Origin] = {}
+
+    def numbered(name: str, source_name: str) -> Dataset:
+        found = origins_of(source).get(source_name)
+        origins[name] = found or Origin(f"the {source_name} split", "rows")
+        return number_rows(source[source_name])
+
+    def carved_from_train(name: str) -> None:
+        origins[name] = origins["train"]
+
+    def source_of(name: str) -> str:
+        return f" ({origins[name].describe()})" if name in origins else ""
+
+    splits, carved = carve_splits(
+        source,
+        mapping,
+        local=local,
+        seed=seed,
+        fractions=fractions,
+        limits=limits,
+        take=numbered,
+        on_carve=carved_from_train,
+        source_of=source_of,
+    )
+    places = {
+        name: (origins[name], dataset.with_format("arrow")[ROW_COLUMN].to_numpy())
+        for name, dataset in splits.items()
+    }
+    return {n: d.remove_columns(ROW_COLUMN) for n, d in splits.items()}, carved, places
 
 
 def carve_splits(
@@ -178,10 +216,3 @@ def source_split_name(
     # `validation: <missing>` that would validate on the test rows. Such a split is carved.
     taken = {str(v) for k, v in mapping.items() if k != name and v and str(v) in present}
     return wanted if name not in present or name in taken else name
-
-
-def _numbered(dm: DataModule, name: str, source: DatasetDict, source_name: str) -> Dataset:
-    """Split `source_name` of `source` as lab's split `name`, its rows numbered."""
-    found = origins_of(source).get(source_name)
-    dm.origins[name] = found or Origin(f"the {source_name} split", "rows")
-    return number_rows(source[source_name])

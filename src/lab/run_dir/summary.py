@@ -32,7 +32,9 @@ def print_summary(
     """Print val/test metrics side by side (`tested`: the weights they are of, in the table's
     title), then the run directory and exported model."""
     console = console or message_console()
-    table = metrics_table(metrics, tested)
+    table = metrics_table(metrics)
+    logged = plain_text(table)  # without the title: rich would wrap it to the table's width
+    table.title = title = f"Final metrics ({tested})"
     lines = [f"Run directory: {output_dir}"]
     model_dir = output_dir / "model"
     if model_dir.is_dir():
@@ -41,14 +43,14 @@ def print_summary(
     for line in lines:
         name, path = line.split(": ", 1)
         console.print(f"{name}: [bold]{path}[/bold]")
-    log.info("%s\n%s", plain_text(table), "\n".join(lines), extra=FILE_ONLY_RECORD)
+    log.info("%s\n%s\n%s", title, logged, "\n".join(lines), extra=FILE_ONLY_RECORD)
 
 
-def metrics_table(metrics: dict[str, float], tested: str = BEST) -> Table:
+def metrics_table(metrics: dict[str, float]) -> Table:
     """The val/test metrics side by side, one row per metric name, four decimals."""
     names = sorted({key.split("/", 1)[1] for key in metrics if "/" in key})
     stages = [s for s in ("val", "test") if any(k.startswith(f"{s}/") for k in metrics)]
-    table = Table(title=f"Final metrics ({tested})")
+    table = Table()
     table.add_column("metric")
     for stage in stages:
         table.add_column(stage, justify="right")
@@ -60,12 +62,7 @@ def metrics_table(metrics: dict[str, float], tested: str = BEST) -> Table:
 
 
 def plain_text(table: Table) -> str:
-    """`table` as rich draws it, without colour or terminal codes (for a log file); its title
-    on a line of its own (rich wraps a title to the table's width)."""
+    """`table` as rich draws it, without colour or terminal codes (for a log file)."""
     sink = io.StringIO()
-    title, table.title = table.title, None
-    try:
-        Console(file=sink, width=120, color_system=None, force_terminal=False).print(table)
-    finally:
-        table.title = title
-    return f"{title}\n{sink.getvalue().rstrip()}" if title else sink.getvalue().rstrip()
+    Console(file=sink, width=120, color_system=None, force_terminal=False).print(table)
+    return sink.getvalue().rstrip()
