@@ -19,7 +19,9 @@ since the files are grouped by label; validation and test are the same `--eval-r
 reviews, as in issue 20). `--train-rows` / `--eval-rows` subsample either.
 
 Reported per run: wall time (launch to exit), time to the first training step, peak RSS and
-CPU seconds (user + system, `wait4`), the hypervisor's steal share of the machine's CPU time
+CPU seconds (user + system, `wait4`), resident memory when the fit starts and the peak by its end
+(`/proc/self/status`: what libraries, data and model hold before training, against what
+training adds), the hypervisor's steal share of the machine's CPU time
 meanwhile (`/proc/stat`: on a shared VM it moves wall times by tens of percent while CPU
 seconds stay put), validation and test accuracy, and phases: start-up (launch to the record or the
 imports), data, model, train (fit without its validations), evaluation (validations, during
@@ -201,7 +203,9 @@ def lab_phases(process: dict[str, float], train_log: Path, clock: Path) -> dict[
     during_fit = sum(end - start for start, end in validations if end <= fit_end)
     after_fit = sum(end - start for start, end in validations if start >= fit_end)
     test_end = max(e["time"] for e in events if e["event"] == "test_end")
+    memory = {e["event"]: e for e in reversed(events)}  # the first of each event
     return {
+        **fit_memory(memory["fit_start"], memory["fit_end"]),
         "startup": marks["record"] - process["launch"],
         "data": marks["data"] - marks["record"],
         "model": fit_start - marks["data"],
@@ -213,10 +217,21 @@ def lab_phases(process: dict[str, float], train_log: Path, clock: Path) -> dict[
     }
 
 
+def fit_memory(start: dict[str, float], end: dict[str, float]) -> dict[str, float]:
+    """Resident memory (MB) when the fit began and the process's peak by its end: what was
+    held before training (libraries, data, model) against what training added."""
+    return {
+        "rss_fit_start_mb": start.get("rss_mb", float("nan")),
+        "peak_rss_fit_mb": end.get("peak_rss_mb", float("nan")),
+    }
+
+
 def hf_phases(process: dict[str, float], result: dict[str, Any]) -> dict[str, float]:
     """Phases of an `hf_job.py` run (seconds), from its launch/exit and its own timers."""
     marks, evaluations = result["marks"], sum(result["evaluation_seconds"])
+    memory = result.get("memory", {})
     return {
+        **fit_memory(memory.get("fit_start", {}), memory.get("fit_end", {})),
         "startup": marks["imports_done"] - process["launch"],
         "data": marks["data_done"] - marks["imports_done"],
         "model": marks["fit_start"] - marks["data_done"],
@@ -281,6 +296,8 @@ FIELDS = (
     *PHASES,
     "cpu_s",
     "steal_pct",
+    "rss_fit_start_mb",
+    "peak_rss_fit_mb",
     "peak_rss_mb",
     "val_acc",
     "test_acc",
@@ -299,7 +316,8 @@ def markdown(summary: dict[str, dict[str, float]], rounds: int) -> str:
     header = (
         "| data / implementation | wall (s) | first step (s) | "
         + " | ".join(PHASES)
-        + " | CPU (s) | steal % | peak RSS (MB) | val acc | test acc |"
+        + " | CPU (s) | steal % | RSS at fit start (MB) | peak RSS in fit (MB) | peak RSS (MB) "
+        + "| val acc | test acc |"
     )
     lines = [f"Medians of {rounds} alternated round(s); phases in seconds.", "", header]
     lines.append("|" + "---|" * (header.count("|") - 1))
@@ -307,6 +325,7 @@ def markdown(summary: dict[str, dict[str, float]], rounds: int) -> str:
         cells = [f"{row['wall_s']:.1f}", f"{row['time_to_first_step']:.1f}"]
         cells += [f"{row[p]:.1f}" for p in PHASES]
         cells += [f"{row['cpu_s']:.1f}", f"{row['steal_pct']:.0f}"]
+        cells += [f"{row['rss_fit_start_mb']:.0f}", f"{row['peak_rss_fit_mb']:.0f}"]
         cells += [f"{row['peak_rss_mb']:.0f}", f"{row['val_acc']:.3f}", f"{row['test_acc']:.3f}"]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -7,7 +7,8 @@ validation and test rows (dynamic padding), fine-tune with AdamW (weight decay, 
 with warmup, gradient clipping at 1.0), evaluate and save a checkpoint every epoch, load the
 best checkpoint at the end (on validation accuracy), predict the test rows, save the model and
 tokenizer. It writes the wall-clock time of each phase boundary (`time.time()`), the evaluation
-passes' durations, and the accuracies to `--out` as JSON.
+passes' durations, resident memory at the fit's start and end (`phase_clock.resident_memory`:
+now and the peak so far), and the accuracies to `--out` as JSON.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def main() -> None:
     )
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from phase_clock import resident_memory
     from trainers import _encode, load_rows
 
     marks["imports_done"] = time.time()
@@ -130,8 +132,10 @@ def main() -> None:
         callbacks=[FirstStep()],
     )
     marks["fit_start"] = time.time()
+    memory = {"fit_start": resident_memory()}
     trainer.train()
     marks["fit_end"] = time.time()
+    memory["fit_end"] = resident_memory()
     test = trainer.predict(splits["test"])
     marks["test_end"] = time.time()
     trainer.save_model(str(args.out.with_suffix(".model")))
@@ -139,6 +143,7 @@ def main() -> None:
     result = {
         "marks": marks,
         "evaluation_seconds": evaluations,
+        "memory": memory,
         "val_acc": trainer.state.best_metric,
         "test_acc": test.metrics["test_accuracy"],
     }

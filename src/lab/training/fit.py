@@ -11,7 +11,9 @@ training starts.
 
 The best checkpoint's `val/*` metrics are those its validation logged during the fit
 (`lab.training.validation_metrics`); the checkpoint is validated again only where they
-cannot be known (a checkpoint from before a resume, no checkpoint callback).
+cannot be known (a checkpoint from before a resume, no checkpoint callback). When the model in
+memory holds the best checkpoint's weights (its validation was the fit's last), the test pass
+runs on it without loading the file (`lab.training.weights_in_memory`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def fit(
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
     from lab.training.stopping_notes import stopping_notes
     from lab.training.validation_metrics import known_metrics, log_to_loggers
+    from lab.training.weights_in_memory import holds_weights_of
 
     if loggers is None:
         loggers = instantiate_loggers(cfg, record)
@@ -91,9 +94,13 @@ def fit(
     else:
         log.debug("validating %s (its validation metrics are not known)", best or "the model")
     evaluations = (trainer.test,) if validated is not None else (trainer.validate, trainer.test)
+    tested = best
+    if validated is not None and holds_weights_of(trainer, parts.module, best):
+        log.debug("best checkpoint %s: its weights are in memory, tested without loading", best)
+        tested = None  # Lightning tests the module as it is
     for evaluate in evaluations:
         for result in evaluate(
-            parts.module, datamodule=parts.datamodule, ckpt_path=best, verbose=False
+            parts.module, datamodule=parts.datamodule, ckpt_path=tested, verbose=False
         ):
             metrics.update({k: float(v) for k, v in result.items()})
     return trainer, metrics
