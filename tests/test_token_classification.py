@@ -88,9 +88,19 @@ def test_words_split_into_subwords_are_aligned(compose_cfg) -> None:  # type: ig
     assert [piece for piece, _ in labelled[:2]] == ["an", "be"]  # first subword of each word
 
 
-def test_truncation_keeps_the_visible_part_of_a_cut_entity(compose_cfg) -> None:  # type: ignore[no-untyped-def]
+def test_truncation_keeps_the_visible_part_of_a_cut_entity(compose_cfg, caplog) -> None:  # type: ignore[no-untyped-def]
     datamodule, _ = _datamodule(compose_cfg, "data.max_length=12")
     datamodule.setup("fit")
+    # Training says how many rows the cut reaches, split by split.
+    cut_rows = {
+        split: sum(1 for cut in data["cut_labels"] if cut)
+        for split, data in datamodule.datasets.items()
+    }
+    notes = [r.getMessage() for r in caplog.records if "data.max_length=12 cuts" in r.getMessage()]
+    assert len(notes) == sum(1 for n in cut_rows.values() if n) and cut_rows["train"] > 0
+    rows = len(datamodule.datasets["train"])
+    train_words = sum(len(cut) for cut in datamodule.datasets["train"]["cut_labels"])
+    assert f"cuts {cut_rows['train']} of {rows} train rows ({train_words} words past" in notes[0]
     row = datamodule.datasets["train"][0]
     assert len(row["input_ids"]) == 12
     tags = [CONLL[label] for label in row["labels"] if label != IGNORE]

@@ -26,7 +26,7 @@ from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2, is_iob
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
-from lab.tasks.token_cut import CUT, collate_with_cut, cut_words, without_cut
+from lab.tasks.token_cut import CUT, collate_with_cut, cut_note, cut_words, without_cut
 from lab.tasks.token_tags import iob1_hint, not_a_list, tag_names, tag_problem
 
 if TYPE_CHECKING:
@@ -181,6 +181,12 @@ class TokenClassificationDataModule(DataModule):
         encoded["labels"] = labels
         encoded[CUT] = cut  # scored as missed (lab.tasks.token_cut)
         return dict(encoded)
+
+    def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
+        encoded = super()._tokenize_split(name, dataset)
+        if note := cut_note(self.split_name(name), encoded[CUT], self.max_length):
+            log.warning(note)
+        return encoded
 
     def _encode(self, words: list[list[str]]) -> Any:
         return self.tokenizer(

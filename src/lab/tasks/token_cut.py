@@ -6,7 +6,8 @@ trained. Left out of the scores as well, the entities among them would vanish fr
 output keeps the gold tags of the cut words as `cut_labels` (ids, one per word), the collator
 pads them into the evaluation batch, and `EntityScores` appends them to the row's gold tags,
 predicted as `O`: an entity past the cut counts as missed, as it is for anyone reading the
-model's output. The model never sees the column (`without_cut`).
+model's output. The model never sees the column (`without_cut`). Training says once per split
+how many rows the cut reaches (`cut_note`), as `lab.inspect` reports the share beforehand.
 """
 
 from __future__ import annotations
@@ -48,3 +49,17 @@ def collate_with_cut(collate: Callable[[list[dict[str, Any]]], Any]) -> Callable
 def without_cut(batch: dict[str, Any]) -> dict[str, Any]:
     """`batch` as the model takes it (no `CUT`)."""
     return {k: v for k, v in batch.items() if k != CUT} if CUT in batch else batch
+
+
+def cut_note(split: str, cuts: Sequence[Sequence[int]], max_length: int) -> str | None:
+    """A train.log line on the rows of `split` whose words run past `max_length` (`cuts`: the
+    split's `CUT` column), or None when no row is cut."""
+    rows = sum(1 for cut in cuts if len(cut))
+    if not rows:
+        return None
+    words = sum(len(cut) for cut in cuts)
+    return (
+        f"data.max_length={max_length} cuts {rows} of {len(cuts)} {split} rows ({words} words "
+        "past the cut: not trained on, and scored as missed where evaluated); a longer "
+        "data.max_length keeps them, up to the model's positions"
+    )
