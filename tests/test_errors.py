@@ -480,3 +480,21 @@ def test_an_optimized_metric_the_head_does_not_log_is_named_with_the_ones_it_doe
     )
     record = json.loads((tmp_path / "run" / "record.json").read_text())
     assert record["status"].startswith("failed: optimized_metric=val/acuracy is no metric")
+
+
+def test_a_hub_dataset_offline_and_not_cached_is_named_without_the_none_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """datasets says "is not cached in None" (its default folder): lab's line says where."""
+    from lab.data.sources import load_hub
+    from lab.errors import DataError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DataError) as caught:
+        load_hub("lab-tests/not-a-cached-dataset")
+    message = str(caught.value)
+    assert message.startswith("could not load 'lab-tests/not-a-cached-dataset' from the Hugging")
+    assert "in None" not in message
+    assert "point data.path at the files" in message

@@ -293,7 +293,12 @@ def root_cause(err: BaseException) -> str:
     """`Type: message` of the innermost exception behind `err` (libraries wrap theirs)."""
     while err.__cause__ is not None or err.__context__ is not None:
         err = err.__cause__ or err.__context__  # type: ignore[assignment]
-    return f"{type(err).__name__}: {err}"
+    # Offline, datasets says the dataset "is not cached in None" (None: its default folder).
+    message = NOT_CACHED.sub(" is not in the local datasets cache", str(err))
+    return f"{type(err).__name__}: {message}"
+
+
+NOT_CACHED = re.compile(r" is not cached in None\b")
 
 
 @dataclass
