@@ -66,6 +66,38 @@ def test_save_returns_before_the_fsync_and_a_load_reads_the_new_checkpoint(
     assert torch.load(target, weights_only=True)["step"] == 1
 
 
+def test_a_checkpoint_in_publication_is_read_for_its_step_and_weights(
+    tmp_path: Path, held_fsync: threading.Event
+) -> None:
+    """Right after the fit the best checkpoint may still be syncing: lab's looks into it (its
+    step, for the kept validation metrics; its weights, for the test without a reload) read
+    the temporary file instead of finding no file (which validated and loaded it again)."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.strategies import SingleDeviceStrategy
+
+    from lab.training.checkpoint_writer import read_checkpoint
+    from lab.training.validation_metrics import checkpoint_step
+    from lab.training.weights_in_memory import holds_weights_of
+
+    module = torch.nn.Linear(3, 2)
+    target = tmp_path / "best.ckpt"
+    AtomicCheckpointIO().save_checkpoint(
+        {"global_step": 12, "state_dict": module.state_dict()}, target
+    )
+    assert not target.exists()
+    assert checkpoint_step(target) == 12
+    trainer = SimpleNamespace(strategy=SingleDeviceStrategy("cpu"), global_step=12)
+    assert holds_weights_of(trainer, module, str(target))  # type: ignore[arg-type]
+    loaded = read_checkpoint(target, mmap=True, weights_only=True)
+    assert torch.equal(loaded["state_dict"]["weight"], module.weight.detach())
+    held_fsync.set()
+    wait_for_checkpoints()
+    assert read_checkpoint(target, weights_only=True)["global_step"] == 12  # published: by name
+    with pytest.raises(FileNotFoundError):
+        read_checkpoint(tmp_path / "none.ckpt", weights_only=True)
+
+
 def test_writing_the_same_target_again_waits_and_the_last_write_wins(
     tmp_path: Path, held_fsync: threading.Event
 ) -> None:

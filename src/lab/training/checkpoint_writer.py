@@ -17,7 +17,8 @@ publisher thread per checkpoint fsyncs and renames it while training goes on. Wh
 the file waits for exactly what it needs:
 
 * loading a checkpoint that is still being published reads its (complete) temporary file
-  (the test pass after the last epoch loads the best checkpoint saved moments before);
+  (the test pass after the last epoch loads the best checkpoint saved moments before), and so
+  does `read_checkpoint`, lab's own look into one (its step, its weights) right after the fit;
 * removing one, or writing the same target again, waits for its publication first (a late
   rename would otherwise bring back a removed file, or two writers share a temporary);
 * `link_checkpoint` publishes a second name for a checkpoint just written (`last.ckpt` at the
@@ -117,6 +118,22 @@ def _wait_for(target: Path) -> None:
     if publication is not None:
         publication.thread.join()
     _raise_failures()
+
+
+def read_checkpoint(path: str | Path, **load: Any) -> Any:
+    """`torch.load(path, **load)` of a checkpoint this process may still be publishing: its
+    complete temporary file is read then (the best checkpoint of the last epoch, moments
+    after it was written). `mmap=True` works on either name."""
+    target = Path(path)
+    with _lock:
+        publication = _pending.get(target)
+        source = publication.temporary if publication is not None else target
+    try:
+        return torch.load(source, **load)
+    except FileNotFoundError:
+        if source == target:
+            raise
+        return torch.load(target, **load)  # renamed since the lookup: the target is whole
 
 
 def wait_for_checkpoints() -> None:

@@ -108,10 +108,10 @@ def checkpoint_step(path: str | Path) -> int | None:
     Memory-mapped and weights-only: the tensors are not read, so this costs milliseconds even
     for a large checkpoint.
     """
-    import torch
+    from lab.training.checkpoint_writer import read_checkpoint
 
     try:
-        checkpoint: Any = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        checkpoint: Any = read_checkpoint(path, map_location="cpu", mmap=True, weights_only=True)
         return int(checkpoint["global_step"])
     except Exception:  # a folder (DeepSpeed, sharded FSDP), another format: validate instead
         return None

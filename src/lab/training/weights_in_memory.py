@@ -19,7 +19,6 @@ Single-device runs only: under DDP every rank would have to agree, and sharded s
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,12 +35,12 @@ def holds_weights_of(trainer: L.Trainer, module: L.LightningModule, checkpoint: 
     import torch
     from lightning.pytorch.strategies import SingleDeviceStrategy
 
+    from lab.training.checkpoint_writer import read_checkpoint
+
     if not checkpoint or not isinstance(trainer.strategy, SingleDeviceStrategy):
         return False
-    if not Path(checkpoint).is_file():
-        return False
     try:
-        saved: Any = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
+        saved: Any = read_checkpoint(checkpoint, map_location="cpu", mmap=True, weights_only=True)
         if int(saved.get("global_step", -1)) != trainer.global_step:
             return False
         stored, current = saved.get("state_dict"), module.state_dict()
