@@ -11,7 +11,9 @@ validation pass and a checkpoint each epoch, the best checkpoint kept and reload
 pass, the model saved. `hf` is `hf_job.py`; `lab` is the command line with lab's defaults
 (W&B offline and CSV logs, checkpoints, export, card, plots); `+group_by_length` adds
 `data.group_by_length=true` (HF: `train_sampling_strategy="group_by_length"`);
-`lab+csv_logger` logs to CSV only (`logger=csv`: what W&B's offline run costs).
+`lab+csv_logger` logs to CSV only (`logger=csv`: what W&B's offline run costs);
+`lab+reuse_off` gives freed memory back (`trainer.reuse_freed_memory=false`: its speed
+against its memory).
 
 Data: lab's built-in short-text demo set (`demo`: 1,600 train, 200 validation, 400 test
 sentences) and IMDB from `../shared/data/imdb` (`imdb`, when present: a seeded shuffled subset,
@@ -99,6 +101,7 @@ def lab_command(args: argparse.Namespace, data: Path, options: list[str], out: P
         *([f"model.pretrained={args.model}"] if args.model else []),
         *(["data.group_by_length=true"] if "group_by_length" in options else []),
         *(["logger=csv"] if "csv_logger" in options else []),
+        *(["trainer.reuse_freed_memory=false"] if "reuse_off" in options else []),
         *args.lab_override,
     ]
     return [sys.executable, "-m", "lab.train", *overrides]
@@ -371,10 +374,11 @@ def main() -> None:
     args = parser.parse_args()
     for impl in args.impls:
         name, *options = impl.split("+")
-        allowed = {"group_by_length", "csv_logger"} if name == "lab" else {"group_by_length"}
+        allowed = {"group_by_length"} | ({"csv_logger", "reuse_off"} if name == "lab" else set())
         if name not in ("lab", "hf") or set(options) - allowed:
             parser.error(
-                f"unknown implementation {impl!r}: lab or hf, +group_by_length, lab+csv_logger"
+                f"unknown implementation {impl!r}: lab or hf, +group_by_length, lab+csv_logger, "
+                "lab+reuse_off"
             )
     args.max_length = {"demo": 64, "imdb": 256}
 
