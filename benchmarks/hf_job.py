@@ -7,7 +7,7 @@ validation and test rows (dynamic padding), fine-tune with AdamW (weight decay, 
 with warmup, gradient clipping at 1.0), evaluate and save a checkpoint every epoch, load the
 best checkpoint at the end (on validation accuracy), predict the test rows, save the model and
 tokenizer. It writes the wall-clock time of each phase boundary (`time.time()`), the evaluation
-passes' durations, resident memory at the fit's start and end (`phase_clock.resident_memory`:
+passes' durations, resident memory at the fit's start and end (`resident.resident_memory`:
 now and the peak so far), and the accuracies to `--out` as JSON.
 """
 
@@ -81,7 +81,7 @@ def main() -> None:
     )
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from phase_clock import resident_memory
+    from resident import resident_memory
     from trainers import _encode, load_rows
 
     marks["imports_done"] = time.time()

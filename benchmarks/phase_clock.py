@@ -19,20 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-
-
-def resident_memory() -> dict[str, float]:
-    """`rss_mb` (resident now) and `peak_rss_mb` (the peak so far) of this process."""
-    fields = {"VmRSS:": "rss_mb", "VmHWM:": "peak_rss_mb"}
-    try:
-        lines = Path("/proc/self/status").read_text().splitlines()
-    except OSError:
-        return {}
-    return {
-        fields[line.split()[0]]: int(line.split()[1]) / 1024
-        for line in lines
-        if line.split() and line.split()[0] in fields
-    }
+from resident import resident_memory
 
 
 class PhaseClock(L.Callback):
