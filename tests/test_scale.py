@@ -215,3 +215,45 @@ def test_gradient_checkpointing_gives_the_same_losses(compose_cfg: Any, tmp_path
         with (tmp_path / name / "csv" / "metrics.csv").open() as handle:
             losses.append([r["train/loss"] for r in csv.DictReader(handle) if r.get("train/loss")])
     assert losses[0] == losses[1] and len(losses[0]) == 8
+
+
+@pytest.mark.slow
+def test_ddp_sigterm_to_rank_zero_alone_stops_every_rank_and_resumes_exactly(
+    tmp_path: Path,
+) -> None:
+    """`kill <pid>` reaches rank 0 only: both ranks must still stop after the same batch and
+    save one `last.ckpt` together (it hung for ever: rank 0 gathering RNG states for the
+    checkpoint, rank 1 in the next gradient all-reduce). Resumed, the run ends as one never
+    interrupted."""
+    helpers = Path(__file__).resolve().parent / "helpers"
+    ddp = [
+        *TINY_FIXTURE_RUN,
+        "trainer.max_epochs=3",  # 2 steps an epoch: 56 rows, 2 ranks x 16
+        "callbacks.last_checkpoint.every_n_train_steps=2",
+        "+callbacks.fault={_target_: fault_injection.KillAtStep}",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "strategy=ddp",
+        "paths.output_root=out",
+    ]
+    env = {"PYTHONPATH": str(helpers)}
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "cut").mkdir()
+    whole = lab_cli("train", *ddp, cwd=tmp_path / "whole", env=env, timeout=400)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    kill = {**env, "LAB_TEST_KILL_AT_STEP": "3", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
+    first = lab_cli(
+        "train", *ddp, cwd=tmp_path / "cut", env={**kill, "LAB_TEST_KILL_RANK": "0"}, timeout=240
+    )
+    assert first.returncode == 143, first.stderr[-3000:]
+    (run_dir,) = (tmp_path / "cut" / "out").glob("runs/*/*")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 3  # after the batch the signal came in, on both ranks
+    assert len(checkpoint["lab_rng_states_by_rank"]) == 2
+    resumed = lab_cli(
+        "train", *ddp, f"resume={run_dir}", cwd=tmp_path / "cut", env=env, timeout=400
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (whole_dir,) = (tmp_path / "whole" / "out").glob("runs/*/*")
+    for name in ("metrics.json", "csv/metrics.csv"):
+        assert (run_dir / name).read_text() == (whole_dir / name).read_text(), name

@@ -14,10 +14,14 @@ import lightning as L
 
 
 class KillAtStep(L.Callback):
-    """Sends `LAB_TEST_KILL_SIGNAL` (default SIGKILL) to itself after that global step."""
+    """Sends `LAB_TEST_KILL_SIGNAL` (default SIGKILL) to itself after that global step (in
+    every DDP rank, or in `LAB_TEST_KILL_RANK` only)."""
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         step = os.environ.get("LAB_TEST_KILL_AT_STEP")
+        rank = os.environ.get("LAB_TEST_KILL_RANK")  # one DDP rank only (`kill <pid>`)
+        if rank is not None and int(rank) != trainer.global_rank:
+            return
         if step is not None and trainer.global_step == int(step):
             os.environ.pop("LAB_TEST_KILL_AT_STEP")  # SIGTERM lets the process run on briefly
             signum = getattr(signal, os.environ.get("LAB_TEST_KILL_SIGNAL", "SIGKILL"))

@@ -18,6 +18,7 @@ import logging
 import os
 import random
 from pathlib import Path
+from types import FrameType, MethodType
 from typing import Any
 
 import lightning as L
@@ -136,7 +137,18 @@ def _relocated(value: Any, old: str, new: str) -> Any:
 
 
 class PreemptionCheckpoint(L.Callback):
-    """On SIGTERM, write `<dirpath>/last.ckpt` before Lightning exits."""
+    """On SIGTERM, write `<dirpath>/last.ckpt` before Lightning exits.
+
+    Under DDP the ranks must stop at the same batch: saving is collective (the checkpoint
+    gathers every rank's RNG state), so a rank that stops alone waits in a collective its
+    peers never reach while they wait in the next gradient all-reduce, for ever. A `kill`
+    reaches only the process it names (rank 0, the one the user started), and Lightning's own
+    SIGTERM handler makes that worse: it broadcasts from inside the handler (a collective the
+    other ranks did not start) and stops its own rank at that batch's end. So with several
+    ranks the handler only notes the signal (`_note_sigterm`), and at each training batch's
+    end the ranks agree whether any of them got one (an all-reduce of one flag); if so every
+    rank tells Lightning then, and all stop at the end of that same batch and save together.
+    """
 
     # How many fits with this callback are training now (one per process in practice):
     # `lab.train`'s SIGTERM handler lets Lightning stop after the batch only while one is.
@@ -146,8 +158,22 @@ class PreemptionCheckpoint(L.Callback):
         self.dirpath = Path(dirpath)
         self._armed = False
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # Before Lightning registers its handler (`Trainer._run`, after the setup hooks).
+        if trainer.world_size > 1:
+            connector = trainer._signal_connector
+            connector._sigterm_notifier_fn = MethodType(_note_sigterm, connector)  # type: ignore[method-assign]
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._arm(True)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.world_size <= 1:
+            return  # Lightning's own handler stops this process after the batch
+        connector = trainer._signal_connector
+        noted = bool(getattr(connector, "lab_sigterm_noted", False))
+        if trainer.strategy.reduce_boolean_decision(noted, all=False):
+            connector.received_sigterm = True  # every rank: all stop after this batch
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._arm(False)
@@ -168,6 +194,13 @@ class PreemptionCheckpoint(L.Callback):
         if training != self._armed:
             PreemptionCheckpoint._training += 1 if training else -1
             self._armed = training
+
+
+def _note_sigterm(connector: Any, signum: int, frame: FrameType | None) -> None:
+    """Lightning's SIGTERM notifier under DDP: only note the signal; the ranks act on it
+    together at the next batch end (see `PreemptionCheckpoint`)."""
+    log.info("[rank: %d] Received SIGTERM: %d", connector.trainer.global_rank, signum)
+    connector.lab_sigterm_noted = True
 
 
 def stops_gracefully() -> bool:
