@@ -296,3 +296,22 @@ def test_storage_opening_survives_a_schema_race(
     assert len(calls) == 2
     optuna.create_study(study_name="s", storage=opened)
     assert [s.study_name for s in optuna.get_all_study_summaries(opened)] == ["s"]
+
+
+@pytest.mark.parametrize("where", ["proc", "through_a_file"])
+def test_a_storage_whose_lock_cannot_be_written_is_refused_not_waited_on(
+    where: str, tmp_path: Path
+) -> None:
+    """`filelock` took a refused lock file for one held elsewhere and waited for ever."""
+    from lab.errors import ConfigError
+    from lab.sweeps.storage import open_storage
+
+    (tmp_path / "notes.txt").write_text("a file")
+    folder = "/proc" if where == "proc" else f"{tmp_path}/notes.txt"
+    with pytest.raises(ConfigError) as caught:
+        open_storage(f"sqlite:///{folder}/x.db")
+    message = str(caught.value)
+    assert message.startswith(f"cannot write the study's lock file {folder}/x.db.")
+    if where == "through_a_file":
+        assert f"{tmp_path}/notes.txt is a file, not a folder" in message
+    assert "in a folder you can write" in message

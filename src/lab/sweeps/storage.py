@@ -96,6 +96,8 @@ def open_storage(url: str) -> Any:
         # PostgreSQL refuses the second CREATE TYPE): create them under the lock.
         with study_lock(url, SCHEMA_LOCK):
             return _create_storage(url, engine_kwargs)
+    except ConfigError:
+        raise
     except ModuleNotFoundError as err:
         raise ConfigError(
             f"storage {redact(url)} needs the database driver {err.name!r}: "
@@ -139,7 +141,9 @@ def study_lock(url: str, study_name: str) -> Iterator[None]:
     if url.startswith("sqlite:///"):
         from filelock import FileLock
 
-        with FileLock(str(_lock_path(Path(url.removeprefix("sqlite:///")), study_name))):
+        path = _lock_path(Path(url.removeprefix("sqlite:///")), study_name)
+        _check_writable(path)
+        with FileLock(str(path)):
             yield
     elif url.startswith("postgresql"):
         with _postgres_advisory_lock(url, study_name):
@@ -163,6 +167,23 @@ def _postgres_advisory_lock(url: str, study_name: str) -> Iterator[None]:
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
     finally:
         engine.dispose()
+
+
+def _check_writable(lock: Path) -> None:
+    """Refuse, in words, a lock file that cannot be written: `filelock` takes a refused open
+    for a lock another process holds and waits for it for ever (a database under /proc, a
+    read-only folder). Creates the lock file (and its folder) otherwise."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a"):
+            pass
+    except OSError as err:
+        blocked = next((p for p in lock.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocked} is a file, not a folder" if blocked else (err.strerror or str(err))
+        raise ConfigError(
+            f"cannot write the study's lock file {lock} beside the SQLite database: {why}; "
+            "give hydra.sweeper.storage a sqlite:/// path in a folder you can write"
+        ) from err
 
 
 def _lock_path(database: Path, study_name: str) -> Path:
