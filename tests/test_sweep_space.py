@@ -315,3 +315,26 @@ def test_a_storage_whose_lock_cannot_be_written_is_refused_not_waited_on(
     if where == "through_a_file":
         assert f"{tmp_path}/notes.txt is a file, not a folder" in message
     assert "in a folder you can write" in message
+
+
+def test_a_new_study_refuses_a_sweep_directory_holding_another_studys_trials(
+    tmp_path: Path,
+) -> None:
+    """The same study_name in another storage used to write its trials over the first
+    study's runs (trials/0 retrained, trials.csv and best.json rewritten)."""
+    from lab.sweeps.storage import open_storage
+    from lab.sweeps.worker import open_study
+
+    (tmp_path / "trials" / "0").mkdir(parents=True)
+    (tmp_path / "trials" / "0" / "metrics.json").write_text('{"val/acc": 0.9}')
+    plan = _plan(n_trials=1, max_failure_rate=0.0)
+    plan.storage_url = f"sqlite:///{tmp_path / 'other.db'}"
+    plan.sweep_dir = tmp_path
+    with pytest.raises(ConfigError) as caught:
+        open_study(plan, open_storage(plan.storage_url), None, None)
+    assert str(caught.value).startswith(f"{tmp_path / 'trials'} holds the trials of another study")
+    assert (tmp_path / "trials" / "0" / "metrics.json").read_text() == '{"val/acc": 0.9}'
+    # An empty trials folder (a sweep stopped before its first trial) is no other study's.
+    (tmp_path / "trials" / "0" / "metrics.json").unlink()
+    (tmp_path / "trials" / "0").rmdir()
+    assert open_study(plan, open_storage(plan.storage_url), None, None).study_name == "s"

@@ -31,7 +31,7 @@ from lab.errors import ConfigError, LabError
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
 from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
-from lab.sweeps.storage import missing_study_error, study_lock
+from lab.sweeps.storage import missing_study_error, redact, study_lock
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
                 raise missing_study_error(
                     plan.study_name, plan.storage_url, plan.sweep_dir
                 ) from None
+            _refuse_foreign_trials(plan)
             study = optuna.create_study(
                 study_name=plan.study_name,
                 storage=storage,
@@ -116,6 +117,20 @@ def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
         done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
         log.info("Continuing study %s: %d of %d trials done", plan.study_name, done, plan.n_trials)
         return study
+
+
+def _refuse_foreign_trials(plan: SweepPlan) -> None:
+    """A new study whose sweep directory already holds trials: another study of the same
+    name (in another storage, or one whose database was removed) ran there, and this one
+    would write its trials over those runs and rewrite trials.csv and best.json."""
+    trials = plan.sweep_dir / "trials"
+    if trials.is_dir() and any(trials.iterdir()):
+        raise ConfigError(
+            f"{trials} holds the trials of another study named {plan.study_name!r}, which "
+            f"the storage {redact(plan.storage_url)} does not have; a new study there would "
+            "overwrite them. Set hydra.sweeper.study_name=<new name>, give the storage that "
+            f"study is in, or remove {plan.sweep_dir} to start over"
+        )
 
 
 def _check_same_study(study: Any, plan: SweepPlan) -> None:
