@@ -67,6 +67,12 @@ def test_grid_lists_every_value_and_refuses_continuous_parameters() -> None:
 def test_bad_grammar_and_non_primitive_choices_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="cannot parse"):
         parse_search_space({"lr": "interval(0.1"}, [])
+    # A misspelt tag searched a linear scale without a word.
+    with pytest.raises(ConfigError, match="lr: tag 'lgo' means nothing to the search space"):
+        parse_search_space({"lr": "tag(lgo, interval(1e-5, 1e-3))"}, [])
+    with pytest.raises(ConfigError, match=r"x: tag 'log' means nothing.*a choice reads no tag"):
+        parse_search_space({"x": "tag(log, choice(1, 2))"}, [])
+    assert parse_search_space({"lr": "tag(log, interval(1e-5, 1e-3))"}, []).distributions["lr"].log
     with pytest.raises(ConfigError, match="choice values must be"):
         parse_search_space({"x": "choice([1,2], [3])"}, [])
 

@@ -80,6 +80,18 @@ def _distribution(key: str, sweep: Any) -> Any:
     naming the key and the sweep as written (checked before anything of the sweep exists)."""
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
+    # The one tag read is `log`; any other (a typo: `tag(lgo, ...)`) would silently search
+    # a linear scale. A choice takes none: its values are listed, not scaled.
+    tags = sorted(sweep.tags or ()) if hasattr(sweep, "tags") else []
+    allowed = [] if isinstance(sweep, ChoiceSweep) else ["log"]
+    if unknown := [t for t in tags if t not in allowed]:
+        reads = (
+            "no tag" if not allowed else "one tag: tag(log, interval(...)) or tag(log, range(...))"
+        )
+        raise ConfigError(
+            f"{key}: tag {', '.join(repr(t) for t in unknown)} means nothing to the search "
+            f"space; {'a choice' if not allowed else 'a range or interval'} reads {reads}"
+        )
     if isinstance(sweep, ChoiceSweep):
         for value in sweep.list:
             if not (value is None or isinstance(value, (bool, int, float, str))):
