@@ -176,6 +176,39 @@ def test_translation_reads_the_language_keys_of_one_column(compose_cfg: Any) -> 
 
 
 # ----------------------------------------------------------------- bad data
+@pytest.mark.parametrize("split", ["train", "validation"])
+def test_a_translation_number_in_a_folder_is_refused_at_its_line(
+    split: str, compose_cfg: Any, tmp_path: Path
+) -> None:
+    """`{"en": 5}` among text in one split of a folder: read in one call, datasets cast the
+    split's mixed field to the other splits' text type and trained on the source "5" (a
+    single file was refused); now the folder is read split by split and refused the same."""
+    for name in ("train", "validation", "test"):
+        lines = (TRANSLATION / f"{name}.jsonl").read_text().splitlines()[:6]
+        if name == split:
+            row = json.loads(lines[2])
+            row["translation"]["en"] = 5
+            lines[2] = json.dumps(row)
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as caught:
+        _datamodule(compose_cfg, "data=wmt16_ro_en", f"data.path={tmp_path}")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / (split + '.jsonl')}:3 column 'translation'"), message
+    assert "holds int, not text" in message
+
+
+def test_json_text_columns_finds_a_dictionary_field_read_as_json_text() -> None:
+    import datasets
+
+    from lab.data.json_text import json_text_columns
+
+    rows = {
+        "translation": [{"en": '"The cat ."', "ro": "Pisica ."}, {"en": "5", "ro": "Câinele ."}],
+        "plain": [{"en": "The cat .", "ro": "Pisica ."}, {"en": "5", "ro": "Câinele ."}],
+    }
+    assert json_text_columns(datasets.Dataset.from_dict(rows)) == ["translation"]
+
+
 def _write_split_files(folder: Path, rows: list[dict[str, Any]]) -> None:
     folder.mkdir(exist_ok=True)
     good = [{"document": "A short document.", "summary": "short"}] * 4

@@ -154,3 +154,22 @@ def test_an_earlier_best_checkpoint_is_loaded_for_the_test(
     (best,) = (tmp_path / "run" / "checkpoints").glob("best-*.ckpt")
     assert best.name.startswith("best-epoch00-"), best.name
     assert _loads(caplog) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("best_last", [True, False])
+def test_last_checkpoint_holds_the_final_step(
+    best_last: bool, compose_cfg: Any, tmp_path: Path
+) -> None:
+    """`last.ckpt` was the last multiple of N steps (6 of 8 here), so `checkpoint=last` was
+    not the final weights; at the end of training it is written again: a hard link to the
+    best checkpoint when that is the final step's, its own file otherwise."""
+    best_at = BEST_IS_LAST_EPOCH if best_last else BEST_IS_FIRST_EPOCH
+    overrides = [*TINY_FIXTURE_RUN, *best_at, "callbacks.last_checkpoint.every_n_train_steps=3"]
+    run(compose_cfg(*overrides, output_dir=tmp_path / "run"))
+    folder = tmp_path / "run" / "checkpoints"
+    last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == 8  # 2 epochs of 4 steps (56 rows, batches of 16)
+    (best,) = folder.glob("best-*.ckpt")
+    assert best.name.endswith("step000008.ckpt" if best_last else "step000004.ckpt")
+    assert (best.stat().st_ino == (folder / "last.ckpt").stat().st_ino) is best_last

@@ -1,4 +1,5 @@
-"""`last.ckpt` every N training steps, written after a validation that follows the step.
+"""`last.ckpt` every N training steps (written after a validation that follows the step) and
+when training ends.
 
 Lightning's `ModelCheckpoint(every_n_train_steps=N)` saves at the end of the N-th batch,
 before the validation that may follow that batch (every epoch's last batch, and each
@@ -71,6 +72,15 @@ class PeriodicLastCheckpoint(ModelCheckpoint):
         # order, the best before this one; a checkpoint written here resumes at the next epoch.
         super().on_train_epoch_end(trainer, pl_module)
         self._save_waiting(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # `last.ckpt` holds the final weights once training ends (`checkpoint=last` in lab.eval
+        # and lab.export means them), not those of the last multiple of N steps. Lightning
+        # writes it at the end only if it never wrote it. At the best checkpoint's step (a
+        # run still improving at its end) it is a link, as at an epoch's end.
+        if self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        super().on_train_end(trainer, pl_module)
 
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         """`last.ckpt` at a step another checkpoint callback saved already (the best one, at
