@@ -28,6 +28,8 @@ CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only
         (["strategy=fsdp"], "strategy FSDP needs CUDA GPUs"),
         (["precision=16-mixed"], "needs a CUDA GPU"),
         (["trainer.accelerator=gpu"], "no CUDA GPU is visible"),
+        (["trainer.devices=-1"], "trainer.devices=-1 means every GPU, and no CUDA GPU"),
+        (["trainer.devices=-1", "strategy=ddp"], "on CPU give the number of processes"),
         (["peft=qlora"], "needs a CUDA GPU"),
         (
             ["+model.network.attn_implementation=flash_attention_2"],

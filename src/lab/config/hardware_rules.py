@@ -1,4 +1,5 @@
-"""Hardware rules of `validate_config` (`lab.config.rules`): a GPU accelerator, fp16, DeepSpeed
+"""Hardware rules of `validate_config` (`lab.config.rules`): a GPU accelerator, every GPU
+(`trainer.devices=-1`), fp16, DeepSpeed
 or FSDP without a visible CUDA GPU; flash attention without CUDA or flash-attn; a strategy
 whose package is missing; a quantized (QLoRA)
 base without CUDA or bitsandbytes; bitsandbytes optimizers on a CPU machine. Cheap to import
@@ -62,6 +63,15 @@ def check_hardware(cfg: DictConfig) -> None:
         raise ConfigError(
             f"trainer.accelerator={accelerator} but no CUDA GPU is visible on this machine; "
             "use trainer.accelerator=cpu (or auto)"
+        )
+    devices = cfg.trainer.get("devices", "auto")
+    if str(devices) == "-1" and not has_cuda and accelerator != "tpu":
+        # Lightning reads -1 as every GPU; its CPU accelerator wants a process count and
+        # refused it only after the data and the model were loaded, in a traceback.
+        raise ConfigError(
+            "trainer.devices=-1 means every GPU, and no CUDA GPU is visible on this machine; "
+            "on CPU give the number of processes (trainer.devices=2 strategy=ddp) or leave "
+            "it at auto (one process)"
         )
     target = strategy_target(cfg)
     for name, package in (("DeepSpeed", "deepspeed"), ("FSDP", None)):
