@@ -57,6 +57,8 @@ def build_parts(
         problem = positions_problem(cfg.model, cfg.data)
         if problem is not None:
             raise ConfigError(problem)
+    else:  # a loaded model (lab.eval's export) meeting other data's lengths
+        check_positions(model, cfg.data)
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg)
     datamodule = build_datamodule(cfg, tokenizer, before_setup)
