@@ -230,6 +230,30 @@ def test_resume_refuses_a_different_config_and_shows_the_diff(
 
 
 @pytest.mark.slow
+def test_resume_refuses_a_run_another_process_trains_now(
+    uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume started while the run's own process still trains (a requeue that came too
+    early) made two processes write one run directory; it is refused before touching it,
+    and accepted once that process is gone (its lock goes with it)."""
+    from lab.run_dir.run_lock import hold_run_lock, release_run_lock
+
+    monkeypatch.syspath_prepend(str(HELPERS))
+    run_dir = _interrupted_copy(uninterrupted, tmp_path / "run")
+    before = {p: p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    held = hold_run_lock(run_dir, resuming=False)  # the process training it
+    cfg = compose_cfg(*RESUMABLE_RUN, "paths.output_root=out", f"resume={run_dir}")
+    with pytest.raises(LabError) as caught:
+        run(cfg)
+    assert str(caught.value).startswith(
+        f"{run_dir} is being trained by another process now, so it cannot be resumed here"
+    )
+    assert {p: p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()} == before
+    release_run_lock(held)
+    release_run_lock(hold_run_lock(run_dir, resuming=True))  # free again once it is gone
+
+
+@pytest.mark.slow
 def test_resume_refuses_data_that_differs_from_what_the_run_trained_on(
     uninterrupted: Path, compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,6 +41,7 @@ from lab.run_dir.disk import (
     temporary_path,
     writing,
 )
+from lab.run_dir.run_lock import hold_run_lock, release_run_lock
 
 if TYPE_CHECKING:
     from lab.data.datamodule import DataModule
@@ -289,6 +290,7 @@ class RunRecord:
         self.output_dir = Path(cfg.paths.output_dir).resolve()
         self.data: dict[str, Any] = {}
         self.resume_point: ResumePoint | None = None
+        self._lock: int | None = None
 
     def __enter__(self) -> RunRecord:
         try:
@@ -297,12 +299,17 @@ class RunRecord:
             # A signal may land while entering, after the record says `running`.
             if self.data:
                 self.__exit__(type(error), error, error.__traceback__)
+            else:  # refused before the record was touched (a sweep's process goes on)
+                release_run_lock(self._lock)
+                self._lock = None
             raise
         return self
 
     def _start(self) -> None:
         from lab.run_dir.resume import prepare_resume
 
+        if is_global_rank_zero():  # first: a run another process trains is left untouched
+            self._lock = hold_run_lock(self.output_dir, resuming=bool(self.cfg.get("resume")))
         if self.cfg.get("resume"):
             self.resume_point = prepare_resume(self.output_dir, self.cfg)
         if self.resume_point:
@@ -339,6 +346,8 @@ class RunRecord:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        release_run_lock(self._lock)
+        self._lock = None
         if error is None:
             return
         status = ending_status(error, self.output_dir)
