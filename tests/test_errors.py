@@ -90,6 +90,26 @@ def test_a_lightning_trainer_argument_lab_does_not_set_is_shown_with_its_plus(
     assert typo.startswith("error: 'trainer.max_epoch' is not a config key. Did you mean")
 
 
+def test_a_groups_option_set_where_the_group_is_not_says_where_it_lives() -> None:
+    """`strategy.stage=3`: the strategy YAMLs fill `trainer.strategy`; Hydra advised
+    `+strategy.stage=3`, a key nothing reads."""
+    from lab.config.cli import unknown_key_hints
+    from lab.config.paths import conf_dir
+
+    def hints(*overrides: str) -> list[str]:
+        return unknown_key_hints(list(overrides), str(conf_dir()), "train")
+
+    assert hints("strategy=deepspeed_stage_2", "strategy.stage=3") == [
+        "'strategy.stage' is not a config key: the strategy group's options live under "
+        "trainer.strategy: trainer.strategy.stage=3"
+    ]
+    assert hints("strategy=ddp", "strategy.typo=1") == [
+        "'strategy.typo' is not a config key: the strategy group's options live under "
+        "trainer.strategy: trainer.strategy.typo=1 (typo is not among them: _target_, "
+        "find_unused_parameters, gradient_as_bucket_view)"
+    ]
+
+
 def test_an_unknown_top_level_key_is_one_line_naming_the_valid_ones(tmp_path: Path) -> None:
     """`sed=3` for `seed=3`: Hydra said three lines and advised `+sed=3`, a key nothing reads."""
     result = lab_cli("train", "sed=3", cwd=tmp_path)

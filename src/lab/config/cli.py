@@ -89,11 +89,34 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
             continue
         parent_key, _, leaf = key.rpartition(".")
         parent = OmegaConf.select(cfg, parent_key)
+        if parent is None and (moved := packaged_under(cfg, override)):
+            hints.append(moved)
+            continue
         if not isinstance(parent, DictConfig):
             continue
         added = added_argument_hint(parent, parent_key, leaf, override)
         hints.append(added or not_a_key(parent_key, leaf, [str(k) for k in parent]))
     return hints
+
+
+def packaged_under(cfg: DictConfig, override: str) -> str:
+    """For `strategy.stage=3`: a group packaged under another key (the strategy YAMLs fill
+    `trainer.strategy`) is set there; the line says where, or "" when no such node exists."""
+    from omegaconf import OmegaConf
+
+    key, _, value = override.partition("=")
+    head, _, rest = key.partition(".")
+    for top in cfg:
+        node = OmegaConf.select(cfg, f"{top}.{head}")
+        if isinstance(node, DictConfig):
+            leaf = rest.rpartition(".")[2]
+            known = OmegaConf.select(node, rest, default="<missing>") != "<missing>"
+            maybe = f" ({leaf} is not among them: {', '.join(map(str, node))})" if not known else ""
+            return (
+                f"'{key}' is not a config key: the {head} group's options live under "
+                f"{top}.{head}: {top}.{key}={value}{maybe}"
+            )
+    return ""
 
 
 def added_argument_hint(parent: object, parent_key: str, leaf: str, override: str) -> str:
