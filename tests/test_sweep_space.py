@@ -344,3 +344,20 @@ def test_a_new_study_refuses_a_sweep_directory_holding_another_studys_trials(
     (tmp_path / "trials" / "0" / "metrics.json").unlink()
     (tmp_path / "trials" / "0").rmdir()
     assert open_study(plan, open_storage(plan.storage_url), None, None).study_name == "s"
+
+
+def test_an_unreachable_database_is_one_line() -> None:
+    """psycopg's message runs to three lines (a hint, SQLAlchemy's link); `postgres://` was
+    SQLAlchemy's "Can't load plugin" with no word of the right scheme."""
+    pytest.importorskip("psycopg")
+    from lab.errors import ConfigError
+    from lab.sweeps.storage import open_storage
+
+    with pytest.raises(ConfigError) as caught:
+        open_storage("postgresql://user:secret@127.0.0.1:1/db")
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("cannot open the study storage postgresql://user:***@127.0.0.1:1/db: ")
+    assert "secret" not in line
+    with pytest.raises(ConfigError) as caught:
+        open_storage("postgres://user@127.0.0.1:1/db")
+    assert str(caught.value).endswith("the scheme is postgresql://, not postgres://")

@@ -104,7 +104,11 @@ def open_storage(url: str) -> Any:
             'pip install "lab[postgres]" (psycopg) or the driver of your database'
         ) from err
     except Exception as err:  # SQLAlchemy raises many types for a bad URL or a down server
-        raise ConfigError(f"cannot open the study storage {redact(url)}: {err}") from err
+        # One line: the driver's first (psycopg adds a hint line, SQLAlchemy a link).
+        why = next(iter(str(err).strip().splitlines()), type(err).__name__)
+        if url.startswith("postgres://"):  # SQLAlchemy knows the dialect as postgresql only
+            why = "the scheme is postgresql://, not postgres://"
+        raise ConfigError(f"cannot open the study storage {redact(url)}: {why}") from err
 
 
 def _create_storage(url: str, engine_kwargs: dict[str, Any], attempts: int = 3) -> Any:
