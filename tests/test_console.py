@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import logging
 import sys
 import warnings
@@ -210,6 +212,24 @@ def test_library_reports_are_filed_and_other_warnings_shown(
     assert any("FutureWarning: `is_gradient_checkpointing` is deprecated" in m for m in filed)
     assert any("UserWarning: Metric `SpearmanCorrcoef` will save all targets" in m for m in filed)
     assert any("Setting `save_embedding_layers` to `True` as the embedding" in m for m in filed)
+
+
+def test_lightnings_model_summary_under_bf16_is_filed(caplog: pytest.LogCaptureFixture) -> None:
+    """`precision=bf16-mixed` on CPU (allowed): Lightning's summary said on screen that its
+    size column is a guess; the summary itself goes to train.log only."""
+    from lightning.pytorch.utilities.model_summary import ModelSummary
+
+    class Bf16(BoringModel):  # type: ignore[misc]
+        pass
+
+    def emit() -> None:
+        model = Bf16()
+        model._trainer = SimpleNamespace(precision="bf16-mixed")  # what `summarize` reads
+        ModelSummary(model)  # warns while it is built
+
+    shown, filed = _shown_and_filed(caplog, emit)
+    assert shown == []
+    assert any("Precision bf16-mixed is not supported by the model summary" in m for m in filed)
 
 
 class _FourBatches(BoringModel):  # type: ignore[misc]

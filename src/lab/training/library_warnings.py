@@ -73,6 +73,9 @@ REPORTS = (
     # peft, saving a LoRA adapter of a run that added tokens (`model.add_tokens`): it keeps
     # the resized embedding in the adapter, as it must; the adapter card says how to load it.
     Report(UserWarning, r"Setting `save_embedding_layers` to `True` as the embedding layer"),
+    # Lightning's model summary (train.log only) under bf16/fp16: its size column is a guess;
+    # lab's `model:` line counts the parameters itself.
+    Report(UserWarning, r"Precision .* is not supported by the model summary"),
     INTERVAL_REPORT,
 )
 RESUME_REPORTS = (
