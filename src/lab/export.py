@@ -260,4 +260,4 @@ def _print_onnx_report(console: Any, folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    run_tool(main)
+    run_tool(main, exit_fast=True)

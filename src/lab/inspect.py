@@ -298,4 +298,4 @@ def describe_facts(facts: dict[str, Any]) -> str:
 if __name__ == "__main__":
     from lab.config.cli import run_tool
 
-    run_tool(main)
+    run_tool(main, exit_fast=True)

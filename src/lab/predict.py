@@ -175,4 +175,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    run_tool(main)
+    run_tool(main, exit_fast=True)

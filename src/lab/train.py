@@ -242,7 +242,9 @@ def sweep_interrupted_message(signal_name: str, cfg: DictConfig, output_dir: Pat
 
 
 def main() -> None:
-    """Console entry point (`python -m lab.train`, `lab-train`)."""
+    """Console entry point (`python -m lab.train`, `lab-train`); ends the process."""
+    from lab.exiting import exit_now
+
     register_resolvers()
     sweep = any(arg in ("-m", "--multirun") for arg in sys.argv[1:])
     try:
@@ -258,6 +260,7 @@ def main() -> None:
         )
         print(f"{where} by {signal_name} {when}: {_command()}", file=sys.stderr)
         sys.exit(128 + signal.Signals[signal_name].value)
+    exit_now(0)  # done and written: skip the interpreter's teardown (see lab.exiting)
 
 
 if __name__ == "__main__":

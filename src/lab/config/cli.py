@@ -284,9 +284,13 @@ def parse_options(
     return values, overrides
 
 
-def run_tool(main: Callable[[list[str]], int], argv: list[str] | None = None) -> None:
+def run_tool(
+    main: Callable[[list[str]], int], argv: list[str] | None = None, exit_fast: bool = False
+) -> None:
     """Run a tool's `main(argv)`; a user error (`user_error_message`) becomes one message on
-    stderr and exit 2; any other exception is a bug and keeps its traceback (exit 1)."""
+    stderr and exit 2; any other exception is a bug and keeps its traceback (exit 1).
+    `exit_fast` (a command line's `__main__`): a success skips the interpreter's teardown
+    (`lab.exiting`)."""
     from lab.compat.torchmetrics import scipy_signal_deferred
     from lab.errors import EXIT_USER_ERROR
 
@@ -299,4 +303,8 @@ def run_tool(main: Callable[[list[str]], int], argv: list[str] | None = None) ->
             raise
         print(f"error: {message}", file=sys.stderr)
         code = EXIT_USER_ERROR
+    if exit_fast and code == 0:
+        from lab.exiting import exit_now
+
+        exit_now(0)
     raise SystemExit(code)
