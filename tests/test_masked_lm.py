@@ -283,3 +283,30 @@ def test_guesses_are_tokens_of_the_tokenizer_only(compose_cfg: Any) -> None:
         assert len(guesses) == 3 and all(g["token"] in tokenizer.get_vocab() for g in guesses)
     filled = tokenizer.convert_tokens_to_ids([g[0]["token"] for g in result["predictions"]])
     assert all(i < len(tokenizer) for i in filled)
+
+
+def test_filled_text_changes_the_masks_only_and_long_texts_are_refused(compose_cfg: Any) -> None:
+    """`filled_text` was the decoded sequence: an unknown character ('.' in the tiny
+    vocabulary) vanished and an uncased vocabulary lower-cased the rest. And masks past the
+    model's length got no guess, without a word (600 masks in, 510 out)."""
+    from hydra.utils import instantiate
+
+    from lab.tasks.masked_lm.predictor import FillMaskPredictor
+
+    cfg = compose_cfg("task=masked_lm", "model=tiny_bert", "data=text")
+    tokenizer = instantiate(cfg.model.tokenizer)
+    model = instantiate(cfg.model.network)(head=cfg.task.head).eval()
+    predictor = FillMaskPredictor(model, tokenizer, cfg, top_k=2)
+    mask = tokenizer.mask_token
+    text = f"The OLD man talked to the {mask} tree every day… {mask}!"
+    assert predictor.check({"text": text}) is None
+    (result,) = predictor.predict([{"text": text}])
+    first = [tokenizer.convert_tokens_to_string([g[0]["token"]]) for g in result["predictions"]]
+    assert result["filled_text"] == (
+        f"The OLD man talked to the {first[0]} tree every day… {first[1]}!"
+    )
+    predictor.max_length = 16  # the model's positions, made short
+    long = " ".join([f"word {mask}"] * 12)  # 24 words: masks past 16 tokens
+    problem = predictor.check({"text": long})
+    assert problem is not None and problem.startswith("field 'text' has 12 masks, ")
+    assert problem.endswith("past the 16 tokens the model reads at once: shorten or split the text")

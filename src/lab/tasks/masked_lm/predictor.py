@@ -28,11 +28,22 @@ class FillMaskPredictor(Predictor):
         self.top_k = top_k
 
     def check(self, row: dict[str, Any]) -> str | None:
-        """The text must hold the tokenizer's mask token."""
+        """The text must hold the tokenizer's mask token, every one of them within the
+        model's length (a mask past the cut would get no guess, silently)."""
         problem = super().check(row)
-        if problem is None and self.tokenizer.mask_token not in row["text"]:
-            return f"field 'text' has no mask token {self.tokenizer.mask_token}"
-        return problem
+        mask = self.tokenizer.mask_token
+        if problem is not None:
+            return problem
+        if mask not in row["text"]:
+            return f"field 'text' has no mask token {mask}"
+        ids = self.tokenizer(row["text"], truncation=True, max_length=self.max_length)["input_ids"]
+        kept, written = ids.count(self.tokenizer.mask_token_id), row["text"].count(mask)
+        if kept < written:
+            return (
+                f"field 'text' has {written} masks, {written - kept} of them past the "
+                f"{self.max_length} tokens the model reads at once: shorten or split the text"
+            )
+        return None
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """One result per row (see the class doc)."""
@@ -50,9 +61,8 @@ class FillMaskPredictor(Predictor):
         logits[..., len(self.tokenizer) :] = float("-inf")
         probabilities = logits.softmax(dim=-1)
         results = []
-        for ids, probs in zip(inputs["input_ids"], probabilities, strict=True):
+        for row, ids, probs in zip(rows, inputs["input_ids"], probabilities, strict=True):
             guesses = []
-            filled = ids.clone()
             for position in (ids == self.tokenizer.mask_token_id).nonzero().flatten().tolist():
                 top = probs[position].topk(self.top_k)
                 tokens = self.tokenizer.convert_ids_to_tokens(top.indices.tolist())
@@ -62,7 +72,18 @@ class FillMaskPredictor(Predictor):
                         for token, score in zip(tokens, top.values.tolist(), strict=True)
                     ]
                 )
-                filled[position] = top.indices[0]
-            text = self.tokenizer.decode(filled, skip_special_tokens=True)
-            results.append({"filled_text": text, "predictions": guesses})
+            filled = self.fill(row["text"], [guess[0]["token"] for guess in guesses])
+            results.append({"filled_text": filled, "predictions": guesses})
         return results
+
+    def fill(self, text: str, tokens: Sequence[str]) -> str:
+        """`text` with its masks, in order, replaced by `tokens` (as text) and nothing else
+        changed: decoding the whole sequence instead dropped unknown characters and
+        lower-cased or re-spaced the rest with an uncased vocabulary."""
+        mask, parts = self.tokenizer.mask_token, text.split(self.tokenizer.mask_token)
+        out = [parts[0]]
+        for token, after in zip(tokens, parts[1:], strict=True):
+            piece = self.tokenizer.convert_tokens_to_string([token])
+            # A byte-level BPE token carries its own leading space ("Ġold" -> " old").
+            out.append((piece.lstrip() if out[-1][-1:].isspace() else piece) + after)
+        return "".join(out) if len(tokens) == len(parts) - 1 else mask.join(parts)
