@@ -310,3 +310,17 @@ def test_filled_text_changes_the_masks_only_and_long_texts_are_refused(compose_c
     problem = predictor.check({"text": long})
     assert problem is not None and problem.startswith("field 'text' has 12 masks, ")
     assert problem.endswith("past the 16 tokens the model reads at once: shorten or split the text")
+
+
+def test_a_csv_of_text_alone_needs_no_label_setting(compose_cfg: Any, tmp_path: Path) -> None:
+    """Masked LM reads no labels: a CSV without a label column was refused by the config
+    check, naming the missing 'label' without the way out."""
+    from lab.config.rules import validate_config
+
+    notes = tmp_path / "notes.csv"
+    notes.write_text("text\nthe old man talked to the tree\nthe river is long\n")
+    cfg = compose_cfg("task=masked_lm", "model=tiny_bert", "data=csv", f"data.path={notes}")
+    assert cfg.data.label_column is None
+    validate_config(cfg)  # no DataError about 'label'
+    labelled = compose_cfg("data=csv", f"data.path={notes}")  # classification still needs it
+    assert labelled.data.label_column == "label"
