@@ -234,6 +234,16 @@ def test_translation_predictor_reads_the_runs_language_column(compose_cfg: Any) 
     )
     assert predictor.check({"text": "The dog ."}) is None
     assert predictor.check({"id": 3}) == "missing field 'text' (fields present: id)"
+    # The cell's own fault is said, not a field the row never had.
+    assert predictor.check({"translation": {"en": 5}}) == (
+        "field 'translation' has 'en': int, not text"
+    )
+    assert predictor.check({"translation": {"en": " "}}) == (
+        "field 'translation' has an empty 'en' text"
+    )
+    assert predictor.check({"translation": "The cat ."}) == (
+        "field 'translation' must be a {language: text} dictionary, got str"
+    )
 
 
 @pytest.mark.parametrize(
@@ -276,9 +286,19 @@ def test_missing_columns_and_languages_are_named(compose_cfg: Any, tmp_path: Pat
         (folder / f"{split}.jsonl").write_text(json.dumps(row) + "\n")
     with pytest.raises(
         DataError,
-        match=r"train\.jsonl:1 column 'translation': has no 'ro' entry .*present: en, de",
+        match=r"train\.jsonl:1 column 'translation': has no 'ro' text .*present: en, de",
     ):
         _datamodule(compose_cfg, "data=wmt16_ro_en", f"data.path={folder}")
+    # A key other rows have, missing in one: no 'ro' text (it read "empty target text").
+    rows = [row | {"translation": {"en": "A .", "ro": "O ."}}, {"translation": {"en": "B ."}}]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"train\.jsonl:2 column 'translation': has no 'ro' text"):
+        _datamodule(compose_cfg, "data=wmt16_ro_en", f"data.path={folder}")
+    # A CSV cell spelling the dictionary in JSON is text.
+    table = tmp_path / "pairs.csv"
+    table.write_text("translation\n" + '"{""en"": ""A ."", ""ro"": ""O .""}"\n' * 20)
+    with pytest.raises(DataError, match=r"is str, not a \{language: text\} dictionary; a CSV"):
+        _datamodule(compose_cfg, "data=wmt16_ro_en", f"data.path={table}")
 
 
 # ----------------------------------------------------------------- training through run()

@@ -137,15 +137,24 @@ class Seq2SeqDataModule(DataModule):
 
         Raises `ValueError` saying what is wrong with the cell (the caller names the row)."""
         if lang is not None:
-            if not isinstance(value, dict) or lang not in value:
-                present = ", ".join(value) if isinstance(value, dict) else type(value).__name__
+            if not isinstance(value, dict):
+                # A CSV cell is text even when it spells a dictionary in JSON.
+                spelled = isinstance(value, str) and value.lstrip().startswith("{")
                 raise ValueError(
-                    f"has no '{lang}' entry (data.source_lang / data.target_lang); present: "
-                    f"{present or 'nothing'}"
+                    f"is {type(value).__name__}, not a {{language: text}} dictionary"
+                    + (
+                        "; a CSV cell holds text: give this column in jsonl or parquet"
+                        if spelled
+                        else ""
+                    )
+                )
+            if value.get(lang) is None:  # absent, or null where other rows have the key
+                present = ", ".join(k for k, v in value.items() if v is not None)
+                raise ValueError(
+                    f"has no '{lang}' text (data.source_lang / data.target_lang); languages "
+                    f"present: {present or 'none'}"
                 )
             value = value[lang]
-        if value is None:
-            return ""
         if not isinstance(value, str):
             raise ValueError(
                 f"holds {type(value).__name__}, not text"
@@ -378,15 +387,23 @@ class Seq2SeqPredictor(Generator):
     def check(self, row: dict[str, Any]) -> str | None:
         """As `Predictor.check`; a translation row without `text` may give the run's own
         column of `{language: text}` (WMT's `translation`), whose source language is read."""
-        pair = row.get(self.pair_column) if self.pair_column and "text" not in row else None
-        if isinstance(pair, dict):
-            if not isinstance(pair.get(self.source_lang), str):
-                languages = ", ".join(map(str, pair)) or "none"
-                return (
-                    f"field '{self.pair_column}' has no '{self.source_lang}' text "
-                    f"(languages: {languages})"
-                )
-            row["text"] = pair[self.source_lang]
+        column, lang = self.pair_column, self.source_lang
+        if not column or "text" in row or column not in row:
+            return super().check(row)
+        pair = row[column]
+        if not isinstance(pair, dict):
+            return f"field '{column}' must be a {{language: text}} dictionary, got " + (
+                type(pair).__name__
+            )
+        value = pair.get(lang)
+        if value is None:
+            languages = ", ".join(map(str, pair)) or "none"
+            return f"field '{column}' has no '{lang}' text (languages: {languages})"
+        if not isinstance(value, str):
+            return f"field '{column}' has '{lang}': {type(value).__name__}, not text"
+        if not value.strip():
+            return f"field '{column}' has an empty '{lang}' text"
+        row["text"] = value
         return super().check(row)
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
