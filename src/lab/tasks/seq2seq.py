@@ -32,6 +32,7 @@ from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Generator
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import CorpusBleu, RougeScore
+from lab.tasks.language_pairs import cell_text, pair_problem
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -133,38 +134,8 @@ class Seq2SeqDataModule(DataModule):
 
     @staticmethod
     def _text(value: Any, lang: str | None, column: str) -> str:
-        """The text of one cell: the cell itself, or its `lang` entry for dictionary columns.
-
-        Raises `ValueError` saying what is wrong with the cell (the caller names the row)."""
-        if lang is not None:
-            if not isinstance(value, dict):
-                # A CSV cell is text even when it spells a dictionary in JSON.
-                spelled = isinstance(value, str) and value.lstrip().startswith("{")
-                raise ValueError(
-                    f"is {type(value).__name__}, not a {{language: text}} dictionary"
-                    + (
-                        "; a CSV cell holds text: give this column in jsonl or parquet"
-                        if spelled
-                        else ""
-                    )
-                )
-            if value.get(lang) is None:  # absent, or null where other rows have the key
-                present = ", ".join(k for k, v in value.items() if v is not None)
-                raise ValueError(
-                    f"has no '{lang}' text (data.source_lang / data.target_lang); languages "
-                    f"present: {present or 'none'}"
-                )
-            value = value[lang]
-        if not isinstance(value, str):
-            raise ValueError(
-                f"holds {type(value).__name__}, not text"
-                + (
-                    "; for a column of {language: text} set data.source_lang/target_lang"
-                    if isinstance(value, dict)
-                    else ""
-                )
-            )
-        return value
+        """The text of one cell (`lab.tasks.language_pairs.cell_text`)."""
+        return cell_text(value, lang)
 
     # ----------------------------------------------------------------- tokenization
     def fingerprint_parts(self) -> tuple[Any, ...]:
@@ -387,24 +358,8 @@ class Seq2SeqPredictor(Generator):
     def check(self, row: dict[str, Any]) -> str | None:
         """As `Predictor.check`; a translation row without `text` may give the run's own
         column of `{language: text}` (WMT's `translation`), whose source language is read."""
-        column, lang = self.pair_column, self.source_lang
-        if not column or "text" in row or column not in row:
-            return super().check(row)
-        pair = row[column]
-        if not isinstance(pair, dict):
-            return f"field '{column}' must be a {{language: text}} dictionary, got " + (
-                type(pair).__name__
-            )
-        value = pair.get(lang)
-        if value is None:
-            languages = ", ".join(map(str, pair)) or "none"
-            return f"field '{column}' has no '{lang}' text (languages: {languages})"
-        if not isinstance(value, str):
-            return f"field '{column}' has '{lang}': {type(value).__name__}, not text"
-        if not value.strip():
-            return f"field '{column}' has an empty '{lang}' text"
-        row["text"] = value
-        return super().check(row)
+        problem = pair_problem(row, self.pair_column, self.source_lang)
+        return problem if problem is not None else super().check(row)
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The generated text of each row's (prefixed) source."""
