@@ -324,3 +324,14 @@ def test_a_csv_of_text_alone_needs_no_label_setting(compose_cfg: Any, tmp_path: 
     validate_config(cfg)  # no DataError about 'label'
     labelled = compose_cfg("data=csv", f"data.path={notes}")  # classification still needs it
     assert labelled.data.label_column == "label"
+
+
+def test_the_model_card_tags_have_no_none(compose_cfg: Any) -> None:
+    """The head has no peft task type (null): the card's tags read `[lab]`, not `[lab, None]`."""
+    from lab.run_dir.model_card import model_card
+
+    cfg = compose_cfg("task=masked_lm", "model=tiny_bert", "data=text")
+    card = model_card(cfg, {"command": "python -m lab.train task=masked_lm"}, {"test/loss": 1.0})
+    assert "\ntags: [lab]\n" in card and "pipeline_tag: fill-mask" in card
+    classifier = model_card(compose_cfg("model=tiny_bert"), {}, {"test/acc": 1.0})
+    assert "\ntags: [lab, SEQ_CLS]\n" in classifier

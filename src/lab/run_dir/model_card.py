@@ -130,10 +130,12 @@ def model_card(
             f"A {kind} adapter fine-tuned with lab {lab.__version__} ({code}):\nthe adapter "
             "weights (and the trained head, where peft keeps one) without the base model."
         )
+    kind_tag = cfg.task.get("peft_task_type") or ""  # null for masked LM: no tag, not "None"
+    task_tags = f", {kind_tag}" if kind_tag else ""
     return f"""---
 library_name: {library}
 pipeline_tag: {pipeline_tag}
-tags: [lab, {cfg.task.get("peft_task_type", "")}{tags}{", onnx" if onnx else ""}]
+tags: [lab{task_tags}{tags}{", onnx" if onnx else ""}]
 ---
 
 # {title}
