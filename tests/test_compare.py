@@ -52,6 +52,10 @@ def test_cli_writes_the_csv_and_refuses_an_empty_folder(three_runs: Path, tmp_pa
         rows = list(csv.DictReader(handle))
     assert sorted(r["n_runs"] for r in rows) == ["1", "2"]
     assert {"optimizer.lr", "val/acc_mean", "val/acc_std", "test/acc_mean"} <= set(rows[0])
+    # One seed has no spread: an empty cell (it read 0.0); two seeds get theirs.
+    by_runs = {r["n_runs"]: r for r in rows}
+    assert by_runs["1"]["val/acc_std"] == "" and float(by_runs["2"]["val/acc_std"]) >= 0.0
+    assert b"\r\n" not in out.read_bytes()  # Unix line ends (csv's default is \r\n)
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
 

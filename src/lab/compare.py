@@ -140,13 +140,14 @@ def repeated_seeds_note(rows: list[dict[str, Any]]) -> str | None:
 
 def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> None:
     """One line per configuration; `n_runs`, `n_seeds` (distinct), the seeds of its runs, and
-    `<metric>_mean` and `<metric>_std` (over distinct seeds) columns."""
+    `<metric>_mean` and `<metric>_std` (over distinct seeds; empty for one seed) columns,
+    with Unix line ends."""
     names = sorted({m for row in rows for m in row["metrics"]})
     columns = [*differing, "n_runs", "n_seeds", "seeds"]
     for name in names:
         columns += [f"{name}_mean", f"{name}_std"]
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
             line = {k: row[k] for k in differing}
@@ -156,7 +157,9 @@ def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> N
                 seeds=" ".join(map(str, row["seeds"])),
             )
             for name, stats in row["metrics"].items():
-                line[f"{name}_mean"], line[f"{name}_std"] = stats["mean"], stats["std"]
+                # One seed has no sample standard deviation: an empty cell, not 0.0.
+                spread = stats["std"] if row["n_seeds"] > 1 else ""
+                line[f"{name}_mean"], line[f"{name}_std"] = stats["mean"], spread
             writer.writerow(line)
 
 
