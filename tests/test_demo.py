@@ -190,6 +190,33 @@ def test_bad_options_are_refused_in_words(tmp_path: Path) -> None:
         main([f"run={tmp_path}"])
 
 
+def test_a_busy_port_is_refused_before_the_model_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gradio found the port busy only after the model had loaded, having printed the page's
+    address, with its own advice (GRADIO_SERVER_PORT) instead of lab's `port=`."""
+    import socket
+
+    import lab.inference.predictors
+
+    def must_not_load(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the model loaded before the port was checked")
+
+    monkeypatch.setattr(lab.inference.predictors, "predictor_for", must_not_load)
+    (tmp_path / "config.yaml").write_text("task:\n  head: transformers.AutoModel\n")
+    (tmp_path / "record.json").write_text('{"status": "finished"}')
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LabError, match=rf"cannot listen on 127\.0\.0\.1:{port}: .*port="):
+            from lab.demo import main
+
+            main([f"run={tmp_path}", f"port={port}"])
+
+
 @pytest.mark.slow
 def test_a_run_without_an_exported_model_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference import demo_views
+from lab.inference.ports import require_free
 from lab.run_dir.runs import TrainedRun, open_run
 
 if TYPE_CHECKING:  # torch, which predictors import, waits until the run is known to be usable
@@ -199,6 +200,7 @@ def main(argv: list[str]) -> int:
     host = values.get("host", "127.0.0.1")
     run = open_run(values["run"])
     run.require_model()  # before torch, Gradio and the model load: fails in a second
+    require_free(host, port)
     from lab.inference.predictors import predictor_for
 
     tame_library_output()

@@ -24,7 +24,6 @@ with a message naming the field. Error bodies quote at most a short excerpt of t
 # not resolve.
 
 import json
-import socket
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from typing import Annotated, Any
 from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference.options import positive_int
+from lab.inference.ports import bind
 from lab.inference.predictors import Predictor, open_predictor, predict_rows
 from lab.inference.request_schema import (
     FORM_TAGS,
@@ -317,23 +317,6 @@ def main(argv: list[str]) -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
     server.run(sockets=[listening])
     return 0
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to `host:port` for the server; a port in use (another server?) or an
-    address this machine does not have is a LabError, named, instead of uvicorn's exit 3
-    after the start-up line."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        listening = socket.socket(family, socket.SOCK_STREAM)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
-    except OSError as err:
-        raise LabError(
-            f"cannot listen on {host}:{port}: {err.strerror or err} (another server on that "
-            "port? choose another with port=...)"
-        ) from err
-    return listening
 
 
 if __name__ == "__main__":

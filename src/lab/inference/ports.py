@@ -1,0 +1,34 @@
+"""Listening sockets of `lab.serve` and `lab.demo`: a busy port or an address this machine
+does not have is refused in lab's words before the model loads."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+
+from lab.errors import LabError
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` for the server; a port in use (another server?) or an
+    address this machine does not have is a LabError, named, instead of uvicorn's exit 3
+    after the start-up line."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError as err:
+        raise LabError(
+            f"cannot listen on {host}:{port}: {err.strerror or err} (another server on that "
+            "port? choose another with port=...)"
+        ) from err
+    return listening
+
+
+def require_free(host: str, port: int) -> None:
+    """Refuse, before anything loads, a `host:port` that cannot be listened on (`lab.demo`:
+    Gradio binds it itself later, and said so only after the model had loaded, with advice
+    of its own, `GRADIO_SERVER_PORT`)."""
+    with contextlib.closing(bind(host, port)):
+        pass
