@@ -103,11 +103,38 @@ def test_a_groups_option_set_where_the_group_is_not_says_where_it_lives() -> Non
         "'strategy.stage' is not a config key: the strategy group's options live under "
         "trainer.strategy: trainer.strategy.stage=3"
     ]
+    assert hints("strategy.stage=3") == [  # the default strategy, `auto`, has no options
+        "'strategy.stage' is not a config key: the strategy group's options live under "
+        "trainer.strategy, which is 'auto' here (no options): choose a strategy that has them "
+        "first, e.g. strategy=<name> trainer.strategy.stage=3"
+    ]
     assert hints("strategy=ddp", "strategy.typo=1") == [
         "'strategy.typo' is not a config key: the strategy group's options live under "
         "trainer.strategy: trainer.strategy.typo=1 (typo is not among them: _target_, "
         "find_unused_parameters, gradient_as_bucket_view)"
     ]
+
+
+def test_a_sweep_setting_typo_gets_its_close_match() -> None:
+    """`hydra.sweeper.n_trails=3`: Hydra's three lines advised `+`, which then failed in the
+    sweeper's constructor; a bad sampler option is a group's option, not "not a config key"."""
+    from lab.config.cli import unknown_key_hints
+    from lab.config.paths import conf_dir
+
+    (line,) = unknown_key_hints(
+        ["sweep=demo_lr", "hydra.sweeper.n_trails=3"], str(conf_dir()), "train"
+    )
+    assert line.startswith(
+        "'hydra.sweeper.n_trails' is not a config key. Did you mean hydra.sweeper.n_trials? "
+    )
+    assert (
+        unknown_key_hints(["sweep=demo_lr", "hydra/sweeper/sampler=gird"], str(conf_dir()), "train")
+        == []
+    )  # Hydra's message, which lists the sampler options, is said instead
+    # A misspelt first name (a sweep file's `optimiser.lr`): Hydra advised `+optimiser.lr`.
+    (typo,) = unknown_key_hints(["optimiser.lr=1e-3"], str(conf_dir()), "train")
+    assert typo.startswith("'optimiser' is not a config key. Did you mean optimizer? ")
+    assert ", strategy, " in typo  # the groups are named too
 
 
 def test_an_unknown_top_level_key_is_one_line_naming_the_valid_ones(tmp_path: Path) -> None:

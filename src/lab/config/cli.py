@@ -59,14 +59,21 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    plain = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "-", "hydra."))]
+    # hydra.sweeper.* is checked too (`hydra.sweeper.n_trails`): the sweep's own settings.
+    plain = [
+        o
+        for o in overrides
+        if "=" in o
+        and not o.startswith(("+", "~", "-"))
+        and (not o.startswith("hydra.") or o.startswith("hydra.sweeper."))
+    ]
     choices = [o for o in plain if "." not in o.split("=", 1)[0]]
     hints: list[str] = []
     try:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
             try:
-                cfg = compose(config_name, overrides=choices)
+                cfg = compose(config_name, overrides=choices, return_hydra_config=True)
             except Exception:
                 # A group choice is wrong (Hydra's message says so and lists the options), or
                 # a top-level key is no key at all (`sed=3`): Hydra would advise `+sed=3`,
@@ -77,7 +84,9 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
                 return [
                     not_a_key("", key, keys)
                     for key in (o.split("=", 1)[0] for o in choices)
-                    if key not in keys
+                    # A group path (`hydra/sweeper/sampler=gird`) is a group: Hydra's own
+                    # message names its options.
+                    if key not in keys and "/" not in key
                 ]
     except Exception:
         return hints
@@ -91,6 +100,12 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
         parent = OmegaConf.select(cfg, parent_key)
         if parent is None and (moved := packaged_under(cfg, override)):
             hints.append(moved)
+            continue
+        head = key.split(".", 1)[0]
+        if head not in cfg:  # `optimiser.lr`: the first name is the typo
+            groups = {str(g) for g in cfg.hydra.runtime.choices if "/" not in str(g)}
+            names = ({str(k) for k in cfg} | groups) - {"hydra"}
+            hints.append(not_a_key("", head, sorted(names)))
             continue
         if not isinstance(parent, DictConfig):
             continue
@@ -107,7 +122,15 @@ def packaged_under(cfg: DictConfig, override: str) -> str:
     key, _, value = override.partition("=")
     head, _, rest = key.partition(".")
     for top in cfg:
-        node = OmegaConf.select(cfg, f"{top}.{head}")
+        if str(top) == "hydra":
+            continue
+        node = OmegaConf.select(cfg, f"{top}.{head}", default="<missing>")
+        if isinstance(node, str) and node != "<missing>":  # `trainer.strategy: auto`
+            return (
+                f"'{key}' is not a config key: the {head} group's options live under "
+                f"{top}.{head}, which is '{node}' here (no options): choose a {head} that has "
+                f"them first, e.g. {head}=<name> {top}.{key}={value}"
+            )
         if isinstance(node, DictConfig):
             leaf = rest.rpartition(".")[2]
             known = OmegaConf.select(node, rest, default="<missing>") != "<missing>"
