@@ -186,7 +186,15 @@ def test_bad_options_are_refused_in_words(tmp_path: Path) -> None:
         main([f"run={tmp_path}", "prot=80"])
     (tmp_path / "config.yaml").write_text("task:\n  head: transformers.AutoModel\n")
     (tmp_path / "record.json").write_text('{"status": "interrupted"}')
-    with pytest.raises(LabError, match=r"has no exported model .*status: interrupted"):
+    with pytest.raises(LabError, match=r"has no exported model .*status: interrupted") as caught:
+        main([f"run={tmp_path}"])
+    # No checkpoint either (a pruned sweep trial keeps none): no advice to export from one.
+    assert str(caught.value).endswith(
+        "It has no checkpoint to export one from either: train it again"
+    )
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(LabError, match=r"Export one from a checkpoint: .* checkpoint=last$"):
         main([f"run={tmp_path}"])
 
 

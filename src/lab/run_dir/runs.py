@@ -52,10 +52,19 @@ class TrainedRun:
     def require_model(self) -> Path:
         """The exported model directory, or a `LabError` saying how to get one."""
         if not (self.model_dir / "config.json").is_file():
+            folder = self.directory / CHECKPOINT_DIR
+            saved = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
+            # A pruned sweep trial (or a run stopped before its first save) keeps none.
+            which = "last" if "last.ckpt" in saved else (saved[0] if saved else "")
+            then = (
+                f"Export one from a checkpoint: python -m lab.export run={self.directory} "
+                f"checkpoint={which if which == 'last' else folder / which}"
+                if which
+                else "It has no checkpoint to export one from either: train it again"
+            )
             raise LabError(
                 f"{self.directory} has no exported model ({self.model_dir}/config.json missing; "
-                f"run status: {self.record.get('status', '?')}). Export one from a checkpoint: "
-                f"python -m lab.export run={self.directory} checkpoint=last"
+                f"run status: {self.record.get('status', '?')}). {then}"
             )
         return self.model_dir
 
