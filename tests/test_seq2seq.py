@@ -424,3 +424,37 @@ def test_ddp_ranks_score_their_own_rows_against_the_right_references(tmp_path: P
     rouge.update(predictions, [r["summary"] for r in rows])
     for name, value in rouge.compute().items():
         assert distributed[f"test/{name}"] == pytest.approx(float(value), abs=1e-3), name
+
+
+def test_serve_takes_the_translation_column_as_predict_does(compose_cfg: Any) -> None:
+    """`lab.serve` refused `{"translation": {"en": ...}}` (422: missing `text`), which
+    `lab.predict` and the README's input table take; now either form, not both, with the
+    row's own fault named."""
+    from fastapi.testclient import TestClient
+    from hydra.utils import instantiate
+
+    from lab.serve import create_app
+    from lab.tasks.seq2seq import Seq2SeqPredictor
+
+    cfg = compose_cfg(*TINY, "data=wmt16_ro_en", f"data.path={TRANSLATION}")
+    cfg.task.module.max_new_tokens = 4
+    tokenizer = instantiate(cfg.model.tokenizer)
+    model = instantiate(cfg.model.network)(head=cfg.task.head).eval()
+    client = TestClient(create_app(Seq2SeqPredictor(model, tokenizer, cfg)))
+    assert client.get("/health").json()["fields"] == ["text", "translation"]
+    by_text = client.post("/predict", json={"text": "The cat ."}).json()
+    by_pair = client.post("/predict", json={"translation": {"en": "The cat .", "ro": "x"}}).json()
+    assert by_pair == by_text and set(by_text) == {"generated_text"}
+    batch = {"inputs": [{"translation": {"de": "Die Katze ."}}, {"text": "a", "translation": {}}]}
+    answer = client.post("/predict", json=batch)
+    assert answer.status_code == 422  # an empty object is no dictionary of texts
+    batch["inputs"][1] = {"text": "a", "translation": {"en": "b"}}
+    refused = client.post("/predict", json=batch)
+    assert refused.status_code == 422  # the head's refusals, each at its row
+    assert refused.json()["detail"] == [
+        {
+            "loc": ["body", "inputs", 0],
+            "msg": "field 'translation' has no 'en' text (languages: de)",
+        },
+        {"loc": ["body", "inputs", 1], "msg": "give either 'text' or 'translation', not both"},
+    ]

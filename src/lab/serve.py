@@ -38,6 +38,7 @@ from lab.inference.request_schema import (
     id_type,
     message_list_type,
     short_error,
+    text_dict_type,
     text_type,
     word_list_type,
 )
@@ -89,9 +90,8 @@ def create_app(
 
     # A field with an alternative (NER's `text` or pre-split tokens) is optional here: the
     # predictor's `check` asks for exactly one of the two, answered by a 422 below.
-    either = (
-        (predictor.fields[0], predictor.alternative_field) if predictor.alternative_field else ()
-    )
+    other = predictor.alternative_field or predictor.pair_field
+    either = (predictor.fields[0], other) if other else ()
 
     def field_type(name: str) -> Any:
         # A list or chat field also takes its JSON string form (a CSV cell in `lab.predict`).
@@ -100,6 +100,8 @@ def create_app(
             kind = word_list_type(name, max_text_length)
         elif name in predictor.message_fields:
             kind = message_list_type(name, max_text_length)
+        elif name == predictor.pair_field:
+            kind = text_dict_type(name, max_text_length)
         optional = name in predictor.optional_fields or name in either
         return (kind | None, None) if optional else (kind, ...)
 

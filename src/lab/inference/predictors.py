@@ -45,6 +45,9 @@ class Predictor:
     #: a field a row may give in place of `fields[0]` (exactly one of the two): a list of
     #: strings (or its JSON array in a string, a CSV cell), e.g. NER's pre-split words
     alternative_field: str | None = None
+    #: a field a row may give in place of `fields[0]`: a `{key: text}` dictionary (a
+    #: translation run's own column, `{"en": ..., "ro": ...}`), read by the predictor's `check`
+    pair_field: str | None = None
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         self.model = model
@@ -54,10 +57,12 @@ class Predictor:
 
     @property
     def accepted_fields(self) -> tuple[str, ...]:
-        """Every input field a row may give: `fields`, then `alternative_field` (what
+        """Every input field a row may give: `fields`, then `alternative_field` / `pair_field` (what
         `lab.serve`'s schema and `/health` list, and `lab.predict`'s `columns.` may map)."""
-        extra = self.alternative_field
-        return (*self.fields, extra) if extra and extra not in self.fields else self.fields
+        extras = [
+            f for f in (self.alternative_field, self.pair_field) if f and f not in self.fields
+        ]
+        return (*self.fields, *extras)
 
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` cannot be predicted (missing/empty field, wrong type), or None.

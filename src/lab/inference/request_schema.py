@@ -66,6 +66,26 @@ def word_list_type(name: str, max_length: int) -> Any:
     return Annotated[Any, PlainValidator(check, json_schema_input_type=list[str] | str)]
 
 
+def text_dict_type(name: str, max_length: int) -> Any:
+    """A `{key: text}` field (a translation run's own column, `{"en": "...", "ro": "..."}`):
+    a non-empty object of strings at most `max_length` characters each. Which key the run
+    reads, and whether its text is blank, is the predictor's `check` (its words, per row)."""
+    wanted = f'field \'{name}\' must be an object of texts, e.g. {{"en": "..."}}'
+
+    def check(value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not value:
+            raise PydanticCustomError("value_error", wanted)
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise PydanticCustomError("value_error", wanted)
+        if any(len(v) > max_length for v in value.values()):
+            raise PydanticCustomError(
+                "string_too_long", f"field '{name}': each text at most {max_length} characters"
+            )
+        return value
+
+    return Annotated[Any, PlainValidator(check, json_schema_input_type=dict[str, str])]
+
+
 def id_type(name: str, max_length: int) -> Any:
     """An input's `id`, echoed in its result: a string (at most `max_length` characters) or
     an integer (not a boolean, which JSON tells apart)."""

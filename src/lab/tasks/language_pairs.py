@@ -49,7 +49,11 @@ def pair_problem(row: dict[str, Any], column: str | None, lang: str | None) -> s
     """For a predict row without `text` that gives the run's `column` of `{language: text}`:
     why its `lang` text cannot be read, or None once `row["text"]` holds it (also None when
     the row does not use that form: the predictor's own checks follow)."""
-    if not column or "text" in row or column not in row:
+    given = [f for f in ("text", column) if f and row.get(f) is not None]
+    if len(given) == 2:
+        return f"give either 'text' or '{column}', not both"
+    if given != [column]:
+        row.pop(column, None)  # lab.serve's absent field (None): the `text` checks follow
         return None
     pair = row[column]
     if not isinstance(pair, dict):
@@ -65,4 +69,5 @@ def pair_problem(row: dict[str, Any], column: str | None, lang: str | None) -> s
     if not value.strip():
         return f"field '{column}' has an empty '{lang}' text"
     row["text"] = value
+    del row[column]  # read: a second check (lab.serve's) sees the `text` form only
     return None
