@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import socket
 import subprocess
@@ -45,7 +46,8 @@ def test_hydra_sweep_grammar_becomes_optuna_distributions() -> None:
     assert space.fixed == ["data.max_length=128"]
 
 
-def test_command_line_overrides_win_over_the_sweep_file() -> None:
+def test_command_line_overrides_win_over_the_sweep_file(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="lab.sweeps.search_space")
     space = parse_search_space(
         {"optimizer.lr": "interval(1e-5, 1e-3)", "data.batch_size": "choice(16, 32)"},
         ["optimizer.lr=0.001", "data.batch_size=choice(8,16)", "model=bert"],
@@ -53,6 +55,11 @@ def test_command_line_overrides_win_over_the_sweep_file() -> None:
     assert set(space.distributions) == {"data.batch_size"}
     assert space.distributions["data.batch_size"] == CategoricalDistribution([8, 16])
     assert space.fixed == ["optimizer.lr=0.001", "model=bert"]
+    # A dimension the file searched, fixed on the command line: said, not silently dropped.
+    assert [r.getMessage() for r in caplog.records] == [
+        "optimizer.lr=0.001 on the command line fixes optimizer.lr for every trial: it is no "
+        "longer searched"
+    ]
 
 
 def test_grid_lists_every_value_and_refuses_continuous_parameters() -> None:

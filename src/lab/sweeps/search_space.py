@@ -11,12 +11,15 @@ Anything that is not a sweep (`data.max_length: 128`) is a fixed override of eve
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 _PLAIN_VALUE = re.compile(r"^[\w./:@+-]+$")
 
@@ -66,7 +69,14 @@ def parse_search_space(params: dict[str, Any], arguments: list[str]) -> SearchSp
     space = SearchSpace()
     for override in overrides:
         key = override.get_key_element()
-        space.distributions.pop(key, None)
+        searched = space.distributions.pop(key, None)
+        if searched is not None and not override.is_sweep_override():
+            # Said, as a plain override silently dropped a dimension of the sweep file's.
+            log.info(
+                "%s on the command line fixes %s for every trial: it is no longer searched",
+                override.input_line,
+                key,
+            )
         space.fixed = [f for f in space.fixed if f.split("=", 1)[0] != key]
         if override.is_sweep_override():
             space.distributions[key] = _distribution(key, override.value())
