@@ -204,6 +204,28 @@ class ReuseFreedMemory(L.Callback):
         )
         return decision
 
+    # Evaluation keeps freed memory even where training gives it back: its batches are
+    # length-sorted, longest first (`lab.data.loaders`), so each batch's freed blocks hold the
+    # next, shorter one's and the heap stays at the first batch's size, far below a training
+    # step's (no gradients, no saved activations). Given back again when it ends. Measured on
+    # length-grouped IMDB (reuse off for training): evaluation of 500 reviews 24.2 s against
+    # 10.8 s where the setting was on, for the same batches.
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._evaluation(True)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._evaluation(False)
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._evaluation(True)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._evaluation(False)
+
+    def _evaluation(self, starting: bool) -> None:
+        if self._set and self._keep is False:  # training gives memory back: evaluation keeps it
+            reuse_freed_memory(starting)
+
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self._set:
             restore_glibc_defaults()
