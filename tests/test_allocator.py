@@ -209,7 +209,7 @@ def test_evaluation_keeps_freed_memory_where_training_gives_it_back(
 ) -> None:
     """Length-sorted evaluation batches (longest first) reuse each other's blocks: where
     training gives freed memory back (shapes vary), evaluation keeps it, then gives it back
-    (length-grouped IMDB evaluated 500 reviews in 24.2 s against 10.8 s with it kept)."""
+    (16 batches of 32 IMDB-length reviews: 12 s kept against 16 s given back)."""
     calls: list[bool] = []
 
     def record(enabled: bool) -> bool:

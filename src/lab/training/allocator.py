@@ -207,9 +207,10 @@ class ReuseFreedMemory(L.Callback):
     # Evaluation keeps freed memory even where training gives it back: its batches are
     # length-sorted, longest first (`lab.data.loaders`), so each batch's freed blocks hold the
     # next, shorter one's and the heap stays at the first batch's size, far below a training
-    # step's (no gradients, no saved activations). Given back again when it ends. Measured on
-    # length-grouped IMDB (reuse off for training): evaluation of 500 reviews 24.2 s against
-    # 10.8 s where the setting was on, for the same batches.
+    # step's (no gradients, no saved activations). Given back again when it ends. Measured
+    # (MiniLM, 16 no-grad batches of 32 IMDB-length reviews, 2 cores, a fresh process each):
+    # 11.8-12.2 s kept against 15.8-16.4 s given back (5.1 million page faults), peak RSS
+    # 824-841 MB against 673-674 MB, far under a training step's 4 GB.
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._evaluation(True)
 
