@@ -121,8 +121,9 @@ def packaged_under(cfg: DictConfig, override: str) -> str:
 
     key, _, value = override.partition("=")
     head, _, rest = key.partition(".")
-    for top in cfg:
-        if str(top) == "hydra":
+    for name in cfg:
+        top = str(name)
+        if top == "hydra":
             continue
         node = OmegaConf.select(cfg, f"{top}.{head}", default="<missing>")
         if isinstance(node, str) and node != "<missing>":  # `trainer.strategy: auto`

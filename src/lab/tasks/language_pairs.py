@@ -49,7 +49,9 @@ def pair_problem(row: dict[str, Any], column: str | None, lang: str | None) -> s
     """For a predict row without `text` that gives the run's `column` of `{language: text}`:
     why its `lang` text cannot be read, or None once `row["text"]` holds it (also None when
     the row does not use that form: the predictor's own checks follow)."""
-    given = [f for f in ("text", column) if f and row.get(f) is not None]
+    if column is None:
+        return None
+    given = [f for f in ("text", column) if row.get(f) is not None]
     if len(given) == 2:
         return f"give either 'text' or '{column}', not both"
     if given != [column]:
