@@ -5,6 +5,7 @@ and the benchmark scripts' smoke modes."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -260,11 +261,20 @@ def test_end_to_end_phases_add_up_to_the_wall_time(
         ("test_start", 25), ("test_end", 27),
     ]  # fmt: skip
     clock = tmp_path / "clock.jsonl"
+    memory = {
+        "fit_start": {"rss_mb": 600.0, "peak_rss_mb": 610.0},
+        "fit_end": {"peak_rss_mb": 1300.0},
+    }
     clock.write_text(
-        "".join(json.dumps({"event": e, "time": 1_800_000_000 + t}) + "\n" for e, t in events)
+        "".join(
+            json.dumps({"event": e, "time": 1_800_000_000 + t, **memory.get(e, {})}) + "\n"
+            for e, t in events
+        )
     )
     process = {"launch": 1_800_000_000.0, "exit": 1_800_000_030.0}
     phases = lab_phases(process, log, clock)
+    # Resident memory when the fit began, and the peak by its end.
+    assert phases.pop("rss_fit_start_mb") == 600.0 and phases.pop("peak_rss_fit_mb") == 1300.0
     assert phases == pytest.approx(
         {
             "startup": 5,
@@ -286,6 +296,7 @@ def test_end_to_end_phases_add_up_to_the_wall_time(
     result = {"marks": {k: 1_800_000_000 + v for k, v in marks.items()}}
     result["evaluation_seconds"] = [1.5, 0.5]
     hf = hf_phases(process, result)
+    assert math.isnan(hf.pop("rss_fit_start_mb")) and math.isnan(hf.pop("peak_rss_fit_mb"))
     assert hf["train"] == pytest.approx(11.5) and hf["evaluation"] == pytest.approx(2)
     assert sum(v for k, v in hf.items() if k != "time_to_first_step") == pytest.approx(30)
 

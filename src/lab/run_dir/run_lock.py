@@ -19,14 +19,15 @@ from lab.errors import LabError
 
 
 def hold_run_lock(run_dir: Path, resuming: bool) -> int | None:
-    """Lock `run_dir` (created if missing) for this process; return the descriptor to pass to
-    `release_run_lock`, or None where nothing can be locked. `LabError` when another process
-    holds it (`resuming`: the refusal says why a resume cannot start now)."""
+    """Lock `run_dir` for this process; return the descriptor to pass to `release_run_lock`,
+    or None where nothing can be locked (no such directory yet, no `fcntl`). `LabError` when
+    another process holds it (`resuming`: the refusal says why a resume cannot start now)."""
     try:
         import fcntl
     except ImportError:  # Windows
         return None
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if not run_dir.is_dir():  # a resume of no directory is refused next; a new run's is new
+        return None
     descriptor = os.open(run_dir, os.O_RDONLY)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
