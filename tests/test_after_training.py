@@ -141,17 +141,14 @@ def test_eval_reproduces_every_head(head_runs: dict[str, Path], head: str) -> No
         assert result["metrics"][name] == pytest.approx(value, abs=1e-6), name
 
 
-def test_eval_refuses_a_length_over_the_models_positions(
-    head_runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_eval_refuses_a_length_over_the_models_positions(head_runs: dict[str, Path]) -> None:
     """Other data's length (CNN/DailyMail's 1024 source tokens) past the exported model's
-    512 positions: one line, as lab.train says it (an IndexError traceback mid-test before)."""
+    512 positions: lab.train's refusal, before any data is read (an IndexError mid-test)."""
+    from lab.errors import ConfigError
     from lab.eval import main
 
-    assert main([f"run={head_runs['seq2seq']}", "data.max_source_length=1024"]) == 2
-    error = capsys.readouterr().err
-    assert "data.max_source_length=1024 is over the model's 512 positions" in error
-    assert "Traceback" not in error
+    with pytest.raises(ConfigError, match=r"data\.max_source_length=1024 is over the model's 512"):
+        main([f"run={head_runs['seq2seq']}", "data.max_source_length=1024"])
 
 
 def test_eval_on_another_file_agrees_with_predict(classifier: Path, tmp_path: Path) -> None:

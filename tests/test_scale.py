@@ -243,14 +243,16 @@ def test_ddp_sigterm_to_rank_zero_alone_stops_every_rank_and_resumes_exactly(
     (tmp_path / "cut").mkdir()
     whole = lab_cli("train", *ddp, cwd=tmp_path / "whole", env=env, timeout=400)
     assert whole.returncode == 0, whole.stderr[-3000:]
-    kill = {**env, "LAB_TEST_KILL_AT_STEP": "3", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
+    kill = {**env, "LAB_TEST_KILL_AT_STEP": "2", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
     first = lab_cli(
         "train", *ddp, cwd=tmp_path / "cut", env={**kill, "LAB_TEST_KILL_RANK": "0"}, timeout=240
     )
     assert first.returncode == 143, first.stderr[-3000:]
     (run_dir,) = (tmp_path / "cut" / "out").glob("runs/*/*")
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
-    assert checkpoint["global_step"] == 3  # after the batch the signal came in, on both ranks
+    # After the batch the ranks next agree on (the signal came after step 2's agreement):
+    # step 3, the first of the second epoch.
+    assert checkpoint["global_step"] == 3
     assert len(checkpoint["lab_rng_states_by_rank"]) == 2
     resumed = lab_cli(
         "train", *ddp, f"resume={run_dir}", cwd=tmp_path / "cut", env=env, timeout=400
