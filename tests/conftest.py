@@ -169,6 +169,27 @@ TINY_FIXTURE_RUN = [
 ]
 
 
+def spy_on(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[Any]:
+    """Wrap `owner.name` for the test: the function still runs, and each call's answer is
+    appended to the returned list."""
+    real = getattr(owner, name)
+    answers: list[Any] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        answers.append(real(*args, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(owner, name, spy)
+    return answers
+
+
+def run_outputs(run_dir: Path) -> dict[str, str]:
+    """What a finished run leaves that its evaluation could change, as text: metrics.json,
+    test_report.json and the CSV log."""
+    names = ("metrics.json", "test_report.json", "csv/metrics.csv")
+    return {name: (run_dir / name).read_text() for name in names if (run_dir / name).is_file()}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--record-golden",

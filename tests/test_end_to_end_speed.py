@@ -13,7 +13,7 @@ import pytest
 
 from lab.train import run
 
-from conftest import FIXTURES, TINY_FIXTURE_RUN, lab_cli
+from conftest import FIXTURES, TINY_FIXTURE_RUN, lab_cli, run_outputs, spy_on
 
 HELPERS = Path(__file__).resolve().parent / "helpers"
 QA_RUN = [
@@ -33,26 +33,13 @@ QA_RUN = [
 BEST_IS_FIRST_EPOCH = ["optimized_metric=val/loss", "optimized_mode=min"]
 
 
-def _outputs(run_dir: Path) -> dict[str, str]:
-    """What a run leaves behind that validation could change, as text."""
-    names = ("metrics.json", "test_report.json", "csv/metrics.csv")
-    return {name: (run_dir / name).read_text() for name in names if (run_dir / name).is_file()}
-
-
 def _both_paths(
     compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *overrides: str
 ) -> tuple[dict[str, float], dict[str, float], Path, Path]:
     """The same run twice: metrics kept from the fit, and the best checkpoint validated again."""
     import lab.training.validation_metrics as validation_metrics
 
-    known = validation_metrics.known_metrics
-    returned: list[Any] = []
-
-    def spy(*args: Any) -> Any:
-        returned.append(known(*args))
-        return returned[-1]
-
-    monkeypatch.setattr(validation_metrics, "known_metrics", spy)
+    returned = spy_on(monkeypatch, validation_metrics, "known_metrics")
     kept = run(compose_cfg(*overrides, output_dir=tmp_path / "kept"))
     assert returned and returned[-1] is not None, "the fit's validation metrics were used"
     monkeypatch.setattr(validation_metrics, "known_metrics", lambda *args: None)
@@ -84,7 +71,7 @@ def test_kept_validation_metrics_equal_a_second_validation(
     kept, again, kept_dir, again_dir = _both_paths(compose_cfg, tmp_path, monkeypatch, *overrides)
     assert kept == again  # exactly: the same floats
     assert any(name.startswith("val/") for name in kept)
-    assert _outputs(kept_dir) == _outputs(again_dir)  # metrics.json, test report, CSV log rows
+    assert run_outputs(kept_dir) == run_outputs(again_dir)  # metrics, test report, CSV rows
     if best_epoch is not None:  # an earlier epoch's weights than the last
         (best,) = (kept_dir / "checkpoints").glob("best-*.ckpt")
         assert best.name.startswith(f"best-epoch{best_epoch:02d}-"), best.name

@@ -20,7 +20,7 @@ from lab.train import run
 from lab.training import checkpoint_writer
 from lab.training.weights_in_memory import holds_weights_of
 
-from conftest import TINY_FIXTURE_RUN
+from conftest import TINY_FIXTURE_RUN, run_outputs, spy_on
 
 LOADED = "Loaded model weights from the checkpoint at"
 # The tiny model's val/loss rises every epoch: maximizing it makes the last epoch the best.
@@ -95,11 +95,6 @@ def slow_fsync(fd: int) -> None:
     real_fsync(fd)
 
 
-def _outputs(run_dir: Path) -> dict[str, str]:
-    names = ("metrics.json", "test_report.json", "csv/metrics.csv")
-    return {name: (run_dir / name).read_text() for name in names if (run_dir / name).is_file()}
-
-
 def _loads(caplog: pytest.LogCaptureFixture) -> int:
     """How often Lightning loaded checkpoint weights in what `caplog` holds (then cleared)."""
     count = sum(LOADED in record.getMessage() for record in caplog.records)
@@ -119,14 +114,7 @@ def test_best_weights_in_memory_test_the_same_numbers_without_loading(
     import lab.training.weights_in_memory as weights_in_memory
 
     overrides = [*TINY_FIXTURE_RUN, *BEST_IS_LAST_EPOCH]
-    held = weights_in_memory.holds_weights_of
-    answers: list[bool] = []
-
-    def spy(*args: Any) -> bool:
-        answers.append(held(*args))
-        return answers[-1]
-
-    monkeypatch.setattr(weights_in_memory, "holds_weights_of", spy)
+    answers = spy_on(monkeypatch, weights_in_memory, "holds_weights_of")
     # A slow disk: the best checkpoint is still being synced when the fit returns (MiniLM's
     # 272 MB took 1.1-1.6 s), and must be read from its temporary file, not found missing.
     monkeypatch.setattr(checkpoint_writer.os, "fsync", slow_fsync)
@@ -140,7 +128,7 @@ def test_best_weights_in_memory_test_the_same_numbers_without_loading(
 
     assert kept == loaded  # exactly: the same floats
     assert any(name.startswith("test/") for name in kept)
-    assert _outputs(tmp_path / "kept") == _outputs(tmp_path / "loaded")
+    assert run_outputs(tmp_path / "kept") == run_outputs(tmp_path / "loaded")
     (best,) = (tmp_path / "kept" / "checkpoints").glob("best-*.ckpt")
     assert best.name.startswith("best-epoch01-"), best.name  # the last of 2 epochs
 
