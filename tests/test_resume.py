@@ -107,6 +107,28 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
     assert len(_losses(run_dir)) == 12
 
 
+@pytest.mark.slow
+def test_sigterm_on_an_epochs_last_step_resumes_at_the_next_epochs_first_batch(
+    uninterrupted: Path, tmp_path: Path
+) -> None:
+    """SIGTERM on step 4, the first epoch's last: Lightning raises it after counting the epoch
+    complete, and the checkpoint said "4 batches done" of the epoch already next, so the resumed
+    run skipped that whole epoch (its CSV rows carried epoch 2 where the uninterrupted run's
+    carry epoch 1, with other losses; metrics.json happened to agree)."""
+    kill = {"LAB_TEST_KILL_AT_STEP": "4", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
+    run_args = [*RESUMABLE_RUN, "paths.output_root=out"]
+    first = lab_cli("train", *run_args, cwd=tmp_path, env={**FAULT_INJECTION, **kill})
+    assert first.returncode == EXIT_INTERRUPTED, first.stderr[-2000:]
+    run_dir = _only_run(tmp_path / "out")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 4
+    assert checkpoint["lab_data_position"] == {"epoch": 1, "batches_done": 0}
+    resumed = lab_cli("train", *run_args, "resume=auto", cwd=tmp_path, env=FAULT_INJECTION)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for name in ("metrics.json", "csv/metrics.csv"):
+        assert (run_dir / name).read_text() == (uninterrupted / name).read_text(), name
+
+
 def _kill_then_resume(run: list[str], kill_at: int, cwd: Path) -> tuple[Path, dict[str, Any]]:
     """SIGKILL a run after step `kill_at`, then resume it: its directory and the checkpoint
     the resume started from."""

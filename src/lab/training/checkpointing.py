@@ -78,11 +78,17 @@ class ResumeStateCallback(L.Callback):
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        # `processed` counts the batch whose end hooks are saving this checkpoint.
+        # `processed` counts the batch whose end hooks are saving this checkpoint. Once the
+        # fit loop has counted the epoch complete (a SIGTERM landing on an epoch's last batch
+        # is raised there), `current_epoch` is already the next one while the batch count is
+        # still the finished epoch's: the next epoch starts at its first batch (it resumed
+        # one epoch ahead, skipping a whole epoch's batches).
         progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        epochs = trainer.fit_loop.epoch_progress.current
+        between_epochs = epochs.completed == epochs.ready  # type: ignore[attr-defined]
         checkpoint[DATA_POSITION_KEY] = {
             "epoch": trainer.current_epoch,
-            "batches_done": progress.processed,  # type: ignore[attr-defined]
+            "batches_done": 0 if between_epochs else progress.processed,  # type: ignore[attr-defined]
         }
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             states: list[Any] = [None] * trainer.world_size
