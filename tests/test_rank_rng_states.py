@@ -33,7 +33,10 @@ def stub_trainer(rank, world):
     progress = SimpleNamespace(current=SimpleNamespace(processed=3))
     return SimpleNamespace(
         world_size=world, global_rank=rank, current_epoch=0, callbacks=[], datamodule=None,
-        fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)),
+        fit_loop=SimpleNamespace(
+            epoch_loop=SimpleNamespace(batch_progress=progress),
+            epoch_progress=SimpleNamespace(current=SimpleNamespace(ready=1, completed=0)),
+        ),
     )
 
 
@@ -90,7 +93,10 @@ def test_one_process_checkpoints_have_no_per_rank_states() -> None:
         world_size=1,
         global_rank=0,
         current_epoch=0,
-        fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)),
+        fit_loop=SimpleNamespace(
+            epoch_loop=SimpleNamespace(batch_progress=progress),
+            epoch_progress=SimpleNamespace(current=SimpleNamespace(ready=1, completed=0)),
+        ),
     )
     checkpoint: dict[str, Any] = {"callbacks": {}}
     ResumeStateCallback().on_save_checkpoint(trainer, None, checkpoint)  # type: ignore[arg-type]
