@@ -108,7 +108,7 @@ class Seq2SeqDataModule(DataModule):
             for role, column, lang, key in self._fields():
                 for offset, value in enumerate(batch[column]):
                     try:
-                        text = self._text(value, lang, column)
+                        text = cell_text(value, lang)
                     except ValueError as err:
                         where = self.where(name, start + offset, column)
                         raise DataError(f"{where}: {err}") from err
@@ -132,11 +132,6 @@ class Seq2SeqDataModule(DataModule):
             yield start, batch  # type: ignore[misc]
             start += len(batch[columns[0]])
 
-    @staticmethod
-    def _text(value: Any, lang: str | None, column: str) -> str:
-        """The text of one cell (`lab.tasks.language_pairs.cell_text`)."""
-        return cell_text(value, lang)
-
     # ----------------------------------------------------------------- tokenization
     def fingerprint_parts(self) -> tuple[Any, ...]:
         return (
@@ -151,9 +146,9 @@ class Seq2SeqDataModule(DataModule):
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         column, lang = self.source_column, self.source_lang
-        sources = [self.source_prefix + self._text(v, lang, column) for v in batch[column]]
+        sources = [self.source_prefix + cell_text(v, lang) for v in batch[column]]
         column, lang = self.target_column, self.target_lang
-        targets = [self._text(v, lang, column) for v in batch[column]]
+        targets = [cell_text(v, lang) for v in batch[column]]
         encoded = dict(self.tokenizer(sources, max_length=self.max_source_length, truncation=True))
         encoded["labels"] = self.tokenizer(
             text_target=targets, max_length=self.max_target_length, truncation=True
