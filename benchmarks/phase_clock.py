@@ -25,6 +25,9 @@ from resident import resident_memory
 class PhaseClock(L.Callback):
     """Appends `{"event", "time"}` lines to `path` at the phase boundaries of a run."""
 
+    # It reads clocks and memory only: lab may write checkpoints in the background beside it.
+    keeps_weights = True
+
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.stepped = False

@@ -47,26 +47,59 @@ from typing import IO, Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.cloud_io import _load as load_lightning_checkpoint
+from lightning.pytorch import Callback
 
 from lab.run_dir.disk import disk_error, temporary_path
+from lab.training.checkpoint_snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
 
 class _Publication:
-    """One checkpoint on its way from its temporary file to its target name."""
+    """One checkpoint on its way from its temporary file to its target name: serialized
+    (by the caller, or first thing in this thread: `serialize`), then fsynced and renamed.
+    A hard link's publication (`source`) waits for its source's bytes before its fsync."""
 
-    def __init__(self, handle: IO[bytes], temporary: Path, target: Path) -> None:
+    def __init__(
+        self,
+        handle: IO[bytes],
+        temporary: Path,
+        target: Path,
+        serialize: Snapshot | None = None,
+        source: _Publication | None = None,
+    ) -> None:
         self.handle = handle
         self.temporary = temporary
         self.target = target
+        self.snapshot = serialize
+        self.source = source
         self.error: BaseException | None = None
+        self.serialized = threading.Event()  # the bytes are all in the temporary file
+        if serialize is None and source is None:
+            self.serialized.set()
         self.thread = threading.Thread(
             target=self._run, name=f"publish-{target.name}", daemon=False
         )
 
     def _run(self) -> None:
         try:
+            try:
+                if self.snapshot is not None:
+                    try:
+                        _serialize(self.snapshot, self.handle, self.target)
+                    finally:
+                        self.snapshot.release()
+                if self.source is not None:
+                    self.source.serialized.wait()
+                    if self.source.error is not None:
+                        raise self.source.error
+            except BaseException:
+                self.handle.close()
+                with contextlib.suppress(OSError):
+                    self.temporary.unlink(missing_ok=True)
+                raise
+            finally:
+                self.serialized.set()
             _sync_and_rename(self.handle, self.temporary, self.target)
         except BaseException as err:  # handed to the training thread, raised there
             self.error = err
@@ -78,10 +111,32 @@ class _Publication:
                     _failed.append(self)
 
 
+def _serialize(snapshot: Snapshot, handle: IO[bytes], target: Path) -> None:
+    """Write `snapshot` into `handle`; refuse it if a tensor changed meanwhile."""
+    try:
+        torch.save(snapshot.checkpoint, handle)
+        handle.flush()
+    except Exception as err:
+        fault = disk_error(err, path=target)
+        if fault is not None:
+            raise fault from err
+        raise
+    changed = snapshot.changed_tensors()
+    if changed:
+        raise RuntimeError(
+            f"{target} was not written: {changed} of its tensors changed while it was being "
+            "written in the background (a callback changed the weights after the checkpoint "
+            "was taken; give its class `keeps_weights = False` or leave it unset)"
+        )
+
+
 # Publications in flight, by target; finished ones that failed and are not yet reported.
 _lock = threading.Lock()
 _pending: dict[Path, _Publication] = {}
 _failed: list[_Publication] = []
+# The snapshot behind the latest checkpoint written in the background, under each of its
+# names (its own and its hard links): what `written_step` and `holds_written_weights` read.
+_written: dict[Path, Snapshot] = {}
 
 
 def _sync_and_rename(handle: IO[bytes], temporary: Path, target: Path) -> None:
@@ -120,11 +175,29 @@ def _wait_for(target: Path) -> None:
     _raise_failures()
 
 
+def _wait_serialized(target: Path | None = None) -> None:
+    """Wait until the bytes of `target` (None: of every checkpoint in flight) are all in
+    their temporary file; the fsync and rename may still be going on."""
+    with _lock:
+        publications = list(_pending.values()) if target is None else [_pending.get(target)]
+    for publication in publications:
+        if publication is not None:
+            publication.serialized.wait()
+
+
+def wait_until_serialized() -> None:
+    """Wait until no checkpoint is being serialized from the live tensors, then raise the
+    first failed publication: called before anything changes the weights again."""
+    _wait_serialized()
+    _raise_failures()
+
+
 def read_checkpoint(path: str | Path, **load: Any) -> Any:
     """`torch.load(path, **load)` of a checkpoint this process may still be publishing: its
     complete temporary file is read then (the best checkpoint of the last epoch, moments
-    after it was written). `mmap=True` works on either name."""
+    after it was written), once its bytes are all there. `mmap=True` works on either name."""
     target = Path(path)
+    _wait_serialized(target)
     with _lock:
         publication = _pending.get(target)
         source = publication.temporary if publication is not None else target
@@ -134,6 +207,21 @@ def read_checkpoint(path: str | Path, **load: Any) -> Any:
         if source == target:
             raise
         return torch.load(target, **load)  # renamed since the lookup: the target is whole
+
+
+def written_step(path: str | Path) -> int | None:
+    """The step of the checkpoint at `path` if this process wrote it in the background last
+    (read from memory, not from the file); None otherwise."""
+    snapshot = _written.get(Path(path))
+    return int(snapshot.step) if snapshot is not None and snapshot.step is not None else None
+
+
+def holds_written_weights(path: str | Path, state_dict: dict[str, Any], step: int) -> bool | None:
+    """Whether `state_dict` holds the weights of the checkpoint at `path`, known without
+    reading it when this process wrote it in the background last (`Snapshot.
+    unchanged_weights`); None when unknown here."""
+    snapshot = _written.get(Path(path))
+    return None if snapshot is None else snapshot.unchanged_weights(state_dict, step)
 
 
 def wait_for_checkpoints() -> None:
@@ -156,20 +244,31 @@ def _several_processes() -> bool:
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Save checkpoints with write-to-temp, fsync, rename in the same directory; the fsync
-    and rename run in a thread when this is the only process (see the module docstring)."""
+    and rename run in a thread when this is the only process, and so does the serialization
+    when `serialize_in_background` is set (see the module docstring)."""
+
+    def __init__(self, serialize_in_background: bool = False) -> None:
+        super().__init__()
+        self.serialize_in_background = serialize_in_background
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
     ) -> None:
         target = Path(path)
         _wait_for(target)
+        background = self.serialize_in_background and not _several_processes()
+        if background:
+            wait_until_serialized()  # one serialization at a time
         temporary = temporary_path(target)
         handle: IO[bytes] | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             handle = temporary.open("wb")
-            torch.save(checkpoint, handle)
-            handle.flush()
+            if background:
+                snapshot = Snapshot(checkpoint)
+            else:
+                torch.save(checkpoint, handle)
+                handle.flush()
         except BaseException as err:
             # Also on a kill by an exception (SIGTERM, Ctrl-C): a partial file must not stay.
             if handle is not None:
@@ -184,9 +283,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if _several_processes():
             _sync_and_rename(handle, temporary, target)
             return
-        publication = _Publication(handle, temporary, target)
+        publication = _Publication(
+            handle, temporary, target, serialize=snapshot if background else None
+        )
         with _lock:
             _pending[target] = publication
+            if background:
+                _written.clear()
+                _written[target] = snapshot
+            else:
+                _written.pop(target, None)
         publication.thread.start()
 
     def link_checkpoint(self, source: Any, path: Any) -> bool:
@@ -194,8 +300,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         the same bytes), atomically as `save_checkpoint` publishes; False where the file
         system makes no hard link (the caller then saves as usual).
 
-        `source` may still be in publication: the link is then made to its temporary file
-        (the same inode, which its own publisher fsyncs), under the lock its rename takes.
+        `source` may still be in publication (or still being serialized): the link is then
+        made to its temporary file (the same inode, which its own publisher fsyncs), under
+        the lock its rename takes, and published once the source's bytes are all written.
         Saves serializing and syncing the same hundreds of MB twice per epoch."""
         target = Path(path)
         _wait_for(target)
@@ -212,9 +319,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if _several_processes():
             _sync_and_rename(handle, temporary, target)
             return True
-        published = _Publication(handle, temporary, target)
+        published = _Publication(handle, temporary, target, source=publication)
         with _lock:
             _pending[target] = published
+            if Path(source) in _written:
+                _written[target] = _written[Path(source)]
+            else:
+                _written.pop(target, None)
         published.thread.start()
         return True
 
@@ -225,6 +336,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         weights_only: bool | None = None,
     ) -> dict[str, Any]:
         """Load `path`; one still being published is read from its complete temporary file."""
+        _wait_serialized(Path(path))
         _raise_failures()
         source = None
         with _lock:
@@ -241,8 +353,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def remove_checkpoint(self, path: Any) -> None:
         _wait_for(Path(path))
+        _written.pop(Path(path), None)
         super().remove_checkpoint(path)
 
     def teardown(self) -> None:
         """Publications go on after the fit (they overlap the test pass); errors surface."""
         _raise_failures()
+
+
+class SerializedBeforeTraining(Callback):
+    """Before each training batch, waits for a checkpoint still being serialized from the
+    live tensors (the batch changes them), and raises a publication that failed."""
+
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
+        wait_until_serialized()

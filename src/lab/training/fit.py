@@ -184,7 +184,8 @@ def build_run_trainer(
     from hydra.utils import instantiate
 
     from lab.sweeps.pruning import trial_callbacks
-    from lab.training.checkpoint_writer import AtomicCheckpointIO
+    from lab.training.checkpoint_snapshot import background_serialization_allowed
+    from lab.training.checkpoint_writer import AtomicCheckpointIO, SerializedBeforeTraining
     from lab.training.checkpointing import ResumeStateCallback
     from lab.training.sharded import FSDPEvaluationWrapper, ZeroThreeEvaluationDevice
     from lab.training.validation_metrics import ValidationHistory
@@ -194,9 +195,11 @@ def build_run_trainer(
         # Learning rates are logged to the loggers; with `logger=none` there is nowhere to go.
         lr_monitor = L.pytorch.callbacks.LearningRateMonitor
         callbacks = [c for c in callbacks if not isinstance(c, lr_monitor)]
+    checkpoint_io = AtomicCheckpointIO()
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=[
+            SerializedBeforeTraining(),  # first: before any other hook of a training batch
             *callbacks,
             *extra_callbacks,
             ResumeStateCallback(),
@@ -209,9 +212,11 @@ def build_run_trainer(
         enable_checkpointing=any(
             isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
         ),
-        plugins=[AtomicCheckpointIO()],
+        plugins=[checkpoint_io],
         **streaming_validation(cfg),
     )
+    # Checkpoints serialize while the run goes on where no callback changes the weights.
+    checkpoint_io.serialize_in_background = background_serialization_allowed(trainer)
     return trainer
 
 

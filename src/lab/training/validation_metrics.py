@@ -108,8 +108,10 @@ def checkpoint_step(path: str | Path) -> int | None:
     Memory-mapped and weights-only: the tensors are not read, so this costs milliseconds even
     for a large checkpoint.
     """
-    from lab.training.checkpoint_writer import read_checkpoint
+    from lab.training.checkpoint_writer import read_checkpoint, written_step
 
+    if (step := written_step(path)) is not None:
+        return step  # written in the background by this process: known without reading it
     try:
         checkpoint: Any = read_checkpoint(path, map_location="cpu", mmap=True, weights_only=True)
         return int(checkpoint["global_step"])

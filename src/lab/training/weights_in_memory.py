@@ -35,10 +35,12 @@ def holds_weights_of(trainer: L.Trainer, module: L.LightningModule, checkpoint: 
     import torch
     from lightning.pytorch.strategies import SingleDeviceStrategy
 
-    from lab.training.checkpoint_writer import read_checkpoint
+    from lab.training.checkpoint_writer import holds_written_weights, read_checkpoint
 
     if not checkpoint or not isinstance(trainer.strategy, SingleDeviceStrategy):
         return False
+    if holds_written_weights(checkpoint, module.state_dict(), trainer.global_step):
+        return True  # written from these very tensors, unchanged since: no need to read it
     try:
         saved: Any = read_checkpoint(checkpoint, map_location="cpu", mmap=True, weights_only=True)
         if int(saved.get("global_step", -1)) != trainer.global_step:
