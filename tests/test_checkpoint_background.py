@@ -155,8 +155,8 @@ def test_a_full_disk_while_serializing_is_raised_before_the_next_batch(
     writer.save_checkpoint({"global_step": 1, "weights": torch.zeros(10)}, target)
     wait_for_checkpoints()
 
-    def full(obj: Any, handle: Any) -> None:
-        handle.write(b"partial")
+    def full(obj: Any, file: Any) -> None:
+        Path(file).write_bytes(b"partial")
         no_space = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos") from no_space
 

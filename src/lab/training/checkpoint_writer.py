@@ -86,7 +86,7 @@ class _Publication:
             try:
                 if self.snapshot is not None:
                     try:
-                        _serialize(self.snapshot, self.handle, self.target)
+                        _serialize(self.snapshot, self.temporary, self.target)
                     finally:
                         self.snapshot.release()
                 if self.source is not None:
@@ -111,11 +111,14 @@ class _Publication:
                     _failed.append(self)
 
 
-def _serialize(snapshot: Snapshot, handle: IO[bytes], target: Path) -> None:
-    """Write `snapshot` into `handle`; refuse it if a tensor changed meanwhile."""
+def _serialize(snapshot: Snapshot, temporary: Path, target: Path) -> None:
+    """Write `snapshot` into the file `temporary`; refuse it if a tensor changed meanwhile.
+
+    By path, not through the open handle: torch then writes the tensors' bytes from C++
+    without Python's lock, where a Python file object takes the lock for every chunk and the
+    test pass running meanwhile would wait for it (the handle still serves the fsync)."""
     try:
-        torch.save(snapshot.checkpoint, handle)
-        handle.flush()
+        torch.save(snapshot.checkpoint, str(temporary))
     except Exception as err:
         fault = disk_error(err, path=target)
         if fault is not None:
@@ -126,7 +129,7 @@ def _serialize(snapshot: Snapshot, handle: IO[bytes], target: Path) -> None:
         raise RuntimeError(
             f"{target} was not written: {changed} of its tensors changed while it was being "
             "written in the background (a callback changed the weights after the checkpoint "
-            "was taken; give its class `keeps_weights = False` or leave it unset)"
+            "was taken: a callback that does so must not declare `keeps_weights = True`)"
         )
 
 
