@@ -126,6 +126,46 @@ def test_tags_outside_the_label_list_are_listed_in_trainings_words(
     ]
 
 
+def test_words_and_tags_training_refuses_as_a_pair_are_counted_with_the_first_named(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """3 words but 2 tags, and a words cell that is a text (which makes `datasets` keep that
+    split's column as JSON text): named where training names them, and the text cell does
+    not change how the rest of its split is read (its duplicates and leakage)."""
+    rows = {
+        "train": [
+            *[_sentence(i % 9, 0) for i in range(8)],
+            {**_sentence(1, 0), "tokens": ["a", "b", "c"]},
+        ],
+        "validation": [
+            _sentence(1, 0),
+            {"tokens": "Ann went", "ner_tags": [1, 0]},
+            _sentence(1, 0),
+        ],
+        "test": [_sentence(0)],
+    }
+    overrides = ("data=conll2003", f"data.path={_write(tmp_path, rows)}")
+    where, refused = _training_refusal(compose_cfg, *overrides)
+    assert (where, refused) == (
+        f"{tmp_path / 'train.jsonl'}:9 column 'ner_tags'",
+        "3 words but 2 tags (columns 'tokens', 'ner_tags')",
+    )
+    from lab.data.inspection import inspect_data
+
+    cfg = compose_cfg("model=tiny_bert", *overrides)
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert [w for w in report["warnings"] if "words and tags" in w] == [
+        f"train: 1 row has words and tags lab.train refuses; the first "
+        f"({tmp_path / 'train.jsonl'}:9 column 'ner_tags'): {refused}",
+        f"validation: 1 row has words and tags lab.train refuses; the first "
+        f"({tmp_path / 'validation.jsonl'}:2 column 'tokens'): text 'Ann went', not a list of "
+        'words (one per word, e.g. ["John", "lives"])',
+    ]
+    # validation rows 1 and 3 are the same words as train's second row: read as lists.
+    assert report["splits"]["validation"]["duplicates"] == 1
+    assert report["leakage"]["validation"]["exact"] == 2
+
+
 def test_an_empty_tag_in_a_list_of_tag_ids_is_refused_in_words(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
@@ -234,3 +274,44 @@ def test_answers_not_at_their_start_are_named_in_trainings_words_with_a_count(
         f"({tmp_path / 'test.jsonl'}:2, id s1): lab.train refuses it: "
         'bad value: expected {"text": [...], "answer_start": [...]}',
     ]
+
+
+# ---------------------------------------------------------------------------- columns
+def test_a_missing_label_column_is_one_line_as_in_training(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    from lab.data.inspection import inspect_data
+
+    rows = {
+        split: [{"text": f"row {i} of {split}", "label": i % 2} for i in range(6)]
+        for split in SPLITS
+    }
+    cfg = compose_cfg(
+        "model=tiny_bert",
+        "data=json",
+        f"data.path={_write(tmp_path, rows)}",
+        "data.label_column=lbl",
+    )
+    with pytest.raises(DataError) as caught:
+        inspect_data(cfg, build_tokenizer(cfg))
+    assert str(caught.value) == (
+        f"{tmp_path / 'train.jsonl'}: column 'lbl' (data.label_column) is not in the train "
+        "split; columns present: text, label"
+    )
+
+
+def test_a_file_without_the_text_column_is_refused_for_that_before_its_size(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Two rows are too few to carve validation and test from; the missing column is the
+    problem to name."""
+    from lab.data.inspection import inspect_data
+
+    data = tmp_path / "two.jsonl"
+    data.write_text('{"body": "a", "label": 0}\n{"body": "b", "label": 1}\n')
+    cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={data}")
+    with pytest.raises(DataError) as caught:
+        inspect_data(cfg, build_tokenizer(cfg))
+    assert str(caught.value) == (
+        "column(s) text not in the data; columns present: body, label (set data.<key>_column=...)"
+    )

@@ -1,6 +1,7 @@
 """CPU deployment: `lab.export form=onnx|onnx-int8`, and `lab.predict` / `lab.serve` on the export.
 
-Tiny runs of three heads (sentence classification, NER, QA) trained once for the module;
+Tiny runs of five heads (sentence classification, NER, QA, multiple choice, masked LM) trained
+once for the module;
 their ONNX exports are compared with the PyTorch models they came from: fp32 logits and
 probabilities to 1e-4 (on batch shapes other than the traced one), the head's test metrics
 in the export's report equal to PyTorch's, and int8 close (the bar: the same label on at
@@ -38,6 +39,11 @@ HEADS = {
     "choice": [
         "model=tiny_bert", "data=swag", f"data.path={FIXTURES / 'multiple_choice' / 'swag'}",
         "data.splits.validation=validation", "data.splits.test=test", *EXTRA,
+    ],
+    # Masked LM: the 12 test reviews pack into one block of 128 tokens, a one-row test split.
+    "mlm": [
+        "task=masked_lm", "model=tiny_bert", "data=csv", f"data.path={SENTIMENT}",
+        "data.text_column=review", *EXTRA,
     ],
 }  # fmt: skip
 REVIEWS = [
@@ -298,14 +304,21 @@ def test_generating_head_is_refused_in_one_line(
     assert lines[0].startswith("error: form=onnx covers heads that answer in one forward pass")
     assert "AutoModelForCausalLM generates text token by token" in lines[0]
     assert not (fake / "onnx").exists()
+    with pytest.raises(SystemExit):
+        run_tool(export, [f"run={fake}", "form=onnx-int8"])
+    assert capsys.readouterr().err.startswith("error: form=onnx-int8 covers heads")
+    # lab.predict / lab.serve say the same instead of advising the export.
+    from lab.predict import main as predict
+
+    io = [f"input={SENTIMENT / 'test.csv'}", f"output={tmp_path / 'out.jsonl'}"]
+    with pytest.raises(LabError, match=r"^model=onnx: form=onnx covers heads .* model=pytorch"):
+        predict([f"run={fake}", "model=onnx", *io])
 
 
 def test_bad_choices_are_refused_in_words(runs: dict[str, Path], tmp_path: Path) -> None:
     from lab.export import main as export
     from lab.predict import main as predict
 
-    with pytest.raises(LabError, match="export the checkpoint first"):
-        export([f"run={runs['classifier']}", "form=onnx", "checkpoint=last"])
     with pytest.raises(LabError, match="form must be one of merged, adapter, onnx, onnx-int8"):
         export([f"run={runs['classifier']}", "form=tflite"])
     with pytest.raises(LabError, match="benchmark_rows must be an integer of at least 1"):
@@ -315,3 +328,45 @@ def test_bad_choices_are_refused_in_words(runs: dict[str, Path], tmp_path: Path)
         predict([f"run={runs['ner']}", "model=onnx-int8", *io])
     with pytest.raises(LabError, match="runs on the CPU"):
         predict([f"run={runs['classifier']}", "model=onnx", "device=cuda", *io])
+    # run= naming one export and model= another (or PyTorch): which one was meant?
+    with pytest.raises(LabError, match=r"run= names the export .*/onnx and model=pytorch"):
+        predict([f"run={runs['classifier'] / 'onnx'}", "model=pytorch", *io])
+    with pytest.raises(LabError, match=r"run= names the export .*/onnx and model=onnx-int8"):
+        predict([f"run={runs['classifier'] / 'onnx'}", "model=onnx-int8", *io])
+
+
+def test_a_one_block_masked_lm_exports_and_fills_masks_as_pytorch(runs: dict[str, Path]) -> None:
+    """Its test split is one row (one packed block): traced on that row, measured on it."""
+    report = _report(runs["mlm"])
+    assert report["test_rows"] == 1
+    pytorch, exported = report["models"]["pytorch"], report["models"]["onnx"]
+    for name, value in pytorch["metrics"].items():
+        assert exported["metrics"][name] == pytest.approx(value, rel=1e-5), name
+    torch_side, onnx_side = _predictors(runs["mlm"], "onnx")
+    rows = [{"text": "the film was [MASK] and the cast [MASK]"}, {"text": "a [MASK] story"}]
+    for expected, got in zip(torch_side.predict(rows), onnx_side.predict(rows), strict=True):
+        assert got["filled_text"] == expected["filled_text"]
+        for want, have in zip(expected["predictions"], got["predictions"], strict=True):
+            scores = [guess["score"] for guess in want]
+            assert [guess["score"] for guess in have] == pytest.approx(scores, abs=1e-4)
+
+
+def test_a_checkpoint_exports_to_onnx_beside_its_own_export(runs: dict[str, Path]) -> None:
+    """`checkpoint=last form=onnx`: the checkpoint's weights exported (as `checkpoint=last`
+    alone does), then to ONNX beside them; logits equal that model's."""
+    from lab.export import main as export
+    from lab.inference.onnx_runtime.model import load_onnx
+    from lab.run_dir.runs import load_exported, open_run
+
+    run_dir = runs["classifier"]
+    assert export([f"run={run_dir}", "form=onnx", "checkpoint=last", *BENCH]) == 0
+    (folder,) = (run_dir / "exports").iterdir()
+    assert folder.name == "last" and {p.name for p in folder.iterdir()} == {"model", "onnx"}
+    assert (folder / "onnx" / "model.onnx").is_file()
+    model, tokenizer = load_exported(open_run(run_dir), folder / "model")
+    onnx_model, _ = load_onnx(folder / "onnx", 1, spin=False)
+    batch = tokenizer(REVIEWS[:3], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(**batch).logits
+    got = onnx_model(**{k: v for k, v in batch.items() if k in onnx_model.input_names}).logits
+    assert torch.allclose(torch.as_tensor(got), expected, atol=1e-4)

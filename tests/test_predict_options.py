@@ -171,7 +171,7 @@ def test_predict_reads_a_field_from_the_mapped_column(
     is that row's error, the others go on; an unknown field stops before any row is read."""
     import lab.predict
 
-    run = SimpleNamespace(head="AutoModelForSequenceClassification")
+    run = SimpleNamespace(head="AutoModelForSequenceClassification", model_dir=tmp_path / "model")
     monkeypatch.setattr(lab.predict, "open_predictor", lambda *a, **k: (run, None, Echo()))
     source = tmp_path / "in.csv"
     source.write_text("body,id\ngreat film,a\n\ndull,b\n")

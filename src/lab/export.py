@@ -70,12 +70,7 @@ def export_run(
     if form not in FORMS:
         raise ConfigError(f"form must be one of {', '.join(FORMS)}, got '{form}'")
     if form in ("onnx", "onnx-int8"):
-        if checkpoint:
-            raise ConfigError(
-                f"form={form} exports the run's model/; export the checkpoint first "
-                f"(checkpoint={checkpoint} without form), then form={form} from it"
-            )
-        return export_onnx_form(run, form, output)
+        return export_onnx_form(run, form, output, checkpoint=checkpoint)
     peft_run = bool((run.config.get("peft") or {}).get("config"))
     if form == "adapter" and not peft_run:
         raise ConfigError("form=adapter needs a PEFT run (peft=lora/ia3/qlora); this run has none")
@@ -112,25 +107,45 @@ def export_onnx_form(
     rows: int = 256,
     batch_size: int = 32,
     threads: int | None = None,
+    checkpoint: str | None = None,
 ) -> Path:
-    """`form=onnx|onnx-int8`: the ONNX export, its report (JSON) and model card; its folder."""
-    from lab.inference.onnx_runtime.model import is_onnx_export, onnx_dir, require_onnx
+    """`form=onnx|onnx-int8`: the ONNX export, its report (JSON) and model card; its folder.
+
+    With `checkpoint`, of that checkpoint's weights: exported first as `checkpoint=` alone
+    exports it (`exports/<checkpoint>/model`, unless that is there already), then to ONNX
+    beside it (`exports/<checkpoint>/onnx`)."""
+    from lab.inference.onnx_runtime.model import (
+        ONNX_FORMS,
+        is_onnx_export,
+        onnx_dir,
+        require_onnx,
+    )
     from lab.inference.onnx_runtime.report import REPORT_FILE, export_with_report
     from lab.run_dir.model_card import write_model_card
     from lab.run_dir.records import write_json
     from lab.training.console import quiet_console
 
     require_onnx()
+    model_dir = None
+    metrics = run.recorded_metrics
+    if checkpoint:
+        model_dir = _checkpoint_target(run, checkpoint)
+        if not (model_dir / "config.json").is_file():
+            export_run(run, "merged", checkpoint, model_dir)
+        if model_dir != run.model_dir:
+            output = output or model_dir.parent / ONNX_FORMS[form]
+        metrics = run.recorded_metrics if checkpoint == "best" else {}
     target = output or onnx_dir(run, form)
     # A previous ONNX export is refreshed in place; any other non-empty folder is left alone.
     if target.is_dir() and any(target.iterdir()) and not is_onnx_export(target):
         raise LabError(f"output {target} exists and is not empty; choose a new directory")
     with quiet_console():  # no weight-loading bars; library notes to the log, not the screen
         report = export_with_report(
-            run, form, target, rows=rows, batch_size=batch_size, threads=threads
-        )
+            run, form, target, rows=rows, batch_size=batch_size, threads=threads,
+            model_dir=model_dir,
+        )  # fmt: skip
     write_json(target / REPORT_FILE, report)
-    write_model_card(target, run.config, run.record, run.recorded_metrics, onnx=report)
+    write_model_card(target, run.config, run.record, metrics, onnx=report)
     return target
 
 
@@ -192,8 +207,11 @@ def main(argv: list[str]) -> int:
     run = open_run(values["run"])
     output = Path(values["output"]).resolve() if values.get("output") else None
     form = values.get("form", "merged")
-    if form in ("onnx", "onnx-int8") and not values.get("checkpoint"):
-        written = export_onnx_form(run, form, output, **_benchmark_options(values))
+    if form in ("onnx", "onnx-int8"):
+        options = _benchmark_options(values)
+        written = export_onnx_form(
+            run, form, output, checkpoint=values.get("checkpoint"), **options
+        )
     else:
         written = export_run(run, form, values.get("checkpoint"), output)
     console = message_console()

@@ -212,22 +212,28 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"{', '.join(sequences)}: {line}", markup=False)
     labels = report["labels"]
     if "counts" in labels:
+        # The class weights `balanced` would give, where the head takes class weights.
+        weighted = bool(report.get("class_weights_option"))
         print_fitting_table(
             "train labels",
             # token classification counts tags (one per word), not rows
-            ["tags" if report.get("label_unit") == "tag" else "rows", "share", "class weight"],
+            [
+                "tags" if report.get("label_unit") == "tag" else "rows",
+                "share",
+                *(["class weight"] if weighted else []),
+            ],
             [
                 [
                     str(count),
                     f"{labels['shares'][name]:.1%}",
-                    _weight(labels["class_weights"][name]),
+                    *([_weight(labels["class_weights"][name])] if weighted else []),
                 ]
                 for name, count in labels["counts"].items()
             ],
             console,
             labels=[escape(name) for name in labels["counts"]],
             key_title="label",
-            min_value_width=len("class weight"),
+            min_value_width=len("class weight") if weighted else len("share"),
             labels_first=True,
         )
     elif "numeric" in labels:

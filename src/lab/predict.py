@@ -147,7 +147,7 @@ def main(argv: list[str]) -> int:
         )
     target = check_output(Path(values["output"]))
     tame_library_output()
-    run, _, predictor = open_predictor(
+    run, model_dir, predictor = open_predictor(
         values["run"], values.get("model"), values.get("device"), max_new_tokens=max_new_tokens
     )
     if columns:  # the head's fields come from the run's config, known once it is built
@@ -171,6 +171,11 @@ def main(argv: list[str]) -> int:
         )
     )
     console.print(f"Predictions written to [bold]{target}[/bold]")
+    console.print(
+        f"Model: {model_dir}, ONNX on onnxruntime"
+        if model_dir
+        else f"Model: {run.model_dir} (PyTorch)"
+    )
     return 0
 
 

@@ -66,8 +66,9 @@ from lab.data.inspection_places import PlacedSplits
 from lab.data.inspection_rows import (
     ReadSplit,
     TextSpec,
-    cell_text,
     read_split,
+    require_columns,
+    row_keys,
 )
 from lab.data.inspection_stats import (
     duplicates,
@@ -140,17 +141,20 @@ def label_unit(data: DictConfig) -> str:
 
 
 # ----------------------------------------------------------------------------- splits
-def load_splits(data: DictConfig) -> tuple[PlacedSplits, list[str]]:
+def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSplits, list[str]]:
     """The splits as training makes them (`lab.data.splits.carve_splits`: a missing validation
     or test split carved from train with the seed, then `max_*_samples` subsets), with each
     row's place in its file (`lab.data.inspection_places`), and the names of the carved ones;
-    without importing Lightning."""
+    without importing Lightning. `columns` the data must have are checked first: a file
+    without them is refused for that, not for being too small to carve from."""
     from lab.data.sources import load_source
     from lab.data.splits import placed_splits
 
     source = load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
+    for dataset in source.values():
+        require_columns(dataset, columns)
     splits, carved, places = placed_splits(
         source,
         dict(data.get("splits") or {name: name for name in SPLITS}),
@@ -169,33 +173,17 @@ def load_splits(data: DictConfig) -> tuple[PlacedSplits, list[str]]:
     return PlacedSplits(splits, places), carved
 
 
-def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
-    """Each row's text (every measured column, choices included), joined: duplicates and
-    leakage compare these."""
-    columns = sorted({c for s in specs for c in s.columns} | _choice_columns(specs))
-    missing = [c for c in columns if c not in dataset.column_names]
-    if missing:
-        raise DataError(
-            f"column(s) {', '.join(missing)} not in the data; columns present: "
-            f"{', '.join(dataset.column_names)} (set data.<key>_column=...)"
-        )
-    spec_of = {c: s for s in specs for c in s.columns}
-    table = {c: dataset.with_format("arrow")[c].to_pylist() for c in columns}
-    default = specs[0]
-    return [
-        "\x1f".join(cell_text(table[c][i], spec_of.get(c, default).lang) for c in columns)
-        for i in range(len(dataset))
-    ]
-
-
-def _choice_columns(specs: Sequence[TextSpec]) -> set[str]:
-    found: set[str] = set()
-    for spec in specs:
-        if isinstance(spec.choices, str):
-            found.add(spec.choices)
-        elif spec.choices:
-            found.update(spec.choices)
-    return found
+def _require_label_column(splits: PlacedSplits, column: str) -> None:
+    """Refuse, as training does, a `data.label_column` the train split lacks."""
+    train = splits["train"]
+    if column in train.column_names:
+        return
+    origin = splits.places.get("train", (None, ()))[0]
+    source = f"{origin.describe()}: " if origin is not None else ""
+    raise DataError(
+        f"{source}column '{column}' (data.label_column) is not in the train split; columns "
+        f"present: {', '.join(train.column_names) or 'none'}"
+    )
 
 
 def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
@@ -212,8 +200,21 @@ def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
 def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[str, Any]:
     """Every number of the inspection report (JSON-ready); `warnings` lists what needs action."""
     data = cfg.data
+    own = (cfg.task.get("data_module") or {}).get("_target_")
+    if own:  # a task's own data module reads the data (task=masked_lm), as in training
+        from omegaconf import open_dict
+
+        data = data.copy()
+        with open_dict(data):
+            data._target_ = own
     specs, label_column = text_specs(data)
-    splits, carved = load_splits(data)
+    # Heads that read rows their own way (`rows:` in their inspect declaration: chat,
+    # preferences, ...) check their columns themselves; the others' named columns first.
+    declared = declared_columns(str(data.get("_target_") or ""))
+    plain = declared is None or not declared.get("rows")
+    splits, carved = load_splits(
+        data, sorted({c for s in specs for c in s.columns}) if plain else ()
+    )
     reader = row_reader(data, tokenizer, splits["train"])
     if reader is not None:
         specs = reader.specs
@@ -317,6 +318,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     report["labels"] = {}
     names = None
     if label_column:
+        _require_label_column(splits, label_column)
         names = _label_names(data, splits["train"], label_column)
         resolved = train_classes(data, splits["train"], label_column)
         name_of = None

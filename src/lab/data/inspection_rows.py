@@ -207,3 +207,46 @@ def cell_text(value: Any, lang: str | None = None) -> str:
     if isinstance(value, list):  # words, or chat messages ({role, content})
         return " ".join(str(v.get("content", "")) if isinstance(v, dict) else str(v) for v in value)
     return "" if value is None else str(value)
+
+
+def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
+    """Each row's text (every measured column, choices included), joined: duplicates and
+    leakage compare these."""
+    columns = sorted({c for s in specs for c in s.columns} | choice_columns(specs))
+    require_columns(dataset, columns)
+    spec_of = {c: s for s in specs for c in s.columns}
+    table = {c: _cells(dataset, c) for c in columns}
+    default = specs[0]
+    return [
+        "\x1f".join(cell_text(table[c][i], spec_of.get(c, default).lang) for c in columns)
+        for i in range(len(dataset))
+    ]
+
+
+def require_columns(dataset: Dataset, columns: Sequence[str]) -> None:
+    """Refuse `dataset` when it lacks any of `columns`, naming the columns it has."""
+    missing = [c for c in columns if c not in dataset.column_names]
+    if missing:
+        raise DataError(
+            f"column(s) {', '.join(missing)} not in the data; columns present: "
+            f"{', '.join(dataset.column_names)} (set data.<key>_column=...)"
+        )
+
+
+def choice_columns(specs: Sequence[TextSpec]) -> set[str]:
+    found: set[str] = set()
+    for spec in specs:
+        if isinstance(spec.choices, str):
+            found.add(spec.choices)
+        elif spec.choices:
+            found.update(spec.choices)
+    return found
+
+
+def _cells(dataset: Dataset, column: str) -> list[Any]:
+    """`column`'s cells as training reads them: a column `datasets` keeps as JSON text (one
+    that mixes types, e.g. a list of words with one text among them) decoded, as its rows
+    are; any other straight from Arrow (faster)."""
+    if type(dataset.features.get(column)).__name__ == "Json":
+        return list(dataset[column])
+    return dataset.with_format("arrow")[column].to_pylist()  # type: ignore[no-any-return]

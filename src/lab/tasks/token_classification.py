@@ -27,7 +27,7 @@ from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2, is_iob
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
 from lab.tasks.token_cut import CUT, collate_with_cut, cut_note, cut_words, without_cut
-from lab.tasks.token_tags import iob1_hint, not_a_list, tag_names, tag_problem
+from lab.tasks.token_tags import iob1_hint, row_problem, tag_names, tag_problem
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -118,20 +118,10 @@ class TokenClassificationDataModule(DataModule):
         for row, (words, tags) in enumerate(
             zip(dataset[self.tokens_column], dataset[self.tags_column], strict=True)
         ):
-            for column, cell, what in (
-                (self.tokens_column, words, "words"),
-                (self.tags_column, tags, "tags"),
-            ):
-                problem = not_a_list(cell, what)  # a string would be read letter by letter
-                if problem is not None:
-                    raise DataError(f"{self.where(name, row, column)}: {problem}")
-            if not words:
-                raise DataError(f"{self.where(name, row, self.tokens_column)}: no words")
-            if len(words) != len(tags):
-                raise DataError(
-                    f"{self.where(name, row, self.tags_column)}: {len(words)} words but "
-                    f"{len(tags)} tags (columns '{self.tokens_column}', '{self.tags_column}')"
-                )
+            shape = row_problem(words, tags, self.tokens_column, self.tags_column)
+            if shape is not None:
+                column, problem = shape
+                raise DataError(f"{self.where(name, row, column)}: {problem}")
             for tag in tags:
                 refused = tag_problem(tag, names, self._string_tags, self.evaluation is not None)
                 if refused is not None:

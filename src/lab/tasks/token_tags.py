@@ -107,7 +107,7 @@ def label_warnings(
         )
     except DataError as err:
         return [f"lab.train refuses the labels: {err}"]
-    found: list[str] = []
+    found = row_shape_warnings(data, splits)
     for split, dataset in splits.items():
         if column not in dataset.column_names:
             continue
@@ -130,6 +130,53 @@ def label_warnings(
         rest = {tag for tag, _, _ in refused[SHOWN_PER_SPLIT:]}
         rest_rows = sum(1 for bad in refused_rows if bad & rest)
         found += refusal_warnings(split, refused, noun="tag", rest_rows=rest_rows)
+    return found
+
+
+def row_problem(
+    words: Any, tags: Any, tokens_column: str, tags_column: str
+) -> tuple[str, str] | None:
+    """The column and training's words for why it refuses a row's words and tags as a pair
+    (not lists, no words, counts that differ); None where it takes the pair (its tags are
+    judged one by one by `tag_problem`)."""
+    for column, cell, what in ((tokens_column, words, "words"), (tags_column, tags, "tags")):
+        problem = not_a_list(cell, what)  # a string would be read letter by letter
+        if problem is not None:
+            return column, problem
+    if not words:
+        return tokens_column, "no words"
+    if len(words) != len(tags):
+        return tags_column, (
+            f"{len(words)} words but {len(tags)} tags (columns '{tokens_column}', '{tags_column}')"
+        )
+    return None
+
+
+def row_shape_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str]:
+    """Per split, the rows whose words and tags training refuses as a pair (`row_problem`):
+    how many, and the first where its file shows it, in training's words."""
+    from lab.data.inspection_places import place
+    from lab.data.inspection_refusals import rows_have
+
+    tokens_column = str(data.get("tokens_column") or "tokens")
+    tags_column = str(data.get("tags_column") or "ner_tags")
+    found = []
+    for split, dataset in splits.items():
+        if not {tokens_column, tags_column} <= set(dataset.column_names):
+            continue  # a missing column is the head's to refuse
+        refused = [
+            (row, problem)
+            for row, pair in enumerate(
+                zip(dataset[tokens_column], dataset[tags_column], strict=True)
+            )
+            if (problem := row_problem(*pair, tokens_column, tags_column)) is not None
+        ]
+        if refused:
+            row, (column, why) = refused[0]
+            found.append(
+                f"{split}: {rows_have(len(refused))} words and tags lab.train refuses; the first "
+                f"({place(splits, split, row)} column '{column}'): {why}"
+            )
     return found
 
 

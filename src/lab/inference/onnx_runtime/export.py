@@ -44,14 +44,31 @@ class _Outputs(torch.nn.Module):
         return tuple(result[name] for name in self.outputs)
 
 
-def check_exportable(model: Any, head: str) -> None:
+# What the ONNX forms cover, as the refusals say it.
+ONE_PASS_HEADS = (
+    "sequence and token classification, question answering, multiple choice, masked-LM mask filling"
+)
+# The auto classes whose runs generate text (causal LM, SFT, DPO; seq2seq).
+GENERATING_HEADS = ("AutoModelForCausalLM", "AutoModelForSeq2SeqLM")
+
+
+def generating_head_refusal(head: str, form: str) -> str | None:
+    """Why `form` (onnx, onnx-int8) cannot hold a run whose head is `head`; None where it can
+    (judged from the head's name: no weights are loaded)."""
+    return _refusal(head, form) if head.rsplit(".", 1)[-1] in GENERATING_HEADS else None
+
+
+def check_exportable(model: Any, head: str, form: str = "onnx") -> None:
     """Refuse, in words, a head the ONNX export does not cover (generating heads)."""
     if model.can_generate():
-        raise ConfigError(
-            f"form=onnx covers heads that answer in one forward pass (sequence and token "
-            f"classification, question answering, multiple choice); this run's {head} "
-            "generates text token by token, which lab does not export to ONNX"
-        )
+        raise ConfigError(_refusal(head, form))
+
+
+def _refusal(head: str, form: str) -> str:
+    return (
+        f"form={form} covers heads that answer in one forward pass ({ONE_PASS_HEADS}); this "
+        f"run's {head} generates text token by token, which lab does not export to ONNX"
+    )
 
 
 def export_onnx(model: Any, sample: dict[str, torch.Tensor], path: Path) -> list[str]:

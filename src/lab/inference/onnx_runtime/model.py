@@ -214,9 +214,25 @@ def model_choice(run: Any, choice: str | None, default: Path | None = None) -> P
     """
     if choice is None or choice == "":
         return default
-    if choice == "pytorch":
+    path = (
+        None
+        if choice == "pytorch"
+        else onnx_dir(run, choice)
+        if choice in ONNX_FORMS
+        else Path(choice).expanduser().resolve()
+    )
+    if default is not None and (path is None or path.resolve() != default.resolve()):
+        raise LabError(
+            f"run= names the export {default} and model={choice} another model: give one, "
+            f"run={default} alone or run={run.directory} model={choice}"
+        )
+    if path is None:
         return None
-    path = onnx_dir(run, choice) if choice in ONNX_FORMS else Path(choice).expanduser().resolve()
+    if not is_onnx_export(path) and choice in ONNX_FORMS:
+        from lab.inference.onnx_runtime.export import generating_head_refusal
+
+        if refusal := generating_head_refusal(str(run.head), choice):
+            raise LabError(f"model={choice}: {refusal}; predict with model=pytorch (the default)")
     if not is_onnx_export(path):
         made = (
             f"; make it with: python -m lab.export run={run.directory} form={choice}"

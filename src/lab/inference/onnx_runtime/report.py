@@ -42,18 +42,22 @@ def export_with_report(
     rows: int = 256,
     batch_size: int = 32,
     threads: int | None = None,
+    model_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Write the ONNX export of `run` to `target` and measure it; return the report."""
+    """Write the ONNX export of `run` (of its `model_dir`, default its `model/`) to `target`
+    and measure it; return the report."""
     from lab.build import build_datamodule
     from lab.run_dir.runs import load_exported
 
-    model, tokenizer = load_exported(run)
-    check_exportable(model, run.head)
+    model, tokenizer = load_exported(run, model_dir)
+    check_exportable(model, run.head, form)
     cfg = OmegaConf.create(OmegaConf.to_container(run.config))
     assert isinstance(cfg, DictConfig)
     datamodule = build_datamodule(cfg, tokenizer)
-    # The tokenizer's own inputs (not labels): two test rows, so padding is in the trace.
-    sample = _inputs(datamodule, list(tokenizer.model_input_names), 0, 2)
+    # The tokenizer's own inputs (not labels): two test rows, so padding is in the trace
+    # (one where the test split has one row: a small split packed into one block).
+    rows_for_trace = min(2, len(datamodule.datasets["test"]))
+    sample = _inputs(datamodule, list(tokenizer.model_input_names), 0, rows_for_trace)
     export = write_onnx(model, tokenizer, sample, target, form)
     threads = int(threads or torch.get_num_threads())
     # Timed alternately with PyTorch: no spin-waiting threads left behind (see OnnxModel).
