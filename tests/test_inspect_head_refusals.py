@@ -315,3 +315,23 @@ def test_a_file_without_the_text_column_is_refused_for_that_before_its_size(
     assert str(caught.value) == (
         "column(s) text not in the data; columns present: body, label (set data.<key>_column=...)"
     )
+
+
+def test_masked_lm_is_measured_as_packed_blocks(compose_cfg: Any) -> None:
+    """`task=masked_lm` reads the data with its own module, which packs rows into blocks of
+    data.max_length tokens: no row is truncated and no shorter length is suggested (a
+    suggestion from row lengths would shrink every block)."""
+    from lab.data.inspection import inspect_data
+
+    from conftest import SENTIMENT
+
+    cfg = compose_cfg(
+        "model=tiny_bert", "task=masked_lm", "data=csv", f"data.path={SENTIMENT}",
+        "data.text_column=review",
+    )  # fmt: skip
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    assert report["max_length"]["review"]["suggested"] is None
+    assert report["max_length"]["review"]["key"] is None
+    assert report["labels"] == {}
+    for split in SPLITS:
+        assert "truncated" not in report["splits"][split]["lengths"]["review"]
