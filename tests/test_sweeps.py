@@ -271,6 +271,28 @@ def test_a_sweep_whose_last_trial_ends_it_over_the_budget_is_an_error(tmp_path: 
     assert (tmp_path / "out" / "sweeps" / STUDY / "trials.csv").is_file()  # nothing lost
 
 
+@pytest.mark.parametrize("key", ["hydra.sweeper.metric", "optimized_metric"])
+def test_a_misspelt_sweep_metric_stops_the_sweep_at_the_first_validation(
+    key: str, tmp_path: Path
+) -> None:
+    """Found at trial 0's first validation (of 2 epochs), not after the whole trial; the
+    sweep stops there instead of failing every trial the same way."""
+    result = _sweep(
+        "hydra.sweeper.n_trials=3",
+        "optimizer.lr=tag(log,interval(1e-4,1e-2))",
+        *(["callbacks=default"] if key == "optimized_metric" else []),  # with its checkpoints
+        f"{key}=val/acuracy",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert "val/acuracy" in last and "it logged: val/acc, val/f1, val/loss" in last, last
+    assert "Did you mean" in last and "=val/acc?" in last, last
+    [trial] = _study(tmp_path).get_trials()
+    assert trial.state == TrialState.FAIL
+    assert not (tmp_path / "out" / "sweeps" / STUDY / "trials" / "0" / "model").exists()
+
+
 def test_a_pruner_setting_the_chosen_pruner_does_not_take_is_named(tmp_path: Path) -> None:
     """`sweep=demo_lr` sets the median pruner's `n_startup_trials`; choosing
     `hydra/sweeper/pruner=none` kept it, and Optuna's NopPruner refused it in Hydra's words."""

@@ -19,6 +19,11 @@ class ConfigError(LabError):
     """The composed config asks for something impossible or inconsistent."""
 
 
+class MetricNotLogged(ConfigError):
+    """The metric a run optimizes (or a sweep ranks) is not among those its validation logs:
+    the same for every run of a sweep, so the sweep stops at the first."""
+
+
 class DataError(LabError):
     """A data file or dataset is missing, unreadable, or does not have the expected shape."""
 

@@ -29,18 +29,53 @@ def trial_callbacks(cfg: DictConfig) -> list[L.Callback]:
     """The callbacks of a sweep trial (`cfg.optuna_trial`, set by the sweeper): its report to
     the study when the study prunes on a metric; none for a run outside a sweep."""
     trial = cfg.get("optuna_trial")
-    if not trial or not trial.get("monitor"):
+    if not trial:
         return []
+    checks: list[L.Callback] = [SweepMetricCheck([str(m) for m in trial.get("metrics") or []])]
+    if not trial.get("monitor"):
+        return checks
     pruner = OmegaConf.to_container(trial.pruner) if trial.get("pruner") else None
     return [
+        *checks,
         OptunaPruning(
             storage=trial.storage,
             study_name=trial.study_name,
             trial_number=int(trial.number),
             monitor=trial.monitor,
             pruner=pruner,  # type: ignore[arg-type]
-        )
+        ),
     ]
+
+
+class SweepMetricCheck(L.Callback):
+    """At a trial's first validation, refuse a sweep metric of the validation (`val/...`)
+    that it did not log: a misspelt `hydra.sweeper.metric` is found then, not after a whole
+    trial (trained, tested, exported). Metrics of the test pass and the parameter counts are
+    known only at the end; the sweeper checks those."""
+
+    def __init__(self, metrics: list[str]) -> None:
+        self.metrics = [m for m in metrics if m.startswith("val/")]
+        self.checked = False
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        import difflib
+
+        from lab.errors import MetricNotLogged
+
+        if trainer.sanity_checking or self.checked:
+            return
+        self.checked = True
+        missing = [m for m in self.metrics if m not in trainer.callback_metrics]
+        if not missing:
+            return
+        logged = sorted(k for k in trainer.callback_metrics if k.startswith("val/"))
+        close = difflib.get_close_matches(missing[0], logged, n=1)
+        maybe = f" Did you mean hydra.sweeper.metric={close[0]}?" if close else ""
+        raise MetricNotLogged(
+            f"the sweep optimizes {', '.join(missing)}, which the first validation did not log; "
+            f"it logged: {', '.join(logged) or 'none'}.{maybe} Set hydra.sweeper.metric (or "
+            "optimized_metric) to one of them"
+        )
 
 
 class OptunaPruning(L.Callback):

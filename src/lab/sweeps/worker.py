@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.compat.optuna import study_storage, tell, trial_id
-from lab.errors import ConfigError, LabError
+from lab.errors import ConfigError, LabError, MetricNotLogged
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
 from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
@@ -218,6 +218,9 @@ def _run_trial(
         tell(study, trial, state=TrialState.PRUNED)
         log.info("Trial %d pruned: %s", trial.number, outcome.error)
         return
+    if isinstance(outcome.error, MetricNotLogged):  # every trial would fail the same way
+        _fail(study, trial, f"{type(outcome.error).__name__}: {outcome.error}")
+        raise ConfigError(str(outcome.error)) from outcome.error
     if outcome.error is not None:
         _fail(study, trial, f"{type(outcome.error).__name__}: {outcome.error}")
         return
@@ -278,6 +281,7 @@ def _trial_identity(plan: SweepPlan, number: int) -> str:
         "number": number,
         "storage": plan.storage_url,
         "monitor": plan.metrics[0] if plan.prunes else None,
+        "metrics": list(plan.metrics),  # checked against the first validation's metrics
         "pruner": plan.pruner if plan.prunes else None,
         "run_name": f"{plan.study_name}-trial{number}",
     }

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from lab.config.flatten import flatten
-from lab.errors import ConfigError
+from lab.errors import ConfigError, MetricNotLogged
 
 if TYPE_CHECKING:
     import lightning as L
@@ -139,7 +139,7 @@ def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) ->
     logged = sorted(k for k in trainer.callback_metrics if k.startswith("val/"))
     close = difflib.get_close_matches(metric, logged, n=1)
     maybe = f" Did you mean optimized_metric={close[0]}?" if close else ""
-    return ConfigError(
+    return MetricNotLogged(
         f"optimized_metric={metric} is no metric this run's validation logs; it logged: "
         f"{', '.join(logged) or 'none'}.{maybe} Start the run again with one of them (no best "
         "checkpoint could be chosen)"
