@@ -171,8 +171,10 @@ def test_sigterm_during_a_trial_saves_it_and_the_same_command_continues_it(
             "continue the sweep with the same command: python -m lab.train -m "
         )
     )
-    assert json.loads((trial / "record.json").read_text())["status"].startswith(
-        "interrupted (SIGTERM)"
+    # The trial's own record points at the sweep's command too, not at a single-run resume=.
+    assert json.loads((trial / "record.json").read_text())["status"] == (
+        "interrupted (SIGTERM); continue with the sweep's command (it resumes this trial from "
+        "its checkpoint)"
     )
     assert torch.load(last, weights_only=True)["global_step"] == 3  # after the batch
 

@@ -173,7 +173,9 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
     if not checkpoint.is_file():
         # The record says whether one was written (its status names the resume then).
         status = str(record.get("status", ""))
-        if "continue with resume=" in status:
+        from lab.run_dir.endings import SWEEP_RESUMES
+
+        if "continue with resume=" in status or SWEEP_RESUMES in status:
             raise LabError(
                 f"cannot resume {run_dir}: its checkpoint {LAST_CHECKPOINT_PATH} is missing, "
                 f"though the run wrote one (record.json: {status!r}); restore it to continue, "

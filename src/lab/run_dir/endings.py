@@ -1,0 +1,104 @@
+"""How a run ended, in words: the `status` `record.json` keeps and what `lab.train` says on
+stderr when a signal stopped it, each with what to run next (a single run: `resume=<dir>`
+with its overrides; a sweep's trial: the sweep's own command, which resumes it)."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+from lab.errors import lab_error_in
+from lab.run_dir.disk import disk_error
+
+
+class RunInterrupted(SystemExit):
+    """A signal stopped the run (raised by `lab.train`'s handler outside training steps,
+    where nothing is lost by stopping at once). Like Lightning's `SIGTERMException`, a
+    `SystemExit`: code that catches `Exception` lets it through."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(128 + signal.Signals[signal_name].value)
+        self.signal_name = signal_name
+
+
+def interrupting_signal(error: BaseException) -> str | None:
+    """The name of the signal that `error` reports (`SIGTERM`, `SIGINT`), or None."""
+    if isinstance(error, RunInterrupted):
+        return error.signal_name
+    if isinstance(error, KeyboardInterrupt):
+        return "SIGINT"
+    # Looked up, not imported: Lightning takes seconds to import, and when it is not
+    # imported yet the error cannot be its SIGTERMException.
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    if exceptions is not None and isinstance(error, exceptions.SIGTERMException):
+        return "SIGTERM"
+    if isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt):
+        return "SIGINT"  # Lightning turns Ctrl-C during fit/validate/test into sys.exit(1)
+    return None
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The run's `checkpoints/last.ckpt`, if it exists (what `resume=<dir>` continues)."""
+    from lab.run_dir.resume import LAST_CHECKPOINT_PATH
+
+    path = output_dir / LAST_CHECKPOINT_PATH
+    return path if path.is_file() else None
+
+
+SWEEP_RESUMES = "it resumes this trial from its checkpoint"
+
+
+def interrupted_status(signal_name: str, output_dir: Path, in_sweep: bool = False) -> str:
+    """The `status` of a run stopped by a signal, with what to run next (for a sweep's
+    trial, the sweep's own command: it resumes the trial)."""
+    if last_checkpoint(output_dir):
+        then = f"resume={output_dir}" if not in_sweep else f"the sweep's command ({SWEEP_RESUMES})"
+        return f"interrupted ({signal_name}); continue with {then}"
+    return f"interrupted ({signal_name}); no checkpoint was written; start the run again"
+
+
+def resume_command(overrides: list[str], output_dir: Path) -> str:
+    """`python -m lab.train <overrides> resume=<output_dir>`: a resume needs the overrides
+    the run was started with (`resume=` alone composes the default config, which differs)."""
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("resume=")]
+    return shlex.join(["python", "-m", "lab.train", *kept, f"resume={output_dir}"])
+
+
+def interrupted_message(
+    signal_name: str, output_dir: Path, command: str = "", overrides: list[str] | None = None
+) -> str:
+    """What `lab.train` says on stderr when a signal stopped the run in `output_dir`
+    (`overrides`: the run's command-line overrides, for the command that resumes it)."""
+    checkpoint = last_checkpoint(output_dir)
+    if checkpoint:
+        return (
+            f"interrupted by {signal_name}; the last checkpoint is {checkpoint}. "
+            f"Continue with: {resume_command(overrides or [], output_dir)}"
+        )
+    again = f": {command}" if command else ""
+    return f"interrupted by {signal_name}; no checkpoint was written; start the run again{again}"
+
+
+def ending_status(
+    error: BaseException, output_dir: Path | None = None, in_sweep: bool = False
+) -> str:
+    """The `status` of a run in `output_dir` that ended with `error` (what `record.json`
+    says happened)."""
+    signal_name = interrupting_signal(error)
+    if signal_name is not None:
+        if output_dir is None:
+            return f"interrupted ({signal_name})"
+        return interrupted_status(signal_name, output_dir, in_sweep)
+    user_error = lab_error_in(error)  # Hydra's `instantiate` wraps what it builds raises
+    if user_error is not None:
+        return f"failed: {user_error}"
+    if isinstance(error, Exception):
+        fault = disk_error(error, output_dir)
+        if fault is not None:
+            return f"failed: {fault}"
+        # Pruned by a sweep, out of memory, a bug: the record says how the run ended.
+        ended = "pruned" if type(error).__name__ == "TrialPruned" else "failed"
+        return f"{ended}: {type(error).__name__}: {error}"
+    return f"interrupted ({type(error).__name__})"
