@@ -550,3 +550,18 @@ return [...document.querySelectorAll('#result .textfield .token')].map(token => 
   token.classList.contains('highlighted') ? legend.get(token.style.backgroundColor) : null,
 ]);
 """
+
+
+def test_the_button_and_enter_are_one_api_endpoint(tmp_path: Path) -> None:
+    """Submit and Enter in a one-line box run the same function: one endpoint, `/answer`
+    (a listener per trigger listed `/answer` and `/answer_1` to API clients)."""
+    from omegaconf import OmegaConf
+
+    from lab.demo import build_app
+    from lab.run_dir.runs import TrainedRun
+
+    config = OmegaConf.create({"task": {"head": "transformers.AutoModel"}})
+    app = build_app(TrainedRun(tmp_path, config, {}), FindWord())
+    endpoints = app.get_api_info()["named_endpoints"]
+    assert list(endpoints) == ["/answer"]
+    assert [p["label"] for p in endpoints["/answer"]["parameters"]] == ["question", "context"]

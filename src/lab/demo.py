@@ -95,9 +95,15 @@ def _form(predictor: Predictor, view: str, predict: Any) -> None:
         result = predict(row)
         return _shown(predictor, view, row, result), result
 
-    button.click(answer, inputs=boxes, outputs=[output, raw])
-    for box in boxes:  # Enter in a one-line box submits too
-        box.submit(answer, inputs=boxes, outputs=[output, raw])
+    # The button and Enter in a one-line box: one listener, so one API endpoint (`/answer`;
+    # a listener per trigger listed `/answer` and `/answer_1`, the same function twice).
+    gr.on(
+        triggers=[button.click, *(box.submit for box in boxes)],
+        fn=answer,
+        inputs=boxes,
+        outputs=[output, raw],
+        api_name="answer",
+    )
 
 
 def _output(view: str) -> Any:
