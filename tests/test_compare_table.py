@@ -65,7 +65,7 @@ def _printed(sweep: Path, width: int) -> str:
 def test_a_table_wider_than_the_console_is_transposed_and_nothing_is_cut(sweep: Path) -> None:
     out = _printed(sweep, 80)
     lines = out.splitlines()
-    assert lines[-1] == f"Run folders under {sweep}"  # one line, however long: to copy
+    assert lines[-1] == f"Columns: run folders under {sweep}"  # one line, however long: to copy
     assert max(len(line) for line in lines[:-1]) <= 80
     assert "…" not in out
     # one row per key and metric, whole, beside each configuration's value

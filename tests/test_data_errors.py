@@ -348,3 +348,18 @@ def test_serve_on_a_port_in_use_is_one_line_before_the_model_loads(tmp_path: Pat
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
     assert "choose another with port=" in result.stderr and "Serving" not in result.stdout
+
+
+def test_a_json_message_that_points_past_itself_reads_whole() -> None:
+    """json says "Invalid control character at" and appends its own position, which lab
+    replaces by its own: the "at" goes with it."""
+    import json
+
+    from lab.data.origins import not_valid_json
+
+    with pytest.raises(json.JSONDecodeError) as control:
+        json.loads('{"text": "a\tb"}')
+    assert not_valid_json(control.value) == "not valid JSON (Invalid control character, column 12)"
+    with pytest.raises(json.JSONDecodeError) as comma:
+        json.loads('{"text": "a" "b"}')
+    assert not_valid_json(comma.value) == "not valid JSON (Expecting ',' delimiter, column 14)"

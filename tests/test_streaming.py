@@ -215,7 +215,8 @@ def test_a_bad_row_in_the_stream_is_named_by_file_and_line(
         list(itertools.islice(datamodule.train_dataloader(), 20))
     assert str(caught.value) == (
         f"{train}:45 column 'label': label 'neutral' is not one of the label names "
-        "['negative', 'positive']"
+        "['negative', 'positive']; fix the data, or set data.label_names to its names (null: "
+        "those in train)"
     )
 
 

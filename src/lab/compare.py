@@ -192,7 +192,7 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
     lines_below: list[str] = []
     # One line each however long (the terminal wraps it; a pipe keeps it whole, to copy).
     if transposed:  # else each row names its configuration's values itself
-        lines_below.append(f"Run folders under {root}")
+        lines_below.append(f"Columns: run folders under {root}")
         for label, row in zip(labels, rows, strict=True):
             folders = [_below(Path(run), Path(root)) for run in row["runs"]]
             if label != ",".join(folders):  # a shortened name (`<first> +N`): every folder

@@ -187,8 +187,9 @@ def read_problem(origin: Origin) -> str | None:
                     try:
                         value = json.loads(line.rstrip("\r\n"))
                     except json.JSONDecodeError as err:
-                        why = f"not valid JSON ({err.msg}, column {err.colno})"
-                        return f"{origin.name}:{number}: {why}"
+                        from lab.data.origins import not_valid_json
+
+                        return f"{origin.name}:{number}: {not_valid_json(err)}"
                     if not isinstance(value, dict):
                         return f"{origin.name}:{number}: not a JSON object (one row per line)"
     except OSError:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from lab.data.origins import is_blank_record
+from lab.data.origins import is_blank_record, not_valid_json
 from lab.errors import DataError
 
 INPUT_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt", ".parquet")
@@ -135,7 +135,7 @@ def _json_row(line: str) -> dict[str, Any] | RowError:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as err:
-        return RowError(f"not valid JSON ({err.msg}, column {err.colno})")
+        return RowError(not_valid_json(err))
     if isinstance(value, dict):
         return value
     return RowError(f"a JSON {type(value).__name__}, not an object")

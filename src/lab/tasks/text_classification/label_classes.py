@@ -44,6 +44,9 @@ class LabelClasses:
     names: list[str]
     ids: dict[Any, int] | None
     one_based: bool
+    # The names are `data.label_names` (a data config's own list, e.g. GoEmotions' 28), not
+    # the data's: a label outside them may be the user's own data under that config.
+    configured: bool = False
 
     @classmethod
     def resolve(
@@ -76,7 +79,7 @@ class LabelClasses:
                 names, ids = integer_label_names(read.values, num_labels)
         if read.string:
             ids = {name: i for i, name in enumerate(names)}
-        return cls(names, ids, one_based)
+        return cls(names, ids, one_based, configured=bool(configured) and not evaluating)
 
     def hides(self, value: Any) -> bool:
         """Whether `value` is the hidden label -1 (a number or text: GLUE's test splits, an
@@ -93,7 +96,12 @@ class LabelClasses:
         if self.ids is not None:
             if class_id(self.ids, value) is not None:
                 return None
-            return f"label {value!r} is not one of the label names {self.names}"
+            names_from = (
+                "; fix the data, or set data.label_names to its names (null: those in train)"
+                if self.configured and not evaluating
+                else ""
+            )
+            return f"label {value!r} is not one of the label names {self.names}{names_from}"
         number = as_integer(value)  # 1.0 is 1, True is 1
         if isinstance(number, float):
             return (
