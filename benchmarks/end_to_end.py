@@ -13,7 +13,8 @@ pass, the model saved. `hf` is `hf_job.py`; `lab` is the command line with lab's
 `data.group_by_length=true` (HF: `train_sampling_strategy="group_by_length"`);
 `lab+csv_logger` logs to CSV only (`logger=csv`: what W&B's offline run costs);
 `lab+reuse_off` gives freed memory back (`trainer.reuse_freed_memory=false`: its speed
-against its memory).
+against its memory); `lab+thp` runs lab with torch's transparent huge pages for its blocks of
+2 MB and more (`THP_MEM_ALLOC_ENABLE=1` in its environment: fewer, larger page faults).
 
 Data: lab's built-in short-text demo set (`demo`: 1,600 train, 200 validation, 400 test
 sentences) and IMDB from `../shared/data/imdb` (`imdb`, when present: a seeded shuffled subset,
@@ -269,6 +270,8 @@ def run_once(args: argparse.Namespace, impl: str, data: Path, out: Path) -> dict
     }
     if name == "lab" and not args.warm_cache:
         env["HF_DATASETS_CACHE"] = str(out / "datasets_cache")
+    if "thp" in options:  # torch's transparent huge pages for its blocks of 2 MB and more
+        env["THP_MEM_ALLOC_ENABLE"] = "1"
     command = (lab_command if name == "lab" else hf_command)(args, data, options, out)
     process = timed_process(command, out / "output.log", env)
     if name == "lab":
@@ -374,11 +377,13 @@ def main() -> None:
     args = parser.parse_args()
     for impl in args.impls:
         name, *options = impl.split("+")
-        allowed = {"group_by_length"} | ({"csv_logger", "reuse_off"} if name == "lab" else set())
+        allowed = {"group_by_length"} | (
+            {"csv_logger", "reuse_off", "thp"} if name == "lab" else set()
+        )
         if name not in ("lab", "hf") or set(options) - allowed:
             parser.error(
                 f"unknown implementation {impl!r}: lab or hf, +group_by_length, lab+csv_logger, "
-                "lab+reuse_off"
+                "lab+reuse_off, lab+thp (THP_MEM_ALLOC_ENABLE=1)"
             )
     args.max_length = {"demo": 64, "imdb": 256}
 
