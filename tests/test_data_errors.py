@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -235,9 +236,8 @@ def test_predict_exits_2_when_no_row_succeeded(
     import lab.predict
     from lab.config.cli import run_tool
 
-    monkeypatch.setattr(
-        lab.predict, "open_predictor", lambda run, model=None, device=None, **_: (run, None, Echo())
-    )
+    run = SimpleNamespace(head="AutoModelForSequenceClassification", model_dir=tmp_path / "model")
+    monkeypatch.setattr(lab.predict, "open_predictor", lambda *args, **_: (run, None, Echo()))
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": "a"}\n{"text": "b"}\n')
     out = tmp_path / "out.jsonl"
