@@ -9,8 +9,9 @@ whenever that dir is on another filesystem: a kill mid-copy would leave a trunca
 keeps the previous checkpoint and raises a `DiskError` naming the checkpoint and the OS
 reason (torch words a full disk as `[enforce fail at inline_container.cc:672]`).
 
-**Publishing off the training thread.** Serializing a checkpoint into the page cache is fast
-(0.24 s for MiniLM's 272 MB of weights and AdamW state on the benchmark machine); the fsync
+**Publishing off the training thread.** Serializing a checkpoint into the page cache is
+fast once pages are at hand (0.25 s for MiniLM's 272 MB of weights and AdamW state written
+again on the benchmark machine; the first save of a process, below, is slower); the fsync
 that makes it durable took 1.1-1.6 s there, and a run writes two per epoch (the best one and
 `last.ckpt`). So in a single-process run the training thread only writes the bytes; a
 publisher thread per checkpoint fsyncs and renames it while training goes on. What must see
@@ -27,6 +28,15 @@ the file waits for exactly what it needs:
 * `wait_for_checkpoints()` waits for all and raises the first publication error; `lab.train`
   calls it before it records a run as completed, and the SIGTERM checkpoint calls it before
   the process exits. The threads are not daemons, so the interpreter waits for them too.
+
+**Serializing off the training thread** (`serialize_in_background`, set by `lab.training.fit`
+where no callback changes the weights): the publisher thread also writes the bytes, from a
+`lab.training.checkpoint_snapshot.Snapshot` of the checkpoint (containers copied, tensors
+shared). Those tensors must not change until it is done, so the training thread waits for
+the bytes before its next batch (`SerializedBeforeTraining`), and so do a load of that
+checkpoint and the next save; a hard link to it is made at once and published after its
+bytes. The last checkpoint of a fit is then written while the test pass runs (MiniLM's first
+save in a process took 0.9-1.4 s of the training thread on the benchmark machine).
 
 With several processes (DDP) other ranks read the checkpoint right after Lightning's barrier,
 so there the rank that writes publishes before returning, as before. A publication that
@@ -268,8 +278,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             target.parent.mkdir(parents=True, exist_ok=True)
             handle = temporary.open("wb")
             if background:
-                snapshot = Snapshot(checkpoint)
-            else:
+                try:
+                    snapshot = Snapshot(checkpoint)
+                except Exception as err:  # an object deepcopy refuses: written here instead
+                    log.debug("%s serialized on the training thread: %s", target.name, err)
+                    background = False
+            if not background:
                 torch.save(checkpoint, handle)
                 handle.flush()
         except BaseException as err:
