@@ -258,3 +258,24 @@ def test_a_run_writes_the_same_checkpoints_and_metrics_as_with_the_serialization
             for side in ("background", "in_line")
         )
         assert _same(_comparable(ours), _comparable(theirs)), name
+
+
+class RefusesCopies:
+    """Picklable, but `copy.deepcopy` refuses it (an object of some callback's state)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        raise TypeError("no copies")
+
+
+def test_a_checkpoint_that_cannot_be_copied_is_written_on_the_training_thread(
+    tmp_path: Path, held_save: threading.Event
+) -> None:
+    target = tmp_path / "last.ckpt"
+    AtomicCheckpointIO(serialize_in_background=True).save_checkpoint(
+        {"global_step": 2, "weights": torch.ones(3), "state": RefusesCopies()}, target
+    )
+    # Written before returning (the held torch.save holds only other threads): no snapshot.
+    assert written_step(target) is None
+    held_save.set()
+    wait_for_checkpoints()
+    assert torch.load(target, weights_only=False)["global_step"] == 2
