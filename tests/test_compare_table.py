@@ -106,7 +106,7 @@ def test_the_cli_in_a_pipe_prints_80_columns_and_the_csv_is_unchanged(
     assert main([str(sweep), "--output", str(output)]) == 0
     printed = capsys.readouterr().out
     assert (
-        max(len(line) for line in printed.splitlines() if not line.startswith(("Run", "Written")))
+        max(len(line) for line in printed.splitlines() if not line.startswith(("Columns:", "Written")))
         <= 80
     )
     assert "…" not in printed and "key / metric" in printed
@@ -198,7 +198,7 @@ def test_a_key_is_never_broken_and_a_long_value_folds(two_heads: Path, width: in
     # every key whole on its line; no piece of a key on a line of its own
     assert keys == {LONG_KEY, "data._target_", "seeds", "val/acc", "model/params_trainable", ""}
     if width == 80:  # a console wide enough for the keys: the table keeps within it
-        assert max(len(line) for line in lines if not line.startswith(("Run", "  "))) <= 80
+        assert max(len(line) for line in lines if not line.startswith(("Columns:", "  "))) <= 80
     # the long value, folded over its column's lines, reads whole again
     assert _by_key(out)["data._target_"] == [LONG_VALUE, "lab.tasks.causal_lm.CausalLMDataModule"]
     assert "…" not in out
