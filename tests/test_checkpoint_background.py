@@ -279,3 +279,21 @@ def test_a_checkpoint_that_cannot_be_copied_is_written_on_the_training_thread(
     held_save.set()
     wait_for_checkpoints()
     assert torch.load(target, weights_only=False)["global_step"] == 2
+
+
+def test_a_hard_link_to_a_checkpoint_that_failed_is_not_published(
+    tmp_path: Path, held_save: threading.Event
+) -> None:
+    """The link's bytes are the failed checkpoint's: neither name is published, no file is
+    left behind, the error is raised."""
+    writer = AtomicCheckpointIO(serialize_in_background=True)
+    best, last = tmp_path / "best.ckpt", tmp_path / "last.ckpt"
+    module = torch.nn.Linear(4, 3)
+    writer.save_checkpoint({"global_step": 8, "state_dict": module.state_dict()}, best)
+    assert writer.link_checkpoint(best, last)
+    with torch.no_grad():
+        module.bias.zero_()
+    held_save.set()
+    with pytest.raises(RuntimeError, match=r"best\.ckpt was not written"):
+        wait_for_checkpoints()
+    assert list(tmp_path.iterdir()) == []

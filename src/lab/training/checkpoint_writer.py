@@ -103,7 +103,8 @@ class _Publication:
                     self.source.serialized.wait()
                     if self.source.error is not None:
                         raise self.source.error
-            except BaseException:
+            except BaseException as err:
+                self.error = err  # before the event: a link waiting for these bytes reads it
                 self.handle.close()
                 with contextlib.suppress(OSError):
                     self.temporary.unlink(missing_ok=True)
