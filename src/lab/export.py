@@ -112,8 +112,8 @@ def export_onnx_form(
     """`form=onnx|onnx-int8`: the ONNX export, its report (JSON) and model card; its folder.
 
     With `checkpoint`, of that checkpoint's weights: exported first as `checkpoint=` alone
-    exports it (`exports/<checkpoint>/model`, unless that is there already), then to ONNX
-    beside it (`exports/<checkpoint>/onnx`)."""
+    exports it (`exports/<checkpoint>/model`), then to ONNX beside it
+    (`exports/<checkpoint>/onnx`)."""
     from lab.inference.onnx_runtime.model import (
         ONNX_FORMS,
         is_onnx_export,
@@ -130,8 +130,7 @@ def export_onnx_form(
     metrics = run.recorded_metrics
     if checkpoint:
         model_dir = _checkpoint_target(run, checkpoint)
-        if not (model_dir / "config.json").is_file():
-            export_run(run, "merged", checkpoint, model_dir)
+        export_run(run, "merged", checkpoint, model_dir)  # afresh: the file may have changed
         if model_dir != run.model_dir:
             output = output or model_dir.parent / ONNX_FORMS[form]
         metrics = run.recorded_metrics if checkpoint == "best" else {}
