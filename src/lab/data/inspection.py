@@ -153,8 +153,10 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     source = load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
-    for dataset in source.values():
-        require_columns(dataset, columns)
+    used = set(dict(data.get("splits") or {name: name for name in SPLITS}).values())
+    for name, dataset in source.items():
+        if name in used:  # a Hub dataset's other splits (unlabelled, ...) are not read
+            require_columns(dataset, columns)
     splits, carved, places = placed_splits(
         source,
         dict(data.get("splits") or {name: name for name in SPLITS}),
