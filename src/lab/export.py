@@ -273,6 +273,8 @@ def _print_onnx_report(console: Any, folder: Path) -> None:
             f"{result['throughput']['rows_per_s']:.1f}",
         )
     console.print(table)
+    if report.get("timing_note"):
+        console.print(f"[yellow]note:[/yellow] {report['timing_note']}")
     console.print(f"Report: {folder / REPORT_FILE}")
 
 

@@ -206,7 +206,7 @@ on tokenized inputs). Details: `onnx_report.json`.
 | model | `{main}` | latency p50 (ms) | latency p95 (ms) | throughput (rows/s) |
 |---|---:|---:|---:|---:|
 {table}
-"""
+{f"{chr(10)}Note: {report['timing_note']}.{chr(10)}" if report.get("timing_note") else ""}"""
 
 
 def adapter_facts(cfg: DictConfig, merged: Path | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from lab.inference.onnx_runtime.contention import OtherLoad, contention_note
 from lab.inference.onnx_runtime.export import check_exportable, write_onnx
 from lab.inference.onnx_runtime.model import ONNX_FILE, load_onnx
 
@@ -65,10 +66,11 @@ def export_with_report(
     models = {"pytorch": model.eval(), form: onnx_model}
     metrics = {name: test_metrics(cfg, m, datamodule) for name, m in models.items()}
     model.eval()  # the task module put it in train mode; timings are of inference
-    timings = time_models(
-        models, datamodule, onnx_model.input_names, rows=rows, batch_size=batch_size,
-        threads=threads,
-    )  # fmt: skip
+    with OtherLoad() as load:  # a busy machine skews PyTorch's timings most
+        timings = time_models(
+            models, datamodule, onnx_model.input_names, rows=rows, batch_size=batch_size,
+            threads=threads,
+        )  # fmt: skip
     main = "test/" + str(cfg.optimized_metric).split("/", 1)[-1]
     results = {name: {"metrics": metrics[name], **timings[name]} for name in models}
     base, new = results["pytorch"], results[form]
@@ -77,7 +79,8 @@ def export_with_report(
         "export": {**export, "path": str(target / ONNX_FILE)},
         "main_metric": main,
         "test_rows": len(datamodule.datasets["test"]),
-        "cpu": {"processor": cpu_name(), "threads": threads},
+        "cpu": {"processor": cpu_name(), "threads": threads, "other_load_cores": load.cores},
+        **({"timing_note": note} if (note := contention_note(load.cores, threads)) else {}),
         "versions": _versions(),
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "models": results,
