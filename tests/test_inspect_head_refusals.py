@@ -269,7 +269,8 @@ def test_answers_not_at_their_start_are_named_in_trainings_words_with_a_count(
     assert refused == "answer 'Oslo' is not at answer_start 27 of its context (found 'slo ')"
     assert _refusal_warnings(compose_cfg, *overrides) == [
         "validation: 3 rows have an answer lab.train refuses; the first "
-        f"({tmp_path / 'validation.jsonl'}:2, id v1): lab.train refuses it: {refused}",
+        f"({tmp_path / 'validation.jsonl'}:2, id v1): lab.train refuses it: {refused}; "
+        "all: v1, v2, v3",
         "test: 1 row has an answer lab.train refuses; the first "
         f"({tmp_path / 'test.jsonl'}:2, id s1): lab.train refuses it: "
         'bad value: expected {"text": [...], "answer_start": [...]}',
@@ -335,3 +336,16 @@ def test_masked_lm_is_measured_as_packed_blocks(compose_cfg: Any) -> None:
     assert report["labels"] == {}
     for split in SPLITS:
         assert "truncated" not in report["splits"][split]["lengths"]["review"]
+
+
+def test_past_twenty_refused_answers_the_rest_are_counted(compose_cfg: Any, tmp_path: Path) -> None:
+    rows = {
+        "train": [_qa(f"t{i}", 26) for i in range(6)],
+        "validation": [_qa(f"v{i}", 27) for i in range(23)],
+        "test": [_qa("s0", 26)],
+    }
+    overrides = ("data=squad", f"data.path={_write(tmp_path, rows)}")
+    overrides += tuple(f"data.splits.{s}={s}" for s in SPLITS)
+    [warning] = _refusal_warnings(compose_cfg, *overrides)
+    assert warning.startswith("validation: 23 rows have an answer lab.train refuses; the first ")
+    assert warning.endswith("; all: " + ", ".join(f"v{i}" for i in range(20)) + " (3 more)")

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 
+# Refused rows named per split (training stops at the first; these are to fix at once).
+NAMED_PER_SPLIT = 20
+
+
 def label_warnings(
     data: DictConfig, splits: dict[str, Dataset], names: Sequence[str] | None
 ) -> list[str]:
@@ -38,6 +42,7 @@ def label_warnings(
             continue
         ids = dataset[str(id_column)] if id_column else [None] * len(dataset)
         refused = 0
+        named: list[str] = []  # every refused row, by id (else by its place), for fixing
         first: tuple[int, Any, str] | None = None
         cells = zip(ids, dataset[context_column], dataset[answers_column], strict=True)
         for row, (qid, context, answers) in enumerate(cells):
@@ -48,11 +53,15 @@ def label_warnings(
             if why is not None:
                 refused += 1
                 first = first or (row, qid, why)
+                if len(named) < NAMED_PER_SPLIT:
+                    named.append(str(qid) if qid is not None else place(splits, split, row))
         if first is not None:
             row, qid, why = first
             where = place(splits, split, row) + ("" if qid is None else f", id {qid}")
+            rest = f" ({refused - len(named)} more)" if refused > len(named) else ""
+            every = f"; all: {', '.join(named)}{rest}" if refused > 1 else ""
             found.append(
                 f"{split}: {rows_have(refused)} an answer lab.train refuses; the first "
-                f"({where}): lab.train refuses it: {why}"
+                f"({where}): lab.train refuses it: {why}{every}"
             )
     return found
