@@ -246,6 +246,11 @@ def test_bad_input_is_one_line_and_exit_2(reviews: Path, tmp_path: Path) -> None
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "body" in lines[0] and "review" in lines[0], result.stderr
+    # A data option that does not exist: lab.train's one line, not Hydra's three.
+    result = lab_cli("inspect", *_args(reviews, "data.foo=1"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: 'data.foo' is not a config key. Valid keys of data: "), line
 
 
 @pytest.mark.slow

@@ -57,7 +57,6 @@ def main(argv: list[str]) -> int:
     """Inspect, print, write; return the exit code."""
     from hydra.core.hydra_config import HydraConfig
 
-    from lab.config import compose_train_config
     from lab.config.cli import normalize_argv, parse_options
     from lab.data.inspection import inspect_data
     from lab.data.inspection_stats import draw_histogram
@@ -79,7 +78,7 @@ def main(argv: list[str]) -> int:
     drop_transformers_reports()  # e.g. "Token indices sequence length is longer than ..."
 
     datasets.disable_progress_bars()  # loading takes seconds: the bars would be noise
-    cfg = compose_train_config(normalize_argv(overrides), output_dir="unused")
+    cfg = _composed(normalize_argv(overrides))
     choices = dict(HydraConfig.get().runtime.choices)
     out = Path(values.get("out") or Path(cfg.paths.output_root) / "inspect" / str(choices["data"]))
     tokenizer = build_tokenizer(cfg)  # with model.chat_template and added tokens, as trained
@@ -299,6 +298,25 @@ def describe_facts(facts: dict[str, Any]) -> str:
         elif value:
             parts.append(f"{label} " + ", ".join(f"{k} {n}" for k, n in value.items()))
     return "; ".join(parts)
+
+
+def _composed(overrides: list[str]) -> Any:
+    """`conf/train.yaml` with `overrides`; a config error in lab's words, as `lab.train` and
+    `lab.validate` say it (`'data.foo' is not a config key. Valid keys of data: ...`), not
+    Hydra's three lines of advice to append the key."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lab.config import compose_train_config
+    from lab.config.cli import config_error_lines
+    from lab.config.paths import conf_dir
+    from lab.errors import ConfigError
+
+    try:
+        return compose_train_config(overrides, output_dir="unused")
+    except (HydraException, OmegaConfBaseException, ValueError) as err:
+        lines = config_error_lines(err, overrides, str(conf_dir()), "train")
+        raise ConfigError("\n".join(line.removeprefix("error: ") for line in lines)) from None
 
 
 if __name__ == "__main__":
