@@ -22,6 +22,7 @@ from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference import demo_views
 from lab.inference.ports import require_free
+from lab.inference.settings import GROUP as SETTINGS
 from lab.run_dir.runs import TrainedRun, open_run
 
 if TYPE_CHECKING:  # torch, which predictors import, waits until the run is known to be usable
@@ -33,6 +34,8 @@ OPTIONS = {
     "port": "TCP port (default 7860)",
     "share": "true: also open a public gradio.live tunnel (default false)",
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
+    "task.module.<key>": "a setting the head's results read, e.g. extractive QA's "
+    "task.module.null_score_diff_threshold=-2 (also task.predictor.<key>, e.g. masked LM's top_k)",
 }
 USAGE = "python -m lab.demo run=<run dir> [host=127.0.0.1] [port=7860] [share=false]"
 DEFAULT_PORT = 7860
@@ -195,7 +198,9 @@ def main(argv: list[str]) -> int:
     """Console entry point: load the run's model, then serve the page until interrupted."""
     from lab.training.console import tame_library_output
 
-    values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
+    values, settings = parse_options(
+        argv, OPTIONS, required=("run",), passthrough=(SETTINGS,), usage=USAGE
+    )
     try:
         port = int(values.get("port", DEFAULT_PORT))
     except ValueError as err:
@@ -208,11 +213,14 @@ def main(argv: list[str]) -> int:
     run.require_model()  # before torch, Gradio and the model load: fails in a second
     require_free(host, port)
     from lab.inference.predictors import predictor_for
+    from lab.inference.settings import settings_line
 
     tame_library_output()
-    predictor = predictor_for(run, values.get("device"))
+    predictor = predictor_for(run, values.get("device"), settings=settings)
     app = build_app(run, predictor)
     print(f"Demo of {run.directory} ({run.head}) on http://{host}:{port}")
+    if settings:
+        print(settings_line(settings))
     launch(app, host, port, share=share)
     return 0
 

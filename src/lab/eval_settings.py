@@ -24,6 +24,9 @@ def set_module_settings(cfg: DictConfig, overrides: list[str]) -> None:
                 f"{', '.join(f'task.module.{k}' for k in valid)}"
             )
     set_overrides(cfg, overrides)
+    from lab.config.ranges import check_keys
+
+    check_keys(cfg, [override.split("=", 1)[0] for override in overrides])
 
 
 def set_overrides(cfg: DictConfig, overrides: list[str]) -> None:

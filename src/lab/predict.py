@@ -16,7 +16,8 @@ predicted the exit status is 2 (the output still holds every row's error).
 
 `columns.<field>=<column>` reads one of the head's fields from another column of the file
 (`lab.inference.options`); `max_new_tokens=N` sets how many tokens a generating head (language
-models, seq2seq) writes per row, instead of the run's own length.
+models, seq2seq) writes per row, instead of the run's own length; `task.module.<key>=<value>`
+changes a setting the head's results read (`lab.inference.settings`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from lab.inference.rows import (
     read_rows,
     row_place,
 )
+from lab.inference.settings import GROUP as SETTINGS
+from lab.inference.settings import settings_line
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -57,6 +60,9 @@ OPTIONS = {
     "run's task.module.max_new_tokens, sample_max_new_tokens for causal_lm, 128 for dpo)",
     "columns.<field>": "read the head's input <field> from another column of the file, e.g. "
     "columns.text=review (one per field)",
+    "task.module.<key>": "a setting the head's results read, e.g. extractive QA's "
+    "task.module.null_score_diff_threshold=-2 or a multi-label run's task.module.threshold=0.3 "
+    "(also task.predictor.<key>, e.g. masked LM's top_k)",
 }
 USAGE = (
     "python -m lab.predict run=<run dir> input=<file> output=<file> [batch_size=32] "
@@ -134,8 +140,14 @@ def main(argv: list[str]) -> int:
     from lab.training.console import message_console, tame_library_output
 
     values, overrides = parse_options(
-        argv, OPTIONS, required=("run", "input", "output"), passthrough=(COLUMNS,), usage=USAGE
+        argv,
+        OPTIONS,
+        required=("run", "input", "output"),
+        passthrough=(COLUMNS, SETTINGS),
+        usage=USAGE,
     )
+    settings = [o for o in overrides if o.split(".", 1)[0] == SETTINGS]
+    overrides = [o for o in overrides if o not in settings]
     batch_size = positive_int(values, "batch_size", 32) or 32
     max_new_tokens = positive_int(values, "max_new_tokens")
     columns = parse_columns(overrides)
@@ -148,7 +160,11 @@ def main(argv: list[str]) -> int:
     target = check_output(Path(values["output"]))
     tame_library_output()
     run, model_dir, predictor = open_predictor(
-        values["run"], values.get("model"), values.get("device"), max_new_tokens=max_new_tokens
+        values["run"],
+        values.get("model"),
+        values.get("device"),
+        max_new_tokens=max_new_tokens,
+        settings=settings,
     )
     if columns:  # the head's fields come from the run's config, known once it is built
         check_columns(columns, predictor.accepted_fields, run.head)
@@ -176,6 +192,8 @@ def main(argv: list[str]) -> int:
         if model_dir
         else f"Model: {run.model_dir} (PyTorch)"
     )
+    if settings:
+        console.print(escape(settings_line(settings)))
     return 0
 
 

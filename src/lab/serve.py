@@ -42,6 +42,8 @@ from lab.inference.request_schema import (
     text_type,
     word_list_type,
 )
+from lab.inference.settings import GROUP as SETTINGS
+from lab.inference.settings import settings_line
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -56,6 +58,8 @@ OPTIONS = {
     "max_new_tokens": "most tokens generated per /predict input and per chat answer without "
     "max_tokens, for a generating head (default: the run's task.module.max_new_tokens, "
     "sample_max_new_tokens for causal_lm, 128 for dpo)",
+    "task.module.<key>": "a setting the head's results read, e.g. extractive QA's "
+    "task.module.null_score_diff_threshold=-2 (also task.predictor.<key>, e.g. masked LM's top_k)",
 }
 USAGE = "python -m lab.serve run=<run dir> [host=127.0.0.1] [port=8000] [max_batch_size=32]"
 MAX_REQUEST_BYTES = 1 << 20
@@ -283,7 +287,9 @@ def main(argv: list[str]) -> int:
 
     from lab.training.console import tame_library_output
 
-    values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
+    values, settings = parse_options(
+        argv, OPTIONS, required=("run",), passthrough=(SETTINGS,), usage=USAGE
+    )
     try:
         port = int(values.get("port", 8000))
         max_batch_size = int(values.get("max_batch_size", 32))
@@ -300,7 +306,11 @@ def main(argv: list[str]) -> int:
     host = values.get("host", "127.0.0.1")
     listening = bind(host, port)  # before the model loads: a busy port costs nothing
     run, model_dir, predictor = open_predictor(
-        values["run"], values.get("model"), values.get("device"), max_new_tokens=max_new_tokens
+        values["run"],
+        values.get("model"),
+        values.get("device"),
+        max_new_tokens=max_new_tokens,
+        settings=settings,
     )
     app = create_app(
         predictor,
@@ -314,6 +324,8 @@ def main(argv: list[str]) -> int:
     chat = mount_chat_api(app, predictor, name=run.directory.name)
     served = f"{model_dir}, ONNX on onnxruntime" if model_dir else str(run.directory)
     print(f"Serving {served} ({run.head}) on http://{host}:{port} (docs: /docs)", flush=True)
+    if settings:
+        print(settings_line(settings), flush=True)
     if chat:
         print(f"OpenAI-compatible chat API: http://{host}:{port}/v1 (model {run.directory.name!r})")
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))

@@ -359,9 +359,17 @@ def check_keys(cfg: DictConfig, keys: Iterable[str]) -> None:
         value = _plain(cfg, key)
         if (problem_of := FORMS.get(key)) and (problem := problem_of(value)):
             raise ConfigError(problem)
-        rule = rule_for(key)
-        if rule is not None and value is not None and (problem := rule.problem(value)):
-            raise ConfigError(f"{key}={_show(value)} is {problem}; valid: {rule.valid()}")
+        # a list is held item by item to its `key[]` rule (a per-class threshold), as
+        # check_ranges holds a composed config's lists
+        items = (
+            [(f"{key}[{i}]", item) for i, item in enumerate(value)]
+            if isinstance(value, list) and rule_for(f"{key}[]") is not None
+            else [(key, value)]
+        )
+        for name, item in items:
+            rule = rule_for(name)
+            if rule is not None and item is not None and (problem := rule.problem(item)):
+                raise ConfigError(f"{name}={_show(item)} is {problem}; valid: {rule.valid()}")
 
 
 def _plain(cfg: DictConfig, key: str) -> Any:

@@ -48,6 +48,9 @@ class Predictor:
     #: a field a row may give in place of `fields[0]`: a `{key: text}` dictionary (a
     #: translation run's own column, `{"en": ..., "ro": ...}`), read by the predictor's `check`
     pair_field: str | None = None
+    #: the `task.module` keys its results depend on: what `task.module.<key>=` of lab.predict,
+    #: lab.serve and lab.demo may change (`lab.inference.settings`)
+    settings: tuple[str, ...] = ()
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         self.model = model
@@ -181,7 +184,11 @@ def room_problem(
 
 
 def predictor_for(
-    run: Any, device: str | None = None, model_dir: Any = None, max_new_tokens: int | None = None
+    run: Any,
+    device: str | None = None,
+    model_dir: Any = None,
+    max_new_tokens: int | None = None,
+    settings: list[str] | None = None,
 ) -> Predictor:
     """The predictor of a `lab.run_dir.runs.TrainedRun`, its exported model loaded on `device`.
 
@@ -191,11 +198,14 @@ def predictor_for(
     `model.onnx` (`python -m lab.export form=onnx|onnx-int8`) gives the head's own predictor
     an `lab.inference.onnx_runtime.OnnxModel`, run by onnxruntime on the CPU.
     `max_new_tokens` replaces the run's generation length (a `Generator` only: any other
-    head is refused before the model loads).
+    head is refused before the model loads). `settings` (`task.module.<key>=<value>`,
+    `task.predictor.<key>=<value>`) change how the head reads the model's outputs, in the run's
+    loaded config (`lab.inference.settings`), also before the model loads.
     """
     from hydra.utils import instantiate
 
     from lab.inference.onnx_runtime.model import is_onnx_export, load_onnx
+    from lab.inference.settings import change_settings, reads_of
     from lab.run_dir.runs import load_exported
 
     spec = run.config.task.get("predictor")
@@ -208,6 +218,9 @@ def predictor_for(
         make = instantiate(spec)
     except Exception as err:  # a moved or misspelt _target_
         raise LabError(f"task.predictor of {run.directory} cannot be built: {err}") from err
+    if settings:
+        change_settings(run.config, reads_of(make), settings, run.head)
+        make = instantiate(run.config.task.predictor)  # with its own arguments changed
     if max_new_tokens is not None and not _generates(make):
         raise LabError(
             f"max_new_tokens={max_new_tokens}: this run's head ({run.head}, predictor "
@@ -263,18 +276,19 @@ def open_predictor(
     device: str | None = None,
     *,
     max_new_tokens: int | None = None,
+    settings: list[str] | None = None,
 ) -> tuple[Any, Any, Predictor]:
-    """`run=`, `model=`, `device=` and `max_new_tokens=` of `lab.predict` / `lab.serve`: the
-    run, the ONNX export chosen (a folder, or None for the PyTorch model) and the predictor
-    that runs it. `run=` may name the run directory or one of its exports
-    (`<run>/onnx-int8`)."""
+    """`run=`, `model=`, `device=`, `max_new_tokens=` and the `task.*` settings of
+    `lab.predict` / `lab.serve`: the run, the ONNX export chosen (a folder, or None for the
+    PyTorch model) and the predictor that runs it. `run=` may name the run directory or one
+    of its exports (`<run>/onnx-int8`)."""
     from lab.inference.onnx_runtime.model import model_choice, split_export
     from lab.run_dir.runs import open_run
 
     run_dir, export = split_export(run_option)
     run = open_run(run_dir)
     model_dir = model_choice(run, model, export)
-    return run, model_dir, predictor_for(run, device, model_dir, max_new_tokens)
+    return run, model_dir, predictor_for(run, device, model_dir, max_new_tokens, settings)
 
 
 def present_fields(row: dict[str, Any]) -> str:

@@ -200,6 +200,8 @@ class GenerationPredictor(Generator):
     with no room for them in the model's positions (GPT-2: `n_positions`) is refused by `check`.
     """
 
+    settings = ("sample_max_new_tokens", "num_beams")
+
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
         module = cfg.task.module

@@ -339,6 +339,8 @@ class Seq2SeqPredictor(Generator):
     in training; `task.module.num_beams` and `max_new_tokens` as at evaluation.
     """
 
+    settings = ("num_beams", "max_new_tokens")
+
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
         column = cfg.data.get("source_column")

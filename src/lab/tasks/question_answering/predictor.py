@@ -24,6 +24,7 @@ class QuestionAnsweringPredictor(Predictor):
     """
 
     outputs = ("answer", "start", "end", "score")
+    settings = ("n_best_size", "max_answer_length", "null_score_diff_threshold")
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)

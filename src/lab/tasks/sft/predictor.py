@@ -122,6 +122,7 @@ class ChatPredictor(Generator):
     optional_fields = ("prompt", "messages")
     message_fields = ("messages",)
     outputs = ("completion",)
+    settings = ("max_new_tokens",)  # an SFT run's (a DPO run's task.module has none)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)

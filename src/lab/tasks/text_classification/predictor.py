@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lab.errors import ConfigError
 from lab.inference.predictors import Predictor
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 class SequenceClassificationPredictor(Predictor):
     """Single-label (`label`, `probabilities`), multi-label (`labels` over each class's
     threshold, `probabilities`) or regression (`score`), by the run's `data.problem_type`."""
+
+    settings = ("threshold",)  # a multi-label run's (only its task.module has one)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -35,6 +38,10 @@ class SequenceClassificationPredictor(Predictor):
             if isinstance(threshold, Sequence) and not isinstance(threshold, str)
             else [float(threshold)] * len(self.labels)
         )
+        if len(self.thresholds) != len(self.labels):  # a list set at predict time
+            from lab.config.rules import threshold_count_message
+
+            raise ConfigError(threshold_count_message(len(self.thresholds), len(self.labels)))
         self.outputs = {
             "single_label": ("label", "probabilities"),
             "multi_label": ("labels", "probabilities"),
