@@ -313,8 +313,9 @@ def test_a_file_without_the_text_column_is_refused_for_that_before_its_size(
     cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={data}")
     with pytest.raises(DataError) as caught:
         inspect_data(cfg, build_tokenizer(cfg))
+    # training's words (`DataModule.require_columns`), the config key named
     assert str(caught.value) == (
-        "column(s) text not in the data; columns present: body, label (set data.<key>_column=...)"
+        "column 'text' (data.text_column) is not in the train split; columns present: body, label"
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from lab.data.column_refusal import missing_columns_message, named_column
 from lab.errors import ConfigError, DataError
 
 # JSON-lines rows read to learn a file's columns (rows may differ in their keys).
@@ -48,25 +49,21 @@ def check_local_data(cfg: DictConfig) -> None:
         if present is None:
             continue  # a layout the head converts itself (SQuAD JSON)
         peeked[split] = (first, present)
-        missing = [f"'{column}' ({key})" for key, column in wanted.items() if column not in present]
+        missing = [
+            named_column(column, key) for key, column in wanted.items() if column not in present
+        ]
         if missing:
-            # The data module's own wording, file first (`DataModule.require_columns`).
-            subject = (
-                f"column {missing[0]} is"
-                if len(missing) == 1
-                else f"columns {', '.join(missing)} are"
-            )
             # A Kaggle test.csv of id,text: its labels are not published.
             hint = (
-                f"; set data.splits.{split}=null to carve a labeled {split} split from train"
+                f"set data.splits.{split}=null to carve a labeled {split} split from train"
                 if split != "train"
                 and "data.label_column" in wanted
                 and wanted["data.label_column"] not in present
                 else ""
             )
+            # The data module's own wording, file first (`DataModule.require_columns`).
             raise DataError(
-                f"{first}: {subject} not in the {split} split; columns present: "
-                f"{', '.join(present) or 'none'}{hint}"
+                missing_columns_message(missing, split, present, where=str(first), hint=hint)
             )
     # A head whose columns depend on a setting (a chat format) checks them itself.
     from lab.data.inspection_hooks import columns_rule

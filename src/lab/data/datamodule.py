@@ -171,18 +171,20 @@ class DataModule(L.LightningDataModule):
         """Raise `DataError` naming every column of `wanted` (config key -> column name) that
         `dataset` lacks, and the columns it has: the one wording every head uses. A head may
         add a `hint` (which setting fits the columns present)."""
-        missing = [f"'{c}' ({key})" for key, c in wanted.items() if c not in dataset.column_names]
+        from lab.data.column_refusal import missing_columns_message, named_column
+
+        missing = [
+            named_column(c, key) for key, c in wanted.items() if c not in dataset.column_names
+        ]
         if missing:
-            subject = (
-                "column " + missing[0] + " is"
-                if len(missing) == 1
-                else ("columns " + ", ".join(missing) + " are")
-            )
-            source = self.source_of(split)
             raise DataError(
-                f"{f'{source}: ' if source else ''}{subject} not in the "
-                f"{self.split_name(split)} split; columns present: "
-                f"{', '.join(dataset.column_names) or 'none'}{f'; {hint}' if hint else ''}"
+                missing_columns_message(
+                    missing,
+                    self.split_name(split),
+                    dataset.column_names,
+                    where=self.source_of(split) or "",
+                    hint=hint,
+                )
             )
 
     def split_name(self, split: str) -> str:

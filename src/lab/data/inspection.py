@@ -61,6 +61,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.config.model_rules import positions_problem
+from lab.data.column_refusal import column_keys, missing_columns_message, named_column
 from lab.data.inspection_hooks import declared_columns, label_checks, row_reader, train_classes
 from lab.data.inspection_places import PlacedSplits
 from lab.data.inspection_rows import (
@@ -153,10 +154,13 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     source = load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
-    used = set(dict(data.get("splits") or {name: name for name in SPLITS}).values())
-    for name, dataset in source.items():
-        if name in used:  # a Hub dataset's other splits (unlabelled, ...) are not read
-            require_columns(dataset, columns)
+    mapping = dict(data.get("splits") or {name: name for name in SPLITS})
+    ours = {str(theirs): str(name) for name, theirs in mapping.items() if theirs}
+    keys = column_keys(data)
+    # train first, as training reads them; a Hub dataset's other splits (unlabelled, ...) are
+    # not read
+    for name in sorted(set(ours) & set(source), key=lambda n: SPLITS.index(ours[n])):
+        require_columns(source[name], columns, ours[name], keys)
     splits, carved, places = placed_splits(
         source,
         dict(data.get("splits") or {name: name for name in SPLITS}),
@@ -181,10 +185,13 @@ def _require_label_column(splits: PlacedSplits, column: str) -> None:
     if column in train.column_names:
         return
     origin = splits.places.get("train", (None, ()))[0]
-    source = f"{origin.describe()}: " if origin is not None else ""
     raise DataError(
-        f"{source}column '{column}' (data.label_column) is not in the train split; columns "
-        f"present: {', '.join(train.column_names) or 'none'}"
+        missing_columns_message(
+            [named_column(column, "data.label_column")],
+            "train",
+            train.column_names,
+            where=origin.describe() if origin is not None else "",
+        )
     )
 
 
@@ -253,7 +260,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             found = read_split(reader, name, dataset, indices, count)
         else:
             measured = dataset if len(indices) == len(dataset) else dataset.select(indices)
-            found = ReadSplit(keys=row_keys(dataset, specs))
+            found = ReadSplit(keys=row_keys(dataset, specs, name))
             found.lengths = {s.name: token_lengths(tokenizer, measured, s, count) for s in specs}
         keys[name] = found.keys
         entry: dict[str, Any] = {

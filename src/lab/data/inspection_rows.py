@@ -10,7 +10,7 @@ are described in `lab.data.inspection`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -209,11 +209,11 @@ def cell_text(value: Any, lang: str | None = None) -> str:
     return "" if value is None else str(value)
 
 
-def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
+def row_keys(dataset: Dataset, specs: Sequence[TextSpec], split: str) -> list[str]:
     """Each row's text (every measured column, choices included), joined: duplicates and
     leakage compare these."""
     columns = sorted({c for s in specs for c in s.columns} | choice_columns(specs))
-    require_columns(dataset, columns)
+    require_columns(dataset, columns, split)
     spec_of = {c: s for s in specs for c in s.columns}
     table = {c: _cells(dataset, c) for c in columns}
     default = specs[0]
@@ -223,14 +223,22 @@ def row_keys(dataset: Dataset, specs: Sequence[TextSpec]) -> list[str]:
     ]
 
 
-def require_columns(dataset: Dataset, columns: Sequence[str]) -> None:
-    """Refuse `dataset` when it lacks any of `columns`, naming the columns it has."""
-    missing = [c for c in columns if c not in dataset.column_names]
+def require_columns(
+    dataset: Dataset,
+    columns: Sequence[str],
+    split: str,
+    keys: Mapping[str, str] | None = None,
+    where: str = "",
+) -> None:
+    """Refuse `split` when it lacks any of `columns`, in training's words (each column with
+    its config key from `keys`, then the columns present)."""
+    from lab.data.column_refusal import missing_columns_message, named_column
+
+    missing = [
+        named_column(c, (keys or {}).get(c)) for c in columns if c not in dataset.column_names
+    ]
     if missing:
-        raise DataError(
-            f"column(s) {', '.join(missing)} not in the data; columns present: "
-            f"{', '.join(dataset.column_names)} (set data.<key>_column=...)"
-        )
+        raise DataError(missing_columns_message(missing, split, dataset.column_names, where=where))
 
 
 def choice_columns(specs: Sequence[TextSpec]) -> set[str]:

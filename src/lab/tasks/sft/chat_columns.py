@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from lab.data.column_refusal import missing_columns_message, named_column
 from lab.tasks.sft.chat import FORMAT_COLUMNS, ChatError, detect_format
 
 
@@ -34,15 +35,9 @@ def columns_problem(data: Any, splits: Mapping[str, Sequence[str]]) -> tuple[str
             except ChatError as err:
                 return split, str(err)
         needed = FORMAT_COLUMNS.get(chosen, ())
-        missing = [f"'{c}' (data.format={chosen})" for c in needed if c not in columns]
+        missing = [named_column(c, f"data.format={chosen}") for c in needed if c not in columns]
         if missing:
-            subject = (
-                f"column {missing[0]} is"
-                if len(missing) == 1
-                else f"columns {', '.join(missing)} are"
-            )
-            return split, (
-                f"{subject} not in the {split} split; columns present: "
-                f"{', '.join(columns) or 'none'}; {format_hint(columns)}"
+            return split, missing_columns_message(
+                missing, split, list(columns), hint=format_hint(columns)
             )
     return None

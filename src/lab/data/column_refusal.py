@@ -1,0 +1,47 @@
+"""The one wording of a split refused for lacking columns the config names.
+
+    data/train.csv: column 'text' (data.text_column) is not in the train split; columns
+    present: review, sentiment
+
+Said alike by the config rules before anything loads (`lab.config.data_rules`, from a file's
+header), by the data modules when they read a split (`DataModule.require_columns`), by a chat
+head's format check and by `lab.inspect`, so a user meets one sentence whichever step finds
+it first. Standard library only: the config rules import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+def named_column(column: str, key: str | None = None) -> str:
+    """A column as the refusal names it: `'text' (data.text_column)`, or `'text'` alone."""
+    return f"'{column}' ({key})" if key else f"'{column}'"
+
+
+def missing_columns_message(
+    missing: Sequence[str],
+    split: str,
+    present: Sequence[str],
+    *,
+    where: str = "",
+    hint: str = "",
+) -> str:
+    """The refusal of `split` (lacking `missing`, each a `named_column`), with the columns
+    `present`; `where` (its file) leads, `hint` (which setting fits) ends it."""
+    subject = (
+        f"column {missing[0]} is" if len(missing) == 1 else f"columns {', '.join(missing)} are"
+    )
+    return (
+        f"{f'{where}: ' if where else ''}{subject} not in the {split} split; columns present: "
+        f"{', '.join(map(str, present)) or 'none'}{f'; {hint}' if hint else ''}"
+    )
+
+
+def column_keys(data: Mapping[str, object]) -> dict[str, str]:
+    """`{column: "data.<key>"}` for each `*_column` key a data config sets."""
+    return {
+        str(value): f"data.{key}"
+        for key, value in data.items()
+        if str(key).endswith("_column") and isinstance(value, str) and value
+    }
