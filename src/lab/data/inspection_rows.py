@@ -153,12 +153,7 @@ def read_split(
 ) -> ReadSplit:
     """Every row of `dataset` through `reader.read`, the rows `measured` through `measure`;
     `count` adds up the unknown tokens of the ids `measure` encodes."""
-    missing = [c for c in reader.columns if c not in dataset.column_names]
-    if missing:
-        raise DataError(
-            f"the {name} split lacks column(s) {', '.join(missing)}; columns present: "
-            f"{', '.join(dataset.column_names)} (set data.<key>_column=...)"
-        )
+    require_columns(dataset, reader.columns, name)
     table = {c: _column_values(dataset, c) for c in dataset.column_names}
     wanted = set(measured)
     found = ReadSplit(lengths={spec.name: [] for spec in reader.specs})
