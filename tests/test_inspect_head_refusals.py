@@ -339,6 +339,48 @@ def test_masked_lm_is_measured_as_packed_blocks(compose_cfg: Any) -> None:
         assert "truncated" not in report["splits"][split]["lengths"]["review"]
 
 
+@pytest.mark.parametrize("size", ["data.max_length=32", "+data.block_size=20"])
+def test_masked_lm_blocks_per_split_are_those_training_packs(compose_cfg: Any, size: str) -> None:
+    """Each split's count of blocks equals the blocks the masked-LM data module makes of it;
+    the block size is read as that module reads it (`block_size` before `max_length`)."""
+    from hydra.utils import instantiate
+
+    from lab.build import build_datamodule
+    from lab.data.inspection import inspect_data
+
+    from conftest import SENTIMENT
+
+    cfg = compose_cfg(
+        "model=tiny_bert", "task=masked_lm", "data=csv", f"data.path={SENTIMENT}",
+        "data.text_column=review", size,
+    )  # fmt: skip
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    datamodule = build_datamodule(cfg, instantiate(cfg.model.tokenizer))
+    datamodule.setup("fit")
+    datamodule.setup("test")
+    key, tokens = size.removeprefix("+").split("=")
+    for split in SPLITS:
+        blocks = report["splits"][split]["blocks"]
+        assert (blocks["key"], blocks["size"]) == (key, int(tokens))
+        assert blocks["blocks"] == len(datamodule.datasets[split]) > 1
+        assert "estimated" not in blocks  # every row measured
+
+
+def test_packed_blocks_by_hand() -> None:
+    """Each 1,000-row tokenization batch ends in its own partial block; from a sample, the
+    sample's mean stands for every row (and the count says it is estimated)."""
+    from lab.data.inspection_stats import packed_blocks
+
+    key = ("data.max_length", 100)
+    assert packed_blocks([1] * 1500, 1500, key)["blocks"] == 10 + 5  # 1000 + 500 tokens
+    assert packed_blocks([150] * 3, 3, key) == {
+        "key": "data.max_length", "size": 100, "tokens": 450, "blocks": 5,
+    }  # fmt: skip
+    assert packed_blocks([10, 20], 4, key) == {
+        "key": "data.max_length", "size": 100, "tokens": 60, "blocks": 1, "estimated": True,
+    }  # fmt: skip
+
+
 def test_past_twenty_refused_answers_the_rest_are_counted(compose_cfg: Any, tmp_path: Path) -> None:
     rows = {
         "train": [_qa(f"t{i}", 26) for i in range(6)],

@@ -194,6 +194,24 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         min_value_width=len("truncated"),
         labels_first=True,
     )
+    packed = {
+        name: entry["blocks"] for name, entry in report["splits"].items() if "blocks" in entry
+    }
+    if packed:  # masked LM: rows are joined and cut into blocks; the blocks are its examples
+        first = next(iter(packed.values()))
+        counts = ", ".join(
+            f"{name} {'~' if b.get('estimated') else ''}{b['blocks']:,}"
+            for name, b in packed.items()
+        )
+        console.print(
+            f"packed into blocks of {first['size']} tokens ({first['key']}): {counts}"
+            + (
+                " (~: from the sampled rows)"
+                if any("estimated" in b for b in packed.values())
+                else ""
+            ),
+            markup=False,
+        )
     for name, entry in report["splits"].items():
         if entry.get("facts"):
             console.print(f"{name}: {describe_facts(entry['facts'])}", markup=False)

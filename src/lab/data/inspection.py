@@ -72,10 +72,12 @@ from lab.data.inspection_rows import (
     row_keys,
 )
 from lab.data.inspection_stats import (
+    block_size,
     duplicates,
     label_balance,
     label_gaps,
     normalized,
+    packed_blocks,
     percentiles,
     sample_indices,
     shared_rows,
@@ -129,6 +131,7 @@ def text_specs(data: DictConfig) -> tuple[list[TextSpec], str | None]:
                 lang=lang,
                 choices=choices if isinstance(choices, str) or choices is None else tuple(choices),
                 windowed=bool(entry.get("windowed")),
+                packed=block_size(data) if entry.get("packed") else None,
             )
         )
     label_key = declared.get("label")
@@ -276,6 +279,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             lengths[spec.name][name] = found.lengths[spec.name]
             prompts = found.prompts if reader is not None else None
             entry["lengths"][spec.name] = _length_stats(found.lengths[spec.name], prompts, spec)
+            if spec.packed:  # masked LM: what training trains on is blocks, not rows
+                entry["blocks"] = packed_blocks(found.lengths[spec.name], len(dataset), spec.packed)
         if reader is not None:
             entry["left_out"] = {
                 reason: {

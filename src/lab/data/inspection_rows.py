@@ -37,6 +37,7 @@ class TextSpec:
     lang: str | None = None
     choices: str | tuple[str, ...] | None = None
     windowed: bool = False  # rows over the maximum are split into windows (QA), not cut
+    packed: tuple[str, int] | None = None  # rows joined, cut in blocks: (its key, tokens)
 
 
 class Skip(Exception):

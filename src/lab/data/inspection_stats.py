@@ -234,3 +234,36 @@ def draw_histogram(
 
 
 # ----------------------------------------------------------------------------- report
+
+
+# The rows `datasets.map` hands the tokenizer at once (its default `batch_size`): masked LM packs
+# each such batch on its own, so each ends in its own partial block.
+MAP_BATCH_ROWS = 1000
+
+
+def block_size(data: Any) -> tuple[str, int]:
+    """The key and value of the tokens per packed block, as the masked-LM data module takes
+    them: `data.block_size`, else `data.max_length`, else 128."""
+    for key in ("block_size", "max_length"):
+        if data.get(key):
+            return f"data.{key}", int(data[key])
+    return "data.block_size", 128
+
+
+def packed_blocks(lengths: Sequence[int], rows: int, packed: tuple[str, int]) -> dict[str, Any]:
+    """How many blocks of `packed` tokens a split of `rows` rows packs into, from the token
+    counts of its rows (`lengths`: every row in order, or a sample, whose mean then stands
+    for every row: `estimated`)."""
+    key, size = packed
+    if len(lengths) == rows:
+        chunks = [lengths[i : i + MAP_BATCH_ROWS] for i in range(0, rows, MAP_BATCH_ROWS)]
+        blocks = sum(-(-sum(chunk) // size) for chunk in chunks)
+        return {"key": key, "size": size, "tokens": sum(lengths), "blocks": blocks}
+    tokens = round(sum(lengths) / max(len(lengths), 1) * rows)
+    return {
+        "key": key,
+        "size": size,
+        "tokens": tokens,
+        "blocks": -(-tokens // size),
+        "estimated": True,
+    }
