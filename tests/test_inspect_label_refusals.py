@@ -494,9 +494,9 @@ def test_a_row_of_a_carved_split_is_named_by_its_file_line_as_training_names_it(
     refusals = [w for w in report["warnings"] if "lab.train refuses" in w]
     assert refusals[0] == (
         f"train: {tmp_path / 'scores.csv'}:17: lab.train refuses it: regression label 'high' is "
-        "not a number (so the column is read as text, '1.5' included)"
-    )
-    # the other splits hold number strings only: the first of each in its split's order
+        "not a number (so the column is read as text, '0.5' included)"
+    )  # the example: the first number string in the file (inspect reads splits in file order)
+    # the other splits hold number strings only
     assert [r.split(": ")[0] for r in refusals] == ["train", "validation", "test"]
     assert all(re.match(rf"\w+: {re.escape(str(tmp_path))}/scores.csv:\d+: ", r) for r in refusals)
     assert report["labels"] == {}  # a column of text: no summary of its scores (it crashed)

@@ -151,6 +151,8 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     row's place in its file (`lab.data.inspection_places`), and the names of the carved ones;
     without importing Lightning. `columns` the data must have are checked first: a file
     without them is refused for that, not for being too small to carve from."""
+    import numpy as np
+
     from lab.data.sources import load_source
     from lab.data.splits import placed_splits
 
@@ -179,10 +181,17 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
             "test": data.get("max_test_samples"),
         },
     )
+    # In file order: a carved or cut split is a shuffle of its file, and "the first" row a
+    # warning names is the file's first, where training stops (every statistic ignores order).
+    for name, (origin, indices) in places.items():
+        order = indices.argsort(kind="stable")
+        if (order != np.arange(len(order))).any():
+            splits[name] = splits[name].select(order)
+            places[name] = (origin, indices[order])
     return PlacedSplits(splits, places), carved
 
 
-def _require_label_column(splits: PlacedSplits, column: str) -> None:
+def _require_label_column(splits: PlacedSplits, column: str, keys: dict[str, str]) -> None:
     """Refuse, as training does, a `data.label_column` the train split lacks."""
     train = splits["train"]
     if column in train.column_names:
@@ -190,7 +199,7 @@ def _require_label_column(splits: PlacedSplits, column: str) -> None:
     origin = splits.places.get("train", (None, ()))[0]
     raise DataError(
         missing_columns_message(
-            [named_column(column, "data.label_column")],
+            [named_column(column, keys.get(column, "data.label_column"))],
             "train",
             train.column_names,
             where=origin.describe() if origin is not None else "",
@@ -332,7 +341,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     report["labels"] = {}
     names = None
     if label_column:
-        _require_label_column(splits, label_column)
+        _require_label_column(splits, label_column, column_keys(data))
         names = _label_names(data, splits["train"], label_column)
         resolved = train_classes(data, splits["train"], label_column)
         name_of = None

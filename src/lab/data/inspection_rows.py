@@ -210,12 +210,12 @@ def row_keys(dataset: Dataset, specs: Sequence[TextSpec], split: str) -> list[st
     leakage compare these."""
     columns = sorted({c for s in specs for c in s.columns} | choice_columns(specs))
     require_columns(dataset, columns, split)
-    spec_of = {c: s for s in specs for c in s.columns}
+    # Each (column, language) read once: a translation column is two texts, one per side.
+    langs = {c: sorted({str(s.lang) for s in specs if c in s.columns and s.lang}) for c in columns}
+    parts = [(c, lang) for c in columns for lang in (langs[c] or [None])]
     table = {c: _cells(dataset, c) for c in columns}
-    default = specs[0]
     return [
-        "\x1f".join(cell_text(table[c][i], spec_of.get(c, default).lang) for c in columns)
-        for i in range(len(dataset))
+        "\x1f".join(cell_text(table[c][i], lang) for c, lang in parts) for i in range(len(dataset))
     ]
 
 

@@ -73,3 +73,32 @@ def pair_problem(row: dict[str, Any], column: str | None, lang: str | None) -> s
     row["text"] = value
     del row[column]  # read: a second check (lab.serve's) sees the `text` form only
     return None
+
+
+def language_warnings(data: Any, splits: dict[str, Any], names: Any = None) -> list[str]:
+    """`lab.inspect`'s rule for seq2seq data (`labels:` of its inspect declaration): per split,
+    the rows whose source or target cell training refuses (`cell_text`: no `{language: text}`
+    dictionary, the language missing, not text), how many, and the file's first, in
+    training's words. Columns without a language are plain text: nothing to check here."""
+    from lab.data.inspection_places import place
+    from lab.data.inspection_refusals import rows_have
+
+    found = []
+    for split, dataset in splits.items():
+        for role in ("source", "target"):
+            column, lang = data.get(f"{role}_column"), data.get(f"{role}_lang")
+            if not lang or column not in dataset.column_names:
+                continue  # plain text, or a missing column: the head's to refuse
+            refused: list[tuple[int, str]] = []
+            for row, value in enumerate(dataset[column]):
+                try:
+                    cell_text(value, str(lang))
+                except ValueError as err:
+                    refused.append((row, str(err)))
+            if refused:
+                row, why = refused[0]
+                found.append(
+                    f"{split}: {rows_have(len(refused))} a {role} text lab.train refuses; the "
+                    f"first ({place(splits, split, row)} column '{column}'): {why}"
+                )
+    return found

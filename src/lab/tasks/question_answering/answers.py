@@ -51,3 +51,13 @@ def checked_answers(context: str, cell: Any) -> tuple[list[str], str | None]:
                 )
             )
     return texts, None
+
+
+def unanswerable_note(split: str, count: int) -> str:
+    """What training warns of a split with `count` questions without an answer read as SQuAD
+    v1 (`data.version_2_with_negative=false`), and `lab.inspect` with it."""
+    return (
+        f"the {split} split has {count} unanswerable questions but "
+        "data.version_2_with_negative is false: they are scored as wrong whatever is predicted "
+        "(use data=squad_v2 or data.version_2_with_negative=true)"
+    )

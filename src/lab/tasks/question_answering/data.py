@@ -25,7 +25,7 @@ from lab.data.origins import Origin
 from lab.data.padding import Padding, pad_hf
 from lab.data.sources import load_source, origins_of, set_origins
 from lab.errors import ConfigError, DataError
-from lab.tasks.question_answering.answers import answer_lists, checked_answers
+from lab.tasks.question_answering.answers import answer_lists, checked_answers, unanswerable_note
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
 from lab.tasks.question_answering.squad_json import convert_squad_json, squad_json_files
 
@@ -252,13 +252,7 @@ class QuestionAnsweringDataModule(DataModule):
                 raise DataError(f"{where} (id {qid}): {refused}")
             unanswerable += not texts
         if unanswerable and not self.version_2_with_negative:
-            log.warning(
-                "the %s split has %d unanswerable questions but data.version_2_with_negative "
-                "is false: they are scored as wrong whatever is predicted (use data=squad_v2 or "
-                "data.version_2_with_negative=true)",
-                name,
-                unanswerable,
-            )
+            log.warning(unanswerable_note(name, unanswerable))
         if name != "train":
             self._raw[name] = dataset  # for postprocessing, see setup
 

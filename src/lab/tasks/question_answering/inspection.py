@@ -4,8 +4,9 @@
 Training refuses a row whose `answers` cell it cannot read or whose answer is not at its
 answer_start of the context; `lab.inspect` gives, per split, the first such row with its id
 in training's words (`answers.checked_answers`, the function `QuestionAnsweringDataModule`
-checks every row with) and how many rows it refuses. Answers are no classes: no value is
-counted.
+checks every row with) and how many rows it refuses; and, as training warns, unanswerable
+questions in data read as SQuAD v1 (scored wrong whatever is predicted). Answers are no
+classes: no value is counted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.data.inspection_places import place
 from lab.data.inspection_refusals import rows_have
-from lab.tasks.question_answering.answers import checked_answers
+from lab.tasks.question_answering.answers import checked_answers, unanswerable_note
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -35,13 +36,14 @@ def label_warnings(
     id_column = data.get("id_column")  # null: the questions are numbered (no id to show)
     context_column = str(data.get("context_column") or "context")
     answers_column = str(data.get("answers_column") or "answers")
+    version_2 = bool(data.get("version_2_with_negative"))
     found = []
     for split, dataset in splits.items():
         columns = (context_column, answers_column, *([str(id_column)] if id_column else []))
         if any(c not in dataset.column_names for c in columns):  # the head's to refuse
             continue
         ids = dataset[str(id_column)] if id_column else [None] * len(dataset)
-        refused = 0
+        refused = unanswerable = 0
         named: list[str] = []  # every refused row, by id (else by its place), for fixing
         first: tuple[int, Any, str] | None = None
         cells = zip(ids, dataset[context_column], dataset[answers_column], strict=True)
@@ -49,7 +51,8 @@ def label_warnings(
             # an empty context is refused before its answers, in other words; not a label's
             if not isinstance(context, str) or not context.strip():
                 continue
-            why = checked_answers(context, answers)[1]
+            texts, why = checked_answers(context, answers)
+            unanswerable += why is None and not texts
             if why is not None:
                 refused += 1
                 first = first or (row, qid, why)
@@ -64,4 +67,6 @@ def label_warnings(
                 f"{split}: {rows_have(refused)} an answer lab.train refuses; the first "
                 f"({where}): lab.train refuses it: {why}{every}"
             )
+        if unanswerable and not version_2:  # training's warning, not a refusal
+            found.append(unanswerable_note(split, unanswerable))
     return found
