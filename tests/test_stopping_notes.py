@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -271,3 +272,39 @@ def test_a_real_early_stop_is_logged_and_recorded(
         f"best val/acc {best} first reached at epoch 1/5; 1 later validation tied it: the tested "
         "weights are the first (a checkpoint is kept only when val/acc strictly improves)"
     ) in lines
+
+
+def test_divergence_lists_the_non_finite_losses() -> None:
+    from lab.training.stopping_notes import divergence, divergence_note, last_train_loss
+
+    trainer: Any = SimpleNamespace(callback_metrics={"train/loss": torch.tensor(float("nan"))})
+    metrics = {"val/acc": 0.5, "val/loss": float("inf"), "test/loss": 0.7}
+    found = divergence(metrics, last_train_loss(trainer))
+    assert list(found) == ["train/loss", "val/loss"]  # test/loss is finite; val/acc no loss
+    assert math.isnan(found["train/loss"]) and found["val/loss"] == float("inf")
+    assert divergence_note(found) == (
+        "training diverged (train/loss=nan, val/loss=inf): the metrics are those of diverged "
+        "weights; lower optimizer.lr or lengthen the warmup (scheduler.warmup_ratio)"
+    )
+    healthy: Any = SimpleNamespace(callback_metrics={"train/loss": torch.tensor(0.3)})
+    assert divergence({"val/loss": 0.5, "test/loss": 0.6}, last_train_loss(healthy)) == {}
+
+
+@pytest.mark.slow
+def test_a_diverged_run_is_said_and_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """lr 1e30: the losses are NaN while val/acc stays a finite number (argmax of NaN
+    logits): the run says it diverged and record.json keeps which losses."""
+    from lab.config import compose_train_config
+    from lab.train import run
+
+    overrides = [*TINY_FIXTURE_RUN, "trainer.max_epochs=1", "optimizer.lr=1e30"]
+    with caplog.at_level(logging.WARNING, logger="lab.training.fit"):
+        metrics = run(compose_train_config(overrides, output_dir=tmp_path / "run"))
+    assert math.isnan(metrics["val/loss"]) and math.isfinite(metrics["val/acc"])
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert set(record["diverged"]) == {"train/loss", "val/loss", "test/loss"}
+    assert record["status"] == "finished"
+    warned = [r.getMessage() for r in caplog.records if r.name == "lab.training.fit"]
+    assert any(w.startswith("training diverged (train/loss=nan, val/loss=nan") for w in warned)

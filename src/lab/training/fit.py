@@ -53,7 +53,13 @@ def fit(
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
-    from lab.training.stopping_notes import stopping_notes
+    from lab.training.stopping_notes import (
+        DIVERGED_KEY,
+        divergence,
+        divergence_note,
+        last_train_loss,
+        stopping_notes,
+    )
     from lab.training.validation_metrics import known_metrics, log_to_loggers
     from lab.training.weights_in_memory import holds_weights_of
 
@@ -74,6 +80,7 @@ def fit(
             if (refusal := unknown_metric_error(err, cfg, trainer)) is not None:
                 raise refusal from err
             raise
+    train_loss = last_train_loss(trainer)
     if note := no_best_checkpoint_note(cfg, trainer):
         log.warning(note)
     for note in stopping_notes(trainer, record.data):  # an early stop, a tied best value
@@ -103,6 +110,10 @@ def fit(
             parts.module, datamodule=parts.datamodule, ckpt_path=tested, verbose=False
         ):
             metrics.update({k: float(v) for k, v in result.items()})
+    if diverged := divergence(metrics, train_loss):  # said, recorded; a sweep fails the trial
+        record.data[DIVERGED_KEY] = diverged
+        if trainer.is_global_zero:
+            log.warning(divergence_note(diverged))
     return trainer, metrics
 
 

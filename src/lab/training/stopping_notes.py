@@ -175,3 +175,34 @@ def _number(value: float | None) -> str:
     if value == 0 or 1e-3 <= abs(value) < 1e6:
         return f"{value:.4f}"
     return f"{value:.4g}"
+
+
+# The losses whose non-finite value means the weights diverged (every head logs these keys).
+LOSS_KEYS = ("train/loss", "val/loss", "test/loss")
+DIVERGED_KEY = "diverged"  # record.json: the non-finite losses, when there are any
+
+
+def last_train_loss(trainer: L.Trainer) -> float | None:
+    """The fit's last logged `train/loss` (read before a validation or test replaces the
+    trainer's `callback_metrics`)."""
+    value = trainer.callback_metrics.get("train/loss")
+    return float(value) if value is not None else None
+
+
+def divergence(metrics: dict[str, float], train_loss: float | None) -> dict[str, float]:
+    """The run's non-finite losses: the fit's last `train_loss` (`last_train_loss`), and the
+    best checkpoint's `val/loss` and `test/loss` in `metrics`. A NaN loss means diverged
+    weights, yet argmax metrics stay finite (accuracy 0.5 on two classes), so a run (or a
+    sweep's trial, which reads the same keys) would look fine by its optimized metric alone."""
+    values = {"train/loss": train_loss} if train_loss is not None else {}
+    values.update({k: float(metrics[k]) for k in LOSS_KEYS[1:] if k in metrics})
+    return {k: v for k, v in values.items() if not math.isfinite(v)}
+
+
+def divergence_note(losses: dict[str, float]) -> str:
+    """The warning of a run whose `losses` (from `divergence`) are not finite."""
+    listed = ", ".join(f"{k}={v}" for k, v in losses.items())
+    return (
+        f"training diverged ({listed}): the metrics are those of diverged weights; lower "
+        "optimizer.lr or lengthen the warmup (scheduler.warmup_ratio)"
+    )
