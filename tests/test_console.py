@@ -485,3 +485,21 @@ def test_a_library_calling_basic_config_does_not_bring_info_lines_back() -> None
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == ["this needs action"]
+
+
+def test_the_data_line_marks_a_split_carved_from_train() -> None:
+    """A folder holding only train.csv: validation and test are carved from it, and the data
+    line says so (their scores are of rows of the train file)."""
+    from types import SimpleNamespace
+
+    from lab.training.console import data_line
+
+    datamodule: Any = SimpleNamespace(
+        path="reviews/", hub_id=None, hub_config=None, streaming=False,
+        raw_sizes={"train": 80, "validation": 10, "test": 10},
+        datasets={}, cache_hits={}, carved=["test", "validation"],
+    )  # fmt: skip
+    assert data_line(datamodule) == (
+        "data: 80 train, 10 validation (carved from train), 10 test (carved from train) rows "
+        "from reviews/; tokenization cache hit for: none"
+    )

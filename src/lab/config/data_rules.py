@@ -119,6 +119,11 @@ def peek_columns(file: Path) -> list[str] | None:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
+    from lab.data.local_files import LFS_POINTER, lfs_pointer_message
+
+    with open(file, "rb") as handle:  # any format: a clone without Git LFS holds pointers
+        if handle.read(len(LFS_POINTER)) == LFS_POINTER:
+            raise DataError(lfs_pointer_message(file))
     if kind == ".txt":
         return ["text"]  # one row per line, as the datasets `text` builder reads it
     if kind == ".parquet":

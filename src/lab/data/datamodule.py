@@ -150,6 +150,7 @@ class DataModule(L.LightningDataModule):
         self.cache_hits: dict[str, bool] = {}
         self.origins: dict[str, Origin] = {}  # each split's file (or Hub split), for `where`
         self.row_indices: dict[str, Any] = {}  # and the indices of its rows there
+        self.carved: list[str] = []  # lab's splits carved from train (the data line says so)
         self.streaming = streaming
         self.shuffle_buffer = shuffle_buffer
         self.interleave = interleave

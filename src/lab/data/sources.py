@@ -97,7 +97,7 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
         empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(err))
         if empty and empty.group(1) in data_files:
             raise DataError(f"{', '.join(data_files[empty.group(1)])} has no rows") from err
-        for file in every_file if builder in TEXT_BUILDERS else ():
+        for file in every_file:
             if _has_no_rows(builder, file):  # a header-only split among others
                 raise DataError(f"{file} has no rows") from err
         for file in every_file if builder in TEXT_BUILDERS else ():  # Parquet is binary
@@ -202,8 +202,17 @@ def _syntax_problem(builder: str, file: str) -> str | None:
 
 
 def _has_no_rows(builder: str, file: str) -> bool:
-    """Whether a text data file holds no rows: a CSV/TSV of its header line alone, a JSON
-    Lines file of blank lines, or an empty JSON array."""
+    """Whether a data file holds no rows: a CSV/TSV of its header line alone, a JSON Lines
+    file of blank lines, an empty JSON array, a Parquet file of 0 rows (datasets' own error
+    there, "BatchSize must be greater than 0", names neither the file nor the cause)."""
+    if builder == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_metadata(file).num_rows == 0
+        except (pa.ArrowException, OSError):
+            return False  # not readable Parquet: said by the checks that follow
     opener: Any = gzip.open if file.lower().endswith(".gz") else open
     try:
         with opener(file, "rt", encoding="utf-8-sig", errors="replace") as handle:

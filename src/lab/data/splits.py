@@ -32,7 +32,7 @@ SPLITS = ("train", "validation", "test")
 def read_splits(dm: DataModule) -> dict[str, Dataset]:
     """`dm`'s train, validation and test splits, carved and subsampled as its config says;
     records each split's origin (`dm.origins`) and its rows' indices there (`dm.row_indices`)."""
-    splits, _, places = placed_splits(
+    splits, carved, places = placed_splits(
         dm.load_raw(),
         dm.source_splits,
         local=bool(dm.path),
@@ -42,6 +42,7 @@ def read_splits(dm: DataModule) -> dict[str, Dataset]:
     )
     for name, (origin, indices) in places.items():
         dm.origins[name], dm.row_indices[name] = origin, indices
+    dm.carved = list(carved)
     return splits
 
 
