@@ -293,3 +293,79 @@ def test_the_table_is_titled_with_the_split_evaluated(
     title = f"Evaluation of the {evaluated_split(cfg)} split"
     print_metrics({"test/acc": 0.5}, {}, False, tmp_path / "metrics.json", title=title)
     assert capsys.readouterr().out.splitlines()[0].strip() == ("Evaluation of the validation split")
+
+
+def test_ner_data_of_other_tag_classes_is_refused_in_lab_evals_words() -> None:
+    """lab.eval pins the model's tag names; a Sequence(ClassLabel) column of other tags is
+    refused as the classification head refuses other classes (no data.label_names advice,
+    which would only come back to the same refusal)."""
+    from datasets import ClassLabel, Dataset, Features, Sequence, Value
+
+    from lab.tasks.token_tags import tag_names
+
+    features = Features(
+        {
+            "tokens": Sequence(Value("string")),
+            "ner_tags": Sequence(ClassLabel(names=["O", "B-PROD", "I-PROD"])),
+        }
+    )
+    train = Dataset.from_dict({"tokens": [["a", "b"]], "ner_tags": [[0, 1]]}, features=features)
+    model = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    with pytest.raises(DataError) as refused:
+        tag_names(train, "ner_tags", model, pinned=True)
+    assert str(refused.value) == (
+        "the data's column 'ner_tags' holds 3 classes ['O', 'B-PROD', 'I-PROD'] but the model "
+        f"was trained on 5 classes {model}; lab.eval keeps the model's classes: evaluate data "
+        "labelled with the model's classes"
+    )
+
+
+def test_labels_other_than_the_models_get_advice_that_can_work() -> None:
+    from lab.eval import _check_labels
+
+    model = {0: "O", 1: "B-PER", 2: "I-PER"}
+    with pytest.raises(DataError, match=r"; set data\.label_names to the model's labels in id"):
+        _check_labels({0: "B-PER", 1: "I-PER", 2: "O"}, model)  # the same tags, other ids
+    with pytest.raises(DataError) as other:
+        _check_labels({0: "O", 1: "B-PROD", 2: "I-PROD"}, model)
+    assert str(other.value) == (
+        "the data's labels ['O', 'B-PROD', 'I-PROD'] differ from the model's ['O', 'B-PER', "
+        "'I-PER']; lab.eval keeps the model's classes: evaluate data labelled with them"
+    )
+    _check_labels(None, model)
+    _check_labels(dict(model), model)
+
+
+def test_an_ner_data_module_pins_names_only_where_they_are_the_models(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """In lab.eval the refusal says "the model was trained on" only when the configured tag
+    names are the evaluated model's (another data config's names are not)."""
+    from datasets import ClassLabel, DatasetDict, Features, Sequence, Value
+
+    from lab.build import build_datamodule
+    from lab.data.datamodule import Evaluation
+    from lab.training.tokenizers import build_tokenizer
+
+    features = Features(
+        {
+            "tokens": Sequence(Value("string")),
+            "ner_tags": Sequence(ClassLabel(names=["O", "B-PROD", "I-PROD"])),
+        }
+    )
+    rows = {"tokens": [["a", "b"]] * 4, "ner_tags": [[0, 1]] * 4}
+    from datasets import Dataset
+
+    split = Dataset.from_dict(rows, features=features)
+    DatasetDict({"train": split, "validation": split, "test": split}).save_to_disk(tmp_path / "d")
+    cfg: Any = compose_cfg("model=tiny_bert", "data=conll2003", f"data.path={tmp_path / 'd'}")
+    names = tuple(str(n) for n in cfg.data.label_names)
+    for model_labels, words in (
+        (names, "but the model was trained on"),
+        ((), "; set data.label_names"),
+    ):
+        evaluation = Evaluation("test", "advice", model_labels=model_labels)
+        with pytest.raises(DataError, match=words):
+            build_datamodule(
+                cfg, build_tokenizer(cfg), lambda d, e=evaluation: setattr(d, "evaluation", e)
+            )

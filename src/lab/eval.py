@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,7 +260,7 @@ def _build_parts(
     from lab.data.fingerprints import content_fingerprint
     from lab.training.tokenizers import build_tokenizer
 
-    evaluation = evaluation_of(cfg)
+    evaluation = replace(evaluation_of(cfg), model_labels=tuple(_model_label_names(run) or ()))
 
     def evaluating(datamodule: DataModule) -> None:
         # Every split of the data module holds the rows evaluated: its messages name that
@@ -301,9 +302,16 @@ def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, st
     wanted = {int(k): v for k, v in model_labels.items()}
     given = {int(k): v for k, v in data_labels.items()}
     if given != wanted:
+        # The same classes in another order: names map the data's labels to the model's ids.
+        # Other classes: no setting can score them with this model.
+        advice = (
+            "set data.label_names to the model's labels in id order"
+            if sorted(given.values()) == sorted(wanted.values())
+            else "lab.eval keeps the model's classes: evaluate data labelled with them"
+        )
         raise DataError(
             f"the data's labels {list(given.values())} differ from the model's "
-            f"{list(wanted.values())}; set data.label_names to the model's labels in id order"
+            f"{list(wanted.values())}; {advice}"
         )
 
 

@@ -48,6 +48,7 @@ class Evaluation:
 
     split: str
     advice: str
+    model_labels: tuple[str, ...] = ()  # the evaluated model's class names, in id order
 
 
 class DataModule(L.LightningDataModule):

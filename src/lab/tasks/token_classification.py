@@ -80,7 +80,14 @@ class TokenClassificationDataModule(DataModule):
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
         self._require_columns("train", train)
-        self.source_names, self._string_tags = tag_names(train, self.tags_column, self.source_names)
+        self.source_names, self._string_tags = tag_names(
+            train,
+            self.tags_column,
+            self.source_names,
+            # names that are the evaluated model's: a refusal asks for data of its tags
+            pinned=self.evaluation is not None
+            and list(self.source_names or ()) == list(self.evaluation.model_labels),
+        )
         names = list(self.source_names)
         if self.tag_scheme == "iob2" and is_iob(names):
             tags = train.with_format("arrow")[self.tags_column].to_pylist()

@@ -28,18 +28,18 @@ if TYPE_CHECKING:
 
 
 def tag_names(
-    train: Dataset, column: str, configured: Sequence[str] | None
+    train: Dataset, column: str, configured: Sequence[str] | None, *, pinned: bool = False
 ) -> tuple[list[str], bool]:
     """The tag names in id order and whether the tags are strings: `configured`
-    (`data.label_names`, checked against a Sequence(ClassLabel) column's names), else the
-    column's names, else the sorted string tags of `train`; raises DataError for tag ids
-    without names."""
+    (`data.label_names`, checked against a Sequence(ClassLabel) column's names; `pinned`:
+    they are a trained model's, in lab.eval), else the column's names, else the sorted string
+    tags of `train`; raises DataError for tag ids without names."""
     feature = getattr(train.features[column], "feature", None)
     string_tags = getattr(feature, "dtype", None) in ("string", "large_string")
     class_names = getattr(feature, "names", None)  # a Sequence(ClassLabel) column
     names = list(configured) if configured is not None else None
     if names is not None and class_names:
-        names = reconcile_label_names(names, class_names, column)
+        names = reconcile_label_names(names, class_names, column, pinned=pinned)
     if names is None:
         if class_names:
             names = list(class_names)
