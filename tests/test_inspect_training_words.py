@@ -126,3 +126,20 @@ def test_unanswerable_questions_read_as_v1_are_warned_as_training_warns(
     assert not any(w.startswith("the validation split has") for w in warnings)
     v2 = _inspect(compose_cfg, *overrides, "data.version_2_with_negative=true")["warnings"]
     assert not any("unanswerable" in w for w in v2)
+
+
+def test_squad_json_files_are_inspected_as_training_reads_them(compose_cfg: Any) -> None:
+    """The official nested files (train-v1.1.json, dev-v1.1.json): flattened as training
+    flattens them, one row per question, named by the user's file and question."""
+    from conftest import FIXTURES
+
+    folder = FIXTURES / "squad" / "json"
+    report = _inspect(compose_cfg, "model=tiny_bert", "data=squad", f"data.path={folder}")
+    flattened = {
+        name: sum(1 for line in (FIXTURES / "squad" / f"{name}.jsonl").open() if line.strip())
+        for name in ("train", "validation")
+    }
+    splits = report["splits"]
+    assert splits["train"]["rows"] + splits["validation"]["rows"] == flattened["train"]
+    assert splits["test"]["rows"] == flattened["validation"]  # data=squad tests on dev
+    assert splits["train"]["lengths"]["question + context"]["measured_rows"] > 0

@@ -62,8 +62,14 @@ from typing import TYPE_CHECKING, Any
 
 from lab.config.model_rules import positions_problem
 from lab.data.column_refusal import column_keys, missing_columns_message, named_column
-from lab.data.inspection_hooks import declared_columns, label_checks, row_reader, train_classes
-from lab.data.inspection_places import PlacedSplits
+from lab.data.inspection_hooks import (
+    declared_columns,
+    label_checks,
+    own_source,
+    row_reader,
+    train_classes,
+)
+from lab.data.inspection_places import PlacedSplits, in_file_order
 from lab.data.inspection_rows import (
     ReadSplit,
     TextSpec,
@@ -151,12 +157,10 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     row's place in its file (`lab.data.inspection_places`), and the names of the carved ones;
     without importing Lightning. `columns` the data must have are checked first: a file
     without them is refused for that, not for being too small to carve from."""
-    import numpy as np
-
     from lab.data.sources import load_source
     from lab.data.splits import placed_splits
 
-    source = load_source(
+    source = own_source(data) or load_source(
         data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
     )
     mapping = dict(data.get("splits") or {name: name for name in SPLITS})
@@ -181,14 +185,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
             "test": data.get("max_test_samples"),
         },
     )
-    # In file order: a carved or cut split is a shuffle of its file, and "the first" row a
-    # warning names is the file's first, where training stops (every statistic ignores order).
-    for name, (origin, indices) in places.items():
-        order = indices.argsort(kind="stable")
-        if (order != np.arange(len(order))).any():
-            splits[name] = splits[name].select(order)
-            places[name] = (origin, indices[order])
-    return PlacedSplits(splits, places), carved
+    return in_file_order(splits, places), carved
 
 
 def _require_label_column(splits: PlacedSplits, column: str, keys: dict[str, str]) -> None:

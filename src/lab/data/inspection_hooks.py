@@ -1,6 +1,7 @@
 """What a head declares for `lab.inspect` (`conf/data/base/inspect/<head>.yaml`, picked by the
 data config's `_target_`), and the functions those declarations name: the head's label rules
-(`labels:`), its classes for the balance table (`classes:`), its row reader (`rows:`) and,
+(`labels:`), its classes for the balance table (`classes:`), its row reader (`rows:`), its
+own loader of a file format (`source:`) and,
 for `lab.validate`, the check of a head whose columns depend on a setting (`columns:`)."""
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ def columns_rule(data: DictConfig) -> Any:
     if declared is None or not declared.get("columns"):
         return None
     return get_method(str(declared.columns))
+
+
+def own_source(data: DictConfig) -> Any:
+    """The splits as the head's own loader reads `data.path` (the function its inspect
+    declaration names under `source:`, e.g. SQuAD JSON flattened as training flattens it),
+    or None where it declares none or the loader finds nothing of its format there."""
+    from hydra.utils import get_method
+
+    declared = declared_columns(str(data.get("_target_") or ""))
+    if declared is None or not declared.get("source"):
+        return None
+    return get_method(str(declared.source))(data.get("path"))
 
 
 def row_reader(data: DictConfig, tokenizer: Any, train: Dataset) -> RowReader | None:

@@ -21,13 +21,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
-from lab.data.origins import Origin
 from lab.data.padding import Padding, pad_hf
-from lab.data.sources import load_source, origins_of, set_origins
+from lab.data.sources import origins_of, set_origins
 from lab.errors import ConfigError, DataError
 from lab.tasks.question_answering.answers import answer_lists, checked_answers, unanswerable_note
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
-from lab.tasks.question_answering.squad_json import convert_squad_json, squad_json_files
+from lab.tasks.question_answering.squad_json import load_squad_json
 
 #: the id column of data without one (`data.id_column=null`): `<split>-<n>`, 1-based
 NUMBERED_ID = "__lab_question_id__"
@@ -170,24 +169,8 @@ class QuestionAnsweringDataModule(DataModule):
         return found
 
     def _load_rows(self) -> DatasetDict:
-        if self.path:
-            import datasets.config
-
-            converted = convert_squad_json(self.path, datasets.config.HF_DATASETS_CACHE)
-            if converted is not None:
-                loaded = load_source(str(converted), None, None)
-                # Errors name the user's JSON file and question, not lab's flattened copy.
-                files = squad_json_files(self.path)
-                set_origins(
-                    loaded,
-                    {
-                        s: Origin(str(files[s]), "rows", unit="question")
-                        for s in loaded
-                        if s in files
-                    },
-                )
-                return loaded
-        return super().load_raw()
+        loaded = load_squad_json(self.path)
+        return loaded if loaded is not None else super().load_raw()
 
     def setup(self, stage: str | None = None) -> None:
         """Load, check and tokenize; evaluation features get their row numbers."""

@@ -167,3 +167,30 @@ def convert_squad_json(path: str | Path, cache_dir: str | Path) -> Path | None:
         os.replace(temporary, out / f"{split}.jsonl")  # atomic: concurrent runs never half-read
     log.info("converted SQuAD JSON %s to %s", path, out)
     return out
+
+
+def load_squad_json(path: str | Path | None) -> Any:
+    """The `DatasetDict` of the SQuAD JSON files at `path`, flattened (`convert_squad_json`,
+    cached in datasets' cache) with each split's rows named by the user's file and question;
+    None where `path` holds none (the caller reads it as other data).
+
+    Training's QA data module and `lab.inspect` (the `source:` of the head's inspect
+    declaration) read such files through this one function."""
+    if not path:
+        return None
+    import datasets.config
+
+    from lab.data.origins import Origin
+    from lab.data.sources import load_source, set_origins
+
+    converted = convert_squad_json(path, datasets.config.HF_DATASETS_CACHE)
+    if converted is None:
+        return None
+    loaded = load_source(str(converted), None, None)
+    # Errors name the user's JSON file and question, not lab's flattened copy.
+    files = squad_json_files(path)
+    set_origins(
+        loaded,
+        {s: Origin(str(files[s]), "rows", unit="question") for s in loaded if s in files},
+    )
+    return loaded
