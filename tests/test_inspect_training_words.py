@@ -143,3 +143,35 @@ def test_squad_json_files_are_inspected_as_training_reads_them(compose_cfg: Any)
     assert splits["train"]["rows"] + splits["validation"]["rows"] == flattened["train"]
     assert splits["test"]["rows"] == flattened["validation"]  # data=squad tests on dev
     assert splits["train"]["lengths"]["question + context"]["measured_rows"] > 0
+
+
+def test_class_ids_written_as_text_get_advice_that_keeps_the_names(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """SST-2 rows with labels "0"/"1" (strings) under data=sst2's names: refused, advising
+    integer ids (data.label_names=null would train but name the classes "0"/"1"); the same
+    for NER tags "3" under conll2003's names."""
+    rows = [{"sentence": f"fine film {i}", "label": str(i % 2)} for i in range(8)]
+    for split in ("train", "validation"):
+        _jsonl(tmp_path / f"{split}.jsonl", rows)
+    refusal = _training_refusal(
+        compose_cfg, "model=tiny_bert", "data=sst2", f"data.path={tmp_path}"
+    )
+    assert refusal == (
+        f"{tmp_path / 'train.jsonl'}:1 column 'label': label '0' is not one of the label names "
+        "['negative', 'positive']; '0' looks like a class id written as text: store the labels "
+        "as integers (ids into data.label_names: 0 is 'negative'); data.label_names=null would "
+        "name the classes by the text instead"
+    )
+    from lab.tasks.token_tags import tag_problem
+
+    names = ["O", "B-PER", "I-PER", "B-LOC"]
+    assert tag_problem("3", names, string_tags=True) == (
+        "tag '3' is not in the label list ['O', 'B-PER', 'I-PER', 'B-LOC']; '3' looks like a "
+        "class id written as text: store the labels as integers (ids into data.label_names: 3 "
+        "is 'B-LOC'); data.label_names=null would name the classes by the text instead"
+    )
+    assert tag_problem("B-ORG", names, string_tags=True) == (
+        "tag 'B-ORG' is not in the label list ['O', 'B-PER', 'I-PER', 'B-LOC']; fix the data or "
+        "set data.label_names"
+    )

@@ -120,3 +120,16 @@ def as_integer(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def id_as_text(value: Any, names: Sequence[str]) -> str | None:
+    """Advice for a label (or tag) that reads as a class id written as text ('1' under names
+    ['negative', 'positive']: a CSV, or an export that cast ids to strings); None otherwise.
+    data.label_names=null would train, but name the classes '0', '1'."""
+    if not isinstance(value, str) or not value.strip().isdigit() or int(value) >= len(names):
+        return None
+    return (
+        f"{value!r} looks like a class id written as text: store the labels as integers "
+        f"(ids into data.label_names: {int(value)} is {names[int(value)]!r}); "
+        "data.label_names=null would name the classes by the text instead"
+    )

@@ -19,7 +19,7 @@ from lab.data.inspection_refusals import (
     refusal_warnings,
     value_order,
 )
-from lab.data.label_names import reconcile_label_names
+from lab.data.label_names import id_as_text, reconcile_label_names
 from lab.errors import DataError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def tag_problem(
     advice = (
         "the model was trained on these tags only: fix the data"
         if evaluating
-        else "fix the data or set data.label_names"
+        else id_as_text(tag, names) or "fix the data or set data.label_names"
     )
     return f"tag {tag!r} is not in the label list {list(names)}; {advice}"
 

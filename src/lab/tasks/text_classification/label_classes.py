@@ -19,7 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lab.data.label_names import as_integer, integer_label_names, reconcile_label_names
+from lab.data.label_names import (
+    as_integer,
+    id_as_text,
+    integer_label_names,
+    reconcile_label_names,
+)
 from lab.tasks.text_classification.label_values import (
     BOOL_NAMES,
     class_id,
@@ -101,6 +106,8 @@ class LabelClasses:
                 if self.configured and not evaluating
                 else ""
             )
+            if self.configured and not evaluating and (as_id := id_as_text(value, self.names)):
+                names_from = f"; {as_id}"
             return f"label {value!r} is not one of the label names {self.names}{names_from}"
         number = as_integer(value)  # 1.0 is 1, True is 1
         if isinstance(number, float):
