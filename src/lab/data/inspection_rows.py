@@ -211,8 +211,10 @@ def row_keys(dataset: Dataset, specs: Sequence[TextSpec], split: str) -> list[st
     columns = sorted({c for s in specs for c in s.columns} | choice_columns(specs))
     require_columns(dataset, columns, split)
     # Each (column, language) read once: a translation column is two texts, one per side.
-    langs = {c: sorted({str(s.lang) for s in specs if c in s.columns and s.lang}) for c in columns}
-    parts = [(c, lang) for c in columns for lang in (langs[c] or [None])]
+    parts: list[tuple[str, str | None]] = []
+    for c in columns:
+        langs = sorted({str(s.lang) for s in specs if c in s.columns and s.lang})
+        parts += [(c, lang) for lang in langs] if langs else [(c, None)]
     table = {c: _cells(dataset, c) for c in columns}
     return [
         "\x1f".join(cell_text(table[c][i], lang) for c, lang in parts) for i in range(len(dataset))
