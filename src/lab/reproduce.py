@@ -4,7 +4,9 @@
     python -m lab.reproduce experiment=minilm_demo                        # check `expected:`
 
 A run is re-run from its *resolved* config (config.yaml), so later edits of the YAML files do
-not change what runs; the new run goes to `<run dir>/reproductions/<time>/`. Every recorded
+not change what runs; the new run goes to `<run dir>/reproductions/<time>/`, as a run of its
+own: a sweep's trial (`<sweep dir>/trials/<N>`, the command a sweep's summary prints) reports
+nothing to its study, and a W&B run is named after the recorded one with `-repro`. Every recorded
 metric is printed next to the new value with pass/fail at `--rtol`/`--atol`; before that,
 differences in code version, packages, hardware and data fingerprints are listed as warnings.
 An experiment is checked against the `expected:` block of its file:
@@ -39,6 +41,7 @@ from lab.errors import EXIT_USER_ERROR, LabError
 from lab.testing import compare_metrics
 
 EXIT_MISMATCH = 1
+REPRO_SUFFIX = "-repro"  # a reproduction's W&B run name: the recorded run's, with this after
 Rows = list[tuple[str, float, float | None, bool]]
 
 
@@ -157,15 +160,38 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     register_resolvers()
     recorded_cfg = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
     target = run_dir / "reproductions" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    old_dir = str(recorded_cfg["paths"]["output_dir"])  # type: ignore[index,call-overload]
-    cfg = OmegaConf.create(_rebase(recorded_cfg, old_dir, str(target)))
-    cfg.resume = None
-    OmegaConf.set_struct(cfg, True)
+    cfg = reproduction_config(recorded_cfg, target)  # type: ignore[arg-type]
     with run_log(target):
         metrics = run(cfg)
     now = json.loads((target / "record.json").read_text())
     rows = compare_metrics(metrics, record["metrics"], rtol=rtol, atol=atol)
     return all(ok for *_, ok in rows), rows, environment_differences(record, now, run_dir)
+
+
+def reproduction_config(recorded: dict[str, Any], target: Path) -> DictConfig:
+    """The config that re-runs a recorded (resolved) config into `target`: its paths moved
+    from the recorded run's directory to `target`, no `resume`, and as a run of its own:
+
+    - without `optuna_trial`: a sweep trial's identity would make the reproduction report to
+      the study's finished trial (whose pruner may stop it) and end with the trial's statuses;
+    - its W&B run named `<recorded name>-repro` (`REPRO_SUFFIX`): the resolved config holds
+      the recorded run's name (`<study>-trial<N>` for a trial), and W&B would list two runs
+      of one name, the reproduction looking like the trial. Its group is kept, so a trial's
+      reproduction sits in its study's group, beside it."""
+    old_dir = str(recorded["paths"]["output_dir"])
+    rebased: dict[str, Any] = _rebase(recorded, old_dir, str(target))
+    rebased.pop("optuna_trial", None)
+    for node in (rebased.get("logger") or {}).values():
+        if _is_wandb(node) and node.get("name") and not node["name"].endswith(REPRO_SUFFIX):
+            node["name"] = f"{node['name']}{REPRO_SUFFIX}"
+    cfg = OmegaConf.create(rebased)
+    cfg.resume = None
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def _is_wandb(node: Any) -> bool:
+    return isinstance(node, dict) and str(node.get("_target_", "")).endswith("wandb_logger")
 
 
 def check_experiment(name: str, overrides: list[str]) -> tuple[bool, Rows, tuple[float, float]]:

@@ -74,7 +74,10 @@ class LabOptunaSweeper(Sweeper):
         self.n_jobs = n_jobs
         self.max_failure_rate = max_failure_rate
         self.params: dict[str, Any] = _flat_params(params)
-        self.enqueue_trials = [OmegaConf.to_container(e) for e in enqueue_trials or []]
+        # As written: `_plan` checks each entry (a scalar, `[0.1]`, is refused there in words).
+        self.enqueue_trials: list[Any] = [
+            OmegaConf.to_container(e) if OmegaConf.is_config(e) else e for e in enqueue_trials or []
+        ]
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
 
@@ -152,6 +155,7 @@ class LabOptunaSweeper(Sweeper):
 
     def _plan(self, arguments: list[str]) -> Any:
         from lab.sweeps.search_space import parse_search_space
+        from lab.sweeps.space_checks import check_enqueued
         from lab.sweeps.storage import storage_url
         from lab.sweeps.worker import SweepPlan
 
@@ -195,7 +199,9 @@ class LabOptunaSweeper(Sweeper):
             n_trials=int(self.n_trials),
             space=space,
             max_failure_rate=float(self.max_failure_rate),
-            enqueue=self.enqueue_trials,  # type: ignore[arg-type]
+            # Checked with the space: an enqueued value Optuna cannot take raised in the
+            # worker after the trial was created, and every later run met that trial again.
+            enqueue=check_enqueued(self.enqueue_trials, space.distributions),
             heartbeat_interval=float(self.heartbeat_interval),
             stale_after=float(self.stale_after),
             resume_required=resume_required,

@@ -8,6 +8,8 @@ the work is here, one job per module:
 
 * `search_space`: Hydra's sweep grammar (`choice`, `range`, `interval`, `tag(log, ...)`) to
   Optuna distributions, and sampled values back to command-line overrides.
+* `space_checks`: the space's values held to their keys' valid ranges (`lab.config.ranges`),
+  and `enqueue_trials` to the space, before the study exists.
 * `storage`: the study's storage URL (SQLite in the sweep directory by default) and a lock
   that makes "count the trials, then start one" atomic across processes and machines.
 * `liveness`: heartbeats of running trials, so a trial whose process died is found and

@@ -79,7 +79,9 @@ class SweepMetricCheck(L.Callback):
 
 
 class OptunaPruning(L.Callback):
-    """Report `monitor` to trial `trial_number` after each validation; prune when told.
+    """Report `monitor` to trial `trial_number` after each validation; prune when told,
+    except at the validation that ends the fit (`is_final_validation`): the trial has trained
+    in full by then, and goes on to its test pass and export.
 
     A pruned trial raises `optuna.TrialPruned` out of `trainer.fit`; the sweeper records it
     as PRUNED. A NaN metric stops the trial at once with `FloatingPointError` (recorded FAIL).
@@ -149,6 +151,10 @@ class OptunaPruning(L.Callback):
             raise FloatingPointError(
                 f"objective is NaN: {self.monitor}=nan at {step / 1000:.2f} epochs"
             )
+        if is_final_validation(trainer):
+            # The trial has trained in full: pruning now would keep none of it (no test
+            # metrics, no export) and save no training. Its value is reported all the same.
+            return False, ""
         if self._trial.should_prune():
             return True, (
                 f"trial {self.trial_number} pruned at {step / 1000:.2f} epochs: "
@@ -173,3 +179,21 @@ def milli_epochs(trainer: L.Trainer) -> int:
     if isinstance(interval, float) and 0 < interval < 1:
         epochs = round(epochs / interval) * interval
     return round(1000 * epochs)
+
+
+def is_final_validation(trainer: L.Trainer) -> bool:
+    """Whether this validation closes the fit: `trainer.max_steps` reached, or the end of the
+    last epoch of `trainer.max_epochs` (from the global step, so a resumed trial knows it too).
+    An early stop cannot be foreseen: a validation after which the early-stopping callback
+    stops the fit is not known as the last one, and may be pruned."""
+    max_steps = trainer.max_steps
+    if max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps:
+        return True
+    max_epochs = trainer.max_epochs
+    batches = trainer.num_training_batches
+    if max_epochs is None or max_epochs < 0 or not batches or math.isinf(batches):
+        return False  # no epoch limit, or epochs of unknown length (a stream): not known
+    # The global step, not the milli-epochs reported: those are snapped to the validation
+    # grid, and a validation just before the end could round up to it.
+    steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
+    return trainer.global_step >= max_epochs * steps_per_epoch

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.errors import ConfigError
+from lab.sweeps.space_checks import range_problem
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,14 @@ def _distribution(key: str, sweep: Any) -> Any:
     if (problem := _range_problem(sweep)) is not None:
         raise ConfigError(f"{key}: {_sweep_text(sweep)} {problem}")
     try:
-        return _build(sweep)
+        distribution = _build(sweep)
     except ValueError as err:  # anything the checks above missed: still one line, with the key
         raise ConfigError(f"{key}: {_sweep_text(sweep)} is not a valid range: {err}") from err
+    # Values the key does not take (`optimizer.lr=interval(-1,-0.5)`) would fail every trial's
+    # range check, one by one, in a study made for nothing: refused here, with the rest.
+    if (problem := range_problem(key, distribution)) is not None:
+        raise ConfigError(f"{key}: {_sweep_text(sweep)} {problem}")
+    return distribution
 
 
 def _range_problem(sweep: Any) -> str | None:
@@ -177,18 +183,29 @@ def _build(sweep: Any) -> Any:
 
 
 def _sweep_text(sweep: Any) -> str:
-    """A range or interval as the sweep grammar writes it: `tag(log, interval(0, 0.001))`."""
-    from hydra.core.override_parser.types import IntervalSweep, RangeSweep
+    """A sweep as the grammar writes it: `tag(log, interval(0, 0.001))`, `choice(16, 32)`."""
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
-    if isinstance(sweep, IntervalSweep):
+    if isinstance(sweep, ChoiceSweep):
+        text = f"choice({', '.join(_choice_text(v) for v in sweep.list)})"
+    elif isinstance(sweep, IntervalSweep):
         text = f"interval({sweep.start:g}, {sweep.end:g})"
     elif isinstance(sweep, RangeSweep):
-        step = "" if sweep.step == 1 else f", {sweep.step:g}"
-        text = f"range({sweep.start:g}, {sweep.stop:g}{step})"
+        # A float range keeps its `.0`: range(1.0, 5.0) steps through floats, range(1, 5) ints.
+        step = "" if sweep.step == 1 and isinstance(sweep.step, int) else f", {_num(sweep.step)}"
+        text = f"range({_num(sweep.start)}, {_num(sweep.stop)}{step})"
     else:
         text = repr(sweep)
     tags = sorted(sweep.tags or ())
     return f"tag({', '.join(tags)}, {text})" if tags else text
+
+
+def _num(value: Any) -> str:
+    return repr(value) if isinstance(value, float) and value.is_integer() else f"{value:g}"
+
+
+def _choice_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else format_value(value)
 
 
 def suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:

@@ -8,10 +8,12 @@ trial, in as many parts as the width needs. trials.csv has every trial and every
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from lab.sweeps.results import RUN_DIR, best_summary
 from lab.training.console import message_console
@@ -23,7 +25,8 @@ TOP = 5
 def print_sweep_summary(
     study: Any, sweep_dir: Path, plots: list[Path], console: Console | None = None
 ) -> None:
-    """Print the best (or Pareto-optimal) trials and the sweep directory."""
+    """Print the best (or Pareto-optimal) trials, the sweep directory, the best trial's run
+    directory and the command that reproduces it."""
     from optuna.trial import TrialState
 
     console = console or message_console()
@@ -52,8 +55,18 @@ def print_sweep_summary(
     if "best" in summary:
         best = summary["best"]
         console.print(f"Best trial {best['number']}: [bold]{best[RUN_DIR]}[/bold]")
+        console.print(f"Reproduce it: {escape(reproduce_command(best[RUN_DIR]))}")
+    elif shown:  # a Pareto front: no one best, any of its trials
+        command = reproduce_command(sweep_dir / "trials") + "/<number>"
+        console.print(f"Reproduce one: {escape(command)}")
     if plots:
         console.print("Plots: " + ", ".join(p.name for p in plots))
+
+
+def reproduce_command(run_dir: str | Path) -> str:
+    """The command that runs a trial again from its recorded config and compares its metrics
+    with the recorded ones (`lab.reproduce`), its directory quoted for a POSIX shell."""
+    return f"python -m lab.reproduce {shlex.quote(str(run_dir))}"
 
 
 def print_trials_table(

@@ -174,15 +174,34 @@ def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:
             if sum(t.state.is_finished() for t in trials) >= plan.n_trials:
                 return ran
             trial, resumed = _claim_or_ask(study, trials, plan)
+            values: dict[str, Any] | None = None
             if trial is not None:
                 stamp(storage, trial_id(trial))
-                values = suggest(trial, plan.space)
+                values = _suggest_or_fail(study, trial, plan)
         if trial is None:
             time.sleep(plan.heartbeat_interval)  # others' trials are running: wait and look
             continue
-        _run_trial(study, trial, values, resumed, plan, launch)
-        ran += 1
+        if values is not None:
+            _run_trial(study, trial, values, resumed, plan, launch)
+            ran += 1
         write_results(study, plan.sweep_dir)
+
+
+def _suggest_or_fail(study: Any, trial: Any, plan: SweepPlan) -> dict[str, Any] | None:
+    """The trial's values; None, with the trial recorded FAIL, when a value was fixed for it
+    that its distribution cannot take. lab checks `enqueue_trials` before it creates a study,
+    but a study created by an older lab may hold such a trial (enqueued `optimizer.lr: -0.1`
+    on a log scale): raised here, the error left it RUNNING, and every later run of the
+    command claimed it again and crashed on it again. FAIL counts against max_failure_rate."""
+    try:
+        return suggest(trial, plan.space)
+    except (ValueError, TypeError) as err:  # what Optuna raises for a value it cannot hold
+        fixed = study_storage(study).get_trial_system_attrs(trial_id(trial)).get("fixed_params")
+        given = f"its enqueued parameters {fixed}" if fixed else "its parameters"
+        # Optuna's sentence ends in a period; the error is quoted inside lab's sentences.
+        reason = f"{type(err).__name__}: {str(err).rstrip('.')}"
+        _fail(study, trial, f"{given} do not fit the search space: {reason}")
+        return None
 
 
 def _claim_or_ask(study: Any, trials: list[Any], plan: SweepPlan) -> tuple[Any, bool]:
@@ -236,6 +255,13 @@ def _run_trial(
     objective = [float(metrics[m]) for m in plan.metrics]
     if any(math.isnan(v) for v in objective):
         _fail(study, trial, f"objective is NaN: {dict(zip(plan.metrics, objective, strict=True))}")
+        return
+    from lab.training.stopping_notes import divergence
+
+    # Diverged weights keep a finite accuracy (the argmax of NaN logits) and could tie for
+    # best: a trial whose tested losses are not finite failed, whatever its objective says.
+    if diverged := divergence(metrics, None):
+        _fail(study, trial, f"training diverged: {diverged}")
         return
     tell(study, trial, objective)
     log.info("Trial %d: %s", trial.number, dict(zip(plan.metrics, objective, strict=True)))
