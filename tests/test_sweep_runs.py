@@ -56,6 +56,10 @@ def _sweep(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
             "error: optimizer.lr: interval(-1, -0.5) searches -1.0 to -0.5, both ends out of "
             "range; valid: a number > 0",
         ),
+        (  # a plain override, the same for every trial: each would fail on it
+            ["optimizer.lr=tag(log,interval(1e-4,1e-2))", "scheduler.warmup_ratio=2"],
+            "error: scheduler.warmup_ratio=2 is out of range; valid: a number in [0, 1]",
+        ),
     ],
 )
 def test_a_bad_enqueued_trial_or_search_space_is_refused_before_the_sweep_exists(

@@ -260,17 +260,29 @@ class LabOptunaSweeper(Sweeper):
         return instantiate(sampler_cfg)
 
     def _check_overrides_compose(self, plan: Any) -> None:
-        """Fail before the first trial when an override names a key or option that is not."""
+        """Fail before the first trial when an override names a key or option that is not,
+        or sets a value its key's range refuses (`optimizer.lr=-1` fixed for every trial:
+        each would fail on it, one after the other)."""
         from hydra.errors import HydraException
 
         from lab.config.cli import unknown_key_hints
         from lab.config.paths import conf_dir
+        from lab.config.ranges import FORMS, check_keys, rule_for
         from lab.sweeps.search_space import trial_overrides
 
         probe = {name: _some_value(dist) for name, dist in plan.space.distributions.items()}
         overrides = [*plan.space.fixed, *trial_overrides(probe)]
         try:
             self.validate_batch_is_legal([overrides])
+            assert self.config is not None  # set by `setup`, before any sweep
+            loader = self.hydra_context.config_loader  # type: ignore[union-attr]
+            composed = loader.load_sweep_config(
+                master_config=self.config, sweep_overrides=overrides
+            )
+            fixed = [o.split("=", 1)[0].lstrip("+~") for o in plan.space.fixed if "=" in o]
+            # Only keys a range rule covers: others are not resolved here (a path may
+            # interpolate `${hydra:...}`, known only inside a trial).
+            check_keys(composed, [key for key in fixed if rule_for(key) or key in FORMS])
         except HydraException as err:
             # A key that is no key: lab's words (the close match, the valid keys), not Hydra's
             # advice to add it with `+`, which would make every trial fail on it.
