@@ -4,6 +4,12 @@ Each trial is its own W&B run already (named `<study>-trial<N>`, grouped by the 
 see `conf/logger/wandb.yaml`). This adds `<study>-summary` to the same group, with a stable
 id so a resumed sweep updates it instead of adding another. Only when the sweep's config
 logs to W&B; like every W&B call in lab, it never fails the sweep.
+
+It starts like a trial's W&B run (`lab.training.wandb_start.start_wandb_run`, with the
+`connect_timeout` and `init_timeout` of the config's `logger.wandb`): online only when the
+server answers within seconds, else offline, where it can be synced later (lab says the
+command), then disabled; each with the trials' warnings, and never blocking longer than a
+trial's start would.
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lab.sweeps.results import best_summary, trial_rows
-from lab.training.loggers import resolve_wandb_mode
+from lab.training.wandb_start import (
+    CONNECT_TIMEOUT,
+    INIT_TIMEOUT,
+    resolve_wandb_mode,
+    start_wandb_run,
+    unusable_directory,
+    wandb_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +43,20 @@ def log_study_to_wandb(study: Any, config: DictConfig, sweep_dir: Path) -> str |
     if mode == "disabled":
         return None
     run_id = "sweep-" + hashlib.sha256(str(sweep_dir).encode()).hexdigest()[:12]
+    unusable = unusable_directory(str(sweep_dir))
+    if unusable:
+        log.warning(
+            "W&B summary of study %s not written: %s cannot be used (%s)",
+            study.study_name,
+            sweep_dir,
+            unusable,
+        )
+        return None
     try:
         import wandb
 
         rows = trial_rows(study)
-        run = wandb.init(
+        arguments: dict[str, Any] = dict(
             project=wandb_cfg.get("project"),
             entity=wandb_cfg.get("entity"),
             group=study.study_name,
@@ -42,11 +64,20 @@ def log_study_to_wandb(study: Any, config: DictConfig, sweep_dir: Path) -> str |
             job_type="sweep-summary",
             id=run_id,
             resume="allow",
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             dir=str(sweep_dir),
             config={"study": study.study_name, "sweep_dir": str(sweep_dir)},
             reinit="create_new",
+            settings=wandb_settings(float(wandb_cfg.get("init_timeout", INIT_TIMEOUT))),
         )
+        run = start_wandb_run(
+            lambda: wandb.init(**arguments),
+            arguments,
+            float(wandb_cfg.get("connect_timeout", CONNECT_TIMEOUT)),
+        )
+        if arguments["mode"] == "disabled":  # said by start_wandb_run: nothing to write
+            run.finish()
+            return None
         if rows:
             columns: list[Any] = list(rows[0])
             table = wandb.Table(
@@ -55,7 +86,14 @@ def log_study_to_wandb(study: Any, config: DictConfig, sweep_dir: Path) -> str |
             run.log({"trials": table})
         summary = best_summary(study)
         run.summary.update({"trials": summary["trials"], **_flat_best(summary)})
+        folder = Path(run.dir).parent  # <sweep dir>/wandb/offline-run-<time>-<id>
         run.finish()
+        if arguments["mode"] == "offline":
+            log.info(
+                "W&B summary of study %s offline: sync later with `wandb sync %s`",
+                study.study_name,
+                folder,
+            )
         return run_id
     except Exception as err:  # W&B must never take a sweep down
         log.warning("W&B summary of study %s not written: %s", study.study_name, err)

@@ -4,9 +4,9 @@
 otherwise (the run is still recorded locally and can be uploaded later with `wandb sync`).
 If W&B cannot start even so (service down, bad key, no disk), the run goes on offline, then
 with W&B disabled, with a warning: a logging service is never a reason to lose a training run.
-An online start first checks, within seconds, that the server (or the proxy in front of it)
-accepts a connection: wandb itself would retry an unreachable server for `init_timeout`
-seconds. A failed start removes the run folder it left, so one run leaves one folder.
+The start, its server check and its fallbacks are `lab.training.wandb_start`'s, shared with a
+sweep's summary run. A W&B directory that cannot be created or written disables W&B at once,
+with one warning naming it.
 
 `RunLogger` is what `lab.train` asks of a logger beyond Lightning's `Logger`: continue the
 interrupted run's log on resume, and name its run in the run record. Other Lightning loggers
@@ -16,10 +16,7 @@ interrupted run's log on resume, and name its run in the run record. Other Light
 from __future__ import annotations
 
 import logging
-import netrc
 import os
-import shutil
-import socket
 import sys
 import threading
 import time
@@ -41,12 +38,16 @@ from lab.compat.lightning import (
     start_wandb_experiment,
     wandb_init_arguments,
 )
+from lab.training.wandb_start import (
+    CONNECT_TIMEOUT,
+    INIT_TIMEOUT,
+    resolve_wandb_mode,
+    start_wandb_run,
+    unusable_directory,
+    wandb_settings,
+)
 
 log = logging.getLogger(__name__)
-
-WANDB_HOST = "api.wandb.ai"
-# Seconds a TCP connection to W&B's server may take before the run goes on offline.
-CONNECT_TIMEOUT = 3.0
 
 
 class RunLogger(ABC):
@@ -70,65 +71,11 @@ class RunLogger(ABC):
         return
 
 
-def wandb_credentials_present() -> bool:
-    """True when W&B can authenticate without asking: an API key in the env or ~/.netrc."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        return netrc.netrc().authenticators(WANDB_HOST) is not None
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
-
-
-def resolve_wandb_mode(mode: str) -> str:
-    """`auto` -> `online` with credentials, else `offline`; `WANDB_MODE` in the env wins."""
-    env_mode = os.environ.get("WANDB_MODE")
-    if env_mode:
-        return env_mode
-    if mode == "auto":
-        return "online" if wandb_credentials_present() else "offline"
-    return mode
-
-
-def wandb_server_unreachable(timeout: float = CONNECT_TIMEOUT) -> str | None:
-    """Why W&B's server cannot be reached (a TCP connection within `timeout` seconds to
-    its `base_url`, or to the proxy wandb would use for it), or None when it can."""
-    import urllib.parse
-    import urllib.request
-
-    import wandb
-
-    settings = wandb.setup().settings
-    url = urllib.parse.urlsplit(settings.base_url)
-    host = url.hostname or WANDB_HOST
-    proxy = settings.https_proxy if url.scheme == "https" else settings.http_proxy
-    if not proxy and not urllib.request.proxy_bypass(host):
-        proxy = urllib.request.getproxies().get(url.scheme)
-    target = urllib.parse.urlsplit(proxy) if proxy else url
-    address = (target.hostname or host, target.port or (443 if target.scheme == "https" else 80))
-    outcome: list[str | None] = []
-
-    def connect() -> None:  # name lookup has no timeout of its own: bounded by join below
-        try:
-            socket.create_connection(address, timeout=timeout).close()
-            outcome.append(None)
-        except OSError as err:
-            outcome.append(err.strerror or str(err))
-
-    probe = threading.Thread(target=connect, daemon=True)
-    probe.start()
-    probe.join(timeout + 0.5)
-    where = f"{address[0]}:{address[1]}" + (" (proxy)" if proxy else "")
-    if not outcome:
-        return f"{where}: no answer within {timeout:g} s"
-    return f"{where}: {outcome[0]}" if outcome[0] else None
-
-
 class ResilientWandbLogger(WandbLogger, RunLogger):
     """A `WandbLogger` that falls back to offline, then disabled, if `wandb.init` fails.
 
     An online start goes offline at once when the server does not accept a connection
-    (`wandb_server_unreachable`); `startup_seconds` says how long the start took.
+    (`lab.training.wandb_start`); `startup_seconds` says how long the start took.
     `start_in_background` runs that start in a thread (about 0.5 s of `wandb.init` off the
     path to the first training step); `experiment` waits for it, and raises what it raised.
     """
@@ -205,51 +152,17 @@ class ResilientWandbLogger(WandbLogger, RunLogger):
         if self.startup_seconds is not None:
             return start_wandb_experiment(self)  # started: Lightning returns the run
         started = time.monotonic()
-        arguments = wandb_init_arguments(self)
-        if arguments.get("mode", "online") == "online":
+
+        def attempt() -> Any:
             try:
-                unreachable = wandb_server_unreachable(self._connect_timeout)
-            except Exception as err:  # cannot tell (settings wandb cannot read): let it try
-                log.debug("W&B server check skipped: %s", err)
-                unreachable = None
-            if unreachable:
-                log.warning("W&B server unreachable (%s); continuing with W&B offline", unreachable)
-                arguments["mode"] = "offline"
-        fallbacks = ["offline", "disabled"]
-        fallbacks = [mode for mode in fallbacks if mode != arguments.get("mode")]
-        while True:
-            before = self._run_folders()
-            try:
-                experiment = start_wandb_experiment(self)
-                self.startup_seconds = time.monotonic() - started
-                return experiment
-            except Exception as err:  # wandb raises many types; none should end the run
-                self._remove_run_folders_since(before)
-                if not fallbacks:
-                    raise
-                mode = fallbacks.pop(0)
-                log.warning("W&B could not start (%s); continuing with W&B %s", err, mode)
-                arguments["mode"] = mode
-                forget_experiment(self)
+                return start_wandb_experiment(self)
+            except Exception:
+                forget_experiment(self)  # the next attempt starts a new run
+                raise
 
-    def _wandb_dir(self) -> Path | None:
-        save_dir = wandb_init_arguments(self).get("dir")
-        return Path(save_dir) / "wandb" if save_dir else None
-
-    def _run_folders(self) -> set[str]:
-        folder = self._wandb_dir()
-        try:
-            return {p.name for p in folder.iterdir()} if folder else set()
-        except OSError:
-            return set()
-
-    def _remove_run_folders_since(self, before: set[str]) -> None:
-        """Remove the run folders a failed start created (wandb leaves them, empty or
-        nearly), so the fallback's folder is the run's only one."""
-        folder = self._wandb_dir()
-        for name in self._run_folders() - before:
-            if folder is not None and name.startswith(("run-", "offline-run-")):
-                shutil.rmtree(folder / name, ignore_errors=True)
+        experiment = start_wandb_run(attempt, wandb_init_arguments(self), self._connect_timeout)
+        self.startup_seconds = time.monotonic() - started
+        return experiment
 
 
 @contextmanager
@@ -289,7 +202,7 @@ def wandb_logger(
     tags: list[str] | None = None,
     entity: str | None = None,
     mode: str = "auto",
-    init_timeout: float = 30.0,
+    init_timeout: float = INIT_TIMEOUT,
     connect_timeout: float = CONNECT_TIMEOUT,
     **kwargs: Any,
 ) -> WandbLogger:
@@ -297,11 +210,18 @@ def wandb_logger(
 
     `connect_timeout`: seconds an online start waits for the server to accept a connection
     before going offline; `init_timeout`: seconds wandb may then take to start the run.
+    A `save_dir` that cannot be created or written: one warning, and W&B disabled (what a
+    start that fails in every mode ends in), so the run goes on without it.
     """
-    import wandb
-
-    Path(save_dir).mkdir(parents=True, exist_ok=True)
     resolved = resolve_wandb_mode(mode)
+    unusable = unusable_directory(save_dir) if resolved != "disabled" else None
+    if unusable:
+        log.warning(
+            "W&B directory %s cannot be used (%s); continuing with W&B disabled",
+            save_dir,
+            unusable,
+        )
+        resolved = "disabled"
     logger = ResilientWandbLogger(
         project=project,
         save_dir=save_dir,
@@ -311,9 +231,12 @@ def wandb_logger(
         entity=entity,
         mode=resolved,
         connect_timeout=connect_timeout,
-        settings=wandb.Settings(init_timeout=init_timeout, silent=True),
+        settings=wandb_settings(init_timeout),
         **kwargs,
     )
+    if unusable:
+        # Even a disabled wandb.init tries the directory, and warns about it in its own words.
+        wandb_init_arguments(logger).pop("dir", None)
     if os.environ.get("WANDB_MODE") == "offline":
         logger.offline_reason = "WANDB_MODE=offline"
     elif mode == "auto" and resolved == "offline":

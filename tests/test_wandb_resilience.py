@@ -1,0 +1,250 @@
+"""W&B never costs a run or a sweep (`lab.training.wandb_start`).
+
+* A sweep's summary run starts like a trial's logger: the same server check, timeouts,
+  fallbacks (offline, then disabled) and warnings; offline, it is written for `wandb sync`,
+  and nothing wandb prints leaks ANSI colour codes into a log file.
+* A W&B directory that cannot be created or written: one warning, and the run goes on without
+  W&B.
+
+No test reaches a network: an "unreachable" server is a loopback port nothing listens on, a
+"hanging" one a loopback socket that accepts connections and never answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import TINY_FIXTURE_RUN
+
+FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"
+
+SUMMARY_PROBE = """
+import json, logging, sys, time
+from pathlib import Path
+import optuna
+from omegaconf import OmegaConf
+from lab.sweeps.wandb_summary import log_study_to_wandb
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+study = optuna.create_study(study_name="s", direction="maximize")
+for value in (0.5, 0.7):
+    trial = study.ask()
+    trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+    study.tell(trial, value)
+config = OmegaConf.create({"logger": {"wandb": json.loads(sys.argv[2])}})
+started = time.monotonic()
+run_id = log_study_to_wandb(study, config, Path(sys.argv[1]))
+print(json.dumps({"seconds": time.monotonic() - started, "run_id": run_id}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _summary_in_a_fresh_process(
+    tmp_path: Path, port: int, wandb_cfg: dict[str, Any]
+) -> tuple[dict[str, Any], str, Path]:
+    """Run `log_study_to_wandb` online (WANDB_MODE=online, a fake key) against a local port;
+    its answer, everything it printed, and the sweep directory. A fresh process: wandb keeps
+    its settings in a process singleton. WANDB_SILENT (conftest) is not passed on: the
+    settings lab gives wandb must keep it quiet by themselves."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("WANDB_MODE", "WANDB_SILENT") and "proxy" not in k.lower()
+    }
+    env.update(
+        WANDB_MODE="online",
+        WANDB_BASE_URL=f"http://127.0.0.1:{port}",
+        WANDB_API_KEY=FAKE_KEY,
+        WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
+        HOME=str(tmp_path),  # no ~/.netrc or settings of the developer's
+    )
+    sweep_dir = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, "-c", SUMMARY_PROBE, str(sweep_dir), json.dumps(wandb_cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), output, sweep_dir
+
+
+def _written_offline(sweep_dir: Path, run_id: str) -> Path:
+    """The summary's one run folder: offline, under its stable id, with W&B's log in it."""
+    (folder,) = [p for p in (sweep_dir / "wandb").iterdir() if "run-" in p.name]
+    assert folder.name.startswith("offline-run-") and folder.name.endswith(run_id)
+    assert list(folder.glob("*.wandb")), "W&B wrote its offline log"
+    return folder
+
+
+@pytest.mark.slow
+def test_sweep_summary_with_an_unreachable_server_is_written_offline_in_seconds(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()  # nothing listens there: the connection is refused at once
+    outcome, output, sweep_dir = _summary_in_a_fresh_process(
+        tmp_path, port, {"project": "lab-test", "mode": "auto"}
+    )
+    assert outcome["run_id"] and outcome["run_id"].startswith("sweep-")
+    assert outcome["seconds"] < 15, "wandb alone blocks ~100 s on a resumable run id"
+    folder = _written_offline(sweep_dir, outcome["run_id"])
+    assert f"W&B server unreachable (127.0.0.1:{port}" in output
+    assert "continuing with W&B offline" in output
+    assert f"sync later with `wandb sync {folder}`" in output
+    assert "\x1b[" not in output, "no ANSI colour codes in output that is not a terminal"
+
+
+@pytest.mark.slow
+def test_sweep_summary_whose_online_start_hangs_falls_back_offline_within_its_timeouts(
+    tmp_path: Path,
+) -> None:
+    """The server accepts connections (the check passes) and never answers: the online start
+    gives up after `init_timeout`, and the offline run starts under the same run id (wandb's
+    service would hold the failed run's id: "run ID ... is in use")."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        outcome, output, sweep_dir = _summary_in_a_fresh_process(
+            tmp_path,
+            server.getsockname()[1],
+            {"project": "lab-test", "mode": "auto", "init_timeout": 3, "connect_timeout": 2},
+        )
+    assert outcome["run_id"]
+    # connect check (2) + init_timeout (3) + wandb's grace and a new service; no retries.
+    assert outcome["seconds"] < 20
+    _written_offline(sweep_dir, outcome["run_id"])  # the failed online folder is gone too
+    assert "W&B could not start (" in output and "continuing with W&B offline" in output
+    assert "not written" not in output
+    assert "\x1b[" not in output, "wandb's service footer (ANSI colours) stays silent"
+
+
+def test_sweep_summary_falls_back_like_a_trial_and_uses_the_trials_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every start fails but a disabled one: online, offline, then disabled, with the trials'
+    warnings and settings; nothing is written, and the sweep goes on."""
+    import optuna
+    import wandb
+    from omegaconf import OmegaConf
+
+    from lab.sweeps.wandb_summary import log_study_to_wandb
+    from lab.training import wandb_start
+    from lab.training.loggers import wandb_logger
+
+    calls: list[dict[str, Any]] = []
+    teardowns: list[str] = []
+    real_init = wandb.init
+
+    def init(**arguments: Any) -> Any:
+        calls.append(dict(arguments))
+        if arguments["mode"] != "disabled":
+            raise RuntimeError(f"no {arguments['mode']} today")
+        return real_init(mode="disabled")
+
+    monkeypatch.setattr(wandb, "init", init)
+    monkeypatch.setattr(wandb, "teardown", lambda: teardowns.append(calls[-1]["mode"]))
+    monkeypatch.setattr(wandb_start, "wandb_server_unreachable", lambda timeout: None)
+    monkeypatch.setenv("WANDB_MODE", "online")
+    study = optuna.create_study(study_name="s", direction="maximize")
+    study.enqueue_trial({})
+    study.tell(study.ask(), 0.5)
+    config = OmegaConf.create({"logger": {"wandb": {"project": "lab-test", "mode": "auto"}}})
+    with caplog.at_level(logging.WARNING):
+        assert log_study_to_wandb(study, config, tmp_path) is None
+    assert [c["mode"] for c in calls] == ["online", "offline", "disabled"]
+    assert teardowns == ["online"], "the failed online run's id is released for offline"
+    assert [r.getMessage() for r in caplog.records] == [
+        "W&B could not start (no online today); continuing with W&B offline",
+        "W&B could not start (no offline today); continuing with W&B disabled",
+    ]
+    trials = wandb_logger(project="lab-test", save_dir=str(tmp_path / "trial"))
+    summary_settings = calls[0]["settings"]
+    trial_settings = trials._wandb_init["settings"]
+    assert summary_settings.init_timeout == trial_settings.init_timeout == 30
+    assert summary_settings.silent and trial_settings.silent
+    assert not (tmp_path / "wandb").exists() or not list((tmp_path / "wandb").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"), [("regular file", "Not a directory"), ("/proc", "No such file")]
+)
+def test_an_unusable_wandb_dir_is_one_warning_and_wandb_disabled(
+    kind: str,
+    error: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from lab.training.loggers import wandb_logger
+
+    if kind == "regular file":
+        save_dir = tmp_path / "not-a-dir"
+        save_dir.write_text("")
+    else:
+        save_dir = Path("/proc/labwandb")  # cannot be created, by root either
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    with caplog.at_level(logging.WARNING):
+        logger = wandb_logger(project="lab-test", save_dir=str(save_dir))
+        try:
+            logger.log_metrics({"train/loss": 0.5}, step=0)  # starts the (disabled) run
+        finally:
+            import wandb
+
+            wandb.finish()
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"W&B directory {save_dir} cannot be used ({error}")
+    assert warning.endswith("continuing with W&B disabled")
+    assert logger._wandb_init["mode"] == "disabled"
+    assert "dir" not in logger._wandb_init, "wandb is not handed the directory to warn about"
+    assert save_dir.is_file() if kind == "regular file" else not save_dir.exists()
+
+
+@pytest.mark.slow
+def test_a_run_whose_wandb_save_dir_is_a_file_finishes_without_wandb(
+    compose_cfg: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`logger.wandb.save_dir=<a regular file>` failed the run in the logger's instantiation
+    (exit 1, record.json `failed`); now it trains, logs its CSV metrics, and says why once."""
+    from lab.train import run
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    not_a_dir = tmp_path / "not-a-dir"
+    not_a_dir.write_text("")
+    overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("logger=")]
+    cfg = compose_cfg(
+        *overrides,
+        "logger=default",
+        f"logger.wandb.save_dir={not_a_dir}",
+        "trainer.max_epochs=1",
+        output_dir=tmp_path / "run",
+    )
+    with caplog.at_level(logging.WARNING):
+        metrics = run(cfg)
+    assert "val/acc" in metrics
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert record["status"] == "finished"
+    assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
+    said = [r.getMessage() for r in caplog.records if "W&B" in r.getMessage()]
+    assert said == [
+        f"W&B directory {not_a_dir} cannot be used (Not a directory); continuing with W&B disabled"
+    ]
+    assert not_a_dir.is_file() and not (tmp_path / "run" / "wandb").exists()
