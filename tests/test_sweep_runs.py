@@ -14,29 +14,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import TINY_FIXTURE_RUN, lab_cli
+from test_sweeps import STUDY, _sweep_args
+
+from conftest import lab_cli
 
 pytestmark = pytest.mark.slow  # python -m lab.* processes; the last test trains
 
-STUDY = "s"
-
 
 def _sweep(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return lab_cli(
-        "train",
-        "-m",
-        "hydra/sweeper=lab_optuna",
-        "hydra/sweeper/sampler=random",
-        f"hydra.sweeper.study_name={STUDY}",
-        "hydra.sweeper.heartbeat_interval=1",
-        *TINY_FIXTURE_RUN,
-        "paths.output_root=out",
-        "callbacks=none",
-        *args,
-        cwd=cwd,
-        env=env,
-        timeout=400,
-    )
+    return lab_cli("train", *_sweep_args(*args), cwd=cwd, env=env, timeout=400)
 
 
 @pytest.mark.parametrize(

@@ -34,9 +34,8 @@ POISONED = (
 )
 
 
-def _poisoned_study(tmp_path: Path, max_failure_rate: float) -> tuple[Any, SweepPlan]:
-    """A study as an older lab left it: `enqueue_trials=[{optimizer.lr: -0.1}]` on a log
-    scale, unchecked; its worker took trial 0, crashed in `suggest`, and left it RUNNING."""
+def _study(tmp_path: Path, lr: str, max_failure_rate: float) -> tuple[Any, SweepPlan]:
+    """A 3-trial study of val/acc over `optimizer.lr=<lr>` in `tmp_path`, random sampler."""
     plan = SweepPlan(
         study_name="s",
         storage_url=f"sqlite:///{tmp_path / 'study.db'}",
@@ -44,10 +43,17 @@ def _poisoned_study(tmp_path: Path, max_failure_rate: float) -> tuple[Any, Sweep
         metrics=["val/acc"],
         directions=["maximize"],
         n_trials=3,
-        space=parse_search_space({"optimizer.lr": "tag(log,interval(1e-4,1e-2))"}, []),
+        space=parse_search_space({"optimizer.lr": lr}, []),
         max_failure_rate=max_failure_rate,
     )
-    study = open_study(plan, open_storage(plan.storage_url), optuna.samplers.RandomSampler(0), None)
+    sampler = optuna.samplers.RandomSampler(0)
+    return open_study(plan, open_storage(plan.storage_url), sampler, None), plan
+
+
+def _poisoned_study(tmp_path: Path, max_failure_rate: float) -> tuple[Any, SweepPlan]:
+    """A study as an older lab left it: `enqueue_trials=[{optimizer.lr: -0.1}]` on a log
+    scale, unchecked; its worker took trial 0, crashed in `suggest`, and left it RUNNING."""
+    study, plan = _study(tmp_path, "tag(log,interval(1e-4,1e-2))", max_failure_rate)
     study.enqueue_trial({"optimizer.lr": -0.1})
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -232,17 +238,7 @@ def test_a_reproduced_trial_is_a_run_of_its_own_with_a_distinct_wandb_name(
 def test_a_diverged_trial_fails_however_good_its_objective(tmp_path: Path) -> None:
     """Trial 1's losses are NaN while its accuracy (the argmax of NaN logits) ties the best:
     FAIL with the losses, so it can never be the best trial."""
-    plan = SweepPlan(
-        study_name="d",
-        storage_url=f"sqlite:///{tmp_path / 'study.db'}",
-        sweep_dir=tmp_path,
-        metrics=["val/acc"],
-        directions=["maximize"],
-        n_trials=3,
-        space=parse_search_space({"optimizer.lr": "interval(1e-4,1e-2)"}, []),
-        max_failure_rate=0.5,
-    )
-    study = open_study(plan, open_storage(plan.storage_url), optuna.samplers.RandomSampler(0), None)
+    study, plan = _study(tmp_path, "interval(1e-4,1e-2)", max_failure_rate=0.5)
     nan = float("nan")
 
     def launch(number: int, overrides: list[str]) -> TrialOutcome:
