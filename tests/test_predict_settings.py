@@ -78,12 +78,12 @@ def test_a_v2_qa_runs_null_threshold_decides_its_empty_answers(
     run = write_run(tmp_path / "squad", compose_cfg(*SQUAD_V2_RUN))
     source = FIXTURES / "squad_v2" / "test.jsonl"
     rows = [json.loads(line) for line in source.read_text().splitlines()]
-    never = _predict(run, source, tmp_path, "task.module.null_score_diff_threshold=-1e9")
-    always = _predict(run, source, tmp_path, "task.module.null_score_diff_threshold=1e9")
+    never = _predict(run, source, tmp_path, "task.module.null_score_diff_threshold=-1e6")
+    always = _predict(run, source, tmp_path, "task.module.null_score_diff_threshold=1e6")
     assert [r["answer"] for r in never] == [""] * len(rows)
     assert all(r["answer"] for r in always)
     _, _, predictor = open_predictor(
-        str(run), device="cpu", settings=["task.module.null_score_diff_threshold=1e9"]
+        str(run), device="cpu", settings=["task.module.null_score_diff_threshold=1e6"]
     )
     expected = answer_questions(
         predictor.model,
@@ -93,7 +93,7 @@ def test_a_v2_qa_runs_null_threshold_decides_its_empty_answers(
         max_length=64,
         doc_stride=16,
         version_2_with_negative=True,
-        null_score_diff_threshold=1e9,
+        null_score_diff_threshold=1e6,
     )
     assert [(r["answer"], r["start"], r["end"]) for r in always] == [a[:3] for a in expected]
 
@@ -216,3 +216,43 @@ def test_lab_eval_holds_its_settings_to_their_ranges(compose_cfg: Any) -> None:
         set_module_settings(cfg, ["task.module.n_best_size=0"])
     set_module_settings(cfg, ["task.module.null_score_diff_threshold=-2"])
     assert cfg.task.module.null_score_diff_threshold == -2
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "inf"])
+def test_the_null_threshold_is_a_finite_number(
+    compose_cfg: Any, tmp_path: Path, value: str
+) -> None:
+    """It decides every v2 answer: text crashed the decoding (a traceback mid-training), NaN
+    answered every question with a span (no comparison with NaN is true)."""
+    from lab.config.rules import validate_config
+
+    run = write_run(tmp_path / "run", compose_cfg(*SQUAD_V2_RUN), model=False)
+    refused = r"^task\.module\.null_score_diff_threshold=.* is not a number|out of range"
+    with pytest.raises(ConfigError, match=refused):
+        open_predictor(
+            str(run), device="cpu", settings=[f"task.module.null_score_diff_threshold={value}"]
+        )
+    with pytest.raises(ConfigError, match=r"valid: a number in \[-1e6, 1e6\]"):
+        validate_config(
+            compose_cfg(*SQUAD_V2_RUN, f"task.module.null_score_diff_threshold={value}")
+        )
+
+
+@pytest.mark.parametrize("port", [70000, -1])
+def test_a_port_no_socket_has_is_one_line(port: int) -> None:
+    from lab.errors import LabError
+    from lab.inference.ports import bind
+
+    with pytest.raises(LabError) as refused:
+        bind("127.0.0.1", port)
+    assert str(refused.value) == f"port must be between 1 and 65535 (0: any free port), got {port}"
+
+
+def test_more_guesses_than_the_vocabulary_is_one_line(compose_cfg: Any, tmp_path: Path) -> None:
+    run = write_run(tmp_path / "mlm", compose_cfg("task=masked_lm", "model=tiny_bert"))
+    with pytest.raises(ConfigError) as refused:
+        open_predictor(str(run), device="cpu", settings=["task.predictor.top_k=2049"])
+    assert str(refused.value) == (
+        "task.predictor.top_k=2049 is more guesses than the model's vocabulary holds (2048 "
+        "tokens); give at most 2048"
+    )

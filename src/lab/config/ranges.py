@@ -98,6 +98,7 @@ RANGES: dict[str, str] = {
     "task.module.*max_new_tokens":           "int >= 1",
     "task.module.max_answer_length":         "int >= 1",
     "task.module.n_best_size":               "int >= 1",
+    "task.module.null_score_diff_threshold": "in [-1e6, 1e6] ; a difference of logits, finite",
     "task.module.report_examples":           "int >= 0",
     "task.module.class_weights":             "null or text ; balanced, by FORMS",
     "task.module.class_weights[]":           "> 0",
@@ -183,7 +184,6 @@ RELATIONS: tuple[tuple[str, str, str, str], ...] = (
 # Numeric keys with no range, and why.
 FREE: dict[str, str] = {
     "expected.metrics.*":                    "recorded results of an experiment: any number",
-    "task.module.null_score_diff_threshold": "a difference of logits: any number",
     "task.module.start_model.seed":          "${seed} interpolated (task=dpo): ranged as seed",
 }
 # fmt: on

@@ -12,7 +12,9 @@ from lab.errors import LabError
 def bind(host: str, port: int) -> socket.socket:
     """A socket bound to `host:port` for the server; a port in use (another server?) or an
     address this machine does not have is a LabError, named, instead of uvicorn's exit 3
-    after the start-up line."""
+    after the start-up line; so is a port no socket has (0 asks for any free one)."""
+    if not 0 <= port <= 65535:  # socket's OverflowError is no OSError: a traceback
+        raise LabError(f"port must be between 1 and 65535 (0: any free port), got {port}")
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         listening = socket.socket(family, socket.SOCK_STREAM)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lab.errors import ConfigError
 from lab.inference.predictors import Predictor
 
 if TYPE_CHECKING:
@@ -25,6 +26,13 @@ class FillMaskPredictor(Predictor):
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig, top_k: int = 5) -> None:
         super().__init__(model, tokenizer, cfg)
+        config = getattr(model, "config", None)
+        vocabulary = int(getattr(config, "vocab_size", 0) or len(tokenizer))
+        if top_k > vocabulary:  # torch's `topk` would fail every row: "index k out of range"
+            raise ConfigError(
+                f"task.predictor.top_k={top_k} is more guesses than the model's vocabulary "
+                f"holds ({vocabulary} tokens); give at most {vocabulary}"
+            )
         self.top_k = top_k
 
     def check(self, row: dict[str, Any]) -> str | None:
