@@ -212,6 +212,31 @@ def test_resume_refuses_a_finished_run(uninterrupted: Path, compose_cfg: Any) ->
     assert (uninterrupted / "record.json").read_text() == before
 
 
+@pytest.mark.slow
+def test_a_refused_resume_leaves_hydras_record_of_the_run_as_it_was(
+    uninterrupted: Path, tmp_path: Path
+) -> None:
+    """Hydra writes .hydra/ before lab checks a resume: into a run directory that has it, the
+    attempt's copy goes to .hydra/resume-<time>/, the run's own record untouched."""
+    record = {p.name: p.read_bytes() for p in (uninterrupted / ".hydra").glob("*.yaml")}
+    assert set(record) == {"config.yaml", "hydra.yaml", "overrides.yaml"}
+    refused = lab_cli(
+        "train",
+        *RESUMABLE_RUN,
+        "trainer.max_epochs=3",
+        f"resume={uninterrupted}",
+        cwd=tmp_path,
+        env=FAULT_INJECTION,
+    )
+    assert refused.returncode == 2 and "already finished" in refused.stderr, refused.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in (uninterrupted / ".hydra").glob("*.yaml")} == record
+    attempts = [
+        a for a in (uninterrupted / ".hydra").glob("resume-*")
+        if "trainer.max_epochs=3" in (a / "overrides.yaml").read_text()
+    ]  # fmt: skip
+    assert len(attempts) == 1
+
+
 def _interrupted_copy(source: Path, target: Path) -> Path:
     import shutil
 

@@ -42,6 +42,10 @@ def register_resolvers() -> None:
         from lab.run_dir.resume import run_dir_for
 
         OmegaConf.register_new_resolver("lab.run_dir", run_dir_for, use_cache=True)
+    if not OmegaConf.has_resolver("lab.hydra_subdir"):
+        from lab.run_dir.resume import hydra_subdir_for
+
+        OmegaConf.register_new_resolver("lab.hydra_subdir", hydra_subdir_for)
     if not OmegaConf.has_resolver("lab.no_cuda"):
         # Cached: the answer cannot change within a process, and the import is not free.
         OmegaConf.register_new_resolver("lab.no_cuda", _no_cuda, use_cache=True)

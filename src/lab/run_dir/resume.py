@@ -96,6 +96,17 @@ def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
     return str(Path(resume).expanduser().resolve())
 
 
+def hydra_subdir_for(run_dir: str) -> str:
+    """Resolver behind `hydra.output_subdir`: `.hydra`, or `.hydra/resume-<time>` in a run
+    directory that holds Hydra's record already (a resume: Hydra writes before lab checks
+    it, and a refused resume must leave the run's record of its first command as it was)."""
+    from datetime import datetime
+
+    if (Path(run_dir) / ".hydra" / "config.yaml").exists():
+        return f".hydra/resume-{datetime.now():%Y-%m-%d_%H-%M-%S}"
+    return ".hydra"
+
+
 def _new_run_dir(output_root: str, new_run_dir: str) -> str:
     from lab.run_dir.disk import output_root_problem
 
