@@ -165,7 +165,11 @@ def test_an_appended_data_key_is_refused_like_a_misspelt_one(
 def test_bad_group_option_exits_2_with_hydra_message(tmp_path: Path) -> None:
     result = _validate("model=robertaa", cwd=tmp_path)
     assert result.returncode == 2
-    assert "Could not find 'model/robertaa'" in result.stderr and "\ttiny_bert\n" in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: In 'train': Could not find 'model/robertaa'. Did you mean model=roberta? "
+        "Options in 'model': "
+        + ", ".join(sorted(p.stem for p in (conf_dir() / "model").glob("*.yaml")))
+    ]
 
 
 @no_cuda

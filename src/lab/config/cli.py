@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -190,7 +191,29 @@ def config_error_lines(
     the valid keys (Hydra's own advice, `+key=value`, would add a key nothing reads); else
     the error's own message."""
     hints = unknown_key_hints(overrides, config_dir, config_name)
-    return [f"error: {line}" for line in hints or [user_error_message(error) or str(error)]]
+    message = user_error_message(error) or str(error)
+    return [f"error: {line}" for line in hints or [missing_option_line(message)]]
+
+
+MISSING_OPTION = re.compile(
+    r"^(?P<head>.*Could not find '(?P<group>[\w/.-]+)/(?P<name>[^']+)')\s*"
+    r"Available options in '[^']+':(?P<options>(?:\s+\S+)+)\s*$",
+    re.S,
+)
+
+
+def missing_option_line(message: str) -> str:
+    """Hydra's "Could not find 'model/robertaa'" and its list of options, one per line, as
+    one line: the closest option first (`Did you mean model=roberta?`), then all of them;
+    any other message as it is."""
+    found = MISSING_OPTION.match(message.strip())
+    if found is None:
+        return message
+    group, name = found["group"], found["name"]
+    options = found["options"].split()
+    close = difflib.get_close_matches(name, options, n=1)
+    maybe = f" Did you mean {group}={close[0]}?" if close else ""
+    return f"{found['head']}.{maybe} Options in '{group}': {', '.join(options)}"
 
 
 def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) -> None:
@@ -260,7 +283,7 @@ def user_error_message(error: BaseException) -> str | None:
         cause = error.__cause__
         detail = str(cause).splitlines()[0] if isinstance(cause, OmegaConfBaseException) else ""
         # Hydra's list of its config search path says nothing about the user's mistake.
-        text = str(error).split("\nConfig search path:", 1)[0].rstrip()
+        text = missing_option_line(str(error).split("\nConfig search path:", 1)[0].rstrip())
         return f"{text}\n{detail}" if detail else text
     return None
 
