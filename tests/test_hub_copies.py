@@ -68,3 +68,31 @@ def test_a_parquet_split_of_zero_rows_is_named(tmp_path: Path) -> None:
     with pytest.raises(DataError) as alone:
         _load(empty)
     assert str(alone.value) == f"{empty} has no rows"
+
+
+def test_a_semicolon_separated_csv_is_named_as_one(compose_cfg: Any, tmp_path: Path) -> None:
+    """A European spreadsheet's CSV (`text;label`): lab reads commas, so the header is one
+    column; lab.train's config rules (a missing column), its data module and lab.inspect (a
+    row of more cells, where a text holds a comma) all say what the file is and how to
+    convert it."""
+    from lab.build import build_datamodule
+    from lab.config.rules import validate_config
+    from lab.data.inspection import inspect_data
+    from lab.training.tokenizers import build_tokenizer
+
+    rows = "".join(f"a fine film {i};{i % 2}\n" for i in range(12))
+    data = tmp_path / "semi.csv"
+    data.write_text("text;label\n" + rows + "good, really good;1\n")
+    advice = (
+        "the header 'text;label' looks ';'-separated: lab reads .csv files as comma-separated "
+        "and .tsv as tab-separated; save it with commas, e.g. pandas.read_csv(path, "
+        "sep=';').to_csv(new_path, index=False)"
+    )
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={data}")
+    with pytest.raises(DataError) as rules:
+        validate_config(cfg)
+    assert str(rules.value).endswith(f"columns present: text;label; {advice}")
+    for read in (build_datamodule, inspect_data):
+        with pytest.raises(DataError) as reading:
+            read(cfg, build_tokenizer(cfg))
+        assert str(reading.value) == f"{data}:14: 2 cells but the header has 1 ({advice})"

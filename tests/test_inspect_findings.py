@@ -149,12 +149,14 @@ def test_hidden_and_empty_labels_are_warned_of_in_every_split(
     report = _inspect(compose_cfg, folder, "model=tiny_bert")
     gaps = {name: entry["label_gaps"] for name, entry in report["splits"].items()}
     assert gaps == {
-        "train": {"empty": 1, "hidden": 0},
+        "train": {"empty": 1, "hidden": 0, "first_empty": f"{folder / 'train.csv'}:4"},
         "validation": {"empty": 0, "hidden": 2},
         "test": {"empty": 0, "hidden": 2},
     }
     assert {
-        "train: 1 row has no label (an empty cell): lab.train refuses it",
+        # named as training names the row (the file's line 4: its header is line 1)
+        f"train: 1 row has no label (an empty cell) ({folder / 'train.csv'}:4): lab.train "
+        "refuses it",
         # a split of its own: replaced as training advises (rows of train would be removed)
         "validation: 2 rows have label -1 (a hidden label, as SNLI's rows without a gold "
         "label): lab.train refuses them; map data.splits.validation to a labeled split (or "
@@ -170,12 +172,14 @@ def test_label_gaps_read_text_labels_and_spare_a_class_named_minus_one(tmp_path:
     from lab.data.inspection_stats import label_gaps
 
     text = Dataset.from_dict({"label": ["pos", " ", None, "-1", " -1"]})
-    assert label_gaps(text, "label") == {"empty": 2, "hidden": 2}
+    # `first_empty`: the first empty cell's row (0-based), for the warning to name
+    assert label_gaps(text, "label") == {"empty": 2, "hidden": 2, "first_empty": 1}
     numbers = Dataset.from_dict({"label": [1.0, float("nan"), None, -1.0]})
-    assert label_gaps(numbers, "label") == {"empty": 2, "hidden": 1}
-    assert label_gaps(numbers, "label", hidden=False) == {"empty": 2, "hidden": 0}
+    assert label_gaps(numbers, "label") == {"empty": 2, "hidden": 1, "first_empty": 1}
+    assert label_gaps(numbers, "label", hidden=False) == {"empty": 2, "hidden": 0, "first_empty": 1}
     tags = Dataset.from_dict({"label": [[0, -1], None]})  # lists: only a null cell counts
-    assert label_gaps(tags, "label") == {"empty": 1, "hidden": 0}
+    assert label_gaps(tags, "label") == {"empty": 1, "hidden": 0, "first_empty": 1}
+    assert label_gaps(Dataset.from_dict({"label": [0, 1]}), "label") == {"empty": 0, "hidden": 0}
 
 
 def test_regression_labels_are_rounded_and_a_hidden_test_split_is_named(

@@ -250,7 +250,8 @@ def test_a_regression_cell_read_as_missing_is_named_once(compose_cfg: Any, tmp_p
     cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={folder}", *overrides)
     warnings = inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
     assert [w for w in warnings if "lab.train refuses" in w] == [
-        "validation: 1 row has no label (an empty cell): lab.train refuses it"
+        f"validation: 1 row has no label (an empty cell) ({folder / 'validation.csv'}:3): "
+        "lab.train refuses it"
     ]
 
 

@@ -32,6 +32,9 @@ def missing_columns_message(
     subject = (
         f"column {missing[0]} is" if len(missing) == 1 else f"columns {', '.join(missing)} are"
     )
+    from lab.data.origins import other_delimiter
+
+    hint = other_delimiter([str(c) for c in present]) or hint
     return (
         f"{f'{where}: ' if where else ''}{subject} not in the {split} split; columns present: "
         f"{', '.join(map(str, present)) or 'none'}{f'; {hint}' if hint else ''}"

@@ -69,7 +69,7 @@ from lab.data.inspection_hooks import (
     row_reader,
     train_classes,
 )
-from lab.data.inspection_places import PlacedSplits, in_file_order
+from lab.data.inspection_places import PlacedSplits, in_file_order, place
 from lab.data.inspection_rows import (
     ReadSplit,
     TextSpec,
@@ -354,6 +354,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         for name, dataset in splits.items():
             if label_column in dataset.column_names:  # a missing column is the head's to refuse
                 gaps = label_gaps(dataset, label_column, hidden=hidden)
+                if "first_empty" in gaps:  # named as training names a row: file and line
+                    gaps["first_empty"] = place(splits, name, gaps["first_empty"])
                 report["splits"][name]["label_gaps"] = gaps
     # The head's own label rules (training's refusals and warnings), listed first: training
     # stops on them. A head that declares a label column needs it named; one without (QA,

@@ -158,7 +158,7 @@ def significant(value: float, digits: int = 4) -> float:
     return float(f"{value:.{digits}g}")
 
 
-def label_gaps(dataset: Dataset, column: str, *, hidden: bool = True) -> dict[str, int]:
+def label_gaps(dataset: Dataset, column: str, *, hidden: bool = True) -> dict[str, Any]:
     """Rows of `dataset` whose `column` holds no label (`empty`: null, NaN or blank text) and,
     with `hidden` (-1 names no class), the hidden label -1 (`hidden`: GLUE's test splits, SNLI's
     rows without a gold label; as a number or as text). Counted with Arrow compute, not a
@@ -169,11 +169,14 @@ def label_gaps(dataset: Dataset, column: str, *, hidden: bool = True) -> dict[st
 
     values = dataset.with_format("arrow")[column]
     kind = values.type
-    gaps = {"empty": int(pc.sum(pc.is_null(values, nan_is_null=True)).as_py() or 0), "hidden": 0}
+    empty = pc.is_null(values, nan_is_null=True)
     text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
     if text:
         trimmed = pc.utf8_trim_whitespace(values)
-        gaps["empty"] += int(pc.sum(pc.equal(trimmed, "")).as_py() or 0)
+        empty = pc.or_(empty, pc.fill_null(pc.equal(trimmed, ""), False))
+    gaps: dict[str, Any] = {"empty": int(pc.sum(empty).as_py() or 0), "hidden": 0}
+    if gaps["empty"]:  # the first, for the warning to name it as training does
+        gaps["first_empty"] = int(pc.index(empty, True).as_py())
     if hidden and text:
         gaps["hidden"] = int(pc.sum(pc.equal(trimmed, "-1")).as_py() or 0)
     elif hidden and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):

@@ -127,8 +127,10 @@ def _label_gap_warnings(
         )
     empty = gaps.get("empty", 0)
     if empty:
+        first = gaps.get("first_empty")
+        where = (f" ({first})" if empty == 1 else f" (the first: {first})") if first else ""
         found.append(
-            f"{split}: {rows_have(empty)} no label (an empty cell): lab.train refuses "
+            f"{split}: {rows_have(empty)} no label (an empty cell){where}: lab.train refuses "
             f"{'it' if empty == 1 else 'them'}"
         )
     return found

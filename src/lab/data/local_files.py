@@ -64,7 +64,7 @@ SPLIT_ALIASES = {
 # The Hub's shard names: `train_sft-00000-of-00003-a3ecf92756993583.parquet` -> `train_sft`.
 _SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}(?:-[0-9A-Za-z]+)?\.")
 _LAYOUTS = (
-    "expected train.<csv|tsv|json|jsonl|parquet>[.gz] (plus optional validation/test files), "
+    "expected train.<csv|tsv|json|jsonl|parquet|txt>[.gz] (plus optional validation/test files), "
     "a folder saved by datasets' save_to_disk, or a dataset folder as the Hub stores it "
     "(huggingface-cli download <id> --repo-type dataset --local-dir <dir>)"
 )

@@ -140,22 +140,38 @@ def csv_width_problem(file: str, delimiter: str = ",") -> str | None:
     """`<file>:<line>: ...` for the first record with more cells than the header, or None."""
     with open_text(file) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        previous, width = 0, None
+        previous, width, header = 0, None, []
         try:
             for record in reader:
                 start, previous = previous + 1, reader.line_num
                 if is_blank_record(record):
                     continue
                 if width is None:
-                    width = len(record)
+                    width, header = len(record), record
                 elif len(record) > width:
+                    advice = other_delimiter(header) or "quote cells that hold the delimiter"
                     return (
                         f"{file}:{start}: {len(record)} cells but the header has {width} "
-                        "(quote cells that hold the delimiter)"
+                        f"({advice})"
                     )
         except csv.Error as err:
             return f"{file}:{reader.line_num}: {err}"
     return None
+
+
+def other_delimiter(header: list[str]) -> str | None:
+    """Advice for a CSV header read as one cell that another delimiter splits (a European
+    spreadsheet's `text;label`): lab reads .csv as comma-separated, .tsv as tab-separated."""
+    if len(header) != 1:
+        return None
+    found = next((d for d in (";", "|") if len(header[0].split(d)) > 1), None)
+    if found is None:
+        return None
+    return (
+        f"the header {header[0]!r} looks {found!r}-separated: lab reads .csv files as "
+        "comma-separated and .tsv as tab-separated; save it with commas, e.g. "
+        f"pandas.read_csv(path, sep={found!r}).to_csv(new_path, index=False)"
+    )
 
 
 def json_lines(file: str) -> list[int] | None:
