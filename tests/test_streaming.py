@@ -402,6 +402,12 @@ def _steps_and_losses(run_dir: Path) -> list[tuple[int, float]]:
             ["model=tiny_llama", "data=chat", f"data.path={FIXTURES / 'sft_task'}"],
             "test/loss",
         ),
+        (
+            "token_classification",
+            ["model=tiny_bert", "data=conll2003", f"data.path={FIXTURES / 'ner'}"],
+            "test/f1",
+        ),
+        ("masked_lm", ["task=masked_lm", *SENTIMENT_CSV, "data.max_length=16"], "test/perplexity"),
     ],
 )
 def test_a_head_trains_by_max_steps_across_passes(
@@ -422,7 +428,12 @@ def test_a_head_trains_by_max_steps_across_passes(
         "trainer.log_every_n_steps=1",
         output_dir=tmp_path / "run",
     )
-    assert cfg.task.head.endswith("ForSequenceClassification" if head != "sft" else "ForCausalLM")
+    suffix = {
+        "sft": "ForCausalLM",
+        "token_classification": "ForTokenClassification",
+        "masked_lm": "ForMaskedLM",
+    }.get(head, "ForSequenceClassification")
+    assert cfg.task.head.endswith(suffix)
     metrics = run(cfg)
     assert metric in metrics and metrics[metric] == metrics[metric]  # a number, not NaN
     assert [step for step, _ in _steps_and_losses(tmp_path / "run")] == list(range(5))
