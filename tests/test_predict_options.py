@@ -21,7 +21,7 @@ from helpers.echo_predictor import Echo
 from lab.errors import DataError, LabError
 from lab.inference.options import check_columns, map_columns, parse_columns, positive_int
 from lab.inference.predictors import open_predictor
-from lab.inference.rows import count_rows, read_rows
+from lab.inference.rows import count_rows, open_input, read_rows
 
 from conftest import FIXTURES, SENTIMENT
 
@@ -315,3 +315,30 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path: Path) 
     jsonl = tmp_path / "in.jsonl"
     jsonl.write_bytes(b'\xef\xbb\xbf{"review": "fine"}\n')
     assert list(read_rows(jsonl)) == [(1, {"review": "fine"})]
+
+
+def test_a_gzipped_input_is_read_as_its_plain_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`reviews.csv.gz`, `prompts.jsonl.gz`: read as training reads `.gz` data, the same rows
+    and line numbers as the unzipped file; a gzipped Parquet file is no kind lab reads."""
+    import gzip
+
+    import lab.predict
+
+    run = SimpleNamespace(head="AutoModelForSequenceClassification", model_dir=tmp_path / "model")
+    monkeypatch.setattr(lab.predict, "open_predictor", lambda *a, **k: (run, None, Echo()))
+    plain = {".csv": "review,id\ngreat film,a\n\ndull,b\n", ".jsonl": '{"review": "fine"}\n'}
+    for suffix, text in plain.items():
+        (tmp_path / f"in{suffix}").write_text(text)
+        with gzip.open(tmp_path / f"in{suffix}.gz", "wt") as handle:
+            handle.write(text)
+        outputs = []
+        for name in (f"in{suffix}", f"in{suffix}.gz"):
+            out = tmp_path / f"{name}.out.jsonl"
+            assert lab.predict.main(["run=x", f"input={tmp_path / name}", f"output={out}"]) == 0
+            outputs.append(_results(out))
+        assert outputs[0] == outputs[1] and outputs[0]
+    (tmp_path / "in.parquet.gz").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"must end in one of \.jsonl, \.csv, \.tsv, \.txt"):
+        open_input(tmp_path / "in.parquet.gz")

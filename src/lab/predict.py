@@ -41,6 +41,7 @@ from lab.inference.rows import (
     RowWriter,
     check_output,
     count_rows,
+    input_kind,
     open_input,
     read_rows,
     row_place,
@@ -50,7 +51,7 @@ from lab.inference.settings import settings_line
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
-    "input": "input file: .jsonl, .csv, .tsv, .txt or .parquet (required)",
+    "input": "input file: .jsonl, .csv, .tsv, .txt (also .gz) or .parquet (required)",
     "output": "output file: .jsonl or .csv (required)",
     "batch_size": "rows per forward pass (default 32)",
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
@@ -152,7 +153,7 @@ def main(argv: list[str]) -> int:
     max_new_tokens = positive_int(values, "max_new_tokens")
     columns = parse_columns(overrides)
     source = open_input(values["input"])
-    if columns and source.suffix.lower() == ".txt":
+    if columns and input_kind(source) == ".txt":
         raise DataError(
             f"{source} is plain text (each line is one text, no columns to map): drop "
             + " ".join(f"{COLUMNS}.{field}={column}" for field, column in columns.items())

@@ -25,6 +25,7 @@ from lab.data.origins import is_blank_record, not_valid_json
 from lab.errors import DataError
 
 INPUT_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt", ".parquet")
+TEXT_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt")  # also read gzipped: `.csv.gz`
 OUTPUT_SUFFIXES = (".jsonl", ".csv")
 
 
@@ -48,10 +49,19 @@ def _check_suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     return suffix
 
 
+def input_kind(path: Path) -> str:
+    """The kind of an input file by its name: `.jsonl`, `.csv`, `.tsv`, `.txt`, `.parquet`,
+    the text kinds also gzipped (`reviews.csv.gz`, read as training reads it)."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[1] == ".gz" and suffixes[0] in TEXT_SUFFIXES:
+        return suffixes[0]
+    return _check_suffix(path, INPUT_SUFFIXES, "input file")
+
+
 def open_input(path: str | Path) -> Path:
     """Check that `path` is a readable, non-empty input file of a known kind."""
     path = Path(path)
-    _check_suffix(path, INPUT_SUFFIXES, "input file")
+    input_kind(path)
     if not path.is_file():
         raise DataError(f"input file {path} does not exist")
     if path.stat().st_size == 0:
@@ -64,7 +74,7 @@ def open_input(path: str | Path) -> Path:
 def row_place(path: Path, number: int) -> str:
     """Where row `number` of `path` is, as training data errors say it: `<file>:<line>`, or
     `<file> row <n>` for Parquet (no lines)."""
-    if path.suffix.lower() == ".parquet":
+    if input_kind(path) == ".parquet":
         return f"{path} row {number}"
     return f"{path}:{number}"
 
@@ -84,7 +94,7 @@ def read_rows(
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """Yield (line, row) for each input row: the row as a dict, or a `RowError` saying why it
     cannot be parsed. A `.txt` line becomes `{text_field: line}`."""
-    suffix = path.suffix.lower()
+    suffix = input_kind(path)
     if suffix == ".parquet":
         number = 0
         for batch in _parquet(path).iter_batches(batch_size=1024):
@@ -114,6 +124,10 @@ def _open_text(path: Path) -> IO[str]:
     # and nothing is read whole. Universal line splitting, untranslated (`newline=""`), as
     # the csv module requires. `utf-8-sig` drops a byte-order mark at the start (Excel's
     # "CSV UTF-8" writes one), which would otherwise stick to the first column's name.
+    if path.suffix.lower() == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig", errors="surrogateescape")
     return path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
 
 
@@ -209,7 +223,7 @@ def _csv_rows(
 
 def count_rows(path: Path) -> int:
     """Rows in the file, as `read_rows` yields them (a streaming pass; for the progress bar)."""
-    suffix = path.suffix.lower()
+    suffix = input_kind(path)
     if suffix == ".parquet":
         return int(_parquet(path).metadata.num_rows)
     with _open_text(path) as handle:
