@@ -516,7 +516,9 @@ def test_tiny_qa_model_learns_the_fixture_and_exports_a_working_model(compose_cf
 
 
 @pytest.mark.slow
-def test_v2_data_scores_answerable_and_unanswerable_questions_apart(compose_cfg: Any) -> None:
+def test_v2_data_scores_answerable_and_unanswerable_questions_apart(
+    compose_cfg: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     from lab.train import run
 
     v2_data = [o.replace("data=squad", "data=squad_v2") for o in FIXTURE_DATA]
@@ -546,7 +548,13 @@ def test_v2_data_scores_answerable_and_unanswerable_questions_apart(compose_cfg:
 
     out = Path(cfg.paths.output_dir) / "tuned.json"
     threshold = "task.module.null_score_diff_threshold=-1e6"
+    capsys.readouterr()
     assert evaluate([f"run={cfg.paths.output_dir}", threshold, f"output={out}"]) == 0
+    printed = capsys.readouterr().out
+    assert f"Settings: {threshold}" in printed
+    # the recorded column was decoded with the run's own threshold: said under the table
+    assert "at train time*" in printed
+    assert "* at train time with the run's own task.module.null_score_diff_threshold=0.0" in printed
     tuned = json.loads(out.read_text())
     assert tuned["task_module"] == [threshold]
     assert tuned["metrics"]["test/no_answer_exact_match"] == 100.0

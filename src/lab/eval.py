@@ -72,6 +72,7 @@ from lab.eval_splits import (
     run_split_rows,
 )
 from lab.eval_table import changed_data_note, limited_pass_note, print_metrics, recorded_for
+from lab.inference.settings import settings_line
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 
 if TYPE_CHECKING:
@@ -377,6 +378,13 @@ def main(argv: list[str]) -> int:
     if changed:  # before the table, whose "at train time" column would be of other rows
         log.warning(changed)
     caveat = limited_pass_note(run, own, evaluated.get("rows"))
+    if module_settings:  # the recorded column decoded with the run's own settings
+        changed = "; ".join(
+            f"{s.split('=', 1)[0]}={OmegaConf.select(run.config, s.split('=', 1)[0])}"
+            for s in module_settings
+        )
+        caveat = "; ".join(filter(None, [caveat, f"at train time with the run's own {changed}"]))
+        print(settings_line(module_settings))
     title = f"Evaluation of the {evaluated_split(cfg)} split"
     print_metrics(metrics, recorded, bool(recorded), target, caveat, title=title)
     return 0
