@@ -267,8 +267,8 @@ class LabOptunaSweeper(Sweeper):
 
         from lab.config.cli import unknown_key_hints
         from lab.config.paths import conf_dir
-        from lab.config.ranges import FORMS, check_keys, rule_for
         from lab.sweeps.search_space import trial_overrides
+        from lab.sweeps.space_checks import check_fixed_overrides
 
         probe = {name: _some_value(dist) for name, dist in plan.space.distributions.items()}
         overrides = [*plan.space.fixed, *trial_overrides(probe)]
@@ -279,10 +279,7 @@ class LabOptunaSweeper(Sweeper):
             composed = loader.load_sweep_config(
                 master_config=self.config, sweep_overrides=overrides
             )
-            fixed = [o.split("=", 1)[0].lstrip("+~") for o in plan.space.fixed if "=" in o]
-            # Only keys a range rule covers: others are not resolved here (a path may
-            # interpolate `${hydra:...}`, known only inside a trial).
-            check_keys(composed, [key for key in fixed if rule_for(key) or key in FORMS])
+            check_fixed_overrides(composed, plan.space.fixed)
         except HydraException as err:
             # A key that is no key: lab's words (the close match, the valid keys), not Hydra's
             # advice to add it with `+`, which would make every trial fail on it.

@@ -119,7 +119,7 @@ def peek_columns(file: Path) -> list[str] | None:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
-    from lab.data.local_files import LFS_POINTER, lfs_pointer_message
+    from lab.data.lfs_pointers import LFS_POINTER, lfs_pointer_message
 
     with open(file, "rb") as handle:  # any format: a clone without Git LFS holds pointers
         if handle.read(len(LFS_POINTER)) == LFS_POINTER:

@@ -35,6 +35,7 @@ import logging
 import re
 from pathlib import Path
 
+from lab.data.lfs_pointers import LFS_POINTER, lfs_pointer_message
 from lab.errors import DataError
 from lab.log_records import FILE_ONLY_RECORD
 
@@ -121,20 +122,6 @@ def local_data_files(
             if start == LFS_POINTER:
                 raise DataError(lfs_pointer_message(file))
     return builders.pop(), files  # type: ignore[return-value]
-
-
-# How a Git LFS pointer file starts: what a Hub dataset repository cloned without Git LFS holds
-# in place of each data file (three lines: this, the object's sha256 and its size).
-LFS_POINTER = b"version https://git-lfs.github.com/spec/"
-
-
-def lfs_pointer_message(file: str | Path) -> str:
-    """The refusal of a Git LFS pointer file given as data."""
-    return (
-        f"{file} is a Git LFS pointer, not the data (the repository was cloned without Git "
-        "LFS): run `git lfs install && git lfs pull` in the clone, or download the dataset "
-        "with `huggingface-cli download <repo id> --repo-type dataset --local-dir <dir>`"
-    )
 
 
 def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:

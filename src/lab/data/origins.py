@@ -151,8 +151,7 @@ def csv_width_problem(file: str, delimiter: str = ",") -> str | None:
                 elif len(record) > width:
                     advice = other_delimiter(header) or "quote cells that hold the delimiter"
                     return (
-                        f"{file}:{start}: {len(record)} cells but the header has {width} "
-                        f"({advice})"
+                        f"{file}:{start}: {len(record)} cells but the header has {width} ({advice})"
                     )
         except csv.Error as err:
             return f"{file}:{reader.line_num}: {err}"

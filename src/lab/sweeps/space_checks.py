@@ -206,3 +206,14 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
+
+
+def check_fixed_overrides(composed: Any, fixed: list[str]) -> None:
+    """Refuse a plain override every trial shares whose value its key's range refuses
+    (`scheduler.warmup_ratio=2`: each trial would fail on it), in `composed`, a trial's
+    config. Only keys a range rule covers: others are not resolved here (a path may
+    interpolate `${hydra:...}`, known only inside a trial)."""
+    from lab.config.ranges import FORMS, check_keys
+
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in fixed if "=" in o]
+    check_keys(composed, [key for key in keys if rule_for(key) or key in FORMS])
