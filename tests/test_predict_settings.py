@@ -256,3 +256,17 @@ def test_more_guesses_than_the_vocabulary_is_one_line(compose_cfg: Any, tmp_path
         "task.predictor.top_k=2049 is more guesses than the model's vocabulary holds (2048 "
         "tokens); give at most 2048"
     )
+
+
+def test_predict_reads_a_task_option_as_a_setting_not_a_column(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """`task=sft` (no dot) is a setting like `task.module.x=`: refused as one, not read as a
+    column mapping."""
+    from lab.predict import main
+
+    run = write_run(tmp_path / "run", compose_cfg(*CLASSIFIER_RUN), model=False)
+    source = tmp_path / "in.txt"
+    source.write_text("hello\n")
+    with pytest.raises(ConfigError, match=r"^'task' is not a setting this run's predictions read"):
+        main([f"run={run}", f"input={source}", f"output={tmp_path / 'o.jsonl'}", "task=sft"])

@@ -147,7 +147,7 @@ def main(argv: list[str]) -> int:
         passthrough=(COLUMNS, SETTINGS),
         usage=USAGE,
     )
-    settings = [o for o in overrides if o.split(".", 1)[0] == SETTINGS]
+    settings = [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] == SETTINGS]
     overrides = [o for o in overrides if o not in settings]
     batch_size = positive_int(values, "batch_size", 32) or 32
     max_new_tokens = positive_int(values, "max_new_tokens")
