@@ -251,3 +251,37 @@ def test_a_run_whose_wandb_save_dir_is_a_file_finishes_without_wandb(
         f"W&B directory {not_a_dir} cannot be used (Not a directory); continuing with W&B disabled"
     ]
     assert not_a_dir.is_file() and not (tmp_path / "run" / "wandb").exists()
+
+
+def test_a_run_id_still_held_is_released_and_the_same_mode_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """wandb's service may still hold a failed start's run id when the fallback starts ("run
+    ID ... is in use"): the service is ended (the failed run is the active one) and the same
+    mode tried once more, not dropped to disabled."""
+    from types import SimpleNamespace
+
+    from lab.training.wandb_start import start_wandb_run
+
+    ended: list[bool] = []
+    fake = SimpleNamespace(run=SimpleNamespace(id="sweep-1"), teardown=lambda: ended.append(True))
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setattr("lab.training.wandb_start.time.sleep", lambda seconds: None)
+    tries: list[str] = []
+    arguments = {"mode": "offline", "id": "sweep-1"}
+
+    def start() -> str:
+        tries.append(arguments["mode"])
+        if len(tries) == 1:
+            raise RuntimeError("run ID sweep-1 is in use")
+        return "run"
+
+    assert start_wandb_run(start, arguments) == "run"
+    assert tries == ["offline", "offline"] and ended == [True]
+    # another run active in the process (a trial's): never ended; the fallback goes on
+    fake.run = SimpleNamespace(id="trial-3")
+    tries.clear()
+    ended.clear()
+    arguments = {"mode": "offline", "id": "sweep-1"}
+    assert start_wandb_run(start, arguments) == "run"
+    assert tries == ["offline", "disabled"] and ended == []

@@ -28,6 +28,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -148,11 +149,19 @@ def start_wandb_run(
             arguments["mode"] = "offline"
     mode = str(arguments.get("mode", "online"))
     fallbacks = list(MODES[MODES.index(mode) + 1 :] if mode in MODES else MODES[1:])
+    released = False
     while True:
         before = _run_folders(arguments)
         try:
             return start()
         except Exception as err:  # wandb raises many types; none should end the caller
+            if "is in use" in str(err) and not released and _release_run_id(arguments, True):
+                # wandb's service still held the failed start's run id (its release raced
+                # the failure): ended now, the same mode is tried once more.
+                released = True
+                _remove_run_folders_since(arguments, before)
+                time.sleep(1.0)  # the ended service's port and files let go
+                continue
             if not fallbacks:
                 _remove_run_folders_since(arguments, before)
                 raise
@@ -165,21 +174,28 @@ def start_wandb_run(
             arguments["mode"] = mode
 
 
-def _release_run_id(arguments: dict[str, Any]) -> None:
+def _release_run_id(arguments: dict[str, Any], failed_run_active: bool = False) -> bool:
     """After a failed start with a chosen run id (a resumed run, a sweep's summary), end
-    wandb's service process, unless another run of this process is active.
+    wandb's service process, unless another run of this process is active (with
+    `failed_run_active`: unless the active run is another id than the failed one's). Whether
+    it was ended.
 
     The service keeps a failed run's id until it exits, and refuses to start the fallback
     under it ("run ID ... is in use"). Ending it takes ~2 s (it gives up the failed run's
     requests); the fallback's start then starts a new one.
     """
     wandb = sys.modules.get("wandb")
-    if not arguments.get("id") or wandb is None or getattr(wandb, "run", None) is not None:
-        return
+    if not arguments.get("id") or wandb is None:
+        return False
+    active = getattr(wandb, "run", None)
+    if active is not None and not (failed_run_active and active.id == arguments["id"]):
+        return False
     try:
         wandb.teardown()
     except Exception as err:  # the fallback's start will say what is wrong, if anything
         log.debug("W&B service not ended: %s", err)
+        return False
+    return True
 
 
 def _wandb_dir(arguments: dict[str, Any]) -> Path | None:
