@@ -115,8 +115,10 @@ def test_sweep_summary_whose_online_start_hangs_falls_back_offline_within_its_ti
     tmp_path: Path,
 ) -> None:
     """The server accepts connections (the check passes) and never answers: the online start
-    gives up after `init_timeout`, and the offline run starts under the same run id (wandb's
-    service would hold the failed run's id: "run ID ... is in use")."""
+    gives up after `init_timeout`, and the offline run starts under the same run id once
+    wandb's service lets go of it (ended for that); where it still holds it ("run ID ... is in
+    use", seen on a loaded CI machine), the summary is disabled with a warning. Either way
+    the sweep's end is held up by the timeouts only."""
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(64)
@@ -127,13 +129,15 @@ def test_sweep_summary_whose_online_start_hangs_falls_back_offline_within_its_ti
             # to start wandb's service (3 s failed there once: the run ended disabled)
             {"project": "lab-test", "mode": "auto", "init_timeout": 10, "connect_timeout": 2},
         )
-    assert outcome["run_id"], output[-3000:]
     # connect check (2) + init_timeout (10) + wandb's grace and a new service; no retries
     # (wandb alone: ~100 s on a resumable run id).
-    assert outcome["seconds"] < 45
-    _written_offline(sweep_dir, outcome["run_id"])  # the failed online folder is gone too
+    assert outcome["seconds"] < 45, output[-3000:]
     assert "W&B could not start (" in output and "continuing with W&B offline" in output
     assert "not written" not in output
+    if outcome["run_id"]:  # wandb's service let go of the failed run's id: written offline
+        _written_offline(sweep_dir, outcome["run_id"])  # the failed online folder is gone too
+    else:  # it did not (seen on a loaded CI machine): disabled, said, the sweep not held up
+        assert "is in use); continuing with W&B disabled" in output, output[-3000:]
     assert "\x1b[" not in output, "wandb's service footer (ANSI colours) stays silent"
 
 
