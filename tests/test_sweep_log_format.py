@@ -1,0 +1,70 @@
+"""The sweep process's lines: Hydra's format, a warning's level in front of its message."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+from pathlib import Path
+
+import yaml
+
+from lab.sweeps.log_format import SweepLogFormatter
+
+CONF = Path(__file__).resolve().parents[1] / "conf" / "hydra" / "default.yaml"
+
+
+def _line(name: str, level: int, message: str, *args: object) -> str:
+    record = logging.LogRecord(name, level, __file__, 1, message, args, None)
+    return SweepLogFormatter().format(record)
+
+
+def test_info_lines_keep_hydras_format() -> None:
+    line = _line("hydra_plugins.lab_optuna_sweeper.sweeper", logging.INFO, "Trial %d: %s", 3, "x")
+    assert re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\]\[HYDRA\] Trial 3: x", line)
+
+
+def test_a_warning_says_so_and_a_librarys_is_named() -> None:
+    ours = _line("lab.sweeps.wandb_summary", logging.WARNING, "summary of %s not written", "s")
+    assert ours.endswith("][HYDRA] warning: summary of s not written")
+    theirs = _line("optuna.storages", logging.ERROR, "lost")
+    assert theirs.endswith("][HYDRA] error (optuna.storages): lost")
+
+
+def test_the_record_itself_is_not_changed_for_other_handlers() -> None:
+    record = logging.LogRecord("lab.x", logging.WARNING, __file__, 1, "a %s", ("b",), None)
+    SweepLogFormatter().format(record)
+    assert (record.msg, record.args, record.getMessage()) == ("a %s", ("b",), "a b")
+
+
+def test_hydras_sweep_console_uses_it(capsys) -> None:
+    # The hydra_logging block of lab's Hydra config, applied over Hydra's own default, as
+    # Hydra merges it in the sweep process.
+    ours = yaml.safe_load(CONF.read_text())["hydra_logging"]
+    config = {
+        "version": 1,
+        "formatters": {
+            "simple": {"format": "[%(asctime)s][HYDRA] %(message)s"},
+            **ours["formatters"],
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                **ours["handlers"]["console"],
+            }
+        },
+        "loggers": {"lab.test_sweep_console": {"level": "INFO", "handlers": ["console"]}},
+        "disable_existing_loggers": False,
+    }
+    logging.config.dictConfig(config)
+    logger = logging.getLogger("lab.test_sweep_console")
+    try:
+        logger.warning("W&B summary of study s not written: down")
+        assert (
+            capsys.readouterr()
+            .out.rstrip()
+            .endswith("[HYDRA] warning: W&B summary of study s not written: down")
+        )
+    finally:
+        logger.handlers.clear()
