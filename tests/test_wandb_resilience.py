@@ -289,3 +289,57 @@ def test_a_run_id_still_held_is_released_and_the_same_mode_tried_again(
     arguments = {"mode": "offline", "id": "sweep-1"}
     assert start_wandb_run(start, arguments) == "run"
     assert tries == ["offline", "disabled"] and ended == []
+
+
+BACKGROUND_RELEASE_PROBE = """
+import json, sys, threading
+import wandb
+import lab.training.loggers as loggers
+from lab.training.loggers import wandb_logger
+
+ended_in = []
+real_teardown = wandb.teardown
+def teardown():
+    ended_in.append(threading.current_thread().name)
+    real_teardown()
+wandb.teardown = teardown
+real_start = loggers.start_wandb_experiment
+calls = []
+def start(logger):
+    calls.append(1)
+    if len(calls) == 1:  # what wandb's service says when it still holds the id
+        raise RuntimeError("run ID resumed-run-1 is in use")
+    return real_start(logger)
+loggers.start_wandb_experiment = start
+logger = wandb_logger(project="p", save_dir=sys.argv[1], mode="offline")
+logger.resume_from(10, {"wandb_run_id": "resumed-run-1"})
+logger.start_in_background()
+run = logger.experiment
+record = {}
+logger.record_identity(record)
+print(json.dumps({"ended_in": ended_in, "id": run.id,
+                  "mode": record.get("wandb", {}).get("mode")}))
+run.finish()
+"""
+
+
+def test_a_held_run_id_is_released_from_the_background_start_thread(tmp_path: Path) -> None:
+    """A resumed run's W&B start (in the `wandb-start` thread, beside building the model)
+    that finds its run id still held: wandb's service is ended from that thread, with the
+    real wandb, and the run starts offline under its id."""
+    result = subprocess.run(
+        [sys.executable, "-c", BACKGROUND_RELEASE_PROBE, str(tmp_path)],
+        env={**os.environ, "WANDB_MODE": "offline"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer == {
+        "ended_in": ["wandb-start"],
+        "id": "resumed-run-1",
+        "mode": "offline",
+    }
+    runs = [p.name for p in (tmp_path / "wandb").glob("offline-run-*")]
+    assert len(runs) == 1 and runs[0].endswith("-resumed-run-1")  # the failed start left none
