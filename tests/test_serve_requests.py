@@ -19,6 +19,9 @@ from lab.inference.predictors import Predictor
 
 from conftest import FIXTURES
 
+WORDS_WANTED = (
+    "field 'words' must be a non-empty list of non-blank strings (or that list as a JSON string)"
+)
 CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
 
@@ -130,6 +133,33 @@ def test_ner_takes_text_or_the_runs_tokens_column_exactly_one(tagger: Predictor)
     assert client.post("/predict", json={"words": '["Mary", "flew"]'}).json() == (
         client.post("/predict", json={"words": ["Mary", "flew"]}).json()
     )
+
+
+def test_one_422_names_every_bad_row_of_a_batch(tagger: Predictor) -> None:
+    """A batch with rows of the wrong form and rows the head refuses gets them all in one
+    answer, in row order (not the form's first and the head's after a resend); a batch
+    refused as a whole (a key beside `inputs`) is not read row by row."""
+    client = _client(tagger)
+    body = {
+        "inputs": [
+            {"text": "Mary", "words": ["Mary"]},  # the head's: both given
+            {"text": "Ann"},  # fine
+            {"words": []},  # the form's
+            {},  # the head's: neither given
+            {"text": 3},  # the form's
+        ]
+    }
+    assert _errors(client, body) == [
+        (["body", "inputs", 0], "give either 'text' or 'words', not both"),
+        (["body", "inputs", 2, "words"], WORDS_WANTED),
+        (["body", "inputs", 3], "missing field 'text' or 'words' (fields present: none)"),
+        (["body", "inputs", 4, "text"], "Input should be a valid string"),
+    ]
+    assert _errors(client, {**body, "extra": 1}) == [  # the body's own errors first
+        (["body", "extra"], "Extra inputs are not permitted"),
+        (["body", "inputs", 2, "words"], WORDS_WANTED),
+        (["body", "inputs", 4, "text"], "Input should be a valid string"),
+    ]
 
 
 def test_predict_reads_ner_tokens_from_a_csv_cell(tagger: Predictor, tmp_path: Path) -> None:

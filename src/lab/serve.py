@@ -16,7 +16,8 @@ Routes:
 Requests are validated before the model sees them: a body over `max_request_bytes` (1 MiB by
 default) gets HTTP 413 before it is parsed; a missing, empty or whitespace-only field, a text
 over `max_text_length` characters, a wrong type, or a batch over `max_batch_size` get HTTP 422
-with a message naming the field. Error bodies quote at most a short excerpt of the input.
+with a message naming the field; so does an input the head refuses (`Predictor.check`), and one
+answer lists every bad row of a batch. Error bodies quote at most a short excerpt of the input.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at run
@@ -25,7 +26,7 @@ with a message naming the field. Error bodies quote at most a short excerpt of t
 
 import json
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Annotated, Any
 
 from lab.config.cli import parse_options, run_tool
@@ -87,8 +88,10 @@ def create_app(
         Discriminator,
         Field,
         Tag,
+        ValidationError,
         create_model,
     )
+    from starlette.concurrency import run_in_threadpool
 
     text = text_type(max_text_length)
 
@@ -123,15 +126,50 @@ def create_app(
     app = FastAPI(title="lab model server", description=description)
     app.add_middleware(BodyLimit, limit=max_request_bytes)
 
+    lock = threading.Lock()  # one forward pass at a time: tokenizers and models are not re-entrant
+
+    def head_problems(rows: Sequence[tuple[int | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """What the head itself refuses in `rows` ((index in the batch or None, row)), as 422
+        entries. Under the lock: `check` may tokenize (a prompt measured against the model's
+        context), and a fast tokenizer another thread is using cannot be shared."""
+        with lock:
+            return [
+                {"loc": ["body", *([] if index is None else ["inputs", index])], "msg": problem}
+                for index, row in rows
+                if (problem := predictor.check(row))
+            ]
+
+    def other_rows_problems(body: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """In a batch refused for some rows' form, the head's refusals of its other rows: one
+        answer names every bad row, not the form's first and the head's after a resend."""
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        placed = {_row_index(e) for e in errors}
+        if not isinstance(inputs, list) or len(inputs) > max_batch_size or -1 in placed:
+            return []  # not a batch, or refused as a whole (too long, a key beside `inputs`)
+        rows = []
+        for index, raw in enumerate(inputs):
+            if index in placed:
+                continue
+            try:
+                row = Item.model_validate(raw).model_dump()
+            except ValidationError:  # pragma: no cover - FastAPI reported it
+                continue
+            if ECHOED not in predictor.fields:
+                row.pop(ECHOED, None)
+            rows.append((index, row))
+        return head_problems(rows)
+
     @app.exception_handler(RequestValidationError)
     async def short_errors(request: HttpRequest, error: RequestValidationError) -> JSONResponse:
         # FastAPI's default body repeats each bad input whole: 50 MB in, 50 MB out.
-        errors = [short_error(e) for e in error.errors()[:MAX_ERRORS]]
-        if len(error.errors()) > MAX_ERRORS:
-            errors.append({"msg": f"and {len(error.errors()) - MAX_ERRORS} more errors"})
-        return JSONResponse(status_code=422, content={"detail": errors})
-
-    lock = threading.Lock()  # one forward pass at a time: tokenizers and models are not re-entrant
+        errors = [short_error(e) for e in error.errors()]
+        if request.url.path == "/predict":  # in a worker thread: it waits for the model's lock
+            errors += await run_in_threadpool(other_rows_problems, error.body, errors)
+            errors.sort(key=_row_index)  # stable: a row's own errors keep their order
+        shown = errors[:MAX_ERRORS]
+        if len(errors) > MAX_ERRORS:
+            shown.append({"msg": f"and {len(errors) - MAX_ERRORS} more errors"})
+        return JSONResponse(status_code=422, content={"detail": shown})
 
     def run_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with lock:
@@ -161,14 +199,9 @@ def create_app(
         ids = [row.pop(ECHOED, None) for row in rows] if ECHOED not in predictor.fields else []
         # What the head itself refuses (a chat ending with the assistant, neither field given) is
         # bad input too: 422 naming the row, as for a wrong type, not a 200 with an error.
-        # Under the lock: `check` may tokenize (a prompt measured against the model's context),
-        # and a fast tokenizer another thread is using (its truncation set) cannot be shared.
-        with lock:
-            problems = [
-                {"loc": ["body", *(["inputs", index] if batch else [])], "msg": problem}
-                for index, row in enumerate(rows)
-                if (problem := predictor.check(row))
-            ]
+        problems = head_problems(
+            [(index if batch else None, row) for index, row in enumerate(rows)]
+        )
         if problems:
             return JSONResponse(status_code=422, content={"detail": problems[:MAX_ERRORS]})
         results = run_rows(rows)
@@ -178,6 +211,12 @@ def create_app(
         return {"predictions": results} if batch else results[0]
 
     return app
+
+
+def _row_index(error: dict[str, Any]) -> int:
+    """Where a 422 entry sits in the body: its batch row, or -1 (the body or a single input)."""
+    loc = error.get("loc", [])
+    return loc[2] if len(loc) > 2 and loc[1] == "inputs" and isinstance(loc[2], int) else -1
 
 
 Scope = MutableMapping[str, Any]
