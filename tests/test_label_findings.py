@@ -467,3 +467,55 @@ def test_eval_words_class_zero_for_the_split_evaluated(
         "if the labels are 1-based (1..3, 3 absent from test), shift the labels by -1 (lab.eval "
         "keeps the trained model's class names)"
     ]
+
+
+# ---------------------------------------------------------------- s17c M5, M6: regression cells
+def _scores(path: Path, cells: list[str]) -> Path:
+    path.write_text(
+        "\n".join(["text,label"] + [f"film {i},{c}" for i, c in enumerate(cells)]) + "\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("row", [3, 30, 57])
+def test_the_text_cell_of_a_regression_file_is_named_whichever_split_it_went_to(
+    compose_cfg: Any, tmp_path: Path, row: int
+) -> None:
+    """One word among the scores makes the CSV reader read the whole column as text; every
+    split carved from the file then holds numbers as text, and the row named is the word's
+    (not the first row of train, whose '0.6' only stands for the column)."""
+    cells = [f"{(i % 5) / 5}" for i in range(60)]
+    cells[row] = "high"
+    path = _scores(tmp_path / "scores.csv", cells)
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path, "data.problem_type=regression", "task=text_regression")
+    assert str(caught.value).startswith(
+        f"{path}:{row + 2} column 'label': regression label 'high' is not a number"
+    )
+
+
+def test_scores_stored_as_text_name_the_first_row(compose_cfg: Any, tmp_path: Path) -> None:
+    """Where every cell reads as a number but is text (JSON strings), the first row stands
+    for the column, with the advice to store numbers."""
+    path = _jsonl(tmp_path / "scores.jsonl", [{"text": f"t{i}", "label": "0.5"} for i in range(40)])
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path, "data.problem_type=regression", "task=text_regression")
+    assert str(caught.value) == (
+        f"{path}:1 column 'label': regression label '0.5' is text; store the scores as numbers"
+    )
+
+
+@pytest.mark.parametrize("cell", ["inf", "-inf"])
+def test_an_infinite_regression_target_is_refused_at_its_line(
+    compose_cfg: Any, tmp_path: Path, cell: str
+) -> None:
+    """An infinite score would make every loss and metric NaN (and the divergence warning
+    blame the learning rate): refused as a missing one is."""
+    cells = [f"{(i % 5) / 5}" for i in range(60)]
+    cells[20] = cell
+    path = _scores(tmp_path / "scores.csv", cells)
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path, "data.problem_type=regression", "task=text_regression")
+    assert str(caught.value) == (
+        f"{path}:22 column 'label': regression label {float(cell)} is not a finite number"
+    )

@@ -25,7 +25,14 @@ class MetricNotLogged(ConfigError):
 
 
 class DataError(LabError):
-    """A data file or dataset is missing, unreadable, or does not have the expected shape."""
+    """A data file or dataset is missing, unreadable, or does not have the expected shape.
+
+    `stand_in`: the row it names stands for a cause that may lie in another split read from
+    the same file (a column of numbers read as text because of one cell somewhere in the
+    file); `lab.data.first_bad_row` then looks for that cell in file order.
+    """
+
+    stand_in: bool = False
 
 
 def lab_error_in(error: BaseException) -> LabError | None:

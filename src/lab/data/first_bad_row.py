@@ -52,6 +52,10 @@ def earlier_row_error(
     indices = {name: np.asarray(dm.row_indices[name], dtype=np.int64) for name in names}
     if len(names) == 1 and bool(np.all(np.diff(indices[names[0]]) > 0)):
         return None  # one split, in file order: its check met the first bad row first
+    # An error whose row only stands for the column (`DataError.stand_in`) gives way to a row
+    # error anywhere in the file: the cell that made the column text may be in another split.
+    keep_looking = err.stand_in
+    stand_in: DataError | None = None
     order = sorted(
         (int(index), name, position)
         for name in names
@@ -71,13 +75,17 @@ def earlier_row_error(
                         dm.row_indices[name] = indices[name][positions]
                         subset = splits[name].select(positions)
                         found += _row_error(dm, name, subset, located)
-                if found:
-                    _, error = min(found, key=lambda item: item[0])
+                causes = [item for item in found if not item[1].stand_in]
+                if causes or (found and not keep_looking):
+                    _, error = min(causes or found, key=lambda item: item[0])
                     return None if str(error) == str(err) else error
+                if found and stand_in is None:
+                    stand_in = min(found, key=lambda item: item[0])[1]
     finally:
         dm.row_indices.update(saved)
         logging.disable(quiet)
-    return None
+    # No cell elsewhere: the column is text through and through; its first row stands for it.
+    return None if stand_in is None or str(stand_in) == str(err) else stand_in
 
 
 def _origin_named_by(dm: DataModule, splits: Mapping[str, Dataset], message: str) -> Origin | None:

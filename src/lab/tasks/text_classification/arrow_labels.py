@@ -27,15 +27,16 @@ def label_array(dataset: Dataset, column: str) -> pa.ChunkedArray:
 
 
 def all_numbers(values: pa.ChunkedArray) -> bool:
-    """Whether every cell is a number and none is NaN or empty (an integer or float column
-    without nulls or NaN). False where some cell may not be, for the caller to find it."""
+    """Whether every cell is a finite number and none is empty (an integer or float column
+    without nulls, NaN or infinities). False where some cell may not be, for the caller to
+    find it."""
     kind = values.type
     if values.null_count or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
         return False
     if pa.types.is_integer(kind):
         return True
     try:
-        return not pc.any(pc.is_nan(values)).as_py()
+        return bool(pc.all(pc.is_finite(values)).as_py())
     except _CANNOT_COMPARE:
         return False
 

@@ -30,6 +30,7 @@ from lab.tasks.text_classification.label_classes import (
 )
 from lab.tasks.text_classification.label_values import (
     EMPTY_CELL,
+    STORE_AS_NUMBERS,
     class_id,
     is_empty,
     mixed_label_problem,
@@ -208,7 +209,9 @@ class TextClassificationDataModule(DataModule):
                 found = regression_label_problem(dataset[self.label_column])
                 if found is not None:
                     row, why = found
-                    raise DataError(f"{self.where(name, row, self.label_column)}: {why}")
+                    error = DataError(f"{self.where(name, row, self.label_column)}: {why}")
+                    error.stand_in = why.endswith(STORE_AS_NUMBERS)
+                    raise error
             # STS-B's test split on the Hub: every score hidden as -1. A few negative scores are
             # real targets; only a split of -1 alone is refused (a split-wide rule: no row named).
             if self._every_label_minus_one(dataset, labels):

@@ -187,22 +187,35 @@ def regression_label_problem(
                 "the regression label is missing (an empty cell, or one the CSV reader takes "
                 "for missing: NA, n/a, null, NaN)"
             )
+        if isinstance(value, float) and math.isinf(value):
+            return row, f"regression label {value} is not a finite number"
         if not missing and not isinstance(value, (int, float)):
-            why = f"regression label {value!r} is not a number"
+            kind = "a finite number" if _is_infinite(value) else "a number"
+            why = f"regression label {value!r} is not {kind}"
             if first_text is not None:
                 why += f" (so the column is read as text, {values[first_text]!r} included)"
             return row, why
     if first_text is not None:
-        return first_text, (
-            f"regression label {values[first_text]!r} is text; store the scores as numbers"
-        )
+        return first_text, (f"regression label {values[first_text]!r} is text; {STORE_AS_NUMBERS}")
     return None
+
+
+#: the end of `regression_label_problem`'s verdict on a column of numbers read as text: the row
+#: it names stands for the column; the cell that made it text may be in another split
+STORE_AS_NUMBERS = "store the scores as numbers"
 
 
 def _reads_as_number(text: str) -> bool:
     try:
-        return not math.isnan(float(text))
+        return math.isfinite(float(text))
     except ValueError:
+        return False
+
+
+def _is_infinite(value: Any) -> bool:
+    try:
+        return math.isinf(float(value))
+    except (TypeError, ValueError):
         return False
 
 
