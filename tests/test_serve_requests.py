@@ -83,6 +83,29 @@ def test_a_422_names_the_body_field_or_row_in_one_shape() -> None:
     ]
 
 
+def test_a_body_not_sent_as_json_is_a_422_saying_so() -> None:
+    """curl -d sends a form's content type: the body is then bytes to FastAPI, which lab's
+    error handler once failed to answer (HTTP 500)."""
+    client = _client(Echo())
+    body = b'{"review": "a"}'
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", None):
+        headers = {"content-type": content_type} if content_type else {}
+        reply = client.post("/predict", content=body, headers=headers)
+        assert reply.status_code == 422, (content_type, reply.text)
+        assert reply.json()["detail"] == [
+            {
+                "type": "not_json",
+                "loc": ["body"],
+                "msg": "the body must be JSON sent as Content-Type: application/json "
+                "(curl: -H 'Content-Type: application/json')",
+            }
+        ]
+    sent_as_json = client.post(
+        "/predict", content=body, headers={"content-type": "application/json"}
+    )
+    assert sent_as_json.json() == {"label": "a"}
+
+
 @pytest.fixture(scope="module")
 def tagger() -> Predictor:
     """An NER predictor whose model tags every token B-PER (the run's tokens column: words)."""

@@ -66,6 +66,12 @@ USAGE = "python -m lab.serve run=<run dir> [host=127.0.0.1] [port=8000] [max_bat
 MAX_REQUEST_BYTES = 1 << 20
 ECHOED = "id"  # an input's own key, copied to its result
 MAX_ERRORS = 20  # validation errors listed in one 422 body
+NOT_JSON = {
+    "type": "not_json",
+    "loc": ["body"],
+    "msg": "the body must be JSON sent as Content-Type: application/json "
+    "(curl: -H 'Content-Type: application/json')",
+}
 DRAIN_BYTES = 64 << 20  # of a refused body, read and dropped so the client gets the 413
 
 
@@ -162,6 +168,10 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def short_errors(request: HttpRequest, error: RequestValidationError) -> JSONResponse:
         # FastAPI's default body repeats each bad input whole: 50 MB in, 50 MB out.
+        if any(isinstance(e.get("input"), bytes) for e in error.errors()):
+            # Not read as JSON (curl -d sends a form's content type): the raw bytes are no
+            # input to quote, and the fix is the header.
+            return JSONResponse(status_code=422, content={"detail": [NOT_JSON]})
         errors = [short_error(e) for e in error.errors()]
         if request.url.path == "/predict":  # in a worker thread: it waits for the model's lock
             errors += await run_in_threadpool(other_rows_problems, error.body, errors)
