@@ -390,6 +390,12 @@ def test_a_prediction_row_s_endings_are_named_in_both_forms(compose_cfg: Any) ->
         "missing field 'endings' (or the fields ending0, ending1, ending2, ending3) (fields "
         "present: sent1)"
     )
+    assert predictor.check({"endings": ["a", "b"]}) == (
+        "missing field 'sent1' (fields present: endings)"
+    )
+    assert predictor.check({"sent1": " ", "endings": ["a", "b"]}) == (
+        "field 'sent1' must be a non-empty string, got ' '"
+    )
     both = {**row, "ending2": "c", "ending3": "d", "endings": ["w", "x"]}
     assert predictor.check(both) == (
         "give the endings either as 'endings' or as the fields ending0, ending1, ending2, "

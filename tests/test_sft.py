@@ -236,10 +236,22 @@ def test_the_predictor_checks_rows_and_completes_chats(compose_cfg: Any) -> None
             {"messages": [*question, {"role": "assistant", "content": "1 2 3"}]},
             "the last message is the assistant's",
         ),
+        "system only": (
+            {"messages": [{"role": "system", "content": "Be short."}]},
+            "the chat has only a system message: end with a user turn to get a completion",
+        ),
+        "empty turn": (
+            {"messages": [{"role": "user", "content": " "}]},
+            "the last user message is empty: give it the question to answer",
+        ),
+        "both cells empty": ({"prompt": "", "messages": " "}, "both empty: give one"),
     }
     for name, (row, message) in bad.items():
         problem = predictor.check(row)
         assert problem is not None and message in problem, (name, problem)
+    # A CSV with both columns: the empty cell is no value, the row is read from the other.
+    assert predictor.check({"prompt": "", "messages": json.dumps(question)}) is None
+    assert predictor.check({"prompt": "Digits for: one", "messages": ""}) is None
     # A prompt is one user turn; the completion is the greedy continuation of the template's
     # generation prompt (left padding does not change it).
     rows: list[dict[str, Any]] = [

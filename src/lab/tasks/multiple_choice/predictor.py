@@ -46,6 +46,8 @@ class MultipleChoicePredictor(Predictor):
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` cannot be predicted; puts its endings in a list under `endings_field`."""
         context = row.get(self.context_field)
+        if context is None:  # in other heads' words
+            return f"missing field '{self.context_field}' (fields present: {present_fields(row)})"
         if not isinstance(context, str) or not context.strip():
             return f"field '{self.context_field}' must be a non-empty string, got {context!r}"
         prefix = row.get(self.prefix_field) if self.prefix_field else None

@@ -79,7 +79,13 @@ def chat_of(row: dict[str, Any]) -> list[Message] | str:
     Messages are checked as training checks them (`lab.tasks.sft.chat.as_messages`)."""
     messages, prompt = row.get("messages"), row.get("prompt")
     if messages is not None and prompt is not None:
-        return "give either 'messages' or 'prompt', not both"
+        # A CSV with both columns has a cell in each: an empty one is no value (as for
+        # multiple choice's optional prefix), so a row filling one of them is read.
+        messages, prompt = _unless_blank(messages), _unless_blank(prompt)
+        if messages is not None and prompt is not None:
+            return "give either 'messages' or 'prompt', not both"
+        if messages is None and prompt is None:
+            return "fields 'messages' and 'prompt' are both empty: give one"
     if prompt is not None:
         if not isinstance(prompt, str) or not prompt.strip():
             return "field 'prompt' must be a non-empty string"
@@ -99,7 +105,16 @@ def chat_of(row: dict[str, Any]) -> list[Message] | str:
         return "field 'messages' is an empty list"
     if chat[-1]["role"] == "assistant":
         return "the last message is the assistant's: end with a user turn to get a completion"
+    if chat[-1]["role"] == "system":
+        return "the chat has only a system message: end with a user turn to get a completion"
+    if not str(chat[-1]["content"]).strip():
+        return "the last user message is empty: give it the question to answer"
     return chat
+
+
+def _unless_blank(value: Any) -> Any:
+    """`value`, or None for an empty or whitespace-only string (an empty CSV cell)."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 #: New tokens per answer when the run's config sets none: a DPO run (its module scores pairs
