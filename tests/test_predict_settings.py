@@ -248,14 +248,22 @@ def test_a_port_no_socket_has_is_one_line(port: int) -> None:
     assert str(refused.value) == f"port must be between 1 and 65535 (0: any free port), got {port}"
 
 
-def test_more_guesses_than_the_vocabulary_is_one_line(compose_cfg: Any, tmp_path: Path) -> None:
+def test_more_guesses_than_the_tokenizer_has_tokens_is_one_line(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """tiny_bert's embedding table has 2048 rows for its tokenizer's 775 tokens: the rows past
+    them are never guessed, so 776 guesses would list tokens that are none (null)."""
     run = write_run(tmp_path / "mlm", compose_cfg("task=masked_lm", "model=tiny_bert"))
     with pytest.raises(ConfigError) as refused:
-        open_predictor(str(run), device="cpu", settings=["task.predictor.top_k=2049"])
+        open_predictor(str(run), device="cpu", settings=["task.predictor.top_k=776"])
     assert str(refused.value) == (
-        "task.predictor.top_k=2049 is more guesses than the model's vocabulary holds (2048 "
-        "tokens); give at most 2048"
+        "task.predictor.top_k=776 is more guesses than the tokenizer has tokens (775); give "
+        "at most 775"
     )
+    *_, predictor = open_predictor(str(run), device="cpu", settings=["task.predictor.top_k=775"])
+    [result] = predictor.predict([{"text": "the cat [MASK] on the mat"}])
+    tokens = [guess["token"] for guess in result["predictions"][0]]
+    assert len(tokens) == 775 and None not in tokens and len(set(tokens)) == 775
 
 
 def test_predict_reads_a_task_option_as_a_setting_not_a_column(

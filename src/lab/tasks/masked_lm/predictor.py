@@ -27,11 +27,13 @@ class FillMaskPredictor(Predictor):
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig, top_k: int = 5) -> None:
         super().__init__(model, tokenizer, cfg)
         config = getattr(model, "config", None)
-        vocabulary = int(getattr(config, "vocab_size", 0) or len(tokenizer))
-        if top_k > vocabulary:  # torch's `topk` would fail every row: "index k out of range"
+        # The guesses are the tokenizer's tokens: rows of the embedding table past them (a
+        # table padded to a round size) are never guessed (`predict`), so they do not count.
+        vocabulary = min(int(getattr(config, "vocab_size", 0) or len(tokenizer)), len(tokenizer))
+        if top_k > vocabulary:  # past it: torch's `topk` fails, or guesses no token names
             raise ConfigError(
-                f"task.predictor.top_k={top_k} is more guesses than the model's vocabulary "
-                f"holds ({vocabulary} tokens); give at most {vocabulary}"
+                f"task.predictor.top_k={top_k} is more guesses than the tokenizer has tokens "
+                f"({vocabulary}); give at most {vocabulary}"
             )
         self.top_k = top_k
 
@@ -48,7 +50,8 @@ class FillMaskPredictor(Predictor):
         kept, written = ids.count(self.tokenizer.mask_token_id), row["text"].count(mask)
         if kept < written:
             return (
-                f"field 'text' has {written} masks, {written - kept} of them past the "
+                f"field 'text' has {written} mask{'s' if written > 1 else ''}, "
+                f"{written - kept} of {'them' if written > 1 else 'it'} past the "
                 f"{self.max_length} tokens the model reads at once: shorten or split the text"
             )
         return None
