@@ -184,6 +184,33 @@ def test_the_openai_route_names_a_body_that_is_not_a_request(serve: Any) -> None
     assert _openai_error(serve, {"model": "tiny"})["message"] == "messages: Field required"
 
 
+@pytest.mark.parametrize(
+    ("extra", "message", "param"),
+    [
+        ({"max_tokens": "5"}, "max_tokens: Input should be a valid integer", "max_tokens"),
+        ({"stream": "yes"}, "stream: Input should be a valid boolean", "stream"),
+        ({"temperature": "0"}, "temperature: Input should be a valid number", "temperature"),
+        (
+            {"stream_options": {"include_usage": True}},
+            "stream_options: only allowed when stream is true",
+            "stream_options",
+        ),
+    ],
+)
+def test_the_openai_route_takes_no_value_of_another_type(
+    serve: Any, extra: dict[str, Any], message: str, param: str
+) -> None:
+    """A string for a number or a flag is refused, not coerced ("yes" once started a stream);
+    `stream_options` without a stream is refused as OpenAI refuses it."""
+    chat = [{"role": "user", "content": "Digits for: one"}]
+    assert _openai_error(serve, {"model": "tiny", "messages": chat, **extra}) == {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": param,
+        "code": None,
+    }
+
+
 def test_a_chat_its_template_refuses_is_a_422_on_both_routes(
     model_and_tokenizer: tuple[Any, Any],
 ) -> None:

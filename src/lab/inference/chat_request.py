@@ -49,9 +49,11 @@ class StreamOptions(BaseModel):
 class ChatRequest(BaseModel):
     """The served fields of OpenAI's chat request. Unknown fields are refused (422 names
     them): a client asking for tools or logprobs must not get an answer that silently lacks
-    them. `model` may name anything: the run's model answers."""
+    them. `model` may name anything, or be left out: the run's model answers. Strict types
+    (no `"5"` for 5, no `"yes"` for true): a value of the wrong type is a client's mistake
+    to hear about, not to guess at."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     model: str | None = None
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -79,7 +81,7 @@ def parse_chat_request(body: bytes) -> ChatRequest | tuple[str, str | None]:
             param = ".".join(str(part) for part in ("messages", *where))
             return f"messages must be {messages_wanted(content=CONTENT)}; {reason}", param
     try:
-        return ChatRequest.model_validate_json(body)
+        request = ChatRequest.model_validate_json(body)
     except ValidationError as err:
         # The deepest error is the most specific; pydantic's names of union branches are
         # left out of its place.
@@ -89,6 +91,9 @@ def parse_chat_request(body: bytes) -> ChatRequest | tuple[str, str | None]:
             return f"the request body: {first.get('msg', 'invalid')}", None
         param = ".".join(str(part) for part in loc)
         return f"{param}: {first.get('msg', 'invalid')}", param
+    if request.stream_options is not None and not request.stream:  # as OpenAI refuses it
+        return "stream_options: only allowed when stream is true", "stream_options"
+    return request
 
 
 def error_response(message: str, param: str | None) -> Any:
