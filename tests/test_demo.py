@@ -225,6 +225,40 @@ def test_a_busy_port_is_refused_before_the_model_loads(
             main([f"run={tmp_path}", f"port={port}"])
 
 
+def test_max_new_tokens_reaches_the_predictor_as_in_predict_and_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lab.demo max_new_tokens=N` sets a generating run's length (a DPO run has no
+    `task.module.max_new_tokens` of its own); a value below 1 is refused in words."""
+    import socket
+
+    import lab.inference.predictors
+    from lab.demo import main
+
+    seen: dict[str, Any] = {}
+
+    class Loaded(Exception):
+        pass
+
+    def capture(*args: Any, **kwargs: Any) -> None:
+        seen.update(kwargs)
+        raise Loaded
+
+    monkeypatch.setattr(lab.inference.predictors, "predictor_for", capture)
+    (tmp_path / "config.yaml").write_text("task:\n  head: transformers.AutoModel\n")
+    (tmp_path / "record.json").write_text('{"status": "finished"}')
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(LabError, match="max_new_tokens must be a positive integer, got"):
+        main([f"run={tmp_path}", "max_new_tokens=0"])
+    with pytest.raises(Loaded):
+        main([f"run={tmp_path}", f"port={port}", "max_new_tokens=5"])
+    assert seen["max_new_tokens"] == 5
+
+
 @pytest.mark.slow
 def test_a_run_without_an_exported_model_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(

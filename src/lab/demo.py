@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference import demo_views
+from lab.inference.options import positive_int
 from lab.inference.ports import require_free
 from lab.inference.settings import GROUP as SETTINGS
 from lab.run_dir.runs import TrainedRun, open_run
@@ -34,6 +35,8 @@ OPTIONS = {
     "port": "TCP port (default 7860)",
     "share": "true: also open a public gradio.live tunnel (default false)",
     "device": "cpu, cuda, cuda:1... (default: cuda when available)",
+    "max_new_tokens": "most tokens generated per answer, for a generating head (default: the "
+    "run's task.module.max_new_tokens, sample_max_new_tokens for causal_lm, 128 for dpo)",
     "task.module.<key>": "a setting the head's results read, e.g. extractive QA's "
     "task.module.null_score_diff_threshold=-2 (also task.predictor.<key>, e.g. masked LM's top_k)",
 }
@@ -208,6 +211,7 @@ def main(argv: list[str]) -> int:
     if not 0 < port < 65536:
         raise LabError(f"port must be between 1 and 65535, got {port}")
     share = _flag("share", values.get("share", "false"))
+    max_new_tokens = positive_int(values, "max_new_tokens")
     host = values.get("host", "127.0.0.1")
     run = open_run(values["run"])
     run.require_model()  # before torch, Gradio and the model load: fails in a second
@@ -216,7 +220,9 @@ def main(argv: list[str]) -> int:
     from lab.inference.settings import settings_line
 
     tame_library_output()
-    predictor = predictor_for(run, values.get("device"), settings=settings)
+    predictor = predictor_for(
+        run, values.get("device"), max_new_tokens=max_new_tokens, settings=settings
+    )
     app = build_app(run, predictor)
     print(f"Demo of {run.directory} ({run.head}) on http://{host}:{port}")
     if settings:
