@@ -248,6 +248,25 @@ def test_a_port_no_socket_has_is_one_line(port: int) -> None:
     assert str(refused.value) == f"port must be between 1 and 65535 (0: any free port), got {port}"
 
 
+def test_an_address_of_another_machine_blames_the_host_not_the_port() -> None:
+    import socket
+
+    from lab.errors import LabError
+    from lab.inference.ports import HOST_ADVICE, bind
+
+    with pytest.raises(LabError) as refused:
+        bind("192.0.2.7", 8123)  # TEST-NET-1: never this machine's
+    assert str(refused.value) == (
+        f"cannot listen on 192.0.2.7:8123: Cannot assign requested address ({HOST_ADVICE})"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LabError, match=r"another server on that port\? choose another"):
+            bind("127.0.0.1", port)
+
+
 def test_more_guesses_than_the_tokenizer_has_tokens_is_one_line(
     compose_cfg: Any, tmp_path: Path
 ) -> None:

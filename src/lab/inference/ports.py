@@ -4,6 +4,7 @@ does not have is refused in lab's words before the model loads."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 
 from lab.errors import LabError
@@ -21,11 +22,22 @@ def bind(host: str, port: int) -> socket.socket:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listening.bind((host, port))
     except OSError as err:
-        raise LabError(
-            f"cannot listen on {host}:{port}: {err.strerror or err} (another server on that "
-            "port? choose another with port=...)"
-        ) from err
+        # A name that does not resolve or an address of another machine is the host's fault,
+        # not the port's.
+        host_fault = isinstance(err, socket.gaierror) or err.errno == errno.EADDRNOTAVAIL
+        advice = (
+            HOST_ADVICE
+            if host_fault
+            else "another server on that port? choose another with port=..."
+        )
+        raise LabError(f"cannot listen on {host}:{port}: {err.strerror or err} ({advice})") from err
     return listening
+
+
+HOST_ADVICE = (
+    "host= must be an address or name of this machine: 127.0.0.1 for this machine only, "
+    "0.0.0.0 for every interface"
+)
 
 
 def require_free(host: str, port: int) -> None:
