@@ -519,3 +519,21 @@ def test_an_infinite_regression_target_is_refused_at_its_line(
     assert str(caught.value) == (
         f"{path}:22 column 'label': regression label {float(cell)} is not a finite number"
     )
+
+
+def test_a_word_among_a_csvs_number_labels_is_named(compose_cfg: Any, tmp_path: Path) -> None:
+    """A CSV's 0s and 1s with one "positive": its reader makes the column text, which read as
+    three classes ('0', '1', 'positive') without a word; the mix is refused as a JSON file's
+    is, at the word's line."""
+    labels = ["0", "1"] * 20
+    labels[13] = "positive"
+    path = tmp_path / "reviews.csv"
+    path.write_text(
+        "\n".join(["text,label"] + [f"film {i},{v}" for i, v in enumerate(labels)]) + "\n"
+    )
+    with pytest.raises(DataError) as caught:
+        _setup(compose_cfg, path)
+    assert str(caught.value) == (
+        f"{path}:15 column 'label': label 'positive' is text among labels of numbers ('0', "
+        "'1', ...): write every label as numbers"
+    )

@@ -205,6 +205,11 @@ def regression_label_problem(
 STORE_AS_NUMBERS = "store the scores as numbers"
 
 
+def _integer_text(text: str) -> bool:
+    """Whether `text` is a whole number written out ("1", " -2 ")."""
+    return text.strip().lstrip("+-").isdigit()
+
+
 def _reads_as_number(text: str) -> bool:
     try:
         return math.isfinite(float(text))
@@ -233,14 +238,23 @@ def multi_label_element_problem(value: Any) -> str | None:
 
 def mixed_label_problem(values: Sequence[Any]) -> tuple[int, str] | None:
     """(row, why) for single labels that mix text and numbers (a JSON file's 299 "neg"/"pos"
-    and one 1, which `datasets` reads as one column of both): the first label of the rarer
-    kind, named at its row; None where the labels are of one kind (empty cells aside)."""
-    texts = [i for i, v in enumerate(values) if isinstance(v, str) and v.strip()]
+    and one 1, which `datasets` reads as one column of both; a CSV's 0s and 1s and one
+    "positive", which its reader reads as a column of text): the first label of the rarer
+    kind, named at its row; None where the labels are of one kind (empty cells aside). A
+    whole number written as text ("1") counts as a number among words, and as text (a class
+    id written as text) where every label is one."""
+    strings = [i for i, v in enumerate(values) if isinstance(v, str) and v.strip()]
     numbers = [
         i
         for i, v in enumerate(values)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not is_empty(v)
     ]
+    words = [i for i in strings if not _integer_text(values[i])]
+    texts = words or strings
+    if words:  # "1" among words: a number, as a CSV reader would have read it without them
+        # ("-1" aside: a hidden label among named ones, GLUE's test rows, judged on its own)
+        ids = [i for i in strings if _integer_text(values[i]) and int(values[i]) != -1]
+        numbers = sorted(numbers + ids)
     if not texts or not numbers:
         return None
     rare, common = (numbers, texts) if len(numbers) <= len(texts) else (texts, numbers)
