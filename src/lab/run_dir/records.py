@@ -47,6 +47,7 @@ from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train'
     last_checkpoint,
     resume_command,
 )
+from lab.run_dir.held_log import HeldFileLog
 from lab.run_dir.run_lock import hold_run_lock, release_run_lock
 
 if TYPE_CHECKING:
@@ -200,8 +201,13 @@ class RunRecord:
 
     Entering checks a resume (`resume=...`: a refusal touches nothing in the run it names),
     then starts the record (config.yaml, overrides.yaml, a first record.json, status
-    `running`) or notes the resume in the record it continues; either way it removes the
-    temporary files that killed runs left behind (see `lab.run_dir.disk`). `finish(metrics)`
+    `running`) and removes the temporary files that killed runs left behind (see
+    `lab.run_dir.disk`). A resume writes nothing yet: the checks that need the data and the
+    model follow (`lab.training.resume_fit`), and only once they pass does `commit_resume`
+    note the resume in the record it continues, remove the run's stale temporaries and let
+    `train.log` have the lines held back until then (`lab.run_dir.held_log`); a run that
+    ends before that (refused, interrupted, crashed) leaves every file of the run as it
+    was, its record's status included. `finish(metrics)`
     marks the run `finished` and writes metrics.json; leaving with an exception marks it
     `failed: <why>`, `pruned: ...`, or `interrupted ...` (see `ending_status`), and lets the
     exception go on, an OS refusal to write (full disk, ...) as a one-line `DiskError`.
@@ -213,6 +219,7 @@ class RunRecord:
         self.data: dict[str, Any] = {}
         self.resume_point: ResumePoint | None = None
         self._lock: int | None = None
+        self._held_log: HeldFileLog | None = None  # while a resume is not yet committed
 
     def __enter__(self) -> RunRecord:
         try:
@@ -224,6 +231,9 @@ class RunRecord:
             else:  # refused before the record was touched (a sweep's process goes on)
                 release_run_lock(self._lock)
                 self._lock = None
+                if self._held_log is not None:
+                    self._held_log.drop()
+                    self._held_log = None
             raise
         return self
 
@@ -233,25 +243,49 @@ class RunRecord:
         if is_global_rank_zero():  # first: a run another process trains is left untouched
             self._lock = hold_run_lock(self.output_dir, resuming=bool(self.cfg.get("resume")))
         if self.cfg.get("resume"):
+            # From the first check on: a refused resume adds no line to the run's train.log.
+            self._held_log = HeldFileLog(self.output_dir)
             self.resume_point = prepare_resume(self.output_dir, self.cfg)
         if self.resume_point:
-            step = self.resume_point.global_step
-            self.data = resume_record(
-                self.output_dir, self.resume_point.record, step, self.resume_point.moved_from
-            )
-            if self.resume_point.moved_from and is_global_rank_zero():
-                # The config that runs now is the recorded one with the run's own paths moved
-                # (checked by prepare_resume): record it, so readers see where the run is.
-                with writing(self.output_dir / "config.yaml"):
-                    (self.output_dir / "config.yaml").write_text(
-                        OmegaConf.to_yaml(self.cfg, resolve=True)
-                    )
-            log.info("Resuming %s from step %d", self.output_dir, step)
+            # The record as it stands on disk, in memory only until `commit_resume`.
+            self.data = self.resume_point.record
+            log.info("Resuming %s from step %d", self.output_dir, self.resume_point.global_step)
         else:
+            if self._held_log is not None:  # `resume=auto` found no run: a new one starts
+                self._held_log.release()
+                self._held_log = None
             self.data = start_record(self.output_dir, self.cfg)
+            if is_global_rank_zero():
+                self._remove_stale_temporaries()
+        if is_global_rank_zero():
+            log.info("Run directory: %s", self.output_dir)
+
+    @property
+    def resume_pending(self) -> bool:
+        """True while a resume is checked and nothing of it is written yet."""
+        return self._held_log is not None
+
+    def commit_resume(self) -> None:
+        """Write the resume into the run directory, once every check of it passed: the
+        record notes it (status `running`, a `resumes` entry), `train.log` gets the lines
+        held back since the start, a moved run's config.yaml says where the run is now, and
+        the run's stale temporaries go. Nothing to do for a new run, or a second time."""
+        point = self.resume_point
+        if point is None or self._held_log is None:
+            return
+        self.data = resume_record(self.output_dir, self.data, point.global_step, point.moved_from)
+        # Committed: from here on the run's end is recorded as any run's.
+        held, self._held_log = self._held_log, None
+        held.release()
+        if point.moved_from and is_global_rank_zero():
+            # The config that runs now is the recorded one with the run's own paths moved
+            # (checked by prepare_resume): record it, so readers see where the run is.
+            with writing(self.output_dir / "config.yaml"):
+                (self.output_dir / "config.yaml").write_text(
+                    OmegaConf.to_yaml(self.cfg, resolve=True)
+                )
         if is_global_rank_zero():
             self._remove_stale_temporaries()
-            log.info("Run directory: %s", self.output_dir)
 
     def _remove_stale_temporaries(self) -> None:
         if self.resume_point:
@@ -270,13 +304,22 @@ class RunRecord:
     ) -> None:
         release_run_lock(self._lock)
         self._lock = None
+        pending, self._held_log = self._held_log, None
+        if pending is not None:
+            # A resume that ends before it was committed wrote nothing: the run directory,
+            # train.log and record.json's status (still saying how to continue) stay as
+            # they were.
+            pending.drop()
         if error is None:
             return
-        status = ending_status(error, self.output_dir, bool(self.cfg.get("optuna_trial")))
-        try:
-            finish_record(self.output_dir, self.data, {}, status=status)
-        except OSError as err:  # the disk may still be full: keep the error that ended the run
-            log.warning("record.json could not be updated (%s): %s", status, describe_os_error(err))
+        if pending is None:
+            status = ending_status(error, self.output_dir, bool(self.cfg.get("optuna_trial")))
+            try:
+                finish_record(self.output_dir, self.data, {}, status=status)
+            except OSError as err:  # the disk may still be full: keep the error that ended it
+                log.warning(
+                    "record.json could not be updated (%s): %s", status, describe_os_error(err)
+                )
         fault = disk_error(error, self.output_dir) if isinstance(error, Exception) else None
         if fault is not None:
             checkpoint = last_checkpoint(self.output_dir)

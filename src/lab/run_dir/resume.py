@@ -1,9 +1,15 @@
 """`resume=<run dir>` / `resume=auto`: continue an interrupted run exactly where it stopped.
 
 A resumed run writes into the run directory it continues (same loggers, same checkpoints).
-It refuses, in words, to resume a run that finished, a run whose config differs from the one
-given now (the differences are listed), a directory that is not a lab run, and a missing or
-corrupt checkpoint; it never silently starts from scratch.
+It refuses, in one line, to resume a run that finished, a run whose config differs from the
+one given now (the differences are listed), a path that does not exist, is a file or is not
+a lab run (refused while Hydra resolves the run directory, before it creates or writes
+anything: `run_dir_for`), a record.json or config.yaml that cannot be read, and a missing,
+corrupt or incomplete checkpoint (no optimizer or scheduler state); a checkpoint whose
+weights do not fit the model is refused once it is built (`lab.training.resume_fit`). It
+never silently starts from scratch, and a refusal leaves every file of the run as it was
+(`lab.run_dir.records.RunRecord` writes a resume only once every check passed); where the
+run's best checkpoint is whole, the refusal of its `last.ckpt` names it as a way out.
 
 A run directory may be moved or copied before it is resumed: the paths its config holds
 under its own directory are compared relative to it, so only a real change of config counts.
@@ -15,9 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -56,7 +63,9 @@ def auto_resume_candidates(
     for record_path in Path(output_root).glob("runs/*/*/record.json"):
         try:
             record = json.loads(record_path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # unreadable, not JSON, not UTF-8: no run to continue
+            continue
+        if not isinstance(record, dict):
             continue
         run_dir = record_path.parent
         if (
@@ -81,9 +90,12 @@ def find_auto_resume(output_root: str, overrides: list[str]) -> Path | None:
 def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
     """Resolver behind `hydra.run.dir`: the directory to resume into, or a new one.
 
-    A new one needs a usable `paths.output_root`. Hydra creates the run directory before
-    any lab code runs and would answer a file or a read-only place there with a traceback,
-    so an unusable root ends the process here: one line on stderr, exit 2.
+    Hydra creates the run directory and writes into it (`.hydra/`, `train.log`) before any
+    lab code runs, and answers a path it cannot create with a traceback. So what is wrong
+    with the directory itself ends the process here, one line on stderr and exit 2, before
+    anything is created: a new run's unusable `paths.output_root`; a `resume=` path that
+    does not exist, is a file, or is no lab run. (A `LabError` cannot carry the words out
+    of a resolver: OmegaConf re-raises it as its own error, with a traceback.)
     """
     if resume in (None, "", "None", "null"):
         return _new_run_dir(output_root, new_run_dir)
@@ -93,7 +105,23 @@ def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
         overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
         found = find_auto_resume(output_root, overrides)
         return str(found) if found else _new_run_dir(output_root, new_run_dir)
-    return str(Path(resume).expanduser().resolve())
+    run_dir = Path(resume).expanduser().resolve()
+    problem = not_a_run_dir(run_dir)
+    if problem:
+        _refuse(problem)
+    return str(run_dir)
+
+
+def not_a_run_dir(run_dir: Path) -> str | None:
+    """Why `resume=<run_dir>` names no run to continue (it does not exist, is a file, holds
+    no `record.json`), or None."""
+    if not run_dir.exists():
+        return f"cannot resume: {run_dir} does not exist"
+    if not run_dir.is_dir():
+        return f"cannot resume: {run_dir} is a file, not a run directory"
+    if not (run_dir / "record.json").is_file():
+        return f"cannot resume: {run_dir} is not a lab run directory (no record.json)"
+    return None
 
 
 def hydra_subdir_for(run_dir: str) -> str:
@@ -112,11 +140,14 @@ def _new_run_dir(output_root: str, new_run_dir: str) -> str:
 
     problem = output_root_problem(output_root)
     if problem:
-        print(
-            f"error: paths.output_root={output_root} cannot hold runs: {problem}", file=sys.stderr
-        )
-        raise SystemExit(EXIT_USER_ERROR)
+        _refuse(f"paths.output_root={output_root} cannot hold runs: {problem}")
     return new_run_dir
+
+
+def _refuse(message: str) -> NoReturn:
+    """End the process from inside a resolver: `error: <message>`, exit 2 (see `run_dir_for`)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USER_ERROR)
 
 
 def config_differences(
@@ -148,22 +179,24 @@ def _relocated(value: Any, old_dir: str, new_dir: str) -> Any:
 
 
 def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
-    """Check that `run_dir` can be resumed with `cfg`; None for `resume=auto` with no run."""
-    record_path = run_dir / "record.json"
-    if not record_path.is_file():
-        if cfg.resume == "auto":
-            _say_why_nothing_resumes(cfg)
-            return None
-        if not run_dir.exists():
-            raise LabError(f"cannot resume: {run_dir} does not exist")
-        raise LabError(f"cannot resume: {run_dir} is not a lab run directory (no record.json)")
-    record = json.loads(record_path.read_text())
+    """Check that `run_dir` can be resumed with `cfg`; None for `resume=auto` with no run.
+
+    Reads only: a refusal (`LabError`) leaves the run directory as it was. What needs the
+    built model (that the checkpoint's weights fit it) is checked later, before the resume
+    writes anything (`lab.training.resume_fit`)."""
+    if cfg.resume == "auto" and not (run_dir / "record.json").is_file():
+        _say_why_nothing_resumes(cfg)
+        return None
+    problem = not_a_run_dir(run_dir)
+    if problem:
+        raise LabError(problem)
+    record = _read_record(run_dir)
     if record.get("status") == "finished":
         raise LabError(
             f"cannot resume: the run in {run_dir} already finished ({record.get('finished')}); "
             "start a new run instead"
         )
-    recorded_config = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
+    recorded_config = _read_config(run_dir)
     current_config = OmegaConf.to_container(cfg, resolve=True)
     ran_in = str(OmegaConf.select(OmegaConf.create(recorded_config), "paths.output_dir") or "")
     now_in = str(cfg.paths.output_dir)
@@ -178,10 +211,10 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
             + "\n".join(differences)
             + f"\nresume it with the overrides it ran with: {resume_command(overrides, run_dir)}"
         )
-    from lab.training.checkpointing import load_checkpoint_meta
+    from lab.training.checkpointing import load_resume_meta
 
     checkpoint = run_dir / LAST_CHECKPOINT_PATH
-    if not checkpoint.is_file():
+    if not checkpoint.exists():
         # The record says whether one was written (its status names the resume then).
         status = str(record.get("status", ""))
         from lab.run_dir.endings import SWEEP_RESUMES
@@ -189,18 +222,19 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
         if "continue with resume=" in status or SWEEP_RESUMES in status:
             raise LabError(
                 f"cannot resume {run_dir}: its checkpoint {LAST_CHECKPOINT_PATH} is missing, "
-                f"though the run wrote one (record.json: {status!r}); restore it to continue, "
-                "or start the run again without resume="
+                f"though the run wrote one (record.json: {status!r}); restore it to continue"
+                f"{other_checkpoint(run_dir)}, or start the run again without resume="
             )
         raise LabError(
             f"cannot resume {run_dir}: it was interrupted before writing a checkpoint "
             f"({LAST_CHECKPOINT_PATH}); start the run again without resume="
         )
     try:
-        meta = load_checkpoint_meta(checkpoint)
+        meta = load_resume_meta(checkpoint)
     except LabError as err:
         raise LabError(
-            f"{err}; restore it from a copy to continue, or start the run again without resume="
+            f"{err}; restore it from a copy to continue{other_checkpoint(run_dir)}, or start "
+            "the run again without resume="
         ) from err
     if moved:
         log.info("The run directory has moved from %s; its paths follow it", moved[0])
@@ -210,6 +244,65 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
         record=record,
         moved_from=moved[0] if moved else None,
     )
+
+
+def _read_record(run_dir: Path) -> dict[str, Any]:
+    try:
+        record = json.loads((run_dir / "record.json").read_text())
+    except (OSError, ValueError) as err:  # not JSON (cut short, overwritten), not UTF-8
+        raise LabError(
+            f"cannot resume {run_dir}: its record.json cannot be read ({err}); restore it "
+            "from a copy to continue, or start the run again without resume="
+        ) from err
+    if not isinstance(record, dict):
+        raise LabError(
+            f"cannot resume {run_dir}: its record.json holds no run record (a JSON "
+            f"{type(record).__name__}); restore it from a copy to continue, or start the run "
+            "again without resume="
+        )
+    return record
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.yaml"
+    try:
+        config = OmegaConf.load(path)
+    except Exception as err:  # missing, not YAML, not UTF-8
+        why = " ".join(f"{type(err).__name__}: {err}".split())  # YAML's errors span lines
+        raise LabError(
+            f"cannot resume {run_dir}: its config.yaml cannot be read ({why}); restore it from "
+            "a copy to continue, or start the run again without resume="
+        ) from err
+    if not isinstance(config, DictConfig):
+        raise LabError(f"cannot resume {run_dir}: its config.yaml holds no lab config")
+    return OmegaConf.to_container(config)  # type: ignore[return-value]
+
+
+def other_checkpoint(run_dir: Path, usable: Callable[[Path], bool] | None = None) -> str:
+    """`, or copy checkpoints/best-....ckpt (step N) to checkpoints/last.ckpt to continue
+    from there` for the newest best checkpoint that a resume could continue from (and that
+    `usable` accepts), as a way out of a refused `last.ckpt`; "" when there is none."""
+    from lab.training.checkpointing import load_resume_meta
+
+    folder = run_dir / LAST_CHECKPOINT_PATH.parent
+    for path in sorted(folder.glob("best-*.ckpt"), key=_modified, reverse=True):
+        try:
+            step = load_resume_meta(path)["global_step"]
+        except LabError:
+            continue
+        if usable is None or usable(path):
+            name = Path(path.parent.name) / path.name
+            return (
+                f", or copy {name} (step {step}) to {LAST_CHECKPOINT_PATH} to continue from there"
+            )
+    return ""
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _say_why_nothing_resumes(cfg: DictConfig) -> None:

@@ -166,8 +166,11 @@ def load_checkpoint_weights(module: Any, checkpoint: dict[str, Any], path: Path)
     """Load a checkpoint read by `lab.training.checkpointing.read_checkpoint` (read it before
     building the model, so a bad file fails first) into a rebuilt task module; `path` names it."""
     from lab.training.quantized_state import without_quantization_state
+    from lab.training.state_dict_errors import describe_load_error
 
     try:
         module.load_state_dict(without_quantization_state(module, checkpoint["state_dict"]))
-    except RuntimeError as err:
-        raise LabError(f"checkpoint {path} does not fit this run's model: {err}") from err
+    except RuntimeError as err:  # torch's many lines, said in one
+        raise LabError(
+            f"checkpoint {path} does not fit this run's model: {describe_load_error(err)}"
+        ) from err

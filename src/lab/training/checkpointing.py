@@ -10,6 +10,8 @@
 * `PreemptionCheckpoint` saves `last.ckpt` when Lightning stops on SIGTERM (SLURM preemption,
   `kill`), so a requeued job resumes from the last finished batch. `stops_gracefully()` says
   whether it is training now (`lab.train` lets Lightning finish the batch only then).
+* `load_resume_meta` reads the checkpoint a resume continues from (mapped, not loaded) and
+  refuses one that is missing, corrupt, or lacks the optimizer or scheduler state.
 """
 
 from __future__ import annotations
@@ -215,21 +217,60 @@ def stops_gracefully() -> bool:
     return PreemptionCheckpoint._training > 0
 
 
-def load_checkpoint_meta(path: Path) -> dict[str, Any]:
-    """Load a checkpoint's small metadata, or raise `LabError` if it is missing or corrupt."""
-    checkpoint = read_checkpoint(path)
+def load_resume_meta(path: Path) -> dict[str, Any]:
+    """The step and epoch of the checkpoint at `path`, which a resume continues from;
+    `LabError` if it is missing, corrupt, or lacks state an exact resume restores
+    (`RESUME_STATE`). Its tensors are mapped, not read: checking it costs no memory."""
+    checkpoint = read_checkpoint(path, mmap=True)
+    missing = missing_resume_state(checkpoint)
+    if missing:
+        raise LabError(
+            f"checkpoint {path} lacks {' and '.join(missing)}, which an exact resume restores"
+        )
     return {
         "global_step": int(checkpoint.get("global_step", 0)),
         "epoch": int(checkpoint.get("epoch", 0)),
     }
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The whole Lightning checkpoint at `path`; `LabError` if missing, corrupt or foreign."""
+# What Lightning restores besides the weights and the loops' position (which
+# `read_checkpoint` requires) when `trainer.fit(ckpt_path=...)` resumes
+# (`_CheckpointConnector.restore_training_state`): without it, Lightning raises in its start,
+# after the run directory has been written to.
+RESUME_STATE = {
+    "optimizer_states": "the optimizer's state (a weights-only save?)",
+    "lr_schedulers": "the learning-rate schedulers' state",
+}
+
+
+def missing_resume_state(checkpoint: dict[str, Any]) -> list[str]:
+    """What of `RESUME_STATE` the Lightning checkpoint `checkpoint` lacks (in words); [] when
+    it holds everything an exact resume needs besides the weights."""
+    missing = []
+    if not checkpoint.get("optimizer_states"):  # absent, or saved empty: nothing to restore
+        missing.append(RESUME_STATE["optimizer_states"])
+    if "lr_schedulers" not in checkpoint:  # saved, empty, by a run without a scheduler
+        missing.append(RESUME_STATE["lr_schedulers"])
+    return missing
+
+
+def read_checkpoint(path: Path, mmap: bool = False) -> dict[str, Any]:
+    """The whole Lightning checkpoint at `path`; `LabError` if missing, corrupt or foreign.
+
+    `mmap=True` maps the tensors instead of reading them (the metadata of a checkpoint of
+    many GB in a moment, its weights read as used); a file that cannot be mapped is read
+    whole, so a damaged one is named by the error of a plain load."""
+    if path.is_dir():
+        raise LabError(f"checkpoint {path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise LabError(f"checkpoint {path} does not exist")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
+        except Exception:
+            if not mmap:
+                raise
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated zip, pickle errors, ...
         raise LabError(
             f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {err})"

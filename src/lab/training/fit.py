@@ -7,7 +7,9 @@ early stopping ended training, or later validations tied the best value:
 `lab.training.stopping_notes`).
 Loggers that take part in the run record (`lab.training.loggers.RunLogger`) continue the
 interrupted run's log on resume and write their run's identity into the record before
-training starts.
+training starts. On resume, nothing is written (the record, the CSV log cut back to the
+checkpoint's step, hparams.yaml, a W&B run started) before the checkpoint is known to fit
+the built model (`lab.training.resume_fit`) and the record has noted the resume.
 
 The best checkpoint's `val/*` metrics are those its validation logged during the fit
 (`lab.training.validation_metrics`); the checkpoint is validated again only where they
@@ -21,6 +23,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +56,7 @@ def fit(
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
+    from lab.training.resume_fit import check_resume_fits
     from lab.training.stopping_notes import (
         DIVERGED_KEY,
         divergence,
@@ -65,6 +69,10 @@ def fit(
 
     if loggers is None:
         loggers = instantiate_loggers(cfg, record)
+    # A resume is written (record, CSV log, hparams, train.log) only once its checkpoint is
+    # known to fit the model: a refusal leaves the run directory as it was.
+    check_resume_fits(parts.module, record)
+    record.commit_resume()
     start_loggers(loggers, cfg, record)
     trainer = build_run_trainer(cfg, extra_callbacks, loggers)
     with fit_warnings(cfg, record.resume_point is not None, trainer):  # reports to train.log
@@ -166,6 +174,12 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in group.values() if node is not None]
 
 
+# The loggers of a resume: they start in `start_loggers`, once the resume is checked and
+# written (`fit`), not while the model is built. A W&B run started then would add its files
+# to the run directory, and mark the run it continues failed, were the resume refused.
+_STARTED_AFTER_RESUME_CHECKS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def instantiate_loggers(cfg: DictConfig, record: RunRecord) -> list[Any]:
     """The `logger` group's loggers, not started yet; on a resumed run those that take part
     in the run record continue the interrupted run's log."""
@@ -175,15 +189,17 @@ def instantiate_loggers(cfg: DictConfig, record: RunRecord) -> list[Any]:
     for logger in loggers:
         if isinstance(logger, RunLogger) and record.resume_point:
             logger.resume_from(record.resume_point.global_step, record.data)
+            _STARTED_AFTER_RESUME_CHECKS.add(logger)
     return loggers
 
 
 def start_loggers_in_background(loggers: Sequence[Any]) -> None:
-    """Let each logger that can begin starting its run now (W&B: in a thread)."""
+    """Let each logger that can begin starting its run now (W&B: in a thread); a resumed
+    run's loggers start after its checks instead (`start_loggers`)."""
     from lab.training.loggers import RunLogger
 
     for logger in loggers:
-        if isinstance(logger, RunLogger):
+        if isinstance(logger, RunLogger) and logger not in _STARTED_AFTER_RESUME_CHECKS:
             logger.start_in_background()
 
 
