@@ -267,6 +267,15 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
             id="not-utf8",
         ),
         pytest.param(
+            # Excel's "Unicode text" and PowerShell write UTF-16: the advice names it.
+            {"train.csv": "review,sentiment\nfine,positive\nbad,negative\n".encode("utf-16")},
+            [],
+            DataError,
+            "is not valid UTF-8 (byte 0xff at offset 0; it looks like UTF-16); re-encode it as "
+            "UTF-8, e.g. `iconv -f utf-16 -t utf-8 train.csv > fixed.csv`",
+            id="utf-16",
+        ),
+        pytest.param(
             # A download cut short: Parquet is binary, so no "not valid UTF-8" about it.
             {"train.parquet": _PARQUET[: len(_PARQUET) // 2]},
             [],

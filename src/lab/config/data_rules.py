@@ -4,6 +4,7 @@ run needs. Cheap to import (no torch, datasets or transformers in the common pat
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -140,7 +141,14 @@ def peek_columns(file: Path) -> list[str] | None:
         if kind in (".csv", ".tsv"):
             # Bytes, then decoded leniently: a bad byte further down is the data module's
             # to report (with its offset), not a reason to miss the header here.
-            header = handle.readline().decode("utf-8-sig", errors="replace")
+            line = handle.readline()
+            from lab.data.sources import first_invalid_utf8_byte, not_utf8_message
+
+            if problem := first_invalid_utf8_byte(line.removeprefix(codecs.BOM_UTF8)):
+                # A header that is no UTF-8 text (UTF-16, a binary file): named as training
+                # names it, not as columns of mojibake.
+                raise DataError(not_utf8_message(str(file), problem))
+            header = line.decode("utf-8-sig")
             rows = list(csv.reader(io.StringIO(header), delimiter="\t" if kind == ".tsv" else ","))
             return rows[0] if rows else None
         columns: dict[str, None] = {}

@@ -1,7 +1,7 @@
-"""Hardware rules of `validate_config` (`lab.config.rules`): a GPU accelerator, every GPU
-(`trainer.devices=-1`), fp16, DeepSpeed
-or FSDP without a visible CUDA GPU; flash attention without CUDA or flash-attn; a strategy
-whose package is missing; a quantized (QLoRA)
+"""Hardware rules of `validate_config` (`lab.config.rules`): a GPU accelerator, fp16, DeepSpeed
+or FSDP without a visible CUDA GPU; an accelerator or `trainer.devices` this machine cannot
+give (`lab.config.accelerator_rules`: MPS, TPU, every GPU or GPU indices on CPU); flash
+attention without CUDA or flash-attn; a strategy whose package is missing; a quantized (QLoRA)
 base without CUDA or bitsandbytes; bitsandbytes optimizers on a CPU machine. Cheap to import
 (no torch in the common path)."""
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from lab.config.accelerator_rules import check_accelerator, check_devices, mps_available
 from lab.errors import ConfigError
 
 
@@ -59,20 +60,16 @@ def check_hardware(cfg: DictConfig) -> None:
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     precision = str(cfg.trainer.get("precision", "32-true"))
     has_cuda = cuda_available()
-    if accelerator in ("gpu", "cuda") and not has_cuda:
+    # `gpu` is Lightning's alias of cuda, or of mps on Apple silicon.
+    if not has_cuda and (accelerator == "cuda" or (accelerator == "gpu" and not mps_available())):
         raise ConfigError(
             f"trainer.accelerator={accelerator} but no CUDA GPU is visible on this machine; "
             "use trainer.accelerator=cpu (or auto)"
         )
-    devices = cfg.trainer.get("devices", "auto")
-    if str(devices) == "-1" and not has_cuda and accelerator != "tpu":
-        # Lightning reads -1 as every GPU; its CPU accelerator wants a process count and
-        # refused it only after the data and the model were loaded, in a traceback.
-        raise ConfigError(
-            "trainer.devices=-1 means every GPU, and no CUDA GPU is visible on this machine; "
-            "on CPU give the number of processes (trainer.devices=2 strategy=ddp) or leave "
-            "it at auto (one process)"
-        )
+    check_accelerator(cfg, has_cuda)
+    # Lightning reads -1 as every GPU and a list as GPU indices; its CPU accelerator wants a
+    # process count and refused them only after the data and the model were loaded.
+    check_devices(cfg, has_cuda)
     target = strategy_target(cfg)
     for name, package in (("DeepSpeed", "deepspeed"), ("FSDP", None)):
         if name.lower() in target.lower():

@@ -6,13 +6,23 @@ names the offending key, file or column and what would work instead:
 
 * ranges: every numeric value within its valid range (`lab.config.ranges`, one table);
 * run length: a run that would train zero steps (`trainer.max_epochs=0`, `max_steps=0`,
-  `limit_train_batches=0`);
-* hardware: a GPU accelerator, fp16, DeepSpeed or FSDP without a visible CUDA GPU; a
-  strategy whose package is missing; a quantized (QLoRA) base without CUDA or bitsandbytes;
+  `limit_train_batches=0`), or never stop (`max_epochs=-1` with `max_steps=-1`, and neither
+  `max_time` nor early stopping);
+* named options: a value that is not one of its key's names (`optimized_mode=maximum`,
+  `attn_implementation=flash_attn`: `lab.config.choices`);
+* hardware: a GPU accelerator, fp16, DeepSpeed or FSDP without a visible CUDA GPU; an
+  accelerator Lightning does not know or this machine lacks (MPS, TPU), a `trainer.devices`
+  it cannot read or give (`lab.config.accelerator_rules`); a strategy whose package is
+  missing; a quantized (QLoRA) base without CUDA or bitsandbytes;
 * strategy x precision x optimizer: a fused optimizer cannot clip gradients under 16-mixed
   (its loss scaler; bf16-mixed has none);
 * trainer: options that `lightning.pytorch.Trainer` does not take (with the valid ones), and
   `use_distributed_sampler` (lab's data module shards the data itself);
+* builders: a key of `optimizer`, `scheduler`, `task.module` (`lab.config.builder_arguments`)
+  or `peft.config` (`lab.config.peft_rules`) that its class or function does not take;
+* task and data: a head given data of another kind or problem type (`lab.config.task_fit`),
+  a tokenizer without a pad token under a head whose batches are padded
+  (`lab.config.padding_rules`);
 * files: a local `model.pretrained` (or tokenizer) directory that does not exist;
 * local data (`data.path`): the files exist, and every column the data config names (each
   `data.*_column` key, and each name in a `data.*_columns` list) is in each split's file,
@@ -39,6 +49,7 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.builder_arguments import check_builder_arguments
+from lab.config.choices import check_choices
 from lab.config.data_rules import check_local_data, check_streaming, named_columns, peek_columns
 from lab.config.hardware_rules import (
     check_hardware,
@@ -48,7 +59,10 @@ from lab.config.hardware_rules import (
     strategy_target,
 )
 from lab.config.model_rules import check_added_tokens, check_freeze_depth
+from lab.config.padding_rules import check_pad_token
+from lab.config.peft_rules import check_peft_config
 from lab.config.ranges import check_ranges
+from lab.config.task_fit import check_task_fits_data
 from lab.errors import ConfigError
 
 __all__ = [
@@ -77,10 +91,14 @@ def validate_config(cfg: DictConfig) -> None:
 
     check_output_root(cfg)
     check_ranges(cfg)
+    check_choices(cfg)
     check_trains_something(cfg)
     check_hardware(cfg)
     check_trainer_options(cfg)
     check_builder_arguments(cfg)
+    check_peft_config(cfg)
+    check_task_fits_data(cfg)
+    check_pad_token(cfg)
     check_quantized_base(cfg)
     check_model_files(cfg)
     check_freeze_depth(cfg)
@@ -134,6 +152,28 @@ def check_trains_something(cfg: DictConfig) -> None:
                 f"trainer.{key}={value} would train zero steps (and test and export the "
                 f"untrained model); {fix}"
             )
+    check_stops(cfg)
+
+
+def check_stops(cfg: DictConfig) -> None:
+    """Refuse a run with no end: Lightning reads `max_epochs=-1` with `max_steps=-1` as train
+    forever (never testing or exporting), unless `trainer.max_time` or an early-stopping
+    callback ends it (`max_epochs=null` is Lightning's 1000 epochs: an end)."""
+    trainer = cfg.trainer
+    if trainer.get("max_epochs") != -1 or trainer.get("max_steps", -1) != -1:
+        return
+    if trainer.get("fast_dev_run") or trainer.get("max_time"):
+        return
+    callbacks = cfg.get("callbacks") or {}
+    nodes = [node for node in callbacks.values() if isinstance(node, DictConfig)]
+    targets = [str(node.get("_target_", "")) for node in nodes]
+    if any(target.endswith("EarlyStopping") for target in targets):
+        return
+    raise ConfigError(
+        "trainer.max_epochs=-1 with trainer.max_steps=-1 would train forever (and never test or "
+        "export); give trainer.max_epochs=N or trainer.max_steps=N, or end it by time "
+        "(+trainer.max_time=00:12:00:00, DD:HH:MM:SS) or by callbacks=early_stopping"
+    )
 
 
 # ----------------------------------------------------------------------------- trainer

@@ -54,6 +54,40 @@ def _first_invalid_utf8(file: str) -> str | None:
     return None
 
 
+def not_utf8_message(file: str, problem: str) -> str:
+    """`<file> is not valid UTF-8 (<problem>); re-encode it ...`, with the `iconv` command for
+    the encoding it most likely has."""
+    source = _likely_encoding(file)
+    looks = f"; it looks like {source.upper()}" if source != "latin1" else ""
+    return (
+        f"{file} is not valid UTF-8 ({problem}{looks}); re-encode it as UTF-8, e.g. "
+        f"`iconv -f {source} -t utf-8 {Path(file).name} > fixed{file_suffix(Path(file))}`"
+    )
+
+
+def first_invalid_utf8_byte(data: bytes) -> str | None:
+    """Describe the first non-UTF-8 byte of `data` (a file's first line), or None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return f"byte 0x{data[err.start]:02x} at offset {err.start}"
+    return None
+
+
+def _likely_encoding(file: str) -> str:
+    """The encoding a non-UTF-8 text file most likely has, for `iconv -f`: `utf-16` for a
+    UTF-16 byte-order mark (Excel's "Unicode text", PowerShell's default) or for text whose
+    every other byte is NUL, else `latin1` (the usual Western export)."""
+    opener = gzip.open if file.endswith(".gz") else open
+    with opener(file, "rb") as handle:
+        head = handle.read(4096)
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if len(head) >= 2 and head.count(0) * 3 >= len(head):  # ASCII text as UTF-16: half NULs
+        return "utf-16"
+    return "latin1"
+
+
 def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
     """Load a local file or folder (`lab.data.local_files`) as a DatasetDict keyed by split;
     `config` picks one configuration of a Hub dataset folder that holds several."""
@@ -103,10 +137,7 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
         for file in every_file if builder in TEXT_BUILDERS else ():  # Parquet is binary
             problem = _first_invalid_utf8(file)
             if problem:
-                raise DataError(
-                    f"{file} is not valid UTF-8 ({problem}); re-encode it as UTF-8, e.g. "
-                    f"`iconv -f latin1 -t utf-8 {Path(file).name} > fixed{file_suffix(Path(file))}`"
-                ) from err
+                raise DataError(not_utf8_message(file, problem)) from err
         for file in every_file:
             problem = _syntax_problem(builder, file)
             if problem:

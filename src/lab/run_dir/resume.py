@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # Keys that may differ between the original run and the resuming command.
 IGNORED_KEYS = {"resume"}
+# A head's declarations, not settings (`task.trains_on`: the data it takes, checked before
+# anything loads): a run recorded before one was declared resumes all the same.
+DECLARATIONS = ("task.trains_on",)
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
 
@@ -163,7 +166,9 @@ def config_differences(
         old = {key: _relocated(value, *moved) for key, value in old.items()}
     lines = []
     for key in sorted(set(old) | set(new)):
-        if key.split(".")[0] in IGNORED_KEYS:
+        if key.split(".")[0] in IGNORED_KEYS or key.startswith(
+            tuple(f"{d}." for d in DECLARATIONS)
+        ):
             continue
         if old.get(key, "<absent>") != new.get(key, "<absent>"):
             lines.append(f"  {key}: {old.get(key, '<absent>')!r} -> {new.get(key, '<absent>')!r}")
