@@ -97,6 +97,17 @@ def test_config_paths_inside_a_moved_run_dir_are_not_a_difference() -> None:
     assert len(config_differences(recorded, current)) == 3, "without the move: 3 changes"
 
 
+def test_a_heads_declarations_are_no_config_difference() -> None:
+    """A run recorded before its task YAML declared `trains_on` resumes: a declaration of the
+    data a head takes is not a setting of the run (a setting that differs still counts)."""
+    recorded = {"task": {"head": "h"}, "optimizer": {"lr": 5e-5}}
+    declared = {"head": "h", "trains_on": {"data_modules": ["TextClassificationDataModule"]}}
+    assert config_differences(recorded, {**recorded, "task": declared}) == []
+    assert config_differences(recorded, {"task": declared, "optimizer": {"lr": 1e-3}}) == [
+        "  optimizer.lr: 5e-05 -> 0.001"
+    ]
+
+
 def test_checkpoint_callback_state_follows_a_moved_run_dir(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
