@@ -39,7 +39,6 @@ no_torch_xla = pytest.mark.skipif(
     importlib.util.find_spec("torch_xla") is not None, reason="needs a machine without torch_xla"
 )
 DEVICES_VALID = "auto, a number of devices >= 1 (-1: every GPU), or GPU indices ([0,1] or '0,1')"
-GPT2_PAD = "\"+model.add_special_tokens.pad_token='<|endoftext|>'\""
 
 # (overrides after model=tiny_bert data=demo, the refusal): the same words from both tools.
 REFUSALS = [
@@ -83,14 +82,6 @@ REFUSALS = [
         "data.problem_type=regression (data for task=text_regression): set "
         "task=text_regression, or data.problem_type=single_label",
         id="regression-labels-under-a-classifier",
-    ),
-    pytest.param(
-        ["model=tiny_gpt2"],
-        "model=tiny_gpt2's tokenizer has no padding token, and task=text_classification pads "
-        "its batches (and its head finds each row's last token by the pad id); give it the "
-        f"end-of-text token '<|endoftext|>', as Hugging Face's recipes do: {GPT2_PAD} "
-        "+model.network.pad_token_id=0",
-        id="gpt2-classifier-without-pad",
     ),
     pytest.param(
         ["peft=lora", "+peft.config.rr=8"],
@@ -192,8 +183,9 @@ def test_the_train_command_exits_2_with_the_validate_line(tmp_path: Path) -> Non
         ["data=imdb", "task=masked_lm"],
         ["data=json", f"data.path={FIXTURES / 'ratings'}", "data.problem_type=regression",
          "task=text_regression", "data.label_column=score"],
-        ["model=tiny_gpt2", "+model.add_special_tokens.pad_token='<|endoftext|>'",
-         "+model.network.pad_token_id=0"],
+        ["model=tiny_gpt2"],  # no pad token: lab pads with its end-of-text token
+        ["model=tiny_gpt2", "data=conll2003"],
+        ["model=tiny_gpt2", "+model.add_special_tokens.pad_token='<|endoftext|>'"],
         ["model=tiny_gpt2", "data=wikitext2"],  # the causal LM data module pads itself
         ["model=tiny_llama"],  # its tokenizer has a pad token
         ["+model.network.attn_implementation=sdpa"],
@@ -260,18 +252,6 @@ def test_every_task_declares_its_data_or_brings_its_data_module(compose_cfg: Any
          "data=csv (data.problem_type=regression) is text regression data, and task=sft needs "
          "sft data (data=alpaca, chat, smoltalk, ultrachat): pick one of those, or set "
          "task=text_regression"),
-        (["model=tiny_gpt2", "data=conll2003"],
-         "model=tiny_gpt2's tokenizer has no padding token, and task=token_classification pads "
-         f"its batches; give it the end-of-text token '<|endoftext|>', as Hugging Face's "
-         f"recipes do: {GPT2_PAD}"),
-        (["model=tiny_gpt2", "+model.add_special_tokens.pad_token='<|endoftext|>'"],
-         "model=tiny_gpt2's config has no pad_token_id, and the head of "
-         "task=text_classification finds each row's last token by it; give the id of the pad "
-         "token '<|endoftext|>': +model.network.pad_token_id=0"),
-        (["model=tiny_gpt2", "+model.network.pad_token_id=0"],
-         "model=tiny_gpt2's tokenizer has no padding token, and task=text_classification pads "
-         "its batches; give it the end-of-text token '<|endoftext|>', as Hugging Face's "
-         f"recipes do: {GPT2_PAD}"),
         (["trainer.accelerator=cpus"],
          "trainer.accelerator=cpus is not an accelerator Lightning knows. Did you mean "
          "trainer.accelerator=cpu? Valid: auto, cpu, cuda, gpu, mps, tpu (auto picks "
@@ -416,7 +396,7 @@ def test_peft_fields_read_from_source_are_the_classes_arguments() -> None:
 
 
 def test_new_rules_import_no_heavy_library(tmp_path: Path) -> None:
-    """The rules stay cheap: `lab.validate` of a refused GPT-2 classifier, an unknown peft key
+    """The rules stay cheap: `lab.validate` of a misspelt optimized_mode, an unknown peft key
     and a device list imports none of torch, Lightning, transformers, peft."""
     import subprocess
 
@@ -425,7 +405,7 @@ def test_new_rules_import_no_heavy_library(tmp_path: Path) -> None:
         "sys.argv[1:]]; heavy = sorted({m.split('.')[0] for m in sys.modules} & "
         "{'torch', 'lightning', 'transformers', 'datasets', 'peft'}); print(codes, heavy)"
     )
-    cases = ["model=tiny_gpt2", "peft=lora +peft.config.rr=8", "trainer.devices=[0,1]",
+    cases = ["optimized_mode=maximum", "peft=lora +peft.config.rr=8", "trainer.devices=[0,1]",
              "data=demo task=sft"]  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-c", script, *cases], cwd=tmp_path, capture_output=True, text=True,
@@ -434,3 +414,39 @@ def test_new_rules_import_no_heavy_library(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     heavy = "[]" if not torch.cuda.is_available() else "['torch']"
     assert result.stdout.strip().splitlines()[-1] == f"[2, 2, 2, 2] {heavy}"
+
+
+def test_a_tokenizer_with_nothing_to_pad_with_is_refused(tmp_path: Path) -> None:
+    """Neither a pad token nor an end-of-text token: lab cannot pad the batches itself."""
+    import json
+
+    from lab.validate import main
+
+    folder = tmp_path / "tokenizer"
+    folder.mkdir()
+    source = Path(__file__).resolve().parents[1] / "src/lab/assets/tiny_gpt2"
+    (folder / "tokenizer.json").write_text((source / "tokenizer.json").read_text())
+    settings = json.loads((source / "tokenizer_config.json").read_text())
+    settings.update(eos_token=None, bos_token=None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings))
+    overrides = ["model=tiny_gpt2", f"model.tokenizer.pretrained_model_name_or_path={folder}"]
+    assert main(overrides) == 2
+    assert main([*overrides, "+model.add_special_tokens.pad_token='<pad>'"]) == 0
+
+
+def test_gpt2_classifies_with_its_end_of_text_token_as_pad(compose_cfg: Any) -> None:
+    """GPT-2's tokenizer has no pad token: the classifier pads with its end-of-text token and
+    its config gets that id (the head finds each row's last token by it), as Hugging Face's
+    recipes set by hand; a batch of rows of different lengths runs."""
+    from lab.build import build_datamodule, build_model
+    from lab.training.tokenizers import build_tokenizer
+
+    cfg: Any = compose_cfg("model=tiny_gpt2", "data=demo", "data.max_train_samples=64")
+    tokenizer = build_tokenizer(cfg)
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
+    datamodule = build_datamodule(cfg, tokenizer)
+    model = build_model(cfg, datamodule, tokenizer)
+    assert model.config.pad_token_id == tokenizer.eos_token_id
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch["attention_mask"].min() == 0  # rows of different lengths, padded
+    assert model(**batch).logits.shape == (batch["input_ids"].shape[0], 2)

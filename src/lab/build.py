@@ -140,6 +140,11 @@ def build_model(cfg: DictConfig, datamodule: DataModule, tokenizer: Any) -> Any:
     network = instantiate(cfg.model.network)
     load_options = {"quantization_config": quantization} if quantization is not None else {}
     model = network(head=cfg.task.head, **datamodule.model_kwargs(), **load_options)
+    classifies = str(cfg.task.head).endswith("ForSequenceClassification")
+    if classifies and model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
+        # A decoder's sequence-classification head finds each row's last token by the pad id;
+        # its config has none where its tokenizer had no pad token (`pad_with_end_of_text`).
+        model.config.pad_token_id = tokenizer.pad_token_id
     prepare_model(model, tokenizer, cfg.model)  # new tokens' rows, then model.freeze*
     check_vocabulary(model, tokenizer)
     check_positions(model, cfg.data)

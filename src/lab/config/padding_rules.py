@@ -1,16 +1,15 @@
-"""A tokenizer without a padding token under a head whose batches it must pad, checked before
-anything loads.
+"""A tokenizer with neither a padding token nor an end-of-text token under a head whose
+batches it must pad, checked before anything loads.
 
-`model=tiny_gpt2 data=demo` (GPT-2 classifies text) failed at the first batch, after the run
-directory and the model were made: `Asking to pad but the tokenizer does not have a padding
-token`. The classification, tagging, QA and multiple-choice heads pad each batch with the
-tokenizer's pad token (the causal LM, SFT and DPO data modules give a tokenizer without one
-its end-of-text token themselves); a sequence-classification head of a decoder also reads the
-model config's `pad_token_id` to find each row's last token ("Cannot handle batch sizes > 1
-if no padding token is defined"). The refusal gives the fix Hugging Face's recipes use: the
-end-of-text token as the pad token, for the tokenizer and for the model config.
+The classification, tagging, QA and multiple-choice heads pad each batch with the tokenizer's
+pad token. A decoder's tokenizer often has none (GPT-2); lab then pads with its end-of-text
+token, as Hugging Face's recipes do by hand (`lab.training.tokenizers.pad_with_end_of_text`,
+and the model config's `pad_token_id`, which a decoder's sequence-classification head reads to
+find each row's last token, in `lab.build.build_model`). Only a tokenizer with neither token
+cannot pad: refused here, with the override that gives it one, instead of "Asking to pad but
+the tokenizer does not have a padding token" at the first batch.
 
-Whether a tokenizer has a pad token is read from its files, where they are at hand without a
+Whether a tokenizer has the tokens is read from its files, where they are at hand without a
 download: a local folder (`model.pretrained`, lab's packaged tiny tokenizers) or the Hugging
 Face cache. Only a `tokenizer_config.json` that says `"pad_token": null` is taken as none; a
 file that does not name one leaves it to the tokenizer class, which is not imported here.
@@ -37,52 +36,24 @@ PADDED_HEADS = (
 
 
 def check_pad_token(cfg: DictConfig) -> None:
-    """Refuse a tokenizer known to have no pad token under a head whose batches need one,
-    unless `model.add_special_tokens.pad_token` gives it one (and, for a sequence-classification
-    head, `model.network.pad_token_id` gives the model the pad id)."""
+    """Refuse a tokenizer known to have neither a pad token nor an end-of-text token to pad
+    with under a head whose batches need one, unless `model.add_special_tokens.pad_token`
+    gives it one."""
     head = str(cfg.task.get("head") or "")
     if not head.endswith(PADDED_HEADS):
         return
     files = tokenizer_files(cfg.model)
     if files is None or files.get("pad_token", "") is not None:
         return  # unknown, or a pad token of its own
-    special = cfg.model.get("add_special_tokens") or {}
-    needs_token = not special.get("pad_token")
-    needs_id = head.endswith("ForSequenceClassification") and _pad_id(cfg.model) is None
-    if not (needs_token or needs_id):
+    if _token(files.get("eos_token")) is not None:
+        return  # lab pads with it (`lab.training.tokenizers.pad_with_end_of_text`)
+    if (cfg.model.get("add_special_tokens") or {}).get("pad_token"):
         return
-    eos = _token(files.get("eos_token"))
-    token = eos if needs_token else _token(special.get("pad_token"))
-    eos_id = _eos_id(cfg.model) if token is not None and token == eos else None
-    pad_id = f"+model.network.pad_token_id={eos_id if eos_id is not None else '<its id>'}"
-    if not needs_token:  # the pad token is given, its id is not
-        raise ConfigError(
-            f"{_model_name(cfg)}'s config has no pad_token_id, and the head of "
-            f"{_task_name(cfg)} finds each row's last token by it; give the id of the pad token "
-            f"{token!r}: {pad_id}"
-        )
-    fixes = [f"\"+model.add_special_tokens.pad_token='{token or '<token>'}'\""]
-    problem = (
-        f"{_model_name(cfg)}'s tokenizer has no padding token, and {_task_name(cfg)} pads its "
-        "batches"
-    )
-    if needs_id:
-        fixes.append(pad_id)
-        problem += " (and its head finds each row's last token by the pad id)"
-    if token is None:
-        raise ConfigError(f"{problem}; give it one: {' '.join(fixes)}")
     raise ConfigError(
-        f"{problem}; give it the end-of-text token {eos!r}, as Hugging Face's recipes do: "
-        f"{' '.join(fixes)}"
+        f"{_model_name(cfg)}'s tokenizer has no padding token nor an end-of-text token to pad "
+        f"with, and {_task_name(cfg)} pads its batches; give it one: "
+        "\"+model.add_special_tokens.pad_token='<pad>'\""
     )
-
-
-def _pad_id(model: DictConfig) -> Any:
-    """The pad id the model config will have, where the config says one (None: not set)."""
-    given = OmegaConf.select(model, "network.pad_token_id", default=None)
-    if given is not None or model.get("pretrained"):
-        return given  # a pretrained config.json: the tokenizer files' null pad says enough
-    return OmegaConf.select(model, "network.config.pad_token_id", default=None)
 
 
 def tokenizer_files(model: DictConfig) -> dict[str, Any] | None:
@@ -128,23 +99,6 @@ def _token(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("content")
     return value if isinstance(value, str) and value else None
-
-
-def _eos_id(model: DictConfig) -> int | None:
-    """The model config's end-of-text id: from its config node or a local `config.json`."""
-    node = OmegaConf.select(model, "network.config", default=None)
-    value: Any = None
-    if isinstance(node, DictConfig) and not model.get("pretrained"):
-        value = node.get("eos_token_id")
-    elif isinstance(model.get("pretrained"), str):
-        path = _local_file(str(model.pretrained), "config.json")
-        try:
-            value = json.loads(path.read_text()).get("eos_token_id") if path else None
-        except (OSError, ValueError, AttributeError):
-            value = None
-    if isinstance(value, list) and value:
-        value = value[0]
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _model_name(cfg: DictConfig) -> str:

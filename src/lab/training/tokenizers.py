@@ -8,6 +8,7 @@ the template it was trained with.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from lab.errors import ConfigError
 
 # Jinja's statement and expression openers: a value holding one is a template, not a path.
 _JINJA = ("{%", "{{")
+
+
+log = logging.getLogger(__name__)
 
 
 def build_tokenizer(cfg: DictConfig) -> Any:
@@ -44,7 +48,27 @@ def build_tokenizer(cfg: DictConfig) -> Any:
     if template:
         tokenizer.chat_template = read_chat_template(str(template))
     add_vocabulary(tokenizer, cfg.model)
+    pad_with_end_of_text(tokenizer, str(cfg.task.get("head") or ""))
     return tokenizer
+
+
+def pad_with_end_of_text(tokenizer: Any, head: str) -> None:
+    """Give a tokenizer without a pad token its end-of-text token as one, under a head whose
+    batches are padded (GPT-2 and other decoders classifying, tagging, answering): what
+    Hugging Face's recipes do by hand. The padded positions are masked out, so which token
+    fills them changes nothing; the exported tokenizer keeps it, so pipelines pad alike. A
+    sequence-classification head also needs the id in its config (`lab.build.build_model`)."""
+    from lab.config.padding_rules import PADDED_HEADS
+
+    if tokenizer.pad_token is not None or tokenizer.eos_token is None:
+        return
+    if not head.endswith(PADDED_HEADS):
+        return
+    tokenizer.pad_token = tokenizer.eos_token
+    log.info(
+        "The tokenizer has no padding token: padding with its end-of-text token %r",
+        tokenizer.eos_token,
+    )
 
 
 def read_chat_template(value: str) -> str:
