@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -33,7 +34,6 @@ from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 
 log = logging.getLogger(__name__)
 
-DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
 # The sweeper's own numeric settings, in the range-table notation of `lab.config.ranges`
 # (the table covers the run's config; these live under hydra.sweeper, which it never sees).
 SETTING_RANGES = {
@@ -95,15 +95,29 @@ class LabOptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         """Run (or continue) the study; one readable line and exit 2 for a user error."""
+        from lab.run_dir.endings import interrupting_signal
+        from lab.sweeps.launchers import interrupted_message
+
+        self.launching: int | None = None  # the trial a job of its own runs now (submitit)
         try:
             return self._sweep(arguments)
         except LabError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
+        except BaseException as err:
+            # lab.train's words ("between its trials") are wrong while a trial job runs apart.
+            signal_name = interrupting_signal(err)
+            if signal_name is None or self.launching is None:
+                raise
+            choice = self.cfg.hydra.runtime.choices.get("hydra/launcher", "submitit")
+            print(interrupted_message(signal_name, choice, self.launching), file=sys.stderr)
+            sys.exit(128 + signal.Signals[signal_name].value)
 
     def _sweep(self, arguments: list[str]) -> Any:
         from hydra.utils import instantiate
 
+        from lab.sweeps.grid_budget import grid_trials
+        from lab.sweeps.objectives import note_unused_pruner
         from lab.sweeps.results import write_plots, write_results
         from lab.sweeps.storage import open_storage, redact, require_study
         from lab.sweeps.summary import print_sweep_summary
@@ -115,8 +129,8 @@ class LabOptunaSweeper(Sweeper):
         self._check_settings()
         plan = self._plan(arguments)  # parses the search space: a bad range stops here
         self._check_overrides_compose(plan)
-        if self._is_grid():
-            plan.space.grid()  # refuses a continuous parameter
+        if self._is_grid():  # refuses a continuous parameter; runs each point once
+            plan.n_trials = grid_trials(plan.space.grid(), plan.n_trials)
         if plan.resume_required:  # refused before the directory and the database are made
             require_study(plan.storage_url, plan.study_name, plan.sweep_dir)
         worker_index = int(os.environ.get(WORKER_ENV, "0"))
@@ -124,6 +138,7 @@ class LabOptunaSweeper(Sweeper):
         storage = open_storage(plan.storage_url)
         sampler = self._sampler(plan, worker_index + _trials_so_far(storage, plan.study_name))
         pruner = instantiate(self.pruner_cfg) if plan.prunes else None
+        note_unused_pruner(plan.metrics, self.pruner_cfg)
         study = open_study(plan, storage, sampler, pruner)
         if worker_index == 0:
             OmegaConf.save(self.cfg, plan.sweep_dir / "multirun.yaml")
@@ -154,6 +169,7 @@ class LabOptunaSweeper(Sweeper):
         return study
 
     def _plan(self, arguments: list[str]) -> Any:
+        from lab.sweeps.objectives import objectives
         from lab.sweeps.search_space import parse_search_space
         from lab.sweeps.space_checks import check_enqueued
         from lab.sweeps.storage import storage_url
@@ -172,20 +188,7 @@ class LabOptunaSweeper(Sweeper):
                 resume_required = value.lower() in ("true", "auto")
             else:
                 kept.append(argument)
-        metrics = _as_list(self.metric)
-        directions = [DIRECTIONS.get(str(d).lower()) for d in _as_list(self.direction)]
-        if None in directions:
-            raise ConfigError(
-                f"hydra.sweeper.direction={self.direction}: use maximize or minimize "
-                "(or a list of them, one per metric)"
-            )
-        if len(directions) == 1 and len(metrics) > 1:
-            directions = directions * len(metrics)
-        if len(directions) != len(metrics):
-            raise ConfigError(
-                f"{len(metrics)} metrics {metrics} but {len(directions)} directions "
-                f"{directions}: give one direction per metric"
-            )
+        metrics, directions = objectives(self.metric, self.direction)
         choices = self.cfg.hydra.runtime.choices
         study_name = self.study_name or choices.get("sweep") or "lab_sweep"
         sweep_dir = (Path(self.cfg.paths.output_root) / "sweeps" / study_name).resolve()
@@ -195,7 +198,7 @@ class LabOptunaSweeper(Sweeper):
             storage_url=storage_url(self.storage, sweep_dir),
             sweep_dir=sweep_dir,
             metrics=metrics,
-            directions=[str(d) for d in directions],
+            directions=directions,
             n_trials=int(self.n_trials),
             space=space,
             max_failure_rate=float(self.max_failure_rate),
@@ -214,6 +217,7 @@ class LabOptunaSweeper(Sweeper):
         be made (before any directory, storage or trial is created)."""
         from lab.config.ranges import parse_rule
         from lab.run_dir.disk import check_output_root
+        from lab.sweeps.sweeper_settings import group_choice_problem, setting_problem
 
         for group, node in (("sampler", self.sampler_cfg), ("pruner", self.pruner_cfg)):
             if not (OmegaConf.is_dict(node) or isinstance(node, dict)):
@@ -292,6 +296,7 @@ class LabOptunaSweeper(Sweeper):
         from hydra.core.utils import JobStatus
 
         from lab.compat.hydra import job_error
+        from lab.sweeps.launchers import runs_jobs_apart
         from lab.sweeps.search_space import format_value
         from lab.sweeps.worker import TrialOutcome
 
@@ -300,7 +305,9 @@ class LabOptunaSweeper(Sweeper):
                 f"hydra.sweep.dir={format_value(str(plan.sweep_dir))}",
                 f"hydra.sweep.subdir=trials/{number}",
             ]
+            self.launching = number if runs_jobs_apart(self.cfg.hydra.get("launcher")) else None
             (ret,) = self.trial_launcher.launch([[*overrides, *placement]], initial_job_idx=number)
+            self.launching = None
             if ret.status == JobStatus.FAILED:
                 error = job_error(ret)
                 if type(error).__name__ != "TrialPruned":
@@ -309,53 +316,6 @@ class LabOptunaSweeper(Sweeper):
             return TrialOutcome(metrics=dict(ret.return_value or {}))
 
         return launch
-
-
-def group_choice_problem(group: str, value: Any) -> str:
-    """The message for `hydra.sweeper.<group>=<value>`: the sampler and the pruner are config
-    groups (files in conf/hydra/sweeper/<group>/), chosen with a slash, not set as a value."""
-    from lab.config.paths import conf_dir
-
-    options = sorted(p.stem for p in (conf_dir() / "hydra" / "sweeper" / group).glob("*.yaml"))
-    shown = "null" if value is None else str(value)
-    choice = shown if shown in options else "<option>"
-    return (
-        f"hydra.sweeper.{group}={shown}: {group} is a config group, chosen with slashes: "
-        f"hydra/sweeper/{group}={choice} (options: {', '.join(options)}); its settings are "
-        f"values: hydra.sweeper.{group}.<setting>=..."
-    )
-
-
-def setting_problem(group: str, node: Any, cfg: DictConfig) -> str | None:
-    """A setting of the chosen sampler or pruner that its class does not take, in words: a
-    sweep file's `pruner.n_startup_trials` (the median pruner's) stays when the command picks
-    `hydra/sweeper/pruner=none`, and Optuna's NopPruner refused it in a Hydra traceback."""
-    import difflib
-    import inspect
-
-    from hydra.utils import get_object
-
-    target = node.get("_target_")
-    try:
-        parameters = inspect.signature(get_object(str(target))).parameters
-    except Exception:  # no such class: instantiating it says so in Hydra's words
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return None
-    settings = [str(k) for k in node if not str(k).startswith("_")]
-    for key in settings:
-        if key in parameters or (group == "sampler" and key == "search_space"):
-            continue
-        choice = cfg.hydra.runtime.choices.get(f"hydra/sweeper/{group}", target)
-        valid = ", ".join(sorted(parameters)) or "none"
-        close = difflib.get_close_matches(key, list(parameters), n=1)
-        maybe = f"; did you mean hydra.sweeper.{group}.{close[0]}?" if close else ""
-        return (
-            f"hydra.sweeper.{group}.{key} is not a setting of {group} {choice} ({target}; "
-            f"its settings: {valid}){maybe}; a sweep file may set it for another {group}: "
-            f"drop it with ~hydra.sweeper.{group}.{key}"
-        )
-    return None
 
 
 def _flat_params(params: DictConfig | None) -> dict[str, Any]:
@@ -372,12 +332,6 @@ def _flat_params(params: DictConfig | None) -> dict[str, Any]:
 
     walk("", OmegaConf.to_container(params) if params else {})
     return flat
-
-
-def _as_list(value: Any) -> list[str]:
-    if isinstance(value, (list, tuple)) or OmegaConf.is_list(value):
-        return [str(v) for v in value]
-    return [str(value)]
 
 
 def _trials_so_far(storage: Any, study_name: str) -> int:

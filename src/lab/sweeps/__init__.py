@@ -15,6 +15,10 @@ the work is here, one job per module:
 * `liveness`: heartbeats of running trials, so a trial whose process died is found and
   re-run under its own number (and resumed from its last checkpoint).
 * `worker`: the loop one sweep process runs: claim or ask a trial, launch it, tell Optuna.
+* `orphans`: a RUNNING trial whose sweep process died but whose job (submitit) may live on:
+  left to finish while it trains, its result taken once it finished.
+* `objectives`, `grid_budget`, `sweeper_settings`, `launchers`: checks before anything of a
+  sweep exists (one direction per metric, a grid's size, sampler/pruner settings, SLURM).
 * `pruning`: the Lightning callback through which a running trial reports to its study.
 * `results`: `trials.csv`, `best.json` and plots in the sweep directory; `wandb_summary`:
   the study as one W&B summary run.

@@ -4,7 +4,9 @@
         under the study lock:
             stop if more than max_failure_rate * n_trials trials failed (an error)
             stop if n_trials trials have finished (an error if none completed)
-            claim an abandoned RUNNING trial (re-run under its own number), or
+            take the result of an abandoned RUNNING trial whose job finished on its own,
+            skip one whose run directory another process still trains (lab.sweeps.orphans),
+            claim another abandoned RUNNING trial (re-run under its own number), or
             ask a new trial if fewer than n_trials have started, or
             wait for other workers' running trials (they may finish or be abandoned)
         launch the trial (outside the lock: trials run in parallel), tell Optuna the outcome
@@ -29,9 +31,10 @@ from typing import Any
 from lab.compat.optuna import study_storage, tell, trial_id
 from lab.errors import ConfigError, LabError, MetricNotLogged
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
+from lab.sweeps.orphans import ended_outcome, run_dir_busy
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
 from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
-from lab.sweeps.storage import missing_study_error, redact, study_lock
+from lab.sweeps.storage import missing_study_error, redact, storage_url, study_lock
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +139,13 @@ def _refuse_foreign_trials(plan: SweepPlan) -> None:
 def _check_same_study(study: Any, plan: SweepPlan) -> None:
     directions = [d.name.lower() for d in study.directions]
     if directions != plan.directions or list(study.metric_names or []) != plan.metrics:
+        # A misspelt metric made the study (its first trial failed on it): the corrected
+        # command must say how to get rid of it, not only how to name another one.
         raise ConfigError(
             f"study {plan.study_name!r} optimizes {study.metric_names} ({directions}), this "
             f"sweep {plan.metrics} ({plan.directions}); set hydra.sweeper.study_name=<new "
-            "name> to start a separate study"
+            f"name> to start a separate study, or remove this one ({_removal(plan)}) to start "
+            "it again under its name"
         )
     recorded = study.user_attrs.get(FIXED_OVERRIDES, [])
     if sorted(plan.space.fixed) != recorded:
@@ -161,10 +167,21 @@ def _check_same_study(study: Any, plan: SweepPlan) -> None:
         )
 
 
+def _removal(plan: SweepPlan) -> str:
+    """How to remove the study: its sweep directory, or its entry in a storage of its own."""
+    if plan.storage_url == storage_url(None, plan.sweep_dir):
+        return f"rm -r {plan.sweep_dir}"
+    return (
+        f"optuna delete-study --study-name {plan.study_name} --storage "
+        f"{redact(plan.storage_url)}, then rm -r {plan.sweep_dir}"
+    )
+
+
 def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:
     """Run trials until the study has `n_trials` finished ones; return how many ran here."""
     storage = study_storage(study)
     ran = 0
+    busy: set[int] = set()  # trials whose run directory another process trains: said once
     while True:
         with study_lock(plan.storage_url, plan.study_name):
             trials = study.get_trials(deepcopy=False)
@@ -173,7 +190,7 @@ def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:
             check_failure_budget(trials, plan)
             if sum(t.state.is_finished() for t in trials) >= plan.n_trials:
                 return ran
-            trial, resumed = _claim_or_ask(study, trials, plan)
+            trial, resumed = _claim_or_ask(study, trials, plan, busy)
             values: dict[str, Any] | None = None
             if trial is not None:
                 stamp(storage, trial_id(trial))
@@ -204,14 +221,40 @@ def _suggest_or_fail(study: Any, trial: Any, plan: SweepPlan) -> dict[str, Any] 
         return None
 
 
-def _claim_or_ask(study: Any, trials: list[Any], plan: SweepPlan) -> tuple[Any, bool]:
+def _claim_or_ask(
+    study: Any, trials: list[Any], plan: SweepPlan, busy: set[int]
+) -> tuple[Any, bool]:
     import optuna
     from optuna.trial import TrialState
 
     for frozen in trials:
-        if frozen.state == TrialState.RUNNING and is_abandoned(frozen, plan.stale_after):
-            log.info("Trial %d was abandoned by its process; running it again", frozen.number)
-            return optuna.trial.Trial(study, trial_id(frozen)), True
+        if frozen.state != TrialState.RUNNING or not is_abandoned(frozen, plan.stale_after):
+            continue
+        run_dir = plan.trial_dir(frozen.number)
+        # Its sweep process is gone, but under a submitit launcher its job may live on.
+        if run_dir_busy(run_dir):
+            if frozen.number not in busy:
+                busy.add(frozen.number)
+                log.info(
+                    "Trial %d: %s is still being trained by another process (its job from an "
+                    "earlier run of the sweep); leaving it to finish, its result is taken then",
+                    frozen.number,
+                    run_dir,
+                )
+            continue
+        trial = optuna.trial.Trial(study, trial_id(frozen))
+        ended = ended_outcome(run_dir)
+        if ended is not None:
+            log.info(
+                "Trial %d ended in a job its sweep process no longer watched: taking its "
+                "result from %s",
+                frozen.number,
+                run_dir,
+            )
+            _record_outcome(study, trial, ended, plan)
+            continue
+        log.info("Trial %d was abandoned by its process; running it again", frozen.number)
+        return trial, True
     started = sum(t.state != TrialState.WAITING for t in trials)
     if started < plan.n_trials:
         return study.ask(), False
@@ -221,9 +264,6 @@ def _claim_or_ask(study: Any, trials: list[Any], plan: SweepPlan) -> tuple[Any, 
 def _run_trial(
     study: Any, trial: Any, values: dict[str, Any], resumed: bool, plan: SweepPlan, launch: Launch
 ) -> None:
-    import optuna
-    from optuna.trial import TrialState
-
     run_dir = plan.trial_dir(trial.number)
     overrides = [*plan.space.fixed, *trial_overrides(values), _trial_identity(plan, trial.number)]
     if resumed and _resumable(run_dir):
@@ -232,6 +272,13 @@ def _run_trial(
     log.info("Trial %d: %s", trial.number, " ".join(trial_overrides(values)))
     with Heartbeat(study_storage(study), trial_id(trial), plan.heartbeat_interval):
         outcome = launch(trial.number, overrides)
+    _record_outcome(study, trial, outcome, plan)
+
+
+def _record_outcome(study: Any, trial: Any, outcome: TrialOutcome, plan: SweepPlan) -> None:
+    """Tell the study how the trial ended: PRUNED, FAIL with its error, or its value(s)."""
+    import optuna
+    from optuna.trial import TrialState
 
     if isinstance(outcome.error, optuna.TrialPruned):
         tell(study, trial, state=TrialState.PRUNED)
