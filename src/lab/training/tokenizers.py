@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from lab.errors import ConfigError
 
@@ -48,7 +48,7 @@ def build_tokenizer(cfg: DictConfig) -> Any:
     if template:
         tokenizer.chat_template = read_chat_template(str(template))
     add_vocabulary(tokenizer, cfg.model)
-    pad_with_end_of_text(tokenizer, str(cfg.task.get("head") or ""))
+    pad_with_end_of_text(tokenizer, str(OmegaConf.select(cfg, "task.head", default="") or ""))
     return tokenizer
 
 
