@@ -15,6 +15,8 @@ where one row per configuration is wider than the console (80 columns in a pipe,
 `COLUMNS`), the table is printed transposed, one column per configuration (named by its run
 folders below the folder all runs share; a line below spells out a shortened name), in as
 many parts as the width needs. Keys are never broken; a long value folds in its column.
+A run whose record.json, metrics.json or config.yaml cannot be read (not JSON, cut short) is
+left out with a warning naming the file and why; the others are compared.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from rich.cells import cell_len
 from rich.console import Console
 
 from lab.config.flatten import flatten
 from lab.errors import EXIT_USER_ERROR, LabError
+from lab.tool_outputs import check_output
 from lab.wide_tables import print_fitting_table
 
 # Keys that differ between runs without being a choice: where things were written, seeds,
@@ -63,6 +66,29 @@ def find_runs(paths: list[str], left_out: list[Path] | None = None) -> list[Path
     if not runs:
         raise LabError(f"no finished runs (record.json + metrics.json) under {', '.join(paths)}")
     return runs
+
+
+def unreadable(run: Path) -> str | None:
+    """Why `run`'s files cannot be compared (`<file>: not valid JSON (...)`), or None."""
+    from lab.data.origins import not_valid_json
+
+    for name in ("record.json", "metrics.json"):
+        path = run / name
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            return f"{path}: {not_valid_json(err)}"
+        except (OSError, UnicodeDecodeError) as err:
+            return f"{path}: {err}"
+        if not isinstance(value, dict):
+            return f"{path}: a JSON {type(value).__name__}, not an object"
+    try:
+        config = OmegaConf.load(run / "config.yaml")
+    except Exception as err:  # not YAML, missing: the first line of the parser's message
+        return f"{run / 'config.yaml'}: {str(err).splitlines()[0] if str(err) else err!r}"
+    if not isinstance(config, DictConfig):
+        return f"{run / 'config.yaml'}: not a config (a YAML mapping)"
+    return None
 
 
 def _flat_config(run: Path) -> dict[str, Any]:
@@ -283,27 +309,39 @@ def main(argv: list[str] | None = None) -> int:
             f"(failed, interrupted or pruned: no metrics.json): {shown}",
             file=sys.stderr,
         )
-    differing, rows = compare_runs(runs)
+    readable = []
+    for run in runs:  # one damaged run must not sink the table of the others
+        problem = unreadable(run)
+        if problem:
+            print(f"warning: left out {run}: cannot read {problem}", file=sys.stderr)
+        else:
+            readable.append(run)
+    output = Path(args.output) if args.output else None
+    try:
+        if not readable:
+            paths = ", ".join(args.paths)
+            raise LabError(f"no run left to compare under {paths}: the warnings above say why")
+        if output is not None:  # before the table: a bad path is said alone
+            check_output(output)
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    differing, rows = compare_runs(readable)
     print_table(differing, rows, Console())
-    if args.output:
+    if output is not None:
         from lab.run_dir.disk import describe_os_error
 
-        output = Path(args.output)
         try:  # its folder is made, as lab.predict makes an output's
             output.parent.mkdir(parents=True, exist_ok=True)
             write_csv(output, differing, rows)
-        except OSError as err:  # a file where the folder would be, read-only, full
-            file_above = next((p for p in output.parents if p.is_file()), None)
-            reason = (
-                f"cannot write {output}: {file_above} is a file, not a folder"
-                if file_above is not None
-                else describe_os_error(err, output)
-            )
-            print(f"error: {reason}", file=sys.stderr)
+        except OSError as err:  # a full disk: found by the write itself
+            print(f"error: {describe_os_error(err, output)}", file=sys.stderr)
             return EXIT_USER_ERROR
         print(f"Written: {args.output}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lab.config.cli import run_tool
+
+    run_tool(main)  # Ctrl-C: one line and exit 130, as every tool

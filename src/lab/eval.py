@@ -50,7 +50,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +58,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lab.config.cli import parse_options, run_tool
 from lab.config.ranges import check_keys
 from lab.errors import ConfigError, DataError
+from lab.eval_results import results_target, write_results
 from lab.eval_settings import set_module_settings, set_overrides
 from lab.eval_splits import (
     RUN_SPLIT,
@@ -74,6 +74,8 @@ from lab.eval_splits import (
 from lab.eval_table import changed_data_note, limited_pass_note, print_metrics, recorded_for
 from lab.inference.settings import settings_line
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
+from lab.tool_interrupts import on_interrupt
+from lab.tool_outputs import check_output, file_not_folder
 
 if TYPE_CHECKING:
     from lab.build import Parts
@@ -319,8 +321,6 @@ def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, st
 def main(argv: list[str]) -> int:
     """Console entry point: parse `key=value` arguments, evaluate, write and print."""
     from lab.config.resolvers import register_resolvers
-    from lab.run_dir.plots import write_run_plots
-    from lab.run_dir.records import write_json
     from lab.training.console import tame_library_output
 
     register_resolvers()
@@ -328,51 +328,43 @@ def main(argv: list[str]) -> int:
         argv, OPTIONS, required=("run",), passthrough=("data", "task"), usage=USAGE
     )
     data_overrides = [o for o in overrides if not o.startswith("task")]
-    # Before any data is read: choosing the split (`evaluation_config`) loads the source, so
-    # datasets' bars and log lines would show before `evaluate` quiets them.
-    tame_library_output()
-    run = open_run(values["run"])
-    cfg = evaluation_config(run, data_overrides, values.get("split"))
-    module_settings = [o for o in overrides if o.startswith("task")]
-    set_module_settings(cfg, module_settings)
-    checkpoint = values.get("checkpoint", "model")
-    batch = int(values["batch_size"]) if values.get("batch_size") else None
-    evaluated: dict[str, Any] = {}
+    writing: list[Path] = []  # the folder, once the results are being written
+    with on_interrupt(
+        lambda: (
+            f"its results in {writing[0]} may be incomplete"
+            if writing
+            else "nothing was written (metrics.json is written once the whole split is evaluated)"
+        )
+    ):
+        # Before any data is read: choosing the split (`evaluation_config`) loads the source,
+        # so datasets' bars and log lines would show before `evaluate` quiets them.
+        tame_library_output()
+        run = open_run(values["run"])
+        checkpoint = values.get("checkpoint", "model")
+        if checkpoint != "model":  # a missing or folder checkpoint: said before data is read
+            if checkpoint not in ("best", "last"):
+                file_not_folder(Path(checkpoint), "checkpoint")
+            run.checkpoint(checkpoint)
+        if values.get("output"):  # said before any data is read
+            check_output(Path(values["output"]))
+        cfg = evaluation_config(run, data_overrides, values.get("split"))
+        target = results_target(run, values.get("output"))  # before minutes of evaluation
+        module_settings = [o for o in overrides if o.startswith("task")]
+        set_module_settings(cfg, module_settings)
+        batch = int(values["batch_size"]) if values.get("batch_size") else None
+        evaluated: dict[str, Any] = {}
 
-    def note(datamodule: DataModule) -> None:  # the rows tested, as record.json notes a split
-        evaluated["rows"] = datamodule.raw_sizes["test"]
-        evaluated["sha256"] = datamodule.split_fingerprints["test"]
+        def note(datamodule: DataModule) -> None:  # the rows tested, as record.json notes them
+            evaluated["rows"] = datamodule.raw_sizes["test"]
+            evaluated["sha256"] = datamodule.split_fingerprints["test"]
 
-    metrics, report = evaluate(run, cfg, checkpoint, batch, values.get("load_in"), on_data=note)
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    target = Path(values.get("output") or run.directory / "eval" / stamp / "metrics.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = cfg.data
+        metrics, report = evaluate(run, cfg, checkpoint, batch, values.get("load_in"), on_data=note)
+        writing.append(target.parent)
+        write_results(
+            target, run, cfg, checkpoint=checkpoint, evaluated=evaluated,
+            module_settings=module_settings, metrics=metrics, report=report,
+        )  # fmt: skip
     own = cfg.get(RUN_SPLIT)
-    # The run's split as training read it: the mapping it was read by is the run's own.
-    splits = (run.config.data if own else data).get("splits")
-    write_json(
-        target,
-        {
-            "run": str(run.directory),
-            "checkpoint": checkpoint,
-            "data": {
-                "path": data.get("path"),
-                "hub_id": data.get("hub_id"),
-                "hub_config": data.get("hub_config"),
-                "splits": OmegaConf.to_container(splits),
-                # lab's name on the run's own data, else the source's
-                "split": own or str(data.splits.test),
-                "run_split": bool(own),
-                **evaluated,
-            },
-            **({"task_module": module_settings} if module_settings else {}),
-            "metrics": metrics,
-        },
-    )
-    if report:
-        write_json(target.parent / "test_report.json", report)
-        write_run_plots(target.parent, report, cfg)
     recorded = recorded_for(run, own)
     changed = changed_data_note(run, own, evaluated.get("sha256"))
     if changed:  # before the table, whose "at train time" column would be of other rows
@@ -391,4 +383,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    run_tool(main, exit_fast=True)
+    run_tool(main, exit_fast=True, stop_on_sigterm=True)

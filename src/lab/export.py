@@ -40,6 +40,9 @@ from typing import Any
 from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
 from lab.run_dir.runs import TrainedRun, open_run
+from lab.staging import refuse_occupied, staged_folder
+from lab.tool_interrupts import on_interrupt
+from lab.tool_outputs import check_output, file_not_folder
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -84,9 +87,8 @@ def export_run(
             raise LabError(f"{run.directory} has no {source.name}/ export")
         target = output or source
         if target.resolve() != source.resolve():
-            if target.exists() and any(target.iterdir()):
-                raise LabError(f"output {target} exists and is not empty; choose a new directory")
-            shutil.copytree(source, target, dirs_exist_ok=True)
+            with staged_folder(target) as staging:
+                shutil.copytree(source, staging)
         written = target
         metrics = run.recorded_metrics
     merged = None
@@ -115,6 +117,7 @@ def export_onnx_form(
     exports it (`exports/<checkpoint>/model`), then to ONNX beside it
     (`exports/<checkpoint>/onnx`)."""
     from lab.inference.onnx_runtime.model import (
+        ONNX_FILE,
         ONNX_FORMS,
         is_onnx_export,
         onnx_dir,
@@ -135,16 +138,17 @@ def export_onnx_form(
             output = output or model_dir.parent / ONNX_FORMS[form]
         metrics = run.recorded_metrics if checkpoint == "best" else {}
     target = output or onnx_dir(run, form)
-    # A previous ONNX export is refreshed in place; any other non-empty folder is left alone.
-    if target.is_dir() and any(target.iterdir()) and not is_onnx_export(target):
-        raise LabError(f"output {target} exists and is not empty; choose a new directory")
-    with quiet_console():  # no weight-loading bars; library notes to the log, not the screen
-        report = export_with_report(
-            run, form, target, rows=rows, batch_size=batch_size, threads=threads,
-            model_dir=model_dir,
-        )  # fmt: skip
-    write_json(target / REPORT_FILE, report)
-    write_model_card(target, run.config, run.record, metrics, onnx=report)
+    # A previous ONNX export is replaced (once the new one is complete); any other non-empty
+    # folder is left alone.
+    with staged_folder(target, replaces=is_onnx_export) as staging:
+        with quiet_console():  # no weight-loading bars; library notes to the log, not the screen
+            report = export_with_report(
+                run, form, staging, rows=rows, batch_size=batch_size, threads=threads,
+                model_dir=model_dir,
+            )  # fmt: skip
+        report["export"]["path"] = str(target / ONNX_FILE)  # where it is once moved there
+        write_json(staging / REPORT_FILE, report)
+        write_model_card(staging, run.config, run.record, metrics, onnx=report)
     return target
 
 
@@ -162,12 +166,19 @@ def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
     from lab.training.checkpointing import read_checkpoint
 
     path = run.checkpoint(checkpoint)
+    earlier = _model_export  # an earlier export of the model is replaced, nothing else
+    refuse_occupied(target, earlier)  # before minutes of rebuilding
     saved = read_checkpoint(path)  # missing or corrupt: a readable error before any rebuilding
     register_resolvers()
     parts = build_parts(run.config)  # the label maps come from the data, as in training
     load_checkpoint_weights(parts.module, saved, path)
-    target.mkdir(parents=True, exist_ok=True)
-    return parts.module.export(target, parts.tokenizer)
+    with staged_folder(target, replaces=earlier) as staging:
+        parts.module.export(staging, parts.tokenizer)
+    return target
+
+
+def _model_export(folder: Path) -> bool:
+    return (folder / "config.json").is_file()
 
 
 def push_to_hub(
@@ -202,29 +213,32 @@ def main(argv: list[str]) -> int:
     from lab.training.console import message_console, tame_library_output
 
     values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
-    tame_library_output()
-    run = open_run(values["run"])
     output = Path(values["output"]).resolve() if values.get("output") else None
     form = values.get("form", "merged")
-    if form in ("onnx", "onnx-int8"):
-        options = _benchmark_options(values)
-        written = export_onnx_form(
-            run, form, output, checkpoint=values.get("checkpoint"), **options
-        )
-    else:
-        written = export_run(run, form, values.get("checkpoint"), output)
+    checkpoint = values.get("checkpoint")
+    if checkpoint and checkpoint not in ("best", "last"):  # else said not to exist
+        file_not_folder(Path(checkpoint), "checkpoint")
+    with on_interrupt("nothing was exported"):  # from the imports on: seconds
+        tame_library_output()
+        run = open_run(values["run"])
+        # Before the work: every default place is in the run directory.
+        check_output(output or run.directory, folder=True, option="" if output else "output")
+        if form in ("onnx", "onnx-int8"):
+            options = _benchmark_options(values)
+            written = export_onnx_form(run, form, output, checkpoint=checkpoint, **options)
+        else:
+            written = export_run(run, form, checkpoint, output)
     console = message_console()
     console.print(f"Exported to [bold]{written}[/bold] (model card: {written / 'README.md'})")
     if form in ("onnx", "onnx-int8"):
         _print_onnx_report(console, written)
     if values.get("push_to_hub"):
         private = values.get("private", "false").lower() in ("1", "true", "yes")
-        url = push_to_hub(
-            written,
-            values["push_to_hub"],
-            private=private,
-            commit_message=values.get("commit_message"),
-        )
+        repo = values["push_to_hub"]
+        with on_interrupt(f"{written} is exported; the upload to {repo} did not finish"):
+            url = push_to_hub(
+                written, repo, private=private, commit_message=values.get("commit_message")
+            )
         console.print(f"Pushed to the Hub: [bold]{url}[/bold]")
     return 0
 
@@ -279,4 +293,4 @@ def _print_onnx_report(console: Any, folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    run_tool(main, exit_fast=True)
+    run_tool(main, exit_fast=True, stop_on_sigterm=True)

@@ -14,6 +14,12 @@ row (missing or empty field, unparsable line) gets an `error` entry naming `<fil
 the rest go on; the summary says how many failed and shows the first. When no row could be
 predicted the exit status is 2 (the output still holds every row's error).
 
+The output is written whole or not at all (a temporary file, renamed at the end); an output
+that is the input file, or that cannot be written, is refused before anything is read.
+Interrupted (Ctrl-C: exit 130; SIGTERM: 143), the rows predicted so far are kept in
+`<output stem>.partial<suffix>` (`pred.partial.jsonl`) and the line says so; the output itself
+is not written (an earlier one is left as it was).
+
 `columns.<field>=<column>` reads one of the head's fields from another column of the file
 (`lab.inference.options`); `max_new_tokens=N` sets how many tokens a generating head (language
 models, seq2seq) writes per row, instead of the run's own length; `task.module.<key>=<value>`
@@ -43,11 +49,14 @@ from lab.inference.rows import (
     count_rows,
     input_kind,
     open_input,
+    partial_path,
     read_rows,
     row_place,
 )
 from lab.inference.settings import GROUP as SETTINGS
 from lab.inference.settings import settings_line
+from lab.tool_interrupts import on_interrupt
+from lab.tool_outputs import check_not_input
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -102,8 +111,20 @@ def predict_file(
     fields = ["line", "id", *predictor.outputs, "error"]
     tally = Tally()
     shown = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    with RowWriter(target, fields) as writer, Progress(*shown) as progress:
-        task = progress.add_task("Predicting", total=count_rows(source))
+    partial = partial_path(target)
+    existed = target.exists()
+    # Never the input's name: a partial file must not replace the rows being read.
+    same = partial.exists() and source.exists() and partial.samefile(source)
+    writer = RowWriter(target, fields, partial=None if same else partial)
+    total: list[int] = []
+    # Interrupted, the writer keeps its rows first (it exits before `on_interrupt`).
+    with (
+        on_interrupt(lambda: _left(writer, total, target, existed)),
+        writer,
+        Progress(*shown) as progress,
+    ):
+        total.append(count_rows(source))
+        task = progress.add_task("Predicting", total=total[0])
         rows = read_rows(source, predictor.fields[0])
         if columns:
             rows = ((n, map_columns(r, columns) if isinstance(r, dict) else r) for n, r in rows)
@@ -112,18 +133,36 @@ def predict_file(
             predicted = predict_rows(predictor, [row for _, row in good])
             results = dict(zip([n for n, _ in good], predicted, strict=True))
             for line, row in batch:
-                result: dict[str, Any] = {"line": line}
-                if isinstance(row, RowError):
-                    result.update(row.kept)  # its id, when the row was read
-                elif "id" in row:
-                    result["id"] = row["id"]
-                result.update({"error": row} if isinstance(row, RowError) else results[line])
-                if "error" in result:  # the convention of every data error: <file>:<line>
-                    result["error"] = f"{row_place(source, line)}: {result['error']}"
+                result = _result(source, line, row, results)
                 tally.count(result)
                 writer.write(result)
             progress.advance(task, len(batch))
     return tally
+
+
+def _result(
+    source: Path, line: int, row: dict[str, Any] | RowError, results: dict[int, Any]
+) -> dict[str, Any]:
+    """The output row of input row `line`: its line, its id, and its result or its error."""
+    result: dict[str, Any] = {"line": line}
+    if isinstance(row, RowError):
+        result.update(row.kept)  # its id, when the row was read
+    elif "id" in row:
+        result["id"] = row["id"]
+    result.update({"error": row} if isinstance(row, RowError) else results[line])
+    if "error" in result:  # the convention of every data error: <file>:<line>
+        result["error"] = f"{row_place(source, line)}: {result['error']}"
+    return result
+
+
+def _left(writer: RowWriter, total: list[int], target: Path, existed: bool) -> str:
+    """What an interrupted `predict_file` leaves, in words."""
+    output = f"{target} is as it was" if existed else f"{target} was not written"
+    if writer.kept is None:  # none written (or the partial file's name is the input's)
+        done = f"the {writer.rows} rows predicted were not kept" if writer.rows else ""
+        return f"{done or 'no row was predicted'}; {output}"
+    of = f" of {total[0]}" if total else ""
+    return f"{writer.rows}{of} rows were predicted: they are kept in {writer.kept}; {output}"
 
 
 def _batches(
@@ -147,6 +186,8 @@ def main(argv: list[str]) -> int:
         passthrough=(COLUMNS, SETTINGS),
         usage=USAGE,
     )
+    # Before anything is read: the predictions would replace the rows being read.
+    check_not_input(Path(values["output"]), Path(values["input"]))
     settings = [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] == SETTINGS]
     overrides = [o for o in overrides if o not in settings]
     batch_size = positive_int(values, "batch_size", 32) or 32
@@ -159,17 +200,19 @@ def main(argv: list[str]) -> int:
             + " ".join(f"{COLUMNS}.{field}={column}" for field, column in columns.items())
         )
     target = check_output(Path(values["output"]))
-    tame_library_output()
-    run, model_dir, predictor = open_predictor(
-        values["run"],
-        values.get("model"),
-        values.get("device"),
-        max_new_tokens=max_new_tokens,
-        settings=settings,
-    )
-    if columns:  # the head's fields come from the run's config, known once it is built
-        check_columns(columns, predictor.accepted_fields, run.head)
-    tally = predict_file(predictor, source, target, batch_size, columns)
+    unchanged = f"{target} is as it was" if target.exists() else f"{target} was not written"
+    with on_interrupt(f"no row was predicted; {unchanged}"):  # while the model loads
+        tame_library_output()
+        run, model_dir, predictor = open_predictor(
+            values["run"],
+            values.get("model"),
+            values.get("device"),
+            max_new_tokens=max_new_tokens,
+            settings=settings,
+        )
+        if columns:  # the head's fields come from the run's config, known once it is built
+            check_columns(columns, predictor.accepted_fields, run.head)
+        tally = predict_file(predictor, source, target, batch_size, columns)
     if tally.rows == tally.errors:  # nothing predicted: a user error, whatever the cause
         raise DataError(
             f"no row of {source} could be predicted: {tally.errors} of {tally.rows} rows "
@@ -199,4 +242,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    run_tool(main, exit_fast=True)
+    run_tool(main, exit_fast=True, stop_on_sigterm=True)

@@ -20,7 +20,9 @@ The run logs as `python -m lab.train` does under Hydra (`run_log`): lab's lines 
 (the run directory, the data and model lines) and everything, library reports included, in the
 reproduction's `train.log`, to diff against the recorded run's.
 
-Exit code: 0 all metrics within tolerance, 1 some outside, 2 bad input.
+Exit code: 0 all metrics within tolerance, 1 some outside, 2 bad input (a record.json or
+config.yaml that cannot be read too), 130 Ctrl-C (143 SIGTERM is lab.train's: the reproduction
+saves its checkpoint and says how to continue it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.errors import EXIT_USER_ERROR, LabError
 from lab.testing import compare_metrics
+from lab.tool_interrupts import on_interrupt
 
 EXIT_MISMATCH = 1
 REPRO_SUFFIX = "-repro"  # a reproduction's W&B run name: the recorded run's, with this after
@@ -154,18 +157,41 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     record_path = run_dir / "record.json"
     if not record_path.is_file() or not (run_dir / "config.yaml").is_file():
         raise LabError(f"{run_dir} is not a lab run directory (no record.json / config.yaml)")
-    record = json.loads(record_path.read_text())
+    record, recorded_cfg = _read_run(run_dir)
     if not record.get("metrics"):
         raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
     register_resolvers()
-    recorded_cfg = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
     target = run_dir / "reproductions" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    cfg = reproduction_config(recorded_cfg, target)  # type: ignore[arg-type]
-    with run_log(target):
+    cfg = reproduction_config(recorded_cfg, target)
+    left = f"the reproduction did not finish; what it wrote is in {target}"
+    with on_interrupt(left), run_log(target):
         metrics = run(cfg)
     now = json.loads((target / "record.json").read_text())
     rows = compare_metrics(metrics, record["metrics"], rtol=rtol, atol=atol)
     return all(ok for *_, ok in rows), rows, environment_differences(record, now, run_dir)
+
+
+def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(record.json, config.yaml) of a recorded run, or a `LabError` naming the file that
+    cannot be read and why (not JSON, cut short, not a mapping)."""
+    from lab.data.origins import not_valid_json
+
+    path = run_dir / "record.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise LabError(f"cannot read {path}: {not_valid_json(err)}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise LabError(f"cannot read {path}: {err}") from err
+    path = run_dir / "config.yaml"
+    try:
+        config = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as err:  # the YAML parser's own errors
+        raise LabError(f"cannot read {path}: {str(err).splitlines()[0]}") from err
+    for name, value in (("record.json", record), ("config.yaml", config)):
+        if not isinstance(value, dict):
+            raise LabError(f"cannot read {run_dir / name}: not a mapping of keys to values")
+    return record, config  # type: ignore[return-value]
 
 
 def reproduction_config(recorded: dict[str, Any], target: Path) -> DictConfig:
@@ -205,7 +231,9 @@ def check_experiment(name: str, overrides: list[str]) -> tuple[bool, Rows, tuple
     if not expected or not expected.get("metrics"):
         raise LabError(f"experiment {name} has no `expected:` metrics to check")
     rtol, atol = float(expected.get("rtol", 0.0)), float(expected.get("atol", 0.0))
-    with run_log(Path(cfg.paths.output_dir), overrides):
+    output_dir = Path(cfg.paths.output_dir)
+    left = f"the run did not finish; what it wrote is in {output_dir}"
+    with on_interrupt(left), run_log(output_dir, overrides):
         metrics = run(cfg)
     rows = compare_metrics(metrics, dict(expected.metrics), rtol=rtol, atol=atol)
     return all(ok for *_, ok in rows), rows, (rtol, atol)
@@ -271,12 +299,18 @@ def main(argv: list[str] | None = None) -> None:
                 Path(args.target).resolve(), rtol=args.rtol, atol=args.atol
             )
             tolerance, reference = (args.rtol, args.atol), "recorded"
-    except Exception as err:
+    except BaseException as err:
         from lab.config.cli import user_error_message
+        from lab.tool_interrupts import exit_code, interrupted_line, signal_of
 
-        message = user_error_message(err)  # a LabError, or Hydra refusing an option
+        line = interrupted_line(err)  # Ctrl-C: what the reproduction leaves
+        if line is not None:
+            print(line, file=sys.stderr)
+            sys.exit(exit_code(signal_of(err) or "SIGINT"))
+        # a LabError, or Hydra refusing an option
+        message = user_error_message(err) if isinstance(err, Exception) else None
         if message is None:
-            raise  # a bug: keep the traceback
+            raise  # a bug (or lab.train's own exit, SIGTERM's): keep it
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     print_comparison(rows, warnings, tolerance=tolerance, reference=reference)

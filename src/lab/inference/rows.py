@@ -14,6 +14,7 @@ trusted).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -61,6 +62,8 @@ def input_kind(path: Path) -> str:
 def open_input(path: str | Path) -> Path:
     """Check that `path` is a readable, non-empty input file of a known kind."""
     path = Path(path)
+    if path.is_dir():  # else said not to exist, or refused for its name
+        raise DataError(f"input file {path} is a directory, not a file")
     input_kind(path)
     if not path.is_file():
         raise DataError(f"input file {path} does not exist")
@@ -233,48 +236,87 @@ def count_rows(path: Path) -> int:
 
 
 def check_output(path: Path) -> Path:
-    """Refuse an output file of an unknown kind (before any model is loaded)."""
+    """Refuse an output file of an unknown kind, or one that cannot be written (a folder, a
+    read-only place, a file where a folder would be), before any model is loaded."""
+    from lab.tool_outputs import check_output as check_writable
+
     _check_suffix(path, OUTPUT_SUFFIXES, "output file")
-    return path
+    return check_writable(path)
+
+
+def partial_path(path: Path) -> Path:
+    """Where an interrupted prediction keeps the rows it wrote: `pred.partial.jsonl` for
+    `pred.jsonl` (still a file of the output's kind)."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
 class RowWriter:
     """Write result rows to `.jsonl` or `.csv` as they come (atomic: a temp file, renamed).
 
-    `fields` is the CSV header (JSON Lines rows carry their own keys).
+    `fields` is the CSV header (JSON Lines rows carry their own keys). Interrupted (Ctrl-C,
+    SIGTERM: `lab.tool_interrupts`), the rows written so far are kept in `partial` when given
+    (`kept` names it then); the target is never written but whole. `rows`: rows written.
     """
 
-    def __init__(self, path: str | Path, fields: list[str]) -> None:
+    def __init__(self, path: str | Path, fields: list[str], partial: Path | None = None) -> None:
+        from lab.run_dir.disk import writing
+
         self.path = Path(path)
         self.fields = fields
+        self.partial = partial
+        self.kept: Path | None = None
+        self.rows = 0
         self.suffix = _check_suffix(self.path, OUTPUT_SUFFIXES, "output file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
-        self._handle: IO[str] = self._tmp.open("w", newline="", encoding="utf-8")
+        with writing(self.path):  # a full disk, a read-only folder: one line naming the output
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle: IO[str] = self._tmp.open("w", newline="", encoding="utf-8")
         self._csv: csv.DictWriter[str] | None = None
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one result row."""
         if self.suffix == ".jsonl":
             self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            return
-        flat = {k: v if isinstance(v, str | int | float) else json.dumps(v) for k, v in row.items()}
-        if self._csv is None:
-            self._csv = csv.DictWriter(self._handle, fieldnames=self.fields, extrasaction="ignore")
-            self._csv.writeheader()
-        self._csv.writerow(flat)
+        else:
+            flat = {
+                k: v if isinstance(v, str | int | float) else json.dumps(v) for k, v in row.items()
+            }
+            if self._csv is None:
+                self._csv = csv.DictWriter(
+                    self._handle, fieldnames=self.fields, extrasaction="ignore"
+                )
+                self._csv.writeheader()
+            self._csv.writerow(flat)
+        self.rows += 1
 
     def close(self) -> None:
         """Finish the file (rename the temp file over the target)."""
-        self._handle.close()
-        self._tmp.replace(self.path)
+        from lab.run_dir.disk import writing
+
+        with writing(self.path):
+            self._handle.close()
+            self._tmp.replace(self.path)
 
     def __enter__(self) -> RowWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, *_: object
+    ) -> None:
+        from lab.run_dir.disk import DISK_ERRNOS, disk_error
+        from lab.tool_interrupts import signal_of
+
+        if error is None:
             self.close()
-        else:
+            return
+        with contextlib.suppress(OSError):  # a full disk: the error being raised says so
             self._handle.close()
-            self._tmp.unlink(missing_ok=True)
+        if self.partial is not None and self.rows and signal_of(error) is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.replace(self.partial)  # whole rows only: each is one write call
+                self.kept = self.partial
+        self._tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in DISK_ERRNOS:  # not the input's errors
+            fault = disk_error(error, path=self.path)
+            if fault is not None:
+                raise fault from error
