@@ -134,12 +134,14 @@ class LabOptunaSweeper(Sweeper):
         if plan.resume_required:  # refused before the directory and the database are made
             require_study(plan.storage_url, plan.study_name, plan.sweep_dir)
         worker_index = int(os.environ.get(WORKER_ENV, "0"))
-        self._use_sweep_dir(plan.sweep_dir)
         storage = open_storage(plan.storage_url)
         sampler = self._sampler(plan, worker_index + _trials_so_far(storage, plan.study_name))
         pruner = instantiate(self.pruner_cfg) if plan.prunes else None
         note_unused_pruner(plan.metrics, self.pruner_cfg)
         study = open_study(plan, storage, sampler, pruner)
+        # Only now: a study in a shared storage that refuses this command (another setup)
+        # must not leave an empty sweep directory under this command's output root.
+        self._use_sweep_dir(plan.sweep_dir)
         if worker_index == 0:
             OmegaConf.save(self.cfg, plan.sweep_dir / "multirun.yaml")
             log.info("Sweep directory: %s (storage %s)", plan.sweep_dir, redact(plan.storage_url))
@@ -266,31 +268,39 @@ class LabOptunaSweeper(Sweeper):
     def _check_overrides_compose(self, plan: Any) -> None:
         """Fail before the first trial when an override names a key or option that is not,
         or sets a value its key's range refuses (`optimizer.lr=-1` fixed for every trial:
-        each would fail on it, one after the other)."""
+        each would fail on it, one after the other). Every value of every choice is composed
+        (`lab.sweeps.probes`): a bad one is refused here, not in each trial that drew it."""
         from hydra.errors import HydraException
 
         from lab.config.cli import unknown_key_hints
         from lab.config.paths import conf_dir
+        from lab.sweeps.probes import changed, probes
         from lab.sweeps.search_space import trial_overrides
         from lab.sweeps.space_checks import check_fixed_overrides
 
-        probe = {name: _some_value(dist) for name, dist in plan.space.distributions.items()}
-        overrides = [*plan.space.fixed, *trial_overrides(probe)]
-        try:
-            self.validate_batch_is_legal([overrides])
-            assert self.config is not None  # set by `setup`, before any sweep
-            loader = self.hydra_context.config_loader  # type: ignore[union-attr]
-            composed = loader.load_sweep_config(
-                master_config=self.config, sweep_overrides=overrides
-            )
-            check_fixed_overrides(composed, plan.space.fixed)
-        except HydraException as err:
-            # A key that is no key: lab's words (the close match, the valid keys), not Hydra's
-            # advice to add it with `+`, which would make every trial fail on it.
-            config_name = str(self.cfg.hydra.job.config_name or "train")
-            hints = unknown_key_hints(overrides, str(conf_dir()), config_name)
-            reason = "; ".join(hints) or " ".join(str(err).split())  # Hydra's: lines joined
-            raise ConfigError(f"the sweep's overrides do not compose: {reason}") from err
+        assert self.config is not None  # set by `setup`, before any sweep
+        loader = self.hydra_context.config_loader  # type: ignore[union-attr]
+        tried = probes(plan.space.distributions, lambda key: _is_group(loader, key))
+        for probe in tried:
+            overrides = [*plan.space.fixed, *trial_overrides(probe)]
+            try:
+                self.validate_batch_is_legal([overrides])
+                composed = loader.load_sweep_config(
+                    master_config=self.config, sweep_overrides=overrides
+                )
+                check_fixed_overrides(composed, plan.space.fixed)
+            except HydraException as err:
+                # A key that is no key: lab's words (the close match, the valid keys), not
+                # Hydra's advice to add it with `+`, which would make every trial fail on it.
+                config_name = str(self.cfg.hydra.job.config_name or "train")
+                hints = unknown_key_hints(overrides, str(conf_dir()), config_name)
+                # Hydra's words, lines joined, without its list of config search paths.
+                hydras = " ".join(str(err).split()).split(" Config search path:")[0]
+                reason = "; ".join(hints) or hydras
+                # A later choice value: named, as the trials that take it are the ones to fail.
+                value = " ".join(trial_overrides(changed(probe, tried[0])))
+                at = f" (at {value}, a value the search space holds)" if value else ""
+                raise ConfigError(f"the sweep's overrides do not compose{at}: {reason}") from err
 
     def _launch_function(self, plan: Any) -> Any:
         from hydra.core.utils import JobStatus
@@ -334,16 +344,20 @@ def _flat_params(params: DictConfig | None) -> dict[str, Any]:
     return flat
 
 
+def _is_group(loader: Any, key: str) -> bool:
+    """Whether the override key `key` (`model`, `+model@encoder`) chooses a config group's
+    option; True when Hydra cannot say, so the value is composed rather than assumed."""
+    try:
+        return bool(loader.get_group_options(key.lstrip("+~").split("@", 1)[0]))
+    except Exception:
+        return True
+
+
 def _trials_so_far(storage: Any, study_name: str) -> int:
     try:
         return int(storage.get_n_trials(storage.get_study_id_from_name(study_name)))
     except KeyError:
         return 0
-
-
-def _some_value(distribution: Any) -> Any:
-    choices = getattr(distribution, "choices", None)
-    return choices[0] if choices else distribution.low
 
 
 def _write_traceback(run_dir: Path, error: BaseException) -> None:

@@ -15,6 +15,10 @@ the work is here, one job per module:
 * `liveness`: heartbeats of running trials, so a trial whose process died is found and
   re-run under its own number (and resumed from its last checkpoint).
 * `worker`: the loop one sweep process runs: claim or ask a trial, launch it, tell Optuna.
+* `study_setup`: the fixed overrides and search space a study was started with, recorded in
+  it; a later run with others is refused (`paths.*` overrides are no part of them).
+* `probes`: the trial configs composed before a study exists (each value of a choice over a
+  config group once), so a bad option is refused first.
 * `orphans`: a RUNNING trial whose sweep process died but whose job (submitit) may live on:
   left to finish while it trains, its result taken once it finished.
 * `objectives`, `grid_budget`, `sweeper_settings`, `launchers`: checks before anything of a

@@ -4,9 +4,10 @@
                      (duration_s: of the attempt that finished it; a trial re-run after its
                      process died counts from the re-run's start, not the first attempt's)
     best.json        best value, params and run dir (multi-objective: the Pareto front)
-    plots/*.png      optimization history, parameter importance, parallel coordinates,
-                     intermediate values (what pruning saw: only when trials reported
-                     any); Pareto front when multi-objective
+    plots/*.png      optimization history, parameter importance (from 2 complete trials
+                     whose objective varies), parallel coordinates, intermediate values
+                     (what pruning saw: only when trials reported any); Pareto front when
+                     multi-objective
 
 Everything is derived from the storage, so any worker may (re)write them: the last writer
 wins and is right. Files are written atomically (a half-written CSV is never seen).
@@ -144,6 +145,8 @@ def write_plots(study: Any, sweep_dir: Path) -> list[Path]:
         plots["intermediate_values"] = lambda: vis.plot_intermediate_values(study)
     if multi:
         plots["pareto_front"] = lambda: vis.plot_pareto_front(study, target_names=names)
+    if importance_skipped(study) is not None:  # said in the summary's Plots line
+        del plots["param_importances"]
     out_dir = sweep_dir / "plots"
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -161,6 +164,23 @@ def write_plots(study: Any, sweep_dir: Path) -> list[Path]:
             log.info("plot %s skipped: %s", name, err)
             plt.close("all")
     return written
+
+
+def importance_skipped(study: Any) -> str | None:
+    """Why the parameter-importance plot is not drawn, or None when it is. With fewer than
+    two complete trials, one objective value, or one set of parameter values, Optuna's
+    evaluator has no variance to split and draws equal, meaningless bars (0.33 each for
+    three parameters)."""
+    from optuna.trial import TrialState
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if len(complete) < 2:
+        return f"{len(complete)} complete trial{'' if len(complete) == 1 else 's'}, needs 2"
+    if len({t.values[0] for t in complete}) == 1:  # the first objective: the one it plots
+        return f"every complete trial has {_objective_names(study)[0]} {complete[0].values[0]:g}"
+    if len({tuple(sorted(t.params.items())) for t in complete}) == 1:
+        return "every complete trial ran the same parameters"
+    return None
 
 
 def _objective_names(study: Any) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from lab.sweeps.results import RUN_DIR, best_summary
+from lab.sweeps.results import RUN_DIR, best_summary, importance_skipped
 from lab.training.console import message_console
 from lab.wide_tables import print_fitting_table
 
@@ -37,7 +37,7 @@ def print_sweep_summary(
     if len(study.directions) == 1:
         reverse = study.direction.name == "MAXIMIZE"
         shown = sorted(complete, key=lambda t: t.value, reverse=reverse)[:TOP]
-        title = f"Study {study.study_name}: top {len(shown)} trials ({counts})"
+        title = f"Study {study.study_name}: {_top(len(shown))} ({counts})"
     else:
         shown = sorted(study.best_trials, key=lambda t: t.number)
         title = f"Study {study.study_name}: Pareto front ({counts})"
@@ -59,8 +59,11 @@ def print_sweep_summary(
     elif shown:  # a Pareto front: no one best, any of its trials
         command = reproduce_command(sweep_dir / "trials") + "/<number>"
         console.print(f"Reproduce one: {escape(command)}")
-    if plots:
-        console.print("Plots: " + ", ".join(p.name for p in plots))
+    skipped = importance_skipped(study)
+    if plots or skipped:
+        drawn = ", ".join(p.name for p in plots) or "none"
+        why = f" (param_importances.png skipped: {skipped})" if skipped else ""
+        console.print(f"Plots: {drawn}{why}")
 
 
 def reproduce_command(run_dir: str | Path) -> str:
@@ -87,6 +90,13 @@ def print_trials_table(
         # No outer border: its two columns let five trials of a 27-character key fit in 80.
         edge=False,
     )
+
+
+def _top(shown: int) -> str:
+    """`top trial`, `top 5 trials`, or `no complete trial` (every trial failed or pruned)."""
+    if shown == 0:
+        return "no complete trial"
+    return "top trial" if shown == 1 else f"top {shown} trials"
 
 
 def _objective(name: str, value: float) -> str:

@@ -34,11 +34,10 @@ from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
 from lab.sweeps.orphans import ended_outcome, run_dir_busy
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
 from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
-from lab.sweeps.storage import missing_study_error, redact, storage_url, study_lock
+from lab.sweeps.storage import missing_study_error, redact, study_lock
+from lab.sweeps.study_setup import check_same_setup, record_setup, removal
 
 log = logging.getLogger(__name__)
-
-FIXED_OVERRIDES = "lab:fixed_overrides"  # study user attr: the overrides it was started with
 
 
 class SweepStopped(LabError):
@@ -111,14 +110,13 @@ def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "experimental" since Optuna 3.2, still there
                 study.set_metric_names(plan.metrics)
-            study.set_user_attr(FIXED_OVERRIDES, sorted(plan.space.fixed))
+            record_setup(study, plan)  # held to every later run of the study
             for params in plan.enqueue:
                 study.enqueue_trial(params, skip_if_exists=True)
             log.info("Created study %s (%d trials)", plan.study_name, plan.n_trials)
             return study
         _check_same_study(study, plan)
-        done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
-        log.info("Continuing study %s: %d of %d trials done", plan.study_name, done, plan.n_trials)
+        log.info(_continuing(study, plan))
         return study
 
 
@@ -144,37 +142,28 @@ def _check_same_study(study: Any, plan: SweepPlan) -> None:
         raise ConfigError(
             f"study {plan.study_name!r} optimizes {study.metric_names} ({directions}), this "
             f"sweep {plan.metrics} ({plan.directions}); set hydra.sweeper.study_name=<new "
-            f"name> to start a separate study, or remove this one ({_removal(plan)}) to start "
-            "it again under its name"
+            f"name> to start a separate study, or remove this one ({removal(plan, study)}) to "
+            "start it again under its name"
         )
-    recorded = study.user_attrs.get(FIXED_OVERRIDES, [])
-    if sorted(plan.space.fixed) != recorded:
-        now = sorted(plan.space.fixed)
-        added = [o for o in now if o not in recorded]
-        dropped = [o for o in recorded if o not in now]
-        differ = "; ".join(
-            part
-            for part in (
-                f"this command adds {', '.join(added)}" if added else "",
-                f"it lacks {', '.join(dropped)}" if dropped else "",
-            )
-            if part
-        )
-        raise ConfigError(
-            f"study {plan.study_name!r} in {plan.sweep_dir} was started with other overrides: "
-            f"{differ}. Continuing would mix two setups in one study: rerun with the original "
-            f"overrides ({' '.join(recorded)}), or set hydra.sweeper.study_name=<new name>"
-        )
+    check_same_setup(study, plan)  # its fixed overrides and search space
 
 
-def _removal(plan: SweepPlan) -> str:
-    """How to remove the study: its sweep directory, or its entry in a storage of its own."""
-    if plan.storage_url == storage_url(None, plan.sweep_dir):
-        return f"rm -r {plan.sweep_dir}"
-    return (
-        f"optuna delete-study --study-name {plan.study_name} --storage "
-        f"{redact(plan.storage_url)}, then rm -r {plan.sweep_dir}"
-    )
+def _continuing(study: Any, plan: SweepPlan) -> str:
+    """`Continuing study s: 3 of 4 trials finished (1 pruned, 1 failed)`: a FAIL or PRUNED
+    trial is finished (it counts against n_trials) but is no result, so it is named."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    finished = sum(t.state.is_finished() for t in trials)
+    ended = {"pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
+    parts = [
+        f"{n} {word}"
+        for word, state in ended.items()
+        if (n := sum(t.state == state for t in trials))
+    ]
+    note = f" ({', '.join(parts)})" if parts else ""
+    done = f"{finished} of {plan.n_trials} trials finished{note}"
+    return f"Continuing study {plan.study_name}: {done}"
 
 
 def run_worker(study: Any, plan: SweepPlan, launch: Launch) -> int:

@@ -1,0 +1,154 @@
+"""The setup a study was started with, recorded in it, and held to every later run.
+
+A study compares its trials with each other, so they must differ only in the values the
+sampler chose. Two things make up that setup, each kept in the study's user attrs when the
+study is created:
+
+    lab:fixed_overrides   the plain overrides every trial shares (`data.batch_size=8`)
+    lab:search_space      each searched parameter and its Optuna distribution (as JSON)
+
+Continuing the study with different ones is refused in one line naming the keys that differ
+(added, removed, changed) and the ways out. Not part of the setup:
+
+* `paths.*` overrides: where the outputs go, not what is trained. Workers of one shared
+  storage may write under their own output roots (a scratch directory per machine).
+* `hydra.sweeper.enqueue_trials`: points to try first, inside the space (checked against it
+  when they are given); the sampler's seed: how points are drawn, not which may be.
+* the search space of a study created before lab recorded it: such a study is continued as
+  before, with its overrides checked alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lab.errors import ConfigError
+from lab.sweeps.results import RUN_DIR
+from lab.sweeps.space_checks import describe
+from lab.sweeps.storage import redact, storage_url
+
+FIXED_OVERRIDES = "lab:fixed_overrides"  # study user attr: the overrides it was started with
+SEARCH_SPACE = "lab:search_space"  # study user attr: {parameter: its distribution as JSON}
+
+
+def setup_overrides(fixed: list[str]) -> list[str]:
+    """The fixed overrides that are part of the training setup, sorted: all but `paths.*`."""
+    return sorted(o for o in fixed if not _is_output_location(o))
+
+
+def _is_output_location(override: str) -> bool:
+    key = override.split("=", 1)[0].lstrip("+~")
+    return key == "paths" or key.startswith("paths.")
+
+
+def record_setup(study: Any, plan: Any) -> None:
+    """Keep `plan`'s fixed overrides and search space in the new `study`."""
+    from optuna.distributions import distribution_to_json
+
+    study.set_user_attr(FIXED_OVERRIDES, setup_overrides(plan.space.fixed))
+    study.set_user_attr(
+        SEARCH_SPACE,
+        {
+            name: json.loads(distribution_to_json(dist))
+            for name, dist in plan.space.distributions.items()
+        },
+    )
+
+
+def check_same_setup(study: Any, plan: Any) -> None:
+    """Refuse to continue `study` with other fixed overrides or another search space."""
+    recorded = setup_overrides(study.user_attrs.get(FIXED_OVERRIDES, []))
+    overrides = _override_differences(recorded, setup_overrides(plan.space.fixed))
+    space = None
+    if (recorded_space := study.user_attrs.get(SEARCH_SPACE)) is not None:
+        space = _space_differences(_distributions(recorded_space), plan.space.distributions)
+    found = [
+        f"{kind}: {detail}"
+        for kind, detail in (("other overrides", overrides), ("another search space", space))
+        if detail
+    ]
+    if not found:
+        return
+    ways = [
+        f"rerun with the original overrides ({' '.join(recorded)})" if overrides else "",
+        "rerun with the study's search space" if space else "",
+        "set hydra.sweeper.study_name=<new name> to start a separate study",
+        f"remove this one ({removal(plan, study)}) to start it again under its name",
+    ]
+    raise ConfigError(
+        f"study {plan.study_name!r} in {where(plan)} was started with {'; and with '.join(found)}"
+        f". Continuing would mix two setups in one study: {_either([w for w in ways if w])}"
+    )
+
+
+def _either(ways: list[str]) -> str:
+    """`a, b, or c`."""
+    return ", ".join(ways[:-1]) + ", or " + ways[-1]
+
+
+def _override_differences(recorded: list[str], now: list[str]) -> str:
+    """`this command adds a=1; it lacks a=2`, or "" when the two lists are the same."""
+    added = [o for o in now if o not in recorded]
+    dropped = [o for o in recorded if o not in now]
+    return "; ".join(
+        part
+        for part in (
+            f"this command adds {', '.join(added)}" if added else "",
+            f"it lacks {', '.join(dropped)}" if dropped else "",
+        )
+        if part
+    )
+
+
+def _distributions(recorded: dict[str, Any]) -> dict[str, Any]:
+    from optuna.distributions import json_to_distribution
+
+    return {name: json_to_distribution(json.dumps(value)) for name, value in recorded.items()}
+
+
+def _space_differences(recorded: dict[str, Any], now: dict[str, Any]) -> str:
+    """The searched keys this command adds, lacks or searches differently, in words; ""
+    when the spaces are the same (a choice's order counts: the samplers see another space)."""
+    added = [f"{k} ({describe(d)})" for k, d in now.items() if k not in recorded]
+    dropped = [f"{k} ({describe(d)})" for k, d in recorded.items() if k not in now]
+    changed = [
+        f"{k} (the study searched {describe(recorded[k])}, this command {describe(d)})"
+        for k, d in now.items()
+        if k in recorded and recorded[k] != d
+    ]
+    return "; ".join(
+        part
+        for part in (
+            f"this command adds {', '.join(added)}" if added else "",
+            f"it lacks {', '.join(dropped)}" if dropped else "",
+            f"it changes {', '.join(changed)}" if changed else "",
+        )
+        if part
+    )
+
+
+def where(plan: Any) -> str:
+    """Where the study is: its sweep directory (the default storage), or its storage."""
+    if plan.storage_url == storage_url(None, plan.sweep_dir):
+        return str(plan.sweep_dir)
+    return f"storage {redact(plan.storage_url)}"
+
+
+def removal(plan: Any, study: Any = None) -> str:
+    """How to remove the study: its sweep directory, or its entry in a storage of its own and
+    the sweep directories its trials ran in (from other output roots too: this command's own
+    may not exist, and naming it would send the user to an empty path)."""
+    if plan.storage_url == storage_url(None, plan.sweep_dir):
+        return f"rm -r {plan.sweep_dir}"
+    delete = (
+        f"optuna delete-study --study-name {plan.study_name} --storage {redact(plan.storage_url)}"
+    )
+    folders = {plan.sweep_dir} if plan.sweep_dir.exists() else set()
+    for trial in study.get_trials(deepcopy=False) if study is not None else []:
+        if run_dir := trial.user_attrs.get(RUN_DIR):
+            folders.add(Path(run_dir).parents[1])  # <sweep dir>/trials/<number>
+    if not folders:
+        return delete
+    return f"{delete}, then rm -r {' '.join(str(f) for f in sorted(folders))}"
