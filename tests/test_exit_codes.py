@@ -213,7 +213,7 @@ def test_run_tool_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_missing_option_is_one_line_with_the_closest_first() -> None:
-    from lab.config.cli import missing_option_line
+    from lab.config.option_errors import missing_option_line
 
     hydra = (
         "In 'train': Could not find 'data/ssst2'\n\nAvailable options in 'data':\n\tcsv\n\tsst2\n"
@@ -227,3 +227,32 @@ def test_a_missing_option_is_one_line_with_the_closest_first() -> None:
         missing_option_line(far) == "In 'train': Could not find 'data/zzz'. Options in 'data': csv"
     )
     assert missing_option_line("something else\nentirely") == "something else\nentirely"
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "logger=[csv,tensorbord]",  # Hydra names no options for one inside a list
+            "error: In 'train': Could not load 'logger/tensorbord'. Did you mean "
+            "logger=tensorboard? Options in 'logger': csv, default, none, tensorboard, wandb",
+        ),
+        (
+            "precision=64",  # a number where an option's name goes: Hydra said "Got int"
+            "error: precision=64 is not an option of 'precision'; options: 16-mixed, 32-true, "
+            "bf16-mixed, bf16-true (or 32, 16, bf16)",
+        ),
+        (
+            "precision=null",
+            "error: precision=null is not an option of 'precision'; options: 16-mixed, "
+            "32-true, bf16-mixed, bf16-true (or 32, 16, bf16)",
+        ),
+    ],
+)
+def test_an_option_hydra_cannot_name_gets_the_groups_options(override: str, line: str) -> None:
+    for tool in ("lab.train", "lab.validate"):
+        result = subprocess.run(
+            [sys.executable, "-m", tool, override], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2, (tool, result.stderr)
+        assert result.stderr.strip().splitlines() == [line], tool

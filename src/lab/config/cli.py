@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import sys
 import traceback
 from collections.abc import Callable
 
 from omegaconf import DictConfig
 
+from lab.config.option_errors import (
+    NOT_AN_OPTION_NAME,
+    PRECISION_ALIASES,
+    missing_option_line,
+    option_name_hints,
+)
 from lab.errors import lab_error_in
-
-PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
 
 NULL_SPELLINGS = ("null", "none")
 
@@ -193,28 +196,9 @@ def config_error_lines(
     the error's own message."""
     hints = unknown_key_hints(overrides, config_dir, config_name)
     message = user_error_message(error) or str(error)
+    if message.startswith(NOT_AN_OPTION_NAME):
+        hints = hints or option_name_hints(overrides)
     return [f"error: {line}" for line in hints or [missing_option_line(message)]]
-
-
-MISSING_OPTION = re.compile(
-    r"^(?P<head>.*Could not find '(?P<group>[\w/.-]+)/(?P<name>[^']+)')\s*"
-    r"Available options in '[^']+':(?P<options>(?:\s+\S+)+)\s*$",
-    re.S,
-)
-
-
-def missing_option_line(message: str) -> str:
-    """Hydra's "Could not find 'model/robertaa'" and its list of options, one per line, as
-    one line: the closest option first (`Did you mean model=roberta?`), then all of them;
-    any other message as it is."""
-    found = MISSING_OPTION.match(message.strip())
-    if found is None:
-        return message
-    group, name = found["group"], found["name"]
-    options = found["options"].split()
-    close = difflib.get_close_matches(name, options, n=1)
-    maybe = f" Did you mean {group}={close[0]}?" if close else ""
-    return f"{found['head']}.{maybe} Options in '{group}': {', '.join(options)}"
 
 
 def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) -> None:
@@ -265,7 +249,10 @@ def is_config_error(error: BaseException | None) -> bool:
         return False
     if lab_error_in(error) is not None:
         return True
-    if not isinstance(error, (HydraException, OmegaConfBaseException)):
+    # Hydra's override parser raises a plain ValueError for `precision=64` (a number where a
+    # group option's name goes).
+    worded = isinstance(error, ValueError) and str(error).startswith(NOT_AN_OPTION_NAME)
+    if not (worded or isinstance(error, (HydraException, OmegaConfBaseException))):
         return False
     frames = traceback.extract_tb(error.__traceback__)
     return not any(frame.name == "run_job" for frame in frames)  # Hydra's call of the job

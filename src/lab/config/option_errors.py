@@ -1,0 +1,78 @@
+"""Hydra's words for an option of a config group it cannot find, as lab's one line.
+
+Hydra lists a missing option's alternatives one per line ("Could not find 'model/robertaa'"),
+names none for an option inside a list (`logger=[csv,tensorbord]`: "Could not load
+'logger/tensorbord'"), and for a value YAML reads as no name (`precision=64`, a number)
+names neither the group nor its options. Each becomes one line: the closest option first
+(`Did you mean logger=tensorboard?`), then the group's options, read from its folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+#: Lightning's names for the precision options (`precision=16` means `16-mixed`)
+PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
+
+
+# Hydra's words for a group override whose value YAML reads as no name (`precision=64`, a
+# number; `precision=null`), which name neither the group nor its options.
+NOT_AN_OPTION_NAME = "Config group override must be a string or a list"
+
+
+def option_name_hints(overrides: list[str]) -> list[str]:
+    """For each `<group>=<value>` override whose value is no option name of that group (a
+    number, null), one line with the group's options."""
+    from lab.config.paths import conf_dir
+
+    lines = []
+    for override in overrides:
+        group, sep, value = override.partition("=")
+        options = group_options(group) if sep and (conf_dir() / group).is_dir() else []
+        if options and value not in options:
+            aliases = f" (or {', '.join(PRECISION_ALIASES)})" if group == "precision" else ""
+            listed = ", ".join(options)
+            lines.append(
+                f"{group}={value} is not an option of '{group}'; options: {listed}{aliases}"
+            )
+    return lines
+
+
+MISSING_OPTION = re.compile(
+    r"^(?P<head>.*Could not find '(?P<group>[\w/.-]+)/(?P<name>[^']+)')\s*"
+    r"Available options in '[^']+':(?P<options>(?:\s+\S+)+)\s*$",
+    re.S,
+)
+
+
+# Hydra's words for an option missing from a list of a group's options (`logger=[csv,x]`),
+# which names no options: they are read from the group's folder.
+UNLOADABLE_OPTION = re.compile(
+    r"^(?P<head>.*Could not load '(?P<group>[\w/.-]+)/(?P<name>[^']+)')\.?\s*$", re.S
+)
+
+
+def missing_option_line(message: str) -> str:
+    """Hydra's "Could not find 'model/robertaa'" and its list of options, one per line, as
+    one line: the closest option first (`Did you mean model=roberta?`), then all of them;
+    "Could not load 'logger/tensorbord'" (an option in a list) gets the same, the options
+    read from the group's folder; any other message as it is."""
+    found = MISSING_OPTION.match(message.strip()) or UNLOADABLE_OPTION.match(message.strip())
+    if found is None:
+        return message
+    group, name = found["group"], found["name"]
+    options = found.groupdict().get("options")
+    options = options.split() if options else group_options(group)
+    if not options:
+        return message
+    close = difflib.get_close_matches(name, options, n=1)
+    maybe = f" Did you mean {group}={close[0]}?" if close else ""
+    return f"{found['head']}.{maybe} Options in '{group}': {', '.join(options)}"
+
+
+def group_options(group: str) -> list[str]:
+    """The options of config group `group` (`logger`, `hydra/launcher`): its YAML files."""
+    from lab.config.paths import conf_dir
+
+    return sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
