@@ -155,6 +155,13 @@ def test_a_staged_folder_is_whole_or_absent(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------- real signals, real processes
+def _default_sigint() -> None:
+    """In the child before it starts: SIGINT to its default. A test run started in the
+    background (`nohup ... &`, some CI runners) ignores SIGINT, and a child inherits that: Python
+    then installs no KeyboardInterrupt handler, and Ctrl-C would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _script(body: str, *args: str) -> list[str]:
     """`python -c <body> <args>`: a tool run as its `__main__` does, after `body`'s patches."""
     return [sys.executable, "-c", textwrap.dedent(body), *args]
@@ -168,6 +175,7 @@ def test_ctrl_c_in_predict_keeps_the_rows_done(run_dir: Path, tmp_path: Path) ->
         lab_command("predict", f"run={run_dir}", f"input={source}", f"output={output}",
                     "batch_size=4", "device=cpu"),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint,
     )  # fmt: skip
     temporary = tmp_path / "pred.csv.tmp"
     deadline = time.monotonic() + 120
@@ -212,7 +220,7 @@ def test_ctrl_c_in_evals_test_loop_writes_nothing(run_dir: Path, tmp_path: Path)
             f"run={run_dir}",
             f"output={output}",
         ),
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=_default_sigint,
     )  # fmt: skip
     assert process.returncode == 130, process.stderr[-3000:]
     assert process.stderr.strip().splitlines()[-1] == (
@@ -245,7 +253,7 @@ def test_sigterm_in_an_onnx_export_leaves_no_folder(run_dir: Path) -> None:
             """,
             f"run={run_dir}", "form=onnx", "benchmark_rows=2", "threads=1",
         ),
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=_default_sigint,
     )  # fmt: skip
     assert process.returncode == 143, process.stderr[-3000:]
     assert process.stderr.strip().splitlines()[-1] == (
