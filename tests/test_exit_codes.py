@@ -256,3 +256,18 @@ def test_an_option_hydra_cannot_name_gets_the_groups_options(override: str, line
         )
         assert result.returncode == 2, (tool, result.stderr)
         assert result.stderr.strip().splitlines() == [line], tool
+
+
+def test_a_run_directory_hydra_cannot_make_is_one_line(tmp_path: Path) -> None:
+    """`hydra.run.dir` under a file or in /proc: Hydra's mkdir fails before lab's job runs."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "lab.train", "model=tiny_bert", f"hydra.run.dir={blocker}/run"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot make the run directory {blocker}/run: Not a directory (choose another "
+        "place with paths.output_root=... or hydra.run.dir=...)"
+    ]

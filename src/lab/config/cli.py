@@ -228,6 +228,10 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
             raise SystemExit(EXIT_USER_ERROR) from None
         raise
     except Exception as err:
+        unmade = run_dir_not_made(err)
+        if unmade:
+            print(f"error: {unmade}", file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR) from None
         if not (worded_here and is_config_error(err)):
             raise
         for line in config_error_lines(err, sys.argv[1:], config_dir, config_name):
@@ -236,6 +240,23 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
     finally:
         if worded_here:
             os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
+def run_dir_not_made(error: BaseException) -> str | None:
+    """Why Hydra could not make the run directory (`hydra.run.dir=/proc/x`, a read-only
+    place), when `error` is that: an OSError in Hydra's `run_job` before it called lab's job.
+    None for anything else (an OSError inside the job is the job's to word)."""
+    if not isinstance(error, OSError):
+        return None
+    frames = traceback.extract_tb(error.__traceback__)
+    jobs = [i for i, frame in enumerate(frames) if frame.name == "run_job"]
+    if not jobs or any("/lab/" in frame.filename for frame in frames[jobs[-1] + 1 :]):
+        return None
+    place = error.filename or "the run directory"
+    return (
+        f"cannot make the run directory {place}: {error.strerror or error} (choose another "
+        "place with paths.output_root=... or hydra.run.dir=...)"
+    )
 
 
 def is_config_error(error: BaseException | None) -> bool:
