@@ -20,6 +20,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from helpers.sweepers import bare_sweeper
 from hydra_plugins.lab_optuna_sweeper.sweeper import LabOptunaSweeper
 from lab.compat.optuna import study_storage, trial_id
 from lab.errors import ConfigError
@@ -139,24 +140,7 @@ def test_directions_written_one_per_metric_pass() -> None:
 
 
 def _sweeper(output_root: Path, **settings: Any) -> LabOptunaSweeper:
-    sweeper = LabOptunaSweeper(
-        sampler=OmegaConf.create({"_target_": "optuna.samplers.RandomSampler", "seed": 0}),
-        pruner=OmegaConf.create({"_target_": "optuna.pruners.MedianPruner"}),
-        study_name="s",
-        **settings,
-    )
-    sweeper.cfg = OmegaConf.create(
-        {
-            "paths": {"output_root": str(output_root)},
-            "hydra": {
-                "runtime": {"choices": {"sweep": "demo_lr", "hydra/launcher": "basic"}},
-                "sweep": {"dir": str(output_root / "multiruns")},
-                "launcher": {"_target_": "hydra._internal.core_plugins.basic_launcher.X"},
-            },
-        }
-    )
-    sweeper.config = sweeper.cfg
-    sweeper._check_overrides_compose = lambda plan: None  # type: ignore[method-assign]
+    sweeper = bare_sweeper(output_root, "s", "MedianPruner", **settings)
     return sweeper
 
 

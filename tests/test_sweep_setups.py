@@ -17,12 +17,11 @@ import optuna
 import pytest
 import sqlalchemy
 from hydra.core.utils import JobReturn, JobStatus
-from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 from rich.console import Console
 
-from hydra_plugins.lab_optuna_sweeper.sweeper import LabOptunaSweeper
+from helpers.sweepers import bare_sweeper
 from lab.errors import ConfigError
 from lab.sweeps.probes import changed, probes
 from lab.sweeps.results import importance_skipped, write_plots
@@ -150,24 +149,7 @@ class FakeLauncher:
 
 def _sweep(output_root: Path, arguments: list[str], **settings: Any) -> Any:
     """A whole sweep through the Hydra sweeper, its overrides not composed."""
-    sweeper = LabOptunaSweeper(
-        sampler=OmegaConf.create({"_target_": "optuna.samplers.RandomSampler", "seed": 0}),
-        pruner=OmegaConf.create({"_target_": "optuna.pruners.NopPruner"}),
-        study_name="A",
-        **settings,
-    )
-    sweeper.cfg = OmegaConf.create(
-        {
-            "paths": {"output_root": str(output_root)},
-            "hydra": {
-                "runtime": {"choices": {"sweep": "demo_lr", "hydra/launcher": "basic"}},
-                "sweep": {"dir": str(output_root / "multiruns")},
-                "launcher": {"_target_": "hydra._internal.core_plugins.basic_launcher.X"},
-            },
-        }
-    )
-    sweeper.config = sweeper.cfg
-    sweeper._check_overrides_compose = lambda plan: None  # type: ignore[method-assign]
+    sweeper = bare_sweeper(output_root, "A", "NopPruner", **settings)
     sweeper.trial_launcher = FakeLauncher()  # type: ignore[assignment]
     return sweeper.sweep([*arguments, f"paths.output_root={output_root}"])
 

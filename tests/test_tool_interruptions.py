@@ -14,7 +14,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,24 +24,17 @@ from typing import Any
 
 import pytest
 
+import test_tool_refusals
 from lab.errors import LabError
 from lab.staging import staged_folder
 from lab.tool_interrupts import ToolInterrupted, on_interrupt, signal_of
-from test_tool_refusals import ROOT, file_tree, tool_exit, write_classifier_run
+from test_tool_refusals import ROOT, file_tree, tool_exit
 
 from conftest import SENTIMENT, lab_command
 
-
-@pytest.fixture(scope="module")
-def written_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The module's classifier run; tests copy it."""
-    return write_classifier_run(tmp_path_factory.mktemp("written") / "run")
-
-
-@pytest.fixture
-def run_dir(written_run: Path, tmp_path: Path) -> Path:
-    """A copy of the written run of the test's own (tools write into their run)."""
-    return Path(shutil.copytree(written_run, tmp_path / "run"))
+# The same fixtures as the refusal tests: the module's classifier run, and a copy per test.
+written_run = test_tool_refusals.written_run
+run_dir = test_tool_refusals.run_dir
 
 
 # ------------------------------------------------------------------------- interruptions
