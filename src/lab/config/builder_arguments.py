@@ -16,6 +16,7 @@ import ast
 import difflib
 import functools
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -46,12 +47,7 @@ def check_builder_arguments(cfg: DictConfig) -> None:
         for key in (str(k) for k in node):
             if key.startswith("_") or key in taken:
                 continue
-            close = difflib.get_close_matches(key, settable, n=1)
-            maybe = f" Did you mean {path}.{close[0]}?" if close else ""
-            raise ConfigError(
-                f"'{path}.{key}' is not an argument of {target}.{maybe} Valid keys of "
-                f"{path}: {', '.join(settable)}"
-            )
+            raise unknown_key_error(path, key, f"an argument of {target}", settable)
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,3 +83,13 @@ def _arguments(tree: ast.Module, name: str) -> ast.arguments | None:
                     return item.args
             return None  # an inherited __init__: not read here
     return None
+
+
+def unknown_key_error(path: str, key: str, what: str, valid: Sequence[str]) -> ConfigError:
+    """`'<path>.<key>' is not <what>. Did you mean <path>.<closest>? Valid keys of <path>:
+    ...`: one wording for a key that a config node's builder does not take."""
+    close = difflib.get_close_matches(key, valid, n=1)
+    maybe = f" Did you mean {path}.{close[0]}?" if close else ""
+    return ConfigError(
+        f"'{path}.{key}' is not {what}.{maybe} Valid keys of {path}: {', '.join(valid)}"
+    )

@@ -14,14 +14,13 @@ may adopt) is not checked; `tests/test_config_refusals.py` checks the reading ag
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 import importlib.util
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from lab.errors import ConfigError
+from lab.config.builder_arguments import unknown_key_error
 
 
 def check_peft_config(cfg: DictConfig) -> None:
@@ -39,12 +38,7 @@ def check_peft_config(cfg: DictConfig) -> None:
     for key in (str(k) for k in node):
         if key.startswith("_") or key in fields:
             continue
-        close = difflib.get_close_matches(key, fields, n=1)
-        maybe = f" Did you mean peft.config.{close[0]}?" if close else ""
-        raise ConfigError(
-            f"'peft.config.{key}' is not a field of {target}.{maybe} Valid keys of peft.config: "
-            f"{', '.join(fields)}"
-        )
+        raise unknown_key_error("peft.config", key, f"a field of {target}", fields)
 
 
 @functools.lru_cache(maxsize=16)
