@@ -314,7 +314,12 @@ def test_eval_refuses_bad_input_in_words(classifier: Path, tmp_path: Path) -> No
         main([f"run={tmp_path / 'nowhere'}"])
     with pytest.raises(LabError, match=r"unknown option 'chekpoint'\. Did you mean checkpoint"):
         main([f"run={classifier}", "chekpoint=best"])
-    with pytest.raises(LabError, match="TokenClassification dataset but this run's model"):
+    with pytest.raises(
+        LabError,
+        match=r"^data=conll2003 is data for task=token_classification; this run "
+        r"\(task=text_classification\) evaluates text classification data "
+        r"\(data=.*sst2.*\): evaluate it on one of those \(data.path=<your files>\)$",
+    ):
         main([f"run={classifier}", "data=conll2003", f"data.path={FIXTURES / 'ner'}"])
     if not torch.cuda.is_available():
         with pytest.raises(LabError, match=r"load_in=4bit \(bitsandbytes\) needs a CUDA GPU"):
@@ -473,14 +478,16 @@ def test_push_to_hub_uploads_to_a_local_stand_in_and_never_writes_the_token(
             if path.is_file():
                 assert token.encode() not in path.read_bytes(), path
 
-    # A failed upload (nothing listening) is one line, exit 2, and still no token.
+    # A Hub that cannot be reached (nothing listening) is one line, exit 2, before anything
+    # is exported, and still no token.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         env["HF_ENDPOINT"] = f"http://127.0.0.1:{probe.getsockname()[1]}"
     shutil.rmtree(target)
     failed = lab_cli(*export, env=env, cwd=ROOT)
     assert failed.returncode == 2
-    assert "error: upload to the Hub repository me/tiny-sentiment failed" in failed.stderr
+    assert f"error: the Hub at {env['HF_ENDPOINT']} cannot be reached (" in failed.stderr
+    assert not target.exists()
     assert token not in failed.stdout + failed.stderr
 
 

@@ -58,6 +58,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lab.config.cli import parse_options, run_tool
 from lab.config.ranges import check_keys
 from lab.errors import ConfigError, DataError
+from lab.eval_data_path import locate_run_data
+from lab.eval_fit import check_data_fits_run, note_other_task
 from lab.eval_results import results_target, write_results
 from lab.eval_settings import set_module_settings, set_overrides
 from lab.eval_splits import (
@@ -75,7 +77,7 @@ from lab.eval_table import changed_data_note, limited_pass_note, print_metrics, 
 from lab.inference.settings import settings_line
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 from lab.tool_interrupts import on_interrupt
-from lab.tool_outputs import check_output, file_not_folder
+from lab.tool_outputs import check_output
 
 if TYPE_CHECKING:
     from lab.build import Parts
@@ -107,6 +109,7 @@ def evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | N
     """The run's config with its data section changed as asked and the split to evaluate chosen
     (see the module docstring); the run's own test split leaves the config as trained, but
     for the batching keys (`BATCHING_KEYS`), which never make the data other data."""
+    locate_run_data(run, data_overrides)  # a relative path, from the run's working directory
     batching = [o for o in data_overrides if o.split("=", 1)[0] in _batching_overrides()]
     cfg = _evaluation_config(run, [o for o in data_overrides if o not in batching], split)
     set_overrides(cfg, batching)
@@ -166,10 +169,11 @@ def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
     composed = compose_train_config(
         [f"data={name}", f"seed={run.config.seed}", *_task_choice(run), *keys]
     )
-    if str(composed.task.head) != str(run.config.task.head):
+    fits = check_data_fits_run(run, composed, name)  # before resolving: other heads' keys
+    if not fits and str(composed.task.head) != str(run.config.task.head):
         raise ConfigError(
-            f"data={name} is a {composed.task.head.rsplit('.', 1)[-1]} dataset but this run's "
-            f"model is a {run.head}; evaluate it on data of its own kind"
+            f"data={name} is data for an {composed.task.head.rsplit('.', 1)[-1]} but this run's "
+            f"model is an {run.head}; evaluate it on data of its own kind"
         )
     data = OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
     assert isinstance(data, DictConfig)
@@ -342,8 +346,6 @@ def main(argv: list[str]) -> int:
         run = open_run(values["run"])
         checkpoint = values.get("checkpoint", "model")
         if checkpoint != "model":  # a missing or folder checkpoint: said before data is read
-            if checkpoint not in ("best", "last"):
-                file_not_folder(Path(checkpoint), "checkpoint")
             run.checkpoint(checkpoint)
         if values.get("output"):  # said before any data is read
             check_output(Path(values["output"]))
@@ -351,6 +353,7 @@ def main(argv: list[str]) -> int:
         target = results_target(run, values.get("output"))  # before minutes of evaluation
         module_settings = [o for o in overrides if o.startswith("task")]
         set_module_settings(cfg, module_settings)
+        note_other_task(run, cfg, data_overrides)  # data=wmt16_ro_en for a summarization run
         batch = int(values["batch_size"]) if values.get("batch_size") else None
         evaluated: dict[str, Any] = {}
 

@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
+from lab.export_checks import check_loadable, hub_token
 from lab.run_dir.runs import TrainedRun, open_run
 from lab.staging import refuse_occupied, staged_folder
 from lab.tool_interrupts import on_interrupt
@@ -74,8 +76,7 @@ def export_run(
         raise ConfigError(f"form must be one of {', '.join(FORMS)}, got '{form}'")
     if form in ("onnx", "onnx-int8"):
         return export_onnx_form(run, form, output, checkpoint=checkpoint)
-    peft_run = bool((run.config.get("peft") or {}).get("config"))
-    if form == "adapter" and not peft_run:
+    if form == "adapter" and not _is_peft_run(run):
         raise ConfigError("form=adapter needs a PEFT run (peft=lora/ia3/qlora); this run has none")
     if checkpoint:
         target = output or _checkpoint_target(run, checkpoint)
@@ -85,6 +86,7 @@ def export_run(
         source = run.adapter_dir if form == "adapter" else run.require_model()
         if not source.is_dir():
             raise LabError(f"{run.directory} has no {source.name}/ export")
+        check_loadable(source, "adapter" if form == "adapter" else "exported model")
         target = output or source
         if target.resolve() != source.resolve():
             with staged_folder(target) as staging:
@@ -168,13 +170,30 @@ def _export_checkpoint(run: TrainedRun, checkpoint: str, target: Path) -> Path:
     path = run.checkpoint(checkpoint)
     earlier = _model_export  # an earlier export of the model is replaced, nothing else
     refuse_occupied(target, earlier)  # before minutes of rebuilding
+    # A PEFT run's adapter goes beside the model (`<target>/../adapter`), staged as well: an
+    # interrupted export leaves neither folder half-written.
+    adapter = target.parent / "adapter" if _is_peft_run(run) else None
+    if adapter is not None:
+        refuse_occupied(adapter, _adapter_export)
     saved = read_checkpoint(path)  # missing or corrupt: a readable error before any rebuilding
     register_resolvers()
     parts = build_parts(run.config)  # the label maps come from the data, as in training
     load_checkpoint_weights(parts.module, saved, path)
-    with staged_folder(target, replaces=earlier) as staging:
-        parts.module.export(staging, parts.tokenizer)
+    with ExitStack() as stages:
+        staging = stages.enter_context(staged_folder(target, replaces=earlier))
+        adapter_staging = None
+        if adapter is not None:  # moved into place first, before the model (stack order)
+            adapter_staging = stages.enter_context(staged_folder(adapter, _adapter_export))
+        parts.module.export(staging, parts.tokenizer, adapter_staging)
     return target
+
+
+def _is_peft_run(run: TrainedRun) -> bool:
+    return bool((run.config.get("peft") or {}).get("config"))
+
+
+def _adapter_export(folder: Path) -> bool:
+    return (folder / "adapter_config.json").is_file()
 
 
 def _model_export(folder: Path) -> bool:
@@ -182,18 +201,18 @@ def _model_export(folder: Path) -> bool:
 
 
 def push_to_hub(
-    directory: Path, repo_id: str, *, private: bool = False, commit_message: str | None = None
+    directory: Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    commit_message: str | None = None,
+    token: str | None = None,
 ) -> str:
-    """Upload `directory` to the Hub repository `repo_id`; return the commit URL."""
+    """Upload `directory` to the Hub repository `repo_id`; return the commit URL. `token`:
+    checked already (`lab.export_checks.hub_token`, which finds one when it is not given)."""
     from huggingface_hub import HfApi
-    from huggingface_hub.utils import get_token
 
-    token = os.environ.get("HF_TOKEN") or get_token()
-    if not token:
-        raise LabError(
-            "push_to_hub needs a Hub token: set HF_TOKEN in the environment (or run "
-            "`hf auth login`); lab never stores it"
-        )
+    token = token or hub_token(repo_id)
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
@@ -223,6 +242,8 @@ def main(argv: list[str]) -> int:
         run = open_run(values["run"])
         # Before the work: every default place is in the run directory.
         check_output(output or run.directory, folder=True, option="" if output else "output")
+        # An upload that cannot happen is said before the export writes anything.
+        token = hub_token(values["push_to_hub"]) if values.get("push_to_hub") else None
         if form in ("onnx", "onnx-int8"):
             options = _benchmark_options(values)
             written = export_onnx_form(run, form, output, checkpoint=checkpoint, **options)
@@ -237,8 +258,9 @@ def main(argv: list[str]) -> int:
         repo = values["push_to_hub"]
         with on_interrupt(f"{written} is exported; the upload to {repo} did not finish"):
             url = push_to_hub(
-                written, repo, private=private, commit_message=values.get("commit_message")
-            )
+                written, repo, private=private, commit_message=values.get("commit_message"),
+                token=token,
+            )  # fmt: skip
         console.print(f"Pushed to the Hub: [bold]{url}[/bold]")
     return 0
 
@@ -273,10 +295,12 @@ def _print_onnx_report(console: Any, folder: Path) -> None:
     report = json.loads((folder / REPORT_FILE).read_text())
     main = report["main_metric"]
     table = Table(title=f"PyTorch vs {report['form']} on CPU ({report['cpu']['threads']} threads)")
-    for column in (
-        "model", main, "latency p50 (ms)", "latency p95 (ms)", "throughput (rows/s)"
-    ):  # fmt: skip
-        table.add_column(column, justify="left" if column == "model" else "right")
+    # Two-line headers keep the table within 80 columns (a pipe, a narrow terminal), and the
+    # names are never cut: rich shortened `test/perplexity` to `test/perplexi…` there.
+    table.add_column("model", no_wrap=True)
+    table.add_column(main, justify="right", no_wrap=True)
+    for column in ("latency p50\n(ms)", "latency p95\n(ms)", "throughput\n(rows/s)"):
+        table.add_column(column, justify="right")
     for name in ("pytorch", report["form"]):  # the JSON's keys are sorted
         result = report["models"][name]
         table.add_row(

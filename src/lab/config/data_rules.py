@@ -142,7 +142,7 @@ def peek_columns(file: Path) -> list[str] | None:
             # Bytes, then decoded leniently: a bad byte further down is the data module's
             # to report (with its offset), not a reason to miss the header here.
             line = handle.readline()
-            from lab.data.sources import first_invalid_utf8_byte, not_utf8_message
+            from lab.data.text_encoding import first_invalid_utf8_byte, not_utf8_message
 
             if problem := first_invalid_utf8_byte(line.removeprefix(codecs.BOM_UTF8)):
                 # A header that is no UTF-8 text (UTF-16, a binary file): named as training

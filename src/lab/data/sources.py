@@ -13,7 +13,6 @@ with `origins_of`), so a bad row can later be named by file and line.
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import logging
 import re
@@ -27,65 +26,13 @@ from lab.data.card_labels import apply_card_labels
 from lab.data.json_text import json_text_columns
 from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
+from lab.data.text_encoding import first_invalid_utf8, not_utf8_message
 from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from datasets import DatasetDict
 
 log = logging.getLogger(__name__)
-
-
-def _first_invalid_utf8(file: str) -> str | None:
-    """Describe the first non-UTF-8 byte of a (possibly gzipped) file, or None if it is valid."""
-    opener = gzip.open if file.endswith(".gz") else open
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with opener(file, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as err:
-                return f"byte 0x{chunk[err.start]:02x} at offset {offset + err.start}"
-            offset += len(chunk)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return f"a truncated character at the end (offset {offset})"
-    return None
-
-
-def not_utf8_message(file: str, problem: str) -> str:
-    """`<file> is not valid UTF-8 (<problem>); re-encode it ...`, with the `iconv` command for
-    the encoding it most likely has."""
-    source = _likely_encoding(file)
-    looks = f"; it looks like {source.upper()}" if source != "latin1" else ""
-    return (
-        f"{file} is not valid UTF-8 ({problem}{looks}); re-encode it as UTF-8, e.g. "
-        f"`iconv -f {source} -t utf-8 {Path(file).name} > fixed{file_suffix(Path(file))}`"
-    )
-
-
-def first_invalid_utf8_byte(data: bytes) -> str | None:
-    """Describe the first non-UTF-8 byte of `data` (a file's first line), or None."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return f"byte 0x{data[err.start]:02x} at offset {err.start}"
-    return None
-
-
-def _likely_encoding(file: str) -> str:
-    """The encoding a non-UTF-8 text file most likely has, for `iconv -f`: `utf-16` for a
-    UTF-16 byte-order mark (Excel's "Unicode text", PowerShell's default) or for text whose
-    every other byte is NUL, else `latin1` (the usual Western export)."""
-    opener = gzip.open if file.endswith(".gz") else open
-    with opener(file, "rb") as handle:
-        head = handle.read(4096)
-    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return "utf-16"
-    if len(head) >= 2 and head.count(0) * 3 >= len(head):  # ASCII text as UTF-16: half NULs
-        return "utf-16"
-    return "latin1"
 
 
 def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
@@ -135,7 +82,7 @@ def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
             if _has_no_rows(builder, file):  # a header-only split among others
                 raise DataError(f"{file} has no rows") from err
         for file in every_file if builder in TEXT_BUILDERS else ():  # Parquet is binary
-            problem = _first_invalid_utf8(file)
+            problem = first_invalid_utf8(file)
             if problem:
                 raise DataError(not_utf8_message(file, problem)) from err
         for file in every_file:

@@ -81,6 +81,8 @@ class TrainedRun:
                 )
             return best[-1]
         path = folder / "last.ckpt" if which == "last" else Path(which)
+        if path.is_dir():  # a folder given for a file: "does not exist" would mislead
+            raise LabError(f"checkpoint {path} is a directory, not a file")
         if not path.is_file():
             raise LabError(
                 f"checkpoint {path} does not exist; checkpoints present in {folder}: "

@@ -204,11 +204,17 @@ class TaskModule(L.LightningModule):
         """A head's last change to the model before it is saved (chat heads: where generation
         stops); nothing by default."""
 
-    def export(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase) -> Path:
+    def export(
+        self,
+        directory: str | Path,
+        tokenizer: PreTrainedTokenizerBase,
+        adapter_directory: str | Path | None = None,
+    ) -> Path:
         """Save the model and tokenizer with `save_pretrained` (loadable by `pipeline`).
 
         A PEFT model is saved twice: merged into `directory`, and as the adapter alone into
-        `<directory>/../adapter`.
+        `adapter_directory` (default `<directory>/../adapter`; lab.export gives a staging
+        folder there too, so an interrupted export leaves no partial adapter).
         """
         from lab.run_dir.file_modes import share_like_umask
         from lab.training.adapters import export_peft, is_peft_model
@@ -216,7 +222,7 @@ class TaskModule(L.LightningModule):
         directory = Path(directory)
         self.before_export(tokenizer)
         if is_peft_model(self.model):
-            adapter = directory.parent / "adapter"
+            adapter = Path(adapter_directory or directory.parent / "adapter")
             export_peft(self.model, directory, adapter)
             tokenizer.save_pretrained(adapter)
             share_like_umask(adapter)

@@ -1,0 +1,43 @@
+"""Where `lab.eval` reads a run's own data from when its `data.path` is relative.
+
+A run's `config.yaml` keeps `data.path` as given on the command line: relative to the folder
+`lab.train` ran in (`record.json`'s `cwd`). `lab.eval run=<run>` started elsewhere looked for
+it there and said only `data.path does not exist: tests/fixtures/...`. A relative path that
+is not found from here but is from the run's working directory is read from there (a line
+says so); found in neither, the refusal names both places.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lab.errors import DataError
+from lab.run_dir.runs import TrainedRun
+
+log = logging.getLogger(__name__)
+
+
+def locate_run_data(run: TrainedRun, data_overrides: list[str]) -> None:
+    """Point the run's relative `data.path` at its file in the run's working directory when it
+    is not found from here (in `run.config`, which the run's own splits are read from); a
+    path given now (`data=`, `data.path=`) is the user's, read from here as given."""
+    if any(o.split("=", 1)[0] in ("data", "data.path") for o in data_overrides):
+        return
+    path = run.config.data.get("path")
+    if not isinstance(path, str) or not path or Path(path).expanduser().is_absolute():
+        return
+    if Path(path).exists():
+        return
+    recorded = run.record.get("cwd")
+    there = Path(str(recorded)) / path if recorded else None
+    if there is not None and there.exists():
+        run.config.data.path = str(there)
+        log.warning("data.path=%s is read from the run's working directory: %s", path, there)
+        return
+    places = f"from here ({Path.cwd()})"
+    if recorded:
+        places += f" nor from the run's working directory ({recorded})"
+    raise DataError(
+        f"data.path={path} does not exist {places}; pass data.path=<where the data is now>"
+    )
