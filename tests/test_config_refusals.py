@@ -110,6 +110,15 @@ REFUSALS = [
         "(+trainer.max_time=00:12:00:00, DD:HH:MM:SS) or by callbacks=early_stopping",
         id="never-stops",
     ),
+    pytest.param(
+        ["trainer.max_epochs=-1", "trainer.max_steps=-1", "+trainer.max_time=00:01:00:00"],
+        "trainer.max_epochs=-1 with trainer.max_steps=-1 ends by time or early stopping, so the "
+        "run's length in steps is unknown, and scheduler=linear decays the learning rate over "
+        "the run's steps; give trainer.max_steps=N (the schedule's length; time or early "
+        "stopping may still end the run first), or scheduler=constant scheduler.warmup_ratio=0 "
+        "(scheduler.warmup_steps=N for a warmup), or scheduler=none",
+        id="a-schedule-over-an-unknown-length",
+    ),
 ]
 
 
@@ -193,8 +202,10 @@ def test_the_train_command_exits_2_with_the_validate_line(tmp_path: Path) -> Non
         ["trainer.gradient_clip_algorithm=VALUE"],  # Lightning lowers it
         ["peft=lora", "+peft.config.use_rslora=true", "peft.config.r=4"],
         ["peft=ia3", "+peft.config.init_ia3_weights=false"],
-        ["trainer.max_epochs=-1", "trainer.max_steps=-1", "callbacks=early_stopping"],
-        ["trainer.max_epochs=-1", "trainer.max_steps=-1", "+trainer.max_time=00:01:00:00"],
+        ["trainer.max_epochs=-1", "trainer.max_steps=-1", "callbacks=early_stopping",
+         "scheduler=none"],
+        ["trainer.max_epochs=-1", "trainer.max_steps=-1", "+trainer.max_time=00:01:00:00",
+         "scheduler=constant", "scheduler.warmup_steps=5"],
         ["trainer.max_epochs=-1", "trainer.max_steps=10"],
     ],
 )  # fmt: skip
@@ -450,3 +461,18 @@ def test_gpt2_classifies_with_its_end_of_text_token_as_pad(compose_cfg: Any) -> 
     batch = next(iter(datamodule.train_dataloader()))
     assert batch["attention_mask"].min() == 0  # rows of different lengths, padded
     assert model(**batch).logits.shape == (batch["input_ids"].shape[0], 2)
+
+
+def test_a_run_ended_by_time_trains_with_the_schedule_the_refusal_offers(compose_cfg: Any) -> None:
+    """The way out the rule gives works: a constant rate after a warmup of steps, the run
+    ended by `max_time` (its length in steps infinite to Lightning: it crashed in
+    `configure_optimizers` before)."""
+    from lab.train import run
+
+    cfg: Any = compose_cfg(
+        "model=tiny_bert", "trainer.max_epochs=-1", "trainer.max_steps=-1",
+        "+trainer.max_time=00:00:00:02", "scheduler=constant", "scheduler.warmup_steps=2",
+        "logger=csv", "callbacks.model_checkpoint.save_top_k=0",
+    )  # fmt: skip
+    metrics = run(cfg)
+    assert "test/acc" in metrics

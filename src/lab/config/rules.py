@@ -162,17 +162,46 @@ def check_stops(cfg: DictConfig) -> None:
     trainer = cfg.trainer
     if trainer.get("max_epochs") != -1 or trainer.get("max_steps", -1) != -1:
         return
-    if trainer.get("fast_dev_run") or trainer.get("max_time"):
+    if trainer.get("fast_dev_run"):
         return
     callbacks = cfg.get("callbacks") or {}
     nodes = [node for node in callbacks.values() if isinstance(node, DictConfig)]
     targets = [str(node.get("_target_", "")) for node in nodes]
-    if any(target.endswith("EarlyStopping") for target in targets):
+    if trainer.get("max_time") or any(target.endswith("EarlyStopping") for target in targets):
+        check_schedule_without_length(cfg)
         return
     raise ConfigError(
         "trainer.max_epochs=-1 with trainer.max_steps=-1 would train forever (and never test or "
         "export); give trainer.max_epochs=N or trainer.max_steps=N, or end it by time "
         "(+trainer.max_time=00:12:00:00, DD:HH:MM:SS) or by callbacks=early_stopping"
+    )
+
+
+# Schedules whose shape is drawn over the run's length in steps (transformers' names).
+SCHEDULES_OVER_THE_RUN = ("linear", "cosine", "cosine_with_restarts", "polynomial")
+
+
+def check_schedule_without_length(cfg: DictConfig) -> None:
+    """A run ended by time or early stopping has no length in steps: refuse a schedule that
+    decays over that length, or a warmup given as a share of it (Lightning's estimate of the
+    steps is infinite; the schedule cannot be drawn)."""
+    scheduler = cfg.get("scheduler")
+    if not isinstance(scheduler, DictConfig) or not scheduler.get("_target_"):
+        return  # scheduler=none: a constant rate
+    name = str(scheduler.get("name", ""))
+    ratio = not scheduler.get("warmup_steps") and (scheduler.get("warmup_ratio") or 0) > 0
+    if name not in SCHEDULES_OVER_THE_RUN and not ratio:
+        return
+    why = (
+        f"scheduler={name} decays the learning rate over the run's steps"
+        if name in SCHEDULES_OVER_THE_RUN
+        else f"scheduler.warmup_ratio={scheduler.get('warmup_ratio')} is a share of the run's steps"
+    )
+    raise ConfigError(
+        "trainer.max_epochs=-1 with trainer.max_steps=-1 ends by time or early stopping, so the "
+        f"run's length in steps is unknown, and {why}; give trainer.max_steps=N (the schedule's "
+        "length; time or early stopping may still end the run first), or scheduler=constant "
+        "scheduler.warmup_ratio=0 (scheduler.warmup_steps=N for a warmup), or scheduler=none"
     )
 
 

@@ -6,6 +6,7 @@ sees the Hydra config, so checkpoints hold only tensors and plain values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,7 +194,10 @@ class TaskModule(L.LightningModule):
         optimizer = self.optimizer_factory(self.model)
         if self.scheduler_factory is None:
             return optimizer
-        steps = int(self.trainer.estimated_stepping_batches)
+        estimated = self.trainer.estimated_stepping_batches
+        # Infinite for a run ended by time or early stopping: only a schedule that does not
+        # need the length gets there (`lab.config.rules.check_schedule_without_length`).
+        steps = int(estimated) if math.isfinite(estimated) else 0
         scheduler = self.scheduler_factory(optimizer, num_training_steps=steps)
         return {
             "optimizer": optimizer,
