@@ -370,3 +370,33 @@ def test_a_checkpoint_exports_to_onnx_beside_its_own_export(runs: dict[str, Path
         expected = model(**batch).logits
     got = onnx_model(**{k: v for k, v in batch.items() if k in onnx_model.input_names}).logits
     assert torch.allclose(torch.as_tensor(got), expected, atol=1e-4)
+
+
+def test_a_decoder_classifier_exports_without_its_cache(tmp_path: Path) -> None:
+    """GPT-2 classifying text returns its key/value cache beside the logits (refused as an
+    unknown output before): exported without it, the logits of a padded batch (the head finds
+    each row's last token by the pad id) equal PyTorch's. The export leaves the model in eval
+    mode (the exporter restored its wrapper's training mode onto the model: dropout on)."""
+    import onnxruntime
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2ForSequenceClassification
+
+    from lab.inference.onnx_runtime.export import export_onnx
+
+    tokenizer = AutoTokenizer.from_pretrained(FIXTURES.parent.parent / "src/lab/assets/tiny_gpt2")
+    tokenizer.pad_token = tokenizer.eos_token
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=1024, n_embd=32, n_layer=2, n_head=2, n_positions=64)
+    config.pad_token_id = tokenizer.pad_token_id
+    model = GPT2ForSequenceClassification(config).eval()
+    batch = dict(tokenizer(["a long review of a film", "short"], padding=True, return_tensors="pt"))
+    path = tmp_path / "model.onnx"
+    assert export_onnx(model, batch, path) == ["logits"]
+    assert not any(module.training for module in model.modules())  # dropout stays off
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [node.name for node in session.get_inputs()]
+    (logits,) = session.run(None, {name: batch[name].numpy() for name in names})
+    with torch.no_grad():
+        expected = model(**batch).logits.numpy()
+    assert logits.shape == (2, 2)
+    assert abs(logits - expected).max() < 1e-5

@@ -33,14 +33,17 @@ OPSET = 17  # LayerNormalization is one ONNX operator from 17 on
 class _Outputs(torch.nn.Module):
     """The head with positional inputs and a tuple of named outputs: what the tracer takes."""
 
-    def __init__(self, model: Any, inputs: list[str], outputs: list[str]) -> None:
+    def __init__(
+        self, model: Any, inputs: list[str], outputs: list[str], options: dict[str, Any]
+    ) -> None:
         super().__init__()
         self.model = model
         self.inputs = inputs
         self.outputs = outputs
+        self.options = options
 
     def forward(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        result = self.model(**dict(zip(self.inputs, args, strict=True)))
+        result = self.model(**dict(zip(self.inputs, args, strict=True)), **self.options)
         return tuple(result[name] for name in self.outputs)
 
 
@@ -79,8 +82,11 @@ def export_onnx(model: Any, sample: dict[str, torch.Tensor], path: Path) -> list
     parameters = inspect.signature(model.forward).parameters
     # The tracer names graph inputs by position: they must follow forward's own order.
     inputs = [name for name in parameters if name in sample]
+    # A decoder's head (GPT-2, Llama classifying) also returns its key/value cache, which a
+    # one-pass answer never reads: not computed, not exported.
+    options = {"use_cache": False} if "use_cache" in parameters else {}
     with torch.no_grad():
-        result = model(**{name: sample[name] for name in inputs})
+        result = model(**{name: sample[name] for name in inputs}, **options)
     outputs = [name for name in result if name in OUTPUT_FIELDS]
     unknown = [name for name in result if name not in OUTPUT_FIELDS and name != "loss"]
     if not outputs or unknown:
@@ -95,7 +101,9 @@ def export_onnx(model: Any, sample: dict[str, torch.Tensor], path: Path) -> list
         axes[name] = {0: "batch", dims - 1: "sequence"} | ({1: "choices"} if dims == 3 else {})
     for name in outputs:
         axes[name] = {i: f"{name}_dim{i}" for i in range(result[name].dim())}
-    wrapper = _Outputs(model.eval(), inputs, outputs)
+    # In eval mode itself: the exporter puts the wrapper back in the mode it found it in, and a
+    # new module is in training mode, which would leave the model's dropout on afterwards.
+    wrapper = _Outputs(model.eval(), inputs, outputs, options).eval()
     with warnings.catch_warnings():
         # The legacy exporter's deprecation notice and tracer notes on Python-side shape
         # checks in transformers' mask code (constant for encoders) are not actionable.
