@@ -406,3 +406,21 @@ def test_a_prediction_row_s_endings_are_named_in_both_forms(compose_cfg: Any) ->
     assert predictor.check(whole) is None, "a row checked again (lab.serve, then predict)"
     unset = {f"ending{i}": None for i in range(4)}  # lab.serve's schema: absent fields None
     assert predictor.check({"sent1": "the team", **unset, "endings": ["w", "x"]}) is None
+
+
+def test_a_model_family_without_the_head_is_one_line() -> None:
+    """GPT-2 has no multiple-choice head: transformers' "Unrecognized configuration class"
+    and its list of 35 configs become one line naming the family and some that have one."""
+    from transformers import GPT2Config
+
+    from lab.errors import ConfigError
+    from lab.training.models import head_from_config
+
+    with pytest.raises(ConfigError) as refused:
+        head_from_config("transformers.AutoModelForMultipleChoice", GPT2Config(n_layer=1))
+    message = str(refused.value)
+    assert message.startswith(
+        "GPT2 models have no AutoModelForMultipleChoice head in transformers; pick a model of "
+        "a family that has one (Albert, Bert, "
+    )
+    assert message.endswith(" more)") and "\n" not in message

@@ -8,6 +8,7 @@ functions are Hydra partials completed by `lab.train.run`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ def pretrained_head(head: str, name_or_path: str, **kwargs: Any) -> Any:
         )
     try:
         return get_class(head).from_pretrained(name_or_path, **kwargs)  # type: ignore[attr-defined]
+    except ValueError as err:
+        refusal = no_such_head(head, err)
+        if refusal is None:
+            raise
+        raise refusal from err
     except OSError as err:
         raise ConfigError(
             f"could not load model weights from '{name_or_path}': {str(err).rstrip('.')}. "
@@ -57,4 +63,32 @@ def head_from_config(head: str, config: Any, pretrained: str | None = None, **kw
         )
     for key, value in kwargs.items():
         setattr(config, key, value)
-    return get_class(head).from_config(config)  # type: ignore[attr-defined]
+    try:
+        return get_class(head).from_config(config)  # type: ignore[attr-defined]
+    except ValueError as err:
+        refusal = no_such_head(head, err)
+        if refusal is None:
+            raise
+        raise refusal from err
+
+
+def no_such_head(head: str, error: ValueError) -> ConfigError | None:
+    """transformers' "Unrecognized configuration class ... for this kind of AutoModel" (a
+    model family without this head: GPT-2 has no multiple-choice head) as one line naming the
+    family, the head and the families that have it; None for any other ValueError."""
+    found = re.search(
+        r"Unrecognized configuration class <class '[\w.]+\.(\w+)Config'>.*?"
+        r"Model type should be one of (.*?)\.?$",
+        str(error),
+        re.S,
+    )
+    if found is None:
+        return None
+    families = [name.removesuffix("Config") for name in found[2].replace(" ", "").split(",")]
+    shown = ", ".join(families[:12]) + (
+        f" and {len(families) - 12} more" if len(families) > 12 else ""
+    )
+    return ConfigError(
+        f"{found[1]} models have no {head.rsplit('.', 1)[-1]} head in transformers; pick a "
+        f"model of a family that has one ({shown})"
+    )
