@@ -196,6 +196,13 @@ def test_continuing_says_how_many_trials_finished_and_how(
     with caplog.at_level(logging.INFO):
         _open(_plan(sweep_dir, [LR], n_trials=4))
     assert "Continuing study s: 3 of 4 trials finished (1 pruned, 1 failed)" in caplog.messages
+    caplog.clear()
+    with caplog.at_level(logging.INFO):  # fewer asked for than the study holds
+        _open(_plan(sweep_dir, [LR], n_trials=2))
+    assert (
+        "Continuing study s: 3 trials finished (1 pruned, 1 failed), n_trials=2: none left to run"
+        in caplog.messages
+    )
 
 
 def _study(values: list[float], lrs: list[float] | None = None) -> optuna.Study:

@@ -163,6 +163,8 @@ def _continuing(study: Any, plan: SweepPlan) -> str:
     ]
     note = f" ({', '.join(parts)})" if parts else ""
     done = f"{finished} of {plan.n_trials} trials finished{note}"
+    if finished > plan.n_trials:  # a rerun asking for fewer trials than the study holds
+        done = f"{finished} trials finished{note}, n_trials={plan.n_trials}: none left to run"
     return f"Continuing study {plan.study_name}: {done}"
 
 
