@@ -6,18 +6,18 @@ a file where a folder would be, `/proc`) must be refused before it starts, in on
 naming the path and the reason (`cannot write <path>: Operation not permitted`), not found
 by the last write, as a traceback. Only the OS knows whether a folder takes new files
 (read-only mounts, immutable folders, root's permissions), so the check creates a hidden
-probe folder there and removes it at once, as `lab.run_dir.disk.output_root_problem` does
-for runs. A tool's output that is its own input is refused too: writing the predictions
-would replace the rows being read.
+probe folder there and removes it at once (`lab.run_dir.disk.new_folder_refused`, the probe
+`paths.output_root` gets for runs). A tool's output that is its own input is refused too:
+writing the predictions would replace the rows being read.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.run_dir.disk import nearest_existing, new_folder_refused
 
 
 def output_problem(path: Path, *, folder: bool = False) -> str | None:
@@ -31,16 +31,10 @@ def output_problem(path: Path, *, folder: bool = False) -> str | None:
             return "it is a folder, not a file"
         if not folder and not os.access(path, os.W_OK):  # read-only or immutable (chattr +i)
             return "it is write-protected"
-    existing = path if folder and path.is_dir() else path.parent
-    while not os.path.lexists(existing) and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(path if folder and path.is_dir() else path.parent)
     if not existing.is_dir():
         return f"{existing} is a file, not a folder"
-    try:
-        Path(tempfile.mkdtemp(prefix=".lab-write-check-", dir=existing)).rmdir()
-    except OSError as err:
-        return os.strerror(err.errno) if err.errno else str(err)
-    return None
+    return new_folder_refused(existing)
 
 
 def check_output(path: Path, *, folder: bool = False, option: str = "") -> Path:

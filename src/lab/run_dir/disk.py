@@ -132,18 +132,28 @@ def output_root_problem(root: str | Path) -> str | None:
     that is tried (a hidden one, removed at once), because only the OS knows whether a file
     system is read-only, full, forbidden or virtual (`/proc`).
     """
-    path = Path(root).expanduser()
-    existing = path
-    while not os.path.lexists(existing) and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(Path(root).expanduser())
     if not existing.is_dir():
-        reason = os.strerror(errno.ENOTDIR)
-        return f"{existing} is a file, not a directory ({reason})"
+        return f"{existing} is a file, not a directory ({os.strerror(errno.ENOTDIR)})"
+    refused = new_folder_refused(existing)
+    return f"cannot create directories in {existing}: {refused}" if refused else None
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path`, or its nearest ancestor that exists (where a new file or folder would go)."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def new_folder_refused(folder: Path) -> str | None:
+    """The OS's reason a new folder cannot be made in `folder` (read-only, full, forbidden,
+    virtual like `/proc`), or None: one is made there, hidden, and removed at once, because
+    only the OS knows."""
     try:
-        Path(tempfile.mkdtemp(prefix=".lab-write-check-", dir=existing)).rmdir()
+        Path(tempfile.mkdtemp(prefix=".lab-write-check-", dir=folder)).rmdir()
     except OSError as err:
-        reason = os.strerror(err.errno) if err.errno else str(err)
-        return f"cannot create directories in {existing}: {reason}"
+        return os.strerror(err.errno) if err.errno else str(err)
     return None
 
 
