@@ -24,7 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lab.config.paths import conf_dir
-from lab.config.task_fit import _declared, data_options, fitting_tasks, task_declarations
+from lab.config.task_fit import data_options, declared, fitting_tasks, task_declarations
 from lab.errors import ConfigError
 from lab.run_dir.runs import TrainedRun
 
@@ -71,7 +71,7 @@ def check_data_fits_run(run: TrainedRun, composed: DictConfig, name: str) -> boo
     if module in (wants.get("data_modules") or ()):  # the problem type makes the data's kind
         data += f" (data.problem_type={problem})"
         own = f"{own} (problem_type={wanted_problem})"
-        if _declared(conf_dir() / "data" / f"{name}.yaml")[1] == task:
+        if declared(conf_dir() / "data" / f"{name}.yaml")[1] == task:
             fix += f", or set data.problem_type={wanted_problem}"  # data made for this task
     raise ConfigError(
         f"{data} is data for task={kind or module}; this run ({shown}) evaluates {own} "
@@ -88,7 +88,7 @@ def note_other_task(run: TrainedRun, cfg: DictConfig, data_overrides: list[str])
     task = run_task(run)
     if not names or not task:
         return
-    picked = _declared(conf_dir() / "data" / f"{names[-1]}.yaml")[1]
+    picked = declared(conf_dir() / "data" / f"{names[-1]}.yaml")[1]
     if not picked or picked == task:
         return
     theirs = _task_metric(picked)
@@ -110,12 +110,12 @@ def run_task(run: TrainedRun) -> str | None:
         return tasks[-1]
     data = [o.split("=", 1)[1] for o in given if o.startswith("data=")]
     if data:
-        picked = _declared(conf_dir() / "data" / f"{data[-1]}.yaml")[1]
+        picked = declared(conf_dir() / "data" / f"{data[-1]}.yaml")[1]
         if picked:
             return picked
     target = run.config.task.get("module", {}).get("_target_")
     for file in sorted((conf_dir() / "task").glob("*.yaml")):
-        if (_declared(file)[0].get("module") or {}).get("_target_") == target:
+        if (declared(file)[0].get("module") or {}).get("_target_") == target:
             return file.stem
     return None
 
@@ -139,7 +139,7 @@ def _trains_on(run: TrainedRun, task: str | None) -> dict[str, Any] | None:
 def _data_task(name: str, module: str, problem: Any) -> str | None:
     """The task data `name` is made for: the one its YAML picks where that fits its data
     module, else the first task that reads it."""
-    picked = _declared(conf_dir() / "data" / f"{name}.yaml")[1]
+    picked = declared(conf_dir() / "data" / f"{name}.yaml")[1]
     fitting = fitting_tasks(module, problem)
     return picked if picked in fitting or not fitting else fitting[0]
 
@@ -148,7 +148,7 @@ def _task_metric(task: str) -> Any:
     """`module.metric` of a task YAML, with the YAMLs it builds on (translation on
     summarization's)."""
     file = conf_dir() / "task" / f"{task}.yaml"
-    module = _declared(file)[0].get("module") or {}
+    module = declared(file)[0].get("module") or {}
     return module.get("metric")
 
 

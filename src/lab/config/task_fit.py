@@ -42,7 +42,7 @@ def check_task_fits_data(cfg: DictConfig) -> None:
     choices = group_choices()
     task_name = choices.get("task") or str(task.module.get("_target_", "")).rsplit(".", 1)[-1]
     data_name = choices.get("data")
-    picked = _declared(conf_dir() / "data" / f"{data_name}.yaml")[1] if data_name else None
+    picked = declared(conf_dir() / "data" / f"{data_name}.yaml")[1] if data_name else None
     fitting = fitting_tasks(module, problem)
     kind = picked if picked in fitting else fitting[0] if fitting else None
     data = f"data={data_name}" if data_name else f"the data config ({module})"
@@ -82,11 +82,11 @@ def fitting_tasks(module: str, problem: Any) -> list[str]:
 
 def data_options(wants: dict[str, Any]) -> list[str]:
     """The data options that pick a task whose `trains_on` is `wants` (sorted)."""
-    declared = task_declarations()
+    tasks = task_declarations()
     options = []
     for file in sorted((conf_dir() / "data").glob("*.yaml")):
-        picked = _declared(file)[1]
-        if picked is not None and declared.get(picked) == wants:
+        picked = declared(file)[1]
+        if picked is not None and tasks.get(picked) == wants:
             options.append(file.stem)
     return options
 
@@ -96,14 +96,14 @@ def task_declarations() -> dict[str, dict[str, Any]]:
     """`{task option: its trains_on}` for every task YAML that declares one."""
     found = {}
     for file in sorted((conf_dir() / "task").glob("*.yaml")):
-        wants = _declared(file)[0].get("trains_on")
+        wants = declared(file)[0].get("trains_on")
         if isinstance(wants, dict):
             found[file.stem] = wants
     return found
 
 
 @functools.lru_cache(maxsize=128)
-def _declared(file: Path) -> tuple[dict[str, Any], str | None]:
+def declared(file: Path) -> tuple[dict[str, Any], str | None]:
     """A config file's keys merged over those of the files it includes `@_here_`, and the task
     its defaults pick (`/task@_global_.task: x`, or an override of it), if any."""
     import yaml
@@ -117,7 +117,7 @@ def _declared(file: Path) -> tuple[dict[str, Any], str | None]:
         if isinstance(entry, str) and entry.endswith("@_here_"):
             name = entry.removesuffix("@_here_")
             folder = conf_dir() if name.startswith("/") else file.parent
-            keys, pick = _declared(folder / f"{name.lstrip('/')}.yaml")
+            keys, pick = declared(folder / f"{name.lstrip('/')}.yaml")
             merged, picked = {**merged, **keys}, pick or picked
         elif isinstance(entry, dict):
             for key, value in entry.items():
