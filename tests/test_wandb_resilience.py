@@ -176,7 +176,9 @@ def test_sweep_summary_falls_back_like_a_trial_and_uses_the_trials_settings(
         assert log_study_to_wandb(study, config, tmp_path) is None
     assert [c["mode"] for c in calls] == ["online", "offline", "disabled"]
     assert teardowns == ["online"], "the failed online run's id is released for offline"
-    assert [r.getMessage() for r in caplog.records] == [
+    # lab's records only: Optuna's ("A new study created ...") reach caplog when an earlier
+    # test on this worker left its logger propagating.
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("lab.")] == [
         "W&B could not start (no online today); continuing with W&B offline",
         "W&B could not start (no offline today); continuing with W&B disabled",
     ]
