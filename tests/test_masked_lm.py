@@ -301,7 +301,8 @@ def test_filled_text_changes_the_masks_only_and_long_texts_are_refused(compose_c
     text = f"The OLD man talked to the {mask} tree every day… {mask}!"
     assert predictor.check({"text": text}) is None
     (result,) = predictor.predict([{"text": text}])
-    first = [tokenizer.convert_tokens_to_string([g[0]["token"]]) for g in result["predictions"]]
+    # Both masks follow a space: a guess reads as its word (a "##" piece without its marks).
+    first = [predictor.token_text(g[0]["token"]).lstrip() for g in result["predictions"]]
     assert result["filled_text"] == (
         f"The OLD man talked to the {first[0]} tree every day… {first[1]}!"
     )
@@ -310,6 +311,34 @@ def test_filled_text_changes_the_masks_only_and_long_texts_are_refused(compose_c
     problem = predictor.check({"text": long})
     assert problem is not None and problem.startswith("field 'text' has 12 masks, ")
     assert problem.endswith("past the 16 tokens the model reads at once: shorten or split the text")
+
+
+@pytest.mark.parametrize(
+    ("model", "text", "tokens", "filled"),
+    [
+        # WordPiece: a continuation piece joins the word before it, without its "##" (it
+        # was written as "in##ft"); a word's first token keeps the text's own spacing.
+        ("tiny_bert", "in{m} the {m}", ["##ft", "is"], "inft the is"),
+        ("tiny_bert", "{m} is {m}.", ["the", "##ort"], "the is ort."),
+        # Byte-level BPE: "Ġexp" is " exp" after a word, "exp" after a space or at the start.
+        ("tiny_bart", "{m} and{m} or {m}", ["Ġexp", "Ġqu", "arden"], "exp and qu or arden"),
+        ("tiny_bart", "g{m}", ["arden"], "garden"),
+    ],
+)
+def test_filled_text_reads_each_guess_as_text(
+    compose_cfg: Any, model: str, text: str, tokens: list[str], filled: str
+) -> None:
+    """A guess is a token; `filled_text` puts in its text as a decoder joins it to what comes
+    before, whatever the tokenizer's family marks pieces with."""
+    from hydra.utils import instantiate
+
+    from lab.tasks.masked_lm.predictor import FillMaskPredictor
+
+    cfg = compose_cfg("task=masked_lm", f"model={model}", "data=text")
+    tokenizer = instantiate(cfg.model.tokenizer)
+    assert all(token in tokenizer.get_vocab() for token in tokens)
+    predictor = FillMaskPredictor(torch.nn.Linear(1, 1), tokenizer, cfg)
+    assert predictor.fill(text.format(m=tokenizer.mask_token), tokens) == filled
 
 
 def test_a_csv_of_text_alone_needs_no_label_setting(compose_cfg: Any, tmp_path: Path) -> None:

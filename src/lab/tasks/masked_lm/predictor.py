@@ -94,7 +94,18 @@ class FillMaskPredictor(Predictor):
         mask, parts = self.tokenizer.mask_token, text.split(self.tokenizer.mask_token)
         out = [parts[0]]
         for token, after in zip(tokens, parts[1:], strict=True):
-            piece = self.tokenizer.convert_tokens_to_string([token])
-            # A byte-level BPE token carries its own leading space ("Ġold" -> " old").
-            out.append((piece.lstrip() if out[-1][-1:].isspace() else piece) + after)
+            piece = self.token_text(token)
+            # A word's first token carries its own leading space (" old"): not after a space
+            # or at the start; a continuation piece ("ventive") joins the text before it.
+            out.append((piece.lstrip() if out[-1][-1:].isspace() or not out[-1] else piece) + after)
         return "".join(out) if len(tokens) == len(parts) - 1 else mask.join(parts)
+
+    def token_text(self, token: str) -> str:
+        """`token` as text where it follows another token: " old" for a word's first token
+        (WordPiece "old", byte-level BPE "Ġold", SentencePiece "▁old"), "ventive" for a piece
+        that continues a word (WordPiece "##ventive", which alone reads back as is)."""
+        mask = self.tokenizer.mask_token
+        joined = self.tokenizer.convert_tokens_to_string([mask, token])
+        if joined.startswith(mask):
+            return joined[len(mask) :]
+        return self.tokenizer.convert_tokens_to_string([token])
