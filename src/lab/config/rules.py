@@ -58,6 +58,7 @@ from lab.config.hardware_rules import (
     cuda_available,
     strategy_target,
 )
+from lab.config.model_config_keys import check_model_config_keys
 from lab.config.model_rules import check_added_tokens, check_freeze_depth
 from lab.config.padding_rules import check_pad_token
 from lab.config.peft_rules import check_peft_config
@@ -102,6 +103,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_quantized_base(cfg)
     check_model_files(cfg)
     check_freeze_depth(cfg)
+    check_model_config_keys(cfg)
     check_added_tokens(cfg)
     check_local_data(cfg)
     check_streaming(cfg)

@@ -14,6 +14,7 @@ from typing import Any
 
 from hydra.utils import get_class
 
+from lab.config.model_config_keys import unexpected_argument_error
 from lab.errors import ConfigError
 
 
@@ -34,12 +35,27 @@ def pretrained_head(head: str, name_or_path: str, **kwargs: Any) -> Any:
         if refusal is None:
             raise
         raise refusal from err
+    except TypeError as err:  # a model.network key the model's class does not take
+        refusal = unexpected_argument_error(err, _loaded_config(name_or_path))
+        if refusal is None:
+            raise
+        raise refusal from err
     except OSError as err:
         raise ConfigError(
             f"could not load model weights from '{name_or_path}': {str(err).rstrip('.')}. "
             "Without network access, point model.pretrained at a local directory saved with "
             "save_pretrained."
         ) from err
+
+
+def _loaded_config(name_or_path: str) -> Any:
+    """The config of the model just loaded (from the cache or the folder); None if unread."""
+    try:
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(name_or_path)
+    except Exception:  # the refusal names the key without the config's own keys
+        return None
 
 
 def _local_path(name_or_path: str) -> bool:
