@@ -246,6 +246,32 @@ def test_validate_checks_every_value_of_a_multirun(
     assert (result.stdout + result.stderr).strip().splitlines()[-1].startswith(last_line)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "code", "last_line"),
+    [
+        (("sweep=demo_lr",), 0, "config ok: no rule broken"),
+        (
+            ("sweep=imdb_lr", "hydra/sweeper/sampler=grid"),
+            2,
+            "error: the grid sampler needs a discrete space, but optimizer.lr is continuous",
+        ),
+        (
+            ("sweep=demo_lr", "optimizer.lr=interval(1e-3,1e-5)"),
+            2,
+            "error: optimizer.lr: interval(0.001, 1e-05) has low > high",
+        ),
+    ],
+)
+def test_validate_parses_the_optuna_search_space(
+    tmp_path: Path, arguments: tuple[str, ...], code: int, last_line: str
+) -> None:
+    """`lab.train -m` refuses a grid over a continuous parameter or an empty interval before
+    the study exists; `lab.validate -m` passed both."""
+    result = lab_cli("validate", "-m", *arguments, cwd=tmp_path, timeout=120)
+    assert result.returncode == code, result.stderr
+    assert (result.stdout + result.stderr).strip().splitlines()[-1].startswith(last_line)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),

@@ -12,8 +12,9 @@ prints what would run. Exit 0 when the config is valid; otherwise exit 2 with th
 `error: ...` training would end with. Nothing is downloaded, built or written, and on a
 machine without CUDA nothing heavy is imported: it answers in about a second.
 With `-m` (a sweep), the config of the first job is checked, and the range of every value a
-`key=a,b,c` or `key=range(...)` override lists; an Optuna `sweep=` samples from its search
-space, which is not checked here.
+`key=a,b,c` or `key=range(...)` override lists; with lab's Optuna sweeper (`sweep=`), its search
+space is parsed as `lab.train -m` parses it: each range, and a discrete space for the grid
+sampler (values it samples are not each checked against the config's rules).
 
 `--instantiate` also builds every part that needs neither weights nor data: the callbacks,
 the loggers (not started; writing into a temporary directory), the optimizer and scheduler
@@ -194,6 +195,26 @@ def check_swept_values(cfg: DictConfig, swept: dict[str, list[Any]]) -> None:
             check_trains_something(job)
 
 
+def check_sweep_space(arguments: list[str]) -> None:
+    """For `-m` with lab's Optuna sweeper: the search space its trials would sample (the sweep
+    file's `params` and the command line's sweeps), parsed and checked as `lab.train -m` does
+    before the study exists: each range, and for the grid sampler, a discrete space."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    sweeper = HydraConfig.get().sweeper
+    if "lab_optuna_sweeper" not in str(sweeper.get("_target_", "")):
+        return
+    from lab.sweeps.search_space import parse_search_space
+
+    params = OmegaConf.to_container(sweeper.get("params") or {}, resolve=False)
+    kept = [a for a in arguments if a.partition("=")[0] != "resume"]
+    space = parse_search_space(params if isinstance(params, dict) else {}, kept)
+    sampler = sweeper.get("sampler") or {}
+    if str(sampler.get("_target_", "")).endswith("GridSampler"):
+        space.grid()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Compose, validate and describe; return the exit code (0 valid, 2 not)."""
     from hydra.core.hydra_config import HydraConfig
@@ -213,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     flags = ("--instantiate", "-m", "--multirun")
     overrides = normalize_argv([arg for arg in argv if arg not in flags])
     swept: dict[str, list[Any]] = {}
+    multirun, arguments = "-m" in argv or "--multirun" in argv, list(overrides)
     try:
-        if "-m" in argv or "--multirun" in argv:
+        if multirun:
             overrides, swept = first_of_each_sweep(overrides)
         cfg = compose_train_config(overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as err:  # Hydra's own words
@@ -225,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         check_appended_data_keys(cfg, overrides)
         validate_config(cfg)
         check_swept_values(cfg, swept)
+        if multirun:
+            check_sweep_space(arguments)
         built = instantiate_parts(cfg) if instantiate else []
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
