@@ -333,3 +333,64 @@ def test_sigterm_while_lab_train_is_still_importing_ends_in_words(tmp_path: Path
         "python -m lab.train model=tiny_bert data=demo"
     )
     assert not (tmp_path / "outputs").exists()
+
+
+def test_an_interrupted_run_with_a_best_checkpoint_only_says_how_to_continue_from_it(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C saves no last.ckpt; "no checkpoint was written" was said (console and record)
+    while checkpoints/best-*.ckpt was on disk, and a user may delete such a run. The line
+    also reaches the run's train.log, which ended at Lightning's shutdown line."""
+    import logging
+
+    import torch
+
+    from lab.run_dir.endings import interrupted_message, interrupted_status
+    from lab.run_dir.held_log import write_to_run_log
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    best = run_dir / "checkpoints" / "best-epoch00-step000050.ckpt"
+    state = {
+        "state_dict": {"w": torch.zeros(2)},
+        "loops": {},
+        "global_step": 50,
+        "epoch": 0,
+        "optimizer_states": [{"state": {}, "param_groups": [{"lr": 1e-3}]}],
+        "lr_schedulers": [{"last_epoch": 50}],
+    }
+    torch.save(state, best)
+    way_out = (
+        "copy checkpoints/best-epoch00-step000050.ckpt (step 50) to checkpoints/last.ckpt to "
+        "continue from there"
+    )
+    assert interrupted_status("SIGINT", run_dir) == (
+        f"interrupted (SIGINT); no last.ckpt was written; {way_out}"
+    )
+    overrides = ["model=tiny_bert", "trainer.max_epochs=10"]
+    message = interrupted_message("SIGINT", run_dir, "python -m lab.train x", overrides)
+    resume = shlex.join(["python", "-m", "lab.train", *overrides, f"resume={run_dir}"])
+    assert message == (
+        "interrupted by SIGINT; no last.ckpt was written (Ctrl-C saves none, SIGTERM does); "
+        f"{way_out}: {resume}, or start the run again: python -m lab.train x"
+    )
+    best.unlink()  # no checkpoint at all: as before
+    assert interrupted_status("SIGINT", run_dir).endswith(
+        "no checkpoint was written; start the run again"
+    )
+
+    log_file = run_dir / "train.log"
+    handler = logging.FileHandler(log_file)
+    elsewhere = logging.FileHandler(tmp_path / "other.log")
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.addHandler(elsewhere)
+    try:
+        write_to_run_log(run_dir, message)
+    finally:
+        root.removeHandler(handler)
+        root.removeHandler(elsewhere)
+        handler.close()
+        elsewhere.close()
+    assert log_file.read_text() == message + "\n"
+    assert (tmp_path / "other.log").read_text() == ""

@@ -80,6 +80,7 @@ from lab.config.cli import run_hydra_app
 from lab.config.paths import conf_dir
 from lab.config.resolvers import register_resolvers
 from lab.errors import EXIT_USER_ERROR, lab_error_in
+from lab.run_dir.held_log import write_to_run_log
 from lab.run_dir.records import (
     RunInterrupted,
     hydra_overrides,
@@ -214,6 +215,7 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
                     else interrupted_message(signal_name, output_dir, _command(), hydra_overrides())
                 )
                 print(message, file=sys.stderr)
+                write_to_run_log(output_dir, message)
             # Out of the sweep too (SystemExit passes Hydra's launcher): the study keeps the
             # trial RUNNING, and the same command continues it once its heartbeat is stale.
             sys.exit(128 + signal.Signals[signal_name].value)

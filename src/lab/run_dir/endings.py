@@ -56,7 +56,19 @@ def interrupted_status(signal_name: str, output_dir: Path, in_sweep: bool = Fals
     if last_checkpoint(output_dir):
         then = f"resume={output_dir}" if not in_sweep else f"the sweep's command ({SWEEP_RESUMES})"
         return f"interrupted ({signal_name}); continue with {then}"
+    if best := best_checkpoint_way_out(output_dir):
+        return f"interrupted ({signal_name}); no last.ckpt was written; {best}"
     return f"interrupted ({signal_name}); no checkpoint was written; start the run again"
+
+
+def best_checkpoint_way_out(output_dir: Path) -> str:
+    """`copy checkpoints/best-....ckpt (step N) to checkpoints/last.ckpt to continue from there`
+    where a run stopped before its first `last.ckpt` holds a best checkpoint (Ctrl-C saves
+    none; saying "no checkpoint was written" led users to delete runs that held one); ""
+    when there is none."""
+    from lab.run_dir.resume import other_checkpoint
+
+    return other_checkpoint(output_dir).removeprefix(", or ")
 
 
 def resume_command(overrides: list[str], output_dir: Path) -> str:
@@ -78,6 +90,12 @@ def interrupted_message(
             f"Continue with: {resume_command(overrides or [], output_dir)}"
         )
     again = f": {command}" if command else ""
+    if best := best_checkpoint_way_out(output_dir):
+        return (
+            f"interrupted by {signal_name}; no last.ckpt was written (Ctrl-C saves none, SIGTERM "
+            f"does); {best}: {resume_command(overrides or [], output_dir)}, or start the run "
+            f"again{again}"
+        )
     return f"interrupted by {signal_name}; no checkpoint was written; start the run again{again}"
 
 

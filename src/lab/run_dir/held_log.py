@@ -58,3 +58,16 @@ class HeldFileLog:
         for hold in holds:
             hold.handler.removeFilter(hold)
         return holds
+
+
+def write_to_run_log(directory: Path, message: str, level: int = logging.WARNING) -> None:
+    """`message` into the root logger's files inside `directory` (the run's `train.log`)
+    only: for a line the console has already shown in its own words (an interruption's
+    advice), which the run's log would otherwise lack."""
+    inside = directory.resolve()
+    record = logging.LogRecord("lab.train", level, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and Path(
+            handler.baseFilename
+        ).resolve().is_relative_to(inside):
+            handler.handle(record)
