@@ -184,11 +184,24 @@ def test_run_writes_curve_and_confusion_plots(tiny_run: tuple[dict[str, float], 
     assert len(series["train/loss"]) >= 4 and len(series["val/acc"]) >= 1
     steps = [step for step, _ in series["train/loss"]]
     assert steps == sorted(steps)
-    # The curves leave out the best checkpoint's validation row logged after fit (at the last
-    # step) and the test row: that row is an earlier epoch's value, not a new point.
+    # One validation row per validation of the fit: the best checkpoint's metrics are not
+    # logged again after it (a row one epoch past the last, often a jump back on the curve);
+    # the curves leave out the test row.
     fit = read_metric_series(run_dir / "csv" / "metrics.csv", during_fit=True)
-    assert fit["val/acc"] == series["val/acc"][:-1] and len(fit["val/acc"]) >= 1
+    validations = history_steps(run_dir)
+    # (Lightning's CSV logs a validation at the index of the training step before it.)
+    assert [step + 1 for step, _ in series["val/acc"]] == validations and len(validations) >= 1
+    assert fit["val/acc"] == series["val/acc"]
     assert fit["train/loss"] == series["train/loss"] and "test/acc" not in fit
+
+
+def history_steps(run_dir: Path) -> list[int]:
+    """The steps of the fit's validations, from the last checkpoint's `ValidationHistory`."""
+    import torch
+
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    (state,) = (v for k, v in checkpoint["callbacks"].items() if "ValidationHistory" in k)
+    return [step for _, step, _ in state["validations"]]
 
 
 def test_exported_model_has_a_model_card(tiny_run: tuple[dict[str, float], Path]) -> None:

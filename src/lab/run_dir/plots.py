@@ -70,10 +70,10 @@ def read_metric_series(
 ) -> dict[str, list[tuple[int, float]]]:
     """`{metric: [(step, value), ...]}` from a Lightning CSV log (empty cells skipped).
 
-    `during_fit`: only the rows logged while training. The best checkpoint's validation
-    metrics are logged again after fit (the row `trainer.validate` writes, at the last step
-    with the epoch count fit ended at, one past the last epoch trained), and so are the test
-    metrics; drawn on the curve, that earlier epoch's value looked like a jump at the end."""
+    `during_fit`: only the rows logged while training, not the test row, nor (in runs of
+    lab before 2026-12-05) the best checkpoint's validation logged again after fit (at the last
+    step with the epoch count fit ended at, one past the last epoch trained): drawn on the
+    curve, that earlier epoch's value looked like a jump at the end."""
     with metrics_csv.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     if during_fit:

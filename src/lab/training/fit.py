@@ -25,6 +25,7 @@ import logging
 import re
 import weakref
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
@@ -64,7 +65,11 @@ def fit(
         last_train_loss,
         stopping_notes,
     )
-    from lab.training.validation_metrics import known_metrics, log_to_loggers
+    from lab.training.validation_metrics import (
+        known_metrics,
+        loggers_detached,
+        summarize_best_validation,
+    )
     from lab.training.weights_in_memory import holds_weights_of
 
     if loggers is None:
@@ -105,7 +110,6 @@ def fit(
     if validated is not None:
         log.debug("best checkpoint %s: validation metrics from its validation during fit", best)
         metrics.update(validated)
-        log_to_loggers(trainer, validated)  # the row `trainer.validate` would have logged
     else:
         log.debug("validating %s (its validation metrics are not known)", best or "the model")
     evaluations = (trainer.test,) if validated is not None else (trainer.validate, trainer.test)
@@ -114,10 +118,15 @@ def fit(
         log.debug("best checkpoint %s: its weights are in memory, tested without loading", best)
         tested = None  # Lightning tests the module as it is
     for evaluate in evaluations:
-        for result in evaluate(
-            parts.module, datamodule=parts.datamodule, ckpt_path=tested, verbose=False
-        ):
+        # The best checkpoint validated again: its row would read as one more validation.
+        quiet = loggers_detached(trainer) if evaluate == trainer.validate else nullcontext()
+        with quiet:
+            results = evaluate(
+                parts.module, datamodule=parts.datamodule, ckpt_path=tested, verbose=False
+            )
+        for result in results:
             metrics.update({k: float(v) for k, v in result.items()})
+    summarize_best_validation(trainer, {k: v for k, v in metrics.items() if k.startswith("val/")})
     if diverged := divergence(metrics, train_loss):  # said, recorded; a sweep fails the trial
         record.data[DIVERGED_KEY] = diverged
         if trainer.is_global_zero:

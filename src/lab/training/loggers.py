@@ -70,6 +70,11 @@ class RunLogger(ABC):
         waits for it. Nothing to do for a logger whose start costs nothing."""
         return
 
+    def summarize(self, metrics: dict[str, float]) -> None:
+        """Keep `metrics` (the best checkpoint's validation) as the run's summary, where the
+        logger has one; nothing for a logger of rows only (CSV, TensorBoard)."""
+        return
+
 
 class ResilientWandbLogger(WandbLogger, RunLogger):
     """A `WandbLogger` that falls back to offline, then disabled, if `wandb.init` fails.
@@ -115,6 +120,16 @@ class ResilientWandbLogger(WandbLogger, RunLogger):
         why = f" ({self.offline_reason})" if self.offline_reason else ""
         paths = " ".join(str(f) for f in folders)
         log.info("W&B offline%s: sync later with `wandb sync %s`", why, paths)
+
+    def summarize(self, metrics: dict[str, float]) -> None:
+        """The W&B run's summary (its runs table) shows the best checkpoint's metrics, not
+        the last validation's; W&B failing here costs the summary, never the run."""
+        try:
+            run = self.experiment
+            if getattr(run, "summary", None) is not None:
+                run.summary.update(dict(metrics))
+        except Exception as err:  # W&B down must not end a finished run
+            log.warning("W&B summary not updated: %s", err)
 
     def resume_from(self, step: int, record: dict[str, Any]) -> None:
         """Continue the W&B run recorded at the start of the interrupted run."""

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,13 +135,30 @@ def known_metrics(trainer: L.Trainer, checkpoint: str | None) -> dict[str, float
     return known if everywhere else None
 
 
-def log_to_loggers(trainer: L.Trainer, metrics: dict[str, float]) -> None:
-    """Send `metrics` to the run's loggers as `trainer.validate` does at its end (the same
-    row: the values with the current epoch, at the current step), so the logs read the same
-    whether the best checkpoint was validated again or not."""
-    if not metrics:
+def summarize_best_validation(trainer: L.Trainer, metrics: dict[str, float]) -> None:
+    """Give the best checkpoint's `val/*` metrics to the loggers that keep a run summary
+    (W&B: its runs table shows them), not as a new logged row.
+
+    A row (what `trainer.validate` logs at its end) put the best epoch's values after the last
+    epoch, at the last step with an epoch count one past the last trained: in `metrics.csv`
+    and on W&B's charts an extra validation point, often a jump back. The best values are in
+    `metrics.json` and the final table; here they reach W&B's summary too."""
+    from lab.training.loggers import RunLogger
+
+    if not metrics or not trainer.is_global_zero:
         return
-    row = {**metrics, "epoch": trainer.current_epoch}
     for logger in trainer.loggers:
-        logger.log_metrics(row, step=trainer.global_step)
-        logger.save()
+        if isinstance(logger, RunLogger):
+            logger.summarize(metrics)
+
+
+@contextmanager
+def loggers_detached(trainer: L.Trainer) -> Iterator[None]:
+    """No logger sees what runs inside (a second validation of the best checkpoint, whose row
+    the loggers must not get: `summarize_best_validation`)."""
+    loggers = trainer.loggers
+    trainer.loggers = []
+    try:
+        yield
+    finally:
+        trainer.loggers = loggers
