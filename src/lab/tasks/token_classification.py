@@ -4,7 +4,8 @@ Rows hold a list of words and one tag per word, as on the Hub (`tokens`, `ner_ta
 as integer ids (names from `data.label_names` or the dataset's `ClassLabel` feature) or as
 strings. Words are split into subwords by the tokenizer; the first subword of each word
 carries the word's tag and the others are ignored by the loss and the metrics
-(`data.label_all_tokens=true` labels them too, a B- tag continuing as I-). IOB1 data
+(`data.label_all_tokens=true` labels them too in train, a B- tag continuing as I-; scored
+over words all the same). IOB1 data
 (`data.tag_scheme=iob1`, an entity may start with I-) is converted to IOB2 on load.
 
 `TokenClassificationPredictor` (entities with character spans from raw text) and
@@ -76,6 +77,7 @@ class TokenClassificationDataModule(DataModule):
         self.max_length = max_length
         self.label_names: list[str] = []
         self._string_tags = False
+        self._split: str | None = None  # the split being tokenized (None: streamed train rows)
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -141,7 +143,7 @@ class TokenClassificationDataModule(DataModule):
             self.tags_column,
             self.label_names,
             self.tag_scheme,
-            self.label_all_tokens,
+            self._continuation() is not None,  # label_all_tokens, on the train split only
             self.max_length,
             CUT,  # caches written before the cut words were kept lack the column
         )
@@ -180,7 +182,11 @@ class TokenClassificationDataModule(DataModule):
         return dict(encoded)
 
     def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
-        encoded = super()._tokenize_split(name, dataset)
+        self._split = name  # `_continuation` labels every subword of train rows only
+        try:
+            encoded = super()._tokenize_split(name, dataset)
+        finally:
+            self._split = None
         if note := cut_note(self.split_name(name), encoded[CUT], self.max_length):
             log.warning(note)
         return encoded
@@ -191,7 +197,10 @@ class TokenClassificationDataModule(DataModule):
         )
 
     def _continuation(self) -> Callable[[int], int] | None:
-        if not self.label_all_tokens:
+        # Validation and test keep one label per word (its first subword) whatever
+        # `label_all_tokens` says: scored over every subword, P/R/F1 and accuracy were not the
+        # scores of the words `lab.predict` tags, nor comparable across the setting.
+        if not self.label_all_tokens or self._split not in (None, "train"):
             return None
         label2id, names = self.label2id, self.label_names
 
