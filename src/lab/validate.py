@@ -209,7 +209,9 @@ def check_sweep_space(arguments: list[str]) -> None:
 
     params = OmegaConf.to_container(sweeper.get("params") or {}, resolve=False)
     kept = [a for a in arguments if a.partition("=")[0] != "resume"]
-    space = parse_search_space(params if isinstance(params, dict) else {}, kept)
+    space = parse_search_space(
+        {str(k): v for k, v in params.items()} if isinstance(params, dict) else {}, kept
+    )
     sampler = sweeper.get("sampler") or {}
     if str(sampler.get("_target_", "")).endswith("GridSampler"):
         space.grid()

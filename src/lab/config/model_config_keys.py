@@ -147,8 +147,9 @@ def _dict_keys(node: ast.expr | None) -> set[str]:
 def _imported_from(tree: ast.Module, name: str, file: Path, root: Path) -> Path | None:
     """The transformers file a relative `from ..x.y import name` of `file` points at."""
     for node in tree.body:
-        imported = isinstance(node, ast.ImportFrom) and node.level and node.module
-        if imported and any(alias.name == name for alias in node.names):
+        if not (isinstance(node, ast.ImportFrom) and node.level and node.module):
+            continue
+        if any(alias.name == name for alias in node.names):
             folder = file.parent
             for _ in range(node.level - 1):
                 folder = folder.parent
