@@ -50,3 +50,33 @@ def test_accumulated_steps_log_their_mean_loss_and_one_lr_row(
     assert len(losses["accumulated"]) == 3  # one per optimizer step
     lr_steps = [r["step"] for r in rows["accumulated"] if r.get("lr-AdamW/no_decay")]
     assert lr_steps == sorted(set(lr_steps)) and len(lr_steps) == 3  # once per step
+
+
+@pytest.mark.slow
+def test_a_partial_last_group_steps_with_the_mean_of_its_micro_batches(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """24 rows in batches of 8 are 3 micro-batches: a group of 4 holds only 3 of them. Its
+    step must be the mean gradient of those 3, the step a group of 3 takes (HF Trainer's);
+    Lightning's division by 4 made it the step at 3/4 of the learning rate."""
+    import torch
+
+    common = [
+        *TINY_FIXTURE_RUN, *NO_DROPOUT, "data.max_train_samples=24", "data.batch_size=8",
+        "trainer.max_epochs=1", "optimizer=sgd", "optimizer.momentum=0", "scheduler=none",
+        "trainer.gradient_clip_val=null", "callbacks=default", "optimizer.lr=0.5",
+    ]  # fmt: skip
+    weights = {}
+    for group in (3, 4):
+        out = tmp_path / f"group{group}"
+        run(compose_cfg(*common, f"trainer.accumulate_grad_batches={group}", output_dir=out))
+        state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+        weights[group] = state
+    start = tmp_path / "start"  # the same seed, a step too small to move anything
+    run(compose_cfg(*common, "trainer.accumulate_grad_batches=3", "optimizer.lr=1e-30",
+                    output_dir=start))  # fmt: skip
+    initial = torch.load(start / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    moved = max((weights[3][k] - initial[k]).abs().max().item() for k in initial)
+    assert moved > 1e-3  # the step is a real one
+    for name in initial:
+        torch.testing.assert_close(weights[4][name], weights[3][name], rtol=0, atol=1e-6)

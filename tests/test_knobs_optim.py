@@ -172,8 +172,8 @@ def test_scheduler_options_compose_and_build(compose_cfg: Any, option: str) -> N
 @pytest.mark.parametrize("ratio", [0.06, 0.1, 0.25])
 def test_warmup_ratio_gives_hf_trainers_warmup_steps(ratio: float, tmp_path: Any) -> None:
     """`warmup_ratio` rounds up as HF Trainer does (0.06 of 6 steps: 1 step, where rounding to
-    the nearest gave none); where HF's product is a whole number plus float error (0.1 x 30),
-    lab takes the whole number."""
+    the nearest gave none); where HF's product is a whole number plus float error (0.07 x 100
+    = 7.000000000000001: HF warms up 8 steps), lab takes the whole number."""
     from transformers import TrainingArguments
 
     hf = TrainingArguments(output_dir=str(tmp_path), warmup_steps=ratio, report_to=[])
@@ -184,6 +184,8 @@ def test_warmup_ratio_gives_hf_trainers_warmup_steps(ratio: float, tmp_path: Any
         else:
             assert warmup_steps_of(ratio, steps) == hf.get_warmup_steps(steps)
     assert warmup_steps_of(0.1, 30) == 3
+    hf07 = TrainingArguments(output_dir=str(tmp_path), warmup_steps=0.07, report_to=[])
+    assert (warmup_steps_of(0.07, 100), hf07.get_warmup_steps(100)) == (7, 8)
     assert warmup_steps_of(0.06, 6) == 1
     rates = _lrs("linear", 6, warmup_ratio=0.06)
     assert rates[:2] == pytest.approx([0.0, 1.0])  # one warmup step, then the full rate

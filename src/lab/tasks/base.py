@@ -119,6 +119,14 @@ class TaskModule(L.LightningModule):
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         optimizer.zero_grad(set_to_none=True)
 
+    def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lightning's backward, with an epoch's last, partial accumulation group averaged
+        over the micro-batches it has: Lightning divides every micro-batch's loss by
+        `accumulate_grad_batches`, so 3 micro-batches left of a group of 4 stepped with 3/4 of
+        the gradient (the learning rate, in effect, under SGD or with clipping). HF Trainer
+        divides by the micro-batches the group holds, as here."""
+        super().backward(loss * partial_group_scale(self._trainer), *args, **kwargs)
+
     def configure_gradient_clipping(
         self,
         optimizer: Optimizer,
@@ -235,6 +243,20 @@ class TaskModule(L.LightningModule):
         tokenizer.save_pretrained(directory)
         share_like_umask(directory)  # transformers writes the weights 0600
         return directory
+
+
+def partial_group_scale(trainer: L.Trainer | None) -> float:
+    """`accumulate_grad_batches / k` for a micro-batch of an epoch's last accumulation group
+    when it holds only k micro-batches (the epoch's batches are no multiple of the group);
+    1 elsewhere, and for an epoch without a length (streamed data)."""
+    if trainer is None or trainer.accumulate_grad_batches <= 1:
+        return 1.0
+    group, batches = trainer.accumulate_grad_batches, trainer.num_training_batches
+    if not math.isfinite(batches) or int(batches) % group == 0:
+        return 1.0
+    left = int(batches) % group
+    last_group = trainer.fit_loop.epoch_loop.batch_idx >= int(batches) - left
+    return group / left if last_group else 1.0
 
 
 def _batch_size(batch: dict[str, torch.Tensor]) -> int:

@@ -227,8 +227,8 @@ def check_optimizer(optimizer_cfg: Any) -> None:
 def warmup_steps_of(ratio: float, num_training_steps: int) -> int:
     """The warmup steps `ratio` of `num_training_steps` gives: rounded up, as HF Trainer's
     `get_warmup_steps` does (0.06 of 20 steps: 2), so a run ported from an HF script warms up
-    as long. Unlike HF, a product that exceeds a whole number only by float error (0.1 x 30 =
-    3.0000000000000004) counts as that number (3, where HF takes 4)."""
+    as long. Unlike HF, a product that exceeds a whole number only by float error (0.07 x 100 =
+    7.000000000000001) counts as that number (7, where HF takes 8)."""
     return math.ceil(round(ratio * num_training_steps, 9))
 
 
