@@ -42,7 +42,7 @@ class _Bar(ProgressBar):
 def _bar(refresh_rate: int = 1) -> tuple[_Bar, io.StringIO]:
     """A bar that draws on a 120-column terminal, and that terminal."""
     screen = io.StringIO()
-    console = {"file": screen, "force_terminal": True, "width": 120}
+    console = {"file": screen, "force_terminal": True, "force_interactive": True, "width": 120}
     return _Bar(refresh_rate=refresh_rate, console_kwargs=console), screen
 
 

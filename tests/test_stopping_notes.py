@@ -67,6 +67,7 @@ def best_checkpoint(tmp_path: Path, score: float, step: int | None = None) -> Mo
 def trainer(*callbacks: Any, should_stop: bool = True, **kwargs: Any) -> Any:
     """A stand-in for the fitted Trainer (what `stopping_notes` reads)."""
     fields = {"global_step": 20, "max_epochs": 20, "max_steps": -1, "callback_metrics": {}}
+    fields.update(current_epoch=5, num_training_batches=4)  # read by `limit_stop`
     return SimpleNamespace(
         callbacks=list(callbacks),
         checkpoint_callbacks=[c for c in callbacks if isinstance(c, ModelCheckpoint)],

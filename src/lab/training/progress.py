@@ -14,19 +14,27 @@ leaves out the logger's version (`v_num`).
 
 The rate column is blank until rich has measured a rate (two redraws apart in time): Lightning's
 `ProcessingSpeedColumn` shows `0.00it/s` until then, which on a short run is all it shows.
+
+The bar is drawn only on an interactive terminal: elsewhere (a file, a pipe, `TERM=dumb`)
+rich renders a live display once, when it stops, so a batch job's log showed nothing while the
+model trained and then the last epoch's bar alone, wrapped. The bar also says one plain line
+after each validation and warns when `max_steps` cannot be reached
+(`lab.training.progress_lines`): printed above the live bar, or logged where none is drawn.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.callbacks.progress.rich_progress import ProcessingSpeedColumn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+from rich.console import Console
 from rich.progress import Task
 from rich.text import Text
+
+from lab.training.progress_lines import ProgressLines, endless, interactive_console
 
 STEP_DESCRIPTION = "Step"
 # The training metric the bar shows, read from the callback metrics when it redraws. Heads do
@@ -62,6 +70,30 @@ class ProgressBar(RichProgressBar):
         # count is shown when the epoch or the fit ends (see `on_train_epoch_end`).
         self._undrawn: int | None = None
         self._epoch_total: int | float | None = None
+        self._lines = ProgressLines()
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Lightning's set-up (the bar is off on ranks other than zero); off where the console
+        is not an interactive terminal, whose plain lines replace it."""
+        super().setup(trainer, pl_module, stage)
+        if not interactive_console(self._console_kwargs):
+            self.disable()
+
+    def _live(self) -> Console | None:
+        # The live bar's console, where a line printed goes above the bar; None when no bar.
+        if self.is_disabled or self.progress is None or self._progress_stopped:
+            return None
+        return self.progress.console
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Lightning's start of the bar, then the warning of an unreachable `max_steps`."""
+        super().on_train_start(trainer, pl_module)
+        self._lines.on_train_start(trainer, self._live())
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Lightning's end of a validation, then its plain line (during a fit)."""
+        super().on_validation_end(trainer, pl_module)
+        self._lines.on_validation_end(trainer, self._live())
 
     def configure_columns(self, trainer: L.Trainer) -> list[Any]:
         """Lightning's columns, its rate column replaced by `RateColumn`."""
@@ -74,8 +106,7 @@ class ProgressBar(RichProgressBar):
 
     def _endless(self) -> bool:
         # An iterable train split without a length: Lightning's batch count is inf.
-        trainer = self.trainer
-        return math.isinf(trainer.num_training_batches) and (trainer.max_steps or -1) > 0
+        return endless(self.trainer)
 
     @property
     def total_train_batches(self) -> int | float:
@@ -155,6 +186,8 @@ class ProgressBar(RichProgressBar):
     ) -> None:
         """Redraw every `refresh_rate` batches (steps, for an endless epoch) and at the last;
         in between only note the batch (no metrics read: no device sync)."""
+        if self.is_disabled:
+            return
         if self._endless():
             step = trainer.global_step  # counts optimizer steps (gradient accumulation)
             if step == self._drawn_step:

@@ -6,6 +6,11 @@ of the monitored metric the tested and exported weights are the plateau's first,
 the loss fell after it. Both are right, and both surprise a user who asked for 20 epochs or who
 watched `val/loss` fall; lab says them in one line each (console and train.log).
 
+Lightning also ends a fit at the first of `trainer.max_epochs` and `trainer.max_steps` it
+reaches (or at `trainer.max_time`), and says which in train.log only. Where both limits are
+set (one could stop the run before the other) or the time ran out, `limit_stop` says which
+ended training; with one limit, the progress lines (`epoch 3/3`, `step 300/300`) say it.
+
 The validations come from `lab.training.validation_metrics.ValidationHistory` (the fit's one
 recorder of validations; its monitored values travel in the checkpoints, so a resumed run
 still knows the validations before the resume); `stopping_notes` reads them with the
@@ -15,6 +20,7 @@ callbacks' own state after the fit.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import lightning as L
@@ -38,9 +44,38 @@ def stopping_notes(trainer: L.Trainer, record_data: dict[str, Any]) -> list[str]
         line, entry = stopped
         notes.append(line)
         record_data[RECORD_KEY] = entry
+    elif limit := limit_stop(trainer):  # an early stop's line already says why it ended
+        notes.append(limit)
     if tie := tied_best_note(trainer, history.validations):
         notes.append(tie)
     return notes
+
+
+def limit_stop(trainer: L.Trainer) -> str | None:
+    """The line saying which limit ended the fit, where that is not plain: `max_steps` or
+    `max_epochs` when both are set (Lightning stops at the first reached, in that order of
+    checks), `max_time` when it ran out; None otherwise (one limit, a streamed run's endless
+    epoch, which only `max_steps` ends)."""
+    from lightning.pytorch.callbacks import Timer
+
+    max_steps, max_epochs = trainer.max_steps or -1, trainer.max_epochs or -1
+    step, epochs = trainer.global_step, trainer.current_epoch  # epochs run, the last counted
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    timer = next((c for c in callbacks if isinstance(c, Timer)), None)
+    both = max_steps > 0 and max_epochs > 0 and not math.isinf(trainer.num_training_batches)
+    if both and step >= max_steps:
+        return f"training stopped at trainer.max_steps={max_steps} (epoch {epochs} of {max_epochs})"
+    if both and epochs >= max_epochs:
+        return (
+            f"training stopped at trainer.max_epochs={max_epochs} (step {step}; "
+            f"trainer.max_steps={max_steps} not reached)"
+        )
+    left = timer.time_remaining("train") if timer is not None else None
+    if trainer.should_stop and left is not None and left <= 0:
+        limit = str(timedelta(seconds=round(float(timer._duration or 0))))  # type: ignore[union-attr]
+        of = f" of {max_epochs}" if max_epochs > 0 else ""
+        return f"training stopped at trainer.max_time={limit} (epoch {epochs}{of}, step {step})"
+    return None
 
 
 def early_stop(
