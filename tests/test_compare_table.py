@@ -116,6 +116,7 @@ def test_the_cli_in_a_pipe_prints_80_columns_and_the_csv_is_unchanged(
         "n_runs",
         "n_seeds",
         "seeds",
+        "runs",
         *(
             f"{m}_{s}"
             for m in ("test/acc", "test/f1", "train/loss", "val/acc", "val/loss")
@@ -126,6 +127,12 @@ def test_the_cli_in_a_pipe_prints_80_columns_and_the_csv_is_unchanged(
         ("2", "2", "1 2"),
         ("1", "1", "1"),
         ("1", "1", "1"),
+    ]
+    # each configuration's run folders, as found, `;`-separated
+    assert [r["runs"] for r in rows] == [
+        f"{sweep / '0'};{sweep / '1'}",
+        str(sweep / "2"),
+        str(sweep / "3"),
     ]
     monkeypatch.setenv("COLUMNS", "300")  # a wide terminal's (or the user's) width is used
     assert main([str(sweep)]) == 0
@@ -189,12 +196,16 @@ def _by_key(out: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("width", [80, 40])
-def test_a_key_is_never_broken_and_a_long_value_folds(two_heads: Path, width: int) -> None:
+def test_a_key_breaks_only_after_a_dot_and_a_long_value_folds(two_heads: Path, width: int) -> None:
     out = _printed(two_heads, width)
     lines = out.splitlines()
     keys = {line.split("│")[1].strip() for line in lines if line.startswith("│ ")}
-    # every key whole on its line; no piece of a key on a line of its own
-    assert keys == {LONG_KEY, "data._target_", "seeds", "val/acc", "model/params_trainable", ""}
+    # at 80 columns every key is whole on its line; a column narrower than a key folds it
+    # after a dot, never inside a name
+    whole = {"data._target_", "seeds", "val/acc", "model/params_trainable", ""}
+    assert keys == whole | (
+        {LONG_KEY} if width == 80 else {"model.network.config.", "intermediate_size"}
+    )
     if width == 80:  # a console wide enough for the keys: the table keeps within it
         assert max(len(line) for line in lines if not line.startswith(("Columns:", "  "))) <= 80
     # the long value, folded over its column's lines, reads whole again

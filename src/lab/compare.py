@@ -14,7 +14,9 @@ final metric (`metrics.json`). Written as CSV (`--output`, one column per statis
 where one row per configuration is wider than the console (80 columns in a pipe, or
 `COLUMNS`), the table is printed transposed, one column per configuration (named by its run
 folders below the folder all runs share; a line below spells out a shortened name), in as
-many parts as the width needs. Keys are never broken; a long value folds in its column.
+many parts as the width needs: 2-4 configurations side by side at 80 columns, a long value
+folding in its column and a key longer than 40 columns folding after a dot. A config key a
+run does not have shows `-` (a null shows `None`); the CSV leaves its cell empty.
 A run whose record.json, metrics.json or config.yaml cannot be read (not JSON, cut short) is
 left out with a warning naming the file and why; the others are compared.
 """
@@ -40,11 +42,22 @@ from lab.tool_outputs import check_output
 from lab.wide_tables import print_fitting_table
 
 # Keys that differ between runs without being a choice: where things were written, seeds,
-# and the labels a logger gives each run (`logger.wandb.name` holds the seed). A key is matched
-# whole, never by its ending alone: `scheduler.name` is the schedule, a choice like any other.
-_IGNORED_PREFIXES = ("paths.", "optuna_trial.", "hydra.")
+# and how a run was logged (`logger.wandb.name` holds the seed; csv against W&B is a choice of
+# record, not of training). A key is matched whole, never by its ending alone:
+# `scheduler.name` is the schedule, a choice like any other.
+_IGNORED_PREFIXES = ("paths.", "optuna_trial.", "hydra.", "logger.")
 _IGNORED_LEAVES = ("seed", "dirpath", "save_dir", "default_root_dir", "resume")
-_LOGGER_LABELS = ("name", "group", "version")
+
+
+class _Missing:
+    """A config key a run does not have: unlike a null (`None`), it prints `-`."""
+
+    def __repr__(self) -> str:
+        return "-"
+
+
+#: the value of a config key a run does not have (in `compare_runs`' rows)
+MISSING = _Missing()
 
 
 def find_runs(paths: list[str], left_out: list[Path] | None = None) -> list[Path]:
@@ -99,32 +112,28 @@ def _flat_config(run: Path) -> dict[str, Any]:
 
 def is_run_label(key: str) -> bool:
     """Whether a flattened config key is where or how a run was recorded (its paths, seeds,
-    its logger's run name) rather than a setting: such keys are left out of the comparison."""
-    parts = key.split(".")
-    return (
-        key.startswith(_IGNORED_PREFIXES)
-        or parts[-1] in _IGNORED_LEAVES
-        or (parts[0] == "logger" and len(parts) == 3 and parts[-1] in _LOGGER_LABELS)
-    )
+    its loggers) rather than a setting: such keys are left out of the comparison."""
+    return key.startswith(_IGNORED_PREFIXES) or key.split(".")[-1] in _IGNORED_LEAVES
 
 
 def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(differing config keys, one row per configuration with per-metric mean/std/n).
+    """(differing config keys, one row per configuration with per-metric mean/std/n); a key
+    a configuration's runs lack has the value `MISSING` (not None: that is a real null).
 
     Statistics are over distinct seeds (`n`: how many have the metric): a seed's runs are
     averaged into one value first, so reruns of a seed neither count as seeds nor make a
     spread. A run whose record names no seed counts as a seed of its own."""
     configs = [_flat_config(run) for run in runs]
     keys = sorted({k for c in configs for k in c})
-    differing = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    differing = [k for k in keys if len({repr(c.get(k, MISSING)) for c in configs}) > 1]
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, config in enumerate(configs):
-        groups.setdefault(tuple(repr(config.get(k)) for k in differing), []).append(index)
+        groups.setdefault(tuple(repr(config.get(k, MISSING)) for k in differing), []).append(index)
     rows = []
     for members in groups.values():
         metrics = [json.loads((runs[i] / "metrics.json").read_text()) for i in members]
         names = sorted({m for values in metrics for m in values})
-        row: dict[str, Any] = {k: configs[members[0]].get(k) for k in differing}
+        row: dict[str, Any] = {k: configs[members[0]].get(k, MISSING) for k in differing}
         row["seeds"] = [
             json.loads((runs[i] / "record.json").read_text()).get("seed") for i in members
         ]
@@ -165,22 +174,24 @@ def repeated_seeds_note(rows: list[dict[str, Any]]) -> str | None:
 
 
 def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> None:
-    """One line per configuration; `n_runs`, `n_seeds` (distinct), the seeds of its runs, and
-    `<metric>_mean` and `<metric>_std` (over distinct seeds; empty for one seed) columns,
-    with Unix line ends."""
+    """One line per configuration; `n_runs`, `n_seeds` (distinct), the seeds of its runs,
+    `runs` (its run folders as found, `;`-separated), and `<metric>_mean` and `<metric>_std`
+    (over distinct seeds; empty for one seed) columns, with Unix line ends. A key a
+    configuration lacks is an empty cell; a null is `None`, as printed."""
     names = sorted({m for row in rows for m in row["metrics"]})
-    columns = [*differing, "n_runs", "n_seeds", "seeds"]
+    columns = [*differing, "n_runs", "n_seeds", "seeds", "runs"]
     for name in names:
         columns += [f"{name}_mean", f"{name}_std"]
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            line = {k: row[k] for k in differing}
+            line: dict[str, Any] = {k: "" if row[k] is MISSING else str(row[k]) for k in differing}
             line.update(
                 n_runs=len(row["runs"]),
                 n_seeds=row["n_seeds"],
                 seeds=" ".join(map(str, row["seeds"])),
+                runs=";".join(row["runs"]),
             )
             for name, stats in row["metrics"].items():
                 # One seed has no sample standard deviation: an empty cell, not 0.0.
@@ -196,8 +207,8 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
     One row per configuration where that fits the console's width (a pipe's: 80 columns, or
     `COLUMNS`); else transposed, one row per key and metric and one column per configuration
     (named by its run folder, shortened to what tells the runs apart), the configurations
-    folded into as many tables as the width needs: no value is cut short, and a key is never
-    broken (it is copied back into an override): a long value folds instead."""
+    folded into as many tables as the width needs (2-4 side by side at 80 columns): no value
+    is cut short; a long value folds, and so does a key longer than 40 columns, after a dot."""
     names = shown_metrics(rows)
     count = sum(len(r["runs"]) for r in rows)
     title = f"{count} run{'s' * (count != 1)}, {len(rows)} configuration{'s' * (len(rows) != 1)}"
@@ -211,9 +222,10 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
         console,
         labels=labels,
         key_title="key / metric",
-        # A value column wider than what the key column leaves folds to that room (a "mean ±
-        # std" cell's width at least: past a console narrower than that, lines are longer).
+        # A "mean ± std" cell on one line where the room allows, folded below that (to
+        # `1 (2 runs)`'s width) so that 2-4 configurations share 80 columns.
         min_value_width=_STATS_WIDTH,
+        fold_to=_FOLD_WIDTH,
     )
     lines_below: list[str] = []
     # One line each however long (the terminal wraps it; a pipe keeps it whole, to copy).
@@ -246,6 +258,7 @@ def shown_metrics(rows: list[dict[str, Any]]) -> list[str]:
 
 
 _STATS_WIDTH = len("0.0000 ± 0.0000")
+_FOLD_WIDTH = len("1 (2 runs)")
 
 
 def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[str]:
@@ -253,7 +266,7 @@ def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[
     (`1 (2 runs)` where runs repeat a seed), and each metric as mean ± std over the seeds (the
     mean alone for one seed; a count as a whole number)."""
     seeds, count = row["n_seeds"], len(row["runs"])
-    cells = [str(row[k]) for k in differing] + [
+    cells = [repr(MISSING) if row[k] is MISSING else str(row[k]) for k in differing] + [
         str(seeds) if count == seeds else f"{seeds} ({count} runs)"
     ]
     for name in names:

@@ -227,7 +227,9 @@ class DataModule(L.LightningDataModule):
 
         Heads with a format of their own (SQuAD JSON) convert it here.
         """
-        return load_source(self.path, self.hub_id, self.hub_config, self.hub_revision)
+        return load_source(
+            self.path, self.hub_id, self.hub_config, self.hub_revision, self.source_splits
+        )
 
     def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
         """A checked raw split just before tokenization (e.g. add row ids); default as is."""

@@ -160,10 +160,14 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     from lab.data.sources import load_source
     from lab.data.splits import placed_splits
 
-    source = own_source(data) or load_source(
-        data.get("path"), data.get("hub_id"), data.get("hub_config"), data.get("hub_revision")
-    )
     mapping = dict(data.get("splits") or {name: name for name in SPLITS})
+    source = own_source(data) or load_source(
+        data.get("path"),
+        data.get("hub_id"),
+        data.get("hub_config"),
+        data.get("hub_revision"),
+        mapping,
+    )
     ours = {str(theirs): str(name) for name, theirs in mapping.items() if theirs}
     keys = column_keys(data)
     # train first, as training reads them; a Hub dataset's other splits (unlabelled, ...) are

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from lab.data.lfs_pointers import LFS_POINTER, lfs_pointer_message
+from lab.data.split_files_named import split_files_line
 from lab.errors import DataError
 from lab.log_records import FILE_ONLY_RECORD
 
@@ -87,18 +89,27 @@ def _split_of(path: Path) -> str | None:
 
 
 def local_data_files(
-    path: str | Path, config: str | None = None, *, report: bool = False
+    path: str | Path,
+    config: str | None = None,
+    *,
+    report: bool = False,
+    splits: Mapping[str, str | None] | None = None,
 ) -> tuple[str, SplitFiles]:
     """Map a local file or folder to (datasets builder, {split: [files]}) by the layouts of
     the module docstring; `config` is the Hub configuration (`data.hub_config`) of a Hub
     dataset folder that holds several. `report` logs which splits a folder was found to hold
-    (layout 2: which file is which split, and a warning naming the data files not read) (the
-    loader says it once; the config check stays quiet)."""
+    (the loader says it once; the config check stays quiet); in layout 2, by `splits` (the
+    data config's `data.splits`) which file each of lab's splits reads, and a warning naming
+    the data files no split reads (`lab.data.split_files_named`)."""
     root = Path(path).expanduser()
     if not root.exists():
         raise DataError(f"data.path does not exist: {root}")
     try:
-        files = {"train": [str(root)]} if root.is_file() else _folder_files(root, config, report)
+        files = (
+            {"train": [str(root)]}
+            if root.is_file()
+            else _folder_files(root, config, report, splits)
+        )
     except PermissionError as err:  # a folder this user may not list
         raise DataError(f"cannot read {err.filename or root}: {err.strerror}") from err
     builders = {BUILDERS.get(file_suffix(Path(f))) for group in files.values() for f in group}
@@ -124,14 +135,27 @@ def local_data_files(
     return builders.pop(), files  # type: ignore[return-value]
 
 
-def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:
+def _folder_files(
+    root: Path, config: str | None, report: bool, splits: Mapping[str, str | None] | None
+) -> SplitFiles:
     """{split: [files]} of a folder (layouts 2-4), or a `DataError` naming what it holds."""
     named = _split_named_files(root)
     if named:
         if "train" not in named:
             raise DataError(f"{root} has no train file: {_LAYOUTS}; found {_listing(root)}")
         if report:
-            _report_split_files(root, named)
+            # Data files no split reads (`train_augmented.csv`; `test.jsonl` where the data
+            # config tests on `validation`) make the line a warning: whoever put them there
+            # believes they are used. Else it is a report for train.log.
+            used = {Path(f).name for group in named.values() for f in group}
+            others = sorted(
+                p.name
+                for p in root.iterdir()
+                if p.is_file() and p.name not in used and file_suffix(p) in BUILDERS
+            )
+            warn, line = split_files_line(root, named, others, splits)
+            quiet = None if warn else FILE_ONLY_RECORD
+            log.log(logging.WARNING if warn else logging.INFO, "%s", line, extra=quiet)
         return named
     found, read = _dataset_folder_files(root, config)
     if not found:
@@ -143,35 +167,6 @@ def _folder_files(root: Path, config: str | None, report: bool) -> SplitFiles:
         )
         log.info("data.path %s read as a dataset folder%s: %s", root, which, ", ".join(counts))
     return found
-
-
-def _report_split_files(root: Path, named: SplitFiles) -> None:
-    """Log which file of a folder of split files (layout 2) is which split; data files beside
-    them that no split reads (`train_augmented.csv`) are a warning: whoever put them there
-    believes they are trained on. The line is a report for `train.log` when every data file
-    was read."""
-    order = list(dict.fromkeys(SPLIT_ALIASES.values()))  # train, validation, test
-    which = ", ".join(
-        f"{split}={Path(named[split][0]).name}" for split in sorted(named, key=order.index)
-    )
-    read = {Path(f).name for group in named.values() for f in group}
-    left = sorted(
-        p.name
-        for p in root.iterdir()
-        if p.is_file() and p.name not in read and file_suffix(p) in BUILDERS
-    )
-    if not left:
-        log.info(
-            "data.path %s read as a folder of split files: %s", root, which, extra=FILE_ONLY_RECORD
-        )
-        return
-    log.warning(
-        "data.path %s read as a folder of split files: %s; not read: %s (a split is read from "
-        "the one file named after it: merge other rows into that file to use them)",
-        root,
-        which,
-        ", ".join(left),
-    )
 
 
 def _folder_note(root: Path, found: SplitFiles) -> str:

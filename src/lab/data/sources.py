@@ -16,7 +16,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -35,12 +35,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def load_local(path: str | Path, config: str | None = None) -> DatasetDict:
+def load_local(
+    path: str | Path,
+    config: str | None = None,
+    splits: Mapping[str, str | None] | None = None,
+) -> DatasetDict:
     """Load a local file or folder (`lab.data.local_files`) as a DatasetDict keyed by split;
-    `config` picks one configuration of a Hub dataset folder that holds several."""
+    `config` picks one configuration of a Hub dataset folder that holds several; `splits`
+    (`data.splits`) lets the log say which file each of lab's splits reads."""
     import datasets
 
-    builder, data_files = local_data_files(path, config, report=True)
+    builder, data_files = local_data_files(path, config, report=True, splits=splits)
     every_file = [file for group in data_files.values() for file in group]
     kwargs = {"delimiter": "\t"} if any(f.endswith((".tsv", ".tsv.gz")) for f in every_file) else {}
     # datasets' own ERROR lines of a failed load are held: where lab can say what is wrong in
@@ -265,12 +270,17 @@ def load_hub(
 
 
 def load_source(
-    path: str | None, hub_id: str | None, hub_config: str | None, hub_revision: str | None = None
+    path: str | None,
+    hub_id: str | None,
+    hub_config: str | None,
+    hub_revision: str | None = None,
+    splits: Mapping[str, str | None] | None = None,
 ) -> DatasetDict:
     """Load local files when `path` is set (`hub_config` picks a configuration of a Hub
-    dataset folder), else the Hub dataset `hub_id`."""
+    dataset folder; `splits`, `data.splits`, names in the log the file each split reads),
+    else the Hub dataset `hub_id`."""
     if path:
-        return load_local(path, hub_config)
+        return load_local(path, hub_config, splits)
     if hub_id:
         return load_hub(hub_id, hub_config, hub_revision)
     raise DataError("no data source: set data.path=<file or folder> (or data.hub_id=<hub id>)")

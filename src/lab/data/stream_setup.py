@@ -43,7 +43,7 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
             "loads them (load_raw) and cannot stream; set data.streaming=false"
         )
     main = Source(dm.path, dm.hub_id, dm.hub_config, dm.hub_revision)
-    splits, origins = open_splits(main)
+    splits, origins = open_splits(main, dm.source_splits)
     local = bool(dm.path)
     main.split = source_split_name(dm.source_splits, "train", splits, local)
     if main.split not in splits:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,12 +73,17 @@ HIDDEN_COLUMNS = (ROW_COLUMN, SOURCE_COLUMN)
 _MAP_BATCH = 1000
 
 
-def open_splits(source: Source) -> tuple[dict[str, IterableDataset], dict[str, Origin]]:
-    """Every split of `source` as a stream, and where each comes from (nothing is read yet)."""
+def open_splits(
+    source: Source, splits: Mapping[str, str | None] | None = None
+) -> tuple[dict[str, IterableDataset], dict[str, Origin]]:
+    """Every split of `source` as a stream, and where each comes from (nothing is read yet);
+    `splits` (`data.splits`) lets the log say which file each of lab's splits reads."""
     import datasets
 
     if source.path:
-        builder, files = local_data_files(source.path, source.hub_config, report=True)
+        builder, files = local_data_files(
+            source.path, source.hub_config, report=True, splits=splits
+        )
         tsv = any(file_suffix(Path(f)) == ".tsv" for group in files.values() for f in group)
         kwargs = {"delimiter": "\t"} if tsv else {}
         try:
