@@ -70,7 +70,7 @@ RANGES: dict[str, str] = {
     "scheduler.lr_end":                      ">= 0",
     "scheduler.timescale":                   "null or int >= 1 ; null: the warmup steps",
     # ---- data
-    "data.seed":                             f"int in [0, {_SEED_MAX}]",
+    "data.*seed":                            f"int in [0, {_SEED_MAX}]",  # seed, split_seed
     "data.batch_size":                       "int >= 1",
     "data.eval_batch_size":                  "null or int >= 1 ; null: batch_size (CPU), 4x (GPU)",
     "data.max_length":                       "int >= 1",

@@ -75,7 +75,10 @@ class DataModule(L.LightningDataModule):
         pin_memory: put batches in page-locked memory before they go to the GPU: True, False
             or `auto`, True when the batches go to a CUDA GPU (the `pins_memory` property).
         num_proc: processes for tokenization (`datasets.map`).
-        seed: the run seed, for carving and subsampling.
+        seed: the run seed (`data.seed`), for the training order.
+        split_seed: the seed of carving validation/test from train and of the `max_*_samples`
+            subsets (`data.split_seed`, fixed by default: every seed of a seed study is
+            validated and tested on the same rows); None: `seed` (runs recorded before it).
         streaming / shuffle_buffer / interleave / stream_sample_rows: stream the train split
             instead of loading it, through a seeded shuffle buffer, optionally mixed from
             several sources (`lab.data.streaming`).
@@ -104,6 +107,7 @@ class DataModule(L.LightningDataModule):
         pin_memory: bool | str = "auto",
         num_proc: int | None = None,
         seed: int = 42,
+        split_seed: int | None = None,
         streaming: bool = False,
         shuffle_buffer: int = 10_000,
         interleave: list[dict[str, Any]] | None = None,
@@ -145,6 +149,7 @@ class DataModule(L.LightningDataModule):
         self.train_sampler: EpochSeededSampler | LengthGroupedBatchSampler | None = None
         self.num_proc = num_proc if num_proc and num_proc > 1 else None
         self.seed = seed
+        self.split_seed = seed if split_seed is None else split_seed
         self.datasets: dict[str, Dataset] = {}
         self.raw_sizes: dict[str, int] = {}
         self.split_fingerprints: dict[str, str] = {}

@@ -82,9 +82,9 @@ from lab.data.inspection_stats import (
     duplicates,
     label_balance,
     label_gaps,
+    length_stats,
     normalized,
     packed_blocks,
-    percentiles,
     sample_indices,
     shared_rows,
     suggested_max_length,
@@ -158,7 +158,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     without importing Lightning. `columns` the data must have are checked first: a file
     without them is refused for that, not for being too small to carve from."""
     from lab.data.sources import load_source
-    from lab.data.splits import placed_splits
+    from lab.data.splits import placed_splits, split_seed_of
 
     mapping = dict(data.get("splits") or {name: name for name in SPLITS})
     source = own_source(data) or load_source(
@@ -178,7 +178,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
         source,
         dict(data.get("splits") or {name: name for name in SPLITS}),
         local=bool(data.get("path")),
-        seed=int(data.get("seed") or 0),
+        seed=split_seed_of(data),
         fractions={
             "test": float(data.get("test_fraction") or 0.1),
             "validation": float(data.get("val_fraction") or 0.1),
@@ -288,7 +288,9 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         for spec in specs:
             lengths[spec.name][name] = found.lengths[spec.name]
             prompts = found.prompts if reader is not None else None
-            entry["lengths"][spec.name] = _length_stats(found.lengths[spec.name], prompts, spec)
+            entry["lengths"][spec.name] = length_stats(
+                found.lengths[spec.name], prompts, spec.max_length
+            )
             if spec.packed:  # masked LM: what training trains on is blocks, not rows
                 entry["blocks"] = packed_blocks(found.lengths[spec.name], len(dataset), spec.packed)
         if reader is not None:
@@ -372,22 +374,6 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         head = checks(data, splits, names)
     report["warnings"] = head + warnings_of(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}
-
-
-def _length_stats(values: list[int], prompts: list[int] | None, spec: TextSpec) -> dict[str, Any]:
-    """Percentiles of `values`; with a limit, the share of rows over it (`truncated`) and,
-    given each row's prompt tokens, the share whose prompt alone fills it (`dropped`: those
-    are not also counted as truncated)."""
-    stats: dict[str, Any] = {"measured_rows": len(values), **percentiles(values)}
-    if not spec.max_length:
-        return stats
-    limit = int(spec.max_length)
-    dropped = [p >= limit for p in prompts] if prompts is not None else [False] * len(values)
-    over = sum(1 for v, d in zip(values, dropped, strict=True) if v > limit and not d)
-    stats["truncated"] = over / len(values) if values else 0.0
-    if prompts is not None:
-        stats["dropped"] = sum(dropped) / len(values) if values else 0.0
-    return stats
 
 
 def _label_names(data: DictConfig, train: Dataset, column: str) -> list[str] | None:

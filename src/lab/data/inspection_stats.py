@@ -270,3 +270,21 @@ def packed_blocks(lengths: Sequence[int], rows: int, packed: tuple[str, int]) ->
         "blocks": -(-tokens // size),
         "estimated": True,
     }
+
+
+def length_stats(
+    values: list[int], prompts: list[int] | None, max_length: int | None
+) -> dict[str, Any]:
+    """Percentiles of `values`; with a limit (`max_length`), the share of rows over it
+    (`truncated`) and, given each row's prompt tokens, the share whose prompt alone fills it
+    (`dropped`: those are not also counted as truncated)."""
+    stats: dict[str, Any] = {"measured_rows": len(values), **percentiles(values)}
+    if not max_length:
+        return stats
+    limit = int(max_length)
+    dropped = [p >= limit for p in prompts] if prompts is not None else [False] * len(values)
+    over = sum(1 for v, d in zip(values, dropped, strict=True) if v > limit and not d)
+    stats["truncated"] = over / len(values) if values else 0.0
+    if prompts is not None:
+        stats["dropped"] = sum(dropped) / len(values) if values else 0.0
+    return stats

@@ -1,8 +1,10 @@
 """Reading a loaded (not streamed) data module's source into lab's three splits.
 
 The source's train split, and its validation and test splits where the source has them (by
-`data.splits`); a missing one is carved from train with the run seed (`test_fraction` first,
-then `val_fraction`); then each split is cut to its `max_*_samples` by a seeded shuffle. Every
+`data.splits`); a missing one is carved from train with `data.split_seed` (`test_fraction`
+first, then `val_fraction`); then each split is cut to its `max_*_samples` by a shuffle seeded
+the same way. `data.split_seed` is fixed (42), not the run seed: each seed of a seed study is
+validated and tested on the same rows, as HF's scripts take theirs. Every
 row keeps its place in its file (`lab.data.origins`), so a bad row can be named as the user
 finds it. `lab.data.stream_setup` is the streamed counterpart.
 """
@@ -36,7 +38,7 @@ def read_splits(dm: DataModule) -> dict[str, Dataset]:
         dm.load_raw(),
         dm.source_splits,
         local=bool(dm.path),
-        seed=dm.seed,
+        seed=dm.split_seed,
         fractions={"test": dm.test_fraction, "validation": dm.val_fraction},
         limits=dm.max_samples,
     )
@@ -217,3 +219,10 @@ def source_split_name(
     # `validation: <missing>` that would validate on the test rows. Such a split is carved.
     taken = {str(v) for k, v in mapping.items() if k != name and v and str(v) in present}
     return wanted if name not in present or name in taken else name
+
+
+def split_seed_of(data: Mapping[str, Any]) -> int:
+    """The seed a data config (`cfg.data`) carves and subsamples with: `data.split_seed`, or
+    `data.seed` for a config recorded before that setting existed (as the run did then)."""
+    seed = data.get("split_seed")
+    return int(seed if seed is not None else data.get("seed") or 0)

@@ -38,6 +38,10 @@ IGNORED_KEYS = {"resume"}
 # A head's declarations, not settings (`task.trains_on`: the data it takes, checked before
 # anything loads): a run recorded before one was declared resumes all the same.
 DECLARATIONS = ("task.trains_on",)
+# Settings added after runs were recorded, with the value that does what such a run did: a
+# resume takes the recorded value, or this one where the record lacks the key
+# (`data.split_seed`: None carves and subsamples with `data.seed`, as runs before it did).
+ADDED_SETTINGS: dict[str, Any] = {"data.split_seed": None}
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
 
@@ -170,9 +174,24 @@ def config_differences(
             tuple(f"{d}." for d in DECLARATIONS)
         ):
             continue
+        if key in ADDED_SETTINGS and key not in old and new.get(key) == ADDED_SETTINGS[key]:
+            continue
         if old.get(key, "<absent>") != new.get(key, "<absent>"):
             lines.append(f"  {key}: {old.get(key, '<absent>')!r} -> {new.get(key, '<absent>')!r}")
     return lines
+
+
+def adopt_added_settings(cfg: DictConfig, recorded: dict[str, Any]) -> None:
+    """Give `cfg` (the resuming command's) the recorded value of each of `ADDED_SETTINGS`
+    that the record lacks or leaves null, so a run recorded before a setting existed resumes
+    as it ran (its carved splits, hence its data fingerprints, stay the same)."""
+    from omegaconf import open_dict
+
+    flat = flatten(recorded)
+    for key, then in ADDED_SETTINGS.items():
+        if flat.get(key, then) == then and OmegaConf.select(cfg, key) is not None:
+            with open_dict(cfg):
+                OmegaConf.update(cfg, key, then, force_add=True)
 
 
 def _relocated(value: Any, old_dir: str, new_dir: str) -> Any:
@@ -202,6 +221,7 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
             "start a new run instead"
         )
     recorded_config = _read_config(run_dir)
+    adopt_added_settings(cfg, recorded_config)
     current_config = OmegaConf.to_container(cfg, resolve=True)
     ran_in = str(OmegaConf.select(OmegaConf.create(recorded_config), "paths.output_dir") or "")
     now_in = str(cfg.paths.output_dir)
