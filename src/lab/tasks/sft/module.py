@@ -6,7 +6,8 @@ prompt turns, unless `task.module.train_on_prompt`, and padding); packed rows ca
 is the Hugging Face head's own: next-token cross entropy over the labels that are not -100,
 i.e. the completion (assistant) tokens. Under DDP each rank's loss is rescaled so that the averaged
 gradient is that of the mean over every rank's target tokens: one process with the whole batch
-trains the same model (tested).
+trains the same model (tested); with gradient accumulation the step's gradient is that of the
+mean over all its micro-batches' target tokens (`lab.tasks.sft.token_mean`, tested).
 
 Evaluation batches carry three more entries, which the module takes out before the forward
 pass: `prompt_input_ids` / `prompt_attention_mask` (left-padded: every message before the final
@@ -44,6 +45,7 @@ from lab.errors import ConfigError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import RougeScore
 from lab.tasks.sft.predictor import greedy_config
+from lab.tasks.sft.token_mean import TokenMeanAccumulation, accumulates_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -135,13 +137,23 @@ class SFTModule(TaskModule):
         # This rank's generations of the running evaluation, and of the last finished one.
         self._generations: dict[str, list[dict[str, Any]]] = {s: [] for s in STAGES}
         self.generations: dict[str, list[dict[str, Any]]] = {}
+        self._token_mean = TokenMeanAccumulation()
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         inputs = model_inputs(batch)
         output = self.model(**inputs)
         self.log_train_loss(output.loss, int(inputs["input_ids"].shape[0]))
+        if accumulates_tokens(self._trainer):  # the step's token mean (`lab.tasks.sft.token_mean`)
+            tokens = (inputs["labels"][:, 1:] != IGNORE).sum()
+            return self._token_mean.loss(output.loss, tokens)
         return self._mean_over_ranks(output, inputs["labels"])
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        """With gradient accumulation, the step's gradient divided by its target tokens (all
+        micro-batches' and ranks'), before clipping and the step."""
+        if accumulates_tokens(self._trainer):
+            self._token_mean.rescale(self.trainer, optimizer)
 
     def _mean_over_ranks(self, output: Any, labels: torch.Tensor) -> torch.Tensor:
         """The loss whose DDP gradient mean is the gradient of the mean over *all* ranks'
@@ -151,7 +163,8 @@ class SFTModule(TaskModule):
         gradients with equal weights; ranks whose rows hold different numbers of completion
         tokens would otherwise weigh each token differently (transformers' Trainer and TRL
         do the same: `average_tokens_across_devices`). Costs one scalar all-reduce per step.
-        Micro-batches of `accumulate_grad_batches` still weigh equally.
+        With gradient accumulation (not under FSDP / DeepSpeed) `lab.tasks.sft.token_mean`
+        weighs every token of the step instead.
         """
         tokens = (labels[:, 1:] != IGNORE).sum()
         # A batch with no target token has a nan mean: train on 0 instead, in the graph (DDP
