@@ -130,6 +130,13 @@ def test_truncation_keeps_the_visible_part_of_a_cut_entity(compose_cfg, caplog) 
     batch = datamodule.collate_fn()([datamodule.datasets["train"][i] for i in range(2)])
     assert batch["cut_labels"].shape[0] == 2
     assert batch["cut_labels"][0].tolist()[: len(gold) - len(tags)] == row["cut_labels"]
+    # The same rows tokenized again (lab.eval reads its rows as each split): said once.
+    from lab.data.splits import read_splits
+
+    caplog.clear()
+    raw = read_splits(datamodule)["train"]
+    datamodule._tokenize_split("train", datamodule.prepare_split("train", raw))
+    assert not [r for r in caplog.records if "data.max_length=12 cuts" in r.getMessage()]
 
 
 def test_words_past_the_cut_count_as_missed() -> None:

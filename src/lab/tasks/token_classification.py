@@ -78,6 +78,7 @@ class TokenClassificationDataModule(DataModule):
         self.label_names: list[str] = []
         self._string_tags = False
         self._split: str | None = None  # the split being tokenized (None: streamed train rows)
+        self._said: set[str] = set()
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -187,7 +188,9 @@ class TokenClassificationDataModule(DataModule):
             encoded = super()._tokenize_split(name, dataset)
         finally:
             self._split = None
-        if note := cut_note(self.split_name(name), encoded[CUT], self.max_length):
+        note = cut_note(self.split_name(name), encoded[CUT], self.max_length)
+        if note and note not in self._said:  # lab.eval reads its rows as all three splits
+            self._said.add(note)
             log.warning(note)
         return encoded
 
