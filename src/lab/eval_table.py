@@ -24,6 +24,7 @@ def print_metrics(
     `title` (which split was evaluated) above it."""
     from rich.table import Table
 
+    from lab.run_dir.summary import format_metric
     from lab.training.console import message_console
 
     console = message_console()
@@ -33,9 +34,9 @@ def print_metrics(
     if compare:
         table.add_column("at train time*" if note else "at train time", justify="right")
     for name in sorted(metrics):
-        row = [name, f"{metrics[name]:.6g}"]
+        row = [name, format_metric(metrics[name])]
         if compare:
-            row.append(f"{recorded[name]:.6g}" if name in recorded else "")
+            row.append(format_metric(recorded[name]) if name in recorded else "")
         table.add_row(*row)
     console.print(table)
     if compare and note:

@@ -57,13 +57,14 @@ def main(argv: list[str]) -> int:
     """Inspect, print, write; return the exit code."""
     from hydra.core.hydra_config import HydraConfig
 
-    from lab.config.cli import normalize_argv, parse_options
+    from lab.config.cli import normalize_argv
     from lab.data.inspection import inspect_data
     from lab.data.inspection_stats import draw_histogram
     from lab.errors import LabError
+    from lab.tool_help import parse_tool_options
     from lab.training.tokenizers import build_tokenizer
 
-    values, overrides = parse_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)
+    values, overrides = parse_tool_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)
     try:
         sample = int(values.get("sample", "10000"))
         if sample < 0:
@@ -136,9 +137,11 @@ def lab_lines_on_screen() -> Iterator[None]:
 def show(report: dict[str, Any], console: Console | None = None) -> None:
     """The report as tables on `console` (default: lab's message console). A table too wide
     for the console (80 columns in a pipe) is turned, one row per column title, as
-    `lab.compare` does (`lab.wide_tables.print_fitting_table`): no title or cell is cut."""
+    `lab.compare` does (`lab.wide_tables.print_fitting_table`): no title or cell is cut. The
+    labels table keeps one row per label, its names folding (`lab.inspect_labels`)."""
     from rich.markup import escape
 
+    from lab.inspect_labels import print_label_table
     from lab.training.console import message_console
     from lab.wide_tables import print_fitting_table
 
@@ -229,30 +232,7 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"{', '.join(sequences)}: {line}", markup=False)
     labels = report["labels"]
     if "counts" in labels:
-        # The class weights `balanced` would give, where the head takes class weights.
-        weighted = bool(report.get("class_weights_option"))
-        print_fitting_table(
-            "train labels",
-            # token classification counts tags (one per word), not rows
-            [
-                "tags" if report.get("label_unit") == "tag" else "rows",
-                "share",
-                *(["class weight"] if weighted else []),
-            ],
-            [
-                [
-                    str(count),
-                    f"{labels['shares'][name]:.1%}",
-                    *([_weight(labels["class_weights"][name])] if weighted else []),
-                ]
-                for name, count in labels["counts"].items()
-            ],
-            console,
-            labels=[escape(name) for name in labels["counts"]],
-            key_title="label",
-            min_value_width=len("class weight") if weighted else len("share"),
-            labels_first=True,
-        )
+        print_label_table(report, console)
     elif "numeric" in labels:
         numeric = labels["numeric"]  # 4 significant digits: float32 labels print as written
         console.print(
@@ -261,11 +241,6 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         )
     for warning in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-
-
-def _weight(weight: float | None) -> str:
-    """A class weight as the labels table shows it; "-" for a class without train rows."""
-    return "-" if weight is None else f"{weight:.3f}"
 
 
 def show_targets(report: dict[str, Any], console: Console) -> None:

@@ -31,7 +31,19 @@ from omegaconf import DictConfig, ListConfig
 
 from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 
-USAGE = "python -m lab.validate [--instantiate] [<lab.train override> ...]"
+USAGE = "python -m lab.validate [--instantiate] [-m] [<lab.train override> ...]"
+# What `--help` says of each argument (`lab.tool_help`), in the module docstring's words.
+FLAGS = {
+    "<override>": "any override of python -m lab.train (model=roberta data=imdb "
+    "optimizer.lr=3e-5): the config is composed and checked as training would, then "
+    "described; exit 0 when valid, else exit 2 with the one-line error training would end "
+    "with. Nothing is downloaded, built or written",
+    "--instantiate": "also build every part that needs neither weights nor data: callbacks, "
+    "loggers (not started), optimizer and scheduler factories, and the tokenizer from local "
+    "files or the Hugging Face cache (never downloaded); several seconds more",
+    "-m, --multirun": "check a sweep: the first job's config, every value a key=a,b,c or "
+    "key=range(...) override lists, and a sweep= file's search space",
+}
 
 
 def check_appended_data_keys(cfg: DictConfig, overrides: list[str]) -> None:
@@ -227,10 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     from lab.config.cli import config_error_lines, normalize_argv
     from lab.config.paths import conf_dir
     from lab.config.rules import validate_config
+    from lab.tool_help import help_text, wants_help
 
     argv = sys.argv[1:] if argv is None else argv
-    if any(arg in ("-h", "--help") for arg in argv):
-        print(USAGE)
+    if wants_help(argv):
+        print(help_text(USAGE, FLAGS))
         return 0
     instantiate = "--instantiate" in argv
     flags = ("--instantiate", "-m", "--multirun")

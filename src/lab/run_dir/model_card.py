@@ -21,7 +21,9 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 import lab
-from lab.run_dir.summary import BEST
+from lab.run_dir.summary import BEST, format_metric
+
+PARAMS = "model/params_"  # the parameter counts lab.train records with the metrics
 
 HYPERPARAMETERS = (
     "seed",
@@ -108,7 +110,12 @@ def model_card(
         cfg.model.get("pretrained") or "random initialisation from config (no pretrained weights)"
     )
     data = cfg.data.get("path") or cfg.data.get("hub_id") or "?"
-    rows = "\n".join(f"| `{k}` | {v:.4f} |" for k, v in sorted(metrics.items()) if "/" in k)
+    # Parameter counts are counts, not metrics: a line of their own, as whole numbers.
+    rows = "\n".join(
+        f"| `{k}` | {format_metric(v)} |"
+        for k, v in sorted(metrics.items())
+        if "/" in k and not k.startswith(PARAMS)
+    )
     params = "\n".join(f"| `{k}` | {v} |" for k, v in hyperparameter_rows(cfg))
     git = (record.get("code") or {}).get("git") or {}
     code = f"git {git.get('commit', '?')[:12]}" + (
@@ -130,12 +137,11 @@ def model_card(
             f"A {kind} adapter fine-tuned with lab {lab.__version__} ({code}):\nthe adapter "
             "weights (and the trained head, where peft keeps one) without the base model."
         )
-    kind_tag = cfg.task.get("peft_task_type") or ""  # null for masked LM: no tag, not "None"
-    task_tags = f", {kind_tag}" if kind_tag else ""
+    # The Hub task is `pipeline_tag`'s; peft's task type (SEQ_CLS) is no Hub tag.
+    pipeline = f"\npipeline_tag: {pipeline_tag}" if pipeline_tag else ""
     return f"""---
-library_name: {library}
-pipeline_tag: {pipeline_tag}
-tags: [lab{task_tags}{tags}{", onnx" if onnx else ""}]
+library_name: {library}{pipeline}
+tags: [lab{tags}{", onnx" if onnx else ""}]
 ---
 
 # {title}
@@ -145,7 +151,7 @@ tags: [lab{task_tags}{tags}{", onnx" if onnx else ""}]
 - **Base model**: {base_model_line(str(base)) if cfg.model.get("pretrained") else base}
 - **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
 - **Data**: {data}
-- **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode})
+- **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){parameters_line(metrics)}
 {loading_section(cfg, adapter) if adapter else ""}
 ## Command
 
@@ -172,6 +178,22 @@ definitions and biases, and those of the base model. The metrics are on the spli
 `test` of that data only: check it on your own data before relying on it. Reproduce or audit
 the run with `python -m lab.reproduce <run dir>` (the run directory holds the full record).
 """
+
+
+def parameters_line(metrics: dict[str, float]) -> str:
+    """The card's line on the model's size (`\n- **Parameters**: 22,713,986 (all trainable)`)
+    from the run's `model/params_*` counts; "" for a run that recorded none."""
+    total = metrics.get(f"{PARAMS}total")
+    if total is None:
+        return ""
+    trainable = metrics.get(f"{PARAMS}trainable")
+    if trainable is None:
+        detail = ""
+    elif trainable == total:
+        detail = " (all trainable)"
+    else:
+        detail = f" ({int(trainable):,} trainable)"
+    return f"\n- **Parameters**: {int(total):,}{detail}"
 
 
 def onnx_section(report: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """Figures of a finished run, written to `<run dir>/plots/` and sent to W&B as images.
 
     curves.png    training loss, validation loss and the optimized metric by step
-                  (read back from the CSV log: every value the run logged)
+                  (read back from the CSV log: every value the run logged; a marker on each
+                  point of a short series), a dotted line at the tested best checkpoint's step
     <name>.png    each figure the head declares in `task.report_plots` (name -> a partial
                   `fn(report) -> Figure | None` drawn from test_report.json), e.g.
                   `confusion_matrix` (classification) and `entity_f1` (token classification)
@@ -13,7 +14,9 @@ log line, never an error: figures are a view of results that are already saved.
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -34,7 +37,7 @@ def write_run_plots(run_dir: Path, report: dict[str, Any], cfg: DictConfig) -> l
 
     matplotlib.use("Agg")
     drawers: dict[str, Callable[[], Any]] = {
-        "curves": partial(_curves, run_dir / "csv" / "metrics.csv", cfg),
+        "curves": partial(curves_figure, run_dir / "csv" / "metrics.csv", cfg),
     }
     for name, spec in (cfg.task.get("report_plots") or {}).items():
         drawers[str(name)] = partial(_report_plot, spec, report)
@@ -95,10 +98,22 @@ def _epoch(row: dict[str, str]) -> float:
     return float(row.get("epoch") or 0)
 
 
-def _curves(metrics_csv: Path, cfg: DictConfig) -> Any:
+# One colour per metric whatever else is drawn: val/loss stays orange on a run without train/loss.
+COLORS = {"train/loss": "tab:blue", "val/loss": "tab:orange"}
+OTHER_COLOR = "tab:green"  # the optimized metric, alone in its panel
+# A series with this few points gets a marker on every point: a line through one point is
+# invisible, and a few points joined by straight lines hide where the values were logged.
+FEW_POINTS = 25
+BEST_LABEL = "best (tested)"
+
+
+def curves_figure(metrics_csv: Path, cfg: DictConfig) -> Any:
+    """The figure of curves.png from a run's CSV log (`metrics_csv`), or None where the fit
+    logged nothing it draws; `cfg` names the optimized metric, drawn in a panel of its own."""
     if not metrics_csv.is_file():
         return None
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     optimized_metric = str(cfg.optimized_metric)
 
@@ -106,23 +121,66 @@ def _curves(metrics_csv: Path, cfg: DictConfig) -> Any:
     panels = [["train/loss", "val/loss"]]
     if optimized_metric not in ("val/loss",) and optimized_metric in series:
         panels.append([optimized_metric])
+    # A panel without a value logged during the fit (a run shorter than its logging
+    # interval) is left out; without any, there is no figure.
+    panels = [names for names in panels if any(name in series for name in names)]
+    if not panels:
+        return None
+    best = best_tested_step(metrics_csv.parent.parent)
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for axis, names in zip(axes[0], panels, strict=True):
         for name in names:
             if name in series:
                 steps, values = zip(*series[name], strict=True)
+                few = name.startswith("val/") or len(steps) <= FEW_POINTS
                 axis.plot(
-                    steps,
+                    # Lightning's CSV logs the index of the step (0 for the first); the console,
+                    # the checkpoint names and the best line count steps done (1 for the first).
+                    [step + 1 for step in steps],
                     values,
-                    marker="o" if name.startswith("val/") else None,
-                    markersize=3,
+                    marker="o" if few else None,
+                    markersize=3 if len(steps) > 1 else 5,
+                    color=COLORS.get(name, OTHER_COLOR),
                     label=name,
                 )
+        if best is not None:
+            axis.axvline(best, color="0.4", linestyle=":", linewidth=1, label=BEST_LABEL)
+        # Steps are whole numbers, also around a single point (one integer in view).
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axis.set_xlabel("step")
         axis.set_title(" / ".join(names))
         axis.legend()
         axis.grid(alpha=0.3)
     return figure
+
+
+def best_tested_step(run_dir: Path) -> int | None:
+    """The step of the best checkpoint the run tested (its `best-...-step<N>.ckpt`, the newest
+    where there are several; read from the file where its name holds no step), or None: a
+    run that tested its last weights (`record.json`), or whose best checkpoint is gone."""
+    from lab.run_dir.summary import BEST
+
+    try:
+        record = json.loads((run_dir / "record.json").read_text())
+    except (OSError, ValueError):
+        record = {}
+    if record.get("tested", BEST) != BEST:
+        return None
+    best = sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=_modified)
+    if not best:
+        return None
+    if found := re.search(r"step(\d+)", best[-1].name):
+        return int(found.group(1))
+    from lab.training.validation_metrics import checkpoint_step
+
+    return checkpoint_step(best[-1])  # a `filename` without the step: read from the file
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed while listed: sorts first, never taken for the newest
+        return 0.0
 
 
 def log_plots(loggers: list[Any], plots: list[Path]) -> None:

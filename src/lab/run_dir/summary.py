@@ -57,8 +57,14 @@ def metrics_table(metrics: dict[str, float]) -> Table:
     for name in names:
         cells = [metrics.get(f"{stage}/{name}") for stage in stages]
         if any(c is not None for c in cells):
-            table.add_row(name, *("" if c is None else f"{c:.4f}" for c in cells))
+            table.add_row(name, *("" if c is None else format_metric(c) for c in cells))
     return table
+
+
+def format_metric(value: float) -> str:
+    """A metric as lab's tables show it (the final table, `lab.eval`'s, the model card): four
+    decimals, so values line up and read alike across tools (`0.0833`, `2.9857`)."""
+    return f"{value:.4f}"
 
 
 def plain_text(table: Table) -> str:

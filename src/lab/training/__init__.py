@@ -6,9 +6,11 @@ optim.py          optimizer and scheduler factories
 trainer.py        the Lightning Trainer with lab's switches (compile, allocator)
 fit.py            the fit step: Trainer, `trainer.fit`, the best checkpoint validated and tested
 checkpointing.py  atomic checkpoint writes, exact-resume state, preemption saves
-progress.py       the rich progress bar (reads metrics only when it redraws)
+progress.py       the rich progress bar (reads metrics only when it redraws; terminals only)
+progress_lines.py a plain line after each validation; which limit ends the fit
 loggers.py        CSV and W&B loggers (W&B offline when unreachable)
 console.py        a quiet console: library chatter to train.log only
+file_log.py       train.log without terminal codes
 distributed.py    DDP under Hydra: extra ranks run their own job
 allocator.py      glibc keeps freed CPU memory for the next step
 """

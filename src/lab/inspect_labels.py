@@ -1,0 +1,109 @@
+"""The train-labels table of `python -m lab.inspect`: one row per label, whatever the width.
+
+A list of labels is read down a column. Turned into one column per label (as the split tables
+are where they do not fit, `lab.wide_tables`), 20 labels at 60 columns became 20 one-column
+tables, and a long label was cut mid-word. Here the counts keep their columns and the label
+column takes the width left: a label longer than that folds after a word (`_`, `-`, `.`, `/`
+and spaces end a word: `account_access_and_` / `password_reset_problem`), and only a word
+wider than the whole column is cut. Labels are left-aligned, numbers right-aligned.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from rich.cells import cell_len
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+TITLE = "train labels"
+MIN_LABEL_WIDTH = 12  # narrower than this, a label column is unreadable: the table overflows
+# A word and the separator after it: labels fold after `_`, `-`, `.`, `/` or a space.
+WORD = re.compile(r"[^_\-./ ]*[_\-./ ]+|[^_\-./ ]+")
+
+
+def print_label_table(report: dict[str, Any], console: Console) -> None:
+    """The train label counts of `report` (lab.inspect's), their shares and, where the head
+    takes class weights, the weights `balanced` would give, as one table on `console`."""
+    labels = report["labels"]
+    weighted = bool(report.get("class_weights_option"))
+    # token classification counts tags (one per word), not rows
+    header = ["tags" if report.get("label_unit") == "tag" else "rows", "share"]
+    header += ["class weight"] if weighted else []
+    rows = [
+        [
+            str(count),
+            f"{labels['shares'][name]:.1%}",
+            *([_weight(labels["class_weights"][name])] if weighted else []),
+        ]
+        for name, count in labels["counts"].items()
+    ]
+    names = [str(name) for name in labels["counts"]]
+    room = _label_room(console.width, header, rows)
+    if room < MIN_LABEL_WIDTH:  # a narrow console: `class weight` over two lines gives room
+        header = [h.replace(" ", "\n") for h in header]
+        room = _label_room(console.width, header, rows)
+    longest = max([cell_len("label"), *(cell_len(name) for name in names)])
+    label_width = min(longest, max(room, MIN_LABEL_WIDTH))
+    print_rows(console, header, [fold_label(n, label_width) for n in names], rows, label_width)
+
+
+def _label_room(width: int, header: list[str], rows: list[list[str]]) -> int:
+    """The cells left for the label column of a `width`-wide console beside the counts."""
+    widths = [
+        max(cell_len(c) for c in [*h.split("\n"), *(row[i] for row in rows)])
+        for i, h in enumerate(header)
+    ]
+    # rich's table: a space of padding each side of a cell, a border between and around.
+    return width - sum(widths) - 3 * (len(widths) + 1) - 1
+
+
+def print_rows(
+    console: Console, header: list[str], names: list[str], rows: list[list[str]], width: int
+) -> None:
+    """The table: the (folded) `names` in a left-aligned column `width` wide, then `rows`."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=TITLE)
+    table.add_column("label", justify="left", width=width, overflow="fold")
+    for column in header:
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, row in zip(names, rows, strict=True):
+        table.add_row(Text(name), *row)  # Text: a label is never read as rich markup
+    console.print(table)
+
+
+def fold_label(name: str, width: int) -> str:
+    """`name` in lines of at most `width` cells, broken after words (`WORD`); a word wider
+    than `width` is cut into pieces of `width`."""
+    lines: list[str] = []
+    line = ""
+    for word in WORD.findall(name):
+        if line and cell_len(line + word) > width:
+            lines.append(line)
+            line = ""
+        # Here a word wider than the column starts a line of its own: cut it to fit.
+        while cell_len(word) > width:
+            cut = _fitting(word, width)
+            lines.append(word[:cut])
+            word = word[cut:]
+        line += word
+    lines.append(line)
+    # A space ending a line is invisible: dropped, so it cannot push the line over the width.
+    return "\n".join(part.rstrip(" ") for part in lines if part.strip(" ")) or name
+
+
+def _fitting(word: str, width: int) -> int:
+    """How many characters of `word` fit in `width` cells (at least one)."""
+    count = 0
+    while count < len(word) and cell_len(word[: count + 1]) <= width:
+        count += 1
+    return max(count, 1)
+
+
+def _weight(weight: float | None) -> str:
+    """A class weight as the labels table shows it; "-" for a class without train rows."""
+    return "-" if weight is None else f"{weight:.3f}"
