@@ -18,14 +18,13 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from lab.config.cli import run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference import demo_views
 from lab.inference.options import positive_int
 from lab.inference.ports import require_free
 from lab.inference.settings import GROUP as SETTINGS
 from lab.run_dir.runs import TrainedRun, open_run
-from lab.tool_help import parse_tool_options
 
 if TYPE_CHECKING:  # torch, which predictors import, waits until the run is known to be usable
     from lab.inference.predictors import Predictor
@@ -202,7 +201,7 @@ def main(argv: list[str]) -> int:
     """Console entry point: load the run's model, then serve the page until interrupted."""
     from lab.training.console import tame_library_output
 
-    values, settings = parse_tool_options(
+    values, settings = parse_options(
         argv, OPTIONS, required=("run",), passthrough=(SETTINGS,), usage=USAGE
     )
     try:

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lab.config.cli import run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.config.ranges import check_keys
 from lab.errors import ConfigError, DataError
 from lab.eval_data_path import locate_run_data
@@ -76,7 +76,6 @@ from lab.eval_splits import (
 from lab.eval_table import changed_data_note, limited_pass_note, print_metrics, recorded_for
 from lab.inference.settings import settings_line
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
-from lab.tool_help import parse_tool_options
 from lab.tool_interrupts import on_interrupt
 from lab.tool_outputs import check_output
 
@@ -329,7 +328,7 @@ def main(argv: list[str]) -> int:
     from lab.training.console import tame_library_output
 
     register_resolvers()
-    values, overrides = parse_tool_options(
+    values, overrides = parse_options(
         argv, OPTIONS, required=("run",), passthrough=("data", "task"), usage=USAGE
     )
     data_overrides = [o for o in overrides if not o.startswith("task")]

@@ -38,12 +38,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from lab.config.cli import run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
 from lab.export_checks import check_loadable, hub_token
 from lab.run_dir.runs import TrainedRun, open_run
 from lab.staging import refuse_occupied, staged_folder
-from lab.tool_help import parse_tool_options
 from lab.tool_interrupts import on_interrupt
 from lab.tool_outputs import check_output, file_not_folder
 
@@ -234,7 +233,7 @@ def main(argv: list[str]) -> int:
     """Console entry point."""
     from lab.training.console import message_console, tame_library_output
 
-    values, _ = parse_tool_options(argv, OPTIONS, required=("run",), usage=USAGE)
+    values, _ = parse_options(argv, OPTIONS, required=("run",), usage=USAGE)
     output = Path(values["output"]).resolve() if values.get("output") else None
     form = values.get("form", "merged")
     checkpoint = values.get("checkpoint")

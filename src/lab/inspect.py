@@ -57,14 +57,13 @@ def main(argv: list[str]) -> int:
     """Inspect, print, write; return the exit code."""
     from hydra.core.hydra_config import HydraConfig
 
-    from lab.config.cli import normalize_argv
+    from lab.config.cli import normalize_argv, parse_options
     from lab.data.inspection import inspect_data
     from lab.data.inspection_stats import draw_histogram
     from lab.errors import LabError
-    from lab.tool_help import parse_tool_options
     from lab.training.tokenizers import build_tokenizer
 
-    values, overrides = parse_tool_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)
+    values, overrides = parse_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)
     try:
         sample = int(values.get("sample", "10000"))
         if sample < 0:

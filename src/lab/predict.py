@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lab.config.cli import run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.inference.options import (
     COLUMNS,
     check_columns,
@@ -55,7 +55,6 @@ from lab.inference.rows import (
 )
 from lab.inference.settings import GROUP as SETTINGS
 from lab.inference.settings import settings_line
-from lab.tool_help import parse_tool_options
 from lab.tool_interrupts import on_interrupt
 from lab.tool_outputs import check_not_input
 
@@ -180,7 +179,7 @@ def main(argv: list[str]) -> int:
     from lab.errors import DataError
     from lab.training.console import message_console, tame_library_output
 
-    values, overrides = parse_tool_options(
+    values, overrides = parse_options(
         argv,
         OPTIONS,
         required=("run", "input", "output"),

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Annotated, Any
 
-from lab.config.cli import run_tool
+from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
 from lab.inference.options import positive_int
 from lab.inference.ports import bind
@@ -45,7 +45,6 @@ from lab.inference.request_schema import (
 )
 from lab.inference.settings import GROUP as SETTINGS
 from lab.inference.settings import settings_line
-from lab.tool_help import parse_tool_options
 
 OPTIONS = {
     "run": "run directory written by python -m lab.train (required)",
@@ -337,7 +336,7 @@ def main(argv: list[str]) -> int:
 
     from lab.training.console import tame_library_output
 
-    values, settings = parse_tool_options(
+    values, settings = parse_options(
         argv, OPTIONS, required=("run",), passthrough=(SETTINGS,), usage=USAGE
     )
     try:

@@ -51,20 +51,3 @@ def _fold(text: str, width: int, first: str, then: str) -> list[str]:
         break_long_words=False,  # a path or an override stays whole, even over the width
         break_on_hyphens=False,  # onnx-int8, cuda:1... are values, not hyphenated words
     )
-
-
-def parse_tool_options(
-    argv: list[str],
-    options: dict[str, str],
-    *,
-    required: tuple[str, ...] = (),
-    passthrough: tuple[str, ...] = (),
-    usage: str = "",
-) -> tuple[dict[str, str], list[str]]:
-    """`lab.config.cli.parse_options`, with `--help` printed folded (`help_text`), exit 0."""
-    from lab.config.cli import parse_options
-
-    if wants_help(argv):
-        print(help_text(usage, options))
-        raise SystemExit(0)
-    return parse_options(argv, options, required=required, passthrough=passthrough, usage=usage)

@@ -313,12 +313,10 @@ def parse_options(
     naming the valid keys.
     """
     from lab.errors import LabError
+    from lab.tool_help import help_text, wants_help
 
-    if any(arg in ("-h", "--help") for arg in argv):
-        print(usage)
-        width = max(len(k) for k in options)
-        for key, text in options.items():
-            print(f"  {key:<{width}}  {text}")
+    if wants_help(argv):  # folded to 80 columns, each option's text in its own column
+        print(help_text(usage, options))
         raise SystemExit(0)
     values: dict[str, str] = {}
     overrides: list[str] = []
