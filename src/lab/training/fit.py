@@ -56,6 +56,7 @@ def fit(
     instantiated here when not given."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    from lab.training.checkpoint_writer import wait_until_serialized
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
     from lab.training.resume_fit import check_resume_fits
     from lab.training.stopping_notes import (
@@ -118,6 +119,11 @@ def fit(
         log.debug("best checkpoint %s: its weights are in memory, tested without loading", best)
         tested = None  # Lightning tests the module as it is
     for evaluate in evaluations:
+        if tested is not None:
+            # Loading the best checkpoint replaces the live weights, which the fit's last
+            # checkpoint may still be serialized from in the background: wait for it (the
+            # loggers' start of an evaluation used to wait for it by the way).
+            wait_until_serialized()
         # The best checkpoint validated again: its row would read as one more validation.
         quiet = loggers_detached(trainer) if evaluate == trainer.validate else nullcontext()
         with quiet:
