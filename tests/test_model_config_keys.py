@@ -56,6 +56,9 @@ def test_a_misspelt_model_setting_is_refused_naming_the_right_one(
         ("model=tiny_bert", "+model.network.config.my_own_flag=1"),  # far from every key: kept
         ("model=minilm", "+model.network.hidden_dropout_prob=0.2"),  # the config's own key
         ("model=minilm", "+model.network.attn_implementation=sdpa"),  # a loader option
+        # Another token's id, spelt right, is no misspelt pad_token_id (BERT keeps it unused).
+        ("model=tiny_bert", "+model.network.config.sep_token_id=1"),
+        ("model=tiny_llama", "+model.network.config.cls_token_id=1"),
     ],
 )
 def test_settings_transformers_reads_are_not_refused(
@@ -83,6 +86,12 @@ def test_a_key_the_model_class_cannot_take_is_one_line_when_loading(tmp_path: Pa
     assert str(refused.value) == (
         "model.network.layer_norm_epss: neither an option of from_pretrained nor a setting of "
         "the model's config; did you mean 'layer_norm_eps'?"
+    )
+    with pytest.raises(ConfigError) as refused:  # a real key of other families: no guess
+        pretrained_head(head, str(folder), sep_token_id=3)
+    assert str(refused.value) == (
+        "model.network.sep_token_id: neither an option of from_pretrained nor a setting of "
+        "the model's config; see the model's config.json for its keys"
     )
     loaded = pretrained_head(head, str(folder), hidden_dropout_prob=0.3)
     assert loaded.config.hidden_dropout_prob == 0.3

@@ -140,6 +140,26 @@ def test_the_card_counts_parameters_in_words_and_tags_no_peft_task_type(compose_
     assert "**Parameters**" not in model_card(cfg, {}, {"test/acc": 0.5})
 
 
+def test_a_merged_lora_card_counts_the_weights_in_its_folder(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """model/ of a LoRA run holds the merged weights, without the adapter's own parameters:
+    the card said the adapted model's count (146,752 where the folder held 139,584)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from lab.run_dir.model_card import write_model_card
+
+    cfg = compose_cfg(*TINY_FIXTURE_RUN, "peft=lora")
+    save_file({"a": torch.zeros(3, 4), "b": torch.zeros(5)}, str(tmp_path / "model.safetensors"))
+    metrics = {"model/params_total": 40.0, "model/params_trainable": 23.0}
+    card = write_model_card(tmp_path, cfg, {"command": "c"}, metrics).read_text()
+    assert (
+        "- **Parameters**: 17 (the adapter merged in; training held 40, 23 of them trainable)"
+        in (card.splitlines())
+    )
+
+
 # ------------------------------------------------------------------------------- train.log
 def test_train_log_is_written_without_terminal_codes(compose_cfg: Any, tmp_path: Path) -> None:
     """transformers' LOAD REPORT title is bold (`ESC[1m`): in train.log that was `^[[1m`."""

@@ -68,6 +68,9 @@ def trainer(*callbacks: Any, should_stop: bool = True, **kwargs: Any) -> Any:
     """A stand-in for the fitted Trainer (what `stopping_notes` reads)."""
     fields = {"global_step": 20, "max_epochs": 20, "max_steps": -1, "callback_metrics": {}}
     fields.update(current_epoch=5, num_training_batches=4)  # read by `limit_stop`
+    recorded = [c for c in callbacks if isinstance(c, ValidationHistory) and c.validations]
+    if recorded:  # the fit ended on its last validation, unless a test says otherwise
+        fields["global_step"] = recorded[0].validations[-1].step
     return SimpleNamespace(
         callbacks=list(callbacks),
         checkpoint_callbacks=[c for c in callbacks if isinstance(c, ModelCheckpoint)],
@@ -309,3 +312,19 @@ def test_a_diverged_run_is_said_and_recorded(
     assert record["status"] == "finished"
     warned = [r.getMessage() for r in caplog.records if r.name == "lab.training.fit"]
     assert any(w.startswith("training diverged (train/loss=nan, val/loss=nan") for w in warned)
+
+
+def test_steps_trained_after_the_last_validation_are_said(tmp_path: Path) -> None:
+    """`trainer.max_steps=75` at 50 steps an epoch: steps 51-75 were never validated, and the
+    tested and exported weights are step 50's (the README's train-by-steps recipe did this
+    without a word)."""
+    checkpoint, validated = best_checkpoint(tmp_path, 0.9, step=50), history([0.9])
+    validated.validations = [Validation(0, 50, {"val/acc": 0.9})]
+    fitted = trainer(checkpoint, validated, should_stop=False, global_step=75)
+    assert stopping_notes(fitted, {}) == [
+        "training ran 25 steps after its last validation (step 50 of 75): those weights were "
+        "never validated, so the tested and exported weights are the best validated ones; to "
+        "validate at the end, let a validation fall on the last step (trainer.max_steps, "
+        "trainer.val_check_interval, trainer.check_val_every_n_epoch)"
+    ]
+    assert stopping_notes(trainer(checkpoint, validated, should_stop=False), {}) == []

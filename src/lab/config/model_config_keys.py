@@ -167,13 +167,22 @@ def misspelt_key(
     for key in keys:
         if key in known:
             continue
-        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+        close = [
+            c for c in difflib.get_close_matches(key, sorted(known), cutoff=0.8) if kin(key, c)
+        ]
         if close:
             return ConfigError(
                 f"{where}.{key}: {class_name} has no setting '{key}'; did you mean "
                 f"'{close[0]}'? ({outcome})"
             )
     return None
+
+
+def kin(key: str, known: str) -> bool:
+    """Whether `key` may be a misspelling of `known`: not when both name one of a family of
+    settings (`sep_token_id` and `pad_token_id` are different tokens, each spelt right)."""
+    family = ("_token_id", "_token_ids")
+    return not any(key.endswith(f) and known.endswith(f) for f in family)
 
 
 def check_model_config_keys(cfg: DictConfig) -> None:
@@ -236,7 +245,7 @@ def unexpected_argument_error(error: TypeError, config: Any) -> ConfigError | No
     if found is None:
         return None
     key, known = found[1], _runtime_keys(config)
-    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    close = [c for c in difflib.get_close_matches(key, sorted(known), cutoff=0.6) if kin(key, c)]
     advice = f"did you mean '{close[0]}'?" if close else "see the model's config.json for its keys"
     return ConfigError(
         f"model.network.{key}: neither an option of from_pretrained nor a setting of the "

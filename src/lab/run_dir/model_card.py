@@ -100,9 +100,11 @@ def model_card(
     metrics: dict[str, float],
     onnx: dict[str, Any] | None = None,
     adapter: dict[str, Any] | None = None,
+    merged_parameters: int | None = None,
 ) -> str:
     """The card's Markdown text; `onnx`, an ONNX export's report, adds its measurements;
-    `adapter` (`adapter_facts`) makes it the card of a PEFT adapter directory."""
+    `adapter` (`adapter_facts`) makes it the card of a PEFT adapter directory;
+    `merged_parameters`, the count in a PEFT run's merged weights, the card of those."""
     head = str(cfg.task.head).rsplit(".", 1)[-1]
     # The head declares its Hub task tag in its task YAML ("" when the Hub has none for it).
     pipeline_tag = str(cfg.task.get("pipeline_tag") or "")
@@ -139,6 +141,7 @@ def model_card(
         )
     # The Hub task is `pipeline_tag`'s; peft's task type (SEQ_CLS) is no Hub tag.
     pipeline = f"\npipeline_tag: {pipeline_tag}" if pipeline_tag else ""
+    size = parameters_line(metrics, merged_parameters)
     return f"""---
 library_name: {library}{pipeline}
 tags: [lab{tags}{", onnx" if onnx else ""}]
@@ -151,7 +154,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 - **Base model**: {base_model_line(str(base)) if cfg.model.get("pretrained") else base}
 - **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
 - **Data**: {data}
-- **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){parameters_line(metrics)}
+- **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}
 {loading_section(cfg, adapter) if adapter else ""}
 ## Command
 
@@ -180,12 +183,20 @@ the run with `python -m lab.reproduce <run dir>` (the run directory holds the fu
 """
 
 
-def parameters_line(metrics: dict[str, float]) -> str:
+def parameters_line(metrics: dict[str, float], merged: int | None = None) -> str:
     """The card's line on the model's size (`\n- **Parameters**: 22,713,986 (all trainable)`)
-    from the run's `model/params_*` counts; "" for a run that recorded none."""
+    from the run's `model/params_*` counts; "" for a run that recorded none. `merged`: the
+    count in merged PEFT weights, which lack the adapter's own parameters that training held."""
     total = metrics.get(f"{PARAMS}total")
     if total is None:
         return ""
+    if merged is not None:
+        trained = metrics.get(f"{PARAMS}trainable")
+        during = f", {int(trained):,} of them trainable" if trained is not None else ""
+        return (
+            f"\n- **Parameters**: {merged:,} (the adapter merged in; training held "
+            f"{int(total):,}{during})"
+        )
     trainable = metrics.get(f"{PARAMS}trainable")
     if trainable is None:
         detail = ""
@@ -310,8 +321,27 @@ def write_model_card(
     """
     path = model_dir / "README.md"
     adapter = adapter_facts(cfg, merged) if merged is not None else None
-    path.write_text(model_card(cfg, record, metrics, onnx, adapter))
+    peft_run = bool(OmegaConf.select(cfg, "peft.config._target_"))
+    folded = stored_parameters(model_dir) if peft_run and not adapter and not onnx else None
+    path.write_text(model_card(cfg, record, metrics, onnx, adapter, folded))
     return path
+
+
+def stored_parameters(model_dir: Path) -> int | None:
+    """The parameters in `model_dir`'s safetensors files, from their headers (no tensor is
+    read); None without such files."""
+    from math import prod
+
+    from safetensors import safe_open
+
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for file in files:
+        with safe_open(str(file), framework="pt") as weights:
+            total += sum(prod(weights.get_slice(k).get_shape()) for k in weights.keys())  # noqa: SIM118
+    return total
 
 
 def write_run_cards(

@@ -46,6 +46,8 @@ def stopping_notes(trainer: L.Trainer, record_data: dict[str, Any]) -> list[str]
         record_data[RECORD_KEY] = entry
     elif limit := limit_stop(trainer):  # an early stop's line already says why it ended
         notes.append(limit)
+    if tail := unvalidated_tail_note(trainer, history.validations):
+        notes.append(tail)
     if tie := tied_best_note(trainer, history.validations):
         notes.append(tie)
     return notes
@@ -137,6 +139,25 @@ def early_stop(
         "max_steps": trainer.max_steps,
     }
     return f"early stopping: {what}; training stopped after {where}", entry
+
+
+def unvalidated_tail_note(trainer: L.Trainer, validations: list[Validation]) -> str | None:
+    """The line saying that training went on after its last validation (a `max_steps` or
+    `val_check_interval` that falls between validations): those steps' weights were never
+    validated, so no best checkpoint holds them; None when the fit ended on a validation or
+    had none (`no_best_checkpoint_note` says that)."""
+    if not validations:
+        return None
+    last, step = validations[-1].step, int(trainer.global_step)
+    if step <= last:
+        return None
+    return (
+        f"training ran {step - last} step{'s' * (step - last != 1)} after its last validation "
+        f"(step {last} of {step}): those weights were never validated, so the tested and "
+        "exported weights are the best validated ones; to validate at the end, let a "
+        "validation fall on the last step (trainer.max_steps, trainer.val_check_interval, "
+        "trainer.check_val_every_n_epoch)"
+    )
 
 
 def tied_best_note(trainer: L.Trainer, validations: list[Validation]) -> str | None:
