@@ -369,7 +369,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-TOOL_CHATTER = ("Loading weights", "GPU available", "TPU available", "LOCAL_RANK")
+# "Predicting": lab.predict's bar, which a pipe or a file does not get (it is drawn once, at
+# the end, there), as lab.train's and lab.eval's.
+TOOL_CHATTER = ("Loading weights", "GPU available", "TPU available", "LOCAL_RANK", "Predicting")
 
 
 @pytest.mark.slow

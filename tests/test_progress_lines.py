@@ -99,10 +99,12 @@ def test_a_run_ended_by_max_steps_says_so(tmp_path: Path, caplog: pytest.LogCapt
     said = [r.getMessage() for r in caplog.records if r.name.startswith("lab.")]
     (loss, values), *_ = _csv_validations(tmp_path / "run")
     lines = [line for line in said if line.startswith("epoch ")]
-    # Validation runs at an epoch's end: once here, the fit stops in the second epoch.
+    # Validation runs at an epoch's end: once here, the fit stops in the second epoch (of the
+    # 2 that max_steps reaches: not "1/5").
     assert len(lines) == 1
-    assert re.fullmatch(_expected("epoch 1/5 | step 4/6", loss, values), lines[0])
+    assert re.fullmatch(_expected("epoch 1/2 | step 4/6", loss, values), lines[0])
     assert "training stopped at trainer.max_steps=6 (epoch 2 of 5)" in said
+    assert any(line.startswith("training ran 2 steps after its last validation") for line in said)
     assert not any("will not be reached" in line for line in said)
 
 

@@ -106,6 +106,7 @@ def predict_file(
     """Predict every row of `source` into `target`; say how many rows and errors there were.
 
     `columns` maps input fields of the head to the file's columns (`columns.<field>=`)."""
+    from rich.console import Console
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
     fields = ["line", "id", *predictor.outputs, "error"]
@@ -121,7 +122,8 @@ def predict_file(
     with (
         on_interrupt(lambda: _left(writer, total, target, existed)),
         writer,
-        Progress(*shown) as progress,
+        # A bar only on a terminal: in a file rich draws it once, at the end (as lab.train).
+        Progress(*shown, disable=not Console().is_interactive) as progress,
     ):
         total.append(count_rows(source))
         task = progress.add_task("Predicting", total=total[0])

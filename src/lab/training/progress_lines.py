@@ -116,7 +116,14 @@ def validation_line(trainer: L.Trainer, seconds: float) -> str:
     and `seconds` since training started."""
     parts = []
     if not endless(trainer):
-        epochs = trainer.max_epochs
+        epochs, per_epoch, steps = (
+            trainer.max_epochs,
+            steps_per_epoch(trainer),
+            total_steps(trainer),
+        )
+        if per_epoch and steps is not None:  # max_steps may end the run epochs before max_epochs
+            reached = math.ceil(steps / per_epoch)
+            epochs = reached if epochs is None or epochs <= 0 else min(epochs, reached)
         total = f"/{epochs}" if epochs is not None and epochs > 0 else ""
         parts.append(f"epoch {trainer.current_epoch + 1}{total}")
     steps = total_steps(trainer)
