@@ -4,24 +4,25 @@ A list of labels is read down a column. Turned into one column per label (as the
 are where they do not fit, `lab.wide_tables`), 20 labels at 60 columns became 20 one-column
 tables, and a long label was cut mid-word. Here the counts keep their columns and the label
 column takes the width left: a label longer than that folds after a word (`_`, `-`, `.`, `/`
-and spaces end a word: `account_access_and_` / `password_reset_problem`), and only a word
-wider than the whole column is cut. Labels are left-aligned, numbers right-aligned.
+and spaces end a word: `account_access_and_` / `password_reset_problem`, as
+`lab.wide_tables.fold_after` folds config keys after their dots), and only a word wider than
+the whole column is cut (by the column's folding). Labels are left-aligned, numbers right-aligned.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
+
+from lab.wide_tables import fold_after
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 TITLE = "train labels"
 MIN_LABEL_WIDTH = 12  # narrower than this, a label column is unreadable: the table overflows
-# A word and the separator after it: labels fold after `_`, `-`, `.`, `/` or a space.
-WORD = re.compile(r"[^_\-./ ]*[_\-./ ]+|[^_\-./ ]+")
+WORD_ENDS = "_-./ "  # a label folds after one of these (`lab.wide_tables.fold_after`)
 
 
 def print_label_table(report: dict[str, Any], console: Console) -> None:
@@ -47,7 +48,8 @@ def print_label_table(report: dict[str, Any], console: Console) -> None:
         room = _label_room(console.width, header, rows)
     longest = max([cell_len("label"), *(cell_len(name) for name in names)])
     label_width = min(longest, max(room, MIN_LABEL_WIDTH))
-    print_rows(console, header, [fold_label(n, label_width) for n in names], rows, label_width)
+    folded = [fold_after(n, label_width, WORD_ENDS) for n in names]
+    print_rows(console, header, folded, rows, label_width)
 
 
 def _label_room(width: int, header: list[str], rows: list[list[str]]) -> int:
@@ -74,34 +76,6 @@ def print_rows(
     for name, row in zip(names, rows, strict=True):
         table.add_row(Text(name), *row)  # Text: a label is never read as rich markup
     console.print(table)
-
-
-def fold_label(name: str, width: int) -> str:
-    """`name` in lines of at most `width` cells, broken after words (`WORD`); a word wider
-    than `width` is cut into pieces of `width`."""
-    lines: list[str] = []
-    line = ""
-    for word in WORD.findall(name):
-        if line and cell_len(line + word) > width:
-            lines.append(line)
-            line = ""
-        # Here a word wider than the column starts a line of its own: cut it to fit.
-        while cell_len(word) > width:
-            cut = _fitting(word, width)
-            lines.append(word[:cut])
-            word = word[cut:]
-        line += word
-    lines.append(line)
-    # A space ending a line is invisible: dropped, so it cannot push the line over the width.
-    return "\n".join(part.rstrip(" ") for part in lines if part.strip(" ")) or name
-
-
-def _fitting(word: str, width: int) -> int:
-    """How many characters of `word` fit in `width` cells (at least one)."""
-    count = 0
-    while count < len(word) and cell_len(word[: count + 1]) <= width:
-        count += 1
-    return max(count, 1)
 
 
 def _weight(weight: float | None) -> str:

@@ -174,16 +174,18 @@ def _widen(widths: list[int], columns: list[int], targets: list[int], room: int)
     return room
 
 
-def fold_key(key: str, width: int) -> str:
-    """`key` on lines of at most `width` cells, broken only after a `.` or `/` (a piece
-    longer than the width is left to fold), so each line ends where a key's part ends."""
-    pieces = [p for p in re.split(r"(?<=[./])", key) if p]
+def fold_after(text: str, width: int, breaks: str = "./") -> str:
+    """`text` on lines of at most `width` cells, broken only after one of `breaks` (a config
+    key after its dots, so each line ends where a part of the key ends; a label also after
+    `_`, `-` and spaces). A piece longer than the width is left whole, for the column's own
+    folding to cut; a space ending a line is dropped (it would only push the line over)."""
+    pieces = [p for p in re.split(f"(?<=[{re.escape(breaks)}])", text) if p]
     lines = [""]
     for piece in pieces:
-        if lines[-1] and cell_len(lines[-1] + piece) > width:
+        if lines[-1] and cell_len(lines[-1] + piece.rstrip(" ")) > width:
             lines.append("")
         lines[-1] += piece
-    return "\n".join(lines)
+    return "\n".join(line.rstrip(" ") for line in lines if line.strip(" ")) or text
 
 
 def _print_part(
@@ -203,5 +205,5 @@ def _print_part(
     for index, width in zip(chunk, widths[1:], strict=True):
         table.add_column(labels[index], width=width, justify="right", overflow="fold")
     for position, key in enumerate(header):
-        table.add_row(fold_key(key, widths[0]), *(rows[index][position] for index in chunk))
+        table.add_row(fold_after(key, widths[0]), *(rows[index][position] for index in chunk))
     console.print(table, crop=False)
