@@ -33,13 +33,7 @@ class HeldFileLog:
     `train.log`) from now until `release()` or `drop()`."""
 
     def __init__(self, directory: Path) -> None:
-        inside = directory.resolve()
-        self._holds = [
-            _Hold(handler)
-            for handler in logging.getLogger().handlers
-            if isinstance(handler, logging.FileHandler)
-            and Path(handler.baseFilename).resolve().is_relative_to(inside)
-        ]
+        self._holds = [_Hold(handler) for handler in run_file_handlers(directory)]
         for hold in self._holds:
             hold.handler.addFilter(hold)
 
@@ -64,10 +58,17 @@ def write_to_run_log(directory: Path, message: str, level: int = logging.WARNING
     """`message` into the root logger's files inside `directory` (the run's `train.log`)
     only: for a line the console has already shown in its own words (an interruption's
     advice), which the run's log would otherwise lack."""
-    inside = directory.resolve()
     record = logging.LogRecord("lab.train", level, __file__, 0, message, None, None)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler) and Path(
-            handler.baseFilename
-        ).resolve().is_relative_to(inside):
-            handler.handle(record)
+    for handler in run_file_handlers(directory):
+        handler.handle(record)
+
+
+def run_file_handlers(directory: Path) -> list[logging.FileHandler]:
+    """The root logger's file handlers that write inside `directory` (Hydra's `train.log`)."""
+    inside = directory.resolve()
+    return [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, logging.FileHandler)
+        and Path(handler.baseFilename).resolve().is_relative_to(inside)
+    ]
