@@ -98,8 +98,8 @@ def test_a_key_a_run_lacks_prints_a_dash_and_a_null_prints_none(
     _write(tmp_path / "b", {"data": {"other": 1}}, 0.6)
     lines = _printed(tmp_path, 200)
     assert [line for line in lines if line.startswith("│")] == [
-        "│       None │          - │     1 │  0.5000 │",
-        "│          - │          1 │     1 │  0.6000 │",
+        "│ None       │          - │     1 │  0.5000 │",
+        "│ -          │          1 │     1 │  0.6000 │",
     ]
     output = tmp_path / "compare.csv"
     assert main([str(tmp_path), "--output", str(output)]) == 0

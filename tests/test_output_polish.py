@@ -412,3 +412,25 @@ def test_a_label_folds_after_words(name: str, width: int, folded: str) -> None:
     from lab.wide_tables import fold_after
 
     assert fold_after(name, width, WORD_ENDS) == folded
+
+
+def test_fitting_tables_left_align_text_and_right_align_numbers() -> None:
+    from rich.console import Console
+
+    from lab.wide_tables import print_fitting_table
+
+    screen = io.StringIO()
+    print_fitting_table(
+        "splits",
+        ["split", "rows", "mean ± std", "extra"],
+        [["train", "1600", "0.8123 ± 0.0100", "-"], ["validation", "200", "0.5 ± 0.1", "7"]],
+        Console(file=screen, width=80, color_system=None),
+        labels=["a", "b"],
+        key_title="key",
+        min_value_width=8,
+    )
+    rows = [line for line in screen.getvalue().splitlines() if line.startswith("│")]
+    assert rows == [
+        "│ train      │ 1600 │ 0.8123 ± 0.0100 │     - │",
+        "│ validation │  200 │       0.5 ± 0.1 │     7 │",
+    ]

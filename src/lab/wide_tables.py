@@ -19,6 +19,9 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
+# A cell that reads as a number: a count, a share, `0 (0)`, `0.8123 ± 0.0100`.
+NUMBER = re.compile(r"[-+]?[\d.,]+%?( \([-+]?[\d.,]+%?\)| ± [\d.,]+)?")
+
 #: `fold_to`: the key column's widest (a longer key folds after a dot) and its narrowest
 KEY_FOLD_WIDTH = 40
 KEY_FLOOR_WIDTH = 24
@@ -57,8 +60,13 @@ def print_fitting_table(
     ]
     if table_width(widths) <= console.width:
         table = Table(title=title)
-        for column in shown_header:
-            table.add_column(column, justify="right")
+        for i, column in enumerate(shown_header):
+            # Numbers right-aligned (their digits line up), text left-aligned (split names,
+            # sequence names and labels read from their start).
+            # `-` (a value a run lacks) goes either way.
+            cells = [row[i] for row in shown_rows if row[i] != "-"]
+            numeric = all(NUMBER.fullmatch(cell) for cell in cells)
+            table.add_column(column, justify="right" if numeric else "left")
         for row in shown_rows:
             table.add_row(*row)
         console.print(table)
