@@ -186,8 +186,9 @@ def test_hidden_train_labels_are_to_be_removed(compose_cfg: Any, tmp_path: Path)
     assert str(caught.value) == (
         f"{tmp_path / 'train.parquet'} row 6 (1-based) column 'label': label -1 marks a hidden "
         "label (unlabeled rows, as in GLUE's test splits) that cannot be trained on or scored; "
-        "2 train rows have label -1 (no gold label) and must be removed from the file (lab "
-        "trains only on labeled rows)"
+        "2 train rows have label -1 (no gold label), and lab trains only on labeled rows: "
+        "data.drop_labels=[-1] leaves out the rows without a gold label (SNLI's, MNLI's) (or "
+        "remove them from the file)"
     )
 
 
@@ -202,8 +203,8 @@ def test_hidden_labels_of_a_carved_split_are_removed_from_the_train_file(
     message = str(caught.value)
     assert message.startswith(f"{path}:5 column 'label': label -1 marks a hidden label")
     assert message.endswith(
-        "the rows with label -1 (no gold label) must be removed from the train file (lab "
-        "trains only on labeled rows)"
+        "lab trains only on labeled rows: data.drop_labels=[-1] leaves out the rows without a "
+        "gold label (SNLI's, MNLI's) (or remove them from the train file)"
     )
 
 

@@ -236,6 +236,11 @@ class DataModule(L.LightningDataModule):
             self.path, self.hub_id, self.hub_config, self.hub_revision, self.source_splits
         )
 
+    def drop_labels(self) -> tuple[str, list[Any]] | None:
+        """(label column, values) of the rows to leave out of every split (`data.drop_labels`
+        of heads with a label column, `lab.data.dropped_labels`); default none."""
+        return None
+
     def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
         """A checked raw split just before tokenization (e.g. add row ids); default as is."""
         return dataset

@@ -12,9 +12,10 @@ finds it. `lab.data.stream_setup` is the streamed counterpart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lab.data.dropped_labels import drop_marked_rows
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.sources import origins_of
 from lab.errors import DataError
@@ -41,6 +42,7 @@ def read_splits(dm: DataModule) -> dict[str, Dataset]:
         seed=dm.split_seed,
         fractions={"test": dm.test_fraction, "validation": dm.val_fraction},
         limits=dm.max_samples,
+        drop_labels=dm.drop_labels(),
     )
     for name, (origin, indices) in places.items():
         dm.origins[name], dm.row_indices[name] = origin, indices
@@ -60,15 +62,21 @@ def placed_splits(
     seed: int,
     fractions: Mapping[str, float],
     limits: Mapping[str, int | None],
+    drop_labels: tuple[str, Sequence[Any]] | None = None,
 ) -> tuple[dict[str, Dataset], list[str], dict[str, Place]]:
     """`carve_splits` with every row's place in its source (`lab.data.origins`): the splits,
-    the names of the carved ones, and each split's `Place` (training and lab.inspect alike)."""
+    the names of the carved ones, and each split's `Place` (training and lab.inspect alike).
+    `drop_labels`: (label column, values) of `data.drop_labels`, whose rows are left out of
+    each source split once numbered (`lab.data.dropped_labels`)."""
     origins: dict[str, Origin] = {}
 
     def numbered(name: str, source_name: str) -> Dataset:
         found = origins_of(source).get(source_name)
         origins[name] = found or Origin(f"the {source_name} split", "rows")
-        return number_rows(source[source_name])
+        rows = number_rows(source[source_name])
+        if drop_labels is None:
+            return rows
+        return drop_marked_rows(rows, *drop_labels, origins[name].describe())
 
     def carved_from_train(name: str) -> None:
         origins[name] = origins["train"]

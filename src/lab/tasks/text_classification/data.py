@@ -69,6 +69,8 @@ class TextClassificationDataModule(DataModule):
             text first. Set on the tokenizer, so the exported model's tokenizer cuts the same.
         problem_type: `single_label`, `multi_label` (a list of labels per row) or
             `regression` (a number per row).
+        drop_labels: label values whose rows are left out of every split (`[-1]`: SNLI's
+            and MNLI's pairs without a gold label; `lab.data.dropped_labels`).
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
 
@@ -84,9 +86,13 @@ class TextClassificationDataModule(DataModule):
         max_length: int = 128,
         problem_type: str = "single_label",
         truncation_side: str = "right",
+        drop_labels: Sequence[Any] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(tokenizer, **kwargs)
+        if isinstance(drop_labels, (str, int, float)):  # `data.drop_labels=-1`: one value
+            drop_labels = [drop_labels]
+        self._drop_labels = list(drop_labels or ())
         tokenizer.truncation_side = truncation_side  # its form: a config rule (ranges.FORMS)
         if problem_type not in PROBLEM_TYPES:
             raise DataError(
@@ -113,8 +119,13 @@ class TextClassificationDataModule(DataModule):
         # value -> id map where labels are values rather than ids: strings, 1-5 stars; whether
         # integer labels are 1..K for K configured names).
         self._hidden_train_rows = 0
+        # Set by `check_split`: the checked split's rows with -1 and its size (-1: uncounted)
+        self._split_hidden = (0, -1)
         self._bool_labels = False
         self._classes = LabelClasses([], None, one_based=False)
+
+    def drop_labels(self) -> tuple[str, list[Any]] | None:
+        return (self.label_column, self._drop_labels) if self._drop_labels else None
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -215,6 +226,7 @@ class TextClassificationDataModule(DataModule):
             # STS-B's test split on the Hub: every score hidden as -1. A few negative scores are
             # real targets; only a split of -1 alone is refused (a split-wide rule: no row named).
             if self._every_label_minus_one(dataset, labels):
+                self._split_hidden = (len(dataset), len(dataset))
                 source = self.source_of(name) or f"the {self.split_name(name)} split"
                 raise DataError(
                     f"{source} column '{self.label_column}': every label is -1, which marks a "
@@ -222,6 +234,9 @@ class TextClassificationDataModule(DataModule):
                     f"trained on or scored; {self._hidden_advice(name)}"
                 )
             return
+        if self.problem_type == "single_label":  # how many rows the advice on -1 counts
+            found = minus_one_rows(label_array(dataset, self.label_column))
+            self._split_hidden = (found[1], len(dataset)) if found else (0, -1)
         for row, value in enumerate(dataset[self.label_column]):
             if self.problem_type == "multi_label":
                 if not isinstance(value, list):
@@ -266,21 +281,34 @@ class TextClassificationDataModule(DataModule):
         split has ~785 without a gold label) are removed; other splits are replaced."""
         train = self.origins.get("train")
         carved = [s for s, o in self.origins.items() if s != "train" and train and o is train]
+        # SNLI / MNLI keep their pairs without a gold label as -1 in every split: leaving
+        # those rows out is the usual recipe; a split of hidden labels only (GLUE's test
+        # splits) is replaced instead.
+        drop = "data.drop_labels=[-1] leaves out the rows without a gold label (SNLI's, MNLI's)"
         if name != "train" and name not in carved:
-            return self.another_split(
-                f"map lab's {name} split to a labeled one (data.splits.{name}=...) or "
-                "null to carve it from train"
+            replace = (
+                f"map lab's {name} split to a labeled one (data.splits.{name}=...) or null to "
+                "carve it from train"
             )
+            hidden, rows = self._split_hidden
+            if hidden == rows:  # every label hidden: GLUE's test splits
+                return self.another_split(replace)
+            if hidden:
+                counted = (
+                    f"{hidden} of {rows} {name} rows {'has' if hidden == 1 else 'have'} label -1"
+                )
+                return self.another_split(f"{counted}: {drop} of every split")
+            return self.another_split(f"{drop}; a split without labels: {replace}")
         rows = self._hidden_train_rows
         if name == "train" and not carved and not self.streaming and rows:
             # the whole file is lab's train split: its count is the file's
             counted = f"{rows} train row{'s have' if rows > 1 else ' has'} label -1 (no gold label)"
             return self.another_split(
-                f"{counted} and must be removed from the file (lab trains only on labeled rows)"
+                f"{counted}, and lab trains only on labeled rows: {drop} (or remove them from "
+                "the file)"
             )
         return self.another_split(
-            "the rows with label -1 (no gold label) must be removed from the train file (lab "
-            "trains only on labeled rows)"
+            f"lab trains only on labeled rows: {drop} (or remove them from the train file)"
         )
 
     def _check_label(self, name: str, row: int, value: Any) -> None:
