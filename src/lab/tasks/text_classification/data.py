@@ -235,8 +235,8 @@ class TextClassificationDataModule(DataModule):
                 )
             return
         if self.problem_type == "single_label":  # how many rows the advice on -1 counts
-            found = minus_one_rows(label_array(dataset, self.label_column))
-            self._split_hidden = (found[1], len(dataset)) if found else (0, -1)
+            counted = minus_one_rows(label_array(dataset, self.label_column))
+            self._split_hidden = (counted[1], len(dataset)) if counted else (0, -1)
         for row, value in enumerate(dataset[self.label_column]):
             if self.problem_type == "multi_label":
                 if not isinstance(value, list):
