@@ -12,6 +12,7 @@ from lab.data.card_labels import apply_card_labels
 from lab.data.origins import ROW_COLUMN, Origin
 from lab.data.sources import Source, interleave_sources
 from lab.data.splits import named_split_missing, source_split_name
+from lab.data.stream_class_labels import single_class_warning
 from lab.data.streaming import (
     HIDDEN_COLUMNS,
     SOURCE_COLUMN,
@@ -53,16 +54,18 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
     train = numbered(splits[main.split], 0)
     raw: dict[str, Dataset] = {}
     carved = 0  # rows cut from the head of train as validation/test
+    cuts: dict[str, int] = {}  # {split: rows} of those cut splits
     for name in ("validation", "test"):
         wanted = source_split_name(dm.source_splits, name, splits, local)
         limit = dm.max_samples[name]
-        if wanted and wanted in splits:
-            origin = origins[wanted]
+        cut = not (wanted and wanted in splits)
+        if not cut:
+            origin, read_from = origins[wanted], wanted
             rows = head_rows(numbered(splits[wanted], 0), limit, origin)
         else:
             if wanted:
                 named_split_missing(name, wanted, list(splits), local)
-            origin = origins[main.split]
+            origin, read_from = origins[main.split], main.split
             rows = head_rows(train.skip(carved), limit or dm.stream_sample_rows, origin)
             carved += len(rows)
             log.info("cut a %s split of %d rows from the head of the train stream", name, len(rows))
@@ -70,9 +73,14 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
             raise DataError(f"the {name} split ({origin.describe()}) has no rows")
         dm.origins[name] = origin
         dm.row_indices[name] = [row[ROW_COLUMN] for row in rows]
-        raw[name] = to_dataset(rows, _columns(rows))
+        # the stream's features (before `numbered`, whose `map` forgets them) name its classes
+        features = splits[read_from].features
+        raw[name] = to_dataset(rows, _columns(rows), features, origin.describe())
+        if cut:
+            cuts[name] = len(rows)
     sources = interleave_sources(dm.interleave) or [main]
     streams, stream_origins = [], []
+    sample_features = None  # the first source's: the sample's columns are its columns
     for index, source in enumerate(sources):
         if source is main:
             found, found_origins = splits, origins
@@ -83,6 +91,8 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
                     f"data.interleave[{index}] ({source.describe()}) has no '{source.split}' "
                     f"split; splits present: {', '.join(found)}"
                 )
+        if index == 0:
+            sample_features = found[source.split].features
         stream = numbered(found[source.split], index)
         if source.same_data(main) and source.split == main.split and carved:
             stream = stream.skip(carved)  # the rows validation/test were cut from
@@ -118,9 +128,15 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         [row[ROW_COLUMN] for row in rows],
         [row[SOURCE_COLUMN] for row in rows],
     )
-    sample = to_dataset(rows, columns)
+    sample = to_dataset(rows, columns, sample_features, stream_origins[0].describe())
     if local:  # a Hub folder's card names the classes its files may not carry
-        return _card_labels(raw, sample, Path(str(dm.path)).expanduser(), dm.hub_config)
+        raw, sample = _card_labels(raw, sample, Path(str(dm.path)).expanduser(), dm.hub_config)
+    for name, count in cuts.items():  # after the card: its names say which class it is
+        where = origins[main.split].describe()
+        column = getattr(dm, "label_column", None)  # heads with a label column (classification)
+        warning = single_class_warning(name, raw[name], column, where, count)
+        if warning:
+            log.warning(warning)
     return raw, sample
 
 

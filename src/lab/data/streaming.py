@@ -129,11 +129,21 @@ def head_rows(stream: IterableDataset, count: int | None, origin: Origin) -> lis
     return list(reading(rows, [origin]))
 
 
-def to_dataset(rows: list[dict[str, Any]], columns: list[str]) -> Dataset:
-    """Rows read from a stream as a map-style `Dataset` (columns in `columns` order)."""
+def to_dataset(
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    features: Mapping[str, Any] | None = None,
+    where: str = "the stream",
+) -> Dataset:
+    """Rows read from a stream as a map-style `Dataset` (columns in `columns` order), with
+    the `ClassLabel`s of the stream's `features` (`lab.data.stream_class_labels`; `where`
+    names the stream in an error)."""
     from datasets import Dataset
 
-    return Dataset.from_dict({c: [row.get(c) for row in rows] for c in columns})
+    from lab.data.stream_class_labels import with_class_labels
+
+    dataset = Dataset.from_dict({c: [row.get(c) for row in rows] for c in columns})
+    return with_class_labels(dataset, features, where)
 
 
 # The logger datasets' JSON reader says "Failed to load JSON from file ..." on before it

@@ -177,6 +177,15 @@ class TextClassificationDataModule(DataModule):
             self.num_labels = len(self.label_names)
         # Train labels that name no class (0.5, empty cells) are named by `check_split`.
         if self.num_labels < 2 and not any(map(self._unreadable, values)):
+            if self.streaming and not read.configured and read.class_names is None:
+                # names read from the stream's head alone: a file sorted by label shows one
+                raise DataError(
+                    f"the first {len(train)} rows of the streamed train split "
+                    f"(data.stream_sample_rows={self.stream_sample_rows}) hold "
+                    f"{self.num_labels} class(es) ({self.label_names}); classification needs "
+                    "at least 2: set data.label_names to the classes (a file sorted by label "
+                    "shows one class first), or read more rows (data.stream_sample_rows)"
+                )
             raise DataError(
                 f"the train split has {self.num_labels} class(es) ({self.label_names}); "
                 "classification needs at least 2"
