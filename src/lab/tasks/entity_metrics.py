@@ -1,8 +1,14 @@
 """Entity-level scores for tagging heads, in the seqeval sense, and IOB1 -> IOB2 conversion.
 
-Scores are computed by `seqeval` (the reference implementation behind the CoNLL numbers
-papers report) in strict IOB2 mode: an entity counts only if its type and both its boundaries
-match, and an I- tag that does not continue an entity of its type does not start one.
+Scores are computed by `seqeval` in its default mode, which reads tags as the CoNLL scorer
+`conlleval` does (the numbers papers report for CoNLL-2003; Hugging Face's `run_ner.py` and
+`evaluate`'s seqeval metric too): an entity counts only if its type and both its boundaries
+match, and an I-X tag that does not continue an X entity (after O, or after another type)
+starts one. That is how the token-classification pipeline behind `lab.predict`, `lab.serve`
+and the demo groups tags into entities, so the scores are those of the entities they return
+(strict IOB2, seqeval's `mode="strict"`, would leave out such an entity they return). Gold
+tags are read the same way: in valid IOB2 (IOB1 data is converted on load) both readings find
+the same entities, and a stray gold I-X counts as an entity, as conlleval counts it.
 `EntityScores` is a torchmetrics `Metric` holding predicted and gold tag ids per sentence, so
 DDP gathers every rank's sentences before scoring (entity F1 cannot be averaged over ranks).
 
@@ -69,13 +75,15 @@ def _prf(hits: int, guessed: int, support: int) -> dict[str, float]:
 
 
 def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
-    """Micro precision/recall/F1 over entities, per-type F1 and support, token accuracy."""
-    from seqeval.metrics import accuracy_score, classification_report
-    from seqeval.scheme import IOB2
+    """Micro precision/recall/F1 over entities, per-type F1 and support, token accuracy.
 
-    report = classification_report(
-        gold, predicted, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
-    )
+    Entities are read as `conlleval` reads them (an I-X after O or another type starts an X
+    entity), the grouping of `lab.predict`'s entities: see the module.
+    """
+    from seqeval.metrics import accuracy_score, classification_report
+
+    # Default (conlleval) mode, not mode="strict": see the module for why.
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
     per_type = {
         name: {

@@ -5,8 +5,8 @@ as integer ids (names from `data.label_names` or the dataset's `ClassLabel` feat
 strings. Words are split into subwords by the tokenizer; the first subword of each word
 carries the word's tag and the others are ignored by the loss and the metrics
 (`data.label_all_tokens=true` labels them too in train, a B- tag continuing as I-; scored
-over words all the same). IOB1 data
-(`data.tag_scheme=iob1`, an entity may start with I-) is converted to IOB2 on load.
+over words all the same). IOB1 data (`data.tag_scheme=iob1`, an entity may start with I-) is
+converted to IOB2 on load.
 
 `TokenClassificationPredictor` (entities with character spans from raw text) and
 `plot_entity_f1` (the test report's figure) are declared in `conf/task/token_classification.yaml`.
@@ -254,7 +254,7 @@ def align_labels(
 
 
 class TokenClassificationModule(ClassLossTraining, TaskModule):
-    """Per-token cross-entropy; entity precision/recall/F1 (seqeval, strict IOB2).
+    """Per-token cross-entropy; entity precision/recall/F1 (seqeval, conlleval's reading).
 
     Metric keys: `val/loss`, `val/f1`, `val/precision`, `val/recall` (entity-level, micro),
     `val/accuracy` (token accuracy), `val/f1_<TYPE>` per entity type (and `test/...`).
@@ -328,7 +328,8 @@ class TokenClassificationPredictor(Predictor):
 
     Words are tagged by their first subword, as in training (`aggregation_strategy="first"`):
     "simple" grouping would split a word whose later subwords the model never learned to tag
-    ("Ang" + "el" for "Angel").
+    ("Ang" + "el" for "Angel"). Tags are grouped into entities as the metrics read them (an
+    I-X after O or another type starts one, `lab.tasks.entity_metrics`): test/f1 scores these.
 
     A row gives `text` (a string) or the data's tokens column (a list of words, joined with
     spaces, so spans refer to the joined text): exactly one of them (`alternative_field`).

@@ -183,8 +183,11 @@ def row_shape_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str
 def iob1_hint(rows: Sequence[Sequence[Any]], names: Sequence[str], string_tags: bool) -> str | None:
     """A warning where tags read as IOB2 look like IOB1 (`rows`: each row's tags, names when
     `string_tags`, else ids into `names`): most entities start with I- (I-X after O or another
-    type), which strict IOB2 does not count as an entity: F1 near 0, a model that seems to have
-    learned nothing. None where B- starts most entities (or there are none)."""
+    type). lab's scores and `lab.predict` read such a start as an entity (as conlleval does),
+    but the model learns to start entities with I-, which a strict IOB2 reader of its tags
+    (seqeval's `mode="strict"`, a tool that expects B- starts) drops; converted
+    (`data.tag_scheme=iob1`) the data teaches IOB2. None where B- starts most entities (or
+    there are none)."""
     b_starts = i_starts = 0
     for tags in rows:
         previous = "O"
@@ -201,6 +204,7 @@ def iob1_hint(rows: Sequence[Sequence[Any]], names: Sequence[str], string_tags: 
         return None
     return (
         f"{i_starts} of the train split's {i_starts + b_starts} entities start with I- (after O "
-        "or another type), as in IOB1 data; read as IOB2 (data.tag_scheme=iob2) they are no "
-        "entities and entity F1 stays near 0: set data.tag_scheme=iob1"
+        "or another type), as in IOB1 data; read as IOB2 (data.tag_scheme=iob2) the model "
+        "learns to start entities with I- (lab's scores and entities count them, a strict IOB2 "
+        "reader drops them): set data.tag_scheme=iob1"
     )
