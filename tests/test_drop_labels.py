@@ -129,3 +129,16 @@ def test_a_run_recorded_before_the_setting_resumes_without_a_difference() -> Non
     assert config_differences(
         recorded, {"data": {"label_column": "label", "drop_labels": [-1]}}
     ) == ["  data.drop_labels: '<absent>' -> [-1]"]
+
+
+def test_a_stream_leaves_them_out_as_it_is_read(compose_cfg: Any, tmp_path: Path) -> None:
+    labels = _snli_like(tmp_path)
+    datamodule = _setup(
+        compose_cfg, tmp_path, "data.streaming=true", "data.drop_labels=[-1]", "trainer.max_steps=2"
+    )
+    for split in ("validation", "test"):
+        kept = [label for label in labels[split] if label != -1]
+        assert datamodule.datasets[split]["labels"] == kept
+    assert list(datamodule.row_indices["test"][:2]) == [1, 2]  # row 0 is -1
+    streamed = [row["label"] for row in datamodule.train_plan.mixture()]
+    assert sorted(streamed) == sorted(label for label in labels["train"] if label != -1)

@@ -63,7 +63,9 @@ def drop_marked_rows(
     return dataset.select([i for i, kept in enumerate(keep) if kept])
 
 
-def drop_from_stream(stream: IterableDataset, column: str, values: Sequence[Any]) -> Any:
+def drop_from_stream(
+    stream: IterableDataset, column: str, values: Sequence[Any]
+) -> IterableDataset:
     """A streamed split without the rows whose `column` holds one of `values` (as read)."""
     if not values:
         return stream

@@ -5,10 +5,12 @@ the train stream and read its first rows for the head to learn from and check.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.data.card_labels import apply_card_labels
+from lab.data.dropped_labels import drop_from_stream
 from lab.data.origins import ROW_COLUMN, Origin
 from lab.data.sources import Source, interleave_sources
 from lab.data.splits import named_split_missing, source_split_name
@@ -51,7 +53,8 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         raise DataError(
             f"{main.describe()} has no '{main.split}' split; splits present: {', '.join(splits)}"
         )
-    train = numbered(splits[main.split], 0)
+    keep = _labelled_rows(dm)
+    train = keep(numbered(splits[main.split], 0))
     raw: dict[str, Dataset] = {}
     carved = 0  # rows cut from the head of train as validation/test
     cuts: dict[str, int] = {}  # {split: rows} of those cut splits
@@ -61,7 +64,7 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         cut = not (wanted and wanted in splits)
         if not cut:
             origin, read_from = origins[wanted], wanted
-            rows = head_rows(numbered(splits[wanted], 0), limit, origin)
+            rows = head_rows(keep(numbered(splits[wanted], 0)), limit, origin)
         else:
             if wanted:
                 named_split_missing(name, wanted, list(splits), local)
@@ -93,7 +96,7 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
                 )
         if index == 0:
             sample_features = found[source.split].features
-        stream = numbered(found[source.split], index)
+        stream = keep(numbered(found[source.split], index))
         if source.same_data(main) and source.split == main.split and carved:
             stream = stream.skip(carved)  # the rows validation/test were cut from
         streams.append(stream)
@@ -138,6 +141,20 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         if warning:
             log.warning(warning)
     return raw, sample
+
+
+def _labelled_rows(dm: DataModule) -> Callable[[IterableDataset], IterableDataset]:
+    """What leaves `data.drop_labels`' rows out of a numbered stream (their file indices kept;
+    `lab.data.dropped_labels`); as is without the setting."""
+    dropped = dm.drop_labels()
+    if dropped is None:
+        return lambda stream: stream
+    column, values = dropped
+    log.info(
+        "data.drop_labels: rows labelled %s are left out of the streams as they are read",
+        " or ".join(map(str, values)),
+    )
+    return lambda stream: drop_from_stream(stream, column, values)
 
 
 def _card_labels(
