@@ -142,3 +142,18 @@ def test_a_stream_leaves_them_out_as_it_is_read(compose_cfg: Any, tmp_path: Path
     assert list(datamodule.row_indices["test"][:2]) == [1, 2]  # row 0 is -1
     streamed = [row["label"] for row in datamodule.train_plan.mixture()]
     assert sorted(streamed) == sorted(label for label in labels["train"] if label != -1)
+
+
+def test_lab_inspect_reads_the_splits_training_reads(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from lab.data.inspection import load_splits
+
+    labels = _snli_like(tmp_path)
+    data = OmegaConf.create(
+        {"path": str(tmp_path), "label_column": "label", "drop_labels": -1, "split_seed": 42}
+    )
+    splits, carved = load_splits(data)
+    assert carved == []
+    for split in ("train", "validation", "test"):
+        assert sorted(splits[split]["label"]) == sorted(v for v in labels[split] if v != -1)

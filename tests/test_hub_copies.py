@@ -72,9 +72,9 @@ def test_a_parquet_split_of_zero_rows_is_named(tmp_path: Path) -> None:
 
 def test_a_semicolon_separated_csv_is_named_as_one(compose_cfg: Any, tmp_path: Path) -> None:
     """A European spreadsheet's CSV (`text;label`): lab reads commas, so the header is one
-    column; lab.train's config rules (a missing column), its data module and lab.inspect (a
-    row of more cells, where a text holds a comma) all say what the file is and how to
-    convert it."""
+    column; lab.train's config rules (a missing column; lab.inspect applies them first too)
+    and its data module (a row of more cells, where a text holds a comma) both say what the
+    file is and how to convert it."""
     from lab.build import build_datamodule
     from lab.config.rules import validate_config
     from lab.data.inspection import inspect_data
@@ -92,7 +92,9 @@ def test_a_semicolon_separated_csv_is_named_as_one(compose_cfg: Any, tmp_path: P
     with pytest.raises(DataError) as rules:
         validate_config(cfg)
     assert str(rules.value).endswith(f"columns present: text;label; {advice}")
-    for read in (build_datamodule, inspect_data):
-        with pytest.raises(DataError) as reading:
-            read(cfg, build_tokenizer(cfg))
-        assert str(reading.value) == f"{data}:14: 2 cells but the header has 1 ({advice})"
+    with pytest.raises(DataError) as reading:
+        build_datamodule(cfg, build_tokenizer(cfg))
+    assert str(reading.value) == f"{data}:14: 2 cells but the header has 1 ({advice})"
+    with pytest.raises(DataError) as inspected:  # lab.train's first words, as lab.train
+        inspect_data(cfg, build_tokenizer(cfg))
+    assert str(inspected.value) == str(rules.value)

@@ -159,8 +159,7 @@ def test_hidden_and_empty_labels_are_warned_of_in_every_split(
         "refuses it",
         # a split of its own: replaced as training advises (rows of train would be removed)
         "validation: 2 rows have label -1 (a hidden label, as SNLI's rows without a gold "
-        "label): lab.train refuses them; map data.splits.validation to a labeled split (or "
-        "null to carve it from train)",
+        "label): lab.train refuses them; data.drop_labels=[-1] leaves them out of every split",
         "test: every label is -1 (hidden labels, as in GLUE's test splits): lab.train refuses "
         "this split; map data.splits.test to a labeled split (or null to carve it from train)",
     } <= set(report["warnings"])
@@ -316,7 +315,7 @@ def test_hidden_train_labels_are_to_be_removed_from_the_train_file(
     named = _inspect(compose_cfg, folder, "model=tiny_bert", "data.label_names=[neg,pos]")
     assert (
         "train: 1 row has label -1 (a hidden label, as SNLI's rows without a gold label): "
-        "lab.train refuses them; remove those rows from the train file"
+        "lab.train refuses them; data.drop_labels=[-1] leaves them out of every split"
     ) in named["warnings"]
     assert named["labels"]["counts"] == {"neg": 2, "pos": 2}
     # Bare integers -1, 0, 1 name three classes (training's line says so, and how to read -1

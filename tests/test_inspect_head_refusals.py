@@ -313,9 +313,10 @@ def test_a_file_without_the_text_column_is_refused_for_that_before_its_size(
     cfg = compose_cfg("model=tiny_bert", "data=json", f"data.path={data}")
     with pytest.raises(DataError) as caught:
         inspect_data(cfg, build_tokenizer(cfg))
-    # training's words (`DataModule.require_columns`), the config key named
+    # training's words (its config rule `check_local_data`), the file and the config key named
     assert str(caught.value) == (
-        "column 'text' (data.text_column) is not in the train split; columns present: body, label"
+        f"{data}: column 'text' (data.text_column) is not in the train split; columns present: "
+        "body, label"
     )
 
 

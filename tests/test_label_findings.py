@@ -128,7 +128,7 @@ def test_string_labels_lose_surrounding_spaces_and_say_so(
         datamodule = _setup(compose_cfg, tmp_path)
     assert datamodule.model_kwargs()["id2label"] == {0: "neg", 1: "pos"}
     assert datamodule.datasets["test"]["labels"] == [1, 0]
-    assert "label 'neg ' read as 'neg' (surrounding spaces removed, 2 rows)" in caplog.text
+    assert "label 'neg ' read as 'neg' (surrounding spaces removed, 2 train rows)" in caplog.text
     merged = [r for r in caplog.records if "surrounding spaces removed" in r.getMessage()]
     assert [r.levelno for r in merged] == [logging.WARNING]
 
@@ -372,8 +372,8 @@ def test_inspect_warns_of_one_based_labels_in_trainings_words(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
     """Labels 1..3 under 3 names: the refusal of lab.train, word for word, as a warning of
-    each split; the table lists the unused class 0 with 0 rows and leaves out the value 3,
-    which names no class."""
+    each split; the table lists the labels as stored (1, 2, 3), not as the classes training
+    refuses them as (class 0 without rows, every row one class up, the 3s left out)."""
     folder = _stars(tmp_path, 3)
     with pytest.raises(DataError) as caught:
         _setup(compose_cfg, folder, "data.label_names=[bad,ok,good]")
@@ -390,11 +390,11 @@ def test_inspect_warns_of_one_based_labels_in_trainings_words(
         f"test: 2 rows have label 3; lab.train refuses it: {refused}",
     ]
     labels = report["labels"]
-    # training's classes only: the refused 3 is in the warnings above, not a row here
-    assert labels["counts"] == {"bad": 0, "ok": 10, "good": 10}
-    # k = 3 named classes, as training counts them: 20 / (3 * 10)
-    assert labels["class_weights"] == {"bad": None, "ok": 2 / 3, "good": 2 / 3}
-    assert labels["imbalance_ratio"] == 1.0
+    # as stored, marked refused: no weights to advise (tests/test_inspect_agrees_with_train.py)
+    assert labels["counts"] == {"1": 10, "2": 10, "3": 10}
+    assert labels["class_weights"] == {"1": None, "2": None, "3": None}
+    assert labels["refused"] == "labels 1..3 look 1-based"
+    assert "imbalance_ratio" not in labels
 
 
 def test_inspect_warns_of_class_zero_in_trainings_words(

@@ -49,7 +49,10 @@ def print_label_table(report: dict[str, Any], console: Console) -> None:
     longest = max([cell_len("label"), *(cell_len(name) for name in names)])
     label_width = min(longest, max(room, MIN_LABEL_WIDTH))
     folded = [fold_after(n, label_width, WORD_ENDS) for n in names]
-    print_rows(console, header, folded, rows, label_width)
+    # Labels training refuses as they are (1-based ids) are listed as stored, not as classes.
+    refused = labels.get("refused")
+    title = f"{TITLE} as stored (lab.train refuses them: {refused})" if refused else TITLE
+    print_rows(console, header, folded, rows, label_width, title)
 
 
 def _label_room(width: int, header: list[str], rows: list[list[str]]) -> int:
@@ -63,13 +66,19 @@ def _label_room(width: int, header: list[str], rows: list[list[str]]) -> int:
 
 
 def print_rows(
-    console: Console, header: list[str], names: list[str], rows: list[list[str]], width: int
+    console: Console,
+    header: list[str],
+    names: list[str],
+    rows: list[list[str]],
+    width: int,
+    title: str = TITLE,
 ) -> None:
-    """The table: the (folded) `names` in a left-aligned column `width` wide, then `rows`."""
+    """The table `title`: the (folded) `names` in a left-aligned column `width` wide, then
+    `rows`."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=TITLE)
+    table = Table(title=title)
     table.add_column("label", justify="left", width=width, overflow="fold")
     for column in header:
         table.add_column(column, justify="right", no_wrap=True)

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def drop_setting(label_column: str | None, values: Any) -> tuple[str, list[Any]] | None:
+    """(label column, values) of `data.drop_labels` (a list, or one value as
+    `data.drop_labels=-1` gives it); None where it is empty or the head has no label column."""
+    if isinstance(values, (str, int, float)):
+        values = [values]
+    listed = list(values or ())
+    return (label_column, listed) if listed and label_column else None
+
+
 def marks(values: Sequence[Any]) -> Callable[[Any], bool]:
     """Whether a label cell is one of `values` (`data.drop_labels`): -1 matches -1, -1.0 and
     the text "-1"; a boolean or a list (a multi-label row) is never a mark."""

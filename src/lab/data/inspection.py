@@ -61,7 +61,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.config.model_rules import positions_problem
-from lab.data.column_refusal import column_keys, missing_columns_message, named_column
+from lab.data.column_refusal import column_keys
+from lab.data.inspection_columns import require_label_column
 from lab.data.inspection_hooks import (
     declared_columns,
     label_checks,
@@ -157,7 +158,8 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     row's place in its file (`lab.data.inspection_places`), and the names of the carved ones;
     without importing Lightning. `columns` the data must have are checked first: a file
     without them is refused for that, not for being too small to carve from."""
-    from lab.data.sources import load_source
+    from lab.data.dropped_labels import drop_setting
+    from lab.data.sources import load_source, origins_of
     from lab.data.splits import placed_splits, split_seed_of
 
     mapping = dict(data.get("splits") or {name: name for name in SPLITS})
@@ -170,10 +172,13 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     )
     ours = {str(theirs): str(name) for name, theirs in mapping.items() if theirs}
     keys = column_keys(data)
+    origins = origins_of(source)
     # train first, as training reads them; a Hub dataset's other splits (unlabelled, ...) are
     # not read
     for name in sorted(set(ours) & set(source), key=lambda n: SPLITS.index(ours[n])):
-        require_columns(source[name], columns, ours[name], keys)
+        origin = origins.get(name)  # the file, named first as training names it
+        where = origin.describe() if origin is not None else ""
+        require_columns(source[name], columns, ours[name], keys, where=where)
     splits, carved, places = placed_splits(
         source,
         dict(data.get("splits") or {name: name for name in SPLITS}),
@@ -188,24 +193,9 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
             "validation": data.get("max_eval_samples"),
             "test": data.get("max_test_samples"),
         },
+        drop_labels=drop_setting(data.get("label_column"), data.get("drop_labels")),
     )
     return in_file_order(splits, places), carved
-
-
-def _require_label_column(splits: PlacedSplits, column: str, keys: dict[str, str]) -> None:
-    """Refuse, as training does, a `data.label_column` the train split lacks."""
-    train = splits["train"]
-    if column in train.column_names:
-        return
-    origin = splits.places.get("train", (None, ()))[0]
-    raise DataError(
-        missing_columns_message(
-            [named_column(column, keys.get(column, "data.label_column"))],
-            "train",
-            train.column_names,
-            where=origin.describe() if origin is not None else "",
-        )
-    )
 
 
 def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
@@ -220,7 +210,11 @@ def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
 
 
 def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[str, Any]:
-    """Every number of the inspection report (JSON-ready); `warnings` lists what needs action."""
+    """Every number of the inspection report (JSON-ready); `warnings` lists what needs action.
+    A split without a column the config names is refused first, as training refuses it
+    (`lab.data.inspection_columns`)."""
+    from lab.config.data_rules import check_local_data
+
     data = cfg.data
     own = (cfg.task.get("data_module") or {}).get("_target_")
     if own:  # a task's own data module reads the data (task=masked_lm), as in training
@@ -230,6 +224,9 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         with open_dict(data):
             data._target_ = own
     specs, label_column = text_specs(data)
+    # lab.train's own rule, before anything loads: a split file without a column the config
+    # names (GLUE's test.tsv without labels) is refused in its words, the file first
+    check_local_data(cfg)
     # Heads that read rows their own way (`rows:` in their inspect declaration: chat,
     # preferences, ...) check their columns themselves; the others' named columns first.
     declared = declared_columns(str(data.get("_target_") or ""))
@@ -237,6 +234,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     splits, carved = load_splits(
         data, sorted({c for s in specs for c in s.columns}) if plain else ()
     )
+    if label_column:  # a split without it is refused (lab.data.inspection_columns)
+        require_label_column(splits, label_column, column_keys(data))
     reader = row_reader(data, tokenizer, splits["train"])
     if reader is not None:
         specs = reader.specs
@@ -344,18 +343,22 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     report["labels"] = {}
     names = None
     if label_column:
-        _require_label_column(splits, label_column, column_keys(data))
         names = _label_names(data, splits["train"], label_column)
         resolved = train_classes(data, splits["train"], label_column)
-        name_of = None
+        name_of, refused = None, None
         if resolved is not None:  # training's classes, where the head resolves them
-            names, name_of = resolved
+            names, name_of, *rest = resolved
+            refused = rest[0] if rest else None  # a reading training refuses: stored values
         report["labels"] = label_balance(
             splits["train"][label_column],
             names,
             numeric=data.get("problem_type") == "regression",
             name_of=name_of,
         )
+        if refused and "counts" in report["labels"]:  # no weights to advise for them
+            report["labels"].pop("imbalance_ratio", None)
+            report["labels"]["class_weights"] = dict.fromkeys(report["labels"]["counts"])
+            report["labels"]["refused"] = refused
         hidden = "-1" not in {str(n).strip() for n in names or []}  # unless -1 names a class
         for name, dataset in splits.items():
             if label_column in dataset.column_names:  # a missing column is the head's to refuse

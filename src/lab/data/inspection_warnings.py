@@ -42,7 +42,7 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
         )
     numeric = "numeric" in labels  # regression: -1 can be a value; only all -1 is hidden
     for name, entry in report["splits"].items():
-        found.extend(_label_gap_warnings(name, entry, numeric, from_train=name in carved))
+        found.extend(_label_gap_warnings(name, entry, numeric))
         share = entry.get("unknown_tokens", 0.0)
         if share > UNKNOWN_SHARE:
             found.append(
@@ -95,14 +95,12 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
     return found
 
 
-def _label_gap_warnings(
-    split: str, entry: dict[str, Any], numeric: bool, *, from_train: bool
-) -> list[str]:
+def _label_gap_warnings(split: str, entry: dict[str, Any], numeric: bool) -> list[str]:
     """What a split's `label_gaps` (`inspection_stats.label_gaps`) needs: training refuses a
     row without a label and, for classes, the hidden label -1; a split of numbers that are
     all -1 is hidden too (STS-B's test split), which would be scored against -1. The way out
-    is training's: rows of the train file (train, or a split carved from it, `from_train`)
-    are removed; another split is replaced by a labeled one."""
+    is training's: a split of hidden labels only is replaced by a labeled one; a split with
+    some (SNLI's, MNLI's) keeps its other rows with `data.drop_labels=[-1]`."""
     gaps = entry.get("label_gaps") or {}
     found = []
     hidden, rows = gaps.get("hidden", 0), entry["rows"]
@@ -116,11 +114,8 @@ def _label_gap_warnings(
             "from train)"
         )
     elif hidden and not numeric:
-        fix = (
-            "remove those rows from the train file"
-            if split == "train" or from_train
-            else f"map data.splits.{split} to a labeled split (or null to carve it from train)"
-        )
+        # as training advises: a partly hidden split (SNLI's, MNLI's) keeps its labeled rows
+        fix = "data.drop_labels=[-1] leaves them out of every split"
         found.append(
             f"{split}: {rows_have(hidden)} label -1 (a hidden label, as SNLI's rows without a gold "
             f"label): lab.train refuses them; {fix}"

@@ -6,15 +6,26 @@ A data config written for a Hub dataset without a test split maps lab's test spl
 Hub's `validation` and carves validation from train (`data=squad`, `data=sst2`): over such a
 folder, `validation.jsonl` is the test split and `test.jsonl` is not read. The line says so,
 as a warning naming the override that reads each file as its own split.
+
+An unread file that lacks a column of train's (GLUE's original `test.tsv` of `index,
+sentence` beside `sentence,label`: its labels are hidden) is no split training could read:
+the override would have the split refused. The line says it is left out for that and offers
+no override for it; where it is the only file left out, nothing needs doing and the line is
+for `train.log`. Its columns come from its header or first rows only
+(`lab.config.data_rules.peek_columns`), never from reading it whole.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 #: lab's splits, in the order the line names them
 ROLES = ("train", "validation", "test")
+#: a pandas index column (`DataFrame.to_csv` without `index=False`): no data, so a file lacking
+#: it lacks nothing (`Unnamed: 0` as `datasets` names it, or the header's empty name)
+_INDEX_COLUMN = re.compile(r"(Unnamed: \d+)?")
 
 
 def split_files_line(
@@ -26,11 +37,13 @@ def split_files_line(
     """(whether it is a warning, the line) for the folder `root` of split files `named`
     ({split: [its file]}), `others` the names of its other data files (`train_augmented.csv`),
     and `splits` the data config's mapping (lab's split -> the source's; None: unknown, the
-    files are named by their split alone). A file no split reads makes it a warning."""
+    files are named by their split alone). A file no split reads makes it a warning, unless
+    it lacks a column of train's (no labels: rightly left out)."""
+    unread: list[str] = []  # file names, with the override that reads them
+    lacking: dict[str, list[str]] = {}  # split: train's columns its unread file lacks
+    hint = ""
     if splits is None:
         which = ", ".join(f"{s}={Path(named[s][0]).name}" for s in ROLES if s in named)
-        unread: list[str] = []
-        hint = ""
     else:
         # lab.data.splits imports the loaders, which import lab.data.local_files and this
         from lab.data.splits import source_split_name
@@ -43,17 +56,46 @@ def split_files_line(
             for role in ROLES
         )
         used = set(read.values())
-        unread = [Path(named[s][0]).name for s in ROLES if s in named and s not in used]
+        left = [s for s in ROLES if s in named and s not in used]
+        found = {s: _lacks_train_columns(named, s) for s in left}
+        lacking = {s: columns for s, columns in found.items() if columns}
+        unread = [Path(named[s][0]).name for s in left if s not in lacking]
         own = " ".join(
-            f"data.splits.{role}={role}" for role in ROLES if role in named and read[role] != role
+            f"data.splits.{role}={role}"
+            for role in ROLES
+            if role in named and read[role] != role and role not in lacking
         )
         hint = f" ({own} reads each file as the split it is named after)"
     line = f"data.path {root} read as a folder of split files: {which}"
     if unread:
         line += f"; not read: {', '.join(unread)}{hint}"
+    for split, columns in lacking.items():
+        listed = ", ".join(f"'{c}'" for c in columns)
+        line += (
+            f"; not read: {Path(named[split][0]).name}, without train's "
+            f"column{'s' * (len(columns) > 1)} {listed} (no labels, as in GLUE's test files: "
+            "rightly left out)"
+        )
     if others:
         line += (
             f"; not read: {', '.join(others)} (a split is read from the one file named after "
             "it: merge other rows into that file to use them)"
         )
     return bool(unread or others), line
+
+
+def _lacks_train_columns(named: Mapping[str, list[str]], split: str) -> list[str]:
+    """The columns of train's file that `split`'s file lacks, from their headers (a pandas
+    index column aside); [] where it has them all or either file's columns are unknown
+    (JSON that is not JSON lines, a file that cannot be peeked: the loader names it)."""
+    # lab.config.data_rules imports lab.data, which imports this module
+    from lab.config.data_rules import peek_columns
+    from lab.errors import LabError
+
+    try:
+        train, other = (peek_columns(Path(named[s][0])) for s in ("train", split))
+    except (LabError, OSError, ValueError):  # pyarrow's errors are ValueErrors
+        return []
+    if train is None or other is None:
+        return []
+    return [c for c in train if c not in other and not _INDEX_COLUMN.fullmatch(c)]

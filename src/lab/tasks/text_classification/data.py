@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
+from lab.data.dropped_labels import drop_setting
 from lab.data.label_names import as_integer
 from lab.errors import DataError
 from lab.tasks.text_classification.arrow_labels import (
@@ -90,9 +91,7 @@ class TextClassificationDataModule(DataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(tokenizer, **kwargs)
-        if isinstance(drop_labels, (str, int, float)):  # `data.drop_labels=-1`: one value
-            drop_labels = [drop_labels]
-        self._drop_labels = list(drop_labels or ())
+        self._drop = drop_setting(label_column, drop_labels)  # `data.drop_labels=-1` too
         tokenizer.truncation_side = truncation_side  # its form: a config rule (ranges.FORMS)
         if problem_type not in PROBLEM_TYPES:
             raise DataError(
@@ -125,7 +124,7 @@ class TextClassificationDataModule(DataModule):
         self._classes = LabelClasses([], None, one_based=False)
 
     def drop_labels(self) -> tuple[str, list[Any]] | None:
-        return (self.label_column, self._drop_labels) if self._drop_labels else None
+        return self._drop
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from lab.data.inspection_places import place
@@ -43,6 +43,13 @@ from lab.tasks.text_classification.train_labels import TrainLabels
 if TYPE_CHECKING:
     from datasets import Dataset
     from omegaconf import DictConfig
+
+#: `train_classes`: (class names in id order, a stored label's class name or None), and where
+#: training refuses that reading of the labels, why (the names are then the stored values)
+ClassesRead = (
+    tuple[list[str], Callable[[Any], str | None]]
+    | tuple[list[str], Callable[[Any], str | None], str]
+)
 
 
 def label_warnings(
@@ -100,14 +107,18 @@ def label_warnings(
     return found
 
 
-def train_classes(
-    data: DictConfig, train: Dataset, column: str
-) -> tuple[list[str], Callable[[Any], str | None]] | None:
+def train_classes(data: DictConfig, train: Dataset, column: str) -> ClassesRead | None:
     """The classes training resolves from `train` (`LabelClasses`, as `label_warnings`
     resolves them) and the class name of a stored label (None: hidden or refused), so that
     lab.inspect's balance table and class weights count training's classes: a stray 5 beside
     0 and 1 makes 6, "negative " is "negative", -1 beside 0 and 1 names a class. None where
-    this head's labels are not classes (regression) or training refuses them before classes."""
+    this head's labels are not classes (regression) or training refuses them before classes.
+
+    Resolving says what training says of it (the classes bare integers -1, 0, 1 name, a
+    label read without its spaces): lab.inspect shows those lines as training's. Labels
+    1..K under K configured names, which training refuses as 1-based, are not read as the
+    classes 0..K-1 would be (every row one class up): their stored values are listed, with
+    why training refuses them (the third element)."""
     problem_type = str(data.get("problem_type") or "single_label")
     if problem_type == "regression" or column not in train.column_names:
         return None
@@ -119,8 +130,19 @@ def train_classes(
     if read.non_list is not None or (single and lists_under_single_label(read.values)):
         return None
     num_labels = data.get("num_labels")
-    with _quiet():
+    # Configured names against a ClassLabel were said by lab.inspect's own check (the same
+    # `reconcile_label_names`); the rest is training's to say once, here (`label_warnings`
+    # resolves again, quietly).
+    with _quiet() if configured else nullcontext():
         classes = LabelClasses.resolve(read, configured, num_labels, column)
+    if classes.one_based:
+
+        def as_stored(value: Any) -> str | None:
+            number = as_integer(value)
+            return str(number) if isinstance(number, int) and number in read.present else None
+
+        why = f"labels 1..{len(classes.names)} look 1-based"
+        return [str(v) for v in sorted(read.present)], as_stored, why
     count = int(num_labels) if num_labels is not None else len(classes.names)
     names = list(classes.names) + [str(i) for i in range(len(classes.names), count)]
 

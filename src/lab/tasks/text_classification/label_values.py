@@ -48,8 +48,9 @@ def integer_values(values: Iterable[Any]) -> list[int]:
 
 
 def string_label_names(values: Iterable[Any]) -> list[str]:
-    """The sorted distinct string labels, surrounding whitespace removed; says which stored
-    values were read as another (a warning when that merged them with a class)."""
+    """The sorted distinct string labels of train (`values`), surrounding whitespace removed;
+    says which stored values were read as another, with their train rows (a warning when that
+    merged them with a class)."""
     counts = Counter(v for v in values if isinstance(v, str) and v.strip())
     spellings = Counter(v.strip() for v in counts)  # stored spellings of each class
     names = sorted(spellings)
@@ -58,9 +59,10 @@ def string_label_names(values: Iterable[Any]) -> list[str]:
         if value == name:
             continue
         # A warning where it merged classes (a spreadsheet's 'neg ' beside 'neg'); info where
-        # every row of the class has the same spaces.
+        # every row of the class has the same spaces. The rows counted are the train split's
+        # (the classes come from it): the other splits' are read the same way, uncounted.
         (log.warning if spellings[name] > 1 else log.info)(
-            "label %r read as %r (surrounding spaces removed, %d row%s)",
+            "label %r read as %r (surrounding spaces removed, %d train row%s)",
             value,
             name,
             rows,
