@@ -32,11 +32,11 @@ from lab.inference.predictors import Generator, Predictor
 from lab.tasks.multiple_choice.predictor import MultipleChoicePredictor
 from lab.tasks.question_answering.predictor import QuestionAnsweringPredictor
 from lab.tasks.sft.predictor import ChatPredictor
+from lab.tasks.token_predictor import TokenClassificationPredictor
 
 from conftest import FIXTURES, TINY_FIXTURE_RUN, lab_cli, lab_command
 
-# TokenClassificationPredictor.outputs: its module imports Lightning (7 s), too slow here.
-ENTITIES = ("entities",)
+ENTITIES = TokenClassificationPredictor.outputs
 ROOT = Path(__file__).resolve().parent.parent
 # Debian's packages `chromium` and `chromium-driver`, wherever PATH finds them.
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")

@@ -8,8 +8,10 @@ carries the word's tag and the others are ignored by the loss and the metrics
 over words all the same). IOB1 data (`data.tag_scheme=iob1`, an entity may start with I-) is
 converted to IOB2 on load.
 
-`TokenClassificationPredictor` (entities with character spans from raw text) and
-`plot_entity_f1` (the test report's figure) are declared in `conf/task/token_classification.yaml`.
+Given words are encoded by `lab.tasks.token_words.encode_words`, which the predictor shares.
+`TokenClassificationPredictor` (`lab.tasks.token_predictor`: entities with character spans,
+from raw text or given words) and `plot_entity_f1` (the test report's figure) are declared in
+`conf/task/token_classification.yaml`.
 """
 
 from __future__ import annotations
@@ -23,17 +25,20 @@ import torch
 from lab.data.datamodule import DataModule
 from lab.data.padding import pad_hf
 from lab.errors import ConfigError, DataError
-from lab.inference.predictors import Predictor
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2, is_iob
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
 from lab.tasks.token_cut import CUT, collate_with_cut, cut_note, cut_words, without_cut
+
+# Run directories' config.yaml name the predictor here (task.predictor._target_); it lives in
+# `lab.tasks.token_predictor`, which imports neither Lightning nor the training code.
+from lab.tasks.token_predictor import TokenClassificationPredictor as TokenClassificationPredictor
 from lab.tasks.token_tags import iob1_hint, row_problem, tag_names, tag_problem
+from lab.tasks.token_words import encode_words, is_full
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from matplotlib.figure import Figure
-    from omegaconf import DictConfig
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 IGNORE = -100  # the label id the loss and the metrics skip
@@ -150,23 +155,8 @@ class TokenClassificationDataModule(DataModule):
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        words = batch[self.tokens_column]
-        encoded = self._encode(words)
-        unknown = self.tokenizer.unk_token
-        silent = [
-            wordless(encoded.word_ids(i), len(row), len(encoded["input_ids"][i]) >= self.max_length)
-            for i, row in enumerate(words)
-        ]
-        if unknown is not None and any(silent):
-            # A word the tokenizer reads as nothing (a zero-width space, a soft hyphen, an
-            # emoji variation selector) would have no subword to carry its tag: its gold tag
-            # would vanish from training and from the scored entities. It is read as the
-            # unknown token instead, so the file's gold sequence is the one trained and scored.
-            words = [
-                [unknown if j in gone else word for j, word in enumerate(row)]
-                for row, gone in zip(words, silent, strict=True)
-            ]
-            encoded = self._encode(words)
+        # The predictor encodes given words with the same function (`lab.tasks.token_words`).
+        encoded = encode_words(self.tokenizer, batch[self.tokens_column], self.max_length)
         label2id = self.label2id
         labels, cut = [], []
         for index, tags in enumerate(batch[self.tags_column]):
@@ -176,7 +166,7 @@ class TokenClassificationDataModule(DataModule):
             ids = [label2id[n] for n in names]
             word_ids = encoded.word_ids(index)
             labels.append(align_labels(word_ids, ids, self._continuation()))
-            full = len(encoded["input_ids"][index]) >= self.max_length
+            full = is_full(encoded, index, self.max_length)
             cut.append([ids[j] for j in cut_words(word_ids, len(ids), full)])
         encoded["labels"] = labels
         encoded[CUT] = cut  # scored as missed (lab.tasks.token_cut)
@@ -193,11 +183,6 @@ class TokenClassificationDataModule(DataModule):
             self._said.add(note)
             log.warning(note)
         return encoded
-
-    def _encode(self, words: list[list[str]]) -> Any:
-        return self.tokenizer(
-            words, is_split_into_words=True, truncation=True, max_length=self.max_length
-        )
 
     def _continuation(self) -> Callable[[int], int] | None:
         # Validation and test keep one label per word (its first subword) whatever
@@ -219,15 +204,6 @@ class TokenClassificationDataModule(DataModule):
         # Labels follow the inputs' padded width (rounded by `padding`), padded with IGNORE.
         collator = DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=IGNORE)
         return collate_with_cut(pad_hf(collator, self.padding(self.max_length)))
-
-
-def wordless(word_ids: Sequence[int | None], words: int, full: bool) -> set[int]:
-    """The words of a row of `words` words that got no subword in its encoding (`word_ids`).
-    `full`: the encoding is `max_length` long, so it may have been cut: words after the last
-    one present count as truncated (`lab.tasks.token_cut`), not as wordless."""
-    present = {w for w in word_ids if w is not None}
-    end = (max(present) + 1 if present else 0) if full else words
-    return set(range(end)) - present
 
 
 def align_labels(
@@ -321,58 +297,6 @@ class TokenClassificationModule(ClassLossTraining, TaskModule):
     def evaluation_report(self, stage: str) -> dict[str, Any]:
         """Per-entity-type precision, recall, F1 and support of the test set."""
         return {"entities": self._last.get(stage, {}).get("per_type", {})}
-
-
-class TokenClassificationPredictor(Predictor):
-    """Entities with character spans (`transformers` token-classification pipeline).
-
-    Words are tagged by their first subword, as in training (`aggregation_strategy="first"`):
-    "simple" grouping would split a word whose later subwords the model never learned to tag
-    ("Ang" + "el" for "Angel"). Tags are grouped into entities as the metrics read them (an
-    I-X after O or another type starts one, `lab.tasks.entity_metrics`): test/f1 scores these.
-
-    A row gives `text` (a string) or the data's tokens column (a list of words, joined with
-    spaces, so spans refer to the joined text): exactly one of them (`alternative_field`).
-    """
-
-    outputs = ("entities",)
-
-    def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
-        from transformers import pipeline
-
-        super().__init__(model, tokenizer, cfg)
-        self.tokens_field = str(cfg.data.get("tokens_column") or "tokens")
-        self.alternative_field = self.tokens_field
-        self.pipeline = pipeline(
-            "token-classification",
-            model=model,
-            tokenizer=tokenizer,
-            aggregation_strategy="first",
-            device=self.device,
-        )
-
-    def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """`entities`: `type`, `text`, character `start` / `end`, `score` for each row."""
-        # `check` let through exactly one of them (an empty CSV cell of `text` is none).
-        texts = [row.get("text") or " ".join(row[self.tokens_field]) for row in rows]
-        found = self.pipeline(texts, batch_size=len(texts))
-        # The entity text is cut from the input by its span: the pipeline's `word` is
-        # decoded from subwords (lowercased by uncased tokenizers, spaces lost).
-        return [
-            {
-                "entities": [
-                    {
-                        "type": entity["entity_group"],
-                        "text": text[int(entity["start"]) : int(entity["end"])],
-                        "start": int(entity["start"]),
-                        "end": int(entity["end"]),
-                        "score": float(entity["score"]),
-                    }
-                    for entity in entities
-                ]
-            }
-            for text, entities in zip(texts, found, strict=True)
-        ]
 
 
 def plot_entity_f1(report: dict[str, Any]) -> Figure | None:
