@@ -4,11 +4,15 @@
     python -m lab.reproduce experiment=minilm_demo                        # check `expected:`
 
 A run is re-run from its *resolved* config (config.yaml), so later edits of the YAML files do
-not change what runs; the new run goes to `<run dir>/reproductions/<time>/`, as a run of its
-own: a sweep's trial (`<sweep dir>/trials/<N>`, the command a sweep's summary prints) reports
-nothing to its study, and a W&B run is named after the recorded one with `-repro`. Every recorded
+not change what runs, its relative paths (`data.path=data`) read from the run's working
+directory wherever the reproduction starts (`lab.reproduce_paths`); the new run goes to
+`<run dir>/reproductions/<time>/` (one folder for all its DDP ranks, none left by a
+reproduction refused before it trained: `lab.reproduce_target`), as a run of its own: a
+sweep's trial (`<sweep dir>/trials/<N>`, the command a sweep's summary prints) reports nothing
+to its study, and a W&B run is named after the recorded one with `-repro`. Every recorded
 metric is printed next to the new value with pass/fail at `--rtol`/`--atol`; before that,
-differences in code version, packages, hardware and data fingerprints are listed as warnings.
+differences in code version, packages, hardware and data fingerprints are listed as warnings
+(a data split that changed is said before the retrain too: `lab.reproduce_data`).
 An experiment is checked against the `expected:` block of its file:
 
     expected:
@@ -33,7 +37,6 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +49,19 @@ from lab.tool_interrupts import on_interrupt
 EXIT_MISMATCH = 1
 REPRO_SUFFIX = "-repro"  # a reproduction's W&B run name: the recorded run's, with this after
 Rows = list[tuple[str, float, float | None, bool]]
+# Named, not `__name__` ("__main__" under `python -m lab.reproduce`): as lab.train's lines.
+log = logging.getLogger("lab.reproduce")
 
 
 @contextmanager
-def run_log(output_dir: Path, overrides: Sequence[str] = ()) -> Iterator[None]:
+def run_log(
+    output_dir: Path, overrides: Sequence[str] = (), file_name: str = "train.log"
+) -> Iterator[None]:
     """Inside the block, logging is set up as Hydra sets it up for a `python -m lab.train` job:
     `hydra.job_logging` of conf/ (lab's lines on the console, library chatter filtered out)
-    with its file handler on `<output_dir>/train.log`. `overrides`: the command's `hydra.*`
-    ones (`hydra.verbose=true`). The root logger's handlers and level are restored after."""
+    with its file handler on `<output_dir>/<file_name>` (another DDP rank's: its own file).
+    `overrides`: the command's `hydra.*` ones (`hydra.verbose=true`). The root logger's
+    handlers and level are restored after."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.utils import configure_log
@@ -76,7 +84,7 @@ def run_log(output_dir: Path, overrides: Sequence[str] = ()) -> Iterator[None]:
     if job_logging is not None and "file" in (job_logging.get("handlers") or {}):
         # Hydra names the file after the job (`train.log` for lab.train): the same name here.
         with open_dict(job_logging):
-            job_logging.handlers.file.filename = str(output_dir / "train.log")
+            job_logging.handlers.file.filename = str(output_dir / file_name)
     output_dir.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
@@ -114,6 +122,8 @@ def environment_differences(
     When the recorded run had uncommitted work, the line says how to rebuild its code from
     `run_dir`'s code.patch (edits and new files) and which untracked files it lacks.
     """
+    from lab.reproduce_data import data_differences  # imports Lightning: not for --help
+
     lines = []
     old_git = (record.get("code") or {}).get("git") or {}
     new_git = (now.get("code") or {}).get("git") or {}
@@ -140,18 +150,31 @@ def environment_differences(
         old, new = (record.get("hardware") or {}).get(key), (now.get("hardware") or {}).get(key)
         if old != new:
             lines.append(f"hardware {key}: recorded {old}, now {new}")
-    for split, info in (record.get("data") or {}).items():
-        current = (now.get("data") or {}).get(split, {})
-        if info.get("sha256") != current.get("sha256"):
-            rows = f"rows {info.get('rows')} -> {current.get('rows')}"
-            lines.append(f"data {split}: content differs from the recorded run ({rows})")
+    lines += data_differences(record.get("data") or {}, now.get("data") or {})
     return lines
 
 
 def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Rows, list[str]]:
     """Re-run `run_dir` from its resolved config; return (all ok, comparison rows, warnings).
-    The reproduction logs as a `lab.train` run (`run_log`)."""
+
+    The reproduction logs as a `lab.train` run (`run_log`). Relative paths of the config are
+    read from the run's working directory (`lab.reproduce_paths`); a data split that differs
+    from the recorded one is said before training (`lab.reproduce_data`). Under DDP all ranks
+    reproduce into rank 0's folder, and the other ranks return `(True, [], [])`: rank 0
+    compares (`lab.reproduce_target`). A reproduction refused before it trained leaves no
+    folder behind."""
     from lab.config.resolvers import register_resolvers
+    from lab.errors import lab_error_in
+    from lab.reproduce_data import RecordedDataCheck
+    from lab.reproduce_paths import check_data_paths, read_from_recorded_cwd
+    from lab.reproduce_target import (
+        FitStarted,
+        log_file_name,
+        remove_untrained,
+        reproduction_target,
+        shared_with_ranks,
+    )
+    from lab.run_dir.records import is_global_rank_zero
     from lab.train import run
 
     record_path = run_dir / "record.json"
@@ -161,11 +184,32 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     if not record.get("metrics"):
         raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
     register_resolvers()
-    target = run_dir / "reproductions" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    # Before anything is written: a reproduction whose data is nowhere makes no folder.
+    moved = read_from_recorded_cwd(recorded_cfg, record.get("cwd"))
+    check_data_paths(recorded_cfg, record.get("cwd"))
+    target = reproduction_target(run_dir)
+    fresh, had_reproductions = not target.exists(), target.parent.exists()
     cfg = reproduction_config(recorded_cfg, target)
     left = f"the reproduction did not finish; what it wrote is in {target}"
-    with on_interrupt(left), run_log(target):
-        metrics = run(cfg)
+    started = FitStarted()
+    extra = [started, RecordedDataCheck(record.get("data") or {})]
+    try:
+        with on_interrupt(left), shared_with_ranks(target), run_log(target, (), log_file_name()):
+            if moved:
+                log.info(
+                    "relative paths read from the run's working directory %s: %s",
+                    record["cwd"],
+                    ", ".join(moved),
+                )
+            metrics = run(cfg, callbacks=extra)
+    except Exception as err:
+        # Refused (bad data, a full disk) before training: nothing worth a folder that looks
+        # like a reproduction. A bug's folder stays, its record saying `failed: <why>`.
+        if fresh and not started.started and lab_error_in(err) is not None:
+            remove_untrained(target, had_reproductions)
+        raise
+    if not is_global_rank_zero():
+        return True, [], []
     now = json.loads((target / "record.json").read_text())
     rows = compare_metrics(metrics, record["metrics"], rtol=rtol, atol=atol)
     return all(ok for *_, ok in rows), rows, environment_differences(record, now, run_dir)
@@ -313,6 +357,10 @@ def main(argv: list[str] | None = None) -> None:
             raise  # a bug (or lab.train's own exit, SIGTERM's): keep it
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    from lab.run_dir.records import is_global_rank_zero
+
+    if not is_global_rank_zero():
+        sys.exit(0)  # another DDP rank of the reproduction: rank 0 compares and says so
     print_comparison(rows, warnings, tolerance=tolerance, reference=reference)
     sys.exit(0 if ok else EXIT_MISMATCH)
 
