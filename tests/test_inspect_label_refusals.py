@@ -236,14 +236,18 @@ def test_a_regression_label_that_is_no_number_is_named_where_it_is(
 
 
 def test_a_regression_cell_read_as_missing_is_named_once(compose_cfg: Any, tmp_path: Path) -> None:
-    """'n/a' in a CSV score column is read as missing: training says so in those words, and
-    lab.inspect reports it once (as a row without a label), not also as "None is no number"."""
+    """An empty cell in a CSV score column is missing: training says so in those words, and
+    lab.inspect reports it once (as a row without a label), not also as "None is no number".
+    A cell that reads 'n/a' is text, refused by training as such (lab.data.csv_quotes)."""
     scores = [0.5, 1.5, 2.5, 3.5] * 3
     folder = _files(tmp_path, {"train": scores, "validation": [0.5, "n/a", 1.0], "test": [1.0]})
     overrides = ("data.problem_type=regression", "task=text_regression")
-    assert _training_refusal(compose_cfg, folder, *overrides).startswith(
-        "the regression label is missing (an empty cell, or one the CSV reader takes for "
-        "missing: NA, n/a, null, NaN)"
+    assert _training_refusal(compose_cfg, folder, *overrides) == (
+        "regression label 'n/a' is not a number (so the column is read as text, '0.5' included)"
+    )
+    folder = _files(tmp_path, {"train": scores, "validation": [0.5, "", 1.0], "test": [1.0]})
+    assert _training_refusal(compose_cfg, folder, *overrides) == (
+        "the regression label is missing (an empty cell, a null or NaN)"
     )
     from lab.data.inspection import inspect_data
 
@@ -258,10 +262,7 @@ def test_a_regression_cell_read_as_missing_is_named_once(compose_cfg: Any, tmp_p
 def test_regression_scores_stored_as_text_are_refused_with_the_advice() -> None:
     from lab.tasks.text_classification.label_values import regression_label_problem
 
-    missing = (
-        "the regression label is missing (an empty cell, or one the CSV reader takes for "
-        "missing: NA, n/a, null, NaN)"
-    )
+    missing = "the regression label is missing (an empty cell, a null or NaN)"
     assert regression_label_problem([0.5, 2, float("nan")]) == (2, missing)
     assert regression_label_problem([0.5, None, "x"]) == (1, missing)
     # lab.inspect counts missing cells on their own (a label gap): the first other problem

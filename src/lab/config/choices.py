@@ -19,6 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from lab.data.csv_quotes import QUOTINGS, QUOTINGS_MEANING
 from lab.errors import ConfigError
 
 # key pattern -> (valid names, what they mean)
@@ -26,6 +27,7 @@ CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
     "optimized_mode": (("min", "max"), "the direction in which optimized_metric improves"),
     "callbacks.*.mode": (("min", "max"), "the direction in which the monitored metric improves"),
     "trainer.gradient_clip_algorithm": (("norm", "value"), "clip the gradients' norm or values"),
+    "data.csv_quoting": (QUOTINGS, QUOTINGS_MEANING),
 }
 # Keys whose names Lightning reads in any case (it lowers them first).
 ANY_CASE = ("trainer.gradient_clip_algorithm",)

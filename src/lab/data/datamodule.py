@@ -59,6 +59,9 @@ class DataModule(L.LightningDataModule):
         path: local file or folder; when set it replaces `hub_id` (same columns).
         hub_id / hub_config / hub_revision: a Hugging Face Hub dataset, its configuration
             name and branch (`refs/convert/parquet` for script-only datasets).
+        csv_quoting: how the cells of local .csv/.tsv files are quoted: `csv` as CSV writers
+            quote them, `none` (GLUE's TSVs) quotes are text, one row per line
+            (`lab.data.csv_quotes`).
         splits: lab split name -> source split name; a missing or null source split is
             carved from train (`test_fraction`, then `val_fraction`) with the run seed.
         max_train_samples / max_eval_samples / max_test_samples: take a seeded random subset
@@ -92,6 +95,7 @@ class DataModule(L.LightningDataModule):
         hub_id: str | None = None,
         hub_config: str | None = None,
         hub_revision: str | None = None,
+        csv_quoting: str = "csv",
         splits: dict[str, str | None] | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
@@ -119,6 +123,7 @@ class DataModule(L.LightningDataModule):
         self.hub_id = hub_id
         self.hub_config = hub_config
         self.hub_revision = hub_revision
+        self.csv_quoting = csv_quoting
         self.source_splits = dict(splits or {name: name for name in SPLITS})
         unknown = set(self.source_splits) - set(SPLITS)
         if unknown:
@@ -233,7 +238,12 @@ class DataModule(L.LightningDataModule):
         Heads with a format of their own (SQuAD JSON) convert it here.
         """
         return load_source(
-            self.path, self.hub_id, self.hub_config, self.hub_revision, self.source_splits
+            self.path,
+            self.hub_id,
+            self.hub_config,
+            self.hub_revision,
+            self.source_splits,
+            self.csv_quoting,
         )
 
     def drop_labels(self) -> tuple[str, list[Any]] | None:

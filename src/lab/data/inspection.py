@@ -169,6 +169,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
         data.get("hub_config"),
         data.get("hub_revision"),
         mapping,
+        data.get("csv_quoting") or "csv",
     )
     ours = {str(theirs): str(name) for name, theirs in mapping.items() if theirs}
     keys = column_keys(data)

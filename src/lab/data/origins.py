@@ -49,6 +49,9 @@ class Origin:
         size: rows the loader read from it (a line scan that disagrees is not trusted).
         unit: what a `rows` source counts, for a head whose files are not tables (SQuAD JSON
             counts `question`s).
+        quoting: how a CSV/TSV file's cells are quoted (Python's `csv.QUOTE_*`; `QUOTE_NONE`
+            under `data.csv_quoting=none`: every line is a row), so lines are counted as the
+            loader read them.
     """
 
     name: str
@@ -56,6 +59,7 @@ class Origin:
     split: str | None = None
     size: int | None = None
     unit: str = "row"
+    quoting: int = csv.QUOTE_MINIMAL
     _lines: list[int] | None = field(default=None, init=False, repr=False)
 
     def describe(self) -> str:
@@ -80,7 +84,7 @@ class Origin:
         if self._lines is None:
             try:
                 lines = (
-                    csv_record_lines(self.name, "\t" if self.kind == "tsv" else ",")
+                    csv_record_lines(self.name, "\t" if self.kind == "tsv" else ",", self.quoting)
                     if self.kind in ("csv", "tsv")
                     else json_lines(self.name)
                 )
@@ -110,16 +114,22 @@ def number_rows(dataset: Dataset) -> Dataset:
     )
 
 
-def csv_record_lines(file: str, delimiter: str = ",") -> list[int]:
+def csv_record_lines(
+    file: str, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL
+) -> list[int]:
     """The first line of every data record of a CSV file (header and blank lines skipped).
 
-    Follows the reader's rules: quoted cells may hold line breaks, and a line of nothing but
-    white space is blank (as pandas, which `datasets` reads CSV with, skips it).
+    Follows the reader's rules: quoted cells may hold line breaks (unless `quoting` is
+    `csv.QUOTE_NONE`: quotes are text), and a line of nothing but white space is blank (as
+    pandas, which `datasets` reads CSV with, skips it).
     """
     starts: list[int] = []
     header_seen = False
     with open_text(file) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        unquoted = quoting == csv.QUOTE_NONE
+        reader = csv.reader(
+            handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if unquoted else csv.QUOTE_MINIMAL
+        )
         previous = 0
         for record in reader:
             start, previous = previous + 1, reader.line_num

@@ -23,9 +23,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.data.card_labels import apply_card_labels
+from lab.data.csv_quotes import (
+    READER_QUOTING,
+    check_quote_merges,
+    csv_options,
+    first_quoted_span,
+    unquoted_width_problem,
+)
 from lab.data.json_text import json_text_columns
 from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
+from lab.data.pandas_json import refuse_pandas_layouts
 from lab.data.text_encoding import first_invalid_utf8, not_utf8_message
 from lab.errors import ConfigError, DataError
 
@@ -39,15 +47,17 @@ def load_local(
     path: str | Path,
     config: str | None = None,
     splits: Mapping[str, str | None] | None = None,
+    csv_quoting: str = "csv",
 ) -> DatasetDict:
     """Load a local file or folder (`lab.data.local_files`) as a DatasetDict keyed by split;
     `config` picks one configuration of a Hub dataset folder that holds several; `splits`
-    (`data.splits`) lets the log say which file each of lab's splits reads."""
+    (`data.splits`) lets the log say which file each of lab's splits reads; `csv_quoting`
+    (`data.csv_quoting`) how CSV/TSV cells are quoted (`lab.data.csv_quotes`)."""
     import datasets
 
     builder, data_files = local_data_files(path, config, report=True, splits=splits)
     every_file = [file for group in data_files.values() for file in group]
-    kwargs = {"delimiter": "\t"} if any(f.endswith((".tsv", ".tsv.gz")) for f in every_file) else {}
+    kwargs = csv_options(every_file, csv_quoting) if builder == "csv" else {}
     # datasets' own ERROR lines of a failed load are held: where lab can say what is wrong in
     # one line they would only repeat it (often contradicting its offsets); they are handed on
     # only before the generic message below, as context for a failure lab cannot word.
@@ -91,7 +101,7 @@ def load_local(
             if problem:
                 raise DataError(not_utf8_message(file, problem)) from err
         for file in every_file:
-            problem = _syntax_problem(builder, file)
+            problem = _syntax_problem(builder, file, csv_quoting)
             if problem:
                 raise DataError(problem) from err
         if builder == "parquet":
@@ -101,12 +111,18 @@ def load_local(
         release_logs(held)
         why = " ".join(root_cause(err).split())
         raise DataError(f"could not read {path} as {builder}: {why}") from err
+    if builder == "csv" and csv_quoting == "csv":
+        check_quote_merges(loaded, data_files)  # rows a stray quote merged: refused
+    if builder == "json":
+        refuse_pandas_layouts(loaded, data_files)  # df.to_json()'s default: one row
     # A Hub folder's card may name the classes its files do not carry (pandas' Parquet, CSV).
     loaded = apply_card_labels(loaded, Path(path).expanduser(), config)  # type: ignore[arg-type]
     set_origins(
         loaded,  # type: ignore[arg-type]
         {
-            split: split_origin(path, split, builder, files, size=len(loaded[split]))
+            split: split_origin(
+                path, split, builder, files, size=len(loaded[split]), quoting=csv_quoting
+            )
             for split, files in data_files.items()
             if split in loaded
         },
@@ -148,13 +164,19 @@ def release_logs(held: list[logging.LogRecord]) -> None:
 
 
 def split_origin(
-    path: str | Path, split: str, builder: str, files: list[str], size: int | None = None
+    path: str | Path,
+    split: str,
+    builder: str,
+    files: list[str],
+    size: int | None = None,
+    quoting: str = "csv",
 ) -> Origin:
-    """Where a local split's rows are named: its file, by line or row; a split of several
-    files (the Hub's shards) as `<data.path> split <name> row <n>`, counted across its files
-    in name order."""
+    """Where a local split's rows are named: its file, by line or row (a CSV file's lines
+    counted under `quoting`, `data.csv_quoting`); a split of several files (the Hub's shards)
+    as `<data.path> split <name> row <n>`, counted across its files in name order."""
     if len(files) == 1:
-        return Origin(files[0], origin_kind(builder, files[0]), size=size)
+        kind = origin_kind(builder, files[0])
+        return Origin(files[0], kind, size=size, quoting=READER_QUOTING[quoting])
     return Origin(str(path), "hub", split=split, size=size)
 
 
@@ -168,14 +190,20 @@ def origin_kind(builder: str, file: str) -> str:
     return "text" if builder == "text" else "rows"
 
 
-def _syntax_problem(builder: str, file: str) -> str | None:
+def _syntax_problem(builder: str, file: str, csv_quoting: str = "csv") -> str | None:
     """Why `file` cannot be parsed, naming its line (text) or saying it is not Parquet, when
-    that can be found by reading it."""
+    that can be found by reading it; a CSV file by `data.csv_quoting`'s rules (a quote never
+    closed is named where it opens)."""
     try:
         if builder == "json":
             return json_problem(file)
         if builder == "csv":
             delimiter = "\t" if file_suffix(Path(file)) == ".tsv" else ","
+            if csv_quoting == "none":
+                return unquoted_width_problem(file, delimiter)
+            span = first_quoted_span(file, delimiter)
+            if span is not None and span.malformed:
+                return span.refusal()
             return csv_width_problem(file, delimiter)
         if builder == "parquet":
             return _parquet_problem(file)
@@ -275,12 +303,14 @@ def load_source(
     hub_config: str | None,
     hub_revision: str | None = None,
     splits: Mapping[str, str | None] | None = None,
+    csv_quoting: str = "csv",
 ) -> DatasetDict:
     """Load local files when `path` is set (`hub_config` picks a configuration of a Hub
-    dataset folder; `splits`, `data.splits`, names in the log the file each split reads),
-    else the Hub dataset `hub_id`."""
+    dataset folder; `splits`, `data.splits`, names in the log the file each split reads;
+    `csv_quoting`, `data.csv_quoting`, how CSV/TSV cells are quoted), else the Hub dataset
+    `hub_id`."""
     if path:
-        return load_local(path, hub_config, splits)
+        return load_local(path, hub_config, splits, csv_quoting)
     if hub_id:
         return load_hub(hub_id, hub_config, hub_revision)
     raise DataError("no data source: set data.path=<file or folder> (or data.hub_id=<hub id>)")
@@ -300,7 +330,8 @@ NOT_CACHED = re.compile(r" is not cached in None\b")
 
 @dataclass
 class Source:
-    """One stream of rows: local files (`path`) or a Hub dataset, and its split."""
+    """One stream of rows: local files (`path`) or a Hub dataset, and its split;
+    `csv_quoting` is how the cells of local CSV/TSV files are quoted (`data.csv_quoting`)."""
 
     path: str | None = None
     hub_id: str | None = None
@@ -308,6 +339,7 @@ class Source:
     hub_revision: str | None = None
     split: str = "train"
     probability: float | None = None
+    csv_quoting: str = "csv"
 
     def describe(self) -> str:
         """The source as its user named it."""
@@ -317,16 +349,20 @@ class Source:
 
     def same_data(self, other: Source) -> bool:
         """Whether both name the same files or Hub dataset (whatever the split)."""
-        return (self.path, self.hub_id, self.hub_config, self.hub_revision) == (
+        return (self.path, self.hub_id, self.hub_config, self.hub_revision, self.csv_quoting) == (
             other.path,
             other.hub_id,
             other.hub_config,
             other.hub_revision,
+            other.csv_quoting,
         )
 
 
-def interleave_sources(entries: list[dict[str, Any]] | None) -> list[Source]:
-    """`data.interleave` as `Source`s; `ConfigError` naming the entry that is wrong."""
+def interleave_sources(
+    entries: list[dict[str, Any]] | None, csv_quoting: str = "csv"
+) -> list[Source]:
+    """`data.interleave` as `Source`s; `ConfigError` naming the entry that is wrong. An entry
+    without its own `csv_quoting` reads CSV/TSV files by `csv_quoting` (`data.csv_quoting`)."""
     sources = []
     for index, entry in enumerate(entries or []):
         where = f"data.interleave[{index}]"
@@ -336,7 +372,7 @@ def interleave_sources(entries: list[dict[str, Any]] | None) -> list[Source]:
                 f"{where} has unknown key(s) {sorted(unknown)}; valid: "
                 f"{', '.join(f.name for f in fields(Source))}"
             )
-        source = Source(**entry)
+        source = Source(**{"csv_quoting": csv_quoting, **entry})
         if bool(source.path) == bool(source.hub_id):
             raise ConfigError(f"{where} needs exactly one of path and hub_id")
         if source.probability is None or not 0 < float(source.probability) <= 1:

@@ -184,11 +184,8 @@ def regression_label_problem(
             continue
         missing = value is None or (isinstance(value, float) and value != value)
         if missing and not skip_missing:
-            # The user's cell may read "n/a": the CSV reader (pandas) reads it as missing.
-            return row, (
-                "the regression label is missing (an empty cell, or one the CSV reader takes "
-                "for missing: NA, n/a, null, NaN)"
-            )
+            # lab reads only an empty CSV cell as missing ("n/a" stays text: refused below).
+            return row, "the regression label is missing (an empty cell, a null or NaN)"
         if isinstance(value, float) and math.isinf(value):
             return row, f"regression label {value} is not a finite number"
         if not missing and not isinstance(value, (int, float)):
