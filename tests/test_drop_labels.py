@@ -129,6 +129,11 @@ def test_a_run_recorded_before_the_setting_resumes_without_a_difference() -> Non
     assert config_differences(
         recorded, {"data": {"label_column": "label", "drop_labels": [-1]}}
     ) == ["  data.drop_labels: '<absent>' -> [-1]"]
+    # data.csv_quoting (lab.data.csv_quotes) came later too
+    assert (
+        config_differences(recorded, {"data": {"label_column": "label", "csv_quoting": "csv"}})
+        == []
+    )
 
 
 def test_a_stream_leaves_them_out_as_it_is_read(compose_cfg: Any, tmp_path: Path) -> None:

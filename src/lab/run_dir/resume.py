@@ -41,8 +41,13 @@ DECLARATIONS = ("task.trains_on",)
 # Settings added after runs were recorded, with the value that does what such a run did: a
 # resume takes the recorded value, or this one where the record lacks the key
 # (`data.split_seed`: None carves and subsamples with `data.seed`, as runs before it did;
-# `data.drop_labels`: [] reads every row, as runs before it did).
-ADDED_SETTINGS: dict[str, Any] = {"data.split_seed": None, "data.drop_labels": []}
+# `data.drop_labels`: [] reads every row, `data.csv_quoting`: csv reads quotes as pandas does,
+# as runs before them did).
+ADDED_SETTINGS: dict[str, Any] = {
+    "data.split_seed": None,
+    "data.drop_labels": [],
+    "data.csv_quoting": "csv",
+}
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
 
