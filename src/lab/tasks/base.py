@@ -85,7 +85,15 @@ class TaskModule(L.LightningModule):
         step's micro-batches at its last one (HF Trainer's number; Lightning would log one
         micro-batch's). Log all of a batch's values in one call: the step's last micro-batch
         is recognised here. Tensors, not `.item()`: Lightning reduces them lazily, so there
-        is no host sync per step."""
+        is no host sync per step.
+
+        Under DDP each rank computes its own share of the global batch, and a step that the
+        loggers write (`trainer.log_every_n_steps`) logs the mean over the ranks, as HF
+        Trainer does: the loss whose gradient DDP's averaged step follows (rank 0's own half
+        was up to 8% off one process with the same global batch). One all-reduce of all the
+        values together, on logged steps only (`sync_dist=True` would add one per value and
+        a barrier, at every step); the steps in between show this rank's value on the
+        progress bar."""
         trainer = self._trainer
         if trainer is not None and trainer.accumulate_grad_batches > 1:
             for name, value in values.items():
@@ -94,11 +102,44 @@ class TaskModule(L.LightningModule):
                 return
             values = {name: torch.stack(seen).mean() for name, seen in self._step_values.items()}
             self._step_values.clear()
+        if trainer is not None and trainer.world_size > 1 and _logs_this_step(trainer):
+            values = _mean_over_ranks(values, trainer.world_size)
         for name, value in values.items():
             # Not `prog_bar=True`: Lightning turns progress-bar metrics into Python numbers
             # after every batch (a device sync per step on a GPU); lab's ProgressBar reads
             # `train/loss` itself when it redraws (`TRAIN_LOSS_ON_BAR`).
             self.log(f"train/{name}", value, batch_size=batch_size)
+
+    def partial_group_state(self) -> dict[str, Any]:
+        """What this module carries from one micro-batch of an unfinished accumulation group
+        to the next, besides the gradients, for a checkpoint saved inside the group
+        (`lab.training.partial_group`): each train metric's micro-batch values so far
+        (`log_train`) and the state of every `GroupAccumulator` it holds (SFT's token count).
+        CPU tensors only."""
+        from lab.training.partial_group import GroupAccumulator
+
+        return {
+            "train_values": {k: torch.stack(v).cpu() for k, v in self._step_values.items()},
+            "accumulators": {
+                name: value.group_state()
+                for name, value in vars(self).items()
+                if isinstance(value, GroupAccumulator)
+            },
+        }
+
+    def load_partial_group_state(self, state: Mapping[str, Any]) -> None:
+        """Take up `partial_group_state`'s `state` on resume, before the group's next
+        micro-batch."""
+        from lab.training.partial_group import GroupAccumulator
+
+        self._step_values = {
+            name: list(values.to(self.device).unbind())
+            for name, values in state.get("train_values", {}).items()
+        }
+        saved = state.get("accumulators", {})
+        for name, value in vars(self).items():
+            if isinstance(value, GroupAccumulator) and name in saved:
+                value.load_group_state(saved[name], self.device)
 
     def optimizer_step(
         self,
@@ -257,6 +298,28 @@ def partial_group_scale(trainer: L.Trainer | None) -> float:
     left = int(batches) % group
     last_group = trainer.fit_loop.epoch_loop.batch_idx >= int(batches) - left
     return group / left if last_group else 1.0
+
+
+def _logs_this_step(trainer: L.Trainer) -> bool:
+    """Whether Lightning writes the train metrics of the optimizer step under way to the
+    loggers: its `LoggerConnector.should_update_logs` (private: `_batches_that_stepped`
+    is the step count it logs under), less its `should_stop` term, which one rank may see
+    before another (a collective on it could hang)."""
+    if not trainer.loggers or not torch.distributed.is_initialized():
+        return False
+    step = trainer.fit_loop.epoch_loop._batches_that_stepped + 1
+    # Set on the trainer by Lightning's logger connector, so not in its type.
+    every = max(int(getattr(trainer, "log_every_n_steps", 1)), 1)
+    return step % every == 0 or bool(getattr(trainer, "fast_dev_run", False))
+
+
+def _mean_over_ranks(values: Mapping[str, torch.Tensor], world: int) -> dict[str, torch.Tensor]:
+    """`values`, each the mean of its value on every rank: one all-reduce for all of them."""
+    names = list(values)
+    both = torch.stack([values[name].detach().float() for name in names])
+    # `torch.distributed` directly: the strategy's `reduce` puts a barrier before it.
+    torch.distributed.all_reduce(both)
+    return dict(zip(names, (both / world).unbind(), strict=True))
 
 
 def _batch_size(batch: dict[str, torch.Tensor]) -> int:

@@ -7,6 +7,9 @@
   resumed run sees the same batches and draws the same dropout masks as an uninterrupted run.
   On resume it also moves the checkpoint callbacks' recorded paths into the run directory
   as it is now, so a run directory that was moved or copied resumes like one that was not.
+  A checkpoint saved inside a gradient-accumulation group (SIGTERM lands on any micro-batch)
+  also carries that group's gradients and state, put back on resume before the group's next
+  micro-batch (`lab.training.partial_group`).
 * `PreemptionCheckpoint` saves `last.ckpt` when Lightning stops on SIGTERM (SLURM preemption,
   `kill`), so a requeued job resumes from the last finished batch. `stops_gracefully()` says
   whether it is training now (`lab.train` lets Lightning finish the batch only then).
@@ -29,6 +32,7 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lab.errors import LabError
+from lab.training import partial_group
 from lab.training.checkpoint_writer import wait_for_checkpoints
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,9 @@ class ResumeStateCallback(L.Callback):
 
     def __init__(self) -> None:
         self._own_state: dict[str, Any] | None = None  # this rank's, from the checkpoint
+        # The unfinished accumulation group of the checkpoint resumed from, until training
+        # starts (`lab.training.partial_group`).
+        self._partial_group: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         # Plain lists and tensors only: checkpoints must load with `weights_only=True`.
@@ -96,6 +103,10 @@ class ResumeStateCallback(L.Callback):
             states: list[Any] = [None] * trainer.world_size
             torch.distributed.all_gather_object(states, self.state_dict())
             checkpoint[RANK_RNG_KEY] = states
+        # Saved inside an accumulation group: its micro-batches so far exist only in memory.
+        group = partial_group.capture(trainer, pl_module)
+        if group is not None:
+            checkpoint[partial_group.PARTIAL_GROUP_KEY] = group
 
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
@@ -111,6 +122,14 @@ class ResumeStateCallback(L.Callback):
         )
         if position and resume_from_position is not None:
             resume_from_position(position["epoch"], position["batches_done"])
+        self._partial_group = checkpoint.get(partial_group.PARTIAL_GROUP_KEY)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Here, not on load: the module is on its device and wrapped (DDP) by now, and the
+        # next thing to touch the gradients is the group's next micro-batch.
+        if self._partial_group is not None:
+            state, self._partial_group = self._partial_group, None
+            partial_group.restore(trainer, pl_module, state)
 
 
 def relocate_callback_states(trainer: L.Trainer, checkpoint: dict[str, Any]) -> None:
@@ -146,6 +165,9 @@ def _relocated(value: Any, old: str, new: str) -> Any:
 
 class PreemptionCheckpoint(L.Callback):
     """On SIGTERM, write `<dirpath>/last.ckpt` before Lightning exits.
+
+    The signal lands on any training batch: with gradient accumulation, often inside a group,
+    whose micro-batches so far the checkpoint then carries (`lab.training.partial_group`).
 
     Under DDP the ranks must stop at the same batch: saving is collective (the checkpoint
     gathers every rank's RNG state), so a rank that stops alone waits in a collective its

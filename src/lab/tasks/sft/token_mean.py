@@ -13,6 +13,9 @@ clipping and the optimizer step (`on_before_optimizer_step`): the same gradient,
 without fetching ahead. Under DDP the total is summed over the ranks (one scalar all-reduce
 per optimizer step) and the gradient's average over ranks is undone by the same factor.
 
+The running count is part of the step under way: a checkpoint saved inside the step's
+micro-batches (SIGTERM) carries it, like their gradients (`lab.training.partial_group`).
+
 Not under FSDP or DeepSpeed, which keep the gradients in their own shards and accumulate
 themselves: there the micro-batches weigh equally (and the ranks by tokens,
 `SFTModule._mean_over_ranks`), as the README says.
@@ -20,11 +23,14 @@ themselves: there the micro-batches weigh equally (and the ranks by tokens,
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 import torch
 from torch.optim import Optimizer
 
 from lab.tasks.base import partial_group_scale
+from lab.training.partial_group import GroupAccumulator
 
 
 def accumulates_tokens(trainer: L.Trainer | None) -> bool:
@@ -37,12 +43,22 @@ def accumulates_tokens(trainer: L.Trainer | None) -> bool:
     return not isinstance(trainer.strategy, FSDPStrategy | DeepSpeedStrategy)
 
 
-class TokenMeanAccumulation:
+class TokenMeanAccumulation(GroupAccumulator):
     """The running count of one optimizer step's target tokens, and the rescale that turns
     the micro-batches' accumulated token sums into the step's token mean."""
 
     def __init__(self) -> None:
         self._tokens: torch.Tensor | None = None
+
+    def group_state(self) -> dict[str, Any]:
+        """This rank's target tokens of the step under way so far (None before its first
+        micro-batch)."""
+        return {"tokens": None if self._tokens is None else self._tokens.cpu()}
+
+    def load_group_state(self, state: dict[str, Any], device: torch.device) -> None:
+        """Continue counting the step's tokens from `state` (`group_state`)."""
+        tokens = state.get("tokens")
+        self._tokens = None if tokens is None else tokens.to(device)
 
     def loss(self, mean: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """The micro-batch's loss to back-propagate: its token sum (`mean` x `tokens`; 0 for

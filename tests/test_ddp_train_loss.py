@@ -1,0 +1,102 @@
+"""Under DDP `train/*` is the mean over the ranks (the global batch's value), not rank 0's own
+micro-batch: a 2-rank run logged rank 0's half-batch loss, up to 8% off the same global batch
+in one process. One all-reduce per logged step, none on the steps the loggers skip."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from lab.tasks.base import TaskModule
+from lab.train import run
+
+from conftest import TINY_FIXTURE_RUN, train_on_two_cpu_ranks
+
+# Dropout off: each rank draws its own masks, so only then do 2 ranks train like 1 process.
+NO_DROPOUT = [
+    "+model.network.config.hidden_dropout_prob=0",
+    "+model.network.config.attention_probs_dropout_prob=0",
+    "trainer.max_epochs=2",
+]
+
+
+def _module_on_rank_zero_of_two(
+    monkeypatch: pytest.MonkeyPatch, peer: dict[str, float], every: int
+) -> tuple[TaskModule, SimpleNamespace, list[tuple[str, float]], list[torch.Tensor]]:
+    """A TaskModule as rank 0 of 2 logs under a stand-in trainer: the other rank's values
+    are `peer` (added by a stand-in all-reduce, which records each call's tensor)."""
+    module = TaskModule(torch.nn.Linear(2, 2), optimizer=lambda m: torch.optim.SGD(m.parameters()))
+    epoch_loop = SimpleNamespace(_batches_that_stepped=0, _should_accumulate=lambda: False)
+    trainer = SimpleNamespace(
+        accumulate_grad_batches=1,
+        world_size=2,
+        loggers=[object()],
+        log_every_n_steps=every,
+        fast_dev_run=False,
+        fit_loop=SimpleNamespace(epoch_loop=epoch_loop),
+    )
+    module._trainer = trainer  # type: ignore[assignment]
+    logged: list[tuple[str, float]] = []
+    monkeypatch.setattr(module, "log", lambda name, value, **_: logged.append((name, float(value))))
+    reduced: list[torch.Tensor] = []
+
+    def all_reduce(tensor: torch.Tensor) -> None:
+        # Values arrive in the order they were logged (dicts keep it).
+        reduced.append(tensor.clone())
+        tensor.add_(torch.tensor(list(peer.values())))
+
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "all_reduce", all_reduce)
+    return module, epoch_loop, logged, reduced
+
+
+def test_logged_steps_log_the_mean_over_ranks_with_one_all_reduce(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    peer = {"loss": 0.5, "accuracy": 0.25}
+    module, epoch_loop, logged, reduced = _module_on_rank_zero_of_two(monkeypatch, peer, every=2)
+    mine = {"loss": torch.tensor(0.75), "accuracy": torch.tensor(1.0)}
+    for step in range(4):  # Lightning logs steps 1 and 3 (the 2nd and 4th) with every=2
+        epoch_loop._batches_that_stepped = step
+        module.log_train(mine, batch_size=8)
+    # Steps 0 and 2 (not logged): this rank's values as they are, no collective.
+    # Steps 1 and 3: (0.75 + 0.5) / 2 and (1.0 + 0.25) / 2, both in one all-reduce.
+    assert logged == [
+        ("train/loss", 0.75), ("train/accuracy", 1.0),
+        ("train/loss", 0.625), ("train/accuracy", 0.625),
+        ("train/loss", 0.75), ("train/accuracy", 1.0),
+        ("train/loss", 0.625), ("train/accuracy", 0.625),
+    ]  # fmt: skip
+    assert [t.tolist() for t in reduced] == [[0.75, 1.0], [0.75, 1.0]]
+    # `logger=none`: nothing is written, so nothing is gathered.
+    module._trainer.loggers = []  # type: ignore[union-attr]
+    module.log_train(mine, batch_size=8)
+    assert logged[-2:] == [("train/loss", 0.75), ("train/accuracy", 1.0)] and len(reduced) == 2
+
+
+def _train_losses(run_dir: Path) -> list[tuple[str, float]]:
+    with (run_dir / "csv" / "metrics.csv").open() as handle:
+        rows = csv.DictReader(handle)
+        return [(r["step"], float(r["train/loss"])) for r in rows if r.get("train/loss")]
+
+
+@pytest.mark.slow
+def test_two_cpu_ranks_log_the_train_loss_of_one_process_with_the_same_global_batch(
+    tmp_path: Path, compose_cfg: Any
+) -> None:
+    train_on_two_cpu_ranks(*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.batch_size=8", cwd=tmp_path)
+    (run_dir,) = (tmp_path / "out").glob("runs/*/*")
+    single_dir = tmp_path / "single"
+    run(compose_cfg(*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.batch_size=16", output_dir=single_dir))
+    distributed, single = _train_losses(run_dir), _train_losses(single_dir)
+    assert len(single) == 8  # 56 rows / 16: 4 steps an epoch, each logged
+    assert [step for step, _ in distributed] == [step for step, _ in single]
+    # The same steps on the same rows (1e-6: float sums in another order); rank 0's half
+    # batch was 1e-3 to 8% away.
+    for (step, got), (_, want) in zip(distributed, single, strict=True):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6), step
