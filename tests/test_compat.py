@@ -310,3 +310,16 @@ def test_a_process_that_imported_scipy_signal_is_left_as_it_is() -> None:
     with scipy_signal_deferred():
         assert not any(isinstance(f, _DeferringFinder) for f in sys.meta_path)
     assert sys.modules["scipy.signal"] is scipy.signal and not is_deferred(scipy.signal)
+
+
+def test_the_fit_loop_says_whether_a_micro_batch_steps_and_how_many_steps_were_taken() -> None:
+    import lightning as L
+
+    from lab.compat.lightning import accumulating, steps_taken
+
+    trainer = L.Trainer(accumulate_grad_batches=2, logger=False, enable_checkpointing=False)
+    epoch_loop = trainer.fit_loop.epoch_loop
+    for attribute in ("_should_accumulate", "_batches_that_stepped"):
+        require(epoch_loop, attribute, "lightning", "lightning")
+    assert steps_taken(trainer) == 0
+    assert isinstance(accumulating(trainer), bool)

@@ -13,6 +13,11 @@
   the arguments of its `wandb.init` call in a private dict and its run in `_experiment`; lab
   edits the arguments after construction (resume the recorded W&B run, fall back to offline)
   and retries a failed start, which no public method allows.
+- `accumulating`, `steps_taken`: whether the micro-batch under way steps the optimizer
+  (the fit loop's private `_should_accumulate`, which knows that an epoch's last batch steps
+  whatever the count) and the optimizer steps taken so far as Lightning's loggers count them
+  (`_batches_that_stepped`, the step train metrics are logged under); no public property
+  says either. Read by the accumulation-aware logging and the mid-group checkpoint.
 """
 
 from __future__ import annotations
@@ -88,3 +93,14 @@ def start_wandb_experiment(logger: WandbLogger) -> Any:
 def forget_experiment(logger: Logger) -> None:
     """Drop `logger`'s started (or failed) experiment, so the next use starts a new one."""
     logger._experiment = None  # type: ignore[attr-defined]
+
+
+def accumulating(trainer: Any) -> bool:
+    """Whether the training micro-batch under way leaves the optimizer step for a later one
+    (an accumulation group goes on); False on the stepping micro-batch (see the module)."""
+    return bool(trainer.fit_loop.epoch_loop._should_accumulate())
+
+
+def steps_taken(trainer: Any) -> int:
+    """The optimizer steps taken so far, as Lightning's loggers count them (see the module)."""
+    return int(trainer.fit_loop.epoch_loop._batches_that_stepped)

@@ -15,6 +15,8 @@ import lightning as L
 import torch
 from torchmetrics import MeanMetric
 
+from lab.compat.lightning import accumulating, steps_taken
+
 if TYPE_CHECKING:
     from torch.optim import Optimizer
     from torch.optim.lr_scheduler import LRScheduler
@@ -98,7 +100,7 @@ class TaskModule(L.LightningModule):
         if trainer is not None and trainer.accumulate_grad_batches > 1:
             for name, value in values.items():
                 self._step_values.setdefault(name, []).append(value.detach())
-            if trainer.fit_loop.epoch_loop._should_accumulate():  # not the stepping micro-batch
+            if accumulating(trainer):  # not the stepping micro-batch
                 return
             values = {name: torch.stack(seen).mean() for name, seen in self._step_values.items()}
             self._step_values.clear()
@@ -302,12 +304,12 @@ def partial_group_scale(trainer: L.Trainer | None) -> float:
 
 def _logs_this_step(trainer: L.Trainer) -> bool:
     """Whether Lightning writes the train metrics of the optimizer step under way to the
-    loggers: its `LoggerConnector.should_update_logs` (private: `_batches_that_stepped`
-    is the step count it logs under), less its `should_stop` term, which one rank may see
-    before another (a collective on it could hang)."""
+    loggers: its `LoggerConnector.should_update_logs` (`steps_taken` is the step count it
+    logs under), less its `should_stop` term, which one rank may see before another (a
+    collective on it could hang)."""
     if not trainer.loggers or not torch.distributed.is_initialized():
         return False
-    step = trainer.fit_loop.epoch_loop._batches_that_stepped + 1
+    step = steps_taken(trainer) + 1
     # Set on the trainer by Lightning's logger connector, so not in its type.
     every = max(int(getattr(trainer, "log_every_n_steps", 1)), 1)
     return step % every == 0 or bool(getattr(trainer, "fast_dev_run", False))

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lab.compat.lightning import accumulating
 from lab.errors import LabError
 
 if TYPE_CHECKING:
@@ -75,12 +76,11 @@ def micro_batches_in_group(trainer: L.Trainer) -> int:
     group = int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
     if group <= 1 or trainer.state.fn != TrainerFn.FITTING:
         return 0
-    epoch_loop = trainer.fit_loop.epoch_loop
-    # Lightning's own test for "this batch did not step" (private: `TaskModule.log_train`
-    # reads it too); it knows an epoch's last batch steps whatever the count.
-    if not epoch_loop._should_accumulate():
+    # Lightning's own test for "this batch did not step" (`TaskModule.log_train` reads it
+    # too); it knows an epoch's last batch steps whatever the count.
+    if not accumulating(trainer):
         return 0
-    return int(epoch_loop.batch_progress.current.ready) % group
+    return int(trainer.fit_loop.epoch_loop.batch_progress.current.ready) % group
 
 
 def gradients_are_sharded(trainer: L.Trainer) -> bool:
