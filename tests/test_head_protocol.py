@@ -1,9 +1,10 @@
 """The head protocol: everything lab knows about a head is declared in its task YAML.
 
 Every `conf/task/*.yaml` (found by glob, so a new head is covered without editing this file)
-declares its module, predictor, report figures, Hub pipeline tag and label pinning; the
-generic tools (eval, predict, serve, export, train, run_dir, inference) hold no table keyed
-by a head's name; figures and predictors are reached through the YAML alone.
+declares its module, predictor, report figures, Hub pipeline tag, model card code and label
+pinning; the generic tools (eval, predict, serve, export, train, run_dir, inference) hold no
+table keyed by a head's name; figures, predictors and card code are reached through the YAML
+alone.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from lab.run_dir.plots import write_run_plots
 from lab.run_dir.runs import TrainedRun
 
 TASKS = sorted(p.stem for p in (conf_dir() / "task").glob("*.yaml"))
-PROTOCOL_KEYS = ("module", "predictor", "report_plots", "pipeline_tag", "pin_label_names")
+PROTOCOL_KEYS = (
+    "module",
+    "predictor",
+    "report_plots",
+    "pipeline_tag",
+    "card_usage",
+    "pin_label_names",
+)
 SRC = Path(__file__).resolve().parents[1] / "src" / "lab"
 # The generic consumers: they reach a head only through its task YAML.
 GENERIC_FILES = sorted(
@@ -67,6 +75,14 @@ def test_task_declares_the_protocol(name: str, compose_cfg: Any) -> None:
         draw = instantiate(spec)
         assert callable(draw), plot
         assert draw({}) is None, plot
+    # The card's code (and an ONNX export's, where declared): a partial fn(cfg) -> (code, note)
+    # whose code is Python.
+    for key in ("card_usage", "card_onnx_usage"):
+        if key in task:
+            assert task[key].get("_partial_") is True, key
+            code, note = instantiate(task[key])(_task(compose_cfg, name))
+            assert isinstance(note, str), key
+            compile(code, f"<{name} {key}>", "exec")
 
 
 @pytest.mark.parametrize(

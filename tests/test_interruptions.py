@@ -108,6 +108,19 @@ def test_a_heads_declarations_are_no_config_difference() -> None:
     ]
 
 
+def test_a_heads_card_code_is_no_config_difference() -> None:
+    """A run recorded before its task YAML declared its model card's code (`card_usage`,
+    `card_onnx_usage`) resumes: the card's code is the head's, not a setting of the run."""
+    recorded = {"task": {"head": "h", "pipeline_tag": "text-classification"}}
+    card = {"_target_": "lab.tasks.text_classification.card.usage", "_partial_": True}
+    onnx = {**card, "_target_": "lab.tasks.text_classification.card.onnx_usage"}
+    declared = {**recorded["task"], "card_usage": card, "card_onnx_usage": onnx}
+    assert config_differences(recorded, {"task": declared}) == []
+    assert config_differences(recorded, {"task": {**declared, "head": "g"}}) == [
+        "  task.head: 'h' -> 'g'"
+    ]
+
+
 def test_checkpoint_callback_state_follows_a_moved_run_dir(tmp_path: Path) -> None:
     from types import SimpleNamespace
 

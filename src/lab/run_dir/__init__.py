@@ -6,7 +6,8 @@ resume.py        continuing an interrupted run exactly (`resume=<dir>|auto`)
 runs.py          opening a finished run directory (config, record, model, checkpoints)
 finalize.py      the post-run writers: export, test report, record, card, plots, summary
 model_card.py    the README.md beside the exported model
-card_usage.py    the card's "How to use" code, with the run's settings filled in
+card_usage.py    the card's "How to use" section from the head's `task.card_usage`, and the
+                 toolkit the heads' code shares (the run's cut as tokenizer arguments)
 card_base.py     what the cards say about the base model (a Hub id or a local folder)
 plots.py         training curves and each head's report figures
 summary.py       the final metrics table and the run directory line

@@ -10,7 +10,8 @@ A PEFT run's `adapter/` gets the same card, adapted (`adapter_card`): peft's `sa
 writes an empty template there, which lab replaces. It names the base the adapter applies on
 and how to load it, or, for a base built from a config (no saved weights to apply it on), says
 that the merged `model/` is the usable model. A model card has a "How to use" section with the
-run's input settings filled in (`lab.run_dir.card_usage`); an ONNX export's card says how to
+run's input settings filled in, written by the head's `task.card_usage` (`lab.run_dir.card_usage`;
+a head that declares none gets no such section); an ONNX export's card says how to
 run `model.onnx` instead, and names no transformers library (the folder holds no weights it
 loads).
 """

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 # Keys that may differ between the original run and the resuming command.
 IGNORED_KEYS = {"resume"}
 # A head's declarations, not settings (`task.trains_on`: the data it takes, checked before
-# anything loads): a run recorded before one was declared resumes all the same.
-DECLARATIONS = ("task.trains_on",)
+# anything loads; `task.card_usage` / `task.card_onnx_usage`: its model card's code): a run
+# recorded before one was declared resumes all the same.
+DECLARATIONS = ("task.trains_on", "task.card_usage", "task.card_onnx_usage")
 # Settings added after runs were recorded, with the value that does what such a run did: a
 # resume takes the recorded value, or this one where the record lacks the key
 # (`data.split_seed`: None carves and subsamples with `data.seed`, as runs before it did;

@@ -41,6 +41,7 @@ One job per module:
   seeded generators they come from (`seeded_generator`).
 - `module`: `MaskedLMModule`, the LightningModule (dynamic and fixed masks, metrics).
 - `predictor`: `FillMaskPredictor`, what `lab.predict` / `lab.serve` run.
+- `card`: the model card's usage code (`task.card_usage`: the `fill-mask` pipeline).
 
 This file stays light: importing the package (or `masking` / `predictor`) does not import
 Lightning. Every name of the single-file head resolves lazily under its old path

@@ -15,6 +15,7 @@ One job per module:
 - `module`: `MultipleChoiceModule`, the LightningModule (loss, accuracy, test report), and
   `plot_choice_positions`, the report's figure.
 - `predictor`: `MultipleChoicePredictor`, what `lab.predict` / `lab.serve` run.
+- `card`: the model card's usage code (`task.card_usage`: the endings paired and scored).
 
 This file imports nothing: loading the predictor does not load Lightning.
 """

@@ -12,6 +12,8 @@ One job per module:
 - `scores`: SQuAD answer normalisation, exact match and F1.
 - `module`: `QuestionAnsweringModule`, the LightningModule.
 - `predictor`: `QuestionAnsweringPredictor`, what `lab.predict` / `lab.serve` run.
+- `card`: the model card's usage code (`task.card_usage`: `answer_questions` with the run's
+  windows and decoding).
 
 This file stays light: importing the package (or `decoding` / `predictor`) does not import
 Lightning. The training classes resolve lazily under their old names

@@ -15,6 +15,8 @@ One job per module:
 - `module`: `SFTModule`, the LightningModule (completion-token loss, perplexity, generations
   scored by exact match and ROUGE-L).
 - `predictor`: what `lab.predict` / `lab.serve` run.
+- `card`: the model card's usage code (`task.card_usage`: the `text-generation` pipeline on
+  chat messages; the DPO head's too).
 
 This file imports nothing: loading the predictor does not load Lightning.
 """

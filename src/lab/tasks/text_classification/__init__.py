@@ -17,6 +17,8 @@ One job per module:
   and `plot_confusion_matrix`, the test report's figure.
 - `predictor`: `SequenceClassificationPredictor`, what `lab.predict` / `lab.serve` run, for
   all three problem types.
+- `card`: the model card's usage code (`task.card_usage`: the `text-classification`
+  pipeline; `task.card_onnx_usage`: the ONNX graph with onnxruntime), for all three.
 
 This file stays light: importing the package (or `predictor`) does not import Lightning.
 Every name of the single-file head resolves lazily under its old path

@@ -1,0 +1,32 @@
+"""The model card's usage code for a chat model (SFT, and DPO, whose runs `lab.predict`
+answers with the same `ChatPredictor`): the transformers `text-generation` pipeline on chat
+messages, rendered with the exported chat template, answered greedily with the run's budget.
+The task YAMLs name `usage` as `task.card_usage` (see `lab.run_dir.card_usage`).
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from lab.run_dir.card_usage import HERE, Snippet, max_length
+from lab.tasks.sft.predictor import DEFAULT_MAX_NEW_TOKENS
+
+
+def usage(cfg: DictConfig) -> Snippet:
+    """The pipeline on one user message with `task.module.max_new_tokens` (lab.predict's
+    default where the run has none: DPO), and a note on the prompt's cut."""
+    new = int(cfg.task.module.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
+    code = (
+        "from transformers import pipeline\n\n"
+        f'generator = pipeline("text-generation", model="{HERE}")\n'
+        'messages = [{"role": "user", "content": "<your question>"}]\n'
+        f"reply = generator(messages, max_new_tokens={new}, do_sample=False)\n"
+        'answer = reply[0]["generated_text"][-1]["content"].strip()'
+    )
+    length = max_length(cfg)
+    cut = f" (lab keeps a prompt's last {length} tokens, `data.max_length`)" if length else ""
+    note = (
+        "\nThe pipeline renders the messages with the exported chat template, as the run did; "
+        f"the run answers greedily with at most {new} new tokens{cut}.\n"
+    )
+    return code, note
