@@ -23,7 +23,11 @@ is not written (an earlier one is left as it was).
 `columns.<field>=<column>` reads one of the head's fields from another column of the file
 (`lab.inference.options`); `max_new_tokens=N` sets how many tokens a generating head (language
 models, seq2seq) writes per row, instead of the run's own length; `task.module.<key>=<value>`
-changes a setting the head's results read (`lab.inference.settings`).
+changes a setting the head's results read (`lab.inference.settings`). A `.csv` / `.tsv` input is
+read as the run's training read its data: by the run's `data.csv_quoting` (`data.csv_quoting=`
+overrides it: `none` reads quotes as text, one row per line, as GLUE's TSVs are written), a
+quote that would merge rows refused before the model loads, `NA`/`null` cells as text
+(`lab.inference.input_quoting`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from lab.config.cli import parse_options, run_tool
+from lab.inference.input_quoting import (
+    QUOTING_OPTION,
+    check_input_quotes,
+    checked_quoting,
+    recorded_quoting,
+)
 from lab.inference.options import (
     COLUMNS,
     check_columns,
@@ -68,6 +78,8 @@ OPTIONS = {
     "run by onnxruntime on CPU), or a folder holding model.onnx",
     "max_new_tokens": "most tokens generated per row, for a generating head (default: the "
     "run's task.module.max_new_tokens, sample_max_new_tokens for causal_lm, 128 for dpo)",
+    QUOTING_OPTION: "how a .csv/.tsv input's cells are quoted: csv (as CSV writers quote) or "
+    "none (quotes are text, one row per line, as in GLUE's TSVs) (default: the run's own)",
     "columns.<field>": "read the head's input <field> from another column of the file, e.g. "
     "columns.text=review (one per field)",
     "task.module.<key>": "a setting the head's results read, e.g. extractive QA's "
@@ -102,10 +114,13 @@ def predict_file(
     target: Path,
     batch_size: int = 32,
     columns: dict[str, str] | None = None,
+    quoting: str = "csv",
 ) -> Tally:
     """Predict every row of `source` into `target`; say how many rows and errors there were.
 
-    `columns` maps input fields of the head to the file's columns (`columns.<field>=`)."""
+    `columns` maps input fields of the head to the file's columns (`columns.<field>=`);
+    `quoting` is how a CSV/TSV source's cells are quoted (`data.csv_quoting`), its quotes
+    checked already (`check_input_quotes`)."""
     from rich.console import Console
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -125,9 +140,9 @@ def predict_file(
         # A bar only on a terminal: in a file rich draws it once, at the end (as lab.train).
         Progress(*shown, disable=not Console().is_interactive) as progress,
     ):
-        total.append(count_rows(source))
+        total.append(count_rows(source, quoting))
         task = progress.add_task("Predicting", total=total[0])
-        rows = read_rows(source, predictor.fields[0])
+        rows = read_rows(source, predictor.fields[0], quoting)
         if columns:
             rows = ((n, map_columns(r, columns) if isinstance(r, dict) else r) for n, r in rows)
         for batch in _batches(rows, batch_size):
@@ -195,6 +210,8 @@ def main(argv: list[str]) -> int:
     batch_size = positive_int(values, "batch_size", 32) or 32
     max_new_tokens = positive_int(values, "max_new_tokens")
     columns = parse_columns(overrides)
+    given = values.get(QUOTING_OPTION)
+    quoting = checked_quoting(given) if given is not None else None
     source = open_input(values["input"])
     if columns and input_kind(source) == ".txt":
         raise DataError(
@@ -202,6 +219,9 @@ def main(argv: list[str]) -> int:
             + " ".join(f"{COLUMNS}.{field}={column}" for field, column in columns.items())
         )
     target = check_output(Path(values["output"]))
+    # Read as the run's training read its data; refused before the model loads, nothing written.
+    quoting = quoting or recorded_quoting(values["run"])
+    check_input_quotes(source, quoting)
     unchanged = f"{target} is as it was" if target.exists() else f"{target} was not written"
     with on_interrupt(f"no row was predicted; {unchanged}"):  # while the model loads
         tame_library_output()
@@ -214,7 +234,7 @@ def main(argv: list[str]) -> int:
         )
         if columns:  # the head's fields come from the run's config, known once it is built
             check_columns(columns, predictor.accepted_fields, run.head)
-        tally = predict_file(predictor, source, target, batch_size, columns)
+        tally = predict_file(predictor, source, target, batch_size, columns, quoting)
     if tally.rows == tally.errors:  # nothing predicted: a user error, whatever the cause
         raise DataError(
             f"no row of {source} could be predicted: {tally.errors} of {tally.rows} rows "

@@ -6,6 +6,9 @@ row), `.txt` (one text per line, as the predictor's first field; blank lines ski
 Outputs: `.jsonl` (one object per input row) or `.csv` (nested values written as JSON). Every
 row comes with its line in the input, the line a text editor shows (a CSV header is line 1; a
 record with quoted line breaks is named by its first line), as training data errors name rows.
+CSV/TSV cells are read by `data.csv_quoting` (`quoting`, `lab.data.csv_quotes`) as training
+reads them: quoted as CSV writers quote them (`csv`) or quotes as text, one row per line (`none`);
+a word (`NA`, `null`) is text, only an empty cell is missing (`lab.inference.input_quoting`).
 A row that cannot be read becomes an error entry that names it; reading goes on. Text files
 must be UTF-8, as training requires: a line with another byte is such an error row, naming the
 byte and its column (a CSV header with one refuses the whole file: no row's fields could be
@@ -59,6 +62,11 @@ def input_kind(path: Path) -> str:
     return _check_suffix(path, INPUT_SUFFIXES, "input file")
 
 
+def csv_delimiter(path: Path) -> str | None:
+    """The delimiter of a `.csv` / `.tsv` input (gzipped too), or None for other kinds."""
+    return {".csv": ",", ".tsv": "\t"}.get(input_kind(path))
+
+
 def open_input(path: str | Path) -> Path:
     """Check that `path` is a readable, non-empty input file of a known kind."""
     path = Path(path)
@@ -93,10 +101,11 @@ def _parquet(path: Path) -> Any:
 
 
 def read_rows(
-    path: Path, text_field: str = "text"
+    path: Path, text_field: str = "text", quoting: str = "csv"
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """Yield (line, row) for each input row: the row as a dict, or a `RowError` saying why it
-    cannot be parsed. A `.txt` line becomes `{text_field: line}`."""
+    cannot be parsed. A `.txt` line becomes `{text_field: line}`; CSV/TSV cells are read by
+    `quoting` (`data.csv_quoting`: `csv` or `none`)."""
     suffix = input_kind(path)
     if suffix == ".parquet":
         number = 0
@@ -118,7 +127,7 @@ def read_rows(
                 else:
                     yield number, _json_row(line)
         else:
-            yield from _csv_rows(path, handle, "\t" if suffix == ".tsv" else ",")
+            yield from _csv_rows(path, handle, "\t" if suffix == ".tsv" else ",", quoting)
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -193,13 +202,16 @@ class _CheckedLines:
 
 
 def _csv_rows(
-    path: Path, handle: IO[str], delimiter: str
+    path: Path, handle: IO[str], delimiter: str, quoting: str = "csv"
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """(first line, row) of each CSV record; the header and blank lines skipped (as training
-    reads CSV; not a quoted cell of white space), a record with fewer cells than the header
-    padded with None."""
+    """(first line, row) of each CSV record read by `quoting`; the header and blank lines
+    skipped (as training reads CSV; not a quoted cell of white space), a record with fewer
+    cells than the header padded with None."""
     lines = _CheckedLines(handle)
-    reader = csv.reader(lines, delimiter=delimiter)
+    unquoted = quoting == "none"  # quotes are text: every line is one record
+    reader = csv.reader(
+        lines, delimiter=delimiter, quoting=csv.QUOTE_NONE if unquoted else csv.QUOTE_MINIMAL
+    )
     header: list[str] | None = None
     previous = 0
     try:
@@ -224,14 +236,15 @@ def _csv_rows(
         yield previous + 1, RowError(f"not valid CSV ({err}); the rest of the file is unread")
 
 
-def count_rows(path: Path) -> int:
+def count_rows(path: Path, quoting: str = "csv") -> int:
     """Rows in the file, as `read_rows` yields them (a streaming pass; for the progress bar)."""
     suffix = input_kind(path)
     if suffix == ".parquet":
         return int(_parquet(path).metadata.num_rows)
     with _open_text(path) as handle:
         if suffix in (".csv", ".tsv"):  # counted as `_csv_rows` yields them
-            return sum(1 for _ in _csv_rows(path, handle, "\t" if suffix == ".tsv" else ","))
+            delimiter = "\t" if suffix == ".tsv" else ","
+            return sum(1 for _ in _csv_rows(path, handle, delimiter, quoting))
         return sum(1 for line in handle if line.strip())  # JSON Lines and text: blanks skipped
 
 
