@@ -75,6 +75,7 @@ from lab.eval_splits import (
 )
 from lab.eval_table import changed_data_note, limited_pass_note, print_metrics, recorded_for
 from lab.inference.settings import settings_line
+from lab.run_dir.resume import EVERY_DATA_CONFIG
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 from lab.tool_interrupts import on_interrupt
 from lab.tool_outputs import check_output
@@ -155,7 +156,8 @@ def _change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) ->
     if group:
         cfg.data = _compose_data(group[-1], keys, run)
         return
-    valid = sorted(str(k) for k in run.config.data)
+    added = [key.split(".", 1)[1] for key in EVERY_DATA_CONFIG]  # a run from before them
+    valid = sorted({*(str(k) for k in run.config.data), *added})
     for key in keys:
         name = key.split("=", 1)[0].split(".")[1]
         if name not in valid:

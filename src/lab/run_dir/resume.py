@@ -49,6 +49,9 @@ ADDED_SETTINGS: dict[str, Any] = {
     "data.drop_labels": [],
     "data.csv_quoting": "csv",
 }
+# Those of them every data config has (conf/data/base/source.yaml): lab.eval takes them on a
+# run recorded before them, whatever its head.
+EVERY_DATA_CONFIG = ("data.split_seed", "data.csv_quoting")
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
 
