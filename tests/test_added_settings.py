@@ -31,5 +31,5 @@ def test_lab_eval_takes_them_on_a_run_recorded_before_them() -> None:
     cfg = OmegaConf.create(recorded)
     _change_data(cfg, ["data.csv_quoting=none"], run)  # type: ignore[arg-type]
     assert cfg.data.csv_quoting == "none"
-    with pytest.raises(ConfigError, match="'data.drop_labels' is not a data key"):
+    with pytest.raises(ConfigError, match=r"'data\.drop_labels' is not a data key"):
         _change_data(cfg, ["data.drop_labels=[-1]"], run)  # type: ignore[arg-type]
