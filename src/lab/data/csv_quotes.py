@@ -28,7 +28,7 @@ Python's `csv`, record by record:
 
 A comma in a multi-line cell is ordinary text (`"Great phone,\\nwould buy again"`), so a .csv
 file is refused only for quoting no writer produces. A streamed split (`data.streaming`) is
-read under the same setting but not checked: its rows are never held whole.
+never held whole: its rows get the same test as they are read (`lab.data.stream_quotes`).
 
 Cells that read `NA`, `None`, `null`, `N/A` or `nan` are text (`csv_options`): pandas, which
 `datasets` reads CSV with, would make them missing by default, and a title or a tweet may be

@@ -15,6 +15,7 @@ from lab.data.origins import ROW_COLUMN, Origin
 from lab.data.sources import Source, interleave_sources
 from lab.data.splits import named_split_missing, source_split_name
 from lab.data.stream_class_labels import single_class_warning
+from lab.data.stream_quotes import QuoteWatch
 from lab.data.streaming import (
     HIDDEN_COLUMNS,
     SOURCE_COLUMN,
@@ -54,7 +55,9 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
             f"{main.describe()} has no '{main.split}' split; splits present: {', '.join(splits)}"
         )
     keep = _labelled_rows(dm)
-    train = keep(numbered(splits[main.split], 0))
+    # rows a stray quote merged: refused as they are read, setup's rows and the stream's alike
+    quotes = QuoteWatch()
+    train = keep(quotes.watch(numbered(splits[main.split], 0), main, main.split))
     raw: dict[str, Dataset] = {}
     carved = 0  # rows cut from the head of train as validation/test
     cuts: dict[str, int] = {}  # {split: rows} of those cut splits
@@ -64,7 +67,8 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         cut = not (wanted and wanted in splits)
         if not cut:
             origin, read_from = origins[wanted], wanted
-            rows = head_rows(keep(numbered(splits[wanted], 0)), limit, origin)
+            stream = quotes.watch(numbered(splits[wanted], 0), main, wanted)
+            rows = head_rows(keep(stream), limit, origin)
         else:
             if wanted:
                 named_split_missing(name, wanted, list(splits), local)
@@ -96,7 +100,7 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
                 )
         if index == 0:
             sample_features = found[source.split].features
-        stream = keep(numbered(found[source.split], index))
+        stream = keep(quotes.watch(numbered(found[source.split], index), source, source.split))
         if source.same_data(main) and source.split == main.split and carved:
             stream = stream.skip(carved)  # the rows validation/test were cut from
         streams.append(stream)
