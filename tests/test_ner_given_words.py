@@ -15,37 +15,20 @@ from typing import Any
 import pytest
 import torch
 
+from helpers.fixed_tag_ner import CONLL, fixed_tag_tagger
 from lab.inference.predictors import Predictor
 from test_ner_scoring import _first_subword_tags, _word_tags
 
 from conftest import FIXTURES
 
-CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-TINY_BERT = FIXTURES.parent.parent / "src/lab/assets/tiny_bert"
 WORDS = ["the", "U.S.", "and", "Jean-Pierre", "went"]
 # e^5 / (e^5 + 8): the softmax of a bias of 5 on one tag and 0 on the 8 others
 FIXED_SCORE = math.exp(5) / (math.exp(5) + 8)
 
 
 def _tagger(tag: str, max_length: int = 64) -> Predictor:
-    """An NER predictor on tiny BERT whose model gives every subword `tag` (classifier weights
-    zero, the bias 5 on `tag`)."""
-    from omegaconf import OmegaConf
-    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
-
-    from lab.tasks.token_classification import TokenClassificationPredictor
-
-    tokenizer = AutoTokenizer.from_pretrained(TINY_BERT)
-    config = BertConfig(
-        vocab_size=2048, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
-        intermediate_size=8, id2label=dict(enumerate(CONLL)),
-    )  # fmt: skip
-    model = BertForTokenClassification(config).eval()
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.bias.copy_(torch.tensor([5.0 if n == tag else 0.0 for n in CONLL]))
-    cfg = OmegaConf.create({"data": {"max_length": max_length, "tokens_column": "tokens"}})
-    return TokenClassificationPredictor(model, tokenizer, cfg)
+    """An NER predictor whose model gives every subword `tag` (`helpers.fixed_tag_ner`)."""
+    return fixed_tag_tagger(tag, max_length)
 
 
 def _spans(entities: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:

@@ -12,17 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from helpers.echo_predictor import Echo
+from helpers.fixed_tag_ner import fixed_tag_tagger
 from lab.inference.predictors import Predictor
-
-from conftest import FIXTURES
 
 WORDS_WANTED = (
     "field 'words' must be a non-empty list of non-blank strings (or that list as a JSON string)"
 )
-CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
 
 def _client(predictor: Predictor) -> Any:
@@ -109,22 +106,7 @@ def test_a_body_not_sent_as_json_is_a_422_saying_so() -> None:
 @pytest.fixture(scope="module")
 def tagger() -> Predictor:
     """An NER predictor whose model tags every token B-PER (the run's tokens column: words)."""
-    from omegaconf import OmegaConf
-    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
-
-    from lab.tasks.token_classification import TokenClassificationPredictor
-
-    tokenizer = AutoTokenizer.from_pretrained(FIXTURES.parent.parent / "src/lab/assets/tiny_bert")
-    config = BertConfig(
-        vocab_size=2048, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
-        intermediate_size=8, id2label=dict(enumerate(CONLL)),
-    )  # fmt: skip
-    model = BertForTokenClassification(config).eval()
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0, 0, 0, 0, 0, 0, 0]))
-    cfg = OmegaConf.create({"data": {"max_length": 64, "tokens_column": "words"}})
-    return TokenClassificationPredictor(model, tokenizer, cfg)
+    return fixed_tag_tagger("B-PER", tokens_column="words")
 
 
 def test_ner_takes_text_or_the_runs_tokens_column_exactly_one(tagger: Predictor) -> None:
