@@ -17,7 +17,7 @@ import torch
 
 from helpers.fixed_tag_ner import CONLL, fixed_tag_tagger
 from lab.inference.predictors import Predictor
-from test_ner_scoring import _first_subword_tags, _word_tags
+from test_ner_scoring import _first_subword_tags, _word_tags, train_and_predict_words
 
 from conftest import FIXTURES
 
@@ -169,26 +169,12 @@ def test_predicted_entities_on_given_words_score_the_eval_f1(tmp_path: Path) -> 
     from seqeval.metrics import f1_score, precision_score, recall_score
     from seqeval.metrics.sequence_labeling import get_entities
 
-    from lab.config import compose_train_config
     from lab.eval import main as evaluate
-    from lab.predict import main as predict
-    from lab.train import run
 
     data = _extended_fixture(tmp_path)
     run_dir = tmp_path / "run"
-    overrides = [
-        "model=tiny_bert", "data=conll2003", f"data.path={data}", "logger=csv",
-        "trainer.max_epochs=20", "optimizer.lr=3e-3", "scheduler.warmup_ratio=0.0",
-    ]  # fmt: skip
-    run(compose_train_config(overrides, output_dir=run_dir))
-    rows = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines()]
+    rows, found = train_and_predict_words(data, run_dir, tmp_path)
     gold = [[CONLL[tag] for tag in row["ner_tags"]] for row in rows]
-
-    words = tmp_path / "words.jsonl"
-    words.write_text("".join(json.dumps({"tokens": row["tokens"]}) + "\n" for row in rows))
-    out = tmp_path / "entities.jsonl"
-    assert predict([f"run={run_dir}", f"input={words}", f"output={out}"]) == 0
-    found = [json.loads(line)["entities"] for line in out.read_text().splitlines()]
     for row, entities in zip(rows, found, strict=True):
         ends = {len(" ".join(row["tokens"][: i + 1])) for i in range(len(row["tokens"]))}
         starts = {len(" ".join(row["tokens"][:i])) + bool(i) for i in range(len(row["tokens"]))}

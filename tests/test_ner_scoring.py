@@ -92,26 +92,12 @@ def test_eval_f1_is_the_f1_of_predicted_entities(tmp_path: Path) -> None:
     from seqeval.metrics import f1_score, precision_score, recall_score
     from seqeval.scheme import IOB2
 
-    from lab.config import compose_train_config
     from lab.eval import main as evaluate
-    from lab.predict import main as predict
-    from lab.train import run
 
     run_dir = tmp_path / "run"
-    overrides = [
-        "model=tiny_bert", "data=conll2003", f"data.path={FIXTURES / 'ner'}", "logger=csv",
-        "trainer.max_epochs=20", "optimizer.lr=3e-3", "scheduler.warmup_ratio=0.0",
-    ]  # fmt: skip
-    run(compose_train_config(overrides, output_dir=run_dir))
-    rows = [json.loads(line) for line in (FIXTURES / "ner" / "test.jsonl").read_text().splitlines()]
+    rows, found = train_and_predict_words(FIXTURES / "ner", run_dir, tmp_path)
     names = json.loads((run_dir / "model" / "config.json").read_text())["id2label"]
     gold = [[names[str(tag)] for tag in row["ner_tags"]] for row in rows]
-
-    words = tmp_path / "words.jsonl"
-    words.write_text("".join(json.dumps({"tokens": row["tokens"]}) + "\n" for row in rows))
-    out = tmp_path / "entities.jsonl"
-    assert predict([f"run={run_dir}", f"input={words}", f"output={out}"]) == 0
-    found = [json.loads(line)["entities"] for line in out.read_text().splitlines()]
     predicted = [_word_tags(row["tokens"], f) for row, f in zip(rows, found, strict=True)]
 
     result = tmp_path / "eval.json"
@@ -146,3 +132,26 @@ def _first_subword_tags(model_dir: Path, sentences: list[list[str]]) -> list[lis
                 first[word] = model.config.id2label[best[position]]
         tags.append([first[i] for i in range(len(words))])
     return tags
+
+
+def train_and_predict_words(
+    data: Path, run_dir: Path, scratch: Path
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Train tiny BERT on the NER folder `data` into `run_dir` (20 epochs at 3e-3: it tags
+    stray I- words), then run lab.predict on its test rows' words: the rows and the entities
+    predicted for each."""
+    from lab.config import compose_train_config
+    from lab.predict import main as predict
+    from lab.train import run
+
+    overrides = [
+        "model=tiny_bert", "data=conll2003", f"data.path={data}", "logger=csv",
+        "trainer.max_epochs=20", "optimizer.lr=3e-3", "scheduler.warmup_ratio=0.0",
+    ]  # fmt: skip
+    run(compose_train_config(overrides, output_dir=run_dir))
+    rows = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines()]
+    words = scratch / "words.jsonl"
+    words.write_text("".join(json.dumps({"tokens": row["tokens"]}) + "\n" for row in rows))
+    out = scratch / "entities.jsonl"
+    assert predict([f"run={run_dir}", f"input={words}", f"output={out}"]) == 0
+    return rows, [json.loads(line)["entities"] for line in out.read_text().splitlines()]
