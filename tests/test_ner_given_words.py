@@ -17,7 +17,12 @@ import torch
 
 from helpers.fixed_tag_ner import CONLL, fixed_tag_tagger
 from lab.inference.predictors import Predictor
-from test_ner_scoring import _first_subword_tags, _word_tags, train_and_predict_words
+from test_ner_scoring import (
+    _first_subword_tags,
+    _word_tags,
+    assert_eval_scores,
+    train_and_predict_words,
+)
 
 from conftest import FIXTURES
 
@@ -166,10 +171,7 @@ def test_predicted_entities_on_given_words_score_the_eval_f1(tmp_path: Path) -> 
     on the test rows' words are whole given words, the entities seqeval reads from the model's
     first-subword tags, and, scored by seqeval's default mode, lab.eval's test P/R/F1 (the
     pipeline cut U.S. and Jean-Pierre into entities inside the words: no word tags at all)."""
-    from seqeval.metrics import f1_score, precision_score, recall_score
     from seqeval.metrics.sequence_labeling import get_entities
-
-    from lab.eval import main as evaluate
 
     data = _extended_fixture(tmp_path)
     run_dir = tmp_path / "run"
@@ -190,9 +192,4 @@ def test_predicted_entities_on_given_words_score_the_eval_f1(tmp_path: Path) -> 
     raw = _first_subword_tags(run_dir / "model", [row["tokens"] for row in rows])
     assert [get_entities(tags) for tags in predicted] == [get_entities(tags) for tags in raw]
 
-    result = tmp_path / "eval.json"
-    assert evaluate([f"run={run_dir}", f"output={result}"]) == 0
-    metrics = json.loads(result.read_text())["metrics"]
-    assert metrics["test/precision"] == pytest.approx(precision_score(gold, predicted), abs=1e-6)
-    assert metrics["test/recall"] == pytest.approx(recall_score(gold, predicted), abs=1e-6)
-    assert metrics["test/f1"] == pytest.approx(f1_score(gold, predicted), abs=1e-6)
+    assert_eval_scores(run_dir, gold, predicted, tmp_path)

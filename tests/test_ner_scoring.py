@@ -89,10 +89,8 @@ def test_eval_f1_is_the_f1_of_predicted_entities(tmp_path: Path) -> None:
     fixture's test rows; lab.eval's test P/R/F1 equal those of lab.predict's entities on the
     same rows, scored by seqeval's default mode (strict IOB2 gave P 0.7576, F1 0.7692 here,
     lab.predict's entities P 0.6944, F1 0.7353)."""
-    from seqeval.metrics import f1_score, precision_score, recall_score
+    from seqeval.metrics import f1_score
     from seqeval.scheme import IOB2
-
-    from lab.eval import main as evaluate
 
     run_dir = tmp_path / "run"
     rows, found = train_and_predict_words(FIXTURES / "ner", run_dir, tmp_path)
@@ -100,12 +98,7 @@ def test_eval_f1_is_the_f1_of_predicted_entities(tmp_path: Path) -> None:
     gold = [[names[str(tag)] for tag in row["ner_tags"]] for row in rows]
     predicted = [_word_tags(row["tokens"], f) for row, f in zip(rows, found, strict=True)]
 
-    result = tmp_path / "eval.json"
-    assert evaluate([f"run={run_dir}", f"output={result}"]) == 0
-    metrics = json.loads(result.read_text())["metrics"]
-    assert metrics["test/precision"] == pytest.approx(precision_score(gold, predicted), abs=1e-6)
-    assert metrics["test/recall"] == pytest.approx(recall_score(gold, predicted), abs=1e-6)
-    assert metrics["test/f1"] == pytest.approx(f1_score(gold, predicted), abs=1e-6)
+    metrics = assert_eval_scores(run_dir, gold, predicted, tmp_path)
     recorded = json.loads((run_dir / "metrics.json").read_text())
     assert recorded["test/f1"] == pytest.approx(metrics["test/f1"], abs=1e-6)
     # The check has teeth only where the model tags a stray I- (an entity strict IOB2 drops):
@@ -155,3 +148,21 @@ def train_and_predict_words(
     out = scratch / "entities.jsonl"
     assert predict([f"run={run_dir}", f"input={words}", f"output={out}"]) == 0
     return rows, [json.loads(line)["entities"] for line in out.read_text().splitlines()]
+
+
+def assert_eval_scores(
+    run_dir: Path, gold: list[list[str]], predicted: list[list[str]], scratch: Path
+) -> dict[str, float]:
+    """lab.eval's test precision, recall and F1 of `run_dir` equal seqeval's default mode on
+    `predicted` word tags against `gold` (to 1e-6); its metrics."""
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    from lab.eval import main as evaluate
+
+    result = scratch / "eval.json"
+    assert evaluate([f"run={run_dir}", f"output={result}"]) == 0
+    metrics: dict[str, float] = json.loads(result.read_text())["metrics"]
+    assert metrics["test/precision"] == pytest.approx(precision_score(gold, predicted), abs=1e-6)
+    assert metrics["test/recall"] == pytest.approx(recall_score(gold, predicted), abs=1e-6)
+    assert metrics["test/f1"] == pytest.approx(f1_score(gold, predicted), abs=1e-6)
+    return metrics
