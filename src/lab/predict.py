@@ -38,12 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.config.cli import parse_options, run_tool
-from lab.inference.input_quoting import (
-    QUOTING_OPTION,
-    check_input_quotes,
-    checked_quoting,
-    recorded_quoting,
-)
+from lab.data.csv_quotes import checked_quoting
+from lab.inference.input_quoting import QUOTING_OPTION, check_input_quotes, recorded_quoting
 from lab.inference.options import (
     COLUMNS,
     check_columns,

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.data.origins import is_blank_record, open_text, other_delimiter
-from lab.errors import DataError
+from lab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -72,14 +72,22 @@ def delimiter_of(files: Iterable[str]) -> str:
     return "\t" if any(file_suffix(Path(f)) == ".tsv" for f in files) else ","
 
 
+def checked_quoting(value: str, where: str = "") -> str:
+    """`value` when it is a `data.csv_quoting` value, else a `ConfigError` naming the valid
+    ones (lab.predict's option and the data module alike); `where` says where the value came
+    from (a run's config.yaml)."""
+    if value not in READER_QUOTING:
+        raise ConfigError(
+            f"data.csv_quoting={value}{where} is not valid; valid: {', '.join(QUOTINGS)} "
+            f"({QUOTINGS_MEANING})"
+        )
+    return value
+
+
 def csv_options(files: Iterable[str], quoting: str = "csv") -> dict[str, Any]:
     """The keyword arguments of `datasets`' csv builder for `files` under `data.csv_quoting`:
     the delimiter, the quoting, and only empty cells as missing values (module docstring)."""
-    if quoting not in READER_QUOTING:
-        raise DataError(
-            f"data.csv_quoting={quoting} is not valid; valid: {', '.join(QUOTINGS)} "
-            f"({QUOTINGS_MEANING})"
-        )
+    checked_quoting(quoting)
     options: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
     if delimiter_of(files) == "\t":
         options["delimiter"] = "\t"

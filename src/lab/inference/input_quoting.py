@@ -25,8 +25,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from lab.data.csv_quotes import QUOTINGS, QUOTINGS_MEANING, first_quoted_span
-from lab.errors import ConfigError, DataError, LabError
+from lab.data.csv_quotes import checked_quoting, first_quoted_span
+from lab.errors import DataError, LabError
 from lab.inference.rows import csv_delimiter
 
 log = logging.getLogger(__name__)
@@ -35,17 +35,6 @@ log = logging.getLogger(__name__)
 QUOTING_OPTION = "data.csv_quoting"
 #: what a run recorded before the key read its data with (`lab.run_dir.resume.ADDED_SETTINGS`)
 RECORDED_BEFORE_THE_KEY = "csv"
-
-
-def checked_quoting(value: str, where: str = "") -> str:
-    """`value` when it is a `data.csv_quoting` value, else a `ConfigError` naming the valid
-    ones; `where` says where the value came from (the run's config.yaml)."""
-    if value not in QUOTINGS:
-        raise ConfigError(
-            f"{QUOTING_OPTION}={value}{where} is not valid; valid: {', '.join(QUOTINGS)} "
-            f"({QUOTINGS_MEANING})"
-        )
-    return value
 
 
 def recorded_quoting(run_option: str) -> str:
