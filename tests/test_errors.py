@@ -533,9 +533,9 @@ def test_an_optimized_metric_the_head_does_not_log_is_named_with_the_ones_it_doe
         run(cfg)
     assert str(caught.value) == (
         "optimized_metric=val/acuracy is no metric this run's validation logs; it logged: "
-        "val/acc, val/f1, val/loss, val/precision, val/recall. Did you mean "
-        "optimized_metric=val/acc? Start the run again with one of them (no best checkpoint "
-        "could be chosen)"
+        "val/acc, val/f1, val/f1_positive, val/loss, val/mcc, val/precision, val/recall. Did "
+        "you mean optimized_metric=val/acc? Start the run again with one of them (no best "
+        "checkpoint could be chosen)"
     )
     record = json.loads((tmp_path / "run" / "record.json").read_text())
     assert record["status"].startswith("failed: optimized_metric=val/acuracy is no metric")

@@ -27,7 +27,10 @@ from conftest import TINY_FIXTURE_RUN, lab_command
 
 # The fixture's 56 train rows in batches of 16: 4 steps per epoch.
 ELAPSED = r"\d+:\d\d:\d\d"
-VAL_NAMES = ("val/acc", "val/f1", "val/loss", "val/precision", "val/recall")
+# Every val/ metric of a two-class run, sorted (`TextClassificationModule`).
+VAL_NAMES = (
+    "val/acc", "val/f1", "val/f1_positive", "val/loss", "val/mcc", "val/precision", "val/recall",
+)  # fmt: skip
 
 
 def _csv_validations(run_dir: Path) -> list[tuple[str, dict[str, float]]]:

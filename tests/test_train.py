@@ -15,7 +15,8 @@ from conftest import SENTIMENT, TINY_FIXTURE_RUN
 
 pytestmark = pytest.mark.slow  # every test trains, or reads a run a module fixture trains
 
-METRIC_NAMES = {"acc", "f1", "precision", "recall", "loss"}
+# The fixture has two classes: `f1_positive` too (`TextClassificationModule`).
+METRIC_NAMES = {"acc", "f1", "f1_positive", "precision", "recall", "mcc", "loss"}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,10 @@ def test_metrics_cover_val_and_test(tiny_run: tuple[dict[str, float], Path]) -> 
     model_keys = {"model/params_total", "model/params_trainable"}
     assert set(metrics) == {f"{s}/{m}" for s in ("val", "test") for m in METRIC_NAMES} | model_keys
     for name, value in metrics.items():
-        if name.startswith(("val/", "test/")) and not name.endswith("loss"):
+        if name.startswith(("val/", "test/")) and not name.endswith(("loss", "mcc")):
             assert 0.0 <= value <= 1.0, name
+        elif name.endswith("mcc"):  # a correlation
+            assert -1.0 <= value <= 1.0, name
     # The parameter counts (a sweep may minimize them) are the model's, as recorded.
     counts = json.loads((run_dir / "record.json").read_text())["parameters"]
     assert metrics["model/params_total"] == counts["total"]

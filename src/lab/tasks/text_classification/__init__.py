@@ -13,8 +13,9 @@ One job per module:
 - `data`: `TextClassificationDataModule`: columns, label names and ids, the checks of each
   split (text cells, labels, the hidden label -1), tokenization (multi-hot targets too).
 - `module`: `TextClassificationModule`, the LightningModule (cross entropy with class weights
-  and label smoothing, accuracy, macro F1 / precision / recall, the test confusion matrix),
-  and `plot_confusion_matrix`, the test report's figure.
+  and label smoothing, accuracy, macro F1 / precision / recall, Matthews correlation, with two
+  classes label id 1's F1, the test confusion matrix), and `plot_confusion_matrix`, the test
+  report's figure.
 - `predictor`: `SequenceClassificationPredictor`, what `lab.predict` / `lab.serve` run, for
   all three problem types.
 - `card`: the model card's usage code (`task.card_usage`: the `text-classification`

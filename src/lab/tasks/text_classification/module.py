@@ -1,6 +1,6 @@
 """`TextClassificationModule`: the LightningModule of single-label classification (loss,
-accuracy and macro F1 / precision / recall, the test confusion matrix), and
-`plot_confusion_matrix`, the test report's figure.
+accuracy, macro F1 / precision / recall, Matthews correlation, with two classes the positive
+class's F1, the test confusion matrix), and `plot_confusion_matrix`, the test report's figure.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
+    BinaryF1Score,
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
     MulticlassF1Score,
+    MulticlassMatthewsCorrCoef,
     MulticlassPrecision,
     MulticlassRecall,
 )
@@ -26,10 +28,60 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-class TextClassificationModule(ClassLossTraining, TaskModule):
-    """Cross-entropy classification with accuracy and macro F1 / precision / recall.
+class MatthewsCorrCoef(MulticlassMatthewsCorrCoef):
+    """Matthews correlation (Gorodkin's R_K for more than two classes) from the confusion
+    matrix, as sklearn's `matthews_corrcoef` and GLUE's CoLA score compute it: 0 where the
+    denominator is 0 (one class predicted for every row, or one class present).
 
-    Metric keys: `val/loss`, `val/acc`, `val/f1`, `val/precision`, `val/recall` (and `test/...`).
+    torchmetrics' own `compute` departs from sklearn there, for two classes only: a model that
+    predicts one class for every row scores a number that is not 0 (0.087 on CoLA's 70/30
+    split where sklearn says 0: an epsilon-smoothed formula), and a split of one class, all
+    right, scores 1. A collapsed model would look better than chance to
+    `optimized_metric=val/mcc`. The sums are float64 (on the CPU: MPS has none): the
+    covariances are differences of terms near rows^2.
+    """
+
+    def compute(self) -> torch.Tensor:
+        confmat = self.confmat.detach().cpu().double()
+        true_sum, predicted_sum = confmat.sum(dim=1), confmat.sum(dim=0)
+        rows = confmat.sum()
+        cov_true_predicted = torch.trace(confmat) * rows - true_sum @ predicted_sum
+        cov_predicted = rows**2 - predicted_sum @ predicted_sum
+        cov_true = rows**2 - true_sum @ true_sum
+        denominator = cov_predicted * cov_true
+        if denominator > 0:
+            value = cov_true_predicted / denominator.sqrt()
+        else:
+            value = torch.zeros((), dtype=torch.float64)
+        return value.to(self.confmat.device, torch.float32)
+
+
+def classification_metrics(num_labels: int) -> MetricCollection:
+    """The metrics of one stage, keyed by name (`acc`, `f1`, ...; see
+    `TextClassificationModule`); `f1_positive` only with two classes."""
+    metrics: dict[str, Metric | MetricCollection] = {
+        "acc": MulticlassAccuracy(num_labels, average="micro"),
+        "f1": MulticlassF1Score(num_labels, average="macro"),
+        "precision": MulticlassPrecision(num_labels, average="macro"),
+        "recall": MulticlassRecall(num_labels, average="macro"),
+        "mcc": MatthewsCorrCoef(num_labels),
+    }
+    if num_labels == 2:
+        # Predictions and labels are the ids 0/1, so label id 1 is the positive class
+        # (GLUE's MRPC `equivalent`, QQP `duplicate`; sklearn's `f1_score(y, p)`).
+        metrics["f1_positive"] = BinaryF1Score()
+    return MetricCollection(metrics)
+
+
+class TextClassificationModule(ClassLossTraining, TaskModule):
+    """Cross-entropy classification: accuracy, macro F1 / precision / recall, Matthews
+    correlation; with two classes also the F1 of the positive class.
+
+    Metric keys (and `test/...`): `val/loss`, `val/acc`, `val/f1`, `val/precision`,
+    `val/recall` (macro averages over the classes, also for two), `val/mcc` (Matthews
+    correlation, sklearn's `matthews_corrcoef`: GLUE's CoLA score) and, with exactly two
+    classes, `val/f1_positive`: the binary F1 of label id 1 (sklearn's `f1_score(y, p)`,
+    GLUE's MRPC / QQP F1). Any of them can be `optimized_metric`.
 
     Args:
         class_weights: None, `balanced` (from the train split's label counts) or one weight
@@ -53,14 +105,7 @@ class TextClassificationModule(ClassLossTraining, TaskModule):
         id2label: dict[Any, str] = dict(model.config.id2label or {})
         names = [str(id2label.get(i, i)) for i in range(num_labels)]
         self.class_loss = ClassLoss(num_labels, class_weights, label_smoothing, names)
-        metrics = MetricCollection(
-            {
-                "acc": MulticlassAccuracy(num_labels, average="micro"),
-                "f1": MulticlassF1Score(num_labels, average="macro"),
-                "precision": MulticlassPrecision(num_labels, average="macro"),
-                "recall": MulticlassRecall(num_labels, average="macro"),
-            }
-        )
+        metrics = classification_metrics(num_labels)
         self.metrics = torch.nn.ModuleDict(
             {"val": metrics.clone(prefix="val/"), "test": metrics.clone(prefix="test/")}
         )
