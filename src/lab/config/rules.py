@@ -4,6 +4,10 @@
 alone. Each rule raises a `ConfigError` (or a `DataError` for local data files) whose message
 names the offending key, file or column and what would work instead:
 
+* silent no-ops first: an option whose file lacks its group's `# @package` line, so its values
+  sit under a node nothing reads (`experiment=mine` without `# @package _global_`:
+  `lab.config.package_rules`), and a `~key` deletion of a key training reads, which would
+  leave a default written only in code (`~optimizer.lr`: `lab.config.deletion_rules`);
 * ranges: every numeric value within its valid range (`lab.config.ranges`, one table);
 * run length: a run that would train zero steps (`trainer.max_epochs=0`, `max_steps=0`,
   `limit_train_batches=0`), or never stop (`max_epochs=-1` with `max_steps=-1`, and neither
@@ -51,6 +55,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from lab.config.builder_arguments import check_builder_arguments
 from lab.config.choices import check_choices
 from lab.config.data_rules import check_local_data, check_streaming, named_columns, peek_columns
+from lab.config.deletion_rules import check_deletions
 from lab.config.hardware_rules import (
     check_hardware,
     check_optimizer_hardware,
@@ -60,6 +65,7 @@ from lab.config.hardware_rules import (
 )
 from lab.config.model_config_keys import check_model_config_keys
 from lab.config.model_rules import check_added_tokens, check_freeze_depth
+from lab.config.package_rules import check_group_packages
 from lab.config.padding_rules import check_pad_token
 from lab.config.peft_rules import check_peft_config
 from lab.config.ranges import check_ranges
@@ -90,6 +96,10 @@ def validate_config(cfg: DictConfig) -> None:
     """Apply every rule to `cfg`; raise the first `LabError` found."""
     from lab.run_dir.disk import check_output_root  # standard library only: cheap
 
+    # First: they say why the config is not the one the user wrote, which other rules'
+    # refusals (of lab's defaults, or of keys under a stray node) would only obscure.
+    check_group_packages(cfg)
+    check_deletions(cfg)
     check_output_root(cfg)
     check_ranges(cfg)
     check_choices(cfg)
