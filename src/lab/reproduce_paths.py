@@ -14,6 +14,9 @@ first); one not found there is left as it is: read from the current directory, o
 (`FacebookAI/roberta-base`) that is no path. A data path found nowhere is refused before the
 reproduction writes anything, naming both places (`lab.eval_data_path` does the same for
 `lab.eval`, which prefers the current directory: there the user names the data to score).
+Absolute paths inside installed packages (the quickstart model, lab's demo data), gone on
+another install, are not this module's: `lab.run_dir.package_paths` reads them where their
+package is installed now, before these checks.
 """
 
 from __future__ import annotations

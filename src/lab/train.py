@@ -191,7 +191,22 @@ def signals_stop_the_run() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")
+def _config_path() -> str:
+    """conf/ for `@hydra.main`, read when this module is imported. An install without lab's
+    config tree (`ConfigTreeMissing`) says so in lab's one line under `python -m lab.train` /
+    `lab-train`, not in an import traceback; imported from Python, it raises."""
+    from lab.config.paths import ConfigTreeMissing
+
+    try:
+        return str(conf_dir())
+    except ConfigTreeMissing as err:
+        if __name__ != "__main__" and not sys.argv[0].endswith("lab-train"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+
+
+@hydra.main(version_base="1.3", config_path=_config_path(), config_name="train")
 def _hydra_main(cfg: DictConfig) -> dict[str, float]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode

@@ -3,7 +3,9 @@
 config.yaml      the fully resolved config (what actually ran)
 overrides.yaml   the command-line overrides, as Hydra parsed them
 record.json      command line, working directory, times, lab version, status, final metrics
-                 and the weights they are of (`tested`: best checkpoint, or last weights)
+                 and the weights they are of (`tested`: best checkpoint, or last weights),
+                 the config keys whose paths lie inside installed packages (`package_paths`:
+                 see `lab.run_dir.package_paths`)
 metrics.json     final validation and test metrics of the best checkpoint (of the last
                  weights for a run that ended before its first validation)
 .hydra/          Hydra's own copies (unresolved config, hydra config, overrides)
@@ -62,12 +64,21 @@ def _now() -> str:
 
 
 def hydra_overrides() -> list[str]:
-    """The task overrides of the current Hydra job ([] outside a Hydra app)."""
+    """The task overrides of the current Hydra job ([] outside a Hydra app), with the
+    `--config-dir` folders it searched (`lab.config.user_dirs`) as a `hydra.searchpath=[...]`
+    override: Hydra keeps neither in its list, and the resume command built from these
+    overrides (`resume_command`) cannot compose an experiment of yours without them."""
     from hydra.core.hydra_config import HydraConfig
+
+    from lab.config.user_dirs import active_entries, searchpath_override
 
     if not HydraConfig.initialized():
         return []
-    return list(HydraConfig.get().overrides.task)
+    overrides = [str(o) for o in HydraConfig.get().overrides.task]
+    entries = active_entries()
+    if entries and not any(o.startswith("hydra.searchpath=") for o in overrides):
+        overrides.append(searchpath_override(entries))
+    return overrides
 
 
 def is_global_rank_zero() -> bool:
@@ -99,17 +110,31 @@ def write_json(path: Path, data: Any) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def lab_code_version() -> tuple[dict[str, Any], str]:
+    """`code_version` of the clone lab runs from; for an installed wheel, no git state: its
+    `lab_version` names the code, and the git work tree around site-packages (a venv inside
+    the user's own project) is someone else's code, with someone else's uncommitted work."""
+    from lab.config.paths import checkout_root
+    from lab.run_dir.environment import code_version
+
+    root = checkout_root()
+    if root is None:
+        where = Path(lab.__file__).resolve().parent
+        return {"git": None, "note": f"lab {lab.__version__} installed at {where}"}, ""
+    return code_version(root)
+
+
 def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     """Write config.yaml, overrides.yaml and a first record.json; return the record.
 
     An OS refusal to write (a full disk, a read-only file system, a file in the way) is a
     `DiskError` naming the run directory and the OS reason.
     """
-    from lab.config.paths import config_root
-    from lab.run_dir.environment import code_version, hardware, package_versions
+    from lab.run_dir.environment import hardware, package_versions
+    from lab.run_dir.package_paths import RECORD_KEY, recorded_package_paths
 
     overrides = hydra_overrides()
-    code, patch = code_version(config_root())
+    code, patch = lab_code_version()
     with writing(output_dir):
         output_dir.mkdir(parents=True, exist_ok=True)
         if is_global_rank_zero():
@@ -132,6 +157,9 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
         "lab_version": lab.__version__,
         "code": code,
         "packages": package_versions(),
+        # config keys whose (resolved, absolute) value lies inside an installed package:
+        # lab.reproduce / lab.eval read them where that package is installed then
+        RECORD_KEY: recorded_package_paths(cfg),
         "hardware": hardware(),
         "started": _now(),
         "status": "running",

@@ -8,6 +8,7 @@ missing or damaged piece into one readable `LabError`.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from lab.errors import LabError
 MODEL_DIR = "model"
 ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -92,7 +95,9 @@ class TrainedRun:
 
 
 def open_run(path: str | Path) -> TrainedRun:
-    """Read a run directory's `config.yaml` and `record.json`."""
+    """Read a run directory's `config.yaml` and `record.json`; a recorded path inside an
+    installed package that is gone is read where the package is now
+    (`lab.run_dir.package_paths`)."""
     directory = Path(path).expanduser().resolve()
     if not directory.is_dir():
         raise LabError(f"run directory {directory} does not exist")
@@ -109,6 +114,14 @@ def open_run(path: str | Path) -> TrainedRun:
         raise LabError(f"{directory}: cannot read config.yaml/record.json: {err}") from err
     if not isinstance(config, DictConfig) or "task" not in config:
         raise LabError(f"{config_path} is not a lab training config (no task section)")
+    if isinstance(record, dict):
+        from lab.run_dir.package_paths import restore_package_paths, restored_once
+
+        # A run trained on another install (a recreated venv, a moved clone): its paths inside
+        # installed packages (the quickstart model, lab's demo data) are read where they are now.
+        line = restored_once(restore_package_paths(config, record))
+        if line:
+            log.warning("%s", line)
     return TrainedRun(directory, config, record)
 
 
