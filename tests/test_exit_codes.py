@@ -163,7 +163,13 @@ def fake_run(compose_cfg: Any, tmp_path: Path) -> Path:
     ("data", "says"),
     [
         (["data=nope"], "In 'train': Could not find 'data/nope'"),
-        (["data=sst2", "data.batchsize=8"], "Could not override 'data.batchsize'"),
+        # lab's words, as lab.train says them (lab.config.compose.compose_in_words), not
+        # Hydra's advice to append the key with `+`
+        (
+            ["data=sst2", "data.batchsize=8"],
+            "'data.batchsize' is not a config key. Did you mean data.batch_size? Valid keys of "
+            "data: _target_, batch_size,",
+        ),
     ],
 )
 def test_eval_with_a_data_option_hydra_refuses_exits_2(

@@ -4,6 +4,7 @@
     python -m lab.eval run=<run dir> split=validation                 # the run's validation split
     python -m lab.eval run=<run dir> data.path=other_reviews.csv      # same format, new rows
     python -m lab.eval run=<run dir> data=sst2 data.text_column=sentence
+    python -m lab.eval run=<run dir> --config-dir conf data=my_data   # a data config of yours
     python -m lab.eval run=<run dir> checkpoint=last                  # a checkpoint, not model/
 
 The run's resolved `config.yaml` rebuilds the data module exactly as in training (same seed,
@@ -97,8 +98,13 @@ OPTIONS = {
     "data": "another dataset config (data=sst2) and/or data.<key>=<value> overrides",
     "task.module.<key>": "a setting of the head's evaluation, e.g. extractive QA's "
     "task.module.null_score_diff_threshold=-2 (the weights are the run's)",
+    "--config-dir": "a folder of your own config groups, searched before lab's as lab.train "
+    "--config-dir searches it: data=<your data config>; may be repeated",
 }
-USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...]"
+USAGE = (
+    "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...] "
+    "[--config-dir <folder>]"
+)
 
 
 # Data keys that change how rows are batched, not which rows or how they read: overriding one
@@ -166,9 +172,9 @@ def _change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) ->
 
 
 def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
-    from lab.config import compose_train_config
+    from lab.config.compose import compose_in_words
 
-    composed = compose_train_config(
+    composed = compose_in_words(
         [f"data={name}", f"seed={run.config.seed}", *_task_choice(run), *keys]
     )
     fits = check_data_fits_run(run, composed, name)  # before resolving: other heads' keys
@@ -327,9 +333,11 @@ def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, st
 def main(argv: list[str]) -> int:
     """Console entry point: parse `key=value` arguments, evaluate, write and print."""
     from lab.config.resolvers import register_resolvers
+    from lab.config.user_dirs import searched_first, take_config_dirs
     from lab.training.console import tame_library_output
 
     register_resolvers()
+    config_dirs, argv = take_config_dirs(argv)  # before key=value parsing: a flag of its own
     values, overrides = parse_options(
         argv, OPTIONS, required=("run",), passthrough=("data", "task"), usage=USAGE
     )
@@ -351,7 +359,8 @@ def main(argv: list[str]) -> int:
             run.checkpoint(checkpoint)
         if values.get("output"):  # said before any data is read
             check_output(Path(values["output"]))
-        cfg = evaluation_config(run, data_overrides, values.get("split"))
+        with searched_first(config_dirs):  # data=<a data config of your own>
+            cfg = evaluation_config(run, data_overrides, values.get("split"))
         target = results_target(run, values.get("output"))  # before minutes of evaluation
         module_settings = [o for o in overrides if o.startswith("task")]
         set_module_settings(cfg, module_settings)

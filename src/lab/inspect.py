@@ -24,7 +24,8 @@ output folder it names at the end. The numbers and the columns measured are desc
 `lab.data.inspection`.
 
 Options: `out=<folder>` (default `<paths.output_root>/inspect/<data option>`), `sample=<rows>`
-(rows per split whose lengths are measured, seeded; default 10000; 0: all). Exit 2 with one
+(rows per split whose lengths are measured, seeded; default 10000; 0: all), `--config-dir
+<folder>` (your own config groups, searched first: `lab.config.user_dirs`). Exit 2 with one
 line for a bad option, config key or dataset.
 """
 
@@ -48,9 +49,14 @@ OPTIONS = {
     "task": "another head for the data (task=masked_lm)",
     "out": "output folder (default <paths.output_root>/inspect/<data option>)",
     "sample": "rows per split whose token lengths are measured (default 10000; 0: all)",
+    "--config-dir": "a folder of your own config groups (data/, model/, ...), searched before "
+    "lab's as lab.train --config-dir searches it (data=<your data config>); may be repeated",
 }
 PASSTHROUGH = ("data", "model", "task", "seed", "paths")
-USAGE = "python -m lab.inspect data=<name> [model=<name>] [data.<key>=<value> ...] [out=...]"
+USAGE = (
+    "python -m lab.inspect data=<name> [model=<name>] [data.<key>=<value> ...] [out=...] "
+    "[--config-dir <folder>]"
+)
 
 
 def main(argv: list[str]) -> int:
@@ -58,11 +64,13 @@ def main(argv: list[str]) -> int:
     from hydra.core.hydra_config import HydraConfig
 
     from lab.config.cli import normalize_argv, parse_options
+    from lab.config.user_dirs import take_config_dirs
     from lab.data.inspection import inspect_data
     from lab.data.inspection_stats import draw_histogram
     from lab.errors import LabError
     from lab.training.tokenizers import build_tokenizer
 
+    config_dirs, argv = take_config_dirs(argv)  # before key=value parsing: a flag of its own
     values, overrides = parse_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)
     try:
         sample = int(values.get("sample", "10000"))
@@ -78,7 +86,7 @@ def main(argv: list[str]) -> int:
     drop_transformers_reports()  # e.g. "Token indices sequence length is longer than ..."
 
     datasets.disable_progress_bars()  # loading takes seconds: the bars would be noise
-    cfg = _composed(normalize_argv(overrides))
+    cfg = _composed(normalize_argv(overrides), config_dirs)
     choices = dict(HydraConfig.get().runtime.choices)
     out = Path(values.get("out") or Path(cfg.paths.output_root) / "inspect" / str(choices["data"]))
     tokenizer = build_tokenizer(cfg)  # with model.chat_template and added tokens, as trained
@@ -292,23 +300,13 @@ def describe_facts(facts: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _composed(overrides: list[str]) -> Any:
-    """`conf/train.yaml` with `overrides`; a config error in lab's words, as `lab.train` and
-    `lab.validate` say it (`'data.foo' is not a config key. Valid keys of data: ...`), not
-    Hydra's three lines of advice to append the key."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
+def _composed(overrides: list[str], config_dirs: list[str]) -> Any:
+    """`conf/train.yaml` with `overrides`, your config folders searched first; a config error
+    in lab's words, as `lab.train` and `lab.validate` say it (`'data.foo' is not a config key.
+    Valid keys of data: ...`), not Hydra's three lines of advice to append the key."""
+    from lab.config.compose import compose_in_words
 
-    from lab.config import compose_train_config
-    from lab.config.cli import config_error_lines
-    from lab.config.paths import conf_dir
-    from lab.errors import ConfigError
-
-    try:
-        return compose_train_config(overrides, output_dir="unused")
-    except (HydraException, OmegaConfBaseException, ValueError) as err:
-        lines = config_error_lines(err, overrides, str(conf_dir()), "train")
-        raise ConfigError("\n".join(line.removeprefix("error: ") for line in lines)) from None
+    return compose_in_words(overrides, output_dir="unused", config_dirs=config_dirs)
 
 
 if __name__ == "__main__":

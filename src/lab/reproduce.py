@@ -2,10 +2,14 @@
 
     python -m lab.reproduce outputs/runs/2026-11-22/10-00-00_123-abcd   # re-run a run
     python -m lab.reproduce experiment=minilm_demo                        # check `expected:`
+    python -m lab.reproduce --config-dir conf experiment=my_exp           # one of your own
 
 A run is re-run from its *resolved* config (config.yaml), so later edits of the YAML files do
 not change what runs, its relative paths (`data.path=data`) read from the run's working
-directory wherever the reproduction starts (`lab.reproduce_paths`); the new run goes to
+directory wherever the reproduction starts (`lab.reproduce_paths`), and its paths inside
+installed packages (the quickstart model, lab's demo data and tiny models) from where those
+packages are installed now, when the recorded ones are gone (a recreated venv, a moved clone,
+a colleague's checkout: `lab.run_dir.package_paths`); the new run goes to
 `<run dir>/reproductions/<time>/` (one folder for all its DDP ranks, none left by a
 reproduction refused before it trained: `lab.reproduce_target`), as a run of its own: a
 sweep's trial (`<sweep dir>/trials/<N>`, the command a sweep's summary prints) reports nothing
@@ -13,7 +17,9 @@ to its study, and a W&B run is named after the recorded one with `-repro`. Every
 metric is printed next to the new value with pass/fail at `--rtol`/`--atol`; before that,
 differences in code version, packages, hardware and data fingerprints are listed as warnings
 (a data split that changed is said before the retrain too: `lab.reproduce_data`).
-An experiment is checked against the `expected:` block of its file:
+A run directory needs nothing else (its config.yaml is resolved). An experiment is composed
+as `lab.train` composes it, `--config-dir` folders of your own searched first
+(`lab.config.user_dirs`), and checked against the `expected:` block of its file:
 
     expected:
       rtol: 0.0
@@ -174,6 +180,7 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
         reproduction_target,
         shared_with_ranks,
     )
+    from lab.run_dir.package_paths import restore_package_paths, restored_line
     from lab.run_dir.records import is_global_rank_zero
     from lab.train import run
 
@@ -185,6 +192,9 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
         raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
     register_resolvers()
     # Before anything is written: a reproduction whose data is nowhere makes no folder.
+    # Paths inside installed packages (the quickstart model, lab's demo data) first: on
+    # another install they are elsewhere, and the record says which package holds them.
+    packaged = restore_package_paths(recorded_cfg, record)
     moved = read_from_recorded_cwd(recorded_cfg, record.get("cwd"))
     check_data_paths(recorded_cfg, record.get("cwd"))
     target = reproduction_target(run_dir)
@@ -195,6 +205,8 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     extra = [started, RecordedDataCheck(record.get("data") or {})]
     try:
         with on_interrupt(left), shared_with_ranks(target), run_log(target, (), log_file_name()):
+            if packaged:
+                log.info("%s", restored_line(packaged))
             if moved:
                 log.info(
                     "relative paths read from the run's working directory %s: %s",
@@ -264,21 +276,26 @@ def _is_wandb(node: Any) -> bool:
     return isinstance(node, dict) and str(node.get("_target_", "")).endswith("wandb_logger")
 
 
-def check_experiment(name: str, overrides: list[str]) -> tuple[bool, Rows, tuple[float, float]]:
+def check_experiment(
+    name: str, overrides: list[str], config_dirs: Sequence[str] = ()
+) -> tuple[bool, Rows, tuple[float, float]]:
     """Run `experiment=<name>` and compare with its `expected:` block; return (all ok,
-    comparison rows, (rtol, atol) of the block). The run logs as a `lab.train` run."""
-    from lab.config import compose_train_config
+    comparison rows, (rtol, atol) of the block). The run logs as a `lab.train` run.
+    `config_dirs`: folders of your own configs, searched before lab's (`--config-dir`)."""
+    from lab.config.compose import compose_in_words
+    from lab.config.user_dirs import search_entries, searched_first
     from lab.train import run
 
-    cfg: DictConfig = compose_train_config([f"experiment={name}", *overrides])
-    expected = cfg.get("expected")
-    if not expected or not expected.get("metrics"):
-        raise LabError(f"experiment {name} has no `expected:` metrics to check")
-    rtol, atol = float(expected.get("rtol", 0.0)), float(expected.get("atol", 0.0))
-    output_dir = Path(cfg.paths.output_dir)
-    left = f"the run did not finish; what it wrote is in {output_dir}"
-    with on_interrupt(left), run_log(output_dir, overrides):
-        metrics = run(cfg)
+    with searched_first(search_entries(config_dirs)):  # the logging config's compose too
+        cfg: DictConfig = compose_in_words([f"experiment={name}", *overrides])
+        expected = cfg.get("expected")
+        if not expected or not expected.get("metrics"):
+            raise LabError(f"experiment {name} has no `expected:` metrics to check")
+        rtol, atol = float(expected.get("rtol", 0.0)), float(expected.get("atol", 0.0))
+        output_dir = Path(cfg.paths.output_dir)
+        left = f"the run did not finish; what it wrote is in {output_dir}"
+        with on_interrupt(left), run_log(output_dir, overrides):
+            metrics = run(cfg)
     rows = compare_metrics(metrics, dict(expected.metrics), rtol=rtol, atol=atol)
     return all(ok for *_, ok in rows), rows, (rtol, atol)
 
@@ -325,6 +342,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="extra overrides (experiments only)")
     parser.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (runs)")
     parser.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (runs)")
+    parser.add_argument(
+        "--config-dir",
+        "-cd",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of your own configs (experiments only; searched before lab's, as "
+        "lab.train --config-dir searches it; may be repeated)",
+    )
     args = parser.parse_args(argv)
     for name in ("rtol", "atol"):  # before anything retrains
         value = getattr(args, name)
@@ -335,7 +361,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(EXIT_USER_ERROR)
     try:
         if args.target.startswith("experiment="):
-            ok, rows, tolerance = check_experiment(args.target.split("=", 1)[1], args.overrides)
+            name = args.target.split("=", 1)[1]
+            ok, rows, tolerance = check_experiment(name, args.overrides, args.config_dir)
             warnings: list[str] = []
             reference = "expected"
         else:

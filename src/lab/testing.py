@@ -6,6 +6,9 @@
         metrics = run_experiment("roberta_imdb", overrides=["seed=1"], output_dir=tmp_path)
         assert_metrics_close(metrics, {"test/acc": 0.953}, atol=0.005)
 
+    def test_my_own_experiment(tmp_path):   # conf/experiment/my_exp.yaml of your project
+        metrics = run_experiment("my_exp", output_dir=tmp_path, config_dirs=["conf"])
+
 Golden values (exact regression tests): `assert_golden(name, values, directory=...)`
 compares with `<directory>/<name>.json`; when the file does not exist, or `LAB_RECORD_GOLDEN=1`
 is set (lab's own suite: `pytest --record-golden`), it records instead: re-recording is always
@@ -60,18 +63,26 @@ def assert_metrics_close(
 
 
 def run_experiment(
-    experiment: str, overrides: Sequence[str] = (), output_dir: str | Path | None = None
+    experiment: str,
+    overrides: Sequence[str] = (),
+    output_dir: str | Path | None = None,
+    config_dirs: Sequence[str | Path] = (),
 ) -> dict[str, float]:
     """Compose `experiment=<name>` (+ overrides) like the CLI and run it; return the metrics.
 
     `output_dir` is the run directory itself (not a root under which runs get their own
     directories): give each call a fresh one, e.g. pytest's `tmp_path`; a reused directory is
     trained over. None: a new run directory under `paths.output_root`, as `lab.train` makes.
+    `config_dirs`: folders of your own configs (`experiment/`, `data/`, `model/`, ...),
+    searched before lab's as `lab.train --config-dir` searches them; the run's record.json
+    notes them in its overrides (`hydra.searchpath=[...]`).
     """
     from lab.config import compose_train_config
     from lab.train import run
 
-    cfg = compose_train_config([f"experiment={experiment}", *overrides], output_dir=output_dir)
+    cfg = compose_train_config(
+        [f"experiment={experiment}", *overrides], output_dir=output_dir, config_dirs=config_dirs
+    )
     return run(cfg)
 
 

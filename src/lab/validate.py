@@ -3,14 +3,17 @@
     python -m lab.validate model=roberta data=imdb
     python -m lab.validate model=tiny_bert data=csv data.path=reviews.csv precision=16-mixed
     python -m lab.validate experiment=roberta_imdb --instantiate
+    python -m lab.validate --config-dir conf experiment=my_exp    # your own configs first
 
 Composes the config exactly as `python -m lab.train <same overrides>` would, applies every
-rule `lab.train` applies before it loads data or weights (`lab.config.rules`: value ranges,
+rule `lab.train` applies before it loads data or weights (`lab.config.rules`: an option
+without its group's `# @package` line, a `~key` deletion of a key training reads, value ranges,
 a run that trains zero steps, hardware, strategy x precision x optimizer, trainer options,
 local model and data files and their columns, streaming and a head that cannot stream), and
-prints what would run. Exit 0 when the config is valid; otherwise exit 2 with the one-line
-`error: ...` training would end with. Nothing is downloaded, built or written, and on a
-machine without CUDA nothing heavy is imported: it answers in about a second.
+prints what would run (with `--config-dir`, which options are yours: `lab.config.user_dirs`).
+Exit 0 when the config is valid; otherwise exit 2 with the one-line `error: ...` training
+would end with. Nothing is downloaded, built or written, and on a machine without CUDA
+nothing heavy is imported: it answers in about a second.
 With `-m` (a sweep), the config of the first job is checked, and the range of every value a
 `key=a,b,c` or `key=range(...)` override lists; with lab's Optuna sweeper (`sweep=`), its search
 space is parsed as `lab.train -m` parses it: each range, and a discrete space for the grid
@@ -31,7 +34,9 @@ from omegaconf import DictConfig, ListConfig
 
 from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 
-USAGE = "python -m lab.validate [--instantiate] [-m] [<lab.train override> ...]"
+USAGE = (
+    "python -m lab.validate [--instantiate] [-m] [--config-dir <folder>] [<lab.train override> ...]"
+)
 # What `--help` says of each argument (`lab.tool_help`), in the module docstring's words.
 FLAGS = {
     "<override>": "any override of python -m lab.train (model=roberta data=imdb "
@@ -43,6 +48,8 @@ FLAGS = {
     "files or the Hugging Face cache (never downloaded); several seconds more",
     "-m, --multirun": "check a sweep: the first job's config, every value a key=a,b,c or "
     "key=range(...) override lists, and a sweep= file's search space",
+    "--config-dir": "a folder of your own config groups (experiment/, data/, model/, ...), "
+    "searched before lab's as lab.train --config-dir searches it; may be repeated",
 }
 
 
@@ -60,8 +67,13 @@ def check_appended_data_keys(cfg: DictConfig, overrides: list[str]) -> None:
             raise ConfigError(not_a_key("data", parts[1], valid))
 
 
-def describe(cfg: DictConfig, choices: dict[str, str | None]) -> list[str]:
-    """What `lab.train` would run: one `key: value` line per part of the config."""
+def describe(
+    cfg: DictConfig, choices: dict[str, str | None], config_dirs: list[str] | None = None
+) -> list[str]:
+    """What `lab.train` would run: one `key: value` line per part of the config, and with
+    your config folders (`config_dirs`), which options came from them (`yours:`)."""
+    from lab.config.user_dirs import own_choices
+
     model, data, task, trainer = cfg.model, cfg.data, cfg.task, cfg.trainer
     weights = (
         f"pretrained {model.pretrained}"
@@ -100,6 +112,8 @@ def describe(cfg: DictConfig, choices: dict[str, str | None]) -> list[str]:
         "loggers": ", ".join(str(k) for k in (cfg.get("logger") or {})) or "none",
         "output": f"{cfg.paths.output_dir} (created when training starts)",
     }
+    if config_dirs:
+        lines["yours"] = "; ".join(own_choices(choices, config_dirs)) or "no option chosen"
     width = max(len(key) for key in lines) + 2
     return [f"{key + ':':<{width}}{value}" for key, value in lines.items()]
 
@@ -237,14 +251,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from lab.config import compose_train_config
     from lab.config.cli import config_error_lines, normalize_argv
-    from lab.config.paths import conf_dir
+    from lab.config.paths import ConfigTreeMissing, conf_dir
     from lab.config.rules import validate_config
+    from lab.config.user_dirs import take_config_dirs
     from lab.tool_help import help_text, wants_help
 
     argv = sys.argv[1:] if argv is None else argv
     if wants_help(argv):
         print(help_text(USAGE, FLAGS))
         return 0
+    try:
+        config_dirs, argv = take_config_dirs(argv)
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
     instantiate = "--instantiate" in argv
     flags = ("--instantiate", "-m", "--multirun")
     overrides = normalize_argv([arg for arg in argv if arg not in flags])
@@ -253,9 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if multirun:
             overrides, swept = first_of_each_sweep(overrides)
-        cfg = compose_train_config(overrides)
+        cfg = compose_train_config(overrides, config_dirs=config_dirs)
+    except ConfigTreeMissing as err:  # an install without lab's config tree: nothing to compose
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except (HydraException, OmegaConfBaseException, ValueError) as err:  # Hydra's own words
-        for line in config_error_lines(err, overrides, str(conf_dir()), "train"):
+        for line in config_error_lines(err, overrides, str(conf_dir()), "train", config_dirs):
             print(line, file=sys.stderr)
         return EXIT_USER_ERROR
     try:
@@ -269,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     choices = dict(HydraConfig.get().runtime.choices)
-    print("\n".join(describe(cfg, choices)))
+    print("\n".join(describe(cfg, choices, config_dirs)))
     if built:
         print(f"built:     {', '.join(built)}")
     print("config ok: no rule broken (no data or weights were loaded)")

@@ -17,7 +17,7 @@ import difflib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from omegaconf import DictConfig
 
@@ -36,8 +36,9 @@ def normalize_argv(argv: list[str]) -> list[str]:
     """Rewrite `precision=<Lightning alias>` to the config option of that name, and
     `<group>=null` to `<group>=none` for a group with a `none` option (`scheduler=null`: no
     scheduler, a constant rate)."""
-    from lab.config.paths import conf_dir
+    from lab.config.user_dirs import has_option, take_config_dirs
 
+    entries = take_config_dirs(argv, strict=False)[0]  # a group of your own may have `none`
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")
@@ -47,22 +48,29 @@ def normalize_argv(argv: list[str]) -> list[str]:
             sep
             and value.lower() in NULL_SPELLINGS
             and key.isidentifier()
-            and (conf_dir() / key / "none.yaml").is_file()
+            and has_option(key, "none", entries)
         ):
             arg = f"{key}=none"
         out.append(arg)
     return out
 
 
-def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -> list[str]:
+def unknown_key_hints(
+    overrides: list[str], config_dir: str, config_name: str, config_dirs: Sequence[str] = ()
+) -> list[str]:
     """For each `a.b.key=value` override whose key does not exist, a line naming valid keys.
 
     Composes the config with only the group choices of `overrides` (cheap: no weights), so it
-    sees exactly the keys the failing command would have seen.
+    sees exactly the keys the failing command would have seen, your config folders first
+    (`config_dirs`, and the `--config-dir`s of `overrides`: `lab.config.user_dirs`).
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
+
+    from lab.config.user_dirs import searched_first, take_config_dirs
+
+    entries, overrides = take_config_dirs(overrides, strict=False)
 
     # hydra.sweeper.* is checked too (`hydra.sweeper.n_trails`): the sweep's own settings.
     plain = [
@@ -76,7 +84,10 @@ def unknown_key_hints(overrides: list[str], config_dir: str, config_name: str) -
     hints: list[str] = []
     try:
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+        with (
+            searched_first([*config_dirs, *entries]),
+            initialize_config_dir(config_dir=config_dir, version_base="1.3"),
+        ):
             try:
                 cfg = compose(config_name, overrides=choices, return_hydra_config=True)
             except Exception:
@@ -189,12 +200,16 @@ def not_a_key(parent_key: str, leaf: str, valid: list[str]) -> str:
 
 
 def config_error_lines(
-    error: BaseException, overrides: list[str], config_dir: str, config_name: str
+    error: BaseException,
+    overrides: list[str],
+    config_dir: str,
+    config_name: str,
+    config_dirs: Sequence[str] = (),
 ) -> list[str]:
     """What to print for a config error: for keys that do not exist, one line each naming
     the valid keys (Hydra's own advice, `+key=value`, would add a key nothing reads); else
-    the error's own message."""
-    hints = unknown_key_hints(overrides, config_dir, config_name)
+    the error's own message. `config_dirs`: your config folders (`unknown_key_hints`)."""
+    hints = unknown_key_hints(overrides, config_dir, config_name, config_dirs)
     message = user_error_message(error) or str(error)
     if message.startswith(NOT_AN_OPTION_NAME):
         hints = hints or option_name_hints(overrides)
@@ -208,17 +223,24 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
     several lines of its own, with advice to set `HYDRA_FULL_ERROR`, and exits 1, the code of
     a crash. Here Hydra raises instead (`HYDRA_FULL_ERROR=1` while the app runs, unless the
     user set it): a config error is printed as lab's `error: ...` (`config_error_lines`) and
-    exits 2; anything else keeps its traceback and exits 1.
+    exits 2; anything else keeps its traceback and exits 1. Your `--config-dir` folders are
+    searched before lab's (`lab.config.user_dirs`); one that is not there is refused.
     """
     from lab.compat.torchmetrics import scipy_signal_deferred
-    from lab.errors import EXIT_USER_ERROR
+    from lab.config.user_dirs import command_entries, searched_first
+    from lab.errors import EXIT_USER_ERROR, LabError
 
     sys.argv = [sys.argv[0], *normalize_argv(sys.argv[1:])]
+    try:  # left in sys.argv: the record's command and the DDP ranks' commands keep them
+        entries = command_entries(sys.argv[1:])
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
     worded_here = "HYDRA_FULL_ERROR" not in os.environ
     if worded_here:
         os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        with scipy_signal_deferred():  # 0.65 s and 60 MB less per run (see its module)
+        with scipy_signal_deferred(), searched_first(entries):  # scipy: 0.65 s, 60 MB less
             app()
     except SystemExit as exit_:
         # The user's HYDRA_FULL_ERROR unset? Hydra printed and exits 1 with the error as context.

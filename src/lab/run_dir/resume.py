@@ -117,10 +117,10 @@ def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
     if resume in (None, "", "None", "null"):
         return _new_run_dir(output_root, new_run_dir)
     if resume == "auto":
-        from hydra.core.hydra_config import HydraConfig
+        from lab.run_dir.records import hydra_overrides
 
-        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-        found = find_auto_resume(output_root, overrides)
+        # as record.json notes them (your --config-dir folders too), to compare with them
+        found = find_auto_resume(output_root, hydra_overrides())
         return str(found) if found else _new_run_dir(output_root, new_run_dir)
     run_dir = Path(resume).expanduser().resolve()
     problem = not_a_run_dir(run_dir)
