@@ -172,7 +172,8 @@ def test_minus_one_that_names_a_class_is_a_label() -> None:
 
 def test_eval_of_an_unlabeled_split_without_class_label_advises_another(tmp_path: Path) -> None:
     """F8's data: lab.eval refuses the all -1 `unsupervised` split of a ClassLabel-less export
-    as unlabeled, with the splits present, before any model is built."""
+    as unlabeled, with the splits present that could be evaluated instead (not itself: it
+    holds no labels), before any model is built."""
     from lab.eval import _build_parts, evaluation_config
 
     run = _trained(tmp_path)
@@ -182,7 +183,7 @@ def test_eval_of_an_unlabeled_split_without_class_label_advises_another(tmp_path
         _build_parts(run, cfg)
     assert str(refused.value).endswith(
         f"column 'sentiment': {HIDDEN}the unsupervised split cannot be evaluated as it is: "
-        "choose another with split=<name>; splits present: test, train, unsupervised"
+        "choose another with split=<name>; splits present: test, train"
     )
 
 

@@ -108,7 +108,8 @@ def test_the_note_reads_the_limit_as_lightning_does(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_eval_of_an_unlabeled_split_advises_evaluating_another(limited_run: Path) -> None:
     """IMDB's `unsupervised` split (every label -1): lab.eval's advice is another split, named
-    among those present, not training's data.splits mapping."""
+    among those present, not training's data.splits mapping; `unsupervised` itself is not
+    offered (it holds no labels)."""
     from lab.eval import main
 
     data = limited_run.parent / "imdb_like" / "data"
@@ -120,7 +121,7 @@ def test_eval_of_an_unlabeled_split_advises_evaluating_another(limited_run: Path
         "hidden label (unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
         "scored; the unsupervised split cannot be evaluated as it is: choose another with "
         "split=<name>; splits present: train, validation, test (the run's, as training read "
-        "them); unsupervised (more of the source's, evaluated whole)"
+        "them)"
     )
     assert "data.splits" not in message
 

@@ -66,10 +66,13 @@ def test_a_test_file_without_the_label_column_is_refused_as_training_refuses_it(
     inspected, trained = _refusals(
         compose_cfg, "data=csv", f"data.path={root}", "data.text_column=sentence"
     )
+    # dev.tsv is labeled: GLUE's practice (test on it, carve validation) comes first
     expected = (
         f"{root / 'test.tsv'}: column 'label' (data.label_column) is not in the test split; "
-        "columns present: index, sentence; set data.splits.test=null to carve a labeled test "
-        "split from train"
+        "columns present: index, sentence; set data.splits.test=validation "
+        f"data.splits.validation=null to test on the labeled validation split ({root / 'dev.tsv'}) "
+        "and carve validation from train, as GLUE's results are reported (its test labels are "
+        "hidden); or data.splits.test=null to carve a labeled test split from train"
     )
     assert inspected == expected  # lab.inspect's words are training's
     assert trained == expected

@@ -97,11 +97,16 @@ def read_as_test(data: DictConfig) -> None:
 def choose_split(cfg: DictConfig, split: str | None, run: TrainedRun, own: bool) -> None:
     """Point all three splits at one source split: evaluation needs no training data."""
     data = cfg.data
-    present = list(data_module(cfg, run_tokenizer(run, cfg)).load_raw())
-    listed = ", ".join(present)
+    datamodule = data_module(cfg, run_tokenizer(run, cfg))
+    source = datamodule.load_raw()
+    present = list(source)
+    # Splits whose labels are all hidden (GLUE's test splits) cannot be scored: not offered.
+    # The data module's label column: a head that reads none (masked LM) takes any split.
+    offered = _labeled(source, getattr(datamodule, "label_column", None))
+    listed = ", ".join(offered) or f"{', '.join(present)}, none of them labeled"
     if own:  # lab's three come first: those are what split= names on the run's own data
         read = set(data.splits.values())
-        more = [s for s in present if s not in SPLITS and s not in read]
+        more = [s for s in offered if s not in SPLITS and s not in read]
         listed = RUN_SPLITS
         listed += f"; {', '.join(more)} (more of the source's, evaluated whole)" if more else ""
     if split is None:
@@ -119,6 +124,16 @@ def choose_split(cfg: DictConfig, split: str | None, run: TrainedRun, own: bool)
     path = data.get("path")
     lone_file = not own and len(present) == 1 and bool(path) and Path(str(path)).is_file()
     note_evaluated(cfg, chosen, listed, LONE_FILE if lone_file else None)
+
+
+def _labeled(source: Any, label_column: Any) -> list[str]:
+    """The splits of `source` (a `DatasetDict`) that hold labels in `label_column`: all of
+    them where the data module reads no label column."""
+    if not isinstance(label_column, str) or not label_column:
+        return list(source)
+    from lab.data.unread_splits import has_labels
+
+    return [name for name in source if has_labels(source[name], label_column)]
 
 
 def _default_split(data: DictConfig, present: list[str]) -> str:
@@ -163,7 +178,7 @@ def run_split_rows(run: TrainedRun, tokenizer: Any, split: str) -> tuple[Dataset
 
     datamodule = data_module(run.config, tokenizer)
     if not datamodule.streaming:
-        rows = read_splits(datamodule)[split]
+        rows = read_splits(datamodule, warn=False)[split]
     elif split == "train":
         raise DataError(
             "this run streamed its train split (data.streaming=true), so it has no train rows "

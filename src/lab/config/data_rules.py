@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from lab.data.column_refusal import missing_columns_message, named_column
+from lab.data.column_refusal import missing_columns_message, named_column, unlabeled_split_fix
 from lab.errors import ConfigError, DataError
 
 # JSON-lines rows read to learn a file's columns (rows may differ in their keys).
@@ -54,12 +54,18 @@ def check_local_data(cfg: DictConfig) -> None:
             named_column(column, key) for key, column in wanted.items() if column not in present
         ]
         if missing:
-            # A Kaggle test.csv of id,text: its labels are not published.
+            # A Kaggle test.csv of id,text: its labels are not published. GLUE's test.tsv
+            # beside a labeled dev.tsv: test on that, as GLUE's results are reported.
+            label = wanted.get("data.label_column")
+            validation = peeked.get("validation")
+            labeled = split == "test" and validation is not None and label in validation[1]
             hint = (
-                f"set data.splits.{split}=null to carve a labeled {split} split from train"
-                if split != "train"
-                and "data.label_column" in wanted
-                and wanted["data.label_column"] not in present
+                unlabeled_split_fix(
+                    split,
+                    source_split_name(splits, "validation", files, local=True) if labeled else "",
+                    validation[0] if labeled and validation is not None else "",
+                )
+                if split != "train" and label is not None and label not in present
                 else ""
             )
             # The data module's own wording, file first (`DataModule.require_columns`).

@@ -47,6 +47,25 @@ def missing_columns_message(
     )
 
 
+def unlabeled_split_fix(split: str, labeled_validation: str = "", where: str = "") -> str:
+    """The advice for lab's `split` (validation or test) read from a file without the label
+    column (GLUE's original `test.tsv` of `index, sentence`, a Kaggle `test.csv`).
+
+    Where lab's validation split is read from a labeled source split (`labeled_validation`,
+    its name in `data.splits`; `where`, its file: GLUE's `dev.tsv`), a test split's fix is
+    GLUE's practice, to test on that split and carve validation from train; carving the test
+    split from train comes second, as its score would be of rows of the train file."""
+    carve = f"data.splits.{split}=null to carve a labeled {split} split from train"
+    if split != "test" or not labeled_validation:
+        return f"set {carve}"
+    named = f" ({where})" if where else ""
+    return (
+        f"set data.splits.test={labeled_validation} data.splits.validation=null to test on the "
+        f"labeled validation split{named} and carve validation from train, as GLUE's results "
+        f"are reported (its test labels are hidden); or {carve}"
+    )
+
+
 def column_keys(data: Mapping[str, object]) -> dict[str, str]:
     """`{column: "data.<key>"}` for each `*_column` key a data config sets."""
     return {

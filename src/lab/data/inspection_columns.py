@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lab.data.column_refusal import missing_columns_message, named_column
+from lab.data.column_refusal import missing_columns_message, named_column, unlabeled_split_fix
 from lab.errors import DataError
 
 if TYPE_CHECKING:
@@ -36,11 +36,7 @@ def require_label_column(splits: PlacedSplits, column: str, keys: dict[str, str]
             continue
         key = keys.get(column, "data.label_column")
         origin = splits.places.get(split, (None, ()))[0]
-        hint = (
-            f"set data.splits.{split}=null to carve a labeled {split} split from train"
-            if split != "train" and key == "data.label_column"
-            else ""
-        )
+        hint = unlabeled_split_fix(split) if split != "train" and key == "data.label_column" else ""
         raise DataError(
             missing_columns_message(
                 [named_column(column, key)],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lab.data.dropped_labels import drop_marked_rows
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.sources import origins_of
+from lab.data.unread_splits import unread_labeled_warning
 from lab.errors import DataError
 from lab.log_records import FILE_ONLY_RECORD
 
@@ -32,9 +33,12 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
 
 
-def read_splits(dm: DataModule) -> dict[str, Dataset]:
+def read_splits(dm: DataModule, *, warn: bool = True) -> dict[str, Dataset]:
     """`dm`'s train, validation and test splits, carved and subsampled as its config says;
-    records each split's origin (`dm.origins`) and its rows' indices there (`dm.row_indices`)."""
+    records each split's origin (`dm.origins`) and its rows' indices there (`dm.row_indices`).
+    `warn`: say which labeled splits of the source go unread while lab carves (training;
+    `lab.eval` reading a run's split again has no use for it)."""
+    label_column = getattr(dm, "label_column", None)
     splits, carved, places = placed_splits(
         dm.load_raw(),
         dm.source_splits,
@@ -43,6 +47,7 @@ def read_splits(dm: DataModule) -> dict[str, Dataset]:
         fractions={"test": dm.test_fraction, "validation": dm.val_fraction},
         limits=dm.max_samples,
         drop_labels=dm.drop_labels(),
+        label_column=label_column if warn and isinstance(label_column, str) else None,
     )
     for name, (origin, indices) in places.items():
         dm.origins[name], dm.row_indices[name] = origin, indices
@@ -63,11 +68,13 @@ def placed_splits(
     fractions: Mapping[str, float],
     limits: Mapping[str, int | None],
     drop_labels: tuple[str, Sequence[Any]] | None = None,
+    label_column: str | None = None,
 ) -> tuple[dict[str, Dataset], list[str], dict[str, Place]]:
     """`carve_splits` with every row's place in its source (`lab.data.origins`): the splits,
     the names of the carved ones, and each split's `Place` (training and lab.inspect alike).
     `drop_labels`: (label column, values) of `data.drop_labels`, whose rows are left out of
-    each source split once numbered (`lab.data.dropped_labels`)."""
+    each source split once numbered (`lab.data.dropped_labels`); `label_column`: as
+    `carve_splits` takes it."""
     origins: dict[str, Origin] = {}
 
     def numbered(name: str, source_name: str) -> Dataset:
@@ -94,6 +101,7 @@ def placed_splits(
         take=numbered,
         on_carve=carved_from_train,
         source_of=source_of,
+        label_column=label_column,
     )
     places = {
         name: (origins[name], dataset.with_format("arrow")[ROW_COLUMN].to_numpy())
@@ -113,6 +121,7 @@ def carve_splits(
     take: Callable[[str, str], Dataset] | None = None,
     on_carve: Callable[[str], None] | None = None,
     source_of: Callable[[str], str] = lambda name: "",
+    label_column: str | None = None,
 ) -> tuple[dict[str, Dataset], list[str]]:
     """lab's three splits of `source` and the names of those carved from train: the
     training path (`read_splits`) and `lab.inspect` (without Lightning) share this one rule.
@@ -122,7 +131,10 @@ def carve_splits(
     the `max_*_samples` of each split (a seeded shuffle, then the first rows). `take(name,
     source_name)` gives a source split as lab's split `name` (default: as stored); `on_carve`
     is told each carved split's name before it is carved; `source_of(name)` words where a
-    split came from in errors (" (data/train.csv)").
+    split came from in errors (" (data/train.csv)"). With `label_column` (the data's), a
+    split carved because `data.splits` maps it to its own name, which the source lacks, while
+    labeled source splits of other names go unread (MNLI's `validation_matched` under a
+    generic config) is a console warning naming them (`lab.data.unread_splits`).
     """
     take = take or (lambda name, source_name: source[source_name])
     train_name = source_split_name(mapping, "train", source, local)
@@ -133,14 +145,17 @@ def carve_splits(
         )
     splits: dict[str, Dataset] = {"train": take("train", train_name)}
     carved: list[str] = []
+    read, own_name_carved = {train_name}, []  # source splits read; carved for `name: name`
     for name in ("test", "validation"):
         source_name = source_split_name(mapping, name, source, local)
         _say_if_read_by_lab_name(mapping, name, source_name, source)
         if source_name and source_name in source:
             splits[name] = take(name, source_name)
+            read.add(source_name)
             continue
         if source_name:
             named_split_missing(name, source_name, list(source), local)
+            own_name_carved += [name] if source_name == name else []
         if on_carve is not None:
             on_carve(name)
         if len(splits["train"]) < 2:
@@ -156,6 +171,9 @@ def carve_splits(
             "carved a %s split of %d rows from train (seed %d)", name, rows, seed,
             extra=FILE_ONLY_RECORD,
         )  # fmt: skip
+    unread = unread_labeled_warning(source, read, own_name_carved, label_column)
+    if unread:
+        log.warning("%s", unread)
     for name, dataset in splits.items():
         if len(dataset) == 0:
             raise DataError(f"the {name} split{source_of(name)} has no rows")
