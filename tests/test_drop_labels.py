@@ -1,4 +1,4 @@
-"""`data.drop_labels`: SNLI / MNLI's rows without a gold label (-1 in every split) left out
+"""`data.drop_labels`: SNLI's rows without a gold label (-1 in every split) left out
 of every split, with their count said, the other rows' line numbers kept; and the advice a
 partly hidden split gets without it."""
 
@@ -88,7 +88,7 @@ def test_a_partly_hidden_split_is_advised_to_drop_them_with_its_count(
         f"{tmp_path / 'validation.parquet'} row 3 (1-based) column 'label': label -1 marks a "
         "hidden label (unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
         "scored; 1 of 12 validation rows has label -1: data.drop_labels=[-1] leaves out the "
-        "rows without a gold label (SNLI's, MNLI's) of every split"
+        "rows without a gold label (SNLI's) of every split"
     )
 
 

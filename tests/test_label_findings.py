@@ -187,7 +187,7 @@ def test_hidden_train_labels_are_to_be_removed(compose_cfg: Any, tmp_path: Path)
         f"{tmp_path / 'train.parquet'} row 6 (1-based) column 'label': label -1 marks a hidden "
         "label (unlabeled rows, as in GLUE's test splits) that cannot be trained on or scored; "
         "2 train rows have label -1 (no gold label), and lab trains only on labeled rows: "
-        "data.drop_labels=[-1] leaves out the rows without a gold label (SNLI's, MNLI's) (or "
+        "data.drop_labels=[-1] leaves out the rows without a gold label (SNLI's) (or "
         "remove them from the file)"
     )
 
@@ -204,7 +204,7 @@ def test_hidden_labels_of_a_carved_split_are_removed_from_the_train_file(
     assert message.startswith(f"{path}:5 column 'label': label -1 marks a hidden label")
     assert message.endswith(
         "lab trains only on labeled rows: data.drop_labels=[-1] leaves out the rows without a "
-        "gold label (SNLI's, MNLI's) (or remove them from the train file)"
+        "gold label (SNLI's) (or remove them from the train file)"
     )
 
 

@@ -1,6 +1,6 @@
 """`data.drop_labels`: leave out the rows whose label marks no gold label.
 
-The Hub's SNLI and MNLI keep pairs the annotators did not agree on with label -1 in every
+The Hub's SNLI keeps pairs the annotators did not agree on with label -1 in every
 split (SNLI: 785 of 550,152 train, 158 of 9,842 validation, 176 of 9,824 test rows). lab
 refuses a -1 it cannot read as a class, since the row can be neither trained on nor scored;
 the usual recipe drops those rows (`dataset.filter(lambda r: r["label"] != -1)`), and

@@ -100,7 +100,7 @@ def _label_gap_warnings(split: str, entry: dict[str, Any], numeric: bool) -> lis
     row without a label and, for classes, the hidden label -1; a split of numbers that are
     all -1 is hidden too (STS-B's test split), which would be scored against -1. The way out
     is training's: a split of hidden labels only is replaced by a labeled one; a split with
-    some (SNLI's, MNLI's) keeps its other rows with `data.drop_labels=[-1]`."""
+    some (SNLI's) keeps its other rows with `data.drop_labels=[-1]`."""
     gaps = entry.get("label_gaps") or {}
     found = []
     hidden, rows = gaps.get("hidden", 0), entry["rows"]
@@ -114,7 +114,7 @@ def _label_gap_warnings(split: str, entry: dict[str, Any], numeric: bool) -> lis
             "from train)"
         )
     elif hidden and not numeric:
-        # as training advises: a partly hidden split (SNLI's, MNLI's) keeps its labeled rows
+        # as training advises: a partly hidden split (SNLI's) keeps its labeled rows
         fix = "data.drop_labels=[-1] leaves them out of every split"
         found.append(
             f"{split}: {rows_have(hidden)} label -1 (a hidden label, as SNLI's rows without a gold "

@@ -72,7 +72,7 @@ class TextClassificationDataModule(DataModule):
         problem_type: `single_label`, `multi_label` (a list of labels per row) or
             `regression` (a number per row).
         drop_labels: label values whose rows are left out of every split (`[-1]`: SNLI's
-            and MNLI's pairs without a gold label; `lab.data.dropped_labels`).
+            pairs without a gold label; `lab.data.dropped_labels`).
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
 
@@ -294,10 +294,10 @@ class TextClassificationDataModule(DataModule):
         split has ~785 without a gold label) are removed; other splits are replaced."""
         train = self.origins.get("train")
         carved = [s for s, o in self.origins.items() if s != "train" and train and o is train]
-        # SNLI / MNLI keep their pairs without a gold label as -1 in every split: leaving
+        # SNLI keeps its pairs without a gold label as -1 in every split: leaving
         # those rows out is the usual recipe; a split of hidden labels only (GLUE's test
         # splits) is replaced instead.
-        drop = "data.drop_labels=[-1] leaves out the rows without a gold label (SNLI's, MNLI's)"
+        drop = "data.drop_labels=[-1] leaves out the rows without a gold label (SNLI's)"
         if name != "train" and name not in carved:
             replace = (
                 f"map lab's {name} split to a labeled one (data.splits.{name}=...) or null to "
