@@ -3,8 +3,9 @@ as its rows are read (`lab.data.stream_quotes`), as a map-style load checks the 
 
 * A GLUE-style TSV whose line 8 opens a quote that line 22 closes: refused at setup with the
   map-style path's message; with `data.csv_quoting=none` all 60 rows stream.
-* The same merge far past the rows setup reads (line 1200 of 1500, 20 sample rows): setup
-  passes, reading the train stream refuses it.
+* The same merge far past the rows setup reads (line 1200 of 1500, 20 sample rows): refused at
+  setup, which checks each file's first lines; past those lines (a head of 100 here), reading
+  the train stream refuses it.
 * pandas-written files: a .tsv cell over two lines holding a tab is warned about once (setup
   reads the stream several times, the train stream passes over it again), rows as pandas reads
   them; a .csv with multi-line comma cells streams quietly.
@@ -85,10 +86,23 @@ def test_without_csv_quoting_every_line_streams_as_a_row(compose_cfg: Any, tmp_p
     assert datamodule.row_indices["validation"] == list(range(20))  # row 6 (line 8) among them
 
 
-def test_a_stray_quote_past_the_rows_setup_reads_is_refused_by_the_train_stream(
+def test_a_stray_quote_within_the_head_is_refused_at_setup(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
-    # Setup reads the stream's first batch (1,000 rows); rows 1198-1208 come later.
+    # Setup reads the stream's first batch (1,000 rows); rows 1198-1208 come later, but the
+    # file's first HEAD_LINES lines are checked when its stream is set up.
+    data = _glue_tsv(tmp_path / "glue_sst.tsv", rows=1500, opens=1198, closes=1208)
+    with pytest.raises(DataError) as caught:
+        _datamodule(compose_cfg, data, "data.text_column=sentence", *STREAMED)
+    assert str(caught.value) == _refusal(data, 1200, 1210)
+
+
+def test_a_stray_quote_past_the_head_is_refused_by_the_train_stream(
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file longer than the head setup checks (here 100 lines): the merge at lines 1200-1210
+    # is found by the row test as the train stream reads it, and the file is then read whole.
+    monkeypatch.setattr("lab.data.stream_quotes.HEAD_LINES", 100)
     data = _glue_tsv(tmp_path / "glue_sst.tsv", rows=1500, opens=1198, closes=1208)
     datamodule = _datamodule(compose_cfg, data, "data.text_column=sentence", *STREAMED)
     assert len(datamodule.datasets["validation"]) == 20

@@ -25,21 +25,30 @@ is not written (an earlier one is left as it was).
 models, seq2seq) writes per row, instead of the run's own length; `task.module.<key>=<value>`
 changes a setting the head's results read (`lab.inference.settings`). A `.csv` / `.tsv` input is
 read as the run's training read its data: by the run's `data.csv_quoting` (`data.csv_quoting=`
-overrides it: `none` reads quotes as text, one row per line, as GLUE's TSVs are written), a
-quote that would merge rows refused before the model loads, `NA`/`null` cells as text
+overrides it: `none` reads quotes as text, one row per line, as GLUE's TSVs are written) and
+`data.csv_column_names` (`data.csv_column_names=` overrides it: the columns of a file without a
+header line, null for one with a header), quoting no CSV writer writes and a first line that
+does not fit the column names refused before the model loads, `NA`/`null` cells as text
 (`lab.inference.input_quoting`).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.data.csv_quotes import checked_quoting
-from lab.inference.input_quoting import QUOTING_OPTION, check_input_quotes, recorded_quoting
+from lab.inference.input_quoting import (
+    COLUMN_NAMES_OPTION,
+    QUOTING_OPTION,
+    check_input_quotes,
+    given_column_names,
+    recorded_column_names,
+    recorded_quoting,
+)
 from lab.inference.options import (
     COLUMNS,
     check_columns,
@@ -76,6 +85,9 @@ OPTIONS = {
     "run's task.module.max_new_tokens, sample_max_new_tokens for causal_lm, 128 for dpo)",
     QUOTING_OPTION: "how a .csv/.tsv input's cells are quoted: csv (as CSV writers quote) or "
     "none (quotes are text, one row per line, as in GLUE's TSVs) (default: the run's own)",
+    COLUMN_NAMES_OPTION: "the columns of a .csv/.tsv input without a header line, in order, "
+    "e.g. [source,label,author_label,sentence]; null: its first line is the header (default: "
+    "the run's own)",
     "columns.<field>": "read the head's input <field> from another column of the file, e.g. "
     "columns.text=review (one per field)",
     "task.module.<key>": "a setting the head's results read, e.g. extractive QA's "
@@ -111,11 +123,13 @@ def predict_file(
     batch_size: int = 32,
     columns: dict[str, str] | None = None,
     quoting: str = "csv",
+    column_names: Sequence[str] | None = None,
 ) -> Tally:
     """Predict every row of `source` into `target`; say how many rows and errors there were.
 
     `columns` maps input fields of the head to the file's columns (`columns.<field>=`);
-    `quoting` is how a CSV/TSV source's cells are quoted (`data.csv_quoting`), its quotes
+    `quoting` is how a CSV/TSV source's cells are quoted (`data.csv_quoting`) and
+    `column_names` its columns where it has no header line (`data.csv_column_names`), both
     checked already (`check_input_quotes`)."""
     from rich.console import Console
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -136,9 +150,9 @@ def predict_file(
         # A bar only on a terminal: in a file rich draws it once, at the end (as lab.train).
         Progress(*shown, disable=not Console().is_interactive) as progress,
     ):
-        total.append(count_rows(source, quoting))
+        total.append(count_rows(source, quoting, column_names))
         task = progress.add_task("Predicting", total=total[0])
-        rows = read_rows(source, predictor.fields[0], quoting)
+        rows = read_rows(source, predictor.fields[0], quoting, column_names)
         if columns:
             rows = ((n, map_columns(r, columns) if isinstance(r, dict) else r) for n, r in rows)
         for batch in _batches(rows, batch_size):
@@ -208,6 +222,8 @@ def main(argv: list[str]) -> int:
     columns = parse_columns(overrides)
     given = values.get(QUOTING_OPTION)
     quoting = checked_quoting(given) if given is not None else None
+    named = values.get(COLUMN_NAMES_OPTION)
+    names = given_column_names(named) if named is not None else None
     source = open_input(values["input"])
     if columns and input_kind(source) == ".txt":
         raise DataError(
@@ -217,7 +233,9 @@ def main(argv: list[str]) -> int:
     target = check_output(Path(values["output"]))
     # Read as the run's training read its data; refused before the model loads, nothing written.
     quoting = quoting or recorded_quoting(values["run"])
-    check_input_quotes(source, quoting)
+    whose = "" if named is not None else "the run's"
+    names = names if named is not None else recorded_column_names(values["run"])
+    check_input_quotes(source, quoting, names, whose)
     unchanged = f"{target} is as it was" if target.exists() else f"{target} was not written"
     with on_interrupt(f"no row was predicted; {unchanged}"):  # while the model loads
         tame_library_output()
@@ -230,7 +248,7 @@ def main(argv: list[str]) -> int:
         )
         if columns:  # the head's fields come from the run's config, known once it is built
             check_columns(columns, predictor.accepted_fields, run.head)
-        tally = predict_file(predictor, source, target, batch_size, columns, quoting)
+        tally = predict_file(predictor, source, target, batch_size, columns, quoting, names)
     if tally.rows == tally.errors:  # nothing predicted: a user error, whatever the cause
         raise DataError(
             f"no row of {source} could be predicted: {tally.errors} of {tally.rows} rows "

@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.data.column_refusal import missing_columns_message, named_column, unlabeled_split_fix
+from lab.data.csv_header import checked_column_names, named_header
 from lab.errors import ConfigError, DataError
 
 # JSON-lines rows read to learn a file's columns (rows may differ in their keys).
@@ -34,6 +35,8 @@ def check_local_data(cfg: DictConfig) -> None:
 
     # A missing path, an empty file, an unreadable Hub dataset folder...: named here.
     _, files = local_data_files(data.path, data.get("hub_config"))
+    # A headerless CSV's columns (`lab.data.csv_header`): its first line is a row, not names.
+    names = checked_column_names(data.get("csv_column_names"))
     wanted = {
         key: column
         for key, column in named_columns(data).items()
@@ -49,6 +52,8 @@ def check_local_data(cfg: DictConfig) -> None:
         present = peek_columns(Path(first))
         if present is None:
             continue  # a layout the head converts itself (SQuAD JSON)
+        if names:
+            present = named_header(first, names, data.get("csv_quoting") or "csv") or present
         peeked[split] = (first, present)
         missing = [
             named_column(column, key) for key, column in wanted.items() if column not in present

@@ -6,8 +6,9 @@
 Said alike by the config rules before anything loads (`lab.config.data_rules`, from a file's
 header), by the data modules when they read a split (`DataModule.require_columns`), by a chat
 head's format check and by `lab.inspect`, so a user meets one sentence whichever step finds
-it first. Its advice names a ';'-separated CSV header and pandas' JSON layouts
-(`lab.data.pandas_json`). Standard library only: the config rules import it.
+it first. Its advice names a ';'-separated CSV header, pandas' JSON layouts
+(`lab.data.pandas_json`) and a CSV file without a header line, whose first row was read as
+names (`lab.data.csv_header`). Standard library only: the config rules import it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def missing_columns_message(
     subject = (
         f"column {missing[0]} is" if len(missing) == 1 else f"columns {', '.join(missing)} are"
     )
+    from lab.data.csv_header import headerless_hint
     from lab.data.origins import other_delimiter
     from lab.data.pandas_json import layout_hint
 
@@ -40,7 +42,13 @@ def missing_columns_message(
     # A pandas JSON layout's keys are told apart from a CSV header (of years: 2019, 2020) by
     # the file, where it is named.
     json_file = not where or where.lower().removesuffix(".gz").endswith(".json")
-    hint = other_delimiter(names) or (layout_hint(names) if json_file else None) or hint
+    csv_file = where.lower().removesuffix(".gz").endswith((".csv", ".tsv"))
+    hint = (
+        other_delimiter(names)
+        or (layout_hint(names) if json_file else None)
+        or (headerless_hint(names) if csv_file else None)  # a data row read as the header
+        or hint
+    )
     return (
         f"{f'{where}: ' if where else ''}{subject} not in the {split} split; columns present: "
         f"{', '.join(map(str, present)) or 'none'}{f'; {hint}' if hint else ''}"

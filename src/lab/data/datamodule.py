@@ -11,13 +11,14 @@ holds only what every head shares.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
 from torch.utils.data import DataLoader
 
+from lab.data.csv_header import checked_column_names
 from lab.data.encoding import encode_split
 from lab.data.fingerprints import content_fingerprint, tokenizer_fingerprint
 from lab.data.first_bad_row import earlier_row_error
@@ -62,6 +63,8 @@ class DataModule(L.LightningDataModule):
         csv_quoting: how the cells of local .csv/.tsv files are quoted: `csv` as CSV writers
             quote them, `none` (GLUE's TSVs) quotes are text, one row per line
             (`lab.data.csv_quotes`).
+        csv_column_names: the columns of headerless .csv/.tsv files, in order (CoLA's GLUE
+            TSVs); None: the first line is the header (`lab.data.csv_header`).
         splits: lab split name -> source split name; a missing or null source split is
             carved from train (`test_fraction`, then `val_fraction`) with the run seed.
         max_train_samples / max_eval_samples / max_test_samples: take a seeded random subset
@@ -96,6 +99,7 @@ class DataModule(L.LightningDataModule):
         hub_config: str | None = None,
         hub_revision: str | None = None,
         csv_quoting: str = "csv",
+        csv_column_names: Sequence[str] | None = None,
         splits: dict[str, str | None] | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
@@ -124,6 +128,7 @@ class DataModule(L.LightningDataModule):
         self.hub_config = hub_config
         self.hub_revision = hub_revision
         self.csv_quoting = csv_quoting
+        self.csv_column_names = checked_column_names(csv_column_names)
         self.source_splits = dict(splits or {name: name for name in SPLITS})
         unknown = set(self.source_splits) - set(SPLITS)
         if unknown:
@@ -244,6 +249,7 @@ class DataModule(L.LightningDataModule):
             self.hub_revision,
             self.source_splits,
             self.csv_quoting,
+            self.csv_column_names,
         )
 
     def drop_labels(self) -> tuple[str, list[Any]] | None:

@@ -170,6 +170,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
         data.get("hub_revision"),
         mapping,
         data.get("csv_quoting") or "csv",
+        data.get("csv_column_names"),
     )
     ours = {str(theirs): str(name) for name, theirs in mapping.items() if theirs}
     keys = column_keys(data)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lab.data.lfs_pointers import LFS_POINTER, lfs_pointer_message
@@ -94,13 +94,15 @@ def local_data_files(
     *,
     report: bool = False,
     splits: Mapping[str, str | None] | None = None,
+    column_names: Sequence[str] | None = None,
 ) -> tuple[str, SplitFiles]:
     """Map a local file or folder to (datasets builder, {split: [files]}) by the layouts of
     the module docstring; `config` is the Hub configuration (`data.hub_config`) of a Hub
     dataset folder that holds several. `report` logs which splits a folder was found to hold
     (the loader says it once; the config check stays quiet); in layout 2, by `splits` (the
     data config's `data.splits`) which file each of lab's splits reads, and a warning naming
-    the data files no split reads (`lab.data.split_files_named`)."""
+    the data files no split reads (`lab.data.split_files_named`; `column_names`,
+    `data.csv_column_names`, are the columns of headerless CSV files there)."""
     root = Path(path).expanduser()
     if not root.exists():
         raise DataError(f"data.path does not exist: {root}")
@@ -108,7 +110,7 @@ def local_data_files(
         files = (
             {"train": [str(root)]}
             if root.is_file()
-            else _folder_files(root, config, report, splits)
+            else _folder_files(root, config, report, splits, column_names)
         )
     except PermissionError as err:  # a folder this user may not list
         raise DataError(f"cannot read {err.filename or root}: {err.strerror}") from err
@@ -136,7 +138,11 @@ def local_data_files(
 
 
 def _folder_files(
-    root: Path, config: str | None, report: bool, splits: Mapping[str, str | None] | None
+    root: Path,
+    config: str | None,
+    report: bool,
+    splits: Mapping[str, str | None] | None,
+    column_names: Sequence[str] | None = None,
 ) -> SplitFiles:
     """{split: [files]} of a folder (layouts 2-4), or a `DataError` naming what it holds."""
     named = _split_named_files(root)
@@ -153,7 +159,7 @@ def _folder_files(
                 for p in root.iterdir()
                 if p.is_file() and p.name not in used and file_suffix(p) in BUILDERS
             )
-            warn, line = split_files_line(root, named, others, splits)
+            warn, line = split_files_line(root, named, others, splits, column_names)
             quiet = None if warn else FILE_ONLY_RECORD
             log.log(logging.WARNING if warn else logging.INFO, "%s", line, extra=quiet)
         return named

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -52,6 +53,8 @@ class Origin:
         quoting: how a CSV/TSV file's cells are quoted (Python's `csv.QUOTE_*`; `QUOTE_NONE`
             under `data.csv_quoting=none`: every line is a row), so lines are counted as the
             loader read them.
+        header: whether a CSV/TSV file's first line is its header (False: its columns are
+            named by `data.csv_column_names`, and its first line is a row).
     """
 
     name: str
@@ -60,6 +63,7 @@ class Origin:
     size: int | None = None
     unit: str = "row"
     quoting: int = csv.QUOTE_MINIMAL
+    header: bool = True
     _lines: list[int] | None = field(default=None, init=False, repr=False)
 
     def describe(self) -> str:
@@ -83,8 +87,9 @@ class Origin:
     def _line_numbers(self) -> list[int] | None:
         if self._lines is None:
             try:
+                delimiter = "\t" if self.kind == "tsv" else ","
                 lines = (
-                    csv_record_lines(self.name, "\t" if self.kind == "tsv" else ",", self.quoting)
+                    csv_record_lines(self.name, delimiter, self.quoting, self.header)
                     if self.kind in ("csv", "tsv")
                     else json_lines(self.name)
                 )
@@ -115,16 +120,17 @@ def number_rows(dataset: Dataset) -> Dataset:
 
 
 def csv_record_lines(
-    file: str, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL
+    file: str, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL, header: bool = True
 ) -> list[int]:
     """The first line of every data record of a CSV file (header and blank lines skipped).
 
     Follows the reader's rules: quoted cells may hold line breaks (unless `quoting` is
     `csv.QUOTE_NONE`: quotes are text), and a line of nothing but white space is blank (as
-    pandas, which `datasets` reads CSV with, skips it).
+    pandas, which `datasets` reads CSV with, skips it). `header` False: the first record is
+    a row (a file whose columns `data.csv_column_names` names).
     """
     starts: list[int] = []
-    header_seen = False
+    header_seen = not header
     with open_text(file) as handle:
         unquoted = quoting == csv.QUOTE_NONE
         reader = csv.reader(
@@ -146,11 +152,15 @@ def is_blank_record(record: list[str]) -> bool:
     return not record or (len(record) == 1 and not record[0].strip())
 
 
-def csv_width_problem(file: str, delimiter: str = ",") -> str | None:
-    """`<file>:<line>: ...` for the first record with more cells than the header, or None."""
+def csv_width_problem(
+    file: str, delimiter: str = ",", column_names: Sequence[str] | None = None
+) -> str | None:
+    """`<file>:<line>: ...` for the first record with more cells than the header (or than
+    `column_names`, `data.csv_column_names` of a headerless file), or None."""
     with open_text(file) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        previous, width, header = 0, None, []
+        previous, header = 0, list(column_names or ())
+        width = len(header) if column_names else None
         try:
             for record in reader:
                 start, previous = previous + 1, reader.line_num
@@ -160,9 +170,8 @@ def csv_width_problem(file: str, delimiter: str = ",") -> str | None:
                     width, header = len(record), record
                 elif len(record) > width:
                     advice = other_delimiter(header) or "quote cells that hold the delimiter"
-                    return (
-                        f"{file}:{start}: {len(record)} cells but the header has {width} ({advice})"
-                    )
+                    limit = "data.csv_column_names names" if column_names else "the header has"
+                    return f"{file}:{start}: {len(record)} cells but {limit} {width} ({advice})"
         except csv.Error as err:
             return f"{file}:{reader.line_num}: {err}"
     return None

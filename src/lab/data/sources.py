@@ -13,26 +13,21 @@ with `origins_of`), so a bad row can later be named by file and line.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.data.card_labels import apply_card_labels
-from lab.data.csv_quotes import (
-    READER_QUOTING,
-    check_quote_merges,
-    csv_options,
-    first_quoted_span,
-    unquoted_width_problem,
-)
+from lab.data.csv_header import checked_column_names, split_options, used_splits
+from lab.data.csv_quotes import READER_QUOTING, check_quote_merges, csv_options
 from lab.data.json_text import json_text_columns
+from lab.data.load_problems import columns_differ, has_no_rows, syntax_problem
 from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
-from lab.data.origins import ORIGINS, Origin, csv_width_problem, json_problem
+from lab.data.origins import ORIGINS, Origin
 from lab.data.pandas_json import refuse_pandas_layouts
 from lab.data.text_encoding import first_invalid_utf8, not_utf8_message
 from lab.errors import ConfigError, DataError
@@ -48,16 +43,25 @@ def load_local(
     config: str | None = None,
     splits: Mapping[str, str | None] | None = None,
     csv_quoting: str = "csv",
+    csv_column_names: Sequence[str] | None = None,
 ) -> DatasetDict:
     """Load a local file or folder (`lab.data.local_files`) as a DatasetDict keyed by split;
     `config` picks one configuration of a Hub dataset folder that holds several; `splits`
     (`data.splits`) lets the log say which file each of lab's splits reads; `csv_quoting`
-    (`data.csv_quoting`) how CSV/TSV cells are quoted (`lab.data.csv_quotes`)."""
+    (`data.csv_quoting`) how CSV/TSV cells are quoted (`lab.data.csv_quotes`);
+    `csv_column_names` (`data.csv_column_names`) the columns of headerless CSV/TSV files
+    (`lab.data.csv_header`)."""
     import datasets
 
-    builder, data_files = local_data_files(path, config, report=True, splits=splits)
+    names = checked_column_names(csv_column_names)
+    builder, data_files = local_data_files(
+        path, config, report=True, splits=splits, column_names=names
+    )
     every_file = [file for group in data_files.values() for file in group]
-    kwargs = csv_options(every_file, csv_quoting) if builder == "csv" else {}
+    kwargs = csv_options(every_file, csv_quoting, names) if builder == "csv" else {}
+    # {split: its reading}: a split lab does not read may keep its own header (GLUE's test.tsv)
+    options = split_options(data_files, kwargs, used_splits(data_files, splits))
+    headless = {split for split, own in options.items() if own.get("column_names")}
     # datasets' own ERROR lines of a failed load are held: where lab can say what is wrong in
     # one line they would only repeat it (often contradicting its offsets); they are handed on
     # only before the generic message below, as context for a failure lab cannot word.
@@ -65,6 +69,8 @@ def load_local(
     try:
         with hold_datasets_logs(held):
             try:
+                if any(own != kwargs for own in options.values()):
+                    raise ValueError("splits read with other options: one by one")
                 loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
                 if builder == "json" and any(map(json_text_columns, loaded.values())):
                     # A split's mixed-type column cast to JSON text (lab.data.json_text)
@@ -82,9 +88,9 @@ def load_local(
                 held.clear()
                 loaded = datasets.DatasetDict(
                     {
-                        split: datasets.load_dataset(builder, data_files={split: files}, **kwargs)[
-                            split
-                        ]
+                        split: datasets.load_dataset(
+                            builder, data_files={split: files}, **options[split]
+                        )[split]
                         for split, files in data_files.items()
                     }
                 )
@@ -93,26 +99,29 @@ def load_local(
         empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(err))
         if empty and empty.group(1) in data_files:
             raise DataError(f"{', '.join(data_files[empty.group(1)])} has no rows") from err
-        for file in every_file:
-            if _has_no_rows(builder, file):  # a header-only split among others
-                raise DataError(f"{file} has no rows") from err
+        for split, files in data_files.items():
+            for file in files:  # a header-only split among others
+                if has_no_rows(builder, file, headed=split not in headless):
+                    raise DataError(f"{file} has no rows") from err
         for file in every_file if builder in TEXT_BUILDERS else ():  # Parquet is binary
             problem = first_invalid_utf8(file)
             if problem:
                 raise DataError(not_utf8_message(file, problem)) from err
-        for file in every_file:
-            problem = _syntax_problem(builder, file, csv_quoting)
-            if problem:
-                raise DataError(problem) from err
+        for split, files in data_files.items():
+            for file in files:
+                own = names if split in headless else None
+                problem = syntax_problem(builder, file, csv_quoting, own)
+                if problem:
+                    raise DataError(problem) from err
         if builder == "parquet":
-            problem = _columns_differ(data_files)
+            problem = columns_differ(data_files)
             if problem:
                 raise DataError(problem) from err
         release_logs(held)
         why = " ".join(root_cause(err).split())
         raise DataError(f"could not read {path} as {builder}: {why}") from err
     if builder == "csv" and csv_quoting == "csv":
-        check_quote_merges(loaded, data_files)  # rows a stray quote merged: refused
+        check_quote_merges(data_files, headless)  # quoting no CSV writer writes: refused
     if builder == "json":
         refuse_pandas_layouts(loaded, data_files)  # df.to_json()'s default: one row
     # A Hub folder's card may name the classes its files do not carry (pandas' Parquet, CSV).
@@ -121,7 +130,13 @@ def load_local(
         loaded,  # type: ignore[arg-type]
         {
             split: split_origin(
-                path, split, builder, files, size=len(loaded[split]), quoting=csv_quoting
+                path,
+                split,
+                builder,
+                files,
+                size=len(loaded[split]),
+                quoting=csv_quoting,
+                header=split not in headless,
             )
             for split, files in data_files.items()
             if split in loaded
@@ -170,13 +185,15 @@ def split_origin(
     files: list[str],
     size: int | None = None,
     quoting: str = "csv",
+    header: bool = True,
 ) -> Origin:
     """Where a local split's rows are named: its file, by line or row (a CSV file's lines
-    counted under `quoting`, `data.csv_quoting`); a split of several files (the Hub's shards)
-    as `<data.path> split <name> row <n>`, counted across its files in name order."""
+    counted under `quoting`, `data.csv_quoting`, its first line a row unless `header`); a
+    split of several files (the Hub's shards) as `<data.path> split <name> row <n>`, counted
+    across its files in name order."""
     if len(files) == 1:
         kind = origin_kind(builder, files[0])
-        return Origin(files[0], kind, size=size, quoting=READER_QUOTING[quoting])
+        return Origin(files[0], kind, size=size, quoting=READER_QUOTING[quoting], header=header)
     return Origin(str(path), "hub", split=split, size=size)
 
 
@@ -188,78 +205,6 @@ def origin_kind(builder: str, file: str) -> str:
     if builder == "json":
         return "jsonl" if suffix == ".jsonl" else "json"
     return "text" if builder == "text" else "rows"
-
-
-def _syntax_problem(builder: str, file: str, csv_quoting: str = "csv") -> str | None:
-    """Why `file` cannot be parsed, naming its line (text) or saying it is not Parquet, when
-    that can be found by reading it; a CSV file by `data.csv_quoting`'s rules (a quote never
-    closed is named where it opens)."""
-    try:
-        if builder == "json":
-            return json_problem(file)
-        if builder == "csv":
-            delimiter = "\t" if file_suffix(Path(file)) == ".tsv" else ","
-            if csv_quoting == "none":
-                return unquoted_width_problem(file, delimiter)
-            span = first_quoted_span(file, delimiter)
-            if span is not None and span.malformed:
-                return span.refusal()
-            return csv_width_problem(file, delimiter)
-        if builder == "parquet":
-            return _parquet_problem(file)
-    except (OSError, UnicodeError):
-        return None
-    return None
-
-
-def _has_no_rows(builder: str, file: str) -> bool:
-    """Whether a data file holds no rows: a CSV/TSV of its header line alone, a JSON Lines
-    file of blank lines, an empty JSON array, a Parquet file of 0 rows (datasets' own error
-    there, "BatchSize must be greater than 0", names neither the file nor the cause)."""
-    if builder == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_metadata(file).num_rows == 0
-        except (pa.ArrowException, OSError):
-            return False  # not readable Parquet: said by the checks that follow
-    opener: Any = gzip.open if file.lower().endswith(".gz") else open
-    try:
-        with opener(file, "rt", encoding="utf-8-sig", errors="replace") as handle:
-            if builder == "csv":
-                handle.readline()  # the header
-                return not any(line.strip() for line in handle)
-            if builder == "json":
-                text = handle.read().strip()
-                return not text or re.fullmatch(r"\[\s*\]", text) is not None
-    except OSError:
-        return False
-    return False
-
-
-def _columns_differ(data_files: dict[str, list[str]]) -> str | None:
-    """The first split whose Parquet files do not share their columns, named with the two
-    files that differ (datasets reads a split's files as one table)."""
-    for split, files in data_files.items():
-        first = parquet_columns(files[0])
-        for file in files[1:]:
-            columns = parquet_columns(file)
-            if columns != first:
-                return (
-                    f"the {split} split's files have different columns: {files[0]} has "
-                    f"{', '.join(first)}; {file} has {', '.join(columns)}"
-                )
-    return None
-
-
-def _parquet_problem(file: str) -> str | None:
-    """Why `file` is not a readable Parquet file (truncated, not Parquet at all), or None."""
-    try:
-        parquet_columns(file)
-    except DataError as err:
-        return str(err)
-    return None
 
 
 def origins_of(source: DatasetDict) -> dict[str, Origin]:
@@ -304,13 +249,14 @@ def load_source(
     hub_revision: str | None = None,
     splits: Mapping[str, str | None] | None = None,
     csv_quoting: str = "csv",
+    csv_column_names: Sequence[str] | None = None,
 ) -> DatasetDict:
     """Load local files when `path` is set (`hub_config` picks a configuration of a Hub
     dataset folder; `splits`, `data.splits`, names in the log the file each split reads;
-    `csv_quoting`, `data.csv_quoting`, how CSV/TSV cells are quoted), else the Hub dataset
-    `hub_id`."""
+    `csv_quoting`, `data.csv_quoting`, how CSV/TSV cells are quoted; `csv_column_names`,
+    `data.csv_column_names`, the columns of headerless ones), else the Hub dataset `hub_id`."""
     if path:
-        return load_local(path, hub_config, splits, csv_quoting)
+        return load_local(path, hub_config, splits, csv_quoting, csv_column_names)
     if hub_id:
         return load_hub(hub_id, hub_config, hub_revision)
     raise DataError("no data source: set data.path=<file or folder> (or data.hub_id=<hub id>)")
@@ -331,7 +277,8 @@ NOT_CACHED = re.compile(r" is not cached in None\b")
 @dataclass
 class Source:
     """One stream of rows: local files (`path`) or a Hub dataset, and its split;
-    `csv_quoting` is how the cells of local CSV/TSV files are quoted (`data.csv_quoting`)."""
+    `csv_quoting` is how the cells of local CSV/TSV files are quoted (`data.csv_quoting`),
+    `csv_column_names` the columns of headerless ones (`data.csv_column_names`)."""
 
     path: str | None = None
     hub_id: str | None = None
@@ -340,6 +287,7 @@ class Source:
     split: str = "train"
     probability: float | None = None
     csv_quoting: str = "csv"
+    csv_column_names: Sequence[str] | None = None
 
     def describe(self) -> str:
         """The source as its user named it."""
@@ -349,20 +297,29 @@ class Source:
 
     def same_data(self, other: Source) -> bool:
         """Whether both name the same files or Hub dataset (whatever the split)."""
-        return (self.path, self.hub_id, self.hub_config, self.hub_revision, self.csv_quoting) == (
-            other.path,
-            other.hub_id,
-            other.hub_config,
-            other.hub_revision,
-            other.csv_quoting,
-        )
+
+        def key(source: Source) -> tuple[Any, ...]:
+            names = source.csv_column_names
+            return (
+                source.path,
+                source.hub_id,
+                source.hub_config,
+                source.hub_revision,
+                source.csv_quoting,
+                tuple(names) if names else None,
+            )
+
+        return key(self) == key(other)
 
 
 def interleave_sources(
-    entries: list[dict[str, Any]] | None, csv_quoting: str = "csv"
+    entries: list[dict[str, Any]] | None,
+    csv_quoting: str = "csv",
+    csv_column_names: Sequence[str] | None = None,
 ) -> list[Source]:
     """`data.interleave` as `Source`s; `ConfigError` naming the entry that is wrong. An entry
-    without its own `csv_quoting` reads CSV/TSV files by `csv_quoting` (`data.csv_quoting`)."""
+    without its own `csv_quoting` / `csv_column_names` reads CSV/TSV files by
+    `data.csv_quoting` / `data.csv_column_names` (`csv_quoting`, `csv_column_names`)."""
     sources = []
     for index, entry in enumerate(entries or []):
         where = f"data.interleave[{index}]"
@@ -372,7 +329,9 @@ def interleave_sources(
                 f"{where} has unknown key(s) {sorted(unknown)}; valid: "
                 f"{', '.join(f.name for f in fields(Source))}"
             )
-        source = Source(**{"csv_quoting": csv_quoting, **entry})
+        own = {"csv_quoting": csv_quoting, "csv_column_names": csv_column_names, **entry}
+        source = Source(**own)
+        source.csv_column_names = checked_column_names(source.csv_column_names, f" ({where})")
         if bool(source.path) == bool(source.hub_id):
             raise ConfigError(f"{where} needs exactly one of path and hub_id")
         if source.probability is None or not 0 < float(source.probability) <= 1:

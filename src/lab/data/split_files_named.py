@@ -12,13 +12,14 @@ sentence` beside `sentence,label`: its labels are hidden) is no split training c
 the override would have the split refused. The line says it is left out for that and offers
 no override for it; where it is the only file left out, nothing needs doing and the line is
 for `train.log`. Its columns come from its header or first rows only
-(`lab.config.data_rules.peek_columns`), never from reading it whole.
+(`lab.config.data_rules.peek_columns`), never from reading it whole; a headerless CSV file's
+from `data.csv_column_names` where its first line has as many fields (`lab.data.csv_header`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 #: lab's splits, in the order the line names them
@@ -33,12 +34,14 @@ def split_files_line(
     named: Mapping[str, list[str]],
     others: list[str],
     splits: Mapping[str, str | None] | None,
+    column_names: Sequence[str] | None = None,
 ) -> tuple[bool, str]:
     """(whether it is a warning, the line) for the folder `root` of split files `named`
     ({split: [its file]}), `others` the names of its other data files (`train_augmented.csv`),
     and `splits` the data config's mapping (lab's split -> the source's; None: unknown, the
     files are named by their split alone). A file no split reads makes it a warning, unless
-    it lacks a column of train's (no labels: rightly left out)."""
+    it lacks a column of train's (no labels: rightly left out). `column_names`
+    (`data.csv_column_names`) name the columns of headerless CSV files."""
     unread: list[str] = []  # file names, with the override that reads them
     lacking: dict[str, list[str]] = {}  # split: train's columns its unread file lacks
     hint = ""
@@ -57,7 +60,7 @@ def split_files_line(
         )
         used = set(read.values())
         left = [s for s in ROLES if s in named and s not in used]
-        found = {s: _lacks_train_columns(named, s) for s in left}
+        found = {s: _lacks_train_columns(named, s, column_names) for s in left}
         lacking = {s: columns for s, columns in found.items() if columns}
         unread = [Path(named[s][0]).name for s in left if s not in lacking]
         own = " ".join(
@@ -84,16 +87,23 @@ def split_files_line(
     return bool(unread or others), line
 
 
-def _lacks_train_columns(named: Mapping[str, list[str]], split: str) -> list[str]:
+def _lacks_train_columns(
+    named: Mapping[str, list[str]], split: str, column_names: Sequence[str] | None = None
+) -> list[str]:
     """The columns of train's file that `split`'s file lacks, from their headers (a pandas
-    index column aside); [] where it has them all or either file's columns are unknown
-    (JSON that is not JSON lines, a file that cannot be peeked: the loader names it)."""
+    index column aside; `column_names` for a headerless CSV file of as many fields); [] where
+    it has them all or either file's columns are unknown (JSON that is not JSON lines, a file
+    that cannot be peeked: the loader names it)."""
     # lab.config.data_rules imports lab.data, which imports this module
     from lab.config.data_rules import peek_columns
+    from lab.data.csv_header import headerless_columns
     from lab.errors import LabError
 
     try:
-        train, other = (peek_columns(Path(named[s][0])) for s in ("train", split))
+        train, other = (
+            headerless_columns(named[s][0], column_names) or peek_columns(Path(named[s][0]))
+            for s in ("train", split)
+        )
     except (LabError, OSError, ValueError):  # pyarrow's errors are ValueErrors
         return []
     if train is None or other is None:

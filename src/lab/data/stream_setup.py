@@ -46,7 +46,8 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
             f"data.streaming=true: the {type(dm).__name__} head converts whole files as it "
             "loads them (load_raw) and cannot stream; set data.streaming=false"
         )
-    main = Source(dm.path, dm.hub_id, dm.hub_config, dm.hub_revision, csv_quoting=dm.csv_quoting)
+    main = Source(dm.path, dm.hub_id, dm.hub_config, dm.hub_revision)
+    main.csv_quoting, main.csv_column_names = dm.csv_quoting, dm.csv_column_names
     splits, origins = open_splits(main, dm.source_splits)
     local = bool(dm.path)
     main.split = source_split_name(dm.source_splits, "train", splits, local)
@@ -85,7 +86,7 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         raw[name] = to_dataset(rows, _columns(rows), features, origin.describe())
         if cut:
             cuts[name] = len(rows)
-    sources = interleave_sources(dm.interleave, dm.csv_quoting) or [main]
+    sources = interleave_sources(dm.interleave, dm.csv_quoting, dm.csv_column_names) or [main]
     streams, stream_origins = [], []
     sample_features = None  # the first source's: the sample's columns are its columns
     for index, source in enumerate(sources):

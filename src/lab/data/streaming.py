@@ -52,10 +52,9 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import IterableDataset as TorchIterableDataset
 
-from lab.data.csv_quotes import csv_options
-from lab.data.local_files import local_data_files
 from lab.data.origins import ROW_COLUMN, Origin, open_text
-from lab.data.sources import Source, root_cause, split_origin
+from lab.data.sources import Source, root_cause
+from lab.data.stream_files import open_local_splits
 from lab.errors import DataError, LabError
 
 if TYPE_CHECKING:
@@ -81,22 +80,7 @@ def open_splits(
     import datasets
 
     if source.path:
-        builder, files = local_data_files(
-            source.path, source.hub_config, report=True, splits=splits
-        )
-        every_file = [f for group in files.values() for f in group]
-        # the map-style loader's reading: delimiter, quoting, only empty cells missing
-        kwargs = csv_options(every_file, source.csv_quoting) if builder == "csv" else {}
-        try:
-            loaded = datasets.load_dataset(builder, data_files=files, streaming=True, **kwargs)
-        except Exception as err:
-            problem = f"could not stream {source.path} as {builder}: {root_cause(err)}"
-            raise DataError(problem) from err
-        origins = {
-            split: split_origin(source.path, split, builder, group, quoting=source.csv_quoting)
-            for split, group in files.items()
-        }
-        return dict(loaded), origins  # type: ignore[arg-type]
+        return open_local_splits(source, splits)
     try:
         loaded = datasets.load_dataset(
             source.hub_id, source.hub_config, revision=source.hub_revision, streaming=True

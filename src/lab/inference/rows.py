@@ -1,8 +1,9 @@
 """Stream prediction inputs and outputs row by row (never the whole file in memory).
 
 Inputs: `.jsonl` (one JSON object per line; blank lines skipped), `.csv` / `.tsv` (a header
-row), `.txt` (one text per line, as the predictor's first field; blank lines skipped),
-`.parquet` (a batch of rows at a time, numbered from 1 where the text formats give lines).
+row, or `data.csv_column_names` naming a headerless file's columns), `.txt` (one text per
+line, as the predictor's first field; blank lines skipped), `.parquet` (a batch of rows at a
+time, numbered from 1 where the text formats give lines).
 Outputs: `.jsonl` (one object per input row) or `.csv` (nested values written as JSON). Every
 row comes with its line in the input, the line a text editor shows (a CSV header is line 1; a
 record with quoted line breaks is named by its first line), as training data errors name rows.
@@ -21,7 +22,7 @@ import contextlib
 import csv
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -101,11 +102,15 @@ def _parquet(path: Path) -> Any:
 
 
 def read_rows(
-    path: Path, text_field: str = "text", quoting: str = "csv"
+    path: Path,
+    text_field: str = "text",
+    quoting: str = "csv",
+    column_names: Sequence[str] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """Yield (line, row) for each input row: the row as a dict, or a `RowError` saying why it
     cannot be parsed. A `.txt` line becomes `{text_field: line}`; CSV/TSV cells are read by
-    `quoting` (`data.csv_quoting`: `csv` or `none`)."""
+    `quoting` (`data.csv_quoting`: `csv` or `none`), their columns named by the header or by
+    `column_names` (`data.csv_column_names`: the file has no header line)."""
     suffix = input_kind(path)
     if suffix == ".parquet":
         number = 0
@@ -127,7 +132,8 @@ def read_rows(
                 else:
                     yield number, _json_row(line)
         else:
-            yield from _csv_rows(path, handle, "\t" if suffix == ".tsv" else ",", quoting)
+            delimiter = "\t" if suffix == ".tsv" else ","
+            yield from _csv_rows(path, handle, delimiter, quoting, column_names)
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -202,17 +208,22 @@ class _CheckedLines:
 
 
 def _csv_rows(
-    path: Path, handle: IO[str], delimiter: str, quoting: str = "csv"
+    path: Path,
+    handle: IO[str],
+    delimiter: str,
+    quoting: str = "csv",
+    column_names: Sequence[str] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """(first line, row) of each CSV record read by `quoting`; the header and blank lines
-    skipped (as training reads CSV; not a quoted cell of white space), a record with fewer
-    cells than the header padded with None."""
+    """(first line, row) of each CSV record read by `quoting`; the header (none where
+    `column_names` name the columns) and blank lines skipped (as training reads CSV; not a
+    quoted cell of white space), a record with fewer cells than the header padded with None."""
     lines = _CheckedLines(handle)
     unquoted = quoting == "none"  # quotes are text: every line is one record
     reader = csv.reader(
         lines, delimiter=delimiter, quoting=csv.QUOTE_NONE if unquoted else csv.QUOTE_MINIMAL
     )
-    header: list[str] | None = None
+    header: list[str] | None = list(column_names) if column_names else None
+    width = "data.csv_column_names names" if column_names else "the header has"
     previous = 0
     try:
         for record in reader:
@@ -229,14 +240,14 @@ def _csv_rows(
             elif header is None:
                 header = record
             elif len(record) > len(header):
-                yield start, RowError(f"{len(record)} cells but the header has {len(header)}")
+                yield start, RowError(f"{len(record)} cells but {width} {len(header)}")
             else:
                 yield start, dict(itertools.zip_longest(header, record))
     except csv.Error as err:  # e.g. an unterminated quote: nothing after it can be read
         yield previous + 1, RowError(f"not valid CSV ({err}); the rest of the file is unread")
 
 
-def count_rows(path: Path, quoting: str = "csv") -> int:
+def count_rows(path: Path, quoting: str = "csv", column_names: Sequence[str] | None = None) -> int:
     """Rows in the file, as `read_rows` yields them (a streaming pass; for the progress bar)."""
     suffix = input_kind(path)
     if suffix == ".parquet":
@@ -244,7 +255,7 @@ def count_rows(path: Path, quoting: str = "csv") -> int:
     with _open_text(path) as handle:
         if suffix in (".csv", ".tsv"):  # counted as `_csv_rows` yields them
             delimiter = "\t" if suffix == ".tsv" else ","
-            return sum(1 for _ in _csv_rows(path, handle, delimiter, quoting))
+            return sum(1 for _ in _csv_rows(path, handle, delimiter, quoting, column_names))
         return sum(1 for line in handle if line.strip())  # JSON Lines and text: blanks skipped
 
 

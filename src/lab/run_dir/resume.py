@@ -43,15 +43,17 @@ DECLARATIONS = ("task.trains_on", "task.card_usage", "task.card_onnx_usage")
 # resume takes the recorded value, or this one where the record lacks the key
 # (`data.split_seed`: None carves and subsamples with `data.seed`, as runs before it did;
 # `data.drop_labels`: [] reads every row, `data.csv_quoting`: csv reads quotes as pandas does,
-# as runs before them did).
+# `data.csv_column_names`: None reads a CSV file's first line as its header, as runs before them
+# did).
 ADDED_SETTINGS: dict[str, Any] = {
     "data.split_seed": None,
     "data.drop_labels": [],
     "data.csv_quoting": "csv",
+    "data.csv_column_names": None,
 }
 # Those of them every data config has (conf/data/base/source.yaml): lab.eval takes them on a
 # run recorded before them, whatever its head.
-EVERY_DATA_CONFIG = ("data.split_seed", "data.csv_quoting")
+EVERY_DATA_CONFIG = ("data.split_seed", "data.csv_quoting", "data.csv_column_names")
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
 
