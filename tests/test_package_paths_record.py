@@ -211,25 +211,43 @@ def test_a_loaded_config_yaml_is_restored_in_place(tmp_path: Path) -> None:
     assert loaded.data.interleave[0].probability == 1.0
 
 
-@pytest.mark.slow
-def test_a_real_run_moved_away_trains_again_from_the_installed_package(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    """A tiny demo run, trained once: its folder and metrics (each test takes a copy)."""
     from lab.train import run
 
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path_factory.mktemp("packaged") / "run"
     overrides = [
         "experiment=tiny_demo_smoke",
         "trainer.max_epochs=1",
         "data.max_train_samples=32",
         "data.max_eval_samples=32",
     ]
-    metrics = run(compose_train_config(overrides, output_dir=run_dir))
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["package_paths"]["data.path"] == {"package": "lab", "relative": "data/demo"}
-    # As if trained by a clone at another path (since moved or deleted).
+    return run_dir, run(compose_train_config(overrides, output_dir=run_dir))
+
+
+def _moved_away(trained: tuple[Path, dict[str, float]], tmp_path: Path) -> Path:
+    """A copy of the trained run whose config.yaml reads as if a clone at another path (since
+    moved or deleted) had trained it."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
     text = (run_dir / "config.yaml").read_text()
     assert text.count(str(LAB)) == 2  # data.path and the tokenizer
     (run_dir / "config.yaml").write_text(text.replace(str(LAB), f"{GONE}/lab"))
+    return run_dir
 
+
+@pytest.mark.slow
+def test_a_real_run_moved_away_trains_again_from_the_installed_package(
+    trained: tuple[Path, dict[str, float]], tmp_path: Path
+) -> None:
+    from lab.train import run
+
+    run_dir = _moved_away(trained, tmp_path)
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["package_paths"]["data.path"] == {"package": "lab", "relative": "data/demo"}
     config: Any = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
     assert config["data"]["path"] == f"{GONE}/lab/data/demo"
     moved = restore_package_paths(config, record)
@@ -238,25 +256,16 @@ def test_a_real_run_moved_away_trains_again_from_the_installed_package(tmp_path:
         "model.tokenizer.pretrained_model_name_or_path": TINY_BERT,
     }
     again = run(reproduction_config(config, tmp_path / "again"))
-    assert again == pytest.approx(metrics, rel=1e-6, abs=1e-6)
+    assert again == pytest.approx(trained[1], rel=1e-6, abs=1e-6)
 
 
 @pytest.mark.slow
-def test_lab_reproduce_and_lab_eval_read_a_moved_runs_packaged_paths(tmp_path: Path) -> None:
-    from lab.train import run
-
+def test_lab_reproduce_and_lab_eval_read_a_moved_runs_packaged_paths(
+    trained: tuple[Path, dict[str, float]], tmp_path: Path
+) -> None:
     from conftest import lab_cli
 
-    run_dir = tmp_path / "run"
-    overrides = [
-        "experiment=tiny_demo_smoke",
-        "trainer.max_epochs=1",
-        "data.max_train_samples=32",
-        "data.max_eval_samples=32",
-    ]
-    run(compose_train_config(overrides, output_dir=run_dir))
-    text = (run_dir / "config.yaml").read_text()
-    (run_dir / "config.yaml").write_text(text.replace(str(LAB), f"{GONE}/lab"))
+    run_dir = _moved_away(trained, tmp_path)
     line = (
         "recorded paths inside installed packages read from where they are installed now: "
         f"lab/data/demo -> {DEMO} (data.path); lab/assets/tiny_bert -> {TINY_BERT} "

@@ -56,13 +56,8 @@ def builder_parameters(target: str) -> tuple[frozenset[str], tuple[str, ...]] | 
     module-level function or class (`__init__`) `target` names; None where that is not known
     without importing it (no source, no such name, `**kwargs`)."""
     module_name, _, name = target.rpartition(".")
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    arguments = _arguments(ast.parse(Path(spec.origin).read_text()), name)
+    tree = parsed_module(module_name)
+    arguments = _arguments(tree, name) if tree is not None else None
     if arguments is None or arguments.kwarg is not None:
         return None
     positional = [*arguments.posonlyargs, *arguments.args]
@@ -71,6 +66,18 @@ def builder_parameters(target: str) -> tuple[frozenset[str], tuple[str, ...]] | 
     every = frozenset(a.arg for a in [*positional, *arguments.kwonlyargs]) - {"self"}
     settable = {a.arg for a in [*with_default, *keyword]} - PASSED_BY_LAB
     return every, tuple(sorted(settable))
+
+
+def parsed_module(module_name: str) -> ast.Module | None:
+    """The syntax tree of the Python source of `module_name`, found without importing it;
+    None where it has no `.py` source (a compiled module, no such module)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
 
 
 def _arguments(tree: ast.Module, name: str) -> ast.arguments | None:

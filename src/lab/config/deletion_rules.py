@@ -40,11 +40,11 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
-from pathlib import Path
 from typing import TypeGuard
 
 from omegaconf import DictConfig, OmegaConf
 
+from lab.config.builder_arguments import parsed_module
 from lab.errors import ConfigError
 
 # group -> the key whose absence shows the group's option is gone (strategy and precision
@@ -205,7 +205,7 @@ def builder_keywords(target: str, depth: int = 0) -> frozenset[str] | None:
     first base class where it passes `**kwargs` on (`super().__init__(**kwargs)`), read from
     source; None where that is not known (a function's `**kwargs`, a base outside lab)."""
     module_name, _, name = target.rpartition(".")
-    tree = _parsed(module_name)
+    tree = parsed_module(module_name)
     node = next(
         (
             n
@@ -237,16 +237,6 @@ def builder_keywords(target: str, depth: int = 0) -> frozenset[str] | None:
 
 def _is_init(node: ast.stmt) -> TypeGuard[ast.FunctionDef]:
     return isinstance(node, ast.FunctionDef) and node.name == "__init__"
-
-
-def _parsed(module_name: str) -> ast.Module | None:
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
 
 
 def _qualified(tree: ast.Module, module_name: str, base: ast.expr) -> str | None:
