@@ -304,3 +304,27 @@ def test_an_unlabeled_test_file_beside_a_labeled_dev_file_is_pointed_at_the_dev_
     assert unlabeled_split_fix("validation", "validation", "dev.tsv") == (
         "set data.splits.validation=null to carve a labeled validation split from train"
     )
+
+
+def test_inspect_gives_trainings_warning_of_the_unread_dev_splits(tmp_path: Path) -> None:
+    """lab.inspect prints what training says of reading the data: with the generic config on
+    MNLI, the warning that its labeled dev splits go unread (and the override)."""
+    from conftest import lab_cli
+
+    root = _glue_mnli(tmp_path / "glue")
+    generic = [
+        "data=csv",
+        f"data.path={root}",
+        "data.hub_config=mnli",
+        "data.text_column=premise",
+        "data.text_pair_column=hypothesis",
+        "model=tiny_bert",
+    ]
+    done = lab_cli("inspect", *generic, f"out={tmp_path / 'inspect'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    said = " ".join((done.stdout + done.stderr).split())
+    assert (
+        "its labeled splits validation_matched, validation_mismatched are not read (to use "
+        "them: data.splits.validation=validation_matched "
+        "data.splits.test=validation_mismatched)"
+    ) in said

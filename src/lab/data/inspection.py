@@ -196,6 +196,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
             "test": data.get("max_test_samples"),
         },
         drop_labels=drop_setting(data.get("label_column"), data.get("drop_labels")),
+        label_column=data.get("label_column"),  # labeled splits left unread: training's warning
     )
     return in_file_order(splits, places), carved
 
