@@ -60,6 +60,34 @@ def _evaluate(
     return {name: float(value) for name, value in module.evaluation_metrics("val").items()}
 
 
+def test_val_f1_positive_on_three_classes_says_why_it_is_not_logged() -> None:
+    # Lightning's refusal at the first validation, as `lab.training.fit` words it: the head's
+    # note says why the metric is missing, before the closest logged one.
+    from omegaconf import OmegaConf
+
+    from lab.training.fit import unknown_metric_error
+
+    module = TextClassificationModule(FixedPredictions(3), optimizer=None)  # type: ignore[arg-type]
+    logged = ["val/acc", "val/f1", "val/loss", "val/mcc", "val/precision", "val/recall"]
+    trainer: Any = SimpleNamespace(
+        lightning_module=module, callback_metrics=dict.fromkeys(logged, 0.5)
+    )
+    lightning = RuntimeError(
+        "`ModelCheckpoint(monitor='val/f1_positive')` could not find the monitored key in the "
+        "returned metrics: ..."
+    )
+    cfg = OmegaConf.create({"optimized_metric": "val/f1_positive"})
+    error = unknown_metric_error(lightning, cfg, trainer)
+    assert str(error) == (
+        "optimized_metric=val/f1_positive is no metric this run's validation logs; it logged: "
+        "val/acc, val/f1, val/loss, val/mcc, val/precision, val/recall. f1_positive is logged "
+        "with two classes only; this run has 3 (val/f1 is the macro F1). Start the run again "
+        "with one of them (no best checkpoint could be chosen)"
+    )
+    two = TextClassificationModule(FixedPredictions(2), optimizer=None)  # type: ignore[arg-type]
+    assert two.metric_notes == {}  # logged there: nothing to say
+
+
 @NO_TRAINER
 def test_two_classes_by_hand_and_by_sklearn() -> None:
     # tp 4, fn 1 (label 1); fp 2, tn 3 (label 0)

@@ -150,6 +150,36 @@ def test_lab_validate_refuses_it_in_one_line_with_exit_2(
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "text"),
+    [
+        ("overrides", "defaults:\n  - override /model: tiny_bert\noptimizer: {lr: 0.01}\n"),
+        (
+            "commented",
+            "# my recipe\n# @package _global_\ndefaults:\n  - override /model: tiny_bert\n",
+        ),
+    ],
+)
+def test_one_whose_defaults_override_a_group_gets_labs_words_not_hydras(
+    option: str, text: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Every recipe's shape (`- override /model: ...`): Hydra stops composing with "Could not
+    # override 'model@experiment.model'" before any rule runs; a header below a comment line
+    # is not read as one either.
+    folder = tmp_path / "conf"
+    (folder / "experiment").mkdir(parents=True)
+    (folder / "experiment" / f"{option}.yaml").write_text(text)
+    code = validate.main([f"experiment={option}", _search(folder)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.splitlines() == [
+        f"error: experiment={option} lacks the line '# @package _global_' (its first line: a "
+        "comment above it hides it), so Hydra placed it under a node named 'experiment', "
+        "where its defaults' 'override /model' cannot apply; add '# @package _global_' as "
+        f"the first line of experiment/{option}.yaml"
+    ]
+
+
 def _first_line(path: Path) -> str:
     return path.read_text(encoding="utf-8").splitlines()[0]
 

@@ -58,9 +58,11 @@ def missing_option_line(message: str) -> str:
     one line: the closest option first (`Did you mean model=roberta?`), then all of them;
     "Could not load 'logger/tensorbord'" (an option in a list) gets the same, the options
     read from the group's folder; any other message as it is."""
+    from lab.config.package_rules import misplaced_override_line
+
     found = MISSING_OPTION.match(message.strip()) or UNLOADABLE_OPTION.match(message.strip())
     if found is None:
-        return message
+        return misplaced_override_line(message) or message
     group, name = found["group"], found["name"]
     options = found.groupdict().get("options")
     options = options.split() if options else group_options(group)

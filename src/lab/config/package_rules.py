@@ -19,6 +19,7 @@ group's options declare a package of their own (the table is complete).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,13 @@ GROUP_PACKAGES: dict[str, str] = {
 }
 # How many of the stray keys the refusal names (an experiment may hold dozens).
 _SHOWN_KEYS = 4
+# Hydra's refusal of such a file whose defaults list overrides a group (`- override /model:
+# roberta`, every recipe's shape): its defaults land under the group's node too, where no
+# option of `model` is, and composing stops before any rule runs.
+_MISPLACED_OVERRIDE = re.compile(
+    r"In '(?P<group>[\w/]+)/(?P<option>[^']+)': Could not override "
+    r"'(?P<target>[\w/]+)@(?P=group)\.[^']*'"
+)
 
 
 def check_group_packages(cfg: DictConfig) -> None:
@@ -66,6 +74,23 @@ def misplaced_message(group: str, package: str, node: DictConfig) -> str:
         f"{option} lacks the line '# @package {package}', so its values landed under a "
         f"node named '{group}' that nothing reads ({shown}) and the run would keep lab's "
         f"{', '.join(meant)}; add '# @package {package}' as the first line of {file}"
+    )
+
+
+def misplaced_override_line(message: str) -> str | None:
+    """lab's words for Hydra's "In 'experiment/mine': Could not override 'model@experiment.
+    model'" (an option of a `GROUP_PACKAGES` group without its `# @package` line, whose
+    defaults override another group); None for any other message."""
+    found = _MISPLACED_OVERRIDE.search(message)
+    if found is None or found["group"] not in GROUP_PACKAGES:
+        return None
+    group, option = found["group"], found["option"]
+    package = GROUP_PACKAGES[group]
+    return (
+        f"{group}={option} lacks the line '# @package {package}' (its first line: a comment "
+        f"above it hides it), so Hydra placed it under a node named '{group}', where its "
+        f"defaults' 'override /{found['target']}' cannot apply; add '# @package {package}' "
+        f"as the first line of {group}/{option}.yaml"
     )
 
 

@@ -40,6 +40,9 @@ class TaskModule(L.LightningModule):
 
     # Metric names (without stage) shown on the progress bar; the rest go to the loggers only.
     progress_bar_metrics: tuple[str, ...] = ()
+    # Metric name (without stage) -> why this run does not log it, for the refusal of an
+    # `optimized_metric` the validation did not log (`lab.training.fit.unknown_metric_error`).
+    metric_notes: dict[str, str] = {}  # noqa: RUF012 (read only)
 
     def __init__(
         self,

@@ -173,6 +173,11 @@ def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) ->
     logged = sorted(k for k in trainer.callback_metrics if k.startswith("val/"))
     close = difflib.get_close_matches(metric, logged, n=1)
     maybe = f" Did you mean optimized_metric={close[0]}?" if close else ""
+    # A head may say why one of its metrics is not logged on this data (`metric_notes`:
+    # classification's `f1_positive` needs two classes).
+    notes = getattr(trainer.lightning_module, "metric_notes", None) or {}
+    note = notes.get(metric.partition("/")[2])
+    maybe = f" {metric.partition('/')[2]} {note}.{maybe}" if note else maybe
     return MetricNotLogged(
         f"optimized_metric={metric} is no metric this run's validation logs; it logged: "
         f"{', '.join(logged) or 'none'}.{maybe} Start the run again with one of them (no best "

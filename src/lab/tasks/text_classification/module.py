@@ -106,6 +106,11 @@ class TextClassificationModule(ClassLossTraining, TaskModule):
         names = [str(id2label.get(i, i)) for i in range(num_labels)]
         self.class_loss = ClassLoss(num_labels, class_weights, label_smoothing, names)
         metrics = classification_metrics(num_labels)
+        if num_labels != 2:  # why `optimized_metric=val/f1_positive` finds nothing logged
+            self.metric_notes = {
+                "f1_positive": f"is logged with two classes only; this run has {num_labels} "
+                "(val/f1 is the macro F1)"
+            }
         self.metrics = torch.nn.ModuleDict(
             {"val": metrics.clone(prefix="val/"), "test": metrics.clone(prefix="test/")}
         )
