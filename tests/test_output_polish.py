@@ -254,10 +254,13 @@ def test_validate_help_explains_its_flags(capsys: pytest.CaptureFixture[str]) ->
 
     assert main(["--help"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "python -m lab.validate [--instantiate] [-m] [<lab.train override> ...]"
+    assert lines[:2] == [
+        "python -m lab.validate [--instantiate] [-m] [--config-dir <folder>] [<lab.train",
+        "    override> ...]",
+    ]
     assert all(len(line) <= 80 for line in lines)
-    names = [line.split("  ")[1].strip() for line in lines[1:] if not line.startswith("    ")]
-    assert names == ["<override>", "--instantiate", "-m, --multirun"]
+    names = [line.split("  ")[1].strip() for line in lines[2:] if not line.startswith("    ")]
+    assert names == ["<override>", "--instantiate", "-m, --multirun", "--config-dir"]
     assert "--instantiate   also build every part that needs neither weights nor data:" in (
         "\n".join(lines)
     )

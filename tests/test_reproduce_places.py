@@ -181,7 +181,7 @@ def test_reproduce_from_elsewhere_reads_the_runs_data_and_warns_before_training(
 
     result = lab_cli("reproduce", str(run_dir), cwd=now)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("pass") == 12 and "FAIL" not in result.stdout
+    assert result.stdout.count("pass") == 16 and "FAIL" not in result.stdout
     line = f"relative paths read from the run's working directory {then}: data.path=data"
     assert line in result.stdout.splitlines()
     assert "content differs" not in result.stdout
@@ -243,7 +243,7 @@ def test_reproduce_of_a_ddp_run_writes_one_folder(tmp_path: Path) -> None:
     (run_dir,) = (tmp_path / "out").glob("runs/*/*")
     result = lab_cli("reproduce", str(run_dir), cwd=tmp_path, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("pass") == 12 and "FAIL" not in result.stdout
+    assert result.stdout.count("pass") == 16 and "FAIL" not in result.stdout
     assert "Traceback" not in result.stderr and "[rank1]" not in result.stderr
     (folder,) = (run_dir / "reproductions").iterdir()
     assert (folder / "train.log").is_file() and (folder / "train_ddp_process_1.log").is_file()

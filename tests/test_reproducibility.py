@@ -90,8 +90,8 @@ def test_reproduce_passes_on_an_unchanged_run_and_fails_on_a_tampered_one(
     result = lab_cli("reproduce", str(recorded_run))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (
-        "FAIL" not in result.stdout and result.stdout.count("pass") == 12
-    )  # 10 metrics + 2 parameter counts
+        "FAIL" not in result.stdout and result.stdout.count("pass") == 16
+    )  # 14 metrics (val/ and test/ mcc, f1_positive among them) + 2 parameter counts
     (reproduction,) = (recorded_run / "reproductions").iterdir()
     assert (reproduction / "metrics.json").read_text() == (
         recorded_run / "metrics.json"
