@@ -281,7 +281,11 @@ def test_a_csv_header_that_is_not_utf8_refuses_the_file(tmp_path: Path) -> None:
         list(read_rows(source))
     assert str(refused.value) == (
         f"{source}:1: the header is not valid UTF-8 (byte 0xe9 at column 2); re-encode the "
-        "file as UTF-8"
+        "file as UTF-8 from the encoding it was saved in: `iconv -f <encoding> -t utf-8 in.csv "
+        '> fixed.csv` (or an editor\'s "save as UTF-8"), where <encoding> is often cp1252 '
+        "(Western European Windows), gbk or gb18030 (Simplified Chinese), cp932 or shift_jis "
+        "(Japanese), big5 (Traditional Chinese), cp949 or euc-kr (Korean); a wrong one can "
+        "convert without error, so check that the converted text reads right"
     )
 
 

@@ -58,6 +58,7 @@ from lab.inference.options import (
 )
 from lab.inference.predictors import Predictor, open_predictor, predict_rows
 from lab.inference.rows import (
+    ROW_REENCODE,
     RowError,
     RowWriter,
     check_output,
@@ -250,9 +251,14 @@ def main(argv: list[str]) -> int:
             check_columns(columns, predictor.accepted_fields, run.head)
         tally = predict_file(predictor, source, target, batch_size, columns, quoting, names)
     if tally.rows == tally.errors:  # nothing predicted: a user error, whatever the cause
+        first = tally.first_error
+        if first.endswith(ROW_REENCODE):  # not UTF-8: how to re-encode it, once
+            from lab.data.text_encoding import reencode_advice
+
+            first = first.removesuffix(ROW_REENCODE) + reencode_advice(str(source), "the file")
         raise DataError(
             f"no row of {source} could be predicted: {tally.errors} of {tally.rows} rows "
-            f"failed; first: {tally.first_error} (every row's error is in {target})"
+            f"failed; first: {first} (every row's error is in {target})"
             if tally.rows
             else f"{source} has no rows to predict"
         )

@@ -5,6 +5,7 @@ names none for an option inside a list (`logger=[csv,tensorbord]`: "Could not lo
 'logger/tensorbord'"), and for a value YAML reads as no name (`precision=64`, a number)
 names neither the group nor its options. Each becomes one line: the closest option first
 (`Did you mean logger=tensorboard?`), then the group's options, read from its folder.
+Hydra's lexer error for a non-ASCII value gets the quoted form (`override_quoting`).
 """
 
 from __future__ import annotations
@@ -57,12 +58,14 @@ def missing_option_line(message: str) -> str:
     """Hydra's "Could not find 'model/robertaa'" and its list of options, one per line, as
     one line: the closest option first (`Did you mean model=roberta?`), then all of them;
     "Could not load 'logger/tensorbord'" (an option in a list) gets the same, the options
-    read from the group's folder; any other message as it is."""
+    read from the group's folder; Hydra's lexer error for a non-ASCII value names the quoted
+    form (`lab.config.override_quoting`); any other message as it is."""
+    from lab.config.override_quoting import non_ascii_override_line
     from lab.config.package_rules import misplaced_override_line
 
     found = MISSING_OPTION.match(message.strip()) or UNLOADABLE_OPTION.match(message.strip())
     if found is None:
-        return misplaced_override_line(message) or message
+        return misplaced_override_line(message) or non_ascii_override_line(message) or message
     group, name = found["group"], found["name"]
     options = found.groupdict().get("options")
     options = options.split() if options else group_options(group)

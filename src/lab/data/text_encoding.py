@@ -1,8 +1,14 @@
-"""Text files that are not UTF-8: where, and what they most likely are.
+"""Text files that are not UTF-8: where, and what to do about it.
 
 lab reads text data as UTF-8 (as `datasets` does). A file that is not names its first bad byte
-and the `iconv` command that converts it, for the encoding it most likely has: UTF-16 (Excel's
-"Unicode text", PowerShell's default) by its byte-order mark or its NUL bytes, else Latin-1.
+and how to re-encode it. Only UTF-16 (Excel's "Unicode text", PowerShell's default) is named
+as the file's encoding: its byte-order mark or its NUL bytes tell it reliably. Any other
+encoding is not guessed: Latin-1 and CP1252 decode any bytes, so an `iconv -f latin1` of a GBK
+or Shift-JIS file succeeds and gives mojibake that trains; strict trial decodes cannot tell
+GBK, CP1252, Shift-JIS and Big5 apart (a GBK file decodes as CP1252, Big5 and CP949 too; a
+CP1251 Russian one as CP1252 alone), and `file -i` names ISO-8859-1 for a GBK file. So the
+advice names the command with a placeholder, the encodings files most often have, and that
+the result must be read.
 """
 
 from __future__ import annotations
@@ -34,14 +40,46 @@ def first_invalid_utf8(file: str) -> str | None:
 
 
 def not_utf8_message(file: str, problem: str) -> str:
-    """`<file> is not valid UTF-8 (<problem>); re-encode it ...`, with the `iconv` command for
-    the encoding it most likely has."""
-    source = _likely_encoding(file)
-    looks = f"; it looks like {source.upper()}" if source != "latin1" else ""
+    """`<file> is not valid UTF-8 (<problem>); re-encode it as UTF-8 ...` (`reencode_advice`),
+    with "it looks like UTF-16" for a file that is."""
+    looks = "; it looks like UTF-16" if _is_utf16(file) else ""
+    return f"{file} is not valid UTF-8 ({problem}{looks}); {reencode_advice(file)}"
+
+
+#: Encodings a text file that is not UTF-8 most often has (saved on Windows, or by software of
+#: its language), as `iconv -f` and Python's codecs both name them, with what they are for.
+COMMON_ENCODINGS = (
+    ("cp1252", "Western European Windows"),
+    ("gbk or gb18030", "Simplified Chinese"),
+    ("cp932 or shift_jis", "Japanese"),
+    ("big5", "Traditional Chinese"),
+    ("cp949 or euc-kr", "Korean"),
+)
+
+
+def reencode_advice(file: str, what: str = "it") -> str:
+    """How to re-encode `file`, which is not UTF-8, as UTF-8 (`what`: how the sentence names
+    it): the `iconv -f utf-16` command for UTF-16, the one encoding told reliably; else the
+    command with `<encoding>`, the common encodings (`COMMON_ENCODINGS`), and a warning that a
+    wrong one can convert without error (any byte string is Latin-1, nearly any is CP1252,
+    many are GBK)."""
+    if _is_utf16(file):
+        return f"re-encode {what} as UTF-8, e.g. {_iconv_command(file, 'utf-16')}"
+    common = ", ".join(f"{name} ({used})" for name, used in COMMON_ENCODINGS)
     return (
-        f"{file} is not valid UTF-8 ({problem}{looks}); re-encode it as UTF-8, e.g. "
-        f"`iconv -f {source} -t utf-8 {Path(file).name} > fixed{file_suffix(Path(file))}`"
+        f"re-encode {what} as UTF-8 from the encoding it was saved in: "
+        f'{_iconv_command(file, "<encoding>")} (or an editor\'s "save as UTF-8"), where '
+        f"<encoding> is often {common}; a wrong one can convert without error, so check that "
+        "the converted text reads right"
     )
+
+
+def _iconv_command(file: str, source: str) -> str:
+    """The shell command that writes `file` (gzipped or not) as UTF-8 to `fixed<suffix>`."""
+    name, suffix = Path(file).name, file_suffix(Path(file))
+    if name.lower().endswith(".gz"):  # iconv would read the compressed bytes
+        return f"`gzip -dc {name} | iconv -f {source} -t utf-8 > fixed{suffix}`"
+    return f"`iconv -f {source} -t utf-8 {name} > fixed{suffix}`"
 
 
 def first_invalid_utf8_byte(data: bytes) -> str | None:
@@ -53,15 +91,13 @@ def first_invalid_utf8_byte(data: bytes) -> str | None:
     return None
 
 
-def _likely_encoding(file: str) -> str:
-    """The encoding a non-UTF-8 text file most likely has, for `iconv -f`: `utf-16` for a
-    UTF-16 byte-order mark (Excel's "Unicode text", PowerShell's default) or for text whose
-    every other byte is NUL, else `latin1` (the usual Western export)."""
+def _is_utf16(file: str) -> bool:
+    """Whether a non-UTF-8 text file is UTF-16: a UTF-16 byte-order mark, or text whose every
+    other byte is NUL (ASCII as UTF-16 without a mark). Both are reliable: no other common
+    text encoding has NUL bytes."""
     opener = gzip.open if file.endswith(".gz") else open
     with opener(file, "rb") as handle:
         head = handle.read(4096)
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return "utf-16"
-    if len(head) >= 2 and head.count(0) * 3 >= len(head):  # ASCII text as UTF-16: half NULs
-        return "utf-16"
-    return "latin1"
+        return True
+    return len(head) >= 2 and head.count(0) * 3 >= len(head)  # ASCII text as UTF-16: half NULs

@@ -158,9 +158,14 @@ def bad_byte(line: str) -> str | None:
     return None
 
 
+# A row's advice for a byte that is not UTF-8; a refusal of the whole file says how
+# (`lab.data.text_encoding.reencode_advice`), once.
+ROW_REENCODE = "re-encode the file as UTF-8"
+
+
 def utf8_message(problem: str) -> str:
     """A row's error for a non-UTF-8 byte (`bad_byte`), with what to do about it."""
-    return f"not valid UTF-8 ({problem}); re-encode the file as UTF-8"
+    return f"not valid UTF-8 ({problem}); {ROW_REENCODE}"
 
 
 def _json_row(line: str) -> dict[str, Any] | RowError:
@@ -234,7 +239,12 @@ def _csv_rows(
             if is_blank_record(record) and (start != previous or '"' not in lines.last):
                 continue
             if problem and header is None:
-                raise DataError(f"{path}:{start}: the header is {utf8_message(problem)}")
+                from lab.data.text_encoding import reencode_advice
+
+                advice = reencode_advice(str(path), "the file")
+                raise DataError(
+                    f"{path}:{start}: the header is not valid UTF-8 ({problem}); {advice}"
+                )
             if problem:
                 yield start, RowError(utf8_message(problem))
             elif header is None:
