@@ -1,12 +1,13 @@
 """The numbers and the figure of `python -m lab.inspect` (`lab.data.inspection` gathers the
 rows and columns they are computed on): nearest-rank length percentiles, a suggested maximum
-length, duplicate and shared (leaked) rows before and after normalising case and whitespace,
-label balance with class weights, and the length histogram."""
+length, duplicate and shared (leaked) rows before and after normalising Unicode form, case
+and whitespace, label balance with class weights, and the length histogram."""
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -52,9 +53,23 @@ def suggested_max_length(p95: int, limit: int | None) -> int:
     return min(value, limit) if limit else value
 
 
-def normalized(text: str) -> str:
-    """Lower-cased, whitespace runs made one space, ends stripped: the leakage key."""
-    return _SPACES.sub(" ", text).strip().lower()
+def normalized(key: str) -> str:
+    """The normalised key of a row (`key`: its texts joined with U+001F): each text in
+    Unicode's compatibility form, case-folded, whitespace runs made one space, ends stripped.
+
+    The same sentence in NFC and NFD (`é` as one code point or as `e` + U+0301: macOS file
+    names and clipboard, some Vietnamese and Korean sources), in full-width and half-width
+    forms (`ＡＢＣ`, `ABC`: CJK data) or with a ligature (`ﬁ`) is one key: NFKC folds them,
+    and tokenizers that normalise (BERT's) give such forms the same ids. Case folding, not
+    `lower()`: `Straße` and `STRASSE` are one key. NFKC again after folding, since folding
+    can leave text out of normal form. The texts are normalised one by one: U+001F is
+    whitespace to `str.split`/`re`, and the field boundary must stay where it is."""
+    return "\x1f".join(_normalized_text(text) for text in key.split("\x1f"))
+
+
+def _normalized_text(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return _SPACES.sub(" ", folded).strip()
 
 
 def duplicates(keys: Sequence[str]) -> int:

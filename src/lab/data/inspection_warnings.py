@@ -62,7 +62,7 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
         if shared["normalized"] and name not in carved:
             found.append(
                 f"leakage: {shared['exact']} {name} row(s) also in train "
-                f"({shared['normalized']} after normalising case and whitespace)"
+                f"({shared['normalized']} after normalising Unicode form, case and whitespace)"
             )
         elif shared["normalized"]:
             found.append(

@@ -16,13 +16,19 @@ test file's own form), and the two are read differently:
   makes words of their own (`U.S.` is four to BERT's tokenizer). The pipeline's own
   `is_split_into_words=True` is no cure for given words: it still decides which subword starts
   a word from the subword's text, not from the word it came from, and truncates at the
-  tokenizer's own limit.
+  tokenizer's own limit. A subword continues a word where it starts with the tokenizer's
+  continuing prefix (`##`: `lab.compat.transformers`), not where its text is longer than the
+  input it covers (the pipeline's rule, which NFD text under an accent-stripping tokenizer
+  breaks). An entity's end is moved over what its word's last token leaves out
+  of a character (the combining marks an accent-stripping tokenizer drops from NFD text), so
+  its `text` is whole words of the input (`_pipeline_entities`).
 
 This module imports neither Lightning nor the training code, so a predictor loads fast.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -54,17 +60,23 @@ class TokenClassificationPredictor(Predictor):
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         from transformers import pipeline
 
+        from lab.compat.transformers import WordStartPipeline
+
         super().__init__(model, tokenizer, cfg)
         self.tokens_field = str(cfg.data.get("tokens_column") or "tokens")
         self.alternative_field = self.tokens_field
         # Text only: "first" tags a word by its first subword, as training does ("simple"
         # grouping would split a word whose later subwords the model never learned to tag).
+        # `WordStartPipeline`: a word's first subword is the one without `##`, also where the
+        # tokenizer strips the accents of NFD text (the pipeline's own rule merged such a word
+        # into the word before it).
         self.pipeline = pipeline(
             "token-classification",
             model=model,
             tokenizer=tokenizer,
             aggregation_strategy="first",
             device=self.device,
+            pipeline_class=WordStartPipeline,
         )
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -76,7 +88,7 @@ class TokenClassificationPredictor(Predictor):
         if texts:
             tagged = self.pipeline(list(texts.values()), batch_size=len(texts))
             for (index, text), entities in zip(texts.items(), tagged, strict=True):
-                found[index] = [_pipeline_entity(text, entity) for entity in entities]
+                found[index] = _pipeline_entities(text, entities)
         if given:
             tagged_words = self.tag_words(list(given.values()))
             found.update(zip(given, tagged_words, strict=True))
@@ -112,11 +124,44 @@ class TokenClassificationPredictor(Predictor):
         return entities
 
 
-def _pipeline_entity(text: str, entity: dict[str, Any]) -> dict[str, Any]:
-    """One entity of the pipeline in the predictor's fields. Its text is cut from the input by
-    its span: the pipeline's `word` is decoded from subwords (lowercased by uncased
-    tokenizers, spaces lost)."""
-    start, end = int(entity["start"]), int(entity["end"])
+def _pipeline_entities(text: str, entities: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pipeline's entities of `text` in the predictor's fields (in text order), each
+    ending on a whole user-perceived character (`cluster_ends`), never past the next one's
+    start.
+
+    A tokenizer's offsets can end a word inside a character: one that strips accents (BERT
+    uncased, the default MiniLM) drops the combining marks of NFD text (`Ñandú` as `N` U+0303
+    `andu` U+0301) from every token, and BERT's cleaning drops format characters (the tag
+    characters that end a subdivision flag), so a word's last token ends before them and the
+    entity would be `Ñandu`. Thai and Devanagari signs (combining class 0: `unicodedata.
+    combining` misses them), variation selectors and emoji modifiers are lost the same way. A
+    grapheme cluster, not a list of mark categories, is the unit: it also holds a ZWJ with the
+    pictograph it joins, and an entity is whole words. The next entity's start bounds the
+    move where a tokenizer made a word of the marks alone (byte-level BPE pre-tokenizers: a
+    mark is no letter to them) and tagged it as an entity of its own."""
+    spans = sorted(entities, key=lambda entity: int(entity["start"]))
+    ends = cluster_ends(text) if spans else []
+    found = []
+    for position, entity in enumerate(spans):
+        start, end = int(entity["start"]), int(entity["end"])
+        limit = int(spans[position + 1]["start"]) if position + 1 < len(spans) else len(text)
+        whole = ends[bisect.bisect_left(ends, end)] if 0 < end < len(text) else end
+        found.append(_pipeline_entity(text, entity, start, max(end, min(whole, limit))))
+    return found
+
+
+def cluster_ends(text: str) -> list[int]:
+    """The end offset of each grapheme cluster of `text` (Unicode's user-perceived characters,
+    UAX #29, as the `regex` module's `\\X` finds them), ascending; the last is `len(text)`."""
+    import regex  # a dependency of transformers; `re` has no grapheme clusters
+
+    return [cluster.end() for cluster in regex.finditer(r"\X", text)]
+
+
+def _pipeline_entity(text: str, entity: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+    """One entity of the pipeline in the predictor's fields, spanning `start`:`end`. Its text is
+    cut from the input by that span: the pipeline's `word` is decoded from subwords (lowercased
+    by uncased tokenizers, accents stripped, spaces lost)."""
     return {
         "type": entity["entity_group"],
         "text": text[start:end],
