@@ -26,6 +26,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 import lab
 from lab.run_dir.card_base import base_model_line, base_model_name, base_needed, hub_base_model
+from lab.run_dir.card_data import data_line, data_metadata, metric_cell, read_id2label
 from lab.run_dir.card_usage import onnx_usage, usage_section
 from lab.run_dir.summary import BEST, format_metric
 
@@ -92,10 +93,12 @@ def model_card(
     onnx: dict[str, Any] | None = None,
     adapter: dict[str, Any] | None = None,
     merged_parameters: int | None = None,
+    id2label: dict[int, str] | None = None,
 ) -> str:
     """The card's Markdown text; `onnx`, an ONNX export's report, adds its measurements;
     `adapter` (`adapter_facts`) makes it the card of a PEFT adapter directory;
-    `merged_parameters`, the count in a PEFT run's merged weights, the card of those."""
+    `merged_parameters`, the count in a PEFT run's merged weights, the card of those;
+    `id2label`, the model's label names, names the class `f1_positive` scores."""
     head = str(cfg.task.head).rsplit(".", 1)[-1]
     # The head declares its Hub task tag in its task YAML ("" when the Hub has none for it).
     pipeline_tag = str(cfg.task.get("pipeline_tag") or "")
@@ -105,7 +108,7 @@ def model_card(
     data = cfg.data.get("path") or cfg.data.get("hub_id") or "?"
     # Parameter counts are counts, not metrics: a line of their own, as whole numbers.
     rows = "\n".join(
-        f"| `{k}` | {format_metric(v)} |"
+        f"| {metric_cell(k, id2label)} | {format_metric(v)} |"
         for k, v in sorted(metrics.items())
         if "/" in k and not k.startswith(PARAMS)
     )
@@ -139,10 +142,12 @@ def model_card(
     published = cfg.model.get("published_as")
     # An adapter card says how to load it on its base; an ONNX card's usage is its own section.
     usage = loading_section(cfg, adapter) if adapter else "" if onnx else usage_section(cfg)
+    # The Hub's metadata on a Hub dataset: its id, and the test metrics on its configuration.
+    hub_data = data_metadata(cfg, title, metrics, id2label)
     return f"""---
 library_name: {library}{pipeline}
 tags: [lab{tags}{", onnx" if onnx else ""}]
----
+{hub_data}---
 
 # {title}
 
@@ -150,7 +155,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 
 - **Base model**: {base_model_line(str(base), published) if cfg.model.get("pretrained") else base}
 - **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
-- **Data**: {data}
+- **Data**: {data_line(cfg)}
 - **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}
 {usage}
 ## Command
@@ -320,7 +325,11 @@ def write_model_card(
     adapter = adapter_facts(cfg, merged) if merged is not None else None
     peft_run = bool(OmegaConf.select(cfg, "peft.config._target_"))
     folded = stored_parameters(model_dir) if peft_run and not adapter and not onnx else None
-    path.write_text(model_card(cfg, record, metrics, onnx, adapter, folded))
+    # The label names of the model exported here (an adapter's: of the merged model beside).
+    id2label = read_id2label(merged if merged is not None else model_dir)
+    # UTF-8 whatever the locale: label names and the command may be in any script.
+    card = model_card(cfg, record, metrics, onnx, adapter, folded, id2label)
+    path.write_text(card, encoding="utf-8")
     return path
 
 

@@ -8,7 +8,10 @@
                   `confusion_matrix` (classification) and `entity_f1` (token classification)
 
 A run without the CSV logger has no curves; a plot that cannot be drawn is skipped with a
-log line, never an error: figures are a view of results that are already saved.
+log line, never an error: figures are a view of results that are already saved. Names in
+scripts the default font lacks (CJK, Thai, emoji class names) are drawn with an installed
+fallback font; where none has them, their ticks are numbered and train.log says so in one line
+(`lab.run_dir.plot_fonts`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+
+from lab.log_records import FILE_ONLY_RECORD
+from lab.run_dir.plot_fonts import number_undrawable_ticks, plot_fonts, undrawn_line
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +49,30 @@ def write_run_plots(run_dir: Path, report: dict[str, Any], cfg: DictConfig) -> l
         drawers[str(name)] = partial(_report_plot, spec, report)
     out = run_dir / "plots"
     written = []
-    for name, draw in drawers.items():
-        try:
-            figure = draw()
-        except Exception as err:  # a figure is never worth failing a finished run
-            log.info("plot %s skipped: %s", name, err)
-            continue
-        if figure is None:
-            continue
-        import matplotlib.pyplot as plt
+    undrawn: dict[str, list[str]] = {}
+    # Class names in any script: CJK / Thai / emoji fonts as fallbacks where installed, and
+    # matplotlib's per-character warnings replaced by one train.log line (`plot_fonts`).
+    with plot_fonts():
+        for name, draw in drawers.items():
+            try:
+                figure = draw()
+                if figure is not None and (missing := number_undrawable_ticks(figure)):
+                    undrawn[name] = missing
+            except Exception as err:  # a figure is never worth failing a finished run
+                log.info("plot %s skipped: %s", name, err)
+                continue
+            if figure is None:
+                continue
+            import matplotlib.pyplot as plt
 
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{name}.png"
-        figure.tight_layout()
-        figure.savefig(path, dpi=120)
-        plt.close(figure)
-        written.append(path)
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{name}.png"
+            figure.tight_layout()
+            figure.savefig(path, dpi=120)
+            plt.close(figure)
+            written.append(path)
+    if undrawn:  # a report on the figures, not a call to action: train.log only
+        log.info(undrawn_line(undrawn), extra=FILE_ONLY_RECORD)
     return written
 
 

@@ -5,7 +5,8 @@ class's F1, the test confusion matrix), and `plot_confusion_matrix`, the test re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -20,12 +21,15 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from lab.log_records import FILE_ONLY_RECORD
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from transformers import PreTrainedModel
+
+log = logging.getLogger(__name__)
 
 
 class MatthewsCorrCoef(MulticlassMatthewsCorrCoef):
@@ -73,6 +77,15 @@ def classification_metrics(num_labels: int) -> MetricCollection:
     return MetricCollection(metrics)
 
 
+def positive_class_line(id2label: Mapping[Any, str]) -> str | None:
+    """The line naming the class `f1_positive` scores (label id 1) in a two-class run, None
+    with any other count of classes."""
+    if len(id2label) != 2:
+        return None
+    name = {int(k): str(v) for k, v in id2label.items()}.get(1, "1")
+    return f"val/f1_positive and test/f1_positive are the F1 of class 1, '{name}'"
+
+
 class TextClassificationModule(ClassLossTraining, TaskModule):
     """Cross-entropy classification: accuracy, macro F1 / precision / recall, Matthews
     correlation; with two classes also the F1 of the positive class.
@@ -81,7 +94,8 @@ class TextClassificationModule(ClassLossTraining, TaskModule):
     `val/recall` (macro averages over the classes, also for two), `val/mcc` (Matthews
     correlation, sklearn's `matthews_corrcoef`: GLUE's CoLA score) and, with exactly two
     classes, `val/f1_positive`: the binary F1 of label id 1 (sklearn's `f1_score(y, p)`,
-    GLUE's MRPC / QQP F1). Any of them can be `optimized_metric`.
+    GLUE's MRPC / QQP F1), whose name the run logs when first set up (`positive_class_line`).
+    Any of them can be `optimized_metric`.
 
     Args:
         class_weights: None, `balanced` (from the train split's label counts) or one weight
@@ -118,6 +132,13 @@ class TextClassificationModule(ClassLossTraining, TaskModule):
 
     def setup(self, stage: str) -> None:
         setup_class_loss(self, self.class_loss)
+        # Which class "positive" is follows the label order (sorted label values: 负面 sorts
+        # after 正面), so the run says it once: at its first setup (fit; test sets up again).
+        if not getattr(self, "_positive_class_said", False):
+            self._positive_class_said = True
+            line = positive_class_line(self.model.config.id2label or {})
+            if line and getattr(self._trainer, "is_global_zero", True):
+                log.info(line, extra=FILE_ONLY_RECORD)  # train.log; the card names it too
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.class_loss.model_output(self.model, batch)
