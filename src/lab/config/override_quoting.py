@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterator
 
 # The first line of Hydra's message for an override its lexer cannot read; the caret line and
 # the link to Hydra's grammar page follow.
@@ -97,16 +98,24 @@ def _elements(text: str) -> list[str]:
     return [] if parts == [""] else parts
 
 
-def _split_top(text: str, separator: str) -> tuple[str, str, str]:
-    """`str.partition` at the first `separator` outside quotes, brackets and parentheses."""
-    depth, quote = 0, ""
+def _outside_quotes(text: str) -> Iterator[tuple[int, str]]:
+    """Each (index, character) of `text` outside quoted strings (the quotes themselves too)."""
+    quote = ""
     for index, char in enumerate(text):
         if quote:
             if char == quote and text[index - 1] != "\\":
                 quote = ""
-        elif char in "'\"":
+            continue
+        if char in "'\"":
             quote = char
-        elif char in "([{":
+        yield index, char
+
+
+def _split_top(text: str, separator: str) -> tuple[str, str, str]:
+    """`str.partition` at the first `separator` outside quotes, brackets and parentheses."""
+    depth = 0
+    for index, char in _outside_quotes(text):
+        if char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
@@ -121,16 +130,7 @@ def _is_quoted(text: str) -> bool:
 
 def _unquoted_non_ascii(text: str) -> bool:
     """Whether `text` holds a non-ASCII character outside quoted strings."""
-    quote = ""
-    for index, char in enumerate(text):
-        if quote:
-            if char == quote and text[index - 1] != "\\":
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif not char.isascii():
-            return True
-    return False
+    return any(not char.isascii() for _, char in _outside_quotes(text))
 
 
 def _parses(override: str) -> bool:
