@@ -32,6 +32,10 @@ from lab.data.csv_quotes import csv_options, opens_quoted_cell
 from lab.data.sources import load_local, origins_of
 from lab.errors import ConfigError, DataError
 
+# lab.predict in process, and its output rows: the helpers of the CSV-reading tests
+from test_predict_csv_reading import _predict
+from test_predict_csv_reading import _results as _lines
+
 NONE_ADVICE = (
     "a file written without CSV quoting (as GLUE's TSVs are) is read with data.csv_quoting=none "
     "(quotes as text, one row per line)"
@@ -476,19 +480,6 @@ def headerless_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.data.csv_column_names = ["review", "sentiment"]
     (run / "config.yaml").write_text(OmegaConf.to_yaml(config))
     return run
-
-
-def _predict(run: Path, source: Path, out: Path, capsys: Any, *extra: str) -> tuple[int, str]:
-    from lab.predict import main
-    from test_tool_refusals import tool_exit
-
-    return tool_exit(main, [f"run={run}", f"input={source}", f"output={out}", *extra], capsys)
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    import json
-
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_predict_refuses_the_cell_and_reads_it_with_none(
