@@ -221,6 +221,8 @@ def test_the_warning_pairs_a_lone_unread_split_with_test_and_says_nothing_withou
         ([-1.0, -1.0], False),  # STS-B's test scores
         (["-1", " "], False),  # text: hidden or empty
         ([None, None], False),
+        ([-1, None], False),  # hidden and missing: no row has a label (lab.inspect's reading)
+        (["nan", "-1 "], True),  # "nan" is text a CSV reader kept: a label, not a gap
         ([-1, 2], True),
         ([0.5, -1.0], True),
         (["-1", "pos"], True),

@@ -32,28 +32,21 @@ _ORDER = ("validation", "test")
 
 
 def has_labels(dataset: Dataset, column: str) -> bool:
-    """Whether `dataset` holds labels in `column`: False where it lacks the column or every
-    value is hidden (-1, "-1", empty or missing); True for any other column type (lists of
-    labels, booleans) and for data that is not an in-memory `Dataset` (a stream: unknown)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """Whether `dataset` holds labels in `column`: False where it lacks the column or no row
+    has a label by `lab.inspect`'s reading (`inspection_stats.label_gaps`: null, NaN, blank
+    text and the hidden -1, as a number or as text); True for any other column type (lists of
+    labels, booleans) with a value and for data that is not an in-memory `Dataset` (a stream:
+    unknown). One rule for both, so `lab.inspect`'s "no labels" and `lab.eval`'s offered
+    splits never disagree."""
+    from lab.data.inspection_stats import label_gaps
 
     names = getattr(dataset, "column_names", None)
     if names is None or not hasattr(dataset, "with_format"):
         return True
     if column not in names:
         return False
-    values = dataset.with_format("arrow")[column]
-    if values.null_count == len(values):  # every cell missing (an all-None column)
-        return False
-    kind = values.type
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        low, high = (pc.min_max(values)[key].as_py() for key in ("min", "max"))
-        return not low == high == -1
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        distinct = pc.unique(pc.utf8_trim_whitespace(values.drop_null())).to_pylist()
-        return any(value not in ("", "-1") for value in distinct)
-    return True
+    gaps = label_gaps(dataset, column)
+    return gaps["empty"] + gaps["hidden"] < len(dataset)
 
 
 def unread_labeled_warning(
