@@ -138,11 +138,27 @@ def test_the_unknown_share_of_chats(compose_cfg: Any, tmp_path: Path) -> None:
     assert report["unknown_token"] == "[UNK]"
     assert report["splits"]["train"]["unknown_tokens"] == pytest.approx(5 / 23)
     assert report["splits"]["validation"]["unknown_tokens"] == 0.0
+    assert report["word_chars_limit"] == 100  # tiny_bert's WordPiece, as BERT's
     assert (
         "train: 22% of tokens are the unknown token [UNK]: this tokenizer does not cover the "
-        "text (language, script, emoji?)"
+        "text (language, script, emoji?); WordPiece also makes one unknown token of any run "
+        "of more than 100 characters without a space (Thai, Japanese kana, a URL), so the "
+        "token lengths and the suggested maximum can undercount such text"
     ) in report["warnings"]
     assert not any(w.startswith(("validation: ", "test: ")) for w in report["warnings"])
+
+
+def test_a_wordpiece_tokenizer_names_its_word_limit(compose_cfg: Any) -> None:
+    """s20d L2: 140 Thai letters without a space are one [UNK] under WordPiece (a length of 1
+    that undercounts the text), which the unknown-token warning names; byte-level BPE has no
+    such limit."""
+    from lab.data.inspection_tokens import word_chars_limit
+
+    wordpiece = build_tokenizer(compose_cfg("model=tiny_bert"))
+    assert word_chars_limit(wordpiece) == 100
+    thai = "ภาษาไทย" * 20
+    assert wordpiece(thai, add_special_tokens=False)["input_ids"] == [wordpiece.unk_token_id]
+    assert word_chars_limit(build_tokenizer(compose_cfg("model=tiny_gpt2"))) is None
 
 
 def test_the_unknown_share_of_preference_pairs(compose_cfg: Any, tmp_path: Path) -> None:

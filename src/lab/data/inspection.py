@@ -96,6 +96,7 @@ from lab.data.inspection_tokens import (
     target_stats,
     token_count,
     token_lengths,
+    word_chars_limit,
 )
 from lab.data.inspection_warnings import warnings_of
 from lab.errors import DataError
@@ -261,6 +262,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         "model_max_length": limit,
         "positions": positions_problem(cfg.model, cfg.data),
         "unknown_token": tokenizer.unk_token if token_count(tokenizer) else None,
+        "word_chars_limit": word_chars_limit(tokenizer),
         # whether the head takes `task.module.class_weights` (the imbalance warning's advice)
         "class_weights_option": "class_weights" in (cfg.task.get("module") or {}),
         # what the balance table counts: rows, or a head's own unit (tags: one per word)

@@ -49,6 +49,15 @@ class TokenCount:
         return self.unknown / self.total if self.total else 0.0
 
 
+def word_chars_limit(tokenizer: Any) -> int | None:
+    """The longest word, in characters, a WordPiece tokenizer splits into pieces
+    (`max_input_chars_per_word`, 100 for BERT's); a longer run of characters without a space
+    (Thai, Japanese kana, a URL) becomes one unknown token. None for other tokenizers."""
+    model = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
+    limit = getattr(model, "max_input_chars_per_word", None)
+    return int(limit) if isinstance(limit, int) else None
+
+
 def unknown_token_id(tokenizer: Any) -> int | None:
     """The id of the tokenizer's unknown token, or None where text never becomes it: no such
     token, or a tokenizer that splits any character into known pieces (GPT-2's byte-level

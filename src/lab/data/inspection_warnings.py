@@ -45,9 +45,17 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
         found.extend(_label_gap_warnings(name, entry, numeric))
         share = entry.get("unknown_tokens", 0.0)
         if share > UNKNOWN_SHARE:
+            limit = report.get("word_chars_limit")
+            words = (
+                f"; WordPiece also makes one unknown token of any run of more than {limit} "
+                "characters without a space (Thai, Japanese kana, a URL), so the token lengths "
+                "and the suggested maximum can undercount such text"
+                if limit
+                else ""
+            )
             found.append(
                 f"{name}: {share:.0%} of tokens are the unknown token {report['unknown_token']}: "
-                "this tokenizer does not cover the text (language, script, emoji?)"
+                f"this tokenizer does not cover the text (language, script, emoji?){words}"
             )
         if entry["empty"]:
             found.append(f"{name}: {entry['empty']} empty row(s)")
