@@ -319,8 +319,16 @@ def test_reproduce_and_eval_your_experiment_and_data(project: Path, tmp_path: Pa
     ]
     # lab.eval on data of your own: lab's demo rows read with your max_length 17
     run = open_run(str(run_dir))
-    with pytest.raises(Exception, match=re.escape("Could not find 'data/sst2x'")):
+    with pytest.raises(Exception, match=re.escape("Could not find 'data/sst2x'")) as missing:
         evaluation_config(run, ["data=sst2x"], None)
+    folder = _entry(project).removeprefix("file://")  # s20c L1: the flag the run was trained with
+    assert str(missing.value).endswith(
+        "; this run was trained with config folders of its own (record.json): "
+        f"--config-dir {folder}"
+    )
+    with searched_first([_entry(project)]), pytest.raises(Exception) as searched:
+        evaluation_config(run, ["data=sst2x"], None)
+    assert "trained with config folders" not in str(searched.value)  # searched: no hint
     with searched_first([_entry(project)]):
         cfg = evaluation_config(run, ["data=sst2"], None)
     assert (cfg.data.max_length, cfg.data.hub_id) == (17, None)

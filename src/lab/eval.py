@@ -58,9 +58,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lab.config.cli import parse_options, run_tool
 from lab.config.ranges import check_keys
+from lab.config.user_dirs import recorded_dirs_hint
 from lab.errors import ConfigError, DataError
 from lab.eval_data_path import locate_run_data
-from lab.eval_fit import check_data_fits_run, note_other_task
+from lab.eval_fit import check_data_fits_run, note_other_task, task_choice
 from lab.eval_results import results_target, write_results
 from lab.eval_settings import set_module_settings, set_overrides
 from lab.eval_splits import (
@@ -174,9 +175,12 @@ def _change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) ->
 def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
     from lab.config.compose import compose_in_words
 
-    composed = compose_in_words(
-        [f"data={name}", f"seed={run.config.seed}", *_task_choice(run), *keys]
-    )
+    try:
+        composed = compose_in_words(
+            [f"data={name}", f"seed={run.config.seed}", *task_choice(run), *keys]
+        )
+    except ConfigError as err:  # data=<yours> without the --config-dir the run was trained with
+        raise ConfigError(f"{err}{recorded_dirs_hint(run.record)}") from err
     fits = check_data_fits_run(run, composed, name)  # before resolving: other heads' keys
     if not fits and str(composed.task.head) != str(run.config.task.head):
         raise ConfigError(
@@ -186,16 +190,6 @@ def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
     data = OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
     assert isinstance(data, DictConfig)
     return data
-
-
-def _task_choice(run: TrainedRun) -> list[str]:
-    """The run's own `task=<name>` override, if it gave one: a head that trains on any data
-    (task=masked_lm) is evaluated on other data with the same head, not the data's default."""
-    overrides = run.directory / "overrides.yaml"
-    if not overrides.is_file():
-        return []
-    given = OmegaConf.load(overrides)
-    return [str(o) for o in given if isinstance(o, str) and o.startswith("task=")][-1:]
 
 
 def _model_label_names(run: TrainedRun) -> list[str] | None:

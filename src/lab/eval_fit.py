@@ -155,3 +155,13 @@ def _task_metric(task: str) -> Any:
 def _select(cfg: DictConfig, key: str) -> Any:
     """`cfg`'s value at `key`, None where it is missing or cannot be resolved yet."""
     return OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
+
+
+def task_choice(run: TrainedRun) -> list[str]:
+    """The run's own `task=<name>` override, if it gave one: a head that trains on any data
+    (task=masked_lm) is evaluated on other data with the same head, not the data's default."""
+    overrides = run.directory / "overrides.yaml"
+    if not overrides.is_file():
+        return []
+    given = OmegaConf.load(overrides)
+    return [str(o) for o in given if isinstance(o, str) and o.startswith("task=")][-1:]

@@ -29,9 +29,10 @@ through Hydra's public `Plugins.register` the first time) puts the active entrie
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_search_path import ConfigSearchPath, SearchPathQuery
 from hydra.plugins.search_path_plugin import SearchPathPlugin
@@ -217,3 +218,17 @@ def own_choices(choices: dict[str, str | None], entries: Sequence[str]) -> list[
         instead = f", in place of lab's {lab_file}" if lab_file else ""
         lines.append(f"{group}={option} ({found}{instead})")
     return lines
+
+
+def recorded_dirs_hint(record: Mapping[str, Any]) -> str:
+    """For an error about an option a command did not find: the config folders the run was
+    trained with (its record's `hydra.searchpath=[...]`, `lab.run_dir.records.hydra_overrides`)
+    that the command does not search ("" where it searches them all), as the `--config-dir` flags to
+    pass again: `data=<a data config of yours>` is found only with its folder."""
+    recorded = [str(o) for o in record.get("overrides") or []]
+    entries = take_config_dirs(recorded, strict=False)[0]
+    missing = [entry for entry in entries if entry not in _active]
+    if not missing:
+        return ""
+    flags = " ".join(f"--config-dir {entry.removeprefix('file://')}" for entry in missing)
+    return f"; this run was trained with config folders of its own (record.json): {flags}"
