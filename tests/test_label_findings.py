@@ -133,6 +133,19 @@ def test_string_labels_lose_surrounding_spaces_and_say_so(
     assert [r.levelno for r in merged] == [logging.WARNING]
 
 
+def test_whole_numbers_written_as_text_are_classes_in_number_order(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Ratings 1..10 as JSON strings name the classes in the order the same integers would
+    ("2" before "10"), not the text's ("10" before "2")."""
+    stars = [str(s) for s in (10, 2, 1, 9, 3, 4, 5, 6, 7, 8)]
+    for split in ("train", "validation", "test"):
+        _jsonl(tmp_path / f"{split}.jsonl", [{"text": f"film {s}", "label": s} for s in stars])
+    datamodule = _setup(compose_cfg, tmp_path / "train.jsonl", f"data.path={tmp_path}")
+    assert datamodule.model_kwargs()["id2label"] == {i: str(i + 1) for i in range(10)}
+    assert datamodule.datasets["test"]["labels"] == [int(s) - 1 for s in stars]
+
+
 def test_a_blank_string_label_is_an_empty_cell(compose_cfg: Any, tmp_path: Path) -> None:
     rows = [{"text": f"film {i}", "label": ("neg", "pos")[i % 2]} for i in range(40)]
     rows[7]["label"] = "  "

@@ -53,7 +53,7 @@ def string_label_names(values: Iterable[Any]) -> list[str]:
     merged them with a class)."""
     counts = Counter(v for v in values if isinstance(v, str) and v.strip())
     spellings = Counter(v.strip() for v in counts)  # stored spellings of each class
-    names = sorted(spellings)
+    names = sorted(spellings, key=_number_order(spellings))
     for value, rows in sorted(counts.items()):
         name = value.strip()
         if value == name:
@@ -69,6 +69,18 @@ def string_label_names(values: Iterable[Any]) -> list[str]:
             "s" if rows > 1 else "",
         )
     return names
+
+
+def _number_order(names: Iterable[str]) -> Any:
+    """The sort key of string labels: where every one is a whole number written as text
+    ("1".."10", a JSON export of star ratings), the number's order ("2" before "10", as the
+    same labels stored as integers sort); otherwise the text's."""
+    try:
+        for name in names:
+            int(name)
+    except ValueError:
+        return None  # sorted() by the text itself
+    return int
 
 
 def class_id(ids: Mapping[Any, int], value: Any) -> int | None:
