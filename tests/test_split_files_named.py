@@ -100,3 +100,85 @@ def test_without_the_mapping_the_files_are_named_by_their_split(tmp_path: Path) 
         False,
         f"data.path {root} read as a folder of split files: train=train.csv, test=test.csv",
     )
+
+
+def _rows(path: Path, rows: list[dict[str, object]]) -> str:
+    """`rows` written to `path` as JSON lines, CSV or Parquet (by its suffix)."""
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    elif path.suffix == ".csv":
+        names = list(rows[0])
+        lines = [",".join(names)] + [",".join(str(r[n]) for n in names) for r in rows]
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "train_label", "hidden"),
+    [
+        (".jsonl", 2, -1),  # SWAG's test.jsonl as the Hub's to_json writes it
+        (".jsonl", "3", ""),  # HellaSwag's: label digit strings, the test's blank
+        (".parquet", 4.2, -1.0),  # STS-B's scores, the test's -1.0
+        (".csv", 1, -1),  # SST-2 exported to CSV: "-1" as text
+    ],
+)
+def test_an_unread_file_of_hidden_labels_gets_no_override(
+    tmp_path: Path, suffix: str, train_label: object, hidden: object
+) -> None:
+    """s21a M1: following the override would have the split refused (hidden labels cannot
+    be scored), so the file is named as rightly left out and the line is for train.log."""
+    root = tmp_path / "swag"
+    root.mkdir()
+
+    # a text column blank in the test file's first rows is no label (HellaSwag's ctx_b)
+    def row(label: object, blank: str) -> dict[str, object]:
+        return {"sent1": "A man sits down.", "ctx_b": blank, "label": label}
+
+    named = {
+        split: [_rows(root / f"{split}{suffix}", [row(label, blank)] * 3)]
+        for split, label, blank in [
+            ("train", train_label, "then he talks to the camera at length"),
+            ("validation", train_label, "then"),
+            ("test", hidden, ""),
+        ]
+    }
+    assert split_files_line(root, named, [], SQUAD_SPLITS) == (
+        False,
+        f"data.path {root} read as a folder of split files: train=train{suffix}, validation "
+        f"carved from train, test=validation{suffix}; not read: test{suffix}, whose 'label' "
+        "holds only hidden labels in its first rows (-1 or empty, as in GLUE's and SWAG's test "
+        "files: rightly left out)",
+    )
+
+
+def test_a_labeled_file_among_hidden_rows_still_gets_the_override(tmp_path: Path) -> None:
+    """Only a file whose first rows are all hidden is left out: one labeled row among them
+    (SNLI's -1 rows beside gold labels) keeps the warning and its override."""
+    root = tmp_path / "snli"
+    root.mkdir()
+    rows = [{"premise": "a", "label": 1}, {"premise": "b", "label": -1}]
+    named = {s: [_rows(root / f"{s}.jsonl", rows)] for s in ("train", "validation", "test")}
+    warn, line = split_files_line(root, named, [], SQUAD_SPLITS)
+    assert warn and line.endswith(
+        "not read: test.jsonl (data.splits.validation=validation data.splits.test=test reads "
+        "each file as the split it is named after)"
+    )
+
+
+def test_one_split_read_as_all_three_is_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """s21a M2: lab.eval reads the split it evaluates as all three of lab's; the other files
+    of the folder are unread by design, with no warning and no `data.splits.train=` advice."""
+    root = _folder(tmp_path / "samsum", "train.jsonl", "validation.jsonl", "test.jsonl")
+    record = _logged(root, dict.fromkeys(("train", "validation", "test"), "test"), caplog)
+    assert record.levelname == "INFO" and is_file_only(record)
+    assert record.getMessage() == (
+        f"data.path {root} read as a folder of split files: train=test.jsonl, "
+        "validation=test.jsonl, test=test.jsonl"
+    )

@@ -11,7 +11,12 @@ An unread file that lacks a column of train's (GLUE's original `test.tsv` of `in
 sentence` beside `sentence,label`: its labels are hidden) is no split training could read:
 the override would have the split refused. The line says it is left out for that and offers
 no override for it; where it is the only file left out, nothing needs doing and the line is
-for `train.log`. Its columns come from its header or first rows only
+for `train.log`. So is an unread file whose first rows hold only the hidden label (-1 or
+empty) of a column train fills (SWAG's, STS-B's and HellaSwag's test files as the Hub's
+`to_json` writes them; `lab.data.peek_rows`). A mapping that reads one split as all three
+(`lab.eval`'s, of the split it evaluates) leaves the other files unread by design: no warning.
+
+The unread files' columns come from its header or first rows only
 (`lab.config.data_rules.peek_columns`), never from reading it whole; a headerless CSV file's
 from `data.csv_column_names` where its first line has as many fields (`lab.data.csv_header`).
 """
@@ -45,6 +50,7 @@ def split_files_line(
     unread: list[str] = []  # file names, with the override that reads them
     lacking: dict[str, list[str]] = {}  # split: train's columns its unread file lacks
     hint = ""
+    hidden: dict[str, list[str]] = {}  # split: columns its unread file holds hidden labels in
     if splits is None:
         which = ", ".join(f"{s}={Path(named[s][0]).name}" for s in ROLES if s in named)
     else:
@@ -59,14 +65,18 @@ def split_files_line(
             for role in ROLES
         )
         used = set(read.values())
-        left = [s for s in ROLES if s in named and s not in used]
+        # One split read as all three: lab.eval's reading of the split it evaluates (a
+        # deliberate mapping), which leaves the other files unread by design.
+        left = [s for s in ROLES if s in named and s not in used and len(used) > 1]
         found = {s: _lacks_train_columns(named, s, column_names) for s in left}
         lacking = {s: columns for s, columns in found.items() if columns}
-        unread = [Path(named[s][0]).name for s in left if s not in lacking]
+        hiding = {s: _hides_labels(named, s, column_names) for s in left if s not in lacking}
+        hidden = {s: columns for s, columns in hiding.items() if columns}
+        unread = [Path(named[s][0]).name for s in left if s not in lacking and s not in hidden]
         own = " ".join(
             f"data.splits.{role}={role}"
             for role in ROLES
-            if role in named and read[role] != role and role not in lacking
+            if role in named and read[role] != role and role not in lacking | hidden
         )
         hint = f" ({own} reads each file as the split it is named after)"
     line = f"data.path {root} read as a folder of split files: {which}"
@@ -77,6 +87,13 @@ def split_files_line(
         line += (
             f"; not read: {Path(named[split][0]).name}, without train's "
             f"column{'s' * (len(columns) > 1)} {listed} (no labels, as in GLUE's test files: "
+            "rightly left out)"
+        )
+    for split, columns in hidden.items():
+        listed = ", ".join(f"'{c}'" for c in columns)
+        line += (
+            f"; not read: {Path(named[split][0]).name}, whose {listed} holds only hidden "
+            "labels in its first rows (-1 or empty, as in GLUE's and SWAG's test files: "
             "rightly left out)"
         )
     if others:
@@ -109,3 +126,14 @@ def _lacks_train_columns(
     if train is None or other is None:
         return []
     return [c for c in train if c not in other and not _INDEX_COLUMN.fullmatch(c)]
+
+
+def _hides_labels(
+    named: Mapping[str, list[str]], split: str, column_names: Sequence[str] | None = None
+) -> list[str]:
+    """The columns in which `split`'s file holds only hidden labels in its first rows where
+    train's holds short values (`lab.data.peek_rows`): a file no split could score."""
+    from lab.data.peek_rows import hidden_label_columns, peek_rows
+
+    rows = (peek_rows(Path(named[s][0]), column_names) for s in ("train", split))
+    return hidden_label_columns(*rows)
