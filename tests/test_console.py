@@ -123,6 +123,18 @@ def test_console_filter_passes_lab_lines_and_warnings_only() -> None:
     assert not QuietConsole(["transformers"]).filter(lightning_info)
 
 
+def test_a_library_warning_is_shown_once_per_process() -> None:
+    """s21a L1: datasets warns of a malformed dataset card once per split (10 times for one
+    run); the console shows it once, another message of the same logger still shows, and
+    lab's own lines are never held back."""
+    quiet = QuietConsole(False)
+    card = _record("datasets.info", logging.WARNING, "Ignoring part of dataset_info")
+    assert [quiet.filter(card) for _ in range(3)] == [True, False, False]
+    assert quiet.filter(_record("datasets.info", logging.WARNING, "another"))
+    lab_line = _record("lab.train", logging.WARNING, "disk nearly full")
+    assert quiet.filter(lab_line) and quiet.filter(lab_line)
+
+
 def test_console_format_is_bare_for_lab_and_labelled_for_warnings() -> None:
     quiet = ConsoleFormatter(False)
     assert quiet.format(_record("lab.train", logging.INFO, "data: 3 rows")) == "data: 3 rows"

@@ -98,6 +98,7 @@ class QuietConsole(logging.Filter):
     def __init__(self, verbose: Verbose = False) -> None:
         super().__init__()
         self.verbose = _verbose_names(verbose)
+        self._said: frozenset[tuple[str, str]] = frozenset()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if (record.levelno or 0) < logging.ERROR and not is_global_rank_zero():
@@ -112,9 +113,12 @@ class QuietConsole(logging.Filter):
             return True
         if _is_lab(record.name):
             return not is_file_only(record)
-        if _file_only(record):
+        if _file_only(record) or record.levelno < logging.WARNING:
             return False
-        return record.levelno >= logging.WARNING
+        # A library's warning once per process: datasets repeats a dataset card's per split
+        said = (record.name, record.getMessage())
+        self._said, seen = self._said | {said}, said in self._said
+        return not seen
 
 
 def _file_only(record: logging.LogRecord) -> bool:
@@ -240,6 +244,8 @@ def quiet_console(verbose: Verbose = False) -> Iterator[None]:
     _tame_lightning()
     undo_reports = file_reports(REPORTS)
     transformers_logging.get_verbosity()  # transformers sets up its logger on first use
+    import datasets.utils.logging as datasets_logging  # adds its handler: moved below too
+
     saved = {}
     for name in ROUTED_LIBRARIES:
         library = logging.getLogger(name)
@@ -247,8 +253,6 @@ def quiet_console(verbose: Verbose = False) -> Iterator[None]:
         for handler in saved[name][0]:
             library.removeHandler(handler)
         library.propagate = True
-    import datasets.utils.logging as datasets_logging
-
     bars = transformers_logging.is_progress_bar_enabled()
     data_bars = datasets_logging.is_progress_bar_enabled()
     if not _verbose_names(verbose):
