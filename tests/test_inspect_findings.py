@@ -378,3 +378,16 @@ def test_qa_contexts_over_the_maximum_are_windows_and_tags_are_counted_as_tags(
         "x the tags of the smallest; task.module.class_weights=balanced needs train rows of "
         "every class (B-MISC, I-MISC have none): give one weight per class instead" in imbalance
     )
+
+
+def test_multi_label_shares_are_of_rows_tags_of_tags() -> None:
+    """s21a L2: in a multi-label table a class's share is of the rows holding it (2 of 4
+    rows: 50%), not of the 6 labels given (33%); a head's tags (NER) stay shares of tags."""
+    from lab.data.inspection_stats import label_balance
+
+    rows = [[0, 1], [1], [0, 1, 2], [1]]
+    per_row = label_balance(rows, ["joy", "anger", "fear"], per_row=True)
+    assert per_row["counts"] == {"joy": 2, "anger": 4, "fear": 1}
+    assert per_row["shares"] == {"joy": 0.5, "anger": 1.0, "fear": 0.25}
+    tags = label_balance(rows, ["O", "B-PER", "I-PER"])
+    assert tags["shares"] == {"O": 2 / 7, "B-PER": 4 / 7, "I-PER": 1 / 7}

@@ -359,6 +359,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             names,
             numeric=data.get("problem_type") == "regression",
             name_of=name_of,
+            per_row=data.get("problem_type") == "multi_label",
         )
         if refused and "counts" in report["labels"]:  # no weights to advise for them
             report["labels"].pop("imbalance_ratio", None)

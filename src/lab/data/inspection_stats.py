@@ -110,6 +110,7 @@ def label_balance(
     *,
     numeric: bool = False,
     name_of: Callable[[Any], str | None] | None = None,
+    per_row: bool = False,
 ) -> dict[str, Any]:
     """Counts per class (list cells: each element; every one of `names`, 0 for one without
     rows), shares, weights n/(k*count) (None for a count of 0 or a value no name names), the
@@ -117,11 +118,15 @@ def label_balance(
     (`numeric`, the regression head; or any float with a fraction among them): mean/min/max
     instead. An integer label (1.0 too, as training reads it) is the id of a name; `name_of`,
     where the head gives it (training's classes), names each value instead, None leaving out
-    a value training refuses or hides."""
+    a value training refuses or hides. `per_row` (multi-label rows): a share is of the rows
+    that hold the class (its positive rate), not of all labels given, which a row of three
+    labels counts three times."""
     flat: list[Any] = []
+    rows = 0  # rows of list cells: what `per_row` shares are of
     for value in values:
         if isinstance(value, list):
             flat.extend(value)
+            rows += 1
         elif value is not None:
             flat.append(value)
     fractions = any(isinstance(v, float) and not v.is_integer() for v in flat)
@@ -148,6 +153,7 @@ def label_balance(
     total = sum(named.values())
     if not total:
         return {}
+    total = rows if per_row and rows else total
     # Every named class, in id order, 0 rows for one the split lacks; then values that name no
     # class (training refuses those). As training counts classes, k is the number of named
     # classes (of the values, without names).
