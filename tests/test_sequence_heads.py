@@ -51,6 +51,32 @@ def test_multi_label_metrics_by_hand() -> None:
         MultiLabelClassificationModule(_model(3), optimizer=None, threshold=[0.5, 0.5])  # type: ignore[arg-type]
 
 
+def test_multi_label_per_class_report_by_hand() -> None:
+    """s21a L3: test_report.json's per-class table, against sklearn's per-class scores."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    model = _model(3)
+    model.config.id2label = {0: "joy", 1: "anger", 2: "fear"}
+    module = MultiLabelClassificationModule(model, optimizer=None)  # type: ignore[arg-type]
+    # class 0: tp 1; class 1: tp 1, fn 1; class 2: fp 1, fn 1 (never right)
+    predictions = torch.tensor([[1, 0, 1], [0, 1, 0], [0, 0, 0]])
+    targets = torch.tensor([[1, 0, 0], [0, 1, 1], [0, 1, 0]])
+    module.test_counts.update(predictions, targets)
+    report = module.evaluation_report("test")
+    assert report["labels"] == ["joy", "anger", "fear"]
+    assert report["per_label"] == {
+        "joy": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1},
+        "anger": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2},
+        "fear": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1},
+    }
+    p, r, f, n = precision_recall_fscore_support(targets, predictions, zero_division=0)
+    for i, name in enumerate(report["labels"]):
+        row = report["per_label"][name]
+        assert (row["precision"], row["recall"], row["support"]) == (p[i], r[i], n[i])
+        assert row["f1"] == pytest.approx(f[i])
+    assert module.evaluation_report("val") == {}
+
+
 def test_regression_metrics_by_hand() -> None:
     module = RegressionModule(_model(1), optimizer=None)  # type: ignore[arg-type]
     metrics = module.metrics["val"]

@@ -20,6 +20,7 @@ from torchmetrics.classification import (
     MultilabelF1Score,
     MultilabelPrecision,
     MultilabelRecall,
+    MultilabelStatScores,
 )
 
 from lab.config.rules import threshold_count_message
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
 def predict_labels(logits: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
     """0/1 per class: sigmoid probability >= that class's threshold."""
     return (torch.sigmoid(logits) >= thresholds).long()
+
+
+def per_class_scores(tp: int, fp: int, fn: int) -> dict[str, float | int]:
+    """Precision, recall and F1 of one class from its counts (0.0 where a ratio has no
+    denominator, sklearn's `zero_division=0`), and its support `tp + fn`."""
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
 
 
 class MultiLabelClassificationModule(TaskModule):
@@ -70,6 +80,8 @@ class MultiLabelClassificationModule(TaskModule):
         self.metrics = torch.nn.ModuleDict(
             {"val": metrics.clone(prefix="val/"), "test": metrics.clone(prefix="test/")}
         )
+        # per class [tp, fp, tn, fn, support] of the test split: test_report.json's table
+        self.test_counts = MultilabelStatScores(num_labels, average=None)
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
@@ -77,12 +89,27 @@ class MultiLabelClassificationModule(TaskModule):
         thresholds: Any = self.thresholds
         predictions = predict_labels(output.logits, thresholds)
         self._metrics(stage).update(predictions, batch["labels"].long())
+        if stage == "test":
+            self.test_counts.update(predictions, batch["labels"].long())
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
         metrics = self._metrics(stage)
         values = metrics.compute()
         metrics.reset()
         return values
+
+    def evaluation_report(self, stage: str) -> dict[str, Any]:
+        """Per class of the test split: precision, recall, F1 (0 where undefined, as
+        sklearn's `zero_division=0`) and support (rows that hold the class), the table
+        GoEmotions-style results report beside the micro and macro averages."""
+        if stage != "test":
+            return {}
+        counts = self.test_counts.compute().tolist()
+        self.test_counts.reset()
+        id2label: dict[int, str] = self.model.config.id2label  # type: ignore[assignment]
+        return {"labels": [id2label[i] for i in range(len(counts))], "per_label": {
+            id2label[i]: per_class_scores(tp, fp, fn) for i, (tp, fp, _, fn, _) in enumerate(counts)
+        }}  # fmt: skip
 
     def _metrics(self, stage: str) -> MetricCollection:
         return self.metrics[stage]  # type: ignore[return-value]
