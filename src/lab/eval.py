@@ -30,7 +30,10 @@ Which rows are evaluated (`split=`):
   `data=ultrachat`, `validation` for `data=sst2`; a local folder of files named after lab's
   splits gives its `test` file, as in training) is evaluated, else the source's `test`
   split, else its only split. Label names are pinned to the model's, so a dataset holding a
-  subset of the classes keeps the model's class ids.
+  subset of the classes keeps the model's class ids. Integer labels name no class: where
+  the data names its ids (`data.label_names=`, or the `data=` config's), they are mapped to
+  the model's ids by name; without names a line says they are read as the model's ids
+  (`lab.eval_labels`).
 
 A split that is not there is refused with the splits that are, and so is a split that
 cannot be evaluated (unlabeled rows, as in IMDB's `unsupervised`); messages about the data
@@ -62,6 +65,7 @@ from lab.config.user_dirs import recorded_dirs_hint
 from lab.errors import ConfigError, DataError
 from lab.eval_data_path import locate_run_data
 from lab.eval_fit import check_data_fits_run, note_other_task, task_choice
+from lab.eval_labels import data_labels_of, model_label_names, pin_label_names
 from lab.eval_results import results_target, write_results
 from lab.eval_settings import set_module_settings, set_overrides
 from lab.eval_splits import (
@@ -147,13 +151,9 @@ def _evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | 
             read_as_test(cfg.data)
         else:
             choose_split(cfg, str(split), run, own=True)
-    # A head whose data module learns class names from the data declares
-    # `task.pin_label_names`: other data then keeps the model's names and class ids.
-    if cfg.task.get("pin_label_names") and cfg.data.get("problem_type") != "regression":
-        names = _model_label_names(run)
-        if names:
-            cfg.data.label_names = names
-            cfg.data.num_labels = None
+    # Other data keeps the model's names and class ids; the names it gives integer ids are
+    # noted first (`lab.eval_labels`).
+    pin_label_names(cfg, run, data_overrides)
     return cfg
 
 
@@ -190,16 +190,6 @@ def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
     data = OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
     assert isinstance(data, DictConfig)
     return data
-
-
-def _model_label_names(run: TrainedRun) -> list[str] | None:
-    import json
-
-    config_path = run.model_dir / "config.json"
-    if not config_path.is_file():
-        return None
-    id2label = json.loads(config_path.read_text()).get("id2label") or {}
-    return [id2label[str(i)] for i in range(len(id2label))] or None
 
 
 def evaluate(
@@ -269,7 +259,11 @@ def _build_parts(
     from lab.data.fingerprints import content_fingerprint
     from lab.training.tokenizers import build_tokenizer
 
-    evaluation = replace(evaluation_of(cfg), model_labels=tuple(_model_label_names(run) or ()))
+    evaluation = replace(
+        evaluation_of(cfg),
+        model_labels=tuple(model_label_names(run) or ()),
+        data_labels=data_labels_of(cfg),
+    )
 
     def evaluating(datamodule: DataModule) -> None:
         # Every split of the data module holds the rows evaluated: its messages name that

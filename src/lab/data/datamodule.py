@@ -50,6 +50,9 @@ class Evaluation:
     split: str
     advice: str
     model_labels: tuple[str, ...] = ()  # the evaluated model's class names, in id order
+    # Other data's names of its integer ids (`lab.eval_labels`), in id order: () where it names
+    # none; None on the run's own data, whose labels are read as training read them.
+    data_labels: tuple[str, ...] | None = None
 
 
 class DataModule(L.LightningDataModule):

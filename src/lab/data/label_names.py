@@ -10,6 +10,10 @@ Integer labels (whole-number floats too: 1.0 is 1) without names are class ids w
 from 0; integers that do not (1-5 stars, -1/0/1 sentiment) are values, named and mapped to ids
 0..K-1 in sorted order, as string labels are. Ids that never occur in train below the largest
 one are warned about: a class a subsample missed, or a typo that would add empty classes.
+
+`lab.eval` reads other data's integer labels under the model's names: as the model's ids, or,
+where the data names its ids with the model's classes in another order (or some of them), mapped
+to the model's ids by name (`evaluated_id_names`, whose docstring holds the rules).
 """
 
 from __future__ import annotations
@@ -59,6 +63,16 @@ def reconcile_label_names(
             f"(the dataset's id order is {class_names}): every id would get the wrong name; "
             "list them in the dataset's order, or set data.label_names=null"
         )
+    if pinned:  # the configured names are the model's, whatever data.label_names said
+        log.warning(
+            "the model's classes %s differ from column '%s''s class names %s; its ids are read "
+            "as the model's class ids: %s",
+            configured,
+            column,
+            class_names,
+            id_list(configured),
+        )
+        return configured
     log.warning(
         "data.label_names %s differ from column '%s''s class names %s; ids 0..%d are named by "
         "data.label_names",
@@ -68,6 +82,77 @@ def reconcile_label_names(
         len(configured) - 1,
     )
     return configured
+
+
+def evaluated_id_names(model: Sequence[str], data: Sequence[str] | None) -> list[str] | None:
+    """`lab.eval` on other data whose labels are integers: the data's names of
+    its ids where they map to the `model`'s class ids by name; None where the ids are read as
+    the model's. `data`: the names the data gives its ids (`lab.eval_labels`), none or empty
+    where it gives none.
+
+    Says how the ids are read, except where the names are the model's (a first part of them,
+    in its order, included): mapped by name where every one of `data` is a class of the model
+    (the same classes in another order, or some of them); read as the model's ids, with a
+    warning naming both lists, where the names are worded otherwise (as a ClassLabel worded
+    otherwise is: `reconcile_label_names`); read as the model's ids where the data names none.
+    Refused in one line naming both lists where no reading holds: other classes than the
+    model's, or a name the model has under another id.
+    """
+    model = [str(n) for n in model]
+    advice = "name the data's ids with the model's class names (data.label_names, in the data's "
+    advice += "id order) to map them to the model's ids by name"
+    if not data:
+        log.warning(
+            "integer labels are read as the model's class ids: %s; where the data's ids mean "
+            "other classes, %s",
+            id_list(model),
+            advice,
+        )
+        return None
+    data = [str(n) for n in data]
+    if len(set(data)) == len(data) and set(data) <= set(model):  # the model's classes, by name
+        if data == model[: len(data)]:
+            return None  # the model's ids already
+        log.warning(
+            "integer labels are mapped to the model's class ids by name (data.label_names %s, "
+            "the model's classes %s): %s",
+            data,
+            model,
+            ", ".join(f"{i} ({name}) -> {model.index(name)}" for i, name in enumerate(data)),
+        )
+        return data
+    # A name the model has under another id contradicts reading the ids as the model's.
+    moved = [(n, i) for i, n in enumerate(data) if n in model and model.index(n) != i]
+    others = [n for n in data if n not in model]
+    if len(data) == len(model) and not moved and others:  # worded otherwise, as a ClassLabel
+        log.warning(
+            "data.label_names %s differ from the model's classes %s; integer labels are read as "
+            "the model's class ids: %s; where the data's ids mean other classes, %s",
+            data,
+            model,
+            id_list(model),
+            advice,
+        )
+        return None
+    if not others:  # every name the model's, one of them twice
+        why = "name a class twice"
+    elif len(data) != len(model):
+        why = f"name {len(data)} classes where the model has {len(model)}"
+    else:
+        name, at = moved[0]
+        why = f"give {name!r} id {at} where the model gives it id {model.index(name)}"
+    if others:
+        why += f", and {', '.join(map(repr, others))} {'is' if len(others) == 1 else 'are'} not "
+        why += "among the model's classes"
+    raise DataError(
+        f"data.label_names {data} {why} (the model's classes: {model}); lab.eval keeps the "
+        f"model's classes: {advice}, or evaluate data labelled with the model's classes"
+    )
+
+
+def id_list(names: Sequence[str]) -> str:
+    """Class ids and their names as a line shows them: `0=neg, 1=pos`."""
+    return ", ".join(f"{i}={name}" for i, name in enumerate(names))
 
 
 def integer_label_names(

@@ -155,7 +155,7 @@ class TextClassificationDataModule(DataModule):
             self.label_names,
             self.num_labels,
             self.label_column,
-            evaluating=self.evaluation is not None,
+            evaluation=self.evaluation,
         )
         self.label_names = self._classes.names
         # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
@@ -169,7 +169,8 @@ class TextClassificationDataModule(DataModule):
             ),
             evaluating=self.evaluation is not None,
         )
-        if unused:
+        # (not where lab.eval maps other data's ids by name: its class 0 is the model's)
+        if unused and self._classes.data_names is None:
             log.warning(unused)
         if self.problem_type == "single_label":
             self._hidden_train_rows = self._hidden_rows(train, values)
@@ -369,6 +370,8 @@ class TextClassificationDataModule(DataModule):
             # Boolean labels were tokenized as torch.bool targets before they were read as
             # ids 0/1: a cache written then must not be reused (other columns keep theirs).
             *(("boolean labels as ids",) if self._bool_labels else ()),
+            # lab.eval's map of other data's ids to the model's, by name: its target ids
+            *((("data ids", tuple(self._classes.data_names)),) if self._classes.data_names else ()),
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:

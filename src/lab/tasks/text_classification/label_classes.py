@@ -10,17 +10,21 @@ cells and the hidden label -1 are worded by the data module with the split they 
 
 Names come, in order, from `data.label_names` (checked against a ClassLabel's), the column's
 ClassLabel, the sorted distinct strings of train, the booleans' `False`/`True`, or the integer
-labels (`lab.data.label_names.integer_label_names`). Lightning-free: `lab.inspect` imports it.
+labels (`lab.data.label_names.integer_label_names`). Under `lab.eval` the names are the model's;
+other data's integer ids are read by the names that data gives them (`Evaluation.data_labels`):
+mapped to the model's ids by name where they are its classes (`LabelClasses.data_names`).
+Lightning-free: `lab.inspect` imports it (`Evaluation` is imported for its type only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.data.label_names import (
     as_integer,
+    evaluated_id_names,
     id_as_text,
     integer_label_names,
     reconcile_label_names,
@@ -33,6 +37,9 @@ from lab.tasks.text_classification.label_values import (
 )
 from lab.tasks.text_classification.train_labels import TrainLabels
 
+if TYPE_CHECKING:
+    from lab.data.datamodule import Evaluation
+
 
 @dataclass(frozen=True)
 class LabelClasses:
@@ -44,6 +51,9 @@ class LabelClasses:
             (strings, booleans, integers that do not count from 0); None where they are ids.
         one_based: integer labels 1..K under K configured names (the label K gets the shift
             advice).
+        data_names: `lab.eval` on other data whose integer ids name the model's classes in
+            another order (or some of them): the data's names of its ids 0..K-1, which `ids`
+            maps to the model's ids by name; None otherwise.
     """
 
     names: list[str]
@@ -52,6 +62,7 @@ class LabelClasses:
     # The names are `data.label_names` (a data config's own list, e.g. GoEmotions' 28), not
     # the data's: a label outside them may be the user's own data under that config.
     configured: bool = False
+    data_names: list[str] | None = None
 
     @classmethod
     def resolve(
@@ -62,17 +73,28 @@ class LabelClasses:
         column: str,
         *,
         evaluating: bool = False,
+        evaluation: Evaluation | None = None,
     ) -> LabelClasses:
         """The classes of the train labels `read`, under the `configured` names
         (data.label_names, or None) and `num_labels` (data.num_labels, or None); `evaluating`:
-        under `lab.eval`, whose configured names are the model's (pinned)."""
+        under `lab.eval`, whose configured names are the model's (pinned). `evaluation` (its
+        data module's, which implies `evaluating`): on other data, integer labels are read by
+        the names the data gives its ids (`lab.data.label_names.evaluated_id_names`)."""
+        evaluating = evaluating or evaluation is not None
         names = [str(n) for n in configured] if configured else None
         ids: dict[Any, int] | None = None
         one_based = False
+        data_names = None
         if names is not None and read.class_names is not None:
             names = reconcile_label_names(names, read.class_names, column, pinned=evaluating)
         elif names is not None:
             one_based = read.one_based(names)
+            given = _named_ids(read, names, evaluation)
+            if given is not None:
+                data_names = evaluated_id_names(names, given)
+            if data_names is not None:  # the data's id i is its names[i], the model's id of it
+                ids = {i: names.index(name) for i, name in enumerate(data_names)}
+                one_based = read.one_based(data_names)
         if names is None:
             if read.class_names is not None:  # a ClassLabel column
                 names = list(read.class_names)
@@ -84,7 +106,8 @@ class LabelClasses:
                 names, ids = integer_label_names(read.values, num_labels)
         if read.string:
             ids = {name: i for i, name in enumerate(names)}
-        return cls(names, ids, one_based, configured=bool(configured) and not evaluating)
+        configured_names = bool(configured) and not evaluating
+        return cls(names, ids, one_based, configured=configured_names, data_names=data_names)
 
     def hides(self, value: Any) -> bool:
         """Whether `value` is the hidden label -1 (a number or text: GLUE's test splits, an
@@ -98,6 +121,8 @@ class LabelClasses:
         """Why training refuses the label `value` under `count` classes (data.num_labels, else
         the names), after the row that holds it; None when it names a class. Not for empty
         cells or the hidden label -1 (see the module)."""
+        if self.data_names is not None and class_id(self.ids or {}, value) is None:
+            return self._not_a_data_id(value)
         if self.ids is not None:
             if class_id(self.ids, value) is not None:
                 return None
@@ -118,6 +143,31 @@ class LabelClasses:
         if not isinstance(number, int) or not 0 <= number < count:
             return outside_classes(value, count, one_based=self.one_based, evaluating=evaluating)
         return None
+
+    def _not_a_data_id(self, value: Any) -> str:
+        """Why `lab.eval` refuses an integer label outside the data's named ids (`data_names`):
+        the ids mapped are those the data names, whatever the model's count."""
+        number, count = as_integer(value), len(self.data_names or ())
+        if isinstance(number, float) or not isinstance(number, int):
+            return f"label {value!r} is not a class id (a whole number)"
+        why = (
+            f"label {value!r} is not one of the data's class ids 0..{count - 1} (data.label_names "
+            f"{self.data_names}, mapped to the model's classes by name)"
+        )
+        if self.one_based and number == count:
+            why += f"; labels 1..{count} look 1-based: shift the labels by -1"
+        return why
+
+
+def _named_ids(
+    read: TrainLabels, names: list[str], evaluation: Evaluation | None
+) -> tuple[str, ...] | None:
+    """The names other data gives its ids (() for none), where `read` are that data's integer
+    labels and `lab.eval` reads them under the model's class `names`; None otherwise (the
+    run's own data is read as training read it; strings and booleans name their classes)."""
+    if evaluation is None or list(evaluation.model_labels) != names:
+        return None
+    return None if read.string or read.boolean else evaluation.data_labels
 
 
 def lists_under_single_label(values: Sequence[Any]) -> str | None:
