@@ -193,9 +193,10 @@ def carved_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _confusion_total(run_dir: Path) -> int:
-    """Rows in the confusion matrix of the test report `_eval` wrote last for `run_dir`."""
-    report = json.loads((run_dir / "eval-test" / "test_report.json").read_text())
+def _confusion_total(run_dir: Path, result: dict[str, Any]) -> int:
+    """Rows in the confusion matrix of the test report of `result` (the metrics.json `_eval`
+    wrote for `run_dir`, which names its report file beside it)."""
+    report = json.loads((run_dir / "eval-test" / result["report"]).read_text())
     matrix = report["confusion_matrix"]
     return sum(map(sum, matrix))
 
@@ -213,7 +214,7 @@ def test_eval_split_is_the_runs_own_split_as_training_carved_it(carved_classifie
         data = result["data"]
         assert (data["split"], data["run_split"]) == (split, True)
         assert {"rows": data["rows"], "sha256": data["sha256"]} == record["data"][split], split
-        assert _confusion_total(carved_classifier) == data["rows"]
+        assert _confusion_total(carved_classifier, result) == data["rows"]
         if prefix:
             wanted = _recorded_as_test(carved_classifier, prefix)
             assert set(result["metrics"]) == set(wanted)
@@ -249,7 +250,7 @@ def test_eval_split_validation_of_a_run_with_a_validation_file(classifier: Path)
     for checkpoint in ("model", "best"):
         result = _eval(f"run={classifier}", "split=validation", f"checkpoint={checkpoint}")
         assert result["data"]["rows"] == rows
-        assert _confusion_total(classifier) == rows
+        assert _confusion_total(classifier, result) == rows
         for name, value in _recorded_as_test(classifier, "val/").items():
             assert result["metrics"][name] == pytest.approx(value, abs=1e-6), (checkpoint, name)
 

@@ -41,7 +41,9 @@ name the split evaluated.
 
 Writes `<run dir>/eval/<time>/metrics.json` (metrics, checkpoint, data: its source, the split
 evaluated, and that split's row count and digest, `rows` and `sha256`, as `record.json` notes
-them for the run's own splits) and the head's report and figures beside it, prints a table
+them for the run's own splits; the data options given and the data settings that differ from
+training, said in a line before the evaluation too) and the head's report and figures beside
+it (`output=ev.json`: `ev.test_report.json`, `ev.plots/`; `lab.eval_results`), prints a table
 (on the run's test or validation split, next to the metrics recorded for it at train time,
 noting when the run's trainer limited that pass: `trainer.limit_test_batches=1` tests one
 batch, where lab.eval evaluates the whole split; a warning before it where the run's split
@@ -79,12 +81,18 @@ from lab.eval_splits import (
     run_split_named,
     run_split_rows,
 )
-from lab.eval_table import changed_data_note, limited_pass_note, print_metrics, recorded_for
+from lab.eval_table import (
+    changed_data_note,
+    limited_pass_note,
+    note_setting_changes,
+    plain_test_progress,
+    print_metrics,
+    recorded_for,
+)
 from lab.inference.settings import settings_line
 from lab.run_dir.resume import EVERY_DATA_CONFIG
 from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
 from lab.tool_interrupts import on_interrupt
-from lab.tool_outputs import check_output
 
 if TYPE_CHECKING:
     from lab.build import Parts
@@ -106,14 +114,11 @@ OPTIONS = {
     "--config-dir": "a folder of your own config groups, searched before lab's as lab.train "
     "--config-dir searches it: data=<your data config>; may be repeated",
 }
-USAGE = (
-    "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...] "
-    "[--config-dir <folder>]"
-)
+USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...] [--config-dir <folder>]"  # noqa: E501
 
 
-# Data keys that change how rows are batched, not which rows or how they read: overriding one
-# still evaluates the run's own data (its split, beside the metrics recorded for it).
+# Data keys that change how rows are batched, not which rows or how they read: still the
+# run's own data (its split, beside the metrics recorded for it) once overridden.
 BATCHING_KEYS = ("pad_to_multiple_of", "pin_memory", "eval_batch_size", "num_workers")
 
 
@@ -236,7 +241,7 @@ def evaluate(
         devices=1,
         precision=cfg.trainer.get("precision", "32-true"),
         logger=False,
-        callbacks=[ProgressBar()],
+        callbacks=[ProgressBar(), plain_test_progress()],  # plain lines where no bar is drawn
         enable_checkpointing=False,
         enable_model_summary=False,
     )
@@ -345,14 +350,15 @@ def main(argv: list[str]) -> int:
         checkpoint = values.get("checkpoint", "model")
         if checkpoint != "model":  # a missing or folder checkpoint: said before data is read
             run.checkpoint(checkpoint)
-        if values.get("output"):  # said before any data is read
-            check_output(Path(values["output"]))
+        if values.get("output"):  # said before any data is read (a .json file)
+            results_target(run, values["output"])
         with searched_first(config_dirs):  # data=<a data config of your own>
             cfg = evaluation_config(run, data_overrides, values.get("split"))
         target = results_target(run, values.get("output"))  # before minutes of evaluation
         module_settings = [o for o in overrides if o.startswith("task")]
         set_module_settings(cfg, module_settings)
         note_other_task(run, cfg, data_overrides)  # data=wmt16_ro_en for a summarization run
+        note_setting_changes(run, cfg, data_overrides)  # data.max_length=8 (trained with 128)
         batch = int(values["batch_size"]) if values.get("batch_size") else None
         evaluated: dict[str, Any] = {}
 
@@ -365,6 +371,7 @@ def main(argv: list[str]) -> int:
         write_results(
             target, run, cfg, checkpoint=checkpoint, evaluated=evaluated,
             module_settings=module_settings, metrics=metrics, report=report,
+            data_overrides=data_overrides,
         )  # fmt: skip
     own = cfg.get(RUN_SPLIT)
     recorded = recorded_for(run, own)
@@ -380,7 +387,10 @@ def main(argv: list[str]) -> int:
         caveat = "; ".join(filter(None, [caveat, f"at train time with the run's own {changed}"]))
         print(settings_line(module_settings))
     title = f"Evaluation of the {evaluated_split(cfg)} split"
-    print_metrics(metrics, recorded, bool(recorded), target, caveat, title=title)
+    print_metrics(
+        metrics, recorded, bool(recorded), target, caveat, title=title,
+        run=run, checkpoint=checkpoint, report=report,
+    )  # fmt: skip
     return 0
 
 

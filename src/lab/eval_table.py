@@ -1,13 +1,30 @@
-"""The table `python -m lab.eval` prints: the evaluation's metrics, next to those recorded
-at train time for the same split, and why the two may differ (the run's trainer limited that
-pass: `trainer.limit_test_batches`, `trainer.limit_val_batches`; the split's data changed
-since training: `changed_data_note`)."""
+"""What `python -m lab.eval` prints beside its progress bar.
+
+* The data settings that differ from training, before the evaluation (`note_setting_changes`):
+  `data.max_length=8 (the run trained with 128)`.
+* Plain progress lines where no bar is drawn (stdout a file or a pipe: a batch job's log),
+  `plain_test_progress`: `evaluated 30 of 125 batches (24%), 0:00:35 elapsed, about 0:01:50 left`.
+* The table: the evaluation's metrics, next to those recorded at train time for the same split,
+  and why the two may differ: the run's trainer limited that pass (`trainer.limit_test_batches`,
+  `trainer.limit_val_batches`); the split's data changed since training (`changed_data_note`);
+  the weights evaluated (`checkpoint=last`) are not those the run recorded metrics for (its best
+  checkpoint, `other_weights`: the column is titled `at train time (best checkpoint)`).
+* A note on a class no row of the data evaluated is labelled with, that the model predicted
+  all the same: the macro averages score it 0 (`absent_classes_note`).
+* Where the metrics, the report and the figures were written.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lab.run_dir.runs import TrainedRun
+
+if TYPE_CHECKING:
+    from lightning.pytorch.callbacks import Callback
+    from omegaconf import DictConfig
 
 
 def print_metrics(
@@ -17,22 +34,33 @@ def print_metrics(
     target: Path,
     note: str = "",
     title: str = "Evaluation",
+    *,
+    run: TrainedRun | None = None,
+    checkpoint: str = "model",
+    report: dict[str, Any] | None = None,
 ) -> None:
     """A table of the evaluation's metrics, next to `recorded` (the train-time metrics of the
     evaluated split, named as the evaluation names them) when `compare`; `note` (why the two
     may differ, `limited_pass_note`) is printed under it, its column header marked `*`;
-    `title` (which split was evaluated) above it."""
+    `title` (which split was evaluated) above it. With the `run` and the `checkpoint`
+    evaluated, a column of other weights is titled with those it holds (`other_weights`);
+    with the head's `report`, a class absent from the data is noted and the report's file
+    named (`lab.eval_results.report_paths`)."""
     from rich.table import Table
 
+    from lab.eval_results import report_paths
     from lab.run_dir.summary import format_metric
     from lab.training.console import message_console
 
+    weights, other = other_weights(run, checkpoint) if run is not None else ("", "")
+    note = "; ".join(filter(None, [other, note]))
     console = message_console()
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     if compare:
-        table.add_column("at train time*" if note else "at train time", justify="right")
+        header = f"at train time ({weights})" if weights else "at train time"
+        table.add_column(header + ("*" if note else ""), justify="right")
     for name in sorted(metrics):
         row = [name, format_metric(metrics[name])]
         if compare:
@@ -41,7 +69,155 @@ def print_metrics(
     console.print(table)
     if compare and note:
         console.print(f"* {note}", highlight=False, markup=False)
+    absent = absent_classes_note(report or {})
+    if absent:
+        console.print(f"note: {absent}", highlight=False, markup=False)
     console.print(f"Metrics written to [bold]{target}[/bold]")
+    if report:
+        report_file, plots = report_paths(target)
+        figures = f" (figures in {plots})" if plots.is_dir() else ""
+        console.print(f"Report written to {report_file}{figures}", highlight=False, markup=False)
+
+
+def other_weights(run: TrainedRun, checkpoint: str) -> tuple[str, str]:
+    """(the weights the run's recorded metrics are of, as `record.json`'s `tested` names them:
+    `best checkpoint` or `last weights`; why they differ from those evaluated) when the
+    `checkpoint` evaluated (lab.eval's option: `model`, `best`, `last` or a path) holds other
+    weights; ("", "") when it holds the same: the tested checkpoint or a link to it
+    (`last.ckpt` of a run whose last epoch was its best is the best file), or the run's own
+    export. A `model/` that `lab.export checkpoint=last` wrote is of that checkpoint (its card
+    says so: `lab.run_dir.model_card.exported_checkpoint`)."""
+    import os
+
+    from lab.run_dir.model_card import exported_checkpoint
+    from lab.run_dir.runs import CHECKPOINT_DIR
+    from lab.run_dir.summary import BEST, LAST
+
+    tested = run.record.get("tested") or BEST  # a record from before `tested`: the best
+    # `last.ckpt` holds the last weights once training ends (`PeriodicLastCheckpoint`).
+    recorded = _checkpoint_file(run, "best" if tested == BEST else "last")
+    folder = (run.directory / CHECKPOINT_DIR).resolve()
+    if checkpoint == "model":
+        source = exported_checkpoint(run.model_dir)
+        if source is None or (recorded is not None and source == recorded.name):
+            return "", ""
+        evaluated = _checkpoint_file(run, str(folder / source))
+        named = f"model/ exported from {source}"
+    else:
+        evaluated = _checkpoint_file(run, checkpoint)
+        inside = evaluated is not None and evaluated.resolve().parent == folder
+        named = evaluated.name if evaluated and inside else str(evaluated or checkpoint)
+    if evaluated and recorded and os.path.samefile(evaluated, recorded):
+        return "", ""
+    if tested == LAST:
+        of = "its last weights, at the end of training"
+    else:  # the tested file may be gone: named where it is not
+        of = f"its best checkpoint ({recorded.name})" if recorded else "its best checkpoint"
+    return tested, f"the run recorded these metrics for {of}, not for the {named} evaluated here"
+
+
+def _checkpoint_file(run: TrainedRun, which: str) -> Path | None:
+    """`run.checkpoint(which)`, None where there is no such file."""
+    from lab.errors import LabError
+
+    try:
+        return run.checkpoint(which)
+    except LabError:
+        return None
+
+
+def absent_classes_note(report: dict[str, Any]) -> str:
+    """A classifier's report (`confusion_matrix`, true label by row, and its `labels`): the
+    classes no row is labelled with that the model predicted all the same, which the macro
+    averages (f1, precision, recall) count as classes scored 0 (torchmetrics, like sklearn,
+    leaves out only a class neither labelled nor predicted); "" when there is none or the
+    report is of another kind."""
+    matrix, labels = report.get("confusion_matrix"), report.get("labels")
+    if not isinstance(matrix, list) or not isinstance(labels, list) or len(matrix) != len(labels):
+        return ""
+    try:
+        truth = [sum(row) for row in matrix]
+        predicted = [sum(row[i] for row in matrix) for i in range(len(labels))]
+    except (TypeError, IndexError):
+        return ""
+    absent = [(str(labels[i]), predicted[i]) for i in range(len(labels)) if not truth[i]]
+    absent = [(name, count) for name, count in absent if count]
+    if not absent:
+        return ""
+    named = ", ".join(f"'{name}' (predicted for {count} rows)" for name, count in absent)
+    which = "that class" if len(absent) == 1 else "each such class"
+    return (
+        f"no row of the data evaluated is labelled {named}; the macro averages (f1, precision, "
+        f"recall) count {which} with a score of 0, which lowers them"
+    )
+
+
+def setting_changes_line(
+    run: TrainedRun, cfg: DictConfig, data_overrides: Sequence[str] = ()
+) -> str:
+    """`Data settings that differ from training: data.max_length=8 (the run trained with
+    128)` for the data settings of the evaluation that differ from the run's
+    (`lab.eval_results.settings_changed`); "" when none does."""
+    from lab.eval_results import settings_changed
+
+    groups = [o.split("=", 1)[1] for o in data_overrides if o.split("=", 1)[0] == "data"]
+    given = {o.split("=", 1)[0].lstrip("+~") for o in data_overrides}
+    parts = []
+    for key, (trained, evaluated) in settings_changed(run, cfg, data_overrides).items():
+        # Not given: the data config chosen (`data=demo`) sets its own value.
+        source = f"data={groups[-1]} sets it; " if groups and key not in given else ""
+        parts.append(f"{key}={_shown(evaluated)} ({source}the run trained with {_shown(trained)})")
+    return f"Data settings that differ from training: {'; '.join(parts)}" if parts else ""
+
+
+def note_setting_changes(
+    run: TrainedRun, cfg: DictConfig, data_overrides: Sequence[str] = ()
+) -> None:
+    """Print `setting_changes_line` (before the evaluation), if there is one."""
+    from lab.training.console import message_console
+
+    line = setting_changes_line(run, cfg, data_overrides)
+    if line:
+        message_console().print(line, highlight=False, markup=False)
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as the command line writes it (`null`, `true`, `[a, b]`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return f"[{', '.join(_shown(v) for v in value)}]"
+    return str(value)
+
+
+def plain_test_progress() -> Callback:
+    """A Lightning callback for lab.eval's test loop: plain progress lines, as lab.predict
+    says them (`lab.predict.PlainProgress`), where `lab.training.progress.ProgressBar` draws
+    no bar (stdout a file or a pipe); it says nothing on a terminal, where the bar is drawn."""
+    from lightning.pytorch.callbacks import Callback
+
+    from lab.predict import PlainProgress
+
+    class PlainTestProgress(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.lines: PlainProgress | None = None
+
+        def on_test_start(self, trainer: Any, pl_module: Any) -> None:
+            from lab.training.progress_lines import interactive_console
+
+            if interactive_console() or not trainer.is_global_zero:
+                return
+            batches = trainer.num_test_batches
+            total = sum(int(n) for n in batches if n != float("inf"))
+            self.lines = PlainProgress("evaluated", total or None, unit="batches")
+
+        def on_test_batch_end(self, trainer: Any, *args: Any, **kwargs: Any) -> None:
+            if self.lines is not None:
+                self.lines.advance(1)
+
+    return PlainTestProgress()
 
 
 def limited_pass_note(run: TrainedRun, split: str | None, rows: int | None) -> str:

@@ -101,7 +101,9 @@ def export_run(
             written = written.parent / "adapter"
         # The merged export beside it: the adapter card reads the run's label names there.
         merged = written.parent / "model" if checkpoint else run.model_dir
-    write_model_card(written, run.config, run.record, metrics, merged=merged)
+    # The card names the checkpoint exported: its metrics are the run's only for the tested one.
+    exported = run.checkpoint(checkpoint).name if checkpoint else None
+    write_model_card(written, run.config, run.record, metrics, merged=merged, checkpoint=exported)
     return written
 
 
@@ -152,7 +154,8 @@ def export_onnx_form(
             )  # fmt: skip
         report["export"]["path"] = str(target / ONNX_FILE)  # where it is once moved there
         write_json(staging / REPORT_FILE, report)
-        write_model_card(staging, run.config, run.record, metrics, onnx=report)
+        exported = run.checkpoint(checkpoint).name if checkpoint else None
+        write_model_card(staging, run.config, run.record, metrics, onnx=report, checkpoint=exported)
     return target
 
 

@@ -11,8 +11,13 @@ as they come, so files larger than memory work. Each output row holds the input 
 result: `label` and `probabilities` (classification), `labels` (multi-label), `score`
 (regression), `entities` with character spans (NER), `generated_text` (language models). A bad
 row (missing or empty field, unparsable line) gets an `error` entry naming `<file>:<line>` and
-the rest go on; the summary says how many failed and shows the first. When no row could be
-predicted the exit status is 2 (the output still holds every row's error).
+the rest go on; the summary says how many failed and shows the first, and how many blank lines
+were skipped (no rows). When no row could be predicted the exit status is 2 (the output still
+holds every row's error).
+
+On a terminal a progress bar is drawn; elsewhere (stdout a file or a pipe: `nohup`, a SLURM
+job's log) a long run says how far it is in plain lines instead (`PlainProgress`), as training
+does: `predicted 4000 of 20000 rows (20%), 0:02:20 elapsed, about 0:09:20 left`.
 
 The output is written whole or not at all (a temporary file, renamed at the end); an output
 that is the input file, or that cannot be written, is refused before anything is read.
@@ -35,7 +40,9 @@ does not fit the column names refused before the model loads, `NA`/`null` cells 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +109,23 @@ USAGE = (
 
 
 class Tally:
-    """What `predict_file` did: rows read, rows with an error, and the first error."""
+    """What `predict_file` did: rows read, rows with an error, the first error, and the blank
+    lines skipped (no rows)."""
 
     def __init__(self) -> None:
         self.rows = 0
         self.errors = 0
         self.first_error = ""
+        self.blank_lines = 0
+
+    def blank(self, line: int) -> None:
+        """Count one blank line of the input (`line`: its number), skipped."""
+        self.blank_lines += 1
+
+    def skipped(self) -> str:
+        """`2 blank lines skipped`, or "" when none was."""
+        count = self.blank_lines
+        return f"{count} blank line{'' if count == 1 else 's'} skipped" if count else ""
 
     def count(self, result: dict[str, Any]) -> None:
         """Count one written result row."""
@@ -148,12 +166,14 @@ def predict_file(
     with (
         on_interrupt(lambda: _left(writer, total, target, existed)),
         writer,
-        # A bar only on a terminal: in a file rich draws it once, at the end (as lab.train).
+        # A bar only on a terminal: in a file rich draws it once, at the end (as lab.train);
+        # plain lines there instead.
         Progress(*shown, disable=not Console().is_interactive) as progress,
     ):
         total.append(count_rows(source, quoting, column_names))
         task = progress.add_task("Predicting", total=total[0])
-        rows = read_rows(source, predictor.fields[0], quoting, column_names)
+        lines = None if Console().is_interactive else PlainProgress("predicted", total[0])
+        rows = read_rows(source, predictor.fields[0], quoting, column_names, tally.blank)
         if columns:
             rows = ((n, map_columns(r, columns) if isinstance(r, dict) else r) for n, r in rows)
         for batch in _batches(rows, batch_size):
@@ -165,7 +185,76 @@ def predict_file(
                 tally.count(result)
                 writer.write(result)
             progress.advance(task, len(batch))
+            if lines is not None:
+                lines.advance(len(batch))
     return tally
+
+
+class PlainProgress:
+    """Plain progress lines of a pass over `total` items (`unit`: rows, batches), for a console
+    where no live bar is drawn: rich draws one there only once, at the end, so a batch job's
+    log (`nohup`, SLURM) showed nothing for the minutes a large file took. Each line says how
+    far the pass is, how long it has taken and about how long is left:
+
+        predicted 4000 of 20000 rows (20%), 0:02:20 elapsed, about 0:09:20 left
+
+    A line is said once a further tenth is done and `TENTH_AFTER` seconds have passed since the
+    last line (or the start), and after `EVERY` seconds without one in any case; a pass
+    shorter than `TENTH_AFTER` says nothing (its summary says it all), and none is said for
+    the end, which the tool's summary says. `say` prints a line (default: on stdout, flushed);
+    `clock` is `time.monotonic` (a test's own)."""
+
+    EVERY = 30.0
+    TENTH_AFTER = 10.0
+
+    def __init__(
+        self,
+        verb: str,
+        total: int | None,
+        unit: str = "rows",
+        say: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.verb, self.total, self.unit = verb, total, unit
+        self.say = say or _print_line
+        self.clock = clock
+        self.started = self.last = clock()
+        self.done = 0
+        self.tenths = 0  # the tenths done when the last line was said
+
+    def advance(self, count: int) -> None:
+        """Count `count` more items done; say a line when one is due."""
+        self.done += count
+        if self.total and self.done >= self.total:
+            return
+        now = self.clock()
+        since = now - self.last
+        tenths = 10 * self.done // self.total if self.total else self.tenths
+        if since >= self.EVERY or (tenths > self.tenths and since >= self.TENTH_AFTER):
+            self.say(self.line(now))
+            self.last, self.tenths = now, tenths
+
+    def line(self, now: float) -> str:
+        """The line at time `now` (of `clock`)."""
+        taken = now - self.started
+        if not self.total:
+            return f"{self.verb} {self.done} {self.unit}, {_elapsed(taken)} elapsed"
+        share = f"{100 * self.done // self.total}%"
+        done = f"{self.verb} {self.done} of {self.total} {self.unit} ({share})"
+        left = taken * (self.total - self.done) / self.done if self.done else None
+        after = f", about {_elapsed(left)} left" if left is not None else ""
+        return f"{done}, {_elapsed(taken)} elapsed{after}"
+
+
+def _elapsed(seconds: float) -> str:
+    """`0:02:20`: hours, minutes, seconds (as lab.train's progress lines and rich's bar)."""
+    return str(timedelta(seconds=int(max(seconds, 0))))
+
+
+def _print_line(line: str) -> None:
+    from lab.training.console import message_console
+
+    message_console().print(line, highlight=False, markup=False)  # rich flushes each print
 
 
 def _result(
@@ -261,10 +350,12 @@ def main(argv: list[str]) -> int:
             f"failed; first: {first} (every row's error is in {target})"
             if tally.rows
             else f"{source} has no rows to predict"
+            + (f" ({tally.skipped()})" if tally.blank_lines else "")
         )
     console = message_console(highlight=False)
     console.print(
         f"Predicted {tally.rows - tally.errors} of {tally.rows} rows"
+        + (f" ({tally.skipped()})" if tally.blank_lines else "")
         + (
             f"; [yellow]{tally.errors} failed[/yellow] (see their 'error' field); first: "
             + escape(tally.first_error)  # names taken from the input: never markup

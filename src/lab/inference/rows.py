@@ -13,7 +13,7 @@ a word (`NA`, `null`) is text, only an empty cell is missing (`lab.inference.inp
 A row that cannot be read becomes an error entry that names it; reading goes on. Text files
 must be UTF-8, as training requires: a line with another byte is such an error row, naming the
 byte and its column (a CSV header with one refuses the whole file: no row's fields could be
-trusted).
+trusted). The blank lines skipped are counted for the summary (`read_rows`'s `on_blank`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import contextlib
 import csv
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,11 +106,13 @@ def read_rows(
     text_field: str = "text",
     quoting: str = "csv",
     column_names: Sequence[str] | None = None,
+    on_blank: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """Yield (line, row) for each input row: the row as a dict, or a `RowError` saying why it
     cannot be parsed. A `.txt` line becomes `{text_field: line}`; CSV/TSV cells are read by
     `quoting` (`data.csv_quoting`: `csv` or `none`), their columns named by the header or by
-    `column_names` (`data.csv_column_names`: the file has no header line)."""
+    `column_names` (`data.csv_column_names`: the file has no header line). A blank line is no
+    row: `on_blank` is called with its number."""
     suffix = input_kind(path)
     if suffix == ".parquet":
         number = 0
@@ -123,6 +125,8 @@ def read_rows(
         if suffix in (".txt", ".jsonl"):
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
+                    if on_blank is not None:
+                        on_blank(number)
                     continue  # a blank line is no row (as the training loader reads JSON Lines)
                 problem = bad_byte(line)
                 if problem:
@@ -133,7 +137,7 @@ def read_rows(
                     yield number, _json_row(line)
         else:
             delimiter = "\t" if suffix == ".tsv" else ","
-            yield from _csv_rows(path, handle, delimiter, quoting, column_names)
+            yield from _csv_rows(path, handle, delimiter, quoting, column_names, on_blank)
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -218,10 +222,12 @@ def _csv_rows(
     delimiter: str,
     quoting: str = "csv",
     column_names: Sequence[str] | None = None,
+    on_blank: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """(first line, row) of each CSV record read by `quoting`; the header (none where
     `column_names` name the columns) and blank lines skipped (as training reads CSV; not a
-    quoted cell of white space), a record with fewer cells than the header padded with None."""
+    quoted cell of white space; `on_blank` is called with the line's number), a record with
+    fewer cells than the header padded with None."""
     lines = _CheckedLines(handle)
     unquoted = quoting == "none"  # quotes are text: every line is one record
     reader = csv.reader(
@@ -237,6 +243,8 @@ def _csv_rows(
             # A blank line is skipped; a quoted cell of spaces (`"  "`) is a row, whose empty
             # text gets its error entry (csv.reader gives both as ['  ']).
             if is_blank_record(record) and (start != previous or '"' not in lines.last):
+                if on_blank is not None:
+                    on_blank(start)
                 continue
             if problem and header is None:
                 from lab.data.text_encoding import reencode_advice

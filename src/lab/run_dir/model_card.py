@@ -4,7 +4,9 @@ Hugging Face shows a model directory's `README.md` as its card. lab fills it fro
 record: what the model is (base, head, labels), what it was trained on, how (the command and
 the hyperparameters that matter), how well it did (final metrics: of the best checkpoint, or of
 the last weights for a run that ended before its first validation), with which code, and what it
-is for and not for. YAML front matter carries the Hub's metadata fields.
+is for and not for. YAML front matter carries the Hub's metadata fields. A model exported from
+a checkpoint (`lab.export checkpoint=last`) is named so, and where no metrics were recorded for
+its weights the card says so instead of showing an empty table.
 
 A PEFT run's `adapter/` gets the same card, adapted (`adapter_card`): peft's `save_pretrained`
 writes an empty template there, which lab replaces. It names the base the adapter applies on
@@ -31,6 +33,9 @@ from lab.run_dir.card_usage import onnx_usage, usage_section
 from lab.run_dir.summary import BEST, format_metric
 
 PARAMS = "model/params_"  # the parameter counts lab.train records with the metrics
+# The card's line on a model exported from a checkpoint; `lab.eval` reads it back
+# (`exported_checkpoint`) to tell weights other than those the run's metrics are of.
+WEIGHTS_LINE = "- **Weights**: checkpoint `{}` of the run"
 
 HYPERPARAMETERS = (
     "seed",
@@ -94,11 +99,13 @@ def model_card(
     adapter: dict[str, Any] | None = None,
     merged_parameters: int | None = None,
     id2label: dict[int, str] | None = None,
+    checkpoint: str | None = None,
 ) -> str:
     """The card's Markdown text; `onnx`, an ONNX export's report, adds its measurements;
     `adapter` (`adapter_facts`) makes it the card of a PEFT adapter directory;
     `merged_parameters`, the count in a PEFT run's merged weights, the card of those;
-    `id2label`, the model's label names, names the class `f1_positive` scores."""
+    `id2label`, the model's label names, names the class `f1_positive` scores; `checkpoint`,
+    the file the weights were exported from (`last.ckpt`; None: the run's own export)."""
     head = str(cfg.task.head).rsplit(".", 1)[-1]
     # The head declares its Hub task tag in its task YAML ("" when the Hub has none for it).
     pipeline_tag = str(cfg.task.get("pipeline_tag") or "")
@@ -142,6 +149,7 @@ def model_card(
     published = cfg.model.get("published_as")
     # An adapter card says how to load it on its base; an ONNX card's usage is its own section.
     usage = loading_section(cfg, adapter) if adapter else "" if onnx else usage_section(cfg)
+    weights = f"\n{WEIGHTS_LINE.format(checkpoint)}" if checkpoint else ""
     # The Hub's metadata on a Hub dataset: its id, and the test metrics on its configuration.
     hub_data = data_metadata(cfg, title, metrics, id2label)
     return f"""---
@@ -156,7 +164,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 - **Base model**: {base_model_line(str(base), published) if cfg.model.get("pretrained") else base}
 - **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
 - **Data**: {data_line(cfg)}
-- **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}
+- **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}{weights}
 {usage}
 ## Command
 
@@ -170,11 +178,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 |---|---|
 {params}
 
-## Results ({tested})
-
-| metric | value |
-|---|---|
-{rows}
+{results_section(rows, record, tested, checkpoint)}
 {onnx_section(onnx, cfg) if onnx else ""}
 ## Intended use and limitations
 
@@ -183,6 +187,37 @@ definitions and biases, and those of the base model. The metrics are on the spli
 `test` of that data only: check it on your own data before relying on it. Reproduce or audit
 the run with `python -m lab.reproduce <run dir>` (the run directory holds the full record).
 """
+
+
+def results_section(rows: str, record: dict[str, Any], tested: str, checkpoint: str | None) -> str:
+    """The card's results: the table of metric `rows` under the weights they are of (`tested`),
+    or, without any, why none were recorded for the weights exported (from `checkpoint`)."""
+    if rows:
+        return f"## Results ({tested})\n\n| metric | value |\n|---|---|\n{rows}"
+    these = f"these weights (checkpoint `{checkpoint}`)" if checkpoint else "these weights"
+    if record.get("metrics"):  # the run's are of other weights: its best checkpoint's
+        why = f"the run recorded its metrics for its {tested}"
+    else:
+        why = f"the run recorded none (status: {record.get('status', '?')})"
+    text = f"## Results\n\nNo metrics were recorded for {these}: {why}."
+    if checkpoint:  # lab.eval measures them from the same file
+        which = "last" if checkpoint == "last.ckpt" else f"<run dir>/checkpoints/{checkpoint}"
+        text += f" Measure them with `python -m lab.eval run=<run dir> checkpoint={which}`."
+    return text
+
+
+def exported_checkpoint(model_dir: Path) -> str | None:
+    """The checkpoint file the model in `model_dir` was exported from, as its card names it
+    (`last.ckpt`), or None: the run's own export (or no card)."""
+    import re
+
+    try:
+        card = (model_dir / "README.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    pattern = re.escape(WEIGHTS_LINE).replace(re.escape("{}"), "([^`]+)")
+    found = re.search(f"^{pattern}$", card, flags=re.MULTILINE)
+    return found.group(1) if found else None
 
 
 def parameters_line(metrics: dict[str, float], merged: int | None = None) -> str:
@@ -315,8 +350,9 @@ def write_model_card(
     metrics: dict[str, float],
     onnx: dict[str, Any] | None = None,
     merged: Path | None = None,
+    checkpoint: str | None = None,
 ) -> Path:
-    """Write `model_dir/README.md`; return its path (`onnx`: see `model_card`).
+    """Write `model_dir/README.md`; return its path (`onnx`, `checkpoint`: see `model_card`).
 
     `merged` (the merged export of a PEFT run) makes `model_dir` that run's adapter directory:
     its card says how to load the adapter, and replaces the empty template peft writes.
@@ -328,7 +364,7 @@ def write_model_card(
     # The label names of the model exported here (an adapter's: of the merged model beside).
     id2label = read_id2label(merged if merged is not None else model_dir)
     # UTF-8 whatever the locale: label names and the command may be in any script.
-    card = model_card(cfg, record, metrics, onnx, adapter, folded, id2label)
+    card = model_card(cfg, record, metrics, onnx, adapter, folded, id2label, checkpoint)
     path.write_text(card, encoding="utf-8")
     return path
 

@@ -55,21 +55,41 @@ class TrainedRun:
     def require_model(self) -> Path:
         """The exported model directory, or a `LabError` saying how to get one."""
         if not (self.model_dir / "config.json").is_file():
-            folder = self.directory / CHECKPOINT_DIR
-            saved = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
-            # A pruned sweep trial (or a run stopped before its first save) keeps none.
-            which = "last" if "last.ckpt" in saved else (saved[0] if saved else "")
-            then = (
-                f"Export one from a checkpoint: python -m lab.export run={self.directory} "
-                f"checkpoint={which if which == 'last' else folder / which}"
-                if which
-                else "It has no checkpoint to export one from either: train it again"
-            )
             raise LabError(
                 f"{self.directory} has no exported model ({self.model_dir}/config.json missing; "
-                f"run status: {self.record.get('status', '?')}). {then}"
+                f"run status: {self.record.get('status', '?')}). {self.export_advice()}"
             )
         return self.model_dir
+
+    def export_advice(self) -> str:
+        """How to export the model the run is missing: `python -m lab.export run=<dir>
+        checkpoint=<which>`, `which` the weights a finished run exported (and recorded its
+        metrics for, `record.json`'s `tested`): its best checkpoint, or its last weights
+        (`last.ckpt` holds them once training ends) where it had no best one. A run that did
+        not finish exported nothing: its latest weights, `last`. Said when those weights'
+        file is gone, and when the run has no checkpoint at all (a pruned sweep trial)."""
+        from lab.run_dir.summary import BEST
+
+        folder = self.directory / CHECKPOINT_DIR
+        saved = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
+        if not saved:
+            return "It has no checkpoint to export one from either: train it again"
+        best = any(name.startswith("best-") for name in saved)
+        finished = self.record.get("status") == "finished"
+        tested = self.record.get("tested") or BEST  # a record from before `tested`: the best
+        command = f"python -m lab.export run={self.directory} checkpoint="
+        if finished and tested == BEST and best:
+            return (
+                f"Export one from a checkpoint: {command}best (the best checkpoint: the weights "
+                "the run exported and recorded its metrics for)"
+            )
+        which = "last" if "last.ckpt" in saved else str(folder / saved[0])
+        if finished and tested == BEST:  # its best checkpoint was deleted
+            return (
+                f"Export one from a checkpoint: {command}{which} (the run exported its best "
+                "checkpoint, which is gone: its recorded metrics are not of these weights)"
+            )
+        return f"Export one from a checkpoint: {command}{which}"
 
     def checkpoint(self, which: str) -> Path:
         """`best`, `last` or a path: the Lightning checkpoint file (it must exist)."""
