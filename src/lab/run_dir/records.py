@@ -277,7 +277,6 @@ class RunRecord:
         if self.resume_point:
             # The record as it stands on disk, in memory only until `commit_resume`.
             self.data = self.resume_point.record
-            log.info("Resuming %s from step %d", self.output_dir, self.resume_point.global_step)
         else:
             if self._held_log is not None:  # `resume=auto` found no run: a new one starts
                 self._held_log.release()
@@ -305,6 +304,9 @@ class RunRecord:
         # Committed: from here on the run's end is recorded as any run's.
         held, self._held_log = self._held_log, None
         held.release()
+        # Said only now: the data and the model checks may still refuse it before this.
+        if is_global_rank_zero():
+            log.info("Resuming %s from step %d", self.output_dir, point.global_step)
         if point.moved_from and is_global_rank_zero():
             # The config that runs now is the recorded one with the run's own paths moved
             # (checked by prepare_resume): record it, so readers see where the run is.

@@ -3,8 +3,9 @@
 A resumed run writes into the run directory it continues (same loggers, same checkpoints).
 It refuses, in one line, to resume a run that finished, a run whose config differs from the
 one given now (the differences are listed), a path that does not exist, is a file or is not
-a lab run (refused while Hydra resolves the run directory, before it creates or writes
-anything: `run_dir_for`), a record.json or config.yaml that cannot be read, and a missing,
+a lab run, that another process trains now or that cannot be written (refused while Hydra
+resolves the run directory, before it creates or writes anything: `run_dir_for`,
+`lab.run_dir.claim`), a record.json or config.yaml that cannot be read, and a missing,
 corrupt or incomplete checkpoint (no optimizer or scheduler state); a checkpoint whose
 weights do not fit the model is refused once it is built (`lab.training.resume_fit`). It
 never silently starts from scratch, and a refusal leaves every file of the run as it was
@@ -20,16 +21,16 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from lab.config.flatten import flatten
-from lab.errors import EXIT_USER_ERROR, LabError
+from lab.errors import LabError
+from lab.run_dir.claim import refuse
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ ADDED_SETTINGS: dict[str, Any] = {
 EVERY_DATA_CONFIG = ("data.split_seed", "data.csv_quoting", "data.csv_column_names")
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
+# The run directories `resume=auto` chose in this process (resolved): one that finished
+# before the run started was finished by another process in between (`prepare_resume`).
+_chosen_by_auto: set[str] = set()
 
 
 @dataclass
@@ -110,24 +114,34 @@ def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
     """Resolver behind `hydra.run.dir`: the directory to resume into, or a new one.
 
     Hydra creates the run directory and writes into it (`.hydra/`, `train.log`) before any
-    lab code runs, and answers a path it cannot create with a traceback. So what is wrong
-    with the directory itself ends the process here, one line on stderr and exit 2, before
-    anything is created: a new run's unusable `paths.output_root`; a `resume=` path that
-    does not exist, is a file, or is no lab run. (A `LabError` cannot carry the words out
-    of a resolver: OmegaConf re-raises it as its own error, with a traceback.)
+    lab code runs, and answers a path it cannot create or open with a traceback. So what is
+    wrong with the directory itself ends the process here, one line on stderr and exit 2,
+    before anything is created: a new run's unusable `paths.output_root`; a `resume=` path
+    that does not exist, is a file, or is no lab run; a run to resume that another process
+    trains now, or that cannot be written (`lab.run_dir.claim.claim_for_resume`).
     """
-    if resume in (None, "", "None", "null"):
+    from lab.run_dir.claim import claim_for_resume, no_resume
+
+    if no_resume(resume):
         return _new_run_dir(output_root, new_run_dir)
     if resume == "auto":
         from lab.run_dir.records import hydra_overrides
 
         # as record.json notes them (your --config-dir folders too), to compare with them
         found = find_auto_resume(output_root, hydra_overrides())
-        return str(found) if found else _new_run_dir(output_root, new_run_dir)
-    run_dir = Path(resume).expanduser().resolve()
+        if found is None:
+            return _new_run_dir(output_root, new_run_dir)
+        # Checked now, before Hydra writes: a run chosen while it still trains is refused as
+        # one being trained (checked only once this run starts, it may have finished in
+        # between and be refused as finished, which no command line caused).
+        claim_for_resume(found)
+        _chosen_by_auto.add(str(found.resolve()))
+        return str(found)
+    run_dir = Path(str(resume)).expanduser().resolve()
     problem = not_a_run_dir(run_dir)
     if problem:
-        _refuse(problem)
+        refuse(problem)
+    claim_for_resume(run_dir)
     return str(run_dir)
 
 
@@ -143,15 +157,16 @@ def not_a_run_dir(run_dir: Path) -> str | None:
     return None
 
 
-def hydra_subdir_for(run_dir: str) -> str:
-    """Resolver behind `hydra.output_subdir`: `.hydra`, or `.hydra/resume-<time>` in a run
-    directory that holds Hydra's record already (a resume: Hydra writes before lab checks
-    it, and a refused resume must leave the run's record of its first command as it was)."""
-    from datetime import datetime
+def hydra_subdir_for(run_dir: str, _root_: Any = None) -> str | None:
+    """Resolver behind `hydra.output_subdir`: `.hydra`, or `.hydra/resume-<time>` for a
+    resume in a run directory that holds Hydra's record already (Hydra writes before lab
+    checks the resume, and a refused resume must leave the run's record of its first command
+    as it was); None (no record) in a DDP rank other than 0. Refuses, before Hydra writes,
+    a new run into a directory that holds one (an explicit `hydra.run.dir` used again), see
+    `lab.run_dir.claim`. `_root_`: the job's config (OmegaConf passes it)."""
+    from lab.run_dir.claim import hydra_subdir
 
-    if (Path(run_dir) / ".hydra" / "config.yaml").exists():
-        return f".hydra/resume-{datetime.now():%Y-%m-%d_%H-%M-%S}"
-    return ".hydra"
+    return hydra_subdir(Path(run_dir), _root_)
 
 
 def _new_run_dir(output_root: str, new_run_dir: str) -> str:
@@ -159,14 +174,8 @@ def _new_run_dir(output_root: str, new_run_dir: str) -> str:
 
     problem = output_root_problem(output_root)
     if problem:
-        _refuse(f"paths.output_root={output_root} cannot hold runs: {problem}")
+        refuse(f"paths.output_root={output_root} cannot hold runs: {problem}")
     return new_run_dir
-
-
-def _refuse(message: str) -> NoReturn:
-    """End the process from inside a resolver: `error: <message>`, exit 2 (see `run_dir_for`)."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_USER_ERROR)
 
 
 def config_differences(
@@ -228,6 +237,13 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
         raise LabError(problem)
     record = _read_record(run_dir)
     if record.get("status") == "finished":
+        if cfg.resume == "auto" and str(run_dir.resolve()) in _chosen_by_auto:
+            # unfinished when `run_dir_for` chose it: another process finished it since
+            raise LabError(
+                f"cannot resume: the run in {run_dir} finished ({record.get('finished')}) "
+                "while this command was starting; run the same command again: resume=auto "
+                "starts a new run where no unfinished one is left"
+            )
         raise LabError(
             f"cannot resume: the run in {run_dir} already finished ({record.get('finished')}); "
             "start a new run instead"
