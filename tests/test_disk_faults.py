@@ -161,7 +161,11 @@ def test_a_disk_fault_marks_the_record_failed_with_the_os_reason(
     with pytest.raises(DiskError) as caught, RunRecord(cfg):
         error = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos")
         raise error from OSError(errno.ENOSPC, NO_SPACE)
-    assert str(caught.value) == f"cannot write files in {run_dir}: {NO_SPACE}"
+    # No last.ckpt yet, so nothing to resume: the command that starts the run again.
+    again = shlex.join(["python", "-m", "lab.train", *TINY_FIXTURE_RUN])
+    assert str(caught.value) == (
+        f"cannot write files in {run_dir}: {NO_SPACE}; once fixed, start it again: {again}"
+    )
     assert record_of(run_dir)["status"] == f"failed: cannot write files in {run_dir}: {NO_SPACE}"
     assert temporaries(run_dir) == []
 

@@ -266,9 +266,9 @@ def test_sigterm_during_the_final_test_is_recorded_and_the_run_resumes(
     first = lab_cli("train", *FAULTABLE_RUN, cwd=tmp_path, env=env)
     assert first.returncode == 128 + signal.SIGTERM, first.stderr[-3000:]
     run_dir = only_run(tmp_path / "out")
-    assert first.stderr.strip().splitlines()[-1] == (
-        f"interrupted by SIGTERM; the last checkpoint is {run_dir}/checkpoints/last.ckpt. "
-        "Continue with: "
+    assert first.stderr.strip().splitlines()[-1] == (  # the final one: 2 epochs of 4 steps
+        f"interrupted by SIGTERM; the last checkpoint is {run_dir}/checkpoints/last.ckpt (step "
+        "8; later steps are trained again). Continue with: "
         + shlex.join(["python", "-m", "lab.train", *FAULTABLE_RUN, f"resume={run_dir}"])
     )
     assert record_of(run_dir)["status"] == f"interrupted (SIGTERM); continue with resume={run_dir}"
@@ -384,7 +384,8 @@ def test_an_interrupted_run_with_a_best_checkpoint_only_says_how_to_continue_fro
     message = interrupted_message("SIGINT", run_dir, "python -m lab.train x", overrides)
     resume = shlex.join(["python", "-m", "lab.train", *overrides, f"resume={run_dir}"])
     assert message == (
-        "interrupted by SIGINT; no last.ckpt was written (Ctrl-C saves none, SIGTERM does); "
+        "interrupted by SIGINT; no last.ckpt was written (Ctrl-C saves none, SIGTERM and "
+        "SIGUSR1 do); "
         f"{way_out}: {resume}, or start the run again: python -m lab.train x"
     )
     best.unlink()  # no checkpoint at all: as before

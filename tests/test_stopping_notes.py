@@ -67,7 +67,8 @@ def best_checkpoint(tmp_path: Path, score: float, step: int | None = None) -> Mo
 def trainer(*callbacks: Any, should_stop: bool = True, **kwargs: Any) -> Any:
     """A stand-in for the fitted Trainer (what `stopping_notes` reads)."""
     fields = {"global_step": 20, "max_epochs": 20, "max_steps": -1, "callback_metrics": {}}
-    fields.update(current_epoch=5, num_training_batches=4)  # read by `limit_stop`
+    # Read by `limit_stop` and by the totals the positions count against (`total_steps`).
+    fields.update(current_epoch=5, num_training_batches=4, accumulate_grad_batches=1)
     recorded = [c for c in callbacks if isinstance(c, ValidationHistory) and c.validations]
     if recorded:  # the fit ended on its last validation, unless a test says otherwise
         fields["global_step"] = recorded[0].validations[-1].step
@@ -133,6 +134,7 @@ def test_a_streamed_run_names_steps_and_min_delta(tmp_path: Path) -> None:
         history([1.0, 1.0, 1.0], per_epoch=False),
         global_step=300,
         max_steps=1000,
+        num_training_batches=math.inf,  # one endless epoch
     )
     assert stopping_notes(fitted, {}) == [
         "early stopping: val/acc did not improve by more than min_delta=0.01 for 2 validations "
@@ -203,6 +205,23 @@ def test_one_later_tie_is_singular(tmp_path: Path) -> None:
         "best val/acc 1.0000 first reached at epoch 2/3; 1 later validation tied it: the "
         "tested weights are the first (a checkpoint is kept only when val/acc strictly improves)"
     ]
+
+
+def test_a_step_counts_against_the_total_the_progress_lines_give(tmp_path: Path) -> None:
+    # max_epochs=3 of 50 steps stops the fit at step 150, before max_steps=200: the progress
+    # lines say `step 20/150`, and so does the note (it said `/200`).
+    recorder = ValidationHistory()
+    recorder.validations = [Validation(0, step, {"val/acc": 0.5}) for step in (20, 40, 60)]
+    fitted = trainer(
+        best_checkpoint(tmp_path, 0.5, step=20),
+        recorder,
+        max_epochs=3,
+        max_steps=200,
+        num_training_batches=50,
+    )
+    assert stopping_notes(fitted, {})[-1].startswith(
+        "best val/acc 0.5000 first reached at step 20/150; 2 later validations tied it"
+    )
 
 
 def test_the_history_records_each_validation_and_its_monitors_survive_a_checkpoint(

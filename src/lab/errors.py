@@ -9,6 +9,10 @@ from __future__ import annotations
 EXIT_USER_ERROR = 2
 # 128 + SIGTERM, the shell's convention: stopped by a signal (after saving a checkpoint).
 EXIT_INTERRUPTED = 143
+# 128 + SIGUSR1: stopped the same way by SLURM's warning before a time limit
+# (`#SBATCH --signal=USR1@90`; `lab.tool_interrupts.STOP_SIGNALS`). A job script that
+# requeues on this code continues the run with `resume=auto`.
+EXIT_INTERRUPTED_SIGUSR1 = 138
 
 
 class LabError(Exception):

@@ -1,6 +1,6 @@
-"""Ctrl-C (SIGINT) and SIGTERM in the tools `run_tool` runs (`lab.eval`, `lab.predict`,
-`lab.export`, ...): exit 128 + the signal's number (130, 143) with one line saying what was
-interrupted and what is left, as `lab.train` does, never a traceback.
+"""Ctrl-C (SIGINT), SIGTERM and SIGUSR1 in the tools `run_tool` runs (`lab.eval`,
+`lab.predict`, `lab.export`, ...): exit 128 + the signal's number (130, 143, 138) with one line
+saying what was interrupted and what is left, as `lab.train` does, never a traceback.
 
 * A tool wraps its work in `on_interrupt(left)`: `left` (a text, or a function giving it once
   the interruption is known) says what the interruption leaves, e.g. `nothing was written`.
@@ -9,8 +9,17 @@ interrupted and what is left, as `lab.train` does, never a traceback.
 * `signal_of(error)` tells an interruption from other errors: Python's `KeyboardInterrupt`,
   ours, and Lightning's `sys.exit(1)` after a Ctrl-C inside a Trainer's loop (it catches the
   interrupt, shuts down, and exits 1: the interrupt is that exit's context).
-* `sigterm_interrupts()` makes SIGTERM interrupt a tool the same way (its default action kills
-  the process before any clean-up, leaving temporary files and half-written folders).
+* `sigterm_interrupts()` makes SIGTERM and SIGUSR1 (`STOP_SIGNALS`) interrupt a tool the same
+  way (their default action kills the process before any clean-up, leaving temporary files and
+  half-written folders).
+
+SIGUSR1 is what SLURM sends ahead of a job's time limit when asked to (`#SBATCH
+--signal=USR1@90`), and what Lightning's own SLURM auto-requeue listens for. lab treats it as
+it treats SIGTERM, everywhere: a tool stops in words, and `lab.train` saves `last.ckpt` and
+exits 138 (`lab.training.checkpointing.PreemptionCheckpoint`); the job script requeues, and
+`resume=auto` continues. One signal, one meaning, whether or not SLURM is there: Lightning's
+auto-requeue (an `hpc_ckpt_<n>.ckpt` beside the run, which lab's resume would not read, and
+an `scontrol requeue` of its own) is switched off (`lab.training.trainer.cluster_plugins`).
 """
 
 from __future__ import annotations
@@ -20,6 +29,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+# The signals that stop lab's commands in words, as Ctrl-C does: SIGTERM (`kill`, a scheduler's
+# preemption or cancel) and SIGUSR1 (SLURM's warning before the time limit: see above).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
 class ToolInterrupted(KeyboardInterrupt):
@@ -33,7 +46,8 @@ class ToolInterrupted(KeyboardInterrupt):
 
 
 def signal_of(error: BaseException) -> str | None:
-    """The signal that interrupted a tool, if `error` reports one (`SIGINT`, `SIGTERM`)."""
+    """The signal that interrupted a tool, if `error` reports one (`SIGINT`, `SIGTERM`,
+    `SIGUSR1`)."""
     if isinstance(error, ToolInterrupted):
         return error.signal_name
     if isinstance(error, KeyboardInterrupt):
@@ -44,7 +58,8 @@ def signal_of(error: BaseException) -> str | None:
 
 
 def exit_code(signal_name: str) -> int:
-    """The shell's code for a process stopped by `signal_name`: 130 for SIGINT, 143 SIGTERM."""
+    """The shell's code for a process stopped by `signal_name`: 130 for SIGINT, 143 SIGTERM,
+    138 SIGUSR1."""
     return 128 + signal.Signals[signal_name].value
 
 
@@ -77,17 +92,20 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """Inside the block, SIGTERM raises `ToolInterrupted` (its clean-up runs, its line is
-    said) instead of killing the process. Left alone where a handler is set already (a
-    server's own) or off the main thread (signals are delivered there only)."""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
+    """Inside the block, SIGTERM and SIGUSR1 (`STOP_SIGNALS`) raise `ToolInterrupted` (its
+    clean-up runs, its line is said) instead of killing the process. A signal that has a
+    handler already (a server's own) keeps it; off the main thread nothing changes (signals
+    are delivered to the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _stop)
+    previous = {
+        signum: signal.signal(signum, _stop)
+        for signum in STOP_SIGNALS
+        if signal.getsignal(signum) is signal.SIG_DFL
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -14,11 +14,13 @@ them together. The same `run` serves the CLI, the tests, sweeps and reproduction
     fit        lab.training.fit       the Trainer; fit; the best checkpoint validated, tested
     finalize   lab.run_dir.finalize   export, test report, record, model card, plots, summary
 
-On the command line, a signal at any step ends the run in words: SIGTERM (or Ctrl-C) leaves
+On the command line, a signal at any step ends the run in words: SIGTERM, SIGUSR1 (SLURM's
+warning before a time limit: `lab.tool_interrupts.STOP_SIGNALS`) or Ctrl-C leaves
 `record.json` saying `interrupted (...)` and prints what to run next (`resume=<run dir>` when
-a checkpoint exists). While a model trains, SIGTERM lets Lightning finish the batch and save
-`last.ckpt` first (`lab.training.checkpointing.PreemptionCheckpoint`); elsewhere (start-up,
-data, the final validation and test, export) it stops at once, as nothing is lost by that.
+a checkpoint exists), exiting 128 + the signal's number (143, 138, 130). While a model
+trains, SIGTERM and SIGUSR1 let Lightning finish the batch and save `last.ckpt` first
+(`lab.training.checkpointing.PreemptionCheckpoint`); elsewhere (start-up, data, the final
+validation and test, export) they stop at once, as nothing is lost by that.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ import os
 import shlex
 import signal
 import sys
+
+# signal and threading only: imported before the handlers below, in no time to speak of.
+from lab.tool_interrupts import STOP_SIGNALS
 
 
 def _collect_again_after_imports() -> None:
@@ -46,8 +51,9 @@ def _command() -> str:
 
 
 def _stopped_before_start(signum: int, frame: object) -> None:
-    """SIGTERM while `python -m lab.train` is still importing: no run exists yet, so there is
-    nothing to record; say so and how to start again, instead of dying without a word."""
+    """SIGTERM or SIGUSR1 while `python -m lab.train` is still importing: no run exists yet,
+    so there is nothing to record; say so and how to start again, instead of dying without a
+    word."""
     name = signal.Signals(signum).name
     sys.stderr.write(f"interrupted by {name} before the run started; start it again: ")
     sys.stderr.write(f"{_command()}\n")
@@ -56,7 +62,8 @@ def _stopped_before_start(signum: int, frame: object) -> None:
 
 if __name__ == "__main__":
     # Installed before the imports below (about a second): from here on, `main()` takes over.
-    signal.signal(signal.SIGTERM, _stopped_before_start)
+    for _signum in STOP_SIGNALS:
+        signal.signal(_signum, _stopped_before_start)
     # Start-up speed: importing torch, Lightning and transformers makes ~10^6 long-lived
     # objects, and the cyclic collector scans them again and again while they load (and once
     # more at exit). Collection stays off until `build` has imported them, then they are
@@ -168,11 +175,12 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
 
 @contextmanager
 def signals_stop_the_run() -> Iterator[None]:
-    """While the block runs, SIGTERM raises `RunInterrupted` (the run record then says
-    `interrupted (SIGTERM)`), except while a model trains with a `PreemptionCheckpoint`:
-    then Lightning's own handler, which calls this one after it, stops after the batch and
-    the callback saves `last.ckpt`. Python's default action would end the process with no
-    word and leave the record `running`. Main thread only (where signals are delivered)."""
+    """While the block runs, SIGTERM and SIGUSR1 (`STOP_SIGNALS`) raise `RunInterrupted` (the
+    run record then says `interrupted (SIGTERM)`, or `(SIGUSR1)`), except while a model trains
+    with a `PreemptionCheckpoint`: then Lightning's own handler, which calls this one after
+    it, stops after the batch and the callback saves `last.ckpt`. Python's default action
+    would end the process with no word and leave the record `running`. Main thread only
+    (where signals are delivered)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -184,11 +192,12 @@ def signals_stop_the_run() -> Iterator[None]:
             return
         raise RunInterrupted(signal.Signals(signum).name)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _config_path() -> str:
@@ -213,8 +222,9 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        # A sweep's trial too: SIGTERM (SLURM preemption, or the sweep's parent stopping its
-        # workers) saves last.ckpt after the batch; the sweep continues the trial from it.
+        # A sweep's trial too: SIGTERM or SIGUSR1 (SLURM preemption or time limit, or the
+        # sweep's parent stopping its workers) saves last.ckpt after the batch; the sweep
+        # continues the trial from it.
         with signals_stop_the_run():
             return run(cfg)
     except BaseException as err:

@@ -8,7 +8,7 @@
 * When Hydra rejects an override of an unknown key, say which keys are valid there.
 * Exit codes: a user error (a bad option, key or value; a `LabError`) exits 2, as every lab
   tool does; Hydra's own exit for such errors is 1, the code of a crash. A run tool stopped by
-  Ctrl-C exits 130 with one line saying what it left (`run_tool`, `lab.tool_interrupts`).
+  a signal exits 128 + its number with one line saying what it left (`lab.tool_interrupts`).
 """
 
 from __future__ import annotations
@@ -250,6 +250,8 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
             raise SystemExit(EXIT_USER_ERROR) from None
         raise
     except Exception as err:
+        from lab.config.run_dir_failures import run_dir_not_made
+
         unmade = run_dir_not_made(err)
         if unmade:
             print(f"error: {unmade}", file=sys.stderr)
@@ -262,23 +264,6 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
     finally:
         if worded_here:
             os.environ.pop("HYDRA_FULL_ERROR", None)
-
-
-def run_dir_not_made(error: BaseException) -> str | None:
-    """Why Hydra could not make the run directory (`hydra.run.dir=/proc/x`, a read-only
-    place), when `error` is that: an OSError in Hydra's `run_job` before it called lab's job.
-    None for anything else (an OSError inside the job is the job's to word)."""
-    if not isinstance(error, OSError):
-        return None
-    frames = traceback.extract_tb(error.__traceback__)
-    jobs = [i for i, frame in enumerate(frames) if frame.name == "run_job"]
-    if not jobs or any("/lab/" in frame.filename for frame in frames[jobs[-1] + 1 :]):
-        return None
-    place = error.filename or "the run directory"
-    return (
-        f"cannot make the run directory {place}: {error.strerror or error} (choose another "
-        "place with paths.output_root=... or hydra.run.dir=...)"
-    )
 
 
 def is_config_error(error: BaseException | None) -> bool:
@@ -368,9 +353,9 @@ def run_tool(
 ) -> None:
     """Run a tool's `main(argv)`; a user error (`user_error_message`) becomes one message on
     stderr and exit 2; Ctrl-C one line saying what it left (`lab.tool_interrupts`) and exit
-    130 (`stop_on_sigterm`: SIGTERM too, exit 143); any other exception is a bug and keeps its
-    traceback (exit 1). `exit_fast` (a command line's `__main__`): a success skips the
-    interpreter's teardown (`lab.exiting`)."""
+    130 (`stop_on_sigterm`: SIGTERM and SIGUSR1 too, exit 143 and 138: `STOP_SIGNALS`); any
+    other exception is a bug and keeps its traceback (exit 1). `exit_fast` (a command line's
+    `__main__`): a success skips the interpreter's teardown (`lab.exiting`)."""
     from contextlib import nullcontext
 
     from lab.compat.torchmetrics import scipy_signal_deferred

@@ -24,7 +24,7 @@ class RunInterrupted(SystemExit):
 
 
 def interrupting_signal(error: BaseException) -> str | None:
-    """The name of the signal that `error` reports (`SIGTERM`, `SIGINT`), or None."""
+    """The name of the signal that `error` reports (`SIGTERM`, `SIGUSR1`, `SIGINT`), or None."""
     if isinstance(error, RunInterrupted):
         return error.signal_name
     if isinstance(error, KeyboardInterrupt):
@@ -33,7 +33,9 @@ def interrupting_signal(error: BaseException) -> str | None:
     # imported yet the error cannot be its SIGTERMException.
     exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
     if exceptions is not None and isinstance(error, exceptions.SIGTERMException):
-        return "SIGTERM"
+        # Lightning raises it for SIGUSR1 too, which lab routes to its SIGTERM handler; the
+        # callback that saves last.ckpt names the signal (`PreemptionCheckpoint`).
+        return str(getattr(error, "signal_name", "SIGTERM"))
     if isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt):
         return "SIGINT"  # Lightning turns Ctrl-C during fit/validate/test into sys.exit(1)
     return None
@@ -71,11 +73,17 @@ def best_checkpoint_way_out(output_dir: Path) -> str:
     return other_checkpoint(output_dir).removeprefix(", or ")
 
 
+def start_command(overrides: list[str]) -> str:
+    """`python -m lab.train <overrides>`: the command that starts the run again from its
+    beginning (a `resume=` among them left out)."""
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("resume=")]
+    return shlex.join(["python", "-m", "lab.train", *kept])
+
+
 def resume_command(overrides: list[str], output_dir: Path) -> str:
     """`python -m lab.train <overrides> resume=<output_dir>`: a resume needs the overrides
     the run was started with (`resume=` alone composes the default config, which differs)."""
-    kept = [o for o in overrides if not o.lstrip("+~").startswith("resume=")]
-    return shlex.join(["python", "-m", "lab.train", *kept, f"resume={output_dir}"])
+    return f"{start_command(overrides)} {shlex.quote(f'resume={output_dir}')}"
 
 
 def interrupted_message(
@@ -86,17 +94,34 @@ def interrupted_message(
     checkpoint = last_checkpoint(output_dir)
     if checkpoint:
         return (
-            f"interrupted by {signal_name}; the last checkpoint is {checkpoint}. "
-            f"Continue with: {resume_command(overrides or [], output_dir)}"
+            f"interrupted by {signal_name}; the last checkpoint is {checkpoint}"
+            f"{saved_at(checkpoint)}. Continue with: "
+            f"{resume_command(overrides or [], output_dir)}"
         )
     again = f": {command}" if command else ""
     if best := best_checkpoint_way_out(output_dir):
         return (
             f"interrupted by {signal_name}; no last.ckpt was written (Ctrl-C saves none, SIGTERM "
-            f"does); {best}: {resume_command(overrides or [], output_dir)}, or start the run "
-            f"again{again}"
+            f"and SIGUSR1 do); {best}: {resume_command(overrides or [], output_dir)}, or start "
+            f"the run again{again}"
         )
     return f"interrupted by {signal_name}; no checkpoint was written; start the run again{again}"
+
+
+def saved_at(checkpoint: Path) -> str:
+    """` (step 125; later steps are trained again)`: where a resume from `checkpoint` starts
+    (Ctrl-C saves none: the periodic `last.ckpt` may be many steps back). "" where unknown, and
+    where Lightning is not imported yet: a run stopped while it starts up (importing it takes
+    seconds, and the signal may have cut that import short)."""
+    if "lightning" not in sys.modules:
+        return ""
+    try:
+        from lab.training.validation_metrics import checkpoint_step
+
+        step = checkpoint_step(checkpoint)  # mapped, not read
+    except Exception:  # the message must be said whatever the checkpoint holds
+        return ""
+    return f" (step {step}; later steps are trained again)" if step is not None else ""
 
 
 def ending_status(

@@ -48,6 +48,7 @@ from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train'
     interrupting_signal,
     last_checkpoint,
     resume_command,
+    start_command,
 )
 from lab.run_dir.held_log import HeldFileLog
 from lab.run_dir.run_lock import hold_run_lock, release_run_lock
@@ -354,10 +355,12 @@ class RunRecord:
         if fault is not None:
             checkpoint = last_checkpoint(self.output_dir)
             overrides = [str(o) for o in self.data.get("overrides") or []]
+            # Before the first last.ckpt nothing can be resumed (the refusal says to start
+            # again): the command that starts it again, with the same overrides.
             then = (
                 f"; once fixed, continue with {resume_command(overrides, self.output_dir)}"
                 if checkpoint
-                else ""
+                else f"; once fixed, start it again: {start_command(overrides)}"
             )
             raise DiskError(f"{fault}{then}") from error
 

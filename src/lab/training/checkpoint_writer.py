@@ -26,8 +26,9 @@ the file waits for exactly what it needs:
   step the best one was saved: `lab.training.periodic_checkpoint`) as a hard link, so the
   same bytes are neither serialized nor synced twice;
 * `wait_for_checkpoints()` waits for all and raises the first publication error; `lab.train`
-  calls it before it records a run as completed, and the SIGTERM checkpoint calls it before
-  the process exits. The threads are not daemons, so the interpreter waits for them too.
+  calls it before it records a run as completed, and the checkpoint saved on SIGTERM or
+  SIGUSR1 calls it before the process exits. The threads are not daemons, so the
+  interpreter waits for them too.
 
 **Serializing off the training thread** (`serialize_in_background`, set by `lab.training.fit`
 where no callback changes the weights): the publisher thread also writes the bytes, from a

@@ -11,8 +11,10 @@
   also carries that group's gradients and state, put back on resume before the group's next
   micro-batch (`lab.training.partial_group`).
 * `PreemptionCheckpoint` saves `last.ckpt` when Lightning stops on SIGTERM (SLURM preemption,
-  `kill`), so a requeued job resumes from the last finished batch. `stops_gracefully()` says
-  whether it is training now (`lab.train` lets Lightning finish the batch only then).
+  `kill`) or SIGUSR1 (SLURM's warning before the time limit, `--signal=USR1@90`), so a
+  requeued job resumes from the last finished batch. `stops_gracefully()` says whether it is
+  training now (`lab.train` lets Lightning finish the batch only then). Lightning's own
+  SLURM auto-requeue is off (`lab.training.trainer.cluster_plugins`): SIGUSR1 is lab's.
 * `load_resume_meta` reads the checkpoint a resume continues from (mapped, not loaded) and
   refuses one that is missing, corrupt, or lacks the optimizer or scheduler state.
 """
@@ -22,6 +24,9 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
+import signal
+import threading
 from pathlib import Path
 from types import FrameType, MethodType
 from typing import Any
@@ -32,6 +37,7 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lab.errors import LabError
+from lab.tool_interrupts import STOP_SIGNALS
 from lab.training import partial_group
 from lab.training.checkpoint_writer import wait_for_checkpoints
 
@@ -164,10 +170,20 @@ def _relocated(value: Any, old: str, new: str) -> Any:
 
 
 class PreemptionCheckpoint(L.Callback):
-    """On SIGTERM, write `<dirpath>/last.ckpt` before Lightning exits.
+    """On SIGTERM or SIGUSR1, write `<dirpath>/last.ckpt` before Lightning exits.
 
     The signal lands on any training batch: with gradient accumulation, often inside a group,
     whose micro-batches so far the checkpoint then carries (`lab.training.partial_group`).
+
+    SIGUSR1 is SLURM's warning before a job's time limit (`#SBATCH --signal=USR1@90`), and
+    lab stops on it exactly as on SIGTERM (`lab.tool_interrupts`): while training, both go to
+    the handler Lightning registered for SIGTERM, which stops the fit after the batch
+    (Lightning itself listens to SIGUSR1 only for its SLURM auto-requeue, which lab turns
+    off: `lab.training.trainer.cluster_plugins`). The first of them names the stop: the log
+    line, the run record's `interrupted (SIGUSR1)` and the exit code (138) read it from the
+    `signal_name` this callback gives Lightning's `SIGTERMException`
+    (`lab.run_dir.endings.interrupting_signal`). Both signals' handlers are put back when
+    training ends.
 
     Under DDP the ranks must stop at the same batch: saving is collective (the checkpoint
     gathers every rank's RNG state), so a rank that stops alone waits in a collective its
@@ -175,9 +191,11 @@ class PreemptionCheckpoint(L.Callback):
     reaches only the process it names (rank 0, the one the user started), and Lightning's own
     SIGTERM handler makes that worse: it broadcasts from inside the handler (a collective the
     other ranks did not start) and stops its own rank at that batch's end. So with several
-    ranks the handler only notes the signal (`_note_sigterm`), and at each training batch's
-    end the ranks agree whether any of them got one (an all-reduce of one flag); if so every
-    rank tells Lightning then, and all stop at the end of that same batch and save together.
+    ranks the handler only notes the signal (`_note_sigterm`; the same for SIGUSR1, which
+    reaches that handler too: no collective in a signal handler either), and at each training
+    batch's end the ranks agree whether any of them got one (an all-reduce of the signal's
+    number, 0 for none; the largest names the stop); if so every rank tells Lightning then,
+    and all stop at the end of that same batch and save together.
     """
 
     # How many fits with this callback are training now (one per process in practice):
@@ -187,6 +205,8 @@ class PreemptionCheckpoint(L.Callback):
     def __init__(self, dirpath: str) -> None:
         self.dirpath = Path(dirpath)
         self._armed = False
+        self._signal = 0  # the number of the first stop signal of this fit; 0: none yet
+        self._replaced: dict[int, Any] = {}  # the handlers `_take_stop_signals` replaced
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Before Lightning registers its handler (`Trainer._run`, after the setup hooks).
@@ -195,6 +215,8 @@ class PreemptionCheckpoint(L.Callback):
             connector._sigterm_notifier_fn = MethodType(_note_sigterm, connector)  # type: ignore[method-assign]
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._signal = 0
+        self._take_stop_signals()
         self._arm(True)
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
@@ -202,7 +224,11 @@ class PreemptionCheckpoint(L.Callback):
             return  # Lightning's own handler stops this process after the batch
         connector = trainer._signal_connector
         noted = bool(getattr(connector, "lab_sigterm_noted", False))
-        if trainer.strategy.reduce_boolean_decision(noted, all=False):
+        mine = (self._signal or signal.SIGTERM) if noted else 0
+        number = torch.tensor(int(mine), device=trainer.strategy.root_device)
+        agreed = int(trainer.strategy.reduce(number, reduce_op="max"))
+        if agreed:
+            self._signal = agreed  # every rank names the same signal
             connector.received_sigterm = True  # every rank: all stop after this batch
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -212,30 +238,61 @@ class PreemptionCheckpoint(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
         try:
-            if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
-                path = self.dirpath / LAST_CHECKPOINT
-                trainer.save_checkpoint(path)
-                wait_for_checkpoints()  # durable before the process exits
-                log.warning("SIGTERM: saved %s at step %d", path, trainer.global_step)
+            if isinstance(exception, SIGTERMException):
+                name = self.stop_signal_name
+                exception.signal_name = name  # type: ignore[attr-defined]
+                if trainer.state.fn == "fit":
+                    path = self.dirpath / LAST_CHECKPOINT
+                    trainer.save_checkpoint(path)
+                    wait_for_checkpoints()  # durable before the process exits
+                    log.warning("%s: saved %s at step %d", name, path, trainer.global_step)
         finally:
-            self._arm(False)  # after the save: a second SIGTERM must not cut it short
+            self._arm(False)  # after the save: a second signal must not cut it short
+
+    @property
+    def stop_signal_name(self) -> str:
+        """The name of the signal that stopped this fit: the first this process got (under
+        DDP, the one the ranks agreed on); `SIGTERM` where none was noted here."""
+        return signal.Signals(self._signal).name if self._signal else "SIGTERM"
+
+    def _take_stop_signals(self) -> None:
+        """Route SIGTERM and SIGUSR1 to the handler Lightning registered for SIGTERM (before
+        `on_train_start`), noting which came first. Main thread only, as signals are."""
+        handler = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is not threading.main_thread() or not callable(handler):
+            return
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self._signal = self._signal or signum
+            handler(signum, frame)
+
+        stop.lab_stop = True  # type: ignore[attr-defined]
+        for signum in STOP_SIGNALS:
+            self._replaced[signum] = signal.signal(signum, stop)
 
     def _arm(self, training: bool) -> None:
         if training != self._armed:
             PreemptionCheckpoint._training += 1 if training else -1
             self._armed = training
+        if not training:
+            for signum, previous in self._replaced.items():
+                if getattr(signal.getsignal(signum), "lab_stop", False):  # not replaced since
+                    signal.signal(signum, previous)
+            self._replaced = {}
 
 
 def _note_sigterm(connector: Any, signum: int, frame: FrameType | None) -> None:
-    """Lightning's SIGTERM notifier under DDP: only note the signal; the ranks act on it
-    together at the next batch end (see `PreemptionCheckpoint`)."""
-    log.info("[rank: %d] Received SIGTERM: %d", connector.trainer.global_rank, signum)
+    """Lightning's SIGTERM notifier under DDP (SIGUSR1 reaches it too): only note the signal;
+    the ranks act on it together at the next batch end (see `PreemptionCheckpoint`)."""
+    name = signal.Signals(signum).name
+    log.info("[rank: %d] Received %s: %d", connector.trainer.global_rank, name, signum)
     connector.lab_sigterm_noted = True
 
 
 def stops_gracefully() -> bool:
-    """True while a `PreemptionCheckpoint` is training: on SIGTERM, Lightning finishes the
-    current batch and the callback saves `last.ckpt` (see `lab.train`'s signal handling)."""
+    """True while a `PreemptionCheckpoint` is training: on SIGTERM or SIGUSR1, Lightning
+    finishes the current batch and the callback saves `last.ckpt` (see `lab.train`'s signal
+    handling)."""
     return PreemptionCheckpoint._training > 0
 
 
@@ -294,9 +351,7 @@ def read_checkpoint(path: Path, mmap: bool = False) -> dict[str, Any]:
                 raise
             checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated zip, pickle errors, ...
-        raise LabError(
-            f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {err})"
-        ) from err
+        raise LabError(f"checkpoint {path} is corrupt or unreadable ({load_error(err)})") from err
     if (
         not isinstance(checkpoint, dict)
         or "state_dict" not in checkpoint
@@ -304,3 +359,12 @@ def read_checkpoint(path: Path, mmap: bool = False) -> dict[str, Any]:
     ):
         raise LabError(f"checkpoint {path} is not a Lightning training checkpoint")
     return checkpoint
+
+
+def load_error(error: BaseException) -> str:
+    """`<type>: <first sentence>` of an error loading a checkpoint, on one line: a pickle error
+    of torch's holds a newline, and its zip reader follows the reason with a paragraph of
+    advice (`This is an internal miniz error. If you are seeing this error, ...`)."""
+    text = " ".join(str(error).split())
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

@@ -215,9 +215,9 @@ class ProgressBar(RichProgressBar):
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
         """The count of batches done, then Lightning's stop of the bar. Their metrics too after
-        SIGTERM, which Lightning raises between batches; not after any other exception (a
-        device error, Ctrl-C mid-batch): a read of device metrics could fail there, or wait
-        on the device, and hide the error."""
+        SIGTERM or SIGUSR1 (its `SIGTERMException`), which Lightning raises between batches;
+        not after any other exception (a device error, Ctrl-C mid-batch): a read of device
+        metrics could fail there, or wait on the device, and hide the error."""
         if self._undrawn is not None:
             if isinstance(exception, SIGTERMException):
                 self._redraw(trainer, pl_module, self._undrawn)

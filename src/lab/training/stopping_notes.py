@@ -27,6 +27,7 @@ import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
+from lab.training.progress_lines import steps_per_epoch, total_steps
 from lab.training.validation_metrics import Validation, checkpoint_step, history_of
 
 # The record.json key of an early stop (absent when early stopping did not stop the run).
@@ -211,11 +212,16 @@ def _by_steps(validations: list[Validation]) -> bool:
 
 
 def _position(trainer: L.Trainer, validation: Validation, by_steps: bool) -> str:
-    """`epoch 2/20` (counted from 1, as the progress bar) or `step 300/1000`."""
+    """`epoch 2/20` (counted from 1, as the progress bar) or `step 300/1000`, against the
+    totals the progress lines give (`lab.training.progress_lines`): the first limit the fit
+    reaches, not `max_steps` where `max_epochs` stops it first (`step 20/150`, not `/200`)."""
+    steps = total_steps(trainer)
     if by_steps:
-        total = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
-        return f"step {validation.step}{total}"
-    epochs = trainer.max_epochs
+        return f"step {validation.step}" + (f"/{steps}" if steps is not None else "")
+    epochs, per_epoch = trainer.max_epochs, steps_per_epoch(trainer)
+    if per_epoch and steps is not None:  # max_steps may end the run epochs before max_epochs
+        reached = math.ceil(steps / per_epoch)
+        epochs = reached if epochs is None or epochs <= 0 else min(epochs, reached)
     total = f"/{epochs}" if epochs is not None and epochs > 0 else ""
     return f"epoch {validation.epoch + 1}{total}"
 

@@ -11,11 +11,16 @@ OS (`auto`, the default: gives it back only where batches vary in shape and hold
 (`lab.data.samplers`: the same global batches as one process, length-grouped or not; eval
 splits without repeated rows). Lightning's replacement would pad evaluation splits with
 repeated rows and cannot enter a batch sampler (`data.group_by_length` under DDP failed).
+
+Under SLURM the Trainer gets Lightning's SLURM environment with its auto-requeue off
+(`cluster_plugins`): SIGUSR1, SLURM's warning before a time limit, stops a lab run as SIGTERM
+does (`lab.training.checkpointing.PreemptionCheckpoint`), and the job script requeues.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import lightning as L
@@ -61,4 +66,33 @@ def build_trainer(
             "the data across ranks itself"
         )
     kwargs["use_distributed_sampler"] = False
+    given = kwargs.get("plugins") or []  # one, or several (from Hydra: a ListConfig)
+    plugins = [given] if isinstance(given, str) or not isinstance(given, Iterable) else [*given]
+    kwargs["plugins"] = [*plugins, *cluster_plugins(kwargs.get("strategy"), plugins)]
     return L.Trainer(**kwargs)
+
+
+def cluster_plugins(strategy: object = None, plugins: Sequence[object] = ()) -> list[Any]:
+    """The Trainer's cluster environment under SLURM: Lightning's SLURM environment with its
+    auto-requeue off; [] elsewhere (Lightning detects the others itself).
+
+    Lightning's auto-requeue, on by default under SLURM, answers SIGUSR1 by saving
+    `hpc_ckpt_<n>.ckpt` in the run directory's root, which lab's resume does not read, and
+    running `scontrol requeue` itself, while training goes on. lab stops on SIGUSR1 as on
+    SIGTERM instead (`lab.tool_interrupts`): one checkpoint, `last.ckpt`, and one requeue
+    path, the job script's with `resume=auto`. Given only where Lightning would choose SLURM
+    itself (TorchElastic comes first: torchrun inside an allocation), and not beside a cluster
+    environment of the `strategy` or the `plugins` already given (Lightning refuses two).
+    """
+    from lightning.fabric.plugins.environments import (
+        ClusterEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    chosen = getattr(strategy, "cluster_environment", None) is not None or any(
+        isinstance(plugin, ClusterEnvironment) for plugin in plugins
+    )
+    if chosen or TorchElasticEnvironment.detect() or not SLURMEnvironment.detect():
+        return []
+    return [SLURMEnvironment(auto_requeue=False)]

@@ -1,0 +1,36 @@
+"""Why Hydra could not start a run's job in its run directory, in words: the directory
+cannot be made, or its `train.log` cannot be opened. Hydra does both before any lab code runs
+and answers with a traceback; `lab.config.cli.run_hydra_app` prints this line instead.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+
+def run_dir_not_made(error: BaseException) -> str | None:
+    """Why Hydra could not make the run directory (`hydra.run.dir=/proc/x`, a read-only
+    place) or open its `train.log` there (a read-only file: logging's `dictConfig` wraps that
+    OSError in `ValueError: Unable to configure handler 'file'`), when `error` is that: an
+    OSError in Hydra's `run_job` before it called lab's job. None for anything else (an
+    OSError inside the job is the job's to word). Where a resume could be refused, lab's
+    resolvers refuse it first (`lab.run_dir.claim`); this is what is left: an explicit
+    `hydra.run.dir=<dir>` whose `train.log` is read-only."""
+    cause = error.__cause__ if isinstance(error, ValueError) else error
+    if not isinstance(cause, OSError):
+        return None
+    frames = traceback.extract_tb(error.__traceback__)
+    jobs = [i for i, frame in enumerate(frames) if frame.name == "run_job"]
+    if not jobs or any("/lab/" in frame.filename for frame in frames[jobs[-1] + 1 :]):
+        return None
+    reason = cause.strerror or cause
+    if cause is not error:  # the log file, in a directory that exists
+        return (
+            f"cannot write {cause.filename}: {reason} (make it writable, or choose another "
+            "place with hydra.run.dir=...)"
+        )
+    place = cause.filename or "the run directory"
+    return (
+        f"cannot make the run directory {place}: {reason} (choose another "
+        "place with paths.output_root=... or hydra.run.dir=...)"
+    )
