@@ -277,3 +277,24 @@ def test_a_run_directory_hydra_cannot_make_is_one_line(tmp_path: Path) -> None:
         f"error: cannot make the run directory {blocker}/run: Not a directory (choose another "
         "place with paths.output_root=... or hydra.run.dir=...)"
     ]
+
+
+def test_a_train_log_hydra_cannot_open_is_one_line() -> None:
+    """A read-only `train.log` in an explicit `hydra.run.dir`: logging's dictConfig wraps the
+    OSError in a ValueError inside Hydra's `run_job`, before any lab code; worded in one line.
+    An error raised from inside lab's job is not this (the job words its own)."""
+    from lab.config.run_dir_failures import run_dir_not_made
+
+    def run_job() -> None:  # named as Hydra's frame is
+        try:
+            raise PermissionError(1, "Operation not permitted", "/runs/x/train.log")
+        except OSError as err:
+            raise ValueError("Unable to configure handler 'file'") from err
+
+    with pytest.raises(ValueError) as failed:
+        run_job()
+    assert run_dir_not_made(failed.value) == (
+        "cannot write /runs/x/train.log: Operation not permitted (make it writable, or choose "
+        "another place with hydra.run.dir=...)"
+    )
+    assert run_dir_not_made(ValueError("a bug")) is None
