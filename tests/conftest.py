@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,34 @@ def lab_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def train_and_signal(
+    cwd: Path,
+    args: Sequence[str],
+    when: Callable[[str], bool],
+    signum: int,
+    env: Mapping[str, str] | None = None,
+) -> tuple[int, str]:
+    """Start `python -m lab.train <args>`, send `signum` once an output line passes `when`;
+    its exit code and whole output."""
+    process = subprocess.Popen(
+        lab_command("train", *args),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if when(line):
+            process.send_signal(signum)
+            break
+    output, _ = process.communicate(timeout=300)
+    return process.returncode, "".join(lines) + output
 
 
 def http_json(url: str, body: Any = None) -> tuple[int, Any]:
@@ -166,6 +194,18 @@ TINY_FIXTURE_RUN = [
     "logger=csv",
     "trainer.max_epochs=2",
     "trainer.log_every_n_steps=1",
+]
+#: TINY_FIXTURE_RUN on 2 CPU ranks with tests/helpers' fault injection (`KillAtStep`: put
+#: tests/helpers on PYTHONPATH), checkpointing every 2 steps: a signal reaches rank 0 alone
+DDP_FAULTABLE_RUN = [
+    *TINY_FIXTURE_RUN,
+    "trainer.max_epochs=3",  # 2 steps an epoch: 56 rows, 2 ranks x 16
+    "callbacks.last_checkpoint.every_n_train_steps=2",
+    "+callbacks.fault={_target_: fault_injection.KillAtStep}",
+    "trainer.accelerator=cpu",
+    "trainer.devices=2",
+    "strategy=ddp",
+    "paths.output_root=out",
 ]
 
 

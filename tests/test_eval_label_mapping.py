@@ -44,6 +44,19 @@ def _jsonl(path: Path, labels: list[Any], texts: list[str] = TEXTS) -> Path:
     return path
 
 
+def _named_run(directory: Path, names: list[str], *data: str) -> TrainedRun:
+    """A run of `data` (tiny_bert) under `data.label_names=names` whose export's config.json
+    names those classes (no weights: its data is read, no model loaded)."""
+    config = compose_train_config(
+        ["model=tiny_bert", *data, f"data.label_names=[{','.join(names)}]"],
+        output_dir=directory,
+    )
+    run = TrainedRun(directory, config, {})
+    run.model_dir.mkdir(parents=True)
+    (run.model_dir / "config.json").write_text(json.dumps({"id2label": dict(enumerate(names))}))
+    return run
+
+
 def _run(root: Path, names: list[str], answer: int | None = None) -> TrainedRun:
     """A run trained (as its config says) on integer labels under `data.label_names=names`,
     its exported model's classes `names`; the model always answers class id `answer` (a
@@ -55,19 +68,9 @@ def _run(root: Path, names: list[str], answer: int | None = None) -> TrainedRun:
     own = root / "own"
     for split in ("train", "validation", "test"):
         _jsonl(own / f"{split}.jsonl", [0, 1, 0, 1])
-    config = compose_train_config(
-        [
-            "model=tiny_bert",
-            "data=json",
-            f"data.path={own}",
-            f"data.label_names=[{','.join(names)}]",
-        ],
-        output_dir=root / "run",
-    )
-    run = TrainedRun(root / "run", config, {})
-    run.model_dir.mkdir(parents=True)
+    run = _named_run(root / "run", names, "data=json", f"data.path={own}")
+    config = run.config
     if answer is None:
-        (run.model_dir / "config.json").write_text(json.dumps({"id2label": dict(enumerate(names))}))
         return run
     network = instantiate(config.model.network.config)
     network.num_labels = len(names)
@@ -290,18 +293,9 @@ def test_multi_label_integer_ids_map_by_name(
     from lab.eval import _build_parts, evaluation_config
 
     names = ["battery", "price", "screen", "service"]
-    config = compose_train_config(
-        [
-            "model=tiny_bert",
-            "data=go_emotions",
-            f"data.path={FIXTURES / 'aspects'}",
-            f"data.label_names=[{','.join(names)}]",
-        ],
-        output_dir=tmp_path / "run",
+    run = _named_run(
+        tmp_path / "run", names, "data=go_emotions", f"data.path={FIXTURES / 'aspects'}"
     )
-    run = TrainedRun(tmp_path / "run", config, {})
-    run.model_dir.mkdir(parents=True)
-    (run.model_dir / "config.json").write_text(json.dumps({"id2label": dict(enumerate(names))}))
     rows = [[0], [1], [1, 0], []]  # 0=service, 1=battery
     other = tmp_path / "ev_lists.jsonl"
     other.write_text(

@@ -36,7 +36,7 @@ from test_disk_faults import (
     temporaries,
 )
 
-from conftest import lab_cli, lab_command
+from conftest import lab_cli, lab_command, train_and_signal
 
 
 def _losses(run_dir: Path) -> list[tuple[str, str]]:
@@ -207,23 +207,11 @@ def test_wandb_with_an_unreachable_server_goes_offline_in_seconds_with_one_run_f
 def _start_and_signal_at_run_directory(cwd: Path, *args: str) -> tuple[int, str]:
     """Start a run, send SIGTERM as soon as it names its run directory (it is then reading
     its data and building its model), return its exit code and output."""
-    process = subprocess.Popen(
-        lab_command("train", *args),
-        cwd=cwd,
-        env={**os.environ, **FAULTS_ON_PATH},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if "Run directory:" in line:
-            process.send_signal(signal.SIGTERM)
-            break
-    output, _ = process.communicate(timeout=300)
-    return process.returncode, "".join(lines) + output
+
+    def named(line: str) -> bool:
+        return "Run directory:" in line
+
+    return train_and_signal(cwd, args, named, signal.SIGTERM, FAULTS_ON_PATH)
 
 
 @pytest.mark.slow

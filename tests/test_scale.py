@@ -14,7 +14,7 @@ import torch
 from lab.errors import ConfigError
 from lab.train import run
 
-from conftest import SENTIMENT, TINY_FIXTURE_RUN, lab_cli, train_on_two_cpu_ranks
+from conftest import DDP_FAULTABLE_RUN, SENTIMENT, TINY_FIXTURE_RUN, lab_cli, train_on_two_cpu_ranks
 
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only refusals")
 
@@ -228,16 +228,7 @@ def test_ddp_sigterm_to_rank_zero_alone_stops_every_rank_and_resumes_exactly(
     checkpoint, rank 1 in the next gradient all-reduce). Resumed, the run ends as one never
     interrupted."""
     helpers = Path(__file__).resolve().parent / "helpers"
-    ddp = [
-        *TINY_FIXTURE_RUN,
-        "trainer.max_epochs=3",  # 2 steps an epoch: 56 rows, 2 ranks x 16
-        "callbacks.last_checkpoint.every_n_train_steps=2",
-        "+callbacks.fault={_target_: fault_injection.KillAtStep}",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "strategy=ddp",
-        "paths.output_root=out",
-    ]
+    ddp = DDP_FAULTABLE_RUN
     env = {"PYTHONPATH": str(helpers)}
     (tmp_path / "whole").mkdir()
     (tmp_path / "cut").mkdir()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,7 +31,7 @@ from lab.training.checkpointing import read_checkpoint
 from lab.training.trainer import build_trainer, cluster_plugins
 from test_disk_faults import FAULTABLE_RUN, FAULTS_ON_PATH, NO_SPACE, only_run, record_of
 
-from conftest import TINY_FIXTURE_RUN, lab_cli, lab_command
+from conftest import DDP_FAULTABLE_RUN, TINY_FIXTURE_RUN, lab_cli, train_and_signal
 
 # Long enough (200 epochs of 4 steps) that a signal sent after the first progress line lands
 # in training, whatever the machine's speed; `last.ckpt` every 2 steps.
@@ -57,23 +56,11 @@ SLURM_JOB = {
 def _signal_after_first_progress_line(cwd: Path, env: dict[str, str]) -> tuple[int, str]:
     """Run LONG_RUN, send SIGUSR1 once its first validation's progress line is out (it then
     trains epoch 2); its exit code and output."""
-    process = subprocess.Popen(
-        lab_command("train", *LONG_RUN),
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith("epoch 1/200 | step 4/800 | "):
-            process.send_signal(signal.SIGUSR1)
-            break
-    output, _ = process.communicate(timeout=300)
-    return process.returncode, "".join(lines) + output
+
+    def first(line: str) -> bool:
+        return line.startswith("epoch 1/200 | step 4/800 | ")
+
+    return train_and_signal(cwd, LONG_RUN, first, signal.SIGUSR1, env)
 
 
 @pytest.mark.slow
@@ -133,16 +120,7 @@ def test_ddp_sigusr1_to_rank_zero_alone_stops_both_ranks_after_the_same_batch(
 ) -> None:
     """As SIGTERM (`test_scale`): the ranks agree at each batch's end whether any got a stop
     signal, and which; here one step after rank 0 got it."""
-    ddp = [
-        *TINY_FIXTURE_RUN,
-        "trainer.max_epochs=3",  # 2 steps an epoch: 56 rows, 2 ranks x 16
-        "callbacks.last_checkpoint.every_n_train_steps=2",
-        "+callbacks.fault={_target_: fault_injection.KillAtStep}",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "strategy=ddp",
-        "paths.output_root=out",
-    ]
+    ddp = DDP_FAULTABLE_RUN
     kill = {"LAB_TEST_KILL_AT_STEP": "2", "LAB_TEST_KILL_SIGNAL": "SIGUSR1"}
     env = {**FAULTS_ON_PATH, **kill, "LAB_TEST_KILL_RANK": "0"}
     result = lab_cli("train", *ddp, cwd=tmp_path, env=env, timeout=240)
