@@ -204,3 +204,39 @@ def test_an_empty_ner_text_cell_is_called_empty(tagger: Predictor, tmp_path: Pat
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows[1]["error"] == f"{source}:3: field 'text' is empty"
     assert tagger.check({"id": "3"}) == "missing field 'text' or 'words' (fields present: id)"
+
+
+def test_a_text_pair_classifier_takes_both_texts() -> None:
+    """s21e H1: a run trained on text pairs (MNLI's premise and hypothesis) is served with
+    both texts as strings; the second was typed as a translation's {language: text} object,
+    so every request was a 422. Answered as lab.predict answers the row."""
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from helpers.fixed_tag_ner import TINY_BERT
+    from lab.tasks.text_classification.predictor import SequenceClassificationPredictor
+
+    names = ["entailment", "neutral", "contradiction"]
+    config = BertConfig(
+        vocab_size=2048, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+        intermediate_size=8, id2label=dict(enumerate(names)),
+    )  # fmt: skip
+    model = BertForSequenceClassification(config).eval()
+    with torch.no_grad():  # always `neutral`
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    data = {"text_column": "premise", "text_pair_column": "hypothesis", "max_length": 32}
+    cfg = OmegaConf.create({"data": data, "task": {"module": {}}})
+    predictor = SequenceClassificationPredictor(
+        model, AutoTokenizer.from_pretrained(TINY_BERT), cfg
+    )
+    client = _client(predictor)
+    reply = client.post("/predict", json={"premise": "happy day", "hypothesis": "great day"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["label"] == "neutral"
+    assert (
+        predictor.predict([{"premise": "happy day", "hypothesis": "great day"}])[0]["label"]
+        == "neutral"
+    )
+    assert _refused(client, {"premise": "happy day"}) == ["Field required"]

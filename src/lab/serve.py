@@ -103,7 +103,7 @@ def create_app(
 
     # A field with an alternative (NER's `text` or pre-split tokens) is optional here: the
     # predictor's `check` asks for exactly one of the two, answered by a 422 below.
-    other = predictor.alternative_field or predictor.pair_field
+    other = predictor.alternative_field or predictor.text_dict_field
     either = (predictor.fields[0], other) if other else ()
 
     def field_type(name: str) -> Any:
@@ -113,7 +113,7 @@ def create_app(
             kind = word_list_type(name, max_text_length)
         elif name in predictor.message_fields:
             kind = message_list_type(name, max_text_length)
-        elif name == predictor.pair_field:
+        elif name == predictor.text_dict_field:
             kind = text_dict_type(name, max_text_length)
         optional = name in predictor.optional_fields or name in either
         return (kind | None, None) if optional else (kind, ...)

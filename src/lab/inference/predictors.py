@@ -46,8 +46,9 @@ class Predictor:
     #: strings (or its JSON array in a string, a CSV cell), e.g. NER's pre-split words
     alternative_field: str | None = None
     #: a field a row may give in place of `fields[0]`: a `{key: text}` dictionary (a
-    #: translation run's own column, `{"en": ..., "ro": ...}`), read by the predictor's `check`
-    pair_field: str | None = None
+    #: translation run's own column, `{"en": ..., "ro": ...}`), read by the predictor's `check`.
+    #: Not the text-classification predictor's `pair_field`, a second text every row gives.
+    text_dict_field: str | None = None
     #: the `task.module` keys its results depend on: what `task.module.<key>=` of lab.predict,
     #: lab.serve and lab.demo may change (`lab.inference.settings`)
     settings: tuple[str, ...] = ()
@@ -60,10 +61,11 @@ class Predictor:
 
     @property
     def accepted_fields(self) -> tuple[str, ...]:
-        """Every input field a row may give: `fields`, then `alternative_field` / `pair_field` (what
-        `lab.serve`'s schema and `/health` list, and `lab.predict`'s `columns.` may map)."""
+        """Every input field a row may give: `fields`, then `alternative_field` /
+        `text_dict_field` (what `lab.serve`'s schema and `/health` list, and `lab.predict`'s
+        `columns.` may map)."""
         extras = [
-            f for f in (self.alternative_field, self.pair_field) if f and f not in self.fields
+            f for f in (self.alternative_field, self.text_dict_field) if f and f not in self.fields
         ]
         return (*self.fields, *extras)
 

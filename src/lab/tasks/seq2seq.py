@@ -346,7 +346,7 @@ class Seq2SeqPredictor(Generator):
         column = cfg.data.get("source_column")
         self.source_lang = cfg.data.get("source_lang")
         self.pair_column = str(column) if self.source_lang and column else None
-        self.pair_field = self.pair_column  # lab.serve takes it in place of `text`
+        self.text_dict_field = self.pair_column  # lab.serve takes it in place of `text`
         self.fields = ("text",) if self.source_lang or not column else (str(column),)
         self.prefix = str(cfg.data.get("source_prefix") or "")
         self.max_length = int(cfg.data.get("max_source_length") or self.max_length)
