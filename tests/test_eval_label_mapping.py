@@ -283,6 +283,12 @@ def test_the_runs_own_data_reads_as_training_read_it(
         assert datamodule.datasets["test"]["labels"] == [0, 1, 0, 1]
         assert _said(caplog) == []
         assert datamodule.evaluation is None or datamodule.evaluation.data_labels is None
+    # s21e M2: another cut of the same rows reads the run's own labels: no label line either
+    cfg = evaluation_config(run, ["data.max_length=16"], None)
+    assert DATA_LABELS not in cfg
+    caplog.clear()
+    assert _build_parts(run, cfg).datamodule.datasets["test"]["labels"] == [0, 1, 0, 1]
+    assert _said(caplog) == []
 
 
 def test_multi_label_integer_ids_map_by_name(

@@ -38,11 +38,22 @@ def pin_label_names(cfg: DictConfig, run: TrainedRun, data_overrides: list[str])
     names = model_label_names(run)
     if not names:
         return
-    if data_overrides:
+    if _other_labels(data_overrides):
         with open_dict(cfg):
             cfg[DATA_LABELS] = _data_side_names(cfg.data, data_overrides)
     cfg.data.label_names = names
     cfg.data.num_labels = None
+
+
+def _other_labels(data_overrides: list[str]) -> bool:
+    """Whether `data_overrides` make the labels read other data's: another data config, source
+    (`SOURCE_KEYS`: path, Hub id, splits) or label column or names. `data.max_length=16` alone
+    reads the run's own labels, as training read them: no note."""
+    from lab.eval_results import SOURCE_KEYS
+
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in data_overrides}
+    other = {"data", *(f"data.{k}" for k in (*SOURCE_KEYS, "label_column", "label_names"))}
+    return any(key in other or key.startswith("data.splits.") for key in keys)
 
 
 def _data_side_names(data: DictConfig, data_overrides: list[str]) -> list[str]:
