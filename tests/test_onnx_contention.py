@@ -37,6 +37,8 @@ def test_others_load_is_the_machines_busy_time_less_our_own(
         "each other), may be far from the idle machine's; export again on an idle machine or "
         "with fewer threads (threads=1)"
     )
+    # timed with one thread already: fewer is no advice (s21e L2)
+    assert str(contention_note(load.cores, threads=1)).endswith("export again on an idle machine")
 
 
 def test_a_nearly_free_machine_or_one_that_does_not_say_gets_no_note(

@@ -68,5 +68,5 @@ def contention_note(others: float | None, threads: int) -> str | None:
         f"other processes kept {others:.1f} of this machine's {os.cpu_count()} cores busy while "
         f"the models were timed with {threads} thread(s): the timings, PyTorch's most (its "
         "threads wait for each other), may be far from the idle machine's; export again on an "
-        "idle machine or with fewer threads (threads=1)"
+        f"idle machine{' or with fewer threads (threads=1)' if threads > 1 else ''}"
     )
