@@ -24,12 +24,12 @@ def test_every_data_config_keys_are_added_settings_of_the_shared_data_base() -> 
 
 
 def test_lab_eval_takes_them_on_a_run_recorded_before_them() -> None:
-    from lab.eval import _change_data
+    from lab.eval_fit import change_data
 
     recorded = {"data": {"path": "data", "text_column": "text", "label_column": "label"}}
     run = SimpleNamespace(config=OmegaConf.create(recorded))
     cfg = OmegaConf.create(recorded)
-    _change_data(cfg, ["data.csv_quoting=none"], run)  # type: ignore[arg-type]
+    change_data(cfg, ["data.csv_quoting=none"], run)  # type: ignore[arg-type]
     assert cfg.data.csv_quoting == "none"
     with pytest.raises(ConfigError, match=r"'data\.drop_labels' is not a data key"):
-        _change_data(cfg, ["data.drop_labels=[-1]"], run)  # type: ignore[arg-type]
+        change_data(cfg, ["data.drop_labels=[-1]"], run)  # type: ignore[arg-type]

@@ -456,7 +456,7 @@ def test_without_the_setting_the_refusal_says_the_file_may_lack_a_header(
 def test_lab_eval_takes_the_setting_on_a_run_recorded_before_it() -> None:
     from types import SimpleNamespace
 
-    from lab.eval import _change_data
+    from lab.eval_fit import change_data
     from lab.run_dir.resume import ADDED_SETTINGS, EVERY_DATA_CONFIG
 
     assert ADDED_SETTINGS["data.csv_column_names"] is None
@@ -464,7 +464,7 @@ def test_lab_eval_takes_the_setting_on_a_run_recorded_before_it() -> None:
     recorded = {"data": {"path": "data", "text_column": "text", "label_column": "label"}}
     run = SimpleNamespace(config=OmegaConf.create(recorded))
     cfg = OmegaConf.create(recorded)
-    _change_data(cfg, ["data.csv_column_names=[a,text,label]"], run)  # type: ignore[arg-type]
+    change_data(cfg, ["data.csv_column_names=[a,text,label]"], run)  # type: ignore[arg-type]
     assert list(cfg.data.csv_column_names) == ["a", "text", "label"]
 
 

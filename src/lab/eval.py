@@ -63,10 +63,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lab.config.cli import parse_options, run_tool
 from lab.config.ranges import check_keys
-from lab.config.user_dirs import recorded_dirs_hint
 from lab.errors import ConfigError, DataError
 from lab.eval_data_path import locate_run_data
-from lab.eval_fit import check_data_fits_run, note_other_task, task_choice
+from lab.eval_fit import change_data, note_other_task
 from lab.eval_labels import data_labels_of, model_label_names, pin_label_names
 from lab.eval_results import results_target, write_results
 from lab.eval_settings import set_module_settings, set_overrides
@@ -90,8 +89,13 @@ from lab.eval_table import (
     recorded_for,
 )
 from lab.inference.settings import settings_line
-from lab.run_dir.resume import EVERY_DATA_CONFIG
-from lab.run_dir.runs import TrainedRun, load_checkpoint_weights, load_exported, open_run
+from lab.run_dir.runs import (
+    TrainedRun,
+    building,
+    load_checkpoint_weights,
+    load_exported,
+    open_run,
+)
 from lab.tool_interrupts import on_interrupt
 
 if TYPE_CHECKING:
@@ -142,7 +146,7 @@ def _evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | 
     cfg = OmegaConf.create(OmegaConf.to_container(run.config))
     assert isinstance(cfg, DictConfig)
     if data_overrides:
-        _change_data(cfg, data_overrides, run)
+        change_data(cfg, data_overrides, run)
         choose_split(cfg, split, run, own=False)
     else:
         own = run_split_named(cfg.data, split)
@@ -160,41 +164,6 @@ def _evaluation_config(run: TrainedRun, data_overrides: list[str], split: str | 
     # noted first (`lab.eval_labels`).
     pin_label_names(cfg, run, data_overrides)
     return cfg
-
-
-def _change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) -> None:
-    group = [o.split("=", 1)[1] for o in data_overrides if o.split("=", 1)[0] == "data"]
-    keys = [o for o in data_overrides if o.split("=", 1)[0] != "data"]
-    if group:
-        cfg.data = _compose_data(group[-1], keys, run)
-        return
-    added = [key.split(".", 1)[1] for key in EVERY_DATA_CONFIG]  # a run from before them
-    valid = sorted({*(str(k) for k in run.config.data), *added})
-    for key in keys:
-        name = key.split("=", 1)[0].split(".")[1]
-        if name not in valid:
-            raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
-    set_overrides(cfg, keys)
-
-
-def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
-    from lab.config.compose import compose_in_words
-
-    try:
-        composed = compose_in_words(
-            [f"data={name}", f"seed={run.config.seed}", *task_choice(run), *keys]
-        )
-    except ConfigError as err:  # data=<yours> without the --config-dir the run was trained with
-        raise ConfigError(f"{err}{recorded_dirs_hint(run.record)}") from err
-    fits = check_data_fits_run(run, composed, name)  # before resolving: other heads' keys
-    if not fits and str(composed.task.head) != str(run.config.task.head):
-        raise ConfigError(
-            f"data={name} is data for an {composed.task.head.rsplit('.', 1)[-1]} but this run's "
-            f"model is an {run.head}; evaluate it on data of its own kind"
-        )
-    data = OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
-    assert isinstance(data, DictConfig)
-    return data
 
 
 def evaluate(
@@ -366,7 +335,10 @@ def main(argv: list[str]) -> int:
             evaluated["rows"] = datamodule.raw_sizes["test"]
             evaluated["sha256"] = datamodule.split_fingerprints["test"]
 
-        metrics, report = evaluate(run, cfg, checkpoint, batch, values.get("load_in"), on_data=note)
+        with building(run):  # a config of other lab code this code cannot build: one line
+            metrics, report = evaluate(
+                run, cfg, checkpoint, batch, values.get("load_in"), on_data=note
+            )
         writing.append(target.parent)
         write_results(
             target, run, cfg, checkpoint=checkpoint, evaluated=evaluated,

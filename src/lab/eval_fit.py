@@ -25,7 +25,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.config.paths import conf_dir
 from lab.config.task_fit import data_options, declared, fitting_tasks, task_declarations
+from lab.config.user_dirs import recorded_dirs_hint
 from lab.errors import ConfigError
+from lab.eval_settings import set_overrides
+from lab.run_dir.resume import EVERY_DATA_CONFIG
 from lab.run_dir.runs import TrainedRun
 
 log = logging.getLogger(__name__)
@@ -165,3 +168,43 @@ def task_choice(run: TrainedRun) -> list[str]:
         return []
     given = OmegaConf.load(overrides)
     return [str(o) for o in given if isinstance(o, str) and o.startswith("task=")][-1:]
+
+
+def change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) -> None:
+    """Change `cfg.data` (a copy of the run's) as `data_overrides` ask: `data=<name>` composes
+    that data config (`_compose_data`), `data.<key>=` sets keys the run's data has (or lab
+    added since it was recorded); anything else is refused naming the valid keys."""
+    group = [o.split("=", 1)[1] for o in data_overrides if o.split("=", 1)[0] == "data"]
+    keys = [o for o in data_overrides if o.split("=", 1)[0] != "data"]
+    if group:
+        cfg.data = _compose_data(group[-1], keys, run)
+        return
+    added = [key.split(".", 1)[1] for key in EVERY_DATA_CONFIG]  # a run from before them
+    valid = sorted({*(str(k) for k in run.config.data), *added})
+    for key in keys:
+        name = key.split("=", 1)[0].split(".")[1]
+        if name not in valid:
+            raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
+    set_overrides(cfg, keys)
+
+
+def _compose_data(name: str, keys: list[str], run: TrainedRun) -> DictConfig:
+    """The data config `name` with `keys`, as the run's task and seed would compose it, if its
+    data fits the run's head."""
+    from lab.config.compose import compose_in_words
+
+    try:
+        composed = compose_in_words(
+            [f"data={name}", f"seed={run.config.seed}", *task_choice(run), *keys]
+        )
+    except ConfigError as err:  # data=<yours> without the --config-dir the run was trained with
+        raise ConfigError(f"{err}{recorded_dirs_hint(run.record)}") from err
+    fits = check_data_fits_run(run, composed, name)  # before resolving: other heads' keys
+    if not fits and str(composed.task.head) != str(run.config.task.head):
+        raise ConfigError(
+            f"data={name} is data for an {composed.task.head.rsplit('.', 1)[-1]} but this run's "
+            f"model is an {run.head}; evaluate it on data of its own kind"
+        )
+    data = OmegaConf.create(OmegaConf.to_container(composed.data, resolve=True))
+    assert isinstance(data, DictConfig)
+    return data

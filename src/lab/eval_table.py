@@ -8,7 +8,9 @@
   and why the two may differ: the run's trainer limited that pass (`trainer.limit_test_batches`,
   `trainer.limit_val_batches`); the split's data changed since training (`changed_data_note`);
   the weights evaluated (`checkpoint=last`) are not those the run recorded metrics for (its best
-  checkpoint, `other_weights`: the column is titled `at train time (best checkpoint)`).
+  checkpoint, `other_weights`: the column is titled `at train time (best checkpoint)`); a metric
+  differs and other code recorded the run: this lab's code computed the new value, and may
+  score it otherwise (`other_code_scoring`, naming that code and how to use it).
 * A note on a class no row of the data evaluated is labelled with, that the model predicted
   all the same: the macro averages score it 0 (`absent_classes_note`).
 * Where the metrics, the report and the figures were written.
@@ -53,7 +55,8 @@ def print_metrics(
     from lab.training.console import message_console
 
     weights, other = other_weights(run, checkpoint) if run is not None else ("", "")
-    note = "; ".join(filter(None, [other, note]))
+    scoring = other_code_scoring(run, metrics, recorded) if run is not None and compare else ""
+    note = "; ".join(filter(None, [other, note, scoring]))
     console = message_console()
     table = Table(title=title)
     table.add_column("metric")
@@ -77,6 +80,38 @@ def print_metrics(
         report_file, plots = report_paths(target)
         figures = f" (figures in {plots})" if plots.is_dir() else ""
         console.print(f"Report written to {report_file}{figures}", highlight=False, markup=False)
+
+
+# How far an evaluation may be from the recorded number and still be the same (README: "tested
+# to 1e-6"): what a float32 metric rounds to, not a change of scoring.
+SAME_METRIC = 1e-6
+
+
+def other_code_scoring(
+    run: TrainedRun, metrics: dict[str, float], recorded: dict[str, float]
+) -> str:
+    """Why the metrics of a run recorded by other code may differ from those recorded at train
+    time: this lab's code computed them (an entity rule, a loss's averaging may have changed
+    since), with the line naming that code and how to use it (`TrainedRun.code_note`); "" when
+    every shared metric matches (to `SAME_METRIC`) or this code recorded the run."""
+    import math
+
+    differs = [
+        name
+        for name in metrics
+        if name in recorded
+        and not math.isclose(metrics[name], recorded[name], rel_tol=0, abs_tol=SAME_METRIC)
+    ]
+    if not differs:
+        return ""
+    code = run.code_note()
+    if code is None:
+        return ""
+    them = "them" if len(differs) > 1 else "it"
+    return (
+        f"{', '.join(sorted(differs))}: computed by this lab's code, which may score {them} "
+        f"otherwise than the code that recorded {them}; {code}"
+    )
 
 
 def other_weights(run: TrainedRun, checkpoint: str) -> tuple[str, str]:

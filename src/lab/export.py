@@ -41,7 +41,7 @@ from typing import Any
 from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
 from lab.export_checks import check_loadable, hub_token
-from lab.run_dir.runs import TrainedRun, open_run
+from lab.run_dir.runs import TrainedRun, building, open_run
 from lab.staging import refuse_occupied, staged_folder
 from lab.tool_interrupts import on_interrupt
 from lab.tool_outputs import check_output, file_not_folder
@@ -249,11 +249,13 @@ def main(argv: list[str]) -> int:
         check_output(output or run.directory, folder=True, option="" if output else "output")
         # An upload that cannot happen is said before the export writes anything.
         token = hub_token(values["push_to_hub"]) if values.get("push_to_hub") else None
-        if form in ("onnx", "onnx-int8"):
-            options = _benchmark_options(values)
-            written = export_onnx_form(run, form, output, checkpoint=checkpoint, **options)
-        else:
-            written = export_run(run, form, checkpoint, output)
+        # A config of other lab code that this code cannot build: one line naming that code.
+        with building(run):
+            if form in ("onnx", "onnx-int8"):
+                options = _benchmark_options(values)
+                written = export_onnx_form(run, form, output, checkpoint=checkpoint, **options)
+            else:
+                written = export_run(run, form, checkpoint, output)
     console = message_console()
     console.print(f"Exported to [bold]{written}[/bold] (model card: {written / 'README.md'})")
     if form in ("onnx", "onnx-int8"):

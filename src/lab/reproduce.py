@@ -16,7 +16,12 @@ sweep's trial (`<sweep dir>/trials/<N>`, the command a sweep's summary prints) r
 to its study, and a W&B run is named after the recorded one with `-repro`. Every recorded
 metric is printed next to the new value with pass/fail at `--rtol`/`--atol`; before that,
 differences in code version, packages, hardware and data fingerprints are listed as warnings
-(a data split that changed is said before the retrain too: `lab.reproduce_data`).
+(a data split that changed is said before the retrain too: `lab.reproduce_data`). A run
+recorded by other lab code is said to be so first, with how to run that code, before any
+check of its config; its config is read as this lab would have written it for the same
+command (renamed targets, keys added since: `lab.reproduce_config`), so an old run is not
+refused for a setting it never had. A refusal before the data is read names no run
+directory: the folder is removed again (`lab.reproduce_log.run_directory_held`).
 A run directory needs nothing else (its config.yaml is resolved). An experiment is composed
 as `lab.train` composes it, `--config-dir` folders of your own searched first
 (`lab.config.user_dirs`), and checked against the `expected:` block of its file:
@@ -41,83 +46,27 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from lab.errors import EXIT_USER_ERROR, LabError
+from lab.reproduce_config import (  # noqa: F401  (REPRO_SUFFIX, reproduction_config: here too)
+    REPRO_SUFFIX,
+    read_run,
+    reproducible_config,
+    reproduction_config,
+)
+from lab.reproduce_log import run_directory_held, run_log
 from lab.testing import compare_metrics
 from lab.tool_interrupts import on_interrupt
 
 EXIT_MISMATCH = 1
-REPRO_SUFFIX = "-repro"  # a reproduction's W&B run name: the recorded run's, with this after
 Rows = list[tuple[str, float, float | None, bool]]
 # Named, not `__name__` ("__main__" under `python -m lab.reproduce`): as lab.train's lines.
 log = logging.getLogger("lab.reproduce")
-
-
-@contextmanager
-def run_log(
-    output_dir: Path, overrides: Sequence[str] = (), file_name: str = "train.log"
-) -> Iterator[None]:
-    """Inside the block, logging is set up as Hydra sets it up for a `python -m lab.train` job:
-    `hydra.job_logging` of conf/ (lab's lines on the console, library chatter filtered out)
-    with its file handler on `<output_dir>/<file_name>` (another DDP rank's: its own file).
-    `overrides`: the command's `hydra.*` ones (`hydra.verbose=true`). The root logger's
-    handlers and level are restored after."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.utils import configure_log
-    from omegaconf import open_dict
-
-    from lab.config.paths import conf_dir
-    from lab.training.absl_handler import keep_absl_off_borrowed_streams
-
-    # `run` is called directly, not as a Hydra job, so nothing else would set logging up:
-    # without this the lab lines are INFO records with no handler (not shown) and no
-    # train.log is written. The config is composed for its `hydra` node only.
-    hydra_overrides = [o for o in overrides if o.lstrip("+~").startswith("hydra.")]
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            cfg = compose("train", overrides=hydra_overrides, return_hydra_config=True)
-    finally:
-        GlobalHydra.instance().clear()
-    job_logging = cfg.hydra.job_logging
-    if job_logging is not None and "file" in (job_logging.get("handlers") or {}):
-        # Hydra names the file after the job (`train.log` for lab.train): the same name here.
-        with open_dict(job_logging):
-            job_logging.handlers.file.filename = str(output_dir / file_name)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    keep_absl_off_borrowed_streams()  # dictConfig below closes every handler
-    configure_log(job_logging, cfg.hydra.verbose)
-    try:
-        yield
-    finally:
-        for handler in list(root.handlers):
-            if handler not in saved_handlers:
-                root.removeHandler(handler)
-                handler.close()
-        for handler in saved_handlers:
-            if handler not in root.handlers:
-                root.addHandler(handler)
-        root.setLevel(saved_level)
-
-
-def _rebase(node: Any, old: str, new: str) -> Any:
-    """Replace the old run directory by the new one in every string of the config."""
-    if isinstance(node, dict):
-        return {k: _rebase(v, old, new) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_rebase(v, old, new) for v in node]
-    if isinstance(node, str) and node.startswith(old):
-        return new + node[len(old) :]
-    return node
 
 
 def environment_differences(
@@ -129,25 +78,9 @@ def environment_differences(
     `run_dir`'s code.patch (edits and new files) and which untracked files it lacks.
     """
     from lab.reproduce_data import data_differences  # imports Lightning: not for --help
+    from lab.run_dir.code_version import code_differences
 
-    lines = []
-    old_git = (record.get("code") or {}).get("git") or {}
-    new_git = (now.get("code") or {}).get("git") or {}
-    if old_git.get("commit") != new_git.get("commit"):
-        lines.append(f"code: recorded commit {old_git.get('commit')}, now {new_git.get('commit')}")
-    if old_git.get("dirty"):
-        patch = (run_dir or Path(".")) / "code.patch"
-        line = (
-            "code: the recorded run had uncommitted changes; to rebuild its code: "
-            f"git checkout {old_git.get('commit')} && git apply {patch}"
-        )
-        skipped = old_git.get("untracked_skipped") or {}
-        if skipped:
-            left_out = ", ".join(f"{name} ({why})" for name, why in skipped.items())
-            line += f" (not in the patch: {left_out})"
-        lines.append(line)
-    if new_git.get("dirty"):
-        lines.append("code: this checkout has uncommitted changes")
+    lines = code_differences(record, now, run_dir)
     for name, version in (record.get("packages") or {}).items():
         current = (now.get("packages") or {}).get(name)
         if current != version:
@@ -170,6 +103,7 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     compares (`lab.reproduce_target`). A reproduction refused before it trained leaves no
     folder behind."""
     from lab.config.resolvers import register_resolvers
+    from lab.config.rules import validate_config
     from lab.errors import lab_error_in
     from lab.reproduce_data import RecordedDataCheck
     from lab.reproduce_paths import check_data_paths, read_from_recorded_cwd
@@ -187,10 +121,15 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     record_path = run_dir / "record.json"
     if not record_path.is_file() or not (run_dir / "config.yaml").is_file():
         raise LabError(f"{run_dir} is not a lab run directory (no record.json / config.yaml)")
-    record, recorded_cfg = _read_run(run_dir)
+    record, recorded_cfg = read_run(run_dir)
     if not record.get("metrics"):
         raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
     register_resolvers()
+    # First, before any refusal of its config: a run of other code is read as this lab would
+    # have written it, and said to be one (its numbers come from this lab's code now).
+    other_code = reproducible_config(run_dir, record, recorded_cfg)
+    if other_code and is_global_rank_zero():
+        _warn(other_code)
     # Before anything is written: a reproduction whose data is nowhere makes no folder.
     # Paths inside installed packages (the quickstart model, lab's demo data) first: on
     # another install they are elsewhere, and the record says which package holds them.
@@ -200,11 +139,17 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     target = reproduction_target(run_dir)
     fresh, had_reproductions = not target.exists(), target.parent.exists()
     cfg = reproduction_config(recorded_cfg, target)
+    validate_config(cfg)  # as lab.train does, but before the folder: a refusal makes none
     left = f"the reproduction did not finish; what it wrote is in {target}"
     started = FitStarted()
     extra = [started, RecordedDataCheck(record.get("data") or {})]
     try:
-        with on_interrupt(left), shared_with_ranks(target), run_log(target, (), log_file_name()):
+        with (
+            on_interrupt(left),
+            shared_with_ranks(target),
+            run_log(target, (), log_file_name()),
+            run_directory_held() as run_line,
+        ):
             if packaged:
                 log.info("%s", restored_line(packaged))
             if moved:
@@ -213,7 +158,12 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
                     record["cwd"],
                     ", ".join(moved),
                 )
-            metrics = run(cfg, callbacks=extra)
+            try:
+                metrics = run(cfg, callbacks=extra)
+            except Exception as err:
+                if fresh and not started.started and lab_error_in(err) is not None:
+                    run_line.drop()  # its folder goes (below): no line names it
+                raise
     except Exception as err:
         # Refused (bad data, a full disk) before training: nothing worth a folder that looks
         # like a reproduction. A bug's folder stays, its record saying `failed: <why>`.
@@ -227,53 +177,13 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     return all(ok for *_, ok in rows), rows, environment_differences(record, now, run_dir)
 
 
-def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(record.json, config.yaml) of a recorded run, or a `LabError` naming the file that
-    cannot be read and why (not JSON, cut short, not a mapping)."""
-    from lab.data.origins import not_valid_json
+def _warn(line: str) -> None:
+    """`warning: <line>` on the console, as `print_comparison` says its warnings."""
+    from rich.text import Text
 
-    path = run_dir / "record.json"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise LabError(f"cannot read {path}: {not_valid_json(err)}") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise LabError(f"cannot read {path}: {err}") from err
-    path = run_dir / "config.yaml"
-    try:
-        config = OmegaConf.to_container(OmegaConf.load(path))
-    except Exception as err:  # the YAML parser's own errors
-        raise LabError(f"cannot read {path}: {str(err).splitlines()[0]}") from err
-    for name, value in (("record.json", record), ("config.yaml", config)):
-        if not isinstance(value, dict):
-            raise LabError(f"cannot read {run_dir / name}: not a mapping of keys to values")
-    return record, config  # type: ignore[return-value]
+    from lab.training.console import message_console
 
-
-def reproduction_config(recorded: dict[str, Any], target: Path) -> DictConfig:
-    """The config that re-runs a recorded (resolved) config into `target`: its paths moved
-    from the recorded run's directory to `target`, no `resume`, and as a run of its own:
-
-    - without `optuna_trial`: a sweep trial's identity would make the reproduction report to
-      the study's finished trial (whose pruner may stop it) and end with the trial's statuses;
-    - its W&B run named `<recorded name>-repro` (`REPRO_SUFFIX`): the resolved config holds
-      the recorded run's name (`<study>-trial<N>` for a trial), and W&B would list two runs
-      of one name, the reproduction looking like the trial. Its group is kept, so a trial's
-      reproduction sits in its study's group, beside it."""
-    old_dir = str(recorded["paths"]["output_dir"])
-    rebased: dict[str, Any] = _rebase(recorded, old_dir, str(target))
-    rebased.pop("optuna_trial", None)
-    for node in (rebased.get("logger") or {}).values():
-        if _is_wandb(node) and node.get("name") and not node["name"].endswith(REPRO_SUFFIX):
-            node["name"] = f"{node['name']}{REPRO_SUFFIX}"
-    cfg = OmegaConf.create(rebased)
-    cfg.resume = None
-    OmegaConf.set_struct(cfg, True)
-    return cfg
-
-
-def _is_wandb(node: Any) -> bool:
-    return isinstance(node, dict) and str(node.get("_target_", "")).endswith("wandb_logger")
+    message_console().print(Text.assemble(("warning:", "yellow"), f" {line}"))
 
 
 def check_experiment(

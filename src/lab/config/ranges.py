@@ -22,8 +22,7 @@ numeric key that is in neither table.
 
 `check_ranges(cfg)` applies the tables to a composed config: the first value out of range
 raises a `ConfigError` naming the key, the value and the valid range. It resolves only the
-values it checks (an interpolation such as `${lab.no_cuda:}` may import torch), so it stays
-cheap enough for `lab.validate`.
+values it checks (`${lab.no_cuda:}` may import torch): cheap enough for `lab.validate`.
 """
 
 from __future__ import annotations
@@ -48,7 +47,6 @@ _SEED_MAX = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything e
 
 # fmt: off
 RANGES: dict[str, str] = {
-    # ---- the run
     "seed":                                  f"int in [0, {_SEED_MAX}]",
     "expected.atol":                         ">= 0",
     "expected.rtol":                         ">= 0",
@@ -70,7 +68,9 @@ RANGES: dict[str, str] = {
     "scheduler.lr_end":                      ">= 0",
     "scheduler.timescale":                   "null or int >= 1 ; null: the warmup steps",
     # ---- data
-    "data.*seed":                            f"int in [0, {_SEED_MAX}]",  # seed, split_seed
+    # null: data.seed, as runs recorded before split_seed (config_upgrade.ADDED_SETTINGS)
+    "data.split_seed":                       f"null or int in [0, {_SEED_MAX}] ; null: data.seed",
+    "data.*seed":                            f"int in [0, {_SEED_MAX}]",
     "data.batch_size":                       "int >= 1",
     "data.eval_batch_size":                  "null or int >= 1 ; null: batch_size (CPU), 4x (GPU)",
     "data.max_length":                       "int >= 1",

@@ -211,15 +211,13 @@ def predictor_for(
     from lab.run_dir.runs import load_exported
 
     spec = run.config.task.get("predictor")
-    if spec is None:
-        raise LabError(
-            f"{run.directory} was made by an older lab: its config.yaml has no task.predictor "
-            "(retrain it, or add task.predictor from conf/task/ to its config.yaml)"
-        )
+    if spec is None:  # not by editing the run's config.yaml: resume and reproduce read it
+        raise LabError(run.refusal("a run of an older lab, its config.yaml has no task.predictor"))
     try:
         make = instantiate(spec)
     except Exception as err:  # a moved or misspelt _target_
-        raise LabError(f"task.predictor of {run.directory} cannot be built: {err}") from err
+        what = " ".join(str(err).split())
+        raise LabError(run.refusal(f"its task.predictor cannot be built: {what}")) from err
     if settings:
         change_settings(run.config, reads_of(make), settings, run.head)
         make = instantiate(run.config.task.predictor)  # with its own arguments changed

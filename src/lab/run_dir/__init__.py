@@ -3,6 +3,8 @@
 records.py       record.json: command, status, metrics, code, packages, data fingerprints
 environment.py   code version, packages and hardware for the record
 resume.py        continuing an interrupted run exactly (`resume=<dir>|auto`)
+code_version.py  which lab code recorded a run, and the one line every tool says about it
+config_upgrade.py  an older run's config read with today's names and lab's added keys
 runs.py          opening a finished run directory (config, record, model, checkpoints)
 finalize.py      the post-run writers: export, test report, record, card, plots, summary
 model_card.py    the README.md beside the exported model

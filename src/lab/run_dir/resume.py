@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.config.flatten import flatten
 from lab.errors import LabError
+from lab.run_dir import config_upgrade
 from lab.run_dir.claim import refuse
 
 log = logging.getLogger(__name__)
@@ -40,21 +41,10 @@ IGNORED_KEYS = {"resume"}
 # anything loads; `task.card_usage` / `task.card_onnx_usage`: its model card's code): a run
 # recorded before one was declared resumes all the same.
 DECLARATIONS = ("task.trains_on", "task.card_usage", "task.card_onnx_usage")
-# Settings added after runs were recorded, with the value that does what such a run did: a
-# resume takes the recorded value, or this one where the record lacks the key
-# (`data.split_seed`: None carves and subsamples with `data.seed`, as runs before it did;
-# `data.drop_labels`: [] reads every row, `data.csv_quoting`: csv reads quotes as pandas does,
-# `data.csv_column_names`: None reads a CSV file's first line as its header, as runs before them
-# did).
-ADDED_SETTINGS: dict[str, Any] = {
-    "data.split_seed": None,
-    "data.drop_labels": [],
-    "data.csv_quoting": "csv",
-    "data.csv_column_names": None,
-}
-# Those of them every data config has (conf/data/base/source.yaml): lab.eval takes them on a
-# run recorded before them, whatever its head.
-EVERY_DATA_CONFIG = ("data.split_seed", "data.csv_quoting", "data.csv_column_names")
+# Settings added after runs were recorded, and those every data config has: kept with the
+# other changes lab made since a run was recorded (`lab.run_dir.config_upgrade`).
+ADDED_SETTINGS = config_upgrade.ADDED_SETTINGS
+EVERY_DATA_CONFIG = config_upgrade.EVERY_DATA_CONFIG
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
 # The run directories `resume=auto` chose in this process (resolved): one that finished
@@ -202,6 +192,35 @@ def config_differences(
     return lines
 
 
+def differences_message(
+    run_dir: Path, record: dict[str, Any], differences: list[str], note: str | None
+) -> str:
+    """Why a resume is refused: the `differences` (`key: recorded -> now`), and the way out.
+    A command other than the run's: the run's own (`resume_command`). The run's own command:
+    that would only be refused again, so where other code recorded the run its `note` (that
+    code, and how to use it), else the config files the command composes changed since."""
+    from lab.run_dir.records import hydra_overrides, resume_command
+
+    overrides = [str(o) for o in record.get("overrides") or []]
+    listed = "\n".join(differences)
+    if _overrides_without_resume(overrides) != _overrides_without_resume(hydra_overrides()):
+        advice = f"resume it with the overrides it ran with: {resume_command(overrides, run_dir)}"
+        return (
+            f"cannot resume {run_dir}: the config differs from the one it ran with:\n{listed}\n"
+            + (f"{note}\n{advice}" if note else advice)
+        )
+    if note:
+        return (
+            f"cannot resume {run_dir}: this lab builds another config from the command it ran "
+            f"with:\n{listed}\n{note}"
+        )
+    return (
+        f"cannot resume {run_dir}: the command it ran with builds another config now:\n"
+        f"{listed}\nthe config files it composes (conf/, experiments/, your --config-dir "
+        "folders) changed since it ran: restore them to resume it, or start a new run"
+    )
+
+
 def adopt_added_settings(cfg: DictConfig, recorded: dict[str, Any]) -> None:
     """Give `cfg` (the resuming command's) the recorded value of each of `ADDED_SETTINGS`
     that the record lacks or leaves null, so a run recorded before a setting existed resumes
@@ -248,22 +267,21 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
             f"cannot resume: the run in {run_dir} already finished ({record.get('finished')}); "
             "start a new run instead"
         )
+    from lab.run_dir.records import hydra_overrides
+
     recorded_config = _read_config(run_dir)
     adopt_added_settings(cfg, recorded_config)
-    current_config = OmegaConf.to_container(cfg, resolve=True)
+    current_config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     ran_in = str(OmegaConf.select(OmegaConf.create(recorded_config), "paths.output_dir") or "")
     now_in = str(cfg.paths.output_dir)
     moved = (ran_in, now_in) if ran_in and ran_in != now_in else None
-    differences = config_differences(recorded_config, current_config, moved)  # type: ignore[arg-type]
+    # As this lab would have written it for the same command: a rename or a key lab added
+    # since is no difference, but for the keys this command sets.
+    chosen = config_upgrade.chosen_keys(hydra_overrides())
+    note = config_upgrade.upgrade(recorded_config, record, run_dir, lambda: current_config, chosen)
+    differences = config_differences(recorded_config, current_config, moved)
     if differences:
-        from lab.run_dir.records import resume_command
-
-        overrides = [str(o) for o in record.get("overrides") or []]
-        raise LabError(
-            f"cannot resume {run_dir}: the config differs from the one it ran with:\n"
-            + "\n".join(differences)
-            + f"\nresume it with the overrides it ran with: {resume_command(overrides, run_dir)}"
-        )
+        raise LabError(differences_message(run_dir, record, differences, note))
     from lab.training.checkpointing import load_resume_meta
 
     checkpoint = run_dir / LAST_CHECKPOINT_PATH

@@ -3,12 +3,20 @@
 `lab.eval`, `lab.predict`, `lab.export` and `lab.serve` all start from `run=<run dir>`; this
 module is the one place that knows the directory's layout (see `lab.run_dir.records`) and turns a
 missing or damaged piece into one readable `LabError`.
+
+A run recorded by an older lab is read with today's names for the code it names
+(`lab.run_dir.config_upgrade.rename_targets`, in memory: the run's files stay as they are); a
+`lab.` target this lab does not have is refused at once, in one line naming the code that
+recorded the run and how to use it (`lab.run_dir.code_version`), and so is a config of other
+code that this lab's code cannot build (`building`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +54,18 @@ class TrainedRun:
     def head(self) -> str:
         """The `transformers` Auto class of the head, e.g. `AutoModelForTokenClassification`."""
         return str(self.config.task.head).rsplit(".", 1)[-1]
+
+    def code_note(self) -> str | None:
+        """The line naming the other code that recorded the run and how to use it, None where
+        this code recorded it (`lab.run_dir.code_version.other_code_note`)."""
+        from lab.run_dir.code_version import other_code_note
+
+        return other_code_note(self.record, self.directory)
+
+    def refusal(self, problem: str) -> str:
+        """`<run dir>: <problem>; <code note>`: what this lab cannot do with the run, and the
+        code that can (`retrain it with this lab` where the run is this lab's own)."""
+        return f"{self.directory}: {problem}; {self.code_note() or 'retrain it with this lab'}"
 
     @property
     def recorded_metrics(self) -> dict[str, float]:
@@ -134,6 +154,7 @@ def open_run(path: str | Path) -> TrainedRun:
         raise LabError(f"{directory}: cannot read config.yaml/record.json: {err}") from err
     if not isinstance(config, DictConfig) or "task" not in config:
         raise LabError(f"{config_path} is not a lab training config (no task section)")
+    config = _with_todays_names(config)
     if isinstance(record, dict):
         from lab.run_dir.package_paths import restore_package_paths, restored_once
 
@@ -142,7 +163,63 @@ def open_run(path: str | Path) -> TrainedRun:
         line = restored_once(restore_package_paths(config, record))
         if line:
             log.warning("%s", line)
-    return TrainedRun(directory, config, record)
+    run = TrainedRun(directory, config, record if isinstance(record, dict) else {})
+    _refuse_unknown_targets(run)
+    return run
+
+
+def _with_todays_names(config: DictConfig) -> DictConfig:
+    """`config` with its renamed targets under today's names (a new config where any is)."""
+    from lab.run_dir.config_upgrade import rename_targets
+
+    container = OmegaConf.to_container(config)
+    if not isinstance(container, dict) or not rename_targets(container):  # type: ignore[arg-type]
+        return config
+    renamed = OmegaConf.create(container)
+    assert isinstance(renamed, DictConfig)
+    return renamed
+
+
+def _refuse_unknown_targets(run: TrainedRun) -> None:
+    """A run of other code whose config names a `lab.` target this lab does not have (and
+    `RENAMED_TARGETS` cannot map) is refused before anything loads, in one line. Under this
+    code the names are its own: nothing to look up."""
+    from lab.run_dir.config_upgrade import unknown_targets
+
+    if run.code_note() is None:
+        return
+    unknown = unknown_targets(OmegaConf.to_container(run.config))  # type: ignore[arg-type]
+    if unknown:
+        named = ", ".join(f"{target} ({key})" for key, target in unknown)
+        raise LabError(run.refusal(f"its config.yaml names code this lab does not have: {named}"))
+
+
+@contextmanager
+def building(run: TrainedRun) -> Iterator[None]:
+    """Inside the block, Hydra's refusal to build a node of the run's config (a target it
+    cannot locate, arguments the target no longer takes) is, for a run of other code, one
+    `LabError` naming that code (`TrainedRun.refusal`); for this code's own run it stays a
+    bug, with its traceback. A `LabError` the built code raised passes as it is."""
+    from hydra.errors import InstantiationException
+
+    from lab.errors import lab_error_in
+
+    try:
+        yield
+    except InstantiationException as err:
+        if lab_error_in(err) is not None or run.code_note() is None:
+            raise
+        raise LabError(run.refusal(f"this lab cannot build its config: {_said(err)}")) from None
+
+
+def _said(err: Exception) -> str:
+    """Hydra's instantiation error in one line: `Error locating target 'lab.optim.adamw'
+    (full_key: optimizer)`, without its advice to set HYDRA_FULL_ERROR."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    key = [line for line in lines if line.startswith("full_key:")]
+    text = " ".join(line for line in lines if not line.startswith("full_key:"))
+    text = text.replace(", set env var HYDRA_FULL_ERROR=1 to see chained exception.", "")
+    return f"{text} ({key[0]})" if key else text
 
 
 def load_exported(

@@ -30,6 +30,7 @@ from typing import Any
 
 from lab.compat.optuna import study_storage, tell, trial_id
 from lab.errors import ConfigError, LabError, MetricNotLogged
+from lab.run_dir.code_version import other_code_trials
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
 from lab.sweeps.orphans import ended_outcome, run_dir_busy
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
@@ -117,6 +118,11 @@ def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
             return study
         _check_same_study(study, plan)
         log.info(_continuing(study, plan))
+        # Its setup is checked; its code is not the study's to hold, but said: trials of
+        # another lab may score or train otherwise than the ones this lab adds.
+        other_code = other_code_trials(plan.trial_dir(0).parent)
+        if other_code:
+            log.warning(other_code)
         return study
 
 
