@@ -388,6 +388,8 @@ def test_a_class_no_row_is_labelled_with_but_predicted_is_noted(
         "averages (f1, precision, recall) count that class with a score of 0, which lowers them"
     )
     assert absent_classes_note(only_pos) == note
+    one = {"confusion_matrix": [[0, 0], [1, 199]], "labels": ["neg", "pos"]}
+    assert "'neg' (predicted for 1 row);" in absent_classes_note(one)  # s21e L1
     # Neither labelled nor predicted: left out of the macro averages, nothing to say.
     assert absent_classes_note({"confusion_matrix": [[5, 0], [0, 0]], "labels": ["a", "b"]}) == ""
     assert absent_classes_note({"generations": []}) == ""

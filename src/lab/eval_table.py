@@ -179,7 +179,9 @@ def absent_classes_note(report: dict[str, Any]) -> str:
     absent = [(name, count) for name, count in absent if count]
     if not absent:
         return ""
-    named = ", ".join(f"'{name}' (predicted for {count} rows)" for name, count in absent)
+    named = ", ".join(
+        f"'{name}' (predicted for {count} row{'s' * (count != 1)})" for name, count in absent
+    )
     which = "that class" if len(absent) == 1 else "each such class"
     return (
         f"no row of the data evaluated is labelled {named}; the macro averages (f1, precision, "
