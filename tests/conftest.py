@@ -245,18 +245,23 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[RECORD_ENV] = "1"
 
 
-# The longest test files, longest first (`pytest --durations`, 2026-12-01/02): pytest-xdist
-# hands out whole files in collection order, so starting these first keeps both workers busy
-# to the end instead of leaving one alone with the 4-minute quickstart.
+# The longest test files, longest first (`pytest --durations`, every run prints the slowest
+# 30; re-measured 2026-12-06): pytest-xdist hands out whole files in collection order, so
+# starting these first keeps both workers busy to the end instead of leaving one alone with
+# a file of minute-long tests.
 LONGEST_FILES_FIRST = (
     "test_quickstart.py",
+    "test_end_to_end_speed.py",
     "test_sweeps.py",
     "test_resume.py",
     "test_reproducibility.py",
     "test_scale.py",
+    "test_reproduce_places.py",
     "test_seq2seq.py",
-    "test_end_to_end_speed.py",
     "test_sft.py",
+    "test_step_profile.py",
+    "test_resume_mid_group.py",
+    "test_sweep_runs.py",
     "test_demo.py",
     "test_streaming.py",
 )
