@@ -46,7 +46,7 @@ from lab.eval_table import (
     print_metrics,
     setting_changes_line,
 )
-from lab.predict import PlainProgress
+from lab.inference.plain_progress import PlainProgress
 from lab.run_dir.model_card import exported_checkpoint, model_card, write_model_card
 from lab.run_dir.runs import TrainedRun
 from lab.run_dir.summary import BEST, LAST
@@ -363,9 +363,10 @@ def test_predict_without_a_terminal_prints_plain_lines(
 def test_evals_test_loop_without_a_terminal_prints_plain_lines(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import lab.predict
+    import lab.inference.plain_progress
 
-    monkeypatch.setattr(lab.predict, "PlainProgress", partial(PlainProgress, clock=_clock(11)))
+    clocked = partial(PlainProgress, clock=_clock(11))
+    monkeypatch.setattr(lab.inference.plain_progress, "PlainProgress", clocked)
     callback = plain_test_progress()
     trainer = SimpleNamespace(num_test_batches=[3, 1], is_global_zero=True)
     callback.on_test_start(trainer, None)

@@ -106,7 +106,8 @@ def test_a_run_ended_by_max_steps_says_so(tmp_path: Path, caplog: pytest.LogCapt
     # 2 that max_steps reaches: not "1/5").
     assert len(lines) == 1
     assert re.fullmatch(_expected("epoch 1/2 | step 4/6", loss, values), lines[0])
-    assert "training stopped at trainer.max_steps=6 (epoch 2 of 5)" in said
+    stopped = "training stopped at trainer.max_steps=6 in epoch 2 (trainer.max_epochs=5 not "
+    assert f"{stopped}reached)" in said
     assert any(line.startswith("training ran 2 steps after its last validation") for line in said)
     assert not any("will not be reached" in line for line in said)
 

@@ -231,11 +231,12 @@ def _shown(value: Any) -> str:
 
 def plain_test_progress() -> Callback:
     """A Lightning callback for lab.eval's test loop: plain progress lines, as lab.predict
-    says them (`lab.predict.PlainProgress`), where `lab.training.progress.ProgressBar` draws
-    no bar (stdout a file or a pipe); it says nothing on a terminal, where the bar is drawn."""
+    says them (`lab.inference.plain_progress.PlainProgress`), where
+    `lab.training.progress.ProgressBar` draws no bar (stdout a file or a pipe); it says
+    nothing on a terminal, where the bar is drawn."""
     from lightning.pytorch.callbacks import Callback
 
-    from lab.predict import PlainProgress
+    from lab.inference.plain_progress import PlainProgress
 
     class PlainTestProgress(Callback):  # type: ignore[misc]
         def __init__(self) -> None:

@@ -98,7 +98,7 @@ class QuietConsole(logging.Filter):
     def __init__(self, verbose: Verbose = False) -> None:
         super().__init__()
         self.verbose = _verbose_names(verbose)
-        self._said: frozenset[tuple[str, str]] = frozenset()
+        self._said: set[tuple[str, str]] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if (record.levelno or 0) < logging.ERROR and not is_global_rank_zero():
@@ -117,7 +117,8 @@ class QuietConsole(logging.Filter):
             return False
         # A library's warning once per process: datasets repeats a dataset card's per split
         said = (record.name, record.getMessage())
-        self._said, seen = self._said | {said}, said in self._said
+        seen = said in self._said
+        self._said.add(said)
         return not seen
 
 

@@ -90,6 +90,16 @@ def total_steps(trainer: L.Trainer) -> int | None:
     return min(limits) if limits else None
 
 
+def total_epochs(trainer: L.Trainer) -> int | None:
+    """The epochs the fit runs: the first of `max_epochs` and the epochs `max_steps` reaches
+    (`max_steps` may end the run epochs before `max_epochs`); None where neither bounds it."""
+    epochs, per_epoch, steps = trainer.max_epochs, steps_per_epoch(trainer), total_steps(trainer)
+    if per_epoch and steps is not None:
+        reached = math.ceil(steps / per_epoch)
+        epochs = reached if epochs is None or epochs <= 0 else min(epochs, reached)
+    return epochs if epochs is not None and epochs > 0 else None
+
+
 def limit_warning(trainer: L.Trainer) -> str | None:
     """The warning that `max_epochs` ends the fit before `max_steps` is reached, or None."""
     per_epoch = steps_per_epoch(trainer)
@@ -116,15 +126,8 @@ def validation_line(trainer: L.Trainer, seconds: float) -> str:
     and `seconds` since training started."""
     parts = []
     if not endless(trainer):
-        epochs, per_epoch, steps = (
-            trainer.max_epochs,
-            steps_per_epoch(trainer),
-            total_steps(trainer),
-        )
-        if per_epoch and steps is not None:  # max_steps may end the run epochs before max_epochs
-            reached = math.ceil(steps / per_epoch)
-            epochs = reached if epochs is None or epochs <= 0 else min(epochs, reached)
-        total = f"/{epochs}" if epochs is not None and epochs > 0 else ""
+        epochs = total_epochs(trainer)
+        total = f"/{epochs}" if epochs is not None else ""
         parts.append(f"epoch {trainer.current_epoch + 1}{total}")
     steps = total_steps(trainer)
     parts.append(f"step {trainer.global_step}" + (f"/{steps}" if steps is not None else ""))

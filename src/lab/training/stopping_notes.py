@@ -27,7 +27,7 @@ import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
-from lab.training.progress_lines import steps_per_epoch, total_steps
+from lab.training.progress_lines import total_epochs, total_steps
 from lab.training.validation_metrics import Validation, checkpoint_step, history_of
 
 # The record.json key of an early stop (absent when early stopping did not stop the run).
@@ -67,7 +67,11 @@ def limit_stop(trainer: L.Trainer) -> str | None:
     timer = next((c for c in callbacks if isinstance(c, Timer)), None)
     both = max_steps > 0 and max_epochs > 0 and not math.isinf(trainer.num_training_batches)
     if both and step >= max_steps:
-        return f"training stopped at trainer.max_steps={max_steps} (epoch {epochs} of {max_epochs})"
+        # `epochs` counts the epoch it stopped in from 1, as the progress lines do.
+        return (
+            f"training stopped at trainer.max_steps={max_steps} in epoch {epochs} "
+            f"(trainer.max_epochs={max_epochs} not reached)"
+        )
     if both and epochs >= max_epochs:
         return (
             f"training stopped at trainer.max_epochs={max_epochs} (step {step}; "
@@ -218,12 +222,8 @@ def _position(trainer: L.Trainer, validation: Validation, by_steps: bool) -> str
     steps = total_steps(trainer)
     if by_steps:
         return f"step {validation.step}" + (f"/{steps}" if steps is not None else "")
-    epochs, per_epoch = trainer.max_epochs, steps_per_epoch(trainer)
-    if per_epoch and steps is not None:  # max_steps may end the run epochs before max_epochs
-        reached = math.ceil(steps / per_epoch)
-        epochs = reached if epochs is None or epochs <= 0 else min(epochs, reached)
-    total = f"/{epochs}" if epochs is not None and epochs > 0 else ""
-    return f"epoch {validation.epoch + 1}{total}"
+    epochs = total_epochs(trainer)
+    return f"epoch {validation.epoch + 1}" + (f"/{epochs}" if epochs is not None else "")
 
 
 def _finite(value: Any) -> float | None:
