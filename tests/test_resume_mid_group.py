@@ -187,7 +187,10 @@ def test_sft_token_mean_accumulation_resumes_bit_identically_mid_group(
 def test_ddp_sigterm_inside_an_accumulation_group_resumes_bit_identically(tmp_path: Path) -> None:
     """Under DDP each rank's gradients are its own until the group's last micro-batch
     all-reduces them: the checkpoint holds both ranks', and each rank takes back its own.
-    A real SIGTERM to rank 0 alone, as `kill <pid>` sends it."""
+    A real SIGTERM to rank 0 alone, as `kill <pid>` sends it: both ranks must still stop after
+    the same batch and save one `last.ckpt` together, with each rank's random streams (it
+    hung for ever once: rank 0 gathering RNG states for the checkpoint, rank 1 in the next
+    gradient all-reduce)."""
     helpers = Path(__file__).resolve().parent / "helpers"
     # 56 rows over 2 ranks x 4: 7 micro-batches an epoch on each rank, groups of 3, 3, 1.
     ddp = [
@@ -213,6 +216,7 @@ def test_ddp_sigterm_inside_an_accumulation_group_resumes_bit_identically(tmp_pa
     (run_dir,) = (tmp_path / "cut" / "out").glob("runs/*/*")
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 1
+    assert len(checkpoint["lab_rng_states_by_rank"]) == 2
     partial = checkpoint[PARTIAL_GROUP_KEY]
     assert partial["micro_batches"] == 2 and len(partial["by_rank"]) == 2
     zero, one = (r["grads"] for r in partial["by_rank"])

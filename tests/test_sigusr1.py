@@ -118,8 +118,8 @@ def test_sigusr1_before_training_stops_at_once_in_words(tmp_path: Path) -> None:
 def test_ddp_sigusr1_to_rank_zero_alone_stops_both_ranks_after_the_same_batch(
     tmp_path: Path,
 ) -> None:
-    """As SIGTERM (`test_scale`): the ranks agree at each batch's end whether any got a stop
-    signal, and which; here one step after rank 0 got it."""
+    """As SIGTERM (`test_resume_mid_group`): the ranks agree at each batch's end whether any
+    got a stop signal, and which; here one step after rank 0 got it."""
     ddp = DDP_FAULTABLE_RUN
     kill = {"LAB_TEST_KILL_AT_STEP": "2", "LAB_TEST_KILL_SIGNAL": "SIGUSR1"}
     env = {**FAULTS_ON_PATH, **kill, "LAB_TEST_KILL_RANK": "0"}
