@@ -170,6 +170,20 @@ def test_minus_one_that_names_a_class_is_a_label() -> None:
         _checked(["0"], ["-1", "1"])
 
 
+def test_a_label_that_differs_from_a_name_only_in_case_says_so() -> None:
+    """s21c L1: `POS` against the names [neg, pos] is refused (labels are matched exactly: a
+    dataset may tell classes apart by case) with the near name said."""
+    with pytest.raises(DataError) as refused:
+        _checked(["POS"], ["neg", "pos"])
+    assert (
+        "label 'POS' is not one of the label names ['neg', 'pos'] ('POS' differs from 'pos' "
+        "only in letter case or spaces; labels are matched exactly)"
+    ) in str(refused.value)
+    with pytest.raises(DataError) as other:
+        _checked(["neutral"], ["neg", "pos"])
+    assert "letter case" not in str(other.value)
+
+
 def test_eval_of_an_unlabeled_split_without_class_label_advises_another(tmp_path: Path) -> None:
     """F8's data: lab.eval refuses the all -1 `unsupervised` split of a ClassLabel-less export
     as unlabeled, with the splits present that could be evaluated instead (not itself: it

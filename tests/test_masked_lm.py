@@ -301,8 +301,9 @@ def test_filled_text_changes_the_masks_only_and_long_texts_are_refused(compose_c
     text = f"The OLD man talked to the {mask} tree every day… {mask}!"
     assert predictor.check({"text": text}) is None
     (result,) = predictor.predict([{"text": text}])
-    # Both masks follow a space: a guess reads as its word (a "##" piece without its marks).
-    first = [predictor.token_text(g[0]["token"]).lstrip() for g in result["predictions"]]
+    # Both masks follow a space: a guess reads as its word (a "##" piece as its token).
+    guessed = [(g[0]["token"], predictor.token_text(g[0]["token"])) for g in result["predictions"]]
+    first = [text.lstrip() if text[:1].isspace() else token for token, text in guessed]
     assert result["filled_text"] == (
         f"The OLD man talked to the {first[0]} tree every day… {first[1]}!"
     )
@@ -317,9 +318,11 @@ def test_filled_text_changes_the_masks_only_and_long_texts_are_refused(compose_c
     ("model", "text", "tokens", "filled"),
     [
         # WordPiece: a continuation piece joins the word before it, without its "##" (it
-        # was written as "in##ft"); a word's first token keeps the text's own spacing.
+        # was written as "in##ft"); a word's first token keeps the text's own spacing; a
+        # continuation where a word starts is shown as the token, marks and all (s21e L4).
         ("tiny_bert", "in{m} the {m}", ["##ft", "is"], "inft the is"),
-        ("tiny_bert", "{m} is {m}.", ["the", "##ort"], "the is ort."),
+        ("tiny_bert", "{m} is {m}.", ["the", "##ort"], "the is ##ort."),
+        ("tiny_bert", "{m} is", ["##ort"], "##ort is"),
         # Byte-level BPE: "Ġexp" is " exp" after a word, "exp" after a space or at the start.
         ("tiny_bart", "{m} and{m} or {m}", ["Ġexp", "Ġqu", "arden"], "exp and qu or arden"),
         ("tiny_bart", "g{m}", ["arden"], "garden"),

@@ -97,7 +97,11 @@ class FillMaskPredictor(Predictor):
             piece = self.token_text(token)
             # A word's first token carries its own leading space (" old"): not after a space
             # or at the start; a continuation piece ("ventive") joins the text before it.
-            out.append((piece.lstrip() if out[-1][-1:].isspace() or not out[-1] else piece) + after)
+            # A continuation guessed where a word starts is no word: shown as the token, so
+            # WordPiece's "##ventive" keeps its marks ("happy ##ventive day", not "ventive").
+            if out[-1][-1:].isspace() or not out[-1]:
+                piece = piece.lstrip() if piece[:1].isspace() else token
+            out.append(piece + after)
         return "".join(out) if len(tokens) == len(parts) - 1 else mask.join(parts)
 
     def token_text(self, token: str) -> str:

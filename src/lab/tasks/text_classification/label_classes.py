@@ -133,6 +133,13 @@ class LabelClasses:
             )
             if self.configured and not evaluating and (as_id := id_as_text(value, self.names)):
                 names_from = f"; {as_id}"
+            if (near := _same_but_case(value, self.names)) is not None:
+                # `POS` against a model's `pos`: matching loosely would merge classes that a
+                # dataset may tell apart by case, so say it rather than guess.
+                names_from = (
+                    f" ({value!r} differs from {near!r} only in letter case or spaces; labels "
+                    f"are matched exactly){names_from}"
+                )
             return f"label {value!r} is not one of the label names {self.names}{names_from}"
         number = as_integer(value)  # 1.0 is 1, True is 1
         if isinstance(number, float):
@@ -190,3 +197,11 @@ def not_a_list(value: Any) -> str:
         why += " (a CSV file stores a list as text: write multi-label data as JSON lines or "
         why += "Parquet)"
     return why
+
+
+def _same_but_case(value: Any, names: list[Any]) -> Any:
+    """The label name `value` equals but for letter case and surrounding spaces, or None."""
+    if not isinstance(value, str):
+        return None
+    folded = value.strip().casefold()
+    return next((n for n in names if isinstance(n, str) and n.strip().casefold() == folded), None)
