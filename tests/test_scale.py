@@ -217,5 +217,3 @@ def test_gradient_checkpointing_gives_the_same_losses(compose_cfg: Any, tmp_path
         with (tmp_path / name / "csv" / "metrics.csv").open() as handle:
             losses.append([r["train/loss"] for r in csv.DictReader(handle) if r.get("train/loss")])
     assert losses[0] == losses[1] and len(losses[0]) == 8
-
-

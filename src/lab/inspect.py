@@ -23,6 +23,8 @@ It writes `inspect.json` (every number) and `lengths.png` (the length histograms
 output folder it names at the end. The numbers and the columns measured are described in
 `lab.data.inspection`.
 
+`run=<run dir>` inspects a trained run's data as it read it (`lab.inspect_run`).
+
 Options: `out=<folder>` (default `<paths.output_root>/inspect/<data option>`), `sample=<rows>`
 (rows per split whose lengths are measured, seeded; default 10000; 0: all), `--config-dir
 <folder>` (your own config groups, searched first: `lab.config.user_dirs`). Exit 2 with one
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 OPTIONS = {
+    "run": "a trained run: its data, as it read it, and its tokenizer (lab.inspect_run)",
     "data": "the dataset config (data=imdb) and data.<key>=<value> overrides",
     "model": "whose tokenizer measures lengths (model=roberta; default: the train default)",
     "task": "another head for the data (task=masked_lm)",
@@ -55,7 +58,7 @@ OPTIONS = {
 PASSTHROUGH = ("data", "model", "task", "seed", "paths")
 USAGE = (
     "python -m lab.inspect data=<name> [model=<name>] [data.<key>=<value> ...] [out=...] "
-    "[--config-dir <folder>]"
+    "[--config-dir <folder>] | run=<run dir> [data.<key>=<value> ...]"
 )
 
 
@@ -86,9 +89,15 @@ def main(argv: list[str]) -> int:
     drop_transformers_reports()  # e.g. "Token indices sequence length is longer than ..."
 
     datasets.disable_progress_bars()  # loading takes seconds: the bars would be noise
-    cfg = _composed(normalize_argv(overrides), config_dirs)
-    choices = dict(HydraConfig.get().runtime.choices)
-    out = Path(values.get("out") or Path(cfg.paths.output_root) / "inspect" / str(choices["data"]))
+    if "run" in values:
+        from lab.inspect_run import run_inspect_config
+
+        cfg, choices, default_out = run_inspect_config(values["run"], normalize_argv(overrides))
+    else:
+        cfg = _composed(normalize_argv(overrides), config_dirs)
+        choices = dict(HydraConfig.get().runtime.choices)
+        default_out = Path(cfg.paths.output_root) / "inspect" / str(choices["data"])
+    out = Path(values.get("out") or default_out)
     tokenizer = build_tokenizer(cfg)  # with model.chat_template and added tokens, as trained
     if cfg.data.get("streaming"):
         from lab.training.console import message_console
