@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from lab.data.card_labels import apply_card_labels
 from lab.data.csv_header import checked_column_names, split_options, used_splits
 from lab.data.csv_quotes import READER_QUOTING, check_quote_merges, csv_options
+from lab.data.file_cache_key import cache_name
 from lab.data.json_text import json_text_columns
 from lab.data.load_problems import columns_differ, has_no_rows, syntax_problem
 from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
@@ -62,6 +63,8 @@ def load_local(
     # {split: its reading}: a split lab does not read may keep its own header (GLUE's test.tsv)
     options = split_options(data_files, kwargs, used_splits(data_files, splits))
     headless = {split for split, own in options.items() if own.get("column_names")}
+    # Cached under the files' identity, not their mtime alone (lab.data.file_cache_key).
+    name = {"name": key} if (key := cache_name(every_file)) else {}
     # datasets' own ERROR lines of a failed load are held: where lab can say what is wrong in
     # one line they would only repeat it (often contradicting its offsets); they are handed on
     # only before the generic message below, as context for a failure lab cannot word.
@@ -71,7 +74,7 @@ def load_local(
             try:
                 if any(own != kwargs for own in options.values()):
                     raise ValueError("splits read with other options: one by one")
-                loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
+                loaded = datasets.load_dataset(builder, data_files=data_files, **name, **kwargs)
                 if builder == "json" and any(map(json_text_columns, loaded.values())):
                     # A split's mixed-type column cast to JSON text (lab.data.json_text)
                     raise ValueError("a Json column read as text: read the splits one by one")
@@ -89,7 +92,7 @@ def load_local(
                 loaded = datasets.DatasetDict(
                     {
                         split: datasets.load_dataset(
-                            builder, data_files={split: files}, **options[split]
+                            builder, data_files={split: files}, **name, **options[split]
                         )[split]
                         for split, files in data_files.items()
                     }
