@@ -196,6 +196,36 @@ def test_a_relative_data_path_found_here_is_left_alone(
     assert run.config.data.path == "tests/fixtures/sentiment"
 
 
+@pytest.mark.parametrize(
+    ("options", "reads_data"),
+    [(["form=onnx"], True), (["checkpoint=best"], True), ([], False)],
+    ids=["onnx", "checkpoint", "merged"],
+)
+def test_lab_export_reads_a_relative_data_path_from_the_runs_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str], reads_data: bool
+) -> None:
+    """s22b H2: `lab.export form=onnx` (and `checkpoint=`), which read the run's data, looked
+    for a relative data.path from where it was started; the copy of model/ reads none."""
+    import lab.export
+
+    monkeypatch.chdir(tmp_path)
+    run = _relative_run(tmp_path, ROOT)
+    seen: list[str] = []
+
+    def export(run: TrainedRun, *args: Any, **kwargs: Any) -> Path:
+        seen.append(str(run.config.data.path))
+        return tmp_path
+
+    monkeypatch.setattr(lab.export, "open_run", lambda path: run)
+    monkeypatch.setattr(lab.export, "check_output", lambda *a, **k: None)
+    monkeypatch.setattr(lab.export, "export_onnx_form", export)
+    monkeypatch.setattr(lab.export, "export_run", export)
+    monkeypatch.setattr(lab.export, "_print_onnx_report", lambda *a: None)
+    assert lab.export.main([f"run={tmp_path / 'run'}", *options]) == 0
+    relative = "tests/fixtures/sentiment"
+    assert seen == [str(FIXTURES / "sentiment") if reads_data else relative]
+
+
 def test_a_checkpoint_folder_is_said_to_be_a_folder(tmp_path: Path) -> None:
     run = TrainedRun(tmp_path, OmegaConf.create({"task": {}}), {})
     folder = tmp_path / "ckpt"

@@ -1,4 +1,5 @@
-"""Where `lab.eval` reads a run's own data from when its `data.path` is relative.
+"""Where `lab.eval` (and `lab.export`, `lab.inspect run=`) reads a run's own data from when
+its `data.path` is relative.
 
 A run's `config.yaml` keeps `data.path` as given on the command line: relative to the folder
 `lab.train` ran in (`record.json`'s `cwd`). `lab.eval run=<run>` started elsewhere looked for
@@ -18,10 +19,15 @@ from lab.run_dir.runs import TrainedRun
 log = logging.getLogger(__name__)
 
 
-def locate_run_data(run: TrainedRun, data_overrides: list[str]) -> None:
+def locate_run_data(
+    run: TrainedRun,
+    data_overrides: list[str],
+    advice: str = "pass data.path=<where the data is now>",
+) -> None:
     """Point the run's relative `data.path` at its file in the run's working directory when it
     is not found from here (in `run.config`, which the run's own splits are read from); a
-    path given now (`data=`, `data.path=`) is the user's, read from here as given."""
+    path given now (`data=`, `data.path=`) is the user's, read from here as given. Found in
+    neither place: refused with `advice` (what the tool lets the user do about it)."""
     if any(o.split("=", 1)[0] in ("data", "data.path") for o in data_overrides):
         return
     path = run.config.data.get("path")
@@ -38,6 +44,4 @@ def locate_run_data(run: TrainedRun, data_overrides: list[str]) -> None:
     places = f"from here ({Path.cwd()})"
     if recorded:
         places += f" nor from the run's working directory ({recorded})"
-    raise DataError(
-        f"data.path={path} does not exist {places}; pass data.path=<where the data is now>"
-    )
+    raise DataError(f"data.path={path} does not exist {places}; {advice}")

@@ -40,6 +40,7 @@ from typing import Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
+from lab.eval_data_path import locate_run_data
 from lab.export_checks import check_loadable, hub_token
 from lab.run_dir.runs import TrainedRun, building, open_run
 from lab.staging import refuse_occupied, staged_folder
@@ -66,6 +67,10 @@ USAGE = (
     "[push_to_hub=<repo>]"
 )
 FORMS = ("merged", "adapter", "onnx", "onnx-int8")
+DATA_GONE = (
+    "the ONNX forms' benchmark and a checkpoint's export read the run's data: put it back "
+    "where the run read it"
+)
 
 
 def export_run(
@@ -245,6 +250,10 @@ def main(argv: list[str]) -> int:
     with on_interrupt("nothing was exported"):  # from the imports on: seconds
         tame_library_output()
         run = open_run(values["run"])
+        if form in ("onnx", "onnx-int8") or checkpoint:
+            # These read the run's data (test rows to time and compare; the label maps): a
+            # relative data.path from the run's working directory, as lab.eval reads it.
+            locate_run_data(run, [], advice=DATA_GONE)
         # Before the work: every default place is in the run directory.
         check_output(output or run.directory, folder=True, option="" if output else "output")
         # An upload that cannot happen is said before the export writes anything.
