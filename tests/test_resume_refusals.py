@@ -28,7 +28,7 @@ from lab.run_dir.held_log import HeldFileLog
 from lab.train import run
 from lab.training.state_dict_errors import describe_load_error
 
-from conftest import TINY_FIXTURE_RUN, lab_cli
+from conftest import SENTIMENT, TINY_FIXTURE_RUN, lab_cli
 
 # 56 train rows / batch 16 = 4 steps; best-*.ckpt after the epoch, last.ckpt every 2 steps.
 RUN = [
@@ -76,8 +76,8 @@ def interrupted(trained: Path, tmp_path: Path) -> Path:
     return run_dir
 
 
-def _resume(run_dir: Path) -> None:
-    run(compose_train_config([*RUN, f"resume={run_dir}"], output_dir=run_dir))
+def _resume(run_dir: Path, *overrides: str) -> None:
+    run(compose_train_config([*RUN, *overrides, f"resume={run_dir}"], output_dir=run_dir))
 
 
 def _edit_checkpoint(run_dir: Path, edit: Callable[[dict[str, Any]], None]) -> None:
@@ -214,6 +214,29 @@ def test_an_accepted_resume_writes_its_record_and_keeps_the_log(interrupted: Pat
     assert record["status"] == "finished"
     assert [r["from_step"] for r in record["resumes"]] == [4]
     assert (interrupted / "csv" / "metrics.csv").read_text().splitlines()[: len(rows)] == rows
+
+
+@pytest.mark.slow
+def test_a_resume_reads_the_same_data_from_another_place_but_not_other_data(
+    interrupted: Path, tmp_path: Path
+) -> None:
+    """s22b M1: a run copied to another machine, its data elsewhere: `data.path` is where the
+    data is read from, and the resume compares what is read (each split's fingerprint), so
+    the same rows at another path resume; other rows there are refused, the run as it was."""
+    elsewhere, other = tmp_path / "moved", tmp_path / "other"
+    shutil.copytree(SENTIMENT, elsewhere)
+    shutil.copytree(SENTIMENT, other)
+    train = other / "train.csv"
+    train.write_text(train.read_text().replace("positive", "POSITIVE", 1))
+    before = _hashes(interrupted)
+    with pytest.raises(LabError) as caught:
+        _resume(interrupted, f"data.path={other}")
+    assert str(caught.value).startswith(
+        f"cannot resume {interrupted}: its data differs from what it trained on: train (sha256"
+    )
+    assert _hashes(interrupted) == before
+    _resume(interrupted, f"data.path={elsewhere}")
+    assert json.loads((interrupted / "record.json").read_text())["status"] == "finished"
 
 
 # ----------------------------------------------------------------------------- the path

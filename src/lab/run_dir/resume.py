@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 
 # Keys that may differ between the original run and the resuming command.
 IGNORED_KEYS = {"resume"}
+# Where the data is read from: no difference by itself where the resume compares what is read
+# (each split's content fingerprint, `records.check_same_data`, refuses other rows): a run
+# copied to another machine, its data elsewhere, resumes from there. Not for streamed data,
+# which has no fingerprint.
+DATA_LOCATION = "data.path"
 # A head's declarations, not settings (`task.trains_on`: the data it takes, checked before
 # anything loads; `task.card_usage` / `task.card_onnx_usage`: its model card's code): a run
 # recorded before one was declared resumes all the same.
@@ -171,7 +176,8 @@ def _new_run_dir(output_root: str, new_run_dir: str) -> str:
 def config_differences(
     recorded: dict[str, Any], current: dict[str, Any], moved: tuple[str, str] | None = None
 ) -> list[str]:
-    """Lines `key: recorded -> current` for every differing leaf (ignoring IGNORED_KEYS).
+    """Lines `key: recorded -> current` for every differing leaf (ignoring IGNORED_KEYS, and
+    `data.path` where the data is fingerprinted: see `DATA_LOCATION`).
 
     `moved` is `(old run dir, new run dir)` for a run directory that moved: recorded paths
     inside the old directory count as the same paths inside the new one.
@@ -179,8 +185,11 @@ def config_differences(
     old, new = flatten(recorded), flatten(current)
     if moved:
         old = {key: _relocated(value, *moved) for key, value in old.items()}
+    fingerprinted = not (old.get("data.streaming") or new.get("data.streaming"))
     lines = []
     for key in sorted(set(old) | set(new)):
+        if key == DATA_LOCATION and fingerprinted and old.get(key) and new.get(key):
+            continue
         if key.split(".")[0] in IGNORED_KEYS or key.startswith(
             tuple(f"{d}." for d in DECLARATIONS)
         ):
