@@ -1,7 +1,8 @@
 """Given words (a row's `tokens`) are tagged by lab.predict / lab.serve as training and the
 metrics tag them: one tag per given word, by its first subword, with training's truncation,
-grouped as seqeval's default mode reads tags. The token-classification pipeline finds words
-its own way: `U.S.` is four words to it (and four entities), one to training and lab.eval."""
+grouped as seqeval's default mode reads tags. Text is split into words as BERT's pre-tokenizer
+splits it: `U.S.` is four words there (and four entities), one to training and lab.eval
+(`test_ner_text_words`)."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def test_a_word_the_tokenizer_reads_as_nothing_is_tagged() -> None:
 
 
 def test_rows_of_text_and_of_words_keep_their_order() -> None:
-    """A batch mixing both forms: each row its own entities, text still by the pipeline."""
+    """A batch mixing both forms: each row its own entities, text split into its words."""
     rows: list[dict[str, Any]] = [
         {"tokens": ["U.S."]},
         {"text": "U.S."},

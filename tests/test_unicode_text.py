@@ -9,7 +9,6 @@ spans it had."""
 from __future__ import annotations
 
 import csv
-import inspect
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,10 @@ from typing import Any
 import pytest
 import torch
 
-from helpers.fixed_tag_ner import TINY_BERT, fixed_tag_tagger
+from helpers.fixed_tag_ner import fixed_tag_tagger
 from lab.data.inspection import inspect_data
 from lab.data.inspection_stats import normalized
 from lab.inference.predictors import Predictor
-from lab.tasks.token_predictor import _pipeline_entities, cluster_ends
 
 
 def nfc(text: str) -> str:
@@ -182,80 +180,9 @@ def test_marks_of_class_zero_and_format_characters(minilm_tagger: Predictor) -> 
     assert _spans(minilm_tagger, text) == [("ok", 0, 2), (scotland, 3, 10), ("end", 11, 14)]
 
 
-def test_end_stops_at_the_next_entity() -> None:
-    """A tokenizer that makes a word of a mark alone (byte-level BPE) and tags it: the first
-    entity stays before it rather than overlap it."""
-    text = nfd("café x")  # c a f e U+0301 ' ' x
-    found = [
-        {"entity_group": "PER", "start": 0, "end": 4, "score": 0.5},
-        {"entity_group": "LOC", "start": 4, "end": 5, "score": 0.25},
-    ]
-    assert [
-        (e["type"], e["text"], e["start"], e["end"]) for e in _pipeline_entities(text, found)
-    ] == [
-        ("PER", "cafe", 0, 4),
-        ("LOC", "\u0301", 4, 5),
-    ]
-    alone = _pipeline_entities(text, found[:1])
-    assert [(e["text"], e["start"], e["end"], e["score"]) for e in alone] == [
-        (nfd("café"), 0, 5, 0.5)
-    ]
-
-
-def test_cluster_ends() -> None:
-    # Flags pair regional indicators; a ZWJ family is one character; a space is its own.
-    assert cluster_ends("🇯🇵🇺🇸") == [2, 4]
-    assert cluster_ends("👨\u200d👩\u200d👧 a") == [5, 6, 7]
-    assert cluster_ends(nfd("ở")) == [3]
-    assert cluster_ends("") == []
-
-
 def test_nfd_word_after_another_is_its_own_word(minilm_tagger: Predictor) -> None:
     """MiniLM reads NFD `Émile` (E, U+0301, mile) as `emile`, one shorter than the text it
     covers: the pipeline's own rule (a token whose length differs from its text's continues a
     word) joined it to `Zola`. The `##` prefix says which tokens continue a word."""
     text = nfd("Zola Émile")  # before: one entity ('Zola Émile', 0, 11)
     assert _spans(minilm_tagger, text) == [("Zola", 0, 4), (nfd("Émile"), 5, 11)]
-
-
-def test_pipeline_shape_lab_relies_on() -> None:
-    """`lab.compat.transformers` overrides `gather_pre_entities` and edits its per-token dicts
-    (`index`, `word`, `is_subword`): a transformers release that changes them fails here."""
-    from importlib.metadata import version
-
-    from transformers import AutoTokenizer, TokenClassificationPipeline
-    from transformers.pipelines.token_classification import AggregationStrategy
-
-    from lab.compat.transformers import WordStartPipeline, subword_prefix
-
-    moved = f"transformers {version('transformers')} changed the token-classification pipeline"
-    parameters = list(inspect.signature(TokenClassificationPipeline.gather_pre_entities).parameters)
-    assert parameters[:7] == [
-        "self",
-        "sentence",
-        "input_ids",
-        "scores",
-        "offset_mapping",
-        "special_tokens_mask",
-        "aggregation_strategy",
-    ], f"{moved}; update src/lab/compat/transformers.py"
-    pipe = fixed_tag_tagger("B-PER").pipeline  # type: ignore[attr-defined]
-    assert isinstance(pipe, WordStartPipeline)
-    text = nfd("Ñandú")
-    assert pipe.tokenizer is not None
-    encoded = pipe.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True)
-    ids = encoded["input_ids"]
-    tokens = pipe.gather_pre_entities(
-        text,
-        ids,
-        [[1.0] * 9] * len(ids),
-        encoded["offset_mapping"],
-        encoded["special_tokens_mask"],
-        AggregationStrategy.FIRST,
-    )
-    assert tokens and all({"index", "word", "is_subword"} <= set(t) for t in tokens), moved
-    assert [t["is_subword"] for t in tokens] == [t["word"].startswith("##") for t in tokens]
-    assert tokens[0]["is_subword"] is False
-    assert subword_prefix(pipe.tokenizer) == "##"
-    gpt2 = AutoTokenizer.from_pretrained(TINY_BERT.parent / "tiny_gpt2")
-    assert subword_prefix(gpt2) is None  # byte-level BPE: the pipeline's own rule

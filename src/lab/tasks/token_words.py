@@ -14,6 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import regex
+
+# Running text split into words as BERT's pre-tokenizer splits it, the way CoNLL-style files
+# hold their words: at whitespace, with each punctuation mark (ASCII symbols too, as BERT
+# counts them) and each CJK ideograph a word of its own; marks and format characters stay
+# with what they follow (an ideograph's variation selector, a flag's tag characters).
+_PUNCTUATION = r"!-/:-@\[-`{-~\p{P}"
+_CJK = r"\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\U00020000-\U0002FA1F"
+_INVISIBLE = regex.compile(r"[\p{Cf}\p{Cc}]+")
+_WORD = regex.compile(rf"[{_PUNCTUATION}{_CJK}][\p{{M}}\p{{Cf}}]*|[^\s{_PUNCTUATION}{_CJK}]+")
+
 if TYPE_CHECKING:
     from transformers import BatchEncoding, PreTrainedTokenizerBase
 
@@ -52,6 +63,14 @@ def _encode(
         truncation=True,
         max_length=max_length,
     )
+
+
+def text_words(text: str) -> list[tuple[int, int]]:
+    """The words of running text (see `_WORD`) as (start, end) character offsets: what a
+    row's `text` is tagged as, the same way as given words (`lab.tasks.token_predictor`)."""
+    # A word of format characters alone (a zero-width space between spaces) is none: BERT's
+    # cleaning removes it, and it could only be read as the unknown token.
+    return [m.span() for m in _WORD.finditer(text) if not _INVISIBLE.fullmatch(m.group())]
 
 
 def is_full(encoded: BatchEncoding, row: int, max_length: int) -> bool:
@@ -95,10 +114,40 @@ def word_entities(
     (character offsets into the row's words joined with single spaces) and `score` (the mean
     of its words' scores).
     """
-    starts, position = [], 0
+    spans, position = [], 0
     for word in words:
-        starts.append(position)
+        spans.append((position, position + len(word)))
         position += len(word) + 1
+    return span_entities(" ".join(words), spans, tags, scores)
+
+
+def span_entities(
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    tags: Sequence[str],
+    scores: Sequence[float],
+) -> list[dict[str, Any]]:
+    """The entities of the words of `text` at `spans` (character offsets), grouped from their
+    tags as `word_entities` says: `text` is `text[start:end]` from the first word's start to the
+    last word's end."""
+    entities = []
+    for kind, group in tag_groups(tags):
+        start, end = spans[group[0]][0], spans[group[-1]][1]
+        entities.append(
+            {
+                "type": kind,
+                "text": text[start:end],
+                "start": start,
+                "end": end,
+                "score": sum(scores[i] for i in group) / len(group),
+            }
+        )
+    return entities
+
+
+def tag_groups(tags: Sequence[str]) -> list[tuple[str, list[int]]]:
+    """(type, word indices) of each entity in a row's word tags (see `word_entities`); `O`
+    words are in none."""
     groups: list[list[int]] = []
     last = ("", "")
     for index, tag in enumerate(tags):
@@ -108,23 +157,8 @@ def word_entities(
         else:
             groups.append([index])
         last = part
-    joined = " ".join(words)
-    entities = []
-    for group in groups:
-        kind = tags[group[0]].split("-", 1)[-1]
-        if kind == "O":  # the pipeline's ignored label
-            continue
-        start, end = starts[group[0]], starts[group[-1]] + len(words[group[-1]])
-        entities.append(
-            {
-                "type": kind,
-                "text": joined[start:end],
-                "start": start,
-                "end": end,
-                "score": sum(scores[i] for i in group) / len(group),
-            }
-        )
-    return entities
+    found = [(tags[group[0]].split("-", 1)[-1], group) for group in groups]
+    return [(kind, group) for kind, group in found if kind != "O"]  # the pipeline's ignored
 
 
 def _tag_part(tag: str) -> tuple[str, str]:

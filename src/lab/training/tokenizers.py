@@ -16,6 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.errors import ConfigError
 
+# Heads whose rows are given words, each encoded as a word of running text (`token_words`).
+WORD_HEADS = ("ForTokenClassification",)
 # Jinja's statement and expression openers: a value holding one is a template, not a path.
 _JINJA = ("{%", "{{")
 
@@ -44,12 +46,39 @@ def build_tokenizer(cfg: DictConfig) -> Any:
             f"{type(cause).__name__}: {why}. Without network access, point model.pretrained at "
             "a local directory saved with save_pretrained"
         ) from err
+    head = str(OmegaConf.select(cfg, "task.head", default="") or "")
+    if head.endswith(WORD_HEADS) and byte_level_without_prefix_space(tokenizer):
+        # Given words (`is_split_into_words`): without it, a byte-level BPE tokenizer (RoBERTa,
+        # GPT-2, BART, Qwen) encodes every word as at the start of a text (`Lee`, not `ĠLee`),
+        # so training sees tokens that running text never gives it; what Hugging Face's own
+        # run_ner.py sets for these families. Saved with the tokenizer, so text is read alike.
+        tokenizer = instantiate(cfg.model.tokenizer, add_prefix_space=True)
     template = cfg.model.get("chat_template")
     if template:
         tokenizer.chat_template = read_chat_template(str(template))
     add_vocabulary(tokenizer, cfg.model)
     pad_with_end_of_text(tokenizer, str(OmegaConf.select(cfg, "task.head", default="") or ""))
     return tokenizer
+
+
+def byte_level_without_prefix_space(tokenizer: Any) -> bool:
+    """Whether `tokenizer` pre-tokenizes byte-level (GPT-2's `Ġ` for a leading space) without
+    adding that space to a text's (or a given word's) first word."""
+    import json
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return False
+    spec = json.loads(backend.to_str()).get("pre_tokenizer")
+    if not isinstance(spec, dict):
+        return False
+    nodes = spec.get("pretokenizers") or [spec]  # a Sequence's, or the one pre-tokenizer
+    return any(
+        isinstance(node, dict)
+        and node.get("type") == "ByteLevel"
+        and node.get("add_prefix_space") is False
+        for node in nodes
+    )
 
 
 def pad_with_end_of_text(tokenizer: Any, head: str) -> None:
