@@ -560,3 +560,16 @@ def test_regression_trains_on_a_whole_number_test_split_beside_float_scores(
     overrides += ["data.problem_type=regression", "trainer.max_epochs=1", "logger=csv"]
     metrics = run(compose_cfg(*overrides))
     assert metrics["test/mse"] >= 0 and math.isfinite(metrics["test/mse"])
+
+
+def test_a_missing_relative_data_path_names_the_folder_it_was_read_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s22b M2: a relative path (on the command line or in a --config-dir file) is read from
+    the folder lab runs in; the refusal says which folder that was."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError) as refused:
+        local_data_files("data/x.csv")
+    assert str(refused.value) == (
+        f"data.path does not exist: data/x.csv (relative to {tmp_path}, where lab runs)"
+    )

@@ -105,7 +105,9 @@ def local_data_files(
     `data.csv_column_names`, are the columns of headerless CSV files there)."""
     root = Path(path).expanduser()
     if not root.exists():
-        raise DataError(f"data.path does not exist: {root}")
+        # Relative: from the folder lab runs in (also one written in a --config-dir file).
+        where = "" if root.is_absolute() else f" (relative to {Path.cwd()}, where lab runs)"
+        raise DataError(f"data.path does not exist: {root}{where}")
     try:
         files = (
             {"train": [str(root)]}
