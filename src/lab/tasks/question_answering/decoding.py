@@ -9,6 +9,14 @@ all of its windows. With `version_2_with_negative` the answer is "" when the sma
 score (start + end logit of the classification token, over windows) beats the best span by
 more than `null_score_diff_threshold`.
 
+SentencePiece tokenizers (DeBERTa-v3, Llama, XLNet ...) give a word's token the offsets of
+the space before it too (`▁Paris` -> " Paris"), and have tokens that are a space alone (`▁`).
+So an answer is trimmed to its first and last non-whitespace character, its start and end
+moving with it (`answer == context[start:end]`, never with a space at either end, whatever
+the tokenizer), and a span that is only whitespace is no candidate at all: the next best
+span answers instead. It never becomes "" by itself, because "" is the no-answer of SQuAD
+v2, which the null score alone decides (and SQuAD v1 always answers when some span has text).
+
 `answer_questions` runs the same windowing and decoding on raw questions with an exported
 model. Tokenizers must put the classification token first (BERT, RoBERTa, DeBERTa, MiniLM
 ...). This module needs torch, numpy and a tokenizer only, so inference (`lab.predict`,
@@ -18,6 +26,7 @@ model. Tokenizers must put the classification token first (BERT, RoBERTa, DeBERT
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -42,13 +51,18 @@ class Window(NamedTuple):
 
 
 def best_span(
-    window: Window, n_best_size: int = 20, max_answer_length: int = 30
+    window: Window,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+    context: str | None = None,
 ) -> tuple[float, int, int] | None:
     """(score, start token, end token) of the window's best valid span, or None.
 
     Candidates pair each of the `n_best_size` best starts with each of the `n_best_size`
     best ends; valid spans lie in the context (offset not None), end at or after their
-    start and are at most `max_answer_length` tokens long. Score = start + end logit.
+    start and are at most `max_answer_length` tokens long. Given the window's `context`,
+    a span whose text is only whitespace (a SentencePiece `▁` token alone) is not valid
+    either. Score = start + end logit.
     """
     start_logits = np.asarray(window.start_logits, dtype=np.float64)
     end_logits = np.asarray(window.end_logits, dtype=np.float64)
@@ -60,6 +74,14 @@ def best_span(
     ends = np.argsort(-end_logits[:count], kind="stable")[:n_best_size]
     s, e = starts[:, None], ends[None, :]
     valid = in_context[s] & in_context[e] & (e >= s) & (e - s + 1 <= max_answer_length)
+    if context is not None:
+        # A span's text is context[first start : last end]; it has text when the count of
+        # non-whitespace characters before its end exceeds the count before its start. Read
+        # for the candidates only (2 x n_best_size offsets, not the window's).
+        visible = _visible_before(context)
+        starts_at = visible[_char_offsets(window, starts, 0, len(context))]
+        ends_at = visible[_char_offsets(window, ends, 1, len(context))]
+        valid &= ends_at[None, :] > starts_at[:, None]
     if not valid.any():
         return None
     scores = np.where(valid, start_logits[s] + end_logits[e], -np.inf)
@@ -113,16 +135,17 @@ def decide_answers(
         null_score = float(window.start_logits[CLS_INDEX]) + float(window.end_logits[CLS_INDEX])
         if qid not in null or null_score < null[qid][0]:
             null[qid] = (null_score, _span_probability(window, CLS_INDEX, CLS_INDEX))
-        span = best_span(window, n_best_size, max_answer_length)
+        context = contexts[qid]
+        span = best_span(window, n_best_size, max_answer_length, context)
         if span is None:
             continue
         score, start, end = span
         if qid not in best or score > best[qid][0]:
             first, last = window.offsets[start], window.offsets[end]
             assert first is not None and last is not None  # best_span keeps context tokens
-            text = contexts[qid][first[0] : last[1]]
+            begin, finish = _trimmed(context, int(first[0]), int(last[1]))
             probability = _span_probability(window, start, end)
-            best[qid] = (score, Answer(text, int(first[0]), int(last[1]), probability))
+            best[qid] = (score, Answer(context[begin:finish], begin, finish, probability))
     answers: dict[str, Answer] = {}
     for qid, (null_score, null_probability) in null.items():
         abstain = (
@@ -135,6 +158,27 @@ def decide_answers(
         else:
             answers[qid] = best[qid][1]
     return answers
+
+
+@lru_cache(maxsize=16)  # a question's windows come together: its context is counted once
+def _visible_before(context: str) -> np.ndarray:
+    """Entry k: how many non-whitespace characters `context[:k]` has (k = 0 .. len)."""
+    visible = np.fromiter((not c.isspace() for c in context), dtype=np.int64, count=len(context))
+    return np.concatenate(([0], np.cumsum(visible)))
+
+
+def _char_offsets(window: Window, tokens: np.ndarray, side: int, limit: int) -> np.ndarray:
+    """The start (`side` 0) or end (1) character offset of each of `tokens`, 0 for a token
+    outside the context (no offsets: never valid anyway), at most `limit`."""
+    found = [window.offsets[int(t)] for t in tokens]
+    return np.clip([int(o[side]) if o is not None else 0 for o in found], 0, limit)
+
+
+def _trimmed(context: str, start: int, end: int) -> tuple[int, int]:
+    """`start`, `end` moved inward past the whitespace at both ends of `context[start:end]`
+    (the space a SentencePiece `▁word` token's offsets include)."""
+    text = context[start:end]
+    return start + len(text) - len(text.lstrip()), end - (len(text) - len(text.rstrip()))
 
 
 def _span_probability(window: Window, start: int, end: int) -> float:
