@@ -99,8 +99,12 @@ LENGTH_KEYS = ("max_length", "block_size", "max_source_length", "max_target_leng
 def check_positions(model: Any, data: DictConfig) -> None:
     """No sequence may be longer than the model's position table (GPT-2: 1024): an index past
     it fails deep in the first long batch, maybe hours in. Checked once the model's config is
-    known, before training. Models without a position table (T5, rotary) are not limited."""
-    config = getattr(model, "config", None)
+    known, before training; `model` is the built model or its transformers config. The limit
+    is the tokens the table takes (`lab.model_positions.usable_positions`: roberta-base's 514
+    rows take 512). Models without a position table (T5, rotary) are not limited."""
+    from lab.model_positions import positions_words, usable_positions
+
+    config = getattr(model, "config", model)  # a built model, or its config itself
     positions = getattr(config, "max_position_embeddings", None)
     if not isinstance(positions, int) or getattr(config, "position_embedding_type", "") in (
         "relative_key",
@@ -109,12 +113,13 @@ def check_positions(model: Any, data: DictConfig) -> None:
         return
     if any(getattr(config, key, None) for key in ("rope_theta", "rope_scaling", "rope_parameters")):
         return  # rotary positions: the table size is a training length, not a hard limit
-    for key in LENGTH_KEYS:
-        value = data.get(key)
-        if isinstance(value, int) and value > positions:
+    lengths = {key: value for key in LENGTH_KEYS if isinstance(value := data.get(key), int)}
+    usable = usable_positions(model) if lengths else None  # no skeleton built for nothing
+    for key, value in lengths.items():
+        if usable is not None and value > usable:
             raise ConfigError(
-                f"data.{key}={value} is over the model's {positions} positions "
-                f"(max_position_embeddings); set data.{key}={positions} or less"
+                f"data.{key}={value} is over the model's {positions_words(positions, usable)}; "
+                f"set data.{key}={usable} or less"
             )
 
 
@@ -122,13 +127,11 @@ def positions_problem(model: DictConfig, data: DictConfig) -> str | None:
     """`check_positions`' refusal for the model's config where it is at hand without weights
     (lab.inspect says it before tokenizing); None when the lengths fit or the config is not
     known (a Hub id)."""
-    from types import SimpleNamespace
-
     config = built_model_config(model)
     if config is None:
         return None
     try:
-        check_positions(SimpleNamespace(config=config), data)
+        check_positions(config, data)
     except ConfigError as err:
         return str(err)
     return None

@@ -203,13 +203,15 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
 
 
 def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
-    """The longest input the model takes, from its tokenizer or its config (no weights)."""
-    from lab.config.model_rules import known_model_config
+    """The longest input the model takes, from its tokenizer or its config (no weights): the
+    tokens its position table takes, as training counts them (`lab.model_positions`)."""
+    from lab.config.model_rules import built_model_config
+    from lab.model_positions import usable_positions
 
     limits = [int(tokenizer.model_max_length)] if tokenizer.model_max_length < 1e6 else []
-    config_limit = (known_model_config(model_cfg) or {}).get("max_position_embeddings")
-    if isinstance(config_limit, int):
-        limits.append(config_limit)
+    config = built_model_config(model_cfg)
+    if config is not None and (usable := usable_positions(config)) is not None:
+        limits.append(usable)
     return min(limits) if limits else None
 
 

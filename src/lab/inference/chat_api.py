@@ -92,7 +92,8 @@ class ChatEngine:
         return ids
 
     def positions(self) -> int | None:
-        """The model's context length in tokens (`max_position_embeddings`), when it has one."""
+        """The model's context length in tokens (`max_position_embeddings`, less a RoBERTa-
+        style offset: `model_positions`), when it has one."""
         return model_positions(self.model)
 
     def room_problem(self, prompt_tokens: int, max_tokens: int | None) -> str | None:

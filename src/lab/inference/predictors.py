@@ -147,11 +147,12 @@ class Generator(Predictor):
 
 
 def model_positions(model: Any) -> int | None:
-    """The model's context in tokens, prompt and generated tokens together: its config's
-    `max_position_embeddings` (GPT-2's `n_positions` under that name), when it has one."""
-    config = getattr(model, "config", None)
-    value = getattr(config, "max_position_embeddings", None)
-    return int(value) if isinstance(value, int) and value > 0 else None
+    """The model's context in tokens, prompt and generated tokens together: the tokens its
+    position table takes (`lab.model_positions.usable_positions`: `max_position_embeddings`,
+    GPT-2's `n_positions` under that name, less a RoBERTa-style offset), when it has one."""
+    from lab.model_positions import usable_positions
+
+    return usable_positions(model) or None
 
 
 def room_problem(

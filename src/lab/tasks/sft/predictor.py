@@ -129,7 +129,7 @@ class ChatPredictor(Generator):
     and gets `DEFAULT_MAX_NEW_TOKENS`; `max_new_tokens=` of `lab.predict` / `lab.serve` sets
     either); a prompt longer than the run's `data.max_length` keeps its last tokens (the end
     holds the question and the generation prompt). A prompt whose tokens plus the new tokens
-    are over the model's context (`max_position_embeddings`) is refused by `check`, as the
+    are over the model's context (`model_positions`) is refused by `check`, as the
     chat API refuses it (`lab.inference.predictors.room_problem`).
     """
 
