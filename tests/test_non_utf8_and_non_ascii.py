@@ -280,6 +280,13 @@ def test_lines_for_a_key_a_sweep_and_messages_that_are_not_about_non_ascii() -> 
         f'x={{正面:1}}: {RULE}; quote each non-ASCII value ("...") and the whole override '
         "('...') for the shell"
     )
-    assert non_ascii_override_line(_lexer("x=a b")) is None  # ASCII: Hydra's words stay
+    # ASCII the lexer stops at (s22b M7: a home path's `~`, which zsh leaves to lab): the
+    # value quoted, where that parses; Hydra's words where nothing quoted would.
+    quote_it = "Hydra's command-line grammar reads this value only inside quotes; quote it"
+    assert non_ascii_override_line(_lexer("data.path=~/d/x.csv")) == (
+        f"data.path=~/d/x.csv: {quote_it}: 'data.path=\"~/d/x.csv\"'"
+    )
+    assert non_ascii_override_line(_lexer("x=a b")) == f"x=a b: {quote_it}: 'x=\"a b\"'"
+    assert non_ascii_override_line(_lexer('x=a"b')) is None  # a quote inside: Hydra's words
     assert non_ascii_override_line(_lexer('x="评论" b c')) is None  # quoted already
     assert non_ascii_override_line("Could not find 'model/评论'") is None

@@ -1,4 +1,5 @@
-"""Hydra's lexer error for a non-ASCII value on the command line, as lab's one line.
+"""Hydra's lexer error for a non-ASCII value on the command line, as lab's one line (and for an
+ASCII value it reads only quoted, such as a home path's `~`).
 
 Hydra's override grammar reads an unquoted value as ASCII only (letters, digits and a few
 symbols), so `data.text_column=评论`, `data.path=数据/评论.csv` or `data.label_names=[positif,
@@ -30,9 +31,11 @@ def non_ascii_override_line(message: str) -> str | None:
     it and the quoted form that Hydra reads (`'data.text_column="评论"'`); None for any other
     message (the caller keeps Hydra's)."""
     found = LEXER_ERROR.match(message.strip())
-    if found is None or found["override"].isascii():
+    if found is None:
         return None
     override = found["override"]
+    if override.isascii():
+        return _ascii_override_line(override)
     key, sep, value = override.partition("=")
     if not key.isascii():
         return f"{override}: {KEY_RULE}"
@@ -44,6 +47,23 @@ def non_ascii_override_line(message: str) -> str | None:
         return f"{override}: {RULE}; quote {UNFORMED}"
     whole = new in (f'"{value.strip()}"', _single_quoted(value.strip()))
     return f"{override}: {RULE}; quote {'the' if whole else 'each'} value: {shlex.quote(fixed)}"
+
+
+def _ascii_override_line(override: str) -> str | None:
+    """An ASCII value the lexer stops at (a leading `~` of a home path, which zsh and quoted
+    scripts leave to lab: `data.path=~/data/x.csv`): the line with the quoted form, where the
+    whole value quoted parses (lab expands `~` in paths); None otherwise."""
+    key, sep, value = override.partition("=")
+    text = value.strip()
+    if not sep or not text or _is_quoted(text) or '"' in text or not key.strip():
+        return None
+    fixed = f'{key}="{text}"'
+    if not _parses(fixed):
+        return None
+    return (
+        f"{override}: Hydra's command-line grammar reads this value only inside quotes; "
+        f"quote it: {shlex.quote(fixed)}"
+    )
 
 
 def quoted(value: str) -> str:
