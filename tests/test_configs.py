@@ -144,3 +144,30 @@ def test_every_data_module_option_has_a_default_in_its_yaml(option: str, compose
     own = set(cfg.task.get("data_module") or {})
     keys = {str(k) for k in cfg.data} - META_KEYS
     assert _init_parameters(get_class(cfg.data._target_)) - own == keys
+
+
+def test_train_log_is_written_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """s22b M5: under a non-UTF-8 locale (Python's UTF-8 mode off) train.log's handler took
+    the locale's encoding, and the final table's box characters failed to log. The handler
+    Hydra builds from lab's job_logging writes UTF-8."""
+    import logging
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from lab.config.resolvers import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose("train", return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    file = OmegaConf.to_container(cfg.hydra.job_logging.handlers.file, resolve=False)
+    assert isinstance(file, dict) and file["encoding"] == "utf-8"
+    log = tmp_path / "train.log"
+    handler = logging.FileHandler(log, encoding=file["encoding"])
+    handler.emit(logging.makeLogRecord({"msg": "┏━━━┓ négatif 中性"}))
+    handler.close()
+    assert log.read_bytes() == "┏━━━┓ négatif 中性\n".encode()
