@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from lab.data.file_cache_key import cache_name
 from lab.data.sources import load_local
+from lab.errors import DataError
 
 NEW_YEAR_2020 = 1_577_836_800 * 10**9  # ns
 
@@ -51,3 +54,21 @@ def test_the_name_is_the_files_identity_in_any_order(tmp_path: Path) -> None:
     assert name is not None and name.startswith("lab-") and len(name) == 20
     assert cache_name([str(second), str(first)]) == name
     assert cache_name([str(tmp_path / "missing.csv")]) is None  # datasets' own key then
+
+
+def test_an_unusable_datasets_cache_is_named_not_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s22b M3: a cache folder that cannot be made was "could not read <data file>"."""
+    import datasets.config
+
+    data = tmp_path / "reviews.csv"
+    _write(data, "text,label\ngood,pos\n")
+    cache = data / "cache"  # under a file: NotADirectoryError
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    with pytest.raises(DataError) as refused:
+        load_local(data)
+    assert str(refused.value) == (
+        f"the datasets cache {cache} cannot be used (NotADirectoryError: Not a directory): "
+        "set HF_DATASETS_CACHE (or HF_HOME) to a folder you can write"
+    )

@@ -146,6 +146,30 @@ def test_a_staged_folder_is_whole_or_absent(tmp_path: Path) -> None:
     assert [p.name for p in target.iterdir()] == ["config.json"]
 
 
+def test_a_full_disk_elsewhere_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """s22b M4: an exporter's temporary file on a full TMPDIR was blamed on the run directory.
+    The file written is named where the error gives it; where it does not, a full temporary
+    folder beside an export disk with room is."""
+    import shutil
+    import tempfile
+    from collections import namedtuple
+
+    target = tmp_path / "onnx"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(temporary))
+    scratch = temporary / "model.onnx.data"
+    named = f"^cannot write {target}: No space left on device \\(writing {scratch}; set TMPDIR"
+    with pytest.raises(LabError, match=named), staged_folder(target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(scratch))
+    usage = namedtuple("usage", "total used free")
+    free = {str(temporary): 0, str(tmp_path): 2**30}
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**31, 0, free[str(path)]))
+    full = f"No space left on device \\(the temporary folder {temporary} is full: set TMPDIR"
+    with pytest.raises(LabError, match=full), staged_folder(target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 # ------------------------------------------------------- real signals, real processes
 def _default_sigint() -> None:
     """In the child before it starts: SIGINT to its default. A test run started in the

@@ -92,7 +92,30 @@ def _write_refusal(error: BaseException, staging: Path) -> str | None:
         visited.add(id(seen))
         if isinstance(seen, OSError) and seen.errno is not None:
             inside = seen.filename is not None and str(seen.filename).startswith(str(staging))
+            if seen.errno in DISK_ERRNOS and not inside:
+                return os.strerror(seen.errno) + _full_elsewhere(seen.filename, staging)
             if seen.errno in DISK_ERRNOS or inside:
                 return os.strerror(seen.errno)
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _full_elsewhere(filename: object, staging: Path) -> str:
+    """Where a full disk is not the export's own (s22b M4: exporters write temporary files
+    first, and a full TMPDIR was blamed on the run directory): the file being written, or the
+    temporary folder where it is full and the export's own disk is not; "" otherwise."""
+    import shutil
+    import tempfile
+
+    temporary = Path(tempfile.gettempdir())
+    if filename is not None:
+        in_temporary = temporary in Path(str(filename)).parents
+        return f" (writing {filename}{'; set TMPDIR to a folder with room' * in_temporary})"
+    try:
+        full_there = shutil.disk_usage(temporary).free < 16 * 2**20
+        room_here = shutil.disk_usage(staging.parent).free >= 16 * 2**20
+    except OSError:
+        return ""
+    if full_there and room_here:
+        return f" (the temporary folder {temporary} is full: set TMPDIR to a folder with room)"
+    return ""

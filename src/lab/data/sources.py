@@ -121,6 +121,9 @@ def load_local(
             if problem:
                 raise DataError(problem) from err
         release_logs(held)
+        unusable = cache_problem(err)
+        if unusable:
+            raise DataError(unusable) from err
         why = " ".join(root_cause(err).split())
         raise DataError(f"could not read {path} as {builder}: {why}") from err
     if builder == "csv" and csv_quoting == "csv":
@@ -146,6 +149,30 @@ def load_local(
         },
     )
     return loaded  # type: ignore[return-value]
+
+
+def cache_problem(err: BaseException) -> str | None:
+    """The line for a datasets cache that cannot be used (s22b M3: an unwritable
+    `HF_DATASETS_CACHE` was reported as "could not read <the data file>"), or None: an OS
+    error on the cache folder, one inside it or one of its parents."""
+    import datasets.config
+
+    cache = Path(datasets.config.HF_DATASETS_CACHE).expanduser()
+    seen: BaseException | None = err
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        name = getattr(seen, "filename", None)
+        if isinstance(seen, OSError) and name:
+            place = Path(str(name)).expanduser()
+            if place == cache or cache in place.parents or place in cache.parents:
+                return (
+                    f"the datasets cache {cache} cannot be used ({type(seen).__name__}: "
+                    f"{seen.strerror or seen}): set HF_DATASETS_CACHE (or HF_HOME) to a folder "
+                    "you can write"
+                )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @contextmanager
