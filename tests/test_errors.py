@@ -118,6 +118,17 @@ def test_a_groups_option_set_where_the_group_is_not_says_where_it_lives() -> Non
     ]
 
 
+def test_a_top_level_key_that_lives_in_a_group_names_it() -> None:
+    """s22b L1: `output_root=/x` for `paths.output_root=/x` got no "Did you mean"."""
+    from lab.config.cli import unknown_key_hints
+    from lab.config.paths import conf_dir
+
+    (line,) = unknown_key_hints(["output_root=/x"], str(conf_dir()), "train")
+    assert line.startswith(
+        "'output_root' is not a config key. Did you mean paths.output_root? Valid top-level "
+    )
+
+
 def test_a_sweep_setting_typo_gets_its_close_match() -> None:
     """`hydra.sweeper.n_trails=3`: Hydra's three lines advised `+`, which then failed in the
     sweeper's constructor; a bad sampler option is a group's option, not "not a config key"."""

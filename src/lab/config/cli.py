@@ -98,7 +98,7 @@ def unknown_key_hints(
                 groups = {str(g) for g in root.hydra.runtime.choices if "/" not in str(g)}
                 keys = sorted(({str(k) for k in root} | groups) - {"hydra"})
                 return [
-                    not_a_key("", key, keys)
+                    not_a_key("", key, keys, nested_key(root, key))
                     for key in (o.split("=", 1)[0] for o in choices)
                     # A group path (`hydra/sweeper/sampler=gird`) is a group: Hydra's own
                     # message names its options.
@@ -189,14 +189,25 @@ def added_argument_hint(parent: object, parent_key: str, leaf: str, override: st
     )
 
 
-def not_a_key(parent_key: str, leaf: str, valid: list[str]) -> str:
-    """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`"""
+def not_a_key(parent_key: str, leaf: str, valid: list[str], nested: str | None = None) -> str:
+    """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`;
+    `nested`: the key one level down that `leaf` names (`paths.output_root`), the better guess."""
     valid = sorted(valid)
     close = difflib.get_close_matches(leaf, valid, n=1)
     prefix = f"{parent_key}." if parent_key else ""  # "": a top-level key
-    maybe = f" Did you mean {prefix}{close[0]}?" if close else ""
+    maybe = f" Did you mean {nested or prefix + close[0]}?" if nested or close else ""
     where = f"Valid keys of {parent_key}" if parent_key else "Valid top-level keys and groups"
     return f"'{prefix}{leaf}' is not a config key.{maybe} {where}: {', '.join(valid)}"
+
+
+def nested_key(root: DictConfig, leaf: str) -> str | None:
+    """The one `<top>.<leaf>` key of `root` (`output_root` -> `paths.output_root`), or None."""
+    found = [
+        f"{top}.{leaf}"
+        for top, node in root.items()
+        if str(top) != "hydra" and isinstance(node, DictConfig) and leaf in node
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def config_error_lines(
