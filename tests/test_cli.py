@@ -86,3 +86,14 @@ def test_scheduler_null_drops_the_scheduler(compose_cfg: Any, spelling: str) -> 
     cfg = compose_cfg(*normalize_argv([spelling]))
     assert not cfg.scheduler and cfg.optimizer.lr > 0
     validate_config(cfg)
+
+
+def test_a_tools_quoted_value_is_read_as_hydra_reads_one() -> None:
+    """s22b L2: `lab.eval 'run="run 1"'`, quoted as lab.train's overrides quote a value with
+    spaces, looked for a folder named `"run 1"` with its quotes."""
+    from lab.config.cli import parse_options
+
+    options = {"run": "a run", "output": "a file"}
+    values, _ = parse_options(['run="run 1"', "output='out put.json'"], options)
+    assert values == {"run": "run 1", "output": "out put.json"}
+    assert parse_options(['run=a"b"'], options)[0] == {"run": 'a"b"'}  # not quoted whole

@@ -345,7 +345,10 @@ def parse_options(
         if key.split(".", 1)[0] in passthrough:
             overrides.append(arg)
         elif key in options:
-            values[key] = value
+            # `run="run 1"`, as lab.train's Hydra overrides quote a value with spaces: the
+            # value inside the quotes (s22b L2).
+            quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""
+            values[key] = value[1:-1] if quoted else value
         else:
             close = difflib.get_close_matches(key, list(options), n=1)
             maybe = f" Did you mean {close[0]}?" if close else ""
