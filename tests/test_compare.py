@@ -45,6 +45,14 @@ def test_seeds_of_one_config_become_mean_and_std(three_runs: Path) -> None:
     assert by_lr[0.003]["metrics"]["val/loss"]["n"] == 1
 
 
+def test_a_run_named_twice_counts_once(three_runs: Path, tmp_path: Path) -> None:
+    """s22b L3: `lab.compare "run 1" runlink` (a symlink to it) counted one run as two seeds."""
+    link = tmp_path / "link"
+    link.symlink_to(three_runs / "a")
+    given = [str(three_runs / "a"), str(link), str(three_runs), str(three_runs / "a")]
+    assert find_runs(given) == [three_runs / "a", three_runs / "b", three_runs / "c"]
+
+
 def test_cli_writes_the_csv_and_refuses_an_empty_folder(three_runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "compare.csv"
     assert main([str(three_runs), "--output", str(out)]) == 0

@@ -78,7 +78,10 @@ def find_runs(paths: list[str], left_out: list[Path] | None = None) -> list[Path
             left_out += [run for run in found if not (run / "metrics.json").is_file()]
     if not runs:
         raise LabError(f"no finished runs (record.json + metrics.json) under {', '.join(paths)}")
-    return runs
+    # One run named twice (a path and a symlink to it, a folder and a run inside it) counts
+    # once: it would pass for a repeated seed and weigh twice in the mean (s22b L3).
+    unique = {run.resolve(): run for run in reversed(runs)}
+    return [run for run in runs if unique[run.resolve()] is run]
 
 
 def unreadable(run: Path) -> str | None:
