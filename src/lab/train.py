@@ -125,7 +125,7 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     from lab.training.distributed import job_scope
 
     # The config rules need neither Lightning nor the data libraries (torch only to ask
-    # about a GPU): a refused config is said before those load, ~4 s sooner on 2 cores, and
+    # about a GPU): a refused config is said before those load, ~2.5 s sooner on 2 cores, and
     # still inside a run record, so it leaves `failed: <why>` behind (the rules change no
     # value of the config the record writes).
     refused: Exception | None = None
