@@ -203,7 +203,7 @@ def not_a_key(parent_key: str, leaf: str, valid: list[str], nested: str | None =
 def nested_key(root: DictConfig, leaf: str) -> str | None:
     """The one `<top>.<leaf>` key of `root` (`output_root` -> `paths.output_root`), or None."""
     found = [
-        f"{top}.{leaf}"
+        f"{top!s}.{leaf}"
         for top, node in root.items()
         if str(top) != "hydra" and isinstance(node, DictConfig) and leaf in node
     ]
