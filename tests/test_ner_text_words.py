@@ -1,4 +1,4 @@
-"""Text given to an NER run is split into words as BERT's pre-tokenizer splits them, then
+"""Text given to an NER run is split into words as CoNLL-style files hold them, then
 tagged exactly as given words (s22a H1-H3): the same entities as the words, for every
 tokenizer family (WordPiece, byte-level BPE, SentencePiece-style `▁`), spans into the text,
 and every word of a long text tagged (windows of whole words). A byte-level tokenizer reads
@@ -13,23 +13,27 @@ import pytest
 import torch
 
 from helpers.fixed_tag_ner import CONLL, TINY_BERT, fixed_tag_tagger
-from lab.tasks.token_words import text_words
+from lab.tasks.text_words import text_words
 
 from conftest import FIXTURES
 
-TEXT = "José Müller works for Acme Corp. in New York, U.S.!"
+TEXT = "José Müller works for Acme Corp. in New York, U.S.! Jean-Pierre (S&P)"
 
 
 def _words(text: str) -> list[str]:
     return [text[start:end] for start, end in text_words(text)]
 
 
-def test_text_is_split_as_bert_s_pre_tokenizer_splits_it() -> None:
+def test_text_is_split_as_conll_style_files_hold_their_words() -> None:
     assert _words(TEXT) == [
         "José", "Müller", "works", "for", "Acme", "Corp", ".", "in", "New", "York", ",",
-        "U", ".", "S", ".", "!",
+        "U.S.", "!", "Jean-Pierre", "(", "S&P", ")",
     ]  # fmt: skip
-    assert _words("$5,000 Jean-Pierre") == ["$", "5", ",", "000", "Jean", "-", "Pierre"]
+    # Punctuation inside a word stays (s22c M1: `Jean-Pierre`, `S&P`, `O'Neil` were cut).
+    assert _words("Jean-Pierre bought S&P at $5,000 (O'Neil).") == [
+        "Jean-Pierre", "bought", "S&P", "at", "$", "5,000", "(", "O'Neil", ")", ".",
+    ]  # fmt: skip
+    assert _words("e.g. etc.). York.") == ["e.g.", "etc", ".", ")", ".", "York", "."]
     assert _words("北京大学 is") == ["北", "京", "大", "学", "is"]
     assert _words("葛\U000e0100 x") == ["葛\U000e0100", "x"]  # a variation selector stays
     assert _words("a\u200bb \u200b c\u3000d") == ["a\u200bb", "c", "d"]  # a lone ZWSP: none

@@ -33,13 +33,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.inference.predictors import Predictor
-from lab.tasks.token_words import (
-    encode_words,
-    first_subwords,
-    span_entities,
-    text_words,
-    word_entities,
-)
+from lab.tasks.text_words import text_words
+from lab.tasks.token_words import encode_words, first_subwords, span_entities, word_entities
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig

@@ -14,17 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import regex
-
-# Running text split into words as BERT's pre-tokenizer splits it, the way CoNLL-style files
-# hold their words: at whitespace, with each punctuation mark (ASCII symbols too, as BERT
-# counts them) and each CJK ideograph a word of its own; marks and format characters stay
-# with what they follow (an ideograph's variation selector, a flag's tag characters).
-_PUNCTUATION = r"!-/:-@\[-`{-~\p{P}"
-_CJK = r"\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\U00020000-\U0002FA1F"
-_INVISIBLE = regex.compile(r"[\p{Cf}\p{Cc}]+")
-_WORD = regex.compile(rf"[{_PUNCTUATION}{_CJK}][\p{{M}}\p{{Cf}}]*|[^\s{_PUNCTUATION}{_CJK}]+")
-
 if TYPE_CHECKING:
     from transformers import BatchEncoding, PreTrainedTokenizerBase
 
@@ -63,14 +52,6 @@ def _encode(
         truncation=True,
         max_length=max_length,
     )
-
-
-def text_words(text: str) -> list[tuple[int, int]]:
-    """The words of running text (see `_WORD`) as (start, end) character offsets: what a
-    row's `text` is tagged as, the same way as given words (`lab.tasks.token_predictor`)."""
-    # A word of format characters alone (a zero-width space between spaces) is none: BERT's
-    # cleaning removes it, and it could only be read as the unknown token.
-    return [m.span() for m in _WORD.finditer(text) if not _INVISIBLE.fullmatch(m.group())]
 
 
 def is_full(encoded: BatchEncoding, row: int, max_length: int) -> bool:
