@@ -70,7 +70,7 @@ def test_the_card_follows_the_declared_function_not_the_pipeline_tag(compose_cfg
         cfg.task.card_usage._target_ = "lab.tasks.token_card.usage"
     assert cfg.task.pipeline_tag == "text-classification"
     section = card_usage.usage_section(cfg)
-    assert 'tag = pipeline("token-classification", model="<this directory>", ' in section
+    assert 'entities = tag_texts(model, tokenizer, ["<your text>"]' in section
     assert "text-classification" not in section
 
 

@@ -32,7 +32,7 @@ EXPORTS: dict[str, tuple[list[str], dict[str, str], dict[str, Any], Any]] = {
         {'"<your text>"': "TEXT"},
         {"text": CONTEXT},
         lambda scope, lab: (
-            [(e["entity_group"], e["start"], e["end"], round(float(e["score"]), 5))
+            [(e["type"], e["start"], e["end"], round(float(e["score"]), 5))
              for e in scope["entities"][0]],
             [(e["type"], e["start"], e["end"], round(e["score"], 5)) for e in lab["entities"]],
         ),

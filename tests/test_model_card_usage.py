@@ -76,9 +76,11 @@ HEADS: dict[str, tuple[list[str], list[str]]] = {
     "token-classification": (
         ["model=tiny_bert", "data=conll2003"],
         [
-            'tag = pipeline("token-classification", model="<this directory>", '
-            'aggregation_strategy="first")',
-            'entities = tag(["<your text>"])',
+            "from lab.tasks.token_predictor import tag_texts",
+            'model = AutoModelForTokenClassification.from_pretrained("<this directory>")',
+            'entities = tag_texts(model, tokenizer, ["<your text>"], max_length=128)',
+            # The pipeline, for readers without lab: right for WordPiece only (s22c H1).
+            'aggregation_strategy="first")` gives the same with a WordPiece tokenizer',
         ],
     ),
     "question-answering": (
@@ -161,7 +163,7 @@ def test_each_heads_card_says_how_to_use_it_with_the_runs_settings(
     assert "lab.predict run=<run dir>" in card.split("## How to use", 1)[1]
     # Chat heads take messages, the causal LM a prompt; others do not generate.
     assert ("messages" in code) == (head in ("sft", "dpo"))
-    assert ("aggregation_strategy" in code) == (head == "token-classification")
+    assert ("tag_texts" in code) == (head == "token-classification")
 
 
 def test_a_card_without_a_cut_leaves_the_models_own_limit(compose_cfg: Any) -> None:

@@ -1,25 +1,40 @@
-"""The model card's usage code for a token classifier (NER, POS): the transformers
-`token-classification` pipeline, words tagged by their first subword as the run trained them.
-The task YAML names `usage` as `task.card_usage` (see `lab.run_dir.card_usage`).
+"""The model card's usage code for a token classifier (NER, POS): `tag_texts` (lab's own way
+of reading text: split into words as the run's data holds them, each word tagged by its first
+subword, as the run trained) with the run's cut. The task YAML names `usage` as
+`task.card_usage` (see `lab.run_dir.card_usage`).
+
+transformers' `token-classification` pipeline (`aggregation_strategy="first"`) finds words
+from the tokenizer's offsets: right for WordPiece tokenizers, not for byte-level BPE (RoBERTa,
+GPT-2) or SentencePiece (XLM-R, DeBERTa-v3) ones, where it made words of a lone `▁` and
+entities of empty text (s22c H1). The card says so in its note, for readers without lab.
 """
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from lab.run_dir.card_usage import HERE, Snippet
+from lab.run_dir.card_usage import HERE, Snippet, call, head_class, imports
 
 
 def usage(cfg: DictConfig) -> Snippet:
-    """The pipeline with `aggregation_strategy="first"`, and why that strategy (the run's
-    settings change nothing in it: the pipeline reads raw text)."""
+    """Loading the model and calling `tag_texts` with the run's `data.max_length`."""
+    head = head_class(cfg)
+    cut = cfg.data.get("max_length")
+    arguments = ["model", "tokenizer", '["<your text>"]'] + ([f"max_length={cut}"] if cut else [])
     code = (
-        "from transformers import pipeline\n\n"
-        f'tag = pipeline("token-classification", model="{HERE}", aggregation_strategy="first")\n'
-        'entities = tag(["<your text>"])'
+        f"{imports(head)}\n\n"
+        "from lab.tasks.token_predictor import tag_texts  # pip install lab\n\n"
+        f'model = {head}.from_pretrained("{HERE}")\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{HERE}")\n'
+        + call("entities", "tag_texts", *arguments)
     )
     note = (
-        '\n`aggregation_strategy="first"` tags each word by its first subword, as the run was '
-        "trained (and as `lab.predict` groups entities): other strategies split words.\n"
+        "\n`tag_texts` splits each text into words as the run's data holds them (punctuation at "
+        "a word's edges a word of its own) and tags each word by its first subword, as the run "
+        "was trained and as `lab.predict` does; each entity has its `type`, `text`, `start`, "
+        '`end` and `score`. Without lab, transformers\' `pipeline("token-classification", '
+        'aggregation_strategy="first")` gives the same with a WordPiece tokenizer (BERT, '
+        "DistilBERT, ELECTRA, MiniLM), but not with a byte-level BPE (RoBERTa, GPT-2) or "
+        "SentencePiece (XLM-R, DeBERTa-v3) one, whose words it finds otherwise.\n"
     )
     return code, note

@@ -138,3 +138,16 @@ class TokenClassificationPredictor(Predictor):
             kept = next((i for i, position in enumerate(first) if position is None), len(first))
             results.append((tags, scores, kept))
         return results
+
+
+def tag_texts(
+    model: Any, tokenizer: Any, texts: Sequence[str], max_length: int | None = None
+) -> list[list[dict[str, Any]]]:
+    """The entities of each of `texts` as `lab.predict` finds them (see the module): for code
+    outside lab, such as an exported model's card. `max_length`: the run's `data.max_length`
+    (None: the tokenizer's own limit); a longer text is tagged in windows."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"data": {"max_length": max_length, "tokens_column": "tokens"}})
+    tagger = TokenClassificationPredictor(model.eval(), tokenizer, cfg)
+    return [row["entities"] for row in tagger.predict([{"text": text} for text in texts])]
