@@ -193,3 +193,16 @@ def test_predicted_entities_on_given_words_score_the_eval_f1(tmp_path: Path) -> 
     assert [get_entities(tags) for tags in predicted] == [get_entities(tags) for tags in raw]
 
     assert_eval_scores(run_dir, gold, predicted, tmp_path)
+
+
+def test_a_blank_given_word_is_refused_as_lab_serve_refuses_it() -> None:
+    """s22c L1: lab.predict tagged `" "` and `""` as words (entities with trailing spaces),
+    where lab.serve's schema refused them."""
+    tagger = _tagger("B-LOC")
+    for words in (["Ann", " "], ["", "Ann"]):
+        problem = tagger.check({"tokens": words})
+        blank = words.index(next(w for w in words if not w.strip()))
+        assert problem == (
+            f"field 'tokens' must be a non-empty list of non-blank strings (item {blank} is blank)"
+        )
+    assert tagger.check({"tokens": ["Ann", "Lee"]}) is None

@@ -97,6 +97,12 @@ class Predictor:
                     return f"field '{alternative}' must be a non-empty list of strings" + (
                         ' (in a CSV cell: a JSON array, e.g. ["Anna", "Berg"])' if cell else ""
                     )
+                blank = next((i for i, word in enumerate(words) if not word.strip()), None)
+                if blank is not None:  # as lab.serve's schema refuses it (s22c L1)
+                    return (
+                        f"field '{alternative}' must be a non-empty list of non-blank strings "
+                        f"(item {blank} is blank)"
+                    )
                 row[alternative] = words
                 fields = fields[1:]
         for field in fields:
