@@ -116,6 +116,7 @@ class _HighestPosition(L.Callback):
         table.register_forward_pre_hook(seen)
 
 
+@pytest.mark.slow
 def test_a_run_at_the_usable_limit_trains_and_one_over_is_refused(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
