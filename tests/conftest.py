@@ -267,9 +267,31 @@ LONGEST_FILES_FIRST = (
 )
 
 
+# A test that starts a process (`python -m lab.*` and the like) pays seconds of imports for
+# each: `slow` by the marker's own definition (pyproject.toml), so `make test-fast` leaves it
+# out even where its author did not mark it.
+PROCESS_CALLS = (
+    "lab_cli(", "subprocess.run(", "subprocess.Popen(", "train_and_signal(", "serving(",
+)  # fmt: skip
+
+
+def _starts_a_process(item: pytest.Item) -> bool:
+    import inspect
+
+    try:
+        source = inspect.getsource(getattr(item, "function", None))  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+    return any(call in source for call in PROCESS_CALLS)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the `-m` selection reads the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order test files longest first (stable: tests within a file keep their order), and
-    skip `gpu` tests where CUDA is missing."""
+    """Order test files longest first (stable: tests within a file keep their order), mark a
+    test that starts a process `slow`, and skip `gpu` tests where CUDA is missing."""
+    for item in items:
+        if not item.get_closest_marker("slow") and _starts_a_process(item):
+            item.add_marker(pytest.mark.slow)
 
     def rank(item: pytest.Item) -> int:
         name = item.path.name

@@ -39,6 +39,7 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
     """
     from peft import get_peft_model
 
+    from lab.compat.peft import pass_every_input
     from lab.training.vocabulary import new_token_rows
 
     rows = new_token_rows(model)
@@ -53,7 +54,7 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
             len(rows),
         )
     match_conv1d(model, peft_config)
-    wrapped = get_peft_model(model, peft_config)
+    wrapped = pass_every_input(get_peft_model(model, peft_config))
     counts = parameter_counts(wrapped)
     log.info(
         "PEFT %s: %d of %d parameters train (%.3f%%)",

@@ -1,0 +1,39 @@
+"""A LoRA extractive-QA model reads the segment ids (s22d H1): peft's question-answering
+wrapper took `token_type_ids` and did not pass them on, so training and the test at the end of
+a run saw every token as segment 0 while the merged export read the real segments."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from transformers import BertConfig, BertForQuestionAnswering
+
+from lab.training.adapters import apply_peft
+
+
+def test_the_adapted_qa_model_gives_the_merged_models_logits_with_segments() -> None:
+    from peft import LoraConfig
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=16, type_vocab_size=2,
+    )  # fmt: skip
+    lora = LoraConfig(task_type="QUESTION_ANS", r=4, target_modules=["query", "value"])
+    adapted = apply_peft(BertForQuestionAnswering(config).eval(), lora)
+    for name, weight in adapted.named_parameters():
+        if "lora_B" in name:  # a trained adapter: B is zero at the start
+            torch.nn.init.normal_(weight, std=0.5)
+    ids = torch.randint(5, 64, (2, 12))
+    segments = torch.tensor([[0] * 5 + [1] * 7] * 2)
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": segments}
+    merged = copy.deepcopy(adapted).merge_and_unload()
+    with torch.no_grad():
+        got, expected = adapted(**inputs), merged(**inputs)
+        segment_zero = merged(**{**inputs, "token_type_ids": torch.zeros_like(segments)})
+    assert not torch.allclose(expected.start_logits, segment_zero.start_logits)  # they matter
+    torch.testing.assert_close(got.start_logits, expected.start_logits)
+    torch.testing.assert_close(got.end_logits, expected.end_logits)
+    positions = torch.tensor([1, 2])  # labels reach the model too: a loss
+    assert adapted(**inputs, start_positions=positions, end_positions=positions).loss is not None
