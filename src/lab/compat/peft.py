@@ -28,5 +28,5 @@ def pass_every_input(model: Any) -> Any:
     def forward(self: Any, *args: Any, **inputs: Any) -> Any:
         return self.base_model(*args, **inputs)  # the adapted model, LoRA layers active
 
-    model.forward = types.MethodType(forward, model)
+    model.forward = types.MethodType(forward, model)  # type: ignore[method-assign]
     return model
