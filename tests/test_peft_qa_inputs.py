@@ -37,3 +37,25 @@ def test_the_adapted_qa_model_gives_the_merged_models_logits_with_segments() -> 
     torch.testing.assert_close(got.end_logits, expected.end_logits)
     positions = torch.tensor([1, 2])  # labels reach the model too: a loss
     assert adapted(**inputs, start_positions=positions, end_positions=positions).loss is not None
+
+
+def test_all_linear_leaves_the_head_peft_trains_whole_out_of_the_adapter() -> None:
+    """s22d H2: `model.lora_target_modules=all-linear` put LoRA on token classification's and
+    QA's heads too, and peft refused the head it trains whole with a TypeError."""
+    from peft import LoraConfig
+    from transformers import BertForTokenClassification
+
+    config = BertConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=16, num_labels=3,
+    )  # fmt: skip
+    for head, task_type, name in (
+        (BertForTokenClassification, "TOKEN_CLS", "classifier"),
+        (BertForQuestionAnswering, "QUESTION_ANS", "qa_outputs"),
+    ):
+        lora = LoraConfig(task_type=task_type, r=4, target_modules="all-linear")
+        adapted = apply_peft(head(config), lora)
+        trained = {n for n, p in adapted.named_parameters() if p.requires_grad}
+        assert any("lora_A" in n and "attention" in n for n in trained)  # every linear layer
+        assert f"base_model.model.{name}.modules_to_save.default.weight" in trained  # whole
+        assert not any("lora" in n and name in n for n in trained)

@@ -54,6 +54,7 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
             len(rows),
         )
     match_conv1d(model, peft_config)
+    keep_whole_out_of_all_linear(peft_config)
     wrapped = pass_every_input(get_peft_model(model, peft_config))
     counts = parameter_counts(wrapped)
     log.info(
@@ -64,6 +65,33 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
         counts["trainable_percent"],
     )
     return wrapped
+
+
+# The heads peft's task wrappers train whole (`modules_to_save`), added by the wrapper itself
+# (peft 0.21: `PeftModelForTokenClassification` / `...ForSequenceClassification` name
+# `classifier` and `score`, `PeftModelForQuestionAnswering` `qa_outputs`).
+PEFT_HEADS = {
+    "TOKEN_CLS": ("classifier", "score"),
+    "SEQ_CLS": ("classifier", "score"),
+    "QUESTION_ANS": ("qa_outputs",),
+}
+
+
+def keep_whole_out_of_all_linear(peft_config: Any) -> None:
+    """`target_modules="all-linear"` puts LoRA on every linear layer, the task head too where
+    peft does not leave it out itself (token classification's `classifier`, QA's
+    `qa_outputs`): peft then refused the head lab trains whole (`modules_to_save`) with a
+    TypeError (s22d H2). The modules trained whole are excluded from the adapter's targets."""
+    task_type = str(getattr(peft_config, "task_type", None) or "").rsplit(".", 1)[-1]
+    whole = list(getattr(peft_config, "modules_to_save", None) or [])
+    whole += [m for m in PEFT_HEADS.get(task_type, ()) if m not in whole]
+    if getattr(peft_config, "target_modules", None) != "all-linear" or not whole:
+        return
+    if not hasattr(peft_config, "exclude_modules"):
+        return
+    excluded = peft_config.exclude_modules
+    excluded = [excluded] if isinstance(excluded, str) else list(excluded or [])
+    peft_config.exclude_modules = excluded + [m for m in whole if m not in excluded]
 
 
 def match_conv1d(model: Any, peft_config: Any) -> None:
