@@ -1,7 +1,7 @@
 # Two commands for a fresh clone (see README.md):
 #   make quickstart   set up .venv and train the offline quickstart
 #   make test         set up .venv, then lint, type-check and run the test suite
-#   make test-fast    lint, the unit tests and one end-to-end smoke run (2-4 min on 2 cores)
+#   make test-fast    lint, the unit tests and one end-to-end smoke run (~4 min on 2 cores)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
