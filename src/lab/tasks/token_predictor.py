@@ -10,9 +10,9 @@ on the test file's words are those the run's test F1 scores, and a given word is
 whatever punctuation it holds (`U.S.`, `Jean-Pierre`, `1-0`, `S&P`); words past
 `data.max_length` subwords are `O` there, as the metrics count them.
 
-Text is first split into words as BERT's pre-tokenizer splits it, the way CoNLL-style files hold
-theirs (`lab.tasks.token_words.text_words`: at whitespace, each punctuation mark and CJK
-ideograph a word of its own), with their character offsets, then tagged as given words; a text
+Text is first split into words the way CoNLL-style files hold theirs (`lab.tasks.text_words`:
+at whitespace, punctuation at a word's edges and each CJK ideograph a word of its own,
+punctuation inside a word kept), with their character offsets, then tagged as given words; a text
 longer than `data.max_length` subwords is tagged in consecutive windows of whole words, so
 every word gets a tag. An entity's `text` is `text[start:end]`, whole words of the input.
 transformers' token-classification pipeline found the words of text before: from each
