@@ -59,3 +59,25 @@ def test_all_linear_leaves_the_head_peft_trains_whole_out_of_the_adapter() -> No
         assert any("lora_A" in n and "attention" in n for n in trained)  # every linear layer
         assert f"base_model.model.{name}.modules_to_save.default.weight" in trained  # whole
         assert not any("lora" in n and name in n for n in trained)
+
+
+def test_the_parameter_total_counts_a_head_peft_trains_whole_once() -> None:
+    """s22d L2: peft keeps a frozen original beside the trained copy of such a head; the total
+    is the model that trains and merges into the export (base + adapter), not the head twice."""
+    from peft import LoraConfig
+    from transformers import BertForTokenClassification
+
+    from lab.training.adapters import parameter_counts
+
+    config = BertConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=16, num_labels=3,
+    )  # fmt: skip
+    base = BertForTokenClassification(config)
+    base_total = sum(p.numel() for p in base.parameters())
+    lora = LoraConfig(task_type="TOKEN_CLS", r=4, target_modules=["query", "value"])
+    counts = parameter_counts(apply_peft(base, lora))
+    adapter = 2 * (4 * 16 + 16 * 4)  # query and value: A (4 x 16) and B (16 x 4) each
+    head = 16 * 3 + 3  # the classifier's weight and bias, trained whole
+    assert counts["total"] == base_total + adapter
+    assert counts["trainable"] == adapter + head

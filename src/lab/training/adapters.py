@@ -25,9 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def parameter_counts(model: Any) -> dict[str, float]:
-    """Trainable and total parameter counts, and the trainable share in percent."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Trainable and total parameter counts, and the trainable share in percent.
+
+    A head peft trains whole (`modules_to_save`) is held twice while training: the frozen
+    original beside the trained copy. The original is not counted: the total is the model that
+    trains (and merges into the export), not the head twice."""
+    params = [p for name, p in model.named_parameters() if ".original_module." not in name]
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
     return {"trainable": trainable, "total": total, "trainable_percent": 100.0 * trainable / total}
 
 
