@@ -206,6 +206,13 @@ def test_an_empty_ner_text_cell_is_called_empty(tagger: Predictor, tmp_path: Pat
     assert tagger.check({"id": "3"}) == "missing field 'text' or 'words' (fields present: id)"
 
 
+def test_a_ner_text_of_invisible_characters_alone_is_refused(tagger: Predictor) -> None:
+    """s22c L2: zero-width spaces alone hold no word; they were tagged as no entities."""
+    refused = "field 'text' has no words (only invisible characters such as zero-width spaces)"
+    assert tagger.check({"text": "\u200b \u200b\u200d"}) == refused
+    assert tagger.check({"text": "\u200bJohn"}) is None  # a word with one in front is a word
+
+
 def test_a_text_pair_classifier_takes_both_texts() -> None:
     """s21e H1: a run trained on text pairs (MNLI's premise and hypothesis) is served with
     both texts as strings; the second was typed as a translation's {language: text} object,

@@ -62,6 +62,14 @@ class TokenClassificationPredictor(Predictor):
         self.tokens_field = str(cfg.data.get("tokens_column") or "tokens")
         self.alternative_field = self.tokens_field
 
+    def check(self, row: dict[str, Any]) -> str | None:
+        """As `Predictor.check`, and a text must hold a word: one of invisible characters
+        alone (zero-width spaces) is refused as an empty one is, not tagged as no entities."""
+        problem = super().check(row)
+        if problem is None and row.get("text") and not text_words(row["text"]):
+            return "field 'text' has no words (only invisible characters such as zero-width spaces)"
+        return problem
+
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """`entities` for each row (rows already passed `check`), in row order."""
         # `check` let through exactly one of them (an empty CSV cell of `text` is none).
