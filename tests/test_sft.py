@@ -273,6 +273,58 @@ def test_the_predictor_checks_rows_and_completes_chats(compose_cfg: Any) -> None
         assert result == {"completion": expected}
 
 
+def test_data_rows_are_asked_without_their_answer_which_is_the_reference(
+    compose_cfg: Any,
+) -> None:
+    """s22a L1: lab.predict on a chat run's own test file refused every row (each ends with the
+    assistant's answer). A file's rows are read as evaluation reads them: asked without the
+    final answer, that answer beside the completion; requests (lab.serve) still refuse it."""
+    from lab.tasks.sft.predictor import ChatPredictor
+
+    parts = _parts(compose_cfg)
+    predictor = ChatPredictor(parts.model.eval(), parts.tokenizer, compose_cfg(*SFT_RUN))
+    system = {"role": "system", "content": "Be short."}
+    question = {"role": "user", "content": "Digits for: one two"}
+    answer = {"role": "assistant", "content": "1 2"}
+    chat = {"messages": [system, question, answer]}
+    assert "the last message is the assistant's" in str(predictor.check(chat))  # a request
+    predictor.read_data_rows()
+    assert predictor.outputs == ("completion", "reference")
+    formats: dict[str, dict[str, Any]] = {
+        "messages": chat,
+        "messages in a CSV cell": {"messages": json.dumps(chat["messages"])},
+        "prompt_completion": {"prompt": question["content"], "completion": "1 2"},
+        "alpaca": {"instruction": "Digits for:", "input": "one two", "output": "1 2"},
+        "sharegpt": {
+            "conversations": [
+                {"from": "human", "value": question["content"]},
+                {"from": "gpt", "value": "1 2"},
+            ]
+        },
+    }
+    asked = {
+        "messages": [system, question],
+        "messages in a CSV cell": [system, question],
+        "alpaca": [{"role": "user", "content": "Digits for:\n\none two"}],
+    }
+    for name, row in formats.items():
+        assert predictor.check(row) is None, name
+        assert predictor.chat(row) == (asked.get(name, [question]), "1 2"), name
+    # Rows without their answer are requests, as before; the reference is left out.
+    request = {"messages": [system, question]}
+    assert predictor.chat(request) == ([system, question], None)
+    assert predictor.chat({"prompt": question["content"]}) == ([question], None)
+    results = predictor.predict([chat, request])
+    assert results[0] == {**results[1], "reference": "1 2"}
+    assert set(results[1]) == {"completion"}
+    # A data row that cannot be read says so in the format it was read as.
+    assert predictor.check({"instruction": " ", "output": "1 2"}) == (
+        "field 'instruction': the instruction is empty (the row read as data.format=alpaca)"
+    )
+    no_user = {"messages": [system, answer]}
+    assert predictor.check(no_user) == "the conversation has no user turn before its final answer"
+
+
 def test_lab_serve_predict_takes_message_lists_and_refuses_bad_chats(compose_cfg: Any) -> None:
     """`POST /predict` of a chat run: `messages` as a list of `{role, content}` (the README's
     form) or its JSON string; a chat the head refuses is a 422 naming the row, not a 200."""
@@ -432,6 +484,15 @@ def test_lab_predict_takes_messages_and_prompts(
     answers = [r.get("completion") for r in results[:-1]]
     assert sum(a == e for a, e in zip(answers, expected, strict=True)) >= 0.9 * len(expected)
     assert results[-1]["id"] == "bad" and "empty list" in results[-1]["error"]
+    # The run's own test file, its rows ending with the answer: the test report's generations.
+    target = tmp_path / "test_out.jsonl"
+    test_file = FIXTURE / "test.jsonl"
+    assert predict([f"run={run_dir}", f"input={test_file}", f"output={target}"]) == 0
+    results = [json.loads(line) for line in target.read_text().splitlines()]
+    report = json.loads((run_dir / "test_report.json").read_text())["generations"]
+    assert len(results) == len(_rows("test")) == len(report)
+    assert [r["completion"] for r in results] == [g["generation"] for g in report]
+    assert [r["reference"] for r in results] == [g["reference"] for g in report]
 
 
 @pytest.mark.slow

@@ -269,6 +269,7 @@ def main(argv: list[str]) -> int:
             max_new_tokens=max_new_tokens,
             settings=settings,
         )
+        predictor.read_data_rows()  # a file is often the run's own test split
         if columns:  # the head's fields come from the run's config, known once it is built
             check_columns(columns, predictor.accepted_fields, run.head)
         tally = predict_file(predictor, source, target, batch_size, columns, quoting, names)

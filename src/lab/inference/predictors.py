@@ -69,6 +69,11 @@ class Predictor:
         ]
         return (*self.fields, *extras)
 
+    def read_data_rows(self) -> None:
+        """Read rows as the run's data holds them, for `lab.predict`'s files (often the run's
+        own test split). Nothing for most heads, whose data rows are requests with a label
+        column more; a chat head's rows end with the answer (`ChatPredictor`)."""
+
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` cannot be predicted (missing/empty field, wrong type), or None.
 
@@ -132,7 +137,7 @@ class Generator(Predictor):
     `max_new_tokens=` of `lab.predict` / `lab.serve` replaces the former (`predictor_for`).
     """
 
-    outputs = ("generated_text",)
+    outputs: tuple[str, ...] = ("generated_text",)
     max_new_tokens = 32
     num_beams = 1
 

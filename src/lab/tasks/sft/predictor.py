@@ -22,6 +22,7 @@ import torch
 
 from lab.inference.predictors import Generator, model_positions, present_fields, room_problem
 from lab.tasks.dpo import pairs
+from lab.tasks.sft.answered_rows import answered_chat
 from lab.tasks.sft.chat import ChatError, Message, as_messages, end_of_turn_id, prompt_ids
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class ChatPredictor(Generator):
     fields = ("prompt", "messages")  # `.txt` inputs: one prompt per line
     optional_fields = ("prompt", "messages")
     message_fields = ("messages",)
-    outputs = ("completion",)
+    outputs: tuple[str, ...] = ("completion",)
     settings = ("max_new_tokens",)  # an SFT run's (a DPO run's task.module has none)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
@@ -145,19 +146,38 @@ class ChatPredictor(Generator):
         self.max_new_tokens = int(configured or DEFAULT_MAX_NEW_TOKENS)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self.chat = bool(getattr(tokenizer, "chat_template", None))
+        self.templated = bool(getattr(tokenizer, "chat_template", None))
+        self.data_rows = False  # `read_data_rows`
+
+    def read_data_rows(self) -> None:
+        """Read rows as the run's data holds them (`lab.predict`): a conversation ending with
+        its answer is asked again without it, the answer beside the completion as `reference`
+        (`lab.tasks.sft.answered_rows`)."""
+        self.data_rows = True
+        self.outputs = ("completion", "reference")
+
+    def chat(self, row: dict[str, Any]) -> tuple[list[Message] | str, str | None]:
+        """The row's chat to complete (or why it has none: a string) and its reference answer
+        where the row is a data row that ends with one (`read_data_rows`)."""
+        if self.data_rows:
+            answered = answered_chat(row)
+            if isinstance(answered, tuple):
+                return answered
+            if isinstance(answered, str):
+                return answered, None
+        return chat_of(row), None
 
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` holds no chat to complete, or None."""
-        chat = chat_of(row)
+        chat, _ = self.chat(row)
         if isinstance(chat, str):
             return chat
-        if not self.chat and row.get("prompt") is None:
+        if not self.templated and row.get("prompt") is None:
             return (
                 "field 'messages': this run's tokenizer has no chat template to render "
                 "messages; give a plain 'prompt' (continued as text)"
             )
-        if self.chat:
+        if self.templated:
             # The template's own rules (no system turn, roles that alternate) are the
             # request's mistake too: refused here, not a failure inside `predict`.
             try:
@@ -184,11 +204,10 @@ class ChatPredictor(Generator):
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The completion of each row's chat (without a template: of its plain `prompt`)."""
-        chats = [chat_of(row) for row in rows]
+        chats = [self.chat(row) for row in rows]
         ids = [
-            self.prompt_ids(chat if self.chat else str(row["prompt"]))
-            for row, chat in zip(rows, chats, strict=True)
-            if not isinstance(chat, str)
+            self.prompt_ids(chat if self.templated else str(row["prompt"]))
+            for row, (chat, _) in zip(rows, chats, strict=True)
         ]
         width = max(len(i) for i in ids)
         pad = self.tokenizer.pad_token_id
@@ -204,4 +223,9 @@ class ChatPredictor(Generator):
                 generation_config=greedy_config(self.model, self.tokenizer, self.max_new_tokens),
             )
         texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
-        return [{"completion": str(text).strip()} for text in texts]
+        results: list[dict[str, Any]] = []
+        for text, (_, reference) in zip(texts, chats, strict=True):
+            results.append({"completion": str(text).strip()})
+            if reference is not None:
+                results[-1]["reference"] = reference
+        return results
