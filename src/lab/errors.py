@@ -6,6 +6,8 @@ entry points print its message alone, without a traceback, and exit with `EXIT_U
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 EXIT_USER_ERROR = 2
 # 128 + SIGTERM, the shell's convention: stopped by a signal (after saving a checkpoint).
 EXIT_INTERRUPTED = 143
@@ -37,6 +39,17 @@ class DataError(LabError):
     """
 
     stand_in: bool = False
+
+
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what it was raised from or while handling (`__cause__`, else
+    `__context__`), and so on: each exception once, so a chain that loops back ends."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def lab_error_in(error: BaseException) -> LabError | None:

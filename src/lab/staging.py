@@ -84,19 +84,16 @@ def _move_into_place(staging: Path, target: Path) -> None:
 def _write_refusal(error: BaseException, staging: Path) -> str | None:
     """The OS reason when `error` is a refusal to write (a full disk anywhere; a forbidden or
     missing path inside `staging`), also wrapped by a library; else None."""
+    from lab.errors import exception_chain
     from lab.run_dir.disk import DISK_ERRNOS
 
-    seen: BaseException | None = error
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        visited.add(id(seen))
+    for seen in exception_chain(error):
         if isinstance(seen, OSError) and seen.errno is not None:
             inside = seen.filename is not None and str(seen.filename).startswith(str(staging))
             if seen.errno in DISK_ERRNOS and not inside:
                 return os.strerror(seen.errno) + _full_elsewhere(seen.filename, staging)
             if seen.errno in DISK_ERRNOS or inside:
                 return os.strerror(seen.errno)
-        seen = seen.__cause__ or seen.__context__
     return None
 
 

@@ -31,7 +31,7 @@ from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin
 from lab.data.pandas_json import refuse_pandas_layouts
 from lab.data.text_encoding import first_invalid_utf8, not_utf8_message
-from lab.errors import ConfigError, DataError
+from lab.errors import ConfigError, DataError, exception_chain
 
 if TYPE_CHECKING:
     from datasets import DatasetDict
@@ -158,10 +158,7 @@ def cache_problem(err: BaseException) -> str | None:
     import datasets.config
 
     cache = Path(datasets.config.HF_DATASETS_CACHE).expanduser()
-    seen: BaseException | None = err
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        visited.add(id(seen))
+    for seen in exception_chain(err):
         name = getattr(seen, "filename", None)
         if isinstance(seen, OSError) and name:
             place = Path(str(name)).expanduser()
@@ -171,7 +168,6 @@ def cache_problem(err: BaseException) -> str | None:
                     f"{seen.strerror or seen}): set HF_DATASETS_CACHE (or HF_HOME) to a folder "
                     "you can write"
                 )
-        seen = seen.__cause__ or seen.__context__
     return None
 
 
@@ -294,8 +290,7 @@ def load_source(
 
 def root_cause(err: BaseException) -> str:
     """`Type: message` of the innermost exception behind `err` (libraries wrap theirs)."""
-    while err.__cause__ is not None or err.__context__ is not None:
-        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    *_, err = exception_chain(err)
     # Offline, datasets says the dataset "is not cached in None" (None: its default folder).
     message = NOT_CACHED.sub(" is not in the local datasets cache", str(err))
     return f"{type(err).__name__}: {message}"

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab.errors import LabError
+from lab.errors import LabError, exception_chain
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,7 @@ def _os_errors(error: BaseException) -> list[OSError]:
     """The `OSError`s in `error`'s chain (itself, its cause, its context), outermost first;
     Rust io errors (`(os error N)` in a message) count as `OSError(N)`."""
     found: list[OSError] = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(error):
         if isinstance(current, OSError) and current.errno is not None:
             found.append(current)
         else:
@@ -73,7 +70,6 @@ def _os_errors(error: BaseException) -> list[OSError]:
             if match:
                 code = int(match.group(1))
                 found.append(OSError(code, os.strerror(code)))
-        current = current.__cause__ or current.__context__
     return found
 
 
