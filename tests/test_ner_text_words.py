@@ -105,8 +105,15 @@ def test_a_long_text_is_tagged_in_windows_of_whole_words() -> None:
     text = " ".join(["the"] * 14)
     from_text = tagger.predict([{"text": text}])[0]["entities"]
     assert [(e["start"], e["end"]) for e in from_text] == [(4 * i, 4 * i + 3) for i in range(14)]
-    from_words = tagger.predict([{"tokens": text.split()}])[0]["entities"]
-    assert len(from_words) == 6
+    assert tagger.notes() == []  # a text is tagged to its end
+    from_words = tagger.predict([{"tokens": text.split()}, {"tokens": ["the"] * 7}])
+    assert [len(row["entities"]) for row in from_words] == [6, 6]
+    # s23a M4: lab.predict says where given words were cut (14 - 6 and 7 - 6 words).
+    assert tagger.notes() == [
+        "2 rows of given words ran past data.max_length=8 subwords: their last 9 words are "
+        "predicted O, as the run's metrics count them (give such a row as text to tag every "
+        "word, in windows)"
+    ]
 
 
 def test_a_word_head_reads_byte_level_words_with_their_space(compose_cfg: Any) -> None:

@@ -297,6 +297,8 @@ def main(argv: list[str]) -> int:
             else ""
         )
     )
+    for note in predictor.notes():
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
     console.print(f"Predictions written to [bold]{target}[/bold]")
     console.print(
         f"Model: {model_dir}, ONNX on onnxruntime"

@@ -74,6 +74,11 @@ class Predictor:
         own test split). Nothing for most heads, whose data rows are requests with a label
         column more; a chat head's rows end with the answer (`ChatPredictor`)."""
 
+    def notes(self) -> list[str]:
+        """Lines `lab.predict` prints after its summary: what the head did to some rows that
+        their results do not show (NER's given words past the cut). None for most heads."""
+        return []
+
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` cannot be predicted (missing/empty field, wrong type), or None.
 

@@ -61,6 +61,8 @@ class TokenClassificationPredictor(Predictor):
         super().__init__(model, tokenizer, cfg)
         self.tokens_field = str(cfg.data.get("tokens_column") or "tokens")
         self.alternative_field = self.tokens_field
+        self.cut_rows = 0  # rows of given words past the cut, and their words there (`notes`)
+        self.cut_words = 0
 
     def check(self, row: dict[str, Any]) -> str | None:
         """As `Predictor.check`, and a text must hold a word: one of invisible characters
@@ -86,15 +88,27 @@ class TokenClassificationPredictor(Predictor):
                 texts, texts.values(), spans, tagged, strict=True
             ):
                 found[index] = span_entities(text, row, tags, scores)
+        cut: list[int] = []
         if given:
-            found.update(zip(given, self.tag_words(list(given.values())), strict=True))
+            words_given = list(given.values())
+            tagged = self.word_tags(words_given)
+            for index, words, (tags, scores, kept) in zip(given, words_given, tagged, strict=True):
+                found[index] = word_entities(words, tags, scores)
+                cut += [len(words) - kept] if kept < len(words) else []
+        self.cut_rows += len(cut)  # counted once the batch is done: a retried row is not twice
+        self.cut_words += sum(cut)
         return [{"entities": found[i]} for i in range(len(rows))]
 
-    def tag_words(self, rows: Sequence[Sequence[str]]) -> list[list[dict[str, Any]]]:
-        """The entities of each row of given words (see the class), in one forward pass."""
+    def notes(self) -> list[str]:
+        """Given words past `data.max_length` subwords, predicted `O` as the metrics count
+        them (text is tagged in windows instead): how many rows and words, if any."""
+        if not self.cut_rows:
+            return []
+        rows = f"{self.cut_rows} row{'' if self.cut_rows == 1 else 's'}"
         return [
-            word_entities(words, tags, scores)
-            for words, (tags, scores, _) in zip(rows, self.word_tags(rows), strict=True)
+            f"{rows} of given words ran past data.max_length={self.max_length} subwords: their "
+            f"last {self.cut_words} words are predicted O, as the run's metrics count them "
+            f"(give such a row as text to tag every word, in windows)"
         ]
 
     def tag_whole(self, rows: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
