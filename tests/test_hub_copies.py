@@ -46,7 +46,7 @@ def test_a_git_lfs_pointer_is_named_as_one(tmp_path: Path) -> None:
     expected = (
         f"{pointer} is a Git LFS pointer, not the data (the repository was cloned without Git "
         "LFS): run `git lfs install && git lfs pull` in the clone, or download the dataset with "
-        "`huggingface-cli download <repo id> --repo-type dataset --local-dir <dir>`"
+        "`hf download <repo id> --repo-type dataset --local-dir <dir>`"
     )
     for read in (_load, peek_columns):
         with pytest.raises(DataError) as refused:

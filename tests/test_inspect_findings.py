@@ -258,6 +258,9 @@ def test_piped_tables_are_turned_not_cut(monkeypatch: pytest.MonkeyPatch, capsys
     assert "unknown tokens ([UNK]): train 50.0%, validation 50.0%" in printed
     assert "train labels: numbers, mean 2.185, min 0.04, max 5" in printed
     assert "warning: validation: 50% of tokens are the unknown token [UNK]: ..." in printed
+    assert "up to 10,000 rows a split" in printed  # the default sample
+    show({**report, "sample": 0})  # s23b L7: every row measured is not "sampled rows"
+    assert "every row" in capsys.readouterr().out
 
 
 def test_a_length_over_the_models_positions_is_warned_of_as_training_refuses_it(

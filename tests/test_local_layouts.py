@@ -1,5 +1,5 @@
 """`data.path` in the layouts people have: a dataset folder as the Hub stores it (downloaded
-with `huggingface-cli download <id> --repo-type dataset`), a `save_to_disk` folder, and files
+with `hf download <id> --repo-type dataset`), a `save_to_disk` folder, and files
 named after lab's splits for a data config written for the Hub's split names.
 
 The Hub folders are built here as the Hub lays them out (README `configs`, shard names

@@ -233,6 +233,16 @@ def test_a_stream_left_empty_by_the_evaluation_rows_says_how_to_cut_fewer(
         "takes up to data.stream_sample_rows=10), or name the source's own splits "
         "(data.splits.validation=...)"
     )
+    # s23b M2: validation took every row, so the test split cut after it has none.
+    with pytest.raises(DataError) as caught:
+        _streamed_classifier(compose_cfg, tmp_path / "data", "data.max_eval_samples=30")
+    assert str(caught.value) == (
+        f"the test split ({tmp_path / 'data' / 'train.jsonl'}) has no rows after the 20 cut "
+        "from the head of the train stream as validation: cut fewer with "
+        "data.max_eval_samples=<rows> and data.max_test_samples=<rows> (without them each "
+        "takes up to data.stream_sample_rows=10), or name the source's own splits "
+        "(data.splits.validation=...)"
+    )
     fewer = ("data.max_eval_samples=4", "data.max_test_samples=4")
     assert _streamed_classifier(compose_cfg, tmp_path / "data", *fewer).raw_sizes == {
         "validation": 4,

@@ -190,7 +190,9 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         listed = ", ".join(f"{name} {share:.1%}" for name, share in unknown.items())
         console.print(f"unknown tokens ({report.get('unknown_token')}): {listed}", markup=False)
     dropped = any("dropped" in s for e in report["splits"].values() for s in e["lengths"].values())
-    title = "tokens per row (sampled rows; truncated: share over the maximum"
+    measured = report.get("sample")
+    measured = "every row" if measured == 0 else f"up to {measured or 10000:,} rows a split"
+    title = f"tokens per row ({measured}; truncated: share over the maximum"
     if any(entry.get("windowed") for entry in report["max_length"].values()):
         title += ", split into windows by this head, not cut"
     header = ["sequence", "rows", "p50", "p90", "p95", "p99", "max", "truncated"]

@@ -17,5 +17,5 @@ def lfs_pointer_message(file: str | Path) -> str:
     return (
         f"{file} is a Git LFS pointer, not the data (the repository was cloned without Git "
         "LFS): run `git lfs install && git lfs pull` in the clone, or download the dataset "
-        "with `huggingface-cli download <repo id> --repo-type dataset --local-dir <dir>`"
+        "with `hf download <repo id> --repo-type dataset --local-dir <dir>`"
     )

@@ -9,7 +9,7 @@ A local path is read in the first of these layouts that fits:
    (`train_augmented.csv`) are not read: the loader names them in a warning.
 3. A folder written by `datasets` (`Dataset.save_to_disk` / `DatasetDict.save_to_disk`).
 4. A dataset folder as the Hugging Face Hub stores it, e.g. downloaded on a machine with network
-   by `huggingface-cli download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
+   by `hf download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
    Hub's names (`train_sft`, `test_prefs`), so a data config's `data.splits` mapping applies to
    it unchanged. It is read the way `datasets` reads the Hub repository, first rule that fits:
    the README's `configs` when it declares them (`data.hub_config` picks one; without it the
@@ -69,7 +69,7 @@ _SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}(?:-[0-9A-Za-z]+)?\.")
 _LAYOUTS = (
     "expected train.<csv|tsv|json|jsonl|parquet|txt>[.gz] (plus optional validation/test files), "
     "a folder saved by datasets' save_to_disk, or a dataset folder as the Hub stores it "
-    "(huggingface-cli download <id> --repo-type dataset --local-dir <dir>)"
+    "(hf download <id> --repo-type dataset --local-dir <dir>)"
 )
 
 SplitFiles = dict[str, list[str]]

@@ -78,7 +78,14 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
             carved += len(rows)
             log.info("cut a %s split of %d rows from the head of the train stream", name, len(rows))
         if not rows:
-            raise DataError(f"the {name} split ({origin.describe()}) has no rows")
+            raise DataError(
+                f"the {name} split ({origin.describe()}) has no rows"
+                + (
+                    _cut_advice(dm, f"{carved} cut from the head of the train stream as validation")
+                    if cut and carved
+                    else ""
+                )
+            )
         dm.origins[name] = origin
         dm.row_indices[name] = [row[ROW_COLUMN] for row in rows]
         # the stream's features (before `numbered`, whose `map` forgets them) name its classes
@@ -93,7 +100,8 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
         if source is main:
             found, found_origins = splits, origins
         else:
-            found, found_origins = open_splits(source)
+            own_files = f"give data.interleave[{index}] a local path: (files) in place of hub_id"
+            found, found_origins = open_splits(source, offline_fix=own_files)
             if source.split not in found:
                 raise DataError(
                     f"data.interleave[{index}] ({source.describe()}) has no '{source.split}' "
@@ -122,14 +130,7 @@ def prepare(dm: DataModule) -> tuple[dict[str, Dataset], Dataset]:
     if not rows:
         raise DataError(
             f"the train stream ({', '.join(s.describe() for s in sources)}) has no rows"
-            + (
-                f" after the {carved} cut from its head as validation/test: cut fewer with "
-                "data.max_eval_samples=<rows> and data.max_test_samples=<rows> (without them "
-                f"each takes up to data.stream_sample_rows={dm.stream_sample_rows}), or name "
-                "the source's own splits (data.splits.validation=...)"
-                if carved
-                else ""
-            )
+            + (_cut_advice(dm, f"{carved} cut from its head as validation/test") if carved else "")
         )
     dm.stream_rows = (
         stream_origins,
@@ -188,3 +189,14 @@ def _shared_columns(streams: list[IterableDataset], origins: list[Origin]) -> li
         columns = _columns(head_rows(stream, 1, origin))
         shared = columns if shared is None else [c for c in shared if c in columns]
     return shared or []
+
+
+def _cut_advice(dm: Any, carved: str) -> str:
+    """How to cut fewer rows from the head of the train stream, where those cut before a split
+    (`carved`: how many, and as what) left it none."""
+    return (
+        f" after the {carved}: cut fewer with data.max_eval_samples=<rows> and "
+        "data.max_test_samples=<rows> (without them each takes up to "
+        f"data.stream_sample_rows={dm.stream_sample_rows}), or name the source's own splits "
+        "(data.splits.validation=...)"
+    )

@@ -73,10 +73,13 @@ _MAP_BATCH = 1000
 
 
 def open_splits(
-    source: Source, splits: Mapping[str, str | None] | None = None
+    source: Source,
+    splits: Mapping[str, str | None] | None = None,
+    offline_fix: str = "point data.path at local files",
 ) -> tuple[dict[str, IterableDataset], dict[str, Origin]]:
     """Every split of `source` as a stream, and where each comes from (nothing is read yet);
-    `splits` (`data.splits`) lets the log say which file each of lab's splits reads."""
+    `splits` (`data.splits`) lets the log say which file each of lab's splits reads;
+    `offline_fix`: what to do without network access (an interleave entry's is its own)."""
     import datasets
 
     if source.path:
@@ -88,7 +91,7 @@ def open_splits(
     except Exception as err:
         raise DataError(
             f"could not stream '{source.describe()}' from the Hugging Face Hub: "
-            f"{root_cause(err)}. Without network access, point data.path at local files."
+            f"{root_cause(err)}. Without network access, {offline_fix}."
         ) from err
     name = source.describe()
     return dict(loaded), {s: Origin(name, "hub", split=s) for s in loaded}  # type: ignore[arg-type]

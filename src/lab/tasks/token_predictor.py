@@ -91,10 +91,12 @@ class TokenClassificationPredictor(Predictor):
         cut: list[int] = []
         if given:
             words_given = list(given.values())
-            tagged = self.word_tags(words_given)
-            for index, words, (tags, scores, kept) in zip(given, words_given, tagged, strict=True):
-                found[index] = word_entities(words, tags, scores)
-                cut += [len(words) - kept] if kept < len(words) else []
+            word_tags = self.word_tags(words_given)
+            for index, row_words, (tags, scores, kept) in zip(
+                given, words_given, word_tags, strict=True
+            ):
+                found[index] = word_entities(row_words, tags, scores)
+                cut += [len(row_words) - kept] if kept < len(row_words) else []
         self.cut_rows += len(cut)  # counted once the batch is done: a retried row is not twice
         self.cut_words += sum(cut)
         return [{"entities": found[i]} for i in range(len(rows))]
