@@ -7,8 +7,9 @@
                   `fn(report) -> Figure | None` drawn from test_report.json), e.g.
                   `confusion_matrix` (classification) and `entity_f1` (token classification)
 
-A run without the CSV logger has no curves; a plot that cannot be drawn is skipped with a
-log line, never an error: figures are a view of results that are already saved. Names in
+A run without the CSV logger has no curves; a plot that cannot be drawn or saved is skipped
+with a warning, never an error (and leaves no file): figures are a view of results that are
+already saved. Names in
 scripts the default font lacks (CJK, Thai, emoji class names) are drawn with an installed
 fallback font; where none has them, their ticks are numbered and train.log says so in one line
 (`lab.run_dir.plot_fonts`).
@@ -21,6 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,12 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lab.log_records import FILE_ONLY_RECORD
-from lab.run_dir.plot_fonts import number_undrawable_ticks, plot_fonts, undrawn_line
+from lab.run_dir.plot_fonts import (
+    fallback_families,
+    number_undrawable_ticks,
+    plot_fonts,
+    undrawn_line,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,9 @@ def write_run_plots(run_dir: Path, report: dict[str, Any], cfg: DictConfig) -> l
     """Draw curves.png and every `cfg.task.report_plots` figure the run has data for.
 
     A run config from before heads declared their figures (no `task.report_plots`) gets the
-    curves alone. Returns the PNG paths written.
+    curves alone. Returns the PNG paths written. A figure that fails at any point (drawing,
+    layout, saving: a bug, a full disk, memory) is skipped with a warning and leaves no file:
+    the run's results are already saved, and a figure is never worth failing it.
     """
     import matplotlib
 
@@ -47,33 +56,75 @@ def write_run_plots(run_dir: Path, report: dict[str, Any], cfg: DictConfig) -> l
     }
     for name, spec in (cfg.task.get("report_plots") or {}).items():
         drawers[str(name)] = partial(_report_plot, spec, report)
-    out = run_dir / "plots"
     written = []
     undrawn: dict[str, list[str]] = {}
     # Class names in any script: CJK / Thai / emoji fonts as fallbacks where installed, and
     # matplotlib's per-character warnings replaced by one train.log line (`plot_fonts`).
-    with plot_fonts():
+    with _fonts():
         for name, draw in drawers.items():
             try:
-                figure = draw()
-                if figure is not None and (missing := number_undrawable_ticks(figure)):
-                    undrawn[name] = missing
+                path = _write_figure(draw, run_dir / "plots" / f"{name}.png", name, undrawn)
             except Exception as err:  # a figure is never worth failing a finished run
-                log.info("plot %s skipped: %s", name, err)
+                log.warning("plot %s skipped: %s", name, _reason(err))
                 continue
-            if figure is None:
-                continue
-            import matplotlib.pyplot as plt
-
-            out.mkdir(parents=True, exist_ok=True)
-            path = out / f"{name}.png"
-            figure.tight_layout()
-            figure.savefig(path, dpi=120)
-            plt.close(figure)
-            written.append(path)
+            if path is not None:
+                written.append(path)
     if undrawn:  # a report on the figures, not a call to action: train.log only
         log.info(undrawn_line(undrawn), extra=FILE_ONLY_RECORD)
     return written
+
+
+def _write_figure(
+    draw: Callable[[], Any], path: Path, name: str, undrawn: dict[str, list[str]]
+) -> Path | None:
+    """Draw one figure and save it at `path` (None where there is nothing to draw); the
+    texts no font draws are added to `undrawn[name]`. Whatever fails, every figure opened
+    here is closed (a figure that failed half-drawn would hold its memory to the end of the
+    process) and no partial file is left: the PNG is written under a `.part` name and moved
+    in once complete, so an earlier figure of the name is never left half replaced."""
+    import matplotlib.pyplot as plt
+
+    opened = set(plt.get_fignums())
+    part = path.with_name(path.name + ".part")
+    figure = None
+    try:
+        figure = draw()
+        if figure is None:
+            return None
+        if missing := number_undrawable_ticks(figure):
+            undrawn[name] = missing
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.tight_layout()
+        figure.savefig(part, dpi=120, format="png")
+        part.replace(path)
+    except BaseException:
+        undrawn.pop(name, None)
+        part.unlink(missing_ok=True)
+        raise
+    finally:
+        for number in set(plt.get_fignums()) - opened:
+            plt.close(number)
+        if figure is not None:
+            plt.close(figure)
+    return path
+
+
+def _fonts() -> AbstractContextManager[Any]:
+    """`plot_fonts()`, or where looking for the fallback fonts fails, the current fonts (names
+    in other scripts are then numbered ticks, `number_undrawable_ticks`)."""
+    import matplotlib
+
+    try:
+        families = fallback_families()
+    except Exception as err:  # the font cache unreadable: the figures are drawn all the same
+        log.info("plot fonts: no fallback fonts (%s)", _reason(err))
+        families = list(matplotlib.rcParams["font.family"])
+    return plot_fonts(families)
+
+
+def _reason(err: BaseException) -> str:
+    """An error in a few words for a one-line log: MemoryError has no message of its own."""
+    return str(err) or type(err).__name__
 
 
 def _report_plot(spec: Any, report: dict[str, Any]) -> Any:

@@ -14,8 +14,10 @@ One job per module:
   split (text cells, labels, the hidden label -1), tokenization (multi-hot targets too).
 - `module`: `TextClassificationModule`, the LightningModule (cross entropy with class weights
   and label smoothing, accuracy, macro F1 / precision / recall, Matthews correlation, with two
-  classes label id 1's F1, the test confusion matrix), and `plot_confusion_matrix`, the test
-  report's figure.
+  classes label id 1's F1, the test confusion matrix and per-class scores); it names
+  `plot_confusion_matrix` too (the task YAML's `report_plots` target).
+- `confusion_plot`: `plot_confusion_matrix`, the test report's figure, of a bounded size
+  whatever the number of classes.
 - `predictor`: `SequenceClassificationPredictor`, what `lab.predict` / `lab.serve` run, for
   all three problem types.
 - `card`: the model card's usage code (`task.card_usage`: the `text-classification`

@@ -1,6 +1,8 @@
 """`TextClassificationModule`: the LightningModule of single-label classification (loss,
 accuracy, macro F1 / precision / recall, Matthews correlation, with two classes the positive
-class's F1, the test confusion matrix), and `plot_confusion_matrix`, the test report's figure.
+class's F1, the test confusion matrix and per-class scores), and `plot_confusion_matrix`, the
+test report's figure (`confusion_plot`; named here too, as the task YAML and run directories
+name it).
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from torchmetrics.classification import (
 from lab.log_records import FILE_ONLY_RECORD
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
+from lab.tasks.multi_label import per_class_scores
+from lab.tasks.text_classification.confusion_plot import (
+    plot_confusion_matrix as plot_confusion_matrix,  # task.report_plots' name for it
+)
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
@@ -75,6 +80,23 @@ def classification_metrics(num_labels: int) -> MetricCollection:
         # (GLUE's MRPC `equivalent`, QQP `duplicate`; sklearn's `f1_score(y, p)`).
         metrics["f1_positive"] = BinaryF1Score()
     return MetricCollection(metrics)
+
+
+def per_class_table(
+    matrix: Sequence[Sequence[int]], labels: Sequence[str]
+) -> dict[str, dict[str, float | int]]:
+    """`{label: {precision, recall, f1, support}}` from a confusion matrix (true class by row):
+    a class's true positives are its diagonal cell, its false positives the rest of its
+    column, its false negatives the rest of its row. The scores are multi-label's
+    `per_label` (`lab.tasks.multi_label.per_class_scores`: 0.0 where a ratio has no
+    denominator, sklearn's `zero_division=0`); support is the rows labelled with the class.
+    The numbers behind the macro averages (`test/f1`, ...), readable where a matrix of many
+    classes is not."""
+    predicted = [sum(column) for column in zip(*matrix, strict=True)]
+    return {
+        str(labels[i]): per_class_scores(row[i], predicted[i] - row[i], sum(row) - row[i])
+        for i, row in enumerate(matrix)
+    }
 
 
 def positive_class_line(id2label: Mapping[Any, str]) -> str | None:
@@ -158,41 +180,19 @@ class TextClassificationModule(ClassLossTraining, TaskModule):
         return values
 
     def evaluation_report(self, stage: str) -> dict[str, Any]:
-        """The test confusion matrix: rows are true labels, columns predicted labels."""
+        """The test confusion matrix (rows are true labels, columns predicted labels) and,
+        per class, its precision, recall, F1 and support (`per_class_table`)."""
         if stage != "test":
             return {}
         matrix = self.test_confusion.compute().tolist()
         self.test_confusion.reset()
         id2label: dict[int, str] = self.model.config.id2label  # type: ignore[assignment]
+        labels = [id2label[i] for i in range(len(matrix))]
         return {
-            "labels": [id2label[i] for i in range(len(matrix))],
+            "labels": labels,
             "confusion_matrix": matrix,
+            "per_label": per_class_table(matrix, labels),
         }
 
     def _metrics(self, stage: str) -> MetricCollection:
         return self.metrics[stage]  # type: ignore[return-value]
-
-
-def plot_confusion_matrix(report: dict[str, Any]) -> Figure | None:
-    """The test confusion matrix (counts, true label by row); None without one in `report`."""
-    matrix = report.get("confusion_matrix")
-    if not matrix:
-        return None
-    import matplotlib.pyplot as plt
-
-    labels = report.get("labels") or [str(i) for i in range(len(matrix))]
-    size = max(3.5, 0.5 * len(labels) + 2)
-    figure, axis = plt.subplots(figsize=(size, size))
-    image = axis.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axis, fraction=0.046)
-    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    axis.set_yticks(range(len(labels)), labels)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    peak = max(max(row) for row in matrix) or 1
-    for i, row in enumerate(matrix):
-        for j, count in enumerate(row):
-            shade = "white" if count > peak / 2 else "black"
-            axis.text(j, i, str(count), ha="center", va="center", color=shade)
-    axis.set_title("test confusion matrix")
-    return figure
