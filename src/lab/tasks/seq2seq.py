@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torchmetrics import MeanMetric, Metric
 
-from lab.data.datamodule import DataModule
+from lab.data.cut_counts import CUT_FLAGS, INPUTS, TARGETS, CutCountingDataModule
 from lab.data.padding import Padding, PadToWidth, pad_rows
 from lab.errors import ConfigError, DataError
 from lab.inference.predictors import Generator
@@ -48,7 +48,7 @@ METRICS: dict[str, Callable[[], Metric]] = {"rouge": RougeScore, "bleu": CorpusB
 STAGES = {"validation": "val", "test": "test"}
 
 
-class Seq2SeqDataModule(DataModule):
+class Seq2SeqDataModule(CutCountingDataModule):
     """Tokenizes (prefixed) source texts as inputs and target texts as labels.
 
     Args:
@@ -60,7 +60,14 @@ class Seq2SeqDataModule(DataModule):
             `translate English to Romanian: `; BART: none).
         max_source_length / max_target_length: truncation lengths in tokens.
         **kwargs: see `lab.data.datamodule.DataModule`.
+
+    Each split's sources cut at `max_source_length` and targets cut at `max_target_length` are
+    counted and said once (`lab.data.cut_counts`): the references generations are scored
+    against are not cut, so a cut target caps the score.
     """
+
+    cut_keys: ClassVar[dict[str, str]] = {INPUTS: "max_source_length", TARGETS: "max_target_length"}
+    cut_nouns: ClassVar[dict[str, str]] = {INPUTS: "sources", TARGETS: "targets"}
 
     def __init__(
         self,
@@ -142,6 +149,7 @@ class Seq2SeqDataModule(DataModule):
             self.source_prefix,
             self.max_source_length,
             self.max_target_length,
+            CUT_FLAGS,  # the cut rows' flags, counted and said per split (lab.data.cut_counts)
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -149,10 +157,14 @@ class Seq2SeqDataModule(DataModule):
         sources = [self.source_prefix + cell_text(v, lang) for v in batch[column]]
         column, lang = self.target_column, self.target_lang
         targets = [cell_text(v, lang) for v in batch[column]]
-        encoded = dict(self.tokenizer(sources, max_length=self.max_source_length, truncation=True))
-        encoded["labels"] = self.tokenizer(
+        inputs = self.tokenizer(sources, max_length=self.max_source_length, truncation=True)
+        labels = self.tokenizer(
             text_target=targets, max_length=self.max_target_length, truncation=True
-        )["input_ids"]
+        )
+        encoded = dict(inputs)
+        encoded["labels"] = labels["input_ids"]
+        self.mark_cuts(encoded, INPUTS, inputs)  # read off, said and dropped per split
+        self.mark_cuts(encoded, TARGETS, labels)
         if ROW_ID in batch:
             encoded[ROW_ID] = batch[ROW_ID]
         return encoded

@@ -7,7 +7,8 @@ output keeps the gold tags of the cut words as `cut_labels` (ids, one per word),
 pads them into the evaluation batch, and `EntityScores` appends them to the row's gold tags,
 predicted as `O`: an entity past the cut counts as missed, as it is for anyone reading the
 model's output. The model never sees the column (`without_cut`). Training says once per split
-how many rows the cut reaches (`cut_note`), as `lab.inspect` reports the share beforehand.
+how many rows the cut reaches (`cut_note`, in the wording of every head's line on its cut rows:
+`lab.data.cut_counts.cut_line`), as `lab.inspect` reports the share beforehand.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+
+from lab.data.cut_counts import cut_line
 
 CUT = "cut_labels"
 IGNORE = -100
@@ -55,11 +58,6 @@ def cut_note(split: str, cuts: Sequence[Sequence[int]], max_length: int) -> str 
     """A train.log line on the rows of `split` whose words run past `max_length` (`cuts`: the
     split's `CUT` column), or None when no row is cut."""
     rows = sum(1 for cut in cuts if len(cut))
-    if not rows:
-        return None
     words = sum(len(cut) for cut in cuts)
-    return (
-        f"data.max_length={max_length} cuts {rows} of {len(cuts)} {split} rows ({words} words "
-        "past the cut: not trained on, and scored as missed where evaluated); a longer "
-        "data.max_length keeps them, up to the model's positions"
-    )
+    why = f"{words} words past the cut: not trained on, and scored as missed where evaluated"
+    return cut_line("data.max_length", max_length, (rows, 0), len(cuts), f"{split} rows", why)

@@ -16,15 +16,11 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.data.column_refusal import unlabeled_split_fix
-from lab.data.datamodule import DataModule
+from lab.data.cut_counts import CUT_FLAGS, INPUTS, CutCountingDataModule
 from lab.data.dropped_labels import drop_setting
 from lab.data.label_names import as_integer
 from lab.errors import DataError
-from lab.tasks.text_classification.arrow_labels import (
-    all_numbers,
-    label_array,
-    minus_one_rows,
-)
+from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, minus_one_rows
 from lab.tasks.text_classification.label_classes import (
     LabelClasses,
     lists_under_single_label,
@@ -58,7 +54,7 @@ PROBLEM_TYPES = {
 }
 
 
-class TextClassificationDataModule(DataModule):
+class TextClassificationDataModule(CutCountingDataModule):
     """Tokenizes `text_column` (and `text_pair_column`), maps `label_column` to class ids.
 
     Args:
@@ -359,6 +355,7 @@ class TextClassificationDataModule(DataModule):
             self.label_column,
             self.label_names if self._classes.ids is not None else None,
             self.max_length,
+            CUT_FLAGS,  # the cut rows' flags, counted and said per split (lab.data.cut_counts)
             self.problem_type,
             self.num_labels if self.problem_type == "multi_label" else None,
             # Only a left cut changes what is cached: the keys of earlier caches stay.
@@ -389,6 +386,7 @@ class TextClassificationDataModule(DataModule):
         else:
             labels = [self._class_of(v) for v in labels]
         encoded["labels"] = labels
+        self.mark_cuts(encoded, INPUTS, encoded)  # read off, said and dropped per split
         return dict(encoded)
 
 
