@@ -267,7 +267,9 @@ def test_missing_data_path_exits_2_with_one_message(tmp_path: Path) -> None:
             },
             [],
             DataError,
-            "test.csv:2 column 'sentiment': label 'neutral' is not one of the label names",
+            "test.csv:2 column 'sentiment': label 'neutral' never occurs in train: the classes "
+            "are the labels of train (2 of them: 'negative', 'positive'); to train with other "
+            "classes too, list every class: data.label_names=[...]",
             id="unknown-label",
         ),
         pytest.param(

@@ -193,12 +193,14 @@ def test_string_tags_unseen_in_train_are_listed_in_trainings_words(
     }
     overrides = ("data=conll2003", "data.label_names=null", f"data.path={_write(tmp_path, rows)}")
     _, refused = _training_refusal(compose_cfg, *overrides)
-    assert refused == (
-        "tag 'B-LOC' is not in the label list ['B-PER', 'I-PER', 'O']; fix the data or set "
-        "data.label_names"
+    reason = (
+        "the classes are the tags of train (3 of them: 'B-PER', 'I-PER', 'O'); to train with "
+        "other tags too, list every tag: data.label_names=[...]"
     )
+    assert refused == f"tag 'B-LOC' never occurs in train: {reason}"
     assert _refusal_warnings(compose_cfg, *overrides) == [
-        f"validation: 1 row has tag 'B-LOC'; lab.train refuses it: {refused}"
+        f"validation: 1 row has 1 tag that never occurs in train ('B-LOC'); lab.train refuses "
+        f"it: {reason}"
     ]
 
 
@@ -224,11 +226,12 @@ def test_tag_ids_without_names_are_refused_as_training_refuses_them(
 def test_many_refused_tags_are_counted_past_the_first_five_by_the_rows_holding_them(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
-    """Seven unseen tags: five listed in order of appearance, then the other two, which two
-    rows hold (x5 is in both)."""
+    """Seven tags outside the given names: five listed in order of appearance, then the other
+    two, which two rows hold (x5 is in both)."""
     unseen = [_sentence("x0", "x1", "x2"), _sentence("x3", "x4", "x5"), _sentence("x6", "x5")]
     rows = {"train": [_sentence("O", "B-PER")] * 3, "validation": unseen, "test": [_sentence("O")]}
-    overrides = ("data=conll2003", "data.label_names=null", f"data.path={_write(tmp_path, rows)}")
+    path = f"data.path={_write(tmp_path, rows)}"
+    overrides = ("data=conll2003", "data.label_names=[B-PER,O]", path)
     from lab.data.inspection import inspect_data
 
     cfg = compose_cfg("model=tiny_bert", *overrides)

@@ -60,9 +60,15 @@ def test_a_string_label_unseen_in_train_is_listed_in_trainings_words(
     labels = {"train": ["neg", "pos"] * 6, "validation": ["pos", "neg"], "test": ["meh", "neg"]}
     folder = _files(tmp_path, labels)
     refused = _training_refusal(compose_cfg, folder)
-    assert refused == "label 'meh' is not one of the label names ['neg', 'pos']"
+    # No names given: train's labels are the classes, and the way to train with others is said
+    reason = (
+        "the classes are the labels of train (2 of them: 'neg', 'pos'); to train with other "
+        "classes too, list every class: data.label_names=[...]"
+    )
+    assert refused == f"label 'meh' never occurs in train: {reason}"
     assert _label_warnings(compose_cfg, folder) == [
-        f"test: 1 row has label 'meh'; lab.train refuses it: {refused}"
+        f"test: 1 row has 1 label that never occurs in train ('meh'); lab.train refuses it: "
+        f"{reason}"
     ]
 
 
@@ -196,17 +202,21 @@ def test_list_labels_under_single_label_point_to_multi_label(
 def test_many_refused_labels_are_counted_past_the_first_five(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
-    """A text column named as the labels would list every review: five, then a count."""
+    """Labels outside the given names: five listed, then a count."""
     from lab.data.inspection import inspect_data
 
     unseen = [f"other{i}" for i in range(8)]
     labels = {"train": ["neg", "pos"] * 6, "validation": ["neg", *unseen], "test": ["pos"]}
-    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={_files(tmp_path, labels)}")
+    folder = _files(tmp_path, labels)
+    cfg = compose_cfg(
+        "model=tiny_bert", "data=csv", f"data.path={folder}", "data.label_names=[neg,pos]"
+    )
     report = inspect_data(cfg, build_tokenizer(cfg))["report"]
     assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
         *(
             f"validation: 1 row has label 'other{i}'; lab.train refuses it: label 'other{i}' is "
-            "not one of the label names ['neg', 'pos']"
+            "not one of the label names ['neg', 'pos']; fix the data, or set data.label_names "
+            "to its names (null: those in train)"
             for i in range(5)
         ),
         "validation: 3 more labels lab.train refuses, in 3 rows (a label column holding text?)",
@@ -502,3 +512,27 @@ def test_a_row_of_a_carved_split_is_named_by_its_file_line_as_training_names_it(
     assert [r.split(": ")[0] for r in refusals] == ["train", "validation", "test"]
     assert all(re.match(rf"\w+: {re.escape(str(tmp_path))}/scores.csv:\d+: ", r) for r in refusals)
     assert report["labels"] == {}  # a column of text: no summary of its scores (it crashed)
+
+
+def test_a_text_column_named_as_the_labels_is_said_once_per_split(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """Every train row its own class, every validation label unseen: one line (its labels
+    shortened), with the guess at the cause, not one line per review."""
+    from lab.data.inspection import inspect_data
+
+    labels = {
+        "train": [f"a review {i:02d}" for i in range(12)],
+        "validation": [f"other review {i}" for i in range(9)],
+        "test": ["a review 00"],
+    }
+    cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={_files(tmp_path, labels)}")
+    report = inspect_data(cfg, build_tokenizer(cfg))["report"]
+    others = ", ".join(f"'other review {i}'" for i in range(8))
+    names = ", ".join(f"'a review {i:02d}'" for i in range(8))
+    assert [w for w in report["warnings"] if "lab.train refuses" in w] == [
+        f"validation: 9 rows have 9 labels that never occur in train ({others}, "
+        "'other review 8') (a label column holding text?); lab.train refuses them: the classes "
+        f"are the labels of train (12 of them: {names} and 4 more); to train with other "
+        "classes too, list every class: data.label_names=[...]"
+    ]

@@ -24,6 +24,7 @@ import torch
 
 from lab.data.datamodule import DataModule
 from lab.data.padding import pad_hf
+from lab.data.unseen_classes import TrainClasses, tag_class_of
 from lab.errors import ConfigError, DataError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2, is_iob
@@ -84,10 +85,13 @@ class TokenClassificationDataModule(DataModule):
         self._string_tags = False
         self._split: str | None = None  # the split being tokenized (None: streamed train rows)
         self._said: set[str] = set()
+        self._tags_from_train = False  # no names given: train's string tags are the names
+        self._train_tags: TrainClasses | None = None  # the tags train has words of
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
         self._require_columns("train", train)
+        named = self.source_names is not None
         self.source_names, self._string_tags = tag_names(
             train,
             self.tags_column,
@@ -97,6 +101,9 @@ class TokenClassificationDataModule(DataModule):
             and list(self.source_names or ()) == list(self.evaluation.model_labels),
         )
         names = list(self.source_names)
+        self._tags_from_train = self._string_tags and not named
+        read = tag_class_of(names, string_tags=self._string_tags, iob1=self.tag_scheme == "iob1")
+        self._train_tags = TrainClasses.read(train, self.tags_column, names, read, "tag")
         if self.tag_scheme == "iob2" and is_iob(names):
             tags = train.with_format("arrow")[self.tags_column].to_pylist()
             hint = iob1_hint([t for t in tags if isinstance(t, list)], names, self._string_tags)
@@ -138,9 +145,21 @@ class TokenClassificationDataModule(DataModule):
                 column, problem = shape
                 raise DataError(f"{self.where(name, row, column)}: {problem}")
             for tag in tags:
-                refused = tag_problem(tag, names, self._string_tags, self.evaluation is not None)
+                refused = tag_problem(
+                    tag,
+                    names,
+                    self._string_tags,
+                    self.evaluation is not None,
+                    from_train=self._tags_from_train,
+                )
                 if refused is not None:
                     raise DataError(f"{self.where(name, row, self.tags_column)}: {refused}")
+        # Tags the names list but no train word has: scored, never learnt. (A streamed train
+        # split's tags are known from its first rows only; lab.eval has no train.)
+        if name != "train" and self.evaluation is None and not self.streaming and self._train_tags:
+            unseen = self._train_tags.warning(name, dataset, self.tags_column)
+            if unseen:
+                log.warning(unseen)
 
     # ----------------------------------------------------------------- tokenization
     def fingerprint_parts(self) -> tuple[Any, ...]:

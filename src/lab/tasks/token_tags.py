@@ -20,7 +20,17 @@ from lab.data.inspection_refusals import (
     value_order,
 )
 from lab.data.label_names import id_as_text, reconcile_label_names
+from lab.data.unseen_classes import (
+    TrainClasses,
+    listed,
+    never_in_train,
+    never_in_train_warning,
+    tag_class_of,
+)
 from lab.errors import DataError
+
+#: how to train with tags train lacks, where its string tags are the tag names
+TAG_FIX = "list every tag: data.label_names=[...]"
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -66,13 +76,19 @@ def not_a_list(cell: Any, what: str) -> str | None:
 
 
 def tag_problem(
-    tag: Any, names: Sequence[str], string_tags: bool, evaluating: bool = False
+    tag: Any,
+    names: Sequence[str],
+    string_tags: bool,
+    evaluating: bool = False,
+    *,
+    from_train: bool = False,
 ) -> str | None:
     """Why training refuses `tag` (a name when `string_tags`, else an id into `names`), in the
     words after the row it names, or None where it takes it. `evaluating` (`lab.eval`): the
-    names are the model's own, which no setting changes."""
+    names are the model's own, which no setting changes. `from_train`: the names are train's
+    string tags (none were given), so a tag outside them never occurs in train."""
     if tag is None:  # a null element of a tag list (an export with a gap): no id to check
-        return f"a tag is empty (null); every word needs one of the label list {list(names)}"
+        return f"a tag is empty (null); every word needs one of the label list {listed(names)}"
     if string_tags:
         refused = tag not in names
     else:
@@ -82,12 +98,14 @@ def tag_problem(
             refused = True
     if not refused:
         return None
+    if from_train and string_tags and isinstance(tag, str):
+        return never_in_train(tag, names, fix=TAG_FIX, noun="tag")
     advice = (
         "the model was trained on these tags only: fix the data"
         if evaluating
         else id_as_text(tag, names) or "fix the data or set data.label_names"
     )
-    return f"tag {tag!r} is not in the label list {list(names)}; {advice}"
+    return f"tag {tag!r} is not in the label list {listed(names)}; {advice}"
 
 
 def label_warnings(
@@ -107,6 +125,10 @@ def label_warnings(
         )
     except DataError as err:
         return [f"lab.train refuses the labels: {err}"]
+    from_train = not configured and string_tags
+    iob1 = data.get("tag_scheme") == "iob1"
+    read = tag_class_of(known, string_tags=string_tags, iob1=iob1)
+    classes = TrainClasses.read(train, column, known, read, "tag")
     found = row_shape_warnings(data, splits)
     for split, dataset in splits.items():
         if column not in dataset.column_names:
@@ -120,16 +142,29 @@ def label_warnings(
             here = [t for t in dict.fromkeys(tags or []) if t is not None]
             for tag in here:
                 if tag not in why:
-                    why[tag] = tag_problem(tag, known, string_tags)
+                    why[tag] = tag_problem(tag, known, string_tags, from_train=from_train)
             bad = [t for t in here if why[t] is not None]
             rows.update(bad)
             if bad:
                 refused_rows.append(set(bad))
         ordered = sorted(rows.items(), key=lambda item: value_order(item[0]))
-        refused: list[Refused] = [(tag, held, str(why[tag])) for tag, held in ordered]
+        # tags train never holds, where its tags are the names: one line, not one per tag
+        unseen = {tag for tag, _ in ordered if from_train and isinstance(tag, str)}
+        if unseen:
+            held = sum(1 for bad in refused_rows if bad & unseen)
+            listed_unseen = [tag for tag, _ in ordered if tag in unseen]
+            found.append(
+                never_in_train_warning(split, listed_unseen, held, known, fix=TAG_FIX, noun="tag")
+            )
+        refused: list[Refused] = [
+            (tag, held, str(why[tag])) for tag, held in ordered if tag not in unseen
+        ]
         rest = {tag for tag, _, _ in refused[SHOWN_PER_SPLIT:]}
         rest_rows = sum(1 for bad in refused_rows if bad & rest)
         found += refusal_warnings(split, refused, noun="tag", rest_rows=rest_rows)
+        # tags the names list but no train word has: training's warning, once per split
+        if split != "train" and (missing := classes.warning(split, dataset, column)):
+            found.append(missing)
     return found
 
 

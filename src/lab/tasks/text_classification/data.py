@@ -152,6 +152,7 @@ class TextClassificationDataModule(CutCountingDataModule):
             self.num_labels,
             self.label_column,
             evaluation=self.evaluation,
+            streamed=self.streaming,
         )
         self.label_names = self._classes.names
         # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
@@ -258,6 +259,7 @@ class TextClassificationDataModule(CutCountingDataModule):
                     self._check_label(name, row, element)
             else:
                 self._check_label(name, row, value)
+        self._classes.warn_unseen(name, dataset, self.label_column)  # classes train lacks
 
     def _is_hidden(self, value: Any) -> bool:
         """A single-label -1 that names no class: a hidden label (`LabelClasses.hides`)."""

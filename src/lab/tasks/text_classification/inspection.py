@@ -7,7 +7,11 @@ names with the shift advice) and warns where class 0 has no train row; `lab.insp
 same words as warnings, for every split and every such value with its rows, before anything
 trains. The classes and the refusals are `label_classes.LabelClasses` and the class-0 warning
 `train_labels.TrainLabels`', the ones `TextClassificationDataModule` calls: nothing here decides
-what is refused. Empty cells and the hidden label -1 are counted by lab.inspect's label gaps.
+what is refused. Labels refused as never in train (train's labels are the classes, no names
+given) are one line per split, however many, with training's reason and fix once; classes the
+names list but no train row holds get training's warning, once per evaluated split
+(`lab.data.unseen_classes`). Empty cells and the hidden label -1 are counted by lab.inspect's
+label gaps.
 A text column training refuses as no text (`text_column.non_text`: numbers, e.g. the text and
 label columns swapped) is listed first, as training checks it first.
 """
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from lab.data.inspection_places import place
 from lab.data.inspection_refusals import Refused, refusal_warnings, rows_have, value_order
 from lab.data.label_names import as_integer
+from lab.data.unseen_classes import never_in_train_warning
 from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, plain_type
 from lab.tasks.text_classification.label_classes import (
     LabelClasses,
@@ -90,21 +95,56 @@ def label_warnings(
         if column not in dataset.column_names:  # a missing column is the head's to refuse
             continue
         refused_here: list[Refused] = []
+        unseen: list[Any] = []  # labels train never holds, where its labels are the classes
         for value, rows in _label_counts(dataset, column, flatten=not single).items():
             # lab.inspect's label gaps count empty cells and a single label's hidden -1; they
             # do not look inside a multi-label list, whose empty elements training refuses too
             if single and (is_empty(value) or classes.hides(value)):
                 continue
-            refused = (
-                EMPTY_CELL
-                if is_empty(value)
-                else (None if single else multi_label_element_problem(value))
-                or classes.problem(value, count)
-            )
+            element = None if single or is_empty(value) else multi_label_element_problem(value)
+            if element is None and classes.never_in_train(value):
+                unseen.append(value)
+                continue
+            refused = EMPTY_CELL if is_empty(value) else element or classes.problem(value, count)
             if refused:
                 refused_here.append((value, rows, refused))
+        if unseen:
+            found.append(_never_in_train(split, dataset, column, unseen, classes, len(train)))
         found += refusal_warnings(split, refused_here)
+        # classes the names list but no train row holds: training's warning, once per split
+        if missing := classes.unseen_warning(split, dataset, column):
+            found.append(missing)
     return found
+
+
+def _never_in_train(
+    split: str,
+    dataset: Dataset,
+    column: str,
+    values: list[Any],
+    classes: LabelClasses,
+    train_rows: int,
+) -> str:
+    """One warning for the labels of `split` that training refuses as never in train (whose
+    labels are the classes), however many: training's reason and fix once, not per label."""
+    rows = _rows_holding(dataset, column, set(values))
+    # A text column named as the labels: (almost) every train row its own class, every other
+    # split's label unseen.
+    text = " (a label column holding text?)" if 5 * len(classes.names) > 4 * train_rows > 16 else ""
+    return never_in_train_warning(split, values, rows, classes.names, fix=classes.fix(), hint=text)
+
+
+def _rows_holding(dataset: Dataset, column: str, values: set[Any]) -> int:
+    """The rows of `dataset` whose `column` (a label, or a list of them) holds any of
+    `values`, as Python reads the cells (only where training would refuse them)."""
+    return sum(
+        1
+        for cell in dataset[column]
+        if any(
+            not isinstance(v, (list, dict)) and v in values
+            for v in (cell if isinstance(cell, list) else [cell])
+        )
+    )
 
 
 def train_classes(data: DictConfig, train: Dataset, column: str) -> ClassesRead | None:

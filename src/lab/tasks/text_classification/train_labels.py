@@ -9,6 +9,9 @@ them from here, so the two cannot disagree:
 - integer labels that all lie in 1..K-1 under K names (configured or a ClassLabel's) leave
   class 0 without a row: a warning (`label_values.class_zero_unused`).
 
+Its distinct labels are the classes train has rows of: a validation or test split holding
+others gets a warning (`LabelClasses.unseen_warning`, `lab.data.unseen_classes`).
+
 Lightning-free: `lab.inspect` imports it.
 """
 
@@ -44,6 +47,9 @@ class TrainLabels:
             ClassLabel's) and the labels are not strings; empty otherwise.
         non_list: multi-label only: the first cell that is not a list, as (row, value)
             (a CSV stores a list as text: '[2, 0]'); None when every cell is one.
+        distinct: the distinct labels as stored (multi-label: of the elements), empty cells
+            as None: the classes train has rows of (`LabelClasses.seen`).
+        rows: the rows read.
     """
 
     feature: Any
@@ -54,6 +60,8 @@ class TrainLabels:
     class_names: list[str] | None
     present: set[int] = field(default_factory=set)
     non_list: tuple[int, Any] | None = None
+    distinct: list[Any] = field(default_factory=list)
+    rows: int = 0
 
     @classmethod
     def read(
@@ -93,12 +101,25 @@ class TrainLabels:
             kept = [v for v in values if v is not None and not isinstance(v, (list, dict))]
             string = bool(kept) and all(isinstance(v, str) for v in kept)
         class_names = list(feature.names) if hasattr(feature, "names") else None
+        distinct = distinct_labels(label_array(train, column))
+        if distinct is None:  # a mixed column (Json): its cells as Python reads them
+            distinct = list(dict.fromkeys(v for v in values if not isinstance(v, (list, dict))))
         present: set[int] = set()
         if (configured or class_names is not None) and not string:
-            distinct = distinct_labels(label_array(train, column))
-            present = set(integer_values(values if distinct is None else distinct))
+            present = set(integer_values(distinct))
         boolean = dtype == "bool"
-        return cls(feature, values, string, boolean, configured, class_names, present, non_list)
+        return cls(
+            feature,
+            values,
+            string,
+            boolean,
+            configured,
+            class_names,
+            present,
+            non_list,
+            distinct,
+            len(train),
+        )
 
     def one_based(self, names: Sequence[str]) -> bool:
         """Whether the labels are 1..K for the K configured `names` (a ClassLabel's ids are
