@@ -437,3 +437,22 @@ def test_fitting_tables_left_align_text_and_right_align_numbers() -> None:
         "│ train      │ 1600 │ 0.8123 ± 0.0100 │     - │",
         "│ validation │  200 │       0.5 ± 0.1 │     7 │",
     ]
+
+
+def test_a_long_list_of_labels_shows_its_ends_and_a_summary() -> None:
+    """s23a L2: 150 intents made a 150-row table; the most and least frequent ten are shown,
+    the rest counted, and one line sums them all up (every count stays in inspect.json)."""
+    counts = {f"intent {i}": i % 13 for i in range(150)}  # 0..12 rows, 12 of them each
+    total = sum(counts.values())
+    report = {"labels": {"counts": counts, "shares": {k: v / total for k, v in counts.items()}}}
+    lines = [line.strip("│ ") for line in _printed(120, report)]
+    rows = [line.split("│")[0].strip() for line in lines if line.startswith("intent")]
+    assert rows[:10] == [f"intent {i}" for i in range(12, 130, 13)]  # 12 rows: first ten
+    assert rows[10:] == [f"intent {i}" for i in range(26, 150, 13)]  # the last ten with 0
+    assert any(line.startswith("... 130 more") for line in lines)
+    assert len(rows) == 20
+    assert " ".join(lines[-2:]) == (  # the console folds it at its width
+        "150 labels, the 10 most and least frequent shown (all in inspect.json): rows per "
+        "label 0 to 12, median 6; 12 with no train row; 12 with one"
+    )
+    assert len(_printed(120, _label_report())) < 30  # 20 labels: every one, as before

@@ -11,6 +11,7 @@ the whole column is cut (by the column's folding). Labels are left-aligned, numb
 
 from __future__ import annotations
 
+import statistics
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 TITLE = "train labels"
+# More labels than this (150 intents): the table shows the `SHOWN_EACH_END` most and least
+# frequent, with a line on the rest; every count is in inspect.json.
+TABLE_MAX = 40
+SHOWN_EACH_END = 10
 MIN_LABEL_WIDTH = 12  # narrower than this, a label column is unreadable: the table overflows
 WORD_ENDS = "_-./ "  # a label folds after one of these (`lab.wide_tables.fold_after`)
 
@@ -42,6 +47,9 @@ def print_label_table(report: dict[str, Any], console: Console) -> None:
         for name, count in labels["counts"].items()
     ]
     names = [str(name) for name in labels["counts"]]
+    summary = None
+    if len(names) > TABLE_MAX:
+        names, rows, summary = _ends(labels["counts"], names, rows, header[0])
     room = _label_room(console.width, header, rows)
     if room < MIN_LABEL_WIDTH:  # a narrow console: `class weight` over two lines gives room
         header = [h.replace(" ", "\n") for h in header]
@@ -53,6 +61,31 @@ def print_label_table(report: dict[str, Any], console: Console) -> None:
     refused = labels.get("refused")
     title = f"{TITLE} as stored (lab.train refuses them: {refused})" if refused else TITLE
     print_rows(console, header, folded, rows, label_width, title)
+    if summary:
+        console.print(summary, markup=False, highlight=False)
+
+
+def _ends(
+    counts: dict[Any, int], names: list[str], rows: list[list[str]], unit: str
+) -> tuple[list[str], list[list[str]], str]:
+    """The most and least frequent `SHOWN_EACH_END` labels' names and rows, most first with
+    a `... N more` row between, and a line on all of them (how many, `unit`s per label, the
+    labels with none and with one)."""
+    values = list(counts.values())
+    order = sorted(range(len(names)), key=lambda i: -values[i])  # stable: ties keep order
+    top, bottom = order[:SHOWN_EACH_END], order[-SHOWN_EACH_END:]
+    gap = len(names) - len(top) - len(bottom)
+    shown_names = [names[i] for i in top] + [f"... {gap} more"] + [names[i] for i in bottom]
+    shown_rows = [rows[i] for i in top] + [[""] * len(rows[0])] + [rows[i] for i in bottom]
+    none, one = values.count(0), values.count(1)
+    summary = (
+        f"{len(values)} labels, the {SHOWN_EACH_END} most and least frequent shown (all in "
+        f"inspect.json): {unit} per label {min(values)} to {max(values)}, median "
+        f"{statistics.median(values):g}"
+        + (f"; {none} with no train {unit[:-1]}" if none else "")
+        + (f"; {one} with one" if one else "")
+    )
+    return shown_names, shown_rows, summary
 
 
 def _label_room(width: int, header: list[str], rows: list[list[str]]) -> int:
