@@ -133,6 +133,39 @@ def test_max_new_tokens_sets_the_length_of_a_dpo_runs_answers(
     assert _results(target) == [{"line": 1, "completion": expected}]
 
 
+def test_a_dpo_runs_preference_rows_are_asked_their_prompt_with_chosen_as_reference(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """s23c M2: lab.predict on a DPO run's own preference file refused rows without a
+    `prompt` field (chosen/rejected as whole conversations) and rows of a renamed prompt
+    column; a pair is read as training reads it, its chosen side the reference."""
+    from lab.tasks.sft.answered_rows import answered_pair
+
+    run = write_run(tmp_path / "dpo", compose_cfg(*DPO_RUN))
+    _, _, predictor = open_predictor(str(run), device="cpu", max_new_tokens=3)
+    predictor.read_data_rows()
+    user = {"role": "user", "content": "thanks dog"}
+    strings = {"prompt": "thanks dog", "chosen": "THANKS", "rejected": "thanks"}
+    whole = {  # UltraFeedback-binarized: the prompt's turn inside both sides, no prompt column
+        "chosen": [user, {"role": "assistant", "content": "THANKS"}],
+        "rejected": [user, {"role": "assistant", "content": "thanks"}],
+    }
+    answer_only = {"prompt": [user], "chosen": [{"role": "assistant", "content": "THANKS"}]}
+    for row in (strings, whole, answer_only, {**whole, "chosen": json.dumps(whole["chosen"])}):
+        assert predictor.check(row) is None, row
+        assert predictor.chat(row) == ([user], "THANKS"), row  # type: ignore[attr-defined]
+    results = predictor.predict([strings, {"prompt": "thanks dog"}])
+    assert results[0] == {**results[1], "reference": "THANKS"}
+    # Orca's pairs under data.prompt_column=question; a pair without a prompt to ask.
+    orca = {"question": "thanks dog", "chosen": "THANKS", "rejected": "thanks"}
+    assert answered_pair(orca, "question", "chosen") == ([user], "THANKS")
+    assert answered_pair({"chosen": "THANKS", "rejected": "x"}, "prompt", "chosen") == (
+        "field 'chosen': expected a list of messages, found str 'THANKS' (the row read as a "
+        "preference pair)"
+    )
+    assert answered_pair({"prompt": "thanks dog"}, "prompt", "chosen") is None  # a request
+
+
 # ---------------------------------------------------------------------------------- columns
 def test_parse_columns_reads_field_to_column_pairs_and_refuses_other_forms() -> None:
     assert parse_columns(["columns.text=review", "columns.id=key"]) == {

@@ -321,6 +321,11 @@ def test_data_rows_are_asked_without_their_answer_which_is_the_reference(
     assert predictor.check({"instruction": " ", "output": "1 2"}) == (
         "field 'instruction': the instruction is empty (the row read as data.format=alpaca)"
     )
+    # s23c M1: a row whose answer is empty (28 of Alpaca's) is asked, without a reference.
+    empty_output = {"instruction": "Digits for:", "input": "one two", "output": ""}
+    assert predictor.check(empty_output) is None
+    assert predictor.chat(empty_output) == (asked["alpaca"], None)
+    assert predictor.chat({"prompt": question["content"], "completion": ""}) == ([question], None)
     no_user = {"messages": [system, answer]}
     assert predictor.check(no_user) == "the conversation has no user turn before its final answer"
 

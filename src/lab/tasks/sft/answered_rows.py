@@ -8,21 +8,43 @@ one of the formats training reads (`messages`, `prompt` + `completion`, Alpaca's
 row is read as evaluation reads it (`split_final_answer`): the turns before the last assistant
 turn are the prompt and that turn is the reference, so `lab.predict` on the test file gives
 the generations of the run's `test_report.json`. A row without its answer (a chat ending with
-the user, a lone `prompt`) is read as a request is.
+the user, a lone `prompt`) is read as a request is; so is a training row whose answer is empty
+(Alpaca has 28 empty outputs; a CSV of prompts with an empty `completion` column): asked, with
+no reference.
+
+A DPO run's preference file is read as its training reads a pair (`lab.tasks.dpo.pairs`), by
+the run's own column names (`data.prompt_column=question` for Orca's pairs): the prompt is
+asked and the chosen completion is the reference; where chosen holds the whole conversation
+(user turns included, as in UltraFeedback-binarized), its turns before the last assistant turn
+are the prompt. The rejected side is not read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
-from lab.tasks.sft.chat import ChatError, Message, detect_format, split_final_answer, to_messages
+from lab.tasks.sft.chat import (
+    ChatError,
+    EmptyAnswer,
+    Message,
+    detect_format,
+    split_final_answer,
+    to_messages,
+)
+
+#: What a data row reads as: (the turns asked, the final answer; None where it is empty), why
+#: it cannot be read (a string), or None for a row that is a request.
+Answered = tuple[list[Message], str | None] | str | None
+# Stands in for an empty answer while the row is read: the turns before it are asked.
+_NO_ANSWER = "\x00"
+_ANSWER_FIELDS = {"prompt_completion": "completion", "alpaca": "output"}
 
 
-def answered_chat(row: dict[str, Any]) -> tuple[list[Message], str] | str | None:
-    """(the turns asked, the final answer) of a data row that ends with its answer, why such a
-    row cannot be read (a string), or None for a row that is a request (see the module)."""
-    given = [field for field, value in row.items() if value is not None and value != ""]
+def answered_chat(row: dict[str, Any]) -> Answered:
+    """A row of one of SFT's formats (see the module)."""
+    given = [field for field, value in row.items() if value is not None]
     try:
         form = detect_format(given)
     except ChatError:
@@ -34,14 +56,55 @@ def answered_chat(row: dict[str, Any]) -> tuple[list[Message], str] | str | None
             return None  # the request's check names it
     try:
         messages = to_messages(row, form)
+    except EmptyAnswer as err:
+        if form not in _ANSWER_FIELDS:
+            return _refused(err, form)
+        try:  # asked without its (empty) answer
+            messages = to_messages({**row, _ANSWER_FIELDS[form]: _NO_ANSWER}, form)
+        except ChatError as other:
+            return _refused(other, form)
     except ChatError as err:
-        if form == "messages":
-            return None  # e.g. no assistant turn: a request, checked as one
-        where = f"field '{err.column}': " if err.column else ""
-        return f"{where}{err} (the row read as data.format={form})"
+        return None if form == "messages" else _refused(err, form)  # messages: a request
+    return _split(messages)
+
+
+def answered_pair(row: dict[str, Any], prompt_column: str | None, chosen_column: str) -> Answered:
+    """A DPO run's preference row, by the run's columns (see the module); None for a row
+    without a chosen side (a request)."""
+    chosen = row.get(chosen_column)
+    if chosen is None or chosen == "":
+        return None
+    if isinstance(chosen, str) and chosen.lstrip().startswith("["):  # a CSV cell's JSON list
+        with contextlib.suppress(json.JSONDecodeError):  # else refused as text below
+            chosen = json.loads(chosen)
+    prompt = row.get(prompt_column) if prompt_column else None
+    whole = isinstance(chosen, list) and any(
+        isinstance(turn, dict) and turn.get("role") == "user" for turn in chosen
+    )
+    try:
+        if whole or prompt is None or prompt == "":
+            messages = to_messages({"messages": chosen}, "messages")
+        else:
+            pair = {"prompt": prompt, "completion": chosen}
+            messages = to_messages(pair, "prompt_completion")
+    except ChatError as err:
+        where = f"field '{chosen_column if err.column != 'prompt' else prompt_column}': "
+        return f"{where}{err} (the row read as a preference pair)"
+    return _split(messages)
+
+
+def _split(messages: list[Message]) -> Answered:
+    """The turns before the last assistant turn, and its text (None: it stood for an empty
+    answer); None where the conversation does not end with an answer (a request)."""
     if messages[-1]["role"] != "assistant":
         return None
     asked, answer = split_final_answer(messages)
     if not any(turn["role"] == "user" for turn in asked):
         return "the conversation has no user turn before its final answer"
-    return asked, answer
+    return asked, None if answer == _NO_ANSWER else answer
+
+
+def _refused(err: ChatError, form: str) -> str:
+    """Why a row of data format `form` cannot be read, naming its field."""
+    where = f"field '{err.column}': " if err.column else ""
+    return f"{where}{err} (the row read as data.format={form})"

@@ -22,7 +22,7 @@ import torch
 
 from lab.inference.predictors import Generator, model_positions, present_fields, room_problem
 from lab.tasks.dpo import pairs
-from lab.tasks.sft.answered_rows import answered_chat
+from lab.tasks.sft.answered_rows import answered_chat, answered_pair
 from lab.tasks.sft.chat import ChatError, Message, as_messages, end_of_turn_id, prompt_ids
 
 if TYPE_CHECKING:
@@ -160,19 +160,33 @@ class ChatPredictor(Generator):
         """The row's chat to complete (or why it has none: a string) and its reference answer
         where the row is a data row that ends with one (`read_data_rows`)."""
         if self.data_rows:
-            answered = answered_chat(row)
+            data = self.cfg.data
+            chosen = data.get("chosen_column")  # a DPO run: its preference pairs' columns
+            answered = answered_pair(row, data.get("prompt_column"), chosen) if chosen else None
+            answered = answered or answered_chat(row)
             if isinstance(answered, tuple):
                 return answered
             if isinstance(answered, str):
                 return answered, None
         return chat_of(row), None
 
+    def plain_prompt(self, row: dict[str, Any], chat: Any, reference: str | None) -> str | None:
+        """What a run without a chat template continues: a request's `prompt`, or a data row's
+        prompt of one user turn (a DPO pair of strings, `reference` its chosen side); None
+        where there is none (messages, which need a template)."""
+        if reference is None:
+            return None if row.get("prompt") is None else str(row["prompt"])
+        if isinstance(chat, list) and len(chat) == 1 and chat[0]["role"] == "user":
+            return str(chat[0]["content"])
+        return None
+
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` holds no chat to complete, or None."""
-        chat, _ = self.chat(row)
+        chat, reference = self.chat(row)
         if isinstance(chat, str):
             return chat
-        if not self.templated and row.get("prompt") is None:
+        plain = None if self.templated else self.plain_prompt(row, chat, reference)
+        if not self.templated and plain is None:
             return (
                 "field 'messages': this run's tokenizer has no chat template to render "
                 "messages; give a plain 'prompt' (continued as text)"
@@ -185,7 +199,7 @@ class ChatPredictor(Generator):
             except ChatError as err:
                 return f"field 'messages': {err}"
         else:
-            ids = pairs.prompt_ids(self.tokenizer, str(row["prompt"]))
+            ids = pairs.prompt_ids(self.tokenizer, str(plain))
         # The whole prompt, before `data.max_length` cuts it, against the model's context, in
         # the chat API's words: one input gets one answer from lab.predict, /predict and
         # /v1/chat/completions (no answer generated past the positions the model has).
@@ -206,8 +220,8 @@ class ChatPredictor(Generator):
         """The completion of each row's chat (without a template: of its plain `prompt`)."""
         chats = [self.chat(row) for row in rows]
         ids = [
-            self.prompt_ids(chat if self.templated else str(row["prompt"]))
-            for row, (chat, _) in zip(rows, chats, strict=True)
+            self.prompt_ids(chat if self.templated else str(self.plain_prompt(row, chat, answer)))
+            for row, (chat, answer) in zip(rows, chats, strict=True)
         ]
         width = max(len(i) for i in ids)
         pad = self.tokenizer.pad_token_id
