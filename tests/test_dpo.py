@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -427,6 +428,24 @@ def test_string_pairs_without_a_prompt_column_are_told_what_would_do(
         'leading turns are the prompt; whole transcripts ("\\n\\nHuman: ...\\n\\nAssistant: '
         '...") must be split into prompt/chosen/rejected first'
     )
+
+
+def test_an_unread_system_column_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """s23c M3: Orca's pairs carry a `system` column that training does not read; it was left
+    out without a word."""
+    rows = [
+        {"system": "Be loud.", "question": f"hi {i}", "chosen": "HI", "rejected": "hi"}
+        for i in range(12)
+    ]
+    train = _write(tmp_path / "d", rows)
+    with caplog.at_level(logging.WARNING, logger="lab.tasks.dpo.data"):
+        _fixture_data(tmp_path, train.parent, prompt_column="question")
+    said = [r.getMessage() for r in caplog.records if "'system'" in r.getMessage()]
+    assert said == [
+        "column 'system' of the train split is not read: a pair is a prompt, chosen and "
+        "rejected; to give a system prompt, write the prompt as a message list that starts "
+        "with a system turn ([{role: system, ...}, {role: user, ...}])"
+    ]
 
 
 def test_pairs_that_prefer_nothing_are_left_out_by_default(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 INDEX = "pair_index"  # each pair's position in its split: the key of precomputed references
 STAGES = {"train": "train", "validation": "val", "test": "test"}
+SYSTEM_COLUMN = "system"  # a column of system prompts some pair sets have (Orca): not read
 
 
 class PreferenceDataModule(DataModule):
@@ -100,6 +101,14 @@ class PreferenceDataModule(DataModule):
         if self.prompt_column and (has_prompt or not self.prompt_optional):
             wanted["data.prompt_column"] = self.prompt_column
         self.require_columns(name, dataset, wanted)
+        if name == "train" and SYSTEM_COLUMN in columns and SYSTEM_COLUMN not in wanted.values():
+            log.warning(  # Orca's pairs: half of them carry a system prompt
+                "column '%s' of the %s split is not read: a pair is a prompt, chosen and "
+                "rejected; to give a system prompt, write the prompt as a message list that "
+                "starts with a system turn ([{role: system, ...}, {role: user, ...}])",
+                SYSTEM_COLUMN,
+                self.split_name(name),
+            )
         if not has_prompt and len(dataset) and isinstance(dataset[0][self.chosen_column], str):
             raise DataError(self._no_prompt_column(name, columns))
         pairs = self.pairs(dataset[:], name, drop_ties=self.on_tie == "drop")
