@@ -430,11 +430,16 @@ def test_string_pairs_without_a_prompt_column_are_told_what_would_do(
     )
 
 
-def test_an_unread_system_column_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """s23c M3: Orca's pairs carry a `system` column that training does not read; it was left
-    out without a word."""
+def test_orcas_system_column_is_said_or_read_as_the_first_turn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """s23c M3: Orca's pairs carry a `system` column, left out without a word. Unread, it is
+    said; `data.system_column=system` makes each non-empty one its prompt's first turn."""
+    from lab.tasks.dpo.pairs import make_pair
+    from lab.tasks.sft.chat import ChatError
+
     rows = [
-        {"system": "Be loud.", "question": f"hi {i}", "chosen": "HI", "rejected": "hi"}
+        {"system": ["Be loud.", ""][i % 2], "question": f"hi {i}", "chosen": "HI", "rejected": "hi"}
         for i in range(12)
     ]
     train = _write(tmp_path / "d", rows)
@@ -442,10 +447,28 @@ def test_an_unread_system_column_is_said(tmp_path: Path, caplog: pytest.LogCaptu
         _fixture_data(tmp_path, train.parent, prompt_column="question")
     said = [r.getMessage() for r in caplog.records if "'system'" in r.getMessage()]
     assert said == [
-        "column 'system' of the train split is not read: a pair is a prompt, chosen and "
-        "rejected; to give a system prompt, write the prompt as a message list that starts "
-        "with a system turn ([{role: system, ...}, {role: user, ...}])"
+        "column 'system' of the train split is not read: set data.system_column=system to "
+        "make each row's system prompt its prompt's first turn"
     ]
+    caplog.clear()
+    datamodule = _fixture_data(
+        tmp_path, train.parent, prompt_column="question", system_column="system"
+    )
+    assert not [r for r in caplog.records if "'system'" in r.getMessage()]
+    user = {"role": "user", "content": "hi 0"}
+    system = {"role": "system", "content": "Be loud."}
+    (pair,) = datamodule.pairs({"question": ["hi 0"], "chosen": ["HI"], "rejected": ["hi"],
+                                "system": ["Be loud."]})  # fmt: skip
+    assert pair.prompt == [system, user]
+    assert make_pair("hi 0", "HI", "hi", chat=True, system="").prompt == [user]
+    own = [{"role": "system", "content": "Be quiet."}, user]  # the row's own system turn
+    assert make_pair(own, "HI", "hi", chat=True, system="Be loud.").prompt == own
+    tokenizer = _tokenizer()
+    texts = [tokenizer.decode(row["input_ids"][0]) for row in datamodule.datasets["train"]]
+    assert any("Be loud." in text for text in texts)
+    assert all(text.index("Be loud.") < text.index("hi ") for text in texts if "Be loud." in text)
+    with pytest.raises(ChatError, match="a system prompt needs the chat template"):
+        make_pair("hi 0", "HI", "hi", chat=False, system="Be loud.")
 
 
 def test_pairs_that_prefer_nothing_are_left_out_by_default(tmp_path: Path) -> None:

@@ -159,6 +159,9 @@ def test_a_dpo_runs_preference_rows_are_asked_their_prompt_with_chosen_as_refere
     # Orca's pairs under data.prompt_column=question; a pair without a prompt to ask.
     orca = {"question": "thanks dog", "chosen": "THANKS", "rejected": "thanks"}
     assert answered_pair(orca, "question", "chosen") == ([user], "THANKS")
+    system = {"role": "system", "content": "Be loud."}  # data.system_column=system: trained so
+    orca_system = {**orca, "system": "Be loud."}
+    assert answered_pair(orca_system, "question", "chosen", "system") == ([system, user], "THANKS")
     assert answered_pair({"chosen": "THANKS", "rejected": "x"}, "prompt", "chosen") == (
         "field 'chosen': expected a list of messages, found str 'THANKS' (the row read as a "
         "preference pair)"

@@ -256,7 +256,7 @@ def test_a_column_the_data_config_marks_optional_may_be_absent(
         validate_config(compose_cfg(*preferences, "data.optional_column_keys=[promt_column]"))
     assert str(unknown.value) == (
         "data.optional_column_keys lists promt_column, not among the column keys of data: "
-        "prompt_column, chosen_column, rejected_column"
+        "prompt_column, system_column, chosen_column, rejected_column"
     )
 
 

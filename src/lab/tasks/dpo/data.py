@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 INDEX = "pair_index"  # each pair's position in its split: the key of precomputed references
 STAGES = {"train": "train", "validation": "val", "test": "test"}
-SYSTEM_COLUMN = "system"  # a column of system prompts some pair sets have (Orca): not read
+SYSTEM_COLUMN = "system"  # Orca's column of system prompts: said when not read (data.system_column)
 
 
 class PreferenceDataModule(DataModule):
@@ -50,6 +50,8 @@ class PreferenceDataModule(DataModule):
         prompt_column / chosen_column / rejected_column: the columns (strings or message
             lists; the prompt column may be absent, or null, when chosen and rejected hold the
             whole conversation; string pairs need it).
+        system_column: a column of system prompts (Orca's `system`), each the first turn of
+            its row's prompt where it is not empty (chat templates only); null: none read.
         optional_column_keys: the column keys whose column a split may lack (the list the
             pre-flight check of `lab.config.data_rules` reads too). Only `prompt_column` can
             be: string pairs still need it, and left out of the list it is always required.
@@ -65,6 +67,7 @@ class PreferenceDataModule(DataModule):
         tokenizer: PreTrainedTokenizerBase,
         *,
         prompt_column: str = "prompt",
+        system_column: str | None = None,
         chosen_column: str = "chosen",
         rejected_column: str = "rejected",
         optional_column_keys: Sequence[str] = ("prompt_column",),
@@ -81,6 +84,7 @@ class PreferenceDataModule(DataModule):
         self.on_tie = on_tie
         self.ties: dict[str, list[int]] = {}
         self.prompt_column = prompt_column
+        self.system_column = system_column
         self.chosen_column = chosen_column
         self.rejected_column = rejected_column
         self.prompt_optional = "prompt_column" in optional_column_keys
@@ -100,14 +104,16 @@ class PreferenceDataModule(DataModule):
         has_prompt = bool(self.prompt_column) and self.prompt_column in columns
         if self.prompt_column and (has_prompt or not self.prompt_optional):
             wanted["data.prompt_column"] = self.prompt_column
+        if self.system_column:
+            wanted["data.system_column"] = self.system_column
         self.require_columns(name, dataset, wanted)
         if name == "train" and SYSTEM_COLUMN in columns and SYSTEM_COLUMN not in wanted.values():
             log.warning(  # Orca's pairs: half of them carry a system prompt
-                "column '%s' of the %s split is not read: a pair is a prompt, chosen and "
-                "rejected; to give a system prompt, write the prompt as a message list that "
-                "starts with a system turn ([{role: system, ...}, {role: user, ...}])",
+                "column '%s' of the %s split is not read: set data.system_column=%s to make "
+                "each row's system prompt its prompt's first turn",
                 SYSTEM_COLUMN,
                 self.split_name(name),
+                SYSTEM_COLUMN,
             )
         if not has_prompt and len(dataset) and isinstance(dataset[0][self.chosen_column], str):
             raise DataError(self._no_prompt_column(name, columns))
@@ -158,10 +164,11 @@ class PreferenceDataModule(DataModule):
         is given). With `drop_ties`, a pair that prefers nothing is None instead."""
         chosen, rejected = batch[self.chosen_column], batch[self.rejected_column]
         prompts = batch.get(self.prompt_column) or [None] * len(chosen)
+        systems = batch[self.system_column] if self.system_column else [None] * len(chosen)
         pairs: list[Pair | None] = []
         for row, values in enumerate(zip(prompts, chosen, rejected, strict=True)):
             try:
-                pairs.append(make_pair(*values, chat=self.chat))
+                pairs.append(make_pair(*values, chat=self.chat, system=systems[row]))
             except NoPreference as err:
                 if not drop_ties:
                     hint = "data.on_tie=drop leaves such pairs out"
@@ -175,6 +182,7 @@ class PreferenceDataModule(DataModule):
         """Where a row `make_pair` refused is (`make_pair` names its field: prompt, chosen or
         rejected; the user knows the field by its configured column)."""
         fields = {"prompt": self.prompt_column, "rejected": self.rejected_column}
+        fields["system"] = str(self.system_column)
         column = fields.get(err.column or "", self.chosen_column)
         return self.where(split, row, column) if split else f"row {row}"
 
@@ -226,6 +234,7 @@ class PreferenceDataModule(DataModule):
     def fingerprint_parts(self) -> tuple[Any, ...]:
         return (
             self.prompt_column,
+            *([("system", self.system_column)] if self.system_column else []),  # old keys stay
             self.chosen_column,
             self.rejected_column,
             self.max_length,

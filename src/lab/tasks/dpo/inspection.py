@@ -26,6 +26,7 @@ class PairRows(RowReader):
 
     def __init__(self, data: DictConfig, tokenizer: Any, train: Dataset) -> None:
         self.prompt_column = str(data.get("prompt_column") or "")
+        self.system_column = data.get("system_column")  # the prompt's first turn, as trained
         self.sides = (str(data.chosen_column), str(data.rejected_column))
         # The prompt column may be absent when chosen/rejected hold the whole conversation.
         first = train[0].get(self.sides[0]) if len(train) else None
@@ -48,9 +49,11 @@ class PairRows(RowReader):
     def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
         prompt, chosen, rejected = (row.get(self.prompt_column), *(row[c] for c in self.sides))
         try:
-            pair = make_pair(prompt, chosen, rejected, chat=self.chat)
+            system = row.get(self.system_column) if self.system_column else None
+            pair = make_pair(prompt, chosen, rejected, chat=self.chat, system=system)
         except ValueError as err:  # the head's ChatError, naming the field at fault
             fields = {"prompt": self.prompt_column, "chosen": self.sides[0]}
+            fields["system"] = str(self.system_column)
             raise as_skip(err, NoPreference, "tie", fields | {"rejected": self.sides[1]}) from None
         if not self.chat and not isinstance(pair.prompt, str):
             raise ConfigError(

@@ -54,13 +54,30 @@ class NoPreference(ChatError):
     module leaves such a pair out or refuses it per `data.on_tie`."""
 
 
-def make_pair(prompt: Any, chosen: Any, rejected: Any, chat: bool) -> Pair:
+def make_pair(prompt: Any, chosen: Any, rejected: Any, chat: bool, system: Any = None) -> Pair:
     """The pair of one row.
 
-    `chat`: whether the tokenizer has a chat template (strings become turns). Raises
+    `chat`: whether the tokenizer has a chat template (strings become turns). `system`: the
+    row's system prompt (`data.system_column`, Orca's `system`), the prompt's first turn
+    where it is text and the prompt has no system turn of its own; empty: none. Raises
     `NoPreference`, or `ChatError` for a row that is not a pair; `column` is the field at fault
-    (`prompt`, `chosen` or `rejected`), which the data module maps to its configured column.
+    (`prompt`, `chosen`, `rejected` or `system`), which the data module maps to its configured
+    column.
     """
+    pair = _pair(prompt, chosen, rejected, chat)
+    if system is None or (isinstance(system, str) and not system.strip()):
+        return pair
+    if not isinstance(system, str):
+        raise ChatError(f"a system prompt is text, got {system!r:.60}", "system")
+    if isinstance(pair.prompt, str):
+        raise ChatError("a system prompt needs the chat template (this run has none)", "system")
+    if pair.prompt and pair.prompt[0]["role"] == "system":
+        return pair  # the row's own system turn
+    return pair._replace(prompt=[{"role": "system", "content": system}, *pair.prompt])
+
+
+def _pair(prompt: Any, chosen: Any, rejected: Any, chat: bool) -> Pair:
+    """`make_pair` without a system prompt."""
     if isinstance(chosen, (list, tuple)) and isinstance(rejected, (list, tuple)):
         return _message_pair(prompt, chosen, rejected)
     if isinstance(chosen, str) and isinstance(rejected, str):

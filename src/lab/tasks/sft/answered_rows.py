@@ -68,8 +68,14 @@ def answered_chat(row: dict[str, Any]) -> Answered:
     return _split(messages)
 
 
-def answered_pair(row: dict[str, Any], prompt_column: str | None, chosen_column: str) -> Answered:
-    """A DPO run's preference row, by the run's columns (see the module); None for a row
+def answered_pair(
+    row: dict[str, Any],
+    prompt_column: str | None,
+    chosen_column: str,
+    system_column: str | None = None,
+) -> Answered:
+    """A DPO run's preference row, by the run's columns (see the module; `system_column`: the
+    run's `data.system_column`, its text the first turn as in training); None for a row
     without a chosen side (a request)."""
     chosen = row.get(chosen_column)
     if chosen is None or chosen == "":
@@ -90,6 +96,9 @@ def answered_pair(row: dict[str, Any], prompt_column: str | None, chosen_column:
     except ChatError as err:
         where = f"field '{chosen_column if err.column != 'prompt' else prompt_column}': "
         return f"{where}{err} (the row read as a preference pair)"
+    system = row.get(system_column) if system_column else None
+    if isinstance(system, str) and system.strip() and messages[0]["role"] != "system":
+        messages = [{"role": "system", "content": system}, *messages]
     return _split(messages)
 
 

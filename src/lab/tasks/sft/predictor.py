@@ -162,7 +162,11 @@ class ChatPredictor(Generator):
         if self.data_rows:
             data = self.cfg.data
             chosen = data.get("chosen_column")  # a DPO run: its preference pairs' columns
-            answered = answered_pair(row, data.get("prompt_column"), chosen) if chosen else None
+            answered = (
+                answered_pair(row, data.get("prompt_column"), chosen, data.get("system_column"))
+                if chosen
+                else None
+            )
             answered = answered or answered_chat(row)
             if isinstance(answered, tuple):
                 return answered
