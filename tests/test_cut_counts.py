@@ -146,6 +146,17 @@ def test_classification_says_each_splits_cut_rows_once(
     raw = read_splits(cached)["train"]
     cached._tokenize_split("train", cached.prepare_split("train", raw))
     assert _lines(caplog) == []
+    # lab.eval of the run's own test split reads the three as trained, says the test's alone
+    # (s23d M1: every split's line came before "Evaluation of the test split").
+    from hydra.utils import instantiate
+
+    from lab.build import build_datamodule
+    from lab.eval import test_notes_only
+
+    caplog.clear()
+    cfg = compose_cfg(*overrides)
+    build_datamodule(cfg, instantiate(cfg.model.tokenizer), before_setup=test_notes_only)
+    assert _lines(caplog) == []  # train and validation are cut, the test split is not
 
 
 def test_classification_without_a_cut_row_says_nothing(
@@ -176,8 +187,8 @@ def test_a_left_cut_says_which_tokens_are_not_read(
     )
     datamodule.setup("fit")
     assert _lines(caplog)[0] == (
-        "data.max_length=8 cuts 3 of 8 train rows (their tokens before the cut are not read "
-        f"(data.truncation_side=left)); {TAIL}"
+        "data.max_length=8 cuts 3 of 8 train rows (their tokens before the cut are not "
+        f"read: data.truncation_side=left); {TAIL}"
     )
 
 

@@ -167,6 +167,9 @@ def test_a_dpo_runs_preference_rows_are_asked_their_prompt_with_chosen_as_refere
         "preference pair)"
     )
     assert answered_pair({"prompt": "thanks dog"}, "prompt", "chosen") is None  # a request
+    # s23d M2: a new question in the run's own schema is asked as a prompt (no reference).
+    assert answered_pair({"question": "thanks dog"}, "question", "chosen") == ([user], None)
+    assert answered_pair({"prompt": "thanks dog"}, "question", "chosen") is None
 
 
 # ---------------------------------------------------------------------------------- columns

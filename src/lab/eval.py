@@ -219,6 +219,12 @@ def evaluate(
     return metrics, module.test_report
 
 
+def test_notes_only(datamodule: DataModule) -> None:
+    """The notes on the run's own splits (rows cut, classes train lacks) for the test split
+    alone: lab.eval reads the three as trained, and evaluates one."""
+    datamodule.noted_splits = frozenset({"test"})
+
+
 def _build_parts(
     run: TrainedRun,
     cfg: DictConfig,
@@ -246,7 +252,9 @@ def _build_parts(
 
     split = cfg.get(RUN_SPLIT)
     if split == "test":  # the run's own three splits, read as trained: training's words fit
-        return build_parts(cfg, tokenizer=tokenizer, model=model, on_data=on_data)
+        return build_parts(
+            cfg, tokenizer=tokenizer, model=model, on_data=on_data, before_setup=test_notes_only
+        )
     if split not in ("train", "validation"):
         return build_parts(
             cfg, tokenizer=tokenizer, model=model, on_data=on_data, before_setup=evaluating

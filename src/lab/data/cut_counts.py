@@ -94,10 +94,15 @@ def cut_line(
     )
 
 
+def split_rows(split: str, noun: str = "rows") -> str:
+    """`train rows`; lab.eval of a lone file (`lab.eval_splits.LONE_FILE`): `rows of the file`."""
+    return f"{noun} of the file" if split == "file's only" else f"{split} {noun}"
+
+
 def input_why(tokenizer: PreTrainedTokenizerBase) -> str:
     """What an input cut costs, by the side the tokenizer cuts (`data.truncation_side`)."""
     if getattr(tokenizer, "truncation_side", "right") == "left":
-        return "their tokens before the cut are not read (data.truncation_side=left)"
+        return "their tokens before the cut are not read: data.truncation_side=left"
     return "their tokens past the cut are not read"
 
 
@@ -144,7 +149,7 @@ class CutCountingDataModule(DataModule):
         `rows` rows cut, or None when none is."""
         key = self.cut_keys[column]
         limit = int(getattr(self, key))
-        what = f"{self.split_name(split)} {self.cut_nouns.get(column, 'rows')}"
+        what = split_rows(self.split_name(split), self.cut_nouns.get(column, "rows"))
         if column == TARGETS:
             training = split == "train" and self.evaluation is None
             also = " (task.module.max_new_tokens follows it unless set)"
@@ -160,7 +165,8 @@ class CutCountingDataModule(DataModule):
         finally:
             self._marking = False
         marked = [column for column in self.cut_keys if column in encoded.column_names]
-        for column in marked:
+        noted = self.noted_splits is None or name in self.noted_splits
+        for column in marked if noted else ():
             line = self.cut_note(name, column, flag_counts(encoded, column), len(encoded))
             if line and line not in self._cut_lines_said:  # lab.eval: one set of rows, 3 splits
                 self._cut_lines_said.add(line)

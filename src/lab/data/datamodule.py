@@ -180,6 +180,8 @@ class DataModule(L.LightningDataModule):
 
     #: Set by `lab.eval` (see `Evaluation`); None when training.
     evaluation: Evaluation | None = None
+    #: Splits whose notes (rows cut, classes train lacks) are said; None: all (lab.eval: test)
+    noted_splits: frozenset[str] | None = None
 
     # ----------------------------------------------------------------- hooks for heads
     def check_split(self, name: str, dataset: Dataset) -> None:

@@ -156,8 +156,9 @@ class TokenClassificationDataModule(DataModule):
                     raise DataError(f"{self.where(name, row, self.tags_column)}: {refused}")
         # Tags the names list but no train word has: scored, never learnt. (A streamed train
         # split's tags are known from its first rows only; lab.eval has no train.)
+        noted = self.noted_splits is None or name in self.noted_splits
         if name != "train" and self.evaluation is None and not self.streaming and self._train_tags:
-            unseen = self._train_tags.warning(name, dataset, self.tags_column)
+            unseen = self._train_tags.warning(name, dataset, self.tags_column) if noted else None
             if unseen:
                 log.warning(unseen)
 
@@ -198,6 +199,8 @@ class TokenClassificationDataModule(DataModule):
         finally:
             self._split = None
         note = cut_note(self.split_name(name), encoded[CUT], self.max_length)
+        if self.noted_splits is not None and name not in self.noted_splits:
+            note = None  # lab.eval of the test split: its own note alone
         if note and note not in self._said:  # lab.eval reads its rows as all three splits
             self._said.add(note)
             log.warning(note)

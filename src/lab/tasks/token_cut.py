@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from lab.data.cut_counts import cut_line
+from lab.data.cut_counts import cut_line, split_rows
 
 CUT = "cut_labels"
 IGNORE = -100
@@ -60,4 +60,4 @@ def cut_note(split: str, cuts: Sequence[Sequence[int]], max_length: int) -> str 
     rows = sum(1 for cut in cuts if len(cut))
     words = sum(len(cut) for cut in cuts)
     why = f"{words} words past the cut: not trained on, and scored as missed where evaluated"
-    return cut_line("data.max_length", max_length, (rows, 0), len(cuts), f"{split} rows", why)
+    return cut_line("data.max_length", max_length, (rows, 0), len(cuts), split_rows(split), why)

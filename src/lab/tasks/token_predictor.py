@@ -108,9 +108,9 @@ class TokenClassificationPredictor(Predictor):
             return []
         rows = f"{self.cut_rows} row{'' if self.cut_rows == 1 else 's'}"
         return [
-            f"{rows} of given words ran past data.max_length={self.max_length} subwords: their "
-            f"last {self.cut_words} words are predicted O, as the run's metrics count them "
-            f"(give such a row as text to tag every word, in windows)"
+            f"{rows} of given words ran past data.max_length={self.max_length} subwords: the "
+            f"{self.cut_words} words past the cut, in all, are predicted O, as the run's metrics "
+            f"count them (give such a row as text to tag every word, in windows)"
         ]
 
     def tag_whole(self, rows: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:

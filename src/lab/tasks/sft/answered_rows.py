@@ -79,7 +79,7 @@ def answered_pair(
     without a chosen side (a request)."""
     chosen = row.get(chosen_column)
     if chosen is None or chosen == "":
-        return None
+        return _own_prompt(row, prompt_column)
     if isinstance(chosen, str) and chosen.lstrip().startswith("["):  # a CSV cell's JSON list
         with contextlib.suppress(json.JSONDecodeError):  # else refused as text below
             chosen = json.loads(chosen)
@@ -100,6 +100,22 @@ def answered_pair(
     if isinstance(system, str) and system.strip() and messages[0]["role"] != "system":
         messages = [{"role": "system", "content": system}, *messages]
     return _split(messages)
+
+
+def _own_prompt(row: dict[str, Any], prompt_column: str | None) -> Answered:
+    """A row of the run's own prompt column alone (`data.prompt_column=question`: new
+    questions in the training schema), asked as a request's `prompt` is; None for other rows,
+    which are requests (`prompt`, `messages`)."""
+    if not prompt_column or prompt_column in ("prompt", "messages"):
+        return None
+    prompt = row.get(prompt_column)
+    if prompt is None or prompt == "" or row.get("prompt") or row.get("messages"):
+        return None
+    try:
+        asked = to_messages({"prompt": prompt, "completion": _NO_ANSWER}, "prompt_completion")
+    except ChatError as err:
+        return f"field '{prompt_column}': {err} (the run's data.prompt_column)"
+    return asked[:-1], None
 
 
 def _split(messages: list[Message]) -> Answered:

@@ -174,22 +174,22 @@ class ChatPredictor(Generator):
                 return answered, None
         return chat_of(row), None
 
-    def plain_prompt(self, row: dict[str, Any], chat: Any, reference: str | None) -> str | None:
-        """What a run without a chat template continues: a request's `prompt`, or a data row's
-        prompt of one user turn (a DPO pair of strings, `reference` its chosen side); None
-        where there is none (messages, which need a template)."""
-        if reference is None:
-            return None if row.get("prompt") is None else str(row["prompt"])
-        if isinstance(chat, list) and len(chat) == 1 and chat[0]["role"] == "user":
-            return str(chat[0]["content"])
+    def plain_prompt(self, row: dict[str, Any], chat: Any) -> str | None:
+        """What a run without a chat template continues: a row's `prompt`, or a data row's
+        prompt of one user turn (a DPO pair of strings, the run's own prompt column); None
+        for `messages`, which need a template."""
+        if row.get("prompt") is not None:
+            return str(row["prompt"])
+        if row.get("messages") is None and isinstance(chat, list) and len(chat) == 1:
+            return str(chat[0]["content"]) if chat[0]["role"] == "user" else None
         return None
 
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` holds no chat to complete, or None."""
-        chat, reference = self.chat(row)
+        chat, _ = self.chat(row)
         if isinstance(chat, str):
             return chat
-        plain = None if self.templated else self.plain_prompt(row, chat, reference)
+        plain = None if self.templated else self.plain_prompt(row, chat)
         if not self.templated and plain is None:
             return (
                 "field 'messages': this run's tokenizer has no chat template to render "
@@ -224,8 +224,8 @@ class ChatPredictor(Generator):
         """The completion of each row's chat (without a template: of its plain `prompt`)."""
         chats = [self.chat(row) for row in rows]
         ids = [
-            self.prompt_ids(chat if self.templated else str(self.plain_prompt(row, chat, answer)))
-            for row, (chat, answer) in zip(rows, chats, strict=True)
+            self.prompt_ids(chat if self.templated else str(self.plain_prompt(row, chat)))
+            for row, (chat, _) in zip(rows, chats, strict=True)
         ]
         width = max(len(i) for i in ids)
         pad = self.tokenizer.pad_token_id

@@ -259,7 +259,8 @@ class TextClassificationDataModule(CutCountingDataModule):
                     self._check_label(name, row, element)
             else:
                 self._check_label(name, row, value)
-        self._classes.warn_unseen(name, dataset, self.label_column)  # classes train lacks
+        if self.noted_splits is None or name in self.noted_splits:  # lab.eval: test's only
+            self._classes.warn_unseen(name, dataset, self.label_column)  # classes train lacks
 
     def _is_hidden(self, value: Any) -> bool:
         """A single-label -1 that names no class: a hidden label (`LabelClasses.hides`)."""
