@@ -284,3 +284,30 @@ def test_seq2seq_says_its_cut_sources_and_targets(
         "full references: the cut caps the score); a longer data.max_target_length keeps them, "
         "up to the model's positions (task.module.max_new_tokens follows it unless set)"
     )
+
+
+def test_lab_predict_says_how_many_classified_rows_it_cut() -> None:
+    """s23d L5: a classifier's lab.predict read long rows cut, as training does, without a
+    word (NER's says so): `notes` counts them, once per predicted batch."""
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from lab.tasks.text_classification.predictor import SequenceClassificationPredictor
+
+    config = BertConfig(
+        vocab_size=2048, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+        intermediate_size=8, id2label={0: "neg", 1: "pos"},
+    )  # fmt: skip
+    model = BertForSequenceClassification(config).eval()
+    cfg = OmegaConf.create(
+        {"data": {"text_column": "text", "max_length": 8}, "task": {"module": {}}}
+    )
+    predictor = SequenceClassificationPredictor(model, _tokenizer("tiny_bert"), cfg)
+    rows = [{"text": _the(n)} for n in (2, 6, 7, 30)]  # 6 words + 2 special tokens fill 8
+    with torch.no_grad():
+        predictor.predict(rows)
+    assert predictor.notes() == [
+        "2 rows ran past data.max_length=8 tokens: their tokens past the cut were not read, "
+        "as in training"
+    ]

@@ -42,26 +42,43 @@ class SequenceClassificationPredictor(Predictor):
             from lab.config.rules import threshold_count_message
 
             raise ConfigError(threshold_count_message(len(self.thresholds), len(self.labels)))
+        self.cut_rows = 0  # rows cut at data.max_length (`notes`)
         self.outputs = {
             "single_label": ("label", "probabilities"),
             "multi_label": ("labels", "probabilities"),
             "regression": ("score",),
         }[self.problem]
 
+    def notes(self) -> list[str]:
+        """How many rows ran past `data.max_length` tokens, if any (their results read the
+        rows as training read them: cut)."""
+        if not self.cut_rows:
+            return []
+        side = "before" if getattr(self.tokenizer, "truncation_side", "right") == "left" else "past"
+        rows = f"{self.cut_rows} row{'' if self.cut_rows == 1 else 's'}"
+        return [
+            f"{rows} ran past data.max_length={self.max_length} tokens: their tokens {side} "
+            "the cut were not read, as in training"
+        ]
+
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """One result per row (see the class doc for the keys)."""
         texts = [row[self.text_field] for row in rows]
         pairs = [row[str(self.pair_field)] for row in rows] if self.pair_field else None
-        inputs = self.tokenizer(
+        encoded = self.tokenizer(
             texts,
             pairs,
             truncation=True,
             max_length=self.max_length,
             padding=True,
             return_tensors="pt",
-        ).to(self.device)
+        )
+        # Rows cut at max_length, as training counts them (`lab.data.cut_counts`): for `notes`.
+        cut = sum(1 for encoding in encoded.encodings or () if encoding.overflowing)
+        inputs = encoded.to(self.device)
         with torch.no_grad():
             logits = self.model(**inputs).logits.float()
+        self.cut_rows += cut  # counted once the batch is done: a retried row is not twice
         if self.problem == "regression":
             return [{"score": float(v)} for v in logits[:, 0].tolist()]
         if self.problem == "multi_label":
