@@ -160,6 +160,15 @@ def test_most_confused_by_hand() -> None:
     assert most_confused(counts, 10) == [(1, 2, 5), (0, 1, 2), (1, 0, 2), (2, 1, 1)]
     assert most_confused(counts, 2) == [(1, 2, 5), (0, 1, 2)]
     assert counts[1][1] == 9  # the caller's matrix is left as it was
+    # s23d L6: pairs as confused as the last one shown, left out by the cap, are counted
+    assert confusion_plot.tied_beyond(counts, most_confused(counts, 2)) == 1  # (1, 0): 2
+    assert confusion_plot.tied_beyond(counts, most_confused(counts, 10)) == 0
+    ring = [[5 * (i == j) + (j == (i + 1) % 50) for j in range(50)] for i in range(50)]
+    figure: Any = plot_confusion_matrix({"labels": [str(i) for i in range(50)],
+                                         "confusion_matrix": ring})  # fmt: skip
+    title = figure.axes[1].get_title()
+    assert title == "most confused (true → predicted), top 20\n(30 more pairs of 1 not shown)"
+    plt.close(figure)
 
 
 @pytest.mark.parametrize("n", [150, 1000])

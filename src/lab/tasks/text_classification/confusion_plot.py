@@ -105,7 +105,8 @@ def _capped(matrix: list[list[int]], labels: list[str]) -> Figure:
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     axis.set_title(f"test confusion matrix ({len(labels)} classes; counts in test_report.json)")
-    _most_confused_bars(pairs_axis, most_confused(counts, MOST_CONFUSED), labels)
+    pairs = most_confused(counts, MOST_CONFUSED)
+    _most_confused_bars(pairs_axis, pairs, labels, tied_beyond(counts, pairs))
     return figure
 
 
@@ -139,11 +140,28 @@ def most_confused(counts: Any, top: int) -> list[tuple[int, int, int]]:
     return [(int(k // width), int(k % width), int(flat[k])) for k in order if flat[k] > 0]
 
 
-def _most_confused_bars(axis: Axes, pairs: list[tuple[int, int, int]], labels: list[str]) -> None:
+def tied_beyond(counts: Any, pairs: list[tuple[int, int, int]]) -> int:
+    """How many off-diagonal cells not among `pairs` (`most_confused`) hold the count of the
+    last one shown: pairs as confused as those shown, left out by the cap."""
+    import numpy as np
+
+    if not pairs:
+        return 0
+    errors = np.array(counts, dtype=np.int64)
+    np.fill_diagonal(errors, 0)
+    last = pairs[-1][2]
+    return int((errors == last).sum()) - sum(1 for *_, count in pairs if count == last)
+
+
+def _most_confused_bars(
+    axis: Axes, pairs: list[tuple[int, int, int]], labels: list[str], more: int = 0
+) -> None:
     """Horizontal bars of `pairs`, largest on top; each is labelled left of the axis with its
     classes' ids and names (texts, not tick labels: `lab.run_dir.plot_fonts` numbers tick
-    labels it cannot draw by their position, which here would be a rank, not a class id)."""
-    axis.set_title(f"most confused (true → predicted), top {MOST_CONFUSED}")
+    labels it cannot draw by their position, which here would be a rank, not a class id).
+    `more`: pairs left out as confused as the last shown (`tied_beyond`), said in the title."""
+    tied = f"\n({more} more pairs of {pairs[-1][2]} not shown)" if more and pairs else ""
+    axis.set_title(f"most confused (true → predicted), top {MOST_CONFUSED}{tied}")
     axis.set_yticks([])
     if not pairs:
         axis.set_xticks([])
