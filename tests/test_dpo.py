@@ -471,6 +471,18 @@ def test_orcas_system_column_is_said_or_read_as_the_first_turn(
         make_pair("hi 0", "HI", "hi", chat=False, system="Be loud.")
 
 
+def test_chat_data_given_to_dpo_is_pointed_to_sft(tmp_path: Path) -> None:
+    """s23c L4: ShareGPT or Capybara rows given to data=preferences listed the missing pair
+    columns only."""
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "HI"}]
+    train = _write(tmp_path / "d", [{"messages": chat}] * 12)
+    with pytest.raises(DataError) as caught:
+        _fixture_data(tmp_path, train.parent)
+    assert str(caught.value).endswith(
+        "these columns are chat data (data.format=messages): train them with SFT (data=chat)"
+    )
+
+
 def test_pairs_that_prefer_nothing_are_left_out_by_default(tmp_path: Path) -> None:
     """Public preference sets hold some ties: `data.on_tie=drop` (the default) leaves out a
     chosen equal to its rejected (strings or whole conversations) and an empty side."""

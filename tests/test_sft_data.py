@@ -97,8 +97,22 @@ def test_the_format_is_found_from_the_columns() -> None:
     assert detect_format(["prompt", "completion"]) == "prompt_completion"
     assert detect_format(["instruction", "input", "output", "text"]) == "alpaca"
     assert detect_format(["id", "conversations"]) == "sharegpt"  # SlimOrca, OpenHermes
-    with pytest.raises(ChatError, match=r"data\.format"):
+    with pytest.raises(ChatError, match=r"data\.format") as caught:
         detect_format(["question", "answer"])
+    assert str(caught.value).endswith("(or set data.format)")  # nothing more to say
+    # s23c L4-L5: what such columns are, where a column says it
+    with pytest.raises(ChatError) as caught:
+        detect_format(["system", "question", "chosen", "rejected"])  # Orca's pairs
+    assert str(caught.value).endswith(
+        "; chosen and rejected are preference pairs: train them with DPO (data=preferences "
+        "data.path=..., or data=ultrafeedback)"
+    )
+    with pytest.raises(ChatError) as caught:
+        detect_format(["prompt", "prompt_id"])  # trl-lib/ultrafeedback-prompt
+    assert str(caught.value).endswith(
+        "; a prompt column alone holds no answers to train on (prompt-only sets are for "
+        "online RL, which lab does not do)"
+    )
 
 
 @pytest.mark.parametrize("name", ["messages", "prompt_completion", "alpaca", "sharegpt"])

@@ -30,7 +30,7 @@ from lab.data.padding import Padding
 from lab.errors import ConfigError, DataError
 from lab.tasks.dpo.losses import IGNORE
 from lab.tasks.dpo.pairs import NoPreference, Pair, encode_pair, make_pair, prompt_ids
-from lab.tasks.sft.chat import ChatError
+from lab.tasks.sft.chat import ChatError, detect_format
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -41,6 +41,16 @@ log = logging.getLogger(__name__)
 INDEX = "pair_index"  # each pair's position in its split: the key of precomputed references
 STAGES = {"train": "train", "validation": "val", "test": "test"}
 SYSTEM_COLUMN = "system"  # Orca's column of system prompts: said when not read (data.system_column)
+
+
+def sft_hint(columns: list[str]) -> str:
+    """Where a split lacking the pair columns fits an SFT format instead (chat data given to
+    DPO): the data config that trains it; else ""."""
+    try:
+        form = detect_format(columns)
+    except ChatError:
+        return ""
+    return f"these columns are chat data (data.format={form}): train them with SFT (data=chat)"
 
 
 class PreferenceDataModule(DataModule):
@@ -106,7 +116,7 @@ class PreferenceDataModule(DataModule):
             wanted["data.prompt_column"] = self.prompt_column
         if self.system_column:
             wanted["data.system_column"] = self.system_column
-        self.require_columns(name, dataset, wanted)
+        self.require_columns(name, dataset, wanted, hint=sft_hint(columns))
         if name == "train" and SYSTEM_COLUMN in columns and SYSTEM_COLUMN not in wanted.values():
             log.warning(  # Orca's pairs: half of them carry a system prompt
                 "column '%s' of the %s split is not read: set data.system_column=%s to make "

@@ -71,8 +71,25 @@ def detect_format(columns: Iterable[str]) -> str:
     wanted = "; ".join(f"{name}: {', '.join(cols)}" for name, cols in FORMAT_COLUMNS.items())
     raise ChatError(
         f"cannot tell the chat format from the columns ({', '.join(sorted(present)) or 'none'});"
-        f" expected the columns of one of: {wanted} (or set data.format)"
+        f" expected the columns of one of: {wanted} (or set data.format){other_kind(present)}"
     )
+
+
+def other_kind(columns: Iterable[str]) -> str:
+    """What chat columns that fit no SFT format are, where a column says it: preference pairs
+    (`chosen`, `rejected`: DPO's data) or prompts alone (no answer to train on)."""
+    present = set(columns)
+    if {"chosen", "rejected"} <= present:
+        return (
+            "; chosen and rejected are preference pairs: train them with DPO (data=preferences "
+            "data.path=..., or data=ultrafeedback)"
+        )
+    if "prompt" in present and "completion" not in present:
+        return (
+            "; a prompt column alone holds no answers to train on (prompt-only sets are for "
+            "online RL, which lab does not do)"
+        )
+    return ""
 
 
 def as_messages(value: Any, column: str, role: str | None = None) -> list[Message]:
