@@ -157,6 +157,18 @@ def test_rows_of_every_shape_become_the_same_messages() -> None:
             "conversations",
             r"^turn 1 is from 'bot'; ShareGPT speakers read: system, human, user, gpt, ",
         ),
+        (  # s23c L7: glaive / OpenHermes-FC function-calling turns
+            {
+                "conversations": [
+                    {"from": "human", "value": "hi"},
+                    {"from": "function_call", "value": "{}"},
+                ]
+            },
+            "sharegpt",
+            "conversations",
+            r"^turn 1 is from 'function_call', a function-calling turn; lab trains on the text "
+            r"of system, user and assistant turns: leave function-calling conversations out$",
+        ),
         (
             {"conversations": [{"role": "user", "content": "hi"}]},
             "sharegpt",

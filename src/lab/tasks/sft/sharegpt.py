@@ -20,6 +20,10 @@ SHAREGPT_ROLES = {
 }
 
 
+# Function-calling dumps' speakers (glaive, OpenHermes-FC, xLAM in ShareGPT form).
+TOOL_SPEAKERS = frozenset({"function_call", "observation", "function_response", "tool"})
+
+
 def from_sharegpt(value: Any) -> Any:
     """A ShareGPT conversation (`[{from, value}, ...]`) as `{role, content}` messages; a value
     that is not such a list is handed on as it is, for `as_messages` to word."""
@@ -33,6 +37,13 @@ def from_sharegpt(value: Any) -> Any:
                 "conversations",
             )
         role = SHAREGPT_ROLES.get(str(turn["from"]).lower())
+        if role is None and str(turn["from"]).lower() in TOOL_SPEAKERS:
+            raise ChatError(  # as a tool-call turn of `messages` data is refused
+                f"turn {i} is from {turn['from']!r}, a function-calling turn; lab trains on "
+                "the text of system, user and assistant turns: leave function-calling "
+                "conversations out",
+                "conversations",
+            )
         if role is None:
             raise ChatError(
                 f"turn {i} is from {turn['from']!r}; ShareGPT speakers read: "
