@@ -330,3 +330,18 @@ def test_per_class_table_of_a_big_matrix_matches_sklearn() -> None:
     assert [row["f1"] for row in table.values()] == pytest.approx(f.tolist())
     assert [row["precision"] for row in table.values()] == pytest.approx(p.tolist())
     assert [row["recall"] for row in table.values()] == pytest.approx(r.tolist())
+
+
+def test_a_report_keeps_its_per_class_scores_in_class_order(tmp_path: Path) -> None:
+    """s23d L4: test_report.json's `per_label` was written sorted by name (every JSON of a
+    run is), while `labels` and the matrix are in class-id order."""
+    import json
+
+    from lab.run_dir.records import write_json
+
+    labels = ["zebra", "apple", "mango"]
+    report = {"labels": labels, "per_label": per_class_table([[1, 0, 0]] * 3, labels)}
+    write_json(tmp_path / "test_report.json", report, sort_keys=False)
+    written = json.loads((tmp_path / "test_report.json").read_text())
+    assert list(written) == ["labels", "per_label"]
+    assert list(written["per_label"]) == labels

@@ -139,7 +139,7 @@ def write_results(
     with writing(target.parent):
         target.parent.mkdir(parents=True, exist_ok=True)
         if report:
-            write_json(report_file, report)
+            write_json(report_file, report, sort_keys=False)  # the test report's own order
             written["report"] = report_file.name
             if _write_plots(plots, report, cfg):
                 written["plots"] = plots.name

@@ -40,7 +40,7 @@ def finalize(
         parts.module.export(output_dir / "model", parts.tokenizer)
         report = parts.module.test_report
         if report:
-            write_json(output_dir / "test_report.json", report)
+            write_json(output_dir / "test_report.json", report, sort_keys=False)  # class order
         # Without a best checkpoint (no validation before the end) lab tested the last weights:
         # recorded once, for the summary table and the model card (lab.export's too).
         record.data["tested"] = BEST if best_checkpoint(trainer) else LAST

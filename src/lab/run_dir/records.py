@@ -94,8 +94,9 @@ def is_global_rank_zero() -> bool:
     return True
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file, then rename); only rank zero writes.
+def write_json(path: Path, data: Any, sort_keys: bool = True) -> None:
+    """Write JSON atomically (temp file, then rename); only rank zero writes. `sort_keys=False`
+    keeps the order a report gives its keys (per-class scores in class-id order).
 
     A write that fails (full disk, ...) removes its temporary file and leaves the previous
     version of `path` as it was.
@@ -104,7 +105,7 @@ def write_json(path: Path, data: Any) -> None:
         return
     tmp = temporary_path(path)
     try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=sort_keys, default=str) + "\n")
         tmp.replace(path)
     finally:
         with contextlib.suppress(OSError):
