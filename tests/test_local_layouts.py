@@ -130,6 +130,16 @@ def test_shard_names_are_split_names_exactly_where_datasets_would_merge_them(
         f"data.path {root / 'data'} read as a dataset folder: test_gen (1 file), "
         "test_sft (1 file), train_gen (1 file), train_sft (3 files)"
     ) in caplog.messages
+    # s23c L3: with the data config's splits, which one each of lab's reads, and the rest
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lab.data.local_files"):
+        local_data_files(
+            root / "data", report=True, splits={"train": "train_sft", "test": "test_sft"}
+        )
+    assert caplog.messages[-1].endswith(
+        "; lab's splits: train=train_sft, validation carved from train, test=test_sft; "
+        "not read: test_gen, train_gen"
+    )
 
 
 def _glue_snapshot(root: Path, *, readme: bool) -> dict[str, dict[str, list[dict[str, Any]]]]:

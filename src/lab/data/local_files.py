@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lab.data.lfs_pointers import LFS_POINTER, lfs_pointer_message
-from lab.data.split_files_named import split_files_line
+from lab.data.split_files_named import dataset_folder_line, split_files_line
 from lab.errors import DataError
 from lab.log_records import FILE_ONLY_RECORD
 
@@ -169,11 +169,10 @@ def _folder_files(
     if not found:
         raise DataError(f"{root} holds no data files: {_LAYOUTS}; found {_listing(root)}")
     if report:
-        counts = (f"{split} ({len(g)} file{'s' * (len(g) > 1)})" for split, g in found.items())
         which = (
             f", {_configuration_note(root, read, config)}" if read else _folder_note(root, found)
         )
-        log.info("data.path %s read as a dataset folder%s: %s", root, which, ", ".join(counts))
+        log.info("%s", dataset_folder_line(root, which, found, splits))
     return found
 
 

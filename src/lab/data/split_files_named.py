@@ -34,6 +34,35 @@ ROLES = ("train", "validation", "test")
 _INDEX_COLUMN = re.compile(r"(Unnamed: \d+)?")
 
 
+def dataset_folder_line(
+    root: Path, which: str, found: Mapping[str, list[str]], splits: Mapping[str, str | None] | None
+) -> str:
+    """The log line on a Hub dataset folder `root` read (`which`: its configuration or folder
+    note): the splits `found` with their file counts, and `dataset_splits_note`."""
+    counts = ", ".join(f"{split} ({len(g)} file{'s' * (len(g) > 1)})" for split, g in found.items())
+    note = dataset_splits_note(found, splits)
+    return f"data.path {root} read as a dataset folder{which}: {counts}{note}"
+
+
+def dataset_splits_note(
+    found: Mapping[str, list[str]], splits: Mapping[str, str | None] | None
+) -> str:
+    """For a Hub dataset folder's splits `found`: which one each of lab's splits reads by the
+    data config's `splits` (UltraChat: train=train_sft, test=test_sft) and the ones none reads
+    (train_gen, test_gen); "" where the config maps none (`splits` None)."""
+    if splits is None:
+        return ""
+    from lab.data.splits import source_split_name  # imports the loaders, which import this
+
+    read = {role: source_split_name(splits, role, found, local=True) for role in ROLES}
+    which = ", ".join(
+        f"{role}={read[role]}" if read[role] in found else f"{role} carved from train"
+        for role in ROLES
+    )
+    unread = [split for split in found if split not in read.values()]
+    return f"; lab's splits: {which}" + (f"; not read: {', '.join(unread)}" if unread else "")
+
+
 def split_files_line(
     root: Path,
     named: Mapping[str, list[str]],
