@@ -369,6 +369,9 @@ def test_chat_rows_are_measured_as_templated_tokens(compose_cfg: Any, tmp_path: 
         "unreadable": 1,
     }
     assert "unknown role 'bot'" in train["left_out"]["unreadable"]["first"]
+    # s23c L2: the first such row by its file and line, as other warnings name rows
+    assert "train.jsonl:3: " in train["left_out"]["empty answer"]["first"]
+    assert "train.jsonl:4: " in train["left_out"]["unreadable"]["first"]
     # Facts of the 5 rows read: turns 2 5 2 2 2; messages per role.
     assert train["facts"] == {
         "turns": {"p50": 2, "p90": 5, "p95": 5, "p99": 5, "max": 5},

@@ -304,7 +304,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
                 reason: {
                     "rows": len(left),
                     "training": reader.left_out[reason],
-                    "first": left[0][1],
+                    "first": f"{place(splits, name, left[0][0])}: {left[0][1]}",
                 }
                 for reason, left in found.left_out.items()
             }
