@@ -469,7 +469,7 @@ def test_preference_pairs(compose_cfg: Any, tmp_path: Path, shape: str) -> None:
         "tie": {
             "rows": 1,
             "training": "data.on_tie drops such pairs or stops",
-            "first": "chosen: chosen equals rejected",
+            "first": f"{folder / 'train.jsonl'}:3: chosen: chosen equals rejected",
         }
     }
     assert train["facts"] == {"chosen_longer": pytest.approx(2 / 3)}
