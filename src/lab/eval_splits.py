@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, open_dict
 
 from lab.data.origins import Origin
-from lab.data.splits import SPLITS, source_split_name
+from lab.data.splits import LONE_FILE, SPLITS, source_split_name
 from lab.errors import DataError
 from lab.run_dir.runs import TrainedRun
 
@@ -33,11 +33,6 @@ ROWS = "rows"
 EVALUATED = "eval_split"
 #: lab's three splits as `split=` names them on the run's own data
 RUN_SPLITS = f"{', '.join(SPLITS)} (the run's, as training read them)"
-
-
-#: How messages name the one split of a lone file (`the file's only split`): the source's
-#: name for it, `train`, would read as if lab.eval looked at training data.
-LONE_FILE = "file's only"
 
 
 def note_evaluated(

@@ -44,6 +44,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lab.data.datamodule import DataModule
+from lab.data.splits import LONE_FILE
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -95,8 +96,8 @@ def cut_line(
 
 
 def split_rows(split: str, noun: str = "rows") -> str:
-    """`train rows`; lab.eval of a lone file (`lab.eval_splits.LONE_FILE`): `rows of the file`."""
-    return f"{noun} of the file" if split == "file's only" else f"{split} {noun}"
+    """`train rows`; lab.eval of a lone file (`LONE_FILE`): `rows of the file`."""
+    return f"{noun} of the file" if split == LONE_FILE else f"{split} {noun}"
 
 
 def input_why(tokenizer: PreTrainedTokenizerBase) -> str:

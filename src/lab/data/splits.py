@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+#: How messages name the one split of a lone file lab.eval reads (`the file's only split`):
+#: the source's name for it, `train`, would read as if lab.eval looked at training data.
+LONE_FILE = "file's only"
 
 
 def read_splits(dm: DataModule, *, warn: bool = True) -> dict[str, Dataset]:
