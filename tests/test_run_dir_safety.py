@@ -314,6 +314,14 @@ def test_resume_auto_whose_run_finished_after_it_was_chosen_says_to_run_it_again
     other = _fake_run(tmp_path / "fixed", "finished", finished="2026-12-06T04:20:00+00:00")
     with pytest.raises(LabError, match=r"already finished .*; start a new run instead$"):
         prepare_resume(other, OmegaConf.create({"resume": "auto"}))
+    # Where it exported its weights, the way to train them further is named (s24a M2).
+    (other / "model").mkdir()
+    with pytest.raises(LabError) as refused:
+        prepare_resume(other, OmegaConf.create({"resume": str(other)}))
+    assert str(refused.value).endswith(
+        f"start a new run instead; model.pretrained={other / 'model'} trains its weights on, "
+        "with a fresh optimizer and schedule"
+    )
 
 
 # ----------------------------------------------------------------------------- end to end

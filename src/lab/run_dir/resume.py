@@ -1,16 +1,16 @@
 """`resume=<run dir>` / `resume=auto`: continue an interrupted run exactly where it stopped.
 
 A resumed run writes into the run directory it continues (same loggers, same checkpoints).
-It refuses, in one line, to resume a run that finished, a run whose config differs from the
-one given now (the differences are listed), a path that does not exist, is a file or is not
-a lab run, that another process trains now or that cannot be written (refused while Hydra
-resolves the run directory, before it creates or writes anything: `run_dir_for`,
-`lab.run_dir.claim`), a record.json or config.yaml that cannot be read, and a missing,
-corrupt or incomplete checkpoint (no optimizer or scheduler state); a checkpoint whose
-weights do not fit the model is refused once it is built (`lab.training.resume_fit`). It
-never silently starts from scratch, and a refusal leaves every file of the run as it was
-(`lab.run_dir.records.RunRecord` writes a resume only once every check passed); where the
-run's best checkpoint is whole, the refusal of its `last.ckpt` names it as a way out.
+It refuses, in one line, to resume a run that finished (naming `model.pretrained=<run>/model`
+to train its weights on), a run whose config differs from the one given now (the differences
+listed), a path that does not exist, is a file or is not a lab run, that another process
+trains now or that cannot be written (refused while Hydra resolves the run directory, before
+it writes anything: `run_dir_for`, `lab.run_dir.claim`), an unreadable record.json or
+config.yaml, and a missing, corrupt or incomplete checkpoint (no optimizer or scheduler
+state); weights that do not fit the model are refused once it is built
+(`lab.training.resume_fit`). It never silently starts from scratch; a refusal leaves the
+run's files as they were (`lab.run_dir.records.RunRecord` writes a resume only once every
+check passed); where the best checkpoint is whole, the refusal of `last.ckpt` names it.
 
 A run directory may be moved or copied before it is resumed: the paths its config holds
 under its own directory are compared relative to it, so only a real change of config counts.
@@ -38,13 +38,11 @@ log = logging.getLogger(__name__)
 # Keys that may differ between the original run and the resuming command.
 IGNORED_KEYS = {"resume"}
 # Where the data is read from: no difference by itself where the resume compares what is read
-# (each split's content fingerprint, `records.check_same_data`, refuses other rows): a run
-# copied to another machine, its data elsewhere, resumes from there. Not for streamed data,
-# which has no fingerprint.
+# (each split's fingerprint, `records.check_same_data`, refuses other rows): a run copied to
+# another machine, its data elsewhere, resumes there. Not for streamed data (no fingerprint).
 DATA_LOCATION = "data.path"
-# A head's declarations, not settings (`task.trains_on`: the data it takes, checked before
-# anything loads; `task.card_usage` / `task.card_onnx_usage`: its model card's code): a run
-# recorded before one was declared resumes all the same.
+# A head's declarations, not settings (`task.trains_on`: the data it takes; `task.card_usage`
+# / `task.card_onnx_usage`: its card's code): a run recorded before them resumes the same.
 DECLARATIONS = ("task.trains_on", "task.card_usage", "task.card_onnx_usage")
 # Settings added after runs were recorded, and those every data config has: kept with the
 # other changes lab made since a run was recorded (`lab.run_dir.config_upgrade`).
@@ -52,8 +50,8 @@ ADDED_SETTINGS = config_upgrade.ADDED_SETTINGS
 EVERY_DATA_CONFIG = config_upgrade.EVERY_DATA_CONFIG
 # The checkpoint a resume continues from, relative to the run directory.
 LAST_CHECKPOINT_PATH = Path("checkpoints") / "last.ckpt"
-# The run directories `resume=auto` chose in this process (resolved): one that finished
-# before the run started was finished by another process in between (`prepare_resume`).
+# The run directories `resume=auto` chose in this process (resolved): one finished before
+# the run started was finished by another process in between (`prepare_resume`).
 _chosen_by_auto: set[str] = set()
 
 
@@ -272,9 +270,12 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
                 "while this command was starting; run the same command again: resume=auto "
                 "starts a new run where no unfinished one is left"
             )
+        weights = run_dir / "model"  # training on is a new run from its weights (s24a M2)
+        further = f"; model.pretrained={weights} trains its weights on, with a fresh optimizer"
+        further = f"{further} and schedule" if weights.is_dir() else ""
         raise LabError(
             f"cannot resume: the run in {run_dir} already finished ({record.get('finished')}); "
-            "start a new run instead"
+            f"start a new run instead{further}"
         )
     from lab.run_dir.records import hydra_overrides
 
