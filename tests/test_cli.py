@@ -19,6 +19,22 @@ def test_help_lists_groups_and_options(tmp_path: Path) -> None:
     assert re.search(r"^experiment: .*roberta_imdb", result.stdout, re.M)
 
 
+def test_the_record_names_a_lab_tool_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """record.json's `command`: a run lab.reproduce trains is `python -m lab.reproduce <run>`,
+    not the path of reproduce.py (s24a L3); another program's command is kept as given."""
+    import sys
+
+    from lab.run_dir.endings import typed_command
+
+    monkeypatch.setattr(sys, "executable", "/venv/bin/python")
+    assert typed_command(["/clone/src/lab/reproduce.py", "outputs/runs/a b"]) == (
+        "python -m lab.reproduce 'outputs/runs/a b'"
+    )
+    assert typed_command(["/clone/src/lab/train.py", "seed=3"]) == "python -m lab.train seed=3"
+    assert typed_command(["/venv/bin/lab-train", "seed=3"]) == "python -m lab.train seed=3"
+    assert typed_command(["/home/me/my_train.py", "x=1"]) == "/home/me/my_train.py x=1"
+
+
 @pytest.mark.slow
 @pytest.mark.smoke  # the end-to-end run `make test-fast` keeps
 def test_train_run_prints_summary_and_run_directory(tmp_path: Path) -> None:

@@ -80,6 +80,16 @@ def start_command(overrides: list[str]) -> str:
     return shlex.join(["python", "-m", "lab.train", *kept])
 
 
+def typed_command(argv: list[str]) -> str:
+    """The command as typed: `python -m lab.<tool> ...` for a lab tool's script (a run of
+    `lab.reproduce` too, not the path of reproduce.py), else the arguments as given."""
+    script = Path(argv[0]) if argv else Path()
+    tool = "train" if script.name == "lab-train" else script.stem
+    if script.name == "lab-train" or (script.suffix == ".py" and script.parent.name == "lab"):
+        return shlex.join([Path(sys.executable).name, "-m", f"lab.{tool}", *argv[1:]])
+    return shlex.join(argv)
+
+
 def resume_command(overrides: list[str], output_dir: Path) -> str:
     """`python -m lab.train <overrides> resume=<output_dir>`: a resume needs the overrides
     the run was started with (`resume=` alone composes the default config, which differs)."""

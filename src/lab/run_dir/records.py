@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +48,7 @@ from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train'
     last_checkpoint,
     resume_command,
     start_command,
+    typed_command,
 )
 from lab.run_dir.held_log import HeldFileLog
 from lab.run_dir.run_lock import hold_run_lock, release_run_lock
@@ -149,9 +149,7 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     if patch:
         code["patch"] = "code.patch"
     record: dict[str, Any] = {
-        "command": shlex.join([Path(sys.executable).name, "-m", "lab.train", *sys.argv[1:]])
-        if sys.argv and sys.argv[0].endswith(("train.py", "lab-train"))
-        else shlex.join(sys.argv),
+        "command": typed_command(sys.argv),
         "argv": sys.argv,
         "cwd": str(Path.cwd()),
         "overrides": overrides,
