@@ -13,7 +13,7 @@ from lab.compare import compare_runs, find_runs, main
 from lab.config import compose_train_config
 from lab.train import run
 
-from conftest import TINY_FIXTURE_RUN
+from conftest import SENTIMENT, TINY_FIXTURE_RUN, spy_on
 
 pytestmark = pytest.mark.slow  # every test compares runs a module fixture trains
 
@@ -111,3 +111,54 @@ def test_runs_that_did_not_finish_are_left_out_in_words(
         f"{root / 'failed'}"
     )
     assert "1 run, 1 configuration" in printed.out
+
+
+def test_eval_data_compares_real_lab_eval_results(
+    three_runs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """s24a M4 end to end: `lab.eval run=<run> data.path=<file>` on two of the three runs,
+    then `lab.compare --eval-data <file>` compares those evaluations' metrics (lab.compare
+    reads the file again as lab.eval read it: the same rows digest), leaves the third run out
+    naming the command, and leaves out every run once the file changes."""
+    import shutil
+
+    import lab.compare_evals
+    from lab.eval import main as evaluate
+
+    root = tmp_path / "runs"
+    for name in "abc":  # copies: the module's runs stay without evaluations
+        shutil.copytree(three_runs / name, root / name)
+    data = tmp_path / "new.csv"
+    lines = (SENTIMENT / "validation.csv").read_text().splitlines()[:8]
+    data.write_text("\n".join(lines) + "\n")
+    for name in "ac":
+        assert evaluate([f"run={root / name}", f"data.path={data}"]) == 0
+    written = {
+        name: json.loads(next((root / name / "eval").glob("*/metrics.json")).read_text())
+        for name in "ac"
+    }
+    capsys.readouterr()
+    reads = spy_on(monkeypatch, lab.compare_evals, "_read_fingerprint")
+    output = tmp_path / "compare.csv"
+    assert main([str(root), "--eval-data", str(data), "--output", str(output)]) == 0
+    # a and c differ in the learning rate alone: the file is read once for both
+    assert reads == [written["a"]["data"]["sha256"]]
+    printed = capsys.readouterr()
+    assert printed.err.strip() == (
+        f"left out 1 run with no evaluation of {data} as it is now: {root / 'b'}; make one "
+        f"with: python -m lab.eval run={root / 'b'} data.path={data}"
+    )
+    with output.open() as handle:
+        rows = {row["runs"]: row for row in csv.DictReader(handle)}
+    for name in "ac":
+        metrics = written[name]["metrics"]
+        assert float(rows[str(root / name)]["test/acc_mean"]) == metrics["test/acc"]
+        assert float(rows[str(root / name)]["test/loss_mean"]) == metrics["test/loss"]
+    assert f"{written['a']['data']['rows']} rows, sha256" in printed.out
+
+    data.write_text("\n".join(lines[:-1]) + "\n")  # the file changes: no evaluation is of it
+    assert main([str(root), "--eval-data", str(data)]) == 2
+    assert f"evaluated {data} before its content changed" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
     python -m lab.compare outputs/multiruns/2026-11-23/10-00-00_123-ab   # every run under it
     python -m lab.compare outputs/runs/*/* --output compare.csv
+    python -m lab.compare outputs/multiruns/<...> --sort test/acc      # best first by test/acc
+    python -m lab.compare outputs/runs --eval-data new_test.csv        # on a later evaluation
 
 Rows are configurations: runs whose resolved configs differ only in the seed (and in their
 paths) are one row, their metrics given as mean and sample standard deviation over the seeds.
@@ -18,7 +20,27 @@ many parts as the width needs: 2-4 configurations side by side at 80 columns, a 
 folding in its column and a key longer than 40 columns folding after a dot. A config key a
 run does not have shows `-` (a null shows `None`); the CSV leaves its cell empty.
 A run whose record.json, metrics.json or config.yaml cannot be read (not JSON, cut short) is
-left out with a warning naming the file and why; the others are compared.
+left out with a warning naming the file and why; the others are compared. Runs that did not
+finish (no metrics.json) are left out in a line naming them. So is, in a folder walked, a run
+inside another run's folder (a reproduction, `<run>/reproductions/<time>/`): it is no rerun of
+the run's seed; a reproduction's folder given itself is compared as a run (`lab.compare_find`).
+
+Which is best: where every run records the same `optimized_metric` and `optimized_mode`
+(their config.yaml, as training followed them) and every configuration has that metric, a line
+below the table names the configuration with the best mean over its seeds
+(`best by val/acc (max): <its name in the table> (<its differing keys>) 0.8083 ± 0.0589`);
+runs that optimized different metrics get a line saying so instead (`lab.compare_best`).
+`--sort METRIC` (a metrics.json key; refused, exit 2, naming those present, where no run has it)
+orders the configurations best first, in the table and the CSV, by their mean: largest first,
+or smallest with `--sort-mode min`; without `--sort-mode`, the runs' `optimized_mode` where
+METRIC is their optimized metric. Configurations without METRIC come last. Without `--sort`
+the order is that of the runs found.
+
+`--eval-data PATH`: each run's metrics are those of its newest `lab.eval` evaluation of PATH
+(`<run>/eval/<time>/metrics.json`, written by `python -m lab.eval run=<run> data.path=PATH`)
+whose recorded rows digest (`sha256`) is PATH's as it reads now, not its metrics.json; runs
+without one are left out in a line naming them and the lab.eval command that makes one, and a
+line below the table says where the metrics come from (`lab.compare_evals`).
 """
 
 from __future__ import annotations
@@ -32,10 +54,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from rich.cells import cell_len
 from rich.console import Console
 
+from lab.compare_best import (
+    MODES,
+    best_line,
+    check_sort_metric,
+    format_stats,
+    optimized_targets,
+    sort_mode,
+    sorted_rows,
+)
+from lab.compare_find import find_runs, nested_line, unfinished_line, unreadable
 from lab.config.flatten import flatten
 from lab.errors import EXIT_USER_ERROR, LabError
 from lab.tool_outputs import check_output
@@ -60,53 +92,6 @@ class _Missing:
 MISSING = _Missing()
 
 
-def find_runs(paths: list[str], left_out: list[Path] | None = None) -> list[Path]:
-    """Run directories (holding record.json and metrics.json) at or under `paths`; the runs
-    without metrics.json (failed, interrupted, pruned) are appended to `left_out` if given."""
-    runs: list[Path] = []
-    for given in paths:
-        root = Path(given)
-        if not root.exists():
-            raise LabError(f"{root} does not exist")
-        found = (
-            [root]
-            if (root / "record.json").is_file()
-            else sorted(p.parent for p in root.rglob("record.json"))
-        )
-        runs += [run for run in found if (run / "metrics.json").is_file()]
-        if left_out is not None:
-            left_out += [run for run in found if not (run / "metrics.json").is_file()]
-    if not runs:
-        raise LabError(f"no finished runs (record.json + metrics.json) under {', '.join(paths)}")
-    # One run named twice (a path and a symlink to it, a folder and a run inside it) counts
-    # once: it would pass for a repeated seed and weigh twice in the mean (s22b L3).
-    unique = {run.resolve(): run for run in reversed(runs)}
-    return [run for run in runs if unique[run.resolve()] is run]
-
-
-def unreadable(run: Path) -> str | None:
-    """Why `run`'s files cannot be compared (`<file>: not valid JSON (...)`), or None."""
-    from lab.data.origins import not_valid_json
-
-    for name in ("record.json", "metrics.json"):
-        path = run / name
-        try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            return f"{path}: {not_valid_json(err)}"
-        except (OSError, UnicodeDecodeError) as err:
-            return f"{path}: {err}"
-        if not isinstance(value, dict):
-            return f"{path}: a JSON {type(value).__name__}, not an object"
-    try:
-        config = OmegaConf.load(run / "config.yaml")
-    except Exception as err:  # not YAML, missing: the first line of the parser's message
-        return f"{run / 'config.yaml'}: {str(err).splitlines()[0] if str(err) else err!r}"
-    if not isinstance(config, DictConfig):
-        return f"{run / 'config.yaml'}: not a config (a YAML mapping)"
-    return None
-
-
 def _flat_config(run: Path) -> dict[str, Any]:
     # Lists as JSON text: values are compared and grouped by their repr.
     flat = flatten(OmegaConf.to_container(OmegaConf.load(run / "config.yaml")), lists="json")
@@ -119,9 +104,12 @@ def is_run_label(key: str) -> bool:
     return key.startswith(_IGNORED_PREFIXES) or key.split(".")[-1] in _IGNORED_LEAVES
 
 
-def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
+def compare_runs(
+    runs: list[Path], metrics_of: dict[Path, dict[str, Any]] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
     """(differing config keys, one row per configuration with per-metric mean/std/n); a key
     a configuration's runs lack has the value `MISSING` (not None: that is a real null).
+    `metrics_of`: each run's metrics where they are not its metrics.json (`--eval-data`).
 
     Statistics are over distinct seeds (`n`: how many have the metric): a seed's runs are
     averaged into one value first, so reruns of a seed neither count as seeds nor make a
@@ -134,7 +122,12 @@ def compare_runs(runs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
         groups.setdefault(tuple(repr(config.get(k, MISSING)) for k in differing), []).append(index)
     rows = []
     for members in groups.values():
-        metrics = [json.loads((runs[i] / "metrics.json").read_text()) for i in members]
+        metrics = [
+            metrics_of[runs[i]]
+            if metrics_of is not None
+            else json.loads((runs[i] / "metrics.json").read_text())
+            for i in members
+        ]
         names = sorted({m for values in metrics for m in values})
         row: dict[str, Any] = {k: configs[members[0]].get(k, MISSING) for k in differing}
         row["seeds"] = [
@@ -275,12 +268,7 @@ def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[
     for name in names:
         stats = row["metrics"].get(name)
         digits = 0 if name.startswith("model/") else 4  # parameter counts
-        if stats is None:
-            cells.append("")
-        elif stats["n"] > 1 and (digits or stats["std"] > 0):  # seeds change no count
-            cells.append(f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}")
-        else:
-            cells.append(f"{stats['mean']:.{digits}f}")
+        cells.append("" if stats is None else format_stats(stats, digits))
     return cells
 
 
@@ -311,20 +299,39 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("paths", nargs="+", help="run directories, or folders holding runs")
     parser.add_argument("--output", default=None, help="CSV file to write (none by default)")
+    parser.add_argument(
+        "--sort",
+        metavar="METRIC",
+        help="order the configurations best first by this metric's mean (a metrics.json key)",
+    )
+    parser.add_argument(
+        "--sort-mode",
+        choices=MODES,
+        help="max or min (default: the runs' optimized_mode where METRIC is their "
+        "optimized_metric, else max)",
+    )
+    parser.add_argument(
+        "--eval-data",
+        metavar="PATH",
+        help="compare each run's newest lab.eval evaluation of this data file as it is now "
+        "(<run>/eval/<time>/metrics.json), not its metrics.json",
+    )
     args = parser.parse_args(argv)
+    if args.sort_mode and not args.sort:
+        parser.error("--sort-mode applies to --sort METRIC")
     left_out: list[Path] = []
+    nested: list[Path] = []
     try:
-        runs = find_runs(args.paths, left_out)
+        if args.eval_data and not Path(args.eval_data).exists():
+            raise LabError(f"--eval-data {args.eval_data} does not exist")
+        runs = find_runs(args.paths, left_out, nested)
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     if left_out:  # said, not silently dropped: a sweep's failed trials are among them
-        shown = ", ".join(str(run) for run in left_out[:3]) + (", ..." if len(left_out) > 3 else "")
-        print(
-            f"left out {len(left_out)} run{'s' * (len(left_out) != 1)} that did not finish "
-            f"(failed, interrupted or pruned: no metrics.json): {shown}",
-            file=sys.stderr,
-        )
+        print(unfinished_line(left_out), file=sys.stderr)
+    if nested:  # a reproduction is no rerun of its run's seed
+        print(nested_line(nested), file=sys.stderr)
     readable = []
     for run in runs:  # one damaged run must not sink the table of the others
         problem = unreadable(run)
@@ -333,17 +340,30 @@ def main(argv: list[str] | None = None) -> int:
         else:
             readable.append(run)
     output = Path(args.output) if args.output else None
+    metrics_of, said = None, None
     try:
         if not readable:
             paths = ", ".join(args.paths)
             raise LabError(f"no run left to compare under {paths}: the warnings above say why")
         if output is not None:  # before the table: a bad path is said alone
             check_output(output)
+        if args.eval_data:
+            readable, metrics_of, said = _evaluated(readable, args.eval_data)
+        differing, rows = compare_runs(readable, metrics_of)
+        if args.sort:  # an unknown metric is said before any table
+            check_sort_metric(rows, args.sort)
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    differing, rows = compare_runs(readable)
-    print_table(differing, rows, Console())
+    targets = optimized_targets(readable)
+    if args.sort:
+        rows = sorted_rows(rows, args.sort, sort_mode(args.sort, args.sort_mode, targets))
+    console = Console()
+    print_table(differing, rows, console)
+    best = best_line(rows, run_labels(rows)[1], differing, targets)
+    for text in (said, best):  # where the numbers come from, then which is best
+        if text:
+            console.print(text, soft_wrap=True, highlight=False, markup=False)
     if output is not None:
         from lab.run_dir.disk import describe_os_error
 
@@ -355,6 +375,20 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USER_ERROR
         print(f"Written: {args.output}")
     return 0
+
+
+def _evaluated(runs: list[Path], data: str) -> tuple[list[Path], dict[Path, Any], str]:
+    """(the runs with an evaluation of `data` as it is now, their metrics, the line saying
+    where those come from); the others are said on stderr (`lab.compare_evals`)."""
+    from lab.compare_evals import choose, left_out_line, source_line
+
+    chosen, missing, changed = choose(runs, Path(data))
+    if missing:
+        print(left_out_line(missing, changed, data), file=sys.stderr)
+    if not chosen:
+        raise LabError(f"no run compared has an evaluation of {data} as it is now")
+    kept = [run for run in runs if run in chosen]
+    return kept, {run: chosen[run][1]["metrics"] for run in kept}, source_line(chosen, data)
 
 
 if __name__ == "__main__":
