@@ -320,15 +320,15 @@ def main(argv: list[str]) -> int:
             else "nothing was written (metrics.json is written once the whole split is evaluated)"
         )
     ):
-        # Before any data is read: choosing the split (`evaluation_config`) loads the source,
-        # so datasets' bars and log lines would show before `evaluate` quiets them.
-        tame_library_output()
-        run = open_run(values["run"])
+        run = open_run(values["run"])  # a wrong path: said at once, before the imports
         checkpoint = values.get("checkpoint", "model")
         if checkpoint != "model":  # a missing or folder checkpoint: said before data is read
             run.checkpoint(checkpoint)
         if values.get("output"):  # said before any data is read (a .json file)
             results_target(run, values["output"])
+        # Before any data is read: choosing the split (`evaluation_config`) loads the source,
+        # so datasets' bars and log lines would show before `evaluate` quiets them.
+        tame_library_output()
         with searched_first(config_dirs):  # data=<a data config of your own>
             cfg = evaluation_config(run, data_overrides, values.get("split"))
         target = results_target(run, values.get("output"))  # before minutes of evaluation

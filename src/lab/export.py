@@ -248,8 +248,8 @@ def main(argv: list[str]) -> int:
     if checkpoint and checkpoint not in ("best", "last"):  # else said not to exist
         file_not_folder(Path(checkpoint), "checkpoint")
     with on_interrupt("nothing was exported"):  # from the imports on: seconds
+        run = open_run(values["run"])  # a wrong path: said at once, before the imports
         tame_library_output()
-        run = open_run(values["run"])
         if form in ("onnx", "onnx-int8") or checkpoint:
             # These read the run's data (test rows to time and compare; the label maps): a
             # relative data.path from the run's working directory, as lab.eval reads it.

@@ -68,10 +68,7 @@ def main(argv: list[str]) -> int:
 
     from lab.config.cli import normalize_argv, parse_options
     from lab.config.user_dirs import take_config_dirs
-    from lab.data.inspection import inspect_data
-    from lab.data.inspection_stats import draw_histogram
     from lab.errors import LabError
-    from lab.training.tokenizers import build_tokenizer
 
     config_dirs, argv = take_config_dirs(argv)  # before key=value parsing: a flag of its own
     values, overrides = parse_options(argv, OPTIONS, passthrough=PASSTHROUGH, usage=USAGE)
@@ -82,21 +79,23 @@ def main(argv: list[str]) -> int:
     except ValueError:
         raise LabError(f"sample={values['sample']}: give a number of rows >= 0") from None
     started = time.perf_counter()
-    import datasets
-
-    from lab.training.console import drop_transformers_reports
-
-    drop_transformers_reports()  # e.g. "Token indices sequence length is longer than ..."
-
-    datasets.disable_progress_bars()  # loading takes seconds: the bars would be noise
     if "run" in values:
         from lab.inspect_run import run_inspect_config
 
         cfg, choices, default_out = run_inspect_config(values["run"], normalize_argv(overrides))
-    else:
+    else:  # a config refused before datasets and transformers are imported: said at once
         cfg = _composed(normalize_argv(overrides), config_dirs)
         choices = dict(HydraConfig.get().runtime.choices)
         default_out = Path(cfg.paths.output_root) / "inspect" / str(choices["data"])
+    import datasets
+
+    from lab.data.inspection import inspect_data
+    from lab.data.inspection_stats import draw_histogram
+    from lab.training.console import drop_transformers_reports
+    from lab.training.tokenizers import build_tokenizer
+
+    drop_transformers_reports()  # e.g. "Token indices sequence length is longer than ..."
+    datasets.disable_progress_bars()  # loading takes seconds: the bars would be noise
     out = Path(values.get("out") or default_out)
     tokenizer = build_tokenizer(cfg)  # with model.chat_template and added tokens, as trained
     if cfg.data.get("streaming"):

@@ -102,6 +102,12 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     reproduce into rank 0's folder, and the other ranks return `(True, [], [])`: rank 0
     compares (`lab.reproduce_target`). A reproduction refused before it trained leaves no
     folder behind."""
+    record_path = run_dir / "record.json"  # before Lightning's imports: said in a second
+    if not record_path.is_file() or not (run_dir / "config.yaml").is_file():
+        raise LabError(f"{run_dir} is not a lab run directory (no record.json / config.yaml)")
+    record, recorded_cfg = read_run(run_dir)
+    if not record.get("metrics"):
+        raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
     from lab.config.resolvers import register_resolvers
     from lab.config.rules import validate_config
     from lab.errors import lab_error_in
@@ -118,12 +124,6 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     from lab.run_dir.records import is_global_rank_zero
     from lab.train import run
 
-    record_path = run_dir / "record.json"
-    if not record_path.is_file() or not (run_dir / "config.yaml").is_file():
-        raise LabError(f"{run_dir} is not a lab run directory (no record.json / config.yaml)")
-    record, recorded_cfg = read_run(run_dir)
-    if not record.get("metrics"):
-        raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
     register_resolvers()
     # First, before any refusal of its config: a run of other code is read as this lab would
     # have written it, and said to be one (its numbers come from this lab's code now).
