@@ -290,17 +290,21 @@ def test_end_to_end_phases_add_up_to_the_wall_time(
 
 @pytest.mark.slow
 def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
-    """`gpu_check.sh --cpu-smoke`: lab and HF Trainer (grouping off and on) for 2 steps of a
-    tiny model, one lab step; FSDP, DeepSpeed and QLoRA skipped with lab's own reason; the LLM
-    part (packed SFT, DPO with LoRA) on a tiny random Llama saved as a Hub-style folder, with
-    its meter's record."""
+    """`gpu_check.sh --cpu-smoke --parts 1,2,3,4`: lab and HF Trainer (grouping off and on)
+    for 2 steps of a tiny model, one lab step; FSDP, DeepSpeed and QLoRA skipped with lab's own
+    reason; the LLM part (packed SFT, DPO with LoRA) on a tiny random Llama saved as a
+    Hub-style folder, with its meter's record; part 4's step profiles of lab and HF Trainer
+    (one run of the script for all four parts: its set-up is paid once)."""
     import os
     import subprocess
     import sys
 
     # Always the synthetic reviews: no test may depend on ../shared/data being there.
     done = subprocess.run(
-        ["bash", str(BENCHMARKS / "gpu_check.sh"), "--cpu-smoke", "--out", str(tmp_path)],
+        [
+            *("bash", str(BENCHMARKS / "gpu_check.sh"), "--cpu-smoke", "--parts", "1,2,3,4"),
+            *("--out", str(tmp_path)),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -343,3 +347,14 @@ def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
     table = (tmp_path / "llm.md").read_text().splitlines()[2:]
     assert [r.split("|")[1].strip() for r in table] == ["sft", "dpo_lora"]
     assert all(float(r.split("|")[6]) > 0 for r in table)  # tokens/s
+
+    # Part 4: the step profiles, side by side (benchmarks/step_profile.py).
+    assert "4. lab: profiled" in summary and "4. hf: profiled" in summary
+    for impl in ("lab", "hf"):
+        record = json.loads((tmp_path / f"profile-{impl}" / "summary.json").read_text())
+        assert record["profiled_steps"] == 2 and record["wall_ms_per_step"] > 0
+        assert record["top_level_cpu_ms_per_step"] > 0
+        assert (tmp_path / f"profile-{impl}" / "trace.json.gz").stat().st_size > 0
+    rows = (tmp_path / "profile.md").read_text().splitlines()
+    assert rows[0] == "| per profiled step | profile-lab | profile-hf |"
+    assert rows[2].startswith("| wall ms / step |")
