@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.demos.boring_classes import BoringModel, RandomDataset
 from torch.utils.data import DataLoader
 
+from lab.training import stopping_notes
 from lab.training.progress import ProgressBar
 from lab.training.progress_lines import interactive_console
 from lab.training.stopping_notes import limit_stop
@@ -208,3 +209,19 @@ def test_a_fit_ended_by_max_time_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (
         limit_stop(fitted) == "training stopped at trainer.max_time=0:01:30 (epoch 2 of 3, step 7)"
     )
+    # A schedule laid over more steps than ran is said to have stopped part-way (s24a L2).
+    fitted.estimated_stepping_batches = 12
+    assert limit_stop(fitted) == (
+        "training stopped at trainer.max_time=0:01:30 (epoch 2 of 3, step 7); the learning-rate "
+        "schedule, planned over 12 steps, stopped part-way: fewer trainer.max_epochs / "
+        "max_steps fit one to the time"
+    )
+    record: dict[str, Any] = {}
+    monkeypatch.setattr(
+        stopping_notes, "history_of", lambda trainer: SimpleNamespace(validations=[])
+    )
+    monkeypatch.setattr(stopping_notes, "early_stop", lambda trainer, validations: None)
+    monkeypatch.setattr(stopping_notes, "unvalidated_tail_note", lambda trainer, validations: None)
+    monkeypatch.setattr(stopping_notes, "tied_best_note", lambda trainer, validations: None)
+    assert stopping_notes.stopping_notes(fitted, record) == [limit_stop(fitted)]
+    assert record == {"max_time_stop": {"step": 7, "line": limit_stop(fitted)}}

@@ -32,6 +32,9 @@ from lab.training.validation_metrics import Validation, checkpoint_step, history
 
 # The record.json key of an early stop (absent when early stopping did not stop the run).
 RECORD_KEY = "early_stopping"
+# ... and of a stop at `trainer.max_time` (its line and step), which begins with TIME_STOP.
+TIME_RECORD_KEY = "max_time_stop"
+TIME_STOP = "training stopped at trainer.max_time="
 
 
 def stopping_notes(trainer: L.Trainer, record_data: dict[str, Any]) -> list[str]:
@@ -47,6 +50,8 @@ def stopping_notes(trainer: L.Trainer, record_data: dict[str, Any]) -> list[str]
         record_data[RECORD_KEY] = entry
     elif limit := limit_stop(trainer):  # an early stop's line already says why it ended
         notes.append(limit)
+        if limit.startswith(TIME_STOP):  # as an early stop is (s24a L2)
+            record_data[TIME_RECORD_KEY] = {"step": trainer.global_step, "line": limit}
     if tail := unvalidated_tail_note(trainer, history.validations):
         notes.append(tail)
     if tie := tied_best_note(trainer, history.validations):
@@ -81,7 +86,19 @@ def limit_stop(trainer: L.Trainer) -> str | None:
     if trainer.should_stop and left is not None and left <= 0:
         limit = str(timedelta(seconds=round(float(timer._duration or 0))))  # type: ignore[union-attr]
         of = f" of {max_epochs}" if max_epochs > 0 else ""
-        return f"training stopped at trainer.max_time={limit} (epoch {epochs}{of}, step {step})"
+        # The schedule was laid over max_epochs / max_steps: cut short, its rate never decayed
+        # to its end (s24a L2).
+        try:
+            planned = trainer.estimated_stepping_batches
+        except Exception:  # no plan to say (a stand-in, a length Lightning cannot tell)
+            planned = None
+        cut = (
+            f"; the learning-rate schedule, planned over {int(planned)} steps, stopped "
+            "part-way: fewer trainer.max_epochs / max_steps fit one to the time"
+            if isinstance(planned, (int, float)) and not math.isinf(planned) and planned > step
+            else ""
+        )
+        return f"{TIME_STOP}{limit} (epoch {epochs}{of}, step {step}){cut}"
     return None
 
 
