@@ -107,3 +107,22 @@ def test_reproduce_says_how_to_rebuild_the_recorded_code(tmp_path: Path) -> None
         f"git checkout abc123 && git apply {tmp_path / 'code.patch'} "
         "(not in the patch: weights.bin (binary))"
     ]
+
+
+def test_lab_reproduce_says_what_the_checkouts_own_changes_can_change(tmp_path: Path) -> None:
+    """lab.reproduce's code lines (s24a L1): commits told apart, the recorded run's patch and
+    how to rebuild its code, and what this checkout's uncommitted changes can change."""
+    from lab.run_dir.code_version import code_differences
+
+    recorded = {"code": {"git": {"commit": "abc1234", "dirty": True}}}
+    now = {"code": {"git": {"commit": "def5678", "dirty": True}}}
+    assert code_differences(recorded, now, tmp_path) == [
+        "code: recorded commit abc1234, now def5678",
+        "code: the recorded run had uncommitted changes; to rebuild its code: "
+        f"git checkout abc1234 && git apply {tmp_path / 'code.patch'}",
+        "code: this checkout has uncommitted changes (the reproduction's code.patch holds them): "
+        "changes to lab's code can change the numbers, edits of conf/ files cannot (the run's "
+        "resolved config.yaml is what runs)",
+    ]
+    clean = {"code": {"git": {"commit": "abc1234", "dirty": False}}}
+    assert code_differences(clean, clean, tmp_path) == []

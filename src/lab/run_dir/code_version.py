@@ -224,6 +224,10 @@ def code_differences(
             left_out = ", ".join(f"{name} ({why})" for name, why in skipped.items())
             line += f" (not in the patch: {left_out})"
         lines.append(line)
-    if new_git.get("dirty"):
-        lines.append("code: this checkout has uncommitted changes")
+    if new_git.get("dirty"):  # which of them can matter (s24a L1)
+        lines.append(
+            "code: this checkout has uncommitted changes (the reproduction's code.patch holds "
+            "them): changes to lab's code can change the numbers, edits of conf/ files cannot "
+            "(the run's resolved config.yaml is what runs)"
+        )
     return lines
