@@ -249,21 +249,27 @@ def pytest_configure(config: pytest.Config) -> None:
 # 30; re-measured 2026-12-06): pytest-xdist hands out whole files in collection order, so
 # starting these first keeps both workers busy to the end instead of leaving one alone with
 # a file of minute-long tests.
-LONGEST_FILES_FIRST = (
+LONGEST_FILES_FIRST = (  # by their summed test times (junit XML of a whole run, 2026-12-06)
     "test_quickstart.py",
     "test_end_to_end_speed.py",
     "test_sweeps.py",
     "test_resume.py",
     "test_reproducibility.py",
-    "test_scale.py",
     "test_reproduce_places.py",
-    "test_seq2seq.py",
+    "test_exit_codes.py",
+    "test_scale.py",
+    "test_question_answering.py",
     "test_sft.py",
-    "test_step_profile.py",
+    "test_interruptions.py",
     "test_resume_mid_group.py",
-    "test_sweep_runs.py",
+    "test_multiple_choice.py",
+    "test_sigusr1.py",
+    "test_dpo_runs.py",
     "test_demo.py",
+    "test_wandb_resilience.py",
     "test_streaming.py",
+    "test_seq2seq.py",
+    "test_sweep_runs.py",
 )
 
 
