@@ -123,10 +123,9 @@ def test_classification_says_each_splits_cut_rows_once(
     datamodule.setup("fit")
     read = "their tokens past the cut are not read"
     expected = [
-        f"data.max_length=8 cuts 3 of 8 train rows ({read}); {TAIL}",
-        f"data.max_length=8 cuts 1 of 4 validation rows ({read}); {TAIL}",
+        f"data.max_length=8 cuts 3 of 8 train rows and 1 of 4 validation rows ({read}); {TAIL}"
     ]
-    assert _lines(caplog) == expected  # the test split has no cut row: nothing said
+    assert _lines(caplog) == expected  # the test split has no cut row: not named
     # The flags never reach the model: gone from the splits and from the batches.
     for split in ("train", "validation", "test"):
         assert INPUTS not in datamodule.datasets[split].column_names
@@ -139,18 +138,24 @@ def test_classification_says_each_splits_cut_rows_once(
     cached.setup("fit")
     assert all(cached.cache_hits.values())
     assert _lines(caplog) == expected
-    # lab.eval reads one set of rows as each split: said once
+    # lab.eval reads one set of rows as each split (a lone file): said once, as that file's
     caplog.clear()
-    from lab.data.splits import read_splits
-
-    raw = read_splits(cached)["train"]
-    cached._tokenize_split("train", cached.prepare_split("train", raw))
-    assert _lines(caplog) == []
-    # lab.eval of the run's own test split reads the three as trained, says the test's alone
-    # (s23d M1: every split's line came before "Evaluation of the test split").
     from hydra.utils import instantiate
 
     from lab.build import build_datamodule
+    from lab.data.datamodule import Evaluation
+    from lab.data.splits import LONE_FILE
+
+    def lone_file(datamodule: Any) -> None:
+        datamodule.evaluation = Evaluation(split=LONE_FILE, advice="")
+
+    cfg = compose_cfg(*overrides)
+    build_datamodule(cfg, instantiate(cfg.model.tokenizer), before_setup=lone_file)
+    assert _lines(caplog) == [
+        f"data.max_length=8 cuts 3 of 8 rows of the file ({read}); {TAIL}"
+    ]  # the run's splits are not one file here: train's count, named as the file's
+    # lab.eval of the run's own test split reads the three as trained, says the test's alone
+    # (s23d M1: every split's line came before "Evaluation of the test split").
     from lab.eval import test_notes_only
 
     caplog.clear()
@@ -187,8 +192,8 @@ def test_a_left_cut_says_which_tokens_are_not_read(
     )
     datamodule.setup("fit")
     assert _lines(caplog)[0] == (
-        "data.max_length=8 cuts 3 of 8 train rows (their tokens before the cut are not "
-        f"read: data.truncation_side=left); {TAIL}"
+        "data.max_length=8 cuts 3 of 8 train rows and 1 of 4 validation rows (their tokens "
+        f"before the cut are not read: data.truncation_side=left); {TAIL}"
     )
 
 
@@ -247,15 +252,14 @@ def test_seq2seq_says_its_cut_sources_and_targets(
     )
     datamodule.setup("fit")
     assert _lines(caplog) == [
-        "data.max_source_length=8 cuts 2 of 4 train sources (their tokens past the cut are not "
-        "read); a longer data.max_source_length keeps them, up to the model's positions",
+        "data.max_source_length=8 cuts 2 of 4 train sources and 1 of 2 validation sources "
+        "(their tokens past the cut are not read); a longer data.max_source_length keeps them, "
+        "up to the model's positions",
         "data.max_target_length=5 cuts 2 of 4 train targets (the model learns their first 5 "
         "tokens only, and generations are scored against the full references: the cut caps the "
         "score); a longer data.max_target_length keeps them, up to the model's positions "
         "(task.module.max_new_tokens follows it unless set)",
-        "data.max_source_length=8 cuts 1 of 2 validation sources (their tokens past the cut are "
-        "not read); a longer data.max_source_length keeps them, up to the model's positions",
-    ]  # no validation target is cut, no test row: nothing more
+    ]  # no validation target is cut, no test row: not named
     for split in ("train", "validation", "test"):
         columns = datamodule.datasets[split].column_names
         assert INPUTS not in columns and TARGETS not in columns
@@ -275,10 +279,11 @@ def test_seq2seq_says_its_cut_sources_and_targets(
     )
     cut_targets.setup("fit")
     assert [line.split(" (")[0] for line in _lines(caplog)] == [
-        f"data.max_target_length=2 cuts {cut} of {rows} {split} targets"
-        for cut, rows, split in ((4, 4, "train"), (2, 2, "validation"), (2, 2, "test"))
+        "data.max_target_length=2 cuts 4 of 4 train targets, 2 of 2 validation targets and 2 "
+        "of 2 test targets"
     ]
-    assert _lines(caplog)[1] == (
+    # Without train's targets (lab.eval), what the cut costs is the loss and the score.
+    assert cut_targets.cut_note(TARGETS, [("validation", (2, 0), 2)]) == (
         "data.max_target_length=2 cuts 2 of 2 validation targets (the loss reads their first 2 "
         "tokens; generations, at most task.module.max_new_tokens tokens, are scored against the "
         "full references: the cut caps the score); a longer data.max_target_length keeps them, "

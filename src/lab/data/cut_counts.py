@@ -1,17 +1,18 @@
-"""Rows cut at a head's truncation length: counted as a split is tokenized, said once per split.
+"""Rows cut at a head's truncation length: counted as a split is tokenized, said once for all.
 
 A text longer than `data.max_length` tokens (seq2seq: a source longer than
 `data.max_source_length`, a target longer than `data.max_target_length`) loses its tokens past
 the cut. Training said nothing of it: on a file of long documents, 43 of 80 train rows were cut
 at 64 tokens without a word in the console or `train.log`, and a seq2seq model trained on cut
 targets was scored against the full references, a ceiling the user never heard of. Only
-`lab.inspect` showed the share beforehand. Now a head built on `CutCountingDataModule` says, once
-per split, as the NER head does (`lab.tasks.token_cut.cut_note`):
+`lab.inspect` showed the share beforehand. Now a head built on `CutCountingDataModule` says it,
+in one line for all splits once they are tokenized (a seq2seq head: one for sources, one for
+targets; the NER head says one per split, `lab.tasks.token_cut.cut_note`):
 
-    data.max_length=64 cuts 43 of 80 train rows (their tokens past the cut are not read); a
-    longer data.max_length keeps them, up to the model's positions
+    data.max_length=64 cuts 43 of 80 train rows and 3 of 10 validation rows (their tokens past
+    the cut are not read); a longer data.max_length keeps them, up to the model's positions
 
-and nothing for a split where no row is cut.
+leaving out the splits where no row is cut, and nothing where none is.
 
 **How a row is known to be cut.** A fast tokenizer (the tokenizers library) keeps the tokens a
 truncation removed on each row's encoding: `BatchEncoding.encodings[i].overflowing` is non-empty
@@ -84,13 +85,27 @@ def cut_line(
     """The line on a split's cut rows, or None when no row is cut: `key` (`data.max_length`)
     at `limit` cuts `counts` (`flag_counts`) of `rows` `what` (`train rows`), `why` saying what
     the cut costs; `also` ends the line (what else the longer setting changes)."""
-    cut, fills = counts
-    if not cut + fills:
+    return joined_cut_line(key, limit, [(counts, rows, what)], why, also)
+
+
+def joined_cut_line(
+    key: str, limit: int, splits: list[tuple[tuple[int, int], int, str]], why: str, also: str = ""
+) -> str | None:
+    """`cut_line` for several splits in one line (`cuts 5 of 1600 train rows and 1 of 200
+    validation rows`): `splits` holds each one's (counts, rows, what); those with no row cut
+    are left out, and None where none is left."""
+    shown = [
+        f"{'up to ' if fills else ''}{cut + fills} of {rows} {what}"
+        for (cut, fills), rows, what in splits
+        if cut + fills
+    ]
+    if not shown:
         return None
-    if fills:  # a slow tokenizer: rows of exactly `limit` tokens are counted too
+    if any(fills for (_, fills), _, _ in splits):  # a slow tokenizer: `limit` tokens count
         why = f"counted where they fill the {limit} tokens, as this tokenizer does not say; {why}"
+    listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
     return (
-        f"{key}={limit} cuts {'up to ' if fills else ''}{cut + fills} of {rows} {what} ({why}); "
+        f"{key}={limit} cuts {listed} ({why}); "
         f"a longer {key} keeps them, up to the model's positions{also}"
     )
 
@@ -123,8 +138,8 @@ def target_why(limit: int, training: bool) -> str:
 
 
 class CutCountingDataModule(DataModule):
-    """A `DataModule` whose head marks the rows its truncation cuts and has each split's count
-    said once (module doc). The head calls `mark_cuts` in `tokenize` after each truncating
+    """A `DataModule` whose head marks the rows its truncation cuts and has the splits' counts
+    said in one line per flag column (module doc). The head calls `mark_cuts` in `tokenize` after each truncating
     tokenizer call, adds `CUT_FLAGS` to `fingerprint_parts`, and names in `cut_keys` the
     attribute holding each column's limit (in `cut_nouns`, what its lines call the rows).
     """
@@ -137,7 +152,8 @@ class CutCountingDataModule(DataModule):
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, **kwargs: Any) -> None:
         super().__init__(tokenizer, **kwargs)
-        self._cut_lines_said: set[str] = set()
+        # flag column -> (lab's split, its counts, its rows) of each split tokenized so far
+        self._counted: dict[str, list[tuple[str, tuple[int, int], int]]] = {}
 
     def mark_cuts(self, out: dict[str, Any] | BatchEncoding, column: str, encoded: Any) -> None:
         """Add flag `column` (`INPUTS` / `TARGETS`) to the tokenized batch `out`, from the
@@ -145,19 +161,33 @@ class CutCountingDataModule(DataModule):
         if self._marking:
             out[column] = cut_flags(encoded, int(getattr(self, self.cut_keys[column])))
 
-    def cut_note(self, split: str, column: str, counts: tuple[int, int], rows: int) -> str | None:
-        """The line on lab's split `split` for flag `column`: `counts` (`flag_counts`) of its
-        `rows` rows cut, or None when none is."""
+    def cut_note(self, column: str, counted: list[tuple[str, tuple[int, int], int]]) -> str | None:
+        """The one line for flag `column` over lab's splits `counted` (each: split, its
+        `flag_counts`, its rows), or None when no row is cut."""
         key = self.cut_keys[column]
         limit = int(getattr(self, key))
-        what = split_rows(self.split_name(split), self.cut_nouns.get(column, "rows"))
+        noun = self.cut_nouns.get(column, "rows")
+        splits = [
+            (counts, rows, split_rows(self.split_name(name), noun))
+            for name, counts, rows in counted
+        ]
         if column == TARGETS:
-            training = split == "train" and self.evaluation is None
+            training = any(name == "train" for name, _, _ in counted) and self.evaluation is None
             also = " (task.module.max_new_tokens follows it unless set)"
-            return cut_line(
-                f"data.{key}", limit, counts, rows, what, target_why(limit, training), also
-            )
-        return cut_line(f"data.{key}", limit, counts, rows, what, input_why(self.tokenizer))
+            return joined_cut_line(f"data.{key}", limit, splits, target_why(limit, training), also)
+        return joined_cut_line(f"data.{key}", limit, splits, input_why(self.tokenizer))
+
+    def setup(self, stage: str | None = None) -> None:
+        """`DataModule.setup`, then one line per flag column for every split its tokenizing
+        counted (said too where a later split fails: the cut may be why)."""
+        try:
+            super().setup(stage)
+        finally:
+            counted, self._counted = self._counted, {}
+            for column, splits in counted.items():
+                line = self.cut_note(column, splits)
+                if line:
+                    log.warning(line)
 
     def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
         self._marking = True
@@ -167,10 +197,10 @@ class CutCountingDataModule(DataModule):
             self._marking = False
         marked = [column for column in self.cut_keys if column in encoded.column_names]
         noted = self.noted_splits is None or name in self.noted_splits
-        for column in marked if noted else ():
-            line = self.cut_note(name, column, flag_counts(encoded, column), len(encoded))
-            if line and line not in self._cut_lines_said:  # lab.eval: one set of rows, 3 splits
-                self._cut_lines_said.add(line)
-                log.warning(line)
+        for column in marked if noted else ():  # said together once setup has every split
+            splits = self._counted.setdefault(column, [])
+            named = {self.split_name(split) for split, _, _ in splits}
+            if self.split_name(name) not in named:  # lab.eval: one set of rows, 3 splits
+                splits.append((name, flag_counts(encoded, column), len(encoded)))
         # The flags are for this count only: the model and the collator never see them.
         return encoded.remove_columns(marked) if marked else encoded
