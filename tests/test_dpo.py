@@ -430,6 +430,51 @@ def test_string_pairs_without_a_prompt_column_are_told_what_would_do(
     )
 
 
+def test_the_readmes_hh_rlhf_recipe_gives_pairs_whose_prompt_is_the_shared_turns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s23c L6: the README's recipe for Anthropic/hh-rlhf (whole transcripts as strings),
+    run on rows of its shape: message lists whose shared leading turns (two of them in a
+    multi-turn row) are the prompt, the last replies the completions."""
+    import datasets
+
+    transcripts = [
+        ("\n\nHuman: What is 2+2?\n\nAssistant: 4.", "\n\nHuman: What is 2+2?\n\nAssistant: 5."),
+        (
+            "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Name a colour.\n\nAssistant: Blue.",
+            "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Name a colour.\n\nAssistant: No.",
+        ),
+    ]
+    rows = [{"chosen": c, "rejected": r} for c, r in transcripts] * 8
+    hub = datasets.DatasetDict(
+        train=datasets.Dataset.from_list(rows), test=datasets.Dataset.from_list(rows[:4])
+    )
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("(**hh-rlhf**, tested on rows of its shape)") :]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None
+    code = found.group(1).replace('load_dataset("Anthropic/hh-rlhf")', "hub")
+    monkeypatch.chdir(tmp_path)
+    exec(code, {"hub": hub})  # the README's own code
+    written = [json.loads(line) for line in (tmp_path / "hh/train.jsonl").read_text().splitlines()]
+    assert written[1]["chosen"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": "Blue."},
+    ]
+    datamodule = _fixture_data(tmp_path, tmp_path / "hh", prompt_column=None)
+    tokenizer = _tokenizer()
+    row = next(
+        r for r in datamodule.datasets["test"] if "No." in tokenizer.decode(r["input_ids"][1])
+    )
+    for ids, labels, reply in zip(row["input_ids"], row["labels"], ("Blue.", "No."), strict=True):
+        start = next(i for i, t in enumerate(labels) if t != IGNORE)
+        assert tokenizer.decode(ids[start:]) == f"{reply}<|eot_id|>"
+        prompt = tokenizer.decode(ids[:start])
+        assert "Hello!" in prompt and "Name a colour." in prompt and reply not in prompt
+
+
 def test_orcas_system_column_is_said_or_read_as_the_first_turn(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
