@@ -139,9 +139,10 @@ def target_why(limit: int, training: bool) -> str:
 
 class CutCountingDataModule(DataModule):
     """A `DataModule` whose head marks the rows its truncation cuts and has the splits' counts
-    said in one line per flag column (module doc). The head calls `mark_cuts` in `tokenize` after each truncating
-    tokenizer call, adds `CUT_FLAGS` to `fingerprint_parts`, and names in `cut_keys` the
-    attribute holding each column's limit (in `cut_nouns`, what its lines call the rows).
+    said in one line per flag column (module doc). The head calls `mark_cuts` in `tokenize`
+    after each truncating tokenizer call, adds `CUT_FLAGS` to `fingerprint_parts`, and names
+    in `cut_keys` the attribute holding each column's limit (in `cut_nouns`, what its lines
+    call the rows).
     """
 
     # flag column -> the attribute (and `data.` key) of its truncation length
