@@ -68,7 +68,31 @@ def best_line(
     best = [index for index, mean in enumerate(means) if mean == top]
     named = "; ".join(_named(rows[i], labels[i], differing, metric) for i in best)
     tied = ", tied" if len(best) > 1 else ""
-    return f"best by {metric} ({mode}){tied}: {named}"
+    return (
+        f"best by {metric} ({mode}){tied}: {named}{_close_call(rows, labels, best, metric, mode)}"
+    )
+
+
+def _close_call(
+    rows: list[dict[str, Any]], labels: list[str], best: list[int], metric: str, mode: str
+) -> str:
+    """`; the next, <label> <stats>, is within one standard deviation over seeds: ...` where
+    the runner-up's mean lies within the best's sample standard deviation (or its own, where
+    larger) over two or more seeds: on small data the order of two such configurations is
+    often the seeds' (s24c M3). "" for a tie, or with no spread to judge by."""
+    others = [i for i in range(len(rows)) if i not in best]
+    if len(best) > 1 or not others:
+        return ""
+    sign = -1 if mode == "max" else 1
+    runner = min(others, key=lambda i: sign * rows[i]["metrics"][metric]["mean"])
+    top, next_ = rows[best[0]]["metrics"][metric], rows[runner]["metrics"][metric]
+    spreads = [stats["std"] for stats in (top, next_) if stats["n"] > 1]
+    if not spreads or abs(top["mean"] - next_["mean"]) >= max(spreads):
+        return ""
+    return (
+        f"; the next, {labels[runner]} {format_stats(next_)}, is within one standard deviation "
+        "over seeds of it: more seeds (or a larger validation split) would tell them apart"
+    )
 
 
 def _named(row: dict[str, Any], label: str, differing: list[str], metric: str) -> str:
