@@ -69,11 +69,11 @@ class DataModule(L.LightningDataModule):
         csv_column_names: the columns of headerless .csv/.tsv files, in order (CoLA's GLUE
             TSVs); None: the first line is the header (`lab.data.csv_header`).
         splits: lab split name -> source split name; a missing or null source split is
-            carved from train (`test_fraction`, then `val_fraction`) with the run seed.
-        max_train_samples / max_eval_samples / max_test_samples: take a seeded random subset
-            (many datasets are sorted by label, so a plain head would be one class).
-        batch_size / eval_batch_size / num_workers: dataloader settings; `eval_batch_size`
-            None: chosen by device (the `eval_batch_size` property).
+            carved from train (`test_fraction`, then `val_fraction`), by `stratify` each class
+            in its share where the labels are classes (`lab.data.stratified`).
+        max_train_samples / max_eval_samples / max_test_samples: a seeded random subset (many
+            datasets are sorted by label: a plain head would be one class).
+        batch_size / eval_batch_size / num_workers: the loaders' (eval None: by device).
         group_by_length: batch rows of similar length together (less padding), batches in a
             seeded random order (`lab.data.samplers.LengthGroupedBatchSampler`).
         length_group_size: batches per length-sorted group when `group_by_length`.
@@ -81,13 +81,12 @@ class DataModule(L.LightningDataModule):
             above the head's `max_length`: an int, None (the longest row) or `auto`, 64 when
             batches go to a GPU, else None (why: `lab.data.padding`). Training, evaluation
             and streamed batches alike.
-        pin_memory: put batches in page-locked memory before they go to the GPU: True, False
-            or `auto`, True when the batches go to a CUDA GPU (the `pins_memory` property).
+        pin_memory: page-locked batches for the GPU: True, False or `auto` (True where batches
+            go to a CUDA GPU: the `pins_memory` property).
         num_proc: processes for tokenization (`datasets.map`).
         seed: the run seed (`data.seed`), for the training order.
-        split_seed: the seed of carving validation/test from train and of the `max_*_samples`
-            subsets (`data.split_seed`, fixed by default: every seed of a seed study is
-            validated and tested on the same rows); None: `seed` (runs recorded before it).
+        split_seed: the seed of carving and of the `max_*_samples` subsets (`data.split_seed`,
+            fixed: a seed study's runs share their rows); None: `seed` (older runs).
         streaming / shuffle_buffer / interleave / stream_sample_rows: stream the train split
             instead of loading it, through a seeded shuffle buffer, optionally mixed from
             several sources (`lab.data.streaming`).
@@ -106,6 +105,7 @@ class DataModule(L.LightningDataModule):
         splits: dict[str, str | None] | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
+        stratify: bool = True,
         max_train_samples: int | None = None,
         max_eval_samples: int | None = None,
         max_test_samples: int | None = None,
@@ -142,7 +142,7 @@ class DataModule(L.LightningDataModule):
             if not 0.0 < fraction < 1.0:
                 raise ConfigError(f"data.{name} must be between 0 and 1, got {fraction}")
         self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
+        self.test_fraction, self.stratify = test_fraction, stratify
         self.max_samples = {
             "train": max_train_samples,
             "validation": max_eval_samples,

@@ -176,8 +176,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     ours = {str(theirs): str(name) for name, theirs in mapping.items() if theirs}
     keys = column_keys(data)
     origins = origins_of(source)
-    # train first, as training reads them; a Hub dataset's other splits (unlabelled, ...) are
-    # not read
+    # train first, as training reads them; a Hub dataset's other splits (unlabelled) unread
     for name in sorted(set(ours) & set(source), key=lambda n: SPLITS.index(ours[n])):
         origin = origins.get(name)  # the file, named first as training names it
         where = origin.describe() if origin is not None else ""
@@ -198,6 +197,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
         },
         drop_labels=drop_setting(data.get("label_column"), data.get("drop_labels")),
         label_column=data.get("label_column"),  # labeled splits left unread: training's warning
+        stratify_by=data.get("label_column") if data.get("stratify", True) else None,
     )
     return in_file_order(splits, places), carved
 

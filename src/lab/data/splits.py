@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lab.data.dropped_labels import drop_marked_rows
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.sources import origins_of
+from lab.data.stratified import carve
 from lab.data.unread_splits import unread_labeled_warning
 from lab.errors import DataError
 from lab.log_records import FILE_ONLY_RECORD
@@ -51,6 +52,7 @@ def read_splits(dm: DataModule, *, warn: bool = True) -> dict[str, Dataset]:
         limits=dm.max_samples,
         drop_labels=dm.drop_labels(),
         label_column=label_column if warn and isinstance(label_column, str) else None,
+        stratify_by=label_column if dm.stratify and isinstance(label_column, str) else None,
     )
     for name, (origin, indices) in places.items():
         dm.origins[name], dm.row_indices[name] = origin, indices
@@ -72,12 +74,13 @@ def placed_splits(
     limits: Mapping[str, int | None],
     drop_labels: tuple[str, Sequence[Any]] | None = None,
     label_column: str | None = None,
+    stratify_by: str | None = None,
 ) -> tuple[dict[str, Dataset], list[str], dict[str, Place]]:
     """`carve_splits` with every row's place in its source (`lab.data.origins`): the splits,
     the names of the carved ones, and each split's `Place` (training and lab.inspect alike).
     `drop_labels`: (label column, values) of `data.drop_labels`, whose rows are left out of
-    each source split once numbered (`lab.data.dropped_labels`); `label_column`: as
-    `carve_splits` takes it."""
+    each source split once numbered (`lab.data.dropped_labels`); `label_column`,
+    `stratify_by`: as `carve_splits` takes them."""
     origins: dict[str, Origin] = {}
 
     def numbered(name: str, source_name: str) -> Dataset:
@@ -105,6 +108,7 @@ def placed_splits(
         on_carve=carved_from_train,
         source_of=source_of,
         label_column=label_column,
+        stratify_by=stratify_by,
     )
     places = {
         name: (origins[name], dataset.with_format("arrow")[ROW_COLUMN].to_numpy())
@@ -125,6 +129,7 @@ def carve_splits(
     on_carve: Callable[[str], None] | None = None,
     source_of: Callable[[str], str] = lambda name: "",
     label_column: str | None = None,
+    stratify_by: str | None = None,
 ) -> tuple[dict[str, Dataset], list[str]]:
     """lab's three splits of `source` and the names of those carved from train: the
     training path (`read_splits`) and `lab.inspect` (without Lightning) share this one rule.
@@ -137,7 +142,9 @@ def carve_splits(
     split came from in errors (" (data/train.csv)"). With `label_column` (the data's), a
     split carved because `data.splits` maps it to its own name, which the source lacks, while
     labeled source splits of other names go unread (MNLI's `validation_matched` under a
-    generic config) is a console warning naming them (`lab.data.unread_splits`).
+    generic config) is a console warning naming them (`lab.data.unread_splits`). With
+    `stratify_by` (the label column, `data.stratify`), a split of classes is carved with each
+    class in its share (`lab.data.stratified`).
     """
     take = take or (lambda name, source_name: source[source_name])
     train_name = source_split_name(mapping, "train", source, local)
@@ -166,12 +173,12 @@ def carve_splits(
                 f"the train split{source_of('train')} has {len(splits['train'])} row(s); "
                 f"too few to carve a {name} split from it"
             )
-        parts = splits["train"].train_test_split(test_size=fractions[name], seed=seed)
+        parts, by_class = carve(splits["train"], fractions[name], seed, stratify_by)
         splits["train"], splits[name] = parts["train"], parts["test"]
         carved.append(name)
-        rows = len(parts["test"])
+        rows, how = len(parts["test"]), ", each class in its share" if by_class else ""
         log.info(  # train.log only: the console's one data line counts the carved split
-            "carved a %s split of %d rows from train (seed %d)", name, rows, seed,
+            "carved a %s split of %d rows from train (seed %d%s)", name, rows, seed, how,
             extra=FILE_ONLY_RECORD,
         )  # fmt: skip
     unread = unread_labeled_warning(source, read, own_name_carved, label_column)

@@ -65,10 +65,13 @@ ADDED_SETTINGS: dict[str, Any] = {
     "data.drop_labels": [],
     "data.csv_quoting": "csv",
     "data.csv_column_names": None,
+    "data.stratify": False,  # carved plainly before 2026-12-06 (lab.data.stratified)
 }
 # Those of them every data config has (conf/data/base/source.yaml): lab.eval takes them on a
 # run recorded before them, whatever its head.
-EVERY_DATA_CONFIG = ("data.split_seed", "data.csv_quoting", "data.csv_column_names")
+EVERY_DATA_CONFIG = (
+    "data.split_seed", "data.csv_quoting", "data.csv_column_names", "data.stratify",
+)  # fmt: skip
 # Sections only `lab.train` builds (a resume builds them from the command, not the record):
 # the tools that read a finished run never instantiate them.
 TRAINING_ONLY = ("callbacks", "logger", "trainer")
