@@ -84,6 +84,11 @@ def test_default_run_shows_data_and_model_lines_and_files_the_chatter(
         assert chatter in log_file, chatter
     lines = screen.splitlines()
     assert "data: 56 train, 12 validation, 12 test rows from " in screen
+    # ... and that 12 validation rows are few to choose the best checkpoint by (s24c M3)
+    assert (
+        "the validation split holds 12 rows: one row moves a rate such as accuracy by 0.083"
+        in screen
+    )
     (model_line,) = [line for line in lines if line.startswith("model: ")]
     # a local folder in full: which copy was loaded, not a Hub-id-like `tiny_encoder0/...`
     assert model_line.startswith(f"model: {pretrained_dir.resolve()} (BertForSequence")

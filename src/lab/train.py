@@ -170,9 +170,14 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     def data_ready(datamodule: DataModule) -> None:
+        from lab.data.small_splits import small_validation_line
+
         record.note_data(datamodule)
         if is_global_rank_zero():
             log.info(data_line(datamodule))
+            validates = cfg.trainer.get("limit_val_batches", 1) != 0
+            if validates and (few := small_validation_line(datamodule)):  # choices on few rows
+                log.warning(few)
         if on_data is not None:
             on_data()
 
