@@ -122,9 +122,10 @@ def test_sort_orders_the_csv_best_first(tmp_path: Path, capsys: pytest.CaptureFi
     # test/acc means: 1e-4 0.725, 2e-4 0.808333, 3e-4 0.60
     assert order("--sort", "test/acc") == ["0.0002", "0.0001", "0.0003"]
     assert order("--sort", "test/acc", "--sort-mode", "min") == ["0.0003", "0.0001", "0.0002"]
-    # val/loss is not the runs' optimized metric (val/acc): max unless told
-    assert order("--sort", "val/loss") == ["0.0001", "0.0002", "0.0003"]
-    assert order("--sort", "val/loss", "--sort-mode", "min")[0] in ("0.0002", "0.0003")
+    # val/loss is not the runs' optimized metric (val/acc), but a loss: smallest first
+    # (s24d M1: largest first put the worst first); means 1e-4 0.59, 2e-4 0.45, 3e-4 0.45
+    assert order("--sort", "val/loss") == ["0.0002", "0.0003", "0.0001"]
+    assert order("--sort", "val/loss", "--sort-mode", "max") == ["0.0001", "0.0002", "0.0003"]
 
 
 def test_sort_by_the_optimized_metric_follows_its_mode(tmp_path: Path) -> None:
@@ -133,6 +134,12 @@ def test_sort_by_the_optimized_metric_follows_its_mode(tmp_path: Path) -> None:
     assert sort_mode("val/loss", None, targets) == "min"
     assert sort_mode("val/acc", None, targets) == "max"
     assert sort_mode("val/loss", "max", targets) == "max"
+    others = {("val/acc", "max")}  # not the optimized metric: by its name
+    assert [sort_mode(m, None, others) for m in ("test/loss", "val/perplexity", "test/f1")] == [
+        "min",
+        "min",
+        "max",
+    ]
     # 2e-4 (0.45) before 3e-4 (0.45): a tie keeps the table's order; 1e-4 (0.59) last
     ordered = sorted_rows(rows, "val/loss", "min")
     assert [row["optimizer.lr"] for row in ordered] == [2e-4, 3e-4, 1e-4]
@@ -146,6 +153,21 @@ def test_the_printed_table_is_sorted_too(
     assert main([str(root), "--sort", "val/acc"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
     assert [line.split("│")[1].strip() for line in lines] == ["0.0002", "0.0003", "0.0001"]
+    assert main([str(root), "--sort", "val/loss"]) == 0
+    assert "Sorted by val/loss, smallest first." in capsys.readouterr().out.splitlines()
+
+
+def test_runs_named_by_relative_and_absolute_paths_are_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s24d H2: `lab.compare runs/0 /abs/.../runs/2` raised `Can't mix absolute and relative
+    paths` from its labels; the labels are the folders below the one they share."""
+    root = _sweep(tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["runs/0", str(root / "2")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    assert len(lines) == 2
 
 
 def test_an_unknown_sort_metric_is_refused_naming_those_present(

@@ -122,8 +122,9 @@ def test_the_table_and_csv_hold_the_evaluations_metrics(
     assert "val/acc_mean" not in next(iter(lines.values()))  # not the runs' metrics.json
     out = printed.out.splitlines()
     assert (
-        f"Metrics: each run's newest evaluation of {data} (7 rows, sha256 "
-        f"{_digest(data)[:8]}; <run>/eval/<time>/metrics.json), not its own metrics.json"
+        f"Metrics: each run's newest evaluation of {data}, the file's only split, by its "
+        f"exported model as trained (7 rows, sha256 {_digest(data)[:8]}; "
+        "<run>/eval/<time>/metrics.json), not its own metrics.json"
     ) in out
     # val/acc, the runs' optimized metric, is not among an evaluation's test/ metrics
     assert not any(line.startswith("best by") for line in out)
@@ -187,3 +188,49 @@ def test_an_unreadable_evaluation_is_skipped(runs: Path) -> None:
         "2026-12-06_11-00-00",
         "2026-12-06_10-00-00",
     ]
+
+
+def test_only_evaluations_of_the_model_as_trained_and_of_one_split_compare(
+    runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """s24d H1: an evaluation of other weights (`checkpoint=last`) or other inputs
+    (`data.max_length=8`) is not taken for the run's; evaluations of different splits of one
+    folder are refused, not averaged as one file's numbers."""
+    data = runs.parent / "new.csv"
+    a, c = runs / "a", runs / "c"
+    newer = _evaluation(a, "2026-12-06_13-00-00", data, _digest(data), 0.99)
+    record = json.loads((newer / "metrics.json").read_text())
+    record["checkpoint"] = "last"
+    (newer / "metrics.json").write_text(json.dumps(record))
+    cut = _evaluation(c, "2026-12-06_13-00-00", data, _digest(data), 0.98)
+    record = json.loads((cut / "metrics.json").read_text())
+    record["data_overrides"].append("data.max_length=8")
+    record["differs_from_training"] = {"data.max_length": {"evaluation": 8, "training": 64}}
+    (cut / "metrics.json").write_text(json.dumps(record))
+    batched = _evaluation(c, "2026-12-06_14-00-00", data, _digest(data), 0.66)
+    record = json.loads((batched / "metrics.json").read_text())
+    record["data_overrides"].append("data.eval_batch_size=4")  # changes no number: taken
+    (batched / "metrics.json").write_text(json.dumps(record))
+    chosen, _, _ = choose([a, c], data, _by_file)
+    assert {run.name: folder.name for run, (folder, _) in chosen.items()} == {
+        "a": "2026-12-06_11-00-00",  # not 13-00-00's last.ckpt
+        "c": "2026-12-06_14-00-00",  # not 13-00-00's max_length=8
+    }
+    assert main([str(a), str(c), "--eval-data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert f"Metrics: each run's newest evaluation of {data}, the file's only split, by " in out
+    # One run's newest evaluation is of another split: refused, naming both.
+    other = _evaluation(c, "2026-12-06_15-00-00", data, _digest(data), 0.5)
+    record = json.loads((other / "metrics.json").read_text())
+    record["data"]["split"] = "validation"
+    (other / "metrics.json").write_text(json.dumps(record))
+    assert main([str(a), str(c), "--eval-data", str(data)]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"are of different splits (train: {a}; validation: {c}): their numbers are not "
+            f"comparable; evaluate every run on one: python -m lab.eval run=<run> data.path={data} "
+            "split=<split>"
+        )
+    )

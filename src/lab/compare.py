@@ -30,17 +30,14 @@ Which is best: where every run records the same `optimized_metric` and `optimize
 below the table names the configuration with the best mean over its seeds
 (`best by val/acc (max): <its name in the table> (<its differing keys>) 0.8083 ± 0.0589`);
 runs that optimized different metrics get a line saying so instead (`lab.compare_best`).
-`--sort METRIC` (a metrics.json key; refused, exit 2, naming those present, where no run has it)
-orders the configurations best first, in the table and the CSV, by their mean: largest first,
-or smallest with `--sort-mode min`; without `--sort-mode`, the runs' `optimized_mode` where
-METRIC is their optimized metric. Configurations without METRIC come last. Without `--sort`
-the order is that of the runs found.
+`--sort METRIC` (a metrics.json key; one no run has is refused, exit 2) orders the
+configurations best first, in the table and the CSV: by `--sort-mode`, else the runs'
+`optimized_mode` where METRIC is their optimized metric, else smallest first for a loss or
+perplexity, largest for the rest; configurations without METRIC last (`lab.compare_best`).
 
-`--eval-data PATH`: each run's metrics are those of its newest `lab.eval` evaluation of PATH
-(`<run>/eval/<time>/metrics.json`, written by `python -m lab.eval run=<run> data.path=PATH`)
-whose recorded rows digest (`sha256`) is PATH's as it reads now, not its metrics.json; runs
-without one are left out in a line naming them and the lab.eval command that makes one, and a
-line below the table says where the metrics come from (`lab.compare_evals`).
+`--eval-data PATH`: each run's metrics are its newest `lab.eval` evaluation of PATH as it reads
+now, not its metrics.json; runs without one are left out in a line naming the command that
+makes one (`lab.compare_evals`). `--sort` says its order in a line below the table.
 """
 
 from __future__ import annotations
@@ -65,6 +62,7 @@ from lab.compare_best import (
     format_stats,
     optimized_targets,
     sort_mode,
+    sorted_line,
     sorted_rows,
 )
 from lab.compare_find import find_runs, nested_line, unfinished_line, unreadable
@@ -277,6 +275,8 @@ def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
     that root (`3`, `0,4`), or where those are long its first and `+N` for the other seeds'
     (`10-00-00_123-ab/0 +2`; a line below the table then names them all)."""
     paths = [Path(path) for row in rows for path in row["runs"]]
+    mixed = len({path.is_absolute() for path in paths}) > 1  # `a/0 /abs/a/1`: made absolute
+    paths = [path.absolute() if mixed else path for path in paths]
     root = Path(os.path.commonpath(paths)) if len(paths) > 1 else paths[0].parent
     labels = []
     for row in rows:
@@ -289,6 +289,7 @@ def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
 
 
 def _below(run: Path, root: Path) -> str:
+    run = run.absolute() if run.is_absolute() != root.is_absolute() else run  # named both ways
     return str(run.relative_to(root)) if run != root else run.name
 
 
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sort-mode",
         choices=MODES,
         help="max or min (default: the runs' optimized_mode where METRIC is their "
-        "optimized_metric, else max)",
+        "optimized_metric, else min for a loss or perplexity, else max)",
     )
     parser.add_argument(
         "--eval-data",
@@ -355,13 +356,14 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    targets = optimized_targets(readable)
+    targets, order = optimized_targets(readable), None
     if args.sort:
-        rows = sorted_rows(rows, args.sort, sort_mode(args.sort, args.sort_mode, targets))
+        mode = sort_mode(args.sort, args.sort_mode, targets)
+        rows, order = sorted_rows(rows, args.sort, mode), sorted_line(args.sort, mode)
     console = Console()
     print_table(differing, rows, console)
     best = best_line(rows, run_labels(rows)[1], differing, targets)
-    for text in (said, best):  # where the numbers come from, then which is best
+    for text in (said, order, best):  # where the numbers come from, their order, the best
         if text:
             console.print(text, soft_wrap=True, highlight=False, markup=False)
     if output is not None:
@@ -380,15 +382,16 @@ def main(argv: list[str] | None = None) -> int:
 def _evaluated(runs: list[Path], data: str) -> tuple[list[Path], dict[Path, Any], str]:
     """(the runs with an evaluation of `data` as it is now, their metrics, the line saying
     where those come from); the others are said on stderr (`lab.compare_evals`)."""
-    from lab.compare_evals import choose, left_out_line, source_line
+    from lab.compare_evals import choose, left_out_line, one_split, source_line
 
     chosen, missing, changed = choose(runs, Path(data))
     if missing:
         print(left_out_line(missing, changed, data), file=sys.stderr)
     if not chosen:
         raise LabError(f"no run compared has an evaluation of {data} as it is now")
+    split = one_split(chosen, data)  # one split's numbers, never two averaged
     kept = [run for run in runs if run in chosen]
-    return kept, {run: chosen[run][1]["metrics"] for run in kept}, source_line(chosen, data)
+    return kept, {run: chosen[run][1]["metrics"] for run in kept}, source_line(chosen, data, split)
 
 
 if __name__ == "__main__":

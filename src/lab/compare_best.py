@@ -102,16 +102,27 @@ def _named(row: dict[str, Any], label: str, differing: list[str], metric: str) -
     return f"{name} {format_stats(row['metrics'][metric])}"
 
 
+#: metric names (their last part) that are better smaller: `test/loss`, `val/perplexity`
+SMALLER_IS_BETTER = ("loss", "perplexity", "ppl")
+
+
 def sort_mode(metric: str, given: str | None, targets: set[tuple[Any, Any]]) -> str:
     """`--sort-mode` as given, else the runs' `optimized_mode` where `metric` is the
-    optimized metric they all share, else `max` (give `min` for a loss)."""
+    optimized metric they all share, else `min` for a loss or a perplexity (`--sort test/loss`
+    put the worst first: s24d M1), else `max`."""
     if given is not None:
         return given
     if len(targets) == 1:
         ((optimized, mode),) = targets
         if optimized == metric and mode in MODES:
             return str(mode)
-    return "max"
+    last = metric.rsplit("/", 1)[-1]
+    return "min" if any(word in last for word in SMALLER_IS_BETTER) else "max"
+
+
+def sorted_line(metric: str, mode: str) -> str:
+    """The line below the table saying its order: `Sorted by test/loss, smallest first.`"""
+    return f"Sorted by {metric}, {'largest' if mode == 'max' else 'smallest'} first."
 
 
 def sorted_rows(rows: list[dict[str, Any]], metric: str, mode: str) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from lab.errors import LabError
+from lab.eval import BATCHING_KEYS
 
 EVAL_DIR = "eval"
 
@@ -40,8 +41,9 @@ Fingerprint = Callable[[Path, dict[str, Any], Path], str | None]
 
 def evaluations(run: Path) -> list[tuple[Path, dict[str, Any]]]:
     """(folder, its metrics.json) of each evaluation of other data in `<run>/eval/*/`, newest
-    first (the folders are named `%Y-%m-%d_%H-%M-%S`); a file that cannot be read, or that
-    records no data path or metrics, is skipped."""
+    first (the folders are named `%Y-%m-%d_%H-%M-%S`), of the exported model as trained
+    (`as_trained`); a file that cannot be read, or that records no data path or metrics, is
+    skipped."""
     found = []
     for metrics in sorted((run / EVAL_DIR).glob("*/metrics.json"), reverse=True):
         try:
@@ -51,9 +53,42 @@ def evaluations(run: Path) -> list[tuple[Path, dict[str, Any]]]:
         if not isinstance(record, dict) or not isinstance(record.get("metrics"), dict):
             continue
         data = record.get("data") or {}
-        if isinstance(data, dict) and data.get("path") and not data.get("run_split"):
+        other_data = isinstance(data, dict) and data.get("path") and not data.get("run_split")
+        if other_data and as_trained(record):  # other weights or inputs compare nothing
             found.append((metrics.parent, record))
     return found
+
+
+#: data options of lab.eval that change no number (`lab.eval.BATCHING_KEYS`), and the path
+SAME_NUMBERS = {"data.path", *(f"data.{key}" for key in BATCHING_KEYS)}
+
+
+def as_trained(record: dict[str, Any]) -> bool:
+    """Whether an evaluation is of the run's exported model as trained, PATH read with the
+    run's own data settings: not `checkpoint=last` (other weights), not `data.max_length=8`
+    (other inputs: `differs_from_training`), no data option beyond the path and batching.
+    Only such evaluations of different runs compare like with like (s24d H1)."""
+    if record.get("checkpoint", "model") != "model" or record.get("differs_from_training"):
+        return False
+    keys = {str(o).split("=", 1)[0].lstrip("+~") for o in record.get("data_overrides") or []}
+    return keys <= SAME_NUMBERS
+
+
+def one_split(chosen: dict[Path, tuple[Path, dict[str, Any]]], path: str) -> str:
+    """The split of PATH that every chosen evaluation evaluated; a `LabError` naming them
+    where they differ (a folder's test split for one run, its validation split for another
+    were averaged as one file's numbers: s24d H1)."""
+    by_split: dict[str, list[str]] = {}
+    for run, (_, record) in chosen.items():
+        by_split.setdefault(str(record["data"].get("split")), []).append(str(run))
+    if len(by_split) == 1:
+        return next(iter(by_split))
+    said = "; ".join(f"{split}: {', '.join(runs)}" for split, runs in sorted(by_split.items()))
+    raise LabError(
+        f"the runs' newest evaluations of {path} are of different splits ({said}): their "
+        f"numbers are not comparable; evaluate every run on one: python -m lab.eval run=<run> "
+        f"data.path={shlex.quote(path)} split=<split>"
+    )
 
 
 class Fingerprints:
@@ -168,9 +203,10 @@ def left_out_line(missing: list[Path], changed: list[Path], path: str) -> str:
     )
 
 
-def source_line(chosen: dict[Path, tuple[Path, dict[str, Any]]], path: str) -> str:
-    """The line below the table saying where the metrics come from, and the rows they are
-    of: one count and digest where every run read PATH alike, else each run's row count."""
+def source_line(chosen: dict[Path, tuple[Path, dict[str, Any]]], path: str, split: str) -> str:
+    """The line below the table saying where the metrics come from (`split`: of PATH, as
+    lab.eval names it), and the rows they are of: one count and digest where every run read
+    PATH alike, else each run's row count."""
     read = {
         (record["data"].get("rows"), record["data"].get("sha256")) for _, record in chosen.values()
     }
@@ -180,7 +216,12 @@ def source_line(chosen: dict[Path, tuple[Path, dict[str, Any]]], path: str) -> s
     else:  # the runs' data settings cut or read the file otherwise (max_test_samples)
         counts = sorted({str(rows) for rows, _ in read})
         rows_read = f"read otherwise by the runs' data settings: {', '.join(counts)} rows"
+    lone = all(
+        len(set((r["data"].get("splits") or {"": 0}).values())) == 1 for _, r in chosen.values()
+    )
+    named = "the file's only split" if lone else f"its {split} split"  # as lab.eval says it
     return (
-        f"Metrics: each run's newest evaluation of {path} ({rows_read}; <run>/{EVAL_DIR}/<time>/"
-        "metrics.json), not its own metrics.json"
+        f"Metrics: each run's newest evaluation of {path}, {named}, by its exported "
+        f"model as trained ({rows_read}; <run>/{EVAL_DIR}/<time>/metrics.json), not its own "
+        "metrics.json"
     )
