@@ -210,7 +210,11 @@ def test_a_fit_ended_by_max_time_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
         limit_stop(fitted) == "training stopped at trainer.max_time=0:01:30 (epoch 2 of 3, step 7)"
     )
     # A schedule laid over more steps than ran is said to have stopped part-way (s24a L2).
-    fitted.estimated_stepping_batches = 12
+    fitted.estimated_stepping_batches, fitted.lr_scheduler_configs = 12, []
+    assert limit_stop(fitted) == (  # no schedule (scheduler=none): nothing of one (s24d M2)
+        "training stopped at trainer.max_time=0:01:30 (epoch 2 of 3, step 7)"
+    )
+    fitted.lr_scheduler_configs = [object()]
     assert limit_stop(fitted) == (
         "training stopped at trainer.max_time=0:01:30 (epoch 2 of 3, step 7); the learning-rate "
         "schedule, planned over 12 steps, stopped part-way: fewer trainer.max_epochs / "

@@ -88,8 +88,8 @@ def limit_stop(trainer: L.Trainer) -> str | None:
         of = f" of {max_epochs}" if max_epochs > 0 else ""
         # The schedule was laid over max_epochs / max_steps: cut short, its rate never decayed
         # to its end (s24a L2).
-        try:
-            planned = trainer.estimated_stepping_batches
+        try:  # only where a schedule runs (`scheduler=none` has none: s24d M2)
+            planned = trainer.estimated_stepping_batches if trainer.lr_scheduler_configs else None
         except Exception:  # no plan to say (a stand-in, a length Lightning cannot tell)
             planned = None
         cut = (
