@@ -234,3 +234,17 @@ def test_only_evaluations_of_the_model_as_trained_and_of_one_split_compare(
             "split=<split>"
         )
     )
+
+
+def test_a_folders_evaluations_are_named_by_their_split(runs: Path, tmp_path: Path) -> None:
+    """s24e M4: a folder of split files is no lone file: the line names the split evaluated."""
+    from lab.compare_evals import source_line
+
+    data = runs.parent / "new.csv"
+    chosen, _, _ = choose([runs / "a"], data, _by_file)
+    folder = tmp_path / "splits"
+    folder.mkdir()
+    assert f"evaluation of {folder}, its test split, by its exported model" in source_line(
+        chosen, str(folder), "test"
+    )
+    assert "new.csv, the file's only split, by" in source_line(chosen, str(data), "train")

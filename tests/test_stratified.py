@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from lab.data.stratified import carve, stratified_indices
+from lab.data.stratified import carve, stratified_indices, stratifies
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,14 +120,31 @@ def test_training_carves_by_class_and_an_old_run_carves_plainly(
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(ROOT / "src/lab/assets/tiny_bert")
-    split = read_splits(TextClassificationDataModule(tokenizer, **options))
+    split = read_splits(TextClassificationDataModule(tokenizer, stratify=True, **options))
     assert [Counter(split[name]["label"]) for name in ("validation", "test")] == [
         {0: 2, 1: 1},
         {0: 2, 1: 2},
     ]
     assert ADDED_SETTINGS["data.stratify"] is False
-    plain = read_splits(TextClassificationDataModule(tokenizer, stratify=False, **options))
+    # A run recorded before the key: its config lacks it, the data module's default is plain.
+    plain = read_splits(TextClassificationDataModule(tokenizer, **options))
     rows = Dataset.from_json(str(folder / "train.jsonl"))
     carved = rows.train_test_split(test_size=0.25, seed=42)
     assert list(plain["test"]["text"]) == list(carved["test"]["text"])
-    assert compose_cfg().data.stratify is True
+    assert compose_cfg().data.stratify is True  # new runs: lab's YAML
+    # An integer regression target is no class (s24e M5): split plainly.
+    rated = read_splits(
+        TextClassificationDataModule(tokenizer, stratify=True, problem_type="regression", **options)
+    )
+    assert list(rated["test"]["text"]) == list(carved["test"]["text"])
+
+
+def test_which_heads_carve_by_class() -> None:
+    """Single-label classification with `data.stratify` true; not an old run's config (no
+    key), not regression or multi-label, not a head without a label column."""
+    single = {"problem_type": "single_label", "label_column": "label"}
+    assert stratifies(True, single)
+    assert not stratifies(None, single)  # a config recorded before the key
+    assert not stratifies(True, {**single, "problem_type": "regression"})
+    assert not stratifies(True, {**single, "problem_type": "multi_label"})
+    assert not stratifies(True, {"label_column": "label"})  # multiple choice: no problem type

@@ -216,10 +216,9 @@ def source_line(chosen: dict[Path, tuple[Path, dict[str, Any]]], path: str, spli
     else:  # the runs' data settings cut or read the file otherwise (max_test_samples)
         counts = sorted({str(rows) for rows, _ in read})
         rows_read = f"read otherwise by the runs' data settings: {', '.join(counts)} rows"
-    lone = all(
-        len(set((r["data"].get("splits") or {"": 0}).values())) == 1 for _, r in chosen.values()
-    )
-    named = "the file's only split" if lone else f"its {split} split"  # as lab.eval says it
+    # A file is read as one split (lab.eval: "the file's only split"); a folder's splits are
+    # each evaluation's own (every split of an evaluation maps to the one evaluated: s24e M4).
+    named = "the file's only split" if Path(path).is_file() else f"its {split} split"
     return (
         f"Metrics: each run's newest evaluation of {path}, {named}, by its exported "
         f"model as trained ({rows_read}; <run>/{EVAL_DIR}/<time>/metrics.json), not its own "

@@ -69,8 +69,8 @@ class DataModule(L.LightningDataModule):
         csv_column_names: the columns of headerless .csv/.tsv files, in order (CoLA's GLUE
             TSVs); None: the first line is the header (`lab.data.csv_header`).
         splits: lab split name -> source split name; a missing or null source split is
-            carved from train (`test_fraction`, then `val_fraction`), by `stratify` each class
-            in its share where the labels are classes (`lab.data.stratified`).
+            carved from train (`test_fraction`, then `val_fraction`); `stratify` (the YAML's
+            true; absent: a run recorded before it) by class (`lab.data.stratified`).
         max_train_samples / max_eval_samples / max_test_samples: a seeded random subset (many
             datasets are sorted by label: a plain head would be one class).
         batch_size / eval_batch_size / num_workers: the loaders' (eval None: by device).
@@ -105,7 +105,7 @@ class DataModule(L.LightningDataModule):
         splits: dict[str, str | None] | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        stratify: bool = True,
+        stratify: bool = False,
         max_train_samples: int | None = None,
         max_eval_samples: int | None = None,
         max_test_samples: int | None = None,

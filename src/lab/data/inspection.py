@@ -161,7 +161,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
     without them is refused for that, not for being too small to carve from."""
     from lab.data.dropped_labels import drop_setting
     from lab.data.sources import load_source, origins_of
-    from lab.data.splits import placed_splits, split_seed_of
+    from lab.data.splits import placed_splits, split_seed_of, stratifies
 
     mapping = dict(data.get("splits") or {name: name for name in SPLITS})
     source = own_source(data) or load_source(
@@ -197,7 +197,7 @@ def load_splits(data: DictConfig, columns: Sequence[str] = ()) -> tuple[PlacedSp
         },
         drop_labels=drop_setting(data.get("label_column"), data.get("drop_labels")),
         label_column=data.get("label_column"),  # labeled splits left unread: training's warning
-        stratify_by=data.get("label_column") if data.get("stratify", True) else None,
+        stratify_by=data.get("label_column") if stratifies(data.get("stratify"), data) else None,
     )
     return in_file_order(splits, places), carved
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lab.data.dropped_labels import drop_marked_rows
 from lab.data.origins import ROW_COLUMN, Origin, number_rows
 from lab.data.sources import origins_of
-from lab.data.stratified import carve
+from lab.data.stratified import carve, stratifies
 from lab.data.unread_splits import unread_labeled_warning
 from lab.errors import DataError
 from lab.log_records import FILE_ONLY_RECORD
@@ -52,7 +52,7 @@ def read_splits(dm: DataModule, *, warn: bool = True) -> dict[str, Dataset]:
         limits=dm.max_samples,
         drop_labels=dm.drop_labels(),
         label_column=label_column if warn and isinstance(label_column, str) else None,
-        stratify_by=label_column if dm.stratify and isinstance(label_column, str) else None,
+        stratify_by=label_column if stratifies(dm.stratify, dm) else None,
     )
     for name, (origin, indices) in places.items():
         dm.origins[name], dm.row_indices[name] = origin, indices

@@ -1,12 +1,13 @@
 """Carving validation and test from train with each class in its share (`data.stratify`).
 
-A plain seeded split of a small or skewed train file can put every row of a class on one side:
-a 16-row balanced file carved into a validation of `[0, 0]` and a test of `[1, 1]`, a 38/2 file
-a validation without its rare class, and a model that learned nothing scored val/acc 1.0 and
-test/acc 0.0 (s24c M1). Where the labels are classes (integers, strings, booleans: one label
-per row), each class gives the carved split its share of its rows, so both sides hold the
-file's class balance as nearly as whole rows allow, as sklearn's and datasets' stratified
-splits do.
+A plain seeded split of a small train file can put every row of a class on one side: a 16-row
+balanced file carved into a validation of `[0, 0]` and a test of `[1, 1]`, and a model that
+learned nothing scored val/acc 1.0 and test/acc 0.0 (s24c M1). Where a single-label
+classification head's labels are classes (integers, strings, booleans), each class gives the
+carved split its share of its rows, so both sides hold the file's class balance as nearly as
+whole rows allow, as sklearn's and datasets' stratified splits do. A share is no promise of a
+row: a class of 2 rows in 40 has 0.2 of a row in a 10% split (the warning on a small
+validation split, `lab.data.small_splits`, says what such a split can tell).
 
 The carved split has exactly the rows a plain split takes (`ceil(fraction x rows)`, as
 `datasets.Dataset.train_test_split`): each class gives the whole part of its share, and the
@@ -16,22 +17,37 @@ stays where training sees it, unless every class is that small).
 Within each class the rows are drawn by a generator seeded with `data.split_seed`, and both
 sides come out shuffled, as a plain split's do.
 
-Labels of other kinds are split plainly (`datasets`' own split, as before): floats (a
-regression target: every value its own class), lists (multi-label, NER tags), or a split
-without the column. Runs recorded before this rule carved plainly; they are read with
-`data.stratify=false` (`lab.run_dir.config_upgrade.ADDED_SETTINGS`), so they resume and
-reproduce on the rows they trained on.
+Other heads are split plainly (`datasets`' own split, as before): regression (an integer
+target too), multi-label, NER, multiple choice, SFT, DPO, and a column of floats or lists.
+Runs recorded before this rule carved plainly: their config lacks `data.stratify`, and the
+data module's own default (false) is theirs, so they resume, evaluate, reproduce and inspect
+on the rows they trained on (`lab.run_dir.config_upgrade.ADDED_SETTINGS` says so to resume);
+lab's YAML sets true for new runs.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
+
+
+def stratifies(stratify: Any, data: Any) -> bool:
+    """Whether a data module (or its config, `data`) carves by class: `data.stratify` true
+    (absent in a run recorded before it: false) and a single-label classification head's
+    label column (an integer regression target or a multiple-choice answer index is no
+    class to balance)."""
+    get = data.get if isinstance(data, Mapping) else lambda key: getattr(data, key, None)
+    return (
+        bool(stratify)
+        and get("problem_type") == "single_label"
+        and isinstance(get("label_column"), str)
+    )
 
 
 def class_codes(dataset: Dataset, column: str | None) -> np.ndarray | None:
