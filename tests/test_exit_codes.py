@@ -134,6 +134,9 @@ def test_validate_unknown_key_exits_2(tmp_path: Path) -> None:
         ("serve", ["bogus=1"], "error: unknown option 'bogus'."),
         ("eval", [], "error: missing run=..."),
         ("eval", ["run=/nowhere/run"], "error: run directory /nowhere/run does not exist"),
+        # said before the libraries load (5-7 s sooner: s24d L)
+        ("export", ["run=/nowhere/run"], "error: run directory /nowhere/run does not exist"),
+        ("serve", ["run=/nowhere/run"], "error: run directory /nowhere/run does not exist"),
         ("compare", ["/nowhere/run"], "error: /nowhere/run does not exist"),
         ("compare", [], "usage: python -m lab.compare"),
         ("reproduce", [], "usage: python -m lab.reproduce"),

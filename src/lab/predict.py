@@ -227,7 +227,7 @@ def main(argv: list[str]) -> int:
     from rich.markup import escape
 
     from lab.errors import DataError
-    from lab.training.console import message_console, tame_library_output
+    from lab.training.console import message_console
 
     values, overrides = parse_options(
         argv,
@@ -261,7 +261,6 @@ def main(argv: list[str]) -> int:
     check_input_quotes(source, quoting, names, whose)
     unchanged = f"{target} is as it was" if target.exists() else f"{target} was not written"
     with on_interrupt(f"no row was predicted; {unchanged}"):  # while the model loads
-        tame_library_output()
         run, model_dir, predictor = open_predictor(
             values["run"],
             values.get("model"),

@@ -334,8 +334,6 @@ def main(argv: list[str]) -> int:
     """Console entry point: load the run's model, then serve until interrupted."""
     import uvicorn
 
-    from lab.training.console import tame_library_output
-
     values, settings = parse_options(
         argv, OPTIONS, required=("run",), passthrough=(SETTINGS,), usage=USAGE
     )
@@ -351,7 +349,6 @@ def main(argv: list[str]) -> int:
     if max_batch_size < 1 or max_text_length < 1 or max_request_bytes < 1:
         raise LabError("max_batch_size, max_text_length and max_request_bytes must be at least 1")
     max_new_tokens = positive_int(values, "max_new_tokens")
-    tame_library_output()
     host = values.get("host", "127.0.0.1")
     listening = bind(host, port)  # before the model loads: a busy port costs nothing
     run, model_dir, predictor = open_predictor(

@@ -301,9 +301,11 @@ def open_predictor(
     of its exports (`<run>/onnx-int8`)."""
     from lab.inference.onnx_runtime.model import model_choice, split_export
     from lab.run_dir.runs import open_run
+    from lab.training.console import tame_library_output
 
     run_dir, export = split_export(run_option)
     run = open_run(run_dir)
+    tame_library_output()  # after a wrong path is said: its imports take seconds
     model_dir = model_choice(run, model, export)
     return run, model_dir, predictor_for(run, device, model_dir, max_new_tokens, settings)
 
