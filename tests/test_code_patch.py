@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from lab.reproduce import environment_differences
 from lab.run_dir.environment import UNTRACKED_MAX_BYTES, code_version
 
@@ -126,3 +128,49 @@ def test_lab_reproduce_says_what_the_checkouts_own_changes_can_change(tmp_path: 
     ]
     clean = {"code": {"git": {"commit": "abc1234", "dirty": False}}}
     assert code_differences(clean, clean, tmp_path) == []
+
+
+def test_lab_reproduce_names_the_code_of_a_resume_by_other_code(tmp_path: Path) -> None:
+    """s24e M1: a run resumed by another commit was trained by two codes; a reproduction runs
+    one. Resumes by the run's own commit, and records of resumes before they named their
+    code, add no line."""
+    from lab.run_dir.code_version import code_differences
+
+    recorded = {
+        "code": {"git": {"commit": "abc1234", "dirty": False}},
+        "resumes": [
+            {"from_step": 40, "code": {"git": {"commit": "abc1234"}}},
+            {"from_step": 340, "code": {"git": {"commit": "def5678", "dirty": False}}},
+            {"from_step": 500},
+        ],
+    }
+    now = {"code": {"git": {"commit": "abc1234", "dirty": False}}}
+    assert code_differences(recorded, now, tmp_path) == [
+        "code: the recorded run's steps from 340 on were trained by a resume with commit "
+        "def5678; a reproduction runs one code throughout"
+    ]
+
+
+def test_a_resume_names_the_code_that_trained_the_steps_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line a resume by other code says: the code of the last resume that names one, else
+    the run's first code; None where that is this code."""
+    from lab.run_dir import code_version
+    from lab.run_dir.code_version import CodeVersion, resume_code_line
+
+    monkeypatch.setattr(code_version, "running_code", lambda: CodeVersion("f" * 40, "0.1.0"))
+    monkeypatch.setattr(code_version, "commit_date", lambda commit: "2026-12-01")
+    first = {"code": {"git": {"commit": "a" * 40}}, "lab_version": "0.1.0"}
+    line = resume_code_line(first, tmp_path, 340)
+    assert line is not None
+    assert line.startswith(
+        "the steps of this run before step 340 were trained by lab aaaaaaa (2026-12-01); this "
+        "lab is fffffff and trains the steps from 340 on (record.json's resumes entry names "
+        "it): a run trained by two codes may not match one trained by either; to resume with "
+        "that code instead: git "
+    )
+    resumed = {**first, "resumes": [{"from_step": 100, "code": {"git": {"commit": "f" * 40}}}]}
+    assert resume_code_line(resumed, tmp_path, 340) is None  # this code trained since step 100
+    older = {**first, "resumes": [{"from_step": 100}]}  # an entry before resumes named code
+    assert resume_code_line(older, tmp_path, 340) is not None

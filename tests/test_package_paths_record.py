@@ -26,6 +26,7 @@ from lab.run_dir.package_paths import (
     restore_package_paths,
     restored_line,
     restored_once,
+    same_package_files,
 )
 
 # Where the packages are installed in this test session, found without lab's resolver.
@@ -209,6 +210,40 @@ def test_a_loaded_config_yaml_is_restored_in_place(tmp_path: Path) -> None:
     assert loaded.model.tokenizer.pretrained_model_name_or_path == MINILM
     assert loaded.data.interleave[0].path == DEMO
     assert loaded.data.interleave[0].probability == 1.0
+
+
+def test_a_resume_takes_the_same_packaged_file_of_another_checkout_for_the_same(
+    tmp_path: Path,
+) -> None:
+    """s24e M2: a tiny-model run resumed from another clone. Its tokenizer path names the other
+    clone's `assets/tiny_bert`, which may still exist: the same packaged file as this clone's,
+    so the recorded path becomes this one's; a key the command points elsewhere stays."""
+    other = tmp_path / "other-clone" / "src" / "lab" / "assets" / "tiny_bert"
+    other.mkdir(parents=True)
+    tokenizer = "model.tokenizer.pretrained_model_name_or_path"
+    recorded = {
+        "model": {"tokenizer": {"pretrained_model_name_or_path": str(other)}},
+        "data": {"path": "/old/clone/src/lab/data/demo"},
+        "seed": 1,
+    }
+    current = {
+        "model": {"tokenizer": {"pretrained_model_name_or_path": TINY_BERT}},
+        "data": {"path": str(tmp_path / "my-data")},  # another file than lab's demo data
+        "seed": 1,
+    }
+    record = {
+        "package_paths": {
+            tokenizer: {"package": "lab", "relative": "assets/tiny_bert"},
+            "data.path": {"package": "lab", "relative": "data/demo"},
+        }
+    }
+    moved = same_package_files(recorded, current, record)
+    assert moved == [Restored(tokenizer, str(other), "lab", "assets/tiny_bert", TINY_BERT)]
+    assert recorded["model"]["tokenizer"]["pretrained_model_name_or_path"] == TINY_BERT
+    assert recorded["data"]["path"] == "/old/clone/src/lab/data/demo"
+    assert same_package_files(recorded, current, record) == []  # now the same: nothing moves
+    assert same_package_files({"seed": 1}, current, record) == []
+    assert same_package_files(recorded, current, {}) == []
 
 
 @pytest.fixture(scope="module")

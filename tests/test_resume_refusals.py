@@ -326,3 +326,40 @@ def test_a_resumed_runs_loggers_start_only_after_its_checks(
     resumed = fit_step.instantiate_loggers(cfg, resumed_run)  # type: ignore[arg-type]
     fit_step.start_loggers_in_background(resumed)
     assert started == fresh
+
+
+@pytest.mark.slow
+def test_a_run_of_another_checkout_and_code_resumes_saying_which_code_trains_what(
+    interrupted: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """s24e M1/M2: a tiny-model run trained by another clone at another commit. Its tokenizer
+    path names that clone's `assets/tiny_bert` (the same packaged file as this clone's): no
+    difference of config. The resume says which code trained the steps before it, and its
+    `resumes` entry in record.json names the code that trains the rest."""
+    from lab.run_dir.records import lab_code_version
+
+    tiny_bert = str(Path(__file__).resolve().parent.parent / "src" / "lab" / "assets" / "tiny_bert")
+    other = "/elsewhere/other-clone/src/lab/assets/tiny_bert"
+    config = (interrupted / "config.yaml").read_text()
+    assert tiny_bert in config
+    (interrupted / "config.yaml").write_text(config.replace(tiny_bert, other))
+    record = json.loads((interrupted / "record.json").read_text())
+    record["code"]["git"]["commit"] = "0123456789abcdef0123456789abcdef01234567"
+    (interrupted / "record.json").write_text(json.dumps(record))
+    with caplog.at_level(logging.INFO):
+        _resume(interrupted)
+    said = [r.getMessage() for r in caplog.records]
+    assert (
+        "recorded paths inside installed packages read from where they are installed now: "
+        f"lab/assets/tiny_bert -> {tiny_bert} (model.tokenizer.pretrained_model_name_or_path)"
+    ) in said
+    (line,) = [m for m in said if m.startswith("the steps of this run before step 4 were")]
+    assert line.startswith("the steps of this run before step 4 were trained by lab 0123456 (")
+    assert "and trains the steps from 4 on (record.json's resumes entry names it)" in line
+    assert "to resume with that code instead: git -C " in line
+    record = json.loads((interrupted / "record.json").read_text())
+    assert record["status"] == "finished"
+    (entry,) = record["resumes"]
+    assert entry["from_step"] == 4
+    assert entry["code"]["git"]["commit"] == lab_code_version()[0]["git"]["commit"]
+    assert entry["lab_version"] == record["lab_version"]

@@ -213,6 +213,14 @@ def code_differences(
     new_git = (now.get("code") or {}).get("git") or {}
     if old_git.get("commit") != new_git.get("commit"):
         lines.append(f"code: recorded commit {old_git.get('commit')}, now {new_git.get('commit')}")
+    for entry in record.get("resumes") or []:  # resumed by other code (s24e M1)
+        code = entry.get("code") if isinstance(entry, Mapping) else None
+        commit = ((code.get("git") or {}) if isinstance(code, Mapping) else {}).get("commit")
+        if commit and commit != old_git.get("commit"):
+            lines.append(
+                f"code: the recorded run's steps from {entry.get('from_step')} on were trained "
+                f"by a resume with commit {commit}; a reproduction runs one code throughout"
+            )
     if old_git.get("dirty"):
         patch = (run_dir or Path(".")) / "code.patch"
         line = (
@@ -231,3 +239,41 @@ def code_differences(
             "(the run's resolved config.yaml is what runs)"
         )
     return lines
+
+
+def resuming_code(output_dir: Path, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The `code` and `lab_version` of a resume's `resumes` entry in record.json (s24e M1):
+    the code that trains the steps from the resume on, in the shape `recorded_code` reads, its
+    uncommitted changes written to `code.resume-<n>.patch` in `output_dir` (the run's
+    code.patch holds the first code's)."""
+    from lab.run_dir.disk import writing
+    from lab.run_dir.records import is_global_rank_zero, lab_code_version
+
+    code, patch = lab_code_version()
+    if patch:
+        code["patch"] = f"code.resume-{len(record.get('resumes') or []) + 1}.patch"
+        if is_global_rank_zero():
+            with writing(output_dir / code["patch"]):
+                (output_dir / code["patch"]).write_text(patch)
+    return {"code": code, "lab_version": lab.__version__}
+
+
+def resume_code_line(record: Mapping[str, Any], run_dir: Path, from_step: int) -> str | None:
+    """A line for a resume by other code than trained the steps before it (the last resume's,
+    or the run's first code where no resume names one), or None: which code trained what, and
+    how to resume with the earlier code instead."""
+    before = recorded_code(record, run_dir)
+    resumes = record.get("resumes")
+    last = resumes[-1] if isinstance(resumes, list) and resumes else None
+    if isinstance(last, Mapping) and isinstance(last.get("code"), Mapping):
+        before = recorded_code(last, run_dir)
+    running = running_code()
+    if not is_other_code(before, running):
+        return None
+    again = how_to_use(before).replace("to use that code", "to resume with that code instead")
+    return (
+        f"the steps of this run before step {from_step} were trained by {describe(before)}; "
+        f"this lab is {running.label} and trains the steps from {from_step} on (record.json's "
+        f"resumes entry names it): a run trained by two codes may not match one trained by "
+        f"either; {again}"
+    )

@@ -23,6 +23,8 @@ package as installed now, and says so in one line (`restored_line`; `restored_on
 tool opens a run twice). A recorded path that still exists is kept (it is what the run read),
 and so is one whose package is not installed here: the tool's own check then refuses it as
 before. A record written before `package_paths` existed has none: nothing changes.
+A resume (`same_package_files`) takes a recorded packaged path and the same file of the package
+as installed now for one path, so a run resumes from another checkout or venv.
 
 Not covered: a reproduction's own record.json, whose config holds no interpolation any more,
 records none (a reproduction of a reproduction on a third install reads as before).
@@ -124,6 +126,37 @@ def restore_package_paths(
             continue
         parent[step] = now
         moved.append(Restored(key, value, package, relative, now))
+    return moved
+
+
+def same_package_files(
+    recorded: MutableMapping[str, Any], current: MutableMapping[str, Any], record: dict[str, Any]
+) -> list[Restored]:
+    """For a resume: each path of `recorded` (the run's config.yaml) that `record`'s
+    `package_paths` names, where `current` (the resuming command's config) holds the same file
+    of the same package as installed here, is set to `current`'s path, in place; return what
+    moved. A run on lab's bundled tiny model resumed from another checkout (or a recreated
+    venv) reads its tokenizer from this one's `assets/tiny_bert`, the same packaged file: no
+    difference of config, whether or not the recorded checkout still exists (s24e M2)."""
+    from lab.config.paths import package_path
+
+    entries = record.get(RECORD_KEY)
+    moved: list[Restored] = []
+    for key, entry in (entries if isinstance(entries, dict) else {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("package"), str):
+            continue
+        found, now = _lookup(recorded, key), _lookup(current, key)
+        if found is None or now is None or found[2] == now[2] or not isinstance(now[2], str):
+            continue
+        package, relative = entry["package"], str(entry.get("relative") or "")
+        try:
+            here = package_path(package, relative)
+        except (ImportError, TypeError, ValueError):  # not installed here (or not a package)
+            continue
+        if os.path.realpath(here) != os.path.realpath(now[2]):
+            continue  # the command names another file: a real difference
+        found[0][found[1]] = now[2]
+        moved.append(Restored(key, str(found[2]), package, relative, now[2]))
     return moved
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 import lab
+from lab.run_dir.code_version import resume_code_line, resuming_code
 from lab.run_dir.disk import (
     DiskError,
     describe_os_error,
@@ -172,9 +173,10 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
 def resume_record(
     output_dir: Path, record: dict[str, Any], from_step: int, moved_from: str | None = None
 ) -> dict[str, Any]:
-    """Mark an interrupted run as running again, noting when, from which step, and from
-    which directory when the run directory has moved since it last ran."""
+    """Mark an interrupted run as running again, noting when, from which step, with which
+    code, and from which directory when the run directory has moved since it last ran."""
     entry: dict[str, Any] = {"at": _now(), "from_step": from_step, "argv": sys.argv}
+    entry.update(resuming_code(output_dir, record))  # the code that trains from here (s24e M1)
     if moved_from:
         entry["moved_from"] = moved_from
     record.setdefault("resumes", []).append(entry)
@@ -300,6 +302,7 @@ class RunRecord:
         point = self.resume_point
         if point is None or self._held_log is None:
             return
+        other_code = resume_code_line(self.data, self.output_dir, point.global_step)
         self.data = resume_record(self.output_dir, self.data, point.global_step, point.moved_from)
         # Committed: from here on the run's end is recorded as any run's.
         held, self._held_log = self._held_log, None
@@ -307,6 +310,8 @@ class RunRecord:
         # Said only now: the data and the model checks may still refuse it before this.
         if is_global_rank_zero():
             log.info("Resuming %s from step %d", self.output_dir, point.global_step)
+            if other_code:
+                log.warning(other_code)
         if point.moved_from and is_global_rank_zero():
             # The config that runs now is the recorded one with the run's own paths moved
             # (checked by prepare_resume): record it, so readers see where the run is.

@@ -32,6 +32,7 @@ from lab.config.flatten import flatten
 from lab.errors import LabError
 from lab.run_dir import config_upgrade
 from lab.run_dir.claim import refuse
+from lab.run_dir.package_paths import restored_line, same_package_files
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,7 @@ def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
 
 
 def not_a_run_dir(run_dir: Path) -> str | None:
-    """Why `resume=<run_dir>` names no run to continue (it does not exist, is a file, holds
-    no `record.json`), or None."""
+    """Why `resume=<run_dir>` names no run to continue (absent, a file, no record), or None."""
     if not run_dir.exists():
         return f"cannot resume: {run_dir} does not exist"
     if not run_dir.is_dir():
@@ -151,11 +151,8 @@ def not_a_run_dir(run_dir: Path) -> str | None:
 
 
 def hydra_subdir_for(run_dir: str, _root_: Any = None) -> str | None:
-    """Resolver behind `hydra.output_subdir`: `.hydra`, or `.hydra/resume-<time>` for a
-    resume in a run directory that holds Hydra's record already (Hydra writes before lab
-    checks the resume, and a refused resume must leave the run's record of its first command
-    as it was); None (no record) in a DDP rank other than 0. Refuses, before Hydra writes,
-    a new run into a directory that holds one (an explicit `hydra.run.dir` used again), see
+    """Resolver behind `hydra.output_subdir`: `.hydra`, or `.hydra/resume-<time>` for a resume
+    (a refused one must leave the record of the run's first command as it was); see
     `lab.run_dir.claim`. `_root_`: the job's config (OmegaConf passes it)."""
     from lab.run_dir.claim import hydra_subdir
 
@@ -289,6 +286,7 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
     # since is no difference, but for the keys this command sets.
     chosen = config_upgrade.chosen_keys(hydra_overrides())
     note = config_upgrade.upgrade(recorded_config, record, run_dir, lambda: current_config, chosen)
+    packaged = same_package_files(recorded_config, current_config, record)  # s24e M2
     differences = config_differences(recorded_config, current_config, moved)
     if differences:
         raise LabError(differences_message(run_dir, record, differences, note))
@@ -319,6 +317,8 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
         ) from err
     if moved:
         log.info("The run directory has moved from %s; its paths follow it", moved[0])
+    if packaged:
+        log.info(restored_line(packaged))
     return ResumePoint(
         checkpoint=checkpoint,
         global_step=meta["global_step"],
