@@ -54,6 +54,7 @@ def test_patch_rebuilds_tracked_edits_and_new_files_on_a_fresh_clone(tmp_path: P
 
     git = code["git"]
     assert git["commit"] == commit and git["dirty"]
+    assert git["changed"] == ["train.py"]  # tracked files the patch edits, by name
     assert sorted(git["untracked"]) == [
         ".venv",
         "dump.txt",
@@ -174,3 +175,44 @@ def test_a_resume_names_the_code_that_trained_the_steps_before_it(
     assert resume_code_line(resumed, tmp_path, 340) is None  # this code trained since step 100
     older = {**first, "resumes": [{"from_step": 100}]}  # an entry before resumes named code
     assert resume_code_line(older, tmp_path, 340) is not None
+
+
+def test_lab_reproduce_names_the_changed_files_by_what_they_can_change(tmp_path: Path) -> None:
+    """s24d L: the files of this checkout's uncommitted changes, by where they lie: code can
+    change the numbers, config files cannot, other files do not run."""
+    from lab.run_dir.code_version import code_differences
+
+    clean = {"code": {"git": {"commit": "abc1234", "dirty": False}}}
+    git = {
+        "commit": "abc1234",
+        "dirty": True,
+        "changed": ["src/lab/training/optim.py", "conf/model/minilm.yaml", "README.md"],
+        "untracked": ["experiments/mine.yaml", "tests/test_mine.py"],
+    }
+    assert code_differences(clean, {"code": {"git": git}}, tmp_path) == [
+        "code: this checkout has uncommitted changes (the reproduction's code.patch holds them): "
+        "changes to code ('src/lab/training/optim.py') can change the numbers; edits of config "
+        "files ('conf/model/minilm.yaml', 'experiments/mine.yaml') cannot (the run's resolved "
+        "config.yaml is what runs); other files ('README.md', 'tests/test_mine.py') do not run"
+    ]
+    only_config = {**git, "changed": ["conf/data/imdb.yaml"], "untracked": []}
+    assert code_differences(clean, {"code": {"git": only_config}}, tmp_path) == [
+        "code: this checkout has uncommitted changes (the reproduction's code.patch holds them): "
+        "edits of config files ('conf/data/imdb.yaml') cannot (the run's resolved config.yaml is "
+        "what runs)"
+    ]
+
+
+def test_lab_reproduce_says_a_stop_by_time_fell_at_another_step() -> None:
+    """s24d L: a run stopped by `trainer.max_time` stops where the machine's speed puts it."""
+    from lab.reproduce import _time_stop_difference
+
+    then = {"max_time_stop": {"step": 120, "line": "training stopped at trainer.max_time=..."}}
+    assert _time_stop_difference(then, {"max_time_stop": {"step": 97}}) == (
+        "trainer.max_time: the recorded run stopped at it after step 120, the reproduction "
+        "after step 97: a stop by time falls where the machine's speed puts it, so the metrics "
+        "of runs that trained for different numbers of steps differ"
+    )
+    assert "the reproduction did not:" in str(_time_stop_difference(then, {}))
+    assert _time_stop_difference(then, {"max_time_stop": {"step": 120}}) is None
+    assert _time_stop_difference({}, {"max_time_stop": {"step": 120}}) is None

@@ -90,7 +90,28 @@ def environment_differences(
         if old != new:
             lines.append(f"hardware {key}: recorded {old}, now {new}")
     lines += data_differences(record.get("data") or {}, now.get("data") or {})
+    if stop := _time_stop_difference(record, now):
+        lines.append(stop)
     return lines
+
+
+def _time_stop_difference(record: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """A line where the recorded run stopped at `trainer.max_time` and the reproduction did
+    not stop at the same step (s24d L): a stop by time falls where the machine's speed puts
+    it, so the two trained for different numbers of steps."""
+    from lab.training.stopping_notes import TIME_RECORD_KEY
+
+    then, again = record.get(TIME_RECORD_KEY), now.get(TIME_RECORD_KEY)
+    if not isinstance(then, dict) or (
+        isinstance(again, dict) and again.get("step") == then.get("step")
+    ):
+        return None
+    here = f"after step {again.get('step')}" if isinstance(again, dict) else "did not"
+    return (
+        f"trainer.max_time: the recorded run stopped at it after step {then.get('step')}, the "
+        f"reproduction {here}: a stop by time falls where the machine's speed puts it, so the "
+        "metrics of runs that trained for different numbers of steps differ"
+    )
 
 
 def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Rows, list[str]]:

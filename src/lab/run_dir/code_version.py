@@ -232,13 +232,40 @@ def code_differences(
             left_out = ", ".join(f"{name} ({why})" for name, why in skipped.items())
             line += f" (not in the patch: {left_out})"
         lines.append(line)
-    if new_git.get("dirty"):  # which of them can matter (s24a L1)
+    if new_git.get("dirty"):  # which of them can matter (s24a L1), by name (s24d L)
         lines.append(
             "code: this checkout has uncommitted changes (the reproduction's code.patch holds "
-            "them): changes to lab's code can change the numbers, edits of conf/ files cannot "
-            "(the run's resolved config.yaml is what runs)"
+            f"them): {_what_changes_can_change(new_git)}"
         )
     return lines
+
+
+# Where a file of a lab checkout lies decides what an uncommitted change of it can change in a
+# reproduction: code runs; config files do not (the run's resolved config.yaml runs instead).
+_CONFIG_FOLDERS = ("conf/", "experiments/", "sweeps/")
+
+
+def _what_changes_can_change(git: Mapping[str, Any]) -> str:
+    """`changes to lab's code (src/lab/x.py) can change the numbers, edits of conf/ files
+    (conf/y.yaml) cannot (...)`, naming the changed and untracked files where the record lists
+    them (records before `changed` existed: the general sentence)."""
+    from lab.data.unseen_classes import few
+
+    names = [str(n) for key in ("changed", "untracked") for n in git.get(key) or []]
+    code = [n for n in names if n.endswith(".py") and not n.startswith("tests/")]
+    config = [n for n in names if n.startswith(_CONFIG_FOLDERS)]
+    rest = [n for n in names if n not in code and n not in config]
+    said = "the run's resolved config.yaml is what runs"
+    if not names:
+        return f"changes to lab's code can change the numbers, edits of conf/ files cannot ({said})"
+    parts = []
+    if code:
+        parts.append(f"changes to code ({few(code)}) can change the numbers")
+    if config:
+        parts.append(f"edits of config files ({few(config)}) cannot ({said})")
+    if rest:
+        parts.append(f"other files ({few(rest)}) do not run")
+    return "; ".join(parts)
 
 
 def resuming_code(output_dir: Path, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -150,6 +150,7 @@ def code_version(root: Path) -> tuple[dict[str, Any], str]:
     # Paths in the patch are relative to the top of the checkout, where `git apply` runs.
     root = Path((_git(root, "rev-parse", "--show-toplevel") or str(root)).strip())
     patch = _git(root, "diff", "HEAD", *_PATCH_OPTIONS) or ""
+    changed = [name for name in (_git(root, "diff", "--name-only", "-z", "HEAD") or "").split("\0")]
     listing = _git(root, "ls-files", "-z", "--others", "--exclude-standard") or ""
     untracked = [name for name in listing.split("\0") if name]
     new_files, skipped = untracked_patch(root, untracked)
@@ -158,6 +159,7 @@ def code_version(root: Path) -> tuple[dict[str, Any], str]:
             "commit": commit.strip(),
             "branch": branch,
             "dirty": bool(patch or untracked),
+            "changed": [name for name in changed if name],  # tracked files the patch edits
             "untracked": untracked,
             "untracked_skipped": skipped,
             "root": str(root),
