@@ -102,25 +102,13 @@ def restore_package_paths(
     as installed now, in place; return what moved. A path that exists, a package not installed
     here, a key the config no longer holds, and a record without `package_paths`, move
     nothing."""
-    from lab.config.paths import package_path
-
-    entries = record.get(RECORD_KEY)
-    if not isinstance(entries, dict):
-        return []
     moved: list[Restored] = []
-    for key, entry in entries.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("package"), str):
-            continue
+    for key, package, relative, now in _installed(record):
         found = _lookup(config, key)
         if found is None:
             continue
         parent, step, value = found
         if not isinstance(value, str) or not value or _exists(value):
-            continue
-        package, relative = entry["package"], str(entry.get("relative") or "")
-        try:
-            now = package_path(package, relative)
-        except (ImportError, TypeError, ValueError):  # not installed here (or not a package)
             continue
         if not _exists(now) or now == value:
             continue
@@ -138,26 +126,32 @@ def same_package_files(
     moved. A run on lab's bundled tiny model resumed from another checkout (or a recreated
     venv) reads its tokenizer from this one's `assets/tiny_bert`, the same packaged file: no
     difference of config, whether or not the recorded checkout still exists (s24e M2)."""
-    from lab.config.paths import package_path
-
-    entries = record.get(RECORD_KEY)
     moved: list[Restored] = []
-    for key, entry in (entries if isinstance(entries, dict) else {}).items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("package"), str):
-            continue
+    for key, package, relative, here in _installed(record):
         found, now = _lookup(recorded, key), _lookup(current, key)
         if found is None or now is None or found[2] == now[2] or not isinstance(now[2], str):
-            continue
-        package, relative = entry["package"], str(entry.get("relative") or "")
-        try:
-            here = package_path(package, relative)
-        except (ImportError, TypeError, ValueError):  # not installed here (or not a package)
             continue
         if os.path.realpath(here) != os.path.realpath(now[2]):
             continue  # the command names another file: a real difference
         found[0][found[1]] = now[2]
         moved.append(Restored(key, str(found[2]), package, relative, now[2]))
     return moved
+
+
+def _installed(record: dict[str, Any]) -> Iterator[tuple[str, str, str, str]]:
+    """(key, package, relative, the path as installed here) of each `package_paths` entry of
+    `record` whose package is installed here."""
+    from lab.config.paths import package_path
+
+    entries = record.get(RECORD_KEY)
+    for key, entry in (entries if isinstance(entries, dict) else {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("package"), str):
+            continue
+        package, relative = entry["package"], str(entry.get("relative") or "")
+        try:
+            yield key, package, relative, package_path(package, relative)
+        except (ImportError, TypeError, ValueError):  # not installed here (or not a package)
+            continue
 
 
 def restored_line(moved: list[Restored]) -> str:
