@@ -90,7 +90,7 @@ def language_warnings(data: Any, splits: dict[str, Any], names: Any = None) -> l
             if not lang or column not in dataset.column_names:
                 continue  # plain text, or a missing column: the head's to refuse
             refused: list[tuple[int, str]] = []
-            for row, value in enumerate(dataset[column]):
+            for row, value in enumerate(dataset[column][:]):  # a list: one Arrow read
                 try:
                     cell_text(value, str(lang))
                 except ValueError as err:

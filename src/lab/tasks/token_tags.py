@@ -54,7 +54,7 @@ def tag_names(
         if class_names:
             names = list(class_names)
         elif string_tags:
-            names = sorted({t for row in train[column] for t in row})
+            names = sorted({t for row in train[column][:] for t in row})  # [:]: one read
         else:
             raise DataError(
                 f"the {column} column holds tag ids but no tag names are known: "
@@ -136,7 +136,7 @@ def label_warnings(
         why: dict[Any, str | None] = {}  # each distinct tag is judged once
         rows: Counter[Any] = Counter()  # rows holding each refused tag
         refused_rows: list[set[Any]] = []
-        for tags in dataset[column]:
+        for tags in dataset[column][:]:  # a list: `datasets`' Column reads a cell per step
             # a null row is counted by lab.inspect's label gaps; a null tag has no id to judge
             # in row order, once each: string tags are listed in order of first appearance
             here = [t for t in dict.fromkeys(tags or []) if t is not None]

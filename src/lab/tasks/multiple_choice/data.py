@@ -104,14 +104,15 @@ class MultipleChoiceDataModule(DataModule):
         """Every row: text context, optional text prefix, N text endings, a label in 0..N-1."""
         self._require_columns(name, dataset)
         count = self.num_choices or 0
-        contexts = dataset[self.context_column]
-        prefixes = dataset[self.prefix_column] if self.prefix_column else [None] * len(dataset)
+        # Lists, not `datasets`' lazy Columns, which hand out one cell per step (slow).
+        contexts = dataset[self.context_column][:]
+        prefixes = dataset[self.prefix_column][:] if self.prefix_column else [None] * len(dataset)
         endings = (
-            dataset[self.list_column]
+            dataset[self.list_column][:]
             if self.list_column
-            else list(zip(*(dataset[c] for c in self.ending_columns), strict=True))
+            else list(zip(*(dataset[c][:] for c in self.ending_columns), strict=True))
         )
-        rows = zip(contexts, prefixes, endings, dataset[self.label_column], strict=True)
+        rows = zip(contexts, prefixes, endings, dataset[self.label_column][:], strict=True)
         for row, (context, prefix, choices, label) in enumerate(rows):
             if not isinstance(context, str):
                 where = self.where(name, row, self.context_column)

@@ -118,7 +118,7 @@ class TextClassificationDataModule(CutCountingDataModule):
         # Set by `check_split`: the checked split's rows with -1 and its size (-1: uncounted)
         self._split_hidden = (0, -1)
         self._bool_labels = False
-        self._classes = LabelClasses([], None, one_based=False)
+        self.classes = LabelClasses([], None, one_based=False)  # lab.train reads it too
 
     def drop_labels(self) -> tuple[str, list[Any]] | None:
         return self._drop
@@ -146,7 +146,7 @@ class TextClassificationDataModule(CutCountingDataModule):
             row, value = read.non_list
             raise DataError(f"{self.where('train', row, self.label_column)}: {not_a_list(value)}")
         self._bool_labels = read.boolean
-        self._classes = LabelClasses.resolve(
+        self.classes = LabelClasses.resolve(
             read,
             self.label_names,
             self.num_labels,
@@ -154,7 +154,7 @@ class TextClassificationDataModule(CutCountingDataModule):
             evaluation=self.evaluation,
             streamed=self.streaming,
         )
-        self.label_names = self._classes.names
+        self.label_names = self.classes.names
         # class 0 unused: a subsample that missed it, or 1-based labels missing their top?
         unused = read.class_zero_warning(
             self.label_names,
@@ -167,7 +167,7 @@ class TextClassificationDataModule(CutCountingDataModule):
             evaluating=self.evaluation is not None,
         )
         # (not where lab.eval maps other data's ids by name: its class 0 is the model's)
-        if unused and self._classes.data_names is None:
+        if unused and self.classes.data_names is None:
             log.warning(unused)
         if self.problem_type == "single_label":
             self._hidden_train_rows = self._hidden_rows(train, values)
@@ -248,7 +248,7 @@ class TextClassificationDataModule(CutCountingDataModule):
         if self.problem_type == "single_label":  # how many rows the advice on -1 counts
             counted = minus_one_rows(label_array(dataset, self.label_column))
             self._split_hidden = (counted[1], len(dataset)) if counted else (0, -1)
-        for row, value in enumerate(dataset[self.label_column]):
+        for row, value in enumerate(dataset[self.label_column][:]):  # a list: see train_labels
             if self.problem_type == "multi_label":
                 if not isinstance(value, list):
                     where = self.where(name, row, self.label_column)
@@ -260,11 +260,11 @@ class TextClassificationDataModule(CutCountingDataModule):
             else:
                 self._check_label(name, row, value)
         if self.noted_splits is None or name in self.noted_splits:  # lab.eval: test's only
-            self._classes.warn_unseen(name, dataset, self.label_column)  # classes train lacks
+            self.classes.warn_unseen(name, dataset, self.label_column)  # classes train lacks
 
     def _is_hidden(self, value: Any) -> bool:
         """A single-label -1 that names no class: a hidden label (`LabelClasses.hides`)."""
-        return self._classes.hides(value)
+        return self.classes.hides(value)
 
     def _hidden_rows(self, train: Dataset, values: Iterable[Any]) -> int:
         """How many of `train`'s labels (`values`, as Python reads them) are hidden."""
@@ -327,7 +327,7 @@ class TextClassificationDataModule(CutCountingDataModule):
     def _check_label(self, name: str, row: int, value: Any) -> None:
         if is_empty(value):  # an empty CSV cell (pandas' NaN), a JSON null
             raise DataError(f"{self.where(name, row, self.label_column)}: {EMPTY_CELL}")
-        if self._classes.ids is not None and class_id(self._classes.ids, value) is not None:
+        if self.classes.ids is not None and class_id(self.classes.ids, value) is not None:
             return  # a class the data names (integer labels -1/1 and booleans included)
         if self.problem_type == "single_label" and self._is_hidden(value):
             raise DataError(
@@ -335,7 +335,7 @@ class TextClassificationDataModule(CutCountingDataModule):
                 f"(unlabeled rows, as in GLUE's test splits) that cannot be trained on or "
                 f"scored; {self._hidden_advice(name)}"
             )
-        refused = self._classes.problem(
+        refused = self.classes.problem(
             value, self.num_labels or 0, evaluating=self.evaluation is not None
         )
         if refused:
@@ -345,8 +345,8 @@ class TextClassificationDataModule(CutCountingDataModule):
     def _class_of(self, value: Any) -> int:
         """The class id of a checked label: by the value map, else the integer it is (a
         whole-number float or a bool: the targets must be integers)."""
-        if self._classes.ids is not None:
-            found = class_id(self._classes.ids, value)
+        if self.classes.ids is not None:
+            found = class_id(self.classes.ids, value)
             if found is not None:
                 return found
         return int(as_integer(value))
@@ -356,7 +356,7 @@ class TextClassificationDataModule(CutCountingDataModule):
             self.text_column,
             self.text_pair_column,
             self.label_column,
-            self.label_names if self._classes.ids is not None else None,
+            self.label_names if self.classes.ids is not None else None,
             self.max_length,
             CUT_FLAGS,  # the cut rows' flags, counted and said per split (lab.data.cut_counts)
             self.problem_type,
@@ -371,7 +371,7 @@ class TextClassificationDataModule(CutCountingDataModule):
             # ids 0/1: a cache written then must not be reused (other columns keep theirs).
             *(("boolean labels as ids",) if self._bool_labels else ()),
             # lab.eval's map of other data's ids to the model's, by name: its target ids
-            *((("data ids", tuple(self._classes.data_names)),) if self._classes.data_names else ()),
+            *((("data ids", tuple(self.classes.data_names)),) if self.classes.data_names else ()),
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:

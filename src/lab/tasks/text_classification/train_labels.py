@@ -77,7 +77,9 @@ class TrainLabels:
         file, where train is a carved or cut shuffle of it: `non_list` is then the file's
         first such row, not the shuffle's)."""
         feature = train.features[column]
-        values = train[column]
+        # A list: `datasets`' lazy Column hands out one cell per step (0.2 s a pass over
+        # IMDB's 22,500 labels), and the checks below pass over the values several times.
+        values = train[column][:]
         non_list = None
         if problem_type == "multi_label":  # a list per row: look at the elements
             feature = getattr(feature, "feature", feature)
