@@ -221,7 +221,10 @@ def test_one_based_labels_are_listed_as_stored_not_as_the_classes_training_refus
     print_label_table(report, console)
     shown = console.export_text()
     title = " ".join(shown.split("┏")[0].split())  # rich wraps a title to the table's width
-    assert title == "train labels as stored (lab.train refuses them: labels 1..3 look 1-based)"
+    assert title == (
+        "train labels as stored (lab.train refuses them: labels 1..3 look 1-based); "
+        "validation, test: rows per label"
+    )
     assert [line.split("│")[1].strip() for line in shown.splitlines() if "│" in line] == [
         "1",
         "2",

@@ -4,24 +4,24 @@
     python -m lab.inspect data=squad model=roberta sample=0 out=reports/squad
 
 Composes the config as `lab.train` would with the same `data=` / `model=` / `task=` /
-`data.<key>=` overrides, loads the splits (split as training would) and the model's
-tokenizer (never its weights), and prints: rows per split, empty and duplicate rows,
-validation/test rows also in train (leakage), label balance with the class weights it would
-use (every named class, 0 rows for one train lacks), labels training refuses in any split
-(hidden -1, empty cells; and, by the head's own rules in training's words, a label outside the
-named classes, e.g. 1-based labels) and class 0 without a train row, token-length percentiles,
-the share of rows the configured maximum truncates and a suggested maximum, the share of
-tokens that are the tokenizer's unknown token, and what needs action. A table too wide for the
-console (80 columns in a pipe) is printed turned, never cut. Chat rows (SFT) are measured as their
+`data.<key>=` overrides, loads the splits (split as training would) and the model's tokenizer
+(never its weights), and prints: rows per split, empty and duplicate rows, validation/test rows
+also in train (leakage), label balance with the class weights it would use (every named class, 0
+rows for one train lacks) and each other split's rows of each class (a warning for a class train
+holds and a validation or test split lacks), labels training refuses in any split (hidden -1,
+empty cells; and, by the head's own rules in training's words, a label outside the named
+classes, e.g. 1-based labels) and class 0 without a train row, token-length percentiles, the
+share of rows the configured maximum truncates and a suggested maximum, the share of tokens that
+are the tokenizer's unknown token, and what needs action. A table too wide for the console (80
+columns in a pipe) is printed turned, never cut. Chat rows (SFT) are measured as their
 chat-templated tokens and preference pairs (DPO) as prompt, prompt + chosen and prompt +
 rejected, with the rows training would leave out and, for chats, turns and messages per role;
 for chats also the training targets (the tokens whose labels the loss counts: the assistant's
 turns, or every token with `task.module.train_on_prompt=true`), their share per split and the
 first two train rows with the targets marked `[[...]]`. The unknown-token share of chats and
-pairs is taken over the ids the head encodes.
-It writes `inspect.json` (every number) and `lengths.png` (the length histograms) into the
-output folder it names at the end. The numbers and the columns measured are described in
-`lab.data.inspection`.
+pairs is taken over the ids the head encodes. It writes `inspect.json` (every number) and
+`lengths.png` (the length histograms) into the output folder it names at the end. The numbers
+and the columns measured are described in `lab.data.inspection`.
 
 `run=<run dir>` inspects a trained run's data as it read it (`lab.inspect_run`).
 

@@ -1,4 +1,6 @@
-"""The train-labels table of `python -m lab.inspect`: one row per label, whatever the width.
+"""The train-labels table of `python -m lab.inspect`: one row per label, whatever the width,
+with a column per validation / test split of its rows of each class (`label_counts`,
+`lab.data.inspection_classes`), so a class a split lacks shows as 0 beside train's count.
 
 A list of labels is read down a column. Turned into one column per label (as the split tables
 are where they do not fit, `lab.wide_tables`), 20 labels at 60 columns became 20 one-column
@@ -32,17 +34,27 @@ WORD_ENDS = "_-./ "  # a label folds after one of these (`lab.wide_tables.fold_a
 
 def print_label_table(report: dict[str, Any], console: Console) -> None:
     """The train label counts of `report` (lab.inspect's), their shares and, where the head
-    takes class weights, the weights `balanced` would give, as one table on `console`."""
+    takes class weights, the weights `balanced` would give, as one table on `console`; then
+    a column per other split with its rows of each class (`label_counts`: 0 for a class
+    train holds and the split lacks, which a warning names)."""
     labels = report["labels"]
     weighted = bool(report.get("class_weights_option"))
     # token classification counts tags (one per word), not rows
-    header = ["tags" if report.get("label_unit") == "tag" else "rows", "share"]
+    unit = "tags" if report.get("label_unit") == "tag" else "rows"
+    header = [unit, "share"]
     header += ["class weight"] if weighted else []
+    others = {
+        name: entry["label_counts"]
+        for name, entry in (report.get("splits") or {}).items()
+        if name != "train" and "label_counts" in entry
+    }
+    header += list(others)
     rows = [
         [
             str(count),
             f"{labels['shares'][name]:.1%}",
             *([_weight(labels["class_weights"][name])] if weighted else []),
+            *(str(counts.get(name, 0)) for counts in others.values()),
         ]
         for name, count in labels["counts"].items()
     ]
@@ -60,6 +72,8 @@ def print_label_table(report: dict[str, Any], console: Console) -> None:
     # Labels training refuses as they are (1-based ids) are listed as stored, not as classes.
     refused = labels.get("refused")
     title = f"{TITLE} as stored (lab.train refuses them: {refused})" if refused else TITLE
+    if others:  # the columns after train's: the other splits' own counts
+        title += f"; {', '.join(others)}: {unit} per label"
     print_rows(console, header, folded, rows, label_width, title)
     if summary:
         console.print(summary, markup=False, highlight=False)

@@ -162,6 +162,7 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
     import lightning as L
 
     from lab.build import build_parts
+    from lab.data.split_notes import SplitsAsRead
     from lab.run_dir.records import is_global_rank_zero
     from lab.training.adapters import parameter_counts
     from lab.training.console import data_line, model_line, weight_loading_report
@@ -169,20 +170,21 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
     _collect_again_after_imports()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    def data_ready(datamodule: DataModule) -> None:
-        from lab.data.small_splits import small_validation_line
+    # The splits as read, for the warnings on them (few rows, leaked rows, missing classes).
+    splits = SplitsAsRead()
 
+    def data_ready(datamodule: DataModule) -> None:
         record.note_data(datamodule)
         if is_global_rank_zero():
             log.info(data_line(datamodule))
-            validates = cfg.trainer.get("limit_val_batches", 1) != 0
-            if validates and (few := small_validation_line(datamodule)):  # choices on few rows
-                log.warning(few)
+            for warning in splits.warnings(cfg, datamodule, record.output_dir):
+                log.warning(warning)
+        splits.release(datamodule)
         if on_data is not None:
             on_data()
 
     with weight_loading_report() as report:
-        parts = build_parts(cfg, on_data=data_ready)
+        parts = build_parts(cfg, on_data=data_ready, before_setup=splits.keep)
     counts = parameter_counts(parts.model)
     record.note_parameters(counts)
     if is_global_rank_zero():

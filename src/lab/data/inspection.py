@@ -3,7 +3,9 @@
 The numbers: rows per split (as training splits them: carved and subsampled with the run
 seed), empty and duplicate rows, rows of validation/test also in train (leakage: exact, and
 after lower-casing and collapsing whitespace), label counts with the class weights
-`n / (k * count)` and an imbalance warning, and token lengths under the model's tokenizer
+`n / (k * count)` and an imbalance warning, every split's rows of each of train's classes
+(`label_counts`; the classes a validation or test split lacks, `classes_missing`, warned:
+`lab.data.inspection_classes`), and token lengths under the model's tokenizer
 (p50/p90/p95/p99/max, the share of rows longer than the configured maximum, a suggested
 maximum), the share of the unknown token among the measured tokens (`unknown_tokens`, where
 the tokenizer has one text can become: `lab.data.inspection_tokens`; for a head read by rows,
@@ -62,14 +64,9 @@ from typing import TYPE_CHECKING, Any
 
 from lab.config.model_rules import positions_problem
 from lab.data.column_refusal import column_keys
+from lab.data.inspection_classes import inspect_labels
 from lab.data.inspection_columns import require_label_column
-from lab.data.inspection_hooks import (
-    declared_columns,
-    label_checks,
-    own_source,
-    row_reader,
-    train_classes,
-)
+from lab.data.inspection_hooks import declared_columns, label_checks, own_source, row_reader
 from lab.data.inspection_places import PlacedSplits, in_file_order, place
 from lab.data.inspection_rows import (
     ReadSplit,
@@ -81,8 +78,6 @@ from lab.data.inspection_rows import (
 from lab.data.inspection_stats import (
     block_size,
     duplicates,
-    label_balance,
-    label_gaps,
     length_stats,
     normalized,
     packed_blocks,
@@ -102,7 +97,6 @@ from lab.data.inspection_warnings import warnings_of
 from lab.errors import DataError
 
 if TYPE_CHECKING:
-    from datasets import Dataset
     from omegaconf import DictConfig
 
 SPLITS = ("train", "validation", "test")
@@ -349,31 +343,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         }
     report["labels"] = {}
     names = None
-    if label_column:
-        names = _label_names(data, splits["train"], label_column)
-        resolved = train_classes(data, splits["train"], label_column)
-        name_of, refused = None, None
-        if resolved is not None:  # training's classes, where the head resolves them
-            names, name_of, *rest = resolved
-            refused = rest[0] if rest else None  # a reading training refuses: stored values
-        report["labels"] = label_balance(
-            splits["train"][label_column],
-            names,
-            numeric=data.get("problem_type") == "regression",
-            name_of=name_of,
-            per_row=data.get("problem_type") == "multi_label",
-        )
-        if refused and "counts" in report["labels"]:  # no weights to advise for them
-            report["labels"].pop("imbalance_ratio", None)
-            report["labels"]["class_weights"] = dict.fromkeys(report["labels"]["counts"])
-            report["labels"]["refused"] = refused
-        hidden = "-1" not in {str(n).strip() for n in names or []}  # unless -1 names a class
-        for name, dataset in splits.items():
-            if label_column in dataset.column_names:  # a missing column is the head's to refuse
-                gaps = label_gaps(dataset, label_column, hidden=hidden)
-                if "first_empty" in gaps:  # named as training names a row: file and line
-                    gaps["first_empty"] = place(splits, name, gaps["first_empty"])
-                report["splits"][name]["label_gaps"] = gaps
+    if label_column:  # train's balance; every split's gaps and rows of each class
+        names = inspect_labels(data, splits, label_column, report)
     # The head's own label rules (training's refusals and warnings), listed first: training
     # stops on them. A head that declares a label column needs it named; one without (QA,
     # whose answers are spans in their context) checks its own columns.
@@ -385,16 +356,3 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         head = checks(data, splits, names)
     report["warnings"] = head + warnings_of(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}
-
-
-def _label_names(data: DictConfig, train: Dataset, column: str) -> list[str] | None:
-    """The names training gives the label ids: `data.label_names` checked against the column's
-    ClassLabel as training checks them (another order or count: the same DataError)."""
-    from lab.data.label_names import reconcile_label_names
-
-    names = [str(n) for n in data.get("label_names") or []]
-    feature = train.features.get(column)
-    feature = getattr(feature, "feature", feature)  # a list of ClassLabel (NER tags)
-    if hasattr(feature, "names"):
-        return reconcile_label_names(names, feature.names, column) if names else feature.names
-    return names or None

@@ -141,15 +141,9 @@ def label_balance(
     counts = Counter(flat)
     named: dict[str, int] = {}
     for value, count in sorted(counts.items(), key=lambda item: str(item[0])):
-        if name_of is not None:
-            found_name = name_of(value)
-            if found_name is None:
-                continue
-            key = found_name
-        else:
-            v = as_integer(value)
-            key = names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(value)
-        named[key] = named.get(key, 0) + count
+        key = class_key(value, names, name_of)
+        if key is not None:
+            named[key] = named.get(key, 0) + count
     total = sum(named.values())
     if not total:
         return {}
@@ -171,6 +165,19 @@ def label_balance(
         },
         "imbalance_ratio": max(weighted.values()) / min(weighted.values()) if weighted else 1.0,
     }
+
+
+def class_key(
+    value: Any, names: Sequence[str] | None, name_of: Callable[[Any], str | None] | None
+) -> str | None:
+    """The balance table's name for a stored label `value`: `name_of`'s (the head's classes;
+    None for a value training refuses or hides), else the name its integer id has in `names`,
+    else the value as text. One reading for train's table and every split's counts
+    (`lab.data.inspection_classes`)."""
+    if name_of is not None:
+        return name_of(value)
+    v = as_integer(value)
+    return names[v] if names and isinstance(v, int) and 0 <= v < len(names) else str(value)
 
 
 def significant(value: float, digits: int = 4) -> float:

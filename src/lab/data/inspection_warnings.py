@@ -1,5 +1,6 @@
 """What in a `lab.inspect` report needs action, in words: imbalanced labels (with the class
-weights to use), hidden (-1) and empty labels that training refuses, a tokenizer that turns
+weights to use), hidden (-1) and empty labels that training refuses, classes train holds that
+a validation or test split lacks (`lab.data.inspection_classes`), a tokenizer that turns
 much of the text into its unknown token, empty and duplicate rows, rows training would leave
 out, leakage between splits, a maximum length that truncates many rows, prompts that fill the
 maximum length."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.data.inspection_classes import split_lacks_classes_warning
 from lab.data.inspection_refusals import rows_have
 
 IMBALANCE_RATIO = 3.0  # largest / smallest class count from which a warning is printed
@@ -43,6 +45,17 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
     numeric = "numeric" in labels  # regression: -1 can be a value; only all -1 is hidden
     for name, entry in report["splits"].items():
         found.extend(_label_gap_warnings(name, entry, numeric))
+        # classes train holds and this split lacks, where it holds some (a split of hidden or
+        # refused labels only is the gap's and the head's warning, not this one)
+        if entry.get("classes_missing") and any(entry["label_counts"].values()):
+            found.append(
+                split_lacks_classes_warning(
+                    name,
+                    entry["classes_missing"],
+                    unit=report.get("label_unit", "row"),
+                    carved=name in carved,
+                )
+            )
         share = entry.get("unknown_tokens", 0.0)
         if share > UNKNOWN_SHARE:
             limit = report.get("word_chars_limit")

@@ -135,7 +135,7 @@ def seen_classes(values: Iterable[Any], class_of: ClassOf) -> frozenset[int]:
 def distinct_values(dataset: Dataset, column: str) -> list[Any]:
     """The distinct values of `column` (of a list column, the distinct elements of its rows),
     empty cells as None: by Arrow for the plain types, else as Python reads the cells."""
-    return list(_value_counts(dataset, column)[0])
+    return list(value_counts(dataset, column)[0])
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def unseen_classes_warning(
     that train's do not (`seen`, by `class_of`; `names`: the class names in id order; `noun`:
     what a class is called, `class` or `tag`); None where every class it holds has a train
     row."""
-    counts, rows_holding = _value_counts(dataset, column)
+    counts, rows_holding = value_counts(dataset, column)
     unseen_values: dict[Any, int] = {}
     for value in counts:
         found = class_of(value)
@@ -240,9 +240,7 @@ def unseen_classes_warning(
     )
 
 
-def _value_counts(
-    dataset: Dataset, column: str
-) -> tuple[dict[Any, int], Callable[[set[Any]], int]]:
+def value_counts(dataset: Dataset, column: str) -> tuple[dict[Any, int], Callable[[set[Any]], int]]:
     """The distinct values of `column` (a list column's elements) with their counts, and a
     function counting the rows that hold any of a set of them."""
     import pyarrow as pa
@@ -282,7 +280,7 @@ def _list_rows(array: pa.ChunkedArray, flat: pa.ChunkedArray, values: set[Any]) 
 def _python_counts(
     cells: Sequence[Any], nested: bool
 ) -> tuple[dict[Any, int], Callable[[set[Any]], int]]:
-    """`_value_counts` for cells as Python reads them (unhashable ones skipped: a dict in a
+    """`value_counts` for cells as Python reads them (unhashable ones skipped: a dict in a
     JSON label column is no class)."""
     rows = [
         [v for v in (cell if nested and isinstance(cell, list) else [cell]) if _hashable(v)]

@@ -86,7 +86,8 @@ class TokenClassificationDataModule(DataModule):
         self._split: str | None = None  # the split being tokenized (None: streamed train rows)
         self._said: set[str] = set()
         self._tags_from_train = False  # no names given: train's string tags are the names
-        self._train_tags: TrainClasses | None = None  # the tags train has words of
+        # the tags train has words of (lab.train's note on splits lacking one reads them)
+        self.classes: TrainClasses | None = None
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -103,7 +104,7 @@ class TokenClassificationDataModule(DataModule):
         names = list(self.source_names)
         self._tags_from_train = self._string_tags and not named
         read = tag_class_of(names, string_tags=self._string_tags, iob1=self.tag_scheme == "iob1")
-        self._train_tags = TrainClasses.read(train, self.tags_column, names, read, "tag")
+        self.classes = TrainClasses.read(train, self.tags_column, names, read, "tag")
         if self.tag_scheme == "iob2" and is_iob(names):
             tags = train.with_format("arrow")[self.tags_column].to_pylist()
             hint = iob1_hint([t for t in tags if isinstance(t, list)], names, self._string_tags)
@@ -157,8 +158,8 @@ class TokenClassificationDataModule(DataModule):
         # Tags the names list but no train word has: scored, never learnt. (A streamed train
         # split's tags are known from its first rows only; lab.eval has no train.)
         noted = self.noted_splits is None or name in self.noted_splits
-        if name != "train" and self.evaluation is None and not self.streaming and self._train_tags:
-            unseen = self._train_tags.warning(name, dataset, self.tags_column) if noted else None
+        if name != "train" and self.evaluation is None and not self.streaming and self.classes:
+            unseen = self.classes.warning(name, dataset, self.tags_column) if noted else None
             if unseen:
                 log.warning(unseen)
 
