@@ -87,7 +87,35 @@ def on_interrupt(left: str | Callable[[], str]) -> Iterator[None]:
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    raise ToolInterrupted(signal.Signals(signum).name)
+    if not deferred_while_importing(signum, frame):
+        raise ToolInterrupted(signal.Signals(signum).name)
+
+
+# How long a signal that arrived inside an import waits before it is delivered again.
+IMPORT_RETRY_S = 0.05
+
+
+def deferred_while_importing(signum: int, frame: FrameType | None) -> bool:
+    """Whether the handler of `signum` should not raise now, because `frame` (the code the
+    signal interrupted) runs inside Python's import machinery: the signal is then sent to this
+    process again `IMPORT_RETRY_S` later, until it lands outside an import.
+
+    Why (s25a H1): an exception raised inside an import leaves half-initialised modules
+    (torch, Lightning) in `sys.modules`, and what runs next (the interruption's own message)
+    fails on them with a traceback; one raised inside importlib's module-lock callback is
+    printed as "Exception ignored" and lost, and the run trained on to the end, its SIGTERM
+    (a scheduler's preemption) ignored. Deferred, it stops the run a few milliseconds after
+    the import it interrupted finishes."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            import os
+
+            retry = threading.Timer(IMPORT_RETRY_S, os.kill, (os.getpid(), signum))
+            retry.daemon = True
+            retry.start()
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextmanager

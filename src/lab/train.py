@@ -33,7 +33,7 @@ import signal
 import sys
 
 # signal and threading only: imported before the handlers below, in no time to speak of.
-from lab.tool_interrupts import STOP_SIGNALS
+from lab.tool_interrupts import STOP_SIGNALS, deferred_while_importing
 
 
 def _collect_again_after_imports() -> None:
@@ -87,6 +87,7 @@ from lab.config.cli import run_hydra_app
 from lab.config.paths import conf_dir
 from lab.config.resolvers import register_resolvers
 from lab.errors import EXIT_USER_ERROR, lab_error_in
+from lab.run_dir.endings import remove_unstarted_run
 from lab.run_dir.held_log import write_to_run_log
 from lab.run_dir.records import (
     RunInterrupted,
@@ -209,7 +210,8 @@ def signals_stop_the_run() -> Iterator[None]:
         checkpointing = sys.modules.get("lab.training.checkpointing")
         if checkpointing is not None and checkpointing.stops_gracefully():
             return
-        raise RunInterrupted(signal.Signals(signum).name)
+        if not deferred_while_importing(signum, frame):  # not inside torch's import (s25a H1)
+            raise RunInterrupted(signal.Signals(signum).name)
 
     previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
@@ -250,7 +252,11 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
         signal_name = interrupting_signal(err)
         if signal_name is not None:
             output_dir = Path(cfg.paths.output_dir).resolve()
-            if is_global_rank_zero():  # once, not once per DDP process
+            if is_global_rank_zero() and not multirun and remove_unstarted_run(output_dir):
+                # stopped before its record was written: a folder of Hydra's files only (s25a M2)
+                said = f"interrupted by {signal_name} before the run started; start it again"
+                print(f"{said}: {_command()}", file=sys.stderr)
+            elif is_global_rank_zero():  # once, not once per DDP process
                 # An Optuna study continues its trial; a plain multirun job (-m a=1,2) is
                 # resumed as a run of its own.
                 message = (

@@ -105,7 +105,7 @@ def interrupted_message(
     if checkpoint:
         return (
             f"interrupted by {signal_name}; the last checkpoint is {checkpoint}"
-            f"{saved_at(checkpoint)}. Continue with: "
+            f"{saved_at(checkpoint, signal_name)}. Continue with: "
             f"{resume_command(overrides or [], output_dir)}"
         )
     again = f": {command}" if command else ""
@@ -118,9 +118,10 @@ def interrupted_message(
     return f"interrupted by {signal_name}; no checkpoint was written; start the run again{again}"
 
 
-def saved_at(checkpoint: Path) -> str:
+def saved_at(checkpoint: Path, signal_name: str = "SIGINT") -> str:
     """` (step 125; later steps are trained again)`: where a resume from `checkpoint` starts
-    (Ctrl-C saves none: the periodic `last.ckpt` may be many steps back). "" where unknown, and
+    (Ctrl-C saves none: the periodic `last.ckpt` may be many steps back; SIGTERM and SIGUSR1
+    save it at the step they stop: ` (step 182)`, s25a L1). "" where unknown, and
     where Lightning is not imported yet: a run stopped while it starts up (importing it takes
     seconds, and the signal may have cut that import short)."""
     if "lightning" not in sys.modules:
@@ -131,7 +132,13 @@ def saved_at(checkpoint: Path) -> str:
         step = checkpoint_step(checkpoint)  # mapped, not read
     except Exception:  # the message must be said whatever the checkpoint holds
         return ""
-    return f" (step {step}; later steps are trained again)" if step is not None else ""
+    if step is None:
+        return ""
+    return (
+        f" (step {step}; later steps are trained again)"
+        if signal_name == "SIGINT"
+        else f" (step {step})"
+    )
 
 
 def ending_status(
@@ -155,3 +162,31 @@ def ending_status(
         ended = "pruned" if type(error).__name__ == "TrialPruned" else "failed"
         return f"{ended}: {type(error).__name__}: {error}"
     return f"interrupted ({type(error).__name__})"
+
+
+# What a new run directory holds before its record.json: Hydra's files, then the first files
+# `records.start_record` writes (a signal can stop it between them).
+BEFORE_RECORD = {".hydra", "train.log", "config.yaml", "overrides.yaml", "code.patch"}
+
+
+def remove_unstarted_run(output_dir: Path) -> bool:
+    """Remove `output_dir` where a run stopped before it wrote its record: no record.json, and
+    nothing in the folder but what comes before it (`BEFORE_RECORD`: Hydra's `.hydra/` and
+    `train.log`, a config.yaml cut short): no run to resume, compare or clean up later (five
+    signals in a row left five such folders, s25a M2). Returns whether it did; a folder
+    holding anything else is kept."""
+    import shutil
+
+    try:
+        if (output_dir / "record.json").exists() or not output_dir.is_dir():
+            return False
+        entries = {entry.name for entry in output_dir.iterdir()}
+        if entries - BEFORE_RECORD:
+            return False
+        shutil.rmtree(output_dir / ".hydra", ignore_errors=True)
+        for name in entries - {".hydra"}:
+            (output_dir / name).unlink(missing_ok=True)
+        output_dir.rmdir()
+    except OSError:
+        return False
+    return True

@@ -360,22 +360,22 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
 
 
 def other_checkpoint(run_dir: Path, usable: Callable[[Path], bool] | None = None) -> str:
-    """`, or copy checkpoints/best-....ckpt (step N) to checkpoints/last.ckpt to continue
-    from there` for the newest best checkpoint that a resume could continue from (and that
-    `usable` accepts), as a way out of a refused `last.ckpt`; "" when there is none."""
+    """`, or copy checkpoints/best-....ckpt (step N) to checkpoints/last.ckpt to continue from
+    there` for the newest best checkpoint a resume could continue from (and `usable` takes);
+    "" when there is none (then without importing Lightning: a run stopped as it starts)."""
+    found = sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=_modified, reverse=True)
+    if not found:
+        return ""
     from lab.training.checkpointing import load_resume_meta
 
-    folder = run_dir / LAST_CHECKPOINT_PATH.parent
-    for path in sorted(folder.glob("best-*.ckpt"), key=_modified, reverse=True):
+    for path in found:
         try:
             step = load_resume_meta(path)["global_step"]
         except LabError:
             continue
         if usable is None or usable(path):
-            name = Path(path.parent.name) / path.name
-            return (
-                f", or copy {name} (step {step}) to {LAST_CHECKPOINT_PATH} to continue from there"
-            )
+            name, last = Path(path.parent.name) / path.name, LAST_CHECKPOINT_PATH
+            return f", or copy {name} (step {step}) to {last} to continue from there"
     return ""
 
 
