@@ -85,7 +85,8 @@ def environment_differences(
         current = (now.get("packages") or {}).get(name)
         if current != version:
             lines.append(f"package {name}: recorded {version}, now {current}")
-    for key in ("cpu", "gpus", "cuda"):
+    # torch's threads too: on CPU a sum split over another number of threads rounds otherwise
+    for key in ("cpu", "gpus", "cuda", "torch_threads"):
         old, new = (record.get("hardware") or {}).get(key), (now.get("hardware") or {}).get(key)
         if old != new:
             lines.append(f"hardware {key}: recorded {old}, now {new}")
@@ -252,13 +253,16 @@ def print_comparison(
     if tolerance is not None:
         title += f" (rtol {tolerance[0]:g}, atol {tolerance[1]:g})"
     table = Table(title=title)
-    for column in ("metric", reference, "now", "result"):
+    for column in ("metric", reference, "now", "difference", "result"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, want, got, ok in rows:
+        # what moved, where 6 digits show two equal numbers (2e-6 on a perplexity of 10.2)
+        moved = "" if got is None else "0" if got == want else f"{got - want:+.3g}"
         table.add_row(
             name,
             f"{want:.6g}",
             "missing" if got is None else f"{got:.6g}",
+            moved,
             "[green]pass" if ok else "[red]FAIL",
         )
     console.print(table)

@@ -54,7 +54,7 @@ def assert_metrics_close(
 ) -> None:
     """Fail with a readable list of every metric outside its tolerance (or missing)."""
     failures = [
-        f"{name}: expected {want} ± {atol + rtol * abs(want):.3g}, got {got}"
+        f"{name}: expected {want} ± {atol + rtol * abs(want):.3g}, got {got}{off_by(want, got)}"
         for name, want, got, ok in compare_metrics(actual, expected, rtol=rtol, atol=atol)
         if not ok
     ]
@@ -121,6 +121,7 @@ def assert_golden(
         )
     failures = [
         f"{key}: recorded {flat_recorded[key]!r}, got {flat_actual[key]!r}"
+        f"{off_by(flat_recorded[key], flat_actual[key])}"
         for key in flat_recorded
         if not _close(flat_actual[key], flat_recorded[key], rtol)
     ]
@@ -129,6 +130,19 @@ def assert_golden(
             f"{name} differs from {path} (rtol {rtol}); {rerecord}:\n  "
             + "\n  ".join(failures[:20])
         )
+
+
+def off_by(want: Any, got: Any) -> str:
+    """` (off by +0.0131, +4.3%)`: how far a number moved from the one it was compared with
+    (the relative part where `want` is not 0); "" for what is no number (a missing metric)."""
+    numbers = (int, float)
+    if not isinstance(want, numbers) or not isinstance(got, numbers) or isinstance(got, bool):
+        return ""
+    if math.isnan(float(got)):
+        return ""
+    delta = float(got) - float(want)
+    relative = f", {delta / abs(float(want)):+.2%}" if want else ""
+    return f" (off by {delta:+.3g}{relative})"
 
 
 def _close(actual: Any, recorded: Any, rtol: float) -> bool:
