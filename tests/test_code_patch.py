@@ -216,3 +216,30 @@ def test_lab_reproduce_says_a_stop_by_time_fell_at_another_step() -> None:
     assert "the reproduction did not:" in str(_time_stop_difference(then, {}))
     assert _time_stop_difference(then, {"max_time_stop": {"step": 120}}) is None
     assert _time_stop_difference({}, {"max_time_stop": {"step": 120}}) is None
+
+
+def test_the_advice_names_the_recording_checkout_where_it_still_holds_that_code(
+    tmp_path: Path,
+) -> None:
+    """s25a M3: a run recorded by a worktree that still exists at that commit, clean: use it,
+    rather than a new worktree of the same commit; once it moved on or holds edits, a new one."""
+    from lab.run_dir.code_version import how_to_use, recorded_code
+
+    old = tmp_path / "old"
+    (old / "src" / "lab").mkdir(parents=True)
+    (old / "src" / "lab" / "__init__.py").write_text("")
+    _git(old, "init", "-q")
+    _git(old, "add", ".")
+    _git(old, "commit", "-qm", "first")
+    commit = _git(old, "rev-parse", "HEAD").strip()
+    record = {"code": {"git": {"commit": commit, "dirty": False, "root": str(old)}}}
+    assert how_to_use(recorded_code(record)) == (
+        f"to use that code: run lab with PYTHONPATH={old / 'src'} (the checkout that recorded "
+        f"the run, still at {commit[:7]} with no changes)"
+    )
+    (old / "src" / "lab" / "__init__.py").write_text("edited = True\n")
+    assert "worktree add" in how_to_use(recorded_code(record))
+    _git(old, "commit", "-qam", "second")  # moved on: HEAD is another commit
+    assert "worktree add" in how_to_use(recorded_code(record))
+    gone = {"code": {"git": {"commit": commit, "root": str(tmp_path / "gone")}}}
+    assert "worktree add" in how_to_use(recorded_code(gone))

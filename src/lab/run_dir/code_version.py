@@ -53,6 +53,7 @@ class CodeVersion:
     version: str | None
     dirty: bool = False
     patch: Path | None = None
+    root: str | None = None  # the checkout that recorded it (`code.git.root`)
 
     @property
     def label(self) -> str:
@@ -81,6 +82,7 @@ def recorded_code(record: Mapping[str, Any], run_dir: Path | None = None) -> Cod
         version=str(record["lab_version"]) if record.get("lab_version") else None,
         dirty=bool(git.get("dirty")),
         patch=patch,
+        root=str(git["root"]) if git.get("root") else None,
     )
 
 
@@ -130,6 +132,11 @@ def how_to_use(code: CodeVersion) -> str:
     PYTHONPATH=...`; for a wheel's record, the version to install."""
     if not code.commit:
         return f"to use that code: install lab {code.version}"
+    if (recorder := _still_at(code)) is not None:  # no new worktree needed (s25a M3)
+        return (
+            f"to use that code: run lab with PYTHONPATH={recorder / 'src'} (the checkout that "
+            f"recorded the run, still at {code.commit[:SHORT]} with no changes)"
+        )
     from lab.config.paths import checkout_root
 
     short = code.commit[:SHORT]
@@ -140,6 +147,19 @@ def how_to_use(code: CodeVersion) -> str:
     if code.patch is not None:
         steps += f" && git -C {tree} apply {code.patch}"
     return f"to use that code: {steps}, then run lab with PYTHONPATH={tree / 'src'}"
+
+
+def _still_at(code: CodeVersion) -> Path | None:
+    """The checkout that recorded `code`, where it still exists at that commit, with no
+    uncommitted changes to its tracked files, and was clean then too; else None."""
+    if code.root is None or code.dirty or not code.commit:
+        return None
+    root = Path(code.root)
+    if not (root / "src" / "lab").is_dir() or _git(root, "rev-parse", "HEAD") != code.commit:
+        return None
+    if _git(root, "status", "--porcelain", "--untracked-files=no") != "":
+        return None
+    return root
 
 
 def describe(code: CodeVersion) -> str:
