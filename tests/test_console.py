@@ -554,3 +554,9 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
         "data: 80 train, 10 validation (carved from train), 10 test (carved from train) rows "
         "from reviews/; tokenization cache hit for: none"
     )
+    # Packed sequences (language modelling) and a carved split: one group (s25a L4).
+    datamodule.datasets = {"train": [0] * 83, "validation": [0] * 10, "test": [0] * 9}
+    assert data_line(datamodule) == (
+        "data: 80 train (83 sequences), 10 validation (carved from train), 10 test (9 "
+        "sequences, carved from train) rows from reviews/; tokenization cache hit for: none"
+    )

@@ -383,12 +383,10 @@ def data_line(datamodule: DataModule) -> str:
         # Heads that window or pack rows (QA, language modelling) train on more or fewer
         # sequences than the source has rows.
         tokenized = len(datamodule.datasets[name]) if name in datamodule.datasets else rows
-        splits.append(
-            f"{rows} {name}"
-            # carved from train: its scores are on rows of the train file (say it where seen)
-            + (" (carved from train)" if name in getattr(datamodule, "carved", ()) else "")
-            + (f" ({tokenized} sequences)" if tokenized != rows else "")
-        )
+        notes = [f"{tokenized} sequences"] if tokenized != rows else []  # one group (s25a L4)
+        if name in getattr(datamodule, "carved", ()):  # its scores are on train-file rows
+            notes.append("carved from train")
+        splits.append(f"{rows} {name}" + (f" ({', '.join(notes)})" if notes else ""))
     cached = [name for name, hit in datamodule.cache_hits.items() if hit]
     return (
         f"data: {', '.join(splits)} rows from {source}; "
