@@ -34,6 +34,7 @@ from lab.config import compose_train_config
 from lab.errors import ConfigError, LabError
 from lab.eval_results import (
     METRICS,
+    claim_folder,
     report_paths,
     results_target,
     settings_changed,
@@ -203,6 +204,19 @@ def test_the_report_and_figures_are_named_after_the_metrics_file(tmp_path: Path)
     named, default = report_paths(tmp_path / "ev_int.json"), report_paths(tmp_path / METRICS)
     assert named == (tmp_path / "ev_int.test_report.json", tmp_path / "ev_int.plots")
     assert default == (tmp_path / "test_report.json", tmp_path / "plots")
+
+
+def test_evaluations_started_in_the_same_second_get_folders_of_their_own(tmp_path: Path) -> None:
+    """s25c H1: two `lab.eval` of one run in the same second wrote into one `eval/<time>/`,
+    and one evaluation's results were lost."""
+    target = tmp_path / "eval" / "2026-12-06_16-53-28" / METRICS
+    first, second, third = (claim_folder(target) for _ in range(3))
+    assert first == target and first.parent.is_dir()
+    assert second == tmp_path / "eval" / "2026-12-06_16-53-28_2" / METRICS
+    assert third == tmp_path / "eval" / "2026-12-06_16-53-28_3" / METRICS
+    # newest last in name order, as lab.compare --eval-data reads them
+    names = [*(p.parent.name for p in (first, second, third)), "2026-12-06_16-53-29"]
+    assert sorted(names) == names
 
 
 @pytest.mark.parametrize(

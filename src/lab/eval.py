@@ -67,7 +67,7 @@ from lab.errors import ConfigError, DataError
 from lab.eval_data_path import locate_run_data
 from lab.eval_fit import change_data, note_other_task
 from lab.eval_labels import data_labels_of, model_label_names, pin_label_names
-from lab.eval_results import results_target, write_results
+from lab.eval_results import claim_folder, results_target, write_results
 from lab.eval_settings import set_module_settings, set_overrides
 from lab.eval_splits import (
     RUN_SPLIT,
@@ -347,6 +347,8 @@ def main(argv: list[str]) -> int:
             metrics, report = evaluate(
                 run, cfg, checkpoint, batch, values.get("load_in"), on_data=note
             )
+        if not values.get("output"):  # its own eval/<time>/ folder, created now
+            target = claim_folder(target)
         writing.append(target.parent)
         write_results(
             target, run, cfg, checkpoint=checkpoint, evaluated=evaluated,

@@ -65,6 +65,23 @@ def results_target(run: TrainedRun, output: str | None) -> Path:
     return check_output(run.directory / "eval" / stamp / METRICS, option="output")
 
 
+def claim_folder(target: Path) -> Path:
+    """`target` (the default `eval/<time>/metrics.json`) in a folder this evaluation creates
+    itself: where another evaluation of the run took that second's folder (two started in
+    the same second, s25c H1: one's results were lost), the next free `<time>_2`, `_3`, ...
+    (after `<time>`, before the next second, in name order)."""
+    folder = target.parent
+    for number in range(2, 10_000):
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+            return folder / target.name
+        except FileExistsError:
+            folder = target.parent.with_name(f"{target.parent.name}_{number}")
+        except OSError:  # unwritable: `write_results` says so, naming the folder
+            return target
+    return target  # ten thousand evaluations in one second: written as before
+
+
 def report_paths(target: Path) -> tuple[Path, Path]:
     """(the report file, the plots folder) of the metrics file `target`: named after it
     (`ev_int.json`: `ev_int.test_report.json`, `ev_int.plots/`), so that evaluations written
