@@ -236,6 +236,22 @@ def test_an_unusable_output_root_is_one_line_and_exit_2(where: str, tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.txt"]
 
 
+def test_a_multirun_into_an_unusable_output_root_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """s25c H4: a plain multirun (`-m seed=1,2`) was a traceback where a single run and a
+    `sweep=` run are refused in one line."""
+    (tmp_path / "results.txt").write_text("a file\n")
+    result = lab_cli(
+        "train", "-m", *TINY_FIXTURE_RUN, "seed=1,2", "paths.output_root=results.txt", cwd=tmp_path
+    )
+    assert result.returncode == EXIT_USER_ERROR, result.stderr[-3000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        "error: paths.output_root=results.txt cannot hold runs: results.txt is a file, not a "
+        f"directory ({os.strerror(errno.ENOTDIR)})"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.txt"]
+
+
 @pytest.mark.slow
 def test_a_full_disk_while_checkpointing_is_one_line_exit_2_and_a_failed_record(
     tmp_path: Path,

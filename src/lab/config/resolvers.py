@@ -42,6 +42,10 @@ def register_resolvers() -> None:
         from lab.run_dir.resume import run_dir_for
 
         OmegaConf.register_new_resolver("lab.run_dir", run_dir_for, use_cache=True)
+    if not OmegaConf.has_resolver("lab.new_dir"):
+        from lab.run_dir.claim import new_folder
+
+        OmegaConf.register_new_resolver("lab.new_dir", new_folder, use_cache=True)
     if not OmegaConf.has_resolver("lab.hydra_subdir"):
         from lab.run_dir.resume import hydra_subdir_for
 

@@ -64,6 +64,19 @@ def refuse(message: str) -> NoReturn:
     raise SystemExit(EXIT_USER_ERROR)
 
 
+def new_folder(output_root: str, folder: str) -> str:
+    """Resolver behind a new run's `hydra.run.dir` (through `resume.run_dir_for`) and a
+    multirun's `hydra.sweep.dir` (`lab.new_dir`): `folder`, or the process ends in one line
+    where `output_root` cannot hold runs (read-only, a file, forbidden), before Hydra creates
+    anything there (a multirun into a read-only root was a traceback, s25c H4)."""
+    from lab.run_dir.disk import output_root_problem
+
+    problem = output_root_problem(output_root)
+    if problem:
+        refuse(f"paths.output_root={output_root} cannot hold runs: {problem}")
+    return folder
+
+
 def no_resume(resume: object) -> bool:
     """Whether a `resume` value asks for no resume (Hydra's `null` may arrive as a string)."""
     return resume in (None, "", "None", "null")

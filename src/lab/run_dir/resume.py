@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from lab.config.flatten import flatten
 from lab.errors import LabError
 from lab.run_dir import config_upgrade
-from lab.run_dir.claim import refuse
+from lab.run_dir.claim import new_folder, refuse
 from lab.run_dir.package_paths import restored_line, same_package_files
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,14 @@ def run_dir_for(resume: str | None, output_root: str, new_run_dir: str) -> str:
     from lab.run_dir.claim import claim_for_resume, no_resume
 
     if no_resume(resume):
-        return _new_run_dir(output_root, new_run_dir)
+        return new_folder(output_root, new_run_dir)
     if resume == "auto":
         from lab.run_dir.records import hydra_overrides
 
         # as record.json notes them (your --config-dir folders too), to compare with them
         found = find_auto_resume(output_root, hydra_overrides())
         if found is None:
-            return _new_run_dir(output_root, new_run_dir)
+            return new_folder(output_root, new_run_dir)
         # Checked now, before Hydra writes: a run chosen while it still trains is refused as
         # one being trained (checked only once this run starts, it may have finished in
         # between and be refused as finished, which no command line caused).
@@ -159,13 +159,6 @@ def hydra_subdir_for(run_dir: str, _root_: Any = None) -> str | None:
     return hydra_subdir(Path(run_dir), _root_)
 
 
-def _new_run_dir(output_root: str, new_run_dir: str) -> str:
-    from lab.run_dir.disk import output_root_problem
-
-    problem = output_root_problem(output_root)
-    if problem:
-        refuse(f"paths.output_root={output_root} cannot hold runs: {problem}")
-    return new_run_dir
 
 
 def config_differences(
