@@ -272,3 +272,30 @@ def test_a_full_disk_while_checkpointing_is_one_line_exit_2_and_a_failed_record(
     # Nothing earlier lost: the step-4 checkpoint is whole; no partial file is left.
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4
     assert temporaries(run_dir) == []
+
+
+def test_a_torch_write_failure_on_a_full_disk_is_a_disk_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s25c H2: torch's serializer reports a failed write as its own RuntimeError, with no OS
+    error inside; on a disk with no space left it is the full disk, said in lab's words."""
+    from types import SimpleNamespace
+
+    from lab.run_dir import disk
+
+    target = tmp_path / "checkpoints" / "last.ckpt"
+    failure = RuntimeError(
+        "[enforce fail at inline_container.cc:672] . unexpected pos 30592 vs 30486"
+    )
+    space = {"free": 0}
+    monkeypatch.setattr(
+        disk.os, "statvfs", lambda path: SimpleNamespace(f_bavail=space["free"], f_frsize=4096)
+    )
+    fault = disk.disk_error(failure, path=target)
+    assert isinstance(fault, disk.DiskError)
+    assert str(fault) == f"cannot write {target}: {os.strerror(errno.ENOSPC)}"
+    space["free"] = 10_000  # 40 MB free: some other failure, not said to be the disk
+    assert disk.disk_error(failure, path=target) is None
+    space["free"] = 0
+    assert disk.disk_error(RuntimeError("CUDA error: out of memory"), path=target) is None
+    assert disk.disk_error(failure) is None  # no file named: nothing to judge

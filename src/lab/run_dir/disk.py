@@ -103,7 +103,34 @@ def disk_error(
                 reason = os.strerror(code) if code else str(os_error)
                 return DiskError(f"cannot write files in {run_dir}: {reason}")
             return DiskError(describe_os_error(os_error, path))
-    return None
+    return _torch_write_on_full_disk(error, path)
+
+
+# torch's serializer writes a file by path from C++ and reports a failed write as a RuntimeError
+# of its own (`[enforce fail at inline_container.cc:...] unexpected pos`, `PytorchStreamWriter
+# failed writing file`, `basic_ios::clear: iostream error`), with no OS error to read.
+_TORCH_WRITE_FAILURES = ("inline_container", "PytorchStreamWriter", "iostream error")
+# Below this much free space a torch write failure is taken for a full disk.
+FULL_BELOW_BYTES = 1 << 20
+
+
+def _torch_write_on_full_disk(error: BaseException, path: Path | str | None) -> DiskError | None:
+    """A `DiskError` (no space left) for a torch write failure of `path` on a disk with (next
+    to) no free space left: a full disk during a checkpoint save was a traceback with exit 1
+    and a record left `running` (s25c H2). Called while the partial file still fills the disk."""
+    if path is None or not any(
+        isinstance(e, RuntimeError) and any(m in str(e) for m in _TORCH_WRITE_FAILURES)
+        for e in exception_chain(error)
+    ):
+        return None
+    try:
+        stats = os.statvfs(Path(path).parent)
+    except (OSError, AttributeError):  # gone, or no statvfs (Windows)
+        return None
+    if stats.f_bavail * stats.f_frsize >= FULL_BELOW_BYTES:
+        return None
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return DiskError(describe_os_error(full, path))
 
 
 @contextmanager

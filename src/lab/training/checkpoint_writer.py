@@ -289,13 +289,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 torch.save(checkpoint, handle)
                 handle.flush()
         except BaseException as err:
+            # torch wraps the OS error of a failed write in a RuntimeError; say what it was
+            # (asked while the partial file is there: it may be what fills the disk).
+            fault = disk_error(err, path=target) if isinstance(err, Exception) else None
             # Also on a kill by an exception (SIGTERM, Ctrl-C): a partial file must not stay.
             if handle is not None:
                 handle.close()
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
-            # torch wraps the OS error of a failed write in a RuntimeError; say what it was.
-            fault = disk_error(err, path=target) if isinstance(err, Exception) else None
             if fault is not None:
                 raise fault from err
             raise
