@@ -149,6 +149,24 @@ def test_a_running_trial_is_abandoned_when_its_process_is_gone_or_silent() -> No
     assert not is_abandoned(_frozen({}, started_ago=5), stale_after=60)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="no /proc here")
+def test_a_killed_worker_waiting_to_be_reaped_is_no_live_process() -> None:
+    """s25c H3: a sweep worker killed mid-trial stays a zombie child of the sweep, which
+    `os.kill(pid, 0)` takes for alive: its trial was waited for forever."""
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        stat = Path(f"/proc/{zombie.pid}/stat")
+        for _ in range(500):  # exited, not yet reaped (no wait() until the end)
+            if stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z":
+                break
+            time.sleep(0.01)
+        here = socket.gethostname()
+        trial = _frozen({HOST: here, PID: zombie.pid, HEARTBEAT: time.time()})
+        assert is_abandoned(trial, stale_after=60)
+    finally:
+        zombie.wait()
+
+
 SWEEPS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "sweeps").glob("*.yaml"))
 
 

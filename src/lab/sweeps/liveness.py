@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 HOST = "lab:host"
@@ -54,7 +55,20 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # exists, owned by someone else
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has exited and waits to be reaped: a sweep worker killed (SIGKILL, the
+    OOM killer) stays a zombie child of the sweep process that waits on its other workers,
+    and `os.kill(pid, 0)` still succeeds for it; taken for alive, its trial was waited for
+    forever (s25c H3). Linux's /proc says; without one, `os.kill`'s answer stands."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
+    return bool(fields) and fields[0] == "Z"
 
 
 class Heartbeat:
