@@ -181,7 +181,33 @@ def test_a_skewed_files_carved_splits_lack_its_rare_class(compose_cfg: Any, tmp_
     assert _notes(compose_cfg, tmp_path / "skewed.jsonl") == [
         "validation and test hold no row of class '1' (2 of 32 train rows): their scores do "
         "not measure it; more rows of it in the file, or a larger data.val_fraction / "
-        "data.test_fraction, would carve some into them"
+        "data.test_fraction, would carve some into validation and test"
+    ]
+
+
+def test_the_advice_is_for_carved_splits_and_a_class_that_can_be_carved(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """s25b M1/M2: a given validation file gets no carving advice (its rows are its own
+    file's), a carved test does; a class of one train row stays in train however large the
+    fraction, so only more rows of it are offered."""
+    given = _write(
+        tmp_path / "given",
+        {
+            "train": _rows(_words(0, 40), [0] * 38 + [1] * 2),
+            "validation": _rows(_words(100, 4), [0] * 4),
+        },
+    )
+    assert _notes(compose_cfg, given) == [
+        "validation and test hold no row of class '1' (2 of 36 train rows): their scores do "
+        "not measure it; more rows of it in the file, or a larger data.test_fraction, would "
+        "carve some into test"
+    ]
+    rows = _rows(_words(0, 40), [0] * 39 + [1])
+    (tmp_path / "single.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert _notes(compose_cfg, tmp_path / "single.jsonl") == [
+        "validation and test hold no row of class '1' (1 of 32 train rows): their scores do "
+        "not measure it; more rows of it in the file would carve some into validation and test"
     ]
 
 
@@ -270,5 +296,5 @@ def test_a_training_run_says_them_once(
     assert said[1] == (
         "validation and test hold no row of class '1' (2 of 32 train rows): their scores do "
         "not measure it; more rows of it in the file, or a larger data.val_fraction / "
-        "data.test_fraction, would carve some into them"
+        "data.test_fraction, would carve some into validation and test"
     )

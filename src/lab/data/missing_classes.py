@@ -94,14 +94,27 @@ def missing_classes_line(
     line = (
         f"{'; '.join(parts)}: {'its' if len(scored) == 1 else 'their'} scores do not measure {them}"
     )
-    keys = [CARVED_BY[split] for split in scored if split in carved and split in CARVED_BY]
-    if keys:  # carved in each class's share: more rows of the class, or a larger share
-        into = "it" if len(keys) == 1 else "them"
-        line += (
-            f"; more rows of {them} in the file, or a larger {' / '.join(keys)}, would carve "
-            f"some into {into}"
-        )
-    return line
+    return line + _carving_advice(groups, carved, rows_of)
+
+
+def _carving_advice(
+    groups: Mapping[tuple[int, ...], Sequence[str]],
+    carved: Sequence[str],
+    rows_of: Callable[[Sequence[int]], int],
+) -> str:
+    """`; more rows of it in the file, or a larger data.test_fraction, would carve some into
+    test`, for the splits of `groups` carved from train (a given split's rows come from its own
+    file: no advice for it, s25b M2). The larger fraction is not offered where a lacking class
+    has a single train row: carving keeps a class's last row in train (s25b M1)."""
+    into = [split for splits in groups.values() for split in splits if split in carved]
+    into = [split for split in into if split in CARVED_BY]
+    if not into:
+        return ""
+    lacking = {i for ids, splits in groups.items() if set(splits) & set(into) for i in ids}
+    them = "it" if len(lacking) == 1 else "them"
+    keys = " / ".join(CARVED_BY[split] for split in into)
+    larger = "" if any(rows_of([i]) < 2 for i in lacking) else f", or a larger {keys},"
+    return f"; more rows of {them} in the file{larger} would carve some into {' and '.join(into)}"
 
 
 def missing_classes_warning(
