@@ -31,6 +31,7 @@ def find_runs(
     such a run itself compares it."""
     runs: list[Path] = []
     inner: list[Path] = []
+    unfinished: list[Path] = []
     for given in paths:
         root = Path(given)
         if not root.exists():
@@ -45,10 +46,14 @@ def find_runs(
         inner += within
         found = [run for run in found if run not in within]
         runs += [run for run in found if (run / "metrics.json").is_file()]
-        if left_out is not None:
-            left_out += [run for run in found if not (run / "metrics.json").is_file()]
+        unfinished += [run for run in found if not (run / "metrics.json").is_file()]
+    if left_out is not None:
+        left_out += unfinished
     if not runs:
-        raise LabError(f"no finished runs (record.json + metrics.json) under {', '.join(paths)}")
+        why = f" ({unfinished_line(unfinished).removeprefix('left out ')})" if unfinished else ""
+        raise LabError(
+            f"no finished runs (record.json + metrics.json) under {', '.join(paths)}{why}"
+        )
     # One run named twice (a path and a symlink to it, a folder and a run inside it) counts
     # once: it would pass for a repeated seed and weigh twice in the mean (s22b L3).
     unique = {run.resolve(): run for run in reversed(runs)}
@@ -85,11 +90,25 @@ def _listed(runs: list[Path]) -> str:
 
 
 def unfinished_line(left_out: list[Path]) -> str:
-    """The line on the runs left out for want of metrics.json (a sweep's failed trials)."""
-    return (
-        f"left out {len(left_out)} run{'s' * (len(left_out) != 1)} that did not finish "
-        f"(failed, interrupted or pruned: no metrics.json): {_listed(left_out)}"
-    )
+    """The line on the runs left out for want of metrics.json (a sweep's failed trials); a
+    run another process trains now is said to be one (s25c M1: in a shared folder, "did not
+    finish" read as a colleague's run having failed)."""
+    from lab.run_dir.run_lock import held_elsewhere
+
+    training = [run for run in left_out if held_elsewhere(run)]
+    ended = [run for run in left_out if run not in training]
+    parts = []
+    if training:
+        count = len(training)
+        parts.append(
+            f"left out {count} run{'s' * (count != 1)} being trained now: {_listed(training)}"
+        )
+    if ended:
+        parts.append(
+            f"left out {len(ended)} run{'s' * (len(ended) != 1)} that did not finish "
+            f"(failed, interrupted or pruned: no metrics.json): {_listed(ended)}"
+        )
+    return "; ".join(parts)
 
 
 def nested_line(nested: list[Path]) -> str:

@@ -123,7 +123,9 @@ def claim_for_new_run(run_dir: Path, option: str = "hydra.run.dir") -> None:
     another process trains it now; `option` is the setting that chose the directory."""
     if not run_dir.is_dir():
         return
-    busy = _held_elsewhere(run_dir)
+    from lab.run_dir.run_lock import held_elsewhere
+
+    busy = held_elsewhere(run_dir)
     record_path = run_dir / "record.json"
     if not record_path.exists() and not busy:
         return
@@ -207,17 +209,6 @@ def unwritable(run_dir: Path) -> str | None:
                 except OSError as err:
                     return describe_os_error(err, path)
     return None
-
-
-def _held_elsewhere(run_dir: Path) -> bool:
-    from lab.errors import LabError
-    from lab.run_dir.run_lock import hold_run_lock, release_run_lock
-
-    try:
-        release_run_lock(hold_run_lock(run_dir, resuming=False))
-    except LabError:
-        return True
-    return False
 
 
 def _read(path: Path) -> tuple[dict[str, Any], str]:

@@ -34,10 +34,16 @@ def hold_run_lock(run_dir: Path, resuming: bool) -> int | None:
     except BlockingIOError:
         os.close(descriptor)
         what = "resumed" if resuming else "used"
+        # a new run is sent elsewhere; a resume waits (s25c M3: "then resume" told a new run
+        # of another seed to resume a run it never was)
+        then = (
+            "wait for it to end (or stop it), then resume it"
+            if resuming
+            else "choose another hydra.run.dir (or leave it out: each run gets a folder of its own)"
+        )
         raise LabError(
             f"{run_dir} is being trained by another process now, so it cannot be {what} here: "
-            "two processes would overwrite each other's checkpoints and logs. Wait for it to "
-            "end (or stop it), then resume"
+            f"two processes would overwrite each other's checkpoints and logs; {then}"
         ) from None
     except OSError:  # a file system without locks (some network mounts): go on unlocked
         os.close(descriptor)
@@ -49,3 +55,12 @@ def release_run_lock(descriptor: int | None) -> None:
     """Release a lock taken by `hold_run_lock` (closing the descriptor releases it)."""
     if descriptor is not None:
         os.close(descriptor)
+
+
+def held_elsewhere(run_dir: Path) -> bool:
+    """Whether another process holds `run_dir`'s lock now (trains it)."""
+    try:
+        release_run_lock(hold_run_lock(run_dir, resuming=False))
+    except LabError:
+        return True
+    return False
