@@ -33,7 +33,9 @@ def test_the_table_shows_how_far_each_metric_moved(capsys: pytest.CaptureFixture
 def test_a_thread_count_that_differs_is_named() -> None:
     record = {"hardware": {"cpu": "EPYC", "torch_threads": 1}}
     now = {"hardware": {"cpu": "EPYC", "torch_threads": 2}}
-    assert environment_differences(record, now) == ["hardware torch_threads: recorded 1, now 2"]
+    assert environment_differences(record, now) == [
+        "hardware torch_threads: recorded 1, now 2 (OMP_NUM_THREADS=1 runs as recorded)"
+    ]
     assert environment_differences(record, record) == []
 
 

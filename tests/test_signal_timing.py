@@ -82,13 +82,14 @@ def test_lab_trains_stop_lands_after_the_import_it_interrupted(tmp_path: Path) -
 
 
 def test_a_run_stopped_before_its_record_leaves_no_folder(tmp_path: Path) -> None:
-    unstarted = tmp_path / "unstarted"
+    unstarted = tmp_path / "runs" / "2026-12-06" / "unstarted"
     (unstarted / ".hydra").mkdir(parents=True)
     (unstarted / ".hydra" / "config.yaml").write_text("seed: 1\n")
     (unstarted / "train.log").write_text("[lab] starting\n")
     (unstarted / "config.yaml").write_text("")  # cut short by the signal
     assert remove_unstarted_run(unstarted)
-    assert not unstarted.exists()
+    assert not unstarted.exists() and not unstarted.parent.exists()  # nor its empty day folder
+    assert (tmp_path / "runs").is_dir()
     recorded = tmp_path / "recorded"
     (recorded / ".hydra").mkdir(parents=True)
     (recorded / "record.json").write_text("{}")

@@ -89,7 +89,8 @@ def environment_differences(
     for key in ("cpu", "gpus", "cuda", "torch_threads"):
         old, new = (record.get("hardware") or {}).get(key), (now.get("hardware") or {}).get(key)
         if old != new:
-            lines.append(f"hardware {key}: recorded {old}, now {new}")
+            fix = f" (OMP_NUM_THREADS={old} runs as recorded)" if key == "torch_threads" else ""
+            lines.append(f"hardware {key}: recorded {old}, now {new}{fix}")
     lines += data_differences(record.get("data") or {}, now.get("data") or {})
     if stop := _time_stop_difference(record, now):
         lines.append(stop)

@@ -4,6 +4,7 @@ with its overrides; a sweep's trial: the sweep's own command, which resumes it).
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import signal
 import sys
@@ -189,4 +190,6 @@ def remove_unstarted_run(output_dir: Path) -> bool:
         output_dir.rmdir()
     except OSError:
         return False
+    with contextlib.suppress(OSError):  # the day's folder, where it held only this run
+        output_dir.parent.rmdir()
     return True

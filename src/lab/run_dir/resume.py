@@ -159,8 +159,6 @@ def hydra_subdir_for(run_dir: str, _root_: Any = None) -> str | None:
     return hydra_subdir(Path(run_dir), _root_)
 
 
-
-
 def config_differences(
     recorded: dict[str, Any], current: dict[str, Any], moved: tuple[str, str] | None = None
 ) -> list[str]:
