@@ -250,6 +250,15 @@ def test_a_multirun_into_an_unusable_output_root_is_one_line_and_exit_2(tmp_path
         f"directory ({os.strerror(errno.ENOTDIR)})"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.txt"]
+    # hydra.sweep.dir itself below a file (s25d H1): the same one line
+    result = lab_cli(
+        "train", "-m", *TINY_FIXTURE_RUN, "seed=1,2", "hydra.sweep.dir=results.txt/x", cwd=tmp_path
+    )
+    assert result.returncode == EXIT_USER_ERROR, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot make the multirun directory results.txt/x: {os.strerror(errno.ENOTDIR)} "
+        "(choose another place with hydra.sweep.dir=... or paths.output_root=...)"
+    ]
 
 
 @pytest.mark.slow

@@ -20,6 +20,13 @@ def run_dir_not_made(error: BaseException) -> str | None:
     if not isinstance(cause, OSError):
         return None
     frames = traceback.extract_tb(error.__traceback__)
+    if cause is error and frames and frames[-1].filename.endswith("pathlib.py"):
+        sweeper = [f for f in frames if f.name == "sweep" and "core_plugins" in f.filename]
+        if sweeper:  # Hydra's basic sweeper making `hydra.sweep.dir` (s25d H1)
+            return (
+                f"cannot make the multirun directory {cause.filename}: {cause.strerror or cause} "
+                "(choose another place with hydra.sweep.dir=... or paths.output_root=...)"
+            )
     jobs = [i for i, frame in enumerate(frames) if frame.name == "run_job"]
     if not jobs or any("/lab/" in frame.filename for frame in frames[jobs[-1] + 1 :]):
         return None
