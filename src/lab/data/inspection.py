@@ -209,20 +209,28 @@ def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
     return min(limits) if limits else None
 
 
+def head_data(cfg: DictConfig) -> DictConfig:
+    """`cfg.data`, its `_target_` the data module that reads it (a task's own, as with
+    task=masked_lm: `task.data_module`), as training instantiates it; lab.inspect and
+    lab.train's split notes read the head's declaration by it."""
+    own = (cfg.task.get("data_module") or {}).get("_target_")
+    if not own:
+        return cfg.data
+    from omegaconf import open_dict
+
+    data = cfg.data.copy()
+    with open_dict(data):
+        data._target_ = own
+    return data
+
+
 def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[str, Any]:
     """Every number of the inspection report (JSON-ready); `warnings` lists what needs action.
     A split without a column the config names is refused first, as training refuses it
     (`lab.data.inspection_columns`)."""
     from lab.config.data_rules import check_local_data
 
-    data = cfg.data
-    own = (cfg.task.get("data_module") or {}).get("_target_")
-    if own:  # a task's own data module reads the data (task=masked_lm), as in training
-        from omegaconf import open_dict
-
-        data = data.copy()
-        with open_dict(data):
-            data._target_ = own
+    data = head_data(cfg)  # a task's own data module reads the data (task=masked_lm)
     specs, label_column = text_specs(data)
     # lab.train's own rule, before anything loads: a split file without a column the config
     # names (GLUE's test.tsv without labels) is refused in its words, the file first

@@ -72,6 +72,8 @@ class SplitsAsRead:
             found.append(few)
         if getattr(datamodule, "streaming", False) or "train" not in self.splits:
             return found
+        from lab.data.inspection import head_data
+
         found += split_warnings(head_data(cfg), datamodule, self.splits, scored, run_dir)
         return found
 
@@ -99,17 +101,3 @@ def split_warnings(
     if line := missing_classes_warning(datamodule, splits, label_column, scored):
         found.append(line)
     return found
-
-
-def head_data(cfg: DictConfig) -> DictConfig:
-    """`cfg.data`, its `_target_` the data module that reads it (a task's own, as with
-    task=masked_lm: `task.data_module`), as lab.inspect reads the head's declaration."""
-    own = (cfg.task.get("data_module") or {}).get("_target_")
-    if not own:
-        return cfg.data
-    from omegaconf import open_dict
-
-    data = cfg.data.copy()
-    with open_dict(data):
-        data._target_ = own
-    return data
