@@ -387,9 +387,13 @@ def test_a_worker_that_crashes_fails_the_sweep_after_its_results(tmp_path: Path)
     )
     assert result.returncode == 1, result.stderr[-3000:]
     worker_log = tmp_path / "out/sweeps/s/worker-1.log"
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: sweep worker pid ")
-    assert last.endswith(f"exited with 3; see {worker_log}")
+    *_, error, state = result.stderr.strip().splitlines()
+    assert error.startswith("error: sweep worker pid ")
+    assert error.endswith(f"exited with 3; see {worker_log}")
+    assert state == (
+        "the study is complete all the same (2 of 2 trials ended; a trial a dead worker left "
+        "is run again by the others): its results above stand"
+    )
     assert (tmp_path / "out/sweeps/s/best.json").is_file()  # the results came first
     trials = _study(tmp_path).get_trials()
     assert len(trials) == 2 and all(t.state == TrialState.COMPLETE for t in trials)
@@ -504,3 +508,18 @@ def test_independent_workers_share_a_postgresql_study(tmp_path: Path, postgres_u
     assert [t.number for t in trials] == [0, 1, 2, 3]
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.params["optimizer.lr"] for t in trials}) == 4
+
+
+def test_a_dead_worker_is_said_in_words_with_what_it_left_of_the_study() -> None:
+    """`Popen`'s -9 is the signal that killed the worker; the closing line says whether the
+    study is complete all the same or how many trials are left."""
+    from hydra_plugins.lab_optuna_sweeper.workers import ending, study_state
+
+    assert ending(-9) == "was killed by SIGKILL (the OOM killer, or kill -9)"
+    assert ending(-15) == "was killed by SIGTERM"
+    assert ending(3) == "exited with 3"
+    assert study_state(["COMPLETE", "PRUNED", "FAIL", "RUNNING"], 4) == (
+        "3 of 4 trials ended, 1 left running by a dead worker: run the same command again "
+        "to finish the study"
+    )
+    assert study_state(["COMPLETE"] * 4, 4).startswith("the study is complete all the same (4 of 4")

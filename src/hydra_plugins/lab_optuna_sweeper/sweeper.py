@@ -29,7 +29,12 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from hydra_plugins.lab_optuna_sweeper.workers import WORKER_ENV, start_workers, stop_or_wait
+from hydra_plugins.lab_optuna_sweeper.workers import (
+    WORKER_ENV,
+    start_workers,
+    stop_or_wait,
+    study_state,
+)
 from lab.errors import EXIT_USER_ERROR, ConfigError, LabError
 
 log = logging.getLogger(__name__)
@@ -167,6 +172,8 @@ class LabOptunaSweeper(Sweeper):
             # that crashed is a fault a script must see: exit 1 after the results are written.
             for failure in failed_workers:
                 print(f"error: {failure}", file=sys.stderr)
+            states = [t.state.name for t in study.get_trials(deepcopy=False)]
+            print(study_state(states, plan.n_trials), file=sys.stderr)
             sys.exit(1)
         return study
 

@@ -4,13 +4,16 @@ The sweep's first process starts `n_jobs - 1` more running the very command that
 (`WORKER_ENV` tells them apart), each writing to `<sweep dir>/worker-<i>.log`, with a share of
 the CPU threads and, where there are as many GPUs as workers, one GPU each. At the end the
 first process waits for them (or stops them, when it failed itself) and reports each one that
-exited with an error: the sweep then exits 1 after its results (`LabOptunaSweeper.sweep`).
+exited with an error or was killed: the sweep then exits 1 after its results
+(`LabOptunaSweeper.sweep`), saying whether the study is complete all the same (a trial a dead
+worker left is run again by the others: `lab.sweeps.liveness`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -85,5 +88,34 @@ def stop_or_wait(workers: Workers, graceful: bool) -> list[str]:
             process.terminate()  # SIGTERM: the worker's trial saves a checkpoint and stops
         code = process.wait()
         if code != 0 and graceful:
-            failures.append(f"sweep worker pid {process.pid} exited with {code}; see {log_path}")
+            failures.append(f"sweep worker pid {process.pid} {ending(code)}; see {log_path}")
     return failures
+
+
+def ending(code: int) -> str:
+    """How a worker process ended, in words: `Popen`'s negative code is the signal that
+    killed it (`-9` said nothing to a user whose worker the OOM killer took)."""
+    if code >= 0:
+        return f"exited with {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"was killed by signal {-code}"
+    cause = " (the OOM killer, or kill -9)" if -code == signal.SIGKILL else ""
+    return f"was killed by {name}{cause}"
+
+
+def study_state(states: list[str], n_trials: int) -> str:
+    """What a worker's failure left of the study whose trials end in `states` (Optuna's
+    state names, one per trial): complete, or how many trials are left to finish."""
+    running = states.count("RUNNING")
+    ended = len(states) - running - states.count("WAITING")
+    if not running and ended >= n_trials:
+        return (
+            f"the study is complete all the same ({ended} of {n_trials} trials ended; a trial "
+            "a dead worker left is run again by the others): its results above stand"
+        )
+    return (
+        f"{ended} of {n_trials} trials ended, {running} left running by a dead worker: "
+        "run the same command again to finish the study"
+    )
