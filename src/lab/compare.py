@@ -65,6 +65,7 @@ from lab.compare_best import (
     sorted_line,
     sorted_rows,
 )
+from lab.compare_cells import column_cells
 from lab.compare_find import find_runs, nested_line, unfinished_line, unreadable
 from lab.config.flatten import flatten
 from lab.errors import EXIT_USER_ERROR, LabError
@@ -207,7 +208,8 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
     count = sum(len(r["runs"]) for r in rows)
     title = f"{count} run{'s' * (count != 1)}, {len(rows)} configuration{'s' * (len(rows) != 1)}"
     header = [*differing, "seeds", *names]
-    lines = [_cells(row, differing, names) for row in rows]
+    shown = [column_cells([row[k] for row in rows]) for k in differing]
+    lines = [[*(column[i] for column in shown), *_cells(row, names)] for i, row in enumerate(rows)]
     root, labels = run_labels(rows)
     transposed = print_fitting_table(
         title,
@@ -255,14 +257,12 @@ _STATS_WIDTH = len("0.0000 ± 0.0000")
 _FOLD_WIDTH = len("1 (2 runs)")
 
 
-def _cells(row: dict[str, Any], differing: list[str], names: list[str]) -> list[str]:
-    """One configuration's cells: its differing keys' values, its number of distinct seeds
-    (`1 (2 runs)` where runs repeat a seed), and each metric as mean ± std over the seeds (the
-    mean alone for one seed; a count as a whole number)."""
+def _cells(row: dict[str, Any], names: list[str]) -> list[str]:
+    """One configuration's cells after its keys' (`lab.compare_cells`): its number of distinct
+    seeds (`1 (2 runs)` where runs repeat a seed), and each metric as mean ± std over the seeds
+    (the mean alone for one seed; a count as a whole number)."""
     seeds, count = row["n_seeds"], len(row["runs"])
-    cells = [repr(MISSING) if row[k] is MISSING else str(row[k]) for k in differing] + [
-        str(seeds) if count == seeds else f"{seeds} ({count} runs)"
-    ]
+    cells = [str(seeds) if count == seeds else f"{seeds} ({count} runs)"]
     for name in names:
         stats = row["metrics"].get(name)
         digits = 0 if name.startswith("model/") else 4  # parameter counts
