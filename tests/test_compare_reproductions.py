@@ -124,3 +124,17 @@ def test_reproductions_in_a_multirun_are_counted_in_one_line(
     ]
     rows = compare_runs(find_runs([str(sweep)]))[1]
     assert rows[0]["metrics"]["val/acc"]["mean"] == pytest.approx(0.75)  # (0.7 + 0.8) / 2
+
+
+def test_a_run_placed_in_another_runs_folder_is_compared_as_a_run(named: Path) -> None:
+    """s24d L: `hydra.run.dir=<run>/lr_small` is a run of its own, not a reproduction: only
+    a run below another run's `reproductions/` is left out of a walk."""
+    placed = named / "mut" / "lr_small"
+    _write(placed, 2, {"test/acc": 0.55, "val/acc": 0.7})
+    nested: list[Path] = []
+    runs = find_runs([str(named)], nested=nested)
+    assert runs == [named / "mut", placed]
+    assert nested == [named / "mut" / REPRODUCTION]
+    (row,) = compare_runs(runs)[1]  # seeds 1 and 2 of one configuration
+    assert row["seeds"] == [1, 2]
+    assert row["metrics"]["test/acc"]["mean"] == pytest.approx((0.483333 + 0.55) / 2)

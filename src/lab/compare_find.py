@@ -28,7 +28,8 @@ def find_runs(
     A run found inside another run's folder while walking a folder (a reproduction,
     `<run>/reproductions/<time>/`) is not compared: it would count as a rerun of the run's
     seed and move its metrics (s24a H1). It is appended to `nested` if given; a path naming
-    such a run itself compares it."""
+    such a run itself compares it. A run placed in another run's folder by its own
+    `hydra.run.dir` (not below its `reproductions/`) is compared as any run (s24d L)."""
     runs: list[Path] = []
     inner: list[Path] = []
     unfinished: list[Path] = []
@@ -42,7 +43,7 @@ def find_runs(
             else sorted(p.parent for p in root.rglob("record.json"))
         )
         every = set(found)
-        within = [run for run in found if any(parent in every for parent in run.parents)]
+        within = [run for run in found if _reproduction(run, every)]
         inner += within
         found = [run for run in found if run not in within]
         runs += [run for run in found if (run / "metrics.json").is_file()]
@@ -60,6 +61,14 @@ def find_runs(
     if nested is not None:  # those named themselves as well are compared, not left out
         nested += [run for run in dict.fromkeys(inner) if run.resolve() not in unique]
     return [run for run in runs if unique[run.resolve()] is run]
+
+
+def _reproduction(run: Path, runs: set[Path]) -> bool:
+    """Whether `run` lies in the `reproductions/` folder of one of `runs`."""
+    return any(
+        parent in runs and run.relative_to(parent).parts[0] == "reproductions"
+        for parent in run.parents
+    )
 
 
 def unreadable(run: Path) -> str | None:
