@@ -268,6 +268,31 @@ def test_the_code_line_names_both_labs_and_how_to_use_the_old_one(tmp_path: Path
     assert other_code_note(wheel) is None, "a clone and a wheel: not known to differ"
 
 
+def test_the_code_line_of_a_run_resumed_by_other_code_says_which_code_trained_what(
+    tmp_path: Path,
+) -> None:
+    """s25b L5: a run started by one code and resumed by another; the first line named the
+    first code only, and its advice ("to use that code") read as if one code trained it all."""
+    from lab.run_dir.code_version import other_code_note
+
+    third = "ab" * 20
+    resumed = {
+        "code": {"git": {"commit": OLD, "dirty": False}},
+        "resumes": [
+            {"from_step": 548, "code": {"git": {"commit": third}}},
+            {"from_step": 600, "code": {"git": {"commit": OLD}}},  # the first code again
+        ],
+    }
+    assert other_code_note(resumed, tmp_path) == (
+        "this run was recorded by lab 0123456 (2026-12-01), resumed from step 548 by lab "
+        "abababa and from step 600 by lab 0123456; this lab is fedcba9: to use the code that "
+        f"started it: git -C {_root()} worktree add /tmp/lab-0123456 0123456, then run lab "
+        "with PYTHONPATH=/tmp/lab-0123456/src"
+    )
+    resumed["resumes"] = resumed["resumes"][1:]  # resumed by its own code: nothing more said
+    assert other_code_note(resumed, tmp_path) == old_note()
+
+
 def test_a_continued_study_names_the_code_its_trials_ran_with(tmp_path: Path) -> None:
     from lab.run_dir.code_version import other_code_trials
 

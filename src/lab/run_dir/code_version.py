@@ -183,10 +183,27 @@ def other_code_note(record: Mapping[str, Any], run_dir: Path | None = None) -> s
     recorded, running = recorded_code(record, run_dir), running_code()
     if not is_other_code(recorded, running):
         return None
+    later = _resumed_by_other_code(record, recorded)
+    advice = how_to_use(recorded)
+    if later:  # which code trained what, before the advice (s25b L5)
+        advice = advice.replace("to use that code", "to use the code that started it")
     return (
-        f"this run was recorded by {describe(recorded)}; this lab is {running.label}: "
-        f"{how_to_use(recorded)}"
+        f"this run was recorded by {describe(recorded)}{later}; this lab is "
+        f"{running.label}: {advice}"
     )
+
+
+def _resumed_by_other_code(record: Mapping[str, Any], first: CodeVersion) -> str:
+    """`, resumed from step 548 by lab 0810afd and from step 600 by lab ee3acb5` where a
+    resume of the run ran other code than `first` (the code that started it), else ``."""
+    resumes = [
+        (entry.get("from_step"), recorded_code(entry))
+        for entry in record.get("resumes") or []
+        if isinstance(entry, Mapping) and isinstance(entry.get("code"), Mapping)
+    ]
+    if not any(is_other_code(code, first) for _, code in resumes):
+        return ""
+    return ", resumed " + " and ".join(f"from step {step} by {code.name}" for step, code in resumes)
 
 
 def other_code_trials(trials_dir: Path) -> str | None:
