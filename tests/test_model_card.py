@@ -80,6 +80,10 @@ def test_the_card_lists_the_optimizer_and_the_knobs_that_are_on(compose_cfg: Any
         "| `peft` | LoRA |",
     ):
         assert row in card, row
+    # s24c L1: the weights `balanced` counted (record.json's), which the card travels with
+    counted = {"from": "32 train rows", "labels": ["neg", "pos"], "weights": [0.516129, 16.0]}
+    card = model_card(cfg, {"command": "c", "class_weights": counted}, {})
+    assert "| `task.module.class_weights` | balanced (neg 0.5161, pos 16) |" in card
 
 
 def test_a_packaged_models_generic_folder_name_is_not_the_title() -> None:

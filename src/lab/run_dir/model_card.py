@@ -24,11 +24,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 import lab
 from lab.run_dir.card_base import base_model_line, base_model_name, base_needed, hub_base_model
 from lab.run_dir.card_data import data_line, data_metadata, metric_cell, read_id2label
+from lab.run_dir.card_hyperparameters import hyperparameter_rows
 from lab.run_dir.card_usage import onnx_usage, usage_section
 from lab.run_dir.summary import BEST, format_metric
 
@@ -36,59 +37,6 @@ PARAMS = "model/params_"  # the parameter counts lab.train records with the metr
 # The card's line on a model exported from a checkpoint; `lab.eval` reads it back
 # (`exported_checkpoint`) to tell weights other than those the run's metrics are of.
 WEIGHTS_LINE = "- **Weights**: checkpoint `{}` of the run"
-
-HYPERPARAMETERS = (
-    "seed",
-    "optimizer.lr",
-    "optimizer.weight_decay",
-    "scheduler.name",
-    "scheduler.warmup_ratio",
-    "scheduler.warmup_steps",
-    "data.batch_size",
-    "data.max_length",
-    "data.doc_stride",
-    "data.max_source_length",
-    "data.max_target_length",
-    "data.block_size",
-    "trainer.max_epochs",
-    "trainer.max_steps",
-    "trainer.accumulate_grad_batches",
-    "trainer.gradient_clip_val",
-    "trainer.precision",
-)
-
-# The training knobs a recipe reaches for, listed when set to anything but "off" (the value
-# beside each): a card that leaves them out describes another run.
-KNOBS: dict[str, Any] = {
-    "optimizer.layer_decay": 1.0,
-    "task.module.class_weights": None,
-    "task.module.label_smoothing": 0.0,
-    "model.freeze_layers": 0,
-    "model.freeze": [],
-    "model.add_tokens": [],
-    "model.add_special_tokens": {},
-    "model.gradient_checkpointing": False,
-    "data.group_by_length": False,
-}
-
-
-def hyperparameter_rows(cfg: DictConfig) -> list[tuple[str, Any]]:
-    """The card's hyperparameters: the optimizer (its builder's name), the values every run
-    has (`HYPERPARAMETERS`), the training knobs that are on (`KNOBS`) and the adapter."""
-    rows: list[tuple[str, Any]] = []
-    target = OmegaConf.select(cfg, "optimizer._target_")
-    if target:
-        rows.append(("optimizer", str(target).rsplit(".", 1)[-1]))
-    rows += [(k, OmegaConf.select(cfg, k)) for k in HYPERPARAMETERS]
-    for key, off in KNOBS.items():
-        value = OmegaConf.select(cfg, key)
-        if isinstance(value, (DictConfig, ListConfig)):
-            value = OmegaConf.to_container(value, resolve=True)
-        if value is not None and value != off:
-            rows.append((key, value))
-    if OmegaConf.select(cfg, "peft.config._target_"):
-        rows.append(("peft", adapter_facts(cfg)["kind"]))
-    return [(k, v) for k, v in rows if v is not None]
 
 
 def model_card(
@@ -119,7 +67,7 @@ def model_card(
         for k, v in sorted(metrics.items())
         if "/" in k and not k.startswith(PARAMS)
     )
-    params = "\n".join(f"| `{k}` | {v} |" for k, v in hyperparameter_rows(cfg))
+    params = "\n".join(f"| `{k}` | {v} |" for k, v in hyperparameter_rows(cfg, record))
     git = (record.get("code") or {}).get("git") or {}
     code = f"git {git.get('commit', '?')[:12]}" + (
         " with uncommitted changes" if git.get("dirty") else ""

@@ -92,14 +92,19 @@ def _label_counts(dataset: Any, num_classes: int, column: str = "labels") -> tup
 def counted_line(counted: dict[str, Any]) -> str:
     """The log line for `ClassLoss.counted`: `class weights (balanced, from 243 train rows):
     negative 0.5918, positive 3.284; as a list: task.module.class_weights=[0.5918,3.284]`."""
-    weights = counted["weights"]
-    labels = counted.get("labels") or [f"class {i}" for i in range(len(weights))]
-    each = ", ".join(f"{name} {w:.4g}" for name, w in zip(labels, weights, strict=True))
-    as_list = ",".join(f"{w:.4g}" for w in weights)
+    as_list = ",".join(f"{w:.4g}" for w in counted["weights"])
     return (
-        f"class weights (balanced, from {counted['from']}): {each}; "
+        f"class weights (balanced, from {counted['from']}): {counted_weights(counted)}; "
         f"as a list: task.module.class_weights=[{as_list}]"
     )
+
+
+def counted_weights(counted: dict[str, Any]) -> str:
+    """`negative 0.5918, positive 3.284`: each class's counted weight (`ClassLoss.counted`,
+    record.json's `class_weights`), as the log line and the model card say them."""
+    weights = counted["weights"]
+    labels = counted.get("labels") or [f"class {i}" for i in range(len(weights))]
+    return ", ".join(f"{name} {w:.4g}" for name, w in zip(labels, weights, strict=True))
 
 
 class ClassLoss(nn.Module):

@@ -1,0 +1,76 @@
+"""The model card's hyperparameters table (`lab.run_dir.model_card`): what a recipe needs to
+be told apart from another, from the run's resolved config (and, for `class_weights=balanced`,
+the weights the run counted from its train split, which its record holds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+CLASS_WEIGHTS = "task.module.class_weights"
+
+HYPERPARAMETERS = (
+    "seed",
+    "optimizer.lr",
+    "optimizer.weight_decay",
+    "scheduler.name",
+    "scheduler.warmup_ratio",
+    "scheduler.warmup_steps",
+    "data.batch_size",
+    "data.max_length",
+    "data.doc_stride",
+    "data.max_source_length",
+    "data.max_target_length",
+    "data.block_size",
+    "trainer.max_epochs",
+    "trainer.max_steps",
+    "trainer.accumulate_grad_batches",
+    "trainer.gradient_clip_val",
+    "trainer.precision",
+)
+
+# The training knobs a recipe reaches for, listed when set to anything but "off" (the value
+# beside each): a card that leaves them out describes another run.
+KNOBS: dict[str, Any] = {
+    "optimizer.layer_decay": 1.0,
+    CLASS_WEIGHTS: None,
+    "task.module.label_smoothing": 0.0,
+    "model.freeze_layers": 0,
+    "model.freeze": [],
+    "model.add_tokens": [],
+    "model.add_special_tokens": {},
+    "model.gradient_checkpointing": False,
+    "data.group_by_length": False,
+}
+
+
+def hyperparameter_rows(
+    cfg: DictConfig, record: dict[str, Any] | None = None
+) -> list[tuple[str, Any]]:
+    """The card's hyperparameters: the optimizer (its builder's name), the values every run
+    has (`HYPERPARAMETERS`), the training knobs that are on (`KNOBS`) and the adapter;
+    `class_weights=balanced` with the weights it counted (`record`'s `class_weights`)."""
+    rows: list[tuple[str, Any]] = []
+    target = OmegaConf.select(cfg, "optimizer._target_")
+    if target:
+        rows.append(("optimizer", str(target).rsplit(".", 1)[-1]))
+    rows += [(k, OmegaConf.select(cfg, k)) for k in HYPERPARAMETERS]
+    for key, off in KNOBS.items():
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, (DictConfig, ListConfig)):
+            value = OmegaConf.to_container(value, resolve=True)
+        if value is not None and value != off:
+            rows.append((key, value))
+    counted = (record or {}).get("class_weights")
+    if isinstance(counted, dict) and counted.get("weights"):  # a card travels without the log
+        from lab.tasks.losses import counted_weights
+
+        rows = [
+            (k, f"{v} ({counted_weights(counted)})" if k == CLASS_WEIGHTS else v) for k, v in rows
+        ]
+    if OmegaConf.select(cfg, "peft.config._target_"):
+        from lab.run_dir.model_card import adapter_facts
+
+        rows.append(("peft", adapter_facts(cfg)["kind"]))
+    return [(k, v) for k, v in rows if v is not None]
