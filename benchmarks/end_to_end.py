@@ -13,7 +13,8 @@ pass, the model saved. `hf` is `hf_job.py`; `lab` is the command line with lab's
 `data.group_by_length=true` (HF: `train_sampling_strategy="group_by_length"`);
 `lab+csv_logger` logs to CSV only (`logger=csv`: what W&B's offline run costs);
 `lab+reuse_off` gives freed memory back (`trainer.reuse_freed_memory=false`: its speed
-against its memory); `lab+thp` runs lab with torch's transparent huge pages for its blocks of
+against its memory), `lab+reuse_on` keeps it (`=true`), `lab+pad32` rounds padded lengths
+(`data.pad_to_multiple_of=32`: fewer batch shapes); `lab+thp` runs lab with torch's transparent huge pages for its blocks of
 2 MB and more (`THP_MEM_ALLOC_ENABLE=1` in its environment: fewer, larger page faults).
 
 Data: lab's built-in short-text demo set (`demo`: 1,600 train, 200 validation, 400 test
@@ -103,6 +104,8 @@ def lab_command(args: argparse.Namespace, data: Path, options: list[str], out: P
         *(["data.group_by_length=true"] if "group_by_length" in options else []),
         *(["logger=csv"] if "csv_logger" in options else []),
         *(["trainer.reuse_freed_memory=false"] if "reuse_off" in options else []),
+        *(["trainer.reuse_freed_memory=true"] if "reuse_on" in options else []),
+        *[f"data.pad_to_multiple_of={o[3:]}" for o in options if o.startswith("pad")],
         *args.lab_override,
     ]
     return [sys.executable, "-m", "lab.train", *overrides]
@@ -378,12 +381,14 @@ def main() -> None:
     for impl in args.impls:
         name, *options = impl.split("+")
         allowed = {"group_by_length"} | (
-            {"csv_logger", "reuse_off", "thp"} if name == "lab" else set()
+            {"csv_logger", "reuse_off", "reuse_on", "thp"} if name == "lab" else set()
         )
-        if name not in ("lab", "hf") or set(options) - allowed:
+        padded = {o for o in options if name == "lab" and o[:3] == "pad" and o[3:].isdigit()}
+        if name not in ("lab", "hf") or set(options) - allowed - padded:
             parser.error(
                 f"unknown implementation {impl!r}: lab or hf, +group_by_length, lab+csv_logger, "
-                "lab+reuse_off, lab+thp (THP_MEM_ALLOC_ENABLE=1)"
+                "lab+reuse_off, lab+reuse_on, lab+pad<N> (data.pad_to_multiple_of=N), "
+                "lab+thp (THP_MEM_ALLOC_ENABLE=1)"
             )
     args.max_length = {"demo": 64, "imdb": 256}
 
