@@ -38,7 +38,7 @@ from lab.errors import LabError
 from lab.run_dir import claim
 from lab.run_dir.records import RunRecord
 from lab.run_dir.resume import hydra_subdir_for, prepare_resume, run_dir_for
-from lab.run_dir.run_lock import hold_run_lock, release_run_lock
+from lab.run_dir.run_lock import hold_run_lock, release_claim, release_run_lock
 
 from conftest import lab_cli
 
@@ -49,12 +49,14 @@ RESUME_ADVICE = (
 
 
 @pytest.fixture(autouse=True)
-def _fresh_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fresh_decisions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test decides anew (`hydra_subdir` remembers its last decision in the process),
-    as rank 0 of a single process."""
+    as rank 0 of a single process; the run lock it claimed goes with it (`claim_run_lock`)."""
     monkeypatch.setattr(claim, "_decided", {})
     for variable in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
         monkeypatch.delenv(variable, raising=False)
+    yield
+    release_claim()
 
 
 def _snapshot(run_dir: Path) -> dict[str, str]:

@@ -41,7 +41,7 @@ from typing import Any
 from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
 from lab.eval_data_path import locate_run_data
-from lab.export_checks import check_loadable, hub_token
+from lab.export_checks import check_loadable, check_not_training, hub_token
 from lab.run_dir.runs import TrainedRun, building, open_run
 from lab.staging import refuse_occupied, staged_folder
 from lab.tool_interrupts import on_interrupt
@@ -249,6 +249,7 @@ def main(argv: list[str]) -> int:
         file_not_folder(Path(checkpoint), "checkpoint")
     with on_interrupt("nothing was exported"):  # from the imports on: seconds
         run = open_run(values["run"])  # a wrong path: said at once, before the imports
+        check_not_training(run.directory, output, form, checkpoint)  # before any writing
         tame_library_output()
         if form in ("onnx", "onnx-int8") or checkpoint:
             # These read the run's data (test rows to time and compare; the label maps): a

@@ -6,6 +6,10 @@
   against it (safetensors does both when it opens a file; a `.bin` is opened as its zip
   archive, mapped, not read), and every JSON file parsed: cheap, where loading the model
   would take minutes for a large one.
+- A run another process trains now (its run lock held), exported without `output=`: every
+  default place is in the run, where the run's own export replaces it when it ends, and
+  `lab.eval` meanwhile evaluates it as the run's model (s26 M2). Refused, with the command
+  that exports the run's latest weights outside it (`check_not_training`).
 - An upload (`push_to_hub=`): the repository name, the token, offline mode and whether the
   Hub answers at all are checked first, so a refused upload leaves the run as it was (it
   rewrote the model card, then failed on the missing token).
@@ -57,6 +61,18 @@ def _open_weights(file: Path) -> None:
     import torch
 
     torch.load(file, map_location="meta", mmap=True, weights_only=True)
+
+
+def check_not_training(
+    run_dir: Path, output: Path | None, form: str = "merged", checkpoint: str | None = None
+) -> None:
+    """Refuse (`LabError`, one line) an export into `run_dir` (no `output`) while another
+    process trains it; an export with `output` goes on (outside the run, nothing clashes)."""
+    from lab.run_dir.run_lock import being_trained_advice, held_elsewhere
+
+    if output is None and held_elsewhere(run_dir):
+        advice = being_trained_advice(run_dir, checkpoint or "last", form)
+        raise LabError(f"cannot export into {run_dir}: it is {advice}")
 
 
 def hub_token(repo_id: str) -> str:

@@ -13,16 +13,27 @@ end the process with `error: <why>` on stderr and exit 2 (`refuse`) before Hydra
   choose another directory (`claim_for_new_run`). An empty folder, or one without
   `record.json`, is used as it is.
 * **A resume of a directory another process trains now** (the run lock of
-  `lab.run_dir.run_lock`, taken and released at once here; `RunRecord` takes it for the run),
-  or **that cannot be written**: a read-only or forbidden folder or file in it (a read-only
-  `train.log` is where Hydra's traceback came from), a read-only file system. The advice is
-  to make the run directory writable and run the same command again (`claim_for_resume`).
+  `lab.run_dir.run_lock`), or **that cannot be written**: a read-only or forbidden folder or
+  file in it (a read-only `train.log` is where Hydra's traceback came from), a read-only file
+  system. The advice is to make the run directory writable and run the same command again
+  (`claim_for_resume`).
 
 Where each check runs: `hydra.run.dir`'s resolver runs before Hydra creates or opens anything,
 but only where `hydra.run.dir` is lab's own (a new run under `paths.output_root`,
 `resume=<dir>`, `resume=auto`); with an explicit `hydra.run.dir=<dir>` the first lab code
 Hydra runs is `hydra.output_subdir`'s resolver, after it opened `train.log` for appending
 (which writes nothing) and before it writes `.hydra/`. Refused there, nothing is written.
+
+**Two commands at once into one directory**: both would find it free (no record.json yet),
+and both write `.hydra/`. So `hydra.output_subdir`'s resolver, once the checks pass, takes
+the run lock and keeps it (`run_lock.claim_run_lock`) through Hydra's writing of `.hydra/` to
+the run, whose `RunRecord` takes it over: of two such commands one holds it, and the other is
+refused there as a run into a directory being trained, before it wrote anything (before, the
+one refused later had written its `.hydra/` over the winner's: s26 H4). The lock comes
+before the look at record.json, so no run can end in between unseen. `hydra.run.dir`'s
+resolver only looks (it runs before Hydra made the directory), and a refusal lets go of the
+claim (`refuse`). (A Hydra callback could not claim it in time: Hydra calls `on_job_start`
+after it wrote `.hydra/`.)
 
 Only the process that owns the run directory checks (global rank 0, from the launcher's
 environment: `lab.run_dir.records.is_global_rank_zero`): all ranks of one DDP or multi-node
@@ -34,10 +45,10 @@ An Optuna trial's directory is the sweeper's to manage: it runs an abandoned tri
 there, resumed (`resume=<dir>`) where it has a checkpoint, from scratch where it has none
 (`lab.sweeps.worker`), so no check refuses a trial.
 
-What is left to `RunRecord` (`lab.run_dir.records`): the lock again (another process may take
-it in the second between), and every check of a resume that reads the run (its record, config,
-checkpoint, data); a refused resume leaves its command's Hydra record in
-`.hydra/resume-<time>/` and nothing else.
+What is left to `RunRecord` (`lab.run_dir.records`): the lock where no resolver claimed it
+(a sweep's trial, a run started without Hydra), and every check of a resume that reads the
+run (its record, config, checkpoint, data); a refused resume leaves its command's Hydra
+record in `.hydra/resume-<time>/` and nothing else.
 """
 
 from __future__ import annotations
@@ -59,7 +70,11 @@ _decided: dict[tuple[str, str], str | None] = {}
 def refuse(message: str) -> NoReturn:
     """End the process from inside a resolver: `error: <message>`, exit 2. (A `LabError`
     cannot carry the words out of a resolver: OmegaConf re-raises it as its own error, with
-    a traceback; `SystemExit` passes through OmegaConf and Hydra.)"""
+    a traceback; `SystemExit` passes through OmegaConf and Hydra.) A refused job starts no
+    run: the run lock it claimed goes (`run_lock.release_claim`)."""
+    from lab.run_dir.run_lock import release_claim
+
+    release_claim()
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_USER_ERROR)
 
@@ -86,7 +101,9 @@ def hydra_subdir(run_dir: Path, root: Any) -> str | None:
     """`hydra.output_subdir` of the job whose directory is `run_dir`, after the checks above
     (`root`: the job's whole config): `.hydra`, or `.hydra/resume-<time>` for a resume of a
     run that has Hydra's record already (a refused resume must leave the record of the
-    command that started the run as it was); None (no record) in a rank other than 0."""
+    command that started the run as it was); None (no record) in a rank other than 0. The
+    run lock is claimed here for the job (`claim_for_new_run`, `claim_for_resume`), so that
+    Hydra writes `.hydra/` only for the one command that holds it."""
     from lab.run_dir.records import is_global_rank_zero
 
     if not is_global_rank_zero():
@@ -98,7 +115,7 @@ def hydra_subdir(run_dir: Path, root: Any) -> str | None:
     resuming = not no_resume(resume) and (resume != "auto" or (run_dir / "record.json").is_file())
     if not _select(root, "optuna_trial"):
         if resuming:
-            claim_for_resume(run_dir)
+            claim_for_resume(run_dir, keep=True)
         else:
             multirun = str(_select(root, "hydra.mode")).endswith("MULTIRUN")
             claim_for_new_run(run_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir")
@@ -119,13 +136,20 @@ def _select(root: Any, key: str) -> Any:
 
 
 def claim_for_new_run(run_dir: Path, option: str = "hydra.run.dir") -> None:
-    """Refuse (`refuse`) to start a new run in `run_dir` when it holds one (`record.json`), or
-    another process trains it now; `option` is the setting that chose the directory."""
+    """Claim `run_dir`'s run lock for a new run (kept: `run_lock.claim_run_lock`), or refuse
+    (`refuse`) when it holds a run (`record.json`), or another process trains it now (holds
+    the lock, maybe before its record.json is written); `option` is the setting that chose
+    the directory."""
     if not run_dir.is_dir():
         return
-    from lab.run_dir.run_lock import held_elsewhere
+    from lab.errors import LabError
+    from lab.run_dir.run_lock import claim_run_lock
 
-    busy = held_elsewhere(run_dir)
+    try:
+        claim_run_lock(run_dir, resuming=False)  # first: a run ending now is seen below
+        busy = False
+    except LabError:
+        busy = True
     record_path = run_dir / "record.json"
     if not record_path.exists() and not busy:
         return
@@ -161,17 +185,18 @@ def claim_for_new_run(run_dir: Path, option: str = "hydra.run.dir") -> None:
     )
 
 
-def claim_for_resume(run_dir: Path) -> None:
+def claim_for_resume(run_dir: Path, keep: bool = False) -> None:
     """Refuse (`refuse`) a resume of `run_dir` that another process trains now, or in which
-    a folder or file cannot be written (nothing is created or changed by the check)."""
+    a folder or file cannot be written (nothing is created or changed by the check). `keep`:
+    claim the run lock for this job (`run_lock.claim_run_lock`), else only look."""
     from lab.errors import LabError
     from lab.run_dir.records import is_global_rank_zero
-    from lab.run_dir.run_lock import hold_run_lock, release_run_lock
+    from lab.run_dir.run_lock import check_run_lock, claim_run_lock
 
     if not is_global_rank_zero():  # rank 0 holds the lock, and only it writes the record
         return
     try:
-        release_run_lock(hold_run_lock(run_dir, resuming=True))
+        (claim_run_lock if keep else check_run_lock)(run_dir, resuming=True)
     except LabError as err:
         refuse(str(err))
     problem = unwritable(run_dir)

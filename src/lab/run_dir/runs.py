@@ -88,7 +88,7 @@ class TrainedRun:
         (`last.ckpt` holds them once training ends) where it had no best one. A run that did
         not finish exported nothing: its latest weights, `last`. Said when those weights'
         file is gone, and when the run has no checkpoint at all (a pruned sweep trial)."""
-        from lab.run_dir.run_lock import held_elsewhere
+        from lab.run_dir.run_lock import being_trained_advice, held_elsewhere
         from lab.run_dir.summary import BEST
 
         folder = self.directory / CHECKPOINT_DIR
@@ -106,10 +106,7 @@ class TrainedRun:
             )
         which = "last" if "last.ckpt" in saved else str(folder / saved[0])
         if self.record.get("status") == "running" and held_elsewhere(self.directory):  # s25c M2
-            return (
-                "It is being trained now, and exports its model when it ends: wait for that; "
-                f"its latest weights now, outside the run: {command}{which} output=<folder>"
-            )
+            return f"It is {being_trained_advice(self.directory, which)}"
         if finished and tested == BEST:  # its best checkpoint was deleted
             return (
                 f"Export one from a checkpoint: {command}{which} (the run exported its best "
