@@ -47,15 +47,16 @@ it (`output=ev.json`: `ev.test_report.json`, `ev.plots/`; `lab.eval_results`), p
 (on the run's test or validation split, next to the metrics recorded for it at train time,
 noting when the run's trainer limited that pass: `trainer.limit_test_batches=1` tests one
 batch, where lab.eval evaluates the whole split; a warning before it where the run's split
-read again has another digest than `record.json` notes: its files changed since training),
-and exits 0 (2 on bad input).
+read again has another digest than `record.json` notes: its files changed since training; and
+lab.train's lines on the split scored, its rows with a train row's text and the train classes
+it holds no row of, also kept in `metrics.json`'s `warnings`: `lab.eval_split_notes`), and
+exits 0 (2 on bad input).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,21 +65,21 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lab.config.cli import parse_options, run_tool
 from lab.config.ranges import check_keys
 from lab.errors import ConfigError, DataError
+from lab.eval_build import build_evaluation_parts
+from lab.eval_build import test_notes_only as test_notes_only  # imported from here too
 from lab.eval_data_path import locate_run_data
 from lab.eval_fit import change_data, note_other_task
-from lab.eval_labels import data_labels_of, model_label_names, pin_label_names
+from lab.eval_labels import pin_label_names
 from lab.eval_results import claim_folder, results_target, write_results
 from lab.eval_settings import set_module_settings, set_overrides
+from lab.eval_split_notes import EvaluatedSplitNotes
 from lab.eval_splits import (
     RUN_SPLIT,
     choose_split,
     evaluated_split,
-    evaluation_of,
     note_evaluated,
     read_as_test,
-    rows_source,
     run_split_named,
-    run_split_rows,
 )
 from lab.eval_table import (
     changed_data_note,
@@ -99,7 +100,6 @@ from lab.run_dir.runs import (
 from lab.tool_interrupts import on_interrupt
 
 if TYPE_CHECKING:
-    from lab.build import Parts
     from lab.data.datamodule import DataModule
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,9 @@ OPTIONS = {
 }
 USAGE = "python -m lab.eval run=<run dir> [data=<name>] [data.<key>=<value> ...] [key=value ...] [--config-dir <folder>]"  # noqa: E501
 
+
+#: lab.eval_build's, under the name callers of this module use
+_build_parts = build_evaluation_parts
 
 # Data keys that change how rows are batched, not which rows or how they read: still the
 # run's own data (its split, beside the metrics recorded for it) once overridden.
@@ -173,11 +176,13 @@ def evaluate(
     batch_size: int | None = None,
     load_in: str | None = None,
     on_data: Callable[[DataModule], None] | None = None,
+    before_setup: Callable[[DataModule], None] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Test the run's model on `cfg`'s test split; return (metrics, the head's report).
 
     `on_data(datamodule)` is called once the data is read, before any model is built (`main`
-    notes the rows evaluated)."""
+    notes the rows evaluated), `before_setup(datamodule)` before it is read (`main` holds the
+    splits as read)."""
     import lightning as L
 
     from lab.training.checkpointing import read_checkpoint
@@ -198,11 +203,13 @@ def evaluate(
             if on_data is not None:
                 on_data(data)
 
-        parts = _build_parts(run, cfg, tokenizer=tokenizer, model=model, on_data=checked)
+        parts = _build_parts(
+            run, cfg, tokenizer=tokenizer, model=model, on_data=checked, before_setup=before_setup
+        )
     else:
         path = run.checkpoint(checkpoint)
         saved = read_checkpoint(path)  # a bad file fails before any model is built
-        parts = _build_parts(run, cfg, on_data=on_data)
+        parts = _build_parts(run, cfg, on_data=on_data, before_setup=before_setup)
         load_checkpoint_weights(parts.module, saved, path)
     module, datamodule = parts.module, parts.datamodule
     trainer = L.Trainer(
@@ -217,68 +224,6 @@ def evaluate(
     results = trainer.test(module, datamodule=datamodule, verbose=False)
     metrics = {k: float(v) for result in results for k, v in result.items()}
     return metrics, module.test_report
-
-
-def test_notes_only(datamodule: DataModule) -> None:
-    """The notes on the run's own splits (rows cut, classes train lacks) for the test split
-    alone: lab.eval reads the three as trained, and evaluates one."""
-    datamodule.noted_splits = frozenset({"test"})
-
-
-def _build_parts(
-    run: TrainedRun,
-    cfg: DictConfig,
-    *,
-    tokenizer: Any = None,
-    model: Any = None,
-    on_data: Callable[[DataModule], None] | None = None,
-) -> Parts:
-    """`lab.build.build_parts`, with the run's own train or validation split
-    (`cfg[RUN_SPLIT]`) read as training read it and handed to the data module as its rows."""
-    from lab.build import build_parts
-    from lab.data.fingerprints import content_fingerprint
-    from lab.training.tokenizers import build_tokenizer
-
-    evaluation = replace(
-        evaluation_of(cfg),
-        model_labels=tuple(model_label_names(run) or ()),
-        data_labels=data_labels_of(cfg),
-    )
-
-    def evaluating(datamodule: DataModule) -> None:
-        # Every split of the data module holds the rows evaluated: its messages name that
-        # split and give lab.eval's advice, not training's.
-        datamodule.evaluation = evaluation
-
-    split = cfg.get(RUN_SPLIT)
-    if split == "test":  # the run's own three splits, read as trained: training's words fit
-        return build_parts(
-            cfg, tokenizer=tokenizer, model=model, on_data=on_data, before_setup=test_notes_only
-        )
-    if split not in ("train", "validation"):
-        return build_parts(
-            cfg, tokenizer=tokenizer, model=model, on_data=on_data, before_setup=evaluating
-        )
-    if tokenizer is None:
-        tokenizer = build_tokenizer(cfg)
-    rows, origin = run_split_rows(run, tokenizer, split)
-
-    def given_rows(datamodule: DataModule) -> None:
-        # The rows are read already: the data module's own source hook returns them (the
-        # run's files or Hub split are not read again), under the one name `cfg.data.splits`
-        # gives.
-        datamodule.load_raw = lambda: rows_source(rows, origin)  # type: ignore[method-assign]
-        evaluating(datamodule)
-
-    def read(datamodule: DataModule) -> None:
-        # The digest `record.json` notes for this split: it covers the Arrow metadata too,
-        # where numbering the rows again (for error messages) leaves a fingerprint.
-        digest = content_fingerprint(rows)
-        datamodule.split_fingerprints = dict.fromkeys(datamodule.split_fingerprints, digest)
-        if on_data is not None:
-            on_data(datamodule)
-
-    return build_parts(cfg, tokenizer=tokenizer, model=model, on_data=read, before_setup=given_rows)
 
 
 def _check_labels(data_labels: dict[int, str] | None, model_labels: dict[int, str]) -> None:
@@ -338,14 +283,16 @@ def main(argv: list[str]) -> int:
         note_setting_changes(run, cfg, data_overrides)  # data.max_length=8 (trained with 128)
         batch = int(values["batch_size"]) if values.get("batch_size") else None
         evaluated: dict[str, Any] = {}
+        notes = EvaluatedSplitNotes(run, cfg)  # lab.train's lines on the split scored
 
         def note(datamodule: DataModule) -> None:  # the rows tested, as record.json notes them
             evaluated["rows"] = datamodule.raw_sizes["test"]
             evaluated["sha256"] = datamodule.split_fingerprints["test"]
+            notes.read(datamodule)
 
         with building(run):  # a config of other lab code this code cannot build: one line
             metrics, report = evaluate(
-                run, cfg, checkpoint, batch, values.get("load_in"), on_data=note
+                run, cfg, checkpoint, batch, values.get("load_in"), note, notes.keep
             )
         if not values.get("output"):  # its own eval/<time>/ folder, created now
             target = claim_folder(target)
@@ -353,13 +300,14 @@ def main(argv: list[str]) -> int:
         write_results(
             target, run, cfg, checkpoint=checkpoint, evaluated=evaluated,
             module_settings=module_settings, metrics=metrics, report=report,
-            data_overrides=data_overrides,
+            data_overrides=data_overrides, warnings=notes.lines,
         )  # fmt: skip
     own = cfg.get(RUN_SPLIT)
     recorded = recorded_for(run, own)
     changed = changed_data_note(run, own, evaluated.get("sha256"))
-    if changed:  # before the table, whose "at train time" column would be of other rows
-        log.warning(changed)
+    for line in [changed, *notes.lines]:  # before the table, whose scores they qualify
+        if line:
+            log.warning(line)
     caveat = limited_pass_note(run, own, evaluated.get("rows"))
     if module_settings:  # the recorded column decoded with the run's own settings
         changed = "; ".join(

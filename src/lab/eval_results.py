@@ -10,7 +10,9 @@ refused in one line: a file named like a folder would be written). Its report an
 named after it, so evaluations written to one folder keep their own: `ev_int.json` gets
 `ev_int.test_report.json` and `ev_int.plots/`. A file named `metrics.json` (the default, in a
 folder of its own) gets the names a run directory uses: `test_report.json` and `plots/`.
-`metrics.json` names both (`report`, `plots`: beside it)."""
+`metrics.json` names both (`report`, `plots`: beside it), and keeps the lines said before the
+table on the split scored (`warnings`: its rows with a train row's text, the train classes it
+holds no row of; `lab.eval_split_notes`)."""
 
 from __future__ import annotations
 
@@ -138,11 +140,13 @@ def write_results(
     metrics: dict[str, float],
     report: dict[str, Any],
     data_overrides: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> None:
     """Write `metrics.json` at `target` (`evaluated`: the rows and digest of the split tested;
     `module_settings`: the `task.module.<key>=` changes; `data_overrides`: the `data=` and
-    `data.<key>=` options given, recorded with the settings that differ from training), and
-    the head's report and figures beside it (`report_paths`)."""
+    `data.<key>=` options given, recorded with the settings that differ from training;
+    `warnings`: lab.train's lines on the split scored, `lab.eval_split_notes`), and the head's
+    report and figures beside it (`report_paths`)."""
     from lab.run_dir.disk import writing
     from lab.run_dir.records import write_json
 
@@ -180,6 +184,7 @@ def write_results(
                 **({"data_overrides": list(data_overrides)} if data_overrides else {}),
                 **({"differs_from_training": differs} if differs else {}),
                 **({"task_module": module_settings} if module_settings else {}),
+                **({"warnings": list(warnings)} if warnings else {}),
                 **written,
                 "metrics": metrics,
             },

@@ -9,7 +9,9 @@ the run's working directory where it is not found from here). `data.<key>=<value
 change what is read (`data.sample=...` is not a key: `sample=` is lab.inspect's own); the
 run's data, model and task choices themselves are its own, so `data=`, `model=` and `task=`
 are refused with it. The report is written into `<run dir>/inspect` unless `out=` says
-otherwise.
+otherwise. Its header names the run's data and model options (`data=csv, tokenizer of
+model=tiny_bert`); for a reproduction (`<run>/reproductions/<time>`, the folder lab.reproduce's
+leaked-rows line names) those of the run it reproduces (`recorded_choices`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 from lab.errors import ConfigError
 
 GROUPS = ("data", "model", "task")
+#: the folder of a run's reproductions (`lab.reproduce_target.reproduction_target`)
+REPRODUCTIONS = "reproductions"
 
 
 def run_inspect_config(path: str, overrides: list[str]) -> tuple[DictConfig, dict[str, Any], Path]:
@@ -56,10 +60,14 @@ def run_inspect_config(path: str, overrides: list[str]) -> tuple[DictConfig, dic
 def recorded_choices(run_dir: Path) -> dict[str, Any]:
     """The config groups' choices the run was composed with (`data: imdb`), from Hydra's
     record of it; `{}` where that record is gone or unreadable (a copied run without
-    `.hydra/`): the report then names no data or model option."""
+    `.hydra/`): the report then names no data or model option. A reproduction
+    (`<run>/reproductions/<time>/`, which `lab.reproduce` runs from the run's resolved config,
+    with no Hydra of its own) was composed with the choices of the run it reproduces."""
     try:
         hydra = OmegaConf.load(run_dir / ".hydra" / "hydra.yaml")
         choices = OmegaConf.to_container(hydra.hydra.runtime.choices)
     except Exception:  # a missing or damaged record names nothing
+        if run_dir.parent.name == REPRODUCTIONS and not (run_dir / ".hydra").exists():
+            return recorded_choices(run_dir.parent.parent)
         return {}
     return {str(k): v for k, v in choices.items()} if isinstance(choices, dict) else {}

@@ -171,21 +171,24 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
     _collect_again_after_imports()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    # The splits as read, for the warnings on them (few rows, leaked rows, missing classes).
+    # The splits as read, for the warnings on them (few rows, leaked rows, missing classes):
+    # said when the run starts, not on each resume (the same data, checked by `note_data`:
+    # the same lines, appended again to the same train.log).
     splits = SplitsAsRead()
+    starts = record.resume_point is None
 
     def data_ready(datamodule: DataModule) -> None:
         record.note_data(datamodule)
         if is_global_rank_zero():
             log.info(data_line(datamodule))
-            for warning in splits.warnings(cfg, datamodule, record.output_dir):
+            for warning in splits.warnings(cfg, datamodule, record.output_dir) if starts else ():
                 log.warning(warning)
         splits.release(datamodule)
         if on_data is not None:
             on_data()
 
     with weight_loading_report() as report:
-        parts = build_parts(cfg, on_data=data_ready, before_setup=splits.keep)
+        parts = build_parts(cfg, on_data=data_ready, before_setup=splits.keep if starts else None)
     counts = parameter_counts(parts.model)
     record.note_parameters(counts)
     if is_global_rank_zero():

@@ -6,7 +6,8 @@ them. `lab.inspect` counted such rows (leakage); a run said nothing. Training no
 line per run, how many rows of each evaluated split have exactly the text of a train row,
 with the way to `lab.inspect` (which also counts rows that differ only in case, spaces or
 Unicode form). A split carved from train repeats a train row only where the data holds that
-row more than once; the line says so, as the fix is the data's.
+row more than once; the line says so, as the fix is the data's. `lab.eval` says the same line
+for the split it scores, against the run's train rows (`lab.eval_split_notes`).
 
 **The row key is lab.inspect's** (`lab.data.inspection`): the columns a head's declaration
 names (`conf/data/base/inspect/<head>.yaml`: a text, a pair, question + context, the context,
@@ -113,15 +114,30 @@ def leaked_rows(
 
 
 def leaked_rows_line(
-    counts: Mapping[str, tuple[int, int]], carved: Sequence[str], run_dir: Path | str
+    counts: Mapping[str, tuple[int, int]],
+    carved: Sequence[str],
+    run_dir: Path | str | None,
+    limited: Mapping[str, str] | None = None,
 ) -> str | None:
     """The warning for `counts` (`leaked_rows`: split -> (shared, rows)), or None where no row
     is shared; `carved`: the splits cut from train (theirs repeat rows the data holds twice);
-    `run_dir`: the run, for lab.inspect's command."""
+    `run_dir`: the run, for lab.inspect's command (None: a row is called one the run trained
+    on, and no command is given: `lab.eval` on other data, which that inspection does not
+    read); `limited`: split -> the setting that scores only part of it (its count is of the
+    whole split all the same: `lab.data.split_notes`)."""
     leaked = [(split, shared, rows) for split, (shared, rows) in counts.items() if shared]
     if not leaked:
         return None
-    counted = " and ".join(f"{shared} of {rows} {split} rows" for split, shared, rows in leaked)
+    limited = limited or {}
+    counted = " and ".join(
+        f"{shared} of {rows} {split} rows"
+        + (
+            f" (the whole split: {limited[split]} scores only part of it)"
+            if split in limited
+            else ""
+        )
+        for split, shared, rows in leaked
+    )
     verb = "has" if len(leaked) == 1 and leaked[0][1] == 1 else "have"
     names = " and ".join(split for split, _, _ in leaked)
     twice = [split for split, _, _ in leaked if split in carved]
@@ -131,8 +147,11 @@ def leaked_rows_line(
         if twice
         else ""
     )
+    memory = f"the {names} scores partly measure memory"
+    if run_dir is None:
+        return f"{counted} {verb} the same text as a row the run trained on{source}: {memory}"
     inspect = shlex.join(["python", "-m", "lab.inspect", f"run={run_dir}"])
     return (
-        f"{counted} {verb} the same text as a train row{source}: the {names} scores partly "
-        f"measure memory; {inspect} counts them, and the rows that differ only in case or spaces"
+        f"{counted} {verb} the same text as a train row{source}: {memory}; {inspect} counts "
+        "them, and the rows that differ only in case or spaces"
     )

@@ -15,9 +15,10 @@ classification's `LabelClasses`, single- and multi-label; token classification's
 label means) and `seen` (the class ids train has rows of), and the label column's distinct
 values counted by Arrow (`unseen_classes.value_counts`): the Python work is per distinct
 value, not per row (IMDB: about 0.05 s for its three splits). A head without such classes
-(regression, multiple choice, generation), a streamed train split and `lab.eval` (whose `seen`
-is None) get no line. Names are shortened as every such message shortens them
-(`unseen_classes.few`).
+(regression, multiple choice, generation) and a streamed train split get no line. Under
+`lab.eval` a data module's `seen` is None (it reads no train split of its own): lab.eval gives
+its classes the ids of the run's train split (`lab.eval_split_notes`). Names are shortened as
+every such message shortens them (`unseen_classes.few`).
 """
 
 from __future__ import annotations

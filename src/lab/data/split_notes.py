@@ -7,10 +7,22 @@ run on every training run):
     leaked rows        lab.data.leaked_rows      validation/test rows with a train row's text
     missing classes    lab.data.missing_classes  train classes validation/test hold no row of
 
+Said when a run starts, not again when it is resumed (`lab.train.build`: a resume checks that
+its data is the data the run started on, so the lines would be the same, appended again to the
+same train.log). Each trial of a sweep is a run of its own and says them in its own log.
+
 A split that is not scored is left out: validation under `trainer.limit_val_batches=0`, test
-under `trainer.limit_test_batches=0`. Nothing for a streamed train split (its rows are not at
-hand before training: see `lab.data.leaked_rows`), and nothing under `lab.eval`, which has no
-train split of its own to compare with (it does not build through `lab.train`).
+under `trainer.limit_test_batches=0`. A split whose pass the trainer cuts short
+(`+trainer.limit_test_batches=1`, or `0.25`) is still counted whole, and the leaked-rows line
+says that only part of it is scored (`limited_passes`): the rows a limited pass scores are its
+first batches of the length-sorted evaluation order (`lab.data.samplers`: the longest rows
+first, per DDP rank), which the tokenized rows and the device count decide, not the first rows
+of the split; the count of the whole split is the one that says something about the data.
+Nothing for a streamed train split (its rows are not at hand before training: see
+`lab.data.leaked_rows`).
+
+`lab.eval` says the same lines for the split it scores, by the same `split_warnings`, against
+the run's train split as the run read it (`lab.eval_split_notes`).
 
 The checks read the splits as the data module reads them (carved, subsampled, checked; not
 tokenized), which it does not keep: `SplitsAsRead.keep`, given to `lab.build.build_parts` as
@@ -20,7 +32,8 @@ once the notes are said, so the run holds no second copy while it trains.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,8 +87,33 @@ class SplitsAsRead:
             return found
         from lab.data.inspection import head_data
 
-        found += split_warnings(head_data(cfg), datamodule, self.splits, scored, run_dir)
+        limited = limited_passes(cfg.trainer, datamodule, scored)
+        found += split_warnings(
+            head_data(cfg), datamodule, self.splits, scored, run_dir, limited=limited
+        )
         return found
+
+
+def limited_passes(trainer: Any, datamodule: Any, scored: Sequence[str]) -> dict[str, str]:
+    """Per split of `scored` whose evaluation pass the `trainer` config cuts short, the setting
+    that does (`trainer.limit_test_batches=1`). Lightning reads an int as a number of batches
+    (short of the split's batches of `datamodule.eval_batch_size` on one device: a limit of
+    more batches than a split has cuts nothing) and a float as a share of them (1.0: all)."""
+    found = {}
+    for split in scored:
+        key = SCORED[split]
+        value = trainer.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, float):
+            cut = value < 1
+        else:
+            rows = len((getattr(datamodule, "datasets", None) or {}).get(split) or ())
+            size = int(getattr(datamodule, "eval_batch_size", 0) or 0)
+            cut = not size or int(value) < math.ceil(rows / size)
+        if cut:
+            found[split] = f"trainer.{key}={value}"
+    return found
 
 
 def split_warnings(
@@ -83,10 +121,16 @@ def split_warnings(
     datamodule: Any,
     splits: dict[str, Dataset],
     scored: list[str],
-    run_dir: Path | str,
+    run_dir: Path | str | None,
+    *,
+    limited: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The leaked-rows and missing-classes lines for `splits` as read (the data config
-    `data`, its `_target_` the head's data module), of the splits `scored`."""
+    `data`, its `_target_` the head's data module), of the splits `scored`; `datamodule`: what
+    the head read (its `tokenizer`, `carved` splits and train `classes`). `run_dir`: the run
+    whose data `python -m lab.inspect run=` inspects, or None where that inspection would not
+    count these rows (`lab.eval` on other data); `limited`: the scored splits only part of
+    which is scored, with the setting that cuts them (`limited_passes`)."""
     from lab.data.inspection import text_specs
     from lab.data.leaked_rows import leaked_rows, leaked_rows_line
     from lab.data.missing_classes import missing_classes_warning
@@ -96,7 +140,7 @@ def split_warnings(
     tokenizer = getattr(datamodule, "tokenizer", None)
     leaked = leaked_rows(data, specs, tokenizer, splits, scored)
     carved = list(getattr(datamodule, "carved", None) or [])
-    if line := leaked_rows_line(leaked, carved, run_dir):
+    if line := leaked_rows_line(leaked, carved, run_dir, limited or {}):
         found.append(line)
     if line := missing_classes_warning(datamodule, splits, label_column, scored):
         found.append(line)
