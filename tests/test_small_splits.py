@@ -3,9 +3,12 @@ the line by hand, carved or given, and nothing from 30 rows up."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
-from lab.data.small_splits import FEW_ROWS, small_validation_line
+from lab.data.small_splits import FEW_ROWS, small_validation_line, too_few_classes
+
+from conftest import lab_cli
 
 
 def _data(rows: int, carved: bool) -> SimpleNamespace:
@@ -38,3 +41,37 @@ def test_nothing_from_thirty_rows_or_without_a_validation_split() -> None:
     assert small_validation_line(_data(29, carved=True)) is not None
     assert small_validation_line(_data(30, carved=True)) is None
     assert small_validation_line(SimpleNamespace(raw_sizes={}, carved=[])) is None
+
+
+def test_a_one_class_train_split_says_what_carving_took() -> None:
+    """s24c M5: a 3-row file of classes 0, 1, 1 whose validation and test took the 0 and a 1:
+    "the train split has 1 class" is said with the carving that left it so."""
+    assert too_few_classes(["1"], ["test", "validation"], 1) == (
+        "the train split has 1 class(es) (['1']) after test and validation were carved from its "
+        "file (1 train row left); classification needs at least 2: give each class more rows, "
+        "or test and validation files of your own"
+    )
+    assert too_few_classes(["a"], [], 40) == (
+        "the train split has 1 class(es) (['a']); classification needs at least 2"
+    )
+
+
+def test_tiny_files_are_refused_naming_the_carving(tmp_path: Path) -> None:
+    """The same through `lab.train`: 3 rows (labels 0, 1, 1) and 2 rows, one line each, exit 2."""
+    three, two = tmp_path / "three.csv", tmp_path / "two.csv"
+    three.write_text("text,label\ngood film,0\nbad film,1\nawful film,1\n")
+    two.write_text("text,label\ngood film,0\nbad film,1\n")
+    common = ["model=tiny_bert", "data=csv", "logger=csv", f"paths.output_root={tmp_path / 'o'}"]
+    result = lab_cli("train", *common, f"data.path={three}", "data.split_seed=17")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: the train split has 1 class(es) (['1']) after test and validation were carved "
+        "from its file (1 train row left); classification needs at least 2: give each class "
+        "more rows, or test and validation files of your own"
+    )
+    result = lab_cli("train", *common, f"data.path={two}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: the train split ({two}) has 1 row(s) left after carving test from it; too few "
+        "to carve a validation split from it"
+    )

@@ -36,3 +36,19 @@ def small_validation_line(datamodule: Any) -> str | None:
         f"objective follow its metric, so their choices rest on {rows} row"
         f"{'s' * (rows != 1)}; {larger}"
     )
+
+
+def too_few_classes(names: list[str], carved: list[str], train_rows: int) -> str:
+    """The error for a train split of fewer than 2 classes (`names`); where lab carved the
+    splits `carved` from the same file, it says so: a 3-row file's validation and test took
+    2 of its rows, and "the train split has 1 class" read as false of the file (s24c M5)."""
+    line = f"the train split has {len(names)} class(es) ({names})"
+    if carved:
+        line += (
+            f" after {' and '.join(carved)} were carved from its file ({train_rows} train "
+            f"row{'s' * (train_rows != 1)} left)"
+        )
+    line += "; classification needs at least 2"
+    if carved:
+        line += f": give each class more rows, or {' and '.join(carved)} files of your own"
+    return line

@@ -169,9 +169,10 @@ def carve_splits(
         if on_carve is not None:
             on_carve(name)
         if len(splits["train"]) < 2:
+            left = f" left after carving {' and '.join(carved)} from it" if carved else ""
             raise DataError(
-                f"the train split{source_of('train')} has {len(splits['train'])} row(s); "
-                f"too few to carve a {name} split from it"
+                f"the train split{source_of('train')} has {len(splits['train'])} row(s)"
+                f"{left}; too few to carve a {name} split from it"
             )
         parts, by_class = carve(splits["train"], fractions[name], seed, stratify_by)
         splits["train"], splits[name] = parts["train"], parts["test"]

@@ -19,6 +19,7 @@ from lab.data.column_refusal import unlabeled_split_fix
 from lab.data.cut_counts import CUT_FLAGS, INPUTS, CutCountingDataModule
 from lab.data.dropped_labels import drop_setting
 from lab.data.label_names import as_integer
+from lab.data.small_splits import too_few_classes
 from lab.errors import DataError
 from lab.tasks.text_classification.arrow_labels import all_numbers, label_array, minus_one_rows
 from lab.tasks.text_classification.label_classes import (
@@ -184,10 +185,7 @@ class TextClassificationDataModule(CutCountingDataModule):
                     "at least 2: set data.label_names to the classes (a file sorted by label "
                     "shows one class first), or read more rows (data.stream_sample_rows)"
                 )
-            raise DataError(
-                f"the train split has {self.num_labels} class(es) ({self.label_names}); "
-                "classification needs at least 2"
-            )
+            raise DataError(too_few_classes(self.label_names, self.carved, len(train)))
 
     @property
     def label2id(self) -> dict[str, int]:
