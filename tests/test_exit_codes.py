@@ -301,3 +301,19 @@ def test_a_train_log_hydra_cannot_open_is_one_line() -> None:
         "another place with hydra.run.dir=...)"
     )
     assert run_dir_not_made(ValueError("a bug")) is None
+
+
+def test_a_full_disk_under_hydras_own_files_is_one_line() -> None:
+    """A disk so full that Hydra cannot write `.hydra/` (its write names no file): the run
+    directory's files are named, not "the run directory the run directory"."""
+    from lab.config.run_dir_failures import run_dir_not_made
+
+    def run_job() -> None:  # named as Hydra's frame is
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as failed:
+        run_job()
+    assert run_dir_not_made(failed.value) == (
+        "cannot write the run directory's files: No space left on device (free space there, "
+        "or choose another place with paths.output_root=... or hydra.run.dir=...)"
+    )

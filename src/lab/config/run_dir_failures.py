@@ -36,8 +36,12 @@ def run_dir_not_made(error: BaseException) -> str | None:
             f"cannot write {cause.filename}: {reason} (make it writable, or choose another "
             "place with hydra.run.dir=...)"
         )
-    place = cause.filename or "the run directory"
+    if cause.filename is None:  # a write into it refused (a full disk: Hydra's .hydra/ files)
+        return (
+            f"cannot write the run directory's files: {reason} (free space there, or choose "
+            "another place with paths.output_root=... or hydra.run.dir=...)"
+        )
     return (
-        f"cannot make the run directory {place}: {reason} (choose another "
+        f"cannot make the run directory {cause.filename}: {reason} (choose another "
         "place with paths.output_root=... or hydra.run.dir=...)"
     )

@@ -11,6 +11,9 @@ hides it (torch reports a full disk as `[enforce fail at inline_container.cc:672
 * `check_output_root(cfg)` is the validation rule for `paths.output_root` (a file, a
   read-only or forbidden directory, a place where nothing can be created), run before any
   data or weights load; `output_root_problem(path)` is the same check for one path.
+* `release_failed_write(error)` lets go of what a failed write still holds through its
+  exception (torch's file writer: the partial file, deleted, keeps its blocks while open),
+  so that the record of the failure finds the space the write had taken.
 * Lab's atomic writers stage bytes in hidden temporary files (`.<name>~<host>~<pid>.tmp`)
   and remove them when a write fails. A killed process cannot; `remove_stale_temporaries`
   removes what dead processes of this host left behind (at a run's start and resume).
@@ -19,11 +22,13 @@ hides it (torch reports a full disk as `[enforce fail at inline_container.cc:672
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import re
 import socket
 import tempfile
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,6 +136,28 @@ def _torch_write_on_full_disk(error: BaseException, path: Path | str | None) -> 
         return None
     full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     return DiskError(describe_os_error(full, path))
+
+
+def release_failed_write(error: BaseException) -> None:
+    """Let go of the objects that the frames of `error`'s traceback (and of every exception
+    in its chain) still hold, then collect the cycles among them.
+
+    A write that fails deep in a library leaves its writer alive in those frames' locals:
+    torch's `PytorchStreamWriter` keeps the partial checkpoint open, and a file that is
+    deleted but open keeps its blocks. On a full disk those blocks were what the failed
+    record needed (s26 H2: ~200 KB, freed only when the process ended, after record.json had
+    been refused). The frames keep their lines for a traceback, not their locals; frames
+    still running (the caller's) are left alone."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)  # skips frames that still run
+        pending += [current.__cause__, current.__context__]
+    gc.collect()  # a writer held in a reference cycle (frame -> error -> frame) goes too
 
 
 @contextmanager

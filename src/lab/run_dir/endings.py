@@ -119,6 +119,19 @@ def interrupted_message(
     return f"interrupted by {signal_name}; no checkpoint was written; start the run again{again}"
 
 
+def disk_fault_line(fault: Exception, output_dir: Path, overrides: list[str]) -> str:
+    """The one line of a run in `output_dir` that a disk fault ended: `fault` and what to run
+    once the disk is fixed (`overrides`: the run's, for the commands): with a `last.ckpt`, the
+    resume; before it, the copy of a whole best checkpoint that a resume then continues from,
+    where there is one (as a signal's line says), and the command that starts it again."""
+    if last_checkpoint(output_dir):
+        return f"{fault}; once fixed, continue with {resume_command(overrides, output_dir)}"
+    again = f"start it again: {start_command(overrides)}"
+    if best := best_checkpoint_way_out(output_dir):
+        return f"{fault}; once fixed, {best}: {resume_command(overrides, output_dir)}, or {again}"
+    return f"{fault}; once fixed, {again}"
+
+
 def saved_at(checkpoint: Path, signal_name: str = "SIGINT") -> str:
     """` (step 125; later steps are trained again)`: where a resume from `checkpoint` starts
     (Ctrl-C saves none: the periodic `last.ckpt` may be many steps back; SIGTERM and SIGUSR1

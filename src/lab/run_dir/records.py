@@ -36,6 +36,7 @@ from lab.run_dir.disk import (
     DiskError,
     describe_os_error,
     disk_error,
+    release_failed_write,
     remove_stale_temporaries,
     run_directories,
     temporary_path,
@@ -43,6 +44,7 @@ from lab.run_dir.disk import (
 )
 from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train's names here)
     RunInterrupted,
+    disk_fault_line,
     ending_status,
     interrupted_message,
     interrupting_signal,
@@ -52,6 +54,7 @@ from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train'
     typed_command,
 )
 from lab.run_dir.held_log import HeldFileLog
+from lab.run_dir.log_file_faults import quiet_on_write_faults
 from lab.run_dir.run_lock import hold_run_lock, release_run_lock
 
 if TYPE_CHECKING:
@@ -240,7 +243,8 @@ class RunRecord:
     was, its record's status included. `finish(metrics)`
     marks the run `finished` and writes metrics.json; leaving with an exception marks it
     `failed: <why>`, `pruned: ...`, or `interrupted ...` (see `ending_status`), and lets the
-    exception go on, an OS refusal to write (full disk, ...) as a one-line `DiskError`.
+    exception go on, an OS refusal to write (full disk, ...) as a one-line `DiskError` (the
+    failed write's hold on its partial file let go first: `disk.release_failed_write`).
     """
 
     def __init__(self, cfg: DictConfig) -> None:
@@ -270,6 +274,7 @@ class RunRecord:
     def _start(self) -> None:
         from lab.run_dir.resume import prepare_resume
 
+        quiet_on_write_faults(self.output_dir)  # a full disk: one line, not a traceback each
         if is_global_rank_zero():  # first: a run another process trains is left untouched
             self._lock = hold_run_lock(self.output_dir, resuming=bool(self.cfg.get("resume")))
         if self.cfg.get("resume"):
@@ -347,6 +352,9 @@ class RunRecord:
             pending.drop()
         if error is None:
             return
+        fault = disk_error(error, self.output_dir) if isinstance(error, Exception) else None
+        if fault is not None:  # the failed write may still hold the space the record needs
+            release_failed_write(error)
         if pending is None:
             status = ending_status(error, self.output_dir, bool(self.cfg.get("optuna_trial")))
             try:
@@ -355,18 +363,9 @@ class RunRecord:
                 log.warning(
                     "record.json could not be updated (%s): %s", status, describe_os_error(err)
                 )
-        fault = disk_error(error, self.output_dir) if isinstance(error, Exception) else None
         if fault is not None:
-            checkpoint = last_checkpoint(self.output_dir)
             overrides = [str(o) for o in self.data.get("overrides") or []]
-            # Before the first last.ckpt nothing can be resumed (the refusal says to start
-            # again): the command that starts it again, with the same overrides.
-            then = (
-                f"; once fixed, continue with {resume_command(overrides, self.output_dir)}"
-                if checkpoint
-                else f"; once fixed, start it again: {start_command(overrides)}"
-            )
-            raise DiskError(f"{fault}{then}") from error
+            raise DiskError(disk_fault_line(fault, self.output_dir, overrides)) from error
 
     @property
     def resume_checkpoint(self) -> str | None:

@@ -14,7 +14,8 @@ check passed); where the best checkpoint is whole, the refusal of `last.ckpt` na
 
 A run directory may be moved or copied before it is resumed: the paths its config holds
 under its own directory are compared relative to it, so only a real change of config counts.
-`resume=auto` passes over (and says so) interrupted runs that never wrote a checkpoint.
+`resume=auto` passes over (and says why, as each one's record does: `lab.run_dir.no_checkpoint`)
+unfinished runs that never wrote a `last.ckpt`.
 """
 
 from __future__ import annotations
@@ -284,21 +285,10 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
     from lab.training.checkpointing import load_resume_meta
 
     checkpoint = run_dir / LAST_CHECKPOINT_PATH
-    if not checkpoint.exists():
-        # The record says whether one was written (its status names the resume then).
-        status = str(record.get("status", ""))
-        from lab.run_dir.endings import SWEEP_RESUMES
+    if not checkpoint.exists():  # lost, or never written: as the record says
+        from lab.run_dir.no_checkpoint import refuse_without_last_checkpoint
 
-        if "continue with resume=" in status or SWEEP_RESUMES in status:
-            raise LabError(
-                f"cannot resume {run_dir}: its checkpoint {LAST_CHECKPOINT_PATH} is missing, "
-                f"though the run wrote one (record.json: {status!r}); restore it to continue"
-                f"{other_checkpoint(run_dir)}, or start the run again without resume="
-            )
-        raise LabError(
-            f"cannot resume {run_dir}: it was interrupted before writing a checkpoint "
-            f"({LAST_CHECKPOINT_PATH}); start the run again without resume="
-        )
+        refuse_without_last_checkpoint(run_dir, record)
     try:
         meta = load_resume_meta(checkpoint)
     except LabError as err:
@@ -382,10 +372,8 @@ def _say_why_nothing_resumes(cfg: DictConfig) -> None:
 
     root = str(cfg.paths.get("output_root") or "")
     _, without_checkpoint = auto_resume_candidates(root, hydra_overrides()) if root else ([], [])
-    for run_dir in without_checkpoint:
-        log.info(
-            "resume=auto: passing over %s (interrupted before writing a checkpoint; "
-            "nothing to continue from)",
-            run_dir.resolve(),
-        )
+    from lab.run_dir.no_checkpoint import passing_over_line
+
+    for run_dir in without_checkpoint:  # why each is passed over, as its record says
+        log.info(passing_over_line(run_dir.resolve()))
     log.info("resume=auto: no unfinished run with these overrides; starting a new run")

@@ -60,7 +60,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.cloud_io import _load as load_lightning_checkpoint
 from lightning.pytorch import Callback
 
-from lab.run_dir.disk import disk_error, temporary_path
+from lab.run_dir.disk import disk_error, release_failed_write, temporary_path
 from lab.training.checkpoint_snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,11 @@ def _serialize(snapshot: Snapshot, temporary: Path, target: Path) -> None:
     try:
         torch.save(snapshot.checkpoint, str(temporary))
     except Exception as err:
-        fault = disk_error(err, path=target)
+        fault = disk_error(err, path=target)  # asked while the partial file fills the disk
+        # torch's writer of that file lives on in the error's frames, the file open: its
+        # blocks would stay taken after the unlink until the process ends, and the failed
+        # run's record.json be refused on a full disk (s26 H2). Closed now, before the unlink.
+        release_failed_write(err)
         if fault is not None:
             raise fault from err
         raise
