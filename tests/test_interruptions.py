@@ -36,7 +36,7 @@ from test_disk_faults import (
     temporaries,
 )
 
-from conftest import lab_cli, lab_command, train_and_signal
+from conftest import TINY_FIXTURE_RUN, lab_cli, lab_command, train_and_signal
 
 
 def _losses(run_dir: Path) -> list[tuple[str, str]]:
@@ -334,6 +334,43 @@ def test_sigterm_while_lab_train_is_still_importing_ends_in_words(tmp_path: Path
         "python -m lab.train model=tiny_bert data=demo"
     )
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_finished_run_exits_says_the_run_ended(tmp_path: Path) -> None:
+    """s26a M8: a finished run whose process waited in its exit (an exit callback: a
+    `trainer.compile=true` run was seen to) was told "interrupted by SIGTERM before the run
+    started" on SIGTERM. Its files are written; it says so."""
+    slow_exit = tmp_path / "slow_exit"
+    slow_exit.mkdir()
+    # registered first, so run last: after lab's own exit callbacks
+    marker = tmp_path / "exiting"
+    (slow_exit / "sitecustomize.py").write_text(
+        "import atexit, pathlib, time\n"
+        f"atexit.register(lambda: (pathlib.Path({str(marker)!r}).touch(), time.sleep(60)))\n"
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(slow_exit), os.environ.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        lab_command("train", *TINY_FIXTURE_RUN, "trainer.max_epochs=1", "paths.output_root=out"),
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while not marker.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the run never exited"
+        time.sleep(0.2)
+    (record,) = (tmp_path / "out").glob("runs/*/*/record.json")
+    assert json.loads(record.read_text())["status"] == "finished"
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
+    assert output.strip().splitlines()[-1] == (
+        "stopped by SIGTERM while exiting, after the run ended (its files are written)"
+    )
+    assert json.loads(record.read_text())["status"] == "finished"
 
 
 def test_an_interrupted_run_with_a_best_checkpoint_only_says_how_to_continue_from_it(

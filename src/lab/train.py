@@ -60,6 +60,18 @@ def _stopped_before_start(signum: int, frame: object) -> None:
     os._exit(128 + signum)
 
 
+def _stopped_after_the_end(signum: int, frame: object) -> None:
+    """SIGTERM or SIGUSR1 once every job has ended, while the process exits (its threads and
+    exit callbacks: a `trainer.compile=true` run was seen to wait there): the runs' files are
+    written; "before the run started" (the handler above, back in place once the jobs'
+    handlers were taken down) was false of a finished run (s26a M8)."""
+    name = signal.Signals(signum).name
+    sys.stderr.write(
+        f"stopped by {name} while exiting, after the run ended (its files are written)\n"
+    )
+    os._exit(128 + signum)
+
+
 if __name__ == "__main__":
     # Installed before the imports below (about a second): from here on, `main()` takes over.
     for _signum in STOP_SIGNALS:
@@ -315,6 +327,8 @@ def main() -> None:
         )
         print(f"{where} by {signal_name} {when}: {_command()}", file=sys.stderr)
         sys.exit(128 + signal.Signals[signal_name].value)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stopped_after_the_end)
     exit_now(0)  # done and written: skip the interpreter's teardown (see lab.exiting)
 
 
