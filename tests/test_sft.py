@@ -212,6 +212,27 @@ def test_each_validation_logs_the_first_rows_generations(
 
 
 # ------------------------------------------------------------------------------- predictor
+def test_a_prompt_longer_than_data_max_length_is_read_whole(compose_cfg: Any) -> None:
+    """s26b H1: a chat over `data.max_length` (128 here) was cut to its last 128 tokens,
+    which dropped the template's start (BOS, the first user header, the system turn): the
+    model read a malformed prompt. It is read whole, within the model's context."""
+    from lab.tasks.sft.chat import prompt_ids
+    from lab.tasks.sft.predictor import ChatPredictor
+
+    parts = _parts(compose_cfg)
+    tokenizer = parts.tokenizer
+    predictor = ChatPredictor(parts.model.eval(), tokenizer, compose_cfg(*SFT_RUN))
+    chat = [
+        {"role": "system", "content": "Be short."},
+        {"role": "user", "content": "Digits for: " + " ".join(["one two three"] * 60)},
+    ]
+    whole = prompt_ids(tokenizer, chat)
+    assert len(whole) > 128
+    assert predictor.check({"messages": chat}) is None  # within the model's positions
+    assert predictor.prompt_ids(chat) == whole
+    assert predictor.prompt_ids(chat)[0] == tokenizer.bos_token_id
+
+
 def test_the_predictor_checks_rows_and_completes_chats(compose_cfg: Any) -> None:
     from lab.tasks.sft.chat import prompt_ids
     from lab.tasks.sft.predictor import ChatPredictor, greedy_config

@@ -1,6 +1,7 @@
 """The model card's usage code for a chat model (SFT, and DPO, whose runs `lab.predict`
 answers with the same `ChatPredictor`): the transformers `text-generation` pipeline on chat
-messages, rendered with the exported chat template, answered greedily with the run's budget.
+messages, rendered with the exported chat template, answered greedily with the run's budget,
+the prompt read whole (as `lab.predict` reads it).
 The task YAMLs name `usage` as `task.card_usage` (see `lab.run_dir.card_usage`).
 """
 
@@ -14,7 +15,7 @@ from lab.tasks.sft.predictor import DEFAULT_MAX_NEW_TOKENS
 
 def usage(cfg: DictConfig) -> Snippet:
     """The pipeline on one user message with `task.module.max_new_tokens` (lab.predict's
-    default where the run has none: DPO), and a note on the prompt's cut."""
+    default where the run has none: DPO), and a note on the prompt's length."""
     new = int(cfg.task.module.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
     code = (
         "from transformers import pipeline\n\n"
@@ -24,9 +25,14 @@ def usage(cfg: DictConfig) -> Snippet:
         'answer = reply[0]["generated_text"][-1]["content"].strip()'
     )
     length = max_length(cfg)
-    cut = f" (lab keeps a prompt's last {length} tokens, `data.max_length`)" if length else ""
+    trained = (
+        f" (it trained on examples of at most {length} tokens, `data.max_length`; a longer "
+        "prompt is read whole, within the model's context)"
+        if length
+        else ""
+    )
     note = (
         "\nThe pipeline renders the messages with the exported chat template, as the run did; "
-        f"the run answers greedily with at most {new} new tokens{cut}.\n"
+        f"the run answers greedily with at most {new} new tokens{trained}.\n"
     )
     return code, note

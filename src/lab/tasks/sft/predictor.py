@@ -128,10 +128,12 @@ class ChatPredictor(Generator):
 
     Greedy, at most `task.module.max_new_tokens` new tokens (an SFT run's; a DPO run has none
     and gets `DEFAULT_MAX_NEW_TOKENS`; `max_new_tokens=` of `lab.predict` / `lab.serve` sets
-    either); a prompt longer than the run's `data.max_length` keeps its last tokens (the end
-    holds the question and the generation prompt). A prompt whose tokens plus the new tokens
-    are over the model's context (`model_positions`) is refused by `check`, as the
-    chat API refuses it (`lab.inference.predictors.room_problem`).
+    either). The prompt is read whole, however it compares with the run's `data.max_length`
+    (a training length): cut to its last tokens, a long chat lost the template's start (the
+    BOS token, the first user header, a system turn) and the model read a malformed prompt
+    (s26b H1). A prompt whose tokens plus the new tokens are over the model's context
+    (`model_positions`) is refused by `check`, as the chat API refuses it
+    (`lab.inference.predictors.room_problem`).
     """
 
     fields = ("prompt", "messages")  # `.txt` inputs: one prompt per line
@@ -204,21 +206,20 @@ class ChatPredictor(Generator):
                 return f"field 'messages': {err}"
         else:
             ids = pairs.prompt_ids(self.tokenizer, str(plain))
-        # The whole prompt, before `data.max_length` cuts it, against the model's context, in
-        # the chat API's words: one input gets one answer from lab.predict, /predict and
-        # /v1/chat/completions (no answer generated past the positions the model has).
+        # The whole prompt against the model's context, in the chat API's words: one input
+        # gets one answer from lab.predict, /predict and /v1/chat/completions (no answer
+        # generated past the positions the model has).
         return room_problem(
             model_positions(self.model), len(ids), self.max_new_tokens, option="max_new_tokens"
         )
 
     def prompt_ids(self, chat: list[Message] | str) -> list[int]:
         """The chat rendered by the template with the generation prompt, as token ids (as
-        training renders evaluation prompts), cut to its last `data.max_length` tokens. A
-        string (a run without a chat template) is plain text, tokenized as DPO tokenizes the
-        prompt of a string pair."""
+        training renders evaluation prompts), whole (see the class). A string (a run without a
+        chat template) is plain text, tokenized as DPO tokenizes the prompt of a string pair."""
         if isinstance(chat, str):
-            return pairs.prompt_ids(self.tokenizer, chat)[-self.max_length :]
-        return prompt_ids(self.tokenizer, chat)[-self.max_length :]
+            return pairs.prompt_ids(self.tokenizer, chat)
+        return prompt_ids(self.tokenizer, chat)
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The completion of each row's chat (without a template: of its plain `prompt`)."""
