@@ -18,6 +18,19 @@
   whatever the count) and the optimizer steps taken so far as Lightning's loggers count them
   (`_batches_that_stepped`, the step train metrics are logged under); no public property
   says either. Read by the accumulation-aware logging and the mid-group checkpoint.
+- `replace_validation_rule`, `restore_validation_rule`, `can_stop_early`: after each training
+  batch the epoch loop asks its private `_should_check_val_fx(data_fetcher)` whether a
+  validation follows (also on resume, to tell whether the checkpoint's batch was validated).
+  Its rule counts micro-batches (`val_check_interval`) and adds every epoch's end; no option
+  counts optimizer steps across the run, as HF's `eval_steps` does (`trainer.val_every_n_steps`,
+  `lab.training.validation_steps`). An instance attribute of that name shadows the class's
+  method for one fit, for the loop's own calls and `periodic_checkpoint.validation_follows`
+  alike; removing it puts Lightning's rule back. `can_stop_early` is the fit loop's private
+  `_can_stop_early` (min_epochs/min_steps met), which Lightning's rule consults.
+- `uncount_logged_step`: the loggers' step count (`_batches_that_stepped`) as a checkpoint
+  saves it, in the fit loop's state under `checkpoint["loops"]`; a checkpoint written after
+  the loop counted a batch whose validation a resume skips would be counted twice (see
+  `lab.training.checkpointing.PreemptionCheckpoint`).
 """
 
 from __future__ import annotations
@@ -104,3 +117,26 @@ def accumulating(trainer: Any) -> bool:
 def steps_taken(trainer: Any) -> int:
     """The optimizer steps taken so far, as Lightning's loggers count them (see the module)."""
     return int(trainer.fit_loop.epoch_loop._batches_that_stepped)
+
+
+def replace_validation_rule(trainer: Any, rule: Callable[[], bool]) -> None:
+    """From now on, `trainer`'s fit validates after a training batch where `rule()` is true,
+    instead of where Lightning's own rule says (see the module)."""
+    trainer.fit_loop.epoch_loop._should_check_val_fx = lambda data_fetcher: rule()
+
+
+def restore_validation_rule(trainer: Any) -> None:
+    """Lightning's own rule again, after `replace_validation_rule` (a no-op otherwise)."""
+    vars(trainer.fit_loop.epoch_loop).pop("_should_check_val_fx", None)
+
+
+def can_stop_early(trainer: Any) -> bool:
+    """Whether a requested stop (`trainer.should_stop`) may end the fit now: `min_epochs` and
+    `min_steps` are met (see the module)."""
+    return bool(trainer.fit_loop._can_stop_early)
+
+
+def uncount_logged_step(checkpoint: dict[str, Any]) -> None:
+    """Take one off the loggers' step count `checkpoint` holds (see the module)."""
+    state = checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]
+    state["_batches_that_stepped"] -= 1

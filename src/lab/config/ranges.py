@@ -21,9 +21,9 @@ two keys. `FREE` lists the numeric keys that have no range, each with the reason
 numeric key that is in neither table.
 
 `check_ranges(cfg)` applies the tables to a composed config: the first value out of range
-raises a `ConfigError` naming the key, the value and the valid range. It resolves only the
-values it checks (`${lab.no_cuda:}` may import torch): cheap enough for `lab.validate`.
-"""
+raises a `ConfigError` naming the key, the value, the valid range (and the key a transformers
+user means: `lab.config.step_rules.range_hint`). It resolves only the values it checks
+(`${lab.no_cuda:}` may import torch): cheap enough for `lab.validate`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.class_weights import class_weights_problem
 from lab.config.flatten import flatten
+from lab.config.step_rules import range_hint
 from lab.data.padding import multiple_problem
 from lab.data.pinning import pin_memory_problem
 from lab.errors import ConfigError
@@ -117,6 +118,7 @@ RANGES: dict[str, str] = {
     "trainer.overfit_batches":               "int >= 0 or in [0, 1] ; a float: a share",
     "trainer.val_check_interval":            "null or int >= 1 or in (0, 1] ; a float: epoch share",
     "trainer.check_val_every_n_epoch":       "null or int >= 1",
+    "trainer.val_every_n_steps":             "null or int >= 1 ; optimizer steps; null: off",
     "trainer.accumulate_grad_batches":       "int >= 1",
     "trainer.gradient_clip_val":             "null or >= 0 ; null or 0: no clipping",
     "trainer.log_every_n_steps":             "int >= 0",
@@ -335,16 +337,15 @@ def check_ranges(cfg: DictConfig) -> None:
     for key, value in raw.items():
         rule = rule_for(key)
         if rule is None:
-            if key.endswith("]") and (scalar := rule_for(key.rsplit("[", 1)[0])) is not None:
-                name = key.rsplit("[", 1)[0]
+            name = key.rsplit("[", 1)[0]
+            if key.endswith("]") and (scalar := rule_for(name)) is not None:
                 raise ConfigError(f"{name} is a list; valid: {scalar.valid()}")
             continue
         value = _resolved(cfg, key, value)
-        if value == "???":
-            continue  # a mandatory value left unset: the step that needs it says so
-        problem = rule.problem(value)
-        if problem:
-            raise ConfigError(f"{key}={_show(value)} is {problem}; valid: {rule.valid()}")
+        # "???": a mandatory value left unset, which the step that needs it names
+        if value != "???" and (problem := rule.problem(value)):
+            hint = range_hint(key, value)
+            raise ConfigError(f"{key}={_show(value)} is {problem}; valid: {rule.valid()}{hint}")
     for key, relation, other, why in RELATIONS:
         value, bound = OmegaConf.select(cfg, key), OmegaConf.select(cfg, other)
         if _is_number(value) and _is_number(bound) and not _COMPARE[relation](value, bound):
@@ -369,7 +370,8 @@ def check_keys(cfg: DictConfig, keys: Iterable[str]) -> None:
         for name, item in items:
             rule = rule_for(name)
             if rule is not None and item is not None and (problem := rule.problem(item)):
-                raise ConfigError(f"{name}={_show(item)} is {problem}; valid: {rule.valid()}")
+                hint = range_hint(name, item)
+                raise ConfigError(f"{name}={_show(item)} is {problem}; valid: {rule.valid()}{hint}")
 
 
 def _plain(cfg: DictConfig, key: str) -> Any:
@@ -393,8 +395,6 @@ def _resolved(cfg: DictConfig, key: str, value: Any) -> Any:
 
 
 def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
     return repr(value) if isinstance(value, str) else str(value)

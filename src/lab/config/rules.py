@@ -22,6 +22,9 @@ names the offending key, file or column and what would work instead:
   (its loss scaler; bf16-mixed has none);
 * trainer: options that `lightning.pytorch.Trainer` does not take (with the valid ones), and
   `use_distributed_sampler` (lab's data module shards the data itself);
+* steps (`lab.config.step_rules`): `trainer.val_every_n_steps` beside another validation
+  interval, or above `max_steps`; a `save_top_k` on the periodic `last.ckpt` writer, which
+  keeps one file;
 * builders: a key of `optimizer`, `scheduler`, `task.module` (`lab.config.builder_arguments`)
   or `peft.config` (`lab.config.peft_rules`) that its class or function does not take;
 * task and data: a head given data of another kind or problem type (`lab.config.task_fit`),
@@ -69,6 +72,7 @@ from lab.config.package_rules import check_group_packages
 from lab.config.padding_rules import check_pad_token
 from lab.config.peft_rules import check_peft_config
 from lab.config.ranges import check_ranges
+from lab.config.step_rules import check_last_checkpoint, check_validation_steps
 from lab.config.task_fit import check_task_fits_data
 from lab.errors import ConfigError
 
@@ -88,7 +92,7 @@ __all__ = [
 ]
 
 # Options of lab's `build_trainer` that are not Lightning Trainer arguments.
-LAB_TRAINER_OPTIONS = ("compile", "reuse_freed_memory")
+LAB_TRAINER_OPTIONS = ("compile", "reuse_freed_memory", "val_every_n_steps")
 LAB_TRAINER_TARGET = "lab.training.trainer.build_trainer"
 
 
@@ -106,6 +110,8 @@ def validate_config(cfg: DictConfig) -> None:
     check_trains_something(cfg)
     check_hardware(cfg)
     check_trainer_options(cfg)
+    check_validation_steps(cfg)
+    check_last_checkpoint(cfg)
     check_builder_arguments(cfg)
     check_peft_config(cfg)
     check_task_fits_data(cfg)

@@ -207,6 +207,7 @@ class PreemptionCheckpoint(L.Callback):
         self._armed = False
         self._signal = 0  # the number of the first stop signal of this fit; 0: none yet
         self._replaced: dict[int, Any] = {}  # the handlers `_take_stop_signals` replaced
+        self._saving_on_stop = False
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Before Lightning registers its handler (`Trainer._run`, after the setup hooks).
@@ -234,6 +235,23 @@ class PreemptionCheckpoint(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._arm(False)
 
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        # Lightning stops on SIGTERM after a batch's validation and after counting the batch's
+        # optimizer step for its loggers. A resume from within that epoch takes the batch's
+        # validation as done and skips it, counting the step again on the way: every later
+        # logged row would be one step high. Its own checkpoints at a validation's end are
+        # written before that count; this one is saved as if it were too.
+        from lab.compat.lightning import accumulating, uncount_logged_step
+        from lab.training.periodic_checkpoint import validation_follows
+
+        epochs = trainer.fit_loop.epoch_progress.current
+        within_epoch = epochs.completed != epochs.ready  # type: ignore[attr-defined]
+        stepped = not accumulating(trainer)
+        if self._saving_on_stop and within_epoch and stepped and validation_follows(trainer):
+            uncount_logged_step(checkpoint)
+
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
@@ -243,7 +261,11 @@ class PreemptionCheckpoint(L.Callback):
                 exception.signal_name = name  # type: ignore[attr-defined]
                 if trainer.state.fn == "fit":
                     path = self.dirpath / LAST_CHECKPOINT
-                    trainer.save_checkpoint(path)
+                    self._saving_on_stop = True
+                    try:
+                        trainer.save_checkpoint(path)
+                    finally:
+                        self._saving_on_stop = False
                     wait_for_checkpoints()  # durable before the process exits
                     log.warning("%s: saved %s at step %d", name, path, trainer.global_step)
         finally:

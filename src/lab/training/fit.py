@@ -270,9 +270,12 @@ def build_run_trainer(
 def streaming_validation(cfg: DictConfig) -> dict[str, int]:
     """A streamed train split is one endless epoch: the default `val_check_interval=1.0`
     (once per epoch) becomes once at the end of training, in batches (`max_steps` x gradient
-    accumulation). An integer the user gave is kept (`lab.config.data_rules.check_streaming`)."""
+    accumulation). An integer the user gave is kept (`lab.config.data_rules.check_streaming`),
+    and `trainer.val_every_n_steps` counts steps in any epoch (`lab.training.validation_steps`)."""
     interval = cfg.trainer.get("val_check_interval")
     if not cfg.data.get("streaming") or not (isinstance(interval, float) and interval == 1.0):
+        return {}
+    if cfg.trainer.get("val_every_n_steps") is not None:
         return {}
     accumulate = int(cfg.trainer.get("accumulate_grad_batches") or 1)
     return {"val_check_interval": int(cfg.trainer.max_steps) * accumulate}

@@ -163,22 +163,29 @@ def early_stop(
     return f"early stopping: {what}; training stopped after {where}", entry
 
 
+EPOCH_VALIDATION_KEYS = "trainer.val_check_interval, trainer.check_val_every_n_epoch"
+
+
 def unvalidated_tail_note(trainer: L.Trainer, validations: list[Validation]) -> str | None:
     """The line saying that training went on after its last validation (a `max_steps` or
     `val_check_interval` that falls between validations): those steps' weights were never
     validated, so no best checkpoint holds them; None when the fit ended on a validation or
     had none (`no_best_checkpoint_note` says that)."""
+    from lab.training.validation_steps import ValidateEveryNSteps
+
     if not validations:
         return None
     last, step = validations[-1].step, int(trainer.global_step)
     if step <= last:
         return None
+    # The keys that place validations: trainer.val_every_n_steps refuses the other two.
+    by_steps = any(isinstance(c, ValidateEveryNSteps) for c in trainer.callbacks)  # type: ignore[attr-defined]
+    keys = "trainer.val_every_n_steps" if by_steps else EPOCH_VALIDATION_KEYS
     return (
         f"training ran {step - last} step{'s' * (step - last != 1)} after its last validation "
         f"(step {last} of {step}): those weights were never validated, so the tested and "
         "exported weights are the best validated ones; to validate at the end, let a "
-        "validation fall on the last step (trainer.max_steps, trainer.val_check_interval, "
-        "trainer.check_val_every_n_epoch)"
+        f"validation fall on the last step (trainer.max_steps, {keys})"
     )
 
 

@@ -4,8 +4,10 @@
 checkpoints and the export keep their parameter names). `trainer.reuse_freed_memory` keeps
 freed CPU memory for the next step instead of page-faulting it back, or gives it back to the
 OS (`auto`, the default: gives it back only where batches vary in shape and hold blocks above
-32 MiB; `lab.training.allocator`; no effect on numbers). Every other key is a
-`lightning.pytorch.Trainer` argument, checked here so a typo gets the list of valid ones.
+32 MiB; `lab.training.allocator`; no effect on numbers). `trainer.val_every_n_steps=N`
+validates after every N-th optimizer step of the run, as HF's `eval_steps`
+(`lab.training.validation_steps`). Every other key is a `lightning.pytorch.Trainer` argument,
+checked here so a typo gets the list of valid ones.
 
 `use_distributed_sampler` is always off: lab's data module gives every rank its share itself
 (`lab.data.samplers`: the same global batches as one process, length-grouped or not; eval
@@ -39,26 +41,39 @@ class CompileModel(L.Callback):
 
 
 def build_trainer(
-    compile: bool = False, reuse_freed_memory: bool | str = "auto", **kwargs: Any
+    compile: bool = False,
+    reuse_freed_memory: bool | str = "auto",
+    val_every_n_steps: int | None = None,
+    **kwargs: Any,
 ) -> L.Trainer:
-    """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile` and
+    """A `lightning.pytorch.Trainer(**kwargs)`, plus `CompileModel` when `compile`,
     `ReuseFreedMemory(reuse_freed_memory)` (true: keep freed CPU memory, false: give it back,
-    `auto`: decide from the data; `lab.training.allocator`)."""
+    `auto`: decide from the data; `lab.training.allocator`) and, given `val_every_n_steps`,
+    `ValidateEveryNSteps` with the Trainer arguments it needs
+    (`lab.training.validation_steps`)."""
+    from lab.config.step_rules import validation_steps_problem
     from lab.training.allocator import ReuseFreedMemory
+    from lab.training.validation_steps import ValidateEveryNSteps, validation_arguments
 
     valid = inspect.signature(L.Trainer.__init__).parameters
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         names = ", ".join(sorted(p for p in valid if p != "self"))
         raise ConfigError(
-            f"unknown trainer option(s) {unknown}; valid: compile, reuse_freed_memory, {names}"
+            f"unknown trainer option(s) {unknown}; valid: compile, reuse_freed_memory, "
+            f"val_every_n_steps, {names}"
         )
+    if problem := validation_steps_problem({**kwargs, "val_every_n_steps": val_every_n_steps}):
+        raise ConfigError(problem)
     ours: list[L.Callback] = [CompileModel()] if compile else []
     if reuse_freed_memory not in (True, False, "auto"):
         raise ConfigError(
             f"trainer.reuse_freed_memory={reuse_freed_memory!r}; valid: auto, true, false"
         )
     ours += [ReuseFreedMemory(reuse_freed_memory)]
+    if val_every_n_steps is not None:
+        ours += [ValidateEveryNSteps(val_every_n_steps)]
+        kwargs |= validation_arguments(val_every_n_steps, kwargs.get("accumulate_grad_batches"))
     kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *ours]
     if kwargs.get("use_distributed_sampler"):
         raise ConfigError(
