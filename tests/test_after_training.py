@@ -382,7 +382,7 @@ def test_predict_streams_csv_and_txt(classifier: Path, tmp_path: Path) -> None:
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 70
-    assert list(rows[0]) == ["line", "id", "label", "probabilities", "error"]
+    assert list(rows[0]) == ["line", "id", "label", "probabilities", "truncated", "error"]
     assert all(r["label"] in ("negative", "positive") and not r["error"] for r in rows)
 
 

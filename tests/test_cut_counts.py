@@ -314,5 +314,6 @@ def test_lab_predict_says_how_many_classified_rows_it_cut() -> None:
         predictor.predict(rows)
     assert predictor.notes() == [
         "2 rows ran past data.max_length=8 tokens: their tokens past the cut were not read, "
-        "as in training"
+        "as in training (each one's 'truncated' field says how many tokens it has and how many "
+        "were read)"
     ]

@@ -302,7 +302,10 @@ def test_serve_caps_request_size_and_quotes_only_an_excerpt(echo_server: str) ->
     status, body = _post(url, json.dumps({"review": "x" * 1_000_000}).encode())  # under 1 MiB
     assert status == 422 and len(body) < 1000
     (error,) = json.loads(body)["detail"]
-    assert error["msg"] == "String should have at most 40 characters"
+    assert error["msg"] == (
+        "String should have at most 40 characters (the server's max_text_length=40: start "
+        "lab.serve with a larger max_text_length= for longer texts; lab.predict has no such limit)"
+    )
     assert error["loc"] == ["body", "review"]
     assert error["input"] == "x" * 80 + "... (1000000 characters)"
 

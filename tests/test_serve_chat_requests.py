@@ -103,7 +103,9 @@ def test_good_messages_are_answered_in_either_form(serve: Any) -> None:
     assert _detail(serve, {"inputs": [{"messages": long}]}) == [
         {
             "type": "string_too_long",
-            "msg": "field 'messages': message 0 has content over 20 characters",
+            "msg": "field 'messages': message 0 has content over 20 characters (the server's "
+            "max_text_length=20: start lab.serve with a larger max_text_length= for longer "
+            "texts; lab.predict has no such limit)",
             "loc": ["body", "inputs", 0, "messages"],
             "input": long,
         }

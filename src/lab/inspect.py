@@ -240,10 +240,14 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
     limits: dict[str, list[str]] = {}  # one line per limit, naming the sequences under it
     for sequence, entry in report["max_length"].items():
         if entry["key"]:
+            still = entry.get("still_truncated")
+            why = (
+                f"the model's limit; {still:.0%} of train rows are longer still"
+                if still
+                else f"train p95 rounded up; model limit {report['model_max_length']}"
+            )
             limits.setdefault(
-                f"{entry['key']}={entry['current']}, suggested {entry['suggested']} "
-                f"(train p95 rounded up; model limit {report['model_max_length']})",
-                [],
+                f"{entry['key']}={entry['current']}, suggested {entry['suggested']} ({why})", []
             ).append(sequence)
     for line, sequences in limits.items():
         console.print(f"{', '.join(sequences)}: {line}", markup=False)

@@ -7,7 +7,11 @@ Routes:
 - `POST /predict`: one input (`{"text": "..."}`; the fields are the head's, e.g. the run's
   text column, see `/docs`) or a batch (`{"inputs": [{...}, {...}]}`); returns the same
   result fields as `lab.predict` (one object, or `{"predictions": [...]}`). An input may
-  carry an `id` (a string or an integer), echoed in its result, as `lab.predict` does.
+  carry an `id` (a string or an integer), echoed in its result, as `lab.predict` does. An
+  input read cut, as in training (a text past `data.max_length` tokens, a seq2seq source past
+  `data.max_source_length`, NER's given words past the cut), has `truncated` in its result,
+  e.g. `{"tokens": 2014, "tokens_read": 128}`, absent where it was read whole; the server log
+  has one line per request with such an input (`lab.inference.cuts`).
 - `GET /health`: status, the input fields a request may give, the result fields.
 - `POST /v1/chat/completions`, `GET /v1/models`: for a decoder with a chat template (task=sft,
   task=dpo runs), the OpenAI chat API, streaming or not (`lab.inference.chat_api`).
@@ -25,12 +29,14 @@ answer lists every bad row of a batch. Error bodies quote at most a short excerp
 # not resolve.
 
 import json
+import logging
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Annotated, Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
+from lab.inference.cuts import CUT_FIELD, TRUNCATED, cut_log_line
 from lab.inference.options import positive_int
 from lab.inference.ports import bind
 from lab.inference.predictors import Predictor, open_predictor, predict_rows
@@ -73,6 +79,9 @@ NOT_JSON = {
     "(curl: -H 'Content-Type: application/json')",
 }
 DRAIN_BYTES = 64 << 20  # of a refused body, read and dropped so the client gets the 413
+# uvicorn's server log (its access lines go to `uvicorn.access`): a cut input's line is shown
+# beside the request's own, in the same form.
+log = logging.getLogger("uvicorn.error")
 
 
 def create_app(
@@ -201,7 +210,7 @@ def create_app(
         Discriminator(lambda v: batch_form if isinstance(v, dict) and "inputs" in v else single),
     ]
 
-    @app.post("/predict")
+    @app.post("/predict", description=CUT_FIELD if TRUNCATED in predictor.outputs else "")
     def predict(request: Annotated[Request, Body()]) -> Any:  # type: ignore[valid-type]
         batch = isinstance(request, Batch)
         items = request.inputs if batch else [request]  # type: ignore[union-attr]
@@ -215,6 +224,9 @@ def create_app(
         if problems:
             return JSONResponse(status_code=422, content={"detail": problems[:MAX_ERRORS]})
         results = run_rows(rows)
+        line = cut_log_line(results, predictor, ids)
+        if line is not None:
+            log.info(line)
         for index, id_ in enumerate(ids):
             if id_ is not None:
                 results[index] = {ECHOED: id_, **results[index]}

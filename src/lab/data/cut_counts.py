@@ -12,7 +12,15 @@ targets; the NER head says one per split, `lab.tasks.token_cut.cut_note`):
     data.max_length=64 cuts 43 of 80 train rows and 3 of 10 validation rows (their tokens past
     the cut are not read); a longer data.max_length keeps them, up to the model's positions
 
-leaving out the splits where no row is cut, and nothing where none is.
+leaving out the splits where no row is cut, and nothing where none is. Where the setting is
+already the model's limit (its tokenizer's `model_max_length`: 512 for BERT), no longer value
+exists, and the line says so instead (`at_limit_advice`):
+
+    ...; 512 tokens is the model's limit (data.max_length cannot be longer: its tokenizer's
+    model_max_length), so it cannot read these rows whole; data.truncation_side=left reads
+    their last 512 tokens instead, or a model with more positions reads more of them
+
+(`data.truncation_side=left` offered where the head takes it and the run does not use it).
 
 **How a row is known to be cut.** A fast tokenizer (the tokenizers library) keeps the tokens a
 truncation removed on each row's encoding: `BatchEncoding.encodings[i].overflowing` is non-empty
@@ -80,16 +88,29 @@ def flag_counts(dataset: Dataset, column: str) -> tuple[int, int]:
 
 
 def cut_line(
-    key: str, limit: int, counts: tuple[int, int], rows: int, what: str, why: str, also: str = ""
+    key: str,
+    limit: int,
+    counts: tuple[int, int],
+    rows: int,
+    what: str,
+    why: str,
+    also: str = "",
+    advice: str = "",
 ) -> str | None:
     """The line on a split's cut rows, or None when no row is cut: `key` (`data.max_length`)
     at `limit` cuts `counts` (`flag_counts`) of `rows` `what` (`train rows`), `why` saying what
-    the cut costs; `also` ends the line (what else the longer setting changes)."""
-    return joined_cut_line(key, limit, [(counts, rows, what)], why, also)
+    the cut costs; `also` ends the line (what else the longer setting changes); `advice`, where
+    given, replaces the advice of a longer setting (`at_limit_advice`: at the model's limit)."""
+    return joined_cut_line(key, limit, [(counts, rows, what)], why, also, advice)
 
 
 def joined_cut_line(
-    key: str, limit: int, splits: list[tuple[tuple[int, int], int, str]], why: str, also: str = ""
+    key: str,
+    limit: int,
+    splits: list[tuple[tuple[int, int], int, str]],
+    why: str,
+    also: str = "",
+    advice: str = "",
 ) -> str | None:
     """`cut_line` for several splits in one line (`cuts 5 of 1600 train rows and 1 of 200
     validation rows`): `splits` holds each one's (counts, rows, what); those with no row cut
@@ -104,9 +125,31 @@ def joined_cut_line(
     if any(fills for (_, fills), _, _ in splits):  # a slow tokenizer: `limit` tokens count
         why = f"counted where they fill the {limit} tokens, as this tokenizer does not say; {why}"
     listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
+    return f"{key}={limit} cuts {listed} ({why}); {advice or longer_advice(key, also)}"
+
+
+def longer_advice(key: str, also: str = "") -> str:
+    """What keeps cut rows below the model's limit: a longer `key`."""
+    return f"a longer {key} keeps them, up to the model's positions{also}"
+
+
+def model_length(tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """The model's limit as its tokenizer records it (`model_max_length`: 512 for BERT);
+    None where it records none (transformers' stand-in is 1e30)."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if isinstance(limit, int | float) and limit < 1e6 else None
+
+
+def at_limit_advice(key: str, limit: int, noun: str, left: str | None) -> str:
+    """What a cut line says where `key`=`limit` is the model's own limit, so no longer value
+    exists: the model cannot read these `noun` whole; `left`: the setting that keeps each
+    one's last tokens instead (`data.truncation_side=left`), where the head has it and the run
+    does not use it already."""
+    helps = [f"{left} reads their last {limit} tokens instead"] if left else []
+    helps.append("a model with more positions reads more of them")
     return (
-        f"{key}={limit} cuts {listed} ({why}); "
-        f"a longer {key} keeps them, up to the model's positions{also}"
+        f"{limit} tokens is the model's limit ({key} cannot be longer: its tokenizer's "
+        f"model_max_length), so it cannot read these {noun} whole; {', or '.join(helps)}"
     )
 
 
@@ -172,11 +215,28 @@ class CutCountingDataModule(DataModule):
             (counts, rows, split_rows(self.split_name(name), noun))
             for name, counts, rows in counted
         ]
+        advice = self.limit_advice(f"data.{key}", limit, noun)
         if column == TARGETS:
             training = any(name == "train" for name, _, _ in counted) and self.evaluation is None
             also = " (task.module.max_new_tokens follows it unless set)"
-            return joined_cut_line(f"data.{key}", limit, splits, target_why(limit, training), also)
-        return joined_cut_line(f"data.{key}", limit, splits, input_why(self.tokenizer))
+            why = target_why(limit, training)
+            return joined_cut_line(f"data.{key}", limit, splits, why, also, advice)
+        why = input_why(self.tokenizer)
+        return joined_cut_line(f"data.{key}", limit, splits, why, advice=advice)
+
+    def limit_advice(self, key: str, limit: int, noun: str) -> str:
+        """`at_limit_advice` where `limit` is the model's (`model_length`), else ""
+        (the advice of a longer setting). `data.truncation_side=left` is offered where the
+        head takes that setting (a constructor argument) and it is not already left."""
+        model = model_length(self.tokenizer)
+        if limit != model:  # below it a longer setting helps (over it, training refuses it)
+            return ""
+        import inspect
+
+        takes_side = "truncation_side" in inspect.signature(type(self)).parameters
+        side = getattr(self.tokenizer, "truncation_side", "right")
+        left = "data.truncation_side=left" if takes_side and side != "left" else None
+        return at_limit_advice(key, limit, noun, left)
 
     def setup(self, stage: str | None = None) -> None:
         """`DataModule.setup`, then one line per flag column for every split its tokenizing

@@ -26,6 +26,8 @@ over the ids its reader encodes), and rows whose label is hidden (-1) or empty i
     label: label_column            # the key of the label column; null: none
     labels: null                   # the head's label rules: a function (data, splits, names)
                                    # -> warnings, training's refusals and warnings in its words
+    windows: null                  # a windowing head's lines on what its windows lose: a
+                                   # function (data, splits, tokenizer, task, sample) -> warnings
 
 The declaration sits beside, not inside, the data config: every data key is passed to the
 data module's constructor, which would refuse one it does not know. A data module without a
@@ -209,6 +211,20 @@ def model_limit(tokenizer: Any, model_cfg: DictConfig) -> int | None:
     return min(limits) if limits else None
 
 
+def capped_share(
+    train: Sequence[int], suggested: int | None, limit: int | None, spec: TextSpec, left: bool
+) -> dict[str, Any]:
+    """`{"still_truncated": share}` where the suggested maximum is the model's `limit`, the
+    train p95 being longer: the share of measured train rows (`train`: their lengths) that
+    the suggestion still cuts (the advice is not a fix: the model cannot read them whole),
+    with `"left_cut": true` where `data.truncation_side=left` would keep their ends (`left`);
+    {} otherwise, and for windowed sequences (split, not cut)."""
+    if spec.windowed or suggested is None or suggested != limit or not train:
+        return {}
+    over = sum(1 for length in train if length > suggested)
+    return {"still_truncated": over / len(train), "left_cut": left} if over else {}
+
+
 def head_data(cfg: DictConfig) -> DictConfig:
     """`cfg.data`, its `_target_` the data module that reads it (a task's own, as with
     task=masked_lm: `task.data_module`), as training instantiates it; lab.inspect and
@@ -333,6 +349,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     }
     suggested: dict[str, int | None] = {}
     report["max_length"] = {}
+    # where the suggestion is the model's limit, the advice of a left cut for a head that has it
+    left = "truncation_side" in data and data.get("truncation_side") != "left"
     for spec in specs:
         train_stats = report["splits"]["train"]["lengths"][spec.name]
         p95 = train_stats.get("p95")  # none when no train row could be measured
@@ -348,6 +366,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             "current": spec.max_length,
             "suggested": suggested[spec.name],
             **({"windowed": True} if spec.windowed else {}),  # QA: split, not cut
+            **capped_share(lengths[spec.name]["train"], suggested[spec.name], limit, spec, left),
         }
     report["labels"] = {}
     names = None
@@ -362,5 +381,10 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
     head = []
     if checks is not None and (label_column is not None or not needs_label):
         head = checks(data, splits, names)
+    windows = declared.get("windows") if declared is not None else None
+    if windows:  # a windowing head's answers its windows cannot hold (QA), in training's words
+        from hydra.utils import get_method
+
+        head += get_method(str(windows))(data, splits, tokenizer, cfg.task, sample)
     report["warnings"] = head + warnings_of(report, carved)
     return {"report": report, "lengths": lengths, "specs": specs, "suggested": suggested}

@@ -102,7 +102,7 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
         elif share > 0.05:
             found.append(
                 f"{entry['key']}={entry['current']} truncates {share:.0%} of train rows "
-                f"({name}); suggested {entry['key']}={entry['suggested']}"
+                f"({name}); suggested {entry['key']}={entry['suggested']}{_still(entry)}"
             )
         for split, split_entry in report["splits"].items():
             dropped = split_entry["lengths"][name].get("dropped", 0.0)
@@ -114,6 +114,23 @@ def warnings_of(report: dict[str, Any], carved: list[str]) -> list[str]:
             if dropped and message not in found:  # one for all sequences after one prompt
                 found.append(message)
     return found
+
+
+def _still(entry: dict[str, Any]) -> str:
+    """What a suggestion capped at the model's limit still cuts (`still_truncated`: the share
+    of train rows longer than it), or "" for a suggestion below the limit."""
+    share = entry.get("still_truncated")
+    if not share:
+        return ""
+    left = (
+        f"data.truncation_side=left reads their last {entry['suggested']} tokens instead, or "
+        if entry.get("left_cut")
+        else ""
+    )
+    return (
+        f", the model's limit, which still truncates {share:.0%} of train rows: the model "
+        f"cannot read them whole ({left}a model with more positions reads more of them)"
+    )
 
 
 def _label_gap_warnings(split: str, entry: dict[str, Any], numeric: bool) -> list[str]:

@@ -34,7 +34,8 @@ class Predictor:
 
     #: input fields every row must have (non-empty strings unless `check` says otherwise)
     fields: tuple[str, ...] = ("text",)
-    #: result keys (the CSV header of `lab.predict`)
+    #: result keys (the CSV header of `lab.predict`); `truncated` (`lab.inference.cuts`) is
+    #: listed by a head that marks the rows it read cut, and present only on those rows
     outputs: tuple[str, ...] = ()
     #: fields of `fields` that hold a list of strings (or a JSON array in a string)
     list_fields: tuple[str, ...] = ()
@@ -52,6 +53,9 @@ class Predictor:
     #: the `task.module` keys its results depend on: what `task.module.<key>=` of lab.predict,
     #: lab.serve and lab.demo may change (`lab.inference.settings`)
     settings: tuple[str, ...] = ()
+    #: the setting whose `max_length` cuts an input: named where a result is marked cut
+    #: (`truncated`, `lab.inference.cuts`) in `lab.predict`'s note and `lab.serve`'s log
+    cut_setting = "data.max_length"
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         self.model = model

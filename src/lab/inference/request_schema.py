@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from lab.tasks.sft.chat import ROLES  # the roles training accepts: a served chat takes the same
@@ -32,10 +32,34 @@ def not_blank(value: str) -> str:
     return value
 
 
+def length_limit(max_length: int) -> str:
+    """Where a text's limit of `max_length` characters comes from, for its 422 (s26b M7:
+    pydantic's own message named no setting, and the same text went through lab.predict)."""
+    return (
+        f"the server's max_text_length={max_length}: start lab.serve with a larger "
+        "max_text_length= for longer texts; lab.predict has no such limit"
+    )
+
+
 def text_type(max_length: int) -> Any:
-    """A text field: a string of at most `max_length` characters, not blank. No
-    `min_length`: an empty string gets the same message as a blank one."""
-    return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(not_blank)]
+    """A text field: a string of at most `max_length` characters (the message names the
+    setting, `length_limit`; the schema says `maxLength`), not blank. No `min_length`: an
+    empty string gets the same message as a blank one."""
+
+    def short_enough(value: str) -> str:
+        if len(value) > max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                f"String should have at most {max_length} characters ({length_limit(max_length)})",
+            )
+        return value
+
+    return Annotated[
+        str,
+        AfterValidator(short_enough),
+        AfterValidator(not_blank),
+        WithJsonSchema({"type": "string", "maxLength": max_length}),
+    ]
 
 
 def word_list_type(name: str, max_length: int) -> Any:
@@ -59,7 +83,9 @@ def word_list_type(name: str, max_length: int) -> Any:
             raise PydanticCustomError("value_error", wanted)
         if any(len(word) > max_length for word in words):
             raise PydanticCustomError(
-                "string_too_long", f"field '{name}': each string at most {max_length} characters"
+                "string_too_long",
+                f"field '{name}': each string at most {max_length} characters "
+                f"({length_limit(max_length)})",
             )
         return words
 
@@ -79,7 +105,9 @@ def text_dict_type(name: str, max_length: int) -> Any:
             raise PydanticCustomError("value_error", wanted)
         if any(len(v) > max_length for v in value.values()):
             raise PydanticCustomError(
-                "string_too_long", f"field '{name}': each text at most {max_length} characters"
+                "string_too_long",
+                f"field '{name}': each text at most {max_length} characters "
+                f"({length_limit(max_length)})",
             )
         return value
 
@@ -99,7 +127,9 @@ def id_type(name: str, max_length: int) -> Any:
             )
         if len(value) > max_length:
             raise PydanticCustomError(
-                "string_too_long", f"field '{name}' must be at most {max_length} characters"
+                "string_too_long",
+                f"field '{name}' must be at most {max_length} characters "
+                f"({length_limit(max_length)})",
             )
         return value
 
@@ -193,7 +223,8 @@ def message_list_type(name: str, max_length: int, roles: tuple[str, ...] = ROLES
             if len(message["content"]) > max_length:
                 raise PydanticCustomError(
                     "string_too_long",
-                    f"field '{name}': message {i} has content over {max_length} characters",
+                    f"field '{name}': message {i} has content over {max_length} characters "
+                    f"({length_limit(max_length)})",
                 )
         return [{"role": m["role"], "content": m["content"]} for m in messages]
 

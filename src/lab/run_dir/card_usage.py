@@ -153,16 +153,29 @@ def cut(cfg: DictConfig, key: str = "max_length") -> str:
 
 def cut_note(cfg: DictConfig, key: str = "max_length") -> str:
     """The note on the run's cut (`data.<key>`, from the side `data.truncation_side` says),
-    which the exported tokenizer does not keep; "" for a run without one."""
+    which the exported tokenizer does not keep; "" for a run without one. A text pair
+    (`data.text_pair_column`) is cut longest first, as the tokenizer's `truncation=True`
+    cuts a pair: the note says which text loses tokens."""
     length = max_length(cfg, key)
     if not length:
         return ""
-    side = "last" if cfg.data.get("truncation_side") == "left" else "first"
+    left = cfg.data.get("truncation_side") == "left"
+    side = "last" if left else "first"
+    side_cut = "first tokens: data.truncation_side=left" if left else "last tokens"
+    pair = cfg.data.get("text_pair_column")
+    read = (
+        f"The run read at most {length} tokens of each pair (`data.{key}`: the "
+        f"`{cfg.data.get('text_column')}` and `{pair}` texts together, with the special "
+        f"tokens), cut longest first: tokens come off the longer text (its {side_cut}) until "
+        "the two are as long, then off both in turn, so a text under half of that stays whole "
+        "and only the other is cut"
+        if pair
+        else f"The run read the {side} {length} tokens of each input (`data.{key}`)"
+    )
     return (
-        f"\nThe run read the {side} {length} tokens of each input (`data.{key}`); the exported "
-        "tokenizer keeps the model's own limit (`model_max_length`), so the code passes the "
-        "run's cut: without it a longer input is read otherwise than in the run, and one "
-        "longer than the model's positions fails.\n"
+        f"\n{read}; the exported tokenizer keeps the model's own limit (`model_max_length`), so "
+        "the code passes the run's cut: without it a longer input is read otherwise than in the "
+        "run, and one longer than the model's positions fails.\n"
     )
 
 

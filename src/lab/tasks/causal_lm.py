@@ -197,7 +197,11 @@ class GenerationPredictor(Generator):
     """Greedy (or beam) continuation of a prompt by a causal LM: `generated_text`.
 
     `task.module.sample_max_new_tokens` new tokens, as in the validation samples. A prompt
-    with no room for them in the model's positions (GPT-2: `n_positions`) is refused by `check`.
+    with no room for them in the model's positions (GPT-2: `n_positions`) is refused by `check`,
+    and so is one longer than the tokens `generate` reads of a prompt (the tokenizer's
+    `model_max_length`, where it is below the positions or they are not known): cut on the
+    right, its continuation would follow a middle of the prompt, not its end, yet be written
+    after the whole prompt, so it is refused in words rather than cut without one (s26b H2).
     """
 
     settings = ("sample_max_new_tokens", "num_beams")
@@ -222,13 +226,19 @@ class GenerationPredictor(Generator):
         # more than the positions): past GPT-2's position table the forward pass fails with
         # an IndexError, so the row is refused in words before it gets there.
         ids = self.tokenizer(row[self.fields[0]], verbose=False)["input_ids"]
-        return room_problem(
+        problem = room_problem(
             model_positions(self.model),
             len(ids),
             self.max_new_tokens,
             shorten="the prompt",
             option="max_new_tokens",
         )
+        if problem is None and len(ids) > self.max_length:
+            return (
+                f"the prompt has {len(ids)} tokens, over the {self.max_length} tokens lab reads "
+                "of a prompt (the tokenizer's model_max_length); shorten the prompt"
+            )
+        return problem
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The prompt followed by its continuation, per row."""

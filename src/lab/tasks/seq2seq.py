@@ -29,6 +29,7 @@ from torchmetrics import MeanMetric, Metric
 from lab.data.cut_counts import CUT_FLAGS, INPUTS, TARGETS, CutCountingDataModule
 from lab.data.padding import Padding, PadToWidth, pad_rows
 from lab.errors import ConfigError, DataError
+from lab.inference.cuts import TRUNCATED, cut_note, input_cuts, with_cuts
 from lab.inference.predictors import Generator
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import CorpusBleu, RougeScore
@@ -348,10 +349,13 @@ class Seq2SeqPredictor(Generator):
     translation data whose column holds `{language: text}` (or that column itself, as in the
     data: its `data.source_lang` text is translated). The run's `data.source_prefix`
     (e.g. T5's `summarize: `) is prepended and the source cut at `data.max_source_length`, as
-    in training; `task.module.num_beams` and `max_new_tokens` as at evaluation.
+    in training: a cut row's result has `truncated` too, and `notes` counts them
+    (`lab.inference.cuts`); `task.module.num_beams` and `max_new_tokens` as at evaluation.
     """
 
     settings = ("num_beams", "max_new_tokens")
+    outputs = ("generated_text", TRUNCATED)
+    cut_setting = "data.max_source_length"
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -364,6 +368,13 @@ class Seq2SeqPredictor(Generator):
         self.max_length = int(cfg.data.get("max_source_length") or self.max_length)
         self.max_new_tokens = int(cfg.task.module.get("max_new_tokens") or 64)
         self.num_beams = int(cfg.task.module.get("num_beams") or 1)
+        self.cut_rows = 0  # sources cut at max_source_length (`notes`)
+
+    def notes(self) -> list[str]:
+        """How many sources ran past `data.max_source_length` tokens, if any."""
+        if not self.cut_rows:
+            return []
+        return [cut_note(self.cut_rows, self.cut_setting, self.max_length, self.tokenizer)]
 
     def check(self, row: dict[str, Any]) -> str | None:
         """As `Predictor.check`; a translation row without `text` may give the run's own
@@ -373,6 +384,10 @@ class Seq2SeqPredictor(Generator):
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The generated text of each row's (prefixed) source."""
-        _, output = self.generate([self.prefix + row[self.fields[0]] for row in rows])
+        sources = [self.prefix + row[self.fields[0]] for row in rows]
+        inputs, output = self.generate(sources)
         texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        return [{"generated_text": text.strip()} for text in texts]
+        results = [{"generated_text": text.strip()} for text in texts]
+        # Counted once the batch is done: a row retried alone is not counted twice.
+        self.cut_rows += with_cuts(results, input_cuts(self.tokenizer, inputs, sources))
+        return results

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lab.inference.cuts import TRUNCATED
 from lab.inference.predictors import Predictor
 from lab.tasks.text_words import text_words
 from lab.tasks.token_words import encode_words, first_subwords, span_entities, word_entities
@@ -50,12 +51,13 @@ class TokenClassificationPredictor(Predictor):
     its first subword, the pipeline's score for `aggregation_strategy="first"`. Words are
     tagged by their first subword, as in training, and grouped as the metrics read the tags
     (an I-X after O or another type starts an entity, `lab.tasks.token_words.word_entities`);
-    words past `data.max_length` subwords are predicted `O`, as the metrics count them. Text is
-    split into words and tagged the same way, its `start` / `end` offsets into the text (see
-    the module).
+    words past `data.max_length` subwords are predicted `O`, as the metrics count them, and
+    such a row's result has `truncated`: `{"words": <given>, "words_read": <before the cut>}`
+    (`lab.inference.cuts`). Text is split into words and tagged the same way, its `start` /
+    `end` offsets into the text (see the module), in windows: never cut.
     """
 
-    outputs = ("entities",)
+    outputs = ("entities", TRUNCATED)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -88,7 +90,7 @@ class TokenClassificationPredictor(Predictor):
                 texts, texts.values(), spans, tagged, strict=True
             ):
                 found[index] = span_entities(text, row, tags, scores)
-        cut: list[int] = []
+        cut: dict[int, dict[str, int]] = {}
         if given:
             words_given = list(given.values())
             word_tags = self.word_tags(words_given)
@@ -96,10 +98,14 @@ class TokenClassificationPredictor(Predictor):
                 given, words_given, word_tags, strict=True
             ):
                 found[index] = word_entities(row_words, tags, scores)
-                cut += [len(row_words) - kept] if kept < len(row_words) else []
+                if kept < len(row_words):
+                    cut[index] = {"words": len(row_words), "words_read": kept}
         self.cut_rows += len(cut)  # counted once the batch is done: a retried row is not twice
-        self.cut_words += sum(cut)
-        return [{"entities": found[i]} for i in range(len(rows))]
+        self.cut_words += sum(c["words"] - c["words_read"] for c in cut.values())
+        return [
+            {"entities": found[i], **({TRUNCATED: cut[i]} if i in cut else {})}
+            for i in range(len(rows))
+        ]
 
     def notes(self) -> list[str]:
         """Given words past `data.max_length` subwords, predicted `O` as the metrics count

@@ -12,6 +12,15 @@ when the answer lies wholly inside the window, else the classification token (in
 stands for "no answer here". Every feature also keeps its example id and its offset mapping
 with non-context tokens masked (None), so predictions map back to character spans of the raw
 context (see `decoding`).
+
+An answer that no window holds whole is thus trained as "no answer" in every window of its
+row, and an evaluated one can never be predicted exactly: `setup` counts such rows per split
+and says it in one line (`windows.missed_answers_note`), with the settings that hold the
+longest one; each evaluation row's fewest answer tokens go to the task module with its
+references, which says the rows whose gold answers are all longer than decoding's
+`task.module.max_answer_length` (`windows.long_answers_note`). The per-row facts ride on the
+tokenized windows as columns (`windows.WINDOW_COLUMNS`, kept in the tokenization cache) and are
+removed once counted, as `lab.data.cut_counts` does with its flags.
 """
 
 from __future__ import annotations
@@ -26,7 +35,21 @@ from lab.data.sources import origins_of, set_origins
 from lab.errors import ConfigError, DataError
 from lab.tasks.question_answering.answers import answer_lists, checked_answers, unanswerable_note
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
+from lab.tasks.question_answering.question_room import (
+    question_room_problem,
+    question_tokens,
+    training_fix,
+)
 from lab.tasks.question_answering.squad_json import load_squad_json
+from lab.tasks.question_answering.windows import (
+    WINDOW_COLUMNS,
+    SplitAnswers,
+    long_answers_note,
+    missed_answers_note,
+    rows_of_columns,
+    window_answers,
+    window_columns,
+)
 
 #: the id column of data without one (`data.id_column=null`): `<split>-<n>`, 1-based
 NUMBERED_ID = "__lab_question_id__"
@@ -76,6 +99,10 @@ class QAReferences:
         answers: the gold answer texts of each example (empty: unanswerable).
         features: the tokenized split, whose `example_id` and `offset_mapping` columns map
             each feature's tokens back to characters of its example's context.
+        counted: its gold answers as the windows hold them (`windows.SplitAnswers`: the
+            fewest tokens of each row's answers, for `long_answers_note`), and the split's
+            name in messages; None: not counted, or not said (lab.eval: a split it does not
+            score, or one it reads again under another name).
     """
 
     def __init__(
@@ -85,12 +112,22 @@ class QAReferences:
         contexts: list[str],
         answers: list[list[str]],
         features: Dataset,
+        counted: tuple[str, SplitAnswers] | None = None,
     ) -> None:
         self.ids = ids
         self.questions = questions
         self.contexts = contexts
         self.answers = answers
         self.features = features
+        self.counted = counted
+
+
+def long_answers_warning(references: dict[str, QAReferences], max_answer_length: int) -> str | None:
+    """The line on evaluated rows whose gold answers are all longer than decoding's
+    `task.module.max_answer_length` (`windows.long_answers_note`), for the task module to say
+    once it knows that setting; None where there are none."""
+    counted = [r.counted for r in references.values() if r.counted is not None]
+    return long_answers_note(counted, max_answer_length)
 
 
 class _QACollator:
@@ -150,6 +187,7 @@ class QuestionAnsweringDataModule(DataModule):
         self.version_2_with_negative = version_2_with_negative
         self.references: dict[str, QAReferences] = {}
         self._raw: dict[str, Dataset] = {}
+        self._answers: dict[str, SplitAnswers] = {}  # per split tokenized: its answers' count
 
     # ----------------------------------------------------------------- loading
     def load_raw(self) -> DatasetDict:
@@ -176,7 +214,11 @@ class QuestionAnsweringDataModule(DataModule):
         """Load, check and tokenize; evaluation features get their row numbers."""
         if self.datasets:
             return
-        super().setup(stage)
+        try:
+            super().setup(stage)
+        finally:  # said too where a later split fails: the windows may be why
+            self._say_missed_answers()
+        said = self._said_splits()
         for name, raw in self._raw.items():
             features = self.datasets[name]
             # Evaluation batches carry each feature's row number, so gathered logits find
@@ -189,8 +231,34 @@ class QuestionAnsweringDataModule(DataModule):
                 contexts=list(raw[self.context_column]),
                 answers=[answer_lists(a)[0] for a in raw[self.answers_column]],
                 features=features,
+                counted=(self.split_name(name), self._answers[name]) if name in said else None,
             )
         self._raw = {}
+
+    def _said_splits(self) -> list[str]:
+        """The counted splits whose lines are said, in split order (lab.eval: those it notes,
+        one of those it names alike, as it reads one file as each split: an evaluated one,
+        whose every gold answer counts)."""
+        said: dict[str, str] = {}
+        for name in sorted(self._answers, key=lambda split: split == "train"):
+            noted = self.noted_splits is None or name in self.noted_splits
+            if noted and self.split_name(name) not in said:
+                said[self.split_name(name)] = name
+        return [name for name in self._answers if name in said.values()]
+
+    def _say_missed_answers(self) -> None:
+        """The one line on answers no window holds whole, over the splits said."""
+        limit = self.tokenizer.model_max_length
+        line = missed_answers_note(
+            self.max_length,
+            self.doc_stride,
+            [(self.split_name(name), self._answers[name]) for name in self._said_splits()],
+            self.tokenizer.num_special_tokens_to_add(pair=True),
+            int(limit) if limit < 1e6 else None,  # transformers' "no limit" is 1e30
+            training=self.evaluation is None,
+        )
+        if line:
+            log.warning(line)
 
     # ----------------------------------------------------------------- checks
     def check_split(self, name: str, dataset: Dataset) -> None:
@@ -249,7 +317,18 @@ class QuestionAnsweringDataModule(DataModule):
             self.max_length,
             self.doc_stride,
             CLS_INDEX,
+            WINDOW_COLUMNS,  # caches written before lack the columns the counts read
         )
+
+    def _tokenize_split(self, name: str, dataset: Dataset) -> Dataset:
+        encoded = super()._tokenize_split(name, dataset)
+        columns = encoded.select_columns([*WINDOW_COLUMNS, "example_id"]).to_dict()
+        found = SplitAnswers(trained=name == "train")
+        for window, row in rows_of_columns(columns, first_only=found.trained):
+            found.add(str(columns["example_id"][window]), row)
+        self._answers[name] = found
+        # The counts' columns are for this count only: the model and the collator never see them.
+        return encoded.remove_columns(list(WINDOW_COLUMNS))
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         # Leading spaces of some SQuAD questions would only use up window room.
@@ -266,10 +345,12 @@ class QuestionAnsweringDataModule(DataModule):
         )
         example_of = encoded.pop("overflow_to_sample_mapping")
         all_offsets = encoded.pop("offset_mapping")
+        all_sequence_ids = [encoded.sequence_ids(i) for i in range(len(all_offsets))]
+        rows = window_answers(all_offsets, all_sequence_ids, example_of, batch[self.answers_column])
         starts, ends, example_ids, masked_offsets = [], [], [], []
         for i, offsets in enumerate(all_offsets):
             row = example_of[i]
-            sequence_ids = encoded.sequence_ids(i)
+            sequence_ids = all_sequence_ids[i]
             texts, answer_starts = answer_lists(batch[self.answers_column][row])
             if texts:  # SQuAD trains on the first gold answer
                 start, end = answer_token_span(
@@ -287,23 +368,24 @@ class QuestionAnsweringDataModule(DataModule):
         encoded["end_positions"] = ends
         encoded["example_id"] = example_ids
         encoded["offset_mapping"] = masked_offsets
-        return dict(encoded)
+        return {**encoded, **window_columns(rows, example_of)}
 
     def _check_question_room(self, questions: list[str], ids: list[Any]) -> None:
         # The tokenizer aborts the process (a Rust panic) when a question leaves no more
         # room for the context than doc_stride; say which question instead.
-        room = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
-        lengths = [
-            len(ids_) for ids_ in self.tokenizer(questions, add_special_tokens=False)["input_ids"]
-        ]
+        # One rule and one wording with lab.predict / lab.serve (`question_room`).
+        lengths = question_tokens(self.tokenizer, questions)
         for qid, length in zip(ids, lengths, strict=True):
-            if room - length <= self.doc_stride:
-                raise DataError(
-                    f"question id {qid} has {length} tokens, which leaves "
-                    f"{max(room - length, 0)} tokens of context per window: need more than "
-                    f"data.doc_stride={self.doc_stride}; raise data.max_length "
-                    f"(now {self.max_length}) or lower data.doc_stride"
-                )
+            problem = question_room_problem(
+                self.tokenizer,
+                length,
+                self.max_length,
+                self.doc_stride,
+                what=f"question id {qid}",
+                fix=training_fix(self.max_length),
+            )
+            if problem is not None:
+                raise DataError(problem)
 
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
         return _QACollator(self.tokenizer, self.padding(self.max_length))

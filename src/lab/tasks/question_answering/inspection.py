@@ -7,6 +7,11 @@ in training's words (`answers.checked_answers`, the function `QuestionAnsweringD
 checks every row with) and how many rows it refuses; and, as training warns, unanswerable
 questions in data read as SQuAD v1 (scored wrong whatever is predicted). Answers are no
 classes: no value is counted.
+
+`window_warnings` (the declaration's `windows:`) gives training's lines on answers the windows
+cannot hold (`windows`): rows whose answer no window holds whole, and evaluated rows whose gold
+answers are all longer than `task.module.max_answer_length`, over the measured rows of each
+split (the `sample=` rows whose lengths are measured), windowed as training windows them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ from typing import TYPE_CHECKING, Any
 from lab.data.inspection_places import place
 from lab.data.inspection_refusals import rows_have
 from lab.tasks.question_answering.answers import checked_answers, unanswerable_note
+from lab.tasks.question_answering.windows import (
+    SplitAnswers,
+    long_answers_note,
+    missed_answers_note,
+    window_answers,
+)
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -70,3 +81,90 @@ def label_warnings(
         if unanswerable and not version_2:  # training's warning, not a refusal
             found.append(unanswerable_note(split, unanswerable))
     return found
+
+
+BATCH = 1000  # rows windowed per tokenizer call
+
+
+def window_warnings(
+    data: DictConfig, splits: dict[str, Dataset], tokenizer: Any, task: DictConfig, sample: int
+) -> list[str]:
+    """Training's lines on answers the windows cannot hold (`windows.missed_answers_note`,
+    `windows.long_answers_note` with `task.module.max_answer_length`), over each split's
+    measured rows (`sample`, seeded as the lengths are; 0: all). A row training refuses (its
+    answer, an empty text, a question that leaves no room for context) is the other
+    warnings' to name, and left out here."""
+    from lab.data.inspection_stats import sample_indices
+
+    id_column = data.get("id_column")
+    columns = [
+        str(data.get(key) or key.removesuffix("_column"))
+        for key in ("question_column", "context_column", "answers_column")
+    ]
+    max_length, doc_stride = int(data.max_length), int(data.doc_stride)
+    special = tokenizer.num_special_tokens_to_add(pair=True)
+    seed = int(data.get("seed") or 0)
+    counted: list[tuple[str, SplitAnswers]] = []
+    for split, dataset in splits.items():
+        if any(c not in dataset.column_names for c in (*columns, *filter(None, [id_column]))):
+            continue  # the head's to refuse
+        indices = sample_indices(len(dataset), sample, seed)
+        sampled = len(indices) < len(dataset)
+        rows = dataset.select(indices) if sampled else dataset
+        ids = rows[str(id_column)] if id_column else [f"{split}-{i + 1}" for i in indices]
+        kept = _windowed_rows(rows, columns, tokenizer, max_length - special - doc_stride)
+        found = SplitAnswers(trained=split == "train")
+        for start in range(0, len(kept), BATCH):
+            batch = kept[start : start + BATCH]
+            questions, contexts, cells = ([row[k] for row in batch] for k in range(1, 4))
+            encoded = tokenizer(
+                questions,
+                contexts,
+                truncation="only_second",
+                max_length=max_length,
+                stride=doc_stride,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+            )
+            windows = encoded["offset_mapping"]
+            sequence_ids = [encoded.sequence_ids(i) for i in range(len(windows))]
+            answers = window_answers(
+                windows, sequence_ids, encoded["overflow_to_sample_mapping"], cells
+            )
+            for (row, *_), answer in zip(batch, answers, strict=True):
+                found.add(str(ids[row]), answer)
+        counted.append((f"{'measured ' if sampled else ''}{split}", found))
+    limit = tokenizer.model_max_length
+    lines = [
+        missed_answers_note(
+            max_length, doc_stride, counted, special, int(limit) if limit < 1e6 else None
+        ),
+        long_answers_note(
+            [(name, found) for name, found in counted if not found.trained],
+            int((task.get("module") or {}).get("max_answer_length") or 30),
+        ),
+    ]
+    return [line for line in lines if line]
+
+
+def _windowed_rows(
+    rows: Dataset, columns: list[str], tokenizer: Any, most_question: int
+) -> list[tuple[int, str, str, Any]]:
+    """(row, question, context, answers cell) of the rows training windows: a readable answer
+    at its place, a question and a context, and a question of at most `most_question`
+    tokens (more leaves the windows no more context than their overlap: training refuses it,
+    and the tokenizer would abort)."""
+    question_column, context_column, answers_column = columns
+    cells = zip(rows[question_column], rows[context_column], rows[answers_column], strict=True)
+    kept = []
+    for row, (question, context, answers) in enumerate(cells):
+        if not (isinstance(question, str) and question.strip()):
+            continue
+        if not (isinstance(context, str) and context.strip()):
+            continue
+        if checked_answers(context, answers)[1] is None:
+            kept.append((row, question.lstrip(), context, answers))
+    if not kept:
+        return []
+    lengths = tokenizer([q for _, q, _, _ in kept], add_special_tokens=False)["input_ids"]
+    return [row for row, ids in zip(kept, lengths, strict=True) if len(ids) < most_question]

@@ -7,6 +7,7 @@ from every rank); at the end of the epoch every question is decoded from all of 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import torch
 
 from lab.errors import ConfigError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
+from lab.tasks.question_answering.data import long_answers_warning
 from lab.tasks.question_answering.decoding import postprocess_predictions
 from lab.tasks.question_answering.metrics import SpanLogits, windows_from_logits
 from lab.tasks.question_answering.scores import squad_scores
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
     from lab.tasks.question_answering.data import QAReferences
+
+log = logging.getLogger(__name__)
 
 
 class QuestionAnsweringModule(TaskModule):
@@ -68,6 +72,10 @@ class QuestionAnsweringModule(TaskModule):
         self.max_answer_length = max_answer_length
         self.null_score_diff_threshold = null_score_diff_threshold
         self.report_examples = report_examples
+        # The data module counted the evaluated answers; decoding's limit is known here.
+        long_answers = long_answers_warning(self.references, max_answer_length)
+        if long_answers:
+            log.warning(long_answers)
         self.logits = torch.nn.ModuleDict({"val": SpanLogits(), "test": SpanLogits()})
         self.predictions: dict[str, dict[str, str]] = {}
 

@@ -13,6 +13,11 @@ from omegaconf import DictConfig
 
 from lab.inference.predictors import Predictor
 from lab.tasks.question_answering.decoding import answer_questions
+from lab.tasks.question_answering.question_room import (
+    predict_fix,
+    question_room_problem,
+    question_tokens,
+)
 
 
 class QuestionAnsweringPredictor(Predictor):
@@ -20,7 +25,8 @@ class QuestionAnsweringPredictor(Predictor):
 
     Long contexts are windowed as in training (`data.max_length`, `data.doc_stride`); the
     answer is decided over all windows (`lab.tasks.question_answering.answer_questions`).
-    `score` is the span's probability; SQuAD v2 models may answer "" (no answer).
+    `score` is the span's probability; SQuAD v2 models may answer "" (no answer). A question
+    that leaves a window too little context is refused by `check`, in training's words.
     """
 
     outputs = ("answer", "start", "end", "score")
@@ -32,6 +38,24 @@ class QuestionAnsweringPredictor(Predictor):
             str(cfg.data.get("question_column") or "question"),
             str(cfg.data.get("context_column") or "context"),
         )
+        self.doc_stride = int(cfg.data.get("doc_stride") or 128)
+
+    def check(self, row: dict[str, Any]) -> str | None:
+        """As `Predictor.check`, and the question must leave each window more context than
+        `data.doc_stride` tokens (`question_room_problem`), as training requires."""
+        problem = super().check(row)
+        if problem is not None:
+            return problem
+        question = row[self.fields[0]].lstrip()  # as the windows read it
+        (length,) = question_tokens(self.tokenizer, [question])
+        return question_room_problem(
+            self.tokenizer,
+            length,
+            self.max_length,
+            self.doc_stride,
+            what=f"the question ('{self.fields[0]}')",
+            fix=predict_fix(self.max_length),
+        )
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         data, module = self.cfg.data, self.cfg.task.module
@@ -42,7 +66,7 @@ class QuestionAnsweringPredictor(Predictor):
             [row[question] for row in rows],
             [row[context] for row in rows],
             max_length=self.max_length,
-            doc_stride=int(data.get("doc_stride") or 128),
+            doc_stride=self.doc_stride,
             n_best_size=int(module.get("n_best_size") or 20),
             max_answer_length=int(module.get("max_answer_length") or 30),
             version_2_with_negative=bool(data.get("version_2_with_negative")),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.errors import ConfigError
+from lab.inference.cuts import TRUNCATED, cut_note, input_cuts, with_cuts
 from lab.inference.predictors import Predictor
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 class SequenceClassificationPredictor(Predictor):
     """Single-label (`label`, `probabilities`), multi-label (`labels` over each class's
-    threshold, `probabilities`) or regression (`score`), by the run's `data.problem_type`."""
+    threshold, `probabilities`) or regression (`score`), by the run's `data.problem_type`;
+    a row cut at `data.max_length` also `truncated` (`lab.inference.cuts`)."""
 
     settings = ("threshold",)  # a multi-label run's (only its task.module has one)
 
@@ -44,9 +46,9 @@ class SequenceClassificationPredictor(Predictor):
             raise ConfigError(threshold_count_message(len(self.thresholds), len(self.labels)))
         self.cut_rows = 0  # rows cut at data.max_length (`notes`)
         self.outputs = {
-            "single_label": ("label", "probabilities"),
-            "multi_label": ("labels", "probabilities"),
-            "regression": ("score",),
+            "single_label": ("label", "probabilities", TRUNCATED),
+            "multi_label": ("labels", "probabilities", TRUNCATED),
+            "regression": ("score", TRUNCATED),
         }[self.problem]
 
     def notes(self) -> list[str]:
@@ -54,12 +56,7 @@ class SequenceClassificationPredictor(Predictor):
         rows as training read them: cut)."""
         if not self.cut_rows:
             return []
-        side = "before" if getattr(self.tokenizer, "truncation_side", "right") == "left" else "past"
-        rows = f"{self.cut_rows} row{'' if self.cut_rows == 1 else 's'}"
-        return [
-            f"{rows} ran past data.max_length={self.max_length} tokens: their tokens {side} "
-            "the cut were not read, as in training"
-        ]
+        return [cut_note(self.cut_rows, self.cut_setting, self.max_length, self.tokenizer)]
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """One result per row (see the class doc for the keys)."""
@@ -73,12 +70,17 @@ class SequenceClassificationPredictor(Predictor):
             padding=True,
             return_tensors="pt",
         )
-        # Rows cut at max_length, as training counts them (`lab.data.cut_counts`): for `notes`.
-        cut = sum(1 for encoding in encoded.encodings or () if encoding.overflowing)
+        # Rows cut at max_length, as training counts them (`lab.data.cut_counts`).
+        cuts = input_cuts(self.tokenizer, encoded, texts, pairs)
         inputs = encoded.to(self.device)
         with torch.no_grad():
             logits = self.model(**inputs).logits.float()
-        self.cut_rows += cut  # counted once the batch is done: a retried row is not twice
+        results = self.results(logits)
+        self.cut_rows += with_cuts(results, cuts)  # once the batch is done: a retry not twice
+        return results
+
+    def results(self, logits: torch.Tensor) -> list[dict[str, Any]]:
+        """Each row's result from its logits, by the run's problem type."""
         if self.problem == "regression":
             return [{"score": float(v)} for v in logits[:, 0].tolist()]
         if self.problem == "multi_label":
