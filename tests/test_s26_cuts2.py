@@ -370,3 +370,24 @@ def test_the_card_says_how_a_pair_is_cut() -> None:
     assert cut_note(single).startswith(
         "\nThe run read the first 128 tokens of each input (`data.max_length`); the exported"
     )
+
+
+def test_the_ner_cut_line_at_the_models_limit_says_no_longer_setting_exists() -> None:
+    """NER's own cut line, at the tokenizer's model_max_length: no "a longer data.max_length"
+    (NER has no left cut to offer either)."""
+    from types import SimpleNamespace
+
+    from lab.tasks.token_cut import cut_note
+
+    cuts = [[5, 6], [], [7]]
+    at_limit = cut_note("train", cuts, 512, SimpleNamespace(model_max_length=512))
+    assert at_limit == (
+        "data.max_length=512 cuts 2 of 3 train rows (3 words past the cut: not trained on, and "
+        "scored as missed where evaluated); 512 tokens is the model's limit (data.max_length "
+        "cannot be longer: its tokenizer's model_max_length), so it cannot read these rows "
+        "whole; a model with more positions reads more of them"
+    )
+    below = cut_note("train", cuts, 128, SimpleNamespace(model_max_length=512))
+    assert below is not None and below.endswith(
+        "a longer data.max_length keeps them, up to the model's positions"
+    )

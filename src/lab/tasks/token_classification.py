@@ -199,7 +199,7 @@ class TokenClassificationDataModule(DataModule):
             encoded = super()._tokenize_split(name, dataset)
         finally:
             self._split = None
-        note = cut_note(self.split_name(name), encoded[CUT], self.max_length)
+        note = cut_note(self.split_name(name), encoded[CUT], self.max_length, self.tokenizer)
         if self.noted_splits is not None and name not in self.noted_splits:
             note = None  # lab.eval of the test split: its own note alone
         if note and note not in self._said:  # lab.eval reads its rows as all three splits

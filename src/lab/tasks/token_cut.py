@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from lab.data.cut_counts import cut_line, split_rows
+from lab.data.cut_counts import at_limit_advice, cut_line, model_length, split_rows
 
 CUT = "cut_labels"
 IGNORE = -100
@@ -54,10 +54,17 @@ def without_cut(batch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in batch.items() if k != CUT} if CUT in batch else batch
 
 
-def cut_note(split: str, cuts: Sequence[Sequence[int]], max_length: int) -> str | None:
+def cut_note(
+    split: str, cuts: Sequence[Sequence[int]], max_length: int, tokenizer: Any = None
+) -> str | None:
     """A train.log line on the rows of `split` whose words run past `max_length` (`cuts`: the
-    split's `CUT` column), or None when no row is cut."""
+    split's `CUT` column), or None when no row is cut; at the model's own limit (`tokenizer`'s
+    `model_max_length`) it says that no longer setting exists (NER has no left cut)."""
     rows = sum(1 for cut in cuts if len(cut))
     words = sum(len(cut) for cut in cuts)
     why = f"{words} words past the cut: not trained on, and scored as missed where evaluated"
-    return cut_line("data.max_length", max_length, (rows, 0), len(cuts), split_rows(split), why)
+    at_limit = tokenizer is not None and model_length(tokenizer) == max_length
+    advice = at_limit_advice("data.max_length", max_length, "rows", None) if at_limit else ""
+    return cut_line(
+        "data.max_length", max_length, (rows, 0), len(cuts), split_rows(split), why, advice=advice
+    )
