@@ -100,6 +100,9 @@ HEADS: dict[str, tuple[list[str], list[str]]] = {
         [
             'model = AutoModelForMultipleChoice.from_pretrained("<this directory>").eval()',
             "    truncation=True, max_length=80,",
+            # a (context, ending) pair is cut longest first, as a text pair is
+            "The run read at most 80 tokens of each pair (`data.max_length`: the context and "
+            "prefix + ending texts together, with the special tokens), cut longest first",
         ],
     ),
     "summarization": (

@@ -151,11 +151,14 @@ def cut(cfg: DictConfig, key: str = "max_length") -> str:
     return f"truncation=True, max_length={length}" if length else "truncation=True"
 
 
-def cut_note(cfg: DictConfig, key: str = "max_length") -> str:
+def cut_note(
+    cfg: DictConfig, key: str = "max_length", pair_of: tuple[str, str] | None = None
+) -> str:
     """The note on the run's cut (`data.<key>`, from the side `data.truncation_side` says),
     which the exported tokenizer does not keep; "" for a run without one. A text pair
-    (`data.text_pair_column`) is cut longest first, as the tokenizer's `truncation=True`
-    cuts a pair: the note says which text loses tokens."""
+    (`data.text_pair_column`, or the two texts `pair_of` names: multiple choice's context and
+    ending) is cut longest first, as the tokenizer's `truncation=True` cuts a pair: the note
+    says which text loses tokens."""
     length = max_length(cfg, key)
     if not length:
         return ""
@@ -163,13 +166,14 @@ def cut_note(cfg: DictConfig, key: str = "max_length") -> str:
     side = "last" if left else "first"
     side_cut = "first tokens: data.truncation_side=left" if left else "last tokens"
     pair = cfg.data.get("text_pair_column")
+    first, second = pair_of or (f"`{cfg.data.get('text_column')}`", f"`{pair}`")
     read = (
         f"The run read at most {length} tokens of each pair (`data.{key}`: the "
-        f"`{cfg.data.get('text_column')}` and `{pair}` texts together, with the special "
+        f"{first} and {second} texts together, with the special "
         f"tokens), cut longest first: tokens come off the longer text (its {side_cut}) until "
         "the two are as long, then off both in turn, so a text under half of that stays whole "
         "and only the other is cut"
-        if pair
+        if pair or pair_of
         else f"The run read the {side} {length} tokens of each input (`data.{key}`)"
     )
     return (

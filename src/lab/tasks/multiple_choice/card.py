@@ -32,4 +32,4 @@ with torch.no_grad():  # one question: [1, endings, tokens] -> one score per end
     scores = model(**{{k: v.unsqueeze(0) for k, v in inputs.items()}}).logits[0]
 probabilities = scores.softmax(-1)"""
     note = "\ntransformers has no multiple-choice pipeline: pair and score the endings.\n"
-    return code, note + cut_note(cfg)
+    return code, note + cut_note(cfg, pair_of=("context", "prefix + ending"))
