@@ -33,3 +33,13 @@ def test_other_columns_print_as_before() -> None:
     assert column_cells([None, 0.5]) == ["None", "0.5"]
     assert column_cells([0, 0.1]) == ["0", "0.1"]
     assert column_cells([0.0, 0.1]) == ["0.0", "0.1"]  # as config.yaml writes them
+
+
+def test_a_column_with_gaps_still_shortens_its_numbers() -> None:
+    """A trial or run without the key (None, `-`) leaves the other cells short."""
+    assert column_cells([1.0789816816471736e-05, None, MISSING, 3.2034201569725462e-06]) == [
+        "1.08e-05",
+        "None",
+        "-",
+        "3.2e-06",
+    ]

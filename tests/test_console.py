@@ -560,3 +560,24 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
         "data: 80 train (83 sequences), 10 validation (carved from train), 10 test (9 "
         "sequences, carved from train) rows from reviews/; tokenization cache hit for: none"
     )
+
+
+def test_the_csv_loggers_note_on_a_used_folder_is_filed(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """s26c M5: a sweep's trial run again from scratch in its own folder: Lightning's CSV
+    logger said on screen that the killed attempt's logs "will be deleted" (they must be).
+    The real logger's warning, filed to train.log."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "metrics.csv").write_text("step,train/loss\n0,0.7\n")
+
+    def emit() -> None:
+        logger = CSVLogger(save_dir=str(tmp_path), name="csv", version="")
+        logger.log_metrics({"train/loss": 0.5}, step=0)
+        logger.save()
+
+    shown, filed = _shown_and_filed(caplog, emit)
+    assert shown == []
+    assert any("exists and is not empty" in m for m in filed)

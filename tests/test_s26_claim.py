@@ -220,6 +220,8 @@ def test_an_export_into_a_run_being_trained_is_refused_with_the_way_outside_it(
         with pytest.raises(LabError) as elsewhere:
             check_not_training(run_dir, None, "merged", "best")
         check_not_training(run_dir, tmp_path / "outside")  # output=: allowed
+        with pytest.raises(LabError) as inside:  # s26c M1: an output= inside the live run
+            check_not_training(run_dir, run_dir / "model", "merged", "last")
     finally:
         release_run_lock(training)
     assert result.returncode == 2, result.stderr[-3000:]
@@ -233,6 +235,7 @@ def test_an_export_into_a_run_being_trained_is_refused_with_the_way_outside_it(
         f"python -m lab.export run={run_dir} form=onnx checkpoint=last output=<folder>\n"
     )
     assert str(elsewhere.value).endswith(f"run={run_dir} checkpoint=best output=<folder>")
+    assert str(inside.value).startswith(f"cannot export into {run_dir}: it is being trained now")
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "checkpoints",
         "config.yaml",

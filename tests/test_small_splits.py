@@ -47,9 +47,10 @@ def test_a_one_class_train_split_says_what_carving_took() -> None:
     """s24c M5: a 3-row file of classes 0, 1, 1 whose validation and test took the 0 and a 1:
     "the train split has 1 class" is said with the carving that left it so."""
     assert too_few_classes(["1"], ["test", "validation"], 1) == (
-        "the train split has 1 class(es) (['1']) after test and validation were carved from its "
-        "file (1 train row left); classification needs at least 2: give each class more rows, "
-        "or test and validation files of your own"
+        "the train split has 1 class(es) (['1']); classification needs at least 2 (the test and "
+        "validation splits were carved from the same file first, leaving 1 train row: where the "
+        "file holds other classes, give each more rows, or give test and validation files of "
+        "your own)"
     )
     assert too_few_classes(["a"], [], 40) == (
         "the train split has 1 class(es) (['a']); classification needs at least 2"
@@ -65,9 +66,10 @@ def test_tiny_files_are_refused_naming_the_carving(tmp_path: Path) -> None:
     result = lab_cli("train", *common, f"data.path={three}", "data.split_seed=17")
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: the train split has 1 class(es) (['1']) after test and validation were carved "
-        "from its file (1 train row left); classification needs at least 2: give each class "
-        "more rows, or test and validation files of your own"
+        "error: the train split has 1 class(es) (['1']); classification needs at least 2 (the "
+        "test and validation splits were carved from the same file first, leaving 1 train row: "
+        "where the file holds other classes, give each more rows, or give test and validation "
+        "files of your own)"
     )
     result = lab_cli("train", *common, f"data.path={two}")
     assert result.returncode == 2, result.stderr[-2000:]

@@ -320,3 +320,18 @@ def test_a_bad_later_choice_value_is_refused_before_the_study_exists(
     assert len(done.stderr.splitlines()) == 1
     assert "Config search path" not in done.stderr
     assert not out.exists()  # no study, no sweep directory
+
+
+def test_the_closing_table_tells_close_sampled_rates_apart() -> None:
+    """s26c M4: three rates in [1e-5, 1.00001e-5] were all `1e-05` in the sweep's table (as
+    three significant digits show them); the table shows as many as tell them apart."""
+    lrs = [1.0000016e-05, 1.0000071e-05, 1.0000018e-05]
+    study = optuna.create_study(study_name="one", direction="maximize")
+    space = {"optimizer.lr": FloatDistribution(1e-5, 1.00001e-5)}
+    for lr, value in zip(lrs, [0.5, 0.6, 0.7], strict=True):
+        study.add_trial(
+            optuna.trial.create_trial(params={"optimizer.lr": lr}, distributions=space, value=value)
+        )
+    printed = _summary(study, [])
+    for shown in ("1.0000016e-05", "1.0000071e-05", "1.0000018e-05"):
+        assert shown in printed

@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lab.compare_cells import column_cells
 from lab.errors import LabError
 
 MODES = ("max", "min")
@@ -66,7 +67,11 @@ def best_line(
     means = [row["metrics"][metric]["mean"] for row in rows]
     top = max(means) if mode == "max" else min(means)
     best = [index for index, mean in enumerate(means) if mean == top]
-    named = "; ".join(_named(rows[i], labels[i], differing, metric) for i in best)
+    # each key's values as the table shows them (a sampled rate short: `lab.compare_cells`)
+    shown = {key: column_cells([row[key] for row in rows]) for key in differing}
+    named = "; ".join(
+        _named(rows[i], labels[i], {k: v[i] for k, v in shown.items()}, metric) for i in best
+    )
     tied = ", tied" if len(best) > 1 else ""
     return (
         f"best by {metric} ({mode}){tied}: {named}{_close_call(rows, labels, best, metric, mode)}"
@@ -95,9 +100,9 @@ def _close_call(
     )
 
 
-def _named(row: dict[str, Any], label: str, differing: list[str], metric: str) -> str:
+def _named(row: dict[str, Any], label: str, cells: dict[str, str], metric: str) -> str:
     # the key values as the table prints them (a key the configuration lacks: `-`)
-    keys = " ".join(f"{key}={row[key]}" for key in differing)
+    keys = " ".join(f"{key}={cell}" for key, cell in cells.items())
     name = f"{label} ({keys})" if keys else label
     return f"{name} {format_stats(row['metrics'][metric])}"
 

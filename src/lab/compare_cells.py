@@ -16,18 +16,25 @@ MAX_DIGITS = 17  # every float64 is told apart by 17 significant digits
 
 
 def column_cells(values: list[Any]) -> list[str]:
-    """The table's cells for one key's `values` (one per configuration): `str(value)`, except
-    in a column of non-integral floats (and ints among them), which shows each with the fewest
-    significant digits, from `MIN_DIGITS`, that keep distinct values distinct."""
-    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-    if len(numbers) != len(values) or all(float(v).is_integer() for v in numbers):
+    """The table's cells for one key's `values` (one per configuration or trial): `str(value)`,
+    except the non-integral floats of a column (and ints among them), each shown with the
+    fewest significant digits, from `MIN_DIGITS`, that keep its distinct numbers distinct; a
+    cell that is no number (a null, a key a run lacks) stays as it prints."""
+    numeric = [isinstance(v, int | float) and not isinstance(v, bool) for v in values]
+    numbers = [v for v, is_number in zip(values, numeric, strict=True) if is_number]
+    if all(float(v).is_integer() for v in numbers):
         return [str(v) for v in values]
     distinct = len({float(v) for v in numbers})
+    shown = [str(v) if isinstance(v, int) else repr(v) for v in numbers]
     for digits in range(MIN_DIGITS, MAX_DIGITS + 1):
         cells = [str(v) if isinstance(v, int) else _cell(v, digits) for v in numbers]
         if len(set(cells)) == distinct:
-            return cells
-    return [str(v) if isinstance(v, int) else repr(v) for v in numbers]
+            shown = cells
+            break
+    rest = iter(shown)
+    return [
+        next(rest) if is_number else str(v) for v, is_number in zip(values, numeric, strict=True)
+    ]
 
 
 def _cell(value: float, digits: int) -> str:

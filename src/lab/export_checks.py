@@ -66,11 +66,13 @@ def _open_weights(file: Path) -> None:
 def check_not_training(
     run_dir: Path, output: Path | None, form: str = "merged", checkpoint: str | None = None
 ) -> None:
-    """Refuse (`LabError`, one line) an export into `run_dir` (no `output`) while another
-    process trains it; an export with `output` goes on (outside the run, nothing clashes)."""
+    """Refuse (`LabError`, one line) an export into `run_dir` (no `output`, or an `output`
+    inside the run: `<run>/model`, s26c M1) while another process trains it; an export with
+    an `output` outside the run goes on (nothing clashes there)."""
     from lab.run_dir.run_lock import being_trained_advice, held_elsewhere
 
-    if output is None and held_elsewhere(run_dir):
+    inside = output is None or output.resolve().is_relative_to(run_dir.resolve())
+    if inside and held_elsewhere(run_dir):
         advice = being_trained_advice(run_dir, checkpoint or "last", form)
         raise LabError(f"cannot export into {run_dir}: it is {advice}")
 

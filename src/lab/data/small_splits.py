@@ -41,14 +41,15 @@ def small_validation_line(datamodule: Any) -> str | None:
 def too_few_classes(names: list[str], carved: list[str], train_rows: int) -> str:
     """The error for a train split of fewer than 2 classes (`names`); where lab carved the
     splits `carved` from the same file, it says so: a 3-row file's validation and test took
-    2 of its rows, and "the train split has 1 class" read as false of the file (s24c M5)."""
-    line = f"the train split has {len(names)} class(es) ({names})"
+    2 of its rows, and "the train split has 1 class" read as false of the file (s24c M5). The
+    file may hold that one class alone (s26c M6): the carving is said, not blamed."""
+    line = f"the train split has {len(names)} class(es) ({names}); classification needs at least 2"
     if carved:
+        splits = " and ".join(carved)
+        were = "splits were" if len(carved) > 1 else "split was"
+        rows = f"{train_rows} train row{'s' * (train_rows != 1)}"
         line += (
-            f" after {' and '.join(carved)} were carved from its file ({train_rows} train "
-            f"row{'s' * (train_rows != 1)} left)"
+            f" (the {splits} {were} carved from the same file first, leaving {rows}: where the "
+            f"file holds other classes, give each more rows, or give {splits} files of your own)"
         )
-    line += "; classification needs at least 2"
-    if carved:
-        line += f": give each class more rows, or {' and '.join(carved)} files of your own"
     return line

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from lab.compare_cells import column_cells
 from lab.sweeps.results import RUN_DIR, best_summary, importance_skipped
 from lab.training.console import message_console
 from lab.wide_tables import print_fitting_table
@@ -42,13 +43,16 @@ def print_sweep_summary(
         shown = sorted(study.best_trials, key=lambda t: t.number)
         title = f"Study {study.study_name}: Pareto front ({counts})"
     params = sorted({p for t in shown for p in t.params})
+    # A sampled float with as few digits as tell the trials apart (`lab.compare_cells`): at
+    # three, 1.0000016e-05 and 1.0000071e-05 were both `1e-05` (s26c M4).
+    cells = [column_cells([trial.params.get(p) for trial in shown]) for p in params]
     rows = [
         [
             str(trial.number),
             *(_objective(name, v) for name, v in zip(names, trial.values, strict=True)),
-            *(_short(trial.params.get(p)) for p in params),
+            *(column[i] for column in cells),
         ]
-        for trial in shown
+        for i, trial in enumerate(shown)
     ]
     print_trials_table(title, ["trial", *names, *params], rows, console)
     console.print(f"Sweep directory: [bold]{sweep_dir}[/bold] (trials.csv, best.json, plots/)")
@@ -102,7 +106,3 @@ def _top(shown: int) -> str:
 def _objective(name: str, value: float) -> str:
     """An objective's cell: 4 decimals, a parameter count (`model/params_*`) whole."""
     return f"{value:.0f}" if name.startswith("model/") else f"{value:.4f}"
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)

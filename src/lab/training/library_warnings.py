@@ -76,6 +76,10 @@ REPORTS = (
     # Lightning's model summary (train.log only) under bf16/fp16: its size column is a guess;
     # lab's `model:` line counts the parameters itself.
     Report(UserWarning, r"Precision .* is not supported by the model summary"),
+    # Lightning's CSV logger, where a sweep runs an abandoned trial again from scratch in its
+    # own folder (no checkpoint to resume): the killed attempt's rows go, as they must; on the
+    # console it read as data loss (s26c M5). A resume keeps its rows (`HookedCSVLogger`).
+    Report(UserWarning, r"Experiment logs directory .* exists and is not empty"),
     INTERVAL_REPORT,
 )
 RESUME_REPORTS = (
