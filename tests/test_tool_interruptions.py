@@ -209,7 +209,7 @@ def test_ctrl_c_in_predict_keeps_the_rows_done(run_dir: Path, tmp_path: Path) ->
     )
     assert found, err[-3000:]
     lines = partial.read_text().splitlines()
-    assert lines[0] == "line,id,label,probabilities,error"
+    assert lines[0] == "line,id,label,probabilities,truncated,error"  # truncated: s26b H2
     assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, int(found[1]) + 1))
     assert not output.exists() and not temporary.exists()
     assert "Traceback" not in err
