@@ -106,7 +106,7 @@ RANGES: dict[str, str] = {
     "task.module.num_report_samples":        "int >= 0",
     "task.module.max_generation_rows":       "null or int >= 0 ; null: every evaluation row",
     "task.module.beta":                      "> 0 ; DPO/SimPO inverse temperature, IPO's tau",
-    "task.module.label_smoothing":           "in [0, 0.5) ; share spread or flipped",
+    "task.module.label_smoothing":           "in [0, 1) ; share of the target spread (DPO: < 0.5)",
     "task.module.simpo_gamma":               ">= 0 ; SimPO's target reward margin",
     "task.predictor.top_k":                  "int >= 1",
     # ---- trainer (lightning.pytorch.Trainer arguments)

@@ -66,6 +66,7 @@ from lab.config.hardware_rules import (
     cuda_available,
     strategy_target,
 )
+from lab.config.head_option_rules import check_head_options
 from lab.config.model_config_keys import check_model_config_keys
 from lab.config.model_rules import check_added_tokens, check_freeze_depth
 from lab.config.package_rules import check_group_packages
@@ -107,6 +108,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_output_root(cfg)
     check_ranges(cfg)
     check_choices(cfg)
+    check_head_options(cfg)
     check_trains_something(cfg)
     check_hardware(cfg)
     check_trainer_options(cfg)
