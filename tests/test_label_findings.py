@@ -43,6 +43,20 @@ def test_whole_number_floats_are_the_integers_they_are() -> None:
     assert integer_label_names([1.0, 3.0, 2.0], None) == (["1", "2", "3"], {1: 0, 2: 1, 3: 2})
 
 
+def test_a_lone_class_gets_no_line_about_counting_from_zero(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """s26c M6: a train split carving left with class 1 alone was told its labels "do not
+    count from 0" (the file's did); the one-class refusal that follows says what is wrong."""
+    with caplog.at_level(logging.INFO, logger="lab.data.label_names"):
+        assert integer_label_names([1, 1], None) == (["1"], {1: 0})
+        assert not caplog.records
+        integer_label_names([1, 2], None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "labels 1, 2 do not count from 0: they name the classes, in sorted order (ids 0..1)"
+    ]
+
+
 def test_one_reading_of_integer_labels_for_the_data_layer_and_the_head() -> None:
     """`as_integer` is the rule both `integer_label_names` and the head's checks use."""
     from lab.tasks.text_classification import label_values

@@ -175,6 +175,8 @@ def integer_label_names(
             if rest and rest == list(range(len(rest)))
             else ""
         )
+        if len(present) < 2:  # one class: the split's refusal that follows says what to do
+            return [str(v) for v in present], {present[0]: 0}
         log.info(
             "labels %s do not count from 0: they name the classes, in sorted order (ids 0..%d)%s",
             ", ".join(map(str, present)),
