@@ -25,6 +25,7 @@ from lab.errors import ConfigError
 # key pattern -> (valid names, what they mean)
 CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
     "optimized_mode": (("min", "max"), "the direction in which optimized_metric improves"),
+    "final_weights": (("best", "last"), "the weights the run tests, exports and reports"),
     "callbacks.*.mode": (("min", "max"), "the direction in which the monitored metric improves"),
     "trainer.gradient_clip_algorithm": (("norm", "value"), "clip the gradients' norm or values"),
     "data.csv_quoting": (QUOTINGS, QUOTINGS_MEANING),

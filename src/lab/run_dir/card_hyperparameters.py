@@ -42,6 +42,7 @@ KNOBS: dict[str, Any] = {
     "model.add_special_tokens": {},
     "model.gradient_checkpointing": False,
     "data.group_by_length": False,
+    "final_weights": "best",
 }
 
 

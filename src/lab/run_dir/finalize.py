@@ -41,9 +41,11 @@ def finalize(
         report = parts.module.test_report
         if report:
             write_json(output_dir / "test_report.json", report, sort_keys=False)  # class order
-        # Without a best checkpoint (no validation before the end) lab tested the last weights:
-        # recorded once, for the summary table and the model card (lab.export's too).
-        record.data["tested"] = BEST if best_checkpoint(trainer) else LAST
+        # Without a best checkpoint (no validation before the end), or with
+        # `final_weights=last`, lab tested the last weights: recorded once, for the summary
+        # table and the model card (lab.export's, lab.eval's too).
+        last = cfg.get("final_weights", "best") == "last"
+        record.data["tested"] = BEST if best_checkpoint(trainer) and not last else LAST
         if counted := counted_class_weights(parts.module):  # class_weights=balanced's numbers
             record.data["class_weights"] = counted
         record.finish(metrics)

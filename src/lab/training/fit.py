@@ -106,16 +106,19 @@ def fit(
         "model/params_total": float(counts["total"]),
         "model/params_trainable": float(counts["trainable"]),
     }
-    best = best_checkpoint(trainer)
-    validated = known_metrics(trainer, best)
+    # `final_weights=last`: the weights training ended with are tested and exported (HF's
+    # `load_best_model_at_end=False`); the best checkpoint stays on disk all the same.
+    last = cfg.get("final_weights", "best") == "last"
+    best = None if last else best_checkpoint(trainer)
+    validated = known_metrics(trainer, best, last=last)
     if validated is not None:
-        log.debug("best checkpoint %s: validation metrics from its validation during fit", best)
+        log.debug("%s: validation metrics from its validation during fit", best or "last weights")
         metrics.update(validated)
     else:
         log.debug("validating %s (its validation metrics are not known)", best or "the model")
     evaluations = (trainer.test,) if validated is not None else (trainer.validate, trainer.test)
     tested = best
-    if validated is not None and holds_weights_of(trainer, parts.module, best):
+    if best and validated is not None and holds_weights_of(trainer, parts.module, best):
         log.debug("best checkpoint %s: its weights are in memory, tested without loading", best)
         tested = None  # Lightning tests the module as it is
     for evaluate in evaluations:

@@ -121,14 +121,19 @@ def checkpoint_step(path: str | Path) -> int | None:
         return None
 
 
-def known_metrics(trainer: L.Trainer, checkpoint: str | None) -> dict[str, float] | None:
-    """The `val/*` metrics of `checkpoint`'s weights as validated during this fit, or None.
+def known_metrics(
+    trainer: L.Trainer, checkpoint: str | None, last: bool = False
+) -> dict[str, float] | None:
+    """The `val/*` metrics of `checkpoint`'s weights (`last`: of the weights training ended
+    with, where a validation followed the last step) as validated during this fit, or None.
 
     Every rank must call this (it agrees with the other ranks): the metrics come back only
     where every rank knows them.
     """
     known = None
-    if checkpoint:
+    if last:
+        known = history_of(trainer).logged_at(trainer.global_step)
+    elif checkpoint:
         step = checkpoint_step(checkpoint)
         known = history_of(trainer).logged_at(step) if step is not None else None
     everywhere = trainer.strategy.reduce_boolean_decision(bool(known), all=True)
