@@ -166,12 +166,23 @@ def start_wandb_run(
                 _remove_run_folders_since(arguments, before)
                 raise
             mode = fallbacks.pop(0)
-            log.warning("W&B could not start (%s); continuing with W&B %s", err, mode)
+            log.warning("W&B could not start (%s); continuing with W&B %s", _said(err), mode)
             if mode != "disabled":  # a disabled run never reaches wandb's service
                 # First: until then wandb's service writes into the failed run's folder.
                 _release_run_id(arguments)
             _remove_run_folders_since(arguments, before)
             arguments["mode"] = mode
+
+
+def _said(err: Exception) -> str:
+    """`err` in one line: wandb's settings errors are pydantic's, several lines ending in a
+    link; where `WANDB_MODE` in the environment is the value it refuses, that is said."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = ": ".join(line for line in lines if not line.startswith("For further information"))
+    env_mode = os.environ.get("WANDB_MODE")
+    if env_mode is not None and env_mode not in (*MODES, "shared", "dryrun", "run"):
+        text += f"; WANDB_MODE={env_mode!r} in the environment is not a W&B mode"
+    return text or type(err).__name__
 
 
 def _release_run_id(arguments: dict[str, Any], failed_run_active: bool = False) -> bool:
