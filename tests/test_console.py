@@ -535,7 +535,30 @@ def test_a_library_calling_basic_config_does_not_bring_info_lines_back() -> None
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stderr.strip().splitlines() == ["this needs action"]
+    assert result.stderr.strip().splitlines() == ["warning (some.library): this needs action"]
+
+
+def test_a_tools_warnings_are_worded_as_a_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """s26c L3: `lab.export checkpoint=last` printed lab.train's cut line without its
+    `warning:` (Python's last resort prints a record bare)."""
+    from lab.training.console import ToolConsole
+
+    line = "data.max_length=64 cuts 5 of 1600 train rows (their tokens past the cut are not read)"
+    lab, library = logging.getLogger("lab.data.cut_counts"), logging.getLogger("some.library")
+    handler = ToolConsole()
+    for logger in (lab, library):
+        logger.addHandler(handler)
+    try:
+        lab.warning(line)
+        lab.info("data: 1600 train rows")  # INFO: not a tool's to show
+        library.error("broken")
+    finally:
+        for logger in (lab, library):
+            logger.removeHandler(handler)
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {line}",
+        "error (some.library): broken",
+    ]
 
 
 def test_the_data_line_marks_a_split_carved_from_train() -> None:

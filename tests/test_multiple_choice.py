@@ -316,7 +316,8 @@ def server(trained: tuple[Path, dict[str, float]]) -> Iterator[str]:
 def test_serve_answers_over_http(server: str, tmp_path: Path) -> None:
     status, health = http_json(f"{server}/health")
     assert (status, health["fields"]) == (200, ["sent1", "sent2", "endings"])
-    assert health["outputs"] == ["label", "ending", "probabilities"]
+    # `truncated`: only in the result of a question with a pair cut (tests/test_cuts_mc_mlm.py)
+    assert health["outputs"] == ["label", "ending", "probabilities", "truncated"]
     row = _test_rows()[0]
     endings = [row[f"ending{i}"] for i in range(4)]
     # The endings are a JSON list (or, as in a CSV cell, a JSON array in a string).

@@ -9,9 +9,11 @@ Routes:
   result fields as `lab.predict` (one object, or `{"predictions": [...]}`). An input may
   carry an `id` (a string or an integer), echoed in its result, as `lab.predict` does. An
   input read cut, as in training (a text past `data.max_length` tokens, a seq2seq source past
-  `data.max_source_length`, NER's given words past the cut), has `truncated` in its result,
-  e.g. `{"tokens": 2014, "tokens_read": 128}`, absent where it was read whole; the server log
-  has one line per request with such an input (`lab.inference.cuts`).
+  `data.max_source_length`, NER's given words past the cut, a multiple-choice (context,
+  ending) pair past `data.max_length`; a masked-LM text cut after its masks), has `truncated`
+  in its result, e.g. `{"tokens": 2014, "tokens_read": 128}` (multiple choice: its choices
+  cut, `[{"choice": 2, "tokens": 212, "tokens_read": 128}]`), absent where it was read whole;
+  the server log has one line per request with such an input (`lab.inference.cuts`).
 - `GET /health`: status, the input fields a request may give, the result fields.
 - `POST /v1/chat/completions`, `GET /v1/models`: for a decoder with a chat template (task=sft,
   task=dpo runs), the OpenAI chat API, streaming or not (`lab.inference.chat_api`).

@@ -14,7 +14,8 @@ library's bars stay on screen, since tokenizing a large split is long work.
   files the library warnings that are reports (`lab.training.library_warnings`).
 * `tame_library_output()` is the same set-up for the other tools (`lab.eval`, `lab.predict`,
   `lab.serve`, `lab.demo`, `lab.export`), which have no log file: Lightning's INFO lines,
-  transformers' bars and the reports are not shown; library warnings are.
+  transformers' bars and the reports are not shown; warnings are, worded as in a run
+  (`warning: ...`; a library's `warning (<logger>): ...`: `ToolConsole`).
 * `message_console()` is the rich console of lab's own printed lines (paths, commands, the
   final table), soft-wrapped: a line a user or a script copies is never split.
 * A record logged with `extra=FILE_ONLY_RECORD` (`lab.log_records`) goes to `train.log` only
@@ -161,6 +162,26 @@ class ConsoleFormatter(logging.Formatter):
         return f"{level}: {text}" if _is_lab(record.name) else f"{level} ({record.name}): {text}"
 
 
+class ToolConsole(logging.StreamHandler):  # type: ignore[type-arg]
+    """The console of a lab tool without a log file (`tame_library_output`): warnings and
+    errors on stderr, worded by `ConsoleFormatter` as a run's console words them. The stream
+    is stderr as it is at each record, as for Python's last resort (a test's capture swaps
+    `sys.stderr`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setLevel(logging.WARNING)
+        self.setFormatter(ConsoleFormatter())
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        """Ignored: always the stderr of the moment."""
+
+
 def hydra_verbose() -> Verbose:
     """`hydra.verbose` of the running Hydra job (False outside one)."""
     from hydra.core.hydra_config import HydraConfig
@@ -222,10 +243,13 @@ def tame_library_output() -> None:
     drop_transformers_reports()
     root = logging.getLogger()
     if not root.handlers:
-        # Python's last resort (warnings and errors, bare), made the root's handler: a library
-        # that calls `logging.basicConfig()` (absl does, on ROUGE's first use) would otherwise
-        # give the root a handler that prints every INFO record (Lightning's "GPU available").
-        root.addHandler(logging.lastResort or logging.StreamHandler())
+        # A handler of warnings and errors for the root: a library that calls
+        # `logging.basicConfig()` (absl does, on ROUGE's first use) would otherwise give the
+        # root a handler that prints every INFO record (Lightning's "GPU available"). Worded
+        # as a run's console words them (`warning: data.max_length=64 cuts ...`), not bare as
+        # Python's last resort prints them: `lab.export checkpoint=` and `lab.eval` build the
+        # run's data, and its cut line read otherwise than in `lab.train` (s26c L3).
+        root.addHandler(ToolConsole())
     if not filing(REPORTS):
         file_reports(REPORTS)
     if not sys.stderr.isatty():

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lab.errors import ConfigError
+from lab.inference.cuts import TRUNCATED, cut_note, input_cuts, with_cuts
 from lab.inference.predictors import Predictor
 
 if TYPE_CHECKING:
@@ -20,9 +21,17 @@ if TYPE_CHECKING:
 
 class FillMaskPredictor(Predictor):
     """The likeliest tokens at each mask token of `text`: `filled_text` (each mask replaced
-    by its first guess) and `predictions` (per mask, the `top_k` tokens and probabilities)."""
+    by its first guess) and `predictions` (per mask, the `top_k` tokens and probabilities).
 
-    outputs = ("filled_text", "predictions")
+    A text is read up to `data.max_length` tokens (the tokenizer's `model_max_length` where
+    the run set none); a text whose masks lie past it is refused (`check`), one cut after its
+    last mask is guessed from the tokens before the cut: its result has `truncated` too, and
+    `notes` counts such rows (`lab.inference.cuts`). Training read blocks of joined rows, so
+    the note does not say "as in training"."""
+
+    outputs = ("filled_text", "predictions", TRUNCATED)
+    #: what the cut leaves, in `lab.predict`'s note and `lab.serve`'s log line
+    cut_read = "the guesses seeing only the tokens read"
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig, top_k: int = 5) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -36,6 +45,18 @@ class FillMaskPredictor(Predictor):
                 f"({vocabulary}); give at most {vocabulary}"
             )
         self.top_k = top_k
+        if not cfg.data.get("max_length"):  # the base class's fallback: name what cuts
+            self.cut_setting = "the tokenizer's model_max_length"
+        self.cut_rows = 0  # texts cut at max_length (`notes`)
+
+    def notes(self) -> list[str]:
+        """How many texts ran past the tokens read, if any."""
+        if not self.cut_rows:
+            return []
+        read = self.cut_read
+        return [
+            cut_note(self.cut_rows, self.cut_setting, self.max_length, self.tokenizer, read=read)
+        ]
 
     def check(self, row: dict[str, Any]) -> str | None:
         """The text must hold the tokenizer's mask token, every one of them within the
@@ -58,13 +79,12 @@ class FillMaskPredictor(Predictor):
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """One result per row (see the class doc)."""
-        inputs = self.tokenizer(
-            [row["text"] for row in rows],
-            return_tensors="pt",
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-        ).to(self.device)
+        texts = [row["text"] for row in rows]
+        encoded = self.tokenizer(
+            texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+        )
+        cuts = input_cuts(self.tokenizer, encoded, texts)
+        inputs = encoded.to(self.device)
         with torch.no_grad():
             logits = self.model(**inputs).logits
         # Embedding tables are often padded beyond the tokenizer (tiny_bert: 2048 rows for 775
@@ -85,6 +105,8 @@ class FillMaskPredictor(Predictor):
                 )
             filled = self.fill(row["text"], [guess[0]["token"] for guess in guesses])
             results.append({"filled_text": filled, "predictions": guesses})
+        # Counted once the batch is done: a row retried alone is not counted twice.
+        self.cut_rows += with_cuts(results, cuts)
         return results
 
     def fill(self, text: str, tokens: Sequence[str]) -> str:

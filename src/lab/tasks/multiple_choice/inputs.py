@@ -1,7 +1,8 @@
 """One multiple-choice question, and its endings paired, tokenized and padded for the model.
 
 Training (`data`), the test report (`module`) and serving (`predictor`) all go through
-`choice_inputs` and `pad_choices`: one pairing rule, whatever the caller.
+`choice_encoding` (`choice_inputs` splits it per question) and `pad_choices`: one pairing rule,
+whatever the caller.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from transformers import BatchEncoding, PreTrainedTokenizerBase
 
     from lab.data.padding import Padding
 
@@ -30,10 +31,26 @@ def choice_inputs(
 ) -> list[dict[str, list[list[int]]]]:
     """Tokenize each question's N `(context, prefix + " " + ending)` pairs: one dict per
     question whose values (input_ids, attention_mask, ...) hold N token lists."""
+    return split_choices(choice_encoding(tokenizer, choices, max_length)[0], choices)
+
+
+def choice_encoding(
+    tokenizer: PreTrainedTokenizerBase, choices: Sequence[Choice], max_length: int
+) -> tuple[BatchEncoding, list[str], list[str]]:
+    """The truncating tokenizer call on every question's pairs, one question's after another
+    (`split_choices` gives each its own), with the pairs' first and second texts: what the
+    predictor reads its cut pairs from (`lab.inference.cuts.input_cuts`)."""
     first = [c.context for c in choices for _ in c.endings]
     # An empty prefix (HellaSwag's ctx_b often is) adds nothing, not a leading space.
     second = [" ".join(p for p in (c.prefix, e) if p) for c in choices for e in c.endings]
-    encoded = tokenizer(first, second, truncation=True, max_length=max_length)
+    # A pair over max_length is cut longest first (the tokenizer's `truncation=True`).
+    return tokenizer(first, second, truncation=True, max_length=max_length), first, second
+
+
+def split_choices(
+    encoded: BatchEncoding, choices: Sequence[Choice]
+) -> list[dict[str, list[list[int]]]]:
+    """`encoded` (`choice_encoding`) as one dict per question of `choices`."""
     rows, start = [], 0
     for choice in choices:
         stop = start + len(choice.endings)

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lab.inference.cuts import TRUNCATED, Cut, choice_cuts, cut_note, input_cuts, with_cuts
 from lab.inference.predictors import Predictor, present_fields
-from lab.tasks.multiple_choice.inputs import Choice, choice_inputs, pad_choices
+from lab.tasks.multiple_choice.inputs import Choice, choice_encoding, pad_choices, split_choices
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -26,9 +27,14 @@ class MultipleChoicePredictor(Predictor):
     here: missing, null or empty adds nothing) and the endings: a list under the run's list
     column (or `endings` for data with one column per ending), a JSON array in that field
     (CSV cells), or, for data with one column per ending, those columns.
+
+    Each (context, prefix + ending) pair is cut at `data.max_length` tokens, longest first, as
+    in training: a row with a pair cut has `truncated`, the list of its choices cut with their
+    pairs' counts (`[{"choice": 2, "tokens": 212, "tokens_read": 128}]`), and `notes` counts
+    such rows and pairs (`lab.inference.cuts`).
     """
 
-    outputs = ("label", "ending", "probabilities")
+    outputs = ("label", "ending", "probabilities", TRUNCATED)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -42,6 +48,17 @@ class MultipleChoicePredictor(Predictor):
         self.fields = (self.context_field, *prefix, self.endings_field)
         self.list_fields = (self.endings_field,)
         self.optional_fields = tuple(prefix)
+        self.cut_rows = 0  # rows with a (context, ending) pair cut at data.max_length (`notes`)
+        self.cut_pairs = 0  # and their pairs cut
+
+    def notes(self) -> list[str]:
+        """How many rows had a pair run past `data.max_length` tokens, and how many pairs."""
+        if not self.cut_rows:
+            return []
+        note = cut_note(
+            self.cut_rows, self.cut_setting, self.max_length, self.tokenizer, pairs=self.cut_pairs
+        )
+        return [note]
 
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` cannot be predicted; puts its endings in a list under `endings_field`."""
@@ -102,13 +119,24 @@ class MultipleChoicePredictor(Predictor):
             for row in rows
         ]
         results: list[dict[str, Any]] = [{} for _ in rows]
+        cuts: list[Cut | None] = [None] * len(rows)
         for count in sorted({len(c.endings) for c in choices}):
             group = [i for i, c in enumerate(choices) if len(c.endings) == count]
-            encoded = choice_inputs(self.tokenizer, [choices[i] for i in group], self.max_length)
-            inputs = pad_choices(self.tokenizer, encoded)
+            asked = [choices[i] for i in group]
+            encoded, first, second = choice_encoding(self.tokenizer, asked, self.max_length)
+            # The pairs cut, as training cuts them: read per pair, said per row.
+            cut = choice_cuts(
+                input_cuts(self.tokenizer, encoded, first, second), [count] * len(group)
+            )
+            inputs = pad_choices(self.tokenizer, split_choices(encoded, asked))
             with torch.no_grad():
                 logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
-            for i, p in zip(group, torch.softmax(logits.float(), dim=-1).tolist(), strict=True):
+            probabilities = torch.softmax(logits.float(), dim=-1).tolist()
+            for i, p, pairs in zip(group, probabilities, cut, strict=True):
                 best = max(range(count), key=p.__getitem__)
                 results[i] = {"label": best, "ending": choices[i].endings[best], "probabilities": p}
+                cuts[i] = pairs
+        # Counted once the batch is done: a row retried alone is not counted twice.
+        self.cut_rows += with_cuts(results, cuts)
+        self.cut_pairs += sum(len(pairs) for pairs in cuts if isinstance(pairs, list))
         return results
