@@ -58,3 +58,13 @@ def test_an_unknown_dpo_loss_is_one_line_before_anything_loads(tmp_path: Path) -
     (record,) = tmp_path.glob("runs/*/*/record.json")
     assert json.loads(record.read_text())["status"].startswith("failed: task.module.loss=foo")
     assert not list(record.parent.glob("checkpoints/*"))
+
+
+def test_an_unknown_history_cut_is_refused_before_any_data_loads(
+    compose_cfg: Callable[..., object],
+) -> None:
+    chat = ("model=tiny_llama", "data=chat", f"data.path={FIXTURES / 'sft'}")
+    validate_config(compose_cfg(*chat, "data.history_cut=oldest_turns"))
+    with pytest.raises(ConfigError) as refused:
+        validate_config(compose_cfg(*chat, "data.history_cut=newest"))
+    assert str(refused.value).startswith("data.history_cut=newest: use none (a row too long")

@@ -191,7 +191,9 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
     dropped = any("dropped" in s for e in report["splits"].values() for s in e["lengths"].values())
     measured = report.get("sample")
     measured = "every row" if measured == 0 else f"up to {measured or 10000:,} rows a split"
-    title = f"tokens per row ({measured}; truncated: share over the maximum"
+    # Shares of the rows read, as lab.train's SFT line words its second share ("62.5% of the
+    # 24 rows read"; its first is of the examples kept): s26b M5 read them as a disagreement.
+    title = f"tokens per row ({measured}; truncated: share of the rows read over the maximum"
     if any(entry.get("windowed") for entry in report["max_length"].values()):
         title += ", split into windows by this head, not cut"
     header = ["sequence", "rows", "p50", "p90", "p95", "p99", "max", "truncated"]
@@ -205,7 +207,7 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
             rows.append(row + shares[: 1 + dropped])
             splits.append(name)
     print_fitting_table(
-        title + ("; dropped: the prompt alone fills it)" if dropped else ")"),
+        title + ("; dropped: share whose prompt alone fills it)" if dropped else ")"),
         header + (["dropped"] if dropped else []),
         rows,
         console,

@@ -6,7 +6,8 @@ as HF's `label_smoothing_factor`; for DPO (conservative DPO, `sigmoid` and `simp
 share of preference labels taken as flipped, which must stay below 0.5 (at 0.5 a pair's two
 orders weigh the same and nothing is learned). `ranges.RANGES` holds the wider range for every
 head; the DPO bound and DPO's loss names are here. (`task.module.loss=foo` reached the module's
-constructor: a Hydra traceback.)
+constructor: a Hydra traceback.) SFT's `data.history_cut` is refused here too, in the words of
+its data module (`lab.tasks.sft.history`, standard library only), before any data loads.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from lab.errors import ConfigError
+from lab.tasks.sft.history import history_cut_problem
 
 # lab.tasks.dpo.losses.LOSSES' names (a test holds them equal; importing it would import torch)
 DPO_LOSSES = {
@@ -30,7 +32,10 @@ def is_dpo(cfg: DictConfig) -> bool:
 
 
 def check_head_options(cfg: DictConfig) -> None:
-    """Refuse a DPO loss name lab does not have, and a DPO label smoothing of 0.5 or more."""
+    """Refuse an SFT history cut lab does not have, a DPO loss name lab does not have, and a
+    DPO label smoothing of 0.5 or more."""
+    if problem := history_cut_problem(OmegaConf.select(cfg, "data.history_cut", default=None)):
+        raise ConfigError(problem)
     if not is_dpo(cfg):
         return
     loss = OmegaConf.select(cfg, "task.module.loss", default="sigmoid")

@@ -9,6 +9,8 @@ One job per module:
 
 - `chat`: row formats -> messages, rendering with the chat template, the assistant token mask,
   generation prompts (pure functions; shared with the DPO head and the predictor).
+- `history`: `data.history_cut=oldest_turns`, a long chat's oldest turns left out until it
+  fits `data.max_length` (the data module, the predictor and `lab.inspect` share it).
 - `packing`: several examples per training row without attention across them (position ids
   restart per example).
 - `data`: `SFTDataModule`: formats, checks, tokenization, overlong rows, batches.

@@ -389,3 +389,9 @@ def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) 
     which a model writes the next assistant turn."""
     text = render_prompt(tokenizer, messages)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def rendered_length(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> int:
+    """Tokens of the conversation rendered whole (as many as `render_chat`'s ids)."""
+    text = render(tokenizer, messages)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])

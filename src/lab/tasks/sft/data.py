@@ -11,6 +11,14 @@ tokens or more has no answer token left: `on_overlong=drop` drops it (counted, l
 `dropped`), `on_overlong=error` stops naming it. The prompt is what precedes the first
 assistant turn for train rows (what the loss could start on), and the generation prompt of the
 final assistant turn for validation / test rows (what the model is asked there).
+`history_cut=oldest_turns` first leaves out a long row's oldest whole turns until it fits
+(`lab.tasks.sft.history`); the rows and turns so cut are counted (`history_cuts`).
+
+The split's one-line summary gives each count: the rows dropped for each reason
+(`dropped_reasons`: empty answers, prompts of `max_length` tokens or more), the rows cut to
+their latest turns, the rows truncated. A dropped row leaves the tokenizing `map` as a marker
+row (its reason in `DROPPED`; no tokens), so the reasons can be counted from the cached split;
+`setup` counts and removes them (the train stream's in `prepare_stream`).
 
 Batches (the contract with `SFTModule`): `input_ids`, `attention_mask`, `labels`, right-padded;
 packed training rows instead carry `position_ids` restarting per example and no
@@ -42,6 +50,7 @@ from lab.tasks.sft.chat import (
     detect_format,
     prompt_ids,
     render_chat,
+    rendered_length,
     require_chat_template,
     split_final_answer,
     target_labels,
@@ -49,6 +58,7 @@ from lab.tasks.sft.chat import (
     turn_end_problem,
 )
 from lab.tasks.sft.chat_columns import format_hint
+from lab.tasks.sft.history import NONE, cut_oldest_turns, history_cut_problem
 from lab.tasks.sft.packing import IGNORE, collate_packed, pack_rows
 
 if TYPE_CHECKING:
@@ -60,6 +70,9 @@ log = logging.getLogger(__name__)
 ROW = "__sft_row__"  # each row's index in its split, so tokenization errors can name the row
 OVERLONG = ("drop", "error")
 PACK_BATCH = 1000  # examples packed together (one `datasets.map` batch)
+DROPPED = "dropped"  # a dropped row's reason (`EMPTY`, `OVERLONG_PROMPT`); "" on rows kept
+EMPTY, OVERLONG_PROMPT = "empty", "overlong"
+TURNS_CUT = "turns_cut"  # the oldest turns `history_cut` left out of a row
 
 
 class SFTDataModule(DataModule):
@@ -74,6 +87,8 @@ class SFTDataModule(DataModule):
         train_on_prompt: labels on every token, not only the assistant's (the config reads it
             from `task.module.train_on_prompt`).
         packing: pack several training examples per row (`lab.tasks.sft.packing`).
+        history_cut: `none` or `oldest_turns`: leave out a long row's oldest whole turns until
+            it fits `max_length` (`lab.tasks.sft.history`).
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
 
@@ -87,6 +102,7 @@ class SFTDataModule(DataModule):
         on_empty: str = "drop",
         train_on_prompt: bool = False,
         packing: bool = False,
+        history_cut: str = NONE,
         **kwargs: Any,
     ) -> None:
         super().__init__(tokenizer, **kwargs)
@@ -98,6 +114,8 @@ class SFTDataModule(DataModule):
             raise ConfigError(
                 f"data.on_overlong={on_overlong!r}; choose one of {', '.join(OVERLONG)}"
             )
+        if problem := history_cut_problem(history_cut):
+            raise ConfigError(problem)
         if max_length < 2:
             raise ConfigError(f"data.max_length={max_length}: an example needs at least 2 tokens")
         require_chat_template(tokenizer)
@@ -107,11 +125,14 @@ class SFTDataModule(DataModule):
         self.on_empty = on_empty
         self.train_on_prompt = train_on_prompt
         self.packing = packing
+        self.history_cut = history_cut or NONE
         if tokenizer.pad_token_id is None:  # Llama 3 has none; padding is masked out anyway
             tokenizer.pad_token = tokenizer.eos_token
         self._split = "train"  # the split being tokenized (set by `prepare_split`)
         self.dropped: dict[str, int] = {}
         self.truncated_share: dict[str, float] = {}
+        self.dropped_reasons: dict[str, dict[str, int]] = {}  # split: {EMPTY: n, OVERLONG: n}
+        self.history_cuts: dict[str, tuple[int, int]] = {}  # split: (rows cut, turns left out)
 
     # ----------------------------------------------------------------- checks
     def describe_labels(self, train: Dataset) -> None:
@@ -141,8 +162,9 @@ class SFTDataModule(DataModule):
         evaluation = self._split != "train"
         template = self.tokenizer.chat_template
         options: tuple[Any, ...] = (self.format, self.max_length, self.on_overlong)
-        options += (self.on_empty, self.train_on_prompt)
-        return (*options, evaluation, template)
+        options += (self.on_empty, self.train_on_prompt, self.history_cut)
+        # "dropped rows kept": the output's shape since dropped rows became marker rows.
+        return (*options, evaluation, template, "dropped rows kept")
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         columns = [c for c in batch if c != ROW]
@@ -151,14 +173,33 @@ class SFTDataModule(DataModule):
         else:  # a batch of the train stream (lab.data.streaming), which names its rows itself
             split, numbers = "train", list(range(len(batch[columns[0]])))
         evaluation = split != "train"
-        out: dict[str, list[Any]] = {"input_ids": [], "labels": [], "truncated": []}
+        out: dict[str, list[Any]] = {
+            "input_ids": [], "labels": [], "truncated": [], DROPPED: [], TURNS_CUT: [],
+        }  # fmt: skip
         if evaluation:
             out.update(prompt_input_ids=[], reference=[], row_id=[])
+
+        def add(ids: list[int], labels: list[int], dropped: str, cut: int, **more: Any) -> None:
+            out["input_ids"].append(ids[: self.max_length])
+            out["labels"].append(labels[: self.max_length])
+            out["truncated"].append(len(ids) > self.max_length)
+            out[DROPPED].append(dropped)
+            out[TURNS_CUT].append(cut)
+            if evaluation:
+                out["prompt_input_ids"].append(more.get("prompt", []))
+                out["reference"].append(more.get("reference", ""))
+                out["row_id"].append(row_id)
+
         for i, row_id in enumerate(numbers):
             row = {c: batch[c][i] for c in columns}
+            cut = 0
             try:
                 messages = to_messages(row, self.format)
                 ids, mask = render_chat(self.tokenizer, messages)
+                if self.history_cut != NONE and len(ids) > self.max_length:
+                    messages, cut = cut_oldest_turns(messages, self.fits, keep_answer=True)
+                    if cut:
+                        ids, mask = render_chat(self.tokenizer, messages)
                 if evaluation:
                     asked, reference = split_final_answer(messages)
                     prompt = prompt_ids(self.tokenizer, asked)
@@ -168,30 +209,36 @@ class SFTDataModule(DataModule):
                         f"{self.where(split, row_id, err.column)}: {err} (data.on_empty=drop "
                         "skips such rows)"
                     ) from None
+                add([], [], EMPTY, 0)
                 continue
             except ChatError as err:
                 raise DataError(f"{self.where(split, row_id, err.column)}: {err}") from None
             prompt_length = len(prompt) if evaluation else mask.index(1)
             if prompt_length >= self.max_length:
                 if self.on_overlong == "error":
+                    cut_words = f" after leaving out its {cut} oldest turns" if cut else ""
                     raise DataError(
-                        f"{self.where(split, row_id)}: the prompt is {prompt_length} tokens,"
-                        f" no answer token fits in data.max_length={self.max_length}; raise "
-                        "data.max_length or set data.on_overlong=drop to skip such rows"
+                        f"{self.where(split, row_id)}: the prompt is {prompt_length} tokens"
+                        f"{cut_words}, no answer token fits in data.max_length={self.max_length};"
+                        " raise data.max_length or set data.on_overlong=drop to skip such rows"
                     )
+                add([], [], OVERLONG_PROMPT, cut)
                 continue
             labels = target_labels(ids, mask, self.train_on_prompt)  # lab.inspect shows these
-            out["input_ids"].append(ids[: self.max_length])
-            out["labels"].append(labels[: self.max_length])
-            out["truncated"].append(len(ids) > self.max_length)
             if evaluation:
-                out["prompt_input_ids"].append(prompt)
-                out["reference"].append(reference)
-                out["row_id"].append(row_id)
+                add(ids, labels, "", cut, prompt=prompt, reference=reference)
+            else:
+                add(ids, labels, "", cut)
         return out
 
+    def fits(self, messages: list[dict[str, str]]) -> bool:
+        """Whether the conversation renders to at most `max_length` tokens (the test
+        `history_cut` leaves out turns by)."""
+        return rendered_length(self.tokenizer, messages) <= self.max_length
+
     def setup(self, stage: str | None = None) -> None:
-        """Tokenize (`DataModule.setup`), report dropped and truncated rows, pack train."""
+        """Tokenize (`DataModule.setup`), count and remove the dropped rows, report them and
+        the cut and truncated ones, pack train."""
         if self.datasets:
             return
         super().setup(stage)
@@ -200,34 +247,64 @@ class SFTDataModule(DataModule):
         if problem := turn_end_problem(self.tokenizer):
             log.warning(problem)
 
-        for name, dataset in self.datasets.items():
+        for name, dataset in list(self.datasets.items()):
             if not isinstance(dataset, Dataset):  # streamed: no counts up front
                 continue
+            table = dataset.with_format("arrow")
+            reasons = table[DROPPED].to_pylist()
+            kept_rows = [i for i, reason in enumerate(reasons) if not reason]
+            self.dropped_reasons[name] = {
+                reason: reasons.count(reason) for reason in (EMPTY, OVERLONG_PROMPT)
+            }
+            self.dropped[name] = len(reasons) - len(kept_rows)
+            if not kept_rows:
+                raise DataError(self.empty_split_message(name))
+            if self.dropped[name]:
+                dataset = dataset.select(kept_rows)
+            self.datasets[name] = dataset = dataset.remove_columns(DROPPED)
             kept = len(dataset)
-            self.dropped[name] = self.raw_sizes[name] - kept
+            cuts = [n for n in dataset.with_format("arrow")[TURNS_CUT].to_pylist() if n]
+            self.history_cuts[name] = (len(cuts), sum(cuts))
             truncated = sum(dataset.with_format("arrow")["truncated"].to_pylist())
             self.truncated_share[name] = truncated / kept
-            # Both shares: lab.inspect's is of every row read (s26b M5: 88.2% here, 62.5% there,
-            # of the same rows, read as a contradiction).
-            log.info(
-                "sft %s: %d example%s, %d dropped (empty answer, or prompt >= "
-                "data.max_length=%d), %d truncated (%.1f%% of the examples, %.1f%% of the %d "
-                "rows read)",
-                name,
-                kept,
-                "" if kept == 1 else "s",
-                self.dropped[name],
-                self.max_length,
-                truncated,
-                100 * self.truncated_share[name],
-                100 * truncated / max(1, self.raw_sizes[name]),
-                self.raw_sizes[name],
-            )
+            log.info(self.summary(name, kept, truncated))
         if self.packing and isinstance(self.datasets.get("train"), Dataset):
             self.datasets["train"] = self.pack(self.datasets["train"])
 
+    def summary(self, name: str, kept: int, truncated: int) -> str:
+        """The split's one line: examples; rows dropped, by reason; rows cut to their latest
+        turns (`history_cut`); rows truncated, as shares of the examples and of the rows read
+        (lab.inspect's shares are of the rows read: 88.2% here and 62.5% there, of the same
+        rows, read as a contradiction, s26b M5)."""
+        read = self.raw_sizes.get(name, kept + self.dropped[name])
+        line = f"sft {name}: {_count(kept, 'example')}, {self.dropped[name]} dropped"
+        if self.dropped[name]:
+            line += f" ({self.dropped_words(name)})"
+        if self.history_cut != NONE:
+            rows, turns = self.history_cuts[name]
+            lost = _count(turns, "oldest turn")
+            line += f", {_count(rows, 'row')} lost {lost} (data.history_cut={self.history_cut})"
+        share = 100 * truncated / kept
+        return (
+            f"{line}, {truncated} truncated ({share:.1f}% of the examples, "
+            f"{100 * truncated / max(1, read):.1f}% of the {read} rows read)"
+        )
+
+    def dropped_words(self, name: str) -> str:
+        """`3 empty answers, 4 prompts >= data.max_length=256`: the split's dropped rows by
+        reason (the reasons without rows left out)."""
+        counts = self.dropped_reasons[name]
+        words = []
+        if counts[EMPTY]:
+            words.append(_count(counts[EMPTY], "empty answer"))
+        if counts[OVERLONG_PROMPT]:
+            prompts = _count(counts[OVERLONG_PROMPT], "prompt")
+            words.append(f"{prompts} >= data.max_length={self.max_length}")
+        return ", ".join(words)
+
     def prepare_stream(self, stream: Any) -> Any:
         """A streamed train split is packed as it is read, `PACK_BATCH` examples at a time."""
+        stream = stream.filter(lambda row: not row[DROPPED]).remove_columns(DROPPED)
         if not self.packing:
             return stream
         return stream.map(
@@ -235,7 +312,7 @@ class SFTDataModule(DataModule):
             batched=True,
             batch_size=PACK_BATCH,
             fn_kwargs={"max_length": self.max_length},
-            remove_columns=["input_ids", "labels", "truncated"],
+            remove_columns=["input_ids", "labels", "truncated", TURNS_CUT],
         )
 
     def pack(self, dataset: Dataset) -> Dataset:
@@ -253,10 +330,19 @@ class SFTDataModule(DataModule):
         return packed
 
     def empty_split_message(self, name: str) -> str:
+        counts = self.dropped_reasons.get(name, {})
+        if counts and not counts.get(OVERLONG_PROMPT):
+            return (
+                f"the {self.split_name(name)} split has no examples left: every row has an "
+                "empty answer (data.on_empty=drop)"
+            )
+        fix = "raise data.max_length"
+        if self.history_cut == NONE:
+            fix += " or set data.history_cut=oldest_turns (leave out long chats' oldest turns)"
+        dropped = f" ({self.dropped_words(name)})" if counts else ""
         return (
-            f"the {self.split_name(name)} split has no examples left: every row's prompt fills "
-            f"data.max_length={self.max_length} tokens (data.on_overlong=drop); raise "
-            "data.max_length"
+            f"the {self.split_name(name)} split has no examples left: every row was dropped"
+            f"{dropped}, data.on_overlong=drop; {fix}"
         )
 
     # ----------------------------------------------------------------- batches
@@ -301,3 +387,8 @@ def pad_sequences(
     ids = pad_rows(sequences, width, value, left)
     mask = pad_rows([[1] * len(s) for s in sequences], width, 0, left)
     return {"input_ids": ids, "attention_mask": mask}
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 example`, `3 examples`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

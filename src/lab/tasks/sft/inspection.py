@@ -5,7 +5,10 @@ Each row is read as the SFT data module reads it, with the same functions of
 rendered with the chat template and tokenized, the assistant's tokens marked, labelled as
 training labels it (`target_labels`: the assistant's tokens, every token with
 `task.module.train_on_prompt`; cut at `data.max_length`; none for a row whose prompt fills it,
-which training drops). Imports no torch or Lightning: `lab.inspect` answers without them.
+which training drops). With `data.history_cut=oldest_turns` a row over `data.max_length` is
+measured as training reads it, its oldest turns left out (`lab.tasks.sft.history`): its
+tokens, prompt and targets are the cut conversation's, and the fact `history cut` counts the
+rows and turns left out. Imports no torch or Lightning: `lab.inspect` answers without them.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from lab.tasks.sft.chat import (
     EmptyAnswer,
     detect_format,
     render_chat,
+    rendered_length,
     require_chat_template,
     target_labels,
     to_messages,
 )
+from lab.tasks.sft.history import NONE, cut_oldest_turns, history_cut_problem
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -62,6 +67,9 @@ class ChatRows(RowReader):
             if self.train_on_prompt
             else "the assistant's turns (task.module.train_on_prompt=false)"
         )
+        self.history_cut = str(data.get("history_cut") or NONE)
+        if problem := history_cut_problem(self.history_cut):
+            raise ConfigError(problem)
         self._tokenizer = tokenizer
 
     def read(self, row: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
@@ -78,14 +86,26 @@ class ChatRows(RowReader):
     def measure(self, parsed: Any, split: str) -> Measured:
         try:
             ids, mask = render_chat(self._tokenizer, parsed)
+            limit = self.specs[0].max_length
+            turns = 0
+            if self.history_cut != NONE and limit and len(ids) > limit:
+                parsed, turns = cut_oldest_turns(
+                    parsed,
+                    lambda kept: rendered_length(self._tokenizer, kept) <= int(limit),
+                    keep_answer=True,
+                )
+                if turns:
+                    ids, mask = render_chat(self._tokenizer, parsed)
         except ValueError as err:  # the template refuses the conversation
             raise Skip("unreadable", str(err)) from None
+        # Summed over the rows measured: "history cut rows 8, turns 32" (the rows cut, the turns).
+        cut_fact = {"history cut": {"rows": int(turns > 0), "turns": turns}}
+        facts: dict[str, Any] = cut_fact if self.history_cut != NONE else {}
         starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
         answer = starts[0] if split == "train" else starts[-1]  # render_chat: never empty
-        limit = self.specs[0].max_length
         targets = None
         if not limit or answer < limit:  # else training drops the row (data.on_overlong)
             cut = int(limit) if limit else len(ids)
             labels = target_labels(ids, mask, self.train_on_prompt)
             targets = Targets(ids[:cut], labels[:cut])
-        return Measured({self.specs[0].name: len(ids)}, answer, ids=[ids], targets=targets)
+        return Measured({self.specs[0].name: len(ids)}, answer, facts, ids=[ids], targets=targets)

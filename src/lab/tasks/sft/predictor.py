@@ -9,6 +9,10 @@ A DPO run may have no chat template (its string pairs trained as plain text + EO
 `prompt` is continued as plain text, tokenized as those pairs' prompts were
 (`lab.tasks.dpo.pairs.prompt_ids`), and a `messages` row is refused (nothing renders it).
 
+A run trained with `data.history_cut=oldest_turns` has a long chat's oldest turns left out as
+training left them out (`lab.tasks.sft.history`); the result of such a chat says so in
+`truncated` (`lab.inference.cuts`), and `lab.predict` counts them (`notes`).
+
 Inference-side only (torch, transformers): loading it does not load Lightning.
 """
 
@@ -20,10 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lab.inference.cuts import TRUNCATED
 from lab.inference.predictors import Generator, model_positions, present_fields, room_problem
 from lab.tasks.dpo import pairs
 from lab.tasks.sft.answered_rows import answered_chat, answered_pair
-from lab.tasks.sft.chat import ChatError, Message, as_messages, end_of_turn_id, prompt_ids
+from lab.tasks.sft.chat import (
+    ChatError,
+    Message,
+    as_messages,
+    end_of_turn_id,
+    prompt_ids,
+    rendered_length,
+)
+from lab.tasks.sft.history import NONE, cut_oldest_turns
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -134,6 +147,12 @@ class ChatPredictor(Generator):
     (s26b H1). A prompt whose tokens plus the new tokens are over the model's context
     (`model_positions`) is refused by `check`, as the chat API refuses it
     (`lab.inference.predictors.room_problem`).
+
+    A run trained with `data.history_cut=oldest_turns` (its config says) has a long chat's
+    oldest whole turns left out first, as training left them out (`fitted`): a data row's
+    until it fits `data.max_length` with its reference answer (as evaluation asked it), a
+    request's until it fits with `max_new_tokens` of answer. Such a chat's result has
+    `truncated`: `{"tokens": <the prompt whole>, "tokens_read": <as asked>, "turns_cut": n}`.
     """
 
     fields = ("prompt", "messages")  # `.txt` inputs: one prompt per line
@@ -141,6 +160,8 @@ class ChatPredictor(Generator):
     message_fields = ("messages",)
     outputs: tuple[str, ...] = ("completion",)
     settings = ("max_new_tokens",)  # an SFT run's (a DPO run's task.module has none)
+    #: how a chat cut by `data.history_cut` was read, in lab.serve's log line on it
+    cut_read = "by leaving out its oldest turns (data.history_cut=oldest_turns), as in training"
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -150,13 +171,19 @@ class ChatPredictor(Generator):
             tokenizer.pad_token = tokenizer.eos_token
         self.templated = bool(getattr(tokenizer, "chat_template", None))
         self.data_rows = False  # `read_data_rows`
+        # A DPO run, or an SFT run from before the option, has no `data.history_cut`: none.
+        self.history_cut = str(cfg.data.get("history_cut") or NONE)
+        self.cuts = self.templated and self.history_cut != NONE
+        if self.cuts:
+            self.outputs = ("completion", TRUNCATED)
+        self.cut_rows = self.cut_turns = 0  # chats cut by `history_cut` (`notes`)
 
     def read_data_rows(self) -> None:
         """Read rows as the run's data holds them (`lab.predict`): a conversation ending with
         its answer is asked again without it, the answer beside the completion as `reference`
         (`lab.tasks.sft.answered_rows`)."""
         self.data_rows = True
-        self.outputs = ("completion", "reference")
+        self.outputs = ("completion", "reference", *((TRUNCATED,) if self.cuts else ()))
 
     def chat(self, row: dict[str, Any]) -> tuple[list[Message] | str, str | None]:
         """The row's chat to complete (or why it has none: a string) and its reference answer
@@ -188,7 +215,7 @@ class ChatPredictor(Generator):
 
     def check(self, row: dict[str, Any]) -> str | None:
         """Why `row` holds no chat to complete, or None."""
-        chat, _ = self.chat(row)
+        chat, reference = self.chat(row)
         if isinstance(chat, str):
             return chat
         plain = None if self.templated else self.plain_prompt(row, chat)
@@ -199,9 +226,10 @@ class ChatPredictor(Generator):
             )
         if self.templated:
             # The template's own rules (no system turn, roles that alternate) are the
-            # request's mistake too: refused here, not a failure inside `predict`.
+            # request's mistake too: refused here, not a failure inside `predict`. The room
+            # asked is the prompt's as read: after `history_cut`'s cut.
             try:
-                ids = prompt_ids(self.tokenizer, chat)
+                ids = prompt_ids(self.tokenizer, self.fitted(chat, reference)[0])
             except ChatError as err:
                 return f"field 'messages': {err}"
         else:
@@ -212,6 +240,48 @@ class ChatPredictor(Generator):
         return room_problem(
             model_positions(self.model), len(ids), self.max_new_tokens, option="max_new_tokens"
         )
+
+    def fitted(
+        self, chat: list[Message], reference: str | None
+    ) -> tuple[list[Message], dict[str, int] | None]:
+        """(the chat as the model is asked it, what was left out of it: None, or `{"tokens",
+        "tokens_read", "turns_cut"}`). Whole, unless the run was trained with
+        `data.history_cut=oldest_turns` and the chat does not fit `data.max_length`: with its
+        reference answer (a data row, asked as evaluation asked it: training cut it so), or
+        with `max_new_tokens` of answer (a request, whose answer is not written yet)."""
+        if not self.cuts:
+            return chat, None
+        if reference is not None:
+            answer = {"role": "assistant", "content": reference}
+
+            def fits(messages: list[Message]) -> bool:
+                return rendered_length(self.tokenizer, [*messages, answer]) <= self.max_length
+
+        else:
+
+            def fits(messages: list[Message]) -> bool:
+                length = len(prompt_ids(self.tokenizer, messages)) + self.max_new_tokens
+                return length <= self.max_length
+
+        if fits(chat):
+            return chat, None
+        asked, turns = cut_oldest_turns(chat, fits)
+        if not turns:
+            return chat, None
+        whole, read = prompt_ids(self.tokenizer, chat), prompt_ids(self.tokenizer, asked)
+        return asked, {"tokens": len(whole), "tokens_read": len(read), "turns_cut": turns}
+
+    def notes(self) -> list[str]:
+        """How many chats lost their oldest turns to `data.history_cut`, if any."""
+        if not self.cut_rows:
+            return []
+        chats = f"{self.cut_rows} chat{'' if self.cut_rows == 1 else 's'}"
+        return [
+            f"{chats} ran past data.max_length={self.max_length} tokens: {self.cut_turns} of "
+            "their oldest turns were left out (data.history_cut=oldest_turns), as in training "
+            f"(each one's '{TRUNCATED}' field says how many tokens its prompt has, how many were "
+            "read and how many turns were cut)"
+        ]
 
     def prompt_ids(self, chat: list[Message] | str) -> list[int]:
         """The chat rendered by the template with the generation prompt, as token ids (as
@@ -224,10 +294,14 @@ class ChatPredictor(Generator):
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The completion of each row's chat (without a template: of its plain `prompt`)."""
         chats = [self.chat(row) for row in rows]
-        ids = [
-            self.prompt_ids(chat if self.templated else str(self.plain_prompt(row, chat)))
-            for row, (chat, _) in zip(rows, chats, strict=True)
-        ]
+        cuts: list[dict[str, int] | None] = [None] * len(rows)
+        ids = []
+        for index, (row, (chat, reference)) in enumerate(zip(rows, chats, strict=True)):
+            if not self.templated:
+                ids.append(self.prompt_ids(str(self.plain_prompt(row, chat))))
+                continue
+            asked, cuts[index] = self.fitted(chat, reference)  # type: ignore[arg-type]
+            ids.append(self.prompt_ids(asked))
         width = max(len(i) for i in ids)
         pad = self.tokenizer.pad_token_id
         # Left padding: generation continues at the right edge of every row.
@@ -243,8 +317,13 @@ class ChatPredictor(Generator):
             )
         texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
         results: list[dict[str, Any]] = []
-        for text, (_, reference) in zip(texts, chats, strict=True):
+        for text, (_, reference), cut in zip(texts, chats, cuts, strict=True):
             results.append({"completion": str(text).strip()})
             if reference is not None:
                 results[-1]["reference"] = reference
+            if cut is not None:
+                results[-1][TRUNCATED] = cut
+        # Counted once the batch is done: a row retried alone is not counted twice.
+        self.cut_rows += sum(cut is not None for cut in cuts)
+        self.cut_turns += sum(cut["turns_cut"] for cut in cuts if cut is not None)
         return results
