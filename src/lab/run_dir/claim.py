@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from lab.errors import EXIT_USER_ERROR
+from lab.run_dir.start_folders import note_new_folder
 
 # The last decision of `hydra_subdir`, by (run directory, resume): Hydra reads
 # `hydra.output_subdir` more than once, and a second reading must not refuse the run this
@@ -89,6 +90,7 @@ def new_folder(output_root: str, folder: str) -> str:
     problem = output_root_problem(output_root)
     if problem:
         refuse(f"paths.output_root={output_root} cannot hold runs: {problem}")
+    note_new_folder(folder)  # a start refused later removes it (lab.run_dir.start_folders)
     return folder
 
 
@@ -124,6 +126,7 @@ def hydra_subdir(run_dir: Path, root: Any) -> str | None:
         from datetime import datetime
 
         subdir = f".hydra/resume-{datetime.now():%Y-%m-%d_%H-%M-%S}"
+    note_new_folder(run_dir / subdir)  # where it is new: a refused start removes it
     _decided.clear()
     _decided[key] = subdir
     return subdir

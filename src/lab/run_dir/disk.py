@@ -7,7 +7,8 @@ hides it (torch reports a full disk as `[enforce fail at inline_container.cc:672
 * `DiskError` is that line, a `LabError`: `lab.train` prints it alone and exits 2.
 * `disk_error(error, run_dir)` finds the `OSError` behind an exception (also inside a torch
   or safetensors error that wraps it) and words it as a `DiskError`, or returns None when the
-  error is not a disk fault.
+  error is not a disk fault. A flush refused on a full disk names no file: the file object
+  it wrote to does (`file_being_written`: Lightning's `csv/hparams.yaml`, s26c M2).
 * `check_output_root(cfg)` is the validation rule for `paths.output_root` (a file, a
   read-only or forbidden directory, a place where nothing can be created), run before any
   data or weights load; `output_root_problem(path)` is the same check for one path.
@@ -23,15 +24,16 @@ from __future__ import annotations
 
 import errno
 import gc
+import io
 import logging
 import os
 import re
 import socket
 import tempfile
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from lab.errors import LabError, exception_chain
@@ -104,11 +106,58 @@ def disk_error(
         if code in DISK_ERRNOS or (
             code in PATH_ERRNOS and (path is not None or _inside(os_error.filename, run_dir))
         ):
+            # A write or flush that fails names no file: the file object it wrote to does.
+            written = file_being_written(error) if os_error.filename is None else None
+            if path is not None and written is not None and _inside(written, Path(path)):
+                path = written  # `path` is the folder the block writes in: name the file
+            if path is None and written is not None:
+                path = written
             if path is None and os_error.filename is None and run_dir is not None:
                 reason = os.strerror(code) if code else str(os_error)
                 return DiskError(f"cannot write files in {run_dir}: {reason}")
             return DiskError(describe_os_error(os_error, path))
     return _torch_write_on_full_disk(error, path)
+
+
+def file_being_written(error: BaseException) -> Path | None:
+    """The file that a refused write in `error` was writing, or None where none is seen.
+
+    An `OSError` raised by a file object's `write`, `flush` or `close` (a full disk) names
+    no file (`[Errno 28] No space left on device`), so "cannot write <file>" needs another
+    source: the frames of the tracebacks in `error`'s chain, innermost first, each looked at
+    for a local that is a file object open for writing (`open()`'s, fsspec's: Lightning's
+    `hparams.yaml` and `metrics.csv`, Hydra's `.hydra/config.yaml`, lab's `config.yaml`).
+    A lab temporary file is named as its target (`.record.json~host~pid.tmp`: record.json).
+    Call it before `release_failed_write`, which lets go of those locals."""
+    for current in exception_chain(error):
+        frames = []
+        entry = current.__traceback__
+        while entry is not None:
+            frames.append(entry.tb_frame)
+            entry = entry.tb_next
+        for frame in reversed(frames):
+            for value in list(frame.f_locals.values()):
+                name = _name_if_writing(value)
+                if name is not None:
+                    path = Path(name)
+                    staged = _TEMPORARY.match(path.name)
+                    return path.with_name(staged.group("name")) if staged else path
+    return None
+
+
+def _name_if_writing(value: object) -> str | None:
+    """The path of `value` where it is a file object opened to write one (else None)."""
+    if not isinstance(value, io.IOBase):
+        return None
+    try:  # a closed file still has its name and mode; a wrapper may lack a mode
+        name = getattr(value, "name", None)
+        mode = getattr(value, "mode", None)
+        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else value.writable()
+    except (OSError, ValueError):  # `writable()` of a closed file without a mode
+        return None
+    if not writing or not isinstance(name, (str, os.PathLike)) or str(name).startswith("<"):
+        return None  # a file descriptor's number, `<stderr>`
+    return os.fspath(name) if isinstance(name, os.PathLike) else name
 
 
 # torch's serializer writes a file by path from C++ and reports a failed write as a RuntimeError
@@ -155,9 +204,24 @@ def release_failed_write(error: BaseException) -> None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        traceback.clear_frames(current.__traceback__)  # skips frames that still run
+        _clear_frames(current.__traceback__)
         pending += [current.__cause__, current.__context__]
     gc.collect()  # a writer held in a reference cycle (frame -> error -> frame) goes too
+
+
+def _clear_frames(entry: TracebackType | None) -> None:
+    """`traceback.clear_frames`, and the frames' `f_locals` snapshots with them: a frame's
+    `f_locals` read once (`file_being_written`, a debugger) keeps a dict of its locals that
+    `frame.clear()` leaves as it was (Python 3.11, 3.12); read again, it is rebuilt from the
+    cleared locals. Frames still running (the caller's) are left alone."""
+    while entry is not None:
+        try:
+            entry.tb_frame.clear()
+        except RuntimeError:  # still running
+            pass
+        else:
+            entry.tb_frame.f_locals  # noqa: B018  (rebuilt: the snapshot lets go of them)
+        entry = entry.tb_next
 
 
 @contextmanager

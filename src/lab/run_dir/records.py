@@ -32,20 +32,9 @@ from omegaconf import DictConfig, OmegaConf
 
 import lab
 from lab.run_dir.code_version import resume_code_line, resuming_code
-from lab.run_dir.disk import (
-    DiskError,
-    describe_os_error,
-    disk_error,
-    release_failed_write,
-    remove_stale_temporaries,
-    run_directories,
-    temporary_path,
-    writing,
-)
+from lab.run_dir.disk import remove_stale_temporaries, run_directories, temporary_path, writing
 from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train's names here)
     RunInterrupted,
-    disk_fault_line,
-    ending_status,
     interrupted_message,
     interrupting_signal,
     last_checkpoint,
@@ -55,7 +44,9 @@ from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train'
 )
 from lab.run_dir.held_log import HeldFileLog
 from lab.run_dir.log_file_faults import quiet_on_write_faults
+from lab.run_dir.run_failure import end_failed_run
 from lab.run_dir.run_lock import hold_run_lock, release_run_lock
+from lab.run_dir.start_folders import remove_refused_start
 
 if TYPE_CHECKING:
     from lab.data.datamodule import DataModule
@@ -134,7 +125,7 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     """Write config.yaml, overrides.yaml and a first record.json; return the record.
 
     An OS refusal to write (a full disk, a read-only file system, a file in the way) is a
-    `DiskError` naming the run directory and the OS reason.
+    `DiskError` naming the file and the OS reason.
     """
     from lab.run_dir.environment import hardware, package_versions
     from lab.run_dir.package_paths import RECORD_KEY, recorded_package_paths
@@ -243,8 +234,9 @@ class RunRecord:
     was, its record's status included. `finish(metrics)`
     marks the run `finished` and writes metrics.json; leaving with an exception marks it
     `failed: <why>`, `pruned: ...`, or `interrupted ...` (see `ending_status`), and lets the
-    exception go on, an OS refusal to write (full disk, ...) as a one-line `DiskError` (the
-    failed write's hold on its partial file let go first: `disk.release_failed_write`).
+    exception go on, an OS refusal to write (full disk, ...) as a one-line `DiskError`
+    (`lab.run_dir.run_failure`). A new run refused before its record was written leaves no
+    folder of start-up files behind (`lab.run_dir.start_folders`).
     """
 
     def __init__(self, cfg: DictConfig) -> None:
@@ -268,6 +260,8 @@ class RunRecord:
                 if self._held_log is not None:
                     self._held_log.drop()
                     self._held_log = None
+                elif is_global_rank_zero():  # a new run's folder of start-up files only
+                    remove_refused_start(self.output_dir)
             raise
         return self
 
@@ -350,22 +344,11 @@ class RunRecord:
             # train.log and record.json's status (still saying how to continue) stay as
             # they were.
             pending.drop()
-        if error is None:
-            return
-        fault = disk_error(error, self.output_dir) if isinstance(error, Exception) else None
-        if fault is not None:  # the failed write may still hold the space the record needs
-            release_failed_write(error)
-        if pending is None:
-            status = ending_status(error, self.output_dir, bool(self.cfg.get("optuna_trial")))
-            try:
-                finish_record(self.output_dir, self.data, {}, status=status)
-            except OSError as err:  # the disk may still be full: keep the error that ended it
-                log.warning(
-                    "record.json could not be updated (%s): %s", status, describe_os_error(err)
-                )
-        if fault is not None:
-            overrides = [str(o) for o in self.data.get("overrides") or []]
-            raise DiskError(disk_fault_line(fault, self.output_dir, overrides)) from error
+        if error is not None:  # recorded (a committed run), and a disk fault raised in words
+            in_sweep = bool(self.cfg.get("optuna_trial"))
+            end_failed_run(
+                self.output_dir, self.data, error, in_sweep=in_sweep, recorded=pending is None
+            )
 
     @property
     def resume_checkpoint(self) -> str | None:
