@@ -108,7 +108,7 @@ def test_runs_that_did_not_finish_are_left_out_in_words(
     printed = capsys.readouterr()
     assert printed.err.strip() == (
         f"left out 1 run that did not finish (failed, interrupted or pruned: no metrics.json): "
-        f"{root / 'failed'}"
+        f"{root / 'failed'} (seed 2, configuration a)"  # its seed and column: s27a L3
     )
     assert "1 run, 1 configuration" in printed.out
 

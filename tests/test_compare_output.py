@@ -105,9 +105,10 @@ def test_a_key_a_run_lacks_prints_a_dash_and_a_null_prints_none(
     assert main([str(tmp_path), "--output", str(output)]) == 0
     capsys.readouterr()
     assert output.read_text().splitlines() == [
-        "data.extra,data.other,n_runs,n_seeds,seeds,runs,val/acc_mean,val/acc_std",
-        f"None,,1,1,1,{tmp_path / 'a'},0.5,",
-        f",1,1,1,1,{tmp_path / 'b'},0.6,",
+        # n_diverged: s27a M1
+        "data.extra,data.other,n_runs,n_seeds,n_diverged,seeds,runs,val/acc_mean,val/acc_std",
+        f"None,,1,1,0,1,{tmp_path / 'a'},0.5,",
+        f",1,1,1,0,1,{tmp_path / 'b'},0.6,",
     ]
 
 

@@ -116,7 +116,7 @@ def test_reproductions_in_a_multirun_are_counted_in_one_line(
     printed = capsys.readouterr()
     assert printed.err.splitlines() == [
         "left out 1 run that did not finish (failed, interrupted or pruned: no metrics.json): "
-        f"{sweep / '2'}",
+        f"{sweep / '2'} (seed 2)",  # its seed: s27a L3
         "left out 3 reproductions (a run inside another run's folder, as lab.reproduce writes "
         f"<run>/reproductions/<time>/): {sweep / '0' / REPRODUCTION}, "
         f"{sweep / '1' / REPRODUCTION}, {sweep / '2' / REPRODUCTION}; name such a folder "

@@ -115,6 +115,7 @@ def test_the_cli_in_a_pipe_prints_80_columns_and_the_csv_is_unchanged(
         *sorted(KEYS),
         "n_runs",
         "n_seeds",
+        "n_diverged",  # s27a M1: a configuration's diverged runs, counted
         "seeds",
         "runs",
         *(

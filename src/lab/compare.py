@@ -5,35 +5,48 @@
     python -m lab.compare outputs/multiruns/<...> --sort test/acc      # best first by test/acc
     python -m lab.compare outputs/runs --eval-data new_test.csv        # on a later evaluation
 
-Rows are configurations: runs whose resolved configs differ only in the seed (and in their
-paths) are one row, their metrics given as mean and sample standard deviation over the seeds.
-Runs of a seed already counted (a rerun) add no seed: they are averaged into that seed's value
-first, the `seeds` cell says `1 (2 runs)`, and a line below the table says so, so a spread over
-reruns is never shown as seed variance (one seed: its mean alone, no ±).
-Columns are the config keys that differ between rows, the number of distinct seeds, and every
-final metric (`metrics.json`). Written as CSV (`--output`, one column per statistic) and printed
-(val/ and test/ metrics, and `model/params_*` where they differ between configurations):
-where one row per configuration is wider than the console (80 columns in a pipe, or
-`COLUMNS`), the table is printed transposed, one column per configuration (named by its run
-folders below the folder all runs share; a line below spells out a shortened name), in as
-many parts as the width needs: 2-4 configurations side by side at 80 columns, a long value
-folding in its column and a key longer than 40 columns folding after a dot. A config key a
-run does not have shows `-` (a null shows `None`); the CSV leaves its cell empty.
-A run whose record.json, metrics.json or config.yaml cannot be read (not JSON, cut short) is
-left out with a warning naming the file and why; the others are compared. Runs that did not
-finish (no metrics.json) are left out in a line naming them. So is, in a folder walked, a run
-inside another run's folder (a reproduction, `<run>/reproductions/<time>/`): it is no rerun of
-the run's seed; a reproduction's folder given itself is compared as a run (`lab.compare_find`).
+Rows are configurations: runs whose resolved configs (and config-group choices) differ only
+in the seed (and in their paths) are one row, their metrics given as mean and sample standard
+deviation over the seeds (`lab.compare_rows`, `lab.compare_stats`). Runs of a seed already
+counted (a rerun) add no seed: they are averaged into that seed's value first, the `seeds`
+cell says `1 (2 runs)`, and a line below the table says so, so a spread over reruns is never
+shown as seed variance (one seed: its mean alone, no ±).
+Columns are the config-group choices that differ (`model`: `tiny_bert` / `minilm`, from each
+run's `.hydra/hydra.yaml`), the config keys that differ between rows, except those the
+choices alone set (a model switch's dozen `model.network.*` keys: a line counts them,
+`--all-keys` prints them, the CSV has them: `lab.compare_choices`), the number of distinct
+seeds, and every final metric (`metrics.json`). Written as CSV (`--output`, one column per
+statistic) and printed (val/ and test/ metrics, and `model/params_*` where they differ between
+configurations): where one row per configuration is wider than the console (80 columns in a
+pipe, or `COLUMNS`), the table is printed transposed, one column per configuration (named by
+its choices, `minilm demo`, where those tell the configurations apart, else by its run folders
+below the folder all runs share; a line below names the folders), in as many parts as the
+width needs: 2-4 configurations side by side at 80 columns, a long value folding in its
+column and a key longer than 40 columns folding after a dot. A config key a run does not have
+shows `-` (a null shows `None`); the CSV leaves its cell empty.
+A run that diverged (record.json `diverged`: NaN losses) is no result: its metrics enter no
+mean, its configuration's `seeds` cell counts it (`3 (1 diverged)`; every run diverged: its
+metrics `nan`), a line names it and its seed, and a configuration with one is never named
+best (`lab.compare_stats`). A run whose record.json, metrics.json or config.yaml cannot be
+read (not JSON, cut short) is left out with a warning naming the file and why; the others are
+compared. Runs that did not finish (no metrics.json) are left out in a line naming each with
+its seed and its configuration in the table (`lab.compare_unfinished`). So is, in a folder
+walked, a run inside another run's folder (a reproduction, `<run>/reproductions/<time>/`): it
+is no rerun of the run's seed; a reproduction's folder given itself is compared as a run
+(`lab.compare_find`).
 
 Which is best: where every run records the same `optimized_metric` and `optimized_mode`
 (their config.yaml, as training followed them) and every configuration has that metric, a line
 below the table names the configuration with the best mean over its seeds
 (`best by val/acc (max): <its name in the table> (<its differing keys>) 0.8083 ± 0.0589`);
 runs that optimized different metrics get a line saying so instead (`lab.compare_best`).
+Configurations validated on different rows (their records' digests differ: demo against IMDB)
+get one best line per data (`best on data=imdb data.path=... (40 rows, sha256 1006b04d) by
+...`: `lab.compare_data`).
 `--sort METRIC` (a metrics.json key; one no run has is refused, exit 2) orders the
 configurations best first, in the table and the CSV: by `--sort-mode`, else the runs'
 `optimized_mode` where METRIC is their optimized metric, else smallest first for a loss or
-perplexity, largest for the rest; configurations without METRIC last (`lab.compare_best`).
+perplexity, largest for the rest; configurations without METRIC (or all diverged) last.
 
 `--eval-data PATH`: each run's metrics are its newest `lab.eval` evaluation of PATH as it reads
 now, not its metrics.json; runs without one are left out in a line naming the command that
@@ -44,20 +57,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import statistics
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
 from rich.cells import cell_len
 from rich.console import Console
 
 from lab.compare_best import (
     MODES,
-    best_line,
+    best_lines,
     check_sort_metric,
     format_stats,
     optimized_targets,
@@ -66,115 +77,27 @@ from lab.compare_best import (
     sorted_rows,
 )
 from lab.compare_cells import column_cells
+from lab.compare_choices import choice_labels
 from lab.compare_find import find_runs, nested_line, unfinished_line, unreadable
-from lab.config.flatten import flatten
+from lab.compare_rows import MISSING, compare_runs, is_run_label
+from lab.compare_stats import diverged_note, repeated_seeds_note, seeds_cell
+from lab.compare_unfinished import describe_unfinished
 from lab.errors import EXIT_USER_ERROR, LabError
 from lab.tool_outputs import check_output
 from lab.wide_tables import print_fitting_table
 
-# Keys that differ between runs without being a choice: where things were written, seeds,
-# and how a run was logged (`logger.wandb.name` holds the seed; csv against W&B is a choice of
-# record, not of training). A key is matched whole, never by its ending alone:
-# `scheduler.name` is the schedule, a choice like any other.
-_IGNORED_PREFIXES = ("paths.", "optuna_trial.", "hydra.", "logger.")
-_IGNORED_LEAVES = ("seed", "dirpath", "save_dir", "default_root_dir", "resume")
-
-
-class _Missing:
-    """A config key a run does not have: unlike a null (`None`), it prints `-`."""
-
-    def __repr__(self) -> str:
-        return "-"
-
-
-#: the value of a config key a run does not have (in `compare_runs`' rows)
-MISSING = _Missing()
-
-
-def _flat_config(run: Path) -> dict[str, Any]:
-    # Lists as JSON text: values are compared and grouped by their repr.
-    flat = flatten(OmegaConf.to_container(OmegaConf.load(run / "config.yaml")), lists="json")
-    return {k: v for k, v in flat.items() if not is_run_label(k)}
-
-
-def is_run_label(key: str) -> bool:
-    """Whether a flattened config key is where or how a run was recorded (its paths, seeds,
-    its loggers) rather than a setting: such keys are left out of the comparison."""
-    return key.startswith(_IGNORED_PREFIXES) or key.split(".")[-1] in _IGNORED_LEAVES
-
-
-def compare_runs(
-    runs: list[Path], metrics_of: dict[Path, dict[str, Any]] | None = None
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """(differing config keys, one row per configuration with per-metric mean/std/n); a key
-    a configuration's runs lack has the value `MISSING` (not None: that is a real null).
-    `metrics_of`: each run's metrics where they are not its metrics.json (`--eval-data`).
-
-    Statistics are over distinct seeds (`n`: how many have the metric): a seed's runs are
-    averaged into one value first, so reruns of a seed neither count as seeds nor make a
-    spread. A run whose record names no seed counts as a seed of its own."""
-    configs = [_flat_config(run) for run in runs]
-    keys = sorted({k for c in configs for k in c})
-    differing = [k for k in keys if len({repr(c.get(k, MISSING)) for c in configs}) > 1]
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for index, config in enumerate(configs):
-        groups.setdefault(tuple(repr(config.get(k, MISSING)) for k in differing), []).append(index)
-    rows = []
-    for members in groups.values():
-        metrics = [
-            metrics_of[runs[i]]
-            if metrics_of is not None
-            else json.loads((runs[i] / "metrics.json").read_text())
-            for i in members
-        ]
-        names = sorted({m for values in metrics for m in values})
-        row: dict[str, Any] = {k: configs[members[0]].get(k, MISSING) for k in differing}
-        row["seeds"] = [
-            json.loads((runs[i] / "record.json").read_text()).get("seed") for i in members
-        ]
-        row["runs"] = [str(runs[i]) for i in members]
-        row["n_seeds"] = len(_by_seed(row["seeds"], row["seeds"]))
-        row["metrics"] = {}
-        for name in names:
-            values = _by_seed(row["seeds"], [m.get(name) for m in metrics])
-            row["metrics"][name] = {
-                "mean": statistics.fmean(values),
-                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                "n": len(values),
-            }
-        rows.append(row)
-    return differing, rows
-
-
-def _by_seed(seeds: list[Any], values: list[Any]) -> list[float]:
-    """One value per distinct seed: the mean of that seed's runs' `values` (None: the run
-    lacks the metric, left out). A seed of None (no record of it) is its run's own."""
-    grouped: dict[Any, list[float]] = {}
-    for index, (seed, value) in enumerate(zip(seeds, values, strict=True)):
-        if value is not None:
-            key = ("run", index) if seed is None else ("seed", repr(seed))
-            grouped.setdefault(key, []).append(float(value))
-    return [statistics.fmean(group) for group in grouped.values()]
-
-
-def repeated_seeds_note(rows: list[dict[str, Any]]) -> str | None:
-    """The line said below the table where a configuration has more runs than seeds."""
-    repeated = [row for row in rows if len(row["runs"]) > row["n_seeds"]]
-    if not repeated:
-        return None
-    return (
-        f"{len(repeated)} configuration(s) repeat a seed: a seed's runs are averaged into one "
-        "value, and ± is the sample standard deviation over distinct seeds only"
-    )
+__all__ = ["MISSING", "compare_runs", "find_runs", "is_run_label", "main", "print_table"]
 
 
 def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> None:
-    """One line per configuration; `n_runs`, `n_seeds` (distinct), the seeds of its runs,
-    `runs` (its run folders as found, `;`-separated), and `<metric>_mean` and `<metric>_std`
-    (over distinct seeds; empty for one seed) columns, with Unix line ends. A key a
-    configuration lacks is an empty cell; a null is `None`, as printed."""
+    """One line per configuration: its differing choices and keys (every one: the printed
+    table leaves out those the choices explain), `n_runs`, `n_seeds` (distinct),
+    `n_diverged` (its diverged runs), the seeds of its runs, `runs` (its run folders as found,
+    `;`-separated), and `<metric>_mean` and `<metric>_std` (over the distinct seeds that did
+    not diverge; `nan` where none is left; the std empty for one seed) columns, with Unix
+    line ends. A key a configuration lacks is an empty cell; a null is `None`, as printed."""
     names = sorted({m for row in rows for m in row["metrics"]})
-    columns = [*differing, "n_runs", "n_seeds", "seeds", "runs"]
+    columns = [*differing, "n_runs", "n_seeds", "n_diverged", "seeds", "runs"]
     for name in names:
         columns += [f"{name}_mean", f"{name}_std"]
     with path.open("w", newline="") as handle:
@@ -185,25 +108,34 @@ def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> N
             line.update(
                 n_runs=len(row["runs"]),
                 n_seeds=row["n_seeds"],
+                n_diverged=len(row["diverged"]),
                 seeds=" ".join(map(str, row["seeds"])),
                 runs=";".join(row["runs"]),
             )
             for name, stats in row["metrics"].items():
                 # One seed has no sample standard deviation: an empty cell, not 0.0.
-                spread = stats["std"] if row["n_seeds"] > 1 else ""
+                spread = stats["std"] if stats["n"] > 1 else ""
                 line[f"{name}_mean"], line[f"{name}_std"] = stats["mean"], spread
             writer.writerow(line)
 
 
-def print_table(differing: list[str], rows: list[dict[str, Any]], console: Console) -> None:
-    """The comparison as a rich table: val/test metrics as mean ± std, and the model's
-    parameter counts (`model/params_*`) where they differ between configurations.
+def print_table(
+    differing: list[str],
+    rows: list[dict[str, Any]],
+    console: Console,
+    hidden: Collection[str] = (),
+) -> None:
+    """The comparison as a rich table: the `differing` choices and keys (`hidden`: the keys
+    left out, which the choices explain: a line says how many), val/test metrics as mean ±
+    std, and the model's parameter counts (`model/params_*`) where they differ between
+    configurations.
 
     One row per configuration where that fits the console's width (a pipe's: 80 columns, or
     `COLUMNS`); else transposed, one row per key and metric and one column per configuration
-    (named by its run folder, shortened to what tells the runs apart), the configurations
-    folded into as many tables as the width needs (2-4 side by side at 80 columns): no value
-    is cut short; a long value folds, and so does a key longer than 40 columns, after a dot."""
+    (named by its choices, else by its run folder, shortened to what tells the runs apart),
+    the configurations folded into as many tables as the width needs (2-4 side by side at 80
+    columns): no value is cut short; a long value folds, and so does a key longer than 40
+    columns, after a dot."""
     names = shown_metrics(rows)
     count = sum(len(r["runs"]) for r in rows)
     title = f"{count} run{'s' * (count != 1)}, {len(rows)} configuration{'s' * (len(rows) != 1)}"
@@ -225,14 +157,29 @@ def print_table(differing: list[str], rows: list[dict[str, Any]], console: Conso
     )
     lines_below: list[str] = []
     # One line each however long (the terminal wraps it; a pipe keeps it whole, to copy).
-    if transposed:  # else each row names its configuration's values itself
+    by_choices = choice_labels(rows) is not None
+    if transposed and by_choices:  # the folders behind each choice label
+        by = ", ".join(rows[0]["choices"])
+        lines_below.append(f"Columns: configurations by their {by}; run folders under {root}")
+    elif transposed:  # else each row names its configuration's values itself
         lines_below.append(f"Columns: run folders under {root}")
-        for label, row in zip(labels, rows, strict=True):
-            folders = [_below(Path(run), Path(root)) for run in row["runs"]]
-            if label != ",".join(folders):  # a shortened name (`<first> +N`): every folder
-                lines_below.append(f"  {label}: {', '.join(folders)}")
+    for label, row in zip(labels, rows, strict=True) if transposed else ():
+        folders = [_below(Path(run), Path(root)) for run in row["runs"]]
+        if label != ",".join(folders):  # a shortened name (`<first> +N`): every folder
+            lines_below.append(f"  {label}: {', '.join(folders)}")
+    if hidden:  # the expanded keys of a model or dataset switch (s27a M2)
+        groups = [g for g in differing if g in rows[0].get("choices", {})]
+        lines_below.append(
+            f"{len(hidden)} more key{'s' * (len(hidden) != 1)} differ as the "
+            f"{' and '.join(groups)} choice{'s' * (len(groups) != 1)} set"
+            f"{'s' * (len(groups) == 1)} them (not the command line): --all-keys prints "
+            "them, --output writes them"
+        )
     note = repeated_seeds_note(rows)
     if note:  # reruns of a seed are not seeds: say what ± is over
+        lines_below.append(note)
+    note = diverged_note(rows, lambda run: _below(Path(run), Path(root)))
+    if note:  # whose metrics are left out of the means, and why
         lines_below.append(note)
     for text in lines_below:
         console.print(text, soft_wrap=True, highlight=False, markup=False)
@@ -259,10 +206,10 @@ _FOLD_WIDTH = len("1 (2 runs)")
 
 def _cells(row: dict[str, Any], names: list[str]) -> list[str]:
     """One configuration's cells after its keys' (`lab.compare_cells`): its number of distinct
-    seeds (`1 (2 runs)` where runs repeat a seed), and each metric as mean ± std over the seeds
-    (the mean alone for one seed; a count as a whole number)."""
-    seeds, count = row["n_seeds"], len(row["runs"])
-    cells = [str(seeds) if count == seeds else f"{seeds} ({count} runs)"]
+    seeds (`1 (2 runs)` where runs repeat a seed, `3 (1 diverged)`), and each metric as mean ±
+    std over the seeds (the mean alone for one seed; a count as a whole number; `nan` where
+    every run diverged)."""
+    cells = [seeds_cell(row)]
     for name in names:
         stats = row["metrics"].get(name)
         digits = 0 if name.startswith("model/") else 4  # parameter counts
@@ -271,9 +218,11 @@ def _cells(row: dict[str, Any], names: list[str]) -> list[str]:
 
 
 def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
-    """(the folder every run lies under, each configuration's name): its runs' folders below
-    that root (`3`, `0,4`), or where those are long its first and `+N` for the other seeds'
-    (`10-00-00_123-ab/0 +2`; a line below the table then names them all)."""
+    """(the folder every run lies under, each configuration's name): its differing group
+    choices (`minilm demo`) where those tell every configuration apart
+    (`lab.compare_choices.choice_labels`), else its runs' folders below that root (`3`,
+    `0,4`), or where those are long its first and `+N` for the other seeds'
+    (`10-00-00_123-ab/0 +2`); a line below the table then names every folder."""
     paths = [Path(path) for row in rows for path in row["runs"]]
     mixed = len({path.is_absolute() for path in paths}) > 1  # `a/0 /abs/a/1`: made absolute
     paths = [path.absolute() if mixed else path for path in paths]
@@ -285,7 +234,7 @@ def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
         # no wider than a "mean ± std" cell, so the name does not widen its column
         short = len(names) == 1 or cell_len(together) <= _STATS_WIDTH
         labels.append(together if short else f"{names[0]} +{len(names) - 1}")
-    return str(root), labels
+    return str(root), choice_labels(rows) or labels
 
 
 def _below(run: Path, root: Path) -> str:
@@ -317,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         help="compare each run's newest lab.eval evaluation of this data file as it is now "
         "(<run>/eval/<time>/metrics.json), not its metrics.json",
     )
+    parser.add_argument(
+        "--all-keys",
+        action="store_true",
+        help="print every differing config key, also those the differing config-group "
+        "choices (model=, data=) set (the CSV always has them)",
+    )
     args = parser.parse_args(argv)
     if args.sort_mode and not args.sort:
         parser.error("--sort-mode applies to --sort METRIC")
@@ -329,19 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    if left_out:  # said, not silently dropped: a sweep's failed trials are among them
-        print(unfinished_line(left_out), file=sys.stderr)
-    if nested:  # a reproduction is no rerun of its run's seed
-        print(nested_line(nested), file=sys.stderr)
+    # Lines on what is left out, said (on stderr, before the table) once the table's
+    # configurations are known: a run that did not finish is named with its own (s27a L3).
+    said_first = [nested_line(nested)] if nested else []  # no rerun of its run's seed
     readable = []
     for run in runs:  # one damaged run must not sink the table of the others
         problem = unreadable(run)
         if problem:
-            print(f"warning: left out {run}: cannot read {problem}", file=sys.stderr)
+            said_first.append(f"warning: left out {run}: cannot read {problem}")
         else:
             readable.append(run)
     output = Path(args.output) if args.output else None
-    metrics_of, said = None, None
+    metrics_of, said, explained = None, None, set[str]()
     try:
         if not readable:
             paths = ", ".join(args.paths)
@@ -349,21 +303,32 @@ def main(argv: list[str] | None = None) -> int:
         if output is not None:  # before the table: a bad path is said alone
             check_output(output)
         if args.eval_data:
-            readable, metrics_of, said = _evaluated(readable, args.eval_data)
-        differing, rows = compare_runs(readable, metrics_of)
+            readable, metrics_of, said = _evaluated(readable, args.eval_data, said_first)
+        differing, rows = compare_runs(readable, metrics_of, explained)
         if args.sort:  # an unknown metric is said before any table
             check_sort_metric(rows, args.sort)
     except LabError as err:
+        _say([unfinished_line(left_out)] if left_out else [], said_first)
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    hidden = [] if args.all_keys else [k for k in differing if k in explained]
+    shown = [k for k in differing if k not in hidden]
+    labels = run_labels(rows)[1]
+    if left_out:  # said, not silently dropped: a sweep's failed trials are among them
+        described = describe_unfinished(left_out, rows, labels, shown)
+        _say([unfinished_line(left_out, described)], said_first)
+    else:
+        _say([], said_first)
     targets, order = optimized_targets(readable), None
     if args.sort:
         mode = sort_mode(args.sort, args.sort_mode, targets)
         rows, order = sorted_rows(rows, args.sort, mode), sorted_line(args.sort, mode)
+        labels = run_labels(rows)[1]
     console = Console()
-    print_table(differing, rows, console)
-    best = best_line(rows, run_labels(rows)[1], differing, targets)
-    for text in (said, order, best):  # where the numbers come from, their order, the best
+    print_table(shown, rows, console, hidden)
+    # an evaluation of one file (--eval-data) is on one data: no best per data there
+    best = best_lines(rows, labels, shown, targets, per_data=not args.eval_data)
+    for text in (said, order, *best):  # where the numbers come from, their order, the best
         if text:
             console.print(text, soft_wrap=True, highlight=False, markup=False)
     if output is not None:
@@ -379,14 +344,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _evaluated(runs: list[Path], data: str) -> tuple[list[Path], dict[Path, Any], str]:
+def _say(unfinished: list[str], others: list[str]) -> None:
+    for text in (*unfinished, *others):
+        print(text, file=sys.stderr)
+
+
+def _evaluated(
+    runs: list[Path], data: str, said: list[str]
+) -> tuple[list[Path], dict[Path, Any], str]:
     """(the runs with an evaluation of `data` as it is now, their metrics, the line saying
-    where those come from); the others are said on stderr (`lab.compare_evals`)."""
+    where those come from); the line on the others is added to `said` (`lab.compare_evals`)."""
     from lab.compare_evals import choose, left_out_line, one_split, source_line
 
     chosen, missing, changed = choose(runs, Path(data))
     if missing:
-        print(left_out_line(missing, changed, data), file=sys.stderr)
+        said.append(left_out_line(missing, changed, data))
     if not chosen:
         raise LabError(f"no run compared has an evaluation of {data} as it is now")
     split = one_split(chosen, data)  # one split's numbers, never two averaged

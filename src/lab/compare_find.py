@@ -94,14 +94,24 @@ def unreadable(run: Path) -> str | None:
     return None
 
 
-def _listed(runs: list[Path]) -> str:
-    return ", ".join(str(run) for run in runs[:3]) + (", ..." if len(runs) > 3 else "")
+def _listed(runs: list[Path], described: dict[Path, str] | None = None) -> str:
+    """The first runs of `runs` (3; 10 where each is `described`: its seed and the
+    configuration it is of, so the cell that lost a seed is known, s27a L3)."""
+    shown = 10 if described else 3
+    named = [
+        f"{run} ({described[run]})" if described and described.get(run) else str(run)
+        for run in runs
+    ]
+    return ", ".join(named[:shown]) + (
+        f", ... ({len(runs) - shown} more)" if len(runs) > shown else ""
+    )
 
 
-def unfinished_line(left_out: list[Path]) -> str:
+def unfinished_line(left_out: list[Path], described: dict[Path, str] | None = None) -> str:
     """The line on the runs left out for want of metrics.json (a sweep's failed trials); a
     run another process trains now is said to be one (s25c M1: in a shared folder, "did not
-    finish" read as a colleague's run having failed)."""
+    finish" read as a colleague's run having failed). `described`: what to say after a run's
+    folder (`seed 3; of s1,s2`: `lab.compare_unfinished`)."""
     from lab.run_dir.run_lock import held_elsewhere
 
     training = [run for run in left_out if held_elsewhere(run)]
@@ -110,12 +120,13 @@ def unfinished_line(left_out: list[Path]) -> str:
     if training:
         count = len(training)
         parts.append(
-            f"left out {count} run{'s' * (count != 1)} being trained now: {_listed(training)}"
+            f"left out {count} run{'s' * (count != 1)} being trained now: "
+            f"{_listed(training, described)}"
         )
     if ended:
         parts.append(
             f"left out {len(ended)} run{'s' * (len(ended) != 1)} that did not finish "
-            f"(failed, interrupted or pruned: no metrics.json): {_listed(ended)}"
+            f"(failed, interrupted or pruned: no metrics.json): {_listed(ended, described)}"
         )
     return "; ".join(parts)
 

@@ -1,0 +1,348 @@
+"""s27a: `lab.compare` over a paper's seed study. A diverged seed (NaN losses) neither crashes
+the table (H1) nor passes for a result or a best (M1); a model or dataset switch is one
+`model` / `data` row, not a dozen expanded keys (M2); the best is chosen per validation set
+(M3); a run that did not finish is named with its seed and configuration (L3).
+Hand-written run folders (config.yaml, record.json, metrics.json, .hydra/hydra.yaml,
+overrides.yaml), as lab.train writes them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from lab.compare import compare_runs, find_runs, main, print_table, run_labels
+from lab.compare_best import best_lines
+from lab.compare_stats import diverged
+
+NAN = float("nan")
+DIVERGED_NOTE = (
+    "left out of every mean and ± (the metrics of diverged weights), counted in `seeds`; a "
+    "configuration with a diverged run is never named best"
+)
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return config
+
+
+def _run(
+    folder: Path,
+    seed: int,
+    config: dict[str, Any],
+    metrics: dict[str, float] | None,
+    *,
+    choices: dict[str, str] | None = None,
+    overrides: tuple[str, ...] | list[str] = (),
+    record: dict[str, Any] | None = None,
+) -> Path:
+    """A run folder: `config` as dotted keys, `metrics` (None: the run did not finish),
+    Hydra's record of its `choices` (in Hydra's order: `data` before `model`)."""
+    folder.mkdir(parents=True)
+    nested = _nest({"seed": seed, "optimized_metric": "val/acc", "optimized_mode": "max", **config})
+    (folder / "config.yaml").write_text(json.dumps(nested))  # JSON is YAML
+    (folder / "record.json").write_text(json.dumps({"seed": seed, **(record or {})}))
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics))  # NaN as json writes it
+    if choices is not None:
+        (folder / ".hydra").mkdir()
+        hydra = {"hydra": {"runtime": {"choices": {**choices, "hydra/env": "default"}}}}
+        (folder / ".hydra" / "hydra.yaml").write_text(json.dumps(hydra))
+        (folder / "overrides.yaml").write_text(json.dumps([*overrides, f"seed={seed}"]))
+    return folder
+
+
+def _scores(acc: float, loss: float = 0.4) -> dict[str, float]:
+    return {"val/acc": acc, "val/loss": loss, "model/params_total": 100.0}
+
+
+DIVERGED = {"val/acc": 0.5, "val/loss": NAN, "model/params_total": 100.0}
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    """lr 0.005: seeds 1-3, seed 3 diverged; lr 1e8: seeds 1-2, both diverged; lr 0.01: one
+    healthy seed."""
+    for name, seed, lr, metrics in [
+        ("a_s1", 1, 0.005, _scores(0.80)),
+        ("a_s2", 2, 0.005, _scores(0.82)),
+        ("a_s3", 3, 0.005, DIVERGED),
+        ("b_s1", 1, 1e8, DIVERGED),
+        ("b_s2", 2, 1e8, DIVERGED),
+        ("c_s1", 1, 0.01, _scores(0.70, 0.5)),
+    ]:
+        failed = {"diverged": {"val/loss": NAN}} if metrics is DIVERGED else {}
+        _run(tmp_path / name, seed, {"optimizer.lr": lr}, metrics, record=failed)
+    return tmp_path
+
+
+def test_a_diverged_seed_is_counted_and_left_out_of_the_means(study: Path) -> None:
+    """H1: a NaN among the seeds crashed statistics.stdev, and no table was printed."""
+    differing, rows = compare_runs(find_runs([str(study)]))
+    assert differing == ["optimizer.lr"]
+    a, b, c = rows
+    assert (a["n_seeds"], a["diverged"]) == (3, [str(study / "a_s3")])
+    assert a["metrics"]["val/acc"] == {
+        "mean": pytest.approx(0.81),
+        "std": pytest.approx(statistics.stdev([0.80, 0.82])),
+        "n": 2,
+    }
+    # every run diverged: its scores are nan, its parameter count is kept
+    assert math.isnan(b["metrics"]["val/acc"]["mean"]) and b["metrics"]["val/acc"]["n"] == 0
+    assert b["metrics"]["model/params_total"]["mean"] == 100.0
+    assert c["diverged"] == [] and c["metrics"]["val/loss"]["mean"] == 0.5
+
+
+def test_the_table_the_csv_and_the_best_line_say_which_runs_diverged(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one row per configuration
+    output = tmp_path / "out" / "compare.csv"
+    assert main([str(study), "--output", str(output)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    assert cells == [
+        ["0.005", "3 (1 diverged)", "0.8100 ± 0.0141", "0.4000 ± 0.0000"],
+        ["100000000.0", "2 (2 diverged)", "nan", "nan"],
+        ["0.01", "1", "0.7000", "0.5000"],
+    ]
+    assert lines[-3:-1] == [
+        "3 runs diverged (non-finite loss: record.json diverged): a_s3 (seed 3), b_s1 (seed 1), "
+        f"b_s2 (seed 2); {DIVERGED_NOTE}",
+        # lr 0.005's mean over its healthy seeds is the highest: not named best, said why
+        "best by val/acc (max): c_s1 (optimizer.lr=0.01) 0.7000; not considered: "
+        "a_s1,a_s2,a_s3 (optimizer.lr=0.005): 1 of 3 runs diverged (0.8100 ± 0.0141 over the "
+        "others); b_s1,b_s2 (optimizer.lr=100000000.0): both runs diverged",
+    ]
+    with output.open() as handle:
+        rows = {row["optimizer.lr"]: row for row in csv.DictReader(handle)}
+    assert [(r["n_seeds"], r["n_diverged"], r["val/acc_mean"]) for r in rows.values()] == [
+        ("3", "1", "0.81"),
+        ("2", "2", "nan"),
+        ("1", "0", "0.7"),
+    ]
+    assert rows["100000000.0"]["val/acc_std"] == "" and rows["0.01"]["val/acc_std"] == ""
+
+
+def test_no_best_where_every_configuration_has_a_diverged_run(
+    study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(study / "a_s3"), str(study / "b_s1"), str(study / "b_s2")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "no best configuration: none is a candidate: a_s3 (optimizer.lr=0.005): its run "
+        "diverged; b_s1,b_s2 (optimizer.lr=100000000.0): both runs diverged"
+    )
+
+
+def test_a_run_recorded_before_the_diverged_entry_diverged_by_its_nan_loss() -> None:
+    assert diverged({"seed": 1}, {"val/acc": 0.5, "test/loss": NAN})
+    assert diverged({"diverged": {"train/loss": NAN}}, {"val/acc": 0.5, "val/loss": 0.7})
+    assert not diverged({"seed": 1}, {"val/acc": 0.5, "val/loss": 0.7, "val/mcc": NAN})
+
+
+MINILM: dict[str, Any] = {
+    "model.network._target_": "lab.training.models.pretrained_head",
+    "model.network.name_or_path": "/models/minilm",
+    "model.tokenizer.path": "/models/minilm",
+}
+TINY: dict[str, Any] = {
+    "model.network._target_": "lab.training.models.head_from_config",
+    "model.network.config.hidden_size": 32,
+    "model.tokenizer.path": "/assets/tiny_bert",
+}
+MODEL_KEYS = [
+    "model.network._target_",
+    "model.network.config.hidden_size",
+    "model.network.name_or_path",
+    "model.tokenizer.path",
+]
+
+
+@pytest.fixture
+def two_models(tmp_path: Path) -> Path:
+    """model=minilm (lr 1e-4) against model=tiny_bert (lr 5e-3), two seeds each, on demo."""
+    for name, model, keys, lr, accs in [
+        ("m", "minilm", MINILM, 1e-4, (0.70, 0.74)),
+        ("t", "tiny_bert", TINY, 5e-3, (0.50, 0.52)),
+    ]:
+        for seed, acc in enumerate(accs, 1):
+            _run(
+                tmp_path / f"{name}_s{seed}",
+                seed,
+                {**keys, "optimizer.lr": lr, "data.path": "/data/demo"},
+                _scores(acc),
+                choices={"data": "demo", "model": model, "logger": "csv"},
+                overrides=[f"model={model}", f"optimizer.lr={lr}", "logger=csv"],
+            )
+    return tmp_path
+
+
+def test_a_model_switch_is_one_row_and_its_keys_are_counted(
+    two_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """M2: `model` (its choice) is a row, `optimizer.lr` (set on the command line) another;
+    the keys the choice alone sets are left out of the table and the best line, counted in a
+    line, printed with --all-keys and kept in the CSV."""
+    explained: set[str] = set()
+    differing, rows = compare_runs(find_runs([str(two_models)]), explained=explained)
+    assert differing == ["model", *MODEL_KEYS, "optimizer.lr"]
+    assert explained == set(MODEL_KEYS)
+    assert [(row["model"], row["choices"]) for row in rows] == [
+        ("minilm", {"model": "minilm"}),
+        ("tiny_bert", {"model": "tiny_bert"}),
+    ]
+    assert run_labels(rows)[1] == ["minilm", "tiny_bert"]
+    output = tmp_path / "compare.csv"
+    assert main([str(two_models), "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "model.network" not in out and "model.tokenizer" not in out
+    table = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
+    assert [row[:2] for row in table] == [["minilm", "0.0001"], ["tiny_bert", "0.005"]]
+    assert out.splitlines()[-3:-1] == [
+        "4 more keys differ as the model choice sets them (not the command line): --all-keys "
+        "prints them, --output writes them",
+        f"best by val/acc (max): minilm (model=minilm optimizer.lr=0.0001) 0.7200 ± "
+        f"{statistics.stdev([0.70, 0.74]):.4f}",
+    ]
+    with output.open() as handle:
+        fields = list(csv.DictReader(handle).fieldnames or [])
+    assert fields[:6] == ["model", *MODEL_KEYS, "optimizer.lr"]
+    assert main([str(two_models), "--all-keys"]) == 0
+    out = capsys.readouterr().out
+    assert all(key in out for key in MODEL_KEYS) and "more keys" not in out
+
+
+def test_a_transposed_table_names_its_columns_by_the_choices(two_models: Path) -> None:
+    explained: set[str] = set()
+    differing, rows = compare_runs(find_runs([str(two_models)]), explained=explained)
+    buffer = io.StringIO()
+    shown = [key for key in differing if key not in explained]
+    print_table(shown, rows, Console(file=buffer, width=44), explained)
+    lines = buffer.getvalue().splitlines()
+    header = next(line for line in lines if "key / metric" in line)
+    assert [cell.strip() for cell in header.split("┃")[2:-1]] == ["minilm", "tiny_bert"]
+    assert lines[-4:-1] == [
+        f"Columns: configurations by their model; run folders under {two_models}",
+        "  minilm: m_s1, m_s2",
+        "  tiny_bert: t_s1, t_s2",
+    ]
+
+
+def test_the_same_choice_with_two_paths_keeps_the_path(tmp_path: Path) -> None:
+    """`data=json data.path=a.json` against `data.path=b.json`: one choice, two datasets."""
+    for name, path in (("a", "/data/a.json"), ("b", "/data/b.json")):
+        _run(
+            tmp_path / name,
+            1,
+            {"data.path": path},
+            _scores(0.6),
+            choices={"data": "json", "model": "minilm"},
+            overrides=["data=json", f"data.path={path}"],
+        )
+    explained: set[str] = set()
+    differing, _ = compare_runs(find_runs([str(tmp_path)]), explained=explained)
+    assert (differing, explained) == (["data.path"], set())
+
+
+DEMO = {"data.path": "/data/demo", "data.hub_id": None, "data.max_length": 64}
+IMDB = {"data.path": "/data/imdb_small", "data.hub_id": "stanfordnlp/imdb", "data.max_length": 96}
+VALIDATION = {"demo": (200, "7a379c08" + "0" * 56), "imdb": (40, "1006b04d" + "1" * 56)}
+
+
+def _grid(root: Path, digests: bool) -> Path:
+    """2 models x 2 datasets x 2 seeds; IMDB's path and max_length set on the command line."""
+    accs = {
+        ("minilm", "demo"): (0.70, 0.74),
+        ("tiny_bert", "demo"): (0.50, 0.52),
+        ("minilm", "imdb"): (0.60, 0.56),
+        ("tiny_bert", "imdb"): (0.50, 0.50),
+    }
+    for (model, data), values in accs.items():
+        keys = {**(MINILM if model == "minilm" else TINY), **(DEMO if data == "demo" else IMDB)}
+        given = [f"model={model}", f"data={data}"]
+        if data == "imdb":
+            given += ["data.path=/data/imdb_small", "data.max_length=96"]
+        rows, sha = VALIDATION[data]
+        record = {"data": {"validation": {"rows": rows, "sha256": sha}}} if digests else {}
+        for seed, acc in enumerate(values, 1):
+            _run(
+                root / f"{data}_{model}_s{seed}",
+                seed,
+                {**keys, "optimizer.lr": 1e-4},
+                _scores(acc),
+                choices={"data": data, "model": model},
+                overrides=given,
+                record=record,
+            )
+    return root
+
+
+@pytest.mark.parametrize("digests", [True, False])
+def test_the_best_is_chosen_per_validation_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], digests: bool
+) -> None:
+    """M3: demo's val/acc and IMDB's are of other rows: one best line per data. Without the
+    records' digests (a run recorded before them) the data's source keys group them."""
+    root = _grid(tmp_path, digests)
+    explained: set[str] = set()
+    differing, rows = compare_runs(find_runs([str(root)]), explained=explained)
+    shown = [key for key in differing if key not in explained]
+    assert shown == ["model", "data", "data.max_length", "data.path"]
+    labels = run_labels(rows)[1]
+    assert labels == ["minilm demo", "tiny_bert demo", "minilm imdb", "tiny_bert imdb"]
+    spread = f"{statistics.stdev([0.70, 0.74]):.4f}"
+    demo, imdb = (
+        ("(200 rows, sha256 7a379c08) ", "(40 rows, sha256 1006b04d) ") if digests else ("", "")
+    )
+    lines = best_lines(rows, labels, shown, {("val/acc", "max")})
+    assert lines == [
+        "val/acc is of 2 different validation sets (their rows differ: record.json "
+        "data.validation.sha256): no best across them; the best on each:",
+        f"best on data=demo data.path=/data/demo {demo}by val/acc (max): minilm demo "
+        f"(model=minilm) 0.7200 ± {spread}",
+        f"best on data=imdb data.path=/data/imdb_small {imdb}by val/acc (max): minilm imdb "
+        f"(model=minilm) 0.5800 ± {spread}",
+    ]
+    # one configuration on a data: named, and said to be alone there
+    alone = best_lines(rows[:3], labels[:3], shown, {("val/acc", "max")})
+    assert alone[-1] == (
+        f"best on data=imdb data.path=/data/imdb_small {imdb}by val/acc (max): minilm imdb "
+        f"0.5800 ± {spread}, the only configuration scored on it"
+    )
+    assert main([str(root)]) == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == lines
+
+
+def test_a_run_that_did_not_finish_names_its_seed_and_configuration(
+    two_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """L3: which cell lost a seed, without opening each record."""
+    for name, seed, lr in (("m_s3", 3, 1e-4), ("x_s1", 1, 0.02)):
+        _run(
+            two_models / name,
+            seed,
+            {**MINILM, "optimizer.lr": lr, "data.path": "/data/demo"},
+            None,
+            choices={"data": "demo", "model": "minilm"},
+            overrides=["model=minilm", f"optimizer.lr={lr}"],
+        )
+    assert main([str(two_models)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "left out 2 runs that did not finish (failed, interrupted or pruned: no metrics.json): "
+        f"{two_models / 'm_s3'} (seed 3, configuration minilm), {two_models / 'x_s1'} (seed 1, "
+        "a configuration no finished run has: model=minilm optimizer.lr=0.02)"
+    ]
