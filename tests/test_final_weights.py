@@ -65,6 +65,21 @@ def test_the_last_weights_are_tested_exported_and_recorded(
     assert "## Results (last weights)" in card
     assert "| `final_weights` | last |" in card
 
+    # lab.export of the best checkpoint gives its card none of the last weights' numbers
+    # (s27c H1); of last.ckpt, the recorded ones
+    from lab.export import export_run
+    from lab.run_dir.runs import open_run
+
+    trained = open_run(run_dir)
+    best_card = (export_run(trained, "merged", "best", tmp_path / "best") / "README.md").read_text()
+    assert "## Results (last weights)" not in best_card
+    assert (
+        f"No metrics were recorded for these weights (checkpoint `{best.name}`): the run "
+        "recorded its metrics for its last weights."
+    ) in best_card
+    last_card = (export_run(trained, "merged", "last", tmp_path / "last") / "README.md").read_text()
+    assert "## Results (last weights)" in last_card
+
     # the same run validating its last weights again records the very same numbers
     monkeypatch.setattr(validation_metrics, "known_metrics", lambda *args, **kwargs: None)
     again = run(compose_cfg(*LAST, output_dir=tmp_path / "again"))

@@ -105,6 +105,31 @@ def test_an_early_stop_on_a_plateau_is_said_and_recorded(tmp_path: Path) -> None
     }
 
 
+def test_with_final_weights_last_the_lines_speak_of_the_last_weights(tmp_path: Path) -> None:
+    """s27c M1/M2: under `final_weights=last` the tested weights are not the best checkpoint's:
+    the early stop says which are exported, the tie line (of the best checkpoint) is left out,
+    and a tail after the last validation is said to be what is tested."""
+    stop = stopper(EarlyStoppingReason.PATIENCE_EXHAUSTED, best=1.0, epoch=4)
+    fitted = trainer(stop, best_checkpoint(tmp_path, 1.0, step=8), history(PLATEAU))
+    assert stopping_notes(fitted, {}, final_last=True) == [
+        "early stopping: val/acc did not improve for 3 validations in a row (patience 3; best "
+        "1.0000 at epoch 2/20); training stopped after epoch 5/20; final_weights=last: the "
+        "tested and exported weights are those it stopped with (step 20), not the best it names",
+    ]
+    tail = trainer(
+        best_checkpoint(tmp_path, 0.9, step=12),
+        history([0.5, 0.7, 0.9]),
+        should_stop=False,
+        global_step=15,
+    )
+    assert stopping_notes(tail, {}, final_last=True) == [
+        "training ran 3 steps after its last validation (step 12 of 15): with final_weights=last "
+        "those weights are the ones tested and exported, validated once after training; to "
+        "validate them during it, let a validation fall on the last step (trainer.max_steps, "
+        "trainer.val_check_interval, trainer.check_val_every_n_epoch)"
+    ]
+
+
 def test_nothing_is_said_when_training_ran_its_course_and_improved(tmp_path: Path) -> None:
     idle = EarlyStopping(monitor="val/acc", mode="max", patience=3)
     fitted = trainer(

@@ -88,7 +88,7 @@ def export_run(
     if checkpoint:
         target = output or _checkpoint_target(run, checkpoint)
         written = _export_checkpoint(run, checkpoint, target)
-        metrics = run.recorded_metrics if checkpoint == "best" else {}
+        metrics = run.metrics_of(checkpoint)
     else:
         source = run.adapter_dir if form == "adapter" else run.require_model()
         if not source.is_dir():
@@ -147,7 +147,7 @@ def export_onnx_form(
         export_run(run, "merged", checkpoint, model_dir)  # afresh: the file may have changed
         if model_dir != run.model_dir:
             output = output or model_dir.parent / ONNX_FORMS[form]
-        metrics = run.recorded_metrics if checkpoint == "best" else {}
+        metrics = run.metrics_of(checkpoint)
     target = output or onnx_dir(run, form)
     # A previous ONNX export is replaced (once the new one is complete); any other non-empty
     # folder is left alone.

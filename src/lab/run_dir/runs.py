@@ -72,6 +72,23 @@ class TrainedRun:
         """Final metrics recorded at train time ({} for a run that did not finish)."""
         return dict(self.record.get("metrics") or {})
 
+    def metrics_of(self, which: str) -> dict[str, float]:
+        """The recorded metrics where checkpoint `which` (`best`, `last` or a path) holds the
+        weights the run recorded them for (`record.json`'s `tested`: its best checkpoint, or
+        its last weights, which `last.ckpt` holds once training ends); {} for other weights:
+        a card must not give the tested weights' numbers to others (s27c H1)."""
+        import os
+
+        from lab.run_dir.summary import BEST
+
+        tested = self.record.get("tested") or BEST  # a record from before `tested`: the best
+        try:
+            recorded = self.checkpoint("best" if tested == BEST else "last")
+            chosen = self.checkpoint(which)
+        except LabError:
+            return {}
+        return self.recorded_metrics if os.path.samefile(recorded, chosen) else {}
+
     def require_model(self) -> Path:
         """The exported model directory, or a `LabError` saying how to get one."""
         if not (self.model_dir / "config.json").is_file():

@@ -97,7 +97,8 @@ def fit(
     train_loss = last_train_loss(trainer)
     if note := no_best_checkpoint_note(cfg, trainer):
         log.warning(note)
-    for note in stopping_notes(trainer, record.data):  # an early stop, a tied best value
+    last = cfg.get("final_weights", "best") == "last"
+    for note in stopping_notes(trainer, record.data, last):  # an early stop, a tied best value
         if trainer.is_global_zero:  # once, not once per DDP process
             log.info(note)
     # Parameter counts travel with the metrics: a sweep may minimize them (multi-objective).
@@ -108,7 +109,6 @@ def fit(
     }
     # `final_weights=last`: the weights training ended with are tested and exported (HF's
     # `load_best_model_at_end=False`); the best checkpoint stays on disk all the same.
-    last = cfg.get("final_weights", "best") == "last"
     best = None if last else best_checkpoint(trainer)
     validated = known_metrics(trainer, best, last=last)
     if validated is not None:

@@ -37,25 +37,34 @@ TIME_RECORD_KEY = "max_time_stop"
 TIME_STOP = "training stopped at trainer.max_time="
 
 
-def stopping_notes(trainer: L.Trainer, record_data: dict[str, Any]) -> list[str]:
+def stopping_notes(
+    trainer: L.Trainer, record_data: dict[str, Any], final_last: bool = False
+) -> list[str]:
     """lab's lines after a fit (none, one or two): that early stopping ended training (what
     it monitored, why, when; also put into `record_data["early_stopping"]`), and that later
-    validations tied the best checkpoint's value (the tested weights are the first)."""
+    validations tied the best checkpoint's value (the tested weights are the first).
+    `final_last` (`final_weights=last`): the tested and exported weights are the last ones,
+    so the lines about the best checkpoint's weights give way to what holds for those."""
     history = history_of(trainer)
     notes = []
     stopped = early_stop(trainer, history.validations)
     if stopped is not None:
         line, entry = stopped
+        if final_last:  # HF's load_best_model_at_end=False does the same, silently (s27c M2)
+            line += (
+                f"; final_weights=last: the tested and exported weights are those it stopped "
+                f"with (step {trainer.global_step}), not the best it names"
+            )
         notes.append(line)
         record_data[RECORD_KEY] = entry
     elif limit := limit_stop(trainer):  # an early stop's line already says why it ended
         notes.append(limit)
         if limit.startswith(TIME_STOP):  # as an early stop is (s24a L2)
             record_data[TIME_RECORD_KEY] = {"step": trainer.global_step, "line": limit}
-    if tail := unvalidated_tail_note(trainer, history.validations):
+    if tail := unvalidated_tail_note(trainer, history.validations, final_last):
         notes.append(tail)
-    if tie := tied_best_note(trainer, history.validations):
-        notes.append(tie)
+    if not final_last and (tie := tied_best_note(trainer, history.validations)):
+        notes.append(tie)  # of the best checkpoint's weights, which final_weights=last skips
     return notes
 
 
@@ -166,10 +175,13 @@ def early_stop(
 EPOCH_VALIDATION_KEYS = "trainer.val_check_interval, trainer.check_val_every_n_epoch"
 
 
-def unvalidated_tail_note(trainer: L.Trainer, validations: list[Validation]) -> str | None:
+def unvalidated_tail_note(
+    trainer: L.Trainer, validations: list[Validation], final_last: bool = False
+) -> str | None:
     """The line saying that training went on after its last validation (a `max_steps` or
     `val_check_interval` that falls between validations): those steps' weights were never
-    validated, so no best checkpoint holds them; None when the fit ended on a validation or
+    validated, so no best checkpoint holds them (`final_last`: they are the weights tested
+    and exported, validated once after the fit); None when the fit ended on a validation or
     had none (`no_best_checkpoint_note` says that)."""
     from lab.training.validation_steps import ValidateEveryNSteps
 
@@ -181,9 +193,15 @@ def unvalidated_tail_note(trainer: L.Trainer, validations: list[Validation]) -> 
     # The keys that place validations: trainer.val_every_n_steps refuses the other two.
     by_steps = any(isinstance(c, ValidateEveryNSteps) for c in trainer.callbacks)  # type: ignore[attr-defined]
     keys = "trainer.val_every_n_steps" if by_steps else EPOCH_VALIDATION_KEYS
+    ran = f"training ran {step - last} step{'s' * (step - last != 1)} after its last validation"
+    if final_last:
+        return (
+            f"{ran} (step {last} of {step}): with final_weights=last those weights are the ones "
+            "tested and exported, validated once after training; to validate them during it, "
+            f"let a validation fall on the last step (trainer.max_steps, {keys})"
+        )
     return (
-        f"training ran {step - last} step{'s' * (step - last != 1)} after its last validation "
-        f"(step {last} of {step}): those weights were never validated, so the tested and "
+        f"{ran} (step {last} of {step}): those weights were never validated, so the tested and "
         "exported weights are the best validated ones; to validate at the end, let a "
         f"validation fall on the last step (trainer.max_steps, {keys})"
     )
