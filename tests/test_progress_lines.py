@@ -192,6 +192,7 @@ def _fitted(**fields: Any) -> Any:
     base = {
         **{"max_steps": -1, "max_epochs": 3, "global_step": 12, "current_epoch": 3},
         **{"callbacks": [], "should_stop": False, "num_training_batches": 4},
+        "accumulate_grad_batches": 1,
     }
     return SimpleNamespace(**{**base, **fields})
 
@@ -200,6 +201,22 @@ def test_no_limit_line_where_one_limit_alone_or_an_endless_epoch_ended_the_fit()
     assert limit_stop(_fitted()) is None
     assert limit_stop(_fitted(max_epochs=-1, max_steps=12)) is None
     assert limit_stop(_fitted(max_steps=12, num_training_batches=float("inf"))) is None
+
+
+def test_both_limits_reached_at_one_step_are_both_said() -> None:
+    """s27d L3: 13 batches an epoch, max_steps=39, max_epochs=3: the last step of epoch 3 is
+    both limits, not "max_epochs not reached"."""
+    fitted = _fitted(
+        max_epochs=3, max_steps=39, num_training_batches=13, current_epoch=3, global_step=39
+    )
+    assert limit_stop(fitted) == (
+        "training stopped at trainer.max_steps=39, the last step of epoch 3: "
+        "trainer.max_epochs=3 was reached at the same step"
+    )
+    fitted.global_step, fitted.max_steps = 30, 30  # mid-epoch 3: max_steps alone
+    assert limit_stop(fitted) == (
+        "training stopped at trainer.max_steps=30 in epoch 3 (trainer.max_epochs=3 not reached)"
+    )
 
 
 def test_a_fit_ended_by_max_time_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,7 +242,7 @@ def test_a_fit_ended_by_max_time_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
         stopping_notes, "history_of", lambda trainer: SimpleNamespace(validations=[])
     )
     monkeypatch.setattr(stopping_notes, "early_stop", lambda trainer, validations: None)
-    monkeypatch.setattr(stopping_notes, "unvalidated_tail_note", lambda trainer, validations: None)
+    monkeypatch.setattr(stopping_notes, "unvalidated_tail_note", lambda *args: None)
     monkeypatch.setattr(stopping_notes, "tied_best_note", lambda trainer, validations: None)
     assert stopping_notes.stopping_notes(fitted, record) == [limit_stop(fitted)]
     assert record == {"max_time_stop": {"step": 7, "line": limit_stop(fitted)}}

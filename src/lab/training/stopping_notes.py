@@ -81,6 +81,13 @@ def limit_stop(trainer: L.Trainer) -> str | None:
     timer = next((c for c in callbacks if isinstance(c, Timer)), None)
     both = max_steps > 0 and max_epochs > 0 and not math.isinf(trainer.num_training_batches)
     if both and step >= max_steps:
+        # Both limits at one step: the last step of the last epoch (s27d L3).
+        per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
+        if epochs >= max_epochs and step == per_epoch * max_epochs:
+            return (
+                f"training stopped at trainer.max_steps={max_steps}, the last step of epoch "
+                f"{epochs}: trainer.max_epochs={max_epochs} was reached at the same step"
+            )
         # `epochs` counts the epoch it stopped in from 1, as the progress lines do.
         return (
             f"training stopped at trainer.max_steps={max_steps} in epoch {epochs} "
