@@ -65,6 +65,35 @@ def test_every_numeric_key_has_a_range_and_its_default_is_in_it(
     check_ranges(cfg)  # every shipped default is valid by its own rule
 
 
+def _boolean_leaves(cfg: Any) -> list[str]:
+    """Every boolean leaf of a composed config (interpolations resolved, except lab's own
+    resolvers, whose values `check_ranges` takes as they come)."""
+    raw = flatten(OmegaConf.to_container(cfg, resolve=False), lists="index")
+    found = []
+    for key, value in raw.items():
+        if isinstance(value, str) and value.startswith("${") and not value.startswith("${lab."):
+            value = OmegaConf.select(cfg, key)
+        if isinstance(value, bool) or value == "${lab.no_cuda:}":
+            found.append(key)
+    return found
+
+
+@pytest.mark.parametrize("option", ["<defaults>", *OPTIONS])
+def test_every_boolean_key_takes_true_or_false(
+    option: str, compose_cfg: Any, tmp_path: Path
+) -> None:
+    """s27c H4: a key whose value in lab's configs is a boolean has a rule taking booleans
+    (`bool`), so a string (`no`, truthy) is refused instead of read as true."""
+    cfg = _compose_option(compose_cfg, option, tmp_path)
+    unruled = sorted(
+        key
+        for key in _boolean_leaves(cfg)
+        if (rule := rule_for(key)) is None or rule.problem(True) or rule.problem(False)
+    )
+    assert not unruled, f"{option}: boolean keys with no `bool` rule in RANGES: {unruled}"
+    assert all(rule_for(key).problem("no") for key in _boolean_leaves(cfg))  # type: ignore[union-attr]
+
+
 def test_every_rule_parses_and_every_free_key_says_why() -> None:
     for pattern, text in RANGES.items():
         rule = parse_rule(pattern, text)
@@ -76,7 +105,10 @@ def test_every_rule_parses_and_every_free_key_says_why() -> None:
 @pytest.mark.parametrize(
     ("spec", "good", "bad"),
     [
-        ("> 0", [1e-5, 3], [0, -1, 0.0, True, "1", None]),
+        ("> 0", [1e-5, 3], [0, -1, 0.0, True, "1", None, float("inf"), float("nan")]),
+        ("in [-1e6, 1e6]", [0, -5.5], [float("-inf"), float("nan")]),
+        ("bool", [True, False], ["no", "true", 0, 1, None]),
+        ("null or bool or 'warn'", [None, True, "warn"], ["Warn", "no", 0]),
         ("int >= 1", [1, 64], [0, 1.0, 8.5, True, None]),
         ("in [0, 1)", [0, 0.0, 0.5], [1, 1.0, -0.1]),
         ("in (0, 1]", [1, 0.5], [0, 1.5]),

@@ -32,3 +32,41 @@ def test_a_valid_environment_mode_is_not_blamed(monkeypatch: pytest.MonkeyPatch)
     assert _said(OSError("disk full")) == "disk full"
     monkeypatch.delenv("WANDB_MODE")
     assert _said(RuntimeError()) == "RuntimeError"
+
+
+@pytest.mark.parametrize("value", ["off", ""])
+def test_an_environment_mode_wandb_refuses_is_disabled_at_once_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    """s27c M4: `WANDB_MODE=off` warned twice, the first time "continuing with W&B offline",
+    which wandb (reading the environment in every mode) could not do."""
+    from lab.training.wandb_start import resolve_wandb_mode
+
+    monkeypatch.setenv("WANDB_MODE", value)
+    with caplog.at_level("WARNING", logger="lab.training.wandb_start"):
+        assert resolve_wandb_mode("auto") == "disabled"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"WANDB_MODE={value!r} in the environment is not a W&B mode (online, offline, "
+        "disabled); continuing with W&B disabled (unset it, or set WANDB_MODE=disabled to "
+        "say so)"
+    ]
+
+
+def test_a_disabled_start_succeeds_under_such_a_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """wandb refuses to start even disabled while the environment holds a mode it does not
+    know: the start hides it, and gives it back afterwards."""
+    import os
+
+    import wandb
+
+    from lab.training.wandb_start import start_wandb_run, wandb_settings
+
+    monkeypatch.setenv("WANDB_MODE", "off")
+    arguments = {"project": "p", "mode": "disabled", "dir": str(tmp_path)}
+    arguments["settings"] = wandb_settings()
+    run = start_wandb_run(lambda: wandb.init(**arguments), arguments)
+    run.finish()
+    assert arguments["mode"] == "disabled"
+    assert os.environ["WANDB_MODE"] == "off"

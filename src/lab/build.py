@@ -8,7 +8,7 @@ before the model is built: data errors come before any weights are loaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,22 +85,67 @@ def build_datamodule(
 
 def instantiate_datamodule(cfg: DictConfig, tokenizer: Any) -> DataModule:
     """`cfg.data`'s data module, not set up (nothing read yet)."""
-    from hydra.utils import instantiate
-
     # A task may bring its own data module for any data (`task.data_module`: task=masked_lm).
     own = cfg.task.get("data_module") or {}
+    # `+data.<key>=...` adds a key no data module reads (every option has a YAML default):
+    # refused naming the data config's keys.
+    keys = [str(k) for k in cfg.data]
+    datamodule: DataModule = instantiate_node(
+        cfg.data, "data", keys=keys, tokenizer=tokenizer, _convert_="all", **own
+    )
+    return datamodule
+
+
+def instantiate_node(
+    node: DictConfig, path: str, *, keys: Sequence[str] | None = None, **kwargs: Any
+) -> Any:
+    """Hydra's `instantiate(node, **kwargs)` for the config node at `path` (`task.module`,
+    `callbacks.mine`), with the two mistakes made in a config of one's own said in one line
+    instead of Hydra's traceback:
+
+    * a key its target does not take (`+task.module.huber_delt=0.3`: Hydra's TypeError
+      "unexpected keyword argument"), naming the keys it does take: `keys` where given (the
+      data config's), else the parameters of the class or function `_target_` names;
+    * a `_target_` of your code that cannot be imported (a typo, your project not on
+      PYTHONPATH: `lab.config.target_imports.target_refusal`). lab's own targets keep
+      Hydra's error: a bug of lab's, with its traceback.
+    """
+    from hydra.utils import instantiate
+
     try:
-        datamodule: DataModule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all", **own)
+        return instantiate(node, **kwargs)
     except Exception as err:
-        unknown = _unexpected_keyword(err)
-        if unknown is None:
+        refusal = _refusal(err, node, path, keys)
+        if refusal is None:
             raise
+        raise refusal from err
+
+
+def _refusal(
+    err: Exception, node: DictConfig, path: str, keys: Sequence[str] | None
+) -> ConfigError | None:
+    """`instantiate_node`'s one line for `err`, or None where it is not one it words."""
+    from lab.config.target_imports import (
+        argument_names,
+        locate,
+        target_refusal,
+        unexpected_argument_error,
+    )
+
+    unknown = _unexpected_keyword(err)
+    if unknown is not None and keys is not None:
         from lab.config.cli import not_a_key
 
-        # `+data.<key>=...` adds a key no data module reads (every option has a YAML default).
-        valid = [str(k) for k in cfg.data if str(k) != unknown]
-        raise ConfigError(not_a_key("data", unknown, valid)) from err
-    return datamodule
+        return ConfigError(not_a_key(path, unknown, [k for k in keys if k != unknown]))
+    if unknown is not None:
+        target = str(node.get("_target_"))
+        found, _ = locate(target)
+        valid = argument_names(found) if found is not None else None
+        if valid is None:
+            valid = [str(k) for k in node if not str(k).startswith("_") and str(k) != unknown]
+        return unexpected_argument_error(path, target, unknown, valid)
+    line = target_refusal(err)
+    return ConfigError(line) if line is not None else None
 
 
 def _unexpected_keyword(error: BaseException) -> str | None:
@@ -165,8 +210,9 @@ def build_module(cfg: DictConfig, model: Any, datamodule: DataModule) -> TaskMod
     """The task's LightningModule around `model`, with optimizer and scheduler factories."""
     from hydra.utils import instantiate
 
-    module: TaskModule = instantiate(
+    module: TaskModule = instantiate_node(
         cfg.task.module,
+        "task.module",
         model=model,
         optimizer=optimizer_factory(cfg),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,

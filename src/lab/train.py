@@ -148,6 +148,10 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
         except Exception as err:  # recorded below, then raised as it was
             refused = err
     if refused is not None:  # no DDP rank was started: no job_scope (and its torch.distributed)
+        from lab.config.task_contract import resolvable
+
+        if not resolvable(cfg):  # a task YAML lacking a key others read: nothing to record
+            raise refused
         with quiet_console(hydra_verbose()), RunRecord(cfg):
             raise refused
     from lab.run_dir.finalize import finalize

@@ -17,7 +17,7 @@ import difflib
 import re
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from lab.data.csv_quotes import QUOTINGS, QUOTINGS_MEANING
 from lab.errors import ConfigError
@@ -32,6 +32,9 @@ CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # Keys whose names Lightning reads in any case (it lowers them first).
 ANY_CASE = ("trainer.gradient_clip_algorithm",)
+# Keys that may be null (Lightning's default: norm); any other key set to null is refused
+# (`final_weights=null` acted as best, and the card left its row out: s27c L2).
+NULLABLE = ("trainer.gradient_clip_algorithm",)
 
 # `["eager"] + ALL_ATTENTION_FUNCTIONS.valid_keys()` of transformers, which refuses any other
 # name (`Specified attn_implementation="..." is not supported`).
@@ -53,6 +56,8 @@ def check_choices(cfg: DictConfig) -> None:
     """Refuse the first value of a `CHOICES` key or an attention key that is not a valid name."""
     for pattern, (names, meaning) in CHOICES.items():
         for key, value in _values(cfg, pattern):
+            if value is None and pattern in NULLABLE:
+                continue
             name = value.lower() if pattern in ANY_CASE and isinstance(value, str) else value
             if name not in names:
                 raise ConfigError(_refusal(key, value, names, meaning))
@@ -74,10 +79,11 @@ def attention_known(value: Any) -> bool:
 
 def _refusal(key: str, value: Any, names: tuple[str, ...], meaning: str) -> str:
     # The first of equally close names (flash_attention_2, not _4, for flash_attn).
-    close = difflib.get_close_matches(str(value), names, n=len(names))
+    close = difflib.get_close_matches(str(value), names, n=len(names)) if value is not None else []
     best = [n for n in names if n in close and _ratio(value, n) == _ratio(value, close[0])]
     maybe = f"; did you mean {key}={best[0]}?" if best else ""
-    return f"{key}={value} is not valid; valid: {', '.join(names)} ({meaning}){maybe}"
+    shown = "null" if value is None else value
+    return f"{key}={shown} is not valid; valid: {', '.join(names)} ({meaning}){maybe}"
 
 
 def _ratio(value: Any, name: str) -> float:
@@ -85,22 +91,27 @@ def _ratio(value: Any, name: str) -> float:
 
 
 def _values(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
-    """(key, resolved value) of every key `pattern` names that the config has."""
+    """(key, resolved value) of every key `pattern` names that the config has, null values
+    included (an absent key is left out)."""
     if "*" not in pattern:
-        value = _select(cfg, pattern)
-        return [(pattern, value)] if value is not None else []
+        return [(pattern, _select(cfg, pattern))] if _present(cfg, pattern) else []
     group, _, leaf = pattern.partition(".*.")
     node = cfg.get(group)
     if not isinstance(node, DictConfig):
         return []
     names = [str(name) for name in node if isinstance(node.get(name), DictConfig)]
     keys = [f"{group}.{name}.{leaf}" for name in names]
-    return [(key, value) for key in keys if (value := _select(cfg, key)) is not None]
+    return [(key, _select(cfg, key)) for key in keys if _present(cfg, key)]
+
+
+def _present(cfg: DictConfig, key: str) -> bool:
+    """Whether the config has `key` (set, null included)."""
+    parent, _, leaf = key.rpartition(".")
+    node = cfg if not parent else OmegaConf.select(cfg, parent, default=None)
+    return isinstance(node, DictConfig) and leaf in node
 
 
 def _select(cfg: DictConfig, key: str) -> Any:
-    from omegaconf import OmegaConf
-
     try:
         return OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=True)
     except Exception as err:  # OmegaConf raises several types for a bad interpolation

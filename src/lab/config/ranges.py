@@ -1,24 +1,21 @@
-"""The valid range of every numeric config value, in one table: one line per rule.
+"""The valid range of every config value that has one, in one table: one line per rule.
 
 `RANGES` maps a key pattern to what the key accepts. A pattern is a dotted key where `*`
 stands for any run of characters (dots included) and `[]` for any item of a list
 (`optimizer.betas[]`); the first pattern that matches a key is its rule, so specific
-patterns come before general ones. A rule is one or more alternatives joined by ` or `:
+patterns come before general ones. A rule is one or more alternatives joined by ` or `
+(`null`, `bool`, `text`, `'warn'`, `-1`, `> 0`, `in [0, 1)`, `int >= 1`), then ` ; ` and a
+note shown with the refusal: the grammar and the words are `lab.config.range_rules`'.
+Numbers are finite in every rule. Every key whose value in lab's configs is a boolean has a
+`bool` rule (`train_on_prompt=no`, a string, so truthy, trained on the prompt: s27c H4).
+`lab.config.head_option_rules.HEAD_RANGES` narrows a rule for one head (DPO's
+label_smoothing).
 
-    null            the value may be null
-    bool            true or false
-    text            any string (e.g. `trainer.devices=0,1`, which Lightning parses)
-    -1              exactly that number
-    > 0, >= 1       a number (int or float) compared with a bound
-    in [0, 1)       a number in an interval; `[`/`]` include the bound, `(`/`)` exclude it
-    int >= 1        `int` before a comparison or interval: an integer only (not 8.0, not true)
-
-After ` ; ` comes a note shown with the refusal (what the special values mean).
 `FORMS` holds the keys whose valid values are more than a range (a function names the problem
 with a value); they are checked first, so their words win. `RELATIONS` holds the rules between
 two keys. `FREE` lists the numeric keys that have no range, each with the reason.
 `tests/test_config_ranges.py` composes every option of every config group and fails on a
-numeric key that is in neither table.
+numeric key that is in neither table, and on a boolean key with no rule.
 
 `check_ranges(cfg)` applies the tables to a composed config: the first value out of range
 raises a `ConfigError` naming the key, the value, the valid range (and the key a transformers
@@ -28,21 +25,24 @@ user means: `lab.config.step_rules.range_hint`). It resolves only the values it 
 from __future__ import annotations
 
 import functools
-import math
 import operator
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.class_weights import class_weights_problem
 from lab.config.flatten import flatten
+from lab.config.head_option_rules import head_rules
+from lab.config.range_rules import Alternative, Rule, is_number, parse_rule
 from lab.config.step_rules import range_hint
 from lab.data.padding import multiple_problem
 from lab.data.pinning import pin_memory_problem
 from lab.errors import ConfigError
+
+__all__ = ["FORMS", "FREE", "RANGES", "Alternative", "Rule", "check_keys", "check_ranges"]
+__all__ += ["free_reason", "parse_rule", "rule_for"]
 
 _SEED_MAX = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything enforces
 
@@ -106,9 +106,44 @@ RANGES: dict[str, str] = {
     "task.module.num_report_samples":        "int >= 0",
     "task.module.max_generation_rows":       "null or int >= 0 ; null: every evaluation row",
     "task.module.beta":                      "> 0 ; DPO/SimPO inverse temperature, IPO's tau",
-    "task.module.label_smoothing":           "in [0, 1) ; share of the target spread (DPO: < 0.5)",
+    "task.module.label_smoothing":           "in [0, 1) ; the share of the target spread over "
+                                             "the other classes",
     "task.module.simpo_gamma":               ">= 0 ; SimPO's target reward margin",
     "task.predictor.top_k":                  "int >= 1",
+    "task.module.sample_prompt":             "null or text ; null: no samples; a number as text "
+                                             "is quoted: task.module.sample_prompt='\"123\"'",
+    # ---- switches: every boolean of lab's configs (tests/test_config_ranges.py holds them)
+    "task.module.train_on_prompt":           "bool",
+    "task.module.precompute_reference":      "bool",
+    "task.pin_label_names":                  "bool",
+    "data.train_on_prompt":                  "bool",
+    "data.packing":                          "bool",
+    "data.group_by_length":                  "bool",
+    "data.stratify":                         "bool",
+    "data.streaming":                        "bool",
+    "data.label_all_tokens":                 "bool",
+    "data.version_2_with_negative":          "bool",
+    "data.whole_word_mask":                  "bool",
+    "model.gradient_checkpointing":          "bool",
+    "model.network.config.tie_word_embeddings": "bool",
+    "optimizer.nesterov":                    "bool",
+    "optimizer.relative_step":               "bool",
+    "optimizer.scale_parameter":             "bool",
+    "optimizer.warmup_init":                 "bool",
+    "peft.quantization.load_in_4bit":        "bool",
+    "peft.quantization.bnb_4bit_use_double_quant": "bool",
+    "trainer.compile":                       "bool",
+    "trainer.deterministic":                 "null or bool or 'warn'",
+    "trainer.strategy.cpu_offload":          "bool",
+    "trainer.strategy.offload_*":            "bool",
+    "trainer.strategy.limit_all_gathers":    "bool",
+    "trainer.strategy.find_unused_parameters": "bool",
+    "trainer.strategy.gradient_as_bucket_view": "bool",
+    "callbacks.*.save_last":                 "null or bool or 'link'",
+    "callbacks.*.auto_insert_metric_name":   "bool",
+    "logger.*.default_hp_metric":            "bool",
+    "*._partial_":                           "bool",
+    "*._recursive_":                         "bool",
     # ---- trainer (lightning.pytorch.Trainer arguments)
     "trainer.max_epochs":                    "null or int >= -1 ; -1: no limit",
     "trainer.min_epochs":                    "null or int >= 0",
@@ -196,113 +231,10 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-_NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:e-?\d+)?"
-_BOUND = re.compile(rf"^(?P<int>int )?(?P<op>>=|<=|>|<) ?(?P<x>{_NUMBER})$")
-_INTERVAL = re.compile(
-    rf"^(?P<int>int )?in (?P<lo>[\[(])(?P<a>{_NUMBER}), ?(?P<b>{_NUMBER})(?P<hi>[\])])$"
-)
-_LITERAL_NUMBER = re.compile(rf"^{_NUMBER}$")
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """One way a value may be valid: a kind (`null`, `bool`, `text`, `number`), and for
-    numbers, bounds and whether only integers count."""
-
-    kind: str
-    integer: bool = False
-    low: float = -math.inf
-    low_inclusive: bool = True
-    high: float = math.inf
-    high_inclusive: bool = True
-    literal: float | None = None  # an exact number (-1)
-
-    def accepts(self, value: Any) -> bool:
-        """Whether `value` is valid by this alternative."""
-        if self.kind == "null":
-            return value is None
-        if self.kind == "bool":
-            return isinstance(value, bool)
-        if self.kind == "text":
-            return isinstance(value, str)
-        if not _is_number(value) or (self.integer and not isinstance(value, int)):
-            return False
-        if self.literal is not None:
-            return bool(value == self.literal)
-        above = value >= self.low if self.low_inclusive else value > self.low
-        below = value <= self.high if self.high_inclusive else value < self.high
-        return above and below
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A key pattern's valid values: the alternatives, their text, and a note."""
-
-    pattern: str
-    spec: str
-    alternatives: tuple[Alternative, ...]
-    note: str
-
-    def problem(self, value: Any) -> str | None:
-        """None when `value` is valid; otherwise what is wrong with it, in words."""
-        if any(alternative.accepts(value) for alternative in self.alternatives):
-            return None
-        numeric = [a for a in self.alternatives if a.kind == "number"]
-        if _is_number(value) and numeric and all(a.integer for a in numeric):
-            return "out of range" if isinstance(value, int) else "not an integer"
-        if _is_number(value) and numeric:
-            return "out of range"
-        return "not allowed" if value is None else "not a number" if numeric else "not valid"
-
-    def valid(self) -> str:
-        """The valid values in words: `an integer >= 1`, `null or a number in [0, 1)`."""
-        words = " or ".join(_describe(part.strip()) for part in self.spec.split(" or "))
-        return f"{words} ({self.note})" if self.note else words
-
-
-def parse_rule(pattern: str, text: str) -> Rule:
-    """Parse one table entry; a malformed entry is a bug in the table (ValueError)."""
-    spec, _, note = (part.strip() for part in text.partition(";"))
-    return Rule(pattern, spec, tuple(_alternative(p.strip()) for p in spec.split(" or ")), note)
-
-
-def _alternative(text: str) -> Alternative:
-    if text in ("null", "bool", "text"):
-        return Alternative(text)
-    if _LITERAL_NUMBER.match(text):
-        return Alternative("number", literal=_number(text))
-    if match := _BOUND.match(text):
-        bound, op = _number(match["x"]), match["op"]
-        if op in (">", ">="):
-            return Alternative("number", bool(match["int"]), low=bound, low_inclusive=op == ">=")
-        return Alternative("number", bool(match["int"]), high=bound, high_inclusive=op == "<=")
-    if match := _INTERVAL.match(text):
-        return Alternative(
-            "number",
-            bool(match["int"]),
-            low=_number(match["a"]),
-            low_inclusive=match["lo"] == "[",
-            high=_number(match["b"]),
-            high_inclusive=match["hi"] == "]",
-        )
-    raise ValueError(f"cannot parse range alternative {text!r}")
-
-
-def _describe(text: str) -> str:
-    if text in ("null", "bool", "text"):
-        return {"null": "null", "bool": "true or false", "text": "a string"}[text]
-    if text.startswith("int "):
-        return f"an integer {text.removeprefix('int ')}"
-    return text if _LITERAL_NUMBER.match(text) else f"a number {text}"
-
-
-def _number(text: str) -> float:
-    value = float(text)
-    return int(value) if value.is_integer() else value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# Interpolations lab's configs use whose type is known: resolving `${lab.no_cuda:}` imports
+# torch, which `lab.validate` does not (trainer.deterministic is true or false either way).
+_KNOWN_TYPE = ("${lab.no_cuda:}",)
+_REFERENCE = re.compile(r"^\$\{(?P<key>[\w.]+)\}$")
 
 
 def _matcher(pattern: str) -> re.Pattern[str]:
@@ -334,21 +266,23 @@ def check_ranges(cfg: DictConfig) -> None:
             raise ConfigError(problem)
     # Unresolved: each value is resolved only when a rule applies to it.
     raw = flatten(OmegaConf.to_container(cfg, resolve=False), lists="index")
+    narrowed = head_rules(cfg)  # this head's own rule of a key, where it has one
     for key, value in raw.items():
-        rule = rule_for(key)
+        rule = narrowed.get(key) or rule_for(key)
         if rule is None:
             name = key.rsplit("[", 1)[0]
             if key.endswith("]") and (scalar := rule_for(name)) is not None:
                 raise ConfigError(f"{name} is a list; valid: {scalar.valid()}")
             continue
+        if _checked_elsewhere(value, rule):
+            continue
         value = _resolved(cfg, key, value)
         # "???": a mandatory value left unset, which the step that needs it names
-        if value != "???" and (problem := rule.problem(value)):
-            hint = range_hint(key, value)
-            raise ConfigError(f"{key}={_show(value)} is {problem}; valid: {rule.valid()}{hint}")
+        if value != "???" and (refusal := _refusal(key, value, rule)):
+            raise ConfigError(refusal)
     for key, relation, other, why in RELATIONS:
         value, bound = OmegaConf.select(cfg, key), OmegaConf.select(cfg, other)
-        if _is_number(value) and _is_number(bound) and not _COMPARE[relation](value, bound):
+        if is_number(value) and is_number(bound) and not _COMPARE[relation](value, bound):
             raise ConfigError(f"{key}={value} must be {relation} {other}={bound} ({why})")
 
 
@@ -369,9 +303,30 @@ def check_keys(cfg: DictConfig, keys: Iterable[str]) -> None:
         )
         for name, item in items:
             rule = rule_for(name)
-            if rule is not None and item is not None and (problem := rule.problem(item)):
-                hint = range_hint(name, item)
-                raise ConfigError(f"{name}={_show(item)} is {problem}; valid: {rule.valid()}{hint}")
+            if rule is not None and item is not None and (refusal := _refusal(name, item, rule)):
+                raise ConfigError(refusal)
+
+
+def _refusal(key: str, value: Any, rule: Rule) -> str | None:
+    """The one line refusing `value` at `key`, or None when `rule` accepts it. A switch's
+    value is shown as typed (`train_on_prompt=no is not true or false`)."""
+    if (problem := rule.problem(value)) is None:
+        return None
+    if rule.switch() and value is not None:
+        return f"{key}={value} is {problem}"
+    return f"{key}={_show(value)} is {problem}; valid: {rule.valid()}{range_hint(key, value)}"
+
+
+def _checked_elsewhere(value: Any, rule: Rule) -> bool:
+    """Whether `value` is an interpolation checked at another key: a reference to a key held
+    to the same rule (`data.train_on_prompt: ${task.module.train_on_prompt}`: the refusal
+    names the key the user set), or one of `_KNOWN_TYPE`."""
+    if not isinstance(value, str):
+        return False
+    if value in _KNOWN_TYPE:
+        return True
+    target = rule_for(match["key"]) if (match := _REFERENCE.match(value)) else None
+    return target is not None and target.spec == rule.spec
 
 
 def _plain(cfg: DictConfig, key: str) -> Any:

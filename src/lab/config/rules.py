@@ -25,6 +25,10 @@ names the offending key, file or column and what would work instead:
 * steps (`lab.config.step_rules`): `trainer.val_every_n_steps` beside another validation
   interval, or above `max_steps`; a `save_top_k` on the periodic `last.ckpt` writer, which
   keeps one file;
+* the task YAML: the keys every head needs (`head`, `module`, `optimized_metric`,
+  `optimized_mode`; `peft_task_type` under a peft config: `lab.config.task_contract`);
+* your code: each `_target_` outside lab imports, and takes its node's keys
+  (`lab.config.target_imports`);
 * builders: a key of `optimizer`, `scheduler`, `task.module` (`lab.config.builder_arguments`)
   or `peft.config` (`lab.config.peft_rules`) that its class or function does not take;
 * task and data: a head given data of another kind or problem type (`lab.config.task_fit`),
@@ -74,6 +78,8 @@ from lab.config.padding_rules import check_pad_token
 from lab.config.peft_rules import check_peft_config
 from lab.config.ranges import check_ranges
 from lab.config.step_rules import check_last_checkpoint, check_validation_steps
+from lab.config.target_imports import check_target_imports
+from lab.config.task_contract import check_task_contract
 from lab.config.task_fit import check_task_fits_data
 from lab.errors import ConfigError
 
@@ -105,6 +111,8 @@ def validate_config(cfg: DictConfig) -> None:
     # refusals (of lab's defaults, or of keys under a stray node) would only obscure.
     check_group_packages(cfg)
     check_deletions(cfg)
+    # Before any rule reads a task key: a task YAML of yours missing one is said in one line.
+    check_task_contract(cfg)
     check_output_root(cfg)
     check_ranges(cfg)
     check_choices(cfg)
@@ -114,6 +122,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_trainer_options(cfg)
     check_validation_steps(cfg)
     check_last_checkpoint(cfg)
+    check_target_imports(cfg)
     check_builder_arguments(cfg)
     check_peft_config(cfg)
     check_task_fits_data(cfg)

@@ -216,7 +216,8 @@ def predictor_for(
     """The predictor of a `lab.run_dir.runs.TrainedRun`, its exported model loaded on `device`.
 
     The head's `task.predictor` partial is instantiated before the model loads, so a run
-    config without one (written before heads declared their predictor) fails first, in words.
+    config without one, or with one that does not import, fails first, in words
+    (`lab.inference.predictor_spec`).
     `model_dir` loads another export of the run than its `model/`: a folder holding
     `model.onnx` (`python -m lab.export form=onnx|onnx-int8`) gives the head's own predictor
     an `lab.inference.onnx_runtime.OnnxModel`, run by onnxruntime on the CPU.
@@ -228,17 +229,12 @@ def predictor_for(
     from hydra.utils import instantiate
 
     from lab.inference.onnx_runtime.model import is_onnx_export, load_onnx
+    from lab.inference.predictor_spec import predictor_partial
     from lab.inference.settings import change_settings, reads_of
     from lab.run_dir.runs import load_exported
 
     spec = run.config.task.get("predictor")
-    if spec is None:  # not by editing the run's config.yaml: resume and reproduce read it
-        raise LabError(run.refusal("a run of an older lab, its config.yaml has no task.predictor"))
-    try:
-        make = instantiate(spec)
-    except Exception as err:  # a moved or misspelt _target_
-        what = " ".join(str(err).split())
-        raise LabError(run.refusal(f"its task.predictor cannot be built: {what}")) from err
+    make = predictor_partial(run)  # or why not: no predictor declared, or not importable
     if settings:
         change_settings(run.config, reads_of(make), settings, run.head)
         make = instantiate(run.config.task.predictor)  # with its own arguments changed

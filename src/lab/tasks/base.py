@@ -16,6 +16,7 @@ import torch
 from torchmetrics import MeanMetric
 
 from lab.compat.lightning import accumulating, steps_taken
+from lab.errors import ConfigError
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -30,7 +31,8 @@ class TaskModule(L.LightningModule):
     """Wraps a Hugging Face head: training loss, optimizer and scheduler, export.
 
     Subclasses implement `evaluation_step` (update metrics) and `evaluation_metrics`
-    (compute and reset them) for their head.
+    (compute and reset them) for their head; a subclass without them is refused when it is
+    built, before training (`missing_evaluation_methods`). README: "Writing your own head".
 
     Args:
         model: a built Hugging Face model with a head that returns `loss` given `labels`.
@@ -51,6 +53,9 @@ class TaskModule(L.LightningModule):
         scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__()
+        missing = missing_evaluation_methods(type(self))
+        if missing:  # here, not after the first epoch's NotImplementedError
+            raise ConfigError(missing)
         # `from_pretrained` returns a model in eval mode, and Lightning (>= 2.2) keeps each
         # submodule's mode instead of forcing train mode: without this, fine-tuning would run
         # with dropout off. (Evaluation loops switch to eval mode and back by themselves.)
@@ -229,12 +234,13 @@ class TaskModule(L.LightningModule):
         self.log(f"{stage}/loss", metric, on_step=False, on_epoch=True, batch_size=rows)
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
-        """Run the model on an evaluation batch and update the stage's metrics."""
-        raise NotImplementedError
+        """Run the model on an evaluation batch and update the stage's metrics (`stage` is
+        `val` or `test`); `log_eval_loss` logs the stage's loss."""
+        raise NotImplementedError(missing_evaluation_methods(type(self)) or "evaluation_step")
 
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
-        """Compute, reset and return the stage's metrics, keyed `stage/name`."""
-        raise NotImplementedError
+        """Compute, reset and return the stage's metrics, keyed `stage/name` (`val/acc`)."""
+        raise NotImplementedError(missing_evaluation_methods(type(self)) or "evaluation_metrics")
 
     def evaluation_report(self, stage: str) -> dict[str, Any]:
         """Structured results beyond scalar metrics (e.g. a confusion matrix), JSON-ready.
@@ -289,6 +295,38 @@ class TaskModule(L.LightningModule):
         tokenizer.save_pretrained(directory)
         share_like_umask(directory)  # transformers writes the weights 0600
         return directory
+
+
+# What a head's module must implement, and the hooks of TaskModule that call it: a subclass
+# overriding every one of those hooks (Lightning's own way) does not need the method.
+_EVALUATION_METHODS = {
+    "evaluation_step(batch, stage)": ("validation_step", "test_step"),
+    "evaluation_metrics(stage)": ("on_validation_epoch_end", "on_test_epoch_end"),
+}
+
+
+def missing_evaluation_methods(module_class: type) -> str | None:
+    """One line naming the methods of TaskModule's contract that `module_class` leaves to
+    TaskModule (which cannot know a head's metrics), or None. TaskModule itself passes: tests
+    build it bare for its training-side code."""
+    if module_class is TaskModule or not issubclass(module_class, TaskModule):
+        return None
+
+    def inherited(name: str) -> bool:
+        return getattr(module_class, name) is getattr(TaskModule, name)
+
+    missing = [
+        signature
+        for signature, callers in _EVALUATION_METHODS.items()
+        if inherited(signature.split("(")[0]) and any(inherited(hook) for hook in callers)
+    ]
+    if not missing:
+        return None
+    name = f"{module_class.__module__}.{module_class.__qualname__}"
+    return (
+        f"{name} does not implement {' and '.join(missing)}, which every head's module must "
+        '(see lab.tasks.base.TaskModule, and the README\'s "Writing your own head")'
+    )
 
 
 def partial_group_scale(trainer: L.Trainer | None) -> float:

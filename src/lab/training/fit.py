@@ -181,6 +181,19 @@ def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) ->
     notes = getattr(trainer.lightning_module, "metric_notes", None) or {}
     note = notes.get(metric.partition("/")[2])
     maybe = f" {metric.partition('/')[2]} {note}.{maybe}" if note else maybe
+    # A head of one's own whose evaluation_metrics keys its values `spearman`, not
+    # `val/spearman`: logged, but under no stage; say so rather than "it logged: none".
+    bare = sorted(str(k) for k in trainer.callback_metrics if "/" not in str(k))
+    stage, _, name = metric.partition("/")
+    if bare and (name in bare or not logged):
+        example = name if name in bare else bare[0]
+        return MetricNotLogged(
+            f"optimized_metric={metric} is no metric this run's validation logs; it logged: "
+            f"{', '.join(logged) or 'no val/ metric'}, and without a stage prefix: "
+            f"{', '.join(bare)}. A head's evaluation_metrics(stage) must key its values "
+            f"<stage>/<name> ({stage or 'val'}/{example}, not {example}; see "
+            "lab.tasks.base.TaskModule); fix the head, then start the run again"
+        )
     return MetricNotLogged(
         f"optimized_metric={metric} is no metric this run's validation logs; it logged: "
         f"{', '.join(logged) or 'none'}.{maybe} Start the run again with one of them (no best "
@@ -189,12 +202,17 @@ def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) ->
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:
-    """Instantiate every non-null node of a config group (`callbacks`, `logger`)."""
-    from hydra.utils import instantiate
+    """Instantiate every non-null node of a config group (`callbacks`, `logger`); a key its
+    class does not take (`+callbacks.mine={_target_: ..., prefx: x}`) or a target of yours
+    that does not import is one line (`lab.build.instantiate_node`)."""
+    from lab.build import instantiate_node
 
     if not group:
         return []
-    return [instantiate(node) for node in group.values() if node is not None]
+    name = str(group._key())  # `callbacks` or `logger`: the refusal names the node's full key
+    return [
+        instantiate_node(node, f"{name}.{key!s}") for key, node in group.items() if node is not None
+    ]
 
 
 # The loggers of a resume: they start in `start_loggers`, once the resume is checked and

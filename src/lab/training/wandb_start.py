@@ -4,7 +4,7 @@ A training run's logger (`lab.training.loggers.ResilientWandbLogger`) and a swee
 run (`lab.sweeps.wandb_summary`) both start their run through `start_wandb_run`:
 
 * the mode: `auto` is online with credentials, offline without; `WANDB_MODE` wins
-  (`resolve_wandb_mode`);
+  (`resolve_wandb_mode`), and one that is not a W&B mode is disabled with one warning;
 * an online start first checks, within `CONNECT_TIMEOUT` seconds, that the server (or the
   proxy in front of it) accepts a connection (`wandb_server_unreachable`): wandb itself would
   retry an unreachable server for `init_timeout` seconds, and a resumed run id for longer
@@ -29,7 +29,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +43,8 @@ CONNECT_TIMEOUT = 3.0
 INIT_TIMEOUT = 30.0
 # Each mode falls back to the ones after it.
 MODES = ("online", "offline", "disabled")
+# Every mode wandb's settings accept (wandb refuses any other WANDB_MODE, in every mode).
+WANDB_MODES = (*MODES, "shared", "dryrun", "run")
 
 T = TypeVar("T")
 
@@ -57,8 +60,21 @@ def wandb_credentials_present() -> bool:
 
 
 def resolve_wandb_mode(mode: str) -> str:
-    """`auto` -> `online` with credentials, else `offline`; `WANDB_MODE` in the env wins."""
+    """`auto` -> `online` with credentials, else `offline`; `WANDB_MODE` in the env wins.
+
+    A `WANDB_MODE` that is not a W&B mode (`off`, or empty) makes every start fail, offline
+    included (wandb reads the environment whatever mode it is given): one warning, and
+    `disabled` at once, the one mode wandb starts in regardless (s27c M4).
+    """
     env_mode = os.environ.get("WANDB_MODE")
+    if env_mode is not None and env_mode not in WANDB_MODES:
+        log.warning(
+            "WANDB_MODE=%r in the environment is not a W&B mode (%s); continuing with W&B "
+            "disabled (unset it, or set WANDB_MODE=disabled to say so)",
+            env_mode,
+            ", ".join(MODES),
+        )
+        return "disabled"
     if env_mode:
         return env_mode
     if mode == "auto":
@@ -147,6 +163,28 @@ def start_wandb_run(
         if unreachable:
             log.warning("W&B server unreachable (%s); continuing with W&B offline", unreachable)
             arguments["mode"] = "offline"
+    with _invalid_env_mode_hidden():
+        return _start_with_fallbacks(start, arguments)
+
+
+@contextmanager
+def _invalid_env_mode_hidden() -> Iterator[None]:
+    """`WANDB_MODE` left out of the environment while wandb starts, when it is not a W&B mode:
+    wandb reads it whatever mode it is given and refuses to start even disabled; the mode
+    it stood for is already chosen (`resolve_wandb_mode`: disabled)."""
+    env_mode = os.environ.get("WANDB_MODE")
+    if env_mode is None or env_mode in WANDB_MODES:
+        yield
+        return
+    del os.environ["WANDB_MODE"]
+    try:
+        yield
+    finally:
+        os.environ["WANDB_MODE"] = env_mode
+
+
+def _start_with_fallbacks(start: Callable[[], T], arguments: dict[str, Any]) -> T:
+    """`start`, then the fallbacks of `start_wandb_run` (its mode already chosen)."""
     mode = str(arguments.get("mode", "online"))
     fallbacks = list(MODES[MODES.index(mode) + 1 :] if mode in MODES else MODES[1:])
     released = False
@@ -180,7 +218,7 @@ def _said(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     text = ": ".join(line for line in lines if not line.startswith("For further information"))
     env_mode = os.environ.get("WANDB_MODE")
-    if env_mode is not None and env_mode not in (*MODES, "shared", "dryrun", "run"):
+    if env_mode is not None and env_mode not in WANDB_MODES:
         text += f"; WANDB_MODE={env_mode!r} in the environment is not a W&B mode"
     return text or type(err).__name__
 
