@@ -160,7 +160,8 @@ def test_golden_keys_that_differ_are_named(tmp_path: Path, monkeypatch: pytest.M
         assert_golden("pin", {"test/acc": 0.5, "test/f1": 0.4}, directory=tmp_path)
     assert str(raised.value) == (
         f"pin: keys differ from {tmp_path / 'pin.json'} (new: test/f1; missing: val/acc); if the "
-        "change is intended, re-record with LAB_RECORD_GOLDEN=1 (lab: pytest --record-golden)"
+        "change is intended, re-record: LAB_RECORD_GOLDEN=1 pytest "
+        "tests/test_reproducibility.py::test_golden_keys_that_differ_are_named"
     )
 
 
@@ -183,12 +184,21 @@ def test_reproduce_experiment_checks_its_expected_metrics(tmp_path: Path) -> Non
     log_file = (run_dir / "train.log").read_text()
     for line in ("data: ", "model: ", f"Run directory: {run_dir.resolve()}"):
         assert line in result.stdout and line in log_file, line
+    # An experiment of its own whose file moves the settings (an override of them would make
+    # the run another one than the pinned: `differs`, exit 3, tests/test_reproduce_studies.py)
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "smoke_still.yaml").write_text(
+        "# @package _global_\n"
+        "defaults: [tiny_demo_smoke, _self_]\n"
+        "optimizer: {lr: 1e-9}\n"
+        "trainer: {max_epochs: 1}  # weights that barely move: as far from expected as 6 epochs\n"
+    )
     failing = lab_cli(
         "reproduce",
-        "experiment=tiny_demo_smoke",
+        "--config-dir",
+        "conf",
+        "experiment=smoke_still",
         "paths.output_root=out",
-        "optimizer.lr=1e-9",
-        "trainer.max_epochs=1",  # weights that barely move: as far from expected as 6 epochs
         cwd=tmp_path,
         timeout=900,
     )

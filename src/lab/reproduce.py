@@ -1,6 +1,7 @@
 """`python -m lab.reproduce`: get a recorded number again, and say whether it matches.
 
     python -m lab.reproduce outputs/runs/2026-11-22/10-00-00_123-abcd   # re-run a run
+    python -m lab.reproduce outputs/multiruns/2026-11-22/10-00-00_123-ab  # each of its runs
     python -m lab.reproduce experiment=minilm_demo                        # check `expected:`
     python -m lab.reproduce --config-dir conf experiment=my_exp           # one of your own
 
@@ -22,8 +23,9 @@ check of its config; its config is read as this lab would have written it for th
 command (renamed targets, keys added since: `lab.reproduce_config`), so an old run is not
 refused for a setting it never had. A refusal before the data is read names no run
 directory: the folder is removed again (`lab.reproduce_log.run_directory_held`).
-A run directory needs nothing else (its config.yaml is resolved). An experiment is composed
-as `lab.train` composes it, `--config-dir` folders of your own searched first
+A run directory needs nothing else (its config.yaml is resolved); a multirun or sweep
+folder has each of its runs reproduced in turn (`lab.reproduce_many`). An experiment is
+composed as `lab.train` composes it, `--config-dir` folders of your own searched first
 (`lab.config.user_dirs`), and checked against the `expected:` block of its file:
 
     expected:
@@ -31,11 +33,14 @@ as `lab.train` composes it, `--config-dir` folders of your own searched first
       atol: 0.02
       metrics: {test/acc: 0.90}
 
-The run logs as `python -m lab.train` does under Hydra (`run_log`): lab's lines on the console
-(the run directory, the data and model lines) and everything, library reports included, in the
-reproduction's `train.log`, to diff against the recorded run's.
+(per seed too: `lab.reproduce_expected`, which also names the overrides that change what the
+experiment pins, `seed=2` above all, before the run). The run logs as `python -m lab.train`
+does under Hydra (`run_log`): lab's lines on the console (the run directory, the data and
+model lines) and everything, library reports included, in the reproduction's `train.log`, to
+diff against the recorded run's.
 
-Exit code: 0 all metrics within tolerance, 1 some outside, 2 bad input (a record.json or
+Exit code: 0 all metrics within tolerance, 1 some outside, 3 some outside of an experiment
+whose overrides change what it pins (not comparable), 2 bad input (a record.json or
 config.yaml that cannot be read too), 130 Ctrl-C (143 SIGTERM is lab.train's: the reproduction
 saves its checkpoint and says how to continue it).
 """
@@ -59,6 +64,7 @@ from lab.reproduce_config import (  # noqa: F401  (REPRO_SUFFIX, reproduction_co
     reproducible_config,
     reproduction_config,
 )
+from lab.reproduce_expected import ExpectedCheck
 from lab.reproduce_log import run_directory_held, run_log
 from lab.testing import compare_metrics
 from lab.tool_interrupts import on_interrupt
@@ -116,8 +122,11 @@ def _time_stop_difference(record: dict[str, Any], now: dict[str, Any]) -> str | 
     )
 
 
-def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Rows, list[str]]:
-    """Re-run `run_dir` from its resolved config; return (all ok, comparison rows, warnings).
+def reproduce_run(
+    run_dir: Path, *, rtol: float, atol: float, name: str | None = None
+) -> tuple[bool, Rows, list[str]]:
+    """Re-run `run_dir` from its resolved config into `<run_dir>/reproductions/<name>/` (the
+    time now by default); return (all ok, comparison rows, warnings).
 
     The reproduction logs as a `lab.train` run (`run_log`). Relative paths of the config are
     read from the run's working directory (`lab.reproduce_paths`); a data split that differs
@@ -127,7 +136,10 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     folder behind."""
     record_path = run_dir / "record.json"  # before Lightning's imports: said in a second
     if not record_path.is_file() or not (run_dir / "config.yaml").is_file():
-        raise LabError(f"{run_dir} is not a lab run directory (no record.json / config.yaml)")
+        raise LabError(
+            f"{run_dir} is not a lab run directory (no record.json / config.yaml), nor a "
+            "folder of runs (a multirun's or a sweep's)"
+        )
     record, recorded_cfg = read_run(run_dir)
     if not record.get("metrics"):
         raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
@@ -152,14 +164,14 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     # have written it, and said to be one (its numbers come from this lab's code now).
     other_code = reproducible_config(run_dir, record, recorded_cfg)
     if other_code and is_global_rank_zero():
-        _warn(other_code)
+        console_warning(other_code)
     # Before anything is written: a reproduction whose data is nowhere makes no folder.
     # Paths inside installed packages (the quickstart model, lab's demo data) first: on
     # another install they are elsewhere, and the record says which package holds them.
     packaged = restore_package_paths(recorded_cfg, record)
     moved = read_from_recorded_cwd(recorded_cfg, record.get("cwd"))
     check_data_paths(recorded_cfg, record.get("cwd"))
-    target = reproduction_target(run_dir)
+    target = reproduction_target(run_dir, name)
     fresh, had_reproductions = not target.exists(), target.parent.exists()
     cfg = reproduction_config(recorded_cfg, target)
     validate_config(cfg)  # as lab.train does, but before the folder: a refusal makes none
@@ -175,11 +187,14 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
         ):
             if packaged:
                 log.info("%s", restored_line(packaged))
-            if moved:
+            # paths.output_root is read from there too (it is checked for writing), but a
+            # reproduction writes under the run's folder, not there: naming it is noise
+            used = [key for key in moved if not key.startswith("paths.output_root=")]
+            if used:
                 log.info(
                     "relative paths read from the run's working directory %s: %s",
                     record["cwd"],
-                    ", ".join(moved),
+                    ", ".join(used),
                 )
             try:
                 metrics = run(cfg, callbacks=extra)
@@ -200,7 +215,7 @@ def reproduce_run(run_dir: Path, *, rtol: float, atol: float) -> tuple[bool, Row
     return all(ok for *_, ok in rows), rows, environment_differences(record, now, run_dir)
 
 
-def _warn(line: str) -> None:
+def console_warning(line: str) -> None:
     """`warning: <line>` on the console, as `print_comparison` says its warnings."""
     from rich.text import Text
 
@@ -211,26 +226,39 @@ def _warn(line: str) -> None:
 
 def check_experiment(
     name: str, overrides: list[str], config_dirs: Sequence[str] = ()
-) -> tuple[bool, Rows, tuple[float, float]]:
+) -> tuple[bool, Rows, ExpectedCheck]:
     """Run `experiment=<name>` and compare with its `expected:` block; return (all ok,
-    comparison rows, (rtol, atol) of the block). The run logs as a `lab.train` run.
-    `config_dirs`: folders of your own configs, searched before lab's (`--config-dir`)."""
+    comparison rows, the check: its tolerance, and the overrides that change what the
+    experiment pins, said before the run: `lab.reproduce_expected`). The run logs as a
+    `lab.train` run. `config_dirs`: folders of your own configs, searched before lab's
+    (`--config-dir`)."""
+    from hydra.core.hydra_config import HydraConfig
+
     from lab.config.compose import compose_in_words
     from lab.config.user_dirs import search_entries, searched_first
+    from lab.reproduce_expected import composed_view, expected_check, overridden_warning
     from lab.train import run
 
+    def view(given: list[str], output_dir: str | None) -> tuple[DictConfig, Any]:
+        cfg = compose_in_words(given, output_dir=output_dir)
+        return cfg, composed_view(cfg, HydraConfig.get().runtime.choices)
+
+    hydra = [o for o in overrides if o.lstrip("+~").startswith("hydra.")]
     with searched_first(search_entries(config_dirs)):  # the logging config's compose too
-        cfg: DictConfig = compose_in_words([f"experiment={name}", *overrides])
-        expected = cfg.get("expected")
-        if not expected or not expected.get("metrics"):
-            raise LabError(f"experiment {name} has no `expected:` metrics to check")
-        rtol, atol = float(expected.get("rtol", 0.0)), float(expected.get("atol", 0.0))
+        # lab's defaults, then the experiment as written (a placeholder run directory: no
+        # folder claimed), then the run itself, last: the one HydraConfig holds for the run
+        defaults = view(hydra, "-")[1][0]
+        pinned = view([*hydra, f"experiment={name}"], "-")[1]
+        cfg, now = view([f"experiment={name}", *overrides], None)
+        check = expected_check(name, now, pinned, defaults, cfg.get("expected"))
+        if check.overridden:
+            console_warning(overridden_warning(name, check))  # before the run: Ctrl-C stops it
         output_dir = Path(cfg.paths.output_dir)
         left = f"the run did not finish; what it wrote is in {output_dir}"
         with on_interrupt(left), run_log(output_dir, overrides):
             metrics = run(cfg)
-    rows = compare_metrics(metrics, dict(expected.metrics), rtol=rtol, atol=atol)
-    return all(ok for *_, ok in rows), rows, (rtol, atol)
+    rows = compare_metrics(metrics, check.metrics, rtol=check.rtol, atol=check.atol)
+    return all(ok for *_, ok in rows), rows, check
 
 
 def print_comparison(
@@ -239,10 +267,14 @@ def print_comparison(
     *,
     tolerance: tuple[float, float] | None = None,
     reference: str = "recorded",
+    title: str | None = None,
+    outside: str = "FAIL",
 ) -> None:
     """`<reference>` vs now, one metric a row, with pass/fail; the title names `tolerance`
     (rtol, atol). `reference`: `recorded` (a run's record) or `expected` (an experiment's
-    `expected:` block)."""
+    `expected:` block); `title`: another title's start (`Expected for seed=2 vs now`);
+    `outside`: the word for a metric outside the tolerance (`differs` where the run is not
+    the one the values were pinned for)."""
     from rich.table import Table
 
     from lab.training.console import message_console
@@ -250,12 +282,13 @@ def print_comparison(
     console = message_console()
     for line in warnings:
         console.print(f"[yellow]warning:[/yellow] {line}")
-    title = f"{reference.capitalize()} vs now"
+    title = title or f"{reference.capitalize()} vs now"
     if tolerance is not None:
         title += f" (rtol {tolerance[0]:g}, atol {tolerance[1]:g})"
     table = Table(title=title)
     for column in ("metric", reference, "now", "difference", "result"):
         table.add_column(column, justify="left" if column == "metric" else "right")
+    colour = "red" if outside == "FAIL" else "yellow"
     for name, want, got, ok in rows:
         # what moved, where 6 digits show two equal numbers (2e-6 on a perplexity of 10.2)
         moved = "" if got is None else "0" if got == want else f"{got - want:+.3g}"
@@ -264,7 +297,7 @@ def print_comparison(
             f"{want:.6g}",
             "missing" if got is None else f"{got:.6g}",
             moved,
-            "[green]pass" if ok else "[red]FAIL",
+            "[green]pass" if ok else f"[{colour}]{outside}",
         )
     console.print(table)
 
@@ -296,16 +329,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             sys.exit(EXIT_USER_ERROR)
     try:
-        if args.target.startswith("experiment="):
-            name = args.target.split("=", 1)[1]
-            ok, rows, tolerance = check_experiment(name, args.overrides, args.config_dir)
-            warnings: list[str] = []
-            reference = "expected"
-        else:
-            ok, rows, warnings = reproduce_run(
-                Path(args.target).resolve(), rtol=args.rtol, atol=args.atol
-            )
-            tolerance, reference = (args.rtol, args.atol), "recorded"
+        code = _reproduce(args)
     except BaseException as err:
         from lab.config.cli import user_error_message
         from lab.tool_interrupts import exit_code, interrupted_line, signal_of
@@ -320,12 +344,28 @@ def main(argv: list[str] | None = None) -> None:
             raise  # a bug (or lab.train's own exit, SIGTERM's): keep it
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    sys.exit(code)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    """Reproduce what the command line names (an experiment, a run, a folder of runs) and
+    report it; return the exit code. Another DDP rank reports nothing: rank 0 compares."""
+    from lab.reproduce_expected import report_experiment
+    from lab.reproduce_many import is_folder_of_runs, reproduce_folder
     from lab.run_dir.records import is_global_rank_zero
 
+    if args.target.startswith("experiment="):
+        name = args.target.split("=", 1)[1]
+        ok, rows, check = check_experiment(name, args.overrides, args.config_dir)
+        return report_experiment(ok, rows, check) if is_global_rank_zero() else 0
+    target = Path(args.target).resolve()
+    if is_folder_of_runs(target):  # a multirun's or a sweep's: each of its runs
+        return reproduce_folder(target, rtol=args.rtol, atol=args.atol)
+    ok, rows, warnings = reproduce_run(target, rtol=args.rtol, atol=args.atol)
     if not is_global_rank_zero():
-        sys.exit(0)  # another DDP rank of the reproduction: rank 0 compares and says so
-    print_comparison(rows, warnings, tolerance=tolerance, reference=reference)
-    sys.exit(0 if ok else EXIT_MISMATCH)
+        return 0
+    print_comparison(rows, warnings, tolerance=(args.rtol, args.atol))
+    return 0 if ok else EXIT_MISMATCH
 
 
 if __name__ == "__main__":

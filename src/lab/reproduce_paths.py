@@ -8,7 +8,8 @@ folder that happened to be there. So before the reproduction starts, every relat
 path-valued key (`PATH_KEYS`: `data.path` and `data.interleave[*].path`, `model.pretrained` and
 the copies of it a resolved config holds (the tokenizer's and the network's `pretrained...`
 keys, a DPO start model's), a `model.chat_template` file, `paths.output_root`) that exists
-under the recorded working directory is read from there; one log line names them. A value
+under the recorded working directory is read from there; one log line names them (all but
+`paths.output_root`: a reproduction writes under the run's folder, not there). A value
 found there is what the recorded run read (`lab.train` and `from_pretrained` look on disk
 first); one not found there is left as it is: read from the current directory, or a Hub id
 (`FacebookAI/roberta-base`) that is no path. A data path found nowhere is refused before the

@@ -38,14 +38,21 @@ from lab.run_dir.records import is_global_rank_zero
 TARGET_VARIABLE = "LAB_REPRODUCTION_DIR"
 
 
-def reproduction_target(run_dir: Path) -> Path:
+def reproduction_name() -> str:
+    """The name of a reproduction folder started now: `<date>_<time>`."""
+    return datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def reproduction_target(run_dir: Path, name: str | None = None) -> Path:
     """Where this process writes the reproduction of `run_dir`: a new
-    `<run dir>/reproductions/<time>/` in rank 0; rank 0's in the ranks it started."""
+    `<run dir>/reproductions/<name>/` in rank 0 (`name`: the time now, or the one every run of
+    a folder reproduced together shares, `lab.reproduce_many`); rank 0's in the ranks it
+    started."""
     if not is_global_rank_zero():
         shared = os.environ.get(TARGET_VARIABLE)
         if shared:
             return Path(shared)
-    return run_dir / "reproductions" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return run_dir / "reproductions" / (name or reproduction_name())
 
 
 @contextmanager

@@ -11,8 +11,9 @@
 
 Golden values (exact regression tests): `assert_golden(name, values, directory=...)`
 compares with `<directory>/<name>.json`; when the file does not exist, or `LAB_RECORD_GOLDEN=1`
-is set (lab's own suite: `pytest --record-golden`), it records instead: re-recording is always
-a deliberate act, never a side effect of a failing test.
+is set (`LAB_RECORD_GOLDEN=1 pytest tests/test_paper.py`, in any project; lab's own suite also
+takes `pytest --record-golden`), it records instead: re-recording is always a deliberate act,
+never a side effect of a failing test. A failure names the command that re-records its test.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,9 +108,7 @@ def assert_golden(
     recorded = json.loads(path.read_text())
     flat_actual = flatten(values, lists="index")
     flat_recorded = flatten(recorded, lists="index")
-    rerecord = (
-        f"if the change is intended, re-record with {RECORD_ENV}=1 (lab: pytest --record-golden)"
-    )
+    rerecord = f"if the change is intended, re-record: {_rerecord_command()}"
     if flat_actual.keys() != flat_recorded.keys():
         new = sorted(flat_actual.keys() - flat_recorded.keys())
         gone = sorted(flat_recorded.keys() - flat_actual.keys())
@@ -130,6 +130,20 @@ def assert_golden(
             f"{name} differs from {path} (rtol {rtol}); {rerecord}:\n  "
             + "\n  ".join(failures[:20])
         )
+
+
+def _rerecord_command() -> str:
+    """`LAB_RECORD_GOLDEN=1 pytest 'tests/test_x.py::test_y'`: the command that re-records the
+    test running now (pytest names it in `PYTEST_CURRENT_TEST`, `<node id> (call)`); outside
+    pytest, the variable alone.
+
+    The environment variable, not lab's own `pytest --record-golden`: that option lives in
+    lab's tests/conftest.py, and a project of your own that calls `assert_golden` has no such
+    option (pytest: unrecognized arguments, s27a L1)."""
+    node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    if not node:
+        return f"run it again with {RECORD_ENV}=1 set"
+    return f"{RECORD_ENV}=1 pytest {shlex.quote(node)}"
 
 
 def off_by(want: Any, got: Any) -> str:
