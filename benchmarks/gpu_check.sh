@@ -23,7 +23,8 @@
 #
 #   bash benchmarks/gpu_check.sh                 # on a machine with a CUDA GPU
 #   bash benchmarks/gpu_check.sh --cpu-smoke     # anywhere: each part for 1-2 steps on CPU
-#                                                # (tiny model, 32-bit), CUDA-only parts skipped
+#                                                # (tiny model, 32-bit, batches of 8 rows of up to
+#                                                # 64 tokens), CUDA-only parts skipped
 #   bash benchmarks/gpu_check.sh --parts 3       # only the parts listed (comma-separated)
 #   bash benchmarks/gpu_check.sh --parts 4       # the step profile of lab and HF Trainer
 #
@@ -76,6 +77,7 @@ if [ "$MODE" = gpu ]; then
     exit 1
   fi
   ARCH=bert-base; TRAIN_ROWS=2000; TEST_ROWS=200; STEPS=60; WARMUP=10; REPEATS=2
+  BATCH=32; MAX_LEN=256  # parts 1 and 4 (part 2's one step: batches of 8, MAX_LEN tokens)
   PROFILE_WARMUP=10; PROFILE_STEPS=5
   PRECISION=bf16-mixed; PEAK=(--peak-tflops "${PEAK_TFLOPS:-989}"); STEP_PRECISION=bf16-mixed
   # Part 3: batches of 8 packed rows of 2048 tokens (16K tokens a step, ~0.3 s for the 1B model
@@ -83,7 +85,10 @@ if [ "$MODE" = gpu ]; then
   LLM_SHAPE=llama-1b; LLM_LEN=2048; LLM_BATCH=8; SFT_STEPS=30; QLORA_STEPS=20; DPO_STEPS=4
   DDP_STEPS=10; LLM_WARMUP=5
 else
-  ARCH=tiny; TRAIN_ROWS=64; TEST_ROWS=16; STEPS=2; WARMUP=1; REPEATS=1
+  # A smoke run checks that each part works: sizes that keep its steps cheap (a run's time
+  # here is mostly its process start-up).
+  ARCH=tiny; TRAIN_ROWS=16; TEST_ROWS=8; STEPS=2; WARMUP=1; REPEATS=1
+  BATCH=8; MAX_LEN=64
   PROFILE_WARMUP=1; PROFILE_STEPS=2
   PRECISION=32-true; PEAK=(); STEP_PRECISION=32-true
   LLM_SHAPE=tiny; LLM_LEN=256; LLM_BATCH=2; SFT_STEPS=2; QLORA_STEPS=2; DPO_STEPS=1
@@ -128,8 +133,9 @@ if selected 1; then
   log "1. lab vs HF Trainer, length grouping off and on ($REPEATS round(s) of $STEPS steps)"
   if timeout 360 "$PY" benchmarks/compare_trainers.py --datasets imdb --imdb-dir "$IMDB" \
       --model "$WORK/model" --impls lab hf lab+group_by_length hf+group_by_length \
-      --repeats "$REPEATS" --steps "$STEPS" --warmup "$WARMUP" --batch-size 32 --max-length 256 \
-      --train-rows "$TRAIN_ROWS" --test-rows "$TEST_ROWS" --precision "$PRECISION" "${PEAK[@]}" \
+      --repeats "$REPEATS" --steps "$STEPS" --warmup "$WARMUP" --batch-size "$BATCH" \
+      --max-length "$MAX_LEN" --train-rows "$TRAIN_ROWS" --test-rows "$TEST_ROWS" \
+      --precision "$PRECISION" "${PEAK[@]}" \
       --results-dir "$OUT_DIR" > "$OUT_DIR/throughput.md" 2> "$OUT_DIR/throughput.log"; then
     for raw in "$OUT_DIR"/20*.json; do mv "$raw" "$OUT_DIR/throughput-$(basename "$raw")"; done
     tee -a "$OUT_DIR/summary.txt" < "$OUT_DIR/throughput.md"
@@ -141,7 +147,7 @@ fi
 # ---------------------------------------------------------------- 2. one step per strategy
 STEP_RUN=(
   model=minilm "model.pretrained=$WORK/model" data=json "data.path=$WORK/rows"
-  data.max_length=256 data.batch_size=8 trainer.max_steps=1 trainer.max_epochs=1
+  "data.max_length=$MAX_LEN" data.batch_size=8 trainer.max_steps=1 trainer.max_epochs=1
   +trainer.limit_val_batches=1 +trainer.limit_test_batches=1 logger=csv callbacks=none
   "precision=$STEP_PRECISION"
 )
@@ -190,7 +196,8 @@ if selected 4; then
   for impl in lab hf; do
     if timeout 150 "$PY" benchmarks/trainers.py --impl "$impl" --data "$WORK/rows" \
         --model "$WORK/model" --steps "$((PROFILE_WARMUP + PROFILE_STEPS))" \
-        --warmup "$PROFILE_WARMUP" --batch-size 32 --max-length 256 --precision "$PRECISION" \
+        --warmup "$PROFILE_WARMUP" --batch-size "$BATCH" --max-length "$MAX_LEN" \
+        --precision "$PRECISION" \
         --profile-steps "$PROFILE_STEPS" --profile-dir "$OUT_DIR/profile-$impl" \
         --out "$WORK/profile-$impl.json" > "$OUT_DIR/profile-$impl.log" 2>&1; then
       log "4. $impl: profiled"

@@ -42,7 +42,7 @@ def _both_paths(
     returned = spy_on(monkeypatch, validation_metrics, "known_metrics")
     kept = run(compose_cfg(*overrides, output_dir=tmp_path / "kept"))
     assert returned and returned[-1] is not None, "the fit's validation metrics were used"
-    monkeypatch.setattr(validation_metrics, "known_metrics", lambda *args: None)
+    monkeypatch.setattr(validation_metrics, "known_metrics", lambda *args, **kwargs: None)
     again = run(compose_cfg(*overrides, output_dir=tmp_path / "again"))
     return kept, again, tmp_path / "kept", tmp_path / "again"
 
@@ -103,7 +103,11 @@ def test_no_checkpoint_callback_validates_again(
     [("min", True), ("max", False)],  # best before the interruption / after the resume
 )
 def test_resumed_run_gives_the_uninterrupted_metrics(
-    mode: str, validated_again: bool, tmp_path: Path
+    mode: str,
+    validated_again: bool,
+    compose_cfg: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Killed at step 7 of 12 (SIGTERM), resumed: the same metrics.json as a run never
     interrupted, whether the best checkpoint was validated before the interruption (the
@@ -115,19 +119,20 @@ def test_resumed_run_gives_the_uninterrupted_metrics(
         "+callbacks.fault={_target_: fault_injection.KillAtStep}",
         "optimized_metric=val/loss",
         f"optimized_mode={mode}",
-        "paths.output_root=out",
     ]
     env = {"PYTHONPATH": str(HELPERS)}
-    (tmp_path / "whole").mkdir()
+    # The run never interrupted is only the reference: in this process (no start-up to pay);
+    # the interrupted and the resumed runs are real processes (a real SIGTERM).
+    monkeypatch.syspath_prepend(str(HELPERS))
+    whole_dir = tmp_path / "whole"
+    run(compose_cfg(*run_args, output_dir=whole_dir))
     (tmp_path / "cut").mkdir()
-    whole = lab_cli("train", *run_args, cwd=tmp_path / "whole", env=env)
-    assert whole.returncode == 0, whole.stderr[-3000:]
     kill = {**env, "LAB_TEST_KILL_AT_STEP": "7", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
-    first = lab_cli("train", *run_args, cwd=tmp_path / "cut", env=kill)
+    cut_args = [*run_args, "paths.output_root=out"]
+    first = lab_cli("train", *cut_args, cwd=tmp_path / "cut", env=kill)
     assert first.returncode != 0
-    resumed = lab_cli("train", *run_args, "resume=auto", cwd=tmp_path / "cut", env=env)
+    resumed = lab_cli("train", *cut_args, "resume=auto", cwd=tmp_path / "cut", env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    (whole_dir,) = (tmp_path / "whole" / "out").glob("runs/*/*")
     (cut_dir,) = (tmp_path / "cut" / "out").glob("runs/*/*")
     assert (cut_dir / "metrics.json").read_text() == (whole_dir / "metrics.json").read_text()
     # After the resumed fit: the best weights loaded twice (validate, test), or not at all.

@@ -141,6 +141,17 @@ def _kill_then_resume(run: list[str], kill_at: int, cwd: Path) -> tuple[Path, di
     return run_dir, checkpoint
 
 
+def _uninterrupted_in_process(
+    compose_cfg: Any, overrides: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The run never interrupted, in this process: only the reference the interrupted and
+    resumed processes (real kills) are compared with, so no process start-up is paid for it."""
+    monkeypatch.syspath_prepend(str(HELPERS))  # the runs' `fault_injection.KillAtStep`
+    run_dir = tmp_path / "whole"
+    run(compose_cfg(*overrides, output_dir=run_dir))
+    return run_dir
+
+
 def _best_score(checkpoint: dict[str, Any]) -> Any:
     (state,) = (v for k, v in checkpoint["callbacks"].items() if "'monitor': 'val/acc'" in k)
     return state["best_model_score"]
@@ -167,37 +178,35 @@ def test_a_checkpoint_due_before_a_validation_is_written_after_it(
 
 @pytest.mark.slow
 def test_a_checkpoint_due_before_a_mid_epoch_validation_is_written_after_it(
-    tmp_path: Path,
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`val_check_interval=0.5` validates after steps 2 and 4 of each epoch, and every
     2-step save falls on one of them: killed after step 3, resumed, the same run."""
-    run = [*RESUMABLE_RUN, "trainer.val_check_interval=0.5", "paths.output_root=out"]
-    (tmp_path / "whole").mkdir()
+    mid_epoch = [*RESUMABLE_RUN, "trainer.val_check_interval=0.5"]
+    uninterrupted = _uninterrupted_in_process(compose_cfg, mid_epoch, tmp_path, monkeypatch)
     (tmp_path / "cut").mkdir()
-    whole = lab_cli("train", *run, cwd=tmp_path / "whole", env=FAULT_INJECTION)
-    assert whole.returncode == 0, whole.stderr[-3000:]
-    run_dir, checkpoint = _kill_then_resume(run, kill_at=3, cwd=tmp_path / "cut")
+    args = [*mid_epoch, "paths.output_root=out"]
+    run_dir, checkpoint = _kill_then_resume(args, kill_at=3, cwd=tmp_path / "cut")
     assert checkpoint["global_step"] == 2 and _best_score(checkpoint) is not None
-    uninterrupted = _only_run(tmp_path / "whole" / "out")
     for name in ("metrics.json", "csv/metrics.csv"):
         assert (run_dir / name).read_text() == (uninterrupted / name).read_text(), name
 
 
 @pytest.mark.slow
-def test_lora_run_interrupted_then_resumed_matches_uninterrupted(tmp_path: Path) -> None:
+def test_lora_run_interrupted_then_resumed_matches_uninterrupted(
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A PEFT checkpoint holds what resuming needs: adapter, head, optimizer, loop state."""
-    lora = [*RESUMABLE_RUN, "peft=lora", "optimizer.lr=1e-2", "paths.output_root=out"]
-    (tmp_path / "whole").mkdir()
+    lora = [*RESUMABLE_RUN, "peft=lora", "optimizer.lr=1e-2"]
+    uninterrupted = _uninterrupted_in_process(compose_cfg, lora, tmp_path, monkeypatch)
     (tmp_path / "cut").mkdir()
-    whole = lab_cli("train", *lora, cwd=tmp_path / "whole", env=FAULT_INJECTION)
-    assert whole.returncode == 0, whole.stderr[-3000:]
+    lora.append("paths.output_root=out")
     kill = {"LAB_TEST_KILL_AT_STEP": "7", "LAB_TEST_KILL_SIGNAL": "SIGTERM"}
     first = lab_cli("train", *lora, cwd=tmp_path / "cut", env={**FAULT_INJECTION, **kill})
     assert first.returncode == EXIT_INTERRUPTED, first.stderr[-2000:]
     resumed = lab_cli("train", *lora, "resume=auto", cwd=tmp_path / "cut", env=FAULT_INJECTION)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     run_dir = _only_run(tmp_path / "cut" / "out")
-    uninterrupted = _only_run(tmp_path / "whole" / "out")
     assert (run_dir / "metrics.json").read_text() == (uninterrupted / "metrics.json").read_text()
     assert _losses(run_dir) == _losses(uninterrupted)
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()

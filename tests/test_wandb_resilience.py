@@ -71,6 +71,10 @@ def _summary_in_a_fresh_process(
         WANDB_API_KEY=FAKE_KEY,
         WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
         HOME=str(tmp_path),  # no ~/.netrc or settings of the developer's
+        # wandb's own telemetry (on with its error reporting) exports to the server when the
+        # process exits and, against the hanging one, waits out its HTTP timeout there: ~20 s
+        # after the summary is done, none of it lab's (whose timeouts these tests time).
+        WANDB_ERROR_REPORTING="false",
     )
     sweep_dir = tmp_path / "sweep"
     result = subprocess.run(
