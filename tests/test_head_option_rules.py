@@ -121,3 +121,21 @@ def test_an_unknown_history_cut_is_refused_before_any_data_loads(
     with pytest.raises(ConfigError) as refused:
         validate_config(compose_cfg(*chat, "data.history_cut=newest"))
     assert str(refused.value).startswith("data.history_cut=newest: use none (a row too long")
+
+
+def test_a_key_the_predictor_does_not_take_is_refused_before_training(
+    compose_cfg: Callable[..., object],
+) -> None:
+    """s27c H3: `+task.predictor.foo=1` trained and exported, then failed every lab.predict of
+    the run in a TypeError traceback. A predictor's `__init__` is its base's: followed."""
+    with pytest.raises(ConfigError) as refused:
+        validate_config(compose_cfg("+task.predictor.foo=1"))
+    assert str(refused.value) == (
+        "'task.predictor.foo' is not an argument of "
+        "lab.tasks.text_classification.predictor.SequenceClassificationPredictor. "
+        "task.predictor takes no keys"
+    )
+    masked = ("model=tiny_bert", "task=masked_lm")
+    validate_config(compose_cfg(*masked, "task.predictor.top_k=3"))
+    with pytest.raises(ConfigError, match=r"Did you mean task.predictor.top_k\? Valid keys"):
+        validate_config(compose_cfg(*masked, "+task.predictor.top_kk=3"))

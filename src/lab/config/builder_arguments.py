@@ -24,10 +24,15 @@ from omegaconf import DictConfig, OmegaConf
 from lab.errors import ConfigError
 
 # The nodes lab instantiates with keys from the config (the rest of their arguments, the model
-# or the optimizer, are lab's to pass).
-CHECKED_NODES = ("optimizer", "scheduler", "task.module")
+# or the optimizer, are lab's to pass). `task.predictor`: `+task.predictor.foo=1` trained and
+# exported, then failed every lab.predict of the run in a TypeError traceback (s27c H3).
+CHECKED_NODES = ("optimizer", "scheduler", "task.module", "task.predictor")
 # What lab passes them itself: not settable from the config, so not listed as valid keys.
-PASSED_BY_LAB = frozenset({"model", "optimizer", "scheduler", "num_training_steps"})
+PASSED_BY_LAB = frozenset(
+    {"model", "optimizer", "scheduler", "num_training_steps", "tokenizer", "cfg"}
+)
+# Base classes followed to find an inherited `__init__` (a predictor's is its base's).
+MAX_BASES = 5
 
 
 def check_builder_arguments(cfg: DictConfig) -> None:
@@ -56,8 +61,7 @@ def builder_parameters(target: str) -> tuple[frozenset[str], tuple[str, ...]] | 
     module-level function or class (`__init__`) `target` names; None where that is not known
     without importing it (no source, no such name, `**kwargs`)."""
     module_name, _, name = target.rpartition(".")
-    tree = parsed_module(module_name)
-    arguments = _arguments(tree, name) if tree is not None else None
+    arguments = _inherited_arguments(module_name, name, MAX_BASES)
     if arguments is None or arguments.kwarg is not None:
         return None
     positional = [*arguments.posonlyargs, *arguments.args]
@@ -80,7 +84,13 @@ def parsed_module(module_name: str) -> ast.Module | None:
     return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
 
 
-def _arguments(tree: ast.Module, name: str) -> ast.arguments | None:
+def _inherited_arguments(module_name: str, name: str, depth: int) -> ast.arguments | None:
+    """The arguments of function `name` of `module_name`, or of class `name`'s `__init__`,
+    its own or, where it has none, its first base's (a base defined in the module or imported
+    into it by `from <module> import <base>`), up to `depth` classes deep."""
+    tree = parsed_module(module_name)
+    if tree is None or depth < 1:
+        return None
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             return node.args
@@ -88,8 +98,20 @@ def _arguments(tree: ast.Module, name: str) -> ast.arguments | None:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
                     return item.args
-            return None  # an inherited __init__: not read here
+            if not node.bases or not isinstance(node.bases[0], ast.Name):
+                return None  # no base lab can follow without importing
+            base = node.bases[0].id
+            return _inherited_arguments(_home(tree, module_name, base), base, depth - 1)
     return None
+
+
+def _home(tree: ast.Module, module_name: str, name: str) -> str:
+    """The module `name` comes from in `tree`: the one it is imported from, else its own."""
+    imports = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.level == 0]
+    for node in imports:
+        if node.module and any((alias.asname or alias.name) == name for alias in node.names):
+            return node.module
+    return module_name
 
 
 def unknown_key_error(path: str, key: str, what: str, valid: Sequence[str]) -> ConfigError:
@@ -97,6 +119,5 @@ def unknown_key_error(path: str, key: str, what: str, valid: Sequence[str]) -> C
     ...`: one wording for a key that a config node's builder does not take."""
     close = difflib.get_close_matches(key, valid, n=1)
     maybe = f" Did you mean {path}.{close[0]}?" if close else ""
-    return ConfigError(
-        f"'{path}.{key}' is not {what}.{maybe} Valid keys of {path}: {', '.join(valid)}"
-    )
+    keys = f"Valid keys of {path}: {', '.join(valid)}" if valid else f"{path} takes no keys"
+    return ConfigError(f"'{path}.{key}' is not {what}.{maybe} {keys}")
