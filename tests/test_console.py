@@ -20,9 +20,9 @@ from lab.training.console import (
     ConsoleFormatter,
     LoadReport,
     QuietConsole,
+    ToolConsole,
     model_line,
     quiet_console,
-    tame_library_output,
     weight_loading_report,
 )
 from lab.training.library_warnings import (
@@ -347,13 +347,32 @@ def test_unrecognised_loss_type_is_a_report() -> None:
     record = next(r for r in caught if "loss_type" in r.getMessage())
     assert not QuietConsole(False).filter(record)
     assert QuietConsole(True).filter(record)
-    tame_library_output()
-    # transformers' own handler (a tool's transformers records print through it)
-    (handler,) = [
-        h for h in logging.getLogger("transformers").handlers if type(h) is logging.StreamHandler
-    ]
+    # a tool's console (transformers' records print through it: s27c M3)
+    handler = ToolConsole()
     assert not handler.filter(record)
     assert handler.filter(_record("transformers.modeling_utils", logging.WARNING, "needs action"))
+
+
+def test_a_tools_library_warnings_are_worded_as_a_runs() -> None:
+    """s27c M3: lab.predict / serve / demo / export printed transformers' warnings by its own
+    handler (`[transformers] ...`), lab.train as `warning (<logger>): ...`."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging\n"
+        "from lab.training.console import tame_library_output\n"
+        "tame_library_output()\n"
+        "logging.getLogger('transformers.generation.configuration_utils')"
+        ".warning('flags not valid')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        "warning (transformers.generation.configuration_utils): flags not valid"
+    ]
 
 
 # ------------------------------------------------------------------------------ the model line

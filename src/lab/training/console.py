@@ -172,6 +172,7 @@ class ToolConsole(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__()
         self.setLevel(logging.WARNING)
         self.setFormatter(ConsoleFormatter())
+        self.addFilter(_DropFileOnly())  # a tool has no log file for the reports
 
     @property  # type: ignore[override]
     def stream(self) -> Any:
@@ -240,7 +241,13 @@ def tame_library_output() -> None:
 
     _tame_lightning()
     transformers_logging.disable_progress_bar()  # "Loading weights" while a model loads
-    drop_transformers_reports()
+    transformers_logging.get_verbosity()  # transformers sets up its handler on first use
+    # Its records through the root's handler below, worded as a run words them (`warning
+    # (transformers.generation...): ...`), not by its own handler (`[transformers] ...`, s27c M3).
+    library = logging.getLogger("transformers")
+    for handler in list(library.handlers):
+        library.removeHandler(handler)
+    library.propagate = True
     root = logging.getLogger()
     if not root.handlers:
         # A handler of warnings and errors for the root: a library that calls
