@@ -286,7 +286,7 @@ def test_a_served_long_chat_is_cut_as_training_cut_it(
     short = [{"role": "user", "content": "Question 1: which one?"}]
     assert set(predictor.predict([{"messages": short}])[0]) == {"completion"}
     assert predictor.notes() == [
-        f"1 chat ran past data.max_length={MAX_LENGTH} tokens: {cut} of their oldest turns "
+        f"1 chat ran past data.max_length={MAX_LENGTH} tokens: {cut} turns, the oldest, "
         "were left out (data.history_cut=oldest_turns), as in training (each one's 'truncated' "
         "field says how many tokens its prompt has, how many were read and how many turns were "
         "cut)"
@@ -296,7 +296,7 @@ def test_a_served_long_chat_is_cut_as_training_cut_it(
     assert client.post("/predict", json={"messages": request}).json() == result
     line = cut_log_line([result], predictor)
     assert line is not None and f"input 0: {len(expected_ids)} of {whole} tokens read" in line
-    assert f"cut at data.max_length={MAX_LENGTH}" in line
+    assert f"cut at data.max_length={MAX_LENGTH}, their oldest turns left out" in line
     # A data row (lab.predict on the run's test file) is cut as evaluation cut it: exactly
     # the prompt the data module gives the model for the same row.
     rows, long_chat = _long_chat_splits(tokenizer)
@@ -354,3 +354,12 @@ def test_inspect_measures_the_rows_as_training_cuts_them(tmp_path: Path) -> None
     data.history_cut = "latest"
     with pytest.raises(ConfigError, match=r"data\.history_cut=latest: use none"):
         ChatRows(data, tokenizer, train)
+
+
+def test_the_card_hyperparameters_name_the_option(compose_cfg: Any) -> None:
+    """s27c L5: the option changes what the model read: a row of the card's table."""
+    from lab.run_dir.card_hyperparameters import hyperparameter_rows
+
+    rows = dict(hyperparameter_rows(compose_cfg(*SFT_RUN, "++data.history_cut=oldest_turns")))
+    assert rows["data.history_cut"] == "oldest_turns"
+    assert "data.history_cut" not in dict(hyperparameter_rows(compose_cfg(*SFT_RUN)))

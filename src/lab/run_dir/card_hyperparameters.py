@@ -43,6 +43,7 @@ KNOBS: dict[str, Any] = {
     "model.gradient_checkpointing": False,
     "data.group_by_length": False,
     "final_weights": "best",
+    "data.history_cut": "none",
 }
 
 

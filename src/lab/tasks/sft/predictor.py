@@ -161,7 +161,7 @@ class ChatPredictor(Generator):
     outputs: tuple[str, ...] = ("completion",)
     settings = ("max_new_tokens",)  # an SFT run's (a DPO run's task.module has none)
     #: how a chat cut by `data.history_cut` was read, in lab.serve's log line on it
-    cut_read = "by leaving out its oldest turns (data.history_cut=oldest_turns), as in training"
+    cut_read = "their oldest turns left out (data.history_cut=oldest_turns), as in training"
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -276,9 +276,10 @@ class ChatPredictor(Generator):
         if not self.cut_rows:
             return []
         chats = f"{self.cut_rows} chat{'' if self.cut_rows == 1 else 's'}"
+        turns = f"{self.cut_turns} turn{'' if self.cut_turns == 1 else 's'}"
         return [
-            f"{chats} ran past data.max_length={self.max_length} tokens: {self.cut_turns} of "
-            "their oldest turns were left out (data.history_cut=oldest_turns), as in training "
+            f"{chats} ran past data.max_length={self.max_length} tokens: {turns}, the oldest, "
+            "were left out (data.history_cut=oldest_turns), as in training "
             f"(each one's '{TRUNCATED}' field says how many tokens its prompt has, how many were "
             "read and how many turns were cut)"
         ]
