@@ -85,8 +85,9 @@ def environment_differences(
     """
     from lab.reproduce_data import data_differences  # imports Lightning: not for --help
     from lab.run_dir.code_version import code_differences
+    from lab.run_dir.own_code import own_code_differences
 
-    lines = code_differences(record, now, run_dir)
+    lines = code_differences(record, now, run_dir) + own_code_differences(record, now)
     for name, version in (record.get("packages") or {}).items():
         current = (now.get("packages") or {}).get(name)
         if current != version:

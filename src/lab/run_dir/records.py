@@ -128,6 +128,8 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     `DiskError` naming the file and the OS reason.
     """
     from lab.run_dir.environment import hardware, package_versions
+    from lab.run_dir.own_code import RECORD_KEY as OWN_CODE
+    from lab.run_dir.own_code import own_code
     from lab.run_dir.package_paths import RECORD_KEY, recorded_package_paths
 
     overrides = hydra_overrides()
@@ -155,6 +157,8 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
         # config keys whose (resolved, absolute) value lies inside an installed package:
         # lab.reproduce / lab.eval read them where that package is installed then
         RECORD_KEY: recorded_package_paths(cfg),
+        # your head's or callback's package: where, and which commit (only where there is one)
+        **({OWN_CODE: mine} if (mine := own_code(cfg)) else {}),
         "hardware": hardware(),
         "started": _now(),
         "status": "running",
