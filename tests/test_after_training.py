@@ -394,8 +394,8 @@ def test_predict_exits_2_when_no_row_succeeded(classifier: Path, tmp_path: Path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: no row of {source} could be predicted: 2 of 2 rows failed; first: "
-        f"{source}:1: missing field 'review' (fields present: text) "
-        f"(every row's error is in {out})"
+        f"{source}:1: missing field 'review' (fields present: text); columns.review=<column> "
+        f"reads the head's 'review' from a column of another name (every row's error is in {out})"
     )
     lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
     assert lines == [1, 3]  # the blank line 2 is no row, as in training data

@@ -246,8 +246,8 @@ def test_predict_exits_2_when_no_row_succeeded(
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"error: no row of {source} could be predicted: 2 of 2 rows failed; first: "
-        f"{source}:1: missing field 'review' (fields present: text) "
-        f"(every row's error is in {out})"
+        f"{source}:1: missing field 'review' (fields present: text); columns.review=<column> "
+        f"reads the head's 'review' from a column of another name (every row's error is in {out})"
     )
     assert len(out.read_text().splitlines()) == 2  # the errors are kept for the user
 

@@ -41,6 +41,7 @@ does not fit the column names refused before the model loads, `NA`/`null` cells 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,12 @@ def main(argv: list[str]) -> int:
             from lab.data.text_encoding import reencode_advice
 
             first = first.removesuffix(ROW_REENCODE) + reencode_advice(str(source), "the file")
+        elif missing := re.search(r"missing field '([^']+)' \(fields present", first):
+            # every row lacks it: most likely the file's column has another name (s27d L1)
+            first += (
+                f"; columns.{missing[1]}=<column> reads the head's '{missing[1]}' from a column "
+                "of another name"
+            )
         raise DataError(
             f"no row of {source} could be predicted: {tally.errors} of {tally.rows} rows "
             f"failed; first: {first} (every row's error is in {target})"
