@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 
 #: Lightning's names for the precision options (`precision=16` means `16-mixed`)
 PRECISION_ALIASES = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
@@ -73,7 +74,19 @@ def missing_option_line(message: str) -> str:
         return message
     close = difflib.get_close_matches(name, options, n=1)
     maybe = f" Did you mean {group}={close[0]}?" if close else ""
-    return f"{found['head']}.{maybe} Options in '{group}': {', '.join(options)}"
+    # no close name among lab's: perhaps one of the user's own, from a folder not given
+    hint = maybe or _own_folder_hint(group)
+    return f"{found['head']}.{hint} Options in '{group}': {', '.join(options)}"
+
+
+def _own_folder_hint(group: str) -> str:
+    """Where the command names no config folder of the user's: how to give one (an option
+    of your own, `experiment=my_exp` from your project's conf/, was listed among lab's alone:
+    s27d L2)."""
+    given = " ".join(sys.argv[1:])
+    if any(flag in given for flag in ("--config-dir", "-cd ", "hydra.searchpath")):
+        return ""
+    return f" (An option of your own: --config-dir <your folder>, holding {group}/.)"
 
 
 def group_options(group: str) -> list[str]:
