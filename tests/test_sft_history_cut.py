@@ -351,6 +351,18 @@ def test_inspect_measures_the_rows_as_training_cuts_them(tmp_path: Path) -> None
     kept = [SYSTEM, *long_chat[7:]]
     assert measured.lengths == {"chat (messages)": _length(tokenizer, kept)}
     assert measured.facts == {"history cut": {"rows": 1, "turns": 3}}
+    # s27c L4: a row whose latest question alone fills max_length is dropped by training
+    # however many turns go: not counted as cut, as training's line does not count it
+    too_long = [
+        SYSTEM,
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hi"},
+        {"role": "user", "content": "word " * (4 * MAX_LENGTH)},
+        {"role": "assistant", "content": "yes"},
+    ]
+    dropped = reader.measure(too_long, "validation")
+    assert dropped.targets is None  # training drops it
+    assert dropped.facts == {"history cut": {"rows": 0, "turns": 0}}
     data.history_cut = "latest"
     with pytest.raises(ConfigError, match=r"data\.history_cut=latest: use none"):
         ChatRows(data, tokenizer, train)

@@ -98,13 +98,16 @@ class ChatRows(RowReader):
                     ids, mask = render_chat(self._tokenizer, parsed)
         except ValueError as err:  # the template refuses the conversation
             raise Skip("unreadable", str(err)) from None
-        # Summed over the rows measured: "history cut rows 8, turns 32" (the rows cut, the turns).
-        cut_fact = {"history cut": {"rows": int(turns > 0), "turns": turns}}
-        facts: dict[str, Any] = cut_fact if self.history_cut != NONE else {}
         starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
         answer = starts[0] if split == "train" else starts[-1]  # render_chat: never empty
+        kept = not limit or answer < limit  # else training drops the row (data.on_overlong)
+        # Summed over the rows measured: "history cut rows 8, turns 32" (the rows cut, the
+        # turns), of the rows training keeps, as its line counts them (s27c L4).
+        turns = turns if kept else 0
+        cut_fact = {"history cut": {"rows": int(turns > 0), "turns": turns}}
+        facts: dict[str, Any] = cut_fact if self.history_cut != NONE else {}
         targets = None
-        if not limit or answer < limit:  # else training drops the row (data.on_overlong)
+        if kept:
             cut = int(limit) if limit else len(ids)
             labels = target_labels(ids, mask, self.train_on_prompt)
             targets = Targets(ids[:cut], labels[:cut])
