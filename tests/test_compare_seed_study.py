@@ -346,3 +346,15 @@ def test_a_run_that_did_not_finish_names_its_seed_and_configuration(
         f"{two_models / 'm_s3'} (seed 3, configuration minilm), {two_models / 'x_s1'} (seed 1, "
         "a configuration no finished run has: model=minilm optimizer.lr=0.02)"
     ]
+
+
+def test_an_unfinished_runs_line_names_at_most_a_few_keys() -> None:
+    """s27e M1: a failed run of a configuration no finished run has named every key that set it
+    apart: one line of 18,000 characters."""
+    from lab.compare_unfinished import SHOWN_KEYS, _apart
+
+    config = {f"model.network.config.k{i:02d}": i for i in range(40)}
+    said = _apart(config, {}, [({}, {})], [])
+    assert said.count("=") == SHOWN_KEYS
+    assert said.startswith("model.network.config.k00=0 model.network.config.k01=1 ")
+    assert said.endswith(f" (and {40 - SHOWN_KEYS} more keys: its config.yaml)")

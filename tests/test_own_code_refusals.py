@@ -235,3 +235,16 @@ def test_a_metric_logged_without_its_stage_is_named() -> None:
         "must key its values <stage>/<name> (val/spearman, not spearman; see "
         "lab.tasks.base.TaskModule); fix the head, then start the run again"
     )
+
+
+def test_a_predictors_refusal_lists_no_argument_lab_passes() -> None:
+    """s27e M2: `+task.predictor.foo=1` on a predictor of one's own listed `cfg, model,
+    tokenizer` as its keys: lab passes those."""
+    from lab.config.target_imports import unexpected_argument_error
+
+    refusal = unexpected_argument_error(
+        "task.predictor", "mine.P", "foo", ["cfg", "model", "threshold", "tokenizer"]
+    )
+    assert str(refusal) == (
+        "'task.predictor.foo' is not an argument of mine.P. Valid keys of task.predictor: threshold"
+    )

@@ -238,3 +238,15 @@ def test_a_golden_failure_names_the_command_that_re_records_this_test(
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
     with pytest.raises(AssertionError, match="re-record: run it again with LAB_RECORD_GOLDEN=1"):
         assert_golden("pin", {"test/acc": 0.6}, directory=tmp_path)
+
+
+def test_a_diverged_metric_that_diverges_again_reproduces() -> None:
+    """s27e H1: NaN recorded, NaN again: the same run, not a FAIL (a seed study with a diverged
+    seed could never exit 0)."""
+    from lab.testing import compare_metrics
+
+    nan = float("nan")
+    rows = compare_metrics({"test/loss": nan, "test/acc": 0.5}, {"test/loss": nan, "test/acc": 0.5})
+    assert [ok for *_, ok in rows] == [True, True]
+    assert [ok for *_, ok in compare_metrics({"test/loss": 0.7}, {"test/loss": nan})] == [False]
+    assert [ok for *_, ok in compare_metrics({"test/loss": nan}, {"test/loss": 0.7})] == [False]

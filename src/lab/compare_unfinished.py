@@ -20,6 +20,10 @@ from lab.compare_rows import MISSING, flat_config, is_run_label
 from lab.compare_stats import read_record
 from lab.inspect_run import recorded_choices
 
+# The keys a run's line names at most: one line, not a config (an 18,000-character line
+# pushed the table off the screen).
+SHOWN_KEYS = 6
+
 
 def describe_unfinished(
     left_out: list[Path], rows: list[dict[str, Any]], labels: list[str], columns: list[str]
@@ -78,7 +82,10 @@ def _apart(
         )
     )
     named = [*columns, *(key for key in unlike if key not in columns)]
+    more = len(named) - SHOWN_KEYS
+    named = named[:SHOWN_KEYS]  # a run of another model set hundreds apart (s27e M1)
     values = [choices.get(key, config.get(key, MISSING)) for key in named]
     # a float as short as the table shows it (`lab.compare_cells`)
     cells = [column_cells([value])[0] for value in values]
-    return " ".join(f"{key}={cell}" for key, cell in zip(named, cells, strict=True))
+    said = " ".join(f"{key}={cell}" for key, cell in zip(named, cells, strict=True))
+    return said + (f" (and {more} more keys: its config.yaml)" if more > 0 else "")

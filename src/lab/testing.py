@@ -38,11 +38,15 @@ def compare_metrics(
     rtol: float = 0.0,
     atol: float = 0.0,
 ) -> list[tuple[str, float, float | None, bool]]:
-    """Rows `(name, expected, actual, ok)`; ok if |actual - expected| <= atol + rtol*|expected|."""
+    """Rows `(name, expected, actual, ok)`; ok if |actual - expected| <= atol + rtol*|expected|,
+    or where both are NaN: a diverged run that diverges again reproduces (s27e H1)."""
     rows = []
     for name, want in expected.items():
         got = actual.get(name)
-        ok = got is not None and not math.isnan(got) and abs(got - want) <= atol + rtol * abs(want)
+        ok = got is not None and (
+            (math.isnan(got) and math.isnan(want))
+            or (not math.isnan(got) and abs(got - want) <= atol + rtol * abs(want))
+        )
         rows.append((name, float(want), None if got is None else float(got), ok))
     return rows
 

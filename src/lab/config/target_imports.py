@@ -44,6 +44,12 @@ from lab.errors import ConfigError
 ON_PATH_HINT = "is your project on PYTHONPATH, or pip install -e'd?"
 # What lab passes a task module itself (not settable from its config node).
 PASSED_BY_LAB = frozenset({"model", "optimizer", "scheduler"})
+# ... by node: a predictor is completed with the model, its tokenizer and the run's config
+# (its refusal listed them as keys to set: s27e M2).
+PASSED_TO = {
+    "task.module": PASSED_BY_LAB,
+    "task.predictor": frozenset({"model", "tokenizer", "cfg"}),
+}
 
 
 def check_target_imports(cfg: DictConfig) -> None:
@@ -214,7 +220,8 @@ def unexpected_argument_error(
     `lab.config.builder_arguments.unknown_key_error`), naming the keys it does take."""
     from lab.config.builder_arguments import unknown_key_error
 
-    shown = [name for name in valid if name not in PASSED_BY_LAB or path != "task.module"]
+    passed = PASSED_TO.get(path, frozenset())  # lab's to pass: no key of the config's
+    shown = [name for name in valid if name not in passed]
     return unknown_key_error(path, key, f"an argument of {target}", shown)
 
 
