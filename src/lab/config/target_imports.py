@@ -128,16 +128,22 @@ def target_nodes(tree: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any
             yield from target_nodes(value, f"{path}[{index}]")
 
 
+def top_level_spec(name: str) -> Any:
+    """The import spec of top-level package or module `name`, found without importing it;
+    None where it cannot be found."""
+    try:
+        return importlib.util.find_spec(name)  # a top-level name: nothing is imported
+    except (ImportError, ValueError):
+        return None
+
+
 def is_own_code(target: str) -> bool:
     """Whether `target` names code that is neither lab's nor an installed package's: a
     top-level package that cannot be found at all counts as yours (it is refused)."""
     top = target.split(".", 1)[0]
     if top == "lab" or "." not in target:
         return False
-    try:
-        spec = importlib.util.find_spec(top)  # a top-level name: nothing is imported
-    except (ImportError, ValueError):
-        return True
+    spec = top_level_spec(top)
     if spec is None:
         return True
     origin = spec.origin or next(iter(spec.submodule_search_locations or []), None)

@@ -11,7 +11,6 @@ imported here: the package is found by name (s27d M4).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +36,9 @@ def own_code(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _package(name: str) -> dict[str, Any] | None:
-    try:
-        spec = importlib.util.find_spec(name)  # a top-level name: nothing is imported
-    except (ImportError, ValueError):
-        return None
+    from lab.config.target_imports import top_level_spec
+
+    spec = top_level_spec(name)
     if spec is None:
         return None
     locations = list(spec.submodule_search_locations or [])
