@@ -18,12 +18,9 @@ from torch.utils.data import DataLoader
 
 from lab.training.console import (
     ConsoleFormatter,
-    LoadReport,
     QuietConsole,
     ToolConsole,
-    model_line,
     quiet_console,
-    weight_loading_report,
 )
 from lab.training.library_warnings import (
     REPORTS,
@@ -31,6 +28,7 @@ from lab.training.library_warnings import (
     logging_interval_note,
     warnings_to_log,
 )
+from lab.training.run_lines import LoadReport, model_line, weight_loading_report
 
 from conftest import TINY_FIXTURE_RUN, lab_cli, serving
 
@@ -585,7 +583,7 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
     line says so (their scores are of rows of the train file)."""
     from types import SimpleNamespace
 
-    from lab.training.console import data_line
+    from lab.training.run_lines import data_line
 
     datamodule: Any = SimpleNamespace(
         path="reviews/", hub_id=None, hub_config=None, streaming=False,

@@ -217,7 +217,7 @@ def test_frozen_parameters_get_no_optimizer_state_and_stay_bit_identical() -> No
 
 def test_the_model_line_counts_trainable_parameters() -> None:
     from lab.training.adapters import parameter_counts
-    from lab.training.console import LoadReport, model_line
+    from lab.training.run_lines import LoadReport, model_line
 
     model = _tiny("bert")
     freeze(model, layers=3)

@@ -182,7 +182,7 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
     from lab.data.split_notes import SplitsAsRead
     from lab.run_dir.records import is_global_rank_zero
     from lab.training.adapters import parameter_counts
-    from lab.training.console import data_line, model_line, weight_loading_report
+    from lab.training.run_lines import data_line, model_line, weight_loading_report
 
     _collect_again_after_imports()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
