@@ -264,11 +264,11 @@ def test_the_split_lines_are_said_when_a_run_starts_not_when_it_resumes(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import lab.training.console
+    import lab.training.run_lines
     from lab.train import build
 
     # the model line of a resumed run names its checkpoint: not this test's subject
-    monkeypatch.setattr(lab.training.console, "model_line", lambda *args: "model")
+    monkeypatch.setattr(lab.training.run_lines, "model_line", lambda *args: "model")
     data = _write(tmp_path / "skewed.csv", SKEWED)
     cfg = compose_cfg("model=tiny_bert", "data=csv", f"data.path={data}")
     caplog.set_level(logging.WARNING, logger="lab.train")
