@@ -223,6 +223,41 @@ def test_a_streamed_train_split_is_not_counted(
 # ------------------------------------------------------------------ seq2seq
 
 
+def test_multiple_choice_says_its_cut_questions(
+    compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A question is cut where any of its (context, ending) pairs is: training says how
+    many, as lab.predict does (its pairs, per row, in `truncated`: tests/test_cuts_mc_mlm.py).
+    tiny_bert: a pair of n and m words has n + m + 3 tokens; max_length=10."""
+    caplog.set_level(logging.WARNING)
+
+    def question(context: int, endings: list[int]) -> dict[str, Any]:
+        endings_text = [_the(n) for n in endings]
+        return {"ctx_a": _the(context), "ctx_b": "", "endings": endings_text, "label": "0"}
+
+    # train: the 2nd question's second pair (3 + 6 + 3 = 12 tokens) and both of the 3rd's are
+    # cut; 2 + 5 + 3 = 10 fills the limit without a cut. validation: none; test: the 2nd.
+    folder = _write(
+        tmp_path / "mc",
+        {
+            "train": [question(2, [5, 1]), question(3, [1, 6]), question(9, [1, 1])],
+            "validation": [question(1, [1, 1])],
+            "test": [question(2, [1, 1]), question(6, [2, 3])],
+        },
+    )
+    overrides = ("model=tiny_bert", "data=hellaswag", f"data.path={folder}", "data.max_length=10")
+    overrides += ("data.splits.validation=validation", "data.splits.test=test")
+    datamodule = _datamodule(compose_cfg, *overrides)
+    read = "their tokens past the cut are not read"
+    assert _lines(caplog) == [
+        f"data.max_length=10 cuts 2 of 3 train questions and 1 of 2 test questions ({read}); {TAIL}"
+    ]
+    for split in ("train", "validation", "test"):
+        assert INPUTS not in datamodule.datasets[split].column_names
+    batch = next(iter(datamodule.train_dataloader()))
+    assert INPUTS not in batch and batch["input_ids"].shape[-1] <= 10
+
+
 def test_seq2seq_says_its_cut_sources_and_targets(
     compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -322,6 +322,17 @@ def test_settings_that_differ_from_training_are_named_with_the_runs_value(
     )
 
 
+def test_a_chat_runs_history_cut_is_a_setting_compared_with_training() -> None:
+    """A chat run trained with data.history_cut=oldest_turns, evaluated on a data config that
+    cuts chats at their end: said, as data.max_length is (s27 open finding)."""
+    trained = {"max_length": 64, "history_cut": "oldest_turns", "path": "a"}
+    run: Any = SimpleNamespace(config=OmegaConf.create({"data": trained}))
+    cfg = OmegaConf.create({"data": {**trained, "history_cut": "none", "path": "b"}})
+    assert settings_changed(run, cfg, ["data=chat"]) == {
+        "data.history_cut": ("oldest_turns", "none")
+    }
+
+
 # ----------------------------------------------------------------- M5: plain progress lines
 def _clock(step: float) -> Callable[[], float]:
     """A clock that moves `step` seconds each time it is read."""

@@ -242,3 +242,106 @@ def test_every_lab_head_implements_the_contract() -> None:
 
 def _log(run: Path) -> str:
     return (run / "train.log").read_text()
+
+
+# ------------------------------------------- the same refusal from the source (lab.validate)
+OWN_MODULES = """
+from lab.tasks.base import TaskModule
+from lab.tasks.base import TaskModule as Base
+from lab.tasks.regression import RegressionModule
+
+
+class Bare(TaskModule):
+    pass
+
+
+class Half(Base):
+    def evaluation_step(self, batch, stage):
+        pass
+
+
+class LightningWay(TaskModule):
+    def evaluation_step(self, batch, stage):
+        pass
+
+    def on_validation_epoch_end(self):
+        pass
+
+    def on_test_epoch_end(self):
+        pass
+
+
+class BelowHalf(Half):
+    def evaluation_metrics(self, stage):
+        return {}
+
+
+class OnLabsHead(RegressionModule):
+    pass
+
+
+class Mixed(dict, TaskModule):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "missing"),
+    [
+        ("Bare", "evaluation_step(batch, stage) and evaluation_metrics(stage)"),
+        ("Half", "evaluation_metrics(stage)"),  # its base imported under another name
+        ("LightningWay", None),  # overrides every hook that calls evaluation_metrics
+        ("BelowHalf", None),  # the methods split over two classes of one's own
+        ("OnLabsHead", None),  # a lab head's module, followed into lab's source
+        ("Mixed", None),  # several bases: the source does not tell; checked when built
+    ],
+)
+def test_validate_reads_the_evaluation_methods_from_the_source(
+    name: str, missing: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lab.validate said "config ok" for a module lab.train then refused after reading the
+    data (s27e M3): the rule reads the class's chain of bases from source, imports nothing."""
+    import sys
+
+    from lab.config.module_contract import check_module_contract
+
+    package = tmp_path / "pairhead_src"
+    package.mkdir()
+    (package / "heads.py").write_text(OWN_MODULES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    target = f"pairhead_src.heads.{name}"
+    cfg = OmegaConf.create({"task": {"module": {"_target_": target}}})
+    if missing is None:
+        check_module_contract(cfg)
+    else:
+        with pytest.raises(ConfigError) as refused:
+            check_module_contract(cfg)
+        assert str(refused.value) == (
+            f"{target} does not implement {missing}, which every head's module must (see "
+            'lab.tasks.base.TaskModule, and the README\'s "Writing your own head")'
+        )
+    assert "pairhead_src.heads" not in sys.modules  # read, not imported
+
+
+def test_validate_refuses_a_bare_module_as_lab_train_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through lab.validate's rules on a whole config: the example's task with a bare module."""
+    from lab.config import compose_train_config
+    from lab.config.rules import validate_config
+
+    (tmp_path / "bare_head").mkdir()
+    (tmp_path / "bare_head" / "__init__.py").write_text("")
+    (tmp_path / "bare_head" / "module.py").write_text(
+        "from lab.tasks.base import TaskModule\n\n\nclass BareModule(TaskModule):\n"
+        "    def __init__(self, model, optimizer, scheduler=None, score_max=5.0):\n"
+        "        super().__init__(model, optimizer, scheduler)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    overrides = ["data=ratings", "model=tiny_bert", f"data.path={FIXTURES / 'ratings'}"]
+    validate_config(compose_train_config(overrides, config_dirs=[EXAMPLE / "conf"]))  # passes
+    bare = "task.module._target_=bare_head.module.BareModule"
+    cfg = compose_train_config([*overrides, bare], config_dirs=[EXAMPLE / "conf"])
+    with pytest.raises(ConfigError, match=r"^bare_head\.module\.BareModule does not implement"):
+        validate_config(cfg)

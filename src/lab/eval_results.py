@@ -44,6 +44,7 @@ INPUT_KEYS = (
     "block_size",
     "truncation_side",
     "source_prefix",
+    "history_cut",  # SFT: a long chat's oldest turns left out, or the chat cut at its end
 )
 # Data keys that choose which rows are read (the source and its splits, recorded as such in
 # `metrics.json`), not how they are read: other data is no setting that differs from training.

@@ -73,6 +73,7 @@ from lab.config.hardware_rules import (
 from lab.config.head_option_rules import check_head_options
 from lab.config.model_config_keys import check_model_config_keys
 from lab.config.model_rules import check_added_tokens, check_freeze_depth
+from lab.config.module_contract import check_module_contract
 from lab.config.package_rules import check_group_packages
 from lab.config.padding_rules import check_pad_token
 from lab.config.peft_rules import check_peft_config
@@ -124,6 +125,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_last_checkpoint(cfg)
     check_target_imports(cfg)
     check_builder_arguments(cfg)
+    check_module_contract(cfg)
     check_peft_config(cfg)
     check_task_fits_data(cfg)
     check_pad_token(cfg)

@@ -49,7 +49,9 @@ is said once.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lab.data.datamodule import DataModule
@@ -199,11 +201,24 @@ class CutCountingDataModule(DataModule):
         # flag column -> (lab's split, its counts, its rows) of each split tokenized so far
         self._counted: dict[str, list[tuple[str, tuple[int, int], int]]] = {}
 
-    def mark_cuts(self, out: dict[str, Any] | BatchEncoding, column: str, encoded: Any) -> None:
+    def mark_cuts(
+        self,
+        out: dict[str, Any] | BatchEncoding,
+        column: str,
+        encoded: Any,
+        group_sizes: Sequence[int] | None = None,
+    ) -> None:
         """Add flag `column` (`INPUTS` / `TARGETS`) to the tokenized batch `out`, from the
-        truncating tokenizer call `encoded` (a `BatchEncoding`), while a split is mapped."""
-        if self._marking:
-            out[column] = cut_flags(encoded, int(getattr(self, self.cut_keys[column])))
+        truncating tokenizer call `encoded` (a `BatchEncoding`), while a split is mapped.
+        `group_sizes`: where a row is several of `encoded`'s sequences (a multiple-choice
+        question's pairs), how many each row has; the row is flagged as its most cut one."""
+        if not self._marking:
+            return
+        flags = cut_flags(encoded, int(getattr(self, self.cut_keys[column])))
+        if group_sizes is not None:
+            starts = list(itertools.accumulate(group_sizes, initial=0))
+            flags = [max(flags[a:b], default=WHOLE) for a, b in itertools.pairwise(starts)]
+        out[column] = flags
 
     def cut_note(self, column: str, counted: list[tuple[str, tuple[int, int], int]]) -> str | None:
         """The one line for flag `column` over lab's splits `counted` (each: split, its

@@ -17,6 +17,7 @@ from torchmetrics import MeanMetric
 
 from lab.compat.lightning import accumulating, steps_taken
 from lab.errors import ConfigError
+from lab.tasks.contract import missing_methods, missing_methods_message
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -297,35 +298,19 @@ class TaskModule(L.LightningModule):
         return directory
 
 
-# What a head's module must implement, and the hooks of TaskModule that call it: a subclass
-# overriding every one of those hooks (Lightning's own way) does not need the method.
-_EVALUATION_METHODS = {
-    "evaluation_step(batch, stage)": ("validation_step", "test_step"),
-    "evaluation_metrics(stage)": ("on_validation_epoch_end", "on_test_epoch_end"),
-}
-
-
 def missing_evaluation_methods(module_class: type) -> str | None:
-    """One line naming the methods of TaskModule's contract that `module_class` leaves to
-    TaskModule (which cannot know a head's metrics), or None. TaskModule itself passes: tests
-    build it bare for its training-side code."""
+    """One line naming the methods of TaskModule's contract (`lab.tasks.contract`) that
+    `module_class` leaves to TaskModule (which cannot know a head's metrics), or None.
+    TaskModule itself passes: tests build it bare for its training-side code."""
     if module_class is TaskModule or not issubclass(module_class, TaskModule):
         return None
-
-    def inherited(name: str) -> bool:
-        return getattr(module_class, name) is getattr(TaskModule, name)
-
-    missing = [
-        signature
-        for signature, callers in _EVALUATION_METHODS.items()
-        if inherited(signature.split("(")[0]) and any(inherited(hook) for hook in callers)
-    ]
+    missing = missing_methods(
+        lambda name: getattr(module_class, name) is not getattr(TaskModule, name)
+    )
     if not missing:
         return None
-    name = f"{module_class.__module__}.{module_class.__qualname__}"
-    return (
-        f"{name} does not implement {' and '.join(missing)}, which every head's module must "
-        '(see lab.tasks.base.TaskModule, and the README\'s "Writing your own head")'
+    return missing_methods_message(
+        f"{module_class.__module__}.{module_class.__qualname__}", missing
     )
 
 

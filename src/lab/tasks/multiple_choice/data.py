@@ -8,13 +8,19 @@ The endings are several columns (SWAG: `ending0`..`ending3`) or one column holdi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from lab.data.datamodule import DataModule
+from lab.data.cut_counts import CUT_FLAGS, INPUTS, CutCountingDataModule
 from lab.errors import DataError
-from lab.tasks.multiple_choice.inputs import Choice, choice_inputs, pad_choices
+from lab.tasks.multiple_choice.inputs import (
+    Choice,
+    choice_encoding,
+    choice_inputs,
+    pad_choices,
+    split_choices,
+)
 from lab.tasks.multiple_choice.labels import first_row_endings, label_index, label_problem
 
 if TYPE_CHECKING:
@@ -22,8 +28,11 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 
-class MultipleChoiceDataModule(DataModule):
+class MultipleChoiceDataModule(CutCountingDataModule):
     """Checks and tokenizes multiple-choice rows (see the module doc for the layout).
+
+    A question with a (context, ending) pair over `max_length` is counted as cut, and the
+    splits' counts said in one line (`lab.data.cut_counts`), as lab.predict says them.
 
     Args:
         context_column: the text the endings continue (SWAG `sent1`, HellaSwag `ctx_a`).
@@ -36,6 +45,8 @@ class MultipleChoiceDataModule(DataModule):
         max_length: truncation length in tokens of each (context, prefix + ending) pair.
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
+
+    cut_nouns: ClassVar[dict[str, str]] = {INPUTS: "questions"}
 
     def __init__(
         self,
@@ -151,6 +162,7 @@ class MultipleChoiceDataModule(DataModule):
             self.ending_columns,
             self.label_column,
             self.max_length,
+            CUT_FLAGS,  # the cut questions' flags, counted and said per split
         )
 
     def choices(self, batch: dict[str, list[Any]]) -> list[Choice]:
@@ -170,11 +182,15 @@ class MultipleChoiceDataModule(DataModule):
         ]
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        rows = choice_inputs(self.tokenizer, self.choices(batch), self.max_length)
+        choices = self.choices(batch)
+        pairs = choice_encoding(self.tokenizer, choices, self.max_length)[0]
+        rows = split_choices(pairs, choices)
         encoded: dict[str, list[Any]] = {key: [row[key] for row in rows] for key in rows[0]}
         encoded["labels"] = [
             label_index(v, self.num_choices or 0) for v in batch[self.label_column]
         ]
+        # A question is cut where any of its pairs is (read off, said and dropped per split).
+        self.mark_cuts(encoded, INPUTS, pairs, [len(c.endings) for c in choices])
         return encoded
 
     def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
