@@ -42,6 +42,14 @@ os.environ.update(
     OMP_NUM_THREADS="1",
 )
 
+# Compiled bytecode is kept (`__pycache__/`, ignored by git) even where the environment says
+# not to (PYTHONDONTWRITEBYTECODE=1 on our machines): without it every `python -m lab.*` a
+# test starts (hundreds in a run) compiled lab's ~170 modules again, and each worker rewrote
+# every test file's asserts again (pytest caches them as bytecode): about a minute of the
+# suite's 20 on 2 cores, for nothing a test checks.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_intra_op_thread() -> None:
@@ -164,10 +172,11 @@ def serving(run_dir: Path, *options: str) -> Iterator[tuple[str, list[str]]]:
 
 
 def train_on_two_cpu_ranks(
-    *overrides: str, cwd: Path, multirun: bool = False
+    *overrides: str, cwd: Path, multirun: bool = False, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`python -m lab.train [-m] <overrides>` as DDP over 2 CPU processes (gloo), outputs
-    under `<cwd>/out`; fails the test with the end of stderr if the command fails."""
+    under `<cwd>/out` (`env`: added to the environment, as `lab_cli`'s); fails the test with
+    the end of stderr if the command fails."""
     result = lab_cli(
         "train",
         *(["-m"] if multirun else []),
@@ -177,6 +186,7 @@ def train_on_two_cpu_ranks(
         "strategy=ddp",
         "paths.output_root=out",
         cwd=cwd,
+        env=env,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]

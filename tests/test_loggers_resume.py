@@ -163,3 +163,20 @@ def _recorded_identity(logger: Any, caplog: pytest.LogCaptureFixture) -> dict[st
     finally:
         wandb.finish()
     return record
+
+
+def test_other_ranks_of_a_ddp_run_record_no_wandb_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On rank 1 `experiment` is Lightning's stand-in (every attribute a method): a DDP run
+    with the default W&B logger ended in `Path(<method>)`'s TypeError at start-up (s28b H1).
+    Rank 0 records the run; the other ranks leave the record alone and start no W&B run."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    logger = wandb_logger(project="lab-test", save_dir=str(tmp_path))
+    record: dict[str, object] = {"seed": 1}
+    logger.record_identity(record)
+    assert record == {"seed": 1}
+    assert not (tmp_path / "wandb").exists()  # no W&B run started on this rank

@@ -84,11 +84,18 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
     fixture_run = _odd_sized_fixture(tmp_path / "data")
-    result = train_on_two_cpu_ranks(*fixture_run, *NO_DROPOUT, "data.batch_size=8", cwd=tmp_path)
+    # lab's default loggers (CSV and W&B, offline here): rank 1's W&B logger is Lightning's
+    # stand-in, which once ended the run at start-up (s28b H1).
+    result = train_on_two_cpu_ranks(
+        *fixture_run, *NO_DROPOUT, "data.batch_size=8", "logger=default", cwd=tmp_path,
+        env={"WANDB_MODE": "offline"},
+    )  # fmt: skip
     runs = list((tmp_path / "out").glob("runs/*/*"))
     assert len(runs) == 1, runs  # rank 1 reused rank 0's directory
     record = json.loads((runs[0] / "record.json").read_text())
     assert record["status"] == "finished"
+    assert record["wandb"]["mode"] == "offline"  # rank 0's W&B run, the only one
+    assert len(list((runs[0] / "wandb").glob("offline-run-*"))) == 1
     assert (runs[0] / "model" / "config.json").is_file()
     assert result.stdout.count("Final metrics") == 1  # only rank 0 prints the summary
     # Rank 1's lines stay in its own log file: each line once on the screen, and not

@@ -100,7 +100,11 @@ class ResilientWandbLogger(WandbLogger, RunLogger):
     def record_identity(self, record: dict[str, Any]) -> None:
         """Store the W&B run id in the run record, so a resume continues the same W&B run;
         an offline run also says so once (where its files are, how to sync them) and puts
-        its mode and folder into the record (`wandb`)."""
+        its mode and folder into the record (`wandb`). Only rank zero has a W&B run: on
+        the other ranks of a DDP run `experiment` is Lightning's stand-in, whose every
+        attribute is a method (a `Path` of it ended the run: s28b H1)."""
+        if getattr(rank_zero_only, "rank", 0) != 0:
+            return
         run = self.experiment
         run_id = getattr(run, "id", None)
         if run_id:
