@@ -282,6 +282,10 @@ class OnLabsHead(RegressionModule):
 
 class Mixed(dict, TaskModule):
     pass
+
+
+class Assigned(Half):
+    evaluation_metrics = Half.evaluation_step
 """
 
 
@@ -294,6 +298,7 @@ class Mixed(dict, TaskModule):
         ("BelowHalf", None),  # the methods split over two classes of one's own
         ("OnLabsHead", None),  # a lab head's module, followed into lab's source
         ("Mixed", None),  # several bases: the source does not tell; checked when built
+        ("Assigned", None),  # a method given by assignment
     ],
 )
 def test_validate_reads_the_evaluation_methods_from_the_source(

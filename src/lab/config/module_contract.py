@@ -57,13 +57,23 @@ def methods_up_to_task_module(module_name: str, name: str) -> set[str] | None:
             or not isinstance(found.bases[0], ast.Name)
         ):
             return None
-        defined |= {
-            item.name
-            for item in found.body
-            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-        }
+        defined |= _members(found)
         module_name, name = _imported_from(tree, module_name, found.bases[0].id)
     return None
+
+
+def _members(found: ast.ClassDef) -> set[str]:
+    """The names `found`'s body defines: its methods, and names assigned there
+    (`evaluation_step = shared_step` defines the method too)."""
+    names: set[str] = set()
+    for item in found.body:
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(item.name)
+        elif isinstance(item, ast.Assign):
+            names |= {t.id for t in item.targets if isinstance(t, ast.Name)}
+        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+            names.add(item.target.id)
+    return names
 
 
 def _class(tree: ast.Module, name: str) -> ast.ClassDef | None:
