@@ -400,3 +400,19 @@ def test_a_decoder_classifier_exports_without_its_cache(tmp_path: Path) -> None:
         expected = model(**batch).logits.numpy()
     assert logits.shape == (2, 2)
     assert abs(logits - expected).max() < 1e-5
+
+
+def test_run_may_name_the_runs_own_pytorch_export(tmp_path: Path) -> None:
+    """`run=<run>/model` (the folder lab.train exports) is the run with its own model; it was
+    refused as "not a lab run directory" (s28b L4). Other folders stay as given."""
+    from lab.inference.onnx_runtime.model import split_export
+
+    run_dir = tmp_path / "run"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("task: {}\n")
+    (run_dir / "model" / "config.json").write_text("{}")
+    assert split_export(run_dir / "model") == (run_dir.resolve(), None)
+    assert split_export(run_dir) == (run_dir, None)
+    (tmp_path / "model").mkdir()  # a model folder outside a run: not a run
+    (tmp_path / "model" / "config.json").write_text("{}")
+    assert split_export(tmp_path / "model") == (tmp_path / "model", None)

@@ -247,9 +247,13 @@ def split_export(path: str | Path) -> tuple[Path, Path | None]:
     """`run=` of lab.predict / lab.serve: a run directory, or an ONNX export folder in one.
 
     Returns (the run directory, the export folder or None): `run=<run>/onnx-int8` names
-    both the run and the model to load.
+    both the run and the model to load; `run=<run>/model`, the run's PyTorch export, is the
+    run itself (it was refused as "not a lab run directory", s28b L4).
     """
     folder = Path(path).expanduser()
-    if is_onnx_export(folder) and (folder.resolve().parent / "config.yaml").is_file():
+    in_run = (folder.resolve().parent / "config.yaml").is_file()
+    if is_onnx_export(folder) and in_run:
         return folder.resolve().parent, folder.resolve()
+    if in_run and folder.resolve().name == "model" and (folder / "config.json").is_file():
+        return folder.resolve().parent, None
     return folder, None
