@@ -99,7 +99,7 @@ def test_max_new_tokens_is_refused_for_a_head_that_does_not_generate(
 
 
 def test_max_new_tokens_sets_the_length_of_a_dpo_runs_answers(
-    compose_cfg: Any, tmp_path: Path
+    compose_cfg: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A DPO run's config has no `task.module.max_new_tokens`: its answers get
     `DEFAULT_MAX_NEW_TOKENS`, or `max_new_tokens=`, as greedy generation of that length."""
@@ -129,8 +129,17 @@ def test_max_new_tokens_sets_the_length_of_a_dpo_runs_answers(
 
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text(json.dumps({"messages": chat}) + "\n")
+    capsys.readouterr()
     assert main([f"run={run}", f"input={source}", f"output={target}", "max_new_tokens=3"]) == 0
     assert _results(target) == [{"line": 1, "completion": expected}]
+    # What generated is said: the length given, and the run's own settings without one (L1).
+    printed = capsys.readouterr().out.splitlines()
+    assert "Settings: max_new_tokens=3" in printed
+    assert "Generation: num_beams=1, max_new_tokens=3" in printed
+    assert main([f"run={run}", f"input={source}", f"output={target}"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "Generation: num_beams=1, max_new_tokens=128" in printed
+    assert not any(line.startswith("Settings:") for line in printed)
 
 
 def test_a_dpo_runs_preference_rows_are_asked_their_prompt_with_chosen_as_reference(

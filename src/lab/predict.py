@@ -64,7 +64,7 @@ from lab.inference.options import (
     positive_int,
 )
 from lab.inference.plain_progress import PlainProgress
-from lab.inference.predictors import Predictor, open_predictor, predict_rows
+from lab.inference.predictors import Generator, Predictor, open_predictor, predict_rows
 from lab.inference.rows import (
     ROW_REENCODE,
     RowError,
@@ -78,7 +78,7 @@ from lab.inference.rows import (
     row_place,
 )
 from lab.inference.settings import GROUP as SETTINGS
-from lab.inference.settings import settings_line
+from lab.inference.settings import generation_line, settings_line
 from lab.tool_interrupts import on_interrupt
 from lab.tool_outputs import check_not_input
 
@@ -311,8 +311,11 @@ def main(argv: list[str]) -> int:
         if model_dir
         else f"Model: {run.model_dir} (PyTorch)"
     )
-    if settings:
-        console.print(escape(settings_line(settings)))
+    given = [*settings, *([f"max_new_tokens={max_new_tokens}"] if max_new_tokens else [])]
+    if given:
+        console.print(escape(settings_line(given)))
+    if isinstance(predictor, Generator):  # what generated, said even when the run's own
+        console.print(generation_line(predictor))
     return 0
 
 

@@ -58,6 +58,14 @@ def settings_line(overrides: list[str]) -> str:
     return f"Settings: {' '.join(overrides)}" if overrides else ""
 
 
+def generation_line(predictor: Any) -> str:
+    """`Generation: num_beams=2, max_new_tokens=16`: how a generating head's predictor
+    generated (the run's settings, or those given), which lab.predict used to leave unsaid
+    unless changed (s28b L1)."""
+    beams, tokens = predictor.num_beams, predictor.max_new_tokens
+    return f"Generation: num_beams={beams}, max_new_tokens={tokens}"
+
+
 def reads_of(make: Any) -> tuple[str, ...]:
     """`Predictor.settings` of the class a `task.predictor` partial builds."""
     target = getattr(make, "func", make)
