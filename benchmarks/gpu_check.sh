@@ -100,12 +100,17 @@ log "mode $MODE; parts $SELECTED; model $ARCH from its config; results in $OUT_D
 {
   date
   command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  "$PY" - << 'EOF'
-import importlib, platform
+  # On a GPU each package is imported (a CUDA extension built for another torch fails there);
+  # a CPU smoke run reads the installed versions only (the imports cost it seconds).
+  MODE="$MODE" "$PY" - << 'EOF'
+import importlib, importlib.metadata, os, platform
 print("python", platform.python_version())
 for name in ("torch", "lightning", "transformers", "datasets", "hydra", "peft", "deepspeed", "bitsandbytes", "flash_attn"):
     try:
-        print(name, importlib.import_module(name).__version__)
+        if os.environ["MODE"] == "cpu":
+            print(name, importlib.metadata.version(name.replace("hydra", "hydra-core").replace("_", "-")))
+        else:
+            print(name, importlib.import_module(name).__version__)
     except Exception as err:  # noqa: BLE001
         print(name, "missing:", type(err).__name__)
 EOF
@@ -167,16 +172,32 @@ PARTS=(  # QLoRA first: part 3's QLoRA run needs it to work
   "deepspeed_zero3 strategy=deepspeed_stage_3"
 )
 if selected 2; then
-  for part in "${PARTS[@]}"; do
-    read -r -a words <<< "$part"
-    if [ "$MODE" = gpu ]; then
+  if [ "$MODE" = gpu ]; then
+    for part in "${PARTS[@]}"; do
+      read -r -a words <<< "$part"
       one_step "${words[@]}"
-    else
-      # CUDA only: lab refuses them before loading anything; check it says so, in words.
-      reason="$("$PY" -m lab.validate "${STEP_RUN[@]}" "${words[@]:1}" 2>&1 | tail -n 1)"
-      log "2. ${words[0]}: skipped (needs CUDA); lab.validate says: $reason"
-    fi
-  done
+    done
+  else
+    # CUDA only: lab refuses them before loading anything; check it says so, in words. One
+    # process asks lab.validate (its `main`, as `python -m lab.validate` runs it) about all
+    # four: a process each paid its start-up four times for one line each.
+    while IFS=$'\t' read -r name reason; do
+      log "2. $name: skipped (needs CUDA); lab.validate says: $reason"
+    done < <("$PY" - "${PARTS[@]}" -- "${STEP_RUN[@]}" 2>&1 << 'PYEOF'
+import contextlib, io, sys
+from lab.validate import main
+split = sys.argv.index("--")
+parts, common = sys.argv[1:split], sys.argv[split + 1:]
+for part in parts:
+    name, *overrides = part.split()
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):
+        main([*common, *overrides])
+    lines = said.getvalue().strip().splitlines() or ["(nothing)"]
+    print(f"{name}\t{lines[-1]}")
+PYEOF
+    )
+  fi
   if [ "$MODE" = cpu ]; then
     one_step single_device strategy=auto  # the same one-step command line, on what CPU allows
   else

@@ -311,9 +311,9 @@ def main(argv: list[str]) -> int:
         if model_dir
         else f"Model: {run.model_dir} (PyTorch)"
     )
-    given = [*settings, *([f"max_new_tokens={max_new_tokens}"] if max_new_tokens else [])]
-    if given:
-        console.print(escape(settings_line(given)))
+    changed = [*settings, *([f"max_new_tokens={max_new_tokens}"] if max_new_tokens else [])]
+    if changed:
+        console.print(escape(settings_line(changed)))
     if isinstance(predictor, Generator):  # what generated, said even when the run's own
         console.print(generation_line(predictor))
     return 0
