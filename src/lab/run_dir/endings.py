@@ -132,6 +132,27 @@ def disk_fault_line(fault: Exception, output_dir: Path, overrides: list[str]) ->
     return f"{fault}; once fixed, {again}"
 
 
+def data_fault_line(output_dir: Path, overrides: list[str]) -> str:
+    """The line that follows the error of a run in `output_dir` that bad data stopped after
+    it wrote a checkpoint (a row deep in a streamed train split, s28a M3): the checkpoints
+    are kept, and what to run once the data is fixed, as a signal's line says (`overrides`:
+    the run's, for the command). "" where the run wrote no checkpoint: starting it again is
+    all there is to do."""
+    checkpoint = last_checkpoint(output_dir)
+    resume = resume_command(overrides, output_dir)
+    if checkpoint:
+        return (
+            f"the run's checkpoints are kept; the last is {checkpoint}{saved_at(checkpoint)}. "
+            f"Once the data is fixed, continue with: {resume}"
+        )
+    if best := best_checkpoint_way_out(output_dir):
+        return (
+            "the run's checkpoints are kept (no last.ckpt was written yet); once the data is "
+            f"fixed, {best}: {resume}"
+        )
+    return ""
+
+
 def saved_at(checkpoint: Path, signal_name: str = "SIGINT") -> str:
     """` (step 125; later steps are trained again)`: where a resume from `checkpoint` starts
     (Ctrl-C saves none: the periodic `last.ckpt` may be many steps back; SIGTERM and SIGUSR1

@@ -14,6 +14,9 @@ disk fault is raised as its one line (what `RunRecord.__exit__` does with an err
 * A disk fault is raised as a `DiskError` whose line names the file and the OS reason (the
   file found before the failed write's frames are let go: `disk.file_being_written`) and
   what to run once the disk is fixed (`endings.disk_fault_line`).
+* A bad row that stops a streamed run after it wrote a checkpoint is raised as a `DataError`
+  of two lines: the row's, then that the checkpoints are kept and what continues the run
+  once the data is fixed (`endings.data_fault_line`, s28a M3).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lab.errors import DataError, lab_error_in
 from lab.run_dir.disk import DiskError, describe_os_error, disk_error, release_failed_write
-from lab.run_dir.endings import disk_fault_line, ending_status
+from lab.run_dir.endings import data_fault_line, disk_fault_line, ending_status
 from lab.run_dir.held_log import write_to_run_log
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,9 @@ def end_failed_run(
 ) -> None:
     """Record how `error` ended the run in `output_dir` (`record`: its record, as it stands;
     `recorded`: False for a resume not yet committed, whose files stay as they were), and
-    raise a disk fault as a one-line `DiskError`; any other error is left to go on."""
+    raise a disk fault as a one-line `DiskError`, and bad data met after a checkpoint as a
+    `DataError` that says how to continue (`resumable_data_error`); any other error is left
+    to go on."""
     from lab.run_dir.records import is_global_rank_zero  # records imports this module
 
     fault = disk_error(error, output_dir) if isinstance(error, Exception) else None
@@ -58,6 +64,11 @@ def end_failed_run(
     if fault is None:
         if unmarked:
             log.warning("record.json could not be marked %s (%s)", state, unmarked)
+        continued = resumable_data_error(output_dir, record, error) if recorded else None
+        if continued is not None and not in_sweep:  # a trial is the sweep's to continue
+            if is_global_rank_zero():
+                write_to_run_log(output_dir, f"the run failed: {continued}", logging.ERROR)
+            raise continued from error
         return
     if unmarked:  # said once, in the line (the OS reason is the fault's)
         fault = DiskError(
@@ -68,6 +79,28 @@ def end_failed_run(
     if recorded and is_global_rank_zero():  # once, not once per DDP process
         write_to_run_log(output_dir, f"the run failed: {line}", logging.ERROR)
     raise DiskError(line) from error
+
+
+def resumable_data_error(
+    output_dir: Path, record: dict[str, Any], error: BaseException
+) -> DataError | None:
+    """The `DataError` that ended the run in `output_dir`, with a second line that says its
+    checkpoints are kept and what continues it once the data is fixed
+    (`endings.data_fault_line`); None for another error, or for a run that wrote no
+    checkpoint.
+
+    Only where the train split was streamed: its rows are read as training goes, so a bad
+    one stops a run hours in, and a resume does not compare it with what the run started
+    on. A split read whole was checked before the first step, and is fingerprinted: a
+    resume refuses it once it is fixed (`records.check_same_data`)."""
+    found = lab_error_in(error)
+    if not isinstance(found, DataError):
+        return None
+    if ((record.get("data") or {}).get("train") or {}).get("sha256"):
+        return None  # the train split was read whole (not streamed)
+    overrides = [str(o) for o in record.get("overrides") or []]
+    line = data_fault_line(output_dir, overrides)
+    return DataError(f"{found}\n{line}") if line else None
 
 
 def record_ending(output_dir: Path, record: dict[str, Any], status: str) -> str | None:
