@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from lab.eval_labels import data_labels_of, model_label_names
 from lab.eval_splits import RUN_SPLIT, evaluation_of, rows_source, run_split_rows
@@ -47,18 +47,28 @@ def build_evaluation_parts(
         model_labels=tuple(model_label_names(run) or ()),
         data_labels=data_labels_of(cfg),
     )
+    module = OmegaConf.to_container(cfg.task.module, resolve=True)
+    settings = {str(k): v for k, v in module.items()} if isinstance(module, dict) else {}
+
+    def told(datamodule: DataModule) -> None:
+        # A head's notes may name the settings the evaluation runs with: a seq2seq target
+        # cut, the length generations stop at (`lab.data.cut_counts`).
+        from lab.data.cut_counts import CutCountingDataModule
+
+        if isinstance(datamodule, CutCountingDataModule):
+            datamodule.module_settings = settings
+        if before_setup is not None:
+            before_setup(datamodule)
 
     def evaluating(datamodule: DataModule) -> None:
         # Every split of the data module holds the rows evaluated: its messages name that
         # split and give lab.eval's advice, not training's.
         datamodule.evaluation = evaluation
-        if before_setup is not None:
-            before_setup(datamodule)
+        told(datamodule)
 
     def own_test(datamodule: DataModule) -> None:
         test_notes_only(datamodule)
-        if before_setup is not None:
-            before_setup(datamodule)
+        told(datamodule)
 
     split = cfg.get(RUN_SPLIT)
     if split == "test":  # the run's own three splits, read as trained: training's words fit

@@ -11,6 +11,7 @@ import secrets
 
 from omegaconf import OmegaConf
 
+from lab.config.languages import translate_prefix
 from lab.config.paths import package_path
 
 
@@ -53,6 +54,10 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("lab.no_cuda"):
         # Cached: the answer cannot change within a process, and the import is not free.
         OmegaConf.register_new_resolver("lab.no_cuda", _no_cuda, use_cache=True)
+    if not OmegaConf.has_resolver("lab.translate_prefix"):
+        # `${lab.translate_prefix:${data.source_lang},${data.target_lang}}`: T5's prefix
+        # follows the data config's languages (translation data configs).
+        OmegaConf.register_new_resolver("lab.translate_prefix", translate_prefix)
     if not OmegaConf.has_resolver("lab.unique"):
         # use_cache: every interpolation of the run directory sees the same suffix.
         OmegaConf.register_new_resolver("lab.unique", _unique_suffix, use_cache=True)

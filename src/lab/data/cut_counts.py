@@ -45,6 +45,20 @@ written) and nothing is said for it: a count at the end of training would come t
 on, and one over the first rows is what `lab.inspect` gives. Its validation and test splits are
 read into memory and counted. `lab.eval` reads its rows as each of the three splits; the line
 is said once.
+
+**A seq2seq target cut under lab.eval.** In `lab.train`, `task.module.max_new_tokens` defaults
+to `data.max_target_length`, so the target line says a longer setting also lengthens the
+generations. A run's `config.yaml` holds that length resolved, so `lab.eval` generates at the
+run's `task.module.max_new_tokens` whatever `data.max_target_length=` it is given: there the
+cut changes the loss only, and the line says the length generations stop at and the setting
+that changes it (`lab.eval_build` hands the data module `task.module`'s settings:
+`module_settings`):
+
+    data.max_target_length=4 cuts 24 of 24 test targets (the loss reads their first 4 tokens;
+    generations are scored against the full references); a longer data.max_target_length
+    keeps them, up to the model's positions (generations do not follow it in lab.eval: they
+    stop at task.module.max_new_tokens=16, the run's unless given;
+    task.module.max_new_tokens=<n> changes it)
 """
 
 from __future__ import annotations
@@ -130,6 +144,19 @@ def joined_cut_line(
     return f"{key}={limit} cuts {listed} ({why}); {advice or longer_advice(key, also)}"
 
 
+def generation_note(max_new_tokens: object = None) -> str:
+    """The end of a seq2seq target line under `lab.eval`: the run's config holds
+    `task.module.max_new_tokens` resolved, so the generations do not follow
+    `data.max_target_length` there; `max_new_tokens`: the length they stop at (None: not
+    known, the setting named without it)."""
+    key = "task.module.max_new_tokens"
+    stop = f"{key}={max_new_tokens}" if max_new_tokens is not None else key
+    return (
+        f" (generations do not follow it in lab.eval: they stop at {stop}, the run's unless "
+        f"given; {key}=<n> changes it)"
+    )
+
+
 def longer_advice(key: str, also: str = "") -> str:
     """What keeps cut rows below the model's limit: a longer `key`."""
     return f"a longer {key} keeps them, up to the model's positions{also}"
@@ -167,9 +194,16 @@ def input_why(tokenizer: PreTrainedTokenizerBase) -> str:
     return "their tokens past the cut are not read"
 
 
-def target_why(limit: int, training: bool) -> str:
+def target_why(limit: int, training: bool, evaluating: bool = False) -> str:
     """What a seq2seq target cut costs: the references generations are scored against are not
-    cut, so a cut target caps the score (`training`: the train split's targets)."""
+    cut, so a cut target caps the score (`training`: the train split's targets). Under
+    `lab.eval` (`evaluating`) the generation length does not follow the cut, which then
+    changes the loss only."""
+    if evaluating:
+        return (
+            f"the loss reads their first {limit} tokens; generations are scored against the "
+            "full references"
+        )
     if training:
         return (
             f"the model learns their first {limit} tokens only, and generations are scored "
@@ -195,6 +229,10 @@ class CutCountingDataModule(DataModule):
     # flag column -> what its lines call the rows (`train rows`, `train sources`)
     cut_nouns: ClassVar[dict[str, str]] = {INPUTS: "rows"}
     _marking = False  # True while `_tokenize_split` maps a split (streamed batches are not)
+    #: Set by `lab.eval` (`lab.eval_build`) before setup: the task module's settings the
+    #: evaluation runs with (`task.module`, plain values); None when training. A target line
+    #: names the generation length from it (module doc).
+    module_settings: dict[str, Any] | None = None
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, **kwargs: Any) -> None:
         super().__init__(tokenizer, **kwargs)
@@ -232,9 +270,15 @@ class CutCountingDataModule(DataModule):
         ]
         advice = self.limit_advice(f"data.{key}", limit, noun)
         if column == TARGETS:
-            training = any(name == "train" for name, _, _ in counted) and self.evaluation is None
-            also = " (task.module.max_new_tokens follows it unless set)"
-            why = target_why(limit, training)
+            # lab.eval: `evaluation` is set on other data and the run's train or validation
+            # split, `module_settings` on every evaluation (the run's own test split too).
+            evaluating = self.evaluation is not None or self.module_settings is not None
+            training = any(name == "train" for name, _, _ in counted) and not evaluating
+            if evaluating:
+                also = generation_note((self.module_settings or {}).get("max_new_tokens"))
+            else:
+                also = " (task.module.max_new_tokens follows it unless set)"
+            why = target_why(limit, training, evaluating)
             return joined_cut_line(f"data.{key}", limit, splits, why, also, advice)
         why = input_why(self.tokenizer)
         return joined_cut_line(f"data.{key}", limit, splits, why, advice=advice)
