@@ -9,7 +9,6 @@ nothing for them.
 from __future__ import annotations
 
 import gzip
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,11 +68,29 @@ def has_no_rows(builder: str, file: str, headed: bool = True) -> bool:
                     handle.readline()  # the header
                 return not any(line.strip() for line in handle)
             if builder == "json":
-                text = handle.read().strip()
-                return not text or re.fullmatch(r"\[\s*\]", text) is not None
+                return _no_json_rows(handle)
     except OSError:
         return False
     return False
+
+
+# Characters read at a time where a file is scanned for its first non-blank text (a file may
+# be larger than memory, s28a M1: it was read whole).
+_CHUNK = 1 << 16
+
+
+def _no_json_rows(handle: Any) -> bool:
+    """Whether a JSON file's text is blank or an empty array `[ ]`, read in bounded chunks:
+    it stops at the first text that is anything else."""
+    expected = "[]"  # what may follow, in order, between blanks
+    while chunk := handle.read(_CHUNK):
+        for char in chunk:
+            if char.isspace():
+                continue
+            if not expected or char != expected[0]:
+                return False
+            expected = expected[1:]
+    return expected in ("", "[]")
 
 
 def columns_differ(data_files: dict[str, list[str]]) -> str | None:

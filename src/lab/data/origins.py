@@ -5,6 +5,11 @@
   lines are counted, as an editor counts them).
 - Parquet and JSON-array files: `<file> row <n> (1-based)`.
 - Hub data: `<hub id> split <name> row <n> (1-based)`.
+- A local split of several files (the Hub's shards, `data/train-00000-of-00004.jsonl`...): the
+  shard's own file, named as above. A map-style load numbers rows across the shards in name
+  order (the order datasets reads them), and a row is placed by counting each shard's rows; a
+  stream reads its shards in a shuffled order, so each streamed row carries its shard and
+  its row there packed in one index (`pack`, `lab.data.shard_streams`).
 
 A row's position in its source split is carried through carving and subsampling as a cheap
 integer column (see `lab.data.datamodule`); the file is read again only to name a bad row, so a
@@ -28,6 +33,13 @@ if TYPE_CHECKING:
 ORIGINS = "lab_origins"
 #: the hidden column carrying each row's index in its source split (dropped before tokenizing)
 ROW_COLUMN = "__lab_row__"
+# A streamed shard's row index: `shard << SHARD_SHIFT | row` (2**40 rows per file, 2**23 files)
+SHARD_SHIFT = 40
+
+
+def pack(shard: int, row: int) -> int:
+    """One index for row `row` (0-based) of shard `shard` of a streamed split."""
+    return shard << SHARD_SHIFT | row
 
 
 def open_text(file: str) -> IO[str]:
@@ -55,6 +67,8 @@ class Origin:
             loader read them.
         header: whether a CSV/TSV file's first line is its header (False: its columns are
             named by `data.csv_column_names`, and its first line is a row).
+        parts: a local split of several files: each file's own origin, in name order.
+        packed: its rows' indices are `pack(shard, row)` (a stream), not counted across them.
     """
 
     name: str
@@ -64,6 +78,8 @@ class Origin:
     unit: str = "row"
     quoting: int = csv.QUOTE_MINIMAL
     header: bool = True
+    parts: list[Origin] = field(default_factory=list)
+    packed: bool = False
     _lines: list[int] | None = field(default=None, init=False, repr=False)
 
     def describe(self) -> str:
@@ -73,7 +89,8 @@ class Origin:
     def locate(self, index: int) -> str:
         """Row `index` (0-based, in the order the loader read the source) in the user's terms."""
         if self.kind == "hub":
-            return f"{self.describe()} row {index + 1} (1-based)"
+            placed = self._in_part(index) if self.parts else None
+            return placed or f"{self.describe()} row {index + 1} (1-based)"
         if self.kind == "text":
             return f"{self.name}:{index + 1}"
         if self.kind in ("csv", "tsv", "jsonl", "json"):
@@ -83,6 +100,39 @@ class Origin:
             if self.kind in ("csv", "tsv"):
                 return f"{self.name} data row {index + 1} (1-based, header not counted)"
         return f"{self.name} {self.unit} {index + 1} (1-based)"
+
+    def _in_part(self, index: int) -> str | None:
+        """Row `index` of a split of several files, named in its own file; None when its file
+        cannot be found (a count of rows that disagrees with the loader's)."""
+        if self.packed:
+            shard, row = index >> SHARD_SHIFT, index & ((1 << SHARD_SHIFT) - 1)
+            return self.parts[shard].locate(row) if shard < len(self.parts) else None
+        counts = [part.row_count() for part in self.parts]  # read only to name a bad row
+        if None in counts or (self.size is not None and sum(counts) != self.size):  # type: ignore[arg-type]
+            return None
+        for part, count in zip(self.parts, counts, strict=True):
+            if 0 <= index < count:  # type: ignore[operator]
+                return part.locate(index)
+            index -= count  # type: ignore[operator]
+        return None
+
+    def row_count(self) -> int | None:
+        """The rows of a file as the loader reads them; None when not known without loading it
+        (a JSON array, an Arrow file)."""
+        if self.kind in ("csv", "tsv", "jsonl", "json"):
+            lines = self._line_numbers()
+            return None if lines is None else len(lines)
+        try:
+            if self.kind == "text":
+                with open_text(self.name) as handle:
+                    return sum(1 for _ in handle)
+            if self.name.endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                return int(pq.read_metadata(self.name).num_rows)
+        except Exception:  # only naming a row: the fallback wording serves
+            return None
+        return None
 
     def _line_numbers(self) -> list[int] | None:
         if self._lines is None:
@@ -209,7 +259,54 @@ def json_lines(file: str) -> list[int] | None:
 
 def json_problem(file: str) -> str | None:
     """`<file>:<line>: ...` for the first line of a JSON Lines file that is not a JSON object;
-    None when every line is one. A JSON array document is checked whole (line and column)."""
+    None when every line is one. A JSON array document is checked whole (line and column).
+
+    A JSON Lines file is read line by line (it may be larger than memory, s28a M1); only a file
+    that is not JSON Lines from its start (a JSON array, or one object over several lines) is
+    read whole, as datasets itself reads such a document.
+    """
+    if _is_document(file):
+        return _document_problem(file)
+    with open_text(file) as handle:
+        for number, line in enumerate(handle, start=1):
+            problem = _line_problem(line)
+            if problem:
+                return f"{file}:{number}: {problem}"
+    return None
+
+
+def _line_problem(line: str) -> str | None:
+    """Why one line of a JSON Lines file is not a row (a blank line is skipped: None)."""
+    if not line.strip():
+        return None
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as err:
+        return not_valid_json(err)
+    if not isinstance(value, dict):
+        return f"a JSON {_json_kind(value)}, not an object (one row per line)"
+    return None
+
+
+def _is_document(file: str) -> bool:
+    """Whether `file` is one JSON document rather than JSON Lines, from its first two
+    non-blank lines: an array, a first line that is not an object while the second is not one
+    either (an object over several lines). A JSON Lines file whose first line is bad has
+    objects on the lines after it."""
+    seen: list[str] = []
+    with open_text(file) as handle:
+        for line in handle:
+            if line.strip():
+                seen.append(line)
+            if len(seen) == 2:
+                break
+    if not seen or seen[0].lstrip().startswith("["):
+        return bool(seen)
+    return all(_line_problem(line) is not None for line in seen)
+
+
+def _document_problem(file: str) -> str | None:
+    """`json_problem` of a whole JSON document (read into memory, as the loader reads it)."""
     with open_text(file) as handle:
         lines = handle.readlines()
     text = "".join(lines)
@@ -220,14 +317,9 @@ def json_problem(file: str) -> str | None:
         if text.lstrip().startswith("["):
             return f"{file}:{whole.lineno}: {not_valid_json(whole)}"
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as err:
-            return f"{file}:{number}: {not_valid_json(err)}"
-        if not isinstance(value, dict):
-            return f"{file}:{number}: a JSON {_json_kind(value)}, not an object (one row per line)"
+        problem = _line_problem(line)
+        if problem:
+            return f"{file}:{number}: {problem}"
     return None
 
 

@@ -30,6 +30,7 @@ from lab.data.load_problems import columns_differ, has_no_rows, syntax_problem
 from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin
 from lab.data.pandas_json import refuse_pandas_layouts
+from lab.data.shard_columns import shard_columns_problem
 from lab.data.text_encoding import first_invalid_utf8, not_utf8_message
 from lab.errors import ConfigError, DataError, exception_chain
 
@@ -63,6 +64,10 @@ def load_local(
     # {split: its reading}: a split lab does not read may keep its own header (GLUE's test.tsv)
     options = split_options(data_files, kwargs, used_splits(data_files, splits))
     headless = {split for split, own in options.items() if own.get("column_names")}
+    # A shard without a column the others have: said before datasets fills it with None
+    differ = shard_columns_problem(builder, data_files, used_splits(data_files, splits), not names)
+    if differ:
+        raise DataError(differ)
     # Cached under the files' identity, not their mtime alone (lab.data.file_cache_key).
     name = {"name": key} if (key := cache_name(every_file)) else {}
     # datasets' own ERROR lines of a failed load are held: where lab can say what is wrong in
@@ -220,7 +225,8 @@ def split_origin(
     if len(files) == 1:
         kind = origin_kind(builder, files[0])
         return Origin(files[0], kind, size=size, quoting=READER_QUOTING[quoting], header=header)
-    return Origin(str(path), "hub", split=split, size=size)
+    parts = [split_origin(path, split, builder, [f], None, quoting, header) for f in files]
+    return Origin(str(path), "hub", split=split, size=size, parts=parts)
 
 
 def origin_kind(builder: str, file: str) -> str:

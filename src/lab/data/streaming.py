@@ -106,7 +106,8 @@ def numbered(stream: IterableDataset, source: int) -> IterableDataset:
     """
 
     def number(batch: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
-        return {ROW_COLUMN: indices, SOURCE_COLUMN: [source] * len(indices)}
+        rows = batch.get(ROW_COLUMN, indices)  # a split of several files: its own (shard_streams)
+        return {ROW_COLUMN: rows, SOURCE_COLUMN: [source] * len(indices)}
 
     return stream.map(number, with_indices=True, batched=True, batch_size=_MAP_BATCH)
 
@@ -157,7 +158,7 @@ def reading(rows: Iterator[dict[str, Any]], origins: list[Origin]) -> Iterator[d
     except LabError:
         raise
     except Exception as err:  # datasets and pyarrow raise their own types
-        for origin in origins:
+        for origin in (part for o in origins for part in o.parts or [o]):  # shards: each file
             problem = read_problem(origin)
             if problem:
                 raise DataError(problem) from err
