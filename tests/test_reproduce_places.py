@@ -160,7 +160,7 @@ def _reproductions(run_dir: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_reproduce_from_elsewhere_reads_the_runs_data_and_warns_before_training(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from lab.config import compose_train_config
     from lab.train import run
@@ -206,21 +206,30 @@ def test_reproduce_from_elsewhere_reads_the_runs_data_and_warns_before_training(
     fit_end = next(i for i, text in enumerate(log_lines) if "`Trainer.fit` stopped" in text)
     assert any(differs in text for text in log_lines[:fit_end])
 
-    # Refused before it trained (a column gone): the error, and no reproduction folder.
+    # Refused before it trained (a column gone): the error, and no reproduction folder. The
+    # two refusals run lab.reproduce's `main` in this process (the command above is the
+    # process's): a process each cost seconds of imports for one line.
+    from lab.reproduce import main as reproduce
+
     before = _reproductions(run_dir)
     rows[0] = "review,feeling\n"
     (then / "data" / "train.csv").write_text("".join(rows))
-    result = lab_cli("reproduce", str(run_dir), cwd=now)
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "column 'sentiment' (data.label_column) is not in the train split" in result.stderr
+    monkeypatch.chdir(now)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        reproduce([str(run_dir)])
+    stderr = capsys.readouterr().err
+    assert ended.value.code == 2, stderr[-3000:]
+    assert "column 'sentiment' (data.label_column) is not in the train split" in stderr
     assert _reproductions(run_dir) == before
 
     # The data in neither place: refused in one line before anything is written.
     shutil.rmtree(then / "data")
     shutil.rmtree(now / "data")
-    result = lab_cli("reproduce", str(run_dir), cwd=now)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    with pytest.raises(SystemExit) as ended:
+        reproduce([str(run_dir)])
+    assert ended.value.code == 2
+    assert capsys.readouterr().err.strip() == (
         f"error: data.path=data is in neither the run's working directory ({then}) nor here "
         f"({now}): put the run's data back at {then}/data"
     )

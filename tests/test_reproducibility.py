@@ -114,20 +114,29 @@ def test_reproduce_passes_on_an_unchanged_run_and_fails_on_a_tampered_one(
     assert "package torch: recorded 0.0.1" in result.stdout
 
 
-def test_reproduce_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
-    result = lab_cli("reproduce", str(tmp_path))
-    assert result.returncode == 2
-    assert "is not a lab run directory" in result.stderr
+def _reproduce_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """lab.reproduce's `main` in this process (a refusal needs no process of its own): its
+    exit code must be 2; its stderr."""
+    from lab.reproduce import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(argv)
+    assert ended.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_reproduce_rejects_a_directory_that_is_not_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "is not a lab run directory" in _reproduce_refused([str(tmp_path)], capsys)
 
 
 @pytest.mark.parametrize("option", [["--atol", "-5"], ["--rtol", "-1"], ["--rtol", "nan"]])
 def test_reproduce_refuses_a_negative_tolerance_before_retraining(
-    option: list[str], tmp_path: Path
+    option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A tolerance below 0 failed every metric, equal ones too, after a whole retraining."""
-    result = lab_cli("reproduce", str(tmp_path), *option)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    assert _reproduce_refused([str(tmp_path), *option], capsys).strip() == (
         f"error: {option[0]}={float(option[1]):g} is out of range; valid: a number >= 0"
     )
 
