@@ -44,9 +44,9 @@ os.environ.update(
 
 # Compiled bytecode is kept (`__pycache__/`, ignored by git) even where the environment says
 # not to (PYTHONDONTWRITEBYTECODE=1 on our machines): without it every `python -m lab.*` a
-# test starts (hundreds in a run) compiled lab's ~170 modules again, and each worker rewrote
-# every test file's asserts again (pytest caches them as bytecode): about a minute of the
-# suite's 20 on 2 cores, for nothing a test checks.
+# test starts (hundreds in a run) compiled lab's modules again (a `lab.validate` 0.91 -> 0.72
+# s of CPU with them compiled), and each worker rewrote every test file's asserts again
+# (pytest caches them as bytecode), for nothing a test checks.
 sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
