@@ -351,26 +351,32 @@ def test_unrecognised_loss_type_is_a_report() -> None:
     assert handler.filter(_record("transformers.modeling_utils", logging.WARNING, "needs action"))
 
 
-def test_a_tools_library_warnings_are_worded_as_a_runs() -> None:
-    """s27c M3: lab.predict / serve / demo / export printed transformers' warnings by its own
-    handler (`[transformers] ...`), lab.train as `warning (<logger>): ...`."""
+def _tool_stderr(code: str) -> list[str]:
+    """The stderr lines of a fresh Python process that runs `code` after a tool's
+    `tame_library_output()` (a process of its own: the logging set-up is process-wide)."""
     import subprocess
     import sys
 
     script = (
         "import logging\n"
         "from lab.training.console import tame_library_output\n"
-        "tame_library_output()\n"
-        "logging.getLogger('transformers.generation.configuration_utils')"
-        ".warning('flags not valid')\n"
+        f"tame_library_output()\n{code}"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stderr.strip().splitlines() == [
-        "warning (transformers.generation.configuration_utils): flags not valid"
-    ]
+    return result.stderr.strip().splitlines()
+
+
+@pytest.mark.slow  # starts a process (`_tool_stderr`)
+def test_a_tools_library_warnings_are_worded_as_a_runs() -> None:
+    """s27c M3: lab.predict / serve / demo / export printed transformers' warnings by its own
+    handler (`[transformers] ...`), lab.train as `warning (<logger>): ...`."""
+    assert _tool_stderr(
+        "logging.getLogger('transformers.generation.configuration_utils')"
+        ".warning('flags not valid')\n"
+    ) == ["warning (transformers.generation.configuration_utils): flags not valid"]
 
 
 # ------------------------------------------------------------------------------ the model line
@@ -533,26 +539,16 @@ def test_the_over_long_tokenization_warning_is_a_report(tmp_path: Path) -> None:
     assert not QuietConsole(False).filter(warned)  # a run: train.log only
 
 
+@pytest.mark.slow  # starts a process (`_tool_stderr`)
 def test_a_library_calling_basic_config_does_not_bring_info_lines_back() -> None:
     """absl (ROUGE's scorer) calls `logging.basicConfig()` when the root has no handler; in a
     lab tool that must not turn Lightning's INFO lines on: warnings print, INFO does not."""
-    import subprocess
-    import sys
-
-    script = (
-        "import logging\n"
-        "from lab.training.console import tame_library_output\n"
-        "tame_library_output()\n"
+    assert _tool_stderr(
         "from rouge_score import rouge_scorer\n"
         "rouge_scorer.RougeScorer(['rouge1'])  # absl logs 'Using default tokenizer.'\n"
         "logging.getLogger('lightning.pytorch.utilities.rank_zero').info('GPU available: False')\n"
         "logging.getLogger('some.library').warning('this needs action')\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stderr.strip().splitlines() == ["warning (some.library): this needs action"]
+    ) == ["warning (some.library): this needs action"]
 
 
 def test_a_tools_warnings_are_worded_as_a_runs(capsys: pytest.CaptureFixture[str]) -> None:
