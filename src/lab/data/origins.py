@@ -107,13 +107,14 @@ class Origin:
         if self.packed:
             shard, row = index >> SHARD_SHIFT, index & ((1 << SHARD_SHIFT) - 1)
             return self.parts[shard].locate(row) if shard < len(self.parts) else None
-        counts = [part.row_count() for part in self.parts]  # read only to name a bad row
-        if None in counts or (self.size is not None and sum(counts) != self.size):  # type: ignore[arg-type]
+        found = [part.row_count() for part in self.parts]  # read only to name a bad row
+        counts = [count for count in found if count is not None]
+        if len(counts) < len(found) or (self.size is not None and sum(counts) != self.size):
             return None
         for part, count in zip(self.parts, counts, strict=True):
-            if 0 <= index < count:  # type: ignore[operator]
+            if 0 <= index < count:
                 return part.locate(index)
-            index -= count  # type: ignore[operator]
+            index -= count
         return None
 
     def row_count(self) -> int | None:
