@@ -4,6 +4,13 @@ heap (`mallinfo2`) after each training step of MiniLM on IMDB batches, with free
 
     .venv/bin/python benchmarks/heap_probe.py --memory kept --steps 30
     .venv/bin/python benchmarks/heap_probe.py --memory kept --order mega-batch --steps 40
+    .venv/bin/python benchmarks/heap_probe.py --memory given-back --give-back-from 16 --steps 16
+
+Variants tried for issue 20's grouped-IMDB target (RESULTS.md, 2026-12-07 morning):
+`--give-back-from MiB` maps blocks from that size on their own when memory is given back (lab's
+`GIVE_BACK_FROM` is 4 MiB); `--keep-grads` zeroes gradients instead of freeing them each step;
+`--prealloc` creates AdamW's state before the first step (so the state that lives all run
+sits below the first step's blocks in the heap); `--pad-to-multiple-of N` rounds padded widths.
 
 `--order shuffled` is lab's `data.group_by_length` order (`LengthGroupedBatchSampler`: batches
 of similar length, the batches shuffled); `--order mega-batch` is HF Trainer's (each
@@ -73,6 +80,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--give-back-from", type=int, default=None, help="MiB (given-back)")
+    parser.add_argument("--keep-grads", action="store_true", help="zero gradients, not free")
+    parser.add_argument("--prealloc", action="store_true", help="AdamW state before step 1")
+    parser.add_argument("--pad-to-multiple-of", type=int, default=1)
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -80,6 +91,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from lab.training import allocator
     from lab.training.allocator import _glibc, reuse_freed_memory
 
     libc = _glibc()
@@ -94,16 +106,27 @@ def main() -> None:
     lengths = [len(ids) for ids in encoded["input_ids"]]
     batches = batch_order(lengths, args.batch_size, args.order, seed=42)[: args.steps]
 
+    if args.give_back_from is not None:
+        allocator.GIVE_BACK_FROM = args.give_back_from * 2**20
     reuse_freed_memory(args.memory == "kept")
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+    if args.prealloc:  # the state torch's AdamW creates at its first step, made now
+        for parameter in model.parameters():
+            state = optimizer.state[parameter]
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+            if args.keep_grads:
+                parameter.grad = torch.zeros_like(parameter)
     page = os.sysconf("SC_PAGE_SIZE")
     start = time.perf_counter()
     for batch in batches:
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         began = time.perf_counter()
-        width = max(lengths[i] for i in batch)
+        width = -(-max(lengths[i] for i in batch) // args.pad_to_multiple_of)
+        width *= args.pad_to_multiple_of
         ids = torch.full((len(batch), width), tokenizer.pad_token_id)
         mask = torch.zeros_like(ids)
         for j, i in enumerate(batch):
@@ -113,7 +136,7 @@ def main() -> None:
         model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=not args.keep_grads)
         with open("/proc/self/statm") as statm:
             rss = int(statm.read().split()[1]) * page >> 20
         heap = libc.mallinfo2()
@@ -130,7 +153,18 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
     total = round(time.perf_counter() - start, 1)
     print(
-        json.dumps({"memory": args.memory, "order": args.order, "seconds": total, "peak_mb": peak})
+        json.dumps(
+            {
+                "memory": args.memory,
+                "order": args.order,
+                "give_back_from_mib": args.give_back_from,
+                "keep_grads": args.keep_grads,
+                "prealloc": args.prealloc,
+                "pad_to_multiple_of": args.pad_to_multiple_of,
+                "seconds": total,
+                "peak_mb": peak,
+            }
+        )
     )
 
 
