@@ -328,6 +328,7 @@ def _summarize(model_dir: Path, text: str) -> str:
 @pytest.mark.slow
 def test_tiny_bart_learns_the_summaries_and_exports_a_summarizer(compose_cfg: Any) -> None:
     from rouge_score.rouge_scorer import RougeScorer
+    from transformers import GenerationConfig
 
     from lab.train import run
 
@@ -360,6 +361,10 @@ def test_tiny_bart_learns_the_summaries_and_exports_a_summarizer(compose_cfg: An
 
     summary = _summarize(run_dir / "model", "The meeting about the garden was moved to Friday.")
     assert summary.strip()
+    # A plain generate() on the export uses the run's generation settings (s28b L2).
+    saved = GenerationConfig.from_pretrained(run_dir / "model")
+    module = cfg.task.module
+    assert (saved.num_beams, saved.max_new_tokens) == (module.num_beams, module.max_new_tokens)
 
 
 @pytest.mark.slow

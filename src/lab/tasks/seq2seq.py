@@ -268,6 +268,12 @@ class Seq2SeqModule(TaskModule):
         self._pending: dict[str, list[dict[str, str]]] = {"val": [], "test": []}
         self.samples: dict[str, list[dict[str, str]]] = {}
 
+    def before_export(self, tokenizer: Any) -> None:
+        """The export generates as evaluation did (`save_generation_settings`)."""
+        from lab.tasks.generation_settings import save_generation_settings
+
+        save_generation_settings(self.model, self.num_beams, self.max_new_tokens)
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         rows = batch.get(ROW_ID)
         inputs = {k: v for k, v in batch.items() if k != ROW_ID}
