@@ -1,6 +1,7 @@
-"""The exported generation config of a seq2seq head (lab.tasks.generation_settings): a plain
-`generate()` on the export generates as lab's evaluation did (s28b L2), a pretrained BART's
-beam-only flags no longer stop the save, and a config transformers refuses is left as it was."""
+"""The exported generation config of a generating head (lab.tasks.generation_settings): a plain
+`generate()` on a seq2seq or causal-LM export generates as lab's evaluation and lab.predict did
+(s28b L2), a pretrained BART's beam-only flags no longer stop the save, and a config
+transformers refuses is left as it was."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from lab.tasks.generation_settings import save_generation_settings
+
+from conftest import FIXTURES
 
 # What facebook/bart-large-cnn's generation_config.json holds (beam search, 4 beams).
 BART_CNN = {
@@ -140,3 +143,34 @@ def test_a_peft_model_sets_its_base_models_config() -> None:
     save_generation_settings(model, num_beams=1, max_new_tokens=6)
     config = model.get_base_model().generation_config
     assert (config.num_beams, config.max_new_tokens, config.early_stopping) == (1, 6, None)
+
+
+def test_a_causal_lm_export_generates_the_runs_new_tokens_greedily(compose_cfg: Any) -> None:
+    """lab.predict's causal-LM continuation (greedy, `sample_max_new_tokens`) is what a plain
+    `generate()` on the export gives; before, transformers' default length of 20 in all."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from lab.build import build_parts
+    from lab.tasks.causal_lm import GenerationPredictor
+
+    cfg = compose_cfg(
+        "model=tiny_gpt2",
+        "data=text",
+        f"data.path={FIXTURES / 'lm'}",
+        "data.block_size=16",
+        "logger=csv",
+        "task.module.sample_max_new_tokens=7",
+    )
+    torch.manual_seed(0)
+    parts = build_parts(cfg)
+    model, tokenizer = parts.model.eval(), parts.tokenizer
+    predicted = GenerationPredictor(model, tokenizer, cfg).predict([{"text": "ab"}])
+    folder = parts.module.export(Path(cfg.paths.output_dir) / "model", tokenizer)
+    exported = AutoModelForCausalLM.from_pretrained(folder).eval()
+    inputs = tokenizer("ab", return_tensors="pt")
+    with torch.no_grad():
+        ids = exported.generate(**inputs, pad_token_id=tokenizer.pad_token_id)
+    new = ids[0, inputs["input_ids"].shape[1] :]
+    assert len(new) == 7  # the run's number of new tokens (this random model emits no EOS)
+    assert "ab" + tokenizer.decode(new, skip_special_tokens=True) == predicted[0]["generated_text"]

@@ -131,6 +131,13 @@ class CausalLMModule(TaskModule):
         self.sample_max_new_tokens = sample_max_new_tokens
         self.samples: list[str] = []
 
+    def before_export(self, tokenizer: Any) -> None:
+        """The export generates as the samples and lab.predict do: greedy, the run's number of
+        new tokens (`lab.tasks.generation_settings`)."""
+        from lab.tasks.generation_settings import save_generation_settings
+
+        save_generation_settings(self.model, 1, self.sample_max_new_tokens)
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
         targets = int((batch["labels"][:, 1:] != -100).sum())
