@@ -90,6 +90,20 @@ def test_no_answer_cases() -> None:
     assert best_scores("", ["the", ""]) == (1.0, 1.0)  # golds empty after normalisation
 
 
+def test_v1_data_keeps_the_v1_scripts_rule_for_golds_that_normalise_to_nothing() -> None:
+    """s29a F2: a gold answer of only an article or punctuation. The v1.1 script keeps it and
+    finds no shared token (F1 0; exact match still 1); v2.0 drops it (an empty gold: F1 1)."""
+    cases = [("The", ["the"]), ("a", ["A"]), ("", ["."]), ("the cat", ["the", "cat"])]
+    v1 = [best_scores(p, g, version_2_with_negative=False) for p, g in cases]
+    v2 = [best_scores(p, g, version_2_with_negative=True) for p, g in cases]
+    assert v1 == [(1.0, 0.0), (1.0, 0.0), (1.0, 0.0), (1.0, 1.0)]  # "the cat" is "cat"
+    assert v2 == [(1.0, 1.0), (1.0, 1.0), (1.0, 1.0), (1.0, 1.0)]
+    references = {"q1": ["the"], "q2": ["Paris"]}
+    predictions = {"q1": "The", "q2": "Paris"}
+    assert squad_scores(predictions, references)["f1"] == pytest.approx(50.0)  # v1.1's number
+    assert squad_scores(predictions, references, version_2_with_negative=True)["f1"] == 100.0
+
+
 def test_squad_scores_percentages_and_v2_splits() -> None:
     references = {"q1": ["Paris"], "q2": ["the red car", "red car"], "q3": [], "q4": []}
     predictions = {"q1": "paris.", "q2": "car", "q3": "", "q4": "Rome"}

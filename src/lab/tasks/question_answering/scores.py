@@ -4,9 +4,12 @@ Follows the official SQuAD v1.1 / v2.0 evaluation scripts: answers are normalise
 punctuation removed, the articles a/an/the removed, whitespace collapsed) before comparing; a
 prediction is scored against every gold answer and keeps the best. A question without an
 answer (SQuAD v2) has the empty string as its only gold answer, so predicting "" for it
-scores EM = F1 = 1, and any text scores 0. Scores are percentages (0-100), as on the SQuAD
-leaderboards; v2 data also gets the scores of answerable (HasAns) and unanswerable (NoAns)
-questions apart.
+scores EM = F1 = 1, and any text scores 0. The two scripts differ where a gold answer
+normalises to nothing ("the", "."): v2.0 drops it (and F1 is 1 when both sides are empty);
+v1.1 keeps it and its F1 is 0 (no shared token). Each data's own rule applies
+(`version_2_with_negative`), so v1.1 numbers are those of the v1.1 script (s29a F2). Scores
+are percentages (0-100), as on the SQuAD leaderboards; v2 data also gets the scores of
+answerable (HasAns) and unanswerable (NoAns) questions apart.
 """
 
 from __future__ import annotations
@@ -37,14 +40,15 @@ def exact_match_score(prediction: str, gold: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
-def f1_score(prediction: str, gold: str) -> float:
+def f1_score(prediction: str, gold: str, *, empty_matches_empty: bool = True) -> float:
     """Harmonic mean of token precision and recall (tokens counted with multiplicity).
 
     When either side is empty after normalisation (a no-answer), F1 is 1 if both are empty
-    and 0 otherwise, as in the official v2.0 script.
+    and 0 otherwise, as in the official v2.0 script; `empty_matches_empty=False` is v1.1's
+    rule: no shared token, F1 0.
     """
     predicted, reference = _tokens(prediction), _tokens(gold)
-    if not predicted or not reference:
+    if empty_matches_empty and (not predicted or not reference):
         return float(predicted == reference)
     common = collections.Counter(predicted) & collections.Counter(reference)
     overlap = sum(common.values())
@@ -61,12 +65,20 @@ def gold_answers(texts: Sequence[str]) -> list[str]:
     return kept or [""]
 
 
-def best_scores(prediction: str, golds: Sequence[str]) -> tuple[float, float]:
-    """(exact match, F1) of one prediction: the maximum over its gold answers (0 or 1)."""
-    answers = gold_answers(golds)
+def best_scores(
+    prediction: str, golds: Sequence[str], *, version_2_with_negative: bool = True
+) -> tuple[float, float]:
+    """(exact match, F1) of one prediction: the maximum over its gold answers (0 or 1), by
+    the v2.0 script's rules, or by v1.1's (every gold answer kept, an empty one scoring F1 0)
+    where not `version_2_with_negative`. A question with no gold answer at all is a no-answer
+    under either."""
+    if version_2_with_negative or not golds:
+        answers, v2 = gold_answers(golds), True
+    else:
+        answers, v2 = list(golds), False
     return (
         max(exact_match_score(prediction, g) for g in answers),
-        max(f1_score(prediction, g) for g in answers),
+        max(f1_score(prediction, g, empty_matches_empty=v2) for g in answers),
     )
 
 
@@ -87,7 +99,9 @@ def squad_scores(
     exact: dict[str, float] = {}
     f1: dict[str, float] = {}
     for qid, golds in references.items():
-        exact[qid], f1[qid] = best_scores(predictions.get(qid, ""), golds)
+        exact[qid], f1[qid] = best_scores(
+            predictions.get(qid, ""), golds, version_2_with_negative=version_2_with_negative
+        )
         if qid not in predictions:
             exact[qid] = f1[qid] = 0.0  # missing is wrong, even for a no-answer question
 
