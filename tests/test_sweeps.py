@@ -429,6 +429,50 @@ def test_a_study_refuses_a_different_setup_and_a_space_that_does_not_compose(
     assert not (tmp_path / "out" / "sweeps" / "t").exists()
 
 
+def test_a_study_refuses_its_sweep_file_edited_between_two_runs_of_one_command(
+    tmp_path: Path,
+) -> None:
+    """s29b F1: the same command after the sweep file was edited (more rows, another rate
+    of warmup) continued the study without a word, mixing two setups; now refused, naming
+    what changed, before any trial runs."""
+    sweep_file = tmp_path / "conf" / "sweep" / "mine.yaml"
+    sweep_file.parent.mkdir(parents=True)
+    text = (
+        "# @package _global_\n"
+        "data: {max_train_samples: 20}\n"
+        "scheduler: {warmup_ratio: 0.0}\n"
+        "hydra: {sweeper: {params: {optimizer.lr: 'interval(1e-4, 1e-2)'}}}\n"
+    )
+    sweep_file.write_text(text)
+
+    def sweep(n_trials: int) -> subprocess.CompletedProcess:
+        # Hydra's options come before the overrides
+        options = ("--config-dir", str(tmp_path / "conf"))
+        arguments = _sweep_args("sweep=mine", f"hydra.sweeper.n_trials={n_trials}")
+        return lab_cli("train", *options, *arguments, cwd=tmp_path, timeout=400)
+
+    _ok(sweep(1))
+    sweep_file.write_text(text.replace("20}", "30}").replace("0.0}", "0.1}"))
+    edited = sweep(2)
+    assert edited.returncode == 2
+    assert (
+        edited.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"error: study 's' in {tmp_path / 'out' / 'sweeps' / 's'} was started with other "
+            "configs, with the same command: data.max_train_samples was 20, is 30; "
+            "scheduler.warmup_ratio was 0.0, is 0.1. Continuing would mix two setups in one "
+            "study: restore the sweep or config files as they were (or lab's version), set "
+            "hydra.sweeper.study_name=<new name>"
+        )
+    )
+    assert len(_study(tmp_path).get_trials()) == 1
+    # As it was: the study continues (the sweep's own settings, n_trials, are not its setup).
+    sweep_file.write_text(text)
+    _ok(sweep(2))
+    assert len(_study(tmp_path).get_trials()) == 2
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on a Unix socket; skipped where none can be started."""

@@ -284,6 +284,7 @@ class LabOptunaSweeper(Sweeper):
         from lab.sweeps.probes import changed, probes
         from lab.sweeps.search_space import trial_overrides
         from lab.sweeps.space_checks import check_fixed_overrides
+        from lab.sweeps.study_setup import trial_setup
 
         assert self.config is not None  # set by `setup`, before any sweep
         loader = self.hydra_context.config_loader  # type: ignore[union-attr]
@@ -296,6 +297,8 @@ class LabOptunaSweeper(Sweeper):
                     master_config=self.config, sweep_overrides=overrides
                 )
                 check_fixed_overrides(composed, plan.space.fixed)
+                if plan.trial_setup is None:  # the first probe: the space's first values
+                    plan.trial_setup = trial_setup(composed, list(plan.space.distributions))
             except HydraException as err:
                 # A key that is no key: lab's words (the close match, the valid keys), not
                 # Hydra's advice to add it with `+`, which would make every trial fail on it.

@@ -15,7 +15,10 @@ So before an abandoned trial is claimed, its run directory is asked:
 * `record.json` says `finished`: its result is adopted from `metrics.json` (the values the
   job would have returned), not trained again. `pruned`: recorded PRUNED.
 * anything else (no record, failed, interrupted): claimed and run again, resumed from its
-  `last.ckpt` where there is one, as before.
+  `last.ckpt` where there is one, as before. Run again from scratch (no `last.ckpt`: a
+  `kill -9` before the first one), the dead attempt's checkpoints are moved aside first
+  (`set_aside_checkpoints`): left in place, its `best-...ckpt` sat beside the new attempt's
+  `best-...-v1.ckpt`, and the file without the suffix was not the one tested (s29b F2).
 """
 
 from __future__ import annotations
@@ -77,3 +80,17 @@ def ended_outcome(run_dir: Path) -> TrialOutcome | None:
         reason = status.removeprefix("pruned").lstrip(": ").removeprefix("TrialPruned: ")
         return TrialOutcome(error=optuna.TrialPruned(reason or "pruned"))
     return None
+
+
+def set_aside_checkpoints(run_dir: Path) -> Path | None:
+    """Move the `checkpoints` folder an abandoned attempt left in `run_dir` to
+    `checkpoints-abandoned-<n>` (the first free n), kept, not deleted; None where it had none.
+    For a trial trained again from scratch in the same directory (module doc)."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    number = 1
+    while (target := run_dir / f"checkpoints-abandoned-{number}").exists():
+        number += 1
+    folder.rename(target)
+    return target

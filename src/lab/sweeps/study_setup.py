@@ -1,21 +1,30 @@
 """The setup a study was started with, recorded in it, and held to every later run.
 
 A study compares its trials with each other, so they must differ only in the values the
-sampler chose. Two things make up that setup, each kept in the study's user attrs when the
+sampler chose. Three things make up that setup, each kept in the study's user attrs when the
 study is created:
 
     lab:fixed_overrides   the plain overrides every trial shares (`data.batch_size=8`)
     lab:search_space      each searched parameter and its Optuna distribution (as JSON)
+    lab:trial_setup       a trial's composed config as the files give it, flattened, less the
+                          searched keys (`trial_setup`)
 
 Continuing the study with different ones is refused in one line naming the keys that differ
-(added, removed, changed) and the ways out. Not part of the setup:
+(added, removed, changed) and the ways out. The third catches what the command line does not
+show: a sweep file edited between two runs of the same command (other data, more epochs: s29b
+F1, where a trial on another dataset became the study's best), a config file of the user's
+edited, or a lab whose defaults changed. It is compared as written, interpolations unresolved
+(`${data.max_length}` stays that text): what a trial resolves them to depends on its own
+values and machine. Not part of the setup:
 
 * `paths.*` overrides: where the outputs go, not what is trained. Workers of one shared
   storage may write under their own output roots (a scratch directory per machine).
 * `hydra.sweeper.enqueue_trials`: points to try first, inside the space (checked against it
   when they are given); the sampler's seed: how points are drawn, not which may be.
-* the search space of a study created before lab recorded it: such a study is continued as
-  before, with its overrides checked alone.
+* `hydra.*` (the sweep's own settings: `n_trials`, the sampler) and, in a trial's config, the
+  searched keys and everything under a searched group (`model` when `model` is searched).
+* the search space or trial setup of a study created before lab recorded them: such a study
+  is continued as before, with what it recorded checked alone.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ from lab.sweeps.storage import redact, storage_url
 
 FIXED_OVERRIDES = "lab:fixed_overrides"  # study user attr: the overrides it was started with
 SEARCH_SPACE = "lab:search_space"  # study user attr: {parameter: its distribution as JSON}
+TRIAL_SETUP = "lab:trial_setup"  # study user attr: {dotted key: value}, `trial_setup`
+# Differences named in the refusal before "and N more".
+SHOWN_DIFFERENCES = 8
 
 
 def setup_overrides(fixed: list[str]) -> list[str]:
@@ -43,11 +55,31 @@ def _is_output_location(override: str) -> bool:
     return key == "paths" or key.startswith("paths.")
 
 
+def trial_setup(composed: Any, searched: list[str]) -> dict[str, Any]:
+    """`composed` (a trial's config) as `{dotted key: value}`, interpolations unresolved,
+    lists as JSON text, without `hydra`, `paths` and the `searched` keys or what is under
+    them (see the module)."""
+    from omegaconf import OmegaConf
+
+    from lab.config.flatten import flatten
+
+    tree = OmegaConf.to_container(composed, resolve=False)
+    assert isinstance(tree, dict)
+    left_out = ("hydra", "paths", *searched)
+    return {
+        key: value if isinstance(value, str | int | float | bool | None) else str(value)
+        for key, value in flatten(tree, lists="json").items()
+        if not any(key == out or key.startswith(f"{out}.") for out in left_out)
+    }
+
+
 def record_setup(study: Any, plan: Any) -> None:
-    """Keep `plan`'s fixed overrides and search space in the new `study`."""
+    """Keep `plan`'s fixed overrides, search space and trial setup in the new `study`."""
     from optuna.distributions import distribution_to_json
 
     study.set_user_attr(FIXED_OVERRIDES, setup_overrides(plan.space.fixed))
+    if plan.trial_setup is not None:
+        study.set_user_attr(TRIAL_SETUP, plan.trial_setup)
     study.set_user_attr(
         SEARCH_SPACE,
         {
@@ -69,11 +101,19 @@ def check_same_setup(study: Any, plan: Any) -> None:
         for kind, detail in (("other overrides", overrides), ("another search space", space))
         if detail
     ]
+    files = ""
+    recorded_setup = study.user_attrs.get(TRIAL_SETUP)
+    if not found and recorded_setup is not None and plan.trial_setup is not None:
+        # Only where the command is the same: other overrides change the composed config too.
+        files = _setup_differences(recorded_setup, plan.trial_setup)
+        if files:
+            found = [f"other configs, with the same command: {files}"]
     if not found:
         return
     ways = [
         f"rerun with the original overrides ({' '.join(recorded)})" if overrides else "",
         "rerun with the study's search space" if space else "",
+        "restore the sweep or config files as they were (or lab's version)" if files else "",
         "set hydra.sweeper.study_name=<new name> to start a separate study",
         f"remove this one ({removal(plan, study)}) to start it again under its name",
     ]
@@ -81,6 +121,24 @@ def check_same_setup(study: Any, plan: Any) -> None:
         f"study {plan.study_name!r} in {where(plan)} was started with {'; and with '.join(found)}"
         f". Continuing would mix two setups in one study: {_either([w for w in ways if w])}"
     )
+
+
+def _setup_differences(recorded: dict[str, Any], now: dict[str, Any]) -> str:
+    """`data.max_train_samples was 100, is 400; ...` for the keys whose value differs, is new
+    or is gone, the first `SHOWN_DIFFERENCES` of them (sorted); "" when none differ."""
+    from lab.sweeps.space_checks import _show
+
+    parts = []
+    for key in sorted(set(recorded) | set(now)):
+        if key not in now:
+            parts.append(f"{key} is gone (was {_show(recorded[key])})")
+        elif key not in recorded:
+            parts.append(f"{key} is new ({_show(now[key])})")
+        elif recorded[key] != now[key]:
+            parts.append(f"{key} was {_show(recorded[key])}, is {_show(now[key])}")
+    if len(parts) > SHOWN_DIFFERENCES:
+        parts = [*parts[:SHOWN_DIFFERENCES], f"and {len(parts) - SHOWN_DIFFERENCES} more"]
+    return "; ".join(parts)
 
 
 def _either(ways: list[str]) -> str:

@@ -32,7 +32,7 @@ from lab.compat.optuna import study_storage, tell, trial_id
 from lab.errors import ConfigError, LabError, MetricNotLogged
 from lab.run_dir.code_version import other_code_trials
 from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
-from lab.sweeps.orphans import ended_outcome, run_dir_busy
+from lab.sweeps.orphans import ended_outcome, run_dir_busy, set_aside_checkpoints
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
 from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
 from lab.sweeps.storage import missing_study_error, redact, study_lock
@@ -75,6 +75,8 @@ class SweepPlan:
     resume_required: bool = False
     # The pruner as a `_target_` config: the trial builds it, since the trial decides.
     pruner: dict[str, Any] | None = None
+    # A trial's config as the files give it (`lab.sweeps.study_setup.trial_setup`).
+    trial_setup: dict[str, Any] | None = None
 
     @property
     def prunes(self) -> bool:
@@ -101,13 +103,20 @@ def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
                     plan.study_name, plan.storage_url, plan.sweep_dir
                 ) from None
             _refuse_foreign_trials(plan)
-            study = optuna.create_study(
-                study_name=plan.study_name,
-                storage=storage,
-                sampler=sampler,
-                pruner=pruner,
-                directions=plan.directions,  # type: ignore[arg-type]
-            )
+            # Optuna's "[I <time>] A new study created in RDB" line, in its own format: lab
+            # says "Created study ..." below (s29b F5).
+            verbosity = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            try:
+                study = optuna.create_study(
+                    study_name=plan.study_name,
+                    storage=storage,
+                    sampler=sampler,
+                    pruner=pruner,
+                    directions=plan.directions,  # type: ignore[arg-type]
+                )
+            finally:
+                optuna.logging.set_verbosity(verbosity)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "experimental" since Optuna 3.2, still there
                 study.set_metric_names(plan.metrics)
@@ -265,6 +274,8 @@ def _run_trial(
     overrides = [*plan.space.fixed, *trial_overrides(values), _trial_identity(plan, trial.number)]
     if resumed and _resumable(run_dir):
         overrides.append(f"resume={format_value(str(run_dir))}")
+    elif resumed and (aside := set_aside_checkpoints(run_dir)) is not None:
+        log.info("Trial %d starts over; its dead attempt's checkpoints: %s", trial.number, aside)
     trial.set_user_attr(RUN_DIR, str(run_dir))
     log.info("Trial %d: %s", trial.number, " ".join(trial_overrides(values)))
     with Heartbeat(study_storage(study), trial_id(trial), plan.heartbeat_interval):
