@@ -17,7 +17,7 @@ from rich.console import Console
 
 from lab.compat.optuna import study_storage, trial_id
 from lab.sweeps.liveness import STARTED, stamp
-from lab.sweeps.results import trial_rows, write_plots
+from lab.sweeps.results import RUN_DIR, trial_rows, write_plots
 from lab.sweeps.summary import print_sweep_summary, print_trials_table
 
 
@@ -134,6 +134,39 @@ def test_the_sweep_summary_names_every_parameter_in_full_at_80_columns() -> None
     keys = [line.split()[0] for line in output.splitlines() if line.startswith(" ")]
     assert keys[:7] == ["trial", "val/acc", *sorted(space)]
     assert "Study custom: top 5 trials (6 complete)" in output
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.parametrize(
+    ("values", "line"),
+    [
+        ((0.86, 0.80, 0.86, 0.86), "Tied with it: trial 2, trial 3 (the same val/acc; the "),
+        ((0.80, 0.86, 0.85, 0.84), None),
+    ],
+)
+def test_trials_tied_with_the_best_are_named(values: tuple[float, ...], line: str | None) -> None:
+    """s29b F3: Optuna names the first of equal trials best; the others are said."""
+    study = optuna.create_study(direction="maximize", study_name="ties")
+    study.set_metric_names(["val/acc"])
+    space = {"optimizer.lr": FloatDistribution(1e-4, 1e-2, log=True)}
+    for number, value in enumerate(values):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optimizer.lr": 1e-4 * (number + 1)},
+                distributions=space,
+                value=value,
+                user_attrs={RUN_DIR: f"/tmp/sweeps/ties/trials/{number}"},
+            )
+        )
+    console = Console(width=120, file=io.StringIO(), soft_wrap=True)
+    print_sweep_summary(study, Path("/tmp/sweeps/ties"), [], console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    best = 0 if line else 1
+    assert f"Best trial {best}: /tmp/sweeps/ties/trials/{best}" in output
+    if line:
+        assert line + "lowest number is named best)" in output
+    else:
+        assert "Tied" not in output
 
 
 def test_a_parameter_count_objective_is_shown_whole() -> None:

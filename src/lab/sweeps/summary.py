@@ -59,6 +59,11 @@ def print_sweep_summary(
     if "best" in summary:
         best = summary["best"]
         console.print(f"Best trial {best['number']}: [bold]{best[RUN_DIR]}[/bold]")
+        if tied := tied_with_best(complete, best["number"]):  # Optuna keeps the first: said
+            console.print(
+                f"Tied with it: trial {', trial '.join(str(n) for n in tied)} (the same "
+                f"{names[0]}; the lowest number is named best)"
+            )
         console.print(f"Reproduce it: {escape(reproduce_command(best[RUN_DIR]))}")
     elif shown:  # a Pareto front: no one best, any of its trials
         command = reproduce_command(sweep_dir / "trials") + "/<number>"
@@ -68,6 +73,16 @@ def print_sweep_summary(
         drawn = ", ".join(p.name for p in plots) or "none"
         why = f" (param_importances.png skipped: {skipped})" if skipped else ""
         console.print(f"Plots: {drawn}{why}")
+
+
+def tied_with_best(complete: list[Any], best: int) -> list[int]:
+    """The numbers of the other complete trials whose value equals trial `best`'s exactly
+    (one objective): Optuna names the first of them best, with no word of the others (s29b
+    F3), where a researcher would run the tied trials again with more seeds."""
+    value = next((t.value for t in complete if t.number == best), None)
+    if value is None:
+        return []
+    return sorted(t.number for t in complete if t.number != best and t.value == value)
 
 
 def reproduce_command(run_dir: str | Path) -> str:
