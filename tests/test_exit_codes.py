@@ -118,6 +118,22 @@ def test_a_sweep_with_an_unknown_key_exits_2(tmp_path: Path) -> None:
     assert "Did you mean optimizer.lr?" in result.stderr
 
 
+def test_a_search_space_under_the_sweep_files_prefix_gets_the_override_without_it(
+    tmp_path: Path,
+) -> None:
+    """s29b F7: `hydra.sweeper.params.<key>=` on the command line (where a sweep file writes
+    the space) was Hydra's bare "Sweeping over Hydra's configuration is not supported"."""
+    given = "hydra.sweeper.params.optimizer.lr=tag(log, interval(1e-3, 3e-2))"
+    result = lab_cli("train", "-m", "sweep=demo_lr", given, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: '{given}': on the command line a searched key goes without "
+        "'hydra.sweeper.params.' (a sweep file writes it under hydra.sweeper.params): "
+        "'optimizer.lr=tag(log, interval(1e-3, 3e-2))'"
+    )
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_validate_unknown_key_exits_2(tmp_path: Path) -> None:
     result = lab_cli("validate", "optimizer.lrr=1", cwd=tmp_path, timeout=120)
     assert result.returncode == 2

@@ -66,7 +66,12 @@ def missing_option_line(message: str) -> str:
 
     found = MISSING_OPTION.match(message.strip()) or UNLOADABLE_OPTION.match(message.strip())
     if found is None:
-        return misplaced_override_line(message) or non_ascii_override_line(message) or message
+        return (
+            misplaced_override_line(message)
+            or non_ascii_override_line(message)
+            or searched_hydra_key_line(message)
+            or message
+        )
     group, name = found["group"], found["name"]
     options = found.groupdict().get("options")
     options = options.split() if options else group_options(group)
@@ -94,3 +99,28 @@ def group_options(group: str) -> list[str]:
     from lab.config.paths import conf_dir
 
     return sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
+
+
+# Hydra's refusal of a sweep over one of its own keys, e.g. a search space written on the
+# command line under the sweep file's `hydra.sweeper.params.` (s29b F7).
+HYDRA_SWEEP = re.compile(
+    r"Sweeping over Hydra's configuration is not supported : "
+    r"'(?P<line>hydra\.sweeper\.params\.[^=]+=.*)'$",
+    re.DOTALL,
+)
+SEARCH_SPACE_PREFIX = "hydra.sweeper.params."
+
+
+def searched_hydra_key_line(message: str) -> str | None:
+    """For a search space given on the command line as `hydra.sweeper.params.<key>=...`
+    (where a sweep file writes it), the override without that prefix; None otherwise."""
+    found = HYDRA_SWEEP.match(message.strip())
+    if found is None:
+        return None
+    given = found["line"]
+    plain = given[len(SEARCH_SPACE_PREFIX) :]
+    return (
+        f"'{given}': on the command line a searched key goes without "
+        f"'{SEARCH_SPACE_PREFIX}' (a sweep file writes it under hydra.sweeper.params): "
+        f"'{plain}'"
+    )
