@@ -91,3 +91,38 @@ def test_a_first_attempt_moves_nothing(tmp_path: Path) -> None:
     run_dir = plan.trial_dir(trial.number)
     _run_trial(study, trial, {}, False, plan, _attempt(run_dir, b"tested", []))
     assert not list(run_dir.glob("checkpoints-abandoned-*"))
+
+
+def test_a_signal_before_a_launched_trial_trains_names_the_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s29b F4: a SIGTERM between a trial's launch and its run's start said "between its
+    trials", while the study holds that trial running (the same command runs it again)."""
+    from lab.sweeps.liveness import launched, trial_in_flight
+    from lab.train import interrupted_line
+
+    monkeypatch.setattr("lab.train._command", lambda: "python -m lab.train -m sweep=x")
+    study, plan = _study_and_plan(tmp_path)
+    trial = study.ask()
+
+    def stopped(number: int, overrides: list[str]) -> TrialOutcome:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run_trial(study, trial, {}, False, plan, stopped)
+    assert trial_in_flight() == trial.number
+    assert interrupted_line("SIGTERM", sweep=True) == (
+        "sweep interrupted by SIGTERM during trial 0, before it started training (the same "
+        "command runs it again); continue it: python -m lab.train -m sweep=x"
+    )
+    launched(None)
+    assert interrupted_line("SIGTERM", sweep=True) == (
+        "sweep interrupted by SIGTERM between its trials; continue it: python -m lab.train -m "
+        "sweep=x"
+    )
+    assert interrupted_line("SIGINT", sweep=False) == (
+        "interrupted by SIGINT before the run started; start it again: python -m lab.train -m "
+        "sweep=x"
+    )
+    _run_trial(study, study.ask(), {}, False, plan, _attempt(tmp_path / "t", b"x", []))
+    assert trial_in_flight() is None  # told: no trial in flight

@@ -312,6 +312,23 @@ def sweep_interrupted_message(signal_name: str, cfg: DictConfig, output_dir: Pat
     )
 
 
+def interrupted_line(signal_name: str, sweep: bool) -> str:
+    """What a signal that stopped the command outside a run says: before the run started;
+    for a sweep, between its trials, or during a trial launched before its run began (its
+    study still holds it running: the same command runs it again)."""
+    if not sweep:
+        return f"interrupted by {signal_name} before the run started; start it again: {_command()}"
+    from lab.sweeps.liveness import trial_in_flight
+
+    trial = trial_in_flight()
+    when = (
+        "between its trials"
+        if trial is None
+        else (f"during trial {trial}, before it started training (the same command runs it again)")
+    )
+    return f"sweep interrupted by {signal_name} {when}; continue it: {_command()}"
+
+
 def main() -> None:
     """Console entry point (`python -m lab.train`, `lab-train`); ends the process."""
     from lab.exiting import exit_now
@@ -325,11 +342,7 @@ def main() -> None:
             run_hydra_app(_hydra_main, str(conf_dir()), "train")
     except (RunInterrupted, KeyboardInterrupt) as err:
         signal_name = interrupting_signal(err) or "SIGINT"
-        where = "sweep interrupted" if sweep else "interrupted"
-        when = (
-            "between its trials; continue it" if sweep else "before the run started; start it again"
-        )
-        print(f"{where} by {signal_name} {when}: {_command()}", file=sys.stderr)
+        print(interrupted_line(signal_name, sweep), file=sys.stderr)
         sys.exit(128 + signal.Signals[signal_name].value)
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stopped_after_the_end)

@@ -97,3 +97,19 @@ class Heartbeat:
             except Exception:  # the trial finished between two beats, or the DB is busy
                 if self._stop.is_set():
                     return
+
+
+# The trial this process's worker has launched and not yet told the study of: set when its job
+# starts, cleared when it returns, and left set when a signal ends the job, so the words for
+# the interruption (`lab.train.interrupted_line`) can name it (s29b F4).
+_in_flight: list[int] = []
+
+
+def launched(number: int | None) -> None:
+    """Note trial `number` as launched by this process (None: no trial in flight)."""
+    _in_flight[:] = [] if number is None else [number]
+
+
+def trial_in_flight() -> int | None:
+    """The trial this process launched and has not finished, or None."""
+    return _in_flight[0] if _in_flight else None

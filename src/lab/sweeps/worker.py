@@ -31,7 +31,7 @@ from typing import Any
 from lab.compat.optuna import study_storage, tell, trial_id
 from lab.errors import ConfigError, LabError, MetricNotLogged
 from lab.run_dir.code_version import other_code_trials
-from lab.sweeps.liveness import Heartbeat, is_abandoned, stamp
+from lab.sweeps.liveness import Heartbeat, is_abandoned, launched, stamp
 from lab.sweeps.orphans import ended_outcome, run_dir_busy, set_aside_checkpoints
 from lab.sweeps.results import ERROR, RUN_DIR, write_results
 from lab.sweeps.search_space import SearchSpace, format_value, suggest, trial_overrides
@@ -278,8 +278,10 @@ def _run_trial(
         log.info("Trial %d starts over; its dead attempt's checkpoints: %s", trial.number, aside)
     trial.set_user_attr(RUN_DIR, str(run_dir))
     log.info("Trial %d: %s", trial.number, " ".join(trial_overrides(values)))
+    launched(trial.number)  # stays set if a signal ends the job: its words name the trial
     with Heartbeat(study_storage(study), trial_id(trial), plan.heartbeat_interval):
         outcome = launch(trial.number, overrides)
+    launched(None)
     _record_outcome(study, trial, outcome, plan)
 
 
