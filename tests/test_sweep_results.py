@@ -225,3 +225,45 @@ def test_the_intermediate_values_plot_is_drawn_only_when_trials_reported_values(
         for r in caplog.records
         if r.name.startswith("optuna") and r.levelno >= logging.WARNING
     ]
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_pruned_trials_are_marked_on_the_plots() -> None:
+    """s29b F6: Optuna's stock plots drew pruned trials as ordinary short curves (intermediate
+    values) or left them out with no word (optimization history)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.trial import TrialState
+    from optuna.visualization import matplotlib as vis
+
+    from lab.sweeps.results import mark_pruned
+
+    study = _study_with_reports(True)
+    space = {"optimizer.lr": FloatDistribution(1e-4, 1e-2, log=True)}
+    for number, value in ((3, 0.2), (4, 0.25)):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optimizer.lr": 1e-3 * number},
+                distributions=space,
+                state=TrialState.PRUNED,
+                intermediate_values={1000: value},
+            )
+        )
+    axes = vis.plot_intermediate_values(study)
+    mark_pruned(axes, study, drawn=True)
+    assert axes.get_title().endswith("\nx: pruned (trials 3, 4)")
+    (marks,) = [c for c in axes.collections if c.get_offsets().shape[0] == 2]
+    assert marks.get_offsets().tolist() == [[1000.0, 0.2], [1000.0, 0.25]]  # each one's last
+    plt.close(axes.figure)
+    axes = vis.plot_optimization_history(study)
+    mark_pruned(axes, study, drawn=False)
+    assert axes.get_title().endswith("\npruned, not shown: trials 3, 4")
+    plt.close(axes.figure)
+    unpruned = _study_with_reports(True)
+    axes = vis.plot_optimization_history(unpruned)
+    title = axes.get_title()
+    mark_pruned(axes, unpruned, drawn=False)
+    assert axes.get_title() == title  # nothing pruned: nothing said
+    plt.close(axes.figure)

@@ -156,6 +156,8 @@ def write_plots(study: Any, sweep_dir: Path) -> list[Path]:
                 warnings.simplefilter("ignore")  # Optuna marks these plots experimental
                 axes: Any = plot()
             figure = getattr(axes, "figure", None) or axes.flat[0].figure
+            if name in ("intermediate_values", "optimization_history"):
+                mark_pruned(axes, study, drawn=name == "intermediate_values")
             figure.tight_layout()
             figure.savefig(out_dir / f"{name}.png", dpi=120)
             plt.close(figure)
@@ -164,6 +166,28 @@ def write_plots(study: Any, sweep_dir: Path) -> list[Path]:
             log.info("plot %s skipped: %s", name, err)
             plt.close("all")
     return written
+
+
+def mark_pruned(axes: Any, study: Any, drawn: bool) -> None:
+    """Say which trials were pruned on a plot (s29b F6): where their curves are `drawn`
+    (intermediate values), a red x at each one's last reported value; where Optuna leaves them
+    out (the optimization history), how many are not shown. Both in the title."""
+    from optuna.trial import TrialState
+
+    pruned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.PRUNED]
+    if not pruned:
+        return
+    listed = ", ".join(str(t.number) for t in pruned)
+    numbers = f"trial {listed}" if len(pruned) == 1 else f"trials {listed}"
+    if drawn:
+        ends = [(max(t.intermediate_values), t) for t in pruned if t.intermediate_values]
+        steps = [step for step, _ in ends]
+        values = [trial.intermediate_values[step] for step, trial in ends]
+        axes.scatter(steps, values, marker="x", color="red", s=60, zorder=5)
+        note = f"x: pruned ({numbers})"
+    else:
+        note = f"pruned, not shown: {numbers}"
+    axes.set_title(f"{axes.get_title()}\n{note}", fontsize="medium")
 
 
 def importance_skipped(study: Any) -> str | None:
