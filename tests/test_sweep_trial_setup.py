@@ -80,6 +80,11 @@ def test_a_changed_file_is_refused_naming_each_key(tmp_path: Path) -> None:
         "name"
     )
     _open(_plan(sweep_dir, dict(SETUP), n_trials=4))  # the same files: continued
+    # A key a newer lab adds switched off (or an older one lacked) changes no trial.
+    inert = {"model.add_tokens": "[]", "task.module.weights": None, "data.streaming": False}
+    _open(_plan(sweep_dir, {**SETUP, **inert}, n_trials=4))
+    with pytest.raises(ConfigError, match=r"other configs, with the same command: data.extra is"):
+        _open(_plan(sweep_dir, {**SETUP, "data.extra": 5}, n_trials=4))
 
 
 def test_many_differences_are_cut_to_the_first_few(tmp_path: Path) -> None:

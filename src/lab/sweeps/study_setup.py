@@ -13,9 +13,10 @@ Continuing the study with different ones is refused in one line naming the keys 
 (added, removed, changed) and the ways out. The third catches what the command line does not
 show: a sweep file edited between two runs of the same command (other data, more epochs: s29b
 F1, where a trial on another dataset became the study's best), a config file of the user's
-edited, or a lab whose defaults changed. It is compared as written, interpolations unresolved
-(`${data.max_length}` stays that text): what a trial resolves them to depends on its own
-values and machine. Not part of the setup:
+edited, or a lab whose defaults changed (a key a newer lab adds, or an older one lacked, counts
+only with a value that does something: not null, false, "" or []). It is compared as written,
+interpolations unresolved (`${data.max_length}` stays that text): what a trial resolves them
+to depends on its own values and machine. Not part of the setup:
 
 * `paths.*` overrides: where the outputs go, not what is trained. Workers of one shared
   storage may write under their own output roots (a scratch directory per machine).
@@ -131,14 +132,23 @@ def _setup_differences(recorded: dict[str, Any], now: dict[str, Any]) -> str:
     parts = []
     for key in sorted(set(recorded) | set(now)):
         if key not in now:
-            parts.append(f"{key} is gone (was {_show(recorded[key])})")
+            if not _inert(recorded[key]):
+                parts.append(f"{key} is gone (was {_show(recorded[key])})")
         elif key not in recorded:
-            parts.append(f"{key} is new ({_show(now[key])})")
+            if not _inert(now[key]):
+                parts.append(f"{key} is new ({_show(now[key])})")
         elif recorded[key] != now[key]:
             parts.append(f"{key} was {_show(recorded[key])}, is {_show(now[key])}")
     if len(parts) > SHOWN_DIFFERENCES:
         parts = [*parts[:SHOWN_DIFFERENCES], f"and {len(parts) - SHOWN_DIFFERENCES} more"]
     return "; ".join(parts)
+
+
+def _inert(value: Any) -> bool:
+    """A value a key new in (or gone from) the composed config may hold without changing what
+    a trial trains: null, false, empty text or an empty list (a lab version that adds an
+    option adds it off: `model.add_tokens: []`). Any other value of a new or gone key counts."""
+    return value is None or value is False or value in ("", "[]")
 
 
 def _either(ways: list[str]) -> str:
