@@ -54,6 +54,7 @@ def test_a_trial_run_again_from_scratch_sets_the_dead_attempts_checkpoints_aside
     run_dir = plan.trial_dir(trial.number)
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / BEST).write_bytes(b"dead attempt")  # killed before last.ckpt
+    (run_dir / "train.log").write_text("[2026-12-07 05:00:00,000][lab.train][INFO] - dead\n")
     calls: list[list[str]] = []
     with caplog.at_level(logging.INFO, logger="lab.sweeps.worker"):
         _run_trial(study, trial, {}, True, plan, _attempt(run_dir, b"tested", calls))
@@ -63,6 +64,13 @@ def test_a_trial_run_again_from_scratch_sets_the_dead_attempts_checkpoints_aside
     aside = run_dir / "checkpoints-abandoned-1"
     assert (aside / BEST).read_bytes() == b"dead attempt"  # kept, not deleted
     assert f"Trial 0 starts over; its dead attempt's checkpoints: {aside}" in caplog.text
+    # ... and in the trial's train.log, between the two attempts' lines (s29c F1)
+    dead, note = (run_dir / "train.log").read_text().splitlines()
+    assert dead.endswith(" - dead")  # the dead attempt's lines first, kept
+    assert note.endswith(
+        "[lab.sweeps.worker][WARNING] - the sweep runs this trial again from scratch (its "
+        f"process died before it wrote a last.ckpt); the dead attempt's checkpoints are in {aside}"
+    )
     # A second death and rerun: the next free name, the first one untouched.
     assert set_aside_checkpoints(run_dir) == run_dir / "checkpoints-abandoned-2"
     assert (aside / BEST).read_bytes() == b"dead attempt"

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from lab.errors import ConfigError
 from lab.sweeps.search_space import parse_search_space
 from lab.sweeps.storage import open_storage
-from lab.sweeps.study_setup import SHOWN_DIFFERENCES, TRIAL_SETUP, trial_setup
+from lab.sweeps.study_setup import SHOWN_DIFFERENCES, TRIAL_SETUP, option_setup, trial_setup
 from lab.sweeps.worker import SweepPlan, open_study
 
 LR = "optimizer.lr=interval(1e-4,1e-2)"
@@ -41,6 +41,19 @@ def test_the_setup_is_the_composed_config_less_outputs_sweep_settings_and_search
         "task.module.weights": None,
     }
     assert trial_setup(composed, [])["model.freeze"] == '["*.embeddings.*"]'  # lists as JSON
+
+
+def test_a_searched_groups_option_is_held_by_its_content() -> None:
+    """s29c F2: `model=choice(tiny_bert, mine)` left `model.*` out of the setup, so an edit of
+    mine.yaml went unseen; each option's content is held under `model=<option>:`."""
+    composed = OmegaConf.create(
+        {"model": {"pretrained": None, "layers": 2, "freeze": []}, "seed": 1}
+    )
+    assert option_setup(composed, "model", "mine") == {
+        "model=mine:pretrained": None,
+        "model=mine:layers": 2,
+        "model=mine:freeze": "[]",
+    }
 
 
 def _plan(sweep_dir: Path, setup: dict[str, Any] | None, n_trials: int = 2) -> SweepPlan:

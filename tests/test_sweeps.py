@@ -473,6 +473,32 @@ def test_a_study_refuses_its_sweep_file_edited_between_two_runs_of_one_command(
     assert len(_study(tmp_path).get_trials()) == 2
 
 
+def test_a_study_refuses_a_searched_options_file_edited(tmp_path: Path) -> None:
+    """s29c F2: the file of an option of a searched group (a model of one's own under
+    `model=choice(...)`) edited between two runs of one command."""
+    own = tmp_path / "conf" / "model" / "mine.yaml"
+    own.parent.mkdir(parents=True)
+    text = "defaults:\n  - tiny_bert\n  - _self_\nnetwork:\n  config:\n    num_hidden_layers: 1\n"
+    own.write_text(text)
+
+    def sweep(n_trials: int) -> subprocess.CompletedProcess:
+        options = ("--config-dir", str(tmp_path / "conf"))
+        arguments = _sweep_args(
+            f"hydra.sweeper.n_trials={n_trials}", "model=choice(tiny_bert,mine)"
+        )
+        return lab_cli("train", *options, *arguments, cwd=tmp_path, timeout=400)
+
+    _ok(sweep(1))
+    own.write_text(text.replace("num_hidden_layers: 1", "num_hidden_layers: 2"))
+    edited = sweep(2)
+    assert edited.returncode == 2
+    assert (
+        "was started with other configs, with the same command: "
+        "model=mine:network.config.num_hidden_layers was 1, is 2. Continuing"
+    ) in edited.stderr
+    assert len(_study(tmp_path).get_trials()) == 1
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on a Unix socket; skipped where none can be started."""

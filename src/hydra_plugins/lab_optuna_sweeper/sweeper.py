@@ -284,11 +284,13 @@ class LabOptunaSweeper(Sweeper):
         from lab.sweeps.probes import changed, probes
         from lab.sweeps.search_space import trial_overrides
         from lab.sweeps.space_checks import check_fixed_overrides
-        from lab.sweeps.study_setup import trial_setup
+        from lab.sweeps.study_setup import option_setup, trial_setup
 
         assert self.config is not None  # set by `setup`, before any sweep
         loader = self.hydra_context.config_loader  # type: ignore[union-attr]
         tried = probes(plan.space.distributions, lambda key: _is_group(loader, key))
+        searched = list(plan.space.distributions)
+        groups = [name for name in searched if _is_group(loader, name)]
         for probe in tried:
             overrides = [*plan.space.fixed, *trial_overrides(probe)]
             try:
@@ -297,8 +299,11 @@ class LabOptunaSweeper(Sweeper):
                     master_config=self.config, sweep_overrides=overrides
                 )
                 check_fixed_overrides(composed, plan.space.fixed)
-                if plan.trial_setup is None:  # the first probe: the space's first values
-                    plan.trial_setup = trial_setup(composed, list(plan.space.distributions))
+                # The first probe's config, and each searched group's option as it composes
+                # (an option's own file edited changes the study's setup too: s29c F2).
+                plan.trial_setup = plan.trial_setup or trial_setup(composed, searched)
+                for group in groups if probe is tried[0] else changed(probe, tried[0]):
+                    plan.trial_setup |= option_setup(composed, group, probe[group])
             except HydraException as err:
                 # A key that is no key: lab's words (the close match, the valid keys), not
                 # Hydra's advice to add it with `+`, which would make every trial fail on it.

@@ -93,4 +93,24 @@ def set_aside_checkpoints(run_dir: Path) -> Path | None:
     while (target := run_dir / f"checkpoints-abandoned-{number}").exists():
         number += 1
     folder.rename(target)
+    _note_in_train_log(
+        run_dir,
+        "the sweep runs this trial again from scratch (its process died before it wrote a "
+        f"last.ckpt); the dead attempt's checkpoints are in {target}",
+    )
     return target
+
+
+def _note_in_train_log(run_dir: Path, message: str) -> None:
+    """Append `message` to the trial's `train.log` as a log line of its own, between the dead
+    attempt's lines and the new one's: the restart stays explained once the console is gone
+    (s29c F1). A log that cannot be written costs the line, not the trial."""
+    import time
+
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
+    try:
+        with (run_dir / "train.log").open("a", encoding="utf-8") as log_file:
+            log_file.write(f"[{stamp}][lab.sweeps.worker][WARNING] - {message}\n")
+    except OSError:
+        pass

@@ -23,7 +23,9 @@ to depends on its own values and machine. Not part of the setup:
 * `hydra.sweeper.enqueue_trials`: points to try first, inside the space (checked against it
   when they are given); the sampler's seed: how points are drawn, not which may be.
 * `hydra.*` (the sweep's own settings: `n_trials`, the sampler) and, in a trial's config, the
-  searched keys and everything under a searched group (`model` when `model` is searched).
+  searched keys. A searched config group (`model=choice(bert, mine)`) is held option by
+  option instead: each option's content as it composes (`option_setup`), keyed
+  `model=mine:<key>`, so an option's own file edited is refused too.
 * the search space or trial setup of a study created before lab recorded them: such a study
   is continued as before, with what it recorded checked alone.
 """
@@ -71,6 +73,25 @@ def trial_setup(composed: Any, searched: list[str]) -> dict[str, Any]:
         key: value if isinstance(value, str | int | float | bool | None) else str(value)
         for key, value in flatten(tree, lists="json").items()
         if not any(key == out or key.startswith(f"{out}.") for out in left_out)
+    }
+
+
+def option_setup(composed: Any, group: str, option: Any) -> dict[str, Any]:
+    """The searched config group `group` as option `option` composes it in `composed`, keyed
+    `<group>=<option>:<dotted key>`: a study holds each option's content, so an option's file
+    edited is a change of setup like any other (s29c F2)."""
+    from omegaconf import OmegaConf
+
+    from lab.config.flatten import flatten
+
+    node = OmegaConf.select(composed, group)
+    tree = OmegaConf.to_container(node, resolve=False) if node is not None else {}
+    flat = flatten(tree, lists="json") if isinstance(tree, dict) else {"": tree}
+    return {
+        f"{group}={option}:{key}": value
+        if isinstance(value, str | int | float | bool | None)
+        else str(value)
+        for key, value in flat.items()
     }
 
 

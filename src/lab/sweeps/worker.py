@@ -123,7 +123,8 @@ def open_study(plan: SweepPlan, storage: Any, sampler: Any, pruner: Any) -> Any:
             record_setup(study, plan)  # held to every later run of the study
             for params in plan.enqueue:
                 study.enqueue_trial(params, skip_if_exists=True)
-            log.info("Created study %s (%d trials)", plan.study_name, plan.n_trials)
+            trials = f"{plan.n_trials} trial{'' if plan.n_trials == 1 else 's'}"
+            log.info("Created study %s (%s)", plan.study_name, trials)
             return study
         _check_same_study(study, plan)
         log.info(_continuing(study, plan))
