@@ -39,13 +39,13 @@ def range_problem(key: str, distribution: Any) -> str | None:
     if isinstance(distribution, CategoricalDistribution):
         for choice in distribution.choices:
             if (problem := rule.problem(choice)) is not None:
-                return f"holds {_show(choice)}, which is {problem}; valid: {rule.valid()}"
+                return f"holds {show_value(choice)}, which is {problem}; valid: {rule.valid()}"
         return None
     values = _listed(distribution)
     if values is not None:  # a range: each of its values, so a gap in the rule is found
         for value in values:
             if (problem := rule.problem(value)) is not None:
-                return f"searches {_show(value)}, which is {problem}; valid: {rule.valid()}"
+                return f"searches {show_value(value)}, which is {problem}; valid: {rule.valid()}"
         return None
     if not isinstance(distribution, IntDistribution) and _integers_only(rule):
         # Hydra's interval samples floats whatever its ends: 8.5 is no batch size.
@@ -69,12 +69,12 @@ def _span_problem(rule: Rule, low: Any, high: Any) -> str | None:
         which = (
             f"both ends {lo_problem}"
             if lo_problem == hi_problem
-            else f"{_show(lo)} {lo_problem}, {_show(hi)} {hi_problem}"
+            else f"{show_value(lo)} {lo_problem}, {show_value(hi)} {hi_problem}"
         )
-        return f"searches {_show(lo)} to {_show(hi)}, {which}; valid: {rule.valid()}"
+        return f"searches {show_value(lo)} to {show_value(hi)}, {which}; valid: {rule.valid()}"
     if bad:
         value, problem = bad[0]
-        return f"searches {_show(value)}, which is {problem}; valid: {rule.valid()}"
+        return f"searches {show_value(value)}, which is {problem}; valid: {rule.valid()}"
     # Both ends valid: the values between are, when one alternative holds both ends (each
     # alternative is an interval). `-1 or int >= 1` holds -1 and 3 but not 0.
     spanning = any(
@@ -84,7 +84,7 @@ def _span_problem(rule: Rule, low: Any, high: Any) -> str | None:
     if spanning:
         return None
     return (
-        f"searches values between {_show(low)} and {_show(high)} that are not valid; "
+        f"searches values between {show_value(low)} and {show_value(high)} that are not valid; "
         f"valid: {rule.valid()}"
     )
 
@@ -117,7 +117,7 @@ def check_enqueued(entries: list[Any], distributions: dict[str, Any]) -> list[di
         where = f"hydra.sweeper.enqueue_trials[{index}]"
         if not isinstance(entry, dict):
             raise ConfigError(
-                f"{where}={_show(entry)}: an enqueued trial is a mapping of searched keys to "
+                f"{where}={show_value(entry)}: an enqueued trial is a mapping of searched keys to "
                 "values, e.g. hydra.sweeper.enqueue_trials=[{optimizer.lr:5e-5}]"
             )
         flat = _flatten(entry)
@@ -133,12 +133,13 @@ def check_enqueued(entries: list[Any], distributions: dict[str, Any]) -> list[di
             rule = rule_for(key)
             if rule is not None and (problem := rule.problem(value)) is not None:
                 raise ConfigError(
-                    f"{where}: {key}={_show(value)} is {problem} ({key} takes "
+                    f"{where}: {key}={show_value(value)} is {problem} ({key} takes "
                     f"{rule.valid()}); valid: its search space, {space}"
                 )
             if not contains(distribution, value):
                 raise ConfigError(
-                    f"{where}: {key}={_show(value)} is outside its search space; valid: {space}"
+                    f"{where}: {key}={show_value(value)} is outside its search space; "
+                    f"valid: {space}"
                 )
         checked.append(flat)
     return checked
@@ -174,14 +175,14 @@ def describe(distribution: Any) -> str:
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
     if isinstance(distribution, CategoricalDistribution):
-        return "one of " + ", ".join(_show(c) for c in distribution.choices)
+        return "one of " + ", ".join(show_value(c) for c in distribution.choices)
     kind = "an integer" if isinstance(distribution, IntDistribution) else "a number"
-    text = f"{kind} in [{_show(distribution.low)}, {_show(distribution.high)}]"
+    text = f"{kind} in [{show_value(distribution.low)}, {show_value(distribution.high)}]"
     if distribution.log:
         return text + " on a log scale"
     stepped = distribution.step is not None
     if stepped and not (isinstance(distribution, IntDistribution) and distribution.step == 1):
-        return text + f" in steps of {_show(distribution.step)}"
+        return text + f" in steps of {show_value(distribution.step)}"
     return text
 
 
@@ -196,7 +197,7 @@ def _flatten(entry: dict[Any, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     """A value as the command line writes it: `0.0001`, `-1`, `2.0` (a float, whole), `null`,
     `true`, `bert`."""
     if isinstance(value, float):

@@ -70,7 +70,7 @@ def trial_setup(composed: Any, searched: list[str]) -> dict[str, Any]:
     assert isinstance(tree, dict)
     left_out = ("hydra", "paths", *searched)
     return {
-        key: value if isinstance(value, str | int | float | bool | None) else str(value)
+        key: _stored(value)
         for key, value in flatten(tree, lists="json").items()
         if not any(key == out or key.startswith(f"{out}.") for out in left_out)
     }
@@ -87,12 +87,12 @@ def option_setup(composed: Any, group: str, option: Any) -> dict[str, Any]:
     node = OmegaConf.select(composed, group)
     tree = OmegaConf.to_container(node, resolve=False) if node is not None else {}
     flat = flatten(tree, lists="json") if isinstance(tree, dict) else {"": tree}
-    return {
-        f"{group}={option}:{key}": value
-        if isinstance(value, str | int | float | bool | None)
-        else str(value)
-        for key, value in flat.items()
-    }
+    return {f"{group}={option}:{key}": _stored(value) for key, value in flat.items()}
+
+
+def _stored(value: Any) -> Any:
+    """`value` as a study's user attrs store it (JSON): as it is, or its text."""
+    return value if isinstance(value, str | int | float | bool | None) else str(value)
 
 
 def record_setup(study: Any, plan: Any) -> None:
@@ -148,18 +148,18 @@ def check_same_setup(study: Any, plan: Any) -> None:
 def _setup_differences(recorded: dict[str, Any], now: dict[str, Any]) -> str:
     """`data.max_train_samples was 100, is 400; ...` for the keys whose value differs, is new
     or is gone, the first `SHOWN_DIFFERENCES` of them (sorted); "" when none differ."""
-    from lab.sweeps.space_checks import _show
+    from lab.sweeps.space_checks import show_value
 
     parts = []
     for key in sorted(set(recorded) | set(now)):
         if key not in now:
             if not _inert(recorded[key]):
-                parts.append(f"{key} is gone (was {_show(recorded[key])})")
+                parts.append(f"{key} is gone (was {show_value(recorded[key])})")
         elif key not in recorded:
             if not _inert(now[key]):
-                parts.append(f"{key} is new ({_show(now[key])})")
+                parts.append(f"{key} is new ({show_value(now[key])})")
         elif recorded[key] != now[key]:
-            parts.append(f"{key} was {_show(recorded[key])}, is {_show(now[key])}")
+            parts.append(f"{key} was {show_value(recorded[key])}, is {show_value(now[key])}")
     if len(parts) > SHOWN_DIFFERENCES:
         parts = [*parts[:SHOWN_DIFFERENCES], f"and {len(parts) - SHOWN_DIFFERENCES} more"]
     return "; ".join(parts)
