@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from lab.compat.optuna import study_storage, trial_id
 from lab.errors import ConfigError
@@ -300,14 +302,23 @@ def test_resume_true_needs_an_existing_study(tmp_path: Path) -> None:
         open_study(plan, open_storage(plan.storage_url), None, None)
 
 
+@pytest.mark.parametrize(
+    "lost",
+    [
+        lambda: IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE")),
+        lambda: OperationalError(
+            "CREATE TABLE trial_heartbeats", {}, Exception("table trial_heartbeats already exists")
+        ),
+    ],
+    ids=["version_row", "table_exists"],
+)
 def test_storage_opening_survives_a_schema_race(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lost: Any
 ) -> None:
     """A reader outside lab's lock (optuna-dashboard, `optuna.load_study`) may create Optuna's
     tables at the same moment as a sweep; the loser sees a duplicate-key error on the version
-    row (seen for real in CI). The sweep retries and opens the storage the other one made."""
-    from sqlalchemy.exc import IntegrityError
-
+    row, or SQLite's "table ... already exists" (both seen for real in CI). The sweep retries
+    and opens the storage the other one made."""
     from lab.sweeps import storage
 
     real = optuna.storages.RDBStorage
@@ -318,7 +329,7 @@ def test_storage_opening_survives_a_schema_race(
             calls.append(url)
             if len(calls) == 1:
                 real(url, **kwargs)  # the other process creates the schema first...
-                raise IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE"))
+                raise lost()
             super().__init__(url, **kwargs)
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", Racing)
@@ -327,6 +338,25 @@ def test_storage_opening_survives_a_schema_race(
     assert len(calls) == 2
     optuna.create_study(study_name="s", storage=opened)
     assert [s.study_name for s in optuna.get_all_study_summaries(opened)] == ["s"]
+
+
+def test_a_locked_database_is_not_taken_for_a_schema_race(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another OperationalError (a locked or unreadable database) is said at once, not
+    retried as a race."""
+    from lab.sweeps import storage
+
+    calls = []
+
+    def locked(url: str, **kwargs: object) -> None:
+        calls.append(url)
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", locked)
+    with pytest.raises(ConfigError, match=r"cannot open the study storage .*database is locked"):
+        storage.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    assert len(calls) == 1
 
 
 @pytest.mark.parametrize("where", ["proc", "through_a_file"])

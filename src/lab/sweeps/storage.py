@@ -114,16 +114,20 @@ def open_storage(url: str) -> Any:
 def _create_storage(url: str, engine_kwargs: dict[str, Any], attempts: int = 3) -> Any:
     """`RDBStorage(url)`, retried when a process outside lab's lock created the schema at
     the same moment (optuna-dashboard, a notebook's `load_study`): the loser of that race
-    gets a duplicate-key error on Optuna's version row, and on retry the tables exist."""
+    gets a duplicate-key error on Optuna's version row, or SQLite's "table ... already exists"
+    for a table made between its check and its CREATE (seen in CI: `trial_heartbeats`), and
+    on retry the tables exist."""
     import time
 
     import optuna
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     for attempt in range(1, attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        except (IntegrityError, ProgrammingError) as err:
+        except (IntegrityError, ProgrammingError, OperationalError) as err:
+            if isinstance(err, OperationalError) and "already exists" not in str(err):
+                raise  # a locked or unreadable database is no race: said as it is
             log.info("storage schema created concurrently (%s); retrying", type(err).__name__)
             time.sleep(0.5 * attempt)
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)  # last try: errors rise
