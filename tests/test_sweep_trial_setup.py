@@ -143,12 +143,16 @@ def test_a_new_study_is_said_once_in_labs_words(
     import logging
 
     before = optuna.logging.get_verbosity()
-    optuna.logging.enable_propagation()  # Optuna's records reach caplog too
+    # Optuna's own default (other tests turn it down to WARNING, which would hide its line
+    # whatever lab did), and its records sent on to caplog.
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    optuna.logging.enable_propagation()
     try:
         with caplog.at_level(logging.INFO):
             _open(_plan(tmp_path / "sweeps" / "s", SETUP))
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO  # given back as it was
     finally:
         optuna.logging.disable_propagation()
+        optuna.logging.set_verbosity(before)
     assert "Created study s (2 trials)" in caplog.text
     assert "A new study created" not in caplog.text
-    assert optuna.logging.get_verbosity() == before
