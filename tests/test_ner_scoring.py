@@ -100,7 +100,7 @@ def test_eval_f1_is_the_f1_of_predicted_entities(tmp_path: Path) -> None:
 
     metrics = assert_eval_scores(run_dir, gold, predicted, tmp_path)
     recorded = json.loads((run_dir / "metrics.json").read_text())
-    assert recorded["test/f1"] == pytest.approx(metrics["test/f1"], abs=1e-6)
+    assert recorded["test/f1"] == pytest.approx(metrics["test/f1"], rel=1e-12)
     # The check has teeth only where the model tags a stray I- (an entity strict IOB2 drops):
     # the model's own word tags (first subword), read strictly, do not give that F1.
     raw = _first_subword_tags(run_dir / "model", [row["tokens"] for row in rows])
@@ -154,7 +154,7 @@ def assert_eval_scores(
     run_dir: Path, gold: list[list[str]], predicted: list[list[str]], scratch: Path
 ) -> dict[str, float]:
     """lab.eval's test precision, recall and F1 of `run_dir` equal seqeval's default mode on
-    `predicted` word tags against `gold` (to 1e-6); its metrics."""
+    `predicted` word tags against `gold` (seqeval's double, not a float32 of it); its metrics."""
     from seqeval.metrics import f1_score, precision_score, recall_score
 
     from lab.eval import main as evaluate
@@ -162,7 +162,7 @@ def assert_eval_scores(
     result = scratch / "eval.json"
     assert evaluate([f"run={run_dir}", f"output={result}"]) == 0
     metrics: dict[str, float] = json.loads(result.read_text())["metrics"]
-    assert metrics["test/precision"] == pytest.approx(precision_score(gold, predicted), abs=1e-6)
-    assert metrics["test/recall"] == pytest.approx(recall_score(gold, predicted), abs=1e-6)
-    assert metrics["test/f1"] == pytest.approx(f1_score(gold, predicted), abs=1e-6)
+    assert metrics["test/precision"] == pytest.approx(precision_score(gold, predicted), rel=1e-12)
+    assert metrics["test/recall"] == pytest.approx(recall_score(gold, predicted), rel=1e-12)
+    assert metrics["test/f1"] == pytest.approx(f1_score(gold, predicted), rel=1e-12)
     return metrics

@@ -306,12 +306,14 @@ class TokenClassificationModule(ClassLossTraining, TaskModule):
         scores = self._scores(stage).compute()
         self._scores(stage).reset()
         self._last[stage] = scores
+        # float64: Lightning keeps a logged tensor's float64 through its epoch reduction, so
+        # metrics.json holds seqeval's own double (float32 was 3e-8 off it).
         metrics = {
-            f"{stage}/{name}": torch.tensor(scores[name])
+            f"{stage}/{name}": torch.tensor(scores[name], dtype=torch.float64)
             for name in ("f1", "precision", "recall", "accuracy")
         }
         for entity, values in scores["per_type"].items():
-            metrics[f"{stage}/f1_{entity}"] = torch.tensor(values["f1"])
+            metrics[f"{stage}/f1_{entity}"] = torch.tensor(values["f1"], dtype=torch.float64)
         return metrics
 
     def _scores(self, stage: str) -> EntityScores:

@@ -119,8 +119,8 @@ class QuestionAnsweringModule(TaskModule):
             dict(zip(references.ids, references.answers, strict=True)),
             version_2_with_negative=self.version_2_with_negative,
         )
-        return {
-            f"{stage}/{name}": torch.tensor(value, dtype=torch.float32)
+        return {  # float64: metrics.json holds the SQuAD script's own double
+            f"{stage}/{name}": torch.tensor(value, dtype=torch.float64)
             for name, value in scores.items()
             if not name.endswith("total")
         }
