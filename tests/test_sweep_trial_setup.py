@@ -30,6 +30,7 @@ def test_the_setup_is_the_composed_config_less_outputs_sweep_settings_and_search
             "data": {"max_length": 128, "eval_length": "${data.max_length}"},
             "paths": {"output_dir": "/out/trials/0"},
             "hydra": {"sweeper": {"n_trials": 4}},
+            "logger": {"csv": {"_target_": "CSVLogger", "save_dir": "/out"}},
             "task": {"module": {"weights": None}},
         }
     )

@@ -20,6 +20,9 @@ to depends on its own values and machine. Not part of the setup:
 
 * `paths.*` overrides: where the outputs go, not what is trained. Workers of one shared
   storage may write under their own output roots (a scratch directory per machine).
+* `logger` (the group and its keys): where the metrics are mirrored, not what is trained (the
+  study's objective comes from the run itself). A worker on a machine without W&B may log to
+  CSV, and a study continued with `logger=none` is not refused key by key (s29c F3).
 * `hydra.sweeper.enqueue_trials`: points to try first, inside the space (checked against it
   when they are given); the sampler's seed: how points are drawn, not which may be.
 * `hydra.*` (the sweep's own settings: `n_trials`, the sampler) and, in a trial's config, the
@@ -48,27 +51,32 @@ TRIAL_SETUP = "lab:trial_setup"  # study user attr: {dotted key: value}, `trial_
 SHOWN_DIFFERENCES = 8
 
 
+# Config keys (and what is under them) that say where outputs go, not what is trained.
+OUTPUTS = ("paths", "logger")
+
+
 def setup_overrides(fixed: list[str]) -> list[str]:
-    """The fixed overrides that are part of the training setup, sorted: all but `paths.*`."""
+    """The fixed overrides that are part of the training setup, sorted: all but those of
+    `paths.*` and `logger`."""
     return sorted(o for o in fixed if not _is_output_location(o))
 
 
 def _is_output_location(override: str) -> bool:
     key = override.split("=", 1)[0].lstrip("+~")
-    return key == "paths" or key.startswith("paths.")
+    return any(key == out or key.startswith(f"{out}.") for out in OUTPUTS)
 
 
 def trial_setup(composed: Any, searched: list[str]) -> dict[str, Any]:
     """`composed` (a trial's config) as `{dotted key: value}`, interpolations unresolved,
-    lists as JSON text, without `hydra`, `paths` and the `searched` keys or what is under
-    them (see the module)."""
+    lists as JSON text, without `hydra`, `paths`, `logger` and the `searched` keys or what is
+    under them (see the module)."""
     from omegaconf import OmegaConf
 
     from lab.config.flatten import flatten
 
     tree = OmegaConf.to_container(composed, resolve=False)
     assert isinstance(tree, dict)
-    left_out = ("hydra", "paths", *searched)
+    left_out = ("hydra", *OUTPUTS, *searched)
     return {
         key: _stored(value)
         for key, value in flatten(tree, lists="json").items()
