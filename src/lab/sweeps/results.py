@@ -171,7 +171,7 @@ def write_plots(study: Any, sweep_dir: Path) -> list[Path]:
 def mark_pruned(axes: Any, study: Any, drawn: bool) -> None:
     """Say which trials were pruned on a plot (s29b F6): where their curves are `drawn`
     (intermediate values), a red x at each one's last reported value; where Optuna leaves them
-    out (the optimization history), how many are not shown. Both in the title."""
+    out (the optimization history), which are not shown. Both name the trials in the title."""
     from optuna.trial import TrialState
 
     pruned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.PRUNED]
