@@ -182,3 +182,52 @@ def test_one_split_read_as_all_three_is_no_warning(
         f"data.path {root} read as a folder of split files: train=test.jsonl, "
         "validation=test.jsonl, test=test.jsonl"
     )
+
+
+MNLI_SPLITS = {
+    "train": "train",
+    "validation": "validation_matched",
+    "test": "validation_mismatched",
+}
+
+
+def test_files_named_after_the_hub_splits_a_config_maps_to_are_those_splits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """s30b F1: `data=mnli` over train / validation_matched / validation_mismatched.jsonl
+    carved validation and test from train (test/acc on 40 train rows, a warning aside); the
+    files named after the splits the config maps to are read as those splits, as their Hub
+    shards (`validation_matched-00000-of-00001.jsonl`) were."""
+    root = _folder(
+        tmp_path / "mnli", "train.jsonl", "validation_matched.jsonl", "Validation_Mismatched.jsonl"
+    )
+    record = _logged(root, MNLI_SPLITS, caplog)
+    assert record.levelname == "INFO" and is_file_only(record)
+    assert record.getMessage() == (
+        f"data.path {root} read as a folder of split files: train=train.jsonl, "
+        "validation=validation_matched.jsonl, test=Validation_Mismatched.jsonl"
+    )
+    _, files = local_data_files(root, splits=MNLI_SPLITS)
+    assert files == {
+        "train": [str(root / "train.jsonl")],
+        "validation_matched": [str(root / "validation_matched.jsonl")],
+        "validation_mismatched": [str(root / "Validation_Mismatched.jsonl")],
+    }
+    # Without a mapping to them (a generic config) they are other files, as before.
+    assert local_data_files(root)[1] == {"train": [str(root / "train.jsonl")]}
+
+
+def test_lab_named_files_beside_the_mapped_ones_stand_in_or_are_named_unread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`test.jsonl` reads as test where `validation_mismatched` is absent (as before); a
+    `validation.jsonl` beside `validation_matched.jsonl` is unread, and said so."""
+    names = ("train.jsonl", "validation.jsonl", "validation_matched.jsonl", "test.jsonl")
+    root = _folder(tmp_path / "mnli", *names)
+    record = _logged(root, MNLI_SPLITS, caplog)
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == (
+        f"data.path {root} read as a folder of split files: train=train.jsonl, "
+        "validation=validation_matched.jsonl, test=test.jsonl; not read: validation.jsonl "
+        "(data.splits.validation=validation reads each file as the split it is named after)"
+    )

@@ -33,8 +33,9 @@ def check_local_data(cfg: DictConfig) -> None:
     from lab.data.local_files import local_data_files
     from lab.data.splits import source_split_name
 
+    splits = dict(data.get("splits") or {name: name for name in ("train", "validation", "test")})
     # A missing path, an empty file, an unreadable Hub dataset folder...: named here.
-    _, files = local_data_files(data.path, data.get("hub_config"))
+    _, files = local_data_files(data.path, data.get("hub_config"), splits=splits)
     # A headerless CSV's columns (`lab.data.csv_header`): its first line is a row, not names.
     names = checked_column_names(data.get("csv_column_names"))
     wanted = {
@@ -42,7 +43,6 @@ def check_local_data(cfg: DictConfig) -> None:
         for key, column in named_columns(data).items()
         if key.split("[")[0] not in optional
     }
-    splits = dict(data.get("splits") or {name: name for name in ("train", "validation", "test")})
     peeked: dict[str, tuple[str, list[str]]] = {}  # split: (its first file, its columns)
     for split in ("train", "validation", "test"):
         source = source_split_name(splits, split, files, local=True)

@@ -5,8 +5,11 @@ A local path is read in the first of these layouts that fits:
 1. One file (csv, tsv, json, jsonl, parquet, txt, optionally gzip-compressed): the train split;
    validation and test are carved from it later.
 2. A folder of files named after lab's splits: `train.csv.gz`, `validation.jsonl` (`valid`,
-   `dev` and `val` count as validation), `test.parquet`. Other data files beside them
-   (`train_augmented.csv`) are not read: the loader names them in a warning.
+   `dev` and `val` count as validation), `test.parquet`, or after the source split a data
+   config maps one of lab's splits to (`validation_matched.jsonl` under `data=mnli`, whose
+   `data.splits.validation` is `validation_matched`: the Hub's split names, as shards are
+   read; s30b F1). Other data files beside them (`train_augmented.csv`) are not read: the
+   loader names them in a warning.
 3. A folder written by `datasets` (`Dataset.save_to_disk` / `DatasetDict.save_to_disk`).
 4. A dataset folder as the Hugging Face Hub stores it, e.g. downloaded on a machine with network
    by `hf download <id> --repo-type dataset --local-dir <dir>`. Its splits keep the
@@ -147,7 +150,7 @@ def _folder_files(
     column_names: Sequence[str] | None = None,
 ) -> SplitFiles:
     """{split: [files]} of a folder (layouts 2-4), or a `DataError` naming what it holds."""
-    named = _split_named_files(root)
+    named = _split_named_files(root, splits)
     if named:
         if "train" not in named:
             raise DataError(f"{root} has no train file: {_LAYOUTS}; found {_listing(root)}")
@@ -209,11 +212,15 @@ def _listing(root: Path) -> str:
     return ", ".join(sorted(p.name for p in root.iterdir())) or "nothing"
 
 
-def _split_named_files(root: Path) -> SplitFiles:
-    """Layout 2: `train.csv`, `dev.jsonl`, ... directly in `root`."""
+def _split_named_files(root: Path, splits: Mapping[str, str | None] | None = None) -> SplitFiles:
+    """Layout 2: `train.csv`, `dev.jsonl`, ... directly in `root`; and a file named after a
+    source split `splits` (`data.splits`) maps one of lab's to (`validation_matched.jsonl`),
+    keyed by that name, as the Hub's shards of it would be."""
+    mapped = {str(v).lower(): str(v) for v in (splits or {}).values() if v}
     files: dict[str, Path] = {}
     for candidate in sorted(root.iterdir()):
-        split = _split_of(candidate)
+        stem = candidate.name.split(".")[0].lower()
+        split = _split_of(candidate) or mapped.get(stem)
         if candidate.is_file() and split and file_suffix(candidate) in BUILDERS:
             if split in files:
                 raise DataError(
