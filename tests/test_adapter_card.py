@@ -119,6 +119,35 @@ def test_the_adapter_card_names_its_base_and_its_loading_code_works(
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_relative_base_is_named_by_its_absolute_path(
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s30a F4: `model.pretrained=base` (relative, as `outputs/<sft run>/model` is typed) left
+    `base_model_name_or_path: base` in adapter_config.json, which peft could load only from
+    the folder the run was started in; the adapter and its card name the absolute path."""
+    from peft import AutoPeftModelForSequenceClassification
+
+    from lab.build import build_parts
+    from lab.run_dir.model_card import write_run_cards
+
+    base = build_parts(compose_cfg(*TINY_FIXTURE_RUN, output_dir=tmp_path / "base-run"))
+    base_dir = base.module.export(tmp_path / "base", base.tokenizer)
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "run"
+    cfg, _ = _peft_run(compose_cfg, run_dir, "model.pretrained=base")
+    write_run_cards(run_dir, cfg, RECORD, METRICS)
+    adapter = run_dir / "adapter"
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(base_dir) == str(tmp_path / "base")
+    card = " ".join((adapter / "README.md").read_text().split())
+    assert f"loaded from the local folder `{base_dir}`" in card
+    assert f'.from_pretrained("{base_dir}"' in card
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    loaded = AutoPeftModelForSequenceClassification.from_pretrained(adapter)
+    assert loaded.peft_config["default"].base_model_name_or_path == str(base_dir)
+
+
 @pytest.mark.parametrize("peft", ["ia3", "lora"])
 def test_gpt2_adapters_raise_no_fan_in_fan_out_warning(compose_cfg: Any, peft: str) -> None:
     """peft warns 'fan_in_fan_out is set to False but the target module is `Conv1D`' unless

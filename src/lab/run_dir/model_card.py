@@ -27,7 +27,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import lab
-from lab.run_dir.card_base import base_model_line, base_model_name, base_needed, hub_base_model
+from lab.run_dir.card_base import (
+    base_model_line,
+    base_model_name,
+    base_needed,
+    hub_base_model,
+    local_base_path,
+)
 from lab.run_dir.card_data import data_line, data_metadata, metric_cell, read_id2label
 from lab.run_dir.card_hyperparameters import hyperparameter_rows
 from lab.run_dir.card_usage import onnx_usage, usage_section
@@ -254,6 +260,7 @@ The base model of this adapter was built from a config with random initial weigh
 be loaded on its own** (`adapter_config.json` names no base model). Use the run's merged
 export, `<run>/model`: the base with this adapter folded in, a plain transformers model.
 """
+    base = local_base_path(str(base))  # as adapter_config.json names it (lab.training.adapters)
     head = str(cfg.task.head).rsplit(".", 1)[-1]
     labels = adapter.get("labels")
     # A classification head is built for the run's labels; the base's own config does not

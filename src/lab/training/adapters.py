@@ -175,7 +175,20 @@ def is_peft_model(model: Any) -> bool:
 
 
 def export_peft(model: Any, directory: Path, adapter_directory: Path) -> None:
-    """Save the adapter alone, and a merged copy (the live model stays wrapped)."""
+    """Save the adapter alone, and a merged copy (the live model stays wrapped). The adapter's
+    `base_model_name_or_path` is made absolute where it is a relative folder (see
+    `lab.run_dir.card_base.local_base_path`)."""
+    import json
+
+    from lab.run_dir.card_base import local_base_path
+
     model.save_pretrained(adapter_directory)
+    config_file = Path(adapter_directory) / "adapter_config.json"
+    if config_file.is_file():
+        config = json.loads(config_file.read_text())
+        base = config.get("base_model_name_or_path")
+        if isinstance(base, str) and base and local_base_path(base) != base:
+            config["base_model_name_or_path"] = local_base_path(base)
+            config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     merged = copy.deepcopy(model).merge_and_unload()
     merged.save_pretrained(directory)
