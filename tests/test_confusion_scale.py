@@ -292,12 +292,12 @@ def test_single_label_report_has_per_class_scores_as_sklearn() -> None:
     # By hand: joy tp 2 fp 2 fn 1; anger tp 1 fp 2 fn 2; fear fn 2; calm fp 1.
     assert report["per_label"] == {
         "joy": {"precision": 0.5, "recall": pytest.approx(2 / 3), "f1": pytest.approx(4 / 7),
-                "support": 3},
+                "support": 3, "predicted": 4},
         "anger": {"precision": pytest.approx(1 / 3), "recall": pytest.approx(1 / 3),
-                  "f1": pytest.approx(1 / 3), "support": 3},
-        "fear": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2},
-        "calm": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
-        "awe": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
+                  "f1": pytest.approx(1 / 3), "support": 3, "predicted": 3},
+        "fear": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2, "predicted": 0},
+        "calm": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 1},
+        "awe": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 0},
     }  # fmt: skip
     p, r, f, n = precision_recall_fscore_support(truth, predicted, labels=range(5), zero_division=0)
     for i, name in enumerate(names):

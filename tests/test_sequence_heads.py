@@ -65,10 +65,11 @@ def test_multi_label_per_class_report_by_hand() -> None:
     report = module.evaluation_report("test")
     assert report["labels"] == ["joy", "anger", "fear"]
     assert report["per_label"] == {
-        "joy": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1},
-        "anger": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2},
-        "fear": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1},
-    }
+        "joy": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1, "predicted": 1},
+        "anger": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2,
+                  "predicted": 1},
+        "fear": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "predicted": 1},
+    }  # fmt: skip
     p, r, f, n = precision_recall_fscore_support(targets, predictions, zero_division=0)
     for i, name in enumerate(report["labels"]):
         row = report["per_label"][name]
@@ -265,3 +266,62 @@ def test_the_predictor_does_not_load_lightning() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_multi_label_classes_neither_labelled_nor_predicted_are_noted() -> None:
+    """s30b F2: multi-label `f1_macro` counts a class no row holds and none was predicted
+    for as F1 0 (sklearn's macro on label columns does the same; the single-label head leaves
+    such a class out): the note names them and gives the mean over the other classes."""
+    from sklearn.metrics import f1_score
+
+    from lab.eval_table import absent_classes_note
+
+    names = ["joy", "anger", "fear", "grief", "pride"]
+    model = _model(5)
+    model.config.id2label = dict(enumerate(names))
+    module = MultiLabelClassificationModule(model, optimizer=None)  # type: ignore[arg-type]
+    # grief, pride: neither labelled nor predicted; fear: labelled, never predicted.
+    predictions = torch.tensor([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [1, 1, 0, 0, 0]])
+    targets = torch.tensor([[1, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 1, 0, 0, 0]])
+    module.test_counts.update(predictions, targets)
+    module.metrics["test"].update(predictions, targets)
+    logged = float(module.metrics["test"].compute()["test/f1_macro"])
+    assert logged == pytest.approx(f1_score(targets, predictions, average="macro", zero_division=0))
+    present = f1_score(targets[:, :3], predictions[:, :3], average="macro", zero_division=0)
+    assert present == pytest.approx((2 / 3 + 1.0 + 0.0) / 3)  # joy 2/3, anger 1, fear 0
+    note = absent_classes_note(module.evaluation_report("test"), where="the test split")
+    assert note == (
+        "2 of 5 classes are neither labelled nor predicted in the test split ('grief', "
+        "'pride'): f1_macro counts each with an F1 of 0, as sklearn's average='macro' does on "
+        f"label columns; over the other 3 it is {present:.4f}"
+    )
+    assert logged == pytest.approx(present * 3 / 5)
+    # Every class labelled or predicted, or a report of before `predicted`: nothing said.
+    module.test_counts.update(
+        torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5, dtype=torch.long)
+    )
+    assert absent_classes_note(module.evaluation_report("test")) == ""
+    old = {
+        "labels": ["a"],
+        "per_label": {"a": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}},
+    }
+    assert absent_classes_note(old) == ""
+
+
+def test_a_run_warns_of_zero_scored_classes_before_its_final_table(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from lab.run_dir.finalize import note_zero_scored_classes
+
+    row = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 0}
+    report = {"labels": ["a", "b"], "per_label": {"a": {**row, "f1": 0.5, "support": 2}, "b": row}}
+    with caplog.at_level(logging.WARNING, logger="lab.run_dir.finalize"):
+        note_zero_scored_classes(report)
+        note_zero_scored_classes({})
+    assert caplog.messages == [
+        "1 of 2 classes are neither labelled nor predicted in the test split ('b'): f1_macro "
+        "counts each with an F1 of 0, as sklearn's average='macro' does on label columns; over "
+        "the other 1 it is 0.5000"
+    ]

@@ -161,12 +161,16 @@ def _checkpoint_file(run: TrainedRun, which: str) -> Path | None:
         return None
 
 
-def absent_classes_note(report: dict[str, Any]) -> str:
+def absent_classes_note(report: dict[str, Any], where: str = "the data evaluated") -> str:
     """A classifier's report (`confusion_matrix`, true label by row, and its `labels`): the
     classes no row is labelled with that the model predicted all the same, which the macro
     averages (f1, precision, recall) count as classes scored 0 (torchmetrics, like sklearn,
-    leaves out only a class neither labelled nor predicted); "" when there is none or the
-    report is of another kind."""
+    leaves out only a class neither labelled nor predicted); a multi-label report (`per_label`
+    alone): the classes neither labelled nor predicted, which its `f1_macro` counts as 0
+    (`unscored_labels_note`); "" when there is none or the report is of another kind.
+    `where`: the data the report is of, as the note names it."""
+    if "confusion_matrix" not in report and isinstance(report.get("per_label"), dict):
+        return unscored_labels_note(report["per_label"], where)
     matrix, labels = report.get("confusion_matrix"), report.get("labels")
     if not isinstance(matrix, list) or not isinstance(labels, list) or len(matrix) != len(labels):
         return ""
@@ -184,8 +188,39 @@ def absent_classes_note(report: dict[str, Any]) -> str:
     )
     which = "that class" if len(absent) == 1 else "each such class"
     return (
-        f"no row of the data evaluated is labelled {named}; the macro averages (f1, precision, "
+        f"no row of {where} is labelled {named}; the macro averages (f1, precision, "
         f"recall) count {which} with a score of 0, which lowers them"
+    )
+
+
+# Class names a note lists before "and N more".
+NAMED_CLASSES = 8
+
+
+def unscored_labels_note(per_label: dict[str, Any], where: str) -> str:
+    """A multi-label report's classes that no row of `where` holds and none was predicted
+    for: `f1_macro` (torchmetrics, as sklearn's `average="macro"` on label columns) counts
+    each as F1 0, where the single-label head leaves such a class out, so a set with rare
+    classes (GoEmotions' grief, pride) reads lower than its classes score (s30b F2). The
+    note names them and the mean over the others; "" when there are none, or the report
+    predates the `predicted` counts."""
+    rows = [r for r in per_label.values() if isinstance(r, dict)]
+    if len(rows) != len(per_label) or any("predicted" not in r for r in rows):
+        return ""
+    unscored = [n for n, r in per_label.items() if not r.get("support") and not r["predicted"]]
+    if not unscored:
+        return ""
+    scored = [float(r["f1"]) for n, r in per_label.items() if n not in unscored]
+    shown = ", ".join(f"'{n}'" for n in unscored[:NAMED_CLASSES])
+    if len(unscored) > NAMED_CLASSES:
+        shown += f" and {len(unscored) - NAMED_CLASSES} more"
+    others = (
+        f"; over the other {len(scored)} it is {sum(scored) / len(scored):.4f}" if scored else ""
+    )
+    return (
+        f"{len(unscored)} of {len(per_label)} classes are neither labelled nor predicted in "
+        f"{where} ({shown}): f1_macro counts each with an F1 of 0, as sklearn's "
+        f"average='macro' does on label columns{others}"
     )
 
 

@@ -3,12 +3,14 @@
 On rank zero, in this order: the best model exported to `model/` (with its tokenizer), the
 head's `test_report.json`, the record marked finished (with `metrics.json`), the model card
 (and the adapter's, for a PEFT run), the plots (also sent to the loggers), and the summary
-table with the run directory. Then every logger is finalized.
+table with the run directory (after a warning on classes the test split's macro averages
+score 0, where there are any). Then every logger is finalized.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
 
     from lab.build import Parts
     from lab.run_dir.records import RunRecord
+
+log = logging.getLogger(__name__)
 
 
 def finalize(
@@ -51,6 +55,17 @@ def finalize(
         record.finish(metrics)
         write_run_cards(output_dir, cfg, record.data, metrics)  # model/, and adapter/ if any
         log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
+        note_zero_scored_classes(report or {})
         print_summary(metrics, output_dir, tested=record.data["tested"])
     for logger in trainer.loggers:
         logger.finalize("success")
+
+
+def note_zero_scored_classes(report: dict[str, Any]) -> None:
+    """Warn, before the final table, of the test split's classes that its macro averages
+    count with a score of 0 (`lab.eval_table.absent_classes_note`), as lab.eval notes them."""
+    from lab.eval_table import absent_classes_note
+
+    note = absent_classes_note(report, where="the test split")
+    if note:
+        log.warning("%s", note)

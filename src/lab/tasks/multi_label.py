@@ -38,11 +38,18 @@ def predict_labels(logits: torch.Tensor, thresholds: torch.Tensor) -> torch.Tens
 
 def per_class_scores(tp: int, fp: int, fn: int) -> dict[str, float | int]:
     """Precision, recall and F1 of one class from its counts (0.0 where a ratio has no
-    denominator, sklearn's `zero_division=0`), and its support `tp + fn`."""
+    denominator, sklearn's `zero_division=0`), its support `tp + fn` and the rows it was
+    predicted for, `tp + fp` (a class with neither scores 0: `lab.eval_table`'s note)."""
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": tp + fn,
+        "predicted": tp + fp,
+    }
 
 
 class MultiLabelClassificationModule(TaskModule):
