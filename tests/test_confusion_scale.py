@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import logging
 import struct
 from pathlib import Path
@@ -34,6 +35,8 @@ from lab.tasks.text_classification.confusion_plot import (
     plot_confusion_matrix,
 )
 from lab.tasks.text_classification.module import TextClassificationModule, per_class_table
+
+from conftest import TINY_FIXTURE_RUN
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -93,6 +96,39 @@ def test_a_few_classes_keep_counts_in_cells_and_names_on_ticks() -> None:
         assert _tick_texts(axis) == (report["labels"], report["labels"])
         assert axis.get_xticklabels()[0].get_rotation() == 45
         plt.close(figure)
+
+
+def test_the_title_names_the_split_lab_eval_scored() -> None:
+    """s30b F3: `lab.eval split=validation` drew a figure titled "test confusion matrix"."""
+    for report, title in ((SMALL, "test"), ({**SMALL, "split": "validation"}, "validation")):
+        figure: Any = plot_confusion_matrix(report)
+        assert figure.axes[0].get_title() == f"{title} confusion matrix"
+        plt.close(figure)
+    figure = plot_confusion_matrix({**_report(40), "split": "validation_matched"})
+    assert figure.axes[0].get_title().startswith("validation_matched confusion matrix (40 classes")
+    plt.close(figure)
+
+
+def test_lab_eval_hands_its_split_to_the_figures(
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lab.eval_results as results
+    from lab.eval_splits import note_evaluated
+    from lab.run_dir.runs import TrainedRun
+
+    drawn: list[dict[str, Any]] = []
+    monkeypatch.setattr(results, "_write_plots", lambda folder, report, cfg: drawn.append(report))
+    cfg = compose_cfg(*TINY_FIXTURE_RUN)
+    note_evaluated(cfg, "validation")
+    report = {"labels": ["a"], "confusion_matrix": [[1]]}
+    target = tmp_path / "eval" / "metrics.json"
+    run = TrainedRun(tmp_path, compose_cfg(*TINY_FIXTURE_RUN), {})
+    results.write_results(
+        target, run, cfg, checkpoint="model", evaluated={}, module_settings=[], metrics={},
+        report=report,
+    )  # fmt: skip
+    assert drawn == [{**report, "split": "validation"}]
+    assert json.loads((target.parent / "test_report.json").read_text()) == report  # as it was
 
 
 @pytest.mark.parametrize("n", [ANNOTATED_MAX + 1, NAMED_MAX, NAMED_MAX + 1, 150, 300, 1000])
@@ -229,7 +265,7 @@ def test_a_figure_failing_to_lay_out_or_save_is_skipped_with_a_warning(
 def test_a_figure_failing_half_drawn_is_closed(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    def half_drawn(matrix: Any, labels: Any) -> Any:
+    def half_drawn(matrix: Any, labels: Any, title: str) -> Any:
         plt.subplots(figsize=(30, 30))
         raise MemoryError
 

@@ -25,7 +25,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.errors import ConfigError
-from lab.eval_splits import RUN_SPLIT
+from lab.eval_splits import EVALUATED, RUN_SPLIT
 from lab.run_dir.runs import TrainedRun
 from lab.tool_outputs import check_output
 
@@ -163,7 +163,10 @@ def write_results(
         if report:
             write_json(report_file, report, sort_keys=False)  # the test report's own order
             written["report"] = report_file.name
-            if _write_plots(plots, report, cfg):
+            # The figures name the split evaluated (a confusion matrix of `split=validation`
+            # was titled "test": s30b F3); the report file keeps the head's own keys.
+            split = str((cfg.get(EVALUATED) or {}).get("split") or "test")
+            if _write_plots(plots, {**report, "split": split}, cfg):
                 written["plots"] = plots.name
     differs = {key: {"training": old, "evaluation": new} for key, (old, new) in changed.items()}
     with writing(target):

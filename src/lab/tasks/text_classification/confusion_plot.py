@@ -61,12 +61,14 @@ def plot_confusion_matrix(report: dict[str, Any]) -> Figure | None:
     if not matrix:
         return None
     labels = [str(name) for name in report.get("labels") or range(len(matrix))]
+    # `split`: the split evaluated, where lab.eval scored another than the test split
+    title = f"{report.get('split') or 'test'} confusion matrix"
     if len(matrix) <= ANNOTATED_MAX:
-        return _annotated(matrix, labels)
-    return _capped(matrix, labels)
+        return _annotated(matrix, labels, title)
+    return _capped(matrix, labels, title)
 
 
-def _annotated(matrix: list[list[int]], labels: list[str]) -> Figure:
+def _annotated(matrix: list[list[int]], labels: list[str], title: str) -> Figure:
     """The figure of a few classes: a count in every cell, a name on every tick."""
     import matplotlib.pyplot as plt
 
@@ -83,11 +85,11 @@ def _annotated(matrix: list[list[int]], labels: list[str]) -> Figure:
         for j, count in enumerate(row):
             shade = "white" if count > peak / 2 else "black"
             axis.text(j, i, str(count), ha="center", va="center", color=shade)
-    axis.set_title("test confusion matrix")
+    axis.set_title(title)
     return figure
 
 
-def _capped(matrix: list[list[int]], labels: list[str]) -> Figure:
+def _capped(matrix: list[list[int]], labels: list[str], title: str) -> Figure:
     """The figure of many classes: the matrix without counts, and the most confused pairs."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -104,7 +106,7 @@ def _capped(matrix: list[list[int]], labels: list[str]) -> Figure:
     _class_ticks(axis, labels)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    axis.set_title(f"test confusion matrix ({len(labels)} classes; counts in test_report.json)")
+    axis.set_title(f"{title} ({len(labels)} classes; counts in test_report.json)")
     pairs = most_confused(counts, MOST_CONFUSED)
     _most_confused_bars(pairs_axis, pairs, labels, tied_beyond(counts, pairs))
     return figure
