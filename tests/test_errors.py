@@ -129,6 +129,21 @@ def test_a_top_level_key_that_lives_in_a_group_names_it() -> None:
     )
 
 
+def test_a_key_of_another_section_is_the_guess_where_none_is_close() -> None:
+    """s30b F4: `data.threshold=0.3` (the multi-label threshold is `task.module.threshold`)
+    got the data keys alone; a close key of the section still comes first."""
+    from lab.config.cli import unknown_key_hints
+    from lab.config.paths import conf_dir
+
+    given = ["data=go_emotions", "data.threshold=0.3", "data.max_lenght=8"]
+    threshold, length = unknown_key_hints(given, str(conf_dir()), "train")
+    assert threshold.startswith(
+        "'data.threshold' is not a config key. Did you mean task.module.threshold? Valid keys "
+        "of data: _target_, "
+    )
+    assert length.startswith("'data.max_lenght' is not a config key. Did you mean data.max_length?")
+
+
 def test_a_sweep_setting_typo_gets_its_close_match() -> None:
     """`hydra.sweeper.n_trails=3`: Hydra's three lines advised `+`, which then failed in the
     sweeper's constructor; a bad sampler option is a group's option, not "not a config key"."""
@@ -570,3 +585,17 @@ def test_a_hub_dataset_offline_and_not_cached_is_named_without_the_none_folder(
     assert message.startswith("could not load 'lab-tests/not-a-cached-dataset' from the Hugging")
     assert "in None" not in message
     assert "point data.path at the files" in message
+
+
+def test_same_leaf_key_guesses_only_one_key() -> None:
+    from omegaconf import OmegaConf
+
+    from lab.config.key_hints import same_leaf_key
+
+    cfg = OmegaConf.create(
+        {"data": {"a": 1}, "task": {"module": {"threshold": 0.5}}, "hydra": {"threshold": 1},
+         "x": {"seed": 1}, "y": {"seed": 2}}
+    )  # fmt: skip
+    assert same_leaf_key(cfg, "data", "threshold") == "task.module.threshold"  # not hydra's
+    assert same_leaf_key(cfg, "data", "seed") is None  # two: no guess
+    assert same_leaf_key(cfg, "task.module", "threshold") is None  # its own section's

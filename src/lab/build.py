@@ -134,7 +134,7 @@ def _refusal(
 
     unknown = _unexpected_keyword(err)
     if unknown is not None and keys is not None:
-        from lab.config.cli import not_a_key
+        from lab.config.key_hints import not_a_key
 
         return ConfigError(not_a_key(path, unknown, [k for k in keys if k != unknown]))
     if unknown is not None:

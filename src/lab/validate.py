@@ -57,7 +57,7 @@ def check_appended_data_keys(cfg: DictConfig, overrides: list[str]) -> None:
     """Refuse `+data.<key>=...`: every option of every data module has a default in its YAML
     (tested), so a key that must be appended is one no data module reads; training would
     stop on it when it builds the data module (`lab.build`), this says so before."""
-    from lab.config.cli import not_a_key
+    from lab.config.key_hints import not_a_key
 
     for override in overrides:
         key = override.split("=", 1)[0]

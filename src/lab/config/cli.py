@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from omegaconf import DictConfig
 
+from lab.config.key_hints import nested_key, not_a_key, same_leaf_key
 from lab.config.option_errors import (
     NOT_AN_OPTION_NAME,
     PRECISION_ALIASES,
@@ -125,7 +126,9 @@ def unknown_key_hints(
         if not isinstance(parent, DictConfig):
             continue
         added = added_argument_hint(parent, parent_key, leaf, override)
-        hints.append(added or not_a_key(parent_key, leaf, [str(k) for k in parent]))
+        valid = [str(k) for k in parent]
+        elsewhere = same_leaf_key(cfg, parent_key, leaf)  # `data.threshold`: task.module's
+        hints.append(added or not_a_key(parent_key, leaf, valid, elsewhere=elsewhere))
     return hints
 
 
@@ -188,27 +191,6 @@ def added_argument_hint(parent: object, parent_key: str, leaf: str, override: st
         f"'{parent_key}.{leaf}' is not in lab's {parent_key} config, but {owner} takes "
         f"`{leaf}`: add it with Hydra's `+`: +{override}"
     )
-
-
-def not_a_key(parent_key: str, leaf: str, valid: list[str], nested: str | None = None) -> str:
-    """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`;
-    `nested`: the key one level down that `leaf` names (`paths.output_root`), the better guess."""
-    valid = sorted(valid)
-    close = difflib.get_close_matches(leaf, valid, n=1)
-    prefix = f"{parent_key}." if parent_key else ""  # "": a top-level key
-    maybe = f" Did you mean {nested or prefix + close[0]}?" if nested or close else ""
-    where = f"Valid keys of {parent_key}" if parent_key else "Valid top-level keys and groups"
-    return f"'{prefix}{leaf}' is not a config key.{maybe} {where}: {', '.join(valid)}"
-
-
-def nested_key(root: DictConfig, leaf: str) -> str | None:
-    """The one `<top>.<leaf>` key of `root` (`output_root` -> `paths.output_root`), or None."""
-    found = [
-        f"{top!s}.{leaf}"
-        for top, node in root.items()
-        if str(top) != "hydra" and isinstance(node, DictConfig) and leaf in node
-    ]
-    return found[0] if len(found) == 1 else None
 
 
 def config_error_lines(
