@@ -250,11 +250,13 @@ def test_one_based_labels_under_label_names_say_so(compose_cfg: Any, tmp_path: P
     )
 
 
-def test_labels_beyond_the_names_keep_the_generic_advice(compose_cfg: Any, tmp_path: Path) -> None:
+def test_labels_beyond_the_names_get_no_one_based_advice(compose_cfg: Any, tmp_path: Path) -> None:
+    """0..3 under three names: not 1-based; the names given are what to extend (s30b F5)."""
     lines = ["text,label"] + [f"review {i},{i % 4}" for i in range(30)]
     path = tmp_path / "stars.csv"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"fix the data or set data\.num_labels$"):
+    advice = r"data\.label_names lists 3: fix the data, or list every class there$"
+    with pytest.raises(DataError, match=advice):
         _setup(compose_cfg, path, "data.label_names=[bad,ok,good]")
 
 
@@ -564,4 +566,19 @@ def test_a_word_among_a_csvs_number_labels_is_named(compose_cfg: Any, tmp_path: 
     assert str(caught.value) == (
         f"{path}:15 column 'label': label 'positive' is text among labels of numbers ('0', "
         "'1', ...): write every label as numbers"
+    )
+
+
+def test_the_advice_for_a_label_outside_the_classes_is_one_that_can_be_followed() -> None:
+    """s30b F5: under a preset's `data.label_names` (RTE's two), "set data.num_labels" was
+    refused when followed (`data.num_labels=3 but data.label_names has 2 names`)."""
+    from lab.tasks.text_classification.label_values import outside_classes
+
+    start = "label 2 is outside num_labels=2 (valid: 0..1); "
+    assert outside_classes(2, 2, one_based=False) == start + "fix the data or set data.num_labels"
+    assert outside_classes(2, 2, one_based=False, configured=True) == (
+        start + "data.label_names lists 2: fix the data, or list every class there"
+    )
+    assert outside_classes(2, 2, one_based=False, evaluating=True) == (
+        start + "the model was trained with 2 classes: fix the data"
     )

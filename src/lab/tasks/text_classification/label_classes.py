@@ -250,7 +250,13 @@ class LabelClasses:
                 "row set data.problem_type=regression"
             )
         if not isinstance(number, int) or not 0 <= number < count:
-            return outside_classes(value, count, one_based=self.one_based, evaluating=evaluating)
+            return outside_classes(
+                value,
+                count,
+                one_based=self.one_based,
+                evaluating=evaluating,
+                configured=self.configured,
+            )
         return None
 
     def _not_a_data_id(self, value: Any) -> str:

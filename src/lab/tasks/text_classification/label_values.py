@@ -112,10 +112,14 @@ def one_based_fix(*, configured: bool, evaluating: bool = False) -> str:
     return fix + (", or set data.label_names=null to use the values as names" if configured else "")
 
 
-def outside_classes(value: Any, count: int, *, one_based: bool, evaluating: bool = False) -> str:
+def outside_classes(
+    value: Any, count: int, *, one_based: bool, evaluating: bool = False, configured: bool = False
+) -> str:
     """Why label `value` (an integer outside 0..`count`-1) is refused, after the row that holds
     it: `one_based`, the train split's labels are 1..`count` under `count` configured names
-    (`one_based_top`), whose top `count` gets the 1-based advice."""
+    (`one_based_top`), whose top `count` gets the 1-based advice. Where `data.label_names`
+    gives the classes (`configured`: a preset's, RTE's two) `data.num_labels` cannot differ
+    from them (s30b F5), and `lab.eval` (`evaluating`) keeps the model's classes."""
     if one_based and as_integer(value) == count:
         lister = (
             f"the model was trained with {count} class names"
@@ -124,6 +128,10 @@ def outside_classes(value: Any, count: int, *, one_based: bool, evaluating: bool
         )
         fix = one_based_fix(configured=True, evaluating=evaluating)
         advice = f"labels 1..{count} look 1-based; {lister} for ids 0..{count - 1}: {fix}"
+    elif evaluating:
+        advice = f"the model was trained with {count} classes: fix the data"
+    elif configured:
+        advice = f"data.label_names lists {count}: fix the data, or list every class there"
     else:
         advice = "fix the data or set data.num_labels"
     return f"label {value!r} is outside num_labels={count} (valid: 0..{count - 1}); {advice}"
