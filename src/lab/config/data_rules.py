@@ -17,6 +17,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.data.column_refusal import missing_columns_message, named_column, unlabeled_split_fix
 from lab.data.csv_header import checked_column_names, named_header
+from lab.data.inspection_hooks import columns_hint, columns_rule
 from lab.errors import ConfigError, DataError
 
 # JSON-lines rows read to learn a file's columns (rows may differ in their keys).
@@ -71,15 +72,13 @@ def check_local_data(cfg: DictConfig) -> None:
                     validation[0] if labeled and validation is not None else "",
                 )
                 if split != "train" and label is not None and label not in present
-                else ""
+                else columns_hint(data, present)  # the head's own (chat data given to DPO)
             )
             # The data module's own wording, file first (`DataModule.require_columns`).
             raise DataError(
                 missing_columns_message(missing, split, present, where=str(first), hint=hint)
             )
     # A head whose columns depend on a setting (a chat format) checks them itself.
-    from lab.data.inspection_hooks import columns_rule
-
     rule = columns_rule(data)
     found = rule(data, {s: cols for s, (_, cols) in peeked.items()}) if rule and peeked else None
     if found is not None:

@@ -2,7 +2,8 @@
 data config's `_target_`), and the functions those declarations name: the head's label rules
 (`labels:`), its classes for the balance table (`classes:`), its row reader (`rows:`), its
 own loader of a file format (`source:`) and,
-for `lab.validate`, the check of a head whose columns depend on a setting (`columns:`)."""
+for `lab.validate`, the check of a head whose columns depend on a setting (`columns:`) and what
+a split lacking the columns its config names holds instead (`hint:`)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,20 @@ def columns_rule(data: DictConfig) -> Any:
     if declared is None or not declared.get("columns"):
         return None
     return get_method(str(declared.columns))
+
+
+def columns_hint(data: DictConfig, columns: Sequence[str]) -> str:
+    """What the function the data module's inspect declaration names under `hint:` says of a
+    split lacking the columns its data config names (`columns`: the split's own), e.g.
+    `lab.tasks.dpo.columns.sft_hint`: chat data given to DPO belongs to SFT. The data module
+    gives the same hint when it refuses the split, so `lab.validate`'s pre-flight refusal says
+    what training would; "" where none is declared or it has nothing to say."""
+    from hydra.utils import get_method
+
+    declared = declared_columns(str(data.get("_target_") or ""))
+    if declared is None or not declared.get("hint"):
+        return ""
+    return str(get_method(str(declared.hint))(list(columns)))
 
 
 def own_source(data: DictConfig) -> Any:

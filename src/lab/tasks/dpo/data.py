@@ -28,9 +28,10 @@ import torch
 from lab.data.datamodule import DataModule
 from lab.data.padding import Padding
 from lab.errors import ConfigError, DataError
+from lab.tasks.dpo.columns import sft_hint
 from lab.tasks.dpo.losses import IGNORE
 from lab.tasks.dpo.pairs import NoPreference, Pair, encode_pair, make_pair, prompt_ids
-from lab.tasks.sft.chat import ChatError, detect_format
+from lab.tasks.sft.chat import ChatError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -41,16 +42,6 @@ log = logging.getLogger(__name__)
 INDEX = "pair_index"  # each pair's position in its split: the key of precomputed references
 STAGES = {"train": "train", "validation": "val", "test": "test"}
 SYSTEM_COLUMN = "system"  # Orca's column of system prompts: said when not read (data.system_column)
-
-
-def sft_hint(columns: list[str]) -> str:
-    """Where a split lacking the pair columns fits an SFT format instead (chat data given to
-    DPO): the data config that trains it; else ""."""
-    try:
-        form = detect_format(columns)
-    except ChatError:
-        return ""
-    return f"these columns are chat data (data.format={form}): train them with SFT (data=chat)"
 
 
 class PreferenceDataModule(DataModule):
