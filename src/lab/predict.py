@@ -191,6 +191,10 @@ def predict_file(
     return tally
 
 
+#: GLUE's row id column (`idx`): passed through as the output's `id` where a row has no `id`
+GLUE_ID = "idx"
+
+
 def _result(
     source: Path, line: int, row: dict[str, Any] | RowError, results: dict[int, Any]
 ) -> dict[str, Any]:
@@ -200,6 +204,8 @@ def _result(
         result.update(row.kept)  # its id, when the row was read
     elif "id" in row:
         result["id"] = row["id"]
+    elif GLUE_ID in row:  # GLUE's row id, what a submission file is keyed by (s30b F6)
+        result["id"] = row[GLUE_ID]
     result.update({"error": row} if isinstance(row, RowError) else results[line])
     if "error" in result:  # the convention of every data error: <file>:<line>
         result["error"] = f"{row_place(source, line)}: {result['error']}"
