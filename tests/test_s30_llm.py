@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from omegaconf import OmegaConf
 
 from lab.errors import DataError
+from lab.tasks.sft.chat import completion_turns, render_chat, to_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENIZER = ROOT / "src/lab/assets/tiny_llama"
@@ -94,3 +96,85 @@ def test_chat_config_on_preference_pairs_still_names_dpo(compose_cfg: Any, tmp_p
         "; chosen and rejected are preference pairs: train them with DPO (data=preferences "
         "data.path=..., or data=ultrafeedback)"
     )
+
+
+# ------------------------------------------------------------------------------------ F2
+# check_pc_mask.py's row: a few-shot answer in the prompt, the completion after it.
+FEW_SHOT = {
+    "prompt": [
+        _turn("user", "Digits for: two nine four"),
+        _turn("assistant", "2 9 4"),
+        _turn("user", "Digits for: seven eight six"),
+    ],
+    "completion": [_turn("assistant", "7 8 6")],
+}
+
+
+def _targets(tokenizer: Any, ids: list[int], flags: list[int]) -> str:
+    return str(tokenizer.decode([i for i, keep in zip(ids, flags, strict=True) if keep]))
+
+
+def test_a_prompt_completion_row_trains_its_completion_only() -> None:
+    """s30a F2: the prompt's assistant turn was a target. TRL's completion mask (the tokens
+    after the prompt rendered with its generation prompt), computed by hand here, is lab's."""
+    tokenizer = _tokenizer()
+    messages = to_messages(FEW_SHOT, "prompt_completion")
+    assert completion_turns(FEW_SHOT, "prompt_completion") == 1
+    ids, mask = render_chat(tokenizer, messages, completion_turns(FEW_SHOT, "prompt_completion"))
+    prompt = tokenizer.apply_chat_template(
+        FEW_SHOT["prompt"], tokenize=False, add_generation_prompt=True
+    )
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    assert ids == encoded["input_ids"]
+    hand = [int(start >= len(prompt)) for start, _ in encoded["offset_mapping"]]
+    assert mask == hand
+    assert _targets(tokenizer, ids, mask) == "7 8 6<|eot_id|>"
+    # The same turns as `messages`: every assistant turn is trained, as documented.
+    _, every = render_chat(tokenizer, messages, completion_turns(FEW_SHOT, "messages"))
+    assert completion_turns({"messages": messages}, "messages") is None
+    assert _targets(tokenizer, ids, every) == "2 9 4<|eot_id|>7 8 6<|eot_id|>"
+    # Strings: one user turn, one assistant turn (a string completion is one message).
+    assert completion_turns({"prompt": "a", "completion": "b"}, "prompt_completion") == 1
+
+
+def test_the_sft_data_module_and_inspect_label_the_completion_only(tmp_path: Path) -> None:
+    """Training's labels and lab.inspect's targets of such a row: the completion; with
+    `train_on_prompt` every token but the first; after `history_cut` left out the oldest
+    turn (the few-shot one), still the completion."""
+    from datasets import Dataset
+
+    from lab.tasks.sft.data import SFTDataModule
+    from lab.tasks.sft.inspection import ChatRows
+    from lab.tasks.sft.packing import IGNORE
+
+    tokenizer = _tokenizer()
+    folder = tmp_path / "pc"
+    for split in ("train", "validation", "test"):
+        _write(folder, [FEW_SHOT] * 4, split)
+
+    def labels(**options: Any) -> tuple[list[int], list[int]]:
+        datamodule = SFTDataModule(tokenizer, path=str(folder), batch_size=2, **options)
+        datamodule.setup("fit")
+        row = datamodule.datasets["train"][0]
+        return row["input_ids"], row["labels"]
+
+    ids, targets = labels()
+    assert tokenizer.decode([t for t in targets if t != IGNORE]) == "7 8 6<|eot_id|>"
+    ids, every = labels(train_on_prompt=True)
+    assert every == [IGNORE, *ids[1:]]
+    whole = len(ids)
+    ids, cut = labels(history_cut="oldest_turns", max_length=whole - 5)
+    assert len(ids) < whole - 5  # the few-shot turn left out
+    assert tokenizer.decode([t for t in cut if t != IGNORE]) == "7 8 6<|eot_id|>"
+
+    data = OmegaConf.create({"format": "auto", "max_length": 512})
+    reader = ChatRows(data, tokenizer, Dataset.from_list([FEW_SHOT]))
+    assert reader.targets_rule == (
+        "the completion's assistant turns (task.module.train_on_prompt=false)"
+    )
+    _, parsed, _ = reader.read(FEW_SHOT)
+    measured = reader.measure(parsed, "train")
+    assert measured.targets is not None
+    shown = [t for t in measured.targets.labels if t != IGNORE]
+    assert tokenizer.decode(shown) == "7 8 6<|eot_id|>"

@@ -360,7 +360,7 @@ def test_inspect_measures_the_rows_as_training_cuts_them(tmp_path: Path) -> None
         {"role": "user", "content": "word " * (4 * MAX_LENGTH)},
         {"role": "assistant", "content": "yes"},
     ]
-    dropped = reader.measure(too_long, "validation")
+    dropped = reader.measure((too_long, None), "validation")  # (messages, turns trained)
     assert dropped.targets is None  # training drops it
     assert dropped.facts == {"history cut": {"rows": 0, "turns": 0}}
     data.history_cut = "latest"

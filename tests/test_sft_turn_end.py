@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lab.tasks.sft.chat import turn_end_problem
+from lab.tasks.sft.turn_end import turn_end_problem
 
 from conftest import FIXTURES, lab_command
 

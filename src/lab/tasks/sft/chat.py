@@ -27,8 +27,13 @@ assistant header) is the template's rendering of a probe assistant turn up to th
 template that refuses such a conversation (roles must alternate, starting with the user's), or
 fails on a row in any other way, names the row like every other bad row.
 
-The labels of a conversation (`target_labels`): its ids on the assistant's tokens (on every
-token with `train_on_prompt`), `IGNORE` elsewhere and on its first token.
+What is trained: every assistant turn of a `messages` / `sharegpt` row (a multi-turn chat
+teaches every answer in it); the output of an `alpaca` row; only the `completion` of a
+`prompt_completion` row (`completion_turns`): assistant turns inside its prompt (few-shot
+answers, an earlier conversation) are context the completion follows, not targets, as TRL's
+completion-only loss has them. The labels of a conversation (`target_labels`): its ids on the
+trained assistant tokens (on every token with `train_on_prompt`), `IGNORE` elsewhere and on
+its first token.
 
 Pure functions of a tokenizer and rows (no Lightning, no datasets): the SFT and DPO data
 modules, the predictors, `lab.inspect` and the tests share them.
@@ -36,7 +41,6 @@ modules, the predictors, `lab.inspect` and the tests share them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +179,18 @@ def to_messages(row: Mapping[str, Any], format: str) -> list[Message]:
     return messages
 
 
+def completion_turns(row: Mapping[str, Any], format: str) -> int | None:
+    """How many of the last messages of the row's conversation (`to_messages`) are its
+    completion, the only ones whose assistant turns are trained: a `prompt_completion` row's
+    `completion` (see the module doc); None for the other formats, whose every assistant turn
+    is trained. Counted from the end so that it holds after `history_cut` leaves out the
+    oldest turns. For a row `to_messages` has read (and checked)."""
+    if format != "prompt_completion":
+        return None
+    completion = row["completion"]
+    return 1 if isinstance(completion, str) else len(completion)
+
+
 def split_final_answer(messages: Sequence[Message]) -> tuple[list[Message], str]:
     """(the messages before the last assistant turn, that turn's text): what a model is asked
     at evaluation, and the reference answer."""
@@ -254,57 +270,6 @@ def end_of_turn_id(tokenizer: PreTrainedTokenizerBase) -> int | None:
     return int(ids[0]) if ids and int(ids[0]) in special else None
 
 
-# Marker-like text a chat template writes around turns: ChatML's `<|im_end|>`, Gemma's
-# `<end_of_turn>`, Llama 3's `<|eot_id|>`.
-_MARKER = re.compile(r"<\|?[A-Za-z_][\w.-]*\|?>")
-
-
-def turn_end_problem(tokenizer: PreTrainedTokenizerBase) -> str | None:
-    """Why generation cannot stop where the chat template ends an assistant turn, or None.
-
-    It cannot when the template writes text there (a ChatML template given to a base model:
-    `<|im_end|>`) that this tokenizer does not have as one special token: it is then several
-    ordinary tokens, no stop id exists for it, and answers carry it. The message names the
-    template's markers to add as special tokens."""
-    if not getattr(tokenizer, "chat_template", None) or end_of_turn_id(tokenizer) is not None:
-        return None
-    turns = [
-        {"role": "system", "content": "?"},
-        {"role": "user", "content": "?"},
-        {"role": "assistant", "content": PROBE},
-    ]
-    try:
-        text = render(tokenizer, turns)
-    except ChatError:
-        try:  # a template without a system turn
-            text = render(tokenizer, turns[1:])
-        except ChatError:
-            return None
-    at = text.find(PROBE)
-    after = text[at + len(PROBE) :].strip() if at >= 0 else ""
-    if not after:
-        return None  # nothing written after the turn: EOS ends it
-    ids = tokenizer(after, add_special_tokens=False)["input_ids"]
-    if ids and ids[0] == tokenizer.eos_token_id:
-        return None
-    special = {str(token) for token in tokenizer.all_special_tokens}
-    markers = [m for m in dict.fromkeys(_MARKER.findall(text)) if m not in special]
-    ending = after.split()[0]
-    pieces = len(tokenizer(ending, add_special_tokens=False)["input_ids"])
-    quoted = ", ".join(f'"{marker}"' for marker in markers)  # pasted inside '...' in a shell
-    fix = (
-        "add the template's markers as special tokens: '+model.add_special_tokens="
-        f"{{additional_special_tokens: [{quoted}]}}'"
-        if markers
-        else "use a template that ends a turn with a special token of this tokenizer"
-    )
-    return (
-        f"the chat template ends an assistant turn with {ending!r}, which this tokenizer reads "
-        f"as {pieces} ordinary tokens, not one special token: generation cannot stop there, so "
-        f"answers (exact_match, lab.predict, lab.serve) run on and carry that text; {fix}"
-    )
-
-
 def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> str:
     """`messages` followed by the template's generation prompt (`opening` when there are no
     messages): the text from which a model writes the next assistant turn."""
@@ -314,14 +279,18 @@ def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message
 
 
 def assistant_spans(
-    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], text: str | None = None
+    tokenizer: PreTrainedTokenizerBase,
+    messages: Sequence[Message],
+    text: str | None = None,
+    first: int = 0,
 ) -> list[tuple[int, int]]:
-    """Character spans `[start, end)` of every assistant turn in the rendered conversation
-    (`text`, rendered here when not given): what the model writes, end-of-turn included."""
+    """Character spans `[start, end)` of every assistant turn from message `first` on in the
+    rendered conversation (`text`, rendered here when not given): what the model writes,
+    end-of-turn included."""
     text = render(tokenizer, messages) if text is None else text
     spans = []
     for i, message in enumerate(messages):
-        if message["role"] != "assistant":
+        if message["role"] != "assistant" or i < first:
             continue
         before = render_prompt(tokenizer, messages[:i])
         through = render(tokenizer, messages[: i + 1])
@@ -341,10 +310,12 @@ def assistant_spans(
 
 
 def render_chat(
-    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], trained: int | None = None
 ) -> tuple[list[int], list[int]]:
-    """(token ids of the whole conversation, 1 for every assistant token else 0).
+    """(token ids of the whole conversation, 1 for every trained assistant token else 0).
 
+    `trained`: only the assistant turns among the last `trained` messages are marked (a
+    `prompt_completion` row's completion: `completion_turns`); None: every assistant turn.
     The ids are exactly `apply_chat_template(messages, tokenize=True)`'s. Raises `ChatError`
     when the template yields no assistant token.
     """
@@ -354,7 +325,8 @@ def render_chat(
             "one (character offsets): load it with use_fast=True"
         )
     text = render(tokenizer, messages)
-    spans = assistant_spans(tokenizer, messages, text)
+    first = 0 if trained is None else max(0, len(messages) - trained)
+    spans = assistant_spans(tokenizer, messages, text, first)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(encoded["input_ids"])
     mask = [0] * len(ids)

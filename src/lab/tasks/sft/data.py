@@ -1,9 +1,10 @@
 """`SFTDataModule`: chat / instruction rows checked, rendered, masked, truncated, packed, batched.
 
 Every row becomes a list of messages (`lab.tasks.sft.chat`), is rendered by the tokenizer's
-chat template and tokenized; labels are the token ids on the assistant's tokens and -100
-elsewhere (everywhere a target with `train_on_prompt`), and -100 on each example's first token
-(no prediction crosses into an example when rows are packed).
+chat template and tokenized; labels are the token ids on the assistant's tokens (a
+`prompt_completion` row's: its completion's only) and -100 elsewhere (everywhere a target
+with `train_on_prompt`), and -100 on each example's first token (no prediction crosses into
+an example when rows are packed).
 
 Rows longer than `max_length` are cut at `max_length` (the answer's end is lost); the share of
 such rows is logged and kept in `truncated_share`. A row whose prompt alone takes `max_length`
@@ -47,6 +48,7 @@ from lab.tasks.sft.chat import (
     FORMATS,
     ChatError,
     EmptyAnswer,
+    completion_turns,
     detect_format,
     prompt_ids,
     render_chat,
@@ -55,11 +57,11 @@ from lab.tasks.sft.chat import (
     split_final_answer,
     target_labels,
     to_messages,
-    turn_end_problem,
 )
 from lab.tasks.sft.chat_columns import format_hint
 from lab.tasks.sft.history import NONE, cut_oldest_turns, history_cut_problem
 from lab.tasks.sft.packing import IGNORE, collate_packed, pack_rows
+from lab.tasks.sft.turn_end import turn_end_problem
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -164,7 +166,10 @@ class SFTDataModule(DataModule):
         options: tuple[Any, ...] = (self.format, self.max_length, self.on_overlong)
         options += (self.on_empty, self.train_on_prompt, self.history_cut)
         # "dropped rows kept": the output's shape since dropped rows became marker rows.
-        return (*options, evaluation, template, "dropped rows kept")
+        # prompt_completion rows are labelled on their completion only since s30a F2: their
+        # splits cached before (every assistant turn labelled) are not reused.
+        only = ("completion turns only",) if self.format == "prompt_completion" else ()
+        return (*options, evaluation, template, "dropped rows kept", *only)
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         columns = [c for c in batch if c != ROW]
@@ -195,11 +200,12 @@ class SFTDataModule(DataModule):
             cut = 0
             try:
                 messages = to_messages(row, self.format)
-                ids, mask = render_chat(self.tokenizer, messages)
+                trained = completion_turns(row, self.format)  # prompt_completion: completion
+                ids, mask = render_chat(self.tokenizer, messages, trained)
                 if self.history_cut != NONE and len(ids) > self.max_length:
                     messages, cut = cut_oldest_turns(messages, self.fits, keep_answer=True)
                     if cut:
-                        ids, mask = render_chat(self.tokenizer, messages)
+                        ids, mask = render_chat(self.tokenizer, messages, trained)
                 if evaluation:
                     asked, reference = split_final_answer(messages)
                     prompt = prompt_ids(self.tokenizer, asked)

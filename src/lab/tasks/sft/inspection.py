@@ -3,7 +3,8 @@
 Each row is read as the SFT data module reads it, with the same functions of
 `lab.tasks.sft.chat`: made messages (`data.format`; auto: detected from the train columns),
 rendered with the chat template and tokenized, the assistant's tokens marked, labelled as
-training labels it (`target_labels`: the assistant's tokens, every token with
+training labels it (`target_labels`: the assistant's tokens, a prompt_completion row's
+completion's only; every token with
 `task.module.train_on_prompt`; cut at `data.max_length`; none for a row whose prompt fills it,
 which training drops). With `data.history_cut=oldest_turns` a row over `data.max_length` is
 measured as training reads it, its oldest turns left out (`lab.tasks.sft.history`): its
@@ -20,6 +21,7 @@ from lab.errors import ConfigError, DataError
 from lab.tasks.sft.chat import (
     FORMAT_COLUMNS,
     EmptyAnswer,
+    completion_turns,
     detect_format,
     render_chat,
     rendered_length,
@@ -62,10 +64,13 @@ class ChatRows(RowReader):
         key = "data.max_length" if limit else None
         self.specs = [TextSpec(f"chat ({self.format})", self.columns, limit, key)]
         self.train_on_prompt = bool(data.get("train_on_prompt"))  # ${task.module.train_on_prompt}
+        # prompt_completion: the assistant turns of its prompt are context (chat.py's doc).
+        completion = self.format == "prompt_completion"
+        turns = "the completion's assistant turns" if completion else "the assistant's turns"
         self.targets_rule = (
             "every token but the first (task.module.train_on_prompt=true)"
             if self.train_on_prompt
-            else "the assistant's turns (task.module.train_on_prompt=false)"
+            else f"{turns} (task.module.train_on_prompt=false)"
         )
         self.history_cut = str(data.get("history_cut") or NONE)
         if problem := history_cut_problem(self.history_cut):
@@ -81,11 +86,13 @@ class ChatRows(RowReader):
         for message in messages:
             roles[message["role"]] = roles.get(message["role"], 0) + 1
         key = "\x1f".join(m["content"] for m in messages)
-        return key, messages, {"turns": len(messages), "roles": roles}
+        trained = completion_turns(row, self.format)  # the turns training labels
+        return key, (messages, trained), {"turns": len(messages), "roles": roles}
 
     def measure(self, parsed: Any, split: str) -> Measured:
+        parsed, trained = parsed
         try:
-            ids, mask = render_chat(self._tokenizer, parsed)
+            ids, mask = render_chat(self._tokenizer, parsed, trained)
             limit = self.specs[0].max_length
             turns = 0
             if self.history_cut != NONE and limit and len(ids) > limit:
@@ -95,7 +102,7 @@ class ChatRows(RowReader):
                     keep_answer=True,
                 )
                 if turns:
-                    ids, mask = render_chat(self._tokenizer, parsed)
+                    ids, mask = render_chat(self._tokenizer, parsed, trained)
         except ValueError as err:  # the template refuses the conversation
             raise Skip("unreadable", str(err)) from None
         starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
