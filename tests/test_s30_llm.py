@@ -13,7 +13,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from lab.errors import DataError
-from lab.tasks.sft.chat import completion_turns, render_chat, to_messages
+from lab.tasks.dpo.pairs import make_pair
+from lab.tasks.sft.chat import ChatError, completion_turns, render_chat, to_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENIZER = ROOT / "src/lab/assets/tiny_llama"
@@ -178,3 +179,44 @@ def test_the_sft_data_module_and_inspect_label_the_completion_only(tmp_path: Pat
     assert measured.targets is not None
     shown = [t for t in measured.targets.labels if t != IGNORE]
     assert tokenizer.decode(shown) == "7 8 6<|eot_id|>"
+
+
+# ------------------------------------------------------------------------------------ F5
+@pytest.mark.parametrize(
+    ("row", "column", "found"),
+    [
+        ({"prompt": "p", "chosen": "A", "rejected": None}, "rejected", "null"),
+        ({"prompt": "p", "chosen": None, "rejected": "b"}, "chosen", "null"),
+        ({"prompt": "p", "chosen": "A", "rejected": 7}, "rejected", "int 7"),
+    ],
+)
+def test_a_side_that_is_no_reply_is_named_by_its_own_column(
+    row: dict[str, Any], column: str, found: str
+) -> None:
+    """s30a F5: a null rejected was blamed on column 'chosen'."""
+    with pytest.raises(ChatError) as refused:
+        make_pair(row["prompt"], row["chosen"], row["rejected"], chat=True)
+    assert refused.value.column == column
+    assert str(refused.value) == (
+        f"{column} is {found}; a pair needs both chosen and rejected, as strings or as lists "
+        "of {role, content} messages"
+    )
+
+
+def test_a_null_rejected_is_named_at_its_line_and_configured_column(tmp_path: Path) -> None:
+    from lab.tasks.dpo.data import PreferenceDataModule
+
+    rows: list[dict[str, Any]] = [
+        {"prompt": f"p{i}", "chosen": "A", "worse": "b"} for i in range(8)
+    ]
+    rows[2]["worse"] = None
+    train = _write(tmp_path / "d", rows)
+    datamodule = PreferenceDataModule(
+        _tokenizer(), path=str(train.parent), rejected_column="worse", seed=0
+    )
+    with pytest.raises(DataError) as refused:
+        datamodule.setup("fit")
+    assert str(refused.value) == (
+        f"{train}:3 column 'worse': rejected is null; a pair needs both chosen and rejected, as "
+        "strings or as lists of {role, content} messages"
+    )

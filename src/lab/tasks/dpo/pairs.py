@@ -95,6 +95,15 @@ def _pair(prompt: Any, chosen: Any, rejected: Any, chat: bool) -> Pair:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ChatError(f"prompt must be a non-empty string, got {prompt!r:.60}", "prompt")
         return Pair(prompt, chosen, rejected)
+    for column, value in (("chosen", chosen), ("rejected", rejected)):
+        # The side at fault, where one is (a null, a number): not always the chosen column.
+        if not isinstance(value, (str, list, tuple)):
+            found = "null" if value is None else f"{type(value).__name__} {value!r:.60}"
+            raise ChatError(
+                f"{column} is {found}; a pair needs both chosen and rejected, as strings or "
+                "as lists of {role, content} messages",
+                column,
+            )
     raise ChatError(
         "chosen and rejected must both be strings or both be lists of {role, content} "
         f"messages, got {type(chosen).__name__} and {type(rejected).__name__}",
