@@ -472,7 +472,11 @@ def test_preference_pairs(compose_cfg: Any, tmp_path: Path, shape: str) -> None:
             "first": f"{folder / 'train.jsonl'}:3: chosen: chosen equals rejected",
         }
     }
-    assert train["facts"] == {"chosen_longer": pytest.approx(2 / 3)}
+    # s30a F6: the pairs training keeps and cuts a reply of (the last row), as its line counts.
+    assert train["facts"] == {
+        "chosen_longer": pytest.approx(2 / 3),
+        "reply cut": pytest.approx(1 / 3),
+    }
     # One limit over both sides: one suggestion, from the longer side's p95 (21 -> 24).
     assert report["max_length"]["prompt + chosen"]["suggested"] == 24
     assert report["max_length"]["prompt + rejected"]["suggested"] == 24

@@ -6,6 +6,7 @@ preference pair is named by its own column (F5); DPO says how many pairs had a r
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,53 @@ def test_a_null_rejected_is_named_at_its_line_and_configured_column(tmp_path: Pa
         f"{train}:3 column 'worse': rejected is null; a pair needs both chosen and rejected, as "
         "strings or as lists of {role, content} messages"
     )
+
+
+# ------------------------------------------------------------------------------------ F6
+def test_dpo_says_how_many_pairs_had_a_reply_cut(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """s30a F6: replies cut at data.max_length were cut silently; SFT counts its truncated
+    rows. The count is `lab.data.cut_counts`' line, in what a cut costs DPO; lab.inspect's
+    `reply cut` fact is the same share of the rows it reads."""
+    from datasets import Dataset
+
+    from lab.tasks.dpo.data import PreferenceDataModule
+    from lab.tasks.dpo.inspection import PairRows
+
+    tokenizer = _tokenizer()
+    rows = [{"prompt": f"say {i}", "chosen": "YES", "rejected": "no"} for i in range(10)]
+    rows[3]["chosen"] = "A " * 200
+    folder = tmp_path / "d"
+    _write(folder, rows)
+    _write(folder, rows[4:8], "validation")  # none cut: left out of the line
+    _write(folder, rows[:4], "test")  # row 3 again: 1 of 4 test pairs cut
+
+    def setup(max_length: int) -> PreferenceDataModule:
+        datamodule = PreferenceDataModule(
+            tokenizer, path=str(folder), max_length=max_length, seed=0
+        )
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="lab.data.cut_counts"):
+            datamodule.setup("fit")
+        return datamodule
+
+    datamodule = setup(64)
+    lines = [r.getMessage() for r in caplog.records if "cuts" in r.getMessage()]
+    assert lines == [
+        "data.max_length=64 cuts 1 of 10 train pairs and 1 of 4 test pairs (a cut reply is "
+        "scored on its first tokens only: its log-probability, and so its reward, is not the "
+        "whole reply's); a longer data.max_length keeps them, up to the model's positions"
+    ]
+    assert "cut_inputs" not in datamodule.datasets["train"].column_names  # counted, then gone
+    assert max(len(s) for row in datamodule.datasets["train"] for s in row["input_ids"]) == 64
+    setup(512)
+    assert not [r for r in caplog.records if "cuts" in r.getMessage()]  # nothing cut: no line
+
+    data = OmegaConf.create(
+        {"prompt_column": "prompt", "chosen_column": "chosen", "rejected_column": "rejected"}
+    )
+    data.max_length = 64
+    reader = PairRows(data, tokenizer, Dataset.from_list(rows))
+    facts = [reader.measure(reader.read(row)[1], "train").facts["reply cut"] for row in rows]
+    assert facts == [i == 3 for i in range(10)]

@@ -9,7 +9,14 @@ a prompt of `max_length` tokens or more (with `on_overlong=error`; `drop` leaves
 out and logs how many). A pair that prefers nothing (chosen equal to rejected,
 or an empty side: an empty text or assistant turn; public preference sets have some) is left
 out and counted with `on_tie=drop` (the default), or named with `on_tie=error`. Completions
-that do not fit after their prompt are cut at `max_length` (both sides of the pair).
+that do not fit after their prompt are cut at `max_length` (both sides of the pair); a cut
+reply is scored on its first tokens only, which changes its log-probability and so its reward,
+so the pairs with a cut reply are counted and said in one line for all splits, as other heads
+say their cut rows (`lab.data.cut_counts`):
+
+    data.max_length=64 cuts 1 of 10 train pairs (a cut reply is scored on its first tokens
+    only: its log-probability, and so its reward, is not the whole reply's); a longer
+    data.max_length keeps them, up to the model's positions
 
 Pairs are read whole, never streamed (`data.streaming=true` is refused with the reason
 `cannot_stream` in `conf/task/dpo.yaml` gives): each split's pairs are numbered for
@@ -21,11 +28,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from lab.data.datamodule import DataModule
+from lab.data.cut_counts import (
+    CUT,
+    CUT_FLAGS,
+    INPUTS,
+    WHOLE,
+    CutCountingDataModule,
+    joined_cut_line,
+    split_rows,
+)
 from lab.data.padding import Padding
 from lab.errors import ConfigError, DataError
 from lab.tasks.dpo.columns import sft_hint
@@ -44,7 +59,7 @@ STAGES = {"train": "train", "validation": "val", "test": "test"}
 SYSTEM_COLUMN = "system"  # Orca's column of system prompts: said when not read (data.system_column)
 
 
-class PreferenceDataModule(DataModule):
+class PreferenceDataModule(CutCountingDataModule):
     """Checks and tokenizes preference pairs (see the module doc).
 
     Args:
@@ -62,6 +77,8 @@ class PreferenceDataModule(DataModule):
             or an empty chosen or rejected).
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
+
+    cut_nouns: ClassVar[dict[str, str]] = {INPUTS: "pairs"}  # "cuts 1 of 10 train pairs"
 
     def __init__(
         self,
@@ -240,11 +257,13 @@ class PreferenceDataModule(DataModule):
             self.rejected_column,
             self.max_length,
             getattr(self.tokenizer, "chat_template", None),
+            CUT_FLAGS,  # the pairs with a cut reply, counted and said (lab.data.cut_counts)
         )
 
     def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         """`input_ids` and `labels`: [chosen ids, rejected ids] per pair; `pair_index`."""
         out: dict[str, list[Any]] = {"input_ids": [], "labels": [], INDEX: batch[INDEX]}
+        cuts = []
         for pair in self.pairs(batch):
             encoded = encode_pair(self.tokenizer, pair)
             sides = [encoded.chosen[: self.max_length], encoded.rejected[: self.max_length]]
@@ -252,7 +271,27 @@ class PreferenceDataModule(DataModule):
             out["labels"].append(
                 [[IGNORE] * encoded.prompt_length + ids[encoded.prompt_length :] for ids in sides]
             )
+            # A prompt of max_length tokens was left out before: a cut is in a reply.
+            longest = max(len(encoded.chosen), len(encoded.rejected))
+            cuts.append(CUT if longest > self.max_length else WHOLE)
+        if self._marking:  # a split being tokenized: its cut pairs counted, then the column goes
+            out[INPUTS] = cuts
         return out
+
+    def cut_note(self, column: str, counted: list[tuple[str, tuple[int, int], int]]) -> str | None:
+        """The line on the pairs with a reply cut at `max_length`, over lab's splits `counted`
+        (`CutCountingDataModule.cut_note`, in what a cut costs DPO: the reply's reward)."""
+        splits = [
+            (counts, rows, split_rows(self.split_name(name), self.cut_nouns[column]))
+            for name, counts, rows in counted
+        ]
+        why = (
+            "a cut reply is scored on its first tokens only: its log-probability, and so its "
+            "reward, is not the whole reply's"
+        )
+        key = "data.max_length"
+        advice = self.limit_advice(key, self.max_length, self.cut_nouns[column])
+        return joined_cut_line(key, self.max_length, splits, why, advice=advice)
 
     def empty_split_message(self, name: str) -> str:
         return (

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class PairRows(RowReader):
     """Three sequences per pair: the prompt (the rows `data.on_overlong` drops or refuses),
     prompt + chosen and prompt + rejected (each cut at `data.max_length` in training). Facts:
-    `chosen_longer`, the share of pairs whose chosen side has more tokens."""
+    `chosen_longer`, the share of pairs whose chosen side has more tokens; `reply cut` (with
+    `data.max_length`), the share of pairs training keeps and cuts a reply of, as its line
+    counts them (`PreferenceDataModule`: a cut reply's reward is not the whole reply's)."""
 
     def __init__(self, data: DictConfig, tokenizer: Any, train: Dataset) -> None:
         self.prompt_column = str(data.get("prompt_column") or "")
@@ -68,4 +70,7 @@ class PairRows(RowReader):
         chosen, rejected = len(encoded.chosen), len(encoded.rejected)
         lengths = {"prompt": prompt, "prompt + chosen": chosen, "prompt + rejected": rejected}
         facts = {"chosen_longer": chosen > rejected}
+        limit = self.specs[1].max_length
+        if limit:  # a prompt of `limit` tokens is dropped in training, not cut
+            facts["reply cut"] = prompt < limit < max(chosen, rejected)
         return Measured(lengths, prompt, facts, ids=[encoded.chosen, encoded.rejected])
