@@ -233,6 +233,20 @@ def test_a_prompt_over_the_context_limit_is_refused(model_and_tokenizer: tuple[A
     engine = ChatEngine(*model_and_tokenizer, max_context=8)
     with pytest.raises(ValueError, match="this server takes at most 8"):
         engine.prompt_ids(CHAT)
+    # s30a F7: a model whose context is below the server's limit names its own first.
+    small = ChatEngine(*model_and_tokenizer, max_context=8)
+    small.positions = lambda: 6  # type: ignore[method-assign]
+    length = len(
+        small.tokenizer.apply_chat_template(CHAT, add_generation_prompt=True, return_dict=True)[
+            "input_ids"
+        ]
+    )
+    with pytest.raises(ValueError) as caught:
+        small.prompt_ids(CHAT)
+    assert str(caught.value) == (
+        f"the prompt alone ({length} tokens) fills the model's context of 6 tokens; shorten "
+        "the conversation"
+    )
     # Against the model's own positions (2,048 for the tiny Llama): room left, or none at all.
     assert engine.room_problem(2000, 48) is None
     assert engine.room_problem(2000, 49) == (

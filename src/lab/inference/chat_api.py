@@ -84,7 +84,13 @@ class ChatEngine:
             messages, add_generation_prompt=True, tokenize=True, return_dict=True
         )
         ids = torch.tensor([list(rendered["input_ids"])], dtype=torch.long)
-        if ids.shape[1] > self.max_context:
+        positions = self.positions()
+        over = ids.shape[1] > self.max_context
+        # The model's own context is the smaller bound: named first, so a user who shortens
+        # the chat below the server's limit is not refused again (s30a F7).
+        if over and positions is not None and positions < self.max_context:
+            raise ValueError(room_problem(positions, ids.shape[1], 1))
+        if over:
             raise ValueError(
                 f"the conversation is {ids.shape[1]} tokens; this server takes at most "
                 f"{self.max_context}"
