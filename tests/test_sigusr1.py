@@ -25,7 +25,7 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lab.errors import EXIT_INTERRUPTED_SIGUSR1, LabError
-from lab.run_dir.endings import interrupted_message, interrupting_signal
+from lab.run_dir.endings import interrupted_message, interrupting_signal, note_training_ended
 from lab.tool_interrupts import ToolInterrupted, exit_code, sigterm_interrupts
 from lab.training.checkpointing import read_checkpoint
 from lab.training.trainer import build_trainer, cluster_plugins
@@ -174,6 +174,15 @@ def test_the_interruption_line_gives_the_step_of_last_ckpt(tmp_path: Path) -> No
         f"interrupted by SIGINT; the last checkpoint is {last} (step 125; later steps are "
         f"trained again). Continue with: {resume}"
     )
+    # s30a F8: stopped in the test pass after training ended at that step: nothing to retrain.
+    note_training_ended(125)
+    try:
+        assert interrupted_message("SIGINT", tmp_path, "", overrides) == (
+            f"interrupted by SIGINT; the last checkpoint is {last} (step 125, where training "
+            f"ended: a resume tests and exports only). Continue with: {resume}"
+        )
+    finally:
+        note_training_ended(None)
     last.write_bytes(b"not a checkpoint")  # the step unknown: the line without it
     assert interrupted_message("SIGINT", tmp_path, "", overrides) == (
         f"interrupted by SIGINT; the last checkpoint is {last}. Continue with: {resume}"

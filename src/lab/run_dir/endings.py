@@ -13,6 +13,16 @@ from pathlib import Path
 from lab.errors import lab_error_in
 from lab.run_dir.disk import disk_error
 
+# The global step this process's fit ended at (`note_training_ended`), once it has: a
+# last.ckpt of that step resumes to the test pass and export alone (s30a F8).
+_TRAINING_ENDED_AT: list[int] = []
+
+
+def note_training_ended(step: int | None) -> None:
+    """Note that this process's fit ended at global step `step` (`lab.training.fit`); None:
+    a fit starts (an in-process run after another, tests), none has ended."""
+    _TRAINING_ENDED_AT[:] = [] if step is None else [step]
+
 
 class RunInterrupted(SystemExit):
     """A signal stopped the run (raised by `lab.train`'s handler outside training steps,
@@ -156,9 +166,10 @@ def data_fault_line(output_dir: Path, overrides: list[str]) -> str:
 def saved_at(checkpoint: Path, signal_name: str = "SIGINT") -> str:
     """` (step 125; later steps are trained again)`: where a resume from `checkpoint` starts
     (Ctrl-C saves none: the periodic `last.ckpt` may be many steps back; SIGTERM and SIGUSR1
-    save it at the step they stop: ` (step 182)`, s25a L1). "" where unknown, and
-    where Lightning is not imported yet: a run stopped while it starts up (importing it takes
-    seconds, and the signal may have cut that import short)."""
+    save it at the step they stop: ` (step 182)`, s25a L1); a checkpoint of the step this
+    process's training ended at (a signal in the test pass) is said to resume to the test.
+    "" where unknown, and where Lightning is not imported yet: a run stopped while it starts
+    up (importing it takes seconds, and the signal may have cut that import short)."""
     if "lightning" not in sys.modules:
         return ""
     try:
@@ -169,6 +180,8 @@ def saved_at(checkpoint: Path, signal_name: str = "SIGINT") -> str:
         return ""
     if step is None:
         return ""
+    if step in _TRAINING_ENDED_AT:  # stopped in the test pass or the export after fit
+        return f" (step {step}, where training ended: a resume tests and exports only)"
     return (
         f" (step {step}; later steps are trained again)"
         if signal_name == "SIGINT"

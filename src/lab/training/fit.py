@@ -56,6 +56,7 @@ def fit(
     instantiated here when not given."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    from lab.run_dir.endings import note_training_ended
     from lab.training.checkpoint_writer import wait_until_serialized
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
     from lab.training.resume_fit import check_resume_fits
@@ -81,6 +82,7 @@ def fit(
     record.commit_resume()
     start_loggers(loggers, cfg, record)
     trainer = build_run_trainer(cfg, extra_callbacks, loggers)
+    note_training_ended(None)
     with fit_warnings(cfg, record.resume_point is not None, trainer):  # reports to train.log
         try:
             trainer.fit(
@@ -94,6 +96,7 @@ def fit(
             if (refusal := unknown_metric_error(err, cfg, trainer)) is not None:
                 raise refusal from err
             raise
+    note_training_ended(trainer.global_step)  # a signal from here on: no step is trained again
     train_loss = last_train_loss(trainer)
     if note := no_best_checkpoint_note(cfg, trainer):
         log.warning(note)
