@@ -596,6 +596,11 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
         "data: 80 train (83 sequences), 10 validation (carved from train), 10 test (9 "
         "sequences, carved from train) rows from reviews/; tokenization cache hit for: none"
     )
+    datamodule.block_size = 64  # a language-modelling module packs rows into blocks (s30d F3)
+    assert data_line(datamodule).startswith(
+        "data: 80 train (83 blocks of 64 tokens), 10 validation (carved from train), 10 test (9 "
+        "blocks of 64 tokens, carved from train) rows"
+    )
 
 
 def test_the_csv_loggers_note_on_a_used_folder_is_filed(

@@ -298,3 +298,40 @@ def test_a_training_run_says_them_once(
         "not measure it; more rows of it in the file, or a larger data.val_fraction / "
         "data.test_fraction, would carve some into validation and test"
     )
+
+
+def test_blank_rows_and_lm_headings_are_no_leak(compose_cfg: Any, tmp_path: Path) -> None:
+    """s30d F1: on WikiText-shaped data the line counted blank rows (skipped by the LM heads)
+    and ` = = Plot = = ` headings, so it fired on every `data=wikitext2` run; for the LM heads
+    a row counts from 4 words (`leak_min_words`), a blank row for no head."""
+    from hydra.utils import instantiate
+
+    from lab.build import build_datamodule
+
+    paragraph = "the film was shot in the spring of that year"
+    train = [
+        "",
+        " = = Plot = = ",
+        " = Film = ",
+        paragraph,
+        *(f"row {i} of the text" for i in range(30)),
+    ]
+    folder = _write(
+        tmp_path / "wiki",
+        {
+            "train": [{"text": t} for t in train],
+            "validation": [
+                {"text": t}
+                for t in ["", " = = Plot = = ", " = Film = ", paragraph, "a new line of words"]
+            ],
+            "test": [{"text": t} for t in ["", "", "another fresh line here"]],
+        },
+    )
+    cfg = compose_cfg("model=tiny_bert", "task=masked_lm", "data=wikitext2", f"data.path={folder}")
+    splits = SplitsAsRead()
+    datamodule = build_datamodule(cfg, instantiate(cfg.model.tokenizer), before_setup=splits.keep)
+    found = splits.warnings(cfg, datamodule, RUN_DIR)
+    assert [line for line in found if "same text" in line] == [
+        f"1 of 5 validation rows has the same text as a train row: the validation {MEMORY}; "
+        f"{INSPECT} {NEAR}"
+    ]

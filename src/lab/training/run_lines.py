@@ -121,11 +121,14 @@ def data_line(datamodule: DataModule) -> str:
     splits = []
     if getattr(datamodule, "streaming", False):
         splits.append(f"train streamed (shuffle buffer {datamodule.shuffle_buffer})")
+    # Heads that pack rows into blocks (language modelling) say the blocks' size (s30d F3).
+    block = getattr(datamodule, "block_size", None)
+    unit = f"blocks of {block} tokens" if isinstance(block, int) else "sequences"
     for name, rows in datamodule.raw_sizes.items():
         # Heads that window or pack rows (QA, language modelling) train on more or fewer
         # sequences than the source has rows.
         tokenized = len(datamodule.datasets[name]) if name in datamodule.datasets else rows
-        notes = [f"{tokenized} sequences"] if tokenized != rows else []  # one group (s25a L4)
+        notes = [f"{tokenized} {unit}"] if tokenized != rows else []  # one group (s25a L4)
         if name in getattr(datamodule, "carved", ()):  # its scores are on train-file rows
             notes.append("carved from train")
         splits.append(f"{rows} {name}" + (f" ({', '.join(notes)})" if notes else ""))
