@@ -476,3 +476,25 @@ def test_a_run_ended_by_time_trains_with_the_schedule_the_refusal_offers(compose
     )  # fmt: skip
     metrics = run(cfg)
     assert "test/acc" in metrics
+
+
+def test_a_run_directory_given_as_the_model_names_its_export(
+    compose_cfg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s30d F2: `model.pretrained=<mlm run>` (not `<mlm run>/model`) failed in the tokenizer,
+    whose words blamed a missing sentencepiece install."""
+    run = tmp_path / "outputs" / "runs" / "r1"
+    (run / "model").mkdir(parents=True)
+    (run / "record.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    relative = "outputs/runs/r1"
+    assert _refusal(compose_cfg, f"model.pretrained={relative}") == (
+        f"model.pretrained={relative} is a lab run directory, not a saved model: it has no "
+        f"exported model yet (python -m lab.export run={relative} checkpoint=best, or last, "
+        "writes it from a checkpoint)"
+    )
+    (run / "model" / "config.json").write_text("{}")
+    assert _refusal(compose_cfg, f"model.pretrained={relative}") == (
+        f"model.pretrained={relative} is a lab run directory, not a saved model: its exported "
+        f"model is {relative}/model (model.pretrained={relative}/model)"
+    )

@@ -312,3 +312,26 @@ def check_model_files(cfg: DictConfig) -> None:
                 f"{key}={value} does not exist; give a Hub id or a local directory saved "
                 "with save_pretrained"
             )
+        if (export := run_directory_export(value)) is not None:
+            where = (
+                f"its exported model is {export} ({key}={export})"
+                if (export / "config.json").is_file()
+                else (
+                    f"it has no exported model yet (python -m lab.export run={value} "
+                    "checkpoint=best, or last, writes it from a checkpoint)"
+                )
+            )
+            raise ConfigError(f"{key}={value} is a lab run directory, not a saved model: {where}")
+
+
+def run_directory_export(value: str) -> Path | None:
+    """Where the lab run directory `value` names keeps its exported model (`<run>/model`: what a
+    model.pretrained of `<run>` meant, after domain-adaptive pretraining, say), or None where
+    `value` is no run directory. Named at once: loading the run directory as a model failed in
+    the tokenizer, whose words blamed a missing sentencepiece install (s30d F2)."""
+    folder = Path(value).expanduser()
+    try:
+        is_run = (folder / "record.json").is_file() and not (folder / "config.json").exists()
+    except OSError:  # a name too long to be a path (a Hub id never is)
+        return None
+    return folder / "model" if is_run else None
