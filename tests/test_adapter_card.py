@@ -142,10 +142,19 @@ def test_a_relative_base_is_named_by_its_absolute_path(
     card = " ".join((adapter / "README.md").read_text().split())
     assert f"loaded from the local folder `{base_dir}`" in card
     assert f'.from_pretrained("{base_dir}"' in card
+    assert f"**Base model**: base (local: `{base_dir}`)" in card  # s30c N5
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     loaded = AutoPeftModelForSequenceClassification.from_pretrained(adapter)
     assert loaded.peft_config["default"].base_model_name_or_path == str(base_dir)
+    # s30c N1: lab.export from another folder rewrote the card with the relative path; the
+    # run's model paths are read from its working directory (record.json's cwd) first.
+    from lab.export import main
+
+    record = json.loads((run_dir / "record.json").read_text())
+    (run_dir / "record.json").write_text(json.dumps({**record, "cwd": str(tmp_path)}))
+    assert main([f"run={run_dir}", "form=adapter"]) == 0
+    assert f'.from_pretrained("{base_dir}"' in (adapter / "README.md").read_text()
 
 
 @pytest.mark.parametrize("peft", ["ia3", "lora"])

@@ -40,7 +40,7 @@ from typing import Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import ConfigError, LabError
-from lab.eval_data_path import locate_run_data
+from lab.eval_data_path import locate_run_data, locate_run_models
 from lab.export_checks import check_loadable, check_not_training, hub_token
 from lab.run_dir.runs import TrainedRun, building, open_run
 from lab.staging import refuse_occupied, staged_folder
@@ -255,6 +255,8 @@ def main(argv: list[str]) -> int:
             # These read the run's data (test rows to time and compare; the label maps): a
             # relative data.path from the run's working directory, as lab.eval reads it.
             locate_run_data(run, [], advice=DATA_GONE)
+        else:  # the card names the base model by the path the run loaded it from (s30c N1)
+            locate_run_models(run)
         # Before the work: every default place is in the run directory.
         check_output(output or run.directory, folder=True, option="" if output else "output")
         # An upload that cannot happen is said before the export writes anything.

@@ -99,8 +99,14 @@ def model_card(
         )
     # The Hub task is `pipeline_tag`'s; peft's task type (SEQ_CLS) is no Hub tag.
     pipeline = f"\npipeline_tag: {pipeline_tag}" if pipeline_tag else ""
-    size = parameters_line(metrics, merged_parameters)
     published = cfg.model.get("published_as")
+    # A local base by its absolute path: a relative one means nothing once the card is shared
+    base_line = (
+        base_model_line(local_base_path(str(base)), published)
+        if cfg.model.get("pretrained")
+        else base
+    )
+    size = parameters_line(metrics, merged_parameters)
     # An adapter card says how to load it on its base; an ONNX card's usage is its own section.
     usage = loading_section(cfg, adapter) if adapter else "" if onnx else usage_section(cfg)
     weights = f"\n{WEIGHTS_LINE.format(checkpoint)}" if checkpoint else ""
@@ -115,7 +121,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 
 {intro}
 
-- **Base model**: {base_model_line(str(base), published) if cfg.model.get("pretrained") else base}
+- **Base model**: {base_line}
 - **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
 - **Data**: {data_line(cfg)}
 - **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}{weights}
