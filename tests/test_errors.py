@@ -142,6 +142,16 @@ def test_a_key_of_another_section_is_the_guess_where_none_is_close() -> None:
         "of data: _target_, "
     )
     assert length.startswith("'data.max_lenght' is not a config key. Did you mean data.max_length?")
+    # s30c N2: an exact name elsewhere beats a look-alike of the section's own.
+    epochs, precision = unknown_key_hints(
+        ["data.max_epochs=2", "data.precision=16"], str(conf_dir()), "train"
+    )
+    assert epochs.startswith(
+        "'data.max_epochs' is not a config key. Did you mean trainer.max_epochs?"
+    )
+    assert precision.startswith(
+        "'data.precision' is not a config key. Did you mean trainer.precision?"
+    )
 
 
 def test_a_sweep_setting_typo_gets_its_close_match() -> None:

@@ -2,9 +2,10 @@
 
 `'data.treshold' is not a config key. Did you mean data.threshold? Valid keys of data: ...`.
 The guess, best first: the key one level down that a top-level name means (`output_root=` ->
-`paths.output_root`, `nested_key`), the closest key of the same section, or the one key of
-the same name in another section (`data.threshold` -> `task.module.threshold`, where the
-multi-label threshold lives: s30b F4; `same_leaf_key`).
+`paths.output_root`, `nested_key`), the one key of exactly that name in another section
+(`data.threshold` -> `task.module.threshold`, where the multi-label threshold lives: s30b F4;
+`data.max_epochs` -> `trainer.max_epochs`, not the look-alike `data.max_length`: s30c N2;
+`same_leaf_key`), else the closest key of the same section (`data.max_lenght`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ def not_a_key(
     elsewhere: str | None = None,
 ) -> str:
     """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`;
-    `nested`: the key one level down that `leaf` names (`paths.output_root`), the better guess;
-    `elsewhere`: a key of the same name in another section, the guess where no key of
-    `parent` is close."""
+    `nested`: the key one level down that `leaf` names (`paths.output_root`), the best guess;
+    `elsewhere`: a key of the same name in another section, the next (an exact name beats a
+    look-alike of `parent`'s)."""
     valid = sorted(valid)
     close = difflib.get_close_matches(leaf, valid, n=1)
     prefix = f"{parent_key}." if parent_key else ""  # "": a top-level key
-    guess = nested or (prefix + close[0] if close else elsewhere)
+    guess = nested or elsewhere or (prefix + close[0] if close else None)
     maybe = f" Did you mean {guess}?" if guess else ""
     where = f"Valid keys of {parent_key}" if parent_key else "Valid top-level keys and groups"
     return f"'{prefix}{leaf}' is not a config key.{maybe} {where}: {', '.join(valid)}"
