@@ -231,3 +231,19 @@ def test_lab_named_files_beside_the_mapped_ones_stand_in_or_are_named_unread(
         "validation=validation_matched.jsonl, test=test.jsonl; not read: validation.jsonl "
         "(data.splits.validation=validation reads each file as the split it is named after)"
     )
+
+
+def test_files_named_like_other_splits_get_the_mapping_that_reads_them(tmp_path: Path) -> None:
+    """s30c N4: `data=json` on MNLI's train / validation_matched / validation_mismatched files
+    advised merging them into one file; naming one in data.splits reads it."""
+    root = tmp_path / "mnli"
+    named = {"train": [str(root / "train.jsonl")]}
+    others = ["train_augmented.jsonl", "validation_matched.jsonl", "validation_mismatched.jsonl"]
+    plain = {"train": "train", "validation": "validation", "test": "test"}
+    assert split_files_line(root, named, others, plain)[1].endswith(
+        "; not read: validation_matched.jsonl, validation_mismatched.jsonl (named like splits: "
+        "data.splits.validation=<its name> or data.splits.test=<its name> reads one as that "
+        "split, e.g. data.splits.validation=validation_matched); not read: "
+        "train_augmented.jsonl (a split is read from the one file named after it: merge other "
+        "rows into that file to use them)"
+    )

@@ -125,12 +125,33 @@ def split_files_line(
             "labels in its first rows (-1 or empty, as in GLUE's and SWAG's test files: "
             "rightly left out)"
         )
-    if others:
+    # A file named like another split of the source (MNLI's `validation_matched.jsonl` under
+    # data=json) is read by naming it in `data.splits`, not by merging it (s30c N4).
+    split_like = [name for name in others if _split_like(name)]
+    extra = [name for name in others if name not in split_like]
+    if split_like:
+        stem = split_like[0].split(".")[0]
         line += (
-            f"; not read: {', '.join(others)} (a split is read from the one file named after "
+            f"; not read: {', '.join(split_like)} (named like splits: "
+            f"data.splits.validation=<its name> or data.splits.test=<its name> reads one as "
+            f"that split, e.g. data.splits.validation={stem})"
+        )
+    if extra:
+        line += (
+            f"; not read: {', '.join(extra)} (a split is read from the one file named after "
             "it: merge other rows into that file to use them)"
         )
     return bool(unread or others), line
+
+
+# A file name's start that says it holds a validation or test split of its own kind.
+_SPLIT_LIKE = re.compile(r"^(validation|valid|val|dev|test)[_-]", re.IGNORECASE)
+
+
+def _split_like(name: str) -> bool:
+    """Whether data file `name` is named like a split of another name (`validation_matched`,
+    `test-clean`), not an extra file of one (`train_augmented`)."""
+    return bool(_SPLIT_LIKE.match(name.split(".")[0]))
 
 
 def _lacks_train_columns(
