@@ -67,6 +67,8 @@ def test_a_run_s_data_is_inspected_as_it_read_it(
         ("model=tiny_gpt2", "model=tiny_gpt2 with run=: the run's data, model and task"),
         ("seed=3", "seed=3 with run=: only data.<key>=<value> overrides change what is read"),
         ("data.nokey=1", "'data.nokey' is not a data key; valid: _target_, batch_size,"),
+        # s30c N3: the one key of that name elsewhere is the guess (a run's `optimizer.lr`)
+        ("data.lr=1", "'data.lr' is not a data key (did you mean optimizer.lr?); valid: "),
         ("data.max_length=0", "data.max_length=0 is out of range; valid: an integer >= 1"),
     ],
 )

@@ -184,7 +184,13 @@ def change_data(cfg: DictConfig, data_overrides: list[str], run: TrainedRun) -> 
     for key in keys:
         name = key.split("=", 1)[0].split(".")[1]
         if name not in valid:
-            raise ConfigError(f"'data.{name}' is not a data key; valid: {', '.join(valid)}")
+            # The one key of that name elsewhere, where lab.eval takes it (`lab.eval ...
+            # task.module.threshold=0.3` re-thresholds a multi-label run: s30c N3).
+            from lab.config.key_hints import same_leaf_key
+
+            elsewhere = same_leaf_key(run.config, "data", name)
+            maybe = f" (did you mean {elsewhere}?)" if elsewhere else ""
+            raise ConfigError(f"'data.{name}' is not a data key{maybe}; valid: {', '.join(valid)}")
     set_overrides(cfg, keys)
 
 
