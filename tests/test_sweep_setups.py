@@ -337,3 +337,21 @@ def test_the_closing_table_tells_close_sampled_rates_apart() -> None:
     printed = _summary(study, [])
     for shown in ("1.0000016e-05", "1.0000071e-05", "1.0000018e-05"):
         assert shown in printed
+
+
+@pytest.mark.usefixtures("_no_plots")
+def test_a_sweep_dir_given_is_said_not_to_be_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """s30c N7: `hydra.sweep.dir=<dir>` on a lab sweep was ignored without a word."""
+    sweeper = bare_sweeper(tmp_path, "A", "NopPruner", n_trials=1)
+    sweeper.trial_launcher = FakeLauncher()  # type: ignore[assignment]
+    sweeper.cfg.hydra.overrides = {"hydra": [f"hydra.sweep.dir={tmp_path / 'mine'}"]}
+    with caplog.at_level(logging.WARNING):
+        sweeper.sweep([LR, f"paths.output_root={tmp_path}"])
+    assert caplog.messages == [
+        f"hydra.sweep.dir={tmp_path / 'mine'} is not read by a lab sweep: its directory is "
+        f"{tmp_path / 'sweeps' / 'A'} (paths.output_root=<root> and "
+        "hydra.sweeper.study_name=<name> choose it)"
+    ]
+    assert not (tmp_path / "mine").exists()

@@ -246,6 +246,18 @@ class LabOptunaSweeper(Sweeper):
     def _use_sweep_dir(self, sweep_dir: Path) -> None:
         # The launcher creates and logs into hydra.sweep.dir: point it at the study's stable
         # directory instead of the time-stamped default (trials get the same as an override).
+        given = [
+            str(o).split("=", 1)[1]
+            for o in self.cfg.hydra.overrides.get("hydra") or []
+            if str(o).startswith("hydra.sweep.dir=")
+        ]
+        if given and Path(given[-1]).expanduser().resolve() != sweep_dir:  # said, not obeyed
+            log.warning(
+                "hydra.sweep.dir=%s is not read by a lab sweep: its directory is %s "
+                "(paths.output_root=<root> and hydra.sweeper.study_name=<name> choose it)",
+                given[-1],
+                sweep_dir,
+            )
         sweep_dir.mkdir(parents=True, exist_ok=True)
         with read_write(self.cfg.hydra), open_dict(self.cfg.hydra):
             self.cfg.hydra.sweep.dir = str(sweep_dir)
