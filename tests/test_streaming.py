@@ -390,6 +390,41 @@ def test_interleave_needs_streaming(compose_cfg: Any) -> None:
         validate_config(cfg)
 
 
+def test_a_mixture_is_named_where_a_run_names_its_data(compose_cfg: Any, tmp_path: Path) -> None:
+    """s30e: a missing source was said as `data.path does not exist` (F3); the data line and
+    lab.inspect named only data.path, which under a mixture gives the evaluation splits (F2,
+    F1)."""
+    from types import SimpleNamespace
+
+    from lab.data.mixture import mixture_inspect_note
+    from lab.training.run_lines import data_line
+
+    gone = tmp_path / "nope.jsonl"
+    sources = f"{{path: {SENTIMENT}, probability: 0.7}}, {{path: {gone}, probability: 0.3}}"
+    cfg = compose_cfg("data.streaming=true", "trainer.max_steps=5", f"data.interleave=[{sources}]")
+    with pytest.raises(DataError, match=rf"^data\.interleave\[1\]\.path does not exist: {gone}$"):
+        validate_config(cfg)
+    assert mixture_inspect_note(cfg.data) == (
+        f"data.interleave: the run trains on a mixture of {SENTIMENT.name} 0.7, nope.jsonl 0.3; "
+        f"lab.inspect reads data.path's splits ({cfg.data.path}), so its train figures "
+        "(classes, balance, lengths) are not the mixture's: inspect each source with "
+        "data.path=<it>"
+    )
+    assert mixture_inspect_note(compose_cfg("data.streaming=true").data) is None
+    datamodule = SimpleNamespace(
+        path="eval/", hub_id=None, hub_config=None, streaming=True, shuffle_buffer=100,
+        interleave=[
+            {"path": "/d/a.jsonl", "probability": 0.7},
+            {"hub_id": "org/b", "hub_config": "x", "probability": 0.3},
+        ],
+        raw_sizes={"validation": 10, "test": 10}, datasets={}, cache_hits={}, carved=[],
+    )  # fmt: skip
+    assert data_line(datamodule).startswith(  # type: ignore[arg-type]
+        "data: train streamed from a mixture of a.jsonl 0.7, org/b (x) 0.3 (shuffle buffer 100), "
+        "10 validation, 10 test rows from eval/"
+    )
+
+
 # ----------------------------------------------------------------------------- training
 def _steps_and_losses(run_dir: Path) -> list[tuple[int, float]]:
     import csv

@@ -91,6 +91,7 @@ def main(argv: list[str]) -> int:
 
     from lab.data.inspection import inspect_data
     from lab.data.inspection_stats import draw_histogram
+    from lab.data.mixture import mixture_inspect_note
     from lab.training.console import drop_transformers_reports
     from lab.training.tokenizers import build_tokenizer
 
@@ -108,6 +109,10 @@ def main(argv: list[str]) -> int:
             f"data.stream_sample_rows={cfg.data.get('stream_sample_rows')} rows each)",
             markup=False,
         )
+    if note := mixture_inspect_note(cfg.data):  # s30e F1
+        from lab.training.console import message_console
+
+        message_console().print(note, markup=False)
     with lab_lines_on_screen():  # what training says of reading the data (see the function)
         found = inspect_data(cfg, tokenizer, sample=sample)
     report: dict[str, Any] = {

@@ -239,7 +239,7 @@ def check_streaming(cfg: DictConfig) -> None:
             "(a run without streaming writes the counted list to train.log and record.json)"
         )
     entries = OmegaConf.to_container(interleave, resolve=True) if interleave else None
-    for source in interleave_sources(entries):  # type: ignore[arg-type]
+    for index, source in enumerate(interleave_sources(entries)):  # type: ignore[arg-type]
         if source.path:
-            # A missing path, an empty file...: named here.
-            local_data_files(source.path, source.hub_config)
+            # A missing path, an empty file...: named here, by its own key (s30e F3).
+            local_data_files(source.path, source.hub_config, key=f"data.interleave[{index}].path")

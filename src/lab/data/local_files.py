@@ -39,6 +39,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from lab.data.hub_folders import config_folders, readme_declares_configs, unreadable_hub_folder
 from lab.data.lfs_pointers import LFS_POINTER, lfs_pointer_message
 from lab.data.split_files_named import dataset_folder_line, split_files_line
 from lab.errors import DataError
@@ -98,6 +99,7 @@ def local_data_files(
     report: bool = False,
     splits: Mapping[str, str | None] | None = None,
     column_names: Sequence[str] | None = None,
+    key: str = "data.path",
 ) -> tuple[str, SplitFiles]:
     """Map a local file or folder to (datasets builder, {split: [files]}) by the layouts of
     the module docstring; `config` is the Hub configuration (`data.hub_config`) of a Hub
@@ -105,12 +107,13 @@ def local_data_files(
     (the loader says it once; the config check stays quiet); in layout 2, by `splits` (the
     data config's `data.splits`) which file each of lab's splits reads, and a warning naming
     the data files no split reads (`lab.data.split_files_named`; `column_names`,
-    `data.csv_column_names`, are the columns of headerless CSV files there)."""
+    `data.csv_column_names`, are the columns of headerless CSV files there). `key`: the
+    option the path was given as, for the refusal of a path that does not exist."""
     root = Path(path).expanduser()
     if not root.exists():
         # Relative: from the folder lab runs in (also one written in a --config-dir file).
         where = "" if root.is_absolute() else f" (relative to {Path.cwd()}, where lab runs)"
-        raise DataError(f"data.path does not exist: {root}{where}")
+        raise DataError(f"{key} does not exist: {root}{where}")
     try:
         files = (
             {"train": [str(root)]}
@@ -259,7 +262,7 @@ def _dataset_folder_files(root: Path, config: str | None) -> tuple[SplitFiles, s
     saved = _saved_dataset_files(root)
     if saved:
         return saved, None
-    if _readme_declares_configs(root):
+    if readme_declares_configs(root):
         # Without a name, datasets reads the one (or the default) configuration itself.
         config = _config_to_read(root, config) if config is not None else None
     else:
@@ -272,7 +275,7 @@ def _dataset_folder_files(root: Path, config: str | None) -> tuple[SplitFiles, s
             sharded = _sharded_files(folder) if folder.is_dir() else {}
             if sharded:
                 return sharded, None
-        only = _config_folders(root)
+        only = config_folders(root)
         if config is None and len(only) == 1:  # IMDB's `plain_text/`: one configuration
             inner = root / only[0] if (root / only[0]).is_dir() else root / "data" / only[0]
             sharded = _sharded_files(inner)
@@ -285,14 +288,14 @@ def _dataset_folder_files(root: Path, config: str | None) -> tuple[SplitFiles, s
     except FileNotFoundError:  # datasets' "doesn't contain any data files"
         return {}, None
     except Exception as err:  # datasets raises ValueError for a missing or unknown config
-        raise DataError(_unreadable_hub_folder(root, config, err)) from err
+        raise DataError(unreadable_hub_folder(root, config, err)) from err
     data_files = {
         str(split): sorted(str(f) for f in group)
         for split, group in (builder.config.data_files or {}).items()
     }
     if not any(file_suffix(Path(f)) in BUILDERS for g in data_files.values() for f in g):
         return {}, None  # `datasets` took whatever was there (notes.md): not a dataset folder
-    if not _readme_declares_configs(root):
+    if not readme_declares_configs(root):
         _refuse_mixed_configurations(root, data_files)
         return data_files, None
     return data_files, str(builder.config.name)
@@ -339,61 +342,6 @@ def _config_to_read(root: Path, config: str) -> str:
         log.info("%s holds one configuration, %s: read it (not %s)", root, configs[0], config)
         return configs[0]
     return config
-
-
-def _unreadable_hub_folder(root: Path, config: str | None, err: Exception) -> str:
-    """Why `datasets` could not read `root`, in one line; a configuration that is missing or
-    unknown is named with the ones the folder has and the option that picks one."""
-    import datasets
-
-    try:
-        configs = datasets.get_dataset_config_names(str(root))
-    except Exception:  # the folder is unreadable for some other reason: say that one
-        configs = []
-    if not _readme_declares_configs(root):
-        # Without a README, datasets calls everything `default`; the folders `data.hub_config`
-        # picks from are the configurations (tweet_eval's `sentiment/`, SmolTalk's `data/all/`).
-        configs = _config_folders(root) or configs
-    if len(configs) > 1 and config is None:
-        return (
-            f"{root} holds several configurations ({', '.join(configs)}); pick one with "
-            "data.hub_config=<name>"
-        )
-    if configs and config not in configs:
-        return (
-            f"{root} has no configuration '{config}'; it has {', '.join(configs)} "
-            "(data.hub_config=<name>)"
-        )
-    from lab.data.sources import root_cause
-
-    why = " ".join(root_cause(err).split())
-    return f"could not read {root} as a Hub dataset folder: {why}"
-
-
-def _config_folders(root: Path) -> list[str]:
-    """Folders of `root` or `root/data` that hold data files: what `data.hub_config` can name
-    in a folder without a README."""
-    found = []
-    for base in (root, root / "data"):
-        if not base.is_dir():
-            continue
-        for folder in sorted(p for p in base.iterdir() if p.is_dir() and p.name != "data"):
-            if any(file_suffix(f) in BUILDERS for f in folder.rglob("*") if f.is_file()):
-                found.append(folder.name)
-    return found
-
-
-def _readme_declares_configs(root: Path) -> bool:
-    """Whether `root/README.md` has YAML front matter with a `configs:` key (the Hub's way to
-    say which files hold which config and split)."""
-    try:
-        text = (root / "README.md").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    if not text.startswith("---"):
-        return False
-    header = text[3:].split("\n---", 1)[0]
-    return re.search(r"^configs:", header, flags=re.MULTILINE) is not None
 
 
 def _sharded_files(folder: Path) -> SplitFiles:

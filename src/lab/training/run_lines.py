@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.data.mixture import mixture_words
 from lab.training.model_source import source_name
 
 if TYPE_CHECKING:
@@ -120,7 +121,9 @@ def data_line(datamodule: DataModule) -> str:
         source += f" ({datamodule.hub_config})"
     splits = []
     if getattr(datamodule, "streaming", False):
-        splits.append(f"train streamed (shuffle buffer {datamodule.shuffle_buffer})")
+        mixture = mixture_words(getattr(datamodule, "interleave", None))
+        source_words = f" from a mixture of {mixture}" if mixture else ""
+        splits.append(f"train streamed{source_words} (shuffle buffer {datamodule.shuffle_buffer})")
     # Heads that pack rows into blocks (language modelling) say the blocks' size (s30d F3).
     block = getattr(datamodule, "block_size", None)
     unit = f"blocks of {block} tokens" if isinstance(block, int) else "sequences"
