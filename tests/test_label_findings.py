@@ -582,3 +582,19 @@ def test_the_advice_for_a_label_outside_the_classes_is_one_that_can_be_followed(
     assert outside_classes(2, 2, one_based=False, evaluating=True) == (
         start + "the model was trained with 2 classes: fix the data"
     )
+
+
+def test_a_stream_without_class_zero_at_its_head_says_how_to_mix_it() -> None:
+    """s30e F6: IMDB's files list every positive review first, so a stream's first rows hold
+    one class; the warning says the shuffle buffer mixes them, beside the 1-based reading."""
+    from lab.tasks.text_classification.label_values import class_zero_unused
+
+    split = "the first 1000 rows of the streamed train split"
+    line = class_zero_unused(
+        [1], ["neg", "pos"], lister="data.label_names", column="label", split=split
+    )
+    assert line is not None and line.startswith(
+        f"class 0 ('neg') has no row in {split}, whose labels are all 1 while data.label_names "
+        "lists 2 names for ids 0..1: the stream (a file sorted by label streams one class first: "
+        "a data.shuffle_buffer above its longest run of one class mixes them) trains as is; "
+    )

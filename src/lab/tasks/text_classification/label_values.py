@@ -168,6 +168,11 @@ def class_zero_unused(
             "a subsample that missed class 0 trains",
             "train",
         )
+        if "streamed" in split:  # the stream's first rows (s30e F6: IMDB's files are sorted)
+            kept = (
+                "the stream (a file sorted by label streams one class first: a "
+                "data.shuffle_buffer above its longest run of one class mixes them) trains"
+            )
     return (
         f"class 0 ({names[0]!r}) has no row in {split}, whose labels {labels} while {listed} "
         f"for ids 0..{count - 1}: {kept} as is; if the labels "
