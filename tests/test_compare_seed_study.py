@@ -358,3 +358,25 @@ def test_an_unfinished_runs_line_names_at_most_a_few_keys() -> None:
     assert said.count("=") == SHOWN_KEYS
     assert said.startswith("model.network.config.k00=0 model.network.config.k01=1 ")
     assert said.endswith(f" (and {40 - SHOWN_KEYS} more keys: its config.yaml)")
+
+
+def test_two_sets_of_one_data_are_named_by_it_and_their_digests(tmp_path: Path) -> None:
+    """s30e F4: a random carve and a stream's head of one IMDB read `best on (100 rows, ...)`,
+    no data named; the data they share is named, their rows and digests tell them apart."""
+    import json
+
+    from lab.compare_data import group_name
+
+    runs = []
+    for name, digest in (("a", "2436bf4a00"), ("b", "a2ee34df00")):
+        run = tmp_path / name
+        run.mkdir()
+        record = {"data": {"validation": {"rows": 100, "sha256": digest}}}
+        (run / "record.json").write_text(json.dumps(record))
+        runs.append({"runs": [str(run)]})
+    cells = {"data": ["imdb", "imdb"], "data.path": ["/d/imdb", "/d/imdb"]}
+    names = [group_name(runs, [[0], [1]], g, cells, "val/acc") for g in (0, 1)]
+    assert names == [
+        "data=imdb data.path=/d/imdb (100 rows, sha256 2436bf4a)",
+        "data=imdb data.path=/d/imdb (100 rows, sha256 a2ee34df)",
+    ]

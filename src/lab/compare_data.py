@@ -74,16 +74,21 @@ def group_name(
     whose value is one within the group and another in every other group, then its rows and
     digest where recorded: `data=imdb data.path=/data/imdb_small (40 rows, sha256 1006b04d)`.
     The other keys that differ between the groups (`data.max_length`) are named beside each
-    configuration where they differ on its data."""
+    configuration where they differ on its data. Where no source key tells the group apart
+    (two sets of one data), the source keys it shares are named."""
     members = groups[group]
     others = [i for g, indices in enumerate(groups) if g != group for i in indices]
-    named = []
+    named, shared = [], []
     for key, values in cells.items():
         if key != "data" and key not in {f"data.{k}" for k in SOURCE_KEYS}:
             continue
         inside = {values[i] for i in members}
-        if len(inside) == 1 and not inside & {values[i] for i in others}:
-            named.append(f"{key}={next(iter(inside))}")
+        if len(inside) == 1:
+            own = not inside & {values[i] for i in others}
+            (named if own else shared).append(f"{key}={next(iter(inside))}")
+    # Two sets of one data (a random carve and a stream's head): named by that data all the
+    # same, their rows and digest telling them apart (s30e F4: "best on (100 rows, ...)").
+    named = named or shared
     read = {scored_on(Path(run), metric) for i in members for run in rows[i]["runs"]}
     if len(read) == 1 and (only := next(iter(read)))[0] == "rows":
         named.append(f"({only[1]} rows, sha256 {only[2][:8]})")
