@@ -256,7 +256,7 @@ def test_sigterm_during_the_final_test_is_recorded_and_the_run_resumes(
     run_dir = only_run(tmp_path / "out")
     assert first.stderr.strip().splitlines()[-1] == (  # the final one: 2 epochs of 4 steps
         f"interrupted by SIGTERM; the last checkpoint is {run_dir}/checkpoints/last.ckpt (step "
-        "8). Continue with: "
+        "8, where training ended: a resume tests and exports only). Continue with: "
         + shlex.join(["python", "-m", "lab.train", *FAULTABLE_RUN, f"resume={run_dir}"])
     )
     assert record_of(run_dir)["status"] == f"interrupted (SIGTERM); continue with resume={run_dir}"

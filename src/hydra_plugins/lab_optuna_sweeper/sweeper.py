@@ -248,7 +248,7 @@ class LabOptunaSweeper(Sweeper):
         # directory instead of the time-stamped default (trials get the same as an override).
         given = [
             str(o).split("=", 1)[1]
-            for o in self.cfg.hydra.overrides.get("hydra") or []
+            for o in OmegaConf.select(self.cfg, "hydra.overrides.hydra", default=None) or []
             if str(o).startswith("hydra.sweep.dir=")
         ]
         if given and Path(given[-1]).expanduser().resolve() != sweep_dir:  # said, not obeyed
