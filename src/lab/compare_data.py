@@ -78,7 +78,8 @@ def group_name(
     (two sets of one data), the source keys it shares are named."""
     members = groups[group]
     others = [i for g, indices in enumerate(groups) if g != group for i in indices]
-    named, shared = [], []
+    named: list[str] = []
+    shared: list[str] = []
     for key, values in cells.items():
         if key != "data" and key not in {f"data.{k}" for k in SOURCE_KEYS}:
             continue

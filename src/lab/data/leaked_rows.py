@@ -114,7 +114,7 @@ def leaked_rows(
         return split_keys(splits[split], specs, split)
 
     declared = declared_columns(str(data.get("_target_") or ""))
-    fewest = max(int((declared or {}).get("leak_min_words") or 1), 1)
+    fewest = max(int(declared.get("leak_min_words") or 1), 1) if declared is not None else 1
     train = keys("train")
     found: dict[str, tuple[int, int]] = {}
     for split in scored:
