@@ -17,6 +17,16 @@ def test_help_lists_groups_and_options(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert re.search(r"^model: .*minilm.*tiny_bert", result.stdout, re.M)
     assert re.search(r"^experiment: .*roberta_imdb", result.stdout, re.M)
+    # s30e F7: lab's internal groups (what its own options build on) are no options to pick
+    assert not re.search(r"^\S*/base\S*: ", result.stdout, re.M)
+    assert re.search(r"^data: .*imdb", result.stdout, re.M)
+
+
+def test_internal_groups_are_left_out_of_the_help() -> None:
+    from lab.config.help_groups import hide_internal_groups
+
+    text = "logger: csv, none\ndata/base: causal_lm\ndata/base/inspect: dpo\nmodel/base: hub\n"
+    assert hide_internal_groups(text) == "logger: csv, none\n"
 
 
 def test_the_record_names_a_lab_tool_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
