@@ -397,13 +397,14 @@ def test_a_gzipped_input_is_read_as_its_plain_copy(
 
 
 def test_glues_idx_is_passed_through_as_the_id(tmp_path: Path) -> None:
-    """s30b F6: GLUE's rows carry `idx`, not `id`; the output keeps it as `id` (what a GLUE
-    submission is keyed by), an `id` column wins, and `columns.id=` names another."""
+    """s30b F6: GLUE's rows carry `idx`, not `id` (HellaSwag's `ind`); the output keeps it as
+    `id` (what a submission is keyed by), an `id` column wins, and `columns.id=` names another."""
     from lab.predict import predict_file
 
     source = tmp_path / "in.jsonl"
     source.write_text(
         '{"idx": 0, "review": "a"}\n{"idx": 1, "id": "k", "review": "b"}\n{"review": "c"}\n'
+        '{"ind": 24, "review": "d"}\n'
     )
     out = tmp_path / "out.jsonl"
     predict_file(Echo(), source, out)
@@ -411,4 +412,5 @@ def test_glues_idx_is_passed_through_as_the_id(tmp_path: Path) -> None:
         {"line": 1, "id": 0, "label": "a"},
         {"line": 2, "id": "k", "label": "b"},
         {"line": 3, "label": "c"},
+        {"line": 4, "id": 24, "label": "d"},  # HellaSwag's `ind` (s30d F5)
     ]

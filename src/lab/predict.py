@@ -191,8 +191,9 @@ def predict_file(
     return tally
 
 
-#: GLUE's row id column (`idx`): passed through as the output's `id` where a row has no `id`
-GLUE_ID = "idx"
+#: Hub sets' row-id columns (GLUE's `idx`, HellaSwag's `ind`): passed through as the output's
+#: `id` where a row has no `id`
+HUB_IDS = ("idx", "ind")
 
 
 def _result(
@@ -204,8 +205,8 @@ def _result(
         result.update(row.kept)  # its id, when the row was read
     elif "id" in row:
         result["id"] = row["id"]
-    elif GLUE_ID in row:  # GLUE's row id, what a submission file is keyed by (s30b F6)
-        result["id"] = row[GLUE_ID]
+    elif known := next((c for c in HUB_IDS if c in row), None):  # s30b F6, s30d F5
+        result["id"] = row[known]  # a Hub set's row id: what a submission file is keyed by
     result.update({"error": row} if isinstance(row, RowError) else results[line])
     if "error" in result:  # the convention of every data error: <file>:<line>
         result["error"] = f"{row_place(source, line)}: {result['error']}"
