@@ -247,3 +247,27 @@ def test_files_named_like_other_splits_get_the_mapping_that_reads_them(tmp_path:
         "train_augmented.jsonl (a split is read from the one file named after it: merge other "
         "rows into that file to use them)"
     )
+
+
+def test_files_named_only_after_mapped_splits_are_read_by_the_mapping(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder of ultrachat's `train_sft.jsonl` and `test_sft.jsonl`: under its data config
+    (train: train_sft) they are its splits; without a mapping to them the Hub layouts' file
+    patterns read them as train and test, as before (the first cut of s30b F1 refused the
+    folder as having no train file)."""
+    root = _folder(tmp_path / "uc", "train_sft.jsonl", "test_sft.jsonl")
+    ultrachat = {"train": "train_sft", "validation": None, "test": "test_sft"}
+    record = _logged(root, ultrachat, caplog)
+    assert record.getMessage() == (
+        f"data.path {root} read as a folder of split files: train=train_sft.jsonl, "
+        "validation carved from train, test=test_sft.jsonl"
+    )
+    assert local_data_files(root, splits=ultrachat)[1] == {
+        "test_sft": [str(root / "test_sft.jsonl")],
+        "train_sft": [str(root / "train_sft.jsonl")],
+    }
+    assert local_data_files(root)[1] == {
+        "train": [str(root / "train_sft.jsonl")],
+        "test": [str(root / "test_sft.jsonl")],
+    }

@@ -153,9 +153,16 @@ def _folder_files(
     column_names: Sequence[str] | None = None,
 ) -> SplitFiles:
     """{split: [files]} of a folder (layouts 2-4), or a `DataError` naming what it holds."""
-    named = _split_named_files(root, splits)
+    named = _split_named_files(root)
+    with_mapped = _split_named_files(root, splits)  # `validation_matched.jsonl` too (s30b F1)
+    train = str((splits or {}).get("train") or "train")
+    # Files named only after mapped splits are this layout where train's is among them;
+    # else (`train_sft.jsonl`, `test_sft.jsonl` without a mapping to them) the Hub layouts'
+    # file patterns read them, as before.
+    if named or train in with_mapped:
+        named = with_mapped
     if named:
-        if "train" not in named:
+        if "train" not in named and train not in named:
             raise DataError(f"{root} has no train file: {_LAYOUTS}; found {_listing(root)}")
         if report:
             # Data files no split reads (`train_augmented.csv`; `test.jsonl` where the data
