@@ -32,10 +32,10 @@ def mixture_inspect_note(data: Any) -> str | None:
     interleave = data.get("interleave")
     if not interleave:
         return None
-    entries = OmegaConf.to_container(interleave, resolve=True)
+    entries: Any = OmegaConf.to_container(interleave, resolve=True)  # a list of mappings
     where = data.get("path") or data.get("hub_id")
     return (
-        f"data.interleave: the run trains on a mixture of {mixture_words(entries)}; lab.inspect "  # type: ignore[arg-type]
+        f"data.interleave: the run trains on a mixture of {mixture_words(entries)}; lab.inspect "
         f"reads data.path's splits ({where}), so its train figures (classes, balance, lengths) "
         "are not the mixture's: inspect each source with data.path=<it>"
     )
