@@ -597,7 +597,7 @@ def test_a_hub_dataset_offline_and_not_cached_is_named_without_the_none_folder(
     assert "point data.path at the files" in message
 
 
-def test_same_leaf_key_guesses_only_one_key() -> None:
+def test_same_leaf_key_names_the_keys_of_that_name() -> None:
     from omegaconf import OmegaConf
 
     from lab.config.key_hints import same_leaf_key
@@ -607,5 +607,21 @@ def test_same_leaf_key_guesses_only_one_key() -> None:
          "x": {"seed": 1}, "y": {"seed": 2}}
     )  # fmt: skip
     assert same_leaf_key(cfg, "data", "threshold") == "task.module.threshold"  # not hydra's
-    assert same_leaf_key(cfg, "data", "seed") is None  # two: no guess
+    assert same_leaf_key(cfg, "data", "seed") == "x.seed or y.seed"  # two: both
     assert same_leaf_key(cfg, "task.module", "threshold") is None  # its own section's
+    assert same_leaf_key(cfg, "data", "nothing") is None
+
+
+def test_same_leaf_key_names_an_interpolated_key_by_its_source() -> None:
+    """s30c N2: `trainer.mode=max` guessed `trainer.num_nodes` (a look-alike); the checkpoint's
+    `mode` is `${optimized_mode}`, so the key to set is `optimized_mode`."""
+    from omegaconf import OmegaConf
+
+    from lab.config.key_hints import same_leaf_key
+
+    cfg = OmegaConf.create(
+        {"optimized_mode": "max", "trainer": {"num_nodes": 1},
+         "callbacks": {"ckpt": {"mode": "${optimized_mode}"}, "stop": {"mode": "${optimized_mode}"}},
+         "logger": {"wandb": {"mode": "offline"}}, "other": {"mode": "${a}-${b}"}}
+    )  # fmt: skip
+    assert same_leaf_key(cfg, "trainer", "mode") == "optimized_mode or logger.wandb.mode or other.mode"

@@ -5,7 +5,10 @@ The guess, best first: the key one level down that a top-level name means (`outp
 `paths.output_root`, `nested_key`), the one key of exactly that name in another section
 (`data.threshold` -> `task.module.threshold`, where the multi-label threshold lives: s30b F4;
 `data.max_epochs` -> `trainer.max_epochs`, not the look-alike `data.max_length`: s30c N2;
-`same_leaf_key`), else the closest key of the same section (`data.max_lenght`).
+`same_leaf_key`), or the few keys of that name (`trainer.mode` -> `optimized_mode or
+logger.wandb.mode`, a key set by interpolation named by its source: the checkpoint's `mode` is
+`${optimized_mode}`), else the closest key of the same section (`data.max_lenght`; a look-alike
+only where no key of that name exists: `trainer.mode` once guessed `trainer.num_nodes`).
 """
 
 from __future__ import annotations
@@ -47,13 +50,16 @@ def nested_key(root: DictConfig, leaf: str) -> str | None:
 
 
 def same_leaf_key(root: DictConfig, parent_key: str, leaf: str) -> str | None:
-    """The one key of `root` outside `parent_key` (and Hydra's own) whose last name is `leaf`
-    (`threshold` -> `task.module.threshold`), or None where there is none or several."""
+    """The key of `root` outside `parent_key` (and Hydra's own) whose last name is `leaf`
+    (`threshold` -> `task.module.threshold`); where several are, the first three joined by
+    "or" (`mode` -> `optimized_mode or logger.wandb.mode`); None where there is none. A key
+    whose value is a plain interpolation (`${optimized_mode}`) is named by its source, the
+    key a user sets."""
     tree = OmegaConf.to_container(root, resolve=False)
     found: list[str] = []
     _collect(tree, "", leaf, found)
-    found = [k for k in found if not k.startswith(("hydra.", f"{parent_key}."))]
-    return found[0] if len(found) == 1 else None
+    outside = [k for k in found if not k.startswith(("hydra.", f"{parent_key}."))]
+    return " or ".join(outside[:3]) if outside else None
 
 
 def _collect(node: Any, where: str, leaf: str, found: list[str]) -> None:
@@ -62,5 +68,16 @@ def _collect(node: Any, where: str, leaf: str, found: list[str]) -> None:
     for key, value in node.items():
         name = f"{where}.{key}" if where else str(key)
         if key == leaf:
-            found.append(name)
+            source = _interpolated_key(value)
+            if (source or name) not in found:
+                found.append(source or name)
         _collect(value, name, leaf, found)
+
+
+def _interpolated_key(value: Any) -> str | None:
+    """`optimized_mode` for the value `${optimized_mode}`; None for anything else (a literal,
+    a resolver call, a string with more around the interpolation)."""
+    if not isinstance(value, str) or not (value.startswith("${") and value.endswith("}")):
+        return None
+    inner = value[2:-1]
+    return inner if inner and all(c.isalnum() or c in "._" for c in inner) else None
