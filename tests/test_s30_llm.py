@@ -271,3 +271,34 @@ def test_dpo_says_how_many_pairs_had_a_reply_cut(
     reader = PairRows(data, tokenizer, Dataset.from_list(rows))
     facts = [reader.measure(reader.read(row)[1], "train").facts["reply cut"] for row in rows]
     assert facts == [i == 3 for i in range(10)]
+
+
+# ------------------------------------------------------------------------------------ N8
+def test_a_missing_train_split_names_the_splits_named_like_one(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """s30c N8: UltraChat's Hub folder (train_sft, train_gen, ...) given to data=ultrafeedback
+    (which reads train_prefs) named the splits present and no way on; the refusal now says how
+    to read one as train, and that read meets the head's SFT hint."""
+    from datasets import Dataset
+
+    from lab.build import build_datamodule
+    from lab.config.rules import validate_config
+    from lab.training.tokenizers import build_tokenizer
+
+    chat = {"prompt": "hi", "messages": [_turn("user", "hi"), _turn("assistant", "yo")]}
+    (tmp_path / "data").mkdir()
+    for split in ("train_sft", "test_sft", "train_gen", "test_gen"):
+        Dataset.from_list([chat] * 4).to_parquet(tmp_path / f"data/{split}-00000-of-00001.parquet")
+    base = ["model=tiny_llama", "data=ultrafeedback", f"data.path={tmp_path}"]
+    cfg = compose_cfg(*base)
+    validate_config(cfg)  # the pre-flight check reads columns of the splits it finds
+    with pytest.raises(DataError) as refused:
+        build_datamodule(cfg, build_tokenizer(cfg)).setup("fit")
+    assert str(refused.value) == (
+        "the dataset has no 'train_prefs' split; splits present: test_gen, test_sft, train_gen, "
+        "train_sft; read one as train: data.splits.train=train_gen (or train_sft)"
+    )
+    with pytest.raises(DataError) as mapped:
+        validate_config(compose_cfg(*base, "data.splits.train=train_sft"))
+    assert str(mapped.value).endswith(f"columns present: prompt, messages; {TO_SFT}")

@@ -152,6 +152,7 @@ def carve_splits(
     if train_name not in source:
         raise DataError(
             f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
+            + _train_split_advice(source)
         )
     splits: dict[str, Dataset] = {"train": take("train", train_name)}
     carved: list[str] = []
@@ -263,3 +264,15 @@ def split_seed_of(data: Mapping[str, Any]) -> int:
     `data.seed` for a config recorded before that setting existed (as the run did then)."""
     seed = data.get("split_seed")
     return int(seed if seed is not None else data.get("seed") or 0)
+
+
+def _train_split_advice(present: Iterable[str]) -> str:
+    """`; read one as train: data.splits.train=train_sft (or train_gen)` where splits named
+    like a train split are present (a Hub folder of `train_sft`/`train_gen`, as UltraChat's,
+    given to a config that reads `train_prefs`: s30c N8); what that split then holds is the
+    head's column check to judge."""
+    found = sorted(name for name in present if name.startswith("train"))
+    if not found:
+        return ""
+    others = f" (or {', '.join(found[1:])})" if found[1:] else ""
+    return f"; read one as train: data.splits.train={found[0]}{others}"
