@@ -601,6 +601,14 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
         "data: 80 train (83 blocks of 64 tokens), 10 validation (carved from train), 10 test (9 "
         "blocks of 64 tokens, carved from train) rows"
     )
+    # A masked LM says its masking rate, as run_mlm's mlm_probability (s30d F3).
+    datamodule.mlm_probability, datamodule.whole_word_mask = 0.15, False
+    assert data_line(datamodule).endswith(
+        "carved from train) rows from reviews/, 15% of tokens masked; tokenization cache hit "
+        "for: none"
+    )
+    datamodule.whole_word_mask = True
+    assert ", 15% of words masked;" in data_line(datamodule)
 
 
 def test_the_csv_loggers_note_on_a_used_folder_is_filed(

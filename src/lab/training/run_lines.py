@@ -137,6 +137,16 @@ def data_line(datamodule: DataModule) -> str:
         splits.append(f"{rows} {name}" + (f" ({', '.join(notes)})" if notes else ""))
     cached = [name for name, hit in datamodule.cache_hits.items() if hit]
     return (
-        f"data: {', '.join(splits)} rows from {source}; "
+        f"data: {', '.join(splits)} rows from {source}{_masking_words(datamodule)}; "
         f"tokenization cache hit for: {', '.join(cached) or 'none'}"
     )
+
+
+def _masking_words(datamodule: DataModule) -> str:
+    """`, 15% of tokens masked` for a masked-LM data module (s30d F3: what `run_mlm`'s
+    `mlm_probability` says), `... of words` with whole-word masking; "" for other heads."""
+    share = getattr(datamodule, "mlm_probability", None)
+    if not isinstance(share, float):
+        return ""
+    unit = "words" if getattr(datamodule, "whole_word_mask", False) else "tokens"
+    return f", {share:.0%} of {unit} masked"
