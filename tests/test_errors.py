@@ -621,7 +621,9 @@ def test_same_leaf_key_names_an_interpolated_key_by_its_source() -> None:
 
     cfg = OmegaConf.create(
         {"optimized_mode": "max", "trainer": {"num_nodes": 1},
-         "callbacks": {"ckpt": {"mode": "${optimized_mode}"}, "stop": {"mode": "${optimized_mode}"}},
+         "callbacks": {"ckpt": {"mode": "${optimized_mode}"},
+                       "stop": {"mode": "${optimized_mode}"}},
          "logger": {"wandb": {"mode": "offline"}}, "other": {"mode": "${a}-${b}"}}
     )  # fmt: skip
-    assert same_leaf_key(cfg, "trainer", "mode") == "optimized_mode or logger.wandb.mode or other.mode"
+    guess = same_leaf_key(cfg, "trainer", "mode")
+    assert guess == "optimized_mode or logger.wandb.mode or other.mode"

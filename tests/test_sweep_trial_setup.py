@@ -88,8 +88,8 @@ def test_a_changed_file_is_refused_naming_each_key(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"study 's' in {sweep_dir} was started with other configs, with the same command: "
         "data.max_train_samples was 100, is 400; data.name is gone (was imdb); seed is new (3)"
-        ". Continuing would mix two setups in one study: restore the sweep or config files as "
-        "they were (or lab's version), set hydra.sweeper.study_name=<new name> to start a "
+        ". Continuing would mix two setups in one study: restore the config files as they "
+        "were, set hydra.sweeper.study_name=<new name> to start a "
         f"separate study, or remove this one (rm -r {sweep_dir}) to start it again under its "
         "name"
     )
@@ -99,6 +99,36 @@ def test_a_changed_file_is_refused_naming_each_key(tmp_path: Path) -> None:
     _open(_plan(sweep_dir, {**SETUP, **inert}, n_trials=4))
     with pytest.raises(ConfigError, match=r"other configs, with the same command: data.extra is"):
         _open(_plan(sweep_dir, {**SETUP, "data.extra": 5}, n_trials=4))
+
+
+def test_the_refusal_names_the_files_behind_the_changed_keys(tmp_path: Path) -> None:
+    """s29c F4: "restore the sweep or config files as they were (or lab's version)" named no
+    file; the files that can have set each changed key are named (Hydra keeps no record of
+    which one did): the key's group option, the sweep file, the primary config."""
+    from lab.sweeps.setup_files import files_behind
+
+    files = {
+        "optimizer": "optimizer=adamw: /c/optimizer/adamw.yaml",
+        "model": "model=mine: /u/model/mine.yaml",
+        "sweep": "sweep=lr: /u/sweep/lr.yaml",
+        "": "/c/train.yaml",
+    }
+    assert files_behind(["optimizer.weight_decay", "model=mine:layers", "seed"], files) == [
+        "optimizer=adamw: /c/optimizer/adamw.yaml",
+        "model=mine: /u/model/mine.yaml",
+        "sweep=lr: /u/sweep/lr.yaml",
+        "/c/train.yaml",
+    ]
+    sweep_dir = tmp_path / "sweeps" / "s"
+    _open(_plan(sweep_dir, SETUP))
+    plan = _plan(sweep_dir, {**SETUP, "trainer.max_epochs": 2})
+    plan.setup_files = {"trainer": "trainer=default: /c/trainer/default.yaml", "": "/c/train.yaml"}
+    with pytest.raises(ConfigError) as caught:
+        _open(plan)
+    assert (
+        "study: restore the config files as they were (the files that compose these keys: "
+        "trainer=default: /c/trainer/default.yaml; /c/train.yaml), set hydra.sweeper"
+    ) in str(caught.value)
 
 
 def test_many_differences_are_cut_to_the_first_few(tmp_path: Path) -> None:

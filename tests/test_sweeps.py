@@ -22,6 +22,8 @@ from optuna.trial import TrialState
 
 from conftest import TINY_FIXTURE_RUN, lab_cli, lab_command
 
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
 pytestmark = pytest.mark.slow  # every test runs a sweep of real training processes
 
 STUDY = "s"
@@ -462,8 +464,10 @@ def test_a_study_refuses_its_sweep_file_edited_between_two_runs_of_one_command(
             f"error: study 's' in {tmp_path / 'out' / 'sweeps' / 's'} was started with other "
             "configs, with the same command: data.max_train_samples was 20, is 30; "
             "scheduler.warmup_ratio was 0.0, is 0.1. Continuing would mix two setups in one "
-            "study: restore the sweep or config files as they were (or lab's version), set "
-            "hydra.sweeper.study_name=<new name>"
+            "study: restore the config files as they were (the files that compose these "
+            f"keys: data=csv: {CONF}/data/csv.yaml; scheduler=linear: "
+            f"{CONF}/scheduler/linear.yaml; sweep=mine: {tmp_path}/conf/sweep/mine.yaml; "
+            f"{CONF}/train.yaml), set hydra.sweeper.study_name=<new name>"
         )
     )
     assert len(_study(tmp_path).get_trials()) == 1

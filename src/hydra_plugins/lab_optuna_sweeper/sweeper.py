@@ -295,6 +295,7 @@ class LabOptunaSweeper(Sweeper):
         from lab.config.paths import conf_dir
         from lab.sweeps.probes import changed, probes
         from lab.sweeps.search_space import trial_overrides
+        from lab.sweeps.setup_files import setup_files
         from lab.sweeps.space_checks import check_fixed_overrides
         from lab.sweeps.study_setup import option_setup, trial_setup
 
@@ -314,6 +315,7 @@ class LabOptunaSweeper(Sweeper):
                 # The first probe's config, and each searched group's option as it composes
                 # (an option's own file edited changes the study's setup too: s29c F2).
                 plan.trial_setup = plan.trial_setup or trial_setup(composed, searched)
+                plan.setup_files = plan.setup_files or setup_files(loader, composed)
                 for group in groups if probe is tried[0] else changed(probe, tried[0]):
                     plan.trial_setup |= option_setup(composed, group, probe[group])
             except HydraException as err:

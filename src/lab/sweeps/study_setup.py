@@ -131,19 +131,20 @@ def check_same_setup(study: Any, plan: Any) -> None:
         for kind, detail in (("other overrides", overrides), ("another search space", space))
         if detail
     ]
-    files = ""
+    files, restore = "", ""
     recorded_setup = study.user_attrs.get(TRIAL_SETUP)
     if not found and recorded_setup is not None and plan.trial_setup is not None:
         # Only where the command is the same: other overrides change the composed config too.
-        files = _setup_differences(recorded_setup, plan.trial_setup)
+        files, keys = _setup_differences(recorded_setup, plan.trial_setup)
         if files:
             found = [f"other configs, with the same command: {files}"]
+            restore = _how_to_restore(plan, keys)
     if not found:
         return
     ways = [
         f"rerun with the original overrides ({' '.join(recorded)})" if overrides else "",
         "rerun with the study's search space" if space else "",
-        "restore the sweep or config files as they were (or lab's version)" if files else "",
+        restore,
         "set hydra.sweeper.study_name=<new name> to start a separate study",
         f"remove this one ({removal(plan, study)}) to start it again under its name",
     ]
@@ -153,12 +154,13 @@ def check_same_setup(study: Any, plan: Any) -> None:
     )
 
 
-def _setup_differences(recorded: dict[str, Any], now: dict[str, Any]) -> str:
+def _setup_differences(recorded: dict[str, Any], now: dict[str, Any]) -> tuple[str, list[str]]:
     """`data.max_train_samples was 100, is 400; ...` for the keys whose value differs, is new
-    or is gone, the first `SHOWN_DIFFERENCES` of them (sorted); "" when none differ."""
+    or is gone, the first `SHOWN_DIFFERENCES` of them (sorted), and those keys; ("", []) when
+    none differ."""
     from lab.sweeps.space_checks import show_value
 
-    parts = []
+    parts, keys = [], []
     for key in sorted(set(recorded) | set(now)):
         if key not in now:
             if not _inert(recorded[key]):
@@ -168,9 +170,26 @@ def _setup_differences(recorded: dict[str, Any], now: dict[str, Any]) -> str:
                 parts.append(f"{key} is new ({show_value(now[key])})")
         elif recorded[key] != now[key]:
             parts.append(f"{key} was {show_value(recorded[key])}, is {show_value(now[key])}")
+        else:
+            continue
+        keys.append(key)
     if len(parts) > SHOWN_DIFFERENCES:
         parts = [*parts[:SHOWN_DIFFERENCES], f"and {len(parts) - SHOWN_DIFFERENCES} more"]
-    return "; ".join(parts)
+    return "; ".join(parts), keys
+
+
+def _how_to_restore(plan: Any, keys: list[str]) -> str:
+    """`restore the config files as they were (the files that compose these keys: ...)`, and
+    where the study's trials ran under other lab code, how to continue with that code (a lab
+    whose defaults changed: s29c F4)."""
+    from lab.run_dir.code_version import other_code_trials
+    from lab.sweeps.setup_files import files_behind
+
+    files = files_behind(keys, getattr(plan, "setup_files", None) or {})
+    named = f" (the files that compose these keys: {'; '.join(files)})" if files else ""
+    other_code = other_code_trials(plan.trial_dir(0).parent)
+    code = f" ({other_code})" if other_code else ""
+    return f"restore the config files as they were{named}{code}"
 
 
 def _inert(value: Any) -> bool:

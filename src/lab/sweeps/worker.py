@@ -77,6 +77,8 @@ class SweepPlan:
     pruner: dict[str, Any] | None = None
     # A trial's config as the files give it (`lab.sweeps.study_setup.trial_setup`).
     trial_setup: dict[str, Any] | None = None
+    # The files composing it, for a refusal of a changed setup (`lab.sweeps.setup_files`).
+    setup_files: dict[str, str] | None = None
 
     @property
     def prunes(self) -> bool:
