@@ -79,8 +79,12 @@ HEADS: dict[str, tuple[list[str], list[str]]] = {
             "from lab.tasks.token_predictor import tag_texts",
             'model = AutoModelForTokenClassification.from_pretrained("<this directory>")',
             'entities = tag_texts(model, tokenizer, ["<your text>"], max_length=128)',
-            # The pipeline, for readers without lab: right for WordPiece only (s22c H1).
-            'aggregation_strategy="first")` gives the same with a WordPiece tokenizer',
+            # The pipeline, for readers without lab: right for WordPiece only (s22c H1), and
+            # there only for words without punctuation inside (s31a F1).
+            'aggregation_strategy="first")` gives the same entities with a WordPiece tokenizer '
+            "(BERT, DistilBERT, ELECTRA, MiniLM) for words without punctuation inside; a word "
+            "such as `Jean-Pierre`, `S&P` or `U.S.` is one word to lab (as the run's data holds "
+            "it) but several to the BERT pre-tokenizer",
         ],
     ),
     "question-answering": (

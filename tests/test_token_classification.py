@@ -225,7 +225,10 @@ def test_iob1_data_read_as_iob2_gets_the_hint(compose_cfg, tmp_path: Path, caplo
             {"tokens": ["a", "b"], "ner_tags": [0]},
             r"train\.jsonl:2 column 'ner_tags': 2 words but 1 tags",
         ),
-        ({"tokens": [], "ner_tags": []}, r"train\.jsonl:2 column 'tokens': no words"),
+        (  # no words but a tag: refused (no words and no tags: left out, test_s31a_ner)
+            {"tokens": [], "ner_tags": [0]},
+            r"train\.jsonl:2 column 'ner_tags': 0 words but 1 tags",
+        ),
         (  # a string is no word list: it was tokenized letter by letter, or a TypeError
             {"tokens": "Jo", "ner_tags": [0, 5]},
             r"train\.jsonl:2 column 'tokens': text 'Jo', not a list of words \(one per word, "

@@ -53,7 +53,7 @@ def tag_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, A
     pairs = [
         (g, p) for gs, ps in zip(gold, predicted, strict=True) for g, p in zip(gs, ps, strict=True)
     ]
-    tags = sorted({g for g, _ in pairs} | {p for _, p in pairs} - {"O"})
+    tags = sorted(({g for g, _ in pairs} | {p for _, p in pairs}) - {"O"})
     per_type = {}
     for tag in tags:
         hits = sum(1 for g, p in pairs if g == p == tag)

@@ -34,7 +34,15 @@ from lab.tasks.token_cut import CUT, collate_with_cut, cut_note, cut_words, with
 # Run directories' config.yaml name the predictor here (task.predictor._target_); it lives in
 # `lab.tasks.token_predictor`, which imports neither Lightning nor the training code.
 from lab.tasks.token_predictor import TokenClassificationPredictor as TokenClassificationPredictor
-from lab.tasks.token_tags import iob1_hint, row_problem, tag_names, tag_problem
+from lab.tasks.token_tags import (
+    found_tags_line,
+    iob1_hint,
+    is_wordless,
+    row_problem,
+    tag_names,
+    tag_problem,
+    wordless_note,
+)
 from lab.tasks.token_words import encode_words, is_full
 
 if TYPE_CHECKING:
@@ -88,6 +96,7 @@ class TokenClassificationDataModule(DataModule):
         self._tags_from_train = False  # no names given: train's string tags are the names
         # the tags train has words of (lab.train's note on splits lacking one reads them)
         self.classes: TrainClasses | None = None
+        self.wordless: dict[str, int] = {}  # rows without words left out, per split (noted)
 
     # ----------------------------------------------------------------- labels
     def describe_labels(self, train: Dataset) -> None:
@@ -115,6 +124,8 @@ class TokenClassificationDataModule(DataModule):
                 f"B-{n[2:]}" for n in names if n.startswith("I-") and f"B-{n[2:]}" not in names
             ]
         self.label_names = names
+        if self._tags_from_train:  # named nowhere else: a typo'd tag would be a class unseen
+            log.info(found_tags_line(names))
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -162,6 +173,25 @@ class TokenClassificationDataModule(DataModule):
             unseen = self.classes.warning(name, dataset, self.tags_column) if noted else None
             if unseen:
                 log.warning(unseen)
+
+    def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
+        """The checked split without its rows of no words and no tags (`is_wordless`: nothing
+        to train on or score), counted for `setup`'s one warning on them. (A streamed train
+        split skips this: such a row is read as special tokens alone, every label ignored.)"""
+        pairs = zip(dataset[self.tokens_column][:], dataset[self.tags_column][:], strict=True)
+        kept = [row for row, pair in enumerate(pairs) if not is_wordless(*pair)]
+        if self.noted_splits is None or name in self.noted_splits:
+            self.wordless[self.split_name(name)] = len(dataset) - len(kept)
+        return dataset if len(kept) == len(dataset) else dataset.select(kept)
+
+    def setup(self, stage: str | None = None) -> None:
+        """`DataModule.setup`, then one warning on the rows without words left out of each
+        split, if any (F5 of s31a: a CoNLL file's trailing empty sentence stopped the run)."""
+        fresh = not self.datasets
+        super().setup(stage)
+        note = wordless_note(self.wordless) if fresh else None
+        if note:
+            log.warning(note)
 
     # ----------------------------------------------------------------- tokenization
     def fingerprint_parts(self) -> tuple[Any, ...]:

@@ -1,8 +1,9 @@
 """What `lab.predict`, `lab.serve` and the demo do with a token-classification (NER) run.
 
-`TokenClassificationPredictor` returns each row's entities with character spans. A row gives
-either `text` (a string) or the run's tokens column (`data.tokens_column`: given words, the
-test file's own form). Both are tagged as training and the metrics tag words: encoded by the
+`TokenClassificationPredictor` returns each row's entities with character spans, and each word
+with its own tag (`words`, one tag per word: what a POS run reads). A row gives either `text`
+(a string) or the run's tokens column (`data.tokens_column`: given words, the test file's own
+form). Both are tagged as training and the metrics tag words: encoded by the
 same function (`lab.tasks.token_words.encode_words`: `is_split_into_words`, a word the
 tokenizer reads as nothing read as the unknown token), each word's tag that of its first
 subword, the tags grouped into entities as the metrics read them. So `lab.predict`'s entities
@@ -35,14 +36,23 @@ import torch
 from lab.inference.cuts import TRUNCATED
 from lab.inference.predictors import Predictor
 from lab.tasks.text_words import text_words
-from lab.tasks.token_words import encode_words, first_subwords, span_entities, word_entities
+from lab.tasks.token_words import (
+    encode_words,
+    first_subwords,
+    span_entities,
+    tagged_words,
+    word_entities,
+)
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 
 class TokenClassificationPredictor(Predictor):
-    """Entities with character spans: `type`, `text`, `start`, `end`, `score` for each row.
+    """Entities with character spans: `type`, `text`, `start`, `end`, `score` for each row,
+    and each word with its own tag (`words`: `text`, `tag`, `start`, `end`; see
+    `lab.tasks.token_words.tagged_words`), which a POS run reads where `entities` groups runs
+    of one tag.
 
     A row gives `text` (a string) or the data's tokens column (a list of words): exactly one
     of them (`alternative_field`). For words, `start` / `end` are character offsets into the
@@ -57,7 +67,7 @@ class TokenClassificationPredictor(Predictor):
     `end` offsets into the text (see the module), in windows: never cut.
     """
 
-    outputs = ("entities", TRUNCATED)
+    outputs = ("entities", "words", TRUNCATED)
 
     def __init__(self, model: Any, tokenizer: Any, cfg: DictConfig) -> None:
         super().__init__(model, tokenizer, cfg)
@@ -75,11 +85,12 @@ class TokenClassificationPredictor(Predictor):
         return problem
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """`entities` for each row (rows already passed `check`), in row order."""
+        """`entities` and `words` for each row (rows already passed `check`), in row order."""
         # `check` let through exactly one of them (an empty CSV cell of `text` is none).
         texts = {i: row["text"] for i, row in enumerate(rows) if row.get("text")}
         given = {i: list(row[self.tokens_field]) for i, row in enumerate(rows) if i not in texts}
         found: dict[int, list[dict[str, Any]]] = {}
+        listed: dict[int, list[dict[str, Any]]] = {}  # each word and its tag
         if texts:
             spans = [text_words(text) for text in texts.values()]
             words = [
@@ -90,6 +101,7 @@ class TokenClassificationPredictor(Predictor):
                 texts, texts.values(), spans, tagged, strict=True
             ):
                 found[index] = span_entities(text, row, tags, scores)
+                listed[index] = tagged_words([text[a:b] for a, b in row], tags, row)
         cut: dict[int, dict[str, int]] = {}
         if given:
             words_given = list(given.values())
@@ -98,12 +110,15 @@ class TokenClassificationPredictor(Predictor):
                 given, words_given, word_tags, strict=True
             ):
                 found[index] = word_entities(row_words, tags, scores)
+                # words past the cut were not read: no tag (the metrics count them as `O`)
+                read = [tag if i < kept else None for i, tag in enumerate(tags)]
+                listed[index] = tagged_words(row_words, read, None)
                 if kept < len(row_words):
                     cut[index] = {"words": len(row_words), "words_read": kept}
         self.cut_rows += len(cut)  # counted once the batch is done: a retried row is not twice
         self.cut_words += sum(c["words"] - c["words_read"] for c in cut.values())
         return [
-            {"entities": found[i], **({TRUNCATED: cut[i]} if i in cut else {})}
+            {"entities": found[i], "words": listed[i], **({TRUNCATED: cut[i]} if i in cut else {})}
             for i in range(len(rows))
         ]
 

@@ -44,9 +44,8 @@ def tag_names(
     (`data.label_names`, checked against a Sequence(ClassLabel) column's names; `pinned`:
     they are a trained model's, in lab.eval), else the column's names, else the sorted string
     tags of `train`; raises DataError for tag ids without names."""
-    feature = getattr(train.features[column], "feature", None)
-    string_tags = getattr(feature, "dtype", None) in ("string", "large_string")
-    class_names = getattr(feature, "names", None)  # a Sequence(ClassLabel) column
+    string_tags = has_string_tags(train, column)
+    class_names = getattr(getattr(train.features[column], "feature", None), "names", None)
     names = list(configured) if configured is not None else None
     if names is not None and class_names:
         names = reconcile_label_names(names, class_names, column, pinned=pinned)
@@ -61,6 +60,20 @@ def tag_names(
                 "set data.label_names to the tag names in id order"
             )
     return names, string_tags
+
+
+def has_string_tags(train: Dataset, column: str) -> bool:
+    """Whether `column` of `train` holds its tags as strings (not ids)."""
+    feature = getattr(train.features[column], "feature", None)
+    return getattr(feature, "dtype", None) in ("string", "large_string")
+
+
+def found_tags_line(names: Sequence[str]) -> str:
+    """The one line naming the tags read from the train split's strings and their ids, e.g.
+    `tags (9, sorted from the train split's strings): B-LOC=0, ..., O=8` (with IOB1 data, the
+    B- tags added after them), so a typo'd tag (`B-persn`), a class of its own, shows."""
+    ids = ", ".join(f"{name}={i}" for i, name in enumerate(names))
+    return f"tags ({len(names)}, sorted from the train split's strings): {ids}"
 
 
 def not_a_list(cell: Any, what: str) -> str | None:
@@ -112,16 +125,22 @@ def label_warnings(
     data: DictConfig, splits: dict[str, Dataset], names: Sequence[str] | None
 ) -> list[str]:
     """Per split, each tag training refuses, with the rows that hold it; where training
-    refuses the tag names themselves, that (`names`, lab.inspect's own resolution, is not
-    needed: the names are resolved here as training resolves them)."""
+    refuses the tag names themselves, that. `names`: lab.inspect's own resolution of
+    `data.label_names` against the column's ClassLabel, as training resolves them (and warned
+    about once, where the two differ); None where it found none (string tags, tag ids without
+    names), resolved here as training resolves them."""
     column = str(data.get("tags_column") or "ner_tags")
     train = splits["train"]
     if column not in train.column_names:  # a missing column is the head's to refuse
         return []
     configured = data.get("label_names")
     try:
-        known, string_tags = tag_names(
-            train, column, [str(n) for n in configured] if configured else None
+        # lab.inspect resolved them (and warned where they differ): resolving them again here
+        # said that warning twice (s31a F6)
+        known, string_tags = (
+            (list(names), has_string_tags(train, column))
+            if names is not None
+            else tag_names(train, column, [str(n) for n in configured] if configured else None)
         )
     except DataError as err:
         return [f"lab.train refuses the labels: {err}"]
@@ -168,18 +187,38 @@ def label_warnings(
     return found
 
 
+def is_wordless(words: Any, tags: Any) -> bool:
+    """Whether a row holds no words and no tags (two empty lists, a CoNLL file's trailing
+    empty sentence): training leaves it out (`wordless_note`). Hugging Face's `run_ner.py`
+    trains on such a row as special tokens alone, every label -100: it adds nothing."""
+    return isinstance(words, list) and isinstance(tags, list) and not words and not tags
+
+
+def wordless_note(counts: dict[str, int]) -> str | None:
+    """The one warning on the rows without words left out of each split (`counts`: split ->
+    rows), e.g. `3 rows have no words (and no tags): left out of train (2), test (1); they
+    hold nothing to train on or score`; None where there are none."""
+    held = {split: n for split, n in counts.items() if n}
+    if not held:
+        return None
+    total = sum(held.values())
+    rows, they = ("1 row has", "it holds") if total == 1 else (f"{total} rows have", "they hold")
+    splits = ", ".join(f"{split} ({n})" for split, n in held.items())
+    return (
+        f"{rows} no words (and no tags): left out of {splits}; {they} nothing to train on or score"
+    )
+
+
 def row_problem(
     words: Any, tags: Any, tokens_column: str, tags_column: str
 ) -> tuple[str, str] | None:
     """The column and training's words for why it refuses a row's words and tags as a pair
-    (not lists, no words, counts that differ); None where it takes the pair (its tags are
-    judged one by one by `tag_problem`)."""
+    (not lists, counts that differ); None where it takes the pair (its tags are judged one by
+    one by `tag_problem`; a row without words or tags is left out, `is_wordless`)."""
     for column, cell, what in ((tokens_column, words, "words"), (tags_column, tags, "tags")):
         problem = not_a_list(cell, what)  # a string would be read letter by letter
         if problem is not None:
             return column, problem
-    if not words:
-        return tokens_column, "no words"
     if len(words) != len(tags):
         return tags_column, (
             f"{len(words)} words but {len(tags)} tags (columns '{tokens_column}', '{tags_column}')"
@@ -189,21 +228,23 @@ def row_problem(
 
 def row_shape_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str]:
     """Per split, the rows whose words and tags training refuses as a pair (`row_problem`):
-    how many, and the first where its file shows it, in training's words."""
+    how many, and the first where its file shows it, in training's words; then training's
+    one line on the rows without words it leaves out (`wordless_note`)."""
     from lab.data.inspection_places import place
     from lab.data.inspection_refusals import rows_have
 
     tokens_column = str(data.get("tokens_column") or "tokens")
     tags_column = str(data.get("tags_column") or "ner_tags")
     found = []
+    wordless: dict[str, int] = {}
     for split, dataset in splits.items():
         if not {tokens_column, tags_column} <= set(dataset.column_names):
             continue  # a missing column is the head's to refuse
+        pairs = list(zip(dataset[tokens_column], dataset[tags_column], strict=True))
+        wordless[split] = sum(1 for pair in pairs if is_wordless(*pair))
         refused = [
             (row, problem)
-            for row, pair in enumerate(
-                zip(dataset[tokens_column], dataset[tags_column], strict=True)
-            )
+            for row, pair in enumerate(pairs)
             if (problem := row_problem(*pair, tokens_column, tags_column)) is not None
         ]
         if refused:
@@ -212,7 +253,8 @@ def row_shape_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str
                 f"{split}: {rows_have(len(refused))} words and tags lab.train refuses; the first "
                 f"({place(splits, split, row)} column '{column}'): {why}"
             )
-    return found
+    note = wordless_note(wordless)
+    return [*found, note] if note else found
 
 
 def iob1_hint(rows: Sequence[Sequence[Any]], names: Sequence[str], string_tags: bool) -> str | None:

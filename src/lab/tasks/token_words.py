@@ -102,6 +102,20 @@ def word_entities(
     return span_entities(" ".join(words), spans, tags, scores)
 
 
+def tagged_words(
+    words: Sequence[str], tags: Sequence[str | None], spans: Sequence[tuple[int, int]] | None
+) -> list[dict[str, Any]]:
+    """Each word of a row with its own tag (`lab.predict`'s `words`: one tag per word, for POS
+    and any tag set, where `entities` groups runs of tags): `text`, `tag` (None for a word the
+    model did not read, past the cut), `start` / `end` (the word's character offsets in the
+    given text, `spans`; None where the words were given as a list)."""
+    at = spans if spans is not None else [(None, None)] * len(words)
+    return [
+        {"text": word, "tag": tag, "start": start, "end": end}
+        for word, tag, (start, end) in zip(words, tags, at, strict=True)
+    ]
+
+
 def span_entities(
     text: str,
     spans: Sequence[tuple[int, int]],
@@ -138,13 +152,14 @@ def tag_groups(tags: Sequence[str]) -> list[tuple[str, list[int]]]:
         else:
             groups.append([index])
         last = part
-    found = [(tags[group[0]].split("-", 1)[-1], group) for group in groups]
+    # The type by the same rule that grouped the words: `-LRB-` (PTB) stays `-LRB-`.
+    found = [(_tag_part(tags[group[0]])[1], group) for group in groups]
     return [(kind, group) for kind, group in found if kind != "O"]  # the pipeline's ignored
 
 
 def _tag_part(tag: str) -> tuple[str, str]:
     """("B" or "I", type) of a tag, as the pipeline splits it: a tag without a B-/I- prefix
-    (`O`, a POS tag) continues a run of itself."""
+    (`O`, a POS tag, PTB's `-LRB-`) is its own type and continues a run of itself."""
     if tag.startswith(("B-", "I-")):
         return tag[0], tag[2:]
     return "I", tag
