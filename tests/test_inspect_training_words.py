@@ -38,12 +38,11 @@ def _training_refusal(compose_cfg: Any, *overrides: str) -> str:
     return str(caught.value)
 
 
-def test_translation_cells_without_the_language_are_refusals_not_empty_rows(
+def test_translation_cells_without_the_language_are_refused_and_empty_rows(
     compose_cfg: Any, tmp_path: Path
 ) -> None:
     """de/en pairs read as en->ro: every target cell lacks 'ro'. Training stops at the first;
-    lab.inspect counts them per split with that first, in the same words; no row is called
-    empty or a duplicate (each row's source text differs)."""
+    lab.inspect counts them per split with that first, in the same words."""
     for split in ("train", "validation", "test"):
         rows = [{"translation": {"de": f"Hallo {split} {i}", "en": f"hello {split} {i}"}}
                 for i in range(5)]  # fmt: skip
@@ -54,18 +53,21 @@ def test_translation_cells_without_the_language_are_refusals_not_empty_rows(
     where, why = refusal.split(": ", 1)
     assert where == f"{tmp_path / 'train.jsonl'}:1 column 'translation'"
     assert why == (
-        "has no 'ro' text (data.source_lang / data.target_lang); languages present: de, en"
+        "has no 'ro' text (data.source_lang / data.target_lang); languages present: de, en; "
+        "set data.target_lang=de"
     )
     report = _inspect(compose_cfg, *overrides)
     refused = [w for w in report["warnings"] if "lab.train refuses" in w]
     assert refused == [
-        f"{split}: 5 rows have a target text lab.train refuses; the first "
-        f"({tmp_path / f'{split}.jsonl'}:1 column 'translation'): {why}"
+        f"{split}: 5 rows have a target text lab.train refuses; the first: "
+        f"{tmp_path / f'{split}.jsonl'}:1 column 'translation': {why}"
         for split in ("train", "validation", "test")
     ]
+    # A row without its target is empty, as training refuses it (s31b S31B-1); no duplicate
+    # (each row's source text differs).
     for split in ("train", "validation", "test"):
         entry = report["splits"][split]
-        assert (entry["empty"], entry["duplicates"]) == (0, 0)
+        assert (entry["empty"], entry["duplicates"]) == (5, 0)
 
 
 def test_a_missing_tags_column_is_named_by_its_key(compose_cfg: Any, tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def test_token_classification_labels_are_padded_with_ignore() -> None:
 
 
 def test_seq2seq_sources_and_labels_each_get_their_own_width() -> None:
-    from lab.tasks.seq2seq import ROW_ID, Seq2SeqDataModule
+    from lab.tasks.seq2seq_data import ROW_ID, Seq2SeqDataModule
 
     tokenizer = _tokenizer("tiny_bart")
     data = Seq2SeqDataModule(

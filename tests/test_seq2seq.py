@@ -353,11 +353,21 @@ def test_tiny_bart_learns_the_summaries_and_exports_a_summarizer(compose_cfg: An
     # fixture's summaries copy slots of templated documents, learnt in 160 steps (about 40).
     assert metrics["test/rouge1"] >= 10
     assert 1 <= metrics["test/gen_len"] <= 16
-    samples = json.loads((run_dir / "test_report.json").read_text())["samples"]
+    report = json.loads((run_dir / "test_report.json").read_text())
+    samples = report["samples"]
     assert len(samples) == 32 and all(s["source"] and s["reference"] for s in samples)
     scorer = RougeScorer(["rouge1"], use_stemmer=True)
     mean = sum(scorer.score(s["reference"], s["prediction"])["rouge1"].fmeasure for s in samples)
     assert metrics["test/rouge1"] == pytest.approx(100 * mean / len(samples), abs=1e-3)
+    # Every test generation, in test-file order (s31b S31B-4): the score recomputes from them.
+    generations = report["generations"]
+    test_rows = [json.loads(line) for line in (SUMMARIES / "test.jsonl").read_text().splitlines()]
+    assert [g["row"] for g in generations] == list(range(len(test_rows)))
+    assert [g["reference"] for g in generations] == [r["summary"] for r in test_rows]
+    mean = sum(
+        scorer.score(g["reference"], g["prediction"])["rouge1"].fmeasure for g in generations
+    )
+    assert metrics["test/rouge1"] == pytest.approx(100 * mean / len(generations), abs=1e-3)
 
     summary = _summarize(run_dir / "model", "The meeting about the garden was moved to Friday.")
     assert summary.strip()

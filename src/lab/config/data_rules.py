@@ -17,7 +17,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.data.column_refusal import missing_columns_message, named_column, unlabeled_split_fix
 from lab.data.csv_header import checked_column_names, named_header
-from lab.data.inspection_hooks import columns_hint, columns_rule
+from lab.data.inspection_hooks import columns_hint, columns_rule, schema_rule
 from lab.errors import ConfigError, DataError
 
 # JSON-lines rows read to learn a file's columns (rows may differ in their keys).
@@ -78,7 +78,12 @@ def check_local_data(cfg: DictConfig) -> None:
             raise DataError(
                 missing_columns_message(missing, split, present, where=str(first), hint=hint)
             )
-    # A head whose columns depend on a setting (a chat format) checks them itself.
+    # A head whose columns depend on a setting (a chat format) checks them itself; one whose
+    # column types do (a translation column's languages), each file's schema.
+    schema = schema_rule(data)
+    for first, _ in peeked.values() if schema else ():
+        if problem := schema(data, Path(first)):
+            raise DataError(f"{first}: {problem}")
     rule = columns_rule(data)
     found = rule(data, {s: cols for s, (_, cols) in peeked.items()}) if rule and peeked else None
     if found is not None:

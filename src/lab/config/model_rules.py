@@ -123,6 +123,25 @@ def check_positions(model: Any, data: DictConfig) -> None:
             )
 
 
+def check_model_positions(cfg: DictConfig) -> None:
+    """`check_positions` before anything loads (`lab.validate`, training's pre-flight rules),
+    where the model's config is at hand without weights (built from config, or a local
+    `model.pretrained` folder): the line training would end with after loading. A length over
+    the table's rows (as the config node or `config.json` gives them) is over any usable count,
+    and only then is the config built (transformers imported, seconds) for training's exact
+    words; a length that fits the rows but not a RoBERTa-style table's usable positions is
+    refused when training builds it, before the data is tokenized (`lab.build`)."""
+    known = known_model_config(cfg.model)
+    rows = known.get("max_position_embeddings") if known is not None else None
+    if not isinstance(rows, int) or isinstance(rows, bool):
+        return
+    lengths = [v for key in LENGTH_KEYS if isinstance(v := cfg.data.get(key), int)]
+    if any(length > rows for length in lengths):
+        problem = positions_problem(cfg.model, cfg.data)
+        if problem is not None:
+            raise ConfigError(problem)
+
+
 def positions_problem(model: DictConfig, data: DictConfig) -> str | None:
     """`check_positions`' refusal for the model's config where it is at hand without weights
     (lab.inspect says it before tokenizing); None when the lengths fit or the config is not

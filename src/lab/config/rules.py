@@ -72,7 +72,7 @@ from lab.config.hardware_rules import (
 )
 from lab.config.head_option_rules import check_head_options
 from lab.config.model_config_keys import check_model_config_keys
-from lab.config.model_rules import check_added_tokens, check_freeze_depth
+from lab.config.model_rules import check_added_tokens, check_freeze_depth, check_model_positions
 from lab.config.module_contract import check_module_contract
 from lab.config.package_rules import check_group_packages
 from lab.config.padding_rules import check_pad_token
@@ -132,6 +132,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_quantized_base(cfg)
     check_model_files(cfg)
     check_freeze_depth(cfg)
+    check_model_positions(cfg)
     check_model_config_keys(cfg)
     check_added_tokens(cfg)
     check_local_data(cfg)

@@ -28,6 +28,7 @@ over the ids its reader encodes), and rows whose label is hidden (-1) or empty i
                                    # -> warnings, training's refusals and warnings in its words
     windows: null                  # a windowing head's lines on what its windows lose: a
                                    # function (data, splits, tokenizer, task, sample) -> warnings
+    empty_when: all                # `any`: a row is empty when any measured text is (seq2seq)
 
 The declaration sits beside, not inside, the data config: every data key is passed to the
 data module's constructor, which would refuse one it does not know. A data module without a
@@ -80,6 +81,7 @@ from lab.data.inspection_rows import (
 from lab.data.inspection_stats import (
     block_size,
     duplicates,
+    empty_rows,
     length_stats,
     normalized,
     packed_blocks,
@@ -276,6 +278,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         )
     seed = int(data.get("seed") or 0)
     limit = model_limit(tokenizer, cfg.model)
+    # a row is empty when any measured text is (`empty_when: any`), else when all are
+    empty_any = reader is None and declared is not None and declared.get("empty_when") == "any"
     report: dict[str, Any] = {
         "splits": {},
         "carved": carved,
@@ -302,7 +306,7 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         keys[name] = found.keys
         entry: dict[str, Any] = {
             "rows": len(dataset),
-            "empty": sum(1 for key in keys[name] if not key.replace("\x1f", "").strip()),
+            "empty": empty_rows(keys[name], empty_any),
             "duplicates": duplicates(keys[name]),
             "duplicates_normalized": duplicates([normalized(k) for k in keys[name]]),
             "lengths": {},

@@ -2,8 +2,9 @@
 data config's `_target_`), and the functions those declarations name: the head's label rules
 (`labels:`), its classes for the balance table (`classes:`), its row reader (`rows:`), its
 own loader of a file format (`source:`) and,
-for `lab.validate`, the check of a head whose columns depend on a setting (`columns:`) and what
-a split lacking the columns its config names holds instead (`hint:`)."""
+for `lab.validate`, the check of a head whose columns depend on a setting (`columns:`), what
+a split lacking the columns its config names holds instead (`hint:`) and the check of a split
+file's schema (`schema:`)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,19 @@ def columns_rule(data: DictConfig) -> Any:
     if declared is None or not declared.get("columns"):
         return None
     return get_method(str(declared.columns))
+
+
+def schema_rule(data: DictConfig) -> Any:
+    """The function the data module's inspect declaration names under `schema:` (e.g.
+    `lab.tasks.seq2seq_languages.schema_problem`: a translation column's languages): `(data,
+    file) -> problem | None`, read from a split file's schema, for `lab.validate`; None where
+    none is declared."""
+    from hydra.utils import get_method
+
+    declared = declared_columns(str(data.get("_target_") or ""))
+    if declared is None or not declared.get("schema"):
+        return None
+    return get_method(str(declared.schema))
 
 
 def columns_hint(data: DictConfig, columns: Sequence[str]) -> str:

@@ -77,6 +77,15 @@ def duplicates(keys: Sequence[str]) -> int:
     return len(keys) - len(set(keys))
 
 
+def empty_rows(keys: Sequence[str], any_part: bool = False) -> int:
+    """Rows whose key (measured texts joined by \x1f) is blank; with `any_part` (a head's
+    `empty_when: any`: seq2seq, which refuses a row without its source or its target), rows
+    with any blank part."""
+    if any_part:
+        return sum(1 for key in keys if any(not part.strip() for part in key.split("\x1f")))
+    return sum(1 for key in keys if not key.replace("\x1f", "").strip())
+
+
 def shared_rows(keys: Sequence[str], train: set[str]) -> int:
     """Rows of an evaluation split whose key is also a train row's."""
     return sum(1 for key in keys if key in train)

@@ -1,17 +1,26 @@
 """Cells of a translation column keyed by language (WMT's `translation`: `{"en": ..., "ro":
 ...}`), for training (`cell_text`) and for `lab.predict` / `lab.serve` rows (`pair_problem`):
 each fault said as what it is (not a dictionary, a CSV cell spelling one, a language missing,
-a number, an empty text)."""
+a number, an empty text). Training's and `lab.inspect`'s row rule: `lab.tasks.seq2seq_rows`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
+class MissingLanguage(ValueError):
+    """A `{language: text}` cell without the language asked for; `present`: the ones it has."""
+
+    def __init__(self, message: str, present: list[str]) -> None:
+        super().__init__(message)
+        self.present = present
+
+
 def cell_text(value: Any, lang: str | None) -> str:
     """The text of one cell: the cell itself, or its `lang` entry for dictionary columns.
 
-    Raises `ValueError` saying what is wrong with the cell (the caller names the row)."""
+    Raises `ValueError` saying what is wrong with the cell (the caller names the row):
+    `MissingLanguage` for a dictionary without `lang`."""
     if lang is not None:
         if not isinstance(value, dict):
             # A CSV cell is text even when it spells a dictionary in JSON.
@@ -25,10 +34,11 @@ def cell_text(value: Any, lang: str | None) -> str:
                 )
             )
         if value.get(lang) is None:  # absent, or null where other rows have the key
-            present = ", ".join(k for k, v in value.items() if v is not None)
-            raise ValueError(
+            present = [str(k) for k, v in value.items() if v is not None]
+            raise MissingLanguage(
                 f"has no '{lang}' text (data.source_lang / data.target_lang); languages "
-                f"present: {present or 'none'}"
+                f"present: {', '.join(present) or 'none'}",
+                present,
             )
         value = value[lang]
     if value is None:
@@ -73,32 +83,3 @@ def pair_problem(row: dict[str, Any], column: str | None, lang: str | None) -> s
     row["text"] = value
     del row[column]  # read: a second check (lab.serve's) sees the `text` form only
     return None
-
-
-def language_warnings(data: Any, splits: dict[str, Any], names: Any = None) -> list[str]:
-    """`lab.inspect`'s rule for seq2seq data (`labels:` of its inspect declaration): per split,
-    the rows whose source or target cell training refuses (`cell_text`: no `{language: text}`
-    dictionary, the language missing, not text), how many, and the file's first, in
-    training's words. Columns without a language are plain text: nothing to check here."""
-    from lab.data.inspection_places import place
-    from lab.data.inspection_refusals import rows_have
-
-    found = []
-    for split, dataset in splits.items():
-        for role in ("source", "target"):
-            column, lang = data.get(f"{role}_column"), data.get(f"{role}_lang")
-            if not lang or column not in dataset.column_names:
-                continue  # plain text, or a missing column: the head's to refuse
-            refused: list[tuple[int, str]] = []
-            for row, value in enumerate(dataset[column][:]):  # a list: one Arrow read
-                try:
-                    cell_text(value, str(lang))
-                except ValueError as err:
-                    refused.append((row, str(err)))
-            if refused:
-                row, why = refused[0]
-                found.append(
-                    f"{split}: {rows_have(len(refused))} a {role} text lab.train refuses; the "
-                    f"first ({place(splits, split, row)} column '{column}'): {why}"
-                )
-    return found

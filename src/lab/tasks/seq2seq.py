@@ -14,205 +14,37 @@ sacreBLEU for translation (`metric=bleu`), see `lab.tasks.generation_metrics`. M
 are sums reduced across DDP ranks, and evaluation rows carry their index into the split, so
 every rank scores its own rows against the right references.
 
-`Seq2SeqPredictor` summarizes or translates raw rows for `lab.predict` / `lab.serve`.
+Every test generation is kept in `test_report.json`, and a validation whose generations are
+all empty is said (`lab.tasks.seq2seq_generations`). The data side (reading, checking,
+tokenizing, padding) is `lab.tasks.seq2seq_data`. `Seq2SeqPredictor` summarizes or translates
+raw rows for `lab.predict` / `lab.serve`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torchmetrics import MeanMetric, Metric
 
-from lab.data.cut_counts import CUT_FLAGS, INPUTS, TARGETS, CutCountingDataModule
-from lab.data.padding import Padding, PadToWidth, pad_rows
-from lab.errors import ConfigError, DataError
+from lab.errors import ConfigError
 from lab.inference.cuts import TRUNCATED, cut_note, input_cuts, with_cuts
 from lab.inference.predictors import Generator
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import CorpusBleu, RougeScore
-from lab.tasks.language_pairs import cell_text, pair_problem
+from lab.tasks.language_pairs import pair_problem
+from lab.tasks.seq2seq_data import IGNORE, ROW_ID
+from lab.tasks.seq2seq_generations import EmptyGenerations, TestGenerations, empty_warning
 
 if TYPE_CHECKING:
-    from datasets import Dataset
     from omegaconf import DictConfig
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
-IGNORE = -100  # the label id the loss skips (padding)
-ROW_ID = "row_id"  # column of evaluation rows: their index in the raw split
 METRICS: dict[str, Callable[[], Metric]] = {"rouge": RougeScore, "bleu": CorpusBleu}
-# lab's split names -> the stage names metrics are logged under
-STAGES = {"validation": "val", "test": "test"}
-
-
-class Seq2SeqDataModule(CutCountingDataModule):
-    """Tokenizes (prefixed) source texts as inputs and target texts as labels.
-
-    Args:
-        source_column / target_column: the input and output text columns (may be the same
-            dictionary column, e.g. WMT's `translation`, with `source_lang` / `target_lang`).
-        source_lang / target_lang: when set, the column holds a dictionary keyed by language
-            and this key is read.
-        source_prefix: prepended to every source (T5: `summarize: `,
-            `translate English to Romanian: `; BART: none).
-        max_source_length / max_target_length: truncation lengths in tokens.
-        **kwargs: see `lab.data.datamodule.DataModule`.
-
-    Each split's sources cut at `max_source_length` and targets cut at `max_target_length` are
-    counted and said once (`lab.data.cut_counts`): the references generations are scored
-    against are not cut, so a cut target caps the score.
-    """
-
-    cut_keys: ClassVar[dict[str, str]] = {INPUTS: "max_source_length", TARGETS: "max_target_length"}
-    cut_nouns: ClassVar[dict[str, str]] = {INPUTS: "sources", TARGETS: "targets"}
-
-    def __init__(
-        self,
-        tokenizer: PreTrainedTokenizerBase,
-        *,
-        source_column: str = "document",
-        target_column: str = "summary",
-        source_lang: str | None = None,
-        target_lang: str | None = None,
-        source_prefix: str | None = "",
-        max_source_length: int = 512,
-        max_target_length: int = 128,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(tokenizer, **kwargs)
-        for key, value in (
-            ("max_source_length", max_source_length),
-            ("max_target_length", max_target_length),
-        ):
-            if value < 1:
-                raise ConfigError(f"data.{key}={value}: must be at least 1 token")
-        self.source_column = source_column
-        self.target_column = target_column
-        self.source_lang = source_lang
-        self.target_lang = target_lang
-        self.source_prefix = source_prefix or ""
-        self.max_source_length = max_source_length
-        self.max_target_length = max_target_length
-        # Untruncated target texts of the evaluation splits, by row: what generations are
-        # scored against (truncated labels would flatter long-summary datasets).
-        self.references: dict[str, list[str]] = {}
-
-    # ----------------------------------------------------------------- checks
-    def _fields(self) -> tuple[tuple[str, str, str | None, str], ...]:
-        """(role, column, language key, config key of the column) of source and target."""
-        return (
-            ("source", self.source_column, self.source_lang, "data.source_column"),
-            ("target", self.target_column, self.target_lang, "data.target_column"),
-        )
-
-    def check_split(self, name: str, dataset: Dataset) -> None:
-        self.require_columns(name, dataset, {key: column for _, column, _, key in self._fields()})
-        targets: list[str] = []
-        for start, batch in self._batches(dataset):
-            for role, column, lang, key in self._fields():
-                for offset, value in enumerate(batch[column]):
-                    try:
-                        text = cell_text(value, lang)
-                    except ValueError as err:
-                        where = self.where(name, start + offset, column)
-                        raise DataError(f"{where}: {err}") from err
-                    if not text.strip():
-                        raise DataError(
-                            f"{self.where(name, start + offset, column)}"
-                            f"{f' [{lang!r}]' if lang else ''}: empty {role} text ({key}); "
-                            "every row needs a non-empty source and target"
-                        )
-                    if role == "target" and name in STAGES:
-                        targets.append(text)
-        if name in STAGES:
-            self.references[STAGES[name]] = targets
-
-    def _batches(self, dataset: Dataset) -> Iterator[tuple[int, dict[str, list[Any]]]]:
-        # Column slices of 1000 rows: CNN/DailyMail's train articles would take gigabytes as
-        # one Python list.
-        columns = sorted({self.source_column, self.target_column})
-        start = 0
-        for batch in dataset.select_columns(columns).iter(batch_size=1000):
-            yield start, batch  # type: ignore[misc]
-            start += len(batch[columns[0]])
-
-    # ----------------------------------------------------------------- tokenization
-    def fingerprint_parts(self) -> tuple[Any, ...]:
-        return (
-            self.source_column,
-            self.target_column,
-            self.source_lang,
-            self.target_lang,
-            self.source_prefix,
-            self.max_source_length,
-            self.max_target_length,
-            CUT_FLAGS,  # the cut rows' flags, counted and said per split (lab.data.cut_counts)
-        )
-
-    def tokenize(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        column, lang = self.source_column, self.source_lang
-        sources = [self.source_prefix + cell_text(v, lang) for v in batch[column]]
-        column, lang = self.target_column, self.target_lang
-        targets = [cell_text(v, lang) for v in batch[column]]
-        inputs = self.tokenizer(sources, max_length=self.max_source_length, truncation=True)
-        labels = self.tokenizer(
-            text_target=targets, max_length=self.max_target_length, truncation=True
-        )
-        encoded = dict(inputs)
-        encoded["labels"] = labels["input_ids"]
-        self.mark_cuts(encoded, INPUTS, inputs)  # read off, said and dropped per split
-        self.mark_cuts(encoded, TARGETS, labels)
-        if ROW_ID in batch:
-            encoded[ROW_ID] = batch[ROW_ID]
-        return encoded
-
-    def prepare_split(self, name: str, dataset: Dataset) -> Dataset:
-        # Evaluation rows keep their index, so generations meet their raw references on any
-        # rank; train rows need none (and the model would refuse the extra input).
-        if name in STAGES:
-            dataset = dataset.add_column(ROW_ID, list(range(len(dataset))))  # type: ignore[arg-type]
-        return dataset
-
-    def collate_fn(self) -> Callable[[list[dict[str, Any]]], Any]:
-        from transformers import DataCollatorForSeq2Seq
-
-        # Labels padded with IGNORE: padding is not a target. (The model builds its decoder
-        # inputs from the labels, with pad tokens where they are IGNORE.)
-        sources = self.padding(self.max_source_length)
-        if sources.multiple is None:
-            return DataCollatorForSeq2Seq(self.tokenizer, label_pad_token_id=IGNORE)
-        return Seq2SeqCollator(self.tokenizer, sources, sources.limited(self.max_target_length))
-
-    def module_kwargs(self) -> dict[str, Any]:
-        """The tokenizer (to decode generations) and the raw references of val and test."""
-        return {"tokenizer": self.tokenizer, "references": self.references}
-
-
-class Seq2SeqCollator:
-    """Sources padded by the tokenizer and labels with IGNORE, each to its own rounded width
-    (`lab.data.padding`): `DataCollatorForSeq2Seq` rounds both with one multiple and no
-    limit, and pads labels to the sources' width when given one. (A class: workers pickle it.)
-    """
-
-    def __init__(
-        self, tokenizer: PreTrainedTokenizerBase, sources: Padding, targets: Padding
-    ) -> None:
-        from transformers import DataCollatorWithPadding
-
-        self.inputs = PadToWidth(DataCollatorWithPadding(tokenizer), sources)
-        self.targets = targets
-        self.left = tokenizer.padding_side == "left"  # as DataCollatorForSeq2Seq pads labels
-
-    def __call__(self, features: list[dict[str, Any]]) -> Any:
-        labels = [f["labels"] for f in features]
-        batch = self.inputs([{k: v for k, v in f.items() if k != "labels"} for f in features])
-        width = self.targets.width(max(len(label) for label in labels))
-        batch["labels"] = pad_rows(labels, width, IGNORE, self.left)
-        return batch
 
 
 class Seq2SeqModule(TaskModule):
@@ -231,6 +63,8 @@ class Seq2SeqModule(TaskModule):
         num_beams / max_new_tokens: generation settings (greedy when `num_beams=1`).
         num_report_samples: (source, reference, prediction) triples kept for the log and
             `test_report.json` (from the first batches of rank 0).
+        ids: the test rows' ids (the data's `id` column; given by the data module), named
+            with each test generation in `test_report.json`; None: their row numbers only.
     """
 
     progress_bar_metrics = ("rouge1", "bleu")
@@ -246,6 +80,7 @@ class Seq2SeqModule(TaskModule):
         num_beams: int = 1,
         max_new_tokens: int = 64,
         num_report_samples: int = 5,
+        ids: Sequence[Any] | None = None,
     ) -> None:
         super().__init__(model, optimizer, scheduler)
         if metric not in METRICS:
@@ -265,6 +100,9 @@ class Seq2SeqModule(TaskModule):
         self.num_report_samples = num_report_samples
         self.scores = torch.nn.ModuleDict({s: METRICS[metric]() for s in ("val", "test")})
         self.gen_len = torch.nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
+        self.empty = torch.nn.ModuleDict({s: EmptyGenerations() for s in ("val", "test")})
+        self.ids = ids
+        self.test_generations = TestGenerations()  # every one, for test_report.json
         self._pending: dict[str, list[dict[str, str]]] = {"val": [], "test": []}
         self.samples: dict[str, list[dict[str, str]]] = {}
 
@@ -291,6 +129,12 @@ class Seq2SeqModule(TaskModule):
         lengths = (generated[:, 1:] != self.tokenizer.pad_token_id).sum(dim=-1)
         gen_len: Any = self.gen_len[stage]
         gen_len.update(lengths.float())
+        empty: Any = self.empty[stage]
+        empty.update(predictions)
+        if stage == "test":
+            self.test_generations.add(
+                rows.tolist() if rows is not None else None, references, predictions
+            )
         room = self.num_report_samples - len(self._pending[stage])
         if room > 0:
             sources = self._decode(inputs["input_ids"][:room])
@@ -327,12 +171,20 @@ class Seq2SeqModule(TaskModule):
         metrics[f"{stage}/gen_len"] = gen_len.compute()
         scores.reset()
         gen_len.reset()
+        empty: Any = self.empty[stage]
+        empty.update([])  # no "compute before update" warning for a rank that had no rows
+        empty_count, generated = empty.compute()
+        empty.reset()
         self.samples[stage], self._pending[stage] = self._pending[stage], []
         try:
             trainer: Any = self.trainer
         except RuntimeError:  # called outside a Trainer (unit tests)
             trainer = None
-        if stage == "val" and self.samples[stage] and trainer and not trainer.sanity_checking:
+        evaluating = stage == "val" and trainer is not None and not trainer.sanity_checking
+        warning = empty_warning(empty_count, generated, self.metric) if evaluating else None
+        if warning and trainer.is_global_zero:  # once per validation, the sums of every rank
+            log.warning(warning)
+        if evaluating and self.samples[stage]:
             first = self.samples[stage][0]
             log.info(
                 "Sample at step %d: %r -> %r (reference %r)",
@@ -344,8 +196,12 @@ class Seq2SeqModule(TaskModule):
         return metrics
 
     def evaluation_report(self, stage: str) -> dict[str, Any]:
-        """A few (source, reference, prediction) triples of the stage (rank 0's rows)."""
-        return {"metric": self.metric, "samples": self.samples.get(stage, [])}
+        """A few (source, reference, prediction) triples of the stage (rank 0's rows), and at
+        test every generation in test-split order (`lab.tasks.seq2seq_generations`)."""
+        report = {"metric": self.metric, "samples": self.samples.get(stage, [])}
+        if stage == "test":
+            report["generations"] = self.test_generations.report(self.ids)
+        return report
 
 
 class Seq2SeqPredictor(Generator):

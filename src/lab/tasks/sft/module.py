@@ -44,6 +44,7 @@ from torchmetrics import Metric
 from lab.errors import ConfigError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import RougeScore
+from lab.tasks.rank_items import gather_items
 from lab.tasks.sft.predictor import greedy_config
 from lab.tasks.sft.token_mean import TokenMeanAccumulation, accumulates_tokens
 
@@ -312,7 +313,7 @@ class SFTModule(TaskModule):
     def evaluation_report(self, stage: str) -> dict[str, Any]:
         """Every generation of the stage (all ranks', in row order): prompt (templated),
         reference and generation."""
-        generations = _gather(self.generations.get(stage, []))
+        generations = gather_items(self.generations.get(stage, []))
         return {"generations": _in_row_order(generations)}
 
     # ------------------------------------------------------------------ helpers
@@ -339,14 +340,3 @@ def _in_row_order(generations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if all(g.get("row") is not None for g in generations):
         return sorted(generations, key=lambda g: int(g["row"]))
     return list(generations)
-
-
-def _gather(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`items` of every DDP rank (rank order); this rank's alone outside a process group."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return list(items)
-    gathered: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, items)
-    return [item for part in gathered for item in part]
