@@ -269,7 +269,15 @@ def test_answers_not_at_their_start_are_named_in_trainings_words_with_a_count(
     overrides += tuple(f"data.splits.{s}={s}" for s in SPLITS)
     where, refused = _training_refusal(compose_cfg, *overrides)
     assert where == f"{tmp_path / 'validation.jsonl'}:2 column 'answers' (id v1)"
-    assert refused == "answer 'Oslo' is not at answer_start 27 of its context (found 'slo ')"
+    why = (
+        "answer 'Oslo' is not at answer_start 27 of its context (found 'slo '; the text is at "
+        "26, 1 character before)"
+    )
+    assert refused == (  # the count of rows so (s31c F1): inspect names them all
+        f"{why}; 3 of 4 validation rows have such an answer (`python -m lab.inspect` with "
+        "these data options lists them)"
+    )
+    refused = why
     assert _refusal_warnings(compose_cfg, *overrides) == [
         "validation: 3 rows have an answer lab.train refuses; the first "
         f"({tmp_path / 'validation.jsonl'}:2, id v1): lab.train refuses it: {refused}; "

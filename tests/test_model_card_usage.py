@@ -76,7 +76,7 @@ HEADS: dict[str, tuple[list[str], list[str]]] = {
     "token-classification": (
         ["model=tiny_bert", "data=conll2003"],
         [
-            "from lab.tasks.token_predictor import tag_texts",
+            "(PyPI's `lab` is another project)\nfrom lab.tasks.token_predictor import tag_texts\n",
             'model = AutoModelForTokenClassification.from_pretrained("<this directory>")',
             'entities = tag_texts(model, tokenizer, ["<your text>"], max_length=128)',
             # The pipeline, for readers without lab: right for WordPiece only (s22c H1), and
@@ -93,7 +93,9 @@ HEADS: dict[str, tuple[list[str], list[str]]] = {
             "task.module.null_score_diff_threshold=-1.5",
         ],
         [
-            "from lab.tasks.question_answering import answer_questions",
+            # lab's code, not PyPI's unrelated `lab` (s31c F5: the card said pip install lab)
+            "# lab's code, installed from its repository (PyPI's `lab` is another project)\n"
+            "from lab.tasks.question_answering import answer_questions\n",
             "model = AutoModelForQuestionAnswering.from_pretrained(\"<this directory>\")",
             "    max_length=256, doc_stride=64, version_2_with_negative=True,",
             "    n_best_size=20, max_answer_length=30, null_score_diff_threshold=-1.5,",

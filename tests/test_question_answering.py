@@ -17,7 +17,7 @@ import torch
 
 from lab.errors import ConfigError, DataError
 from lab.tasks.question_answering.answers import answer_lists
-from lab.tasks.question_answering.data import QuestionAnsweringDataModule, answer_token_span
+from lab.tasks.question_answering.data import QuestionAnsweringDataModule
 from lab.tasks.question_answering.decoding import (
     CLS_INDEX,
     Window,
@@ -34,6 +34,7 @@ from lab.tasks.question_answering.scores import (
     squad_scores,
 )
 from lab.tasks.question_answering.squad_json import squad_json_files, squad_json_rows
+from lab.tasks.question_answering.windows import answer_token_span
 
 from conftest import FIXTURES, train_on_two_cpu_ranks
 

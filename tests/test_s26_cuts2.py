@@ -189,7 +189,7 @@ def test_window_answers_counts_an_answer_across_windows_once() -> None:
         encoded["overflow_to_sample_mapping"],
         [row["answers"]],
     )
-    assert found == [RowAnswers([False, True, False, True], [20, 2, 6, 4], 10)]
+    assert found == [RowAnswers([False, True, False, True], [20, 2, 6, 4], 10, question=3)]
 
 
 # ------------------------------------------------------------------ H4: lab.inspect

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from lab.run_dir.card_usage import HERE, Snippet, call, head_class, imports
+from lab.run_dir.card_usage import HERE, LAB_IMPORT_NOTE, Snippet, call, head_class, imports
 
 
 def usage(cfg: DictConfig) -> Snippet:
@@ -26,7 +26,7 @@ def usage(cfg: DictConfig) -> Snippet:
     arguments = ["model", "tokenizer", '["<your text>"]'] + ([f"max_length={cut}"] if cut else [])
     code = (
         f"{imports(head)}\n\n"
-        "from lab.tasks.token_predictor import tag_texts  # pip install lab\n\n"
+        f"{LAB_IMPORT_NOTE}\nfrom lab.tasks.token_predictor import tag_texts\n\n"
         f'model = {head}.from_pretrained("{HERE}")\n'
         f'tokenizer = AutoTokenizer.from_pretrained("{HERE}")\n'
         + call("entities", "tag_texts", *arguments)

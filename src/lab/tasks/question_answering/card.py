@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from lab.run_dir.card_usage import HERE, Snippet, arguments, head_class, imports
+from lab.run_dir.card_usage import HERE, LAB_IMPORT_NOTE, Snippet, arguments, head_class, imports
 
 DECODING = ("n_best_size", "max_answer_length", "null_score_diff_threshold")
 
@@ -27,7 +27,7 @@ def usage(cfg: DictConfig) -> Snippet:
     decoding = arguments({key: module.get(key) for key in DECODING})
     code = (
         f"{imports(head)}\n\n"
-        "from lab.tasks.question_answering import answer_questions  # pip install lab\n\n"
+        f"{LAB_IMPORT_NOTE}\nfrom lab.tasks.question_answering import answer_questions\n\n"
         f'model = {head}.from_pretrained("{HERE}")\n'
         f'tokenizer = AutoTokenizer.from_pretrained("{HERE}")\n'
         "answers = answer_questions(\n"

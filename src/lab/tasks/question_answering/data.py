@@ -26,14 +26,20 @@ removed once counted, as `lab.data.cut_counts` does with its flags.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lab.data.datamodule import DataModule
 from lab.data.padding import Padding, pad_hf
 from lab.data.sources import origins_of, set_origins
 from lab.errors import ConfigError, DataError
-from lab.tasks.question_answering.answers import answer_lists, checked_answers, unanswerable_note
+from lab.tasks.question_answering.answers import (
+    AnswerSlips,
+    answer_lists,
+    checked_answers,
+    misplaced_further_answers,
+    unanswerable_note,
+)
 from lab.tasks.question_answering.decoding import CLS_INDEX, METADATA_COLUMNS
 from lab.tasks.question_answering.question_room import (
     question_room_problem,
@@ -44,6 +50,7 @@ from lab.tasks.question_answering.squad_json import load_squad_json
 from lab.tasks.question_answering.windows import (
     WINDOW_COLUMNS,
     SplitAnswers,
+    answer_token_span,
     long_answers_note,
     missed_answers_note,
     rows_of_columns,
@@ -59,33 +66,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
-
-
-def answer_token_span(
-    offsets: Sequence[Sequence[int]],
-    sequence_ids: Sequence[int | None],
-    start_char: int,
-    end_char: int,
-    context_id: int = 1,
-) -> tuple[int, int]:
-    """The first and last token of the answer chars [start_char, end_char) in one window.
-
-    Returns (CLS_INDEX, CLS_INDEX) when the answer is not wholly inside the window's context
-    tokens (a window that holds part of an answer must not teach a cut-off span).
-    """
-    context = [i for i, s in enumerate(sequence_ids) if s == context_id]
-    if not context:
-        return CLS_INDEX, CLS_INDEX
-    first, last = context[0], context[-1]
-    if not (offsets[first][0] <= start_char and offsets[last][1] >= end_char):
-        return CLS_INDEX, CLS_INDEX
-    start = first
-    while start <= last and offsets[start][0] <= start_char:
-        start += 1
-    end = last
-    while end >= first and offsets[end][1] >= end_char:
-        end -= 1
-    return start - 1, end + 1
 
 
 class QAReferences:
@@ -275,7 +255,7 @@ class QuestionAnsweringDataModule(DataModule):
         )
         self.require_columns(name, dataset, columns, hint)
         seen: dict[str, int] = {}
-        unanswerable = 0
+        unanswerable, slips = 0, AnswerSlips()
         for row, (qid, question, context, answers) in enumerate(
             zip(
                 dataset[self.id_column],
@@ -298,10 +278,9 @@ class QuestionAnsweringDataModule(DataModule):
                 )
             seen[str(qid)] = row
             texts, refused = checked_answers(context, answers)
-            if refused is not None:
-                where = self.where(name, row, self.answers_column)
-                raise DataError(f"{where} (id {qid}): {refused}")
+            slips.add(row, qid, refused, misplaced_further_answers(context, answers))
             unanswerable += not texts
+        slips.report(name, len(dataset), lambda row: self.where(name, row, self.answers_column))
         if unanswerable and not self.version_2_with_negative:
             log.warning(unanswerable_note(name, unanswerable))
         if name != "train":

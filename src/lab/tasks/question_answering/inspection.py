@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from lab.data.inspection_places import place
 from lab.data.inspection_refusals import rows_have
-from lab.tasks.question_answering.answers import checked_answers, unanswerable_note
+from lab.tasks.question_answering.answers import (
+    checked_answers,
+    further_answers_note,
+    misplaced_further_answers,
+    unanswerable_note,
+)
+from lab.tasks.question_answering.question_room import question_room_problem, training_fix
 from lab.tasks.question_answering.windows import (
     SplitAnswers,
     long_answers_note,
@@ -54,7 +60,8 @@ def label_warnings(
         if any(c not in dataset.column_names for c in columns):  # the head's to refuse
             continue
         ids = dataset[str(id_column)] if id_column else [None] * len(dataset)
-        refused = unanswerable = 0
+        refused = unanswerable = further = 0
+        first_further: tuple[int, Any, str] | None = None  # training's warning, not a refusal
         named: list[str] = []  # every refused row, by id (else by its place), for fixing
         first: tuple[int, Any, str] | None = None
         cells = zip(ids, dataset[context_column], dataset[answers_column], strict=True)
@@ -64,6 +71,9 @@ def label_warnings(
                 continue
             texts, why = checked_answers(context, answers)
             unanswerable += why is None and not texts
+            if why is None and (slip := misplaced_further_answers(context, answers)):
+                further += 1
+                first_further = first_further or (row, qid, slip)
             if why is not None:
                 refused += 1
                 first = first or (row, qid, why)
@@ -78,6 +88,10 @@ def label_warnings(
                 f"{split}: {rows_have(refused)} an answer lab.train refuses; the first "
                 f"({where}): lab.train refuses it: {why}{every}"
             )
+        elif first_further is not None:  # training warns only where it refuses nothing
+            row, qid, slip = first_further
+            name = place(splits, split, row) + ("" if qid is None else f" (id {qid})")
+            found.append(further_answers_note(split, further, name, slip))
         if unanswerable and not version_2:  # training's warning, not a refusal
             found.append(unanswerable_note(split, unanswerable))
     return found
@@ -105,6 +119,7 @@ def window_warnings(
     special = tokenizer.num_special_tokens_to_add(pair=True)
     seed = int(data.get("seed") or 0)
     counted: list[tuple[str, SplitAnswers]] = []
+    refused: list[str] = []  # training's refusal of a question too long for the windows
     for split, dataset in splits.items():
         if any(c not in dataset.column_names for c in (*columns, *filter(None, [id_column]))):
             continue  # the head's to refuse
@@ -112,7 +127,26 @@ def window_warnings(
         sampled = len(indices) < len(dataset)
         rows = dataset.select(indices) if sampled else dataset
         ids = rows[str(id_column)] if id_column else [f"{split}-{i + 1}" for i in indices]
-        kept = _windowed_rows(rows, columns, tokenizer, max_length - special - doc_stride)
+        kept, long_questions = _windowed_rows(
+            rows, columns, tokenizer, max_length - special - doc_stride
+        )
+        if long_questions:  # s31c F4: training refuses these; inspect left them out unsaid
+            row, length = long_questions[0]
+            problem = question_room_problem(
+                tokenizer,
+                length,
+                max_length,
+                doc_stride,
+                what=f"question id {ids[row]}",
+                fix=training_fix(max_length),
+            )
+            longest = max(n for _, n in long_questions)
+            refused.append(
+                f"{split}: {rows_have(len(long_questions))} a question lab.train refuses; the "
+                f"first ({place(splits, split, int(indices[row]))}): {problem}; the longest has "
+                f"{longest} tokens: data.max_length={longest + special + doc_stride + 1} or "
+                "more holds every one"
+            )
         found = SplitAnswers(trained=split == "train")
         for start in range(0, len(kept), BATCH):
             batch = kept[start : start + BATCH]
@@ -136,6 +170,7 @@ def window_warnings(
         counted.append((f"{'measured ' if sampled else ''}{split}", found))
     limit = tokenizer.model_max_length
     lines = [
+        *refused,
         missed_answers_note(
             max_length, doc_stride, counted, special, int(limit) if limit < 1e6 else None
         ),
@@ -149,11 +184,12 @@ def window_warnings(
 
 def _windowed_rows(
     rows: Dataset, columns: list[str], tokenizer: Any, most_question: int
-) -> list[tuple[int, str, str, Any]]:
+) -> tuple[list[tuple[int, str, str, Any]], list[tuple[int, int]]]:
     """(row, question, context, answers cell) of the rows training windows: a readable answer
-    at its place, a question and a context, and a question of at most `most_question`
-    tokens (more leaves the windows no more context than their overlap: training refuses it,
-    and the tokenizer would abort)."""
+    at its place, a question and a context, and a question of less than `most_question`
+    tokens; and (row, question tokens) of those whose question is longer (it leaves the
+    windows no more context than their overlap: training refuses it, and the tokenizer would
+    abort)."""
     question_column, context_column, answers_column = columns
     cells = zip(rows[question_column], rows[context_column], rows[answers_column], strict=True)
     kept = []
@@ -165,6 +201,11 @@ def _windowed_rows(
         if checked_answers(context, answers)[1] is None:
             kept.append((row, question.lstrip(), context, answers))
     if not kept:
-        return []
-    lengths = tokenizer([q for _, q, _, _ in kept], add_special_tokens=False)["input_ids"]
-    return [row for row, ids in zip(kept, lengths, strict=True) if len(ids) < most_question]
+        return [], []
+    lengths = [
+        len(ids)
+        for ids in tokenizer([q for _, q, _, _ in kept], add_special_tokens=False)["input_ids"]
+    ]
+    windowed = [row for row, n in zip(kept, lengths, strict=True) if n < most_question]
+    too_long = [(row[0], n) for row, n in zip(kept, lengths, strict=True) if n >= most_question]
+    return windowed, too_long

@@ -30,16 +30,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.tasks.question_answering.answers import answer_lists
+from lab.tasks.question_answering.decoding import CLS_INDEX
 
 CONTEXT = 1  # the sequence id of the context in a (question, context) pair
 
 # Columns training's tokenizing adds to each window for the counts, removed once counted
 # (`QuestionAnsweringDataModule`); a row's facts sit on its first window, the others have
 # ROOM -1. FIRST_*: its first gold answer (trained on), ANY_HELD / FEWEST_TOKENS: all of them;
-# tokens -1: no answer.
+# tokens -1: no answer. QUESTION: its question's tokens (the advice's max_length must leave
+# every question room: s31c F3).
 ROOM, FIRST_HELD, FIRST_TOKENS = "qa_room", "qa_first_held", "qa_first_tokens"
-ANY_HELD, FEWEST_TOKENS = "qa_any_held", "qa_fewest_tokens"
-WINDOW_COLUMNS = (ROOM, FIRST_HELD, FIRST_TOKENS, ANY_HELD, FEWEST_TOKENS)
+ANY_HELD, FEWEST_TOKENS, QUESTION = "qa_any_held", "qa_fewest_tokens", "qa_question"
+WINDOW_COLUMNS = (ROOM, FIRST_HELD, FIRST_TOKENS, ANY_HELD, FEWEST_TOKENS, QUESTION)
+QUESTION_ID = 0  # the sequence id of the question
 
 
 def window_answers(
@@ -56,8 +59,9 @@ def window_answers(
     spans = [answer_spans(cell) for cell in cells]
     held = [[False] * len(row) for row in spans]
     tokens: list[list[set[int]]] = [[set() for _ in row] for row in spans]
-    room = [0] * len(spans)
+    room, question = [0] * len(spans), [0] * len(spans)
     for window, row in enumerate(example_of):
+        question[row] = sum(s == QUESTION_ID for s in sequence_ids[window])
         context = [
             (int(o[0]), int(o[1]))
             for o, s in zip(offsets[window], sequence_ids[window], strict=True)
@@ -76,7 +80,10 @@ def window_answers(
                 if token[0] >= end_char:
                     break
                 tokens[row][answer].add(token[0])
-    return [RowAnswers(held[i], [len(t) for t in tokens[i]], room[i]) for i in range(len(spans))]
+    return [
+        RowAnswers(held[i], [len(t) for t in tokens[i]], room[i], question[i])
+        for i in range(len(spans))
+    ]
 
 
 @dataclass
@@ -88,11 +95,13 @@ class RowAnswers:
         tokens: per gold answer, the context tokens it spans.
         room: the most context tokens one of the row's windows holds (a full window's, where
             the context needs several).
+        question: the question's tokens (every window holds it whole).
     """
 
     held: list[bool]
     tokens: list[int]
     room: int
+    question: int = 0
 
 
 def answer_spans(cell: Any) -> list[tuple[int, int]]:
@@ -114,6 +123,7 @@ def window_columns(rows: Sequence[RowAnswers], example_of: Sequence[int]) -> dic
         columns[FIRST_TOKENS].append(found.tokens[0] if first and found.tokens else -1)
         columns[ANY_HELD].append(first and any(found.held))
         columns[FEWEST_TOKENS].append(min(found.tokens) if first and found.tokens else -1)
+        columns[QUESTION].append(found.question if first else -1)
     return columns
 
 
@@ -128,9 +138,9 @@ def rows_of_columns(
         if room < 0:
             continue
         held, tokens = (FIRST_HELD, FIRST_TOKENS) if first_only else (ANY_HELD, FEWEST_TOKENS)
-        count = columns[tokens][i]
-        row = RowAnswers([bool(columns[held][i])], [count], room) if count >= 0 else None
-        found.append((i, row or RowAnswers([], [], room)))
+        count, question = columns[tokens][i], columns[QUESTION][i]
+        row = RowAnswers([bool(columns[held][i])], [count], room, question) if count >= 0 else None
+        found.append((i, row or RowAnswers([], [], room, question)))
     return found
 
 
@@ -149,6 +159,7 @@ class SplitAnswers:
         too_long: evaluated rows whose every gold answer has more than `max_answer_length`
             tokens (`long_answers_note`).
         longest_answer: the most tokens of those rows' shortest answers.
+        longest_question: the most tokens of a row's question.
     """
 
     trained: bool = False
@@ -157,11 +168,13 @@ class SplitAnswers:
     longest: tuple[str, int, int] | None = None
     too_long: int = 0
     longest_answer: int = 0
+    longest_question: int = 0
     shortest: list[int] = field(default_factory=list)  # per row: its fewest answer tokens
 
     def add(self, qid: str, row: RowAnswers) -> None:
         """Count one row (`window_answers`, `rows_of_columns`)."""
         self.rows += 1
+        self.longest_question = max(self.longest_question, row.question)
         held, tokens, room = row.held, row.tokens, row.room
         if self.trained:
             held, tokens = held[:1], tokens[:1]
@@ -206,13 +219,20 @@ def missed_answers_note(
         ((name, found.longest) for name, found in shown if found.longest),
         key=lambda longest: longest[1][1],
     )  # the first split's, where two are as long
-    question = max_length - special_tokens - room  # the longest answer's question, in tokens
-    needed = tokens + question + special_tokens + 1  # more context than doc_stride = tokens
-    fix = (
-        f"data.doc_stride={tokens} with data.max_length={needed} or more holds it in a window"
-        if model_limit is None or needed <= model_limit
-        else f"no window of the model's {model_limit} tokens holds it with its question"
+    # doc_stride = its tokens holds it; every row's question must leave more context than
+    # that (training's rule), so the longest question of all rows sets the max_length (s31c F3:
+    # the advice once took this row's question, and training refused the next one's).
+    question = max(
+        max(found.longest_question for _, found in splits),
+        max_length - special_tokens - room,  # this row's, where no question was counted
     )
+    needed = tokens + question + special_tokens + 1  # more context than doc_stride = tokens
+    if needed <= max_length:
+        fix = f"data.doc_stride={tokens} holds it in a window (data.max_length={max_length} does)"
+    elif model_limit is None or needed <= model_limit:
+        fix = f"data.doc_stride={tokens} with data.max_length={needed} or more holds it in a window"
+    else:
+        fix = f"no window of the model's {model_limit} tokens holds it with every question"
     listed = " and of ".join(parts)
     return (
         f"data.max_length={max_length} with data.doc_stride={doc_stride} holds in no window "
@@ -240,3 +260,30 @@ def long_answers_note(
         f"longer, which are never predicted exactly (decoding keeps spans of at most "
         f"{max_answer_length} tokens); task.module.max_answer_length={longest} reaches them all"
     )
+
+
+def answer_token_span(
+    offsets: Sequence[Sequence[int]],
+    sequence_ids: Sequence[int | None],
+    start_char: int,
+    end_char: int,
+    context_id: int = 1,
+) -> tuple[int, int]:
+    """The first and last token of the answer chars [start_char, end_char) in one window.
+
+    Returns (CLS_INDEX, CLS_INDEX) when the answer is not wholly inside the window's context
+    tokens (a window that holds part of an answer must not teach a cut-off span).
+    """
+    context = [i for i, s in enumerate(sequence_ids) if s == context_id]
+    if not context:
+        return CLS_INDEX, CLS_INDEX
+    first, last = context[0], context[-1]
+    if not (offsets[first][0] <= start_char and offsets[last][1] >= end_char):
+        return CLS_INDEX, CLS_INDEX
+    start = first
+    while start <= last and offsets[start][0] <= start_char:
+        start += 1
+    end = last
+    while end >= first and offsets[end][1] >= end_char:
+        end -= 1
+    return start - 1, end + 1
