@@ -50,9 +50,9 @@ def test_a_misplaced_answer_says_where_its_text_is() -> None:
         "answer 'Kraków' is not at answer_start 10 of its context (found 'raków.'; the text is "
         "at 9, 1 character before)"
     )
-    assert why("Kraków", 19) == (  # nearer the second place, 3 characters after
-        "answer 'Kraków' is not at answer_start 19 of its context (found 'n Kraków'[:6]; the "
-        "text is at 22, 3 characters after)".replace("'n Kraków'[:6]", repr(CONTEXT[19:25]))
+    assert why("Kraków", 19) == (  # nearer the second place: 3 characters after
+        "answer 'Kraków' is not at answer_start 19 of its context (found 'en Kra'; the text is "
+        "at 22, 3 characters after)"
     )
     assert why("Warsaw", 9) == (
         "answer 'Warsaw' is not at answer_start 9 of its context (found 'Kraków'; the text is "
