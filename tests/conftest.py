@@ -337,3 +337,17 @@ def compose_cfg(tmp_path: Path) -> Callable[..., object]:
         return compose_train_config(overrides, output_dir=output_dir or tmp_path / "run")
 
     return _compose
+
+
+def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
+    """Bit-identical runs: metrics, every logged row, the exported weights (exact resume)."""
+    import torch
+    from safetensors.torch import load_file
+
+    for name in ("metrics.json", "csv/metrics.csv"):
+        assert (resumed / name).read_text() == (uninterrupted / name).read_text(), name
+    (weights,) = (uninterrupted / "model").glob("*.safetensors")
+    now, then = load_file(resumed / "model" / weights.name), load_file(weights)
+    assert now.keys() == then.keys()
+    for key in then:
+        assert torch.equal(now[key], then[key]), key

@@ -14,12 +14,11 @@ import lightning as L
 import pytest
 import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from safetensors.torch import load_file
 
 from lab.train import run
 from lab.training.partial_group import PARTIAL_GROUP_KEY
 
-from conftest import FIXTURES, TINY_FIXTURE_RUN, lab_cli
+from conftest import FIXTURES, TINY_FIXTURE_RUN, assert_same_run, lab_cli
 
 # 56 train rows in micro-batches of 7: 8 an epoch, in groups of 3, 3 and 2 (the epoch's last
 # group is partial: its gradient is scaled by 3/2, `partial_group_scale`).
@@ -52,17 +51,6 @@ class SigtermAfterBatch(L.Callback):
         self.seen += 1
         if self.seen == self.batch:
             trainer._signal_connector.received_sigterm = True
-
-
-def _same_run(resumed: Path, uninterrupted: Path) -> None:
-    """Bit-identical: metrics, every logged row, the exported weights."""
-    for name in ("metrics.json", "csv/metrics.csv"):
-        assert (resumed / name).read_text() == (uninterrupted / name).read_text(), name
-    (weights,) = (uninterrupted / "model").glob("*.safetensors")
-    now, then = load_file(resumed / "model" / weights.name), load_file(weights)
-    assert now.keys() == then.keys()
-    for key in then:
-        assert torch.equal(now[key], then[key]), key
 
 
 def _interrupt_then_resume(
@@ -108,7 +96,7 @@ def test_sigterm_inside_an_accumulation_group_resumes_bit_identically(
     trainable = {k for k in checkpoint["state_dict"] if k.startswith("model.")}
     assert set(own["grads"]) == trainable
     assert own["module"]["train_values"]["loss"].shape == (in_group,)
-    _same_run(tmp_path / "cut", uninterrupted)
+    assert_same_run(tmp_path / "cut", uninterrupted)
 
 
 @pytest.mark.slow
@@ -123,7 +111,7 @@ def test_lora_resumes_bit_identically_mid_group_with_the_adapters_gradients_only
     (own,) = checkpoint[PARTIAL_GROUP_KEY]["by_rank"]
     assert own["grads"] and all("lora_" in k or "classifier" in k for k in own["grads"])
     assert len(own["grads"]) < len(checkpoint["state_dict"]) / 2
-    _same_run(tmp_path / "cut", whole)
+    assert_same_run(tmp_path / "cut", whole)
 
 
 def test_under_fsdp_a_mid_group_save_warns_that_the_micro_batches_are_lost(
@@ -180,7 +168,7 @@ def test_sft_token_mean_accumulation_resumes_bit_identically_mid_group(
     checkpoint = _interrupt_then_resume(compose_cfg, SFT_ACCUMULATED, 5, tmp_path / "cut")
     (own,) = checkpoint[PARTIAL_GROUP_KEY]["by_rank"]
     assert int(own["module"]["accumulators"]["_token_mean"]["tokens"]) > 0
-    _same_run(tmp_path / "cut", whole)
+    assert_same_run(tmp_path / "cut", whole)
 
 
 @pytest.mark.slow
@@ -227,4 +215,4 @@ def test_ddp_sigterm_inside_an_accumulation_group_resumes_bit_identically(tmp_pa
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     (whole_dir,) = (tmp_path / "whole" / "out").glob("runs/*/*")
-    _same_run(run_dir, whole_dir)
+    assert_same_run(run_dir, whole_dir)

@@ -31,6 +31,12 @@
   saves it, in the fit loop's state under `checkpoint["loops"]`; a checkpoint written after
   the loop counted a batch whose validation a resume skips would be counted twice (see
   `lab.training.checkpointing.PreemptionCheckpoint`).
+- `restart_validation`: the validation loop's batch progress as a checkpoint saves it. Lightning
+  reruns on resume a validation whose progress shows a batch started and none processed
+  (`RestartStage.RESTARTED_MID_EVALUATION`, from the first batch: the data fetcher starts
+  over); a checkpoint written when SIGTERM stops a fit inside a validation shows batches
+  completed, which a resume reads as a validation that ran (`restarted_on_last`) and skips:
+  its metrics, its best checkpoint and one logged step were lost (s31d H1).
 """
 
 from __future__ import annotations
@@ -140,3 +146,18 @@ def uncount_logged_step(checkpoint: dict[str, Any]) -> None:
     """Take one off the loggers' step count `checkpoint` holds (see the module)."""
     state = checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]
     state["_batches_that_stepped"] -= 1
+
+
+def restart_validation(checkpoint: dict[str, Any]) -> None:
+    """Make `checkpoint`, saved inside a fit's validation, resume into that validation from its
+    first batch (see the module): its batch progress set to one batch started, none
+    processed, the counts of the validations before it kept."""
+    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
+    current, total = progress["current"], progress["total"]
+    for key in ("ready", "started", "processed", "completed"):
+        total[key] -= current[key]  # the validations of this epoch before the stopped one
+        current[key] = 0
+    for counts in (current, total):
+        counts["ready"] += 1
+        counts["started"] += 1
+    progress["is_last_batch"] = False

@@ -243,13 +243,21 @@ class PreemptionCheckpoint(L.Callback):
         # validation as done and skips it, counting the step again on the way: every later
         # logged row would be one step high. Its own checkpoints at a validation's end are
         # written before that count; this one is saved as if it were too.
-        from lab.compat.lightning import accumulating, uncount_logged_step
+        # Stopped inside that validation (Lightning stops at a validation batch's end too), the
+        # batch's step is not counted yet, and the resume must run the validation, not skip it
+        # (s31d H1: its metrics and best checkpoint were lost, every later row one step low).
+        from lab.compat.lightning import accumulating, restart_validation, uncount_logged_step
         from lab.training.periodic_checkpoint import validation_follows
 
+        if not self._saving_on_stop:
+            return
+        if trainer.validating and not trainer.sanity_checking:
+            restart_validation(checkpoint)
+            return
         epochs = trainer.fit_loop.epoch_progress.current
         within_epoch = epochs.completed != epochs.ready  # type: ignore[attr-defined]
         stepped = not accumulating(trainer)
-        if self._saving_on_stop and within_epoch and stepped and validation_follows(trainer):
+        if within_epoch and stepped and validation_follows(trainer):
             uncount_logged_step(checkpoint)
 
     def on_exception(
