@@ -80,7 +80,12 @@ from lab.compare_cells import column_cells
 from lab.compare_choices import choice_labels
 from lab.compare_find import find_runs, nested_line, unfinished_line, unreadable
 from lab.compare_rows import MISSING, compare_runs, is_run_label
-from lab.compare_stats import diverged_note, repeated_seeds_note, seeds_cell
+from lab.compare_stats import (
+    disagreeing_seeds_note,
+    diverged_note,
+    repeated_seeds_note,
+    seeds_cell,
+)
 from lab.compare_unfinished import describe_unfinished
 from lab.errors import EXIT_USER_ERROR, LabError
 from lab.tool_outputs import check_output
@@ -180,6 +185,9 @@ def print_table(
         lines_below.append(note)
     note = diverged_note(rows, lambda run: _below(Path(run), Path(root)))
     if note:  # whose metrics are left out of the means, and why
+        lines_below.append(note)
+    note = disagreeing_seeds_note(rows, lambda run: _below(Path(run), Path(root)))
+    if note:  # a seed's reruns that differ: not hidden in its mean
         lines_below.append(note)
     for text in lines_below:
         console.print(text, soft_wrap=True, highlight=False, markup=False)

@@ -16,7 +16,13 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from lab.compare_choices import differing_groups, explained_keys, run_choices
-from lab.compare_stats import configuration_stats, distinct_seeds, diverged, read_record
+from lab.compare_stats import (
+    configuration_stats,
+    disagreeing_seeds,
+    distinct_seeds,
+    diverged,
+    read_record,
+)
 from lab.config.flatten import flatten
 
 # Keys that differ between runs without being a choice: where things were written, seeds,
@@ -101,5 +107,6 @@ def compare_runs(
         row["n_seeds"] = distinct_seeds(row["seeds"])
         row["diverged"] = [run for run, bad in zip(row["runs"], failed, strict=True) if bad]
         row["metrics"] = configuration_stats(row["seeds"], metrics, failed)
+        row["disagreeing"] = disagreeing_seeds(row["seeds"], row["runs"], metrics, failed)
         rows.append(row)
     return [*groups, *differing], rows

@@ -1,7 +1,10 @@
 """A `lab.compare` configuration's statistics over its seeds, and its diverged runs.
 
 Statistics are over distinct seeds: a seed's runs are averaged into one value first, so reruns
-of a seed neither count as seeds nor make a spread (`1 (2 runs)`, and a line says so).
+of a seed neither count as seeds nor make a spread (`1 (2 runs)`, and a line says so). Reruns
+of one seed whose metrics differ are named in a line of their own (`disagreeing_seeds`): lab's
+reruns are bit-identical on CPU, so a difference says a run is not what its config gives
+(resumed after a fault, other code or data), which a mean would hide (s31d L1).
 
 A run *diverged* where its record says so (`record.json` `diverged`: the non-finite losses
 `lab.train` found, `lab.training.stopping_notes.divergence`) or, for a run recorded before
@@ -91,6 +94,47 @@ def _by_seed(seeds: list[Any], values: list[Any]) -> list[float]:
             key = ("run", index) if seed is None else ("seed", repr(seed))
             grouped.setdefault(key, []).append(float(value))
     return [statistics.fmean(group) for group in grouped.values()]
+
+
+def disagreeing_seeds(
+    seeds: list[Any], runs: list[str], metrics: list[dict[str, Any]], failed: list[bool]
+) -> list[tuple[Any, list[str], str, list[float]]]:
+    """Per seed whose runs (diverged ones aside) differ in a metric: (the seed, its runs, the
+    first such metric by name, its values in run order). `model/` counts are left out."""
+    by_seed: dict[str, list[int]] = {}
+    for index, seed in enumerate(seeds):
+        if seed is not None and not failed[index]:
+            by_seed.setdefault(repr(seed), []).append(index)
+    found = []
+    for members in by_seed.values():
+        if len(members) < 2:
+            continue
+        names = sorted({n for i in members for n in metrics[i] if not n.startswith(MODEL_PREFIX)})
+        for name in names:
+            values = [metrics[i].get(name) for i in members]
+            if len({repr(v) for v in values}) > 1:
+                shown = [float(v) if _finite(v) else math.nan for v in values]
+                found.append((seeds[members[0]], [runs[i] for i in members], name, shown))
+                break
+    return found
+
+
+def disagreeing_seeds_note(rows: list[dict[str, Any]], name: Any) -> str | None:
+    """The line below the table on reruns of one seed whose metrics differ (`name(run)`: its
+    folder as the table names runs); None where every seed's runs agree."""
+    parts = [
+        f"seed {seed}: {', '.join(name(run) for run in runs)} ({metric} "
+        f"{' vs '.join(f'{v:.10g}' for v in values)})"
+        for row in rows
+        for seed, runs, metric, values in row.get("disagreeing", [])
+    ]
+    if not parts:
+        return None
+    return (
+        f"runs of one configuration and seed differ: {'; '.join(parts)}; lab's reruns are "
+        "bit-identical on CPU (on a GPU, within its kernels' nondeterminism), so one of them "
+        "is not what its config gives: `python -m lab.reproduce <run>` checks a run"
+    )
 
 
 def read_record(run: Path) -> dict[str, Any]:
