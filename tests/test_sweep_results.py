@@ -186,6 +186,20 @@ def test_a_parameter_count_objective_is_shown_whole() -> None:
     assert ["0", "0.7500", "578", "2"] in cells and ["1", "0.8125", "2312", "8"] in cells
 
 
+def test_objective_cells_show_the_digits_that_rank_the_trials() -> None:
+    """s31d L2: trials 0.69312924 and 0.69314271 both printed `0.6931`, hiding the order."""
+    from lab.sweeps.summary import objective_cells
+
+    assert objective_cells("val/loss", [0.69312924, 0.69314271, 0.7]) == [
+        "0.69313",
+        "0.69314",
+        "0.70000",
+    ]
+    assert objective_cells("val/acc", [0.75, 0.8125]) == ["0.7500", "0.8125"]
+    assert objective_cells("val/acc", [0.5, 0.5]) == ["0.5000", "0.5000"]  # a tie stays one
+    assert objective_cells("model/params_trainable", [578.0]) == ["578"]
+
+
 def _study_with_reports(reports: bool) -> optuna.Study:
     study = optuna.create_study(direction="maximize")
     space = {"optimizer.lr": FloatDistribution(1e-4, 1e-2, log=True)}

@@ -46,10 +46,13 @@ def print_sweep_summary(
     # A sampled float with as few digits as tell the trials apart (`lab.compare_cells`): at
     # three, 1.0000016e-05 and 1.0000071e-05 were both `1e-05` (s26c M4).
     cells = [column_cells([trial.params.get(p) for trial in shown]) for p in params]
+    objectives = [
+        objective_cells(name, [trial.values[k] for trial in shown]) for k, name in enumerate(names)
+    ]
     rows = [
         [
             str(trial.number),
-            *(_objective(name, v) for name, v in zip(names, trial.values, strict=True)),
+            *(column[i] for column in objectives),
             *(column[i] for column in cells),
         ]
         for i, trial in enumerate(shown)
@@ -118,6 +121,19 @@ def _top(shown: int) -> str:
     return "top trial" if shown == 1 else f"top {shown} trials"
 
 
-def _objective(name: str, value: float) -> str:
-    """An objective's cell: 4 decimals, a parameter count (`model/params_*`) whole."""
-    return f"{value:.0f}" if name.startswith("model/") else f"{value:.4f}"
+#: an objective's decimals: 4, more where the trials shown differ only further down
+OBJECTIVE_DECIMALS, MOST_DECIMALS = 4, 12
+
+
+def objective_cells(name: str, values: list[float]) -> list[str]:
+    """One objective's cells for the trials shown: a parameter count (`model/params_*`) whole;
+    else 4 decimals, or the fewest more that keep distinct values distinct, so the order the
+    table ranks is seen (s31d L2: 0.69312924 and 0.69314271 both printed `0.6931`)."""
+    if name.startswith("model/"):
+        return [f"{v:.0f}" for v in values]
+    distinct = len(set(values))
+    for decimals in range(OBJECTIVE_DECIMALS, MOST_DECIMALS + 1):
+        cells = [f"{v:.{decimals}f}" for v in values]
+        if len(set(cells)) == distinct:
+            return cells
+    return cells
