@@ -232,3 +232,14 @@ def test_the_empty_warning_needs_every_generation_empty() -> None:
         "all 16 validation generations are empty after removing special tokens (the model "
         "emits only special tokens): BLEU is 0, though val/loss can still fall"
     )
+
+
+def test_runs_recorded_before_the_move_still_build_their_data_module() -> None:
+    """A seq2seq run recorded before the data module moved to `lab.tasks.seq2seq_data` names
+    `lab.tasks.seq2seq.Seq2SeqDataModule` in its config.yaml; lab.eval, lab.reproduce and a
+    resume instantiate that path."""
+    from hydra.utils import get_class
+
+    from lab.tasks.seq2seq_data import Seq2SeqDataModule
+
+    assert get_class("lab.tasks.seq2seq.Seq2SeqDataModule") is Seq2SeqDataModule

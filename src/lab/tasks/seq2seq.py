@@ -35,8 +35,12 @@ from lab.inference.predictors import Generator
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import CorpusBleu, RougeScore
 from lab.tasks.language_pairs import pair_problem
-from lab.tasks.seq2seq_data import IGNORE, ROW_ID
+from lab.tasks.seq2seq_data import IGNORE, ROW_ID, Seq2SeqDataModule  # noqa: F401 (below)
 from lab.tasks.seq2seq_generations import EmptyGenerations, TestGenerations, empty_warning
+
+# `Seq2SeqDataModule` is re-exported: runs recorded before the data module moved to
+# seq2seq_data name it here (`data._target_` in config.yaml), and lab.eval, lab.reproduce and a
+# resume build it from that path.
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
