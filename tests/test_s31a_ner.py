@@ -68,14 +68,15 @@ def test_predict_gives_each_words_tag_with_offsets_in_the_text() -> None:
     assert [(e["type"], e["text"]) for e in result["entities"]] == [("NN", text)]
 
 
-def test_given_words_get_their_tags_without_offsets_and_none_past_the_cut() -> None:
-    """Given words: `start`/`end` null; a word past `data.max_length` was not read, so its
-    tag is null (the row says `truncated`), not a guess."""
+def test_given_words_get_their_tags_with_joined_offsets_and_none_past_the_cut() -> None:
+    """Given words: `start`/`end` in the words joined with single spaces, as the entities'
+    are (so words and text give one answer); a word past `data.max_length` was not read, so
+    its tag is null (the row says `truncated`), not a guess."""
     words = ["a", "b", "c", "d", "e", "f", "g", "h"]  # one subword each: 6 + 2 specials
     result = fixed_tag_tagger("I-PER", max_length=8).predict([{"tokens": words}])[0]
     assert result["truncated"] == {"words": 8, "words_read": 6}
     assert result["words"] == [
-        {"text": w, "tag": "I-PER" if i < 6 else None, "start": None, "end": None}
+        {"text": w, "tag": "I-PER" if i < 6 else None, "start": 2 * i, "end": 2 * i + 1}
         for i, w in enumerate(words)
     ]
 
@@ -91,8 +92,8 @@ def test_serve_answers_each_words_tag_and_lists_the_field() -> None:
     reply = client.post("/predict", json={"tokens": ["John", "Smith"]})
     assert reply.status_code == 200, reply.text
     assert reply.json()["words"] == [
-        {"text": "John", "tag": "NN", "start": None, "end": None},
-        {"text": "Smith", "tag": "NN", "start": None, "end": None},
+        {"text": "John", "tag": "NN", "start": 0, "end": 4},
+        {"text": "Smith", "tag": "NN", "start": 5, "end": 10},
     ]
     assert [e["text"] for e in reply.json()["entities"]] == ["John Smith"]
 

@@ -39,6 +39,7 @@ from lab.tasks.text_words import text_words
 from lab.tasks.token_words import (
     encode_words,
     first_subwords,
+    joined_spans,
     span_entities,
     tagged_words,
     word_entities,
@@ -112,7 +113,7 @@ class TokenClassificationPredictor(Predictor):
                 found[index] = word_entities(row_words, tags, scores)
                 # words past the cut were not read: no tag (the metrics count them as `O`)
                 read = [tag if i < kept else None for i, tag in enumerate(tags)]
-                listed[index] = tagged_words(row_words, read, None)
+                listed[index] = tagged_words(row_words, read, joined_spans(row_words))
                 if kept < len(row_words):
                     cut[index] = {"words": len(row_words), "words_read": kept}
         self.cut_rows += len(cut)  # counted once the batch is done: a retried row is not twice

@@ -95,24 +95,30 @@ def word_entities(
     (character offsets into the row's words joined with single spaces) and `score` (the mean
     of its words' scores).
     """
+    return span_entities(" ".join(words), joined_spans(words), tags, scores)
+
+
+def joined_spans(words: Sequence[str]) -> list[tuple[int, int]]:
+    """Each word's character offsets in `words` joined with single spaces: the spans given
+    words are reported at, entities and words alike."""
     spans, position = [], 0
     for word in words:
         spans.append((position, position + len(word)))
         position += len(word) + 1
-    return span_entities(" ".join(words), spans, tags, scores)
+    return spans
 
 
 def tagged_words(
-    words: Sequence[str], tags: Sequence[str | None], spans: Sequence[tuple[int, int]] | None
+    words: Sequence[str], tags: Sequence[str | None], spans: Sequence[tuple[int, int]]
 ) -> list[dict[str, Any]]:
     """Each word of a row with its own tag (`lab.predict`'s `words`: one tag per word, for POS
     and any tag set, where `entities` groups runs of tags): `text`, `tag` (None for a word the
-    model did not read, past the cut), `start` / `end` (the word's character offsets in the
-    given text, `spans`; None where the words were given as a list)."""
-    at = spans if spans is not None else [(None, None)] * len(words)
+    model did not read, past the cut), `start` / `end` (the word's character offsets: in the
+    given text, or, for words given as a list, in the words joined with single spaces, as the
+    entities' are: `joined_spans`)."""
     return [
         {"text": word, "tag": tag, "start": start, "end": end}
-        for word, tag, (start, end) in zip(words, tags, at, strict=True)
+        for word, tag, (start, end) in zip(words, tags, spans, strict=True)
     ]
 
 
