@@ -113,7 +113,7 @@ def disagreeing_seeds(
         for name in names:
             values = [metrics[i].get(name) for i in members]
             if len({repr(v) for v in values}) > 1:
-                shown = [float(v) if _finite(v) else math.nan for v in values]
+                shown = [float(v) if v is not None and _finite(v) else math.nan for v in values]
                 found.append((seeds[members[0]], [runs[i] for i in members], name, shown))
                 break
     return found
