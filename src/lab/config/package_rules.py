@@ -68,7 +68,7 @@ def misplaced_message(group: str, package: str, node: DictConfig) -> str:
     meant = [_meant(key, group, package) for key in keys[:_SHOWN_KEYS]]
     choice = _choice(group)
     option = f"{group}={choice}" if choice else f"an option of the {group} group"
-    where = _option_file(group, choice) if choice else None
+    where = chosen_option_file(group, choice) if choice else None
     file = str(where) if where else f"its file ({group}/<option>.yaml)"
     return (
         f"{option} lacks the line '# @package {package}', so its values landed under a "
@@ -111,7 +111,7 @@ def _choice(group: str) -> str | None:
     return str(choice) if choice is not None else None
 
 
-def _option_file(group: str, choice: str) -> Path | None:
+def chosen_option_file(group: str, choice: str) -> Path | None:
     """The file Hydra read `group=choice` from: the first of its file sources that holds it
     (a `--config-dir`, `hydra.searchpath`, lab's `conf/`, lab's `experiments/`/`sweeps/`)."""
     from hydra.core.hydra_config import HydraConfig

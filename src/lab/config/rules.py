@@ -6,8 +6,11 @@ names the offending key, file or column and what would work instead:
 
 * silent no-ops first: an option whose file lacks its group's `# @package` line, so its values
   sit under a node nothing reads (`experiment=mine` without `# @package _global_`:
-  `lab.config.package_rules`), and a `~key` deletion of a key training reads, which would
-  leave a default written only in code (`~optimizer.lr`: `lab.config.deletion_rules`);
+  `lab.config.package_rules`), a `~key` deletion of a key training reads, which would
+  leave a default written only in code (`~optimizer.lr`: `lab.config.deletion_rules`), and a
+  key of `model` or of the top level in your YAML that misspells one of lab's
+  (`model.freeze_layer: 2`, `seeed: 3`: `lab.config.lookalike_keys`; a key with no look-alike
+  is your own variable, allowed);
 * ranges: every numeric value within its valid range (`lab.config.ranges`, one table);
 * run length: a run that would train zero steps (`trainer.max_epochs=0`, `max_steps=0`,
   `limit_train_batches=0`), or never stop (`max_epochs=-1` with `max_steps=-1`, and neither
@@ -71,6 +74,7 @@ from lab.config.hardware_rules import (
     strategy_target,
 )
 from lab.config.head_option_rules import check_head_options
+from lab.config.lookalike_keys import check_lookalike_keys
 from lab.config.model_config_keys import check_model_config_keys
 from lab.config.model_rules import check_added_tokens, check_freeze_depth, check_model_positions
 from lab.config.module_contract import check_module_contract
@@ -112,6 +116,7 @@ def validate_config(cfg: DictConfig) -> None:
     # refusals (of lab's defaults, or of keys under a stray node) would only obscure.
     check_group_packages(cfg)
     check_deletions(cfg)
+    check_lookalike_keys(cfg)  # `model.freeze_layer: 2` in your YAML: read by nothing
     # Before any rule reads a task key: a task YAML of yours missing one is said in one line.
     check_task_contract(cfg)
     check_output_root(cfg)

@@ -1,0 +1,128 @@
+"""Your own config folders, s31f: a misspelt key of your model or experiment YAML is refused
+(F1), `lab.reproduce <run dir>` refuses overrides it would ignore (F5), `lab.eval` names a
+recorded config folder that is gone (F4), and `lab.validate -m` refuses a search space key
+that does not exist (F3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.config import compose_train_config
+from lab.config.lookalike_keys import check_lookalike_keys, lab_model_keys, lab_top_keys
+from lab.config.rules import validate_config
+from lab.errors import ConfigError
+
+from conftest import lab_cli
+
+FILES = {
+    "model/tiny_typo.yaml": "defaults:\n  - tiny_bert\n  - _self_\nfreeze_layer: 2\n",
+    "model/tiny_own_var.yaml": (
+        "defaults:\n  - tiny_bert\n  - _self_\nmy_width: 64\nfreeze_layers: 1\n"
+    ),
+    "experiment/exp_seeed.yaml": "# @package _global_\nseeed: 3\n",
+    "experiment/exp_model_typo.yaml": (
+        "# @package _global_\ndefaults:\n  - override /model: tiny_bert\n"
+        "model:\n  freeze_layer: 1\n"
+    ),
+    "experiment/exp_own_var.yaml": "# @package _global_\nmy_lr_base: 0.001\nseed: 3\n",
+}
+MODEL_VALID = (
+    "Valid keys of model: add_special_tokens, add_tokens, chat_template, freeze, "
+    "freeze_layers, gradient_checkpointing, ia3_feedforward_modules, ia3_target_modules, "
+    "lora_target_modules, network, pretrained, tokenizer"
+)
+TOP_VALID = (
+    "Valid top-level keys and groups: callbacks, data, final_weights, logger, model, "
+    "optimized_metric, optimized_mode, optimizer, paths, peft, resume, scheduler, seed, "
+    "task, trainer"
+)
+
+
+@pytest.fixture
+def conf(tmp_path: Path) -> Path:
+    """A config folder of your own, with misspelt keys and keys of your own."""
+    folder = tmp_path / "conf"
+    for name, text in FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def _refusal(conf: Path, tmp_path: Path, *overrides: str) -> str:
+    cfg = compose_train_config(list(overrides), tmp_path / "run", config_dirs=[conf])
+    with pytest.raises(ConfigError) as caught:
+        check_lookalike_keys(cfg)
+    return str(caught.value)
+
+
+# ----------------------------------------------------------------------------- F1
+def test_lab_key_sets_come_from_its_packaged_configs() -> None:
+    assert {"freeze_layers", "freeze", "pretrained", "network", "tokenizer"} <= lab_model_keys()
+    assert "defaults" not in lab_model_keys()
+    assert {"seed", "model", "data", "task", "experiment", "expected"} <= lab_top_keys()
+
+
+def test_a_misspelt_model_key_in_your_model_file_is_refused_with_its_line(
+    conf: Path, tmp_path: Path
+) -> None:
+    message = _refusal(conf, tmp_path, "model=tiny_typo")
+    assert message == (
+        "'model.freeze_layer' is not a config key. Did you mean model.freeze_layers? "
+        f"{MODEL_VALID}; it is set at {conf / 'model/tiny_typo.yaml'}:4"
+    )
+
+
+def test_a_misspelt_top_level_key_in_your_experiment_is_refused_with_its_line(
+    conf: Path, tmp_path: Path
+) -> None:
+    message = _refusal(conf, tmp_path, "experiment=exp_seeed", "model=tiny_bert")
+    assert message == (
+        f"'seeed' is not a config key. Did you mean seed? {TOP_VALID}; it is set at "
+        f"{conf / 'experiment/exp_seeed.yaml'}:2"
+    )
+
+
+def test_a_misspelt_model_key_in_your_experiment_names_the_experiment(
+    conf: Path, tmp_path: Path
+) -> None:
+    message = _refusal(conf, tmp_path, "experiment=exp_model_typo")
+    assert message.startswith(
+        "'model.freeze_layer' is not a config key. Did you mean model.freeze_layers? "
+    )
+    assert message.endswith(f"; it is set at {conf / 'experiment/exp_model_typo.yaml'}:5")
+
+
+def test_your_own_variables_without_a_lookalike_are_allowed(conf: Path, tmp_path: Path) -> None:
+    for overrides in (["model=tiny_own_var"], ["experiment=exp_own_var", "model=tiny_bert"]):
+        cfg = compose_train_config(overrides, tmp_path / "run", config_dirs=[conf])
+        check_lookalike_keys(cfg)  # nothing raised
+
+
+def test_lab_own_options_pass_the_rule(tmp_path: Path) -> None:
+    for overrides in (["model=tiny_bert"], ["experiment=tiny_demo_smoke"], ["model=t5_small"]):
+        check_lookalike_keys(compose_train_config(overrides, tmp_path / "run"))
+
+
+def test_validate_config_applies_the_rule(conf: Path, tmp_path: Path) -> None:
+    cfg = compose_train_config(["model=tiny_typo"], tmp_path / "run", config_dirs=[conf])
+    with pytest.raises(ConfigError, match=r"^'model\.freeze_layer' is not a config key"):
+        validate_config(cfg)
+
+
+def test_lab_validate_and_lab_train_refuse_the_misspelt_key(conf: Path, tmp_path: Path) -> None:
+    expected = (
+        f"error: 'seeed' is not a config key. Did you mean seed? {TOP_VALID}; it is set at "
+        f"{conf / 'experiment/exp_seeed.yaml'}:2"
+    )
+    args = ("--config-dir", str(conf), "experiment=exp_seeed", "model=tiny_bert")
+    validated = lab_cli("validate", *args, cwd=tmp_path, timeout=120)
+    assert validated.returncode == 2, validated.stderr
+    assert validated.stderr.strip().splitlines()[-1] == expected
+    trained = lab_cli(
+        "train", *args, "logger=csv", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
+    )
+    assert trained.returncode == 2, trained.stderr
+    assert trained.stderr.strip().splitlines()[-1] == expected
+    assert not (tmp_path / "run" / "metrics.json").exists()
