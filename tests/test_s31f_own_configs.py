@@ -126,3 +126,35 @@ def test_lab_validate_and_lab_train_refuse_the_misspelt_key(conf: Path, tmp_path
     assert trained.returncode == 2, trained.stderr
     assert trained.stderr.strip().splitlines()[-1] == expected
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+# ----------------------------------------------------------------------------- F5
+def test_reproduce_refuses_overrides_given_with_a_run_directory(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()  # refused before anything reads it
+    result = lab_cli(
+        "reproduce",
+        str(run_dir),
+        "data.path=/elsewhere",
+        "seed=5",
+        "--config-dir",
+        "conf",
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: lab.reproduce {run_dir} takes no overrides (data.path=/elsewhere, seed=5, "
+        "--config-dir conf): a run directory is reproduced as recorded, from its config.yaml; "
+        "overrides apply to experiment=<name> only"
+    ]
+
+
+def test_reproduce_takes_overrides_for_an_experiment_and_none_for_a_run() -> None:
+    from lab.reproduce import ignored_arguments_line
+
+    assert ignored_arguments_line("experiment=x", ["seed=5"], ["conf"]) == ""
+    assert ignored_arguments_line("outputs/runs/r", [], []) == ""
+    assert ignored_arguments_line("r", ["seed=5"], []).startswith(
+        "lab.reproduce r takes no overrides (seed=5): "
+    )

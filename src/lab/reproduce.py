@@ -309,7 +309,11 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m lab.reproduce", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("target", help="a run directory, or experiment=<name>")
-    parser.add_argument("overrides", nargs="*", help="extra overrides (experiments only)")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="extra overrides (experiment=<name> only; a run directory is reproduced as recorded)",
+    )
     parser.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (runs)")
     parser.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (runs)")
     parser.add_argument(
@@ -322,6 +326,9 @@ def main(argv: list[str] | None = None) -> None:
         "lab.train --config-dir searches it; may be repeated)",
     )
     args = parser.parse_args(argv)
+    if line := ignored_arguments_line(args.target, args.overrides, args.config_dir):
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
     for name in ("rtol", "atol"):  # before anything retrains
         value = getattr(args, name)
         if not value >= 0:  # NaN too
@@ -346,6 +353,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     sys.exit(code)
+
+
+def ignored_arguments_line(target: str, overrides: list[str], config_dirs: list[str]) -> str:
+    """The refusal of overrides (or `--config-dir`) given with a run directory or a folder of
+    runs, which is reproduced as recorded (s31f F5); "" for `experiment=<name>` or none."""
+    if target.startswith("experiment=") or not (overrides or config_dirs):
+        return ""
+    given = [*overrides, *(f"--config-dir {folder}" for folder in config_dirs)]
+    return (
+        f"lab.reproduce {target} takes no overrides ({', '.join(given)}): a run directory is "
+        "reproduced as recorded, from its config.yaml; overrides apply to "
+        "experiment=<name> only"
+    )
 
 
 def _reproduce(args: argparse.Namespace) -> int:
