@@ -326,8 +326,8 @@ def main(argv: list[str] | None = None) -> None:
         "lab.train --config-dir searches it; may be repeated)",
     )
     args = parser.parse_args(argv)
-    if line := ignored_arguments_line(args.target, args.overrides, args.config_dir):
-        print(f"error: {line}", file=sys.stderr)
+    if refusal := ignored_arguments_line(args.target, args.overrides, args.config_dir):
+        print(f"error: {refusal}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     for name in ("rtol", "atol"):  # before anything retrains
         value = getattr(args, name)
