@@ -158,3 +158,27 @@ def test_reproduce_takes_overrides_for_an_experiment_and_none_for_a_run() -> Non
     assert ignored_arguments_line("r", ["seed=5"], []).startswith(
         "lab.reproduce r takes no overrides (seed=5): "
     )
+
+
+# ----------------------------------------------------------------------------- F4
+def test_a_recorded_config_folder_that_is_gone_is_named_with_what_to_do(tmp_path: Path) -> None:
+    from lab.config.user_dirs import recorded_dirs_hint
+
+    gone = tmp_path / "proj" / "conf"  # renamed since the run
+    record = {"overrides": ["model=tiny_bert", f"hydra.searchpath=[file://{gone}]"]}
+    assert recorded_dirs_hint(record) == (
+        f"; this run was trained with --config-dir {gone}, which no longer exists: pass the "
+        "folder where those configs are now"
+    )
+
+
+def test_a_recorded_config_folder_still_there_is_named_as_before(tmp_path: Path) -> None:
+    from lab.config.user_dirs import recorded_dirs_hint
+
+    here = tmp_path / "conf"
+    here.mkdir()
+    record = {"overrides": [f"hydra.searchpath=[file://{here}]"]}
+    assert recorded_dirs_hint(record) == (
+        f"; this run was trained with config folders of its own (record.json): --config-dir {here}"
+    )
+    assert recorded_dirs_hint({"overrides": ["seed=3"]}) == ""

@@ -224,11 +224,41 @@ def recorded_dirs_hint(record: Mapping[str, Any]) -> str:
     """For an error about an option a command did not find: the config folders the run was
     trained with (its record's `hydra.searchpath=[...]`, `lab.run_dir.records.hydra_overrides`)
     that the command does not search ("" where it searches them all), as the `--config-dir` flags to
-    pass again: `data=<a data config of yours>` is found only with its folder."""
+    pass again: `data=<a data config of yours>` is found only with its folder. A recorded
+    folder that no longer exists (renamed, moved: s31f F4) is named as such, with what to do."""
     recorded = [str(o) for o in record.get("overrides") or []]
     entries = take_config_dirs(recorded, strict=False)[0]
     missing = [entry for entry in entries if entry not in _active]
-    if not missing:
-        return ""
-    flags = " ".join(f"--config-dir {entry.removeprefix('file://')}" for entry in missing)
-    return f"; this run was trained with config folders of its own (record.json): {flags}"
+    gone = [entry for entry in recorded_entries(recorded) if _is_gone(entry)]
+    hint = ""
+    if missing:
+        flags = " ".join(f"--config-dir {entry.removeprefix('file://')}" for entry in missing)
+        hint += f"; this run was trained with config folders of its own (record.json): {flags}"
+    if gone:
+        flags = " ".join(f"--config-dir {entry.removeprefix('file://')}" for entry in gone)
+        verb = "no longer exists" if len(gone) == 1 else "no longer exist"
+        where = "the folder where those configs are" if len(gone) == 1 else "the folders"
+        hint += f"; this run was trained with {flags}, which {verb}: pass {where} now"
+    return hint
+
+
+def recorded_entries(recorded: Sequence[str]) -> list[str]:
+    """Every config folder a recorded command line names (`hydra.searchpath=[...]`,
+    `--config-dir`), as written, whether or not it exists now."""
+    entries: list[str] = []
+    args = iter(recorded)
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        if flag in CONFIG_DIR_FLAGS:
+            entries += [value if eq else next(args, "")]
+        elif eq and flag.lstrip("+") == SEARCHPATH_KEY:
+            entries += _searchpath_list(value, strict=False)
+    return list(dict.fromkeys(entry for entry in entries if entry))
+
+
+def _is_gone(entry: str) -> bool:
+    """Whether a recorded `file://` entry (or plain folder) is no folder now."""
+    scheme, sep, rest = entry.partition("://")
+    if sep and scheme != "file":
+        return False  # pkg://: not a folder of yours
+    return not Path(rest if sep else entry).expanduser().is_dir()
