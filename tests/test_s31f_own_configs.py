@@ -182,3 +182,46 @@ def test_a_recorded_config_folder_still_there_is_named_as_before(tmp_path: Path)
         f"; this run was trained with config folders of its own (record.json): --config-dir {here}"
     )
     assert recorded_dirs_hint({"overrides": ["seed=3"]}) == ""
+
+
+# ----------------------------------------------------------------------------- F3
+SWEEP = """\
+# @package _global_
+defaults:
+  - override /hydra/sweeper: lab_optuna
+hydra:
+  sweeper:
+    n_trials: 2
+    params:
+      optimizer.{key}: tag(log, interval(1e-4, 1e-2))
+"""
+
+
+def test_validate_m_refuses_a_search_space_key_that_is_no_key(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    (conf / "sweep").mkdir(parents=True)
+    (conf / "sweep" / "sw_typo.yaml").write_text(SWEEP.format(key="lrr"))
+    (conf / "sweep" / "sw_ok.yaml").write_text(SWEEP.format(key="lr"))
+    args = ("-m", "--config-dir", str(conf), "model=tiny_bert", "data=demo")
+    refused = lab_cli("validate", *args, "sweep=sw_typo", cwd=tmp_path, timeout=120)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "error: the sweep's overrides do not compose: 'optimizer.lrr' is not a config key. "
+        "Did you mean optimizer.lr? Valid keys of optimizer: _partial_, _target_, betas, eps, "
+        "fused, layer_decay, lr, weight_decay"
+    ]
+    passed = lab_cli("validate", *args, "sweep=sw_ok", cwd=tmp_path, timeout=120)
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.strip().splitlines()[-1] == (
+        "config ok: no rule broken (no data or weights were loaded)"
+    )
+
+
+def test_the_sweepers_refusal_and_validates_are_one_line() -> None:
+    from lab.sweeps.space_keys import compose_refusal
+
+    assert compose_refusal([], "R") == "the sweep's overrides do not compose: R"
+    assert compose_refusal(["model=b", "seed=2"], "R") == (
+        "the sweep's overrides do not compose (at model=b seed=2, a value the search space "
+        "holds): R"
+    )

@@ -28,6 +28,7 @@ cache (never downloaded). That imports Lightning and transformers: several secon
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig
@@ -221,10 +222,11 @@ def check_swept_values(cfg: DictConfig, swept: dict[str, list[Any]]) -> None:
             check_trains_something(job)
 
 
-def check_sweep_space(arguments: list[str]) -> None:
+def check_sweep_space(arguments: list[str], config_dirs: Sequence[str] = ()) -> None:
     """For `-m` with lab's Optuna sweeper: the search space its trials would sample (the sweep
     file's `params` and the command line's sweeps), parsed and checked as `lab.train -m` does
-    before the study exists: each range, and for the grid sampler, a discrete space."""
+    before the study exists: each range, for the grid sampler a discrete space, and each key
+    (`lab.sweeps.space_keys`); `config_dirs`: your config folders' search-path entries."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
@@ -232,6 +234,7 @@ def check_sweep_space(arguments: list[str]) -> None:
     if "lab_optuna_sweeper" not in str(sweeper.get("_target_", "")):
         return
     from lab.sweeps.search_space import parse_search_space
+    from lab.sweeps.space_keys import check_space_keys
 
     params = OmegaConf.to_container(sweeper.get("params") or {}, resolve=False)
     kept = [a for a in arguments if a.partition("=")[0] != "resume"]
@@ -241,6 +244,9 @@ def check_sweep_space(arguments: list[str]) -> None:
     sampler = sweeper.get("sampler") or {}
     if str(sampler.get("_target_", "")).endswith("GridSampler"):
         space.grid()
+    # Each key of the space exists, as lab.train -m's sweeper checks it (s31f F3).
+    choices = [str(group) for group in HydraConfig.get().runtime.choices]
+    check_space_keys(space, choices, config_dirs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         validate_config(cfg)
         check_swept_values(cfg, swept)
         if multirun:
-            check_sweep_space(arguments)
+            check_sweep_space(arguments, config_dirs)
         built = instantiate_parts(cfg) if instantiate else []
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)

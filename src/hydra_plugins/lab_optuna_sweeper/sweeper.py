@@ -297,6 +297,7 @@ class LabOptunaSweeper(Sweeper):
         from lab.sweeps.search_space import trial_overrides
         from lab.sweeps.setup_files import setup_files
         from lab.sweeps.space_checks import check_fixed_overrides
+        from lab.sweeps.space_keys import compose_refusal
         from lab.sweeps.study_setup import option_setup, trial_setup
 
         assert self.config is not None  # set by `setup`, before any sweep
@@ -327,9 +328,8 @@ class LabOptunaSweeper(Sweeper):
                 hydras = " ".join(str(err).split()).split(" Config search path:")[0]
                 reason = "; ".join(hints) or hydras
                 # A later choice value: named, as the trials that take it are the ones to fail.
-                value = " ".join(trial_overrides(changed(probe, tried[0])))
-                at = f" (at {value}, a value the search space holds)" if value else ""
-                raise ConfigError(f"the sweep's overrides do not compose{at}: {reason}") from err
+                changed_values = trial_overrides(changed(probe, tried[0]))
+                raise ConfigError(compose_refusal(changed_values, reason)) from err
 
     def _launch_function(self, plan: Any) -> Any:
         from hydra.core.utils import JobStatus
