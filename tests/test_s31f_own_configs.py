@@ -26,7 +26,9 @@ FILES = {
         "# @package _global_\ndefaults:\n  - override /model: tiny_bert\n"
         "model:\n  freeze_layer: 1\n"
     ),
-    "experiment/exp_own_var.yaml": "# @package _global_\nmy_lr_base: 0.001\nseed: 3\n",
+    "experiment/exp_own_var.yaml": (
+        "# @package _global_\nmy_lr_base: 0.001\nseed: 3\nmy_seed: 4\nmodel_name: mini\n"
+    ),  # variables named after lab's keys (0.73, 0.67 alike): yours, not typos
 }
 MODEL_VALID = (
     "Valid keys of model: add_special_tokens, add_tokens, chat_template, freeze, "

@@ -9,7 +9,8 @@ key (`'model.freeze_layer' is not a config key. Did you mean model.freeze_layers
 the file that sets it where it can be found among the options the config was composed from.
 
 What is refused: a key that is NOT one lab's own configs define there AND is a close look-alike
-(difflib, as `lab.config.key_hints`) of one that is. A key with no look-alike stays allowed:
+(difflib's ratio at least `LOOKALIKE`, closer than `lab.config.key_hints` asks of a key that
+is certainly wrong) of one that is. A key with no look-alike stays allowed:
 your own variables for interpolation (`my_width: 64`, then `hidden_size: ${my_width}`) are
 yours to keep. Only `model`'s top level is checked: `model.network.config` holds any setting
 of an HF config class (`lab.config.model_config_keys` checks those). lab's keys are read from
@@ -32,6 +33,10 @@ from omegaconf import DictConfig
 from lab.config.key_hints import not_a_key
 from lab.errors import ConfigError
 
+# How alike a key must be to one of lab's to be taken for its misspelling (difflib's ratio):
+# a typo (`seeed` 0.89, `freeze_layer` 0.96, `max_lenght` 0.9) is; a variable of your own
+# named after one of lab's keys (`my_seed` 0.73, `model_name` 0.67) is not.
+LOOKALIKE = 0.85
 # The groups whose options write into the whole config (`# @package _global_`).
 GLOBAL_GROUPS = ("experiment", "sweep", "debug")
 
@@ -49,7 +54,7 @@ def _refuse_lookalikes(parent_key: str, node: DictConfig, lab_keys: frozenset[st
     for key in (str(k) for k in node):
         if key in lab_keys:
             continue
-        close = difflib.get_close_matches(key, sorted(lab_keys), n=1)
+        close = difflib.get_close_matches(key, sorted(lab_keys), n=1, cutoff=LOOKALIKE)
         if not close:
             continue  # your own variable: allowed
         prefix = f"{parent_key}." if parent_key else ""
