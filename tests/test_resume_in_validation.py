@@ -66,3 +66,48 @@ def test_sigterm_inside_a_validation_resumes_into_it(
     assert_same_run(cut, uninterrupted)
     best = sorted(p.name for p in (uninterrupted / "checkpoints").glob("best-*.ckpt"))
     assert sorted(p.name for p in (cut / "checkpoints").glob("best-*.ckpt")) == best
+
+
+def test_the_restart_marker_holds_after_a_stop_inside_the_resumed_validation() -> None:
+    """s31e N1: a second SIGTERM inside the validation a resume reruns: Lightning's restart had
+    reset `current` only, `total` still held the first marker's started batch, and the marker
+    set on top of it (two started, none processed) was no mid-evaluation restart: skipped."""
+    from lab.compat.lightning import restart_validation
+
+    def checkpoint(total: dict[str, int], current: dict[str, int]) -> dict[str, Any]:
+        progress = {"total": total, "current": current, "is_last_batch": False}
+        return {"loops": {"fit_loop": {"epoch_loop.val_loop.batch_progress": progress}}}
+
+    # 3 batches of an earlier validation this epoch, then 2 of this one.
+    first = checkpoint(
+        {"ready": 5, "started": 5, "processed": 5, "completed": 5},
+        {"ready": 2, "started": 2, "processed": 2, "completed": 2},
+    )
+    restart_validation(first)
+    progress = first["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
+    assert progress["total"] == {"ready": 4, "started": 4, "processed": 3, "completed": 3}
+    assert progress["current"] == {"ready": 1, "started": 1, "processed": 0, "completed": 0}
+    # Resumed: Lightning reset `current` to its completed (0); `total` kept the marker's
+    # started batch; 2 batches of the rerun ran before the second stop.
+    second = checkpoint(
+        {"ready": 6, "started": 6, "processed": 5, "completed": 5},
+        {"ready": 2, "started": 2, "processed": 2, "completed": 2},
+    )
+    restart_validation(second)
+    progress = second["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
+    assert progress["total"] == {"ready": 4, "started": 4, "processed": 3, "completed": 3}
+
+
+def test_a_second_sigterm_inside_the_resumed_validation_resumes_into_it_again(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    uninterrupted = tmp_path / "uninterrupted"
+    run(compose_cfg(*IN_VALIDATION, output_dir=uninterrupted))
+    cut = tmp_path / "cut"
+    with pytest.raises(SIGTERMException):
+        run(compose_cfg(*IN_VALIDATION, output_dir=cut), callbacks=[SigtermInValidation(1, 1)])
+    resumed = [*IN_VALIDATION, f"resume={cut}"]
+    with pytest.raises(SIGTERMException):  # in the rerun of that same validation
+        run(compose_cfg(*resumed, output_dir=cut), callbacks=[SigtermInValidation(1, 2)])
+    run(compose_cfg(*resumed, output_dir=cut))
+    assert_same_run(cut, uninterrupted)

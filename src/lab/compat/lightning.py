@@ -154,10 +154,10 @@ def restart_validation(checkpoint: dict[str, Any]) -> None:
     processed, the counts of the validations before it kept."""
     progress = checkpoint["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
     current, total = progress["current"], progress["total"]
-    for key in ("ready", "started", "processed", "completed"):
-        total[key] -= current[key]  # the validations of this epoch before the stopped one
-        current[key] = 0
-    for counts in (current, total):
-        counts["ready"] += 1
-        counts["started"] += 1
+    # The batches completed by the validations before this one. Anchored on `completed`:
+    # Lightning's restart resets `current` only, so a validation resumed into and stopped again
+    # carries the first stop's started batch in `total` (s31e N1: a second stop skipped it).
+    before = total["completed"] - current["completed"]
+    for counts, done in ((current, 0), (total, before)):
+        counts.update(ready=done + 1, started=done + 1, processed=done, completed=done)
     progress["is_last_batch"] = False
