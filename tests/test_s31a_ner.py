@@ -183,6 +183,32 @@ def test_rows_without_words_are_left_out_with_one_warning(
     assert sizes == originals
 
 
+def test_a_split_of_only_rows_without_words_is_refused_in_one_line(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    """s31e N2: every validation row without words: left out, nothing was left, and the
+    tokenizer's empty split crashed (`Column 'cut_labels' doesn't exist`, exit 1)."""
+    from hydra.utils import instantiate
+
+    from lab.data.inspection import inspect_data
+    from lab.errors import DataError
+    from lab.training.tokenizers import build_tokenizer
+
+    folder = _ner_copy(tmp_path / "data", {})
+    blank = json.dumps({"tokens": [], "ner_tags": []})
+    (folder / "validation.jsonl").write_text(f"{blank}\n" * 5)
+    cfg = compose_cfg("model=tiny_bert", "data=conll2003", f"data.path={folder}")
+    line = (
+        "the validation split has no rows left after leaving out its 5 rows with no words (and "
+        "no tags): give it rows with words, or carve it from train (data.splits.validation=null)"
+    )
+    datamodule = instantiate(cfg.data, tokenizer=instantiate(cfg.model.tokenizer), _convert_="all")
+    with pytest.raises(DataError) as refused:
+        datamodule.setup("fit")
+    assert str(refused.value) == line
+    assert line in inspect_data(cfg, build_tokenizer(cfg))["report"]["warnings"]
+
+
 def test_inspect_says_trainings_line_on_rows_without_words(
     compose_cfg: Any, tmp_path: Path
 ) -> None:

@@ -35,6 +35,7 @@ from lab.tasks.token_cut import CUT, collate_with_cut, cut_note, cut_words, with
 # `lab.tasks.token_predictor`, which imports neither Lightning nor the training code.
 from lab.tasks.token_predictor import TokenClassificationPredictor as TokenClassificationPredictor
 from lab.tasks.token_tags import (
+    all_wordless_message,
     found_tags_line,
     iob1_hint,
     is_wordless,
@@ -180,6 +181,8 @@ class TokenClassificationDataModule(DataModule):
         split skips this: such a row is read as special tokens alone, every label ignored.)"""
         pairs = zip(dataset[self.tokens_column][:], dataset[self.tags_column][:], strict=True)
         kept = [row for row, pair in enumerate(pairs) if not is_wordless(*pair)]
+        if len(dataset) and not kept:
+            raise DataError(all_wordless_message(self.split_name(name), len(dataset)))
         if self.noted_splits is None or name in self.noted_splits:
             self.wordless[self.split_name(name)] = len(dataset) - len(kept)
         return dataset if len(kept) == len(dataset) else dataset.select(kept)

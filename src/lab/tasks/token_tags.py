@@ -209,6 +209,17 @@ def wordless_note(counts: dict[str, int]) -> str | None:
     )
 
 
+def all_wordless_message(split: str, rows: int) -> str:
+    """Training's refusal of a split whose every row has no words (`is_wordless`): leaving them
+    out leaves nothing (s31e N2: the empty split crashed the tokenizer's column read), and
+    `lab.inspect`'s line for it."""
+    return (
+        f"the {split} split has no rows left after leaving out its {rows} rows with no words "
+        "(and no tags): give it rows with words, or carve it from train "
+        f"(data.splits.{split}=null)"
+    )
+
+
 def row_problem(
     words: Any, tags: Any, tokens_column: str, tags_column: str
 ) -> tuple[str, str] | None:
@@ -242,6 +253,8 @@ def row_shape_warnings(data: DictConfig, splits: dict[str, Dataset]) -> list[str
             continue  # a missing column is the head's to refuse
         pairs = list(zip(dataset[tokens_column], dataset[tags_column], strict=True))
         wordless[split] = sum(1 for pair in pairs if is_wordless(*pair))
+        if pairs and wordless[split] == len(pairs):
+            found.append(all_wordless_message(split, len(pairs)))
         refused = [
             (row, problem)
             for row, pair in enumerate(pairs)
