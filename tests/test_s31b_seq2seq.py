@@ -106,6 +106,21 @@ def test_validate_refuses_a_source_length_over_a_config_built_models_positions(
                                 "data.max_source_length=512"))  # fmt: skip
 
 
+def test_validate_reads_gpt2s_position_rows_under_their_own_name(compose_cfg: Any) -> None:
+    """s31e N3: GPT-2's config says `n_positions`, not `max_position_embeddings`: tiny_gpt2
+    with DPO's 1024 tokens passed lab.validate, and training then refused it."""
+    from lab.config.rules import validate_config
+
+    gpt2 = ("task=dpo", "data=ultrafeedback", "model=tiny_gpt2")
+    with pytest.raises(ConfigError) as caught:
+        validate_config(compose_cfg(*gpt2))
+    assert str(caught.value) == (
+        "data.max_length=1024 is over the model's 512 positions (max_position_embeddings); set "
+        "data.max_length=512 or less"
+    )
+    validate_config(compose_cfg(*gpt2, "data.max_length=512"))
+
+
 # ----------------------------------------------------------------- S31B-3: languages
 def _translation_parquet(folder: Path) -> None:
     from datasets import Dataset, Features, Translation

@@ -42,6 +42,11 @@ def model_depth(model_config: dict[str, Any]) -> int | None:
     return next((n for key in DEPTH_KEYS if (n := number(key)) is not None), None)
 
 
+# A config's key for its position table's rows, by model family (transformers maps each to
+# `max_position_embeddings` once the config is built: GPT-2's `n_positions`, older `n_ctx`).
+POSITION_ROW_KEYS = ("max_position_embeddings", "n_positions", "n_ctx")
+
+
 def known_model_config(model: DictConfig) -> dict[str, Any] | None:
     """The model's config as a dict (`model` is the run config's `model` section): a local
     `model.pretrained` directory's `config.json` (weights load from there, whatever the config
@@ -67,7 +72,7 @@ def known_model_config(model: DictConfig) -> dict[str, Any] | None:
         "is_encoder_decoder": any(name in target for name in ("Bart", "T5", "Marian"))
     }
     keys = {
-        "max_position_embeddings",
+        *POSITION_ROW_KEYS,
         *DEPTH_KEYS,
         *(k for pair in ENCODER_DECODER_KEYS for k in pair),
     }
@@ -131,9 +136,12 @@ def check_model_positions(cfg: DictConfig) -> None:
     and only then is the config built (transformers imported, seconds) for training's exact
     words; a length that fits the rows but not a RoBERTa-style table's usable positions is
     refused when training builds it, before the data is tokenized (`lab.build`)."""
-    known = known_model_config(cfg.model)
-    rows = known.get("max_position_embeddings") if known is not None else None
-    if not isinstance(rows, int) or isinstance(rows, bool):
+    known = known_model_config(cfg.model) or {}
+    # The table's rows under each family's name for them: GPT-2's config says `n_positions`
+    # (s31e N3: tiny_gpt2 passed lab.validate, then training refused its 512).
+    found = [known.get(key) for key in POSITION_ROW_KEYS]
+    rows = next((v for v in found if isinstance(v, int) and not isinstance(v, bool)), None)
+    if rows is None:
         return
     lengths = [v for key in LENGTH_KEYS if isinstance(v := cfg.data.get(key), int)]
     if any(length > rows for length in lengths):
