@@ -609,6 +609,8 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
     )
     datamodule.whole_word_mask = True
     assert ", 15% of words masked;" in data_line(datamodule)
+    datamodule.mlm_probability = 0.125  # as given, not rounded to 12% (s31e N7)
+    assert ", 12.5% of words masked;" in data_line(datamodule)
 
 
 def test_the_csv_loggers_note_on_a_used_folder_is_filed(

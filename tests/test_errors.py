@@ -627,3 +627,6 @@ def test_same_leaf_key_names_an_interpolated_key_by_its_source() -> None:
     )  # fmt: skip
     guess = same_leaf_key(cfg, "trainer", "mode")
     assert guess == "optimized_mode or logger.wandb.mode or other.mode"
+    # A top-level key set by interpolation is the key a user sets (s31e N6).
+    aliased = OmegaConf.create({"mode": "${task.mode}", "task": {"mode": "max"}, "trainer": {}})
+    assert same_leaf_key(aliased, "trainer", "mode") == "mode or task.mode"

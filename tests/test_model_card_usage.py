@@ -94,7 +94,7 @@ HEADS: dict[str, tuple[list[str], list[str]]] = {
         ],
         [
             # lab's code, not PyPI's unrelated `lab` (s31c F5: the card said pip install lab)
-            "# lab's code, installed from its repository (PyPI's `lab` is another project)\n"
+            "# lab's own code: not on PyPI (PyPI's `lab` is another project)\n"
             "from lab.tasks.question_answering import answer_questions\n",
             "model = AutoModelForQuestionAnswering.from_pretrained(\"<this directory>\")",
             "    max_length=256, doc_stride=64, version_2_with_negative=True,",

@@ -111,8 +111,8 @@ def test_a_long_text_is_tagged_in_windows_of_whole_words() -> None:
     # s23a M4: lab.predict says where given words were cut (14 - 6 and 7 - 6 words).
     assert tagger.notes() == [
         "2 rows of given words ran past data.max_length=8 subwords: the 9 words past the cut, "
-        "in all, are predicted O, as the run's metrics count them (give such a row as text to "
-        "tag every word, in windows)"
+        "in all, are not read: tag null in `words`, in no entity (the run's metrics scored "
+        "them as predicted O); give such a row as text to tag every word, in windows"
     ]
 
 

@@ -68,7 +68,10 @@ def _collect(node: Any, where: str, leaf: str, found: list[str]) -> None:
     for key, value in node.items():
         name = f"{where}.{key}" if where else str(key)
         if key == leaf:
-            source = _interpolated_key(value)
+            # A nested key set by interpolation is named by its source (the checkpoint's
+            # `mode: ${optimized_mode}`); a top-level one is itself the key a user sets
+            # (`optimized_mode: ${task.optimized_mode}`, as the README says: s31e N6).
+            source = _interpolated_key(value) if where else None
             if (source or name) not in found:
                 found.append(source or name)
         _collect(value, name, leaf, found)

@@ -38,7 +38,7 @@ TRUNCATED = "truncated"  # the result key of a row read cut
 CUT_FIELD = (
     f"An input read cut, as in training, has `{TRUNCATED}` in its result, e.g. "
     '`{"tokens": 2014, "tokens_read": 128}` (NER\'s given words: `{"words": 300, '
-    '"words_read": 250}`: the words from `words_read` on are predicted O; multiple choice: '
+    '"words_read": 250}`: the words from `words_read` on are not read, tag null; multiple choice: '
     'the choices whose (context, ending) pair was cut, longest first, `[{"choice": 2, '
     '"tokens": 212, "tokens_read": 128}]`); absent where the input was read whole.'
 )

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 HERE = "<this directory>"  # the folder the card describes (the adapter card says the same)
 # The comment on a card's import of lab's own code: lab is installed from its repository, and
 # the PyPI package named `lab` is another project (s31c F5: the cards said `pip install lab`).
-LAB_IMPORT_NOTE = "# lab's code, installed from its repository (PyPI's `lab` is another project)"
+LAB_IMPORT_NOTE = "# lab's own code: not on PyPI (PyPI's `lab` is another project)"
 WIDTH = 95  # the card's Markdown source is read as text too: lines folded near lab's width
 
 # What a head's `card_usage` / `card_onnx_usage` function returns: the Python code, and a note

@@ -124,15 +124,17 @@ class TokenClassificationPredictor(Predictor):
         ]
 
     def notes(self) -> list[str]:
-        """Given words past `data.max_length` subwords, predicted `O` as the metrics count
-        them (text is tagged in windows instead): how many rows and words, if any."""
+        """Given words past `data.max_length` subwords, not read (tag null in `words`, in no
+        entity; the run's metrics scored such words as predicted `O`: s31e N5), text being
+        tagged in windows instead: how many rows and words, if any."""
         if not self.cut_rows:
             return []
         rows = f"{self.cut_rows} row{'' if self.cut_rows == 1 else 's'}"
         return [
             f"{rows} of given words ran past data.max_length={self.max_length} subwords: the "
-            f"{self.cut_words} words past the cut, in all, are predicted O, as the run's metrics "
-            f"count them (give such a row as text to tag every word, in windows)"
+            f"{self.cut_words} words past the cut, in all, are not read: tag null in `words`, in "
+            "no entity (the run's metrics scored them as predicted O); give such a row as text "
+            "to tag every word, in windows"
         ]
 
     def tag_whole(self, rows: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:

@@ -149,4 +149,4 @@ def _masking_words(datamodule: DataModule) -> str:
     if not isinstance(share, float):
         return ""
     unit = "words" if getattr(datamodule, "whole_word_mask", False) else "tokens"
-    return f", {share:.0%} of {unit} masked"
+    return f", {share * 100:.4g}% of {unit} masked"  # 12.5%, not 12% (s31e N7)
