@@ -138,7 +138,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 |---|---|
 {params}
 
-{results_section(rows, record, tested, checkpoint)}
+{results_section(rows, record, tested, checkpoint)}{onnx_results_note(onnx) if onnx else ""}
 {onnx_section(onnx, cfg) if onnx else ""}
 ## Intended use and limitations
 
@@ -164,6 +164,24 @@ def results_section(rows: str, record: dict[str, Any], tested: str, checkpoint: 
         which = "last" if checkpoint == "last.ckpt" else f"<run dir>/checkpoints/{checkpoint}"
         text += f" Measure them with `python -m lab.eval run=<run dir> checkpoint={which}`."
     return text
+
+
+def onnx_results_note(report: dict[str, Any]) -> str:
+    """Under an ONNX card's results: they are the PyTorch weights' the graph was exported from,
+    and the graph's own main metric where it differs (int8 moves it: s31g-1, a card showed
+    the PyTorch 0.5950 above an int8 graph scoring 0.5450)."""
+    main, form = report["main_metric"], report["form"]
+    ours = report["models"][form]["metrics"].get(main)
+    theirs = report["models"]["pytorch"]["metrics"].get(main)
+    text = (
+        f"\n\nThese are the metrics of the PyTorch weights this graph (`{form}`) was exported from"
+    )
+    if ours is None or ours == theirs:
+        return text + "; the graph scores the same (CPU deployment, below)."
+    return (
+        text + f". **This graph scores `{main}` {ours:.4f}** on the same test rows (the PyTorch "
+        f"weights: {theirs:.4f}; CPU deployment, below)."
+    )
 
 
 def exported_checkpoint(model_dir: Path) -> str | None:

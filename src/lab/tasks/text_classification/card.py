@@ -21,7 +21,11 @@ ONNX_SCORES = {
     "multi_label": "1 / (1 + np.exp(-logits))  # a sigmoid per class",
     "regression": "logits[:, 0]  # the predicted value",
 }
-SOFTMAX = "np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)  # softmax"
+# The max subtracted first: a logit over ~88 overflowed float32's exp to nan (s31g-7).
+SOFTMAX = (
+    "np.exp(logits - logits.max(-1, keepdims=True))  # softmax, overflow-safe\n"
+    "scores /= scores.sum(-1, keepdims=True)"
+)
 
 
 def usage(cfg: DictConfig) -> Snippet:
