@@ -100,24 +100,9 @@ def test_serve_answers_each_words_tag_and_lists_the_field() -> None:
 
 def _pos_like_tagger() -> Any:
     """A predictor whose model tags every subword `NN` (a tag set of no IOB scheme)."""
-    import torch
-    from omegaconf import OmegaConf
-    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+    from helpers.fixed_tag_ner import fixed_tag_tagger
 
-    from helpers.fixed_tag_ner import TINY_BERT
-    from lab.tasks.token_predictor import TokenClassificationPredictor
-
-    names = ["DT", "NN", "VBD", "-LRB-", "-RRB-"]
-    config = BertConfig(
-        vocab_size=2048, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
-        intermediate_size=8, id2label=dict(enumerate(names)),
-    )  # fmt: skip
-    model = BertForTokenClassification(config).eval()
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.bias.copy_(torch.tensor([5.0 if n == "NN" else 0.0 for n in names]))
-    cfg = OmegaConf.create({"data": {"max_length": 64, "tokens_column": "tokens"}})
-    return TokenClassificationPredictor(model, AutoTokenizer.from_pretrained(TINY_BERT), cfg)
+    return fixed_tag_tagger("NN", names=["DT", "NN", "VBD", "-LRB-", "-RRB-"])
 
 
 # ----------------------------------------------------------------- F3: tags starting with `-`
