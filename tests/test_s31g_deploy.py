@@ -44,3 +44,27 @@ def test_the_cards_softmax_holds_for_logits_past_floats_exp_range() -> None:
     assert np.isfinite(namespace["scores"]).all()
     np.testing.assert_allclose(namespace["scores"], expected)
     assert namespace["scores"][0, 0] == 1.0
+
+
+def test_a_batch_over_the_limit_is_refused_naming_the_setting() -> None:
+    """s31g-3: pydantic's "List should have at most 32 items after validation" named no
+    setting; the 422 names max_batch_size as a text's names max_text_length, and the OpenAPI
+    schema still says maxItems."""
+    from fastapi.testclient import TestClient
+
+    from helpers.fixed_tag_ner import fixed_tag_tagger
+    from lab.serve import create_app
+
+    client = TestClient(create_app(fixed_tag_tagger("O"), max_batch_size=2))
+    reply = client.post("/predict", json={"inputs": [{"text": "a"}] * 3})
+    assert reply.status_code == 422
+    assert [(e["loc"], e["msg"]) for e in reply.json()["detail"]] == [
+        (
+            ["body", "inputs"],
+            "List should have at most 2 items, not 3 (the server's max_batch_size=2: start "
+            "lab.serve with a larger max_batch_size=, or send the rows in several requests; "
+            "lab.predict has no such limit)",
+        )
+    ]
+    assert client.post("/predict", json={"inputs": [{"text": "a"}] * 2}).status_code == 200
+    assert '"maxItems":2' in client.get("/openapi.json").text.replace(" ", "")

@@ -44,6 +44,7 @@ from lab.inference.ports import bind
 from lab.inference.predictors import Predictor, open_predictor, predict_rows
 from lab.inference.request_schema import (
     FORM_TAGS,
+    batch_type,
     id_type,
     message_list_type,
     short_error,
@@ -103,7 +104,6 @@ def create_app(
         BaseModel,
         ConfigDict,
         Discriminator,
-        Field,
         Tag,
         ValidationError,
         create_model,
@@ -138,7 +138,7 @@ def create_app(
 
     class Batch(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        inputs: list[Item] = Field(min_length=1, max_length=max_batch_size)  # type: ignore[valid-type]
+        inputs: batch_type(Item, max_batch_size)  # type: ignore[valid-type]
 
     app = FastAPI(title="lab model server", description=description)
     app.add_middleware(BodyLimit, limit=max_request_bytes)
