@@ -26,6 +26,12 @@ FILES = {
         "# @package _global_\ndefaults:\n  - override /model: tiny_bert\n"
         "model:\n  freeze_layer: 1\n"
     ),
+    "experiment/exp_trainer_typo.yaml": (
+        "# @package _global_\noptimizer:\n  lr: 0.001\ntrainer:\n  max_epoch: 2\n"
+    ),
+    "experiment/exp_optimizer_typo.yaml": (
+        "# @package _global_\ntrainer:\n  learning_rate: 1\noptimizer:\n  learning_rate: 0.001\n"
+    ),  # `learning_rate` under trainer: too (a key of another block): the optimizer's is named
     "experiment/exp_own_var.yaml": (
         "# @package _global_\nmy_lr_base: 0.001\nseed: 3\nmy_seed: 4\nmodel_name: mini\n"
     ),  # variables named after lab's keys (0.73, 0.67 alike): yours, not typos
@@ -226,4 +232,41 @@ def test_the_sweepers_refusal_and_validates_are_one_line() -> None:
     assert compose_refusal(["model=b", "seed=2"], "R") == (
         "the sweep's overrides do not compose (at model=b seed=2, a value the search space "
         "holds): R"
+    )
+
+
+# ----------------------------------------------------------------------------- F7
+def test_a_trainer_key_of_your_experiment_gets_the_guess_and_its_file(
+    conf: Path, tmp_path: Path
+) -> None:
+    """s31f F7: `trainer: {max_epoch: 2}` in an experiment got `unknown trainer option(s)`
+    with no guess and no file; the command line's line now, with where it is set."""
+    cfg = compose_train_config(
+        ["experiment=exp_trainer_typo"], tmp_path / "run", config_dirs=[conf]
+    )
+    with pytest.raises(ConfigError) as caught:
+        validate_config(cfg)
+    message = str(caught.value)
+    assert message.startswith(
+        "'trainer.max_epoch' is not a config key. Did you mean trainer.max_epochs? "
+        "Valid keys of trainer: "
+    )
+    assert message.endswith(f"; it is set at {conf / 'experiment/exp_trainer_typo.yaml'}:5")
+
+
+def test_an_optimizer_key_of_your_experiment_is_named_by_its_file_and_block(
+    conf: Path, tmp_path: Path
+) -> None:
+    """The file is searched in the block of the section refused (`optimizer:`), not at the
+    first line of that name (line 3, under `trainer:`)."""
+    cfg = compose_train_config(
+        ["experiment=exp_optimizer_typo", "~trainer.learning_rate"], tmp_path / "run",
+        config_dirs=[conf],
+    )  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        validate_config(cfg)
+    assert str(caught.value) == (
+        "'optimizer.learning_rate' is not an argument of lab.training.optim.adamw. Valid keys "
+        "of optimizer: betas, eps, fused, layer_decay, lr, weight_decay; it is set at "
+        f"{conf / 'experiment/exp_optimizer_typo.yaml'}:5"
     )

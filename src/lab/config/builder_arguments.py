@@ -117,7 +117,13 @@ def _home(tree: ast.Module, module_name: str, name: str) -> str:
 def unknown_key_error(path: str, key: str, what: str, valid: Sequence[str]) -> ConfigError:
     """`'<path>.<key>' is not <what>. Did you mean <path>.<closest>? Valid keys of <path>:
     ...`: one wording for a key that a config node's builder does not take."""
+    from lab.config.lookalike_keys import defining_line
+
     close = difflib.get_close_matches(key, valid, n=1)
     maybe = f" Did you mean {path}.{close[0]}?" if close else ""
     keys = f"Valid keys of {path}: {', '.join(valid)}" if valid else f"{path} takes no keys"
-    return ConfigError(f"'{path}.{key}' is not {what}.{maybe} {keys}")
+    # The file of yours that sets it, where one does (s31f F7: an experiment's
+    # `optimizer: {learning_rate: ...}` was named by its key alone).
+    where = defining_line(path, key)
+    at = f"; it is set at {where}" if where else ""
+    return ConfigError(f"'{path}.{key}' is not {what}.{maybe} {keys}{at}")

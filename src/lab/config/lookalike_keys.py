@@ -107,26 +107,31 @@ def _top_keys(file: Path) -> list[str]:
 
 def defining_line(parent_key: str, key: str) -> str | None:
     """`<file>:<line>` of the first option the config was composed from whose file sets
-    `key` (under `model` where `parent_key` is "model"): the chosen `model` option's file at
-    its top level, then each `_global_` option's (an experiment), where it may sit under
-    `model:`; None where no such line is found (Hydra keeps no record of which file set a
-    key, so the files are searched)."""
+    `key` (under the section `parent_key`, a config group: `model`, `trainer`, `optimizer`;
+    "" for the top level): the chosen option's file of that group at its top level, then each
+    `_global_` option's (an experiment), where it may sit under `<parent_key>:`; None where no
+    such line is found (Hydra keeps no record of which file set a key, so the files are
+    searched)."""
     from lab.config.package_rules import chosen_option_file
 
     choices = _choices()
-    candidates: list[tuple[str, str]] = []  # (group, pattern)
-    if parent_key == "model":
-        candidates.append(("model", rf"^{re.escape(key)}\s*:"))
-        candidates += [(group, rf"^\s+{re.escape(key)}\s*:") for group in GLOBAL_GROUPS]
+    section = parent_key.split(".", 1)[0]  # the top-level block a global option sets it in
+    candidates: list[tuple[str, str, str]] = []  # (group, pattern, the block it must sit in)
+    if parent_key:
+        candidates.append((parent_key, rf"^{re.escape(key)}\s*:", ""))
+        candidates += [(g, rf"^\s+{re.escape(key)}\s*:", section) for g in GLOBAL_GROUPS]
     else:
-        candidates += [(group, rf"^{re.escape(key)}\s*:") for group in GLOBAL_GROUPS]
-    for group, pattern in candidates:
+        candidates += [(g, rf"^{re.escape(key)}\s*:", "") for g in GLOBAL_GROUPS]
+    for group, pattern, block in candidates:
         choice = choices.get(group)
         file = chosen_option_file(group, choice) if choice else None
         if file is None:
             continue
+        current = ""  # the top-level key whose block this line is in
         for number, text in enumerate(file.read_text().splitlines(), start=1):
-            if re.match(pattern, text):
+            if top := re.match(r"^([A-Za-z_][\w.]*)\s*:", text):
+                current = top[1]
+            if re.match(pattern, text) and (not block or current == block):
                 return f"{file}:{number}"
     return None
 

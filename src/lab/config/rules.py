@@ -251,6 +251,15 @@ def check_trainer_options(cfg: DictConfig) -> None:
     valid = trainer_argument_names()
     unknown = sorted(given - valid)
     if unknown:
+        # The command line's line where one key is wrong (s31f F7: a YAML's `max_epoch` got no
+        # "Did you mean trainer.max_epochs?", which the README shows).
+        from lab.config.key_hints import not_a_key
+        from lab.config.lookalike_keys import defining_line
+
+        if len(unknown) == 1:
+            line = not_a_key("trainer", unknown[0], [*LAB_TRAINER_OPTIONS, *valid])
+            where = defining_line("trainer", unknown[0])
+            raise ConfigError(f"{line}; it is set at {where}" if where else line)
         names = ", ".join(sorted(valid))
         raise ConfigError(
             f"unknown trainer option(s) {unknown}; valid: {', '.join(LAB_TRAINER_OPTIONS)}, {names}"
