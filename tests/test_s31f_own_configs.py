@@ -270,3 +270,41 @@ def test_an_optimizer_key_of_your_experiment_is_named_by_its_file_and_block(
         "of optimizer: betas, eps, fused, layer_decay, lr, weight_decay; it is set at "
         f"{conf / 'experiment/exp_optimizer_typo.yaml'}:5"
     )
+
+
+# ----------------------------------------------------------------------------- F6
+class _Head:
+    def __init__(
+        self, model: object, optimizer: object, scheduler: object = None, *,
+        class_weights: object = None, label_smoothing: float = 0.0,
+    ) -> None:  # fmt: skip
+        pass
+
+
+class _FocalHead(_Head):
+    def __init__(self, *args: object, gamma: float = 2.0, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class _AnythingHead:
+    def __init__(self, **kwargs: object) -> None:
+        pass
+
+
+def test_a_subclass_passing_kwargs_on_lists_its_own_and_its_bases_arguments() -> None:
+    """s31f F6: `gama` for a head `__init__(..., gamma=2.0, **kwargs)` listed the node's other
+    keys as the valid ones, without `gamma`; the refusal now lists the subclass's arguments
+    and its base's, with the guess."""
+    from lab.config.target_imports import forwarded_argument_names, unexpected_argument_error
+
+    valid = forwarded_argument_names(_FocalHead)
+    assert valid == [
+        "class_weights", "gamma", "label_smoothing", "model", "optimizer", "scheduler",
+    ]  # fmt: skip
+    assert forwarded_argument_names(_AnythingHead) is None  # anything may be taken
+    assert forwarded_argument_names(len) is None
+    message = str(unexpected_argument_error("task.module", "my_heads.Focal", "gama", valid))
+    assert message == (
+        "'task.module.gama' is not an argument of my_heads.Focal. Did you mean "
+        "task.module.gamma? Valid keys of task.module: class_weights, gamma, label_smoothing"
+    )

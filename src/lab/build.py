@@ -127,6 +127,7 @@ def _refusal(
     """`instantiate_node`'s one line for `err`, or None where it is not one it words."""
     from lab.config.target_imports import (
         argument_names,
+        forwarded_argument_names,
         locate,
         target_refusal,
         unexpected_argument_error,
@@ -141,6 +142,8 @@ def _refusal(
         target = str(node.get("_target_"))
         found, _ = locate(target)
         valid = argument_names(found) if found is not None else None
+        if valid is None:  # `**kwargs` passed on to a base: its arguments and the base's
+            valid = forwarded_argument_names(found)
         if valid is None:
             valid = [str(k) for k in node if not str(k).startswith("_") and str(k) != unknown]
         return unexpected_argument_error(path, target, unknown, valid)

@@ -219,6 +219,30 @@ def argument_names(found: Any) -> list[str] | None:
     return sorted(p.name for p in parameters if p.kind in settable)
 
 
+def forwarded_argument_names(found: Any) -> list[str] | None:
+    """For a class whose `__init__` takes `**kwargs` and passes them on to its base's (the
+    usual subclass of a head: `def __init__(self, model, *, gamma=2.0, **kwargs)`): its own
+    named arguments and its bases', up the MRO to the first `__init__` without `**kwargs`;
+    None where no such base ends the chain (anything may be taken) or `found` is no class.
+    For a refusal's list of valid keys only (s31f F6: it listed the node's other keys and
+    left out the subclass's own `gamma`): a TypeError has shown the key is not taken."""
+    if not inspect.isclass(found):
+        return None
+    settable = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names: set[str] = set()
+    for cls in found.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        try:
+            parameters = inspect.signature(vars(cls)["__init__"]).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names |= {p.name for p in parameters if p.kind in settable and p.name != "self"}
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            return sorted(names)
+    return None
+
+
 def unexpected_argument_error(
     path: str, target: str, key: str, valid: Sequence[str]
 ) -> ConfigError:
