@@ -32,6 +32,7 @@ FILES = {
     "experiment/exp_optimizer_typo.yaml": (
         "# @package _global_\ntrainer:\n  learning_rate: 1\noptimizer:\n  learning_rate: 0.001\n"
     ),  # `learning_rate` under trainer: too (a key of another block): the optimizer's is named
+    "data/imdb_typo.yaml": "defaults:\n  - imdb\n  - _self_\nmax_lenght: 64\n",
     "experiment/exp_own_var.yaml": (
         "# @package _global_\nmy_lr_base: 0.001\nseed: 3\nmy_seed: 4\nmodel_name: mini\n"
     ),  # variables named after lab's keys (0.73, 0.67 alike): yours, not typos
@@ -308,3 +309,19 @@ def test_a_subclass_passing_kwargs_on_lists_its_own_and_its_bases_arguments() ->
         "'task.module.gama' is not an argument of my_heads.Focal. Did you mean "
         "task.module.gamma? Valid keys of task.module: class_weights, gamma, label_smoothing"
     )
+
+
+# ----------------------------------------------------------------------------- F2
+def test_a_misspelt_data_key_of_your_data_file_is_refused_before_anything_loads(
+    conf: Path, tmp_path: Path
+) -> None:
+    """s31f F2: `max_lenght: 64` in a data YAML of yours passed lab.validate; training refused
+    it only when it built the data module, after making a failed run directory."""
+    from lab.config.lookalike_keys import lab_data_keys
+
+    assert {"max_length", "text_column", "mlm_probability", "block_size"} <= lab_data_keys()
+    message = _refusal(conf, tmp_path, "data=imdb_typo")
+    assert message.startswith(
+        "'data.max_lenght' is not a config key. Did you mean data.max_length? Valid keys of data: "
+    )
+    assert message.endswith(f"; it is set at {conf / 'data/imdb_typo.yaml'}:4")

@@ -121,6 +121,18 @@ def instantiate_node(
         raise refusal from err
 
 
+def data_key_refusal(unknown: str, keys: Sequence[str], path: str = "data") -> ConfigError:
+    """Training's refusal of a data config key its data module does not take: the command
+    line's line over the config's keys, and the file of yours that sets it where one does
+    (s31f F2, F7); `lab.validate` says the same (`lab.validate.check_data_keys`)."""
+    from lab.config.key_hints import not_a_key
+    from lab.config.lookalike_keys import defining_line
+
+    line = not_a_key(path, unknown, [k for k in keys if k != unknown])
+    where = defining_line(path, unknown)
+    return ConfigError(f"{line}; it is set at {where}" if where else line)
+
+
 def _refusal(
     err: Exception, node: DictConfig, path: str, keys: Sequence[str] | None
 ) -> ConfigError | None:
@@ -135,9 +147,7 @@ def _refusal(
 
     unknown = _unexpected_keyword(err)
     if unknown is not None and keys is not None:
-        from lab.config.key_hints import not_a_key
-
-        return ConfigError(not_a_key(path, unknown, [k for k in keys if k != unknown]))
+        return data_key_refusal(unknown, keys, path)
     if unknown is not None:
         target = str(node.get("_target_"))
         found, _ = locate(target)

@@ -50,6 +50,9 @@ def check_lookalike_keys(cfg: DictConfig) -> None:
     model = cfg.get("model")
     if isinstance(model, DictConfig):
         _refuse_lookalikes("model", model, lab_model_keys())
+    data = cfg.get("data")
+    if isinstance(data, DictConfig):  # a data YAML's typo (s31f F2), before any import
+        _refuse_lookalikes("data", data, lab_data_keys())
     _refuse_lookalikes("", cfg, lab_top_keys())
 
 
@@ -75,6 +78,30 @@ def lab_model_keys() -> frozenset[str]:
     folder = conf_dir() / "model"
     files = [*folder.glob("*.yaml"), *folder.glob("base/*.yaml")]
     return frozenset(key for file in files for key in _top_keys(file))
+
+
+@functools.cache
+def lab_data_keys() -> frozenset[str]:
+    """The top-level keys of lab's own data options (`conf/data/*.yaml`, `base/*.yaml`) and
+    the `data:` keys its task options set (`conf/task/*.yaml`: a task's own data module's)."""
+    from lab.config.paths import conf_dir
+
+    folder = conf_dir() / "data"
+    files = [*folder.glob("*.yaml"), *folder.glob("base/*.yaml")]
+    keys = {key for file in files for key in _top_keys(file)}
+    for file in (conf_dir() / "task").glob("*.yaml"):
+        keys |= set(_block_keys(file, "data"))
+    return frozenset(keys)
+
+
+def _block_keys(file: Path, block: str) -> list[str]:
+    """The keys under `block:` of a YAML file's top level ([] where it has none)."""
+    try:
+        loaded = yaml.load(file.read_text(), Loader=SAFE_LOADER)
+    except (OSError, yaml.YAMLError):
+        return []
+    inner = loaded.get(block) if isinstance(loaded, dict) else None
+    return [str(key) for key in inner] if isinstance(inner, dict) else []
 
 
 @functools.cache
