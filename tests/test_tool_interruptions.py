@@ -278,3 +278,20 @@ def test_sigterm_in_an_onnx_export_leaves_no_folder(run_dir: Path) -> None:
     )
     assert file_tree(run_dir) == before
     assert "Traceback" not in process.stderr
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_the_kept_rows_are_counted_from_the_file(tmp_path: Path, suffix: str) -> None:
+    """A signal between a row's write and its count said one row fewer than the partial file
+    held (CI: 266 of a file of 267); the kept file's rows are counted from it."""
+    from lab.inference.rows import RowWriter
+
+    output, partial = tmp_path / f"pred{suffix}", tmp_path / f"pred.partial{suffix}"
+    writer = RowWriter(output, ["line", "text"], partial=partial)
+    with pytest.raises(KeyboardInterrupt), writer:
+        for line in range(1, 4):
+            writer.write({"line": line, "text": "two\nlines" if line == 2 else "one"})
+        writer.rows -= 1  # the third row written, the signal before its count
+        raise KeyboardInterrupt
+    assert writer.rows == 3 and writer.kept == partial
+    assert not output.exists()

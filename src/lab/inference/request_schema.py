@@ -15,7 +15,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from lab.tasks.sft.chat import ROLES  # the roles training accepts: a served chat takes the same
@@ -46,8 +54,8 @@ def batch_type(item: Any, max_items: int) -> Any:
     setting as a text's does (`length_limit`; s31g-3: pydantic's "List should have at most 32
     items after validation" named none). The schema still says `maxItems`."""
 
-    def few_enough(rows: list[Any]) -> list[Any]:
-        if len(rows) > max_items:
+    def few_enough(rows: Any) -> Any:  # before the rows are read: one error for the batch
+        if isinstance(rows, list) and len(rows) > max_items:
             raise PydanticCustomError(
                 "too_long",
                 f"List should have at most {max_items} items, not {len(rows)} (the server's "
@@ -59,7 +67,7 @@ def batch_type(item: Any, max_items: int) -> Any:
     return Annotated[
         list[item],  # type: ignore[valid-type]
         Field(min_length=1, json_schema_extra={"maxItems": max_items}),
-        AfterValidator(few_enough),
+        BeforeValidator(few_enough),
     ]
 
 

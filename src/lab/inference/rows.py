@@ -355,6 +355,9 @@ class RowWriter:
             self._handle.close()
         if self.partial is not None and self.rows and signal_of(error) is not None:
             with contextlib.suppress(OSError):
+                # The rows the file holds, counted from it: the signal may land between a
+                # row's write and its count (the note said 266 rows of a file of 267).
+                self.rows = _rows_in(self._tmp, self.suffix)
                 self._tmp.replace(self.partial)  # whole rows only: each is one write call
                 self.kept = self.partial
         self._tmp.unlink(missing_ok=True)
@@ -362,3 +365,12 @@ class RowWriter:
             fault = disk_error(error, path=self.path)
             if fault is not None:
                 raise fault from error
+
+
+def _rows_in(path: Path, suffix: str) -> int:
+    """The result rows a `RowWriter` file holds: its JSON lines, or its CSV records less the
+    header (a quoted cell may hold a line break)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        if suffix == ".jsonl":
+            return sum(1 for line in handle if line.strip())
+        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
