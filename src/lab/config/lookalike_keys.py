@@ -26,6 +26,7 @@ import difflib
 import functools
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from omegaconf import DictConfig
@@ -96,11 +97,7 @@ def lab_data_keys() -> frozenset[str]:
 
 def _block_keys(file: Path, block: str) -> list[str]:
     """The keys under `block:` of a YAML file's top level ([] where it has none)."""
-    try:
-        loaded = yaml.load(file.read_text(), Loader=SAFE_LOADER)
-    except (OSError, yaml.YAMLError):
-        return []
-    inner = loaded.get(block) if isinstance(loaded, dict) else None
+    inner = _loaded(file).get(block)
     return [str(key) for key in inner] if isinstance(inner, dict) else []
 
 
@@ -123,13 +120,16 @@ def lab_top_keys() -> frozenset[str]:
 
 def _top_keys(file: Path) -> list[str]:
     """The top-level keys of a YAML file, its defaults list left out."""
+    return [str(key) for key in _loaded(file) if key != "defaults"]
+
+
+def _loaded(file: Path) -> dict[str, Any]:
+    """A YAML file of lab's as a mapping ({} where it is unreadable or no mapping)."""
     try:
         loaded = yaml.load(file.read_text(), Loader=SAFE_LOADER)
     except (OSError, yaml.YAMLError):
-        return []
-    if not isinstance(loaded, dict):
-        return []
-    return [str(key) for key in loaded if key != "defaults"]
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def defining_line(parent_key: str, key: str) -> str | None:
