@@ -305,6 +305,7 @@ def test_a_non_utf8_line_is_an_error_row_naming_the_byte_and_the_rest_go_on(
     column = 16 if suffix == ".jsonl" else 4  # the byte's column in its line
     assert bad == {
         "line": line,
+        **({"id": "a"} if suffix in (".csv", ".tsv") else {}),  # its id kept (s31g-4)
         "error": f"{source}:{line}: not valid UTF-8 (byte 0xe9 at column {column}); "
         "re-encode the file as UTF-8",
     }

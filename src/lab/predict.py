@@ -176,7 +176,7 @@ def predict_file(
         lines = None if Console().is_interactive else PlainProgress("predicted", total[0])
         rows = read_rows(source, predictor.fields[0], quoting, column_names, tally.blank)
         if columns:
-            rows = ((n, map_columns(r, columns) if isinstance(r, dict) else r) for n, r in rows)
+            rows = ((n, _mapped(r, columns)) for n, r in rows)
         for batch in _batches(rows, batch_size):
             good = [(n, row) for n, row in batch if not isinstance(row, RowError)]
             predicted = predict_rows(predictor, [row for _, row in good])
@@ -203,14 +203,31 @@ def _result(
     result: dict[str, Any] = {"line": line}
     if isinstance(row, RowError):
         result.update(row.kept)  # its id, when the row was read
-    elif "id" in row:
-        result["id"] = row["id"]
-    elif known := next((c for c in HUB_IDS if c in row), None):  # s30b F6, s30d F5
-        result["id"] = row[known]  # a Hub set's row id: what a submission file is keyed by
+    # A row with a byte that is not UTF-8 keeps its id, read as the rest of it could be.
+    read = row.read if isinstance(row, RowError) else row
+    if read is None:
+        pass
+    elif "id" in read:
+        result["id"] = read["id"]
+    elif known := next((c for c in HUB_IDS if c in read), None):  # s30b F6, s30d F5
+        result["id"] = read[known]  # a Hub set's row id: what a submission file is keyed by
     result.update({"error": row} if isinstance(row, RowError) else results[line])
     if "error" in result:  # the convention of every data error: <file>:<line>
         result["error"] = f"{row_place(source, line)}: {result['error']}"
     return result
+
+
+def _mapped(row: dict[str, Any] | RowError, columns: dict[str, str]) -> dict[str, Any] | RowError:
+    """`row` with the file's `columns` read as the head's fields (`map_columns`); a row with
+    a byte that is not UTF-8 keeps its id as a good row's is read (`RowError.read`)."""
+    if isinstance(row, dict):
+        return map_columns(row, columns)
+    if row.read is None:
+        return row
+    read = map_columns(row.read, columns)
+    if isinstance(read, RowError):  # a mapped column missing too: the UTF-8 error is said
+        return RowError(row, read.kept)
+    return RowError(row, row.kept, read)
 
 
 def _left(writer: RowWriter, total: list[int], target: Path, existed: bool) -> str:

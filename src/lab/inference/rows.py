@@ -37,13 +37,19 @@ OUTPUT_SUFFIXES = (".jsonl", ".csv")
 class RowError(str):
     """A row that could not be read: the reason, in words. `kept` holds what its output row
     keeps all the same: the input's `id`, when the row was read but cannot be used (a
-    mapped column missing), so every output row can be joined back to its input."""
+    mapped column missing), so every output row can be joined back to its input. `read`: a
+    row with a byte that is not UTF-8, read with each such byte as U+FFFD (`replaced`), for
+    its id only (s31g-4: its output row had lost it); None for other errors."""
 
     kept: dict[str, Any]
+    read: dict[str, Any] | None
 
-    def __new__(cls, reason: str, kept: dict[str, Any] | None = None) -> RowError:
+    def __new__(
+        cls, reason: str, kept: dict[str, Any] | None = None, read: dict[str, Any] | None = None
+    ) -> RowError:
         error = super().__new__(cls, reason)
         error.kept = dict(kept or {})
+        error.read = read
         return error
 
 
@@ -130,7 +136,9 @@ def read_rows(
                     continue  # a blank line is no row (as the training loader reads JSON Lines)
                 problem = bad_byte(line)
                 if problem:
-                    yield number, RowError(utf8_message(problem))
+                    read = _json_row(replaced(line)) if suffix == ".jsonl" else None
+                    row = read if isinstance(read, dict) else None  # not a RowError
+                    yield number, RowError(utf8_message(problem), read=row)
                 elif suffix == ".txt":
                     yield number, {text_field: line.rstrip("\r\n")}
                 else:
@@ -170,6 +178,12 @@ ROW_REENCODE = "re-encode the file as UTF-8"
 def utf8_message(problem: str) -> str:
     """A row's error for a non-UTF-8 byte (`bad_byte`), with what to do about it."""
     return f"not valid UTF-8 ({problem}); {ROW_REENCODE}"
+
+
+def replaced(text: str) -> str:
+    """`text` (read by `_open_text`) with each byte that was not UTF-8 as U+FFFD, as
+    `errors="replace"` decodes it."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _json_row(line: str) -> dict[str, Any] | RowError:
@@ -254,7 +268,10 @@ def _csv_rows(
                     f"{path}:{start}: the header is not valid UTF-8 ({problem}); {advice}"
                 )
             if problem:
-                yield start, RowError(utf8_message(problem))
+                cells = [replaced(cell) for cell in record]  # for the row's id (`RowError`)
+                fits = header is not None and len(cells) <= len(header)
+                read = dict(itertools.zip_longest(header or [], cells)) if fits else None
+                yield start, RowError(utf8_message(problem), read=read)
             elif header is None:
                 header = record
             elif len(record) > len(header):
