@@ -55,6 +55,9 @@ training keeps, their tokens (cut at `max_length`), how many are targets (label 
 their share; and `targets.examples` of the report holds the first two such train rows as text
 runs marked target or not, with their counts.
 
+Duplicates and leakage leave out the rows training's leak line leaves out (blank rows, and
+rows under a head's `leak_min_words`): one rule, `lab.data.counted_rows`.
+
 Percentiles are nearest-rank (`numpy.percentile(..., method="inverted_cdf")`): each is a
 length some row has. Lengths come from a seeded sample of at most `sample` rows per split
 (0: every row); counts, duplicates, leakage and labels always use every row.
@@ -67,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.config.model_rules import positions_problem
 from lab.data.column_refusal import column_keys
+from lab.data.counted_rows import counted_keys, fewest_words
 from lab.data.inspection_classes import inspect_labels
 from lab.data.inspection_columns import require_label_column
 from lab.data.inspection_hooks import declared_columns, label_checks, own_source, row_reader
@@ -292,7 +296,8 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
         # what the balance table counts: rows, or a head's own unit (tags: one per word)
         "label_unit": label_unit(data),
     }
-    keys: dict[str, list[str]] = {}
+    keys: dict[str, list[str]] = {}  # the rows duplicates and leaks count: training's rule
+    fewest = fewest_words(data)
     lengths: dict[str, dict[str, list[int]]] = {spec.name: {} for spec in specs}
     for name, dataset in splits.items():
         indices = sample_indices(len(dataset), sample, seed)
@@ -303,10 +308,10 @@ def inspect_data(cfg: DictConfig, tokenizer: Any, sample: int = 10_000) -> dict[
             measured = dataset if len(indices) == len(dataset) else dataset.select(indices)
             found = ReadSplit(keys=row_keys(dataset, specs, name))
             found.lengths = {s.name: token_lengths(tokenizer, measured, s, count) for s in specs}
-        keys[name] = found.keys
+        keys[name] = counted_keys(found.keys, fewest)
         entry: dict[str, Any] = {
             "rows": len(dataset),
-            "empty": empty_rows(keys[name], empty_any),
+            "empty": empty_rows(found.keys, empty_any),
             "duplicates": duplicates(keys[name]),
             "duplicates_normalized": duplicates([normalized(k) for k in keys[name]]),
             "lengths": {},

@@ -23,12 +23,14 @@ IMDB as training splits it (22,500 train, 2,500 validation carved, 25,000 test r
 about 0.08 s on 2 cores, against 0.13 s for `row_keys`' Python strings of train and test alone.
 No tokenizer is called, except by a row reader whose key needs the head's own parsing.
 
-**Rows that say too little to leak are not counted** (s30d F1): a blank row (no letter or
-digit: WikiText's empty lines, a third of its validation split, which the LM heads skip) never;
-and where a head's declaration sets `leak_min_words` (the LM heads: 4), a row of fewer words
-(WikiText's ` = = Plot = = ` headings, list items), which recurs in any corpus and, joined into
-blocks, is no example of its own. Without this the line fired on every `data=wikitext2` run
-(180 of 240 validation rows of a tester's WikiText-shaped set, none a shared paragraph).
+**Rows that say too little to leak are not counted** (s30d F1; the rule is
+`lab.data.counted_rows`, which lab.inspect's duplicate and leak counts share): a blank row (no
+letter or digit: WikiText's empty lines, a third of its validation split, which the LM heads
+skip) never; and where a head's declaration sets `leak_min_words` (the LM heads: 4), a row of
+fewer words (WikiText's ` = = Plot = = ` headings, list items), which recurs in any corpus and,
+joined into blocks, is no example of its own. Without this the line fired on every
+`data=wikitext2` run (180 of 240 validation rows of a tester's WikiText-shaped set, none a
+shared paragraph).
 
 **Streamed train data is skipped**: its rows are read once, in order, while training; holding
 every train key before the first step would mean reading the whole stream first (the very
@@ -42,7 +44,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.data.inspection_hooks import declared_columns, row_reader
+from lab.data.counted_rows import counted_mask, fewest_words
+from lab.data.inspection_hooks import row_reader
 from lab.data.inspection_rows import choice_columns, read_split, row_keys
 
 if TYPE_CHECKING:
@@ -54,8 +57,6 @@ if TYPE_CHECKING:
 
 #: what `row_keys` puts between a row's texts
 SEPARATOR = "\x1f"
-#: a word, as the leak count counts them (RE2: letters or digits of any script)
-WORD = r"[\pL\pN]+"
 
 
 def split_keys(
@@ -113,8 +114,7 @@ def leaked_rows(
             return reader_keys(reader, split, splits[split])
         return split_keys(splits[split], specs, split)
 
-    declared = declared_columns(str(data.get("_target_") or ""))
-    fewest = max(int(declared.get("leak_min_words") or 1), 1) if declared is not None else 1
+    fewest = fewest_words(data)
     train = keys("train")
     found: dict[str, tuple[int, int]] = {}
     for split in scored:
@@ -123,7 +123,7 @@ def leaked_rows(
             # Words are counted in the shared rows only (few, usually none): not a scan of
             # every review of a large test split on each run's start.
             shared = pc.filter(rows_of_split, pc.is_in(rows_of_split, value_set=train))
-            counted = pc.greater_equal(pc.count_substring_regex(shared, WORD), fewest)
+            counted = counted_mask(shared, fewest)
             found[split] = (int(pc.sum(counted).as_py() or 0), len(splits[split]))
     return found
 
