@@ -83,3 +83,22 @@ def test_a_csv_record_with_more_cells_than_the_header_and_a_bad_byte_has_no_id(
         f"not valid UTF-8 (byte 0xe9 at column 7); {UTF8_ADVICE}",
         None,
     )
+
+
+def test_an_unterminated_json_lines_string_is_named_as_such_not_as_a_control_character(
+    tmp_path: Path,
+) -> None:
+    """s31g-5: the line's newline was parsed with it (`Invalid control character, column
+    39`); without it json names the real problem, on the last line (no newline) too."""
+    from lab.data.origins import json_problem
+
+    source = tmp_path / "in.jsonl"
+    line = '{"id": "j1", "sentence": "unterminated'
+    source.write_text(f'{{"id": "j0", "review": "fine"}}\n{line}\r\n{line}')
+    unterminated = "not valid JSON (Unterminated string starting, column 26)"
+    assert _predict(source) == [
+        {"line": 1, "id": "j0", "label": "fine"},
+        {"line": 2, "error": f"{source}:2: {unterminated}"},
+        {"line": 3, "error": f"{source}:3: {unterminated}"},
+    ]
+    assert json_problem(str(source)) == f"{source}:2: {unterminated}"  # training's check

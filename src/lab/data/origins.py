@@ -280,8 +280,8 @@ def _line_problem(line: str) -> str | None:
     """Why one line of a JSON Lines file is not a row (a blank line is skipped: None)."""
     if not line.strip():
         return None
-    try:
-        value = json.loads(line)
+    try:  # without its line ending: json read it inside an unterminated string (s31g-5)
+        value = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as err:
         return not_valid_json(err)
     if not isinstance(value, dict):

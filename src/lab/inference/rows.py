@@ -187,8 +187,8 @@ def replaced(text: str) -> str:
 
 
 def _json_row(line: str) -> dict[str, Any] | RowError:
-    try:
-        value = json.loads(line)
+    try:  # without its line ending: json read it inside an unterminated string (s31g-5)
+        value = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as err:
         return RowError(not_valid_json(err))
     if isinstance(value, dict):
