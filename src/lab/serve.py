@@ -23,7 +23,8 @@ Requests are validated before the model sees them: a body over `max_request_byte
 default) gets HTTP 413 before it is parsed; a missing, empty or whitespace-only field, a text
 over `max_text_length` characters, a wrong type, or a batch over `max_batch_size` get HTTP 422
 with a message naming the field; so does an input the head refuses (`Predictor.check`), and one
-answer lists every bad row of a batch. Error bodies quote at most a short excerpt of the input.
+answer lists every bad row of a batch; a body not JSON, or not UTF-8, gets one naming where
+(`lab.inference.body_encoding`). Error bodies quote at most a short excerpt of the input.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint's annotations at run
@@ -38,6 +39,7 @@ from typing import Annotated, Any
 
 from lab.config.cli import parse_options, run_tool
 from lab.errors import LabError
+from lab.inference.body_encoding import Utf8Body
 from lab.inference.cuts import CUT_FIELD, TRUNCATED, cut_log_line
 from lab.inference.options import positive_int
 from lab.inference.ports import bind
@@ -141,6 +143,7 @@ def create_app(
         inputs: batch_type(Item, max_batch_size)  # type: ignore[valid-type]
 
     app = FastAPI(title="lab model server", description=description)
+    app.add_middleware(Utf8Body)  # inside BodyLimit (added last, so outermost): a bounded body
     app.add_middleware(BodyLimit, limit=max_request_bytes)
 
     lock = threading.Lock()  # one forward pass at a time: tokenizers and models are not re-entrant

@@ -337,6 +337,11 @@ def _json_kind(value: Any) -> str:
 
 
 def not_valid_json(err: json.JSONDecodeError) -> str:
-    """`err` in lab's words: `not valid JSON (Expecting ',' delimiter, column 17)`. json ends
-    some messages with " at" before its own position ("Invalid control character at"): cut."""
-    return f"not valid JSON ({err.msg.removesuffix(' at')}, column {err.colno})"
+    """`err` in lab's words: `not valid JSON (Expecting ',' delimiter, column 17)`."""
+    return f"not valid JSON ({json_reason(err.msg)}, column {err.colno})"
+
+
+def json_reason(msg: str) -> str:
+    """json's message `msg` (`JSONDecodeError.msg`) as lab quotes it: json ends some with " at"
+    before its own position ("Invalid control character at"), which lab says apart: cut."""
+    return msg.removesuffix(" at")

@@ -294,6 +294,9 @@ def short_error(error: Any) -> dict[str, Any]:
     one-input / batch form (the tag is the server's, not a key of the body)."""
     short = {key: error[key] for key in ("type", "msg") if key in error}
     loc = list(error.get("loc", ()))
+    if error.get("type") == "json_invalid":  # FastAPI's bare "JSON decode error" (s31g-3)
+        short["msg"] = json_message(loc[-1], error.get("ctx", {}).get("error", ""))
+        return {**short, "loc": loc}
     if loc[:1] == ["body"] and len(loc) > 1 and loc[1] in FORM_TAGS:
         del loc[1]
     # A location names the keys of the input; an unknown key may be as long as any text.
@@ -301,6 +304,14 @@ def short_error(error: Any) -> dict[str, Any]:
     if "input" in error:
         short["input"] = excerpt(error["input"])
     return short
+
+
+def json_message(position: Any, reason: str) -> str:
+    """A body that is not JSON, in lab's words: `not valid JSON at character 13: Unterminated
+    string starting` (`position`: json's offset in the body, from 0, as its own "(char 13)")."""
+    from lab.data.origins import json_reason
+
+    return f"not valid JSON at character {position}: {json_reason(reason)}"
 
 
 def excerpt(value: Any) -> Any:

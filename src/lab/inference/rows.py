@@ -175,9 +175,10 @@ def bad_byte(line: str) -> str | None:
 ROW_REENCODE = "re-encode the file as UTF-8"
 
 
-def utf8_message(problem: str) -> str:
-    """A row's error for a non-UTF-8 byte (`bad_byte`), with what to do about it."""
-    return f"not valid UTF-8 ({problem}); {ROW_REENCODE}"
+def utf8_message(problem: str, advice: str = ROW_REENCODE) -> str:
+    """A row's error for a non-UTF-8 byte (`bad_byte`), with what to do about it (`advice`;
+    `lab.serve`'s body: `lab.inference.body_encoding`)."""
+    return f"not valid UTF-8 ({problem}); {advice}"
 
 
 def replaced(text: str) -> str:
