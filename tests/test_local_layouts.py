@@ -140,6 +140,17 @@ def test_shard_names_are_split_names_exactly_where_datasets_would_merge_them(
         "; lab's splits: train=train_sft, validation carved from train, test=test_sft; "
         "not read: test_gen, train_gen"
     )
+    # s31e N9: a train split the folder lacks (data=ultrafeedback's train_prefs) is not said
+    # to be carved from, nor validation and test from it; training's refusal follows
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lab.data.local_files"):
+        local_data_files(
+            root / "data", report=True, splits={"train": "train_prefs", "test": "test_prefs"}
+        )
+    assert caplog.messages[-1].endswith(
+        "train_sft (3 files); lab's train split reads 'train_prefs', which the folder lacks; "
+        "not read: test_gen, test_sft, train_gen, train_sft"
+    )
 
 
 def _glue_snapshot(root: Path, *, readme: bool) -> dict[str, dict[str, list[dict[str, Any]]]]:

@@ -32,11 +32,16 @@ def check_local_data(cfg: DictConfig) -> None:
     if not data.get("path"):
         return
     from lab.data.local_files import local_data_files
-    from lab.data.splits import source_split_name
+    from lab.data.splits import no_train_split, source_split_name
 
     splits = dict(data.get("splits") or {name: name for name in ("train", "validation", "test")})
     # A missing path, an empty file, an unreadable Hub dataset folder...: named here.
     _, files = local_data_files(data.path, data.get("hub_config"), splits=splits)
+    # The split names are the file names: a train split the data config reads and the folder
+    # lacks is refused here, in training's words (s31e N9; a streamed run words its own).
+    train = source_split_name(splits, "train", files, local=True)
+    if files and train not in files and not data.get("streaming"):
+        raise DataError(no_train_split(train, files))
     # A headerless CSV's columns (`lab.data.csv_header`): its first line is a row, not names.
     names = checked_column_names(data.get("csv_column_names"))
     wanted = {

@@ -55,12 +55,15 @@ def dataset_splits_note(
     from lab.data.splits import source_split_name  # imports the loaders, which import this
 
     read = {role: source_split_name(splits, role, found, local=True) for role in ROLES}
+    unread = [split for split in found if split not in read.values()]
+    not_read = f"; not read: {', '.join(unread)}" if unread else ""
+    if read["train"] not in found:  # training's refusal follows: carve nothing (s31e N9)
+        return f"; lab's train split reads '{read['train']}', which the folder lacks" + not_read
     which = ", ".join(
         f"{role}={read[role]}" if read[role] in found else f"{role} carved from train"
         for role in ROLES
     )
-    unread = [split for split in found if split not in read.values()]
-    return f"; lab's splits: {which}" + (f"; not read: {', '.join(unread)}" if unread else "")
+    return f"; lab's splits: {which}{not_read}"
 
 
 def split_files_line(

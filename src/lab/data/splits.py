@@ -150,10 +150,7 @@ def carve_splits(
     train_name = source_split_name(mapping, "train", source, local)
     _say_if_read_by_lab_name(mapping, "train", train_name, source)
     if train_name not in source:
-        raise DataError(
-            f"the dataset has no '{train_name}' split; splits present: {', '.join(source)}"
-            + _train_split_advice(source)
-        )
+        raise DataError(no_train_split(train_name, source))
     splits: dict[str, Dataset] = {"train": take("train", train_name)}
     carved: list[str] = []
     read, own_name_carved = {train_name}, []  # source splits read; carved for `name: name`
@@ -264,6 +261,17 @@ def split_seed_of(data: Mapping[str, Any]) -> int:
     `data.seed` for a config recorded before that setting existed (as the run did then)."""
     seed = data.get("split_seed")
     return int(seed if seed is not None else data.get("seed") or 0)
+
+
+def no_train_split(train_name: str, present: Iterable[str]) -> str:
+    """The refusal of a source without the split `train_name` that lab's train reads, naming
+    the splits `present`: training's words, and lab.validate's where the split names are file
+    names (`lab.config.data_rules.check_local_data`, s31e N9)."""
+    present = list(present)
+    return (
+        f"the dataset has no '{train_name}' split; splits present: {', '.join(present)}"
+        + _train_split_advice(present)
+    )
 
 
 def _train_split_advice(present: Iterable[str]) -> str:
