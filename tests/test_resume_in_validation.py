@@ -9,6 +9,7 @@ interrupted, at an epoch's end and at a mid-epoch validation alike."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,13 @@ class SigtermInValidation(L.Callback):
     ids=["epoch-end validation", "validation every 3 steps"],
 )
 def test_sigterm_inside_a_validation_resumes_into_it(
-    overrides: list[str], compose_cfg: Any, tmp_path: Path
+    overrides: list[str], compose_cfg: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = [*IN_VALIDATION, *overrides]
+    caplog.set_level(logging.INFO, logger=LINES)
     uninterrupted = tmp_path / "uninterrupted"
     run(compose_cfg(*settings, output_dir=uninterrupted))
+    expected = _validation_lines(caplog)
     cut = tmp_path / "cut"
     with pytest.raises(SIGTERMException):
         run(compose_cfg(*settings, output_dir=cut), callbacks=[SigtermInValidation(1, 1)])
@@ -62,10 +65,25 @@ def test_sigterm_inside_a_validation_resumes_into_it(
     validation = checkpoint["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
     # One batch started, none processed: Lightning's "restarted mid-evaluation", rerun whole.
     assert validation["current"] == {"ready": 1, "started": 1, "processed": 0, "completed": 0}
+    before = _validation_lines(caplog)[len(expected) :]  # the cut run's, up to the stop
     run(compose_cfg(*settings, f"resume={cut}", output_dir=cut))
     assert_same_run(cut, uninterrupted)
     best = sorted(p.name for p in (uninterrupted / "checkpoints").glob("best-*.ckpt"))
     assert sorted(p.name for p in (cut / "checkpoints").glob("best-*.ckpt")) == best
+    # s31e N10: the rerun validation's line says the train/loss the uninterrupted run's says
+    resumed = _validation_lines(caplog)[len(expected) + len(before) :]
+    assert before + resumed == expected
+    assert all("train/loss" in line for line in expected)
+
+
+#: the logger of the lines said after each validation
+LINES = "lab.training.progress_lines"
+
+
+def _validation_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The progress lines logged so far, without their time (`| 0:00:07`)."""
+    said = [r.getMessage() for r in caplog.records if r.name == LINES]
+    return [line.rsplit(" | ", 1)[0] for line in said if line.startswith(("epoch ", "step "))]
 
 
 def test_the_restart_marker_holds_after_a_stop_inside_the_resumed_validation() -> None:

@@ -95,6 +95,14 @@ class ProgressBar(RichProgressBar):
         super().on_validation_end(trainer, pl_module)
         self._lines.on_validation_end(trainer, self._live())
 
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint's state of the bar: the lines' (the last training loss, s31e N10)."""
+        return self._lines.state(self.trainer) if self._trainer is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """A resumed run's: its first validation line says the checkpoint's training loss."""
+        self._lines.restore(state_dict)
+
     def configure_columns(self, trainer: L.Trainer) -> list[Any]:
         """Lightning's columns, its rate column replaced by `RateColumn`."""
         return [

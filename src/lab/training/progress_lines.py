@@ -121,9 +121,11 @@ def elapsed(seconds: float) -> str:
     return str(timedelta(seconds=int(max(seconds, 0))))
 
 
-def validation_line(trainer: L.Trainer, seconds: float) -> str:
+def validation_line(trainer: L.Trainer, seconds: float, resumed_loss: float | None = None) -> str:
     """The line of the validation that just ended: position, training loss, `val/*` metrics,
-    and `seconds` since training started."""
+    and `seconds` since training started. `resumed_loss`: the training loss the checkpoint a
+    run resumed into this validation kept (`ProgressLines.state`), said where no step has run
+    since (s31e N10)."""
     parts = []
     if not endless(trainer):
         epochs = total_epochs(trainer)
@@ -134,6 +136,8 @@ def validation_line(trainer: L.Trainer, seconds: float) -> str:
     loss = trainer.callback_metrics.get(TRAIN_LOSS)
     if loss is not None and loss.numel() == 1:  # one host read per validation, not per step
         parts.append(f"{TRAIN_LOSS} {float(loss):.4f}")
+    elif resumed_loss is not None:
+        parts.append(f"{TRAIN_LOSS} {resumed_loss:.4f}")
     # What the loggers got from this validation (`ValidationHistory` reads the same).
     logged = trainer.logged_metrics
     for name in sorted(k for k in logged if k.startswith("val/")):
@@ -163,6 +167,19 @@ class ProgressLines:
 
     def __init__(self) -> None:
         self._started: float | None = None
+        self._resumed_loss: float | None = None
+
+    def state(self, trainer: L.Trainer) -> dict[str, float]:
+        """What a checkpoint keeps for the lines (s31e N10): the last training loss. A run
+        resumed inside a validation reruns it before any training step, so its
+        `callback_metrics` hold no `train/loss` for the line the uninterrupted run wrote."""
+        loss = trainer.callback_metrics.get(TRAIN_LOSS)
+        return {TRAIN_LOSS: float(loss)} if loss is not None and loss.numel() == 1 else {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take a checkpoint's `state`: its loss stands in for the first line's, if needed."""
+        loss = state.get(TRAIN_LOSS)
+        self._resumed_loss = float(loss) if loss is not None else None
 
     def on_train_start(self, trainer: L.Trainer, live: Console | None = None) -> None:
         """Start the clock; warn when `max_steps` cannot be reached before `max_epochs`."""
@@ -175,4 +192,6 @@ class ProgressLines:
         if trainer.sanity_checking or trainer.state.fn != "fit" or not trainer.is_global_zero:
             return
         started = self._started if self._started is not None else time.monotonic()
-        say(validation_line(trainer, time.monotonic() - started), live=live)
+        line = validation_line(trainer, time.monotonic() - started, self._resumed_loss)
+        self._resumed_loss = None  # the first validation after a resume only
+        say(line, live=live)
