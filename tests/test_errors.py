@@ -79,16 +79,16 @@ def test_unknown_key_names_close_match_and_valid_keys(tmp_path: Path) -> None:
 def test_a_lightning_trainer_argument_lab_does_not_set_is_shown_with_its_plus(
     tmp_path: Path,
 ) -> None:
-    """`trainer.limit_val_batches=1` is an argument of Lightning's Trainer that lab's YAML does
+    """`trainer.overfit_batches=10` is an argument of Lightning's Trainer that lab's YAML does
     not set: the line says to add it with `+`, not that no such option exists; a typo beside it
-    still lists the valid keys."""
-    result = lab_cli("train", "trainer.limit_val_batches=1", "trainer.max_epoch=2", cwd=tmp_path)
+    still lists the valid keys. (The limits, `trainer.limit_val_batches`, are lab's keys now.)"""
+    result = lab_cli("train", "trainer.overfit_batches=10", "trainer.max_epoch=2", cwd=tmp_path)
     assert result.returncode == 2
     added, typo = result.stderr.strip().splitlines()
     assert added == (
-        "error: 'trainer.limit_val_batches' is not in lab's trainer config, but "
-        "lightning.pytorch.Trainer takes `limit_val_batches`: add it with Hydra's `+`: "
-        "+trainer.limit_val_batches=1"
+        "error: 'trainer.overfit_batches' is not in lab's trainer config, but "
+        "lightning.pytorch.Trainer takes `overfit_batches`: add it with Hydra's `+`: "
+        "+trainer.overfit_batches=10"
     )
     assert typo.startswith("error: 'trainer.max_epoch' is not a config key. Did you mean")
 

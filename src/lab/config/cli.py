@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from omegaconf import DictConfig
 
+from lab.config.added_keys import plus_as_set
 from lab.config.key_hints import nested_key, not_a_key, same_leaf_key
 from lab.config.option_errors import (
     NOT_AN_OPTION_NAME,
@@ -33,14 +34,15 @@ NULL_SPELLINGS = ("null", "none")
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
-    """Rewrite `precision=<Lightning alias>` to the config option of that name, and
+    """Rewrite `precision=<Lightning alias>` to the config option of that name,
     `<group>=null` to `<group>=none` for a group with a `none` option (`scheduler=null`: no
-    scheduler, a constant rate)."""
+    scheduler, a constant rate), and a `+` on a key lab's YAML has since set as `++`
+    (`lab.config.added_keys`)."""
     from lab.config.user_dirs import has_option, take_config_dirs
 
     entries = take_config_dirs(argv, strict=False)[0]  # a group of your own may have `none`
     out = []
-    for arg in argv:
+    for arg in map(plus_as_set, argv):  # `+trainer.limit_val_batches=1` as before (s31c F7)
         key, sep, value = arg.partition("=")
         if sep and key == "precision" and value in PRECISION_ALIASES:
             arg = f"precision={PRECISION_ALIASES[value]}"
@@ -163,7 +165,7 @@ def packaged_under(cfg: DictConfig, override: str) -> str:
 
 def added_argument_hint(parent: object, parent_key: str, leaf: str, override: str) -> str:
     """Where `parent` builds an object (`_target_`) whose constructor takes `leaf` though
-    lab's YAML does not set it, how to pass it: with Hydra's `+` (`+trainer.limit_val_batches=1`).
+    lab's YAML does not set it, how to pass it: with Hydra's `+` (`+trainer.overfit_batches=10`).
     "" where it takes no such argument (then the key is a typo: `not_a_key`). A data module's
     options all have defaults in its YAML (tested): a `data.` key it lacks is a typo, said
     without importing the data module (and Lightning: 4 s)."""

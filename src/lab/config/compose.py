@@ -29,6 +29,7 @@ def compose_train_config(
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
+    from lab.config.added_keys import plus_as_set
     from lab.config.user_dirs import (
         active_entries,
         search_entries,
@@ -37,7 +38,7 @@ def compose_train_config(
         take_config_dirs,
     )
 
-    given, overrides = take_config_dirs(list(overrides))
+    given, overrides = take_config_dirs([plus_as_set(str(o)) for o in overrides])
     register_resolvers()
     GlobalHydra.instance().clear()
     with searched_first([*search_entries(config_dirs, flag="config_dirs"), *given]):

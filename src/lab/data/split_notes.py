@@ -13,7 +13,7 @@ same train.log). Each trial of a sweep is a run of its own and says them in its 
 
 A split that is not scored is left out: validation under `trainer.limit_val_batches=0`, test
 under `trainer.limit_test_batches=0`. A split whose pass the trainer cuts short
-(`+trainer.limit_test_batches=1`, or `0.25`) is still counted whole, and the leaked-rows line
+(`trainer.limit_test_batches=1`, or `0.25`) is still counted whole, and the leaked-rows line
 says that only part of it is scored (`limited_passes`): the rows a limited pass scores are its
 first batches of the length-sorted evaluation order (`lab.data.samplers`: the longest rows
 first, per DDP rank), which the tokenized rows and the device count decide, not the first rows
