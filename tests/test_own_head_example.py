@@ -38,6 +38,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         str(EXAMPLE / "conf"),
         "data=ratings",  # picks task=bounded_score itself
         "model=tiny_bert",
+        "optimizer.lr=1e-2",  # the README's rate: the tiny model learns at it
         "trainer.max_steps=12",
         "logger=csv",
         f"paths.output_root={out}",
@@ -70,6 +71,13 @@ def test_the_example_head_trains_reports_and_predicts(
     rows = list(csv.DictReader(output.open()))
     assert len(rows) == 24 and list(rows[0]) == ["line", "id", "score", "error"]
     assert all(0.0 <= float(row["score"]) <= 5.0 and not row["error"] for row in rows)
+    # s31f F8: unrounded, the file's scores rank the rows as the run's test did
+    from torchmetrics.functional import spearman_corrcoef
+
+    labels = [json.loads(line)["score"] for line in input_rows.read_text().splitlines()]
+    scores = torch.tensor([float(row["score"]) for row in rows], dtype=torch.float64)
+    found = float(spearman_corrcoef(scores, torch.tensor(labels, dtype=torch.float64)))
+    assert found == pytest.approx(metrics["test/spearman"], abs=1e-4)
 
 
 @pytest.mark.slow

@@ -25,4 +25,6 @@ class BoundedScorePredictor(Predictor):
         score_max = float(self.cfg.task.module.score_max)  # the run's config
         with torch.no_grad():
             logits = self.model(**inputs).logits.squeeze(-1).float()
-        return [{"score": round(float(s), 4)} for s in torch.sigmoid(logits) * score_max]
+        # Unrounded: a weak model's scores differ in the 5th decimal, and a rounded one ties
+        # rows whose ranks (Spearman) it told apart.
+        return [{"score": float(s)} for s in torch.sigmoid(logits) * score_max]
