@@ -270,6 +270,7 @@ def test_train_searches_your_folder_first(project: Path) -> None:
         ("config-dir", _entry(project)),
         ("main", f"file://{conf_dir()}"),
     ]
+    assert [path for _, path in order].count(_entry(project)) == 1  # once (s31f F9)
     missing = lab_cli("train", "-cd", "nosuch", "--cfg", "job", cwd=project)
     assert missing.returncode == 2
     assert missing.stderr == f"error: -cd nosuch: no such folder ({project / 'nosuch'})\n"

@@ -224,7 +224,7 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
     """
     from lab.compat.torchmetrics import scipy_signal_deferred
     from lab.config.help_groups import internal_groups_hidden
-    from lab.config.user_dirs import command_entries, searched_first
+    from lab.config.user_dirs import command_entries, searched_first, take_config_dirs
     from lab.errors import EXIT_USER_ERROR, LabError
 
     sys.argv = [sys.argv[0], *normalize_argv(sys.argv[1:])]
@@ -233,6 +233,10 @@ def run_hydra_app(app: Callable[[], object], config_dir: str, config_name: str) 
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR) from None
+    if any(arg.partition("=")[0] == "--info" for arg in sys.argv[1:]):  # records nothing
+        # lab's plugin searches your folders first; Hydra's own entry for them (provider
+        # `command-line`) would list each twice in `--info searchpath` (s31f F9)
+        sys.argv = [sys.argv[0], *take_config_dirs(sys.argv[1:], strict=False)[1]]
     worded_here = "HYDRA_FULL_ERROR" not in os.environ
     if worded_here:
         os.environ["HYDRA_FULL_ERROR"] = "1"
