@@ -109,6 +109,7 @@ def test_study_runs_n_trials_and_reports_the_best_one(tmp_path: Path) -> None:
     assert (not importances.exists()) if tied else importances.stat().st_size > 1000
     assert tied == ("param_importances.png skipped: " in result.stdout.replace("\n", ""))
     assert f"Sweep directory: {sweep_dir}" in result.stdout.replace("\n", "")
+    assert sorted(p.name for p in sweep_dir.glob("study.db*")) == ["study.db"]  # no lock left
 
 
 def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path: Path) -> None:
@@ -366,6 +367,8 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     assert len({t.params["optimizer.lr"] for t in trials}) == 4
     assert len({t.system_attrs["lab:pid"] for t in trials}) == 2  # both workers ran trials
     assert (tmp_path / "out/sweeps/s/worker-1.log").is_file()
+    # s31f F9: the finished study leaves none of lab's lock files beside study.db
+    assert not list((tmp_path / "out/sweeps/s").glob("study.db*.lock"))
 
 
 def test_a_worker_that_crashes_fails_the_sweep_after_its_results(tmp_path: Path) -> None:

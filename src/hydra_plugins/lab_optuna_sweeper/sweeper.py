@@ -124,7 +124,7 @@ class LabOptunaSweeper(Sweeper):
         from lab.sweeps.grid_budget import grid_trials
         from lab.sweeps.objectives import note_unused_pruner
         from lab.sweeps.results import write_plots, write_results
-        from lab.sweeps.storage import open_storage, redact, require_study
+        from lab.sweeps.storage import open_storage, redact, remove_lock_files, require_study
         from lab.sweeps.summary import print_sweep_summary
         from lab.sweeps.wandb_summary import log_study_to_wandb
         from lab.sweeps.worker import open_study, run_worker
@@ -162,6 +162,8 @@ class LabOptunaSweeper(Sweeper):
             finished = True
         finally:
             failed_workers = stop_or_wait(workers, graceful=finished)
+        if finished and worker_index == 0:  # every trial finished: lab's lock files go
+            remove_lock_files(plan.storage_url, plan.study_name)
         write_results(study, plan.sweep_dir)
         if worker_index == 0:
             plots = write_plots(study, plan.sweep_dir)

@@ -177,6 +177,28 @@ def _postgres_advisory_lock(url: str, study_name: str) -> Iterator[None]:
         engine.dispose()
 
 
+def remove_lock_files(url: str, study_name: str) -> None:
+    """Remove lab's lock files beside a SQLite study (the study's and the schema's), once its
+    n_trials are finished (s31f F9: two `study.db.<hash>.lock` files stayed after a sweep).
+    Each is removed while held, and left where another process holds it. A worker that
+    still counts the finished study under a lock of its own file finds no trial to start, so
+    no budget rests on the removed file; a later run of the command makes it again."""
+    from filelock import FileLock, Timeout
+
+    if not url.startswith("sqlite:///"):
+        return
+    database = Path(url.removeprefix("sqlite:///"))
+    for name in (study_name, SCHEMA_LOCK):
+        path = _lock_path(database, name)
+        if not path.exists():
+            continue
+        try:
+            with FileLock(str(path), timeout=0):
+                path.unlink(missing_ok=True)
+        except Timeout:  # another process holds it: its lock to keep
+            continue
+
+
 def _check_writable(lock: Path) -> None:
     """Refuse, in words, a lock file that cannot be written: `filelock` takes a refused open
     for a lock another process holds and waits for it for ever (a database under /proc, a
