@@ -6,7 +6,8 @@ Every optimizer factory takes the parameters through `param_groups`, so all of t
 
 * only parameters with `requires_grad` are given to the optimizer (frozen ones, see
   `lab.training.freezing`, get no optimizer state);
-* no weight decay on biases and normalisation weights;
+* no weight decay on biases and normalisation weights, by HF Trainer's rule
+  (`lab.training.decay_names`);
 * `layer_decay` (layer-wise learning-rate decay, as in the ELECTRA and DeBERTa recipes): a
   parameter at layer `i` of a model with `L` blocks trains at `lr * layer_decay ** (L + 1 - i)`,
   with the embeddings at layer 0, block `k` (0-based) at layer `k + 1` and everything above the
@@ -31,14 +32,9 @@ import torch
 from torch import nn
 
 from lab.errors import ConfigError
+from lab.training.decay_names import decayed_parameter_names
 
 _Optimizer = TypeVar("_Optimizer", bound=torch.optim.Optimizer)
-
-
-def _decays(module: nn.Module, param_name: str) -> bool:
-    # Biases and normalisation weights are not decayed (BERT's recipe, and HF Trainer's).
-    # Norm layers are found by type name so LayerNorm, RMSNorm and T5LayerNorm all count.
-    return not (param_name.endswith("bias") or "norm" in type(module).__name__.lower())
 
 
 def param_groups(
@@ -58,17 +54,13 @@ def param_groups(
         from lab.training.freezing import parameter_layers
 
         layers, depth = parameter_layers(model)
-    owners = {
-        f"{prefix}.{name}" if prefix else name: module
-        for prefix, module in model.named_modules()
-        for name, _ in module.named_parameters(recurse=False)
-    }
+    decayed = decayed_parameter_names(model)
     groups: dict[tuple[int, bool], list[nn.Parameter]] = {}
     # named_parameters yields each tensor once: tied weights (GPT-2's input embedding is its
     # output layer) appear under two modules, and the optimizer must hold each tensor once.
     for name, param in model.named_parameters():
         if param.requires_grad:
-            decays = _decays(owners[name], name.rpartition(".")[2])
+            decays = name in decayed
             groups.setdefault((layers.get(name, 0), decays), []).append(param)
     if layer_decay == 1:
         return [
