@@ -96,12 +96,15 @@ def test_eval_quiets_library_output_before_it_reads_the_data(
         calls.append("read data")
         raise Stop
 
-    monkeypatch.setattr(lab.training.console, "tame_library_output", lambda: calls.append("tame"))
+    def tame(data: bool = False) -> None:
+        calls.append(f"tame data={data}")  # datasets' records through lab's console (s31f F9)
+
+    monkeypatch.setattr(lab.training.console, "tame_library_output", tame)
     monkeypatch.setattr(lab.eval, "open_run", lambda path: None)
     monkeypatch.setattr(lab.eval, "evaluation_config", config)
     with pytest.raises(Stop):
         lab.eval.main(["run=somewhere", "data.path=other.csv"])
-    assert calls == ["tame", "read data"]
+    assert calls == ["tame data=True", "read data"]
 
 
 def test_split_files_of_other_columns_load_without_datasets_error_lines(

@@ -189,7 +189,7 @@ def evaluate(
     from lab.training.console import tame_library_output
     from lab.training.progress import ProgressBar
 
-    tame_library_output()
+    tame_library_output(data=True)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     if batch_size:
         cfg.data.eval_batch_size = batch_size
@@ -273,7 +273,7 @@ def main(argv: list[str]) -> int:
             results_target(run, values["output"])
         # Before any data is read: choosing the split (`evaluation_config`) loads the source,
         # so datasets' bars and log lines would show before `evaluate` quiets them.
-        tame_library_output()
+        tame_library_output(data=True)
         with searched_first(config_dirs):  # data=<a data config of your own>
             cfg = evaluation_config(run, data_overrides, values.get("split"))
         target = results_target(run, values.get("output"))  # before minutes of evaluation

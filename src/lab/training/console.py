@@ -155,6 +155,25 @@ class ConsoleFormatter(logging.Formatter):
         return f"{level}: {text}" if _is_lab(record.name) else f"{level} ({record.name}): {text}"
 
 
+class _LibraryLineOnce(logging.Filter):
+    """Passes a library's warning once per process: a tool that reads a dataset twice (lab.eval:
+    the split it scores, the run's train rows) got datasets' card warning each time (s31f F9),
+    where lab.train says it once. lab's own lines always pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _is_lab(record.name):
+            return True
+        key = (record.name, record.getMessage())
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 class ToolConsole(logging.StreamHandler):  # type: ignore[type-arg]
     """The console of a lab tool without a log file (`tame_library_output`): warnings and
     errors on stderr, worded by `ConsoleFormatter` as a run's console words them. The stream
@@ -166,6 +185,7 @@ class ToolConsole(logging.StreamHandler):  # type: ignore[type-arg]
         self.setLevel(logging.WARNING)
         self.setFormatter(ConsoleFormatter())
         self.addFilter(_DropFileOnly())  # a tool has no log file for the reports
+        self.addFilter(_LibraryLineOnce())
 
     @property  # type: ignore[override]
     def stream(self) -> Any:
@@ -224,11 +244,13 @@ def drop_transformers_reports() -> None:
             handler.addFilter(_DropFileOnly())
 
 
-def tame_library_output() -> None:
+def tame_library_output(data: bool = False) -> None:
     """Console set-up of a lab tool's process (`lab.eval`, `lab.predict`, `lab.serve`, ...):
     Lightning's INFO lines, transformers' progress bars and the library warnings that are
     reports (`FILE_ONLY`, `lab.training.library_warnings.REPORTS`) are not shown; warnings
-    that need action are. For the whole process: a tool has no log file to send them to."""
+    that need action are. For the whole process: a tool has no log file to send them to.
+    `data`: the tool reads datasets (lab.eval), whose records then print through the same
+    handler, once, not also bare through datasets' own (s31f F9)."""
     import lightning  # noqa: F401  (its handlers are attached on import: removed below)
     import transformers.utils.logging as transformers_logging
 
@@ -237,10 +259,13 @@ def tame_library_output() -> None:
     transformers_logging.get_verbosity()  # transformers sets up its handler on first use
     # Its records through the root's handler below, worded as a run words them (`warning
     # (transformers.generation...): ...`), not by its own handler (`[transformers] ...`, s27c M3).
-    library = logging.getLogger("transformers")
-    for handler in list(library.handlers):
-        library.removeHandler(handler)
-    library.propagate = True
+    if data:
+        import datasets.utils.logging  # noqa: F401  (its handler is attached on import)
+    for name in ("transformers", "datasets") if data else ("transformers",):
+        library = logging.getLogger(name)
+        for handler in list(library.handlers):
+            library.removeHandler(handler)
+        library.propagate = True
     root = logging.getLogger()
     if not root.handlers:
         # A handler of warnings and errors for the root: a library that calls
