@@ -12,6 +12,7 @@ import secrets
 from omegaconf import OmegaConf
 
 from lab.config.languages import translate_prefix
+from lab.config.optimized_mode import optimized_mode
 from lab.config.paths import package_path
 
 
@@ -58,6 +59,10 @@ def register_resolvers() -> None:
         # `${lab.translate_prefix:${data.source_lang},${data.target_lang}}`: T5's prefix
         # follows the data config's languages (translation data configs).
         OmegaConf.register_new_resolver("lab.translate_prefix", translate_prefix)
+    if not OmegaConf.has_resolver("lab.optimized_mode"):
+        # `optimized_mode` follows a metric changed alone (val/loss: min), as HF Trainer's
+        # greater_is_better does.
+        OmegaConf.register_new_resolver("lab.optimized_mode", optimized_mode)
     if not OmegaConf.has_resolver("lab.unique"):
         # use_cache: every interpolation of the run directory sees the same suffix.
         OmegaConf.register_new_resolver("lab.unique", _unique_suffix, use_cache=True)

@@ -29,7 +29,8 @@ names the offending key, file or column and what would work instead:
   interval, or above `max_steps`; a `save_top_k` on the periodic `last.ckpt` writer, which
   keeps one file;
 * the task YAML: the keys every head needs (`head`, `module`, `optimized_metric`,
-  `optimized_mode`; `peft_task_type` under a peft config: `lab.config.task_contract`);
+  `optimized_mode`; `peft_task_type` under a peft config: `lab.config.task_contract`), and an
+  `optimized_metric` no validation logs (`eval_loss`, `test/acc`: `lab.config.optimized_mode`);
 * your code: each `_target_` outside lab imports, and takes its node's keys
   (`lab.config.target_imports`);
 * builders: a key of `optimizer`, `scheduler`, `task.module` (`lab.config.builder_arguments`)
@@ -78,6 +79,7 @@ from lab.config.lookalike_keys import check_lookalike_keys
 from lab.config.model_config_keys import check_model_config_keys
 from lab.config.model_rules import check_added_tokens, check_freeze_depth, check_model_positions
 from lab.config.module_contract import check_module_contract
+from lab.config.optimized_mode import check_optimized_metric
 from lab.config.package_rules import check_group_packages
 from lab.config.padding_rules import check_pad_token
 from lab.config.peft_rules import check_peft_config
@@ -119,6 +121,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_lookalike_keys(cfg)  # `model.freeze_layer: 2` in your YAML: read by nothing
     # Before any rule reads a task key: a task YAML of yours missing one is said in one line.
     check_task_contract(cfg)
+    check_optimized_metric(cfg)
     check_output_root(cfg)
     check_ranges(cfg)
     check_choices(cfg)

@@ -92,7 +92,7 @@ def fit(
             if (refusal := validation_interval_error(err)) is not None:
                 raise refusal from err
             raise
-        except MisconfigurationException as err:
+        except (MisconfigurationException, RuntimeError) as err:  # checkpoint's, early stopping's
             if (refusal := unknown_metric_error(err, cfg, trainer)) is not None:
                 raise refusal from err
             raise
@@ -169,12 +169,16 @@ def validation_interval_error(err: ValueError) -> ConfigError | None:
 
 
 def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) -> ConfigError | None:
-    """Lightning's "ModelCheckpoint(monitor=...) could not find the monitored key" (raised at
-    the first validation; a head's metric names are known only once it computes them) in
-    lab's words: the metrics the validation logged and the closest; None for another error."""
+    """Lightning's "ModelCheckpoint(monitor=...) could not find the monitored key", or
+    EarlyStopping's "Early stopping conditioned on metric ... which is not available" (raised
+    at the first validation, whichever callback looks first; a head's metric names are known
+    only once it computes them) in lab's words: the metrics the validation logged and the
+    closest; None for another error."""
     metric = str(cfg.optimized_metric)
     text = str(err)
-    if f"monitor='{metric}')" not in text or "could not find the monitored key" not in text:
+    checkpoint = f"monitor='{metric}')" in text and "could not find the monitored key" in text
+    stopping = f"Early stopping conditioned on metric `{metric}` which is not available" in text
+    if not (checkpoint or stopping):
         return None
     logged = sorted(k for k in trainer.callback_metrics if k.startswith("val/"))
     close = difflib.get_close_matches(metric, logged, n=1)

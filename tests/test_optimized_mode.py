@@ -1,0 +1,114 @@
+"""`optimized_mode` follows a metric changed alone (s32a F-H1), and metric names validation never
+logs are refused before anything loads (F-M1): `lab.config.optimized_mode`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+from lab.config import compose_train_config
+from lab.config.optimized_mode import lower_is_better, optimized_mode
+from lab.config.rules import validate_config
+from lab.errors import ConfigError
+
+
+def _compose(tmp_path: Path, *overrides: str) -> Any:
+    return compose_train_config(list(overrides), output_dir=tmp_path / "run")
+
+
+def test_names_of_losses_and_errors_are_lower_is_better() -> None:
+    # HF Trainer's rule (a name ending in "loss") plus perplexity and the error metrics.
+    for name in ("val/loss", "val/nll_loss", "val/LOSS", "val/perplexity", "val/mse", "val/mae"):
+        assert lower_is_better(name), name
+    for name in ("val/acc", "val/f1", "val/spearman", "val/rouge1", "val/exact_match", "val/bleu"):
+        assert not lower_is_better(name), name
+
+
+def test_the_task_keeps_its_mode_for_its_own_metric() -> None:
+    # A head whose default metric is a loss keeps min; one with an odd name keeps its own.
+    assert optimized_mode("val/perplexity", "val/perplexity", "min") == "min"
+    assert optimized_mode("val/odd", "val/odd", "min") == "min"
+    assert optimized_mode("val/loss", "val/acc", "max") == "min"
+    assert optimized_mode("val/f1", "val/acc", "max") == "max"
+    assert optimized_mode("val/acc", "val/loss", "min") == "max"
+    assert optimized_mode(None, "val/acc", "max") == "max"  # not one metric name: the task's
+
+
+def test_a_changed_metric_brings_its_mode_to_checkpointing_and_early_stopping(
+    tmp_path: Path,
+) -> None:
+    cfg = _compose(tmp_path)
+    assert (cfg.optimized_metric, cfg.optimized_mode) == ("val/acc", "max")
+    cfg = _compose(tmp_path, "optimized_metric=val/loss", "callbacks=early_stopping")
+    assert cfg.optimized_mode == "min"
+    assert cfg.callbacks.model_checkpoint.mode == "min"
+    assert (cfg.callbacks.early_stopping.monitor, cfg.callbacks.early_stopping.mode) == (
+        "val/loss",
+        "min",
+    )
+    # The record is the resolved config: the mode that was used is written down.
+    assert "optimized_mode: min" in OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def test_an_explicit_mode_still_decides(tmp_path: Path) -> None:
+    cfg = _compose(tmp_path, "optimized_metric=val/loss", "optimized_mode=max")
+    assert (cfg.optimized_mode, cfg.callbacks.model_checkpoint.mode) == ("max", "max")
+    cfg = _compose(tmp_path, "task=text_regression", "data=stsb", "optimized_metric=val/mse")
+    assert cfg.optimized_mode == "min"
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (
+            "eval_loss",
+            "optimized_metric=eval_loss is never logged by validation (HF Trainer's "
+            "eval_<name> is lab's val/<name>): use optimized_metric=val/loss",
+        ),
+        (
+            "acc",
+            "optimized_metric=acc is never logged by validation (lab names metrics "
+            "<stage>/<name>): use optimized_metric=val/acc",
+        ),
+        (
+            "test/acc",
+            "optimized_metric=test/acc is never logged by validation (the best checkpoint is "
+            "chosen on validation metrics during training): use optimized_metric=val/acc",
+        ),
+    ],
+)
+def test_a_metric_validation_never_logs_is_refused_before_anything_loads(
+    tmp_path: Path, metric: str, message: str
+) -> None:
+    cfg = _compose(tmp_path, f"optimized_metric={metric}", "optimized_mode=min")
+    with pytest.raises(ConfigError) as caught:
+        validate_config(cfg)
+    assert str(caught.value) == message
+
+
+def test_early_stoppings_missing_metric_is_lab_s_one_line() -> None:
+    # With callbacks=early_stopping, EarlyStopping looks before ModelCheckpoint (Lightning
+    # runs checkpoint callbacks last) and raises its own RuntimeError: worded as the
+    # checkpoint's refusal is.
+    from lab.training.fit import unknown_metric_error
+
+    logged = ["val/acc", "val/f1", "val/loss"]
+    trainer: Any = SimpleNamespace(
+        lightning_module=SimpleNamespace(), callback_metrics=dict.fromkeys(logged, 0.5)
+    )
+    lightning = RuntimeError(
+        "Early stopping conditioned on metric `val/los` which is not available. Pass in or "
+        "modify your `EarlyStopping` callback to use any of the following: `val/acc`"
+    )
+    cfg = OmegaConf.create({"optimized_metric": "val/los"})
+    assert str(unknown_metric_error(lightning, cfg, trainer)) == (
+        "optimized_metric=val/los is no metric this run's validation logs; it logged: "
+        "val/acc, val/f1, val/loss. Did you mean optimized_metric=val/loss? Start the run "
+        "again with one of them (no best checkpoint could be chosen)"
+    )
+    other = RuntimeError("Early stopping conditioned on metric `val/acc` which is not available.")
+    assert unknown_metric_error(other, cfg, trainer) is None  # another metric: not ours
