@@ -100,8 +100,8 @@ def unknown_key_hints(
                 groups = {str(g) for g in root.hydra.runtime.choices if "/" not in str(g)}
                 keys = sorted(({str(k) for k in root} | groups) - {"hydra"})
                 return [
-                    not_a_key("", key, keys, nested_key(root, key))
-                    for key in (o.split("=", 1)[0] for o in choices)
+                    not_a_key("", key, keys, nested_key(root, key), value=value)
+                    for key, _, value in (o.partition("=") for o in choices)
                     # A group path (`hydra/sweeper/sampler=gird`) is a group: Hydra's own
                     # message names its options.
                     if key not in keys and "/" not in key
@@ -130,7 +130,8 @@ def unknown_key_hints(
         added = added_argument_hint(parent, parent_key, leaf, override)
         valid = [str(k) for k in parent]
         elsewhere = same_leaf_key(cfg, parent_key, leaf)  # `data.threshold`: task.module's
-        hints.append(added or not_a_key(parent_key, leaf, valid, elsewhere=elsewhere))
+        given = override.partition("=")[2]  # an HF name's lab key is said with it
+        hints.append(added or not_a_key(parent_key, leaf, valid, elsewhere=elsewhere, value=given))
     return hints
 
 

@@ -9,6 +9,8 @@ The guess, best first: the key one level down that a top-level name means (`outp
 logger.wandb.mode`, a key set by interpolation named by its source: the checkpoint's `mode` is
 `${optimized_mode}`), else the closest key of the same section (`data.max_lenght`; a look-alike
 only where no key of that name exists: `trainer.mode` once guessed `trainer.num_nodes`).
+An HF `TrainingArguments` name beats them all: its lab key from the README's table
+(`lab.config.hf_names`; s32a F-M5: `trainer.eval_steps` once guessed `trainer.max_steps`).
 """
 
 from __future__ import annotations
@@ -25,16 +27,23 @@ def not_a_key(
     valid: list[str],
     nested: str | None = None,
     elsewhere: str | None = None,
+    value: str | None = None,
 ) -> str:
     """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`;
-    `nested`: the key one level down that `leaf` names (`paths.output_root`), the best guess;
-    `elsewhere`: a key of the same name in another section, the next (an exact name beats a
-    look-alike of `parent`'s)."""
+    an HF `TrainingArguments` name (`eval_steps`) gets its lab key with `value`, the value
+    given (`Did you mean trainer.val_every_n_steps=4? (HF's eval_steps)`: `lab.config.hf_names`)
+    before any other guess; then `nested`: the key one level down that `leaf` names
+    (`paths.output_root`); `elsewhere`: a key of the same name in another section, the next
+    (an exact name beats a look-alike of `parent`'s)."""
+    from lab.config.hf_names import hf_key_hint
+
     valid = sorted(valid)
     close = difflib.get_close_matches(leaf, valid, n=1)
     prefix = f"{parent_key}." if parent_key else ""  # "": a top-level key
     guess = nested or elsewhere or (prefix + close[0] if close else None)
     maybe = f" Did you mean {guess}?" if guess else ""
+    if hf := hf_key_hint(leaf, value):
+        maybe = f" {hf}"
     where = f"Valid keys of {parent_key}" if parent_key else "Valid top-level keys and groups"
     return f"'{prefix}{leaf}' is not a config key.{maybe} {where}: {', '.join(valid)}"
 

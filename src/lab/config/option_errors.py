@@ -4,7 +4,9 @@ Hydra lists a missing option's alternatives one per line ("Could not find 'model
 names none for an option inside a list (`logger=[csv,tensorbord]`: "Could not load
 'logger/tensorbord'"), and for a value YAML reads as no name (`precision=64`, a number)
 names neither the group nor its options. Each becomes one line: the closest option first
-(`Did you mean logger=tensorboard?`), then the group's options, read from its folder.
+(`Did you mean logger=tensorboard?`; HF's name of a lab option gets that option:
+`Did you mean scheduler=constant? (HF's constant_with_warmup)`, `lab.config.hf_names`), then
+the group's options, read from its folder.
 Hydra's lexer error for a non-ASCII value gets the quoted form (`override_quoting`).
 """
 
@@ -61,6 +63,7 @@ def missing_option_line(message: str) -> str:
     "Could not load 'logger/tensorbord'" (an option in a list) gets the same, the options
     read from the group's folder; Hydra's lexer error for a non-ASCII value names the quoted
     form (`lab.config.override_quoting`); any other message as it is."""
+    from lab.config.hf_names import hf_option_hint
     from lab.config.override_quoting import non_ascii_override_line
     from lab.config.package_rules import misplaced_override_line
 
@@ -79,6 +82,8 @@ def missing_option_line(message: str) -> str:
         return message
     close = difflib.get_close_matches(name, options, n=1)
     maybe = f" Did you mean {group}={close[0]}?" if close else ""
+    if hf := hf_option_hint(group, name):  # HF's name of a lab option beats a look-alike
+        maybe = f" {hf}"
     # no close name among lab's: perhaps one of the user's own, from a folder not given
     hint = maybe or _own_folder_hint(group)
     return f"{found['head']}.{hint} Options in '{group}': {', '.join(options)}"
