@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler
+from lab.data.samplers import EpochSeededSampler, LengthGroupedBatchSampler, rank_part
 from lab.tasks.text_classification.data import TextClassificationDataModule
 
 from conftest import SENTIMENT
@@ -163,10 +163,34 @@ def test_length_grouped_ranks_split_the_global_batches_of_one_process() -> None:
         for whole, first, second in zip(
             single.batches(epoch), ranks[0].batches(epoch), ranks[1].batches(epoch), strict=True
         ):
-            # Each global batch is split between the ranks, longest rows first; the last,
-            # partial one (1003 = 62 x 16 + 11 rows) evenly, one row left out this epoch.
-            assert first + second == whole[: 2 * (len(whole) // 2)]
-            assert len(first) == len(second)
+            # Each global batch is split between the ranks, longest rows first, none left
+            # out; the partial one (1003 = 62 x 16 + 11 rows) 6 + 5.
+            assert first + second == whole
+            assert len(first) - len(second) == (len(whole) % 2)
+        # `uneven_batch` names that partial batch's place in the epoch, on either rank.
+        uneven = [i for i, whole in enumerate(single.batches(epoch)) if len(whole) == 11]
+        assert [r.uneven_batch(epoch) for r in ranks] == uneven * 2
+    assert single.uneven_batch(0) is None  # one process: nothing to weigh
+
+
+def test_epoch_seeded_ranks_split_a_partial_global_batch_as_evenly_as_they_can() -> None:
+    """7 rows, 2 ranks of batch 2: global batches of 4 and 3 rows; the 3 go 2 + 1 (none left
+    out, as one process with batch 4 trains on them). A last global batch of fewer rows than
+    ranks (5 rows: 1) is left out: a rank without a batch would hang DDP."""
+    single = list(iter(EpochSeededSampler(7, 4, seed=0)))
+    ranks = [EpochSeededSampler(7, 2, seed=0, num_replicas=2, rank=r) for r in (0, 1)]
+    first, second = (list(iter(r)) for r in ranks)
+    assert first[:2] + second[:2] == single[:4] and first[2:] + second[2:] == single[4:]
+    assert (len(first), len(second)) == (4, 3)
+    assert [r.uneven_batch(0) for r in ranks] == [1, 1]
+    assert EpochSeededSampler(8, 2, seed=0, num_replicas=2).uneven_batch(0) is None  # 4 + 4
+    assert EpochSeededSampler(6, 2, seed=0, num_replicas=2).uneven_batch(0) is None  # 1 + 1
+    five = [list(iter(EpochSeededSampler(5, 2, seed=0, num_replicas=2, rank=r))) for r in (0, 1)]
+    assert [len(rows) for rows in five] == [2, 2]
+    assert EpochSeededSampler(5, 2, seed=0, num_replicas=2).uneven_batch(0) is None
+    assert [rank_part(5, 2, r) for r in (0, 1)] == [slice(0, 3), slice(3, 5)]
+    assert [rank_part(7, 3, r) for r in (0, 1, 2)] == [slice(0, 3), slice(3, 5), slice(5, 7)]
+    assert rank_part(1, 2, 0) == rank_part(1, 2, 1) == slice(0, 0)
 
 
 def test_samplers_resume_mid_epoch() -> None:

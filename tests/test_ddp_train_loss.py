@@ -85,16 +85,61 @@ def _train_losses(run_dir: Path) -> list[tuple[str, float]]:
         return [(r["step"], float(r["train/loss"])) for r in rows if r.get("train/loss")]
 
 
+def test_a_batch_the_ranks_share_unevenly_weighs_them_by_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last, partial global batch of 5 rows goes 3 + 2: rank 0's loss 0.75 (3 rows) and
+    the peer's 0.5 (2 rows) give the global batch's 0.65, not (0.75 + 0.5) / 2, both in the
+    logged value (on a step the loggers skip too) and in the gradient, whose scale multiplies
+    gradient accumulation's `partial_group_scale`."""
+    import lightning as L
+
+    module, epoch_loop, logged, reduced = _module_on_rank_zero_of_two(monkeypatch, {}, every=2)
+    peer = [torch.tensor(2.0), torch.tensor([0.5 * 2 * 2 / 5])]  # rows; weighted loss
+
+    def all_reduce(tensor: torch.Tensor) -> None:
+        reduced.append(tensor.clone())
+        tensor.add_(peer[len(reduced) - 1])
+
+    monkeypatch.setattr(torch.distributed, "all_reduce", all_reduce)
+    sampler = SimpleNamespace(epoch=1, uneven_batch=lambda epoch: 6 if epoch == 1 else None)
+    module._trainer.datamodule = SimpleNamespace(train_sampler=sampler)  # type: ignore[union-attr]
+    epoch_loop.batch_idx = 6
+    # An epoch of 7 batches in groups of 2: batch 6 is its last group's only micro-batch.
+    module._trainer.accumulate_grad_batches = 2  # type: ignore[union-attr]
+    module._trainer.num_training_batches = 7  # type: ignore[union-attr]
+    backward: list[torch.Tensor] = []
+    monkeypatch.setattr(
+        L.LightningModule, "backward", lambda _, loss, *a, **k: backward.append(loss)
+    )
+    module.log_train({"loss": torch.tensor(0.75)}, batch_size=3)
+    module.backward(torch.tensor(0.75))
+    assert reduced[0].item() == 3.0  # the rows, then the weighted loss
+    assert reduced[1].tolist() == pytest.approx([0.75 * 3 * 2 / 5])
+    assert logged == [("train/loss", pytest.approx(0.65))]
+    # 0.75 x 2 (the partial group: 1 micro-batch of 2) x 6/5 (3 of 5 rows on 2 ranks).
+    assert backward[0].item() == pytest.approx(0.75 * 2 * 3 * 2 / 5)
+    # A batch the ranks share evenly: no collective, no weight (step 0 is not logged).
+    epoch_loop.batch_idx, epoch_loop._batches_that_stepped = 4, 0
+    module.log_train({"loss": torch.tensor(0.75)}, batch_size=2)
+    module.backward(torch.tensor(0.75))
+    assert len(reduced) == 2 and logged[-1] == ("train/loss", 0.75)
+    assert backward[1].item() == 0.75
+
+
 @pytest.mark.slow
 def test_two_cpu_ranks_log_the_train_loss_of_one_process_with_the_same_global_batch(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
-    train_on_two_cpu_ranks(*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.batch_size=8", cwd=tmp_path)
+    """55 rows: each epoch's last global batch of 7 rows goes 4 + 3 (it went 3 + 3, one row
+    left out, and that step's train/loss was 1e-3 off one process's)."""
+    rows = [*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.max_train_samples=55"]
+    train_on_two_cpu_ranks(*rows, "data.batch_size=8", cwd=tmp_path)
     (run_dir,) = (tmp_path / "out").glob("runs/*/*")
     single_dir = tmp_path / "single"
-    run(compose_cfg(*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.batch_size=16", output_dir=single_dir))
+    run(compose_cfg(*rows, "data.batch_size=16", output_dir=single_dir))
     distributed, single = _train_losses(run_dir), _train_losses(single_dir)
-    assert len(single) == 8  # 56 rows / 16: 4 steps an epoch, each logged
+    assert len(single) == 8  # 55 rows / 16: 4 steps an epoch, each logged
     assert [step for step, _ in distributed] == [step for step, _ in single]
     # The same steps on the same rows (1e-6: float sums in another order); rank 0's half
     # batch was 1e-3 to 8% away.

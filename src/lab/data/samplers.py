@@ -20,6 +20,17 @@ import torch
 from torch.utils.data import DistributedSampler, Sampler
 
 
+def rank_part(rows: int, ranks: int, rank: int) -> slice:
+    """Rank `rank`'s slice of a global batch of `rows` rows: as even as can be, the first
+    `rows % ranks` ranks one row more (5 rows on 2 ranks: 3 + 2, so no row is left out);
+    empty on every rank for fewer rows than ranks (a rank without a batch would hang DDP)."""
+    if rows < ranks:
+        return slice(0, 0)
+    share, extra = divmod(rows, ranks)
+    start = rank * share + min(rank, extra)
+    return slice(start, start + share + int(rank < extra))
+
+
 def _generator(seed: int, epoch: int) -> torch.Generator:
     # hash() of a tuple of ints is stable across processes (no hash randomisation for ints).
     return torch.Generator().manual_seed(hash((seed, epoch)) & 0x7FFF_FFFF_FFFF)
@@ -55,8 +66,10 @@ class EpochSeededSampler(_Resumable, DistributedSampler):
     With `num_replicas > 1` (DDP) every rank yields its slice of each *global* batch of
     `batch_size * num_replicas` rows of that same order, so the ranks together see exactly
     the batches a single process with the global batch size would (the last, partial global
-    batch is split evenly, leaving out a remainder of fewer rows than ranks). It subclasses
-    `DistributedSampler` only so that Lightning keeps it instead of wrapping it in its own.
+    batch is split as evenly as it can be, `rank_part`: the ranks' row counts then differ by
+    one, and `uneven_batch` names that batch; only a last global batch of fewer rows than
+    ranks is left out). It subclasses `DistributedSampler` only so that Lightning keeps it
+    instead of wrapping it in its own.
     """
 
     def __init__(
@@ -75,13 +88,16 @@ class EpochSeededSampler(_Resumable, DistributedSampler):
         mine: list[int] = []
         for start in range(0, len(order), global_batch):
             chunk = order[start : start + global_batch]
-            # A full global batch gives each rank `batch_size` rows; a partial last one is
-            # split evenly (a remainder of fewer rows than ranks is left out of this epoch).
-            share = (
-                self.batch_size if len(chunk) == global_batch else len(chunk) // self.num_replicas
-            )
-            mine += chunk[self.rank * share : (self.rank + 1) * share]
+            mine += chunk[rank_part(len(chunk), self.num_replicas, self.rank)]
         return mine
+
+    def uneven_batch(self, epoch: int) -> int | None:
+        """The index in `epoch` of the batch whose rows the ranks share unevenly (the last,
+        partial global batch, when its rows do not divide by the ranks), or None."""
+        left = self.num_samples % (self.batch_size * self.num_replicas)
+        if self.num_replicas == 1 or left < self.num_replicas or left % self.num_replicas == 0:
+            return None
+        return self.num_samples // (self.batch_size * self.num_replicas)
 
     def __len__(self) -> int:
         return len(self._rank_indices(list(range(self.num_samples))))
@@ -109,8 +125,9 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
 
     With `num_replicas > 1` (DDP) the batches above are *global* batches of
     `batch_size * num_replicas` rows, and each rank yields its slice of each: together the
-    ranks train on exactly the batches one process with the global batch size would (a
-    partial last global batch is split evenly, leaving out fewer rows than ranks).
+    ranks train on exactly the batches one process with the global batch size would (the
+    partial global batch, at any place in the epoch's order, is split as evenly as it can be,
+    `rank_part`, and `uneven_batch` names it; one of fewer rows than ranks is left out).
     """
 
     def __init__(
@@ -130,6 +147,7 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
         self.group_size = group_size
         self.num_replicas = num_replicas
         self.rank = rank
+        self._uneven: tuple[int, int | None] | None = None  # (epoch, `uneven_batch`'s answer)
 
     def __len__(self) -> int:
         return len(self.batches(0))
@@ -142,6 +160,23 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
 
     def batches(self, epoch: int) -> list[list[int]]:
         """This rank's batches of `epoch`, in order (pure function of seed and epoch)."""
+        ordered = self._global_batches(epoch)
+        if self.num_replicas == 1:
+            return ordered
+        parts = [batch[rank_part(len(batch), self.num_replicas, self.rank)] for batch in ordered]
+        return [part for part in parts if part]
+
+    def uneven_batch(self, epoch: int) -> int | None:
+        """The index in `epoch` of this rank's batch whose global batch the ranks share
+        unevenly (its rows do not divide by the ranks), or None; computed once an epoch."""
+        if self._uneven is None or self._uneven[0] != epoch:
+            kept = [len(b) for b in self._global_batches(epoch) if len(b) >= self.num_replicas]
+            uneven = [i for i, rows in enumerate(kept) if rows % self.num_replicas]
+            self._uneven = (epoch, uneven[0] if uneven and self.num_replicas > 1 else None)
+        return self._uneven[1]
+
+    def _global_batches(self, epoch: int) -> list[list[int]]:
+        """The global batches of `epoch`, in order."""
         generator = _generator(self.seed, epoch)
         order = torch.randperm(len(self.lengths), generator=generator)
         global_batch = self.batch_size * self.num_replicas
@@ -155,15 +190,7 @@ class LengthGroupedBatchSampler(_Resumable, Sampler[list[int]]):
                 chunk[i : i + global_batch].tolist() for i in range(0, len(chunk), global_batch)
             ]
         permutation = torch.randperm(len(batches), generator=generator).tolist()
-        ordered = [batches[i] for i in permutation]
-        if self.num_replicas == 1:
-            return ordered
-        mine = []
-        for batch in ordered:
-            share = len(batch) // self.num_replicas
-            if share:
-                mine.append(batch[self.rank * share : (self.rank + 1) * share])
-        return mine
+        return [batches[i] for i in permutation]
 
     def __iter__(self) -> Iterator[list[int]]:
         skip = self._batches_to_skip()

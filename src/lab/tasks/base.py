@@ -18,6 +18,7 @@ from torchmetrics import MeanMetric
 from lab.compat.lightning import accumulating, steps_taken
 from lab.errors import ConfigError
 from lab.tasks.contract import missing_methods, missing_methods_message
+from lab.training.rank_weights import rank_weight
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -46,6 +47,9 @@ class TaskModule(L.LightningModule):
     # Metric name (without stage) -> why this run does not log it, for the refusal of an
     # `optimized_metric` the validation did not log (`lab.training.fit.unknown_metric_error`).
     metric_notes: dict[str, str] = {}  # noqa: RUF012 (read only)
+    # Whether DDP ranks sharing a global batch unevenly weigh by their rows
+    # (`lab.training.rank_weights`); False for a head whose loss weighs ranks itself.
+    ranks_weighed_by_rows: bool = True
 
     def __init__(
         self,
@@ -69,6 +73,10 @@ class TaskModule(L.LightningModule):
         # Each train metric's micro-batch values of the optimizer step under way (gradient
         # accumulation; see `log_train`).
         self._step_values: dict[str, list[torch.Tensor]] = {}
+        # This micro-batch's rank weight for `backward`, and whether the step under way had
+        # a micro-batch the ranks shared unevenly (`lab.training.rank_weights`).
+        self._rank_weight: torch.Tensor | None = None
+        self._uneven_group = False
 
     def forward(self, **inputs: torch.Tensor) -> Any:
         return self.model(**inputs)
@@ -104,8 +112,16 @@ class TaskModule(L.LightningModule):
         was up to 8% off one process with the same global batch). One all-reduce of all the
         values together, on logged steps only (`sync_dist=True` would add one per value and
         a barrier, at every step); the steps in between show this rank's value on the
-        progress bar."""
+        progress bar. On a micro-batch the ranks share unevenly (an epoch's partial global
+        batch) the values are weighed by the ranks' rows, and the step is averaged over the
+        ranks whether logged or not (`lab.training.rank_weights`)."""
         trainer = self._trainer
+        self._rank_weight = None
+        if self.ranks_weighed_by_rows and values:
+            self._rank_weight = rank_weight(trainer, batch_size, next(iter(values.values())).device)
+        if self._rank_weight is not None:
+            values = {name: value * self._rank_weight for name, value in values.items()}
+            self._uneven_group = True
         if trainer is not None and trainer.accumulate_grad_batches > 1:
             for name, value in values.items():
                 self._step_values.setdefault(name, []).append(value.detach())
@@ -113,7 +129,8 @@ class TaskModule(L.LightningModule):
                 return
             values = {name: torch.stack(seen).mean() for name, seen in self._step_values.items()}
             self._step_values.clear()
-        if trainer is not None and trainer.world_size > 1 and _logs_this_step(trainer):
+        uneven, self._uneven_group = self._uneven_group, False
+        if trainer is not None and trainer.world_size > 1 and (uneven or _logs_this_step(trainer)):
             values = _mean_over_ranks(values, trainer.world_size)
         for name, value in values.items():
             # Not `prog_bar=True`: Lightning turns progress-bar metrics into Python numbers
@@ -125,12 +142,14 @@ class TaskModule(L.LightningModule):
         """What this module carries from one micro-batch of an unfinished accumulation group
         to the next, besides the gradients, for a checkpoint saved inside the group
         (`lab.training.partial_group`): each train metric's micro-batch values so far
-        (`log_train`) and the state of every `GroupAccumulator` it holds (SFT's token count).
-        CPU tensors only."""
+        (`log_train`), whether a micro-batch of it was shared unevenly by the DDP ranks, and
+        the state of every `GroupAccumulator` it holds (SFT's token count). CPU tensors and
+        plain values only."""
         from lab.training.partial_group import GroupAccumulator
 
         return {
             "train_values": {k: torch.stack(v).cpu() for k, v in self._step_values.items()},
+            "uneven_group": self._uneven_group,
             "accumulators": {
                 name: value.group_state()
                 for name, value in vars(self).items()
@@ -147,6 +166,7 @@ class TaskModule(L.LightningModule):
             name: list(values.to(self.device).unbind())
             for name, values in state.get("train_values", {}).items()
         }
+        self._uneven_group = bool(state.get("uneven_group", False))
         saved = state.get("accumulators", {})
         for name, value in vars(self).items():
             if isinstance(value, GroupAccumulator) and name in saved:
@@ -176,8 +196,12 @@ class TaskModule(L.LightningModule):
         over the micro-batches it has: Lightning divides every micro-batch's loss by
         `accumulate_grad_batches`, so 3 micro-batches left of a group of 4 stepped with 3/4 of
         the gradient (the learning rate, in effect, under SGD or with clipping). HF Trainer
-        divides by the micro-batches the group holds, as here."""
-        super().backward(loss * partial_group_scale(self._trainer), *args, **kwargs)
+        divides by the micro-batches the group holds, as here. On a micro-batch the DDP ranks
+        share unevenly the loss also carries this rank's row weight (`log_train`,
+        `lab.training.rank_weights`): the two factors multiply."""
+        loss = loss * partial_group_scale(self._trainer)
+        weight, self._rank_weight = self._rank_weight, None
+        super().backward(loss if weight is None else loss * weight, *args, **kwargs)
 
     def configure_gradient_clipping(
         self,

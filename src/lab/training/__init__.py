@@ -12,5 +12,6 @@ loggers.py        CSV and W&B loggers (W&B offline when unreachable)
 console.py        a quiet console: library chatter to train.log only
 file_log.py       train.log without terminal codes
 distributed.py    DDP under Hydra: extra ranks run their own job
+rank_weights.py   DDP ranks weighed by their rows on a batch they share unevenly
 allocator.py      glibc keeps freed CPU memory for the next step
 """

@@ -107,6 +107,9 @@ class SFTModule(TaskModule):
     """
 
     progress_bar_metrics = ("perplexity", "exact_match")
+    # The gradient weighs ranks by their target tokens already (`_mean_over_ranks`,
+    # `lab.tasks.sft.token_mean`): no row weight on top (`lab.training.rank_weights`).
+    ranks_weighed_by_rows = False
 
     def __init__(
         self,

@@ -1,0 +1,53 @@
+"""Ranks weighed by their rows on a global batch they share unevenly (DDP).
+
+DDP averages the ranks' gradients with equal weights, and lab logs the mean of the ranks'
+`train/*` values (`TaskModule.log_train`): right while every rank holds as many rows. An
+epoch's partial global batch of map-style data is split as evenly as it can be
+(`lab.data.samplers.rank_part`: 5 rows on 2 ranks, 3 + 2), and there the equal average
+gave `(mean3 + mean2) / 2`, not the global batch's `mean5` one process trains on.
+
+On that micro-batch alone (the samplers' `uneven_batch`, the same answer on every rank) each
+rank's loss and values are multiplied by `rows x ranks / global rows`, the global rows from
+one all-reduce of the count: DDP's average of the gradients and the mean of the values are
+then the global batch's row mean. Every other micro-batch costs nothing. Gradient
+accumulation's `partial_group_scale` (an epoch's last group of fewer micro-batches) is a
+separate factor: it weighs micro-batches within a step, this weighs ranks within a
+micro-batch, and the two multiply.
+
+Not applied to a streamed train split (every rank's stream is endless, so every batch is
+full on every rank) nor to a head whose loss weighs ranks itself (SFT's token mean:
+`TaskModule.ranks_weighed_by_rows`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    import lightning as L
+
+
+def uneven_batch(trainer: L.Trainer | None) -> bool:
+    """Whether the micro-batch under way is one whose global batch the ranks share unevenly:
+    asked of the datamodule's train sampler (its `uneven_batch(epoch)`), the same answer on
+    every rank. False outside DDP and without such a sampler."""
+    if trainer is None or trainer.world_size <= 1 or not torch.distributed.is_initialized():
+        return False
+    sampler: Any = getattr(getattr(trainer, "datamodule", None), "train_sampler", None)
+    if sampler is None or not hasattr(sampler, "uneven_batch"):
+        return False
+    index = sampler.uneven_batch(sampler.epoch)
+    return index is not None and trainer.fit_loop.epoch_loop.batch_idx == index
+
+
+def rank_weight(trainer: L.Trainer | None, rows: int, device: torch.device) -> torch.Tensor | None:
+    """`rows x ranks / global rows` for this rank's micro-batch of `rows` rows where the ranks
+    share it unevenly (one all-reduce of the count), else None (a weight of 1, no collective)."""
+    if trainer is None or not uneven_batch(trainer):
+        return None
+    total = torch.tensor(float(rows), device=device)
+    # `torch.distributed` directly: the strategy's `reduce` puts a barrier before it.
+    torch.distributed.all_reduce(total)
+    return rows * trainer.world_size / total
