@@ -87,10 +87,11 @@ HF_OPTIONS: dict[str, dict[str, str]] = {
 }
 
 
-def hf_key_hint(leaf: str, value: str | None = None) -> str | None:
+def hf_key_hint(leaf: str, value: str | None = None, given_key: str = "") -> str | None:
     """`Did you mean trainer.val_every_n_steps=4? (HF's eval_steps)` for a key whose last
     name `leaf` is an HF `TrainingArguments` name, `value` the value given (None: unknown);
-    None for any other name."""
+    None for any other name, and where lab's key is `given_key` itself (`scheduler.warmup_ratio`
+    under `scheduler=none`: not a misnamed key)."""
     entry = HF_KEYS.get(leaf)
     if entry is None:
         return None
@@ -106,6 +107,8 @@ def hf_key_hint(leaf: str, value: str | None = None) -> str | None:
     if leaf == "load_best_model_at_end" and str(value).lower() == "false":
         template, note = "final_weights=last", ""
     override = template.format(value=given, option=option, metric=metric)
+    if given_key and override.strip("'").startswith(f"{given_key}="):
+        return None
     said = f"HF's {leaf}; {note}" if note else f"HF's {leaf}"
     return f"Did you mean {override}? ({said})"
 

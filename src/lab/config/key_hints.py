@@ -42,10 +42,23 @@ def not_a_key(
     prefix = f"{parent_key}." if parent_key else ""  # "": a top-level key
     guess = nested or elsewhere or (prefix + close[0] if close else None)
     maybe = f" Did you mean {guess}?" if guess else ""
-    if hf := hf_key_hint(leaf, value):
+    if hf := hf_key_hint(leaf, value, given_key=prefix + leaf):
         maybe = f" {hf}"
+    if not valid:  # never an empty list of valid keys (s32a F-L1)
+        return f"'{prefix}{leaf}' is not a config key: {empty_node_words(parent_key, leaf)}"
     where = f"Valid keys of {parent_key}" if parent_key else "Valid top-level keys and groups"
     return f"'{prefix}{leaf}' is not a config key.{maybe} {where}: {', '.join(valid)}"
+
+
+def empty_node_words(parent_key: str, leaf: str) -> str:
+    """What to say of a key under a node without keys (`scheduler=none`, `callbacks=none`):
+    for a warmup under `scheduler=none` (HF's `constant`), the option that has one."""
+    if parent_key == "scheduler" and "warmup" in leaf:
+        return (
+            "scheduler=none has no warmup; for a warmup then a constant rate use "
+            "scheduler=constant (HF's constant_with_warmup)"
+        )
+    return f"{parent_key} has no keys here"
 
 
 def nested_key(root: DictConfig, leaf: str) -> str | None:
