@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from omegaconf import DictConfig
 
 from lab.config.added_keys import plus_as_set
+from lab.config.callback_rules import unadded_callback_line
 from lab.config.key_hints import nested_key, not_a_key, same_leaf_key
 from lab.config.option_errors import (
     NOT_AN_OPTION_NAME,
@@ -116,7 +117,9 @@ def unknown_key_hints(
             continue
         parent_key, _, leaf = key.rpartition(".")
         parent = OmegaConf.select(cfg, parent_key)
-        if parent is None and (moved := packaged_under(cfg, override)):
+        if parent is None and (
+            moved := packaged_under(cfg, override) or unadded_callback_line(cfg, override)
+        ):
             hints.append(moved)
             continue
         head = key.split(".", 1)[0]

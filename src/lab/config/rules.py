@@ -10,7 +10,9 @@ names the offending key, file or column and what would work instead:
   leave a default written only in code (`~optimizer.lr`: `lab.config.deletion_rules`), and a
   key of `model` or of the top level in your YAML that misspells one of lab's
   (`model.freeze_layer: 2`, `seeed: 3`: `lab.config.lookalike_keys`; a key with no look-alike
-  is your own variable, allowed);
+  is your own variable, allowed), and a `callbacks` entry without `_target_`
+  (`+callbacks.early_stopping.patience=2` without `callbacks=early_stopping`:
+  `lab.config.callback_rules`);
 * ranges: every numeric value within its valid range (`lab.config.ranges`, one table);
 * run length: a run that would train zero steps (`trainer.max_epochs=0`, `max_steps=0`,
   `limit_train_batches=0`), or never stop (`max_epochs=-1` with `max_steps=-1`, and neither
@@ -64,6 +66,7 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lab.config.builder_arguments import check_builder_arguments
+from lab.config.callback_rules import check_callback_targets
 from lab.config.choices import check_choices
 from lab.config.data_rules import check_local_data, check_streaming, named_columns, peek_columns
 from lab.config.deletion_rules import check_deletions
@@ -119,6 +122,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_group_packages(cfg)
     check_deletions(cfg)
     check_lookalike_keys(cfg)  # `model.freeze_layer: 2` in your YAML: read by nothing
+    check_callback_targets(cfg)  # `+callbacks.early_stopping.patience=2`: no callback
     # Before any rule reads a task key: a task YAML of yours missing one is said in one line.
     check_task_contract(cfg)
     check_optimized_metric(cfg)
