@@ -5,6 +5,8 @@ in one process. One all-reduce per logged step, none on the steps the loggers sk
 from __future__ import annotations
 
 import csv
+import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +16,7 @@ import torch
 
 from lab.tasks.base import TaskModule
 from lab.train import run
+from lab.training.rank_threads import usable_cores
 
 from conftest import TINY_FIXTURE_RUN, train_on_two_cpu_ranks
 
@@ -145,3 +148,8 @@ def test_two_cpu_ranks_log_the_train_loss_of_one_process_with_the_same_global_ba
     # batch was 1e-3 to 8% away.
     for (step, got), (_, want) in zip(distributed, single, strict=True):
         assert got == pytest.approx(want, rel=1e-5, abs=1e-6), step
+    # The record has the threads each rank trained with (Lightning's launcher: cores // 2,
+    # unless OMP_NUM_THREADS is set), besides those of the process that started (s32b F3).
+    hardware = json.loads((run_dir / "record.json").read_text())["hardware"]
+    given = os.environ.get("OMP_NUM_THREADS")
+    assert hardware["rank_threads"] == (int(given) if given else max(1, usable_cores() // 2))

@@ -39,6 +39,22 @@ def test_a_thread_count_that_differs_is_named() -> None:
     assert environment_differences(record, record) == []
 
 
+def test_the_threads_the_ranks_ran_with_are_compared_where_both_records_have_them() -> None:
+    """A 2-rank run on 2 cores: started with 2 threads, trained with 1 a rank (s32b F3)."""
+    ddp = {"hardware": {"torch_threads": 2, "rank_threads": 1}}
+    assert environment_differences(ddp, ddp) == []
+    one = {"hardware": {"torch_threads": 2, "rank_threads": 2}}
+    assert environment_differences(ddp, one) == [
+        "hardware rank_threads: recorded 1, now 2 (OMP_NUM_THREADS=1 runs as recorded)"
+    ]
+    # A record from before `rank_threads`: `torch_threads`, as it was compared then.
+    old = {"hardware": {"torch_threads": 2}}
+    assert environment_differences(old, ddp) == environment_differences(ddp, old) == []
+    assert environment_differences({"hardware": {"torch_threads": 1}}, ddp) == [
+        "hardware torch_threads: recorded 1, now 2 (OMP_NUM_THREADS=1 runs as recorded)"
+    ]
+
+
 def test_the_pytest_helpers_say_how_far_a_metric_moved() -> None:
     assert off_by(26.4251, 27.55628776550293) == " (off by +1.13, +4.28%)"
     assert off_by(0.0, -0.5) == " (off by -0.5)"

@@ -92,11 +92,14 @@ def environment_differences(
         current = (now.get("packages") or {}).get(name)
         if current != version:
             lines.append(f"package {name}: recorded {version}, now {current}")
-    # torch's threads too: on CPU a sum split over another number of threads rounds otherwise
-    for key in ("cpu", "gpus", "cuda", "torch_threads"):
-        old, new = (record.get("hardware") or {}).get(key), (now.get("hardware") or {}).get(key)
+    # torch's threads too: on CPU a sum split over another number of threads rounds otherwise;
+    # those the ranks trained with where both records have them (`lab.training.rank_threads`)
+    then, again = record.get("hardware") or {}, now.get("hardware") or {}
+    threads = "rank_threads" if "rank_threads" in then and "rank_threads" in again else None
+    for key in ("cpu", "gpus", "cuda", threads or "torch_threads"):
+        old, new = then.get(key), again.get(key)
         if old != new:
-            fix = f" (OMP_NUM_THREADS={old} runs as recorded)" if key == "torch_threads" else ""
+            fix = f" (OMP_NUM_THREADS={old} runs as recorded)" if key.endswith("threads") else ""
             lines.append(f"hardware {key}: recorded {old}, now {new}{fix}")
     lines += data_differences(record.get("data") or {}, now.get("data") or {})
     if stop := _time_stop_difference(record, now):

@@ -13,5 +13,6 @@ console.py        a quiet console: library chatter to train.log only
 file_log.py       train.log without terminal codes
 distributed.py    DDP under Hydra: extra ranks run their own job
 rank_weights.py   DDP ranks weighed by their rows on a batch they share unevenly
+rank_threads.py   the threads DDP ranks train with (record.json), CPU ranks over cores
 allocator.py      glibc keeps freed CPU memory for the next step
 """

@@ -59,6 +59,7 @@ def fit(
     from lab.run_dir.endings import note_training_ended
     from lab.training.checkpoint_writer import wait_until_serialized
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
+    from lab.training.rank_threads import RankThreads, warn_if_oversubscribed
     from lab.training.resume_fit import check_resume_fits
     from lab.training.stopping_notes import (
         DIVERGED_KEY,
@@ -81,7 +82,10 @@ def fit(
     check_resume_fits(parts.module, record)
     record.commit_resume()
     start_loggers(loggers, cfg, record)
-    trainer = build_run_trainer(cfg, extra_callbacks, loggers)
+    # A new run's record notes the threads its ranks train with (not a resume's: its own).
+    threads = [] if record.resume_point else [RankThreads(record)]
+    trainer = build_run_trainer(cfg, [*extra_callbacks, *threads], loggers)
+    warn_if_oversubscribed(trainer)  # `3 CPU ranks on 2 cores: ...`
     note_training_ended(None)
     with fit_warnings(cfg, record.resume_point is not None, trainer):  # reports to train.log
         try:
