@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     from lab.config.paths import ConfigTreeMissing, conf_dir
     from lab.config.rules import validate_config
     from lab.config.user_dirs import take_config_dirs
+    from lab.config.validation_tail import config_tail_warning
     from lab.tool_help import help_text, wants_help
 
     argv = sys.argv[1:] if argv is None else argv
@@ -297,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    if tail := config_tail_warning(cfg):  # a warning, not a refusal (s32a F-M3)
+        print(f"warning: {tail}", file=sys.stderr)
     choices = dict(HydraConfig.get().runtime.choices)
     print("\n".join(describe(cfg, choices, config_dirs)))
     if built:

@@ -28,7 +28,8 @@ The line always goes to `<run dir>/train.log`. On the console:
 
 Lightning stops a fit at whichever of `max_epochs` and `max_steps` comes first (the default
 `max_epochs=3` with `max_steps=300` on 50 steps per epoch trains 150 steps). When the steps
-per epoch are known and `max_steps` cannot be reached, `limit_warning` says so at the start;
+per epoch are known and `max_steps` cannot be reached, `limit_warning` says so at the start
+(and `unvalidated_tail_warning` that a `val_every_n_steps` run's last steps go unvalidated);
 `lab.training.stopping_notes.limit_stop` says which limit ended the fit.
 """
 
@@ -116,6 +117,24 @@ def limit_warning(trainer: L.Trainer) -> str | None:
     )
 
 
+def unvalidated_tail_warning(trainer: L.Trainer) -> str | None:
+    """Under `trainer.val_every_n_steps`, the warning that the run's last steps will never be
+    validated (`lab.config.validation_tail`), or None."""
+    from lab.config.validation_tail import tail_warning
+    from lab.training.validation_steps import ValidateEveryNSteps
+
+    rule = next((c for c in trainer.callbacks if isinstance(c, ValidateEveryNSteps)), None)  # type: ignore[attr-defined]
+    last = total_steps(trainer)
+    if rule is None or last is None:
+        return None
+    ends = (
+        f"trainer.max_steps={last}"
+        if trainer.max_steps == last
+        else f"step {last}, where trainer.max_epochs={trainer.max_epochs} ends training,"
+    )
+    return tail_warning(rule.every, last, ends)
+
+
 def elapsed(seconds: float) -> str:
     """`0:00:37`: hours, minutes, seconds (as rich's bar shows time)."""
     return str(timedelta(seconds=int(max(seconds, 0))))
@@ -185,6 +204,8 @@ class ProgressLines:
         """Start the clock; warn when `max_steps` cannot be reached before `max_epochs`."""
         self._started = time.monotonic()
         if trainer.is_global_zero and (warning := limit_warning(trainer)):
+            say(warning, warning=True, live=live)
+        if trainer.is_global_zero and (warning := unvalidated_tail_warning(trainer)):
             say(warning, warning=True, live=live)
 
     def on_validation_end(self, trainer: L.Trainer, live: Console | None = None) -> None:
