@@ -57,6 +57,24 @@ def test_job_scope_installs_the_rank_command_and_restores_lightnings() -> None:
     assert subprocess_script._hydra_subprocess_cmd is original
 
 
+def test_lightning_starts_its_child_process_observer_in_a_module_function() -> None:
+    from lightning.pytorch.strategies.launchers import subprocess_script
+
+    from lab.training.distributed import job_scope
+    from lab.training.rank_failures import watch_ranks
+
+    require(subprocess_script, "_launch_process_observer", "lightning", "lightning")
+    launcher = inspect.getsource(subprocess_script._SubprocessScriptLauncher)
+    assert "_launch_process_observer(self.procs)" in launcher, (
+        f"lightning {version('lightning')}'s launcher no longer hands its ranks' processes to "
+        "_launch_process_observer; update src/lab/compat/lightning.py (rank_process_watch)"
+    )
+    original = subprocess_script._launch_process_observer
+    with job_scope():
+        assert subprocess_script._launch_process_observer is watch_ranks
+    assert subprocess_script._launch_process_observer is original
+
+
 def test_csv_writer_hook_keeps_or_deletes_an_existing_metrics_file(tmp_path: Path) -> None:
     from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 

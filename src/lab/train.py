@@ -108,6 +108,7 @@ from lab.run_dir.records import (
     interrupting_signal,
     is_global_rank_zero,
 )
+from lab.training.rank_failures import other_ranks_lines
 
 if TYPE_CHECKING:
     import lightning as L
@@ -157,9 +158,16 @@ def run(cfg: DictConfig, *, callbacks: Sequence[L.Callback] = ()) -> dict[str, f
     from lab.run_dir.finalize import finalize
     from lab.training.fit import fit, instantiate_loggers, start_loggers_in_background
     from lab.training.loggers import wandb_run_ends
+    from lab.training.rank_failures import reported_rank_failures
 
     # job_scope: DDP ranks of this job only, one run directory per job (lab.training.distributed).
-    with job_scope(), quiet_console(hydra_verbose()), RunRecord(cfg) as record, wandb_run_ends():
+    with (
+        job_scope(),
+        quiet_console(hydra_verbose()),
+        RunRecord(cfg) as record,
+        reported_rank_failures(record),  # another DDP rank's error, in its words
+        wandb_run_ends(),
+    ):
         loggers = instantiate_loggers(cfg, record)
         # The loggers' runs start (W&B: ~0.5 s) while the model is built; only once the
         # data is known good, so a data error starts no experiment-tracker run.
@@ -293,8 +301,12 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
         if user_error is not None and not multirun:
             # One readable line, no traceback: the user's input (or disk) is wrong, not the
             # code. In a sweep one bad job must not end it: the sweeper records it as failed.
-            print(f"error: {user_error}", file=sys.stderr)
-            sys.exit(EXIT_USER_ERROR)
+            # Once, by rank 0: another rank leaves its line to it (`lab.training.rank_failures`).
+            if is_global_rank_zero():
+                print(f"error: {user_error}", file=sys.stderr)
+                for line in other_ranks_lines():
+                    print(f"error: {line}", file=sys.stderr)
+            sys.exit(getattr(user_error, "exit_code", EXIT_USER_ERROR))
         raise
 
 

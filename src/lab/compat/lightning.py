@@ -5,6 +5,11 @@
   argument, strategy option or hook chooses that command, and the one Lightning builds is
   wrong under a Hydra multirun (see `lab.training.distributed`), so lab swaps the function
   for the length of one job and puts Lightning's back afterwards.
+- `rank_process_watch`: the same launcher starts Lightning's child-process observer through
+  the module function `_launch_process_observer(procs)`; it SIGKILLs every process, rank 0
+  too, up to 5 s after a rank exits non-zero, which could cut rank 0 off while it records
+  that rank's error (`lab.training.rank_failures`). Swapped for lab's watch for one job, as
+  above; it is also the only way to the ranks' `subprocess.Popen` objects (their exit codes).
 - `HookedExperimentWriter`, `HookedCSVLogger`: the CSV logger deletes an existing
   `metrics.csv` (in the writer's private `_check_log_dir_exists`, which its `__init__` calls)
   and builds its writer inline in `experiment`; no option keeps the file or picks the writer.
@@ -67,6 +72,21 @@ def hydra_rank_command(command: RankCommand) -> Iterator[None]:
         yield
     finally:
         subprocess_script._hydra_subprocess_cmd = original
+
+
+@contextmanager
+def rank_process_watch(watch: Callable[[list[Any]], None]) -> Iterator[None]:
+    """Inside the block, Lightning's DDP launcher calls `watch(procs)` (the ranks it started,
+    `subprocess.Popen`s) where it would start its own child-process observer; Lightning's
+    function is back in place when the block ends, however it ends."""
+    from lightning.pytorch.strategies.launchers import subprocess_script
+
+    original = subprocess_script._launch_process_observer
+    subprocess_script._launch_process_observer = watch  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        subprocess_script._launch_process_observer = original
 
 
 class HookedExperimentWriter(ExperimentWriter):

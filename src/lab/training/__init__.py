@@ -13,6 +13,7 @@ console.py        a quiet console: library chatter to train.log only
 file_log.py       train.log without terminal codes
 distributed.py    DDP under Hydra: extra ranks run their own job
 rank_weights.py   DDP ranks weighed by their rows on a batch they share unevenly
+rank_failures.py  a DDP rank that fails alone, said once by rank 0 in its own words
 rank_threads.py   the threads DDP ranks train with (record.json), CPU ranks over cores
 allocator.py      glibc keeps freed CPU memory for the next step
 """

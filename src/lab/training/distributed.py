@@ -15,8 +15,10 @@ with `hydra.run.dir` set to the current run directory. Two things go wrong under
 this one job (its own overrides from `hydra.overrides.task`, the Hydra flags of the command
 line except `-m`, and the job's output directory as `hydra.run.dir`), and at the end of the
 job the process group is destroyed and the environment put back as it was, so the next job
-launches its own ranks. Ranks started by torchrun or SLURM are left alone: their environment
-was set before this process started and is restored to just that.
+launches its own ranks. Lightning's child-process observer is lab's watch for the job
+(`lab.training.rank_failures`: a rank that fails alone is said in its own words). Ranks
+started by torchrun or SLURM are left alone: their environment was set before this process
+started and is restored to just that.
 
 The rank command goes in through `lab.compat.lightning.hydra_rank_command` (Lightning has no
 public hook for it), only for the length of the job: after it, Lightning's own command is back.
@@ -83,11 +85,12 @@ def job_scope() -> Iterator[None]:
     """Run one training job so that its DDP ranks belong to it alone (see the module doc)."""
     import torch.distributed
 
-    from lab.compat.lightning import hydra_rank_command
+    from lab.compat.lightning import hydra_rank_command, rank_process_watch
+    from lab.training.rank_failures import watch_ranks
 
     before = {name: os.environ.get(name) for name in _LAUNCH_VARIABLES}
     try:
-        with hydra_rank_command(rank_command):
+        with hydra_rank_command(rank_command), rank_process_watch(watch_ranks):
             yield
     finally:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
