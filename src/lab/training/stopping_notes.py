@@ -138,7 +138,7 @@ def early_stop(
     best = _finite(stopper.best_score)
     # Lightning ends the fit right after the check that stops it: its epoch, the last step.
     last = Validation(stopper.stopped_epoch, trainer.global_step, {})
-    by_steps = _by_steps(validations)
+    by_steps = _by_steps(trainer, validations)
     where = _position(trainer, last, by_steps)
     logged = trainer.callback_metrics.get(monitor)
     current = float(logged.squeeze()) if logged is not None and logged.numel() == 1 else None
@@ -241,7 +241,7 @@ def tied_best_note(trainer: L.Trainer, validations: list[Validation]) -> str | N
         return None
     return (
         f"best {monitor} {_number(best)} first reached at "
-        f"{_position(trainer, ties[0], _by_steps(validations))}; "
+        f"{_position(trainer, ties[0], _by_steps(trainer, validations))}; "
         f"{_count(len(ties) - 1, 'later validation')} tied it: the tested weights are the "
         f"first (a checkpoint is kept only when {monitor} strictly improves)"
     )
@@ -257,9 +257,15 @@ def _first_reaching(
     return next((v for v in validations if v.values.get(monitor) == value), None)
 
 
-def _by_steps(validations: list[Validation]) -> bool:
-    # Several validations in one epoch (a streamed run's endless epoch, val_check_interval < 1):
-    # an epoch does not tell them apart, the step does.
+def _by_steps(trainer: L.Trainer, validations: list[Validation]) -> bool:
+    # Under trainer.val_every_n_steps, always: the unit the user chose, and an epoch would say
+    # "stopped after epoch 3/8" of a stop at step 12, mid-epoch (s32a F-L2). Else where several
+    # validations share an epoch (a streamed run's endless epoch, val_check_interval < 1): an
+    # epoch does not tell them apart, the step does.
+    from lab.training.validation_steps import ValidateEveryNSteps
+
+    if any(isinstance(c, ValidateEveryNSteps) for c in trainer.callbacks):  # type: ignore[attr-defined]
+        return True
     epochs = [v.epoch for v in validations]
     return len(set(epochs)) < len(epochs)
 
