@@ -127,6 +127,27 @@ def test_console_filter_passes_lab_lines_and_warnings_only() -> None:
     assert not QuietConsole(["transformers"]).filter(lightning_info)
 
 
+def test_lightnings_sigterm_line_under_ddp_goes_to_the_log_file_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """s32b F5: `[rank: 0] Received SIGTERM: 15` (lab's stand-in for Lightning's notifier
+    under DDP) was a lab record, shown beside lab's own SIGTERM lines; it is Lightning's
+    logger's, which the quiet console files."""
+    from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
+
+    from lab.training.checkpointing import _note_sigterm
+
+    connector = _SignalConnector.__new__(_SignalConnector)
+    connector.trainer = SimpleNamespace(global_rank=0)  # type: ignore[assignment]
+    with caplog.at_level(logging.INFO):
+        _note_sigterm(connector, 15, None)
+    [said] = [r for r in caplog.records if "Received" in r.getMessage()]
+    assert said.getMessage() == "[rank: 0] Received SIGTERM: 15"
+    assert said.name == "lightning.pytorch.trainer.connectors.signal_connector"
+    assert not QuietConsole(False).filter(said)
+    assert connector.lab_sigterm_noted  # type: ignore[attr-defined]
+
+
 def test_a_library_warning_is_shown_once_per_process() -> None:
     """s21a L1: datasets warns of a malformed dataset card once per split (10 times for one
     run); the console shows it once, another message of the same logger still shows, and

@@ -312,10 +312,10 @@ class PreemptionCheckpoint(L.Callback):
 
 
 def _note_sigterm(connector: Any, signum: int, frame: FrameType | None) -> None:
-    """Lightning's SIGTERM notifier under DDP (SIGUSR1 reaches it too): only note the signal;
-    the ranks act on it together at the next batch end (see `PreemptionCheckpoint`)."""
-    name = signal.Signals(signum).name
-    log.info("[rank: %d] Received %s: %d", connector.trainer.global_rank, name, signum)
+    """Lightning's SIGTERM notifier under DDP (SIGUSR1 too): only note the signal, in its logger's
+    words (train.log only); the ranks act on it together at the next batch end (s32b F5)."""
+    name, rank = signal.Signals(signum).name, connector.trainer.global_rank
+    logging.getLogger(connector.__module__).info("[rank: %d] Received %s: %d", rank, name, signum)
     connector.lab_sigterm_noted = True
 
 
