@@ -71,8 +71,10 @@ def unknown_key_hints(
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
+    from lab.config.resolvers import register_resolvers
     from lab.config.user_dirs import searched_first, take_config_dirs
 
+    register_resolvers()  # the hints resolve values (`optimized_mode`'s resolver): any caller
     entries, overrides = take_config_dirs(overrides, strict=False)
 
     # hydra.sweeper.* is checked too (`hydra.sweeper.n_trails`): the sweep's own settings.
