@@ -43,12 +43,21 @@ def compare_metrics(
     rows = []
     for name, want in expected.items():
         got = actual.get(name)
-        ok = got is not None and (
-            (math.isnan(got) and math.isnan(want))
-            or (not math.isnan(got) and abs(got - want) <= atol + rtol * abs(want))
-        )
+        ok = got is not None and within_tolerance(got, want, rtol=rtol, atol=atol)
         rows.append((name, float(want), None if got is None else float(got), ok))
     return rows
+
+
+def within_tolerance(got: float, want: float, *, rtol: float, atol: float) -> bool:
+    """|got - want| <= atol + rtol*|want|; equal numbers (infinities too) always, and two NaNs:
+    a diverged run that diverges again reproduces (s27e H1). The one rule of
+    `compare_metrics`, `lab.reproduce` and `assert_golden`."""
+    got, want = float(got), float(want)
+    if math.isnan(got) or math.isnan(want):
+        return math.isnan(got) and math.isnan(want)
+    if math.isinf(got) or math.isinf(want):  # no tolerance reaches or leaves an infinity
+        return got == want
+    return abs(got - want) <= atol + rtol * abs(want)
 
 
 def assert_metrics_close(
@@ -156,7 +165,7 @@ def off_by(want: Any, got: Any) -> str:
     numbers = (int, float)
     if not isinstance(want, numbers) or not isinstance(got, numbers) or isinstance(got, bool):
         return ""
-    if math.isnan(float(got)):
+    if math.isnan(float(got)) or math.isnan(float(want)):
         return ""
     delta = float(got) - float(want)
     relative = f", {delta / abs(float(want)):+.2%}" if want else ""
@@ -164,6 +173,8 @@ def off_by(want: Any, got: Any) -> str:
 
 
 def _close(actual: Any, recorded: Any, rtol: float) -> bool:
+    """A golden value matches: floats by `within_tolerance` (rtol of the recorded value, NaN
+    matching NaN), anything else (ints, strings, None) exactly."""
     if isinstance(recorded, float) or isinstance(actual, float):
-        return math.isclose(float(actual), float(recorded), rel_tol=rtol, abs_tol=0.0)
+        return within_tolerance(actual, recorded, rtol=rtol, atol=0.0)
     return bool(actual == recorded)
