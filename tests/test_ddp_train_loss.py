@@ -1,31 +1,17 @@
 """Under DDP `train/*` is the mean over the ranks (the global batch's value), not rank 0's own
 micro-batch: a 2-rank run logged rank 0's half-batch loss, up to 8% off the same global batch
-in one process. One all-reduce per logged step, none on the steps the loggers skip."""
+in one process. One all-reduce per logged step, none on the steps the loggers skip. (The
+2-rank run that checks it end to end, every step's train/loss against one process's, is
+tests/test_scale.py's: one DDP run for the run directory, the metrics and the losses.)"""
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 import torch
 
 from lab.tasks.base import TaskModule
-from lab.train import run
-from lab.training.rank_threads import usable_cores
-
-from conftest import TINY_FIXTURE_RUN, train_on_two_cpu_ranks
-
-# Dropout off: each rank draws its own masks, so only then do 2 ranks train like 1 process.
-NO_DROPOUT = [
-    "+model.network.config.hidden_dropout_prob=0",
-    "+model.network.config.attention_probs_dropout_prob=0",
-    "trainer.max_epochs=2",
-]
 
 
 def _module_on_rank_zero_of_two(
@@ -82,12 +68,6 @@ def test_logged_steps_log_the_mean_over_ranks_with_one_all_reduce(
     assert logged[-2:] == [("train/loss", 0.75), ("train/accuracy", 1.0)] and len(reduced) == 2
 
 
-def _train_losses(run_dir: Path) -> list[tuple[str, float]]:
-    with (run_dir / "csv" / "metrics.csv").open() as handle:
-        rows = csv.DictReader(handle)
-        return [(r["step"], float(r["train/loss"])) for r in rows if r.get("train/loss")]
-
-
 def test_a_batch_the_ranks_share_unevenly_weighs_them_by_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -128,28 +108,3 @@ def test_a_batch_the_ranks_share_unevenly_weighs_them_by_rows(
     module.backward(torch.tensor(0.75))
     assert len(reduced) == 2 and logged[-1] == ("train/loss", 0.75)
     assert backward[1].item() == 0.75
-
-
-@pytest.mark.slow
-def test_two_cpu_ranks_log_the_train_loss_of_one_process_with_the_same_global_batch(
-    tmp_path: Path, compose_cfg: Any
-) -> None:
-    """55 rows: each epoch's last global batch of 7 rows goes 4 + 3 (it went 3 + 3, one row
-    left out, and that step's train/loss was 1e-3 off one process's)."""
-    rows = [*TINY_FIXTURE_RUN, *NO_DROPOUT, "data.max_train_samples=55"]
-    train_on_two_cpu_ranks(*rows, "data.batch_size=8", cwd=tmp_path)
-    (run_dir,) = (tmp_path / "out").glob("runs/*/*")
-    single_dir = tmp_path / "single"
-    run(compose_cfg(*rows, "data.batch_size=16", output_dir=single_dir))
-    distributed, single = _train_losses(run_dir), _train_losses(single_dir)
-    assert len(single) == 8  # 55 rows / 16: 4 steps an epoch, each logged
-    assert [step for step, _ in distributed] == [step for step, _ in single]
-    # The same steps on the same rows (1e-6: float sums in another order); rank 0's half
-    # batch was 1e-3 to 8% away.
-    for (step, got), (_, want) in zip(distributed, single, strict=True):
-        assert got == pytest.approx(want, rel=1e-5, abs=1e-6), step
-    # The record has the threads each rank trained with (Lightning's launcher: cores // 2,
-    # unless OMP_NUM_THREADS is set), besides those of the process that started (s32b F3).
-    hardware = json.loads((run_dir / "record.json").read_text())["hardware"]
-    given = os.environ.get("OMP_NUM_THREADS")
-    assert hardware["rank_threads"] == (int(given) if given else max(1, usable_cores() // 2))

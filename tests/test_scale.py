@@ -3,7 +3,9 @@ writes one run directory; GPU-only choices stop before any model is loaded."""
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import torch
 
 from lab.errors import ConfigError
 from lab.train import run
+from lab.training.rank_threads import usable_cores
 
 from conftest import SENTIMENT, TINY_FIXTURE_RUN, lab_cli, train_on_two_cpu_ranks
 
@@ -79,11 +82,22 @@ def _odd_sized_fixture(target: Path) -> list[str]:
     return [o for o in TINY_FIXTURE_RUN if not o.startswith("data.path=")] + [f"data.path={target}"]
 
 
+def _train_losses(run_dir: Path) -> list[tuple[str, float]]:
+    with (run_dir / "csv" / "metrics.csv").open() as handle:
+        rows = csv.DictReader(handle)
+        return [(r["step"], float(r["train/loss"])) for r in rows if r.get("train/loss")]
+
+
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
-    fixture_run = _odd_sized_fixture(tmp_path / "data")
+    """One run directory, the metrics and every step's train/loss of one process with the
+    same global batch: 55 train rows, so each epoch's last global batch of 7 rows goes 4 + 3
+    (it went 3 + 3, one row left out, and that step's train/loss was 1e-3 off one process's:
+    s32b F2), and 11 validation and test rows, which a sampler that repeats a row would
+    count twice."""
+    fixture_run = [*_odd_sized_fixture(tmp_path / "data"), "data.max_train_samples=55"]
     # lab's default loggers (CSV and W&B, offline here): rank 1's W&B logger is Lightning's
     # stand-in, which once ended the run at start-up (s28b H1).
     result = train_on_two_cpu_ranks(
@@ -105,11 +119,26 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     assert said and len(said) == len(set(said)), said
     assert "sync_dist=True" not in result.stdout + result.stderr
     # One process with the same global batch (2 x 8 = 16) and seed: the same model and metrics.
-    single = run(compose_cfg(*fixture_run, *NO_DROPOUT, "data.batch_size=16"))
+    single_dir = tmp_path / "single"
+    single = run(
+        compose_cfg(*fixture_run, *NO_DROPOUT, "data.batch_size=16", output_dir=single_dir)
+    )
     distributed = json.loads((runs[0] / "metrics.json").read_text())
     assert distributed.keys() == single.keys()
     for name, value in single.items():
         assert distributed[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+    # The same steps on the same rows (1e-6: float sums in another order); rank 0's half
+    # batch was 1e-3 to 8% away.
+    ranks, alone = _train_losses(runs[0]), _train_losses(single_dir)
+    assert len(alone) == 8  # 55 rows / 16: 4 steps an epoch, each logged
+    assert [step for step, _ in ranks] == [step for step, _ in alone]
+    for (step, got), (_, want) in zip(ranks, alone, strict=True):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6), step
+    # The record has the threads each rank trained with (Lightning's launcher: cores // 2,
+    # unless OMP_NUM_THREADS is set), besides those of the process that started (s32b F3).
+    given = os.environ.get("OMP_NUM_THREADS")
+    threads = int(given) if given else max(1, usable_cores() // 2)
+    assert record["hardware"]["rank_threads"] == threads
 
 
 @pytest.mark.slow

@@ -63,7 +63,8 @@ def test_accumulation_on_two_cpu_ranks_gives_the_metrics_of_one_process(
     tmp_path: Path, compose_cfg: Any
 ) -> None:
     """2 ranks x 2 micro-batches of 4 rows make the steps of one process with batches of 16:
-    the step's token total is summed over ranks and micro-batches alike."""
+    the step's token total is summed over ranks and micro-batches alike; the test report
+    holds every rank's generations, each row once, in row order."""
     import json
 
     from test_sft import DDP_RUN
@@ -75,6 +76,12 @@ def test_accumulation_on_two_cpu_ranks_gives_the_metrics_of_one_process(
     )
     (run_dir,) = list((tmp_path / "out").glob("runs/*/*"))
     distributed = json.loads((run_dir / "metrics.json").read_text())
-    single = run(compose_cfg(*DDP_RUN, "data.batch_size=16", output_dir=tmp_path / "single"))
+    single_dir = tmp_path / "single"
+    single = run(compose_cfg(*DDP_RUN, "data.batch_size=16", output_dir=single_dir))
+    assert {"test/exact_match", "test/rouge_l", "test/loss", "val/exact_match"} <= set(single)
     for name, value in single.items():
         assert distributed[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+    report = json.loads((run_dir / "test_report.json").read_text())["generations"]
+    alone = json.loads((single_dir / "test_report.json").read_text())["generations"]
+    assert [g["row"] for g in report] == list(range(33))
+    assert report == alone
