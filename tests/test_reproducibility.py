@@ -158,7 +158,7 @@ def test_golden_records_only_deliberately(tmp_path: Path, monkeypatch: pytest.Mo
         assert_golden("new", [1.0, 2.1], directory=tmp_path)
     monkeypatch.setenv("LAB_RECORD_GOLDEN", "1")
     assert_golden("new", [1.0, 2.1], directory=tmp_path)  # deliberate re-record
-    assert json.loads((tmp_path / "new.json").read_text()) == [1.0, 2.1]
+    assert json.loads((tmp_path / "new.json").read_text())["values"] == [1.0, 2.1]
 
 
 def test_golden_keys_that_differ_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
