@@ -354,15 +354,22 @@ def test_serve_on_a_port_in_use_is_one_line_before_the_model_loads(tmp_path: Pat
 
 
 def test_a_json_message_that_points_past_itself_reads_whole() -> None:
-    """json says "Invalid control character at" and appends its own position, which lab
-    replaces by its own: the "at" goes with it."""
+    """json says "Invalid control character at" and appends its own position: lab's column
+    follows the "at" (s32d G4: "Unterminated string starting, column 22" read cut)."""
     import json
 
     from lab.data.origins import not_valid_json
 
     with pytest.raises(json.JSONDecodeError) as control:
         json.loads('{"text": "a\tb"}')
-    assert not_valid_json(control.value) == "not valid JSON (Invalid control character, column 12)"
+    assert (
+        not_valid_json(control.value) == "not valid JSON (Invalid control character at column 12)"
+    )
     with pytest.raises(json.JSONDecodeError) as comma:
         json.loads('{"text": "a" "b"}')
     assert not_valid_json(comma.value) == "not valid JSON (Expecting ',' delimiter, column 14)"
+    with pytest.raises(json.JSONDecodeError) as open_string:
+        json.loads('{"text": "unterminated')
+    assert not_valid_json(open_string.value) == (
+        "not valid JSON (Unterminated string starting at column 10)"
+    )

@@ -112,3 +112,38 @@ def test_early_stoppings_missing_metric_is_lab_s_one_line() -> None:
     )
     other = RuntimeError("Early stopping conditioned on metric `val/acc` which is not available.")
     assert unknown_metric_error(other, cfg, trainer) is None  # another metric: not ours
+
+
+def test_a_run_that_maximized_a_loss_is_told_so_where_its_record_is_read(tmp_path: Path) -> None:
+    """s32d G3: a run recorded before 2026-12-07 with `optimized_metric=val/loss` alone ran
+    with the task's max; lab.reproduce, lab.eval, a refused resume and a refused sweep
+    continuation say that its best checkpoint is its worst by that metric, and how to go on."""
+    from lab.config.optimized_mode import recorded_direction_note
+    from lab.run_dir.resume import differences_message
+
+    old = {"optimized_metric": "val/loss", "optimized_mode": "max"}
+    note = recorded_direction_note(old)
+    assert note == (
+        "this run chose its best checkpoint by the highest val/loss (optimized_mode=max), a "
+        "metric for which lower is better: before 2026-12-07 a metric changed alone kept the "
+        "task's mode, so its best checkpoint is its worst by that metric (optimized_mode=max "
+        "resumes it or continues its sweep as it ran; a new run chooses by the lowest)"
+    )
+    assert recorded_direction_note(old, "its trials chose their").startswith(  # a sweep's
+        "its trials chose their best checkpoint by the highest val/loss"
+    )
+    for fine in (
+        {"optimized_metric": "val/loss", "optimized_mode": "min"},
+        {"optimized_metric": "val/acc", "optimized_mode": "max"},
+        {"optimized_metric": "val/acc", "optimized_mode": "min"},  # deliberate, not a loss
+    ):
+        assert recorded_direction_note(fine) is None, fine
+    run_dir = tmp_path / "old_run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(old)))
+    refusal = differences_message(
+        run_dir, {"overrides": []}, ["  optimized_mode: 'max' -> 'min'"], note=None
+    )
+    assert f"  optimized_mode: 'max' -> 'min'\n{note}\n" in refusal
+    other = differences_message(run_dir, {"overrides": []}, ["  seed: 1 -> 2"], note=None)
+    assert "highest val/loss" not in other  # only where the mode is what differs

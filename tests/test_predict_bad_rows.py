@@ -95,7 +95,7 @@ def test_an_unterminated_json_lines_string_is_named_as_such_not_as_a_control_cha
     source = tmp_path / "in.jsonl"
     line = '{"id": "j1", "sentence": "unterminated'
     source.write_text(f'{{"id": "j0", "review": "fine"}}\n{line}\r\n{line}')
-    unterminated = "not valid JSON (Unterminated string starting, column 26)"
+    unterminated = "not valid JSON (Unterminated string starting at column 26)"
     assert _predict(source) == [
         {"line": 1, "id": "j0", "label": "fine"},
         {"line": 2, "error": f"{source}:2: {unterminated}"},

@@ -152,7 +152,7 @@ def test_a_bad_json_line_in_a_streamed_shard_is_named(tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
         head_rows(numbered(streams["train"], 0), None, origins["train"])
     assert str(caught.value) == (
-        f"{files[2]}:5: not valid JSON (Unterminated string starting, column 10)"
+        f"{files[2]}:5: not valid JSON (Unterminated string starting at column 10)"
     )
 
 
@@ -243,7 +243,7 @@ def test_a_bad_json_line_is_found_without_reading_the_file_whole(
     real = origins.open_text
     monkeypatch.setattr(origins, "open_text", lambda f: _Counted(real(f), counts))
     assert json_problem(str(file)) == (  # the line without its line break (s31g-5)
-        f"{file}:3: not valid JSON (Unterminated string starting, column 10)"
+        f"{file}:3: not valid JSON (Unterminated string starting at column 10)"
     )
     assert counts[0] < 10_000  # the first lines, not the 4 MB
     listed = _big_jsonl(tmp_path / "list.jsonl", "[1, 2]")

@@ -32,13 +32,13 @@ def test_bad_json_is_a_422_naming_the_character_and_jsons_reason() -> None:
             {
                 "type": "json_invalid",
                 "loc": ["body", 11],
-                "msg": "not valid JSON at character 11: Unterminated string starting",
+                "msg": "not valid JSON: Unterminated string starting at character 11",
             }
         ]
     }
     reply = client.post("/predict", content=b'{"review": "a",}', headers=JSON)
     assert reply.json()["detail"][0]["msg"] == (
-        "not valid JSON at character 15: Expecting property name enclosed in double quotes"
+        "not valid JSON: Expecting property name enclosed in double quotes, character 15"
     )
 
 

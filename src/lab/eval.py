@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lab.config.cli import parse_options, run_tool
+from lab.config.optimized_mode import recorded_direction_note
 from lab.config.ranges import check_keys
 from lab.errors import ConfigError, DataError
 from lab.eval_build import build_evaluation_parts
@@ -305,7 +306,8 @@ def main(argv: list[str]) -> int:
     own = cfg.get(RUN_SPLIT)
     recorded = recorded_for(run, own)
     changed = changed_data_note(run, own, evaluated.get("sha256"))
-    for line in [changed, *notes.lines]:  # before the table, whose scores they qualify
+    direction = recorded_direction_note(run.config)  # a "best" chosen the wrong way (s32d G3)
+    for line in [direction, changed, *notes.lines]:  # before the table, which they qualify
         if line:
             log.warning(line)
     caveat = limited_pass_note(run, own, evaluated.get("rows"))

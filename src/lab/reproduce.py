@@ -147,6 +147,7 @@ def reproduce_run(
     record, recorded_cfg = read_run(run_dir)
     if not record.get("metrics"):
         raise LabError(f"{run_dir} has no recorded metrics (status: {record.get('status')})")
+    from lab.config.optimized_mode import recorded_direction_note
     from lab.config.resolvers import register_resolvers
     from lab.config.rules import validate_config
     from lab.errors import lab_error_in
@@ -169,6 +170,8 @@ def reproduce_run(
     other_code = reproducible_config(run_dir, record, recorded_cfg)
     if other_code and is_global_rank_zero():
         console_warning(other_code)
+    if (direction := recorded_direction_note(recorded_cfg)) and is_global_rank_zero():
+        console_warning(direction)  # the run reproduces as it ran: its "best" is its worst
     # Before anything is written: a reproduction whose data is nowhere makes no folder.
     # Paths inside installed packages (the quickstart model, lab's demo data) first: on
     # another install they are elsewhere, and the record says which package holds them.

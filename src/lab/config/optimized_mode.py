@@ -26,6 +26,8 @@ head logs (`lab.training.fit.unknown_metric_error`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from omegaconf import DictConfig
 
 from lab.errors import ConfigError
@@ -71,4 +73,19 @@ def check_optimized_metric(cfg: DictConfig) -> None:
     raise ConfigError(
         f"optimized_metric={metric} is never logged by validation ({why}): "
         f"use optimized_metric=val/{name}"
+    )
+
+
+def recorded_direction_note(config: Any, subject: str = "this run chose its") -> str | None:
+    """For a recorded run's config: a note where its best checkpoint was chosen by the
+    highest value of a lower-is-better metric (`optimized_mode: max` with `val/loss`), as runs
+    recorded before 2026-12-07 were when only `optimized_metric` was changed; else None."""
+    metric, mode = config.get("optimized_metric"), config.get("optimized_mode")
+    if not isinstance(metric, str) or mode != "max" or not lower_is_better(metric):
+        return None
+    return (
+        f"{subject} best checkpoint by the highest {metric} (optimized_mode=max), a "
+        "metric for which lower is better: before 2026-12-07 a metric changed alone kept the "
+        "task's mode, so its best checkpoint is its worst by that metric (optimized_mode=max "
+        "resumes it or continues its sweep as it ran; a new run chooses by the lowest)"
     )

@@ -337,11 +337,13 @@ def _json_kind(value: Any) -> str:
 
 
 def not_valid_json(err: json.JSONDecodeError) -> str:
-    """`err` in lab's words: `not valid JSON (Expecting ',' delimiter, column 17)`."""
-    return f"not valid JSON ({json_reason(err.msg)}, column {err.colno})"
+    """`err` in lab's words: `not valid JSON (Expecting ',' delimiter, column 17)`,
+    `not valid JSON (Unterminated string starting at column 26)`."""
+    return f"not valid JSON ({json_reason(err.msg, f'column {err.colno}')})"
 
 
-def json_reason(msg: str) -> str:
-    """json's message `msg` (`JSONDecodeError.msg`) as lab quotes it: json ends some with " at"
-    before its own position ("Invalid control character at"), which lab says apart: cut."""
-    return msg.removesuffix(" at")
+def json_reason(msg: str, where: str) -> str:
+    """json's message `msg` (`JSONDecodeError.msg`) with its place `where` (`column 17`):
+    json ends some messages with " at" before its own position ("Unterminated string starting
+    at"), whose place is then the phrase's own (where the string starts), not a comma's."""
+    return f"{msg} {where}" if msg.endswith(" at") else f"{msg}, {where}"

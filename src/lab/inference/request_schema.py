@@ -307,11 +307,11 @@ def short_error(error: Any) -> dict[str, Any]:
 
 
 def json_message(position: Any, reason: str) -> str:
-    """A body that is not JSON, in lab's words: `not valid JSON at character 13: Unterminated
-    string starting` (`position`: json's offset in the body, from 0, as its own "(char 13)")."""
+    """A body that is not JSON, in lab's words: `not valid JSON: Unterminated string starting
+    at character 13` (`position`: json's offset in the body, from 0, as its own "(char 13)")."""
     from lab.data.origins import json_reason
 
-    return f"not valid JSON at character {position}: {json_reason(reason)}"
+    return f"not valid JSON: {json_reason(reason, f'character {position}')}"
 
 
 def excerpt(value: Any) -> Any:

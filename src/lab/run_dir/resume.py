@@ -195,10 +195,14 @@ def differences_message(
     A command other than the run's: the run's own (`resume_command`). The run's own command:
     that would only be refused again, so where other code recorded the run its `note` (that
     code, and how to use it), else the config files the command composes changed since."""
+    from lab.config.optimized_mode import recorded_direction_note
     from lab.run_dir.records import hydra_overrides, resume_command
 
     overrides = [str(o) for o in record.get("overrides") or []]
     listed = "\n".join(differences)
+    if any(line.startswith("  optimized_mode:") for line in differences):
+        direction = recorded_direction_note(_read_config(run_dir))  # s32d G3
+        listed = f"{listed}\n{direction}" if direction else listed
     if _overrides_without_resume(overrides) != _overrides_without_resume(hydra_overrides()):
         advice = f"resume it with the overrides it ran with: {resume_command(overrides, run_dir)}"
         return (

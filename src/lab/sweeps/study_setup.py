@@ -121,6 +121,8 @@ def record_setup(study: Any, plan: Any) -> None:
 
 def check_same_setup(study: Any, plan: Any) -> None:
     """Refuse to continue `study` with other fixed overrides or another search space."""
+    from lab.config.optimized_mode import recorded_direction_note
+
     recorded = setup_overrides(study.user_attrs.get(FIXED_OVERRIDES, []))
     overrides = _override_differences(recorded, setup_overrides(plan.space.fixed))
     space = None
@@ -139,6 +141,9 @@ def check_same_setup(study: Any, plan: Any) -> None:
         if files:
             found = [f"other configs, with the same command: {files}"]
             restore = _how_to_restore(plan, keys)
+            if "optimized_mode" in keys:  # a loss maximized before 2026-12-07 (s32d G3)
+                subject = "its trials chose their"
+                restore = recorded_direction_note(recorded_setup, subject) or restore
     if not found:
         return
     ways = [
