@@ -18,7 +18,7 @@ from torchmetrics import MeanMetric
 from lab.compat.lightning import accumulating, steps_taken
 from lab.errors import ConfigError
 from lab.tasks.contract import missing_methods, missing_methods_message
-from lab.training.rank_weights import rank_weight
+from lab.training.rank_weights import rank_weight, weight_share, weighted
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -94,11 +94,18 @@ class TaskModule(L.LightningModule):
         self.log_train_loss(loss, _batch_size(batch))
         return loss
 
-    def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
+    def log_train_loss(
+        self, loss: torch.Tensor, batch_size: int, weight_sum: torch.Tensor | None = None
+    ) -> None:
         """Log `train/loss` for this batch (see `log_train`)."""
-        self.log_train({"loss": loss}, batch_size)
+        self.log_train({"loss": loss}, batch_size, weight_sum)
 
-    def log_train(self, values: Mapping[str, torch.Tensor], batch_size: int) -> None:
+    def log_train(
+        self,
+        values: Mapping[str, torch.Tensor],
+        batch_size: int,
+        weight_sum: torch.Tensor | None = None,
+    ) -> None:
         """Log `train/<name>` for each of this batch's scalar values (the progress bar shows
         `train/loss`): as is, or, with gradient accumulation, each the mean of the optimizer
         step's micro-batches at its last one (HF Trainer's number; Lightning would log one
@@ -114,13 +121,17 @@ class TaskModule(L.LightningModule):
         a barrier, at every step); the steps in between show this rank's value on the
         progress bar. On a micro-batch the ranks share unevenly (an epoch's partial global
         batch) the values are weighed by the ranks' rows, and the step is averaged over the
-        ranks whether logged or not (`lab.training.rank_weights`)."""
+        ranks whether logged or not (`lab.training.rank_weights`). `weight_sum`, for values
+        that are means weighted by it (a class-weighted loss), weighs the ranks by it instead,
+        on every micro-batch (`weight_share`)."""
         trainer = self._trainer
         self._rank_weight = None
-        if self.ranks_weighed_by_rows and values:
+        if values and weight_sum is not None:
+            self._rank_weight = weight_share(trainer, weight_sum)
+        elif self.ranks_weighed_by_rows and values:
             self._rank_weight = rank_weight(trainer, batch_size, next(iter(values.values())).device)
         if self._rank_weight is not None:
-            values = {name: value * self._rank_weight for name, value in values.items()}
+            values = {name: weighted(value, self._rank_weight) for name, value in values.items()}
             self._uneven_group = True
         if trainer is not None and trainer.accumulate_grad_batches > 1:
             for name, value in values.items():
@@ -197,11 +208,11 @@ class TaskModule(L.LightningModule):
         `accumulate_grad_batches`, so 3 micro-batches left of a group of 4 stepped with 3/4 of
         the gradient (the learning rate, in effect, under SGD or with clipping). HF Trainer
         divides by the micro-batches the group holds, as here. On a micro-batch the DDP ranks
-        share unevenly the loss also carries this rank's row weight (`log_train`,
-        `lab.training.rank_weights`): the two factors multiply."""
+        share unevenly (every one, for a class-weighted loss) the loss also carries this
+        rank's weight (`log_train`, `lab.training.rank_weights`): the two factors multiply."""
         loss = loss * partial_group_scale(self._trainer)
         weight, self._rank_weight = self._rank_weight, None
-        super().backward(loss if weight is None else loss * weight, *args, **kwargs)
+        super().backward(loss if weight is None else weighted(loss, weight), *args, **kwargs)
 
     def configure_gradient_clipping(
         self,

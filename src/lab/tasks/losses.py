@@ -227,11 +227,20 @@ def counted_class_weights(module: Any) -> dict[str, Any] | None:
 
 class ClassLossTraining:
     """Mixin for a `TaskModule` holding `self.class_loss`: trains on the weighted / smoothed
-    loss when one of the options is set, else on the head's own loss (`TaskModule`)."""
+    loss when one of the options is set, else on the head's own loss (`TaskModule`). Under
+    DDP with class weights each rank's loss is weighed by its target weights' sum, so that
+    the step follows the global batch's weighted mean (`lab.training.rank_weights`)."""
 
     def training_step(self: Any, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         if not self.class_loss.active:
             return super().training_step(batch, batch_idx)  # type: ignore[misc,no-any-return]
         loss: torch.Tensor = self.class_loss.model_output(self.model, batch).loss
-        self.log_train_loss(loss, int(batch["labels"].shape[0]))
+        labels = batch["labels"]
+        # Class weights: the ranks weigh by their weight sums (`log_train`, DDP only).
+        trainer = self._trainer
+        weights = (
+            self.class_loss.weight is not None and trainer is not None and trainer.world_size > 1
+        )
+        weight_sum = self.class_loss.target_weight(labels) if weights else None
+        self.log_train_loss(loss, int(labels.shape[0]), weight_sum)
         return loss

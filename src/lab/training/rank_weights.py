@@ -1,4 +1,5 @@
-"""Ranks weighed by their rows on a global batch they share unevenly (DDP).
+"""DDP ranks weighed by their rows on a global batch they share unevenly, or by their
+class-weight sums on every batch of a class-weighted loss.
 
 DDP averages the ranks' gradients with equal weights, and lab logs the mean of the ranks'
 `train/*` values (`TaskModule.log_train`): right while every rank holds as many rows. An
@@ -14,9 +15,18 @@ accumulation's `partial_group_scale` (an epoch's last group of fewer micro-batch
 separate factor: it weighs micro-batches within a step, this weighs ranks within a
 micro-batch, and the two multiply.
 
-Not applied to a streamed train split (every rank's stream is endless, so every batch is
-full on every rank) nor to a head whose loss weighs ranks itself (SFT's token mean:
-`TaskModule.ranks_weighed_by_rows`).
+A class-weighted cross entropy (`task.module.class_weights`, `lab.tasks.losses.ClassLoss`)
+is `sum(w_i l_i) / sum(w_i)` over a rank's rows (or scored tokens), so the ranks' equal
+average is off the global batch's weighted mean on every micro-batch, even ones. There the
+rank's weight is `its weight sum x ranks / the global weight sum` instead (`weight_share`:
+one all-reduce of the weight sum per micro-batch, under DDP only, streamed splits too),
+which counts the rows already and replaces the row weight. Torch divides a label-smoothed,
+weighted loss by the same sum (the target classes' weights), so it holds with label
+smoothing too; as the row weight, it multiplies `partial_group_scale`.
+
+The row weight is not applied to a streamed train split (every rank's stream is endless, so
+every batch is full on every rank) nor to a head whose loss weighs ranks itself (SFT's token
+mean: `TaskModule.ranks_weighed_by_rows`).
 """
 
 from __future__ import annotations
@@ -51,3 +61,23 @@ def rank_weight(trainer: L.Trainer | None, rows: int, device: torch.device) -> t
     # `torch.distributed` directly: the strategy's `reduce` puts a barrier before it.
     torch.distributed.all_reduce(total)
     return rows * trainer.world_size / total
+
+
+def weight_share(trainer: L.Trainer | None, weight_sum: torch.Tensor) -> torch.Tensor | None:
+    """`weight_sum x ranks / global weight sum` for this rank's micro-batch, whose loss is a
+    mean weighted by `weight_sum` in all (a class-weighted cross entropy's target weights):
+    one all-reduce of the sum, on every micro-batch under DDP; None (a weight of 1, no
+    collective) in one process."""
+    if trainer is None or trainer.world_size <= 1 or not torch.distributed.is_initialized():
+        return None
+    mine = weight_sum.detach().float()
+    total = mine.clone()
+    # `torch.distributed` directly: the strategy's `reduce` puts a barrier before it.
+    torch.distributed.all_reduce(total)
+    return mine * trainer.world_size / total
+
+
+def weighted(value: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """`value x weight`, 0 where the weight is 0: a rank whose micro-batch has nothing to
+    score (its mean is nan) adds nothing to the global batch's mean."""
+    return torch.where(weight > 0, value * weight, torch.zeros_like(value))
