@@ -79,6 +79,19 @@ def test_an_explicit_mode_still_decides(tmp_path: Path) -> None:
             "optimized_metric=test/acc is never logged by validation (the best checkpoint is "
             "chosen on validation metrics during training): use optimized_metric=val/acc",
         ),
+        (  # HF's name of text classification's val/acc (s32d G1: was val/accuracy)
+            "eval_accuracy",
+            "optimized_metric=eval_accuracy is never logged by validation (HF Trainer's "
+            "eval_<name> is lab's val/<name>): use optimized_metric=val/acc (lab's name of "
+            "HF's accuracy)",
+        ),
+        (
+            "eval_rouge1",
+            "optimized_metric=eval_rouge1 is never logged by validation (HF Trainer's "
+            "eval_<name> is lab's val/<name>): this task's head logs no rouge1; pick one of "
+            "its metrics: val/loss, val/acc, val/f1, val/precision, val/recall, val/mcc, "
+            "val/f1_positive",
+        ),
     ],
 )
 def test_a_metric_validation_never_logs_is_refused_before_anything_loads(

@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from lab.config.added_keys import plus_as_set
 from lab.config.callback_rules import unadded_callback_line
+from lab.config.hf_values import HintContext
 from lab.config.key_hints import nested_key, not_a_key, same_leaf_key
 from lab.config.option_errors import (
     NOT_AN_OPTION_NAME,
@@ -102,8 +103,14 @@ def unknown_key_hints(
                 root = compose(config_name, overrides=[], return_hydra_config=True)
                 groups = {str(g) for g in root.hydra.runtime.choices if "/" not in str(g)}
                 keys = sorted(({str(k) for k in root} | groups) - {"hydra"})
+                picked = [o for o in choices if o.partition("=")[0] in groups]
+                try:  # `data=imdb` beside a top-level HF name: its task's metric names
+                    chosen = compose(config_name, overrides=picked, return_hydra_config=True)
+                except Exception:
+                    chosen = None
+                context = HintContext.of(chosen, plain)
                 return [
-                    not_a_key("", key, keys, nested_key(root, key), value=value)
+                    not_a_key("", key, keys, nested_key(root, key), value=value, context=context)
                     for key, _, value in (o.partition("=") for o in choices)
                     # A group path (`hydra/sweeper/sampler=gird`) is a group: Hydra's own
                     # message names its options.
@@ -136,7 +143,9 @@ def unknown_key_hints(
         valid = [str(k) for k in parent]
         elsewhere = same_leaf_key(cfg, parent_key, leaf)  # `data.threshold`: task.module's
         given = override.partition("=")[2]  # an HF name's lab key is said with it
-        hints.append(added or not_a_key(parent_key, leaf, valid, elsewhere=elsewhere, value=given))
+        context = HintContext.of(cfg, plain)  # an HF name's value is checked against it
+        line = not_a_key(parent_key, leaf, valid, elsewhere=elsewhere, value=given, context=context)
+        hints.append(added or line)
     return hints
 
 

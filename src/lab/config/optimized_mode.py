@@ -70,10 +70,12 @@ def check_optimized_metric(cfg: DictConfig) -> None:
         )
     else:
         why = "the best checkpoint is chosen on validation metrics during training"
-    raise ConfigError(
-        f"optimized_metric={metric} is never logged by validation ({why}): "
-        f"use optimized_metric=val/{name}"
-    )
+    # lab's name of HF's metric, by the task's head (`eval_accuracy` is `val/acc`: s32d G1)
+    from lab.config.hf_metrics import lab_metric
+
+    meant, note = lab_metric(name, cfg)
+    use = f"use optimized_metric={meant}" + (f" ({note})" if note else "") if meant else note
+    raise ConfigError(f"optimized_metric={metric} is never logged by validation ({why}): {use}")
 
 
 def recorded_direction_note(config: Any, subject: str = "this run chose its") -> str | None:

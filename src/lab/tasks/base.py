@@ -47,6 +47,11 @@ class TaskModule(L.LightningModule):
     # Metric name (without stage) -> why this run does not log it, for the refusal of an
     # `optimized_metric` the validation did not log (`lab.training.fit.unknown_metric_error`).
     metric_notes: dict[str, str] = {}  # noqa: RUF012 (read only)
+    # The names (without stage) validation logs, where the head knows them before any data
+    # (empty: not declared), and HF `evaluate`'s names of them where they differ (`accuracy`
+    # -> `acc`): the HF-name hints translate `metric_for_best_model` (`lab.config.hf_metrics`).
+    metric_names: tuple[str, ...] = ()
+    hf_metric_names: dict[str, str] = {}  # noqa: RUF012 (read only)
     # Whether DDP ranks sharing a global batch unevenly weigh by their rows
     # (`lab.training.rank_weights`); False for a head whose loss weighs ranks itself.
     ranks_weighed_by_rows: bool = True

@@ -34,6 +34,7 @@ class MultipleChoiceModule(ClassLossTraining, TaskModule):
     """
 
     progress_bar_metrics = ("acc",)
+    hf_metric_names = {"accuracy": "acc"}  # noqa: RUF012 (read only)
 
     def __init__(
         self,

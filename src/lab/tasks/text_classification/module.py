@@ -126,6 +126,9 @@ class TextClassificationModule(ClassLossTraining, TaskModule):
     """
 
     progress_bar_metrics = ("acc",)
+    # f1_positive with two classes only (`metric_notes`)
+    metric_names = ("loss", "acc", "f1", "precision", "recall", "mcc", "f1_positive")
+    hf_metric_names = {"accuracy": "acc", "matthews_correlation": "mcc"}  # noqa: RUF012
 
     def __init__(
         self,
