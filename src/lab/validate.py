@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     from lab.config.user_dirs import take_config_dirs
     from lab.config.validation_tail import config_tail_warning
     from lab.tool_help import help_text, wants_help
+    from lab.training.rank_cores import config_ranks_over_cores_line
 
     argv = sys.argv[1:] if argv is None else argv
     if wants_help(argv):
@@ -300,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     if tail := config_tail_warning(cfg):  # a warning, not a refusal (s32a F-M3)
         print(f"warning: {tail}", file=sys.stderr)
+    if crowded := config_ranks_over_cores_line(cfg):  # as lab.train says it (s32d G6)
+        print(f"warning: {crowded}", file=sys.stderr)
     choices = dict(HydraConfig.get().runtime.choices)
     print("\n".join(describe(cfg, choices, config_dirs)))
     if built:

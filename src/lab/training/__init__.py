@@ -15,5 +15,6 @@ distributed.py    DDP under Hydra: extra ranks run their own job
 rank_weights.py   DDP ranks weighed by their rows on a batch they share unevenly
 rank_failures.py  a DDP rank that fails alone, said once by rank 0 in its own words
 rank_threads.py   the threads DDP ranks train with (record.json), CPU ranks over cores
+rank_cores.py     the CPU-ranks-over-cores line, from a trainer or a config (lab.validate)
 allocator.py      glibc keeps freed CPU memory for the next step
 """

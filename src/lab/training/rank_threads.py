@@ -8,48 +8,39 @@ has started (every rank gets the same), which `lab.reproduce` compares where bot
 it (older records: `torch_threads`, as before).
 
 A CPU DDP run of more ranks than cores (`trainer.devices=3` on 2 cores) still runs, each rank on
-1 thread, the ranks taking turns on the cores: `oversubscribed_line` says so in one warning.
+1 thread, the ranks taking turns on the cores: `oversubscribed_line` says so in one warning,
+in the words `lab.validate` uses (`lab.training.rank_cores`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
+
+from lab.training.rank_cores import ranks_over_cores_line, usable_cores
 
 if TYPE_CHECKING:
     from lab.run_dir.records import RunRecord
 
 log = logging.getLogger(__name__)
 
+__all__ = ["RankThreads", "oversubscribed_line", "usable_cores", "warn_if_oversubscribed"]
+
 RECORD_KEY = "rank_threads"
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, as Lightning counts them)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def oversubscribed_line(trainer: L.Trainer, cores: int | None = None) -> str | None:
     """`3 CPU ranks on 2 cores: ...` where a CPU run's ranks on this machine outnumber its
-    `cores` (default: `usable_cores()`), else None."""
+    `cores` (default: `usable_cores()`), else None (`lab.training.rank_cores`: `lab.validate`
+    says the same line from the config)."""
     from lightning.pytorch.accelerators import CPUAccelerator
 
-    ranks = int(trainer.num_devices)
-    cores = usable_cores() if cores is None else cores
-    if not isinstance(trainer.accelerator, CPUAccelerator) or ranks <= cores:
+    if not isinstance(trainer.accelerator, CPUAccelerator):
         return None
-    return (
-        f"{ranks} CPU ranks on {cores} cores: each rank runs 1 thread and the ranks take turns "
-        f"on the cores, slower than one rank a core (trainer.devices={cores} or fewer; the "
-        "global batch is data.batch_size x ranks x trainer.accumulate_grad_batches)"
-    )
+    return ranks_over_cores_line(int(trainer.num_devices), cores)
 
 
 def warn_if_oversubscribed(trainer: L.Trainer) -> None:
