@@ -17,6 +17,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from omegaconf import DictConfig
 
@@ -103,15 +104,10 @@ def unknown_key_hints(
                 root = compose(config_name, overrides=[], return_hydra_config=True)
                 groups = {str(g) for g in root.hydra.runtime.choices if "/" not in str(g)}
                 keys = sorted(({str(k) for k in root} | groups) - {"hydra"})
-                picked = [o for o in choices if o.partition("=")[0] in groups]
-                try:  # `data=imdb` beside a top-level HF name: its task's metric names
-                    chosen = compose(config_name, overrides=picked, return_hydra_config=True)
-                except Exception:
-                    chosen = None
-                context = HintContext.of(chosen, plain)
+                context = HintContext.composing(partial(compose, config_name), groups, plain)
                 return [
-                    not_a_key("", key, keys, nested_key(root, key), value=value, context=context)
-                    for key, _, value in (o.partition("=") for o in choices)
+                    not_a_key("", key, keys, nested_key(root, key), hf=context)
+                    for key in (o.partition("=")[0] for o in choices)
                     # A group path (`hydra/sweeper/sampler=gird`) is a group: Hydra's own
                     # message names its options.
                     if key not in keys and "/" not in key
@@ -142,10 +138,8 @@ def unknown_key_hints(
         added = added_argument_hint(parent, parent_key, leaf, override)
         valid = [str(k) for k in parent]
         elsewhere = same_leaf_key(cfg, parent_key, leaf)  # `data.threshold`: task.module's
-        given = override.partition("=")[2]  # an HF name's lab key is said with it
-        context = HintContext.of(cfg, plain)  # an HF name's value is checked against it
-        line = not_a_key(parent_key, leaf, valid, elsewhere=elsewhere, value=given, context=context)
-        hints.append(added or line)
+        context = HintContext.of(cfg, plain)  # an HF name's lab key, said with its value
+        hints.append(added or not_a_key(parent_key, leaf, valid, elsewhere=elsewhere, hf=context))
     return hints
 
 

@@ -35,6 +35,20 @@ class HintContext:
         pairs = (o.lstrip("+~").partition("=") for o in overrides)
         return cls(cfg, {key: value for key, sep, value in pairs if sep})
 
+    @classmethod
+    def composing(
+        cls, compose: Callable[..., DictConfig], groups: set[str], overrides: Sequence[str]
+    ) -> HintContext:
+        """The context of `overrides`, its config composed by `compose` from their choices of
+        `groups` alone (`data=imdb` beside a top-level HF name: the task's metric names); no
+        config where those do not compose."""
+        picked = [o for o in overrides if o.partition("=")[0] in groups]
+        try:
+            cfg = compose(overrides=picked, return_hydra_config=True)
+        except Exception:
+            cfg = None
+        return cls.of(cfg, overrides)
+
     def optimizer_keys(self) -> set[str] | None:
         """The keys of the chosen optimizer (None: not known)."""
         node = None if self.cfg is None else OmegaConf.select(self.cfg, "optimizer")

@@ -31,15 +31,16 @@ def not_a_key(
     nested: str | None = None,
     elsewhere: str | None = None,
     value: str | None = None,
-    context: HintContext | None = None,
+    hf: HintContext | None = None,
 ) -> str:
     """`'<parent>.<leaf>' is not a config key. Did you mean ...? Valid keys of <parent>: ...`;
     an HF `TrainingArguments` name (`eval_steps`) gets its lab key with `value`, the value
     given (`Did you mean trainer.val_every_n_steps=4? (HF's eval_steps)`: `lab.config.hf_names`)
-    before any other guess, the value checked against lab's under `context` (the command's
-    config and other overrides: `lab.config.hf_values`); then `nested`: the key one level
-    down that `leaf` names (`paths.output_root`); `elsewhere`: a key of the same name in
-    another section, the next (an exact name beats a look-alike of `parent`'s)."""
+    before any other guess, the value checked against lab's under `hf` (the command's config
+    and overrides, which give `value` where it is None: `lab.config.hf_values`); then
+    `nested`: the key one level down that `leaf` names (`paths.output_root`); `elsewhere`: a
+    key of the same name in another section, the next (an exact name beats a look-alike of
+    `parent`'s)."""
     from lab.config.hf_names import hf_key_hint
 
     valid = sorted(valid)
@@ -47,8 +48,10 @@ def not_a_key(
     prefix = f"{parent_key}." if parent_key else ""  # "": a top-level key
     guess = nested or elsewhere or (prefix + close[0] if close else None)
     maybe = f" Did you mean {guess}?" if guess else ""
-    if hf := hf_key_hint(leaf, value, given_key=prefix + leaf, context=context):
-        maybe = f" {hf}"
+    if value is None and hf is not None:
+        value = hf.given.get(prefix + leaf)
+    if said := hf_key_hint(leaf, value, given_key=prefix + leaf, context=hf):
+        maybe = f" {said}"
     if not valid:  # never an empty list of valid keys (s32a F-L1)
         return f"'{prefix}{leaf}' is not a config key: {empty_node_words(parent_key, leaf)}"
     where = f"Valid keys of {parent_key}" if parent_key else "Valid top-level keys and groups"
