@@ -8,7 +8,8 @@ would have been killed for memory at the end of a finished run. What is drawn no
 number of classes `n`:
 
 * `n <= ANNOTATED_MAX` (30): as before. The figure is `0.5 * n + 2` inches a side (3.5 at
-  least, 17 at most), every cell has its count and both axes name every class.
+  least, 17 at most), every cell has its count and both axes name every class. A count is
+  black on a light cell and white on a dark one (`text_colour` of the cell's drawn colour).
 * `n > ANNOTATED_MAX`: a figure of `WIDE` x `TALL` inches whatever `n` (2640 x 1920 pixels
   at the 120 dpi `lab.run_dir.plots` saves at), so drawing time and memory stay flat.
   - The full matrix, without per-cell counts: a cell is under half an inch, the digits
@@ -71,6 +72,7 @@ def plot_confusion_matrix(report: dict[str, Any]) -> Figure | None:
 def _annotated(matrix: list[list[int]], labels: list[str], title: str) -> Figure:
     """The figure of a few classes: a count in every cell, a name on every tick."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
     size = max(3.5, 0.5 * len(labels) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
@@ -80,13 +82,29 @@ def _annotated(matrix: list[list[int]], labels: list[str], title: str) -> Figure
     axis.set_yticks(range(len(labels)), labels)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    peak = max(max(row) for row in matrix) or 1
+    # The text colour follows the colour the cell is drawn in: imshow scales the colours from
+    # the matrix's smallest count to its largest, so `count > peak / 2` (used before
+    # 2026-12-07) put white text on near-white cells whenever every count was above half the
+    # peak (a balanced binary run near chance: [[53, 42], [39, 66]]).
+    cells = image.to_rgba(np.asarray(matrix, dtype=np.float64))  # through the image's norm
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
-            shade = "white" if count > peak / 2 else "black"
+            shade = text_colour(tuple(float(part) for part in cells[i, j]))
             axis.text(j, i, str(count), ha="center", va="center", color=shade)
     axis.set_title(title)
     return figure
+
+
+def text_colour(cell: tuple[float, ...]) -> str:
+    """`black` or `white`, whichever contrasts more with the RGB(A) colour `cell` (0-1
+    floats): the WCAG relative luminance of the cell, black text from 0.179 up, where its
+    contrast ratio with black passes the one with white."""
+    red, green, blue = (
+        part / 12.92 if part <= 0.04045 else ((part + 0.055) / 1.055) ** 2.4 for part in cell[:3]
+    )
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    # (L + 0.05) / 0.05 >= 1.05 / (L + 0.05)  <=>  L >= sqrt(1.05 * 0.05) - 0.05 = 0.179
+    return "black" if luminance >= (1.05 * 0.05) ** 0.5 - 0.05 else "white"
 
 
 def _capped(matrix: list[list[int]], labels: list[str], title: str) -> Figure:

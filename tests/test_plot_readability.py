@@ -1,0 +1,93 @@
+"""What a user reads off the run's figures (s32e F1, F2, F7): every count of the confusion
+matrix contrasts with its cell, every tick of the capped matrix names one class, and each bar
+of entity_f1.png carries its F1. Values are read back from the matplotlib figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+import pytest
+from matplotlib.colors import to_rgb
+
+from lab.tasks.text_classification.confusion_plot import plot_confusion_matrix, text_colour
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _luminance(colour: Any) -> float:
+    """WCAG relative luminance of a matplotlib colour."""
+    parts = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 0.2126 * parts[0] + 0.7152 * parts[1] + 0.0722 * parts[2]
+
+
+def _contrast(first: Any, second: Any) -> float:
+    low, high = sorted((_luminance(first), _luminance(second)))
+    return (high + 0.05) / (low + 0.05)
+
+
+def _cells(figure: Any) -> list[tuple[str, str, float]]:
+    """(count, text colour, contrast with the cell's drawn colour) of every annotated cell."""
+    axis = figure.axes[0]
+    image = axis.images[0]
+    found = []
+    for text in axis.texts:
+        x, y = text.get_position()
+        cell = image.cmap(image.norm(image.get_array()[int(y)][int(x)]))
+        found.append((text.get_text(), text.get_color(), _contrast(cell, text.get_color())))
+    return found
+
+
+# --------------------------------------------------------------- F1: counts readable
+def test_the_counts_of_a_balanced_run_near_chance_are_dark_on_light_cells() -> None:
+    """The acceptance run's matrix: every count above half the peak, so the old rule
+    (`count > peak / 2`) drew 53, 42 and 39 white on light cells (39 on white)."""
+    figure = plot_confusion_matrix(
+        {"labels": ["neg", "pos"], "confusion_matrix": [[53, 42], [39, 66]]}
+    )
+    cells = _cells(figure)
+    assert [(count, colour) for count, colour, _ in cells] == [
+        ("53", "black"),
+        ("42", "black"),
+        ("39", "black"),
+        ("66", "white"),
+    ]
+    assert min(contrast for *_, contrast in cells) >= 4.5
+    plt.close(figure)
+
+
+@pytest.mark.parametrize(
+    "matrix",
+    [
+        [[5, 1], [2, 4]],
+        [[100, 0], [50, 1]],
+        [[0, 0], [0, 0]],
+        [[7, 7], [7, 7]],
+        [[i * 9 + j for j in range(9)] for i in range(9)],  # every shade of the scale
+        [[40 + (i == j) * 60 + i for j in range(12)] for i in range(12)],
+    ],
+)
+def test_every_count_contrasts_with_its_cell(matrix: list[list[int]]) -> None:
+    """Black or white, whichever contrasts more with the drawn cell: at least the contrast
+    where the two are equal (4.58), WCAG's 4.5 for text."""
+    labels = [f"c{i}" for i in range(len(matrix))]
+    figure = plot_confusion_matrix({"labels": labels, "confusion_matrix": matrix})
+    cells = _cells(figure)
+    assert [count for count, *_ in cells] == [str(c) for row in matrix for c in row]
+    for count, colour, contrast in cells:
+        other = "white" if colour == "black" else "black"
+        assert contrast >= 4.5, count
+        image = figure.axes[0].images[0]
+        cell = image.cmap(image.norm(int(count)))
+        assert contrast >= _contrast(cell, other), count
+    plt.close(figure)
+
+
+def test_text_colour_by_the_cell_luminance() -> None:
+    assert text_colour((1.0, 1.0, 1.0, 1.0)) == "black"
+    assert text_colour((0.0, 0.0, 0.0)) == "white"
+    blues = plt.get_cmap("Blues")
+    assert text_colour(blues(0.0)) == "black" and text_colour(blues(1.0)) == "white"
+    assert text_colour((0.5, 0.5, 0.5)) == "black"  # luminance 0.214 >= 0.179
+    assert text_colour((0.45, 0.45, 0.45)) == "white"  # luminance 0.171
