@@ -210,6 +210,25 @@ def test_each_run_of_a_multirun_is_reproduced_and_one_failure_stops_none(
     assert "2 runs, 1 configuration" in " ".join(capsys.readouterr().out.split())
 
 
+def test_each_job_of_a_multirun_records_the_command_that_trains_it_alone(multirun: Path) -> None:
+    """s32e F6: record.json's `command` and the model card's are the job's own (`seed=1`), not
+    the multirun's (`-m ... seed=1,2`, which retrains both); `multirun_command` keeps that."""
+    for run, seed in (("0", 1), ("1", 2)):
+        record = json.loads((multirun / run / "record.json").read_text())
+        assert record["command"].split()[1:] == [
+            "-m",
+            "lab.train",
+            *TINY,
+            f"seed={seed}",
+            "paths.output_root=out",
+        ]
+        assert record["multirun_command"].split()[1:4] == ["-m", "lab.train", "-m"]
+        assert "seed=1,2" in record["multirun_command"]
+        card = (multirun / run / "model" / "README.md").read_text()
+        assert f"```\n{record['command']}\n```" in card
+        assert f"One job of the multirun `{record['multirun_command']}`" in card
+
+
 def test_a_folder_without_runs_is_refused_in_words(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -37,6 +37,7 @@ from lab.run_dir.card_base import (
 from lab.run_dir.card_data import data_line, data_metadata, metric_cell, read_id2label
 from lab.run_dir.card_hyperparameters import hyperparameter_rows
 from lab.run_dir.card_usage import onnx_usage, usage_section
+from lab.run_dir.job_command import multirun_note
 from lab.run_dir.summary import BEST, format_metric
 
 PARAMS = "model/params_"  # the parameter counts lab.train records with the metrics
@@ -131,7 +132,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 ```
 {record.get("command", "?")}
 ```
-
+{multirun_note(record)}
 ## Hyperparameters
 
 | key | value |

@@ -40,9 +40,9 @@ from lab.run_dir.endings import (  # noqa: F401  (RunInterrupted ...: lab.train'
     last_checkpoint,
     resume_command,
     start_command,
-    typed_command,
 )
 from lab.run_dir.held_log import HeldFileLog
+from lab.run_dir.job_command import recorded_commands
 from lab.run_dir.log_file_faults import quiet_on_write_faults
 from lab.run_dir.run_failure import end_failed_run
 from lab.run_dir.run_lock import hold_run_lock, release_run_lock
@@ -146,7 +146,7 @@ def start_record(output_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     if patch:
         code["patch"] = "code.patch"
     record: dict[str, Any] = {
-        "command": typed_command(sys.argv),
+        **recorded_commands(),  # a multirun's job: its own command (s32e F6)
         "argv": sys.argv,
         "cwd": str(Path.cwd()),
         "overrides": overrides,
