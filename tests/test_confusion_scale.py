@@ -139,8 +139,8 @@ def test_many_classes_get_a_capped_figure_without_cell_counts(n: int) -> None:
     assert len(matrix_axis.texts) == 0  # no per-cell numbers
     assert matrix_axis.images[0].get_array().shape == (n, n)  # every class, none left out
     xs, ys = _tick_texts(matrix_axis)
-    if n <= NAMED_MAX:
-        assert xs == ys == [f"intent {i} / sub" for i in range(n)]
+    if n <= NAMED_MAX:  # s32e F2: each class's id before its name
+        assert xs == ys == [f"{i}: intent {i} / sub" for i in range(n)]
     else:  # class ids at a round step, about 20 of them, never a name
         ids, rows = _ticks_in_view(matrix_axis.xaxis), _ticks_in_view(matrix_axis.yaxis)
         assert ids == rows and all(x.lstrip("\N{MINUS SIGN}").isdigit() for x in xs + ys)
@@ -158,13 +158,15 @@ def test_many_classes_get_a_capped_figure_without_cell_counts(n: int) -> None:
     plt.close(figure)
 
 
-def test_long_names_are_cut_on_the_capped_figure() -> None:
+def test_long_names_are_cut_in_the_middle_on_the_capped_figure() -> None:
+    """s32e F2: a tick is the class id and the name's start and end, 24 characters."""
     long = "a very long intent name that goes on {}"
     figure: Any = plot_confusion_matrix(_report(40, long))
     xs, _ = _tick_texts(figure.axes[0])
-    assert xs[0] == "a very long intent name…" and max(map(len, xs)) == 24
+    assert xs[0] == "0: a very lon… goes on 0" and xs[39] == "39: a very lo…goes on 39"
+    assert max(map(len, xs)) == 24
     pairs = [t.get_text() for t in figure.axes[1].texts if "→" in t.get_text()]
-    assert pairs[0] == "3: a very long intent name… → 7: a very long intent name…"
+    assert pairs[0] == "3: a very long…at goes on 3 → 7: a very long…at goes on 7"
     plt.close(figure)
 
 

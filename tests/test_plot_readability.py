@@ -91,3 +91,65 @@ def test_text_colour_by_the_cell_luminance() -> None:
     assert text_colour(blues(0.0)) == "black" and text_colour(blues(1.0)) == "white"
     assert text_colour((0.5, 0.5, 0.5)) == "black"  # luminance 0.214 >= 0.179
     assert text_colour((0.45, 0.45, 0.45)) == "white"  # luminance 0.171
+
+
+# ------------------------------------------------ F2: capped matrix ticks, one class each
+def _capped_ticks(figure: Any) -> tuple[list[str], list[str]]:
+    axis = figure.axes[0]
+    figure.canvas.draw()  # tick labels are filled in when drawn
+    return (
+        [t.get_text() for t in axis.get_xticklabels() if t.get_text()],
+        [t.get_text() for t in axis.get_yticklabels() if t.get_text()],
+    )
+
+
+def _report(names: list[str]) -> dict[str, Any]:
+    n = len(names)
+    matrix = [[5 * (i == j) + (j == (i + 1) % n) for j in range(n)] for i in range(n)]
+    return {"labels": names, "confusion_matrix": matrix}
+
+
+def test_names_sharing_a_long_prefix_get_unique_ticks_with_their_ids() -> None:
+    """The acceptance case: 35 names that differ in their last two characters were all
+    `customer_complaint_abou…`; now each tick has its id and the name's distinguishing end."""
+    names = [f"customer_complaint_about_billing_issue_type_{i:02d}" for i in range(35)]
+    figure = plot_confusion_matrix(_report(names))
+    xs, ys = _capped_ticks(figure)
+    assert xs == ys
+    assert len(set(xs)) == 35
+    assert xs[0] == "0: customer_c…ue_type_00"
+    assert xs[12] == "12: customer_…ue_type_12"
+    assert all(len(tick) <= 24 for tick in xs)
+    for i, tick in enumerate(xs):  # traceable: the id, then the name's start and end
+        head, tail = tick.removeprefix(f"{i}: ").split("…")
+        assert names[i].startswith(head) and names[i].endswith(tail)
+    # the most confused pairs keep ids and the distinguishing end too
+    pairs = [t.get_text() for t in figure.axes[1].texts if "→" in t.get_text()]
+    assert pairs[0] == "0: customer_co…ssue_type_00 → 1: customer_co…ssue_type_01"
+    plt.close(figure)
+
+
+def test_the_capped_title_says_where_the_full_names_are() -> None:
+    for n in (35, 120):
+        figure = plot_confusion_matrix(_report([f"class {i}" for i in range(n)]))
+        assert figure.axes[0].get_title() == (
+            f"test confusion matrix ({n} classes; counts, and class names in full by id, "
+            "in test_report.json: confusion_matrix, labels)"
+        )
+        plt.close(figure)
+
+
+def test_the_same_name_twice_still_gets_two_ticks() -> None:
+    names = ["dup"] * 2 + [f"c{i}" for i in range(33)]
+    xs, _ = _capped_ticks(figure := plot_confusion_matrix(_report(names)))
+    assert xs[:3] == ["0: dup", "1: dup", "2: c0"] and len(set(xs)) == 35
+    plt.close(figure)
+
+
+def test_a_few_classes_keep_their_names_as_given() -> None:
+    """Up to 30 classes nothing changes: every name whole, no id."""
+    names = [f"customer_complaint_about_billing_issue_type_{i:02d}" for i in range(30)]
+    xs, ys = _capped_ticks(figure := plot_confusion_matrix(_report(names)))
+    assert xs == ys == names
+    assert figure.axes[0].get_title() == "test confusion matrix"
+    plt.close(figure)

@@ -187,11 +187,13 @@ def number_undrawable_ticks(figure: Any) -> list[str]:
 
 
 def _numbered(formatter: Any) -> Any:
-    """A tick formatter: `formatter`'s label behind the tick's position (`0: 正面`)."""
+    """A tick formatter: `formatter`'s label behind the tick's position (`0: 正面`); a label
+    that starts with its position already (the capped confusion matrix's `0: 正面`) is kept."""
 
     def label(value: float, position: int | None = None) -> str:
         text = str(formatter(value, position))
-        return f"{round(value)}: {text}" if text else text
+        number = f"{round(value)}: "
+        return number + text if text and not text.startswith(number) else text
 
     return label
 

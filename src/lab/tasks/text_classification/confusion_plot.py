@@ -18,11 +18,14 @@ number of classes `n`:
     as a dark column, and groups of classes confused among themselves as blocks. Each cell
     keeps its own colour down to a pixel (`NEAREST_MAX` classes); with more classes than
     pixels, neighbouring cells are blended.
-  - Tick labels while they fit: a class's name on each tick (upright on the x axis) while
-    every class gets at least `NAME_PITCH_PT` (12) points of axis, a line of `NAME_FONT_PT`
-    (7-point) text, which the capped matrix gives up to `NAMED_MAX` (80) classes; names are
-    cut to `NAME_CHARS` characters. Above that, the ticks are class ids at a round step (0,
-    20, 40, ...; the names in id order are test_report.json's `labels`).
+  - Tick labels while they fit: a class's id and name on each tick (`12: customer_c…type_12`,
+    upright on the x axis) while every class gets at least `NAME_PITCH_PT` (12) points of
+    axis, a line of `NAME_FONT_PT` (7-point) text, which the capped matrix gives up to
+    `NAMED_MAX` (80) classes. A tick is at most `NAME_CHARS` characters, a longer name cut
+    in its middle (`_short`): names sharing a long prefix (`intent/billing/...`) differ at
+    their end, and before 2026-12-07 35 names cut to their first 23 characters read the
+    same. Above `NAMED_MAX`, the ticks are class ids at a round step (0, 20, 40, ...). The
+    title says where the full names are: test_report.json's `labels`, in id order.
   - Beside it, the `MOST_CONFUSED` (20) largest off-diagonal cells as bars, each labelled
     `true id: name → predicted id: name` with its count: at 150 classes a single confused
     row is a pale cell 0.09 inch wide, and which classes are taken for which is what a
@@ -46,7 +49,7 @@ NAMED_MAX = 80  # up to this many classes: names on the ticks of the capped figu
 WIDE, TALL = 22.0, 16.0
 NAME_FONT_PT = 7.0
 NAME_PITCH_PT = 12.0  # a line of NAME_FONT_PT text and the gap to the next: 970 / 12 = 80
-NAME_CHARS = 24  # a longer class name is cut (with "…") on the capped figure's ticks and bars
+NAME_CHARS = 24  # a longer tick (id and name) or name of a bar is cut (with "…") in its middle
 MOST_CONFUSED = 20  # (true, predicted) pairs listed beside the capped matrix
 ID_TICKS = 20  # about this many class-id ticks per axis above NAMED_MAX classes
 NEAREST_MAX = 1600  # about the capped matrix's side in pixels (13.5 inches at 120 dpi)
@@ -124,18 +127,26 @@ def _capped(matrix: list[list[int]], labels: list[str], title: str) -> Figure:
     _class_ticks(axis, labels)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    axis.set_title(f"{title} ({len(labels)} classes; counts in test_report.json)")
+    axis.set_title(
+        f"{title} ({len(labels)} classes; counts, and class names in full by id, "
+        "in test_report.json: confusion_matrix, labels)"
+    )
     pairs = most_confused(counts, MOST_CONFUSED)
     _most_confused_bars(pairs_axis, pairs, labels, tied_beyond(counts, pairs))
     return figure
 
 
 def _class_ticks(axis: Axes, labels: list[str]) -> None:
-    """Names on the ticks while they fit (`NAMED_MAX`), class ids at a round step above."""
+    """Ids and names on the ticks while they fit (`NAMED_MAX`), class ids at a round step
+    above."""
     from matplotlib.ticker import MaxNLocator
 
     if len(labels) <= NAMED_MAX:
-        names = [_short(name) for name in labels]
+        # The id makes every tick one class's, whatever the names (the same after a cut, or
+        # given twice), and it is the row of test_report.json's matrix and labels.
+        names = [
+            _short(name, NAME_CHARS - len(f"{i}: "), f"{i}: ") for i, name in enumerate(labels)
+        ]
         # Upright names on the x axis: slanted ones overlap once the classes are closer
         # together than a line of text divided by sin(45°).
         axis.set_xticks(range(len(names)), names, rotation=90, fontsize=NAME_FONT_PT)
@@ -202,5 +213,10 @@ def _most_confused_bars(
         axis.text(count, row, f" {count}", va="center", fontsize=9)
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+def _short(name: str, width: int = NAME_CHARS, prefix: str = "") -> str:
+    """`prefix` and `name`, the name cut in its middle to `width` characters where longer:
+    its start and its end (where names sharing a prefix differ) around "…"."""
+    if len(name) <= width:
+        return prefix + name
+    head = (width - 1) // 2
+    return f"{prefix}{name[:head]}…{name[len(name) - (width - 1 - head) :]}"
