@@ -104,11 +104,14 @@ def test_runs_that_did_not_finish_are_left_out_in_words(
     shutil.copytree(three_runs / "a", root / "a")
     shutil.copytree(three_runs / "b", root / "failed")
     (root / "failed" / "metrics.json").unlink()
+    record = json.loads((root / "failed" / "record.json").read_text())
+    record["status"] = "failed: RuntimeError: CUDA out of memory"
+    (root / "failed" / "record.json").write_text(json.dumps(record))
     assert main([str(root)]) == 0
     printed = capsys.readouterr()
     assert printed.err.strip() == (
-        f"left out 1 run that did not finish (failed, interrupted or pruned: no metrics.json): "
-        f"{root / 'failed'} (seed 2, configuration a)"  # its seed and column: s27a L3
+        "left out 1 run that did not finish (no metrics.json: 1 failed): "
+        f"{root / 'failed'} (failed, seed 2, configuration a)"  # its seed and column: s27a L3
     )
     assert "1 run, 1 configuration" in printed.out
 

@@ -110,13 +110,13 @@ def test_reproductions_in_a_multirun_are_counted_in_one_line(
         _write(sweep / str(number) / REPRODUCTION, number, {"val/acc": 0.1})
     # an unfinished original still holds its reproduction: neither is compared
     (sweep / "2").mkdir()
-    (sweep / "2" / "record.json").write_text(json.dumps({"seed": 2}))
+    (sweep / "2" / "record.json").write_text(json.dumps({"seed": 2, "status": "running"}))
     _write(sweep / "2" / REPRODUCTION, 2, {"val/acc": 0.1})
     assert main([str(sweep)]) == 0
     printed = capsys.readouterr()
     assert printed.err.splitlines() == [
-        "left out 1 run that did not finish (failed, interrupted or pruned: no metrics.json): "
-        f"{sweep / '2'} (seed 2)",  # its seed: s27a L3
+        "left out 1 run that did not finish (no metrics.json: 1 whose process is gone "
+        f"(killed?)): {sweep / '2'} (process gone: killed?, seed 2)",  # its seed: s27a L3
         "left out 3 reproductions (a run inside another run's folder, as lab.reproduce writes "
         f"<run>/reproductions/<time>/): {sweep / '0' / REPRODUCTION}, "
         f"{sweep / '1' / REPRODUCTION}, {sweep / '2' / REPRODUCTION}; name such a folder "

@@ -331,7 +331,11 @@ def test_a_run_that_did_not_finish_names_its_seed_and_configuration(
     two_models: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """L3: which cell lost a seed, without opening each record."""
-    for name, seed, lr in (("m_s3", 3, 1e-4), ("x_s1", 1, 0.02)):
+    interrupted = "interrupted (SIGTERM); continue with resume=m_s3"
+    for name, seed, lr, status in (
+        ("m_s3", 3, 1e-4, interrupted),
+        ("x_s1", 1, 0.02, "failed: ValueError: boom"),
+    ):
         _run(
             two_models / name,
             seed,
@@ -339,12 +343,14 @@ def test_a_run_that_did_not_finish_names_its_seed_and_configuration(
             None,
             choices={"data": "demo", "model": "minilm"},
             overrides=["model=minilm", f"optimizer.lr={lr}"],
+            record={"status": status},
         )
     assert main([str(two_models)]) == 0
     assert capsys.readouterr().err.splitlines() == [
-        "left out 2 runs that did not finish (failed, interrupted or pruned: no metrics.json): "
-        f"{two_models / 'm_s3'} (seed 3, configuration minilm), {two_models / 'x_s1'} (seed 1, "
-        "a configuration no finished run has: model=minilm optimizer.lr=0.02)"
+        "left out 2 runs that did not finish (no metrics.json: 1 failed, 1 interrupted): "
+        f"{two_models / 'm_s3'} (interrupted (SIGTERM), seed 3, configuration minilm), "
+        f"{two_models / 'x_s1'} (failed, seed 1, a configuration no finished run has: "
+        "model=minilm optimizer.lr=0.02)"
     ]
 
 

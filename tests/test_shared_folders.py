@@ -31,14 +31,15 @@ def test_a_run_being_trained_is_said_to_be_one(tmp_path: Path) -> None:
     try:
         assert held_elsewhere(training) and not held_elsewhere(ended)
         assert unfinished_line([training, ended]) == (
-            f"left out 1 run being trained now: {training}; left out 1 run that did not finish "
-            f"(failed, interrupted or pruned: no metrics.json): {ended}"
+            "left out 2 runs that did not finish (no metrics.json: 1 still running, 1 whose "
+            f"process is gone (killed?)): {training} (being trained now), {ended} (process "
+            "gone: killed?)"  # s32e F4: its record still says running, its lock is free
         )
         with pytest.raises(LabError) as caught:
             find_runs([str(training)])
         assert str(caught.value) == (
-            f"no finished runs (record.json + metrics.json) under {training} (1 run being "
-            f"trained now: {training})"
+            f"no finished runs (record.json + metrics.json) under {training} (1 run that did "
+            f"not finish (no metrics.json: 1 still running): {training} (being trained now))"
         )
         advice = TrainedRun(training, OmegaConf.create({}), RUNNING).export_advice()
         assert advice == (

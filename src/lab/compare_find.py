@@ -108,27 +108,24 @@ def _listed(runs: list[Path], described: dict[Path, str] | None = None) -> str:
 
 
 def unfinished_line(left_out: list[Path], described: dict[Path, str] | None = None) -> str:
-    """The line on the runs left out for want of metrics.json (a sweep's failed trials); a
-    run another process trains now is said to be one (s25c M1: in a shared folder, "did not
-    finish" read as a colleague's run having failed). `described`: what to say after a run's
-    folder (`seed 3; of s1,s2`: `lab.compare_unfinished`)."""
-    from lab.run_dir.run_lock import held_elsewhere
+    """The line on the runs left out for want of metrics.json, counted by how each ended and
+    each named with it (`lab.compare_endings`: a run another process trains now is said to
+    be one, s25c M1; a run whose process is gone, killed, is not called failed, s32e F4).
+    `described`: what else to say after a run's folder (`seed 3, configuration s1,s2`:
+    `lab.compare_unfinished`)."""
+    from lab.compare_endings import count_phrase, ending
 
-    training = [run for run in left_out if held_elsewhere(run)]
-    ended = [run for run in left_out if run not in training]
-    parts = []
-    if training:
-        count = len(training)
-        parts.append(
-            f"left out {count} run{'s' * (count != 1)} being trained now: "
-            f"{_listed(training, described)}"
-        )
-    if ended:
-        parts.append(
-            f"left out {len(ended)} run{'s' * (len(ended) != 1)} that did not finish "
-            f"(failed, interrupted or pruned: no metrics.json): {_listed(ended, described)}"
-        )
-    return "; ".join(parts)
+    endings = {run: ending(run) for run in left_out}
+    said = {
+        run: ", ".join(filter(None, (endings[run][1], (described or {}).get(run))))
+        for run in left_out
+    }
+    count = len(left_out)
+    kinds = count_phrase([kind for kind, _ in endings.values()])
+    return (
+        f"left out {count} run{'s' * (count != 1)} that did not finish (no metrics.json: "
+        f"{kinds}): {_listed(left_out, said)}"
+    )
 
 
 def nested_line(nested: list[Path]) -> str:
