@@ -11,6 +11,7 @@ import pytest
 from matplotlib.colors import to_rgb
 
 from lab.tasks.text_classification.confusion_plot import plot_confusion_matrix, text_colour
+from lab.tasks.token_classification import plot_entity_f1
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -153,3 +154,34 @@ def test_a_few_classes_keep_their_names_as_given() -> None:
     assert xs == ys == names
     assert figure.axes[0].get_title() == "test confusion matrix"
     plt.close(figure)
+
+
+# ------------------------------------------------------ F7: entity F1 values on the bars
+ENTITIES = {
+    "ORG": {"precision": 0.98, "recall": 0.998, "f1": 0.98912, "support": 55},
+    "LOC": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 40},
+    "MISC": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 3},
+}
+
+
+def test_each_entity_bar_carries_its_f1_to_three_decimals_and_its_support() -> None:
+    """s32e F7: ORG 0.989 and LOC 1.000 looked the same as bar heights on a 0-1 axis."""
+    figure: Any = plot_entity_f1({"entities": ENTITIES})
+    axis = figure.axes[0]
+    [bars] = axis.containers
+    assert [bar.get_height() for bar in bars] == [1.0, 0.0, 0.98912]  # LOC, MISC, ORG
+    labels = [text.get_text() for text in axis.texts]
+    assert labels == ["1.000\nn=40", "0.000\nn=3", "0.989\nn=55"]
+    for bar, text in zip(bars, axis.texts, strict=True):  # on top of its own bar
+        assert text.xy == (bar.get_x() + bar.get_width() / 2, bar.get_height())
+    figure.canvas.draw()
+    inside = axis.get_window_extent()
+    for text in axis.texts:  # the label over a bar of 1.0 stays inside the axes
+        box = text.get_window_extent()
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, text.get_text()
+    assert list(axis.get_yticks()) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    plt.close(figure)
+
+
+def test_no_entities_no_figure() -> None:
+    assert plot_entity_f1({"entities": {}}) is None

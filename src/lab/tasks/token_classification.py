@@ -358,7 +358,9 @@ class TokenClassificationModule(ClassLossTraining, TaskModule):
 
 
 def plot_entity_f1(report: dict[str, Any]) -> Figure | None:
-    """Test F1 and support per entity type; None without entities in `report`."""
+    """Test F1 and support per entity type, each bar labelled with its F1 to 3 decimals and
+    its support (`0.989` over `n=55`: 0.989 and 1.000 look alike as bar heights); None
+    without entities in `report`."""
     entities = report.get("entities")
     if not entities:
         return None
@@ -367,16 +369,10 @@ def plot_entity_f1(report: dict[str, Any]) -> Figure | None:
     names = sorted(entities)
     figure, axis = plt.subplots(figsize=(max(4, 0.8 * len(names) + 2), 3.5))
     bars = axis.bar(names, [entities[n]["f1"] for n in names])
-    for bar, name in zip(bars, names, strict=True):
-        axis.text(
-            bar.get_x() + bar.get_width() / 2,
-            bar.get_height(),
-            f"n={entities[name]['support']}",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-    axis.set_ylim(0, 1.05)
+    values = [f"{entities[n]['f1']:.3f}\nn={entities[n]['support']}" for n in names]
+    axis.bar_label(bars, values, padding=2, fontsize=8)
+    axis.set_ylim(0, 1.25)  # room for two lines of label above a bar of 1.0
+    axis.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     axis.set_ylabel("F1")
     axis.set_title("test F1 per entity type")
     return figure
