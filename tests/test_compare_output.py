@@ -129,3 +129,62 @@ def test_the_csv_names_each_configurations_run_folders(
     assert [(r["seeds"], r["runs"]) for r in rows] == [
         ("1 2", f"{tmp_path / 's1'};{tmp_path / 's2'}")
     ]
+
+
+# ------------------------------------------------ s32e F5: what ± is; markdown; other suffixes
+def _seeds(root: Path, accs: dict[int, float], lr: float = 0.01) -> Path:
+    for seed, acc in accs.items():
+        folder = root / f"lr{lr}_s{seed}"
+        folder.mkdir(parents=True)
+        config = {"seed": seed, "optimizer": {"lr": lr}}
+        (folder / "config.yaml").write_text(json.dumps(config))
+        (folder / "record.json").write_text(json.dumps({"seed": seed}))
+        (folder / "metrics.json").write_text(json.dumps({"val/acc": acc, "test/acc": acc - 0.1}))
+    return root
+
+
+def test_the_table_says_that_plus_minus_is_the_sample_std(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _seeds(tmp_path / "runs", {1: 0.6, 2: 0.7, 3: 0.8})
+    assert main([str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    row = next(line for line in out if "0.7000 ± 0.1000" in line)  # statistics.stdev: n-1
+    assert out[out.index(row) + 1].startswith("└")
+    assert out[out.index(row) + 2] == "± = sample standard deviation over seeds (n-1)"
+    # one seed shows no ±, and no line says what it is
+    _seeds(tmp_path / "one", {1: 0.6})
+    assert main([str(tmp_path / "one")]) == 0
+    assert "standard deviation" not in capsys.readouterr().out
+
+
+def test_output_md_writes_the_table_as_markdown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _seeds(tmp_path / "runs", {1: 0.6, 2: 0.7, 3: 0.8})
+    _seeds(root, {1: 0.5}, lr=0.1)
+    output = tmp_path / "table.md"
+    assert main([str(root), "--output", str(output), "--sort", "val/acc"]) == 0
+    assert output.read_text().splitlines() == [
+        "| optimizer.lr | seeds | test/acc | val/acc |",
+        "| --- | --- | --- | --- |",
+        "| 0.01 | 3 | 0.6000 ± 0.1000 | 0.7000 ± 0.1000 |",
+        "| 0.1 | 1 | 0.4000 | 0.5000 |",
+        "",
+        "± = sample standard deviation over seeds (n-1)",
+    ]
+    assert f"Written: {output}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["table.txt", "table", "table.markdown"])
+def test_an_output_neither_csv_nor_md_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    root = _seeds(tmp_path / "runs", {1: 0.6, 2: 0.7})
+    output = tmp_path / name
+    assert main([str(root), "--output", str(output)]) == 2
+    printed = capsys.readouterr()
+    assert printed.err.splitlines() == [
+        f"error: --output {output}: name a .csv (CSV) or .md (a markdown table) file"
+    ]
+    assert printed.out == "" and not output.exists()

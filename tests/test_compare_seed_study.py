@@ -214,7 +214,7 @@ def test_a_model_switch_is_one_row_and_its_keys_are_counted(
     assert [row[:2] for row in table] == [["minilm", "0.0001"], ["tiny_bert", "0.005"]]
     assert out.splitlines()[-3:-1] == [
         "4 more keys differ as the model choice sets them (not the command line): --all-keys "
-        "prints them, --output writes them",
+        "prints them, --output x.csv writes them",
         f"best by val/acc (max): minilm (model=minilm optimizer.lr=0.0001) 0.7200 ± "
         f"{statistics.stdev([0.70, 0.74]):.4f}",
     ]

@@ -12,18 +12,19 @@ counted (a rerun) add no seed: they are averaged into that seed's value first, t
 cell says `1 (2 runs)`, and a line below the table says so, so a spread over reruns is never
 shown as seed variance (one seed: its mean alone, no ±).
 Columns are the config-group choices that differ (`model`: `tiny_bert` / `minilm`, from each
-run's `.hydra/hydra.yaml`), the config keys that differ between rows, except those the
-choices alone set (a model switch's dozen `model.network.*` keys: a line counts them,
-`--all-keys` prints them, the CSV has them: `lab.compare_choices`), the number of distinct
-seeds, and every final metric (`metrics.json`). Written as CSV (`--output`, one column per
-statistic) and printed (val/ and test/ metrics, and `model/params_*` where they differ between
-configurations): where one row per configuration is wider than the console (80 columns in a
-pipe, or `COLUMNS`), the table is printed transposed, one column per configuration (named by
-its choices, `minilm demo`, where those tell the configurations apart, else by its run folders
-below the folder all runs share; a line below names the folders), in as many parts as the
-width needs: 2-4 configurations side by side at 80 columns, a long value folding in its
-column and a key longer than 40 columns folding after a dot. A config key a run does not have
-shows `-` (a null shows `None`); the CSV leaves its cell empty.
+run's `.hydra/hydra.yaml`), the config keys that differ between rows, except those the choices
+alone set (a model switch's dozen `model.network.*` keys: a line counts them, `--all-keys`
+prints them, the CSV has them: `lab.compare_choices`), the number of distinct seeds, and every
+final metric (`metrics.json`). Written as CSV (`--output x.csv`, one column per statistic) or
+as the printed table in markdown (`--output x.md`: `lab.compare_output`), and printed (val/ and
+test/ metrics, and `model/params_*` where they differ between configurations; `± = sample
+standard deviation over seeds (n-1)` below it): where one row per configuration is wider than
+the console (80 columns in a pipe, or `COLUMNS`), the table is printed transposed, one column
+per configuration (named by its choices, `minilm demo`, where those tell the configurations
+apart, else by its run folders below the folder all runs share; a line below names the
+folders), in as many parts as the width needs: 2-4 configurations side by side at 80 columns, a
+long value folding in its column and a key longer than 40 columns folding after a dot. A config
+key a run does not have shows `-` (a null shows `None`); the CSV leaves its cell empty.
 A run that diverged (record.json `diverged`: NaN losses) is no result: its metrics enter no
 mean, its configuration's `seeds` cell counts it (`3 (1 diverged)`; every run diverged: its
 metrics `nan`), a line names it and its seed, and a configuration with one is never named
@@ -56,7 +57,6 @@ makes one (`lab.compare_evals`). `--sort` says its order in a line below the tab
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 from collections.abc import Collection
@@ -70,7 +70,6 @@ from lab.compare_best import (
     MODES,
     best_lines,
     check_sort_metric,
-    format_stats,
     optimized_targets,
     sort_mode,
     sorted_line,
@@ -79,12 +78,19 @@ from lab.compare_best import (
 from lab.compare_cells import column_cells
 from lab.compare_choices import choice_labels
 from lab.compare_find import find_runs, nested_line, unfinished_line, unreadable
+from lab.compare_output import (
+    STD_NOTE,
+    check_output_suffix,
+    has_spread,
+    metric_cells,
+    shown_metrics,
+    write_output,
+)
 from lab.compare_rows import MISSING, compare_runs, is_run_label
 from lab.compare_stats import (
     disagreeing_seeds_note,
     diverged_note,
     repeated_seeds_note,
-    seeds_cell,
 )
 from lab.compare_unfinished import describe_unfinished
 from lab.errors import EXIT_USER_ERROR, LabError
@@ -92,36 +98,6 @@ from lab.tool_outputs import check_output
 from lab.wide_tables import print_fitting_table
 
 __all__ = ["MISSING", "compare_runs", "find_runs", "is_run_label", "main", "print_table"]
-
-
-def write_csv(path: Path, differing: list[str], rows: list[dict[str, Any]]) -> None:
-    """One line per configuration: its differing choices and keys (every one: the printed
-    table leaves out those the choices explain), `n_runs`, `n_seeds` (distinct),
-    `n_diverged` (its diverged runs), the seeds of its runs, `runs` (its run folders as found,
-    `;`-separated), and `<metric>_mean` and `<metric>_std` (over the distinct seeds that did
-    not diverge; `nan` where none is left; the std empty for one seed) columns, with Unix
-    line ends. A key a configuration lacks is an empty cell; a null is `None`, as printed."""
-    names = sorted({m for row in rows for m in row["metrics"]})
-    columns = [*differing, "n_runs", "n_seeds", "n_diverged", "seeds", "runs"]
-    for name in names:
-        columns += [f"{name}_mean", f"{name}_std"]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            line: dict[str, Any] = {k: "" if row[k] is MISSING else str(row[k]) for k in differing}
-            line.update(
-                n_runs=len(row["runs"]),
-                n_seeds=row["n_seeds"],
-                n_diverged=len(row["diverged"]),
-                seeds=" ".join(map(str, row["seeds"])),
-                runs=";".join(row["runs"]),
-            )
-            for name, stats in row["metrics"].items():
-                # One seed has no sample standard deviation: an empty cell, not 0.0.
-                spread = stats["std"] if stats["n"] > 1 else ""
-                line[f"{name}_mean"], line[f"{name}_std"] = stats["mean"], spread
-            writer.writerow(line)
 
 
 def print_table(
@@ -146,7 +122,9 @@ def print_table(
     title = f"{count} run{'s' * (count != 1)}, {len(rows)} configuration{'s' * (len(rows) != 1)}"
     header = [*differing, "seeds", *names]
     shown = [column_cells([row[k] for row in rows]) for k in differing]
-    lines = [[*(column[i] for column in shown), *_cells(row, names)] for i, row in enumerate(rows)]
+    lines = [
+        [*(column[i] for column in shown), *metric_cells(row, names)] for i, row in enumerate(rows)
+    ]
     root, labels = run_labels(rows)
     transposed = print_fitting_table(
         title,
@@ -160,7 +138,7 @@ def print_table(
         min_value_width=_STATS_WIDTH,
         fold_to=_FOLD_WIDTH,
     )
-    lines_below: list[str] = []
+    lines_below = [STD_NOTE] if has_spread(rows, names) else []  # which std ± is (s32e F5)
     # One line each however long (the terminal wraps it; a pipe keeps it whole, to copy).
     by_choices = choice_labels(rows) is not None
     if transposed and by_choices:  # the folders behind each choice label
@@ -178,7 +156,7 @@ def print_table(
             f"{len(hidden)} more key{'s' * (len(hidden) != 1)} differ as the "
             f"{' and '.join(groups)} choice{'s' * (len(groups) != 1)} set"
             f"{'s' * (len(groups) == 1)} them (not the command line): --all-keys prints "
-            "them, --output writes them"
+            "them, --output x.csv writes them"
         )
     note = repeated_seeds_note(rows)
     if note:  # reruns of a seed are not seeds: say what ± is over
@@ -193,36 +171,8 @@ def print_table(
         console.print(text, soft_wrap=True, highlight=False, markup=False)
 
 
-def shown_metrics(rows: list[dict[str, Any]]) -> list[str]:
-    """The metrics the printed table shows: every val/ and test/ metric, then the model's
-    (`model/params_trainable`, ...) where they differ between configurations (full fine-tuning
-    against LoRA or frozen layers); the CSV has every metric."""
-    names = sorted({m for row in rows for m in row["metrics"]})
-    scores = [m for m in names if m.startswith(("val/", "test/"))]
-    model = [
-        m
-        for m in names
-        if m.startswith("model/")
-        and len({repr(row["metrics"].get(m, {}).get("mean")) for row in rows}) > 1
-    ]
-    return scores + model
-
-
 _STATS_WIDTH = len("0.0000 ± 0.0000")
 _FOLD_WIDTH = len("1 (2 runs)")
-
-
-def _cells(row: dict[str, Any], names: list[str]) -> list[str]:
-    """One configuration's cells after its keys' (`lab.compare_cells`): its number of distinct
-    seeds (`1 (2 runs)` where runs repeat a seed, `3 (1 diverged)`), and each metric as mean ±
-    std over the seeds (the mean alone for one seed; a count as a whole number; `nan` where
-    every run diverged)."""
-    cells = [seeds_cell(row)]
-    for name in names:
-        stats = row["metrics"].get(name)
-        digits = 0 if name.startswith("model/") else 4  # parameter counts
-        cells.append("" if stats is None else format_stats(stats, digits))
-    return cells
 
 
 def run_labels(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
@@ -256,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m lab.compare", description=__doc__.split("\n")[0]
     )
     parser.add_argument("paths", nargs="+", help="run directories, or folders holding runs")
-    parser.add_argument("--output", default=None, help="CSV file to write (none by default)")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="file to write: x.csv (CSV, every key and statistic) or x.md (the table as "
+        "markdown); none by default",
+    )
     parser.add_argument(
         "--sort",
         metavar="METRIC",
@@ -309,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             paths = ", ".join(args.paths)
             raise LabError(f"no run left to compare under {paths}: the warnings above say why")
         if output is not None:  # before the table: a bad path is said alone
+            check_output_suffix(output)
             check_output(output)
         if args.eval_data:
             readable, metrics_of, said = _evaluated(readable, args.eval_data, said_first)
@@ -344,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:  # its folder is made, as lab.predict makes an output's
             output.parent.mkdir(parents=True, exist_ok=True)
-            write_csv(output, differing, rows)
+            write_output(output, differing, shown, rows)
         except OSError as err:  # a full disk: found by the write itself
             print(f"error: {describe_os_error(err, output)}", file=sys.stderr)
             return EXIT_USER_ERROR
