@@ -64,14 +64,8 @@ def hydra_rank_command(command: RankCommand) -> Iterator[None]:
     `command(local_rank)` returns `(argv, cwd)`, like Lightning's `_hydra_subprocess_cmd`.
     Lightning's own function is back in place when the block ends, however it ends.
     """
-    from lightning.pytorch.strategies.launchers import subprocess_script
-
-    original = subprocess_script._hydra_subprocess_cmd
-    subprocess_script._hydra_subprocess_cmd = command  # type: ignore[assignment]
-    try:
+    with _launcher_function("_hydra_subprocess_cmd", command):
         yield
-    finally:
-        subprocess_script._hydra_subprocess_cmd = original
 
 
 @contextmanager
@@ -79,14 +73,22 @@ def rank_process_watch(watch: Callable[[list[Any]], None]) -> Iterator[None]:
     """Inside the block, Lightning's DDP launcher calls `watch(procs)` (the ranks it started,
     `subprocess.Popen`s) where it would start its own child-process observer; Lightning's
     function is back in place when the block ends, however it ends."""
+    with _launcher_function("_launch_process_observer", watch):
+        yield
+
+
+@contextmanager
+def _launcher_function(name: str, replacement: Callable[..., Any]) -> Iterator[None]:
+    """Lightning's DDP launcher module's function `name` is `replacement` inside the block,
+    its own again when the block ends, however it ends."""
     from lightning.pytorch.strategies.launchers import subprocess_script
 
-    original = subprocess_script._launch_process_observer
-    subprocess_script._launch_process_observer = watch  # type: ignore[assignment]
+    original = getattr(subprocess_script, name)
+    setattr(subprocess_script, name, replacement)
     try:
         yield
     finally:
-        subprocess_script._launch_process_observer = original
+        setattr(subprocess_script, name, original)
 
 
 class HookedExperimentWriter(ExperimentWriter):
