@@ -59,14 +59,14 @@ def _loading_options(
 @pytest.mark.parametrize(
     ("extra", "skipped"),
     [
-        ([], ["classifier", "score"]),
+        ([], ["classifier", "pre_classifier", "score"]),
         # The user's own list comes first and stays; a user `modules_to_save` joins it.
         (
             [
                 "peft.quantization.llm_int8_skip_modules=[pooler,score]",
                 "+peft.config.modules_to_save=[bert.pooler.dense]",
             ],
-            ["pooler", "score", "classifier", "bert.pooler.dense"],
+            ["pooler", "score", "classifier", "pre_classifier", "bert.pooler.dense"],
         ),
     ],
 )
@@ -141,7 +141,9 @@ def test_reloading_a_run_quantized_keeps_its_head(
     tokenizer_dir = Path(str(cfg.model.tokenizer.pretrained_model_name_or_path))
     load_exported(run, model_dir=tokenizer_dir, load_in="4bit")
     assert seen["quantization_config"].load_in_4bit
-    assert seen["quantization_config"].llm_int8_skip_modules == ["pooler", "classifier", "score"]
+    assert seen["quantization_config"].llm_int8_skip_modules == [
+        "pooler", "classifier", "pre_classifier", "score",
+    ]  # fmt: skip
 
 
 def test_a_checkpoint_loads_without_the_4bit_quantization_state() -> None:
@@ -229,9 +231,12 @@ def test_qlora_trains_a_classifier_end_to_end(
     assert kept["head"].weight.dtype == torch.float32
     assert not torch.equal(kept["head"].weight.detach(), kept["initial"])  # and it trained
     export = json.loads((out / "model" / "config.json").read_text())
-    assert export["quantization_config"]["llm_int8_skip_modules"] == ["classifier", "score"]
+    assert export["quantization_config"]["llm_int8_skip_modules"] == [
+        "classifier", "pre_classifier", "score",
+    ]  # fmt: skip
     assert json.loads((out / "adapter" / "adapter_config.json").read_text())["modules_to_save"] == [
         "classifier",
+        "pre_classifier",
         "score",
     ]
 

@@ -73,11 +73,12 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
 
 
 # The heads peft's task wrappers train whole (`modules_to_save`), added by the wrapper itself
-# (peft 0.21: `PeftModelForTokenClassification` / `...ForSequenceClassification` name
-# `classifier` and `score`, `PeftModelForQuestionAnswering` `qa_outputs`).
+# (peft 0.22: `PeftModelForTokenClassification` / `...ForSequenceClassification` name
+# `classifier`, `score` and DistilBERT's `pre_classifier`, `PeftModelForQuestionAnswering`
+# `qa_outputs`).
 PEFT_HEADS = {
-    "TOKEN_CLS": ("classifier", "score"),
-    "SEQ_CLS": ("classifier", "score"),
+    "TOKEN_CLS": ("classifier", "score", "pre_classifier"),
+    "SEQ_CLS": ("classifier", "score", "pre_classifier"),
     "QUESTION_ANS": ("qa_outputs",),
 }
 

@@ -58,9 +58,6 @@ INTERVAL_REPORT = Report(
     UserWarning, r"The number of training batches \(\d+\) is smaller than the logging"
 )
 REPORTS = (
-    # peft's PeftModel asks the wrapped model `is_gradient_checkpointing`, which transformers 5
-    # deprecated: raised inside peft on every LoRA run, nothing the user can change.
-    Report(FutureWarning, r"`is_gradient_checkpointing` is deprecated"),
     # torchmetrics on every SpearmanCorrcoef (regression heads): lab's evaluation splits fit.
     Report(UserWarning, r"Metric `SpearmanCorrcoef` will save all targets and predictions"),
     # Under DDP, for every epoch-level metric: lab's are torchmetrics states already summed
