@@ -21,6 +21,9 @@ from omegaconf import OmegaConf
 from lab.config import hf_values
 from lab.config.hf_values import HintContext, Suggestion
 
+#: HF's eval_strategy (evaluation_strategy before transformers 4.46) in lab.
+EVAL_STRATEGY = ("trainer.val_every_n_steps=<eval_steps>", 'for "steps"; "epoch" is lab\'s default')
+
 #: HF argument name -> (lab's override, a note on how lab differs or ""). In the override,
 #: `{value}` is the value given (`<value>` where none is known, as for a YAML's key); a row
 #: with `{option}` or `{metric}` is said by its `HF_VALUES` function, which checks the value.
@@ -41,14 +44,8 @@ HF_KEYS: dict[str, tuple[str, str]] = {
     "gradient_accumulation_steps": ("trainer.accumulate_grad_batches={value}", ""),
     "max_grad_norm": ("trainer.gradient_clip_val={value}", ""),
     "eval_steps": ("trainer.val_every_n_steps={value}", ""),
-    "eval_strategy": (
-        "trainer.val_every_n_steps=<eval_steps>",
-        'for "steps"; "epoch" is lab\'s default',
-    ),
-    "evaluation_strategy": (
-        "trainer.val_every_n_steps=<eval_steps>",
-        'for "steps"; "epoch" is lab\'s default',
-    ),
+    "eval_strategy": EVAL_STRATEGY,
+    "evaluation_strategy": EVAL_STRATEGY,  # its name before transformers 4.46
     "save_steps": ("callbacks.last_checkpoint.every_n_train_steps={value}", ""),
     "save_strategy": ("callbacks.last_checkpoint.every_n_train_steps=<save_steps>", ""),
     "save_total_limit": (
