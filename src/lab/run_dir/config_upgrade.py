@@ -72,6 +72,30 @@ ADDED_SETTINGS: dict[str, Any] = {
 EVERY_DATA_CONFIG = (
     "data.split_seed", "data.csv_quoting", "data.csv_column_names", "data.stratify",
 )  # fmt: skip
+# Keys lab reads only under another setting (key -> that setting): where neither config of a
+# comparison has the setting, a difference in the key changes nothing that runs.
+# `task.peft_modules_to_save`, the modules a quantized base keeps in float, is read only
+# under `peft.quantization` (`lab.training.adapters.unquantized_modules`); lab added
+# DistilBERT's `pre_classifier` to it for peft 0.22 (2026-12-07), and every classification
+# run recorded before then holds the shorter list.
+READ_ONLY_UNDER: dict[str, str] = {"task.peft_modules_to_save": "peft.quantization"}
+
+
+def unread_key(key: str, *flat_configs: Mapping[str, Any]) -> bool:
+    """Whether `key` is read by none of `flat_configs` (dotted keys, as
+    `lab.config.flatten` gives them): it is read only under a setting (`READ_ONLY_UNDER`) that
+    none of them has."""
+    setting = READ_ONLY_UNDER.get(key)
+    if setting is None:
+        return False
+    inside = f"{setting}."
+    return not any(
+        value is not None and (name == setting or name.startswith(inside))
+        for flat in flat_configs
+        for name, value in flat.items()
+    )
+
+
 # Sections only `lab.train` builds (a resume builds them from the command, not the record):
 # the tools that read a finished run never instantiate them.
 TRAINING_ONLY = ("callbacks", "logger", "trainer")

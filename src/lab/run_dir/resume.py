@@ -163,8 +163,9 @@ def hydra_subdir_for(run_dir: str, _root_: Any = None) -> str | None:
 def config_differences(
     recorded: dict[str, Any], current: dict[str, Any], moved: tuple[str, str] | None = None
 ) -> list[str]:
-    """Lines `key: recorded -> current` for every differing leaf (ignoring IGNORED_KEYS, and
-    `data.path` where the data is fingerprinted: see `DATA_LOCATION`).
+    """Lines `key: recorded -> current` for every differing leaf (ignoring IGNORED_KEYS,
+    `data.path` where the data is fingerprinted: see `DATA_LOCATION`, and a key neither config
+    reads: `config_upgrade.unread_key`).
 
     `moved` is `(old run dir, new run dir)` for a run directory that moved: recorded paths
     inside the old directory count as the same paths inside the new one.
@@ -182,6 +183,8 @@ def config_differences(
         ):
             continue
         if key in ADDED_SETTINGS and key not in old and new.get(key) == ADDED_SETTINGS[key]:
+            continue
+        if config_upgrade.unread_key(key, old, new):
             continue
         if old.get(key, "<absent>") != new.get(key, "<absent>"):
             lines.append(f"  {key}: {old.get(key, '<absent>')!r} -> {new.get(key, '<absent>')!r}")

@@ -161,12 +161,15 @@ def check_same_setup(study: Any, plan: Any) -> None:
 
 def _setup_differences(recorded: dict[str, Any], now: dict[str, Any]) -> tuple[str, list[str]]:
     """`data.max_train_samples was 100, is 400; ...` for the keys whose value differs, is new
-    or is gone, the first `SHOWN_DIFFERENCES` of them (sorted), and those keys; ("", []) when
-    none differ."""
+    or is gone (a key neither reads is none: `lab.run_dir.config_upgrade.unread_key`), the
+    first `SHOWN_DIFFERENCES` of them (sorted), and those keys; ("", []) when none differ."""
+    from lab.run_dir.config_upgrade import unread_key
     from lab.sweeps.space_checks import show_value
 
     parts, keys = [], []
     for key in sorted(set(recorded) | set(now)):
+        if unread_key(key, recorded, now):
+            continue
         if key not in now:
             if not _inert(recorded[key]):
                 parts.append(f"{key} is gone (was {show_value(recorded[key])})")
