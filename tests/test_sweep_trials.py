@@ -99,6 +99,27 @@ def test_a_trial_whose_enqueued_value_cannot_be_set_counts_against_the_failure_b
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL]
 
 
+def test_a_trial_killed_before_its_values_were_stored_runs_again_with_values(
+    tmp_path: Path,
+) -> None:
+    """A sweep process killed between Optuna's `ask` and lab's `suggest` left trial 0 RUNNING
+    with no values: the next run claims it (same number), samples its values and runs it."""
+    study, plan = _study(tmp_path, "interval(1e-4,1e-2)", max_failure_rate=0.0)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = study.ask()
+    stamp(study_storage(study), trial_id(orphan))
+    study_storage(study).set_trial_system_attr(trial_id(orphan), PID, dead.pid)
+    assert study.get_trials()[0].params == {}
+    launched: list[int] = []
+    assert run_worker(study, plan, _launch(launched)) == 3
+    assert launched == [0, 1, 2]
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert all(1e-4 <= t.params["optimizer.lr"] <= 1e-2 for t in trials)
+    assert trials[0].value == 0.5
+
+
 def _trainer(**fields: Any) -> SimpleNamespace:
     """What OptunaPruning and milli_epochs read of a Lightning Trainer."""
     base: dict[str, Any] = {
