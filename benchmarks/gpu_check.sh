@@ -24,7 +24,8 @@
 #   bash benchmarks/gpu_check.sh                 # on a machine with a CUDA GPU
 #   bash benchmarks/gpu_check.sh --cpu-smoke     # anywhere: each part for 1-2 steps on CPU
 #                                                # (tiny model, 32-bit, batches of 8 rows of up to
-#                                                # 64 tokens), CUDA-only parts skipped
+#                                                # 64 tokens; part 1 with length grouping only),
+#                                                # CUDA-only parts skipped
 #   bash benchmarks/gpu_check.sh --parts 3       # only the parts listed (comma-separated)
 #   bash benchmarks/gpu_check.sh --parts 4       # the step profile of lab and HF Trainer
 #
@@ -84,6 +85,7 @@ if [ "$MODE" = gpu ]; then
   # at ~40% MFU); the first steps of each run are left out of its rate.
   LLM_SHAPE=llama-1b; LLM_LEN=2048; LLM_BATCH=8; SFT_STEPS=30; QLORA_STEPS=20; DPO_STEPS=4
   DDP_STEPS=10; LLM_WARMUP=5
+  IMPLS=(lab hf lab+group_by_length hf+group_by_length)
 else
   # A smoke run checks that each part works: sizes that keep its steps cheap (a run's time
   # here is mostly its process start-up).
@@ -93,6 +95,9 @@ else
   PRECISION=32-true; PEAK=(); STEP_PRECISION=32-true
   LLM_SHAPE=tiny; LLM_LEN=256; LLM_BATCH=2; SFT_STEPS=2; QLORA_STEPS=2; DPO_STEPS=1
   DDP_STEPS=2; LLM_WARMUP=1
+  # Part 1 with length grouping only: lab and HF Trainer without it are the same trainers.py
+  # runs that part 4 profiles, so each of the four ways still runs once (a process each).
+  IMPLS=(lab+group_by_length hf+group_by_length)
 fi
 log "mode $MODE; parts $SELECTED; model $ARCH from its config; results in $OUT_DIR"
 [ "$MODE" = cpu ] && log "a CPU smoke run: it checks that each part works; its timings measure nothing"
@@ -135,9 +140,9 @@ fi
 
 # ---------------------------------------------------------------- 1. lab vs HF Trainer
 if selected 1; then
-  log "1. lab vs HF Trainer, length grouping off and on ($REPEATS round(s) of $STEPS steps)"
+  log "1. lab vs HF Trainer: ${IMPLS[*]} ($REPEATS round(s) of $STEPS steps)"
   if timeout 360 "$PY" benchmarks/compare_trainers.py --datasets imdb --imdb-dir "$IMDB" \
-      --model "$WORK/model" --impls lab hf lab+group_by_length hf+group_by_length \
+      --model "$WORK/model" --impls "${IMPLS[@]}" \
       --repeats "$REPEATS" --steps "$STEPS" --warmup "$WARMUP" --batch-size "$BATCH" \
       --max-length "$MAX_LEN" --train-rows "$TRAIN_ROWS" --test-rows "$TEST_ROWS" \
       --precision "$PRECISION" "${PEAK[@]}" \

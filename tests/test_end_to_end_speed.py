@@ -295,11 +295,12 @@ def test_end_to_end_phases_add_up_to_the_wall_time(
 
 @pytest.mark.slow
 def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
-    """`gpu_check.sh --cpu-smoke --parts 1,2,3,4`: lab and HF Trainer (grouping off and on)
-    for 2 steps of a tiny model, one lab step; FSDP, DeepSpeed and QLoRA skipped with lab's own
-    reason; the LLM part (packed SFT, DPO with LoRA) on a tiny random Llama saved as a
-    Hub-style folder, with its meter's record; part 4's step profiles of lab and HF Trainer
-    (one run of the script for all four parts: its set-up is paid once)."""
+    """`gpu_check.sh --cpu-smoke --parts 1,2,3,4`: lab and HF Trainer with length grouping
+    for 2 steps of a tiny model (without it: part 4's runs), one lab step; FSDP, DeepSpeed
+    and QLoRA skipped with lab's own reason; the LLM part (packed SFT, DPO with LoRA) on a
+    tiny random Llama saved as a Hub-style folder, with its meter's record; part 4's step
+    profiles of lab and HF Trainer (one run of the script for all four parts: its set-up is
+    paid once)."""
     import os
     import subprocess
     import sys
@@ -322,7 +323,7 @@ def test_gpu_check_cpu_smoke_runs_its_cpu_parts(tmp_path: Path) -> None:
         assert f"2. {part}: skipped (needs CUDA); lab.validate says: error:" in summary, part
     rows = [line for line in summary.splitlines() if line.startswith("| imdb/")]
     assert [r.split("|")[1].strip() for r in rows] == [
-        "imdb/lab", "imdb/hf", "imdb/lab+group_by_length", "imdb/hf+group_by_length",
+        "imdb/lab+group_by_length", "imdb/hf+group_by_length",
     ]  # fmt: skip
     assert all(float(r.split("|")[2]) > 0 for r in rows)  # samples/s
     (raw,) = tmp_path.glob("throughput-*.json")

@@ -250,6 +250,22 @@ CLASSIFICATION = "val/loss, val/acc, val/f1, val/precision, val/recall, val/mcc,
             "trainer.log_every_n_steps optimizer steps, and each validation.",
         ),
         (
+            ["save_strategy=no"],
+            "Did you mean callbacks.last_checkpoint.every_n_train_steps=0? (HF's save_strategy; "
+            "no periodic last.ckpt; the best checkpoint, which lab tests and exports, is still "
+            "kept, and a SIGTERM still saves one to resume from)",
+        ),
+        (
+            ["save_strategy=best"],
+            "HF's save_strategy=best: \"best\" is what lab's model_checkpoint does at each "
+            "validation that improves optimized_metric: nothing to set.",
+        ),
+        (
+            ["save_strategy=epoch"],
+            "Did you mean callbacks.last_checkpoint.every_n_train_steps=<steps per epoch>? "
+            "(HF's save_strategy; lab saves by steps, not epochs)",
+        ),
+        (
             ["save_total_limit=null"],
             "Did you mean callbacks.model_checkpoint.save_top_k=-1? (HF's save_total_limit; "
             "lab keeps the K best, not the K most recent)",

@@ -110,6 +110,7 @@ HF_VALUES: dict[str, Callable[[str | None, HintContext], Suggestion]] = {
     "eval_strategy": hf_values.eval_strategy,
     "evaluation_strategy": hf_values.eval_strategy,
     "logging_strategy": hf_values.logging_strategy,
+    "save_strategy": hf_values.save_strategy,
     "save_total_limit": hf_values.save_top_k,
 }
 

@@ -166,6 +166,28 @@ def logging_strategy(value: str | None, _ctx: HintContext) -> Suggestion:
     )
 
 
+def save_strategy(value: str | None, _ctx: HintContext) -> Suggestion:
+    """`save_strategy`: lab writes `last.ckpt` (the resume point) every
+    `callbacks.last_checkpoint.every_n_train_steps` steps, and keeps the best checkpoint at each
+    validation that improves, which it tests and exports: "no" turns the former off (0), "best"
+    is the latter, "epoch" has no setting of its own."""
+    if value == "no":
+        return "callbacks.last_checkpoint.every_n_train_steps=0", (
+            "no periodic last.ckpt; the best checkpoint, which lab tests and exports, is still "
+            "kept, and a SIGTERM still saves one to resume from"
+        )
+    if value == "best":
+        return None, (
+            '"best" is what lab\'s model_checkpoint does at each validation that improves '
+            "optimized_metric: nothing to set"
+        )
+    if value == "epoch":
+        return "callbacks.last_checkpoint.every_n_train_steps=<steps per epoch>", (
+            "lab saves by steps, not epochs"
+        )
+    return "callbacks.last_checkpoint.every_n_train_steps=<save_steps>", ""
+
+
 def save_top_k(value: str | None, _ctx: HintContext) -> Suggestion:
     """`save_total_limit` as `save_top_k`; HF's null (keep all) is lab's -1."""
     count = "-1" if value is not None and value.lower() in ("null", "none") else value
