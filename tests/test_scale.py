@@ -140,6 +140,17 @@ def test_ddp_two_cpu_processes_one_run_directory_same_metrics_as_one_process(
     threads = int(given) if given else max(1, usable_cores() // 2)
     assert record["hardware"]["rank_threads"] == threads
 
+    # lab.reproduce of the DDP run: both ranks again, one reproduction folder, the
+    # comparison said once (by rank 0), every metric the same.
+    again = lab_cli("reproduce", str(runs[0]), cwd=tmp_path, env={"WANDB_MODE": "offline"})
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("pass") == 16 and "FAIL" not in again.stdout
+    assert "Traceback" not in again.stderr and "[rank1]" not in again.stderr
+    (folder,) = (runs[0] / "reproductions").iterdir()
+    assert (folder / "train.log").is_file() and (folder / "train_ddp_process_1.log").is_file()
+    assert (folder / "metrics.json").read_text() == (runs[0] / "metrics.json").read_text()
+    assert again.stdout.count("Recorded vs now") == 1
+
 
 @pytest.mark.slow
 def test_ddp_multirun_gives_one_directory_per_job_each_with_its_own_ranks(
