@@ -339,6 +339,27 @@ def compose_cfg(tmp_path: Path) -> Callable[..., object]:
     return _compose
 
 
+@pytest.fixture(scope="session")
+def composed_option(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]:
+    """`conf/train.yaml` composed with one group option (`model=tiny_bert`; `<defaults>`:
+    none), once per option and process: the tests that read every option's config
+    (tests/test_configs.py, tests/test_config_ranges.py) share it. Read it, never change it."""
+    from lab.config import compose_train_config
+
+    root = tmp_path_factory.mktemp("options")
+    composed: dict[str, Any] = {}
+
+    def _compose(option: str) -> Any:
+        if option not in composed:
+            overrides = [] if option == "<defaults>" else [option]
+            if option in ("data=csv", "data=json"):
+                overrides.append(f"data.path={root}")  # these require a path
+            composed[option] = compose_train_config(overrides, output_dir=root / "run")
+        return composed[option]
+
+    return _compose
+
+
 def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
     """Bit-identical runs: metrics, every logged row, the exported weights (exact resume)."""
     import torch

@@ -37,13 +37,6 @@ def _numeric_leaves(cfg: Any) -> dict[str, float]:
     return found
 
 
-def _compose_option(compose_cfg: Any, option: str, tmp_path: Path) -> Any:
-    overrides = [] if option == "<defaults>" else [option]
-    if option in ("data=csv", "data=json"):
-        overrides.append(f"data.path={tmp_path}")  # these require a path
-    return compose_cfg(*overrides)
-
-
 # ----------------------------------------------------------------------------- the table
 def test_options_were_discovered() -> None:
     groups = {option.split("=")[0] for option in OPTIONS}
@@ -52,9 +45,9 @@ def test_options_were_discovered() -> None:
 
 @pytest.mark.parametrize("option", ["<defaults>", *OPTIONS])
 def test_every_numeric_key_has_a_range_and_its_default_is_in_it(
-    option: str, compose_cfg: Any, tmp_path: Path
+    option: str, composed_option: Any
 ) -> None:
-    cfg = _compose_option(compose_cfg, option, tmp_path)
+    cfg = composed_option(option)
     leaves = _numeric_leaves(cfg)
     assert leaves, "every config has numbers"
     unruled = sorted(key for key in leaves if rule_for(key) is None and free_reason(key) is None)
@@ -79,12 +72,10 @@ def _boolean_leaves(cfg: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("option", ["<defaults>", *OPTIONS])
-def test_every_boolean_key_takes_true_or_false(
-    option: str, compose_cfg: Any, tmp_path: Path
-) -> None:
+def test_every_boolean_key_takes_true_or_false(option: str, composed_option: Any) -> None:
     """s27c H4: a key whose value in lab's configs is a boolean has a rule taking booleans
     (`bool`), so a string (`no`, truthy) is refused instead of read as true."""
-    cfg = _compose_option(compose_cfg, option, tmp_path)
+    cfg = composed_option(option)
     unruled = sorted(
         key
         for key in _boolean_leaves(cfg)

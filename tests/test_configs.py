@@ -88,11 +88,8 @@ def test_options_were_discovered() -> None:
 
 
 @pytest.mark.parametrize("option", ["<defaults>", *OPTIONS])
-def test_option_composes_and_targets_bind(option: str, compose_cfg: Any, tmp_path: Path) -> None:
-    overrides = [] if option == "<defaults>" else [option]
-    if option.startswith("data=") and option in ("data=csv", "data=json"):
-        overrides.append(f"data.path={tmp_path}")  # these require a path
-    cfg = compose_cfg(*overrides)
+def test_option_composes_and_targets_bind(option: str, composed_option: Any) -> None:
+    cfg = composed_option(option)
     # Every interpolation resolves (catches typos in ${...}), except values left to the user.
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     targets = _targets(cfg)
