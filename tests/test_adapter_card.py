@@ -57,7 +57,7 @@ def test_a_from_config_base_adapter_card_is_labs_and_points_at_model(
     card = (adapter / "README.md").read_text()
     assert TEMPLATE not in card
     assert "library_name: peft" in card and "base_model:" not in card
-    assert "# LoRA adapter: model on sentiment" in card
+    assert "# LoRA adapter: Bert from config on sentiment" in card
     assert "this adapter cannot\nbe loaded on its own" in card
     assert "`<run>/model`" in card
     assert RECORD["command"] in card and "| `test/acc` | 0.7500 |" in card

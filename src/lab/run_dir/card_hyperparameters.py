@@ -64,6 +64,7 @@ def hyperparameter_rows(
             value = OmegaConf.to_container(value, resolve=True)
         if value is not None and value != off:
             rows.append((key, value))
+    rows += own_module_rows(cfg)
     counted = (record or {}).get("class_weights")
     if isinstance(counted, dict) and counted.get("weights"):  # a card travels without the log
         from lab.tasks.losses import counted_weights
@@ -76,3 +77,23 @@ def hyperparameter_rows(
 
         rows.append(("peft", adapter_facts(cfg)["kind"]))
     return [(k, v) for k, v in rows if v is not None]
+
+
+def own_module_rows(cfg: DictConfig) -> list[tuple[str, Any]]:
+    """A task module of your own (`task.module._target_` outside lab): its target and the
+    settings it takes (a focal loss's `gamma`), which no other row names; none for lab's own
+    modules, which the head and the rows above describe."""
+    module = OmegaConf.select(cfg, "task.module")
+    target = str(module.get("_target_") or "") if isinstance(module, DictConfig) else ""
+    if not target or target.startswith("lab."):
+        return []
+    rows: list[tuple[str, Any]] = [("task.module", target)]
+    for key in module:
+        name = f"task.module.{key}"
+        if str(key).startswith("_") or name in KNOBS:
+            continue
+        value = OmegaConf.select(cfg, name)
+        if isinstance(value, (DictConfig, ListConfig)):
+            value = OmegaConf.to_container(value, resolve=True)
+        rows.append((name, value))
+    return rows

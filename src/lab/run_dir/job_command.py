@@ -10,6 +10,7 @@ command as typed is kept as `multirun_command`.
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import sys
 from collections.abc import Sequence
@@ -53,3 +54,19 @@ def multirun_note(record: dict[str, Any]) -> str:
         if typed
         else ""
     )
+
+
+def config_dir_note(record: dict[str, Any]) -> str:
+    """The model card's line under a command that reads config folders by relative paths
+    (`--config-dir conf`): where the run was started, which they are relative to; "" for a
+    command without such a folder (or a record without its working directory)."""
+    argv = [str(a) for a in record.get("argv") or []]
+    flags = ("--config-dir", "-cd")
+    folders = [value for flag, value in itertools.pairwise(argv) if flag in flags]
+    folders += [a.split("=", 1)[1] for a in argv if a.startswith(("--config-dir=", "-cd="))]
+    relative = [folder for folder in folders if not folder.startswith(("/", "~"))]
+    cwd = record.get("cwd")
+    if not relative or not cwd:
+        return ""
+    named = ", ".join(f"`{folder}`" for folder in relative)
+    return f"\nStarted in `{cwd}`, which {named} is relative to.\n"

@@ -31,13 +31,15 @@ from lab.run_dir.card_base import (
     base_model_line,
     base_model_name,
     base_needed,
+    from_config_name,
     hub_base_model,
     local_base_path,
+    own_module_note,
 )
 from lab.run_dir.card_data import data_line, data_metadata, metric_cell, read_id2label
 from lab.run_dir.card_hyperparameters import hyperparameter_rows
 from lab.run_dir.card_usage import onnx_usage, usage_section
-from lab.run_dir.job_command import multirun_note
+from lab.run_dir.job_command import config_dir_note, multirun_note
 from lab.run_dir.summary import BEST, format_metric
 
 PARAMS = "model/params_"  # the parameter counts lab.train records with the metrics
@@ -79,7 +81,7 @@ def model_card(
     code = f"git {git.get('commit', '?')[:12]}" + (
         " with uncommitted changes" if git.get("dirty") else ""
     )
-    name = base_model_name(str(base)) if cfg.model.get("pretrained") else "model"
+    name = base_model_name(str(base)) if cfg.model.get("pretrained") else from_config_name(cfg)
     # The weights the metrics are of, as lab.train recorded them (`tested`); a record without
     # it, of a run from before lab recorded it, is taken to be of the best checkpoint.
     tested = record.get("tested") or BEST
@@ -123,7 +125,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 {intro}
 
 - **Base model**: {base_line}
-- **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}
+- **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}{own_module_note(cfg)}
 - **Data**: {data_line(cfg)}
 - **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}{weights}
 {usage}
@@ -132,7 +134,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 ```
 {record.get("command", "?")}
 ```
-{multirun_note(record)}
+{multirun_note(record)}{config_dir_note(record)}
 ## Hyperparameters
 
 | key | value |
