@@ -204,6 +204,8 @@ TINY_FIXTURE_RUN = [
     "logger=csv",
     "trainer.max_epochs=2",
     "trainer.log_every_n_steps=1",
+    # No figures (~0.4-0.7 s of matplotlib a run): the tests of plots ask for them.
+    "plots=false",
 ]
 #: TINY_FIXTURE_RUN on 2 CPU ranks with tests/helpers' fault injection (`KillAtStep`: put
 #: tests/helpers on PYTHONPATH), checkpointing every 2 steps: a signal reaches rank 0 alone

@@ -258,7 +258,7 @@ def test_a_hub_datasets_card_carries_its_id_and_a_model_index_with_the_config(
     }
     assert front["model-index"] == [
         {
-            "name": "model on glue",
+            "name": "Bert from config on glue",
             "results": [
                 {
                     "task": {"type": "text-classification"},
@@ -306,7 +306,7 @@ def test_a_run_with_chinese_labels_names_its_classes(tmp_path: Path) -> None:
             writer.writerows(rows)
     overrides = [o for o in TINY_FIXTURE_RUN if not o.startswith("data.path=")]
     result = lab_cli(
-        "train", *overrides, f"data.path={data}", "trainer.max_epochs=1",
+        "train", *overrides, f"data.path={data}", "trainer.max_epochs=1", "plots=true",
         "paths.output_root=out", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

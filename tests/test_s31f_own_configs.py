@@ -44,7 +44,7 @@ MODEL_VALID = (
 )
 TOP_VALID = (
     "Valid top-level keys and groups: callbacks, data, final_weights, logger, model, "
-    "optimized_metric, optimized_mode, optimizer, paths, peft, resume, scheduler, seed, "
+    "optimized_metric, optimized_mode, optimizer, paths, peft, plots, resume, scheduler, seed, "
     "task, trainer"
 )
 

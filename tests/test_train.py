@@ -25,7 +25,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float]
     from lab.config import compose_train_config
 
     output_dir = tmp_path_factory.mktemp("tiny_run")
-    return run(compose_train_config(TINY_FIXTURE_RUN, output_dir=output_dir)), output_dir
+    cfg = compose_train_config([*TINY_FIXTURE_RUN, "plots=true"], output_dir=output_dir)
+    return run(cfg), output_dir
 
 
 def test_metrics_cover_val_and_test(tiny_run: tuple[dict[str, float], Path]) -> None:

@@ -49,6 +49,7 @@ _SEED_MAX = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything e
 # fmt: off
 RANGES: dict[str, str] = {
     "seed":                                  f"int in [0, {_SEED_MAX}]",
+    "plots":                                 "bool",
     "expected.atol":                         ">= 0",
     "expected.rtol":                         ">= 0",
     # ---- optimizer and scheduler

@@ -30,8 +30,8 @@ def finalize(
     metrics: dict[str, float],
     record: RunRecord,
 ) -> None:
-    """Write the run's export, test report, final record, model card and plots; print the
-    summary; close the loggers."""
+    """Write the run's export, test report, final record, model card and plots (unless
+    `plots=false`); print the summary; close the loggers."""
     from lab.run_dir.model_card import write_run_cards
     from lab.run_dir.plots import log_plots, write_run_plots
     from lab.run_dir.records import write_json
@@ -54,7 +54,8 @@ def finalize(
             record.data["class_weights"] = counted
         record.finish(metrics)
         write_run_cards(output_dir, cfg, record.data, metrics)  # model/, and adapter/ if any
-        log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
+        if cfg.get("plots", True):  # a config from before `plots` drew them
+            log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
         note_zero_scored_classes(report or {})
         print_summary(metrics, output_dir, tested=record.data["tested"])
     for logger in trainer.loggers:

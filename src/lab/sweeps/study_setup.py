@@ -51,13 +51,15 @@ TRIAL_SETUP = "lab:trial_setup"  # study user attr: {dotted key: value}, `trial_
 SHOWN_DIFFERENCES = 8
 
 
-# Config keys (and what is under them) that say where outputs go, not what is trained.
-OUTPUTS = ("paths", "logger")
+# Config keys (and what is under them) that say where outputs go or which are drawn, not
+# what is trained: a study goes on whichever a trial's run writes (`plots`, a key added
+# after studies were started, is no other setup either).
+OUTPUTS = ("paths", "logger", "plots")
 
 
 def setup_overrides(fixed: list[str]) -> list[str]:
     """The fixed overrides that are part of the training setup, sorted: all but those of
-    `paths.*` and `logger`."""
+    `paths.*`, `logger` and `plots`."""
     return sorted(o for o in fixed if not _is_output_location(o))
 
 
@@ -68,8 +70,8 @@ def _is_output_location(override: str) -> bool:
 
 def trial_setup(composed: Any, searched: list[str]) -> dict[str, Any]:
     """`composed` (a trial's config) as `{dotted key: value}`, interpolations unresolved,
-    lists as JSON text, without `hydra`, `paths`, `logger` and the `searched` keys or what is
-    under them (see the module)."""
+    lists as JSON text, without `hydra`, `paths`, `logger`, `plots` and the `searched` keys or
+    what is under them (see the module)."""
     from omegaconf import OmegaConf
 
     from lab.config.flatten import flatten
