@@ -120,6 +120,7 @@ def test_a_study_from_before_the_space_was_recorded_continues_as_before(
 # #9: where the outputs go is no part of the setup
 def test_paths_overrides_are_not_part_of_the_setup(tmp_path: Path) -> None:
     overrides = ["paths.output_root=/a", "+paths.x=1", "seed=3", "data.path=x", "logger=csv"]
+    overrides.append("plots=false")  # whether a trial draws its figures: no setup either
     assert setup_overrides([*overrides, "logger.wandb.project=p", "loggers=x"]) == [
         "data.path=x",
         "loggers=x",  # not the logger group: a key of the user's own

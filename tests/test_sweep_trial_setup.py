@@ -32,6 +32,7 @@ def test_the_setup_is_the_composed_config_less_outputs_sweep_settings_and_search
             "hydra": {"sweeper": {"n_trials": 4}},
             "logger": {"csv": {"_target_": "CSVLogger", "save_dir": "/out"}},
             "task": {"module": {"weights": None}},
+            "plots": False,
         }
     )
     assert trial_setup(composed, ["optimizer.lr", "model"]) == {

@@ -176,6 +176,24 @@ def test_test_report_has_confusion_matrix(tiny_run: tuple[dict[str, float], Path
     assert correct / 12 == pytest.approx(metrics["test/acc"])
 
 
+def test_plots_false_draws_no_figure_and_writes_the_rest(tmp_path: Path) -> None:
+    """`plots=false` (the tests' tiny run): no plots/ folder; metrics, test report, record
+    and the exported model with its card as with figures; a value other than a boolean is
+    refused before anything loads."""
+    from lab.config import compose_train_config
+    from lab.config.rules import validate_config
+    from lab.errors import ConfigError
+
+    assert "plots=false" in TINY_FIXTURE_RUN
+    metrics = run(compose_train_config(TINY_FIXTURE_RUN, output_dir=tmp_path / "run"))
+    assert "test/acc" in metrics
+    assert not (tmp_path / "run" / "plots").exists()
+    for name in ("metrics.json", "test_report.json", "record.json", "model/README.md"):
+        assert (tmp_path / "run" / name).is_file(), name
+    with pytest.raises(ConfigError, match="plots"):
+        validate_config(compose_train_config(["plots=no"], output_dir=tmp_path / "no"))
+
+
 def test_run_writes_curve_and_confusion_plots(tiny_run: tuple[dict[str, float], Path]) -> None:
     from lab.run_dir.plots import read_metric_series
 

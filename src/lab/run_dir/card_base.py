@@ -105,12 +105,3 @@ def from_config_name(cfg: DictConfig) -> str:
     target = str(OmegaConf.select(cfg, "model.network.config._target_") or "")
     kind = target.rsplit(".", 1)[-1].removesuffix("Config")
     return f"{kind} from config" if kind else "model"
-
-
-def own_module_note(cfg: DictConfig) -> str:
-    """`, task module `my_heads.FocalModule`` for a task module of your own (outside lab),
-    which the head's name does not tell; "" for lab's own."""
-    from omegaconf import OmegaConf
-
-    target = str(OmegaConf.select(cfg, "task.module._target_") or "")
-    return f", task module `{target}`" if target and not target.startswith("lab.") else ""

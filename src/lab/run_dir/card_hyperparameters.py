@@ -79,16 +79,22 @@ def hyperparameter_rows(
     return [(k, v) for k, v in rows if v is not None]
 
 
+def own_module_target(cfg: DictConfig) -> str | None:
+    """`task.module._target_` where it is a module of your own (outside lab), else None: the
+    card names it on its Head line and lists its settings (`own_module_rows`)."""
+    target = str(OmegaConf.select(cfg, "task.module._target_") or "")
+    return target if target and not target.startswith("lab.") else None
+
+
 def own_module_rows(cfg: DictConfig) -> list[tuple[str, Any]]:
-    """A task module of your own (`task.module._target_` outside lab): its target and the
-    settings it takes (a focal loss's `gamma`), which no other row names; none for lab's own
-    modules, which the head and the rows above describe."""
-    module = OmegaConf.select(cfg, "task.module")
-    target = str(module.get("_target_") or "") if isinstance(module, DictConfig) else ""
-    if not target or target.startswith("lab."):
+    """A task module of your own: its target and the settings it takes (a focal loss's
+    `gamma`), which no other row names; none for lab's own modules, which the head and the
+    rows above describe."""
+    target = own_module_target(cfg)
+    if target is None:
         return []
     rows: list[tuple[str, Any]] = [("task.module", target)]
-    for key in module:
+    for key in cfg.task.module:
         name = f"task.module.{key}"
         if str(key).startswith("_") or name in KNOBS:
             continue

@@ -34,10 +34,9 @@ from lab.run_dir.card_base import (
     from_config_name,
     hub_base_model,
     local_base_path,
-    own_module_note,
 )
 from lab.run_dir.card_data import data_line, data_metadata, metric_cell, read_id2label
-from lab.run_dir.card_hyperparameters import hyperparameter_rows
+from lab.run_dir.card_hyperparameters import hyperparameter_rows, own_module_target
 from lab.run_dir.card_usage import onnx_usage, usage_section
 from lab.run_dir.job_command import config_dir_note, multirun_note
 from lab.run_dir.summary import BEST, format_metric
@@ -82,6 +81,8 @@ def model_card(
         " with uncommitted changes" if git.get("dirty") else ""
     )
     name = base_model_name(str(base)) if cfg.model.get("pretrained") else from_config_name(cfg)
+    own = own_module_target(cfg)  # a task module of yours, which the head's name does not tell
+    module = f", task module `{own}`" if own else ""
     # The weights the metrics are of, as lab.train recorded them (`tested`); a record without
     # it, of a run from before lab recorded it, is taken to be of the best checkpoint.
     tested = record.get("tested") or BEST
@@ -125,7 +126,7 @@ tags: [lab{tags}{", onnx" if onnx else ""}]
 {intro}
 
 - **Base model**: {base_line}
-- **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}{own_module_note(cfg)}
+- **Head**: `{head}`{f" (Hub task `{pipeline_tag}`)" if pipeline_tag else ""}{module}
 - **Data**: {data_line(cfg)}
 - **Optimized metric**: `{cfg.optimized_metric}` ({cfg.optimized_mode}){size}{weights}
 {usage}
