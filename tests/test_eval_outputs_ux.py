@@ -300,6 +300,36 @@ def test_lab_eval_written_to_one_folder_twice_keeps_both_reports(tmp_path: Path)
     assert not (folder / "test_report.json").exists()
 
 
+def test_lab_eval_plots_false_draws_no_figures_and_names_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plots=false`: the report and metrics are written, no figures folder, and neither
+    metrics.json nor the printed lines name one; an earlier evaluation's figures under the
+    same name are left as they were, unnamed. A word other than true/false is refused."""
+    from lab.eval import main
+
+    run_dir = write_classifier_run(tmp_path / "run")
+    output = tmp_path / "evout" / "ev.json"
+    assert main([f"run={run_dir}", f"output={output}"]) == 0
+    figure = output.parent / "ev.plots" / "confusion_matrix.png"
+    earlier = figure.read_bytes()
+    capsys.readouterr()
+    assert main([f"run={run_dir}", f"output={output}", "plots=false"]) == 0
+    written = json.loads(output.read_text())
+    assert written["report"] == "ev.test_report.json" and "plots" not in written
+    assert sum(map(sum, json.loads((output.parent / written["report"]).read_text())[
+        "confusion_matrix"])) == written["data"]["rows"]  # fmt: skip
+    assert figure.read_bytes() == earlier  # not redrawn, not deleted
+    printed = capsys.readouterr().out
+    assert f"Report written to {output.parent / 'ev.test_report.json'}" in printed
+    assert "figures in" not in printed
+    fresh = tmp_path / "fresh" / "ev.json"
+    assert main([f"run={run_dir}", f"output={fresh}", "plots=0"]) == 0
+    assert sorted(p.name for p in fresh.parent.iterdir()) == ["ev.json", "ev.test_report.json"]
+    with pytest.raises(LabError, match="plots must be true or false, got 'maybe'"):
+        main([f"run={run_dir}", "plots=maybe"])
+
+
 # ------------------------------------------------------------- M4: settings from training
 def test_settings_that_differ_from_training_are_named_with_the_runs_value(
     tmp_path: Path,

@@ -25,6 +25,7 @@ from lab.inference.options import positive_int
 from lab.inference.ports import require_free
 from lab.inference.settings import GROUP as SETTINGS
 from lab.run_dir.runs import TrainedRun, open_run
+from lab.tool_flags import flag_option
 
 if TYPE_CHECKING:  # torch, which predictors import, waits until the run is known to be usable
     from lab.inference.predictors import Predictor
@@ -189,14 +190,6 @@ def launch(app: Any, host: str, port: int, *, share: bool = False, block: bool =
         raise LabError(f"cannot listen on {host}:{port}: {err}") from err
 
 
-def _flag(name: str, value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise LabError(f"{name} must be true or false, got '{value}'")
-
-
 def main(argv: list[str]) -> int:
     """Console entry point: load the run's model, then serve the page until interrupted."""
     from lab.training.console import tame_library_output
@@ -210,7 +203,7 @@ def main(argv: list[str]) -> int:
         raise LabError(f"port must be an integer, got '{values['port']}'") from err
     if not 0 < port < 65536:
         raise LabError(f"port must be between 1 and 65535, got {port}")
-    share = _flag("share", values.get("share", "false"))
+    share = flag_option("share", values.get("share", "false"))
     max_new_tokens = positive_int(values, "max_new_tokens")
     host = values.get("host", "127.0.0.1")
     run = open_run(values["run"])

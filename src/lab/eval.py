@@ -98,6 +98,7 @@ from lab.run_dir.runs import (
     load_exported,
     open_run,
 )
+from lab.tool_flags import flag_option
 from lab.tool_interrupts import on_interrupt
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ OPTIONS = {
     "output": "where to write metrics.json (default: <run>/eval/<time>/metrics.json)",
     "batch_size": "evaluation batch size (default: the run's data.eval_batch_size)",
     "load_in": "8bit or 4bit: load the exported model quantized (bitsandbytes, CUDA only)",
+    "plots": "true (default) or false: draw the head's figures beside metrics.json, whatever "
+    "the run's own `plots` was",
     "data": "another dataset config (data=sst2) and/or data.<key>=<value> overrides",
     "task.module.<key>": "a setting of the head's evaluation, e.g. extractive QA's "
     "task.module.null_score_diff_threshold=-2 (the weights are the run's)",
@@ -267,6 +270,7 @@ def main(argv: list[str]) -> int:
         )
     ):
         run = open_run(values["run"])  # a wrong path: said at once, before the imports
+        draw = flag_option("plots", values.get("plots", "true"))
         checkpoint = values.get("checkpoint", "model")
         if checkpoint != "model":  # a missing or folder checkpoint: said before data is read
             run.checkpoint(checkpoint)
@@ -301,7 +305,7 @@ def main(argv: list[str]) -> int:
         write_results(
             target, run, cfg, checkpoint=checkpoint, evaluated=evaluated,
             module_settings=module_settings, metrics=metrics, report=report,
-            data_overrides=data_overrides, warnings=notes.lines,
+            data_overrides=data_overrides, warnings=notes.lines, plots=draw,
         )  # fmt: skip
     own = cfg.get(RUN_SPLIT)
     recorded = recorded_for(run, own)
@@ -321,7 +325,7 @@ def main(argv: list[str]) -> int:
     title = f"Evaluation of the {evaluated_split(cfg)} split"
     print_metrics(
         metrics, recorded, bool(recorded), target, caveat, title=title,
-        run=run, checkpoint=checkpoint, report=report,
+        run=run, checkpoint=checkpoint, report=report, figures=draw,
     )  # fmt: skip
     return 0
 

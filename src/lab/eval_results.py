@@ -142,12 +142,13 @@ def write_results(
     report: dict[str, Any],
     data_overrides: Sequence[str] = (),
     warnings: Sequence[str] = (),
+    plots: bool = True,
 ) -> None:
     """Write `metrics.json` at `target` (`evaluated`: the rows and digest of the split tested;
     `module_settings`: the `task.module.<key>=` changes; `data_overrides`: the `data=` and
     `data.<key>=` options given, recorded with the settings that differ from training;
     `warnings`: lab.train's lines on the split scored, `lab.eval_split_notes`), and the head's
-    report and figures beside it (`report_paths`)."""
+    report and figures beside it (`report_paths`; no figures with `plots=False`)."""
     from lab.run_dir.disk import writing
     from lab.run_dir.records import write_json
 
@@ -156,7 +157,7 @@ def write_results(
     # The run's split as training read it: the mapping it was read by is the run's own.
     splits = (run.config.data if own else data).get("splits")
     changed = settings_changed(run, cfg, data_overrides)
-    report_file, plots = report_paths(target)
+    report_file, figures = report_paths(target)
     written: dict[str, str] = {}  # beside metrics.json: names, not paths (a folder moves whole)
     with writing(target.parent):
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +167,8 @@ def write_results(
             # The figures name the split evaluated (a confusion matrix of `split=validation`
             # was titled "test": s30b F3); the report file keeps the head's own keys.
             split = str((cfg.get(EVALUATED) or {}).get("split") or "test")
-            if _write_plots(plots, {**report, "split": split}, cfg):
-                written["plots"] = plots.name
+            if plots and _write_plots(figures, {**report, "split": split}, cfg):
+                written["plots"] = figures.name
     differs = {key: {"training": old, "evaluation": new} for key, (old, new) in changed.items()}
     with writing(target):
         write_json(

@@ -40,6 +40,7 @@ def print_metrics(
     run: TrainedRun | None = None,
     checkpoint: str = "model",
     report: dict[str, Any] | None = None,
+    figures: bool = True,
 ) -> None:
     """A table of the evaluation's metrics, next to `recorded` (the train-time metrics of the
     evaluated split, named as the evaluation names them) when `compare`; `note` (why the two
@@ -47,7 +48,8 @@ def print_metrics(
     `title` (which split was evaluated) above it. With the `run` and the `checkpoint`
     evaluated, a column of other weights is titled with those it holds (`other_weights`);
     with the head's `report`, a class absent from the data is noted and the report's file
-    named (`lab.eval_results.report_paths`)."""
+    named (`lab.eval_results.report_paths`), and its figures' folder unless `figures` is
+    False (`plots=false`: a folder there is an earlier evaluation's)."""
     from rich.table import Table
 
     from lab.eval_results import report_paths
@@ -78,8 +80,8 @@ def print_metrics(
     console.print(f"Metrics written to [bold]{target}[/bold]")
     if report:
         report_file, plots = report_paths(target)
-        figures = f" (figures in {plots})" if plots.is_dir() else ""
-        console.print(f"Report written to {report_file}{figures}", highlight=False, markup=False)
+        drawn = f" (figures in {plots})" if figures and plots.is_dir() else ""
+        console.print(f"Report written to {report_file}{drawn}", highlight=False, markup=False)
 
 
 # How far an evaluation may be from the recorded number and still be the same (README: "tested
