@@ -17,7 +17,7 @@ from lab.errors import ConfigError
 from lab.train import run
 from lab.training.rank_threads import usable_cores
 
-from conftest import SENTIMENT, TINY_FIXTURE_RUN, lab_cli, train_on_two_cpu_ranks
+from conftest import FIXTURES, SENTIMENT, TINY_FIXTURE_RUN, lab_cli, train_on_two_cpu_ranks
 
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks CPU-only refusals")
 
@@ -286,3 +286,31 @@ def test_ddp_class_weights_log_the_train_loss_of_one_process(
     assert [step for step, _ in ranks] == [step for step, _ in alone]
     for (step, got), (_, want) in zip(ranks, alone, strict=True):
         assert got == pytest.approx(want, rel=1e-5, abs=1e-6), step
+
+
+@pytest.mark.slow
+def test_ddp_token_classification_trains_on_one_process_token_mean(
+    tmp_path: Path, compose_cfg: Any
+) -> None:
+    """NER without class weights on 2 ranks: its loss is a mean over each rank's scored
+    tokens, and the ranks' sentences hold unequal token counts, so each rank is weighed by
+    its tokens (`ClassLossTraining`): every step's train/loss and the trained model's metrics
+    are one process's with the same global batch (the ranks' plain average of token means
+    was not: a follow-up of s32d G2)."""
+    ner = [
+        "model=tiny_bert", "data=conll2003", f"data.path={FIXTURES / 'ner'}", "logger=csv",
+        "plots=false", "trainer.log_every_n_steps=1", *NO_DROPOUT, "trainer.max_epochs=1",
+        "data.max_train_samples=32", "data.eval_batch_size=16",
+    ]  # fmt: skip
+    train_on_two_cpu_ranks(*ner, "data.batch_size=8", cwd=tmp_path)
+    [ranks_dir] = list((tmp_path / "out").glob("runs/*/*"))
+    single_dir = tmp_path / "single"
+    alone_metrics = run(compose_cfg(*ner, "data.batch_size=16", output_dir=single_dir))
+    ranks, alone = _train_losses(ranks_dir), _train_losses(single_dir)
+    assert len(alone) == 2  # 32 rows / 16
+    assert [step for step, _ in ranks] == [step for step, _ in alone]
+    for (step, got), (_, want) in zip(ranks, alone, strict=True):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6), step
+    ranks_metrics = json.loads((ranks_dir / "metrics.json").read_text())
+    for name in ("val/loss", "test/loss", "test/accuracy"):
+        assert ranks_metrics[name] == pytest.approx(alone_metrics[name], rel=1e-4), name

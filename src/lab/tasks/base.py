@@ -96,8 +96,14 @@ class TaskModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.model(**batch).loss
-        self.log_train_loss(loss, _batch_size(batch))
+        self.log_train_loss(loss, _batch_size(batch), self.loss_weight_sum(batch))
         return loss
+
+    def loss_weight_sum(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """What this batch's training loss is a mean over, where that is not its rows (a token
+        head's target tokens: `lab.training.rank_weights.token_count`), for DDP to weigh the
+        ranks by; None: rows (the default), or one process."""
+        return None
 
     def log_train_loss(
         self, loss: torch.Tensor, batch_size: int, weight_sum: torch.Tensor | None = None

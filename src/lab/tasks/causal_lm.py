@@ -138,6 +138,12 @@ class CausalLMModule(TaskModule):
 
         save_generation_settings(self.model, 1, self.sample_max_new_tokens)
 
+    def loss_weight_sum(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The batch's target tokens under DDP (the loss is their mean; see `TaskModule`)."""
+        from lab.training.rank_weights import token_count
+
+        return token_count(self._trainer, batch["labels"], shifted=True)
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
         targets = int((batch["labels"][:, 1:] != -100).sum())

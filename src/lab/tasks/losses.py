@@ -227,20 +227,25 @@ def counted_class_weights(module: Any) -> dict[str, Any] | None:
 
 class ClassLossTraining:
     """Mixin for a `TaskModule` holding `self.class_loss`: trains on the weighted / smoothed
-    loss when one of the options is set, else on the head's own loss (`TaskModule`). Under
-    DDP with class weights each rank's loss is weighed by its target weights' sum, so that
-    the step follows the global batch's weighted mean (`lab.training.rank_weights`)."""
+    loss when one of the options is set, else on the head's own loss (the same
+    `model(**batch).loss` `TaskModule` trains on). Under DDP each rank's loss is weighed by
+    what it is a mean over, wherever that is not its rows: the target weights' sum with class
+    weights, a token head's scored tokens without (its loss is a mean over the tokens of
+    the rank's rows; weighing by rows averaged the ranks' token means, where one process
+    takes one mean over every token). So the step follows the global batch's mean
+    (`lab.training.rank_weights.weight_share`: one all-reduce of a scalar per micro-batch)."""
 
     def training_step(self: Any, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        if not self.class_loss.active:
-            return super().training_step(batch, batch_idx)  # type: ignore[misc,no-any-return]
         loss: torch.Tensor = self.class_loss.model_output(self.model, batch).loss
-        labels = batch["labels"]
-        # Class weights: the ranks weigh by their weight sums (`log_train`, DDP only).
-        trainer = self._trainer
-        weights = (
-            self.class_loss.weight is not None and trainer is not None and trainer.world_size > 1
-        )
-        weight_sum = self.class_loss.target_weight(labels) if weights else None
-        self.log_train_loss(loss, int(labels.shape[0]), weight_sum)
+        self.log_train_loss(loss, int(batch["labels"].shape[0]), self.loss_weight_sum(batch))
         return loss
+
+    def loss_weight_sum(self: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Under DDP, the target weights' sum (class weights) or the scored tokens (a token
+        head) of the batch; None in one process, and for rows of equal weight."""
+        labels = batch["labels"]
+        trainer = self._trainer
+        by_targets = (self.class_loss.weight is not None or labels.dim() > 1) and (
+            trainer is not None and trainer.world_size > 1
+        )
+        return self.class_loss.target_weight(labels) if by_targets else None

@@ -116,6 +116,12 @@ class Seq2SeqModule(TaskModule):
 
         save_generation_settings(self.model, self.num_beams, self.max_new_tokens)
 
+    def loss_weight_sum(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The batch's target tokens under DDP (the loss is their mean; see `TaskModule`)."""
+        from lab.training.rank_weights import token_count
+
+        return token_count(self._trainer, batch["labels"])
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         rows = batch.get(ROW_ID)
         inputs = {k: v for k, v in batch.items() if k != ROW_ID}

@@ -22,7 +22,11 @@ rank's weight is `its weight sum x ranks / the global weight sum` instead (`weig
 one all-reduce of the weight sum per micro-batch, under DDP only, streamed splits too),
 which counts the rows already and replaces the row weight. Torch divides a label-smoothed,
 weighted loss by the same sum (the target classes' weights), so it holds with label
-smoothing too; as the row weight, it multiplies `partial_group_scale`.
+smoothing too; as the row weight, it multiplies `partial_group_scale`. A head whose loss is a
+mean over target tokens (token classification, masked and causal LM, seq2seq: `token_count`)
+is the same case with a weight of 1 per token: the ranks' sentences hold unequal token counts,
+so the equal average of their token means was off one process's token mean (3.2e-4 on the
+NER fixture, 2 ranks); each rank is weighed by its target tokens the same way.
 
 The row weight is not applied to a streamed train split (every rank's stream is endless, so
 every batch is full on every rank) nor to a head whose loss weighs ranks itself (SFT's token
@@ -81,3 +85,20 @@ def weighted(value: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """`value x weight`, 0 where the weight is 0: a rank whose micro-batch has nothing to
     score (its mean is nan) adds nothing to the global batch's mean."""
     return torch.where(weight > 0, value * weight, torch.zeros_like(value))
+
+
+#: transformers' `ignore_index` in every head's labels: a position no loss scores.
+IGNORED_LABEL = -100
+
+
+def token_count(
+    trainer: L.Trainer | None, labels: torch.Tensor, *, shifted: bool = False
+) -> torch.Tensor | None:
+    """What a token head's mean loss divides by, for `weight_share` (via `log_train`'s
+    `weight_sum`): its labels that are scored (not -100); a causal LM's from the second
+    position on (`shifted`: transformers' causal loss predicts each token from the ones
+    before, so the first is never a target). None in one process: no count, no collective."""
+    if trainer is None or trainer.world_size <= 1:
+        return None
+    scored = labels[:, 1:] if shifted else labels
+    return (scored != IGNORED_LABEL).sum().float()

@@ -11,6 +11,7 @@ from torchmetrics import MeanMetric
 
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.masked_lm.masking import IGNORE, draw, mask_tokens, seeded_generator
+from lab.training.rank_weights import token_count
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -76,7 +77,9 @@ class MaskedLMModule(TaskModule):
         output = self.model(**inputs)
         # A batch without a target (a few short blocks) has a NaN mean loss: train on nothing.
         loss = output.loss if bool((inputs["labels"] != IGNORE).any()) else output.logits.sum() * 0
-        self.log_train_loss(loss, int(inputs["input_ids"].shape[0]))
+        # Under DDP the ranks weigh by their masked tokens (`TaskModule.loss_weight_sum`).
+        weight_sum = token_count(self._trainer, inputs["labels"])
+        self.log_train_loss(loss, int(inputs["input_ids"].shape[0]), weight_sum)
         return loss
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
