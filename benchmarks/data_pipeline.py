@@ -79,7 +79,6 @@ def run_profile(args: argparse.Namespace, workers: int, out: Path) -> dict[str, 
         "callbacks=none", "+trainer.limit_val_batches=0",
         "+trainer.profiler._target_=lightning.pytorch.profilers.SimpleProfiler",
         f"+trainer.profiler.dirpath={report}", "+trainer.profiler.filename=simple",
-        f"paths.output_dir={out / f'run-workers{workers}'}",
         f"hydra.run.dir={out / f'run-workers{workers}'}",
     ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)

@@ -349,3 +349,25 @@ def test_builder_keywords_follow_kwargs_into_the_base_class() -> None:
     assert "max_length" not in causal
     assert builder_keywords("lab.training.trainer.build_trainer") is None  # **kwargs: unknown here
     assert builder_keywords("lab.no_such_module.Thing") is None
+
+
+def test_paths_output_dir_on_the_command_line_is_refused_with_hydras_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, compose_cfg: Compose
+) -> None:
+    """`paths.output_dir=<folder>` split a run: checkpoints and model there, train.log and
+    .hydra/ in Hydra's folder (s33a M2). Refused, naming hydra.run.dir and paths.output_root,
+    by lab.validate (exit 2) and by the rules lab.train applies first; the folder given is not
+    created. `compose_train_config(output_dir=...)` sets the key itself and still passes."""
+    target = tmp_path / "elsewhere"
+    code = validate.main(["model=tiny_bert", f"paths.output_dir={target}"])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: paths.output_dir={target} would split the run: Hydra has made its folder "
+        f"already (paths.output_dir is that folder); use hydra.run.dir={target} for this run's "
+        "own folder, or paths.output_root=<folder> for a new runs/<date>/<time> folder under it"
+    ]
+    assert not target.exists()
+    assert _refusal(compose_cfg, "+paths.output_dir=x").startswith(
+        "paths.output_dir=x would split the run"
+    )
+    validate_config(compose_cfg("model=tiny_bert", output_dir=tmp_path / "run"))

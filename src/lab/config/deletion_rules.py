@@ -69,7 +69,7 @@ LIGHTNING_TRAINER = "lightning.pytorch.Trainer"
 def check_deletions(cfg: DictConfig) -> None:
     """Refuse the first command-line `~key` that removed a key or group training needs."""
     choices = _choices()
-    for key in deleted_keys(_task_overrides()):
+    for key in deleted_keys(task_overrides()):
         head = key.split(".", 1)[0]
         if key in REQUIRED_GROUPS:
             if key not in choices and _absent(cfg, REQUIRED_GROUPS[key]):
@@ -139,7 +139,7 @@ def deleted_group_message(group: str) -> str:
     )
 
 
-def _task_overrides() -> list[str]:
+def task_overrides() -> list[str]:
     """The command line's overrides of the config Hydra composed last in this process."""
     try:
         from hydra.core.hydra_config import HydraConfig

@@ -7,7 +7,9 @@ names the offending key, file or column and what would work instead:
 * silent no-ops first: an option whose file lacks its group's `# @package` line, so its values
   sit under a node nothing reads (`experiment=mine` without `# @package _global_`:
   `lab.config.package_rules`), a `~key` deletion of a key training reads, which would
-  leave a default written only in code (`~optimizer.lr`: `lab.config.deletion_rules`), and a
+  leave a default written only in code (`~optimizer.lr`: `lab.config.deletion_rules`), a
+  `paths.output_dir=` that would split the run across two folders
+  (`lab.config.output_dir_rule`), and a
   key of `model` or of the top level in your YAML that misspells one of lab's
   (`model.freeze_layer: 2`, `seeed: 3`: `lab.config.lookalike_keys`; a key with no look-alike
   is your own variable, allowed), and a `callbacks` entry without `_target_`
@@ -83,6 +85,7 @@ from lab.config.model_config_keys import check_model_config_keys
 from lab.config.model_rules import check_added_tokens, check_freeze_depth, check_model_positions
 from lab.config.module_contract import check_module_contract
 from lab.config.optimized_mode import check_optimized_metric
+from lab.config.output_dir_rule import check_output_dir_override
 from lab.config.package_rules import check_group_packages
 from lab.config.padding_rules import check_pad_token
 from lab.config.peft_rules import check_peft_config
@@ -121,6 +124,7 @@ def validate_config(cfg: DictConfig) -> None:
     # refusals (of lab's defaults, or of keys under a stray node) would only obscure.
     check_group_packages(cfg)
     check_deletions(cfg)
+    check_output_dir_override(cfg)  # `paths.output_dir=`: the run split across two folders
     check_lookalike_keys(cfg)  # `model.freeze_layer: 2` in your YAML: read by nothing
     check_callback_targets(cfg)  # `+callbacks.early_stopping.patience=2`: no callback
     # Before any rule reads a task key: a task YAML of yours missing one is said in one line.
