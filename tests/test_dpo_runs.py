@@ -222,6 +222,13 @@ def test_lab_predict_and_lab_serve_answer_chats(
     assert predict([f"run={run_dir}", f"input={source}", f"output={target}"]) == 0
     (result,) = [json.loads(line) for line in target.read_text().splitlines()]
     assert result["completion"] and result["completion"] == greedy(128)  # max_new_tokens: 128
+    # The export's own settings answer the same: greedy, 128 new tokens (s33a M1: it sampled).
+    torch.manual_seed(0)
+    with torch.no_grad():
+        plain = model.generate(ids)
+    assert tokenizer.decode(plain[0, ids.shape[1] :], skip_special_tokens=True).strip() == (
+        result["completion"]
+    )
     with serving(run_dir) as (url, _):
         status, reply = http_json(
             f"{url}/v1/chat/completions", {"messages": chat, "max_tokens": 8, "temperature": 0}

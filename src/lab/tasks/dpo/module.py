@@ -233,10 +233,11 @@ class DPOModule(TaskModule):
         return loss
 
     def before_export(self, tokenizer: Any) -> None:
-        """The exported generation config stops where the chat template ends a turn."""
-        from lab.tasks.sft.predictor import save_stops_in_generation_config
+        """The exported generation config answers as lab.predict does for a DPO run: greedy,
+        `DEFAULT_MAX_NEW_TOKENS`, stopping where the chat template ends a turn."""
+        from lab.tasks.sft.predictor import DEFAULT_MAX_NEW_TOKENS, save_chat_generation_settings
 
-        save_stops_in_generation_config(self.model, tokenizer)
+        save_chat_generation_settings(self.model, tokenizer, DEFAULT_MAX_NEW_TOKENS)
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         result, policy = self.pair_loss(batch, stage)

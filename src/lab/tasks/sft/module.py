@@ -184,10 +184,11 @@ class SFTModule(TaskModule):
 
     # ---------------------------------------------------------------- evaluation
     def before_export(self, tokenizer: Any) -> None:
-        """The exported generation config stops where the chat template ends a turn."""
-        from lab.tasks.sft.predictor import save_stops_in_generation_config
+        """The exported generation config answers as evaluation did: greedy, the run's
+        `max_new_tokens`, stopping where the chat template ends a turn."""
+        from lab.tasks.sft.predictor import save_chat_generation_settings
 
-        save_stops_in_generation_config(self.model, tokenizer)
+        save_chat_generation_settings(self.model, tokenizer, self.max_new_tokens)
 
     def evaluation_step(self, batch: dict[str, Any], stage: str) -> None:  # type: ignore[override]
         inputs = model_inputs(batch)

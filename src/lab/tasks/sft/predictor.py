@@ -68,6 +68,19 @@ def save_stops_in_generation_config(model: Any, tokenizer: Any) -> None:
         config.eos_token_id = stops[0] if len(stops) == 1 else stops or None
 
 
+def save_chat_generation_settings(model: Any, tokenizer: Any, max_new_tokens: int) -> None:
+    """The export of a chat head (SFT, DPO) generates as lab.predict and lab.serve answer:
+    it stops where the trained turns end (`save_stops_in_generation_config`), greedily, at
+    most `max_new_tokens` new tokens (`lab.tasks.generation_settings`). Without the last two
+    a `pipeline("text-generation")` call as the README shows sampled at transformers 5's
+    pipeline default (`do_sample=True, temperature=0.7`): another answer on most seeds
+    (s33a M1)."""
+    from lab.tasks.generation_settings import save_generation_settings
+
+    save_stops_in_generation_config(model, tokenizer)
+    save_generation_settings(model, 1, max_new_tokens)
+
+
 def greedy_config(model: Any, tokenizer: Any, max_new_tokens: int) -> Any:
     """A deterministic `GenerationConfig`: greedy, `max_new_tokens`, stopping at `stop_ids`,
     padding with the pad token.
