@@ -226,8 +226,9 @@ def test_lab_predict_and_lab_serve_answer_chats(
     torch.manual_seed(0)
     with torch.no_grad():
         plain = model.generate(ids)
-    assert tokenizer.decode(plain[0, ids.shape[1] :], skip_special_tokens=True).strip() == (
-        result["completion"]
+    assert (
+        tokenizer.decode(plain[0, ids.shape[1] :], skip_special_tokens=True).strip()
+        == (result["completion"])
     )
     with serving(run_dir) as (url, _):
         status, reply = http_json(
