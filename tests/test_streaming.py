@@ -550,3 +550,52 @@ def test_sft_packs_a_streamed_train_split_as_it_is_read(compose_cfg: Any) -> Non
     starts = ((positions == 0) & (batch["input_ids"] == bos)).sum(dim=1)
     assert (starts >= 2).all(), starts  # each row holds several examples (not one + padding)
     assert positions.shape[1] <= 256
+
+
+@pytest.mark.parametrize(
+    ("shards", "wanted", "used", "said"),
+    [
+        (4, 2, 2, ""),
+        (3, 2, 1, "data.num_workers=2 but the train stream's 3 shards do not divide among 2"),
+        (6, 4, 3, "data.num_workers=4 but the train stream's 6 shards do not divide among 4"),
+        (2, 5, 2, "data.num_workers=5 but the train stream has 2 shard(s)"),
+        (5, 0, 0, ""),
+    ],
+)
+def test_workers_share_the_shards_evenly_or_fewer_are_used(
+    caplog: pytest.LogCaptureFixture, shards: int, wanted: int, used: int, said: str
+) -> None:
+    """A worker with fewer shards loops sooner and its rows come more often (s33b F1: 3 shards
+    on 2 workers): the most workers up to `data.num_workers` that divide the shards, said."""
+    from types import SimpleNamespace
+
+    with caplog.at_level("WARNING", logger="lab.data.streaming"):
+        assert usable_workers(SimpleNamespace(num_shards=shards), wanted) == used  # type: ignore[arg-type]
+    assert (said in caplog.text) if said else not caplog.text
+    if said:
+        assert f"using {used} worker(s)" in caplog.text
+
+
+def test_three_shards_asked_of_two_workers_read_every_row_once_a_pass(tmp_path: Path) -> None:
+    """Through the loader lab builds: 3 files of 20 rows, data.num_workers=2 -> 1 worker, so
+    the first 60 rows trained are the 60 rows, each once (2 workers gave one file's rows
+    twice and another's half as often)."""
+    import datasets
+    from torch.utils.data import DataLoader
+
+    files = [
+        _jsonl(tmp_path / f"part{k}.jsonl", [{"text": f"{k}-{i}"} for i in range(20)])
+        for k in range(3)
+    ]
+    stream = datasets.load_dataset(
+        "json", data_files={"train": [str(f) for f in files]}, streaming=True
+    )["train"]
+    plan = _plan([files[0]], seed=7, shuffle_buffer=10)
+    plan.streams = [numbered(stream, 0)]
+    sharded = shard(plan.mixture(), 1, 0)
+    workers = usable_workers(sharded, 2)
+    loader = DataLoader(
+        TrainStream(sharded, _texts, ["text"], plan.origins), batch_size=None, num_workers=workers
+    )
+    first_pass = [row["item"] for row in itertools.islice(loader, 60)]
+    assert sorted(first_pass) == sorted(f"{k}-{i}" for k in range(3) for i in range(20))
