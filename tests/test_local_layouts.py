@@ -594,3 +594,23 @@ def test_a_missing_relative_data_path_names_the_folder_it_was_read_from(
     assert str(refused.value) == (
         f"data.path does not exist: data/x.csv (relative to {tmp_path}, where lab runs)"
     )
+
+
+def test_a_glob_is_refused_with_the_folder_to_give(tmp_path: Path) -> None:
+    """`data.path=<folder>/train-*.parquet` (datasets' data_files idiom) was "does not exist"
+    though it matched 3 shards (s33b F2): now said to be a pattern, with how many files it
+    matches and the folder to give, whose Hub-named shards are then read as their splits."""
+    rows = [{"text": f"row {i}", "label": i % 2} for i in range(9)]
+    _shards(tmp_path, "train", rows, 3)
+    pattern = tmp_path / "train-*.parquet"
+    with pytest.raises(DataError) as caught:
+        local_data_files(pattern)
+    assert str(caught.value) == (
+        f"data.path={pattern} is a pattern (it matches 3 file(s)); data.path takes a file or a "
+        f"folder: give the folder, data.path={tmp_path}, whose files named after a split "
+        "(train.jsonl, or Hub shards train-00000-of-00003.parquet) are read as that split"
+    )
+    with pytest.raises(DataError, match=r"is a pattern \(it matches no file\)"):
+        local_data_files(tmp_path / "nothing-*.jsonl", key="data.interleave[1].path")
+    _, files = local_data_files(tmp_path)  # the folder advised: the three shards, as train
+    assert [Path(f).name for f in files["train"]] == sorted(p.name for p in tmp_path.iterdir())

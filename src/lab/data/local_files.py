@@ -92,6 +92,21 @@ def _split_of(path: Path) -> str | None:
     return SPLIT_ALIASES.get(stem)
 
 
+def pattern_refusal(root: Path, key: str) -> str | None:
+    """For a `data.path` written as a glob (`datasets`' `data_files="train-*.parquet"` idiom),
+    which lab reads as no file (s33b F2: "does not exist" though it matched 3): the line
+    saying a path is a file or a folder, with the folder to give; None for a plain path."""
+    if not any(char in root.name for char in "*?["):
+        return None
+    matches = sorted(root.parent.glob(root.name)) if root.parent.is_dir() else []
+    found = f"it matches {len(matches)} file(s)" if matches else "it matches no file"
+    return (
+        f"{key}={root} is a pattern ({found}); {key} takes a file or a folder: give the "
+        f"folder, {key}={root.parent}, whose files named after a split (train.jsonl, or Hub "
+        "shards train-00000-of-00003.parquet) are read as that split"
+    )
+
+
 def local_data_files(
     path: str | Path,
     config: str | None = None,
@@ -111,6 +126,9 @@ def local_data_files(
     option the path was given as, for the refusal of a path that does not exist."""
     root = Path(path).expanduser()
     if not root.exists():
+        pattern = pattern_refusal(root, key)
+        if pattern:
+            raise DataError(pattern)
         # Relative: from the folder lab runs in (also one written in a --config-dir file).
         where = "" if root.is_absolute() else f" (relative to {Path.cwd()}, where lab runs)"
         raise DataError(f"{key} does not exist: {root}{where}")
