@@ -498,3 +498,18 @@ def test_a_run_directory_given_as_the_model_names_its_export(
         f"model.pretrained={relative} is a lab run directory, not a saved model: its exported "
         f"model is {relative}/model (model.pretrained={relative}/model)"
     )
+
+
+def test_a_callback_of_yours_may_have_a_mode_of_its_own(compose_cfg: Any) -> None:
+    """`mode` is a monitored metric's direction only on a callback with a `monitor` (s33b F4:
+    `+callbacks.rowlog.mode=lm` was refused as `valid: min, max`)."""
+    from lab.config.choices import check_choices
+
+    cfg = compose_cfg(
+        "+callbacks.rowlog._target_=lightning.pytorch.callbacks.Callback",
+        "+callbacks.rowlog.mode=lm",
+    )
+    check_choices(cfg)
+    own_monitor = ["+callbacks.mine._target_=x.Mine", "+callbacks.mine.monitor=val/acc"]
+    with pytest.raises(ConfigError, match=r"^callbacks.mine.mode=up is not valid; valid: min, max"):
+        check_choices(compose_cfg(*own_monitor, "+callbacks.mine.mode=up"))

@@ -5,8 +5,9 @@ loaded (`mode can be min, max but got maximum`, a traceback); `attn_implementati
 reached transformers (a traceback for some models, silently ignored by others). Each key here
 is refused with the valid names and the closest one.
 
-`CHOICES` maps a key pattern (`*` stands for one config name: any callback) to its valid
-names; `ATTENTION` holds transformers' attention implementations, which may also be a Hub
+`CHOICES` maps a key pattern (`*` stands for one config name: any callback; a callback's
+`mode` only where it has a `monitor`, as Lightning's checkpoint and early stopping do) to its
+valid names; `ATTENTION` holds transformers' attention implementations, which may also be a Hub
 kernel (`kernels-community/flash-attn`). `tests/test_config_refusals.py` checks both lists
 against Lightning and transformers.
 """
@@ -100,6 +101,8 @@ def _values(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
     if not isinstance(node, DictConfig):
         return []
     names = [str(name) for name in node if isinstance(node.get(name), DictConfig)]
+    if leaf == "mode":  # a monitored metric's direction: a callback of yours may mean another
+        names = [name for name in names if "monitor" in node[name]]  # `mode` (s33b F4)
     keys = [f"{group}.{name}.{leaf}" for name in names]
     return [(key, _select(cfg, key)) for key in keys if _present(cfg, key)]
 
