@@ -173,6 +173,38 @@ def test_validation_masks_are_fixed_per_block_and_the_loss_is_hand_cross_entropy
     assert float(metrics["val/perplexity"]) == pytest.approx(math.exp(float(hand)), rel=1e-5)
 
 
+def test_a_split_whose_fixed_masks_pick_nothing_is_a_data_error_not_a_nan(
+    compose_cfg: Any,
+) -> None:
+    """A validation split too short for any mask (s33e F1: val/loss nan, then "training
+    diverged ... lower optimizer.lr", exit 0): a data error naming the split and the setting;
+    Lightning's sanity check, which sees 2 batches of the split, only gets nan."""
+    from types import SimpleNamespace
+
+    from lab.errors import DataError
+
+    cfg, data = _datamodule(compose_cfg, "data=csv", *CSV, "data.max_length=16")
+    module = _module(cfg, data)
+    module.mlm_probability = 1e-9  # no token of any row is picked
+    for sanity in (True, False):
+        module._trainer = SimpleNamespace(sanity_checking=sanity)  # type: ignore[assignment]
+        with torch.no_grad():
+            for batch in data.val_dataloader():
+                module.evaluation_step(batch, "val")
+        if sanity:
+            values = module.evaluation_metrics("val")
+            assert set(values) == {"val/loss", "val/perplexity", "val/accuracy"}
+            assert all(math.isnan(float(v)) for v in values.values())
+            continue
+        with pytest.raises(DataError) as caught:
+            module.evaluation_metrics("val")
+    assert str(caught.value) == (
+        "the validation split's fixed masks picked no token to score (its rows are too short "
+        "for data.mlm_probability=1e-09): its loss and perplexity would be nan; give the "
+        "validation split more text"
+    )
+
+
 def test_training_masks_are_seeded_per_batch_and_survive_a_checkpoint(compose_cfg: Any) -> None:
     cfg, data = _datamodule(compose_cfg, "data=csv", *CSV, "data.max_length=16")
     batch = next(iter(data.train_dataloader()))

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, SumMetric
 
+from lab.errors import DataError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.masked_lm.masking import IGNORE, draw, mask_tokens, seeded_generator
 from lab.training.rank_weights import token_count
@@ -46,6 +47,9 @@ class MaskedLMModule(TaskModule):
         self.seed = seed
         self.batches_masked = 0  # training batches drawn so far (kept in checkpoints)
         self.eval_accuracy = torch.nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
+        # The split's target tokens, summed over every rank: none at all is a split the fixed
+        # masks picked nothing in (`evaluation_metrics`), not a diverged run.
+        self.eval_targets = torch.nn.ModuleDict({"val": SumMetric(), "test": SumMetric()})
 
     def masked(self, batch: dict[str, torch.Tensor], training: bool) -> dict[str, torch.Tensor]:
         """The model's inputs: `batch` masked, with labels, without the masking columns."""
@@ -87,6 +91,8 @@ class MaskedLMModule(TaskModule):
         output = self.model(**inputs)
         targets = inputs["labels"] != IGNORE
         count = int(targets.sum())
+        counted: Any = self.eval_targets[stage]
+        counted.update(float(count))
         if count == 0:
             return
         # Weighted by target tokens: the split's mean token loss, not a mean of batch means.
@@ -99,6 +105,22 @@ class MaskedLMModule(TaskModule):
     def evaluation_metrics(self, stage: str) -> dict[str, torch.Tensor]:
         loss_metric: Any = self.eval_loss[stage]
         accuracy_metric: Any = self.eval_accuracy[stage]
+        counted: Any = self.eval_targets[stage]
+        counted.update(0.0)  # a rank without a batch still joins the sum (no warning)
+        targets = int(counted.compute())
+        counted.reset()
+        if targets == 0:
+            if self._trainer is not None and self.trainer.sanity_checking:  # 2 batches only
+                loss_metric.reset()
+                accuracy_metric.reset()
+                nan = torch.tensor(float("nan"))
+                return {f"{stage}/{name}": nan for name in ("loss", "perplexity", "accuracy")}
+            split = "validation" if stage == "val" else "test"
+            raise DataError(
+                f"the {split} split's fixed masks picked no token to score (its rows are too "
+                f"short for data.mlm_probability={self.mlm_probability}): its loss and "
+                f"perplexity would be nan; give the {split} split more text"
+            )
         loss, accuracy = loss_metric.compute(), accuracy_metric.compute()
         loss_metric.reset()
         accuracy_metric.reset()
