@@ -194,7 +194,8 @@ def test_list_labels_under_single_label_point_to_multi_label(
         build_datamodule(cfg, build_tokenizer(cfg))
     assert str(caught.value) == (
         "the train split's labels are lists ([0], ...), but data.problem_type=single_label takes "
-        "one label per row; for several labels per row set data.problem_type=multi_label"
+        "one label per row; for several labels per row set task=multi_label_classification "
+        "data.problem_type=multi_label"
     )
     assert _json_warnings(compose_cfg, folder) == [f"lab.train refuses the labels: {caught.value}"]
 

@@ -294,7 +294,7 @@ def lists_under_single_label(values: Sequence[Any]) -> str | None:
     return (
         f"the train split's labels are lists ({first!r}, ...), but "
         "data.problem_type=single_label takes one label per row; for several labels per row "
-        "set data.problem_type=multi_label"
+        "set task=multi_label_classification data.problem_type=multi_label"
     )
 
 
