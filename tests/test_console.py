@@ -616,6 +616,12 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
         "data: 80 train (83 sequences), 10 validation (carved from train), 10 test (9 "
         "sequences, carved from train) rows from reviews/; tokenization cache hit for: none"
     )
+    # A head's own unit: DPO counts the pairs it kept (s33a L3: "2 sequences" for 2 pairs).
+    from lab.tasks.dpo.data import PreferenceDataModule
+
+    datamodule.tokenized_unit = PreferenceDataModule.tokenized_unit
+    assert "10 test (9 pairs, carved from train)" in data_line(datamodule)
+    del datamodule.tokenized_unit
     datamodule.block_size = 64  # a language-modelling module packs rows into blocks (s30d F3)
     assert data_line(datamodule).startswith(
         "data: 80 train (83 blocks of 64 tokens), 10 validation (carved from train), 10 test (9 "

@@ -126,7 +126,12 @@ def data_line(datamodule: DataModule) -> str:
         splits.append(f"train streamed{source_words} (shuffle buffer {datamodule.shuffle_buffer})")
     # Heads that pack rows into blocks (language modelling) say the blocks' size (s30d F3).
     block = getattr(datamodule, "block_size", None)
-    unit = f"blocks of {block} tokens" if isinstance(block, int) else "sequences"
+    # A head's own word for what it trains on, where rows become others (DPO: the pairs kept).
+    unit = (
+        f"blocks of {block} tokens"
+        if isinstance(block, int)
+        else getattr(datamodule, "tokenized_unit", "sequences")
+    )
     for name, rows in datamodule.raw_sizes.items():
         # Heads that window or pack rows (QA, language modelling) train on more or fewer
         # sequences than the source has rows.

@@ -78,6 +78,9 @@ class PreferenceDataModule(CutCountingDataModule):
         **kwargs: see `lab.data.datamodule.DataModule`.
     """
 
+    #: What the data line counts where pairs were left out (a tie, an overlong prompt).
+    tokenized_unit = "pairs"
+
     cut_nouns: ClassVar[dict[str, str]] = {INPUTS: "pairs"}  # "cuts 1 of 10 train pairs"
 
     def __init__(
