@@ -599,3 +599,21 @@ def test_three_shards_asked_of_two_workers_read_every_row_once_a_pass(tmp_path: 
     )
     first_pass = [row["item"] for row in itertools.islice(loader, 60)]
     assert sorted(first_pass) == sorted(f"{k}-{i}" for k in range(3) for i in range(20))
+
+
+def test_mixture_sources_of_one_file_name_are_told_apart_by_their_folders() -> None:
+    """Hub-shaped sources all hold `train.jsonl`: the data line named two as
+    `train.jsonl 0.7, train.jsonl 0.3` (s33b F3); each now by its shortest telling tail."""
+    from lab.data.mixture import mixture_words
+
+    entries = [
+        {"path": "/d/mixA/train.jsonl", "probability": 0.5},
+        {"path": "/d/mixB/train.jsonl", "probability": 0.2},
+        {"path": "/e/mixB/train.jsonl", "probability": 0.1},
+        {"hub_id": "org/c", "probability": 0.1},
+        {"path": "solo.parquet", "probability": 0.1},
+    ]
+    assert mixture_words(entries) == (
+        "mixA/train.jsonl 0.5, d/mixB/train.jsonl 0.2, e/mixB/train.jsonl 0.1, org/c 0.1, "
+        "solo.parquet 0.1"
+    )
