@@ -622,6 +622,15 @@ def test_the_data_line_marks_a_split_carved_from_train() -> None:
     datamodule.tokenized_unit = PreferenceDataModule.tokenized_unit
     assert "10 test (9 pairs, carved from train)" in data_line(datamodule)
     del datamodule.tokenized_unit
+    datamodule.datasets["validation"] = [0]  # one of them (s33e F3: "1 blocks")
+    assert "10 validation (1 sequence, carved from train)" in data_line(datamodule)
+    datamodule.block_size, datamodule.keeps_partial_blocks = 64, True  # masked LM
+    assert "10 validation (1 block of up to 64 tokens, carved from train)" in (
+        data_line(datamodule)
+    )
+    assert "80 train (83 blocks of up to 64 tokens)" in data_line(datamodule)
+    del datamodule.keeps_partial_blocks
+    datamodule.datasets["validation"] = [0] * 10
     datamodule.block_size = 64  # a language-modelling module packs rows into blocks (s30d F3)
     assert data_line(datamodule).startswith(
         "data: 80 train (83 blocks of 64 tokens), 10 validation (carved from train), 10 test (9 "

@@ -148,6 +148,9 @@ LISTED = {"ctx_a": "the team loved the soup", "ctx_b": "the team",
         ("swag", [GOOD, {**GOOD, "label": -1}], ".jsonl",
          r"train\.jsonl:2 column 'label': label -1 .* 0..3 \(hidden test labels cannot be "
          r"scored\)"),
+        ("hellaswag", [LISTED, {**LISTED, "label": "-1"}], ".jsonl",  # a string, as its labels
+         r"train\.jsonl:2 column 'label': label '-1' .* 0..3 \(hidden test labels cannot be "
+         r"scored\)"),
         ("swag", [GOOD, {**GOOD, "ending2": None}], ".jsonl",
          r"train\.jsonl:2 column 'ending2': ending 2 is None, not text"),
         ("swag", [GOOD, {**GOOD, "label": 1.0}, {**GOOD, "label": 1.5}], ".jsonl",  # floats

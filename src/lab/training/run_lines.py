@@ -127,16 +127,17 @@ def data_line(datamodule: DataModule) -> str:
     # Heads that pack rows into blocks (language modelling) say the blocks' size (s30d F3).
     block = getattr(datamodule, "block_size", None)
     # A head's own word for what it trains on, where rows become others (DPO: the pairs kept).
-    unit = (
-        f"blocks of {block} tokens"
-        if isinstance(block, int)
-        else getattr(datamodule, "tokenized_unit", "sequences")
-    )
+    up_to = "up to " if getattr(datamodule, "keeps_partial_blocks", False) else ""
+    plural = getattr(datamodule, "tokenized_unit", "sequences")  # "pairs"
+    units = (f"{plural[:-1]}", plural)  # (one, several)
+    if isinstance(block, int):
+        units = (f"block of {up_to}{block} tokens", f"blocks of {up_to}{block} tokens")
     for name, rows in datamodule.raw_sizes.items():
         # Heads that window or pack rows (QA, language modelling) train on more or fewer
         # sequences than the source has rows.
         tokenized = len(datamodule.datasets[name]) if name in datamodule.datasets else rows
-        notes = [f"{tokenized} {unit}"] if tokenized != rows else []  # one group (s25a L4)
+        counted = f"{tokenized} {units[tokenized != 1]}"
+        notes = [counted] if tokenized != rows else []  # one group (s25a L4)
         if name in getattr(datamodule, "carved", ()):  # its scores are on train-file rows
             notes.append("carved from train")
         splits.append(f"{rows} {name}" + (f" ({', '.join(notes)})" if notes else ""))

@@ -39,6 +39,10 @@ class MaskedLMDataModule(DataModule):
             are accepted and ignored, so every data config works.
     """
 
+    #: Each tokenization batch's last block is kept whole or not (no row is dropped, unlike
+    #: causal LM's blocks): the data line says "blocks of up to N tokens".
+    keeps_partial_blocks = True
+
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase,

@@ -27,7 +27,9 @@ def label_problem(label: Any, count: int) -> str | None:
     (the words after the row it names), or None where it takes it."""
     if label_index(label, count) is not None:
         return None
-    hidden = " (hidden test labels cannot be scored)" if label in (-1, "") else ""
+    # HellaSwag's hidden test labels are "" or "-1" (a digit string, as its labels are).
+    unset = label in (-1, -1.0, "") or (isinstance(label, str) and label.strip() == "-1")
+    hidden = " (hidden test labels cannot be scored)" if unset else ""
     return f"label {label!r} is not an ending index 0..{count - 1}{hidden}"
 
 
