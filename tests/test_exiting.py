@@ -25,6 +25,11 @@ handler = logging.FileHandler(out / "run.log")
 logging.getLogger().addHandler(handler)
 logging.getLogger().warning("last line")            # flushed by logging's atexit shutdown
 sys.stdout.write("no newline, buffered")
+# An idle thread pool left alive (trainer.compile's): its workers stop on threading's exit
+# hook, which exit_now must run before waiting for them (s33d F2: it waited forever).
+from concurrent.futures import ThreadPoolExecutor
+pool = ThreadPoolExecutor(2)
+pool.submit(lambda: 1).result()
 exit_now(int(sys.argv[2]))
 """
 
