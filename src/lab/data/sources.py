@@ -31,7 +31,11 @@ from lab.data.local_files import TEXT_BUILDERS, file_suffix, local_data_files
 from lab.data.origins import ORIGINS, Origin
 from lab.data.pandas_json import refuse_pandas_layouts
 from lab.data.shard_columns import shard_columns_problem
-from lab.data.text_encoding import first_invalid_utf8, not_utf8_message
+from lab.data.text_encoding import (
+    first_invalid_utf8,
+    not_utf8_message,
+    refuse_invalid_json_text,
+)
 from lab.errors import ConfigError, DataError, exception_chain
 
 if TYPE_CHECKING:
@@ -135,6 +139,7 @@ def load_local(
         check_quote_merges(data_files, headless)  # quoting no CSV writer writes: refused
     if builder == "json":
         refuse_pandas_layouts(loaded, data_files)  # df.to_json()'s default: one row
+        refuse_invalid_json_text(loaded, data_files)  # pyarrow loads bad UTF-8 silently
     # A Hub folder's card may name the classes its files do not carry (pandas' Parquet, CSV).
     loaded = apply_card_labels(loaded, Path(path).expanduser(), config)  # type: ignore[arg-type]
     set_origins(

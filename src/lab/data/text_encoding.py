@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import codecs
 import gzip
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lab.data.local_files import file_suffix
+from lab.errors import DataError
 
 
 def first_invalid_utf8(file: str) -> str | None:
@@ -101,3 +104,25 @@ def _is_utf16(file: str) -> bool:
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return True
     return len(head) >= 2 and head.count(0) * 3 >= len(head)  # ASCII text as UTF-16: half NULs
+
+
+def refuse_invalid_json_text(loaded: Any, data_files: Mapping[str, Sequence[str]]) -> None:
+    """Refuse JSON Lines whose strings are not valid UTF-8, as a CSV's are refused: pyarrow's
+    JSON reader loads such bytes without a word, and the split then failed where its text
+    was first read (tokenization, `lab.inspect`), as a 97-line `UnicodeDecodeError` with no
+    file named, exit 1 (s33d F1). Arrow's full validation checks every string's UTF-8 in
+    one pass over the loaded tables; only a split that fails it has its files scanned for the
+    byte to name (`first_invalid_utf8`)."""
+    import pyarrow as pa
+
+    for split, files in data_files.items():
+        if split not in loaded:
+            continue
+        try:
+            loaded[split].data.table.validate(full=True)
+        except pa.ArrowInvalid as err:
+            for file in files:
+                problem = first_invalid_utf8(file)
+                if problem:
+                    raise DataError(not_utf8_message(file, problem)) from err
+            raise DataError(f"the {split} split's text is not valid UTF-8: {err}") from err
