@@ -148,10 +148,9 @@ def test_json_lines_with_a_byte_that_is_not_utf8_are_refused_as_a_csv_is(
     (data / "train.jsonl").write_bytes(good + bad + "\n".join(lines[30:]).encode() + b"\n")
     offset = len(good) + len(b'{"text": "caf')  # the 0xe9 of café in Latin-1
     problem = f"byte 0xe9 at offset {offset}"
-    expected = (
-        f"{data / 'train.jsonl'} is not valid UTF-8 ({problem}); "
-        + ADVICE.format(name="train.jsonl").replace("fixed.csv", "fixed.jsonl")
-    )
+    expected = f"{data / 'train.jsonl'} is not valid UTF-8 ({problem}); " + ADVICE.format(
+        name="train.jsonl"
+    ).replace("fixed.csv", "fixed.jsonl")
     with pytest.raises(SystemExit) as exited:
         run_tool(
             lab.inspect.main,
