@@ -120,6 +120,8 @@ def test_a_checkpoint_of_another_head_is_refused_in_one_line_before_anything_is_
     assert f"or copy checkpoints/{best.name} (step 4) to checkpoints/last.ckpt" in last
     assert _hashes(interrupted) == before
     assert len(list((interrupted / ".hydra").glob("resume-*"))) == 1  # Hydra's, as ever
+    # No model line saying the weights are the checkpoint's before it is refused (s33d F4).
+    assert "every weight from the resumed checkpoint" not in refused.stdout + refused.stderr
 
 
 @pytest.mark.slow

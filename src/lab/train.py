@@ -190,6 +190,7 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
     from lab.data.split_notes import SplitsAsRead
     from lab.run_dir.records import is_global_rank_zero
     from lab.training.adapters import parameter_counts
+    from lab.training.resume_fit import check_resume_fits
     from lab.training.run_lines import data_line, model_line, weight_loading_report
 
     _collect_again_after_imports()
@@ -213,6 +214,9 @@ def build(cfg: DictConfig, record: RunRecord, on_data: Callable[[], None] | None
 
     with weight_loading_report() as report:
         parts = build_parts(cfg, on_data=data_ready, before_setup=splits.keep if starts else None)
+    # A resume's checkpoint must fit the model before the model line says its weights are
+    # the checkpoint's (s33d F4: said, then refused), and before the resume writes anything.
+    check_resume_fits(parts.module, record)
     counts = parameter_counts(parts.model)
     record.note_parameters(counts)
     if is_global_rank_zero():

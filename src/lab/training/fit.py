@@ -60,7 +60,6 @@ def fit(
     from lab.training.checkpoint_writer import wait_until_serialized
     from lab.training.library_warnings import fit_warnings, no_best_checkpoint_note
     from lab.training.rank_threads import RankThreads, warn_if_oversubscribed
-    from lab.training.resume_fit import check_resume_fits
     from lab.training.stopping_notes import (
         DIVERGED_KEY,
         divergence,
@@ -78,8 +77,8 @@ def fit(
     if loggers is None:
         loggers = instantiate_loggers(cfg, record)
     # A resume is written (record, CSV log, hparams, train.log) only once its checkpoint is
-    # known to fit the model: a refusal leaves the run directory as it was.
-    check_resume_fits(parts.module, record)
+    # known to fit the model (`lab.train.build` checked it): a refusal leaves the run
+    # directory as it was.
     record.commit_resume()
     start_loggers(loggers, cfg, record)
     # A new run's record notes the threads its ranks train with (not a resume's: its own).

@@ -5,10 +5,12 @@ record, the config, that `last.ckpt` is a whole Lightning checkpoint holding the
 and scheduler states. Whether its weights fit the model (another size, another head, a key
 missing or extra: a `last.ckpt` copied from another run) is known only once the model is
 built, and Lightning would find out only inside `trainer.fit`, with a traceback, after the
-CSV log had been cut back to the checkpoint's step and the record rewritten. So the fit step
-loads the weights here first, the way `lab.eval` and `lab.export` load a checkpoint
-(`lab.run_dir.runs.load_checkpoint_weights`), and refuses a checkpoint that does not fit in
-one line, naming what does not fit, before `RunRecord.commit_resume` writes anything.
+CSV log had been cut back to the checkpoint's step and the record rewritten. So `lab.train`
+loads the weights here first, as soon as the model is built (before its model line, which
+says the weights are the checkpoint's: s33d F4), the way `lab.eval` and `lab.export` load a
+checkpoint (`lab.run_dir.runs.load_checkpoint_weights`), and refuses a checkpoint that does
+not fit in one line, naming what does not fit, before `RunRecord.commit_resume` writes
+anything.
 
 Loading them here costs no memory (the file is mapped) and changes nothing: Lightning
 restores the same weights again when the fit starts.
