@@ -352,6 +352,7 @@ def test_resume_refuses_a_corrupt_checkpoint(
     with pytest.raises(LabError, match=r"last\.ckpt is corrupt or unreadable") as caught:
         run(cfg)
     (best,) = (run_dir / "checkpoints").glob("best-*.ckpt")
+    assert str(caught.value).startswith(f"cannot resume {run_dir}: checkpoint {last} is corrupt")
     assert str(caught.value).endswith(
         f"; restore it from a copy to continue, or copy checkpoints/{best.name} (step "
         f"{torch.load(best, weights_only=True)['global_step']}) to checkpoints/last.ckpt to "

@@ -299,9 +299,9 @@ def prepare_resume(run_dir: Path, cfg: DictConfig) -> ResumePoint | None:
     try:
         meta = load_resume_meta(checkpoint)
     except LabError as err:
-        raise LabError(
-            f"{err}; restore it from a copy to continue{other_checkpoint(run_dir)}, or start "
-            "the run again without resume="
+        raise LabError(  # prefixed as every other refusal of a resume (s33d F5)
+            f"cannot resume {run_dir}: {err}; restore it from a copy to continue"
+            f"{other_checkpoint(run_dir)}, or start the run again without resume="
         ) from err
     if moved:
         log.info("The run directory has moved from %s; its paths follow it", moved[0])
