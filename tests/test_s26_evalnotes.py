@@ -250,6 +250,7 @@ class _Record:
 
     def __init__(self, output_dir: Path, resumed: bool) -> None:
         self.output_dir, self.resume_point = output_dir, object() if resumed else None
+        self.resume_pending = False  # no checkpoint to fit to the model (lab.training.resume_fit)
 
     def note_data(self, datamodule: Any) -> None:
         pass
