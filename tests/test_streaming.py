@@ -149,21 +149,29 @@ def test_ranks_get_disjoint_rows_that_cover_a_one_file_stream(tmp_path: Path) ->
     assert usable_workers(shard(plan.mixture(), 2, 0), 4) == 1
 
 
-def test_ranks_and_workers_split_a_many_shard_stream(tmp_path: Path) -> None:
-    """Four files (as a Hub dataset's parquet parts): 2 ranks x 2 workers, a shard each."""
+def _many_shard_plan(folder: Path, shards: int, rows: int) -> Any:
+    """A plan over `shards` files of `rows` rows each (as a Hub dataset's parquet parts), one
+    stream of them all; row `i` of file `k` has the text `k-i`."""
     import datasets
-    from torch.utils.data import DataLoader
 
     files = [
-        _jsonl(tmp_path / f"part{k}.jsonl", [{"text": f"{k}-{i}"} for i in range(25)])
-        for k in range(4)
+        _jsonl(folder / f"part{k}.jsonl", [{"text": f"{k}-{i}"} for i in range(rows)])
+        for k in range(shards)
     ]
     stream = datasets.load_dataset(
         "json", data_files={"train": [str(f) for f in files]}, streaming=True
     )["train"]
-    assert stream.num_shards == 4
+    assert stream.num_shards == shards
     plan = _plan([files[0]], seed=7, shuffle_buffer=10)
     plan.streams = [numbered(stream, 0)]  # the row index counts within each worker's shard
+    return plan
+
+
+def test_ranks_and_workers_split_a_many_shard_stream(tmp_path: Path) -> None:
+    """Four files (as a Hub dataset's parquet parts): 2 ranks x 2 workers, a shard each."""
+    from torch.utils.data import DataLoader
+
+    plan = _many_shard_plan(tmp_path, 4, 25)
     seen: list[set[str]] = []
     for rank in (0, 1):
         sharded = shard(plan.mixture(), 2, rank)
@@ -580,18 +588,9 @@ def test_three_shards_asked_of_two_workers_read_every_row_once_a_pass(tmp_path: 
     """Through the loader lab builds: 3 files of 20 rows, data.num_workers=2 -> 1 worker, so
     the first 60 rows trained are the 60 rows, each once (2 workers gave one file's rows
     twice and another's half as often)."""
-    import datasets
     from torch.utils.data import DataLoader
 
-    files = [
-        _jsonl(tmp_path / f"part{k}.jsonl", [{"text": f"{k}-{i}"} for i in range(20)])
-        for k in range(3)
-    ]
-    stream = datasets.load_dataset(
-        "json", data_files={"train": [str(f) for f in files]}, streaming=True
-    )["train"]
-    plan = _plan([files[0]], seed=7, shuffle_buffer=10)
-    plan.streams = [numbered(stream, 0)]
+    plan = _many_shard_plan(tmp_path, 3, 20)
     sharded = shard(plan.mixture(), 1, 0)
     workers = usable_workers(sharded, 2)
     loader = DataLoader(
