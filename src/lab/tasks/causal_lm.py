@@ -145,8 +145,10 @@ class CausalLMModule(TaskModule):
         return token_count(self._trainer, batch["labels"], shifted=True)
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        from lab.training.rank_weights import target_tokens
+
         output = self.model(**batch)
-        targets = int((batch["labels"][:, 1:] != -100).sum())
+        targets = int(target_tokens(batch["labels"], shifted=True))
         # The base class's loss mean, weighted by target tokens instead of rows: the split's
         # mean token loss, not a mean of batch means.
         metric: Any = self.eval_loss[stage]

@@ -87,18 +87,21 @@ def weighted(value: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.where(weight > 0, value * weight, torch.zeros_like(value))
 
 
-#: transformers' `ignore_index` in every head's labels: a position no loss scores.
-IGNORED_LABEL = -100
+def target_tokens(labels: torch.Tensor, *, shifted: bool = False) -> torch.Tensor:
+    """How many of `labels` a token head's loss scores: those not `IGNORE` (-100); a causal
+    LM's from the second position on (`shifted`: transformers' causal loss predicts each
+    token from the ones before, so the first is never a target)."""
+    from lab.tasks.losses import IGNORE
+
+    scored = labels[:, 1:] if shifted else labels
+    return (scored != IGNORE).sum()
 
 
 def token_count(
     trainer: L.Trainer | None, labels: torch.Tensor, *, shifted: bool = False
 ) -> torch.Tensor | None:
-    """What a token head's mean loss divides by, for `weight_share` (via `log_train`'s
-    `weight_sum`): its labels that are scored (not -100); a causal LM's from the second
-    position on (`shifted`: transformers' causal loss predicts each token from the ones
-    before, so the first is never a target). None in one process: no count, no collective."""
+    """What a token head's mean loss divides by (`target_tokens`), for `weight_share` (via
+    `log_train`'s `weight_sum`); None in one process: no count, no collective."""
     if trainer is None or trainer.world_size <= 1:
         return None
-    scored = labels[:, 1:] if shifted else labels
-    return (scored != IGNORED_LABEL).sum().float()
+    return target_tokens(labels, shifted=shifted).float()
