@@ -25,6 +25,8 @@ from typing import Any, cast
 import torch
 from torchmetrics import Metric
 
+from lab.tasks.ignore import IGNORE
+
 MISSED = -1  # the prediction of a word past the truncation: `O`, outside any entity
 
 
@@ -126,11 +128,11 @@ class EntityScores(Metric):
     def update(
         self, predictions: torch.Tensor, labels: torch.Tensor, cut: torch.Tensor | None = None
     ) -> None:
-        keep = labels != -100
+        keep = labels != IGNORE
         # States are lists of tensors (torchmetrics concatenates them across ranks).
         states = cast(Any, self)
         lengths = keep.sum(dim=1)
-        if cut is None or not (cut != -100).any():
+        if cut is None or not (cut != IGNORE).any():
             states.gold.append(labels[keep])
             states.predicted.append(predictions[keep])
             states.lengths.append(lengths)
@@ -138,12 +140,12 @@ class EntityScores(Metric):
         cut = cut.to(labels.device)
         gold, predicted = [], []
         for row in range(labels.shape[0]):
-            missed = cut[row][cut[row] != -100]
+            missed = cut[row][cut[row] != IGNORE]
             gold += [labels[row][keep[row]], missed]
             predicted += [predictions[row][keep[row]], torch.full_like(missed, MISSED)]
         states.gold.append(torch.cat(gold))
         states.predicted.append(torch.cat(predicted))
-        states.lengths.append(lengths + (cut != -100).sum(dim=1))
+        states.lengths.append(lengths + (cut != IGNORE).sum(dim=1))
 
     def compute(self) -> dict[str, Any]:
         states = cast(Any, self)

@@ -29,9 +29,9 @@ from torch import nn
 from lab.config.class_weights import BALANCED, class_weights_problem
 from lab.errors import ConfigError
 from lab.log_records import FILE_ONLY_RECORD
+from lab.tasks.ignore import IGNORE
 
 log = logging.getLogger(__name__)
-IGNORE = -100  # the label id the loss skips (sub-word tokens, padding)
 
 
 def check_class_weights(weights: Any, num_classes: int, names: Sequence[str] = ()) -> None:

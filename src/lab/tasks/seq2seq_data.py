@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from lab.data.cut_counts import CUT_FLAGS, INPUTS, TARGETS, CutCountingDataModule
 from lab.data.padding import Padding, PadToWidth, pad_rows
 from lab.errors import ConfigError, DataError
+from lab.tasks.ignore import IGNORE
 from lab.tasks.language_pairs import cell_text
 from lab.tasks.seq2seq_rows import Field, RefusedCell, checked_text, fields
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-IGNORE = -100  # the label id the loss skips (padding)
 ROW_ID = "row_id"  # column of evaluation rows: their index in the raw split
 ID_COLUMN = "id"  # a row's own id where the data has one (XSum, CNN/DailyMail): kept for test
 # lab's split names -> the stage names metrics are logged under

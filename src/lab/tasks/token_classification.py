@@ -28,6 +28,7 @@ from lab.data.unseen_classes import TrainClasses, tag_class_of
 from lab.errors import ConfigError, DataError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.entity_metrics import EntityScores, iob1_to_iob2, is_iob
+from lab.tasks.ignore import IGNORE
 from lab.tasks.losses import ClassLoss, ClassLossTraining, setup_class_loss
 from lab.tasks.token_cut import CUT, collate_with_cut, cut_note, cut_words, without_cut
 
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-IGNORE = -100  # the label id the loss and the metrics skip
 log = logging.getLogger(__name__)
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import torch
 
 from lab.data.cut_counts import at_limit_advice, cut_line, model_length, split_rows
+from lab.tasks.ignore import IGNORE
 
 CUT = "cut_labels"
-IGNORE = -100
 
 
 def cut_words(word_ids: Sequence[int | None], words: int, full: bool) -> range:

@@ -91,7 +91,7 @@ def target_tokens(labels: torch.Tensor, *, shifted: bool = False) -> torch.Tenso
     """How many of `labels` a token head's loss scores: those not `IGNORE` (-100); a causal
     LM's from the second position on (`shifted`: transformers' causal loss predicts each
     token from the ones before, so the first is never a target)."""
-    from lab.tasks.losses import IGNORE
+    from lab.tasks.ignore import IGNORE
 
     scored = labels[:, 1:] if shifted else labels
     return (scored != IGNORE).sum()

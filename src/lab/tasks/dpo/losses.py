@@ -24,8 +24,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from lab.tasks.ignore import IGNORE
+
 LOSSES = ("sigmoid", "ipo", "simpo")
-IGNORE = -100  # label of tokens that are not part of the completion
 
 
 class SequenceLogps(NamedTuple):

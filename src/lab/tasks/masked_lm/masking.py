@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-IGNORE = -100  # the label of a token that is not a target
+from lab.tasks.ignore import IGNORE
+
 MASK_SHARE, RANDOM_SHARE = 0.8, 0.1  # of targets: mask token, random token; the rest kept
 
 

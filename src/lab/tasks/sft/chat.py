@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import ConfigError
+from lab.tasks.ignore import IGNORE
 from lab.tasks.sft.chat_errors import ChatError, EmptyAnswer
 from lab.tasks.sft.sharegpt import from_sharegpt
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 Message = dict[str, str]
-IGNORE = -100  # the label id the loss skips
 # The text of the probe turn `opening` renders: plain ASCII, no edge whitespace (templates trim).
 PROBE = "LAB_PROBE_ASSISTANT_TURN_7F3A"
 FORMATS = ("messages", "prompt_completion", "alpaca", "sharegpt")

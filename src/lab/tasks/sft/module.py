@@ -44,6 +44,7 @@ from torchmetrics import Metric
 from lab.errors import ConfigError
 from lab.tasks.base import OptimizerFactory, SchedulerFactory, TaskModule
 from lab.tasks.generation_metrics import RougeScore
+from lab.tasks.ignore import IGNORE
 from lab.tasks.rank_items import gather_items
 from lab.tasks.sft.predictor import greedy_config
 from lab.tasks.sft.token_mean import TokenMeanAccumulation, accumulates_tokens
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IGNORE = -100  # the label id the loss skips
 PROMPT_IDS = "prompt_input_ids"
 PROMPT_MASK = "prompt_attention_mask"
 REFERENCES = "references"
