@@ -162,7 +162,11 @@ def test_a_long_chat_keeps_its_latest_turns_and_the_summary_counts_every_reason(
     assert len(row["input_ids"]) <= MAX_LENGTH and "Answer 4." in whole and "Answer 3." not in whole
     assert datamodule.history_cuts["validation"] == (1, 3)
     assert datamodule.dropped_reasons["validation"] == {"empty": 1, "overlong": 1}
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sft ")]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("sft ") and r.levelno == logging.INFO
+    ]
     assert lines[1] == (
         "sft validation: 2 examples, 2 dropped (1 empty answer, 1 prompt >= "
         "data.max_length=120), 1 row lost 3 oldest turns (data.history_cut=oldest_turns), "
@@ -185,11 +189,26 @@ def test_without_the_option_a_long_chat_is_dropped_as_before(
     assert datamodule.datasets["validation"]["row_id"] == [1]
     assert datamodule.dropped["validation"] == 3
     assert datamodule.dropped_reasons["validation"] == {"empty": 1, "overlong": 2}
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sft ")]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("sft ") and r.levelno == logging.INFO
+    ]
     assert lines[1] == (
         "sft validation: 1 example, 3 dropped (1 empty answer, 2 prompts >= "
         "data.max_length=120), 0 truncated (0.0% of the examples, 0.0% of the 4 rows read)"
     )
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w for w in warnings if w.startswith("sft ")] == [
+        "sft validation: 2 of the 4 rows read (50.0%) dropped, their prompts alone filling "
+        "data.max_length=120: the validation split is scored on the 1 example left; raise "
+        "data.max_length or set data.history_cut=oldest_turns (leave out long chats' oldest "
+        "turns)",
+        "sft test: 1 of the 2 rows read (50.0%) dropped, their prompts alone filling "
+        "data.max_length=120: the test split is scored on the 1 example left; raise "
+        "data.max_length or set data.history_cut=oldest_turns (leave out long chats' oldest "
+        "turns)",
+    ]
     # The train row of the long chat is kept, cut at its end (its later answers lost).
     train = datamodule.datasets["train"]
     assert train[0]["input_ids"] == _ids(tokenizer, long_chat)[:MAX_LENGTH]

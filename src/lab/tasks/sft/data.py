@@ -59,6 +59,13 @@ from lab.tasks.sft.chat import (
     to_messages,
 )
 from lab.tasks.sft.chat_columns import format_hint
+from lab.tasks.sft.dropped_rows import (
+    EMPTY,
+    OVERLONG_PROMPT,
+    dropped_words,
+    many_dropped_warning,
+    overlong_fix,
+)
 from lab.tasks.sft.history import NONE, cut_oldest_turns, history_cut_problem
 from lab.tasks.sft.packing import IGNORE, collate_packed, pack_rows
 from lab.tasks.sft.turn_end import turn_end_problem
@@ -73,7 +80,6 @@ ROW = "__sft_row__"  # each row's index in its split, so tokenization errors can
 OVERLONG = ("drop", "error")
 PACK_BATCH = 1000  # examples packed together (one `datasets.map` batch)
 DROPPED = "dropped"  # a dropped row's reason (`EMPTY`, `OVERLONG_PROMPT`); "" on rows kept
-EMPTY, OVERLONG_PROMPT = "empty", "overlong"
 TURNS_CUT = "turns_cut"  # the oldest turns `history_cut` left out of a row
 
 
@@ -274,6 +280,12 @@ class SFTDataModule(DataModule):
             truncated = sum(dataset.with_format("arrow")["truncated"].to_pylist())
             self.truncated_share[name] = truncated / kept
             log.info(self.summary(name, kept, truncated))
+            read = self.raw_sizes.get(name, kept + self.dropped[name])
+            counts = self.dropped_reasons[name]
+            if warning := many_dropped_warning(
+                name, counts, read, kept, self.max_length, self.history_cut
+            ):
+                log.warning(warning)
         if self.packing and isinstance(self.datasets.get("train"), Dataset):
             self.datasets["train"] = self.pack(self.datasets["train"])
 
@@ -285,7 +297,7 @@ class SFTDataModule(DataModule):
         read = self.raw_sizes.get(name, kept + self.dropped[name])
         line = f"sft {name}: {_count(kept, 'example')}, {self.dropped[name]} dropped"
         if self.dropped[name]:
-            line += f" ({self.dropped_words(name)})"
+            line += f" ({dropped_words(self.dropped_reasons[name], self.max_length)})"
         if self.history_cut != NONE:
             rows, turns = self.history_cuts[name]
             lost = _count(turns, "oldest turn")
@@ -295,18 +307,6 @@ class SFTDataModule(DataModule):
             f"{line}, {truncated} truncated ({share:.1f}% of the examples, "
             f"{100 * truncated / max(1, read):.1f}% of the {read} rows read)"
         )
-
-    def dropped_words(self, name: str) -> str:
-        """`3 empty answers, 4 prompts >= data.max_length=256`: the split's dropped rows by
-        reason (the reasons without rows left out)."""
-        counts = self.dropped_reasons[name]
-        words = []
-        if counts[EMPTY]:
-            words.append(_count(counts[EMPTY], "empty answer"))
-        if counts[OVERLONG_PROMPT]:
-            prompts = _count(counts[OVERLONG_PROMPT], "prompt")
-            words.append(f"{prompts} >= data.max_length={self.max_length}")
-        return ", ".join(words)
 
     def prepare_stream(self, stream: Any) -> Any:
         """A streamed train split is packed as it is read, `PACK_BATCH` examples at a time."""
@@ -342,13 +342,10 @@ class SFTDataModule(DataModule):
                 f"the {self.split_name(name)} split has no examples left: every row has an "
                 "empty answer (data.on_empty=drop)"
             )
-        fix = "raise data.max_length"
-        if self.history_cut == NONE:
-            fix += " or set data.history_cut=oldest_turns (leave out long chats' oldest turns)"
-        dropped = f" ({self.dropped_words(name)})" if counts else ""
+        dropped = f" ({dropped_words(counts, self.max_length)})" if counts else ""
         return (
             f"the {self.split_name(name)} split has no examples left: every row was dropped"
-            f"{dropped}, data.on_overlong=drop; {fix}"
+            f"{dropped}, data.on_overlong=drop; {overlong_fix(self.history_cut)}"
         )
 
     # ----------------------------------------------------------------- batches
