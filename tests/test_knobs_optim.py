@@ -4,6 +4,7 @@ in words on a machine without CUDA before any weights load, the new schedules' c
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -189,3 +190,30 @@ def test_warmup_ratio_gives_hf_trainers_warmup_steps(ratio: float, tmp_path: Any
     assert warmup_steps_of(0.06, 6) == 1
     rates = _lrs("linear", 6, warmup_ratio=0.06)
     assert rates[:2] == pytest.approx([0.0, 1.0])  # one warmup step, then the full rate
+
+
+def test_a_warmup_as_long_as_the_run_is_warned_of_with_the_rate_it_reaches(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A recipe's warmup kept on a shorter run (s34a M1): the rate only rises; the warning's
+    share is the last step's rate, read off the schedule itself."""
+    with caplog.at_level(logging.WARNING, logger="lab.training.optim"):
+        rates = _lrs("linear", 6, warmup_steps=1000)
+    assert rates[-1] == pytest.approx(5 / 1000)
+    assert [r.getMessage() for r in caplog.records] == [
+        "scheduler.warmup_steps=1000 lasts the run's 6 optimizer steps: the learning rate only "
+        "rises, to 0.5% of optimizer.lr at the last step; lower the warmup"
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lab.training.optim"):
+        rates = _lrs("linear", 6, warmup_ratio=1.0)
+    assert rates[-1] == pytest.approx(5 / 6)
+    assert [r.getMessage() for r in caplog.records] == [
+        "scheduler.warmup_ratio=1.0 (6 steps) lasts the run's 6 optimizer steps: the learning "
+        "rate only rises, to 83.3% of optimizer.lr at the last step; lower the warmup"
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lab.training.optim"):
+        _lrs("linear", 6, warmup_steps=5)  # the last step at the full rate: no warning
+        _lrs("linear", 6, warmup_ratio=0.5)
+    assert caplog.records == []

@@ -24,6 +24,7 @@ refuses them in words before any weights load.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ from torch import nn
 
 from lab.errors import ConfigError
 from lab.training.decay_names import decayed_parameter_names
+
+log = logging.getLogger(__name__)
 
 _Optimizer = TypeVar("_Optimizer", bound=torch.optim.Optimizer)
 
@@ -224,6 +227,28 @@ def warmup_steps_of(ratio: float, num_training_steps: int) -> int:
     return math.ceil(round(ratio * num_training_steps, 9))
 
 
+def warmup_past_the_end(
+    warmup: int, num_training_steps: int, warmup_steps: int, warmup_ratio: float
+) -> str | None:
+    """A warning when the warmup lasts the whole run (`num_training_steps`, 0 when unknown):
+    the learning rate then only rises and never reaches `optimizer.lr`, the mistake of a
+    recipe's `warmup_steps` kept on a shorter run. HF Trainer takes it silently; not refused,
+    as a smoke test of a recipe (`trainer.max_steps=5`) does this on purpose."""
+    if num_training_steps <= 0 or warmup < num_training_steps:
+        return None
+    given = (
+        f"scheduler.warmup_steps={warmup_steps}"
+        if warmup_steps > 0
+        else f"scheduler.warmup_ratio={warmup_ratio} ({warmup} steps)"
+    )
+    # The last step's learning rate under linear warmup: (steps - 1) / warmup of the peak.
+    reached = 100 * (num_training_steps - 1) / warmup
+    return (
+        f"{given} lasts the run's {num_training_steps} optimizer steps: the learning rate only "
+        f"rises, to {reached:.3g}% of optimizer.lr at the last step; lower the warmup"
+    )
+
+
 def warmup_scheduler(
     optimizer: torch.optim.Optimizer,
     num_training_steps: int,
@@ -250,6 +275,8 @@ def warmup_scheduler(
 
     # Every conf/scheduler YAML sets a default ratio, so steps given alone must win over it.
     warmup = warmup_steps if warmup_steps > 0 else warmup_steps_of(warmup_ratio, num_training_steps)
+    if note := warmup_past_the_end(warmup, num_training_steps, warmup_steps, warmup_ratio):
+        log.warning(note)
     options = {
         key: value
         for key, value in (
