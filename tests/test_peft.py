@@ -166,3 +166,54 @@ def test_adapter_export_loads_in_a_pipeline_on_its_pretrained_base(tmp_path: Pat
         for a, m in zip(from_adapter, from_merged, strict=True):
             assert a["score"] == pytest.approx(m["score"], abs=1e-5)
     assert {r["label"] for r in merged[0]} == {"negative", "positive"}
+
+
+def _tiny_bert() -> Any:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=20,
+    )  # fmt: skip
+    return BertForSequenceClassification(config)
+
+
+def test_a_target_module_that_matches_nothing_is_refused_naming_the_layers() -> None:
+    """peft drops a misspelled target beside a valid one without a word (LoRA on `query`
+    alone), and fails with a long traceback when none matches (s34c F1, F2)."""
+    from peft import LoraConfig
+
+    from lab.training.adapters import apply_peft
+
+    layers = (
+        "its layers: word_embeddings, position_embeddings, token_type_embeddings, query, key, "
+        "value, dense, classifier, or all-linear"
+    )
+    for targets, named in (
+        (["query", "vlaue"], "'vlaue' matches"),
+        (["qkv", "kv"], "'kv', 'qkv' match"),
+    ):
+        config = LoraConfig(task_type="SEQ_CLS", target_modules=targets)
+        with pytest.raises(ConfigError) as caught:
+            apply_peft(_tiny_bert(), config)
+        assert str(caught.value) == (
+            f"peft target_modules {named} no module of BertForSequenceClassification (set by "
+            f"model.lora_target_modules or peft.config.target_modules); {layers}"
+        )
+    # A dotted suffix and peft's own forms are taken as peft takes them.
+    for targets in (["attention.self.query", "value"], "all-linear", r".*\.query"):
+        config = LoraConfig(task_type="SEQ_CLS", target_modules=targets)
+        wrapped = apply_peft(_tiny_bert(), config)
+        assert any("lora_A" in name for name, _ in wrapped.named_parameters())
+
+
+def test_a_misspelled_target_stops_the_run_before_training(
+    compose_cfg: Any, tmp_path: Path
+) -> None:
+    cfg = compose_cfg(
+        *TINY_FIXTURE_RUN, "peft=lora", "model.lora_target_modules=[query,vlaue]",
+        output_dir=tmp_path,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^peft target_modules 'vlaue' matches no module"):
+        run(cfg)
+    assert not list(tmp_path.rglob("*.ckpt"))

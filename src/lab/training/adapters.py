@@ -59,6 +59,7 @@ def apply_peft(model: Any, peft_config: Any) -> Any:
             len(rows),
         )
     match_conv1d(model, peft_config)
+    check_target_modules(model, peft_config)
     keep_whole_out_of_all_linear(peft_config)
     wrapped = pass_every_input(get_peft_model(model, peft_config))
     counts = parameter_counts(wrapped)
@@ -98,6 +99,48 @@ def keep_whole_out_of_all_linear(peft_config: Any) -> None:
     excluded = peft_config.exclude_modules
     excluded = [excluded] if isinstance(excluded, str) else list(excluded or [])
     peft_config.exclude_modules = excluded + [m for m in whole if m not in excluded]
+
+
+def check_target_modules(model: Any, peft_config: Any) -> None:
+    """Refuse an adapter target that names no module of `model`, naming the layers it has.
+
+    A list of names matches as peft matches it (a module whose name is the target or ends in
+    `.` + target); peft itself only fails when no name matches (a 60-line traceback), and
+    drops a misspelled name beside a valid one without a word: `[query, vlaue]` trained LoRA
+    on `query` alone (s34c F1, F2). A string (a regular expression, `all-linear`) is peft's
+    to match."""
+    targets = getattr(peft_config, "target_modules", None)
+    if targets is None or isinstance(targets, str):
+        return
+    names = [name for name, _ in model.named_modules() if name]
+    unmatched = sorted(  # (peft's config holds the list as a set)
+        target
+        for target in targets
+        if not any(name == target or name.endswith("." + target) for name in names)
+    )
+    if unmatched:
+        verb = "matches" if len(unmatched) == 1 else "match"
+        raise ConfigError(
+            f"peft target_modules {', '.join(map(repr, unmatched))} {verb} no module of "
+            f"{type(model).__name__} (set by model.lora_target_modules or "
+            f"peft.config.target_modules); its layers: {', '.join(adaptable_layer_names(model))}"
+            ", or all-linear"
+        )
+
+
+def adaptable_layer_names(model: Any) -> list[str]:
+    """The distinct last names of `model`'s layers an adapter can target (linear, embedding,
+    convolution; transformers' `Conv1D`), in the model's order."""
+    from torch import nn
+    from transformers.pytorch_utils import Conv1D
+
+    kinds = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, Conv1D)
+    found = [
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if name and isinstance(module, kinds)
+    ]
+    return list(dict.fromkeys(found))
 
 
 def match_conv1d(model: Any, peft_config: Any) -> None:
