@@ -181,6 +181,22 @@ def test_a_shard_without_the_label_column_is_named(
     )
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path, streaming: bool) -> None:
+    """s34b M1: pandas reads `text,label,text` as text, label, text.1 and lab took the first
+    text without a word; a single file (no shards) is checked too."""
+    (tmp_path / "train.csv").write_text("text,label,text\nfirst,0,second\nthird,1,fourth\n")
+    with pytest.raises(DataError) as caught:
+        open_splits(Source(path=str(tmp_path))) if streaming else load_local(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'train.csv'}: its header names the column 'text' twice (text, label, "
+        "text); pandas would read the second as 'text.1' and lab the first: give each column "
+        "a name of its own"
+    )
+    (tmp_path / "train.csv").write_text("text,label,text_2\nfirst,0,second\n")
+    assert load_local(tmp_path)["train"].column_names == ["text", "label", "text_2"]
+
+
 def test_an_optional_json_key_is_not_a_missing_column(tmp_path: Path) -> None:
     files = _shards(tmp_path, count=2)
     _jsonl(Path(files[0]), [{"text": "a", "label": 0, "note": "first"}])

@@ -1,4 +1,5 @@
-"""Shards of one split that do not share their columns, found before a row is read (s28a M2).
+"""Shards of one split that do not share their columns, and a CSV header that names a column
+twice, found before a row is read (s28a M2, s34b M1).
 
 `datasets` reads a split's files as one table: a shard without the label column is filled with
 None, and the head then refuses one of its rows as "the cell is empty", with no word of the
@@ -32,10 +33,12 @@ def shard_columns_problem(
     named by `data.csv_column_names`, the same for every file."""
     wanted = set(data_files) if splits is None else set(splits)
     for split, files in data_files.items():
-        if split not in wanted or len(files) < 2:
+        if split not in wanted:
             continue
         try:
-            problem = _split_problem(builder, split, files, headed)
+            problem = (builder == "csv" and headed and _repeated_header(files)) or (
+                len(files) > 1 and _split_problem(builder, split, files, headed)
+            )
         except (OSError, UnicodeError, csv.Error, ValueError):
             return None
         if problem:
@@ -69,6 +72,22 @@ def _split_problem(builder: str, split: str, files: list[str], headed: bool) -> 
             f"{', '.join(columns[index]) or 'no columns'}{rows}; {files[other]} has "
             f"{', '.join(columns[other])}"
         )
+    return None
+
+
+def _repeated_header(files: list[str]) -> str | None:
+    """A CSV/TSV file whose header names a column twice (s34b M1): pandas reads the second
+    as `text.1`, so lab took the first `text` without a word, whichever the user meant."""
+    for file in files:
+        header = _csv_header(file)
+        twice = list(dict.fromkeys(name for name in header if header.count(name) > 1))
+        if twice:
+            names = ", ".join(repr(name) for name in twice)
+            return (
+                f"{file}: its header names the column{'s' * (len(twice) > 1)} {names} twice "
+                f"({', '.join(header)}); pandas would read the second as "
+                f"'{twice[0]}.1' and lab the first: give each column a name of its own"
+            )
     return None
 
 
