@@ -346,6 +346,21 @@ def test_a_number_among_texts_is_named_at_its_line(compose_cfg: Any, tmp_path: P
     assert str(caught.value) == f"{path}:8 column 'text': 12345 is a number, not text"
 
 
+def test_a_carved_split_of_a_mixed_type_file_holding_text_only_passes(tmp_path: Path) -> None:
+    """s34b M2: the rows a validation split took from such a file are all text; lab.inspect
+    said "holds Json(decode=True) values, not text" of it, naming no row."""
+    from datasets import load_dataset
+
+    from lab.tasks.text_classification.text_column import non_text
+
+    rows: list[dict[str, Any]] = [{"text": f"film {i}", "label": i % 2} for i in range(10)]
+    rows[3]["text"] = 12345
+    table = load_dataset("json", data_files=str(_jsonl(tmp_path / "r.jsonl", rows)))["train"]
+    assert getattr(table.features["text"], "dtype", None) is None  # the Json feature
+    assert non_text(table, "text") == (3, "12345 is a number, not text")
+    assert non_text(table.select([0, 1, 2, 4, 5]), "text") is None
+
+
 def test_truncation_side_left_keeps_the_last_tokens(compose_cfg: Any, tmp_path: Path) -> None:
     """`data.truncation_side=left` keeps each text's last `max_length` tokens (right, the
     default, its first; the tokenization cache tells them apart), and the tokenizer the run
