@@ -456,3 +456,15 @@ def test_a_long_list_of_labels_shows_its_ends_and_a_summary() -> None:
         "label 0 to 12, median 6; 12 with no train row; 12 with one"
     )
     assert len(_printed(120, _label_report())) < 30  # 20 labels: every one, as before
+
+
+def test_a_run_without_a_csv_log_says_why_it_has_no_curves(tmp_path: Path) -> None:
+    """s34d L2: `logger=tensorboard` or `none` left plots/ without curves.png, unexplained."""
+    from lab.run_dir.plots import missing_curves_note
+
+    assert missing_curves_note(tmp_path) == (
+        "no plots/curves.png: it is drawn from the CSV log (csv/metrics.csv), which no logger "
+        "wrote"
+    )
+    _metrics_csv(tmp_path, [{"step": 0, "epoch": 0, "train/loss": 0.7}])
+    assert missing_curves_note(tmp_path) is None

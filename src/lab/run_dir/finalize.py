@@ -33,7 +33,7 @@ def finalize(
     """Write the run's export, test report, final record, model card and plots (unless
     `plots=false`); print the summary; close the loggers."""
     from lab.run_dir.model_card import write_run_cards
-    from lab.run_dir.plots import log_plots, write_run_plots
+    from lab.run_dir.plots import log_plots, missing_curves_note, write_run_plots
     from lab.run_dir.records import write_json
     from lab.run_dir.summary import BEST, LAST, print_summary
     from lab.tasks.losses import counted_class_weights
@@ -56,6 +56,8 @@ def finalize(
         write_run_cards(output_dir, cfg, record.data, metrics)  # model/, and adapter/ if any
         if cfg.get("plots", True):  # a config from before `plots` drew them
             log_plots(trainer.loggers, write_run_plots(output_dir, report, cfg))
+            if note := missing_curves_note(output_dir):
+                log.info(note)
         note_zero_scored_classes(report or {})
         print_summary(metrics, output_dir, tested=record.data["tested"])
     for logger in trainer.loggers:

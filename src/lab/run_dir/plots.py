@@ -74,6 +74,17 @@ def write_run_plots(run_dir: Path, report: dict[str, Any], cfg: DictConfig) -> l
     return written
 
 
+def missing_curves_note(run_dir: Path) -> str | None:
+    """Why a finished run's plots/ has no curves.png where it has no CSV log (`logger=none`,
+    `logger=tensorboard`: s34d L2); None where it has one."""
+    if (run_dir / "csv" / "metrics.csv").is_file():
+        return None
+    return (
+        "no plots/curves.png: it is drawn from the CSV log (csv/metrics.csv), which no logger "
+        "wrote"
+    )
+
+
 def _write_figure(
     draw: Callable[[], Any], path: Path, name: str, undrawn: dict[str, list[str]]
 ) -> Path | None:

@@ -159,7 +159,7 @@ def logging_interval_note(cfg: DictConfig, batches: int | None, interval: int) -
     steps = min(limits)
     return (
         f"this run makes {steps} optimizer step{'s' * (steps != 1)} and logs train/loss every "
-        f"{interval} (trainer.log_every_n_steps): no training loss reaches metrics.csv or W&B; "
+        f"{interval} (trainer.log_every_n_steps): no training loss reaches the run's loggers; "
         f"set trainer.log_every_n_steps=1 to log it"
     )
 
