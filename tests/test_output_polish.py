@@ -463,8 +463,7 @@ def test_a_run_without_a_csv_log_says_why_it_has_no_curves(tmp_path: Path) -> No
     from lab.run_dir.plots import missing_curves_note
 
     assert missing_curves_note(tmp_path) == (
-        "no plots/curves.png: it is drawn from the CSV log (csv/metrics.csv), which no logger "
-        "wrote"
+        "no plots/curves.png: it is drawn from the CSV log (csv/metrics.csv), which no logger wrote"
     )
     _metrics_csv(tmp_path, [{"step": 0, "epoch": 0, "train/loss": 0.7}])
     assert missing_curves_note(tmp_path) is None

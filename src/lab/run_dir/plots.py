@@ -80,8 +80,7 @@ def missing_curves_note(run_dir: Path) -> str | None:
     if (run_dir / "csv" / "metrics.csv").is_file():
         return None
     return (
-        "no plots/curves.png: it is drawn from the CSV log (csv/metrics.csv), which no logger "
-        "wrote"
+        "no plots/curves.png: it is drawn from the CSV log (csv/metrics.csv), which no logger wrote"
     )
 
 
