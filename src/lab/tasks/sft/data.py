@@ -62,6 +62,7 @@ from lab.tasks.sft.chat_columns import format_hint
 from lab.tasks.sft.dropped_rows import (
     EMPTY,
     OVERLONG_PROMPT,
+    counted,
     dropped_words,
     many_dropped_warning,
     overlong_fix,
@@ -295,13 +296,13 @@ class SFTDataModule(DataModule):
         (lab.inspect's shares are of the rows read: 88.2% here and 62.5% there, of the same
         rows, read as a contradiction, s26b M5)."""
         read = self.raw_sizes.get(name, kept + self.dropped[name])
-        line = f"sft {name}: {_count(kept, 'example')}, {self.dropped[name]} dropped"
+        line = f"sft {name}: {counted(kept, 'example')}, {self.dropped[name]} dropped"
         if self.dropped[name]:
             line += f" ({dropped_words(self.dropped_reasons[name], self.max_length)})"
         if self.history_cut != NONE:
             rows, turns = self.history_cuts[name]
-            lost = _count(turns, "oldest turn")
-            line += f", {_count(rows, 'row')} lost {lost} (data.history_cut={self.history_cut})"
+            lost = counted(turns, "oldest turn")
+            line += f", {counted(rows, 'row')} lost {lost} (data.history_cut={self.history_cut})"
         share = 100 * truncated / kept
         return (
             f"{line}, {truncated} truncated ({share:.1f}% of the examples, "
@@ -390,8 +391,3 @@ def pad_sequences(
     ids = pad_rows(sequences, width, value, left)
     mask = pad_rows([[1] * len(s) for s in sequences], width, 0, left)
     return {"input_ids": ids, "attention_mask": mask}
-
-
-def _count(n: int, noun: str) -> str:
-    """`1 example`, `3 examples`."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -20,9 +20,9 @@ def dropped_words(counts: dict[str, int], max_length: int) -> str:
     (the reasons without rows left out)."""
     words = []
     if counts.get(EMPTY):
-        words.append(_count(counts[EMPTY], "empty answer"))
+        words.append(counted(counts[EMPTY], "empty answer"))
     if counts.get(OVERLONG_PROMPT):
-        prompts = _count(counts[OVERLONG_PROMPT], "prompt")
+        prompts = counted(counts[OVERLONG_PROMPT], "prompt")
         words.append(f"{prompts} >= data.max_length={max_length}")
     return ", ".join(words)
 
@@ -47,10 +47,10 @@ def many_dropped_warning(
     return (
         f"sft {split}: {overlong} of the {read} rows read ({100 * overlong / read:.1f}%) "
         f"dropped, their prompts alone filling data.max_length={max_length}: the {split} "
-        f"split {left} the {_count(kept, 'example')} left; {overlong_fix(history_cut)}"
+        f"split {left} the {counted(kept, 'example')} left; {overlong_fix(history_cut)}"
     )
 
 
-def _count(n: int, noun: str) -> str:
-    """`1 example`, `3 examples`."""
+def counted(n: int, noun: str) -> str:
+    """`1 example`, `3 examples`: `n` and `noun`, plural where `n` is not 1."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
