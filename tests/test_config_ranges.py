@@ -331,3 +331,37 @@ def test_optimizer_fused_takes_true_false_or_null(compose_cfg: Any, value: str) 
     assert str(refused.value) == (
         f"optimizer.fused={shown}: use true, false or null (the fused kernel where it can run)"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["00:12:00:00", "1:0:0:30", "1:00:00:30", " 00:00:10:00 ", "abc", "3600", "1:2:3", "00:-1:00:00", "a:b:c:d"],
+)
+def test_max_time_is_checked_as_lightnings_timer_reads_it(compose_cfg: Any, value: str) -> None:
+    """s34k M4: `+trainer.max_time=abc` was a Lightning traceback after data and model loaded.
+    lab's rule refuses exactly what Lightning's Timer refuses (the oracle), before anything."""
+    from lightning.pytorch.callbacks import Timer
+
+    from lab.config.rules import check_max_time
+
+    cfg = compose_cfg("model=tiny_bert", f"+trainer.max_time='{value}'")
+    try:
+        Timer(duration=value)
+        lightning_takes = True
+    except Exception:
+        lightning_takes = False
+    if lightning_takes:
+        check_max_time(cfg)
+        return
+    with pytest.raises(ConfigError, match=r"is not a duration: give DD:HH:MM:SS"):
+        check_max_time(cfg)
+
+
+def test_max_time_as_a_mapping_takes_timedeltas_keys(compose_cfg: Any) -> None:
+    from lab.config.rules import check_max_time
+
+    check_max_time(compose_cfg("model=tiny_bert", "+trainer.max_time={hours: 1, minutes: 30}"))
+    for bad in ("{hourz: 1}", "{hours: true}", "{}"):
+        with pytest.raises(ConfigError) as caught:
+            check_max_time(compose_cfg("model=tiny_bert", f"+trainer.max_time={bad}"))
+        assert "or a mapping of weeks, days, hours, minutes, seconds" in str(caught.value)

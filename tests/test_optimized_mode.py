@@ -160,3 +160,60 @@ def test_a_run_that_maximized_a_loss_is_told_so_where_its_record_is_read(tmp_pat
     assert f"  optimized_mode: 'max' -> 'min'\n{note}\n" in refusal
     other = differences_message(run_dir, {"overrides": []}, ["  seed: 1 -> 2"], note=None)
     assert "highest val/loss" not in other  # only where the mode is what differs
+
+
+def test_an_early_stopping_monitor_changed_alone_brings_its_own_mode(tmp_path: Path) -> None:
+    """s34k M1: `callbacks.early_stopping.monitor=val/loss` kept val/acc's max, so a rising
+    loss counted as improvement and the run never stopped early."""
+    cfg = _compose(
+        tmp_path, "callbacks=early_stopping", "callbacks.early_stopping.monitor=val/loss"
+    )
+    stopping, checkpoint = cfg.callbacks.early_stopping, cfg.callbacks.model_checkpoint
+    assert (stopping.monitor, stopping.mode) == ("val/loss", "min")
+    assert (cfg.optimized_mode, checkpoint.monitor, checkpoint.mode) == ("max", "val/acc", "max")
+    # The run's own metric keeps the run's mode, explicit or inferred; an explicit one decides.
+    cfg = _compose(tmp_path, "callbacks=early_stopping", "optimized_mode=min")
+    assert (cfg.callbacks.early_stopping.mode, cfg.callbacks.model_checkpoint.mode) == (
+        "min",
+        "min",
+    )
+    cfg = _compose(
+        tmp_path, "callbacks=early_stopping", "callbacks.early_stopping.monitor=val/loss",
+        "callbacks.early_stopping.mode=max",
+    )  # fmt: skip
+    assert cfg.callbacks.early_stopping.mode == "max"
+    cfg = _compose(tmp_path, "callbacks.model_checkpoint.monitor=val/loss")
+    assert cfg.callbacks.model_checkpoint.mode == "min"
+
+
+def test_an_early_stopping_monitor_never_logged_is_named_by_its_own_key() -> None:
+    """s34k M3: a Lightning traceback (exit 1) after an epoch; now lab's one line naming
+    `callbacks.early_stopping.monitor`."""
+    from lab.training.fit import unknown_metric_error
+
+    trainer: Any = SimpleNamespace(
+        lightning_module=SimpleNamespace(), callback_metrics=dict.fromkeys(["val/acc"], 0.5)
+    )
+    lightning = RuntimeError(
+        "Early stopping conditioned on metric `val/xyz` which is not available. Pass in or "
+        "modify your `EarlyStopping` callback to use any of the following: `val/acc`"
+    )
+    cfg = OmegaConf.create(
+        {"optimized_metric": "val/acc", "callbacks": {"early_stopping": {"monitor": "val/xyz"}}}
+    )
+    assert str(unknown_metric_error(lightning, cfg, trainer)) == (
+        "callbacks.early_stopping.monitor=val/xyz is no metric this run's validation logs; it "
+        "logged: val/acc. Start the run again with one of them"
+    )
+
+
+def test_patience_0_is_refused_as_lightning_reads_it_as_1(tmp_path: Path) -> None:
+    """s34k M2: HF's early_stopping_patience=0 stops after the first evaluation; Lightning's
+    patience 0 stops exactly as 1 does."""
+    cfg = _compose(tmp_path, "callbacks=early_stopping", "callbacks.early_stopping.patience=0")
+    with pytest.raises(ConfigError) as caught:
+        validate_config(cfg)
+    assert str(caught.value) == (
+        "callbacks.early_stopping.patience=0 is out of range; valid: an integer >= 1 "
+        "(Lightning stops at 0 as at 1)"
+    )

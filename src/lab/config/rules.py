@@ -63,6 +63,7 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -135,6 +136,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_choices(cfg)
     check_head_options(cfg)
     check_trains_something(cfg)
+    check_max_time(cfg)
     check_hardware(cfg)
     check_trainer_options(cfg)
     check_validation_steps(cfg)
@@ -201,6 +203,33 @@ def check_trains_something(cfg: DictConfig) -> None:
                 f"untrained model); {fix}"
             )
     check_stops(cfg)
+
+
+# The keys of `datetime.timedelta`, which Lightning's Timer takes as a mapping.
+TIMEDELTA_KEYS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds")
+
+
+def check_max_time(cfg: DictConfig) -> None:
+    """`trainer.max_time` as Lightning's Timer reads it: `DD:HH:MM:SS` (hours, minutes and
+    seconds of two digits each) or a mapping of `timedelta`'s keys to numbers. Anything else
+    was a Lightning traceback once the data and model had loaded (s34k M4)."""
+    value = cfg.trainer.get("max_time")
+    if value is None:
+        return
+    if isinstance(value, str):
+        if re.fullmatch(r"(\d+):(\d\d):(\d\d):(\d\d)", value.strip()):  # Lightning's pattern
+            return
+    elif isinstance(value, DictConfig):
+        numbers = all(
+            key in TIMEDELTA_KEYS and type(number) in (int, float) for key, number in value.items()
+        )
+        if value and numbers:
+            return
+    raise ConfigError(
+        f"trainer.max_time={value} is not a duration: give DD:HH:MM:SS "
+        "(+trainer.max_time=00:12:00:00 for 12 hours) or a mapping of "
+        f"{', '.join(TIMEDELTA_KEYS)} ('+trainer.max_time={{hours: 12}}')"
+    )
 
 
 def check_stops(cfg: DictConfig) -> None:

@@ -177,15 +177,16 @@ def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) ->
     at the first validation, whichever callback looks first; a head's metric names are known
     only once it computes them) in lab's words: the metrics the validation logged and the
     closest; None for another error."""
-    metric = str(cfg.optimized_metric)
-    text = str(err)
-    checkpoint = f"monitor='{metric}')" in text and "could not find the monitored key" in text
-    stopping = f"Early stopping conditioned on metric `{metric}` which is not available" in text
-    if not (checkpoint or stopping):
+    found = _NOT_LOGGED.search(str(err))
+    if found is None:
+        return None
+    metric = found.group(1) or found.group(2)
+    key = monitor_key(cfg, metric)  # optimized_metric, or a callback's own monitor (s34k M3)
+    if key is None:  # no setting of the run's named it: not lab's to word
         return None
     logged = sorted(k for k in trainer.callback_metrics if k.startswith("val/"))
     close = difflib.get_close_matches(metric, logged, n=1)
-    maybe = f" Did you mean optimized_metric={close[0]}?" if close else ""
+    maybe = f" Did you mean {key}={close[0]}?" if close else ""
     # A head may say why one of its metrics is not logged on this data (`metric_notes`:
     # classification's `f1_positive` needs two classes).
     notes = getattr(trainer.lightning_module, "metric_notes", None) or {}
@@ -198,17 +199,36 @@ def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) ->
     if bare and (name in bare or not logged):
         example = name if name in bare else bare[0]
         return MetricNotLogged(
-            f"optimized_metric={metric} is no metric this run's validation logs; it logged: "
+            f"{key}={metric} is no metric this run's validation logs; it logged: "
             f"{', '.join(logged) or 'no val/ metric'}, and without a stage prefix: "
             f"{', '.join(bare)}. A head's evaluation_metrics(stage) must key its values "
             f"<stage>/<name> ({stage or 'val'}/{example}, not {example}; see "
             "lab.tasks.base.TaskModule); fix the head, then start the run again"
         )
     return MetricNotLogged(
-        f"optimized_metric={metric} is no metric this run's validation logs; it logged: "
-        f"{', '.join(logged) or 'none'}.{maybe} Start the run again with one of them (no best "
-        "checkpoint could be chosen)"
+        f"{key}={metric} is no metric this run's validation logs; it logged: "
+        f"{', '.join(logged) or 'none'}.{maybe} Start the run again with one of them"
+        + (" (no best checkpoint could be chosen)" if key == "optimized_metric" else "")
     )
+
+
+# Lightning's words for a monitored metric the validation did not log: the checkpoint's, early
+# stopping's (whichever callback looks first, at the first validation).
+_NOT_LOGGED = re.compile(
+    r"ModelCheckpoint\(monitor='([^']*)'\) could not find the monitored key"
+    r"|Early stopping conditioned on metric `([^`]*)` which is not available"
+)
+
+
+def monitor_key(cfg: DictConfig, metric: str) -> str | None:
+    """The config key that named `metric`: `optimized_metric`, or the `monitor` of the
+    callback that differs from it (`callbacks.early_stopping.monitor`); None for neither."""
+    if metric == str(cfg.get("optimized_metric")):
+        return "optimized_metric"
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if isinstance(node, DictConfig) and node.get("monitor") == metric:
+            return f"callbacks.{name}.monitor"
+    return None
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:

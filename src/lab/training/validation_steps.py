@@ -3,7 +3,7 @@ Trainer's `eval_strategy="steps", eval_steps=N`.
 
 Lightning's `val_check_interval` counts micro-batches, so with gradient accumulation it
 validates in the middle of an accumulation group and N times as often (accumulation 2,
-interval 4: after steps 2, 4, 8, where HF validates after 4 and 8), and it starts counting
+interval 4: after steps 2, 4, 6, 8, where HF validates after 4 and 8), and it starts counting
 again each epoch, which also ends with a validation. Every other step count of lab
 (`max_steps`, warmup, `log_every_n_steps`, `last_checkpoint.every_n_train_steps`, checkpoint
 names) is in optimizer steps; this one is too.
