@@ -258,6 +258,30 @@ def test_the_same_choice_with_two_paths_keeps_the_path(tmp_path: Path) -> None:
     assert (differing, explained) == (["data.path"], set())
 
 
+def test_a_packaged_path_from_two_installs_is_one_configuration(tmp_path: Path) -> None:
+    """s34g M1: the same run from a clone and from an installed lab (or two machines) holds
+    lab's tiny model at two absolute paths; record.json's package_paths says they are one."""
+    places = {"package": "lab", "relative": "assets/tiny_bert"}
+    keys = ("model.pretrained", "model.tokenizer.pretrained_model_name_or_path")
+    rows = []
+    for name, root in (("clone", "/home/a/lab/src/lab"), ("venv", "/venv/site-packages/lab")):
+        config = dict.fromkeys(keys, f"{root}/assets/tiny_bert")
+        record = {"package_paths": {key: places for key in keys}}
+        _run(tmp_path / name, 1, config, _scores(0.6), record=record)
+    differing, rows = compare_runs(find_runs([str(tmp_path)]))
+    assert differing == [] and len(rows) == 1 and len(rows[0]["runs"]) == 2
+    # Another file of the package is another configuration, named by its place in it.
+    config = dict.fromkeys(keys, "/venv/site-packages/lab/assets/tiny_gpt2")
+    other = {"package_paths": {key: {**places, "relative": "assets/tiny_gpt2"} for key in keys}}
+    _run(tmp_path / "gpt2", 1, config, _scores(0.5), record=other)
+    differing, rows = compare_runs(find_runs([str(tmp_path)]))
+    assert differing == list(keys) and len(rows) == 2
+    assert {row["model.pretrained"] for row in rows} == {
+        "lab:assets/tiny_bert",
+        "lab:assets/tiny_gpt2",
+    }
+
+
 DEMO = {"data.path": "/data/demo", "data.hub_id": None, "data.max_length": 64}
 IMDB = {"data.path": "/data/imdb_small", "data.hub_id": "stanfordnlp/imdb", "data.max_length": 96}
 VALIDATION = {"demo": (200, "7a379c08" + "0" * 56), "imdb": (40, "1006b04d" + "1" * 56)}

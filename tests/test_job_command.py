@@ -41,3 +41,18 @@ def test_the_card_gives_the_jobs_command_and_names_the_multirun(compose_cfg: Any
         "trains this job alone." in card
     )
     assert multirun_note({"command": "python -m lab.train"}) == ""
+
+
+def test_the_card_of_a_run_of_an_installed_lab_says_so(compose_cfg: Any) -> None:
+    """s34g L1: `(git ?)` where record.json says lab was installed, with no commit."""
+    import lab
+
+    from conftest import TINY_FIXTURE_RUN
+
+    cfg = compose_cfg(*TINY_FIXTURE_RUN)
+    installed = {"code": {"git": None, "note": "lab 0.1.0 installed at /venv/site-packages/lab"}}
+    card = model_card(cfg, {"command": "python -m lab.train", **installed}, {"test/acc": 0.5})
+    assert f"Fine-tuned with lab {lab.__version__} (installed, no git checkout)." in card
+    clone = {"code": {"git": {"commit": "b287af33fa39" + "0" * 28, "dirty": True}}}
+    card = model_card(cfg, {"command": "python -m lab.train", **clone}, {"test/acc": 0.5})
+    assert "(git b287af33fa39 with uncommitted changes)." in card

@@ -46,9 +46,32 @@ MISSING = _Missing()
 
 def flat_config(run: Path) -> dict[str, Any]:
     """A run's resolved config.yaml as dotted keys, without `is_run_label` keys; lists as
-    JSON text (values are compared and grouped by their repr)."""
+    JSON text (values are compared and grouped by their repr).
+
+    A path inside an installed package (record.json's `package_paths`: the quickstart model,
+    lab's tiny assets and demo data) is the venv's or clone's absolute path in config.yaml,
+    so the same run from a clone and from an installed lab, or from two machines, differed
+    there and split one configuration in two (s34g M1): such a value is compared as
+    `<package>:<path inside it>`."""
     flat = flatten(OmegaConf.to_container(OmegaConf.load(run / "config.yaml")), lists="json")
+    for key, place in _package_places(run).items():
+        if key in flat:
+            flat[key] = place
     return {k: v for k, v in flat.items() if not is_run_label(k)}
+
+
+def _package_places(run: Path) -> dict[str, str]:
+    """{config key: `package:relative`} of the run's record.json `package_paths` ({} for a
+    record without them or one that cannot be read: its refusal is `compare_find`'s)."""
+    try:
+        entries = json.loads((run / "record.json").read_text(encoding="utf-8")).get("package_paths")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {
+        key: f"{entry['package']}:{entry.get('relative') or ''}"
+        for key, entry in (entries if isinstance(entries, dict) else {}).items()
+        if isinstance(entry, dict) and isinstance(entry.get("package"), str)
+    }
 
 
 def is_run_label(key: str) -> bool:

@@ -80,6 +80,8 @@ def model_card(
     code = f"git {git.get('commit', '?')[:12]}" + (
         " with uncommitted changes" if git.get("dirty") else ""
     )
+    if not git and (record.get("code") or {}).get("note"):  # an installed lab: no commit (s34g L1)
+        code = "installed, no git checkout"
     name = base_model_name(str(base)) if cfg.model.get("pretrained") else from_config_name(cfg)
     own = own_module_target(cfg)  # a task module of yours, which the head's name does not tell
     module = f", task module `{own}`" if own else ""
