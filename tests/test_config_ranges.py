@@ -335,7 +335,17 @@ def test_optimizer_fused_takes_true_false_or_null(compose_cfg: Any, value: str) 
 
 @pytest.mark.parametrize(
     "value",
-    ["00:12:00:00", "1:0:0:30", "1:00:00:30", " 00:00:10:00 ", "abc", "3600", "1:2:3", "00:-1:00:00", "a:b:c:d"],
+    [
+        "00:12:00:00",
+        "1:0:0:30",
+        "1:00:00:30",
+        " 00:00:10:00 ",
+        "abc",
+        "3600",
+        "1:2:3",
+        "00:-1:00:00",
+        "a:b:c:d",
+    ],
 )
 def test_max_time_is_checked_as_lightnings_timer_reads_it(compose_cfg: Any, value: str) -> None:
     """s34k M4: `+trainer.max_time=abc` was a Lightning traceback after data and model loaded.

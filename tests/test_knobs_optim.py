@@ -197,21 +197,27 @@ def test_a_warmup_as_long_as_the_run_is_warned_of_with_the_rate_it_reaches(
 ) -> None:
     """A recipe's warmup kept on a shorter run (s34a M1): the rate only rises; the warning's
     share is the last step's rate, read off the schedule itself."""
-    with caplog.at_level(logging.WARNING, logger="lab.training.optim"):
-        rates = _lrs("linear", 6, warmup_steps=1000)
-    assert rates[-1] == pytest.approx(5 / 1000)
-    assert [r.getMessage() for r in caplog.records] == [
-        "scheduler.warmup_steps=1000 lasts the run's 6 optimizer steps: the learning rate only "
-        "rises, to 0.5% of optimizer.lr at the last step; lower the warmup"
+    cases: list[tuple[dict[str, Any], float, str]] = [
+        (
+            {"warmup_steps": 1000},
+            5 / 1000,
+            "scheduler.warmup_steps=1000 lasts the run's 6 optimizer steps: the learning rate "
+            "only rises, to 0.5% of optimizer.lr at the last step; lower the warmup",
+        ),
+        (
+            {"warmup_ratio": 1.0},
+            5 / 6,
+            "scheduler.warmup_ratio=1.0 (6 steps) lasts the run's 6 optimizer steps: the "
+            "learning rate only rises, to 83.3% of optimizer.lr at the last step; lower the "
+            "warmup",
+        ),
     ]
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="lab.training.optim"):
-        rates = _lrs("linear", 6, warmup_ratio=1.0)
-    assert rates[-1] == pytest.approx(5 / 6)
-    assert [r.getMessage() for r in caplog.records] == [
-        "scheduler.warmup_ratio=1.0 (6 steps) lasts the run's 6 optimizer steps: the learning "
-        "rate only rises, to 83.3% of optimizer.lr at the last step; lower the warmup"
-    ]
+    for options, last_rate, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="lab.training.optim"):
+            rates = _lrs("linear", 6, **options)
+        assert rates[-1] == pytest.approx(last_rate)
+        assert [r.getMessage() for r in caplog.records] == [message]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="lab.training.optim"):
         _lrs("linear", 6, warmup_steps=5)  # the last step at the full rate: no warning
