@@ -215,7 +215,7 @@ def unknown_metric_error(err: Exception, cfg: DictConfig, trainer: L.Trainer) ->
 # Lightning's words for a monitored metric the validation did not log: the checkpoint's, early
 # stopping's (whichever callback looks first, at the first validation).
 _NOT_LOGGED = re.compile(
-    r"ModelCheckpoint\(monitor='([^']*)'\) could not find the monitored key"
+    r"ModelCheckpoint\(monitor='([^']*)'\)`? could not find the monitored key"
     r"|Early stopping conditioned on metric `([^`]*)` which is not available"
 )
 
